@@ -1,0 +1,3 @@
+//! The shared vocabulary of verimqtt: the catalogue of normative statements of MQTT 3.1.1 and
+//! MQTT 5.0, and (with issue 6) the observable events that the model, the implementation and
+//! the trace checker all speak.
