@@ -5,6 +5,5 @@
 pub mod catalogue;
 
 pub use catalogue::{
-    Binds, Catalogue, CatalogueError, Level, SpecVersion, Statement, StatementId, catalogue,
-    parse_statement_id,
+    Binds, Catalogue, CatalogueError, Level, SpecVersion, Statement, StatementId, catalogue, parse_statement_id,
 };
