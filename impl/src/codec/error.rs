@@ -1,0 +1,417 @@
+//! What the codec rejects, why, and which rule of the specification says so.
+//!
+//! A [`Violation`] says what is wrong with a packet, independent of the protocol version. The
+//! same violation breaks a differently numbered statement in MQTT 3.1.1 and MQTT 5.0 (the
+//! statement ids were renumbered between the two), so the rule is looked up per version:
+//! [`Violation::rule`]. Decoding and encoding share the violations: whatever a receiver would
+//! reject, the encoder refuses to write.
+
+use std::fmt;
+
+use super::packet::PacketType;
+use super::properties::{PropertyContext, PropertyId};
+use super::reason::ReasonCode;
+use super::string::FieldError;
+use super::topic::FilterError;
+use super::version::ProtocolVersion;
+use super::version::ProtocolVersion::{V5, V311};
+
+/// How a receiver must treat a violation; in MQTT 5 this picks the reason code of the
+/// DISCONNECT (or CONNACK) that closes the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The bytes cannot be parsed as the packet they claim to be (MQTT 5: 0x81).
+    MalformedPacket,
+    /// The packet parses but breaks a rule of the protocol (MQTT 5: 0x82).
+    ProtocolError,
+    /// The packet is larger than the receiver accepts (MQTT 5: 0x95).
+    PacketTooLarge,
+    /// A CONNECT asks for a protocol version the codec does not speak (3.1.1: CONNACK 0x01,
+    /// 5.0: CONNACK 0x84).
+    UnsupportedProtocolVersion,
+}
+
+impl ErrorKind {
+    /// The MQTT 5 reason code a receiver sends before closing.
+    pub fn reason_code(self) -> ReasonCode {
+        match self {
+            ErrorKind::MalformedPacket => ReasonCode::MalformedPacket,
+            ErrorKind::ProtocolError => ReasonCode::ProtocolError,
+            ErrorKind::PacketTooLarge => ReasonCode::PacketTooLarge,
+            ErrorKind::UnsupportedProtocolVersion => ReasonCode::UnsupportedProtocolVersion,
+        }
+    }
+}
+
+/// The part of the specification a violation breaks: a numbered normative statement where
+/// the specification gives one, otherwise the section that states the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// A normative statement id, e.g. `MQTT-3.3.1-4`.
+    Statement(&'static str),
+    /// A section number, for rules the specification states without a statement id.
+    Section(&'static str),
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Statement(id) => write!(f, "[{id}]"),
+            Rule::Section(section) => write!(f, "[section {section}]"),
+        }
+    }
+}
+
+/// Which QoS field carries the reserved value 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QosField {
+    Publish,
+    Will,
+    Subscription,
+}
+
+/// What is wrong with a packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error("packet type {0} is reserved")]
+    ReservedPacketType(u8),
+    #[error("fixed header flags {flags:#06b} of {packet} are not the reserved value")]
+    InvalidFixedHeaderFlags { packet: PacketType, flags: u8 },
+    #[error("variable byte integer longer than four bytes")]
+    VarintTooLong,
+    #[error("variable byte integer not in its shortest encoding")]
+    VarintNotMinimal,
+    #[error("packet of {size} bytes exceeds the maximum packet size {max}")]
+    PacketTooLarge { size: u64, max: u32 },
+    #[error("packet ends before its fields do (remaining length too short)")]
+    UnexpectedEndOfPacket,
+    #[error("{count} bytes left over after the last field (remaining length too long)")]
+    TrailingBytes { count: usize },
+    #[error("string field {0}")]
+    Field(FieldError),
+    #[error("protocol name is neither \"MQTT\" nor \"MQIsdp\"")]
+    InvalidProtocolName,
+    #[error("protocol level {level} is not supported")]
+    UnsupportedProtocolVersion { level: u8 },
+    #[error("CONNECT reserved flag is set")]
+    ConnectReservedFlag,
+    #[error("CONNECT sets will QoS without the will flag")]
+    WillQosWithoutWill,
+    #[error("CONNECT sets will retain without the will flag")]
+    WillRetainWithoutWill,
+    #[error("{0:?} QoS is 3")]
+    QosThree(QosField),
+    #[error("CONNECT has a password without a user name")]
+    PasswordWithoutUsername,
+    #[error("PUBLISH at QoS 0 has the DUP flag set")]
+    DupOnQos0,
+    #[error("topic name contains a wildcard")]
+    WildcardInTopicName,
+    #[error("topic name is empty")]
+    EmptyTopicName,
+    #[error("response topic is not a valid topic name")]
+    InvalidResponseTopic,
+    #[error("packet identifier of {0} is 0")]
+    ZeroPacketId(PacketType),
+    #[error("{0} has no topic filter")]
+    NoTopicFilters(PacketType),
+    #[error("reserved bits of the subscription options are set")]
+    SubscriptionOptionsReservedBits,
+    #[error("retain handling is 3")]
+    RetainHandlingThree,
+    #[error("invalid topic filter: {0}")]
+    InvalidTopicFilter(FilterError),
+    #[error("no local is set on a shared subscription")]
+    NoLocalOnSharedSubscription,
+    #[error("reserved bits of the CONNACK acknowledge flags are set")]
+    ConnAckReservedFlags,
+    #[error("CONNACK has session present set with a failure code")]
+    SessionPresentWithFailure,
+    #[error("{0} has no reason code")]
+    NoReasonCodes(PacketType),
+    #[error("reason code {code:#04x} is not allowed in {packet}")]
+    ReasonCodeNotAllowed { packet: PacketType, code: u8 },
+    #[error("property identifier {0:#04x} is unknown")]
+    UnknownProperty(u32),
+    #[error("property {property} is not allowed in {context}")]
+    PropertyNotAllowed { property: PropertyId, context: PropertyContext },
+    #[error("property {0} appears more than once")]
+    DuplicateProperty(PropertyId),
+    #[error("property {property} has the value {value}, outside its range")]
+    InvalidPropertyValue { property: PropertyId, value: u32 },
+    #[error("authentication data without an authentication method")]
+    AuthenticationDataWithoutMethod,
+}
+
+impl From<FieldError> for Violation {
+    fn from(error: FieldError) -> Self {
+        Violation::Field(error)
+    }
+}
+
+impl Violation {
+    /// How a receiver of `version` treats this violation.
+    pub fn kind(&self, version: ProtocolVersion) -> ErrorKind {
+        use ErrorKind::{MalformedPacket, ProtocolError};
+        use Violation::*;
+        match self {
+            Violation::PacketTooLarge { .. } => ErrorKind::PacketTooLarge,
+            Violation::UnsupportedProtocolVersion { .. } => ErrorKind::UnsupportedProtocolVersion,
+            // 5.0 made a subscription QoS of 3 a protocol error; 3.1.1 calls it malformed.
+            QosThree(QosField::Subscription) if version == V5 => ProtocolError,
+            ReservedPacketType(_)
+            | InvalidFixedHeaderFlags { .. }
+            | VarintTooLong
+            | VarintNotMinimal
+            | UnexpectedEndOfPacket
+            | TrailingBytes { .. }
+            | Field(_)
+            | ConnectReservedFlag
+            | WillQosWithoutWill
+            | WillRetainWithoutWill
+            | QosThree(_)
+            | DupOnQos0
+            | SubscriptionOptionsReservedBits
+            | ConnAckReservedFlags
+            | UnknownProperty(_)
+            | PropertyNotAllowed { .. } => MalformedPacket,
+            InvalidProtocolName
+            | PasswordWithoutUsername
+            | WildcardInTopicName
+            | EmptyTopicName
+            | InvalidResponseTopic
+            | ZeroPacketId(_)
+            | NoTopicFilters(_)
+            | RetainHandlingThree
+            | InvalidTopicFilter(_)
+            | NoLocalOnSharedSubscription
+            | SessionPresentWithFailure
+            | NoReasonCodes(_)
+            | ReasonCodeNotAllowed { .. }
+            | DuplicateProperty(_)
+            | InvalidPropertyValue { .. }
+            | AuthenticationDataWithoutMethod => ProtocolError,
+        }
+    }
+
+    /// The statement (or section) of `version` this violation breaks.
+    pub fn rule(&self, version: ProtocolVersion) -> Rule {
+        use Rule::{Section, Statement};
+        use Violation::*;
+        match (self, version) {
+            (ReservedPacketType(_), V311) => Section("2.2.1"),
+            (ReservedPacketType(_), V5) => Section("2.1.2"),
+            (InvalidFixedHeaderFlags { packet, .. }, _) => fixed_header_flags_rule(*packet, version),
+            (VarintTooLong, V311) => Section("2.2.3"),
+            (VarintTooLong, V5) => Section("1.5.5"),
+            (VarintNotMinimal, _) => Statement("MQTT-1.5.5-1"),
+            (PacketTooLarge { .. }, V311) => Section("2.2.3"),
+            (PacketTooLarge { .. }, V5) => Section("3.1.2.11.4"),
+            (UnexpectedEndOfPacket | TrailingBytes { .. }, V311) => Section("2.2.3"),
+            (UnexpectedEndOfPacket | TrailingBytes { .. }, V5) => Section("2.1.4"),
+            (Field(FieldError::InvalidUtf8), V311) => Statement("MQTT-1.5.3-1"),
+            (Field(FieldError::InvalidUtf8), V5) => Statement("MQTT-1.5.4-1"),
+            (Field(FieldError::NullCharacter), V311) => Statement("MQTT-1.5.3-2"),
+            (Field(FieldError::NullCharacter), V5) => Statement("MQTT-1.5.4-2"),
+            (Field(FieldError::TooLong { .. }), V311) => Section("1.5.3"),
+            (Field(FieldError::TooLong { .. }), V5) => Section("1.5.4"),
+            (InvalidProtocolName, _) => Statement("MQTT-3.1.2-1"),
+            (UnsupportedProtocolVersion { .. }, _) => Statement("MQTT-3.1.2-2"),
+            (ConnectReservedFlag, _) => Statement("MQTT-3.1.2-3"),
+            (WillQosWithoutWill, V311) => Statement("MQTT-3.1.2-13"),
+            (WillQosWithoutWill, V5) => Statement("MQTT-3.1.2-11"),
+            (WillRetainWithoutWill, V311) => Statement("MQTT-3.1.2-15"),
+            (WillRetainWithoutWill, V5) => Statement("MQTT-3.1.2-13"),
+            (QosThree(QosField::Publish), _) => Statement("MQTT-3.3.1-4"),
+            (QosThree(QosField::Will), V311) => Statement("MQTT-3.1.2-14"),
+            (QosThree(QosField::Will), V5) => Statement("MQTT-3.1.2-12"),
+            (QosThree(QosField::Subscription), V311) => Statement("MQTT-3.8.3-4"),
+            (QosThree(QosField::Subscription), V5) => Section("3.8.3.1"),
+            (PasswordWithoutUsername, V311) => Statement("MQTT-3.1.2-22"),
+            // 5.0 allows a password alone; the decoder never raises this for 5.0.
+            (PasswordWithoutUsername, V5) => Section("3.1.2.9"),
+            (DupOnQos0, _) => Statement("MQTT-3.3.1-2"),
+            (WildcardInTopicName, _) => Statement("MQTT-3.3.2-2"),
+            (EmptyTopicName, V311) => Statement("MQTT-4.7.3-1"),
+            (EmptyTopicName, V5) => Section("3.3.2.1"),
+            (InvalidResponseTopic, _) => Statement("MQTT-3.3.2-14"),
+            (ZeroPacketId(_), V311) => Statement("MQTT-2.3.1-1"),
+            (ZeroPacketId(_), V5) => Statement("MQTT-2.2.1-3"),
+            (NoTopicFilters(PacketType::Subscribe), V311) => Statement("MQTT-3.8.3-3"),
+            (NoTopicFilters(PacketType::Subscribe), V5) => Statement("MQTT-3.8.3-2"),
+            (NoTopicFilters(_), _) => Statement("MQTT-3.10.3-2"),
+            (SubscriptionOptionsReservedBits, V311) => Statement("MQTT-3.8.3-4"),
+            (SubscriptionOptionsReservedBits, V5) => Statement("MQTT-3.8.3-5"),
+            (RetainHandlingThree, _) => Section("3.8.3.1"),
+            (InvalidTopicFilter(error), _) => error.rule(version),
+            (NoLocalOnSharedSubscription, _) => Statement("MQTT-3.8.3-4"),
+            (ConnAckReservedFlags, _) => Section("3.2.2.1"),
+            (SessionPresentWithFailure, V311) => Statement("MQTT-3.2.2-4"),
+            (SessionPresentWithFailure, V5) => Statement("MQTT-3.2.2-6"),
+            // One code per filter, in order; in 3.1.1 only SUBACK carries codes.
+            (NoReasonCodes(PacketType::UnsubAck), V5) => Statement("MQTT-3.11.3-1"),
+            (NoReasonCodes(_), _) => Statement("MQTT-3.9.3-1"),
+            (ReasonCodeNotAllowed { packet: PacketType::ConnAck, .. }, V311) => Section("3.2.2.3"),
+            (ReasonCodeNotAllowed { .. }, V311) => Statement("MQTT-3.9.3-2"),
+            (ReasonCodeNotAllowed { packet, .. }, V5) => reason_code_rule(*packet),
+            (InvalidPropertyValue { property: PropertyId::TopicAlias, .. }, _) => Statement("MQTT-3.3.2-8"),
+            (
+                UnknownProperty(_) | PropertyNotAllowed { .. } | DuplicateProperty(_) | InvalidPropertyValue { .. },
+                _,
+            ) => Section("2.2.2.2"),
+            (AuthenticationDataWithoutMethod, _) => Section("3.1.2.11.10"),
+        }
+    }
+}
+
+/// Some packets restate the reserved-flags rule with a statement of their own.
+fn fixed_header_flags_rule(packet: PacketType, version: ProtocolVersion) -> Rule {
+    use PacketType::*;
+    Rule::Statement(match (packet, version) {
+        (PubRel, _) => "MQTT-3.6.1-1",
+        (Subscribe, _) => "MQTT-3.8.1-1",
+        (Unsubscribe, _) => "MQTT-3.10.1-1",
+        (Disconnect, _) => "MQTT-3.14.1-1",
+        (Auth, V5) => "MQTT-3.15.1-1",
+        (_, V311) => "MQTT-2.2.2-2",
+        (_, V5) => "MQTT-2.1.3-1",
+    })
+}
+
+/// The MQTT 5 statement that binds a packet's sender to the reason codes listed for it.
+fn reason_code_rule(packet: PacketType) -> Rule {
+    use PacketType::*;
+    match packet {
+        ConnAck => Rule::Statement("MQTT-3.2.2-8"),
+        PubAck => Rule::Statement("MQTT-3.4.2-1"),
+        PubRec => Rule::Statement("MQTT-3.5.2-1"),
+        PubRel => Rule::Statement("MQTT-3.6.2-1"),
+        PubComp => Rule::Statement("MQTT-3.7.2-1"),
+        SubAck => Rule::Statement("MQTT-3.9.3-2"),
+        UnsubAck => Rule::Statement("MQTT-3.11.3-2"),
+        Disconnect => Rule::Statement("MQTT-3.14.2-1"),
+        Auth => Rule::Statement("MQTT-3.15.2-1"),
+        Connect | Publish | Subscribe | Unsubscribe | PingReq | PingResp => Rule::Section("2.4"),
+    }
+}
+
+/// A packet that cannot be decoded: what is wrong, under which protocol version it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    violation: Violation,
+    version: ProtocolVersion,
+}
+
+impl DecodeError {
+    pub(crate) fn new(violation: Violation, version: ProtocolVersion) -> Self {
+        DecodeError { violation, version }
+    }
+
+    pub fn violation(&self) -> &Violation {
+        &self.violation
+    }
+
+    /// The version whose rules the packet was read under: the one in the decode options, or
+    /// for a CONNECT the one it asks for.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.violation.kind(self.version)
+    }
+
+    pub fn rule(&self) -> Rule {
+        self.violation.rule(self.version)
+    }
+
+    /// The MQTT 5 reason code to close the connection with.
+    pub fn reason_code(&self) -> ReasonCode {
+        self.kind().reason_code()
+    }
+
+    /// For a CONNECT that asks for a protocol level the codec does not speak, that level: the
+    /// broker answers with CONNACK 0x01 (3.1.1) or 0x84 (5.0) [MQTT-3.1.2-2].
+    pub fn unsupported_protocol_level(&self) -> Option<u8> {
+        match self.violation {
+            Violation::UnsupportedProtocolVersion { level } => Some(level),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MQTT {}: {} {}", self.version, self.violation, self.rule())
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// A packet the encoder refuses to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// A receiver would reject the packet; the error says why and names the rule.
+    #[error("{0}")]
+    Invalid(DecodeError),
+    /// The packet carries something the protocol version has no place for, such as
+    /// properties or a failure reason code in 3.1.1. The encoder never drops a field.
+    #[error("MQTT {version} cannot carry {what}")]
+    NotInVersion { what: &'static str, version: ProtocolVersion },
+    /// A CONNECT written for one version but asking for another.
+    #[error("CONNECT for MQTT {connect} encoded as MQTT {version}")]
+    VersionMismatch { connect: ProtocolVersion, version: ProtocolVersion },
+    /// A PUBLISH at QoS 1 or 2 without a packet identifier.
+    #[error("PUBLISH at QoS {qos} needs a packet identifier")]
+    MissingPacketId { qos: u8 },
+    /// A PUBLISH at QoS 0 with a packet identifier ([MQTT-2.3.1-5] in 3.1.1, [MQTT-2.2.1-2]
+    /// in 5.0).
+    #[error("PUBLISH at QoS 0 must not have a packet identifier")]
+    UnexpectedPacketId,
+    /// The remaining length would exceed the 268,435,455 bytes four length bytes can express.
+    #[error("remaining length {remaining} exceeds 268435455")]
+    PacketTooLarge { remaining: u64 },
+}
+
+impl EncodeError {
+    pub(crate) fn invalid(violation: Violation, version: ProtocolVersion) -> Self {
+        EncodeError::Invalid(DecodeError::new(violation, version))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_version_the_violation_and_the_rule() {
+        let error = DecodeError::new(Violation::QosThree(QosField::Publish), V5);
+        assert_eq!(error.to_string(), "MQTT 5.0: Publish QoS is 3 [MQTT-3.3.1-4]");
+        let error = DecodeError::new(Violation::EmptyTopicName, V5);
+        assert_eq!(error.to_string(), "MQTT 5.0: topic name is empty [section 3.3.2.1]");
+    }
+
+    #[test]
+    fn the_same_violation_cites_each_versions_own_statement() {
+        let violation = Violation::WillRetainWithoutWill;
+        assert_eq!(violation.rule(V311), Rule::Statement("MQTT-3.1.2-15"));
+        assert_eq!(violation.rule(V5), Rule::Statement("MQTT-3.1.2-13"));
+    }
+
+    #[test]
+    fn kinds_map_to_the_mqtt5_reason_codes() {
+        let malformed = DecodeError::new(Violation::VarintTooLong, V5);
+        assert_eq!(malformed.reason_code(), ReasonCode::MalformedPacket);
+        let protocol = DecodeError::new(Violation::DuplicateProperty(PropertyId::TopicAlias), V5);
+        assert_eq!(protocol.reason_code(), ReasonCode::ProtocolError);
+        let too_large = DecodeError::new(Violation::PacketTooLarge { size: 9, max: 8 }, V5);
+        assert_eq!(too_large.reason_code(), ReasonCode::PacketTooLarge);
+    }
+
+    #[test]
+    fn subscription_qos_three_changed_kind_between_versions() {
+        let violation = Violation::QosThree(QosField::Subscription);
+        assert_eq!(violation.kind(V311), ErrorKind::MalformedPacket);
+        assert_eq!(violation.kind(V5), ErrorKind::ProtocolError);
+    }
+}

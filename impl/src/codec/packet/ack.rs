@@ -1,0 +1,54 @@
+//! PUBACK, PUBREC, PUBREL and PUBCOMP: the steps of a QoS 1 and QoS 2 flow, which share one
+//! shape (sections 3.4 to 3.7).
+
+use super::tail::{self, PropertyLength};
+use super::{PacketId, PacketType};
+use crate::codec::error::Violation;
+use crate::codec::properties::{Properties, PropertyContext};
+use crate::codec::reader::Reader;
+use crate::codec::reason::ReasonCode;
+use crate::codec::version::ProtocolVersion;
+use crate::codec::writer::Sink;
+
+/// The body of PUBACK, PUBREC, PUBREL and PUBCOMP. In 3.1.1 only the packet identifier
+/// exists; the reason code is then always Success and the properties empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishAck {
+    pub packet_id: PacketId,
+    pub reason_code: ReasonCode,
+    pub properties: Properties,
+}
+
+impl PublishAck {
+    /// A successful step with nothing more to say.
+    pub fn new(packet_id: PacketId) -> Self {
+        PublishAck { packet_id, reason_code: ReasonCode::Success, properties: Properties::default() }
+    }
+
+    pub(super) fn decode(reader: &mut Reader, packet: PacketType, version: ProtocolVersion) -> Result<Self, Violation> {
+        let packet_id = PacketId::decode(reader, packet)?;
+        let (reason_code, properties) = tail::decode(reader, packet, version, PropertyLength::Optional)?;
+        Ok(PublishAck { packet_id, reason_code, properties })
+    }
+
+    pub(super) fn check(&self, packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
+        if version.is_v5() {
+            self.reason_code.check_allowed(packet, version)?;
+        }
+        self.properties.check(context(packet))
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+        self.packet_id.write(sink);
+        tail::write(self.reason_code, &self.properties, version, PropertyLength::Optional, sink);
+    }
+}
+
+fn context(packet: PacketType) -> PropertyContext {
+    match packet {
+        PacketType::PubRec => PropertyContext::PubRec,
+        PacketType::PubRel => PropertyContext::PubRel,
+        PacketType::PubComp => PropertyContext::PubComp,
+        _ => PropertyContext::PubAck,
+    }
+}

@@ -1,0 +1,64 @@
+//! DISCONNECT (section 3.14) and AUTH (section 3.15, MQTT 5 only): a reason code and
+//! properties, both optional on the wire.
+
+use super::PacketType;
+use super::tail::{self, PropertyLength};
+use crate::codec::error::Violation;
+use crate::codec::properties::{Properties, PropertyContext};
+use crate::codec::reader::Reader;
+use crate::codec::reason::ReasonCode;
+use crate::codec::version::ProtocolVersion;
+use crate::codec::writer::Sink;
+
+/// DISCONNECT. In 3.1.1 it has no body: the reason is always a normal disconnection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Disconnect {
+    pub reason_code: ReasonCode,
+    pub properties: Properties,
+}
+
+impl Disconnect {
+    pub fn new(reason_code: ReasonCode) -> Self {
+        Disconnect { reason_code, properties: Properties::default() }
+    }
+
+    pub(super) fn decode(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
+        let (reason_code, properties) =
+            tail::decode(reader, PacketType::Disconnect, version, PropertyLength::Optional)?;
+        Ok(Disconnect { reason_code, properties })
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+        if version.is_v5() {
+            self.reason_code.check_allowed(PacketType::Disconnect, version)?;
+        }
+        self.properties.check(PropertyContext::Disconnect)
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+        tail::write(self.reason_code, &self.properties, version, PropertyLength::Optional, sink);
+    }
+}
+
+/// AUTH, the exchange of enhanced authentication (MQTT 5 only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Auth {
+    pub reason_code: ReasonCode,
+    pub properties: Properties,
+}
+
+impl Auth {
+    pub(super) fn decode(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
+        let (reason_code, properties) = tail::decode(reader, PacketType::Auth, version, PropertyLength::Required)?;
+        Ok(Auth { reason_code, properties })
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+        self.reason_code.check_allowed(PacketType::Auth, version)?;
+        self.properties.check(PropertyContext::Auth)
+    }
+
+    pub(super) fn write(&self, sink: &mut impl Sink) {
+        tail::write(self.reason_code, &self.properties, ProtocolVersion::V5, PropertyLength::Required, sink);
+    }
+}

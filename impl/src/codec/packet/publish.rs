@@ -1,0 +1,108 @@
+//! PUBLISH (section 3.3).
+
+use bytes::Bytes;
+
+use super::{PacketId, PacketType, QoS};
+use crate::codec::error::{EncodeError, QosField, Violation};
+use crate::codec::properties::{Properties, PropertyContext};
+use crate::codec::reader::Reader;
+use crate::codec::string::MqttString;
+use crate::codec::topic::check_topic_name;
+use crate::codec::version::ProtocolVersion;
+use crate::codec::writer::Sink;
+
+mod flag {
+    pub const RETAIN: u8 = 0x01;
+    pub const QOS_SHIFT: u8 = 1;
+    pub const QOS_MASK: u8 = 0x06;
+    pub const DUP: u8 = 0x08;
+}
+
+/// PUBLISH. The topic and payload are slices of the received buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    /// Empty only in MQTT 5 with a Topic Alias property.
+    pub topic: MqttString,
+    /// Present exactly when the QoS is 1 or 2.
+    pub packet_id: Option<PacketId>,
+    pub properties: Properties,
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// A first transmission (DUP 0), not retained, without properties.
+    pub fn new(topic: MqttString, qos: QoS, packet_id: Option<PacketId>, payload: Bytes) -> Self {
+        Publish { dup: false, qos, retain: false, topic, packet_id, properties: Properties::default(), payload }
+    }
+
+    /// The QoS the fixed header flags carry, checked as soon as the fixed header is read.
+    pub(crate) fn qos_from_flags(flags: u8) -> Result<QoS, Violation> {
+        QoS::from_u8((flags & flag::QOS_MASK) >> flag::QOS_SHIFT).ok_or(Violation::QosThree(QosField::Publish))
+    }
+
+    pub(super) fn decode(reader: &mut Reader, flags: u8, version: ProtocolVersion) -> Result<Self, Violation> {
+        let qos = Self::qos_from_flags(flags)?;
+        let topic = reader.string()?;
+        let packet_id = match qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce | QoS::ExactlyOnce => Some(PacketId::decode(reader, PacketType::Publish)?),
+        };
+        let properties = if version.is_v5() { Properties::decode(reader)? } else { Properties::default() };
+        Ok(Publish {
+            dup: flags & flag::DUP != 0,
+            qos,
+            retain: flags & flag::RETAIN != 0,
+            topic,
+            packet_id,
+            properties,
+            payload: reader.rest(),
+        })
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+        if self.dup && self.qos == QoS::AtMostOnce {
+            return Err(Violation::DupOnQos0);
+        }
+        // 5.0 lets a Topic Alias stand in for the topic (section 3.3.2.3.4).
+        let aliased = version.is_v5() && self.properties.topic_alias.is_some();
+        if !(aliased && self.topic.is_empty()) {
+            check_topic_name(&self.topic)?;
+        }
+        self.properties.check(PropertyContext::Publish)
+    }
+
+    /// The identifier must be there exactly when the QoS needs one; the decoder reads it by
+    /// the QoS, so only the encoder can meet a mismatch.
+    pub(super) fn check_packet_id(&self) -> Result<(), EncodeError> {
+        match (self.qos, self.packet_id) {
+            (QoS::AtMostOnce, Some(_)) => Err(EncodeError::UnexpectedPacketId),
+            (QoS::AtLeastOnce | QoS::ExactlyOnce, None) => Err(EncodeError::MissingPacketId { qos: self.qos as u8 }),
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn flags(&self) -> u8 {
+        let mut flags = (self.qos as u8) << flag::QOS_SHIFT;
+        if self.dup {
+            flags |= flag::DUP;
+        }
+        if self.retain {
+            flags |= flag::RETAIN;
+        }
+        flags
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+        sink.string(&self.topic);
+        if let Some(packet_id) = self.packet_id {
+            packet_id.write(sink);
+        }
+        if version.is_v5() {
+            self.properties.encode(sink);
+        }
+        sink.put(&self.payload);
+    }
+}

@@ -1,0 +1,186 @@
+//! SUBSCRIBE (section 3.8) and SUBACK (section 3.9).
+
+use super::{PacketId, PacketType, QoS};
+use crate::codec::error::{QosField, Violation};
+use crate::codec::properties::{Properties, PropertyContext};
+use crate::codec::reader::Reader;
+use crate::codec::reason::ReasonCode;
+use crate::codec::string::MqttString;
+use crate::codec::topic::{check_topic_filter, shared_subscription};
+use crate::codec::version::ProtocolVersion;
+use crate::codec::writer::Sink;
+
+/// SUBSCRIBE: at least one filter with its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribe {
+    pub packet_id: PacketId,
+    pub properties: Properties,
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// One topic filter of a SUBSCRIBE and what the subscriber asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub filter: MqttString,
+    pub options: SubscriptionOptions,
+}
+
+/// The subscription options byte. 3.1.1 has only the QoS; the other options are MQTT 5.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SubscriptionOptions {
+    /// The highest QoS the subscriber accepts.
+    pub qos: QoS,
+    /// Do not send the subscriber its own publications.
+    pub no_local: bool,
+    /// Keep the RETAIN flag of forwarded messages as the publisher set it.
+    pub retain_as_published: bool,
+    pub retain_handling: RetainHandling,
+}
+
+/// When the server sends retained messages for a new subscription (MQTT 5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RetainHandling {
+    #[default]
+    SendAtSubscribe = 0,
+    SendIfNewSubscription = 1,
+    DoNotSend = 2,
+}
+
+mod option {
+    pub const QOS_MASK: u8 = 0x03;
+    pub const NO_LOCAL: u8 = 0x04;
+    pub const RETAIN_AS_PUBLISHED: u8 = 0x08;
+    pub const RETAIN_HANDLING_SHIFT: u8 = 4;
+    pub const RETAIN_HANDLING_MASK: u8 = 0x30;
+    /// Everything but the QoS is reserved in 3.1.1 [MQTT-3.8.3-4].
+    pub const RESERVED_V311: u8 = 0xfc;
+    /// The top two bits are reserved in 5.0 [MQTT-3.8.3-5].
+    pub const RESERVED_V5: u8 = 0xc0;
+}
+
+impl SubscriptionOptions {
+    pub fn new(qos: QoS) -> Self {
+        SubscriptionOptions { qos, ..SubscriptionOptions::default() }
+    }
+
+    /// Whether only the QoS differs from the defaults, which is all 3.1.1 can say.
+    pub fn is_qos_only(&self) -> bool {
+        *self == SubscriptionOptions::new(self.qos)
+    }
+
+    fn decode(byte: u8, version: ProtocolVersion) -> Result<Self, Violation> {
+        let reserved = if version.is_v5() { option::RESERVED_V5 } else { option::RESERVED_V311 };
+        if byte & reserved != 0 {
+            return Err(Violation::SubscriptionOptionsReservedBits);
+        }
+        let qos = QoS::from_u8(byte & option::QOS_MASK).ok_or(Violation::QosThree(QosField::Subscription))?;
+        let retain_handling = match (byte & option::RETAIN_HANDLING_MASK) >> option::RETAIN_HANDLING_SHIFT {
+            0 => RetainHandling::SendAtSubscribe,
+            1 => RetainHandling::SendIfNewSubscription,
+            2 => RetainHandling::DoNotSend,
+            _ => return Err(Violation::RetainHandlingThree),
+        };
+        Ok(SubscriptionOptions {
+            qos,
+            no_local: byte & option::NO_LOCAL != 0,
+            retain_as_published: byte & option::RETAIN_AS_PUBLISHED != 0,
+            retain_handling,
+        })
+    }
+
+    fn byte(&self) -> u8 {
+        let mut byte = self.qos as u8 | (self.retain_handling as u8) << option::RETAIN_HANDLING_SHIFT;
+        if self.no_local {
+            byte |= option::NO_LOCAL;
+        }
+        if self.retain_as_published {
+            byte |= option::RETAIN_AS_PUBLISHED;
+        }
+        byte
+    }
+}
+
+impl Subscribe {
+    pub(super) fn decode(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
+        let packet_id = PacketId::decode(reader, PacketType::Subscribe)?;
+        let properties = if version.is_v5() { Properties::decode(reader)? } else { Properties::default() };
+        let mut subscriptions = Vec::new();
+        while !reader.is_empty() {
+            let filter = reader.string()?;
+            let options = SubscriptionOptions::decode(reader.u8()?, version)?;
+            subscriptions.push(Subscription { filter, options });
+        }
+        Ok(Subscribe { packet_id, properties, subscriptions })
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+        if self.subscriptions.is_empty() {
+            return Err(Violation::NoTopicFilters(PacketType::Subscribe));
+        }
+        for Subscription { filter, options } in &self.subscriptions {
+            check_topic_filter(filter, version).map_err(Violation::InvalidTopicFilter)?;
+            if options.no_local && shared_subscription(filter, version).is_some() {
+                return Err(Violation::NoLocalOnSharedSubscription);
+            }
+        }
+        self.properties.check(PropertyContext::Subscribe)
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+        self.packet_id.write(sink);
+        if version.is_v5() {
+            self.properties.encode(sink);
+        }
+        for subscription in &self.subscriptions {
+            sink.string(&subscription.filter);
+            sink.u8(subscription.options.byte());
+        }
+    }
+}
+
+/// SUBACK: one code per filter of the SUBSCRIBE, in the same order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubAck {
+    pub packet_id: PacketId,
+    pub properties: Properties,
+    pub reason_codes: Vec<ReasonCode>,
+}
+
+impl SubAck {
+    pub(super) fn decode(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
+        let packet_id = PacketId::decode(reader, PacketType::SubAck)?;
+        let properties = if version.is_v5() { Properties::decode(reader)? } else { Properties::default() };
+        let mut reason_codes = Vec::new();
+        while !reader.is_empty() {
+            reason_codes.push(ReasonCode::decode(reader.u8()?, PacketType::SubAck, version)?);
+        }
+        Ok(SubAck { packet_id, properties, reason_codes })
+    }
+
+    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+        check_reason_codes(&self.reason_codes, PacketType::SubAck, version)?;
+        self.properties.check(PropertyContext::SubAck)
+    }
+
+    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+        self.packet_id.write(sink);
+        if version.is_v5() {
+            self.properties.encode(sink);
+        }
+        for code in &self.reason_codes {
+            sink.u8(code.value());
+        }
+    }
+}
+
+/// An acknowledgement answers every filter, so it has at least one code, each allowed.
+pub(super) fn check_reason_codes(
+    codes: &[ReasonCode],
+    packet: PacketType,
+    version: ProtocolVersion,
+) -> Result<(), Violation> {
+    if codes.is_empty() {
+        return Err(Violation::NoReasonCodes(packet));
+    }
+    codes.iter().try_for_each(|code| code.check_allowed(packet, version))
+}

@@ -1,0 +1,238 @@
+//! The length-prefixed data types: UTF-8 strings and binary data.
+//!
+//! Both are views of the received buffer (`Bytes`), validated once when they are made, so a
+//! decoded packet never copies a topic, a payload or a property, and a value that exists is
+//! always one the wire format can carry.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+/// Length-prefixed fields carry a two-byte length.
+pub const MAX_FIELD_LEN: usize = u16::MAX as usize;
+
+/// Why a value cannot be an MQTT string or binary field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("not well-formed UTF-8 (or a UTF-16 surrogate)")]
+    InvalidUtf8,
+    #[error("contains the null character U+0000")]
+    NullCharacter,
+    #[error("{len} bytes is longer than the 65535 a two-byte length can carry")]
+    TooLong { len: usize },
+}
+
+/// A UTF-8 encoded string as MQTT defines it: well-formed, no surrogates, no U+0000, at most
+/// 65535 bytes ([MQTT-1.5.3-1], [MQTT-1.5.3-2] in 3.1.1; [MQTT-1.5.4-1], [MQTT-1.5.4-2] in 5.0).
+///
+/// A U+FEFF byte order mark is kept as it is, never stripped ([MQTT-1.5.3-3], [MQTT-1.5.4-3]).
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MqttString(ByteString);
+
+impl MqttString {
+    /// Validates `bytes` as an MQTT string without copying them.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, FieldError> {
+        check_len(bytes.len())?;
+        let text = ByteString::try_from(bytes).map_err(|_| FieldError::InvalidUtf8)?;
+        // A fold without an early exit compiles to a vector loop; strings are short.
+        if text.bytes().fold(false, |found, byte| found | (byte == 0)) {
+            return Err(FieldError::NullCharacter);
+        }
+        Ok(MqttString(text))
+    }
+
+    /// Validates a static string without copying it.
+    pub fn from_static(text: &'static str) -> Result<Self, FieldError> {
+        Self::from_bytes(Bytes::from_static(text.as_bytes()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The string's bytes, sharing the buffer they were decoded from.
+    pub fn as_bytes(&self) -> &Bytes {
+        self.0.as_bytes()
+    }
+}
+
+impl Deref for MqttString {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for MqttString {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for MqttString {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+// Hash as `str` does, so that `Borrow<str>` lookups in hash maps find the entry.
+impl Hash for MqttString {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq<str> for MqttString {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for MqttString {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl TryFrom<&str> for MqttString {
+    type Error = FieldError;
+    fn try_from(text: &str) -> Result<Self, FieldError> {
+        Self::from_bytes(Bytes::copy_from_slice(text.as_bytes()))
+    }
+}
+
+impl TryFrom<String> for MqttString {
+    type Error = FieldError;
+    fn try_from(text: String) -> Result<Self, FieldError> {
+        Self::from_bytes(Bytes::from(text))
+    }
+}
+
+impl TryFrom<Bytes> for MqttString {
+    type Error = FieldError;
+    fn try_from(bytes: Bytes) -> Result<Self, FieldError> {
+        Self::from_bytes(bytes)
+    }
+}
+
+impl fmt::Debug for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Binary data with a two-byte length: at most 65535 bytes (passwords, will payloads,
+/// correlation and authentication data).
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Binary(Bytes);
+
+impl Binary {
+    pub fn new(bytes: Bytes) -> Result<Self, FieldError> {
+        check_len(bytes.len())?;
+        Ok(Binary(bytes))
+    }
+
+    pub fn from_static(bytes: &'static [u8]) -> Result<Self, FieldError> {
+        Self::new(Bytes::from_static(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Binary {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl TryFrom<Bytes> for Binary {
+    type Error = FieldError;
+    fn try_from(bytes: Bytes) -> Result<Self, FieldError> {
+        Self::new(bytes)
+    }
+}
+
+impl TryFrom<&[u8]> for Binary {
+    type Error = FieldError;
+    fn try_from(bytes: &[u8]) -> Result<Self, FieldError> {
+        Self::new(Bytes::copy_from_slice(bytes))
+    }
+}
+
+impl fmt::Debug for Binary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+fn check_len(len: usize) -> Result<(), FieldError> {
+    if len > MAX_FIELD_LEN {
+        return Err(FieldError::TooLong { len });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn decoded_string_shares_the_input_buffer() {
+        let input = Bytes::from_static(b"sensors/temperature");
+        let text = MqttString::from_bytes(input.slice(8..)).unwrap();
+        assert_eq!(text, "temperature");
+        assert_eq!(text.as_bytes().as_ptr(), input[8..].as_ptr());
+    }
+
+    #[test]
+    fn ill_formed_utf8_and_surrogates_are_rejected() {
+        // A lone continuation byte, a truncated sequence, an overlong '/' and U+D800 encoded
+        // as if it were a scalar value.
+        for bad in [&b"\x80"[..], b"a\xc3", b"\xc0\xaf", b"\xed\xa0\x80"] {
+            assert_eq!(MqttString::from_bytes(Bytes::copy_from_slice(bad)), Err(FieldError::InvalidUtf8), "{bad:x?}");
+        }
+    }
+
+    #[test]
+    fn null_character_is_rejected() {
+        assert_eq!(MqttString::try_from("a\0b"), Err(FieldError::NullCharacter));
+    }
+
+    #[test]
+    fn byte_order_mark_is_kept() {
+        let text = MqttString::try_from("\u{feff}topic").unwrap();
+        assert_eq!(text.as_bytes().as_ref(), b"\xef\xbb\xbftopic");
+    }
+
+    #[test]
+    fn fields_longer_than_a_two_byte_length_are_rejected() {
+        let long = "x".repeat(MAX_FIELD_LEN + 1);
+        assert_eq!(MqttString::try_from(long.as_str()), Err(FieldError::TooLong { len: MAX_FIELD_LEN + 1 }));
+        assert!(MqttString::try_from(&long[1..]).is_ok());
+        assert_eq!(Binary::try_from(long.as_bytes()), Err(FieldError::TooLong { len: MAX_FIELD_LEN + 1 }));
+    }
+
+    #[test]
+    fn hash_agrees_with_str_for_borrowed_lookups() {
+        let set: HashSet<MqttString> = [MqttString::try_from("a/b").unwrap()].into();
+        assert!(set.contains("a/b"));
+    }
+}

@@ -1,0 +1,7 @@
+//! verimqtt: a model-checked reference implementation of MQTT 3.1.1 and MQTT 5.0.
+//!
+//! - [`codec`]: a strict, zero-copy encoder and decoder for every control packet of both
+//!   versions, where every rejection names the normative statement it enforces.
+#![forbid(unsafe_code)]
+
+pub mod codec;
