@@ -431,7 +431,7 @@ impl fmt::Debug for Properties {
 
 impl Properties {
     pub fn is_empty(&self) -> bool {
-        self.present().next().is_none()
+        self.0.as_deref().is_none_or(|values| values.present().next().is_none())
     }
 
     /// Removes a property, e.g. the Topic Alias of a PUBLISH a broker forwards.
@@ -459,6 +459,10 @@ impl Properties {
 
     /// Writes the property block: its length, then each property in identifier order.
     pub(crate) fn encode(&self, sink: &mut impl Sink) {
+        if self.0.is_none() {
+            sink.u8(0);
+            return;
+        }
         // A packet's remaining length bounds its property block, so this fits a varint once
         // the whole packet has been measured against the same bound.
         let len = measure(|counter| self.write_all(counter));
