@@ -5,3 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+
+/// The README's examples run as doctests, so they cannot drift from the code.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
