@@ -1,3 +1,34 @@
-//! A stateright model of MQTT client/broker QoS delivery, sessions and keepalive.
+//! A stateright model of MQTT 3.1.1 and 5.0 client/broker QoS delivery, sessions and keepalive:
+//! the independent oracle of verimqtt. It never depends on the implementation.
 //!
-//! Placeholder: the model lands with issue 5.
+//! - [`config`]: what a run looks like (version, clients, messages, timing, faults).
+//! - [`state`], [`client`], [`broker`], [`network`], [`outbound`], [`time`]: the system and
+//!   its transitions, driven through [`step`].
+//! - [`ghost`]: what an observer records so properties can judge the protocol.
+//! - [`properties`]: the catalogue of properties and the statements they cover.
+//! - [`bugs`]: classic bugs that can be seeded to show each property can fail.
+//! - [`model`]: the stateright `Model`; [`runner`] runs the checker; [`render`] prints
+//!   counterexamples.
+#![forbid(unsafe_code)]
+
+pub mod bits;
+pub mod broker;
+pub mod bugs;
+pub mod client;
+pub mod config;
+pub mod ghost;
+pub mod model;
+pub mod network;
+pub mod outbound;
+pub mod packet;
+pub mod properties;
+pub mod render;
+pub mod runner;
+pub mod state;
+pub mod step;
+mod time;
+
+pub use bugs::Bug;
+pub use config::{Config, Expiry, Qos, SessionKind, Version};
+pub use model::MqttModel;
+pub use runner::{Options, Outcome, Search, check};

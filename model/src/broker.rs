@@ -1,0 +1,288 @@
+//! The broker: sessions, routing, the QoS receiver and sender roles, keepalive, wills, expiry.
+
+use crate::bits::Bits;
+use crate::bugs::Bug;
+use crate::config::{Config, Qos};
+use crate::ghost::{Breach, Direction};
+use crate::network::BrokerEnd;
+use crate::outbound::{Limits, Outbound};
+use crate::packet::{Message, Packet, PacketId};
+use crate::state::State;
+use crate::step::Step;
+
+/// The broker's session for one client.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Session {
+    /// The client's subscription to the (single) topic filter.
+    pub subscribed: bool,
+    /// QoS 1/2 messages for the client: unacknowledged or waiting to be sent.
+    pub outbound: Outbound,
+    /// Ids of QoS 2 PUBLISH from the client whose PUBREL has not come yet.
+    pub awaiting_pubrel: Bits,
+    /// 5.0 with a finite expiry: ticks since the session lost its connection.
+    pub offline_ticks: Option<u8>,
+}
+
+/// Why the broker closes a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CloseReason {
+    /// The client sent DISCONNECT: the only normal close.
+    Disconnect,
+    /// The client's end closed (FIN) without DISCONNECT.
+    ConnectionLost,
+    Keepalive,
+    /// A new connection for the same client id took over [MQTT-3.1.4-2] / [MQTT-3.1.4-3].
+    TakenOver,
+}
+
+/// The connection has been silent for more than 1.5 x keepalive: the broker must close it
+/// [MQTT-3.1.2-24] (3.1.1) / [MQTT-3.1.2-22] (5.0).
+pub fn keepalive_close_due(config: &Config, state: &State, c: usize, link: usize) -> bool {
+    let BrokerEnd::Open { silence, .. } = state.links[c][link].broker else {
+        return false;
+    };
+    match config.bug {
+        Some(Bug::KeepaliveCloseAtOneK) => silence >= config.keepalive,
+        Some(Bug::KeepaliveNotEnforced) => false,
+        _ => config.beyond_grace(silence),
+    }
+}
+
+/// An offline session has outlived its expiry interval (5.0) [MQTT-4.1.0-2].
+pub fn session_expiry_due(config: &Config, state: &State, c: usize) -> bool {
+    let offline = state.sessions[c].as_ref().and_then(|s| s.offline_ticks);
+    matches!((offline, config.expiry_ticks()), (Some(t), Some(limit)) if t >= limit)
+}
+
+impl Step<'_> {
+    fn broker_send(&mut self, c: usize, packet: Packet) {
+        if let Some(link) = self.state.broker_link(c) {
+            self.state.links[c][link].send_to_client(packet);
+            self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
+            self.note(|| format!("broker → c{c}: {packet}"));
+        }
+    }
+
+    pub(crate) fn broker_receives(&mut self, c: usize, link: usize) {
+        let endpoint = &mut self.state.links[c][link];
+        let Some(packet) = endpoint.to_broker.packets.pop_front() else {
+            self.note(|| format!("broker sees c{c}#{link} closed without DISCONNECT"));
+            self.close(c, link, CloseReason::ConnectionLost);
+            return;
+        };
+        if let BrokerEnd::Open { silence, .. } = &mut endpoint.broker {
+            *silence = 0;
+        }
+        self.note(|| format!("broker ← c{c}: {packet}"));
+        match packet {
+            Packet::Connect { clean_start, will } => self.on_connect(c, link, clean_start, will),
+            Packet::Publish { id, message, qos, .. } => self.broker_on_publish(c, id, message, qos),
+            Packet::PubRel(id) => {
+                if let Some(session) = &mut self.state.sessions[c] {
+                    session.awaiting_pubrel.remove(id);
+                }
+                self.broker_send(c, Packet::PubComp(id));
+            }
+            Packet::PubAck(id) => {
+                self.state.ghost.on_publish_acknowledged(Direction::ToClient, c, id);
+                if let Some(session) = &mut self.state.sessions[c] {
+                    session.outbound.on_puback(id);
+                }
+                self.broker_send_queued(c);
+            }
+            Packet::PubRec(id) => {
+                self.state.ghost.on_publish_acknowledged(Direction::ToClient, c, id);
+                let pubrel = self.state.sessions[c].as_mut().and_then(|session| session.outbound.on_pubrec(id));
+                if let Some(pubrel) = pubrel {
+                    self.broker_send(c, pubrel);
+                }
+            }
+            Packet::PubComp(id) => {
+                if let Some(session) = &mut self.state.sessions[c] {
+                    session.outbound.on_pubcomp(id);
+                }
+                self.broker_send_queued(c);
+            }
+            Packet::Subscribe(id) => {
+                if let Some(session) = &mut self.state.sessions[c] {
+                    session.subscribed = true;
+                }
+                self.broker_send(c, Packet::SubAck(id));
+            }
+            Packet::PingReq => self.broker_send(c, Packet::PingResp),
+            Packet::Disconnect => {
+                // [MQTT-3.14.4-3]: a normal disconnect deletes the will unpublished.
+                if let BrokerEnd::Open { will, .. } = &mut self.state.links[c][link].broker {
+                    *will &= self.config.has(Bug::WillAfterCleanDisconnect);
+                }
+                self.close(c, link, CloseReason::Disconnect);
+            }
+            Packet::ConnAck { .. } | Packet::SubAck(_) | Packet::PingResp => {
+                unreachable!("a client never sends {packet}")
+            }
+        }
+    }
+
+    fn on_connect(&mut self, c: usize, link: usize, clean_start: bool, will: bool) {
+        if let Some(old) = self.state.broker_link(c) {
+            self.close(c, old, CloseReason::TakenOver);
+        }
+        let had_session = self.state.sessions[c].is_some();
+        if clean_start {
+            self.state.sessions[c] = None;
+            self.state.ghost.on_session_ended(c);
+        }
+        let session_present = !clean_start && (had_session || self.config.has(Bug::SessionPresentWithoutSession));
+        // [MQTT-3.2.2-1..3] / [MQTT-3.2.2-2..3] (5.0), judged against the specification's
+        // account of the session, not the broker's.
+        if session_present != self.state.ghost.session_alive[c] {
+            self.state.ghost.breach(Breach::SessionPresent);
+        }
+        self.state.ghost.session_alive[c] = true;
+        let session = self.state.sessions[c].get_or_insert_with(Session::default);
+        session.offline_ticks = None;
+        if self.config.has(Bug::BrokerForgetsQos2Ids) {
+            session.awaiting_pubrel = Bits::EMPTY;
+        }
+        self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will };
+        self.broker_send(c, Packet::ConnAck { session_present });
+        if session_present {
+            self.resume(c);
+        }
+    }
+
+    /// Resends what the resumed session left unacknowledged [MQTT-4.4.0-1], then what waited.
+    fn resume(&mut self, c: usize) {
+        let config = self.config;
+        let Some(session) = &self.state.sessions[c] else {
+            return;
+        };
+        let resend = session.outbound.resend(|m| config.qos(m), true);
+        if config.has(Bug::QueuedBeforeResend) {
+            self.broker_send_queued(c);
+        }
+        for packet in resend {
+            self.broker_send(c, packet);
+        }
+        self.broker_send_queued(c);
+    }
+
+    fn broker_on_publish(&mut self, c: usize, id: PacketId, message: Message, qos: Qos) {
+        let Message::App(n) = message else {
+            unreachable!("clients publish application messages only");
+        };
+        match qos {
+            Qos::AtMostOnce => self.route(message, qos),
+            Qos::AtLeastOnce => {
+                self.route(message, qos);
+                self.broker_send(c, Packet::PubAck(id));
+            }
+            // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
+            Qos::ExactlyOnce => {
+                let Some(session) = &mut self.state.sessions[c] else {
+                    return;
+                };
+                if session.awaiting_pubrel.contains(id) {
+                    self.note(|| format!("broker already has id {id} from c{c}: m{n} not routed"));
+                } else {
+                    session.awaiting_pubrel.insert(id);
+                    self.route(message, qos);
+                }
+                self.broker_send(c, Packet::PubRec(id));
+            }
+        }
+    }
+
+    /// Takes ownership of a message and adds it to the session of every subscriber
+    /// [MQTT-4.5.0-1].
+    fn route(&mut self, message: Message, qos: Qos) {
+        let config = self.config;
+        let subscribers: Vec<usize> =
+            (0..config.clients).filter(|&s| self.state.sessions[s].as_ref().is_some_and(|s| s.subscribed)).collect();
+        if let Message::App(n) = message {
+            if self.state.ghost.on_accepted(config, n) && qos > Qos::AtMostOnce {
+                for &s in &subscribers {
+                    self.state.ghost.owed[s].insert(n);
+                }
+            }
+        }
+        for s in subscribers {
+            if qos == Qos::AtMostOnce {
+                // QoS 0 goes out now or never.
+                let packet = Packet::Publish { id: 0, message, qos, dup: false };
+                self.broker_send(s, packet);
+            }
+            let queued = match message {
+                Message::App(n) if qos > Qos::AtMostOnce || config.has(Bug::Qos0SentTwice) => Some(n),
+                _ => None,
+            };
+            if let (Some(n), Some(session)) = (queued, &mut self.state.sessions[s]) {
+                session.outbound.queue.push(n);
+                self.broker_send_queued(s);
+            }
+        }
+    }
+
+    fn broker_send_queued(&mut self, c: usize) {
+        if self.state.broker_link(c).is_none() {
+            return;
+        }
+        let config = self.config;
+        let limits = Limits {
+            packet_ids: config.packet_ids,
+            quota: config.receive_maximum().filter(|_| !config.has(Bug::ReceiveMaximumIgnored)),
+            reserved: None,
+            free_id_at_pubrec: false,
+        };
+        let Some(session) = &mut self.state.sessions[c] else {
+            return;
+        };
+        let packets = session.outbound.start_queued(|m| config.qos(m), &limits);
+        for packet in packets {
+            self.broker_send(c, packet);
+        }
+    }
+
+    pub(crate) fn keepalive_close(&mut self, c: usize, link: usize) {
+        self.note(|| format!("broker: c{c}#{link} silent too long"));
+        self.close(c, link, CloseReason::Keepalive);
+    }
+
+    fn close(&mut self, c: usize, link: usize, reason: CloseReason) {
+        let BrokerEnd::Open { silence, will } = self.state.links[c][link].broker else {
+            return;
+        };
+        self.state.links[c][link].close_broker_end();
+        self.note(|| format!("broker closes c{c}#{link} ({reason:?})"));
+        let config = self.config;
+        // [MQTT-3.1.2-24] (3.1.1) / [MQTT-3.1.2-22] (5.0): not before 1.5 x keepalive.
+        if reason == CloseReason::Keepalive && config.within_grace(silence) {
+            self.state.ghost.breach(Breach::KeepaliveTooEarly);
+        }
+        let abnormal = reason != CloseReason::Disconnect;
+        if will != (abnormal && config.will) {
+            self.state.ghost.breach(Breach::WillMismatch);
+        }
+        if will {
+            self.note(|| format!("broker publishes the will of c{c}"));
+            self.route(Message::Will(c as u8), Qos::AtMostOnce);
+        }
+        if !config.session_outlives_connection(c) {
+            self.state.sessions[c] = None;
+            self.state.ghost.on_session_ended(c);
+            return;
+        }
+        if let Some(session) = &mut self.state.sessions[c] {
+            if config.has(Bug::OfflineQueueDropped) {
+                session.outbound.queue.clear();
+            }
+            session.offline_ticks = config.expiry_ticks().map(|_| 0);
+        }
+    }
+
+    pub(crate) fn expire_session(&mut self, c: usize) {
+        self.state.sessions[c] = None;
+        self.state.ghost.on_session_ended(c);
+        self.note(|| format!("broker: session of c{c} expired and is discarded"));
+    }
+}

@@ -1,0 +1,119 @@
+//! Classic MQTT bugs that can be seeded into the model.
+//!
+//! Each one shows that a property is not vacuous: with the bug seeded, the checker must find a
+//! counterexample to the property the bug is listed against. The bug is a small switch inside
+//! the honest code path, where a real implementation would get it wrong.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bug {
+    /// The broker keeps the QoS 2 packet ids awaiting PUBREL per connection instead of per
+    /// session, so a PUBLISH resent after a reconnect is delivered again.
+    BrokerForgetsQos2Ids,
+    /// The client resends unacknowledged PUBLISH packets with DUP=0.
+    ClientResendsWithoutDup,
+    /// The client frees a QoS 2 packet id at PUBREC instead of PUBCOMP and reuses it while the
+    /// PUBREL is still unacknowledged.
+    PacketIdReusedInFlight,
+    /// The broker closes a silent connection after 1.0 x keepalive instead of 1.5 x.
+    KeepaliveCloseAtOneK,
+    /// The broker ignores a normal DISCONNECT and publishes the will anyway.
+    WillAfterCleanDisconnect,
+    /// The client does not resend its unacknowledged packets when its session is resumed.
+    ResendSkippedAfterReconnect,
+    /// The broker both sends a QoS 0 message and queues it, so it goes out twice.
+    Qos0SentTwice,
+    /// On reconnect the broker sends queued messages before resending the unacknowledged ones.
+    QueuedBeforeResend,
+    /// The client sends a new PINGREQ every keepalive even when the last one is unanswered.
+    PingWithoutWaiting,
+    /// The broker sets Session Present whenever the client asks to resume, session or not.
+    SessionPresentWithoutSession,
+    /// The broker drops a persistent session's queued messages when its connection closes.
+    OfflineQueueDropped,
+    /// The broker ignores the client's Receive Maximum (5.0).
+    ReceiveMaximumIgnored,
+    /// The broker never closes a connection for keepalive.
+    KeepaliveNotEnforced,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 13] = [
+        Bug::BrokerForgetsQos2Ids,
+        Bug::ClientResendsWithoutDup,
+        Bug::PacketIdReusedInFlight,
+        Bug::KeepaliveCloseAtOneK,
+        Bug::WillAfterCleanDisconnect,
+        Bug::ResendSkippedAfterReconnect,
+        Bug::Qos0SentTwice,
+        Bug::QueuedBeforeResend,
+        Bug::PingWithoutWaiting,
+        Bug::SessionPresentWithoutSession,
+        Bug::OfflineQueueDropped,
+        Bug::ReceiveMaximumIgnored,
+        Bug::KeepaliveNotEnforced,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::BrokerForgetsQos2Ids => "broker-forgets-qos2-ids",
+            Bug::ClientResendsWithoutDup => "client-resends-without-dup",
+            Bug::PacketIdReusedInFlight => "packet-id-reused-in-flight",
+            Bug::KeepaliveCloseAtOneK => "keepalive-close-at-1k",
+            Bug::WillAfterCleanDisconnect => "will-after-clean-disconnect",
+            Bug::ResendSkippedAfterReconnect => "resend-skipped-after-reconnect",
+            Bug::Qos0SentTwice => "qos0-sent-twice",
+            Bug::QueuedBeforeResend => "queued-before-resend",
+            Bug::PingWithoutWaiting => "ping-without-waiting",
+            Bug::SessionPresentWithoutSession => "session-present-without-session",
+            Bug::OfflineQueueDropped => "offline-queue-dropped",
+            Bug::ReceiveMaximumIgnored => "receive-maximum-ignored",
+            Bug::KeepaliveNotEnforced => "keepalive-not-enforced",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Bug> {
+        Bug::ALL.into_iter().find(|bug| bug.name() == name)
+    }
+
+    /// The property this bug breaks (see `properties::CATALOGUE`).
+    pub fn breaks(self) -> &'static str {
+        use crate::properties::names::*;
+        match self {
+            Bug::BrokerForgetsQos2Ids => QOS2_NOT_DUPLICATED,
+            Bug::ClientResendsWithoutDup => DUP_MARKS_RESENDS,
+            Bug::PacketIdReusedInFlight => PACKET_IDS_UNIQUE,
+            Bug::KeepaliveCloseAtOneK => KEEPALIVE_NOT_EARLY,
+            Bug::WillAfterCleanDisconnect => WILL_IFF_ABNORMAL,
+            Bug::ResendSkippedAfterReconnect => DELIVERED_WHEN_QUIET,
+            Bug::Qos0SentTwice => QOS0_AT_MOST_ONCE,
+            Bug::QueuedBeforeResend => ORDER_PRESERVED,
+            Bug::PingWithoutWaiting => ONE_PING_OUTSTANDING,
+            Bug::SessionPresentWithoutSession => SESSION_PRESENT_IFF_SESSION,
+            Bug::OfflineQueueDropped => SESSION_MESSAGES_KEPT,
+            Bug::ReceiveMaximumIgnored => RECEIVE_MAXIMUM_RESPECTED,
+            Bug::KeepaliveNotEnforced => SILENT_CONNECTION_CLOSED,
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for bug in Bug::ALL {
+            assert_eq!(Bug::from_name(bug.name()), Some(bug));
+        }
+        assert_eq!(Bug::from_name("no-such-bug"), None);
+    }
+}

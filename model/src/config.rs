@@ -1,0 +1,341 @@
+//! What a run of the model looks like: protocol version, clients, their scripts, timing, faults.
+//!
+//! Client 0 is the publisher: it publishes every message, in order, to one topic. Every other
+//! client subscribes to that topic (a filter that also matches the wills). With a single client,
+//! it subscribes and then publishes to itself.
+
+use crate::bits::Bits;
+use crate::bugs::Bug;
+use std::fmt;
+
+/// The protocol version every client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Version {
+    V3_1_1,
+    V5_0,
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Version::V3_1_1 => "3.1.1",
+            Version::V5_0 => "5.0",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Qos {
+    AtMostOnce,
+    AtLeastOnce,
+    ExactlyOnce,
+}
+
+impl Qos {
+    pub fn from_level(level: u8) -> Option<Qos> {
+        match level {
+            0 => Some(Qos::AtMostOnce),
+            1 => Some(Qos::AtLeastOnce),
+            2 => Some(Qos::ExactlyOnce),
+            _ => None,
+        }
+    }
+
+    pub fn level(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Whether a client's session outlives its network connection.
+///
+/// 3.1.1: CleanSession=1 / CleanSession=0. 5.0: Clean Start=1 with Session Expiry Interval 0 /
+/// Clean Start=0 with a non-zero Session Expiry Interval (see [`Config::session_expiry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SessionKind {
+    Clean,
+    Persistent,
+}
+
+/// How long (5.0) the broker keeps a persistent session once its connection is closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Expiry {
+    Never,
+    AfterTicks(u8),
+}
+
+/// One thing the publisher's application does, in script order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScriptStep {
+    /// Publish application message `n` (its QoS is `Config::messages[n]`).
+    Publish(u8),
+    /// Send DISCONNECT and close the connection; the client reconnects afterwards.
+    Disconnect,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    pub version: Version,
+    /// Number of clients, 1 to 3.
+    pub clients: usize,
+    /// The QoS of each application message the publisher sends, in publish order.
+    pub messages: Vec<Qos>,
+    /// Session kind per client.
+    pub sessions: Vec<SessionKind>,
+    /// 5.0 only: expiry of persistent sessions. 3.1.1 sessions never expire.
+    pub session_expiry: Expiry,
+    /// 5.0 only: Receive Maximum announced by every client and by the broker.
+    pub receive_maximum: u8,
+    /// Packet ids available to each sender (1..=packet_ids), so allocation and reuse happen.
+    pub packet_ids: u8,
+    /// Keep Alive, in ticks.
+    pub keepalive: u8,
+    /// Ticks a client waits for CONNACK or PINGRESP before it gives up on the connection.
+    pub abort_after: u8,
+    /// Number of network cuts the environment may inject.
+    pub cuts: u8,
+    /// The publisher disconnects gracefully (and reconnects) after its first publish.
+    pub graceful_disconnect: bool,
+    /// Every client connects with a will message.
+    pub will: bool,
+    /// A classic bug seeded into the model, to show a property can fail.
+    pub bug: Option<Bug>,
+}
+
+/// Why a configuration cannot be checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub const PUBLISHER: usize = 0;
+
+impl Config {
+    /// A small configuration: `clients` persistent clients, `messages` messages whose QoS cycles
+    /// through 1, 2, 0, keepalive 2, one cut, wills on.
+    pub fn new(version: Version, clients: usize, messages: usize) -> Config {
+        let qos_cycle = [Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::AtMostOnce];
+        Config {
+            version,
+            clients,
+            messages: qos_cycle.iter().copied().cycle().take(messages).collect(),
+            sessions: vec![SessionKind::Persistent; clients],
+            session_expiry: Expiry::Never,
+            receive_maximum: 2,
+            packet_ids: 2,
+            keepalive: 2,
+            abort_after: 2,
+            cuts: 1,
+            graceful_disconnect: false,
+            will: true,
+            bug: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |why: String| Err(ConfigError(why));
+        if !(1..=3).contains(&self.clients) {
+            return fail(format!("clients must be 1 to 3, not {}", self.clients));
+        }
+        if self.messages.len() > usize::from(Bits::MAX) + 1 {
+            return fail(format!("at most {} messages", Bits::MAX + 1));
+        }
+        if self.sessions.len() != self.clients {
+            return fail("one session kind per client".into());
+        }
+        if !(1..=Bits::MAX).contains(&self.packet_ids) {
+            return fail(format!("packet ids must be 1 to {}", Bits::MAX));
+        }
+        if self.keepalive == 0 || self.abort_after == 0 {
+            return fail("keepalive and abort period must be at least one tick".into());
+        }
+        if self.receive_maximum == 0 {
+            return fail("Receive Maximum must be at least 1".into());
+        }
+        if self.session_expiry == Expiry::AfterTicks(0) {
+            return fail("a persistent session expires after at least one tick".into());
+        }
+        Ok(())
+    }
+
+    pub fn is_subscriber(&self, client: usize) -> bool {
+        self.clients == 1 || client != PUBLISHER
+    }
+
+    pub fn subscribers(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.clients).filter(|&c| self.is_subscriber(c))
+    }
+
+    pub fn qos(&self, message: u8) -> Qos {
+        self.messages[usize::from(message)]
+    }
+
+    pub fn reliable(&self, message: u8) -> bool {
+        self.qos(message) > Qos::AtMostOnce
+    }
+
+    /// The application steps of `client`, in order. Only the publisher has any; subscribing is
+    /// not a script step because a subscriber subscribes whenever its session has no
+    /// subscription (first connect, or after its session was lost).
+    pub fn script(&self, client: usize) -> Vec<ScriptStep> {
+        if client != PUBLISHER {
+            return Vec::new();
+        }
+        let mut steps = Vec::new();
+        for n in 0..self.messages.len() as u8 {
+            steps.push(ScriptStep::Publish(n));
+            if n == 0 && self.graceful_disconnect {
+                steps.push(ScriptStep::Disconnect);
+            }
+        }
+        steps
+    }
+
+    /// Messages the publisher's application has handed over after `steps_done` script steps.
+    pub fn published_after(&self, steps_done: u8) -> Bits {
+        self.script(PUBLISHER)
+            .into_iter()
+            .take(usize::from(steps_done))
+            .filter_map(|step| match step {
+                ScriptStep::Publish(n) => Some(n),
+                ScriptStep::Disconnect => None,
+            })
+            .collect()
+    }
+
+    pub fn clean_start(&self, client: usize) -> bool {
+        self.sessions[client] == SessionKind::Clean
+    }
+
+    /// Whether the broker keeps `client`'s session after its connection closes
+    /// (3.1.1 CleanSession=0; 5.0 Session Expiry Interval > 0).
+    pub fn session_outlives_connection(&self, client: usize) -> bool {
+        self.sessions[client] == SessionKind::Persistent
+    }
+
+    /// Ticks an offline persistent session survives, if it expires at all.
+    pub fn expiry_ticks(&self) -> Option<u8> {
+        match (self.version, self.session_expiry) {
+            (Version::V5_0, Expiry::AfterTicks(ticks)) => Some(ticks),
+            _ => None,
+        }
+    }
+
+    /// The flow-control limit on unacknowledged QoS 1/2 PUBLISH packets, if the version has one.
+    pub fn receive_maximum(&self) -> Option<u8> {
+        match self.version {
+            Version::V5_0 => Some(self.receive_maximum),
+            Version::V3_1_1 => None,
+        }
+    }
+
+    /// True once `silence` ticks exceed one and a half times the keepalive.
+    pub fn beyond_grace(&self, silence: u8) -> bool {
+        2 * u16::from(silence) > 3 * u16::from(self.keepalive)
+    }
+
+    /// True while `silence` ticks are short of one and a half times the keepalive.
+    pub fn within_grace(&self, silence: u8) -> bool {
+        2 * u16::from(silence) < 3 * u16::from(self.keepalive)
+    }
+
+    /// The longest silence a broker that honours the keepalive can let a connection reach: the
+    /// first tick beyond 1.5 x keepalive, at which it must close.
+    pub fn longest_allowed_silence(&self) -> u8 {
+        (3 * self.keepalive) / 2 + 1
+    }
+
+    /// Silence counters stop one tick past the allowed maximum, so a broker that never closes
+    /// is visible and the state space stays finite.
+    pub fn silence_cap(&self) -> u8 {
+        self.longest_allowed_silence() + 1
+    }
+
+    pub fn has(&self, bug: Bug) -> bool {
+        self.bug == Some(bug)
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let qos: Vec<String> = self.messages.iter().map(|q| q.level().to_string()).collect();
+        let sessions: Vec<&str> = self
+            .sessions
+            .iter()
+            .map(|s| match s {
+                SessionKind::Clean => "clean",
+                SessionKind::Persistent => "persistent",
+            })
+            .collect();
+        write!(
+            f,
+            "MQTT {} clients={} qos=[{}] sessions=[{}] keepalive={} abort={} packet-ids={} cuts={}",
+            self.version,
+            self.clients,
+            qos.join(","),
+            sessions.join(","),
+            self.keepalive,
+            self.abort_after,
+            self.packet_ids,
+            self.cuts,
+        )?;
+        if self.version == Version::V5_0 {
+            write!(f, " receive-maximum={}", self.receive_maximum)?;
+            match self.session_expiry {
+                Expiry::Never => write!(f, " session-expiry=never")?,
+                Expiry::AfterTicks(t) => write!(f, " session-expiry={t}")?,
+            }
+        }
+        if self.graceful_disconnect {
+            write!(f, " graceful-disconnect")?;
+        }
+        if !self.will {
+            write!(f, " no-will")?;
+        }
+        if let Some(bug) = self.bug {
+            write!(f, " bug={}", bug.name())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_is_one_and_a_half_keepalives() {
+        let config = Config::new(Version::V3_1_1, 2, 1);
+        assert_eq!(config.keepalive, 2);
+        assert!(config.within_grace(2));
+        assert!(!config.within_grace(3) && !config.beyond_grace(3));
+        assert!(config.beyond_grace(4));
+        assert_eq!(config.longest_allowed_silence(), 4);
+        assert_eq!(config.silence_cap(), 5);
+    }
+
+    #[test]
+    fn publisher_script_publishes_in_order_with_optional_disconnect() {
+        let mut config = Config::new(Version::V5_0, 2, 3);
+        config.graceful_disconnect = true;
+        assert_eq!(
+            config.script(PUBLISHER),
+            vec![ScriptStep::Publish(0), ScriptStep::Disconnect, ScriptStep::Publish(1), ScriptStep::Publish(2)]
+        );
+        assert!(config.script(1).is_empty());
+        assert_eq!(config.published_after(2), [0].into_iter().collect());
+    }
+
+    #[test]
+    fn rejects_out_of_range_configurations() {
+        let mut config = Config::new(Version::V5_0, 2, 3);
+        assert_eq!(config.validate(), Ok(()));
+        config.clients = 4;
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! Ghost state: what an all-seeing observer records so that properties can judge the protocol.
+//!
+//! The protocol code never reads it. Session lifetimes are tracked here from the rules of the
+//! specification (clean start, connection close of a non-persistent session, expiry), not from
+//! what the broker's code decided, so a broker that loses a session it should keep is caught.
+//!
+//! Properties about single events (a PUBLISH sent with the wrong DUP flag, a will published on a
+//! clean disconnect, ...) are checked by a monitor when the event happens and recorded as a
+//! breach; the property is then "no such breach". In a correct model no breach is ever
+//! recorded, so the record adds no states.
+
+use crate::bits::Bits;
+use crate::config::{Config, PUBLISHER, Qos};
+use crate::packet::{Packet, PacketId};
+
+/// An event that breaks a property at the moment it happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Breach {
+    /// A PUBLISH whose DUP flag does not say whether it is a retransmission.
+    DupFlag,
+    /// A subscriber received a message before an earlier one of the same publisher and topic.
+    OutOfOrder,
+    /// The broker closed a connection for keepalive before 1.5 x keepalive of silence.
+    KeepaliveTooEarly,
+    /// A will published on a normal disconnect, or not published on an abnormal close.
+    WillMismatch,
+    /// CONNACK's Session Present did not say whether the broker had a session.
+    SessionPresent,
+}
+
+/// The direction of a PUBLISH: which end sent it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    ToBroker,
+    ToClient,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ghost {
+    /// Application messages the broker has taken ownership of.
+    pub accepted: Bits,
+    /// QoS 1 messages the broker took ownership of more than once (a resend after a lost
+    /// PUBACK is a new publication [MQTT-4.3.2-2]).
+    pub republished: Bits,
+    /// Messages the publisher dropped with its session before the broker took them: the
+    /// protocol gives no guarantee for them.
+    pub abandoned: Bits,
+    /// Per client: the broker has a session for it, by the rules of the specification.
+    pub session_alive: Vec<bool>,
+    /// Per subscriber: QoS 1/2 messages routed to its current session.
+    pub owed: Vec<Bits>,
+    /// Per subscriber: messages its application has received.
+    pub delivered: Vec<Bits>,
+    /// Per subscriber: QoS 0 or QoS 2 messages its application received more than once.
+    pub duplicated: Vec<Bits>,
+    /// Per client: the broker's session ended and the client has not yet discarded the state
+    /// it kept for it.
+    pub holds_stale_state: Vec<bool>,
+    /// A client resumed state from a session the broker had discarded: its CONNACK with
+    /// Session Present=0 was lost, and its next connection resumed the broker's *new* session.
+    /// MQTT cannot tell the two sessions apart, so exactly-once and no-loss guarantees end
+    /// here (a finding of this model, see README).
+    pub diverged: bool,
+    /// Per client, per direction: ids of PUBLISH packets sent and not yet acknowledged, which
+    /// is what makes the next PUBLISH with that id a retransmission.
+    unacked_ids: Vec<[Bits; 2]>,
+    breaches: Bits,
+}
+
+impl Ghost {
+    pub fn new(clients: usize) -> Ghost {
+        Ghost {
+            accepted: Bits::EMPTY,
+            republished: Bits::EMPTY,
+            abandoned: Bits::EMPTY,
+            session_alive: vec![false; clients],
+            owed: vec![Bits::EMPTY; clients],
+            delivered: vec![Bits::EMPTY; clients],
+            duplicated: vec![Bits::EMPTY; clients],
+            holds_stale_state: vec![false; clients],
+            diverged: false,
+            unacked_ids: vec![[Bits::EMPTY; 2]; clients],
+            breaches: Bits::EMPTY,
+        }
+    }
+
+    pub fn breach(&mut self, breach: Breach) {
+        self.breaches.insert(breach as u8);
+    }
+
+    pub fn breached(&self, breach: Breach) -> bool {
+        self.breaches.contains(breach as u8)
+    }
+
+    /// Monitor for every PUBLISH put on the wire between `client` and the broker.
+    /// [MQTT-3.3.1-1], [MQTT-3.3.1-2], [MQTT-3.3.1-3].
+    pub fn on_publish_sent(&mut self, direction: Direction, client: usize, packet: &Packet) {
+        let Packet::Publish { id, qos, dup, .. } = *packet else {
+            return;
+        };
+        let unacked = &mut self.unacked_ids[client][direction as usize];
+        let retransmission = qos > Qos::AtMostOnce && unacked.contains(id);
+        if qos > Qos::AtMostOnce {
+            unacked.insert(id);
+        }
+        if dup != retransmission {
+            self.breach(Breach::DupFlag);
+        }
+    }
+
+    /// The sender of a PUBLISH received its PUBACK or PUBREC: the PUBLISH is never resent.
+    pub fn on_publish_acknowledged(&mut self, direction: Direction, client: usize, id: PacketId) {
+        self.unacked_ids[client][direction as usize].remove(id);
+    }
+
+    /// The broker takes ownership of application message `message` from the publisher.
+    /// Returns whether this is its first publication.
+    pub fn on_accepted(&mut self, config: &Config, message: u8) -> bool {
+        if !self.accepted.contains(message) {
+            self.accepted.insert(message);
+            return true;
+        }
+        if config.qos(message) == Qos::AtLeastOnce {
+            self.republished.insert(message);
+        }
+        false
+    }
+
+    /// The application of `subscriber` receives application message `message`.
+    pub fn on_delivered(&mut self, config: &Config, subscriber: usize, message: u8) {
+        let delivered = self.delivered[subscriber];
+        if delivered.contains(message) {
+            if config.qos(message) != Qos::AtLeastOnce {
+                self.duplicated[subscriber].insert(message);
+            }
+            return;
+        }
+        // A message published once must not arrive after a later one [MQTT-4.6.0-6]. A QoS 1
+        // message the broker took twice may legitimately arrive late (its first copy can be
+        // lost with a subscriber's session), so order is judged between single publications.
+        let in_order = |m: u8| config.reliable(m) && !self.republished.contains(m);
+        if in_order(message) && delivered.iter().any(|m| m > message && in_order(m)) {
+            self.breach(Breach::OutOfOrder);
+        }
+        self.delivered[subscriber].insert(message);
+    }
+
+    /// The broker's session for `client` ends (clean start, close of a session that does not
+    /// outlive its connection, or expiry).
+    pub fn on_session_ended(&mut self, client: usize) {
+        self.session_alive[client] = false;
+        self.holds_stale_state[client] = true;
+        self.owed[client] = Bits::EMPTY;
+        self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
+    }
+
+    /// `client` discards its own session state; whatever the publisher had not handed over is
+    /// abandoned.
+    pub fn on_client_session_discarded(&mut self, config: &Config, client: usize, steps_done: u8) {
+        if client == PUBLISHER {
+            let unsent = config.published_after(steps_done).minus(self.accepted);
+            self.abandoned = self.abandoned.union(unsent);
+        }
+        self.unacked_ids[client][Direction::ToBroker as usize] = Bits::EMPTY;
+        self.holds_stale_state[client] = false;
+    }
+
+    /// `client` received CONNACK with Session Present=1 and keeps its session state.
+    pub fn on_client_session_resumed(&mut self, client: usize) {
+        if self.holds_stale_state[client] {
+            self.diverged = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Version;
+    use crate::packet::Message;
+
+    fn publish(id: PacketId, dup: bool) -> Packet {
+        Packet::Publish { id, message: Message::App(0), qos: Qos::AtLeastOnce, dup }
+    }
+
+    #[test]
+    fn dup_must_mark_exactly_the_retransmissions() {
+        let mut ghost = Ghost::new(1);
+        ghost.on_publish_sent(Direction::ToBroker, 0, &publish(1, false));
+        ghost.on_publish_sent(Direction::ToBroker, 0, &publish(1, true));
+        assert!(!ghost.breached(Breach::DupFlag));
+        ghost.on_publish_acknowledged(Direction::ToBroker, 0, 1);
+        ghost.on_publish_sent(Direction::ToBroker, 0, &publish(1, true));
+        assert!(ghost.breached(Breach::DupFlag), "a new PUBLISH marked DUP");
+    }
+
+    #[test]
+    fn a_single_publication_overtaken_is_out_of_order() {
+        let config = Config::new(Version::V5_0, 2, 2);
+        let mut ghost = Ghost::new(2);
+        ghost.on_delivered(&config, 1, 1);
+        ghost.on_delivered(&config, 1, 0);
+        assert!(ghost.breached(Breach::OutOfOrder));
+    }
+
+    #[test]
+    fn a_republished_qos1_message_may_arrive_late() {
+        let config = Config::new(Version::V5_0, 2, 2);
+        let mut ghost = Ghost::new(2);
+        assert!(ghost.on_accepted(&config, 0));
+        assert!(!ghost.on_accepted(&config, 0));
+        ghost.on_delivered(&config, 1, 1);
+        ghost.on_delivered(&config, 1, 0);
+        assert!(!ghost.breached(Breach::OutOfOrder));
+    }
+}

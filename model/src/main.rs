@@ -1,0 +1,234 @@
+//! `verimqtt-model`: check the MQTT model exhaustively, or explore it in a browser.
+
+use clap::{Args, Parser, Subcommand};
+use stateright::Model;
+use std::process::ExitCode;
+use std::time::Duration;
+use verimqtt_model::properties::{CATALOGUE, Expect};
+use verimqtt_model::render::render;
+use verimqtt_model::runner::first_discovery;
+use verimqtt_model::{Bug, Config, Expiry, MqttModel, Options, Outcome, Qos, Search, SessionKind, Version, check};
+
+#[derive(Parser)]
+#[command(version, about = "Model checker for MQTT 3.1.1 / 5.0 QoS, sessions and keepalive")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check every reachable state of a configuration and report each property's verdict.
+    Check {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Depth-first search (less memory, longer counterexamples) instead of breadth-first.
+        #[arg(long)]
+        dfs: bool,
+        /// Checker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Give up after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Serve stateright's explorer for a configuration.
+    Explore {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        address: String,
+    },
+    /// List the properties (with the statements they cover) and the seeded bugs.
+    List,
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// MQTT version: 3 (3.1.1) or 5 (5.0).
+    #[arg(long, default_value = "5", value_parser = parse_version)]
+    version: Version,
+    /// Number of clients: client 0 publishes, the others subscribe (1 client does both).
+    #[arg(long, default_value_t = 2)]
+    clients: usize,
+    /// Number of messages the publisher publishes.
+    #[arg(long, default_value_t = 2)]
+    messages: usize,
+    /// QoS of the messages, cycled (e.g. 1,2,0).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,0", value_parser = parse_qos)]
+    qos: Vec<Qos>,
+    /// Session kind per client, cycled: persistent or clean.
+    #[arg(long, value_delimiter = ',', default_value = "persistent", value_parser = parse_session)]
+    sessions: Vec<SessionKind>,
+    /// Network cuts the environment may inject.
+    #[arg(long, default_value_t = 1)]
+    cuts: u8,
+    /// Keep Alive in ticks.
+    #[arg(long, default_value_t = 2)]
+    keepalive: u8,
+    /// Ticks a client waits for CONNACK/PINGRESP before giving up.
+    #[arg(long, default_value_t = 2)]
+    abort_after: u8,
+    /// Packet ids available to each sender.
+    #[arg(long, default_value_t = 2)]
+    packet_ids: u8,
+    /// Receive Maximum (5.0).
+    #[arg(long, default_value_t = 2)]
+    receive_maximum: u8,
+    /// Session expiry of persistent sessions (5.0): `never` or a number of ticks.
+    #[arg(long, default_value = "never", value_parser = parse_expiry)]
+    session_expiry: Expiry,
+    /// The publisher disconnects gracefully after its first message, then reconnects.
+    #[arg(long)]
+    graceful_disconnect: bool,
+    /// Connect without wills.
+    #[arg(long)]
+    no_will: bool,
+    /// Seed a bug (see `list`).
+    #[arg(long, value_parser = parse_bug)]
+    bug: Option<Bug>,
+}
+
+impl ModelArgs {
+    fn config(&self) -> Result<Config, String> {
+        let mut config = Config::new(self.version, self.clients, self.messages);
+        if self.qos.is_empty() || self.sessions.is_empty() {
+            return Err("--qos and --sessions need at least one value".into());
+        }
+        config.messages = self.qos.iter().copied().cycle().take(self.messages).collect();
+        config.sessions = self.sessions.iter().copied().cycle().take(self.clients).collect();
+        config.cuts = self.cuts;
+        config.keepalive = self.keepalive;
+        config.abort_after = self.abort_after;
+        config.packet_ids = self.packet_ids;
+        config.receive_maximum = self.receive_maximum;
+        config.session_expiry = self.session_expiry;
+        config.graceful_disconnect = self.graceful_disconnect;
+        config.will = !self.no_will;
+        config.bug = self.bug;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+}
+
+fn parse_version(s: &str) -> Result<Version, String> {
+    match s {
+        "3" | "3.1.1" | "4" => Ok(Version::V3_1_1),
+        "5" | "5.0" => Ok(Version::V5_0),
+        _ => Err(format!("unknown version {s}: use 3 or 5")),
+    }
+}
+
+fn parse_qos(s: &str) -> Result<Qos, String> {
+    s.parse::<u8>().ok().and_then(Qos::from_level).ok_or_else(|| format!("QoS must be 0, 1 or 2, not {s}"))
+}
+
+fn parse_session(s: &str) -> Result<SessionKind, String> {
+    match s {
+        "persistent" => Ok(SessionKind::Persistent),
+        "clean" => Ok(SessionKind::Clean),
+        _ => Err(format!("session must be persistent or clean, not {s}")),
+    }
+}
+
+fn parse_expiry(s: &str) -> Result<Expiry, String> {
+    if s == "never" {
+        return Ok(Expiry::Never);
+    }
+    s.parse().map(Expiry::AfterTicks).map_err(|_| format!("session expiry must be `never` or ticks, not {s}"))
+}
+
+fn parse_bug(s: &str) -> Result<Bug, String> {
+    Bug::from_name(s).ok_or_else(|| format!("unknown bug {s}; `verimqtt-model list` names them"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { model, dfs, threads, timeout } => model.config().map(|config| {
+            let options = Options {
+                search: if dfs { Search::Dfs } else { Search::Bfs },
+                threads,
+                timeout: timeout.map(Duration::from_secs),
+                stop_when_found: None,
+            };
+            run_check(config, &options)
+        }),
+        Command::Explore { model, address } => model.config().map(|config| {
+            println!("model: {config}");
+            println!("serving the explorer on http://{address}");
+            MqttModel::new(config).checker().serve(address.as_str());
+            true
+        }),
+        Command::List => {
+            list();
+            Ok(true)
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints the run's numbers and verdicts; true if every property got its expected verdict.
+fn run_check(config: Config, options: &Options) -> bool {
+    println!("model: {config}");
+    let search = match options.search {
+        Search::Bfs => "breadth-first",
+        Search::Dfs => "depth-first",
+    };
+    println!("search: {search}, {} thread(s)", options.threads);
+    let model = MqttModel::new(config);
+    let outcome = check(model.clone(), options);
+    print_numbers(&outcome);
+    println!("properties:");
+    for verdict in &outcome.verdicts {
+        let spec = verdict.spec;
+        let kind = match spec.expect {
+            Expect::Always => "always",
+            Expect::Sometimes => "sometimes",
+        };
+        let result = match (verdict.passed(), spec.expect) {
+            (true, Expect::Always) => "holds",
+            (true, Expect::Sometimes) => "reached",
+            (false, Expect::Always) => "FAILS",
+            (false, Expect::Sometimes) => "NOT REACHED",
+        };
+        println!("  {result:<11} {kind:<9} {:<28} {}", spec.name, spec.summary);
+    }
+    for verdict in outcome.verdicts.iter().filter(|v| !v.passed()) {
+        if let Some(path) = first_discovery(model.clone(), verdict.spec.name) {
+            println!("\ncounterexample to {}:", verdict.spec.name);
+            print!("{}", render(&model, &path));
+        }
+    }
+    outcome.all_passed()
+}
+
+fn print_numbers(outcome: &Outcome) {
+    println!("states generated: {}", outcome.states);
+    println!("unique states: {}", outcome.unique_states);
+    println!("max depth: {}", outcome.max_depth);
+    println!("seconds: {:.2}", outcome.elapsed.as_secs_f64());
+    println!("states/second: {:.0}", outcome.states_per_second());
+    println!("exhaustive: {}", if outcome.exhaustive { "yes" } else { "no (timed out)" });
+}
+
+fn list() {
+    println!("properties:");
+    for spec in CATALOGUE {
+        let statements: Vec<String> =
+            spec.statements.iter().map(|(version, id)| format!("[{id}] ({version})")).collect();
+        println!("  {:<28} {}", spec.name, spec.summary);
+        println!("  {:<28} {}", "", statements.join(" "));
+    }
+    println!("seeded bugs (--bug NAME):");
+    for bug in Bug::ALL {
+        println!("  {:<32} breaks {}", bug.name(), bug.breaks());
+    }
+}

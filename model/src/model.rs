@@ -1,0 +1,148 @@
+//! The stateright [`Model`]: which actions are possible, what they lead to, what must hold.
+//!
+//! It is a hand-written `Model` rather than an actor system: stateright 0.31's actor networks
+//! cannot cut a connection (losing what is in flight in both directions) and their timers carry
+//! no time, while MQTT's sessions, keepalive and wills are all about exactly that.
+
+use crate::broker::{keepalive_close_due, session_expiry_due};
+use crate::client::{Status, abort_due, application_can_act, ping_due};
+use crate::config::Config;
+use crate::properties::{CATALOGUE, Expect};
+use crate::state::State;
+use crate::step::{Action, Step};
+use stateright::{Model, Property};
+
+/// A bound no correct run comes near; it only keeps a seeded bug's state space finite.
+const MAX_PACKETS_IN_CHANNEL: usize = 12;
+/// A client has at most its current connection and one the broker still holds.
+const MAX_LINKS_PER_CLIENT: usize = 2;
+
+#[derive(Clone, Debug)]
+pub struct MqttModel {
+    pub config: Config,
+}
+
+impl MqttModel {
+    pub fn new(config: Config) -> MqttModel {
+        MqttModel { config }
+    }
+
+    /// The state `action` leads to, with a narration of the step.
+    pub fn narrated_step(&self, state: &State, action: Action) -> (State, Vec<String>) {
+        Step::new(&self.config, state.clone(), true).apply(action)
+    }
+
+    /// Faults have stopped mattering and the system is at rest: every client is connected over
+    /// a working connection, nothing is in transit, and nothing can happen but time passing,
+    /// keepalive pings and further (optional) faults.
+    pub fn is_quiescent(&self, state: &State) -> bool {
+        let all_connected = (0..self.config.clients).all(|c| {
+            state.clients[c].status == Status::Connected
+                && state.links[c].len() == 1
+                && state.links[c][0].broker_open()
+                && !state.links[c][0].cut
+        });
+        if !all_connected {
+            return false;
+        }
+        let mut actions = Vec::new();
+        self.actions(state, &mut actions);
+        actions.iter().all(|a| matches!(a, Action::Tick | Action::Ping(_) | Action::Cut { .. }))
+    }
+}
+
+impl Model for MqttModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![State::initial(&self.config)]
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        let config = &self.config;
+        for (client, links) in state.links.iter().enumerate() {
+            for (link, l) in links.iter().enumerate() {
+                if !l.to_broker.is_empty() {
+                    actions.push(Action::BrokerReceives { client, link });
+                }
+                if !l.to_client.is_empty() {
+                    actions.push(Action::ClientReceives { client, link });
+                }
+                if keepalive_close_due(config, state, client, link) {
+                    actions.push(Action::KeepaliveClose { client, link });
+                }
+            }
+        }
+        for c in 0..self.config.clients {
+            if application_can_act(config, state, c) {
+                actions.push(Action::Application(c));
+            }
+            if ping_due(config, state, c) {
+                actions.push(Action::Ping(c));
+            }
+            if abort_due(config, state, c) {
+                actions.push(Action::Abort(c));
+            }
+            if session_expiry_due(config, state, c) {
+                actions.push(Action::ExpireSession(c));
+            }
+        }
+        let time_may_pass = !actions.iter().any(Action::is_urgent);
+        for c in 0..self.config.clients {
+            if state.clients[c].status == Status::Offline {
+                actions.push(Action::Connect(c));
+            }
+        }
+        if state.cuts_left > 0 {
+            for (client, links) in state.links.iter().enumerate() {
+                for (link, l) in links.iter().enumerate() {
+                    if !l.cut {
+                        actions.push(Action::Cut { client, link });
+                    }
+                }
+            }
+        }
+        if time_may_pass {
+            actions.push(Action::Tick);
+        }
+    }
+
+    fn next_state(&self, state: &State, action: Action) -> Option<State> {
+        Some(Step::new(&self.config, state.clone(), false).apply(action).0)
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        action.to_string()
+    }
+
+    fn format_step(&self, state: &State, action: Action) -> Option<String> {
+        Some(self.narrated_step(state, action).1.join("; "))
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        CATALOGUE
+            .iter()
+            .filter(|p| (p.applies)(&self.config))
+            .map(|p| match p.expect {
+                Expect::Always => Property::always(p.name, p.holds),
+                Expect::Sometimes => Property::sometimes(p.name, p.holds),
+            })
+            .collect()
+    }
+
+    /// Every counter in the state saturates, so the state space is finite by construction;
+    /// these structural bounds are a guard on top. Debug builds (and so the tests) treat
+    /// reaching one as a modelling error instead of silently pruning.
+    fn within_boundary(&self, state: &State) -> bool {
+        let within = state.links.iter().all(|links| {
+            links.len() <= MAX_LINKS_PER_CLIENT
+                && links.iter().all(|l| {
+                    l.to_broker.packets.len() <= MAX_PACKETS_IN_CHANNEL
+                        && l.to_client.packets.len() <= MAX_PACKETS_IN_CHANNEL
+                })
+        });
+        debug_assert!(within, "the model outgrew its structural bounds: {state:?}");
+        within
+    }
+}

@@ -1,0 +1,143 @@
+//! TCP connections between a client and the broker.
+//!
+//! Each connection is two FIFO channels. A cut loses whatever is in flight in both directions
+//! and silently drops everything sent afterwards: neither end is told, as when a cable is
+//! pulled, so each end finds out through keepalive. Closing an end sends a FIN, which the peer
+//! reads after the packets before it.
+
+use crate::packet::Packet;
+use std::collections::VecDeque;
+
+/// One direction of a connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Channel {
+    pub packets: VecDeque<Packet>,
+    /// The sender closed its end; the receiver sees it after the packets.
+    pub fin: bool,
+}
+
+impl Channel {
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty() && !self.fin
+    }
+
+    fn clear(&mut self) {
+        self.packets.clear();
+        self.fin = false;
+    }
+}
+
+/// The broker's end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BrokerEnd {
+    /// The broker has not yet read the CONNECT.
+    AwaitingConnect,
+    Open {
+        /// Ticks since the broker last received a packet on this connection.
+        silence: u8,
+        /// A will is stored for this connection.
+        will: bool,
+    },
+    Closed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Link {
+    pub to_broker: Channel,
+    pub to_client: Channel,
+    pub cut: bool,
+    pub client_open: bool,
+    pub broker: BrokerEnd,
+    /// Ghost: PINGREQs the client sent on this connection that no PINGRESP has answered yet.
+    pub unanswered_pings: u8,
+}
+
+impl Link {
+    pub fn opened_with(connect: Packet) -> Link {
+        Link {
+            to_broker: Channel { packets: VecDeque::from([connect]), fin: false },
+            to_client: Channel::default(),
+            cut: false,
+            client_open: true,
+            broker: BrokerEnd::AwaitingConnect,
+            unanswered_pings: 0,
+        }
+    }
+
+    pub fn broker_open(&self) -> bool {
+        matches!(self.broker, BrokerEnd::Open { .. })
+    }
+
+    /// The network fails: in-flight data is lost and later sends vanish.
+    pub fn cut(&mut self) {
+        self.cut = true;
+        self.to_broker.clear();
+        self.to_client.clear();
+    }
+
+    /// The client sends; nothing arrives over a cut connection or at a closed broker end.
+    pub fn send_to_broker(&mut self, packet: Packet) {
+        if !self.cut && self.broker != BrokerEnd::Closed {
+            self.to_broker.packets.push_back(packet);
+        }
+    }
+
+    /// The broker sends; nothing arrives over a cut connection or at a closed client.
+    pub fn send_to_client(&mut self, packet: Packet) {
+        if !self.cut && self.client_open {
+            self.to_client.packets.push_back(packet);
+        }
+    }
+
+    pub fn close_client_end(&mut self) {
+        self.client_open = false;
+        self.to_client.clear();
+        if !self.cut && self.broker != BrokerEnd::Closed {
+            self.to_broker.fin = true;
+        }
+    }
+
+    pub fn close_broker_end(&mut self) {
+        self.broker = BrokerEnd::Closed;
+        self.to_broker.clear();
+        if !self.cut && self.client_open {
+            self.to_client.fin = true;
+        }
+    }
+
+    /// Neither end will ever act on this connection again.
+    pub fn is_finished(&self) -> bool {
+        !self.client_open
+            && match self.broker {
+                BrokerEnd::Open { .. } => false,
+                BrokerEnd::Closed => true,
+                // A CONNECT still in flight will open the broker's end.
+                BrokerEnd::AwaitingConnect => self.to_broker.packets.is_empty(),
+            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_loses_everything_in_flight_and_later_sends() {
+        let mut link = Link::opened_with(Packet::PingReq);
+        link.send_to_client(Packet::PingResp);
+        link.cut();
+        link.send_to_broker(Packet::PingReq);
+        assert!(link.to_broker.is_empty() && link.to_client.is_empty());
+        link.close_client_end();
+        assert!(!link.to_broker.fin, "a FIN is lost on a cut connection too");
+    }
+
+    #[test]
+    fn closing_sends_fin_after_pending_packets() {
+        let mut link = Link::opened_with(Packet::Disconnect);
+        link.close_client_end();
+        assert_eq!(link.to_broker.packets.len(), 1);
+        assert!(link.to_broker.fin);
+        assert!(!link.is_finished(), "the broker has yet to read the CONNECT");
+    }
+}

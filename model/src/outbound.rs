@@ -1,0 +1,178 @@
+//! The sending half of QoS 1 and QoS 2 delivery, the same for a client and the broker.
+//!
+//! A message waits in `queue` until a packet id is free and the receiver's Receive Maximum
+//! allows one more unacknowledged PUBLISH; it then becomes a `Flight` that lives until its
+//! PUBACK (QoS 1) or PUBCOMP (QoS 2). Flights are kept in the order of their first
+//! transmission, which is the order they are resent in [MQTT-4.6.0-1].
+
+use crate::bits::Bits;
+use crate::config::Qos;
+use crate::packet::{Message, Packet, PacketId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// QoS 1 PUBLISH sent, PUBACK not yet received.
+    AwaitPubAck,
+    /// QoS 2 PUBLISH sent, PUBREC not yet received.
+    AwaitPubRec,
+    /// QoS 2 PUBREL sent, PUBCOMP not yet received.
+    AwaitPubComp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Flight {
+    pub id: PacketId,
+    pub message: u8,
+    pub stage: Stage,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Outbound {
+    pub flights: Vec<Flight>,
+    pub queue: Vec<u8>,
+}
+
+/// What bounds a sender when it starts new flights.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Ids `1..=packet_ids` may be used.
+    pub packet_ids: u8,
+    /// Maximum number of flights (the receiver's Receive Maximum), if any.
+    pub quota: Option<u8>,
+    /// An id in use by something else (a SUBSCRIBE awaiting its SUBACK).
+    pub reserved: Option<PacketId>,
+    /// Seeded bug: ids awaiting PUBCOMP count as free.
+    pub free_id_at_pubrec: bool,
+}
+
+impl Outbound {
+    /// Every message this sender still owns: in flight or queued.
+    pub fn messages(&self) -> Bits {
+        self.flights.iter().map(|f| f.message).chain(self.queue.iter().copied()).collect()
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.flights.is_empty() && self.queue.is_empty()
+    }
+
+    fn id_in_use(&self, id: PacketId, limits: &Limits) -> bool {
+        limits.reserved == Some(id)
+            || self.flights.iter().any(|f| f.id == id && !(limits.free_id_at_pubrec && f.stage == Stage::AwaitPubComp))
+    }
+
+    /// The lowest packet id not in use [MQTT-2.3.1-2] / [MQTT-2.2.1-3].
+    pub fn free_id(&self, limits: &Limits) -> Option<PacketId> {
+        (1..=limits.packet_ids).find(|&id| !self.id_in_use(id, limits))
+    }
+
+    fn has_quota(&self, limits: &Limits) -> bool {
+        limits.quota.is_none_or(|quota| self.flights.len() < usize::from(quota))
+    }
+
+    /// Starts as many queued messages as the limits allow, in queue order, and returns the
+    /// PUBLISH packets to send (first transmissions, DUP=0).
+    pub fn start_queued(&mut self, qos_of: impl Fn(u8) -> Qos, limits: &Limits) -> Vec<Packet> {
+        let mut sent = Vec::new();
+        while let Some(&message) = self.queue.first() {
+            let qos = qos_of(message);
+            if qos == Qos::AtMostOnce {
+                // Only a seeded bug ever queues QoS 0; it goes out without a flight.
+                self.queue.remove(0);
+                sent.push(publish(0, message, qos, false));
+                continue;
+            }
+            if !self.has_quota(limits) {
+                break;
+            }
+            let Some(id) = self.free_id(limits) else {
+                break;
+            };
+            self.queue.remove(0);
+            let stage = match qos {
+                Qos::AtLeastOnce => Stage::AwaitPubAck,
+                _ => Stage::AwaitPubRec,
+            };
+            self.flights.push(Flight { id, message, stage });
+            sent.push(publish(id, message, qos, false));
+        }
+        sent
+    }
+
+    /// The packets to resend on a resumed session, in original order [MQTT-4.4.0-1]: the
+    /// PUBLISH of every flight not yet acknowledged (with `dup`, which is true unless a bug is
+    /// seeded), and the PUBREL of every flight awaiting PUBCOMP.
+    pub fn resend(&self, qos_of: impl Fn(u8) -> Qos, dup: bool) -> Vec<Packet> {
+        self.flights
+            .iter()
+            .map(|f| match f.stage {
+                Stage::AwaitPubAck | Stage::AwaitPubRec => publish(f.id, f.message, qos_of(f.message), dup),
+                Stage::AwaitPubComp => Packet::PubRel(f.id),
+            })
+            .collect()
+    }
+
+    /// PUBACK received: the QoS 1 flight is over.
+    pub fn on_puback(&mut self, id: PacketId) {
+        self.flights.retain(|f| !(f.id == id && f.stage == Stage::AwaitPubAck));
+    }
+
+    /// PUBREC received: the PUBLISH is acknowledged, the PUBREL is sent and awaits PUBCOMP.
+    pub fn on_pubrec(&mut self, id: PacketId) -> Option<Packet> {
+        let flight = self.flights.iter_mut().find(|f| f.id == id && f.stage != Stage::AwaitPubAck)?;
+        flight.stage = Stage::AwaitPubComp;
+        Some(Packet::PubRel(id))
+    }
+
+    /// PUBCOMP received: the QoS 2 flight is over.
+    pub fn on_pubcomp(&mut self, id: PacketId) {
+        self.flights.retain(|f| !(f.id == id && f.stage == Stage::AwaitPubComp));
+    }
+}
+
+fn publish(id: PacketId, message: u8, qos: Qos, dup: bool) -> Packet {
+    Packet::Publish { id, message: Message::App(message), qos, dup }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qos_of(message: u8) -> Qos {
+        [Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::ExactlyOnce][usize::from(message)]
+    }
+
+    fn limits(packet_ids: u8, quota: Option<u8>) -> Limits {
+        Limits { packet_ids, quota, reserved: None, free_id_at_pubrec: false }
+    }
+
+    #[test]
+    fn starts_queued_messages_while_ids_and_quota_last() {
+        let mut out = Outbound { queue: vec![0, 1, 2], ..Outbound::default() };
+        let sent = out.start_queued(qos_of, &limits(3, Some(2)));
+        assert_eq!(sent.len(), 2);
+        assert_eq!(out.queue, vec![2]);
+        out.on_puback(1);
+        let sent = out.start_queued(qos_of, &limits(3, Some(2)));
+        assert_eq!(sent, vec![publish(1, 2, Qos::ExactlyOnce, false)], "id 1 is free again after its PUBACK");
+    }
+
+    #[test]
+    fn qos2_id_stays_in_use_until_pubcomp() {
+        let mut out = Outbound { queue: vec![1, 2], ..Outbound::default() };
+        out.start_queued(qos_of, &limits(1, None));
+        assert_eq!(out.on_pubrec(1), Some(Packet::PubRel(1)));
+        assert!(out.start_queued(qos_of, &limits(1, None)).is_empty());
+        let buggy = Limits { free_id_at_pubrec: true, ..limits(1, None) };
+        assert_eq!(out.free_id(&buggy), Some(1));
+        out.on_pubcomp(1);
+        assert_eq!(out.start_queued(qos_of, &limits(1, None)).len(), 1);
+    }
+
+    #[test]
+    fn resends_in_original_order() {
+        let mut out = Outbound { queue: vec![0, 1], ..Outbound::default() };
+        out.start_queued(qos_of, &limits(2, None));
+        out.on_pubrec(2);
+        assert_eq!(out.resend(qos_of, true), vec![publish(1, 0, Qos::AtLeastOnce, true), Packet::PubRel(2)]);
+    }
+}

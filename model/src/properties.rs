@@ -1,0 +1,420 @@
+//! The properties the model is checked against, each with the normative statements it covers.
+//!
+//! Safety properties are `always`. Liveness is stated as `always` under a quiescence condition
+//! ("nothing left to do and every connection up ⇒ delivered") because retransmission and ping
+//! loops make cycles, on which stateright's `eventually` is unsound. `sometimes` properties show
+//! that the interesting paths are reached at all.
+
+use crate::client::Subscription;
+use crate::config::{Config, PUBLISHER, Qos, SessionKind, Version};
+use crate::ghost::Breach;
+use crate::model::MqttModel;
+use crate::network::BrokerEnd;
+use crate::packet::{Message, Packet};
+use crate::state::State;
+
+/// Property names, shared with the seeded bugs and the tests.
+pub mod names {
+    pub const QOS0_AT_MOST_ONCE: &str = "qos0_at_most_once";
+    pub const QOS2_NOT_DUPLICATED: &str = "qos2_not_duplicated";
+    pub const SESSION_MESSAGES_KEPT: &str = "session_messages_kept";
+    pub const PACKET_IDS_UNIQUE: &str = "packet_ids_unique";
+    pub const DUP_MARKS_RESENDS: &str = "dup_marks_resends";
+    pub const ORDER_PRESERVED: &str = "order_preserved";
+    pub const ONE_PING_OUTSTANDING: &str = "one_ping_outstanding";
+    pub const KEEPALIVE_NOT_EARLY: &str = "keepalive_not_early";
+    pub const WILL_IFF_ABNORMAL: &str = "will_iff_abnormal";
+    pub const SESSION_PRESENT_IFF_SESSION: &str = "session_present_iff_session";
+    pub const RECEIVE_MAXIMUM_RESPECTED: &str = "receive_maximum_respected";
+    pub const DELIVERED_WHEN_QUIET: &str = "delivered_when_quiet";
+    pub const SILENT_CONNECTION_CLOSED: &str = "silent_connection_closed";
+    pub const REDELIVERY_AFTER_CUT: &str = "redelivery_after_cut";
+    pub const QOS2_DUPLICATE_SUPPRESSED: &str = "qos2_duplicate_suppressed";
+    pub const WILL_PUBLISHED: &str = "will_published";
+    pub const KEEPALIVE_TIMEOUT_REACHED: &str = "keepalive_timeout_reached";
+    pub const SESSION_RESUMED: &str = "session_resumed";
+    pub const QUEUED_WHILE_OFFLINE: &str = "queued_while_offline";
+    pub const SESSION_EXPIRED: &str = "session_expired";
+}
+use names::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Holds in every reachable state.
+    Always,
+    /// Holds in at least one reachable state: the path is exercised.
+    Sometimes,
+}
+
+pub struct PropertySpec {
+    pub name: &'static str,
+    pub expect: Expect,
+    pub summary: &'static str,
+    /// Normative statements covered, per version (the same id means different things in 3.1.1
+    /// and 5.0).
+    pub statements: &'static [(Version, &'static str)],
+    /// Whether the property is meaningful for a configuration (e.g. Receive Maximum exists in
+    /// 5.0 only; a path that needs a cut cannot be reached without one).
+    pub applies: fn(&Config) -> bool,
+    pub holds: fn(&MqttModel, &State) -> bool,
+}
+
+const V3: Version = Version::V3_1_1;
+const V5: Version = Version::V5_0;
+
+pub const CATALOGUE: &[PropertySpec] = &[
+    PropertySpec {
+        name: QOS0_AT_MOST_ONCE,
+        expect: Expect::Always,
+        summary: "a QoS 0 message reaches each subscriber's application at most once",
+        statements: &[(V3, "MQTT-4.3.1-1"), (V5, "MQTT-4.3.1-1")],
+        applies: always,
+        holds: |m, s| no_duplicate_at(m, s, Qos::AtMostOnce),
+    },
+    PropertySpec {
+        name: QOS2_NOT_DUPLICATED,
+        expect: Expect::Always,
+        summary: "a QoS 2 message never reaches a subscriber's application twice",
+        statements: &[(V3, "MQTT-4.3.3-2"), (V5, "MQTT-4.3.3-10")],
+        applies: always,
+        holds: |m, s| s.ghost.diverged || no_duplicate_at(m, s, Qos::ExactlyOnce),
+    },
+    PropertySpec {
+        name: SESSION_MESSAGES_KEPT,
+        expect: Expect::Always,
+        summary: "while a session lives, each of its QoS 1/2 messages is delivered, in flight \
+                  or queued",
+        statements: &[
+            (V3, "MQTT-3.1.2-4"),
+            (V3, "MQTT-3.1.2-5"),
+            (V3, "MQTT-4.1.0-1"),
+            (V3, "MQTT-4.5.0-1"),
+            (V5, "MQTT-3.1.2-5"),
+            (V5, "MQTT-3.1.2-23"),
+            (V5, "MQTT-4.1.0-1"),
+            (V5, "MQTT-4.5.0-1"),
+        ],
+        applies: always,
+        holds: session_messages_kept,
+    },
+    PropertySpec {
+        name: PACKET_IDS_UNIQUE,
+        expect: Expect::Always,
+        summary: "packet ids in use by a sender are non-zero and distinct",
+        statements: &[
+            (V3, "MQTT-2.3.1-1"),
+            (V3, "MQTT-2.3.1-2"),
+            (V3, "MQTT-2.3.1-3"),
+            (V3, "MQTT-2.3.1-4"),
+            (V5, "MQTT-2.2.1-3"),
+            (V5, "MQTT-2.2.1-4"),
+        ],
+        applies: always,
+        holds: packet_ids_unique,
+    },
+    PropertySpec {
+        name: DUP_MARKS_RESENDS,
+        expect: Expect::Always,
+        summary: "the first transmission of a PUBLISH has DUP=0 and a retransmission DUP=1",
+        statements: &[
+            (V3, "MQTT-3.3.1-1"),
+            (V3, "MQTT-3.3.1-2"),
+            (V3, "MQTT-3.3.1-3"),
+            (V3, "MQTT-4.3.1-1"),
+            (V3, "MQTT-4.3.2-1"),
+            (V3, "MQTT-4.3.3-1"),
+            (V5, "MQTT-3.3.1-1"),
+            (V5, "MQTT-3.3.1-2"),
+            (V5, "MQTT-3.3.1-3"),
+            (V5, "MQTT-4.3.1-1"),
+            (V5, "MQTT-4.3.2-2"),
+            (V5, "MQTT-4.3.3-2"),
+        ],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::DupFlag),
+    },
+    PropertySpec {
+        name: ORDER_PRESERVED,
+        expect: Expect::Always,
+        summary: "QoS 1/2 messages of the publisher reach each subscriber in publish order",
+        statements: &[
+            (V3, "MQTT-4.6.0-1"),
+            (V3, "MQTT-4.6.0-5"),
+            (V3, "MQTT-4.6.0-6"),
+            (V5, "MQTT-4.6.0-1"),
+            (V5, "MQTT-4.6.0-5"),
+            (V5, "MQTT-4.6.0-6"),
+        ],
+        applies: always,
+        holds: |_, s| s.ghost.diverged || !s.ghost.breached(Breach::OutOfOrder),
+    },
+    PropertySpec {
+        name: ONE_PING_OUTSTANDING,
+        expect: Expect::Always,
+        summary: "a client has at most one unanswered PINGREQ on a connection",
+        statements: &[(V3, "MQTT-3.1.2-23"), (V3, "MQTT-3.12.4-1"), (V5, "MQTT-3.1.2-20"), (V5, "MQTT-3.12.4-1")],
+        applies: always,
+        holds: |_, s| s.all_links().all(|(_, l)| l.unanswered_pings <= 1),
+    },
+    PropertySpec {
+        name: KEEPALIVE_NOT_EARLY,
+        expect: Expect::Always,
+        summary: "the broker never closes for keepalive before 1.5 x keepalive of silence",
+        statements: &[(V3, "MQTT-3.1.2-24"), (V5, "MQTT-3.1.2-22")],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::KeepaliveTooEarly),
+    },
+    PropertySpec {
+        name: WILL_IFF_ABNORMAL,
+        expect: Expect::Always,
+        summary: "the will is published if and only if the connection closed without DISCONNECT",
+        statements: &[
+            (V3, "MQTT-3.1.2-8"),
+            (V3, "MQTT-3.1.2-10"),
+            (V3, "MQTT-3.14.4-3"),
+            (V5, "MQTT-3.1.2-8"),
+            (V5, "MQTT-3.1.2-10"),
+            (V5, "MQTT-3.14.4-3"),
+        ],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::WillMismatch),
+    },
+    PropertySpec {
+        name: SESSION_PRESENT_IFF_SESSION,
+        expect: Expect::Always,
+        summary: "CONNACK's Session Present is 1 if and only if the broker resumes a session",
+        statements: &[
+            (V3, "MQTT-3.2.2-1"),
+            (V3, "MQTT-3.2.2-2"),
+            (V3, "MQTT-3.2.2-3"),
+            (V5, "MQTT-3.2.2-2"),
+            (V5, "MQTT-3.2.2-3"),
+        ],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::SessionPresent),
+    },
+    PropertySpec {
+        name: RECEIVE_MAXIMUM_RESPECTED,
+        expect: Expect::Always,
+        summary: "no sender has more unacknowledged QoS 1/2 PUBLISH than the Receive Maximum",
+        statements: &[(V5, "MQTT-3.3.4-7"), (V5, "MQTT-3.3.4-9"), (V5, "MQTT-4.9.0-2")],
+        applies: |c| c.version == Version::V5_0,
+        holds: receive_maximum_respected,
+    },
+    PropertySpec {
+        name: DELIVERED_WHEN_QUIET,
+        expect: Expect::Always,
+        summary: "once faults stop and all is quiet, every QoS 1/2 message is delivered to \
+                  every subscriber whose session it was routed to",
+        statements: &[
+            (V3, "MQTT-3.1.2-5"),
+            (V3, "MQTT-4.3.2-1"),
+            (V3, "MQTT-4.3.3-1"),
+            (V3, "MQTT-4.4.0-1"),
+            (V5, "MQTT-4.3.2-3"),
+            (V5, "MQTT-4.3.3-3"),
+            (V5, "MQTT-4.3.3-5"),
+            (V5, "MQTT-4.4.0-1"),
+        ],
+        applies: always,
+        holds: delivered_when_quiet,
+    },
+    PropertySpec {
+        name: SILENT_CONNECTION_CLOSED,
+        expect: Expect::Always,
+        summary: "the broker closes a connection within a tick of 1.5 x keepalive of silence",
+        statements: &[(V3, "MQTT-3.1.2-24"), (V5, "MQTT-3.1.2-22")],
+        applies: always,
+        holds: silent_connection_closed,
+    },
+    PropertySpec {
+        name: REDELIVERY_AFTER_CUT,
+        expect: Expect::Sometimes,
+        summary: "a PUBLISH is retransmitted (DUP=1) on a resumed session",
+        statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
+        applies: |c| c.cuts > 0 && any_reliable(c) && any_persistent(c),
+        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::Publish { dup: true, .. })),
+    },
+    PropertySpec {
+        name: QOS2_DUPLICATE_SUPPRESSED,
+        expect: Expect::Sometimes,
+        summary: "a retransmitted QoS 2 PUBLISH reaches a receiver that already has its id",
+        statements: &[(V3, "MQTT-4.3.3-2"), (V5, "MQTT-4.3.3-10")],
+        applies: |c| c.cuts > 0 && c.messages.contains(&Qos::ExactlyOnce) && any_persistent(c),
+        holds: qos2_duplicate_suppressed,
+    },
+    PropertySpec {
+        name: WILL_PUBLISHED,
+        expect: Expect::Sometimes,
+        summary: "a will reaches a subscriber",
+        statements: &[(V3, "MQTT-3.1.2-8"), (V5, "MQTT-3.1.2-8")],
+        applies: |c| c.will && c.cuts > 0 && c.clients > 1,
+        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::Publish { message: Message::Will(_), .. })),
+    },
+    PropertySpec {
+        name: KEEPALIVE_TIMEOUT_REACHED,
+        expect: Expect::Sometimes,
+        summary: "a connection stays silent beyond 1.5 x keepalive",
+        statements: &[(V3, "MQTT-3.1.2-24"), (V5, "MQTT-3.1.2-22")],
+        applies: |c| c.cuts > 0,
+        holds: |m, s| {
+            s.all_links().any(|(_, l)| match l.broker {
+                BrokerEnd::Open { silence, .. } => m.config.beyond_grace(silence),
+                _ => false,
+            })
+        },
+    },
+    PropertySpec {
+        name: SESSION_RESUMED,
+        expect: Expect::Sometimes,
+        summary: "a client resumes its session (Session Present=1)",
+        statements: &[(V3, "MQTT-3.2.2-2"), (V5, "MQTT-3.2.2-3")],
+        applies: |c| any_persistent(c) && (c.cuts > 0 || c.graceful_disconnect),
+        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::ConnAck { session_present: true })),
+    },
+    PropertySpec {
+        name: QUEUED_WHILE_OFFLINE,
+        expect: Expect::Sometimes,
+        summary: "the broker holds messages for a subscriber whose connection is down",
+        statements: &[(V3, "MQTT-3.1.2-5"), (V5, "MQTT-3.1.2-23")],
+        applies: |c| {
+            c.cuts > 0 && any_reliable(c) && c.subscribers().any(|s| s != PUBLISHER && c.session_outlives_connection(s))
+        },
+        holds: |_, s| {
+            (0..s.clients.len()).any(|c| {
+                s.broker_link(c).is_none() && s.sessions[c].as_ref().is_some_and(|session| !session.outbound.is_idle())
+            })
+        },
+    },
+    PropertySpec {
+        name: SESSION_EXPIRED,
+        expect: Expect::Sometimes,
+        summary: "a persistent session expires while its client is away (5.0)",
+        statements: &[(V5, "MQTT-4.1.0-2"), (V5, "MQTT-3.2.2-5")],
+        applies: |c| c.expiry_ticks().is_some() && any_persistent(c) && c.cuts > 0,
+        holds: |m, s| {
+            (0..s.clients.len()).any(|c| {
+                m.config.session_outlives_connection(c) && s.sessions[c].is_none() && s.ghost.holds_stale_state[c]
+            })
+        },
+    },
+];
+
+/// The catalogue entry of a property.
+pub fn spec(name: &str) -> Option<&'static PropertySpec> {
+    CATALOGUE.iter().find(|p| p.name == name)
+}
+
+fn always(_: &Config) -> bool {
+    true
+}
+
+fn any_reliable(config: &Config) -> bool {
+    config.messages.iter().any(|&q| q > Qos::AtMostOnce)
+}
+
+fn any_persistent(config: &Config) -> bool {
+    config.sessions.contains(&SessionKind::Persistent)
+}
+
+/// Every packet on the wire, in both directions.
+fn in_flight(state: &State) -> impl Iterator<Item = &Packet> {
+    state.all_links().flat_map(|(_, l)| l.to_broker.packets.iter().chain(&l.to_client.packets))
+}
+
+fn no_duplicate_at(model: &MqttModel, state: &State, qos: Qos) -> bool {
+    state.ghost.duplicated.iter().all(|dups| dups.iter().all(|m| model.config.qos(m) != qos))
+}
+
+fn session_messages_kept(model: &MqttModel, state: &State) -> bool {
+    let config = &model.config;
+    let ghost = &state.ghost;
+    if ghost.diverged {
+        return true;
+    }
+    let publisher = &state.clients[PUBLISHER];
+    let held_by_publisher = publisher.outbound.messages();
+    let publisher_keeps = config
+        .published_after(publisher.steps_done)
+        .minus(ghost.abandoned)
+        .minus(ghost.accepted)
+        .iter()
+        .filter(|&m| config.reliable(m))
+        .all(|m| held_by_publisher.contains(m));
+    let broker_keeps = (0..config.clients).all(|s| {
+        let held = state.sessions[s].as_ref().map(|session| session.outbound.messages()).unwrap_or_default();
+        ghost.owed[s].minus(ghost.delivered[s]).is_subset(held)
+    });
+    publisher_keeps && broker_keeps
+}
+
+fn packet_ids_unique(_: &MqttModel, state: &State) -> bool {
+    let distinct_non_zero =
+        |ids: Vec<u8>| ids.iter().all(|&id| id != 0) && ids.iter().enumerate().all(|(i, id)| !ids[..i].contains(id));
+    let clients_ok = state.clients.iter().all(|client| {
+        let mut ids: Vec<u8> = client.outbound.flights.iter().map(|f| f.id).collect();
+        if let Subscription::Requested(id) = client.subscription {
+            ids.push(id);
+        }
+        distinct_non_zero(ids)
+    });
+    let sessions_ok = state
+        .sessions
+        .iter()
+        .flatten()
+        .all(|session| distinct_non_zero(session.outbound.flights.iter().map(|f| f.id).collect()));
+    clients_ok && sessions_ok
+}
+
+fn receive_maximum_respected(model: &MqttModel, state: &State) -> bool {
+    let Some(maximum) = model.config.receive_maximum() else {
+        return true;
+    };
+    let within = |flights: usize| flights <= usize::from(maximum);
+    state.clients.iter().all(|c| within(c.outbound.flights.len()))
+        && state.sessions.iter().flatten().all(|s| within(s.outbound.flights.len()))
+}
+
+fn delivered_when_quiet(model: &MqttModel, state: &State) -> bool {
+    if state.ghost.diverged || !model.is_quiescent(state) {
+        return true;
+    }
+    let config = &model.config;
+    let ghost = &state.ghost;
+    let handed_over = config.published_after(state.clients[PUBLISHER].steps_done).minus(ghost.abandoned);
+    let all_accepted = handed_over.iter().filter(|&m| config.reliable(m)).all(|m| ghost.accepted.contains(m));
+    let all_delivered = (0..config.clients).all(|s| ghost.owed[s].is_subset(ghost.delivered[s]));
+    all_accepted && all_delivered
+}
+
+fn silent_connection_closed(model: &MqttModel, state: &State) -> bool {
+    state.all_links().all(|(_, link)| match link.broker {
+        BrokerEnd::Open { silence, .. } => silence <= model.config.longest_allowed_silence(),
+        _ => true,
+    })
+}
+
+fn qos2_duplicate_suppressed(_: &MqttModel, state: &State) -> bool {
+    let is_qos2_resend = |p: &Packet| match *p {
+        Packet::Publish { id, qos: Qos::ExactlyOnce, dup: true, .. } => Some(id),
+        _ => None,
+    };
+    state.all_links().any(|(c, link)| {
+        let at_broker = state.sessions[c].as_ref().is_some_and(|session| {
+            link.broker_open()
+                && link
+                    .to_broker
+                    .packets
+                    .iter()
+                    .filter_map(is_qos2_resend)
+                    .any(|id| session.awaiting_pubrel.contains(id))
+        });
+        let at_client = link
+            .to_client
+            .packets
+            .iter()
+            .filter_map(is_qos2_resend)
+            .any(|id| state.clients[c].awaiting_pubrel.contains(id));
+        at_broker || at_client
+    })
+}

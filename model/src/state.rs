@@ -1,0 +1,48 @@
+//! The state of the whole system at one instant.
+
+use crate::broker::Session;
+use crate::client::Client;
+use crate::config::Config;
+use crate::ghost::Ghost;
+use crate::network::Link;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    /// Indexed by client id.
+    pub clients: Vec<Client>,
+    /// The broker's sessions, indexed by client id.
+    pub sessions: Vec<Option<Session>>,
+    /// Per client, its connections in the order they were opened: the current one, and
+    /// perhaps an older one the broker still believes in.
+    pub links: Vec<Vec<Link>>,
+    /// Network cuts the environment may still inject.
+    pub cuts_left: u8,
+    pub ghost: Ghost,
+}
+
+impl State {
+    pub fn initial(config: &Config) -> State {
+        State {
+            clients: vec![Client::default(); config.clients],
+            sessions: vec![None; config.clients],
+            links: vec![Vec::new(); config.clients],
+            cuts_left: config.cuts,
+            ghost: Ghost::new(config.clients),
+        }
+    }
+
+    /// The connection `client` uses, if any.
+    pub fn client_link(&self, client: usize) -> Option<usize> {
+        self.links[client].iter().position(|l| l.client_open)
+    }
+
+    /// The connection the broker serves `client` on, if any.
+    pub fn broker_link(&self, client: usize) -> Option<usize> {
+        self.links[client].iter().position(|l| l.broker_open())
+    }
+
+    /// Every link with its client id.
+    pub fn all_links(&self) -> impl Iterator<Item = (usize, &Link)> {
+        self.links.iter().enumerate().flat_map(|(c, links)| links.iter().map(move |l| (c, l)))
+    }
+}

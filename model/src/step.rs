@@ -1,0 +1,106 @@
+//! One step of the system: an action and the state it leads to.
+//!
+//! Transitions are methods on [`Step`], split by actor across `client.rs`, `broker.rs` and
+//! `time.rs`. A step can narrate itself (for counterexamples); when it does not, narration
+//! costs nothing because notes are built lazily.
+
+use crate::config::Config;
+use crate::state::State;
+use std::fmt;
+
+/// Everything that can happen next. Indices are client ids and link positions within a
+/// client's links, so the order of actions is a function of the state alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The broker reads the next packet (or the FIN) the client sent on a connection.
+    BrokerReceives { client: usize, link: usize },
+    /// The client reads the next packet (or the FIN) the broker sent on a connection.
+    ClientReceives { client: usize, link: usize },
+    /// The client's application takes its next step (subscribe, publish, disconnect).
+    Application(usize),
+    /// The client sends PINGREQ because it has been silent for a keepalive.
+    Ping(usize),
+    /// The client gives up on a connection whose CONNACK or PINGRESP did not come.
+    Abort(usize),
+    /// The broker closes a connection that has been silent for too long.
+    KeepaliveClose { client: usize, link: usize },
+    /// The broker discards an offline session whose expiry interval has passed (5.0).
+    ExpireSession(usize),
+    /// An offline client opens a new connection and sends CONNECT.
+    Connect(usize),
+    /// The network fails under a connection.
+    Cut { client: usize, link: usize },
+    /// One tick of time passes.
+    Tick,
+}
+
+impl Action {
+    /// Actions that happen "now": time does not pass while one of them is possible, because
+    /// packets travel, applications act and timers fire faster than a tick.
+    pub fn is_urgent(&self) -> bool {
+        !matches!(self, Action::Connect(_) | Action::Cut { .. } | Action::Tick)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::BrokerReceives { client, link } => write!(f, "broker reads c{client}#{link}"),
+            Action::ClientReceives { client, link } => write!(f, "c{client} reads #{link}"),
+            Action::Application(c) => write!(f, "c{c} application step"),
+            Action::Ping(c) => write!(f, "c{c} keepalive ping"),
+            Action::Abort(c) => write!(f, "c{c} gives up on its connection"),
+            Action::KeepaliveClose { client, link } => {
+                write!(f, "broker keepalive-closes c{client}#{link}")
+            }
+            Action::ExpireSession(c) => write!(f, "broker expires session of c{c}"),
+            Action::Connect(c) => write!(f, "c{c} connects"),
+            Action::Cut { client, link } => write!(f, "network cuts c{client}#{link}"),
+            Action::Tick => write!(f, "tick"),
+        }
+    }
+}
+
+pub struct Step<'a> {
+    pub config: &'a Config,
+    pub state: State,
+    notes: Option<Vec<String>>,
+}
+
+impl<'a> Step<'a> {
+    pub fn new(config: &'a Config, state: State, narrate: bool) -> Step<'a> {
+        Step { config, state, notes: narrate.then(Vec::new) }
+    }
+
+    /// Records what happened, when narrating.
+    pub fn note(&mut self, describe: impl FnOnce() -> String) {
+        if let Some(notes) = &mut self.notes {
+            notes.push(describe());
+        }
+    }
+
+    pub fn apply(mut self, action: Action) -> (State, Vec<String>) {
+        match action {
+            Action::BrokerReceives { client, link } => self.broker_receives(client, link),
+            Action::ClientReceives { client, link } => self.client_receives(client, link),
+            Action::Application(c) => self.application_step(c),
+            Action::Ping(c) => self.ping(c),
+            Action::Abort(c) => self.abort(c),
+            Action::KeepaliveClose { client, link } => self.keepalive_close(client, link),
+            Action::ExpireSession(c) => self.expire_session(c),
+            Action::Connect(c) => self.connect(c),
+            Action::Cut { client, link } => self.cut(client, link),
+            Action::Tick => self.tick(),
+        }
+        for links in &mut self.state.links {
+            links.retain(|link| !link.is_finished());
+        }
+        (self.state, self.notes.unwrap_or_default())
+    }
+
+    fn cut(&mut self, client: usize, link: usize) {
+        self.state.cuts_left -= 1;
+        self.state.links[client][link].cut();
+        self.note(|| format!("connection c{client}#{link} is cut: in-flight packets lost"));
+    }
+}

@@ -1,0 +1,38 @@
+//! Discrete time.
+//!
+//! There is no global clock in the state, only the counters timers need: per client its idle
+//! time and the age of its unanswered request, per broker connection its silence, per offline
+//! session (5.0) its age. Each saturates just past the value where its timer fires, so time
+//! adds finitely many states. A tick happens only when nothing urgent is possible (see
+//! [`crate::step::Action::is_urgent`]).
+
+use crate::client::Status;
+use crate::network::BrokerEnd;
+use crate::step::Step;
+
+impl Step<'_> {
+    pub(crate) fn tick(&mut self) {
+        let config = self.config;
+        for client in &mut self.state.clients {
+            if client.status != Status::Offline {
+                client.idle = (client.idle + 1).min(config.keepalive);
+                if let Some(waited) = &mut client.awaiting_reply {
+                    *waited = (*waited + 1).min(config.abort_after);
+                }
+            }
+        }
+        for link in self.state.links.iter_mut().flatten() {
+            if let BrokerEnd::Open { silence, .. } = &mut link.broker {
+                *silence = (*silence + 1).min(config.silence_cap());
+            }
+        }
+        if let Some(expiry) = config.expiry_ticks() {
+            for session in self.state.sessions.iter_mut().flatten() {
+                if let Some(offline) = &mut session.offline_ticks {
+                    *offline = (*offline + 1).min(expiry);
+                }
+            }
+        }
+        self.note(|| "one tick passes".to_string());
+    }
+}

@@ -1,0 +1,121 @@
+//! Non-vacuity: each classic bug, seeded into the model, produces a counterexample to the
+//! property it breaks, while the same configuration without the bug satisfies that property.
+
+mod common;
+
+use common::{VERSIONS, check_exhaustively, config, with_cuts};
+use verimqtt_model::SessionKind::Persistent;
+use verimqtt_model::properties::{self, CATALOGUE, Expect};
+use verimqtt_model::render::render;
+use verimqtt_model::runner::first_discovery;
+use verimqtt_model::{Bug, Config, MqttModel, Version};
+
+/// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
+fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
+    let one_cut = |clients, qos: &[u8]| with_cuts(config(version, clients, qos, &[Persistent]), 1);
+    let quiet = |clients, qos: &[u8]| with_cuts(config(version, clients, qos, &[Persistent]), 0);
+    let config = match bug {
+        Bug::BrokerForgetsQos2Ids => one_cut(2, &[2]),
+        Bug::ClientResendsWithoutDup => one_cut(1, &[1]),
+        Bug::PacketIdReusedInFlight => {
+            let mut c = quiet(1, &[2, 2]);
+            c.packet_ids = 1;
+            c
+        }
+        Bug::KeepaliveCloseAtOneK => quiet(1, &[1]),
+        Bug::WillAfterCleanDisconnect => {
+            let mut c = quiet(2, &[1, 1]);
+            c.graceful_disconnect = true;
+            c
+        }
+        Bug::ResendSkippedAfterReconnect => one_cut(2, &[1]),
+        Bug::Qos0SentTwice => quiet(2, &[0]),
+        Bug::QueuedBeforeResend => {
+            // The publisher's pause lets the second message find the subscriber offline.
+            let mut c = one_cut(2, &[1, 1]);
+            c.graceful_disconnect = true;
+            c
+        }
+        Bug::PingWithoutWaiting => one_cut(1, &[1]),
+        Bug::SessionPresentWithoutSession => quiet(1, &[1]),
+        Bug::OfflineQueueDropped => {
+            // One packet id: the second message is queued while the first is in flight.
+            let mut c = one_cut(2, &[1, 1]);
+            c.packet_ids = 1;
+            c
+        }
+        Bug::ReceiveMaximumIgnored if version == Version::V5_0 => {
+            let mut c = quiet(2, &[1, 1]);
+            c.receive_maximum = 1;
+            c
+        }
+        Bug::ReceiveMaximumIgnored => return None,
+        Bug::KeepaliveNotEnforced => one_cut(1, &[1]),
+    };
+    Some(config)
+}
+
+fn assert_caught(bug: Bug) {
+    let property = bug.breaks();
+    let spec = properties::spec(property).unwrap_or_else(|| panic!("{property} is catalogued"));
+    assert_eq!(spec.expect, Expect::Always, "{property} is a safety property");
+    let mut checked_versions = 0;
+    for version in VERSIONS {
+        let Some(mut config) = configuration_exposing(bug, version) else {
+            continue;
+        };
+        checked_versions += 1;
+
+        // Without the bug, the configuration satisfies the property.
+        let outcome = check_exhaustively(&config);
+        assert!(outcome.verdict(property).is_some_and(|v| v.passed()), "{config}: {property} fails without {bug}");
+
+        // With it, the checker finds a genuine counterexample.
+        config.bug = Some(bug);
+        let model = MqttModel::new(config.clone());
+        let path = first_discovery(model.clone(), property)
+            .unwrap_or_else(|| panic!("{config}: no counterexample to {property}"));
+        assert!(
+            !(spec.holds)(&model, path.last_state()),
+            "{config}: the counterexample ends in a state satisfying {property}"
+        );
+        let story = render(&model, &path);
+        assert!(story.lines().count() > 1, "{story}");
+        eprintln!("{config}: counterexample to {property}:\n{story}");
+    }
+    assert!(checked_versions > 0);
+}
+
+macro_rules! seeded_bug_tests {
+    ($($test:ident: $bug:expr,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                assert_caught($bug);
+            }
+        )*
+    };
+}
+
+seeded_bug_tests! {
+    broker_forgetting_qos2_ids_duplicates_a_qos2_message: Bug::BrokerForgetsQos2Ids,
+    resending_without_dup_breaks_the_dup_flag: Bug::ClientResendsWithoutDup,
+    reusing_an_id_awaiting_pubcomp_breaks_id_uniqueness: Bug::PacketIdReusedInFlight,
+    closing_at_one_keepalive_is_too_early: Bug::KeepaliveCloseAtOneK,
+    a_will_after_clean_disconnect_is_caught: Bug::WillAfterCleanDisconnect,
+    skipping_the_resend_after_reconnect_loses_delivery: Bug::ResendSkippedAfterReconnect,
+    sending_qos0_twice_breaks_at_most_once: Bug::Qos0SentTwice,
+    sending_queued_before_resending_breaks_order: Bug::QueuedBeforeResend,
+    pinging_without_waiting_leaves_two_pings_outstanding: Bug::PingWithoutWaiting,
+    session_present_without_a_session_is_caught: Bug::SessionPresentWithoutSession,
+    dropping_the_offline_queue_loses_session_messages: Bug::OfflineQueueDropped,
+    ignoring_receive_maximum_is_caught: Bug::ReceiveMaximumIgnored,
+    not_enforcing_keepalive_leaves_a_silent_connection_open: Bug::KeepaliveNotEnforced,
+}
+
+#[test]
+fn every_safety_property_is_broken_by_some_seeded_bug() {
+    for spec in CATALOGUE.iter().filter(|s| s.expect == Expect::Always) {
+        assert!(Bug::ALL.iter().any(|bug| bug.breaks() == spec.name), "no seeded bug shows {} can fail", spec.name);
+    }
+}
