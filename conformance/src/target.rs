@@ -89,6 +89,16 @@ fn split_host_port(authority: &str) -> (&str, Option<&str>) {
     }
 }
 
+impl BrokerAddress {
+    /// The first socket address the host name resolves to.
+    pub fn resolve(&self) -> std::io::Result<std::net::SocketAddr> {
+        use std::net::ToSocketAddrs;
+        (self.host.as_str(), self.port).to_socket_addrs()?.next().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} resolves to no address", self.host))
+        })
+    }
+}
+
 impl fmt::Display for BrokerAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {

@@ -1,0 +1,424 @@
+//! The scenario format: a JSON file per behaviour, with the statements it checks and the steps
+//! that check them.
+//!
+//! ```json
+//! {
+//!   "title": "A QoS 1 PUBLISH is answered with PUBACK",
+//!   "versions": ["3.1.1", "5.0"],
+//!   "statements": {"3.1.1": ["MQTT-3.3.4-1"], "5.0": ["MQTT-3.3.4-1"]},
+//!   "features": ["qos1"],
+//!   "steps": [
+//!     {"connect": {"conn": "pub"}},
+//!     {"send": {"conn": "pub", "packet": {"publish": {"topic": "{prefix}/a", "qos": 1, "packet_id": 7}}}},
+//!     {"expect": {"conn": "pub", "packet": {"puback": {"packet_id": 7}}}}
+//!   ]
+//! }
+//! ```
+//!
+//! Steps act on named connections. `{prefix}` in a string becomes a topic level unique to the
+//! run and the scenario, `{client}` a short client id prefix unique to them, so scenarios can
+//! share a broker and run concurrently.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use verimqtt_spec::catalogue::{SpecVersion, catalogue};
+
+use crate::template::{ConnackTemplate, ConnectTemplate, PacketTemplate, Reason};
+
+/// How long an expectation waits for the broker unless the step says otherwise.
+pub const DEFAULT_WITHIN_MS: u64 = 2_000;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Set from the file's path under `scenarios/`, without `.json`.
+    #[serde(skip)]
+    pub id: String,
+    pub title: String,
+    /// Why the behaviour matters, or how the scenario provokes it.
+    #[serde(default)]
+    pub notes: Option<String>,
+    pub versions: Vec<SpecVersion>,
+    /// The statements checked, per version (the versions number them differently).
+    pub statements: BTreeMap<SpecVersion, Vec<String>>,
+    /// Broker features the scenario needs; a broker without one skips it.
+    #[serde(default)]
+    pub features: Vec<Feature>,
+    pub steps: Vec<Step>,
+}
+
+/// Optional broker capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    Retain,
+    Wildcards,
+    Qos1,
+    Qos2,
+    Wills,
+    PersistentSessions,
+    SharedSubscriptions,
+    SubscriptionIdentifiers,
+    TopicAliases,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 9] = [
+        Feature::Retain,
+        Feature::Wildcards,
+        Feature::Qos1,
+        Feature::Qos2,
+        Feature::Wills,
+        Feature::PersistentSessions,
+        Feature::SharedSubscriptions,
+        Feature::SubscriptionIdentifiers,
+        Feature::TopicAliases,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Retain => "retain",
+            Feature::Wildcards => "wildcards",
+            Feature::Qos1 => "qos1",
+            Feature::Qos2 => "qos2",
+            Feature::Wills => "wills",
+            Feature::PersistentSessions => "persistent_sessions",
+            Feature::SharedSubscriptions => "shared_subscriptions",
+            Feature::SubscriptionIdentifiers => "subscription_identifiers",
+            Feature::TopicAliases => "topic_aliases",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Feature> {
+        Feature::ALL.into_iter().find(|feature| feature.name() == name)
+    }
+}
+
+/// One step of a scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Opens the connection, sends CONNECT and expects CONNACK (success, no session unless
+    /// said otherwise).
+    Connect(ConnectStep),
+    /// Opens a TCP connection to the broker.
+    Open { conn: String },
+    /// Sends a packet, or raw bytes for what no valid packet can say.
+    Send(SendStep),
+    /// The next packet on the connection must match.
+    Expect(ExpectStep),
+    /// The next packets on the connection must match these, in any order.
+    ExpectAnyOrder(ExpectAnyOrderStep),
+    /// The broker must close the connection.
+    ExpectClosed(ExpectClosedStep),
+    /// Nothing may arrive, and the connection must stay open.
+    ExpectNothing(ExpectNothingStep),
+    /// Lets time pass.
+    Wait { ms: u64 },
+    /// Closes the connection abruptly, without DISCONNECT, as a network failure would.
+    Cut { conn: String },
+}
+
+impl Step {
+    /// The connection the step acts on, if any.
+    pub fn conn(&self) -> Option<&str> {
+        match self {
+            Step::Connect(ConnectStep { conn, .. })
+            | Step::Open { conn }
+            | Step::Send(SendStep { conn, .. })
+            | Step::Expect(ExpectStep { conn, .. })
+            | Step::ExpectAnyOrder(ExpectAnyOrderStep { conn, .. })
+            | Step::ExpectClosed(ExpectClosedStep { conn, .. })
+            | Step::ExpectNothing(ExpectNothingStep { conn, .. })
+            | Step::Cut { conn } => Some(conn),
+            Step::Wait { .. } => None,
+        }
+    }
+}
+
+/// `{"connect": {"conn": "sub", "clean_start": false, ..., "session_present": true}}`: the
+/// CONNECT fields sit beside `conn`; `session_present` (default false) or a whole `connack`
+/// template say what to expect back.
+#[derive(Debug, Clone)]
+pub struct ConnectStep {
+    pub conn: String,
+    pub connect: ConnectTemplate,
+    pub connack: ConnackTemplate,
+}
+
+impl<'de> Deserialize<'de> for ConnectStep {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::deserialize(deserializer)?;
+        let take = |fields: &mut serde_json::Map<String, serde_json::Value>, key: &str| fields.remove(key);
+        let conn = take(&mut fields, "conn").ok_or_else(|| D::Error::missing_field("conn"))?;
+        let conn = String::deserialize(conn).map_err(D::Error::custom)?;
+        let session_present =
+            take(&mut fields, "session_present").map(bool::deserialize).transpose().map_err(D::Error::custom)?;
+        let connack = match take(&mut fields, "connack") {
+            Some(connack) => {
+                if session_present.is_some() {
+                    return Err(D::Error::custom("give session_present inside connack, or connack not at all"));
+                }
+                ConnackTemplate::deserialize(connack).map_err(D::Error::custom)?
+            }
+            None => ConnackTemplate {
+                session_present: Some(session_present.unwrap_or(false)),
+                reason_code: Some(Reason::Name("success".to_string())),
+                properties: None,
+            },
+        };
+        let connect = ConnectTemplate::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(ConnectStep { conn, connect, connack })
+    }
+}
+
+/// `{"send": {"conn": "a", "packet": {...}}}` or `{"send": {"conn": "a", "hex": "c0 00"}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    pub conn: String,
+    #[serde(default)]
+    pub packet: Option<PacketTemplate>,
+    /// Raw bytes, for what no valid packet can say.
+    #[serde(default)]
+    pub hex: Option<String>,
+}
+
+/// What a send step sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Outgoing<'a> {
+    Packet(&'a PacketTemplate),
+    Hex(&'a str),
+}
+
+impl SendStep {
+    /// The packet or the bytes; a scenario that gives both or neither does not load.
+    pub fn what(&self) -> Option<Outgoing<'_>> {
+        match (&self.packet, &self.hex) {
+            (Some(packet), None) => Some(Outgoing::Packet(packet)),
+            (None, Some(hex)) => Some(Outgoing::Hex(hex)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStep {
+    pub conn: String,
+    pub packet: PacketTemplate,
+    #[serde(default = "default_within")]
+    pub within_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectAnyOrderStep {
+    pub conn: String,
+    pub packets: Vec<PacketTemplate>,
+    #[serde(default = "default_within")]
+    pub within_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectClosedStep {
+    pub conn: String,
+    #[serde(default = "default_within")]
+    pub within_ms: u64,
+    /// If the broker says why (MQTT 5 DISCONNECT, or CONNACK for a bad CONNECT) before closing,
+    /// it must say this.
+    #[serde(default)]
+    pub reason: Option<Reason>,
+    /// Whether the broker must say why before closing (MQTT 5 makes it a SHOULD for most
+    /// errors, so by default it need not).
+    #[serde(default)]
+    pub reason_required: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectNothingStep {
+    pub conn: String,
+    pub for_ms: u64,
+}
+
+fn default_within() -> u64 {
+    DEFAULT_WITHIN_MS
+}
+
+/// A scenario that cannot be used as written.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("{id}: {problem}")]
+    Invalid { id: String, problem: String },
+}
+
+impl Scenario {
+    /// Loads every `*.json` under `dir`, sorted by id; any invalid scenario is an error.
+    pub fn load_all(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+        let mut paths = Vec::new();
+        collect_json(dir, &mut paths).map_err(|source| ScenarioError::Read { path: dir.to_path_buf(), source })?;
+        let mut scenarios = paths.iter().map(|path| Scenario::load(dir, path)).collect::<Result<Vec<_>, _>>()?;
+        scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(scenarios)
+    }
+
+    pub fn load(root: &Path, path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
+        let mut scenario: Scenario =
+            serde_json::from_str(&text).map_err(|source| ScenarioError::Parse { path: path.into(), source })?;
+        let relative = path.strip_prefix(root).unwrap_or(path).with_extension("");
+        scenario.id = relative.to_string_lossy().replace('\\', "/");
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// The statements exist in the catalogue of their version, every version has some, and
+    /// every step that uses a connection comes after one that opens it.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let invalid = |problem: String| Err(ScenarioError::Invalid { id: self.id.clone(), problem });
+        if self.versions.is_empty() {
+            return invalid("no version".into());
+        }
+        for version in &self.versions {
+            match self.statements.get(version) {
+                Some(ids) if !ids.is_empty() => {}
+                _ => return invalid(format!("no statement for MQTT {version}")),
+            }
+        }
+        for (version, ids) in &self.statements {
+            if !self.versions.contains(version) {
+                return invalid(format!("statements for MQTT {version}, which the scenario does not run"));
+            }
+            if let Some(id) = ids.iter().find(|id| catalogue().get(*version, id).is_none()) {
+                return invalid(format!("{id} is not a statement of MQTT {version}"));
+            }
+        }
+        let mut opened = Vec::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            if let Step::Send(send) = step {
+                if send.what().is_none() {
+                    return invalid(format!("step {} must send either a packet or hex", index + 1));
+                }
+            }
+            match step {
+                Step::Connect(ConnectStep { conn, .. }) | Step::Open { conn } => opened.push(conn.as_str()),
+                other => {
+                    if let Some(conn) = other.conn().filter(|conn| !opened.contains(conn)) {
+                        return invalid(format!("step {} uses connection {conn:?} before opening it", index + 1));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The name of one run of the scenario, as tests and reports show it.
+    pub fn instance_name(&self, version: SpecVersion) -> String {
+        format!("{}@{version}", self.id)
+    }
+}
+
+fn collect_json(dir: &Path, paths: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_json(&path, paths)?;
+        } else if path.extension().is_some_and(|extension| extension == "json") {
+            paths.push(path);
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Connect(step) => write!(f, "connect {:?}", step.conn),
+            Step::Open { conn } => write!(f, "open {conn:?}"),
+            Step::Send(step) => match step.what() {
+                Some(Outgoing::Packet(packet)) => write!(f, "send {} on {:?}", packet.name(), step.conn),
+                Some(Outgoing::Hex(hex)) => write!(f, "send bytes {hex} on {:?}", step.conn),
+                None => write!(f, "send nothing on {:?}", step.conn),
+            },
+            Step::Expect(step) => {
+                write!(f, "expect {} on {:?} within {} ms", step.packet.name(), step.conn, step.within_ms)
+            }
+            Step::ExpectAnyOrder(step) => {
+                let names: Vec<&str> = step.packets.iter().map(PacketTemplate::name).collect();
+                write!(f, "expect {} in any order on {:?} within {} ms", names.join(", "), step.conn, step.within_ms)
+            }
+            Step::ExpectClosed(step) => write!(f, "expect {:?} closed within {} ms", step.conn, step.within_ms),
+            Step::ExpectNothing(step) => write!(f, "expect nothing on {:?} for {} ms", step.conn, step.for_ms),
+            Step::Wait { ms } => write!(f, "wait {ms} ms"),
+            Step::Cut { conn } => write!(f, "cut {conn:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Scenario, ScenarioError> {
+        let mut scenario: Scenario =
+            serde_json::from_str(json).map_err(|source| ScenarioError::Parse { path: "test".into(), source })?;
+        scenario.id = "test".into();
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    const MINIMAL: &str = r#"{
+        "title": "t", "versions": ["3.1.1"], "statements": {"3.1.1": ["MQTT-3.1.0-1"]},
+        "steps": [{"connect": {"conn": "a", "clean_start": false, "session_present": true}},
+                  {"send": {"conn": "a", "hex": "c0 00"}},
+                  {"expect": {"conn": "a", "packet": "pingresp"}}]
+    }"#;
+
+    #[test]
+    fn a_scenario_reads_with_its_steps() {
+        let scenario = parse(MINIMAL).unwrap();
+        let Step::Connect(connect) = &scenario.steps[0] else { panic!() };
+        assert_eq!(connect.connect.clean_start, Some(false));
+        assert_eq!(connect.connack.session_present, Some(true));
+        let Step::Send(send) = &scenario.steps[1] else { panic!() };
+        assert!(matches!(send.what(), Some(Outgoing::Hex("c0 00"))));
+        assert_eq!(scenario.steps[2].to_string(), "expect PINGRESP on \"a\" within 2000 ms");
+    }
+
+    #[test]
+    fn a_misspelt_connect_field_is_rejected() {
+        let json = MINIMAL.replace("clean_start", "clean_strat");
+        assert!(matches!(parse(&json), Err(ScenarioError::Parse { .. })));
+    }
+
+    #[test]
+    fn unknown_statements_are_rejected() {
+        let json = MINIMAL.replace("MQTT-3.1.0-1", "MQTT-9.9.9-9");
+        let error = parse(&json).unwrap_err().to_string();
+        assert!(error.contains("MQTT-9.9.9-9 is not a statement of MQTT 3.1.1"), "{error}");
+    }
+
+    #[test]
+    fn a_connection_must_be_opened_before_use() {
+        let json = MINIMAL.replace(r#"{"send": {"conn": "a""#, r#"{"send": {"conn": "b""#);
+        let error = parse(&json).unwrap_err().to_string();
+        assert!(error.contains("before opening it"), "{error}");
+    }
+
+    #[test]
+    fn every_version_needs_statements() {
+        let json = MINIMAL.replace(r#"["3.1.1"]"#, r#"["3.1.1", "5.0"]"#);
+        let error = parse(&json).unwrap_err().to_string();
+        assert!(error.contains("no statement for MQTT 5.0"), "{error}");
+    }
+}

@@ -1,0 +1,423 @@
+//! The values a packet template holds, and the context that gives them meaning: the per-run
+//! names substituted into strings and the variables a scenario captures.
+//!
+//! In a template sent to the broker every field is a value (or a bound variable). In a
+//! template the broker's packet is matched against, an absent field is not checked, and
+//! variables capture what the broker chose (a packet identifier, an assigned client id) for
+//! later steps.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Deserialize;
+use verimqtt::codec::ReasonCode;
+
+/// Placeholders substituted into every string of a scenario.
+pub const TOPIC_PREFIX: &str = "{prefix}";
+pub const RUN_PREFIX: &str = "{run}";
+pub const CLIENT_PREFIX: &str = "{client}";
+
+/// The first topic level of every `{prefix}`.
+pub const TOPIC_ROOT: &str = "vmq";
+
+/// What a template means in one run of one scenario.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Replaces `{run}`: topic levels unique to this run of this scenario. `{prefix}` is
+    /// `vmq/{run}`; a scenario that needs a topic starting with `$`, or a filter starting with
+    /// a wildcard, writes `$vmq/{run}/...` or `+/{run}/...` and stays apart from the others.
+    run_levels: String,
+    /// Replaces `{client}`: a short client id prefix unique to this run of this scenario.
+    client_prefix: String,
+    variables: HashMap<String, Bound>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Bound {
+    Number(u64),
+    Text(String),
+}
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Bound::Number(number) => write!(f, "{number}"),
+            Bound::Text(text) => write!(f, "{text:?}"),
+        }
+    }
+}
+
+/// A template that cannot be turned into a packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("variable ${0} is used before a step captured it")]
+    Unbound(String),
+    #[error("variable ${0} holds a {1}, not what this field needs")]
+    WrongKind(String, &'static str),
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+impl TemplateError {
+    pub fn invalid(field: &str, reason: impl fmt::Display) -> Self {
+        TemplateError::Invalid { field: field.to_string(), reason: reason.to_string() }
+    }
+}
+
+impl Context {
+    pub fn new(run_levels: String, client_prefix: String) -> Self {
+        Context { run_levels, client_prefix, variables: HashMap::new() }
+    }
+
+    /// A string of the scenario with the per-run names in place.
+    pub fn expand(&self, text: &str) -> String {
+        text.replace(TOPIC_PREFIX, &format!("{TOPIC_ROOT}/{}", self.run_levels))
+            .replace(RUN_PREFIX, &self.run_levels)
+            .replace(CLIENT_PREFIX, &self.client_prefix)
+    }
+
+    fn number(&self, name: &str) -> Result<u64, TemplateError> {
+        match self.variables.get(name) {
+            Some(Bound::Number(number)) => Ok(*number),
+            Some(Bound::Text(_)) => Err(TemplateError::WrongKind(name.to_string(), "string")),
+            None => Err(TemplateError::Unbound(name.to_string())),
+        }
+    }
+
+    fn text(&self, name: &str) -> Result<&str, TemplateError> {
+        match self.variables.get(name) {
+            Some(Bound::Text(text)) => Ok(text),
+            Some(Bound::Number(_)) => Err(TemplateError::WrongKind(name.to_string(), "number")),
+            None => Err(TemplateError::Unbound(name.to_string())),
+        }
+    }
+}
+
+/// A number: a literal, or `"$name"`, a variable (captured the first time an expectation
+/// meets it, compared afterwards, substituted when sending).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Num {
+    Value(u64),
+    Var(#[serde(deserialize_with = "variable_name")] String),
+}
+
+fn variable_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match text.strip_prefix('$') {
+        Some(name) if !name.is_empty() => Ok(name.to_string()),
+        _ => Err(serde::de::Error::custom(format!("{text:?} is neither a number nor a $variable"))),
+    }
+}
+
+impl Num {
+    pub fn resolve(&self, context: &Context) -> Result<u64, TemplateError> {
+        match self {
+            Num::Value(value) => Ok(*value),
+            Num::Var(name) => context.number(name),
+        }
+    }
+}
+
+/// A string: a literal (with `{prefix}` and `{client}` substituted), `{"var": "name"}` to use
+/// a captured string, or `{"capture": "name"}` (expectations only) to capture one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Literal(String),
+    Var { var: String },
+    Capture { capture: String },
+}
+
+impl Text {
+    pub fn resolve(&self, context: &Context) -> Result<String, TemplateError> {
+        match self {
+            Text::Literal(text) => Ok(context.expand(text)),
+            Text::Var { var } => context.text(var).map(str::to_string),
+            Text::Capture { capture } => {
+                Err(TemplateError::invalid(capture, "a capture can only be expected, not sent"))
+            }
+        }
+    }
+}
+
+/// Bytes: a UTF-8 string as it is, `{"hex": "de ad"}`, or `{"repeat": "x", "times": 1000}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Payload {
+    Text(String),
+    Hex { hex: String },
+    Repeat { repeat: String, times: usize },
+}
+
+impl Payload {
+    pub fn bytes(&self) -> Result<Vec<u8>, TemplateError> {
+        match self {
+            Payload::Text(text) => Ok(text.as_bytes().to_vec()),
+            Payload::Hex { hex } => parse_hex(hex).map_err(|reason| TemplateError::invalid("hex", reason)),
+            Payload::Repeat { repeat, times } => Ok(repeat.repeat(*times).into_bytes()),
+        }
+    }
+}
+
+/// Hex digits in pairs; spaces, newlines and `_` are ignored.
+pub fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<char> = hex.chars().filter(|c| !c.is_whitespace() && *c != '_').collect();
+    if digits.len() % 2 != 0 {
+        return Err(format!("odd number of hex digits in {hex:?}"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let pair: String = pair.iter().collect();
+            u8::from_str_radix(&pair, 16).map_err(|_| format!("{pair:?} is not a hex byte"))
+        })
+        .collect()
+}
+
+/// A reason code by its specification name in snake case (`"not_authorized"`,
+/// `"granted_qos_1"`, `"normal_disconnection"`), or by its MQTT 5 value. A 3.1.1 CONNACK return
+/// code is read as the 5.0 code of the same meaning, so name it (`"not_authorized"` is return
+/// code 5 in 3.1.1).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Reason {
+    Value(u8),
+    Name(String),
+}
+
+impl Reason {
+    pub fn code(&self) -> Result<ReasonCode, TemplateError> {
+        let invalid = |what: String| TemplateError::invalid("reason_code", what);
+        match self {
+            Reason::Value(value) => {
+                ReasonCode::from_u8(*value).ok_or_else(|| invalid(format!("{value:#04x} is no reason code")))
+            }
+            Reason::Name(name) => match name.as_str() {
+                "normal_disconnection" | "granted_qos_0" => Ok(ReasonCode::Success),
+                _ => ReasonCode::ALL
+                    .iter()
+                    .copied()
+                    .find(|code| snake_case(code.name()) == *name)
+                    .ok_or_else(|| invalid(format!("{name:?} is no reason code name"))),
+            },
+        }
+    }
+}
+
+fn snake_case(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+}
+
+/// A property in an expectation: `"absent"`, `"present"` (any value), or a value.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Prop<T> {
+    Marker(Marker),
+    Value(T),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Marker {
+    Absent,
+    Present,
+}
+
+/// Compares what a broker sent with a template, collecting every difference.
+pub struct Matcher<'a> {
+    context: &'a mut Context,
+    differences: Vec<String>,
+}
+
+impl<'a> Matcher<'a> {
+    pub fn new(context: &'a mut Context) -> Self {
+        Matcher { context, differences: Vec::new() }
+    }
+
+    pub fn context(&self) -> &Context {
+        self.context
+    }
+
+    /// The differences found, if any.
+    pub fn finish(self) -> Result<(), Vec<String>> {
+        if self.differences.is_empty() { Ok(()) } else { Err(self.differences) }
+    }
+
+    pub fn differ(&mut self, field: &str, expected: impl fmt::Display, actual: impl fmt::Display) {
+        self.differences.push(format!("{field}: expected {expected}, received {actual}"));
+    }
+
+    pub fn error(&mut self, field: &str, error: TemplateError) {
+        self.differences.push(format!("{field}: {error}"));
+    }
+
+    pub fn num(&mut self, field: &str, expected: Option<&Num>, actual: u64) {
+        match expected {
+            None => {}
+            Some(Num::Value(value)) if *value != actual => self.differ(field, value, actual),
+            Some(Num::Value(_)) => {}
+            Some(Num::Var(name)) => self.variable(field, name, Bound::Number(actual)),
+        }
+    }
+
+    pub fn text(&mut self, field: &str, expected: Option<&Text>, actual: &str) {
+        match expected {
+            None => {}
+            Some(Text::Literal(literal)) => {
+                let expected = self.context.expand(literal);
+                if expected != actual {
+                    self.differ(field, format!("{expected:?}"), format!("{actual:?}"));
+                }
+            }
+            Some(Text::Var { var } | Text::Capture { capture: var }) => {
+                self.variable(field, var, Bound::Text(actual.to_string()))
+            }
+        }
+    }
+
+    pub fn flag(&mut self, field: &str, expected: Option<bool>, actual: bool) {
+        if let Some(expected) = expected.filter(|&expected| expected != actual) {
+            self.differ(field, expected, actual);
+        }
+    }
+
+    pub fn bytes(&mut self, field: &str, expected: Option<&Payload>, actual: &[u8]) {
+        let Some(expected) = expected else { return };
+        match expected.bytes() {
+            Ok(expected) if expected != actual => self.differ(field, show_bytes(&expected), show_bytes(actual)),
+            Ok(_) => {}
+            Err(error) => self.error(field, error),
+        }
+    }
+
+    pub fn reason(&mut self, field: &str, expected: Option<&Reason>, actual: ReasonCode) {
+        let Some(expected) = expected else { return };
+        match expected.code() {
+            Ok(expected) if expected != actual => self.differ(field, expected, actual),
+            Ok(_) => {}
+            Err(error) => self.error(field, error),
+        }
+    }
+
+    /// A property: `absent` and `present` test presence, a value tests presence and value.
+    pub fn prop<T, A>(
+        &mut self,
+        field: &str,
+        expected: Option<&Prop<T>>,
+        actual: Option<A>,
+        compare: impl FnOnce(&mut Self, &str, &T, A),
+    ) {
+        match (expected, actual) {
+            (None, _) | (Some(Prop::Marker(Marker::Absent)), None) | (Some(Prop::Marker(Marker::Present)), Some(_)) => {
+            }
+            (Some(Prop::Marker(Marker::Absent)), Some(_)) => self.differ(field, "absent", "present"),
+            (Some(Prop::Marker(Marker::Present) | Prop::Value(_)), None) => self.differ(field, "present", "absent"),
+            (Some(Prop::Value(expected)), Some(actual)) => compare(self, field, expected, actual),
+        }
+    }
+
+    /// Captures an unbound variable, or compares with what it holds.
+    fn variable(&mut self, field: &str, name: &str, actual: Bound) {
+        match self.context.variables.get(name) {
+            None => {
+                self.context.variables.insert(name.to_string(), actual);
+            }
+            Some(bound) if *bound != actual => {
+                let bound = bound.to_string();
+                self.differ(field, format!("${name} = {bound}"), actual)
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Bytes as text when they are printable UTF-8, as hex otherwise.
+pub fn show_bytes(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.chars().all(|c| !c.is_control()) && text.len() <= 80 => format!("{text:?}"),
+        _ if bytes.len() > 32 => format!("{} bytes: {} ...", bytes.len(), hex(&bytes[..32])),
+        _ => format!("hex {}", hex(bytes)),
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        Context::new("run1/7".to_string(), "vr1a7".to_string())
+    }
+
+    #[test]
+    fn placeholders_are_expanded() {
+        assert_eq!(context().expand("{prefix}/a/+"), "vmq/run1/7/a/+");
+        assert_eq!(context().expand("$vmq/{run}/a"), "$vmq/run1/7/a");
+        assert_eq!(context().expand("{client}-sub"), "vr1a7-sub");
+    }
+
+    #[test]
+    fn a_variable_captures_then_compares() {
+        let mut context = context();
+        let mut matcher = Matcher::new(&mut context);
+        let pid: Num = serde_json::from_str("\"$pid\"").unwrap();
+        matcher.num("packet_id", Some(&pid), 7);
+        matcher.num("packet_id", Some(&pid), 8);
+        assert_eq!(matcher.finish(), Err(vec!["packet_id: expected $pid = 7, received 8".to_string()]));
+        assert_eq!(pid.resolve(&context), Ok(7));
+    }
+
+    #[test]
+    fn an_unbound_variable_cannot_be_sent() {
+        let pid: Num = serde_json::from_str("\"$later\"").unwrap();
+        assert_eq!(pid.resolve(&context()), Err(TemplateError::Unbound("later".to_string())));
+    }
+
+    #[test]
+    fn numbers_must_be_numbers_or_variables() {
+        assert!(serde_json::from_str::<Num>("\"7\"").is_err());
+        assert!(serde_json::from_str::<Num>("\"$\"").is_err());
+    }
+
+    #[test]
+    fn reason_codes_by_name_and_value() {
+        let code = |json: &str| serde_json::from_str::<Reason>(json).unwrap().code();
+        assert_eq!(code("\"not_authorized\""), Ok(ReasonCode::NotAuthorized));
+        assert_eq!(code("\"re_authenticate\""), Ok(ReasonCode::ReAuthenticate));
+        assert_eq!(code("\"normal_disconnection\""), Ok(ReasonCode::Success));
+        assert_eq!(code("\"granted_qos_2\""), Ok(ReasonCode::GrantedQos2));
+        assert_eq!(code("135"), Ok(ReasonCode::NotAuthorized));
+        assert!(code("\"nonsense\"").is_err());
+    }
+
+    #[test]
+    fn payloads_from_text_hex_and_repetition() {
+        let bytes = |json: &str| serde_json::from_str::<Payload>(json).unwrap().bytes().unwrap();
+        assert_eq!(bytes("\"hi\""), b"hi");
+        assert_eq!(bytes("{\"hex\": \"de ad_be ef\"}"), [0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(bytes("{\"repeat\": \"ab\", \"times\": 3}"), b"ababab");
+    }
+
+    #[test]
+    fn property_markers_test_presence() {
+        let mut context = context();
+        let mut matcher = Matcher::new(&mut context);
+        let absent: Prop<Num> = serde_json::from_str("\"absent\"").unwrap();
+        let present: Prop<Num> = serde_json::from_str("\"present\"").unwrap();
+        let compare = |m: &mut Matcher, field: &str, expected: &Num, actual: u64| m.num(field, Some(expected), actual);
+        matcher.prop("topic_alias", Some(&absent), Some(3u64), compare);
+        matcher.prop("topic_alias", Some(&present), None::<u64>, compare);
+        matcher.prop("topic_alias", Some(&present), Some(3u64), compare);
+        assert_eq!(
+            matcher.finish(),
+            Err(vec![
+                "topic_alias: expected absent, received present".to_string(),
+                "topic_alias: expected present, received absent".to_string(),
+            ])
+        );
+    }
+}
