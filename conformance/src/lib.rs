@@ -4,11 +4,17 @@
 //! - [`scenario`]: the JSON format of a scenario and its steps;
 //! - [`template`]: packets written as JSON, sent or matched against what the broker sends;
 //! - [`runner`]: runs one scenario in one version against a broker;
-//! - [`target`]: which broker (`MQTT_BROKER`, or the embedded one).
+//! - [`suite`]: every scenario in every version, run concurrently;
+//! - [`report`]: outcomes and catalogue coverage, as JSON and Markdown;
+//! - [`expected`]: a third-party broker's known deviations, compared with a run;
+//! - which broker: `MQTT_BROKER`, or the embedded one ([`TargetBroker`]).
 
 mod connection;
+pub mod expected;
+pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod suite;
 mod target;
 pub mod template;
 
@@ -16,7 +22,7 @@ use std::path::PathBuf;
 
 pub use runner::{Failure, Outcome, Settings};
 pub use scenario::{Feature, Scenario};
-pub use target::{BrokerAddress, Target, TargetError};
+pub use target::{BrokerAddress, Target, TargetBroker, TargetError};
 
 /// Where the suite's scenarios live in the source tree.
 pub fn scenarios_dir() -> PathBuf {

@@ -109,6 +109,41 @@ impl fmt::Display for BrokerAddress {
     }
 }
 
+/// The broker a run talks to, started if it is the embedded one (and stopped when this is
+/// dropped).
+pub struct TargetBroker {
+    address: std::net::SocketAddr,
+    name: String,
+}
+
+impl TargetBroker {
+    /// The broker `url` names, else the one `MQTT_BROKER` names, else the embedded broker.
+    pub fn start(url: Option<&str>) -> Result<Self, String> {
+        let target = match url {
+            Some(url) => Target::Broker(BrokerAddress::parse(url).map_err(|error| error.to_string())?),
+            None => Target::from_env().map_err(|error| format!("{BROKER_VARIABLE}: {error}"))?,
+        };
+        match target {
+            Target::Broker(address) => Ok(TargetBroker {
+                address: address.resolve().map_err(|error| format!("{address}: {error}"))?,
+                name: address.to_string(),
+            }),
+            Target::Embedded => Err(format!(
+                "the embedded broker is not wired in yet; name a broker with {BROKER_VARIABLE} or --broker"
+            )),
+        }
+    }
+
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
+    }
+
+    /// How reports name the broker.
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

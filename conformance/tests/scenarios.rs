@@ -8,31 +8,26 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use verimqtt_conformance::runner::{self, new_run_id};
-use verimqtt_conformance::{Outcome, Scenario, Settings, Target, scenarios_dir};
+use verimqtt_conformance::runner::new_run_id;
+use verimqtt_conformance::suite::{self, run_one};
+use verimqtt_conformance::{Outcome, Scenario, Settings, TargetBroker, scenarios_dir};
 
 fn main() {
     let arguments = Arguments::from_args();
     let scenarios = Scenario::load_all(&scenarios_dir()).unwrap_or_else(|error| panic!("{error}"));
-    let target = Target::from_env().unwrap_or_else(|error| panic!("MQTT_BROKER: {error}"));
-    let address = match target {
-        Target::Broker(address) => address.resolve().unwrap_or_else(|error| panic!("{address}: {error}")),
-        Target::Embedded => panic!("the embedded broker is not wired in yet; set MQTT_BROKER=mqtt://host:port"),
-    };
-    let settings = Arc::new(Settings { address, run_id: new_run_id(), unsupported: BTreeSet::new() });
-    let mut trials = Vec::new();
-    for (index, scenario) in scenarios.into_iter().enumerate() {
-        let scenario = Arc::new(scenario);
-        for (offset, &version) in scenario.versions.iter().enumerate() {
-            let (scenario, settings) = (Arc::clone(&scenario), Arc::clone(&settings));
-            let instance = index * 2 + offset;
-            trials.push(Trial::test(scenario.instance_name(version), move || {
-                match runner::run(&scenario, version, instance, &settings) {
-                    Outcome::Passed | Outcome::Skipped(_) => Ok(()),
-                    Outcome::Failed(failure) => Err(Failed::from(format!("{}\n{failure}", scenario.title))),
-                }
-            }));
-        }
-    }
-    libtest_mimic::run(&arguments, trials).exit();
+    let broker = TargetBroker::start(None).unwrap_or_else(|error| panic!("{error}"));
+    let settings = Arc::new(Settings { address: broker.address(), run_id: new_run_id(), unsupported: BTreeSet::new() });
+    let trials = suite::instances(scenarios)
+        .into_iter()
+        .map(|instance| {
+            let settings = Arc::clone(&settings);
+            Trial::test(instance.name(), move || match run_one(&instance, &settings).outcome {
+                Outcome::Passed | Outcome::Skipped(_) => Ok(()),
+                Outcome::Failed(failure) => Err(Failed::from(format!("{}\n{failure}", instance.scenario.title))),
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&arguments, trials);
+    drop(broker);
+    conclusion.exit();
 }

@@ -1,0 +1,142 @@
+//! What a third-party broker is known to do: its deviations from the specification (and the
+//! scenarios it cannot run as configured), each with a line saying why. A run compared with
+//! its expectations fails on any change, in either direction, so a deviation is documented
+//! rather than hidden, and a fixed one is noticed.
+//!
+//! ```json
+//! {
+//!   "broker": "mosquitto 2.0.11 (Debian 12), one TCP listener, anonymous, no persistence",
+//!   "deviations": {
+//!     "malformed/publish-qos-3@5.0": {"outcome": "failed", "why": "closes without DISCONNECT 0x81"}
+//!   }
+//! }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::report::Report;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// The broker and the configuration the expectations hold for.
+    pub broker: String,
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Every scenario run not named here is expected to pass.
+    pub deviations: BTreeMap<String, Deviation>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deviation {
+    pub outcome: DeviationOutcome,
+    /// One line: the broker's deviation from the specification, or the configuration it needs.
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviationOutcome {
+    Failed,
+    Skipped,
+}
+
+impl DeviationOutcome {
+    fn name(self) -> &'static str {
+        match self {
+            DeviationOutcome::Failed => "failed",
+            DeviationOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+impl Expected {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+    }
+
+    /// Every difference between the report and the expectations: an outcome that changed, and
+    /// a deviation naming a scenario run that does not exist (`known` holds every name).
+    pub fn compare(&self, report: &Report, known: &BTreeSet<String>) -> Vec<String> {
+        let mut differences = Vec::new();
+        for name in self.deviations.keys().filter(|name| !known.contains(*name)) {
+            differences.push(format!("{name}: the expectations name a scenario run that does not exist"));
+        }
+        for result in &report.results {
+            let deviation = self.deviations.get(&result.name);
+            let expected = deviation.map_or("passed", |deviation| deviation.outcome.name());
+            if expected != result.outcome {
+                let why =
+                    deviation.map(|deviation| format!(" (expected because: {})", deviation.why)).unwrap_or_default();
+                differences.push(format!("{}: expected {expected}, {}{why}", result.name, result.outcome));
+            }
+        }
+        differences
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Counts, ScenarioResult};
+    use verimqtt_spec::catalogue::SpecVersion;
+
+    fn report(outcomes: &[(&str, &'static str)]) -> Report {
+        Report {
+            broker: "b".into(),
+            run_id: "r".into(),
+            duration_ms: 0,
+            summary: Counts::default(),
+            coverage: vec![],
+            results: outcomes
+                .iter()
+                .map(|(name, outcome)| ScenarioResult {
+                    name: name.to_string(),
+                    title: String::new(),
+                    version: SpecVersion::V5_0,
+                    statements: vec![],
+                    outcome,
+                    detail: None,
+                    duration_ms: 0,
+                })
+                .collect(),
+        }
+    }
+
+    fn expected() -> Expected {
+        serde_json::from_str(r#"{"broker": "b", "deviations": {"x@5.0": {"outcome": "failed", "why": "known bug"}}}"#)
+            .unwrap()
+    }
+
+    #[test]
+    fn matching_outcomes_have_no_differences() {
+        let known = ["x@5.0".to_string(), "y@5.0".to_string()].into();
+        assert!(expected().compare(&report(&[("x@5.0", "failed"), ("y@5.0", "passed")]), &known).is_empty());
+    }
+
+    #[test]
+    fn changes_in_either_direction_are_differences() {
+        let known = ["x@5.0".to_string(), "y@5.0".to_string()].into();
+        let differences = expected().compare(&report(&[("x@5.0", "passed"), ("y@5.0", "failed")]), &known);
+        assert_eq!(
+            differences,
+            [
+                "x@5.0: expected failed, passed (expected because: known bug)".to_string(),
+                "y@5.0: expected passed, failed".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_deviation_for_a_scenario_that_does_not_exist_is_a_difference() {
+        let known = ["y@5.0".to_string()].into();
+        let differences = expected().compare(&report(&[("y@5.0", "passed")]), &known);
+        assert_eq!(differences.len(), 1);
+        assert!(differences[0].contains("does not exist"));
+    }
+}

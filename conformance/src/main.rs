@@ -1,0 +1,169 @@
+//! `verimqtt-conformance`: runs the conformance suite against a broker and reports which
+//! normative statements it breaks, with the bytes that show it.
+//!
+//! ```text
+//! verimqtt-conformance [--broker mqtt://host:port] [--version 3|5] [--filter TEXT]...
+//!                      [--without FEATURE]... [--report out.json] [--markdown out.md]
+//!                      [--expected conformance/expected/<broker>.json] [--jobs N] [--list]
+//! ```
+//!
+//! Without `--broker` (or `MQTT_BROKER`), it starts the embedded verimqtt broker on an
+//! ephemeral loopback port. Exit status: 0 when every scenario passed (or, with `--expected`,
+//! when every outcome is the expected one), 1 otherwise, 2 when the run could not start.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use verimqtt_conformance::expected::Expected;
+use verimqtt_conformance::report::Report;
+use verimqtt_conformance::runner::{Outcome, Settings, new_run_id};
+use verimqtt_conformance::suite::{self, Instance};
+use verimqtt_conformance::{Feature, Scenario, TargetBroker, scenarios_dir};
+use verimqtt_spec::catalogue::SpecVersion;
+
+#[derive(Debug, Parser)]
+#[command(name = "verimqtt-conformance", about = "Runs the MQTT conformance suite against a broker")]
+struct Cli {
+    /// The broker under test, `mqtt://host:port`. Default: `MQTT_BROKER`, else the embedded
+    /// verimqtt broker.
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// Only one protocol version: 3 (MQTT 3.1.1) or 5 (MQTT 5.0).
+    #[arg(long, value_parser = ["3", "5"])]
+    version: Option<String>,
+    /// Only scenario runs whose name (`<area>/<scenario>@<version>`) contains this; repeatable.
+    #[arg(long, value_name = "TEXT")]
+    filter: Vec<String>,
+    /// A feature the broker lacks (retain, wildcards, qos1, qos2, wills, persistent_sessions,
+    /// shared_subscriptions, subscription_identifiers, topic_aliases): scenarios needing it are
+    /// skipped; repeatable.
+    #[arg(long, value_name = "FEATURE")]
+    without: Vec<String>,
+    /// Writes the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Writes the report as Markdown.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Compares the outcomes with a broker's known deviations; any difference fails the run.
+    #[arg(long, value_name = "FILE")]
+    expected: Option<PathBuf>,
+    /// Scenario runs at once.
+    #[arg(long, default_value_t = 32)]
+    jobs: usize,
+    /// Where the scenarios are (default: the suite's own).
+    #[arg(long, value_name = "DIR")]
+    scenarios: Option<PathBuf>,
+    /// Lists the scenario runs instead of running them.
+    #[arg(long)]
+    list: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("verimqtt-conformance: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the suite; `Ok(false)` when a scenario failed (or an outcome was not the expected one).
+fn run(cli: &Cli) -> Result<bool, String> {
+    let scenarios =
+        Scenario::load_all(&cli.scenarios.clone().unwrap_or_else(scenarios_dir)).map_err(|e| e.to_string())?;
+    let all = suite::instances(scenarios);
+    let known: BTreeSet<String> = all.iter().map(Instance::name).collect();
+    let selected: Vec<Instance> = all.into_iter().filter(|instance| selected(cli, instance)).collect();
+    if cli.list {
+        for instance in &selected {
+            println!("{}  {}", instance.name(), instance.scenario.title);
+        }
+        return Ok(true);
+    }
+    let unsupported = cli
+        .without
+        .iter()
+        .map(|name| Feature::from_name(name).ok_or_else(|| format!("--without {name}: no such feature")))
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let expected = cli.expected.as_deref().map(Expected::load).transpose()?;
+
+    let broker = TargetBroker::start(cli.broker.as_deref())?;
+    let settings = Settings { address: broker.address(), run_id: new_run_id(), unsupported };
+    eprintln!("running {} scenario runs against {} (run {})", selected.len(), broker.name(), settings.run_id);
+
+    let progress = ProgressBar::new(selected.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let results = suite::run_all(&selected, &settings, cli.jobs, &|result| {
+        if let Outcome::Failed(_) = result.outcome {
+            progress.set_message(format!("failed: {}", result.instance.name()));
+        }
+        progress.inc(1);
+    });
+    progress.finish_and_clear();
+    let report = Report::new(broker.name(), settings.run_id.clone(), started.elapsed().as_millis() as u64, &results);
+
+    for result in &report.results {
+        if result.outcome == "failed" {
+            println!("FAILED {}: {}\n{}", result.name, result.title, result.detail.as_deref().unwrap_or_default());
+        }
+    }
+    println!("{}", report.summary_table());
+    println!("{} runs in {:.1} s", report.summary.total(), report.duration_ms as f64 / 1000.0);
+    if let Some(path) = &cli.report {
+        std::fs::write(path, report.to_json()).map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    if let Some(path) = &cli.markdown {
+        std::fs::write(path, report.to_markdown()).map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    match expected {
+        Some(expected) => {
+            let differences = expected.compare(&report, &known);
+            if differences.is_empty() {
+                println!("every outcome is the one expected of {}", expected.broker);
+            } else {
+                println!("{} outcomes differ from those expected of {}:", differences.len(), expected.broker);
+                for difference in &differences {
+                    println!("  {difference}");
+                }
+            }
+            Ok(differences.is_empty())
+        }
+        None => Ok(report.summary.failed == 0),
+    }
+}
+
+fn selected(cli: &Cli, instance: &Instance) -> bool {
+    let version_matches = match cli.version.as_deref() {
+        Some("3") => instance.version == SpecVersion::V3_1_1,
+        Some("5") => instance.version == SpecVersion::V5_0,
+        _ => true,
+    };
+    let name = instance.name();
+    version_matches && (cli.filter.is_empty() || cli.filter.iter().any(|filter| name.contains(filter.as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+        let cli = Cli::parse_from(["verimqtt-conformance", "--version", "5", "--filter", "qos", "--without", "qos2"]);
+        assert_eq!(cli.version.as_deref(), Some("5"));
+        assert_eq!(cli.filter, ["qos"]);
+    }
+}

@@ -1,0 +1,123 @@
+//! The suite as a whole: which runs of which scenarios, run concurrently.
+//!
+//! Scenarios keep apart by their names, so they run side by side; most of their time is spent
+//! waiting on the broker (and on keep alive timers), so many run at once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use verimqtt_spec::catalogue::SpecVersion;
+
+use crate::runner::{self, Outcome, Settings};
+use crate::scenario::Scenario;
+
+/// One scenario in one version: one test.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub scenario: Arc<Scenario>,
+    pub version: SpecVersion,
+    /// Unique within the run; it goes into the scenario's topic and client id prefixes.
+    pub number: usize,
+}
+
+impl Instance {
+    pub fn name(&self) -> String {
+        self.scenario.instance_name(self.version)
+    }
+}
+
+/// Every scenario in every version it names, numbered in a stable order.
+pub fn instances(scenarios: Vec<Scenario>) -> Vec<Instance> {
+    let mut instances = Vec::new();
+    for scenario in scenarios {
+        let scenario = Arc::new(scenario);
+        for &version in &scenario.versions {
+            instances.push(Instance { scenario: Arc::clone(&scenario), version, number: instances.len() });
+        }
+    }
+    instances
+}
+
+/// What one instance did.
+#[derive(Debug, Clone)]
+pub struct InstanceResult {
+    pub instance: Instance,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+/// Runs `instance`.
+pub fn run_one(instance: &Instance, settings: &Settings) -> InstanceResult {
+    let started = Instant::now();
+    let outcome = runner::run(&instance.scenario, instance.version, instance.number, settings);
+    InstanceResult { instance: instance.clone(), outcome, duration: started.elapsed() }
+}
+
+/// Runs every instance on `jobs` threads, telling `done` as each finishes; results come back
+/// in the order of `instances`.
+pub fn run_all(
+    instances: &[Instance],
+    settings: &Settings,
+    jobs: usize,
+    done: &(dyn Fn(&InstanceResult) + Sync),
+) -> Vec<InstanceResult> {
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(vec![None; instances.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(instance) = instances.get(index) else { break };
+                    let result = run_one(instance, settings);
+                    done(&result);
+                    results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(result);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(id: &str, versions: &str) -> Scenario {
+        let json = format!(
+            r#"{{"title": "t", "versions": {versions}, "statements": {{"3.1.1": ["MQTT-3.1.0-1"], "5.0": ["MQTT-3.1.0-1"]}}, "steps": []}}"#
+        );
+        let mut scenario: Scenario = serde_json::from_str(&json).unwrap();
+        scenario.id = id.to_string();
+        scenario
+    }
+
+    #[test]
+    fn every_version_of_every_scenario_is_an_instance_with_its_own_number() {
+        let instances = instances(vec![scenario("a", r#"["3.1.1", "5.0"]"#), scenario("b", r#"["5.0"]"#)]);
+        let names: Vec<String> = instances.iter().map(Instance::name).collect();
+        assert_eq!(names, ["a@3.1.1", "a@5.0", "b@5.0"]);
+        let numbers: Vec<usize> = instances.iter().map(|instance| instance.number).collect();
+        assert_eq!(numbers, [0, 1, 2]);
+    }
+
+    #[test]
+    fn run_all_returns_results_in_instance_order() {
+        let instances = instances(vec![scenario("a", r#"["3.1.1", "5.0"]"#), scenario("b", r#"["5.0"]"#)]);
+        let settings = Settings {
+            address: "127.0.0.1:9".parse().unwrap(),
+            run_id: "test0".to_string(),
+            unsupported: Default::default(),
+        };
+        let seen = AtomicUsize::new(0);
+        let results = run_all(&instances, &settings, 3, &|_| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(seen.load(Ordering::Relaxed), 3);
+        let names: Vec<String> = results.iter().map(|result| result.instance.name()).collect();
+        assert_eq!(names, ["a@3.1.1", "a@5.0", "b@5.0"]);
+        // Scenarios without steps pass without touching the network.
+        assert!(results.iter().all(|result| result.outcome == Outcome::Passed));
+    }
+}
