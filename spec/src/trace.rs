@@ -1,0 +1,372 @@
+//! The vocabulary of observable events that the implementation records, the model speaks and
+//! the trace checker compares: one JSON object per line (JSON Lines), in one global order.
+//!
+//! ```json
+//! {"time_ms":0,"node":"c0","event":"connection_opened","conn":1}
+//! {"time_ms":0,"node":"c0","event":"packet_sent","conn":1,"packet":{"kind":"connect","clean_start":true,"keep_alive":2}}
+//! {"time_ms":1500,"node":"c0","event":"publish_requested","topic":"t","qos":1,"retain":false,"payload":"m0"}
+//! {"time_ms":3000,"node":"broker","event":"connection_closed","conn":1,"reason":"keepalive_timeout"}
+//! ```
+//!
+//! Traces carry the concrete values of the run (topics, payloads, times in milliseconds); the
+//! checker maps them to the model's abstractions (message ids, ticks).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The node that observed an event: `"broker"`, or a client by its name in the run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Node(pub String);
+
+impl Node {
+    pub const BROKER: &'static str = "broker";
+
+    pub fn broker() -> Self {
+        Node(Self::BROKER.to_string())
+    }
+
+    pub fn client(name: impl Into<String>) -> Self {
+        Node(name.into())
+    }
+
+    pub fn is_broker(&self) -> bool {
+        self.0 == Self::BROKER
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A connection, numbered by the run; both ends of a connection use the same number.
+pub type ConnId = u64;
+
+/// One line of a trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Milliseconds since the start of the run.
+    pub time_ms: u64,
+    pub node: Node,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The transport of a connection is up (client: connected; broker: accepted).
+    ConnectionOpened {
+        conn: ConnId,
+    },
+    /// The node stopped using a connection, and why.
+    ConnectionClosed {
+        conn: ConnId,
+        reason: CloseReason,
+    },
+    PacketSent {
+        conn: ConnId,
+        packet: PacketInfo,
+    },
+    PacketReceived {
+        conn: ConnId,
+        packet: PacketInfo,
+    },
+    /// The client's application asked to publish a message.
+    PublishRequested {
+        topic: String,
+        qos: u8,
+        retain: bool,
+        payload: String,
+    },
+    /// A message reached the client's application.
+    MessageDelivered {
+        topic: String,
+        qos: u8,
+        retain: bool,
+        payload: String,
+    },
+    /// A timer of the node fired.
+    TimerFired {
+        timer: Timer,
+    },
+}
+
+/// Why a node stopped using a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The node sent DISCONNECT and closed.
+    Disconnected,
+    /// The peer sent DISCONNECT.
+    PeerDisconnected,
+    /// The transport failed or the peer closed it without DISCONNECT.
+    ConnectionLost,
+    /// Nothing was received for too long (client: abort period; broker: 1.5x keep alive).
+    KeepaliveTimeout,
+    /// The broker waited too long for CONNECT.
+    ConnectTimeout,
+    /// The peer broke a rule: malformed packet or protocol error.
+    ProtocolViolation,
+    /// The broker refused the CONNECT.
+    Refused,
+    /// Another connection took over the session (broker).
+    SessionTakenOver,
+    /// The node is shutting down.
+    Shutdown,
+}
+
+/// The timers of the client and the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timer {
+    /// Client: nothing sent for the keep alive period, so PINGREQ.
+    KeepalivePing,
+    /// Client: nothing received for the abort period.
+    KeepaliveAbort,
+    /// Broker: nothing received for 1.5x the keep alive.
+    KeepaliveClose,
+    /// Broker: no CONNECT in time.
+    ConnectTimeout,
+    /// Broker: a will's delay has passed.
+    WillDelay,
+    /// Broker: an offline session's expiry interval has passed.
+    SessionExpiry,
+}
+
+/// The type of a control packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PacketKind {
+    Connect,
+    Connack,
+    Publish,
+    Puback,
+    Pubrec,
+    Pubrel,
+    Pubcomp,
+    Subscribe,
+    Suback,
+    Unsubscribe,
+    Unsuback,
+    Pingreq,
+    Pingresp,
+    Disconnect,
+    Auth,
+}
+
+impl PacketKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketKind::Connect => "CONNECT",
+            PacketKind::Connack => "CONNACK",
+            PacketKind::Publish => "PUBLISH",
+            PacketKind::Puback => "PUBACK",
+            PacketKind::Pubrec => "PUBREC",
+            PacketKind::Pubrel => "PUBREL",
+            PacketKind::Pubcomp => "PUBCOMP",
+            PacketKind::Subscribe => "SUBSCRIBE",
+            PacketKind::Suback => "SUBACK",
+            PacketKind::Unsubscribe => "UNSUBSCRIBE",
+            PacketKind::Unsuback => "UNSUBACK",
+            PacketKind::Pingreq => "PINGREQ",
+            PacketKind::Pingresp => "PINGRESP",
+            PacketKind::Disconnect => "DISCONNECT",
+            PacketKind::Auth => "AUTH",
+        }
+    }
+}
+
+/// The fields of a packet a trace keeps: those the model's properties depend on, and the
+/// concrete values (topic, payload) the checker maps to the model's message ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketInfo {
+    pub kind: PacketKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packet_id: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dup: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// The payload as UTF-8 text, or `hex:` and its bytes in hex when it is not text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_present: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean_start: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<u16>,
+    /// CONNECT: whether it carries a will.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub will: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The MQTT 5 reason code (3.1.1 CONNACK return codes as the 5.0 code of the same meaning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<u8>,
+}
+
+impl PacketInfo {
+    /// A packet of `kind` with no field set.
+    pub fn new(kind: PacketKind) -> Self {
+        PacketInfo {
+            kind,
+            packet_id: None,
+            qos: None,
+            dup: None,
+            retain: None,
+            topic: None,
+            payload: None,
+            session_present: None,
+            clean_start: None,
+            keep_alive: None,
+            will: None,
+            client_id: None,
+            reason_code: None,
+        }
+    }
+}
+
+/// A payload as a trace keeps it: the text if it is UTF-8 without control characters, else
+/// `hex:` and the bytes.
+pub fn payload_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.chars().any(char::is_control) => text.to_string(),
+        _ => format!("hex:{}", bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>()),
+    }
+}
+
+impl fmt::Display for PacketInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.name())?;
+        let mut fields = Vec::new();
+        if let Some(topic) = &self.topic {
+            fields.push(format!("{topic:?}"));
+        }
+        if let Some(payload) = &self.payload {
+            fields.push(format!("payload {payload:?}"));
+        }
+        if let Some(qos) = self.qos {
+            fields.push(format!("qos {qos}"));
+        }
+        if let Some(id) = self.packet_id {
+            fields.push(format!("id {id}"));
+        }
+        if self.dup == Some(true) {
+            fields.push("dup".to_string());
+        }
+        if self.retain == Some(true) {
+            fields.push("retain".to_string());
+        }
+        if let Some(clean_start) = self.clean_start {
+            fields.push(format!("clean {}", u8::from(clean_start)));
+        }
+        if let Some(session_present) = self.session_present {
+            fields.push(format!("session present {}", u8::from(session_present)));
+        }
+        if let Some(code) = self.reason_code.filter(|&code| code != 0) {
+            fields.push(format!("reason {code:#04x}"));
+        }
+        if !fields.is_empty() {
+            write!(f, "({})", fields.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A trace that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {source}")]
+pub struct TraceError {
+    pub line: usize,
+    pub source: serde_json::Error,
+}
+
+/// Reads a JSON Lines trace; blank lines are skipped.
+pub fn read_trace(text: &str) -> Result<Vec<TraceEvent>, TraceError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| serde_json::from_str(line).map_err(|source| TraceError { line: index + 1, source }))
+        .collect()
+}
+
+/// Writes a trace as JSON Lines.
+pub fn write_trace(events: &[TraceEvent]) -> String {
+    let mut text = String::new();
+    for event in events {
+        // Serialising these plain types cannot fail.
+        if let Ok(line) = serde_json::to_string(event) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish() -> TraceEvent {
+        let mut packet = PacketInfo::new(PacketKind::Publish);
+        packet.topic = Some("t".into());
+        packet.payload = Some("m0".into());
+        packet.qos = Some(1);
+        packet.packet_id = Some(1);
+        packet.dup = Some(false);
+        TraceEvent { time_ms: 1500, node: Node::client("c0"), event: Event::PacketSent { conn: 1, packet } }
+    }
+
+    #[test]
+    fn an_event_is_one_flat_json_object() {
+        let line = serde_json::to_string(&publish()).unwrap();
+        assert_eq!(
+            line,
+            r#"{"time_ms":1500,"node":"c0","event":"packet_sent","conn":1,"packet":{"kind":"publish","packet_id":1,"qos":1,"dup":false,"topic":"t","payload":"m0"}}"#
+        );
+    }
+
+    #[test]
+    fn traces_round_trip_through_json_lines() {
+        let closed = TraceEvent {
+            time_ms: 3000,
+            node: Node::broker(),
+            event: Event::ConnectionClosed { conn: 1, reason: CloseReason::KeepaliveTimeout },
+        };
+        let timer = TraceEvent {
+            time_ms: 2000,
+            node: Node::client("c0"),
+            event: Event::TimerFired { timer: Timer::KeepalivePing },
+        };
+        let events = vec![publish(), timer, closed];
+        assert_eq!(read_trace(&write_trace(&events)).unwrap(), events);
+    }
+
+    #[test]
+    fn a_bad_line_is_reported_with_its_number() {
+        let error = read_trace("\n{\"time_ms\": 0}\n").unwrap_err();
+        assert_eq!(error.line, 2);
+    }
+
+    #[test]
+    fn payloads_are_text_or_hex() {
+        assert_eq!(payload_text(b"m3"), "m3");
+        assert_eq!(payload_text(&[0, 255]), "hex:00ff");
+    }
+
+    #[test]
+    fn packets_display_their_fields() {
+        let Event::PacketSent { packet, .. } = publish().event else { panic!() };
+        assert_eq!(packet.to_string(), r#"PUBLISH("t", payload "m0", qos 1, id 1)"#);
+    }
+}
