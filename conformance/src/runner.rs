@@ -246,6 +246,12 @@ impl Run<'_> {
             match self.next(&step.conn, deadline)? {
                 None => return Err(format!("the connection is still open after {} ms", step.within_ms)),
                 Some(Incoming::Closed) => break,
+                Some(Incoming::Packet(received)) if step.silent => {
+                    return Err(format!(
+                        "expected the connection to close without a packet, received {} first",
+                        received.packet.packet_type()
+                    ));
+                }
                 Some(Incoming::Packet(received)) => {
                     self.check_closing_reason(step, &received)?;
                     reason_given = true;
@@ -273,16 +279,17 @@ impl Run<'_> {
                 ));
             }
         };
-        match &step.reason {
-            Some(reason) => {
-                let expected = reason.code().map_err(|error| format!("scenario error: {error}"))?;
-                if code != expected {
-                    return Err(format!("the broker gave the reason {code}, expected {expected}"));
-                }
-                Ok(())
-            }
-            None => Ok(()),
+        let Some(reasons) = &step.reason else { return Ok(()) };
+        let expected = reasons
+            .as_slice()
+            .iter()
+            .map(|reason| reason.code().map_err(|error| format!("scenario error: {error}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !expected.contains(&code) {
+            let expected: Vec<String> = expected.iter().map(ToString::to_string).collect();
+            return Err(format!("the broker gave the reason {code}, expected {}", expected.join(" or ")));
         }
+        Ok(())
     }
 
     fn expect_nothing(&mut self, conn: &str, for_ms: u64) -> StepResult {

@@ -231,13 +231,17 @@ pub struct ExpectClosedStep {
     #[serde(default = "default_within")]
     pub within_ms: u64,
     /// If the broker says why (MQTT 5 DISCONNECT, or CONNACK for a bad CONNECT) before closing,
-    /// it must say this.
+    /// it must say this: one reason, or a list of those the specification leaves open.
     #[serde(default)]
-    pub reason: Option<Reason>,
+    pub reason: Option<Reasons>,
     /// Whether the broker must say why before closing (MQTT 5 makes it a SHOULD for most
     /// errors, so by default it need not).
     #[serde(default)]
     pub reason_required: bool,
+    /// Whether the broker must close without sending anything first (3.1.1 closes on a bad
+    /// CONNECT without CONNACK [MQTT-3.1.4-1]).
+    #[serde(default)]
+    pub silent: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +249,23 @@ pub struct ExpectClosedStep {
 pub struct ExpectNothingStep {
     pub conn: String,
     pub for_ms: u64,
+}
+
+/// One reason code, or any of several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Reasons {
+    One(Reason),
+    AnyOf(Vec<Reason>),
+}
+
+impl Reasons {
+    pub fn as_slice(&self) -> &[Reason] {
+        match self {
+            Reasons::One(reason) => std::slice::from_ref(reason),
+            Reasons::AnyOf(reasons) => reasons,
+        }
+    }
 }
 
 fn default_within() -> u64 {
@@ -305,6 +326,11 @@ impl Scenario {
         }
         let mut opened = Vec::new();
         for (index, step) in self.steps.iter().enumerate() {
+            if let Step::ExpectClosed(closed) = step {
+                if closed.silent && (closed.reason.is_some() || closed.reason_required) {
+                    return invalid(format!("step {} expects a silent close and a reason", index + 1));
+                }
+            }
             if let Step::Send(send) = step {
                 if send.what().is_none() {
                     return invalid(format!("step {} must send either a packet or hex", index + 1));
