@@ -2,8 +2,11 @@
 //!
 //! - [`codec`]: a strict, zero-copy encoder and decoder for every control packet of both
 //!   versions, where every rejection names the normative statement it enforces.
+//! - [`broker`]: a sans-IO MQTT 3.1.1 and 5.0 broker: bytes, connection events and time
+//!   in; bytes per connection, connections to close, events and the next deadline out.
 #![forbid(unsafe_code)]
 
+pub mod broker;
 pub mod codec;
 
 /// The README's examples run as doctests, so they cannot drift from the code.
