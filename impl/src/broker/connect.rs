@@ -33,14 +33,14 @@ impl<P: Policy> Broker<P> {
         let Some(connection) = self.connections.get_mut(&conn) else { return };
         connection.set_version(version);
         self.timers.cancel(Timer::Connect(conn));
-        if let Err(code) = self.check_connect(&connect) {
-            return self.refuse(conn, code, now);
+        if let Err((code, explanation)) = self.check_connect(&connect) {
+            return self.refuse(conn, code, explanation, now);
         }
         let assigned = connect.client_id.is_empty();
         let client_id = if assigned { self.assign_client_id() } else { connect.client_id.clone() };
         let existing = self.session_by_client.get(&client_id).copied();
         if existing.is_none() && self.sessions.len() >= self.options.max_sessions {
-            return self.refuse(conn, ReasonCode::QuotaExceeded, now);
+            return self.refuse(conn, ReasonCode::QuotaExceeded, "the broker holds as many sessions as it may", now);
         }
         let negotiated = self.negotiate(&connect);
 
@@ -95,41 +95,45 @@ impl<P: Policy> Broker<P> {
 
     /// The checks a CONNECT must pass beyond its format, in the order a client would want
     /// to hear about them.
-    fn check_connect(&mut self, connect: &Connect) -> Result<(), ReasonCode> {
+    fn check_connect(&mut self, connect: &Connect) -> Result<(), (ReasonCode, &'static str)> {
         let version = connect.protocol_version;
         // [MQTT-3.1.3-8] (3.1.1): an empty client id needs a clean session.
         if !version.is_v5() && connect.client_id.is_empty() && !connect.clean_start {
-            return Err(ReasonCode::ClientIdentifierNotValid);
+            return Err((ReasonCode::ClientIdentifierNotValid, "an empty client id needs a clean session"));
         }
         // The broker offers no enhanced authentication method [MQTT-4.12.0-1].
         if connect.properties.authentication_method.is_some() {
-            return Err(ReasonCode::BadAuthenticationMethod);
+            return Err((ReasonCode::BadAuthenticationMethod, "the broker offers no authentication method"));
         }
         if let Some(will) = &connect.will {
             // [MQTT-3.2.2-12]
             if will.qos > self.options.maximum_qos {
-                return Err(ReasonCode::QosNotSupported);
+                return Err((ReasonCode::QosNotSupported, "the will QoS is above the broker's Maximum QoS"));
             }
             // [MQTT-3.2.2-13]
             if will.retain && !self.options.retain_available {
-                return Err(ReasonCode::RetainNotSupported);
+                return Err((ReasonCode::RetainNotSupported, "the broker does not retain messages"));
             }
             if will.properties.payload_format_indicator == Some(PayloadFormat::Utf8)
                 && std::str::from_utf8(&will.payload).is_err()
             {
-                return Err(ReasonCode::PayloadFormatInvalid);
+                return Err((ReasonCode::PayloadFormatInvalid, "the will payload is not the UTF-8 it says"));
             }
         }
-        self.policy.authenticate(connect)
+        self.policy.authenticate(connect).map_err(|code| (code, "refused by the broker's policy"))
     }
 
     /// Refuses the CONNECT: CONNACK with the code, then the connection closes
     /// ([MQTT-3.2.2-5] in 3.1.1, [MQTT-3.2.2-7] in 5.0) and nothing more it sent is read.
-    fn refuse(&mut self, conn: ConnId, code: ReasonCode, now: Instant) {
+    fn refuse(&mut self, conn: ConnId, code: ReasonCode, explanation: &str, now: Instant) {
         let Some(version) = self.connections.get(&conn).map(|connection| connection.version) else { return };
         let code = connack_code(version, code);
         // [MQTT-3.2.2-4] in 3.1.1, [MQTT-3.2.2-6] in 5.0: session present 0 on a refusal.
-        self.send(conn, Packet::ConnAck(ConnAck::new(false, code)), now);
+        let mut connack = ConnAck::new(false, code);
+        if version.is_v5() {
+            connack.properties.reason_string = MqttString::try_from(explanation).ok();
+        }
+        self.send(conn, Packet::ConnAck(connack), now);
         self.close_connection(conn, CloseReason::ConnectRefused { reason_code: code }, now, true);
     }
 

@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use crate::codec::{Packet, PacketId, PayloadFormat, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode};
+use crate::codec::{
+    MqttString, Packet, PacketId, PayloadFormat, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
+};
 
 use super::ConnId;
 use super::core::Broker;
@@ -153,13 +155,19 @@ impl<P: Policy> Broker<P> {
     }
 }
 
-/// PUBACK or PUBREC with `code`. 3.1.1 has no reason codes: there every outcome is
-/// acknowledged plainly, which is what [MQTT-3.3.5-2] lets a server do with a PUBLISH it
-/// does not authorize.
+/// PUBACK or PUBREC with `code`, and a Reason String that explains a refusal. 3.1.1 has no
+/// reason codes: there every outcome is acknowledged plainly, which is what [MQTT-3.3.5-2]
+/// lets a server do with a PUBLISH it does not authorize.
 fn ack(version: ProtocolVersion, packet_id: PacketId, code: ReasonCode) -> PublishAck {
     let mut ack = PublishAck::new(packet_id);
     if version.is_v5() {
         ack.reason_code = code;
+        let explanation = match code {
+            ReasonCode::NotAuthorized => Some("not authorized to publish on this topic"),
+            ReasonCode::PayloadFormatInvalid => Some("the payload is not the UTF-8 its Payload Format Indicator says"),
+            _ => None,
+        };
+        ack.properties.reason_string = explanation.and_then(|text| MqttString::try_from(text).ok());
     }
     ack
 }

@@ -24,6 +24,7 @@ impl<P: Policy> Broker<P> {
         let Some(version) = self.connections.get(&conn).map(|connection| connection.version) else { return };
         let id = subscribe.properties.subscription_identifiers.first().copied();
         let mut reason_codes = Vec::with_capacity(subscribe.subscriptions.len());
+        let mut refusals = Vec::new();
         let mut retained = Vec::new();
         for Subscription { filter, options } in subscribe.subscriptions {
             let code = match self.subscribe_one(conn, session, filter.clone(), options, id, version) {
@@ -33,11 +34,17 @@ impl<P: Policy> Broker<P> {
                     }
                     granted_code(granted)
                 }
-                Err(code) => failure_code(version, code),
+                Err(code) => {
+                    refusals.push(format!("{filter}: {}", code.name()));
+                    failure_code(version, code)
+                }
             };
             reason_codes.push(code);
         }
-        let suback = SubAck { packet_id: subscribe.packet_id, properties: Default::default(), reason_codes };
+        let mut suback = SubAck { packet_id: subscribe.packet_id, properties: Default::default(), reason_codes };
+        if version.is_v5() && !refusals.is_empty() {
+            suback.properties.reason_string = MqttString::try_from(refusals.join("; ")).ok();
+        }
         self.send(conn, Packet::SubAck(suback), now);
         for delivery in retained {
             self.enqueue(session, delivery);
