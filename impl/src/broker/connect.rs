@@ -72,6 +72,7 @@ impl<P: Policy> Broker<P> {
         connection.client_id = Some(client_id.clone());
         connection.username = connect.username.clone();
         connection.limits = ClientLimits::of(&connect, &self.options);
+        connection.connect_expiry_was_zero = connect.properties.session_expiry_interval.unwrap_or(0) == 0;
         connection.will = connect.will.map(|will| StoredWill {
             will,
             client_id: client_id.clone(),

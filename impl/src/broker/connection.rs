@@ -101,6 +101,9 @@ pub(crate) struct Connection {
     pub(crate) last_received: Instant,
     /// The will of the CONNECT, until the connection ends.
     pub(crate) will: Option<StoredWill>,
+    /// Whether CONNECT asked for a Session Expiry Interval of 0, after which DISCONNECT may
+    /// not set another (MQTT 5 section 3.14.2.2.2).
+    pub(crate) connect_expiry_was_zero: bool,
     received: BytesMut,
     transmit: BytesMut,
     decode_options: DecodeOptions,
@@ -124,6 +127,7 @@ impl Connection {
             keep_alive_window: None,
             last_received: now,
             will: None,
+            connect_expiry_was_zero: true,
             received: BytesMut::new(),
             transmit: BytesMut::new(),
             // A CONNECT is read in the version it names, whatever this says.

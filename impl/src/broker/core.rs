@@ -283,13 +283,14 @@ impl<P: Policy> Broker<P> {
 
     fn handle_disconnect(&mut self, conn: ConnId, session: SessionId, disconnect: Disconnect, now: Instant) {
         if let Some(interval) = disconnect.properties.session_expiry_interval {
-            let Some(state) = self.sessions.get_mut(&session) else { return };
-            if state.expiry_interval == 0 && interval != 0 {
-                let version = ProtocolVersion::V5;
-                let error = ProtocolError::violation(ClientViolation::SessionExpiryAfterZero, version);
+            let expiry_was_zero = self.connections.get(&conn).is_some_and(|c| c.connect_expiry_was_zero);
+            if expiry_was_zero && interval != 0 {
+                let error = ProtocolError::violation(ClientViolation::SessionExpiryAfterZero, ProtocolVersion::V5);
                 return self.protocol_error(conn, error, now);
             }
-            state.expiry_interval = interval.min(self.options.max_session_expiry_interval);
+            if let Some(state) = self.sessions.get_mut(&session) {
+                state.expiry_interval = interval.min(self.options.max_session_expiry_interval);
+            }
         }
         let reason = CloseReason::ClientDisconnected { reason_code: disconnect.reason_code };
         self.close_connection(conn, reason, now, true);
@@ -307,7 +308,7 @@ impl<P: Policy> Broker<P> {
     }
 
     fn close_if_not_reading(&mut self, conn: ConnId, now: Instant) {
-        let limit = self.options.max_transmit_buffer.saturating_mul(2);
+        let limit = self.options.not_reading_threshold();
         if self.connections.get(&conn).is_some_and(|c| !c.is_closing() && c.transmit_len() > limit) {
             self.close_connection(conn, CloseReason::NotReading, now, true);
         }

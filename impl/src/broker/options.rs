@@ -36,14 +36,16 @@ pub struct BrokerOptions {
     /// that is offline). When full, a new message for that session is dropped, counted in
     /// [`Stats::messages_dropped`](super::Stats) and reported as
     /// [`Event::MessageDropped`](super::Event::MessageDropped); the publisher is not told.
+    /// Every message passes through the queue on its way out, so 0 counts as 1.
     pub max_queued_messages: usize,
     /// Whether QoS 0 messages are queued for a persistent session while its client is
     /// offline. Off by default, as in mosquitto: 3.1.1 makes it optional [MQTT-3.1.2-5].
     pub queue_qos0_offline: bool,
     /// Bytes waiting in a connection's transmit buffer (encoded but not yet taken by
     /// `poll_transmit`) above which the broker stops moving messages from the session queue
-    /// into it. Responses (acknowledgements, PINGRESP, SUBACK) are always written; a client
-    /// that lets the buffer grow past twice this limit by not reading is disconnected.
+    /// into it (an empty buffer always takes one message). Responses (acknowledgements,
+    /// PINGRESP, SUBACK) are always written; a client that lets the buffer grow past twice
+    /// this limit (and past 64 KiB whatever the limit) by not reading is disconnected.
     pub max_transmit_buffer: usize,
     /// Distinct topics holding a retained message. When full, a retained PUBLISH on a new
     /// topic is delivered as usual but not stored (reported as
@@ -112,6 +114,12 @@ impl Default for BrokerOptions {
 }
 
 impl BrokerOptions {
+    /// Bytes of unread answers past which a client is taken not to read at all.
+    pub(crate) fn not_reading_threshold(&self) -> usize {
+        const FLOOR: usize = 64 * 1024;
+        self.max_transmit_buffer.saturating_mul(2).max(FLOOR)
+    }
+
     /// The Maximum Packet Size worth announcing: none when it is the protocol's own limit.
     pub(crate) fn announced_max_packet_size(&self) -> Option<u32> {
         (self.max_packet_size < MAX_PACKET_SIZE).then_some(self.max_packet_size)

@@ -96,7 +96,9 @@ impl<P: Policy> Broker<P> {
         if !online && delivery.qos == QoS::AtMostOnce && !self.options.queue_qos0_offline {
             return;
         }
-        if let Err(delivery) = state.outbound.enqueue(delivery, self.options.max_queued_messages) {
+        // Every message passes through the queue, so it holds at least one.
+        let capacity = self.options.max_queued_messages.max(1);
+        if let Err(delivery) = state.outbound.enqueue(delivery, capacity) {
             let client_id = state.client_id.clone();
             self.drop_message(client_id, &delivery, DropReason::QueueFull);
             return;
@@ -117,7 +119,8 @@ impl<P: Policy> Broker<P> {
             return;
         }
         let window = usize::from(options.max_inflight.get().min(connection.limits.receive_maximum));
-        while connection.transmit_len() < options.max_transmit_buffer {
+        // An empty buffer always takes one message, so even a limit of 0 lets messages flow.
+        while connection.transmit_len() == 0 || connection.transmit_len() < options.max_transmit_buffer {
             let Some(transmit) = state.outbound.next_transmit(window, now) else { break };
             let (packet_id, dup, delivery) = match transmit {
                 Transmit::Publish { packet_id, dup, delivery } => (packet_id, dup, delivery),

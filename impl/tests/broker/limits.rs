@@ -54,9 +54,11 @@ fn a_client_that_never_reads_its_answers_is_disconnected() {
     let options = BrokerOptions { max_transmit_buffer: 64, ..BrokerOptions::default() };
     let mut harness = Harness::with_options(options);
     let client = harness.connect("deaf", V311);
-    for _ in 0..100 {
-        harness.broker.handle_bytes(client.conn, harness.now, b"\xc0\x00");
-    }
+    // Answers pile up unread: 64 KiB of PINGRESPs is the floor of the threshold.
+    let pings = b"\xc0\x00".repeat(32 * 1024);
+    harness.broker.handle_bytes(client.conn, harness.now, &pings);
+    assert!(harness.is_open(client), "64 KiB of answers is tolerated");
+    harness.broker.handle_bytes(client.conn, harness.now, b"\xc0\x00");
     assert_eq!(harness.close_reason(client), Some(CloseReason::NotReading));
 }
 
@@ -123,4 +125,16 @@ fn stats_count_messages_in_and_out() {
     harness.send(sub, Packet::PubAck(PublishAck::new(packet_id)));
     let stats = harness.broker.stats();
     assert_eq!((stats.messages_received, stats.messages_sent, stats.connections, stats.sessions), (1, 1, 2, 2));
+}
+
+#[test]
+fn limits_of_zero_still_let_messages_reach_a_connected_client() {
+    let options = BrokerOptions { max_transmit_buffer: 0, max_queued_messages: 0, ..BrokerOptions::default() };
+    let mut harness = Harness::with_options(options);
+    let sub = subscriber(&mut harness, "sub", V311, "t", QoS::AtMostOnce);
+    let publisher = harness.connect("pub", V311);
+    harness.send(publisher, publish("t", QoS::AtMostOnce, 0, "a"));
+    assert_eq!(payloads(&harness.recv_publishes(sub)), [b"a"]);
+    harness.send(publisher, publish("t", QoS::AtMostOnce, 0, "b"));
+    assert_eq!(payloads(&harness.recv_publishes(sub)), [b"b"]);
 }

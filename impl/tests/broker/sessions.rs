@@ -162,6 +162,21 @@ fn disconnect_setting_an_expiry_after_connect_set_0_is_a_protocol_error() {
 }
 
 #[test]
+fn disconnect_may_set_an_expiry_when_connect_asked_for_one_the_broker_capped_to_0() {
+    let options = BrokerOptions { max_session_expiry_interval: 0, ..BrokerOptions::default() };
+    let mut harness = Harness::with_options(options);
+    let (client, _) = harness.connect_with(persistent(V5, "c"));
+    let mut disconnect = Disconnect::default();
+    disconnect.properties.session_expiry_interval = Some(60);
+    harness.send(client, Packet::Disconnect(disconnect));
+    assert_eq!(
+        harness.close_reason(client),
+        Some(CloseReason::ClientDisconnected { reason_code: ReasonCode::Success })
+    );
+    assert_eq!(harness.broker.stats().sessions, 0, "still capped to 0");
+}
+
+#[test]
 fn a_full_queue_drops_new_messages_for_that_session_and_reports_them() {
     let options = BrokerOptions { max_queued_messages: 2, ..BrokerOptions::default() };
     let mut harness = Harness::with_options(options);
