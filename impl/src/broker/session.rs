@@ -3,7 +3,6 @@
 //! released, and a will waiting out its delay.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 use crate::codec::{MqttString, PacketId, ProtocolVersion, SubscriptionId, SubscriptionOptions, shared_subscription};
 
@@ -15,12 +14,6 @@ use super::will::StoredWill;
 /// gets a new one, so a timer set for an ended session can never touch its successor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct SessionId(pub(crate) u64);
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session {}", self.0)
-    }
-}
 
 /// What a subscription asks for, as stored in the session and in the subscription tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
