@@ -2,9 +2,16 @@
 //!
 //! - [`codec`]: a strict, zero-copy encoder and decoder for every control packet of both
 //!   versions, where every rejection names the normative statement it enforces.
+//! - [`broker`]: a sans-IO MQTT 3.1.1 and 5.0 broker: bytes, connection events and time
+//!   in; bytes per connection, connections to close, events and the next deadline out.
+//! - [`runtime`] (feature `tokio`, on by default): the broker served over TCP, and
+//!   [`runtime::EmbeddedBroker`] to run one in-process on an ephemeral loopback port.
 #![forbid(unsafe_code)]
 
+pub mod broker;
 pub mod codec;
+#[cfg(feature = "tokio")]
+pub mod runtime;
 
 /// The README's examples run as doctests, so they cannot drift from the code.
 #[doc = include_str!("../../README.md")]

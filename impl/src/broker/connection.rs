@@ -1,0 +1,263 @@
+//! One network connection: the bytes in and out, what the client negotiated in CONNECT, its
+//! keep alive and its topic aliases. Packets arrive in one place ([`Connection::next_packet`])
+//! and leave in one place ([`Connection::send`]), which also enforces what the client said it
+//! can receive.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::codec::{
+    self, Connect, DecodeError, DecodeOptions, EncodeError, MAX_PACKET_SIZE, MqttString, Packet, PacketType,
+    ProtocolVersion, Publish,
+};
+
+use super::ConnId;
+use super::error::ClientViolation;
+use super::options::BrokerOptions;
+use super::session::SessionId;
+use super::will::StoredWill;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Accepted; the first packet must be CONNECT.
+    AwaitingConnect,
+    /// CONNACK 0x00 sent; the connection serves this session.
+    Active(SessionId),
+    /// The broker decided to close it (or saw it close): nothing more is read or routed, and
+    /// what is left in the transmit buffer is the last the client gets.
+    Closing,
+}
+
+/// What an MQTT 5 client said in CONNECT about what it can receive. A 3.1.1 client says
+/// nothing, so it gets the protocol's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientLimits {
+    pub(crate) max_packet_size: u32,
+    pub(crate) receive_maximum: u16,
+    /// Aliases the broker may give topics it sends: the client's Topic Alias Maximum if
+    /// outbound aliases are on, else 0 ([MQTT-3.1.2-26], [MQTT-3.1.2-27]).
+    pub(crate) outbound_alias_maximum: u16,
+    /// Whether Reason Strings and User Properties may go on packets other than PUBLISH,
+    /// CONNACK and DISCONNECT ([MQTT-3.1.2-29]).
+    pub(crate) problem_information: bool,
+}
+
+impl ClientLimits {
+    const UNNEGOTIATED: ClientLimits = ClientLimits {
+        max_packet_size: MAX_PACKET_SIZE,
+        receive_maximum: u16::MAX,
+        outbound_alias_maximum: 0,
+        problem_information: true,
+    };
+
+    pub(crate) fn of(connect: &Connect, options: &BrokerOptions) -> Self {
+        let properties = &connect.properties;
+        ClientLimits {
+            max_packet_size: properties.maximum_packet_size.map_or(MAX_PACKET_SIZE, |size| size.get()),
+            receive_maximum: properties.receive_maximum.map_or(u16::MAX, |maximum| maximum.get()),
+            outbound_alias_maximum: if options.outbound_topic_aliases {
+                properties.topic_alias_maximum.unwrap_or(0)
+            } else {
+                0
+            },
+            problem_information: properties.request_problem_information.unwrap_or(true),
+        }
+    }
+}
+
+/// Why a packet was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendError {
+    /// Larger than the client's Maximum Packet Size even without optional properties.
+    TooLarge { size: usize },
+    /// The broker built a packet the encoder refuses: a bug, reported rather than sent.
+    Encode(EncodeError),
+}
+
+/// Connections with bytes to transmit that the owner has not been told about yet.
+#[derive(Debug, Default)]
+pub(crate) struct ReadyList(VecDeque<ConnId>);
+
+impl ReadyList {
+    pub(crate) fn pop(&mut self) -> Option<ConnId> {
+        self.0.pop_front()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) id: ConnId,
+    pub(crate) phase: Phase,
+    /// The version of the CONNECT; 3.1.1 until one arrives.
+    pub(crate) version: ProtocolVersion,
+    pub(crate) client_id: Option<MqttString>,
+    pub(crate) username: Option<MqttString>,
+    pub(crate) limits: ClientLimits,
+    /// One and a half times the keep alive in force; `None` when keep alive is off.
+    pub(crate) keep_alive_window: Option<Duration>,
+    pub(crate) last_received: Instant,
+    /// The will of the CONNECT, until the connection ends.
+    pub(crate) will: Option<StoredWill>,
+    /// Whether CONNECT asked for a Session Expiry Interval of 0, after which DISCONNECT may
+    /// not set another (MQTT 5 section 3.14.2.2.2).
+    pub(crate) connect_expiry_was_zero: bool,
+    received: BytesMut,
+    transmit: BytesMut,
+    decode_options: DecodeOptions,
+    /// Whether the connection is on the ready list already.
+    listed_ready: bool,
+    /// Topics the client named by alias on this connection ([MQTT-3.3.2-7]: never carried
+    /// over to another connection).
+    inbound_aliases: HashMap<u16, MqttString>,
+    outbound_aliases: HashMap<MqttString, u16>,
+}
+
+impl Connection {
+    pub(crate) fn new(id: ConnId, now: Instant, max_packet_size: u32) -> Self {
+        Connection {
+            id,
+            phase: Phase::AwaitingConnect,
+            version: ProtocolVersion::V311,
+            client_id: None,
+            username: None,
+            limits: ClientLimits::UNNEGOTIATED,
+            keep_alive_window: None,
+            last_received: now,
+            will: None,
+            connect_expiry_was_zero: true,
+            received: BytesMut::new(),
+            transmit: BytesMut::new(),
+            // A CONNECT is read in the version it names, whatever this says.
+            decode_options: DecodeOptions::new(ProtocolVersion::V311).with_max_packet_size(max_packet_size),
+            listed_ready: false,
+            inbound_aliases: HashMap::new(),
+            outbound_aliases: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.phase == Phase::Closing
+    }
+
+    pub(crate) fn session(&self) -> Option<SessionId> {
+        match self.phase {
+            Phase::Active(session) => Some(session),
+            Phase::AwaitingConnect | Phase::Closing => None,
+        }
+    }
+
+    /// From now on packets are read as `version` packets.
+    pub(crate) fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+        self.decode_options.version = version;
+    }
+
+    pub(crate) fn receive(&mut self, bytes: &[u8]) {
+        self.received.extend_from_slice(bytes);
+    }
+
+    /// The next whole packet received, if there is one. Every packet from the client comes
+    /// through here.
+    pub(crate) fn next_packet(&mut self, now: Instant) -> Result<Option<Packet>, DecodeError> {
+        let packet = codec::decode(&mut self.received, &self.decode_options)?;
+        if packet.is_some() {
+            self.last_received = now;
+        }
+        Ok(packet)
+    }
+
+    pub(crate) fn transmit_len(&self) -> usize {
+        self.transmit.len()
+    }
+
+    /// Everything encoded since the last call.
+    pub(crate) fn take_transmit(&mut self) -> Option<Bytes> {
+        self.listed_ready = false;
+        (!self.transmit.is_empty()).then(|| self.transmit.split().freeze())
+    }
+
+    /// Encodes a packet for the client. Every packet to the client goes through here: what
+    /// the client asked not to receive is left out, and what it cannot receive is not sent.
+    pub(crate) fn send(&mut self, mut packet: Packet, ready: &mut ReadyList) -> Result<(), SendError> {
+        if self.version.is_v5() && !self.limits.problem_information && !carries_problem_information(&packet) {
+            strip_problem_information(&mut packet);
+        }
+        let mut size = codec::encoded_len(&packet, self.version).map_err(SendError::Encode)?;
+        if size > self.limits.max_packet_size as usize && packet.packet_type() != PacketType::Publish {
+            // The Reason String and User Properties are the parts a sender leaves out to fit
+            // (e.g. [MQTT-3.2.2-19], [MQTT-3.2.2-20], [MQTT-3.4.2-2], [MQTT-3.4.2-3]).
+            strip_problem_information(&mut packet);
+            size = codec::encoded_len(&packet, self.version).map_err(SendError::Encode)?;
+        }
+        if size > self.limits.max_packet_size as usize {
+            return Err(SendError::TooLarge { size });
+        }
+        codec::encode(&packet, self.version, &mut self.transmit).map_err(SendError::Encode)?;
+        if !self.listed_ready {
+            self.listed_ready = true;
+            ready.0.push_back(self.id);
+        }
+        Ok(())
+    }
+
+    /// Sends a PUBLISH, giving its topic an alias when the client accepts them: a topic
+    /// seen before goes as its alias alone, a new one takes the next free alias.
+    pub(crate) fn send_publish(&mut self, mut publish: Publish, ready: &mut ReadyList) -> Result<(), SendError> {
+        if self.limits.outbound_alias_maximum == 0 {
+            return self.send(Packet::Publish(publish), ready);
+        }
+        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
+            publish.properties.topic_alias = std::num::NonZeroU16::new(alias);
+            publish.topic = MqttString::default();
+            return self.send(Packet::Publish(publish), ready);
+        }
+        let next = self.outbound_aliases.len() as u16 + 1;
+        if next > self.limits.outbound_alias_maximum {
+            return self.send(Packet::Publish(publish), ready);
+        }
+        let topic = publish.topic.clone();
+        publish.properties.topic_alias = std::num::NonZeroU16::new(next);
+        self.send(Packet::Publish(publish), ready)?;
+        // Only once the client has it: an alias never sent would stand for nothing.
+        self.outbound_aliases.insert(topic, next);
+        Ok(())
+    }
+
+    /// Resolves the Topic Alias of a PUBLISH from the client: an alias with a topic sets it,
+    /// an alias alone stands for the topic set before (MQTT 5 section 3.3.2.3.4).
+    pub(crate) fn resolve_topic_alias(&mut self, publish: &mut Publish, maximum: u16) -> Result<(), ClientViolation> {
+        let Some(alias) = publish.properties.topic_alias.map(|alias| alias.get()) else { return Ok(()) };
+        if alias > maximum {
+            return Err(ClientViolation::TopicAliasOutOfRange { alias, max: maximum });
+        }
+        if publish.topic.is_empty() {
+            publish.topic =
+                self.inbound_aliases.get(&alias).cloned().ok_or(ClientViolation::TopicAliasUnknown(alias))?;
+        } else {
+            self.inbound_aliases.insert(alias, publish.topic.clone());
+        }
+        Ok(())
+    }
+}
+
+/// The packets that keep their Reason String and User Properties whatever the client asked
+/// ([MQTT-3.1.2-29]).
+fn carries_problem_information(packet: &Packet) -> bool {
+    matches!(packet, Packet::Publish(_) | Packet::ConnAck(_) | Packet::Disconnect(_))
+}
+
+fn strip_problem_information(packet: &mut Packet) {
+    let properties = match packet {
+        Packet::ConnAck(connack) => &mut connack.properties,
+        Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => &mut ack.properties,
+        Packet::SubAck(suback) => &mut suback.properties,
+        Packet::UnsubAck(unsuback) => &mut unsuback.properties,
+        Packet::Disconnect(disconnect) => &mut disconnect.properties,
+        _ => return,
+    };
+    properties.remove(crate::codec::PropertyId::ReasonString);
+    properties.remove(crate::codec::PropertyId::UserProperty);
+}

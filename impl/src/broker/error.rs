@@ -1,0 +1,205 @@
+//! Why a connection ends, and the rules a client can break that only the broker sees (the
+//! codec judges single packets; the broker judges the sequence and the negotiated limits).
+
+use std::fmt;
+
+use crate::codec::{DecodeError, PacketType, ProtocolVersion, QoS, ReasonCode, Rule};
+
+use super::ConnId;
+
+/// Why the broker closed a connection, or saw it close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent DISCONNECT; in MQTT 5 with this reason code (0x00 is a normal
+    /// disconnection, 0x04 asks for the will to be published).
+    ClientDisconnected { reason_code: ReasonCode },
+    /// The network connection ended without a DISCONNECT.
+    ConnectionLost,
+    /// The client broke a rule of the protocol; MQTT 5 clients were sent DISCONNECT (or,
+    /// during CONNECT, CONNACK) with the reason code first.
+    ProtocolError(ProtocolError),
+    /// The CONNECT was refused with this CONNACK reason code.
+    ConnectRefused { reason_code: ReasonCode },
+    /// No CONNECT arrived within the connect timeout.
+    ConnectTimeout,
+    /// Nothing arrived for one and a half times the keep alive ([MQTT-3.1.2-24] in 3.1.1,
+    /// [MQTT-3.1.2-22] in 5.0); MQTT 5 clients were sent DISCONNECT 0x8D.
+    KeepAliveTimeout,
+    /// Another connection took over the session ([MQTT-3.1.4-2] in 3.1.1, [MQTT-3.1.4-3] in
+    /// 5.0); MQTT 5 clients were sent DISCONNECT 0x8E.
+    SessionTakenOver { by: ConnId },
+    /// The client did not read what the broker sent until the transmit buffer passed twice
+    /// [`BrokerOptions::max_transmit_buffer`](super::BrokerOptions::max_transmit_buffer).
+    NotReading,
+    /// The broker is shutting down; MQTT 5 clients were sent DISCONNECT 0x8B.
+    ServerShuttingDown,
+}
+
+impl CloseReason {
+    /// Whether a connection that ends this way publishes its will: every end but a
+    /// DISCONNECT with reason code 0x00 ([MQTT-3.1.2-8], [MQTT-3.14.4-3]).
+    pub fn publishes_will(&self) -> bool {
+        !matches!(self, CloseReason::ClientDisconnected { reason_code: ReasonCode::Success })
+    }
+
+    /// The reason code of the DISCONNECT an MQTT 5 client is sent before the broker closes
+    /// the connection, if one is sent.
+    pub(crate) fn disconnect_code(&self) -> Option<ReasonCode> {
+        match self {
+            CloseReason::ProtocolError(error) => Some(error.reason_code()),
+            CloseReason::KeepAliveTimeout => Some(ReasonCode::KeepAliveTimeout),
+            CloseReason::SessionTakenOver { .. } => Some(ReasonCode::SessionTakenOver),
+            CloseReason::ServerShuttingDown => Some(ReasonCode::ServerShuttingDown),
+            CloseReason::ClientDisconnected { .. }
+            | CloseReason::ConnectionLost
+            | CloseReason::ConnectRefused { .. }
+            | CloseReason::ConnectTimeout
+            | CloseReason::NotReading => None,
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::ClientDisconnected { reason_code } => write!(f, "client sent DISCONNECT ({reason_code})"),
+            CloseReason::ConnectionLost => f.write_str("connection lost without DISCONNECT"),
+            CloseReason::ProtocolError(error) => write!(f, "protocol error: {error}"),
+            CloseReason::ConnectRefused { reason_code } => write!(f, "CONNECT refused ({reason_code})"),
+            CloseReason::ConnectTimeout => f.write_str("no CONNECT within the connect timeout"),
+            CloseReason::KeepAliveTimeout => f.write_str("nothing received for 1.5 times the keep alive"),
+            CloseReason::SessionTakenOver { by } => write!(f, "session taken over by connection {by}"),
+            CloseReason::NotReading => f.write_str("client does not read: transmit buffer full"),
+            CloseReason::ServerShuttingDown => f.write_str("server shutting down"),
+        }
+    }
+}
+
+/// A client broke a rule: either a packet the codec rejected, or a rule about the sequence
+/// of packets or the negotiated limits that the broker enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    Decode(DecodeError),
+    Violation { violation: ClientViolation, version: ProtocolVersion },
+}
+
+impl ProtocolError {
+    pub(crate) fn violation(violation: ClientViolation, version: ProtocolVersion) -> Self {
+        ProtocolError::Violation { violation, version }
+    }
+
+    /// The MQTT 5 reason code of the DISCONNECT (or CONNACK) that reports it.
+    pub fn reason_code(&self) -> ReasonCode {
+        match self {
+            ProtocolError::Decode(error) => error.reason_code(),
+            ProtocolError::Violation { violation, .. } => violation.reason_code(),
+        }
+    }
+
+    /// The statement or section broken, in the numbering of the connection's version. A
+    /// limit of this broker that 3.1.1 has no statement for has no rule.
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            ProtocolError::Decode(error) => Some(error.rule()),
+            ProtocolError::Violation { violation, version } => violation.rule(*version),
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::Decode(error) => write!(f, "{error}"),
+            ProtocolError::Violation { violation, version } => {
+                write!(f, "MQTT {version}: {violation}")?;
+                match violation.rule(*version) {
+                    Some(rule) => write!(f, " {rule}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// The rules about packet sequence and negotiated limits the broker enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClientViolation {
+    #[error("the first packet is {0}, not CONNECT")]
+    FirstPacketNotConnect(PacketType),
+    #[error("a second CONNECT on the connection")]
+    SecondConnect,
+    #[error("{0} is sent only by a server")]
+    ServerOnlyPacket(PacketType),
+    #[error("AUTH without an Authentication Method in CONNECT")]
+    AuthWithoutMethod,
+    #[error("topic alias {alias} is above the Topic Alias Maximum {max}")]
+    TopicAliasOutOfRange { alias: u16, max: u16 },
+    #[error("topic alias {0} stands for no topic yet")]
+    TopicAliasUnknown(u16),
+    #[error("a PUBLISH from a client carries a Subscription Identifier")]
+    SubscriptionIdentifierFromClient,
+    #[error("more than {max} QoS 2 PUBLISHes unfinished at once")]
+    ReceiveMaximumExceeded { max: u16 },
+    #[error("PUBLISH at QoS {qos} above the Maximum QoS {max}")]
+    QosNotSupported { qos: QoS, max: QoS },
+    #[error("retained PUBLISH while Retain Available is 0")]
+    RetainNotSupported,
+    #[error("DISCONNECT sets a Session Expiry Interval after CONNECT set 0")]
+    SessionExpiryAfterZero,
+}
+
+impl ClientViolation {
+    pub fn reason_code(self) -> ReasonCode {
+        match self {
+            ClientViolation::TopicAliasOutOfRange { .. } => ReasonCode::TopicAliasInvalid,
+            ClientViolation::ReceiveMaximumExceeded { .. } => ReasonCode::ReceiveMaximumExceeded,
+            ClientViolation::QosNotSupported { .. } => ReasonCode::QosNotSupported,
+            ClientViolation::RetainNotSupported => ReasonCode::RetainNotSupported,
+            ClientViolation::FirstPacketNotConnect(_)
+            | ClientViolation::SecondConnect
+            | ClientViolation::ServerOnlyPacket(_)
+            | ClientViolation::AuthWithoutMethod
+            | ClientViolation::TopicAliasUnknown(_)
+            | ClientViolation::SubscriptionIdentifierFromClient
+            | ClientViolation::SessionExpiryAfterZero => ReasonCode::ProtocolError,
+        }
+    }
+
+    /// The statement (or section) broken under `version`. The limits MQTT 5 lets a server
+    /// announce have no 3.1.1 statement: there they are this broker's own.
+    pub fn rule(self, version: ProtocolVersion) -> Option<Rule> {
+        use ProtocolVersion::{V5, V311};
+        use Rule::{Section, Statement};
+        Some(match (self, version) {
+            (ClientViolation::FirstPacketNotConnect(_), _) => Statement("MQTT-3.1.0-1"),
+            (ClientViolation::SecondConnect, _) => Statement("MQTT-3.1.0-2"),
+            (ClientViolation::ServerOnlyPacket(_), V311) => Section("2.2.1"),
+            (ClientViolation::ServerOnlyPacket(_), V5) => Section("2.1.2"),
+            (ClientViolation::AuthWithoutMethod, _) => Statement("MQTT-4.12.0-7"),
+            (ClientViolation::TopicAliasOutOfRange { .. }, _) => Statement("MQTT-3.3.2-9"),
+            (ClientViolation::TopicAliasUnknown(_), _) => Section("3.3.2.3.4"),
+            (ClientViolation::SubscriptionIdentifierFromClient, _) => Statement("MQTT-3.3.4-6"),
+            (ClientViolation::ReceiveMaximumExceeded { .. }, V5) => Statement("MQTT-3.3.4-7"),
+            (ClientViolation::QosNotSupported { .. }, V5) => Statement("MQTT-3.2.2-11"),
+            (ClientViolation::RetainNotSupported, V5) => Statement("MQTT-3.2.2-14"),
+            (ClientViolation::SessionExpiryAfterZero, _) => Section("3.14.2.2.2"),
+            (
+                ClientViolation::ReceiveMaximumExceeded { .. }
+                | ClientViolation::QosNotSupported { .. }
+                | ClientViolation::RetainNotSupported,
+                V311,
+            ) => return None,
+        })
+    }
+}
+
+/// Why [`Broker::handle_accept`](super::Broker::handle_accept) refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptError {
+    #[error("{max} connections are open, the most the broker allows")]
+    TooManyConnections { max: usize },
+    #[error("connection {0} is already open")]
+    DuplicateConnection(ConnId),
+    #[error("the broker is shutting down")]
+    ShuttingDown,
+}

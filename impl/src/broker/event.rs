@@ -1,0 +1,108 @@
+//! What the broker tells its owner about: connections opening and closing, messages it had
+//! to drop. Events inform (logs, metrics); nothing has to act on them.
+
+use std::collections::VecDeque;
+
+use crate::codec::{MqttString, ProtocolVersion};
+
+use super::{CloseReason, ConnId};
+
+/// Something that happened inside the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A CONNECT was accepted.
+    Connected { conn: ConnId, client_id: MqttString, version: ProtocolVersion, session_present: bool },
+    /// A connection ended, by either side. `client_id` is `None` before CONNECT was accepted.
+    Closed { conn: ConnId, client_id: Option<MqttString>, reason: CloseReason },
+    /// A message was not delivered to one session.
+    MessageDropped { client_id: MqttString, topic: MqttString, reason: DropReason },
+    /// A retained message was delivered but not stored: the store was full.
+    RetainedDropped { topic: MqttString },
+    /// The policy refused a PUBLISH or a will; the message went nowhere.
+    PublishDenied { client_id: MqttString, topic: MqttString },
+    /// A will message was published.
+    WillPublished { client_id: MqttString, topic: MqttString },
+    /// A session ended because its expiry interval passed while its client was offline.
+    SessionExpired { client_id: MqttString },
+    /// `count` events were dropped because nobody polled them; this takes their place.
+    EventsLost { count: u64 },
+}
+
+/// Why a message did not reach a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The session's queue held [`BrokerOptions::max_queued_messages`](super::BrokerOptions)
+    /// messages already.
+    QueueFull,
+    /// The message, as PUBLISH, was larger than the client's Maximum Packet Size
+    /// ([MQTT-3.1.2-25]).
+    PacketTooLarge,
+    /// Its Message Expiry Interval passed while it waited ([MQTT-3.3.2-5]).
+    Expired,
+}
+
+/// A bounded queue of events that counts what it had to drop.
+#[derive(Debug)]
+pub(crate) struct EventQueue {
+    events: VecDeque<Event>,
+    capacity: usize,
+    lost: u64,
+    total_lost: u64,
+}
+
+impl EventQueue {
+    pub(crate) fn new(capacity: usize) -> Self {
+        EventQueue { events: VecDeque::new(), capacity, lost: 0, total_lost: 0 }
+    }
+
+    /// Keeps the event if there is room. After a loss, the count of lost events goes in
+    /// first, so the order of what is kept stays true.
+    pub(crate) fn push(&mut self, event: Event) {
+        let needed = if self.lost > 0 { 2 } else { 1 };
+        if self.events.len() + needed > self.capacity {
+            self.lost += 1;
+            self.total_lost += 1;
+            return;
+        }
+        if self.lost > 0 {
+            self.events.push_back(Event::EventsLost { count: std::mem::take(&mut self.lost) });
+        }
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        match self.events.pop_front() {
+            None if self.lost > 0 => Some(Event::EventsLost { count: std::mem::take(&mut self.lost) }),
+            event => event,
+        }
+    }
+
+    pub(crate) fn total_lost(&self) -> u64 {
+        self.total_lost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expired(name: &'static str) -> Event {
+        Event::SessionExpired { client_id: MqttString::from_static(name).unwrap() }
+    }
+
+    #[test]
+    fn events_past_capacity_are_counted_and_reported_in_their_place() {
+        let mut queue = EventQueue::new(2);
+        for name in ["a", "b", "c", "d"] {
+            queue.push(expired(name));
+        }
+        assert_eq!(queue.pop(), Some(expired("a")));
+        queue.push(expired("e"));
+        assert_eq!(queue.pop(), Some(expired("b")));
+        assert_eq!(queue.pop(), Some(Event::EventsLost { count: 3 }));
+        assert_eq!(queue.pop(), None);
+        queue.push(expired("f"));
+        assert_eq!(queue.pop(), Some(expired("f")));
+        assert_eq!(queue.total_lost(), 3);
+    }
+}

@@ -1,0 +1,134 @@
+//! What a broker allows and how much it holds: every limit, with what happens when it is
+//! reached.
+
+use std::num::NonZeroU16;
+use std::time::Duration;
+
+use crate::codec::{MAX_PACKET_SIZE, QoS};
+
+/// The broker's configuration. `BrokerOptions::default()` is a broker that supports everything
+/// both protocol versions offer, with limits sized for a small deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerOptions {
+    /// Open network connections, counting those that have not sent CONNECT yet. When reached,
+    /// [`Broker::handle_accept`](super::Broker::handle_accept) refuses the connection with
+    /// [`AcceptError::TooManyConnections`](super::AcceptError::TooManyConnections) and the
+    /// runtime closes the socket without a word, as mosquitto's `max_connections` does (no
+    /// CONNACK can be written before the client has said which protocol version it speaks).
+    pub max_connections: usize,
+    /// How long a new connection may take to send its CONNECT. Past it the connection is
+    /// closed without a CONNACK.
+    pub connect_timeout: Duration,
+    /// The largest packet the broker accepts, fixed header included. A larger one closes the
+    /// connection (MQTT 5: DISCONNECT 0x95 Packet too large first). Announced to MQTT 5
+    /// clients as Maximum Packet Size when below the protocol's own limit.
+    pub max_packet_size: u32,
+    /// The broker's Receive Maximum: how many QoS 2 PUBLISHes a client may have unfinished
+    /// (PUBREC sent, PUBREL not yet received) at once. QoS 1 PUBLISHes are acknowledged at
+    /// once and never count. A client that goes over is disconnected (MQTT 5: 0x93 Receive
+    /// Maximum exceeded; 3.1.1 clients are told nothing beforehand and are simply closed).
+    pub receive_maximum: NonZeroU16,
+    /// The most QoS 1 and 2 messages the broker has sent a client and not yet seen completed.
+    /// An MQTT 5 client's own Receive Maximum lowers it further for that client. Messages past
+    /// the window wait in the session's queue.
+    pub max_inflight: NonZeroU16,
+    /// Messages waiting in one session's queue (behind the in-flight window, or for a client
+    /// that is offline). When full, a new message for that session is dropped, counted in
+    /// [`Stats::messages_dropped`](super::Stats) and reported as
+    /// [`Event::MessageDropped`](super::Event::MessageDropped); the publisher is not told.
+    /// Every message passes through the queue on its way out, so 0 counts as 1.
+    pub max_queued_messages: usize,
+    /// Whether QoS 0 messages are queued for a persistent session while its client is
+    /// offline. Off by default, as in mosquitto: 3.1.1 makes it optional [MQTT-3.1.2-5].
+    pub queue_qos0_offline: bool,
+    /// Bytes waiting in a connection's transmit buffer (encoded but not yet taken by
+    /// `poll_transmit`) above which the broker stops moving messages from the session queue
+    /// into it (an empty buffer always takes one message). Responses (acknowledgements,
+    /// PINGRESP, SUBACK) are always written; a client that lets the buffer grow past twice
+    /// this limit (and past 64 KiB whatever the limit) by not reading is disconnected.
+    pub max_transmit_buffer: usize,
+    /// Distinct topics holding a retained message. When full, a retained PUBLISH on a new
+    /// topic is delivered as usual but not stored (reported as
+    /// [`Event::RetainedDropped`](super::Event::RetainedDropped)); replacing or deleting the
+    /// message of a topic already stored always works.
+    pub max_retained_messages: usize,
+    /// Subscriptions one session may hold. A SUBSCRIBE past it gets the failure code for that
+    /// filter (MQTT 5: 0x97 Quota exceeded; 3.1.1: 0x80).
+    pub max_subscriptions_per_session: usize,
+    /// Sessions held at once, of connected and offline clients alike. When reached, a
+    /// CONNECT that would create a session is refused (MQTT 5: CONNACK 0x97 Quota exceeded;
+    /// 3.1.1: 0x03 Server unavailable); resuming or taking over a session always works.
+    pub max_sessions: usize,
+    /// The longest a session outlives its connection, in seconds. An MQTT 5 client asking for
+    /// more is told this value in CONNACK; a 3.1.1 persistent session (which asks for
+    /// "forever") ends this long after its client leaves. `u32::MAX` means never.
+    pub max_session_expiry_interval: u32,
+    /// The highest keep alive the broker lets a client have. An MQTT 5 client asking for 0 or
+    /// for more is told this value as Server Keep Alive in CONNACK, and it is enforced. A
+    /// 3.1.1 client cannot be told, so its own value stands.
+    pub max_keep_alive: Option<NonZeroU16>,
+    /// The Topic Alias Maximum announced to MQTT 5 clients: the aliases a client may set on
+    /// PUBLISHes to the broker. 0 turns inbound aliases off.
+    pub topic_alias_maximum: u16,
+    /// Whether the broker gives topic aliases to the messages it sends an MQTT 5 client that
+    /// accepts them. Each new topic takes the next free alias, up to the client's Topic Alias
+    /// Maximum; topics after that are sent in full.
+    pub outbound_topic_aliases: bool,
+    /// The highest QoS the broker supports. Below 2, MQTT 5 clients are told Maximum QoS in
+    /// CONNACK; subscriptions are granted at most this, a PUBLISH above it disconnects
+    /// (0x9B QoS not supported) and a will above it is refused at CONNECT.
+    pub maximum_qos: QoS,
+    /// Whether the broker keeps retained messages. When off, MQTT 5 clients are told Retain
+    /// Available 0, a retained PUBLISH disconnects (0x9A Retain not supported) and a retained
+    /// will is refused at CONNECT.
+    pub retain_available: bool,
+    /// Events kept for [`Broker::poll_event`](super::Broker::poll_event). When full, newer
+    /// events are dropped and counted; the next event polled is
+    /// [`Event::EventsLost`](super::Event::EventsLost).
+    pub max_pending_events: usize,
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        BrokerOptions {
+            max_connections: 10_000,
+            connect_timeout: Duration::from_secs(10),
+            max_packet_size: 1024 * 1024,
+            receive_maximum: non_zero(64),
+            max_inflight: non_zero(64),
+            max_queued_messages: 1000,
+            queue_qos0_offline: false,
+            max_transmit_buffer: 256 * 1024,
+            max_retained_messages: 10_000,
+            max_subscriptions_per_session: 1000,
+            max_sessions: 20_000,
+            max_session_expiry_interval: u32::MAX,
+            max_keep_alive: None,
+            topic_alias_maximum: 64,
+            outbound_topic_aliases: false,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            max_pending_events: 4096,
+        }
+    }
+}
+
+impl BrokerOptions {
+    /// Bytes of unread answers past which a client is taken not to read at all.
+    pub(crate) fn not_reading_threshold(&self) -> usize {
+        const FLOOR: usize = 64 * 1024;
+        self.max_transmit_buffer.saturating_mul(2).max(FLOOR)
+    }
+
+    /// The Maximum Packet Size worth announcing: none when it is the protocol's own limit.
+    pub(crate) fn announced_max_packet_size(&self) -> Option<u32> {
+        (self.max_packet_size < MAX_PACKET_SIZE).then_some(self.max_packet_size)
+    }
+}
+
+const fn non_zero(value: u16) -> NonZeroU16 {
+    match NonZeroU16::new(value) {
+        Some(value) => value,
+        None => panic!("a default limit is zero"),
+    }
+}

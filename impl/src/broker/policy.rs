@@ -1,0 +1,52 @@
+//! Authentication and authorization: the questions the broker asks, and who answers them.
+
+use crate::codec::{Connect, ProtocolVersion, ReasonCode};
+
+/// Who is asking, once connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientInfo<'a> {
+    /// The client identifier, as sent or as assigned by the broker.
+    pub client_id: &'a str,
+    pub username: Option<&'a str>,
+    pub version: ProtocolVersion,
+}
+
+/// Decides who may connect, publish and subscribe. The broker asks it and never caches the
+/// answer, so a policy may change its mind between two questions.
+pub trait Policy {
+    /// Whether a CONNECT may open a session. A refusal is a CONNACK reason code of 0x80 or
+    /// above, typically 0x86 Bad User Name or Password, 0x87 Not authorized or 0x8A Banned.
+    /// A 3.1.1 client, whose CONNACK has fewer codes, is sent the nearest it has: 0x86 and
+    /// 0x87 are its return codes 4 and 5, 0x85 is 2 and 0x88 is 3; codes about the server's
+    /// capacity (0x89 Server busy, 0x97 Quota exceeded) become 3, Server unavailable, and any
+    /// other becomes 5, Not authorized.
+    fn authenticate(&mut self, connect: &Connect) -> Result<(), ReasonCode>;
+
+    /// Whether `client` may publish on `topic`. A refused QoS 1 or 2 PUBLISH is acknowledged
+    /// (MQTT 5: with 0x87 Not authorized) and dropped, as [MQTT-3.3.5-2] allows in 3.1.1; a
+    /// refused will is dropped.
+    fn may_publish(&mut self, client: ClientInfo<'_>, topic: &str) -> bool;
+
+    /// Whether `client` may subscribe to `filter` (a shared subscription's filter is passed
+    /// whole, `$share/group/...`). A refused filter gets the failure code in SUBACK (MQTT 5:
+    /// 0x87 Not authorized; 3.1.1: 0x80).
+    fn may_subscribe(&mut self, client: ClientInfo<'_>, filter: &str) -> bool;
+}
+
+/// Lets everyone connect, publish and subscribe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllowAll;
+
+impl Policy for AllowAll {
+    fn authenticate(&mut self, _connect: &Connect) -> Result<(), ReasonCode> {
+        Ok(())
+    }
+
+    fn may_publish(&mut self, _client: ClientInfo<'_>, _topic: &str) -> bool {
+        true
+    }
+
+    fn may_subscribe(&mut self, _client: ClientInfo<'_>, _filter: &str) -> bool {
+        true
+    }
+}

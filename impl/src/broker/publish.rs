@@ -1,0 +1,173 @@
+//! PUBLISH from a client and the acknowledgements of both directions' QoS flows
+//! (sections 3.3 to 3.7 and 4.3).
+
+use std::time::Instant;
+
+use crate::codec::{
+    MqttString, Packet, PacketId, PayloadFormat, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
+};
+
+use super::ConnId;
+use super::core::Broker;
+use super::error::{ClientViolation, ProtocolError};
+use super::event::Event;
+use super::message::Message;
+use super::outbound::Received;
+use super::policy::Policy;
+use super::session::SessionId;
+
+impl<P: Policy> Broker<P> {
+    pub(super) fn handle_publish(&mut self, conn: ConnId, session: SessionId, mut publish: Publish, now: Instant) {
+        let Some(connection) = self.connections.get_mut(&conn) else { return };
+        let version = connection.version;
+        if let Err(violation) = self.check_publish(conn, &mut publish) {
+            return self.protocol_error(conn, ProtocolError::violation(violation, version), now);
+        }
+        let Some(packet_id) = publish.packet_id else {
+            self.accept_publish(conn, publish, now);
+            return;
+        };
+        if publish.qos == QoS::AtLeastOnce {
+            // [MQTT-4.3.2-2] in 3.1.1, [MQTT-4.3.2-4] in 5.0.
+            let code = self.accept_publish(conn, publish, now);
+            return self.send(conn, Packet::PubAck(ack(version, packet_id, code)), now);
+        }
+        let Some(state) = self.sessions.get_mut(&session) else { return };
+        if state.inbound_qos2.contains(&packet_id) {
+            // A repeat of a message already routed: PUBREC again, never a second delivery
+            // ([MQTT-4.3.3-2] in 3.1.1, [MQTT-4.3.3-10] in 5.0).
+            return self.send(conn, Packet::PubRec(PublishAck::new(packet_id)), now);
+        }
+        let maximum = self.options.receive_maximum.get();
+        if state.inbound_qos2.len() >= usize::from(maximum) {
+            let violation = ClientViolation::ReceiveMaximumExceeded { max: maximum };
+            return self.protocol_error(conn, ProtocolError::violation(violation, version), now);
+        }
+        let code = self.accept_publish(conn, publish, now);
+        // A refusal ends the flow here ([MQTT-4.3.3-9]); otherwise the identifier is kept
+        // until PUBREL ([MQTT-4.3.3-2] in 3.1.1, [MQTT-4.3.3-8] in 5.0).
+        if !code.is_failure() {
+            if let Some(state) = self.sessions.get_mut(&session) {
+                state.inbound_qos2.insert(packet_id);
+            }
+        }
+        self.send(conn, Packet::PubRec(ack(version, packet_id, code)), now);
+    }
+
+    /// The rules about a PUBLISH that depend on the connection and the broker's limits.
+    fn check_publish(&mut self, conn: ConnId, publish: &mut Publish) -> Result<(), ClientViolation> {
+        let Some(connection) = self.connections.get_mut(&conn) else { return Ok(()) };
+        if connection.version.is_v5() {
+            connection.resolve_topic_alias(publish, self.options.topic_alias_maximum)?;
+            if !publish.properties.subscription_identifiers.is_empty() {
+                return Err(ClientViolation::SubscriptionIdentifierFromClient);
+            }
+        }
+        if publish.qos > self.options.maximum_qos {
+            return Err(ClientViolation::QosNotSupported { qos: publish.qos, max: self.options.maximum_qos });
+        }
+        if publish.retain && !self.options.retain_available {
+            return Err(ClientViolation::RetainNotSupported);
+        }
+        Ok(())
+    }
+
+    /// Takes ownership of the message of a valid PUBLISH and routes it, unless its payload
+    /// is not the UTF-8 it claims or the policy refuses it. Returns the reason code of the
+    /// acknowledgement, in MQTT 5 terms.
+    fn accept_publish(&mut self, conn: ConnId, publish: Publish, now: Instant) -> ReasonCode {
+        let Some(connection) = self.connections.get(&conn) else { return ReasonCode::UnspecifiedError };
+        if publish.properties.payload_format_indicator == Some(PayloadFormat::Utf8)
+            && std::str::from_utf8(&publish.payload).is_err()
+        {
+            return ReasonCode::PayloadFormatInvalid;
+        }
+        let client = Self::client_info(connection);
+        let client_id = connection.client_id.clone();
+        if !self.policy.may_publish(client, &publish.topic) {
+            let client_id = client_id.unwrap_or_default();
+            self.events.push(Event::PublishDenied { client_id, topic: publish.topic });
+            return ReasonCode::NotAuthorized;
+        }
+        let Publish { qos, retain, topic, properties, payload, .. } = publish;
+        let message = Message::new(topic, payload, qos, retain, properties, client_id, now);
+        match self.publish_message(message) {
+            0 => ReasonCode::NoMatchingSubscribers,
+            _ => ReasonCode::Success,
+        }
+    }
+
+    /// PUBACK: the client has a QoS 1 message; the window has room for another.
+    pub(super) fn handle_puback(&mut self, session: SessionId, packet_id: PacketId) {
+        if let Some(state) = self.sessions.get_mut(&session) {
+            if state.outbound.acknowledge(packet_id) {
+                self.pump(session);
+            }
+        }
+    }
+
+    /// PUBREC: answered with PUBREL ([MQTT-4.3.3-1] in 3.1.1, [MQTT-4.3.3-4] in 5.0), also
+    /// when repeated; a refusal ends the flow ([MQTT-4.4.0-2]).
+    pub(super) fn handle_pubrec(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        packet_id: PacketId,
+        code: ReasonCode,
+        now: Instant,
+    ) {
+        let Some(state) = self.sessions.get_mut(&session) else { return };
+        let version = self.connections.get(&conn).map_or(ProtocolVersion::V311, |c| c.version);
+        match state.outbound.received(packet_id, code.is_failure()) {
+            Received::Release => self.send(conn, Packet::PubRel(PublishAck::new(packet_id)), now),
+            Received::Refused => self.pump(session),
+            Received::Unknown if code.is_failure() => {}
+            Received::Unknown => {
+                let mut release = PublishAck::new(packet_id);
+                if version.is_v5() {
+                    release.reason_code = ReasonCode::PacketIdentifierNotFound;
+                }
+                self.send(conn, Packet::PubRel(release), now);
+            }
+        }
+    }
+
+    /// PUBREL: the QoS 2 flow from the client is over; PUBCOMP ([MQTT-4.3.3-2] in 3.1.1,
+    /// [MQTT-4.3.3-11] in 5.0), and the identifier is free for a new message
+    /// ([MQTT-4.3.3-12]).
+    pub(super) fn handle_pubrel(&mut self, conn: ConnId, session: SessionId, packet_id: PacketId, now: Instant) {
+        let known = self.sessions.get_mut(&session).is_some_and(|state| state.inbound_qos2.remove(&packet_id));
+        let version = self.connections.get(&conn).map_or(ProtocolVersion::V311, |c| c.version);
+        let mut complete = PublishAck::new(packet_id);
+        if !known && version.is_v5() {
+            complete.reason_code = ReasonCode::PacketIdentifierNotFound;
+        }
+        self.send(conn, Packet::PubComp(complete), now);
+    }
+
+    /// PUBCOMP: a QoS 2 flow to the client is over; the window has room for another.
+    pub(super) fn handle_pubcomp(&mut self, session: SessionId, packet_id: PacketId) {
+        if let Some(state) = self.sessions.get_mut(&session) {
+            if state.outbound.complete(packet_id) {
+                self.pump(session);
+            }
+        }
+    }
+}
+
+/// PUBACK or PUBREC with `code`, and a Reason String that explains a refusal. 3.1.1 has no
+/// reason codes: there every outcome is acknowledged plainly, which is what [MQTT-3.3.5-2]
+/// lets a server do with a PUBLISH it does not authorize.
+fn ack(version: ProtocolVersion, packet_id: PacketId, code: ReasonCode) -> PublishAck {
+    let mut ack = PublishAck::new(packet_id);
+    if version.is_v5() {
+        ack.reason_code = code;
+        let explanation = match code {
+            ReasonCode::NotAuthorized => Some("not authorized to publish on this topic"),
+            ReasonCode::PayloadFormatInvalid => Some("the payload is not the UTF-8 its Payload Format Indicator says"),
+            _ => None,
+        };
+        ack.properties.reason_string = explanation.and_then(|text| MqttString::try_from(text).ok());
+    }
+    ack
+}

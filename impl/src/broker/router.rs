@@ -1,0 +1,205 @@
+//! Moving messages between sessions: from a publisher to the retained store and to every
+//! matching subscription, into each session's queue, and from the queue to the client.
+//!
+//! Overlapping subscriptions: when several subscriptions of one session match a topic, the
+//! session gets one copy, at the highest QoS they grant ([MQTT-3.3.5-1] in 3.1.1,
+//! [MQTT-3.3.4-2] in 5.0), carrying the Subscription Identifiers of all of them
+//! ([MQTT-3.3.4-3], [MQTT-3.3.4-4]), with the RETAIN flag kept if any of them has Retain As
+//! Published. A subscription with No Local does not count for the publisher's own session. A
+//! shared subscription is separate: each matching share group delivers its own copy to one
+//! of its members.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::codec::{Publish, QoS};
+
+use super::connection::SendError;
+use super::core::Broker;
+use super::event::{DropReason, Event};
+use super::message::{Delivery, Message};
+use super::outbound::Transmit;
+use super::policy::Policy;
+use super::session::{SessionId, Subscriber};
+use super::topic_tree::Matched;
+
+impl<P: Policy> Broker<P> {
+    /// Takes ownership of a message: updates the retained store if it is retained, and
+    /// delivers it to every matching subscription ([MQTT-4.5.0-1]). Returns how many
+    /// sessions it went to.
+    pub(super) fn publish_message(&mut self, message: Message) -> usize {
+        let message = Arc::new(message);
+        if message.retain {
+            self.retain(&message);
+        }
+        self.stats.messages_received += 1;
+        let deliveries = self.match_subscriptions(&message);
+        let sessions = deliveries.len();
+        for (session, delivery) in deliveries {
+            self.enqueue(session, delivery);
+        }
+        sessions
+    }
+
+    /// A retained PUBLISH replaces the topic's retained message ([MQTT-3.3.1-5]); with an
+    /// empty payload it deletes it and is not stored ([MQTT-3.3.1-10], [MQTT-3.3.1-11] in
+    /// 3.1.1; [MQTT-3.3.1-6], [MQTT-3.3.1-7] in 5.0).
+    fn retain(&mut self, message: &Arc<Message>) {
+        if message.payload.is_empty() {
+            self.retained.remove(&message.topic);
+        } else if self.retained.store(Arc::clone(message)).is_err() {
+            self.events.push(Event::RetainedDropped { topic: message.topic.clone() });
+        }
+    }
+
+    /// One delivery per session whose plain subscriptions match, plus one per matching share
+    /// group.
+    fn match_subscriptions(&mut self, message: &Arc<Message>) -> Vec<(SessionId, Delivery)> {
+        let Broker { subscriptions, sessions, .. } = self;
+        let mut plain: HashMap<SessionId, Delivery> = HashMap::new();
+        let mut shared: Vec<(SessionId, Delivery)> = Vec::new();
+        let is_publisher = |session: SessionId| {
+            let client_id = sessions.get(&session).map(|state| &state.client_id);
+            message.publisher.is_some() && client_id == message.publisher.as_ref()
+        };
+        subscriptions.for_each_match(&message.topic, |matched| match matched {
+            Matched::Subscriber(session, subscriber) => {
+                // [MQTT-3.8.3-3]
+                if subscriber.options.no_local && is_publisher(session) {
+                    return;
+                }
+                match plain.entry(session) {
+                    Entry::Vacant(entry) => {
+                        entry.insert(delivery(message, subscriber));
+                    }
+                    Entry::Occupied(mut entry) => merge(entry.get_mut(), message, subscriber),
+                }
+            }
+            Matched::Group(group) => {
+                let online = |session: SessionId| sessions.get(&session).is_some_and(|state| state.is_online());
+                if let Some((session, subscriber)) = group.pick(online) {
+                    shared.push((session, delivery(message, subscriber)));
+                }
+            }
+        });
+        plain.into_iter().chain(shared).collect()
+    }
+
+    /// Puts a delivery in a session's queue and, if its client is connected, moves what can
+    /// go on to the connection. A QoS 0 message for an offline client is not kept unless
+    /// the options say so.
+    pub(super) fn enqueue(&mut self, session: SessionId, delivery: Delivery) {
+        let Some(state) = self.sessions.get_mut(&session) else { return };
+        let online = state.is_online();
+        if !online && delivery.qos == QoS::AtMostOnce && !self.options.queue_qos0_offline {
+            return;
+        }
+        // Every message passes through the queue, so it holds at least one.
+        let capacity = self.options.max_queued_messages.max(1);
+        if let Err(delivery) = state.outbound.enqueue(delivery, capacity) {
+            let client_id = state.client_id.clone();
+            self.drop_message(client_id, &delivery, DropReason::QueueFull);
+            return;
+        }
+        if online {
+            self.pump(session);
+        }
+    }
+
+    /// Moves messages from a connected session's queue to its connection while the window
+    /// of the client and the transmit buffer limit allow.
+    pub(super) fn pump(&mut self, session: SessionId) {
+        let Broker { sessions, connections, ready, options, stats, events, now, .. } = self;
+        let Some(now) = *now else { return };
+        let Some(state) = sessions.get_mut(&session) else { return };
+        let Some(connection) = state.connection.and_then(|conn| connections.get_mut(&conn)) else { return };
+        if connection.session() != Some(session) {
+            return;
+        }
+        let window = usize::from(options.max_inflight.get().min(connection.limits.receive_maximum));
+        // An empty buffer always takes one message, so even a limit of 0 lets messages flow.
+        while connection.transmit_len() == 0 || connection.transmit_len() < options.max_transmit_buffer {
+            let Some(transmit) = state.outbound.next_transmit(window, now) else { break };
+            let (packet_id, dup, delivery) = match transmit {
+                Transmit::Publish { packet_id, dup, delivery } => (packet_id, dup, delivery),
+                Transmit::Expired(delivery) => {
+                    stats.messages_dropped += 1;
+                    events.push(dropped(state.client_id.clone(), &delivery, DropReason::Expired));
+                    continue;
+                }
+            };
+            let publish = outgoing_publish(&delivery, packet_id, dup, connection.version.is_v5(), now);
+            match connection.send_publish(publish, ready) {
+                Ok(()) => stats.messages_sent += 1,
+                Err(error) => {
+                    // [MQTT-3.1.2-25]: dropped, and the broker goes on as if it was sent.
+                    debug_assert!(matches!(error, SendError::TooLarge { .. }), "unencodable PUBLISH: {error:?}");
+                    if let Some(packet_id) = packet_id {
+                        state.outbound.abandon(packet_id);
+                    }
+                    stats.messages_dropped += 1;
+                    events.push(dropped(state.client_id.clone(), &delivery, DropReason::PacketTooLarge));
+                }
+            }
+        }
+    }
+
+    fn drop_message(&mut self, client_id: crate::codec::MqttString, delivery: &Delivery, reason: DropReason) {
+        self.stats.messages_dropped += 1;
+        self.events.push(dropped(client_id, delivery, reason));
+    }
+}
+
+fn dropped(client_id: crate::codec::MqttString, delivery: &Delivery, reason: DropReason) -> Event {
+    Event::MessageDropped { client_id, topic: delivery.message.topic.clone(), reason }
+}
+
+/// A session's copy for one subscription: at most the QoS it granted ([MQTT-3.8.4-6] in
+/// 3.1.1, [MQTT-3.8.4-8] in 5.0), RETAIN as published only if it asks so ([MQTT-3.3.1-9] in
+/// 3.1.1; [MQTT-3.3.1-12], [MQTT-3.3.1-13] in 5.0).
+fn delivery(message: &Arc<Message>, subscriber: Subscriber) -> Delivery {
+    Delivery {
+        message: Arc::clone(message),
+        qos: message.qos.min(subscriber.options.qos),
+        retain: message.retain && subscriber.options.retain_as_published,
+        subscription_ids: subscriber.id.into_iter().collect(),
+    }
+}
+
+/// Folds another matching subscription of the same session into its single copy.
+fn merge(delivery: &mut Delivery, message: &Message, subscriber: Subscriber) {
+    delivery.qos = delivery.qos.max(message.qos.min(subscriber.options.qos));
+    delivery.retain |= message.retain && subscriber.options.retain_as_published;
+    delivery.subscription_ids.extend(subscriber.id);
+}
+
+/// The PUBLISH that carries a delivery to a client. DUP says only whether this packet is a
+/// retransmission, never what the publisher sent ([MQTT-3.3.1-3]). An MQTT 5 client gets
+/// the message's properties, its remaining expiry ([MQTT-3.3.2-6]) and the subscription
+/// identifiers; a 3.1.1 client, which cannot carry them, gets none.
+fn outgoing_publish(
+    delivery: &Delivery,
+    packet_id: Option<crate::codec::PacketId>,
+    dup: bool,
+    v5: bool,
+    now: Instant,
+) -> Publish {
+    let message = &delivery.message;
+    let mut publish = Publish::new(message.topic.clone(), delivery.qos, packet_id, message.payload.clone());
+    publish.dup = dup;
+    publish.retain = delivery.retain;
+    if v5 {
+        publish.properties = message.properties.clone();
+        // A PUBLISH already sent is not expired again [MQTT-4.3.3-7]; it says 0 seconds left.
+        let remaining = message.expiry.remaining(now).unwrap_or(Some(0));
+        if remaining.is_some() {
+            publish.properties.message_expiry_interval = remaining;
+        }
+        if !delivery.subscription_ids.is_empty() {
+            publish.properties.subscription_identifiers = delivery.subscription_ids.clone();
+        }
+    }
+    publish
+}

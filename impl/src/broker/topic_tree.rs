@@ -1,0 +1,279 @@
+//! Every subscription of every session, in a tree of topic levels, so that matching a topic
+//! visits only the branches its levels (and the wildcards beside them) lead to, never every
+//! subscription.
+
+use std::collections::HashMap;
+
+use super::session::{Route, SessionId, Subscriber};
+
+/// The subscriptions on one filter of one share group: each message goes to one member.
+#[derive(Debug, Default)]
+pub(crate) struct SharedGroup {
+    members: Vec<(SessionId, Subscriber)>,
+    next: usize,
+}
+
+impl SharedGroup {
+    /// The member to deliver the next message to: round robin over the members whose client
+    /// is connected, or over all members when none is (the message then waits in that
+    /// member's session).
+    pub(crate) fn pick(&mut self, online: impl Fn(SessionId) -> bool) -> Option<(SessionId, Subscriber)> {
+        let count = self.members.len();
+        let order = (0..count).map(|offset| (self.next + offset) % count);
+        let chosen = order.clone().find(|&index| online(self.members[index].0)).or_else(|| order.clone().next())?;
+        self.next = (chosen + 1) % count;
+        Some(self.members[chosen])
+    }
+}
+
+/// A subscription that matched a topic.
+#[derive(Debug)]
+pub(crate) enum Matched<'a> {
+    Subscriber(SessionId, Subscriber),
+    Group(&'a mut SharedGroup),
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    children: HashMap<Box<str>, Node>,
+    subscribers: HashMap<SessionId, Subscriber>,
+    groups: HashMap<Box<str>, SharedGroup>,
+}
+
+impl Node {
+    fn is_empty(&self) -> bool {
+        self.children.is_empty() && self.subscribers.is_empty() && self.groups.is_empty()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SubscriptionTree {
+    root: Node,
+    count: usize,
+}
+
+impl SubscriptionTree {
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Adds or replaces a session's subscription; true if it replaced one.
+    pub(crate) fn insert(&mut self, route: &Route, session: SessionId, subscriber: Subscriber) -> bool {
+        let (filter, group) = parts(route);
+        let mut node = &mut self.root;
+        for level in filter.split('/') {
+            node = node.children.entry(level.into()).or_default();
+        }
+        let replaced = match group {
+            None => node.subscribers.insert(session, subscriber).is_some(),
+            Some(group) => {
+                let group = node.groups.entry(group.into()).or_default();
+                match group.members.iter_mut().find(|(member, _)| *member == session) {
+                    Some(member) => {
+                        member.1 = subscriber;
+                        true
+                    }
+                    None => {
+                        group.members.push((session, subscriber));
+                        false
+                    }
+                }
+            }
+        };
+        if !replaced {
+            self.count += 1;
+        }
+        replaced
+    }
+
+    /// Removes a session's subscription; true if there was one.
+    pub(crate) fn remove(&mut self, route: &Route, session: SessionId) -> bool {
+        let (filter, group) = parts(route);
+        let levels: Vec<&str> = filter.split('/').collect();
+        let removed = remove_from(&mut self.root, &levels, group, session);
+        if removed {
+            self.count -= 1;
+        }
+        removed
+    }
+
+    /// Calls `visit` for each subscription matching `topic`: each plain subscription, and
+    /// each share group with a matching filter. A topic starting with `$` is not matched by
+    /// a filter starting with a wildcard ([MQTT-4.7.2-1]). Levels are compared as they are,
+    /// without normalisation ([MQTT-4.7.3-4]).
+    pub(crate) fn for_each_match(&mut self, topic: &str, mut visit: impl FnMut(Matched<'_>)) {
+        let wildcards_at_root = !topic.starts_with('$');
+        walk(&mut self.root, Some(topic), wildcards_at_root, &mut visit);
+    }
+}
+
+fn parts(route: &Route) -> (&str, Option<&str>) {
+    match route {
+        Route::Plain(filter) => (filter, None),
+        Route::Shared { group, filter } => (filter, Some(group)),
+    }
+}
+
+/// Matches the levels left (`None` once all are consumed) below `node`.
+fn walk(node: &mut Node, rest: Option<&str>, wildcards: bool, visit: &mut impl FnMut(Matched<'_>)) {
+    let Some(rest) = rest else {
+        visit_node(node, visit);
+        // "sport/#" also matches "sport" itself.
+        if let Some(parent_match) = node.children.get_mut("#") {
+            visit_node(parent_match, visit);
+        }
+        return;
+    };
+    let (level, tail) = match rest.split_once('/') {
+        Some((level, tail)) => (level, Some(tail)),
+        None => (rest, None),
+    };
+    if wildcards {
+        if let Some(everything) = node.children.get_mut("#") {
+            visit_node(everything, visit);
+        }
+        if let Some(any_level) = node.children.get_mut("+") {
+            walk(any_level, tail, true, visit);
+        }
+    }
+    // A topic level of "+" or "#" cannot exist (topic names have no wildcards), so this
+    // never visits a wildcard node twice.
+    if let Some(exact) = node.children.get_mut(level) {
+        walk(exact, tail, true, visit);
+    }
+}
+
+fn visit_node(node: &mut Node, visit: &mut impl FnMut(Matched<'_>)) {
+    for (&session, &subscriber) in &node.subscribers {
+        visit(Matched::Subscriber(session, subscriber));
+    }
+    for group in node.groups.values_mut() {
+        visit(Matched::Group(group));
+    }
+}
+
+fn remove_from(node: &mut Node, levels: &[&str], group: Option<&str>, session: SessionId) -> bool {
+    let Some((level, rest)) = levels.split_first() else {
+        return match group {
+            None => node.subscribers.remove(&session).is_some(),
+            Some(name) => {
+                let Some(shared) = node.groups.get_mut(name) else { return false };
+                let before = shared.members.len();
+                shared.members.retain(|(member, _)| *member != session);
+                let removed = shared.members.len() < before;
+                if shared.members.is_empty() {
+                    node.groups.remove(name);
+                } else {
+                    shared.next %= shared.members.len();
+                }
+                removed
+            }
+        };
+    };
+    let Some(child) = node.children.get_mut(*level) else { return false };
+    let removed = remove_from(child, rest, group, session);
+    if child.is_empty() {
+        node.children.remove(*level);
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{ProtocolVersion, QoS, SubscriptionOptions};
+
+    fn subscriber() -> Subscriber {
+        Subscriber { options: SubscriptionOptions::new(QoS::AtLeastOnce), id: None }
+    }
+
+    fn tree(filters: &[(&str, u64)]) -> SubscriptionTree {
+        let mut tree = SubscriptionTree::default();
+        for &(filter, session) in filters {
+            tree.insert(&Route::of(filter, ProtocolVersion::V5), SessionId(session), subscriber());
+        }
+        tree
+    }
+
+    fn matching(tree: &mut SubscriptionTree, topic: &str) -> Vec<u64> {
+        let mut sessions = Vec::new();
+        tree.for_each_match(topic, |matched| match matched {
+            Matched::Subscriber(session, _) => sessions.push(session.0),
+            Matched::Group(group) => sessions.extend(group.pick(|_| true).map(|(session, _)| session.0)),
+        });
+        sessions.sort_unstable();
+        sessions
+    }
+
+    #[test]
+    fn wildcards_match_as_section_4_7_says() {
+        let mut tree = tree(&[
+            ("sport/tennis/player1/#", 1),
+            ("sport/+", 2),
+            ("+/+", 3),
+            ("/+", 4),
+            ("+", 5),
+            ("#", 6),
+            ("sport/tennis/+", 7),
+        ]);
+        assert_eq!(matching(&mut tree, "sport/tennis/player1"), vec![1, 6, 7]);
+        assert_eq!(matching(&mut tree, "sport/tennis/player1/ranking"), vec![1, 6]);
+        assert_eq!(matching(&mut tree, "sport/"), vec![2, 3, 6]);
+        assert_eq!(matching(&mut tree, "sport"), vec![5, 6]);
+        assert_eq!(matching(&mut tree, "/finance"), vec![3, 4, 6]);
+    }
+
+    #[test]
+    fn dollar_topics_are_not_matched_by_leading_wildcards() {
+        // [MQTT-4.7.2-1]
+        let mut tree = tree(&[("#", 1), ("+/monitor/Clients", 2), ("$SYS/#", 3), ("$SYS/monitor/+", 4)]);
+        assert_eq!(matching(&mut tree, "$SYS/monitor/Clients"), vec![3, 4]);
+        assert_eq!(matching(&mut tree, "SYS/monitor/Clients"), vec![1, 2]);
+    }
+
+    #[test]
+    fn levels_are_compared_exactly() {
+        // [MQTT-4.7.3-4]
+        let mut tree = tree(&[("ACCOUNTS", 1), ("a b", 2), ("a//b", 3)]);
+        assert_eq!(matching(&mut tree, "Accounts"), Vec::<u64>::new());
+        assert_eq!(matching(&mut tree, "a b"), vec![2]);
+        assert_eq!(matching(&mut tree, "a//b"), vec![3]);
+        assert_eq!(matching(&mut tree, "a/b"), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn insert_replaces_and_remove_prunes() {
+        let mut tree = tree(&[("a/b/c", 1)]);
+        let route = Route::of("a/b/c", ProtocolVersion::V5);
+        assert!(tree.insert(&route, SessionId(1), subscriber()));
+        assert_eq!(tree.len(), 1);
+        assert!(tree.remove(&route, SessionId(1)));
+        assert!(!tree.remove(&route, SessionId(1)));
+        assert_eq!(tree.len(), 0);
+        assert!(tree.root.is_empty());
+    }
+
+    #[test]
+    fn a_share_group_delivers_each_message_to_one_member_in_turn_preferring_online_ones() {
+        let mut tree = tree(&[("$share/g/a/+", 1), ("$share/g/a/+", 2), ("$share/g/a/+", 3), ("a/+", 9)]);
+        assert_eq!(matching(&mut tree, "a/x"), vec![1, 9]);
+        assert_eq!(matching(&mut tree, "a/x"), vec![2, 9]);
+        assert_eq!(matching(&mut tree, "a/x"), vec![3, 9]);
+        let mut picked = Vec::new();
+        tree.for_each_match("a/x", |matched| {
+            if let Matched::Group(group) = matched {
+                picked.push(group.pick(|session| session == SessionId(3)).map(|(session, _)| session.0));
+                picked.push(group.pick(|session| session == SessionId(3)).map(|(session, _)| session.0));
+            }
+        });
+        assert_eq!(picked, vec![Some(3), Some(3)]);
+    }
+
+    #[test]
+    fn in_3_1_1_a_share_filter_is_an_ordinary_filter() {
+        let mut tree = SubscriptionTree::default();
+        tree.insert(&Route::of("$share/g/a", ProtocolVersion::V311), SessionId(1), subscriber());
+        assert_eq!(matching(&mut tree, "a"), Vec::<u64>::new());
+        assert_eq!(matching(&mut tree, "$share/g/a"), vec![1]);
+    }
+}

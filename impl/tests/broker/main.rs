@@ -1,0 +1,16 @@
+//! The broker core driven through its sans-IO interface with encoded packets and a
+//! simulated clock: one behaviour per test, each citing the statements it checks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod catalogue;
+mod connect;
+mod harness;
+mod keepalive;
+mod limits;
+mod mqtt5;
+mod qos;
+mod retained;
+mod sessions;
+mod subscriptions;
+mod will;
