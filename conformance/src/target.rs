@@ -114,6 +114,8 @@ impl fmt::Display for BrokerAddress {
 pub struct TargetBroker {
     address: std::net::SocketAddr,
     name: String,
+    /// Held for its lifetime: dropping it stops the embedded broker.
+    _embedded: Option<verimqtt::runtime::EmbeddedBroker>,
 }
 
 impl TargetBroker {
@@ -127,10 +129,17 @@ impl TargetBroker {
             Target::Broker(address) => Ok(TargetBroker {
                 address: address.resolve().map_err(|error| format!("{address}: {error}"))?,
                 name: address.to_string(),
+                _embedded: None,
             }),
-            Target::Embedded => Err(format!(
-                "the embedded broker is not wired in yet; name a broker with {BROKER_VARIABLE} or --broker"
-            )),
+            Target::Embedded => {
+                let broker = verimqtt::runtime::EmbeddedBroker::start()
+                    .map_err(|error| format!("cannot start the embedded broker: {error}"))?;
+                Ok(TargetBroker {
+                    address: broker.addr(),
+                    name: format!("embedded verimqtt {} ({})", env!("CARGO_PKG_VERSION"), broker.url()),
+                    _embedded: Some(broker),
+                })
+            }
         }
     }
 

@@ -13,7 +13,10 @@ use verimqtt_conformance::suite::{self, run_one};
 use verimqtt_conformance::{Outcome, Scenario, Settings, TargetBroker, scenarios_dir};
 
 fn main() {
-    let arguments = Arguments::from_args();
+    let mut arguments = Arguments::from_args();
+    // Scenarios spend their time waiting on the broker, and keep apart by their names: run many
+    // at once unless told otherwise.
+    arguments.test_threads.get_or_insert(16);
     let scenarios = Scenario::load_all(&scenarios_dir()).unwrap_or_else(|error| panic!("{error}"));
     let broker = TargetBroker::start(None).unwrap_or_else(|error| panic!("{error}"));
     let settings = Arc::new(Settings { address: broker.address(), run_id: new_run_id(), unsupported: BTreeSet::new() });

@@ -327,7 +327,11 @@ impl DecodeError {
 
     /// The MQTT 5 reason code to close the connection with.
     pub fn reason_code(&self) -> ReasonCode {
-        self.kind().reason_code()
+        match self.violation {
+            // 5.0 has a code of its own for a bad Topic Alias (0x94); 0 is never a valid one.
+            Violation::InvalidPropertyValue { property: PropertyId::TopicAlias, .. } => ReasonCode::TopicAliasInvalid,
+            _ => self.kind().reason_code(),
+        }
     }
 
     /// For a CONNECT that asks for a protocol level the codec does not speak, that level: the
@@ -406,6 +410,14 @@ mod tests {
         assert_eq!(protocol.reason_code(), ReasonCode::ProtocolError);
         let too_large = DecodeError::new(Violation::PacketTooLarge { size: 9, max: 8 }, V5);
         assert_eq!(too_large.reason_code(), ReasonCode::PacketTooLarge);
+    }
+
+    #[test]
+    fn topic_alias_zero_is_answered_with_topic_alias_invalid() {
+        let violation = Violation::InvalidPropertyValue { property: PropertyId::TopicAlias, value: 0 };
+        let error = DecodeError::new(violation, V5);
+        assert_eq!(error.kind(), ErrorKind::ProtocolError);
+        assert_eq!(error.reason_code(), ReasonCode::TopicAliasInvalid);
     }
 
     #[test]
