@@ -66,10 +66,7 @@ impl Access {
     }
 
     fn grants(self, wanted: Wanted) -> bool {
-        matches!(
-            (self, wanted),
-            (Access::ReadWrite, _) | (Access::Read, Wanted::Read) | (Access::Write, Wanted::Write)
-        )
+        matches!((self, wanted), (Access::ReadWrite, _) | (Access::Read, Wanted::Read) | (Access::Write, Wanted::Write))
     }
 }
 
@@ -366,7 +363,10 @@ pattern read users/%u/#
     #[test]
     fn a_bad_line_names_its_number_and_the_reason() {
         let error = |text: &str| Acl::parse(text).unwrap_err();
-        assert_eq!(error("# c\n\ntopics read a"), LineError { line: 3, reason: RuleError::UnknownKeyword("topics".into()) });
+        assert_eq!(
+            error("# c\n\ntopics read a"),
+            LineError { line: 3, reason: RuleError::UnknownKeyword("topics".into()) }
+        );
         assert_eq!(error("topic"), LineError { line: 1, reason: RuleError::MissingFilter("topic") });
         assert_eq!(error("topic rw a"), LineError { line: 1, reason: RuleError::UnknownAccess("rw".into()) });
         assert_eq!(error("user"), LineError { line: 1, reason: RuleError::MissingUsername });
@@ -374,7 +374,10 @@ pattern read users/%u/#
             error("pattern read a/#/b"),
             LineError {
                 line: 1,
-                reason: RuleError::BadFilter { filter: "a/#/b".into(), error: FilterError::MultiLevelWildcardMisplaced }
+                reason: RuleError::BadFilter {
+                    filter: "a/#/b".into(),
+                    error: FilterError::MultiLevelWildcardMisplaced
+                }
             }
         );
     }

@@ -16,7 +16,9 @@ pub(crate) fn matches(filter: &str, topic: &str) -> bool {
 fn match_levels(filter: &[&str], topic: &[&str]) -> bool {
     match (filter.split_first(), topic.split_first()) {
         (Some((&"#", _)), _) => true,
-        (Some((&level, filter)), Some((&name, topic))) => (level == "+" || level == name) && match_levels(filter, topic),
+        (Some((&level, filter)), Some((&name, topic))) => {
+            (level == "+" || level == name) && match_levels(filter, topic)
+        }
         (None, None) => true,
         _ => false,
     }

@@ -76,9 +76,7 @@ impl PasswordHash {
                 digest.update(salt);
                 (hash, digest.finalize().into())
             }
-            PasswordHash::Pbkdf2Sha512 { iterations, salt, hash } => {
-                (hash, pbkdf2_sha512(password, salt, *iterations))
-            }
+            PasswordHash::Pbkdf2Sha512 { iterations, salt, hash } => (hash, pbkdf2_sha512(password, salt, *iterations)),
         };
         expected.iter().zip(computed.iter()).fold(0, |difference, (a, b)| difference | (a ^ b)) == 0
     }

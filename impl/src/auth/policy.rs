@@ -2,7 +2,7 @@
 //! password file, and an ACL.
 
 use crate::broker::{ClientInfo, Policy};
-use crate::codec::{Connect, ProtocolVersion, ReasonCode, shared_subscription};
+use crate::codec::{Connect, ReasonCode, shared_subscription};
 
 use super::acl::Acl;
 use super::password::{NEW_HASH_ITERATIONS, PasswordHash};
@@ -95,10 +95,9 @@ impl Policy for FilePolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{Binary, MqttString};
+    use crate::codec::{Binary, MqttString, ProtocolVersion};
 
-    const BOB: &str =
-        "bob:$6$8wREk+rfp/dW3RrN$eDi2Dusb8BEJUsEhC0K45SadcAmfmoNcVz5MRVqkxI4IfEcyNtKGKgIGFVYf8BaCx4i1EJrGmpfo3NuTWdCyaQ==";
+    const BOB: &str = "bob:$6$8wREk+rfp/dW3RrN$eDi2Dusb8BEJUsEhC0K45SadcAmfmoNcVz5MRVqkxI4IfEcyNtKGKgIGFVYf8BaCx4i1EJrGmpfo3NuTWdCyaQ==";
 
     fn connect(username: Option<&'static str>, password: Option<&'static [u8]>) -> Connect {
         let mut connect = Connect::new(ProtocolVersion::V5, MqttString::from_static("c").unwrap());
