@@ -150,10 +150,10 @@ impl BrokerHarness {
     /// Takes everything the broker has to say, checking it.
     fn drain(&mut self, cause: Cause) {
         while let Some(event) = self.broker.poll_event() {
-            if let Event::Connected { conn, version, .. } = event {
-                if let Some(peer) = self.peer_mut(conn) {
-                    peer.version = Some(version);
-                }
+            if let Event::Connected { conn, version, .. } = event
+                && let Some(peer) = self.peer_mut(conn)
+            {
+                peer.version = Some(version);
             }
         }
         while let Some(conn) = self.broker.poll_transmit_ready() {
