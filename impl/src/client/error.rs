@@ -110,8 +110,12 @@ impl ProtocolViolation {
             }
             (ProtocolViolation::UnknownPacketId { .. }, V311) => Statement("MQTT-2.3.1-6"),
             (ProtocolViolation::UnknownPacketId { .. }, V5) => Statement("MQTT-2.2.1-5"),
-            (ProtocolViolation::ReasonCodeCountMismatch { packet: PacketType::UnsubAck, .. }, _) => {
+            (ProtocolViolation::ReasonCodeCountMismatch { packet: PacketType::UnsubAck, .. }, V5) => {
                 Statement("MQTT-3.11.3-1")
+            }
+            // A 3.1.1 UNSUBACK has no reason codes to count.
+            (ProtocolViolation::ReasonCodeCountMismatch { packet: PacketType::UnsubAck, .. }, V311) => {
+                Section("3.11.3")
             }
             (ProtocolViolation::ReasonCodeCountMismatch { .. }, V311) => Statement("MQTT-3.8.4-5"),
             (ProtocolViolation::ReasonCodeCountMismatch { .. }, V5) => Statement("MQTT-3.8.4-6"),
