@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::connection::AuthExchange;
 use super::error::CommandError;
-use super::event::{DropReason, PublishTicket};
+use super::event::PublishTicket;
 use super::limits::ServerLimits;
 use super::outbound::Outgoing;
 use super::requests::Request;
@@ -26,7 +26,7 @@ const MEASURING_ID: PacketId = match PacketId::new(u16::MAX) {
 
 impl Client {
     /// Queues the CONNECT on a transport that is up. It asks to resume the session if the
-    /// client holds one, and to start clean otherwise, discarding what is left.
+    /// client holds one, and to start clean otherwise.
     pub fn connect(&mut self, now: Instant) -> Result<(), CommandError> {
         self.expire_session(now);
         let connection = self.connection.as_mut().ok_or(CommandError::NoConnection)?;
@@ -37,11 +37,9 @@ impl Client {
             return Err(CommandError::EventQueueFull);
         }
         connection.advance(now);
+        // A session that is not resumable holds nothing: it was discarded when it ended, and
+        // state only accrues on an accepted connection, which makes it resumable.
         let clean_start = !self.session.is_resumable();
-        if clean_start {
-            let discarded = self.session.discard(&mut self.packet_ids);
-            self.events.dropped(DropReason::SessionEnded, discarded);
-        }
         let connect = self.options.connect_packet(clean_start, self.client_id.clone());
         connection.control.push_back(Packet::Connect(Box::new(connect)));
         connection.clean_start_sent = clean_start;

@@ -1,5 +1,6 @@
 //! What the client asks of the server when it connects, and the bounds it keeps to.
 
+use std::fmt;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ impl IdlePeriod {
 
 /// How a [`Client`](super::Client) connects and what it keeps to. Fields marked MQTT 5 must
 /// keep their defaults in 3.1.1, which has no way to send them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientOptions {
     pub protocol_version: ProtocolVersion,
     /// May be empty: the server then assigns one (in 3.1.1 only with `clean_start`
@@ -225,6 +226,68 @@ impl ClientOptions {
     }
 }
 
+/// Shows every option but the secrets, which have no place in a log.
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so that a new option cannot be left out unnoticed.
+        let ClientOptions {
+            protocol_version,
+            client_id,
+            clean_start,
+            keep_alive,
+            recv_idle_ping,
+            recv_idle_abort,
+            connack_timeout,
+            username,
+            password,
+            will,
+            session_expiry_interval,
+            receive_maximum,
+            maximum_packet_size,
+            topic_alias_maximum,
+            outbound_topic_aliases,
+            request_response_information,
+            request_problem_information,
+            authentication_method,
+            authentication_data,
+            user_properties,
+            max_queued,
+            max_in_flight,
+            max_pending_requests,
+            max_pending_events,
+            max_pending_transmits,
+        } = self;
+        let redacted = |secret: &Option<Binary>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ClientOptions")
+            .field("protocol_version", protocol_version)
+            .field("client_id", client_id)
+            .field("clean_start", clean_start)
+            .field("keep_alive", keep_alive)
+            .field("recv_idle_ping", recv_idle_ping)
+            .field("recv_idle_abort", recv_idle_abort)
+            .field("connack_timeout", connack_timeout)
+            .field("username", username)
+            .field("password", &redacted(password))
+            .field("will", will)
+            .field("session_expiry_interval", session_expiry_interval)
+            .field("receive_maximum", receive_maximum)
+            .field("maximum_packet_size", maximum_packet_size)
+            .field("topic_alias_maximum", topic_alias_maximum)
+            .field("outbound_topic_aliases", outbound_topic_aliases)
+            .field("request_response_information", request_response_information)
+            .field("request_problem_information", request_problem_information)
+            .field("authentication_method", authentication_method)
+            .field("authentication_data", &redacted(authentication_data))
+            .field("user_properties", user_properties)
+            .field("max_queued", max_queued)
+            .field("max_in_flight", max_in_flight)
+            .field("max_pending_requests", max_pending_requests)
+            .field("max_pending_events", max_pending_events)
+            .field("max_pending_transmits", max_pending_transmits)
+            .finish()
+    }
+}
+
 /// Options a client cannot work with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OptionsError {
@@ -296,6 +359,16 @@ mod tests {
             properties: Properties::default(),
         });
         assert!(matches!(options.validate(), Err(OptionsError::InvalidConnect(_))));
+    }
+
+    #[test]
+    fn debug_output_hides_the_password_and_authentication_data() {
+        let mut options = options(ProtocolVersion::V5);
+        options.password = Some(Binary::from_static(b"hunter2").unwrap());
+        options.authentication_data = Some(Binary::from_static(b"token-42").unwrap());
+        let shown = format!("{options:?}");
+        assert!(shown.contains("<redacted>") && shown.contains("client"), "{shown}");
+        assert!(!shown.contains("hunter2") && !shown.contains("104, 117") && !shown.contains("token"), "{shown}");
     }
 
     #[test]

@@ -214,7 +214,7 @@ impl Client {
     fn acknowledge_request(&mut self, packet: PacketType, packet_id: PacketId) -> Result<usize, ProtocolViolation> {
         let request = self
             .requests
-            .acknowledge(packet_id, packet == PacketType::SubAck)
+            .acknowledge(packet_id, packet)
             .ok_or(ProtocolViolation::UnknownPacketId { packet, packet_id })?;
         self.packet_ids.release(packet_id);
         Ok(request.filter_count())

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use super::event::DroppedRequest;
-use crate::codec::{Packet, PacketId, Subscribe, Unsubscribe};
+use crate::codec::{Packet, PacketId, PacketType, Subscribe, Unsubscribe};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Request {
@@ -99,10 +99,15 @@ impl Requests {
         self.unsent.pop_front()
     }
 
-    /// The written request of this kind with this identifier, acknowledged.
-    pub fn acknowledge(&mut self, packet_id: PacketId, subscribe: bool) -> Option<Request> {
+    /// The written request that `acknowledgement` (SUBACK or UNSUBACK) with this identifier
+    /// answers, now done.
+    pub fn acknowledge(&mut self, packet_id: PacketId, acknowledgement: PacketType) -> Option<Request> {
         let position = self.awaiting.iter().position(|request| {
-            request.packet_id() == packet_id && matches!(request, Request::Subscribe(_)) == subscribe
+            let answers = match request {
+                Request::Subscribe(_) => PacketType::SubAck,
+                Request::Unsubscribe(_) => PacketType::UnsubAck,
+            };
+            request.packet_id() == packet_id && answers == acknowledgement
         })?;
         self.awaiting.remove(position)
     }
