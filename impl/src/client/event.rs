@@ -123,9 +123,10 @@ pub enum DropReason {
     /// QoS 0 messages and SUBSCRIBE and UNSUBSCRIBE requests live as long as their connection.
     ConnectionClosed,
     /// The session ended with the connection (3.1.1 Clean Session, or MQTT 5 Session Expiry
-    /// Interval 0), or a clean start discarded it [MQTT-3.1.2-6] [MQTT-3.1.2-4].
+    /// Interval 0) ([MQTT-3.1.2-6] in 3.1.1, [MQTT-3.1.2-4] in 5.0).
     SessionEnded,
-    /// The server resumed no session, so the client discards its own [MQTT-3.2.2-5].
+    /// The server resumed no session, so the client discards its own ([MQTT-3.2.2-5] in 5.0;
+    /// section 3.2.2.2 in 3.1.1).
     SessionNotPresent,
     /// The Session Expiry Interval passed while the client was disconnected.
     SessionExpired,

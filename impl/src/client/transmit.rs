@@ -102,9 +102,9 @@ impl Client {
     }
 
     /// The next packet of a resumed session: a PUBLISH again, with DUP 1 [MQTT-3.3.1-1], or a
-    /// PUBREL again, never the PUBLISH after its PUBREL ([MQTT-4.4.0-1], [MQTT-2.3.1-3],
-    /// [MQTT-4.3.3-6]). A PUBLISH counts against the server's Receive Maximum as a new one
-    /// does; one the server's new limits forbid is dropped.
+    /// PUBREL again, never the PUBLISH after its PUBREL ([MQTT-4.4.0-1]; [MQTT-2.3.1-3] and
+    /// [MQTT-4.3.3-1] in 3.1.1, [MQTT-4.3.3-6] in 5.0). A PUBLISH counts against the server's
+    /// Receive Maximum as a new one does; one the server's new limits forbid is dropped.
     fn next_resend(&mut self) -> Option<(Packet, Bytes)> {
         let version = self.options.protocol_version;
         loop {

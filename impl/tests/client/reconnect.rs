@@ -1,5 +1,5 @@
 //! Reconnection: a resumed session sends its unfinished exchanges again ([MQTT-4.4.0-1]); a
-//! session the server no longer has is discarded and reported ([MQTT-3.2.2-5]); what lives
+//! session the server no longer has is discarded and reported ([MQTT-3.2.2-5] in 5.0); what lives
 //! only on a connection is dropped with it and reported.
 
 use verimqtt::client::{DisconnectReason, DropReason, DroppedRequest, Event, ProtocolViolation, PublishState, State};
@@ -102,7 +102,7 @@ fn a_resent_exchange_completes_as_a_first_one_does() {
     assert_eq!(h.client.packet_ids_in_use().count(), 0);
 }
 
-/// [MQTT-3.2.2-5]: the server has no session, so the client discards its own and says what
+/// [MQTT-3.2.2-5] in 5.0: the server has no session, so the client discards its own and says what
 /// it dropped. Queued publishes were never part of it and go out as new.
 #[test]
 fn session_not_present_discards_the_session_and_reports_what_was_dropped() {
