@@ -11,7 +11,8 @@ use super::outbound::Stage;
 use super::topic_alias::OutboundAliases;
 use super::{Client, DisconnectReason, Farewell, State};
 use crate::codec::{
-    Auth, ConnAck, Packet, PacketId, PacketType, Properties, Publish, PublishAck, QoS, ReasonCode, SubAck, UnsubAck,
+    Auth, ConnAck, MqttString, Packet, PacketId, PacketType, Properties, Publish, PublishAck, QoS, ReasonCode, SubAck,
+    UnsubAck,
 };
 
 impl Client {
@@ -235,7 +236,7 @@ impl Client {
 /// A successful CONNACK and every AUTH carry the CONNECT's Authentication Method, and none
 /// if it had none ([MQTT-4.12.0-5], [MQTT-4.12.0-6]).
 fn check_authentication_method(
-    method: &Option<crate::codec::MqttString>,
+    method: &Option<MqttString>,
     properties: &Properties,
     packet: PacketType,
 ) -> Result<(), ProtocolViolation> {
