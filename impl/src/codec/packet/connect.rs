@@ -135,10 +135,10 @@ impl Connect {
         }
         let will_qos = QoS::from_u8(will_qos).ok_or(Violation::QosThree(QosField::Will))?;
         let keep_alive = reader.u16()?;
-        let properties = decode_properties(reader, version)?;
+        let properties = Properties::decode_for(reader, version)?;
         let client_id = reader.string()?;
         let will = if has_will {
-            let properties = decode_properties(reader, version)?;
+            let properties = Properties::decode_for(reader, version)?;
             Some(Will {
                 topic: reader.string()?,
                 payload: reader.binary()?,
@@ -200,14 +200,10 @@ impl Connect {
         sink.u8(version.level());
         sink.u8(self.flags());
         sink.u16(self.keep_alive);
-        if version.is_v5() {
-            self.properties.encode(sink);
-        }
+        self.properties.encode_for(version, sink);
         sink.string(&self.client_id);
         if let Some(will) = &self.will {
-            if version.is_v5() {
-                will.properties.encode(sink);
-            }
+            will.properties.encode_for(version, sink);
             sink.string(&will.topic);
             sink.binary(&will.payload);
         }
@@ -218,10 +214,6 @@ impl Connect {
             sink.binary(password);
         }
     }
-}
-
-fn decode_properties(reader: &mut Reader, version: ProtocolVersion) -> Result<Properties, Violation> {
-    if version.is_v5() { Properties::decode(reader) } else { Ok(Properties::default()) }
 }
 
 #[cfg(test)]
