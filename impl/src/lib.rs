@@ -2,6 +2,9 @@
 //!
 //! - [`codec`]: a strict, zero-copy encoder and decoder for every control packet of both
 //!   versions, where every rejection names the normative statement it enforces.
+//! - [`client`]: a sans-IO client state machine for both versions: keep alive, QoS 0/1/2
+//!   send and receive paths, session resumption, MQTT 5 flow control, topic aliases and
+//!   enhanced authentication, with every queue bounded.
 //! - [`broker`]: a sans-IO MQTT 3.1.1 and 5.0 broker: bytes, connection events and time
 //!   in; bytes per connection, connections to close, events and the next deadline out.
 //! - [`auth`] (feature `auth`, on by default): password files and topic ACLs in mosquitto's
@@ -13,6 +16,7 @@
 #[cfg(feature = "auth")]
 pub mod auth;
 pub mod broker;
+pub mod client;
 pub mod codec;
 #[cfg(feature = "tokio")]
 pub mod runtime;

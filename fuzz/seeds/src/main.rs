@@ -5,8 +5,8 @@
 //!
 //! Run from anywhere: `cargo run --manifest-path fuzz/Cargo.toml -p verimqtt-fuzz-seeds`.
 //! The decode targets read their first byte as a control byte (maximum packet size, split
-//! points), so their seeds are the packet behind a zero byte; the roundtrip target gets the
-//! same files as raw material for its structured input.
+//! points), so their seeds are the packet behind a zero byte; the structured targets
+//! (roundtrip, broker_session) get the same files as raw material for their input.
 
 use std::fs;
 use std::path::Path;

@@ -1,0 +1,234 @@
+//! The sans-IO broker driven by arbitrary inputs on three connection slots, with its
+//! invariants checked after every step.
+
+use std::time::{Duration, Instant};
+
+use arbitrary::{Result, Unstructured};
+use bytes::BytesMut;
+use verimqtt::broker::{Broker, BrokerOptions, CloseReason, ConnId, Event};
+use verimqtt::codec::{self, Connect, DecodeOptions, MqttString, Packet, ProtocolVersion};
+
+use crate::packets::arbitrary_packet;
+
+const SLOTS: usize = 3;
+
+/// Small limits, so that reaching them is within a fuzzer's reach.
+fn options() -> BrokerOptions {
+    BrokerOptions {
+        max_connections: 2,
+        max_packet_size: 2048,
+        max_queued_messages: 8,
+        max_retained_messages: 4,
+        max_subscriptions_per_session: 4,
+        max_sessions: 3,
+        max_transmit_buffer: 4096,
+        max_pending_events: 16,
+        ..BrokerOptions::default()
+    }
+}
+
+/// One connection as its client sees it.
+struct Peer {
+    conn: ConnId,
+    /// Known once the broker accepted a CONNECT.
+    version: Option<ProtocolVersion>,
+    /// What the broker sent and we have not decoded yet.
+    received: BytesMut,
+}
+
+pub struct BrokerHarness {
+    broker: Broker,
+    now: Instant,
+    peers: [Option<Peer>; SLOTS],
+    next_conn: u64,
+}
+
+/// What caused a step, to judge the closes it produced.
+enum Cause {
+    /// Input on this connection.
+    Input(ConnId),
+    /// Time passing.
+    Time,
+    /// A new connection.
+    Accept,
+}
+
+impl Default for BrokerHarness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BrokerHarness {
+    pub fn new() -> Self {
+        BrokerHarness {
+            broker: Broker::new(options(), Default::default()),
+            now: Instant::now(),
+            peers: Default::default(),
+            next_conn: 1,
+        }
+    }
+
+    /// Applies one arbitrary input, then checks the invariants.
+    pub fn step(&mut self, u: &mut Unstructured) -> Result<()> {
+        let slot = usize::from(u.int_in_range(0..=(SLOTS - 1) as u8)?);
+        let cause = match u.int_in_range(0..=5u8)? {
+            0 => self.accept(slot),
+            1 => {
+                let bytes: Vec<u8> = u.arbitrary()?;
+                self.input(slot, &bytes)
+            }
+            2 => {
+                let version = self.version_for(u, slot)?;
+                let packet = arbitrary_packet(u, version)?;
+                self.send(slot, &packet, version)
+            }
+            3 => {
+                let version = self.version_for(u, slot)?;
+                let connect = connect(u, version)?;
+                self.send(slot, &Packet::Connect(Box::new(connect)), version)
+            }
+            4 => match &self.peers[slot] {
+                Some(peer) => {
+                    let conn = peer.conn;
+                    self.broker.handle_closed(conn, self.now);
+                    self.peers[slot] = None;
+                    Cause::Input(conn)
+                }
+                None => Cause::Time,
+            },
+            _ => {
+                self.now += Duration::from_millis(u64::from(u.arbitrary::<u16>()?));
+                if self.broker.poll_timeout().is_some_and(|deadline| deadline <= self.now) {
+                    self.broker.handle_timeout(self.now);
+                }
+                Cause::Time
+            }
+        };
+        self.drain(cause);
+        self.check_limits();
+        Ok(())
+    }
+
+    fn accept(&mut self, slot: usize) -> Cause {
+        if self.peers[slot].is_none() {
+            let conn = ConnId(self.next_conn);
+            self.next_conn += 1;
+            if self.broker.handle_accept(conn, self.now).is_ok() {
+                self.peers[slot] = Some(Peer { conn, version: None, received: BytesMut::new() });
+            }
+        }
+        Cause::Accept
+    }
+
+    /// The connection's version if the broker accepted its CONNECT, else either.
+    fn version_for(&self, u: &mut Unstructured, slot: usize) -> Result<ProtocolVersion> {
+        match self.peers[slot].as_ref().and_then(|peer| peer.version) {
+            Some(version) => Ok(version),
+            None => Ok(if u.arbitrary()? { ProtocolVersion::V5 } else { ProtocolVersion::V311 }),
+        }
+    }
+
+    fn send(&mut self, slot: usize, packet: &Packet, version: ProtocolVersion) -> Cause {
+        let mut bytes = BytesMut::new();
+        match codec::encode(packet, version, &mut bytes) {
+            Ok(()) => self.input(slot, &bytes),
+            Err(_) => Cause::Time,
+        }
+    }
+
+    fn input(&mut self, slot: usize, bytes: &[u8]) -> Cause {
+        match &self.peers[slot] {
+            Some(peer) => {
+                self.broker.handle_bytes(peer.conn, self.now, bytes);
+                Cause::Input(peer.conn)
+            }
+            None => Cause::Time,
+        }
+    }
+
+    /// Takes everything the broker has to say, checking it.
+    fn drain(&mut self, cause: Cause) {
+        while let Some(event) = self.broker.poll_event() {
+            if let Event::Connected { conn, version, .. } = event
+                && let Some(peer) = self.peer_mut(conn)
+            {
+                peer.version = Some(version);
+            }
+        }
+        while let Some(conn) = self.broker.poll_transmit_ready() {
+            self.receive(conn);
+        }
+        while let Some((conn, reason)) = self.broker.poll_close() {
+            check_close_cause(&cause, conn, &reason);
+            self.receive(conn);
+            self.broker.handle_closed(conn, self.now);
+            for peer in &mut self.peers {
+                if peer.as_ref().is_some_and(|peer| peer.conn == conn) {
+                    *peer = None;
+                }
+            }
+        }
+    }
+
+    /// What the broker sent on `conn` must be valid packets of the connection's version.
+    fn receive(&mut self, conn: ConnId) {
+        let Some(bytes) = self.broker.poll_transmit(conn) else { return };
+        let Some(peer) = self.peer_mut(conn) else { return };
+        peer.received.extend_from_slice(&bytes);
+        // Before the CONNECT is accepted, only a refusing CONNACK goes out, in a version we
+        // cannot know; after, everything is judged.
+        let Some(version) = peer.version else { return };
+        let options = DecodeOptions::new(version);
+        loop {
+            match codec::decode(&mut peer.received, &options) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(error) => panic!("the broker sent {conn} an invalid MQTT {version} packet: {error}"),
+            }
+        }
+    }
+
+    fn peer_mut(&mut self, conn: ConnId) -> Option<&mut Peer> {
+        self.peers.iter_mut().flatten().find(|peer| peer.conn == conn)
+    }
+
+    fn check_limits(&self) {
+        let stats = self.broker.stats();
+        let limits = self.broker.options();
+        assert!(stats.connections <= limits.max_connections, "{stats:?}");
+        assert!(stats.sessions <= limits.max_sessions, "{stats:?}");
+        assert!(stats.retained_messages <= limits.max_retained_messages, "{stats:?}");
+        assert!(stats.subscriptions <= limits.max_sessions * limits.max_subscriptions_per_session, "{stats:?}");
+        for peer in self.peers.iter().flatten() {
+            // An undecoded remainder is at most one partial packet of the client's limit.
+            assert!(peer.received.len() <= limits.max_transmit_buffer * 2, "{} bytes pending", peer.received.len());
+        }
+    }
+}
+
+/// A connection may be closed by its own input, by the takeover its CONNECT caused, or by time;
+/// never by another connection's bad input.
+fn check_close_cause(cause: &Cause, conn: ConnId, reason: &CloseReason) {
+    match (cause, reason) {
+        (Cause::Input(input), CloseReason::SessionTakenOver { by }) => {
+            assert_eq!(by, input, "{conn} taken over by {by} after input on {input}")
+        }
+        (Cause::Input(input), _) => assert_eq!(*input, conn, "{conn} closed ({reason}) by input on {input}"),
+        (Cause::Time, CloseReason::KeepAliveTimeout | CloseReason::ConnectTimeout) => {}
+        (Cause::Time | Cause::Accept, _) => panic!("{conn} closed ({reason}) without input of its own"),
+    }
+}
+
+/// A valid CONNECT, with client ids from a small set so that takeovers happen.
+fn connect(u: &mut Unstructured, version: ProtocolVersion) -> Result<Connect> {
+    let client_id = *u.choose(&["a", "b", "c", ""])?;
+    let mut connect =
+        Connect::new(version, MqttString::from_static(client_id).map_err(|_| arbitrary::Error::IncorrectFormat)?);
+    connect.clean_start = u.arbitrary()?;
+    connect.keep_alive = u.int_in_range(0..=5)?;
+    if version.is_v5() && u.arbitrary()? {
+        connect.properties.session_expiry_interval = Some(u.int_in_range(0..=30)?);
+    }
+    Ok(connect)
+}

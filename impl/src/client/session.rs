@@ -1,0 +1,93 @@
+//! The client's session state (section 4.1): QoS 1 and 2 publishes in flight, QoS 2 messages
+//! received and not released, and how long all of it outlives a connection.
+
+use std::time::{Duration, Instant};
+
+use super::event::DroppedRequest;
+use super::inbound::AwaitingRelease;
+use super::outbound::InFlight;
+use super::packet_ids::PacketIds;
+
+/// A Session Expiry Interval that never ends (MQTT 5 section 3.1.2.11.2).
+const NEVER_EXPIRES: u32 = u32::MAX;
+
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub in_flight: InFlight,
+    pub awaiting_release: AwaitingRelease,
+    /// Seconds the session outlives its connection: the CONNECT's, unless the CONNACK or the
+    /// client's DISCONNECT changed it. 0 ends it with the connection.
+    pub expiry_interval: u32,
+    /// The client holds state the next CONNECT may ask to resume (Clean Start 0).
+    resumable: bool,
+    /// While disconnected, when the session expires.
+    expires_at: Option<Instant>,
+}
+
+impl Session {
+    pub fn new(expiry_interval: u32, resumable: bool) -> Self {
+        Session {
+            in_flight: InFlight::default(),
+            awaiting_release: AwaitingRelease::default(),
+            expiry_interval,
+            resumable,
+            expires_at: None,
+        }
+    }
+
+    pub fn is_resumable(&self) -> bool {
+        self.resumable
+    }
+
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.expires_at
+    }
+
+    /// A connection was accepted: the session lives on it from now on.
+    pub fn connected(&mut self) {
+        self.resumable = true;
+        self.expires_at = None;
+    }
+
+    /// The connection closed at `now`. A session that ends with it is discarded, its publishes
+    /// given back; one that outlives it waits to be resumed.
+    pub fn connection_closed(&mut self, now: Instant, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
+        self.in_flight.connection_closed();
+        if !self.resumable {
+            // No session was ever established on that connection: nothing changes.
+            return Vec::new();
+        }
+        match self.expiry_interval {
+            0 => self.discard(packet_ids),
+            NEVER_EXPIRES => Vec::new(),
+            seconds => {
+                // An interval too long for the clock is as good as never.
+                self.expires_at = now.checked_add(Duration::from_secs(u64::from(seconds)));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Discards the session if it expired by `now`, giving back its publishes.
+    pub fn expire_if_due(&mut self, now: Instant, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
+        if self.expires_at.is_some_and(|expires_at| expires_at <= now) { self.discard(packet_ids) } else { Vec::new() }
+    }
+
+    /// Forgets the session: its publishes in flight are given back, their packet identifiers
+    /// freed, and QoS 2 messages received are forgotten.
+    pub fn discard(&mut self, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
+        self.resumable = false;
+        self.expires_at = None;
+        self.awaiting_release.clear();
+        self.in_flight
+            .drain()
+            .into_iter()
+            .map(|entry| {
+                if let Some(packet_id) = entry.outgoing.publish.packet_id {
+                    packet_ids.release(packet_id);
+                }
+                entry.outgoing.into()
+            })
+            .collect()
+    }
+}
