@@ -248,7 +248,7 @@ fn tls_acceptor(table: &ListenerTable, at: Range<usize>, base: &Path) -> Located
         let path = path.to_owned();
         move |error| Problem::Tls { path, error }
     };
-    let chain = tls::read_certificates(&certificate, "the certificate")
+    let chain = tls::read_certificates(&certificate, "the certificate file")
         .map_err(|error| (certificate_at.clone(), tls_problem(&certificate)(error)))?;
     let private_key = tls::read_private_key(&key).map_err(|error| (key_at, tls_problem(&key)(error)))?;
     let require = table.require_client_certificate.as_ref();
@@ -257,7 +257,7 @@ fn tls_acceptor(table: &ListenerTable, at: Range<usize>, base: &Path) -> Located
         (None, _) => ClientCertificates::Ignored,
         (Some(ca), _) => {
             let path = base.join(ca.get_ref());
-            let roots = tls::read_certificates(&path, "the client CA")
+            let roots = tls::read_certificates(&path, "the client CA file")
                 .map_err(|error| (ca.span(), tls_problem(&path)(error)))?;
             if require.is_some_and(|require| *require.get_ref()) {
                 ClientCertificates::Required(roots)

@@ -28,7 +28,7 @@ pub enum ClientCertificates {
 pub enum TlsError {
     #[error("cannot read {what}: {error}")]
     Pem { what: &'static str, error: rustls::pki_types::pem::Error },
-    #[error("{0} holds no certificate")]
+    #[error("no PEM certificate in {0}")]
     NoCertificate(&'static str),
     #[error("{0}")]
     Rustls(#[from] rustls::Error),
@@ -79,5 +79,5 @@ pub fn read_certificates(path: &Path, what: &'static str) -> Result<Vec<Certific
 
 /// The first private key of a PEM file (PKCS #8, PKCS #1 or SEC1).
 pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|error| TlsError::Pem { what: "the private key", error })
+    PrivateKeyDer::from_pem_file(path).map_err(|error| TlsError::Pem { what: "the private key file", error })
 }

@@ -1,8 +1,15 @@
-//! The tokio runtime over real loopback TCP: the embedded broker, the driver's timers and
-//! shutdown, and interoperability with mosquitto's command-line clients.
+//! The tokio runtime over real loopback sockets: the embedded broker, the driver's timers
+//! and shutdown, the configuration file, TLS and WebSocket listeners, authentication and
+//! ACLs, `$SYS`, the `verimqtt` binary, and interoperability with mosquitto's command-line
+//! clients.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod binary;
 mod client;
+mod config;
+mod files;
 mod mosquitto;
 mod tcp;
+mod tls;
+mod transport;
+mod websocket;

@@ -9,8 +9,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use verimqtt::codec::{MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS, Subscribe, Subscription};
-use verimqtt::codec::{PublishAck, SubscriptionOptions};
+use verimqtt::codec::PublishAck;
+use verimqtt::codec::{MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS};
 use verimqtt::runtime::EmbeddedBroker;
 
 use crate::client::{PATIENCE, RawClient};
@@ -38,14 +38,6 @@ fn version_flag(version: ProtocolVersion) -> &'static str {
         ProtocolVersion::V311 => "mqttv311",
         ProtocolVersion::V5 => "mqttv5",
     }
-}
-
-fn subscribe(client: &mut RawClient, filter: &str, qos: QoS) {
-    let filter = MqttString::try_from(filter).unwrap();
-    let subscriptions = vec![Subscription { filter, options: SubscriptionOptions::new(qos) }];
-    let packet_id = PacketId::new(1).unwrap();
-    client.send(&Packet::Subscribe(Subscribe { packet_id, properties: Default::default(), subscriptions }));
-    assert!(matches!(client.recv(), Some(Packet::SubAck(_))));
 }
 
 /// Runs mosquitto_pub to completion.
@@ -122,7 +114,7 @@ fn mosquitto_pub_delivers_to_our_subscriber_at_every_qos_in_both_versions() {
     let broker = EmbeddedBroker::start().unwrap();
     for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
         let mut subscriber = RawClient::connect(broker.addr(), version, "ours");
-        subscribe(&mut subscriber, "interop/#", QoS::ExactlyOnce);
+        subscriber.subscribe("interop/#", QoS::ExactlyOnce);
         for qos in ["0", "1", "2"] {
             let message = format!("qos {qos}");
             mosquitto_pub(
@@ -192,7 +184,7 @@ fn the_will_of_a_killed_mosquitto_sub_is_published() {
     let Some(sub_path) = tool("mosquitto_sub") else { return };
     let broker = EmbeddedBroker::start().unwrap();
     let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
-    subscribe(&mut watcher, "interop/will", QoS::AtLeastOnce);
+    watcher.subscribe("interop/will", QoS::AtLeastOnce);
     let mortal = Subscriber::start(
         &sub_path,
         &broker,
@@ -210,7 +202,7 @@ fn the_will_of_a_mosquitto_client_that_disconnects_cleanly_is_not_published() {
     let Some(pub_path) = tool("mosquitto_pub") else { return };
     let broker = EmbeddedBroker::start().unwrap();
     let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V311, "watcher");
-    subscribe(&mut watcher, "interop/#", QoS::AtLeastOnce);
+    watcher.subscribe("interop/#", QoS::AtLeastOnce);
     mosquitto_pub(
         &pub_path,
         &broker,

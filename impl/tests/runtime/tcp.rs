@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use verimqtt::broker::{AllowAll, BrokerOptions};
 use verimqtt::codec::{
-    Disconnect, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode, Subscribe,
-    Subscription, SubscriptionOptions,
+    Disconnect, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
 };
 use verimqtt::runtime::EmbeddedBroker;
 
@@ -15,16 +14,6 @@ use crate::client::RawClient;
 
 fn topic(text: &str) -> MqttString {
     MqttString::try_from(text).unwrap()
-}
-
-fn subscribe(client: &mut RawClient, filter: &str, qos: QoS) {
-    let subscriptions = vec![Subscription { filter: topic(filter), options: SubscriptionOptions::new(qos) }];
-    client.send(&Packet::Subscribe(Subscribe {
-        packet_id: PacketId::new(1).unwrap(),
-        properties: Default::default(),
-        subscriptions,
-    }));
-    assert!(matches!(client.recv(), Some(Packet::SubAck(_))));
 }
 
 #[test]
@@ -42,7 +31,7 @@ fn a_qos2_message_goes_from_publisher_to_subscriber_over_tcp_in_both_versions() 
     let broker = EmbeddedBroker::start().unwrap();
     for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
         let mut subscriber = RawClient::connect(broker.addr(), version, "sub");
-        subscribe(&mut subscriber, "tcp/#", QoS::ExactlyOnce);
+        subscriber.subscribe("tcp/#", QoS::ExactlyOnce);
         let mut publisher = RawClient::connect(broker.addr(), version, "pub");
         let id = PacketId::new(1).unwrap();
         let message = Publish::new(topic("tcp/test"), QoS::ExactlyOnce, Some(id), Bytes::from_static(b"over tcp"));
@@ -67,7 +56,7 @@ fn a_qos2_message_goes_from_publisher_to_subscriber_over_tcp_in_both_versions() 
 fn a_large_message_crosses_many_reads_intact() {
     let broker = EmbeddedBroker::start().unwrap();
     let mut subscriber = RawClient::connect(broker.addr(), ProtocolVersion::V5, "sub");
-    subscribe(&mut subscriber, "big", QoS::AtLeastOnce);
+    subscriber.subscribe("big", QoS::AtLeastOnce);
     let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "pub");
     let payload: Vec<u8> = (0..200_000u32).map(|n| n as u8).collect();
     let message = Publish::new(topic("big"), QoS::AtLeastOnce, PacketId::new(1), Bytes::from(payload.clone()));
@@ -104,7 +93,7 @@ fn a_connection_that_sends_nothing_is_closed_at_the_connect_timeout() {
 fn a_protocol_error_closes_only_the_connection_it_came_on() {
     let broker = EmbeddedBroker::start().unwrap();
     let mut steady = RawClient::connect(broker.addr(), ProtocolVersion::V311, "steady");
-    subscribe(&mut steady, "t", QoS::AtMostOnce);
+    steady.subscribe("t", QoS::AtMostOnce);
     let mut bad = RawClient::connect(broker.addr(), ProtocolVersion::V5, "bad");
     bad.send_bytes(b"\x30\x05\x00\x02\xc3\x28\x00");
     match bad.until_closed().as_slice() {
@@ -140,7 +129,7 @@ fn many_clients_at_once_each_get_every_message() {
     let mut subscribers: Vec<RawClient> = (0..CLIENTS)
         .map(|n| {
             let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V311, &format!("sub{n}"));
-            subscribe(&mut client, "load/#", QoS::AtLeastOnce);
+            client.subscribe("load/#", QoS::AtLeastOnce);
             client
         })
         .collect();
