@@ -3,14 +3,14 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use verimqtt::auth::{PasswordHash, with_entry};
 use verimqtt::runtime::BrokerConfig;
 use verimqtt::runtime::config::Limits;
+use verimqtt::runtime::passwd::set_password;
 
 #[derive(Debug, Parser)]
 #[command(name = "verimqtt", version, about = "A model-checked reference implementation of MQTT 3.1.1 and 5.0")]
@@ -25,8 +25,9 @@ enum Command {
     /// info; debug shows every socket).
     Broker(BrokerArgs),
     /// Add a user to a password file, or change its password. The file is in mosquitto's
-    /// format (the hash is salted PBKDF2-SHA512) and is created if missing. The password is
-    /// asked twice on a terminal, or read from the first line of standard input.
+    /// format (the hash is salted PBKDF2-SHA512) and is created if missing. As with
+    /// mosquitto_passwd, -b takes the password as an argument; otherwise it is asked twice on
+    /// a terminal, or read from the first line of standard input.
     Passwd(PasswdArgs),
 }
 
@@ -48,10 +49,16 @@ struct BrokerArgs {
 
 #[derive(Debug, Args)]
 struct PasswdArgs {
+    /// Batch mode: the password is the argument after the username.
+    #[arg(short = 'b', requires = "password")]
+    batch: bool,
     /// The password file.
     file: PathBuf,
     /// The user to add or change.
     user: String,
+    /// The password (with -b only).
+    #[arg(requires = "batch")]
+    password: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -123,25 +130,11 @@ async fn ctrl_c() {
 }
 
 fn run_passwd(args: &PasswdArgs) -> Result<(), String> {
-    let user = args.user.as_str();
-    // A password file line is `user:hash`, trimmed.
-    if user.is_empty() || user.contains([':', '\n', '\r']) || user.trim() != user {
-        return Err(format!(
-            "{user:?} cannot be a username here: it must be non-empty, without ':', line breaks or surrounding blanks"
-        ));
-    }
-    let password = read_password()?;
-    if password.is_empty() {
-        return Err("the password is empty".into());
-    }
-    let hash = PasswordHash::new(password.as_bytes()).map_err(|error| format!("no random salt: {error}"))?;
-    let text = match std::fs::read_to_string(&args.file) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(error) => return Err(format!("cannot read {}: {error}", args.file.display())),
+    let password = match &args.password {
+        Some(password) => password.clone(),
+        None => read_password()?,
     };
-    replace_file(&args.file, &with_entry(&text, user, &hash))
-        .map_err(|error| format!("cannot write {}: {error}", args.file.display()))
+    set_password(&args.file, &args.user, &password).map_err(|error| error.to_string())
 }
 
 /// Asks twice on a terminal; otherwise the first line of standard input, for scripts.
@@ -154,30 +147,4 @@ fn read_password() -> Result<String, String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|error| error.to_string())?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
-}
-
-/// Writes `path` whole or not at all: a new file beside it, renamed over it. A new password
-/// file is readable by its owner only; an existing one keeps its permissions.
-fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(name);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = (|| {
-        let mut file = options.open(&temporary)?;
-        if let Ok(existing) = std::fs::metadata(path) {
-            file.set_permissions(existing.permissions())?;
-        }
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
 }

@@ -18,6 +18,7 @@ pub mod config;
 mod embedded;
 mod listener;
 mod log;
+pub mod passwd;
 mod server;
 mod socket;
 mod sys;

@@ -4,6 +4,8 @@
 //! clients.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acl;
+mod auth;
 mod binary;
 mod client;
 mod config;
