@@ -2,6 +2,7 @@
 //! `verimqtt passwd`'s code and by mosquitto_passwd, right and wrong passwords, anonymous
 //! clients allowed or not, and the CONNACK codes of each refusal on the wire.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
@@ -48,10 +49,10 @@ impl Answer {
 }
 
 /// Connects and checks the CONNACK's code byte; a refused connection must then be closed.
-pub fn assert_answer(broker: &EmbeddedBroker, connect: Connect, expected: Answer) {
+pub fn assert_answer_at(addr: SocketAddr, connect: Connect, expected: Answer) {
     let version = connect.protocol_version;
     let what = format!("{version} {:?}/{:?}", connect.username, connect.password.as_ref().map(|_| "…"));
-    let mut client = RawClient::open(broker.addr(), version);
+    let mut client = RawClient::open(addr, version);
     client.send(&Packet::Connect(Box::new(connect)));
     let Some((Packet::ConnAck(_), wire)) = client.recv_wire() else { panic!("{what}: no CONNACK") };
     // Byte 0: CONNACK; byte 3: the return code (3.1.1) or reason code (5.0).
@@ -87,7 +88,7 @@ fn users_of_a_file_written_by_verimqtt_passwd_need_their_password_in_both_versio
             (None, None, Answer::Accepted),
         ];
         for (username, password, answer) in cases {
-            assert_answer(&broker, connect(version, "c", username, password), answer);
+            assert_answer_at(broker.addr(), connect(version, "c", username, password), answer);
         }
     }
 }
@@ -100,9 +101,9 @@ fn anonymous_clients_are_refused_as_not_authorized_unless_allowed() {
     let closed = broker_with(&dir, &passwords, false);
     let open = broker_with(&dir, &passwords, true);
     for version in VERSIONS {
-        assert_answer(&closed, connect(version, "anonymous", None, None), Answer::NotAuthorized);
-        assert_answer(&closed, connect(version, "alice", Some("alice"), Some("wonderland")), Answer::Accepted);
-        assert_answer(&open, connect(version, "anonymous", None, None), Answer::Accepted);
+        assert_answer_at(closed.addr(), connect(version, "anonymous", None, None), Answer::NotAuthorized);
+        assert_answer_at(closed.addr(), connect(version, "alice", Some("alice"), Some("wonderland")), Answer::Accepted);
+        assert_answer_at(open.addr(), connect(version, "anonymous", None, None), Answer::Accepted);
     }
 }
 
@@ -132,9 +133,13 @@ fn a_password_file_written_by_mosquitto_passwd_is_read_as_it_is() {
         let broker = broker_with(&dir, &file, false);
         for version in VERSIONS {
             for (user, password) in users {
-                assert_answer(&broker, connect(version, "c", Some(user), Some(password)), Answer::Accepted);
+                assert_answer_at(broker.addr(), connect(version, "c", Some(user), Some(password)), Answer::Accepted);
                 let wrong = format!("{password}!");
-                assert_answer(&broker, connect(version, "c", Some(user), Some(&wrong)), Answer::BadUserNameOrPassword);
+                assert_answer_at(
+                    broker.addr(),
+                    connect(version, "c", Some(user), Some(&wrong)),
+                    Answer::BadUserNameOrPassword,
+                );
             }
         }
     }
