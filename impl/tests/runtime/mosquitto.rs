@@ -20,20 +20,21 @@ use crate::client::{PATIENCE, RawClient};
 use crate::config::serve;
 use crate::files::{Pki, TempDir};
 
-/// The path of a mosquitto client tool, or `None` (after saying so) when it is not
-/// installed outside CI.
+/// The path of a mosquitto tool (in the PATH, or /usr/sbin where Debian puts the broker),
+/// or `None` (after saying so) when it is not installed outside CI.
 pub fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/sbin")])
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file());
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "{name} is not installed; CI must install Debian's mosquitto-clients (apt-get install mosquitto-clients)"
+            "{name} is not installed; CI must install Debian's mosquitto and mosquitto-clients"
         );
-        eprintln!("skipped: {name} is not installed (apt-get install mosquitto-clients)");
+        eprintln!("skipped: {name} is not installed (apt-get install mosquitto mosquitto-clients)");
     }
     found
 }
@@ -293,4 +294,63 @@ fn mosquitto_clients_log_in_with_a_username_and_password_in_both_versions() {
         let said = String::from_utf8_lossy(&refused.stderr).to_lowercase();
         assert!(said.contains("password") || said.contains("not authori"), "{version}: {said}");
     }
+}
+
+/// A mosquitto broker on a loopback port, killed on drop.
+struct Mosquitto {
+    child: Child,
+    port: u16,
+}
+
+impl Mosquitto {
+    /// Starts mosquitto with these configuration lines (plus a loopback listener) and
+    /// waits until it says it is running.
+    fn start(path: &PathBuf, dir: &TempDir, lines: &str) -> Self {
+        // A port that was free a moment ago: mosquitto cannot be told to pick one.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = dir.write("mosquitto.conf", format!("listener {port} 127.0.0.1\n{lines}"));
+        let mut child = Command::new(path).arg("-c").arg(&config).stderr(Stdio::piped()).spawn().unwrap();
+        let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        while !seen.last().is_some_and(|line: &String| line.contains("running")) {
+            match log.next() {
+                Some(Ok(line)) => seen.push(line),
+                _ => panic!("mosquitto stopped before running: {seen:?}"),
+            }
+        }
+        // Its log must keep draining, or mosquitto blocks writing it.
+        std::thread::spawn(move || log.for_each(drop));
+        Mosquitto { child, port }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        (std::net::Ipv4Addr::LOCALHOST, self.port).into()
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn mosquitto_reads_a_password_file_written_by_verimqtt_passwd() {
+    let (Some(mosquitto), Some(pub_path)) = (tool("mosquitto"), tool("mosquitto_pub")) else { return };
+    let dir = TempDir::new();
+    let passwords = dir.path().join("passwd");
+    set_password(&passwords, "alice", "wonderland").unwrap();
+    // mosquitto started as root reads its files as the user mosquitto.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&passwords, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let broker =
+        Mosquitto::start(&mosquitto, &dir, &format!("allow_anonymous false\npassword_file {}\n", passwords.display()));
+    mosquitto_pub(&pub_path, broker.addr(), &["-u", "alice", "-P", "wonderland", "-t", "t", "-m", "m"]);
+    let refused = run_mosquitto_pub(&pub_path, broker.addr(), &["-u", "alice", "-P", "wonder", "-t", "t", "-m", "m"]);
+    assert!(!refused.status.success(), "mosquitto took a wrong password");
 }

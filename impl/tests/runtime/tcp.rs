@@ -167,3 +167,52 @@ fn many_clients_at_once_each_get_every_message() {
         }
     }
 }
+
+#[test]
+fn a_resumed_session_gets_its_unacknowledged_messages_again_and_those_queued_while_away() {
+    let broker = EmbeddedBroker::start().unwrap();
+    // 3.1.1: a session without clean session outlives its connection.
+    let persistent = || {
+        let mut connect = verimqtt::codec::Connect::new(ProtocolVersion::V311, topic("resumer"));
+        connect.clean_start = false;
+        connect
+    };
+    let (mut subscriber, _) = RawClient::connect_with(broker.addr(), persistent());
+    subscriber.subscribe("resume/#", QoS::ExactlyOnce);
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V311, "pub");
+    let send = |publisher: &mut RawClient, qos: QoS, payload: &'static str| {
+        publisher.send(&Packet::Publish(Publish::new(topic("resume/x"), qos, PacketId::new(1), Bytes::from(payload))));
+        assert!(matches!(publisher.recv(), Some(Packet::PubAck(_) | Packet::PubRec(_))));
+        if qos == QoS::ExactlyOnce {
+            publisher.send(&Packet::PubRel(PublishAck::new(PacketId::new(1).unwrap())));
+            assert!(matches!(publisher.recv(), Some(Packet::PubComp(_))));
+        }
+    };
+    send(&mut publisher, QoS::AtLeastOnce, "in flight 1");
+    send(&mut publisher, QoS::ExactlyOnce, "in flight 2");
+    // Received, never acknowledged: the connection drops with both in flight.
+    let first: Vec<Packet> = (0..2).map(|_| subscriber.recv().unwrap()).collect();
+    assert!(first.iter().all(|packet| matches!(packet, Packet::Publish(p) if !p.dup)), "{first:?}");
+    drop(subscriber);
+    send(&mut publisher, QoS::AtLeastOnce, "while away");
+    let (mut subscriber, connack) = RawClient::connect_with(broker.addr(), persistent());
+    assert!(connack.session_present);
+    let mut again = Vec::new();
+    for _ in 0..3 {
+        match subscriber.recv() {
+            Some(Packet::Publish(publish)) => {
+                let id = publish.packet_id.unwrap();
+                again.push((String::from_utf8(publish.payload.to_vec()).unwrap(), publish.dup));
+                match publish.qos {
+                    QoS::ExactlyOnce => subscriber.send(&Packet::PubRec(PublishAck::new(id))),
+                    _ => subscriber.send(&Packet::PubAck(PublishAck::new(id))),
+                }
+            }
+            other => panic!("expected PUBLISH, got {other:?} after {again:?}"),
+        }
+    }
+    assert!(matches!(subscriber.recv(), Some(Packet::PubRel(_))), "the QoS 2 message goes on to PUBREL");
+    // Resent with DUP in their original order [MQTT-4.4.0-1], then the queued one.
+    let expected = [("in flight 1", true), ("in flight 2", true), ("while away", false)];
+    assert_eq!(again, expected.map(|(payload, dup)| (payload.to_owned(), dup)));
+}

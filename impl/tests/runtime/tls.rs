@@ -93,3 +93,14 @@ fn a_peer_that_does_not_speak_tls_is_closed_and_nobody_else_is_disturbed() {
     publisher.send(&publish("t", QoS::AtMostOnce, "still here"));
     assert!(matches!(steady.recv(), Some(Packet::Publish(publish)) if publish.payload == "still here"));
 }
+
+#[test]
+fn a_silent_peer_holds_up_nobody_and_is_closed_at_the_connect_timeout() {
+    let pki = Pki::generate();
+    let broker = tls_broker(&pki, "[limits]\nconnect_timeout = 1\n");
+    let mut silent = tcp(broker.addr());
+    let started = std::time::Instant::now();
+    RawClient::connect_via(&Via::Tls(pki.client_config()), broker.addr(), ProtocolVersion::V5, "meanwhile");
+    assert_eq!(read_until_closed(&mut silent), b"", "closed without a word");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "closed after {:?}", started.elapsed());
+}
