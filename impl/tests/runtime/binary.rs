@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::process::{ChildStderr, Command, Output, Stdio};
 
 use verimqtt::auth::PasswordFile;
 use verimqtt::codec::{Connect, Disconnect, Packet, ProtocolVersion, ReasonCode};
@@ -12,10 +12,11 @@ use verimqtt::codec::{Connect, Disconnect, Packet, ProtocolVersion, ReasonCode};
 use crate::auth::{Answer, assert_answer_at, connect};
 use crate::client::{RawClient, mqtt_string};
 use crate::files::TempDir;
+use crate::process::Process;
 
 /// A `verimqtt broker` process logging at info, and its log.
 struct BrokerProcess {
-    child: Child,
+    child: Process,
     log: BufReader<ChildStderr>,
 }
 
@@ -30,7 +31,7 @@ impl BrokerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut process = BrokerProcess { log: BufReader::new(child.stderr.take().unwrap()), child };
+        let mut process = BrokerProcess { log: BufReader::new(child.stderr.take().unwrap()), child: Process(child) };
         let line = process.log_line_with("address=");
         let (_, address) = line.split_once("address=").unwrap();
         (process, address.trim().parse().unwrap())
@@ -52,13 +53,6 @@ impl BrokerProcess {
     fn interrupt(&self) {
         let status = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
-    }
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -11,6 +11,7 @@ mod client;
 mod config;
 mod files;
 mod mosquitto;
+mod process;
 mod sys;
 mod tcp;
 mod tls;

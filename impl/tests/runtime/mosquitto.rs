@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use verimqtt::runtime::passwd::set_password;
 use crate::client::{PATIENCE, RawClient};
 use crate::config::serve;
 use crate::files::{Pki, TempDir};
+use crate::process::Process;
 
 /// The path of a mosquitto tool (in the PATH, or /usr/sbin where Debian puts the broker),
 /// or `None` (after saying so) when it is not installed outside CI.
@@ -60,7 +61,8 @@ fn mosquitto_pub(pub_path: &PathBuf, addr: SocketAddr, args: &[&str]) {
 
 /// A running mosquitto_sub whose output lines (`topic payload`) arrive on a channel.
 struct Subscriber {
-    child: Child,
+    /// Killed on drop.
+    _child: Process,
     lines: mpsc::Receiver<String>,
 }
 
@@ -95,7 +97,7 @@ impl Subscriber {
                 }
             }
         });
-        let mut subscriber = Subscriber { child, lines };
+        let mut subscriber = Subscriber { _child: Process(child), lines };
         subscriber.wait_for(&format!("{READY_TOPIC} ready"));
         subscriber
     }
@@ -110,13 +112,6 @@ impl Subscriber {
                 Err(_) => panic!("mosquitto_sub did not print {wanted:?}; it printed {seen:?}"),
             }
         }
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -298,7 +293,8 @@ fn mosquitto_clients_log_in_with_a_username_and_password_in_both_versions() {
 
 /// A mosquitto broker on a loopback port, killed on drop.
 struct Mosquitto {
-    child: Child,
+    /// Killed on drop.
+    _child: Process,
     port: u16,
 }
 
@@ -320,18 +316,11 @@ impl Mosquitto {
         }
         // Its log must keep draining, or mosquitto blocks writing it.
         std::thread::spawn(move || log.for_each(drop));
-        Mosquitto { child, port }
+        Mosquitto { _child: Process(child), port }
     }
 
     fn addr(&self) -> SocketAddr {
         (std::net::Ipv4Addr::LOCALHOST, self.port).into()
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
