@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
 use verimqtt::auth::PasswordHash;
 use verimqtt::codec::{Packet, ProtocolVersion, QoS};
@@ -110,7 +111,11 @@ fn the_example_configuration_parses_with_the_files_it_names() {
     let config = BrokerConfig::load(&path).unwrap();
     let transports: Vec<&str> = config.listeners.iter().map(|listener| listener.transport.name()).collect();
     assert_eq!(transports, ["tcp", "tls", "ws", "wss"]);
-    assert!(config.sys_interval.is_some());
+    assert_eq!(config.listeners[0].max_connections, Some(1000));
+    assert_eq!(config.sys_interval, Some(Duration::from_secs(10)));
+    // The two limits the example sets away from their defaults reach the options.
+    assert_eq!(config.options.max_keep_alive.map(|seconds| seconds.get()), Some(600));
+    assert_eq!(config.options.max_session_expiry_interval, 86_400);
 }
 
 /// Each invalid configuration's error, `DIR` standing for the temporary directory.
