@@ -233,7 +233,7 @@ fn listener(table: &Spanned<ListenerTable>, line: usize, base: &Path) -> Located
         TransportName::Tls => Transport::Tls(tls_acceptor(table, at.clone(), base)?),
         TransportName::Wss => Transport::SecureWebSocket(tls_acceptor(table, at.clone(), base)?),
     };
-    Ok(ListenerConfig { bind: table.bind, transport, max_connections: table.max_connections, line })
+    Ok(ListenerConfig { bind: table.bind.0, transport, max_connections: table.max_connections, line })
 }
 
 fn tls_acceptor(table: &ListenerTable, at: Range<usize>, base: &Path) -> Located<tokio_rustls::TlsAcceptor> {
@@ -315,12 +315,28 @@ struct FileTable {
 struct ListenerTable {
     #[serde(default)]
     transport: TransportName,
-    bind: SocketAddr,
+    bind: BindAddress,
     max_connections: Option<usize>,
     certificate: Option<Spanned<PathBuf>>,
     private_key: Option<Spanned<PathBuf>>,
     client_ca: Option<Spanned<PathBuf>>,
     require_client_certificate: Option<Spanned<bool>>,
+}
+
+/// Where a listener listens: an IP address and a port, no host name (which could resolve
+/// to several addresses, or to none at start).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+struct BindAddress(SocketAddr);
+
+impl TryFrom<String> for BindAddress {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse().map(BindAddress).map_err(|_| {
+            format!("{text:?} is not an IP address and a port, such as \"127.0.0.1:1883\" or \"[::1]:1883\"")
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]

@@ -93,7 +93,13 @@ impl<P: Policy> Server<P> {
             accepting.spawn(listener::accept_loop(listener, shared.clone()));
         }
         drop(shared);
-        let mut sys = sys_interval.map(|interval| (SysTopics::new(Instant::now()), ticks(interval)));
+        // The first values are published before any connection is served, so that a client
+        // subscribing at once gets them, retained.
+        let mut sys = sys_interval.map(|interval| {
+            let mut topics = SysTopics::new(Instant::now());
+            topics.publish(&mut driver.broker, Instant::now());
+            (topics, ticks(interval))
+        });
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let deadline = driver.broker.poll_timeout().map(tokio::time::Instant::from_std);
@@ -112,8 +118,9 @@ impl<P: Policy> Server<P> {
     }
 }
 
+/// Ticks every `interval`, the first one `interval` from now.
 fn ticks(interval: Duration) -> Interval {
-    let mut ticks = tokio::time::interval(interval);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     // A broker too busy to publish on time publishes once, not a burst.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticks

@@ -10,6 +10,8 @@ use verimqtt::codec::{Packet, ProtocolVersion, QoS};
 use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 
 use crate::client::{RawClient, publish};
+use crate::config::serve;
+use crate::files::TempDir;
 
 const TOPICS: [&str; 10] = [
     "$SYS/broker/version",
@@ -109,5 +111,21 @@ fn a_subscription_to_everything_gets_no_sys_topic() {
             Some(Packet::Publish(message)) => assert_eq!(message.topic.as_str(), "marker/broker/end"),
             other => panic!("expected only the marker, got {other:?}"),
         }
+    }
+}
+
+#[test]
+fn the_configuration_file_sets_the_interval_and_0_turns_sys_off() {
+    let dir = TempDir::new();
+    for (interval, published) in [(1, true), (0, false)] {
+        let broker =
+            serve(dir.path(), &format!("[[listener]]\nbind = \"127.0.0.1:0\"\n[sys]\ninterval = {interval}\n"));
+        let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
+        // The first values are published as the broker starts, retained: a subscription
+        // gets them at once, or nothing when $SYS is off.
+        watcher.subscribe("$SYS/broker/version", QoS::AtMostOnce);
+        watcher.send(&Packet::PingReq);
+        let first = watcher.recv();
+        assert_eq!(matches!(first, Some(Packet::Publish(_))), published, "interval {interval}: {first:?}");
     }
 }
