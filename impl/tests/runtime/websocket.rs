@@ -159,3 +159,15 @@ fn garbage_instead_of_an_upgrade_closes_only_that_connection() {
         assert!(matches!(steady.recv(), Some(Packet::Publish(p)) if p.payload == "still here"));
     }
 }
+
+#[test]
+fn a_websocket_ping_is_answered_and_mqtt_goes_on() {
+    let pki = Pki::generate();
+    let (_broker, [(_, ws), _]) = websocket_broker(&pki);
+    let mut socket = websocket(tcp(ws), "ws", ws, Some("mqtt")).unwrap();
+    socket.send(Message::Ping(Bytes::from_static(b"are you there"))).unwrap();
+    assert_eq!(socket.read().unwrap(), Message::Pong(Bytes::from_static(b"are you there")));
+    let connect = Packet::Connect(Box::new(Connect::new(ProtocolVersion::V311, mqtt_string("pinger"))));
+    socket.send(Message::Binary(wire(&connect, ProtocolVersion::V311))).unwrap();
+    assert_eq!(socket.read().unwrap(), Message::Binary(Bytes::from_static(b"\x20\x02\x00\x00")), "CONNACK");
+}
