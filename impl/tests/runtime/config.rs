@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use verimqtt::auth::PasswordHash;
-use verimqtt::codec::{Packet, ProtocolVersion, QoS};
+use verimqtt::codec::{Connect, Packet, ProtocolVersion, QoS};
 use verimqtt::runtime::config::ConfigError;
 use verimqtt::runtime::{BrokerConfig, EmbeddedBroker};
 
-use crate::client::{RawClient, publish};
+use crate::client::{RawClient, mqtt_string, publish};
 use crate::files::{Pki, TempDir};
 use crate::transport::Via;
 
@@ -185,4 +185,15 @@ fn a_missing_file_and_an_address_in_use_are_refused_with_the_reason() {
     let error = BrokerConfig::load(&path).unwrap().bind().unwrap_err();
     assert_eq!(error.line, 4, "{error}");
     assert!(error.to_string().contains("cannot listen on"), "{error}");
+}
+
+#[test]
+fn the_limits_of_the_file_reach_the_broker() {
+    let dir = TempDir::new();
+    let broker =
+        serve(dir.path(), "[[listener]]\nbind = \"127.0.0.1:0\"\n[limits]\nmax_keep_alive = 30\nmaximum_qos = 1\n");
+    let (_client, connack) =
+        RawClient::connect_with(broker.addr(), Connect::new(ProtocolVersion::V5, mqtt_string("c")));
+    assert_eq!(connack.properties.server_keep_alive, Some(30));
+    assert_eq!(connack.properties.maximum_qos, Some(QoS::AtLeastOnce));
 }
