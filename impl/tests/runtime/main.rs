@@ -7,6 +7,7 @@
 mod acl;
 mod auth;
 mod binary;
+mod citations;
 mod client;
 mod config;
 mod files;
