@@ -9,7 +9,7 @@ use verimqtt::runtime::EmbeddedBroker;
 use crate::client::{RawClient, publish, read_until_closed, tcp};
 use crate::config::serve;
 use crate::files::Pki;
-use crate::transport::Via;
+use crate::transport::{Via, tls};
 
 /// A broker with one TLS listener; `client_certificates` is added to its table.
 fn tls_broker(pki: &Pki, client_certificates: &str) -> EmbeddedBroker {
@@ -103,4 +103,13 @@ fn a_silent_peer_holds_up_nobody_and_is_closed_at_the_connect_timeout() {
     RawClient::connect_via(&Via::Tls(pki.client_config()), broker.addr(), ProtocolVersion::V5, "meanwhile");
     assert_eq!(read_until_closed(&mut silent), b"", "closed without a word");
     assert!(started.elapsed() >= std::time::Duration::from_secs(1), "closed after {:?}", started.elapsed());
+}
+
+#[test]
+fn a_peer_still_in_its_handshake_counts_against_the_listeners_connections() {
+    let pki = Pki::generate();
+    let broker = tls_broker(&pki, "max_connections = 1\n");
+    let _silent = tcp(broker.addr());
+    let mut refused = tls(&pki.client_config(), broker.addr());
+    assert!(refused.conn.complete_io(&mut refused.sock).is_err(), "a second connection on a full listener");
 }
