@@ -65,7 +65,8 @@ impl<P: Policy> Server<P> {
         self
     }
 
-    /// Publishes the `$SYS` topics at start and then every `interval`.
+    /// Publishes the `$SYS` topics at start and then every `interval` (a millisecond at
+    /// least).
     pub fn sys_interval(self, interval: Duration) -> Self {
         Server { sys_interval: Some(interval), ..self }
     }
@@ -118,9 +119,11 @@ impl<P: Policy> Server<P> {
     }
 }
 
-/// Ticks every `interval`, the first one `interval` from now.
+/// Ticks every `interval` (a millisecond at least: tokio refuses a zero period; it caps
+/// one too long to be added to the clock), the first one `interval` from now.
 fn ticks(interval: Duration) -> Interval {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(1)));
+    ticks.reset();
     // A broker too busy to publish on time publishes once, not a burst.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticks

@@ -26,11 +26,10 @@ const TOPICS: [&str; 10] = [
     "$SYS/broker/subscriptions/count",
 ];
 
-fn sys_broker() -> EmbeddedBroker {
+fn sys_broker(interval: Duration) -> EmbeddedBroker {
     let listener = Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), Transport::Tcp).unwrap();
-    let server =
-        Server::new(BrokerOptions::default(), AllowAll).listener(listener).sys_interval(Duration::from_millis(50));
-    EmbeddedBroker::serve(server).unwrap()
+    EmbeddedBroker::serve(Server::new(BrokerOptions::default(), AllowAll).listener(listener).sys_interval(interval))
+        .unwrap()
 }
 
 /// Reads `$SYS` messages until `done` holds for the latest value of each topic; fails
@@ -55,7 +54,7 @@ fn number(values: &BTreeMap<String, String>, topic: &str) -> u64 {
 
 #[test]
 fn a_sys_subscriber_receives_every_statistic_and_they_follow_the_traffic() {
-    let broker = sys_broker();
+    let broker = sys_broker(Duration::from_millis(50));
     let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
     watcher.subscribe("$SYS/#", QoS::AtMostOnce);
     let first = read_until(&mut watcher, |latest| TOPICS.iter().all(|topic| latest.contains_key(*topic)));
@@ -87,7 +86,7 @@ fn a_sys_subscriber_receives_every_statistic_and_they_follow_the_traffic() {
 
 #[test]
 fn a_subscription_to_everything_gets_no_sys_topic() {
-    let broker = sys_broker();
+    let broker = sys_broker(Duration::from_millis(50));
     let mut everything = RawClient::connect(broker.addr(), ProtocolVersion::V311, "everything");
     everything.subscribe("#", QoS::AtMostOnce);
     let mut wildcard = RawClient::connect(broker.addr(), ProtocolVersion::V5, "wildcard");
@@ -127,5 +126,15 @@ fn the_configuration_file_sets_the_interval_and_0_turns_sys_off() {
         watcher.send(&Packet::PingReq);
         let first = watcher.recv();
         assert_eq!(matches!(first, Some(Packet::Publish(_))), published, "interval {interval}: {first:?}");
+    }
+}
+
+#[test]
+fn an_interval_of_zero_or_of_ages_still_serves() {
+    for interval in [Duration::ZERO, Duration::MAX] {
+        let broker = sys_broker(interval);
+        let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
+        watcher.subscribe("$SYS/broker/version", QoS::AtMostOnce);
+        assert!(matches!(watcher.recv(), Some(Packet::Publish(_))), "{interval:?}: published at start");
     }
 }
