@@ -125,7 +125,10 @@ impl<P: Policy> Broker<P> {
             return Err(AcceptError::TooManyConnections { max: self.options.max_connections });
         }
         self.connections.insert(conn, Connection::new(conn, now, self.options.max_packet_size));
-        self.timers.set(Timer::Connect(conn), now + self.options.connect_timeout);
+        // A timeout too long for the clock to reach never fires.
+        if let Some(deadline) = now.checked_add(self.options.connect_timeout) {
+            self.timers.set(Timer::Connect(conn), deadline);
+        }
         Ok(())
     }
 

@@ -197,3 +197,11 @@ fn the_limits_of_the_file_reach_the_broker() {
     assert_eq!(connack.properties.server_keep_alive, Some(30));
     assert_eq!(connack.properties.maximum_qos, Some(QoS::AtLeastOnce));
 }
+
+#[test]
+fn a_connect_timeout_too_long_for_the_clock_is_no_limit_rather_than_a_crash() {
+    let dir = TempDir::new();
+    let text = format!("[[listener]]\nbind = \"127.0.0.1:0\"\n[limits]\nconnect_timeout = {}\n", u64::MAX);
+    let broker = serve(dir.path(), &text);
+    RawClient::connect(broker.addr(), ProtocolVersion::V311, "patient");
+}
