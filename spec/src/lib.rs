@@ -3,6 +3,7 @@
 //! the trace checker all speak ([`trace`]).
 
 pub mod catalogue;
+pub mod citations;
 pub mod trace;
 
 pub use catalogue::{

@@ -60,13 +60,21 @@ impl PacketIds {
         }
     }
 
-    /// The identifiers in use, in increasing order.
+    /// The identifiers in use, in increasing order. Visits only the set bits of non-empty
+    /// words, and stops at the last identifier in use.
     pub fn iter(&self) -> impl Iterator<Item = PacketId> + '_ {
-        self.in_use.iter().enumerate().flat_map(|(word, &bits)| {
-            (0..64)
-                .filter(move |bit| bits & (1 << bit) != 0)
-                .filter_map(move |bit| PacketId::new((word * 64 + bit) as u16))
-        })
+        let set_bits = |bits: u64| {
+            std::iter::successors(Some(bits), |&rest| Some(rest & rest.wrapping_sub(1)))
+                .take_while(|&rest| rest != 0)
+                .map(|rest| rest.trailing_zeros() as usize)
+        };
+        self.in_use
+            .iter()
+            .enumerate()
+            .filter(|(_, bits)| **bits != 0)
+            .flat_map(move |(word, &bits)| set_bits(bits).map(move |bit| word * 64 + bit))
+            .filter_map(|id| PacketId::new(id as u16))
+            .take(self.count)
     }
 
     fn position(id: PacketId) -> (usize, u64) {

@@ -14,6 +14,7 @@ use super::reader::Reader;
 use super::string::{Binary, MqttString};
 use super::topic::check_topic_name;
 use super::varint::MAX_VARINT;
+use super::version::ProtocolVersion;
 use super::writer::{Sink, measure};
 
 /// Where a property block sits: a packet, or the will properties of a CONNECT.
@@ -116,40 +117,32 @@ impl Value for QoS {
     }
 }
 
-impl Value for u16 {
-    fn read(reader: &mut Reader, _id: PropertyId) -> Result<Self, Violation> {
-        reader.u16()
-    }
-    fn write(&self, sink: &mut impl Sink) {
-        sink.u16(*self);
-    }
+/// Two- and four-byte integers, plain and those where 0 is out of range.
+macro_rules! integer_values {
+    ($($plain:ty, $non_zero:ty, $width:ident;)*) => {$(
+        impl Value for $plain {
+            fn read(reader: &mut Reader, _id: PropertyId) -> Result<Self, Violation> {
+                reader.$width()
+            }
+            fn write(&self, sink: &mut impl Sink) {
+                sink.$width(*self);
+            }
+        }
+
+        impl Value for $non_zero {
+            fn read(reader: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
+                <$non_zero>::new(reader.$width()?).ok_or(invalid(id, 0))
+            }
+            fn write(&self, sink: &mut impl Sink) {
+                sink.$width(self.get());
+            }
+        }
+    )*};
 }
 
-impl Value for NonZeroU16 {
-    fn read(reader: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
-        NonZeroU16::new(reader.u16()?).ok_or(invalid(id, 0))
-    }
-    fn write(&self, sink: &mut impl Sink) {
-        sink.u16(self.get());
-    }
-}
-
-impl Value for u32 {
-    fn read(reader: &mut Reader, _id: PropertyId) -> Result<Self, Violation> {
-        reader.u32()
-    }
-    fn write(&self, sink: &mut impl Sink) {
-        sink.u32(*self);
-    }
-}
-
-impl Value for NonZeroU32 {
-    fn read(reader: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
-        NonZeroU32::new(reader.u32()?).ok_or(invalid(id, 0))
-    }
-    fn write(&self, sink: &mut impl Sink) {
-        sink.u32(self.get());
-    }
+integer_values! {
+    u16, NonZeroU16, u16;
+    u32, NonZeroU32, u32;
 }
 
 impl Value for MqttString {
@@ -438,6 +431,18 @@ impl Properties {
     pub fn remove(&mut self, id: PropertyId) {
         if let Some(values) = &mut self.0 {
             values.remove(id);
+        }
+    }
+
+    /// Reads a property block in MQTT 5; 3.1.1 has none.
+    pub(crate) fn decode_for(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
+        if version.is_v5() { Self::decode(reader) } else { Ok(Properties::default()) }
+    }
+
+    /// Writes the property block in MQTT 5; 3.1.1 has none.
+    pub(crate) fn encode_for(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+        if version.is_v5() {
+            self.encode(sink);
         }
     }
 

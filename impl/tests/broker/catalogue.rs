@@ -1,10 +1,11 @@
 //! The statements the broker and its tests cite exist in the catalogue.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use verimqtt::broker::ClientViolation;
 use verimqtt::codec::{PacketType, ProtocolVersion, QoS, Rule};
 use verimqtt_spec::catalogue::{SpecVersion, catalogue};
+use verimqtt_spec::citations::check_sources;
 
 fn spec_version(version: ProtocolVersion) -> SpecVersion {
     match version {
@@ -54,53 +55,11 @@ fn every_statement_a_broker_violation_names_is_in_the_catalogue_of_its_version()
     assert!(checked >= 8, "only {checked} statements checked");
 }
 
+/// Every `MQTT-x.x.x-y` in the broker and its tests names a statement of at least one version.
 #[test]
 fn every_statement_cited_in_the_broker_source_and_tests_exists() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut unknown = Vec::new();
-    let mut cited = 0;
-    for path in source_files(&root.join("src/broker")).into_iter().chain(source_files(&root.join("tests/broker"))) {
-        let source = std::fs::read_to_string(&path).unwrap();
-        for id in statement_ids(&source) {
-            cited += 1;
-            let known =
-                [SpecVersion::V3_1_1, SpecVersion::V5_0].iter().any(|&version| catalogue().get(version, id).is_some());
-            if !known {
-                unknown.push(format!("{}: {id}", path.display()));
-            }
-        }
-    }
-    assert!(cited > 100, "only {cited} citations found; is the scan looking in the right place?");
-    assert!(unknown.is_empty(), "unknown statement ids:\n{}", unknown.join("\n"));
-}
-
-fn source_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(source_files(&path));
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            files.push(path);
-        }
-    }
-    files
-}
-
-/// The `MQTT-<sections>-<number>` ids in `text`.
-fn statement_ids(text: &str) -> Vec<&str> {
-    let mut ids = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("MQTT-") {
-        let candidate = &rest[start..];
-        let end = candidate[5..]
-            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-            .map_or(candidate.len(), |end| end + 5);
-        let id = candidate[..end].trim_end_matches(['.', '-']);
-        if id.len() > 5 && id[5..].contains('-') {
-            ids.push(id);
-        }
-        rest = &candidate[5..];
-    }
-    ids
+    let citations = check_sources(&[&root.join("src/broker"), &root.join("tests/broker")]).unwrap();
+    assert!(citations.count > 100, "only {} citations found; is the scan looking in the right place?", citations.count);
+    assert!(citations.unknown.is_empty(), "unknown statement ids:\n{}", citations.unknown.join("\n"));
 }

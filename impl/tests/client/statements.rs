@@ -2,11 +2,12 @@
 //! the rules its protocol violations name (in the version they are named for).
 
 use std::num::NonZeroU16;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use verimqtt::client::{ProtocolViolation, State};
 use verimqtt::codec::{PacketType, ProtocolVersion, ReasonCode, Rule};
 use verimqtt_spec::catalogue::{SpecVersion, catalogue};
+use verimqtt_spec::citations::check_sources;
 
 use crate::harness::id;
 
@@ -101,46 +102,8 @@ fn violations_map_to_the_reason_codes_of_section_4_13() {
 /// version; which one is the code's business, this catches typos.
 #[test]
 fn every_statement_cited_in_the_client_source_exists() {
-    let mut unknown = Vec::new();
-    let mut cited = 0;
-    for path in source_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/client")) {
-        let source = std::fs::read_to_string(&path).unwrap();
-        for id in statement_ids(&source) {
-            cited += 1;
-            let known =
-                [SpecVersion::V3_1_1, SpecVersion::V5_0].iter().any(|&version| catalogue().get(version, id).is_some());
-            if !known {
-                unknown.push(format!("{}: {id}", path.display()));
-            }
-        }
-    }
-    assert!(cited > 50, "only {cited} citations found; is the scan looking in the right place?");
-    assert!(unknown.is_empty(), "unknown statement ids:\n{}", unknown.join("\n"));
-}
-
-fn source_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(source_files(&path));
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            files.push(path);
-        }
-    }
-    files
-}
-
-/// The `MQTT-<digits and dots>-<digits>` substrings of `text`.
-fn statement_ids(text: &str) -> Vec<&str> {
-    text.match_indices("MQTT-")
-        .filter_map(|(start, _)| {
-            let candidate = &text[start..];
-            let end = candidate[5..]
-                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-                .map_or(candidate.len(), |end| end + 5);
-            let id = candidate[..end].trim_end_matches(['.', '-']);
-            (id.len() > 5 && id[5..].contains('-')).then_some(id)
-        })
-        .collect()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let citations = check_sources(&[&root.join("src/client")]).unwrap();
+    assert!(citations.count > 50, "only {} citations found; is the scan looking in the right place?", citations.count);
+    assert!(citations.unknown.is_empty(), "unknown statement ids:\n{}", citations.unknown.join("\n"));
 }

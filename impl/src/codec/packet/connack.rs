@@ -36,7 +36,7 @@ impl ConnAck {
         } else {
             connack_v311_reason_code(code)?
         };
-        let properties = if version.is_v5() { Properties::decode(reader)? } else { Properties::default() };
+        let properties = Properties::decode_for(reader, version)?;
         Ok(ConnAck { session_present: flags & SESSION_PRESENT != 0, reason_code, properties })
     }
 

@@ -1,5 +1,7 @@
 //! CONNECT (section 3.1): the packet that names the protocol version the client speaks.
 
+use std::fmt;
+
 use super::QoS;
 use crate::codec::error::{DecodeError, QosField, Violation};
 use crate::codec::properties::{Properties, PropertyContext};
@@ -24,8 +26,8 @@ mod flag {
     pub const USERNAME: u8 = 0x80;
 }
 
-/// CONNECT.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// CONNECT. Its `Debug` output hides the password, so logging a packet leaks no secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Connect {
     /// The version the client asks for; the packet is written in it.
     pub protocol_version: ProtocolVersion,
@@ -54,6 +56,30 @@ impl Connect {
             username: None,
             password: None,
         }
+    }
+}
+
+impl fmt::Debug for Connect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connect")
+            .field("protocol_version", &self.protocol_version)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("properties", &self.properties)
+            .field("client_id", &self.client_id)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|password| Redacted(password.len())))
+            .finish()
+    }
+}
+
+/// Stands in for a secret in `Debug` output: only its length shows.
+struct Redacted(usize);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes redacted>", self.0)
     }
 }
 
@@ -109,10 +135,10 @@ impl Connect {
         }
         let will_qos = QoS::from_u8(will_qos).ok_or(Violation::QosThree(QosField::Will))?;
         let keep_alive = reader.u16()?;
-        let properties = decode_properties(reader, version)?;
+        let properties = Properties::decode_for(reader, version)?;
         let client_id = reader.string()?;
         let will = if has_will {
-            let properties = decode_properties(reader, version)?;
+            let properties = Properties::decode_for(reader, version)?;
             Some(Will {
                 topic: reader.string()?,
                 payload: reader.binary()?,
@@ -174,14 +200,10 @@ impl Connect {
         sink.u8(version.level());
         sink.u8(self.flags());
         sink.u16(self.keep_alive);
-        if version.is_v5() {
-            self.properties.encode(sink);
-        }
+        self.properties.encode_for(version, sink);
         sink.string(&self.client_id);
         if let Some(will) = &self.will {
-            if version.is_v5() {
-                will.properties.encode(sink);
-            }
+            will.properties.encode_for(version, sink);
             sink.string(&will.topic);
             sink.binary(&will.payload);
         }
@@ -192,10 +214,6 @@ impl Connect {
             sink.binary(password);
         }
     }
-}
-
-fn decode_properties(reader: &mut Reader, version: ProtocolVersion) -> Result<Properties, Violation> {
-    if version.is_v5() { Properties::decode(reader) } else { Ok(Properties::default()) }
 }
 
 #[cfg(test)]
@@ -225,6 +243,16 @@ mod tests {
         let error = protocol(b"\x00\x04MQTT\x06").unwrap_err();
         assert_eq!(error.unsupported_protocol_level(), Some(6));
         assert_eq!(error.version(), ProtocolVersion::V5);
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let mut connect = Connect::new(ProtocolVersion::V5, MqttString::from_static("c").unwrap());
+        connect.username = Some(MqttString::from_static("alice").unwrap());
+        connect.password = Some(Binary::from_static(b"hunter2").unwrap());
+        let shown = format!("{connect:?}");
+        assert!(shown.contains("<7 bytes redacted>"), "{shown}");
+        assert!(!shown.contains("hunter2") && !shown.contains("104, 117"), "{shown}");
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl Publish {
             QoS::AtMostOnce => None,
             QoS::AtLeastOnce | QoS::ExactlyOnce => Some(PacketId::decode(reader, PacketType::Publish)?),
         };
-        let properties = if version.is_v5() { Properties::decode(reader)? } else { Properties::default() };
+        let properties = Properties::decode_for(reader, version)?;
         Ok(Publish {
             dup: flags & flag::DUP != 0,
             qos,
@@ -100,9 +100,7 @@ impl Publish {
         if let Some(packet_id) = self.packet_id {
             packet_id.write(sink);
         }
-        if version.is_v5() {
-            self.properties.encode(sink);
-        }
+        self.properties.encode_for(version, sink);
         sink.put(&self.payload);
     }
 }

@@ -103,7 +103,7 @@ impl SubscriptionOptions {
 impl Subscribe {
     pub(super) fn decode(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
         let packet_id = PacketId::decode(reader, PacketType::Subscribe)?;
-        let properties = if version.is_v5() { Properties::decode(reader)? } else { Properties::default() };
+        let properties = Properties::decode_for(reader, version)?;
         let mut subscriptions = Vec::new();
         while !reader.is_empty() {
             let filter = reader.string()?;
@@ -128,9 +128,7 @@ impl Subscribe {
 
     pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
-        if version.is_v5() {
-            self.properties.encode(sink);
-        }
+        self.properties.encode_for(version, sink);
         for subscription in &self.subscriptions {
             sink.string(&subscription.filter);
             sink.u8(subscription.options.byte());
@@ -149,11 +147,8 @@ pub struct SubAck {
 impl SubAck {
     pub(super) fn decode(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
         let packet_id = PacketId::decode(reader, PacketType::SubAck)?;
-        let properties = if version.is_v5() { Properties::decode(reader)? } else { Properties::default() };
-        let mut reason_codes = Vec::new();
-        while !reader.is_empty() {
-            reason_codes.push(ReasonCode::decode(reader.u8()?, PacketType::SubAck, version)?);
-        }
+        let properties = Properties::decode_for(reader, version)?;
+        let reason_codes = decode_reason_codes(reader, PacketType::SubAck, version)?;
         Ok(SubAck { packet_id, properties, reason_codes })
     }
 
@@ -164,12 +159,27 @@ impl SubAck {
 
     pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
-        if version.is_v5() {
-            self.properties.encode(sink);
-        }
-        for code in &self.reason_codes {
-            sink.u8(code.value());
-        }
+        self.properties.encode_for(version, sink);
+        write_reason_codes(&self.reason_codes, sink);
+    }
+}
+
+/// The codes that end a SUBACK or UNSUBACK, one per filter.
+pub(super) fn decode_reason_codes(
+    reader: &mut Reader,
+    packet: PacketType,
+    version: ProtocolVersion,
+) -> Result<Vec<ReasonCode>, Violation> {
+    let mut codes = Vec::new();
+    while !reader.is_empty() {
+        codes.push(ReasonCode::decode(reader.u8()?, packet, version)?);
+    }
+    Ok(codes)
+}
+
+pub(super) fn write_reason_codes(codes: &[ReasonCode], sink: &mut impl Sink) {
+    for code in codes {
+        sink.u8(code.value());
     }
 }
 

@@ -1,6 +1,6 @@
 //! UNSUBSCRIBE (section 3.10) and UNSUBACK (section 3.11).
 
-use super::subscribe::check_reason_codes;
+use super::subscribe::{check_reason_codes, decode_reason_codes, write_reason_codes};
 use super::{PacketId, PacketType};
 use crate::codec::error::Violation;
 use crate::codec::properties::{Properties, PropertyContext};
@@ -22,7 +22,7 @@ pub struct Unsubscribe {
 impl Unsubscribe {
     pub(super) fn decode(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
         let packet_id = PacketId::decode(reader, PacketType::Unsubscribe)?;
-        let properties = if version.is_v5() { Properties::decode(reader)? } else { Properties::default() };
+        let properties = Properties::decode_for(reader, version)?;
         let mut filters = Vec::new();
         while !reader.is_empty() {
             filters.push(reader.string()?);
@@ -42,9 +42,7 @@ impl Unsubscribe {
 
     pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
-        if version.is_v5() {
-            self.properties.encode(sink);
-        }
+        self.properties.encode_for(version, sink);
         for filter in &self.filters {
             sink.string(filter);
         }
@@ -63,14 +61,11 @@ pub struct UnsubAck {
 impl UnsubAck {
     pub(super) fn decode(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
         let packet_id = PacketId::decode(reader, PacketType::UnsubAck)?;
-        let mut unsuback = UnsubAck { packet_id, properties: Properties::default(), reason_codes: Vec::new() };
-        if version.is_v5() {
-            unsuback.properties = Properties::decode(reader)?;
-            while !reader.is_empty() {
-                unsuback.reason_codes.push(ReasonCode::decode(reader.u8()?, PacketType::UnsubAck, version)?);
-            }
-        }
-        Ok(unsuback)
+        let properties = Properties::decode_for(reader, version)?;
+        // 3.1.1's UNSUBACK ends with its packet identifier.
+        let reason_codes =
+            if version.is_v5() { decode_reason_codes(reader, PacketType::UnsubAck, version)? } else { Vec::new() };
+        Ok(UnsubAck { packet_id, properties, reason_codes })
     }
 
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
@@ -82,11 +77,7 @@ impl UnsubAck {
 
     pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
-        if version.is_v5() {
-            self.properties.encode(sink);
-            for code in &self.reason_codes {
-                sink.u8(code.value());
-            }
-        }
+        self.properties.encode_for(version, sink);
+        write_reason_codes(&self.reason_codes, sink);
     }
 }
