@@ -153,3 +153,23 @@ fn time_is_recorded_in_ticks_of_the_scenario() {
     let pings: Vec<u64> = packets(&run.trace, "c0", PacketKind::Pingreq).map(|event| event.time_ms).collect();
     assert_eq!(pings, [1000]);
 }
+
+/// Generated scenarios per run: 500 by default, `PROPTEST_CASES` for more.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(500)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(cases()))]
+
+    /// Every generated scenario runs, records the same trace for the same seed, and stays
+    /// within the bounds the model can track.
+    #[test]
+    fn generated_scenarios_run_deterministically(scenario in verimqtt_traces::sim::arb_scenario(), seed in 0u64..4) {
+        let run = simulate(&scenario, seed).unwrap();
+        proptest::prop_assert_eq!(&run, &simulate(&scenario, seed).unwrap());
+        proptest::prop_assert!(scenario.clients.len() <= 3);
+        let requested = run.trace.iter().filter(|event| matches!(event.event, Event::PublishRequested { .. })).count();
+        proptest::prop_assert!(requested <= 4);
+    }
+}

@@ -56,6 +56,14 @@ fn qos2_cut_after(receiver: Side, packet: PacketKind) -> Scenario {
     ])
 }
 
+/// The subscriber disconnects, messages at `qos` are published, and it connects again.
+fn published_while_away(subscriber: ClientSpec, qos: impl IntoIterator<Item = QoS>) -> Scenario {
+    connected(V311, clean(), subscriber, QoS::AtLeastOnce)
+        .steps([Step::Disconnect { client: SUBSCRIBER }, Step::Settle])
+        .steps(qos.into_iter().map(|qos| Step::publish(PUBLISHER, qos)))
+        .steps([Step::Settle, Step::Connect { client: SUBSCRIBER }, Step::Settle])
+}
+
 /// Every named situation, in corpus order.
 pub fn named_scenarios() -> Vec<NamedScenario> {
     let named = |name, scenario| NamedScenario { name, scenario, seed: 1 };
@@ -102,27 +110,9 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
         ),
         named(
             "persistent_session_resumed_with_queued_messages",
-            connected(V311, clean(), persistent(), QoS::AtLeastOnce).steps([
-                Step::Disconnect { client: SUBSCRIBER },
-                Step::Settle,
-                Step::publish(PUBLISHER, QoS::AtLeastOnce),
-                Step::publish(PUBLISHER, QoS::ExactlyOnce),
-                Step::Settle,
-                Step::Connect { client: SUBSCRIBER },
-                Step::Settle,
-            ]),
+            published_while_away(persistent(), [QoS::AtLeastOnce, QoS::ExactlyOnce]),
         ),
-        named(
-            "clean_session_discards",
-            connected(V311, clean(), clean(), QoS::AtLeastOnce).steps([
-                Step::Disconnect { client: SUBSCRIBER },
-                Step::Settle,
-                Step::publish(PUBLISHER, QoS::AtLeastOnce),
-                Step::Settle,
-                Step::Connect { client: SUBSCRIBER },
-                Step::Settle,
-            ]),
-        ),
+        named("clean_session_discards", published_while_away(clean(), [QoS::AtLeastOnce])),
         named(
             "will_on_keepalive_expiry",
             connected(V311, clean().keep_alive(2).with_will(), clean(), QoS::AtMostOnce)
