@@ -1,5 +1,8 @@
 //! The simulator: runs are deterministic for a seed, and the situations it stages happen.
 
+// A test's own setup failing is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use verimqtt::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::{Event, PacketKind, TraceEvent};
 use verimqtt_traces::sim::{ClientSpec, Scenario, SessionKind, Side, Step, named_scenarios, simulate};

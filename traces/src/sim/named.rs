@@ -119,6 +119,20 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
                 .steps([Step::HalfCut { client: PUBLISHER }, Step::Advance(4)]),
         ),
         named(
+            "broker_keepalive_close_v5",
+            Scenario::new(V5).client(clean().keep_alive(1)).steps([
+                Step::Connect { client: 0 },
+                Step::Settle,
+                Step::HalfCut { client: 0 },
+                Step::Advance(2),
+            ]),
+        ),
+        named(
+            "will_on_cut_v5",
+            connected(V5, persistent().with_will(), clean(), QoS::AtMostOnce)
+                .steps([Step::Cut { client: PUBLISHER }, Step::Settle]),
+        ),
+        named(
             "will_not_sent_on_disconnect",
             connected(V5, clean().with_will(), clean(), QoS::AtMostOnce)
                 .steps([Step::Disconnect { client: PUBLISHER }, Step::Settle]),
