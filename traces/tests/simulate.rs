@@ -174,5 +174,73 @@ proptest::proptest! {
         proptest::prop_assert!(scenario.clients.len() <= 3);
         let requested = run.trace.iter().filter(|event| matches!(event.event, Event::PublishRequested { .. })).count();
         proptest::prop_assert!(requested <= 4);
+        check_connections(&run.trace).map_err(proptest::test_runner::TestCaseError::fail)?;
     }
+}
+
+/// What a trace must show of the network whatever the scenario: both ends use one number for
+/// a connection, each node uses a connection only between its open and its close, and each
+/// direction is a FIFO that may lose its tail but never reorders or invents a packet.
+fn check_connections(trace: &[TraceEvent]) -> Result<(), String> {
+    use std::collections::HashMap;
+    let mut opened: HashMap<(String, u64), bool> = HashMap::new();
+    let mut sent: HashMap<(String, u64), Vec<String>> = HashMap::new();
+    let mut received: HashMap<(String, u64), Vec<String>> = HashMap::new();
+    for (index, event) in trace.iter().enumerate() {
+        let node = event.node.0.clone();
+        let (conn, packet) = match &event.event {
+            Event::ConnectionOpened { conn } => {
+                if opened.insert((node.clone(), *conn), true).is_some() {
+                    return Err(format!("event {index}: {node} opens connection {conn} twice"));
+                }
+                continue;
+            }
+            Event::ConnectionClosed { conn, .. } => {
+                if opened.insert((node.clone(), *conn), false) != Some(true) {
+                    return Err(format!("event {index}: {node} closes connection {conn} it does not have open"));
+                }
+                continue;
+            }
+            Event::PacketSent { conn, packet } => {
+                sent.entry((node.clone(), *conn)).or_default().push(packet.to_string());
+                (*conn, packet)
+            }
+            Event::PacketReceived { conn, packet } => {
+                // Keyed by the sender, so that the two lists of a direction line up.
+                let sender = if event.node.is_broker() { client_of(trace, *conn) } else { "broker".to_string() };
+                received.entry((sender, *conn)).or_default().push(packet.to_string());
+                (*conn, packet)
+            }
+            _ => continue,
+        };
+        if opened.get(&(node.clone(), conn)) != Some(&true) {
+            return Err(format!("event {index}: {node} uses connection {conn} while it is not open ({packet})"));
+        }
+    }
+    for (direction, got) in &received {
+        let put = sent.get(direction).map(Vec::as_slice).unwrap_or_default();
+        if !put.starts_with(got) {
+            return Err(format!("{direction:?} received {got:?} but sent {put:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// The client that opened `conn`.
+fn client_of(trace: &[TraceEvent], conn: u64) -> String {
+    trace
+        .iter()
+        .find(|event| !event.node.is_broker() && event.event == Event::ConnectionOpened { conn })
+        .map(|event| event.node.0.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_connection_check_rejects_a_packet_received_but_never_sent() {
+    let named = named_scenarios().into_iter().find(|named| named.name == "qos1_v5").unwrap();
+    let mut trace = simulate(&named.scenario, named.seed).unwrap().trace;
+    assert_eq!(check_connections(&trace), Ok(()));
+    let first_sent = trace.iter().position(|event| matches!(event.event, Event::PacketSent { .. })).unwrap();
+    trace.remove(first_sent);
+    assert!(check_connections(&trace).is_err());
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use verimqtt::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
-use verimqtt::client::{Client, ClientOptions, Event as ClientEvent};
+use verimqtt::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
 use verimqtt::codec::{Disconnect, MqttString, Properties, QoS, ReasonCode, Subscription, SubscriptionOptions, Will};
 use verimqtt_spec::trace::{ConnId, Event, PacketKind, TraceEvent};
 
@@ -96,38 +96,29 @@ impl Run {
         match step {
             Step::Connect { client } => return Ok(self.connect(*client)),
             Step::Subscribe { client, filter, qos } => {
-                let filter = mqtt_string(filter)?;
-                let subscription =
-                    Subscription { filter, options: SubscriptionOptions { qos: *qos, ..Default::default() } };
-                let result = self.clients[*client].subscribe(now, vec![subscription], Properties::default());
-                self.pump_client(*client);
-                return Ok(result.map(drop).map_err(|error| error.to_string()));
+                let options = SubscriptionOptions { qos: *qos, ..Default::default() };
+                let subscription = Subscription { filter: mqtt_string(filter)?, options };
+                return Ok(
+                    self.command(*client, |client| client.subscribe(now, vec![subscription], Properties::default()))
+                );
             }
             Step::Unsubscribe { client, filter } => {
-                let result = self.clients[*client].unsubscribe(now, vec![mqtt_string(filter)?], Properties::default());
-                self.pump_client(*client);
-                return Ok(result.map(drop).map_err(|error| error.to_string()));
+                let filter = mqtt_string(filter)?;
+                return Ok(self.command(*client, |client| client.unsubscribe(now, vec![filter], Properties::default())));
             }
             Step::Publish { client, topic, qos, retain } => {
-                let payload = Bytes::from(format!("m{}", self.next_payload));
-                let result = self.clients[*client].publish(
-                    now,
-                    mqtt_string(topic)?,
-                    payload,
-                    *qos,
-                    *retain,
-                    Properties::default(),
-                );
+                let (topic, payload) = (mqtt_string(topic)?, Bytes::from(format!("m{}", self.next_payload)));
+                let result = self.command(*client, |client| {
+                    client.publish(now, topic, payload, *qos, *retain, Properties::default())
+                });
                 if result.is_ok() {
                     self.next_payload += 1;
                 }
-                self.pump_client(*client);
-                return Ok(result.map(drop).map_err(|error| error.to_string()));
+                return Ok(result);
             }
             Step::Disconnect { client } => {
-                let result = self.clients[*client].disconnect(now, Disconnect::new(ReasonCode::Success));
-                self.pump_client(*client);
-                return Ok(result.map_err(|error| error.to_string()));
+                let disconnect = Disconnect::new(ReasonCode::Success);
+                return Ok(self.command(*client, |client| client.disconnect(now, disconnect)));
             }
             Step::Cut { client } => match self.current[*client] {
                 Some(link) => self.cut(link),
@@ -163,6 +154,17 @@ impl Run {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Gives a command to a client and sends what it puts out; `Err` if the client refused.
+    fn command<T>(
+        &mut self,
+        client: usize,
+        command: impl FnOnce(&mut Client) -> Result<T, CommandError>,
+    ) -> Result<(), String> {
+        let result = command(&mut self.clients[client]);
+        self.pump_client(client);
+        result.map(drop).map_err(|error| error.to_string())
     }
 
     /// Opens a new connection for the client and sends CONNECT on it.
