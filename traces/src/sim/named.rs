@@ -155,6 +155,14 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
             ]),
         ),
         named(
+            "connack_timeout_when_the_network_stalls",
+            Scenario::new(V311).client(clean().keep_alive(2)).steps([
+                Step::Connect { client: 0 },
+                Step::Stall(4),
+                Step::Settle,
+            ]),
+        ),
+        named(
             "retained_message_to_late_subscriber",
             Scenario::new(V311).client(clean()).client(clean()).steps([
                 Step::Connect { client: PUBLISHER },

@@ -402,6 +402,11 @@ fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpec) -> Resul
     let name = format!("c{index}");
     let mut options = ClientOptions::new(scenario.version, mqtt_string(&name)?);
     options.keep_alive = spec.keep_alive;
+    // The model's clients give up on a silent server after the abort period (one and a half
+    // keep alives) whether or not the CONNACK came; a client waits as long for it here.
+    if spec.keep_alive != 0 {
+        options.connack_timeout = Some(Duration::from_millis(u64::from(spec.keep_alive) * 1500));
+    }
     options.clean_start = spec.session == SessionKind::Clean;
     // 3.1.1 has no expiry: a persistent session lasts until a clean start.
     options.session_expiry_interval = match spec.session {
