@@ -44,11 +44,12 @@ fn seeds_choose_different_interleavings() {
 }
 
 /// A publisher with a persistent session whose connection is cut once `receiver` gets
-/// `packet` of a message at `qos`, then reconnects.
+/// `packet` of a message at `qos`; once both ends have given the connection up, it
+/// reconnects.
 fn publisher_cut_after(version: ProtocolVersion, qos: QoS, receiver: Side, packet: PacketKind) -> Scenario {
     Scenario::new(version)
-        .client(ClientSpec::new(SessionKind::Persistent))
-        .client(ClientSpec::new(SessionKind::Clean))
+        .client(ClientSpec::new(SessionKind::Persistent).keep_alive(2))
+        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
         .steps([
             Step::Connect { client: 0 },
             Step::Connect { client: 1 },
@@ -58,9 +59,48 @@ fn publisher_cut_after(version: ProtocolVersion, qos: QoS, receiver: Side, packe
             Step::CutAfter { client: 0, receiver, packet },
             Step::publish(0, qos),
             Step::Settle,
+            Step::Advance(3),
             Step::Connect { client: 0 },
             Step::Settle,
         ])
+}
+
+#[test]
+fn a_cut_is_found_out_through_keep_alive_by_both_ends() {
+    let scenario = publisher_cut_after(ProtocolVersion::V5, QoS::AtLeastOnce, Side::Broker, PacketKind::Publish);
+    for seed in 0..8 {
+        let run = simulate(&scenario, seed).unwrap();
+        assert!(run.refusals.is_empty(), "{:?}", run.refusals);
+        let closes: Vec<(String, u64)> = run
+            .trace
+            .iter()
+            .filter_map(|event| match &event.event {
+                Event::ConnectionClosed { conn: 1, reason } => {
+                    Some((format!("{} {reason:?}", event.node), event.time_ms))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(closes.contains(&("c0 KeepaliveTimeout".to_string(), 3000)), "{closes:?}");
+        assert!(closes.contains(&("broker KeepaliveTimeout".to_string(), 3000)), "{closes:?}");
+    }
+}
+
+#[test]
+fn a_reset_is_seen_by_both_ends_at_once() {
+    let scenario = Scenario::new(ProtocolVersion::V311).client(ClientSpec::new(SessionKind::Clean)).steps([
+        Step::Connect { client: 0 },
+        Step::Settle,
+        Step::Reset { client: 0 },
+    ]);
+    let run = simulate(&scenario, 0).unwrap();
+    let closes = run.trace.iter().filter(|event| {
+        matches!(
+            event.event,
+            Event::ConnectionClosed { conn: 1, reason: verimqtt_spec::trace::CloseReason::ConnectionLost }
+        )
+    });
+    assert_eq!(closes.count(), 2);
 }
 
 #[test]

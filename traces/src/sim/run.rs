@@ -120,14 +120,15 @@ impl Run {
                 let disconnect = Disconnect::new(ReasonCode::Success);
                 return Ok(self.command(*client, |client| client.disconnect(now, disconnect)));
             }
-            Step::Cut { client } => match self.current[*client] {
-                Some(link) => self.cut(link),
-                None => return Ok(Err("no connection to cut".to_string())),
-            },
-            Step::HalfCut { client } => match self.current[*client] {
-                Some(link) => self.half_cut(link),
-                None => return Ok(Err("no connection to cut".to_string())),
-            },
+            Step::Cut { client } | Step::Reset { client } | Step::HalfCut { client } => {
+                let Some(link) = self.current[*client] else { return Ok(Err("no connection to cut".to_string())) };
+                self.links[link].cut();
+                match step {
+                    Step::Reset { .. } => self.reset(link),
+                    Step::HalfCut { .. } => self.close_client_end(link),
+                    _ => {}
+                }
+            }
             Step::CutAfter { client, receiver, packet } => {
                 self.triggers.push(CutTrigger { client: *client, receiver: *receiver, packet: *packet })
             }
@@ -197,11 +198,7 @@ impl Run {
                 while let Some(bytes) = self.clients[client].poll_transmit() {
                     self.links[link].send(Side::Broker, bytes);
                 }
-                let link = &mut self.links[link];
-                if link.client_open {
-                    link.to_broker.push_back(Segment::Close);
-                    link.client_open = false;
-                }
+                self.links[link].close(Side::Broker);
                 self.current[client] = None;
                 return;
             }
@@ -227,10 +224,7 @@ impl Run {
             while let Some(bytes) = self.broker.poll_transmit(conn) {
                 link.send(Side::Client, bytes);
             }
-            if link.broker_open {
-                link.to_client.push_back(Segment::Close);
-                link.broker_open = false;
-            }
+            link.close(Side::Client);
             self.broker.handle_closed(conn, now);
         }
     }
@@ -311,17 +305,13 @@ impl Run {
         };
         if let Some(index) = fired {
             self.triggers.remove(index);
-            self.cut(link);
+            self.links[link].cut();
         }
     }
 
-    /// The network fails: what is in flight is lost, and both ends that still use the
-    /// connection hear of it, in an order the seed chooses.
-    fn cut(&mut self, link: usize) {
-        let now = self.clock.now();
-        let conn = BrokerConn(link as ConnId + 1);
-        self.links[link].to_broker.clear();
-        self.links[link].to_client.clear();
+    /// Both ends of the cut connection `link` that still use it hear it is lost, in an
+    /// order the seed chooses.
+    fn reset(&mut self, link: usize) {
         let broker_first = self.rng.below(2) == 0;
         for side in if broker_first { [Side::Broker, Side::Client] } else { [Side::Client, Side::Broker] } {
             if !self.links[link].is_open(side) {
@@ -330,20 +320,12 @@ impl Run {
             match side {
                 Side::Broker => {
                     self.links[link].broker_open = false;
-                    self.broker.handle_closed(conn, now);
+                    self.broker.handle_closed(BrokerConn(link as ConnId + 1), self.clock.now());
                     self.pump_broker();
                 }
                 Side::Client => self.close_client_end(link),
             }
         }
-    }
-
-    /// The client's end fails: what is in flight is lost and the client hears of it; the
-    /// broker does not.
-    fn half_cut(&mut self, link: usize) {
-        self.links[link].to_broker.clear();
-        self.links[link].to_client.clear();
-        self.close_client_end(link);
     }
 
     /// The client hears its connection is lost, and forgets it.

@@ -2,7 +2,8 @@
 //! `c0` publishes to [`TOPIC`]; every other client subscribes to it at QoS 2 (a single
 //! client subscribes and publishes to itself); sessions are chosen per client, while keep
 //! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
-//! same for every client. Small bounds keep the model's state sets trackable: at most 3
+//! same for every client. Cuts are the model's: silent, found out through keep alive. Small
+//! bounds keep the model's state sets trackable: at most 3
 //! clients, 4 messages and 3 cuts.
 
 use proptest::prelude::*;
@@ -15,6 +16,9 @@ const MAX_CLIENTS: usize = 3;
 const MAX_MESSAGES: usize = 4;
 const MAX_CUTS: usize = 3;
 const MAX_ACTIONS: usize = 14;
+/// Ticks after which every cut connection has been given up: one and a half of the longest
+/// keep alive, rounded up.
+const DETECT_TICKS: u32 = 5;
 
 fn arb_qos() -> impl Strategy<Value = QoS> {
     prop_oneof![Just(QoS::AtMostOnce), Just(QoS::AtLeastOnce), Just(QoS::ExactlyOnce)]
@@ -47,7 +51,6 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => arb_qos().prop_map(|qos| Step::publish(0, qos)),
         2 => client.clone().prop_map(|client| Step::Cut { client }),
-        1 => client.clone().prop_map(|client| Step::HalfCut { client }),
         2 => (client.clone(), receiver, packet).prop_map(|(client, receiver, packet)| Step::CutAfter { client, receiver, packet }),
         2 => client.clone().prop_map(|client| Step::Connect { client }),
         1 => client.prop_map(|client| Step::Disconnect { client }),
@@ -66,7 +69,7 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
         .filter(|step| {
             let (count, max) = match step {
                 Step::Publish { .. } => (&mut messages, MAX_MESSAGES),
-                Step::Cut { .. } | Step::HalfCut { .. } | Step::CutAfter { .. } => (&mut cuts, MAX_CUTS),
+                Step::Cut { .. } | Step::CutAfter { .. } => (&mut cuts, MAX_CUTS),
                 _ => return true,
             };
             *count += 1;
@@ -76,8 +79,8 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
 }
 
 /// A scenario in the model's shape: set-up (everyone connects, the subscribers subscribe),
-/// random actions, then every client reconnects and time runs on so that what can finish
-/// does.
+/// random actions, then time runs on until every cut is found out, every client reconnects,
+/// and what can finish does.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     let version = prop_oneof![Just(ProtocolVersion::V311), Just(ProtocolVersion::V5)];
     (version, arb_clients()).prop_flat_map(|(version, clients)| {
@@ -90,6 +93,7 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 .steps(connect.clone().chain([Step::Settle]))
                 .steps(subscribe.chain([Step::Settle]))
                 .steps(within_bounds(actions))
+                .steps([Step::Advance(DETECT_TICKS)])
                 .steps(connect.chain([Step::Settle, Step::Advance(2)]))
                 .with_clients(clients.clone())
         })
