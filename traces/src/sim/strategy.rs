@@ -2,8 +2,8 @@
 //! `c0` publishes to [`TOPIC`]; every other client subscribes to it at QoS 2 (a single
 //! client subscribes and publishes to itself); sessions are chosen per client, while keep
 //! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
-//! same for every client. Cuts are the model's: silent, found out through keep alive. Small
-//! bounds keep the model's state sets trackable: at most 3
+//! same for every client. Cuts are mostly silent, found out through keep alive; some are
+//! resets both ends see, or half-open connections only the client sees. Small bounds keep the model's state sets trackable: at most 3
 //! clients, 4 messages and 3 cuts.
 
 use proptest::prelude::*;
@@ -51,6 +51,8 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => arb_qos().prop_map(|qos| Step::publish(0, qos)),
         2 => client.clone().prop_map(|client| Step::Cut { client }),
+        1 => client.clone().prop_map(|client| Step::Reset { client }),
+        1 => client.clone().prop_map(|client| Step::HalfCut { client }),
         2 => (client.clone(), receiver, packet).prop_map(|(client, receiver, packet)| Step::CutAfter { client, receiver, packet }),
         2 => client.clone().prop_map(|client| Step::Connect { client }),
         1 => client.prop_map(|client| Step::Disconnect { client }),
@@ -69,7 +71,9 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
         .filter(|step| {
             let (count, max) = match step {
                 Step::Publish { .. } => (&mut messages, MAX_MESSAGES),
-                Step::Cut { .. } | Step::CutAfter { .. } => (&mut cuts, MAX_CUTS),
+                Step::Cut { .. } | Step::Reset { .. } | Step::HalfCut { .. } | Step::CutAfter { .. } => {
+                    (&mut cuts, MAX_CUTS)
+                }
                 _ => return true,
             };
             *count += 1;
