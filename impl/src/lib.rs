@@ -9,6 +9,8 @@
 //!   in; bytes per connection, connections to close, events and the next deadline out.
 //! - [`auth`] (feature `auth`, on by default): password files and topic ACLs in mosquitto's
 //!   formats, as a broker [`Policy`](broker::Policy).
+//! - [`trace`]: an observer the client and the broker report each observable step to, in
+//!   the trace vocabulary of `verimqtt-spec`, for validation against the model.
 //! - [`runtime`] (feature `tokio`, on by default): the broker served over TCP, and
 //!   [`runtime::EmbeddedBroker`] to run one in-process on an ephemeral loopback port.
 #![forbid(unsafe_code)]
@@ -20,6 +22,7 @@ pub mod client;
 pub mod codec;
 #[cfg(feature = "tokio")]
 pub mod runtime;
+pub mod trace;
 
 /// The README's examples run as doctests, so they cannot drift from the code.
 #[doc = include_str!("../../README.md")]

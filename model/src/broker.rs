@@ -2,13 +2,15 @@
 
 use crate::bits::Bits;
 use crate::bugs::Bug;
-use crate::config::{Config, Qos};
+use crate::config::{Config, Qos, Version};
 use crate::ghost::{Breach, Direction};
 use crate::network::BrokerEnd;
+use crate::observe::{Actor, LinkRef, Observation};
 use crate::outbound::{Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId};
 use crate::state::State;
 use crate::step::Step;
+use verimqtt_spec::trace::{self, Timer};
 
 /// The broker's session for one client.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -35,7 +37,26 @@ enum CloseReason {
     TakenOver,
 }
 
-/// The connection has been silent for more than 1.5 x keepalive: the broker must close it
+impl CloseReason {
+    /// The reason as a trace names it.
+    fn observed(self) -> trace::CloseReason {
+        match self {
+            CloseReason::Disconnect => trace::CloseReason::PeerDisconnected,
+            CloseReason::ConnectionLost => trace::CloseReason::ConnectionLost,
+            CloseReason::Keepalive => trace::CloseReason::KeepaliveTimeout,
+            CloseReason::TakenOver => trace::CloseReason::SessionTakenOver,
+        }
+    }
+
+    /// A 5.0 broker tells the client why it closes with a DISCONNECT first (0x8D keepalive
+    /// timeout, 0x8E session taken over [MQTT-3.1.4-3]); a client that sent DISCONNECT, or
+    /// whose connection is gone, is told nothing.
+    fn announced(self, version: Version) -> bool {
+        version == Version::V5_0 && matches!(self, CloseReason::Keepalive | CloseReason::TakenOver)
+    }
+}
+
+/// Nothing has arrived on the connection within 1.5 x keepalive: the broker must close it
 /// [MQTT-3.1.2-24] (3.1.1) / [MQTT-3.1.2-22] (5.0).
 pub fn keepalive_close_due(config: &Config, state: &State, c: usize, link: usize) -> bool {
     let BrokerEnd::Open { silence, .. } = state.links[c][link].broker else {
@@ -44,7 +65,7 @@ pub fn keepalive_close_due(config: &Config, state: &State, c: usize, link: usize
     match config.bug {
         Some(Bug::KeepaliveCloseAtOneK) => silence >= config.keepalive,
         Some(Bug::KeepaliveNotEnforced) => false,
-        _ => config.beyond_grace(silence),
+        _ => config.grace_over(silence),
     }
 }
 
@@ -57,10 +78,15 @@ pub fn session_expiry_due(config: &Config, state: &State, c: usize) -> bool {
 impl Step<'_> {
     fn broker_send(&mut self, c: usize, packet: Packet) {
         if let Some(link) = self.state.broker_link(c) {
-            self.state.links[c][link].send_to_client(packet);
-            self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
-            self.note(|| format!("broker → c{c}: {packet}"));
+            self.broker_send_on(c, link, packet);
         }
+    }
+
+    fn broker_send_on(&mut self, c: usize, link: usize, packet: Packet) {
+        self.state.links[c][link].send_to_client(packet);
+        self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
+        self.observe(|| Observation::Sent { actor: Actor::Broker, link: LinkRef { client: c, link }, packet });
+        self.note(|| format!("broker → c{c}: {packet}"));
     }
 
     pub(crate) fn broker_receives(&mut self, c: usize, link: usize) {
@@ -73,6 +99,7 @@ impl Step<'_> {
         if let BrokerEnd::Open { silence, .. } = &mut endpoint.broker {
             *silence = 0;
         }
+        self.observe(|| Observation::Received { actor: Actor::Broker, link: LinkRef { client: c, link }, packet });
         self.note(|| format!("broker ← c{c}: {packet}"));
         match packet {
             Packet::Connect { clean_start, will } => self.on_connect(c, link, clean_start, will),
@@ -92,7 +119,8 @@ impl Step<'_> {
             }
             Packet::PubRec(id) => {
                 self.state.ghost.on_publish_acknowledged(Direction::ToClient, c, id);
-                let pubrel = self.state.sessions[c].as_mut().and_then(|session| session.outbound.on_pubrec(id));
+                let order = self.config.broker_resend_order;
+                let pubrel = self.state.sessions[c].as_mut().and_then(|session| session.outbound.on_pubrec(id, order));
                 if let Some(pubrel) = pubrel {
                     self.broker_send(c, pubrel);
                 }
@@ -157,7 +185,7 @@ impl Step<'_> {
         let Some(session) = &self.state.sessions[c] else {
             return;
         };
-        let resend = session.outbound.resend(|m| config.qos(m), true);
+        let resend = session.outbound.resend(|m| config.qos(m), true, config.broker_resend_order);
         if config.has(Bug::QueuedBeforeResend) {
             self.broker_send_queued(c);
         }
@@ -244,6 +272,7 @@ impl Step<'_> {
     }
 
     pub(crate) fn keepalive_close(&mut self, c: usize, link: usize) {
+        self.observe(|| Observation::TimerFired { actor: Actor::Broker, timer: Timer::KeepaliveClose });
         self.note(|| format!("broker: c{c}#{link} silent too long"));
         self.close(c, link, CloseReason::Keepalive);
     }
@@ -252,7 +281,12 @@ impl Step<'_> {
         let BrokerEnd::Open { silence, will } = self.state.links[c][link].broker else {
             return;
         };
+        if reason.announced(self.config.version) {
+            self.broker_send_on(c, link, Packet::Disconnect);
+        }
         self.state.links[c][link].close_broker_end();
+        let at = LinkRef { client: c, link };
+        self.observe(|| Observation::Closed { actor: Actor::Broker, link: at, reason: reason.observed() });
         self.note(|| format!("broker closes c{c}#{link} ({reason:?})"));
         let config = self.config;
         // [MQTT-3.1.2-24] (3.1.1) / [MQTT-3.1.2-22] (5.0): not before 1.5 x keepalive.
@@ -281,6 +315,7 @@ impl Step<'_> {
     }
 
     pub(crate) fn expire_session(&mut self, c: usize) {
+        self.observe(|| Observation::TimerFired { actor: Actor::Broker, timer: Timer::SessionExpiry });
         self.state.sessions[c] = None;
         self.state.ghost.on_session_ended(c);
         self.note(|| format!("broker: session of c{c} expired and is discarded"));

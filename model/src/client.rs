@@ -1,14 +1,22 @@
 //! The client: its session state, its application script and its keepalive.
+//!
+//! Keepalive: the client pings when it has sent nothing for a keepalive [MQTT-3.1.2-23]
+//! (3.1.1) / [MQTT-3.1.2-20] (5.0), or received nothing for a keepalive (so that a client
+//! that only sends still hears from a dead broker in time), never with a ping outstanding;
+//! it gives up on a connection from which nothing (CONNACK included) arrived for
+//! `abort_after` ticks.
 
 use crate::bits::Bits;
 use crate::bugs::Bug;
 use crate::config::{Config, Qos, ScriptStep};
 use crate::ghost::Direction;
 use crate::network::Link;
+use crate::observe::{Actor, LinkRef, Observation};
 use crate::outbound::{Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId};
 use crate::state::State;
 use crate::step::Step;
+use verimqtt_spec::trace::{CloseReason, Timer};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -23,6 +31,8 @@ pub enum Status {
 pub enum Subscription {
     #[default]
     None,
+    /// SUBSCRIBE sent on the current connection, SUBACK not yet received. A request is not
+    /// session state: it dies with its connection.
     Requested(PacketId),
     Active,
 }
@@ -40,8 +50,10 @@ pub struct Client {
     pub subscription: Subscription,
     /// Ticks since the client last sent a packet.
     pub idle: u8,
-    /// Ticks since a CONNECT or PINGREQ that is still unanswered.
-    pub awaiting_reply: Option<u8>,
+    /// Ticks since the client last received a packet (or opened its connection).
+    pub silence: u8,
+    /// A PINGREQ on the current connection is still unanswered.
+    pub ping_outstanding: bool,
 }
 
 /// What the application does next.
@@ -85,18 +97,23 @@ pub fn application_can_act(config: &Config, state: &State, c: usize) -> bool {
     next_act(config, state, c).is_some()
 }
 
-/// The client has been silent for a keepalive and must send PINGREQ [MQTT-3.1.2-23] (3.1.1) /
-/// [MQTT-3.1.2-20] (5.0).
+/// The client has sent nothing, or received nothing, for a keepalive and sends PINGREQ
+/// [MQTT-3.1.2-23] (3.1.1) / [MQTT-3.1.2-20] (5.0), unless one is outstanding.
 pub fn ping_due(config: &Config, state: &State, c: usize) -> bool {
     let client = &state.clients[c];
-    client.status == Status::Connected
-        && client.idle >= config.keepalive
-        && (client.awaiting_reply.is_none() || config.has(Bug::PingWithoutWaiting))
+    if client.status != Status::Connected {
+        return false;
+    }
+    if config.has(Bug::PingWithoutWaiting) {
+        return client.idle >= config.keepalive;
+    }
+    !client.ping_outstanding && (client.idle >= config.keepalive || client.silence >= config.keepalive)
 }
 
-/// The CONNACK or PINGRESP did not come within the abort period.
+/// Nothing (no CONNACK, no PINGRESP, nothing at all) came within the abort period.
 pub fn abort_due(config: &Config, state: &State, c: usize) -> bool {
-    state.clients[c].awaiting_reply.is_some_and(|waited| waited >= config.abort_after)
+    let client = &state.clients[c];
+    client.status != Status::Offline && client.silence >= config.abort_after
 }
 
 impl Step<'_> {
@@ -104,6 +121,7 @@ impl Step<'_> {
     fn client_send(&mut self, c: usize, packet: Packet) {
         if let Some(link) = self.state.client_link(c) {
             self.state.links[c][link].send_to_broker(packet);
+            self.observe(|| Observation::Sent { actor: Actor::Client(c), link: LinkRef { client: c, link }, packet });
         }
         self.state.clients[c].idle = 0;
         self.state.ghost.on_publish_sent(Direction::ToBroker, c, &packet);
@@ -131,11 +149,16 @@ impl Step<'_> {
             self.discard_client_session(c);
         }
         let connect = Packet::Connect { clean_start, will: self.config.will };
+        let link = LinkRef { client: c, link: self.state.links[c].len() };
         self.state.links[c].push(Link::opened_with(connect));
         let client = &mut self.state.clients[c];
         client.status = Status::Connecting;
         client.idle = 0;
-        client.awaiting_reply = Some(0);
+        client.silence = 0;
+        client.ping_outstanding = false;
+        self.observe(|| Observation::Opened { actor: Actor::Client(c), link });
+        self.observe(|| Observation::Opened { actor: Actor::Broker, link });
+        self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet: connect });
         self.note(|| format!("c{c} opens a connection → broker: {connect}"));
     }
 
@@ -160,6 +183,7 @@ impl Step<'_> {
 
     fn publish(&mut self, c: usize, n: u8) {
         let qos = self.config.qos(n);
+        self.observe(|| Observation::PublishRequested { client: c, message: n, qos });
         self.note(|| format!("c{c} application publishes m{n} at qos {}", qos.level()));
         if qos == Qos::AtMostOnce {
             let packet = Packet::Publish { id: 0, message: Message::App(n), qos, dup: false };
@@ -170,10 +194,19 @@ impl Step<'_> {
         }
     }
 
+    /// The client decides to close and then writes its DISCONNECT [MQTT-3.14.4-1], so an
+    /// observer sees the close before the packet.
     fn disconnect(&mut self, c: usize) {
+        self.observe_close(c, CloseReason::Disconnected);
         self.client_send(c, Packet::Disconnect);
         self.close_client_connection(c);
         self.note(|| format!("c{c} closes its connection after DISCONNECT"));
+    }
+
+    fn observe_close(&mut self, c: usize, reason: CloseReason) {
+        if let Some(link) = self.state.client_link(c) {
+            self.observe(|| Observation::Closed { actor: Actor::Client(c), link: LinkRef { client: c, link }, reason });
+        }
     }
 
     fn close_client_connection(&mut self, c: usize) {
@@ -182,7 +215,10 @@ impl Step<'_> {
         }
         let client = &mut self.state.clients[c];
         client.status = Status::Offline;
-        client.awaiting_reply = None;
+        client.ping_outstanding = false;
+        if let Subscription::Requested(_) = client.subscription {
+            client.subscription = Subscription::None;
+        }
     }
 
     fn client_send_queued(&mut self, c: usize) {
@@ -198,26 +234,41 @@ impl Step<'_> {
     }
 
     pub(crate) fn ping(&mut self, c: usize) {
+        self.observe(|| Observation::TimerFired { actor: Actor::Client(c), timer: Timer::KeepalivePing });
         self.client_send(c, Packet::PingReq);
         if let Some(link) = self.state.client_link(c) {
             let pings = &mut self.state.links[c][link].unanswered_pings;
             *pings = (*pings + 1).min(2);
         }
-        self.state.clients[c].awaiting_reply.get_or_insert(0);
+        self.state.clients[c].ping_outstanding = true;
     }
 
     pub(crate) fn abort(&mut self, c: usize) {
+        let (timer, reason) = match self.state.clients[c].status {
+            Status::Connecting => (Timer::ConnackTimeout, CloseReason::ConnackTimeout),
+            Status::Connected | Status::Offline => (Timer::KeepaliveAbort, CloseReason::KeepaliveTimeout),
+        };
+        self.observe(|| Observation::TimerFired { actor: Actor::Client(c), timer });
+        self.observe_close(c, reason);
         self.close_client_connection(c);
-        self.note(|| format!("c{c} got no reply in time and closes its connection"));
+        self.note(|| format!("c{c} heard nothing in time and closes its connection"));
     }
 
     pub(crate) fn client_receives(&mut self, c: usize, link: usize) {
         let channel = &mut self.state.links[c][link].to_client;
+        let at = LinkRef { client: c, link };
         let Some(packet) = channel.packets.pop_front() else {
+            self.observe(|| Observation::Closed {
+                actor: Actor::Client(c),
+                link: at,
+                reason: CloseReason::ConnectionLost,
+            });
             self.close_client_connection(c);
             self.note(|| format!("c{c} sees the broker close the connection"));
             return;
         };
+        self.state.clients[c].silence = 0;
+        self.observe(|| Observation::Received { actor: Actor::Client(c), link: at, packet });
         self.note(|| format!("c{c} ← broker: {packet}"));
         match packet {
             Packet::ConnAck { session_present } => self.on_connack(c, session_present),
@@ -229,7 +280,8 @@ impl Step<'_> {
             }
             Packet::PubRec(id) => {
                 self.state.ghost.on_publish_acknowledged(Direction::ToBroker, c, id);
-                if let Some(pubrel) = self.state.clients[c].outbound.on_pubrec(id) {
+                let order = self.config.client_resend_order;
+                if let Some(pubrel) = self.state.clients[c].outbound.on_pubrec(id, order) {
                     self.client_send(c, pubrel);
                 }
             }
@@ -248,11 +300,20 @@ impl Step<'_> {
                 }
             }
             Packet::PingResp => {
-                self.state.clients[c].awaiting_reply = None;
+                self.state.clients[c].ping_outstanding = false;
                 let pings = &mut self.state.links[c][link].unanswered_pings;
                 *pings = pings.saturating_sub(1);
             }
-            Packet::Connect { .. } | Packet::Subscribe(_) | Packet::PingReq | Packet::Disconnect => {
+            // 5.0: the broker says why it closes (keepalive, takeover); its FIN follows.
+            Packet::Disconnect => {
+                self.observe(|| Observation::Closed {
+                    actor: Actor::Client(c),
+                    link: at,
+                    reason: CloseReason::PeerDisconnected,
+                });
+                self.close_client_connection(c);
+            }
+            Packet::Connect { .. } | Packet::Subscribe(_) | Packet::PingReq => {
                 unreachable!("the broker never sends {packet}")
             }
         }
@@ -261,7 +322,6 @@ impl Step<'_> {
     fn on_connack(&mut self, c: usize, session_present: bool) {
         let client = &mut self.state.clients[c];
         client.status = Status::Connected;
-        client.awaiting_reply = None;
         if !session_present {
             // [MQTT-3.2.2-5] (5.0): a client holding state it cannot resume discards it.
             self.discard_client_session(c);
@@ -271,7 +331,7 @@ impl Step<'_> {
         if !self.config.has(Bug::ResendSkippedAfterReconnect) {
             let config = self.config;
             let dup = !config.has(Bug::ClientResendsWithoutDup);
-            let resend = self.state.clients[c].outbound.resend(|m| config.qos(m), dup);
+            let resend = self.state.clients[c].outbound.resend(|m| config.qos(m), dup, config.client_resend_order);
             for packet in resend {
                 self.client_send(c, packet);
             }
@@ -301,6 +361,7 @@ impl Step<'_> {
         if let Message::App(n) = message {
             self.state.ghost.on_delivered(self.config, c, n);
         }
+        self.observe(|| Observation::Delivered { client: c, message, qos });
         self.note(|| format!("c{c} application receives {message}"));
     }
 }

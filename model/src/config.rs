@@ -63,6 +63,21 @@ pub enum Expiry {
     AfterTicks(u8),
 }
 
+/// The order in which a sender resends its unfinished flights on a resumed session. MQTT fixes
+/// the order of the PUBLISHes among themselves [MQTT-4.6.0-1] and of the PUBRELs among
+/// themselves [MQTT-4.6.0-4], not how the two interleave, so each is a correct choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResendOrder {
+    /// Every flight in the order of its first transmission.
+    FirstTransmission,
+    /// Every flight in the order of its last step: a flight moves behind the others when its
+    /// PUBREC arrives (verimqtt's client).
+    LastStep,
+    /// Every PUBREL first, then every PUBLISH, each in the order of first transmission
+    /// (verimqtt's broker).
+    ReleasesFirst,
+}
+
 /// One thing the publisher's application does, in script order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScriptStep {
@@ -89,7 +104,8 @@ pub struct Config {
     pub packet_ids: u8,
     /// Keep Alive, in ticks.
     pub keepalive: u8,
-    /// Ticks a client waits for CONNACK or PINGRESP before it gives up on the connection.
+    /// Ticks without receiving anything (CONNACK included) after which a client gives up on
+    /// its connection.
     pub abort_after: u8,
     /// Number of network cuts the environment may inject.
     pub cuts: u8,
@@ -97,6 +113,11 @@ pub struct Config {
     pub graceful_disconnect: bool,
     /// Every client connects with a will message.
     pub will: bool,
+    /// The applications take their steps when they like: time may pass before the next one.
+    /// Otherwise an application acts as soon as it can, which keeps the state space small.
+    pub paced_application: bool,
+    pub client_resend_order: ResendOrder,
+    pub broker_resend_order: ResendOrder,
     /// A classic bug seeded into the model, to show a property can fail.
     pub bug: Option<Bug>,
 }
@@ -117,7 +138,7 @@ pub const PUBLISHER: usize = 0;
 
 impl Config {
     /// A small configuration: `clients` persistent clients, `messages` messages whose QoS cycles
-    /// through 1, 2, 0, keepalive 2, one cut, wills on.
+    /// through 1, 2, 0, keepalive 2 (clients give up after 3 silent ticks), one cut, wills on.
     pub fn new(version: Version, clients: usize, messages: usize) -> Config {
         let qos_cycle = [Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::AtMostOnce];
         Config {
@@ -129,10 +150,13 @@ impl Config {
             receive_maximum: 2,
             packet_ids: 2,
             keepalive: 2,
-            abort_after: 2,
+            abort_after: 3,
             cuts: 1,
             graceful_disconnect: false,
             will: true,
+            paced_application: false,
+            client_resend_order: ResendOrder::FirstTransmission,
+            broker_resend_order: ResendOrder::FirstTransmission,
             bug: None,
         }
     }
@@ -234,9 +258,11 @@ impl Config {
         }
     }
 
-    /// True once `silence` ticks exceed one and a half times the keepalive.
-    pub fn beyond_grace(&self, silence: u8) -> bool {
-        2 * u16::from(silence) > 3 * u16::from(self.keepalive)
+    /// True once `silence` ticks reach one and a half times the keepalive: nothing has been
+    /// received *within* that period, so the broker must close [MQTT-3.1.2-24] (3.1.1) /
+    /// [MQTT-3.1.2-22] (5.0).
+    pub fn grace_over(&self, silence: u8) -> bool {
+        !self.within_grace(silence)
     }
 
     /// True while `silence` ticks are short of one and a half times the keepalive.
@@ -245,15 +271,21 @@ impl Config {
     }
 
     /// The longest silence a broker that honours the keepalive can let a connection reach: the
-    /// first tick beyond 1.5 x keepalive, at which it must close.
+    /// first tick at or past 1.5 x keepalive, at which it must close.
     pub fn longest_allowed_silence(&self) -> u8 {
-        (3 * self.keepalive) / 2 + 1
+        (3 * self.keepalive).div_ceil(2)
     }
 
     /// Silence counters stop one tick past the allowed maximum, so a broker that never closes
     /// is visible and the state space stays finite.
     pub fn silence_cap(&self) -> u8 {
         self.longest_allowed_silence() + 1
+    }
+
+    /// A client's silence matters up to the later of its two uses: pinging after a keepalive
+    /// without receiving, and giving up after `abort_after`.
+    pub fn client_silence_cap(&self) -> u8 {
+        self.keepalive.max(self.abort_after)
     }
 
     pub fn has(&self, bug: Bug) -> bool {
@@ -294,6 +326,16 @@ impl fmt::Display for Config {
         if self.graceful_disconnect {
             write!(f, " graceful-disconnect")?;
         }
+        if self.paced_application {
+            write!(f, " paced-application")?;
+        }
+        for (side, order) in [("client", self.client_resend_order), ("broker", self.broker_resend_order)] {
+            match order {
+                ResendOrder::FirstTransmission => {}
+                ResendOrder::LastStep => write!(f, " {side}-resends-by-last-step")?,
+                ResendOrder::ReleasesFirst => write!(f, " {side}-resends-releases-first")?,
+            }
+        }
         if !self.will {
             write!(f, " no-will")?;
         }
@@ -312,11 +354,13 @@ mod tests {
     fn grace_is_one_and_a_half_keepalives() {
         let config = Config::new(Version::V3_1_1, 2, 1);
         assert_eq!(config.keepalive, 2);
-        assert!(config.within_grace(2));
-        assert!(!config.within_grace(3) && !config.beyond_grace(3));
-        assert!(config.beyond_grace(4));
-        assert_eq!(config.longest_allowed_silence(), 4);
-        assert_eq!(config.silence_cap(), 5);
+        assert!(config.within_grace(2) && !config.grace_over(2));
+        assert!(config.grace_over(3));
+        assert_eq!(config.longest_allowed_silence(), 3);
+        assert_eq!(config.silence_cap(), 4);
+        let odd = Config { keepalive: 3, ..config };
+        assert!(!odd.grace_over(4) && odd.grace_over(5));
+        assert_eq!(odd.longest_allowed_silence(), 5);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`state`], [`client`], [`broker`], [`network`], [`outbound`], [`time`]: the system and
 //!   its transitions, driven through [`step`].
 //! - [`ghost`]: what an observer records so properties can judge the protocol.
+//! - [`observe`]: what a step looks like from outside, for checking recorded traces.
 //! - [`properties`]: the catalogue of properties and the statements they cover.
 //! - [`bugs`]: classic bugs that can be seeded to show each property can fail.
 //! - [`model`]: the stateright `Model`; [`runner`] runs the checker; [`render`] prints
@@ -19,6 +20,7 @@ pub mod config;
 pub mod ghost;
 pub mod model;
 pub mod network;
+pub mod observe;
 pub mod outbound;
 pub mod packet;
 pub mod properties;
@@ -29,6 +31,6 @@ pub mod step;
 mod time;
 
 pub use bugs::Bug;
-pub use config::{Config, Expiry, Qos, SessionKind, Version};
+pub use config::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
 pub use model::MqttModel;
 pub use runner::{Options, Outcome, Search, check};

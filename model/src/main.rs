@@ -7,7 +7,9 @@ use std::time::Duration;
 use verimqtt_model::properties::{CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::runner::first_discovery;
-use verimqtt_model::{Bug, Config, Expiry, MqttModel, Options, Outcome, Qos, Search, SessionKind, Version, check};
+use verimqtt_model::{
+    Bug, Config, Expiry, MqttModel, Options, Outcome, Qos, ResendOrder, Search, SessionKind, Version, check,
+};
 
 #[derive(Parser)]
 #[command(version, about = "Model checker for MQTT 3.1.1 / 5.0 QoS, sessions and keepalive")]
@@ -66,8 +68,8 @@ struct ModelArgs {
     /// Keep Alive in ticks.
     #[arg(long, default_value_t = 2)]
     keepalive: u8,
-    /// Ticks a client waits for CONNACK/PINGRESP before giving up.
-    #[arg(long, default_value_t = 2)]
+    /// Ticks without receiving anything after which a client gives up on its connection.
+    #[arg(long, default_value_t = 3)]
     abort_after: u8,
     /// Packet ids available to each sender.
     #[arg(long, default_value_t = 2)]
@@ -84,6 +86,15 @@ struct ModelArgs {
     /// Connect without wills.
     #[arg(long)]
     no_will: bool,
+    /// Applications act when they like: time may pass between their steps.
+    #[arg(long)]
+    paced_application: bool,
+    /// Order of a client's resends: first-transmission, last-step or releases-first.
+    #[arg(long, default_value = "first-transmission", value_parser = parse_resend_order)]
+    client_resends: ResendOrder,
+    /// Order of the broker's resends: first-transmission, last-step or releases-first.
+    #[arg(long, default_value = "first-transmission", value_parser = parse_resend_order)]
+    broker_resends: ResendOrder,
     /// Seed a bug (see `list`).
     #[arg(long, value_parser = parse_bug)]
     bug: Option<Bug>,
@@ -105,6 +116,9 @@ impl ModelArgs {
         config.session_expiry = self.session_expiry;
         config.graceful_disconnect = self.graceful_disconnect;
         config.will = !self.no_will;
+        config.paced_application = self.paced_application;
+        config.client_resend_order = self.client_resends;
+        config.broker_resend_order = self.broker_resends;
         config.bug = self.bug;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
@@ -136,6 +150,15 @@ fn parse_expiry(s: &str) -> Result<Expiry, String> {
         return Ok(Expiry::Never);
     }
     s.parse().map(Expiry::AfterTicks).map_err(|_| format!("session expiry must be `never` or ticks, not {s}"))
+}
+
+fn parse_resend_order(s: &str) -> Result<ResendOrder, String> {
+    match s {
+        "first-transmission" => Ok(ResendOrder::FirstTransmission),
+        "last-step" => Ok(ResendOrder::LastStep),
+        "releases-first" => Ok(ResendOrder::ReleasesFirst),
+        _ => Err(format!("resend order must be first-transmission, last-step or releases-first, not {s}")),
+    }
 }
 
 fn parse_bug(s: &str) -> Result<Bug, String> {

@@ -9,7 +9,7 @@ use crate::client::{Status, abort_due, application_can_act, ping_due};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
-use crate::step::{Action, Step};
+use crate::step::{Action, Applied, Record, Step};
 use stateright::{Model, Property};
 
 /// A bound no correct run comes near; it only keeps a seeded bug's state space finite.
@@ -29,7 +29,14 @@ impl MqttModel {
 
     /// The state `action` leads to, with a narration of the step.
     pub fn narrated_step(&self, state: &State, action: Action) -> (State, Vec<String>) {
-        Step::new(&self.config, state.clone(), true).apply(action)
+        let applied = Step::new(&self.config, state.clone(), Record::Notes).apply(action);
+        (applied.state, applied.notes)
+    }
+
+    /// The state `action` leads to, with what an observer of the real system would see happen
+    /// (see [`crate::observe`]).
+    pub fn observed_step(&self, state: &State, action: Action) -> Applied {
+        Step::new(&self.config, state.clone(), Record::Observations).apply(action)
     }
 
     /// Faults have stopped mattering and the system is at rest: every client is connected over
@@ -88,7 +95,7 @@ impl Model for MqttModel {
                 actions.push(Action::ExpireSession(c));
             }
         }
-        let time_may_pass = !actions.iter().any(Action::is_urgent);
+        let time_may_pass = !actions.iter().any(|action| action.is_urgent(config));
         for c in 0..self.config.clients {
             if state.clients[c].status == Status::Offline {
                 actions.push(Action::Connect(c));
@@ -109,7 +116,7 @@ impl Model for MqttModel {
     }
 
     fn next_state(&self, state: &State, action: Action) -> Option<State> {
-        Some(Step::new(&self.config, state.clone(), false).apply(action).0)
+        Some(Step::new(&self.config, state.clone(), Record::Nothing).apply(action).state)
     }
 
     fn format_action(&self, action: &Action) -> String {

@@ -3,10 +3,12 @@
 //! A message waits in `queue` until a packet id is free and the receiver's Receive Maximum
 //! allows one more unacknowledged PUBLISH; it then becomes a `Flight` that lives until its
 //! PUBACK (QoS 1) or PUBCOMP (QoS 2). Flights are kept in the order of their first
-//! transmission, which is the order they are resent in [MQTT-4.6.0-1].
+//! transmission (or, for a sender that resends by last step, of their last step), and resent
+//! in an order that keeps PUBLISHes in their original order [MQTT-4.6.0-1] and PUBRELs in the
+//! order of their PUBRECs [MQTT-4.6.0-4].
 
 use crate::bits::Bits;
-use crate::config::Qos;
+use crate::config::{Qos, ResendOrder};
 use crate::packet::{Message, Packet, PacketId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,17 +100,22 @@ impl Outbound {
         sent
     }
 
-    /// The packets to resend on a resumed session, in original order [MQTT-4.4.0-1]: the
-    /// PUBLISH of every flight not yet acknowledged (with `dup`, which is true unless a bug is
-    /// seeded), and the PUBREL of every flight awaiting PUBCOMP.
-    pub fn resend(&self, qos_of: impl Fn(u8) -> Qos, dup: bool) -> Vec<Packet> {
-        self.flights
-            .iter()
-            .map(|f| match f.stage {
-                Stage::AwaitPubAck | Stage::AwaitPubRec => publish(f.id, f.message, qos_of(f.message), dup),
-                Stage::AwaitPubComp => Packet::PubRel(f.id),
-            })
-            .collect()
+    /// The packets to resend on a resumed session [MQTT-4.4.0-1], in `order`: the PUBLISH of
+    /// every flight not yet acknowledged (with `dup`, which is true unless a bug is seeded),
+    /// and the PUBREL of every flight awaiting PUBCOMP.
+    pub fn resend(&self, qos_of: impl Fn(u8) -> Qos, dup: bool, order: ResendOrder) -> Vec<Packet> {
+        let packet = |f: &Flight| match f.stage {
+            Stage::AwaitPubAck | Stage::AwaitPubRec => publish(f.id, f.message, qos_of(f.message), dup),
+            Stage::AwaitPubComp => Packet::PubRel(f.id),
+        };
+        match order {
+            ResendOrder::FirstTransmission | ResendOrder::LastStep => self.flights.iter().map(packet).collect(),
+            ResendOrder::ReleasesFirst => {
+                let (releases, publishes): (Vec<&Flight>, Vec<&Flight>) =
+                    self.flights.iter().partition(|f| f.stage == Stage::AwaitPubComp);
+                releases.into_iter().chain(publishes).map(packet).collect()
+            }
+        }
     }
 
     /// PUBACK received: the QoS 1 flight is over.
@@ -117,9 +124,16 @@ impl Outbound {
     }
 
     /// PUBREC received: the PUBLISH is acknowledged, the PUBREL is sent and awaits PUBCOMP.
-    pub fn on_pubrec(&mut self, id: PacketId) -> Option<Packet> {
-        let flight = self.flights.iter_mut().find(|f| f.id == id && f.stage != Stage::AwaitPubAck)?;
+    /// A sender that resends by last step moves the flight behind the others.
+    pub fn on_pubrec(&mut self, id: PacketId, order: ResendOrder) -> Option<Packet> {
+        let position = self.flights.iter().position(|f| f.id == id && f.stage != Stage::AwaitPubAck)?;
+        let mut flight = self.flights.remove(position);
         flight.stage = Stage::AwaitPubComp;
+        if order == ResendOrder::LastStep {
+            self.flights.push(flight);
+        } else {
+            self.flights.insert(position, flight);
+        }
         Some(Packet::PubRel(id))
     }
 
@@ -160,7 +174,7 @@ mod tests {
     fn qos2_id_stays_in_use_until_pubcomp() {
         let mut out = Outbound { queue: vec![1, 2], ..Outbound::default() };
         out.start_queued(qos_of, &limits(1, None));
-        assert_eq!(out.on_pubrec(1), Some(Packet::PubRel(1)));
+        assert_eq!(out.on_pubrec(1, ResendOrder::FirstTransmission), Some(Packet::PubRel(1)));
         assert!(out.start_queued(qos_of, &limits(1, None)).is_empty());
         let buggy = Limits { free_id_at_pubrec: true, ..limits(1, None) };
         assert_eq!(out.free_id(&buggy), Some(1));
@@ -172,7 +186,28 @@ mod tests {
     fn resends_in_original_order() {
         let mut out = Outbound { queue: vec![0, 1], ..Outbound::default() };
         out.start_queued(qos_of, &limits(2, None));
-        out.on_pubrec(2);
-        assert_eq!(out.resend(qos_of, true), vec![publish(1, 0, Qos::AtLeastOnce, true), Packet::PubRel(2)]);
+        out.on_pubrec(2, ResendOrder::FirstTransmission);
+        assert_eq!(
+            out.resend(qos_of, true, ResendOrder::FirstTransmission),
+            vec![publish(1, 0, Qos::AtLeastOnce, true), Packet::PubRel(2)]
+        );
+    }
+
+    /// Flights m1 (id 1), m2 (id 2) and m0 (id 3); the middle one has had its PUBREC.
+    fn three_flights_one_released(order: ResendOrder) -> Outbound {
+        let mut out = Outbound { queue: vec![1, 2, 0], ..Outbound::default() };
+        out.start_queued(qos_of, &limits(3, None));
+        out.on_pubrec(2, order);
+        out
+    }
+
+    #[test]
+    fn every_resend_order_keeps_publishes_and_releases_in_their_own_order() {
+        let qos2 = |id, message| publish(id, message, Qos::ExactlyOnce, true);
+        let qos1 = |id, message| publish(id, message, Qos::AtLeastOnce, true);
+        let resent = |order| three_flights_one_released(order).resend(qos_of, true, order);
+        assert_eq!(resent(ResendOrder::FirstTransmission), vec![qos2(1, 1), Packet::PubRel(2), qos1(3, 0)]);
+        assert_eq!(resent(ResendOrder::LastStep), vec![qos2(1, 1), qos1(3, 0), Packet::PubRel(2)]);
+        assert_eq!(resent(ResendOrder::ReleasesFirst), vec![Packet::PubRel(2), qos2(1, 1), qos1(3, 0)]);
     }
 }

@@ -254,12 +254,12 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: KEEPALIVE_TIMEOUT_REACHED,
         expect: Expect::Sometimes,
-        summary: "a connection stays silent beyond 1.5 x keepalive",
+        summary: "a connection stays silent for 1.5 x keepalive",
         statements: &[(V3, "MQTT-3.1.2-24"), (V5, "MQTT-3.1.2-22")],
         applies: |c| c.cuts > 0,
         holds: |m, s| {
             s.all_links().any(|(_, l)| match l.broker {
-                BrokerEnd::Open { silence, .. } => m.config.beyond_grace(silence),
+                BrokerEnd::Open { silence, .. } => m.config.grace_over(silence),
                 _ => false,
             })
         },

@@ -1,10 +1,12 @@
 //! One step of the system: an action and the state it leads to.
 //!
 //! Transitions are methods on [`Step`], split by actor across `client.rs`, `broker.rs` and
-//! `time.rs`. A step can narrate itself (for counterexamples); when it does not, narration
-//! costs nothing because notes are built lazily.
+//! `time.rs`. A step can narrate itself (for counterexamples) and say what an observer of the
+//! real system would see (for trace checking); when it does neither, both cost nothing
+//! because notes and observations are built lazily.
 
 use crate::config::Config;
+use crate::observe::{LinkRef, Observation};
 use crate::state::State;
 use std::fmt;
 
@@ -36,9 +38,13 @@ pub enum Action {
 
 impl Action {
     /// Actions that happen "now": time does not pass while one of them is possible, because
-    /// packets travel, applications act and timers fire faster than a tick.
-    pub fn is_urgent(&self) -> bool {
-        !matches!(self, Action::Connect(_) | Action::Cut { .. } | Action::Tick)
+    /// packets travel, timers fire and (unless paced) applications act faster than a tick.
+    pub fn is_urgent(&self, config: &Config) -> bool {
+        match self {
+            Action::Connect(_) | Action::Cut { .. } | Action::Tick => false,
+            Action::Application(_) => !config.paced_application,
+            _ => true,
+        }
     }
 }
 
@@ -61,15 +67,42 @@ impl fmt::Display for Action {
     }
 }
 
+/// What a step records besides the state it leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    Nothing,
+    /// A narration, for counterexamples.
+    Notes,
+    /// What an observer would see, for trace checking.
+    Observations,
+}
+
+/// The outcome of a step.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub state: State,
+    pub notes: Vec<String>,
+    pub observations: Vec<Observation>,
+    /// The links the step finished and removed, as positions in the state it started from,
+    /// in increasing order per client.
+    pub removed_links: Vec<LinkRef>,
+}
+
 pub struct Step<'a> {
     pub config: &'a Config,
     pub state: State,
     notes: Option<Vec<String>>,
+    observations: Option<Vec<Observation>>,
 }
 
 impl<'a> Step<'a> {
-    pub fn new(config: &'a Config, state: State, narrate: bool) -> Step<'a> {
-        Step { config, state, notes: narrate.then(Vec::new) }
+    pub fn new(config: &'a Config, state: State, record: Record) -> Step<'a> {
+        Step {
+            config,
+            state,
+            notes: (record == Record::Notes).then(Vec::new),
+            observations: (record == Record::Observations).then(Vec::new),
+        }
     }
 
     /// Records what happened, when narrating.
@@ -79,7 +112,14 @@ impl<'a> Step<'a> {
         }
     }
 
-    pub fn apply(mut self, action: Action) -> (State, Vec<String>) {
+    /// Records what an observer sees, when observing.
+    pub fn observe(&mut self, observation: impl FnOnce() -> Observation) {
+        if let Some(observations) = &mut self.observations {
+            observations.push(observation());
+        }
+    }
+
+    pub fn apply(mut self, action: Action) -> Applied {
         match action {
             Action::BrokerReceives { client, link } => self.broker_receives(client, link),
             Action::ClientReceives { client, link } => self.client_receives(client, link),
@@ -92,10 +132,24 @@ impl<'a> Step<'a> {
             Action::Cut { client, link } => self.cut(client, link),
             Action::Tick => self.tick(),
         }
-        for links in &mut self.state.links {
-            links.retain(|link| !link.is_finished());
+        let mut removed_links = Vec::new();
+        for (client, links) in self.state.links.iter_mut().enumerate() {
+            let mut link = 0;
+            links.retain(|l| {
+                let finished = l.is_finished();
+                if finished {
+                    removed_links.push(LinkRef { client, link });
+                }
+                link += 1;
+                !finished
+            });
         }
-        (self.state, self.notes.unwrap_or_default())
+        Applied {
+            state: self.state,
+            notes: self.notes.unwrap_or_default(),
+            observations: self.observations.unwrap_or_default(),
+            removed_links,
+        }
     }
 
     fn cut(&mut self, client: usize, link: usize) {

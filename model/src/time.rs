@@ -1,8 +1,8 @@
 //! Discrete time.
 //!
 //! There is no global clock in the state, only the counters timers need: per client its idle
-//! time and the age of its unanswered request, per broker connection its silence, per offline
-//! session (5.0) its age. Each saturates just past the value where its timer fires, so time
+//! time and its silence (time since it last received anything), per broker connection its
+//! silence, per offline session (5.0) its age. Each saturates just past the value where its timer fires, so time
 //! adds finitely many states. A tick happens only when nothing urgent is possible (see
 //! [`crate::step::Action::is_urgent`]).
 
@@ -16,9 +16,7 @@ impl Step<'_> {
         for client in &mut self.state.clients {
             if client.status != Status::Offline {
                 client.idle = (client.idle + 1).min(config.keepalive);
-                if let Some(waited) = &mut client.awaiting_reply {
-                    *waited = (*waited + 1).min(config.abort_after);
-                }
+                client.silence = (client.silence + 1).min(config.client_silence_cap());
             }
         }
         for link in self.state.links.iter_mut().flatten() {

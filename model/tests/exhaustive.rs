@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use verimqtt_model::SessionKind::{Clean, Persistent};
 use verimqtt_model::properties::CATALOGUE;
 use verimqtt_model::render::render;
-use verimqtt_model::{Config, MqttModel, Version};
+use verimqtt_model::{Config, MqttModel, ResendOrder, Version};
 
 /// The configurations `cargo test` checks exhaustively, per version.
 fn small_configurations(version: Version) -> Vec<Config> {
@@ -36,6 +36,15 @@ fn small_configurations(version: Version) -> Vec<Config> {
         config(version, 3, &[1, 2], &[Persistent]),
         // Four messages through two cuts.
         with_cuts(config(version, 2, &[1, 2, 0, 1], &[Persistent]), 2),
+        // Applications that take their time, and verimqtt's resend orders (the trace checker
+        // uses this kind of configuration).
+        {
+            let mut c = with_cuts(config(version, 2, &[2, 1], &[Persistent]), 2);
+            c.paced_application = true;
+            c.client_resend_order = ResendOrder::LastStep;
+            c.broker_resend_order = ResendOrder::ReleasesFirst;
+            c
+        },
     ];
     if version == Version::V5_0 {
         // Sessions that expire while their client is away.

@@ -36,7 +36,12 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.graceful_disconnect = true;
             c
         }
-        Bug::PingWithoutWaiting => one_cut(1, &[1]),
+        Bug::PingWithoutWaiting => {
+            // A client that waits long enough before giving up for a second ping to fall due.
+            let mut c = one_cut(1, &[1]);
+            c.abort_after = 2 * c.keepalive + 1;
+            c
+        }
         Bug::SessionPresentWithoutSession => quiet(1, &[1]),
         Bug::OfflineQueueDropped => {
             // One packet id: the second message is queued while the first is in flight.

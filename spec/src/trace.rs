@@ -110,6 +110,8 @@ pub enum CloseReason {
     KeepaliveTimeout,
     /// The broker waited too long for CONNECT.
     ConnectTimeout,
+    /// The client waited too long for CONNACK.
+    ConnackTimeout,
     /// The peer broke a rule: malformed packet or protocol error.
     ProtocolViolation,
     /// The broker refused the CONNECT.
@@ -118,6 +120,10 @@ pub enum CloseReason {
     SessionTakenOver,
     /// The node is shutting down.
     Shutdown,
+    /// The broker's answers piled up unread.
+    NotReading,
+    /// A packet the protocol requires could not be sent (e.g. too large for the peer).
+    CannotSend,
 }
 
 /// The timers of the client and the broker.
@@ -128,13 +134,15 @@ pub enum Timer {
     KeepalivePing,
     /// Client: nothing received for the abort period.
     KeepaliveAbort,
+    /// Client: no CONNACK in time.
+    ConnackTimeout,
     /// Broker: nothing received for 1.5x the keep alive.
     KeepaliveClose,
     /// Broker: no CONNECT in time.
     ConnectTimeout,
     /// Broker: a will's delay has passed.
     WillDelay,
-    /// Broker: an offline session's expiry interval has passed.
+    /// An offline session's expiry interval has passed (broker, or a client's own state).
     SessionExpiry,
 }
 
@@ -205,11 +213,17 @@ pub struct PacketInfo {
     pub clean_start: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_alive: Option<u16>,
-    /// CONNECT: whether it carries a will.
+    /// CONNECT: whether it carries a will; `topic` and `payload` are then the will's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub will: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// CONNECT: 4 for MQTT 3.1.1, 5 for MQTT 5.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_level: Option<u8>,
+    /// CONNECT (5.0): the Session Expiry Interval in seconds, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_expiry: Option<u32>,
     /// The MQTT 5 reason code (3.1.1 CONNACK return codes as the 5.0 code of the same meaning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<u8>,
@@ -231,6 +245,8 @@ impl PacketInfo {
             keep_alive: None,
             will: None,
             client_id: None,
+            protocol_level: None,
+            session_expiry: None,
             reason_code: None,
         }
     }

@@ -9,8 +9,8 @@
 //! shared subscription is separate: each matching share group delivers its own copy to one
 //! of its members.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -57,8 +57,10 @@ impl<P: Policy> Broker<P> {
     /// group, to sessions whose client the policy lets receive the message.
     fn match_subscriptions(&mut self, message: &Arc<Message>) -> Vec<(SessionId, Delivery)> {
         let Broker { subscriptions, sessions, policy, .. } = self;
-        // `None` for a session that may not receive the message, so it is asked once.
-        let mut plain: HashMap<SessionId, Option<Delivery>> = HashMap::new();
+        // In the order the sessions were created, whatever the order of the subscription
+        // tree's maps: the same inputs send the same packets in the same order. `None` for a
+        // session that may not receive the message, so it is asked once.
+        let mut plain: BTreeMap<SessionId, Option<Delivery>> = BTreeMap::new();
         let mut shared: Vec<(SessionId, Delivery)> = Vec::new();
         let is_publisher = |session: SessionId| {
             let client_id = sessions.get(&session).map(|state| &state.client_id);
@@ -119,7 +121,7 @@ impl<P: Policy> Broker<P> {
     /// Moves messages from a connected session's queue to its connection while the window
     /// of the client and the transmit buffer limit allow.
     pub(super) fn pump(&mut self, session: SessionId) {
-        let Broker { sessions, connections, ready, options, stats, events, now, .. } = self;
+        let Broker { sessions, connections, ready, options, stats, events, now, tracer, .. } = self;
         let Some(now) = *now else { return };
         let Some(state) = sessions.get_mut(&session) else { return };
         let Some(connection) = state.connection.and_then(|conn| connections.get_mut(&conn)) else { return };
@@ -139,7 +141,7 @@ impl<P: Policy> Broker<P> {
                 }
             };
             let publish = outgoing_publish(&delivery, packet_id, dup, connection.version.is_v5(), now);
-            match connection.send_publish(publish, ready) {
+            match connection.send_publish(publish, ready, tracer, now) {
                 Ok(()) => stats.messages_sent += 1,
                 Err(error) => {
                     // [MQTT-3.1.2-25]: dropped, and the broker goes on as if it was sent.

@@ -1,0 +1,126 @@
+//! What an outside observer of the real system would see a step do: the events an action
+//! produces, in the vocabulary of `verimqtt_spec::trace`, with the model's abstract values
+//! (client indices, connection positions, message and packet ids) in place of the concrete
+//! ones a trace carries. The trace checker matches these against recorded traces.
+//!
+//! One action can produce several events (the broker reads a PUBLISH, routes it and answers
+//! PUBACK); they are listed in the order the step produces them.
+
+use crate::config::Qos;
+use crate::packet::{Message, Packet};
+use std::fmt;
+use verimqtt_spec::trace::{CloseReason, Timer};
+
+/// Who observes an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Actor {
+    Client(usize),
+    Broker,
+}
+
+/// A connection: the `link`-th of `client`'s links in the state the step started from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkRef {
+    pub client: usize,
+    pub link: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Observation {
+    Opened {
+        actor: Actor,
+        link: LinkRef,
+    },
+    Closed {
+        actor: Actor,
+        link: LinkRef,
+        reason: CloseReason,
+    },
+    Sent {
+        actor: Actor,
+        link: LinkRef,
+        packet: Packet,
+    },
+    Received {
+        actor: Actor,
+        link: LinkRef,
+        packet: Packet,
+    },
+    /// The application of `client` asks to publish application message `message`.
+    PublishRequested {
+        client: usize,
+        message: u8,
+        qos: Qos,
+    },
+    /// A message reaches the application of `client`.
+    Delivered {
+        client: usize,
+        message: Message,
+        qos: Qos,
+    },
+    TimerFired {
+        actor: Actor,
+        timer: Timer,
+    },
+}
+
+impl Observation {
+    pub fn actor(&self) -> Actor {
+        match *self {
+            Observation::Opened { actor, .. }
+            | Observation::Closed { actor, .. }
+            | Observation::Sent { actor, .. }
+            | Observation::Received { actor, .. }
+            | Observation::TimerFired { actor, .. } => actor,
+            Observation::PublishRequested { client, .. } | Observation::Delivered { client, .. } => {
+                Actor::Client(client)
+            }
+        }
+    }
+
+    /// The connection the event happens on, if any.
+    pub fn link(&self) -> Option<LinkRef> {
+        match *self {
+            Observation::Opened { link, .. }
+            | Observation::Closed { link, .. }
+            | Observation::Sent { link, .. }
+            | Observation::Received { link, .. } => Some(link),
+            Observation::PublishRequested { .. } | Observation::Delivered { .. } | Observation::TimerFired { .. } => {
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Client(c) => write!(f, "c{c}"),
+            Actor::Broker => f.write_str("broker"),
+        }
+    }
+}
+
+impl fmt::Display for LinkRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}#{}", self.client, self.link)
+    }
+}
+
+impl fmt::Display for Observation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Observation::Opened { actor, link } => write!(f, "{actor} opens {link}"),
+            Observation::Closed { actor, link, reason } => write!(f, "{actor} closes {link} ({reason:?})"),
+            Observation::Sent { actor, link, packet } => write!(f, "{actor} sends {packet} on {link}"),
+            Observation::Received { actor, link, packet } => write!(f, "{actor} receives {packet} on {link}"),
+            Observation::PublishRequested { client, message, qos } => {
+                write!(f, "c{client} application publishes m{message} at qos {}", qos.level())
+            }
+            Observation::Delivered { client, message, qos } => {
+                write!(f, "c{client} application receives {message} at qos {}", qos.level())
+            }
+            Observation::TimerFired { actor, timer } => write!(f, "{actor} timer {timer:?} fires"),
+        }
+    }
+}
