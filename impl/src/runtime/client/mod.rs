@@ -69,7 +69,11 @@ impl AsyncClient {
     /// Connects to the broker at `url` and waits for its CONNACK. The first attempt is not
     /// retried: its failure is returned. Must be called within a tokio runtime.
     pub async fn connect(url: &str, options: AsyncClientOptions) -> Result<AsyncClient, ConnectError> {
-        let url: BrokerUrl = url.parse()?;
+        Self::connect_to(url.parse()?, options).await
+    }
+
+    /// [`connect`](AsyncClient::connect) to a URL already parsed.
+    pub async fn connect_to(url: BrokerUrl, options: AsyncClientOptions) -> Result<AsyncClient, ConnectError> {
         let AsyncClientOptions { client: mut client_options, tls, reconnect, connect_timeout } = options;
         if let Some(username) = &url.username {
             client_options.username = Some(MqttString::try_from(username.as_str()).map_err(ConnectError::Credentials)?);
