@@ -42,10 +42,14 @@ pub enum ConnectError {
 pub enum ClientError {
     #[error("invalid topic: {0}")]
     InvalidTopic(FieldError),
-    /// The client state machine refused the request (queue full, not connected for QoS 0,
-    /// above the broker's limits...).
+    /// The client state machine refused the request (queue full, above the broker's
+    /// limits...).
     #[error(transparent)]
-    Command(#[from] CommandError),
+    Command(CommandError),
+    /// There is no connection right now (the client is reconnecting): a QoS 0 message and a
+    /// subscription need one.
+    #[error("not connected to the broker: reconnecting")]
+    NotConnected,
     /// The broker answered with a failure reason code (0x80 or above).
     #[error("the broker answered with reason code {0}")]
     Rejected(ReasonCode),
@@ -62,6 +66,15 @@ pub enum ClientError {
     /// `disconnect` was called, or the client task is gone.
     #[error("the client is shut down")]
     Closed,
+}
+
+impl From<CommandError> for ClientError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::NoConnection => ClientError::NotConnected,
+            error => ClientError::Command(error),
+        }
+    }
 }
 
 fn describe_drop(reason: &DropReason) -> String {
