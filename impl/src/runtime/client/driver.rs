@@ -283,37 +283,43 @@ impl Driver {
 
     fn on_command(&mut self, command: Command) {
         let now = Instant::now();
-        if let Command::Unsubscribe { id } = command {
-            return self.remove_route(id);
-        }
-        if let Command::Disconnect { done } = command {
-            self.disconnect_waiters.push(done);
-            return self.shut_down();
-        }
-        if let Some(gone) = &self.gone {
-            return match command {
-                Command::Publish { done, .. } => drop(done.send(Err(gone.clone()))),
-                Command::Subscribe { done, .. } => drop(done.send(Err(gone.clone()))),
-                Command::Unsubscribe { .. } | Command::Disconnect { .. } => {}
-            };
-        }
         match command {
             Command::Publish { topic, payload, qos, retain, properties, done } => {
-                match self.client.publish(now, topic, payload, qos, retain, properties) {
-                    Ok(ticket) => drop(self.publishes.insert(ticket, done)),
-                    Err(error) => drop(done.send(Err(error.into()))),
+                let accepted = self
+                    .usable()
+                    .and_then(|()| Ok(self.client.publish(now, topic, payload, qos, retain, properties)?));
+                match accepted {
+                    Ok(ticket) => {
+                        self.publishes.insert(ticket, done);
+                    }
+                    Err(error) => {
+                        let _ = done.send(Err(error));
+                    }
                 }
             }
             Command::Subscribe { subscriptions, properties, messages, done } => {
-                match self.client.subscribe(now, subscriptions.clone(), properties) {
+                let accepted =
+                    self.usable().and_then(|()| Ok(self.client.subscribe(now, subscriptions.clone(), properties)?));
+                match accepted {
                     Ok(packet_id) => {
-                        drop(self.subscribes.insert(packet_id, PendingSubscribe { subscriptions, messages, done }))
+                        self.subscribes.insert(packet_id, PendingSubscribe { subscriptions, messages, done });
                     }
-                    Err(error) => drop(done.send(Err(error.into()))),
+                    Err(error) => {
+                        let _ = done.send(Err(error));
+                    }
                 }
             }
-            Command::Unsubscribe { .. } | Command::Disconnect { .. } => {}
+            Command::Unsubscribe { id } => self.remove_route(id),
+            Command::Disconnect { done } => {
+                self.disconnect_waiters.push(done);
+                self.shut_down();
+            }
         }
+    }
+
+    /// Whether requests can still be made: not once the client gave up.
+    fn usable(&self) -> Result<(), ClientError> {
+        self.gone.clone().map_or(Ok(()), Err)
     }
 
     fn on_event(&mut self, event: Event) {
@@ -321,7 +327,9 @@ impl Driver {
             Event::Connected { session_present, .. } => {
                 self.retries = 0;
                 match self.ready.take() {
-                    Some(ready) => drop(ready.send(Ok(()))),
+                    Some(ready) => {
+                        let _ = ready.send(Ok(()));
+                    }
                     None => {
                         tracing::info!(url = %self.dialer.url, session_present, "reconnected");
                         if !session_present {
