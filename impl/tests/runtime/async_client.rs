@@ -94,7 +94,7 @@ async fn every_qos_arrives_over_every_transport_in_both_versions() {
         for version in VERSIONS {
             let name = |role: &str| format!("{role}-{}-{version:?}", &url[..url.find(':').unwrap()]);
             let with_tls = |mut options: AsyncClientOptions| {
-                options.tls = Some(pki.client_config());
+                options.tls = Some(pki.client_config(false));
                 options
             };
             let subscriber = connect(url, with_tls(options(version, &name("sub")))).await;
@@ -381,4 +381,19 @@ async fn refusals_by_the_broker_are_errors() {
         }
         client.disconnect().await;
     }
+}
+
+#[tokio::test]
+async fn a_client_certificate_opens_a_listener_that_requires_one() {
+    let pki = Pki::new();
+    let listener = Listener::bind(localhost(), Transport::Tls(pki.acceptor_requiring_client_certificates())).unwrap();
+    let broker = EmbeddedBroker::serve(Server::new(BrokerOptions::default(), AllowAll).listener(listener)).unwrap();
+    let url = format!("mqtts://127.0.0.1:{}", broker.addr().port());
+    let mut certified = options(ProtocolVersion::V5, "certified");
+    certified.tls = Some(pki.client_config(true));
+    connect(&url, certified).await.disconnect().await;
+    let mut anonymous = options(ProtocolVersion::V5, "anonymous");
+    anonymous.tls = Some(pki.client_config(false));
+    let refused = AsyncClient::connect(&url, anonymous).await;
+    assert!(matches!(refused, Err(ConnectError::Io { .. } | ConnectError::Closed(_))), "{refused:?}");
 }

@@ -156,16 +156,46 @@ fn pub_takes_the_broker_and_topic_from_a_url_and_sub_uses_tls_with_a_ca_file() {
     let ca = pki.write_ca(&dir);
     let server = Server::new(BrokerOptions::default(), AllowAll)
         .listener(Listener::bind(localhost(), Transport::Tcp).unwrap())
-        .listener(Listener::bind(localhost(), Transport::Tls(pki.acceptor())).unwrap());
+        .listener(Listener::bind(localhost(), Transport::Tls(pki.acceptor())).unwrap())
+        .listener(Listener::bind(localhost(), Transport::WebSocket).unwrap());
     let broker = EmbeddedBroker::serve(server).unwrap();
-    let (tcp, tls) = (broker.addrs()[0], broker.addrs()[1]);
+    let [tcp, tls, ws] = [0, 1, 2].map(|index| broker.addrs()[index]);
     let tls = owned(&["-h", "localhost", "-p", &tls.port().to_string(), "--cafile", ca.to_str().unwrap()]);
     publish(&[tls.clone(), owned(&["-t", "url/ready", "-m", "ready", "-r"])].concat(), b"");
-    let mut subscriber = Subscriber::start(&[tls, owned(&["-v", "-t", "url/#", "-C", "2"])].concat());
+    let mut subscriber = Subscriber::start(&[tls, owned(&["-v", "-t", "url/#", "-C", "3"])].concat());
     assert_eq!(subscriber.line(), "url/ready ready");
     publish(&owned(&["-L", &format!("mqtt://anyone:anything@{tcp}/url/from-url"), "-m", "via -L"]), b"");
     assert_eq!(subscriber.line(), "url/from-url via -L");
+    publish(&owned(&["-L", &format!("ws://{ws}/url/websocket"), "-m", "over WebSocket"]), b"");
+    assert_eq!(subscriber.line(), "url/websocket over WebSocket");
     assert!(subscriber.exit_status().success());
+}
+
+#[test]
+fn a_client_certificate_from_files_opens_a_listener_that_requires_one() {
+    let pki = Pki::new();
+    let dir = temp_dir("cli-cert");
+    let ca = pki.write_ca(&dir);
+    let (cert, key) = pki.write_client(&dir);
+    let listener = Listener::bind(localhost(), Transport::Tls(pki.acceptor_requiring_client_certificates())).unwrap();
+    let broker = EmbeddedBroker::serve(Server::new(BrokerOptions::default(), AllowAll).listener(listener)).unwrap();
+    let tls = at(broker.addr(), &["--cafile", ca.to_str().unwrap(), "-t", "t", "-m", "x"]);
+    publish(&[tls.clone(), owned(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()])].concat(), b"");
+    failure(&[owned(&["pub"]), tls].concat());
+}
+
+#[test]
+fn the_will_of_a_vanished_sub_is_published() {
+    let broker = EmbeddedBroker::start().unwrap();
+    publish(&at(broker.addr(), &["-t", "will/ready", "-m", "ready", "-r"]), b"");
+    let will = ["--will-topic", "will/gone", "--will-payload", "gone", "--will-qos", "1"];
+    let doomed = Subscriber::start(&at(broker.addr(), &[&["-v", "-t", "will/ready"][..], &will].concat()));
+    assert_eq!(doomed.line(), "will/ready ready", "connected with its will");
+    let watcher = Subscriber::start(&at(broker.addr(), &["-v", "-t", "will/ready", "-t", "will/gone"]));
+    assert_eq!(watcher.line(), "will/ready ready");
+    // Killed: no DISCONNECT, so the broker publishes the will.
+    drop(doomed);
+    assert_eq!(watcher.line(), "will/gone gone");
 }
 
 #[test]
