@@ -119,7 +119,7 @@ fn pub_and_sub_round(broker: &[String], version: &str, dir: &Path) {
         Subscriber::start(&flags(&["-v", "-q", "2", "-t", "cli/ready", "-t", "cli/data/#", "-C", "7"]));
     assert_eq!(subscriber.line(), "cli/ready ready", "the retained message comes first");
     publish(&flags(&["-t", "cli/data/m", "-m", "hello", "-q", "1"]), b"");
-    publish(&flags(&["-t", "cli/data/l", "-l", "-q", "2"]), b"one\ntwo\n");
+    publish(&flags(&["-t", "cli/data/l", "-l", "-q", "2"]), b"one\n\ntwo\n");
     publish(&flags(&["-t", "cli/data/n", "-n"]), b"");
     let file = dir.join("payload.txt");
     std::fs::write(&file, "from a file").unwrap();

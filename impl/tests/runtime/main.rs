@@ -1,5 +1,6 @@
 //! The tokio runtime over real loopback TCP: the embedded broker, the driver's timers and
-//! shutdown, and interoperability with mosquitto's command-line clients.
+//! shutdown, interoperability with mosquitto's command-line clients, the async client, and
+//! `verimqtt pub` and `verimqtt sub` against our broker and mosquitto.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod async_client;

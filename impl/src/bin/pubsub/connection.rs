@@ -45,8 +45,8 @@ pub struct ConnectionArgs {
     #[arg(short = 'V', long = "protocol-version", value_enum, default_value = "mqttv311")]
     version: Version,
     /// Keep the session when disconnected (Clean Session 0; MQTT 5: a session that never
-    /// expires).
-    #[arg(short = 'c', long = "disable-clean-session")]
+    /// expires); needs -i to find it again.
+    #[arg(short = 'c', long = "disable-clean-session", requires = "id")]
     persistent: bool,
     /// Topic of the will message the broker publishes if the client vanishes.
     #[arg(long = "will-topic", requires = "will_payload")]
@@ -153,4 +153,49 @@ fn string(what: &str, text: &str) -> Result<MqttString, String> {
 
 fn binary(what: &str, text: &str) -> Result<Binary, String> {
     Binary::try_from(text.as_bytes()).map_err(|error| format!("invalid {what}: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    #[command(disable_help_flag = true)]
+    struct Flags {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+    }
+
+    fn url(args: &[&str]) -> (BrokerUrl, Option<String>) {
+        let flags = Flags::try_parse_from([&["test"], args].concat()).unwrap();
+        flags.connection.url().unwrap()
+    }
+
+    #[test]
+    fn host_and_port_default_to_mosquittos() {
+        let (plain, _) = url(&[]);
+        assert_eq!((plain.scheme, plain.host.as_str(), plain.port), (Scheme::Mqtt, "localhost", 1883));
+        let (tls, _) = url(&["--cafile", "ca.pem", "-h", "broker"]);
+        assert_eq!((tls.scheme, tls.host.as_str(), tls.port), (Scheme::Mqtts, "broker", 8883));
+        let (given, _) = url(&["-h", "10.0.0.1", "-p", "1884"]);
+        assert_eq!((given.host.as_str(), given.port), ("10.0.0.1", 1884));
+    }
+
+    #[test]
+    fn the_path_of_a_url_is_the_topic() {
+        let (broker, topic) = url(&["-L", "mqtts://alice:secret@broker:8884/sensors/1/temperature"]);
+        assert_eq!(topic.as_deref(), Some("sensors/1/temperature"));
+        assert_eq!((broker.scheme, broker.port, broker.path.as_str()), (Scheme::Mqtts, 8884, "/"));
+        assert_eq!((broker.username.as_deref(), broker.password.as_deref()), (Some("alice"), Some("secret")));
+        assert_eq!(url(&["-L", "ws://broker/"]).1, None);
+    }
+
+    #[test]
+    fn flags_that_cannot_go_together_are_refused() {
+        for args in [&["-L", "mqtt://b/t", "-h", "a"][..], &["-c"], &["-V", "mqttv31"], &["--will-topic", "t"]] {
+            assert!(Flags::try_parse_from([&["test"], args].concat()).is_err(), "{args:?}");
+        }
+    }
 }

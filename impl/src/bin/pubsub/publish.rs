@@ -37,7 +37,7 @@ struct Payload {
     /// Send the contents of a file as the message.
     #[arg(short = 'f', long = "file")]
     file: Option<PathBuf>,
-    /// Send each line of standard input as a message.
+    /// Send each line of standard input as a message (blank lines are skipped).
     #[arg(short = 'l', long = "stdin-line")]
     lines: bool,
     /// Send an empty (null) message.
@@ -81,11 +81,14 @@ async fn publish(client: &AsyncClient, topic: &str, payload: Bytes, args: &PubAr
     client.publish(topic, payload, qos(args.qos), args.retain).await.map_err(|error| format!("publish failed: {error}"))
 }
 
-/// One message per line, without its line break, in order.
+/// One message per line, without its line break, in order; blank lines are skipped, as
+/// mosquitto_pub skips them.
 async fn publish_lines(client: &AsyncClient, topic: &str, args: &PubArgs) -> Result<(), String> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await.map_err(|error| format!("cannot read standard input: {error}"))? {
-        publish(client, topic, line.into(), args).await?;
+        if !line.is_empty() {
+            publish(client, topic, line.into(), args).await?;
+        }
     }
     Ok(())
 }
