@@ -330,6 +330,11 @@ async fn failing_to_connect_says_why() {
     let error = AsyncClient::connect("http://127.0.0.1", options(ProtocolVersion::V5, "c")).await;
     assert!(matches!(error, Err(ConnectError::Url(_))), "{error:?}");
 
+    let mut enhanced = options(ProtocolVersion::V5, "c");
+    enhanced.client.authentication_method = Some(MqttString::try_from("SCRAM-SHA-1").unwrap());
+    let error = AsyncClient::connect("mqtt://127.0.0.1:1", enhanced).await;
+    assert!(matches!(error, Err(ConnectError::EnhancedAuthentication)), "{error:?}");
+
     let broker = EmbeddedBroker::start_with(BrokerOptions::default(), RefuseAll).unwrap();
     for (version, code) in [
         (ProtocolVersion::V5, ReasonCode::BadUserNameOrPassword),

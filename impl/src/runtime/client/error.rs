@@ -19,6 +19,8 @@ pub enum ConnectError {
     Options(#[from] OptionsError),
     #[error("invalid username or password: {0}")]
     Credentials(FieldError),
+    #[error("MQTT 5 enhanced authentication is not supported by the async client")]
+    EnhancedAuthentication,
     #[error("{0} needs TLS settings (a CA certificate, or a rustls ClientConfig)")]
     TlsNotConfigured(String),
     #[error("TLS: {0}")]

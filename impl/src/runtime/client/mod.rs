@@ -34,8 +34,9 @@
 //! # }
 //! ```
 //!
-//! Messages a subscription has not read yet wait in an unbounded queue. MQTT 5 enhanced
-//! authentication is not driven by this client.
+//! Messages a subscription has not read yet wait in an unbounded queue, so that a task
+//! awaiting a publish while it does not read its subscriptions never blocks the connection.
+//! MQTT 5 enhanced authentication (an `authentication_method`) is not supported.
 
 mod driver;
 mod error;
@@ -80,6 +81,9 @@ impl AsyncClient {
         }
         if let Some(password) = &url.password {
             client_options.password = Some(Binary::try_from(password.as_bytes()).map_err(ConnectError::Credentials)?);
+        }
+        if client_options.authentication_method.is_some() {
+            return Err(ConnectError::EnhancedAuthentication);
         }
         if url.scheme.is_tls() && tls.is_none() {
             return Err(ConnectError::TlsNotConfigured(url.to_string()));
