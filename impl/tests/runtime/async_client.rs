@@ -402,3 +402,12 @@ async fn a_client_certificate_opens_a_listener_that_requires_one() {
     let refused = AsyncClient::connect(&url, anonymous).await;
     assert!(matches!(refused, Err(ConnectError::Io { .. } | ConnectError::Closed(_))), "{refused:?}");
 }
+
+#[test]
+fn statements_cited_by_the_async_client_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources = [root.join("src/runtime/client"), root.join("src/bin/pubsub")];
+    let citations = verimqtt_spec::citations::check_sources(&sources.each_ref().map(|dir| dir.as_path())).unwrap();
+    assert!(citations.count >= 2, "only {} citations found; is the scan looking in the right place?", citations.count);
+    assert!(citations.unknown.is_empty(), "unknown statement ids:\n{}", citations.unknown.join("\n"));
+}
