@@ -411,3 +411,26 @@ fn statements_cited_by_the_async_client_exist() {
     assert!(citations.count >= 2, "only {} citations found; is the scan looking in the right place?", citations.count);
     assert!(citations.unknown.is_empty(), "unknown statement ids:\n{}", citations.unknown.join("\n"));
 }
+
+#[tokio::test]
+async fn a_subscription_dropped_while_disconnected_is_unsubscribed_on_reconnection() {
+    let version = ProtocolVersion::V5;
+    let mut options = persistent(version, "forgetful");
+    // Time enough to drop the subscription while the connection is down.
+    options.reconnect = Reconnect { initial_delay: Duration::from_secs(1), max_delay: Duration::from_secs(1), ..QUICK };
+    let (_broker, proxy, client) = behind_proxy(options).await;
+    let subscription = client.subscribe("gone/#", QoS::AtLeastOnce).await.unwrap();
+    proxy.cut();
+    // A QoS 0 message needs a connection: its refusal says the client saw the cut.
+    while client.publish("probe", "", QoS::AtMostOnce, false).await != Err(ClientError::NotConnected) {}
+    drop(subscription);
+    let unsubscribed_on_reconnection = |connections: &[Vec<Packet>]| {
+        connections.get(1).is_some_and(|packets| {
+            packets
+                .iter()
+                .any(|packet| matches!(packet, Packet::Unsubscribe(unsubscribe) if unsubscribe.filters == ["gone/#"]))
+        })
+    };
+    proxy.wait_until(Direction::ToBroker, version, unsubscribed_on_reconnection).await;
+    client.disconnect().await;
+}

@@ -21,7 +21,7 @@ use super::options::Reconnect;
 use super::subscription::{Message, Routes};
 use super::transport::{self, Transport};
 use super::url::BrokerUrl;
-use crate::client::{Client, DisconnectReason, DroppedRequest, Event, PublishTicket};
+use crate::client::{Client, CommandError, DisconnectReason, DroppedRequest, Event, PublishTicket};
 use crate::codec::{self, Disconnect, MqttString, PacketId, Properties, QoS, ReasonCode, SubAck};
 
 /// Bytes read per call at most.
@@ -139,6 +139,8 @@ pub(crate) struct Driver {
     subscribes: HashMap<PacketId, PendingSubscribe>,
     routes: Routes,
     next_route: u64,
+    /// Filters no subscription wants any more, dropped while there was no connection.
+    unsubscribe_later: Vec<MqttString>,
     /// The client closed the connection (its last packets may still be to write).
     closing: Option<DisconnectReason>,
     /// Why every request fails from now on, once the client gave up reconnecting.
@@ -169,6 +171,7 @@ impl Driver {
             subscribes: HashMap::new(),
             routes: Routes::default(),
             next_route: 0,
+            unsubscribe_later: Vec::new(),
             closing: None,
             gone: None,
             shutting_down: false,
@@ -326,6 +329,10 @@ impl Driver {
         match event {
             Event::Connected { session_present, .. } => {
                 self.retries = 0;
+                // Filters subscribed to again since are wanted after all.
+                let later = std::mem::take(&mut self.unsubscribe_later);
+                let unused = self.routes.unused(later);
+                self.unsubscribe(unused);
                 match self.ready.take() {
                     Some(ready) => {
                         let _ = ready.send(Ok(()));
@@ -426,11 +433,16 @@ impl Driver {
         self.unsubscribe(unused);
     }
 
-    /// Unsubscribes from `filters` if connected. Without a connection the broker may keep
-    /// them in the session; what they bring then matches no subscription and is dropped.
+    /// Unsubscribes from `filters`; without a connection, as soon as there is one again (the
+    /// broker may keep them in the session meanwhile).
     fn unsubscribe(&mut self, filters: Vec<MqttString>) {
-        if !filters.is_empty() {
-            let _ = self.client.unsubscribe(Instant::now(), filters, Properties::default());
+        if filters.is_empty() {
+            return;
+        }
+        if let Err(CommandError::NoConnection) =
+            self.client.unsubscribe(Instant::now(), filters.clone(), Properties::default())
+        {
+            self.unsubscribe_later.extend(filters);
         }
     }
 
