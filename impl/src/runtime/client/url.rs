@@ -135,7 +135,9 @@ fn percent_decode(text: &str) -> Result<String, UrlError> {
     let mut rest = text.as_bytes();
     while let Some((&byte, tail)) = rest.split_first() {
         if byte == b'%' {
-            let hex = tail.get(..2).and_then(|hex| std::str::from_utf8(hex).ok());
+            // Two hexadecimal digits, nothing else: `from_str_radix` would take a sign.
+            let hex = tail.get(..2).filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+            let hex = hex.and_then(|hex| std::str::from_utf8(hex).ok());
             let decoded =
                 hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()).ok_or(UrlError::InvalidPercentEncoding)?;
             bytes.push(decoded);
@@ -175,7 +177,29 @@ impl fmt::Debug for BrokerUrl {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_url_or_an_error(text in "\\PC{0,40}") {
+            let _ = text.parse::<BrokerUrl>();
+        }
+
+        #[test]
+        fn a_displayed_url_reads_back(
+            scheme in prop_oneof![Just(Scheme::Mqtt), Just(Scheme::Mqtts), Just(Scheme::Ws), Just(Scheme::Wss)],
+            host in "[a-z][a-z0-9.-]{0,20}",
+            port in any::<u16>(),
+            path in "(/[a-z0-9]{0,5}){1,3}",
+            username in proptest::option::of("[a-zA-Z0-9._-]{1,8}"),
+        ) {
+            let path = if scheme.is_websocket() { path } else { "/".to_owned() };
+            let url = BrokerUrl { scheme, host, port, path, username, password: None };
+            prop_assert_eq!(url.to_string().parse::<BrokerUrl>(), Ok(url));
+        }
+    }
 
     fn parse(url: &str) -> BrokerUrl {
         url.parse().unwrap()
@@ -231,6 +255,7 @@ mod tests {
             ("mqtt://[::1", UrlError::UnclosedBracket),
             ("mqtt://a%2:b@host", UrlError::InvalidPercentEncoding),
             ("mqtt://a%ff@host", UrlError::InvalidPercentEncoding),
+            ("mqtt://a%+1@host", UrlError::InvalidPercentEncoding),
         ] {
             assert_eq!(url.parse::<BrokerUrl>(), Err(error), "{url}");
         }
