@@ -36,12 +36,12 @@ fn options(version: ProtocolVersion, client_id: &str) -> AsyncClientOptions {
     options
 }
 
-/// Options for a session the broker keeps across connections.
+/// Options for a session the broker keeps across connections, resumed if it has one.
 fn persistent(version: ProtocolVersion, client_id: &str) -> AsyncClientOptions {
     let mut options = options(version, client_id);
-    match version {
-        ProtocolVersion::V311 => options.client.clean_start = false,
-        ProtocolVersion::V5 => options.client.session_expiry_interval = 600,
+    options.client.clean_start = false;
+    if version.is_v5() {
+        options.client.session_expiry_interval = 600;
     }
     options
 }
@@ -433,4 +433,24 @@ async fn a_subscription_dropped_while_disconnected_is_unsubscribed_on_reconnecti
     };
     proxy.wait_until(Direction::ToBroker, version, unsubscribed_on_reconnection).await;
     client.disconnect().await;
+}
+
+#[tokio::test]
+async fn what_a_resumed_session_brings_before_subscribing_again_is_not_lost() {
+    let broker = EmbeddedBroker::start().unwrap();
+    for version in VERSIONS {
+        let id = format!("resumer-{version:?}");
+        let first = connect(&broker.url(), persistent(version, &id)).await;
+        let subscription = first.subscribe("s/#", QoS::AtLeastOnce).await.unwrap();
+        // Disconnected first, the subscription stays in the session when dropped.
+        first.disconnect().await;
+        drop(subscription);
+        let publisher = connect(&broker.url(), options(version, &format!("{id}-publisher"))).await;
+        publisher.publish("s/1", "while away", QoS::AtLeastOnce, false).await.unwrap();
+        // The broker sends it right after the CONNACK, before the SUBACK of this subscription.
+        let again = connect(&broker.url(), persistent(version, &id)).await;
+        let mut messages = again.subscribe("s/#", QoS::AtLeastOnce).await.unwrap();
+        assert_eq!(next(&mut messages).await.payload, "while away", "{version:?}");
+        again.disconnect().await;
+    }
 }

@@ -311,3 +311,22 @@ fn pub_and_sub_work_against_mosquitto_with_a_password_file_of_ours_and_tls() {
     let subscriber = Subscriber::start(&[tls, owned(&["-v", "-t", "tls/#", "-C", "1"])].concat());
     assert_eq!(subscriber.line(), "tls/ready over TLS");
 }
+
+#[test]
+fn a_persistent_sub_gets_what_was_published_while_it_was_away() {
+    let broker = EmbeddedBroker::start().unwrap();
+    publish(&at(broker.addr(), &["-t", "keep/ready", "-m", "ready", "-r"]), b"");
+    for version in ["mqttv311", "mqttv5"] {
+        let keeper = |topics: &[&str]| {
+            let flags =
+                [&["-V", version, "-c", "-i", &format!("keeper-{version}"), "-q", "1", "-v", "-C", "1"], topics];
+            at(broker.addr(), &flags.concat())
+        };
+        let mut first = Subscriber::start(&keeper(&["-t", "keep/ready", "-t", "keep/data"]));
+        assert_eq!(first.line(), "keep/ready ready");
+        assert!(first.exit_status().success());
+        publish(&at(broker.addr(), &["-V", version, "-t", "keep/data", "-m", "while away", "-q", "1"]), b"");
+        let again = Subscriber::start(&keeper(&["-t", "keep/data"]));
+        assert_eq!(again.line(), "keep/data while away", "{version}");
+    }
+}

@@ -60,8 +60,10 @@ pub async fn run(args: SubArgs) -> Result<(), String> {
             _ = tokio::signal::ctrl_c() => break Ok(()),
         }
     };
-    drop(messages);
+    // Disconnect before the subscription is dropped, which would unsubscribe: with -c the
+    // session keeps its subscriptions for the next run, as mosquitto_sub's does.
     client.disconnect().await;
+    drop(messages);
     result
 }
 

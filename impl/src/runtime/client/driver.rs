@@ -158,6 +158,7 @@ impl Driver {
         ready: oneshot::Sender<Result<(), ConnectError>>,
     ) -> Self {
         let opening = Some(dialer.open());
+        let routes = Routes::new(client.protocol_version());
         Driver {
             client,
             dialer,
@@ -169,7 +170,7 @@ impl Driver {
             ready: Some(ready),
             publishes: HashMap::new(),
             subscribes: HashMap::new(),
-            routes: Routes::default(),
+            routes,
             next_route: 0,
             unsubscribe_later: Vec::new(),
             closing: None,
@@ -346,7 +347,7 @@ impl Driver {
                 }
             }
             Event::Message(publish) => {
-                for id in self.routes.dispatch(Message::from(publish), self.client.protocol_version()) {
+                for id in self.routes.dispatch(Message::from(publish)) {
                     self.remove_route(id);
                 }
             }

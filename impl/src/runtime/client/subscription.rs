@@ -2,7 +2,7 @@
 //! [`Subscription`] with a filter that matches its topic, and a dropped subscription
 //! unsubscribes from the filters no other subscription still uses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -34,7 +34,8 @@ impl From<Publish> for Message {
 
 /// The messages matching some topic filters, as a [`Stream`]. It ends when the client
 /// stops. Dropping it unsubscribes from each of its filters that no other subscription of
-/// the client uses.
+/// the client uses; to leave them in a persistent session for the next connection,
+/// disconnect first.
 #[derive(Debug)]
 pub struct Subscription {
     id: u64,
@@ -74,6 +75,9 @@ impl Drop for Subscription {
     }
 }
 
+/// Messages that matched no subscription kept at most, the oldest given up first.
+const MAX_UNCLAIMED: usize = 1000;
+
 /// A subscription as the driver knows it.
 #[derive(Debug)]
 struct Route {
@@ -81,38 +85,69 @@ struct Route {
     messages: mpsc::UnboundedSender<Message>,
 }
 
-/// Every live subscription, by id.
-#[derive(Debug, Default)]
+impl Route {
+    fn wants(&self, message: &Message, version: ProtocolVersion) -> bool {
+        self.subscriptions.iter().any(|subscription| {
+            // A shared subscription's messages match the filter after the group.
+            let filter = match shared_subscription(&subscription.filter, version) {
+                Some(Ok(shared)) => shared.filter,
+                _ => subscription.filter.as_str(),
+            };
+            matches(filter, &message.topic)
+        })
+    }
+}
+
+/// Every live subscription, by id, and the messages no subscription claimed yet: a resumed
+/// session brings the messages of its subscriptions as soon as it is accepted, before the
+/// application subscribes again, and a broker may send a message before the SUBACK of the
+/// subscription it matches.
+#[derive(Debug)]
 pub(crate) struct Routes {
+    version: ProtocolVersion,
     routes: HashMap<u64, Route>,
+    unclaimed: VecDeque<Message>,
 }
 
 impl Routes {
+    pub fn new(version: ProtocolVersion) -> Self {
+        Routes { version, routes: HashMap::new(), unclaimed: VecDeque::new() }
+    }
+
+    /// Adds a subscription, and hands it the unclaimed messages it wants.
     pub fn insert(
         &mut self,
         id: u64,
         subscriptions: Vec<codec::Subscription>,
         messages: mpsc::UnboundedSender<Message>,
     ) {
-        self.routes.insert(id, Route { subscriptions, messages });
+        let route = Route { subscriptions, messages };
+        let (claimed, unclaimed) = self.unclaimed.drain(..).partition(|message| route.wants(message, self.version));
+        self.unclaimed = unclaimed;
+        for message in Vec::from(claimed) {
+            let _ = route.messages.send(message);
+        }
+        self.routes.insert(id, route);
     }
 
-    /// Gives `message` to every subscription with a filter matching its topic. Returns the
-    /// subscriptions found to have no reader any more.
-    pub fn dispatch(&self, message: Message, version: ProtocolVersion) -> Vec<u64> {
+    /// Gives `message` to every subscription that wants it, or keeps it for one to come.
+    /// Returns the subscriptions found to have no reader any more.
+    pub fn dispatch(&mut self, message: Message) -> Vec<u64> {
         let mut unread = Vec::new();
+        let mut claimed = false;
         for (&id, route) in &self.routes {
-            let wanted = route.subscriptions.iter().any(|subscription| {
-                // A shared subscription's messages match the filter after the group.
-                let filter = match shared_subscription(&subscription.filter, version) {
-                    Some(Ok(shared)) => shared.filter,
-                    _ => subscription.filter.as_str(),
-                };
-                matches(filter, &message.topic)
-            });
-            if wanted && route.messages.send(message.clone()).is_err() {
-                unread.push(id);
+            if route.wants(&message, self.version) {
+                claimed = true;
+                if route.messages.send(message.clone()).is_err() {
+                    unread.push(id);
+                }
             }
+        }
+        if !claimed {
+            if self.unclaimed.len() >= MAX_UNCLAIMED {
+                self.unclaimed.pop_front();
+            }
+            self.unclaimed.push_back(message);
         }
         unread
     }
@@ -154,6 +189,7 @@ impl Routes {
 
     pub fn clear(&mut self) {
         self.routes.clear();
+        self.unclaimed.clear();
     }
 }
 
@@ -178,22 +214,46 @@ mod tests {
 
     #[test]
     fn a_message_reaches_every_matching_subscription_once() {
-        let mut routes = Routes::default();
+        let mut routes = Routes::new(ProtocolVersion::V5);
         let mut wide = route(&mut routes, 1, &["a/#", "a/+"]);
         let mut narrow = route(&mut routes, 2, &["a/b"]);
         let mut other = route(&mut routes, 3, &["b/#", "$share/g/a/b"]);
-        routes.dispatch(message("a/b"), ProtocolVersion::V5);
+        routes.dispatch(message("a/b"));
         assert_eq!(wide.try_recv().unwrap().topic, "a/b");
         assert!(wide.try_recv().is_err(), "one copy per subscription");
         assert_eq!(narrow.try_recv().unwrap().topic, "a/b");
         assert_eq!(other.try_recv().unwrap().topic, "a/b", "a shared subscription matches its filter");
-        routes.dispatch(message("$SYS/x"), ProtocolVersion::V5);
+        routes.dispatch(message("$SYS/x"));
         assert!(wide.try_recv().is_err(), "a wildcard never matches a $ topic [MQTT-4.7.2-1]");
     }
 
     #[test]
+    fn a_message_no_subscription_wants_waits_for_one_that_does() {
+        let mut routes = Routes::new(ProtocolVersion::V311);
+        for topic in ["early/1", "other", "early/2"] {
+            routes.dispatch(message(topic));
+        }
+        let mut late = route(&mut routes, 1, &["early/#"]);
+        let topics: Vec<_> = std::iter::from_fn(|| late.try_recv().ok()).map(|message| message.topic).collect();
+        assert_eq!(topics, ["early/1", "early/2"]);
+        let mut later = route(&mut routes, 2, &["#"]);
+        assert_eq!(later.try_recv().unwrap().topic, "other", "each message is claimed once");
+        assert!(later.try_recv().is_err());
+    }
+
+    #[test]
+    fn unclaimed_messages_are_bounded() {
+        let mut routes = Routes::new(ProtocolVersion::V5);
+        for index in 0..=MAX_UNCLAIMED {
+            routes.dispatch(message(&format!("t/{index}")));
+        }
+        let mut all = route(&mut routes, 1, &["#"]);
+        assert_eq!(all.try_recv().unwrap().topic, "t/1", "the oldest was given up");
+    }
+
+    #[test]
     fn removing_a_subscription_frees_only_the_filters_no_other_uses() {
-        let mut routes = Routes::default();
+        let mut routes = Routes::new(ProtocolVersion::V5);
         let _first = route(&mut routes, 1, &["a/#", "b"]);
         let _second = route(&mut routes, 2, &["a/#"]);
         assert_eq!(routes.remove(1), ["b"]);
@@ -203,7 +263,7 @@ mod tests {
 
     #[test]
     fn all_lists_each_filter_once_with_its_latest_options() {
-        let mut routes = Routes::default();
+        let mut routes = Routes::new(ProtocolVersion::V5);
         let (sender, _receiver) = mpsc::unbounded_channel();
         routes.insert(1, vec![subscription("a", QoS::AtMostOnce), subscription("b", QoS::AtMostOnce)], sender.clone());
         routes.insert(2, vec![subscription("a", QoS::ExactlyOnce)], sender);
