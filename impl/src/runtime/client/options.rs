@@ -14,8 +14,9 @@ use crate::runtime::tls::{TlsError, read_certificates, read_private_key};
 #[derive(Debug, Clone)]
 pub struct AsyncClientOptions {
     /// Version, client identifier, keep alive, session, will, credentials, limits. A user and
-    /// password in the URL replace `username` and `password`. To resume the session after a
-    /// reconnection, set `clean_start` false (3.1.1) or a `session_expiry_interval` (5.0).
+    /// password in the URL replace `username` and `password`. For a session that survives a
+    /// reconnection, set `clean_start` false (3.1.1) or a `session_expiry_interval` (5.0);
+    /// to resume the session a previous process left, set `clean_start` false in both.
     pub client: ClientOptions,
     /// Needed for `mqtts://` and `wss://`.
     pub tls: Option<Arc<ClientConfig>>,
