@@ -9,16 +9,18 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use verimqtt::broker::{AllowAll, BrokerOptions, ClientInfo, Policy};
 use verimqtt::client::ClientOptions;
 use verimqtt::codec::{Connect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode};
 use verimqtt::runtime::client::{
     AsyncClient, AsyncClientOptions, ClientError, ConnectError, Message, Reconnect, Subscription,
 };
+use verimqtt::runtime::tls::{self, ClientCertificates, read_certificates, read_private_key};
 use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 
 use crate::client::PATIENCE;
-use crate::pki::Pki;
+use crate::files::Pki;
 use crate::proxy::{Direction, Proxy};
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -67,13 +69,25 @@ fn localhost() -> SocketAddr {
     (Ipv4Addr::LOCALHOST, 0).into()
 }
 
+/// A TLS acceptor presenting the server certificate of `pki`; if `require_client_certificates`,
+/// admitting only clients with a certificate its CA signed.
+pub fn acceptor(pki: &Pki, require_client_certificates: bool) -> TlsAcceptor {
+    let chain = read_certificates(&pki.path("server.crt"), "the server certificate").unwrap();
+    let key = read_private_key(&pki.path("server.key")).unwrap();
+    let clients = match require_client_certificates {
+        true => ClientCertificates::Required(read_certificates(&pki.path("ca.crt"), "the CA").unwrap()),
+        false => ClientCertificates::Ignored,
+    };
+    tls::acceptor(chain, key, clients).unwrap()
+}
+
 /// A broker listening on TCP, TLS, WebSocket and WebSocket over TLS, and the URL of each.
 fn broker_on_every_transport(pki: &Pki) -> (EmbeddedBroker, Vec<String>) {
     let server = Server::new(BrokerOptions::default(), AllowAll)
         .listener(Listener::bind(localhost(), Transport::Tcp).unwrap())
-        .listener(Listener::bind(localhost(), Transport::Tls(pki.acceptor())).unwrap())
+        .listener(Listener::bind(localhost(), Transport::Tls(acceptor(pki, false))).unwrap())
         .listener(Listener::bind(localhost(), Transport::WebSocket).unwrap())
-        .listener(Listener::bind(localhost(), Transport::SecureWebSocket(pki.acceptor())).unwrap());
+        .listener(Listener::bind(localhost(), Transport::SecureWebSocket(acceptor(pki, false))).unwrap());
     let broker = EmbeddedBroker::serve(server).unwrap();
     let ports: Vec<u16> = broker.addrs().iter().map(SocketAddr::port).collect();
     let urls = vec![
@@ -88,13 +102,13 @@ fn broker_on_every_transport(pki: &Pki) -> (EmbeddedBroker, Vec<String>) {
 
 #[tokio::test]
 async fn every_qos_arrives_over_every_transport_in_both_versions() {
-    let pki = Pki::new();
+    let pki = Pki::generate();
     let (_broker, urls) = broker_on_every_transport(&pki);
     for url in &urls {
         for version in VERSIONS {
             let name = |role: &str| format!("{role}-{}-{version:?}", &url[..url.find(':').unwrap()]);
             let with_tls = |mut options: AsyncClientOptions| {
-                options.tls = Some(pki.client_config(false));
+                options.tls = Some(pki.client_config());
                 options
             };
             let subscriber = connect(url, with_tls(options(version, &name("sub")))).await;
@@ -390,17 +404,22 @@ async fn refusals_by_the_broker_are_errors() {
 
 #[tokio::test]
 async fn a_client_certificate_opens_a_listener_that_requires_one() {
-    let pki = Pki::new();
-    let listener = Listener::bind(localhost(), Transport::Tls(pki.acceptor_requiring_client_certificates())).unwrap();
+    let pki = Pki::generate();
+    let listener = Listener::bind(localhost(), Transport::Tls(acceptor(&pki, true))).unwrap();
     let broker = EmbeddedBroker::serve(Server::new(BrokerOptions::default(), AllowAll).listener(listener)).unwrap();
     let url = format!("mqtts://127.0.0.1:{}", broker.addr().port());
     let mut certified = options(ProtocolVersion::V5, "certified");
-    certified.tls = Some(pki.client_config(true));
+    certified.tls = Some(pki.client_config_with_certificate());
     connect(&url, certified).await.disconnect().await;
     let mut anonymous = options(ProtocolVersion::V5, "anonymous");
-    anonymous.tls = Some(pki.client_config(false));
-    let refused = AsyncClient::connect(&url, anonymous).await;
-    assert!(matches!(refused, Err(ConnectError::Io { .. } | ConnectError::Closed(_))), "{refused:?}");
+    anonymous.tls = Some(pki.client_config());
+    let stranger = Pki::generate();
+    let mut foreign = options(ProtocolVersion::V5, "foreign");
+    foreign.tls = Some(stranger.client_config_for(&pki));
+    for refused in [anonymous, foreign] {
+        let refused = AsyncClient::connect(&url, refused).await;
+        assert!(matches!(refused, Err(ConnectError::Io { .. } | ConnectError::Closed(_))), "{refused:?}");
+    }
 }
 
 #[test]

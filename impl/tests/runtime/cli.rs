@@ -4,8 +4,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -13,9 +13,11 @@ use verimqtt::auth::{FilePolicy, PasswordFile, PasswordHash, with_entry};
 use verimqtt::broker::{AllowAll, BrokerOptions};
 use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 
+use crate::async_client::acceptor;
 use crate::client::PATIENCE;
+use crate::files::{Pki, TempDir};
 use crate::mosquitto::tool;
-use crate::pki::{Pki, temp_dir};
+use crate::process::Process;
 
 /// Flags as owned strings, to put together with others.
 fn owned(flags: &[&str]) -> Vec<String> {
@@ -55,7 +57,7 @@ fn failure(args: &[String]) -> String {
 
 /// A running `verimqtt sub` whose output lines arrive on a channel.
 struct Subscriber {
-    child: Child,
+    child: Process,
     lines: mpsc::Receiver<String>,
 }
 
@@ -72,7 +74,7 @@ impl Subscriber {
                 }
             }
         });
-        Subscriber { child, lines }
+        Subscriber { child: Process(child), lines }
     }
 
     /// The next line it prints.
@@ -94,13 +96,6 @@ impl Subscriber {
     }
 }
 
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `-h HOST -p PORT` for `addr`, then `extra`.
 fn at(addr: SocketAddr, extra: &[&str]) -> Vec<String> {
     [owned(&["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()]), owned(extra)].concat()
@@ -112,7 +107,7 @@ fn localhost() -> SocketAddr {
 
 /// The round every broker gets: a retained message tells that `sub` is subscribed; then
 /// `-m` at QoS 1, `-l` lines at QoS 2, `-n`, `-f` and `-s`, and `-C` ends `sub` after them.
-fn pub_and_sub_round(broker: &[String], version: &str, dir: &Path) {
+fn pub_and_sub_round(broker: &[String], version: &str, dir: &TempDir) {
     let flags = |more: &[&str]| [broker.to_vec(), owned(&["-V", version]), owned(more)].concat();
     publish(&flags(&["-t", "cli/ready", "-m", "ready", "-r"]), b"");
     let mut subscriber =
@@ -121,8 +116,7 @@ fn pub_and_sub_round(broker: &[String], version: &str, dir: &Path) {
     publish(&flags(&["-t", "cli/data/m", "-m", "hello", "-q", "1"]), b"");
     publish(&flags(&["-t", "cli/data/l", "-l", "-q", "2"]), b"one\n\ntwo\n");
     publish(&flags(&["-t", "cli/data/n", "-n"]), b"");
-    let file = dir.join("payload.txt");
-    std::fs::write(&file, "from a file").unwrap();
+    let file = dir.write("payload.txt", "from a file");
     publish(&flags(&["-t", "cli/data/f", "-f", file.to_str().unwrap()]), b"");
     publish(&flags(&["-t", "cli/data/s", "-s"]), b"all of stdin");
     let lines: Vec<String> = (0..6).map(|_| subscriber.line()).collect();
@@ -143,7 +137,7 @@ fn pub_and_sub_round(broker: &[String], version: &str, dir: &Path) {
 #[test]
 fn pub_and_sub_work_against_our_broker_in_both_versions() {
     let broker = EmbeddedBroker::start().unwrap();
-    let dir = temp_dir("cli-ours");
+    let dir = TempDir::new();
     for version in ["mqttv311", "mqttv5"] {
         pub_and_sub_round(&at(broker.addr(), &[]), version, &dir);
     }
@@ -151,12 +145,11 @@ fn pub_and_sub_work_against_our_broker_in_both_versions() {
 
 #[test]
 fn pub_takes_the_broker_and_topic_from_a_url_and_sub_uses_tls_with_a_ca_file() {
-    let pki = Pki::new();
-    let dir = temp_dir("cli-url");
-    let ca = pki.write_ca(&dir);
+    let pki = Pki::generate();
+    let ca = pki.path("ca.crt");
     let server = Server::new(BrokerOptions::default(), AllowAll)
         .listener(Listener::bind(localhost(), Transport::Tcp).unwrap())
-        .listener(Listener::bind(localhost(), Transport::Tls(pki.acceptor())).unwrap())
+        .listener(Listener::bind(localhost(), Transport::Tls(acceptor(&pki, false))).unwrap())
         .listener(Listener::bind(localhost(), Transport::WebSocket).unwrap());
     let broker = EmbeddedBroker::serve(server).unwrap();
     let [tcp, tls, ws] = [0, 1, 2].map(|index| broker.addrs()[index]);
@@ -173,11 +166,9 @@ fn pub_takes_the_broker_and_topic_from_a_url_and_sub_uses_tls_with_a_ca_file() {
 
 #[test]
 fn a_client_certificate_from_files_opens_a_listener_that_requires_one() {
-    let pki = Pki::new();
-    let dir = temp_dir("cli-cert");
-    let ca = pki.write_ca(&dir);
-    let (cert, key) = pki.write_client(&dir);
-    let listener = Listener::bind(localhost(), Transport::Tls(pki.acceptor_requiring_client_certificates())).unwrap();
+    let pki = Pki::generate();
+    let [ca, cert, key] = ["ca.crt", "client.crt", "client.key"].map(|name| pki.path(name));
+    let listener = Listener::bind(localhost(), Transport::Tls(acceptor(&pki, true))).unwrap();
     let broker = EmbeddedBroker::serve(Server::new(BrokerOptions::default(), AllowAll).listener(listener)).unwrap();
     let tls = at(broker.addr(), &["--cafile", ca.to_str().unwrap(), "-t", "t", "-m", "x"]);
     publish(&[tls.clone(), owned(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()])].concat(), b"");
@@ -229,7 +220,7 @@ fn errors_are_one_line_and_a_failure_exit() {
 
 /// A mosquitto broker on loopback with a configuration of the test's, stopped when dropped.
 struct Mosquitto {
-    child: Child,
+    _process: Process,
 }
 
 impl Mosquitto {
@@ -250,14 +241,7 @@ impl Mosquitto {
                 Err(_) => panic!("mosquitto did not start: {seen:?}"),
             }
         }
-        Mosquitto { child }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Mosquitto { _process: Process(child) }
     }
 }
 
@@ -266,24 +250,17 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind(localhost()).unwrap().local_addr().unwrap().port()
 }
 
-fn mosquitto_binary() -> Option<PathBuf> {
-    // Debian installs the broker in /usr/sbin, which a user's PATH may lack.
-    let sbin = PathBuf::from("/usr/sbin/mosquitto");
-    if sbin.is_file() { Some(sbin) } else { tool("mosquitto") }
-}
-
 #[test]
 fn pub_and_sub_work_against_mosquitto_with_a_password_file_of_ours_and_tls() {
-    let Some(binary) = mosquitto_binary() else { return };
-    let dir = temp_dir("cli-mosquitto");
-    let passwords = dir.join("passwords");
+    let Some(binary) = tool("mosquitto") else { return };
+    let dir = TempDir::new();
+    let passwords = dir.path().join("passwords");
     let output = run(&owned(&["passwd", passwords.to_str().unwrap(), "alice"]), b"secret\n");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let pki = Pki::new();
-    let ca = pki.write_ca(&dir);
-    let (cert, key) = pki.write_server(&dir);
+    let pki = Pki::generate();
+    let [ca, cert, key] = ["ca.crt", "server.crt", "server.key"].map(|name| pki.path(name));
     let (tcp_port, tls_port) = (free_port(), free_port());
-    let config = dir.join("mosquitto.conf");
+    let config = dir.path().join("mosquitto.conf");
     // Started as root, mosquitto would become the user `mosquitto`, who cannot read a
     // password file only its owner may read.
     std::fs::write(

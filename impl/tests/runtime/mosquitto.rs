@@ -17,7 +17,7 @@ use crate::client::{PATIENCE, RawClient};
 
 /// The path of a mosquitto client tool, or `None` (after saying so) when it is not
 /// installed outside CI.
-pub(crate) fn tool(name: &str) -> Option<PathBuf> {
+pub fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
