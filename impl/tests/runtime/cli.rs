@@ -9,7 +9,7 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use verimqtt::auth::{FilePolicy, PasswordFile, PasswordHash, with_entry};
+use verimqtt::auth::{Acl, FilePolicy, PasswordFile, PasswordHash, with_entry};
 use verimqtt::broker::{AllowAll, BrokerOptions};
 use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 
@@ -306,4 +306,17 @@ fn a_persistent_sub_gets_what_was_published_while_it_was_away() {
         let again = Subscriber::start(&keeper(&["-t", "keep/data"]));
         assert_eq!(again.line(), "keep/data while away", "{version}");
     }
+}
+
+#[test]
+fn what_the_acl_refuses_is_a_one_line_error() {
+    let acl = Acl::parse("topic read open/#\ntopic write open/#\n").unwrap();
+    let broker = EmbeddedBroker::start_with(BrokerOptions::default(), FilePolicy::new(true).with_acl(acl)).unwrap();
+    for (version, code) in [("mqttv311", "0x80"), ("mqttv5", "0x87")] {
+        let refused = failure(&[owned(&["sub"]), at(broker.addr(), &["-V", version, "-t", "secret/#"])].concat());
+        assert!(refused.contains("subscribe failed") && refused.contains(code), "{version}: {refused}");
+    }
+    let denied = at(broker.addr(), &["-V", "mqttv5", "-q", "1", "-t", "secret/x", "-m", "psst"]);
+    let refused = failure(&[owned(&["pub"]), denied].concat());
+    assert!(refused.contains("publish failed") && refused.contains("0x87"), "{refused}");
 }

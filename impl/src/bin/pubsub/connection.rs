@@ -88,10 +88,9 @@ pub fn qos(value: u8) -> QoS {
 }
 
 impl ConnectionArgs {
-    /// Connects as the flags say; `command` ("pub" or "sub") makes the default client
-    /// identifier. Returns the client and the topic of a `-L` URL, if it has one.
-    pub async fn connect(&self, command: &str, reconnect: Reconnect) -> Result<(AsyncClient, Option<String>), String> {
-        let (url, topic) = self.url()?;
+    /// Connects to `url` as the flags say; `command` ("pub" or "sub") makes the default
+    /// client identifier.
+    pub async fn connect(&self, command: &str, url: BrokerUrl, reconnect: Reconnect) -> Result<AsyncClient, String> {
         let version = match self.version {
             Version::V311 => ProtocolVersion::V311,
             Version::V5 => ProtocolVersion::V5,
@@ -121,12 +120,11 @@ impl ConnectionArgs {
             let identity = self.cert.as_deref().zip(self.key.as_deref());
             options.tls = Some(tls_config(cafile, identity).map_err(|error| error.to_string())?);
         }
-        let client = AsyncClient::connect_to(url, options).await.map_err(|error| error.to_string())?;
-        Ok((client, topic))
+        AsyncClient::connect_to(url, options).await.map_err(|error| error.to_string())
     }
 
     /// The broker's URL, from -L or from -h, -p and --cafile, and the topic a -L URL names.
-    fn url(&self) -> Result<(BrokerUrl, Option<String>), String> {
+    pub fn url(&self) -> Result<(BrokerUrl, Option<String>), String> {
         let Some(url) = &self.url else {
             let scheme = if self.cafile.is_some() { Scheme::Mqtts } else { Scheme::Mqtt };
             let url = BrokerUrl {

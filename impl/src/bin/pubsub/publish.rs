@@ -49,8 +49,8 @@ struct Payload {
 }
 
 pub async fn run(args: PubArgs) -> Result<(), String> {
-    // Read a file or standard input before connecting: a missing file is not the broker's
-    // business.
+    // Read a file or standard input and find the topic before connecting: what is missing
+    // there is not the broker's business.
     let Payload { message, file, lines, null, stdin } = &args.payload;
     let whole: Option<Bytes> = match (message, file) {
         (Some(message), _) => Some(Bytes::from(message.clone())),
@@ -65,9 +65,10 @@ pub async fn run(args: PubArgs) -> Result<(), String> {
         }
         _ => None,
     };
-    let retries = Reconnect { max_retries: Some(3), ..Reconnect::default() };
-    let (client, url_topic) = args.connection.connect("pub", retries).await?;
+    let (url, url_topic) = args.connection.url()?;
     let topic = args.topic.clone().or(url_topic).ok_or("no topic: give -t TOPIC (or a -L URL with a path)")?;
+    let retries = Reconnect { max_retries: Some(3), ..Reconnect::default() };
+    let client = args.connection.connect("pub", url, retries).await?;
     let sent = match whole {
         Some(payload) => publish(&client, &topic, payload, &args).await,
         None if *lines => publish_lines(&client, &topic, &args).await,

@@ -28,10 +28,9 @@ pub struct SubArgs {
 }
 
 pub async fn run(args: SubArgs) -> Result<(), String> {
-    let (client, url_topic) = args.connection.connect("sub", Reconnect::default()).await?;
+    let (url, url_topic) = args.connection.url()?;
     let filters: Vec<String> = args.topics.iter().cloned().chain(url_topic).collect();
     if filters.is_empty() {
-        client.disconnect().await;
         return Err("no topic: give -t TOPIC (or a -L URL with a path)".into());
     }
     let subscriptions = filters
@@ -42,8 +41,14 @@ pub async fn run(args: SubArgs) -> Result<(), String> {
             Ok(Subscription { filter, options: SubscriptionOptions::new(qos(args.qos)) })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let mut messages =
-        client.subscribe_many(subscriptions).await.map_err(|error| format!("subscribe failed: {error}"))?;
+    let client = args.connection.connect("sub", url, Reconnect::default()).await?;
+    let mut messages = match client.subscribe_many(subscriptions).await {
+        Ok(messages) => messages,
+        Err(error) => {
+            client.disconnect().await;
+            return Err(format!("subscribe failed: {error}"));
+        }
+    };
     let mut printed = 0;
     let result = loop {
         if args.count.is_some_and(|count| printed >= count) {
@@ -52,7 +57,9 @@ pub async fn run(args: SubArgs) -> Result<(), String> {
         tokio::select! {
             message = messages.next() => match message {
                 Some(message) => {
-                    print(&message, args.verbose).map_err(|error| format!("cannot write: {error}"))?;
+                    if let Err(error) = print(&message, args.verbose) {
+                        break Err(format!("cannot write: {error}"));
+                    }
                     printed += 1;
                 }
                 None => break Err("the connection to the broker is lost for good".to_owned()),
