@@ -1,6 +1,7 @@
 //! The connection flags `verimqtt pub` and `verimqtt sub` share, spelt as mosquitto_pub and
 //! mosquitto_sub spell them, and the async client they describe.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -69,6 +70,9 @@ pub struct ConnectionArgs {
     /// Private key of --cert (PEM).
     #[arg(long = "key", value_name = "FILE", requires = "cert")]
     key: Option<PathBuf>,
+    /// Print what the client does (connections, reconnections) on stderr.
+    #[arg(short = 'd', long = "debug")]
+    debug: bool,
     /// Print help (-h is the host, as in mosquitto's clients).
     #[arg(long = "help", action = ArgAction::Help)]
     help: Option<bool>,
@@ -91,6 +95,13 @@ impl ConnectionArgs {
     /// Connects to `url` as the flags say; `command` ("pub" or "sub") makes the default
     /// client identifier.
     pub async fn connect(&self, command: &str, url: BrokerUrl, reconnect: Reconnect) -> Result<AsyncClient, String> {
+        if self.debug {
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .init();
+        }
         let version = match self.version {
             Version::V311 => ProtocolVersion::V311,
             Version::V5 => ProtocolVersion::V5,

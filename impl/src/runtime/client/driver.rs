@@ -336,6 +336,7 @@ impl Driver {
                 self.unsubscribe(unused);
                 match self.ready.take() {
                     Some(ready) => {
+                        tracing::debug!(url = %self.dialer.url, session_present, "connected");
                         let _ = ready.send(Ok(()));
                     }
                     None => {
@@ -529,7 +530,7 @@ impl Driver {
 
     /// Fails everything waiting and ends every subscription: nothing will come any more.
     fn give_up(&mut self, error: ClientError) {
-        if self.gone.is_none() {
+        if self.gone.is_none() && error != ClientError::Closed {
             tracing::warn!(%error, "the client gives up");
         }
         for (_, done) in self.publishes.drain() {
