@@ -1,5 +1,10 @@
 //! `verimqtt`: the command line of verimqtt. `verimqtt broker` serves MQTT 3.1.1 and 5.0;
-//! `verimqtt passwd` writes password files.
+//! `verimqtt passwd` writes password files; `verimqtt pub` and `verimqtt sub` publish and
+//! subscribe with mosquitto_pub's and mosquitto_sub's flags.
+
+// In a folder of its own: a file directly in src/bin/ would be taken for another binary.
+#[path = "pubsub/mod.rs"]
+mod pubsub;
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -29,6 +34,13 @@ enum Command {
     /// mosquitto_passwd, -b takes the password as an argument; otherwise it is asked twice on
     /// a terminal, or read from the first line of standard input.
     Passwd(PasswdArgs),
+    /// Publish a message (mosquitto_pub's flags; -h is the host, --help the help).
+    #[command(disable_help_flag = true)]
+    Pub(pubsub::publish::PubArgs),
+    /// Print the messages on some topics (mosquitto_sub's flags; -h is the host, --help the
+    /// help).
+    #[command(disable_help_flag = true)]
+    Sub(pubsub::subscribe::SubArgs),
 }
 
 /// Each limit defaults to the configuration file's, or else to the broker's default (see
@@ -72,6 +84,24 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Pub(args) => run_client("pub", pubsub::publish::run(args)),
+        Command::Sub(args) => run_client("sub", pubsub::subscribe::run(args)),
+    }
+}
+
+/// Runs `pub` or `sub`; an error is one line on stderr and a failure exit code.
+fn run_client(command: &str, run: impl Future<Output = Result<(), String>>) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))
+        .and_then(|runtime| runtime.block_on(run));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("verimqtt {command}: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //! CONNECTs at `warn`, with the statement they break or the username they claimed (never
 //! the password).
 
+pub mod client;
 pub mod config;
 mod embedded;
 mod listener;

@@ -16,6 +16,7 @@ use bytes::{Buf, Bytes};
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header::SEC_WEBSOCKET_PROTOCOL};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -39,6 +40,19 @@ where
     let config = WebSocketConfig::default().max_message_size(Some(limit)).max_frame_size(Some(limit));
     let socket =
         tokio_tungstenite::accept_hdr_async_with_config(stream, agree_on_mqtt, Some(config)).await.map_err(io_error)?;
+    Ok(WebSocketIo { socket, unread: Bytes::new() })
+}
+
+/// Runs the client side of the opening handshake on `stream` for `uri`
+/// (`ws://host:port/path`), offering the subprotocol `mqtt` [MQTT-6.0.0-3]; tungstenite
+/// refuses an answer that does not agree on it.
+pub(crate) async fn connect<S>(stream: S, uri: &str) -> io::Result<WebSocketIo<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut request = uri.into_client_request().map_err(io_error)?;
+    request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+    let (socket, _) = tokio_tungstenite::client_async(request, stream).await.map_err(io_error)?;
     Ok(WebSocketIo { socket, unread: Bytes::new() })
 }
 
