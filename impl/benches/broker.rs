@@ -2,6 +2,10 @@
 //! acknowledged. One iteration is one message: PUBLISH in, PUBACK out, a PUBLISH to each
 //! subscriber out, and their PUBACKs in.
 //!
+//! The same routing runs with no observer (the default, and one installed then removed) and
+//! with an observer recording every event, to show what tracing costs and that its absence
+//! costs nothing.
+//!
 //! Run: `cargo bench -p verimqtt --bench broker`.
 
 // A benchmark whose fixed input is invalid should stop at once.
@@ -17,6 +21,7 @@ use verimqtt::codec::{
     self, Connect, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, Subscribe, Subscription,
     SubscriptionOptions,
 };
+use verimqtt::trace::{Event, Observer};
 
 const VERSION: ProtocolVersion = ProtocolVersion::V5;
 const TOPIC: &str = "building/3/floor/2/room/12/sensor/temperature";
@@ -33,6 +38,32 @@ fn id(value: u16) -> PacketId {
     PacketId::new(value).expect("not zero")
 }
 
+/// Keeps the events of the latest messages, as a trace recorder would, without growing
+/// for the length of the benchmark.
+#[derive(Default)]
+struct Recorder {
+    events: Vec<(Instant, Event)>,
+}
+
+impl Observer for Recorder {
+    fn observe(&mut self, now: Instant, event: Event) {
+        if self.events.len() == 4096 {
+            self.events.clear();
+        }
+        self.events.push((now, event));
+    }
+}
+
+/// How the broker is observed.
+#[derive(Clone, Copy)]
+enum Tracing {
+    /// No observer was ever installed.
+    Default,
+    /// An observer was installed, then removed.
+    Removed,
+    Recording,
+}
+
 /// A broker with the publisher and both subscribers connected and subscribed at QoS 1.
 struct Routing {
     broker: Broker,
@@ -44,9 +75,17 @@ struct Routing {
 }
 
 impl Routing {
-    fn new() -> Self {
+    fn new(tracing: Tracing) -> Self {
         let now = Instant::now();
         let mut broker = Broker::new(BrokerOptions::default(), AllowAll);
+        match tracing {
+            Tracing::Default => {}
+            Tracing::Removed => {
+                broker.set_observer(Some(Box::new(Recorder::default())));
+                broker.set_observer(None);
+            }
+            Tracing::Recording => broker.set_observer(Some(Box::new(Recorder::default()))),
+        }
         for (n, conn) in [PUBLISHER].into_iter().chain(SUBSCRIBERS).enumerate() {
             broker.handle_accept(conn, now).expect("room for three connections");
             let client_id = MqttString::try_from(format!("client-{n}")).expect("a valid client id");
@@ -96,8 +135,15 @@ impl Routing {
 fn routing(c: &mut Criterion) {
     let mut group = c.benchmark_group("broker");
     group.throughput(Throughput::Elements(1));
-    let mut routing = Routing::new();
-    group.bench_function("route qos1 to two subscribers, no observer", |b| b.iter(|| black_box(routing.route_one())));
+    let cases = [
+        ("route qos1 to two subscribers, default", Tracing::Default),
+        ("route qos1 to two subscribers, observer removed", Tracing::Removed),
+        ("route qos1 to two subscribers, recording observer", Tracing::Recording),
+    ];
+    for (name, tracing) in cases {
+        let mut routing = Routing::new(tracing);
+        group.bench_function(name, |b| b.iter(|| black_box(routing.route_one())));
+    }
     group.finish();
 }
 

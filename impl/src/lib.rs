@@ -7,6 +7,8 @@
 //!   enhanced authentication, with every queue bounded.
 //! - [`broker`]: a sans-IO MQTT 3.1.1 and 5.0 broker: bytes, connection events and time
 //!   in; bytes per connection, connections to close, events and the next deadline out.
+//! - [`trace`]: an observer the client and the broker report each observable step to, in
+//!   the trace vocabulary of `verimqtt-spec`, for validation against the model.
 //! - [`runtime`] (feature `tokio`, on by default): the broker served over TCP, and
 //!   [`runtime::EmbeddedBroker`] to run one in-process on an ephemeral loopback port.
 #![forbid(unsafe_code)]
@@ -16,6 +18,7 @@ pub mod client;
 pub mod codec;
 #[cfg(feature = "tokio")]
 pub mod runtime;
+pub mod trace;
 
 /// The README's examples run as doctests, so they cannot drift from the code.
 #[doc = include_str!("../../README.md")]

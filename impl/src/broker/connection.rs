@@ -18,6 +18,7 @@ use super::error::ClientViolation;
 use super::options::BrokerOptions;
 use super::session::SessionId;
 use super::will::StoredWill;
+use crate::trace::Tracer;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +182,14 @@ impl Connection {
 
     /// Encodes a packet for the client. Every packet to the client goes through here: what
     /// the client asked not to receive is left out, and what it cannot receive is not sent.
-    pub(crate) fn send(&mut self, mut packet: Packet, ready: &mut ReadyList) -> Result<(), SendError> {
+    /// The observer hears of the packet as sent at `now`, once it is encoded.
+    pub(crate) fn send(
+        &mut self,
+        mut packet: Packet,
+        ready: &mut ReadyList,
+        tracer: &mut Tracer,
+        now: Instant,
+    ) -> Result<(), SendError> {
         if self.version.is_v5() && !self.limits.problem_information && !carries_problem_information(&packet) {
             strip_problem_information(&mut packet);
         }
@@ -196,6 +204,7 @@ impl Connection {
             return Err(SendError::TooLarge { size });
         }
         codec::encode(&packet, self.version, &mut self.transmit).map_err(SendError::Encode)?;
+        tracer.sent(now, self.id.0, &packet, self.version);
         if !self.listed_ready {
             self.listed_ready = true;
             ready.0.push_back(self.id);
@@ -205,22 +214,28 @@ impl Connection {
 
     /// Sends a PUBLISH, giving its topic an alias when the client accepts them: a topic
     /// seen before goes as its alias alone, a new one takes the next free alias.
-    pub(crate) fn send_publish(&mut self, mut publish: Publish, ready: &mut ReadyList) -> Result<(), SendError> {
+    pub(crate) fn send_publish(
+        &mut self,
+        mut publish: Publish,
+        ready: &mut ReadyList,
+        tracer: &mut Tracer,
+        now: Instant,
+    ) -> Result<(), SendError> {
         if self.limits.outbound_alias_maximum == 0 {
-            return self.send(Packet::Publish(publish), ready);
+            return self.send(Packet::Publish(publish), ready, tracer, now);
         }
         if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
             publish.properties.topic_alias = std::num::NonZeroU16::new(alias);
             publish.topic = MqttString::default();
-            return self.send(Packet::Publish(publish), ready);
+            return self.send(Packet::Publish(publish), ready, tracer, now);
         }
         let next = self.outbound_aliases.len() as u16 + 1;
         if next > self.limits.outbound_alias_maximum {
-            return self.send(Packet::Publish(publish), ready);
+            return self.send(Packet::Publish(publish), ready, tracer, now);
         }
         let topic = publish.topic.clone();
         publish.properties.topic_alias = std::num::NonZeroU16::new(next);
-        self.send(Packet::Publish(publish), ready)?;
+        self.send(Packet::Publish(publish), ready, tracer, now)?;
         // Only once the client has it: an alias never sent would stand for nothing.
         self.outbound_aliases.insert(topic, next);
         Ok(())

@@ -20,6 +20,7 @@ use super::timers::{Timer, Timers};
 use super::topic_tree::SubscriptionTree;
 use super::will::StoredWill;
 use super::{ConnId, Stats};
+use crate::trace::{self, Tracer};
 
 /// A sans-IO MQTT 3.1.1 and 5.0 broker.
 ///
@@ -67,6 +68,7 @@ pub struct Broker<P = AllowAll> {
     /// The time of the latest input: what `poll_transmit` uses to expire queued messages.
     pub(super) now: Option<Instant>,
     shutting_down: bool,
+    pub(super) tracer: Tracer,
 }
 
 /// The running totals behind [`Stats`].
@@ -96,6 +98,7 @@ impl<P: Policy> Broker<P> {
             next_assigned_id: 0,
             now: None,
             shutting_down: false,
+            tracer: Tracer::default(),
         }
     }
 
@@ -105,6 +108,12 @@ impl<P: Policy> Broker<P> {
 
     pub fn policy_mut(&mut self) -> &mut P {
         &mut self.policy
+    }
+
+    /// Installs (or removes, with `None`) the observer told of every observable step; see
+    /// [`crate::trace`]. Connections are numbered by their [`ConnId`].
+    pub fn set_observer(&mut self, observer: Option<Box<dyn trace::Observer>>) {
+        self.tracer.set(observer);
     }
 
     /// A network connection was opened. `conn` names it in every later call; the caller
@@ -123,6 +132,7 @@ impl<P: Policy> Broker<P> {
         }
         self.connections.insert(conn, Connection::new(conn, now, self.options.max_packet_size));
         self.timers.set(Timer::Connect(conn), now + self.options.connect_timeout);
+        self.tracer.emit(now, || trace::Event::ConnectionOpened { conn: conn.0 });
         Ok(())
     }
 
@@ -142,7 +152,10 @@ impl<P: Policy> Broker<P> {
                 return;
             }
             match connection.next_packet(now) {
-                Ok(Some(packet)) => self.handle_packet(conn, packet, now),
+                Ok(Some(packet)) => {
+                    self.tracer.received(now, conn.0, &packet, connection.version);
+                    self.handle_packet(conn, packet, now);
+                }
                 Ok(None) => return,
                 Err(error) => return self.handle_decode_error(conn, error, now),
             }
@@ -165,10 +178,19 @@ impl<P: Policy> Broker<P> {
         self.now = Some(now);
         while let Some(timer) = self.timers.pop_expired(now) {
             match timer {
-                Timer::Connect(conn) => self.close_connection(conn, CloseReason::ConnectTimeout, now, true),
+                Timer::Connect(conn) => {
+                    self.tracer.timer(now, trace::Timer::ConnectTimeout);
+                    self.close_connection(conn, CloseReason::ConnectTimeout, now, true);
+                }
                 Timer::KeepAlive(conn) => self.check_keep_alive(conn, now),
-                Timer::Will(session) => self.publish_pending_will(session, now),
-                Timer::SessionExpiry(session) => self.end_session(session, now, true),
+                Timer::Will(session) => {
+                    self.tracer.timer(now, trace::Timer::WillDelay);
+                    self.publish_pending_will(session, now);
+                }
+                Timer::SessionExpiry(session) => {
+                    self.tracer.timer(now, trace::Timer::SessionExpiry);
+                    self.end_session(session, now, true);
+                }
             }
         }
     }
@@ -301,6 +323,7 @@ impl<P: Policy> Broker<P> {
         let Some(window) = connection.keep_alive_window else { return };
         let deadline = connection.last_received + window;
         if deadline <= now {
+            self.tracer.timer(now, trace::Timer::KeepaliveClose);
             self.close_connection(conn, CloseReason::KeepAliveTimeout, now, true);
         } else {
             self.timers.set(Timer::KeepAlive(conn), deadline);
@@ -317,7 +340,7 @@ impl<P: Policy> Broker<P> {
     /// Sends a packet that answers the client (anything but a routed PUBLISH).
     pub(super) fn send(&mut self, conn: ConnId, packet: Packet, now: Instant) {
         let Some(connection) = self.connections.get_mut(&conn) else { return };
-        match connection.send(packet, &mut self.ready) {
+        match connection.send(packet, &mut self.ready, &mut self.tracer, now) {
             Ok(()) => {}
             // The client's Maximum Packet Size is at least large enough for every answer
             // without its optional properties, except a client that set it absurdly low.
@@ -345,8 +368,9 @@ impl<P: Policy> Broker<P> {
                 disconnect.properties.reason_string = MqttString::try_from(error.to_string()).ok();
             }
             // Too large for the client even without its reason string: the close says it all.
-            let _ = connection.send(Packet::Disconnect(disconnect), &mut self.ready);
+            let _ = connection.send(Packet::Disconnect(disconnect), &mut self.ready, &mut self.tracer, now);
         }
+        self.tracer.emit(now, || trace::Event::ConnectionClosed { conn: conn.0, reason: reason.trace_reason() });
         let will = connection.will.take();
         let client_id = connection.client_id.clone();
         self.timers.cancel(Timer::Connect(conn));

@@ -42,6 +42,22 @@ impl CloseReason {
         !matches!(self, CloseReason::ClientDisconnected { reason_code: ReasonCode::Success })
     }
 
+    /// The reason as a trace records it.
+    pub(crate) fn trace_reason(&self) -> crate::trace::CloseReason {
+        use crate::trace::CloseReason as Trace;
+        match self {
+            CloseReason::ClientDisconnected { .. } => Trace::PeerDisconnected,
+            CloseReason::ConnectionLost => Trace::ConnectionLost,
+            CloseReason::ProtocolError(_) => Trace::ProtocolViolation,
+            CloseReason::ConnectRefused { .. } => Trace::Refused,
+            CloseReason::ConnectTimeout => Trace::ConnectTimeout,
+            CloseReason::KeepAliveTimeout => Trace::KeepaliveTimeout,
+            CloseReason::SessionTakenOver { .. } => Trace::SessionTakenOver,
+            CloseReason::NotReading => Trace::NotReading,
+            CloseReason::ServerShuttingDown => Trace::Shutdown,
+        }
+    }
+
     /// The reason code of the DISCONNECT an MQTT 5 client is sent before the broker closes
     /// the connection, if one is sent.
     pub(crate) fn disconnect_code(&self) -> Option<ReasonCode> {

@@ -111,7 +111,7 @@ impl<P: Policy> Broker<P> {
     /// Moves messages from a connected session's queue to its connection while the window
     /// of the client and the transmit buffer limit allow.
     pub(super) fn pump(&mut self, session: SessionId) {
-        let Broker { sessions, connections, ready, options, stats, events, now, .. } = self;
+        let Broker { sessions, connections, ready, options, stats, events, now, tracer, .. } = self;
         let Some(now) = *now else { return };
         let Some(state) = sessions.get_mut(&session) else { return };
         let Some(connection) = state.connection.and_then(|conn| connections.get_mut(&conn)) else { return };
@@ -131,7 +131,7 @@ impl<P: Policy> Broker<P> {
                 }
             };
             let publish = outgoing_publish(&delivery, packet_id, dup, connection.version.is_v5(), now);
-            match connection.send_publish(publish, ready) {
+            match connection.send_publish(publish, ready, tracer, now) {
                 Ok(()) => stats.messages_sent += 1,
                 Err(error) => {
                     // [MQTT-3.1.2-25]: dropped, and the broker goes on as if it was sent.

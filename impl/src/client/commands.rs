@@ -93,6 +93,7 @@ impl Client {
         }
         let ticket = PublishTicket::new(self.next_ticket, publish.packet_id, qos);
         self.next_ticket += 1;
+        self.trace_publish_requested(now, &publish);
         self.queue.push(Outgoing { ticket, publish });
         Ok(ticket)
     }

@@ -70,6 +70,7 @@ mod event;
 mod inbound;
 mod keep_alive;
 mod limits;
+mod observe;
 mod options;
 mod outbound;
 mod packet_ids;
@@ -89,9 +90,11 @@ pub use event::{DisconnectReason, DropReason, DroppedRequest, Event, PublishStat
 pub use options::{ClientOptions, IdlePeriod, OptionsError};
 
 use crate::codec::{self, Disconnect, MqttString, Packet, PacketId, ProtocolVersion};
+use crate::trace::{self, Tracer};
 use connection::Connection;
 use event::EventQueue;
 use keep_alive::Due;
+use observe::FarewellTrace;
 use outbound::PublishQueue;
 use packet_ids::PacketIds;
 use requests::Requests;
@@ -121,6 +124,11 @@ pub struct Client {
     /// What is left to write on a connection the client closed: the last acknowledgements and
     /// its DISCONNECT.
     farewell: VecDeque<(Packet, Bytes)>,
+    /// What the observer is told about the farewell, while it is being written.
+    farewell_trace: Option<FarewellTrace>,
+    /// Transports the client has had: the number of the current one, for the observer.
+    transports: trace::ConnId,
+    tracer: Tracer,
     session: Session,
     queue: PublishQueue,
     requests: Requests,
@@ -146,6 +154,9 @@ impl Client {
             client_id: options.client_id.clone(),
             connection: None,
             farewell: VecDeque::new(),
+            farewell_trace: None,
+            transports: 0,
+            tracer: Tracer::default(),
             session: Session::new(options.requested_session_expiry(), !options.clean_start),
             queue: PublishQueue::new(options.max_queued),
             requests: Requests::new(options.max_pending_requests),
@@ -160,14 +171,17 @@ impl Client {
     /// whatever was left to write on it is forgotten.
     pub fn handle_connected(&mut self, now: Instant) {
         self.close(now, DisconnectReason::ConnectionLost, Farewell::Silent);
-        self.farewell.clear();
+        self.forget_farewell();
         self.connection = Some(Connection::new(now, &self.options));
+        self.transports += 1;
+        let conn = self.transports;
+        self.tracer.emit(now, || trace::Event::ConnectionOpened { conn });
     }
 
     /// The transport went down.
     pub fn handle_connection_lost(&mut self, now: Instant) {
         self.close(now, DisconnectReason::ConnectionLost, Farewell::Silent);
-        self.farewell.clear();
+        self.forget_farewell();
     }
 
     /// Bytes from the server. Returns how many were taken: fewer than offered when events or
@@ -220,6 +234,7 @@ impl Client {
         let now = connection.now;
         match connection.state {
             State::AwaitingConnAck if connection.connack_deadline.is_some_and(|deadline| deadline <= now) => {
+                self.tracer.timer(now, trace::Timer::ConnackTimeout);
                 self.close(now, DisconnectReason::ConnAckTimeout, Farewell::Silent);
             }
             State::Connected => self.run_keep_alive(now),
@@ -231,8 +246,14 @@ impl Client {
     fn run_keep_alive(&mut self, now: Instant) {
         let Some(connection) = self.connection.as_mut() else { return };
         match connection.keep_alive.due(now) {
-            Due::Abort => self.close(now, DisconnectReason::KeepaliveTimeout, Farewell::Silent),
-            Due::Ping => connection.control.push_back(Packet::PingReq),
+            Due::Abort => {
+                self.tracer.timer(now, trace::Timer::KeepaliveAbort);
+                self.close(now, DisconnectReason::KeepaliveTimeout, Farewell::Silent);
+            }
+            Due::Ping => {
+                self.tracer.timer(now, trace::Timer::KeepalivePing);
+                connection.control.push_back(Packet::PingReq);
+            }
             Due::Nothing => {}
         }
     }
@@ -242,12 +263,19 @@ impl Client {
         if self.connection.as_ref().is_some_and(|connection| connection.state != State::TransportReady) {
             return;
         }
+        if self.session.expires_at().is_some_and(|expires_at| expires_at <= now) {
+            self.tracer.timer(now, trace::Timer::SessionExpiry);
+        }
         let expired = self.session.expire_if_due(now, &mut self.packet_ids);
         self.events.dropped(DropReason::SessionExpired, expired);
     }
 
     /// The next packet to write, whole. Write every one before closing the transport.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if let Some((packet, bytes)) = self.farewell.pop_front() {
+            self.on_farewell_sent(&packet);
+            return Some(bytes);
+        }
         let (packet, bytes) = self.next_transmit()?;
         self.on_sent(&packet);
         Some(bytes)
@@ -307,6 +335,13 @@ impl Client {
         self.options.protocol_version
     }
 
+    /// Installs (or removes, with `None`) the observer told of every observable step; see
+    /// [`crate::trace`]. The client's connections are numbered from 1 in the order of
+    /// [`Client::handle_connected`].
+    pub fn set_observer(&mut self, observer: Option<Box<dyn trace::Observer>>) {
+        self.tracer.set(observer);
+    }
+
     /// Closes the connection for a violation by the server; in MQTT 5 a DISCONNECT with the
     /// violation's reason code goes first.
     fn close_for_violation(&mut self, now: Instant, violation: ProtocolViolation) {
@@ -332,6 +367,7 @@ impl Client {
                 }
             }
         }
+        self.trace_close(connection.now, &reason);
         self.events.push(Event::Disconnected { reason });
         let mut dropped: Vec<DroppedRequest> = self.queue.take_qos0().into_iter().map(Into::into).collect();
         for request in self.requests.drain() {

@@ -19,10 +19,11 @@ impl Client {
     /// The one place where packets from the server come in.
     pub(super) fn receive(&mut self, now: Instant, packet: Packet) {
         let Some(state) = self.connection.as_ref().map(|connection| connection.state) else { return };
+        self.tracer.received(now, self.transports, &packet, self.options.protocol_version);
         let outcome = match (state, packet) {
             (State::AwaitingConnAck, Packet::ConnAck(connack)) => self.on_connack(now, connack),
             (State::AwaitingConnAck | State::Connected, Packet::Auth(auth)) => self.on_auth(auth),
-            (State::Connected, Packet::Publish(publish)) => self.on_publish(publish),
+            (State::Connected, Packet::Publish(publish)) => self.on_publish(now, publish),
             (State::Connected, Packet::PubAck(ack)) => self.on_puback(ack),
             (State::Connected, Packet::PubRec(ack)) => self.on_pubrec(ack),
             (State::Connected, Packet::PubComp(ack)) => self.on_pubcomp(ack),
@@ -108,7 +109,7 @@ impl Client {
     /// is delivered once, acknowledged with PUBREC every time, and remembered until its PUBREL
     /// ([MQTT-3.3.4-1], [MQTT-4.5.0-2]; [MQTT-4.3.2-2] and [MQTT-4.3.3-2] in 3.1.1,
     /// [MQTT-4.3.2-4], [MQTT-4.3.3-8] and [MQTT-4.3.3-10] in 5.0).
-    fn on_publish(&mut self, mut publish: Publish) -> Result<(), ProtocolViolation> {
+    fn on_publish(&mut self, now: Instant, mut publish: Publish) -> Result<(), ProtocolViolation> {
         let Some(connection) = self.connection.as_mut() else { return Ok(()) };
         connection.inbound_aliases.resolve(&mut publish)?;
         if let Some(packet_id) = publish.packet_id {
@@ -123,6 +124,7 @@ impl Client {
                 connection.control.push_back(Packet::PubAck(PublishAck::new(packet_id)));
             }
         }
+        self.trace_delivered(now, &publish);
         self.events.push(Event::Message(publish));
         Ok(())
     }

@@ -54,9 +54,6 @@ fn wire_publish(
 impl Client {
     /// Chooses and encodes the next packet, committing what writing it means.
     pub(super) fn next_transmit(&mut self) -> Option<(Packet, Bytes)> {
-        if let Some(farewell) = self.farewell.pop_front() {
-            return Some(farewell);
-        }
         let version = self.options.protocol_version;
         let connection = self.connection.as_mut()?;
         if let Some(packet) = connection.control.pop_front() {
@@ -187,6 +184,7 @@ impl Client {
     /// A packet was handed out for writing: the one place where packets leave the client.
     pub(super) fn on_sent(&mut self, packet: &Packet) {
         let Some(connection) = self.connection.as_mut() else { return };
+        self.tracer.sent(connection.now, self.transports, packet, self.options.protocol_version);
         connection.keep_alive.on_sent(connection.now);
         match packet {
             Packet::Connect(_) => connection.connect_written = true,
