@@ -105,7 +105,8 @@ fn no_model_step(search: &mut Search, before: &[Candidate], event: &TraceEvent) 
     let mut closest = Vec::new();
     for candidate in before {
         for observation in search.expected(candidate, target) {
-            let Comparison::Related { differences } = compare(search.mapping, event, &observation) else {
+            let Comparison::Related { differences } = compare(search.mapping, &candidate.ids, event, &observation)
+            else {
                 continue;
             };
             let line = if differences.is_empty() {
@@ -121,13 +122,15 @@ fn no_model_step(search: &mut Search, before: &[Candidate], event: &TraceEvent) 
         }
     }
     let allowed_from_tick = (target + 1..=target + LATER_TICKS).find(|&tick| {
-        before.iter().any(|candidate| search.expected(candidate, tick).iter().any(|o| same_values(search, event, o)))
+        before
+            .iter()
+            .any(|candidate| search.expected(candidate, tick).iter().any(|o| same_values(search, candidate, event, o)))
     });
     Rule::NoModelStep { closest, allowed_from_tick }
 }
 
-fn same_values(search: &Search, event: &TraceEvent, observation: &Observation) -> bool {
-    compare(search.mapping, event, observation) == Comparison::Related { differences: Vec::new() }
+fn same_values(search: &Search, candidate: &Candidate, event: &TraceEvent, observation: &Observation) -> bool {
+    compare(search.mapping, &candidate.ids, event, observation) == Comparison::Related { differences: Vec::new() }
 }
 
 fn describe_candidate(search: &mut Search, candidate: &Candidate, target: u64) -> String {

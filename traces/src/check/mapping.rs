@@ -7,10 +7,13 @@
 //! - **Messages**: payloads, numbered `m0, m1, …` in the order of their first
 //!   `publish_requested`; their QoS is the one requested. A payload equal to a client's will
 //!   (from its CONNECT) is that client's will. Topics are not compared: the model has one.
+//!   Subscriptions are at QoS 2 in the model, so a lower one is accepted only if no message
+//!   is published above it.
 //! - **Connections**: a trace's `conn` number is bound to the model link opened by the same
 //!   `connection_opened` (see `links.rs`).
 //! - **Time**: `tick = time_ms / tick_ms`; Keep Alive (seconds) becomes ticks the same way and
-//!   the client gives up after `abort_percent` % of it, rounded up (verimqtt: 150 %).
+//!   the client gives up after `abort_percent` % of it, rounded up (verimqtt: 150 %). Keep
+//!   Alive 0 (off) becomes a keepalive longer than the trace.
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
 //!   Alive and wills come from the CONNECT packets; the publisher disconnects gracefully if it
 //!   closes with `disconnected`. Every connection may be cut once (cuts are not logged);
@@ -77,6 +80,7 @@ impl Mapping {
         }
         let clients = client_order(events)?;
         let (payloads, messages) = application_messages(events)?;
+        check_no_downgrade(events, &messages)?;
         let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
         let all_connects: Vec<&PacketInfo> = connects.iter().flatten().copied().collect();
         let Some(first) = all_connects.first() else {
@@ -87,7 +91,8 @@ impl Mapping {
             Some(5) => Version::V5_0,
             other => return unsupported(format!("CONNECT with protocol level {other:?}: the model has 4 and 5")),
         };
-        let keepalive = keepalive_ticks(&all_connects, time)?;
+        let last_tick = events.last().map_or(0, |e| time.tick(e.time_ms));
+        let keepalive = keepalive_ticks(&all_connects, time, last_tick)?;
         let will = same(&all_connects, "will", |c| c.will.unwrap_or(false))?;
         let sessions = connects.iter().map(|own| session_kind(own)).collect::<Result<Vec<_>, _>>()?;
         let session_expiry = session_expiry(version, &all_connects, &sessions, time)?;
@@ -225,6 +230,25 @@ fn application_messages(events: &[TraceEvent]) -> Result<(Vec<String>, Vec<Qos>)
     Ok((payloads, messages))
 }
 
+/// The model subscribes at QoS 2; a lower subscription QoS is the same as long as no message
+/// is published above it (no downgrade).
+fn check_no_downgrade(events: &[TraceEvent], messages: &[Qos]) -> Result<(), MappingError> {
+    let highest = messages.iter().map(|q| q.level()).max().unwrap_or(0);
+    for event in events {
+        if let Event::PacketSent { packet, .. } = &event.event {
+            let granted = packet.qos.unwrap_or(2);
+            if packet.kind == PacketKind::Subscribe && granted < highest {
+                return unsupported(format!(
+                    "{} subscribes at QoS {granted} and a message is published at QoS {highest}: the model \
+                     subscribes at QoS 2 and does not downgrade",
+                    event.node
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn connects_of<'a>(events: &'a [TraceEvent], node: &Node) -> Vec<&'a PacketInfo> {
     events
         .iter()
@@ -265,12 +289,21 @@ fn ticks_of(seconds: u64, time: TimeScale, what: &str) -> Result<u8, MappingErro
     }
 }
 
-fn keepalive_ticks(connects: &[&PacketInfo], time: TimeScale) -> Result<u8, MappingError> {
+/// The longest keepalive the model's counters take (1.5 x keepalive must fit in a byte).
+const MAX_KEEPALIVE_TICKS: u64 = 84;
+
+/// Keep Alive in ticks. Keep Alive 0 (off) becomes a keepalive longer than the trace, so no
+/// keepalive timer can fire within it.
+fn keepalive_ticks(connects: &[&PacketInfo], time: TimeScale, last_tick: u64) -> Result<u8, MappingError> {
     let seconds = same(connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
-    if seconds == 0 {
-        return unsupported("Keep Alive 0 (no keepalive) is not modelled");
+    let ticks = match seconds {
+        0 => last_tick + 1,
+        seconds => u64::from(ticks_of(u64::from(seconds), time, "Keep Alive")?),
+    };
+    if ticks > MAX_KEEPALIVE_TICKS {
+        return unsupported(format!("a keepalive of {ticks} ticks; the model takes at most {MAX_KEEPALIVE_TICKS}"));
     }
-    ticks_of(u64::from(seconds), time, "Keep Alive")
+    Ok(ticks as u8)
 }
 
 fn abort_ticks(keepalive: u8, time: TimeScale) -> Result<u8, MappingError> {

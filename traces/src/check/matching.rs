@@ -1,10 +1,11 @@
 //! Whether a trace event is what a model observation says an observer sees, and if not, how
 //! they differ (for failure reports).
 
-use verimqtt_model::observe::Observation;
+use verimqtt_model::observe::{Actor, Observation};
 use verimqtt_model::packet::{Message, Packet};
 use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, TraceEvent};
 
+use super::ids::{Ids, Space, allocates, packet_id};
 use super::links::Links;
 use super::mapping::Mapping;
 
@@ -71,11 +72,26 @@ fn kind_of(packet: &Packet) -> PacketKind {
     }
 }
 
-/// The fields the model knows of a packet, compared with the trace's.
-fn packet_differences(mapping: &Mapping, info: &PacketInfo, packet: &Packet) -> Vec<Difference> {
+/// The fields the model knows of a packet, compared with the trace's; `ids` says which trace
+/// packet ids stand for which model ids in `space`.
+fn packet_differences(
+    mapping: &Mapping,
+    ids: &Ids,
+    space: Space,
+    info: &PacketInfo,
+    packet: &Packet,
+) -> Vec<Difference> {
     let mut diff = Diff::default();
-    let id = u16::from;
-    let trace_id = info.packet_id.unwrap_or(0);
+    match (info.packet_id, packet_id(packet)) {
+        (None, None) => {}
+        (Some(trace), Some(model)) if ids.agree(space, trace, model, allocates(packet)) => {}
+        (trace, model) => {
+            let shown = |id: Option<u16>| id.map_or("none".to_string(), |id| id.to_string());
+            let expected = model
+                .map(|model| ids.trace_id(space, model).map_or(format!("a new id (model {model})"), |t| t.to_string()));
+            diff.0.push(differ("packet id", shown(trace), expected.unwrap_or_else(|| "none".to_string())));
+        }
+    }
     match *packet {
         Packet::Connect { clean_start, will } => {
             diff.field("clean start", info.clean_start.unwrap_or(true), clean_start);
@@ -84,25 +100,28 @@ fn packet_differences(mapping: &Mapping, info: &PacketInfo, packet: &Packet) -> 
         Packet::ConnAck { session_present } => {
             diff.field("session present", info.session_present.unwrap_or(false), session_present);
         }
-        Packet::Publish { id: packet_id, message, qos, dup } => {
+        Packet::Publish { message, qos, dup, .. } => {
             diff.message(mapping, info.payload.as_deref(), message);
             diff.field("qos", info.qos.unwrap_or(0), qos.level());
-            diff.field("packet id", trace_id, id(packet_id));
             diff.field("dup", info.dup.unwrap_or(false), dup);
         }
-        Packet::PubAck(packet_id)
-        | Packet::PubRec(packet_id)
-        | Packet::PubRel(packet_id)
-        | Packet::PubComp(packet_id)
-        | Packet::Subscribe(packet_id)
-        | Packet::SubAck(packet_id) => diff.field("packet id", trace_id, id(packet_id)),
-        Packet::PingReq | Packet::PingResp | Packet::Disconnect => {}
+        _ => {}
     }
     diff.0
 }
 
+/// The id space of a packet observed by `observation`'s actor on a connection of `client`.
+fn space_of(observation: &Observation, packet: &Packet, client: usize) -> Space {
+    let sender = match observation {
+        Observation::Received { actor: Actor::Broker, .. } => Actor::Client(client),
+        Observation::Received { .. } => Actor::Broker,
+        _ => observation.actor(),
+    };
+    Space::of(packet, sender, client)
+}
+
 /// Compares the values of `event` and `observation` (not the connection: see [`matches`]).
-pub fn compare(mapping: &Mapping, event: &TraceEvent, observation: &Observation) -> Comparison {
+pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &Observation) -> Comparison {
     if mapping.actor(&event.node) != Some(observation.actor()) {
         return Comparison::Unrelated;
     }
@@ -112,12 +131,13 @@ pub fn compare(mapping: &Mapping, event: &TraceEvent, observation: &Observation)
         (Event::ConnectionClosed { reason, .. }, Observation::Closed { reason: model, .. }) => {
             diff.field("reason", format!("{reason:?}"), format!("{model:?}"));
         }
-        (Event::PacketSent { packet, .. }, Observation::Sent { packet: model, .. })
-        | (Event::PacketReceived { packet, .. }, Observation::Received { packet: model, .. }) => {
+        (Event::PacketSent { packet, .. }, Observation::Sent { packet: model, link, .. })
+        | (Event::PacketReceived { packet, .. }, Observation::Received { packet: model, link, .. }) => {
             if packet.kind != kind_of(model) {
                 return Comparison::Unrelated;
             }
-            diff.0 = packet_differences(mapping, packet, model);
+            let space = space_of(observation, model, link.client);
+            diff.0 = packet_differences(mapping, ids, space, packet, model);
         }
         (Event::PublishRequested { qos, payload, .. }, Observation::PublishRequested { message, qos: model, .. }) => {
             diff.message(mapping, Some(payload), Message::App(*message));
@@ -149,17 +169,38 @@ pub fn conn_of(event: &Event) -> Option<u64> {
 }
 
 /// Whether `event` is what `observation` says, binding its connection to the observed link
-/// when the link opens.
-pub fn matches(mapping: &Mapping, event: &TraceEvent, observation: &Observation, links: &mut Links) -> bool {
-    if compare(mapping, event, observation) != (Comparison::Related { differences: Vec::new() }) {
+/// when the link opens and its packet id to the model's when a sender first uses it.
+pub fn matches(
+    mapping: &Mapping,
+    event: &TraceEvent,
+    observation: &Observation,
+    links: &mut Links,
+    ids: &mut Ids,
+) -> bool {
+    if compare(mapping, ids, event, observation) != (Comparison::Related { differences: Vec::new() }) {
         return false;
     }
-    match (conn_of(&event.event), observation.link()) {
+    let linked = match (conn_of(&event.event), observation.link()) {
         (None, None) => true,
         (Some(conn), Some(link)) => match observation {
             Observation::Opened { .. } => links.open(conn, link),
             _ => links.same(conn, link),
         },
         _ => false,
+    };
+    if let (Observation::Sent { packet, link, .. } | Observation::Received { packet, link, .. }, Some(trace)) =
+        (observation, event_packet_id(&event.event))
+    {
+        if let Some(model) = packet_id(packet) {
+            ids.bind(space_of(observation, packet, link.client), trace, model);
+        }
+    }
+    linked
+}
+
+fn event_packet_id(event: &Event) -> Option<u16> {
+    match event {
+        Event::PacketSent { packet, .. } | Event::PacketReceived { packet, .. } => packet.packet_id,
+        _ => None,
     }
 }

@@ -9,6 +9,7 @@
 mod describe;
 mod explain;
 mod failure;
+mod ids;
 mod links;
 mod mapping;
 mod matching;

@@ -2,9 +2,10 @@
 //!
 //! A model step can produce several observations (the broker reads a PUBLISH, forwards it and
 //! acknowledges it); the trace logs them one by one. A [`Candidate`] therefore holds a model
-//! state and the observations of its last step the trace has not shown yet. The step's first
-//! observation (what triggered it) comes first; the others follow in order per node and
-//! connection, interleaved in any way (the implementation may acknowledge before it forwards).
+//! state and the observations of its last step the trace has not shown yet. They are shown in
+//! the model's order per node and connection, interleaved in any way across them (the broker
+//! may accept a connection before the client sees it open; a client may hand a message to its
+//! application before it acknowledges it).
 //!
 //! Between two steps, the model may take actions nobody logs: ticks (exactly as many as the
 //! trace's clock advanced), cuts, and other silent actions (at most [`MAX_SILENT`] in a row).
@@ -15,9 +16,10 @@ use stateright::Model;
 use verimqtt_model::MqttModel;
 use verimqtt_model::observe::{Actor, LinkRef, Observation};
 use verimqtt_model::state::State;
-use verimqtt_model::step::{Action, Applied};
+use verimqtt_model::step::Action;
 use verimqtt_spec::trace::TraceEvent;
 
+use super::ids::Ids;
 use super::links::Links;
 use super::mapping::Mapping;
 use super::matching::matches;
@@ -34,6 +36,7 @@ pub struct Candidate {
     /// Links the last step removed, forgotten once its observations are all shown.
     removed: Vec<LinkRef>,
     links: Links,
+    pub ids: Ids,
     /// Ticks since the start of the run.
     pub ticks: u64,
 }
@@ -45,6 +48,7 @@ impl Candidate {
             pending: Vec::new(),
             removed: Vec::new(),
             links: Links::default(),
+            ids: Ids::default(),
             ticks: 0,
         }
     }
@@ -58,21 +62,35 @@ impl Candidate {
             .filter(move |(i, o)| self.pending[..*i].iter().all(|earlier| key(earlier) != key(o)))
     }
 
-    /// After `observation` (pending at `index`) matched, with `links` as the match left them.
-    fn shown(&self, index: usize, links: Links) -> Candidate {
-        let mut next = Candidate { links, ..self.clone() };
+    /// After `observation` (pending at `index`) matched, with the bindings the match left.
+    fn shown(&self, index: usize, (links, ids): (Links, Ids)) -> Candidate {
+        let mut next = Candidate { links, ids, ..self.clone() };
         next.pending.remove(index);
         next.finish_step();
         next
     }
 
-    /// Once a step's observations are all shown, its removed links are forgotten.
+    /// Once a step's observations are all shown, its removed links and freed ids are
+    /// forgotten.
     fn finish_step(&mut self) {
-        if self.pending.is_empty() && !self.removed.is_empty() {
+        if self.pending.is_empty() {
             self.links.remove(&self.removed);
             self.removed.clear();
+            self.ids.release_unused(&self.state);
         }
     }
+}
+
+/// The pending observations of `candidate` that `event` can be, with the bindings each match
+/// leaves.
+fn shown_next(mapping: &Mapping, candidate: &Candidate, event: &TraceEvent) -> Vec<(usize, (Links, Ids))> {
+    candidate
+        .next_pending()
+        .filter_map(|(index, observation)| {
+            let (mut links, mut ids) = (candidate.links.clone(), candidate.ids.clone());
+            matches(mapping, event, observation, &mut links, &mut ids).then_some((index, (links, ids)))
+        })
+        .collect()
 }
 
 /// A state reached between logged steps.
@@ -98,6 +116,7 @@ impl<'a> Search<'a> {
     /// The candidates consistent with the trace once `event` is added.
     pub fn advance(&mut self, candidates: &[Candidate], event: &TraceEvent) -> Vec<Candidate> {
         let target = self.mapping.time.tick(event.time_ms);
+        let mapping = self.mapping;
         let mut next: Vec<Candidate> = Vec::new();
         let mut seen = HashSet::new();
         let mut keep = |candidate: Candidate| {
@@ -107,33 +126,17 @@ impl<'a> Search<'a> {
         };
         for candidate in candidates {
             if !candidate.pending.is_empty() {
-                if candidate.ticks != target {
-                    continue;
-                }
-                for (index, observation) in candidate.next_pending() {
-                    let mut links = candidate.links.clone();
-                    if matches(self.mapping, event, observation, &mut links) {
-                        keep(candidate.shown(index, links));
+                if candidate.ticks == target {
+                    for (index, bound) in shown_next(mapping, candidate, event) {
+                        keep(candidate.shown(index, bound));
                     }
                 }
                 continue;
             }
-            self.steps_at(candidate, target, |node, applied| {
-                let mut links = node.links.clone();
-                let (first, rest) = applied.observations.split_first()?;
-                if !matches(self.mapping, event, first, &mut links) {
-                    return None;
+            self.steps_at(candidate, target, |started| {
+                for (index, bound) in shown_next(mapping, &started, event) {
+                    keep(started.shown(index, bound));
                 }
-                let mut next = Candidate {
-                    state: applied.state.clone(),
-                    pending: rest.to_vec(),
-                    removed: applied.removed_links.clone(),
-                    links,
-                    ticks: node.ticks,
-                };
-                next.finish_step();
-                keep(next);
-                Some(())
             });
         }
         next
@@ -146,19 +149,20 @@ impl<'a> Search<'a> {
             return candidate.next_pending().map(|(_, o)| *o).collect();
         }
         let mut expected = Vec::new();
-        self.steps_at(candidate, target, |_, applied| {
-            let first = *applied.observations.first()?;
-            if !expected.contains(&first) {
-                expected.push(first);
+        self.steps_at(candidate, target, |started| {
+            for (_, observation) in started.next_pending() {
+                if !expected.contains(observation) {
+                    expected.push(*observation);
+                }
             }
-            Some(())
         });
         expected
     }
 
     /// Calls `visit` with every observable step the model can take at tick `target` from
-    /// `candidate` (whose last step is complete), after any ticks and silent actions.
-    fn steps_at(&mut self, candidate: &Candidate, target: u64, mut visit: impl FnMut(&Node, &Applied) -> Option<()>) {
+    /// `candidate` (whose last step is complete), after any ticks and silent actions: a
+    /// candidate that has taken the step and shown nothing of it yet.
+    fn steps_at(&mut self, candidate: &Candidate, target: u64, mut visit: impl FnMut(Candidate)) {
         let start = Node { state: candidate.state.clone(), links: candidate.links.clone(), ticks: candidate.ticks };
         let mut seen = HashSet::from([start.clone()]);
         // Each node with the number of silent non-tick actions on the way to it.
@@ -181,7 +185,14 @@ impl<'a> Search<'a> {
                     let applied = self.model.observed_step(&node.state, action);
                     if !applied.observations.is_empty() {
                         if node.ticks == target {
-                            visit(node, &applied);
+                            visit(Candidate {
+                                state: applied.state,
+                                pending: applied.observations,
+                                removed: applied.removed_links,
+                                links: node.links.clone(),
+                                ids: candidate.ids.clone(),
+                                ticks: node.ticks,
+                            });
                         }
                     } else if *silent < MAX_SILENT {
                         let mut links = node.links.clone();
