@@ -109,6 +109,11 @@ pub struct Config {
     pub abort_after: u8,
     /// Number of network cuts the environment may inject.
     pub cuts: u8,
+    /// Besides silent cuts (each end finds out through keepalive), cuts may be reported: the
+    /// client's end hears its connection is lost, and the broker's too or not (a reset seen by
+    /// both, or a half-open connection). The trace checker uses them, as verimqtt's simulator
+    /// cuts that way.
+    pub reported_cuts: bool,
     /// The publisher disconnects gracefully (and reconnects) after its first publish.
     pub graceful_disconnect: bool,
     /// Every client connects with a will message.
@@ -152,6 +157,7 @@ impl Config {
             keepalive: 2,
             abort_after: 3,
             cuts: 1,
+            reported_cuts: false,
             graceful_disconnect: false,
             will: true,
             paced_application: false,
@@ -328,6 +334,9 @@ impl fmt::Display for Config {
         }
         if self.paced_application {
             write!(f, " paced-application")?;
+        }
+        if self.reported_cuts {
+            write!(f, " reported-cuts")?;
         }
         for (side, order) in [("client", self.client_resend_order), ("broker", self.broker_resend_order)] {
             match order {

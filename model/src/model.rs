@@ -54,7 +54,9 @@ impl MqttModel {
         }
         let mut actions = Vec::new();
         self.actions(state, &mut actions);
-        actions.iter().all(|a| matches!(a, Action::Tick | Action::Ping(_) | Action::Cut { .. }))
+        actions
+            .iter()
+            .all(|a| matches!(a, Action::Tick | Action::Ping(_) | Action::Cut { .. } | Action::ReportedCut { .. }))
     }
 }
 
@@ -104,8 +106,14 @@ impl Model for MqttModel {
         if state.cuts_left > 0 {
             for (client, links) in state.links.iter().enumerate() {
                 for (link, l) in links.iter().enumerate() {
-                    if !l.cut {
-                        actions.push(Action::Cut { client, link });
+                    if l.cut {
+                        continue;
+                    }
+                    actions.push(Action::Cut { client, link });
+                    if config.reported_cuts && l.client_open {
+                        for broker_told in [true, false] {
+                            actions.push(Action::ReportedCut { client, link, broker_told });
+                        }
                     }
                 }
             }

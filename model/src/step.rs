@@ -6,6 +6,7 @@
 //! because notes and observations are built lazily.
 
 use crate::config::Config;
+use crate::network::BrokerEnd;
 use crate::observe::{LinkRef, Observation};
 use crate::state::State;
 use std::fmt;
@@ -30,8 +31,11 @@ pub enum Action {
     ExpireSession(usize),
     /// An offline client opens a new connection and sends CONNECT.
     Connect(usize),
-    /// The network fails under a connection.
+    /// The network fails under a connection, silently.
     Cut { client: usize, link: usize },
+    /// The network fails under a connection and the client's end hears of it (reads a FIN),
+    /// and the broker's too if `broker_told` (else the broker's end is left half-open).
+    ReportedCut { client: usize, link: usize, broker_told: bool },
     /// One tick of time passes.
     Tick,
 }
@@ -41,7 +45,7 @@ impl Action {
     /// packets travel, timers fire and (unless paced) applications act faster than a tick.
     pub fn is_urgent(&self, config: &Config) -> bool {
         match self {
-            Action::Connect(_) | Action::Cut { .. } | Action::Tick => false,
+            Action::Connect(_) | Action::Cut { .. } | Action::ReportedCut { .. } | Action::Tick => false,
             Action::Application(_) => !config.paced_application,
             _ => true,
         }
@@ -62,6 +66,10 @@ impl fmt::Display for Action {
             Action::ExpireSession(c) => write!(f, "broker expires session of c{c}"),
             Action::Connect(c) => write!(f, "c{c} connects"),
             Action::Cut { client, link } => write!(f, "network cuts c{client}#{link}"),
+            Action::ReportedCut { client, link, broker_told } => {
+                let told = if *broker_told { "both ends" } else { "the client" };
+                write!(f, "network cuts c{client}#{link}, telling {told}")
+            }
             Action::Tick => write!(f, "tick"),
         }
     }
@@ -130,6 +138,7 @@ impl<'a> Step<'a> {
             Action::ExpireSession(c) => self.expire_session(c),
             Action::Connect(c) => self.connect(c),
             Action::Cut { client, link } => self.cut(client, link),
+            Action::ReportedCut { client, link, broker_told } => self.reported_cut(client, link, broker_told),
             Action::Tick => self.tick(),
         }
         let mut removed_links = Vec::new();
@@ -156,5 +165,20 @@ impl<'a> Step<'a> {
         self.state.cuts_left -= 1;
         self.state.links[client][link].cut();
         self.note(|| format!("connection c{client}#{link} is cut: in-flight packets lost"));
+    }
+
+    /// A cut the transport reports: each told end reads a FIN after nothing (what was in
+    /// flight is lost) and closes its end as for any lost connection.
+    fn reported_cut(&mut self, client: usize, link: usize, broker_told: bool) {
+        self.cut(client, link);
+        let l = &mut self.state.links[client][link];
+        l.to_client.fin = l.client_open;
+        l.to_broker.fin = broker_told && l.broker != BrokerEnd::Closed;
+        self.note(|| {
+            format!(
+                "c{client} hears the connection is lost{}",
+                if broker_told { ", and so does the broker" } else { "" }
+            )
+        });
     }
 }

@@ -16,7 +16,8 @@
 //!   Alive 0 (off) becomes a keepalive longer than the trace.
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
 //!   Alive and wills come from the CONNECT packets; the publisher disconnects gracefully if it
-//!   closes with `disconnected`. Every connection may be cut once (cuts are not logged);
+//!   closes with `disconnected`. Every connection may be cut once (cuts are not logged, but
+//!   reported to the client, and to the broker or not, as verimqtt's simulator does);
 //!   applications are paced (the scenario decides when they act) and each side resends in
 //!   verimqtt's order (client: by last step; broker: releases first).
 
@@ -110,6 +111,7 @@ impl Mapping {
             keepalive,
             abort_after: abort_ticks(keepalive, time)?,
             cuts: connections(events).min(u64::from(u8::MAX)) as u8,
+            reported_cuts: true,
             graceful_disconnect: publisher_disconnects(events, &clients),
             will,
             paced_application: true,
