@@ -9,8 +9,8 @@
 //! shared subscription is separate: each matching share group delivers its own copy to one
 //! of its members.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,7 +58,9 @@ impl<P: Policy> Broker<P> {
     /// group.
     fn match_subscriptions(&mut self, message: &Arc<Message>) -> Vec<(SessionId, Delivery)> {
         let Broker { subscriptions, sessions, .. } = self;
-        let mut plain: HashMap<SessionId, Delivery> = HashMap::new();
+        // In the order the sessions were created, whatever the order of the subscription
+        // tree's maps: the same inputs send the same packets in the same order.
+        let mut plain: BTreeMap<SessionId, Delivery> = BTreeMap::new();
         let mut shared: Vec<(SessionId, Delivery)> = Vec::new();
         let is_publisher = |session: SessionId| {
             let client_id = sessions.get(&session).map(|state| &state.client_id);

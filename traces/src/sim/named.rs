@@ -1,0 +1,211 @@
+//! The named situations of the corpus, each a scenario and a seed, so that every corpus
+//! trace can be recorded again.
+
+use verimqtt::codec::{ProtocolVersion, QoS};
+use verimqtt_spec::trace::PacketKind;
+
+use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step};
+
+/// A situation worth keeping a trace of.
+#[derive(Debug, Clone)]
+pub struct NamedScenario {
+    /// The corpus file is `traces/corpus/{name}.jsonl`.
+    pub name: &'static str,
+    pub scenario: Scenario,
+    pub seed: u64,
+}
+
+const PUBLISHER: usize = 0;
+const SUBSCRIBER: usize = 1;
+const V311: ProtocolVersion = ProtocolVersion::V311;
+const V5: ProtocolVersion = ProtocolVersion::V5;
+
+fn clean() -> ClientSpec {
+    ClientSpec::new(SessionKind::Clean)
+}
+
+fn persistent() -> ClientSpec {
+    ClientSpec::new(SessionKind::Persistent)
+}
+
+/// Both clients connect, and the subscriber subscribes to the topic at `qos`.
+fn connected(version: ProtocolVersion, publisher: ClientSpec, subscriber: ClientSpec, qos: QoS) -> Scenario {
+    Scenario::new(version).client(publisher).client(subscriber).steps([
+        Step::Connect { client: PUBLISHER },
+        Step::Connect { client: SUBSCRIBER },
+        Step::Settle,
+        Step::subscribe(SUBSCRIBER, qos),
+        Step::Settle,
+    ])
+}
+
+/// One message at `qos` from the publisher to the subscriber, nothing going wrong.
+fn happy_path(version: ProtocolVersion, qos: QoS) -> Scenario {
+    connected(version, clean(), clean(), qos).steps([Step::publish(PUBLISHER, qos), Step::Settle])
+}
+
+/// A QoS 2 message whose publisher's connection is cut once `receiver` gets `packet`; the
+/// publisher reconnects and finishes the exchange.
+fn qos2_cut_after(receiver: Side, packet: PacketKind) -> Scenario {
+    connected(V311, persistent(), persistent(), QoS::ExactlyOnce).steps([
+        Step::CutAfter { client: PUBLISHER, receiver, packet },
+        Step::publish(PUBLISHER, QoS::ExactlyOnce),
+        Step::Settle,
+        Step::Connect { client: PUBLISHER },
+        Step::Settle,
+    ])
+}
+
+/// The subscriber disconnects, messages at `qos` are published, and it connects again.
+fn published_while_away(subscriber: ClientSpec, qos: impl IntoIterator<Item = QoS>) -> Scenario {
+    connected(V311, clean(), subscriber, QoS::AtLeastOnce)
+        .steps([Step::Disconnect { client: SUBSCRIBER }, Step::Settle])
+        .steps(qos.into_iter().map(|qos| Step::publish(PUBLISHER, qos)))
+        .steps([Step::Settle, Step::Connect { client: SUBSCRIBER }, Step::Settle])
+}
+
+/// Every named situation, in corpus order.
+pub fn named_scenarios() -> Vec<NamedScenario> {
+    let named = |name, scenario| NamedScenario { name, scenario, seed: 1 };
+    vec![
+        named("qos0_v311", happy_path(V311, QoS::AtMostOnce)),
+        named("qos1_v311", happy_path(V311, QoS::AtLeastOnce)),
+        named("qos2_v311", happy_path(V311, QoS::ExactlyOnce)),
+        named("qos0_v5", happy_path(V5, QoS::AtMostOnce)),
+        named("qos1_v5", happy_path(V5, QoS::AtLeastOnce)),
+        named("qos2_v5", happy_path(V5, QoS::ExactlyOnce)),
+        named(
+            "qos1_resend_with_dup_after_cut",
+            connected(V311, persistent(), clean(), QoS::AtLeastOnce).steps([
+                Step::CutAfter { client: PUBLISHER, receiver: Side::Broker, packet: PacketKind::Publish },
+                Step::publish(PUBLISHER, QoS::AtLeastOnce),
+                Step::Settle,
+                Step::Connect { client: PUBLISHER },
+                Step::Settle,
+            ]),
+        ),
+        named("qos2_cut_after_publish", qos2_cut_after(Side::Broker, PacketKind::Publish)),
+        named("qos2_cut_after_pubrec", qos2_cut_after(Side::Client, PacketKind::Pubrec)),
+        named("qos2_cut_after_pubrel", qos2_cut_after(Side::Broker, PacketKind::Pubrel)),
+        named("qos2_cut_after_pubcomp", qos2_cut_after(Side::Client, PacketKind::Pubcomp)),
+        named(
+            "qos2_redelivery_to_subscriber_after_cut",
+            connected(V5, clean(), persistent(), QoS::ExactlyOnce).steps([
+                Step::CutAfter { client: SUBSCRIBER, receiver: Side::Client, packet: PacketKind::Publish },
+                Step::publish(PUBLISHER, QoS::ExactlyOnce),
+                Step::Settle,
+                Step::Connect { client: SUBSCRIBER },
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "session_takeover",
+            connected(V5, clean(), persistent().keep_alive(10), QoS::AtLeastOnce).steps([
+                Step::HalfCut { client: SUBSCRIBER },
+                Step::Connect { client: SUBSCRIBER },
+                Step::Settle,
+                Step::publish(PUBLISHER, QoS::AtLeastOnce),
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "persistent_session_resumed_with_queued_messages",
+            published_while_away(persistent(), [QoS::AtLeastOnce, QoS::ExactlyOnce]),
+        ),
+        named("clean_session_discards", published_while_away(clean(), [QoS::AtLeastOnce])),
+        named(
+            "will_on_keepalive_expiry",
+            connected(V311, clean().keep_alive(2).with_will(), clean(), QoS::AtMostOnce)
+                .steps([Step::HalfCut { client: PUBLISHER }, Step::Advance(4)]),
+        ),
+        named(
+            "will_not_sent_on_disconnect",
+            connected(V5, clean().with_will(), clean(), QoS::AtMostOnce)
+                .steps([Step::Disconnect { client: PUBLISHER }, Step::Settle]),
+        ),
+        named(
+            "keepalive_ping_pingresp",
+            Scenario::new(V311).client(clean().keep_alive(2)).steps([
+                Step::Connect { client: 0 },
+                Step::Settle,
+                Step::Advance(5),
+            ]),
+        ),
+        named(
+            "keepalive_abort_when_the_network_stalls",
+            Scenario::new(V5).client(clean().keep_alive(2)).steps([
+                Step::Connect { client: 0 },
+                Step::Settle,
+                Step::Stall(4),
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "retained_message_to_late_subscriber",
+            Scenario::new(V311).client(clean()).client(clean()).steps([
+                Step::Connect { client: PUBLISHER },
+                Step::Settle,
+                Step::Publish { client: PUBLISHER, topic: "t".into(), qos: QoS::AtLeastOnce, retain: true },
+                Step::Settle,
+                Step::Connect { client: SUBSCRIBER },
+                Step::Settle,
+                Step::subscribe(SUBSCRIBER, QoS::AtLeastOnce),
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "overlapping_subscriptions",
+            connected(V5, clean(), clean(), QoS::AtLeastOnce).steps([
+                Step::Subscribe { client: SUBSCRIBER, filter: "#".into(), qos: QoS::ExactlyOnce },
+                Step::Settle,
+                Step::publish(PUBLISHER, QoS::ExactlyOnce),
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "unsubscribe",
+            connected(V311, clean(), clean(), QoS::AtLeastOnce).steps([
+                Step::publish(PUBLISHER, QoS::AtLeastOnce),
+                Step::Settle,
+                Step::Unsubscribe { client: SUBSCRIBER, filter: "t".into() },
+                Step::Settle,
+                Step::publish(PUBLISHER, QoS::AtLeastOnce),
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "v5_session_expiry",
+            connected(V5, clean(), persistent().session_expiry(2), QoS::AtLeastOnce).steps([
+                Step::Disconnect { client: SUBSCRIBER },
+                Step::Settle,
+                Step::Advance(3),
+                Step::publish(PUBLISHER, QoS::AtLeastOnce),
+                Step::Settle,
+                Step::Connect { client: SUBSCRIBER },
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "qos1_subscriber_redelivery_after_cut",
+            connected(V311, clean(), persistent(), QoS::AtLeastOnce).steps([
+                Step::CutAfter { client: SUBSCRIBER, receiver: Side::Client, packet: PacketKind::Publish },
+                Step::publish(PUBLISHER, QoS::AtLeastOnce),
+                Step::Settle,
+                Step::Connect { client: SUBSCRIBER },
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "publish_to_self",
+            Scenario::new(V5).client(clean()).steps([
+                Step::Connect { client: 0 },
+                Step::Settle,
+                Step::subscribe(0, QoS::ExactlyOnce),
+                Step::Settle,
+                Step::publish(0, QoS::AtLeastOnce),
+                Step::publish(0, QoS::ExactlyOnce),
+                Step::Settle,
+            ]),
+        ),
+    ]
+}

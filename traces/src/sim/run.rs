@@ -1,0 +1,420 @@
+//! Running a scenario: the real client and broker state machines, wired through the
+//! simulated network, driven step by step on the simulated clock. Wherever more than one
+//! thing could happen next (which packet in flight arrives, which due timer fires, which end
+//! of a cut hears of it first) the seed chooses.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use verimqtt::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
+use verimqtt::client::{Client, ClientOptions, Event as ClientEvent};
+use verimqtt::codec::{Disconnect, MqttString, Properties, QoS, ReasonCode, Subscription, SubscriptionOptions, Will};
+use verimqtt_spec::trace::{ConnId, Event, PacketKind, TraceEvent};
+
+use super::network::{Link, Segment};
+use super::recorder::{Observed, SharedLog};
+use super::rng::Rng;
+use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step, TOPIC};
+use super::{Refusal, SimError, Simulation};
+use crate::SimulatedClock;
+
+/// How many timers may fire at one instant before the run is declared stuck.
+const MAX_TIMERS_PER_INSTANT: usize = 1000;
+
+/// A cut armed by [`Step::CutAfter`].
+#[derive(Debug, Clone, Copy)]
+struct CutTrigger {
+    client: usize,
+    receiver: Side,
+    packet: PacketKind,
+}
+
+pub(super) struct Run {
+    clock: SimulatedClock,
+    tick: Duration,
+    rng: Rng,
+    log: SharedLog,
+    broker: Broker,
+    clients: Vec<Client>,
+    /// Every connection of the run; connection `n` is `links[n - 1]`.
+    links: Vec<Link>,
+    /// Per client, the index in `links` of the connection it uses.
+    current: Vec<Option<usize>>,
+    triggers: Vec<CutTrigger>,
+    next_payload: usize,
+    refusals: Vec<Refusal>,
+}
+
+impl Run {
+    pub fn new(scenario: &Scenario, seed: u64) -> Result<Self, SimError> {
+        let clock = SimulatedClock::new();
+        let log = SharedLog::new(clock.now(), scenario.clients.len());
+        let mut broker = Broker::new(BrokerOptions::default(), AllowAll);
+        broker.set_observer(Some(log.observer(Observed::Broker)));
+        let clients = scenario
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let mut client = Client::new(client_options(scenario, index, spec)?)
+                    .map_err(|error| SimError::ClientOptions { client: index, error: error.to_string() })?;
+                client.set_observer(Some(log.observer(Observed::Client(index))));
+                Ok(client)
+            })
+            .collect::<Result<Vec<_>, SimError>>()?;
+        Ok(Run {
+            clock,
+            tick: Duration::from_millis(scenario.tick_ms),
+            rng: Rng::new(seed),
+            log,
+            broker,
+            current: vec![None; clients.len()],
+            clients,
+            links: Vec::new(),
+            triggers: Vec::new(),
+            next_payload: 0,
+            refusals: Vec::new(),
+        })
+    }
+
+    pub fn run(mut self, steps: &[Step]) -> Result<Simulation, SimError> {
+        for (index, step) in steps.iter().enumerate() {
+            if step.client().is_some_and(|client| client >= self.clients.len()) {
+                return Err(SimError::NoSuchClient { step: index, clients: self.clients.len() });
+            }
+            if let Err(reason) = self.step(step)? {
+                self.refusals.push(Refusal { step: index, reason });
+            }
+        }
+        let trace = std::mem::take(&mut self.log.lock().events);
+        Ok(Simulation { trace, refusals: self.refusals })
+    }
+
+    /// Takes one step; `Ok(Err(reason))` when the client refused the command.
+    fn step(&mut self, step: &Step) -> Result<Result<(), String>, SimError> {
+        let now = self.clock.now();
+        match step {
+            Step::Connect { client } => return Ok(self.connect(*client)),
+            Step::Subscribe { client, filter, qos } => {
+                let filter = mqtt_string(filter)?;
+                let subscription =
+                    Subscription { filter, options: SubscriptionOptions { qos: *qos, ..Default::default() } };
+                let result = self.clients[*client].subscribe(now, vec![subscription], Properties::default());
+                self.pump_client(*client);
+                return Ok(result.map(drop).map_err(|error| error.to_string()));
+            }
+            Step::Unsubscribe { client, filter } => {
+                let result = self.clients[*client].unsubscribe(now, vec![mqtt_string(filter)?], Properties::default());
+                self.pump_client(*client);
+                return Ok(result.map(drop).map_err(|error| error.to_string()));
+            }
+            Step::Publish { client, topic, qos, retain } => {
+                let payload = Bytes::from(format!("m{}", self.next_payload));
+                let result = self.clients[*client].publish(
+                    now,
+                    mqtt_string(topic)?,
+                    payload,
+                    *qos,
+                    *retain,
+                    Properties::default(),
+                );
+                if result.is_ok() {
+                    self.next_payload += 1;
+                }
+                self.pump_client(*client);
+                return Ok(result.map(drop).map_err(|error| error.to_string()));
+            }
+            Step::Disconnect { client } => {
+                let result = self.clients[*client].disconnect(now, Disconnect::new(ReasonCode::Success));
+                self.pump_client(*client);
+                return Ok(result.map_err(|error| error.to_string()));
+            }
+            Step::Cut { client } => match self.current[*client] {
+                Some(link) => self.cut(link),
+                None => return Ok(Err("no connection to cut".to_string())),
+            },
+            Step::HalfCut { client } => match self.current[*client] {
+                Some(link) => self.half_cut(link),
+                None => return Ok(Err("no connection to cut".to_string())),
+            },
+            Step::CutAfter { client, receiver, packet } => {
+                self.triggers.push(CutTrigger { client: *client, receiver: *receiver, packet: *packet })
+            }
+            Step::Deliver(count) => {
+                for _ in 0..*count {
+                    if !self.deliver_one() {
+                        break;
+                    }
+                }
+            }
+            Step::Settle => self.settle(),
+            Step::Advance(ticks) => {
+                for _ in 0..*ticks {
+                    self.clock.advance(self.tick);
+                    self.fire_timers()?;
+                    self.settle();
+                }
+            }
+            Step::Stall(ticks) => {
+                for _ in 0..*ticks {
+                    self.clock.advance(self.tick);
+                    self.fire_timers()?;
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Opens a new connection for the client and sends CONNECT on it.
+    fn connect(&mut self, client: usize) -> Result<(), String> {
+        if self.current[client].is_some() {
+            return Err("already connected".to_string());
+        }
+        let now = self.clock.now();
+        let conn = self.links.len() as ConnId + 1;
+        self.broker.handle_accept(BrokerConn(conn), now).map_err(|error| error.to_string())?;
+        self.links.push(Link::new(client));
+        self.current[client] = Some(self.links.len() - 1);
+        self.log.client_connects(client, conn);
+        self.clients[client].handle_connected(now);
+        let result = self.clients[client].connect(now).map_err(|error| error.to_string());
+        self.pump_client(client);
+        result
+    }
+
+    /// Moves what the client has to say onto the network; a connection it ended is closed
+    /// once its last packets are on their way.
+    fn pump_client(&mut self, client: usize) {
+        let Some(link) = self.current[client] else { return };
+        loop {
+            while let Some(bytes) = self.clients[client].poll_transmit() {
+                self.links[link].send(Side::Broker, bytes);
+            }
+            let Some(event) = self.clients[client].poll_event() else { return };
+            if matches!(event, ClientEvent::Disconnected { .. }) {
+                while let Some(bytes) = self.clients[client].poll_transmit() {
+                    self.links[link].send(Side::Broker, bytes);
+                }
+                let link = &mut self.links[link];
+                if link.client_open {
+                    link.to_broker.push_back(Segment::Close);
+                    link.client_open = false;
+                }
+                self.current[client] = None;
+                return;
+            }
+        }
+    }
+
+    /// Moves what the broker has to say onto the network, and closes the connections it
+    /// decided to close.
+    fn pump_broker(&mut self) {
+        let now = self.clock.now();
+        loop {
+            for (index, link) in self.links.iter_mut().enumerate() {
+                let conn = BrokerConn(index as ConnId + 1);
+                while let Some(bytes) = self.broker.poll_transmit(conn) {
+                    link.send(Side::Client, bytes);
+                }
+            }
+            while self.broker.poll_event().is_some() {}
+            let Some((conn, _reason)) = self.broker.poll_close() else { return };
+            let Some(link) = usize::try_from(conn.0).ok().and_then(|n| self.links.get_mut(n.wrapping_sub(1))) else {
+                continue;
+            };
+            while let Some(bytes) = self.broker.poll_transmit(conn) {
+                link.send(Side::Client, bytes);
+            }
+            if link.broker_open {
+                link.to_client.push_back(Segment::Close);
+                link.broker_open = false;
+            }
+            self.broker.handle_closed(conn, now);
+        }
+    }
+
+    /// Delivers everything in flight.
+    fn settle(&mut self) {
+        while self.deliver_one() {}
+    }
+
+    /// Delivers the first segment of one non-empty pipe, chosen by the seed; `false` if
+    /// nothing is in flight.
+    fn deliver_one(&mut self) -> bool {
+        let pipes: Vec<(usize, Side)> = self
+            .links
+            .iter()
+            .enumerate()
+            .flat_map(|(index, link)| {
+                let to_broker = (!link.to_broker.is_empty()).then_some((index, Side::Broker));
+                let to_client = (!link.to_client.is_empty()).then_some((index, Side::Client));
+                to_broker.into_iter().chain(to_client)
+            })
+            .collect();
+        if pipes.is_empty() {
+            return false;
+        }
+        let (link, receiver) = pipes[self.rng.below(pipes.len())];
+        let Some(segment) = self.links[link].pipe(receiver).pop_front() else { return false };
+        let seen = self.log.lock().events.len();
+        self.arrive(link, receiver, segment);
+        self.check_triggers(link, seen);
+        true
+    }
+
+    /// A segment reaches `receiver` on connection `link`.
+    fn arrive(&mut self, link: usize, receiver: Side, segment: Segment) {
+        let now = self.clock.now();
+        let conn = BrokerConn(link as ConnId + 1);
+        let client = self.links[link].client;
+        if !self.links[link].is_open(receiver) {
+            return;
+        }
+        match (receiver, segment) {
+            (Side::Broker, Segment::Packet(bytes)) => self.broker.handle_bytes(conn, now, &bytes),
+            (Side::Broker, Segment::Close) => {
+                self.links[link].broker_open = false;
+                self.broker.handle_closed(conn, now);
+            }
+            (Side::Client, Segment::Packet(bytes)) => {
+                let mut offered = &bytes[..];
+                while !offered.is_empty() && self.current[client] == Some(link) {
+                    let taken = self.clients[client].handle_bytes(now, offered);
+                    offered = &offered[taken..];
+                    self.pump_client(client);
+                }
+            }
+            (Side::Client, Segment::Close) => {
+                self.clients[client].handle_connection_lost(now);
+                self.pump_client(client);
+            }
+        }
+        self.pump_broker();
+    }
+
+    /// Cuts connection `link` if a trigger asks for it after the events from `seen` on.
+    fn check_triggers(&mut self, link: usize, seen: usize) {
+        let conn = link as ConnId + 1;
+        let client = self.links[link].client;
+        let fired = {
+            let log = self.log.lock();
+            let received = |trigger: &CutTrigger| {
+                let node = match trigger.receiver {
+                    Side::Broker => "broker".to_string(),
+                    Side::Client => format!("c{client}"),
+                };
+                log.events[seen..].iter().any(|event| received_on(event, &node, conn, trigger.packet))
+            };
+            self.triggers.iter().position(|trigger| trigger.client == client && received(trigger))
+        };
+        if let Some(index) = fired {
+            self.triggers.remove(index);
+            self.cut(link);
+        }
+    }
+
+    /// The network fails: what is in flight is lost, and both ends that still use the
+    /// connection hear of it, in an order the seed chooses.
+    fn cut(&mut self, link: usize) {
+        let now = self.clock.now();
+        let conn = BrokerConn(link as ConnId + 1);
+        self.links[link].to_broker.clear();
+        self.links[link].to_client.clear();
+        let broker_first = self.rng.below(2) == 0;
+        for side in if broker_first { [Side::Broker, Side::Client] } else { [Side::Client, Side::Broker] } {
+            if !self.links[link].is_open(side) {
+                continue;
+            }
+            match side {
+                Side::Broker => {
+                    self.links[link].broker_open = false;
+                    self.broker.handle_closed(conn, now);
+                    self.pump_broker();
+                }
+                Side::Client => self.close_client_end(link),
+            }
+        }
+    }
+
+    /// The client's end fails: what is in flight is lost and the client hears of it; the
+    /// broker does not.
+    fn half_cut(&mut self, link: usize) {
+        self.links[link].to_broker.clear();
+        self.links[link].to_client.clear();
+        self.close_client_end(link);
+    }
+
+    /// The client hears its connection is lost, and forgets it.
+    fn close_client_end(&mut self, link: usize) {
+        let client = self.links[link].client;
+        self.links[link].client_open = false;
+        self.clients[client].handle_connection_lost(self.clock.now());
+        self.current[client] = None;
+        while self.clients[client].poll_event().is_some() {}
+        while self.clients[client].poll_transmit().is_some() {}
+    }
+
+    /// Fires every timer due now, one node at a time in an order the seed chooses.
+    fn fire_timers(&mut self) -> Result<(), SimError> {
+        let now = self.clock.now();
+        for _ in 0..MAX_TIMERS_PER_INSTANT {
+            let broker_due = self.broker.poll_timeout().is_some_and(|deadline| deadline <= now);
+            let due: Vec<Option<usize>> = broker_due
+                .then_some(None)
+                .into_iter()
+                .chain(
+                    (0..self.clients.len())
+                        .filter(|&client| self.clients[client].poll_timeout().is_some_and(|deadline| deadline <= now))
+                        .map(Some),
+                )
+                .collect();
+            if due.is_empty() {
+                return Ok(());
+            }
+            match due[self.rng.below(due.len())] {
+                None => {
+                    self.broker.handle_timeout(now);
+                    self.pump_broker();
+                }
+                Some(client) => {
+                    self.clients[client].handle_timeout(now);
+                    self.pump_client(client);
+                }
+            }
+        }
+        Err(SimError::TimersDoNotSettle { time_ms: self.clock.elapsed().as_millis() as u64 })
+    }
+}
+
+fn received_on(event: &TraceEvent, node: &str, conn: ConnId, kind: PacketKind) -> bool {
+    matches!(&event.event, Event::PacketReceived { conn: on, packet } if *on == conn && packet.kind == kind)
+        && event.node.0 == node
+}
+
+fn mqtt_string(text: &str) -> Result<MqttString, SimError> {
+    MqttString::try_from(text).map_err(|_| SimError::BadString(text.to_string()))
+}
+
+/// The options of client `index`: named `cN`, with the scenario's session, keep alive and will.
+fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpec) -> Result<ClientOptions, SimError> {
+    let name = format!("c{index}");
+    let mut options = ClientOptions::new(scenario.version, mqtt_string(&name)?);
+    options.keep_alive = spec.keep_alive;
+    options.clean_start = spec.session == SessionKind::Clean;
+    // 3.1.1 has no expiry: a persistent session lasts until a clean start.
+    options.session_expiry_interval = match spec.session {
+        SessionKind::Persistent if scenario.version.is_v5() => spec.session_expiry,
+        _ => 0,
+    };
+    if spec.will {
+        let payload = format!("will-{name}");
+        options.will = Some(Will {
+            topic: mqtt_string(TOPIC)?,
+            payload: Bytes::from(payload).try_into().map_err(|_| SimError::BadString(name.clone()))?,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Properties::default(),
+        });
+    }
+    Ok(options)
+}

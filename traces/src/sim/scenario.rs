@@ -1,0 +1,173 @@
+//! What a simulated run does: the clients, their sessions, and the steps of the run in order.
+
+use verimqtt::codec::{ProtocolVersion, QoS};
+use verimqtt_spec::trace::PacketKind;
+
+/// The default length of a tick of simulated time.
+pub const DEFAULT_TICK_MS: u64 = 1000;
+
+/// The topic the named scenarios and the generated ones publish to.
+pub const TOPIC: &str = "t";
+
+/// A run: clients `c0`, `c1`, ... (each `clients[i]`) and one broker, all speaking `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    pub version: ProtocolVersion,
+    /// Milliseconds per tick: `Advance` and `Stall` move time in ticks, keep alives are whole
+    /// seconds, so a trace's `time_ms / tick_ms` is the model's tick.
+    pub tick_ms: u64,
+    pub clients: Vec<ClientSpec>,
+    pub steps: Vec<Step>,
+}
+
+/// Whether a client's session outlives its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionKind {
+    /// 3.1.1 CleanSession 1; 5.0 Clean Start 1 and Session Expiry Interval 0.
+    Clean,
+    /// 3.1.1 CleanSession 0; 5.0 Clean Start 0 and the client's `session_expiry`.
+    Persistent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSpec {
+    pub session: SessionKind,
+    /// Seconds; 0 turns keep alive off.
+    pub keep_alive: u16,
+    /// Whether the client connects with a will: QoS 0 on [`TOPIC`], payload `will-cN`.
+    pub will: bool,
+    /// 5.0, persistent sessions: the Session Expiry Interval in seconds.
+    pub session_expiry: u32,
+}
+
+impl ClientSpec {
+    /// A client with a session of `kind`, keep alive off, no will, and (5.0) a session that
+    /// never expires.
+    pub fn new(session: SessionKind) -> Self {
+        ClientSpec { session, keep_alive: 0, will: false, session_expiry: u32::MAX }
+    }
+
+    pub fn keep_alive(mut self, seconds: u16) -> Self {
+        self.keep_alive = seconds;
+        self
+    }
+
+    pub fn with_will(mut self) -> Self {
+        self.will = true;
+        self
+    }
+
+    pub fn session_expiry(mut self, seconds: u32) -> Self {
+        self.session_expiry = seconds;
+        self
+    }
+}
+
+/// Which end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Client,
+    Broker,
+}
+
+/// One step of a run. Commands put packets on the network; only `Deliver`, `Settle` and
+/// `Advance` carry them across.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The client opens a connection and sends CONNECT.
+    Connect {
+        client: usize,
+    },
+    Subscribe {
+        client: usize,
+        filter: String,
+        qos: QoS,
+    },
+    Unsubscribe {
+        client: usize,
+        filter: String,
+    },
+    /// The application publishes the next message: payloads are `m0`, `m1`, ... in run order.
+    Publish {
+        client: usize,
+        topic: String,
+        qos: QoS,
+        retain: bool,
+    },
+    /// The client sends DISCONNECT and closes.
+    Disconnect {
+        client: usize,
+    },
+    /// The network cuts the client's connection now: what was in flight is lost and both
+    /// ends see the connection lost.
+    Cut {
+        client: usize,
+    },
+    /// The client's end of its connection fails unseen by the broker, whose end stays open
+    /// (a half-open connection) until its keep alive or a takeover closes it.
+    HalfCut {
+        client: usize,
+    },
+    /// Arms a cut of the client's connection right after `receiver` receives a `packet` on it.
+    CutAfter {
+        client: usize,
+        receiver: Side,
+        packet: PacketKind,
+    },
+    /// Up to this many packets (or closes) in flight arrive, chosen by the seed.
+    Deliver(usize),
+    /// Everything in flight arrives, in an order the seed chooses.
+    Settle,
+    /// Time moves on tick by tick; after each, the timers due fire and the network settles.
+    Advance(u32),
+    /// Time moves on tick by tick with nothing arriving: a network that stalls.
+    Stall(u32),
+}
+
+impl Step {
+    /// A publish of the next message to [`TOPIC`].
+    pub fn publish(client: usize, qos: QoS) -> Step {
+        Step::Publish { client, topic: TOPIC.to_string(), qos, retain: false }
+    }
+
+    pub fn subscribe(client: usize, qos: QoS) -> Step {
+        Step::Subscribe { client, filter: TOPIC.to_string(), qos }
+    }
+
+    /// The client the step acts for, if it names one.
+    pub fn client(&self) -> Option<usize> {
+        match self {
+            Step::Connect { client }
+            | Step::Subscribe { client, .. }
+            | Step::Unsubscribe { client, .. }
+            | Step::Publish { client, .. }
+            | Step::Disconnect { client }
+            | Step::Cut { client }
+            | Step::HalfCut { client }
+            | Step::CutAfter { client, .. } => Some(*client),
+            Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
+        }
+    }
+}
+
+impl Scenario {
+    /// A run of `version` with no client and no step yet.
+    pub fn new(version: ProtocolVersion) -> Self {
+        Scenario { version, tick_ms: DEFAULT_TICK_MS, clients: Vec::new(), steps: Vec::new() }
+    }
+
+    pub fn client(mut self, spec: ClientSpec) -> Self {
+        self.clients.push(spec);
+        self
+    }
+
+    pub fn with_clients(mut self, clients: Vec<ClientSpec>) -> Self {
+        self.clients = clients;
+        self
+    }
+
+    pub fn steps(mut self, steps: impl IntoIterator<Item = Step>) -> Self {
+        self.steps.extend(steps);
+        self
+    }
+}

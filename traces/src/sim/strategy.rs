@@ -1,0 +1,95 @@
+//! Random scenarios for property tests, in the shape the model checks: client `c0`
+//! publishes to [`TOPIC`]; every other client subscribes to it (a single client subscribes
+//! and publishes to itself). Small bounds keep the model's state sets trackable: at most 3
+//! clients, 4 messages and 3 cuts.
+
+use proptest::prelude::*;
+use verimqtt::codec::{ProtocolVersion, QoS};
+use verimqtt_spec::trace::PacketKind;
+
+use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step};
+
+const MAX_CLIENTS: usize = 3;
+const MAX_MESSAGES: usize = 4;
+const MAX_CUTS: usize = 3;
+const MAX_ACTIONS: usize = 14;
+
+fn arb_qos() -> impl Strategy<Value = QoS> {
+    prop_oneof![Just(QoS::AtMostOnce), Just(QoS::AtLeastOnce), Just(QoS::ExactlyOnce)]
+}
+
+fn arb_client() -> impl Strategy<Value = ClientSpec> {
+    (any::<bool>(), prop_oneof![Just(0u16), 1u16..=3], any::<bool>(), prop_oneof![Just(u32::MAX), 1u32..=4]).prop_map(
+        |(persistent, keep_alive, will, session_expiry)| ClientSpec {
+            session: if persistent { SessionKind::Persistent } else { SessionKind::Clean },
+            keep_alive,
+            will,
+            session_expiry,
+        },
+    )
+}
+
+/// A step after the set-up, for one of `clients` clients.
+fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
+    let client = 0..clients;
+    let packet = prop_oneof![
+        Just(PacketKind::Publish),
+        Just(PacketKind::Puback),
+        Just(PacketKind::Pubrec),
+        Just(PacketKind::Pubrel),
+        Just(PacketKind::Pubcomp),
+    ];
+    let receiver = prop_oneof![Just(Side::Client), Just(Side::Broker)];
+    prop_oneof![
+        4 => arb_qos().prop_map(|qos| Step::publish(0, qos)),
+        2 => client.clone().prop_map(|client| Step::Cut { client }),
+        1 => client.clone().prop_map(|client| Step::HalfCut { client }),
+        2 => (client.clone(), receiver, packet).prop_map(|(client, receiver, packet)| Step::CutAfter { client, receiver, packet }),
+        2 => client.clone().prop_map(|client| Step::Connect { client }),
+        1 => client.prop_map(|client| Step::Disconnect { client }),
+        3 => (1usize..=4).prop_map(Step::Deliver),
+        3 => Just(Step::Settle),
+        2 => (1u32..=4).prop_map(Step::Advance),
+        1 => (1u32..=3).prop_map(Step::Stall),
+    ]
+}
+
+/// Keeps at most [`MAX_MESSAGES`] publishes and [`MAX_CUTS`] cuts of `actions`.
+fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
+    let (mut messages, mut cuts) = (0, 0);
+    actions
+        .into_iter()
+        .filter(|step| {
+            let (count, max) = match step {
+                Step::Publish { .. } => (&mut messages, MAX_MESSAGES),
+                Step::Cut { .. } | Step::HalfCut { .. } | Step::CutAfter { .. } => (&mut cuts, MAX_CUTS),
+                _ => return true,
+            };
+            *count += 1;
+            *count <= max
+        })
+        .collect()
+}
+
+/// A scenario in the model's shape: set-up (everyone connects, the subscribers subscribe),
+/// random actions, then every client reconnects and time runs on so that what can finish
+/// does.
+pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
+    let version = prop_oneof![Just(ProtocolVersion::V311), Just(ProtocolVersion::V5)];
+    (version, prop::collection::vec(arb_client(), 1..=MAX_CLIENTS), arb_qos()).prop_flat_map(
+        |(version, clients, subscription_qos)| {
+            let count = clients.len();
+            prop::collection::vec(arb_action(count), 0..=MAX_ACTIONS).prop_map(move |actions| {
+                let subscribers: Vec<usize> = if count == 1 { vec![0] } else { (1..count).collect() };
+                let connect = (0..count).map(|client| Step::Connect { client });
+                let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, subscription_qos));
+                Scenario::new(version)
+                    .steps(connect.clone().chain([Step::Settle]))
+                    .steps(subscribe.chain([Step::Settle]))
+                    .steps(within_bounds(actions))
+                    .steps(connect.chain([Step::Settle, Step::Advance(2)]))
+                    .with_clients(clients.clone())
+            })
+        },
+    )
+}
