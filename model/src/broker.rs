@@ -278,8 +278,17 @@ impl Step<'_> {
     }
 
     fn close(&mut self, c: usize, link: usize, reason: CloseReason) {
-        let BrokerEnd::Open { silence, will } = self.state.links[c][link].broker else {
-            return;
+        let (silence, will) = match self.state.links[c][link].broker {
+            BrokerEnd::Open { silence, will } => (silence, will),
+            // Accepted, but no CONNECT heard (a reported cut lost it): no session, no will,
+            // only the close.
+            BrokerEnd::AwaitingConnect => {
+                self.state.links[c][link].close_broker_end();
+                let at = LinkRef { client: c, link };
+                self.observe(|| Observation::Closed { actor: Actor::Broker, link: at, reason: reason.observed() });
+                return;
+            }
+            BrokerEnd::Closed => return,
         };
         if reason.announced(self.config.version) {
             self.broker_send_on(c, link, Packet::Disconnect);

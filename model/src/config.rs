@@ -107,6 +107,8 @@ pub struct Config {
     /// Ticks without receiving anything (CONNACK included) after which a client gives up on
     /// its connection.
     pub abort_after: u8,
+    /// Ticks a connecting client waits for CONNACK before giving up; `None`: `abort_after`.
+    pub connack_timeout: Option<u8>,
     /// Number of network cuts the environment may inject.
     pub cuts: u8,
     /// Besides silent cuts (each end finds out through keepalive), cuts may be reported: the
@@ -114,6 +116,10 @@ pub struct Config {
     /// both, or a half-open connection). The trace checker uses them, as verimqtt's simulator
     /// cuts that way.
     pub reported_cuts: bool,
+    /// Packets may stay in transit while time passes (a congested or stalled network).
+    /// Otherwise a packet arrives within the tick it was sent, so a healthy connection never
+    /// times out. The trace checker uses it: verimqtt's simulator stalls the network.
+    pub slow_network: bool,
     /// The publisher disconnects gracefully (and reconnects) after its first publish.
     pub graceful_disconnect: bool,
     /// Every client connects with a will message.
@@ -156,8 +162,10 @@ impl Config {
             packet_ids: 2,
             keepalive: 2,
             abort_after: 3,
+            connack_timeout: None,
             cuts: 1,
             reported_cuts: false,
+            slow_network: false,
             graceful_disconnect: false,
             will: true,
             paced_application: false,
@@ -181,7 +189,7 @@ impl Config {
         if !(1..=Bits::MAX).contains(&self.packet_ids) {
             return fail(format!("packet ids must be 1 to {}", Bits::MAX));
         }
-        if self.keepalive == 0 || self.abort_after == 0 {
+        if self.keepalive == 0 || self.abort_after == 0 || self.connack_timeout == Some(0) {
             return fail("keepalive and abort period must be at least one tick".into());
         }
         if self.receive_maximum == 0 {
@@ -291,7 +299,12 @@ impl Config {
     /// A client's silence matters up to the later of its two uses: pinging after a keepalive
     /// without receiving, and giving up after `abort_after`.
     pub fn client_silence_cap(&self) -> u8 {
-        self.keepalive.max(self.abort_after)
+        self.keepalive.max(self.abort_after).max(self.connack_ticks())
+    }
+
+    /// Ticks a connecting client waits for CONNACK.
+    pub fn connack_ticks(&self) -> u8 {
+        self.connack_timeout.unwrap_or(self.abort_after)
     }
 
     pub fn has(&self, bug: Bug) -> bool {
@@ -335,8 +348,14 @@ impl fmt::Display for Config {
         if self.paced_application {
             write!(f, " paced-application")?;
         }
+        if let Some(ticks) = self.connack_timeout {
+            write!(f, " connack-timeout={ticks}")?;
+        }
         if self.reported_cuts {
             write!(f, " reported-cuts")?;
+        }
+        if self.slow_network {
+            write!(f, " slow-network")?;
         }
         for (side, order) in [("client", self.client_resend_order), ("broker", self.broker_resend_order)] {
             match order {

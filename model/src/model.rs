@@ -5,7 +5,7 @@
 //! no time, while MQTT's sessions, keepalive and wills are all about exactly that.
 
 use crate::broker::{keepalive_close_due, session_expiry_due};
-use crate::client::{Status, abort_due, application_can_act, ping_due};
+use crate::client::{Status, abort_due, application_can_act, ping_due, subscription_wanted};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
@@ -84,6 +84,9 @@ impl Model for MqttModel {
             }
         }
         for c in 0..self.config.clients {
+            if subscription_wanted(config, state, c) {
+                actions.push(Action::Subscribe(c));
+            }
             if application_can_act(config, state, c) {
                 actions.push(Action::Application(c));
             }

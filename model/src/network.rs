@@ -111,8 +111,9 @@ impl Link {
             && match self.broker {
                 BrokerEnd::Open { .. } => false,
                 BrokerEnd::Closed => true,
-                // A CONNECT still in flight will open the broker's end.
-                BrokerEnd::AwaitingConnect => self.to_broker.packets.is_empty(),
+                // A CONNECT still in flight will open the broker's end; a FIN (of a reported
+                // cut) will close it.
+                BrokerEnd::AwaitingConnect => self.to_broker.is_empty(),
             }
     }
 }

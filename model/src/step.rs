@@ -19,7 +19,9 @@ pub enum Action {
     BrokerReceives { client: usize, link: usize },
     /// The client reads the next packet (or the FIN) the broker sent on a connection.
     ClientReceives { client: usize, link: usize },
-    /// The client's application takes its next step (subscribe, publish, disconnect).
+    /// A subscriber without a subscription subscribes.
+    Subscribe(usize),
+    /// The client's application takes its next script step (publish, disconnect).
     Application(usize),
     /// The client sends PINGREQ because it has been silent for a keepalive.
     Ping(usize),
@@ -42,11 +44,13 @@ pub enum Action {
 
 impl Action {
     /// Actions that happen "now": time does not pass while one of them is possible, because
-    /// packets travel, timers fire and (unless paced) applications act faster than a tick.
+    /// packets travel (unless the network is slow), timers fire and (unless paced)
+    /// applications act faster than a tick.
     pub fn is_urgent(&self, config: &Config) -> bool {
         match self {
             Action::Connect(_) | Action::Cut { .. } | Action::ReportedCut { .. } | Action::Tick => false,
-            Action::Application(_) => !config.paced_application,
+            Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
+            Action::BrokerReceives { .. } | Action::ClientReceives { .. } => !config.slow_network,
             _ => true,
         }
     }
@@ -57,6 +61,7 @@ impl fmt::Display for Action {
         match self {
             Action::BrokerReceives { client, link } => write!(f, "broker reads c{client}#{link}"),
             Action::ClientReceives { client, link } => write!(f, "c{client} reads #{link}"),
+            Action::Subscribe(c) => write!(f, "c{c} subscribes"),
             Action::Application(c) => write!(f, "c{c} application step"),
             Action::Ping(c) => write!(f, "c{c} keepalive ping"),
             Action::Abort(c) => write!(f, "c{c} gives up on its connection"),
@@ -131,6 +136,7 @@ impl<'a> Step<'a> {
         match action {
             Action::BrokerReceives { client, link } => self.broker_receives(client, link),
             Action::ClientReceives { client, link } => self.client_receives(client, link),
+            Action::Subscribe(c) => self.subscribe(c),
             Action::Application(c) => self.application_step(c),
             Action::Ping(c) => self.ping(c),
             Action::Abort(c) => self.abort(c),
