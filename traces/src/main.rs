@@ -39,6 +39,9 @@ enum Command {
         /// The client gives up after this percentage of Keep Alive without receiving.
         #[arg(long, default_value_t = TimeScale::default().abort_percent)]
         abort_percent: u64,
+        /// The client gives up waiting for CONNACK after this many seconds.
+        #[arg(long, default_value_t = TimeScale::default().connack_timeout_s)]
+        connack_timeout_s: u64,
     },
 }
 
@@ -58,8 +61,8 @@ fn run(command: Command) -> Result<(), String> {
             print!("{}", render(&read(&file)?));
             Ok(())
         }
-        Command::Check { file, tick_ms, abort_percent } => {
-            let report = check_trace_with(&read(&file)?, TimeScale { tick_ms, abort_percent })
+        Command::Check { file, tick_ms, abort_percent, connack_timeout_s } => {
+            let report = check_trace_with(&read(&file)?, TimeScale { tick_ms, abort_percent, connack_timeout_s })
                 .map_err(|failure| format!("{}: {failure}", file.display()))?;
             println!("{}: {report}", file.display());
             Ok(())

@@ -4,17 +4,19 @@
 //!    at-most-once or exactly-once property.
 //! 2. If the model with one of its seeded bugs accepts the trace and then breaks a property,
 //!    the trace does what that bug does: the rule is the property (with its statements).
-//! 3. Otherwise the rule is "no model step allows this event", with the steps of the same node
+//! 3. A client timer that fires when the model had it due already fires late.
+//! 4. Otherwise the rule is "no model step allows this event", with the steps of the same node
 //!    and kind the model allows instead and the fields in which they differ, and whether the
 //!    event would be allowed later (it came too early).
 
 use verimqtt_model::Qos;
+use verimqtt_model::client::{abort_due, ping_due};
 use verimqtt_model::observe::{Actor, Observation};
 use verimqtt_model::packet::Message;
 use verimqtt_model::properties::{self, PropertySpec, names};
 use verimqtt_model::render::summarize;
 use verimqtt_model::{Bug, MqttModel};
-use verimqtt_spec::trace::{Event, TraceEvent};
+use verimqtt_spec::trace::{Event, Timer, TraceEvent};
 
 use super::failure::{CheckFailure, Rule};
 use super::matching::{Comparison, compare};
@@ -35,6 +37,7 @@ pub(crate) fn failure(search: &mut Search, events: &[TraceEvent], stop: Stop) ->
         (StopReason::UnfinishedStep, _) | (_, None) => Rule::UnfinishedStep,
         (StopReason::Property(spec), _) => property_rule(search.model, spec, None, stop.index),
         (StopReason::NoModelStep, Some(event)) => duplicate_delivery(search, &stop.before, event, stop.index)
+            .or_else(|| timer_late(search, &stop.before, event))
             .or_else(|| seeded_bug_rule(search, events, stop.index))
             .unwrap_or_else(|| no_model_step(search, &stop.before, event)),
     };
@@ -83,6 +86,38 @@ fn duplicate_delivery(search: &Search, before: &[Candidate], event: &TraceEvent,
     let delivered_before = before.iter().all(|candidate| candidate.state.ghost.delivered[c].contains(n));
     let spec = properties::spec(name)?;
     delivered_before.then(|| property_rule(search.model, spec, None, index))
+}
+
+/// The trace lets time pass (or fires the timer) after a client's keepalive timer fell due in
+/// every possible state: the timer fired late, or not at all before the event.
+fn timer_late(search: &Search, before: &[Candidate], event: &TraceEvent) -> Option<Rule> {
+    let config = &search.model.config;
+    let tick = search.mapping.time.tick(event.time_ms);
+    let due_timer = |candidate: &Candidate| {
+        (0..config.clients).find_map(|c| {
+            let state = &candidate.state;
+            let timer = if ping_due(config, state, c) {
+                Timer::KeepalivePing
+            } else if abort_due(config, state, c) {
+                Timer::KeepaliveAbort
+            } else {
+                return None;
+            };
+            Some((c, timer))
+        })
+    };
+    // A due timer explains the rejection when time has passed since, or the event is a timer.
+    if !(is_timer(event) || before.iter().all(|candidate| candidate.ticks < tick)) {
+        return None;
+    }
+    let due: Vec<(usize, Timer)> = before.iter().map(due_timer).collect::<Option<_>>()?;
+    let (c, timer) = *due.first()?;
+    let due_by_tick = before.iter().map(|candidate| candidate.ticks).max()?;
+    Some(Rule::TimerLate { node: search.mapping.clients[c].to_string(), timer, due_by_tick })
+}
+
+fn is_timer(event: &TraceEvent) -> bool {
+    matches!(event.event, Event::TimerFired { .. })
 }
 
 /// The property broken by the first seeded bug whose model accepts the trace up to and past

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use verimqtt_spec::trace::TraceEvent;
+use verimqtt_spec::trace::{Timer, TraceEvent};
 
 use super::describe::describe;
 use super::mapping::MappingError;
@@ -31,6 +31,15 @@ pub enum Rule {
         closest: Vec<String>,
         /// The event is allowed, but only at this later tick: it came too early.
         allowed_from_tick: Option<u64>,
+    },
+    /// A client's keepalive timer fires after the model's deadline, or time passes without it:
+    /// in every state possible before the event, the timer was already due (a ping must go out
+    /// within Keep Alive of the last packet sent [MQTT-3.1.2-23] (3.1.1) / [MQTT-3.1.2-20]
+    /// (5.0)).
+    TimerLate {
+        node: String,
+        timer: Timer,
+        due_by_tick: u64,
     },
     /// The trace ends before a model step has shown all it does.
     UnfinishedStep,
@@ -61,6 +70,9 @@ impl fmt::Display for Rule {
                     }
                 }
                 Ok(())
+            }
+            Rule::TimerLate { node, timer, due_by_tick } => {
+                write!(f, "{node}'s {timer:?} timer is late: the model has it fire at tick {due_by_tick}")
             }
             Rule::UnfinishedStep => f.write_str("the trace ends in the middle of a model step"),
         }

@@ -13,11 +13,13 @@
 //!   `connection_opened` (see `links.rs`).
 //! - **Time**: `tick = time_ms / tick_ms`; Keep Alive (seconds) becomes ticks the same way and
 //!   the client gives up after `abort_percent` % of it, rounded up (verimqtt: 150 %). Keep
-//!   Alive 0 (off) becomes a keepalive longer than the trace.
+//!   Alive 0 (off) becomes a keepalive longer than the trace. The client gives up waiting for
+//!   CONNACK after `connack_timeout_s` (verimqtt: 30 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
 //!   Alive and wills come from the CONNECT packets; the publisher disconnects gracefully if it
 //!   closes with `disconnected`. Every connection may be cut once (cuts are not logged, but
 //!   reported to the client, and to the broker or not, as verimqtt's simulator does);
+//!   packets may stay in transit while time passes (the simulator stalls the network);
 //!   applications are paced (the scenario decides when they act) and each side resends in
 //!   verimqtt's order (client: by last step; broker: releases first).
 
@@ -38,11 +40,13 @@ pub struct TimeScale {
     /// The client gives up on a connection after this percentage of Keep Alive without
     /// receiving anything.
     pub abort_percent: u64,
+    /// The client gives up waiting for CONNACK after this many seconds.
+    pub connack_timeout_s: u64,
 }
 
 impl Default for TimeScale {
     fn default() -> Self {
-        TimeScale { tick_ms: 1000, abort_percent: 150 }
+        TimeScale { tick_ms: 1000, abort_percent: 150, connack_timeout_s: 30 }
     }
 }
 
@@ -110,8 +114,10 @@ impl Mapping {
             packet_ids: Bits::MAX,
             keepalive,
             abort_after: abort_ticks(keepalive, time)?,
+            connack_timeout: Some(ticks_of(time.connack_timeout_s, time, "CONNACK timeout")?),
             cuts: connections(events).min(u64::from(u8::MAX)) as u8,
             reported_cuts: true,
+            slow_network: true,
             graceful_disconnect: publisher_disconnects(events, &clients),
             will,
             paced_application: true,
