@@ -13,6 +13,7 @@
 //! With no observer installed nothing is built: each step checks an `Option` and moves on.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 pub use verimqtt_spec::trace::{CloseReason, ConnId, Event, PacketInfo, PacketKind, Timer, payload_text};
@@ -22,6 +23,42 @@ use crate::codec::{Packet, ProtocolVersion};
 /// Told every observable step of a client or a broker.
 pub trait Observer: Send {
     fn observe(&mut self, now: Instant, event: Event);
+}
+
+/// An observer that keeps every event with its time; its clones share them, so one stays
+/// with the caller while another is installed.
+#[derive(Debug, Clone, Default)]
+pub struct Recording(Arc<Mutex<Vec<(Instant, Event)>>>);
+
+impl Recording {
+    /// The events recorded since the last call.
+    pub fn take(&self) -> Vec<(Instant, Event)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The events recorded since the last call, one [`describe`]d line each.
+    pub fn take_lines(&self) -> Vec<String> {
+        self.take().iter().map(|(_, event)| describe(event)).collect()
+    }
+}
+
+impl Observer for Recording {
+    fn observe(&mut self, now: Instant, event: Event) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((now, event));
+    }
+}
+
+/// One line per event, for tests and logs: `sent 1 PUBLISH("t", qos 1, id 1)`.
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::ConnectionOpened { conn } => format!("opened {conn}"),
+        Event::ConnectionClosed { conn, reason } => format!("closed {conn} {reason:?}"),
+        Event::PacketSent { conn, packet } => format!("sent {conn} {packet}"),
+        Event::PacketReceived { conn, packet } => format!("received {conn} {packet}"),
+        Event::PublishRequested { payload, qos, .. } => format!("requested {payload} qos {qos}"),
+        Event::MessageDelivered { payload, qos, .. } => format!("delivered {payload} qos {qos}"),
+        Event::TimerFired { timer } => format!("timer {timer:?}"),
+    }
 }
 
 /// The observer of a state machine, if one is installed.

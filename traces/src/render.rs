@@ -2,12 +2,13 @@
 //!
 //! - participants: the clients in order of appearance, with the broker after the first;
 //! - a packet is an arrow at the moment it is sent, from its sender to the other end of its
-//!   connection: `->>` if it arrives, `-x` if it never does (lost in a cut);
+//!   connection: `->>` if it arrives, `-x` if it never does (lost in a cut); one that
+//!   arrives later than it was sent also gets a note over its receiver when it arrives;
 //! - connections opened and closed, application publishes and deliveries, and timers are
 //!   notes over their node;
 //! - a note across everyone marks each time the clock moves.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write;
 
 use verimqtt_spec::trace::{ConnId, Event, Node, TraceEvent};
@@ -16,7 +17,7 @@ use verimqtt_spec::trace::{ConnId, Event, Node, TraceEvent};
 pub fn render(trace: &[TraceEvent]) -> String {
     let participants = participants(trace);
     let clients = client_of_conn(trace);
-    let lost = lost_packets(trace);
+    let deliveries = Deliveries::of(trace);
     let mut out = String::from("sequenceDiagram\n");
     for participant in &participants {
         let _ = writeln!(out, "    participant {participant}");
@@ -40,11 +41,16 @@ pub fn render(trace: &[TraceEvent]) -> String {
             }
             Event::PacketSent { conn, packet } => {
                 let peer = peer(node, *conn, &clients);
-                let arrow = if lost.contains(&index) { "-x" } else { "->>" };
+                let arrow = if deliveries.lost.contains(&index) { "-x" } else { "->>" };
                 format!("{node}{arrow}{peer}: {}", escape(&packet.to_string()))
             }
-            // Drawn as the sender's arrow.
-            Event::PacketReceived { .. } => continue,
+            // Drawn as the sender's arrow, unless it arrives later.
+            Event::PacketReceived { packet, .. } => match deliveries.sent_at.get(&index) {
+                Some(&sent_at) if sent_at != event.time_ms => {
+                    format!("Note over {node}: receives {} sent at {sent_at} ms", escape(&packet.to_string()))
+                }
+                _ => continue,
+            },
             Event::PublishRequested { topic, qos, retain, payload } => {
                 format!("Note over {node}: app publishes {}", message(topic, *qos, *retain, payload))
             }
@@ -92,29 +98,38 @@ fn peer(node: &Node, conn: ConnId, clients: &HashMap<ConnId, Node>) -> Node {
     }
 }
 
-/// The indices of the sent packets that never arrive: each direction of a connection is a
-/// FIFO, so the packets sent after the last one its receiver got are lost.
-fn lost_packets(trace: &[TraceEvent]) -> HashSet<usize> {
-    let mut received: HashMap<(ConnId, bool), usize> = HashMap::new();
-    for event in trace {
-        if let Event::PacketReceived { conn, .. } = event.event {
-            // Keyed by the sender's side: the receiver is the broker iff the sender is not.
-            *received.entry((conn, !event.node.is_broker())).or_default() += 1;
-        }
-    }
-    let mut sent: HashMap<(ConnId, bool), usize> = HashMap::new();
-    let mut lost = HashSet::new();
-    for (index, event) in trace.iter().enumerate() {
-        if let Event::PacketSent { conn, .. } = event.event {
-            let key = (conn, event.node.is_broker());
-            let count = sent.entry(key).or_default();
-            *count += 1;
-            if *count > received.get(&key).copied().unwrap_or(0) {
-                lost.insert(index);
+/// How the packets of a trace travel: each direction of a connection is a FIFO, so its
+/// n-th packet received is its n-th sent, and those sent after the last one received are lost.
+#[derive(Debug, Default)]
+struct Deliveries {
+    /// The indices of the sent packets that never arrive.
+    lost: HashSet<usize>,
+    /// For each packet received, when it was sent.
+    sent_at: HashMap<usize, u64>,
+}
+
+impl Deliveries {
+    fn of(trace: &[TraceEvent]) -> Self {
+        // Per direction (connection, and whether the broker sends), the packets in flight.
+        let mut in_flight: HashMap<(ConnId, bool), VecDeque<(usize, u64)>> = HashMap::new();
+        let mut deliveries = Deliveries::default();
+        for (index, event) in trace.iter().enumerate() {
+            match event.event {
+                Event::PacketSent { conn, .. } => {
+                    in_flight.entry((conn, event.node.is_broker())).or_default().push_back((index, event.time_ms));
+                }
+                Event::PacketReceived { conn, .. } => {
+                    let sender_is_broker = !event.node.is_broker();
+                    if let Some((_, time_ms)) = in_flight.entry((conn, sender_is_broker)).or_default().pop_front() {
+                        deliveries.sent_at.insert(index, time_ms);
+                    }
+                }
+                _ => {}
             }
         }
+        deliveries.lost = in_flight.into_values().flatten().map(|(index, _)| index).collect();
+        deliveries
     }
-    lost
 }
 
 fn message(topic: &str, qos: u8, retain: bool, payload: &str) -> String {
@@ -175,6 +190,19 @@ mod tests {
         let diagram = render(&trace);
         assert!(diagram.contains("c0->>broker: PINGREQ"), "{diagram}");
         assert!(diagram.contains("broker-xc0: PINGRESP"), "{diagram}");
+    }
+
+    #[test]
+    fn a_packet_that_arrives_late_gets_a_note_when_it_arrives() {
+        let mut late = received("broker", 1, PacketKind::Connect);
+        late.time_ms = 4000;
+        let opened = TraceEvent { time_ms: 0, node: Node("c0".into()), event: Event::ConnectionOpened { conn: 1 } };
+        let diagram = render(&[opened, sent("c0", 1, PacketKind::Connect), late]);
+        assert!(diagram.contains("c0->>broker: CONNECT\n"), "{diagram}");
+        assert!(
+            diagram.contains("Note over c0,broker: 4000 ms\n    Note over broker: receives CONNECT sent at 0 ms"),
+            "{diagram}"
+        );
     }
 
     #[test]

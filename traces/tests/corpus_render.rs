@@ -1,6 +1,9 @@
 //! The corpus: every named situation's committed trace is what the simulator records now,
 //! and each renders as the sequence diagram in its snapshot.
 
+// A test's own setup failing is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 
 use verimqtt_spec::trace::read_trace;

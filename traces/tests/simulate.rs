@@ -1,5 +1,8 @@
 //! The simulator: runs are deterministic for a seed, and the situations it stages happen.
 
+// A test's own setup failing is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use verimqtt::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::{Event, PacketKind, TraceEvent};
 use verimqtt_traces::sim::{ClientSpec, Scenario, SessionKind, Side, Step, named_scenarios, simulate};
@@ -41,11 +44,12 @@ fn seeds_choose_different_interleavings() {
 }
 
 /// A publisher with a persistent session whose connection is cut once `receiver` gets
-/// `packet` of a message at `qos`, then reconnects.
+/// `packet` of a message at `qos`; once both ends have given the connection up, it
+/// reconnects.
 fn publisher_cut_after(version: ProtocolVersion, qos: QoS, receiver: Side, packet: PacketKind) -> Scenario {
     Scenario::new(version)
-        .client(ClientSpec::new(SessionKind::Persistent))
-        .client(ClientSpec::new(SessionKind::Clean))
+        .client(ClientSpec::new(SessionKind::Persistent).keep_alive(2))
+        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
         .steps([
             Step::Connect { client: 0 },
             Step::Connect { client: 1 },
@@ -55,9 +59,48 @@ fn publisher_cut_after(version: ProtocolVersion, qos: QoS, receiver: Side, packe
             Step::CutAfter { client: 0, receiver, packet },
             Step::publish(0, qos),
             Step::Settle,
+            Step::Advance(3),
             Step::Connect { client: 0 },
             Step::Settle,
         ])
+}
+
+#[test]
+fn a_cut_is_found_out_through_keep_alive_by_both_ends() {
+    let scenario = publisher_cut_after(ProtocolVersion::V5, QoS::AtLeastOnce, Side::Broker, PacketKind::Publish);
+    for seed in 0..8 {
+        let run = simulate(&scenario, seed).unwrap();
+        assert!(run.refusals.is_empty(), "{:?}", run.refusals);
+        let closes: Vec<(String, u64)> = run
+            .trace
+            .iter()
+            .filter_map(|event| match &event.event {
+                Event::ConnectionClosed { conn: 1, reason } => {
+                    Some((format!("{} {reason:?}", event.node), event.time_ms))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(closes.contains(&("c0 KeepaliveTimeout".to_string(), 3000)), "{closes:?}");
+        assert!(closes.contains(&("broker KeepaliveTimeout".to_string(), 3000)), "{closes:?}");
+    }
+}
+
+#[test]
+fn a_reset_is_seen_by_both_ends_at_once() {
+    let scenario = Scenario::new(ProtocolVersion::V311).client(ClientSpec::new(SessionKind::Clean)).steps([
+        Step::Connect { client: 0 },
+        Step::Settle,
+        Step::Reset { client: 0 },
+    ]);
+    let run = simulate(&scenario, 0).unwrap();
+    let closes = run.trace.iter().filter(|event| {
+        matches!(
+            event.event,
+            Event::ConnectionClosed { conn: 1, reason: verimqtt_spec::trace::CloseReason::ConnectionLost }
+        )
+    });
+    assert_eq!(closes.count(), 2);
 }
 
 #[test]
@@ -171,5 +214,73 @@ proptest::proptest! {
         proptest::prop_assert!(scenario.clients.len() <= 3);
         let requested = run.trace.iter().filter(|event| matches!(event.event, Event::PublishRequested { .. })).count();
         proptest::prop_assert!(requested <= 4);
+        check_connections(&run.trace).map_err(proptest::test_runner::TestCaseError::fail)?;
     }
+}
+
+/// What a trace must show of the network whatever the scenario: both ends use one number for
+/// a connection, each node uses a connection only between its open and its close, and each
+/// direction is a FIFO that may lose its tail but never reorders or invents a packet.
+fn check_connections(trace: &[TraceEvent]) -> Result<(), String> {
+    use std::collections::HashMap;
+    let mut opened: HashMap<(String, u64), bool> = HashMap::new();
+    let mut sent: HashMap<(String, u64), Vec<String>> = HashMap::new();
+    let mut received: HashMap<(String, u64), Vec<String>> = HashMap::new();
+    for (index, event) in trace.iter().enumerate() {
+        let node = event.node.0.clone();
+        let (conn, packet) = match &event.event {
+            Event::ConnectionOpened { conn } => {
+                if opened.insert((node.clone(), *conn), true).is_some() {
+                    return Err(format!("event {index}: {node} opens connection {conn} twice"));
+                }
+                continue;
+            }
+            Event::ConnectionClosed { conn, .. } => {
+                if opened.insert((node.clone(), *conn), false) != Some(true) {
+                    return Err(format!("event {index}: {node} closes connection {conn} it does not have open"));
+                }
+                continue;
+            }
+            Event::PacketSent { conn, packet } => {
+                sent.entry((node.clone(), *conn)).or_default().push(packet.to_string());
+                (*conn, packet)
+            }
+            Event::PacketReceived { conn, packet } => {
+                // Keyed by the sender, so that the two lists of a direction line up.
+                let sender = if event.node.is_broker() { client_of(trace, *conn) } else { "broker".to_string() };
+                received.entry((sender, *conn)).or_default().push(packet.to_string());
+                (*conn, packet)
+            }
+            _ => continue,
+        };
+        if opened.get(&(node.clone(), conn)) != Some(&true) {
+            return Err(format!("event {index}: {node} uses connection {conn} while it is not open ({packet})"));
+        }
+    }
+    for (direction, got) in &received {
+        let put = sent.get(direction).map(Vec::as_slice).unwrap_or_default();
+        if !put.starts_with(got) {
+            return Err(format!("{direction:?} received {got:?} but sent {put:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// The client that opened `conn`.
+fn client_of(trace: &[TraceEvent], conn: u64) -> String {
+    trace
+        .iter()
+        .find(|event| !event.node.is_broker() && event.event == Event::ConnectionOpened { conn })
+        .map(|event| event.node.0.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_connection_check_rejects_a_packet_received_but_never_sent() {
+    let named = named_scenarios().into_iter().find(|named| named.name == "qos1_v5").unwrap();
+    let mut trace = simulate(&named.scenario, named.seed).unwrap().trace;
+    assert_eq!(check_connections(&trace), Ok(()));
+    let first_sent = trace.iter().position(|event| matches!(event.event, Event::PacketSent { .. })).unwrap();
+    trace.remove(first_sent);
+    assert!(check_connections(&trace).is_err());
 }

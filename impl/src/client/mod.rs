@@ -263,7 +263,7 @@ impl Client {
         if self.connection.as_ref().is_some_and(|connection| connection.state != State::TransportReady) {
             return;
         }
-        if self.session.expires_at().is_some_and(|expires_at| expires_at <= now) {
+        if self.tracer.is_on() && self.session.expires_at().is_some_and(|expires_at| expires_at <= now) {
             self.tracer.timer(now, trace::Timer::SessionExpiry);
         }
         let expired = self.session.expire_if_due(now, &mut self.packet_ids);

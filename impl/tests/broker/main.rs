@@ -9,6 +9,7 @@ mod harness;
 mod keepalive;
 mod limits;
 mod mqtt5;
+mod observer;
 mod qos;
 mod retained;
 mod sessions;

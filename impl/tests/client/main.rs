@@ -10,6 +10,7 @@ mod interleavings;
 mod keep_alive;
 mod lifecycle;
 mod mqtt5;
+mod observer;
 mod packet_ids;
 mod receive_path;
 mod reconnect;

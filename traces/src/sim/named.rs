@@ -20,12 +20,17 @@ const SUBSCRIBER: usize = 1;
 const V311: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
+/// Every client's keep alive, in seconds (ticks): the model's clients all have one.
+const KEEP_ALIVE: u16 = 2;
+/// Ticks until both ends of a cut connection have given it up: one and a half keep alives.
+const DETECT_CUT: Step = Step::Advance(3);
+
 fn clean() -> ClientSpec {
-    ClientSpec::new(SessionKind::Clean)
+    ClientSpec::new(SessionKind::Clean).keep_alive(KEEP_ALIVE)
 }
 
 fn persistent() -> ClientSpec {
-    ClientSpec::new(SessionKind::Persistent)
+    ClientSpec::new(SessionKind::Persistent).keep_alive(KEEP_ALIVE)
 }
 
 /// Both clients connect, and the subscriber subscribes to the topic at `qos`.
@@ -51,6 +56,7 @@ fn qos2_cut_after(receiver: Side, packet: PacketKind) -> Scenario {
         Step::CutAfter { client: PUBLISHER, receiver, packet },
         Step::publish(PUBLISHER, QoS::ExactlyOnce),
         Step::Settle,
+        DETECT_CUT,
         Step::Connect { client: PUBLISHER },
         Step::Settle,
     ])
@@ -80,6 +86,7 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
                 Step::CutAfter { client: PUBLISHER, receiver: Side::Broker, packet: PacketKind::Publish },
                 Step::publish(PUBLISHER, QoS::AtLeastOnce),
                 Step::Settle,
+                DETECT_CUT,
                 Step::Connect { client: PUBLISHER },
                 Step::Settle,
             ]),
@@ -94,19 +101,41 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
                 Step::CutAfter { client: SUBSCRIBER, receiver: Side::Client, packet: PacketKind::Publish },
                 Step::publish(PUBLISHER, QoS::ExactlyOnce),
                 Step::Settle,
+                DETECT_CUT,
                 Step::Connect { client: SUBSCRIBER },
                 Step::Settle,
             ]),
         ),
         named(
             "session_takeover",
-            connected(V5, clean(), persistent().keep_alive(10), QoS::AtLeastOnce).steps([
-                Step::HalfCut { client: SUBSCRIBER },
-                Step::Connect { client: SUBSCRIBER },
+            // The broker heard from c0 a tick after c0 last heard from it, so after the cut
+            // c0 gives up (and reconnects) a tick before the broker would.
+            connected(V5, persistent(), clean(), QoS::AtLeastOnce).steps([
+                Step::Advance(1),
+                Step::publish(PUBLISHER, QoS::AtMostOnce),
+                Step::Settle,
+                Step::Cut { client: PUBLISHER },
+                Step::Advance(2),
+                Step::Connect { client: PUBLISHER },
                 Step::Settle,
                 Step::publish(PUBLISHER, QoS::AtLeastOnce),
                 Step::Settle,
             ]),
+        ),
+        named(
+            "connection_reset_seen_by_both_ends",
+            connected(V311, persistent(), clean(), QoS::AtLeastOnce).steps([
+                Step::publish(PUBLISHER, QoS::AtLeastOnce),
+                Step::Deliver(1),
+                Step::Reset { client: PUBLISHER },
+                Step::Connect { client: PUBLISHER },
+                Step::Settle,
+            ]),
+        ),
+        named(
+            "half_open_connection_closed_by_the_broker",
+            connected(V311, clean().with_will(), clean(), QoS::AtMostOnce)
+                .steps([Step::HalfCut { client: PUBLISHER }, Step::Advance(4)]),
         ),
         named(
             "persistent_session_resumed_with_queued_messages",
@@ -115,8 +144,22 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
         named("clean_session_discards", published_while_away(clean(), [QoS::AtLeastOnce])),
         named(
             "will_on_keepalive_expiry",
-            connected(V311, clean().keep_alive(2).with_will(), clean(), QoS::AtMostOnce)
-                .steps([Step::HalfCut { client: PUBLISHER }, Step::Advance(4)]),
+            connected(V311, clean().with_will(), clean(), QoS::AtMostOnce)
+                .steps([Step::Cut { client: PUBLISHER }, Step::Advance(4)]),
+        ),
+        named(
+            "broker_keepalive_close_v5",
+            Scenario::new(V5).client(clean()).steps([
+                Step::Connect { client: 0 },
+                Step::Settle,
+                Step::Cut { client: 0 },
+                DETECT_CUT,
+            ]),
+        ),
+        named(
+            "will_on_cut_v5",
+            connected(V5, persistent().with_will(), clean(), QoS::AtMostOnce)
+                .steps([Step::Cut { client: PUBLISHER }, DETECT_CUT]),
         ),
         named(
             "will_not_sent_on_disconnect",
@@ -125,20 +168,20 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
         ),
         named(
             "keepalive_ping_pingresp",
-            Scenario::new(V311).client(clean().keep_alive(2)).steps([
-                Step::Connect { client: 0 },
-                Step::Settle,
-                Step::Advance(5),
-            ]),
+            Scenario::new(V311).client(clean()).steps([Step::Connect { client: 0 }, Step::Settle, Step::Advance(5)]),
         ),
         named(
             "keepalive_abort_when_the_network_stalls",
-            Scenario::new(V5).client(clean().keep_alive(2)).steps([
+            Scenario::new(V5).client(clean()).steps([
                 Step::Connect { client: 0 },
                 Step::Settle,
                 Step::Stall(4),
                 Step::Settle,
             ]),
+        ),
+        named(
+            "connack_timeout_when_the_network_stalls",
+            Scenario::new(V311).client(clean()).steps([Step::Connect { client: 0 }, Step::Stall(4), Step::Settle]),
         ),
         named(
             "retained_message_to_late_subscriber",
@@ -191,6 +234,7 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
                 Step::CutAfter { client: SUBSCRIBER, receiver: Side::Client, packet: PacketKind::Publish },
                 Step::publish(PUBLISHER, QoS::AtLeastOnce),
                 Step::Settle,
+                DETECT_CUT,
                 Step::Connect { client: SUBSCRIBER },
                 Step::Settle,
             ]),

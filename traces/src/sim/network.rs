@@ -25,11 +25,20 @@ pub(super) struct Link {
     /// Whether each end still uses the connection.
     pub client_open: bool,
     pub broker_open: bool,
+    /// The network failed: what was in flight is lost and what is sent later vanishes.
+    pub cut: bool,
 }
 
 impl Link {
     pub fn new(client: usize) -> Self {
-        Link { client, to_broker: VecDeque::new(), to_client: VecDeque::new(), client_open: true, broker_open: true }
+        Link {
+            client,
+            to_broker: VecDeque::new(),
+            to_client: VecDeque::new(),
+            client_open: true,
+            broker_open: true,
+            cut: false,
+        }
     }
 
     /// The pipe towards `receiver`.
@@ -51,15 +60,36 @@ impl Link {
     /// Sends `bytes` (one or more whole packets) from the end opposite `receiver`, one
     /// segment per packet, if that end still uses the connection.
     pub fn send(&mut self, receiver: Side, mut bytes: Bytes) {
+        while let Some(length) = frame_len(&bytes) {
+            let packet = Segment::Packet(bytes.split_to(length));
+            self.put(receiver, packet);
+        }
+    }
+
+    /// The end opposite `receiver` closes: it stops using the connection, and its close
+    /// follows what it sent.
+    pub fn close(&mut self, receiver: Side) {
+        self.put(receiver, Segment::Close);
+        match receiver {
+            Side::Client => self.broker_open = false,
+            Side::Broker => self.client_open = false,
+        }
+    }
+
+    /// The network fails: what is in flight is lost, and what is sent later vanishes.
+    pub fn cut(&mut self) {
+        self.cut = true;
+        self.to_broker.clear();
+        self.to_client.clear();
+    }
+
+    fn put(&mut self, receiver: Side, segment: Segment) {
         let sender = match receiver {
             Side::Client => Side::Broker,
             Side::Broker => Side::Client,
         };
-        if !self.is_open(sender) {
-            return;
-        }
-        while let Some(length) = frame_len(&bytes) {
-            self.pipe(receiver).push_back(Segment::Packet(bytes.split_to(length)));
+        if self.is_open(sender) && !self.cut {
+            self.pipe(receiver).push_back(segment);
         }
     }
 }
@@ -91,6 +121,26 @@ mod tests {
         long.extend([0; 128]);
         assert_eq!(frame_len(&long), Some(131));
         assert_eq!(frame_len(&[]), None);
+    }
+
+    #[test]
+    fn a_cut_loses_what_is_in_flight_and_what_comes_after() {
+        let mut link = Link::new(0);
+        link.send(Side::Client, Bytes::from_static(&[0xd0, 0x00]));
+        link.cut();
+        link.send(Side::Broker, Bytes::from_static(&[0xc0, 0x00]));
+        link.close(Side::Client);
+        assert!(link.to_broker.is_empty() && link.to_client.is_empty());
+        assert!(!link.broker_open && link.client_open);
+    }
+
+    #[test]
+    fn a_close_follows_what_was_sent_and_ends_the_sending() {
+        let mut link = Link::new(0);
+        link.send(Side::Broker, Bytes::from_static(&[0xc0, 0x00]));
+        link.close(Side::Broker);
+        link.send(Side::Broker, Bytes::from_static(&[0xc0, 0x00]));
+        assert_eq!(link.to_broker, [Segment::Packet(Bytes::from_static(&[0xc0, 0x00])), Segment::Close]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use verimqtt::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
-use verimqtt::client::{Client, ClientOptions, Event as ClientEvent};
+use verimqtt::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
 use verimqtt::codec::{Disconnect, MqttString, Properties, QoS, ReasonCode, Subscription, SubscriptionOptions, Will};
 use verimqtt_spec::trace::{ConnId, Event, PacketKind, TraceEvent};
 
@@ -96,47 +96,39 @@ impl Run {
         match step {
             Step::Connect { client } => return Ok(self.connect(*client)),
             Step::Subscribe { client, filter, qos } => {
-                let filter = mqtt_string(filter)?;
-                let subscription =
-                    Subscription { filter, options: SubscriptionOptions { qos: *qos, ..Default::default() } };
-                let result = self.clients[*client].subscribe(now, vec![subscription], Properties::default());
-                self.pump_client(*client);
-                return Ok(result.map(drop).map_err(|error| error.to_string()));
+                let options = SubscriptionOptions { qos: *qos, ..Default::default() };
+                let subscription = Subscription { filter: mqtt_string(filter)?, options };
+                return Ok(
+                    self.command(*client, |client| client.subscribe(now, vec![subscription], Properties::default()))
+                );
             }
             Step::Unsubscribe { client, filter } => {
-                let result = self.clients[*client].unsubscribe(now, vec![mqtt_string(filter)?], Properties::default());
-                self.pump_client(*client);
-                return Ok(result.map(drop).map_err(|error| error.to_string()));
+                let filter = mqtt_string(filter)?;
+                return Ok(self.command(*client, |client| client.unsubscribe(now, vec![filter], Properties::default())));
             }
             Step::Publish { client, topic, qos, retain } => {
-                let payload = Bytes::from(format!("m{}", self.next_payload));
-                let result = self.clients[*client].publish(
-                    now,
-                    mqtt_string(topic)?,
-                    payload,
-                    *qos,
-                    *retain,
-                    Properties::default(),
-                );
+                let (topic, payload) = (mqtt_string(topic)?, Bytes::from(format!("m{}", self.next_payload)));
+                let result = self.command(*client, |client| {
+                    client.publish(now, topic, payload, *qos, *retain, Properties::default())
+                });
                 if result.is_ok() {
                     self.next_payload += 1;
                 }
-                self.pump_client(*client);
-                return Ok(result.map(drop).map_err(|error| error.to_string()));
+                return Ok(result);
             }
             Step::Disconnect { client } => {
-                let result = self.clients[*client].disconnect(now, Disconnect::new(ReasonCode::Success));
-                self.pump_client(*client);
-                return Ok(result.map_err(|error| error.to_string()));
+                let disconnect = Disconnect::new(ReasonCode::Success);
+                return Ok(self.command(*client, |client| client.disconnect(now, disconnect)));
             }
-            Step::Cut { client } => match self.current[*client] {
-                Some(link) => self.cut(link),
-                None => return Ok(Err("no connection to cut".to_string())),
-            },
-            Step::HalfCut { client } => match self.current[*client] {
-                Some(link) => self.half_cut(link),
-                None => return Ok(Err("no connection to cut".to_string())),
-            },
+            Step::Cut { client } | Step::Reset { client } | Step::HalfCut { client } => {
+                let Some(link) = self.current[*client] else { return Ok(Err("no connection to cut".to_string())) };
+                self.links[link].cut();
+                match step {
+                    Step::Reset { .. } => self.reset(link),
+                    Step::HalfCut { .. } => self.close_client_end(link),
+                    _ => {}
+                }
+            }
             Step::CutAfter { client, receiver, packet } => {
                 self.triggers.push(CutTrigger { client: *client, receiver: *receiver, packet: *packet })
             }
@@ -163,6 +155,17 @@ impl Run {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Gives a command to a client and sends what it puts out; `Err` if the client refused.
+    fn command<T>(
+        &mut self,
+        client: usize,
+        command: impl FnOnce(&mut Client) -> Result<T, CommandError>,
+    ) -> Result<(), String> {
+        let result = command(&mut self.clients[client]);
+        self.pump_client(client);
+        result.map(drop).map_err(|error| error.to_string())
     }
 
     /// Opens a new connection for the client and sends CONNECT on it.
@@ -195,11 +198,7 @@ impl Run {
                 while let Some(bytes) = self.clients[client].poll_transmit() {
                     self.links[link].send(Side::Broker, bytes);
                 }
-                let link = &mut self.links[link];
-                if link.client_open {
-                    link.to_broker.push_back(Segment::Close);
-                    link.client_open = false;
-                }
+                self.links[link].close(Side::Broker);
                 self.current[client] = None;
                 return;
             }
@@ -225,10 +224,7 @@ impl Run {
             while let Some(bytes) = self.broker.poll_transmit(conn) {
                 link.send(Side::Client, bytes);
             }
-            if link.broker_open {
-                link.to_client.push_back(Segment::Close);
-                link.broker_open = false;
-            }
+            link.close(Side::Client);
             self.broker.handle_closed(conn, now);
         }
     }
@@ -309,17 +305,13 @@ impl Run {
         };
         if let Some(index) = fired {
             self.triggers.remove(index);
-            self.cut(link);
+            self.links[link].cut();
         }
     }
 
-    /// The network fails: what is in flight is lost, and both ends that still use the
-    /// connection hear of it, in an order the seed chooses.
-    fn cut(&mut self, link: usize) {
-        let now = self.clock.now();
-        let conn = BrokerConn(link as ConnId + 1);
-        self.links[link].to_broker.clear();
-        self.links[link].to_client.clear();
+    /// Both ends of the cut connection `link` that still use it hear it is lost, in an
+    /// order the seed chooses.
+    fn reset(&mut self, link: usize) {
         let broker_first = self.rng.below(2) == 0;
         for side in if broker_first { [Side::Broker, Side::Client] } else { [Side::Client, Side::Broker] } {
             if !self.links[link].is_open(side) {
@@ -328,20 +320,12 @@ impl Run {
             match side {
                 Side::Broker => {
                     self.links[link].broker_open = false;
-                    self.broker.handle_closed(conn, now);
+                    self.broker.handle_closed(BrokerConn(link as ConnId + 1), self.clock.now());
                     self.pump_broker();
                 }
                 Side::Client => self.close_client_end(link),
             }
         }
-    }
-
-    /// The client's end fails: what is in flight is lost and the client hears of it; the
-    /// broker does not.
-    fn half_cut(&mut self, link: usize) {
-        self.links[link].to_broker.clear();
-        self.links[link].to_client.clear();
-        self.close_client_end(link);
     }
 
     /// The client hears its connection is lost, and forgets it.
@@ -400,6 +384,11 @@ fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpec) -> Resul
     let name = format!("c{index}");
     let mut options = ClientOptions::new(scenario.version, mqtt_string(&name)?);
     options.keep_alive = spec.keep_alive;
+    // The model's clients give up on a silent server after the abort period (one and a half
+    // keep alives) whether or not the CONNACK came; a client waits as long for it here.
+    if spec.keep_alive != 0 {
+        options.connack_timeout = Some(Duration::from_millis(u64::from(spec.keep_alive) * 1500));
+    }
     options.clean_start = spec.session == SessionKind::Clean;
     // 3.1.1 has no expiry: a persistent session lasts until a clean start.
     options.session_expiry_interval = match spec.session {

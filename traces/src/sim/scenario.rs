@@ -98,17 +98,23 @@ pub enum Step {
     Disconnect {
         client: usize,
     },
-    /// The network cuts the client's connection now: what was in flight is lost and both
-    /// ends see the connection lost.
+    /// The network fails on the client's connection, as when a cable is pulled (and as the
+    /// model's cuts do): what is in flight is lost, what is sent later vanishes, and neither
+    /// end is told; each finds out through its keep alive.
     Cut {
         client: usize,
     },
-    /// The client's end of its connection fails unseen by the broker, whose end stays open
-    /// (a half-open connection) until its keep alive or a takeover closes it.
+    /// The network fails and both ends see the connection lost at once (a reset).
+    Reset {
+        client: usize,
+    },
+    /// The network fails and only the client sees it: the broker's end stays open (a
+    /// half-open connection) until its keep alive or a takeover closes it.
     HalfCut {
         client: usize,
     },
-    /// Arms a cut of the client's connection right after `receiver` receives a `packet` on it.
+    /// Arms a [`Step::Cut`] of the client's connection right after `receiver` receives a
+    /// `packet` on it: what that packet's receipt put in flight is lost.
     CutAfter {
         client: usize,
         receiver: Side,
@@ -143,6 +149,7 @@ impl Step {
             | Step::Publish { client, .. }
             | Step::Disconnect { client }
             | Step::Cut { client }
+            | Step::Reset { client }
             | Step::HalfCut { client }
             | Step::CutAfter { client, .. } => Some(*client),
             Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,

@@ -1,6 +1,9 @@
-//! Random scenarios for property tests, in the shape the model checks: client `c0`
-//! publishes to [`TOPIC`]; every other client subscribes to it (a single client subscribes
-//! and publishes to itself). Small bounds keep the model's state sets trackable: at most 3
+//! Random scenarios for property tests, in the shape of the model's configurations: client
+//! `c0` publishes to [`TOPIC`]; every other client subscribes to it at QoS 2 (a single
+//! client subscribes and publishes to itself); sessions are chosen per client, while keep
+//! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
+//! same for every client. Cuts are mostly silent, found out through keep alive; some are
+//! resets both ends see, or half-open connections only the client sees. Small bounds keep the model's state sets trackable: at most 3
 //! clients, 4 messages and 3 cuts.
 
 use proptest::prelude::*;
@@ -13,20 +16,25 @@ const MAX_CLIENTS: usize = 3;
 const MAX_MESSAGES: usize = 4;
 const MAX_CUTS: usize = 3;
 const MAX_ACTIONS: usize = 14;
+/// Ticks after which every cut connection has been given up: one and a half of the longest
+/// keep alive, rounded up.
+const DETECT_TICKS: u32 = 5;
 
 fn arb_qos() -> impl Strategy<Value = QoS> {
     prop_oneof![Just(QoS::AtMostOnce), Just(QoS::AtLeastOnce), Just(QoS::ExactlyOnce)]
 }
 
-fn arb_client() -> impl Strategy<Value = ClientSpec> {
-    (any::<bool>(), prop_oneof![Just(0u16), 1u16..=3], any::<bool>(), prop_oneof![Just(u32::MAX), 1u32..=4]).prop_map(
-        |(persistent, keep_alive, will, session_expiry)| ClientSpec {
-            session: if persistent { SessionKind::Persistent } else { SessionKind::Clean },
-            keep_alive,
-            will,
-            session_expiry,
-        },
-    )
+fn arb_session() -> impl Strategy<Value = SessionKind> {
+    prop_oneof![Just(SessionKind::Clean), Just(SessionKind::Persistent)]
+}
+
+/// The clients: a session kind each, and the keep alive, will and session expiry they share.
+fn arb_clients() -> impl Strategy<Value = Vec<ClientSpec>> {
+    let sessions = prop::collection::vec(arb_session(), 1..=MAX_CLIENTS);
+    let session_expiry = prop_oneof![Just(u32::MAX), 1u32..=4];
+    (sessions, 1u16..=3, any::<bool>(), session_expiry).prop_map(|(sessions, keep_alive, will, session_expiry)| {
+        sessions.into_iter().map(|session| ClientSpec { session, keep_alive, will, session_expiry }).collect()
+    })
 }
 
 /// A step after the set-up, for one of `clients` clients.
@@ -43,6 +51,7 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => arb_qos().prop_map(|qos| Step::publish(0, qos)),
         2 => client.clone().prop_map(|client| Step::Cut { client }),
+        1 => client.clone().prop_map(|client| Step::Reset { client }),
         1 => client.clone().prop_map(|client| Step::HalfCut { client }),
         2 => (client.clone(), receiver, packet).prop_map(|(client, receiver, packet)| Step::CutAfter { client, receiver, packet }),
         2 => client.clone().prop_map(|client| Step::Connect { client }),
@@ -62,7 +71,9 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
         .filter(|step| {
             let (count, max) = match step {
                 Step::Publish { .. } => (&mut messages, MAX_MESSAGES),
-                Step::Cut { .. } | Step::HalfCut { .. } | Step::CutAfter { .. } => (&mut cuts, MAX_CUTS),
+                Step::Cut { .. } | Step::Reset { .. } | Step::HalfCut { .. } | Step::CutAfter { .. } => {
+                    (&mut cuts, MAX_CUTS)
+                }
                 _ => return true,
             };
             *count += 1;
@@ -72,24 +83,23 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
 }
 
 /// A scenario in the model's shape: set-up (everyone connects, the subscribers subscribe),
-/// random actions, then every client reconnects and time runs on so that what can finish
-/// does.
+/// random actions, then time runs on until every cut is found out, every client reconnects,
+/// and what can finish does.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     let version = prop_oneof![Just(ProtocolVersion::V311), Just(ProtocolVersion::V5)];
-    (version, prop::collection::vec(arb_client(), 1..=MAX_CLIENTS), arb_qos()).prop_flat_map(
-        |(version, clients, subscription_qos)| {
-            let count = clients.len();
-            prop::collection::vec(arb_action(count), 0..=MAX_ACTIONS).prop_map(move |actions| {
-                let subscribers: Vec<usize> = if count == 1 { vec![0] } else { (1..count).collect() };
-                let connect = (0..count).map(|client| Step::Connect { client });
-                let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, subscription_qos));
-                Scenario::new(version)
-                    .steps(connect.clone().chain([Step::Settle]))
-                    .steps(subscribe.chain([Step::Settle]))
-                    .steps(within_bounds(actions))
-                    .steps(connect.chain([Step::Settle, Step::Advance(2)]))
-                    .with_clients(clients.clone())
-            })
-        },
-    )
+    (version, arb_clients()).prop_flat_map(|(version, clients)| {
+        let count = clients.len();
+        prop::collection::vec(arb_action(count), 0..=MAX_ACTIONS).prop_map(move |actions| {
+            let subscribers: Vec<usize> = if count == 1 { vec![0] } else { (1..count).collect() };
+            let connect = (0..count).map(|client| Step::Connect { client });
+            let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, QoS::ExactlyOnce));
+            Scenario::new(version)
+                .steps(connect.clone().chain([Step::Settle]))
+                .steps(subscribe.chain([Step::Settle]))
+                .steps(within_bounds(actions))
+                .steps([Step::Advance(DETECT_TICKS)])
+                .steps(connect.chain([Step::Settle, Step::Advance(2)]))
+                .with_clients(clients.clone())
+        })
+    })
 }
