@@ -109,6 +109,9 @@ pub struct Config {
     pub abort_after: u8,
     /// Ticks a connecting client waits for CONNACK before giving up; `None`: `abort_after`.
     pub connack_timeout: Option<u8>,
+    /// Ticks the broker waits for CONNECT on a connection it accepted before closing it;
+    /// `None`: it forgets a connection whose client left before its CONNECT arrived.
+    pub broker_connect_timeout: Option<u8>,
     /// Number of network cuts the environment may inject.
     pub cuts: u8,
     /// Besides silent cuts (each end finds out through keepalive), cuts may be reported: the
@@ -163,6 +166,7 @@ impl Config {
             keepalive: 2,
             abort_after: 3,
             connack_timeout: None,
+            broker_connect_timeout: None,
             cuts: 1,
             reported_cuts: false,
             slow_network: false,
@@ -350,6 +354,9 @@ impl fmt::Display for Config {
         }
         if let Some(ticks) = self.connack_timeout {
             write!(f, " connack-timeout={ticks}")?;
+        }
+        if let Some(ticks) = self.broker_connect_timeout {
+            write!(f, " connect-timeout={ticks}")?;
         }
         if self.reported_cuts {
             write!(f, " reported-cuts")?;

@@ -4,7 +4,7 @@
 //! cannot cut a connection (losing what is in flight in both directions) and their timers carry
 //! no time, while MQTT's sessions, keepalive and wills are all about exactly that.
 
-use crate::broker::{keepalive_close_due, session_expiry_due};
+use crate::broker::{connect_timeout_due, keepalive_close_due, session_expiry_due};
 use crate::client::{Status, abort_due, application_can_act, ping_due, subscription_wanted};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
@@ -80,6 +80,9 @@ impl Model for MqttModel {
                 }
                 if keepalive_close_due(config, state, client, link) {
                     actions.push(Action::KeepaliveClose { client, link });
+                }
+                if connect_timeout_due(config, state, client, link) {
+                    actions.push(Action::ConnectTimeout { client, link });
                 }
             }
         }

@@ -27,6 +27,8 @@ pub enum Action {
     Ping(usize),
     /// The client gives up on a connection whose CONNACK or PINGRESP did not come.
     Abort(usize),
+    /// The broker closes a connection on which no CONNECT came in time.
+    ConnectTimeout { client: usize, link: usize },
     /// The broker closes a connection that has been silent for too long.
     KeepaliveClose { client: usize, link: usize },
     /// The broker discards an offline session whose expiry interval has passed (5.0).
@@ -69,6 +71,9 @@ impl fmt::Display for Action {
                 write!(f, "broker keepalive-closes c{client}#{link}")
             }
             Action::ExpireSession(c) => write!(f, "broker expires session of c{c}"),
+            Action::ConnectTimeout { client, link } => {
+                write!(f, "broker gives up waiting for CONNECT on c{client}#{link}")
+            }
             Action::Connect(c) => write!(f, "c{c} connects"),
             Action::Cut { client, link } => write!(f, "network cuts c{client}#{link}"),
             Action::ReportedCut { client, link, broker_told } => {
@@ -142,16 +147,18 @@ impl<'a> Step<'a> {
             Action::Abort(c) => self.abort(c),
             Action::KeepaliveClose { client, link } => self.keepalive_close(client, link),
             Action::ExpireSession(c) => self.expire_session(c),
+            Action::ConnectTimeout { client, link } => self.connect_timeout(client, link),
             Action::Connect(c) => self.connect(c),
             Action::Cut { client, link } => self.cut(client, link),
             Action::ReportedCut { client, link, broker_told } => self.reported_cut(client, link, broker_told),
             Action::Tick => self.tick(),
         }
+        let times_out_connect = self.config.broker_connect_timeout.is_some();
         let mut removed_links = Vec::new();
         for (client, links) in self.state.links.iter_mut().enumerate() {
             let mut link = 0;
             links.retain(|l| {
-                let finished = l.is_finished();
+                let finished = l.is_finished(times_out_connect);
                 if finished {
                     removed_links.push(LinkRef { client, link });
                 }

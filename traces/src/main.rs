@@ -39,9 +39,13 @@ enum Command {
         /// The client gives up after this percentage of Keep Alive without receiving.
         #[arg(long, default_value_t = TimeScale::default().abort_percent)]
         abort_percent: u64,
-        /// The client gives up waiting for CONNACK after this many seconds.
-        #[arg(long, default_value_t = TimeScale::default().connack_timeout_s)]
-        connack_timeout_s: u64,
+        /// The client gives up waiting for CONNACK after this many seconds (default: after
+        /// the abort period, or 30 s with Keep Alive off).
+        #[arg(long)]
+        connack_timeout_s: Option<u64>,
+        /// The broker closes a connection on which no CONNECT came after this many seconds.
+        #[arg(long, default_value_t = TimeScale::default().connect_timeout_s)]
+        connect_timeout_s: u64,
     },
 }
 
@@ -61,9 +65,10 @@ fn run(command: Command) -> Result<(), String> {
             print!("{}", render(&read(&file)?));
             Ok(())
         }
-        Command::Check { file, tick_ms, abort_percent, connack_timeout_s } => {
-            let report = check_trace_with(&read(&file)?, TimeScale { tick_ms, abort_percent, connack_timeout_s })
-                .map_err(|failure| format!("{}: {failure}", file.display()))?;
+        Command::Check { file, tick_ms, abort_percent, connack_timeout_s, connect_timeout_s } => {
+            let time = TimeScale { tick_ms, abort_percent, connack_timeout_s, connect_timeout_s };
+            let report =
+                check_trace_with(&read(&file)?, time).map_err(|failure| format!("{}: {failure}", file.display()))?;
             println!("{}: {report}", file.display());
             Ok(())
         }

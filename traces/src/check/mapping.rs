@@ -14,7 +14,9 @@
 //! - **Time**: `tick = time_ms / tick_ms`; Keep Alive (seconds) becomes ticks the same way and
 //!   the client gives up after `abort_percent` % of it, rounded up (verimqtt: 150 %). Keep
 //!   Alive 0 (off) becomes a keepalive longer than the trace. The client gives up waiting for
-//!   CONNACK after `connack_timeout_s` (verimqtt: 30 s).
+//!   CONNACK after the abort period, or 30 s with Keep Alive off, as the simulator sets it
+//!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
+//!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
 //!   Alive and wills come from the CONNECT packets; the publisher disconnects gracefully if it
 //!   closes with `disconnected`. Every connection may be cut once (cuts are not logged, but
@@ -40,13 +42,16 @@ pub struct TimeScale {
     /// The client gives up on a connection after this percentage of Keep Alive without
     /// receiving anything.
     pub abort_percent: u64,
-    /// The client gives up waiting for CONNACK after this many seconds.
-    pub connack_timeout_s: u64,
+    /// The client gives up waiting for CONNACK after this many seconds; `None`: after the
+    /// abort period, or 30 s with Keep Alive off (how verimqtt's simulator sets its clients).
+    pub connack_timeout_s: Option<u64>,
+    /// The broker closes a connection on which no CONNECT came after this many seconds.
+    pub connect_timeout_s: u64,
 }
 
 impl Default for TimeScale {
     fn default() -> Self {
-        TimeScale { tick_ms: 1000, abort_percent: 150, connack_timeout_s: 30 }
+        TimeScale { tick_ms: 1000, abort_percent: 150, connack_timeout_s: None, connect_timeout_s: 10 }
     }
 }
 
@@ -114,7 +119,8 @@ impl Mapping {
             packet_ids: Bits::MAX,
             keepalive,
             abort_after: abort_ticks(keepalive, time)?,
-            connack_timeout: Some(ticks_of(time.connack_timeout_s, time, "CONNACK timeout")?),
+            connack_timeout: connack_ticks(&all_connects, time)?,
+            broker_connect_timeout: Some(ticks_of(time.connect_timeout_s, time, "CONNECT timeout")?),
             cuts: connections(events).min(u64::from(u8::MAX)) as u8,
             reported_cuts: true,
             slow_network: true,
@@ -317,6 +323,20 @@ fn keepalive_ticks(connects: &[&PacketInfo], time: TimeScale, last_tick: u64) ->
 fn abort_ticks(keepalive: u8, time: TimeScale) -> Result<u8, MappingError> {
     let ticks = (u64::from(keepalive) * time.abort_percent).div_ceil(100);
     u8::try_from(ticks).ok().filter(|&t| t > 0).map_or_else(|| unsupported("abort period out of range"), Ok)
+}
+
+/// verimqtt's CONNACK timeout when nothing else sets it.
+const DEFAULT_CONNACK_TIMEOUT_S: u64 = 30;
+
+/// The CONNACK timeout in ticks, or `None` for the abort period.
+fn connack_ticks(connects: &[&PacketInfo], time: TimeScale) -> Result<Option<u8>, MappingError> {
+    let keepalive_off = connects.iter().all(|c| c.keep_alive.unwrap_or(0) == 0);
+    let seconds = match time.connack_timeout_s {
+        Some(seconds) => seconds,
+        None if keepalive_off => DEFAULT_CONNACK_TIMEOUT_S,
+        None => return Ok(None),
+    };
+    ticks_of(seconds, time, "CONNACK timeout").map(Some)
 }
 
 fn session_kind(connects: &[&PacketInfo]) -> Result<SessionKind, MappingError> {
