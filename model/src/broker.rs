@@ -311,7 +311,7 @@ impl Step<'_> {
             self.state.ghost.breach(Breach::KeepaliveTooEarly);
         }
         let abnormal = reason != CloseReason::Disconnect;
-        if will != (abnormal && config.will) {
+        if will != (abnormal && config.has_will(c)) {
             self.state.ghost.breach(Breach::WillMismatch);
         }
         if will {

@@ -164,7 +164,7 @@ impl Step<'_> {
 
     pub(crate) fn connect(&mut self, c: usize) {
         let clean_start = self.config.clean_start(c);
-        let connect = Packet::Connect { clean_start, will: self.config.will };
+        let connect = Packet::Connect { clean_start, will: self.config.has_will(c) };
         let link = LinkRef { client: c, link: self.state.links[c].len() };
         self.state.links[c].push(Link::opened_with(connect));
         let client = &mut self.state.clients[c];

@@ -125,8 +125,10 @@ pub struct Config {
     pub slow_network: bool,
     /// The publisher disconnects gracefully (and reconnects) after its first publish.
     pub graceful_disconnect: bool,
-    /// Every client connects with a will message.
+    /// Every client connects with a will message (except those in `without_will`).
     pub will: bool,
+    /// Clients that connect without a will even when `will` is set.
+    pub without_will: Bits,
     /// The applications take their steps when they like: time may pass before the next one.
     /// Otherwise an application acts as soon as it can, which keeps the state space small.
     pub paced_application: bool,
@@ -172,6 +174,7 @@ impl Config {
             slow_network: false,
             graceful_disconnect: false,
             will: true,
+            without_will: Bits::EMPTY,
             paced_application: false,
             client_resend_order: ResendOrder::FirstTransmission,
             broker_resend_order: ResendOrder::FirstTransmission,
@@ -311,6 +314,11 @@ impl Config {
         self.connack_timeout.unwrap_or(self.abort_after)
     }
 
+    /// Whether `client` connects with a will.
+    pub fn has_will(&self, client: usize) -> bool {
+        self.will && !self.without_will.contains(client as u8)
+    }
+
     pub fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
     }
@@ -373,6 +381,9 @@ impl fmt::Display for Config {
         }
         if !self.will {
             write!(f, " no-will")?;
+        }
+        for c in (0..self.clients).filter(|&c| self.will && !self.has_will(c)) {
+            write!(f, " no-will-c{c}")?;
         }
         if let Some(bug) = self.bug {
             write!(f, " bug={}", bug.name())?;

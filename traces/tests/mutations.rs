@@ -144,3 +144,42 @@ fn a_failure_report_shows_the_event_the_prefix_the_states_and_the_mapping() {
     let (events, step) = puback_for_unknown_id();
     insta::assert_snapshot!(rejected_at(&events, step).to_string());
 }
+
+/// A corpus trace recorded by the simulator.
+fn corpus(name: &str) -> Vec<TraceEvent> {
+    let path = verimqtt_traces::corpus::corpus_path(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    verimqtt_spec::trace::read_trace(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+#[test]
+fn corpus_resend_without_dup_breaks_dup_marks_resends() {
+    let mut events = corpus("qos1_resend_with_dup_after_cut");
+    let resend = position(&events, "c0", packet(|p| p.dup == Some(true)));
+    edit_packets(&mut events, resend, |_, p| p.dup == Some(true), |p| p.dup = Some(false));
+    let failure = rejected_at(&events, resend + 1);
+    assert!(failure.rule.to_string().starts_with("breaks property dup_marks_resends"), "{failure}");
+}
+
+#[test]
+fn corpus_qos2_message_delivered_twice_breaks_qos2_not_duplicated() {
+    let mut events = corpus("qos2_redelivery_to_subscriber_after_cut");
+    let delivery = position(&events, "c1", |e| matches!(e, Event::MessageDelivered { qos: 2, .. }));
+    events.insert(delivery + 1, events[delivery].clone());
+    let failure = rejected_at(&events, delivery + 2);
+    assert!(failure.rule.to_string().starts_with("breaks property qos2_not_duplicated"), "{failure}");
+}
+
+#[test]
+fn corpus_keepalive_close_a_tick_early_breaks_keepalive_not_early() {
+    let mut events = corpus("broker_keepalive_close_v5");
+    let close = position(&events, BROKER, |e| matches!(e, Event::TimerFired { .. }));
+    let ping = position(&events, "c0", packet(|p| p.kind == PacketKind::Pingreq));
+    let mut moved: Vec<TraceEvent> = events.drain(close..).collect();
+    for event in &mut moved {
+        event.time_ms = events[ping].time_ms;
+    }
+    events.splice(ping + 1..ping + 1, moved);
+    let failure = rejected_at(&events, ping + 2);
+    assert!(failure.rule.to_string().starts_with("breaks property keepalive_not_early"), "{failure}");
+}

@@ -18,7 +18,7 @@
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
-//!   Alive and wills come from the CONNECT packets; the publisher disconnects gracefully if it
+//!   Alive and wills (per client) come from the CONNECT packets; the publisher disconnects gracefully if it
 //!   closes with `disconnected`. Every connection may be cut once (cuts are not logged, but
 //!   reported to the client, and to the broker or not, as verimqtt's simulator does);
 //!   packets may stay in transit while time passes (the simulator stalls the network);
@@ -103,7 +103,10 @@ impl Mapping {
         };
         let last_tick = events.last().map_or(0, |e| time.tick(e.time_ms));
         let keepalive = keepalive_ticks(&all_connects, time, last_tick)?;
-        let will = same(&all_connects, "will", |c| c.will.unwrap_or(false))?;
+        let with_will = connects
+            .iter()
+            .map(|own| same(own, "will of one client", |c| c.will.unwrap_or(false)))
+            .collect::<Result<Vec<_>, _>>()?;
         let sessions = connects.iter().map(|own| session_kind(own)).collect::<Result<Vec<_>, _>>()?;
         let session_expiry = session_expiry(version, &all_connects, &sessions, time)?;
         let wills = connects
@@ -125,7 +128,8 @@ impl Mapping {
             reported_cuts: true,
             slow_network: true,
             graceful_disconnect: publisher_disconnects(events, &clients),
-            will,
+            will: with_will.contains(&true),
+            without_will: (0..clients.len() as u8).filter(|&c| !with_will[usize::from(c)]).collect(),
             paced_application: true,
             client_resend_order: ResendOrder::LastStep,
             broker_resend_order: ResendOrder::ReleasesFirst,
