@@ -7,12 +7,16 @@
 //!   enhanced authentication, with every queue bounded.
 //! - [`broker`]: a sans-IO MQTT 3.1.1 and 5.0 broker: bytes, connection events and time
 //!   in; bytes per connection, connections to close, events and the next deadline out.
+//! - [`auth`] (feature `auth`, on by default): password files and topic ACLs in mosquitto's
+//!   formats, as a broker [`Policy`](broker::Policy).
 //! - [`trace`]: an observer the client and the broker report each observable step to, in
 //!   the trace vocabulary of `verimqtt-spec`, for validation against the model.
 //! - [`runtime`] (feature `tokio`, on by default): the broker served over TCP, and
 //!   [`runtime::EmbeddedBroker`] to run one in-process on an ephemeral loopback port.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod broker;
 pub mod client;
 pub mod codec;

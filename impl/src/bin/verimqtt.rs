@@ -1,15 +1,21 @@
-//! `verimqtt`: the command line of verimqtt. `verimqtt broker` serves MQTT 3.1.1 and 5.0.
+//! `verimqtt`: the command line of verimqtt. `verimqtt broker` serves MQTT 3.1.1 and 5.0;
+//! `verimqtt passwd` writes password files; `verimqtt pub` and `verimqtt sub` publish and
+//! subscribe with mosquitto_pub's and mosquitto_sub's flags.
 
-use std::io::IsTerminal;
+// In a folder of its own: a file directly in src/bin/ would be taken for another binary.
+#[path = "pubsub/mod.rs"]
+mod pubsub;
+
+use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
-use std::num::NonZeroU16;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use verimqtt::broker::{AllowAll, BrokerOptions};
-use verimqtt::codec::QoS;
+use verimqtt::runtime::BrokerConfig;
+use verimqtt::runtime::config::Limits;
+use verimqtt::runtime::passwd::set_password;
 
 #[derive(Debug, Parser)]
 #[command(name = "verimqtt", version, about = "A model-checked reference implementation of MQTT 3.1.1 and 5.0")]
@@ -23,108 +29,104 @@ enum Command {
     /// Run an MQTT broker until Ctrl-C. Logs go to stderr; RUST_LOG sets the level (default
     /// info; debug shows every socket).
     Broker(BrokerArgs),
+    /// Add a user to a password file, or change its password. The file is in mosquitto's
+    /// format (the hash is salted PBKDF2-SHA512) and is created if missing. As with
+    /// mosquitto_passwd, -b takes the password as an argument; otherwise it is asked twice on
+    /// a terminal, or read from the first line of standard input.
+    Passwd(PasswdArgs),
+    /// Publish a message (mosquitto_pub's flags; -h is the host, --help the help).
+    #[command(disable_help_flag = true)]
+    Pub(pubsub::publish::PubArgs),
+    /// Print the messages on some topics (mosquitto_sub's flags; -h is the host, --help the
+    /// help).
+    #[command(disable_help_flag = true)]
+    Sub(pubsub::subscribe::SubArgs),
 }
 
-/// Each limit defaults to the broker's default (see `BrokerOptions`).
+/// Each limit defaults to the configuration file's, or else to the broker's default (see
+/// `BrokerOptions`).
 #[derive(Debug, Args)]
 struct BrokerArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:1883")]
-    listen: SocketAddr,
-    /// Open connections at most; more are refused at accept.
-    #[arg(long)]
-    max_connections: Option<usize>,
-    /// Seconds a new connection has to send CONNECT.
-    #[arg(long, value_name = "SECONDS")]
-    connect_timeout: Option<u64>,
-    /// Largest packet accepted, in bytes, fixed header included.
-    #[arg(long, value_name = "BYTES")]
-    max_packet_size: Option<u32>,
-    /// QoS 2 messages a client may have unfinished toward the broker.
-    #[arg(long)]
-    receive_maximum: Option<NonZeroU16>,
-    /// QoS 1 and 2 messages in flight toward a client.
-    #[arg(long)]
-    max_inflight: Option<NonZeroU16>,
-    /// Messages queued per session; new ones are dropped past it.
-    #[arg(long)]
-    max_queued_messages: Option<usize>,
-    /// Queue QoS 0 messages for offline persistent sessions too.
-    #[arg(long)]
-    queue_qos0_offline: bool,
-    /// Topics with a retained message at most.
-    #[arg(long)]
-    max_retained_messages: Option<usize>,
-    /// Subscriptions per session at most.
-    #[arg(long)]
-    max_subscriptions_per_session: Option<usize>,
-    /// Sessions (connected and offline) at most.
-    #[arg(long)]
-    max_sessions: Option<usize>,
-    /// Longest a session outlives its connection (also ends 3.1.1 persistent sessions).
-    #[arg(long, value_name = "SECONDS")]
-    max_session_expiry: Option<u32>,
-    /// Highest keep alive allowed; MQTT 5 clients asking for more (or 0) are told this.
-    #[arg(long, value_name = "SECONDS")]
-    max_keep_alive: Option<NonZeroU16>,
-    /// Topic aliases an MQTT 5 client may set (0: none).
-    #[arg(long)]
-    topic_alias_maximum: Option<u16>,
-    /// Give topic aliases to messages sent to MQTT 5 clients that accept them.
-    #[arg(long)]
-    outbound_topic_aliases: bool,
-    /// Highest QoS supported: 0, 1 or 2.
-    #[arg(long, value_parser = parse_qos)]
-    maximum_qos: Option<QoS>,
-    /// Do not keep retained messages.
-    #[arg(long)]
-    no_retain: bool,
+    /// Configuration file (TOML: listeners, limits, auth, ACL, $SYS; see
+    /// impl/examples/broker.toml). Without it: TCP on 127.0.0.1:1883, anonymous clients
+    /// allowed.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address of the TCP listener, instead of 127.0.0.1:1883 (without -c only).
+    #[arg(long, conflicts_with = "config")]
+    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    limits: Limits,
 }
 
-fn parse_qos(text: &str) -> Result<QoS, String> {
-    text.parse::<u8>().ok().and_then(QoS::from_u8).ok_or_else(|| format!("{text:?} is not a QoS (0, 1 or 2)"))
-}
-
-impl BrokerArgs {
-    fn options(&self) -> BrokerOptions {
-        let defaults = BrokerOptions::default();
-        BrokerOptions {
-            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
-            connect_timeout: self.connect_timeout.map_or(defaults.connect_timeout, Duration::from_secs),
-            max_packet_size: self.max_packet_size.unwrap_or(defaults.max_packet_size),
-            receive_maximum: self.receive_maximum.unwrap_or(defaults.receive_maximum),
-            max_inflight: self.max_inflight.unwrap_or(defaults.max_inflight),
-            max_queued_messages: self.max_queued_messages.unwrap_or(defaults.max_queued_messages),
-            queue_qos0_offline: self.queue_qos0_offline,
-            max_retained_messages: self.max_retained_messages.unwrap_or(defaults.max_retained_messages),
-            max_subscriptions_per_session: self
-                .max_subscriptions_per_session
-                .unwrap_or(defaults.max_subscriptions_per_session),
-            max_sessions: self.max_sessions.unwrap_or(defaults.max_sessions),
-            max_session_expiry_interval: self.max_session_expiry.unwrap_or(defaults.max_session_expiry_interval),
-            max_keep_alive: self.max_keep_alive.or(defaults.max_keep_alive),
-            topic_alias_maximum: self.topic_alias_maximum.unwrap_or(defaults.topic_alias_maximum),
-            outbound_topic_aliases: self.outbound_topic_aliases,
-            maximum_qos: self.maximum_qos.unwrap_or(defaults.maximum_qos),
-            retain_available: !self.no_retain,
-            ..defaults
-        }
-    }
+#[derive(Debug, Args)]
+struct PasswdArgs {
+    /// Batch mode: the password is the argument after the username.
+    #[arg(short = 'b', requires = "password")]
+    batch: bool,
+    /// The password file.
+    file: PathBuf,
+    /// The user to add or change.
+    user: String,
+    /// The password (with -b only).
+    #[arg(requires = "batch")]
+    password: Option<String>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match cli.command {
+        Command::Broker(args) => run_broker(args),
+        Command::Passwd(args) => match run_passwd(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("verimqtt passwd: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Pub(args) => run_client("pub", pubsub::publish::run(args)),
+        Command::Sub(args) => run_client("sub", pubsub::subscribe::run(args)),
+    }
+}
+
+/// Runs `pub` or `sub`; an error is one line on stderr and a failure exit code.
+fn run_client(command: &str, run: impl Future<Output = Result<(), String>>) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))
+        .and_then(|runtime| runtime.block_on(run));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("verimqtt {command}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_broker(args: BrokerArgs) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match cli.command {
-        Command::Broker(args) => run_broker(&args),
+    let config = match &args.config {
+        Some(path) => BrokerConfig::load(path),
+        None => Ok(BrokerConfig::default()),
+    };
+    let mut config = match config {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!("invalid configuration: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(listen) = args.listen {
+        // Without -c there is the one default listener.
+        config.listeners.iter_mut().for_each(|listener| listener.bind = listen);
     }
-}
-
-fn run_broker(args: &BrokerArgs) -> ExitCode {
+    config.options = args.limits.apply(config.options);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -133,13 +135,13 @@ fn run_broker(args: &BrokerArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        verimqtt::runtime::serve(listener, args.options(), AllowAll, ctrl_c()).await
+        let server = config.bind().map_err(|error| error.to_string())?;
+        server.run(ctrl_c()).await.map_err(|error| error.to_string())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, listen = %args.listen, "broker failed");
+            tracing::error!("broker failed: {error}");
             ExitCode::FAILURE
         }
     }
@@ -155,4 +157,24 @@ async fn ctrl_c() {
             std::future::pending::<()>().await;
         }
     }
+}
+
+fn run_passwd(args: &PasswdArgs) -> Result<(), String> {
+    let password = match &args.password {
+        Some(password) => password.clone(),
+        None => read_password()?,
+    };
+    set_password(&args.file, &args.user, &password).map_err(|error| error.to_string())
+}
+
+/// Asks twice on a terminal; otherwise the first line of standard input, for scripts.
+fn read_password() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|error| error.to_string())?;
+        let again = rpassword::prompt_password("Password again: ").map_err(|error| error.to_string())?;
+        return if first == again { Ok(first) } else { Err("the passwords differ".into()) };
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|error| error.to_string())?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }

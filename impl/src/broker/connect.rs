@@ -36,6 +36,11 @@ impl<P: Policy> Broker<P> {
         if let Err((code, explanation)) = self.check_connect(&connect) {
             return self.refuse(conn, code, explanation, now);
         }
+        if let Err(reason_code) = self.policy.authenticate(&connect) {
+            let client_id = connect.client_id.clone();
+            self.events.push(Event::ConnectDenied { conn, client_id, username: connect.username, reason_code });
+            return self.refuse(conn, reason_code, "refused by the broker's policy", now);
+        }
         let assigned = connect.client_id.is_empty();
         let client_id = if assigned { self.assign_client_id() } else { connect.client_id.clone() };
         let existing = self.session_by_client.get(&client_id).copied();
@@ -65,6 +70,8 @@ impl<P: Policy> Broker<P> {
         if let Some(state) = self.sessions.get_mut(&session) {
             state.expiry_interval = negotiated.session_expiry;
             state.connection = Some(conn);
+            state.username = connect.username.clone();
+            state.version = version;
         }
 
         let Some(connection) = self.connections.get_mut(&conn) else { return };
@@ -94,9 +101,9 @@ impl<P: Policy> Broker<P> {
         self.pump(session);
     }
 
-    /// The checks a CONNECT must pass beyond its format, in the order a client would want
-    /// to hear about them.
-    fn check_connect(&mut self, connect: &Connect) -> Result<(), (ReasonCode, &'static str)> {
+    /// The checks a CONNECT must pass beyond its format, before the policy is asked, in the
+    /// order a client would want to hear about them.
+    fn check_connect(&self, connect: &Connect) -> Result<(), (ReasonCode, &'static str)> {
         let version = connect.protocol_version;
         // [MQTT-3.1.3-8] (3.1.1): an empty client id needs a clean session.
         if !version.is_v5() && connect.client_id.is_empty() && !connect.clean_start {
@@ -121,7 +128,7 @@ impl<P: Policy> Broker<P> {
                 return Err((ReasonCode::PayloadFormatInvalid, "the will payload is not the UTF-8 it says"));
             }
         }
-        self.policy.authenticate(connect).map_err(|code| (code, "refused by the broker's policy"))
+        Ok(())
     }
 
     /// Refuses the CONNECT: CONNACK with the code, then the connection closes

@@ -7,11 +7,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::codec::{DecodeError, Disconnect, MqttString, Packet, ProtocolVersion};
+use crate::codec::{DecodeError, Disconnect, MqttString, Packet, Properties, ProtocolVersion, QoS};
 
 use super::connection::{Connection, Phase, ReadyList, SendError};
 use super::error::{AcceptError, ClientViolation, CloseReason, ProtocolError};
 use super::event::{Event, EventQueue};
+use super::message::Message;
 use super::options::BrokerOptions;
 use super::policy::{AllowAll, ClientInfo, Policy};
 use super::retained::RetainedStore;
@@ -77,6 +78,8 @@ pub(super) struct Counters {
     pub(super) messages_received: u64,
     pub(super) messages_sent: u64,
     pub(super) messages_dropped: u64,
+    pub(super) bytes_received: u64,
+    pub(super) bytes_sent: u64,
 }
 
 impl<P: Policy> Broker<P> {
@@ -131,7 +134,10 @@ impl<P: Policy> Broker<P> {
             return Err(AcceptError::TooManyConnections { max: self.options.max_connections });
         }
         self.connections.insert(conn, Connection::new(conn, now, self.options.max_packet_size));
-        self.timers.set(Timer::Connect(conn), now + self.options.connect_timeout);
+        // A timeout too long for the clock to reach never fires.
+        if let Some(deadline) = now.checked_add(self.options.connect_timeout) {
+            self.timers.set(Timer::Connect(conn), deadline);
+        }
         self.tracer.emit(now, || trace::Event::ConnectionOpened { conn: conn.0 });
         Ok(())
     }
@@ -142,6 +148,7 @@ impl<P: Policy> Broker<P> {
     pub fn handle_bytes(&mut self, conn: ConnId, now: Instant, bytes: &[u8]) {
         self.now = Some(now);
         let Some(connection) = self.connections.get_mut(&conn) else { return };
+        self.stats.bytes_received += bytes.len() as u64;
         if connection.is_closing() {
             return;
         }
@@ -213,7 +220,9 @@ impl<P: Policy> Broker<P> {
         if let Some(session) = self.connections.get(&conn).and_then(Connection::session) {
             self.pump(session);
         }
-        self.connections.get_mut(&conn)?.take_transmit()
+        let bytes = self.connections.get_mut(&conn)?.take_transmit()?;
+        self.stats.bytes_sent += bytes.len() as u64;
+        Some(bytes)
     }
 
     /// A connection that has bytes to transmit since it was last named or polled. An owner
@@ -239,15 +248,31 @@ impl<P: Policy> Broker<P> {
         self.timers.next_deadline()
     }
 
+    /// Publishes a message of the broker's own, such as the `$SYS` topics a runtime keeps:
+    /// QoS 0, retained, from no client. Nobody is asked whether it may be published (no
+    /// client publishes it), only whether each subscriber may receive it, and it is not
+    /// counted among the messages received. The topic should start with `$` so that
+    /// wildcard subscriptions of ordinary clients do not match it ([MQTT-4.7.2-1]).
+    pub fn publish_own(&mut self, now: Instant, topic: MqttString, payload: Bytes) {
+        self.now = Some(now);
+        let message = Message::new(topic, payload, QoS::AtMostOnce, true, Properties::default(), None, now);
+        self.publish_message(message);
+    }
+
+    /// What the broker holds and has done. Counting the connected clients visits every
+    /// session.
     pub fn stats(&self) -> Stats {
         Stats {
             connections: self.connections.len(),
+            clients_connected: self.sessions.values().filter(|session| session.is_online()).count(),
             sessions: self.sessions.len(),
             subscriptions: self.subscriptions.len(),
             retained_messages: self.retained.len(),
             messages_received: self.stats.messages_received,
             messages_sent: self.stats.messages_sent,
             messages_dropped: self.stats.messages_dropped,
+            bytes_received: self.stats.bytes_received,
+            bytes_sent: self.stats.bytes_sent,
             events_lost: self.events.total_lost(),
         }
     }
@@ -454,6 +479,7 @@ impl<P: Policy> Broker<P> {
             self.events.push(Event::PublishDenied { client_id, topic });
             return;
         }
+        self.stats.messages_received += 1;
         self.publish_message(will.message(now));
         self.events.push(Event::WillPublished { client_id, topic });
     }

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::codec::{MqttString, ProtocolVersion};
+use crate::codec::{MqttString, ProtocolVersion, ReasonCode};
 
 use super::{CloseReason, ConnId};
 
@@ -12,6 +12,10 @@ use super::{CloseReason, ConnId};
 pub enum Event {
     /// A CONNECT was accepted.
     Connected { conn: ConnId, client_id: MqttString, version: ProtocolVersion, session_present: bool },
+    /// The policy refused a CONNECT (wrong credentials, anonymous clients not allowed...)
+    /// with this code; the client was sent CONNACK with it, or with the nearest 3.1.1 return
+    /// code. The password is not part of the event, so logging it never reveals one.
+    ConnectDenied { conn: ConnId, client_id: MqttString, username: Option<MqttString>, reason_code: ReasonCode },
     /// A connection ended, by either side. `client_id` is `None` before CONNECT was accepted.
     Closed { conn: ConnId, client_id: Option<MqttString>, reason: CloseReason },
     /// A message was not delivered to one session.

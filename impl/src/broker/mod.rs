@@ -59,6 +59,8 @@ impl fmt::Display for ConnId {
 pub struct Stats {
     /// Open network connections, including those that have not sent CONNECT yet.
     pub connections: usize,
+    /// Sessions whose client is connected.
+    pub clients_connected: usize,
     /// Sessions, of connected and offline clients.
     pub sessions: usize,
     pub subscriptions: usize,
@@ -70,5 +72,9 @@ pub struct Stats {
     /// Copies of messages not delivered to a session: queue full, expired, or too large for
     /// the client.
     pub messages_dropped: u64,
+    /// Bytes read from clients, as handed to the broker.
+    pub bytes_received: u64,
+    /// Bytes the broker handed out to be written to clients.
+    pub bytes_sent: u64,
     pub events_lost: u64,
 }

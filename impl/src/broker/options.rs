@@ -17,7 +17,7 @@ pub struct BrokerOptions {
     /// CONNACK can be written before the client has said which protocol version it speaks).
     pub max_connections: usize,
     /// How long a new connection may take to send its CONNECT. Past it the connection is
-    /// closed without a CONNACK.
+    /// closed without a CONNACK. One too long for the clock to reach is no limit.
     pub connect_timeout: Duration,
     /// The largest packet the broker accepts, fixed header included. A larger one closes the
     /// connection (MQTT 5: DISCONNECT 0x95 Packet too large first). Announced to MQTT 5

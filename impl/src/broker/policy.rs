@@ -31,6 +31,17 @@ pub trait Policy {
     /// whole, `$share/group/...`). A refused filter gets the failure code in SUBACK (MQTT 5:
     /// 0x87 Not authorized; 3.1.1: 0x80).
     fn may_subscribe(&mut self, client: ClientInfo<'_>, filter: &str) -> bool;
+
+    /// Whether `client` may receive a message published on `topic`. Asked for each session a
+    /// message is about to be queued for, retained messages included, so a subscription
+    /// whose filter has wildcards never delivers a message on a topic the client may not
+    /// read; a share group passes the message to a member that may. Asked for offline
+    /// sessions too, with the username of their last connection. Everyone may, unless a
+    /// policy says otherwise.
+    fn may_receive(&mut self, client: ClientInfo<'_>, topic: &str) -> bool {
+        let _ = (client, topic);
+        true
+    }
 }
 
 /// Lets everyone connect, publish and subscribe.

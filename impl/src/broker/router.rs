@@ -34,7 +34,6 @@ impl<P: Policy> Broker<P> {
         if message.retain {
             self.retain(&message);
         }
-        self.stats.messages_received += 1;
         let deliveries = self.match_subscriptions(&message);
         let sessions = deliveries.len();
         for (session, delivery) in deliveries {
@@ -55,16 +54,20 @@ impl<P: Policy> Broker<P> {
     }
 
     /// One delivery per session whose plain subscriptions match, plus one per matching share
-    /// group.
+    /// group, to sessions whose client the policy lets receive the message.
     fn match_subscriptions(&mut self, message: &Arc<Message>) -> Vec<(SessionId, Delivery)> {
-        let Broker { subscriptions, sessions, .. } = self;
+        let Broker { subscriptions, sessions, policy, .. } = self;
         // In the order the sessions were created, whatever the order of the subscription
-        // tree's maps: the same inputs send the same packets in the same order.
-        let mut plain: BTreeMap<SessionId, Delivery> = BTreeMap::new();
+        // tree's maps: the same inputs send the same packets in the same order. `None` for a
+        // session that may not receive the message, so it is asked once.
+        let mut plain: BTreeMap<SessionId, Option<Delivery>> = BTreeMap::new();
         let mut shared: Vec<(SessionId, Delivery)> = Vec::new();
         let is_publisher = |session: SessionId| {
             let client_id = sessions.get(&session).map(|state| &state.client_id);
             message.publisher.is_some() && client_id == message.publisher.as_ref()
+        };
+        let mut may_receive = |session: SessionId| {
+            sessions.get(&session).is_some_and(|state| policy.may_receive(state.client(), &message.topic))
         };
         subscriptions.for_each_match(&message.topic, |matched| match matched {
             Matched::Subscriber(session, subscriber) => {
@@ -74,19 +77,24 @@ impl<P: Policy> Broker<P> {
                 }
                 match plain.entry(session) {
                     Entry::Vacant(entry) => {
-                        entry.insert(delivery(message, subscriber));
+                        entry.insert(may_receive(session).then(|| delivery(message, subscriber)));
                     }
-                    Entry::Occupied(mut entry) => merge(entry.get_mut(), message, subscriber),
+                    Entry::Occupied(mut entry) => {
+                        if let Some(delivery) = entry.get_mut() {
+                            merge(delivery, message, subscriber);
+                        }
+                    }
                 }
             }
             Matched::Group(group) => {
                 let online = |session: SessionId| sessions.get(&session).is_some_and(|state| state.is_online());
-                if let Some((session, subscriber)) = group.pick(online) {
+                if let Some((session, subscriber)) = group.pick(&mut may_receive, online) {
                     shared.push((session, delivery(message, subscriber)));
                 }
             }
         });
-        plain.into_iter().chain(shared).collect()
+        let plain = plain.into_iter().filter_map(|(session, delivery)| Some((session, delivery?)));
+        plain.chain(shared).collect()
     }
 
     /// Puts a delivery in a session's queue and, if its client is connected, moves what can

@@ -8,6 +8,7 @@ use crate::codec::{MqttString, PacketId, ProtocolVersion, SubscriptionId, Subscr
 
 use super::ConnId;
 use super::outbound::Outbound;
+use super::policy::ClientInfo;
 use super::will::StoredWill;
 
 /// A session, by the order sessions were created: a client id that starts a clean session
@@ -56,6 +57,10 @@ pub(crate) struct SessionSubscription {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) client_id: MqttString,
+    /// Who the last connection said it was, so the policy can be asked about messages for
+    /// the session while its client is offline.
+    pub(crate) username: Option<MqttString>,
+    pub(crate) version: ProtocolVersion,
     /// Keyed by the filter as the client sent it, which is how UNSUBSCRIBE names it
     /// ([MQTT-3.10.4-1]).
     pub(crate) subscriptions: HashMap<MqttString, SessionSubscription>,
@@ -75,6 +80,8 @@ impl Session {
     pub(crate) fn new(client_id: MqttString, expiry_interval: u32) -> Self {
         Session {
             client_id,
+            username: None,
+            version: ProtocolVersion::V311,
             subscriptions: HashMap::new(),
             outbound: Outbound::default(),
             inbound_qos2: HashSet::new(),
@@ -86,5 +93,10 @@ impl Session {
 
     pub(crate) fn is_online(&self) -> bool {
         self.connection.is_some()
+    }
+
+    /// Who the session's client is, for the policy.
+    pub(crate) fn client(&self) -> ClientInfo<'_> {
+        ClientInfo { client_id: &self.client_id, username: self.username.as_deref(), version: self.version }
     }
 }

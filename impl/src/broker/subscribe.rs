@@ -30,7 +30,7 @@ impl<P: Policy> Broker<P> {
             let code = match self.subscribe_one(conn, session, filter.clone(), options, id, version) {
                 Ok((granted, send_retained)) => {
                     if send_retained {
-                        retained.extend(self.retained_for(&filter, granted, id, now));
+                        retained.extend(self.retained_for(conn, &filter, granted, id, now));
                     }
                     granted_code(granted)
                 }
@@ -99,17 +99,22 @@ impl<P: Policy> Broker<P> {
     }
 
     /// The retained messages a subscription receives: with RETAIN set ([MQTT-3.3.1-8] in
-    /// 3.1.1), at most at the granted QoS.
+    /// 3.1.1), at most at the granted QoS, on topics the client may receive.
     fn retained_for(
         &mut self,
+        conn: ConnId,
         filter: &str,
         granted: QoS,
         id: Option<crate::codec::SubscriptionId>,
         now: Instant,
     ) -> Vec<Delivery> {
-        let messages: Vec<Arc<Message>> = self.retained.matching(filter, now);
+        let Broker { connections, retained, policy, .. } = self;
+        let Some(connection) = connections.get(&conn) else { return Vec::new() };
+        let client = Self::client_info(connection);
+        let messages: Vec<Arc<Message>> = retained.matching(filter, now);
         messages
             .into_iter()
+            .filter(|message| policy.may_receive(client, &message.topic))
             .map(|message| Delivery {
                 qos: message.qos.min(granted),
                 retain: true,

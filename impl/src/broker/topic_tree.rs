@@ -14,13 +14,29 @@ pub(crate) struct SharedGroup {
 }
 
 impl SharedGroup {
-    /// The member to deliver the next message to: round robin over the members whose client
-    /// is connected, or over all members when none is (the message then waits in that
-    /// member's session).
-    pub(crate) fn pick(&mut self, online: impl Fn(SessionId) -> bool) -> Option<(SessionId, Subscriber)> {
+    /// The member to deliver the next message to, among the `eligible` ones (those that may
+    /// receive it): round robin over the members whose client is connected, or over all
+    /// when none is (the message then waits in that member's session).
+    pub(crate) fn pick(
+        &mut self,
+        mut eligible: impl FnMut(SessionId) -> bool,
+        online: impl Fn(SessionId) -> bool,
+    ) -> Option<(SessionId, Subscriber)> {
         let count = self.members.len();
-        let order = (0..count).map(|offset| (self.next + offset) % count);
-        let chosen = order.clone().find(|&index| online(self.members[index].0)).or_else(|| order.clone().next())?;
+        let mut offline = None;
+        let mut chosen = None;
+        for index in (0..count).map(|offset| (self.next + offset) % count) {
+            let session = self.members[index].0;
+            if !eligible(session) {
+                continue;
+            }
+            if online(session) {
+                chosen = Some(index);
+                break;
+            }
+            offline.get_or_insert(index);
+        }
+        let chosen = chosen.or(offline)?;
         self.next = (chosen + 1) % count;
         Some(self.members[chosen])
     }
@@ -199,7 +215,7 @@ mod tests {
         let mut sessions = Vec::new();
         tree.for_each_match(topic, |matched| match matched {
             Matched::Subscriber(session, _) => sessions.push(session.0),
-            Matched::Group(group) => sessions.extend(group.pick(|_| true).map(|(session, _)| session.0)),
+            Matched::Group(group) => sessions.extend(group.pick(|_| true, |_| true).map(|(session, _)| session.0)),
         });
         sessions.sort_unstable();
         sessions
@@ -262,11 +278,27 @@ mod tests {
         let mut picked = Vec::new();
         tree.for_each_match("a/x", |matched| {
             if let Matched::Group(group) = matched {
-                picked.push(group.pick(|session| session == SessionId(3)).map(|(session, _)| session.0));
-                picked.push(group.pick(|session| session == SessionId(3)).map(|(session, _)| session.0));
+                picked.push(group.pick(|_| true, |session| session == SessionId(3)).map(|(session, _)| session.0));
+                picked.push(group.pick(|_| true, |session| session == SessionId(3)).map(|(session, _)| session.0));
             }
         });
         assert_eq!(picked, vec![Some(3), Some(3)]);
+    }
+
+    #[test]
+    fn a_share_group_passes_over_members_that_may_not_receive() {
+        let mut tree = tree(&[("$share/g/a", 1), ("$share/g/a", 2), ("$share/g/a", 3)]);
+        let mut picked = Vec::new();
+        tree.for_each_match("a", |matched| {
+            if let Matched::Group(group) = matched {
+                let not_two = |session: SessionId| session != SessionId(2);
+                for _ in 0..3 {
+                    picked.push(group.pick(not_two, |session| session != SessionId(1)).map(|(session, _)| session.0));
+                }
+                picked.push(group.pick(|_| false, |_| true).map(|(session, _)| session.0));
+            }
+        });
+        assert_eq!(picked, vec![Some(3), Some(3), Some(3), None], "1 is offline, 2 may not receive");
     }
 
     #[test]

@@ -2,18 +2,19 @@
 //! conformance suite.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
 use crate::broker::{AllowAll, BrokerOptions, Policy};
 
-use super::serve;
+use super::{Listener, Server, Transport};
 
-/// A broker serving on `127.0.0.1` on a port the system picked, on a thread of its own (so
-/// it works from synchronous and asynchronous code alike). Dropping it, or calling
-/// [`EmbeddedBroker::shutdown`], stops it: clients are disconnected and the port is freed.
+/// A broker serving on a thread of its own (so it works from synchronous and asynchronous
+/// code alike): by default on `127.0.0.1` on a TCP port the system picked, or any
+/// [`Server`]. Dropping it, or calling [`EmbeddedBroker::shutdown`], stops it: clients are
+/// disconnected and the ports are freed.
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -31,7 +32,7 @@ use super::serve;
 /// ```
 #[derive(Debug)]
 pub struct EmbeddedBroker {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -44,32 +45,39 @@ impl EmbeddedBroker {
 
     /// Starts a broker with these options and this policy.
     pub fn start_with<P: Policy + Send + 'static>(options: BrokerOptions, policy: P) -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
+        let listener = Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), Transport::Tcp)?;
+        Self::serve(Server::new(options, policy).listener(listener))
+    }
+
+    /// Runs `server`, whose listeners are bound already.
+    pub fn serve<P: Policy + Send + 'static>(server: Server<P>) -> io::Result<Self> {
+        let addrs = server.local_addrs()?;
+        let first = addrs.first().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no listener"))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name(format!("verimqtt-broker-{}", addr.port())).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                serve(listener, options, policy, async {
+        let thread =
+            std::thread::Builder::new().name(format!("verimqtt-broker-{}", first.port())).spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                runtime.block_on(server.run(async {
                     // A dropped sender stops the broker as well.
                     let _ = stopped.await;
-                })
-                .await
-            })
-        })?;
-        Ok(EmbeddedBroker { addr, stop: Some(stop), thread: Some(thread) })
+                }))
+            })?;
+        Ok(EmbeddedBroker { addrs, stop: Some(stop), thread: Some(thread) })
     }
 
-    /// Where the broker listens.
+    /// Where the broker's first listener listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
     }
 
-    /// The broker as an `mqtt://` URL, the form `MQTT_BROKER` takes.
+    /// Where each listener listens, in the order the server was given them.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The broker's first listener as an `mqtt://` URL, the form `MQTT_BROKER` takes.
     pub fn url(&self) -> String {
-        format!("mqtt://{}", self.addr)
+        format!("mqtt://{}", self.addr())
     }
 
     /// Stops the broker and waits until it has let its clients go.

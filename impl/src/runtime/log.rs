@@ -23,6 +23,10 @@ pub(crate) fn event(event: &Event) {
         Event::Connected { conn, client_id, version, session_present } => {
             tracing::info!(%conn, %client_id, %version, session_present, "client connected");
         }
+        Event::ConnectDenied { conn, client_id, username, reason_code } => {
+            let username = username.as_deref().unwrap_or("-");
+            tracing::warn!(%conn, %client_id, username, %reason_code, "connection refused by the policy");
+        }
         Event::Closed { conn, client_id, reason } => {
             let client_id = client_id.as_deref().unwrap_or("-");
             tracing::info!(%conn, client_id, "connection closed: {reason}");

@@ -1,19 +1,32 @@
-//! The tokio runtime around the sans-IO [`Broker`](crate::broker::Broker): TCP sockets,
-//! timers and logs.
+//! The tokio runtime around the sans-IO [`Broker`](crate::broker::Broker): listeners (TCP,
+//! TLS, WebSocket, WebSocket over TLS), timers, the `$SYS` topics, the configuration file
+//! and logs.
 //!
-//! One task per connection does the socket I/O; one driver task owns the broker, so no lock
-//! is ever held across an await; the broker's next deadline (`poll_timeout`) is the driver's
-//! only timer. [`serve`] runs a broker on a listener until a future completes (the
-//! `verimqtt broker` command passes Ctrl-C); [`EmbeddedBroker`] runs one in-process on an
-//! ephemeral loopback port for tests and the conformance suite.
+//! One task per listener accepts; one task per connection does its handshakes and its I/O,
+//! over any transport alike; one driver task owns the broker, so no lock is ever held across
+//! an await; the broker's next deadline (`poll_timeout`) and the `$SYS` interval are the
+//! driver's only timers. [`Server::run`] serves until a future completes (the
+//! `verimqtt broker` command passes Ctrl-C); [`EmbeddedBroker`] runs one in-process, by
+//! default on an ephemeral loopback port, for tests and the conformance suite;
+//! [`BrokerConfig`] reads the configuration file of `verimqtt broker -c`.
 //!
-//! Logs go through `tracing`: connections at `info`, protocol violations at `warn` with the
-//! statement they break.
+//! Logs go through `tracing`: connections at `info`, protocol violations and refused
+//! CONNECTs at `warn`, with the statement they break or the username they claimed (never
+//! the password).
 
+pub mod client;
+pub mod config;
 mod embedded;
+mod listener;
 mod log;
+pub mod passwd;
 mod server;
 mod socket;
+mod sys;
+pub mod tls;
+mod websocket;
 
+pub use config::BrokerConfig;
 pub use embedded::EmbeddedBroker;
-pub use server::serve;
+pub use listener::{Listener, Transport};
+pub use server::Server;

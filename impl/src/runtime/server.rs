@@ -1,21 +1,27 @@
-//! The driver: the one task that owns the broker. It accepts connections, feeds the broker
-//! what the connection tasks read, hands them what the broker wants sent, and wakes the
-//! broker when its next deadline comes. No lock is held across an await: nothing else ever
-//! touches the broker.
+//! The server: listeners, and the driver, the one task that owns the broker. The driver
+//! takes in connections once their handshakes are done, feeds the broker what the
+//! connection tasks read, hands them what the broker wants sent, wakes the broker when its
+//! next deadline comes, and publishes the `$SYS` topics. No lock is held across an await:
+//! nothing else ever touches the broker.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::broker::{Broker, BrokerOptions, ConnId, Policy};
 
+use super::listener::{self, Listener, Shared};
 use super::log;
-use super::socket::{self, Input, Output};
+use super::socket::{Input, Output};
+use super::sys::SysTopics;
 
 /// Inputs waiting for the driver before connection tasks have to wait to read more.
 const INPUT_CAPACITY: usize = 1024;
@@ -23,8 +29,123 @@ const INPUT_CAPACITY: usize = 1024;
 /// How long a shutdown waits for connections to flush their last bytes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-/// How long to pause accepting after the listener fails (e.g. out of file descriptors).
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// A broker and the listeners it serves.
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use std::time::Duration;
+/// use verimqtt::broker::{AllowAll, BrokerOptions};
+/// use verimqtt::runtime::{Listener, Server, Transport};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let addr: SocketAddr = "127.0.0.1:1883".parse().unwrap();
+/// Server::new(BrokerOptions::default(), AllowAll)
+///     .listener(Listener::bind(addr, Transport::Tcp)?)
+///     .sys_interval(Duration::from_secs(10))
+///     .run(async { tokio::signal::ctrl_c().await.unwrap() })
+///     .await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server<P> {
+    options: BrokerOptions,
+    policy: P,
+    listeners: Vec<Listener>,
+    sys_interval: Option<Duration>,
+}
+
+impl<P: Policy> Server<P> {
+    /// A server with no listener yet and no `$SYS` topics.
+    pub fn new(options: BrokerOptions, policy: P) -> Self {
+        Server { options, policy, listeners: Vec::new(), sys_interval: None }
+    }
+
+    pub fn listener(mut self, listener: Listener) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// Publishes the `$SYS` topics at start and then every `interval` (a millisecond at
+    /// least).
+    pub fn sys_interval(self, interval: Duration) -> Self {
+        Server { sys_interval: Some(interval), ..self }
+    }
+
+    /// Where the listeners listen, in the order they were added.
+    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        self.listeners.iter().map(Listener::local_addr).collect()
+    }
+
+    /// Serves MQTT until `shutdown` completes, then stops listening, disconnects every
+    /// client (MQTT 5 clients get DISCONNECT 0x8B) and returns once they are closed or after
+    /// a short grace period.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Server { options, policy, listeners, sys_interval } = self;
+        let mut driver = Driver::new(Broker::new(options.clone(), policy));
+        let shared = Shared {
+            inputs: driver.input_sender.clone(),
+            next_conn: Arc::new(AtomicU64::new(1)),
+            handshake_timeout: options.connect_timeout,
+            max_packet_size: options.max_packet_size as usize,
+        };
+        let mut accepting = JoinSet::new();
+        for listener in listeners {
+            tracing::info!(transport = listener.transport().name(), address = %listener.local_addr()?, "MQTT broker listening");
+            accepting.spawn(listener::accept_loop(listener, shared.clone()));
+        }
+        drop(shared);
+        // The first values are published before any connection is served, so that a client
+        // subscribing at once gets them, retained.
+        let mut sys = sys_interval.map(|interval| {
+            let mut topics = SysTopics::new(Instant::now());
+            topics.publish(&mut driver.broker, Instant::now());
+            (topics, ticks(interval))
+        });
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let deadline = driver.broker.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(input) = driver.inputs.recv() => driver.handle(input),
+                () = sleep_until(deadline) => driver.broker.handle_timeout(Instant::now()),
+                Some(topics) = next_tick(&mut sys) => topics.publish(&mut driver.broker, Instant::now()),
+            }
+            driver.drain();
+        }
+        // Aborting the accept loops closes the listening sockets.
+        accepting.shutdown().await;
+        driver.shut_down().await;
+        Ok(())
+    }
+}
+
+/// Ticks every `interval` (a millisecond at least: tokio refuses a zero period; it caps
+/// one too long to be added to the clock), the first one `interval` from now.
+fn ticks(interval: Duration) -> Interval {
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(1)));
+    ticks.reset();
+    // A broker too busy to publish on time publishes once, not a burst.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticks
+}
+
+/// The `$SYS` topics once it is time to publish them; never without them.
+async fn next_tick(sys: &mut Option<(SysTopics, Interval)>) -> Option<&mut SysTopics> {
+    match sys {
+        Some((topics, ticks)) => {
+            ticks.tick().await;
+            Some(topics)
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// The driver's view of one connection.
 struct Socket {
@@ -35,77 +156,31 @@ struct Socket {
     closing: bool,
 }
 
-/// Serves MQTT on `listener` until `shutdown` completes, then disconnects every client
-/// (MQTT 5 clients get DISCONNECT 0x8B) and returns once they are closed or after a short
-/// grace period.
-pub async fn serve<P: Policy>(
-    listener: TcpListener,
-    options: BrokerOptions,
-    policy: P,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let mut driver = Driver::new(Broker::new(options, policy));
-    tracing::info!(address = %listener.local_addr()?, "MQTT broker listening");
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let deadline = driver.broker.poll_timeout().map(tokio::time::Instant::from_std);
-        tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => driver.accept(stream, peer),
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            },
-            Some(input) = driver.inputs.recv() => driver.handle(input),
-            () = sleep_until(deadline) => driver.broker.handle_timeout(Instant::now()),
-        }
-        driver.drain();
-    }
-    drop(listener);
-    driver.shut_down().await;
-    Ok(())
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
 struct Driver<P> {
     broker: Broker<P>,
     sockets: HashMap<ConnId, Socket>,
     inputs: mpsc::Receiver<Input>,
     input_sender: mpsc::Sender<Input>,
-    next_conn: u64,
 }
 
 impl<P: Policy> Driver<P> {
     fn new(broker: Broker<P>) -> Self {
         let (input_sender, inputs) = mpsc::channel(INPUT_CAPACITY);
-        Driver { broker, sockets: HashMap::new(), inputs, input_sender, next_conn: 0 }
-    }
-
-    fn accept(&mut self, stream: tokio::net::TcpStream, peer: SocketAddr) {
-        self.next_conn += 1;
-        let conn = ConnId(self.next_conn);
-        if let Err(error) = self.broker.handle_accept(conn, Instant::now()) {
-            // Dropping the stream closes it.
-            tracing::warn!(%peer, %error, "connection refused");
-            return;
-        }
-        tracing::debug!(%conn, %peer, "connection accepted");
-        let (outputs, receiver) = mpsc::unbounded_channel();
-        self.sockets.insert(conn, Socket { outputs, peer, writing: false, closing: false });
-        tokio::spawn(socket::run(conn, stream, self.input_sender.clone(), receiver));
+        Driver { broker, sockets: HashMap::new(), inputs, input_sender }
     }
 
     fn handle(&mut self, input: Input) {
         let now = Instant::now();
         match input {
+            Input::Opened { conn, peer, transport, outputs } => {
+                if let Err(error) = self.broker.handle_accept(conn, now) {
+                    // Dropping `outputs` ends the connection task, which closes the socket.
+                    tracing::warn!(%peer, transport, %error, "connection refused");
+                    return;
+                }
+                tracing::debug!(%conn, %peer, transport, "connection accepted");
+                self.sockets.insert(conn, Socket { outputs, peer, writing: false, closing: false });
+            }
             Input::Received { conn, bytes } => self.broker.handle_bytes(conn, now, &bytes),
             Input::Written { conn } => {
                 if let Some(socket) = self.sockets.get_mut(&conn) {
@@ -114,8 +189,9 @@ impl<P: Policy> Driver<P> {
                 self.transmit(conn);
             }
             Input::Closed { conn } => {
-                self.broker.handle_closed(conn, now);
+                // A connection the broker refused was never in `sockets` nor in the broker.
                 if let Some(socket) = self.sockets.remove(&conn) {
+                    self.broker.handle_closed(conn, now);
                     tracing::debug!(%conn, peer = %socket.peer, "socket closed");
                 }
             }

@@ -1,19 +1,29 @@
-//! One task per TCP connection: it reads the socket into the driver's input channel and
-//! writes what the driver sends it, one batch at a time.
+//! One task per connection, whatever carries it (TCP, TLS, WebSocket): it registers with
+//! the driver, reads the stream into the driver's input channel and writes what the driver
+//! sends it, one batch at a time.
+
+use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::broker::ConnId;
 
-/// Bytes read per system call at most.
+/// Bytes read per call at most.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// What a connection task tells the driver.
 #[derive(Debug)]
 pub(crate) enum Input {
+    /// A connection is ready for MQTT (its TLS and WebSocket handshakes done). The driver
+    /// sends it [`Output`]s, or drops `outputs` to refuse it.
+    Opened {
+        conn: ConnId,
+        peer: SocketAddr,
+        transport: &'static str,
+        outputs: mpsc::UnboundedSender<Output>,
+    },
     Received {
         conn: ConnId,
         bytes: Bytes,
@@ -22,7 +32,7 @@ pub(crate) enum Input {
     Written {
         conn: ConnId,
     },
-    /// The socket is closed, by the peer, by an error or after `Output::Close`.
+    /// The connection is closed, by the peer, by an error or after `Output::Close`.
     Closed {
         conn: ConnId,
     },
@@ -32,22 +42,27 @@ pub(crate) enum Input {
 #[derive(Debug)]
 pub(crate) enum Output {
     Transmit(Bytes),
-    /// Close the socket once what was sent before is written.
+    /// Close the connection once what was sent before is written.
     Close,
 }
 
-/// Runs a connection until its socket closes, then reports it closed. The driver never has
-/// more than one `Transmit` outstanding per connection (it waits for `Written`), so the
-/// output channel holds at most a batch and a `Close`.
-pub(crate) async fn run(
+/// Runs a connection until it closes, then reports it closed. The driver never has more
+/// than one `Transmit` outstanding per connection (it waits for `Written`), so the output
+/// channel holds at most a batch and a `Close`.
+pub(crate) async fn run<S>(
     conn: ConnId,
-    stream: TcpStream,
+    peer: SocketAddr,
+    transport: &'static str,
+    stream: S,
     inputs: mpsc::Sender<Input>,
-    mut outputs: mpsc::UnboundedReceiver<Output>,
-) {
-    // MQTT packets are small and latency matters more than coalescing.
-    let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let (outputs, mut to_write) = mpsc::unbounded_channel();
+    if inputs.send(Input::Opened { conn, peer, transport, outputs }).await.is_err() {
+        return;
+    }
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let read = async {
         let mut buffer = BytesMut::with_capacity(READ_CHUNK);
         loop {
@@ -64,10 +79,12 @@ pub(crate) async fn run(
         }
     };
     let write = async {
-        while let Some(output) = outputs.recv().await {
+        // `None`: the driver refused the connection or is gone.
+        while let Some(output) = to_write.recv().await {
             match output {
                 Output::Transmit(bytes) => {
-                    if writer.write_all(&bytes).await.is_err() {
+                    // TLS and WebSocket hold written bytes until flushed.
+                    if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
                         return;
                     }
                     if inputs.send(Input::Written { conn }).await.is_err() {

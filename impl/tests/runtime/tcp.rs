@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use verimqtt::broker::{AllowAll, BrokerOptions};
 use verimqtt::codec::{
-    Disconnect, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode, Subscribe,
-    Subscription, SubscriptionOptions,
+    Disconnect, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
 };
 use verimqtt::runtime::EmbeddedBroker;
 
@@ -15,16 +14,6 @@ use crate::client::RawClient;
 
 fn topic(text: &str) -> MqttString {
     MqttString::try_from(text).unwrap()
-}
-
-fn subscribe(client: &mut RawClient, filter: &str, qos: QoS) {
-    let subscriptions = vec![Subscription { filter: topic(filter), options: SubscriptionOptions::new(qos) }];
-    client.send(&Packet::Subscribe(Subscribe {
-        packet_id: PacketId::new(1).unwrap(),
-        properties: Default::default(),
-        subscriptions,
-    }));
-    assert!(matches!(client.recv(), Some(Packet::SubAck(_))));
 }
 
 #[test]
@@ -42,7 +31,7 @@ fn a_qos2_message_goes_from_publisher_to_subscriber_over_tcp_in_both_versions() 
     let broker = EmbeddedBroker::start().unwrap();
     for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
         let mut subscriber = RawClient::connect(broker.addr(), version, "sub");
-        subscribe(&mut subscriber, "tcp/#", QoS::ExactlyOnce);
+        subscriber.subscribe("tcp/#", QoS::ExactlyOnce);
         let mut publisher = RawClient::connect(broker.addr(), version, "pub");
         let id = PacketId::new(1).unwrap();
         let message = Publish::new(topic("tcp/test"), QoS::ExactlyOnce, Some(id), Bytes::from_static(b"over tcp"));
@@ -67,7 +56,7 @@ fn a_qos2_message_goes_from_publisher_to_subscriber_over_tcp_in_both_versions() 
 fn a_large_message_crosses_many_reads_intact() {
     let broker = EmbeddedBroker::start().unwrap();
     let mut subscriber = RawClient::connect(broker.addr(), ProtocolVersion::V5, "sub");
-    subscribe(&mut subscriber, "big", QoS::AtLeastOnce);
+    subscriber.subscribe("big", QoS::AtLeastOnce);
     let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "pub");
     let payload: Vec<u8> = (0..200_000u32).map(|n| n as u8).collect();
     let message = Publish::new(topic("big"), QoS::AtLeastOnce, PacketId::new(1), Bytes::from(payload.clone()));
@@ -104,7 +93,7 @@ fn a_connection_that_sends_nothing_is_closed_at_the_connect_timeout() {
 fn a_protocol_error_closes_only_the_connection_it_came_on() {
     let broker = EmbeddedBroker::start().unwrap();
     let mut steady = RawClient::connect(broker.addr(), ProtocolVersion::V311, "steady");
-    subscribe(&mut steady, "t", QoS::AtMostOnce);
+    steady.subscribe("t", QoS::AtMostOnce);
     let mut bad = RawClient::connect(broker.addr(), ProtocolVersion::V5, "bad");
     bad.send_bytes(b"\x30\x05\x00\x02\xc3\x28\x00");
     match bad.until_closed().as_slice() {
@@ -140,7 +129,7 @@ fn many_clients_at_once_each_get_every_message() {
     let mut subscribers: Vec<RawClient> = (0..CLIENTS)
         .map(|n| {
             let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V311, &format!("sub{n}"));
-            subscribe(&mut client, "load/#", QoS::AtLeastOnce);
+            client.subscribe("load/#", QoS::AtLeastOnce);
             client
         })
         .collect();
@@ -177,4 +166,53 @@ fn many_clients_at_once_each_get_every_message() {
             }
         }
     }
+}
+
+#[test]
+fn a_resumed_session_gets_its_unacknowledged_messages_again_and_those_queued_while_away() {
+    let broker = EmbeddedBroker::start().unwrap();
+    // 3.1.1: a session without clean session outlives its connection.
+    let persistent = || {
+        let mut connect = verimqtt::codec::Connect::new(ProtocolVersion::V311, topic("resumer"));
+        connect.clean_start = false;
+        connect
+    };
+    let (mut subscriber, _) = RawClient::connect_with(broker.addr(), persistent());
+    subscriber.subscribe("resume/#", QoS::ExactlyOnce);
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V311, "pub");
+    let send = |publisher: &mut RawClient, qos: QoS, payload: &'static str| {
+        publisher.send(&Packet::Publish(Publish::new(topic("resume/x"), qos, PacketId::new(1), Bytes::from(payload))));
+        assert!(matches!(publisher.recv(), Some(Packet::PubAck(_) | Packet::PubRec(_))));
+        if qos == QoS::ExactlyOnce {
+            publisher.send(&Packet::PubRel(PublishAck::new(PacketId::new(1).unwrap())));
+            assert!(matches!(publisher.recv(), Some(Packet::PubComp(_))));
+        }
+    };
+    send(&mut publisher, QoS::AtLeastOnce, "in flight 1");
+    send(&mut publisher, QoS::ExactlyOnce, "in flight 2");
+    // Received, never acknowledged: the connection drops with both in flight.
+    let first: Vec<Packet> = (0..2).map(|_| subscriber.recv().unwrap()).collect();
+    assert!(first.iter().all(|packet| matches!(packet, Packet::Publish(p) if !p.dup)), "{first:?}");
+    drop(subscriber);
+    send(&mut publisher, QoS::AtLeastOnce, "while away");
+    let (mut subscriber, connack) = RawClient::connect_with(broker.addr(), persistent());
+    assert!(connack.session_present);
+    let mut again = Vec::new();
+    for _ in 0..3 {
+        match subscriber.recv() {
+            Some(Packet::Publish(publish)) => {
+                let id = publish.packet_id.unwrap();
+                again.push((String::from_utf8(publish.payload.to_vec()).unwrap(), publish.dup));
+                match publish.qos {
+                    QoS::ExactlyOnce => subscriber.send(&Packet::PubRec(PublishAck::new(id))),
+                    _ => subscriber.send(&Packet::PubAck(PublishAck::new(id))),
+                }
+            }
+            other => panic!("expected PUBLISH, got {other:?} after {again:?}"),
+        }
+    }
+    assert!(matches!(subscriber.recv(), Some(Packet::PubRel(_))), "the QoS 2 message goes on to PUBREL");
+    // Resent with DUP in their original order [MQTT-4.4.0-1], then the queued one.
+    let expected = [("in flight 1", true), ("in flight 2", true), ("while away", false)];
+    assert_eq!(again, expected.map(|(payload, dup)| (payload.to_owned(), dup)));
 }

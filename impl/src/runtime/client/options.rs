@@ -1,0 +1,114 @@
+//! How an [`AsyncClient`](super::AsyncClient) connects, and reconnects.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::client::ClientOptions;
+use crate::runtime::tls::{TlsError, read_certificates, read_private_key};
+
+/// The async client's options: the state machine's, and what the runtime adds.
+#[derive(Debug, Clone)]
+pub struct AsyncClientOptions {
+    /// Version, client identifier, keep alive, session, will, credentials, limits. A user and
+    /// password in the URL replace `username` and `password`. For a session that survives a
+    /// reconnection, set `clean_start` false (3.1.1) or a `session_expiry_interval` (5.0);
+    /// to resume the session a previous process left, set `clean_start` false in both.
+    pub client: ClientOptions,
+    /// Needed for `mqtts://` and `wss://`.
+    pub tls: Option<Arc<ClientConfig>>,
+    pub reconnect: Reconnect,
+    /// How long the TCP, TLS and WebSocket handshakes of one attempt may take together.
+    pub connect_timeout: Duration,
+}
+
+impl AsyncClientOptions {
+    pub fn new(client: ClientOptions) -> Self {
+        AsyncClientOptions {
+            client,
+            tls: None,
+            reconnect: Reconnect::default(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// When to try again after the connection is lost: after `initial_delay`, then twice as
+/// long each time up to `max_delay`, at most `max_retries` times in a row (`None`: forever).
+/// A connection the broker accepts starts the count again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconnect {
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    pub max_retries: Option<u32>,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Reconnect { initial_delay: Duration::from_millis(100), max_delay: Duration::from_secs(30), max_retries: None }
+    }
+}
+
+impl Reconnect {
+    /// Never reconnect: a lost connection ends the client.
+    pub const NEVER: Reconnect =
+        Reconnect { initial_delay: Duration::ZERO, max_delay: Duration::ZERO, max_retries: Some(0) };
+
+    /// The wait before retry number `retry` (from 0).
+    pub fn delay(&self, retry: u32) -> Duration {
+        let factor = 1u32.checked_shl(retry).unwrap_or(u32::MAX);
+        self.initial_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// A TLS client configuration trusting the certificates of `ca_file` (PEM), with a client
+/// certificate if `identity` names a certificate chain file and its private key file.
+pub fn tls_config(ca_file: &Path, identity: Option<(&Path, &Path)>) -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = read_certificates(ca_file, "the CA file")?;
+    let identity = match identity {
+        Some((chain, key)) => Some((read_certificates(chain, "the client certificate")?, read_private_key(key)?)),
+        None => None,
+    };
+    tls_config_from(roots, identity)
+}
+
+/// A TLS client configuration trusting `roots`, presenting `identity` (a certificate chain
+/// and its key) if there is one.
+pub fn tls_config_from(
+    roots: Vec<CertificateDer<'static>>,
+    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut store = rustls::RootCertStore::empty();
+    for root in roots {
+        store.add(root)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(store);
+    let config = match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_double_up_to_the_cap() {
+        let reconnect = Reconnect {
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            max_retries: None,
+        };
+        let delays: Vec<_> = (0..6).map(|retry| reconnect.delay(retry).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(reconnect.delay(u32::MAX), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,272 @@
+//! Subscriptions as streams: the driver hands every message it receives to each
+//! [`Subscription`] with a filter that matches its topic, and a dropped subscription
+//! unsubscribes from the filters no other subscription still uses.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::sync::mpsc;
+
+use super::driver::Command;
+use crate::auth::filter::matches;
+use crate::codec::{self, MqttString, Properties, ProtocolVersion, Publish, QoS, ReasonCode, shared_subscription};
+
+/// A message from the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub topic: MqttString,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    /// MQTT 5 properties (user properties, content type, response topic...).
+    pub properties: Properties,
+}
+
+impl From<Publish> for Message {
+    fn from(publish: Publish) -> Self {
+        let Publish { qos, retain, topic, properties, payload, .. } = publish;
+        Message { topic, payload, qos, retain, properties }
+    }
+}
+
+/// The messages matching some topic filters, as a [`Stream`]. It ends when the client
+/// stops. Dropping it unsubscribes from each of its filters that no other subscription of
+/// the client uses; to leave them in a persistent session for the next connection,
+/// disconnect first.
+#[derive(Debug)]
+pub struct Subscription {
+    id: u64,
+    granted: Vec<ReasonCode>,
+    messages: mpsc::UnboundedReceiver<Message>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        id: u64,
+        granted: Vec<ReasonCode>,
+        messages: mpsc::UnboundedReceiver<Message>,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> Self {
+        Subscription { id, granted, messages, commands }
+    }
+
+    /// The SUBACK's reason code for each filter: the QoS the broker granted.
+    pub fn granted(&self) -> &[ReasonCode] {
+        &self.granted
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Message;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        self.get_mut().messages.poll_recv(cx)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        // A client already gone has nothing left to unsubscribe.
+        let _ = self.commands.send(Command::Unsubscribe { id: self.id });
+    }
+}
+
+/// Messages that matched no subscription kept at most, the oldest given up first.
+const MAX_UNCLAIMED: usize = 1000;
+
+/// A subscription as the driver knows it.
+#[derive(Debug)]
+struct Route {
+    subscriptions: Vec<codec::Subscription>,
+    messages: mpsc::UnboundedSender<Message>,
+}
+
+impl Route {
+    fn wants(&self, message: &Message, version: ProtocolVersion) -> bool {
+        self.subscriptions.iter().any(|subscription| {
+            // A shared subscription's messages match the filter after the group.
+            let filter = match shared_subscription(&subscription.filter, version) {
+                Some(Ok(shared)) => shared.filter,
+                _ => subscription.filter.as_str(),
+            };
+            matches(filter, &message.topic)
+        })
+    }
+}
+
+/// Every live subscription, by id, and the messages no subscription claimed yet: a resumed
+/// session brings the messages of its subscriptions as soon as it is accepted, before the
+/// application subscribes again, and a broker may send a message before the SUBACK of the
+/// subscription it matches.
+#[derive(Debug)]
+pub(crate) struct Routes {
+    version: ProtocolVersion,
+    routes: HashMap<u64, Route>,
+    unclaimed: VecDeque<Message>,
+}
+
+impl Routes {
+    pub fn new(version: ProtocolVersion) -> Self {
+        Routes { version, routes: HashMap::new(), unclaimed: VecDeque::new() }
+    }
+
+    /// Adds a subscription, and hands it the unclaimed messages it wants.
+    pub fn insert(
+        &mut self,
+        id: u64,
+        subscriptions: Vec<codec::Subscription>,
+        messages: mpsc::UnboundedSender<Message>,
+    ) {
+        let route = Route { subscriptions, messages };
+        let (claimed, unclaimed) = self.unclaimed.drain(..).partition(|message| route.wants(message, self.version));
+        self.unclaimed = unclaimed;
+        for message in Vec::from(claimed) {
+            let _ = route.messages.send(message);
+        }
+        self.routes.insert(id, route);
+    }
+
+    /// Gives `message` to every subscription that wants it, or keeps it for one to come.
+    /// Returns the subscriptions found to have no reader any more.
+    pub fn dispatch(&mut self, message: Message) -> Vec<u64> {
+        let mut unread = Vec::new();
+        let mut claimed = false;
+        for (&id, route) in &self.routes {
+            if route.wants(&message, self.version) {
+                claimed = true;
+                if route.messages.send(message.clone()).is_err() {
+                    unread.push(id);
+                }
+            }
+        }
+        if !claimed {
+            if self.unclaimed.len() >= MAX_UNCLAIMED {
+                self.unclaimed.pop_front();
+            }
+            self.unclaimed.push_back(message);
+        }
+        unread
+    }
+
+    /// Forgets subscription `id` and returns those of its filters no other one uses.
+    pub fn remove(&mut self, id: u64) -> Vec<MqttString> {
+        let Some(route) = self.routes.remove(&id) else { return Vec::new() };
+        route
+            .subscriptions
+            .into_iter()
+            .map(|subscription| subscription.filter)
+            .filter(|filter| !self.uses(filter))
+            .collect()
+    }
+
+    /// Of `filters`, those no subscription uses.
+    pub fn unused(&self, filters: impl IntoIterator<Item = MqttString>) -> Vec<MqttString> {
+        filters.into_iter().filter(|filter| !self.uses(filter)).collect()
+    }
+
+    fn uses(&self, filter: &MqttString) -> bool {
+        self.routes.values().any(|route| route.subscriptions.iter().any(|subscription| subscription.filter == *filter))
+    }
+
+    /// Every filter subscribed to, once each with the options of its latest subscription:
+    /// what to subscribe again to when the broker kept no session.
+    pub fn all(&self) -> Vec<codec::Subscription> {
+        let mut ids: Vec<_> = self.routes.keys().copied().collect();
+        ids.sort_unstable();
+        let mut all: Vec<codec::Subscription> = Vec::new();
+        for subscription in ids.iter().flat_map(|id| &self.routes[id].subscriptions) {
+            match all.iter_mut().find(|known| known.filter == subscription.filter) {
+                Some(known) => *known = subscription.clone(),
+                None => all.push(subscription.clone()),
+            }
+        }
+        all
+    }
+
+    pub fn clear(&mut self) {
+        self.routes.clear();
+        self.unclaimed.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::SubscriptionOptions;
+
+    fn subscription(filter: &str, qos: QoS) -> codec::Subscription {
+        codec::Subscription { filter: MqttString::try_from(filter).unwrap(), options: SubscriptionOptions::new(qos) }
+    }
+
+    fn message(topic: &str) -> Message {
+        Publish::new(MqttString::try_from(topic).unwrap(), QoS::AtMostOnce, None, Bytes::new()).into()
+    }
+
+    fn route(routes: &mut Routes, id: u64, filters: &[&str]) -> mpsc::UnboundedReceiver<Message> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        routes.insert(id, filters.iter().map(|filter| subscription(filter, QoS::AtLeastOnce)).collect(), sender);
+        receiver
+    }
+
+    #[test]
+    fn a_message_reaches_every_matching_subscription_once() {
+        let mut routes = Routes::new(ProtocolVersion::V5);
+        let mut wide = route(&mut routes, 1, &["a/#", "a/+"]);
+        let mut narrow = route(&mut routes, 2, &["a/b"]);
+        let mut other = route(&mut routes, 3, &["b/#", "$share/g/a/b"]);
+        routes.dispatch(message("a/b"));
+        assert_eq!(wide.try_recv().unwrap().topic, "a/b");
+        assert!(wide.try_recv().is_err(), "one copy per subscription");
+        assert_eq!(narrow.try_recv().unwrap().topic, "a/b");
+        assert_eq!(other.try_recv().unwrap().topic, "a/b", "a shared subscription matches its filter");
+        routes.dispatch(message("$SYS/x"));
+        assert!(wide.try_recv().is_err(), "a wildcard never matches a $ topic [MQTT-4.7.2-1]");
+    }
+
+    #[test]
+    fn a_message_no_subscription_wants_waits_for_one_that_does() {
+        let mut routes = Routes::new(ProtocolVersion::V311);
+        for topic in ["early/1", "other", "early/2"] {
+            routes.dispatch(message(topic));
+        }
+        let mut late = route(&mut routes, 1, &["early/#"]);
+        let topics: Vec<_> = std::iter::from_fn(|| late.try_recv().ok()).map(|message| message.topic).collect();
+        assert_eq!(topics, ["early/1", "early/2"]);
+        let mut later = route(&mut routes, 2, &["#"]);
+        assert_eq!(later.try_recv().unwrap().topic, "other", "each message is claimed once");
+        assert!(later.try_recv().is_err());
+    }
+
+    #[test]
+    fn unclaimed_messages_are_bounded() {
+        let mut routes = Routes::new(ProtocolVersion::V5);
+        for index in 0..=MAX_UNCLAIMED {
+            routes.dispatch(message(&format!("t/{index}")));
+        }
+        let mut all = route(&mut routes, 1, &["#"]);
+        assert_eq!(all.try_recv().unwrap().topic, "t/1", "the oldest was given up");
+    }
+
+    #[test]
+    fn removing_a_subscription_frees_only_the_filters_no_other_uses() {
+        let mut routes = Routes::new(ProtocolVersion::V5);
+        let _first = route(&mut routes, 1, &["a/#", "b"]);
+        let _second = route(&mut routes, 2, &["a/#"]);
+        assert_eq!(routes.remove(1), ["b"]);
+        assert_eq!(routes.remove(2), ["a/#"]);
+        assert_eq!(routes.remove(2), Vec::<MqttString>::new());
+    }
+
+    #[test]
+    fn all_lists_each_filter_once_with_its_latest_options() {
+        let mut routes = Routes::new(ProtocolVersion::V5);
+        let (sender, _receiver) = mpsc::unbounded_channel();
+        routes.insert(1, vec![subscription("a", QoS::AtMostOnce), subscription("b", QoS::AtMostOnce)], sender.clone());
+        routes.insert(2, vec![subscription("a", QoS::ExactlyOnce)], sender);
+        assert_eq!(routes.all(), [subscription("a", QoS::ExactlyOnce), subscription("b", QoS::AtMostOnce)]);
+    }
+}

@@ -1,0 +1,207 @@
+//! The configuration file of `verimqtt broker -c`: what a valid one serves, over real
+//! sockets, and how an invalid one is refused (the file, the line and the reason).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use verimqtt::auth::PasswordHash;
+use verimqtt::codec::{Connect, Packet, ProtocolVersion, QoS};
+use verimqtt::runtime::config::ConfigError;
+use verimqtt::runtime::{BrokerConfig, EmbeddedBroker};
+
+use crate::client::{RawClient, mqtt_string, publish};
+use crate::files::{Pki, TempDir};
+use crate::transport::Via;
+
+/// Writes `text` as `broker.toml` in `dir` and serves what it configures.
+pub fn serve(dir: &Path, text: &str) -> EmbeddedBroker {
+    let path = dir.join("broker.toml");
+    std::fs::write(&path, text).unwrap();
+    let server = BrokerConfig::load(&path).unwrap().bind().unwrap();
+    EmbeddedBroker::serve(server).unwrap()
+}
+
+/// Listeners of every transport on ephemeral loopback ports, in this order: tcp, tls, ws,
+/// wss, with the PKI's server certificate.
+pub const EVERY_TRANSPORT: &str = r#"
+[[listener]]
+bind = "127.0.0.1:0"
+
+[[listener]]
+transport = "tls"
+bind = "127.0.0.1:0"
+certificate = "server.crt"
+private_key = "server.key"
+
+[[listener]]
+transport = "ws"
+bind = "127.0.0.1:0"
+
+[[listener]]
+transport = "wss"
+bind = "127.0.0.1:0"
+certificate = "server.crt"
+private_key = "server.key"
+"#;
+
+#[test]
+fn one_broker_serves_a_listener_of_each_transport_and_messages_cross_them() {
+    let pki = Pki::generate();
+    let broker = serve(pki.dir.path(), EVERY_TRANSPORT);
+    let tls = pki.client_config();
+    let vias = [Via::Tcp, Via::Tls(tls.clone()), Via::WebSocket, Via::SecureWebSocket(tls)];
+    assert_eq!(broker.addrs().len(), vias.len());
+    let mut subscribers: Vec<RawClient> = vias
+        .iter()
+        .zip(broker.addrs())
+        .enumerate()
+        .map(|(n, (via, &addr))| {
+            let mut client = RawClient::connect_via(via, addr, ProtocolVersion::V5, &format!("sub{n}"));
+            client.subscribe("everywhere", QoS::AtMostOnce);
+            client
+        })
+        .collect();
+    for (n, (via, &addr)) in vias.iter().zip(broker.addrs()).enumerate() {
+        let mut publisher = RawClient::connect_via(via, addr, ProtocolVersion::V311, &format!("pub{n}"));
+        let payload = format!("from listener {n}");
+        publisher.send(&publish("everywhere", QoS::AtMostOnce, &payload));
+        for subscriber in &mut subscribers {
+            assert!(matches!(subscriber.recv(), Some(Packet::Publish(publish)) if publish.payload == payload));
+        }
+    }
+}
+
+#[test]
+fn a_listeners_max_connections_is_its_own() {
+    let dir = TempDir::new();
+    let broker = serve(
+        dir.path(),
+        "[[listener]]\nbind = \"127.0.0.1:0\"\nmax_connections = 1\n[[listener]]\nbind = \"127.0.0.1:0\"\n",
+    );
+    let (limited, other) = (broker.addrs()[0], broker.addrs()[1]);
+    let _first = RawClient::connect(limited, ProtocolVersion::V311, "first");
+    let mut second = RawClient::open(limited, ProtocolVersion::V311);
+    assert_eq!(second.until_closed(), [], "the listener is full: closed without a word");
+    RawClient::connect(other, ProtocolVersion::V311, "elsewhere");
+}
+
+#[test]
+fn without_a_file_the_broker_listens_on_loopback_1883_and_lets_anonymous_clients_in() {
+    let config = BrokerConfig::default();
+    let [listener] = config.listeners.as_slice() else { panic!("{:?}", config.listeners) };
+    assert_eq!(listener.bind, "127.0.0.1:1883".parse().unwrap());
+    assert_eq!(listener.transport.name(), "tcp");
+    assert_eq!(listener.max_connections, None);
+    // Port 1883 may be taken on a test machine: serve the same configuration elsewhere.
+    let mut config = BrokerConfig::default();
+    config.listeners[0].bind = "127.0.0.1:0".parse().unwrap();
+    let broker = EmbeddedBroker::serve(config.bind().unwrap()).unwrap();
+    RawClient::connect(broker.addr(), ProtocolVersion::V5, "anonymous");
+}
+
+#[test]
+fn the_example_configuration_parses_with_the_files_it_names() {
+    let pki = Pki::generate();
+    let example = include_str!("../../examples/broker.toml");
+    pki.dir.write("passwd", format!("alice:{}\n", PasswordHash::new(b"secret").unwrap()));
+    pki.dir.write("acl", "user alice\ntopic readwrite alice/#\n");
+    std::fs::copy(pki.path("ca.crt"), pki.path("clients-ca.crt")).unwrap();
+    let path = pki.dir.write("broker.toml", example);
+    let config = BrokerConfig::load(&path).unwrap();
+    let transports: Vec<&str> = config.listeners.iter().map(|listener| listener.transport.name()).collect();
+    assert_eq!(transports, ["tcp", "tls", "ws", "wss"]);
+    assert_eq!(config.listeners[0].max_connections, Some(1000));
+    assert_eq!(config.sys_interval, Some(Duration::from_secs(10)));
+    // The two limits the example sets away from their defaults reach the options.
+    assert_eq!(config.options.max_keep_alive.map(|seconds| seconds.get()), Some(600));
+    assert_eq!(config.options.max_session_expiry_interval, 86_400);
+}
+
+/// Each invalid configuration's error, `DIR` standing for the temporary directory.
+#[test]
+fn an_invalid_file_is_refused_with_its_line_and_the_reason() {
+    let pki = Pki::generate();
+    pki.dir.write("bad-passwd", "# users\nalice:plain-text\n");
+    pki.dir.write("bad-acl", "user alice\ntopic sometimes a/b\n");
+    pki.dir.write("empty.crt", "");
+    let tls = "transport = \"tls\"\ncertificate = \"server.crt\"\nprivate_key = \"server.key\"\n";
+    let cases = [
+        ("unknown key", "[[listener]]\nbind = \"127.0.0.1:0\"\nport = 1883\n".to_owned()),
+        ("unknown table", "[[listener]]\nbind = \"127.0.0.1:0\"\n[logging]\n".to_owned()),
+        ("bad address", "[[listener]]\nbind = \"localhost\"\n".to_owned()),
+        ("bad transport", "[[listener]]\nbind = \"127.0.0.1:0\"\ntransport = \"quic\"\n".to_owned()),
+        ("no listener", "[sys]\ninterval = 1\n".to_owned()),
+        ("tls without certificate", "[[listener]]\nbind = \"127.0.0.1:0\"\ntransport = \"wss\"\n".to_owned()),
+        (
+            "missing certificate",
+            "[[listener]]\nbind = \"127.0.0.1:0\"\ntransport = \"tls\"\ncertificate = \"nowhere.crt\"\nprivate_key = \"server.key\"\n"
+                .to_owned(),
+        ),
+        (
+            "empty certificate",
+            "[[listener]]\nbind = \"127.0.0.1:0\"\ntransport = \"tls\"\ncertificate = \"empty.crt\"\nprivate_key = \"server.key\"\n"
+                .to_owned(),
+        ),
+        ("certificate on tcp", "[[listener]]\nbind = \"127.0.0.1:0\"\ncertificate = \"server.crt\"\n".to_owned()),
+        (
+            "client certificates without a CA",
+            format!("[[listener]]\nbind = \"127.0.0.1:0\"\n{tls}require_client_certificate = true\n"),
+        ),
+        (
+            "bad password-file line",
+            "[[listener]]\nbind = \"127.0.0.1:0\"\n\n[auth]\npassword_file = \"bad-passwd\"\n".to_owned(),
+        ),
+        ("bad ACL line", "[[listener]]\nbind = \"127.0.0.1:0\"\n\n[auth]\nacl_file = \"bad-acl\"\n".to_owned()),
+        ("missing ACL file", "[[listener]]\nbind = \"127.0.0.1:0\"\n[auth]\nacl_file = \"no-acl\"\n".to_owned()),
+        (
+            "closed without passwords",
+            "[[listener]]\nbind = \"127.0.0.1:0\"\n[auth]\nallow_anonymous = false\n".to_owned(),
+        ),
+        ("bad limit", "[[listener]]\nbind = \"127.0.0.1:0\"\n[limits]\nmaximum_qos = 3\n".to_owned()),
+        ("negative interval", "[[listener]]\nbind = \"127.0.0.1:0\"\n[sys]\ninterval = -1\n".to_owned()),
+    ];
+    let dir = pki.dir.path().display().to_string();
+    let mut report = String::new();
+    for (case, text) in cases {
+        let path = pki.dir.write("broker.toml", &text);
+        let error: ConfigError = BrokerConfig::load(&path).unwrap_err();
+        assert_eq!(error.path, path, "{case}");
+        assert!(error.line > 0 || case == "no listener", "{case}: {error} names no line");
+        writeln!(report, "{case}: {}", error.to_string().replace(&dir, "DIR")).unwrap();
+    }
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn a_missing_file_and_an_address_in_use_are_refused_with_the_reason() {
+    let dir = TempDir::new();
+    let missing = BrokerConfig::load(&dir.path().join("absent.toml")).unwrap_err();
+    assert!(missing.to_string().ends_with("absent.toml: cannot read it: No such file or directory (os error 2)"));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let text =
+        format!("[[listener]]\nbind = \"127.0.0.1:0\"\n\n[[listener]]\nbind = \"{}\"\n", taken.local_addr().unwrap());
+    let path = dir.write("broker.toml", text);
+    let error = BrokerConfig::load(&path).unwrap().bind().unwrap_err();
+    assert_eq!(error.line, 4, "{error}");
+    assert!(error.to_string().contains("cannot listen on"), "{error}");
+}
+
+#[test]
+fn the_limits_of_the_file_reach_the_broker() {
+    let dir = TempDir::new();
+    let broker =
+        serve(dir.path(), "[[listener]]\nbind = \"127.0.0.1:0\"\n[limits]\nmax_keep_alive = 30\nmaximum_qos = 1\n");
+    let (_client, connack) =
+        RawClient::connect_with(broker.addr(), Connect::new(ProtocolVersion::V5, mqtt_string("c")));
+    assert_eq!(connack.properties.server_keep_alive, Some(30));
+    assert_eq!(connack.properties.maximum_qos, Some(QoS::AtLeastOnce));
+}
+
+#[test]
+fn a_connect_timeout_too_long_for_the_clock_is_no_limit_rather_than_a_crash() {
+    let dir = TempDir::new();
+    let text = format!("[[listener]]\nbind = \"127.0.0.1:0\"\n[limits]\nconnect_timeout = {}\n", u64::MAX);
+    let broker = serve(dir.path(), &text);
+    RawClient::connect(broker.addr(), ProtocolVersion::V311, "patient");
+}
