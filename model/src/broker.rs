@@ -69,6 +69,14 @@ pub fn keepalive_close_due(config: &Config, state: &State, c: usize, link: usize
     }
 }
 
+/// The broker has waited for a CONNECT on the connection as long as it waits.
+pub fn connect_timeout_due(config: &Config, state: &State, c: usize, link: usize) -> bool {
+    let BrokerEnd::AwaitingConnect { waited } = state.links[c][link].broker else {
+        return false;
+    };
+    config.broker_connect_timeout.is_some_and(|timeout| waited >= timeout)
+}
+
 /// An offline session has outlived its expiry interval (5.0) [MQTT-4.1.0-2].
 pub fn session_expiry_due(config: &Config, state: &State, c: usize) -> bool {
     let offline = state.sessions[c].as_ref().and_then(|s| s.offline_ticks);
@@ -278,8 +286,17 @@ impl Step<'_> {
     }
 
     fn close(&mut self, c: usize, link: usize, reason: CloseReason) {
-        let BrokerEnd::Open { silence, will } = self.state.links[c][link].broker else {
-            return;
+        let (silence, will) = match self.state.links[c][link].broker {
+            BrokerEnd::Open { silence, will } => (silence, will),
+            // Accepted, but no CONNECT heard (a reported cut lost it): no session, no will,
+            // only the close.
+            BrokerEnd::AwaitingConnect { .. } => {
+                self.state.links[c][link].close_broker_end();
+                let at = LinkRef { client: c, link };
+                self.observe(|| Observation::Closed { actor: Actor::Broker, link: at, reason: reason.observed() });
+                return;
+            }
+            BrokerEnd::Closed => return,
         };
         if reason.announced(self.config.version) {
             self.broker_send_on(c, link, Packet::Disconnect);
@@ -294,7 +311,7 @@ impl Step<'_> {
             self.state.ghost.breach(Breach::KeepaliveTooEarly);
         }
         let abnormal = reason != CloseReason::Disconnect;
-        if will != (abnormal && config.will) {
+        if will != (abnormal && config.has_will(c)) {
             self.state.ghost.breach(Breach::WillMismatch);
         }
         if will {
@@ -312,6 +329,19 @@ impl Step<'_> {
             }
             session.offline_ticks = config.expiry_ticks().map(|_| 0);
         }
+    }
+
+    /// No CONNECT came in time on a connection the broker accepted: it closes it.
+    pub(crate) fn connect_timeout(&mut self, c: usize, link: usize) {
+        self.observe(|| Observation::TimerFired { actor: Actor::Broker, timer: Timer::ConnectTimeout });
+        self.state.links[c][link].close_broker_end();
+        let at = LinkRef { client: c, link };
+        self.observe(|| Observation::Closed {
+            actor: Actor::Broker,
+            link: at,
+            reason: trace::CloseReason::ConnectTimeout,
+        });
+        self.note(|| format!("broker: no CONNECT on c{c}#{link} in time"));
     }
 
     pub(crate) fn expire_session(&mut self, c: usize) {

@@ -56,13 +56,6 @@ pub struct Client {
     pub ping_outstanding: bool,
 }
 
-/// What the application does next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Act {
-    Subscribe(PacketId),
-    Script(ScriptStep),
-}
-
 fn limits(config: &Config, state: &State, c: usize) -> Limits {
     let client = &state.clients[c];
     Limits {
@@ -76,25 +69,44 @@ fn limits(config: &Config, state: &State, c: usize) -> Limits {
     }
 }
 
-fn next_act(config: &Config, state: &State, c: usize) -> Option<Act> {
+/// The packet id of the SUBSCRIBE a subscriber without a subscription sends next, if it can.
+fn subscription_due(config: &Config, state: &State, c: usize) -> Option<PacketId> {
     let client = &state.clients[c];
-    if client.status != Status::Connected {
+    let wanted =
+        client.status == Status::Connected && config.is_subscriber(c) && client.subscription == Subscription::None;
+    wanted.then(|| client.outbound.free_id(&limits(config, state, c))).flatten()
+}
+
+pub fn subscription_wanted(config: &Config, state: &State, c: usize) -> bool {
+    subscription_due(config, state, c).is_some()
+}
+
+/// The script step the application takes next, if it can.
+fn next_script_step(config: &Config, state: &State, c: usize) -> Option<ScriptStep> {
+    let client = &state.clients[c];
+    let connected = client.status == Status::Connected;
+    // Unless paced, a subscriber without a subscription subscribes before anything else.
+    if !config.paced_application && connected && config.is_subscriber(c) && client.subscription == Subscription::None {
         return None;
-    }
-    if config.is_subscriber(c) && client.subscription == Subscription::None {
-        let id = client.outbound.free_id(&limits(config, state, c))?;
-        return Some(Act::Subscribe(id));
     }
     let script = config.script(c);
     let step = *script.get(usize::from(client.steps_done))?;
+    // A paced application may also publish while its client is not connected: the message
+    // waits until CONNACK (verimqtt's client queues it; a QoS 0 one it refuses when it has no
+    // connection at all, so that is not modelled).
+    let connecting = client.status == Status::Connecting;
+    let may_act = connected
+        || matches!(step, ScriptStep::Publish(n) if config.paced_application && (connecting || config.reliable(n)));
     // The publisher starts once every subscriber has subscribed, so that what it publishes is
-    // owed to someone; later it no longer waits (a subscriber may have lost its session).
+    // owed to someone; later it no longer waits (a subscriber may have lost its session). A
+    // paced application does not wait at all: a message routed to nobody is owed to nobody.
     let subscribers_ready = config.subscribers().all(|s| state.clients[s].subscription == Subscription::Active);
-    (client.steps_done > 0 || subscribers_ready).then_some(Act::Script(step))
+    let may_start = client.steps_done > 0 || subscribers_ready || config.paced_application;
+    (may_act && may_start).then_some(step)
 }
 
 pub fn application_can_act(config: &Config, state: &State, c: usize) -> bool {
-    next_act(config, state, c).is_some()
+    next_script_step(config, state, c).is_some()
 }
 
 /// The client has sent nothing, or received nothing, for a keepalive and sends PINGREQ
@@ -113,7 +125,11 @@ pub fn ping_due(config: &Config, state: &State, c: usize) -> bool {
 /// Nothing (no CONNACK, no PINGRESP, nothing at all) came within the abort period.
 pub fn abort_due(config: &Config, state: &State, c: usize) -> bool {
     let client = &state.clients[c];
-    client.status != Status::Offline && client.silence >= config.abort_after
+    let limit = match client.status {
+        Status::Connecting => config.connack_ticks(),
+        Status::Connected | Status::Offline => config.abort_after,
+    };
+    client.status != Status::Offline && client.silence >= limit
 }
 
 impl Step<'_> {
@@ -128,12 +144,15 @@ impl Step<'_> {
         self.note(|| format!("c{c} → broker: {packet}"));
     }
 
+    /// Drops the client's session state: unacknowledged flights, QoS 2 ids awaiting PUBREL,
+    /// the subscription. Messages never sent stay queued and go out in the next session, as
+    /// verimqtt's client does: 3.1.1 counts only sent messages as session state.
     fn discard_client_session(&mut self, c: usize) {
         let client = &mut self.state.clients[c];
-        let had_state = !client.outbound.is_idle()
+        let had_state = !client.outbound.flights.is_empty()
             || !client.awaiting_pubrel.is_empty()
             || client.subscription != Subscription::None;
-        client.outbound = Outbound::default();
+        client.outbound.flights.clear();
         client.awaiting_pubrel = Bits::EMPTY;
         client.subscription = Subscription::None;
         let steps_done = client.steps_done;
@@ -145,10 +164,7 @@ impl Step<'_> {
 
     pub(crate) fn connect(&mut self, c: usize) {
         let clean_start = self.config.clean_start(c);
-        if clean_start {
-            self.discard_client_session(c);
-        }
-        let connect = Packet::Connect { clean_start, will: self.config.will };
+        let connect = Packet::Connect { clean_start, will: self.config.has_will(c) };
         let link = LinkRef { client: c, link: self.state.links[c].len() };
         self.state.links[c].push(Link::opened_with(connect));
         let client = &mut self.state.clients[c];
@@ -162,22 +178,21 @@ impl Step<'_> {
         self.note(|| format!("c{c} opens a connection → broker: {connect}"));
     }
 
+    pub(crate) fn subscribe(&mut self, c: usize) {
+        if let Some(id) = subscription_due(self.config, &self.state, c) {
+            self.state.clients[c].subscription = Subscription::Requested(id);
+            self.client_send(c, Packet::Subscribe(id));
+        }
+    }
+
     pub(crate) fn application_step(&mut self, c: usize) {
-        let Some(act) = next_act(self.config, &self.state, c) else {
+        let Some(step) = next_script_step(self.config, &self.state, c) else {
             return;
         };
-        match act {
-            Act::Subscribe(id) => {
-                self.state.clients[c].subscription = Subscription::Requested(id);
-                self.client_send(c, Packet::Subscribe(id));
-            }
-            Act::Script(step) => {
-                self.state.clients[c].steps_done += 1;
-                match step {
-                    ScriptStep::Publish(n) => self.publish(c, n),
-                    ScriptStep::Disconnect => self.disconnect(c),
-                }
-            }
+        self.state.clients[c].steps_done += 1;
+        match step {
+            ScriptStep::Publish(n) => self.publish(c, n),
+            ScriptStep::Disconnect => self.disconnect(c),
         }
     }
 
@@ -185,20 +200,21 @@ impl Step<'_> {
         let qos = self.config.qos(n);
         self.observe(|| Observation::PublishRequested { client: c, message: n, qos });
         self.note(|| format!("c{c} application publishes m{n} at qos {}", qos.level()));
-        if qos == Qos::AtMostOnce {
+        if qos == Qos::AtMostOnce && self.state.clients[c].status == Status::Connected {
             let packet = Packet::Publish { id: 0, message: Message::App(n), qos, dup: false };
             self.client_send(c, packet);
         } else {
+            // Until CONNACK, even a QoS 0 message waits.
             self.state.clients[c].outbound.queue.push(n);
             self.client_send_queued(c);
         }
     }
 
-    /// The client decides to close and then writes its DISCONNECT [MQTT-3.14.4-1], so an
-    /// observer sees the close before the packet.
+    /// The client writes its DISCONNECT and then closes the connection [MQTT-3.14.4-1], so an
+    /// observer sees the packet before the close.
     fn disconnect(&mut self, c: usize) {
-        self.observe_close(c, CloseReason::Disconnected);
         self.client_send(c, Packet::Disconnect);
+        self.observe_close(c, CloseReason::Disconnected);
         self.close_client_connection(c);
         self.note(|| format!("c{c} closes its connection after DISCONNECT"));
     }
@@ -218,6 +234,15 @@ impl Step<'_> {
         client.ping_outstanding = false;
         if let Subscription::Requested(_) = client.subscription {
             client.subscription = Subscription::None;
+        }
+        // A QoS 0 message waiting for CONNACK goes with its connection (verimqtt drops it).
+        let config = self.config;
+        client.outbound.queue.retain(|&m| config.reliable(m));
+        // A clean session lasts as long as its connection [MQTT-3.1.2-6] (3.1.1) /
+        // [MQTT-3.1.2-4] (5.0); what the application publishes while the client is offline
+        // belongs to the next one.
+        if self.config.clean_start(c) {
+            self.discard_client_session(c);
         }
     }
 
@@ -323,11 +348,18 @@ impl Step<'_> {
         let client = &mut self.state.clients[c];
         client.status = Status::Connected;
         if !session_present {
-            // [MQTT-3.2.2-5] (5.0): a client holding state it cannot resume discards it.
+            // [MQTT-3.2.2-5] (5.0): a client holding state it cannot resume discards it; what
+            // it never sent goes out in the new session.
             self.discard_client_session(c);
-            return;
+        } else {
+            self.state.ghost.on_client_session_resumed(c);
+            self.resend(c);
         }
-        self.state.ghost.on_client_session_resumed(c);
+        self.client_send_queued(c);
+    }
+
+    /// Resends what the resumed session left unacknowledged, in the client's resend order.
+    fn resend(&mut self, c: usize) {
         if !self.config.has(Bug::ResendSkippedAfterReconnect) {
             let config = self.config;
             let dup = !config.has(Bug::ClientResendsWithoutDup);
@@ -336,7 +368,6 @@ impl Step<'_> {
                 self.client_send(c, packet);
             }
         }
-        self.client_send_queued(c);
     }
 
     fn client_on_publish(&mut self, c: usize, id: PacketId, message: Message, qos: Qos) {

@@ -107,12 +107,28 @@ pub struct Config {
     /// Ticks without receiving anything (CONNACK included) after which a client gives up on
     /// its connection.
     pub abort_after: u8,
+    /// Ticks a connecting client waits for CONNACK before giving up; `None`: `abort_after`.
+    pub connack_timeout: Option<u8>,
+    /// Ticks the broker waits for CONNECT on a connection it accepted before closing it;
+    /// `None`: it forgets a connection whose client left before its CONNECT arrived.
+    pub broker_connect_timeout: Option<u8>,
     /// Number of network cuts the environment may inject.
     pub cuts: u8,
+    /// Besides silent cuts (each end finds out through keepalive), cuts may be reported: the
+    /// client's end hears its connection is lost, and the broker's too or not (a reset seen by
+    /// both, or a half-open connection). The trace checker uses them, as verimqtt's simulator
+    /// cuts that way.
+    pub reported_cuts: bool,
+    /// Packets may stay in transit while time passes (a congested or stalled network).
+    /// Otherwise a packet arrives within the tick it was sent, so a healthy connection never
+    /// times out. The trace checker uses it: verimqtt's simulator stalls the network.
+    pub slow_network: bool,
     /// The publisher disconnects gracefully (and reconnects) after its first publish.
     pub graceful_disconnect: bool,
-    /// Every client connects with a will message.
+    /// Every client connects with a will message (except those in `without_will`).
     pub will: bool,
+    /// Clients that connect without a will even when `will` is set.
+    pub without_will: Bits,
     /// The applications take their steps when they like: time may pass before the next one.
     /// Otherwise an application acts as soon as it can, which keeps the state space small.
     pub paced_application: bool,
@@ -151,9 +167,14 @@ impl Config {
             packet_ids: 2,
             keepalive: 2,
             abort_after: 3,
+            connack_timeout: None,
+            broker_connect_timeout: None,
             cuts: 1,
+            reported_cuts: false,
+            slow_network: false,
             graceful_disconnect: false,
             will: true,
+            without_will: Bits::EMPTY,
             paced_application: false,
             client_resend_order: ResendOrder::FirstTransmission,
             broker_resend_order: ResendOrder::FirstTransmission,
@@ -175,7 +196,7 @@ impl Config {
         if !(1..=Bits::MAX).contains(&self.packet_ids) {
             return fail(format!("packet ids must be 1 to {}", Bits::MAX));
         }
-        if self.keepalive == 0 || self.abort_after == 0 {
+        if self.keepalive == 0 || self.abort_after == 0 || self.connack_timeout == Some(0) {
             return fail("keepalive and abort period must be at least one tick".into());
         }
         if self.receive_maximum == 0 {
@@ -285,7 +306,17 @@ impl Config {
     /// A client's silence matters up to the later of its two uses: pinging after a keepalive
     /// without receiving, and giving up after `abort_after`.
     pub fn client_silence_cap(&self) -> u8 {
-        self.keepalive.max(self.abort_after)
+        self.keepalive.max(self.abort_after).max(self.connack_ticks())
+    }
+
+    /// Ticks a connecting client waits for CONNACK.
+    pub fn connack_ticks(&self) -> u8 {
+        self.connack_timeout.unwrap_or(self.abort_after)
+    }
+
+    /// Whether `client` connects with a will.
+    pub fn has_will(&self, client: usize) -> bool {
+        self.will && !self.without_will.contains(client as u8)
     }
 
     pub fn has(&self, bug: Bug) -> bool {
@@ -329,6 +360,18 @@ impl fmt::Display for Config {
         if self.paced_application {
             write!(f, " paced-application")?;
         }
+        if let Some(ticks) = self.connack_timeout {
+            write!(f, " connack-timeout={ticks}")?;
+        }
+        if let Some(ticks) = self.broker_connect_timeout {
+            write!(f, " connect-timeout={ticks}")?;
+        }
+        if self.reported_cuts {
+            write!(f, " reported-cuts")?;
+        }
+        if self.slow_network {
+            write!(f, " slow-network")?;
+        }
         for (side, order) in [("client", self.client_resend_order), ("broker", self.broker_resend_order)] {
             match order {
                 ResendOrder::FirstTransmission => {}
@@ -338,6 +381,9 @@ impl fmt::Display for Config {
         }
         if !self.will {
             write!(f, " no-will")?;
+        }
+        for c in (0..self.clients).filter(|&c| self.will && !self.has_will(c)) {
+            write!(f, " no-will-c{c}")?;
         }
         if let Some(bug) = self.bug {
             write!(f, " bug={}", bug.name())?;

@@ -4,8 +4,8 @@
 //! cannot cut a connection (losing what is in flight in both directions) and their timers carry
 //! no time, while MQTT's sessions, keepalive and wills are all about exactly that.
 
-use crate::broker::{keepalive_close_due, session_expiry_due};
-use crate::client::{Status, abort_due, application_can_act, ping_due};
+use crate::broker::{connect_timeout_due, keepalive_close_due, session_expiry_due};
+use crate::client::{Status, abort_due, application_can_act, ping_due, subscription_wanted};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
@@ -54,7 +54,9 @@ impl MqttModel {
         }
         let mut actions = Vec::new();
         self.actions(state, &mut actions);
-        actions.iter().all(|a| matches!(a, Action::Tick | Action::Ping(_) | Action::Cut { .. }))
+        actions
+            .iter()
+            .all(|a| matches!(a, Action::Tick | Action::Ping(_) | Action::Cut { .. } | Action::ReportedCut { .. }))
     }
 }
 
@@ -79,9 +81,15 @@ impl Model for MqttModel {
                 if keepalive_close_due(config, state, client, link) {
                     actions.push(Action::KeepaliveClose { client, link });
                 }
+                if connect_timeout_due(config, state, client, link) {
+                    actions.push(Action::ConnectTimeout { client, link });
+                }
             }
         }
         for c in 0..self.config.clients {
+            if subscription_wanted(config, state, c) {
+                actions.push(Action::Subscribe(c));
+            }
             if application_can_act(config, state, c) {
                 actions.push(Action::Application(c));
             }
@@ -104,8 +112,14 @@ impl Model for MqttModel {
         if state.cuts_left > 0 {
             for (client, links) in state.links.iter().enumerate() {
                 for (link, l) in links.iter().enumerate() {
-                    if !l.cut {
-                        actions.push(Action::Cut { client, link });
+                    if l.cut {
+                        continue;
+                    }
+                    actions.push(Action::Cut { client, link });
+                    if config.reported_cuts && l.client_open {
+                        for broker_told in [true, false] {
+                            actions.push(Action::ReportedCut { client, link, broker_told });
+                        }
                     }
                 }
             }

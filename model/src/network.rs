@@ -30,8 +30,10 @@ impl Channel {
 /// The broker's end of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BrokerEnd {
-    /// The broker has not yet read the CONNECT.
-    AwaitingConnect,
+    /// The broker has not yet read the CONNECT, and has waited for it this many ticks.
+    AwaitingConnect {
+        waited: u8,
+    },
     Open {
         /// Ticks since the broker last received a packet on this connection.
         silence: u8,
@@ -59,7 +61,7 @@ impl Link {
             to_client: Channel::default(),
             cut: false,
             client_open: true,
-            broker: BrokerEnd::AwaitingConnect,
+            broker: BrokerEnd::AwaitingConnect { waited: 0 },
             unanswered_pings: 0,
         }
     }
@@ -105,14 +107,16 @@ impl Link {
         }
     }
 
-    /// Neither end will ever act on this connection again.
-    pub fn is_finished(&self) -> bool {
+    /// Neither end will ever act on this connection again. A broker that `times_out_connect`
+    /// holds an end that awaits CONNECT until its timeout.
+    pub fn is_finished(&self, times_out_connect: bool) -> bool {
         !self.client_open
             && match self.broker {
                 BrokerEnd::Open { .. } => false,
                 BrokerEnd::Closed => true,
-                // A CONNECT still in flight will open the broker's end.
-                BrokerEnd::AwaitingConnect => self.to_broker.packets.is_empty(),
+                // A CONNECT still in flight will open the broker's end; a FIN (of a reported
+                // cut) will close it.
+                BrokerEnd::AwaitingConnect { .. } => !times_out_connect && self.to_broker.is_empty(),
             }
     }
 }
@@ -138,6 +142,6 @@ mod tests {
         link.close_client_end();
         assert_eq!(link.to_broker.packets.len(), 1);
         assert!(link.to_broker.fin);
-        assert!(!link.is_finished(), "the broker has yet to read the CONNECT");
+        assert!(!link.is_finished(false), "the broker has yet to read the CONNECT");
     }
 }

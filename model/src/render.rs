@@ -46,7 +46,7 @@ pub fn summarize(state: &State) -> String {
     }
     for (c, link) in state.all_links() {
         let broker = match link.broker {
-            BrokerEnd::AwaitingConnect => "awaiting CONNECT".to_string(),
+            BrokerEnd::AwaitingConnect { .. } => "awaiting CONNECT".to_string(),
             BrokerEnd::Open { silence, .. } => format!("open, silent {silence}"),
             BrokerEnd::Closed => "closed".to_string(),
         };

@@ -6,6 +6,7 @@
 //! because notes and observations are built lazily.
 
 use crate::config::Config;
+use crate::network::BrokerEnd;
 use crate::observe::{LinkRef, Observation};
 use crate::state::State;
 use std::fmt;
@@ -18,31 +19,40 @@ pub enum Action {
     BrokerReceives { client: usize, link: usize },
     /// The client reads the next packet (or the FIN) the broker sent on a connection.
     ClientReceives { client: usize, link: usize },
-    /// The client's application takes its next step (subscribe, publish, disconnect).
+    /// A subscriber without a subscription subscribes.
+    Subscribe(usize),
+    /// The client's application takes its next script step (publish, disconnect).
     Application(usize),
     /// The client sends PINGREQ because it has been silent for a keepalive.
     Ping(usize),
     /// The client gives up on a connection whose CONNACK or PINGRESP did not come.
     Abort(usize),
+    /// The broker closes a connection on which no CONNECT came in time.
+    ConnectTimeout { client: usize, link: usize },
     /// The broker closes a connection that has been silent for too long.
     KeepaliveClose { client: usize, link: usize },
     /// The broker discards an offline session whose expiry interval has passed (5.0).
     ExpireSession(usize),
     /// An offline client opens a new connection and sends CONNECT.
     Connect(usize),
-    /// The network fails under a connection.
+    /// The network fails under a connection, silently.
     Cut { client: usize, link: usize },
+    /// The network fails under a connection and the client's end hears of it (reads a FIN),
+    /// and the broker's too if `broker_told` (else the broker's end is left half-open).
+    ReportedCut { client: usize, link: usize, broker_told: bool },
     /// One tick of time passes.
     Tick,
 }
 
 impl Action {
     /// Actions that happen "now": time does not pass while one of them is possible, because
-    /// packets travel, timers fire and (unless paced) applications act faster than a tick.
+    /// packets travel (unless the network is slow), timers fire and (unless paced)
+    /// applications act faster than a tick.
     pub fn is_urgent(&self, config: &Config) -> bool {
         match self {
-            Action::Connect(_) | Action::Cut { .. } | Action::Tick => false,
-            Action::Application(_) => !config.paced_application,
+            Action::Connect(_) | Action::Cut { .. } | Action::ReportedCut { .. } | Action::Tick => false,
+            Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
+            Action::BrokerReceives { .. } | Action::ClientReceives { .. } => !config.slow_network,
             _ => true,
         }
     }
@@ -53,6 +63,7 @@ impl fmt::Display for Action {
         match self {
             Action::BrokerReceives { client, link } => write!(f, "broker reads c{client}#{link}"),
             Action::ClientReceives { client, link } => write!(f, "c{client} reads #{link}"),
+            Action::Subscribe(c) => write!(f, "c{c} subscribes"),
             Action::Application(c) => write!(f, "c{c} application step"),
             Action::Ping(c) => write!(f, "c{c} keepalive ping"),
             Action::Abort(c) => write!(f, "c{c} gives up on its connection"),
@@ -60,8 +71,15 @@ impl fmt::Display for Action {
                 write!(f, "broker keepalive-closes c{client}#{link}")
             }
             Action::ExpireSession(c) => write!(f, "broker expires session of c{c}"),
+            Action::ConnectTimeout { client, link } => {
+                write!(f, "broker gives up waiting for CONNECT on c{client}#{link}")
+            }
             Action::Connect(c) => write!(f, "c{c} connects"),
             Action::Cut { client, link } => write!(f, "network cuts c{client}#{link}"),
+            Action::ReportedCut { client, link, broker_told } => {
+                let told = if *broker_told { "both ends" } else { "the client" };
+                write!(f, "network cuts c{client}#{link}, telling {told}")
+            }
             Action::Tick => write!(f, "tick"),
         }
     }
@@ -123,20 +141,24 @@ impl<'a> Step<'a> {
         match action {
             Action::BrokerReceives { client, link } => self.broker_receives(client, link),
             Action::ClientReceives { client, link } => self.client_receives(client, link),
+            Action::Subscribe(c) => self.subscribe(c),
             Action::Application(c) => self.application_step(c),
             Action::Ping(c) => self.ping(c),
             Action::Abort(c) => self.abort(c),
             Action::KeepaliveClose { client, link } => self.keepalive_close(client, link),
             Action::ExpireSession(c) => self.expire_session(c),
+            Action::ConnectTimeout { client, link } => self.connect_timeout(client, link),
             Action::Connect(c) => self.connect(c),
             Action::Cut { client, link } => self.cut(client, link),
+            Action::ReportedCut { client, link, broker_told } => self.reported_cut(client, link, broker_told),
             Action::Tick => self.tick(),
         }
+        let times_out_connect = self.config.broker_connect_timeout.is_some();
         let mut removed_links = Vec::new();
         for (client, links) in self.state.links.iter_mut().enumerate() {
             let mut link = 0;
             links.retain(|l| {
-                let finished = l.is_finished();
+                let finished = l.is_finished(times_out_connect);
                 if finished {
                     removed_links.push(LinkRef { client, link });
                 }
@@ -156,5 +178,20 @@ impl<'a> Step<'a> {
         self.state.cuts_left -= 1;
         self.state.links[client][link].cut();
         self.note(|| format!("connection c{client}#{link} is cut: in-flight packets lost"));
+    }
+
+    /// A cut the transport reports: each told end reads a FIN after nothing (what was in
+    /// flight is lost) and closes its end as for any lost connection.
+    fn reported_cut(&mut self, client: usize, link: usize, broker_told: bool) {
+        self.cut(client, link);
+        let l = &mut self.state.links[client][link];
+        l.to_client.fin = l.client_open;
+        l.to_broker.fin = broker_told && l.broker != BrokerEnd::Closed;
+        self.note(|| {
+            format!(
+                "c{client} hears the connection is lost{}",
+                if broker_told { ", and so does the broker" } else { "" }
+            )
+        });
     }
 }

@@ -20,8 +20,12 @@ impl Step<'_> {
             }
         }
         for link in self.state.links.iter_mut().flatten() {
-            if let BrokerEnd::Open { silence, .. } = &mut link.broker {
-                *silence = (*silence + 1).min(config.silence_cap());
+            match &mut link.broker {
+                BrokerEnd::Open { silence, .. } => *silence = (*silence + 1).min(config.silence_cap()),
+                BrokerEnd::AwaitingConnect { waited } => {
+                    *waited = (*waited + 1).min(config.broker_connect_timeout.unwrap_or(0));
+                }
+                BrokerEnd::Closed => {}
             }
         }
         if let Some(expiry) = config.expiry_ticks() {

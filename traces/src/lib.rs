@@ -3,12 +3,16 @@
 //!
 //! - [`sim`]: the simulator that runs the real client and broker on a simulated network and
 //!   clock and records their trace;
+//! - [`check`]: maps a trace's events to the model's actions and keeps the model states
+//!   consistent with it, failing at the first event no state allows;
 //! - [`render`]: a trace as a Mermaid sequence diagram;
 //! - [`corpus`]: the named traces kept in `traces/corpus/`.
 
+pub mod check;
 mod clock;
 pub mod corpus;
 pub mod render;
 pub mod sim;
 
+pub use check::{CheckFailure, CheckReport, check_trace};
 pub use clock::SimulatedClock;

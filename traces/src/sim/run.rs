@@ -142,13 +142,16 @@ impl Run {
             Step::Settle => self.settle(),
             Step::Advance(ticks) => {
                 for _ in 0..*ticks {
-                    self.clock.advance(self.tick);
+                    // Time never passes over a timer that is due: a packet delivered by an
+                    // earlier step can have made one due now.
                     self.fire_timers()?;
-                    self.settle();
+                    self.clock.advance(self.tick);
+                    self.fire_timers_and_settle()?;
                 }
             }
             Step::Stall(ticks) => {
                 for _ in 0..*ticks {
+                    self.fire_timers()?;
                     self.clock.advance(self.tick);
                     self.fire_timers()?;
                 }
@@ -338,20 +341,41 @@ impl Run {
         while self.clients[client].poll_transmit().is_some() {}
     }
 
+    /// Fires what is due and delivers what is in flight until nothing is due any more: a
+    /// packet that arrives can make a timer due at once (a CONNACK after a keep alive's worth
+    /// of silence makes the first PINGREQ due), and a real runtime polls the timeout after
+    /// every input.
+    fn fire_timers_and_settle(&mut self) -> Result<(), SimError> {
+        for _ in 0..MAX_TIMERS_PER_INSTANT {
+            self.fire_timers()?;
+            self.settle();
+            if self.due_now().is_empty() {
+                return Ok(());
+            }
+        }
+        Err(SimError::TimersDoNotSettle { time_ms: self.clock.elapsed().as_millis() as u64 })
+    }
+
+    /// The nodes with a timer due now: `None` for the broker, `Some(index)` for a client.
+    fn due_now(&self) -> Vec<Option<usize>> {
+        let now = self.clock.now();
+        let broker_due = self.broker.poll_timeout().is_some_and(|deadline| deadline <= now);
+        broker_due
+            .then_some(None)
+            .into_iter()
+            .chain(
+                (0..self.clients.len())
+                    .filter(|&client| self.clients[client].poll_timeout().is_some_and(|deadline| deadline <= now))
+                    .map(Some),
+            )
+            .collect()
+    }
+
     /// Fires every timer due now, one node at a time in an order the seed chooses.
     fn fire_timers(&mut self) -> Result<(), SimError> {
         let now = self.clock.now();
         for _ in 0..MAX_TIMERS_PER_INSTANT {
-            let broker_due = self.broker.poll_timeout().is_some_and(|deadline| deadline <= now);
-            let due: Vec<Option<usize>> = broker_due
-                .then_some(None)
-                .into_iter()
-                .chain(
-                    (0..self.clients.len())
-                        .filter(|&client| self.clients[client].poll_timeout().is_some_and(|deadline| deadline <= now))
-                        .map(Some),
-                )
-                .collect();
+            let due = self.due_now();
             if due.is_empty() {
                 return Ok(());
             }

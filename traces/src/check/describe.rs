@@ -1,0 +1,21 @@
+//! One line per trace event, for reports.
+
+use verimqtt_spec::trace::{Event, TraceEvent};
+
+pub fn describe(event: &TraceEvent) -> String {
+    let node = &event.node;
+    let what = match &event.event {
+        Event::ConnectionOpened { conn } => format!("{node} opens conn {conn}"),
+        Event::ConnectionClosed { conn, reason } => format!("{node} closes conn {conn} ({reason:?})"),
+        Event::PacketSent { conn, packet } => format!("{node} sends {packet} on conn {conn}"),
+        Event::PacketReceived { conn, packet } => format!("{node} receives {packet} on conn {conn}"),
+        Event::PublishRequested { qos, payload, .. } => {
+            format!("{node} application publishes {payload:?} at qos {qos}")
+        }
+        Event::MessageDelivered { qos, payload, .. } => {
+            format!("{node} application receives {payload:?} at qos {qos}")
+        }
+        Event::TimerFired { timer } => format!("{node} timer {timer:?} fires"),
+    };
+    format!("{} ms: {what}", event.time_ms)
+}

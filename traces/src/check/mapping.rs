@@ -1,0 +1,379 @@
+//! From a trace's concrete values to the model's abstractions, and the model configuration a
+//! trace is checked against.
+//!
+//! - **Clients**: the node that publishes is model client 0 (the model's only publisher); the
+//!   other client nodes follow in the order they first appear. With one client node, it is
+//!   client 0 and both subscribes and publishes, as in the model.
+//! - **Messages**: payloads, numbered `m0, m1, …` in the order of their first
+//!   `publish_requested`; their QoS is the one requested. A payload equal to a client's will
+//!   (from its CONNECT) is that client's will. Topics are not compared: the model has one.
+//!   Subscriptions are at QoS 2 in the model, so a lower one is accepted only if no message
+//!   is published above it.
+//! - **Connections**: a trace's `conn` number is bound to the model link opened by the same
+//!   `connection_opened` (see `links.rs`).
+//! - **Time**: `tick = time_ms / tick_ms`; Keep Alive (seconds) becomes ticks the same way and
+//!   the client gives up after `abort_percent` % of it, rounded up (verimqtt: 150 %). Keep
+//!   Alive 0 (off) becomes a keepalive longer than the trace. The client gives up waiting for
+//!   CONNACK after the abort period, or 30 s with Keep Alive off, as the simulator sets it
+//!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
+//!   (verimqtt: 10 s).
+//! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
+//!   Alive and wills (per client) come from the CONNECT packets; the publisher disconnects gracefully if it
+//!   closes with `disconnected`. Every connection may be cut once (cuts are not logged, but
+//!   reported to the client, and to the broker or not, as verimqtt's simulator does);
+//!   packets may stay in transit while time passes (the simulator stalls the network);
+//!   applications are paced (the scenario decides when they act) and each side resends in
+//!   verimqtt's order (client: by last step; broker: releases first).
+
+use std::fmt;
+
+use verimqtt_model::bits::Bits;
+use verimqtt_model::config::PUBLISHER;
+use verimqtt_model::observe::Actor;
+use verimqtt_model::packet::Message;
+use verimqtt_model::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
+use verimqtt_spec::trace::{CloseReason, Event, Node, PacketInfo, PacketKind, TraceEvent};
+
+/// How concrete time maps to the model's ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeScale {
+    /// Milliseconds per model tick (the simulator's tick).
+    pub tick_ms: u64,
+    /// The client gives up on a connection after this percentage of Keep Alive without
+    /// receiving anything.
+    pub abort_percent: u64,
+    /// The client gives up waiting for CONNACK after this many seconds; `None`: after the
+    /// abort period, or 30 s with Keep Alive off (how verimqtt's simulator sets its clients).
+    pub connack_timeout_s: Option<u64>,
+    /// The broker closes a connection on which no CONNECT came after this many seconds.
+    pub connect_timeout_s: u64,
+}
+
+impl Default for TimeScale {
+    fn default() -> Self {
+        TimeScale { tick_ms: 1000, abort_percent: 150, connack_timeout_s: None, connect_timeout_s: 10 }
+    }
+}
+
+impl TimeScale {
+    pub fn tick(&self, time_ms: u64) -> u64 {
+        time_ms / self.tick_ms
+    }
+}
+
+/// A trace the model cannot express.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MappingError(pub String);
+
+fn unsupported<T>(why: impl Into<String>) -> Result<T, MappingError> {
+    Err(MappingError(why.into()))
+}
+
+/// How the values of one trace map to the model's, and the model configuration they give.
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    /// Client nodes, indexed by model client id.
+    pub clients: Vec<Node>,
+    /// Application payloads, indexed by model message id.
+    pub payloads: Vec<String>,
+    /// Per client, the payload of its will, if it has one.
+    pub wills: Vec<Option<String>>,
+    pub time: TimeScale,
+    pub config: Config,
+}
+
+impl Mapping {
+    pub fn derive(events: &[TraceEvent], time: TimeScale) -> Result<Mapping, MappingError> {
+        if time.tick_ms == 0 {
+            return unsupported("a tick must last at least one millisecond");
+        }
+        let clients = client_order(events)?;
+        let (payloads, messages) = application_messages(events)?;
+        check_no_downgrade(events, &messages)?;
+        let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
+        let all_connects: Vec<&PacketInfo> = connects.iter().flatten().copied().collect();
+        let Some(first) = all_connects.first() else {
+            return unsupported("no client sends CONNECT: nothing to check");
+        };
+        let version = match first.protocol_level {
+            Some(4) => Version::V3_1_1,
+            Some(5) => Version::V5_0,
+            other => return unsupported(format!("CONNECT with protocol level {other:?}: the model has 4 and 5")),
+        };
+        let last_tick = events.last().map_or(0, |e| time.tick(e.time_ms));
+        let keepalive = keepalive_ticks(&all_connects, time, last_tick)?;
+        let with_will = connects
+            .iter()
+            .map(|own| same(own, "will of one client", |c| c.will.unwrap_or(false)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sessions = connects.iter().map(|own| session_kind(own)).collect::<Result<Vec<_>, _>>()?;
+        let session_expiry = session_expiry(version, &all_connects, &sessions, time)?;
+        let wills = connects
+            .iter()
+            .map(|own| own.iter().find(|c| c.will == Some(true)).map(|c| c.payload.clone().unwrap_or_default()))
+            .collect();
+        let config = Config {
+            version,
+            clients: clients.len(),
+            sessions,
+            session_expiry,
+            receive_maximum: Bits::MAX,
+            packet_ids: Bits::MAX,
+            keepalive,
+            abort_after: abort_ticks(keepalive, time)?,
+            connack_timeout: connack_ticks(&all_connects, time)?,
+            broker_connect_timeout: Some(ticks_of(time.connect_timeout_s, time, "CONNECT timeout")?),
+            cuts: connections(events).min(u64::from(u8::MAX)) as u8,
+            reported_cuts: true,
+            slow_network: true,
+            graceful_disconnect: publisher_disconnects(events, &clients),
+            will: with_will.contains(&true),
+            without_will: (0..clients.len() as u8).filter(|&c| !with_will[usize::from(c)]).collect(),
+            paced_application: true,
+            client_resend_order: ResendOrder::LastStep,
+            broker_resend_order: ResendOrder::ReleasesFirst,
+            messages,
+            bug: None,
+        };
+        config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
+        let mapping = Mapping { clients, payloads, wills, time, config };
+        mapping.check_payloads_distinct()?;
+        Ok(mapping)
+    }
+
+    /// The model actor of a node, if the node is in the mapping.
+    pub fn actor(&self, node: &Node) -> Option<Actor> {
+        if node.is_broker() {
+            return Some(Actor::Broker);
+        }
+        self.clients.iter().position(|c| c == node).map(Actor::Client)
+    }
+
+    /// The model message a payload stands for.
+    pub fn message(&self, payload: &str) -> Option<Message> {
+        if let Some(n) = self.payloads.iter().position(|p| p == payload) {
+            return Some(Message::App(n as u8));
+        }
+        self.wills.iter().position(|w| w.as_deref() == Some(payload)).map(|c| Message::Will(c as u8))
+    }
+
+    fn check_payloads_distinct(&self) -> Result<(), MappingError> {
+        for will in self.wills.iter().flatten() {
+            if self.payloads.contains(will) {
+                return unsupported(format!("payload {will:?} is both a will and an application message"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Mapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "model: {}", self.config)?;
+        let clients: Vec<String> =
+            self.clients.iter().enumerate().map(|(c, node)| format!("c{c} = node \"{node}\"")).collect();
+        writeln!(f, "clients: {}", clients.join(", "))?;
+        let messages: Vec<String> = self
+            .payloads
+            .iter()
+            .enumerate()
+            .map(|(n, payload)| format!("m{n} = payload {payload:?} (qos {})", self.config.messages[n].level()))
+            .collect();
+        writeln!(f, "messages: {}", if messages.is_empty() { "none".to_string() } else { messages.join(", ") })?;
+        for (c, will) in self.wills.iter().enumerate() {
+            if let Some(will) = will {
+                writeln!(f, "will of c{c} = payload {will:?}")?;
+            }
+        }
+        write!(
+            f,
+            "time: tick = time_ms / {}; keep alive {} ticks, client gives up after {} ticks",
+            self.time.tick_ms, self.config.keepalive, self.config.abort_after
+        )
+    }
+}
+
+/// The publisher first, then the other client nodes in order of appearance.
+fn client_order(events: &[TraceEvent]) -> Result<Vec<Node>, MappingError> {
+    let mut clients: Vec<Node> = Vec::new();
+    for event in events.iter().filter(|e| !e.node.is_broker()) {
+        if !clients.contains(&event.node) {
+            clients.push(event.node.clone());
+        }
+    }
+    let mut publishers: Vec<&Node> = Vec::new();
+    for event in events {
+        if matches!(event.event, Event::PublishRequested { .. }) && !publishers.contains(&&event.node) {
+            publishers.push(&event.node);
+        }
+    }
+    if publishers.len() > 1 {
+        return unsupported(format!("{} clients publish; the model has one publisher", publishers.len()));
+    }
+    if let Some(publisher) = publishers.first() {
+        if let Some(index) = clients.iter().position(|c| c == *publisher) {
+            let publisher = clients.remove(index);
+            clients.insert(PUBLISHER, publisher);
+        }
+    }
+    if clients.is_empty() || clients.len() > 3 {
+        return unsupported(format!("{} client nodes; the model has 1 to 3", clients.len()));
+    }
+    Ok(clients)
+}
+
+/// Payloads in order of their first publish request, and their QoS.
+fn application_messages(events: &[TraceEvent]) -> Result<(Vec<String>, Vec<Qos>), MappingError> {
+    let mut payloads = Vec::new();
+    let mut messages = Vec::new();
+    for event in events {
+        let Event::PublishRequested { qos, payload, .. } = &event.event else {
+            continue;
+        };
+        if payloads.contains(payload) {
+            return unsupported(format!(
+                "payload {payload:?} is published twice; the checker names messages by payload"
+            ));
+        }
+        let Some(qos) = Qos::from_level(*qos) else {
+            return unsupported(format!("publish of {payload:?} at QoS {qos}"));
+        };
+        payloads.push(payload.clone());
+        messages.push(qos);
+    }
+    if payloads.len() > usize::from(Bits::MAX) + 1 {
+        return unsupported(format!("{} messages; the model has at most {}", payloads.len(), Bits::MAX + 1));
+    }
+    Ok((payloads, messages))
+}
+
+/// The model subscribes at QoS 2; a lower subscription QoS is the same as long as no message
+/// is published above it (no downgrade).
+fn check_no_downgrade(events: &[TraceEvent], messages: &[Qos]) -> Result<(), MappingError> {
+    let highest = messages.iter().map(|q| q.level()).max().unwrap_or(0);
+    for event in events {
+        if let Event::PacketSent { packet, .. } = &event.event {
+            let granted = packet.qos.unwrap_or(2);
+            if packet.kind == PacketKind::Subscribe && granted < highest {
+                return unsupported(format!(
+                    "{} subscribes at QoS {granted} and a message is published at QoS {highest}: the model \
+                     subscribes at QoS 2 and does not downgrade",
+                    event.node
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn connects_of<'a>(events: &'a [TraceEvent], node: &Node) -> Vec<&'a PacketInfo> {
+    events
+        .iter()
+        .filter(|e| &e.node == node)
+        .filter_map(|e| match &e.event {
+            Event::PacketSent { packet, .. } if packet.kind == PacketKind::Connect => Some(packet),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The value every CONNECT agrees on.
+fn same<T: PartialEq + fmt::Debug>(
+    connects: &[&PacketInfo],
+    field: &str,
+    value: impl Fn(&PacketInfo) -> T,
+) -> Result<T, MappingError> {
+    let mut values = connects.iter().map(|c| value(c));
+    let Some(first) = values.next() else {
+        return unsupported(format!("no CONNECT gives the {field}"));
+    };
+    match values.find(|v| *v != first) {
+        Some(other) => {
+            unsupported(format!("CONNECTs disagree on the {field} ({first:?}, {other:?}); the model has one"))
+        }
+        None => Ok(first),
+    }
+}
+
+fn ticks_of(seconds: u64, time: TimeScale, what: &str) -> Result<u8, MappingError> {
+    let millis = seconds * 1000;
+    if millis % time.tick_ms != 0 {
+        return unsupported(format!("{what} of {seconds} s is not a whole number of {} ms ticks", time.tick_ms));
+    }
+    match u8::try_from(millis / time.tick_ms) {
+        Ok(ticks) if ticks > 0 => Ok(ticks),
+        _ => unsupported(format!("{what} of {seconds} s is not 1 to 255 ticks")),
+    }
+}
+
+/// The longest keepalive the model's counters take (1.5 x keepalive must fit in a byte).
+const MAX_KEEPALIVE_TICKS: u64 = 84;
+
+/// Keep Alive in ticks. Keep Alive 0 (off) becomes a keepalive longer than the trace, so no
+/// keepalive timer can fire within it.
+fn keepalive_ticks(connects: &[&PacketInfo], time: TimeScale, last_tick: u64) -> Result<u8, MappingError> {
+    let seconds = same(connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
+    let ticks = match seconds {
+        0 => last_tick + 1,
+        seconds => u64::from(ticks_of(u64::from(seconds), time, "Keep Alive")?),
+    };
+    if ticks > MAX_KEEPALIVE_TICKS {
+        return unsupported(format!("a keepalive of {ticks} ticks; the model takes at most {MAX_KEEPALIVE_TICKS}"));
+    }
+    Ok(ticks as u8)
+}
+
+fn abort_ticks(keepalive: u8, time: TimeScale) -> Result<u8, MappingError> {
+    let ticks = (u64::from(keepalive) * time.abort_percent).div_ceil(100);
+    u8::try_from(ticks).ok().filter(|&t| t > 0).map_or_else(|| unsupported("abort period out of range"), Ok)
+}
+
+/// verimqtt's CONNACK timeout when nothing else sets it.
+const DEFAULT_CONNACK_TIMEOUT_S: u64 = 30;
+
+/// The CONNACK timeout in ticks, or `None` for the abort period.
+fn connack_ticks(connects: &[&PacketInfo], time: TimeScale) -> Result<Option<u8>, MappingError> {
+    let keepalive_off = connects.iter().all(|c| c.keep_alive.unwrap_or(0) == 0);
+    let seconds = match time.connack_timeout_s {
+        Some(seconds) => seconds,
+        None if keepalive_off => DEFAULT_CONNACK_TIMEOUT_S,
+        None => return Ok(None),
+    };
+    ticks_of(seconds, time, "CONNACK timeout").map(Some)
+}
+
+fn session_kind(connects: &[&PacketInfo]) -> Result<SessionKind, MappingError> {
+    let clean = same(connects, "Clean Start of one client", |c| c.clean_start.unwrap_or(true))?;
+    Ok(if clean { SessionKind::Clean } else { SessionKind::Persistent })
+}
+
+/// 5.0: persistent sessions expire after their Session Expiry Interval (never for 0xFFFFFFFF).
+fn session_expiry(
+    version: Version,
+    connects: &[&PacketInfo],
+    sessions: &[SessionKind],
+    time: TimeScale,
+) -> Result<Expiry, MappingError> {
+    if version == Version::V3_1_1 || !sessions.contains(&SessionKind::Persistent) {
+        return Ok(Expiry::Never);
+    }
+    let persistent: Vec<&PacketInfo> = connects.iter().filter(|c| c.clean_start == Some(false)).copied().collect();
+    match same(&persistent, "Session Expiry Interval", |c| c.session_expiry.unwrap_or(0))? {
+        0 => unsupported("a Clean Start=0 session with expiry 0 ends with its connection; not modelled"),
+        u32::MAX => Ok(Expiry::Never),
+        seconds => Ok(Expiry::AfterTicks(ticks_of(u64::from(seconds), time, "Session Expiry Interval")?)),
+    }
+}
+
+/// Connections in the trace: each may be cut once.
+fn connections(events: &[TraceEvent]) -> u64 {
+    events.iter().filter(|e| !e.node.is_broker() && matches!(e.event, Event::ConnectionOpened { .. })).count() as u64
+}
+
+fn publisher_disconnects(events: &[TraceEvent], clients: &[Node]) -> bool {
+    events.iter().any(|e| {
+        e.node == clients[PUBLISHER]
+            && matches!(e.event, Event::ConnectionClosed { reason: CloseReason::Disconnected, .. })
+    })
+}

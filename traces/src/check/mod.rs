@@ -1,0 +1,130 @@
+//! The trace checker: replays a recorded trace against the model.
+//!
+//! The trace's concrete values are mapped to the model's abstractions ([`mapping`]), then each
+//! event must be what some model step consistent with the trace so far shows an observer
+//! ([`search`]); the model is nondeterministic, so the checker keeps every consistent state.
+//! Every state it reaches must satisfy the model's safety properties. A failure names the
+//! event, the rule it breaks ([`explain`]) and the model states that were possible.
+
+mod describe;
+mod explain;
+mod failure;
+mod ids;
+mod links;
+mod mapping;
+mod matching;
+mod search;
+
+use verimqtt_model::MqttModel;
+use verimqtt_model::properties::{CATALOGUE, Expect, PropertySpec};
+use verimqtt_spec::trace::TraceEvent;
+
+pub use describe::describe;
+pub use failure::{CheckFailure, Rule};
+pub use mapping::{Mapping, MappingError, TimeScale};
+use search::{Candidate, Search};
+
+/// A trace the model accepts.
+#[derive(Debug)]
+pub struct CheckReport {
+    pub events: usize,
+    /// Model states visited while matching the trace.
+    pub states_explored: usize,
+    /// The most model states consistent with a prefix of the trace at once.
+    pub most_candidates: usize,
+    /// Model states consistent with the whole trace.
+    pub final_candidates: usize,
+    pub mapping: Mapping,
+}
+
+impl std::fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "trace valid: {} events, {} model states explored, at most {} consistent states at once, {} at the end",
+            self.events, self.states_explored, self.most_candidates, self.final_candidates
+        )?;
+        write!(f, "{}", self.mapping)
+    }
+}
+
+/// Checks a trace with verimqtt's time scale (1000 ms ticks, abort after 150 % of Keep Alive).
+pub fn check_trace(events: &[TraceEvent]) -> Result<CheckReport, Box<CheckFailure>> {
+    check_trace_with(events, TimeScale::default())
+}
+
+pub fn check_trace_with(events: &[TraceEvent], time: TimeScale) -> Result<CheckReport, Box<CheckFailure>> {
+    let mapping = Mapping::derive(events, time).map_err(|error| Box::new(CheckFailure::unmappable(error)))?;
+    let model = MqttModel::new(mapping.config.clone());
+    let mut search = Search::new(&model, &mapping);
+    match replay(&mut search, events) {
+        Ok(replayed) => Ok(CheckReport {
+            events: events.len(),
+            states_explored: search.explored,
+            most_candidates: replayed.most_candidates,
+            final_candidates: replayed.final_candidates,
+            mapping,
+        }),
+        Err(stop) => Err(Box::new(explain::failure(&mut search, events, stop))),
+    }
+}
+
+struct Replayed {
+    most_candidates: usize,
+    final_candidates: usize,
+}
+
+/// Where and why a replay stopped.
+pub(crate) struct Stop {
+    /// Index of the event that could not be accepted (`events.len()` for the end of the trace).
+    index: usize,
+    /// The candidates before that event.
+    before: Vec<Candidate>,
+    why: StopReason,
+}
+
+pub(crate) enum StopReason {
+    TimeRunsBackwards,
+    NoModelStep,
+    /// A state consistent with the trace breaks the property.
+    Property(&'static PropertySpec),
+    /// The trace ends before the observations of a model step are all shown.
+    UnfinishedStep,
+}
+
+/// The safety properties that apply to the model's configuration.
+fn safety_properties(model: &MqttModel) -> impl Iterator<Item = &'static PropertySpec> + '_ {
+    CATALOGUE.iter().filter(|p| p.expect == Expect::Always && (p.applies)(&model.config))
+}
+
+fn replay(search: &mut Search, events: &[TraceEvent]) -> Result<Replayed, Stop> {
+    let mut candidates = vec![Candidate::initial(search.model)];
+    let mut most_candidates = 1;
+    let mut last_time = 0;
+    for (index, event) in events.iter().enumerate() {
+        let stop = |why| Stop { index, before: candidates.clone(), why };
+        if event.time_ms < last_time {
+            return Err(stop(StopReason::TimeRunsBackwards));
+        }
+        last_time = event.time_ms;
+        let next = search.advance(&candidates, event);
+        if next.is_empty() {
+            return Err(stop(StopReason::NoModelStep));
+        }
+        // A step is judged once the trace has shown all it does.
+        let broken = next
+            .iter()
+            .filter(|candidate| candidate.pending.is_empty())
+            .find_map(|candidate| safety_properties(search.model).find(|p| !(p.holds)(search.model, &candidate.state)));
+        if let Some(property) = broken {
+            return Err(stop(StopReason::Property(property)));
+        }
+        most_candidates = most_candidates.max(next.len());
+        candidates = next;
+    }
+    let finished = candidates.iter().filter(|candidate| candidate.pending.is_empty()).count();
+    if finished == 0 {
+        return Err(Stop { index: events.len(), before: candidates, why: StopReason::UnfinishedStep });
+    }
+    Ok(Replayed { most_candidates, final_candidates: finished })
+}

@@ -1,0 +1,100 @@
+//! Recorded traces validate against the model: every corpus trace on every run, and the traces
+//! of random scenarios (500 per run; `VERIMQTT_TRACE_CASES` for more, e.g. with `--release`).
+
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+use verimqtt::codec::QoS;
+use verimqtt_spec::trace::read_trace;
+use verimqtt_traces::check::Rule;
+use verimqtt_traces::check_trace;
+use verimqtt_traces::corpus::{corpus_dir, corpus_path};
+use verimqtt_traces::sim::{Scenario, Step, arb_scenario, named_scenarios, simulate};
+
+/// Corpus situations the model does not express, and what it lacks. Each is still replayed:
+/// it must fail where the model ends, not anywhere else (the snapshot keeps the verdicts).
+const OUTSIDE_THE_MODEL: &[(&str, &str)] = &[
+    ("retained_message_to_late_subscriber", "retained messages"),
+    ("unsubscribe", "UNSUBSCRIBE"),
+    ("clean_session_discards", "a subscriber that disconnects"),
+    ("will_not_sent_on_disconnect", "a DISCONNECT before the publisher's first message"),
+];
+
+/// The checker's verdict on a trace, in one line.
+fn verdict(name: &str) -> (String, Result<(), Box<verimqtt_traces::CheckFailure>>) {
+    let path = corpus_path(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let events = read_trace(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    match check_trace(&events) {
+        Ok(report) => (format!("valid ({} events)", report.events), Ok(())),
+        Err(failure) => {
+            let rule = failure.rule.to_string();
+            let first = rule.lines().next().unwrap_or_default();
+            (format!("rejected at step {}: {first}", failure.step), Err(failure))
+        }
+    }
+}
+
+#[test]
+fn every_corpus_trace_validates_or_fails_where_the_model_ends() {
+    let mut table = String::new();
+    for named in named_scenarios() {
+        let (line, result) = verdict(named.name);
+        table.push_str(&format!("{}: {line}\n", named.name));
+        let Err(failure) = result else { continue };
+        let outside = OUTSIDE_THE_MODEL.iter().any(|(name, _)| *name == named.name);
+        let unmappable = matches!(failure.rule, Rule::Unmappable(_));
+        assert!(outside || unmappable, "{} is rejected:\n{failure}", named.name);
+    }
+    let files = std::fs::read_dir(corpus_dir()).map(|dir| dir.count()).unwrap_or(0);
+    assert_eq!(files, named_scenarios().len(), "one corpus file per named situation");
+    insta::assert_snapshot!(table);
+}
+
+/// The scenario narrowed to what the model expresses: one Keep Alive for every client (the
+/// model has one), sessions that never expire (the model's client never
+/// expires its own session state, verimqtt's 5.0 client does), subscriptions at QoS 2 (the
+/// model does not downgrade), and no DISCONNECT (the model's only graceful disconnect is the
+/// publisher's after its first message).
+fn in_the_models_shape(mut scenario: Scenario) -> Scenario {
+    let first = scenario.clients[0].clone();
+    for client in &mut scenario.clients {
+        client.keep_alive = first.keep_alive;
+        client.session_expiry = u32::MAX;
+    }
+    scenario.steps.retain(|step| !matches!(step, Step::Disconnect { .. }));
+    for step in &mut scenario.steps {
+        if let Step::Subscribe { qos, .. } = step {
+            *qos = QoS::ExactlyOnce;
+        }
+    }
+    scenario
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
+/// 500 scenarios per run (`VERIMQTT_TRACE_CASES` for more), from a fixed seed so that every
+/// run checks the same ones (`VERIMQTT_TRACE_SEED` for others).
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: env_or("VERIMQTT_TRACE_CASES", 500),
+        rng_seed: RngSeed::Fixed(env_or("VERIMQTT_TRACE_SEED", 6)),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Every trace the simulator records validates.
+    #[test]
+    fn simulated_traces_validate(scenario in arb_scenario().prop_map(in_the_models_shape), seed in any::<u64>()) {
+        let run = simulate(&scenario, seed).map_err(|error| TestCaseError::fail(error.to_string()))?;
+        if let Err(failure) = check_trace(&run.trace) {
+            let trace = verimqtt_spec::trace::write_trace(&run.trace);
+            return Err(TestCaseError::fail(format!("{failure}\ntrace:\n{trace}")));
+        }
+    }
+}
