@@ -20,6 +20,7 @@ use crate::client::{PATIENCE, RawClient};
 use crate::config::serve;
 use crate::files::{Pki, TempDir};
 use crate::process::Process;
+use crate::sys::sys_broker;
 
 /// The path of a mosquitto tool (in the PATH, or /usr/sbin where Debian puts the broker),
 /// or `None` (after saying so) when it is not installed outside CI.
@@ -212,20 +213,35 @@ fn the_will_of_a_killed_mosquitto_sub_is_published() {
 #[test]
 fn the_will_of_a_mosquitto_client_that_disconnects_cleanly_is_not_published() {
     let Some(pub_path) = tool("mosquitto_pub") else { return };
-    let broker = EmbeddedBroker::start().unwrap();
+    let broker = sys_broker(Duration::from_millis(20));
     let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V311, "watcher");
     watcher.subscribe("interop/#", QoS::AtLeastOnce);
+    watcher.subscribe("$SYS/broker/clients/connected", QoS::AtMostOnce);
     mosquitto_pub(
         &pub_path,
         broker.addr(),
         &["-t", "interop/data", "-m", "x", "--will-topic", "interop/will", "--will-payload", "gone"],
     );
-    assert!(matches!(watcher.recv(), Some(Packet::Publish(publish)) if publish.payload == "x"));
-    // mosquitto_pub has exited, but the broker may not have read its DISCONNECT yet: give it
-    // time, then a PINGRESP with nothing before it shows no will was published.
-    std::thread::sleep(Duration::from_millis(300));
-    watcher.send(&Packet::PingReq);
-    assert_eq!(watcher.recv(), Some(Packet::PingResp));
+    let mut data_seen = false;
+    // mosquitto_pub has exited, but the broker may not have read its DISCONNECT yet. Once a
+    // live `$SYS` count after the data says only the watcher is connected, the broker has
+    // closed mosquitto_pub's connection, and a will would have been routed before that count.
+    loop {
+        match watcher.recv() {
+            Some(Packet::Publish(message)) if message.topic.as_str() == "interop/data" => {
+                data_seen = true;
+                if let Some(id) = message.packet_id {
+                    watcher.send(&Packet::PubAck(PublishAck::new(id)));
+                }
+            }
+            Some(Packet::Publish(message)) if message.topic.as_str() == "interop/will" => {
+                panic!("the will of a client that sent DISCONNECT was published")
+            }
+            Some(Packet::Publish(message)) if data_seen && !message.retain && message.payload == "1" => break,
+            Some(Packet::Publish(_)) => {}
+            other => panic!("expected the data, then $SYS/broker/clients/connected, got {other:?}"),
+        }
+    }
 }
 
 /// The mosquitto flags of a TLS connection trusting the test CA, with the client

@@ -26,7 +26,8 @@ const TOPICS: [&str; 10] = [
     "$SYS/broker/subscriptions/count",
 ];
 
-fn sys_broker(interval: Duration) -> EmbeddedBroker {
+/// A broker on an ephemeral loopback port publishing `$SYS` every `interval`.
+pub fn sys_broker(interval: Duration) -> EmbeddedBroker {
     let listener = Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), Transport::Tcp).unwrap();
     EmbeddedBroker::serve(Server::new(BrokerOptions::default(), AllowAll).listener(listener).sys_interval(interval))
         .unwrap()
