@@ -36,6 +36,29 @@ pub enum PropertyContext {
     Auth,
 }
 
+impl PropertyContext {
+    /// Every place a property block can sit.
+    pub const ALL: [PropertyContext; 14] = {
+        use PropertyContext::*;
+        [
+            Connect,
+            Will,
+            ConnAck,
+            Publish,
+            PubAck,
+            PubRec,
+            PubRel,
+            PubComp,
+            Subscribe,
+            SubAck,
+            Unsubscribe,
+            UnsubAck,
+            Disconnect,
+            Auth,
+        ]
+    };
+}
+
 impl fmt::Display for PropertyContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -521,22 +544,7 @@ mod tests {
 
     #[test]
     fn every_property_is_allowed_somewhere_and_user_property_everywhere_but_pings() {
-        let contexts = [
-            Connect,
-            Will,
-            ConnAck,
-            Publish,
-            PubAck,
-            PubRec,
-            PubRel,
-            PubComp,
-            Subscribe,
-            SubAck,
-            Unsubscribe,
-            UnsubAck,
-            Disconnect,
-            Auth,
-        ];
+        let contexts = PropertyContext::ALL;
         for &id in PropertyId::ALL {
             assert!(contexts.iter().any(|&c| id.allowed_in(c)), "{id}");
         }
