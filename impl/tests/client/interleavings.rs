@@ -219,6 +219,13 @@ struct ServerConnection {
     payloads_seen: HashSet<Bytes>,
 }
 
+impl ServerConnection {
+    /// Between CONNECT and DISCONNECT: the server may answer and send on it.
+    fn is_live(&self) -> bool {
+        self.connect_seen && !self.disconnect_seen
+    }
+}
+
 #[derive(Debug, Default)]
 struct Server {
     connection: Option<ServerConnection>,
@@ -599,7 +606,7 @@ impl World {
 
     fn server_answer(&mut self, choice: u8, fail: bool) {
         let v5 = self.config.version.is_v5();
-        let Some(connection) = self.server.connection.as_mut().filter(|c| c.connect_seen && !c.disconnect_seen) else {
+        let Some(connection) = self.server.connection.as_mut().filter(|c| c.is_live()) else {
             return;
         };
         if connection.owed.is_empty() {
@@ -651,7 +658,7 @@ impl World {
     }
 
     fn server_publish(&mut self, qos: QoS) {
-        let Some(connection) = self.server.connection.as_ref().filter(|c| c.connect_seen && !c.disconnect_seen) else {
+        let Some(connection) = self.server.connection.as_ref().filter(|c| c.is_live()) else {
             return;
         };
         // The server keeps to the client's Receive Maximum ([MQTT-3.3.4-9]).
@@ -688,7 +695,7 @@ impl World {
     }
 
     fn server_repeat(&mut self, choice: u8) {
-        if !self.server.connection.as_ref().is_some_and(|c| c.connect_seen && !c.disconnect_seen) {
+        if !self.server.connection.as_ref().is_some_and(ServerConnection::is_live) {
             return;
         }
         let waiting: Vec<_> = self
@@ -706,7 +713,7 @@ impl World {
     }
 
     fn server_pubrel(&mut self, choice: u8) {
-        if !self.server.connection.as_ref().is_some_and(|c| c.connect_seen && !c.disconnect_seen) {
+        if !self.server.connection.as_ref().is_some_and(ServerConnection::is_live) {
             return;
         }
         let ready: Vec<_> = self
