@@ -49,17 +49,24 @@ fn happy_path(version: ProtocolVersion, qos: QoS) -> Scenario {
     connected(version, clean(), clean(), qos).steps([Step::publish(PUBLISHER, qos), Step::Settle])
 }
 
+/// One message at `qos` from the publisher, with `client`'s connection cut once `receiver`
+/// gets `packet`; the cut is found out and `client` connects again, resuming its session.
+fn cut_after(scenario: Scenario, client: usize, receiver: Side, packet: PacketKind, qos: QoS) -> Scenario {
+    scenario.steps([
+        Step::CutAfter { client, receiver, packet },
+        Step::publish(PUBLISHER, qos),
+        Step::Settle,
+        DETECT_CUT,
+        Step::Connect { client },
+        Step::Settle,
+    ])
+}
+
 /// A QoS 2 message whose publisher's connection is cut once `receiver` gets `packet`; the
 /// publisher reconnects and finishes the exchange.
 fn qos2_cut_after(receiver: Side, packet: PacketKind) -> Scenario {
-    connected(V311, persistent(), persistent(), QoS::ExactlyOnce).steps([
-        Step::CutAfter { client: PUBLISHER, receiver, packet },
-        Step::publish(PUBLISHER, QoS::ExactlyOnce),
-        Step::Settle,
-        DETECT_CUT,
-        Step::Connect { client: PUBLISHER },
-        Step::Settle,
-    ])
+    let qos = QoS::ExactlyOnce;
+    cut_after(connected(V311, persistent(), persistent(), qos), PUBLISHER, receiver, packet, qos)
 }
 
 /// The subscriber disconnects, messages at `qos` are published, and it connects again.
@@ -82,14 +89,13 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
         named("qos2_v5", happy_path(V5, QoS::ExactlyOnce)),
         named(
             "qos1_resend_with_dup_after_cut",
-            connected(V311, persistent(), clean(), QoS::AtLeastOnce).steps([
-                Step::CutAfter { client: PUBLISHER, receiver: Side::Broker, packet: PacketKind::Publish },
-                Step::publish(PUBLISHER, QoS::AtLeastOnce),
-                Step::Settle,
-                DETECT_CUT,
-                Step::Connect { client: PUBLISHER },
-                Step::Settle,
-            ]),
+            cut_after(
+                connected(V311, persistent(), clean(), QoS::AtLeastOnce),
+                PUBLISHER,
+                Side::Broker,
+                PacketKind::Publish,
+                QoS::AtLeastOnce,
+            ),
         ),
         named("qos2_cut_after_publish", qos2_cut_after(Side::Broker, PacketKind::Publish)),
         named("qos2_cut_after_pubrec", qos2_cut_after(Side::Client, PacketKind::Pubrec)),
@@ -97,14 +103,13 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
         named("qos2_cut_after_pubcomp", qos2_cut_after(Side::Client, PacketKind::Pubcomp)),
         named(
             "qos2_redelivery_to_subscriber_after_cut",
-            connected(V5, clean(), persistent(), QoS::ExactlyOnce).steps([
-                Step::CutAfter { client: SUBSCRIBER, receiver: Side::Client, packet: PacketKind::Publish },
-                Step::publish(PUBLISHER, QoS::ExactlyOnce),
-                Step::Settle,
-                DETECT_CUT,
-                Step::Connect { client: SUBSCRIBER },
-                Step::Settle,
-            ]),
+            cut_after(
+                connected(V5, clean(), persistent(), QoS::ExactlyOnce),
+                SUBSCRIBER,
+                Side::Client,
+                PacketKind::Publish,
+                QoS::ExactlyOnce,
+            ),
         ),
         named(
             "session_takeover",
@@ -230,14 +235,13 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
         ),
         named(
             "qos1_subscriber_redelivery_after_cut",
-            connected(V311, clean(), persistent(), QoS::AtLeastOnce).steps([
-                Step::CutAfter { client: SUBSCRIBER, receiver: Side::Client, packet: PacketKind::Publish },
-                Step::publish(PUBLISHER, QoS::AtLeastOnce),
-                Step::Settle,
-                DETECT_CUT,
-                Step::Connect { client: SUBSCRIBER },
-                Step::Settle,
-            ]),
+            cut_after(
+                connected(V311, clean(), persistent(), QoS::AtLeastOnce),
+                SUBSCRIBER,
+                Side::Client,
+                PacketKind::Publish,
+                QoS::AtLeastOnce,
+            ),
         ),
         named(
             "publish_to_self",
