@@ -43,7 +43,7 @@ use crate::broker::ClientInfo;
 use crate::codec::{FilterError, ProtocolVersion, check_topic_filter};
 
 use super::LineError;
-use super::filter::{covers, intersects, matches};
+use crate::codec::matching::{covers, intersects, matches};
 
 /// What a rule lets a client do with the topics it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,6 @@
 //! cannot be read is a [`LineError`] with its number and the reason.
 
 mod acl;
-pub(crate) mod filter;
 mod password;
 mod password_file;
 mod policy;

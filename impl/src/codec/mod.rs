@@ -35,6 +35,7 @@
 //! ```
 
 mod error;
+pub mod matching;
 mod packet;
 mod properties;
 mod reader;

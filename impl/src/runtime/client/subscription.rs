@@ -11,7 +11,7 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 
 use super::driver::Command;
-use crate::auth::filter::matches;
+use crate::codec::matching::matches;
 use crate::codec::{self, MqttString, Properties, ProtocolVersion, Publish, QoS, ReasonCode, shared_subscription};
 
 /// A message from the broker.

@@ -1,11 +1,11 @@
-//! How an ACL's topic filters relate to the topics clients publish on and the filters they
-//! subscribe with, by the rules of section 4.7: `+` is one level, `#` the rest of the levels
-//! including none ("sport/#" matches "sport"), and a filter starting with a wildcard never
-//! matches a topic starting with `$` ([MQTT-4.7.2-1]). Levels compare exactly
-//! ([MQTT-4.7.3-4]).
+//! How topic filters relate to topic names and to each other, by the rules of section 4.7:
+//! a subscriber's filter and a published topic, an ACL's filter and a client's topic or
+//! filter. `+` is one level, `#` the rest of the levels including none ("sport/#" matches
+//! "sport"), and a filter starting with a wildcard never matches a topic starting with `$`
+//! ([MQTT-4.7.2-1]). Levels compare exactly ([MQTT-4.7.3-4]).
 
 /// Whether `filter` matches `topic`.
-pub(crate) fn matches(filter: &str, topic: &str) -> bool {
+pub fn matches(filter: &str, topic: &str) -> bool {
     if starts_with_wildcard(filter) && topic.starts_with('$') {
         return false;
     }
@@ -25,7 +25,7 @@ fn match_levels(filter: &[&str], topic: &[&str]) -> bool {
 }
 
 /// Whether some topic matches both filters.
-pub(crate) fn intersects(a: &str, b: &str) -> bool {
+pub fn intersects(a: &str, b: &str) -> bool {
     if (starts_with_wildcard(a) && b.starts_with('$')) || (starts_with_wildcard(b) && a.starts_with('$')) {
         return false;
     }
@@ -43,7 +43,7 @@ fn meet(a: &[&str], b: &[&str]) -> bool {
 }
 
 /// Whether every topic `inner` matches, `outer` matches too.
-pub(crate) fn covers(outer: &str, inner: &str) -> bool {
+pub fn covers(outer: &str, inner: &str) -> bool {
     if starts_with_wildcard(outer) && !starts_with_wildcard(inner) && inner.starts_with('$') {
         return false;
     }
