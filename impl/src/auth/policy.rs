@@ -1,7 +1,7 @@
 //! The broker's [`Policy`] from its configuration: whether anonymous clients are let in, a
 //! password file, and an ACL.
 
-use crate::broker::{ClientInfo, Policy};
+use crate::broker::{Authentication, ClientInfo, Policy, Verification};
 use crate::codec::{Connect, ReasonCode, shared_subscription};
 
 use super::acl::Acl;
@@ -23,8 +23,8 @@ const SYS_PREFIX: &str = "$SYS";
 ///   ACL decides (see [`Acl`]).
 /// - No client may publish on `$SYS` topics, which are the broker's own.
 ///
-/// Passwords are checked on the broker's driver, so the cost of a hash is paid by every
-/// client while a CONNECT is checked: see [`NEW_HASH_ITERATIONS`].
+/// Passwords are checked by a [`Verification`] that the runtime runs off the broker's task,
+/// a few at a time (see [`NEW_HASH_ITERATIONS`] for what one costs).
 #[derive(Debug, Clone)]
 pub struct FilePolicy {
     allow_anonymous: bool,
@@ -56,20 +56,27 @@ impl FilePolicy {
 }
 
 impl Policy for FilePolicy {
-    fn authenticate(&mut self, connect: &Connect) -> Result<(), ReasonCode> {
+    /// A username checked against the password file is a [`Verification`]: a hash costs
+    /// milliseconds, and the broker runs it off the task that serves every client.
+    fn authenticate(&mut self, connect: &Connect) -> Authentication {
         let (Some(user), Some(passwords)) = (&connect.username, &self.passwords) else {
             let anonymous = connect.username.is_none();
-            return if anonymous && !self.allow_anonymous { Err(ReasonCode::NotAuthorized) } else { Ok(()) };
+            return if anonymous && !self.allow_anonymous {
+                Authentication::refused(ReasonCode::NotAuthorized)
+            } else {
+                Authentication::ACCEPTED
+            };
         };
-        let password = connect.password.as_ref().map(|password| &password.as_bytes()[..]);
-        let verified = match passwords.get(user) {
-            Some(hash) => password.is_some_and(|password| hash.verify(password)),
-            None => {
-                self.decoy.verify(password.unwrap_or_default());
-                false
-            }
+        let password = connect.password.as_ref().map(|password| password.as_bytes().clone());
+        let (hash, known) = match passwords.get(user) {
+            Some(hash) => (hash.clone(), true),
+            None => (self.decoy.clone(), false),
         };
-        if verified { Ok(()) } else { Err(ReasonCode::BadUserNameOrPassword) }
+        Authentication::Deferred(Verification::new(move || {
+            // An unknown user costs a hash too, so that a refusal takes as long either way.
+            let matches = hash.verify(password.as_deref().unwrap_or_default());
+            if known && password.is_some() && matches { Ok(()) } else { Err(ReasonCode::BadUserNameOrPassword) }
+        }))
     }
 
     fn may_publish(&mut self, client: ClientInfo<'_>, topic: &str) -> bool {
@@ -106,25 +113,33 @@ mod tests {
         connect
     }
 
+    /// The policy's decision, with any verification run here.
+    fn decide(policy: &mut FilePolicy, connect: &Connect) -> Result<(), ReasonCode> {
+        match policy.authenticate(connect) {
+            Authentication::Decided(result) => result,
+            Authentication::Deferred(verification) => verification.run(),
+        }
+    }
+
     #[test]
     fn anonymous_clients_are_let_in_only_when_allowed() {
-        assert_eq!(FilePolicy::new(true).authenticate(&connect(None, None)), Ok(()));
-        assert_eq!(FilePolicy::new(false).authenticate(&connect(None, None)), Err(ReasonCode::NotAuthorized));
+        assert_eq!(decide(&mut FilePolicy::new(true), &connect(None, None)), Ok(()));
+        assert_eq!(decide(&mut FilePolicy::new(false), &connect(None, None)), Err(ReasonCode::NotAuthorized));
         let mut policy = FilePolicy::new(false).with_passwords(PasswordFile::parse(BOB).unwrap());
-        assert_eq!(policy.authenticate(&connect(None, Some(b"hunter2"))), Err(ReasonCode::NotAuthorized));
+        assert_eq!(decide(&mut policy, &connect(None, Some(b"hunter2"))), Err(ReasonCode::NotAuthorized));
     }
 
     #[test]
     fn a_username_needs_its_password_when_there_is_a_password_file() {
         let mut policy = FilePolicy::new(true).with_passwords(PasswordFile::parse(BOB).unwrap());
-        assert_eq!(policy.authenticate(&connect(Some("bob"), Some(b"hunter2"))), Ok(()));
+        assert_eq!(decide(&mut policy, &connect(Some("bob"), Some(b"hunter2"))), Ok(()));
         let bad = Err(ReasonCode::BadUserNameOrPassword);
-        assert_eq!(policy.authenticate(&connect(Some("bob"), Some(b"hunter3"))), bad);
-        assert_eq!(policy.authenticate(&connect(Some("bob"), None)), bad);
-        assert_eq!(policy.authenticate(&connect(Some("eve"), Some(b"hunter2"))), bad);
-        assert_eq!(policy.authenticate(&connect(None, None)), Ok(()), "anonymous clients are allowed here");
+        assert_eq!(decide(&mut policy, &connect(Some("bob"), Some(b"hunter3"))), bad);
+        assert_eq!(decide(&mut policy, &connect(Some("bob"), None)), bad);
+        assert_eq!(decide(&mut policy, &connect(Some("eve"), Some(b"hunter2"))), bad);
+        assert_eq!(decide(&mut policy, &connect(None, None)), Ok(()), "anonymous clients are allowed here");
         let mut on_trust = FilePolicy::new(false);
-        assert_eq!(on_trust.authenticate(&connect(Some("eve"), None)), Ok(()), "no file: usernames on trust");
+        assert_eq!(decide(&mut on_trust, &connect(Some("eve"), None)), Ok(()), "no file: usernames on trust");
     }
 
     #[test]

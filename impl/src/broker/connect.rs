@@ -13,7 +13,7 @@ use super::connection::{ClientLimits, Phase};
 use super::core::Broker;
 use super::error::CloseReason;
 use super::event::Event;
-use super::policy::Policy;
+use super::policy::{Authentication, Policy, Verification};
 use super::session::SessionId;
 use super::timers::Timer;
 use super::will::StoredWill;
@@ -29,23 +29,74 @@ struct Negotiated {
 
 impl<P: Policy> Broker<P> {
     pub(super) fn handle_connect(&mut self, conn: ConnId, connect: Connect, now: Instant) {
-        let version = connect.protocol_version;
         let Some(connection) = self.connections.get_mut(&conn) else { return };
-        connection.set_version(version);
-        self.timers.cancel(Timer::Connect(conn));
+        connection.set_version(connect.protocol_version);
         if let Err((code, explanation)) = self.check_connect(&connect) {
             return self.refuse(conn, code, explanation, now);
         }
-        if let Err(reason_code) = self.policy.authenticate(&connect) {
-            let client_id = connect.client_id.clone();
-            self.events.push(Event::ConnectDenied { conn, client_id, username: connect.username, reason_code });
-            return self.refuse(conn, reason_code, "refused by the broker's policy", now);
+        match self.policy.authenticate(&connect) {
+            Authentication::Decided(result) => self.authenticated(conn, connect, result, now),
+            Authentication::Deferred(verification) => self.defer(conn, connect, verification, now),
         }
+    }
+
+    /// Parks the CONNECT until its [`Verification`] comes back through
+    /// [`Broker::handle_verified`]; what the client sends meanwhile waits unread. The
+    /// connect timeout keeps running: credentials not checked within it are a refusal.
+    fn defer(&mut self, conn: ConnId, connect: Connect, verification: Verification, now: Instant) {
+        if self.awaiting_verification.len() >= self.options.max_pending_verifications {
+            let why = "max_pending_verifications CONNECTs are waiting for their credentials to be checked";
+            return self.refuse(conn, ReasonCode::ServerBusy, why, now);
+        }
+        let Some(connection) = self.connections.get_mut(&conn) else { return };
+        connection.phase = Phase::Authenticating;
+        connection.pending_connect = Some(Box::new(connect));
+        self.awaiting_verification.insert(conn);
+        self.verifications.push_back((conn, verification));
+    }
+
+    /// The result of a [`Verification`] the owner ran for `conn`. A result for a connection
+    /// that closed meanwhile (or that never asked) is ignored.
+    pub fn handle_verified(&mut self, conn: ConnId, now: Instant, result: Result<(), ReasonCode>) {
+        self.now = Some(now);
+        if !self.awaiting_verification.remove(&conn) {
+            return;
+        }
+        let Some(connection) = self.connections.get_mut(&conn) else { return };
+        let Some(connect) = connection.pending_connect.take() else { return };
+        connection.phase = Phase::AwaitingConnect;
+        self.authenticated(conn, *connect, result, now);
+        self.read_packets(conn, now);
+    }
+
+    /// The connect timeout passed while the CONNECT's credentials were being checked.
+    pub(super) fn verification_timed_out(&mut self, conn: ConnId, now: Instant) {
+        self.awaiting_verification.remove(&conn);
+        let why = "its credentials could not be checked within the connect timeout";
+        self.refuse(conn, ReasonCode::ServerBusy, why, now);
+    }
+
+    /// Carries out the policy's decision on a CONNECT.
+    fn authenticated(&mut self, conn: ConnId, connect: Connect, result: Result<(), ReasonCode>, now: Instant) {
+        self.timers.cancel(Timer::Connect(conn));
+        match result {
+            Ok(()) => self.admit(conn, connect, now),
+            Err(reason_code) => {
+                let client_id = connect.client_id.clone();
+                self.events.push(Event::ConnectDenied { conn, client_id, username: connect.username, reason_code });
+                self.refuse(conn, reason_code, "refused by the broker's policy", now);
+            }
+        }
+    }
+
+    /// A CONNECT the policy let in: the client gets its session and CONNACK.
+    fn admit(&mut self, conn: ConnId, connect: Connect, now: Instant) {
+        let version = connect.protocol_version;
         let assigned = connect.client_id.is_empty();
         let client_id = if assigned { self.assign_client_id() } else { connect.client_id.clone() };
         let existing = self.session_by_client.get(&client_id).copied();
         if existing.is_none() && self.sessions.len() >= self.options.max_sessions {
-            return self.refuse(conn, ReasonCode::QuotaExceeded, "the broker holds as many sessions as it may", now);
+            return self.refuse(conn, ReasonCode::QuotaExceeded, "the broker holds max_sessions sessions", now);
         }
         let negotiated = self.negotiate(&connect);
 
@@ -133,7 +184,8 @@ impl<P: Policy> Broker<P> {
 
     /// Refuses the CONNECT: CONNACK with the code, then the connection closes
     /// ([MQTT-3.2.2-5] in 3.1.1, [MQTT-3.2.2-7] in 5.0) and nothing more it sent is read.
-    fn refuse(&mut self, conn: ConnId, code: ReasonCode, explanation: &str, now: Instant) {
+    /// The explanation goes to an MQTT 5 client as Reason String, and to the logs.
+    pub(super) fn refuse(&mut self, conn: ConnId, code: ReasonCode, explanation: &'static str, now: Instant) {
         let Some(version) = self.connections.get(&conn).map(|connection| connection.version) else { return };
         let code = connack_code(version, code);
         // [MQTT-3.2.2-4] in 3.1.1, [MQTT-3.2.2-6] in 5.0: session present 0 on a refusal.
@@ -142,7 +194,7 @@ impl<P: Policy> Broker<P> {
             connack.properties.reason_string = MqttString::try_from(explanation).ok();
         }
         self.send(conn, Packet::ConnAck(connack), now);
-        self.close_connection(conn, CloseReason::ConnectRefused { reason_code: code }, now, true);
+        self.close_connection(conn, CloseReason::ConnectRefused { reason_code: code, why: explanation }, now, true);
     }
 
     /// A first packet that could not be decoded. A CONNECT naming a protocol level the

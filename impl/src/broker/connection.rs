@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::codec::{
     self, Connect, DecodeError, DecodeOptions, EncodeError, MAX_PACKET_SIZE, MqttString, Packet, PacketType,
@@ -25,6 +25,9 @@ use crate::trace::Tracer;
 pub(crate) enum Phase {
     /// Accepted; the first packet must be CONNECT.
     AwaitingConnect,
+    /// CONNECT received; the broker's owner is checking its credentials. What arrives
+    /// meanwhile waits unread.
+    Authenticating,
     /// CONNACK 0x00 sent; the connection serves this session.
     Active(SessionId),
     /// The broker decided to close it (or saw it close): nothing more is read or routed, and
@@ -38,8 +41,9 @@ pub(crate) enum Phase {
 pub(crate) struct ClientLimits {
     pub(crate) max_packet_size: u32,
     pub(crate) receive_maximum: u16,
-    /// Aliases the broker may give topics it sends: the client's Topic Alias Maximum if
-    /// outbound aliases are on, else 0 ([MQTT-3.1.2-26], [MQTT-3.1.2-27]).
+    /// Aliases the broker may give topics it sends: the client's Topic Alias Maximum, capped
+    /// by the broker's own, if outbound aliases are on, else 0 ([MQTT-3.1.2-26],
+    /// [MQTT-3.1.2-27]).
     pub(crate) outbound_alias_maximum: u16,
     /// Whether Reason Strings and User Properties may go on packets other than PUBLISH,
     /// CONNACK and DISCONNECT ([MQTT-3.1.2-29]).
@@ -59,8 +63,10 @@ impl ClientLimits {
         ClientLimits {
             max_packet_size: properties.maximum_packet_size.map_or(MAX_PACKET_SIZE, |size| size.get()),
             receive_maximum: properties.receive_maximum.map_or(u16::MAX, |maximum| maximum.get()),
+            // No more than the broker lets a client set toward it: each alias keeps a topic
+            // for the life of the connection.
             outbound_alias_maximum: if options.outbound_topic_aliases {
-                properties.topic_alias_maximum.unwrap_or(0)
+                properties.topic_alias_maximum.unwrap_or(0).min(options.topic_alias_maximum)
             } else {
                 0
             },
@@ -102,12 +108,17 @@ pub(crate) struct Connection {
     pub(crate) last_received: Instant,
     /// The will of the CONNECT, until the connection ends.
     pub(crate) will: Option<StoredWill>,
+    /// The CONNECT whose credentials are being checked.
+    pub(crate) pending_connect: Option<Box<Connect>>,
     /// Whether CONNECT asked for a Session Expiry Interval of 0, after which DISCONNECT may
     /// not set another (MQTT 5 section 3.14.2.2.2).
     pub(crate) connect_expiry_was_zero: bool,
     received: BytesMut,
     transmit: BytesMut,
     decode_options: DecodeOptions,
+    /// The largest packet read once CONNECT has been: before, it is the smaller
+    /// [`BrokerOptions::max_connect_size`].
+    max_packet_size: u32,
     /// Whether the connection is on the ready list already.
     listed_ready: bool,
     /// Topics the client named by alias on this connection ([MQTT-3.3.2-7]: never carried
@@ -117,7 +128,8 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(id: ConnId, now: Instant, max_packet_size: u32) -> Self {
+    pub(crate) fn new(id: ConnId, now: Instant, options: &BrokerOptions) -> Self {
+        let max_connect_size = options.max_connect_size.min(options.max_packet_size);
         Connection {
             id,
             phase: Phase::AwaitingConnect,
@@ -128,11 +140,13 @@ impl Connection {
             keep_alive_window: None,
             last_received: now,
             will: None,
+            pending_connect: None,
             connect_expiry_was_zero: true,
             received: BytesMut::new(),
             transmit: BytesMut::new(),
             // A CONNECT is read in the version it names, whatever this says.
-            decode_options: DecodeOptions::new(ProtocolVersion::V311).with_max_packet_size(max_packet_size),
+            decode_options: DecodeOptions::new(ProtocolVersion::V311).with_max_packet_size(max_connect_size),
+            max_packet_size: options.max_packet_size,
             listed_ready: false,
             inbound_aliases: HashMap::new(),
             outbound_aliases: HashMap::new(),
@@ -146,14 +160,20 @@ impl Connection {
     pub(crate) fn session(&self) -> Option<SessionId> {
         match self.phase {
             Phase::Active(session) => Some(session),
-            Phase::AwaitingConnect | Phase::Closing => None,
+            Phase::AwaitingConnect | Phase::Authenticating | Phase::Closing => None,
         }
     }
 
-    /// From now on packets are read as `version` packets.
+    /// Bytes received and not yet read as packets.
+    pub(crate) fn unread_len(&self) -> usize {
+        self.received.len()
+    }
+
+    /// The CONNECT has been read: from now on packets are read as `version` packets, up to
+    /// the broker's maximum packet size.
     pub(crate) fn set_version(&mut self, version: ProtocolVersion) {
         self.version = version;
-        self.decode_options.version = version;
+        self.decode_options = DecodeOptions::new(version).with_max_packet_size(self.max_packet_size);
     }
 
     pub(crate) fn receive(&mut self, bytes: &[u8]) {
@@ -162,8 +182,16 @@ impl Connection {
 
     /// The next whole packet received, if there is one. Every packet from the client comes
     /// through here.
+    ///
+    /// Each packet is copied out of the receive buffer into an allocation of its own before
+    /// it is decoded. What a decoded packet holds (a message, a will) shares that
+    /// allocation, and the broker may keep it for long: had it shared the receive buffer, a
+    /// small retained message could keep a buffer of a megabyte alive.
     pub(crate) fn next_packet(&mut self, now: Instant) -> Result<Option<Packet>, DecodeError> {
-        let packet = codec::decode(&mut self.received, &self.decode_options)?;
+        let Some(len) = codec::frame_len(&self.received, &self.decode_options)? else { return Ok(None) };
+        let mut frame = BytesMut::from(&self.received[..len]);
+        self.received.advance(len);
+        let packet = codec::decode(&mut frame, &self.decode_options)?;
         if packet.is_some() {
             self.last_received = now;
         }
@@ -229,11 +257,13 @@ impl Connection {
             publish.topic = MqttString::default();
             return self.send(Packet::Publish(publish), ready, tracer, now);
         }
-        let next = self.outbound_aliases.len() as u16 + 1;
-        if next > self.limits.outbound_alias_maximum {
+        // Aliases are given from 1 up; once all the client allows are taken (65,535 at most),
+        // new topics go in full.
+        let next = u16::try_from(self.outbound_aliases.len() + 1).ok();
+        let Some(next) = next.filter(|&next| next <= self.limits.outbound_alias_maximum) else {
             return self.send(Packet::Publish(publish), ready, tracer, now);
-        }
-        let topic = publish.topic.clone();
+        };
+        let topic = publish.topic.detached();
         publish.properties.topic_alias = std::num::NonZeroU16::new(next);
         self.send(Packet::Publish(publish), ready, tracer, now)?;
         // Only once the client has it: an alias never sent would stand for nothing.
@@ -252,7 +282,8 @@ impl Connection {
             publish.topic =
                 self.inbound_aliases.get(&alias).cloned().ok_or(ClientViolation::TopicAliasUnknown(alias))?;
         } else {
-            self.inbound_aliases.insert(alias, publish.topic.clone());
+            // A copy of its own: the PUBLISH that set the alias may be a megabyte.
+            self.inbound_aliases.insert(alias, publish.topic.detached());
         }
         Ok(())
     }

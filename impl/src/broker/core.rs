@@ -2,19 +2,19 @@
 //! gives. Packets are dispatched here; what each packet does lives in `connect`, `publish`
 //! and `subscribe`, and moving messages between sessions in `router`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::codec::{DecodeError, Disconnect, MqttString, Packet, Properties, ProtocolVersion, QoS};
+use crate::codec::{DecodeError, Disconnect, MqttString, Packet, Properties, ProtocolVersion, QoS, ReasonCode};
 
 use super::connection::{Connection, Phase, ReadyList, SendError};
 use super::error::{AcceptError, ClientViolation, CloseReason, ProtocolError};
 use super::event::{Event, EventQueue};
 use super::message::Message;
 use super::options::BrokerOptions;
-use super::policy::{AllowAll, ClientInfo, Policy};
+use super::policy::{AllowAll, ClientInfo, Policy, Verification};
 use super::retained::RetainedStore;
 use super::session::{Session, SessionId};
 use super::timers::{Timer, Timers};
@@ -62,6 +62,10 @@ pub struct Broker<P = AllowAll> {
     pub(super) timers: Timers,
     pub(super) ready: ReadyList,
     pub(super) closes: VecDeque<(ConnId, CloseReason)>,
+    /// Verifications of CONNECT credentials for the owner to run, and the connections
+    /// waiting for theirs.
+    pub(super) verifications: VecDeque<(ConnId, Verification)>,
+    pub(super) awaiting_verification: HashSet<ConnId>,
     pub(super) events: EventQueue,
     pub(super) stats: Counters,
     next_session: u64,
@@ -96,6 +100,8 @@ impl<P: Policy> Broker<P> {
             timers: Timers::default(),
             ready: ReadyList::default(),
             closes: VecDeque::new(),
+            verifications: VecDeque::new(),
+            awaiting_verification: HashSet::new(),
             stats: Counters::default(),
             next_session: 0,
             next_assigned_id: 0,
@@ -133,7 +139,7 @@ impl<P: Policy> Broker<P> {
         if self.connections.len() >= self.options.max_connections {
             return Err(AcceptError::TooManyConnections { max: self.options.max_connections });
         }
-        self.connections.insert(conn, Connection::new(conn, now, self.options.max_packet_size));
+        self.connections.insert(conn, Connection::new(conn, now, &self.options));
         // A timeout too long for the clock to reach never fires.
         if let Some(deadline) = now.checked_add(self.options.connect_timeout) {
             self.timers.set(Timer::Connect(conn), deadline);
@@ -153,10 +159,25 @@ impl<P: Policy> Broker<P> {
             return;
         }
         connection.receive(bytes);
+        self.read_packets(conn, now);
+    }
+
+    /// Handles the whole packets received on `conn`. While its CONNECT's credentials are
+    /// being checked, what arrives waits, up to the broker's maximum packet size: a client
+    /// that sends more before its CONNACK is refused.
+    pub(super) fn read_packets(&mut self, conn: ConnId, now: Instant) {
         loop {
             let Some(connection) = self.connections.get_mut(&conn) else { return };
-            if connection.is_closing() {
-                return;
+            match connection.phase {
+                Phase::Closing => return,
+                Phase::Authenticating => {
+                    if connection.unread_len() > self.options.max_packet_size as usize {
+                        let why = "it sent more than max_packet_size bytes before its CONNECT was answered";
+                        self.refuse(conn, ReasonCode::QuotaExceeded, why, now);
+                    }
+                    return;
+                }
+                Phase::AwaitingConnect | Phase::Active(_) => {}
             }
             match connection.next_packet(now) {
                 Ok(Some(packet)) => {
@@ -187,7 +208,11 @@ impl<P: Policy> Broker<P> {
             match timer {
                 Timer::Connect(conn) => {
                     self.tracer.timer(now, trace::Timer::ConnectTimeout);
-                    self.close_connection(conn, CloseReason::ConnectTimeout, now, true);
+                    if self.awaiting_verification.contains(&conn) {
+                        self.verification_timed_out(conn, now);
+                    } else {
+                        self.close_connection(conn, CloseReason::ConnectTimeout, now, true);
+                    }
                 }
                 Timer::KeepAlive(conn) => self.check_keep_alive(conn, now),
                 Timer::Will(session) => {
@@ -239,6 +264,14 @@ impl<P: Policy> Broker<P> {
         self.closes.pop_front()
     }
 
+    /// A check of CONNECT credentials for the owner to run, off the task that drives the
+    /// broker if it is slow (see [`Authentication::Deferred`](super::Authentication)), then
+    /// to hand back to [`Broker::handle_verified`]. At most
+    /// [`BrokerOptions::max_pending_verifications`] are outstanding.
+    pub fn poll_verification(&mut self) -> Option<(ConnId, Verification)> {
+        self.verifications.pop_front()
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
     }
@@ -259,13 +292,16 @@ impl<P: Policy> Broker<P> {
         self.publish_message(message);
     }
 
-    /// What the broker holds and has done. Counting the connected clients visits every
-    /// session.
+    /// What the broker holds and has done. Counting the connected clients and the messages
+    /// held visits every session.
     pub fn stats(&self) -> Stats {
+        let sessions = self.sessions.values();
         Stats {
             connections: self.connections.len(),
-            clients_connected: self.sessions.values().filter(|session| session.is_online()).count(),
+            clients_connected: sessions.clone().filter(|session| session.is_online()).count(),
             sessions: self.sessions.len(),
+            messages_held: sessions.clone().map(|session| session.outbound.held_messages()).sum(),
+            bytes_held: sessions.map(|session| session.outbound.held_bytes()).sum(),
             subscriptions: self.subscriptions.len(),
             retained_messages: self.retained.len(),
             messages_received: self.stats.messages_received,
@@ -282,7 +318,7 @@ impl<P: Policy> Broker<P> {
         let Some(connection) = self.connections.get(&conn) else { return };
         let version = connection.version;
         let (session, packet) = match (connection.phase, packet) {
-            (Phase::Closing, _) => return,
+            (Phase::Closing | Phase::Authenticating, _) => return,
             (Phase::AwaitingConnect, Packet::Connect(connect)) => return self.handle_connect(conn, *connect, now),
             (Phase::AwaitingConnect, other) => {
                 let violation = ClientViolation::FirstPacketNotConnect(other.packet_type());
@@ -386,6 +422,10 @@ impl<P: Policy> Broker<P> {
             return;
         }
         let phase = std::mem::replace(&mut connection.phase, Phase::Closing);
+        if self.awaiting_verification.remove(&conn) {
+            // Not run, if the owner has not taken it yet.
+            self.verifications.retain(|(waiting, _)| *waiting != conn);
+        }
         if let (Phase::Active(_), true, Some(code)) = (phase, connection.version.is_v5(), reason.disconnect_code()) {
             // [MQTT-3.14.0-1]: only after a successful CONNACK, which `Active` means.
             let mut disconnect = Disconnect::new(code);

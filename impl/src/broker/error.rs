@@ -18,8 +18,9 @@ pub enum CloseReason {
     /// The client broke a rule of the protocol; MQTT 5 clients were sent DISCONNECT (or,
     /// during CONNECT, CONNACK) with the reason code first.
     ProtocolError(ProtocolError),
-    /// The CONNECT was refused with this CONNACK reason code.
-    ConnectRefused { reason_code: ReasonCode },
+    /// The CONNECT was refused with this CONNACK reason code, for this reason (the rule or
+    /// the limit).
+    ConnectRefused { reason_code: ReasonCode, why: &'static str },
     /// No CONNECT arrived within the connect timeout.
     ConnectTimeout,
     /// Nothing arrived for one and a half times the keep alive ([MQTT-3.1.2-24] in 3.1.1,
@@ -81,7 +82,7 @@ impl fmt::Display for CloseReason {
             CloseReason::ClientDisconnected { reason_code } => write!(f, "client sent DISCONNECT ({reason_code})"),
             CloseReason::ConnectionLost => f.write_str("connection lost without DISCONNECT"),
             CloseReason::ProtocolError(error) => write!(f, "protocol error: {error}"),
-            CloseReason::ConnectRefused { reason_code } => write!(f, "CONNECT refused ({reason_code})"),
+            CloseReason::ConnectRefused { reason_code, why } => write!(f, "CONNECT refused ({reason_code}): {why}"),
             CloseReason::ConnectTimeout => f.write_str("no CONNECT within the connect timeout"),
             CloseReason::KeepAliveTimeout => f.write_str("nothing received for 1.5 times the keep alive"),
             CloseReason::SessionTakenOver { by } => write!(f, "session taken over by connection {by}"),

@@ -20,8 +20,8 @@ pub enum Event {
     Closed { conn: ConnId, client_id: Option<MqttString>, reason: CloseReason },
     /// A message was not delivered to one session.
     MessageDropped { client_id: MqttString, topic: MqttString, reason: DropReason },
-    /// A retained message was delivered but not stored: the store was full.
-    RetainedDropped { topic: MqttString },
+    /// A retained message was delivered but not stored.
+    RetainedDropped { topic: MqttString, reason: RetainedDropReason },
     /// The policy refused a PUBLISH or a will; the message went nowhere.
     PublishDenied { client_id: MqttString, topic: MqttString },
     /// A will message was published.
@@ -36,13 +36,23 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
     /// The session's queue held [`BrokerOptions::max_queued_messages`](super::BrokerOptions)
-    /// messages already.
+    /// messages already, or its messages [`BrokerOptions::max_queued_bytes`](super::BrokerOptions).
     QueueFull,
     /// The message, as PUBLISH, was larger than the client's Maximum Packet Size
     /// ([MQTT-3.1.2-25]).
     PacketTooLarge,
     /// Its Message Expiry Interval passed while it waited ([MQTT-3.3.2-5]).
     Expired,
+}
+
+/// Why a retained message was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetainedDropReason {
+    /// The store held [`BrokerOptions::max_retained_messages`](super::BrokerOptions) topics.
+    StoreFull,
+    /// The topic has more levels than
+    /// [`BrokerOptions::max_topic_levels`](super::BrokerOptions).
+    TooManyLevels,
 }
 
 /// A bounded queue of events that counts what it had to drop.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::codec::{MqttString, Properties, PropertyId, QoS, SubscriptionId};
+use crate::codec::{MqttString, Properties, PropertyId, QoS, SubscriptionId, UserProperty};
 
 /// A message the broker took ownership of, shared by every session it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub(crate) struct Message {
     /// The client id of the publisher, for No Local ([MQTT-3.8.3-3]).
     pub(crate) publisher: Option<MqttString>,
     pub(crate) expiry: Expiry,
+    /// Roughly the bytes the message takes, what a session's queue counts against
+    /// [`max_queued_bytes`](super::BrokerOptions::max_queued_bytes).
+    pub(crate) footprint: usize,
 }
 
 impl Message {
@@ -44,8 +47,23 @@ impl Message {
         for id in [PropertyId::TopicAlias, PropertyId::SubscriptionIdentifier, PropertyId::MessageExpiryInterval] {
             properties.remove(id);
         }
-        Message { topic, payload, qos, retain, properties, publisher, expiry }
+        let footprint = footprint(&topic, &payload, &properties);
+        Message { topic, payload, qos, retain, properties, publisher, expiry, footprint }
     }
+}
+
+/// What a message costs in memory, roughly: its bytes, and the decoded form of its User
+/// Properties, which costs much more than their bytes on the wire (two empty strings are 5
+/// bytes there and a 64-byte pair decoded, so a packet of nothing else grows 13 times).
+fn footprint(topic: &str, payload: &[u8], properties: &Properties) -> usize {
+    let user_properties: usize = properties
+        .user_properties
+        .iter()
+        .map(|(name, value)| size_of::<UserProperty>() + name.len() + value.len())
+        .sum();
+    let strings = [&properties.content_type, &properties.response_topic].into_iter().flatten().map(|text| text.len());
+    let correlation = properties.correlation_data.as_ref().map_or(0, |data| data.len());
+    size_of::<Message>() + topic.len() + payload.len() + user_properties + strings.sum::<usize>() + correlation
 }
 
 /// When a message stops being worth delivering (MQTT 5 Message Expiry Interval).

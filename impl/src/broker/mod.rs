@@ -23,6 +23,8 @@ mod connection;
 mod core;
 mod error;
 mod event;
+mod explanation;
+mod level_tree;
 mod message;
 mod options;
 mod outbound;
@@ -40,9 +42,9 @@ use std::fmt;
 
 pub use self::core::Broker;
 pub use error::{AcceptError, ClientViolation, CloseReason, ProtocolError};
-pub use event::{DropReason, Event};
+pub use event::{DropReason, Event, RetainedDropReason};
 pub use options::BrokerOptions;
-pub use policy::{AllowAll, ClientInfo, Policy};
+pub use policy::{AllowAll, Authentication, ClientInfo, Policy, Verification};
 
 /// A network connection, named by the owner of the broker (the runtime) when it accepts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,6 +65,13 @@ pub struct Stats {
     pub clients_connected: usize,
     /// Sessions, of connected and offline clients.
     pub sessions: usize,
+    /// Copies of messages sessions hold for their clients: queued, or sent at QoS 1 or 2
+    /// and not yet acknowledged.
+    pub messages_held: usize,
+    /// The bytes of those messages, as
+    /// [`BrokerOptions::max_queued_bytes`](BrokerOptions::max_queued_bytes) counts them (a
+    /// message held by several sessions counts once for each).
+    pub bytes_held: usize,
     pub subscriptions: usize,
     pub retained_messages: usize,
     /// Application messages the broker took ownership of (PUBLISHes and wills).

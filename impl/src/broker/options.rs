@@ -23,6 +23,23 @@ pub struct BrokerOptions {
     /// connection (MQTT 5: DISCONNECT 0x95 Packet too large first). Announced to MQTT 5
     /// clients as Maximum Packet Size when below the protocol's own limit.
     pub max_packet_size: u32,
+    /// The largest first packet (the CONNECT) the broker reads, fixed header included: what
+    /// a connection can make the broker buffer before anyone knows who it is. A first
+    /// packet announcing more is refused from its fixed header, before its body is read, and
+    /// the connection is closed without a word (the broker cannot know yet which version
+    /// the client speaks). The memory all unidentified connections can hold is at most
+    /// this times [`max_connections`](Self::max_connections). Past CONNECT,
+    /// [`max_packet_size`](Self::max_packet_size) applies.
+    pub max_connect_size: u32,
+    /// Levels a topic filter of SUBSCRIBE may have, and a retained message's topic: the
+    /// subscription tree and the retained store hold a node per level, so this bounds
+    /// the memory one filter or one retained topic can take. A deeper filter is refused in
+    /// SUBACK (MQTT 5: 0x97 Quota exceeded; 3.1.1: 0x80); a retained PUBLISH on a deeper
+    /// topic is delivered but not retained (reported as
+    /// [`Event::RetainedDropped`](super::Event::RetainedDropped)). Messages on topics of
+    /// any depth are routed: no part of the broker recurses over the levels of a topic, so
+    /// this is a bound on memory, not a guard against a crash.
+    pub max_topic_levels: usize,
     /// The broker's Receive Maximum: how many QoS 2 PUBLISHes a client may have unfinished
     /// (PUBREC sent, PUBREL not yet received) at once. QoS 1 PUBLISHes are acknowledged at
     /// once and never count. A client that goes over is disconnected (MQTT 5: 0x93 Receive
@@ -36,8 +53,17 @@ pub struct BrokerOptions {
     /// that is offline). When full, a new message for that session is dropped, counted in
     /// [`Stats::messages_dropped`](super::Stats) and reported as
     /// [`Event::MessageDropped`](super::Event::MessageDropped); the publisher is not told.
-    /// Every message passes through the queue on its way out, so 0 counts as 1.
+    /// Every message passes through the queue on its way out, so an empty queue always
+    /// takes one.
     pub max_queued_messages: usize,
+    /// Bytes of messages one session holds, queued or in flight (as mosquitto's
+    /// `max_queued_bytes`, which counts only the queue). A message counts its topic,
+    /// payload and properties, with its User Properties at their decoded size, which is up
+    /// to 13 times their size on the wire. Past it, new messages for the session are
+    /// dropped as when [`max_queued_messages`](Self::max_queued_messages) is reached. An
+    /// empty queue always takes one message, so a session holds at most this plus one
+    /// message of [`max_packet_size`](Self::max_packet_size).
+    pub max_queued_bytes: usize,
     /// Whether QoS 0 messages are queued for a persistent session while its client is
     /// offline. Off by default, as in mosquitto: 3.1.1 makes it optional [MQTT-3.1.2-5].
     pub queue_qos0_offline: bool,
@@ -55,6 +81,13 @@ pub struct BrokerOptions {
     /// Subscriptions one session may hold. A SUBSCRIBE past it gets the failure code for that
     /// filter (MQTT 5: 0x97 Quota exceeded; 3.1.1: 0x80).
     pub max_subscriptions_per_session: usize,
+    /// CONNECTs whose credentials are being checked off the broker's task at once (see
+    /// [`Authentication::Deferred`](super::Authentication::Deferred)): a flood of CONNECTs
+    /// against a password file queues at most this many hash computations. Past it, a
+    /// CONNECT that needs one is refused (MQTT 5: CONNACK 0x89 Server busy; 3.1.1: 0x03
+    /// Server unavailable), as is one whose check does not finish within
+    /// [`connect_timeout`](Self::connect_timeout).
+    pub max_pending_verifications: usize,
     /// Sessions held at once, of connected and offline clients alike. When reached, a
     /// CONNECT that would create a session is refused (MQTT 5: CONNACK 0x97 Quota exceeded;
     /// 3.1.1: 0x03 Server unavailable); resuming or taking over a session always works.
@@ -68,11 +101,14 @@ pub struct BrokerOptions {
     /// 3.1.1 client cannot be told, so its own value stands.
     pub max_keep_alive: Option<NonZeroU16>,
     /// The Topic Alias Maximum announced to MQTT 5 clients: the aliases a client may set on
-    /// PUBLISHes to the broker. 0 turns inbound aliases off.
+    /// PUBLISHes to the broker. 0 turns inbound aliases off. Each alias keeps a copy of its
+    /// topic for the life of the connection, so a connection can hold this many topics
+    /// (each up to 64 KiB) in each direction.
     pub topic_alias_maximum: u16,
     /// Whether the broker gives topic aliases to the messages it sends an MQTT 5 client that
     /// accepts them. Each new topic takes the next free alias, up to the client's Topic Alias
-    /// Maximum; topics after that are sent in full.
+    /// Maximum or the broker's [`topic_alias_maximum`](Self::topic_alias_maximum), whichever
+    /// is lower; topics after that are sent in full.
     pub outbound_topic_aliases: bool,
     /// The highest QoS the broker supports. Below 2, MQTT 5 clients are told Maximum QoS in
     /// CONNACK; subscriptions are granted at most this, a PUBLISH above it disconnects
@@ -94,13 +130,18 @@ impl Default for BrokerOptions {
             max_connections: 10_000,
             connect_timeout: Duration::from_secs(10),
             max_packet_size: 1024 * 1024,
+            max_connect_size: 64 * 1024,
+            // As EMQX's `max_topic_levels`.
+            max_topic_levels: 128,
             receive_maximum: non_zero(64),
             max_inflight: non_zero(64),
             max_queued_messages: 1000,
+            max_queued_bytes: 64 * 1024 * 1024,
             queue_qos0_offline: false,
             max_transmit_buffer: 256 * 1024,
             max_retained_messages: 10_000,
             max_subscriptions_per_session: 1000,
+            max_pending_verifications: 128,
             max_sessions: 20_000,
             max_session_expiry_interval: u32::MAX,
             max_keep_alive: None,

@@ -62,16 +62,47 @@ pub(crate) struct Outbound {
     /// the PUBLISHes still to be sent again.
     in_window: usize,
     awaiting_resend: usize,
+    /// The footprints of the messages queued or in flight (until their PUBACK or PUBREC:
+    /// a released flow no longer needs its message).
+    held_bytes: usize,
+}
+
+/// How much a session's queue takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueLimits {
+    /// Messages waiting in the queue.
+    pub(crate) messages: usize,
+    /// Bytes of messages waiting or in flight.
+    pub(crate) bytes: usize,
 }
 
 impl Outbound {
-    /// Queues a message, or hands it back if `capacity` messages are waiting already.
-    pub(crate) fn enqueue(&mut self, delivery: Delivery, capacity: usize) -> Result<(), Delivery> {
-        if self.queue.len() >= capacity {
+    /// Queues a message, or hands it back if the queue is full: it holds as many messages
+    /// as `limits` allow, or the bytes of the messages held would pass theirs. An empty queue
+    /// always takes one, so a message larger than the byte limit still goes.
+    pub(crate) fn enqueue(&mut self, delivery: Delivery, limits: QueueLimits) -> Result<(), Delivery> {
+        let bytes = self.held_bytes.saturating_add(delivery.message.footprint);
+        if !self.queue.is_empty() && (self.queue.len() >= limits.messages || bytes > limits.bytes) {
             return Err(delivery);
         }
+        self.held_bytes = bytes;
         self.queue.push_back(delivery);
         Ok(())
+    }
+
+    /// The messages queued or in flight.
+    pub(crate) fn held_messages(&self) -> usize {
+        self.queue.len() + self.inflight.len()
+    }
+
+    /// The bytes of the messages queued or in flight.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// A message the session no longer holds.
+    fn release(&mut self, delivery: &Delivery) {
+        self.held_bytes -= delivery.message.footprint;
     }
 
     #[cfg(test)]
@@ -111,10 +142,14 @@ impl Outbound {
         }
         let front = self.queue.front()?;
         if front.message.expiry.remaining(now).is_err() {
-            return self.queue.pop_front().map(Transmit::Expired);
+            let delivery = self.queue.pop_front()?;
+            self.release(&delivery);
+            return Some(Transmit::Expired(delivery));
         }
         if front.qos == QoS::AtMostOnce {
-            return self.queue.pop_front().map(|delivery| Transmit::Publish { packet_id: None, dup: false, delivery });
+            let delivery = self.queue.pop_front()?;
+            self.release(&delivery);
+            return Some(Transmit::Publish { packet_id: None, dup: false, delivery });
         }
         if self.in_window >= window {
             return None;
@@ -181,7 +216,9 @@ impl Outbound {
                 Received::Refused
             }
             Stage::Published { .. } => {
-                flow.stage = Stage::Released;
+                if let Stage::Published { delivery, .. } = std::mem::replace(&mut flow.stage, Stage::Released) {
+                    self.release(&delivery);
+                }
                 Received::Release
             }
         }
@@ -209,7 +246,9 @@ impl Outbound {
         } else {
             self.in_window -= 1;
         }
-        self.inflight.remove(&seq);
+        if let Some(Inflight { stage: Stage::Published { delivery, .. }, .. }) = self.inflight.remove(&seq) {
+            self.release(&delivery);
+        }
         self.by_packet_id.remove(&packet_id);
         true
     }
@@ -226,19 +265,23 @@ mod tests {
 
     fn delivery(payload: &'static str, qos: QoS) -> Delivery {
         Delivery {
-            message: Arc::new(Message {
-                topic: MqttString::from_static("t").unwrap(),
-                payload: Bytes::from_static(payload.as_bytes()),
+            message: Arc::new(Message::new(
+                MqttString::from_static("t").unwrap(),
+                Bytes::from_static(payload.as_bytes()),
                 qos,
-                retain: false,
-                properties: Properties::default(),
-                publisher: None,
-                expiry: Expiry::Never,
-            }),
+                false,
+                Properties::default(),
+                None,
+                Instant::now(),
+            )),
             qos,
             retain: false,
             subscription_ids: Vec::new(),
         }
+    }
+
+    fn room(messages: usize) -> QueueLimits {
+        QueueLimits { messages, bytes: usize::MAX }
     }
 
     fn sent(transmit: Option<Transmit>) -> (Option<u16>, bool, &'static str) {
@@ -261,7 +304,7 @@ mod tests {
         let now = Instant::now();
         let mut outbound = Outbound::default();
         for (payload, qos) in [("a", QoS::AtLeastOnce), ("b", QoS::AtLeastOnce), ("c", QoS::AtMostOnce)] {
-            outbound.enqueue(delivery(payload, qos), 10).unwrap();
+            outbound.enqueue(delivery(payload, qos), room(10)).unwrap();
         }
         assert_eq!(sent(outbound.next_transmit(1, now)), (Some(1), false, "a"));
         assert_eq!(outbound.next_transmit(1, now), None);
@@ -275,9 +318,37 @@ mod tests {
     #[test]
     fn a_full_queue_hands_the_message_back() {
         let mut outbound = Outbound::default();
-        outbound.enqueue(delivery("a", QoS::AtLeastOnce), 1).unwrap();
-        assert!(outbound.enqueue(delivery("b", QoS::AtLeastOnce), 1).is_err());
+        outbound.enqueue(delivery("a", QoS::AtLeastOnce), room(1)).unwrap();
+        assert!(outbound.enqueue(delivery("b", QoS::AtLeastOnce), room(1)).is_err());
         assert_eq!(outbound.queued(), 1);
+    }
+
+    #[test]
+    fn the_bytes_held_are_bounded_and_given_back_as_flows_end() {
+        let now = Instant::now();
+        let mut outbound = Outbound::default();
+        let one = delivery("a", QoS::ExactlyOnce).message.footprint;
+        let limits = QueueLimits { messages: 100, bytes: 2 * one };
+        for payload in ["a", "b"] {
+            outbound.enqueue(delivery(payload, QoS::ExactlyOnce), limits).unwrap();
+        }
+        assert!(outbound.enqueue(delivery("c", QoS::AtMostOnce), limits).is_err(), "over the byte limit");
+        assert_eq!(outbound.held_bytes(), 2 * one);
+        outbound.next_transmit(10, now).unwrap();
+        assert_eq!(outbound.held_bytes(), 2 * one, "a message in flight is still held");
+        assert_eq!(outbound.received(PacketId::new(1).unwrap(), false), Received::Release);
+        assert_eq!(outbound.held_bytes(), one, "a released flow no longer needs its message");
+        outbound.next_transmit(10, now).unwrap();
+        assert_eq!(outbound.received(PacketId::new(2).unwrap(), true), Received::Refused);
+        assert_eq!(outbound.held_bytes(), 0);
+    }
+
+    #[test]
+    fn an_empty_queue_takes_a_message_larger_than_the_byte_limit() {
+        let mut outbound = Outbound::default();
+        let limits = QueueLimits { messages: 10, bytes: 1 };
+        outbound.enqueue(delivery("a", QoS::AtLeastOnce), limits).unwrap();
+        assert!(outbound.enqueue(delivery("b", QoS::AtLeastOnce), limits).is_err());
     }
 
     #[test]
@@ -285,7 +356,7 @@ mod tests {
         let now = Instant::now();
         let mut outbound = Outbound::default();
         for (payload, qos) in [("a", QoS::ExactlyOnce), ("b", QoS::AtLeastOnce), ("c", QoS::ExactlyOnce)] {
-            outbound.enqueue(delivery(payload, qos), 10).unwrap();
+            outbound.enqueue(delivery(payload, qos), room(10)).unwrap();
             outbound.next_transmit(10, now).unwrap();
         }
         assert_eq!(outbound.received(PacketId::new(1).unwrap(), false), Received::Release);
@@ -301,7 +372,7 @@ mod tests {
         let now = Instant::now();
         let mut outbound = Outbound::default();
         for payload in ["a", "b"] {
-            outbound.enqueue(delivery(payload, QoS::AtLeastOnce), 10).unwrap();
+            outbound.enqueue(delivery(payload, QoS::AtLeastOnce), room(10)).unwrap();
             outbound.next_transmit(10, now).unwrap();
         }
         outbound.resume();
@@ -316,7 +387,7 @@ mod tests {
         let now = Instant::now();
         let mut outbound = Outbound::default();
         for payload in ["a", "b"] {
-            outbound.enqueue(delivery(payload, QoS::ExactlyOnce), 10).unwrap();
+            outbound.enqueue(delivery(payload, QoS::ExactlyOnce), room(10)).unwrap();
             outbound.next_transmit(10, now).unwrap();
         }
         let (first, second) = (PacketId::new(1).unwrap(), PacketId::new(2).unwrap());
@@ -334,7 +405,7 @@ mod tests {
         let now = Instant::now();
         let mut outbound = Outbound { next_packet_id: u16::MAX - 1, ..Outbound::default() };
         for payload in ["a", "b", "c"] {
-            outbound.enqueue(delivery(payload, QoS::AtLeastOnce), 10).unwrap();
+            outbound.enqueue(delivery(payload, QoS::AtLeastOnce), room(10)).unwrap();
         }
         assert_eq!(sent(outbound.next_transmit(10, now)).0, Some(u16::MAX));
         assert_eq!(sent(outbound.next_transmit(10, now)).0, Some(1));
@@ -348,7 +419,7 @@ mod tests {
         let mut outbound = Outbound::default();
         let mut expiring = delivery("a", QoS::AtLeastOnce);
         Arc::make_mut(&mut expiring.message).expiry = Expiry::At { received: now, interval: 1 };
-        outbound.enqueue(expiring, 10).unwrap();
+        outbound.enqueue(expiring, room(10)).unwrap();
         let later = now + Duration::from_secs(1);
         assert!(matches!(outbound.next_transmit(10, later), Some(Transmit::Expired(_))));
         assert_eq!(outbound.next_transmit(10, later), None);

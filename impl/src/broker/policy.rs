@@ -1,5 +1,7 @@
 //! Authentication and authorization: the questions the broker asks, and who answers them.
 
+use std::fmt;
+
 use crate::codec::{Connect, ProtocolVersion, ReasonCode};
 
 /// Who is asking, once connected.
@@ -11,16 +13,57 @@ pub struct ClientInfo<'a> {
     pub version: ProtocolVersion,
 }
 
+/// What a policy says about the credentials of a CONNECT.
+#[derive(Debug)]
+pub enum Authentication {
+    /// Decided at once: `Ok` lets the client in, `Err` refuses it with this CONNACK code.
+    Decided(Result<(), ReasonCode>),
+    /// Decided by work too slow for the task that owns the broker, such as checking a
+    /// password hash: every other client would wait while it ran. The broker hands it to
+    /// its owner ([`Broker::poll_verification`](super::Broker::poll_verification)), which
+    /// runs it elsewhere and gives the result back
+    /// ([`Broker::handle_verified`](super::Broker::handle_verified)).
+    Deferred(Verification),
+}
+
+impl Authentication {
+    pub const ACCEPTED: Authentication = Authentication::Decided(Ok(()));
+
+    pub fn refused(code: ReasonCode) -> Self {
+        Authentication::Decided(Err(code))
+    }
+}
+
+/// The slow part of checking a CONNECT's credentials, to run on any thread.
+pub struct Verification(Box<dyn FnOnce() -> Result<(), ReasonCode> + Send>);
+
+impl Verification {
+    pub fn new(check: impl FnOnce() -> Result<(), ReasonCode> + Send + 'static) -> Self {
+        Verification(Box::new(check))
+    }
+
+    /// Does the work: `Ok` lets the client in, `Err` refuses it with this CONNACK code.
+    pub fn run(self) -> Result<(), ReasonCode> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Verification")
+    }
+}
+
 /// Decides who may connect, publish and subscribe. The broker asks it and never caches the
 /// answer, so a policy may change its mind between two questions.
 pub trait Policy {
-    /// Whether a CONNECT may open a session. A refusal is a CONNACK reason code of 0x80 or
-    /// above, typically 0x86 Bad User Name or Password, 0x87 Not authorized or 0x8A Banned.
-    /// A 3.1.1 client, whose CONNACK has fewer codes, is sent the nearest it has: 0x86 and
-    /// 0x87 are its return codes 4 and 5, 0x85 is 2 and 0x88 is 3; codes about the server's
-    /// capacity (0x89 Server busy, 0x97 Quota exceeded) become 3, Server unavailable, and any
-    /// other becomes 5, Not authorized.
-    fn authenticate(&mut self, connect: &Connect) -> Result<(), ReasonCode>;
+    /// Whether a CONNECT may open a session, now or after a [`Verification`]. A refusal is
+    /// a CONNACK reason code of 0x80 or above, typically 0x86 Bad User Name or Password,
+    /// 0x87 Not authorized or 0x8A Banned. A 3.1.1 client, whose CONNACK has fewer codes, is
+    /// sent the nearest it has: 0x86 and 0x87 are its return codes 4 and 5, 0x85 is 2 and
+    /// 0x88 is 3; codes about the server's capacity (0x89 Server busy, 0x97 Quota exceeded)
+    /// become 3, Server unavailable, and any other becomes 5, Not authorized.
+    fn authenticate(&mut self, connect: &Connect) -> Authentication;
 
     /// Whether `client` may publish on `topic`. A refused QoS 1 or 2 PUBLISH is acknowledged
     /// (MQTT 5: with 0x87 Not authorized) and dropped, as [MQTT-3.3.5-2] allows in 3.1.1; a
@@ -49,8 +92,8 @@ pub trait Policy {
 pub struct AllowAll;
 
 impl Policy for AllowAll {
-    fn authenticate(&mut self, _connect: &Connect) -> Result<(), ReasonCode> {
-        Ok(())
+    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+        Authentication::ACCEPTED
     }
 
     fn may_publish(&mut self, _client: ClientInfo<'_>, _topic: &str) -> bool {

@@ -1,21 +1,19 @@
 //! Retained messages, one per topic, in a tree of topic levels so that a new subscription
 //! finds the messages its filter matches without looking at the others.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::level_tree::{LevelTree, NodeId, NodeValue};
 use super::message::Message;
 
+/// The message retained for the topic of a node, if any.
 #[derive(Debug, Default)]
-struct Node {
-    children: HashMap<Box<str>, Node>,
-    message: Option<Arc<Message>>,
-}
+struct Retained(Option<Arc<Message>>);
 
-impl Node {
+impl NodeValue for Retained {
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.message.is_none()
+        self.0.is_none()
     }
 }
 
@@ -25,14 +23,22 @@ pub(crate) struct StoreFull;
 
 #[derive(Debug)]
 pub(crate) struct RetainedStore {
-    root: Node,
+    tree: LevelTree<Retained>,
     count: usize,
     capacity: usize,
 }
 
+/// An empty store that takes nothing: what stands in for the store while it is searched
+/// outside the broker.
+impl Default for RetainedStore {
+    fn default() -> Self {
+        RetainedStore::new(0)
+    }
+}
+
 impl RetainedStore {
     pub(crate) fn new(capacity: usize) -> Self {
-        RetainedStore { root: Node::default(), count: 0, capacity }
+        RetainedStore { tree: LevelTree::default(), count: 0, capacity }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -42,99 +48,90 @@ impl RetainedStore {
     /// Makes `message` the one retained for its topic, replacing any before it
     /// ([MQTT-3.3.1-5]). A new topic past the capacity is refused.
     pub(crate) fn store(&mut self, message: Arc<Message>) -> Result<(), StoreFull> {
-        let mut node = &mut self.root;
-        for level in message.topic.split('/') {
-            if !node.children.contains_key(level) && self.count >= self.capacity {
-                return Err(StoreFull);
-            }
-            node = node.children.entry(level.into()).or_default();
+        let existing = self.tree.find(message.topic.split('/'));
+        let is_new = existing.is_none_or(|node| self.tree.value(node).is_empty());
+        if is_new && self.count >= self.capacity {
+            return Err(StoreFull);
         }
-        if node.message.is_none() {
-            if self.count >= self.capacity {
-                return Err(StoreFull);
-            }
+        let node = match existing {
+            Some(node) => node,
+            None => self.tree.find_or_insert(message.topic.split('/')),
+        };
+        if is_new {
             self.count += 1;
         }
-        node.message = Some(message);
+        self.tree.value_mut(node).0 = Some(message);
         Ok(())
     }
 
     /// Forgets the message retained for `topic`, if any.
     pub(crate) fn remove(&mut self, topic: &str) {
-        let levels: Vec<&str> = topic.split('/').collect();
-        if remove_from(&mut self.root, &levels) {
+        if self.tree.update(topic.split('/'), |retained| retained.0.take()).flatten().is_some() {
             self.count -= 1;
         }
     }
 
-    /// The retained messages whose topics match `filter`, expired ones left out (and
-    /// forgotten). A filter starting with a wildcard does not match topics starting with `$`
-    /// ([MQTT-4.7.2-1]).
-    pub(crate) fn matching(&mut self, filter: &str, now: Instant) -> Vec<Arc<Message>> {
-        let mut found = Vec::new();
-        let levels: Vec<&str> = filter.split('/').collect();
-        collect(&self.root, &levels, true, &mut found);
-        let (live, expired): (Vec<_>, Vec<_>) =
-            found.into_iter().partition(|message| message.expiry.remaining(now).is_ok());
+    /// Calls `visit` with each retained message whose topic matches `filter`, until it
+    /// returns false. Expired messages are not visited, and are forgotten. A filter
+    /// starting with a wildcard does not match topics starting with `$` ([MQTT-4.7.2-1]).
+    pub(crate) fn for_each_match(&mut self, filter: &str, now: Instant, mut visit: impl FnMut(&Arc<Message>) -> bool) {
+        let mut expired = Vec::new();
+        self.search(filter, |message| {
+            if message.expiry.remaining(now).is_err() {
+                expired.push(Arc::clone(message));
+                return true;
+            }
+            visit(message)
+        });
         for message in expired {
             self.remove(&message.topic);
         }
-        live
     }
-}
 
-/// Collects the messages below `node` that the filter levels left match. `at_root` marks
-/// the first level, where wildcards skip `$` topics.
-fn collect(node: &Node, filter: &[&str], at_root: bool, found: &mut Vec<Arc<Message>>) {
-    let Some((&level, rest)) = filter.split_first() else {
-        found.extend(node.message.iter().cloned());
-        return;
-    };
-    let visible = |name: &str| !(at_root && name.starts_with('$'));
-    match level {
-        "#" => {
-            // "sport/#" also matches "sport" itself.
-            if !at_root {
-                found.extend(node.message.iter().cloned());
-            }
-            for (name, child) in &node.children {
-                if visible(name) {
-                    collect_all(child, found);
+    /// Calls `found` with each message whose topic `filter` matches, until it returns
+    /// false. A depth-first search with its own stack of nodes and the filter levels left
+    /// below them; `#` takes a whole subtree, with a stack of its own.
+    fn search(&self, filter: &str, mut found: impl FnMut(&Arc<Message>) -> bool) {
+        let root = LevelTree::<Retained>::ROOT;
+        let levels: Vec<&str> = filter.split('/').collect();
+        let mut stack = vec![(root, 0)];
+        let mut subtree = Vec::new();
+        while let Some((node, depth)) = stack.pop() {
+            let Some(&level) = levels.get(depth) else {
+                if !self.visit(node, &mut found) {
+                    return;
                 }
-            }
-        }
-        "+" => {
-            for (name, child) in &node.children {
-                if visible(name) {
-                    collect(child, rest, false, found);
+                continue;
+            };
+            // At the root, wildcards skip `$` topics.
+            let visible = |name: &str| !(node == root && name.starts_with('$'));
+            match level {
+                "#" => {
+                    // "sport/#" also matches "sport" itself.
+                    if node != root && !self.visit(node, &mut found) {
+                        return;
+                    }
+                    subtree.extend(self.tree.children(node).filter(|(name, _)| visible(name)).map(|(_, id)| id));
+                    while let Some(below) = subtree.pop() {
+                        if !self.visit(below, &mut found) {
+                            return;
+                        }
+                        subtree.extend(self.tree.children(below).map(|(_, id)| id));
+                    }
                 }
+                "+" => {
+                    let children = self.tree.children(node).filter(|(name, _)| visible(name));
+                    stack.extend(children.map(|(_, id)| (id, depth + 1)));
+                }
+                exact => stack.extend(self.tree.child(node, exact).map(|id| (id, depth + 1))),
             }
         }
-        exact => {
-            if let Some(child) = node.children.get(exact) {
-                collect(child, rest, false, found);
-            }
-        }
     }
-}
 
-fn collect_all(node: &Node, found: &mut Vec<Arc<Message>>) {
-    found.extend(node.message.iter().cloned());
-    for child in node.children.values() {
-        collect_all(child, found);
+    /// Passes the message of `node`, if it has one, to `found`; false to stop the search.
+    fn visit(&self, node: NodeId, found: &mut impl FnMut(&Arc<Message>) -> bool) -> bool {
+        self.tree.value(node).0.as_ref().is_none_or(found)
     }
-}
-
-fn remove_from(node: &mut Node, levels: &[&str]) -> bool {
-    let Some((level, rest)) = levels.split_first() else {
-        return node.message.take().is_some();
-    };
-    let Some(child) = node.children.get_mut(*level) else { return false };
-    let removed = remove_from(child, rest);
-    if child.is_empty() {
-        node.children.remove(*level);
-    }
-    removed
 }
 
 #[cfg(test)]
@@ -142,26 +139,29 @@ mod tests {
     use super::*;
     use crate::broker::message::Expiry;
     use crate::codec::{MqttString, Properties, QoS};
+
     use bytes::Bytes;
     use std::time::Duration;
 
     fn message(topic: &str) -> Arc<Message> {
-        Arc::new(Message {
-            topic: MqttString::try_from(topic).unwrap(),
-            payload: Bytes::from_static(b"x"),
-            qos: QoS::AtMostOnce,
-            retain: true,
-            properties: Properties::default(),
-            publisher: None,
-            expiry: Expiry::Never,
-        })
+        let topic = MqttString::try_from(topic).unwrap();
+        let now = Instant::now();
+        Arc::new(Message::new(topic, Bytes::from_static(b"x"), QoS::AtMostOnce, true, Properties::default(), None, now))
+    }
+
+    /// The topics of the first `limit` messages `filter` finds at `now`.
+    fn found(store: &mut RetainedStore, filter: &str, now: Instant, limit: usize) -> Vec<String> {
+        let mut topics = Vec::new();
+        store.for_each_match(filter, now, |message| {
+            topics.push(message.topic.to_string());
+            topics.len() < limit
+        });
+        topics.sort();
+        topics
     }
 
     fn topics(store: &mut RetainedStore, filter: &str) -> Vec<String> {
-        let mut topics: Vec<String> =
-            store.matching(filter, Instant::now()).iter().map(|message| message.topic.to_string()).collect();
-        topics.sort();
-        topics
+        found(store, filter, Instant::now(), usize::MAX)
     }
 
     fn store_of(topics: &[&str]) -> RetainedStore {
@@ -190,7 +190,7 @@ mod tests {
         store.remove("a/b");
         store.remove("a/b");
         assert_eq!(store.len(), 0);
-        assert!(store.root.is_empty());
+        assert_eq!(store.tree.live_nodes(), 1, "only the root is left");
     }
 
     #[test]
@@ -203,14 +203,37 @@ mod tests {
     }
 
     #[test]
+    fn a_search_stops_when_told() {
+        let mut store = store_of(&["a/1", "a/2", "a/3", "b"]);
+        assert_eq!(found(&mut store, "a/+", Instant::now(), 2).len(), 2);
+        assert_eq!(found(&mut store, "#", Instant::now(), 1).len(), 1);
+    }
+
+    #[test]
+    fn topics_of_65535_levels_are_stored_found_and_removed_without_recursion() {
+        let deep = "/".repeat(65_534);
+        let mut store = store_of(&[&deep, "a"]);
+        // Compared by length: a failure message with the topics would be 64 KiB long.
+        let lengths = |topics: Vec<String>| topics.iter().map(String::len).collect::<Vec<_>>();
+        assert_eq!(lengths(topics(&mut store, &deep)), [65_534]);
+        assert_eq!(lengths(topics(&mut store, &format!("{}+", "/".repeat(65_534)))), [65_534]);
+        assert_eq!(lengths(topics(&mut store, "#")), [65_534, 1]);
+        store.remove(&deep);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.tree.live_nodes(), 2);
+        // The store is dropped deep, too.
+        store.store(message(&deep)).unwrap();
+    }
+
+    #[test]
     fn expired_messages_are_not_found_and_are_forgotten() {
         let now = Instant::now();
         let mut store = RetainedStore::new(10);
         let mut expiring = message("a");
         Arc::make_mut(&mut expiring).expiry = Expiry::At { received: now, interval: 5 };
         store.store(expiring).unwrap();
-        assert_eq!(store.matching("a", now + Duration::from_secs(4)).len(), 1);
-        assert!(store.matching("a", now + Duration::from_secs(5)).is_empty());
+        assert_eq!(found(&mut store, "a", now + Duration::from_secs(4), 10).len(), 1);
+        assert!(found(&mut store, "a", now + Duration::from_secs(5), 10).is_empty());
         assert_eq!(store.len(), 0);
     }
 }

@@ -14,13 +14,13 @@ use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::codec::{Publish, QoS};
+use crate::codec::{Publish, QoS, topic_levels};
 
 use super::connection::SendError;
 use super::core::Broker;
-use super::event::{DropReason, Event};
+use super::event::{DropReason, Event, RetainedDropReason};
 use super::message::{Delivery, Message};
-use super::outbound::Transmit;
+use super::outbound::{QueueLimits, Transmit};
 use super::policy::Policy;
 use super::session::{SessionId, Subscriber};
 use super::topic_tree::Matched;
@@ -45,11 +45,19 @@ impl<P: Policy> Broker<P> {
     /// A retained PUBLISH replaces the topic's retained message ([MQTT-3.3.1-5]); with an
     /// empty payload it deletes it and is not stored ([MQTT-3.3.1-10], [MQTT-3.3.1-11] in
     /// 3.1.1; [MQTT-3.3.1-6], [MQTT-3.3.1-7] in 5.0).
+    /// A topic deeper than the broker keeps is not stored: the store holds a node per level.
     fn retain(&mut self, message: &Arc<Message>) {
-        if message.payload.is_empty() {
-            self.retained.remove(&message.topic);
-        } else if self.retained.store(Arc::clone(message)).is_err() {
-            self.events.push(Event::RetainedDropped { topic: message.topic.clone() });
+        let topic = &message.topic;
+        let refused = if message.payload.is_empty() {
+            self.retained.remove(topic);
+            None
+        } else if topic_levels(topic) > self.options.max_topic_levels {
+            Some(RetainedDropReason::TooManyLevels)
+        } else {
+            self.retained.store(Arc::clone(message)).err().map(|_| RetainedDropReason::StoreFull)
+        };
+        if let Some(reason) = refused {
+            self.events.push(Event::RetainedDropped { topic: topic.clone(), reason });
         }
     }
 
@@ -100,22 +108,22 @@ impl<P: Policy> Broker<P> {
     /// Puts a delivery in a session's queue and, if its client is connected, moves what can
     /// go on to the connection. A QoS 0 message for an offline client is not kept unless
     /// the options say so.
-    pub(super) fn enqueue(&mut self, session: SessionId, delivery: Delivery) {
-        let Some(state) = self.sessions.get_mut(&session) else { return };
+    pub(super) fn enqueue(&mut self, session: SessionId, delivery: Delivery) -> Enqueued {
+        let Some(state) = self.sessions.get_mut(&session) else { return Enqueued::NotKept };
         let online = state.is_online();
         if !online && delivery.qos == QoS::AtMostOnce && !self.options.queue_qos0_offline {
-            return;
+            return Enqueued::NotKept;
         }
-        // Every message passes through the queue, so it holds at least one.
-        let capacity = self.options.max_queued_messages.max(1);
-        if let Err(delivery) = state.outbound.enqueue(delivery, capacity) {
+        let limits = QueueLimits { messages: self.options.max_queued_messages, bytes: self.options.max_queued_bytes };
+        if let Err(delivery) = state.outbound.enqueue(delivery, limits) {
             let client_id = state.client_id.clone();
             self.drop_message(client_id, &delivery, DropReason::QueueFull);
-            return;
+            return Enqueued::QueueFull;
         }
         if online {
             self.pump(session);
         }
+        Enqueued::Queued
     }
 
     /// Moves messages from a connected session's queue to its connection while the window
@@ -160,6 +168,17 @@ impl<P: Policy> Broker<P> {
         self.stats.messages_dropped += 1;
         self.events.push(dropped(client_id, delivery, reason));
     }
+}
+
+/// What became of a delivery handed to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Enqueued {
+    Queued,
+    /// The session's queue is full: the delivery was dropped (and reported).
+    QueueFull,
+    /// Not for this session: a QoS 0 message while its client is offline, or the session
+    /// is gone.
+    NotKept,
 }
 
 fn dropped(client_id: crate::codec::MqttString, delivery: &Delivery, reason: DropReason) -> Event {

@@ -6,14 +6,30 @@ use std::time::Instant;
 
 use crate::codec::{
     MqttString, Packet, ProtocolVersion, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, Subscription,
-    SubscriptionOptions, UnsubAck, Unsubscribe,
+    SubscriptionOptions, UnsubAck, Unsubscribe, topic_levels,
 };
 
 use super::ConnId;
 use super::core::Broker;
-use super::message::{Delivery, Message};
+use super::explanation::Explanation;
+use super::message::Delivery;
 use super::policy::Policy;
+use super::router::Enqueued;
 use super::session::{Route, SessionId, SessionSubscription, Subscriber};
+
+/// Why one filter of a SUBSCRIBE was refused: the MQTT 5 code, and the words that say
+/// which rule or limit, for the SUBACK's Reason String.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Refusal {
+    code: ReasonCode,
+    why: &'static str,
+}
+
+/// A subscription made, and whether its retained messages are to be sent.
+struct Granted {
+    qos: QoS,
+    send_retained: bool,
+}
 
 impl<P: Policy> Broker<P> {
     /// Each filter is handled as if it came in a SUBSCRIBE of its own, and the answers go
@@ -24,63 +40,72 @@ impl<P: Policy> Broker<P> {
         let Some(version) = self.connections.get(&conn).map(|connection| connection.version) else { return };
         let id = subscribe.properties.subscription_identifiers.first().copied();
         let mut reason_codes = Vec::with_capacity(subscribe.subscriptions.len());
-        let mut refusals = Vec::new();
+        let mut refusals = Explanation::default();
         let mut retained = Vec::new();
         for Subscription { filter, options } in subscribe.subscriptions {
-            let code = match self.subscribe_one(conn, session, filter.clone(), options, id, version) {
-                Ok((granted, send_retained)) => {
+            let code = match self.subscribe_one(conn, session, &filter, options, id, version) {
+                Ok(Granted { qos, send_retained }) => {
                     if send_retained {
-                        retained.extend(self.retained_for(conn, &filter, granted, id, now));
+                        retained.push((filter, qos));
                     }
-                    granted_code(granted)
+                    granted_code(qos)
                 }
-                Err(code) => {
-                    refusals.push(format!("{filter}: {}", code.name()));
-                    failure_code(version, code)
+                Err(refusal) => {
+                    refusals.add(&filter, refusal.why);
+                    failure_code(version, refusal.code)
                 }
             };
             reason_codes.push(code);
         }
         let mut suback = SubAck { packet_id: subscribe.packet_id, properties: Default::default(), reason_codes };
-        if version.is_v5() && !refusals.is_empty() {
-            suback.properties.reason_string = MqttString::try_from(refusals.join("; ")).ok();
+        if version.is_v5() {
+            suback.properties.reason_string = refusals.finish();
         }
         self.send(conn, Packet::SubAck(suback), now);
-        for delivery in retained {
-            self.enqueue(session, delivery);
+        for (filter, granted) in retained {
+            if !self.send_retained(conn, session, &filter, granted, id, now) {
+                break;
+            }
         }
     }
 
     /// Makes or replaces one subscription. Returns the QoS granted and whether retained
-    /// messages go out for it, or the MQTT 5 failure code.
+    /// messages go out for it, or why it was refused.
     fn subscribe_one(
         &mut self,
         conn: ConnId,
         session: SessionId,
-        filter: MqttString,
+        filter: &MqttString,
         options: SubscriptionOptions,
         id: Option<crate::codec::SubscriptionId>,
         version: ProtocolVersion,
-    ) -> Result<(QoS, bool), ReasonCode> {
-        let Some(connection) = self.connections.get(&conn) else { return Err(ReasonCode::UnspecifiedError) };
-        if !self.policy.may_subscribe(Self::client_info(connection), &filter) {
-            return Err(ReasonCode::NotAuthorized);
+    ) -> Result<Granted, Refusal> {
+        let internal = Refusal { code: ReasonCode::UnspecifiedError, why: "the session is gone" };
+        // Counted before anything walks the levels: the subscription tree holds a node per
+        // level, so deep filters are what a client could grab memory with.
+        if topic_levels(filter) > self.options.max_topic_levels {
+            return Err(Refusal { code: ReasonCode::QuotaExceeded, why: "more topic levels than max_topic_levels" });
         }
-        let Some(state) = self.sessions.get_mut(&session) else { return Err(ReasonCode::UnspecifiedError) };
-        let existed = state.subscriptions.contains_key(&filter);
+        let Some(connection) = self.connections.get(&conn) else { return Err(internal) };
+        if !self.policy.may_subscribe(Self::client_info(connection), filter) {
+            return Err(Refusal { code: ReasonCode::NotAuthorized, why: "not authorized" });
+        }
+        let Some(state) = self.sessions.get_mut(&session) else { return Err(internal) };
+        let existed = state.subscriptions.contains_key(filter);
         if !existed && state.subscriptions.len() >= self.options.max_subscriptions_per_session {
-            return Err(ReasonCode::QuotaExceeded);
+            let why = "the session holds max_subscriptions_per_session subscriptions";
+            return Err(Refusal { code: ReasonCode::QuotaExceeded, why });
         }
         // A broker below QoS 2 still accepts the subscription, at its own maximum
         // ([MQTT-3.2.2-10]).
         let granted = options.qos.min(self.options.maximum_qos);
         let subscriber = Subscriber { options: SubscriptionOptions { qos: granted, ..options }, id };
-        let route = Route::of(&filter, version);
+        let route = Route::of(filter, version);
         let shared = route.is_shared();
-        // An identical filter replaces the subscription ([MQTT-3.8.4-3]).
-        if let Some(previous) =
-            state.subscriptions.insert(filter, SessionSubscription { route: route.clone(), subscriber })
-        {
+        // An identical filter replaces the subscription ([MQTT-3.8.4-3]). The session keeps
+        // a copy of the filter of its own, not a slice of the packet that brought it.
+        let stored = SessionSubscription { route: route.clone(), subscriber };
+        if let Some(previous) = state.subscriptions.insert(filter.detached(), stored) {
             if previous.route != route {
                 self.subscriptions.remove(&previous.route, session);
             }
@@ -95,33 +120,43 @@ impl<P: Policy> Broker<P> {
                 RetainHandling::SendIfNewSubscription => !existed,
                 RetainHandling::DoNotSend => false,
             };
-        Ok((granted, send_retained))
+        Ok(Granted { qos: granted, send_retained })
     }
 
-    /// The retained messages a subscription receives: with RETAIN set ([MQTT-3.3.1-8] in
-    /// 3.1.1), at most at the granted QoS, on topics the client may receive.
-    fn retained_for(
+    /// Queues the retained messages a subscription receives: with RETAIN set
+    /// ([MQTT-3.3.1-8] in 3.1.1), at most at the granted QoS, on topics the client may
+    /// receive. Stops at the first message the session's queue cannot take (reported as
+    /// dropped, with the rest of them not counted) and returns false: a SUBSCRIBE costs at
+    /// most what the queue has room for, however many retained messages its filters match.
+    fn send_retained(
         &mut self,
         conn: ConnId,
+        session: SessionId,
         filter: &str,
         granted: QoS,
         id: Option<crate::codec::SubscriptionId>,
         now: Instant,
-    ) -> Vec<Delivery> {
-        let Broker { connections, retained, policy, .. } = self;
-        let Some(connection) = connections.get(&conn) else { return Vec::new() };
-        let client = Self::client_info(connection);
-        let messages: Vec<Arc<Message>> = retained.matching(filter, now);
-        messages
-            .into_iter()
-            .filter(|message| policy.may_receive(client, &message.topic))
-            .map(|message| Delivery {
+    ) -> bool {
+        // Taken out while it is searched, since each message found goes into a session's
+        // queue through `self`; nothing on that path touches the retained store.
+        let mut store = std::mem::take(&mut self.retained);
+        let mut room = true;
+        store.for_each_match(filter, now, |message| {
+            let Some(connection) = self.connections.get(&conn) else { return false };
+            if !self.policy.may_receive(Self::client_info(connection), &message.topic) {
+                return true;
+            }
+            let delivery = Delivery {
+                message: Arc::clone(message),
                 qos: message.qos.min(granted),
                 retain: true,
                 subscription_ids: id.into_iter().collect(),
-                message,
-            })
-            .collect()
+            };
+            room = self.enqueue(session, delivery) != Enqueued::QueueFull;
+            room
+        });
+        self.retained = store;
+        room
     }
 
     /// Deletes the subscriptions whose filters are identical to the ones named

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::level_tree::{LevelTree, NodeId, NodeValue};
 use super::session::{Route, SessionId, Subscriber};
 
 /// The subscriptions on one filter of one share group: each message goes to one member.
@@ -49,22 +50,22 @@ pub(crate) enum Matched<'a> {
     Group(&'a mut SharedGroup),
 }
 
+/// The subscriptions whose filter ends at one node.
 #[derive(Debug, Default)]
-struct Node {
-    children: HashMap<Box<str>, Node>,
+struct Subscriptions {
     subscribers: HashMap<SessionId, Subscriber>,
     groups: HashMap<Box<str>, SharedGroup>,
 }
 
-impl Node {
+impl NodeValue for Subscriptions {
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.subscribers.is_empty() && self.groups.is_empty()
+        self.subscribers.is_empty() && self.groups.is_empty()
     }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct SubscriptionTree {
-    root: Node,
+    tree: LevelTree<Subscriptions>,
     count: usize,
 }
 
@@ -76,14 +77,12 @@ impl SubscriptionTree {
     /// Adds or replaces a session's subscription; true if it replaced one.
     pub(crate) fn insert(&mut self, route: &Route, session: SessionId, subscriber: Subscriber) -> bool {
         let (filter, group) = parts(route);
-        let mut node = &mut self.root;
-        for level in filter.split('/') {
-            node = node.children.entry(level.into()).or_default();
-        }
+        let node = self.tree.find_or_insert(filter.split('/'));
+        let subscriptions = self.tree.value_mut(node);
         let replaced = match group {
-            None => node.subscribers.insert(session, subscriber).is_some(),
+            None => subscriptions.subscribers.insert(session, subscriber).is_some(),
             Some(group) => {
-                let group = node.groups.entry(group.into()).or_default();
+                let group = subscriptions.groups.entry(group.into()).or_default();
                 match group.members.iter_mut().find(|(member, _)| *member == session) {
                     Some(member) => {
                         member.1 = subscriber;
@@ -105,8 +104,24 @@ impl SubscriptionTree {
     /// Removes a session's subscription; true if there was one.
     pub(crate) fn remove(&mut self, route: &Route, session: SessionId) -> bool {
         let (filter, group) = parts(route);
-        let levels: Vec<&str> = filter.split('/').collect();
-        let removed = remove_from(&mut self.root, &levels, group, session);
+        let removed = self
+            .tree
+            .update(filter.split('/'), |subscriptions| match group {
+                None => subscriptions.subscribers.remove(&session).is_some(),
+                Some(name) => {
+                    let Some(shared) = subscriptions.groups.get_mut(name) else { return false };
+                    let before = shared.members.len();
+                    shared.members.retain(|(member, _)| *member != session);
+                    let removed = shared.members.len() < before;
+                    if shared.members.is_empty() {
+                        subscriptions.groups.remove(name);
+                    } else {
+                        shared.next %= shared.members.len();
+                    }
+                    removed
+                }
+            })
+            .unwrap_or(false);
         if removed {
             self.count -= 1;
         }
@@ -117,9 +132,53 @@ impl SubscriptionTree {
     /// each share group with a matching filter. A topic starting with `$` is not matched by
     /// a filter starting with a wildcard ([MQTT-4.7.2-1]). Levels are compared as they are,
     /// without normalisation ([MQTT-4.7.3-4]).
+    ///
+    /// A depth-first search with its own stack: a node and the levels of the topic left
+    /// below it (`None` once all are consumed). Branches are taken in a fixed order (`#`,
+    /// then `+`, then the exact level), so the same subscriptions are visited in the same
+    /// order for the same topic.
     pub(crate) fn for_each_match(&mut self, topic: &str, mut visit: impl FnMut(Matched<'_>)) {
-        let wildcards_at_root = !topic.starts_with('$');
-        walk(&mut self.root, Some(topic), wildcards_at_root, &mut visit);
+        let root = LevelTree::<Subscriptions>::ROOT;
+        let mut stack: Vec<(NodeId, Option<&str>)> = vec![(root, Some(topic))];
+        while let Some((node, rest)) = stack.pop() {
+            // [MQTT-4.7.2-1]: at the root, wildcards do not match a `$` topic.
+            let wildcards = node != root || !topic.starts_with('$');
+            let Some(rest) = rest else {
+                self.visit_node(node, &mut visit);
+                // "sport/#" also matches "sport" itself.
+                if let Some(parent_match) = self.tree.child(node, "#") {
+                    self.visit_node(parent_match, &mut visit);
+                }
+                continue;
+            };
+            let (level, tail) = match rest.split_once('/') {
+                Some((level, tail)) => (level, Some(tail)),
+                None => (rest, None),
+            };
+            // A topic level of "+" or "#" cannot exist (topic names have no wildcards), so
+            // this never visits a wildcard node twice. Pushed last, popped first.
+            if let Some(exact) = self.tree.child(node, level) {
+                stack.push((exact, tail));
+            }
+            if wildcards {
+                if let Some(any_level) = self.tree.child(node, "+") {
+                    stack.push((any_level, tail));
+                }
+                if let Some(everything) = self.tree.child(node, "#") {
+                    self.visit_node(everything, &mut visit);
+                }
+            }
+        }
+    }
+
+    fn visit_node(&mut self, node: NodeId, visit: &mut impl FnMut(Matched<'_>)) {
+        let subscriptions = self.tree.value_mut(node);
+        for (&session, &subscriber) in &subscriptions.subscribers {
+            visit(Matched::Subscriber(session, subscriber));
+        }
+        for group in subscriptions.groups.values_mut() {
+            visit(Matched::Group(group));
+        }
     }
 }
 
@@ -128,70 +187,6 @@ fn parts(route: &Route) -> (&str, Option<&str>) {
         Route::Plain(filter) => (filter, None),
         Route::Shared { group, filter } => (filter, Some(group)),
     }
-}
-
-/// Matches the levels left (`None` once all are consumed) below `node`.
-fn walk(node: &mut Node, rest: Option<&str>, wildcards: bool, visit: &mut impl FnMut(Matched<'_>)) {
-    let Some(rest) = rest else {
-        visit_node(node, visit);
-        // "sport/#" also matches "sport" itself.
-        if let Some(parent_match) = node.children.get_mut("#") {
-            visit_node(parent_match, visit);
-        }
-        return;
-    };
-    let (level, tail) = match rest.split_once('/') {
-        Some((level, tail)) => (level, Some(tail)),
-        None => (rest, None),
-    };
-    if wildcards {
-        if let Some(everything) = node.children.get_mut("#") {
-            visit_node(everything, visit);
-        }
-        if let Some(any_level) = node.children.get_mut("+") {
-            walk(any_level, tail, true, visit);
-        }
-    }
-    // A topic level of "+" or "#" cannot exist (topic names have no wildcards), so this
-    // never visits a wildcard node twice.
-    if let Some(exact) = node.children.get_mut(level) {
-        walk(exact, tail, true, visit);
-    }
-}
-
-fn visit_node(node: &mut Node, visit: &mut impl FnMut(Matched<'_>)) {
-    for (&session, &subscriber) in &node.subscribers {
-        visit(Matched::Subscriber(session, subscriber));
-    }
-    for group in node.groups.values_mut() {
-        visit(Matched::Group(group));
-    }
-}
-
-fn remove_from(node: &mut Node, levels: &[&str], group: Option<&str>, session: SessionId) -> bool {
-    let Some((level, rest)) = levels.split_first() else {
-        return match group {
-            None => node.subscribers.remove(&session).is_some(),
-            Some(name) => {
-                let Some(shared) = node.groups.get_mut(name) else { return false };
-                let before = shared.members.len();
-                shared.members.retain(|(member, _)| *member != session);
-                let removed = shared.members.len() < before;
-                if shared.members.is_empty() {
-                    node.groups.remove(name);
-                } else {
-                    shared.next %= shared.members.len();
-                }
-                removed
-            }
-        };
-    };
-    let Some(child) = node.children.get_mut(*level) else { return false };
-    let removed = remove_from(child, rest, group, session);
-    if child.is_empty() {
-        node.children.remove(*level);
-    }
-    removed
 }
 
 #[cfg(test)]
@@ -266,7 +261,7 @@ mod tests {
         assert!(tree.remove(&route, SessionId(1)));
         assert!(!tree.remove(&route, SessionId(1)));
         assert_eq!(tree.len(), 0);
-        assert!(tree.root.is_empty());
+        assert_eq!(tree.tree.live_nodes(), 1, "only the root is left");
     }
 
     #[test]
@@ -299,6 +294,20 @@ mod tests {
             }
         });
         assert_eq!(picked, vec![Some(3), Some(3), Some(3), None], "1 is offline, 2 may not receive");
+    }
+
+    #[test]
+    fn filters_of_65535_levels_are_inserted_matched_and_removed_without_recursion() {
+        let deep = "/".repeat(65_534);
+        let wildcard = format!("{}+/#", "/".repeat(65_532));
+        let mut tree = tree(&[(&deep, 1), (&wildcard, 2), ("#", 3)]);
+        assert_eq!(matching(&mut tree, &deep), vec![1, 2, 3]);
+        assert_eq!(matching(&mut tree, &"/".repeat(65_533)), vec![2, 3]);
+        assert!(tree.remove(&Route::of(&deep, ProtocolVersion::V5), SessionId(1)));
+        assert!(tree.remove(&Route::of(&wildcard, ProtocolVersion::V5), SessionId(2)));
+        assert_eq!(tree.tree.live_nodes(), 2, "the root and `#`");
+        // The tree is dropped deep, too.
+        tree.insert(&Route::of(&deep, ProtocolVersion::V5), SessionId(1), subscriber());
     }
 
     #[test]

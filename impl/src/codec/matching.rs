@@ -3,24 +3,23 @@
 //! filter. `+` is one level, `#` the rest of the levels including none ("sport/#" matches
 //! "sport"), and a filter starting with a wildcard never matches a topic starting with `$`
 //! ([MQTT-4.7.2-1]). Levels compare exactly ([MQTT-4.7.3-4]).
+//!
+//! Each walk is a loop over the two lists of levels, never a recursion: a peer chooses how
+//! many levels a topic has.
 
 /// Whether `filter` matches `topic`.
 pub fn matches(filter: &str, topic: &str) -> bool {
     if starts_with_wildcard(filter) && topic.starts_with('$') {
         return false;
     }
-    let (filter, topic): (Vec<&str>, Vec<&str>) = (filter.split('/').collect(), topic.split('/').collect());
-    match_levels(&filter, &topic)
-}
-
-fn match_levels(filter: &[&str], topic: &[&str]) -> bool {
-    match (filter.split_first(), topic.split_first()) {
-        (Some((&"#", _)), _) => true,
-        (Some((&level, filter)), Some((&name, topic))) => {
-            (level == "+" || level == name) && match_levels(filter, topic)
+    let (mut filter, mut topic) = (filter.split('/'), topic.split('/'));
+    loop {
+        match (filter.next(), topic.next()) {
+            (Some("#"), _) => return true,
+            (Some(level), Some(name)) if level == "+" || level == name => {}
+            (None, None) => return true,
+            _ => return false,
         }
-        (None, None) => true,
-        _ => false,
     }
 }
 
@@ -29,16 +28,14 @@ pub fn intersects(a: &str, b: &str) -> bool {
     if (starts_with_wildcard(a) && b.starts_with('$')) || (starts_with_wildcard(b) && a.starts_with('$')) {
         return false;
     }
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
-    meet(&a, &b)
-}
-
-fn meet(a: &[&str], b: &[&str]) -> bool {
-    match (a.split_first(), b.split_first()) {
-        (Some((&"#", _)), _) | (_, Some((&"#", _))) => true,
-        (Some((&x, a)), Some((&y, b))) => (x == "+" || y == "+" || x == y) && meet(a, b),
-        (None, None) => true,
-        _ => false,
+    let (mut a, mut b) = (a.split('/'), b.split('/'));
+    loop {
+        match (a.next(), b.next()) {
+            (Some("#"), _) | (_, Some("#")) => return true,
+            (Some(x), Some(y)) if x == "+" || y == "+" || x == y => {}
+            (None, None) => return true,
+            _ => return false,
+        }
     }
 }
 
@@ -47,19 +44,17 @@ pub fn covers(outer: &str, inner: &str) -> bool {
     if starts_with_wildcard(outer) && !starts_with_wildcard(inner) && inner.starts_with('$') {
         return false;
     }
-    let (outer, inner): (Vec<&str>, Vec<&str>) = (outer.split('/').collect(), inner.split('/').collect());
-    contain(&outer, &inner)
-}
-
-fn contain(outer: &[&str], inner: &[&str]) -> bool {
-    match (outer.split_first(), inner.split_first()) {
-        (Some((&"#", _)), _) => true,
-        // A `#` inside matches topics of any length, which nothing but `#` outside does.
-        (Some(_), Some((&"#", _))) => false,
-        (Some((&"+", outer)), Some((_, inner))) => contain(outer, inner),
-        (Some((&x, outer)), Some((&y, inner))) => x == y && contain(outer, inner),
-        (None, None) => true,
-        _ => false,
+    let (mut outer, mut inner) = (outer.split('/'), inner.split('/'));
+    loop {
+        match (outer.next(), inner.next()) {
+            (Some("#"), _) => return true,
+            // A `#` inside matches topics of any length, which nothing but `#` outside does.
+            (Some(_), Some("#")) => return false,
+            (Some("+"), Some(_)) => {}
+            (Some(x), Some(y)) if x == y => {}
+            (None, None) => return true,
+            _ => return false,
+        }
     }
 }
 
@@ -94,6 +89,16 @@ mod tests {
         ] {
             assert!(!matches(filter, topic), "{filter} should not match {topic}");
         }
+    }
+
+    #[test]
+    fn topics_and_filters_of_65535_levels_are_compared_in_a_loop() {
+        let deep = "/".repeat(65_534);
+        let wildcard = format!("{}+", "/".repeat(65_534));
+        assert!(matches(&deep, &deep) && matches(&wildcard, &deep));
+        assert!(!matches(&deep, &deep[1..]));
+        assert!(intersects(&wildcard, &deep) && covers(&wildcard, &deep));
+        assert!(!covers(&deep, &wildcard));
     }
 
     #[test]

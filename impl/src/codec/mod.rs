@@ -58,7 +58,9 @@ pub use properties::{
 };
 pub use reason::{ReasonCode, allowed_codes};
 pub use string::{Binary, FieldError, MqttString};
-pub use topic::{FilterError, SharedSubscription, check_topic_filter, check_topic_name, shared_subscription};
+pub use topic::{
+    FilterError, SharedSubscription, check_topic_filter, check_topic_name, shared_subscription, topic_levels,
+};
 pub use varint::MAX_VARINT;
 pub use version::ProtocolVersion;
 
@@ -129,13 +131,43 @@ impl FixedHeader {
     }
 }
 
+/// Bytes reserved for the rest of a packet, at most, ahead of their arrival. A peer that
+/// announces a large packet gets the memory for it as its bytes arrive, not at once.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// Takes the packet at the front of `buf`.
 ///
 /// `Ok(None)`: the packet is not all there yet; nothing was consumed (the buffer may have been
-/// given the capacity the packet needs). `Ok(Some(packet))`: exactly the packet's bytes were
+/// given room for some of what is missing). `Ok(Some(packet))`: exactly the packet's bytes were
 /// consumed. `Err`: the connection must be closed, see [`DecodeError::kind`]; the buffer is no
 /// longer positioned at a packet boundary.
 pub fn decode(buf: &mut BytesMut, options: &DecodeOptions) -> Result<Option<Packet>, DecodeError> {
+    let Some(header) = frame(buf, options)? else { return Ok(None) };
+    // The size fits in a u32, so in a usize.
+    let size = header.packet_size() as usize;
+    if buf.len() < size {
+        buf.reserve((size - buf.len()).min(RESERVE_AHEAD));
+        return Ok(None);
+    }
+    let mut body = buf.split_to(size).freeze();
+    body.advance(header.len);
+    decode_body(header, Reader::new(body), options.version).map(Some)
+}
+
+/// The size of the packet at the front of `buf`, fixed header included, once it is all
+/// there; `Ok(None)` until then. The fixed header is judged as [`decode`] judges it, so a
+/// receiver that copies each packet out of its receive buffer before decoding it (to keep
+/// no more of that buffer alive than the packet) never buffers the body of a packet it will
+/// refuse.
+pub fn frame_len(buf: &[u8], options: &DecodeOptions) -> Result<Option<usize>, DecodeError> {
+    let Some(header) = frame(buf, options)? else { return Ok(None) };
+    let size = header.packet_size() as usize;
+    Ok((buf.len() >= size).then_some(size))
+}
+
+/// The fixed header at the front of `buf`, checked, and the size it announces checked
+/// against the maximum.
+fn frame(buf: &[u8], options: &DecodeOptions) -> Result<Option<FixedHeader>, DecodeError> {
     let fail = |violation| DecodeError::new(violation, options.version);
     let Some(header) = FixedHeader::peek(buf, options.version).map_err(fail)? else {
         return Ok(None);
@@ -144,15 +176,7 @@ pub fn decode(buf: &mut BytesMut, options: &DecodeOptions) -> Result<Option<Pack
     if size > u64::from(options.max_packet_size) {
         return Err(fail(Violation::PacketTooLarge { size, max: options.max_packet_size }));
     }
-    // The size fits in a u32, so in a usize.
-    let size = size as usize;
-    if buf.len() < size {
-        buf.reserve(size - buf.len());
-        return Ok(None);
-    }
-    let mut body = buf.split_to(size).freeze();
-    body.advance(header.len);
-    decode_body(header, Reader::new(body), options.version).map(Some)
+    Ok(Some(header))
 }
 
 fn decode_body(header: FixedHeader, mut reader: Reader, version: ProtocolVersion) -> Result<Packet, DecodeError> {

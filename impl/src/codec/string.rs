@@ -58,6 +58,14 @@ impl MqttString {
     pub fn as_bytes(&self) -> &Bytes {
         self.0.as_bytes()
     }
+
+    /// The same string in an allocation of its own. A decoded string keeps the whole
+    /// buffer it was decoded from alive; something kept for long (a subscription's filter,
+    /// a client identifier) should not keep a large packet with it.
+    pub fn detached(&self) -> Self {
+        // Already valid: only the storage changes.
+        MqttString(ByteString::from(self.as_str()))
+    }
 }
 
 impl Deref for MqttString {

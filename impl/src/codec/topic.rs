@@ -51,6 +51,13 @@ pub fn check_topic_name(name: &str) -> Result<(), Violation> {
     Ok(())
 }
 
+/// How many levels a topic name or filter has: one more than its separators ("a/b" has
+/// two, "/" has two empty ones). Counted without splitting, so it costs nothing to ask of a
+/// topic of any depth.
+pub fn topic_levels(topic: &str) -> usize {
+    topic.bytes().filter(|&byte| byte == b'/').count() + 1
+}
+
 /// Whether a topic or filter contains `+` or `#`.
 pub fn has_wildcard(topic: &str) -> bool {
     // Every PUBLISH pays for this scan. Both characters are ASCII, so they never occur inside

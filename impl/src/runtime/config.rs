@@ -392,6 +392,13 @@ pub struct Limits {
     /// Largest packet accepted, in bytes, fixed header included.
     #[arg(long, value_name = "BYTES")]
     pub max_packet_size: Option<PacketSize>,
+    /// Largest first packet (CONNECT) accepted, in bytes: what an unidentified connection
+    /// can make the broker buffer.
+    #[arg(long, value_name = "BYTES")]
+    pub max_connect_size: Option<PacketSize>,
+    /// Levels a subscription's topic filter, or a retained message's topic, may have.
+    #[arg(long)]
+    pub max_topic_levels: Option<usize>,
     /// QoS 2 messages a client may have unfinished toward the broker.
     #[arg(long)]
     pub receive_maximum: Option<NonZeroU16>,
@@ -401,6 +408,9 @@ pub struct Limits {
     /// Messages queued per session; new ones are dropped past it.
     #[arg(long)]
     pub max_queued_messages: Option<usize>,
+    /// Bytes of messages held per session, queued or in flight; new ones are dropped past it.
+    #[arg(long, value_name = "BYTES")]
+    pub max_queued_bytes: Option<usize>,
     /// Queue QoS 0 messages for offline persistent sessions too.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub queue_qos0_offline: Option<bool>,
@@ -413,6 +423,9 @@ pub struct Limits {
     /// Subscriptions per session at most.
     #[arg(long)]
     pub max_subscriptions_per_session: Option<usize>,
+    /// CONNECTs waiting for their password to be checked at most; more are refused as busy.
+    #[arg(long)]
+    pub max_pending_verifications: Option<usize>,
     /// Sessions (connected and offline) at most.
     #[arg(long)]
     pub max_sessions: Option<usize>,
@@ -448,15 +461,19 @@ impl Limits {
             max_connections: self.max_connections.unwrap_or(options.max_connections),
             connect_timeout: self.connect_timeout.map_or(options.connect_timeout, Duration::from_secs),
             max_packet_size: self.max_packet_size.map_or(options.max_packet_size, |size| size.0),
+            max_connect_size: self.max_connect_size.map_or(options.max_connect_size, |size| size.0),
+            max_topic_levels: self.max_topic_levels.unwrap_or(options.max_topic_levels),
             receive_maximum: self.receive_maximum.unwrap_or(options.receive_maximum),
             max_inflight: self.max_inflight.unwrap_or(options.max_inflight),
             max_queued_messages: self.max_queued_messages.unwrap_or(options.max_queued_messages),
+            max_queued_bytes: self.max_queued_bytes.unwrap_or(options.max_queued_bytes),
             queue_qos0_offline: self.queue_qos0_offline.unwrap_or(options.queue_qos0_offline),
             max_transmit_buffer: self.max_transmit_buffer.unwrap_or(options.max_transmit_buffer),
             max_retained_messages: self.max_retained_messages.unwrap_or(options.max_retained_messages),
             max_subscriptions_per_session: self
                 .max_subscriptions_per_session
                 .unwrap_or(options.max_subscriptions_per_session),
+            max_pending_verifications: self.max_pending_verifications.unwrap_or(options.max_pending_verifications),
             max_sessions: self.max_sessions.unwrap_or(options.max_sessions),
             max_session_expiry_interval: self.max_session_expiry.unwrap_or(options.max_session_expiry_interval),
             max_keep_alive: self.max_keep_alive.or(options.max_keep_alive),

@@ -34,7 +34,7 @@ pub(crate) fn event(event: &Event) {
         Event::MessageDropped { client_id, topic, reason } => {
             tracing::warn!(%client_id, %topic, ?reason, "message dropped");
         }
-        Event::RetainedDropped { topic } => tracing::warn!(%topic, "retained store full: message not retained"),
+        Event::RetainedDropped { topic, reason } => tracing::warn!(%topic, ?reason, "message not retained"),
         Event::PublishDenied { client_id, topic } => tracing::info!(%client_id, %topic, "publish denied by policy"),
         Event::WillPublished { client_id, topic } => tracing::info!(%client_id, %topic, "will published"),
         Event::SessionExpired { client_id } => tracing::info!(%client_id, "session expired"),

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::broker::{Broker, BrokerOptions, ConnId, Policy};
+use crate::broker::{Broker, BrokerOptions, ConnId, Policy, Verification};
+use crate::codec::ReasonCode;
 
 use super::listener::{self, Listener, Shared};
 use super::log;
@@ -25,6 +26,13 @@ use super::sys::SysTopics;
 
 /// Inputs waiting for the driver before connection tasks have to wait to read more.
 const INPUT_CAPACITY: usize = 1024;
+
+/// Verifications of credentials run at once: all cores but one, which is left to the
+/// driver, so that a flood of CONNECTs with passwords slows down only those CONNECTs.
+fn verification_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    cores.saturating_sub(1).max(1)
+}
 
 /// How long a shutdown waits for connections to flush their last bytes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -161,12 +169,15 @@ struct Driver<P> {
     sockets: HashMap<ConnId, Socket>,
     inputs: mpsc::Receiver<Input>,
     input_sender: mpsc::Sender<Input>,
+    /// Verifications of credentials running at once, on blocking threads.
+    verifying: Arc<Semaphore>,
 }
 
 impl<P: Policy> Driver<P> {
     fn new(broker: Broker<P>) -> Self {
         let (input_sender, inputs) = mpsc::channel(INPUT_CAPACITY);
-        Driver { broker, sockets: HashMap::new(), inputs, input_sender }
+        let verifying = Arc::new(Semaphore::new(verification_threads()));
+        Driver { broker, sockets: HashMap::new(), inputs, input_sender, verifying }
     }
 
     fn handle(&mut self, input: Input) {
@@ -188,6 +199,7 @@ impl<P: Policy> Driver<P> {
                 }
                 self.transmit(conn);
             }
+            Input::Verified { conn, result } => self.broker.handle_verified(conn, now, result),
             Input::Closed { conn } => {
                 // A connection the broker refused was never in `sockets` nor in the broker.
                 if let Some(socket) = self.sockets.remove(&conn) {
@@ -216,6 +228,24 @@ impl<P: Policy> Driver<P> {
         while let Some(event) = self.broker.poll_event() {
             log::event(&event);
         }
+        while let Some((conn, verification)) = self.broker.poll_verification() {
+            self.verify(conn, verification);
+        }
+    }
+
+    /// Runs a verification of credentials (a password hash: milliseconds of CPU) on a
+    /// blocking thread, a few at a time, and hands the result back as an input; the driver
+    /// goes on serving everyone else meanwhile.
+    fn verify(&self, conn: ConnId, verification: Verification) {
+        let (permits, inputs) = (Arc::clone(&self.verifying), self.input_sender.clone());
+        tokio::spawn(async move {
+            // The semaphore is never closed.
+            let Ok(_permit) = permits.acquire_owned().await else { return };
+            let result = tokio::task::spawn_blocking(move || verification.run()).await;
+            // A verification that panicked refuses the client rather than leave it waiting.
+            let result = result.unwrap_or(Err(ReasonCode::UnspecifiedError));
+            let _ = inputs.send(Input::Verified { conn, result }).await;
+        });
     }
 
     /// Hands the connection its next batch, unless one is being written or it is closing.

@@ -1,6 +1,7 @@
 //! One task per connection, whatever carries it (TCP, TLS, WebSocket): it registers with
 //! the driver, reads the stream into the driver's input channel and writes what the driver
-//! sends it, one batch at a time.
+//! sends it, one batch at a time. The inputs of the driver are defined here, those of the
+//! connection tasks and the one of the verifications of credentials.
 
 use std::net::SocketAddr;
 
@@ -9,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::broker::ConnId;
+use crate::codec::ReasonCode;
 
 /// Bytes read per call at most.
 const READ_CHUNK: usize = 16 * 1024;
@@ -35,6 +37,11 @@ pub(crate) enum Input {
     /// The connection is closed, by the peer, by an error or after `Output::Close`.
     Closed {
         conn: ConnId,
+    },
+    /// The credentials of the connection's CONNECT were checked, off the driver.
+    Verified {
+        conn: ConnId,
+        result: Result<(), ReasonCode>,
     },
 }
 

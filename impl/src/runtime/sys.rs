@@ -39,7 +39,7 @@ impl SysTopics {
     }
 }
 
-fn values(stats: &Stats, uptime: u64) -> [(&'static str, String); 10] {
+fn values(stats: &Stats, uptime: u64) -> [(&'static str, String); 13] {
     [
         ("$SYS/broker/version", format!("verimqtt {}", env!("CARGO_PKG_VERSION"))),
         ("$SYS/broker/uptime", format!("{uptime} seconds")),
@@ -48,6 +48,10 @@ fn values(stats: &Stats, uptime: u64) -> [(&'static str, String); 10] {
         ("$SYS/broker/clients/total", stats.sessions.to_string()),
         ("$SYS/broker/messages/received", stats.messages_received.to_string()),
         ("$SYS/broker/messages/sent", stats.messages_sent.to_string()),
+        ("$SYS/broker/publish/messages/dropped", stats.messages_dropped.to_string()),
+        // Messages held for sessions, queued or in flight: what mosquitto's store holds.
+        ("$SYS/broker/store/messages/count", stats.messages_held.to_string()),
+        ("$SYS/broker/store/messages/bytes", stats.bytes_held.to_string()),
         ("$SYS/broker/bytes/received", stats.bytes_received.to_string()),
         ("$SYS/broker/bytes/sent", stats.bytes_sent.to_string()),
         ("$SYS/broker/retained messages/count", stats.retained_messages.to_string()),

@@ -1,7 +1,9 @@
 //! CONNECT and CONNACK: the first packet, protocol levels, client identifiers, session
 //! takeover, Session Present, the connect timeout and the policy's say.
 
-use verimqtt::broker::{BrokerOptions, ClientInfo, ClientViolation, CloseReason, Event, Policy, ProtocolError};
+use verimqtt::broker::{
+    Authentication, BrokerOptions, ClientInfo, ClientViolation, CloseReason, Event, Policy, ProtocolError, Verification,
+};
 use verimqtt::codec::{Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode};
 
 use crate::harness::*;
@@ -276,12 +278,19 @@ fn the_first_packet_a_client_gets_is_connack_with_return_code_0() {
 struct Passwords;
 
 impl Policy for Passwords {
-    fn authenticate(&mut self, connect: &Connect) -> Result<(), ReasonCode> {
-        match (connect.username.as_deref(), connect.password.as_deref()) {
-            (Some("alice"), Some(b"secret")) => Ok(()),
-            (Some("banned"), _) => Err(ReasonCode::Banned),
-            _ => Err(ReasonCode::BadUserNameOrPassword),
+    /// Decided at once for a banned user, otherwise by a verification as a password file
+    /// would (the harness runs it at once).
+    fn authenticate(&mut self, connect: &Connect) -> Authentication {
+        if connect.username.as_deref() == Some("banned") {
+            return Authentication::refused(ReasonCode::Banned);
         }
+        let credentials = (connect.username.clone(), connect.password.clone());
+        Authentication::Deferred(Verification::new(move || {
+            match (credentials.0.as_deref(), credentials.1.as_deref()) {
+                (Some("alice"), Some(b"secret")) => Ok(()),
+                _ => Err(ReasonCode::BadUserNameOrPassword),
+            }
+        }))
     }
     fn may_publish(&mut self, _client: ClientInfo<'_>, _topic: &str) -> bool {
         true

@@ -178,15 +178,20 @@ impl<P: Policy> Harness<P> {
     /// Does what a runtime does after each input: the connections the broker closes get
     /// their last bytes and are reported closed.
     fn settle(&mut self) {
-        while let Some((conn, reason)) = self.broker.poll_close() {
-            if let Some(bytes) = self.broker.poll_transmit(conn) {
-                self.inbox.entry(conn).or_default().extend_from_slice(&bytes);
+        loop {
+            while let Some((conn, reason)) = self.broker.poll_close() {
+                if let Some(bytes) = self.broker.poll_transmit(conn) {
+                    self.inbox.entry(conn).or_default().extend_from_slice(&bytes);
+                }
+                self.broker.handle_closed(conn, self.now);
+                self.closed.insert(conn, reason);
             }
-            self.broker.handle_closed(conn, self.now);
-            self.closed.insert(conn, reason);
-        }
-        while let Some(event) = self.broker.poll_event() {
-            self.events.push(event);
+            while let Some(event) = self.broker.poll_event() {
+                self.events.push(event);
+            }
+            // Credentials are checked at once here; a runtime checks them off its task.
+            let Some((conn, verification)) = self.broker.poll_verification() else { break };
+            self.broker.handle_verified(conn, self.now, verification.run());
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 
-use verimqtt::broker::{BrokerOptions, ClientViolation, CloseReason, DropReason, Event, ProtocolError};
+use verimqtt::broker::{Authentication, BrokerOptions, ClientViolation, CloseReason, DropReason, Event, ProtocolError};
 use verimqtt::codec::{Binary, Packet, PayloadFormat, PublishAck, QoS, ReasonCode, SubscriptionId};
 
 use crate::harness::*;
@@ -340,8 +340,8 @@ fn with_request_problem_information_0_no_reason_string_goes_on_an_acknowledgemen
     // [MQTT-3.1.2-29]: PUBACK loses its Reason String; DISCONNECT keeps it.
     struct Refuse;
     impl verimqtt::broker::Policy for Refuse {
-        fn authenticate(&mut self, _: &verimqtt::codec::Connect) -> Result<(), ReasonCode> {
-            Ok(())
+        fn authenticate(&mut self, _: &verimqtt::codec::Connect) -> Authentication {
+            Authentication::ACCEPTED
         }
         fn may_publish(&mut self, _: verimqtt::broker::ClientInfo<'_>, _: &str) -> bool {
             false

@@ -2,7 +2,7 @@
 //! to new subscriptions with RETAIN set; MQTT 5 Retain Handling, Retain As Published and
 //! Retain Available.
 
-use verimqtt::broker::{BrokerOptions, ClientViolation, CloseReason, Event, ProtocolError};
+use verimqtt::broker::{BrokerOptions, ClientViolation, CloseReason, Event, ProtocolError, RetainedDropReason};
 use verimqtt::codec::{Packet, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 
 use crate::harness::*;
@@ -207,7 +207,9 @@ fn a_full_retained_store_refuses_new_topics_and_says_so() {
     harness.send(publisher, retained("a", QoS::AtMostOnce, 0, "1"));
     harness.send(publisher, retained("b", QoS::AtMostOnce, 0, "2"));
     harness.send(publisher, retained("a", QoS::AtMostOnce, 0, "3"));
-    assert!(harness.events().iter().any(|event| matches!(event, Event::RetainedDropped { topic } if topic == "b")));
+    assert!(harness.events().iter().any(
+        |event| matches!(event, Event::RetainedDropped { topic, reason: RetainedDropReason::StoreFull } if topic == "b")
+    ));
     let received = late_subscriber(&mut harness, "late", "#", QoS::AtMostOnce);
     assert_eq!(payloads(&received), [b"3"]);
 }

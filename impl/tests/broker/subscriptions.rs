@@ -1,6 +1,6 @@
 //! SUBSCRIBE, SUBACK, UNSUBSCRIBE and matching (sections 3.8 to 3.11, 4.7, 4.8).
 
-use verimqtt::broker::{BrokerOptions, ClientInfo, Policy};
+use verimqtt::broker::{Authentication, BrokerOptions, ClientInfo, Policy};
 use verimqtt::codec::{
     Connect, Packet, Properties, QoS, ReasonCode, SubAck, Subscribe, SubscriptionId, SubscriptionOptions, UnsubAck,
 };
@@ -246,8 +246,8 @@ fn in_3_1_1_a_share_prefix_is_an_ordinary_topic_filter() {
 struct PublicOnly;
 
 impl Policy for PublicOnly {
-    fn authenticate(&mut self, _connect: &Connect) -> Result<(), ReasonCode> {
-        Ok(())
+    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+        Authentication::ACCEPTED
     }
     fn may_publish(&mut self, _client: ClientInfo<'_>, topic: &str) -> bool {
         topic.starts_with("public/")

@@ -1,7 +1,7 @@
 //! The will message: published when a connection ends any way but DISCONNECT 0x00, after
 //! its Will Delay Interval unless the session resumes first.
 
-use verimqtt::broker::Event;
+use verimqtt::broker::{Authentication, Event};
 use verimqtt::codec::{Binary, Connect, Disconnect, Packet, ProtocolVersion, QoS, ReasonCode, Will};
 
 use crate::harness::*;
@@ -207,8 +207,8 @@ fn a_session_takeover_publishes_the_old_connections_will() {
 fn a_will_the_policy_refuses_is_not_published() {
     struct NoWills;
     impl verimqtt::broker::Policy for NoWills {
-        fn authenticate(&mut self, _: &Connect) -> Result<(), ReasonCode> {
-            Ok(())
+        fn authenticate(&mut self, _: &Connect) -> Authentication {
+            Authentication::ACCEPTED
         }
         fn may_publish(&mut self, _: verimqtt::broker::ClientInfo<'_>, topic: &str) -> bool {
             !topic.starts_with("last/")

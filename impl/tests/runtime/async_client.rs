@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
-use verimqtt::broker::{AllowAll, BrokerOptions, ClientInfo, Policy};
+use verimqtt::broker::{AllowAll, Authentication, BrokerOptions, ClientInfo, Policy};
 use verimqtt::client::ClientOptions;
 use verimqtt::codec::{Connect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode};
 use verimqtt::runtime::client::{
@@ -319,8 +319,8 @@ async fn the_keep_alive_pings_a_quiet_broker() {
 struct RefuseAll;
 
 impl Policy for RefuseAll {
-    fn authenticate(&mut self, _connect: &Connect) -> Result<(), ReasonCode> {
-        Err(ReasonCode::BadUserNameOrPassword)
+    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+        Authentication::refused(ReasonCode::BadUserNameOrPassword)
     }
 
     fn may_publish(&mut self, _client: ClientInfo<'_>, _topic: &str) -> bool {
@@ -364,8 +364,8 @@ async fn failing_to_connect_says_why() {
 struct KeepSecrets;
 
 impl Policy for KeepSecrets {
-    fn authenticate(&mut self, _connect: &Connect) -> Result<(), ReasonCode> {
-        Ok(())
+    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+        Authentication::ACCEPTED
     }
 
     fn may_publish(&mut self, _client: ClientInfo<'_>, topic: &str) -> bool {
