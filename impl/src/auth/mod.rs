@@ -18,7 +18,7 @@ use std::fmt;
 
 pub use acl::{Access, Acl, RuleError};
 pub use password::{HashError, NEW_HASH_ITERATIONS, PasswordHash};
-pub use password_file::{EntryError, PasswordFile, with_entry};
+pub use password_file::{EntryError, PasswordFile, UserChanges, with_entry};
 pub use policy::FilePolicy;
 
 /// A line of a file that cannot be read: its number (from 1) and why.

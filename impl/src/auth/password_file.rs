@@ -6,6 +6,7 @@
 //! learns at start rather than from a client that cannot log in.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use super::LineError;
 use super::password::{HashError, PasswordHash};
@@ -54,6 +55,51 @@ impl PasswordFile {
 
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
+    }
+
+    /// How this file differs from `before`: users added, removed, and whose password
+    /// changed, each sorted by name.
+    pub fn changes_since(&self, before: &PasswordFile) -> UserChanges {
+        let mut changes = UserChanges::default();
+        for (user, hash) in &self.users {
+            match before.users.get(user) {
+                None => changes.added.push(user.clone()),
+                Some(old) if old != hash => changes.changed.push(user.clone()),
+                Some(_) => {}
+            }
+        }
+        changes.removed = before.users.keys().filter(|user| !self.users.contains_key(*user)).cloned().collect();
+        for list in [&mut changes.added, &mut changes.removed, &mut changes.changed] {
+            list.sort();
+        }
+        changes
+    }
+}
+
+/// The users a new version of a password file adds, removes, and gives a new password.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+impl UserChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// "added: bob, carol; removed: eve; new password: alice".
+impl fmt::Display for UserChanges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lists = [("added", &self.added), ("removed", &self.removed), ("new password", &self.changed)];
+        let parts: Vec<String> = lists
+            .iter()
+            .filter(|(_, users)| !users.is_empty())
+            .map(|(what, users)| format!("{what}: {}", users.join(", ")))
+            .collect();
+        f.write_str(&parts.join("; "))
     }
 }
 
@@ -106,6 +152,16 @@ mod tests {
         assert_eq!(file.len(), 1);
         assert!(file.get("bob").unwrap().verify(b"hunter2"));
         assert!(file.get("alice").is_none());
+    }
+
+    #[test]
+    fn changes_name_the_users_added_removed_and_given_a_new_password() {
+        let other = "$6$AAAA$eDi2Dusb8BEJUsEhC0K45SadcAmfmoNcVz5MRVqkxI4IfEcyNtKGKgIGFVYf8BaCx4i1EJrGmpfo3NuTWdCyaQ==";
+        let before = PasswordFile::parse(&format!("bob:{BOB}\neve:{BOB}\nalice:{BOB}")).unwrap();
+        let after = PasswordFile::parse(&format!("bob:{BOB}\ncarol:{BOB}\nalice:{other}\ndan:{BOB}")).unwrap();
+        let changes = after.changes_since(&before);
+        assert_eq!(changes.to_string(), "added: carol, dan; removed: eve; new password: alice");
+        assert!(after.changes_since(&after).is_empty());
     }
 
     #[test]

@@ -53,6 +53,27 @@ impl FilePolicy {
     pub fn with_acl(self, acl: Acl) -> Self {
         FilePolicy { acl: Some(acl), ..self }
     }
+
+    /// What differs from `before`, in words for the log of a reload; empty if nothing.
+    pub fn changes_since(&self, before: &FilePolicy) -> Vec<String> {
+        let mut changes = Vec::new();
+        if self.allow_anonymous != before.allow_anonymous {
+            changes.push(format!("allow_anonymous is now {}", self.allow_anonymous));
+        }
+        match (&before.passwords, &self.passwords) {
+            (None, Some(passwords)) => changes.push(format!("password file in use: {} users", passwords.len())),
+            (Some(_), None) => changes.push("no password file any more".to_string()),
+            (Some(old), Some(new)) if old != new => changes.push(format!("users {}", new.changes_since(old))),
+            _ => {}
+        }
+        match (&before.acl, &self.acl) {
+            (None, Some(_)) => changes.push("ACL file in use".to_string()),
+            (Some(_), None) => changes.push("no ACL file any more".to_string()),
+            (Some(old), Some(new)) if old != new => changes.push("ACL rules changed".to_string()),
+            _ => {}
+        }
+        changes
+    }
 }
 
 impl Policy for FilePolicy {

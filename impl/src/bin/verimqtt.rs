@@ -2,9 +2,11 @@
 //! `verimqtt passwd` writes password files; `verimqtt pub` and `verimqtt sub` publish and
 //! subscribe with mosquitto_pub's and mosquitto_sub's flags.
 
-// In a folder of its own: a file directly in src/bin/ would be taken for another binary.
+// In folders of their own: a file directly in src/bin/ would be taken for another binary.
 #[path = "pubsub/mod.rs"]
 mod pubsub;
+#[path = "broker/signals.rs"]
+mod signals;
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -17,6 +19,8 @@ use verimqtt::runtime::BrokerConfig;
 use verimqtt::runtime::config::Limits;
 use verimqtt::runtime::passwd::set_password;
 
+use signals::Reload;
+
 #[derive(Debug, Parser)]
 #[command(name = "verimqtt", version, about = "A model-checked reference implementation of MQTT 3.1.1 and 5.0")]
 struct Cli {
@@ -26,8 +30,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run an MQTT broker until Ctrl-C. Logs go to stderr; RUST_LOG sets the level (default
-    /// info; debug shows every socket).
+    /// Run an MQTT broker until Ctrl-C or SIGTERM, which disconnect every client cleanly.
+    /// SIGHUP reads the password and ACL files of the configuration again. Logs go to stderr;
+    /// RUST_LOG sets the level (default info; debug shows every socket).
     Broker(BrokerArgs),
     /// Add a user to a password file, or change its password. The file is in mosquitto's
     /// format (the hash is salted PBKDF2-SHA512) and is created if missing. As with
@@ -135,26 +140,22 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let server = config.bind().map_err(|error| error.to_string())?;
-        server.run(ctrl_c()).await.map_err(|error| error.to_string())
+        let (updates, policy_updates) = tokio::sync::mpsc::unbounded_channel();
+        let reload = Reload {
+            path: args.config,
+            limits: args.limits,
+            policy: config.policy.clone(),
+            options: config.options.clone(),
+        };
+        let server = config.bind().map_err(|error| error.to_string())?.policy_updates(policy_updates);
+        tokio::spawn(signals::reload_on_hangup(reload, updates));
+        server.run(signals::stop()).await.map_err(|error| error.to_string())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("broker failed: {error}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Completes on Ctrl-C. Without signal support it never completes, rather than stopping the
-/// broker at once.
-async fn ctrl_c() {
-    match tokio::signal::ctrl_c().await {
-        Ok(()) => tracing::info!("Ctrl-C: stopping"),
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for Ctrl-C; stop the process another way");
-            std::future::pending::<()>().await;
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::codec::{
 };
 
 use super::ConnId;
-use super::connection::{ClientLimits, Phase};
+use super::connection::{Claimed, ClientLimits, Phase};
 use super::core::Broker;
 use super::error::CloseReason;
 use super::event::Event;
@@ -31,6 +31,8 @@ impl<P: Policy> Broker<P> {
     pub(super) fn handle_connect(&mut self, conn: ConnId, connect: Connect, now: Instant) {
         let Some(connection) = self.connections.get_mut(&conn) else { return };
         connection.set_version(connect.protocol_version);
+        connection.claimed =
+            Some(Claimed { client_id: connect.client_id.detached(), username: connect.username.clone() });
         if let Err((code, explanation)) = self.check_connect(&connect) {
             return self.refuse(conn, code, explanation, now);
         }
@@ -81,11 +83,7 @@ impl<P: Policy> Broker<P> {
         self.timers.cancel(Timer::Connect(conn));
         match result {
             Ok(()) => self.admit(conn, connect, now),
-            Err(reason_code) => {
-                let client_id = connect.client_id.clone();
-                self.events.push(Event::ConnectDenied { conn, client_id, username: connect.username, reason_code });
-                self.refuse(conn, reason_code, "refused by the broker's policy", now);
-            }
+            Err(reason_code) => self.refuse(conn, reason_code, "refused by the broker's policy", now),
         }
     }
 
@@ -186,7 +184,12 @@ impl<P: Policy> Broker<P> {
     /// ([MQTT-3.2.2-5] in 3.1.1, [MQTT-3.2.2-7] in 5.0) and nothing more it sent is read.
     /// The explanation goes to an MQTT 5 client as Reason String, and to the logs.
     pub(super) fn refuse(&mut self, conn: ConnId, code: ReasonCode, explanation: &'static str, now: Instant) {
-        let Some(version) = self.connections.get(&conn).map(|connection| connection.version) else { return };
+        let Some(connection) = self.connections.get(&conn) else { return };
+        let version = connection.version;
+        if let Some(Claimed { client_id, username }) = connection.claimed.clone() {
+            let reason_code = code;
+            self.events.push(Event::ConnectDenied { conn, client_id, username, reason_code, why: explanation });
+        }
         let code = connack_code(version, code);
         // [MQTT-3.2.2-4] in 3.1.1, [MQTT-3.2.2-6] in 5.0: session present 0 on a refusal.
         let mut connack = ConnAck::new(false, code);

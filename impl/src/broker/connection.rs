@@ -75,6 +75,14 @@ impl ClientLimits {
     }
 }
 
+/// Who a CONNECT says the client is (its password is never kept): what a refusal is
+/// reported with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Claimed {
+    pub(crate) client_id: MqttString,
+    pub(crate) username: Option<MqttString>,
+}
+
 /// Why a packet was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SendError {
@@ -110,6 +118,8 @@ pub(crate) struct Connection {
     pub(crate) will: Option<StoredWill>,
     /// The CONNECT whose credentials are being checked.
     pub(crate) pending_connect: Option<Box<Connect>>,
+    /// Who the CONNECT said the client is, from the moment it is read, accepted or not.
+    pub(crate) claimed: Option<Claimed>,
     /// Whether CONNECT asked for a Session Expiry Interval of 0, after which DISCONNECT may
     /// not set another (MQTT 5 section 3.14.2.2.2).
     pub(crate) connect_expiry_was_zero: bool,
@@ -141,6 +151,7 @@ impl Connection {
             last_received: now,
             will: None,
             pending_connect: None,
+            claimed: None,
             connect_expiry_was_zero: true,
             received: BytesMut::new(),
             transmit: BytesMut::new(),

@@ -229,10 +229,27 @@ impl<P: Policy> Broker<P> {
 
     /// Closes every connection (MQTT 5 clients are sent DISCONNECT 0x8B first) and refuses
     /// new ones. The owner then drains `poll_close` and `poll_transmit` as usual.
+    ///
+    /// The sessions end with the broker, so every will is published first, delayed ones
+    /// included (a will goes out when its delay passes or its session ends, MQTT 5 section
+    /// 3.1.3.2.2), while every client is still connected to receive it.
     pub fn shutdown(&mut self, now: Instant) {
         self.now = Some(now);
         self.shutting_down = true;
-        let open: Vec<ConnId> = self.connections.keys().copied().collect();
+        let mut open: Vec<ConnId> = self.connections.keys().copied().collect();
+        open.sort_unstable();
+        let wills: Vec<StoredWill> =
+            open.iter().filter_map(|conn| self.connections.get_mut(conn)?.will.take()).collect();
+        for will in wills {
+            self.publish_will(will, now);
+        }
+        let mut waiting: Vec<SessionId> =
+            self.sessions.iter().filter(|(_, state)| state.pending_will.is_some()).map(|(&id, _)| id).collect();
+        waiting.sort_unstable();
+        for session in waiting {
+            self.timers.cancel(Timer::Will(session));
+            self.publish_pending_will(session, now);
+        }
         for conn in open {
             self.close_connection(conn, CloseReason::ServerShuttingDown, now, true);
         }

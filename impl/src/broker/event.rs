@@ -12,10 +12,18 @@ use super::{CloseReason, ConnId};
 pub enum Event {
     /// A CONNECT was accepted.
     Connected { conn: ConnId, client_id: MqttString, version: ProtocolVersion, session_present: bool },
-    /// The policy refused a CONNECT (wrong credentials, anonymous clients not allowed...)
-    /// with this code; the client was sent CONNACK with it, or with the nearest 3.1.1 return
-    /// code. The password is not part of the event, so logging it never reveals one.
-    ConnectDenied { conn: ConnId, client_id: MqttString, username: Option<MqttString>, reason_code: ReasonCode },
+    /// A CONNECT was refused with this code, for this reason: by the policy (wrong
+    /// credentials, anonymous clients not allowed...), by a limit (which one, by its option's
+    /// name), or for a rule it broke. The client was sent CONNACK with the code, or with the
+    /// nearest 3.1.1 return code. The password is not part of the event, so logging it never
+    /// reveals one.
+    ConnectDenied {
+        conn: ConnId,
+        client_id: MqttString,
+        username: Option<MqttString>,
+        reason_code: ReasonCode,
+        why: &'static str,
+    },
     /// A connection ended, by either side. `client_id` is `None` before CONNECT was accepted.
     Closed { conn: ConnId, client_id: Option<MqttString>, reason: CloseReason },
     /// A message was not delivered to one session.
@@ -33,7 +41,7 @@ pub enum Event {
 }
 
 /// Why a message did not reach a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// The session's queue held [`BrokerOptions::max_queued_messages`](super::BrokerOptions)
     /// messages already, or its messages [`BrokerOptions::max_queued_bytes`](super::BrokerOptions).
@@ -46,7 +54,7 @@ pub enum DropReason {
 }
 
 /// Why a retained message was not stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RetainedDropReason {
     /// The store held [`BrokerOptions::max_retained_messages`](super::BrokerOptions) topics.
     StoreFull,

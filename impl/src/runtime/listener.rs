@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::broker::ConnId;
 
+use super::log::{SUMMARY_INTERVAL, Throttle};
 use super::socket::{self, Input};
 use super::websocket;
 
@@ -104,14 +105,30 @@ pub(crate) async fn accept_loop(listener: Listener, shared: Shared) {
         Err(error) => return tracing::error!(%error, "cannot serve the listener"),
     };
     let room = Arc::new(Semaphore::new(max_connections.min(Semaphore::MAX_PERMITS)));
+    // A flood past the limit is one warning and then a count, not a line per connection.
+    let mut refusals = Throttle::new();
+    let mut flushes = tokio::time::interval(SUMMARY_INTERVAL);
+    let name = transport.name();
     loop {
-        match socket.accept().await {
+        let accepted = tokio::select! {
+            accepted = socket.accept() => accepted,
+            _ = flushes.tick() => {
+                refusals.flush(Instant::now(), |(), count, during| {
+                    let seconds = during.as_secs();
+                    tracing::warn!(transport = name, max_connections, count, "listener full: {count} more connections refused in the last {seconds}s");
+                });
+                continue;
+            }
+        };
+        match accepted {
             Ok((stream, peer)) => match Arc::clone(&room).try_acquire_owned() {
                 Ok(permit) => {
                     tokio::spawn(serve_connection(stream, peer, transport.clone(), permit, shared.clone()));
                 }
                 Err(_) => {
-                    tracing::warn!(%peer, transport = transport.name(), max_connections, "listener full: connection refused")
+                    if refusals.first(&(), Instant::now()) {
+                        tracing::warn!(%peer, transport = name, max_connections, "listener full: connection refused (further ones are counted)");
+                    }
                 }
             },
             Err(error) => {

@@ -20,7 +20,7 @@ use crate::broker::{Broker, BrokerOptions, ConnId, Policy, Verification};
 use crate::codec::ReasonCode;
 
 use super::listener::{self, Listener, Shared};
-use super::log;
+use super::log::Log;
 use super::socket::{Input, Output};
 use super::sys::SysTopics;
 
@@ -33,6 +33,9 @@ fn verification_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     cores.saturating_sub(1).max(1)
 }
+
+/// How often the counts of repeated log causes are looked at (see `log::Throttle`).
+const LOG_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long a shutdown waits for connections to flush their last bytes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -60,12 +63,13 @@ pub struct Server<P> {
     policy: P,
     listeners: Vec<Listener>,
     sys_interval: Option<Duration>,
+    policy_updates: Option<mpsc::UnboundedReceiver<P>>,
 }
 
 impl<P: Policy> Server<P> {
     /// A server with no listener yet and no `$SYS` topics.
     pub fn new(options: BrokerOptions, policy: P) -> Self {
-        Server { options, policy, listeners: Vec::new(), sys_interval: None }
+        Server { options, policy, listeners: Vec::new(), sys_interval: None, policy_updates: None }
     }
 
     pub fn listener(mut self, listener: Listener) -> Self {
@@ -79,6 +83,13 @@ impl<P: Policy> Server<P> {
         Server { sys_interval: Some(interval), ..self }
     }
 
+    /// Replaces the policy with each one received, as it arrives (the `verimqtt broker`
+    /// command sends one when SIGHUP makes it read its password and ACL files again).
+    /// Connected clients stay; the new policy answers their next question.
+    pub fn policy_updates(self, updates: mpsc::UnboundedReceiver<P>) -> Self {
+        Server { policy_updates: Some(updates), ..self }
+    }
+
     /// Where the listeners listen, in the order they were added.
     pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
         self.listeners.iter().map(Listener::local_addr).collect()
@@ -88,7 +99,7 @@ impl<P: Policy> Server<P> {
     /// client (MQTT 5 clients get DISCONNECT 0x8B) and returns once they are closed or after
     /// a short grace period.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Server { options, policy, listeners, sys_interval } = self;
+        let Server { options, policy, listeners, sys_interval, mut policy_updates } = self;
         let mut driver = Driver::new(Broker::new(options.clone(), policy));
         let shared = Shared {
             inputs: driver.input_sender.clone(),
@@ -110,6 +121,7 @@ impl<P: Policy> Server<P> {
             (topics, ticks(interval))
         });
         let mut shutdown = std::pin::pin!(shutdown);
+        let mut log_ticks = ticks(LOG_FLUSH_INTERVAL);
         loop {
             let deadline = driver.broker.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
@@ -117,6 +129,8 @@ impl<P: Policy> Server<P> {
                 Some(input) = driver.inputs.recv() => driver.handle(input),
                 () = sleep_until(deadline) => driver.broker.handle_timeout(Instant::now()),
                 Some(topics) = next_tick(&mut sys) => topics.publish(&mut driver.broker, Instant::now()),
+                _ = log_ticks.tick() => driver.log.flush(Instant::now()),
+                Some(policy) = next_update(&mut policy_updates) => *driver.broker.policy_mut() = policy,
             }
             driver.drain();
         }
@@ -148,6 +162,20 @@ async fn next_tick(sys: &mut Option<(SysTopics, Interval)>) -> Option<&mut SysTo
     }
 }
 
+/// The next policy to use; never, without a source of them or once it is gone.
+async fn next_update<P>(updates: &mut Option<mpsc::UnboundedReceiver<P>>) -> Option<P> {
+    match updates {
+        Some(receiver) => match receiver.recv().await {
+            Some(policy) => Some(policy),
+            None => {
+                *updates = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -171,13 +199,14 @@ struct Driver<P> {
     input_sender: mpsc::Sender<Input>,
     /// Verifications of credentials running at once, on blocking threads.
     verifying: Arc<Semaphore>,
+    log: Log,
 }
 
 impl<P: Policy> Driver<P> {
     fn new(broker: Broker<P>) -> Self {
         let (input_sender, inputs) = mpsc::channel(INPUT_CAPACITY);
         let verifying = Arc::new(Semaphore::new(verification_threads()));
-        Driver { broker, sockets: HashMap::new(), inputs, input_sender, verifying }
+        Driver { broker, sockets: HashMap::new(), inputs, input_sender, verifying, log: Log::new() }
     }
 
     fn handle(&mut self, input: Input) {
@@ -186,7 +215,7 @@ impl<P: Policy> Driver<P> {
             Input::Opened { conn, peer, transport, outputs } => {
                 if let Err(error) = self.broker.handle_accept(conn, now) {
                     // Dropping `outputs` ends the connection task, which closes the socket.
-                    tracing::warn!(%peer, transport, %error, "connection refused");
+                    self.log.not_accepted(peer, transport, &error);
                     return;
                 }
                 tracing::debug!(%conn, %peer, transport, "connection accepted");
@@ -215,7 +244,7 @@ impl<P: Policy> Driver<P> {
     fn drain(&mut self) {
         while let Some((conn, reason)) = self.broker.poll_close() {
             let Some(socket) = self.sockets.get_mut(&conn) else { continue };
-            log::closing(conn, socket.peer, &reason);
+            self.log.closing(conn, socket.peer, &reason);
             socket.closing = true;
             if let Some(bytes) = self.broker.poll_transmit(conn) {
                 let _ = socket.outputs.send(Output::Transmit(bytes));
@@ -226,7 +255,7 @@ impl<P: Policy> Driver<P> {
             self.transmit(conn);
         }
         while let Some(event) = self.broker.poll_event() {
-            log::event(&event);
+            self.log.event(&event);
         }
         while let Some((conn, verification)) = self.broker.poll_verification() {
             self.verify(conn, verification);

@@ -224,3 +224,23 @@ fn a_will_the_policy_refuses_is_not_published() {
     harness.recv_nothing(watcher);
     assert!(harness.events().iter().any(|event| matches!(event, Event::PublishDenied { .. })));
 }
+
+#[test]
+fn shutdown_publishes_every_will_before_it_disconnects_the_clients() {
+    // The sessions end with the broker: wills with a delay go out too (MQTT 5 section
+    // 3.1.3.2.2), those of connected clients and of offline sessions alike.
+    let mut harness = Harness::new();
+    let watcher = watcher(&mut harness, V5);
+    harness.connect_with(with_will(V311, "connected", 0));
+    harness.connect_with(delayed_will("delayed", 600, 600));
+    let (gone, _) = harness.connect_with(delayed_will("offline", 600, 600));
+    harness.cut(gone);
+    harness.recv_nothing(watcher);
+    let now = harness.now;
+    harness.broker.shutdown(now);
+    let packets = harness.recv(watcher);
+    let (wills, last) = packets.split_at(packets.len() - 1);
+    assert_eq!(wills.len(), 3, "{packets:?}");
+    assert!(wills.iter().all(|packet| matches!(packet, Packet::Publish(publish) if publish.topic == "last/words")));
+    assert_eq!(last, [Packet::Disconnect(Disconnect::new(ReasonCode::ServerShuttingDown))]);
+}

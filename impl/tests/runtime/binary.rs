@@ -6,8 +6,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{ChildStderr, Command, Output, Stdio};
 
+use bytes::Bytes;
 use verimqtt::auth::PasswordFile;
-use verimqtt::codec::{Connect, Disconnect, Packet, ProtocolVersion, ReasonCode};
+use verimqtt::codec::{Binary, Connect, Disconnect, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, Will};
 
 use crate::auth::{Answer, assert_answer_at, connect};
 use crate::client::{RawClient, mqtt_string};
@@ -51,8 +52,27 @@ impl BrokerProcess {
 
     /// Sends SIGINT, as Ctrl-C does.
     fn interrupt(&self) {
-        let status = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap();
+        self.signal("INT");
+    }
+
+    /// Sends the signal of this name (`TERM`, `HUP`...).
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
+    }
+
+    /// The log lines up to the first one containing `wanted`, that one included.
+    fn log_lines_until(&mut self, wanted: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert_ne!(self.log.read_line(&mut line).unwrap(), 0, "the broker exited without logging {wanted:?}");
+            let done = line.contains(wanted);
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
     }
 }
 
@@ -65,6 +85,95 @@ fn verimqtt_broker_serves_until_ctrl_c_then_disconnects_its_clients() {
     assert_eq!(client.until_closed(), [Packet::Disconnect(Disconnect::new(ReasonCode::ServerShuttingDown))]);
     assert!(broker.child.wait().unwrap().success());
     broker.log_line_with("Ctrl-C");
+}
+
+#[test]
+fn sigterm_stops_the_broker_as_ctrl_c_does_publishing_wills_and_telling_mqtt5_clients() {
+    let (mut broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0"]);
+    let mut watcher = RawClient::connect(addr, ProtocolVersion::V311, "watcher");
+    watcher.subscribe("wills/#", QoS::AtLeastOnce);
+    let mut request = Connect::new(ProtocolVersion::V5, mqtt_string("mortal"));
+    request.will = Some(Will {
+        topic: mqtt_string("wills/mortal"),
+        payload: Binary::from_static(b"stopped").unwrap(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let (mut client, _) = RawClient::connect_with(addr, request);
+    broker.signal("TERM");
+    assert_eq!(client.until_closed(), [Packet::Disconnect(Disconnect::new(ReasonCode::ServerShuttingDown))]);
+    match watcher.until_closed().as_slice() {
+        [Packet::Publish(will)] => assert_eq!(&will.payload[..], b"stopped"),
+        other => panic!("expected the will, got {other:?}"),
+    }
+    assert!(broker.child.wait().unwrap().success(), "exit status 0");
+    broker.log_line_with("SIGTERM: stopping");
+}
+
+#[test]
+fn sighup_reads_the_password_file_again_and_keeps_the_old_one_when_the_new_one_is_wrong() {
+    let dir = TempDir::new();
+    passwd(&dir, &["-b", "passwd", "alice", "first"]);
+    let config = dir.write(
+        "broker.toml",
+        "[[listener]]\nbind = \"127.0.0.1:0\"\n[auth]\nallow_anonymous = false\npassword_file = \"passwd\"\n",
+    );
+    let (mut broker, addr) = BrokerProcess::start(&["-c", config.to_str().unwrap()]);
+    let alice = |password| connect(ProtocolVersion::V5, "alice", Some("alice"), Some(password));
+    assert_answer_at(addr, alice("first"), Answer::Accepted);
+    // A new password for alice, and a new user.
+    passwd(&dir, &["-b", "passwd", "alice", "second"]);
+    passwd(&dir, &["-b", "passwd", "bob", "builder"]);
+    broker.signal("HUP");
+    let line = broker.log_line_with("SIGHUP");
+    assert!(line.contains("added: bob") && line.contains("new password: alice"), "{line}");
+    assert_answer_at(addr, alice("first"), Answer::BadUserNameOrPassword);
+    assert_answer_at(addr, alice("second"), Answer::Accepted);
+    assert_answer_at(addr, connect(ProtocolVersion::V311, "bob", Some("bob"), Some("builder")), Answer::Accepted);
+    // A file that cannot be read is refused with the line and the reason; the one in use
+    // stays.
+    dir.write("passwd", "alice:not-a-hash\n");
+    broker.signal("HUP");
+    let line = broker.log_line_with("SIGHUP");
+    assert!(line.contains("line 1") && line.contains("kept"), "{line}");
+    assert_answer_at(addr, alice("second"), Answer::Accepted);
+}
+
+#[test]
+fn a_subscriber_that_cannot_keep_up_makes_one_warning_with_a_count_not_one_per_message() {
+    let (mut broker, addr) =
+        BrokerProcess::start(&["--listen", "127.0.0.1:0", "--max-inflight", "1", "--max-queued-messages", "1"]);
+    // The subscriber reads but never acknowledges: one message in flight, one queued, the
+    // rest dropped.
+    let mut stuck = RawClient::connect(addr, ProtocolVersion::V311, "stuck");
+    stuck.subscribe("busy", QoS::AtLeastOnce);
+    let mut publisher = RawClient::connect(addr, ProtocolVersion::V311, "publisher");
+    for n in 1..=500 {
+        let packet_id = PacketId::new(n);
+        let message = Publish::new(mqtt_string("busy"), QoS::AtLeastOnce, packet_id, Bytes::from_static(b"x"));
+        publisher.send(&Packet::Publish(message));
+        assert!(matches!(publisher.recv(), Some(Packet::PubAck(_))));
+    }
+    // A client connecting afterwards marks the end of what the flood logged.
+    RawClient::connect(addr, ProtocolVersion::V311, "marker");
+    let lines = broker.log_lines_until("marker");
+    let drops: Vec<&String> = lines.iter().filter(|line| line.contains("dropped")).collect();
+    assert_eq!(drops.len(), 1, "{drops:?}");
+    assert!(drops[0].contains("QueueFull") && drops[0].contains("stuck"), "{}", drops[0]);
+    drop(stuck);
+}
+
+#[test]
+fn a_refusal_for_a_limit_names_the_limit() {
+    let (mut broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0", "--max-sessions", "1"]);
+    let _first = RawClient::connect(addr, ProtocolVersion::V5, "first");
+    let (_, connack) = RawClient::connect_with(addr, Connect::new(ProtocolVersion::V5, mqtt_string("second")));
+    assert_eq!(connack.reason_code, ReasonCode::QuotaExceeded);
+    let reason = connack.properties.reason_string.clone().unwrap();
+    assert!(reason.contains("max_sessions"), "{reason}");
+    let line = broker.log_line_with("CONNECT refused");
+    assert!(line.contains("max_sessions") && line.contains("second"), "{line}");
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod cli;
 mod client;
 mod config;
 mod files;
+mod hostile;
 mod mosquitto;
 mod process;
 mod proxy;

@@ -13,13 +13,16 @@ use crate::client::{RawClient, publish};
 use crate::config::serve;
 use crate::files::TempDir;
 
-const TOPICS: [&str; 10] = [
+const TOPICS: [&str; 13] = [
     "$SYS/broker/version",
     "$SYS/broker/uptime",
     "$SYS/broker/clients/connected",
     "$SYS/broker/clients/total",
     "$SYS/broker/messages/received",
     "$SYS/broker/messages/sent",
+    "$SYS/broker/publish/messages/dropped",
+    "$SYS/broker/store/messages/count",
+    "$SYS/broker/store/messages/bytes",
     "$SYS/broker/bytes/received",
     "$SYS/broker/bytes/sent",
     "$SYS/broker/retained messages/count",
@@ -28,14 +31,21 @@ const TOPICS: [&str; 10] = [
 
 /// A broker on an ephemeral loopback port publishing `$SYS` every `interval`.
 pub fn sys_broker(interval: Duration) -> EmbeddedBroker {
+    sys_broker_with(BrokerOptions::default(), interval)
+}
+
+/// The same with these options.
+pub fn sys_broker_with(options: BrokerOptions, interval: Duration) -> EmbeddedBroker {
     let listener = Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), Transport::Tcp).unwrap();
-    EmbeddedBroker::serve(Server::new(BrokerOptions::default(), AllowAll).listener(listener).sys_interval(interval))
-        .unwrap()
+    EmbeddedBroker::serve(Server::new(options, AllowAll).listener(listener).sys_interval(interval)).unwrap()
 }
 
 /// Reads `$SYS` messages until `done` holds for the latest value of each topic; fails
 /// after the client's patience without it.
-fn read_until(client: &mut RawClient, done: impl Fn(&BTreeMap<String, String>) -> bool) -> BTreeMap<String, String> {
+pub fn read_until(
+    client: &mut RawClient,
+    done: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> BTreeMap<String, String> {
     let mut latest = BTreeMap::new();
     while !done(&latest) {
         match client.recv() {

@@ -1,0 +1,99 @@
+//! The signals `verimqtt broker` answers. Ctrl-C (SIGINT) and SIGTERM stop it the same way:
+//! wills are published, MQTT 5 clients are told 0x8B Server shutting down, and the process
+//! exits 0, whether an operator pressed Ctrl-C or systemd, docker or Kubernetes asked it to
+//! stop. SIGHUP reads the password and ACL files again, as mosquitto does.
+
+use std::path::PathBuf;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::UnboundedSender;
+use verimqtt::auth::FilePolicy;
+use verimqtt::broker::BrokerOptions;
+use verimqtt::runtime::BrokerConfig;
+use verimqtt::runtime::config::Limits;
+
+/// Completes on Ctrl-C or SIGTERM. A signal that cannot be listened for is logged; with
+/// neither, this never completes rather than stopping the broker at once.
+pub async fn stop() {
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; stop the broker with Ctrl-C (SIGINT)");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C (SIGINT); stop the broker with SIGTERM");
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = terminate => tracing::info!("SIGTERM: stopping"),
+        () = interrupt => tracing::info!("Ctrl-C: stopping"),
+    }
+}
+
+/// What a reload reads and compares with.
+pub struct Reload {
+    /// The configuration file, if the broker was started with one.
+    pub path: Option<PathBuf>,
+    /// The limits given on the command line, which override the file's.
+    pub limits: Limits,
+    /// The policy in use.
+    pub policy: FilePolicy,
+    /// The options in use.
+    pub options: BrokerOptions,
+}
+
+/// On each SIGHUP, reads the configuration file again and sends its policy (password file,
+/// ACL, anonymous access) to the server. A file that cannot be read or is wrong is logged
+/// with the reason, and the policy in use stays.
+pub async fn reload_on_hangup(mut reload: Reload, updates: UnboundedSender<FilePolicy>) {
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            return tracing::warn!(%error, "cannot listen for SIGHUP: the password and ACL files will not be reloaded");
+        }
+    };
+    while hangups.recv().await.is_some() {
+        if let Some(policy) = reload.read_again() {
+            let _ = updates.send(policy);
+        }
+    }
+}
+
+impl Reload {
+    /// The policy of the configuration file as it is now, if it can be used; the changes
+    /// are logged.
+    fn read_again(&mut self) -> Option<FilePolicy> {
+        let Some(path) = &self.path else {
+            tracing::info!("SIGHUP: no configuration file (-c) to read again");
+            return None;
+        };
+        let config = match BrokerConfig::load(path) {
+            Ok(config) => config,
+            Err(error) => {
+                tracing::error!("SIGHUP: {error}; the password and ACL files in use are kept");
+                return None;
+            }
+        };
+        let changes = config.policy.changes_since(&self.policy);
+        if changes.is_empty() {
+            tracing::info!("SIGHUP: password and ACL files read again; nothing changed");
+        } else {
+            tracing::info!("SIGHUP: password and ACL files read again: {}", changes.join("; "));
+        }
+        if self.limits.apply(config.options) != self.options {
+            tracing::warn!(
+                "SIGHUP: the [limits] of the file changed; they take effect when the broker is started again"
+            );
+        }
+        self.policy = config.policy.clone();
+        Some(config.policy)
+    }
+}
