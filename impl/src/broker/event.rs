@@ -26,6 +26,9 @@ pub enum Event {
     },
     /// A connection ended, by either side. `client_id` is `None` before CONNECT was accepted.
     Closed { conn: ConnId, client_id: Option<MqttString>, reason: CloseReason },
+    /// Filters of a SUBSCRIBE were refused: `count` of them, the first being `filter` for
+    /// the reason `why` (not authorized, or the limit by its option's name).
+    SubscribeRefused { client_id: MqttString, count: usize, filter: MqttString, why: &'static str },
     /// A message was not delivered to one session.
     MessageDropped { client_id: MqttString, topic: MqttString, reason: DropReason },
     /// A retained message was delivered but not stored.

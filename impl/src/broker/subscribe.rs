@@ -11,6 +11,7 @@ use crate::codec::{
 
 use super::ConnId;
 use super::core::Broker;
+use super::event::Event;
 use super::explanation::Explanation;
 use super::message::Delivery;
 use super::policy::Policy;
@@ -41,6 +42,7 @@ impl<P: Policy> Broker<P> {
         let id = subscribe.properties.subscription_identifiers.first().copied();
         let mut reason_codes = Vec::with_capacity(subscribe.subscriptions.len());
         let mut refusals = Explanation::default();
+        let mut first_refusal = None;
         let mut retained = Vec::new();
         for Subscription { filter, options } in subscribe.subscriptions {
             let code = match self.subscribe_one(conn, session, &filter, options, id, version) {
@@ -52,10 +54,16 @@ impl<P: Policy> Broker<P> {
                 }
                 Err(refusal) => {
                     refusals.add(&filter, refusal.why);
+                    first_refusal.get_or_insert((filter, refusal.why));
                     failure_code(version, refusal.code)
                 }
             };
             reason_codes.push(code);
+        }
+        if let Some((filter, why)) = first_refusal {
+            let count = reason_codes.iter().filter(|code| code.is_failure()).count();
+            let client_id = self.sessions.get(&session).map(|state| state.client_id.clone()).unwrap_or_default();
+            self.events.push(Event::SubscribeRefused { client_id, count, filter: filter.detached(), why });
         }
         let mut suback = SubAck { packet_id: subscribe.packet_id, properties: Default::default(), reason_codes };
         if version.is_v5() {

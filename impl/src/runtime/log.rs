@@ -79,6 +79,8 @@ pub(crate) enum Cause {
     NotRetained(RetainedDropReason),
     /// A CONNECT refused with this code, for this reason.
     Refused(ReasonCode, &'static str),
+    /// Filters of SUBSCRIBEs refused for this reason.
+    SubscribeRefused(&'static str),
     /// A connection refused before MQTT: the broker's own connection limit, or shutdown.
     NotAccepted(&'static str),
     /// A protocol violation: the statement broken, or the reason code when none is named.
@@ -94,6 +96,7 @@ impl fmt::Display for Cause {
             Cause::Dropped(reason) => write!(f, "messages dropped ({reason:?})"),
             Cause::NotRetained(reason) => write!(f, "retained messages not stored ({reason:?})"),
             Cause::Refused(code, why) => write!(f, "CONNECTs refused ({code}: {why})"),
+            Cause::SubscribeRefused(why) => write!(f, "SUBSCRIBEs with refused filters ({why})"),
             Cause::NotAccepted(why) => write!(f, "connections refused at accept ({why})"),
             Cause::Violation(rule) => write!(f, "connections closed for a protocol violation ({rule})"),
             Cause::ConnectTimeout => f.write_str("connections closed without CONNECT in time"),
@@ -184,14 +187,22 @@ impl Log {
             }
             // A connection that never said who it was: its close was logged as it closed.
             Event::Closed { conn, client_id: None, reason } => tracing::debug!(%conn, "connection closed: {reason}"),
+            Event::SubscribeRefused { client_id, count, filter, why } => {
+                if self.first(Cause::SubscribeRefused(why)) {
+                    let filter = shortened(filter);
+                    tracing::warn!(%client_id, count, "SUBSCRIBE: {count} filters refused, the first {filter:?}: {why} (further ones are counted)");
+                }
+            }
             Event::MessageDropped { client_id, topic, reason } => {
                 if self.first(Cause::Dropped(*reason)) {
-                    tracing::warn!(%client_id, %topic, ?reason, "message dropped (further drops are counted)");
+                    let topic = shortened(topic);
+                    tracing::warn!(%client_id, topic, ?reason, "message dropped (further drops are counted)");
                 }
             }
             Event::RetainedDropped { topic, reason } => {
                 if self.first(Cause::NotRetained(*reason)) {
-                    tracing::warn!(%topic, ?reason, "message not retained (further ones are counted)");
+                    let topic = shortened(topic);
+                    tracing::warn!(topic, ?reason, "message not retained (further ones are counted)");
                 }
             }
             Event::PublishDenied { client_id, topic } => tracing::info!(%client_id, %topic, "publish denied by policy"),
@@ -204,6 +215,12 @@ impl Log {
             }
         }
     }
+}
+
+/// A topic or filter as a log line shows it: its first 100 characters. A peer chooses its
+/// length, up to 64 KiB.
+fn shortened(topic: &str) -> &str {
+    topic.char_indices().nth(100).map_or(topic, |(end, _)| &topic[..end])
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! SUBSCRIBE, SUBACK, UNSUBSCRIBE and matching (sections 3.8 to 3.11, 4.7, 4.8).
 
-use verimqtt::broker::{Authentication, BrokerOptions, ClientInfo, Policy};
+use verimqtt::broker::{Authentication, BrokerOptions, ClientInfo, Event, Policy};
 use verimqtt::codec::{
     Connect, Packet, Properties, QoS, ReasonCode, SubAck, Subscribe, SubscriptionId, SubscriptionOptions, UnsubAck,
 };
@@ -296,6 +296,33 @@ fn max_subscriptions_per_session_refuses_new_filters_with_quota_exceeded() {
         harness.send(client, subscribe(1, &[("a", QoS::AtMostOnce), ("b", QoS::AtMostOnce), ("a", QoS::AtLeastOnce)]));
         let codes = suback(&mut harness, client).reason_codes;
         assert_eq!(codes, [ReasonCode::GRANTED_QOS_0, refused, ReasonCode::GrantedQos1], "replacing is allowed");
+        let refusals: Vec<Event> =
+            harness.events().into_iter().filter(|event| matches!(event, Event::SubscribeRefused { .. })).collect();
+        let why = "the session holds max_subscriptions_per_session subscriptions";
+        assert_eq!(
+            refusals,
+            [Event::SubscribeRefused { client_id: string("c"), count: 1, filter: string("b"), why }],
+            "one event per SUBSCRIBE, naming the limit"
+        );
+    }
+}
+
+#[test]
+fn a_filter_deeper_than_max_topic_levels_is_refused_before_anything_walks_it() {
+    let options = BrokerOptions { max_topic_levels: 3, ..BrokerOptions::default() };
+    for (version, refused) in [(V311, ReasonCode::UnspecifiedError), (V5, ReasonCode::QuotaExceeded)] {
+        let mut harness = Harness::with_options(options.clone());
+        let client = harness.connect("c", version);
+        harness.send(
+            client,
+            subscribe(1, &[("a/b/c", QoS::AtMostOnce), ("a/b/c/d", QoS::AtMostOnce), ("/+/", QoS::AtMostOnce)]),
+        );
+        let suback = suback(&mut harness, client);
+        assert_eq!(suback.reason_codes, [ReasonCode::GRANTED_QOS_0, refused, ReasonCode::GRANTED_QOS_0]);
+        if version.is_v5() {
+            let explanation = suback.properties.reason_string.clone().unwrap();
+            assert_eq!(explanation, "a/b/c/d: more topic levels than max_topic_levels");
+        }
     }
 }
 
