@@ -1,7 +1,7 @@
 //! Runs one scenario in one protocol version against a broker, step by step, and says what
 //! happened: passed, failed (at which step, why, with the bytes received), or skipped.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -12,7 +12,8 @@ use verimqtt_spec::catalogue::SpecVersion;
 
 use crate::connection::{Connection, ConnectionError, Incoming, Received};
 use crate::scenario::{
-    ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, Scenario, SendStep, Step,
+    ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, RepeatStep, Scenario,
+    SendStep, Step,
 };
 use crate::template::{Context, Matcher, PacketTemplate, parse_hex};
 
@@ -80,12 +81,15 @@ pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings:
         ),
         connections: HashMap::new(),
         received: HashMap::new(),
+        unread: HashMap::new(),
+        reading_ahead: None,
+        failed_conn: None,
     };
-    for (index, step) in scenario.steps.iter().enumerate() {
-        if let Err(message) = run.step(step) {
-            let received = step.conn().and_then(|conn| run.received.get(conn)).cloned().unwrap_or_default();
-            return Outcome::Failed(Failure { step: index + 1, step_text: step.to_string(), message, received });
-        }
+    if let Err((index, message)) = run.steps(&scenario.steps) {
+        let step = &scenario.steps[index];
+        let conn = run.failed_conn.take().or_else(|| step.conn().map(str::to_string));
+        let received = conn.and_then(|conn| run.received.get(&conn)).cloned().unwrap_or_default();
+        return Outcome::Failed(Failure { step: index + 1, step_text: step.to_string(), message, received });
     }
     Outcome::Passed
 }
@@ -97,12 +101,35 @@ struct Run<'a> {
     connections: HashMap<String, Connection>,
     /// Every packet received, per connection, for failure reports.
     received: HashMap<String, Vec<String>>,
+    /// What the broker did that the first step of an alternative read but did not accept: the
+    /// next alternative reads it again.
+    unread: HashMap<String, VecDeque<Incoming>>,
+    /// While the first step of an alternative runs: everything it reads.
+    reading_ahead: Option<Vec<(String, Incoming)>>,
+    /// The connection of the innermost step that failed, for the failure report.
+    failed_conn: Option<String>,
 }
 
 type StepResult = Result<(), String>;
 
 impl Run<'_> {
+    /// Runs the steps in order; a failure comes back with the index of the step.
+    fn steps(&mut self, steps: &[Step]) -> Result<(), (usize, String)> {
+        for (index, step) in steps.iter().enumerate() {
+            self.step(step).map_err(|message| (index, message))?;
+        }
+        Ok(())
+    }
+
     fn step(&mut self, step: &Step) -> StepResult {
+        let result = self.act(step);
+        if result.is_err() && self.failed_conn.is_none() {
+            self.failed_conn = step.conn().map(str::to_string);
+        }
+        result
+    }
+
+    fn act(&mut self, step: &Step) -> StepResult {
         match step {
             Step::Connect(step) => self.connect(step),
             Step::Open { conn } => self.open(conn),
@@ -118,20 +145,76 @@ impl Run<'_> {
                 Ok(())
             }
             Step::Cut { conn } => {
-                self.connections.remove(conn).ok_or_else(|| format!("{conn:?} is not open"))?.cut();
+                self.forget(conn).ok_or_else(|| format!("{conn:?} is not open"))?.cut();
                 Ok(())
             }
+            Step::Either(alternatives) => self.either(alternatives),
+            Step::Repeat(repeat) => self.repeat(repeat),
         }
+    }
+
+    /// The first alternative whose first step is met goes on; the others read nothing.
+    fn either(&mut self, alternatives: &[Vec<Step>]) -> StepResult {
+        let mut missed = Vec::new();
+        for (number, alternative) in alternatives.iter().enumerate() {
+            let Some((first, rest)) = alternative.split_first() else { continue };
+            let context = self.context.clone();
+            self.reading_ahead = Some(Vec::new());
+            let met = self.step(first);
+            let read = self.reading_ahead.take().unwrap_or_default();
+            match met {
+                Ok(()) => {
+                    return self.steps(rest).map_err(|(index, message)| {
+                        let step = &rest[index];
+                        format!(
+                            "alternative {} (its first step was met), step {}: {step}: {message}",
+                            number + 1,
+                            index + 2
+                        )
+                    });
+                }
+                Err(message) => {
+                    self.context = context;
+                    self.failed_conn = None;
+                    for (conn, incoming) in read.into_iter().rev() {
+                        self.unread.entry(conn).or_default().push_front(incoming);
+                    }
+                    missed.push(format!("{}. {first}: {message}", number + 1));
+                }
+            }
+        }
+        Err(format!("none of the alternatives happened:\n{}", missed.join("\n")))
+    }
+
+    fn repeat(&mut self, repeat: &RepeatStep) -> StepResult {
+        let outer = self.context.index();
+        for index in 0..repeat.times {
+            self.context.set_index(Some(index));
+            if let Err((step, message)) = self.steps(&repeat.steps) {
+                self.context.set_index(outer);
+                let text = &repeat.steps[step];
+                return Err(format!("repetition n = {index}, step {}: {text}: {message}", step + 1));
+            }
+        }
+        self.context.set_index(outer);
+        Ok(())
     }
 
     fn open(&mut self, conn: &str) -> StepResult {
         let connection = Connection::open(self.settings.address, self.version)
             .map_err(|error| format!("cannot connect to {}: {error}", self.settings.address))?;
-        if let Some(previous) = self.connections.insert(conn.to_string(), connection) {
+        if let Some(previous) = self.forget(conn) {
             previous.cut();
         }
+        self.connections.insert(conn.to_string(), connection);
         self.received.insert(conn.to_string(), Vec::new());
         Ok(())
+    }
+
+    /// Takes `conn` out of the run, with anything left unread on it.
+    fn forget(&mut self, conn: &str) -> Option<Connection> {
+        self.unread.remove(conn);
+        self.connections.remove(conn)
     }
 
     fn connect(&mut self, step: &ConnectStep) -> StepResult {
@@ -146,46 +229,69 @@ impl Run<'_> {
     }
 
     fn send(&mut self, step: &SendStep) -> StepResult {
-        match step.what() {
+        let bytes = match step.what() {
             Some(Outgoing::Packet(template)) => {
                 let packet = template
                     .build(self.version, &default_client_id(&step.conn), &self.context)
                     .map_err(|error| format!("scenario error: {error}"))?;
-                self.send_packet(&step.conn, &packet)
+                self.encode(&packet)?
             }
-            Some(Outgoing::Hex(hex)) => {
-                let bytes = parse_hex(hex).map_err(|error| format!("scenario error: {error}"))?;
-                self.send_bytes(&step.conn, &bytes)
-            }
-            None => Err("scenario error: nothing to send".to_string()),
-        }
+            Some(Outgoing::Hex(hex)) => parse_hex(hex).map_err(|error| format!("scenario error: {error}"))?,
+            None => return Err("scenario error: nothing to send".to_string()),
+        };
+        self.send_bytes(&step.conn, &bytes, step.one_byte_every_ms)
     }
 
-    fn send_packet(&mut self, conn: &str, packet: &Packet) -> StepResult {
+    fn encode(&self, packet: &Packet) -> Result<Vec<u8>, String> {
         let mut bytes = BytesMut::new();
         codec::encode(packet, self.version, &mut bytes)
             .map_err(|error| format!("scenario error: the packet cannot be encoded: {error}"))?;
-        self.send_bytes(conn, &bytes)
+        Ok(bytes.to_vec())
     }
 
-    fn send_bytes(&mut self, conn: &str, bytes: &[u8]) -> StepResult {
-        self.connection(conn)?
-            .send(bytes)
-            .map_err(|error| format!("the connection was closed before the packet could be sent: {error}"))
+    fn send_packet(&mut self, conn: &str, packet: &Packet) -> StepResult {
+        let bytes = self.encode(packet)?;
+        self.send_bytes(conn, &bytes, None)
+    }
+
+    /// Sends `bytes` at once, or one byte every `pace` milliseconds.
+    fn send_bytes(&mut self, conn: &str, bytes: &[u8], pace: Option<u64>) -> StepResult {
+        let connection = self.connection(conn)?;
+        let sent = match pace {
+            None => connection.send(bytes),
+            Some(ms) => bytes.iter().enumerate().try_for_each(|(index, byte)| {
+                if index > 0 {
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+                connection.send(std::slice::from_ref(byte))
+            }),
+        };
+        sent.map_err(|error| format!("the connection was closed before the packet could be sent: {error}"))
     }
 
     fn connection(&mut self, conn: &str) -> Result<&mut Connection, String> {
-        self.connections.get_mut(conn).ok_or_else(|| format!("{conn:?} is not open (the scenario cut it)"))
+        self.connections.get_mut(conn).ok_or_else(|| not_open(conn))
     }
 
     /// The next thing the broker does on `conn` before `deadline`, noted for failure reports.
     fn next(&mut self, conn: &str, deadline: Instant) -> Result<Option<Incoming>, String> {
-        let incoming = self.connection(conn)?.next(deadline).map_err(|error| match error {
-            ConnectionError::Undecodable { .. } => error.to_string(),
-            ConnectionError::Io(error) => format!("reading from the broker failed: {error}"),
-        })?;
-        if let Some(Incoming::Packet(received)) = &incoming {
-            self.received.entry(conn.to_string()).or_default().push(received.to_string());
+        // The fields one by one: the connection and the unread packets are borrowed together.
+        let connection = self.connections.get_mut(conn).ok_or_else(|| not_open(conn))?;
+        let incoming = match self.unread.get_mut(conn).and_then(VecDeque::pop_front) {
+            Some(unread) => Some(unread),
+            None => {
+                let incoming = connection.next(deadline).map_err(|error| match error {
+                    ConnectionError::Undecodable { .. } => error.to_string(),
+                    ConnectionError::Io(error) => format!("reading from the broker failed: {error}"),
+                })?;
+                if let Some(Incoming::Packet(received)) = &incoming {
+                    self.received.entry(conn.to_string()).or_default().push(received.to_string());
+                }
+                incoming
+            }
+        };
+        if let (Some(read), Some(incoming)) = (&mut self.reading_ahead, &incoming) {
+            read.push((conn.to_string(), incoming.clone()));
         }
         Ok(incoming)
     }
@@ -258,7 +364,7 @@ impl Run<'_> {
                 }
             }
         }
-        if let Some(connection) = self.connections.remove(&step.conn) {
+        if let Some(connection) = self.forget(&step.conn) {
             connection.cut();
         }
         if step.reason_required && !reason_given {
@@ -279,17 +385,12 @@ impl Run<'_> {
                 ));
             }
         };
-        let Some(reasons) = &step.reason else { return Ok(()) };
-        let expected = reasons
-            .as_slice()
-            .iter()
-            .map(|reason| reason.code().map_err(|error| format!("scenario error: {error}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        if !expected.contains(&code) {
-            let expected: Vec<String> = expected.iter().map(ToString::to_string).collect();
-            return Err(format!("the broker gave the reason {code}, expected {}", expected.join(" or ")));
+        let Some(reason) = &step.reason else { return Ok(()) };
+        match reason.accepts(code) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("the broker gave the reason {code}, expected {}", reason.describe())),
+            Err(error) => Err(format!("scenario error: {error}")),
         }
-        Ok(())
     }
 
     fn expect_nothing(&mut self, conn: &str, for_ms: u64) -> StepResult {
@@ -304,6 +405,10 @@ impl Run<'_> {
             }
         }
     }
+}
+
+fn not_open(conn: &str) -> String {
+    format!("{conn:?} is not open (the scenario cut it, or the broker closed it)")
 }
 
 fn describe_unexpected(packet: PacketType) -> String {
@@ -343,6 +448,98 @@ pub fn new_run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use verimqtt::runtime::EmbeddedBroker;
+
+    /// Runs the steps (JSON) as a scenario in MQTT 3.1.1 against a broker of its own.
+    fn run_steps(steps: &str) -> Outcome {
+        let json = format!(
+            r#"{{"title": "t", "versions": ["3.1.1"], "statements": {{"3.1.1": ["MQTT-3.1.0-1"]}}, "steps": {steps}}}"#
+        );
+        let mut scenario: Scenario = serde_json::from_str(&json).unwrap();
+        scenario.id = "test/test".to_string();
+        scenario.validate().unwrap();
+        let broker = EmbeddedBroker::start().unwrap();
+        let settings = Settings { address: broker.addr(), run_id: new_run_id(), unsupported: BTreeSet::new() };
+        run(&scenario, SpecVersion::V3_1_1, 0, &settings)
+    }
+
+    /// A PINGREQ on `c`, then the alternatives (JSON).
+    fn after_a_ping(alternatives: &str) -> Outcome {
+        run_steps(&format!(
+            r#"[{{"connect": {{"conn": "c"}}}},
+                {{"send": {{"conn": "c", "packet": "pingreq"}}}},
+                {{"either": {alternatives}}}]"#
+        ))
+    }
+
+    fn failure(outcome: Outcome) -> Failure {
+        match outcome {
+            Outcome::Failed(failure) => failure,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_alternative_not_met_gives_back_what_it_read() {
+        let outcome = after_a_ping(
+            r#"[[{"expect": {"conn": "c", "packet": {"suback": {}}}}],
+                [{"expect_closed": {"conn": "c"}}],
+                [{"expect": {"conn": "c", "packet": "pingresp"}}, {"expect_nothing": {"conn": "c", "for_ms": 50}}]]"#,
+        );
+        assert_eq!(outcome, Outcome::Passed);
+    }
+
+    #[test]
+    fn when_no_alternative_is_met_each_says_why() {
+        let failure = failure(after_a_ping(
+            r#"[[{"expect": {"conn": "c", "packet": {"suback": {}}}}], [{"expect_closed": {"conn": "c", "within_ms": 100}}]]"#,
+        ));
+        assert_eq!(failure.step, 3);
+        assert!(failure.message.starts_with("none of the alternatives happened"), "{failure}");
+        assert!(failure.message.contains("1. expect SUBACK"), "{failure}");
+        assert!(failure.message.contains("2. expect \"c\" closed"), "{failure}");
+        assert_eq!(failure.received.len(), 2, "the CONNACK and the PINGRESP: {failure}");
+    }
+
+    #[test]
+    fn a_failure_after_a_met_alternative_names_the_step_in_it() {
+        let failure = failure(after_a_ping(
+            r#"[[{"expect": {"conn": "c", "packet": "pingresp"}}, {"expect": {"conn": "c", "packet": "pingresp", "within_ms": 50}}],
+                [{"expect_closed": {"conn": "c"}}]]"#,
+        ));
+        let expected = "alternative 1 (its first step was met), step 2: expect PINGRESP";
+        assert!(failure.message.starts_with(expected), "{failure}");
+    }
+
+    #[test]
+    fn repeated_steps_know_their_index() {
+        let outcome = run_steps(
+            r#"[{"connect": {"conn": "sub"}},
+                {"send": {"conn": "sub", "packet": {"subscribe": {"subscriptions": [{"filter": "{prefix}/#"}]}}}},
+                {"expect": {"conn": "sub", "packet": {"suback": {"reason_codes": ["granted_qos_0"]}}}},
+                {"connect": {"conn": "pub"}},
+                {"repeat": {"times": 3, "steps": [
+                    {"send": {"conn": "pub", "packet": {"publish": {"topic": "{prefix}/{n}"}}}},
+                    {"expect": {"conn": "sub", "packet": {"publish": {"topic": "{prefix}/{n}"}}}}
+                ]}},
+                {"send": {"conn": "pub", "packet": {"publish": {"topic": "{prefix}/x"}}}},
+                {"expect": {"conn": "sub", "packet": {"publish": {"topic": "{prefix}/{n}"}}}}]"#,
+        );
+        let failure = failure(outcome);
+        assert_eq!(failure.step, 7, "{{n}} means nothing outside a repetition: {failure}");
+    }
+
+    #[test]
+    fn bytes_can_be_sent_one_at_a_time() {
+        let started = Instant::now();
+        let outcome = run_steps(
+            r#"[{"open": {"conn": "c"}},
+                {"send": {"conn": "c", "packet": {"connect": {}}, "one_byte_every_ms": 5}},
+                {"expect": {"conn": "c", "packet": {"connack": {"reason_code": "success"}}}}]"#,
+        );
+        assert_eq!(outcome, Outcome::Passed);
+        assert!(started.elapsed() >= Duration::from_millis(5 * 20), "a CONNECT of 21 bytes or more, paced");
+    }
 
     #[test]
     fn base36_digits() {
