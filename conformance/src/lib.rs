@@ -4,6 +4,7 @@
 //! - [`scenario`]: the JSON format of a scenario and its steps;
 //! - [`template`]: packets written as JSON, sent or matched against what the broker sends;
 //! - [`runner`]: runs one scenario in one version against a broker;
+//! - [`liveness`]: the check that the broker still serves after a scenario;
 //! - [`suite`]: every scenario in every version, run concurrently;
 //! - [`report`]: outcomes and catalogue coverage, as JSON and Markdown;
 //! - [`expected`]: a third-party broker's known deviations, compared with a run;
@@ -11,6 +12,7 @@
 
 mod connection;
 pub mod expected;
+pub mod liveness;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -11,9 +12,10 @@ use verimqtt::codec::{self, Packet, PacketType, ProtocolVersion};
 use verimqtt_spec::catalogue::SpecVersion;
 
 use crate::connection::{Connection, ConnectionError, Incoming, Received};
+use crate::liveness::{self, PROBE_CONN, Sentinel};
 use crate::scenario::{
-    ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, RepeatStep, Scenario,
-    SendStep, Step,
+    CHECKED_AREAS, ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, RepeatStep,
+    Scenario, SendStep, Step,
 };
 use crate::template::{Context, Matcher, PacketTemplate, parse_hex};
 
@@ -25,6 +27,18 @@ pub struct Settings {
     pub run_id: String,
     /// Features the broker does not have; scenarios needing them are skipped.
     pub unsupported: BTreeSet<Feature>,
+    /// The connection held for the whole run whose loss shows a restart; without it the
+    /// liveness check only probes.
+    pub sentinel: Option<Arc<Sentinel>>,
+}
+
+impl Settings {
+    /// The settings of a new run against `address`, its sentinel connected in `version`.
+    pub fn open(address: SocketAddr, unsupported: BTreeSet<Feature>, version: SpecVersion) -> Result<Settings, String> {
+        let run_id = new_run_id();
+        let sentinel = Sentinel::open(address, protocol_version(version), format!("v{run_id}-sentinel"))?;
+        Ok(Settings { address, run_id, unsupported, sentinel: Some(sentinel) })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,31 +81,76 @@ pub fn protocol_version(version: SpecVersion) -> ProtocolVersion {
 }
 
 /// Runs `scenario` in `version`; `instance` tells this run of it from the others of the same
-/// run (it goes into the topic and client id prefixes).
+/// run (it goes into the topic and client id prefixes). A scenario that made the broker close a
+/// connection, or of an area that strains it, ends with the liveness check.
 pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings: &Settings) -> Outcome {
     if let Some(feature) = scenario.features.iter().find(|feature| settings.unsupported.contains(feature)) {
         return Outcome::Skipped(format!("the broker does not support {}", feature.name()));
     }
-    let mut run = Run {
-        settings,
-        version: protocol_version(version),
-        context: Context::new(
-            format!("{}/{instance}", settings.run_id),
-            format!("v{}{}", settings.run_id, base36(instance)),
-        ),
-        connections: HashMap::new(),
-        received: HashMap::new(),
-        unread: HashMap::new(),
-        reading_ahead: None,
-        failed_conn: None,
-    };
-    if let Err((index, message)) = run.steps(&scenario.steps) {
-        let step = &scenario.steps[index];
-        let conn = run.failed_conn.take().or_else(|| step.conn().map(str::to_string));
-        let received = conn.and_then(|conn| run.received.get(&conn)).cloned().unwrap_or_default();
-        return Outcome::Failed(Failure { step: index + 1, step_text: step.to_string(), message, received });
+    let losses_before = settings.sentinel.as_ref().map(|sentinel| sentinel.losses_seen());
+    let client_prefix = format!("v{}{}", settings.run_id, base36(instance));
+    let context = Context::new(format!("{}/{instance}", settings.run_id), client_prefix.clone());
+    // Held until after the check: a broker stalled by one of its connections fails it too.
+    let mut run = Run::new(settings, protocol_version(version), context);
+    let result = run.all(&scenario.steps);
+    let closes = scenario.steps.iter().any(|step| step.any(&|step| matches!(step, Step::ExpectClosed(_))));
+    if !(closes || run.broker_closed || CHECKED_AREAS.contains(&scenario.area())) {
+        return result.map_or_else(Outcome::Failed, |()| Outcome::Passed);
     }
-    Outcome::Passed
+    let probe = Context::new(format!("{}/liveness/{instance}", settings.run_id), client_prefix);
+    let step = scenario.steps.len() + 1;
+    let checked = check_liveness(settings, version, probe, losses_before, &scenario.instance_name(version), step);
+    drop(run);
+    match (checked, result) {
+        (Ok(()), result) => result.map_or_else(Outcome::Failed, |()| Outcome::Passed),
+        (Err(mut failure), result) => {
+            if let Err(before) = result {
+                failure.message.push_str(&format!(
+                    "\nbefore that, the scenario failed at step {}: {}: {}",
+                    before.step, before.step_text, before.message
+                ));
+            }
+            Outcome::Failed(failure)
+        }
+    }
+}
+
+/// After a scenario (the check is its step `step`): a new client's round trip
+/// ([`liveness::probe_steps`]) on a topic of its own, and the sentinel, if the run has one.
+fn check_liveness(
+    settings: &Settings,
+    version: SpecVersion,
+    context: Context,
+    losses_before: Option<usize>,
+    checker: &str,
+    step: usize,
+) -> Result<(), Failure> {
+    let steps = liveness::probe_steps(!settings.unsupported.contains(&Feature::Qos1));
+    let mut probe = Run::new(settings, protocol_version(version), context);
+    let mut problems = Vec::new();
+    let mut received = Vec::new();
+    if let Err(failure) = probe.all(&steps) {
+        let qos = if settings.unsupported.contains(&Feature::Qos1) { "QoS 0" } else { "QoS 1" };
+        problems.push(format!(
+            "a new client's {qos} round trip failed at its step {} ({}): {}",
+            failure.step, failure.step_text, failure.message
+        ));
+        received = failure.received;
+    }
+    if let (Some(sentinel), Some(before)) = (&settings.sentinel, losses_before) {
+        if let Err(lost) = sentinel.check(before, checker) {
+            problems.push(lost);
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Failure {
+        step,
+        step_text: format!("liveness check: a new client {PROBE_CONN:?} round trip, and the sentinel connection"),
+        message: format!("the broker stopped serving after this scenario: {}", problems.join("\n")),
+        received,
+    })
 }
 
 struct Run<'a> {
@@ -108,11 +167,37 @@ struct Run<'a> {
     reading_ahead: Option<Vec<(String, Incoming)>>,
     /// The connection of the innermost step that failed, for the failure report.
     failed_conn: Option<String>,
+    /// Whether the broker closed a connection.
+    broker_closed: bool,
 }
 
 type StepResult = Result<(), String>;
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(settings: &'a Settings, version: ProtocolVersion, context: Context) -> Self {
+        Run {
+            settings,
+            version,
+            context,
+            connections: HashMap::new(),
+            received: HashMap::new(),
+            unread: HashMap::new(),
+            reading_ahead: None,
+            failed_conn: None,
+            broker_closed: false,
+        }
+    }
+
+    /// Runs the steps of a scenario; a failure says where and why.
+    fn all(&mut self, steps: &[Step]) -> Result<(), Failure> {
+        self.steps(steps).map_err(|(index, message)| {
+            let step = &steps[index];
+            let conn = self.failed_conn.take().or_else(|| step.conn().map(str::to_string));
+            let received = conn.and_then(|conn| self.received.get(&conn)).cloned().unwrap_or_default();
+            Failure { step: index + 1, step_text: step.to_string(), message, received }
+        })
+    }
+
     /// Runs the steps in order; a failure comes back with the index of the step.
     fn steps(&mut self, steps: &[Step]) -> Result<(), (usize, String)> {
         for (index, step) in steps.iter().enumerate() {
@@ -284,8 +369,12 @@ impl Run<'_> {
                     ConnectionError::Undecodable { .. } => error.to_string(),
                     ConnectionError::Io(error) => format!("reading from the broker failed: {error}"),
                 })?;
-                if let Some(Incoming::Packet(received)) = &incoming {
-                    self.received.entry(conn.to_string()).or_default().push(received.to_string());
+                match &incoming {
+                    Some(Incoming::Packet(received)) => {
+                        self.received.entry(conn.to_string()).or_default().push(received.to_string());
+                    }
+                    Some(Incoming::Closed) => self.broker_closed = true,
+                    None => {}
                 }
                 incoming
             }
@@ -450,17 +539,102 @@ mod tests {
     use super::*;
     use verimqtt::runtime::EmbeddedBroker;
 
-    /// Runs the steps (JSON) as a scenario in MQTT 3.1.1 against a broker of its own.
-    fn run_steps(steps: &str) -> Outcome {
+    /// The steps (JSON) as scenario `id`, in MQTT 3.1.1.
+    fn scenario(id: &str, steps: &str) -> Scenario {
         let json = format!(
             r#"{{"title": "t", "versions": ["3.1.1"], "statements": {{"3.1.1": ["MQTT-3.1.0-1"]}}, "steps": {steps}}}"#
         );
         let mut scenario: Scenario = serde_json::from_str(&json).unwrap();
-        scenario.id = "test/test".to_string();
+        scenario.id = id.to_string();
         scenario.validate().unwrap();
+        scenario
+    }
+
+    /// Runs the steps (JSON) as a scenario in MQTT 3.1.1 against a broker of its own.
+    fn run_steps(steps: &str) -> Outcome {
         let broker = EmbeddedBroker::start().unwrap();
-        let settings = Settings { address: broker.addr(), run_id: new_run_id(), unsupported: BTreeSet::new() };
-        run(&scenario, SpecVersion::V3_1_1, 0, &settings)
+        let settings =
+            Settings { address: broker.addr(), run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None };
+        run(&scenario("test/test", steps), SpecVersion::V3_1_1, 0, &settings)
+    }
+
+    /// Three steps after which the broker must close `c`: a malformed PUBLISH (QoS 3).
+    const MALFORMED: &str = r#"[{"connect": {"conn": "c"}},
+        {"send": {"conn": "c", "hex": "36 03 00 01 61"}},
+        {"expect_closed": {"conn": "c"}}]"#;
+
+    #[test]
+    fn a_broker_that_still_serves_passes_the_liveness_check() {
+        let broker = EmbeddedBroker::start().unwrap();
+        let settings = Settings::open(broker.addr(), BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        for id in ["malformed/qos-3", "publish/closes"] {
+            assert_eq!(run(&scenario(id, MALFORMED), SpecVersion::V3_1_1, 0, &settings), Outcome::Passed);
+        }
+        // Unless the QoS 1 round trip is possible, the probe goes at QoS 0.
+        let settings = Settings { unsupported: [Feature::Qos1].into(), ..settings };
+        assert_eq!(run(&scenario("malformed/qos-3", MALFORMED), SpecVersion::V3_1_1, 1, &settings), Outcome::Passed);
+    }
+
+    #[test]
+    fn a_broker_that_dies_during_a_scenario_fails_it() {
+        let broker = EmbeddedBroker::start().unwrap();
+        let settings = Settings::open(broker.addr(), BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        // The broker goes away while the scenario waits for it to close `c`: the scenario's own
+        // steps pass, as they would against a broker that crashed.
+        let dying = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            broker.shutdown().unwrap();
+        });
+        let outcome = run(
+            &scenario(
+                "connect/t",
+                r#"[{"connect": {"conn": "c"}}, {"expect_closed": {"conn": "c", "within_ms": 5000}}]"#,
+            ),
+            SpecVersion::V3_1_1,
+            0,
+            &settings,
+        );
+        dying.join().unwrap();
+        let failure = failure(outcome);
+        assert_eq!(failure.step, 3, "{failure}");
+        assert!(failure.message.starts_with("the broker stopped serving after this scenario: "), "{failure}");
+        assert!(failure.message.contains("round trip failed at its step 1 (connect \"liveness\")"), "{failure}");
+        assert!(failure.message.contains("the sentinel connection, open since the run started, was lost"), "{failure}");
+    }
+
+    #[test]
+    fn a_broker_restarted_during_a_scenario_fails_it() {
+        let first = EmbeddedBroker::start().unwrap();
+        let address = first.addr();
+        let settings = Settings::open(address, BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        // A supervisor brings the broker back on the same port at once: the probe is served,
+        // the sentinel is gone.
+        let restarted = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            first.shutdown().unwrap();
+            let listener = verimqtt::runtime::Listener::bind(address, verimqtt::runtime::Transport::Tcp).unwrap();
+            let server = verimqtt::runtime::Server::new(Default::default(), verimqtt::broker::AllowAll);
+            EmbeddedBroker::serve(server.listener(listener)).unwrap()
+        });
+        let steps = r#"[{"connect": {"conn": "c"}}, {"expect_closed": {"conn": "c", "within_ms": 5000}}, {"wait": {"ms": 300}}]"#;
+        let outcome = run(&scenario("connect/t", steps), SpecVersion::V3_1_1, 0, &settings);
+        let _second = restarted.join().unwrap();
+        let failure = failure(outcome);
+        assert!(failure.message.starts_with("the broker stopped serving after this scenario: "), "{failure}");
+        assert!(!failure.message.contains("round trip failed"), "the new broker serves: {failure}");
+        assert!(failure.message.contains("lost during or before this scenario"), "{failure}");
+        assert!(failure.message.contains("noticed by the check after connect/t@3.1.1"), "{failure}");
+    }
+
+    #[test]
+    fn a_failed_scenario_whose_broker_died_reports_both() {
+        let broker = EmbeddedBroker::start().unwrap();
+        let settings =
+            Settings { address: broker.addr(), run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None };
+        broker.shutdown().unwrap();
+        let failure = failure(run(&scenario("malformed/qos-3", MALFORMED), SpecVersion::V3_1_1, 0, &settings));
+        assert!(failure.message.starts_with("the broker stopped serving after this scenario: "), "{failure}");
+        assert!(failure.message.contains("before that, the scenario failed at step 1: connect \"c\""), "{failure}");
     }
 
     /// A PINGREQ on `c`, then the alternatives (JSON).

@@ -109,6 +109,7 @@ mod tests {
             address: "127.0.0.1:9".parse().unwrap(),
             run_id: "test0".to_string(),
             unsupported: Default::default(),
+            sentinel: None,
         };
         let seen = AtomicUsize::new(0);
         let results = run_all(&instances, &settings, 3, &|_| {

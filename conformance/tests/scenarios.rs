@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use verimqtt_conformance::runner::new_run_id;
 use verimqtt_conformance::suite::{self, run_one};
 use verimqtt_conformance::{Outcome, Scenario, Settings, TargetBroker, scenarios_dir};
+use verimqtt_spec::catalogue::SpecVersion;
 
 fn main() {
     let mut arguments = Arguments::from_args();
@@ -19,7 +19,10 @@ fn main() {
     arguments.test_threads.get_or_insert(16);
     let scenarios = Scenario::load_all(&scenarios_dir()).unwrap_or_else(|error| panic!("{error}"));
     let broker = TargetBroker::start(None).unwrap_or_else(|error| panic!("{error}"));
-    let settings = Arc::new(Settings { address: broker.address(), run_id: new_run_id(), unsupported: BTreeSet::new() });
+    // The sentinel connection watches for a restart through the whole run (see `liveness`).
+    let settings = Settings::open(broker.address(), BTreeSet::new(), SpecVersion::V3_1_1)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let settings = Arc::new(settings);
     let trials = suite::instances(scenarios)
         .into_iter()
         .map(|instance| {
