@@ -110,6 +110,20 @@ impl Connection {
         }
     }
 
+    /// Closes the connection without DISCONNECT and waits, until `deadline`, for the broker to
+    /// close its side: once it has, it has noticed the close.
+    pub fn close(mut self, deadline: Instant) {
+        if self.stream.shutdown(Shutdown::Write).is_err() {
+            return;
+        }
+        let mut chunk = [0u8; 4096];
+        while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) {
+            if self.stream.set_read_timeout(Some(left)).is_err() || !matches!(self.stream.read(&mut chunk), Ok(1..)) {
+                return;
+            }
+        }
+    }
+
     /// Closes both directions at once, without DISCONNECT, as a failed network would.
     pub fn cut(self) {
         // The broker may already have closed it; either way it is gone.

@@ -117,9 +117,15 @@ impl Sentinel {
         Ok(sentinel)
     }
 
-    /// How many losses have been seen so far: a scenario notes it when it starts.
-    pub fn losses_seen(&self) -> usize {
-        self.lock().losses.len()
+    /// How many losses have been seen so far: a scenario notes it when it starts. A sentinel
+    /// lost earlier is opened again first, if the broker is back, so that it watches this
+    /// scenario too.
+    pub fn watch(&self) -> usize {
+        let mut state = self.lock();
+        if state.connection.is_none() {
+            self.reopen(&mut state);
+        }
+        state.losses.len()
     }
 
     /// Pings the sentinel now; fails if it has been lost since `since` losses had been seen.
@@ -167,7 +173,12 @@ impl Sentinel {
                 }
             }
         }
-        // While the broker is down this fails, quickly; the keep alive thread tries again.
+        self.reopen(state);
+    }
+
+    /// Opens the sentinel again. While the broker is down this fails, quickly, and the keep
+    /// alive thread and the next run try again.
+    fn reopen(&self, state: &mut SentinelState) {
         if let Ok((connection, ping_every)) = connect(self.address, self.version, &self.client_id) {
             *state = SentinelState {
                 connection: Some(connection),
@@ -258,7 +269,7 @@ mod tests {
     fn a_sentinel_on_a_live_broker_reports_nothing() {
         let broker = EmbeddedBroker::start().unwrap();
         let sentinel = Sentinel::open(broker.addr(), ProtocolVersion::V5, "sentinel-live".to_string()).unwrap();
-        assert_eq!(sentinel.losses_seen(), 0);
+        assert_eq!(sentinel.watch(), 0);
         assert_eq!(sentinel.check(0, "a@5.0"), Ok(()));
         assert_eq!(sentinel.check(0, "a@5.0"), Ok(()));
     }
@@ -268,7 +279,7 @@ mod tests {
         let first = EmbeddedBroker::start().unwrap();
         let address = first.addr();
         let sentinel = Sentinel::open(address, ProtocolVersion::V311, "sentinel-restart".to_string()).unwrap();
-        let before = sentinel.losses_seen();
+        let before = sentinel.watch();
         first.shutdown().unwrap();
         let second = broker_at(address);
         let error = sentinel.check(before, "malformed/x@3.1.1").unwrap_err();
@@ -277,7 +288,7 @@ mod tests {
         assert!(error.contains("The broker restarted or died"), "{error}");
         // A scenario that started after the loss is not blamed, and the sentinel watches the
         // new broker.
-        let after = sentinel.losses_seen();
+        let after = sentinel.watch();
         assert_eq!(sentinel.check(after, "b@3.1.1"), Ok(()));
         second.shutdown().unwrap();
         assert!(sentinel.check(after, "c@3.1.1").is_err());
@@ -290,7 +301,7 @@ mod tests {
         sentinel.lock().ping_every = Duration::ZERO;
         broker.shutdown().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while sentinel.losses_seen() == 0 && Instant::now() < deadline {
+        while sentinel.watch() == 0 && Instant::now() < deadline {
             std::thread::sleep(TICK);
         }
         let error = sentinel.check(0, "a@3.1.1").unwrap_err();

@@ -22,7 +22,7 @@ use verimqtt_conformance::expected::Expected;
 use verimqtt_conformance::report::Report;
 use verimqtt_conformance::runner::{Outcome, Settings};
 use verimqtt_conformance::suite::{self, Instance};
-use verimqtt_conformance::{Feature, Scenario, TargetBroker, scenarios_dir};
+use verimqtt_conformance::{Feature, Scenario, TargetBroker, scenarios_dir, serve_embedded_if_asked};
 use verimqtt_spec::catalogue::SpecVersion;
 
 #[derive(Debug, Parser)]
@@ -64,6 +64,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    serve_embedded_if_asked();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(true) => ExitCode::SUCCESS,

@@ -57,6 +57,9 @@ pub struct Failure {
     pub message: String,
     /// What the connection of the failing step received, in order.
     pub received: Vec<String>,
+    /// Whether it is the liveness check that failed: the broker crashed, restarted or stalled
+    /// during or before the run, which breaks none of the statements the scenario checks.
+    pub stopped_serving: bool,
 }
 
 impl fmt::Display for Failure {
@@ -87,21 +90,27 @@ pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings:
     if let Some(feature) = scenario.features.iter().find(|feature| settings.unsupported.contains(feature)) {
         return Outcome::Skipped(format!("the broker does not support {}", feature.name()));
     }
-    let losses_before = settings.sentinel.as_ref().map(|sentinel| sentinel.losses_seen());
+    if !scenario.steps.is_empty() {
+        wait_for_broker(settings.address);
+    }
+    let losses_before = settings.sentinel.as_ref().map(|sentinel| sentinel.watch());
     let client_prefix = format!("v{}{}", settings.run_id, base36(instance));
     let context = Context::new(format!("{}/{instance}", settings.run_id), client_prefix.clone());
-    // Held until after the check: a broker stalled by one of its connections fails it too.
     let mut run = Run::new(settings, protocol_version(version), context);
     let result = run.all(&scenario.steps);
     let closes = scenario.steps.iter().any(|step| step.any(&|step| matches!(step, Step::ExpectClosed(_))));
     if !(closes || run.broker_closed || CHECKED_AREAS.contains(&scenario.area())) {
         return result.map_or_else(Outcome::Failed, |()| Outcome::Passed);
     }
-    let probe = Context::new(format!("{}/liveness/{instance}", settings.run_id), client_prefix);
-    let step = scenario.steps.len() + 1;
-    let checked = check_liveness(settings, version, probe, losses_before, &scenario.instance_name(version), step);
-    drop(run);
-    match (checked, result) {
+    let check = Check {
+        settings,
+        version,
+        probe: Context::new(format!("{}/liveness/{instance}", settings.run_id), client_prefix),
+        losses_before,
+        checker: scenario.instance_name(version),
+        step: scenario.steps.len() + 1,
+    };
+    match (check.run(run), result) {
         (Ok(()), result) => result.map_or_else(Outcome::Failed, |()| Outcome::Passed),
         (Err(mut failure), result) => {
             if let Err(before) = result {
@@ -115,42 +124,77 @@ pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings:
     }
 }
 
-/// After a scenario (the check is its step `step`): a new client's round trip
-/// ([`liveness::probe_steps`]) on a topic of its own, and the sentinel, if the run has one.
-fn check_liveness(
-    settings: &Settings,
+/// How long a run waits, before it starts, for a broker that does not accept connections: one
+/// that a supervisor is bringing back after a crash (which the check of the run that caused it
+/// reports). A run that starts while it is down would fail for no fault of its own.
+const BROKER_RESTART_GRACE: Duration = Duration::from_secs(3);
+
+/// Waits until the broker accepts a TCP connection, or [`BROKER_RESTART_GRACE`] has passed.
+fn wait_for_broker(address: SocketAddr) {
+    let deadline = Instant::now() + BROKER_RESTART_GRACE;
+    while std::net::TcpStream::connect_timeout(&address, BROKER_RESTART_GRACE).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The liveness check after one scenario run.
+struct Check<'a> {
+    settings: &'a Settings,
     version: SpecVersion,
-    context: Context,
+    /// The probe's names: a topic of its own, the scenario's client id prefix.
+    probe: Context,
+    /// The sentinel's losses seen when the run started.
     losses_before: Option<usize>,
-    checker: &str,
+    /// The run's name, for the sentinel's messages.
+    checker: String,
+    /// The step number the check takes in a failure report: after the scenario's last.
     step: usize,
-) -> Result<(), Failure> {
-    let steps = liveness::probe_steps(!settings.unsupported.contains(&Feature::Qos1));
-    let mut probe = Run::new(settings, protocol_version(version), context);
-    let mut problems = Vec::new();
-    let mut received = Vec::new();
-    if let Err(failure) = probe.all(&steps) {
-        let qos = if settings.unsupported.contains(&Feature::Qos1) { "QoS 0" } else { "QoS 1" };
-        problems.push(format!(
-            "a new client's {qos} round trip failed at its step {} ({}): {}",
-            failure.step, failure.step_text, failure.message
-        ));
-        received = failure.received;
-    }
-    if let (Some(sentinel), Some(before)) = (&settings.sentinel, losses_before) {
-        if let Err(lost) = sentinel.check(before, checker) {
-            problems.push(lost);
+}
+
+impl Check<'_> {
+    /// A new client's round trip ([`liveness::probe_steps`]) while the scenario's connections
+    /// are still open (a broker stalled by one of them fails it), then again once they are
+    /// closed and the broker has closed its side (tearing down their sessions can crash it
+    /// too), then the sentinel, if the run has one.
+    fn run(&self, mut scenario: Run<'_>) -> Result<(), Failure> {
+        let qos1 = !self.settings.unsupported.contains(&Feature::Qos1);
+        let steps = liveness::probe_steps(qos1);
+        let mut problems = Vec::new();
+        let mut received = Vec::new();
+        let mut round_trip = |when: &str| {
+            let mut probe = Run::new(self.settings, protocol_version(self.version), self.probe.clone());
+            if let Err(failure) = probe.all(&steps) {
+                problems.push(format!(
+                    "a new client's QoS {} round trip failed {when}, at its step {} ({}): {}",
+                    u8::from(qos1),
+                    failure.step,
+                    failure.step_text,
+                    failure.message
+                ));
+                if received.is_empty() {
+                    received = failure.received;
+                }
+            }
+        };
+        round_trip("while the scenario's connections were still open");
+        scenario.close_all(Instant::now() + Duration::from_millis(DEFAULT_WITHIN_MS));
+        round_trip("once the scenario's connections were closed");
+        if let (Some(sentinel), Some(before)) = (&self.settings.sentinel, self.losses_before) {
+            if let Err(lost) = sentinel.check(before, &self.checker) {
+                problems.push(lost);
+            }
         }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Failure {
+            step: self.step,
+            step_text: format!("liveness check: a new client {PROBE_CONN:?} round trip, and the sentinel connection"),
+            message: format!("the broker stopped serving after this scenario: {}", problems.join("\n")),
+            received,
+            stopped_serving: true,
+        })
     }
-    if problems.is_empty() {
-        return Ok(());
-    }
-    Err(Failure {
-        step,
-        step_text: format!("liveness check: a new client {PROBE_CONN:?} round trip, and the sentinel connection"),
-        message: format!("the broker stopped serving after this scenario: {}", problems.join("\n")),
-        received,
-    })
 }
 
 struct Run<'a> {
@@ -194,7 +238,7 @@ impl<'a> Run<'a> {
             let step = &steps[index];
             let conn = self.failed_conn.take().or_else(|| step.conn().map(str::to_string));
             let received = conn.and_then(|conn| self.received.get(&conn)).cloned().unwrap_or_default();
-            Failure { step: index + 1, step_text: step.to_string(), message, received }
+            Failure { step: index + 1, step_text: step.to_string(), message, received, stopped_serving: false }
         })
     }
 
@@ -294,6 +338,14 @@ impl<'a> Run<'a> {
         self.connections.insert(conn.to_string(), connection);
         self.received.insert(conn.to_string(), Vec::new());
         Ok(())
+    }
+
+    /// Closes every connection and waits, until `deadline`, for the broker to close its side.
+    fn close_all(&mut self, deadline: Instant) {
+        self.unread.clear();
+        for (_, connection) in self.connections.drain() {
+            connection.close(deadline);
+        }
     }
 
     /// Takes `conn` out of the run, with anything left unread on it.
@@ -598,7 +650,9 @@ mod tests {
         let failure = failure(outcome);
         assert_eq!(failure.step, 3, "{failure}");
         assert!(failure.message.starts_with("the broker stopped serving after this scenario: "), "{failure}");
-        assert!(failure.message.contains("round trip failed at its step 1 (connect \"liveness\")"), "{failure}");
+        let open =
+            "round trip failed while the scenario's connections were still open, at its step 1 (connect \"liveness\")";
+        assert!(failure.message.contains(open), "{failure}");
         assert!(failure.message.contains("the sentinel connection, open since the run started, was lost"), "{failure}");
     }
 

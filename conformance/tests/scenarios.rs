@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use verimqtt_conformance::suite::{self, run_one};
-use verimqtt_conformance::{Outcome, Scenario, Settings, TargetBroker, scenarios_dir};
+use verimqtt_conformance::{Outcome, Scenario, Settings, TargetBroker, scenarios_dir, serve_embedded_if_asked};
 use verimqtt_spec::catalogue::SpecVersion;
 
 fn main() {
+    // In the child process that serves the embedded broker, this is all main does.
+    serve_embedded_if_asked();
     let mut arguments = Arguments::from_args();
     // Scenarios spend their time waiting on the broker, and keep apart by their names: run many
     // at once unless told otherwise.
@@ -23,9 +25,12 @@ fn main() {
     let settings = Settings::open(broker.address(), BTreeSet::new(), SpecVersion::V3_1_1)
         .unwrap_or_else(|error| panic!("{error}"));
     let settings = Arc::new(settings);
-    let trials = suite::instances(scenarios)
+    let instances = suite::instances(scenarios);
+    // libtest-mimic starts the trials in the order given: those that run alone first.
+    let trials = suite::start_order(&instances)
         .into_iter()
-        .map(|instance| {
+        .map(|index| {
+            let instance = instances[index].clone();
             let settings = Arc::clone(&settings);
             Trial::test(instance.name(), move || match run_one(&instance, &settings).outcome {
                 Outcome::Passed | Outcome::Skipped(_) => Ok(()),
