@@ -3,8 +3,9 @@
 //! A scenario that makes the broker close a connection, or feeds it what is most likely to
 //! crash it (every scenario of the [`CHECKED_AREAS`](crate::scenario::CHECKED_AREAS)), ends with
 //! a check: a fresh client connects, subscribes to a topic of its own, publishes to it at QoS 1
-//! and must get the PUBACK and the message back in time ([`probe_steps`]). The scenario's own
-//! connections stay open meanwhile, so a broker stalled by one of them fails too.
+//! and must get the PUBACK and the message back in time ([`probe_steps`]); the runner runs it
+//! twice, with the scenario's connections still open (a broker stalled by one of them fails)
+//! and once they are closed (tearing their sessions down can crash a broker too).
 //!
 //! A broker that crashed and was restarted by a supervisor (systemd, docker) serves that probe
 //! well. The [`Sentinel`] tells: one connection opened when the run starts and kept alive
