@@ -628,6 +628,19 @@ mod tests {
     }
 
     #[test]
+    fn malformed_and_robustness_runs_are_checked_whatever_their_steps() {
+        let broker = EmbeddedBroker::start().unwrap();
+        let settings =
+            Settings { address: broker.addr(), run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None };
+        broker.shutdown().unwrap();
+        for id in ["malformed/empty", "robustness/empty"] {
+            let failure = failure(run(&scenario(id, "[]"), SpecVersion::V3_1_1, 0, &settings));
+            assert!(failure.stopped_serving, "{id}: {failure}");
+        }
+        assert_eq!(run(&scenario("publish/empty", "[]"), SpecVersion::V3_1_1, 0, &settings), Outcome::Passed);
+    }
+
+    #[test]
     fn a_broker_that_dies_during_a_scenario_fails_it() {
         let broker = EmbeddedBroker::start().unwrap();
         let settings = Settings::open(broker.addr(), BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
