@@ -602,12 +602,22 @@ mod tests {
         scenario
     }
 
+    fn settings_without_sentinel(address: SocketAddr) -> Settings {
+        Settings { address, run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None }
+    }
+
+    /// Where a broker listened that has stopped.
+    fn dead_broker() -> SocketAddr {
+        let broker = EmbeddedBroker::start().unwrap();
+        let address = broker.addr();
+        broker.shutdown().unwrap();
+        address
+    }
+
     /// Runs the steps (JSON) as a scenario in MQTT 3.1.1 against a broker of its own.
     fn run_steps(steps: &str) -> Outcome {
         let broker = EmbeddedBroker::start().unwrap();
-        let settings =
-            Settings { address: broker.addr(), run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None };
-        run(&scenario("test/test", steps), SpecVersion::V3_1_1, 0, &settings)
+        run(&scenario("test/test", steps), SpecVersion::V3_1_1, 0, &settings_without_sentinel(broker.addr()))
     }
 
     /// Three steps after which the broker must close `c`: a malformed PUBLISH (QoS 3).
@@ -629,10 +639,7 @@ mod tests {
 
     #[test]
     fn malformed_and_robustness_runs_are_checked_whatever_their_steps() {
-        let broker = EmbeddedBroker::start().unwrap();
-        let settings =
-            Settings { address: broker.addr(), run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None };
-        broker.shutdown().unwrap();
+        let settings = settings_without_sentinel(dead_broker());
         for id in ["malformed/empty", "robustness/empty"] {
             let failure = failure(run(&scenario(id, "[]"), SpecVersion::V3_1_1, 0, &settings));
             assert!(failure.stopped_serving, "{id}: {failure}");
@@ -695,10 +702,7 @@ mod tests {
 
     #[test]
     fn a_failed_scenario_whose_broker_died_reports_both() {
-        let broker = EmbeddedBroker::start().unwrap();
-        let settings =
-            Settings { address: broker.addr(), run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None };
-        broker.shutdown().unwrap();
+        let settings = settings_without_sentinel(dead_broker());
         let failure = failure(run(&scenario("malformed/qos-3", MALFORMED), SpecVersion::V3_1_1, 0, &settings));
         assert!(failure.message.starts_with("the broker stopped serving after this scenario: "), "{failure}");
         assert!(failure.message.contains("before that, the scenario failed at step 1: connect \"c\""), "{failure}");
