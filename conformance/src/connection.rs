@@ -29,13 +29,23 @@ pub struct Received {
 }
 
 impl std::fmt::Display for Received {
+    /// The bytes and the decoded packet, each cut short if the packet is large.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}  =  {:?}", hex(&self.bytes), self.packet)
+        const SHOWN: usize = 300;
+        let bytes = match self.bytes.get(..SHOWN / 3) {
+            Some(start) if start.len() < self.bytes.len() => format!("{} ... ({} bytes)", hex(start), self.bytes.len()),
+            _ => hex(&self.bytes),
+        };
+        let packet = format!("{:?}", self.packet);
+        match packet.char_indices().nth(SHOWN) {
+            Some((cut, _)) => write!(f, "{bytes}  =  {} ...", &packet[..cut]),
+            None => write!(f, "{bytes}  =  {packet}"),
+        }
     }
 }
 
 /// What the broker did next.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Incoming {
     Packet(Received),
     /// The broker closed the connection (or reset it).
@@ -96,6 +106,20 @@ impl Connection {
                     return Ok(Some(Incoming::Closed));
                 }
                 Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Closes the connection without DISCONNECT and waits, until `deadline`, for the broker to
+    /// close its side: once it has, it has noticed the close.
+    pub fn close(mut self, deadline: Instant) {
+        if self.stream.shutdown(Shutdown::Write).is_err() {
+            return;
+        }
+        let mut chunk = [0u8; 4096];
+        while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) {
+            if self.stream.set_read_timeout(Some(left)).is_err() || !matches!(self.stream.read(&mut chunk), Ok(1..)) {
+                return;
             }
         }
     }

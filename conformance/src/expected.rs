@@ -115,6 +115,7 @@ mod tests {
                     statements: vec![],
                     outcome,
                     detail: None,
+                    stopped_serving: false,
                     duration_ms: 0,
                 })
                 .collect(),

@@ -4,13 +4,17 @@
 //! - [`scenario`]: the JSON format of a scenario and its steps;
 //! - [`template`]: packets written as JSON, sent or matched against what the broker sends;
 //! - [`runner`]: runs one scenario in one version against a broker;
+//! - [`liveness`]: the check that the broker still serves after a scenario;
 //! - [`suite`]: every scenario in every version, run concurrently;
 //! - [`report`]: outcomes and catalogue coverage, as JSON and Markdown;
 //! - [`expected`]: a third-party broker's known deviations, compared with a run;
-//! - which broker: `MQTT_BROKER`, or the embedded one ([`TargetBroker`]).
+//! - which broker: `MQTT_BROKER`, or the embedded one ([`TargetBroker`]), run in a child
+//!   process so that its crash does not end the suite ([`serve_embedded_if_asked`]).
 
 mod connection;
+mod embedded;
 pub mod expected;
+pub mod liveness;
 pub mod report;
 pub mod runner;
 pub mod scenario;
@@ -20,6 +24,7 @@ pub mod template;
 
 use std::path::PathBuf;
 
+pub use embedded::serve_embedded_if_asked;
 pub use runner::{Failure, Outcome, Settings};
 pub use scenario::{Feature, Scenario};
 pub use target::{BrokerAddress, Target, TargetBroker, TargetError};

@@ -20,9 +20,9 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use verimqtt_conformance::expected::Expected;
 use verimqtt_conformance::report::Report;
-use verimqtt_conformance::runner::{Outcome, Settings, new_run_id};
+use verimqtt_conformance::runner::{Outcome, Settings};
 use verimqtt_conformance::suite::{self, Instance};
-use verimqtt_conformance::{Feature, Scenario, TargetBroker, scenarios_dir};
+use verimqtt_conformance::{Feature, Scenario, TargetBroker, scenarios_dir, serve_embedded_if_asked};
 use verimqtt_spec::catalogue::SpecVersion;
 
 #[derive(Debug, Parser)]
@@ -64,6 +64,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    serve_embedded_if_asked();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -96,7 +97,11 @@ fn run(cli: &Cli) -> Result<bool, String> {
     let expected = cli.expected.as_deref().map(Expected::load).transpose()?;
 
     let broker = TargetBroker::start(cli.broker.as_deref())?;
-    let settings = Settings { address: broker.address(), run_id: new_run_id(), unsupported };
+    // The sentinel connection watches for a restart through the whole run (see `liveness`);
+    // 3.1.1 unless only 5.0 runs.
+    let only_5 = !selected.is_empty() && selected.iter().all(|instance| instance.version == SpecVersion::V5_0);
+    let sentinel_version = if only_5 { SpecVersion::V5_0 } else { SpecVersion::V3_1_1 };
+    let settings = Settings::open(broker.address(), unsupported, sentinel_version)?;
     eprintln!("running {} scenario runs against {} (run {})", selected.len(), broker.name(), settings.run_id);
 
     let progress = ProgressBar::new(selected.len() as u64);

@@ -54,6 +54,9 @@ pub struct ScenarioResult {
     /// For a failure: the step, what went wrong and the bytes received; for a skip: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// A failure of the liveness check: the broker stopped serving during or before the run.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_serving: bool,
     pub duration_ms: u64,
 }
 
@@ -62,7 +65,7 @@ pub struct ScenarioResult {
 pub struct Coverage {
     pub version: SpecVersion,
     pub levels: Vec<LevelCoverage>,
-    /// Statements checked by a scenario that failed.
+    /// Statements checked by a scenario that failed (other than by the broker ceasing to serve).
     pub broken: Vec<String>,
 }
 
@@ -184,6 +187,20 @@ impl Report {
         if !broken.is_empty() {
             let _ = writeln!(md, "\nStatements the broker breaks: {}.", broken.join(", "));
         }
+        let stopped: Vec<String> = self
+            .results
+            .iter()
+            .filter(|result| result.stopped_serving)
+            .map(|result| format!("`{}`", result.name))
+            .collect();
+        if !stopped.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nRuns during or before which the broker stopped serving (it crashed, restarted or stalled; \
+                 their statements are not counted as broken): {}.",
+                stopped.join(", ")
+            );
+        }
         let failures: Vec<&ScenarioResult> = self.results.iter().filter(|result| result.outcome == "failed").collect();
         if !failures.is_empty() {
             md.push_str("\n## Failures\n");
@@ -227,6 +244,7 @@ fn scenario_result(result: &InstanceResult) -> ScenarioResult {
             Outcome::Failed(failure) => Some(failure.to_string()),
             Outcome::Skipped(why) => Some(why.clone()),
         },
+        stopped_serving: matches!(&result.outcome, Outcome::Failed(failure) if failure.stopped_serving),
         duration_ms: result.duration.as_millis() as u64,
     }
 }
@@ -240,8 +258,9 @@ fn coverage(results: &[InstanceResult]) -> Vec<Coverage> {
             let mut broken = BTreeSet::new();
             for result in results.iter().filter(|result| result.instance.version == version) {
                 let ids = result.instance.scenario.statements.get(&version).into_iter().flatten();
-                match result.outcome {
+                match &result.outcome {
                     Outcome::Passed => checked.extend(ids.cloned()),
+                    Outcome::Failed(failure) if failure.stopped_serving => checked.extend(ids.cloned()),
                     Outcome::Failed(_) => {
                         for id in ids {
                             checked.insert(id.clone());
@@ -296,6 +315,7 @@ mod tests {
             step_text: "expect \"c\" closed".into(),
             message: "still open".into(),
             received: vec![],
+            stopped_serving: false,
         };
         instances(vec![scenario])
             .into_iter()
@@ -315,6 +335,20 @@ mod tests {
         assert_eq!(v5.broken, ["MQTT-3.1.0-1", "MQTT-3.1.0-2"]);
         let v311 = report.coverage.iter().find(|coverage| coverage.version == SpecVersion::V3_1_1).unwrap();
         assert!(v311.broken.is_empty());
+    }
+
+    #[test]
+    fn a_broker_that_stopped_serving_breaks_no_statement_of_the_run() {
+        let mut results = results();
+        if let Outcome::Failed(failure) = &mut results[1].outcome {
+            failure.stopped_serving = true;
+        }
+        let report = Report::new("test".into(), "r".into(), 10, &results);
+        assert!(report.coverage.iter().all(|coverage| coverage.broken.is_empty()));
+        assert!(report.results[1].stopped_serving);
+        let markdown = report.to_markdown();
+        assert!(markdown.contains("the broker stopped serving (it crashed"), "{markdown}");
+        assert!(markdown.contains("`connect/first@5.0`"), "{markdown}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Runs one scenario in one protocol version against a broker, step by step, and says what
 //! happened: passed, failed (at which step, why, with the bytes received), or skipped.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -11,8 +12,10 @@ use verimqtt::codec::{self, Packet, PacketType, ProtocolVersion};
 use verimqtt_spec::catalogue::SpecVersion;
 
 use crate::connection::{Connection, ConnectionError, Incoming, Received};
+use crate::liveness::{self, PROBE_CONN, Sentinel};
 use crate::scenario::{
-    ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, Scenario, SendStep, Step,
+    CHECKED_AREAS, ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, RepeatStep,
+    Scenario, SendStep, Step,
 };
 use crate::template::{Context, Matcher, PacketTemplate, parse_hex};
 
@@ -24,6 +27,18 @@ pub struct Settings {
     pub run_id: String,
     /// Features the broker does not have; scenarios needing them are skipped.
     pub unsupported: BTreeSet<Feature>,
+    /// The connection held for the whole run whose loss shows a restart; without it the
+    /// liveness check only probes.
+    pub sentinel: Option<Arc<Sentinel>>,
+}
+
+impl Settings {
+    /// The settings of a new run against `address`, its sentinel connected in `version`.
+    pub fn open(address: SocketAddr, unsupported: BTreeSet<Feature>, version: SpecVersion) -> Result<Settings, String> {
+        let run_id = new_run_id();
+        let sentinel = Sentinel::open(address, protocol_version(version), format!("v{run_id}-sentinel"))?;
+        Ok(Settings { address, run_id, unsupported, sentinel: Some(sentinel) })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +57,9 @@ pub struct Failure {
     pub message: String,
     /// What the connection of the failing step received, in order.
     pub received: Vec<String>,
+    /// Whether it is the liveness check that failed: the broker crashed, restarted or stalled
+    /// during or before the run, which breaks none of the statements the scenario checks.
+    pub stopped_serving: bool,
 }
 
 impl fmt::Display for Failure {
@@ -66,28 +84,117 @@ pub fn protocol_version(version: SpecVersion) -> ProtocolVersion {
 }
 
 /// Runs `scenario` in `version`; `instance` tells this run of it from the others of the same
-/// run (it goes into the topic and client id prefixes).
+/// run (it goes into the topic and client id prefixes). A scenario that made the broker close a
+/// connection, or of an area that strains it, ends with the liveness check.
 pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings: &Settings) -> Outcome {
     if let Some(feature) = scenario.features.iter().find(|feature| settings.unsupported.contains(feature)) {
         return Outcome::Skipped(format!("the broker does not support {}", feature.name()));
     }
-    let mut run = Run {
+    if !scenario.steps.is_empty() {
+        wait_for_broker(settings.address);
+    }
+    let losses_before = settings.sentinel.as_ref().map(|sentinel| sentinel.watch());
+    let client_prefix = format!("v{}{}", settings.run_id, base36(instance));
+    let context = Context::new(format!("{}/{instance}", settings.run_id), client_prefix.clone());
+    let mut run = Run::new(settings, protocol_version(version), context);
+    let result = run.all(&scenario.steps);
+    let closes = scenario.steps.iter().any(|step| step.any(&|step| matches!(step, Step::ExpectClosed(_))));
+    if !(closes || run.broker_closed || CHECKED_AREAS.contains(&scenario.area())) {
+        return result.map_or_else(Outcome::Failed, |()| Outcome::Passed);
+    }
+    let check = Check {
         settings,
-        version: protocol_version(version),
-        context: Context::new(
-            format!("{}/{instance}", settings.run_id),
-            format!("v{}{}", settings.run_id, base36(instance)),
-        ),
-        connections: HashMap::new(),
-        received: HashMap::new(),
+        version,
+        probe: Context::new(format!("{}/liveness/{instance}", settings.run_id), client_prefix),
+        losses_before,
+        checker: scenario.instance_name(version),
+        step: scenario.steps.len() + 1,
     };
-    for (index, step) in scenario.steps.iter().enumerate() {
-        if let Err(message) = run.step(step) {
-            let received = step.conn().and_then(|conn| run.received.get(conn)).cloned().unwrap_or_default();
-            return Outcome::Failed(Failure { step: index + 1, step_text: step.to_string(), message, received });
+    match (check.run(run), result) {
+        (Ok(()), result) => result.map_or_else(Outcome::Failed, |()| Outcome::Passed),
+        (Err(mut failure), result) => {
+            if let Err(before) = result {
+                failure.message.push_str(&format!(
+                    "\nbefore that, the scenario failed at step {}: {}: {}",
+                    before.step, before.step_text, before.message
+                ));
+            }
+            Outcome::Failed(failure)
         }
     }
-    Outcome::Passed
+}
+
+/// How long a run waits, before it starts, for a broker that does not accept connections: one
+/// that a supervisor is bringing back after a crash (which the check of the run that caused it
+/// reports). A run that starts while it is down would fail for no fault of its own.
+const BROKER_RESTART_GRACE: Duration = Duration::from_secs(3);
+
+/// Waits until the broker accepts a TCP connection, or [`BROKER_RESTART_GRACE`] has passed.
+fn wait_for_broker(address: SocketAddr) {
+    let deadline = Instant::now() + BROKER_RESTART_GRACE;
+    while std::net::TcpStream::connect_timeout(&address, BROKER_RESTART_GRACE).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The liveness check after one scenario run.
+struct Check<'a> {
+    settings: &'a Settings,
+    version: SpecVersion,
+    /// The probe's names: a topic of its own, the scenario's client id prefix.
+    probe: Context,
+    /// The sentinel's losses seen when the run started.
+    losses_before: Option<usize>,
+    /// The run's name, for the sentinel's messages.
+    checker: String,
+    /// The step number the check takes in a failure report: after the scenario's last.
+    step: usize,
+}
+
+impl Check<'_> {
+    /// A new client's round trip ([`liveness::probe_steps`]) while the scenario's connections
+    /// are still open (a broker stalled by one of them fails it), then again once they are
+    /// closed and the broker has closed its side (tearing down their sessions can crash it
+    /// too), then the sentinel, if the run has one.
+    fn run(&self, mut scenario: Run<'_>) -> Result<(), Failure> {
+        let qos1 = !self.settings.unsupported.contains(&Feature::Qos1);
+        let steps = liveness::probe_steps(qos1);
+        let mut problems = Vec::new();
+        let mut received = Vec::new();
+        let mut round_trip = |when: &str| {
+            let mut probe = Run::new(self.settings, protocol_version(self.version), self.probe.clone());
+            if let Err(failure) = probe.all(&steps) {
+                problems.push(format!(
+                    "a new client's QoS {} round trip failed {when}, at its step {} ({}): {}",
+                    u8::from(qos1),
+                    failure.step,
+                    failure.step_text,
+                    failure.message
+                ));
+                if received.is_empty() {
+                    received = failure.received;
+                }
+            }
+        };
+        round_trip("while the scenario's connections were still open");
+        scenario.close_all(Instant::now() + Duration::from_millis(DEFAULT_WITHIN_MS));
+        round_trip("once the scenario's connections were closed");
+        if let (Some(sentinel), Some(before)) = (&self.settings.sentinel, self.losses_before) {
+            if let Err(lost) = sentinel.check(before, &self.checker) {
+                problems.push(lost);
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Failure {
+            step: self.step,
+            step_text: format!("liveness check: a new client {PROBE_CONN:?} round trip, and the sentinel connection"),
+            message: format!("the broker stopped serving after this scenario: {}", problems.join("\n")),
+            received,
+            stopped_serving: true,
+        })
+    }
 }
 
 struct Run<'a> {
@@ -97,12 +204,61 @@ struct Run<'a> {
     connections: HashMap<String, Connection>,
     /// Every packet received, per connection, for failure reports.
     received: HashMap<String, Vec<String>>,
+    /// What the broker did that the first step of an alternative read but did not accept: the
+    /// next alternative reads it again.
+    unread: HashMap<String, VecDeque<Incoming>>,
+    /// While the first step of an alternative runs: everything it reads.
+    reading_ahead: Option<Vec<(String, Incoming)>>,
+    /// The connection of the innermost step that failed, for the failure report.
+    failed_conn: Option<String>,
+    /// Whether the broker closed a connection.
+    broker_closed: bool,
 }
 
 type StepResult = Result<(), String>;
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(settings: &'a Settings, version: ProtocolVersion, context: Context) -> Self {
+        Run {
+            settings,
+            version,
+            context,
+            connections: HashMap::new(),
+            received: HashMap::new(),
+            unread: HashMap::new(),
+            reading_ahead: None,
+            failed_conn: None,
+            broker_closed: false,
+        }
+    }
+
+    /// Runs the steps of a scenario; a failure says where and why.
+    fn all(&mut self, steps: &[Step]) -> Result<(), Failure> {
+        self.steps(steps).map_err(|(index, message)| {
+            let step = &steps[index];
+            let conn = self.failed_conn.take().or_else(|| step.conn().map(str::to_string));
+            let received = conn.and_then(|conn| self.received.get(&conn)).cloned().unwrap_or_default();
+            Failure { step: index + 1, step_text: step.to_string(), message, received, stopped_serving: false }
+        })
+    }
+
+    /// Runs the steps in order; a failure comes back with the index of the step.
+    fn steps(&mut self, steps: &[Step]) -> Result<(), (usize, String)> {
+        for (index, step) in steps.iter().enumerate() {
+            self.step(step).map_err(|message| (index, message))?;
+        }
+        Ok(())
+    }
+
     fn step(&mut self, step: &Step) -> StepResult {
+        let result = self.act(step);
+        if result.is_err() && self.failed_conn.is_none() {
+            self.failed_conn = step.conn().map(str::to_string);
+        }
+        result
+    }
+
+    fn act(&mut self, step: &Step) -> StepResult {
         match step {
             Step::Connect(step) => self.connect(step),
             Step::Open { conn } => self.open(conn),
@@ -118,20 +274,84 @@ impl Run<'_> {
                 Ok(())
             }
             Step::Cut { conn } => {
-                self.connections.remove(conn).ok_or_else(|| format!("{conn:?} is not open"))?.cut();
+                self.forget(conn).ok_or_else(|| format!("{conn:?} is not open"))?.cut();
                 Ok(())
             }
+            Step::Either(alternatives) => self.either(alternatives),
+            Step::Repeat(repeat) => self.repeat(repeat),
         }
+    }
+
+    /// The first alternative whose first step is met goes on; the others read nothing.
+    fn either(&mut self, alternatives: &[Vec<Step>]) -> StepResult {
+        let mut missed = Vec::new();
+        for (number, alternative) in alternatives.iter().enumerate() {
+            let Some((first, rest)) = alternative.split_first() else { continue };
+            let context = self.context.clone();
+            self.reading_ahead = Some(Vec::new());
+            let met = self.step(first);
+            let read = self.reading_ahead.take().unwrap_or_default();
+            match met {
+                Ok(()) => {
+                    return self.steps(rest).map_err(|(index, message)| {
+                        let step = &rest[index];
+                        format!(
+                            "alternative {} (its first step was met), step {}: {step}: {message}",
+                            number + 1,
+                            index + 2
+                        )
+                    });
+                }
+                Err(message) => {
+                    self.context = context;
+                    self.failed_conn = None;
+                    for (conn, incoming) in read.into_iter().rev() {
+                        self.unread.entry(conn).or_default().push_front(incoming);
+                    }
+                    missed.push(format!("{}. {first}: {message}", number + 1));
+                }
+            }
+        }
+        Err(format!("none of the alternatives happened:\n{}", missed.join("\n")))
+    }
+
+    fn repeat(&mut self, repeat: &RepeatStep) -> StepResult {
+        let outer = self.context.index();
+        for index in 0..repeat.times {
+            self.context.set_index(Some(index));
+            if let Err((step, message)) = self.steps(&repeat.steps) {
+                self.context.set_index(outer);
+                let text = &repeat.steps[step];
+                return Err(format!("repetition n = {index}, step {}: {text}: {message}", step + 1));
+            }
+        }
+        self.context.set_index(outer);
+        Ok(())
     }
 
     fn open(&mut self, conn: &str) -> StepResult {
         let connection = Connection::open(self.settings.address, self.version)
             .map_err(|error| format!("cannot connect to {}: {error}", self.settings.address))?;
-        if let Some(previous) = self.connections.insert(conn.to_string(), connection) {
+        if let Some(previous) = self.forget(conn) {
             previous.cut();
         }
+        self.connections.insert(conn.to_string(), connection);
         self.received.insert(conn.to_string(), Vec::new());
         Ok(())
+    }
+
+    /// Closes every connection and waits, until `deadline`, for the broker to close its side.
+    fn close_all(&mut self, deadline: Instant) {
+        self.unread.clear();
+        for (_, connection) in self.connections.drain() {
+            connection.close(deadline);
+        }
+    }
+
+    /// Takes `conn` out of the run, with anything left unread on it.
+    fn forget(&mut self, conn: &str) -> Option<Connection> {
+        self.unread.remove(conn);
+        self.connections.remove(conn)
     }
 
     fn connect(&mut self, step: &ConnectStep) -> StepResult {
@@ -146,46 +366,73 @@ impl Run<'_> {
     }
 
     fn send(&mut self, step: &SendStep) -> StepResult {
-        match step.what() {
+        let bytes = match step.what() {
             Some(Outgoing::Packet(template)) => {
                 let packet = template
                     .build(self.version, &default_client_id(&step.conn), &self.context)
                     .map_err(|error| format!("scenario error: {error}"))?;
-                self.send_packet(&step.conn, &packet)
+                self.encode(&packet)?
             }
-            Some(Outgoing::Hex(hex)) => {
-                let bytes = parse_hex(hex).map_err(|error| format!("scenario error: {error}"))?;
-                self.send_bytes(&step.conn, &bytes)
-            }
-            None => Err("scenario error: nothing to send".to_string()),
-        }
+            Some(Outgoing::Hex(hex)) => parse_hex(hex).map_err(|error| format!("scenario error: {error}"))?,
+            None => return Err("scenario error: nothing to send".to_string()),
+        };
+        self.send_bytes(&step.conn, &bytes, step.one_byte_every_ms)
     }
 
-    fn send_packet(&mut self, conn: &str, packet: &Packet) -> StepResult {
+    fn encode(&self, packet: &Packet) -> Result<Vec<u8>, String> {
         let mut bytes = BytesMut::new();
         codec::encode(packet, self.version, &mut bytes)
             .map_err(|error| format!("scenario error: the packet cannot be encoded: {error}"))?;
-        self.send_bytes(conn, &bytes)
+        Ok(bytes.to_vec())
     }
 
-    fn send_bytes(&mut self, conn: &str, bytes: &[u8]) -> StepResult {
-        self.connection(conn)?
-            .send(bytes)
-            .map_err(|error| format!("the connection was closed before the packet could be sent: {error}"))
+    fn send_packet(&mut self, conn: &str, packet: &Packet) -> StepResult {
+        let bytes = self.encode(packet)?;
+        self.send_bytes(conn, &bytes, None)
+    }
+
+    /// Sends `bytes` at once, or one byte every `pace` milliseconds.
+    fn send_bytes(&mut self, conn: &str, bytes: &[u8], pace: Option<u64>) -> StepResult {
+        let connection = self.connection(conn)?;
+        let sent = match pace {
+            None => connection.send(bytes),
+            Some(ms) => bytes.iter().enumerate().try_for_each(|(index, byte)| {
+                if index > 0 {
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+                connection.send(std::slice::from_ref(byte))
+            }),
+        };
+        sent.map_err(|error| format!("the connection was closed before the packet could be sent: {error}"))
     }
 
     fn connection(&mut self, conn: &str) -> Result<&mut Connection, String> {
-        self.connections.get_mut(conn).ok_or_else(|| format!("{conn:?} is not open (the scenario cut it)"))
+        self.connections.get_mut(conn).ok_or_else(|| not_open(conn))
     }
 
     /// The next thing the broker does on `conn` before `deadline`, noted for failure reports.
     fn next(&mut self, conn: &str, deadline: Instant) -> Result<Option<Incoming>, String> {
-        let incoming = self.connection(conn)?.next(deadline).map_err(|error| match error {
-            ConnectionError::Undecodable { .. } => error.to_string(),
-            ConnectionError::Io(error) => format!("reading from the broker failed: {error}"),
-        })?;
-        if let Some(Incoming::Packet(received)) = &incoming {
-            self.received.entry(conn.to_string()).or_default().push(received.to_string());
+        // The fields one by one: the connection and the unread packets are borrowed together.
+        let connection = self.connections.get_mut(conn).ok_or_else(|| not_open(conn))?;
+        let incoming = match self.unread.get_mut(conn).and_then(VecDeque::pop_front) {
+            Some(unread) => Some(unread),
+            None => {
+                let incoming = connection.next(deadline).map_err(|error| match error {
+                    ConnectionError::Undecodable { .. } => error.to_string(),
+                    ConnectionError::Io(error) => format!("reading from the broker failed: {error}"),
+                })?;
+                match &incoming {
+                    Some(Incoming::Packet(received)) => {
+                        self.received.entry(conn.to_string()).or_default().push(received.to_string());
+                    }
+                    Some(Incoming::Closed) => self.broker_closed = true,
+                    None => {}
+                }
+                incoming
+            }
+        };
+        if let (Some(read), Some(incoming)) = (&mut self.reading_ahead, &incoming) {
+            read.push((conn.to_string(), incoming.clone()));
         }
         Ok(incoming)
     }
@@ -258,7 +505,7 @@ impl Run<'_> {
                 }
             }
         }
-        if let Some(connection) = self.connections.remove(&step.conn) {
+        if let Some(connection) = self.forget(&step.conn) {
             connection.cut();
         }
         if step.reason_required && !reason_given {
@@ -279,17 +526,12 @@ impl Run<'_> {
                 ));
             }
         };
-        let Some(reasons) = &step.reason else { return Ok(()) };
-        let expected = reasons
-            .as_slice()
-            .iter()
-            .map(|reason| reason.code().map_err(|error| format!("scenario error: {error}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        if !expected.contains(&code) {
-            let expected: Vec<String> = expected.iter().map(ToString::to_string).collect();
-            return Err(format!("the broker gave the reason {code}, expected {}", expected.join(" or ")));
+        let Some(reason) = &step.reason else { return Ok(()) };
+        match reason.accepts(code) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("the broker gave the reason {code}, expected {}", reason.describe())),
+            Err(error) => Err(format!("scenario error: {error}")),
         }
-        Ok(())
     }
 
     fn expect_nothing(&mut self, conn: &str, for_ms: u64) -> StepResult {
@@ -304,6 +546,10 @@ impl Run<'_> {
             }
         }
     }
+}
+
+fn not_open(conn: &str) -> String {
+    format!("{conn:?} is not open (the scenario cut it, or the broker closed it)")
 }
 
 fn describe_unexpected(packet: PacketType) -> String {
@@ -343,6 +589,202 @@ pub fn new_run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use verimqtt::runtime::EmbeddedBroker;
+
+    /// The steps (JSON) as scenario `id`, in MQTT 3.1.1.
+    fn scenario(id: &str, steps: &str) -> Scenario {
+        let json = format!(
+            r#"{{"title": "t", "versions": ["3.1.1"], "statements": {{"3.1.1": ["MQTT-3.1.0-1"]}}, "steps": {steps}}}"#
+        );
+        let mut scenario: Scenario = serde_json::from_str(&json).unwrap();
+        scenario.id = id.to_string();
+        scenario.validate().unwrap();
+        scenario
+    }
+
+    fn settings_without_sentinel(address: SocketAddr) -> Settings {
+        Settings { address, run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None }
+    }
+
+    /// Where a broker listened that has stopped.
+    fn dead_broker() -> SocketAddr {
+        let broker = EmbeddedBroker::start().unwrap();
+        let address = broker.addr();
+        broker.shutdown().unwrap();
+        address
+    }
+
+    /// Runs the steps (JSON) as a scenario in MQTT 3.1.1 against a broker of its own.
+    fn run_steps(steps: &str) -> Outcome {
+        let broker = EmbeddedBroker::start().unwrap();
+        run(&scenario("test/test", steps), SpecVersion::V3_1_1, 0, &settings_without_sentinel(broker.addr()))
+    }
+
+    /// Three steps after which the broker must close `c`: a malformed PUBLISH (QoS 3).
+    const MALFORMED: &str = r#"[{"connect": {"conn": "c"}},
+        {"send": {"conn": "c", "hex": "36 03 00 01 61"}},
+        {"expect_closed": {"conn": "c"}}]"#;
+
+    #[test]
+    fn a_broker_that_still_serves_passes_the_liveness_check() {
+        let broker = EmbeddedBroker::start().unwrap();
+        let settings = Settings::open(broker.addr(), BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        for id in ["malformed/qos-3", "publish/closes"] {
+            assert_eq!(run(&scenario(id, MALFORMED), SpecVersion::V3_1_1, 0, &settings), Outcome::Passed);
+        }
+        // Unless the QoS 1 round trip is possible, the probe goes at QoS 0.
+        let settings = Settings { unsupported: [Feature::Qos1].into(), ..settings };
+        assert_eq!(run(&scenario("malformed/qos-3", MALFORMED), SpecVersion::V3_1_1, 1, &settings), Outcome::Passed);
+    }
+
+    #[test]
+    fn malformed_and_robustness_runs_are_checked_whatever_their_steps() {
+        let settings = settings_without_sentinel(dead_broker());
+        for id in ["malformed/empty", "robustness/empty"] {
+            let failure = failure(run(&scenario(id, "[]"), SpecVersion::V3_1_1, 0, &settings));
+            assert!(failure.stopped_serving, "{id}: {failure}");
+        }
+        assert_eq!(run(&scenario("publish/empty", "[]"), SpecVersion::V3_1_1, 0, &settings), Outcome::Passed);
+    }
+
+    #[test]
+    fn a_broker_that_dies_during_a_scenario_fails_it() {
+        let broker = EmbeddedBroker::start().unwrap();
+        let settings = Settings::open(broker.addr(), BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        // The broker goes away while the scenario waits for it to close `c`: the scenario's own
+        // steps pass, as they would against a broker that crashed.
+        let dying = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            broker.shutdown().unwrap();
+        });
+        let outcome = run(
+            &scenario(
+                "connect/t",
+                r#"[{"connect": {"conn": "c"}}, {"expect_closed": {"conn": "c", "within_ms": 5000}}]"#,
+            ),
+            SpecVersion::V3_1_1,
+            0,
+            &settings,
+        );
+        dying.join().unwrap();
+        let failure = failure(outcome);
+        assert_eq!(failure.step, 3, "{failure}");
+        assert!(failure.message.starts_with("the broker stopped serving after this scenario: "), "{failure}");
+        let open =
+            "round trip failed while the scenario's connections were still open, at its step 1 (connect \"liveness\")";
+        assert!(failure.message.contains(open), "{failure}");
+        assert!(failure.message.contains("the sentinel connection, open since the run started, was lost"), "{failure}");
+    }
+
+    #[test]
+    fn a_broker_restarted_during_a_scenario_fails_it() {
+        let first = EmbeddedBroker::start().unwrap();
+        let address = first.addr();
+        let settings = Settings::open(address, BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        // A supervisor brings the broker back on the same port at once: the probe is served,
+        // the sentinel is gone.
+        let restarted = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            first.shutdown().unwrap();
+            let listener = verimqtt::runtime::Listener::bind(address, verimqtt::runtime::Transport::Tcp).unwrap();
+            let server = verimqtt::runtime::Server::new(Default::default(), verimqtt::broker::AllowAll);
+            EmbeddedBroker::serve(server.listener(listener)).unwrap()
+        });
+        let steps = r#"[{"connect": {"conn": "c"}}, {"expect_closed": {"conn": "c", "within_ms": 5000}}, {"wait": {"ms": 300}}]"#;
+        let outcome = run(&scenario("connect/t", steps), SpecVersion::V3_1_1, 0, &settings);
+        let _second = restarted.join().unwrap();
+        let failure = failure(outcome);
+        assert!(failure.message.starts_with("the broker stopped serving after this scenario: "), "{failure}");
+        assert!(!failure.message.contains("round trip failed"), "the new broker serves: {failure}");
+        assert!(failure.message.contains("lost during or before this scenario"), "{failure}");
+        assert!(failure.message.contains("noticed by the check after connect/t@3.1.1"), "{failure}");
+    }
+
+    #[test]
+    fn a_failed_scenario_whose_broker_died_reports_both() {
+        let settings = settings_without_sentinel(dead_broker());
+        let failure = failure(run(&scenario("malformed/qos-3", MALFORMED), SpecVersion::V3_1_1, 0, &settings));
+        assert!(failure.message.starts_with("the broker stopped serving after this scenario: "), "{failure}");
+        assert!(failure.message.contains("before that, the scenario failed at step 1: connect \"c\""), "{failure}");
+    }
+
+    /// A PINGREQ on `c`, then the alternatives (JSON).
+    fn after_a_ping(alternatives: &str) -> Outcome {
+        run_steps(&format!(
+            r#"[{{"connect": {{"conn": "c"}}}},
+                {{"send": {{"conn": "c", "packet": "pingreq"}}}},
+                {{"either": {alternatives}}}]"#
+        ))
+    }
+
+    fn failure(outcome: Outcome) -> Failure {
+        match outcome {
+            Outcome::Failed(failure) => failure,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_alternative_not_met_gives_back_what_it_read() {
+        let outcome = after_a_ping(
+            r#"[[{"expect": {"conn": "c", "packet": {"suback": {}}}}],
+                [{"expect_closed": {"conn": "c"}}],
+                [{"expect": {"conn": "c", "packet": "pingresp"}}, {"expect_nothing": {"conn": "c", "for_ms": 50}}]]"#,
+        );
+        assert_eq!(outcome, Outcome::Passed);
+    }
+
+    #[test]
+    fn when_no_alternative_is_met_each_says_why() {
+        let failure = failure(after_a_ping(
+            r#"[[{"expect": {"conn": "c", "packet": {"suback": {}}}}], [{"expect_closed": {"conn": "c", "within_ms": 100}}]]"#,
+        ));
+        assert_eq!(failure.step, 3);
+        assert!(failure.message.starts_with("none of the alternatives happened"), "{failure}");
+        assert!(failure.message.contains("1. expect SUBACK"), "{failure}");
+        assert!(failure.message.contains("2. expect \"c\" closed"), "{failure}");
+        assert_eq!(failure.received.len(), 2, "the CONNACK and the PINGRESP: {failure}");
+    }
+
+    #[test]
+    fn a_failure_after_a_met_alternative_names_the_step_in_it() {
+        let failure = failure(after_a_ping(
+            r#"[[{"expect": {"conn": "c", "packet": "pingresp"}}, {"expect": {"conn": "c", "packet": "pingresp", "within_ms": 50}}],
+                [{"expect_closed": {"conn": "c"}}]]"#,
+        ));
+        let expected = "alternative 1 (its first step was met), step 2: expect PINGRESP";
+        assert!(failure.message.starts_with(expected), "{failure}");
+    }
+
+    #[test]
+    fn repeated_steps_know_their_index() {
+        let outcome = run_steps(
+            r#"[{"connect": {"conn": "sub"}},
+                {"send": {"conn": "sub", "packet": {"subscribe": {"subscriptions": [{"filter": "{prefix}/#"}]}}}},
+                {"expect": {"conn": "sub", "packet": {"suback": {"reason_codes": ["granted_qos_0"]}}}},
+                {"connect": {"conn": "pub"}},
+                {"repeat": {"times": 3, "steps": [
+                    {"send": {"conn": "pub", "packet": {"publish": {"topic": "{prefix}/{n}"}}}},
+                    {"expect": {"conn": "sub", "packet": {"publish": {"topic": "{prefix}/{n}"}}}}
+                ]}},
+                {"send": {"conn": "pub", "packet": {"publish": {"topic": "{prefix}/x"}}}},
+                {"expect": {"conn": "sub", "packet": {"publish": {"topic": "{prefix}/{n}"}}}}]"#,
+        );
+        let failure = failure(outcome);
+        assert_eq!(failure.step, 7, "{{n}} means nothing outside a repetition: {failure}");
+    }
+
+    #[test]
+    fn bytes_can_be_sent_one_at_a_time() {
+        let started = Instant::now();
+        let outcome = run_steps(
+            r#"[{"open": {"conn": "c"}},
+                {"send": {"conn": "c", "packet": {"connect": {}}, "one_byte_every_ms": 5}},
+                {"expect": {"conn": "c", "packet": {"connack": {"reason_code": "success"}}}}]"#,
+        );
+        assert_eq!(outcome, Outcome::Passed);
+        assert!(started.elapsed() >= Duration::from_millis(5 * 20), "a CONNECT of 21 bytes or more, paced");
+    }
 
     #[test]
     fn base36_digits() {

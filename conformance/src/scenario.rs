@@ -31,6 +31,15 @@ use crate::template::{ConnackTemplate, ConnectTemplate, PacketTemplate, Reason};
 /// How long an expectation waits for the broker unless the step says otherwise.
 pub const DEFAULT_WITHIN_MS: u64 = 2_000;
 
+/// The area of scenarios that strain the broker with hostile but mostly valid input. What they
+/// require first, that the broker survives and answers, no statement of the specification
+/// names, so a robustness scenario may cite none (`"statements": {"5.0": []}`).
+pub const ROBUSTNESS_AREA: &str = "robustness";
+
+/// Areas whose scenarios all end with the liveness check (see [`crate::liveness`]): they feed
+/// the broker what is most likely to crash it.
+pub const CHECKED_AREAS: [&str; 2] = ["malformed", ROBUSTNESS_AREA];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -120,6 +129,12 @@ pub enum Step {
     Wait { ms: u64 },
     /// Closes the connection abruptly, without DISCONNECT, as a network failure would.
     Cut { conn: String },
+    /// What the broker does next on one connection decides which steps follow: each
+    /// alternative starts with an expectation on that connection, tried in order; the first
+    /// that is met goes on with the rest of its steps. For what the specification leaves open.
+    Either(Vec<Vec<Step>>),
+    /// The steps, `times` times over; `{n}` in their strings is the repetition's index.
+    Repeat(RepeatStep),
 }
 
 impl Step {
@@ -134,9 +149,32 @@ impl Step {
             | Step::ExpectClosed(ExpectClosedStep { conn, .. })
             | Step::ExpectNothing(ExpectNothingStep { conn, .. })
             | Step::Cut { conn } => Some(conn),
-            Step::Wait { .. } => None,
+            Step::Either(alternatives) => alternatives.first().and_then(|steps| steps.first()).and_then(Step::conn),
+            Step::Wait { .. } | Step::Repeat(_) => None,
         }
     }
+
+    /// Whether the step waits for the broker on its connection: what can start an alternative.
+    fn is_expectation(&self) -> bool {
+        matches!(self, Step::Expect(_) | Step::ExpectAnyOrder(_) | Step::ExpectClosed(_) | Step::ExpectNothing(_))
+    }
+
+    /// The step and every step nested in it.
+    pub fn any(&self, predicate: &dyn Fn(&Step) -> bool) -> bool {
+        predicate(self)
+            || match self {
+                Step::Either(alternatives) => alternatives.iter().flatten().any(|step| step.any(predicate)),
+                Step::Repeat(repeat) => repeat.steps.iter().any(|step| step.any(predicate)),
+                _ => false,
+            }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatStep {
+    pub times: usize,
+    pub steps: Vec<Step>,
 }
 
 /// `{"connect": {"conn": "sub", "clean_start": false, ..., "session_present": true}}`: the
@@ -186,6 +224,9 @@ pub struct SendStep {
     /// Raw bytes, for what no valid packet can say.
     #[serde(default)]
     pub hex: Option<String>,
+    /// Sends the bytes one at a time, this many milliseconds apart, as a slow client would.
+    #[serde(default)]
+    pub one_byte_every_ms: Option<u64>,
 }
 
 /// What a send step sends.
@@ -233,7 +274,7 @@ pub struct ExpectClosedStep {
     /// If the broker says why (MQTT 5 DISCONNECT, or CONNACK for a bad CONNECT) before closing,
     /// it must say this: one reason, or a list of those the specification leaves open.
     #[serde(default)]
-    pub reason: Option<Reasons>,
+    pub reason: Option<Reason>,
     /// Whether the broker must say why before closing (MQTT 5 makes it a SHOULD for most
     /// errors, so by default it need not).
     #[serde(default)]
@@ -249,23 +290,6 @@ pub struct ExpectClosedStep {
 pub struct ExpectNothingStep {
     pub conn: String,
     pub for_ms: u64,
-}
-
-/// One reason code, or any of several.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Reasons {
-    One(Reason),
-    AnyOf(Vec<Reason>),
-}
-
-impl Reasons {
-    pub fn as_slice(&self) -> &[Reason] {
-        match self {
-            Reasons::One(reason) => std::slice::from_ref(reason),
-            Reasons::AnyOf(reasons) => reasons,
-        }
-    }
 }
 
 fn default_within() -> u64 {
@@ -303,8 +327,9 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// The statements exist in the catalogue of their version, every version has some, and
-    /// every step that uses a connection comes after one that opens it.
+    /// The statements exist in the catalogue of their version, every version has some (except
+    /// in the robustness area), and every step that uses a connection comes after one that
+    /// opens it.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         let invalid = |problem: String| Err(ScenarioError::Invalid { id: self.id.clone(), problem });
         if self.versions.is_empty() {
@@ -312,7 +337,7 @@ impl Scenario {
         }
         for version in &self.versions {
             match self.statements.get(version) {
-                Some(ids) if !ids.is_empty() => {}
+                Some(ids) if !ids.is_empty() || self.area() == ROBUSTNESS_AREA => {}
                 _ => return invalid(format!("no statement for MQTT {version}")),
             }
         }
@@ -324,34 +349,73 @@ impl Scenario {
                 return invalid(format!("{id} is not a statement of MQTT {version}"));
             }
         }
-        let mut opened = Vec::new();
-        for (index, step) in self.steps.iter().enumerate() {
-            if let Step::ExpectClosed(closed) = step {
-                if closed.silent && (closed.reason.is_some() || closed.reason_required) {
-                    return invalid(format!("step {} expects a silent close and a reason", index + 1));
-                }
-            }
-            if let Step::Send(send) = step {
-                if send.what().is_none() {
-                    return invalid(format!("step {} must send either a packet or hex", index + 1));
-                }
-            }
-            match step {
-                Step::Connect(ConnectStep { conn, .. }) | Step::Open { conn } => opened.push(conn.as_str()),
-                other => {
-                    if let Some(conn) = other.conn().filter(|conn| !opened.contains(conn)) {
-                        return invalid(format!("step {} uses connection {conn:?} before opening it", index + 1));
-                    }
-                }
-            }
-        }
-        Ok(())
+        validate_steps(&self.steps, &mut Vec::new(), "step").or_else(invalid)
+    }
+
+    /// The first level of the id: `malformed` for `malformed/publish-qos-3`.
+    pub fn area(&self) -> &str {
+        self.id.split('/').next().unwrap_or_default()
     }
 
     /// The name of one run of the scenario, as tests and reports show it.
     pub fn instance_name(&self, version: SpecVersion) -> String {
         format!("{}@{version}", self.id)
     }
+}
+
+/// Checks `steps`, with `opened` the connections opened before them (and, after, those they
+/// open for certain); `path` names them in messages (`step`, `step 3, alternative 2, step`).
+fn validate_steps<'a>(steps: &'a [Step], opened: &mut Vec<&'a str>, path: &str) -> Result<(), String> {
+    for (index, step) in steps.iter().enumerate() {
+        let here = format!("{path} {}", index + 1);
+        match step {
+            Step::ExpectClosed(closed) if closed.silent && (closed.reason.is_some() || closed.reason_required) => {
+                return Err(format!("{here} expects a silent close and a reason"));
+            }
+            Step::Send(send) if send.what().is_none() => {
+                return Err(format!("{here} must send either a packet or hex"));
+            }
+            Step::Connect(ConnectStep { conn, .. }) | Step::Open { conn } => opened.push(conn.as_str()),
+            Step::Either(alternatives) => {
+                if alternatives.len() < 2 {
+                    return Err(format!("{here} gives fewer than two alternatives"));
+                }
+                let guard = alternatives[0].first().and_then(Step::conn);
+                let mut opened_in_every: Option<Vec<&str>> = None;
+                for (number, alternative) in alternatives.iter().enumerate() {
+                    let alternative_path = format!("{here}, alternative {}", number + 1);
+                    match alternative.first() {
+                        Some(first) if first.is_expectation() && first.conn() == guard => {}
+                        _ => {
+                            return Err(format!(
+                                "{alternative_path} must start with an expectation on {:?}, as the first does",
+                                guard.unwrap_or_default()
+                            ));
+                        }
+                    }
+                    let mut inside = opened.clone();
+                    validate_steps(alternative, &mut inside, &format!("{alternative_path}, step"))?;
+                    opened_in_every = Some(match opened_in_every {
+                        None => inside,
+                        Some(every) => every.into_iter().filter(|conn| inside.contains(conn)).collect(),
+                    });
+                }
+                *opened = opened_in_every.unwrap_or_default();
+            }
+            Step::Repeat(repeat) => {
+                if repeat.times == 0 || repeat.steps.is_empty() {
+                    return Err(format!("{here} repeats nothing"));
+                }
+                validate_steps(&repeat.steps, opened, &format!("{here}, repeated step"))?;
+            }
+            other => {
+                if let Some(conn) = other.conn().filter(|conn| !opened.contains(conn)) {
+                    return Err(format!("{here} uses connection {conn:?} before opening it"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn collect_json(dir: &Path, paths: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -371,11 +435,17 @@ impl fmt::Display for Step {
         match self {
             Step::Connect(step) => write!(f, "connect {:?}", step.conn),
             Step::Open { conn } => write!(f, "open {conn:?}"),
-            Step::Send(step) => match step.what() {
-                Some(Outgoing::Packet(packet)) => write!(f, "send {} on {:?}", packet.name(), step.conn),
-                Some(Outgoing::Hex(hex)) => write!(f, "send bytes {hex} on {:?}", step.conn),
-                None => write!(f, "send nothing on {:?}", step.conn),
-            },
+            Step::Send(step) => {
+                match step.what() {
+                    Some(Outgoing::Packet(packet)) => write!(f, "send {} on {:?}", packet.name(), step.conn)?,
+                    Some(Outgoing::Hex(hex)) => write!(f, "send bytes {hex} on {:?}", step.conn)?,
+                    None => write!(f, "send nothing on {:?}", step.conn)?,
+                }
+                match step.one_byte_every_ms {
+                    Some(ms) => write!(f, ", one byte every {ms} ms"),
+                    None => Ok(()),
+                }
+            }
             Step::Expect(step) => {
                 write!(f, "expect {} on {:?} within {} ms", step.packet.name(), step.conn, step.within_ms)
             }
@@ -387,6 +457,12 @@ impl fmt::Display for Step {
             Step::ExpectNothing(step) => write!(f, "expect nothing on {:?} for {} ms", step.conn, step.for_ms),
             Step::Wait { ms } => write!(f, "wait {ms} ms"),
             Step::Cut { conn } => write!(f, "cut {conn:?}"),
+            Step::Either(alternatives) => {
+                let firsts: Vec<String> =
+                    alternatives.iter().filter_map(|steps| steps.first()).map(ToString::to_string).collect();
+                write!(f, "either {}", firsts.join(", or "))
+            }
+            Step::Repeat(repeat) => write!(f, "repeat {} steps {} times", repeat.steps.len(), repeat.times),
         }
     }
 }
@@ -439,6 +515,53 @@ mod tests {
         let json = MINIMAL.replace(r#"{"send": {"conn": "a""#, r#"{"send": {"conn": "b""#);
         let error = parse(&json).unwrap_err().to_string();
         assert!(error.contains("before opening it"), "{error}");
+    }
+
+    #[test]
+    fn alternatives_start_with_an_expectation_on_one_connection() {
+        let steps = |either: &str| {
+            MINIMAL.replace(
+                r#"{"expect": {"conn": "a", "packet": "pingresp"}}"#,
+                &format!(r#"{{"open": {{"conn": "b"}}}}, {{"either": {either}}}"#),
+            )
+        };
+        let error = |either: &str| parse(&steps(either)).unwrap_err().to_string();
+        let expect = |conn: &str| format!(r#"{{"expect": {{"conn": "{conn}", "packet": "pingresp"}}}}"#);
+        let closed = r#"{"expect_closed": {"conn": "a"}}"#;
+        assert!(error(&format!("[[{}]]", expect("a"))).contains("fewer than two alternatives"));
+        let message = error(&format!("[[{}], [{}]]", expect("a"), expect("b")));
+        assert!(message.contains("step 4, alternative 2 must start with an expectation on \"a\""), "{message}");
+        let message = error(&format!(r#"[[{}], [{{"wait": {{"ms": 1}}}}]]"#, expect("a")));
+        assert!(message.contains("alternative 2 must start with an expectation"), "{message}");
+        assert!(parse(&steps(&format!("[[{}], [{closed}]]", expect("a")))).is_ok());
+    }
+
+    #[test]
+    fn a_connection_opened_in_every_alternative_is_open_after_them() {
+        let either = |second: &str| {
+            MINIMAL.replace(
+                r#"{"expect": {"conn": "a", "packet": "pingresp"}}"#,
+                &format!(
+                    r#"{{"either": [[{{"expect": {{"conn": "a", "packet": "pingresp"}}}}, {{"open": {{"conn": "b"}}}}],
+                                    [{{"expect_closed": {{"conn": "a"}}}}{second}]]}},
+                       {{"cut": {{"conn": "b"}}}}"#
+                ),
+            )
+        };
+        assert!(parse(&either(r#", {"open": {"conn": "b"}}"#)).is_ok());
+        let error = parse(&either("")).unwrap_err().to_string();
+        assert!(error.contains("step 4 uses connection \"b\" before opening it"), "{error}");
+    }
+
+    #[test]
+    fn only_robustness_scenarios_may_cite_no_statement() {
+        let json = MINIMAL.replace(r#"["MQTT-3.1.0-1"]"#, "[]");
+        let error = parse(&json).unwrap_err().to_string();
+        assert!(error.contains("no statement for MQTT 3.1.1"), "{error}");
+        let mut scenario: Scenario = serde_json::from_str(&json).unwrap();
+        scenario.id = "robustness/test".into();
+        assert!(scenario.validate().is_ok());
+        assert_eq!(scenario.area(), "robustness");
     }
 
     #[test]

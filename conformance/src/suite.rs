@@ -1,16 +1,33 @@
 //! The suite as a whole: which runs of which scenarios, run concurrently.
 //!
 //! Scenarios keep apart by their names, so they run side by side; most of their time is spent
-//! waiting on the broker (and on keep alive timers), so many run at once.
+//! waiting on the broker (and on keep alive timers), so many run at once. Those of the
+//! robustness area run alone: a crash they cause fails them, not the runs around them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use verimqtt_spec::catalogue::SpecVersion;
 
 use crate::runner::{self, Outcome, Settings};
-use crate::scenario::Scenario;
+use crate::scenario::{ROBUSTNESS_AREA, Scenario};
+
+/// Held shared by every run, and alone by a run of the robustness area.
+static TURNS: RwLock<()> = RwLock::new(());
+
+/// Whether the instance runs alone: nothing else talks to the broker meanwhile.
+pub fn runs_alone(instance: &Instance) -> bool {
+    instance.scenario.area() == ROBUSTNESS_AREA
+}
+
+/// The order to start the instances in: those that run alone first, while nothing else is
+/// running (later, each would wait for every run in flight to end).
+pub fn start_order(instances: &[Instance]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..instances.len()).collect();
+    order.sort_by_key(|&index| !runs_alone(&instances[index]));
+    order
+}
 
 /// One scenario in one version: one test.
 #[derive(Debug, Clone)]
@@ -47,30 +64,32 @@ pub struct InstanceResult {
     pub duration: Duration,
 }
 
-/// Runs `instance`.
+/// Runs `instance`, once it is its turn.
 pub fn run_one(instance: &Instance, settings: &Settings) -> InstanceResult {
+    let alone = runs_alone(instance);
+    let _alone = alone.then(|| TURNS.write().unwrap_or_else(PoisonError::into_inner));
+    let _together = (!alone).then(|| TURNS.read().unwrap_or_else(PoisonError::into_inner));
     let started = Instant::now();
     let outcome = runner::run(&instance.scenario, instance.version, instance.number, settings);
     InstanceResult { instance: instance.clone(), outcome, duration: started.elapsed() }
 }
 
-/// Runs every instance on `jobs` threads, telling `done` as each finishes; results come back
-/// in the order of `instances`.
+/// Runs every instance on `jobs` threads (in [`start_order`]), telling `done` as each
+/// finishes; results come back in the order of `instances`.
 pub fn run_all(
     instances: &[Instance],
     settings: &Settings,
     jobs: usize,
     done: &(dyn Fn(&InstanceResult) + Sync),
 ) -> Vec<InstanceResult> {
+    let order = start_order(instances);
     let next = AtomicUsize::new(0);
     let results = Mutex::new(vec![None; instances.len()]);
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(instance) = instances.get(index) else { break };
-                    let result = run_one(instance, settings);
+                while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let result = run_one(&instances[index], settings);
                     done(&result);
                     results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(result);
                 }
@@ -103,12 +122,20 @@ mod tests {
     }
 
     #[test]
+    fn robustness_runs_start_first() {
+        let instances = instances(vec![scenario("a/x", r#"["5.0"]"#), scenario("robustness/y", r#"["3.1.1", "5.0"]"#)]);
+        assert_eq!(start_order(&instances), [1, 2, 0]);
+        assert!(runs_alone(&instances[1]) && !runs_alone(&instances[0]));
+    }
+
+    #[test]
     fn run_all_returns_results_in_instance_order() {
         let instances = instances(vec![scenario("a", r#"["3.1.1", "5.0"]"#), scenario("b", r#"["5.0"]"#)]);
         let settings = Settings {
             address: "127.0.0.1:9".parse().unwrap(),
             run_id: "test0".to_string(),
             unsupported: Default::default(),
+            sentinel: None,
         };
         let seen = AtomicUsize::new(0);
         let results = run_all(&instances, &settings, 3, &|_| {

@@ -1,6 +1,9 @@
-//! Which broker the suite runs against: the one `MQTT_BROKER` names, or the embedded one.
+//! Which broker the suite runs against: the one `MQTT_BROKER` names, or the embedded one, run
+//! in a child process under supervision (see [`crate::embedded`]).
 
 use std::fmt;
+
+use crate::embedded::SupervisedBroker;
 
 /// The environment variable that names the broker under test, e.g. `mqtt://127.0.0.1:1883`.
 pub const BROKER_VARIABLE: &str = "MQTT_BROKER";
@@ -115,7 +118,7 @@ pub struct TargetBroker {
     address: std::net::SocketAddr,
     name: String,
     /// Held for its lifetime: dropping it stops the embedded broker.
-    _embedded: Option<verimqtt::runtime::EmbeddedBroker>,
+    _embedded: Option<SupervisedBroker>,
 }
 
 impl TargetBroker {
@@ -132,11 +135,15 @@ impl TargetBroker {
                 _embedded: None,
             }),
             Target::Embedded => {
-                let broker = verimqtt::runtime::EmbeddedBroker::start()
-                    .map_err(|error| format!("cannot start the embedded broker: {error}"))?;
+                let broker =
+                    SupervisedBroker::start().map_err(|error| format!("cannot start the embedded broker: {error}"))?;
                 Ok(TargetBroker {
-                    address: broker.addr(),
-                    name: format!("embedded verimqtt {} ({})", env!("CARGO_PKG_VERSION"), broker.url()),
+                    address: broker.address(),
+                    name: format!(
+                        "embedded verimqtt {} (mqtt://{}, in a child process)",
+                        env!("CARGO_PKG_VERSION"),
+                        broker.address()
+                    ),
                     _embedded: Some(broker),
                 })
             }

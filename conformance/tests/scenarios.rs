@@ -8,21 +8,29 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use verimqtt_conformance::runner::new_run_id;
 use verimqtt_conformance::suite::{self, run_one};
-use verimqtt_conformance::{Outcome, Scenario, Settings, TargetBroker, scenarios_dir};
+use verimqtt_conformance::{Outcome, Scenario, Settings, TargetBroker, scenarios_dir, serve_embedded_if_asked};
+use verimqtt_spec::catalogue::SpecVersion;
 
 fn main() {
+    // In the child process that serves the embedded broker, this is all main does.
+    serve_embedded_if_asked();
     let mut arguments = Arguments::from_args();
     // Scenarios spend their time waiting on the broker, and keep apart by their names: run many
     // at once unless told otherwise.
     arguments.test_threads.get_or_insert(16);
     let scenarios = Scenario::load_all(&scenarios_dir()).unwrap_or_else(|error| panic!("{error}"));
     let broker = TargetBroker::start(None).unwrap_or_else(|error| panic!("{error}"));
-    let settings = Arc::new(Settings { address: broker.address(), run_id: new_run_id(), unsupported: BTreeSet::new() });
-    let trials = suite::instances(scenarios)
+    // The sentinel connection watches for a restart through the whole run (see `liveness`).
+    let settings = Settings::open(broker.address(), BTreeSet::new(), SpecVersion::V3_1_1)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let settings = Arc::new(settings);
+    let instances = suite::instances(scenarios);
+    // libtest-mimic starts the trials in the order given: those that run alone first.
+    let trials = suite::start_order(&instances)
         .into_iter()
-        .map(|instance| {
+        .map(|index| {
+            let instance = instances[index].clone();
             let settings = Arc::clone(&settings);
             Trial::test(instance.name(), move || match run_one(&instance, &settings).outcome {
                 Outcome::Passed | Outcome::Skipped(_) => Ok(()),

@@ -16,6 +16,8 @@ use verimqtt::codec::ReasonCode;
 pub const TOPIC_PREFIX: &str = "{prefix}";
 pub const RUN_PREFIX: &str = "{run}";
 pub const CLIENT_PREFIX: &str = "{client}";
+/// In an item of a repeated list, its index (0, 1, ...).
+pub const INDEX: &str = "{n}";
 
 /// The first topic level of every `{prefix}`.
 pub const TOPIC_ROOT: &str = "vmq";
@@ -29,6 +31,8 @@ pub struct Context {
     run_levels: String,
     /// Replaces `{client}`: a short client id prefix unique to this run of this scenario.
     client_prefix: String,
+    /// Replaces `{n}` while an item of a repeated list is built or matched.
+    index: Option<usize>,
     variables: HashMap<String, Bound>,
 }
 
@@ -66,14 +70,29 @@ impl TemplateError {
 
 impl Context {
     pub fn new(run_levels: String, client_prefix: String) -> Self {
-        Context { run_levels, client_prefix, variables: HashMap::new() }
+        Context { run_levels, client_prefix, index: None, variables: HashMap::new() }
     }
 
-    /// A string of the scenario with the per-run names in place.
+    /// A string of the scenario with the per-run names (and the index of a repeated item) in
+    /// place.
     pub fn expand(&self, text: &str) -> String {
-        text.replace(TOPIC_PREFIX, &format!("{TOPIC_ROOT}/{}", self.run_levels))
+        let text = text
+            .replace(TOPIC_PREFIX, &format!("{TOPIC_ROOT}/{}", self.run_levels))
             .replace(RUN_PREFIX, &self.run_levels)
-            .replace(CLIENT_PREFIX, &self.client_prefix)
+            .replace(CLIENT_PREFIX, &self.client_prefix);
+        match self.index {
+            Some(index) => text.replace(INDEX, &index.to_string()),
+            None => text,
+        }
+    }
+
+    /// The index `{n}` stands for, in a repetition.
+    pub fn index(&self) -> Option<usize> {
+        self.index
+    }
+
+    pub fn set_index(&mut self, index: Option<usize>) {
+        self.index = index;
     }
 
     fn number(&self, name: &str) -> Result<u64, TemplateError> {
@@ -120,24 +139,83 @@ impl Num {
 }
 
 /// A string: a literal (with `{prefix}` and `{client}` substituted), `{"var": "name"}` to use
-/// a captured string, or `{"capture": "name"}` (expectations only) to capture one.
+/// a captured string, `{"capture": "name"}` (expectations only) to capture one, or
+/// `{"start": "{prefix}", "repeat": "/", "times": 65520}` for a long one (`start` is optional).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum Text {
     Literal(String),
-    Var { var: String },
-    Capture { capture: String },
+    Var {
+        var: String,
+    },
+    Capture {
+        capture: String,
+    },
+    Repeat {
+        #[serde(default)]
+        start: String,
+        repeat: String,
+        times: usize,
+    },
 }
 
 impl Text {
     pub fn resolve(&self, context: &Context) -> Result<String, TemplateError> {
         match self {
             Text::Literal(text) => Ok(context.expand(text)),
+            Text::Repeat { start, repeat, times } => Ok(context.expand(start) + &context.expand(repeat).repeat(*times)),
             Text::Var { var } => context.text(var).map(str::to_string),
             Text::Capture { capture } => {
                 Err(TemplateError::invalid(capture, "a capture can only be expected, not sent"))
             }
         }
+    }
+}
+
+/// A list: written out, or one item repeated, `{"repeat": item, "times": 5000}`, where `{n}`
+/// in the item's strings is its index (0, 1, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Items<T> {
+    List(Vec<T>),
+    Repeat { repeat: T, times: usize },
+}
+
+impl<T> Items<T> {
+    pub fn len(&self) -> usize {
+        match self {
+            Items::List(items) => items.len(),
+            Items::Repeat { times, .. } => *times,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every item, in order, with the context it is read in (`{n}` set for a repeated one).
+    pub fn map<R, E>(&self, context: &Context, mut f: impl FnMut(&T, &Context) -> Result<R, E>) -> Result<Vec<R>, E> {
+        match self {
+            Items::List(items) => items.iter().map(|item| f(item, context)).collect(),
+            Items::Repeat { repeat, times } => {
+                let mut indexed = context.clone();
+                (0..*times)
+                    .map(|index| {
+                        indexed.index = Some(index);
+                        f(repeat, &indexed)
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Every item, in order, for items that hold no strings.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        let (list, repeated): (&[T], _) = match self {
+            Items::List(items) => (items, None),
+            Items::Repeat { repeat, times } => (&[], Some(std::iter::repeat_n(repeat, *times))),
+        };
+        list.iter().chain(repeated.into_iter().flatten())
     }
 }
 
@@ -178,18 +256,22 @@ pub fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
 /// A reason code by its specification name in snake case (`"not_authorized"`,
 /// `"granted_qos_1"`, `"normal_disconnection"`), or by its MQTT 5 value. A 3.1.1 CONNACK return
 /// code is read as the 5.0 code of the same meaning, so name it (`"not_authorized"` is return
-/// code 5 in 3.1.1).
+/// code 5 in 3.1.1). Expected, a list accepts any of its codes, where the specification leaves
+/// the choice open: `["granted_qos_1", "unspecified_error"]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum Reason {
     Value(u8),
     Name(String),
+    AnyOf(Vec<Reason>),
 }
 
 impl Reason {
+    /// The one code to send.
     pub fn code(&self) -> Result<ReasonCode, TemplateError> {
         let invalid = |what: String| TemplateError::invalid("reason_code", what);
         match self {
+            Reason::AnyOf(_) => Err(invalid("a list of reason codes can only be expected, not sent".to_string())),
             Reason::Value(value) => {
                 ReasonCode::from_u8(*value).ok_or_else(|| invalid(format!("{value:#04x} is no reason code")))
             }
@@ -201,6 +283,29 @@ impl Reason {
                     .find(|code| snake_case(code.name()) == *name)
                     .ok_or_else(|| invalid(format!("{name:?} is no reason code name"))),
             },
+        }
+    }
+
+    /// The codes an expectation accepts.
+    pub fn codes(&self) -> Result<Vec<ReasonCode>, TemplateError> {
+        match self {
+            Reason::AnyOf(reasons) => {
+                reasons.iter().map(Reason::codes).collect::<Result<Vec<_>, _>>().map(|codes| codes.concat())
+            }
+            one => one.code().map(|code| vec![code]),
+        }
+    }
+
+    /// Whether an expectation accepts `actual`; `Err` names what it expected.
+    pub fn accepts(&self, actual: ReasonCode) -> Result<bool, TemplateError> {
+        Ok(self.codes()?.contains(&actual))
+    }
+
+    /// What an expectation accepts, for messages: `0x00 Success or 0x80 Unspecified error`.
+    pub fn describe(&self) -> String {
+        match self.codes() {
+            Ok(codes) => codes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or "),
+            Err(error) => error.to_string(),
         }
     }
 }
@@ -264,15 +369,14 @@ impl<'a> Matcher<'a> {
     pub fn text(&mut self, field: &str, expected: Option<&Text>, actual: &str) {
         match expected {
             None => {}
-            Some(Text::Literal(literal)) => {
-                let expected = self.context.expand(literal);
-                if expected != actual {
-                    self.differ(field, format!("{expected:?}"), format!("{actual:?}"));
-                }
-            }
             Some(Text::Var { var } | Text::Capture { capture: var }) => {
                 self.variable(field, var, Bound::Text(actual.to_string()))
             }
+            Some(expected) => match expected.resolve(self.context) {
+                Ok(expected) if expected != actual => self.differ(field, show_text(&expected), show_text(actual)),
+                Ok(_) => {}
+                Err(error) => self.error(field, error),
+            },
         }
     }
 
@@ -293,9 +397,9 @@ impl<'a> Matcher<'a> {
 
     pub fn reason(&mut self, field: &str, expected: Option<&Reason>, actual: ReasonCode) {
         let Some(expected) = expected else { return };
-        match expected.code() {
-            Ok(expected) if expected != actual => self.differ(field, expected, actual),
-            Ok(_) => {}
+        match expected.accepts(actual) {
+            Ok(true) => {}
+            Ok(false) => self.differ(field, expected.describe(), actual),
             Err(error) => self.error(field, error),
         }
     }
@@ -338,6 +442,15 @@ pub fn show_bytes(bytes: &[u8]) -> String {
         Ok(text) if text.chars().all(|c| !c.is_control()) && text.len() <= 80 => format!("{text:?}"),
         _ if bytes.len() > 32 => format!("{} bytes: {} ...", bytes.len(), hex(&bytes[..32])),
         _ => format!("hex {}", hex(bytes)),
+    }
+}
+
+/// A string, quoted, cut after 80 characters (a topic may be 65,535 bytes long).
+pub fn show_text(text: &str) -> String {
+    const SHOWN: usize = 80;
+    match text.char_indices().nth(SHOWN) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{} bytes: {:?} ...", text.len(), &text[..cut]),
     }
 }
 
@@ -400,6 +513,54 @@ mod tests {
         assert_eq!(bytes("\"hi\""), b"hi");
         assert_eq!(bytes("{\"hex\": \"de ad_be ef\"}"), [0xde, 0xad, 0xbe, 0xef]);
         assert_eq!(bytes("{\"repeat\": \"ab\", \"times\": 3}"), b"ababab");
+    }
+
+    #[test]
+    fn a_long_string_is_a_start_and_a_repetition() {
+        let text: Text = serde_json::from_str(r#"{"start": "{prefix}", "repeat": "/", "times": 3}"#).unwrap();
+        assert_eq!(text.resolve(&context()), Ok("vmq/run1/7///".to_string()));
+        let text: Text = serde_json::from_str(r#"{"repeat": "ab", "times": 2}"#).unwrap();
+        assert_eq!(text.resolve(&context()), Ok("abab".to_string()));
+        assert!(serde_json::from_str::<Text>(r#"{"repeat": "a", "times": 2, "end": "b"}"#).is_err());
+    }
+
+    #[test]
+    fn a_repeated_item_knows_its_index() {
+        let items: Items<Text> = serde_json::from_str(r#"{"repeat": "{prefix}/{n}", "times": 3}"#).unwrap();
+        assert_eq!(items.len(), 3);
+        let texts = items.map(&context(), Text::resolve).unwrap();
+        assert_eq!(texts, ["vmq/run1/7/0", "vmq/run1/7/1", "vmq/run1/7/2"]);
+        let items: Items<Text> = serde_json::from_str(r#"["{prefix}/{n}"]"#).unwrap();
+        assert_eq!(items.map(&context(), Text::resolve).unwrap(), ["vmq/run1/7/{n}"]);
+        let items: Items<Num> = serde_json::from_str(r#"{"repeat": 4, "times": 2}"#).unwrap();
+        assert_eq!(items.iter().collect::<Vec<_>>(), [&Num::Value(4), &Num::Value(4)]);
+    }
+
+    #[test]
+    fn an_expected_reason_may_be_any_of_a_list() {
+        let reason: Reason = serde_json::from_str(r#"["granted_qos_1", 128]"#).unwrap();
+        assert_eq!(reason.accepts(ReasonCode::GrantedQos1), Ok(true));
+        assert_eq!(reason.accepts(ReasonCode::UnspecifiedError), Ok(true));
+        assert_eq!(reason.accepts(ReasonCode::GrantedQos2), Ok(false));
+        assert!(reason.code().is_err(), "a list cannot be sent");
+        let mut context = context();
+        let mut matcher = Matcher::new(&mut context);
+        matcher.reason("suback.reason_codes[0]", Some(&reason), ReasonCode::Success);
+        assert_eq!(
+            matcher.finish(),
+            Err(vec![
+                "suback.reason_codes[0]: expected 0x01 Granted QoS 1 or 0x80 Unspecified error, received 0x00 Success"
+                    .to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn long_strings_are_cut_in_differences() {
+        let long = "/".repeat(1000);
+        let shown = show_text(&long);
+        assert!(shown.starts_with("1000 bytes: \"//") && shown.len() < 120, "{shown}");
+        assert_eq!(show_text("a"), "\"a\"");
     }
 
     #[test]

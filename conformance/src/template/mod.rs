@@ -18,7 +18,7 @@ use verimqtt::codec::{
     RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
 
-pub use fields::{Context, Matcher, Num, Payload, Reason, TemplateError, Text, hex, parse_hex, show_bytes};
+pub use fields::{Context, Items, Matcher, Num, Payload, Reason, TemplateError, Text, hex, parse_hex, show_bytes};
 pub use properties::PropertiesTemplate;
 
 use properties::{binary, mqtt_string};
@@ -102,7 +102,7 @@ pub struct PublishAckTemplate {
 #[serde(deny_unknown_fields)]
 pub struct SubscribeTemplate {
     pub packet_id: Option<Num>,
-    pub subscriptions: Vec<SubscriptionTemplate>,
+    pub subscriptions: Items<SubscriptionTemplate>,
     pub properties: Option<Box<PropertiesTemplate>>,
 }
 
@@ -120,7 +120,7 @@ pub struct SubscriptionTemplate {
 #[serde(deny_unknown_fields)]
 pub struct UnsubscribeTemplate {
     pub packet_id: Option<Num>,
-    pub filters: Vec<Text>,
+    pub filters: Items<Text>,
     pub properties: Option<Box<PropertiesTemplate>>,
 }
 
@@ -129,7 +129,8 @@ pub struct UnsubscribeTemplate {
 #[serde(deny_unknown_fields)]
 pub struct AckTemplate {
     pub packet_id: Option<Num>,
-    pub reason_codes: Option<Vec<Reason>>,
+    /// Expected, each may be a list of the codes accepted.
+    pub reason_codes: Option<Items<Reason>>,
     pub properties: Option<Box<PropertiesTemplate>>,
 }
 
@@ -168,6 +169,10 @@ fn reason(template: Option<&Reason>) -> Result<ReasonCode, TemplateError> {
     template.map_or(Ok(ReasonCode::Success), Reason::code)
 }
 
+fn reason_codes(template: Option<&Items<Reason>>) -> Result<Vec<ReasonCode>, TemplateError> {
+    template.map_or(Ok(Vec::new()), |codes| codes.iter().map(Reason::code).collect())
+}
+
 impl PacketTemplate {
     /// The packet to send, for `version`; `default_client_id` names a CONNECT that names no one.
     pub fn build(
@@ -193,30 +198,24 @@ impl PacketTemplate {
             PacketTemplate::Subscribe(template) => Packet::Subscribe(Subscribe {
                 packet_id: packet_id("subscribe.packet_id", template.packet_id.as_ref(), context)?,
                 properties: properties(template.properties.as_deref(), context)?,
-                subscriptions: template
-                    .subscriptions
-                    .iter()
-                    .map(|subscription| subscription.build(context))
-                    .collect::<Result<_, _>>()?,
+                subscriptions: template.subscriptions.map(context, SubscriptionTemplate::build)?,
             }),
             PacketTemplate::Suback(template) => Packet::SubAck(SubAck {
                 packet_id: packet_id("suback.packet_id", template.packet_id.as_ref(), context)?,
                 properties: properties(template.properties.as_deref(), context)?,
-                reason_codes: template.reason_codes.iter().flatten().map(Reason::code).collect::<Result<_, _>>()?,
+                reason_codes: reason_codes(template.reason_codes.as_ref())?,
             }),
             PacketTemplate::Unsubscribe(template) => Packet::Unsubscribe(Unsubscribe {
                 packet_id: packet_id("unsubscribe.packet_id", template.packet_id.as_ref(), context)?,
                 properties: properties(template.properties.as_deref(), context)?,
                 filters: template
                     .filters
-                    .iter()
-                    .map(|filter| mqtt_string("unsubscribe.filters", filter.resolve(context)?))
-                    .collect::<Result<_, _>>()?,
+                    .map(context, |filter, context| mqtt_string("unsubscribe.filters", filter.resolve(context)?))?,
             }),
             PacketTemplate::Unsuback(template) => Packet::UnsubAck(UnsubAck {
                 packet_id: packet_id("unsuback.packet_id", template.packet_id.as_ref(), context)?,
                 properties: properties(template.properties.as_deref(), context)?,
-                reason_codes: template.reason_codes.iter().flatten().map(Reason::code).collect::<Result<_, _>>()?,
+                reason_codes: reason_codes(template.reason_codes.as_ref())?,
             }),
             PacketTemplate::Pingreq => Packet::PingReq,
             PacketTemplate::Pingresp => Packet::PingResp,

@@ -8,7 +8,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 use serde::Deserialize;
 use verimqtt::codec::{Binary, MqttString, PayloadFormat, Properties, PropertyValues, QoS, SubscriptionId};
 
-use super::fields::{Context, Matcher, Num, Payload, Prop, TemplateError, Text};
+use super::fields::{Context, Items, Matcher, Num, Payload, Prop, TemplateError, Text};
 
 /// A numeric property's codec type, to and from the number a scenario writes.
 trait AsNumber: Sized {
@@ -66,7 +66,7 @@ macro_rules! properties_template {
             $(#[serde(default)] pub $binary: Option<Prop<Payload>>,)*
             /// Compared as a whole list, in order (the order is part of the message).
             #[serde(default)]
-            pub user_properties: Option<Vec<(Text, Text)>>,
+            pub user_properties: Option<Items<(Text, Text)>>,
             /// Compared as a whole list, in order; `[]` expects none.
             #[serde(default)]
             pub subscription_identifiers: Option<Vec<Num>>,
@@ -96,11 +96,13 @@ macro_rules! properties_template {
                         values.$binary = Some(binary(stringify!($binary), payload.bytes()?)?);
                     }
                 })*
-                for (name, value) in self.user_properties.iter().flatten() {
-                    values.user_properties.push((
-                        mqtt_string("user_properties", name.resolve(context)?)?,
-                        mqtt_string("user_properties", value.resolve(context)?)?,
-                    ));
+                if let Some(user_properties) = &self.user_properties {
+                    values.user_properties = user_properties.map(context, |(name, value), context| {
+                        Ok((
+                            mqtt_string("user_properties", name.resolve(context)?)?,
+                            mqtt_string("user_properties", value.resolve(context)?)?,
+                        ))
+                    })?;
                 }
                 for id in self.subscription_identifiers.iter().flatten() {
                     let id = id.resolve(context)?;
@@ -125,14 +127,12 @@ macro_rules! properties_template {
                     actual.$binary.as_deref(), |m, field, expected, actual| m.bytes(field, Some(expected), actual));)*
                 if let Some(expected) = &self.user_properties {
                     let field = format!("{packet}.properties.user_properties");
-                    let expected: Result<Vec<(String, String)>, _> = expected
-                        .iter()
-                        .map(|(name, value)| Ok((name.resolve(matcher.context())?, value.resolve(matcher.context())?)))
-                        .collect();
+                    let expected: Result<Vec<(String, String)>, TemplateError> = expected
+                        .map(matcher.context(), |(name, value), context| Ok((name.resolve(context)?, value.resolve(context)?)));
                     let actual: Vec<(String, String)> =
                         actual.user_properties.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
                     match expected {
-                        Ok(expected) if expected != actual => matcher.differ(&field, format!("{expected:?}"), format!("{actual:?}")),
+                        Ok(expected) if expected != actual => matcher.differ(&field, show_list(&expected), show_list(&actual)),
                         Ok(_) => {}
                         Err(error) => matcher.error(&field, error),
                     }
@@ -162,6 +162,16 @@ properties_template! {
     texts: content_type, response_topic, assigned_client_identifier, authentication_method, response_information,
         server_reference, reason_string;
     binaries: correlation_data, authentication_data;
+}
+
+/// A list as it is, or its length and first items when it is long.
+fn show_list<T: std::fmt::Debug>(items: &[T]) -> String {
+    const SHOWN: usize = 8;
+    if items.len() <= SHOWN {
+        format!("{items:?}")
+    } else {
+        format!("{} items: {:?} ...", items.len(), &items[..SHOWN])
+    }
 }
 
 pub fn mqtt_string(field: &str, text: String) -> Result<MqttString, TemplateError> {
