@@ -4,13 +4,43 @@
 //! driven by a runtime (see `verimqtt::runtime`) or by a test with a simulated clock:
 //!
 //! - inputs: [`Broker::handle_accept`], [`Broker::handle_bytes`], [`Broker::handle_closed`]
-//!   per connection, [`Broker::handle_timeout`] when [`Broker::poll_timeout`] says so;
+//!   per connection, [`Broker::handle_timeout`] when [`Broker::poll_timeout`] says so,
+//!   [`Broker::handle_verified`] with the result of each check of credentials;
 //! - outputs: [`Broker::poll_transmit`] (bytes for one connection; [`Broker::poll_transmit_ready`]
 //!   names the connections that have some), [`Broker::poll_close`] (connections to close,
-//!   with the reason), [`Broker::poll_event`] (what happened, for logs and metrics).
+//!   with the reason), [`Broker::poll_event`] (what happened, for logs and metrics),
+//!   [`Broker::poll_verification`] (checks of credentials too slow to run on the task that
+//!   drives the broker, such as password hashes: the owner runs them elsewhere).
 //!
 //! Who may connect, publish and subscribe is a [`Policy`]; [`AllowAll`] lets everyone.
 //! Every limit is a field of [`BrokerOptions`], which says what happens when it is reached.
+//!
+//! # What one client can hold
+//!
+//! Every peer is hostile until proven otherwise. Nothing on the path of a packet recurses
+//! over what a peer chooses (topic levels are walked in loops, the trees keep their nodes
+//! in an arena), and every resource one client can grab is bounded by an option:
+//!
+//! | resource | bound |
+//! |---|---|
+//! | bytes buffered before CONNECT | [`BrokerOptions::max_connect_size`] (64 KiB), from the fixed header |
+//! | a packet after CONNECT | [`BrokerOptions::max_packet_size`] (1 MiB), from the fixed header |
+//! | connections, identified or not | [`BrokerOptions::max_connections`], [`BrokerOptions::connect_timeout`] |
+//! | password hashes queued by CONNECTs | [`BrokerOptions::max_pending_verifications`]; run off the broker's task |
+//! | bytes sent while a CONNECT is checked | [`BrokerOptions::max_packet_size`] |
+//! | subscriptions of a session | [`BrokerOptions::max_subscriptions_per_session`], each of at most [`BrokerOptions::max_topic_levels`] levels and 64 KiB |
+//! | messages held for a session | [`BrokerOptions::max_queued_messages`] and [`BrokerOptions::max_queued_bytes`] |
+//! | unread answers to a client | twice [`BrokerOptions::max_transmit_buffer`] (64 KiB at least), then the client is closed |
+//! | QoS 2 messages from a client | [`BrokerOptions::receive_maximum`] |
+//! | topic aliases of a connection | [`BrokerOptions::topic_alias_maximum`] each way, each a copy of a topic |
+//! | retained messages | [`BrokerOptions::max_retained_messages`], each of at most [`BrokerOptions::max_topic_levels`] levels |
+//! | sessions | [`BrokerOptions::max_sessions`] |
+//! | events not yet polled | [`BrokerOptions::max_pending_events`] |
+//!
+//! What the broker keeps for long never shares a buffer larger than itself: each packet is
+//! copied out of the receive buffer before it is decoded, and filters and alias topics are
+//! copied out of their packets. A SUBSCRIBE costs at most the room of the session's queue in
+//! retained messages, however many its filters match.
 //!
 //! The state is split the way quinn-proto splits an endpoint from its connections: a
 //! `Connection` is one network connection (framing, negotiated limits, keep alive, topic

@@ -1,5 +1,5 @@
 //! An async MQTT client for tokio, a thin driver around the sans-IO
-//! [`Client`](crate::client::Client): one task owns the state machine and the transport,
+//! [`Client`]: one task owns the state machine and the transport,
 //! the handles talk to it over channels, and time goes in as `Instant`.
 //!
 //! - [`AsyncClient::connect`] takes a URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`, with an
