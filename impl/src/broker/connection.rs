@@ -3,7 +3,7 @@
 //! and leave in one place ([`Connection::send`]), which also enforces what the client said it
 //! can receive.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -120,6 +120,9 @@ pub(crate) struct Connection {
     pub(crate) pending_connect: Option<Box<Connect>>,
     /// Who the CONNECT said the client is, from the moment it is read, accepted or not.
     pub(crate) claimed: Option<Claimed>,
+    /// The congested sessions this connection's PUBLISHes wait for: while there is one, the
+    /// broker does not read its PUBLISHes.
+    pub(crate) held_by: HashSet<SessionId>,
     /// Whether CONNECT asked for a Session Expiry Interval of 0, after which DISCONNECT may
     /// not set another (MQTT 5 section 3.14.2.2.2).
     pub(crate) connect_expiry_was_zero: bool,
@@ -152,6 +155,7 @@ impl Connection {
             will: None,
             pending_connect: None,
             claimed: None,
+            held_by: HashSet::new(),
             connect_expiry_was_zero: true,
             received: BytesMut::new(),
             transmit: BytesMut::new(),
@@ -173,6 +177,11 @@ impl Connection {
             Phase::Active(session) => Some(session),
             Phase::AwaitingConnect | Phase::Authenticating | Phase::Closing => None,
         }
+    }
+
+    /// Whether the broker holds back this connection's PUBLISHes, and one is next.
+    pub(crate) fn publish_held_back(&self) -> bool {
+        !self.held_by.is_empty() && self.received.first().is_some_and(|&first| first >> 4 == PacketType::Publish as u8)
     }
 
     /// Bytes received and not yet read as packets.

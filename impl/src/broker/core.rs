@@ -12,6 +12,7 @@ use crate::codec::{DecodeError, Disconnect, MqttString, Packet, Properties, Prot
 use super::connection::{Connection, Phase, ReadyList, SendError};
 use super::error::{AcceptError, ClientViolation, CloseReason, ProtocolError};
 use super::event::{Event, EventQueue};
+use super::flow::ReadingChanges;
 use super::message::Message;
 use super::options::BrokerOptions;
 use super::policy::{AllowAll, ClientInfo, Policy, Verification};
@@ -66,6 +67,10 @@ pub struct Broker<P = AllowAll> {
     /// waiting for theirs.
     pub(super) verifications: VecDeque<(ConnId, Verification)>,
     pub(super) awaiting_verification: HashSet<ConnId>,
+    /// Connections paused or resumed for the owner to hear of, and those resumed whose
+    /// received packets are still to be read.
+    pub(super) reading_changes: ReadingChanges,
+    pub(super) resumed: Vec<ConnId>,
     pub(super) events: EventQueue,
     pub(super) stats: Counters,
     next_session: u64,
@@ -102,6 +107,8 @@ impl<P: Policy> Broker<P> {
             closes: VecDeque::new(),
             verifications: VecDeque::new(),
             awaiting_verification: HashSet::new(),
+            reading_changes: ReadingChanges::default(),
+            resumed: Vec::new(),
             stats: Counters::default(),
             next_session: 0,
             next_assigned_id: 0,
@@ -160,6 +167,7 @@ impl<P: Policy> Broker<P> {
         }
         connection.receive(bytes);
         self.read_packets(conn, now);
+        self.read_resumed(now);
     }
 
     /// Handles the whole packets received on `conn`. While its CONNECT's credentials are
@@ -178,6 +186,11 @@ impl<P: Policy> Broker<P> {
                     return;
                 }
                 Phase::AwaitingConnect | Phase::Active(_) => {}
+            }
+            // Held back by a congested subscriber (see `flow`): what comes before the next
+            // PUBLISH is read, the PUBLISH waits.
+            if connection.publish_held_back() {
+                return;
             }
             match connection.next_packet(now) {
                 Ok(Some(packet)) => {
@@ -198,6 +211,7 @@ impl<P: Policy> Broker<P> {
         self.now = Some(now);
         self.close_connection(conn, CloseReason::ConnectionLost, now, false);
         self.connections.remove(&conn);
+        self.read_resumed(now);
     }
 
     /// Runs what is due at `now`: connect timeouts, keep alive expiry, delayed wills and
@@ -223,8 +237,10 @@ impl<P: Policy> Broker<P> {
                     self.tracer.timer(now, trace::Timer::SessionExpiry);
                     self.end_session(session, now, true);
                 }
+                Timer::SlowConsumer(session) => self.slow_consumer(session, now),
             }
         }
+        self.read_resumed(now);
     }
 
     /// Closes every connection (MQTT 5 clients are sent DISCONNECT 0x8B first) and refuses
@@ -261,6 +277,10 @@ impl<P: Policy> Broker<P> {
     pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
         if let Some(session) = self.connections.get(&conn).and_then(Connection::session) {
             self.pump(session);
+            // Draining the queue may have let paused publishers go.
+            if let Some(now) = self.now {
+                self.read_resumed(now);
+            }
         }
         let bytes = self.connections.get_mut(&conn)?.take_transmit()?;
         self.stats.bytes_sent += bytes.len() as u64;
@@ -306,7 +326,7 @@ impl<P: Policy> Broker<P> {
     pub fn publish_own(&mut self, now: Instant, topic: MqttString, payload: Bytes) {
         self.now = Some(now);
         let message = Message::new(topic, payload, QoS::AtMostOnce, true, Properties::default(), None, now);
-        self.publish_message(message);
+        self.publish_message(message, None);
     }
 
     /// What the broker holds and has done. Counting the connected clients and the messages
@@ -399,7 +419,9 @@ impl<P: Policy> Broker<P> {
     fn check_keep_alive(&mut self, conn: ConnId, now: Instant) {
         let Some(connection) = self.connections.get(&conn) else { return };
         let Some(window) = connection.keep_alive_window else { return };
-        let deadline = connection.last_received + window;
+        // A client whose packets the broker holds back is not silent: it is waited for.
+        let heard = if connection.publish_held_back() { now } else { connection.last_received };
+        let deadline = heard + window;
         if deadline <= now {
             self.tracer.timer(now, trace::Timer::KeepaliveClose);
             self.close_connection(conn, CloseReason::KeepAliveTimeout, now, true);
@@ -434,15 +456,16 @@ impl<P: Policy> Broker<P> {
     /// (not when it told us the socket is gone). The session goes offline: its will is
     /// published or scheduled if the reason calls for it, and it ends or starts to expire.
     pub(super) fn close_connection(&mut self, conn: ConnId, reason: CloseReason, now: Instant, notify: bool) {
-        let Some(connection) = self.connections.get_mut(&conn) else { return };
-        if connection.is_closing() {
+        if self.connections.get(&conn).is_none_or(Connection::is_closing) {
             return;
         }
-        let phase = std::mem::replace(&mut connection.phase, Phase::Closing);
+        self.forget_held(conn);
         if self.awaiting_verification.remove(&conn) {
             // Not run, if the owner has not taken it yet.
             self.verifications.retain(|(waiting, _)| *waiting != conn);
         }
+        let Some(connection) = self.connections.get_mut(&conn) else { return };
+        let phase = std::mem::replace(&mut connection.phase, Phase::Closing);
         if let (Phase::Active(_), true, Some(code)) = (phase, connection.version.is_v5(), reason.disconnect_code()) {
             // [MQTT-3.14.0-1]: only after a successful CONNACK, which `Active` means.
             let mut disconnect = Disconnect::new(code);
@@ -469,6 +492,8 @@ impl<P: Policy> Broker<P> {
     /// The session's connection ended. On a takeover the new connection decides what becomes
     /// of the session; otherwise it ends now (expiry interval 0) or starts to expire.
     fn session_offline(&mut self, session: SessionId, will: Option<StoredWill>, reason: &CloseReason, now: Instant) {
+        // Offline, the session holds no one back.
+        self.end_congestion(session);
         let Some(state) = self.sessions.get_mut(&session) else { return };
         state.connection = None;
         let expiry = state.expiry_interval;
@@ -503,6 +528,7 @@ impl<P: Policy> Broker<P> {
     /// is published now, since the session ending cuts the delay short (MQTT 5 section
     /// 3.1.3.2.2).
     pub(super) fn end_session(&mut self, session: SessionId, now: Instant, expired: bool) {
+        self.end_congestion(session);
         let Some(state) = self.sessions.remove(&session) else { return };
         self.timers.cancel(Timer::Will(session));
         self.timers.cancel(Timer::SessionExpiry(session));
@@ -537,7 +563,7 @@ impl<P: Policy> Broker<P> {
             return;
         }
         self.stats.messages_received += 1;
-        self.publish_message(will.message(now));
+        self.publish_message(will.message(now), None);
         self.events.push(Event::WillPublished { client_id, topic });
     }
 

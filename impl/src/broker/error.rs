@@ -34,6 +34,9 @@ pub enum CloseReason {
     NotReading,
     /// The broker is shutting down; MQTT 5 clients were sent DISCONNECT 0x8B.
     ServerShuttingDown,
+    /// The client's session stayed congested past the slow-consumer timeout and the policy
+    /// is to disconnect it; MQTT 5 clients were sent DISCONNECT 0x97.
+    SlowConsumer,
 }
 
 impl CloseReason {
@@ -56,6 +59,7 @@ impl CloseReason {
             CloseReason::SessionTakenOver { .. } => Trace::SessionTakenOver,
             CloseReason::NotReading => Trace::NotReading,
             CloseReason::ServerShuttingDown => Trace::Shutdown,
+            CloseReason::SlowConsumer => Trace::NotReading,
         }
     }
 
@@ -67,6 +71,7 @@ impl CloseReason {
             CloseReason::KeepAliveTimeout => Some(ReasonCode::KeepAliveTimeout),
             CloseReason::SessionTakenOver { .. } => Some(ReasonCode::SessionTakenOver),
             CloseReason::ServerShuttingDown => Some(ReasonCode::ServerShuttingDown),
+            CloseReason::SlowConsumer => Some(ReasonCode::QuotaExceeded),
             CloseReason::ClientDisconnected { .. }
             | CloseReason::ConnectionLost
             | CloseReason::ConnectRefused { .. }
@@ -88,6 +93,7 @@ impl fmt::Display for CloseReason {
             CloseReason::SessionTakenOver { by } => write!(f, "session taken over by connection {by}"),
             CloseReason::NotReading => f.write_str("client does not read: transmit buffer full"),
             CloseReason::ServerShuttingDown => f.write_str("server shutting down"),
+            CloseReason::SlowConsumer => f.write_str("slow consumer: its queue stayed congested past the timeout"),
         }
     }
 }

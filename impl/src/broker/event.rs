@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use crate::codec::{MqttString, ProtocolVersion, ReasonCode};
 
-use super::{CloseReason, ConnId};
+use super::{CloseReason, ConnId, SlowConsumerPolicy};
 
 /// Something that happened inside the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub enum Event {
     /// Filters of a SUBSCRIBE were refused: `count` of them, the first being `filter` for
     /// the reason `why` (not authorized, or the limit by its option's name).
     SubscribeRefused { client_id: MqttString, count: usize, filter: MqttString, why: &'static str },
+    /// A connected session stayed congested for the slow-consumer timeout and `policy` was
+    /// applied to it.
+    SlowConsumer { client_id: MqttString, policy: SlowConsumerPolicy },
     /// A message was not delivered to one session.
     MessageDropped { client_id: MqttString, topic: MqttString, reason: DropReason },
     /// A retained message was delivered but not stored.

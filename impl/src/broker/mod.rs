@@ -54,6 +54,7 @@ mod core;
 mod error;
 mod event;
 mod explanation;
+mod flow;
 mod level_tree;
 mod message;
 mod options;
@@ -73,7 +74,7 @@ use std::fmt;
 pub use self::core::Broker;
 pub use error::{AcceptError, ClientViolation, CloseReason, ProtocolError};
 pub use event::{DropReason, Event, RetainedDropReason};
-pub use options::BrokerOptions;
+pub use options::{BrokerOptions, SlowConsumerPolicy};
 pub use policy::{AllowAll, Authentication, ClientInfo, Policy, Verification};
 
 /// A network connection, named by the owner of the broker (the runtime) when it accepts it.

@@ -67,6 +67,14 @@ pub struct BrokerOptions {
     /// Whether QoS 0 messages are queued for a persistent session while its client is
     /// offline. Off by default, as in mosquitto: 3.1.1 makes it optional [MQTT-3.1.2-5].
     pub queue_qos0_offline: bool,
+    /// How long a connected session may stay congested (its queue past half its limits)
+    /// holding back the publishers that feed it, before it is treated as a slow consumer
+    /// by [`slow_consumer_policy`](Self::slow_consumer_policy). See the `flow` module:
+    /// while a session is congested, the broker stops reading PUBLISHes from the
+    /// connections whose messages it queued, so a subscriber that keeps up loses nothing.
+    pub slow_consumer_timeout: Duration,
+    /// What becomes of a slow consumer.
+    pub slow_consumer_policy: SlowConsumerPolicy,
     /// Bytes waiting in a connection's transmit buffer (encoded but not yet taken by
     /// `poll_transmit`) above which the broker stops moving messages from the session queue
     /// into it (an empty buffer always takes one message). Responses (acknowledgements,
@@ -138,6 +146,8 @@ impl Default for BrokerOptions {
             max_queued_messages: 1000,
             max_queued_bytes: 64 * 1024 * 1024,
             queue_qos0_offline: false,
+            slow_consumer_timeout: Duration::from_secs(5),
+            slow_consumer_policy: SlowConsumerPolicy::Drop,
             max_transmit_buffer: 256 * 1024,
             max_retained_messages: 10_000,
             max_subscriptions_per_session: 1000,
@@ -154,7 +164,32 @@ impl Default for BrokerOptions {
     }
 }
 
+/// What the broker does with a connected session that stays congested for
+/// [`BrokerOptions::slow_consumer_timeout`]. Either way the episode is reported once
+/// ([`Event::SlowConsumer`](super::Event::SlowConsumer)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlowConsumerPolicy {
+    /// The session stops holding publishers back until it drains; messages past its
+    /// queue's limits are dropped meanwhile (counted in
+    /// [`Stats::messages_dropped`](super::Stats), reported as
+    /// [`DropReason::QueueFull`](super::DropReason::QueueFull)), as mosquitto does.
+    Drop,
+    /// The session's connection is closed (MQTT 5: DISCONNECT 0x97 Quota exceeded); a
+    /// persistent session keeps its queue, offline, within its limits.
+    Disconnect,
+}
+
 impl BrokerOptions {
+    /// The queue length and bytes at which a connected session is congested.
+    pub(crate) fn high_water(&self) -> (usize, usize) {
+        ((self.max_queued_messages / 2).max(1), self.max_queued_bytes / 2)
+    }
+
+    /// The queue length and bytes at or below which its congestion is over.
+    pub(crate) fn low_water(&self) -> (usize, usize) {
+        (self.max_queued_messages / 4, self.max_queued_bytes / 4)
+    }
+
     /// Bytes of unread answers past which a client is taken not to read at all.
     pub(crate) fn not_reading_threshold(&self) -> usize {
         const FLOOR: usize = 64 * 1024;

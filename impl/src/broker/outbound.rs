@@ -105,8 +105,8 @@ impl Outbound {
         self.held_bytes -= delivery.message.footprint;
     }
 
-    #[cfg(test)]
-    fn queued(&self) -> usize {
+    /// Messages waiting in the queue.
+    pub(crate) fn queued(&self) -> usize {
         self.queue.len()
     }
 

@@ -92,7 +92,7 @@ impl<P: Policy> Broker<P> {
         let Publish { qos, retain, topic, properties, payload, .. } = publish;
         let message = Message::new(topic, payload, qos, retain, properties, client_id, now);
         self.stats.messages_received += 1;
-        match self.publish_message(message) {
+        match self.publish_message(message, Some(conn)) {
             0 => ReasonCode::NoMatchingSubscribers,
             _ => ReasonCode::Success,
         }

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use crate::codec::{Publish, QoS, topic_levels};
 
+use super::ConnId;
 use super::connection::SendError;
 use super::core::Broker;
 use super::event::{DropReason, Event, RetainedDropReason};
@@ -29,7 +30,9 @@ impl<P: Policy> Broker<P> {
     /// Takes ownership of a message: updates the retained store if it is retained, and
     /// delivers it to every matching subscription ([MQTT-4.5.0-1]). Returns how many
     /// sessions it went to.
-    pub(super) fn publish_message(&mut self, message: Message) -> usize {
+    /// `source` is the connection the message was read from, if any: a congested
+    /// subscriber holds it back (see `flow`).
+    pub(super) fn publish_message(&mut self, message: Message, source: Option<ConnId>) -> usize {
         let message = Arc::new(message);
         if message.retain {
             self.retain(&message);
@@ -37,7 +40,11 @@ impl<P: Policy> Broker<P> {
         let deliveries = self.match_subscriptions(&message);
         let sessions = deliveries.len();
         for (session, delivery) in deliveries {
-            self.enqueue(session, delivery);
+            if self.enqueue(session, delivery) == Enqueued::Queued {
+                if let Some(now) = self.now {
+                    self.hold_back(session, source, now);
+                }
+            }
         }
         sessions
     }
@@ -162,6 +169,7 @@ impl<P: Policy> Broker<P> {
                 }
             }
         }
+        self.release_if_drained(session);
     }
 
     fn drop_message(&mut self, client_id: crate::codec::MqttString, delivery: &Delivery, reason: DropReason) {

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use crate::codec::{MqttString, PacketId, ProtocolVersion, SubscriptionId, SubscriptionOptions, shared_subscription};
 
 use super::ConnId;
+use super::flow::Congestion;
 use super::outbound::Outbound;
 use super::policy::ClientInfo;
 use super::will::StoredWill;
@@ -74,6 +75,8 @@ pub(crate) struct Session {
     pub(crate) connection: Option<ConnId>,
     /// The will of the last connection, waiting out its delay.
     pub(crate) pending_will: Option<StoredWill>,
+    /// Set while the session's queue is past its high-water mark and its client connected.
+    pub(crate) congestion: Option<Congestion>,
 }
 
 impl Session {
@@ -88,6 +91,7 @@ impl Session {
             expiry_interval,
             connection: None,
             pending_will: None,
+            congestion: None,
         }
     }
 

@@ -19,6 +19,8 @@ pub(crate) enum Timer {
     Will(SessionId),
     /// The end of a session whose client is offline.
     SessionExpiry(SessionId),
+    /// A connected session congested for the slow-consumer timeout.
+    SlowConsumer(SessionId),
 }
 
 /// At most one deadline per timer; setting it again moves it.

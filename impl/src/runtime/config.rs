@@ -41,7 +41,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::auth::{Acl, FilePolicy, PasswordFile};
-use crate::broker::BrokerOptions;
+use crate::broker::{BrokerOptions, SlowConsumerPolicy};
 use crate::codec::{MAX_PACKET_SIZE, QoS};
 
 use super::tls::{self, ClientCertificates, TlsError};
@@ -414,6 +414,14 @@ pub struct Limits {
     /// Queue QoS 0 messages for offline persistent sessions too.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub queue_qos0_offline: Option<bool>,
+    /// Seconds a connected session may stay congested, holding back the publishers that feed
+    /// it, before it is a slow consumer.
+    #[arg(long, value_name = "SECONDS")]
+    pub slow_consumer_timeout: Option<u64>,
+    /// What becomes of a slow consumer: `drop` (messages past its queue's limits are dropped)
+    /// or `disconnect`.
+    #[arg(long, value_name = "POLICY")]
+    pub slow_consumer_policy: Option<SlowConsumer>,
     /// Bytes waiting for a client past which queued messages wait in the session.
     #[arg(long, value_name = "BYTES")]
     pub max_transmit_buffer: Option<usize>,
@@ -468,6 +476,10 @@ impl Limits {
             max_queued_messages: self.max_queued_messages.unwrap_or(options.max_queued_messages),
             max_queued_bytes: self.max_queued_bytes.unwrap_or(options.max_queued_bytes),
             queue_qos0_offline: self.queue_qos0_offline.unwrap_or(options.queue_qos0_offline),
+            slow_consumer_timeout: self
+                .slow_consumer_timeout
+                .map_or(options.slow_consumer_timeout, Duration::from_secs),
+            slow_consumer_policy: self.slow_consumer_policy.map_or(options.slow_consumer_policy, |policy| policy.0),
             max_transmit_buffer: self.max_transmit_buffer.unwrap_or(options.max_transmit_buffer),
             max_retained_messages: self.max_retained_messages.unwrap_or(options.max_retained_messages),
             max_subscriptions_per_session: self
@@ -507,6 +519,31 @@ impl FromStr for PacketSize {
 
     fn from_str(text: &str) -> Result<Self, String> {
         text.parse::<u32>().map_err(|error| format!("{text:?}: {error}"))?.try_into()
+    }
+}
+
+/// A slow-consumer policy, as the file and the flags spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SlowConsumer(pub SlowConsumerPolicy);
+
+impl TryFrom<String> for SlowConsumer {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl FromStr for SlowConsumer {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "drop" => Ok(SlowConsumer(SlowConsumerPolicy::Drop)),
+            "disconnect" => Ok(SlowConsumer(SlowConsumerPolicy::Disconnect)),
+            other => Err(format!("{other:?} is not a slow-consumer policy (drop or disconnect)")),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::hash::Hash;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::broker::{AcceptError, CloseReason, ConnId, DropReason, Event, RetainedDropReason};
+use crate::broker::{AcceptError, CloseReason, ConnId, DropReason, Event, RetainedDropReason, SlowConsumerPolicy};
 use crate::codec::ReasonCode;
 
 /// How often the count of a repeated cause is logged while it goes on; a cause quiet for
@@ -87,6 +87,7 @@ pub(crate) enum Cause {
     Violation(String),
     ConnectTimeout,
     NotReading,
+    SlowConsumer(SlowConsumerPolicy),
     EventsLost,
 }
 
@@ -101,6 +102,7 @@ impl fmt::Display for Cause {
             Cause::Violation(rule) => write!(f, "connections closed for a protocol violation ({rule})"),
             Cause::ConnectTimeout => f.write_str("connections closed without CONNECT in time"),
             Cause::NotReading => f.write_str("connections closed for not reading"),
+            Cause::SlowConsumer(policy) => write!(f, "slow consumers ({policy:?})"),
             Cause::EventsLost => f.write_str("broker events lost"),
         }
     }
@@ -203,6 +205,11 @@ impl Log {
                 if self.first(Cause::NotRetained(*reason)) {
                     let topic = shortened(topic);
                     tracing::warn!(topic, ?reason, "message not retained (further ones are counted)");
+                }
+            }
+            Event::SlowConsumer { client_id, policy } => {
+                if self.first(Cause::SlowConsumer(*policy)) {
+                    tracing::warn!(%client_id, ?policy, "slow consumer: its queue stayed past half full for the slow-consumer timeout (further ones are counted)");
                 }
             }
             Event::PublishDenied { client_id, topic } => tracing::info!(%client_id, %topic, "publish denied by policy"),

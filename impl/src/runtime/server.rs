@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
@@ -130,7 +130,10 @@ impl<P: Policy> Server<P> {
                 () = sleep_until(deadline) => driver.broker.handle_timeout(Instant::now()),
                 Some(topics) = next_tick(&mut sys) => topics.publish(&mut driver.broker, Instant::now()),
                 _ = log_ticks.tick() => driver.log.flush(Instant::now()),
-                Some(policy) = next_update(&mut policy_updates) => *driver.broker.policy_mut() = policy,
+                Some(policy) = next_update(&mut policy_updates) => {
+                    *driver.broker.policy_mut() = policy;
+                    tracing::info!("new policy in use");
+                }
             }
             driver.drain();
         }
@@ -186,6 +189,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// The driver's view of one connection.
 struct Socket {
     outputs: mpsc::UnboundedSender<Output>,
+    reading: watch::Sender<bool>,
     peer: SocketAddr,
     /// A batch is being written; the next waits for `Input::Written`.
     writing: bool,
@@ -212,14 +216,14 @@ impl<P: Policy> Driver<P> {
     fn handle(&mut self, input: Input) {
         let now = Instant::now();
         match input {
-            Input::Opened { conn, peer, transport, outputs } => {
+            Input::Opened { conn, peer, transport, outputs, reading } => {
                 if let Err(error) = self.broker.handle_accept(conn, now) {
                     // Dropping `outputs` ends the connection task, which closes the socket.
                     self.log.not_accepted(peer, transport, &error);
                     return;
                 }
                 tracing::debug!(%conn, %peer, transport, "connection accepted");
-                self.sockets.insert(conn, Socket { outputs, peer, writing: false, closing: false });
+                self.sockets.insert(conn, Socket { outputs, reading, peer, writing: false, closing: false });
             }
             Input::Received { conn, bytes } => self.broker.handle_bytes(conn, now, &bytes),
             Input::Written { conn } => {
@@ -241,18 +245,33 @@ impl<P: Policy> Driver<P> {
 
     /// Carries out what the broker decided: connections to close, bytes to send, events to
     /// log.
+    ///
+    /// Taking bytes to transmit can drain a congested session's queue and let held-back
+    /// publishers go, whose waiting packets the broker then reads: that can make more to
+    /// close and to send, so this goes round until there is nothing left.
     fn drain(&mut self) {
-        while let Some((conn, reason)) = self.broker.poll_close() {
-            let Some(socket) = self.sockets.get_mut(&conn) else { continue };
-            self.log.closing(conn, socket.peer, &reason);
-            socket.closing = true;
-            if let Some(bytes) = self.broker.poll_transmit(conn) {
-                let _ = socket.outputs.send(Output::Transmit(bytes));
+        let mut busy = true;
+        while busy {
+            busy = false;
+            while let Some((conn, reason)) = self.broker.poll_close() {
+                busy = true;
+                let Some(socket) = self.sockets.get_mut(&conn) else { continue };
+                self.log.closing(conn, socket.peer, &reason);
+                socket.closing = true;
+                if let Some(bytes) = self.broker.poll_transmit(conn) {
+                    let _ = socket.outputs.send(Output::Transmit(bytes));
+                }
+                let _ = socket.outputs.send(Output::Close);
             }
-            let _ = socket.outputs.send(Output::Close);
-        }
-        while let Some(conn) = self.broker.poll_transmit_ready() {
-            self.transmit(conn);
+            while let Some(conn) = self.broker.poll_transmit_ready() {
+                busy = true;
+                self.transmit(conn);
+            }
+            while let Some((conn, reading)) = self.broker.poll_reading() {
+                if let Some(socket) = self.sockets.get(&conn) {
+                    socket.reading.send_replace(reading);
+                }
+            }
         }
         while let Some(event) = self.broker.poll_event() {
             self.log.event(&event);

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::broker::ConnId;
 use crate::codec::ReasonCode;
@@ -25,6 +25,9 @@ pub(crate) enum Input {
         peer: SocketAddr,
         transport: &'static str,
         outputs: mpsc::UnboundedSender<Output>,
+        /// `false` stops the connection reading its socket (backpressure), `true` starts it
+        /// again.
+        reading: watch::Sender<bool>,
     },
     Received {
         conn: ConnId,
@@ -66,13 +69,19 @@ pub(crate) async fn run<S>(
     S: AsyncRead + AsyncWrite + Send,
 {
     let (outputs, mut to_write) = mpsc::unbounded_channel();
-    if inputs.send(Input::Opened { conn, peer, transport, outputs }).await.is_err() {
+    let (reading, mut may_read) = watch::channel(true);
+    if inputs.send(Input::Opened { conn, peer, transport, outputs, reading }).await.is_err() {
         return;
     }
     let (mut reader, mut writer) = tokio::io::split(stream);
     let read = async {
         let mut buffer = BytesMut::with_capacity(READ_CHUNK);
         loop {
+            // While the broker holds this client back, its bytes wait in the kernel and TCP
+            // slows it down. The driver gone is the end of the connection.
+            if may_read.wait_for(|may| *may).await.is_err() {
+                return;
+            }
             buffer.reserve(READ_CHUNK);
             match reader.read_buf(&mut buffer).await {
                 Ok(0) | Err(_) => return,

@@ -5,6 +5,7 @@
 mod bad_input;
 mod catalogue;
 mod connect;
+mod flow;
 mod harness;
 mod keepalive;
 mod limits;

@@ -464,3 +464,37 @@ async fn what_a_resumed_session_brings_before_subscribing_again_is_not_lost() {
         again.disconnect().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_application_slows_the_publisher_down_and_loses_nothing() {
+    // Small queues everywhere: the subscription holds 8 messages, the broker congests its
+    // session at 50. Without backpressure, 3,000 messages published as fast as possible to
+    // an application that reads one every few hundred microseconds would be dropped.
+    let limits = BrokerOptions { max_queued_messages: 100, ..BrokerOptions::default() };
+    let broker = EmbeddedBroker::start_with(limits, AllowAll).unwrap();
+    const MESSAGES: usize = 3000;
+    for version in VERSIONS {
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+            let mut slow = options(version, "slow");
+            slow.subscription_capacity = 8;
+            let subscriber = connect(&broker.url(), slow).await;
+            let mut messages = subscriber.subscribe("slow/#", qos).await.unwrap();
+            let publisher = connect(&broker.url(), options(version, "fast")).await;
+            let flood = tokio::spawn(async move {
+                for n in 0..MESSAGES {
+                    publisher.publish("slow/x", n.to_string(), qos, false).await.unwrap();
+                }
+                publisher
+            });
+            for n in 0..MESSAGES {
+                let message = next(&mut messages).await;
+                assert_eq!(message.payload, n.to_string(), "{version} {qos:?}: lost or out of order");
+                if n % 100 < 10 {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            flood.await.unwrap().disconnect().await;
+            subscriber.disconnect().await;
+        }
+    }
+}

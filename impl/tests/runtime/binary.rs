@@ -128,6 +128,7 @@ fn sighup_reads_the_password_file_again_and_keeps_the_old_one_when_the_new_one_i
     broker.signal("HUP");
     let line = broker.log_line_with("SIGHUP");
     assert!(line.contains("added: bob") && line.contains("new password: alice"), "{line}");
+    broker.log_line_with("new policy in use");
     assert_answer_at(addr, alice("first"), Answer::BadUserNameOrPassword);
     assert_answer_at(addr, alice("second"), Answer::Accepted);
     assert_answer_at(addr, connect(ProtocolVersion::V311, "bob", Some("bob"), Some("builder")), Answer::Accepted);

@@ -13,6 +13,7 @@ mod cli;
 mod client;
 mod config;
 mod files;
+mod flow;
 mod hostile;
 mod mosquitto;
 mod process;

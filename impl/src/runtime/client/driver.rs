@@ -4,7 +4,7 @@
 //! here knows the protocol: keep alive, packet identifiers, acknowledgements and resending
 //! with DUP after a reconnection are all the state machine's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -51,7 +51,7 @@ pub(crate) enum Command {
     Subscribe {
         subscriptions: Vec<codec::Subscription>,
         properties: Properties,
-        messages: mpsc::UnboundedSender<Message>,
+        messages: mpsc::Sender<Message>,
         done: Reply<(u64, Vec<ReasonCode>)>,
     },
     Unsubscribe {
@@ -66,7 +66,7 @@ pub(crate) enum Command {
 #[derive(Debug)]
 struct PendingSubscribe {
     subscriptions: Vec<codec::Subscription>,
-    messages: mpsc::UnboundedSender<Message>,
+    messages: mpsc::Sender<Message>,
     done: Reply<(u64, Vec<ReasonCode>)>,
 }
 
@@ -122,6 +122,16 @@ enum Wake {
     Timeout,
     Reconnect,
     Opened(Result<Box<dyn Transport>, ConnectError>),
+    /// The first subscription a message waits for has room for it (or is gone).
+    Room(u64, Result<mpsc::OwnedPermit<Message>, mpsc::error::SendError<()>>),
+}
+
+/// A message the client handed over that some full subscriptions still wait for. Until they
+/// all have it, the driver takes no more events from the client (see `subscription`).
+#[derive(Debug)]
+struct Blocked {
+    message: Message,
+    waiting: VecDeque<(u64, mpsc::Sender<Message>)>,
 }
 
 pub(crate) struct Driver {
@@ -139,6 +149,7 @@ pub(crate) struct Driver {
     subscribes: HashMap<PacketId, PendingSubscribe>,
     routes: Routes,
     next_route: u64,
+    blocked: Option<Blocked>,
     /// Filters no subscription wants any more, dropped while there was no connection.
     unsubscribe_later: Vec<MqttString>,
     /// The client closed the connection (its last packets may still be to write).
@@ -156,9 +167,10 @@ impl Driver {
         dialer: Dialer,
         commands: mpsc::UnboundedReceiver<Command>,
         ready: oneshot::Sender<Result<(), ConnectError>>,
+        subscription_capacity: usize,
     ) -> Self {
         let opening = Some(dialer.open());
-        let routes = Routes::new(client.protocol_version());
+        let routes = Routes::new(client.protocol_version(), subscription_capacity);
         Driver {
             client,
             dialer,
@@ -172,6 +184,7 @@ impl Driver {
             subscribes: HashMap::new(),
             routes,
             next_route: 0,
+            blocked: None,
             unsubscribe_later: Vec::new(),
             closing: None,
             gone: None,
@@ -211,6 +224,7 @@ impl Driver {
             () = sleep_until(timeout) => Wake::Timeout,
             () = sleep_until(self.reconnect_at) => Wake::Reconnect,
             opened = finish_opening(&mut self.opening) => Wake::Opened(opened),
+            (id, room) = room(&self.blocked) => Wake::Room(id, room),
         }
     }
 
@@ -233,6 +247,35 @@ impl Driver {
                 self.opening = None;
                 self.on_opened(opened);
             }
+            Wake::Room(id, room) => self.on_room(id, room),
+        }
+    }
+
+    /// The first subscription the blocked message waits for has room, or is gone: it gets
+    /// the message, then each of the others that has room too.
+    fn on_room(&mut self, id: u64, room: Result<mpsc::OwnedPermit<Message>, mpsc::error::SendError<()>>) {
+        let Some(blocked) = self.blocked.as_mut() else { return };
+        blocked.waiting.pop_front();
+        let mut gone = Vec::new();
+        match room {
+            Ok(permit) => {
+                permit.send(blocked.message.clone());
+            }
+            Err(_) => gone.push(id),
+        }
+        while let Some((id, sender)) = blocked.waiting.front() {
+            match sender.try_send(blocked.message.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
+            }
+            blocked.waiting.pop_front();
+        }
+        if blocked.waiting.is_empty() {
+            self.blocked = None;
+        }
+        for id in gone {
+            self.remove_route(id);
         }
     }
 
@@ -275,7 +318,9 @@ impl Driver {
                 self.link.outgoing.extend_from_slice(&bytes);
                 moved = true;
             }
-            while let Some(event) = self.client.poll_event() {
+            // A message waiting for room in a subscription holds back the events after it.
+            while self.blocked.is_none() {
+                let Some(event) = self.client.poll_event() else { break };
                 self.on_event(event);
                 moved = true;
             }
@@ -348,8 +393,13 @@ impl Driver {
                 }
             }
             Event::Message(publish) => {
-                for id in self.routes.dispatch(Message::from(publish)) {
+                let message = Message::from(publish);
+                let dispatched = self.routes.dispatch(&message);
+                for id in dispatched.gone {
                     self.remove_route(id);
+                }
+                if !dispatched.full.is_empty() {
+                    self.blocked = Some(Blocked { message, waiting: dispatched.full.into() });
                 }
             }
             Event::PubAck { ticket, ack } | Event::PubComp { ticket, ack } => self.settle(ticket, ack.reason_code),
@@ -573,6 +623,14 @@ async fn write_some(
     writer.flush().await?;
     *unflushed = false;
     Ok(true)
+}
+
+/// Room in the first subscription the blocked message waits for; never, without one.
+async fn room(blocked: &Option<Blocked>) -> (u64, Result<mpsc::OwnedPermit<Message>, mpsc::error::SendError<()>>) {
+    match blocked.as_ref().and_then(|blocked| blocked.waiting.front()) {
+        Some((id, sender)) => (*id, sender.clone().reserve_owned().await),
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

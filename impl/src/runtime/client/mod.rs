@@ -64,6 +64,7 @@ use driver::{Command, Dialer, Driver};
 pub struct AsyncClient {
     commands: mpsc::UnboundedSender<Command>,
     version: ProtocolVersion,
+    subscription_capacity: usize,
 }
 
 impl AsyncClient {
@@ -75,7 +76,9 @@ impl AsyncClient {
 
     /// [`connect`](AsyncClient::connect) to a URL already parsed.
     pub async fn connect_to(url: BrokerUrl, options: AsyncClientOptions) -> Result<AsyncClient, ConnectError> {
-        let AsyncClientOptions { client: mut client_options, tls, reconnect, connect_timeout } = options;
+        let AsyncClientOptions { client: mut client_options, tls, reconnect, connect_timeout, subscription_capacity } =
+            options;
+        let subscription_capacity = subscription_capacity.max(1);
         if let Some(username) = &url.username {
             client_options.username = Some(MqttString::try_from(username.as_str()).map_err(ConnectError::Credentials)?);
         }
@@ -93,9 +96,9 @@ impl AsyncClient {
         let (commands, receiver) = mpsc::unbounded_channel();
         let (ready, connected) = oneshot::channel();
         let dialer = Dialer { url, tls, timeout: connect_timeout, reconnect };
-        tokio::spawn(Driver::new(client, dialer, receiver, ready).run());
+        tokio::spawn(Driver::new(client, dialer, receiver, ready, subscription_capacity).run());
         connected.await.map_err(|_| ConnectError::Stopped)??;
-        Ok(AsyncClient { commands, version })
+        Ok(AsyncClient { commands, version, subscription_capacity })
     }
 
     pub fn protocol_version(&self) -> ProtocolVersion {
@@ -136,7 +139,7 @@ impl AsyncClient {
     /// One subscription for several filters: each message matching any of them comes once.
     /// The SUBACK must grant every one.
     pub async fn subscribe_many(&self, subscriptions: Vec<codec::Subscription>) -> Result<Subscription, ClientError> {
-        let (messages, receiver) = mpsc::unbounded_channel();
+        let (messages, receiver) = mpsc::channel(self.subscription_capacity);
         let properties = Properties::default();
         let (id, granted) =
             self.request(|done| Command::Subscribe { subscriptions, properties, messages, done }).await?;

@@ -23,6 +23,12 @@ pub struct AsyncClientOptions {
     pub reconnect: Reconnect,
     /// How long the TCP, TLS and WebSocket handshakes of one attempt may take together.
     pub connect_timeout: Duration,
+    /// Messages a [`Subscription`](super::Subscription) holds for the application (at
+    /// least 1). When one is full, the client stops reading from the broker until the
+    /// application takes a message, and the broker holds back the publishers: a slow
+    /// application slows the flow down instead of growing memory. Messages that arrive
+    /// before any subscription wants them are kept, this many at most (the oldest given up).
+    pub subscription_capacity: usize,
 }
 
 impl AsyncClientOptions {
@@ -32,6 +38,7 @@ impl AsyncClientOptions {
             tls: None,
             reconnect: Reconnect::default(),
             connect_timeout: Duration::from_secs(10),
+            subscription_capacity: 1024,
         }
     }
 }

@@ -1,6 +1,13 @@
 //! Subscriptions as streams: the driver hands every message it receives to each
 //! [`Subscription`] with a filter that matches its topic, and a dropped subscription
 //! unsubscribes from the filters no other subscription still uses.
+//!
+//! Each subscription holds a bounded number of messages. When one is full the driver keeps
+//! the message it could not hand over and stops taking events from the client state
+//! machine, whose bounded event queue then fills, so it stops taking bytes and the driver
+//! stops reading the socket: TCP slows the broker, which holds back the publishers. A QoS 1
+//! or 2 message is acknowledged once it is in that event queue, a bounded buffer that the
+//! driver empties into the subscriptions as the application reads them.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -40,7 +47,7 @@ impl From<Publish> for Message {
 pub struct Subscription {
     id: u64,
     granted: Vec<ReasonCode>,
-    messages: mpsc::UnboundedReceiver<Message>,
+    messages: mpsc::Receiver<Message>,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -48,7 +55,7 @@ impl Subscription {
     pub(crate) fn new(
         id: u64,
         granted: Vec<ReasonCode>,
-        messages: mpsc::UnboundedReceiver<Message>,
+        messages: mpsc::Receiver<Message>,
         commands: mpsc::UnboundedSender<Command>,
     ) -> Self {
         Subscription { id, granted, messages, commands }
@@ -75,14 +82,19 @@ impl Drop for Subscription {
     }
 }
 
-/// Messages that matched no subscription kept at most, the oldest given up first.
-const MAX_UNCLAIMED: usize = 1000;
-
 /// A subscription as the driver knows it.
 #[derive(Debug)]
 struct Route {
     subscriptions: Vec<codec::Subscription>,
-    messages: mpsc::UnboundedSender<Message>,
+    messages: mpsc::Sender<Message>,
+}
+
+/// Where a message could not go at once: the subscriptions (id and channel) that are full,
+/// and those whose application is gone.
+#[derive(Debug, Default)]
+pub(crate) struct Dispatched {
+    pub full: Vec<(u64, mpsc::Sender<Message>)>,
+    pub gone: Vec<u64>,
 }
 
 impl Route {
@@ -107,49 +119,52 @@ pub(crate) struct Routes {
     version: ProtocolVersion,
     routes: HashMap<u64, Route>,
     unclaimed: VecDeque<Message>,
+    /// Unclaimed messages kept at most: a subscription's capacity, so that a new one takes
+    /// them all.
+    max_unclaimed: usize,
 }
 
 impl Routes {
-    pub fn new(version: ProtocolVersion) -> Self {
-        Routes { version, routes: HashMap::new(), unclaimed: VecDeque::new() }
+    pub fn new(version: ProtocolVersion, capacity: usize) -> Self {
+        Routes { version, routes: HashMap::new(), unclaimed: VecDeque::new(), max_unclaimed: capacity }
     }
 
-    /// Adds a subscription, and hands it the unclaimed messages it wants.
-    pub fn insert(
-        &mut self,
-        id: u64,
-        subscriptions: Vec<codec::Subscription>,
-        messages: mpsc::UnboundedSender<Message>,
-    ) {
+    /// Adds a subscription, and hands it the unclaimed messages it wants (its channel is
+    /// new and as large as they can be many).
+    pub fn insert(&mut self, id: u64, subscriptions: Vec<codec::Subscription>, messages: mpsc::Sender<Message>) {
         let route = Route { subscriptions, messages };
         let (claimed, unclaimed) = self.unclaimed.drain(..).partition(|message| route.wants(message, self.version));
         self.unclaimed = unclaimed;
         for message in Vec::from(claimed) {
-            let _ = route.messages.send(message);
+            let _ = route.messages.try_send(message);
         }
         self.routes.insert(id, route);
     }
 
-    /// Gives `message` to every subscription that wants it, or keeps it for one to come.
-    /// Returns the subscriptions found to have no reader any more.
-    pub fn dispatch(&mut self, message: Message) -> Vec<u64> {
-        let mut unread = Vec::new();
+    /// Gives `message` to every subscription that wants it and has room, or keeps it for
+    /// one to come. Says which wanted it but were full, and which have no reader any more.
+    pub fn dispatch(&mut self, message: &Message) -> Dispatched {
+        let mut dispatched = Dispatched::default();
         let mut claimed = false;
         for (&id, route) in &self.routes {
-            if route.wants(&message, self.version) {
-                claimed = true;
-                if route.messages.send(message.clone()).is_err() {
-                    unread.push(id);
-                }
+            if !route.wants(message, self.version) {
+                continue;
+            }
+            claimed = true;
+            match route.messages.try_send(message.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => dispatched.full.push((id, route.messages.clone())),
+                Err(mpsc::error::TrySendError::Closed(_)) => dispatched.gone.push(id),
             }
         }
         if !claimed {
-            if self.unclaimed.len() >= MAX_UNCLAIMED {
+            if self.unclaimed.len() >= self.max_unclaimed {
                 self.unclaimed.pop_front();
+                tracing::warn!(kept = self.max_unclaimed, "a message no subscription wants was given up");
             }
-            self.unclaimed.push_back(message);
+            self.unclaimed.push_back(message.clone());
         }
-        unread
+        dispatched
     }
 
     /// Forgets subscription `id` and returns those of its filters no other one uses.
@@ -206,32 +221,34 @@ mod tests {
         Publish::new(MqttString::try_from(topic).unwrap(), QoS::AtMostOnce, None, Bytes::new()).into()
     }
 
-    fn route(routes: &mut Routes, id: u64, filters: &[&str]) -> mpsc::UnboundedReceiver<Message> {
-        let (sender, receiver) = mpsc::unbounded_channel();
+    const CAPACITY: usize = 100;
+
+    fn route(routes: &mut Routes, id: u64, filters: &[&str]) -> mpsc::Receiver<Message> {
+        let (sender, receiver) = mpsc::channel(CAPACITY);
         routes.insert(id, filters.iter().map(|filter| subscription(filter, QoS::AtLeastOnce)).collect(), sender);
         receiver
     }
 
     #[test]
     fn a_message_reaches_every_matching_subscription_once() {
-        let mut routes = Routes::new(ProtocolVersion::V5);
+        let mut routes = Routes::new(ProtocolVersion::V5, CAPACITY);
         let mut wide = route(&mut routes, 1, &["a/#", "a/+"]);
         let mut narrow = route(&mut routes, 2, &["a/b"]);
         let mut other = route(&mut routes, 3, &["b/#", "$share/g/a/b"]);
-        routes.dispatch(message("a/b"));
+        routes.dispatch(&message("a/b"));
         assert_eq!(wide.try_recv().unwrap().topic, "a/b");
         assert!(wide.try_recv().is_err(), "one copy per subscription");
         assert_eq!(narrow.try_recv().unwrap().topic, "a/b");
         assert_eq!(other.try_recv().unwrap().topic, "a/b", "a shared subscription matches its filter");
-        routes.dispatch(message("$SYS/x"));
+        routes.dispatch(&message("$SYS/x"));
         assert!(wide.try_recv().is_err(), "a wildcard never matches a $ topic [MQTT-4.7.2-1]");
     }
 
     #[test]
     fn a_message_no_subscription_wants_waits_for_one_that_does() {
-        let mut routes = Routes::new(ProtocolVersion::V311);
+        let mut routes = Routes::new(ProtocolVersion::V311, CAPACITY);
         for topic in ["early/1", "other", "early/2"] {
-            routes.dispatch(message(topic));
+            routes.dispatch(&message(topic));
         }
         let mut late = route(&mut routes, 1, &["early/#"]);
         let topics: Vec<_> = std::iter::from_fn(|| late.try_recv().ok()).map(|message| message.topic).collect();
@@ -243,17 +260,33 @@ mod tests {
 
     #[test]
     fn unclaimed_messages_are_bounded() {
-        let mut routes = Routes::new(ProtocolVersion::V5);
-        for index in 0..=MAX_UNCLAIMED {
-            routes.dispatch(message(&format!("t/{index}")));
+        let mut routes = Routes::new(ProtocolVersion::V5, CAPACITY);
+        for index in 0..=CAPACITY {
+            routes.dispatch(&message(&format!("t/{index}")));
         }
         let mut all = route(&mut routes, 1, &["#"]);
         assert_eq!(all.try_recv().unwrap().topic, "t/1", "the oldest was given up");
+        assert_eq!(std::iter::from_fn(|| all.try_recv().ok()).count(), CAPACITY - 1, "the rest fit");
+    }
+
+    #[test]
+    fn a_full_subscription_is_named_and_the_others_still_get_the_message() {
+        let mut routes = Routes::new(ProtocolVersion::V5, 1);
+        let (sender, mut small) = mpsc::channel(1);
+        routes.insert(1, vec![subscription("a", QoS::AtMostOnce)], sender);
+        let mut roomy = route(&mut routes, 2, &["a"]);
+        assert!(routes.dispatch(&message("a")).full.is_empty());
+        let dispatched = routes.dispatch(&message("a"));
+        assert_eq!(dispatched.full.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [1]);
+        assert_eq!(std::iter::from_fn(|| roomy.try_recv().ok()).count(), 2);
+        assert_eq!(std::iter::from_fn(|| small.try_recv().ok()).count(), 1);
+        drop(small);
+        assert_eq!(routes.dispatch(&message("a")).gone, [1]);
     }
 
     #[test]
     fn removing_a_subscription_frees_only_the_filters_no_other_uses() {
-        let mut routes = Routes::new(ProtocolVersion::V5);
+        let mut routes = Routes::new(ProtocolVersion::V5, CAPACITY);
         let _first = route(&mut routes, 1, &["a/#", "b"]);
         let _second = route(&mut routes, 2, &["a/#"]);
         assert_eq!(routes.remove(1), ["b"]);
@@ -263,8 +296,8 @@ mod tests {
 
     #[test]
     fn all_lists_each_filter_once_with_its_latest_options() {
-        let mut routes = Routes::new(ProtocolVersion::V5);
-        let (sender, _receiver) = mpsc::unbounded_channel();
+        let mut routes = Routes::new(ProtocolVersion::V5, CAPACITY);
+        let (sender, _receiver) = mpsc::channel(CAPACITY);
         routes.insert(1, vec![subscription("a", QoS::AtMostOnce), subscription("b", QoS::AtMostOnce)], sender.clone());
         routes.insert(2, vec![subscription("a", QoS::ExactlyOnce)], sender);
         assert_eq!(routes.all(), [subscription("a", QoS::ExactlyOnce), subscription("b", QoS::AtMostOnce)]);
