@@ -37,11 +37,11 @@ fn reading_changes<P: verimqtt::broker::Policy>(harness: &mut Harness<P>) -> Vec
 fn drain<P: verimqtt::broker::Policy>(harness: &mut Harness<P>, client: Client) -> Vec<String> {
     let mut payloads = Vec::new();
     loop {
-        let publishes = harness.recv_publishes(client);
-        if publishes.is_empty() {
+        let polled = drain_one(harness, client);
+        if polled.is_empty() {
             return payloads;
         }
-        payloads.extend(publishes.iter().map(|publish| String::from_utf8(publish.payload.to_vec()).unwrap()));
+        payloads.extend(polled);
     }
 }
 
