@@ -3,6 +3,7 @@
 //! send is up to each target's [`Traffic`]; the steps and the checks are the same for all.
 
 mod small;
+mod stack;
 
 use std::time::{Duration, Instant};
 
@@ -25,12 +26,15 @@ pub trait Traffic {
     fn client_sends(u: &mut Unstructured, version: ProtocolVersion) -> Result<BytesMut>;
 }
 
-/// Runs one fuzz input: the broker `T` configures, then steps until the input is used up.
+/// Runs one fuzz input: the broker `T` configures, then steps until the input is used up,
+/// all on the stack a deployed broker has.
 pub fn fuzz_broker<T: Traffic>(data: &[u8]) {
-    let mut u = Unstructured::new(data);
-    let Ok(options) = T::options(&mut u) else { return };
-    let mut harness = BrokerHarness::new(options);
-    while !u.is_empty() && harness.step::<T>(&mut u).is_ok() {}
+    stack::on_broker_stack(|| {
+        let mut u = Unstructured::new(data);
+        let Ok(options) = T::options(&mut u) else { return };
+        let mut harness = BrokerHarness::new(options);
+        while !u.is_empty() && harness.step::<T>(&mut u).is_ok() {}
+    });
 }
 
 /// `packet` as a client of `version` writes it; nothing if the encoder refuses it.
