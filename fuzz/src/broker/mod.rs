@@ -2,6 +2,7 @@
 //! invariants checked after every step. What the broker's options are and what its clients
 //! send is up to each target's [`Traffic`]; the steps and the checks are the same for all.
 
+mod hostile;
 mod small;
 mod stack;
 
@@ -12,9 +13,16 @@ use bytes::BytesMut;
 use verimqtt::broker::{Broker, BrokerOptions, CloseReason, ConnId, Event};
 use verimqtt::codec::{self, DecodeOptions, Packet, ProtocolVersion};
 
+pub use hostile::Hostile;
 pub use small::SmallLimits;
 
 const SLOTS: usize = 3;
+
+/// What the clients of one run may send in all: several packets of the largest size a
+/// target makes, few enough that a run takes well under a second and that what the broker
+/// may rightly hold (retained messages, queues) stays far below libFuzzer's memory limit.
+/// Past it a client sends nothing more.
+const MAX_BYTES_PER_RUN: usize = 32 * 1024 * 1024;
 
 /// What one broker target is about: the broker it runs and what its clients send.
 pub trait Traffic {
@@ -59,6 +67,7 @@ struct BrokerHarness {
     now: Instant,
     peers: [Option<Peer>; SLOTS],
     next_conn: u64,
+    bytes_sent: usize,
 }
 
 /// What caused a step, to judge the closes it produced.
@@ -78,6 +87,7 @@ impl BrokerHarness {
             now: Instant::now(),
             peers: Default::default(),
             next_conn: 1,
+            bytes_sent: 0,
         }
     }
 
@@ -139,11 +149,12 @@ impl BrokerHarness {
 
     fn input(&mut self, slot: usize, bytes: &[u8]) -> Cause {
         match &self.peers[slot] {
-            Some(peer) => {
+            Some(peer) if self.bytes_sent + bytes.len() <= MAX_BYTES_PER_RUN => {
+                self.bytes_sent += bytes.len();
                 self.broker.handle_bytes(peer.conn, self.now, bytes);
                 Cause::Input(peer.conn)
             }
-            None => Cause::Time,
+            _ => Cause::Time,
         }
     }
 
