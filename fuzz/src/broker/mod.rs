@@ -46,7 +46,7 @@ pub fn fuzz_broker<T: Traffic>(data: &[u8]) {
 }
 
 /// `packet` as a client of `version` writes it; nothing if the encoder refuses it.
-pub fn encode(packet: &Packet, version: ProtocolVersion) -> BytesMut {
+fn encode(packet: &Packet, version: ProtocolVersion) -> BytesMut {
     let mut bytes = BytesMut::new();
     // A refused packet leaves nothing behind, as the roundtrip target checks.
     let _ = codec::encode(packet, version, &mut bytes);
