@@ -5,17 +5,7 @@
 //! - the broker stays within its configured limits.
 #![no_main]
 
-use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use verimqtt_fuzz::{SmallLimits, fuzz_broker};
 
-fuzz_target!(|data: &[u8]| {
-    let _ = run(&mut Unstructured::new(data));
-});
-
-fn run(u: &mut Unstructured) -> Result<()> {
-    let mut harness = verimqtt_fuzz::BrokerHarness::new();
-    while !u.is_empty() {
-        harness.step(u)?;
-    }
-    Ok(())
-}
+fuzz_target!(|data: &[u8]| fuzz_broker::<SmallLimits>(data));

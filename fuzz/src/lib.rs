@@ -6,7 +6,7 @@ mod client;
 mod packets;
 mod stream;
 
-pub use broker::BrokerHarness;
+pub use broker::{Hostile, SmallLimits, Traffic, fuzz_broker};
 pub use client::ClientHarness;
 pub use packets::arbitrary_packet;
 pub use stream::check_decode_stream;

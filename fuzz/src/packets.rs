@@ -104,7 +104,7 @@ fn publish_ack(u: &mut Unstructured) -> Result<PublishAck> {
     Ok(PublishAck { packet_id: packet_id(u)?, reason_code: reason_code(u)?, properties: properties(u)? })
 }
 
-fn subscription_options(u: &mut Unstructured) -> Result<SubscriptionOptions> {
+pub(crate) fn subscription_options(u: &mut Unstructured) -> Result<SubscriptionOptions> {
     Ok(SubscriptionOptions {
         qos: qos(u)?,
         no_local: u.arbitrary()?,
@@ -155,7 +155,7 @@ fn properties(u: &mut Unstructured) -> Result<Properties> {
     .into())
 }
 
-fn optional<'a, T>(
+pub(crate) fn optional<'a, T>(
     u: &mut Unstructured<'a>,
     value: impl FnOnce(&mut Unstructured<'a>) -> Result<T>,
 ) -> Result<Option<T>> {
@@ -192,7 +192,7 @@ fn binary(u: &mut Unstructured) -> Result<Binary> {
     Binary::new(Bytes::from(u.arbitrary::<Vec<u8>>()?)).map_err(|_| arbitrary::Error::IncorrectFormat)
 }
 
-fn qos(u: &mut Unstructured) -> Result<QoS> {
+pub(crate) fn qos(u: &mut Unstructured) -> Result<QoS> {
     Ok(*u.choose(&[QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce])?)
 }
 

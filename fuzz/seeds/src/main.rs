@@ -5,8 +5,9 @@
 //!
 //! Run from anywhere: `cargo run --manifest-path fuzz/Cargo.toml -p verimqtt-fuzz-seeds`.
 //! The decode targets read their first byte as a control byte (maximum packet size, split
-//! points), so their seeds are the packet behind a zero byte; the structured targets
-//! (roundtrip, broker_session) get the same files as raw material for their input.
+//! points), so their seeds are the packet behind a zero byte; the structured target roundtrip
+//! gets the same files as raw material for its input. The broker and client targets get none:
+//! their input is a sequence of steps, which packet bytes are not.
 
 use std::fs;
 use std::path::Path;

@@ -1,30 +1,56 @@
 //! The sans-IO broker driven by arbitrary inputs on three connection slots, with its
-//! invariants checked after every step.
+//! invariants checked after every step. What the broker's options are and what its clients
+//! send is up to each target's [`Traffic`]; the steps and the checks are the same for all.
+
+mod hostile;
+mod small;
+mod stack;
 
 use std::time::{Duration, Instant};
 
 use arbitrary::{Result, Unstructured};
 use bytes::BytesMut;
 use verimqtt::broker::{Broker, BrokerOptions, CloseReason, ConnId, Event};
-use verimqtt::codec::{self, Connect, DecodeOptions, MqttString, Packet, ProtocolVersion};
+use verimqtt::codec::{self, DecodeOptions, Packet, ProtocolVersion};
 
-use crate::packets::arbitrary_packet;
+pub use hostile::Hostile;
+pub use small::SmallLimits;
 
 const SLOTS: usize = 3;
 
-/// Small limits, so that reaching them is within a fuzzer's reach.
-fn options() -> BrokerOptions {
-    BrokerOptions {
-        max_connections: 2,
-        max_packet_size: 2048,
-        max_queued_messages: 8,
-        max_retained_messages: 4,
-        max_subscriptions_per_session: 4,
-        max_sessions: 3,
-        max_transmit_buffer: 4096,
-        max_pending_events: 16,
-        ..BrokerOptions::default()
-    }
+/// What the clients of one run may send in all: several packets of the largest size a
+/// target makes, few enough that a run takes well under a second and that what the broker
+/// may rightly hold (retained messages, queues) stays far below libFuzzer's memory limit.
+/// Past it a client sends nothing more.
+const MAX_BYTES_PER_RUN: usize = 32 * 1024 * 1024;
+
+/// What one broker target is about: the broker it runs and what its clients send.
+pub trait Traffic {
+    /// The broker's options for one run, read from the front of the input.
+    fn options(u: &mut Unstructured) -> Result<BrokerOptions>;
+
+    /// The bytes a client of `version` sends next (nothing, once it has a connection, is
+    /// fine: the step then only checks the invariants again).
+    fn client_sends(u: &mut Unstructured, version: ProtocolVersion) -> Result<BytesMut>;
+}
+
+/// Runs one fuzz input: the broker `T` configures, then steps until the input is used up,
+/// all on the stack a deployed broker has.
+pub fn fuzz_broker<T: Traffic>(data: &[u8]) {
+    stack::on_broker_stack(|| {
+        let mut u = Unstructured::new(data);
+        let Ok(options) = T::options(&mut u) else { return };
+        let mut harness = BrokerHarness::new(options);
+        while !u.is_empty() && harness.step::<T>(&mut u).is_ok() {}
+    });
+}
+
+/// `packet` as a client of `version` writes it; nothing if the encoder refuses it.
+fn encode(packet: &Packet, version: ProtocolVersion) -> BytesMut {
+    let mut bytes = BytesMut::new();
+    // A refused packet leaves nothing behind, as the roundtrip target checks.
+    let _ = codec::encode(packet, version, &mut bytes);
+    bytes
 }
 
 /// One connection as its client sees it.
@@ -36,11 +62,12 @@ struct Peer {
     received: BytesMut,
 }
 
-pub struct BrokerHarness {
+struct BrokerHarness {
     broker: Broker,
     now: Instant,
     peers: [Option<Peer>; SLOTS],
     next_conn: u64,
+    bytes_sent: usize,
 }
 
 /// What caused a step, to judge the closes it produced.
@@ -53,56 +80,34 @@ enum Cause {
     Accept,
 }
 
-impl Default for BrokerHarness {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl BrokerHarness {
-    pub fn new() -> Self {
+    fn new(options: BrokerOptions) -> Self {
         BrokerHarness {
-            broker: Broker::new(options(), Default::default()),
+            broker: Broker::new(options, Default::default()),
             now: Instant::now(),
             peers: Default::default(),
             next_conn: 1,
+            bytes_sent: 0,
         }
     }
 
     /// Applies one arbitrary input, then checks the invariants.
-    pub fn step(&mut self, u: &mut Unstructured) -> Result<()> {
+    fn step<T: Traffic>(&mut self, u: &mut Unstructured) -> Result<()> {
         let slot = usize::from(u.int_in_range(0..=(SLOTS - 1) as u8)?);
         let cause = match u.int_in_range(0..=5u8)? {
             0 => self.accept(slot),
-            1 => {
-                let bytes: Vec<u8> = u.arbitrary()?;
-                self.input(slot, &bytes)
-            }
+            1 => self.close(slot),
             2 => {
-                let version = self.version_for(u, slot)?;
-                let packet = arbitrary_packet(u, version)?;
-                self.send(slot, &packet, version)
-            }
-            3 => {
-                let version = self.version_for(u, slot)?;
-                let connect = connect(u, version)?;
-                self.send(slot, &Packet::Connect(Box::new(connect)), version)
-            }
-            4 => match &self.peers[slot] {
-                Some(peer) => {
-                    let conn = peer.conn;
-                    self.broker.handle_closed(conn, self.now);
-                    self.peers[slot] = None;
-                    Cause::Input(conn)
-                }
-                None => Cause::Time,
-            },
-            _ => {
                 self.now += Duration::from_millis(u64::from(u.arbitrary::<u16>()?));
                 if self.broker.poll_timeout().is_some_and(|deadline| deadline <= self.now) {
                     self.broker.handle_timeout(self.now);
                 }
                 Cause::Time
+            }
+            _ => {
+                let version = self.version_for(u, slot)?;
+                let bytes = T::client_sends(u, version)?;
+                self.input(slot, &bytes)
             }
         };
         self.drain(cause);
@@ -121,6 +126,19 @@ impl BrokerHarness {
         Cause::Accept
     }
 
+    /// The client closes its connection.
+    fn close(&mut self, slot: usize) -> Cause {
+        match &self.peers[slot] {
+            Some(peer) => {
+                let conn = peer.conn;
+                self.broker.handle_closed(conn, self.now);
+                self.peers[slot] = None;
+                Cause::Input(conn)
+            }
+            None => Cause::Time,
+        }
+    }
+
     /// The connection's version if the broker accepted its CONNECT, else either.
     fn version_for(&self, u: &mut Unstructured, slot: usize) -> Result<ProtocolVersion> {
         match self.peers[slot].as_ref().and_then(|peer| peer.version) {
@@ -129,21 +147,14 @@ impl BrokerHarness {
         }
     }
 
-    fn send(&mut self, slot: usize, packet: &Packet, version: ProtocolVersion) -> Cause {
-        let mut bytes = BytesMut::new();
-        match codec::encode(packet, version, &mut bytes) {
-            Ok(()) => self.input(slot, &bytes),
-            Err(_) => Cause::Time,
-        }
-    }
-
     fn input(&mut self, slot: usize, bytes: &[u8]) -> Cause {
         match &self.peers[slot] {
-            Some(peer) => {
+            Some(peer) if self.bytes_sent + bytes.len() <= MAX_BYTES_PER_RUN => {
+                self.bytes_sent += bytes.len();
                 self.broker.handle_bytes(peer.conn, self.now, bytes);
                 Cause::Input(peer.conn)
             }
-            None => Cause::Time,
+            _ => Cause::Time,
         }
     }
 
@@ -218,17 +229,4 @@ fn check_close_cause(cause: &Cause, conn: ConnId, reason: &CloseReason) {
         (Cause::Time, CloseReason::KeepAliveTimeout | CloseReason::ConnectTimeout) => {}
         (Cause::Time | Cause::Accept, _) => panic!("{conn} closed ({reason}) without input of its own"),
     }
-}
-
-/// A valid CONNECT, with client ids from a small set so that takeovers happen.
-fn connect(u: &mut Unstructured, version: ProtocolVersion) -> Result<Connect> {
-    let client_id = *u.choose(&["a", "b", "c", ""])?;
-    let mut connect =
-        Connect::new(version, MqttString::from_static(client_id).map_err(|_| arbitrary::Error::IncorrectFormat)?);
-    connect.clean_start = u.arbitrary()?;
-    connect.keep_alive = u.int_in_range(0..=5)?;
-    if version.is_v5() && u.arbitrary()? {
-        connect.properties.session_expiry_interval = Some(u.int_in_range(0..=30)?);
-    }
-    Ok(connect)
 }
