@@ -47,11 +47,18 @@ const FILTER_LEVELS: &[&str] = &["a", "", "b", "$x", "level", "+"];
 pub struct Hostile;
 
 impl Traffic for Hostile {
+    /// Topics and filters of any depth are stored (no `max_topic_levels`), so that every
+    /// walk of the subscription tree and the retained store meets the deepest there is; a
+    /// few subscriptions and retained messages each keep the memory of a run (some 26 MB
+    /// a deepest topic) within libFuzzer's limit.
     fn options(u: &mut Unstructured) -> Result<BrokerOptions> {
         Ok(BrokerOptions {
             max_packet_size: u.int_in_range(MIN_PACKET_LIMIT..=MAX_PACKET_LIMIT)?,
             topic_alias_maximum: u16::MAX,
             outbound_topic_aliases: u.arbitrary()?,
+            max_topic_levels: usize::MAX,
+            max_subscriptions_per_session: 4,
+            max_retained_messages: 4,
             ..BrokerOptions::default()
         })
     }
