@@ -219,7 +219,7 @@ impl ClientViolation {
 /// Why [`Broker::handle_accept`](super::Broker::handle_accept) refused a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AcceptError {
-    #[error("{max} connections are open, the most the broker allows")]
+    #[error("{max} connections are open, the most the broker allows (max_connections)")]
     TooManyConnections { max: usize },
     #[error("connection {0} is already open")]
     DuplicateConnection(ConnId),
