@@ -32,8 +32,9 @@ pub struct BrokerOptions {
     /// [`max_packet_size`](Self::max_packet_size) applies.
     pub max_connect_size: u32,
     /// Levels a topic filter of SUBSCRIBE may have, and a retained message's topic: the
-    /// subscription tree and the retained store hold a node per level, so this bounds
-    /// the memory one filter or one retained topic can take. A deeper filter is refused in
+    /// subscription tree and the retained store hold a node per level (a few hundred bytes
+    /// each), so this bounds the memory one filter or one retained topic can take: with the
+    /// defaults, a session's subscriptions hold at most some 1,000 × 128 nodes. A deeper filter is refused in
     /// SUBACK (MQTT 5: 0x97 Quota exceeded; 3.1.1: 0x80); a retained PUBLISH on a deeper
     /// topic is delivered but not retained (reported as
     /// [`Event::RetainedDropped`](super::Event::RetainedDropped)). Messages on topics of
