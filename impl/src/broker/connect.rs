@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::codec::{
-    ConnAck, Connect, DecodeError, MqttString, Packet, PacketType, PayloadFormat, ProtocolVersion, PublishAck, QoS,
-    ReasonCode, allowed_codes,
+    ConnAck, Connect, DecodeError, MqttString, Packet, PacketType, PayloadFormat, ProtocolVersion, QoS, ReasonCode,
+    allowed_codes,
 };
 
 use super::ConnId;
@@ -145,7 +145,11 @@ impl<P: Policy> Broker<P> {
         self.send(conn, Packet::ConnAck(connack), now);
         self.events.push(Event::Connected { conn, client_id, version, session_present });
         if session_present {
-            self.resend_unfinished(conn, session, now);
+            // PUBRELs the client has not answered go again, then unacknowledged PUBLISHes
+            // with DUP set, as the window allows ([MQTT-4.4.0-1]).
+            if let Some(state) = self.sessions.get_mut(&session) {
+                state.outbound.resume();
+            }
         }
         self.pump(session);
     }
@@ -300,15 +304,6 @@ impl<P: Policy> Broker<P> {
         self.timers.cancel(Timer::SessionExpiry(session));
         if let Some(state) = self.sessions.get_mut(&session) {
             state.pending_will = None;
-        }
-    }
-
-    /// After CONNACK on a resumed session: PUBRELs the client has not answered go again now,
-    /// unacknowledged PUBLISHes again with DUP set as the window allows ([MQTT-4.4.0-1]).
-    fn resend_unfinished(&mut self, conn: ConnId, session: SessionId, now: Instant) {
-        let Some(state) = self.sessions.get_mut(&session) else { return };
-        for packet_id in state.outbound.resume() {
-            self.send(conn, Packet::PubRel(PublishAck::new(packet_id)), now);
         }
     }
 }

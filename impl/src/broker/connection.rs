@@ -123,6 +123,8 @@ pub(crate) struct Connection {
     /// The congested sessions this connection's PUBLISHes wait for: while there is one, the
     /// broker does not read its PUBLISHes.
     pub(crate) held_by: HashSet<SessionId>,
+    /// The client closed the connection: what it sent before is read, never held back.
+    pub(crate) peer_closed: bool,
     /// Whether CONNECT asked for a Session Expiry Interval of 0, after which DISCONNECT may
     /// not set another (MQTT 5 section 3.14.2.2.2).
     pub(crate) connect_expiry_was_zero: bool,
@@ -156,6 +158,7 @@ impl Connection {
             pending_connect: None,
             claimed: None,
             held_by: HashSet::new(),
+            peer_closed: false,
             connect_expiry_was_zero: true,
             received: BytesMut::new(),
             transmit: BytesMut::new(),

@@ -207,8 +207,17 @@ impl<P: Policy> Broker<P> {
     /// The network connection `conn` ended (or failed). If the broker had not closed it, the
     /// client is gone without DISCONNECT and its will is published. The broker forgets
     /// `conn`; the id may be used again.
+    ///
+    /// What the client sent before it closed was received: packets still unread because a
+    /// congested subscriber held them back are read first, held back or not (a DISCONNECT
+    /// among them keeps its will from being published).
     pub fn handle_closed(&mut self, conn: ConnId, now: Instant) {
         self.now = Some(now);
+        if let Some(connection) = self.connections.get_mut(&conn) {
+            connection.peer_closed = true;
+        }
+        self.forget_held(conn);
+        self.read_packets(conn, now);
         self.close_connection(conn, CloseReason::ConnectionLost, now, false);
         self.connections.remove(&conn);
         self.read_resumed(now);
@@ -496,6 +505,7 @@ impl<P: Policy> Broker<P> {
         self.end_congestion(session);
         let Some(state) = self.sessions.get_mut(&session) else { return };
         state.connection = None;
+        state.outbound.connection_closed();
         let expiry = state.expiry_interval;
         if let Some(will) = will.filter(|_| reason.publishes_will()) {
             let delay = will.delay();

@@ -85,6 +85,9 @@ impl<P: Policy> Broker<P> {
         }
         let Some(source) = source.filter(|&source| state.connection != Some(source)) else { return };
         let Some(congestion) = state.congestion.as_mut().filter(|congestion| !congestion.dropping) else { return };
+        if self.connections.get(&source).is_none_or(|connection| connection.peer_closed) {
+            return;
+        }
         if !congestion.holding.insert(source) {
             return;
         }

@@ -121,7 +121,7 @@ impl<P: Policy> Broker<P> {
         let version = self.connections.get(&conn).map_or(ProtocolVersion::V311, |c| c.version);
         match state.outbound.received(packet_id, code.is_failure()) {
             Received::Release => self.send(conn, Packet::PubRel(PublishAck::new(packet_id)), now),
-            Received::Refused => self.pump(session),
+            Received::Refused(()) => self.pump(session),
             Received::Unknown if code.is_failure() => {}
             Received::Unknown => {
                 let mut release = PublishAck::new(packet_id);

@@ -14,14 +14,14 @@ use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::codec::{Publish, QoS, topic_levels};
+use crate::codec::{Packet, Publish, PublishAck, QoS, topic_levels};
 
 use super::ConnId;
 use super::connection::SendError;
 use super::core::Broker;
 use super::event::{DropReason, Event, RetainedDropReason};
 use super::message::{Delivery, Message};
-use super::outbound::{QueueLimits, Transmit};
+use super::outbound::{QueueLimits, Transmit, Window};
 use super::policy::Policy;
 use super::session::{SessionId, Subscriber};
 use super::topic_tree::Matched;
@@ -143,12 +143,20 @@ impl<P: Policy> Broker<P> {
         if connection.session() != Some(session) {
             return;
         }
-        let window = usize::from(options.max_inflight.get().min(connection.limits.receive_maximum));
+        let window = Window {
+            max_inflight: usize::from(options.max_inflight.get()),
+            receive_maximum: usize::from(connection.limits.receive_maximum),
+        };
         // An empty buffer always takes one message, so even a limit of 0 lets messages flow.
         while connection.transmit_len() == 0 || connection.transmit_len() < options.max_transmit_buffer {
             let Some(transmit) = state.outbound.next_transmit(window, now) else { break };
             let (packet_id, dup, delivery) = match transmit {
                 Transmit::Publish { packet_id, dup, delivery } => (packet_id, dup, delivery),
+                Transmit::Release(packet_id) => {
+                    // As every answer, a PUBREL fits any sane Maximum Packet Size.
+                    let _ = connection.send(Packet::PubRel(PublishAck::new(packet_id)), ready, tracer, now);
+                    continue;
+                }
                 Transmit::Expired(delivery) => {
                     stats.messages_dropped += 1;
                     events.push(dropped(state.client_id.clone(), &delivery, DropReason::Expired));

@@ -73,7 +73,6 @@ mod limits;
 mod observe;
 mod options;
 mod outbound;
-mod packet_ids;
 mod receive;
 mod requests;
 mod session;
@@ -90,13 +89,13 @@ pub use event::{DisconnectReason, DropReason, DroppedRequest, Event, PublishStat
 pub use options::{ClientOptions, IdlePeriod, OptionsError};
 
 use crate::codec::{self, Disconnect, MqttString, Packet, PacketId, ProtocolVersion};
+use crate::session::packet_ids::PacketIds;
 use crate::trace::{self, Tracer};
 use connection::Connection;
 use event::EventQueue;
 use keep_alive::Due;
 use observe::FarewellTrace;
 use outbound::PublishQueue;
-use packet_ids::PacketIds;
 use requests::Requests;
 use session::Session;
 
@@ -160,7 +159,7 @@ impl Client {
             session: Session::new(options.requested_session_expiry(), !options.clean_start),
             queue: PublishQueue::new(options.max_queued),
             requests: Requests::new(options.max_pending_requests),
-            packet_ids: PacketIds::new(),
+            packet_ids: PacketIds::default(),
             events: EventQueue::new(options.max_pending_events),
             next_ticket: 0,
             options,
@@ -323,7 +322,11 @@ impl Client {
 
     /// Where an accepted publish is; `None` once it is done or dropped.
     pub fn publish_state(&self, ticket: &PublishTicket) -> Option<PublishState> {
-        if self.queue.contains(ticket) { Some(PublishState::Queued) } else { self.session.in_flight.state(ticket) }
+        if self.queue.contains(ticket) {
+            Some(PublishState::Queued)
+        } else {
+            outbound::publish_state(&self.session.in_flight, ticket)
+        }
     }
 
     /// The client identifier the next CONNECT carries.

@@ -7,13 +7,13 @@ use super::connection::AuthExchange;
 use super::error::ProtocolViolation;
 use super::event::{DropReason, Event, PublishTicket};
 use super::limits::ServerLimits;
-use super::outbound::Stage;
 use super::topic_alias::OutboundAliases;
 use super::{Client, DisconnectReason, Farewell, State};
 use crate::codec::{
     Auth, ConnAck, MqttString, Packet, PacketId, PacketType, Properties, Publish, PublishAck, QoS, ReasonCode, SubAck,
     UnsubAck,
 };
+use crate::session::sender::{Awaiting, Received};
 
 impl Client {
     /// The one place where packets from the server come in.
@@ -144,7 +144,7 @@ impl Client {
     }
 
     fn on_puback(&mut self, ack: PublishAck) -> Result<(), ProtocolViolation> {
-        let ticket = self.awaiting(PacketType::PubAck, ack.packet_id, QoS::AtLeastOnce, Stage::AwaitingAck)?;
+        let ticket = self.awaiting(PacketType::PubAck, ack.packet_id, Awaiting::PubAck)?;
         self.complete(ack.packet_id);
         self.events.push(Event::PubAck { ticket, ack });
         Ok(())
@@ -153,19 +153,22 @@ impl Client {
     /// PUBREC: a success moves the publish on to PUBREL [MQTT-4.3.3-4]; a failure (MQTT 5)
     /// completes it, not to be sent again [MQTT-4.4.0-2].
     fn on_pubrec(&mut self, ack: PublishAck) -> Result<(), ProtocolViolation> {
-        let ticket = self.awaiting(PacketType::PubRec, ack.packet_id, QoS::ExactlyOnce, Stage::AwaitingAck)?;
-        if ack.reason_code.is_failure() {
-            self.complete(ack.packet_id);
-        } else if let Some(connection) = self.connection.as_mut() {
-            self.session.in_flight.advance_to_pubcomp(ack.packet_id);
-            connection.control.push_back(Packet::PubRel(PublishAck::new(ack.packet_id)));
+        let ticket = self.awaiting(PacketType::PubRec, ack.packet_id, Awaiting::PubRec)?;
+        match self.session.in_flight.received(ack.packet_id, ack.reason_code.is_failure()) {
+            Received::Refused(_) => self.packet_ids.release(ack.packet_id),
+            Received::Release => {
+                if let Some(connection) = self.connection.as_mut() {
+                    connection.control.push_back(Packet::PubRel(PublishAck::new(ack.packet_id)));
+                }
+            }
+            Received::Unknown => {}
         }
         self.events.push(Event::PubRec { ticket, ack });
         Ok(())
     }
 
     fn on_pubcomp(&mut self, ack: PublishAck) -> Result<(), ProtocolViolation> {
-        let ticket = self.awaiting(PacketType::PubComp, ack.packet_id, QoS::ExactlyOnce, Stage::AwaitingPubComp)?;
+        let ticket = self.awaiting(PacketType::PubComp, ack.packet_id, Awaiting::PubComp)?;
         self.complete(ack.packet_id);
         self.events.push(Event::PubComp { ticket, ack });
         Ok(())
@@ -177,14 +180,13 @@ impl Client {
         &self,
         packet: PacketType,
         packet_id: PacketId,
-        qos: QoS,
-        stage: Stage,
+        flight: Awaiting,
     ) -> Result<PublishTicket, ProtocolViolation> {
         self.session
             .in_flight
             .get(packet_id)
-            .filter(|entry| entry.stage == stage && entry.outgoing.publish.qos == qos)
-            .map(|entry| entry.outgoing.ticket)
+            .filter(|(_, stage)| *stage == flight)
+            .map(|(outgoing, _)| outgoing.ticket)
             .ok_or(ProtocolViolation::UnknownPacketId { packet, packet_id })
     }
 

@@ -5,15 +5,16 @@ use std::time::{Duration, Instant};
 
 use super::event::DroppedRequest;
 use super::inbound::AwaitingRelease;
-use super::outbound::InFlight;
-use super::packet_ids::PacketIds;
+use super::outbound::Outgoing;
+use crate::session::packet_ids::PacketIds;
+use crate::session::sender::{ResendOrder, Sender};
 
 /// A Session Expiry Interval that never ends (MQTT 5 section 3.1.2.11.2).
 const NEVER_EXPIRES: u32 = u32::MAX;
 
 #[derive(Debug)]
 pub(crate) struct Session {
-    pub in_flight: InFlight,
+    pub in_flight: Sender<Outgoing>,
     pub awaiting_release: AwaitingRelease,
     /// Seconds the session outlives its connection: the CONNECT's, unless the CONNACK or the
     /// client's DISCONNECT changed it. 0 ends it with the connection.
@@ -27,7 +28,7 @@ pub(crate) struct Session {
 impl Session {
     pub fn new(expiry_interval: u32, resumable: bool) -> Self {
         Session {
-            in_flight: InFlight::default(),
+            in_flight: Sender::new(ResendOrder::LastStep),
             awaiting_release: AwaitingRelease::default(),
             expiry_interval,
             resumable,
@@ -82,11 +83,11 @@ impl Session {
         self.in_flight
             .drain()
             .into_iter()
-            .map(|entry| {
-                if let Some(packet_id) = entry.outgoing.publish.packet_id {
+            .map(|outgoing| {
+                if let Some(packet_id) = outgoing.publish.packet_id {
                     packet_ids.release(packet_id);
                 }
-                entry.outgoing.into()
+                outgoing.into()
             })
             .collect()
     }

@@ -15,10 +15,10 @@ use super::connection::Connection;
 use super::error::CommandError;
 use super::event::DropReason;
 use super::limits::ServerLimits;
-use super::outbound::Stage;
 use super::topic_alias::NewAlias;
 use super::{Client, DisconnectReason, Farewell, State};
 use crate::codec::{self, Packet, ProtocolVersion, Publish, PublishAck};
+use crate::session::sender::Awaiting;
 
 /// Encodes `packet` as the server accepts it: valid in `version` and within its Maximum
 /// Packet Size [MQTT-3.2.2-15].
@@ -109,14 +109,14 @@ impl Client {
             if self.session.in_flight.written_on_connection() >= connection.limits.receive_maximum {
                 return None;
             }
-            let (packet_id, entry) = self.session.in_flight.next_resend()?;
-            let attempt = match entry.stage {
-                Stage::AwaitingAck => {
-                    let mut publish = entry.outgoing.publish.clone();
+            let (packet_id, outgoing, flight) = self.session.in_flight.next_resend()?;
+            let attempt = match flight {
+                Awaiting::PubAck | Awaiting::PubRec => {
+                    let mut publish = outgoing.publish.clone();
                     publish.dup = true;
                     connection.limits.check_publish(&publish).and_then(|()| wire_publish(connection, publish, version))
                 }
-                Stage::AwaitingPubComp => {
+                Awaiting::PubComp => {
                     let pubrel = Packet::PubRel(PublishAck::new(packet_id));
                     encode(&pubrel, version, &connection.limits).map(|bytes| (pubrel, bytes, None))
                 }
@@ -130,9 +130,9 @@ impl Client {
                     return Some((packet, bytes));
                 }
                 Err(error) => {
-                    if let Some(entry) = self.session.in_flight.remove(packet_id) {
+                    if let Some(outgoing) = self.session.in_flight.remove(packet_id) {
                         self.packet_ids.release(packet_id);
-                        self.events.dropped(DropReason::Unsendable(error), vec![entry.outgoing.into()]);
+                        self.events.dropped(DropReason::Unsendable(error), vec![outgoing.into()]);
                     }
                 }
             }
@@ -167,7 +167,8 @@ impl Client {
                         connection.outbound_aliases.record(new_alias);
                     }
                     if let Some(packet_id) = outgoing.publish.packet_id {
-                        self.session.in_flight.insert_written(packet_id, outgoing);
+                        let qos = outgoing.publish.qos;
+                        self.session.in_flight.insert_written(packet_id, qos, outgoing);
                     }
                     return Some((packet, bytes));
                 }

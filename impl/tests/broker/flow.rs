@@ -159,3 +159,20 @@ fn an_offline_session_holds_no_one_back_and_keeps_its_limits() {
     assert_eq!(harness.recv(publisher).len(), 10, "every PUBLISH acknowledged");
     assert_eq!(harness.broker.stats().messages_dropped, 2, "8 queued, 2 past the limit");
 }
+
+#[test]
+fn what_a_held_back_client_sent_before_closing_is_read_and_its_disconnect_keeps_its_will() {
+    let mut harness = Harness::with_options(options());
+    let sub = subscriber(&mut harness, "sub", V5, "#", QoS::AtMostOnce);
+    let mut request = connect(V5, "pub");
+    request.will = Some(crate::will::will("last/words", QoS::AtMostOnce, false));
+    let (publisher, _) = harness.connect_with(request);
+    reading_changes(&mut harness);
+    let mut packets: Vec<Packet> = (1..=6).map(message).collect();
+    packets.push(Packet::Disconnect(Disconnect::new(ReasonCode::Success)));
+    harness.send_bytes(publisher, &burst(publisher, &packets));
+    assert_eq!(reading_changes(&mut harness), [(publisher.conn.0, false)], "the sixth PUBLISH waits");
+    // The client closes its end after the DISCONNECT, as clients do.
+    harness.cut(publisher);
+    assert_eq!(drain(&mut harness, sub), ["1", "2", "3", "4", "5", "6"], "no will, nothing lost");
+}
