@@ -1,6 +1,6 @@
 //! Connecting the load's clients: one set of client options and TLS settings for all, a
 //! client identifier each, and no reconnection (a lost connection is a result, not something
-//! to hide).
+//! to hide). Subscribers are async clients; publishers drive a sans-IO client themselves.
 
 use std::sync::Arc;
 
@@ -9,9 +9,11 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use verimqtt::client::ClientOptions;
-use verimqtt::codec::MqttString;
+use verimqtt::codec::{Binary, MqttString};
 use verimqtt::runtime::client::{AsyncClient, AsyncClientOptions, BrokerUrl, Reconnect, tls_config};
 
+use super::connection::Connection;
+use super::link::Link;
 use super::options::{BenchArgs, Settings};
 
 pub struct Connector {
@@ -36,12 +38,36 @@ impl Connector {
         Ok(Connector { options, url: settings.url.clone() })
     }
 
+    /// A subscriber: an async client, whose subscriptions are streams of messages.
     pub async fn connect(&self, client_id: String) -> Result<AsyncClient, String> {
         let mut options = self.options.clone();
-        options.client.client_id = MqttString::try_from(client_id.as_str())
-            .map_err(|error| format!("invalid client id {client_id:?}: {error}"))?;
+        options.client.client_id = client_id_of(&client_id)?;
         AsyncClient::connect_to(self.url.clone(), options).await.map_err(|error| format!("{client_id}: {error}"))
     }
+
+    /// A publisher: a sans-IO client on its own link.
+    pub async fn open(&self, client_id: String) -> Result<Connection, String> {
+        let mut options = self.options.client.clone();
+        options.client_id = client_id_of(&client_id)?;
+        if let Some(username) = &self.url.username {
+            options.username =
+                Some(MqttString::try_from(username.as_str()).map_err(|error| format!("username: {error}"))?);
+        }
+        if let Some(password) = &self.url.password {
+            options.password =
+                Some(Binary::try_from(password.as_bytes()).map_err(|error| format!("password: {error}"))?);
+        }
+        let timeout = self.options.connect_timeout;
+        let link = tokio::time::timeout(timeout, Link::open(&self.url, self.options.tls.clone()))
+            .await
+            .map_err(|_| format!("{client_id}: cannot connect to {} within {timeout:?}", self.url))?
+            .map_err(|error| format!("{client_id}: {error}"))?;
+        Connection::open(link, options, timeout).await.map_err(|error| format!("{client_id}: {error}"))
+    }
+}
+
+fn client_id_of(client_id: &str) -> Result<MqttString, String> {
+    MqttString::try_from(client_id).map_err(|error| format!("invalid client id {client_id:?}: {error}"))
 }
 
 /// TLS that checks the handshake's signatures but trusts any certificate: `--insecure`.

@@ -4,7 +4,9 @@
 //! with the throughput and the latency percentiles, as a summary and as JSON.
 
 mod connect;
+mod connection;
 mod cpu;
+mod link;
 pub mod options;
 mod progress;
 mod publisher;
@@ -55,7 +57,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     }))
     .await?;
     let publishers =
-        try_join_all(plan.publishers.iter().map(|publisher| connector.connect(name("pub", publisher.id)))).await?;
+        try_join_all(plan.publishers.iter().map(|publisher| connector.open(name("pub", publisher.id)))).await?;
 
     let counters = Arc::new(Counters::default());
     let (stop, stopped) = watch::channel(false);
@@ -64,7 +66,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let epoch = Instant::now();
     let progress =
         Progress::start(!args.no_progress, settings.until, plan.publishers.len() as u64, counters.clone(), epoch);
-    let mut clients = Vec::new();
+    let mut subscriber_clients = Vec::new();
     let mut receiving: Vec<JoinHandle<Received>> = Vec::new();
     for ((client, subscription), subscriber) in subscribers.into_iter().zip(&plan.subscribers) {
         let reception = Reception::new(settings.run, &subscriber.sources);
@@ -75,12 +77,12 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
             counters.clone(),
             stopped.clone(),
         )));
-        clients.push(client);
+        subscriber_clients.push(client);
     }
     let mut publishing: Vec<JoinHandle<Published>> = Vec::new();
-    for (client, publisher) in publishers.into_iter().zip(&plan.publishers) {
+    for (connection, publisher) in publishers.into_iter().zip(&plan.publishers) {
         let task = publisher::publish(
-            client.clone(),
+            connection,
             publisher.clone(),
             settings.clone(),
             epoch,
@@ -88,7 +90,6 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
             stopped.clone(),
         );
         publishing.push(tokio::spawn(task));
-        clients.push(client);
     }
     wait_for_the_end(&settings, &publishing, &counters).await;
     let _ = stop.send(true);
@@ -97,7 +98,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let received = join_all(receiving).await.into_iter().collect::<Result<Vec<_>, _>>();
     let tool_cpu_s = cpu::process_seconds().zip(cpu_before).map(|(after, before)| after - before);
     progress.finish();
-    join_all(clients.iter().map(AsyncClient::disconnect)).await;
+    join_all(subscriber_clients.iter().map(AsyncClient::disconnect)).await;
     let published = published.map_err(|error| format!("a publisher failed: {error}"))?;
     let received = received.map_err(|error| format!("a subscriber failed: {error}"))?;
 
