@@ -2,6 +2,10 @@
 //! (run, publisher, sequence number, time) on their topics, subscribers read theirs as fast
 //! as they come, and the result counts what was delivered, lost, duplicated and reordered,
 //! with the throughput and the latency percentiles, as a summary and as JSON.
+//!
+//! Subscribers are async clients (`Subscription` streams); publishers drive the sans-IO
+//! client on their own connections, so that a window of publishes leaves in one write and
+//! the tool stays cheap next to the broker it measures (impl/BENCHMARKS.md has the numbers).
 
 mod connect;
 mod connection;
