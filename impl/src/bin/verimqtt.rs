@@ -1,8 +1,11 @@
 //! `verimqtt`: the command line of verimqtt. `verimqtt broker` serves MQTT 3.1.1 and 5.0;
 //! `verimqtt passwd` writes password files; `verimqtt pub` and `verimqtt sub` publish and
-//! subscribe with mosquitto_pub's and mosquitto_sub's flags.
+//! subscribe with mosquitto_pub's and mosquitto_sub's flags; `verimqtt bench` puts a load on
+//! any broker and measures it.
 
 // In folders of their own: a file directly in src/bin/ would be taken for another binary.
+#[path = "bench/mod.rs"]
+mod bench;
 #[path = "pubsub/mod.rs"]
 mod pubsub;
 #[path = "broker/signals.rs"]
@@ -46,6 +49,10 @@ enum Command {
     /// help).
     #[command(disable_help_flag = true)]
     Sub(pubsub::subscribe::SubArgs),
+    /// Put a load on any MQTT broker and measure it: publisher/subscriber pairs, fan-in or
+    /// fan-out, at QoS 0, 1 or 2; prints messages sent, delivered, lost and duplicated, the
+    /// throughput and latency percentiles (--json for all of it, per client).
+    Bench(bench::options::BenchArgs),
 }
 
 /// Each limit defaults to the configuration file's, or else to the broker's default (see
@@ -91,6 +98,7 @@ fn main() -> ExitCode {
         },
         Command::Pub(args) => run_client("pub", pubsub::publish::run(args)),
         Command::Sub(args) => run_client("sub", pubsub::subscribe::run(args)),
+        Command::Bench(args) => run_bench(args),
     }
 }
 
@@ -105,6 +113,20 @@ fn run_client(command: &str, run: impl Future<Output = Result<(), String>>) -> E
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("verimqtt {command}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `bench` on every core: the load must not be what limits the broker.
+fn run_bench(args: bench::options::BenchArgs) -> ExitCode {
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))
+        .and_then(|runtime| runtime.block_on(bench::run(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("verimqtt bench: {error}");
             ExitCode::FAILURE
         }
     }

@@ -1,12 +1,13 @@
 //! The tokio runtime over real loopback sockets: the embedded broker, the driver's timers
 //! and shutdown, the configuration file, TLS and WebSocket listeners, authentication and
-//! ACLs, `$SYS`, the `verimqtt` binary, the async client, `verimqtt pub` and `verimqtt sub`,
-//! and interoperability with mosquitto and its command-line clients.
+//! ACLs, `$SYS`, the `verimqtt` binary, the async client, `verimqtt pub`, `sub` and
+//! `bench`, and interoperability with mosquitto and its command-line clients.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acl;
 mod async_client;
 mod auth;
+mod bench;
 mod binary;
 mod citations;
 mod cli;

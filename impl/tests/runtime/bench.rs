@@ -1,0 +1,78 @@
+//! `verimqtt bench` against the embedded broker: its JSON result adds up.
+
+use std::process::Command;
+
+use serde_json::Value;
+use verimqtt::runtime::EmbeddedBroker;
+
+use crate::files::TempDir;
+
+/// Runs `verimqtt bench` with `flags` against `broker` and returns its JSON result.
+fn bench(broker: &EmbeddedBroker, flags: &[&str]) -> Value {
+    let dir = TempDir::new();
+    let json = dir.path().join("result.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_verimqtt"))
+        .arg("bench")
+        .args(flags)
+        .args(["--no-progress", "--json"])
+        .arg(&json)
+        .arg(broker.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "verimqtt bench {flags:?} failed: {stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("delivered"), "a summary on standard output: {stdout}");
+    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+}
+
+fn count(value: &Value, key: &str) -> u64 {
+    value[key].as_u64().unwrap_or_else(|| panic!("{key} is not a count in {value}"))
+}
+
+#[test]
+fn one_pair_at_qos_1_gets_every_message_once_and_the_counts_agree() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let result = bench(&broker, &["--pairs", "1", "-q", "1", "-n", "2000", "-s", "100"]);
+    for (key, expected) in [("sent", 2000), ("completed", 2000), ("failed", 0), ("expected", 2000)] {
+        assert_eq!(count(&result, key), expected, "{key}");
+    }
+    for (key, expected) in [("delivered", 2000), ("lost", 0), ("duplicates", 0), ("unexpected", 0), ("received", 2000)]
+    {
+        assert_eq!(count(&result, key), expected, "{key}");
+    }
+    assert_eq!(result["delivered_percent"], 100.0);
+    assert_eq!(result["errors"], Value::Array(Vec::new()));
+    assert_eq!(result["load"]["qos"], 1);
+    assert_eq!(result["load"]["payload_bytes"], 100);
+
+    let latency = &result["latency_us"];
+    assert_eq!(count(latency, "count"), 2000, "one latency per message delivered");
+    let (p50, p99, max) = (count(latency, "p50"), count(latency, "p99"), count(latency, "max"));
+    assert!(p50 <= p99 && p99 <= max, "{latency}");
+    assert!(result["delivered_per_s"].as_f64().unwrap() > 0.0);
+
+    let publishers = result["publishers"].as_array().unwrap();
+    let subscribers = result["subscribers"].as_array().unwrap();
+    assert_eq!((publishers.len(), subscribers.len()), (1, 1));
+    assert_eq!((count(&publishers[0], "sent"), count(&publishers[0], "completed")), (2000, 2000));
+    assert_eq!((count(&subscribers[0], "delivered"), count(&subscribers[0], "lost")), (2000, 0));
+    assert_eq!(publishers[0]["topic"], subscribers[0]["filter"], "a pair shares its topic");
+    broker.shutdown().unwrap();
+}
+
+#[test]
+fn fan_out_at_qos_2_for_a_duration_delivers_each_message_to_every_subscriber() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let result = bench(&broker, &["--fan-out", "3", "-q", "2", "-d", "0.5", "-r", "200", "-V", "mqttv5"]);
+    let sent = count(&result, "sent");
+    assert!(sent > 0);
+    assert_eq!(count(&result, "completed"), sent);
+    assert_eq!(count(&result, "expected"), 3 * sent, "each message to three subscribers");
+    assert_eq!((count(&result, "delivered"), count(&result, "duplicates")), (3 * sent, 0));
+    for subscriber in result["subscribers"].as_array().unwrap() {
+        assert_eq!(count(subscriber, "delivered"), sent);
+    }
+    assert_eq!(result["load"]["protocol"], "5.0");
+    broker.shutdown().unwrap();
+}
