@@ -225,7 +225,8 @@ impl<P: Policy> Driver<P> {
                 tracing::debug!(%conn, %peer, transport, "connection accepted");
                 self.sockets.insert(conn, Socket { outputs, reading, peer, writing: false, closing: false });
             }
-            Input::Received { conn, bytes } => self.broker.handle_bytes(conn, now, &bytes),
+            // The credit goes back as `input` is dropped, once the broker has the bytes.
+            Input::Received { conn, bytes, credit: _credit } => self.broker.handle_bytes(conn, now, &bytes),
             Input::Written { conn } => {
                 if let Some(socket) = self.sockets.get_mut(&conn) {
                     socket.writing = false;

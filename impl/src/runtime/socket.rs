@@ -6,8 +6,10 @@
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::broker::ConnId;
 use crate::codec::ReasonCode;
@@ -32,20 +34,18 @@ pub(crate) enum Input {
     Received {
         conn: ConnId,
         bytes: Bytes,
+        /// The connection reads again once this is dropped: when the driver has handed the
+        /// bytes to the broker. One read of a connection waits for the driver at most, so a
+        /// fast client cannot fill the driver's input channel, and the broker's holding it
+        /// back takes effect within one read.
+        credit: OwnedSemaphorePermit,
     },
     /// The last batch is on the wire: the connection can take the next.
-    Written {
-        conn: ConnId,
-    },
+    Written { conn: ConnId },
     /// The connection is closed, by the peer, by an error or after `Output::Close`.
-    Closed {
-        conn: ConnId,
-    },
+    Closed { conn: ConnId },
     /// The credentials of the connection's CONNECT were checked, off the driver.
-    Verified {
-        conn: ConnId,
-        result: Result<(), ReasonCode>,
-    },
+    Verified { conn: ConnId, result: Result<(), ReasonCode> },
 }
 
 /// What the driver tells a connection task.
@@ -70,6 +70,7 @@ pub(crate) async fn run<S>(
 {
     let (outputs, mut to_write) = mpsc::unbounded_channel();
     let (reading, mut may_read) = watch::channel(true);
+    let credit = Arc::new(Semaphore::new(1));
     if inputs.send(Input::Opened { conn, peer, transport, outputs, reading }).await.is_err() {
         return;
     }
@@ -82,12 +83,14 @@ pub(crate) async fn run<S>(
             if may_read.wait_for(|may| *may).await.is_err() {
                 return;
             }
+            // Never closed: the permit comes back with the previous bytes.
+            let Ok(credit) = Arc::clone(&credit).acquire_owned().await else { return };
             buffer.reserve(READ_CHUNK);
             match reader.read_buf(&mut buffer).await {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {
                     let bytes = buffer.split().freeze();
-                    if inputs.send(Input::Received { conn, bytes }).await.is_err() {
+                    if inputs.send(Input::Received { conn, bytes, credit }).await.is_err() {
                         return;
                     }
                 }
