@@ -30,6 +30,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Bytes taken from the client for writing before the transport has to catch up.
 const WRITE_BATCH: usize = 64 * 1024;
 
+/// Commands taken at once before the driver writes and reads again.
+const COMMAND_BATCH: usize = 256;
+
 /// How long the last packets of a connection (its DISCONNECT) may take to write.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -231,7 +234,18 @@ impl Driver {
     fn on_wake(&mut self, wake: Wake) {
         let now = Instant::now();
         match wake {
-            Wake::Command(Some(command)) => self.on_command(command),
+            Wake::Command(Some(command)) => {
+                self.on_command(command);
+                // The commands already waiting go in the same batch of writes: one write per
+                // publish would cost a system call each.
+                for _ in 1..COMMAND_BATCH {
+                    if self.shutting_down {
+                        break;
+                    }
+                    let Ok(command) = self.commands.try_recv() else { break };
+                    self.on_command(command);
+                }
+            }
             // Every handle is gone: nobody can use the client any more.
             Wake::Command(None) => self.shut_down(),
             Wake::Read(Ok(0) | Err(_)) | Wake::Written(Err(_)) => self.connection_lost(),
