@@ -22,7 +22,7 @@ pub mod client;
 pub mod codec;
 #[cfg(feature = "tokio")]
 pub mod runtime;
-mod session;
+pub mod session;
 pub mod trace;
 
 /// The README's examples run as doctests, so they cannot drift from the code.

@@ -17,6 +17,7 @@ use super::policy::{Authentication, Policy, Verification};
 use super::session::SessionId;
 use super::timers::Timer;
 use super::will::StoredWill;
+use crate::session::topic_alias::OutboundAliases;
 
 /// What the broker settled for a connection, told to an MQTT 5 client in CONNACK when it
 /// differs from what the client asked.
@@ -128,6 +129,7 @@ impl<P: Policy> Broker<P> {
         connection.client_id = Some(client_id.clone());
         connection.username = connect.username.clone();
         connection.limits = ClientLimits::of(&connect, &self.options);
+        connection.outbound_aliases = OutboundAliases::new(connection.limits.outbound_alias_maximum);
         connection.connect_expiry_was_zero = connect.properties.session_expiry_interval.unwrap_or(0) == 0;
         connection.will = connect.will.map(|will| StoredWill {
             will,

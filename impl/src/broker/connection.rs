@@ -3,7 +3,7 @@
 //! and leave in one place ([`Connection::send`]), which also enforces what the client said it
 //! can receive.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -14,10 +14,10 @@ use crate::codec::{
 };
 
 use super::ConnId;
-use super::error::ClientViolation;
 use super::options::BrokerOptions;
 use super::session::SessionId;
 use super::will::StoredWill;
+use crate::session::topic_alias::{InboundAliases, OutboundAliases};
 use crate::trace::Tracer;
 
 /// Where a connection is in its life.
@@ -136,10 +136,10 @@ pub(crate) struct Connection {
     max_packet_size: u32,
     /// Whether the connection is on the ready list already.
     listed_ready: bool,
-    /// Topics the client named by alias on this connection ([MQTT-3.3.2-7]: never carried
-    /// over to another connection).
-    inbound_aliases: HashMap<u16, MqttString>,
-    outbound_aliases: HashMap<MqttString, u16>,
+    /// Topics the client named by alias on this connection, and those the broker did
+    /// ([MQTT-3.3.2-7]: never carried over to another connection).
+    pub(crate) inbound_aliases: InboundAliases,
+    pub(crate) outbound_aliases: OutboundAliases,
 }
 
 impl Connection {
@@ -166,8 +166,8 @@ impl Connection {
             decode_options: DecodeOptions::new(ProtocolVersion::V311).with_max_packet_size(max_connect_size),
             max_packet_size: options.max_packet_size,
             listed_ready: false,
-            inbound_aliases: HashMap::new(),
-            outbound_aliases: HashMap::new(),
+            inbound_aliases: InboundAliases::new(options.topic_alias_maximum),
+            outbound_aliases: OutboundAliases::new(0),
         }
     }
 
@@ -272,41 +272,11 @@ impl Connection {
         tracer: &mut Tracer,
         now: Instant,
     ) -> Result<(), SendError> {
-        if self.limits.outbound_alias_maximum == 0 {
-            return self.send(Packet::Publish(publish), ready, tracer, now);
-        }
-        if let Some(&alias) = self.outbound_aliases.get(&publish.topic) {
-            publish.properties.topic_alias = std::num::NonZeroU16::new(alias);
-            publish.topic = MqttString::default();
-            return self.send(Packet::Publish(publish), ready, tracer, now);
-        }
-        // Aliases are given from 1 up; once all the client allows are taken (65,535 at most),
-        // new topics go in full.
-        let next = u16::try_from(self.outbound_aliases.len() + 1).ok();
-        let Some(next) = next.filter(|&next| next <= self.limits.outbound_alias_maximum) else {
-            return self.send(Packet::Publish(publish), ready, tracer, now);
-        };
-        let topic = publish.topic.detached();
-        publish.properties.topic_alias = std::num::NonZeroU16::new(next);
+        let new_alias = self.outbound_aliases.apply(&mut publish);
         self.send(Packet::Publish(publish), ready, tracer, now)?;
         // Only once the client has it: an alias never sent would stand for nothing.
-        self.outbound_aliases.insert(topic, next);
-        Ok(())
-    }
-
-    /// Resolves the Topic Alias of a PUBLISH from the client: an alias with a topic sets it,
-    /// an alias alone stands for the topic set before (MQTT 5 section 3.3.2.3.4).
-    pub(crate) fn resolve_topic_alias(&mut self, publish: &mut Publish, maximum: u16) -> Result<(), ClientViolation> {
-        let Some(alias) = publish.properties.topic_alias.map(|alias| alias.get()) else { return Ok(()) };
-        if alias > maximum {
-            return Err(ClientViolation::TopicAliasOutOfRange { alias, max: maximum });
-        }
-        if publish.topic.is_empty() {
-            publish.topic =
-                self.inbound_aliases.get(&alias).cloned().ok_or(ClientViolation::TopicAliasUnknown(alias))?;
-        } else {
-            // A copy of its own: the PUBLISH that set the alias may be a megabyte.
-            self.inbound_aliases.insert(alias, publish.topic.detached());
+        if let Some(new_alias) = new_alias {
+            self.outbound_aliases.record(new_alias);
         }
         Ok(())
     }

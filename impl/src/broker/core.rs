@@ -7,10 +7,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::codec::{DecodeError, Disconnect, MqttString, Packet, Properties, ProtocolVersion, QoS, ReasonCode};
+use crate::codec::{
+    DecodeError, Disconnect, MqttString, Packet, PacketType, Properties, ProtocolVersion, QoS, ReasonCode,
+};
 
 use super::connection::{Connection, Phase, ReadyList, SendError};
-use super::error::{AcceptError, ClientViolation, CloseReason, ProtocolError};
+use super::error::{AcceptError, CloseReason, ProtocolError};
 use super::event::{Event, EventQueue};
 use super::flow::ReadingChanges;
 use super::message::Message;
@@ -22,6 +24,7 @@ use super::timers::{Timer, Timers};
 use super::topic_tree::SubscriptionTree;
 use super::will::StoredWill;
 use super::{ConnId, Stats};
+use crate::session::ProtocolViolation;
 use crate::trace::{self, Tracer};
 
 /// A sans-IO MQTT 3.1.1 and 5.0 broker.
@@ -367,8 +370,8 @@ impl<P: Policy> Broker<P> {
             (Phase::Closing | Phase::Authenticating, _) => return,
             (Phase::AwaitingConnect, Packet::Connect(connect)) => return self.handle_connect(conn, *connect, now),
             (Phase::AwaitingConnect, other) => {
-                let violation = ClientViolation::FirstPacketNotConnect(other.packet_type());
-                return self.protocol_error(conn, ProtocolError::violation(violation, version), now);
+                let violation = ProtocolViolation::UnexpectedPacket { packet: other.packet_type(), connected: false };
+                return self.protocol_error(conn, ProtocolError::new(violation, version), now);
             }
             (Phase::Active(session), packet) => (session, packet),
         };
@@ -384,14 +387,15 @@ impl<P: Policy> Broker<P> {
             Packet::PingReq => self.send(conn, Packet::PingResp, now),
             Packet::Disconnect(disconnect) => self.handle_disconnect(conn, session, disconnect, now),
             Packet::Connect(_) => {
-                self.protocol_error(conn, ProtocolError::violation(ClientViolation::SecondConnect, version), now)
+                let violation = ProtocolViolation::UnexpectedPacket { packet: PacketType::Connect, connected: true };
+                self.protocol_error(conn, ProtocolError::new(violation, version), now)
             }
             Packet::Auth(_) => {
-                self.protocol_error(conn, ProtocolError::violation(ClientViolation::AuthWithoutMethod, version), now)
+                self.protocol_error(conn, ProtocolError::new(ProtocolViolation::AuthWithoutMethod, version), now)
             }
             other @ (Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp) => {
-                let violation = ClientViolation::ServerOnlyPacket(other.packet_type());
-                self.protocol_error(conn, ProtocolError::violation(violation, version), now)
+                let violation = ProtocolViolation::UnexpectedPacket { packet: other.packet_type(), connected: true };
+                self.protocol_error(conn, ProtocolError::new(violation, version), now)
             }
         }
     }
@@ -401,7 +405,7 @@ impl<P: Policy> Broker<P> {
         if awaiting_connect {
             self.refuse_unreadable_connect(conn, &error, now);
         }
-        self.protocol_error(conn, ProtocolError::Decode(error), now);
+        self.protocol_error(conn, ProtocolError::from(error), now);
     }
 
     /// Closes `conn` for breaking a rule (MQTT 5: DISCONNECT with the reason code first, once
@@ -414,7 +418,7 @@ impl<P: Policy> Broker<P> {
         if let Some(interval) = disconnect.properties.session_expiry_interval {
             let expiry_was_zero = self.connections.get(&conn).is_some_and(|c| c.connect_expiry_was_zero);
             if expiry_was_zero && interval != 0 {
-                let error = ProtocolError::violation(ClientViolation::SessionExpiryAfterZero, ProtocolVersion::V5);
+                let error = ProtocolError::new(ProtocolViolation::SessionExpiryAfterZero, ProtocolVersion::V5);
                 return self.protocol_error(conn, error, now);
             }
             if let Some(state) = self.sessions.get_mut(&session) {

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::codec::{DecodeError, PacketType, ProtocolVersion, QoS, ReasonCode, Rule};
+use crate::codec::{DecodeError, ProtocolVersion, ReasonCode, Rule};
+use crate::session::{ProtocolViolation, Role};
 
 use super::ConnId;
 
@@ -98,121 +99,52 @@ impl fmt::Display for CloseReason {
     }
 }
 
-/// A client broke a rule: either a packet the codec rejected, or a rule about the sequence
-/// of packets or the negotiated limits that the broker enforces.
+/// A client broke a rule: a packet the codec rejected, or a rule about the sequence of
+/// packets or the negotiated limits that the broker enforces; judged in the version of its
+/// connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProtocolError {
-    Decode(DecodeError),
-    Violation { violation: ClientViolation, version: ProtocolVersion },
+pub struct ProtocolError {
+    pub violation: ProtocolViolation,
+    pub version: ProtocolVersion,
 }
 
 impl ProtocolError {
-    pub(crate) fn violation(violation: ClientViolation, version: ProtocolVersion) -> Self {
-        ProtocolError::Violation { violation, version }
+    pub(crate) fn new(violation: ProtocolViolation, version: ProtocolVersion) -> Self {
+        ProtocolError { violation, version }
     }
 
     /// The MQTT 5 reason code of the DISCONNECT (or CONNACK) that reports it.
     pub fn reason_code(&self) -> ReasonCode {
-        match self {
-            ProtocolError::Decode(error) => error.reason_code(),
-            ProtocolError::Violation { violation, .. } => violation.reason_code(),
-        }
+        self.violation.reason_code()
     }
 
     /// The statement or section broken, in the numbering of the connection's version. A
     /// limit of this broker that 3.1.1 has no statement for has no rule.
     pub fn rule(&self) -> Option<Rule> {
-        match self {
-            ProtocolError::Decode(error) => Some(error.rule()),
-            ProtocolError::Violation { violation, version } => violation.rule(*version),
-        }
+        self.violation.rule(self.version, Role::Client)
+    }
+}
+
+impl From<DecodeError> for ProtocolError {
+    fn from(error: DecodeError) -> Self {
+        let version = error.version();
+        ProtocolError::new(ProtocolViolation::Decode(error), version)
     }
 }
 
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProtocolError::Decode(error) => write!(f, "{error}"),
-            ProtocolError::Violation { violation, version } => {
-                write!(f, "MQTT {version}: {violation}")?;
-                match violation.rule(*version) {
+        match &self.violation {
+            // The codec's errors name their version and rule already.
+            ProtocolViolation::Decode(error) => write!(f, "{error}"),
+            violation => {
+                write!(f, "MQTT {}: {violation}", self.version)?;
+                match self.rule() {
                     Some(rule) => write!(f, " {rule}"),
                     None => Ok(()),
                 }
             }
         }
-    }
-}
-
-/// The rules about packet sequence and negotiated limits the broker enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ClientViolation {
-    #[error("the first packet is {0}, not CONNECT")]
-    FirstPacketNotConnect(PacketType),
-    #[error("a second CONNECT on the connection")]
-    SecondConnect,
-    #[error("{0} is sent only by a server")]
-    ServerOnlyPacket(PacketType),
-    #[error("AUTH without an Authentication Method in CONNECT")]
-    AuthWithoutMethod,
-    #[error("topic alias {alias} is above the Topic Alias Maximum {max}")]
-    TopicAliasOutOfRange { alias: u16, max: u16 },
-    #[error("topic alias {0} stands for no topic yet")]
-    TopicAliasUnknown(u16),
-    #[error("a PUBLISH from a client carries a Subscription Identifier")]
-    SubscriptionIdentifierFromClient,
-    #[error("more than {max} QoS 2 PUBLISHes unfinished at once")]
-    ReceiveMaximumExceeded { max: u16 },
-    #[error("PUBLISH at QoS {qos} above the Maximum QoS {max}")]
-    QosNotSupported { qos: QoS, max: QoS },
-    #[error("retained PUBLISH while Retain Available is 0")]
-    RetainNotSupported,
-    #[error("DISCONNECT sets a Session Expiry Interval after CONNECT set 0")]
-    SessionExpiryAfterZero,
-}
-
-impl ClientViolation {
-    pub fn reason_code(self) -> ReasonCode {
-        match self {
-            ClientViolation::TopicAliasOutOfRange { .. } => ReasonCode::TopicAliasInvalid,
-            ClientViolation::ReceiveMaximumExceeded { .. } => ReasonCode::ReceiveMaximumExceeded,
-            ClientViolation::QosNotSupported { .. } => ReasonCode::QosNotSupported,
-            ClientViolation::RetainNotSupported => ReasonCode::RetainNotSupported,
-            ClientViolation::FirstPacketNotConnect(_)
-            | ClientViolation::SecondConnect
-            | ClientViolation::ServerOnlyPacket(_)
-            | ClientViolation::AuthWithoutMethod
-            | ClientViolation::TopicAliasUnknown(_)
-            | ClientViolation::SubscriptionIdentifierFromClient
-            | ClientViolation::SessionExpiryAfterZero => ReasonCode::ProtocolError,
-        }
-    }
-
-    /// The statement (or section) broken under `version`. The limits MQTT 5 lets a server
-    /// announce have no 3.1.1 statement: there they are this broker's own.
-    pub fn rule(self, version: ProtocolVersion) -> Option<Rule> {
-        use ProtocolVersion::{V5, V311};
-        use Rule::{Section, Statement};
-        Some(match (self, version) {
-            (ClientViolation::FirstPacketNotConnect(_), _) => Statement("MQTT-3.1.0-1"),
-            (ClientViolation::SecondConnect, _) => Statement("MQTT-3.1.0-2"),
-            (ClientViolation::ServerOnlyPacket(_), V311) => Section("2.2.1"),
-            (ClientViolation::ServerOnlyPacket(_), V5) => Section("2.1.2"),
-            (ClientViolation::AuthWithoutMethod, _) => Statement("MQTT-4.12.0-7"),
-            (ClientViolation::TopicAliasOutOfRange { .. }, _) => Statement("MQTT-3.3.2-9"),
-            (ClientViolation::TopicAliasUnknown(_), _) => Section("3.3.2.3.4"),
-            (ClientViolation::SubscriptionIdentifierFromClient, _) => Statement("MQTT-3.3.4-6"),
-            (ClientViolation::ReceiveMaximumExceeded { .. }, V5) => Statement("MQTT-3.3.4-7"),
-            (ClientViolation::QosNotSupported { .. }, V5) => Statement("MQTT-3.2.2-11"),
-            (ClientViolation::RetainNotSupported, V5) => Statement("MQTT-3.2.2-14"),
-            (ClientViolation::SessionExpiryAfterZero, _) => Section("3.14.2.2.2"),
-            (
-                ClientViolation::ReceiveMaximumExceeded { .. }
-                | ClientViolation::QosNotSupported { .. }
-                | ClientViolation::RetainNotSupported,
-                V311,
-            ) => return None,
-        })
     }
 }
 

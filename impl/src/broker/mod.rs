@@ -72,7 +72,8 @@ mod will;
 use std::fmt;
 
 pub use self::core::Broker;
-pub use error::{AcceptError, ClientViolation, CloseReason, ProtocolError};
+pub use crate::session::ProtocolViolation;
+pub use error::{AcceptError, CloseReason, ProtocolError};
 pub use event::{DropReason, Event, RetainedDropReason};
 pub use options::{BrokerOptions, SlowConsumerPolicy};
 pub use policy::{AllowAll, Authentication, ClientInfo, Policy, Verification};

@@ -9,19 +9,20 @@ use crate::codec::{
 
 use super::ConnId;
 use super::core::Broker;
-use super::error::{ClientViolation, ProtocolError};
+use super::error::ProtocolError;
 use super::event::Event;
 use super::message::Message;
 use super::outbound::Received;
 use super::policy::Policy;
 use super::session::SessionId;
+use crate::session::ProtocolViolation;
 
 impl<P: Policy> Broker<P> {
     pub(super) fn handle_publish(&mut self, conn: ConnId, session: SessionId, mut publish: Publish, now: Instant) {
         let Some(connection) = self.connections.get_mut(&conn) else { return };
         let version = connection.version;
         if let Err(violation) = self.check_publish(conn, &mut publish) {
-            return self.protocol_error(conn, ProtocolError::violation(violation, version), now);
+            return self.protocol_error(conn, ProtocolError::new(violation, version), now);
         }
         let Some(packet_id) = publish.packet_id else {
             self.accept_publish(conn, publish, now);
@@ -40,8 +41,8 @@ impl<P: Policy> Broker<P> {
         }
         let maximum = self.options.receive_maximum.get();
         if state.inbound_qos2.len() >= usize::from(maximum) {
-            let violation = ClientViolation::ReceiveMaximumExceeded { max: maximum };
-            return self.protocol_error(conn, ProtocolError::violation(violation, version), now);
+            let violation = ProtocolViolation::ReceiveMaximumExceeded { maximum };
+            return self.protocol_error(conn, ProtocolError::new(violation, version), now);
         }
         let code = self.accept_publish(conn, publish, now);
         // A refusal ends the flow here ([MQTT-4.3.3-9]); otherwise the identifier is kept
@@ -55,19 +56,19 @@ impl<P: Policy> Broker<P> {
     }
 
     /// The rules about a PUBLISH that depend on the connection and the broker's limits.
-    fn check_publish(&mut self, conn: ConnId, publish: &mut Publish) -> Result<(), ClientViolation> {
+    fn check_publish(&mut self, conn: ConnId, publish: &mut Publish) -> Result<(), ProtocolViolation> {
         let Some(connection) = self.connections.get_mut(&conn) else { return Ok(()) };
         if connection.version.is_v5() {
-            connection.resolve_topic_alias(publish, self.options.topic_alias_maximum)?;
+            connection.inbound_aliases.resolve(publish)?;
             if !publish.properties.subscription_identifiers.is_empty() {
-                return Err(ClientViolation::SubscriptionIdentifierFromClient);
+                return Err(ProtocolViolation::SubscriptionIdentifierFromClient);
             }
         }
         if publish.qos > self.options.maximum_qos {
-            return Err(ClientViolation::QosNotSupported { qos: publish.qos, max: self.options.maximum_qos });
+            return Err(ProtocolViolation::QosNotSupported { qos: publish.qos, max: self.options.maximum_qos });
         }
         if publish.retain && !self.options.retain_available {
-            return Err(ClientViolation::RetainNotSupported);
+            return Err(ProtocolViolation::RetainNotSupported);
         }
         Ok(())
     }

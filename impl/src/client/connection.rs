@@ -11,8 +11,8 @@ use super::inbound::Unanswered;
 use super::keep_alive::KeepAlive;
 use super::limits::ServerLimits;
 use super::options::ClientOptions;
-use super::topic_alias::{InboundAliases, OutboundAliases};
 use crate::codec::{DecodeOptions, MAX_PACKET_SIZE, Packet};
+use crate::session::topic_alias::{InboundAliases, OutboundAliases};
 
 /// Where a MQTT 5 enhanced authentication exchange stands (section 4.12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -76,7 +76,6 @@ mod outbound;
 mod receive;
 mod requests;
 mod session;
-mod topic_alias;
 mod transmit;
 
 use std::collections::VecDeque;

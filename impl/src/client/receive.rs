@@ -7,13 +7,13 @@ use super::connection::AuthExchange;
 use super::error::ProtocolViolation;
 use super::event::{DropReason, Event, PublishTicket};
 use super::limits::ServerLimits;
-use super::topic_alias::OutboundAliases;
 use super::{Client, DisconnectReason, Farewell, State};
 use crate::codec::{
     Auth, ConnAck, MqttString, Packet, PacketId, PacketType, Properties, Publish, PublishAck, QoS, ReasonCode, SubAck,
     UnsubAck,
 };
 use crate::session::sender::{Awaiting, Received};
+use crate::session::topic_alias::OutboundAliases;
 
 impl Client {
     /// The one place where packets from the server come in.
@@ -41,7 +41,10 @@ impl Client {
                 self.close(now, reason, Farewell::Silent);
                 Ok(())
             }
-            (state, packet) => Err(ProtocolViolation::UnexpectedPacket { packet: packet.packet_type(), state }),
+            (state, packet) => Err(ProtocolViolation::UnexpectedPacket {
+                packet: packet.packet_type(),
+                connected: state == State::Connected,
+            }),
         };
         if let Err(violation) = outcome {
             self.close_for_violation(now, violation);
@@ -230,7 +233,7 @@ impl Client {
     fn on_pingresp(&mut self, now: Instant) -> Result<(), ProtocolViolation> {
         let Some(connection) = self.connection.as_mut() else { return Ok(()) };
         if !connection.keep_alive.on_pingresp() {
-            return Err(ProtocolViolation::UnexpectedPacket { packet: PacketType::PingResp, state: State::Connected });
+            return Err(ProtocolViolation::UnexpectedPacket { packet: PacketType::PingResp, connected: true });
         }
         self.run_keep_alive(now);
         Ok(())

@@ -15,10 +15,10 @@ use super::connection::Connection;
 use super::error::CommandError;
 use super::event::DropReason;
 use super::limits::ServerLimits;
-use super::topic_alias::NewAlias;
 use super::{Client, DisconnectReason, Farewell, State};
 use crate::codec::{self, Packet, ProtocolVersion, Publish, PublishAck};
 use crate::session::sender::Awaiting;
+use crate::session::topic_alias::NewAlias;
 
 /// Encodes `packet` as the server accepts it: valid in `version` and within its Maximum
 /// Packet Size [MQTT-3.2.2-15].

@@ -1,14 +1,15 @@
 //! Bad input closes only the connection it came on: a malformed packet (MQTT 5: DISCONNECT
 //! 0x81 first), a protocol error (0x82); every other session carries on.
 
-use verimqtt::broker::{ClientViolation, CloseReason, ProtocolError};
+use verimqtt::broker::{CloseReason, ProtocolError, ProtocolViolation};
 use verimqtt::codec::{Auth, ErrorKind, Packet, PacketType, QoS, ReasonCode, Rule};
+use verimqtt::session::Role;
 
 use crate::harness::*;
 
 fn decode_error(harness: &mut Harness, client: Client) -> verimqtt::codec::DecodeError {
     match harness.close_reason(client) {
-        Some(CloseReason::ProtocolError(ProtocolError::Decode(error))) => error,
+        Some(CloseReason::ProtocolError(ProtocolError { violation: ProtocolViolation::Decode(error), .. })) => error,
         other => panic!("expected a decode error, got {other:?}"),
     }
 }
@@ -62,7 +63,7 @@ fn a_packet_only_a_server_sends_is_a_protocol_error() {
         harness.send(client, packet);
         assert!(matches!(
             harness.close_reason(client),
-            Some(CloseReason::ProtocolError(ProtocolError::Violation { violation: ClientViolation::ServerOnlyPacket(t), .. })) if t == packet_type
+            Some(CloseReason::ProtocolError(ProtocolError { violation: ProtocolViolation::UnexpectedPacket { packet: t, connected: true }, .. })) if t == packet_type
         ));
     }
 }
@@ -152,8 +153,8 @@ fn a_packet_split_across_reads_is_handled_once_whole() {
 
 #[test]
 fn the_rule_of_a_broker_violation_is_cited_per_version() {
-    let violation = ClientViolation::ServerOnlyPacket(PacketType::PingResp);
-    assert_eq!(violation.rule(V311), Some(Rule::Section("2.2.1")));
-    assert_eq!(violation.rule(V5), Some(Rule::Section("2.1.2")));
-    assert_eq!(ClientViolation::ReceiveMaximumExceeded { max: 1 }.rule(V311), None);
+    let violation = ProtocolViolation::UnexpectedPacket { packet: PacketType::PingResp, connected: true };
+    assert_eq!(violation.rule(V311, Role::Client), Some(Rule::Section("2.2.1")));
+    assert_eq!(violation.rule(V5, Role::Client), Some(Rule::Section("2.1.2")));
+    assert_eq!(ProtocolViolation::ReceiveMaximumExceeded { maximum: 1 }.rule(V311, Role::Client), None);
 }

@@ -1,9 +1,12 @@
 //! The statements the broker and its tests cite exist in the catalogue.
 
+use std::num::NonZeroU16;
+
 use std::path::Path;
 
-use verimqtt::broker::ClientViolation;
+use verimqtt::broker::ProtocolViolation;
 use verimqtt::codec::{PacketType, ProtocolVersion, QoS, Rule};
+use verimqtt::session::Role;
 use verimqtt_spec::catalogue::{SpecVersion, catalogue};
 use verimqtt_spec::citations::check_sources;
 
@@ -17,33 +20,33 @@ fn spec_version(version: ProtocolVersion) -> SpecVersion {
 #[test]
 fn every_statement_a_broker_violation_names_is_in_the_catalogue_of_its_version() {
     let violations = [
-        ClientViolation::FirstPacketNotConnect(PacketType::PingReq),
-        ClientViolation::SecondConnect,
-        ClientViolation::ServerOnlyPacket(PacketType::ConnAck),
-        ClientViolation::AuthWithoutMethod,
-        ClientViolation::TopicAliasOutOfRange { alias: 2, max: 1 },
-        ClientViolation::TopicAliasUnknown(1),
-        ClientViolation::SubscriptionIdentifierFromClient,
-        ClientViolation::ReceiveMaximumExceeded { max: 1 },
-        ClientViolation::QosNotSupported { qos: QoS::ExactlyOnce, max: QoS::AtLeastOnce },
-        ClientViolation::RetainNotSupported,
-        ClientViolation::SessionExpiryAfterZero,
+        ProtocolViolation::UnexpectedPacket { packet: PacketType::PingReq, connected: false },
+        ProtocolViolation::UnexpectedPacket { packet: PacketType::Connect, connected: true },
+        ProtocolViolation::UnexpectedPacket { packet: PacketType::ConnAck, connected: true },
+        ProtocolViolation::AuthWithoutMethod,
+        ProtocolViolation::TopicAliasOutOfRange { alias: NonZeroU16::new(2).unwrap(), maximum: 1 },
+        ProtocolViolation::UnknownTopicAlias { alias: NonZeroU16::new(1).unwrap() },
+        ProtocolViolation::SubscriptionIdentifierFromClient,
+        ProtocolViolation::ReceiveMaximumExceeded { maximum: 1 },
+        ProtocolViolation::QosNotSupported { qos: QoS::ExactlyOnce, max: QoS::AtLeastOnce },
+        ProtocolViolation::RetainNotSupported,
+        ProtocolViolation::SessionExpiryAfterZero,
     ];
     let mut checked = 0;
     for violation in violations {
         for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
             let only_v5 = matches!(
                 violation,
-                ClientViolation::AuthWithoutMethod
-                    | ClientViolation::TopicAliasOutOfRange { .. }
-                    | ClientViolation::TopicAliasUnknown(_)
-                    | ClientViolation::SubscriptionIdentifierFromClient
-                    | ClientViolation::SessionExpiryAfterZero
+                ProtocolViolation::AuthWithoutMethod
+                    | ProtocolViolation::TopicAliasOutOfRange { .. }
+                    | ProtocolViolation::UnknownTopicAlias { .. }
+                    | ProtocolViolation::SubscriptionIdentifierFromClient
+                    | ProtocolViolation::SessionExpiryAfterZero
             );
             if only_v5 && version == ProtocolVersion::V311 {
                 continue;
             }
-            if let Some(Rule::Statement(id)) = violation.rule(version) {
+            if let Some(Rule::Statement(id)) = violation.rule(version, Role::Client) {
                 checked += 1;
                 assert!(
                     catalogue().get(spec_version(version), id).is_some(),

@@ -2,15 +2,16 @@
 //! takeover, Session Present, the connect timeout and the policy's say.
 
 use verimqtt::broker::{
-    Authentication, BrokerOptions, ClientInfo, ClientViolation, CloseReason, Event, Policy, ProtocolError, Verification,
+    Authentication, BrokerOptions, ClientInfo, CloseReason, Event, Policy, ProtocolError, ProtocolViolation,
+    Verification,
 };
 use verimqtt::codec::{Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode};
 
 use crate::harness::*;
 
-fn protocol_violation(reason: Option<CloseReason>) -> ClientViolation {
+fn protocol_violation(reason: Option<CloseReason>) -> ProtocolViolation {
     match reason {
-        Some(CloseReason::ProtocolError(ProtocolError::Violation { violation, .. })) => violation,
+        Some(CloseReason::ProtocolError(ProtocolError { violation, .. })) => violation,
         other => panic!("expected a protocol violation, got {other:?}"),
     }
 }
@@ -25,7 +26,7 @@ fn a_first_packet_other_than_connect_closes_the_connection_without_connack() {
         harness.recv_nothing(client);
         assert_eq!(
             protocol_violation(harness.close_reason(client)),
-            ClientViolation::FirstPacketNotConnect(verimqtt::codec::PacketType::PingReq)
+            ProtocolViolation::UnexpectedPacket { packet: verimqtt::codec::PacketType::PingReq, connected: false }
         );
     }
 }
@@ -37,7 +38,10 @@ fn a_second_connect_is_a_protocol_violation() {
     let client = harness.connect("twice", V311);
     harness.send(client, Packet::Connect(Box::new(connect(V311, "twice"))));
     harness.recv_nothing(client);
-    assert_eq!(protocol_violation(harness.close_reason(client)), ClientViolation::SecondConnect);
+    assert_eq!(
+        protocol_violation(harness.close_reason(client)),
+        ProtocolViolation::UnexpectedPacket { packet: verimqtt::codec::PacketType::Connect, connected: true }
+    );
 }
 
 #[test]
@@ -91,7 +95,10 @@ fn a_malformed_3_1_1_connect_is_closed_without_connack() {
     let client = harness.open(V311);
     harness.send_bytes(client, b"\x10\x0c\x00\x04MQTT\x04\x03\x00\x3c\x00\x00");
     harness.recv_nothing(client);
-    assert!(matches!(harness.close_reason(client), Some(CloseReason::ProtocolError(ProtocolError::Decode(_)))));
+    assert!(matches!(
+        harness.close_reason(client),
+        Some(CloseReason::ProtocolError(ProtocolError { violation: ProtocolViolation::Decode(_), .. }))
+    ));
 }
 
 #[test]

@@ -1,9 +1,13 @@
 //! What MQTT 5 adds: flow control both ways, Maximum Packet Size both ways, topic aliases,
 //! Message Expiry Interval, properties passed through, reason strings.
 
+use std::num::NonZeroU16;
+
 use std::num::NonZeroU32;
 
-use verimqtt::broker::{Authentication, BrokerOptions, ClientViolation, CloseReason, DropReason, Event, ProtocolError};
+use verimqtt::broker::{
+    Authentication, BrokerOptions, CloseReason, DropReason, Event, ProtocolError, ProtocolViolation,
+};
 use verimqtt::codec::{Binary, Packet, PayloadFormat, PublishAck, QoS, ReasonCode, SubscriptionId};
 
 use crate::harness::*;
@@ -15,9 +19,9 @@ fn disconnect_code(harness: &mut Harness, client: Client) -> ReasonCode {
     }
 }
 
-fn violation(harness: &mut Harness, client: Client) -> ClientViolation {
+fn violation(harness: &mut Harness, client: Client) -> ProtocolViolation {
     match harness.close_reason(client) {
-        Some(CloseReason::ProtocolError(ProtocolError::Violation { violation, .. })) => violation,
+        Some(CloseReason::ProtocolError(ProtocolError { violation, .. })) => violation,
         other => panic!("expected a violation, got {other:?}"),
     }
 }
@@ -71,7 +75,7 @@ fn a_client_over_the_brokers_receive_maximum_is_disconnected_with_0x93() {
     assert!(harness.is_open(client));
     harness.send(client, publish("t", QoS::ExactlyOnce, 3, "x"));
     assert_eq!(disconnect_code(&mut harness, client), ReasonCode::ReceiveMaximumExceeded);
-    assert_eq!(violation(&mut harness, client), ClientViolation::ReceiveMaximumExceeded { max: 2 });
+    assert_eq!(violation(&mut harness, client), ProtocolViolation::ReceiveMaximumExceeded { maximum: 2 });
 }
 
 #[test]
@@ -163,7 +167,10 @@ fn an_alias_that_stands_for_nothing_yet_is_a_protocol_error() {
     message.properties.topic_alias = Some(non_zero(1));
     harness.send(client, Packet::Publish(message));
     assert_eq!(disconnect_code(&mut harness, client), ReasonCode::ProtocolError);
-    assert_eq!(violation(&mut harness, client), ClientViolation::TopicAliasUnknown(1));
+    assert_eq!(
+        violation(&mut harness, client),
+        ProtocolViolation::UnknownTopicAlias { alias: NonZeroU16::new(1).unwrap() }
+    );
 }
 
 #[test]
@@ -282,7 +289,7 @@ fn a_subscription_identifier_on_a_publish_from_a_client_is_a_protocol_error() {
     let mut message = publish_packet("t", QoS::AtMostOnce, 0, "x");
     message.properties.subscription_identifiers = vec![SubscriptionId::new(1).unwrap()];
     harness.send(client, Packet::Publish(message));
-    assert_eq!(violation(&mut harness, client), ClientViolation::SubscriptionIdentifierFromClient);
+    assert_eq!(violation(&mut harness, client), ProtocolViolation::SubscriptionIdentifierFromClient);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! to new subscriptions with RETAIN set; MQTT 5 Retain Handling, Retain As Published and
 //! Retain Available.
 
-use verimqtt::broker::{BrokerOptions, ClientViolation, CloseReason, Event, ProtocolError, RetainedDropReason};
+use verimqtt::broker::{BrokerOptions, CloseReason, Event, ProtocolError, ProtocolViolation, RetainedDropReason};
 use verimqtt::codec::{Packet, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 
 use crate::harness::*;
@@ -181,10 +181,7 @@ fn without_retain_available_a_retained_publish_is_disconnected_with_0x9a() {
     }
     assert!(matches!(
         harness.close_reason(client),
-        Some(CloseReason::ProtocolError(ProtocolError::Violation {
-            violation: ClientViolation::RetainNotSupported,
-            ..
-        }))
+        Some(CloseReason::ProtocolError(ProtocolError { violation: ProtocolViolation::RetainNotSupported, .. }))
     ));
 }
 

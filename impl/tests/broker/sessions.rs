@@ -1,7 +1,7 @@
 //! Sessions: clean and persistent, messages queued while the client is offline, MQTT 5
 //! Session Expiry Interval.
 
-use verimqtt::broker::{BrokerOptions, ClientViolation, CloseReason, DropReason, Event, ProtocolError};
+use verimqtt::broker::{BrokerOptions, CloseReason, DropReason, Event, ProtocolError, ProtocolViolation};
 use verimqtt::codec::{Disconnect, Packet, QoS, ReasonCode};
 
 use crate::harness::*;
@@ -150,10 +150,7 @@ fn disconnect_setting_an_expiry_after_connect_set_0_is_a_protocol_error() {
     harness.send(client, Packet::Disconnect(disconnect));
     assert!(matches!(
         harness.close_reason(client),
-        Some(CloseReason::ProtocolError(ProtocolError::Violation {
-            violation: ClientViolation::SessionExpiryAfterZero,
-            ..
-        }))
+        Some(CloseReason::ProtocolError(ProtocolError { violation: ProtocolViolation::SessionExpiryAfterZero, .. }))
     ));
     match harness.recv_one(client) {
         Packet::Disconnect(disconnect) => assert_eq!(disconnect.reason_code, ReasonCode::ProtocolError),

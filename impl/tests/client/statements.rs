@@ -4,8 +4,9 @@
 use std::num::NonZeroU16;
 use std::path::Path;
 
-use verimqtt::client::{ProtocolViolation, State};
+use verimqtt::client::ProtocolViolation;
 use verimqtt::codec::{PacketType, ProtocolVersion, ReasonCode, Rule};
+use verimqtt::session::Role;
 use verimqtt_spec::catalogue::{SpecVersion, catalogue};
 use verimqtt_spec::citations::check_sources;
 
@@ -32,10 +33,11 @@ fn violations() -> Vec<ProtocolViolation> {
         PacketType::Disconnect,
         PacketType::Auth,
     ];
-    let states = [State::TransportReady, State::AwaitingConnAck, State::Connected];
     let mut violations: Vec<_> = packet_types
         .iter()
-        .flat_map(|&packet| states.iter().map(move |&state| ProtocolViolation::UnexpectedPacket { packet, state }))
+        .flat_map(|&packet| {
+            [false, true].map(move |connected| ProtocolViolation::UnexpectedPacket { packet, connected })
+        })
         .collect();
     for packet in
         [PacketType::PubAck, PacketType::PubRec, PacketType::PubComp, PacketType::SubAck, PacketType::UnsubAck]
@@ -71,7 +73,7 @@ fn every_statement_a_violation_names_is_in_the_catalogue_of_its_version() {
         let versions: &[ProtocolVersion] =
             if v5_only { &[ProtocolVersion::V5] } else { &[ProtocolVersion::V311, ProtocolVersion::V5] };
         for &version in versions {
-            if let Rule::Statement(id) = violation.rule(version) {
+            if let Some(Rule::Statement(id)) = violation.rule(version, Role::Server) {
                 named += 1;
                 assert!(
                     catalogue().get(spec_version(version), id).is_some(),
@@ -80,7 +82,7 @@ fn every_statement_a_violation_names_is_in_the_catalogue_of_its_version() {
             }
         }
     }
-    assert!(named > 40, "only {named} statements named");
+    assert!(named > 30, "only {named} statements named");
 }
 
 #[test]

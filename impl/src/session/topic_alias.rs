@@ -1,14 +1,15 @@
-//! MQTT 5 topic aliases of one connection (section 3.3.2.3.4): the server's, resolved on the
-//! way in, and the client's own, assigned on the way out. Neither outlives its connection
-//! [MQTT-3.3.2-7].
+//! MQTT 5 topic aliases of one connection (section 3.3.2.3.4), for both roles: the peer's,
+//! resolved on the way in, and our own, assigned on the way out. Neither outlives its
+//! connection [MQTT-3.3.2-7]. Each keeps a copy of its topic of its own, not a slice of the
+//! packet that brought it, which may be a megabyte.
 
 use std::collections::HashMap;
 use std::num::NonZeroU16;
 
-use super::error::ProtocolViolation;
+use super::ProtocolViolation;
 use crate::codec::{MqttString, PropertyId, Publish};
 
-/// The aliases the server set up, up to the Topic Alias Maximum the client sent.
+/// The aliases the peer set up, up to the Topic Alias Maximum we sent.
 #[derive(Debug)]
 pub(crate) struct InboundAliases {
     maximum: u16,
@@ -31,16 +32,16 @@ impl InboundAliases {
             let topic = self.topics.get(&alias).ok_or(ProtocolViolation::UnknownTopicAlias { alias })?;
             publish.topic = topic.clone();
         } else {
-            self.topics.insert(alias, publish.topic.clone());
+            self.topics.insert(alias, publish.topic.detached());
         }
         publish.properties.remove(PropertyId::TopicAlias);
         Ok(())
     }
 }
 
-/// The aliases the client assigned, first come first served up to the server's Topic Alias
-/// Maximum ([MQTT-3.3.2-9], none at all when it is 0 [MQTT-3.2.2-18]). A topic that finds
-/// them all taken goes out in full.
+/// The aliases we assigned, first come first served up to the peer's Topic Alias Maximum
+/// ([MQTT-3.3.2-9] for a client, [MQTT-3.3.2-11] for a server; none at all when it is 0,
+/// [MQTT-3.2.2-18] and [MQTT-3.1.2-26]). A topic that finds them all taken goes out in full.
 #[derive(Debug)]
 pub(crate) struct OutboundAliases {
     maximum: u16,
@@ -71,7 +72,7 @@ impl OutboundAliases {
         let next = u16::try_from(self.aliases.len() + 1).ok().filter(|&next| next <= self.maximum)?;
         let alias = NonZeroU16::new(next)?;
         publish.properties.topic_alias = Some(alias);
-        Some(NewAlias { topic: publish.topic.clone(), alias })
+        Some(NewAlias { topic: publish.topic.detached(), alias })
     }
 
     pub fn record(&mut self, new: NewAlias) {
