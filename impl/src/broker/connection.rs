@@ -17,6 +17,7 @@ use super::ConnId;
 use super::options::BrokerOptions;
 use super::session::SessionId;
 use super::will::StoredWill;
+use crate::session::receiver::Unanswered;
 use crate::session::topic_alias::{InboundAliases, OutboundAliases};
 use crate::trace::Tracer;
 
@@ -140,6 +141,9 @@ pub(crate) struct Connection {
     /// ([MQTT-3.3.2-7]: never carried over to another connection).
     pub(crate) inbound_aliases: InboundAliases,
     pub(crate) outbound_aliases: OutboundAliases,
+    /// The client's QoS 1 and 2 messages not yet answered for good: the broker's Receive
+    /// Maximum bounds them.
+    pub(crate) unanswered: Unanswered,
 }
 
 impl Connection {
@@ -168,6 +172,7 @@ impl Connection {
             listed_ready: false,
             inbound_aliases: InboundAliases::new(options.topic_alias_maximum),
             outbound_aliases: OutboundAliases::new(0),
+            unanswered: Unanswered::new(Some(options.receive_maximum.get())),
         }
     }
 

@@ -28,31 +28,53 @@ impl<P: Policy> Broker<P> {
             self.accept_publish(conn, publish, now);
             return;
         };
+        // Within the broker's Receive Maximum ([MQTT-3.3.4-7] in 5.0; a limit of its own in
+        // 3.1.1): QoS 1 and 2 messages not yet answered for good.
+        if let Err(violation) = self.connections.get_mut(&conn).map_or(Ok(()), |c| c.unanswered.received(packet_id)) {
+            return self.protocol_error(conn, ProtocolError::new(violation, version), now);
+        }
         if publish.qos == QoS::AtLeastOnce {
             // [MQTT-4.3.2-2] in 3.1.1, [MQTT-4.3.2-4] in 5.0.
             let code = self.accept_publish(conn, publish, now);
-            return self.send(conn, Packet::PubAck(ack(version, packet_id, code)), now);
+            return self.answer(conn, Packet::PubAck(ack(version, packet_id, code)), now);
         }
         let Some(state) = self.sessions.get_mut(&session) else { return };
-        if state.inbound_qos2.contains(&packet_id) {
+        if state.awaiting_release.contains(packet_id) {
             // A repeat of a message already routed: PUBREC again, never a second delivery
             // ([MQTT-4.3.3-2] in 3.1.1, [MQTT-4.3.3-10] in 5.0).
             return self.send(conn, Packet::PubRec(PublishAck::new(packet_id)), now);
         }
+        // The same bound across connections: a client that never releases its QoS 2
+        // messages cannot pile them up by reconnecting.
         let maximum = self.options.receive_maximum.get();
-        if state.inbound_qos2.len() >= usize::from(maximum) {
+        if state.awaiting_release.len() >= usize::from(maximum) {
             let violation = ProtocolViolation::ReceiveMaximumExceeded { maximum };
             return self.protocol_error(conn, ProtocolError::new(violation, version), now);
         }
         let code = self.accept_publish(conn, publish, now);
+        let pubrec = Packet::PubRec(ack(version, packet_id, code));
         // A refusal ends the flow here ([MQTT-4.3.3-9]); otherwise the identifier is kept
         // until PUBREL ([MQTT-4.3.3-2] in 3.1.1, [MQTT-4.3.3-8] in 5.0).
-        if !code.is_failure() {
-            if let Some(state) = self.sessions.get_mut(&session) {
-                state.inbound_qos2.insert(packet_id);
-            }
+        if code.is_failure() {
+            return self.answer(conn, pubrec, now);
         }
-        self.send(conn, Packet::PubRec(ack(version, packet_id, code)), now);
+        if let Some(state) = self.sessions.get_mut(&session) {
+            state.awaiting_release.insert(packet_id);
+        }
+        self.send(conn, pubrec, now);
+    }
+
+    /// Sends the last answer of a QoS 1 or 2 exchange from the client, which frees its place
+    /// within the broker's Receive Maximum.
+    fn answer(&mut self, conn: ConnId, packet: Packet, now: Instant) {
+        let packet_id = match &packet {
+            Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubComp(ack) => Some(ack.packet_id),
+            _ => None,
+        };
+        self.send(conn, packet, now);
+        if let (Some(connection), Some(packet_id)) = (self.connections.get_mut(&conn), packet_id) {
+            connection.unanswered.answered(packet_id);
+        }
     }
 
     /// The rules about a PUBLISH that depend on the connection and the broker's limits.
@@ -138,13 +160,13 @@ impl<P: Policy> Broker<P> {
     /// [MQTT-4.3.3-11] in 5.0), and the identifier is free for a new message
     /// ([MQTT-4.3.3-12]).
     pub(super) fn handle_pubrel(&mut self, conn: ConnId, session: SessionId, packet_id: PacketId, now: Instant) {
-        let known = self.sessions.get_mut(&session).is_some_and(|state| state.inbound_qos2.remove(&packet_id));
+        let known = self.sessions.get_mut(&session).is_some_and(|state| state.awaiting_release.release(packet_id));
         let version = self.connections.get(&conn).map_or(ProtocolVersion::V311, |c| c.version);
         let mut complete = PublishAck::new(packet_id);
         if !known && version.is_v5() {
             complete.reason_code = ReasonCode::PacketIdentifierNotFound;
         }
-        self.send(conn, Packet::PubComp(complete), now);
+        self.answer(conn, Packet::PubComp(complete), now);
     }
 
     /// PUBCOMP: a QoS 2 flow to the client is over; the window has room for another.

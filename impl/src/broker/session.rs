@@ -2,15 +2,16 @@
 //! subscriptions, its messages toward the client, the QoS 2 messages from the client not yet
 //! released, and a will waiting out its delay.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use crate::codec::{MqttString, PacketId, ProtocolVersion, SubscriptionId, SubscriptionOptions, shared_subscription};
+use crate::codec::{MqttString, ProtocolVersion, SubscriptionId, SubscriptionOptions, shared_subscription};
 
 use super::ConnId;
 use super::flow::Congestion;
 use super::outbound::Outbound;
 use super::policy::ClientInfo;
 use super::will::StoredWill;
+use crate::session::receiver::AwaitingRelease;
 
 /// A session, by the order sessions were created: a client id that starts a clean session
 /// gets a new one, so a timer set for an ended session can never touch its successor.
@@ -69,7 +70,7 @@ pub(crate) struct Session {
     /// QoS 2 messages from the client that were routed and answered with PUBREC, until their
     /// PUBREL: a PUBLISH repeating one of these identifiers is not delivered again
     /// ([MQTT-4.3.3-2] in 3.1.1, [MQTT-4.3.3-10] in 5.0).
-    pub(crate) inbound_qos2: HashSet<PacketId>,
+    pub(crate) awaiting_release: AwaitingRelease,
     /// Seconds the session outlives its connection; `u32::MAX` is forever.
     pub(crate) expiry_interval: u32,
     pub(crate) connection: Option<ConnId>,
@@ -87,7 +88,7 @@ impl Session {
             version: ProtocolVersion::V311,
             subscriptions: HashMap::new(),
             outbound: Outbound::default(),
-            inbound_qos2: HashSet::new(),
+            awaiting_release: AwaitingRelease::default(),
             expiry_interval,
             connection: None,
             pending_will: None,

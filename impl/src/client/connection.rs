@@ -7,11 +7,11 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::State;
-use super::inbound::Unanswered;
 use super::keep_alive::KeepAlive;
 use super::limits::ServerLimits;
 use super::options::ClientOptions;
 use crate::codec::{DecodeOptions, MAX_PACKET_SIZE, Packet};
+use crate::session::receiver::Unanswered;
 use crate::session::topic_alias::{InboundAliases, OutboundAliases};
 
 /// Where a MQTT 5 enhanced authentication exchange stands (section 4.12).

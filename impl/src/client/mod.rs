@@ -67,7 +67,6 @@ mod commands;
 mod connection;
 mod error;
 mod event;
-mod inbound;
 mod keep_alive;
 mod limits;
 mod observe;

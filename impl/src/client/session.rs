@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use super::event::DroppedRequest;
-use super::inbound::AwaitingRelease;
 use super::outbound::Outgoing;
 use crate::session::packet_ids::PacketIds;
+use crate::session::receiver::AwaitingRelease;
 use crate::session::sender::{ResendOrder, Sender};
 
 /// A Session Expiry Interval that never ends (MQTT 5 section 3.1.2.11.2).

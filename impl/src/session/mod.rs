@@ -5,10 +5,13 @@
 //!   reason code that reports each and the rule it breaks, by [`Role`];
 //! - `sender`: the QoS 1 and 2 flights sent and not completed, the window the peer's
 //!   Receive Maximum bounds, and what a resumed session writes again;
+//! - `receiver`: the QoS 2 messages received and not released, and the window our own
+//!   Receive Maximum bounds;
 //! - `packet_ids`: the packet identifier pool;
 //! - `topic_alias`: the topic aliases of a connection, both ways.
 
 pub(crate) mod packet_ids;
+pub(crate) mod receiver;
 pub(crate) mod sender;
 pub(crate) mod topic_alias;
 mod violation;

@@ -1,10 +1,10 @@
-//! The receive path's bookkeeping: QoS 2 messages delivered and not yet released (session
-//! state), and the QoS 1 and 2 messages of this connection not yet answered, which the
-//! client's Receive Maximum bounds.
+//! The QoS 1 and 2 receiver both roles share: QoS 2 messages delivered and not yet released
+//! (session state), and the QoS 1 and 2 messages of this connection not yet answered, which
+//! our Receive Maximum bounds.
 
 use std::collections::BTreeSet;
 
-use super::error::ProtocolViolation;
+use super::ProtocolViolation;
 use crate::codec::PacketId;
 
 /// QoS 2 messages delivered whose PUBREL has not come: a PUBLISH with one of these
@@ -16,6 +16,11 @@ pub(crate) struct AwaitingRelease {
 }
 
 impl AwaitingRelease {
+    /// Whether a QoS 2 message with this identifier was delivered and not released.
+    pub fn contains(&self, packet_id: PacketId) -> bool {
+        self.packet_ids.contains(&packet_id)
+    }
+
     /// Records a QoS 2 message; `false` if it is a repeat of one already delivered.
     pub fn insert(&mut self, packet_id: PacketId) -> bool {
         self.packet_ids.insert(packet_id)
@@ -26,19 +31,23 @@ impl AwaitingRelease {
         self.packet_ids.remove(&packet_id)
     }
 
+    pub fn len(&self) -> usize {
+        self.packet_ids.len()
+    }
+
     pub fn clear(&mut self) {
         self.packet_ids.clear();
     }
 }
 
-/// The QoS 1 and 2 PUBLISHes received on this connection for which the client has not yet
-/// written the PUBACK or PUBCOMP: the count the server must keep within the Receive Maximum
-/// (MQTT 5, [MQTT-3.3.4-9]). A message is counted until its final answer is *written*, as the
-/// server cannot know of it sooner.
+/// The QoS 1 and 2 PUBLISHes received on this connection for which we have not yet written
+/// the PUBACK or PUBCOMP (nor a refusing PUBREC): the count the peer must keep within our
+/// Receive Maximum ([MQTT-3.3.4-9] for a server, [MQTT-3.3.4-7] for a client). A message is
+/// counted until its final answer is *written*, as the peer cannot know of it sooner.
 #[derive(Debug)]
 pub(crate) struct Unanswered {
     packet_ids: BTreeSet<PacketId>,
-    /// `None` in 3.1.1, which has no Receive Maximum.
+    /// `None`: no limit (a 3.1.1 client has no Receive Maximum).
     maximum: Option<u16>,
 }
 
@@ -59,7 +68,7 @@ impl Unanswered {
         Ok(())
     }
 
-    /// The PUBACK or PUBCOMP for this identifier was written.
+    /// The PUBACK or PUBCOMP (or a refusing PUBREC) for this identifier was written.
     pub fn answered(&mut self, packet_id: PacketId) {
         self.packet_ids.remove(&packet_id);
     }
