@@ -143,10 +143,11 @@ fn sighup_reads_the_password_file_again_and_keeps_the_old_one_when_the_new_one_i
 
 #[test]
 fn a_subscriber_that_cannot_keep_up_makes_one_warning_with_a_count_not_one_per_message() {
-    let (mut broker, addr) =
-        BrokerProcess::start(&["--listen", "127.0.0.1:0", "--max-inflight", "1", "--max-queued-messages", "1"]);
-    // The subscriber reads but never acknowledges: one message in flight, one queued, the
-    // rest dropped.
+    let limits = ["--max-inflight", "1", "--max-queued-messages", "1", "--slow-consumer-timeout", "1"];
+    let (mut broker, addr) = BrokerProcess::start(&[&["--listen", "127.0.0.1:0"][..], &limits].concat());
+    // The subscriber reads but never acknowledges: one message in flight, one queued. It
+    // holds the publisher back for a second, then it is a slow consumer and the rest is
+    // dropped.
     let mut stuck = RawClient::connect(addr, ProtocolVersion::V311, "stuck");
     stuck.subscribe("busy", QoS::AtLeastOnce);
     let mut publisher = RawClient::connect(addr, ProtocolVersion::V311, "publisher");
@@ -162,6 +163,8 @@ fn a_subscriber_that_cannot_keep_up_makes_one_warning_with_a_count_not_one_per_m
     let drops: Vec<&String> = lines.iter().filter(|line| line.contains("dropped")).collect();
     assert_eq!(drops.len(), 1, "{drops:?}");
     assert!(drops[0].contains("QueueFull") && drops[0].contains("stuck"), "{}", drops[0]);
+    let slow: Vec<&String> = lines.iter().filter(|line| line.contains("slow consumer")).collect();
+    assert_eq!(slow.len(), 1, "{slow:?}");
     drop(stuck);
 }
 
