@@ -12,7 +12,7 @@ use super::error::Violation;
 use super::packet::QoS;
 use super::reader::Reader;
 use super::string::{Binary, MqttString};
-use super::topic::check_topic_name;
+use super::topic::check_topic_name_string;
 use super::varint::MAX_VARINT;
 use super::version::ProtocolVersion;
 use super::writer::{Sink, measure};
@@ -515,7 +515,7 @@ impl Properties {
             return Err(Violation::AuthenticationDataWithoutMethod);
         }
         if let Some(topic) = &self.response_topic {
-            check_topic_name(topic).map_err(|_| Violation::InvalidResponseTopic)?;
+            check_topic_name_string(topic).map_err(|_| Violation::InvalidResponseTopic)?;
         }
         Ok(())
     }

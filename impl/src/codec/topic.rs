@@ -1,6 +1,7 @@
 //! The syntax of topic names and topic filters (section 4.7; shared subscriptions, 4.8.2).
 
 use super::error::{Rule, Violation};
+use super::string::MqttString;
 use super::version::ProtocolVersion;
 
 /// The prefix that makes a filter a shared subscription in MQTT 5.
@@ -42,10 +43,20 @@ impl FilterError {
 /// A topic name, as PUBLISH, a will or a response topic carries it: at least one character
 /// and no wildcard ([MQTT-4.7.3-1], [MQTT-3.3.2-2]).
 pub fn check_topic_name(name: &str) -> Result<(), Violation> {
-    if name.is_empty() {
+    topic_name_verdict(name.is_empty(), has_wildcard(name))
+}
+
+/// [`check_topic_name`] for a validated string, which found its wildcards when it was
+/// validated: no pass over the bytes.
+pub(crate) fn check_topic_name_string(name: &MqttString) -> Result<(), Violation> {
+    topic_name_verdict(name.is_empty(), name.has_wildcard())
+}
+
+fn topic_name_verdict(empty: bool, wildcard: bool) -> Result<(), Violation> {
+    if empty {
         return Err(Violation::EmptyTopicName);
     }
-    if has_wildcard(name) {
+    if wildcard {
         return Err(Violation::WildcardInTopicName);
     }
     Ok(())
@@ -113,16 +124,41 @@ fn check_plain_filter(filter: &str) -> Result<(), FilterError> {
     if filter.is_empty() {
         return Err(FilterError::Empty);
     }
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
-            return Err(FilterError::MultiLevelWildcardMisplaced);
-        }
-        if level.contains('+') && level != "+" {
-            return Err(FilterError::SingleLevelWildcardMisplaced);
+    // Only a wildcard can be misplaced.
+    if !has_wildcard(filter) {
+        return Ok(());
+    }
+    // '/', '+' and '#' are ASCII, so they never occur inside a multi-byte character and the
+    // bytes can be read instead of the characters. A level fails when it holds a wildcard
+    // out of place, so the first failing level is the one of the first such wildcard.
+    let bytes = filter.as_bytes();
+    let mut misplaced = None;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let in_place = match byte {
+            b'+' => fills_level(bytes, index),
+            b'#' => fills_level(bytes, index) && index + 1 == bytes.len(),
+            _ => continue,
+        };
+        if !in_place {
+            misplaced = Some(index);
+            break;
         }
     }
-    Ok(())
+    let Some(index) = misplaced else { return Ok(()) };
+    let start = bytes[..index].iter().rposition(|&byte| byte == b'/').map_or(0, |slash| slash + 1);
+    let end = bytes[index..].iter().position(|&byte| byte == b'/').map_or(bytes.len(), |offset| index + offset);
+    // A failing level with a '#' fails by its '#', whatever its '+' do.
+    if bytes[start..end].contains(&b'#') {
+        Err(FilterError::MultiLevelWildcardMisplaced)
+    } else {
+        Err(FilterError::SingleLevelWildcardMisplaced)
+    }
+}
+
+/// Whether the byte at `index` is a whole level: the first byte or after a '/', and the last
+/// byte or before one.
+fn fills_level(bytes: &[u8], index: usize) -> bool {
+    (index == 0 || bytes[index - 1] == b'/') && bytes.get(index + 1).is_none_or(|&next| next == b'/')
 }
 
 #[cfg(test)]
@@ -153,6 +189,30 @@ mod tests {
         ];
         for (filter, error) in cases {
             assert_eq!(check_topic_filter(filter, V5), Err(error), "{filter:?}");
+        }
+    }
+
+    /// The rules of section 4.7.1 as they read: split into levels, then judge each.
+    fn judged_level_by_level(filter: &str) -> Result<(), FilterError> {
+        if filter.is_empty() {
+            return Err(FilterError::Empty);
+        }
+        let mut levels = filter.split('/').peekable();
+        while let Some(level) = levels.next() {
+            if level.contains('#') && (level != "#" || levels.peek().is_some()) {
+                return Err(FilterError::MultiLevelWildcardMisplaced);
+            }
+            if level.contains('+') && level != "+" {
+                return Err(FilterError::SingleLevelWildcardMisplaced);
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_check_by_wildcards_agrees_with_the_rules_level_by_level(filter in "[a+#/]{0,12}") {
+            proptest::prop_assert_eq!(check_plain_filter(&filter), judged_level_by_level(&filter), "{:?}", filter);
         }
     }
 

@@ -7,7 +7,7 @@ use crate::codec::error::{DecodeError, QosField, Violation};
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
 use crate::codec::string::{Binary, MqttString};
-use crate::codec::topic::check_topic_name;
+use crate::codec::topic::check_topic_name_string;
 use crate::codec::version::ProtocolVersion;
 use crate::codec::writer::Sink;
 
@@ -166,7 +166,7 @@ impl Connect {
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
         self.properties.check(PropertyContext::Connect)?;
         if let Some(will) = &self.will {
-            check_topic_name(&will.topic)?;
+            check_topic_name_string(&will.topic)?;
             will.properties.check(PropertyContext::Will)?;
         }
         if !version.is_v5() && self.password.is_some() && self.username.is_none() {

@@ -7,7 +7,7 @@ use crate::codec::error::{EncodeError, QosField, Violation};
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
 use crate::codec::string::MqttString;
-use crate::codec::topic::check_topic_name;
+use crate::codec::topic::check_topic_name_string;
 use crate::codec::version::ProtocolVersion;
 use crate::codec::writer::Sink;
 
@@ -69,7 +69,7 @@ impl Publish {
         // 5.0 lets a Topic Alias stand in for the topic (section 3.3.2.3.4).
         let aliased = version.is_v5() && self.properties.topic_alias.is_some();
         if !(aliased && self.topic.is_empty()) {
-            check_topic_name(&self.topic)?;
+            check_topic_name_string(&self.topic)?;
         }
         self.properties.check(PropertyContext::Publish)
     }
