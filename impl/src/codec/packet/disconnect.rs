@@ -58,7 +58,8 @@ impl Auth {
         self.properties.check(PropertyContext::Auth)
     }
 
-    pub(super) fn write(&self, sink: &mut impl Sink) {
+    /// AUTH exists only in 5.0; the encoder refuses it in 3.1.1 before writing.
+    pub(super) fn write(&self, _version: ProtocolVersion, sink: &mut impl Sink) {
         tail::write(self.reason_code, &self.properties, ProtocolVersion::V5, PropertyLength::Required, sink);
     }
 }

@@ -158,6 +158,7 @@ impl PacketId {
         self.0.get()
     }
 
+    #[inline]
     pub(crate) fn decode(reader: &mut Reader, packet: PacketType) -> Result<Self, Violation> {
         PacketId::new(reader.u16()?).ok_or(Violation::ZeroPacketId(packet))
     }
@@ -197,6 +198,7 @@ pub enum Packet {
 }
 
 impl Packet {
+    #[inline]
     pub fn packet_type(&self) -> PacketType {
         match self {
             Packet::Connect(_) => PacketType::Connect,
@@ -238,6 +240,7 @@ impl Packet {
     }
 
     /// The low nibble of the first byte.
+    #[inline]
     pub(crate) fn flags(&self) -> u8 {
         match self {
             Packet::Publish(publish) => publish.flags(),
@@ -247,6 +250,7 @@ impl Packet {
 
     /// Reads the body of a packet whose fixed header said `packet` and `flags`; the body of
     /// a CONNECT starts after its protocol name and level.
+    #[inline]
     pub(crate) fn decode_body(
         packet: PacketType,
         flags: u8,
@@ -273,6 +277,7 @@ impl Packet {
     }
 
     /// The rules a packet must satisfy under `version`, read or written.
+    #[inline]
     pub(crate) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
         match self {
             Packet::Connect(connect) => connect.check(version),
@@ -294,6 +299,7 @@ impl Packet {
 
     /// The property blocks of the packet: one for most MQTT 5 packets, two for a CONNECT
     /// with a will, none for the pings.
+    #[inline]
     pub fn property_blocks(&self) -> impl Iterator<Item = &Properties> {
         let (first, second) = match self {
             Packet::Connect(connect) => (Some(&connect.properties), connect.will.as_ref().map(|will| &will.properties)),
@@ -317,6 +323,7 @@ impl Packet {
     /// What the encoder refuses beyond [`Packet::check`]: fields `version` has no place for
     /// (it never drops one), a CONNECT of another version, a packet identifier that does not
     /// fit the QoS.
+    #[inline]
     pub(crate) fn check_encodable(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
         if !version.is_v5() {
             if let Some(what) = self.v5_only_content() {
@@ -332,48 +339,91 @@ impl Packet {
         }
     }
 
-    /// The first thing in the packet that only MQTT 5 can carry.
+    /// The first thing in the packet that only MQTT 5 can carry: AUTH itself, then
+    /// properties, then the fields of the packet's own.
     fn v5_only_content(&self) -> Option<&'static str> {
-        if matches!(self, Packet::Auth(_)) {
-            return Some("AUTH");
-        }
-        if self.property_blocks().any(|properties| !properties.is_empty()) {
-            return Some("properties");
-        }
+        let properties = |blocks: &[&Properties]| blocks.iter().any(|block| !block.is_empty()).then_some("properties");
         match self {
-            Packet::PubAck(PublishAck { reason_code, .. })
-            | Packet::PubRec(PublishAck { reason_code, .. })
-            | Packet::PubRel(PublishAck { reason_code, .. })
-            | Packet::PubComp(PublishAck { reason_code, .. })
-            | Packet::Disconnect(Disconnect { reason_code, .. }) => {
-                (*reason_code != ReasonCode::Success).then_some("a reason code")
+            Packet::Auth(_) => Some("AUTH"),
+            Packet::Connect(connect) => match &connect.will {
+                Some(will) => properties(&[&connect.properties, &will.properties]),
+                None => properties(&[&connect.properties]),
+            },
+            Packet::PubAck(PublishAck { reason_code, properties: block, .. })
+            | Packet::PubRec(PublishAck { reason_code, properties: block, .. })
+            | Packet::PubRel(PublishAck { reason_code, properties: block, .. })
+            | Packet::PubComp(PublishAck { reason_code, properties: block, .. })
+            | Packet::Disconnect(Disconnect { reason_code, properties: block }) => {
+                properties(&[block]).or_else(|| (*reason_code != ReasonCode::Success).then_some("a reason code"))
             }
-            Packet::UnsubAck(unsuback) => (!unsuback.reason_codes.is_empty()).then_some("UNSUBACK reason codes"),
-            Packet::Subscribe(subscribe) => subscribe
-                .subscriptions
-                .iter()
-                .any(|subscription| !subscription.options.is_qos_only())
-                .then_some("subscription options other than QoS"),
-            _ => None,
+            Packet::UnsubAck(unsuback) => properties(&[&unsuback.properties])
+                .or_else(|| (!unsuback.reason_codes.is_empty()).then_some("UNSUBACK reason codes")),
+            Packet::Subscribe(subscribe) => properties(&[&subscribe.properties]).or_else(|| {
+                subscribe
+                    .subscriptions
+                    .iter()
+                    .any(|subscription| !subscription.options.is_qos_only())
+                    .then_some("subscription options other than QoS")
+            }),
+            Packet::ConnAck(ConnAck { properties: block, .. })
+            | Packet::Publish(Publish { properties: block, .. })
+            | Packet::SubAck(SubAck { properties: block, .. })
+            | Packet::Unsubscribe(Unsubscribe { properties: block, .. }) => properties(&[block]),
+            Packet::PingReq | Packet::PingResp => None,
         }
     }
 
-    /// Writes the body (everything after the fixed header) of a checked packet.
-    pub(crate) fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    /// Hands the body (everything after the fixed header) to `visitor` as its own type, so
+    /// that what the visitor does with it (measure it, write it) is one monomorphic call
+    /// after this one dispatch on the packet type.
+    #[inline]
+    pub(crate) fn visit_body<V: BodyVisitor>(&self, visitor: V) -> V::Output {
         match self {
-            Packet::Connect(connect) => connect.write(version, sink),
-            Packet::ConnAck(connack) => connack.write(version, sink),
-            Packet::Publish(publish) => publish.write(version, sink),
+            Packet::Connect(connect) => visitor.visit(&**connect),
+            Packet::ConnAck(connack) => visitor.visit(connack),
+            Packet::Publish(publish) => visitor.visit(publish),
             Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
-                ack.write(version, sink)
+                visitor.visit(ack)
             }
-            Packet::Subscribe(subscribe) => subscribe.write(version, sink),
-            Packet::SubAck(suback) => suback.write(version, sink),
-            Packet::Unsubscribe(unsubscribe) => unsubscribe.write(version, sink),
-            Packet::UnsubAck(unsuback) => unsuback.write(version, sink),
-            Packet::PingReq | Packet::PingResp => {}
-            Packet::Disconnect(disconnect) => disconnect.write(version, sink),
-            Packet::Auth(auth) => auth.write(sink),
+            Packet::Subscribe(subscribe) => visitor.visit(subscribe),
+            Packet::SubAck(suback) => visitor.visit(suback),
+            Packet::Unsubscribe(unsubscribe) => visitor.visit(unsubscribe),
+            Packet::UnsubAck(unsuback) => visitor.visit(unsuback),
+            Packet::PingReq | Packet::PingResp => visitor.visit(&NoBody),
+            Packet::Disconnect(disconnect) => visitor.visit(disconnect),
+            Packet::Auth(auth) => visitor.visit(auth),
         }
     }
 }
+
+/// The body of a checked packet, written by one function for every [`Sink`]: the encoder
+/// measures it with the same code that writes it, so the two cannot disagree.
+pub(crate) trait Body {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink);
+}
+
+/// Does something with a packet's body, whatever its type; see [`Packet::visit_body`].
+pub(crate) trait BodyVisitor {
+    type Output;
+    fn visit<B: Body>(self, body: &B) -> Self::Output;
+}
+
+/// The body of PINGREQ and PINGRESP.
+struct NoBody;
+
+impl Body for NoBody {
+    fn write_body(&self, _version: ProtocolVersion, _sink: &mut impl Sink) {}
+}
+
+macro_rules! bodies {
+    ($($body:ty),*) => {$(
+        impl Body for $body {
+            #[inline]
+            fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+                self.write(version, sink);
+            }
+        }
+    )*};
+}
+
+bodies!(Connect, ConnAck, Publish, PublishAck, Subscribe, SubAck, Unsubscribe, UnsubAck, Disconnect, Auth);

@@ -43,6 +43,7 @@ impl Publish {
         QoS::from_u8((flags & flag::QOS_MASK) >> flag::QOS_SHIFT).ok_or(Violation::QosThree(QosField::Publish))
     }
 
+    #[inline]
     pub(super) fn decode(reader: &mut Reader, flags: u8, version: ProtocolVersion) -> Result<Self, Violation> {
         let qos = Self::qos_from_flags(flags)?;
         let topic = reader.string()?;
@@ -62,6 +63,7 @@ impl Publish {
         })
     }
 
+    #[inline]
     pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
         if self.dup && self.qos == QoS::AtMostOnce {
             return Err(Violation::DupOnQos0);
@@ -76,6 +78,7 @@ impl Publish {
 
     /// The identifier must be there exactly when the QoS needs one; the decoder reads it by
     /// the QoS, so only the encoder can meet a mismatch.
+    #[inline]
     pub(super) fn check_packet_id(&self) -> Result<(), EncodeError> {
         match (self.qos, self.packet_id) {
             (QoS::AtMostOnce, Some(_)) => Err(EncodeError::UnexpectedPacketId),
@@ -84,6 +87,7 @@ impl Publish {
         }
     }
 
+    #[inline]
     pub(super) fn flags(&self) -> u8 {
         let mut flags = (self.qos as u8) << flag::QOS_SHIFT;
         if self.dup {
@@ -95,6 +99,7 @@ impl Publish {
         flags
     }
 
+    #[inline]
     pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         sink.string(&self.topic);
         if let Some(packet_id) = self.packet_id {
