@@ -169,7 +169,7 @@ pub fn frame_len(buf: &[u8], options: &DecodeOptions) -> Result<Option<usize>, D
 
 /// The fixed header at the front of `buf`, checked, and the size it announces checked
 /// against the maximum.
-#[inline]
+#[inline(always)]
 fn frame(buf: &[u8], options: &DecodeOptions) -> Result<Option<FixedHeader>, DecodeError> {
     let fail = |violation| DecodeError::new(violation, options.version);
     let Some(header) = FixedHeader::peek(buf, options.version).map_err(fail)? else {

@@ -277,7 +277,7 @@ impl Packet {
     }
 
     /// The rules a packet must satisfy under `version`, read or written.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
         match self {
             Packet::Connect(connect) => connect.check(version),
