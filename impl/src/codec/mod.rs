@@ -64,7 +64,7 @@ pub use topic::{
 pub use varint::MAX_VARINT;
 pub use version::ProtocolVersion;
 
-use packet::{Body, BodyVisitor};
+use packet::{Body, BodyVisitor, check_for_encoding};
 use reader::Reader;
 use writer::{Sink, measure};
 
@@ -200,7 +200,6 @@ fn decode_body(header: FixedHeader, mut reader: Reader, version: ProtocolVersion
 
 /// Appends `packet`, written in `version`, to `out`. On error nothing is appended.
 pub fn encode(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) -> Result<(), EncodeError> {
-    check_for_encoding(packet, version)?;
     let first_byte = (packet.packet_type() as u8) << 4 | packet.flags();
     packet.visit_body(WriteFrame { first_byte, version, out })
 }
@@ -208,19 +207,11 @@ pub fn encode(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) -> 
 /// The number of bytes [`encode`] would append, fixed header included: what MQTT 5's Maximum
 /// Packet Size limits.
 pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
-    check_for_encoding(packet, version)?;
     let remaining = packet.visit_body(MeasureBody { version })?;
     Ok(1 + varint::encoded_len(remaining) + remaining as usize)
 }
 
-/// The rules a receiver applies, and what only the encoder refuses.
-#[inline]
-fn check_for_encoding(packet: &Packet, version: ProtocolVersion) -> Result<(), EncodeError> {
-    packet.check_encodable(version)?;
-    packet.check(version).map_err(|violation| EncodeError::invalid(violation, version))
-}
-
-/// Measures a body: the remaining length of its packet.
+/// Checks a body as [`encode`] does, then measures it: the remaining length of its packet.
 struct MeasureBody {
     version: ProtocolVersion,
 }
@@ -228,8 +219,9 @@ struct MeasureBody {
 impl BodyVisitor for MeasureBody {
     type Output = Result<u32, EncodeError>;
 
-    #[inline]
-    fn visit<B: Body>(self, body: &B) -> Result<u32, EncodeError> {
+    #[inline(always)]
+    fn visit<B: Body>(self, packet: PacketType, body: &B) -> Result<u32, EncodeError> {
+        check_for_encoding(body, packet, self.version)?;
         let remaining = measure(|counter| body.write_body(self.version, counter));
         u32::try_from(remaining)
             .ok()
@@ -238,7 +230,7 @@ impl BodyVisitor for MeasureBody {
     }
 }
 
-/// Writes a checked packet: the fixed header, then the body.
+/// Checks and measures a body, then writes its packet: the fixed header, then the body.
 struct WriteFrame<'a> {
     first_byte: u8,
     version: ProtocolVersion,
@@ -249,8 +241,8 @@ impl BodyVisitor for WriteFrame<'_> {
     type Output = Result<(), EncodeError>;
 
     #[inline]
-    fn visit<B: Body>(self, body: &B) -> Result<(), EncodeError> {
-        let remaining = MeasureBody { version: self.version }.visit(body)?;
+    fn visit<B: Body>(self, packet: PacketType, body: &B) -> Result<(), EncodeError> {
+        let remaining = MeasureBody { version: self.version }.visit(packet, body)?;
         self.out.reserve(1 + varint::encoded_len(remaining) + remaining as usize);
         self.out.put_u8(self.first_byte);
         self.out.varint(remaining);

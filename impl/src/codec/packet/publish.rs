@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{PacketId, PacketType, QoS};
+use super::{Body, PacketId, PacketType, QoS, properties_in};
 use crate::codec::error::{EncodeError, QosField, Violation};
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
@@ -64,7 +64,26 @@ impl Publish {
     }
 
     #[inline]
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+    pub(super) fn flags(&self) -> u8 {
+        let mut flags = (self.qos as u8) << flag::QOS_SHIFT;
+        if self.dup {
+            flags |= flag::DUP;
+        }
+        if self.retain {
+            flags |= flag::RETAIN;
+        }
+        flags
+    }
+}
+
+impl Body for Publish {
+    #[inline]
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties])
+    }
+
+    #[inline]
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         if self.dup && self.qos == QoS::AtMostOnce {
             return Err(Violation::DupOnQos0);
         }
@@ -79,7 +98,7 @@ impl Publish {
     /// The identifier must be there exactly when the QoS needs one; the decoder reads it by
     /// the QoS, so only the encoder can meet a mismatch.
     #[inline]
-    pub(super) fn check_packet_id(&self) -> Result<(), EncodeError> {
+    fn check_fits(&self, _version: ProtocolVersion) -> Result<(), EncodeError> {
         match (self.qos, self.packet_id) {
             (QoS::AtMostOnce, Some(_)) => Err(EncodeError::UnexpectedPacketId),
             (QoS::AtLeastOnce | QoS::ExactlyOnce, None) => Err(EncodeError::MissingPacketId { qos: self.qos as u8 }),
@@ -88,19 +107,7 @@ impl Publish {
     }
 
     #[inline]
-    pub(super) fn flags(&self) -> u8 {
-        let mut flags = (self.qos as u8) << flag::QOS_SHIFT;
-        if self.dup {
-            flags |= flag::DUP;
-        }
-        if self.retain {
-            flags |= flag::RETAIN;
-        }
-        flags
-    }
-
-    #[inline]
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         sink.string(&self.topic);
         if let Some(packet_id) = self.packet_id {
             packet_id.write(sink);
