@@ -200,8 +200,7 @@ fn decode_body(header: FixedHeader, mut reader: Reader, version: ProtocolVersion
 
 /// Appends `packet`, written in `version`, to `out`. On error nothing is appended.
 pub fn encode(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) -> Result<(), EncodeError> {
-    let first_byte = (packet.packet_type() as u8) << 4 | packet.flags();
-    packet.visit_body(WriteFrame { first_byte, version, out })
+    packet.visit_body(WriteFrame { version, out })
 }
 
 /// The number of bytes [`encode`] would append, fixed header included: what MQTT 5's Maximum
@@ -232,7 +231,6 @@ impl BodyVisitor for MeasureBody {
 
 /// Checks and measures a body, then writes its packet: the fixed header, then the body.
 struct WriteFrame<'a> {
-    first_byte: u8,
     version: ProtocolVersion,
     out: &'a mut BytesMut,
 }
@@ -244,7 +242,7 @@ impl BodyVisitor for WriteFrame<'_> {
     fn visit<B: Body>(self, packet: PacketType, body: &B) -> Result<(), EncodeError> {
         let remaining = MeasureBody { version: self.version }.visit(packet, body)?;
         self.out.reserve(1 + varint::encoded_len(remaining) + remaining as usize);
-        self.out.put_u8(self.first_byte);
+        self.out.put_u8((packet as u8) << 4 | body.fixed_header_flags(packet));
         self.out.varint(remaining);
         body.write_body(self.version, self.out);
         Ok(())

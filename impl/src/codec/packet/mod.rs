@@ -239,15 +239,6 @@ impl Packet {
         }
     }
 
-    /// The low nibble of the first byte.
-    #[inline]
-    pub(crate) fn flags(&self) -> u8 {
-        match self {
-            Packet::Publish(publish) => publish.flags(),
-            other => other.packet_type().reserved_flags(),
-        }
-    }
-
     /// Reads the body of a packet whose fixed header said `packet` and `flags`; the body of
     /// a CONNECT starts after its protocol name and level.
     #[inline]
@@ -349,6 +340,11 @@ pub(crate) trait Body {
     /// written in, a packet identifier that does not fit the QoS.
     fn check_fits(&self, _version: ProtocolVersion) -> Result<(), EncodeError> {
         Ok(())
+    }
+
+    /// The low nibble of the first byte: the flags `packet` must carry, or PUBLISH's own.
+    fn fixed_header_flags(&self, packet: PacketType) -> u8 {
+        packet.reserved_flags()
     }
 
     /// Writes the body of a checked packet.

@@ -62,18 +62,6 @@ impl Publish {
             payload: reader.rest(),
         })
     }
-
-    #[inline]
-    pub(super) fn flags(&self) -> u8 {
-        let mut flags = (self.qos as u8) << flag::QOS_SHIFT;
-        if self.dup {
-            flags |= flag::DUP;
-        }
-        if self.retain {
-            flags |= flag::RETAIN;
-        }
-        flags
-    }
 }
 
 impl Body for Publish {
@@ -104,6 +92,18 @@ impl Body for Publish {
             (QoS::AtLeastOnce | QoS::ExactlyOnce, None) => Err(EncodeError::MissingPacketId { qos: self.qos as u8 }),
             _ => Ok(()),
         }
+    }
+
+    #[inline]
+    fn fixed_header_flags(&self, _packet: PacketType) -> u8 {
+        let mut flags = (self.qos as u8) << flag::QOS_SHIFT;
+        if self.dup {
+            flags |= flag::DUP;
+        }
+        if self.retain {
+            flags |= flag::RETAIN;
+        }
+        flags
     }
 
     #[inline]
