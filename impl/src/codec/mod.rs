@@ -64,6 +64,7 @@ pub use topic::{
 pub use varint::MAX_VARINT;
 pub use version::ProtocolVersion;
 
+use packet::{Body, BodyVisitor, check_for_encoding};
 use reader::Reader;
 use writer::{Sink, measure};
 
@@ -107,6 +108,7 @@ struct FixedHeader {
 impl FixedHeader {
     /// Reads the fixed header from the front of `bytes`, or `None` if it is not all there.
     /// What can be judged from the first byte is judged before the length arrives.
+    #[inline]
     fn peek(bytes: &[u8], version: ProtocolVersion) -> Result<Option<Self>, Violation> {
         let Some(&first) = bytes.first() else { return Ok(None) };
         let packet_type = PacketType::from_first_byte(first, version)?;
@@ -167,6 +169,7 @@ pub fn frame_len(buf: &[u8], options: &DecodeOptions) -> Result<Option<usize>, D
 
 /// The fixed header at the front of `buf`, checked, and the size it announces checked
 /// against the maximum.
+#[inline(always)]
 fn frame(buf: &[u8], options: &DecodeOptions) -> Result<Option<FixedHeader>, DecodeError> {
     let fail = |violation| DecodeError::new(violation, options.version);
     let Some(header) = FixedHeader::peek(buf, options.version).map_err(fail)? else {
@@ -179,6 +182,7 @@ fn frame(buf: &[u8], options: &DecodeOptions) -> Result<Option<FixedHeader>, Dec
     Ok(Some(header))
 }
 
+#[inline]
 fn decode_body(header: FixedHeader, mut reader: Reader, version: ProtocolVersion) -> Result<Packet, DecodeError> {
     let version = match header.packet_type {
         PacketType::Connect => packet::read_protocol_version(&mut reader, version)?,
@@ -196,28 +200,51 @@ fn decode_body(header: FixedHeader, mut reader: Reader, version: ProtocolVersion
 
 /// Appends `packet`, written in `version`, to `out`. On error nothing is appended.
 pub fn encode(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) -> Result<(), EncodeError> {
-    let remaining = remaining_len(packet, version)?;
-    out.reserve(1 + varint::encoded_len(remaining) + remaining as usize);
-    out.put_u8((packet.packet_type() as u8) << 4 | packet.flags());
-    out.varint(remaining);
-    packet.write_body(version, out);
-    Ok(())
+    packet.visit_body(WriteFrame { version, out })
 }
 
 /// The number of bytes [`encode`] would append, fixed header included: what MQTT 5's Maximum
 /// Packet Size limits.
 pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
-    let remaining = remaining_len(packet, version)?;
+    let remaining = packet.visit_body(MeasureBody { version })?;
     Ok(1 + varint::encoded_len(remaining) + remaining as usize)
 }
 
-/// Checks the packet as a receiver would, then measures its body.
-fn remaining_len(packet: &Packet, version: ProtocolVersion) -> Result<u32, EncodeError> {
-    packet.check_encodable(version)?;
-    packet.check(version).map_err(|violation| EncodeError::invalid(violation, version))?;
-    let remaining = measure(|counter| packet.write_body(version, counter));
-    u32::try_from(remaining)
-        .ok()
-        .filter(|&remaining| remaining <= MAX_VARINT)
-        .ok_or(EncodeError::PacketTooLarge { remaining })
+/// Checks a body as [`encode`] does, then measures it: the remaining length of its packet.
+struct MeasureBody {
+    version: ProtocolVersion,
+}
+
+impl BodyVisitor for MeasureBody {
+    type Output = Result<u32, EncodeError>;
+
+    #[inline(always)]
+    fn visit<B: Body>(self, packet: PacketType, body: &B) -> Result<u32, EncodeError> {
+        check_for_encoding(body, packet, self.version)?;
+        let remaining = measure(|counter| body.write_body(self.version, counter));
+        u32::try_from(remaining)
+            .ok()
+            .filter(|&remaining| remaining <= MAX_VARINT)
+            .ok_or(EncodeError::PacketTooLarge { remaining })
+    }
+}
+
+/// Checks and measures a body, then writes its packet: the fixed header, then the body.
+struct WriteFrame<'a> {
+    version: ProtocolVersion,
+    out: &'a mut BytesMut,
+}
+
+impl BodyVisitor for WriteFrame<'_> {
+    type Output = Result<(), EncodeError>;
+
+    #[inline]
+    fn visit<B: Body>(self, packet: PacketType, body: &B) -> Result<(), EncodeError> {
+        let remaining = MeasureBody { version: self.version }.visit(packet, body)?;
+        self.out.reserve(1 + varint::encoded_len(remaining) + remaining as usize);
+        self.out.put_u8((packet as u8) << 4 | body.fixed_header_flags(packet));
+        self.out.varint(remaining);
+        body.write_body(self.version, self.out);
+        Ok(())
+    }
 }

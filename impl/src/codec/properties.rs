@@ -8,11 +8,13 @@ use std::fmt;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::ops::{Deref, DerefMut};
 
+use bytes::Bytes;
+
 use super::error::Violation;
 use super::packet::QoS;
 use super::reader::Reader;
 use super::string::{Binary, MqttString};
-use super::topic::check_topic_name;
+use super::topic::check_topic_name_string;
 use super::varint::MAX_VARINT;
 use super::version::ProtocolVersion;
 use super::writer::{Sink, measure};
@@ -446,6 +448,7 @@ impl fmt::Debug for Properties {
 }
 
 impl Properties {
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.0.as_deref().is_none_or(|values| values.present().next().is_none())
     }
@@ -458,11 +461,13 @@ impl Properties {
     }
 
     /// Reads a property block in MQTT 5; 3.1.1 has none.
+    #[inline]
     pub(crate) fn decode_for(reader: &mut Reader, version: ProtocolVersion) -> Result<Self, Violation> {
         if version.is_v5() { Self::decode(reader) } else { Ok(Properties::default()) }
     }
 
     /// Writes the property block in MQTT 5; 3.1.1 has none.
+    #[inline]
     pub(crate) fn encode_for(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         if version.is_v5() {
             self.encode(sink);
@@ -470,12 +475,17 @@ impl Properties {
     }
 
     /// Reads a property block: its length, then properties until the length is used up.
+    #[inline]
     pub(crate) fn decode(reader: &mut Reader) -> Result<Self, Violation> {
         let len = reader.varint()?;
         if len == 0 {
             return Ok(Properties::default());
         }
-        let mut block = Reader::new(reader.take(len as usize)?);
+        Self::decode_block(reader.take(len as usize)?)
+    }
+
+    fn decode_block(block: Bytes) -> Result<Self, Violation> {
+        let mut block = Reader::new(block);
         let mut values = PropertyValues::default();
         while !block.is_empty() {
             let raw_id = block.varint()?;
@@ -486,11 +496,27 @@ impl Properties {
     }
 
     /// Writes the property block: its length, then each property in identifier order.
+    #[inline]
     pub(crate) fn encode(&self, sink: &mut impl Sink) {
-        if self.0.is_none() {
-            sink.u8(0);
-            return;
+        match &self.0 {
+            None => sink.u8(0),
+            Some(values) => values.encode(sink),
         }
+    }
+
+    /// The rules that hold for a property block in `context`, whichever side wrote it.
+    #[inline]
+    pub fn check(&self, context: PropertyContext) -> Result<(), Violation> {
+        match &self.0 {
+            None => Ok(()),
+            Some(values) => values.check_in(context),
+        }
+    }
+}
+
+impl PropertyValues {
+    /// [`Properties::encode`] of a block that holds values.
+    fn encode(&self, sink: &mut impl Sink) {
         // A packet's remaining length bounds its property block, so this fits a varint once
         // the whole packet has been measured against the same bound.
         let len = measure(|counter| self.write_all(counter));
@@ -498,11 +524,8 @@ impl Properties {
         self.write_all(sink);
     }
 
-    /// The rules that hold for a property block in `context`, whichever side wrote it.
-    pub fn check(&self, context: PropertyContext) -> Result<(), Violation> {
-        if self.0.is_none() {
-            return Ok(());
-        }
+    /// [`Properties::check`] of a block that holds values.
+    fn check_in(&self, context: PropertyContext) -> Result<(), Violation> {
         if let Some(property) = self.present().find(|id| !id.allowed_in(context)) {
             return Err(Violation::PropertyNotAllowed { property, context });
         }
@@ -515,7 +538,7 @@ impl Properties {
             return Err(Violation::AuthenticationDataWithoutMethod);
         }
         if let Some(topic) = &self.response_topic {
-            check_topic_name(topic).map_err(|_| Violation::InvalidResponseTopic)?;
+            check_topic_name_string(topic).map_err(|_| Violation::InvalidResponseTopic)?;
         }
         Ok(())
     }
@@ -525,7 +548,7 @@ impl Properties {
 mod tests {
     use super::PropertyContext::*;
     use super::*;
-    use bytes::{Bytes, BytesMut};
+    use bytes::BytesMut;
 
     fn decode(bytes: &'static [u8]) -> Result<Properties, Violation> {
         let mut reader = Reader::new(Bytes::from_static(bytes));

@@ -15,14 +15,17 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
+    #[inline]
     pub fn new(bytes: Bytes) -> Self {
         Reader { bytes }
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
+    #[inline]
     fn need(&self, len: usize) -> Result<(), Violation> {
         if self.bytes.len() < len {
             return Err(Violation::UnexpectedEndOfPacket);
@@ -30,16 +33,19 @@ impl Reader {
         Ok(())
     }
 
+    #[inline]
     pub fn u8(&mut self) -> Result<u8, Violation> {
         self.need(1)?;
         Ok(self.bytes.get_u8())
     }
 
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, Violation> {
         self.need(2)?;
         Ok(self.bytes.get_u16())
     }
 
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, Violation> {
         self.need(4)?;
         Ok(self.bytes.get_u32())
@@ -47,6 +53,7 @@ impl Reader {
 
     /// A variable byte integer inside a body. Only MQTT 5 has them there (property lengths,
     /// subscription identifiers), so the shortest encoding is always required [MQTT-1.5.5-1].
+    #[inline]
     pub fn varint(&mut self) -> Result<u32, Violation> {
         let parsed = varint::read(&self.bytes)?.ok_or(Violation::UnexpectedEndOfPacket)?;
         if !parsed.is_minimal() {
@@ -57,6 +64,7 @@ impl Reader {
     }
 
     /// The next `len` bytes, as a slice of the packet.
+    #[inline]
     pub fn take(&mut self, len: usize) -> Result<Bytes, Violation> {
         self.need(len)?;
         Ok(self.bytes.split_to(len))
@@ -69,17 +77,20 @@ impl Reader {
     }
 
     /// A two-byte length and that many bytes of MQTT string.
+    #[inline]
     pub fn string(&mut self) -> Result<MqttString, Violation> {
         let len = self.u16()?;
         Ok(MqttString::from_bytes(self.take(usize::from(len))?)?)
     }
 
     /// Everything left, e.g. a PUBLISH payload.
+    #[inline]
     pub fn rest(&mut self) -> Bytes {
         std::mem::take(&mut self.bytes)
     }
 
     /// Ends the body: a byte left unread means the remaining length was longer than the fields.
+    #[inline]
     pub fn finish(self) -> Result<(), Violation> {
         match self.bytes.len() {
             0 => Ok(()),

@@ -25,7 +25,18 @@ impl Varint {
 ///
 /// `Ok(None)` means the bytes end before the integer does. A fifth byte is never needed, so a
 /// fourth byte with its continuation bit set is an error at once, without waiting for more.
+#[inline]
 pub fn read(bytes: &[u8]) -> Result<Option<Varint>, Violation> {
+    // Most lengths (every empty property block) are one byte.
+    if let Some(&byte) = bytes.first() {
+        if byte & 0x80 == 0 {
+            return Ok(Some(Varint { value: u32::from(byte), len: 1 }));
+        }
+    }
+    read_long(bytes)
+}
+
+fn read_long(bytes: &[u8]) -> Result<Option<Varint>, Violation> {
     let mut value = 0u32;
     for (index, &byte) in bytes.iter().enumerate() {
         value |= u32::from(byte & 0x7f) << (7 * index);

@@ -12,32 +12,39 @@ use super::varint;
 pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);
 
+    #[inline]
     fn u8(&mut self, value: u8) {
         self.put(&[value]);
     }
 
+    #[inline]
     fn u16(&mut self, value: u16) {
         self.put(&value.to_be_bytes());
     }
 
+    #[inline]
     fn u32(&mut self, value: u32) {
         self.put(&value.to_be_bytes());
     }
 
     /// Callers bound `value` to [`varint::MAX_VARINT`] first.
+    #[inline]
     fn varint(&mut self, value: u32) {
         self.put(varint::encode(value).as_slice());
     }
 
+    #[inline]
     fn string(&mut self, text: &MqttString) {
         self.prefixed(text.as_bytes());
     }
 
+    #[inline]
     fn binary(&mut self, data: &Binary) {
         self.prefixed(data);
     }
 
     /// A two-byte length and the bytes; the field types guarantee the length fits.
+    #[inline]
     fn prefixed(&mut self, bytes: &[u8]) {
         debug_assert!(bytes.len() <= usize::from(u16::MAX));
         self.u16(bytes.len() as u16);
@@ -46,8 +53,31 @@ pub(crate) trait Sink {
 }
 
 impl Sink for BytesMut {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.put_slice(bytes);
+    }
+
+    #[inline]
+    fn u8(&mut self, value: u8) {
+        self.put_u8(value);
+    }
+
+    #[inline]
+    fn u16(&mut self, value: u16) {
+        self.put_u16(value);
+    }
+
+    /// Byte by byte: a short copy of a length unknown at compile time costs more.
+    #[inline]
+    fn varint(&mut self, value: u32) {
+        debug_assert!(value <= varint::MAX_VARINT, "callers bound the value first");
+        let mut rest = value;
+        while rest >= 0x80 {
+            self.put_u8((rest & 0x7f) as u8 | 0x80);
+            rest >>= 7;
+        }
+        self.put_u8(rest as u8);
     }
 }
 
@@ -58,8 +88,14 @@ pub(crate) struct Counter {
 }
 
 impl Sink for Counter {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.len += bytes.len() as u64;
+    }
+
+    #[inline]
+    fn varint(&mut self, value: u32) {
+        self.len += varint::encoded_len(value) as u64;
     }
 }
 

@@ -2,7 +2,7 @@
 //! shape (sections 3.4 to 3.7).
 
 use super::tail::{self, PropertyLength};
-use super::{PacketId, PacketType};
+use super::{Body, PacketId, PacketType, properties_in};
 use crate::codec::error::Violation;
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
@@ -30,15 +30,22 @@ impl PublishAck {
         let (reason_code, properties) = tail::decode(reader, packet, version, PropertyLength::Optional)?;
         Ok(PublishAck { packet_id, reason_code, properties })
     }
+}
 
-    pub(super) fn check(&self, packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for PublishAck {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties])
+            .or_else(|| (self.reason_code != ReasonCode::Success).then_some("a reason code"))
+    }
+
+    fn check(&self, packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         if version.is_v5() {
             self.reason_code.check_allowed(packet, version)?;
         }
         self.properties.check(context(packet))
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
         tail::write(self.reason_code, &self.properties, version, PropertyLength::Optional, sink);
     }

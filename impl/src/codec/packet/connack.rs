@@ -1,6 +1,6 @@
 //! CONNACK (section 3.2).
 
-use super::PacketType;
+use super::{Body, PacketType, properties_in};
 use crate::codec::error::Violation;
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
@@ -39,8 +39,14 @@ impl ConnAck {
         let properties = Properties::decode_for(reader, version)?;
         Ok(ConnAck { session_present: flags & SESSION_PRESENT != 0, reason_code, properties })
     }
+}
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for ConnAck {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties])
+    }
+
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         self.reason_code.check_allowed(PacketType::ConnAck, version)?;
         if self.session_present && self.reason_code != ReasonCode::Success {
             return Err(Violation::SessionPresentWithFailure);
@@ -48,7 +54,7 @@ impl ConnAck {
         self.properties.check(PropertyContext::ConnAck)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         sink.u8(if self.session_present { SESSION_PRESENT } else { 0 });
         if version.is_v5() {
             sink.u8(self.reason_code.value());

@@ -2,12 +2,12 @@
 
 use std::fmt;
 
-use super::QoS;
-use crate::codec::error::{DecodeError, QosField, Violation};
+use super::{Body, PacketType, QoS, properties_in};
+use crate::codec::error::{DecodeError, EncodeError, QosField, Violation};
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
 use crate::codec::string::{Binary, MqttString};
-use crate::codec::topic::check_topic_name;
+use crate::codec::topic::check_topic_name_string;
 use crate::codec::version::ProtocolVersion;
 use crate::codec::writer::Sink;
 
@@ -163,18 +163,6 @@ impl Connect {
         })
     }
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
-        self.properties.check(PropertyContext::Connect)?;
-        if let Some(will) = &self.will {
-            check_topic_name(&will.topic)?;
-            will.properties.check(PropertyContext::Will)?;
-        }
-        if !version.is_v5() && self.password.is_some() && self.username.is_none() {
-            return Err(Violation::PasswordWithoutUsername);
-        }
-        Ok(())
-    }
-
     fn flags(&self) -> u8 {
         let mut flags = 0;
         if self.clean_start {
@@ -194,8 +182,37 @@ impl Connect {
         }
         flags
     }
+}
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+impl Body for Connect {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        match &self.will {
+            Some(will) => properties_in(&[&self.properties, &will.properties]),
+            None => properties_in(&[&self.properties]),
+        }
+    }
+
+    /// A CONNECT is written in the version it asks for.
+    fn check_fits(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        if self.protocol_version != version {
+            return Err(EncodeError::VersionMismatch { connect: self.protocol_version, version });
+        }
+        Ok(())
+    }
+
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
+        self.properties.check(PropertyContext::Connect)?;
+        if let Some(will) = &self.will {
+            check_topic_name_string(&will.topic)?;
+            will.properties.check(PropertyContext::Will)?;
+        }
+        if !version.is_v5() && self.password.is_some() && self.username.is_none() {
+            return Err(Violation::PasswordWithoutUsername);
+        }
+        Ok(())
+    }
+
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         sink.prefixed(PROTOCOL_NAME.as_bytes());
         sink.u8(version.level());
         sink.u8(self.flags());

@@ -1,8 +1,8 @@
 //! DISCONNECT (section 3.14) and AUTH (section 3.15, MQTT 5 only): a reason code and
 //! properties, both optional on the wire.
 
-use super::PacketType;
 use super::tail::{self, PropertyLength};
+use super::{Body, PacketType, properties_in};
 use crate::codec::error::Violation;
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
@@ -27,15 +27,22 @@ impl Disconnect {
             tail::decode(reader, PacketType::Disconnect, version, PropertyLength::Optional)?;
         Ok(Disconnect { reason_code, properties })
     }
+}
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for Disconnect {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties])
+            .or_else(|| (self.reason_code != ReasonCode::Success).then_some("a reason code"))
+    }
+
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         if version.is_v5() {
             self.reason_code.check_allowed(PacketType::Disconnect, version)?;
         }
         self.properties.check(PropertyContext::Disconnect)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         tail::write(self.reason_code, &self.properties, version, PropertyLength::Optional, sink);
     }
 }
@@ -52,13 +59,20 @@ impl Auth {
         let (reason_code, properties) = tail::decode(reader, PacketType::Auth, version, PropertyLength::Required)?;
         Ok(Auth { reason_code, properties })
     }
+}
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for Auth {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        Some("AUTH")
+    }
+
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         self.reason_code.check_allowed(PacketType::Auth, version)?;
         self.properties.check(PropertyContext::Auth)
     }
 
-    pub(super) fn write(&self, sink: &mut impl Sink) {
+    /// AUTH exists only in 5.0; the encoder refuses it in 3.1.1 before writing.
+    fn write_body(&self, _version: ProtocolVersion, sink: &mut impl Sink) {
         tail::write(self.reason_code, &self.properties, ProtocolVersion::V5, PropertyLength::Required, sink);
     }
 }

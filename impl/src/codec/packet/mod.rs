@@ -2,8 +2,9 @@
 //!
 //! Each packet module reads a body (`decode`), writes one (`write`), and states the rules
 //! its fields must satisfy (`check`), which both directions apply: the decoder to what it
-//! read, the encoder to what it is asked to write. `check_encodable` adds what only the
-//! encoder must refuse, such as a field 3.1.1 has no place for.
+//! read, the encoder to what it is asked to write. [`Body`] gathers them per body type and
+//! adds what only the encoder must refuse, such as a field 3.1.1 has no place for, so that
+//! the encoder checks, measures and writes a packet after one dispatch on its type.
 
 mod ack;
 mod connack;
@@ -29,7 +30,6 @@ pub use unsubscribe::{UnsubAck, Unsubscribe};
 use super::error::{EncodeError, Violation};
 use super::properties::Properties;
 use super::reader::Reader;
-use super::reason::ReasonCode;
 use super::version::ProtocolVersion;
 use super::writer::Sink;
 
@@ -158,6 +158,7 @@ impl PacketId {
         self.0.get()
     }
 
+    #[inline]
     pub(crate) fn decode(reader: &mut Reader, packet: PacketType) -> Result<Self, Violation> {
         PacketId::new(reader.u16()?).ok_or(Violation::ZeroPacketId(packet))
     }
@@ -197,6 +198,7 @@ pub enum Packet {
 }
 
 impl Packet {
+    #[inline]
     pub fn packet_type(&self) -> PacketType {
         match self {
             Packet::Connect(_) => PacketType::Connect,
@@ -237,16 +239,9 @@ impl Packet {
         }
     }
 
-    /// The low nibble of the first byte.
-    pub(crate) fn flags(&self) -> u8 {
-        match self {
-            Packet::Publish(publish) => publish.flags(),
-            other => other.packet_type().reserved_flags(),
-        }
-    }
-
     /// Reads the body of a packet whose fixed header said `packet` and `flags`; the body of
     /// a CONNECT starts after its protocol name and level.
+    #[inline]
     pub(crate) fn decode_body(
         packet: PacketType,
         flags: u8,
@@ -273,27 +268,14 @@ impl Packet {
     }
 
     /// The rules a packet must satisfy under `version`, read or written.
+    #[inline(always)]
     pub(crate) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
-        match self {
-            Packet::Connect(connect) => connect.check(version),
-            Packet::ConnAck(connack) => connack.check(version),
-            Packet::Publish(publish) => publish.check(version),
-            Packet::PubAck(ack) => ack.check(PacketType::PubAck, version),
-            Packet::PubRec(ack) => ack.check(PacketType::PubRec, version),
-            Packet::PubRel(ack) => ack.check(PacketType::PubRel, version),
-            Packet::PubComp(ack) => ack.check(PacketType::PubComp, version),
-            Packet::Subscribe(subscribe) => subscribe.check(version),
-            Packet::SubAck(suback) => suback.check(version),
-            Packet::Unsubscribe(unsubscribe) => unsubscribe.check(version),
-            Packet::UnsubAck(unsuback) => unsuback.check(version),
-            Packet::PingReq | Packet::PingResp => Ok(()),
-            Packet::Disconnect(disconnect) => disconnect.check(version),
-            Packet::Auth(auth) => auth.check(version),
-        }
+        self.visit_body(CheckBody { version })
     }
 
     /// The property blocks of the packet: one for most MQTT 5 packets, two for a CONNECT
     /// with a will, none for the pings.
+    #[inline]
     pub fn property_blocks(&self) -> impl Iterator<Item = &Properties> {
         let (first, second) = match self {
             Packet::Connect(connect) => (Some(&connect.properties), connect.will.as_ref().map(|will| &will.properties)),
@@ -314,66 +296,112 @@ impl Packet {
         first.into_iter().chain(second)
     }
 
-    /// What the encoder refuses beyond [`Packet::check`]: fields `version` has no place for
-    /// (it never drops one), a CONNECT of another version, a packet identifier that does not
-    /// fit the QoS.
-    pub(crate) fn check_encodable(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
-        if !version.is_v5() {
-            if let Some(what) = self.v5_only_content() {
-                return Err(EncodeError::NotInVersion { what, version });
-            }
-        }
+    /// Hands the body (everything after the fixed header) to `visitor` as its own type, so
+    /// that what the visitor does with it (measure it, write it) is one monomorphic call
+    /// after this one dispatch on the packet type.
+    #[inline]
+    pub(crate) fn visit_body<V: BodyVisitor>(&self, visitor: V) -> V::Output {
+        use PacketType as T;
         match self {
-            Packet::Connect(connect) if connect.protocol_version != version => {
-                Err(EncodeError::VersionMismatch { connect: connect.protocol_version, version })
-            }
-            Packet::Publish(publish) => publish.check_packet_id(),
-            _ => Ok(()),
+            Packet::Connect(connect) => visitor.visit(T::Connect, &**connect),
+            Packet::ConnAck(connack) => visitor.visit(T::ConnAck, connack),
+            Packet::Publish(publish) => visitor.visit(T::Publish, publish),
+            Packet::PubAck(ack) => visitor.visit(T::PubAck, ack),
+            Packet::PubRec(ack) => visitor.visit(T::PubRec, ack),
+            Packet::PubRel(ack) => visitor.visit(T::PubRel, ack),
+            Packet::PubComp(ack) => visitor.visit(T::PubComp, ack),
+            Packet::Subscribe(subscribe) => visitor.visit(T::Subscribe, subscribe),
+            Packet::SubAck(suback) => visitor.visit(T::SubAck, suback),
+            Packet::Unsubscribe(unsubscribe) => visitor.visit(T::Unsubscribe, unsubscribe),
+            Packet::UnsubAck(unsuback) => visitor.visit(T::UnsubAck, unsuback),
+            Packet::PingReq => visitor.visit(T::PingReq, &NoBody),
+            Packet::PingResp => visitor.visit(T::PingResp, &NoBody),
+            Packet::Disconnect(disconnect) => visitor.visit(T::Disconnect, disconnect),
+            Packet::Auth(auth) => visitor.visit(T::Auth, auth),
         }
     }
+}
 
-    /// The first thing in the packet that only MQTT 5 can carry.
+/// The body of a packet (everything after the fixed header), as its own type: the rules it
+/// must satisfy and how it is written.
+///
+/// It is written by one function for every [`Sink`], so the encoder measures it with the
+/// same code that writes it and the two cannot disagree.
+pub(crate) trait Body {
+    /// The rules the body must satisfy in `packet` under `version`, read or written. The four
+    /// acknowledgements of a QoS flow share one body and differ in the codes they allow.
+    fn check(&self, packet: PacketType, version: ProtocolVersion) -> Result<(), Violation>;
+
+    /// The first thing in the body that only MQTT 5 can carry: properties, then the fields
+    /// of the packet's own. The encoder refuses it in 3.1.1 rather than drop it.
+    fn v5_only_content(&self) -> Option<&'static str>;
+
+    /// What else only the encoder can meet: a CONNECT of another version than the one it is
+    /// written in, a packet identifier that does not fit the QoS.
+    fn check_fits(&self, _version: ProtocolVersion) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
+    /// The low nibble of the first byte: the flags `packet` must carry, or PUBLISH's own.
+    fn fixed_header_flags(&self, packet: PacketType) -> u8 {
+        packet.reserved_flags()
+    }
+
+    /// Writes the body of a checked packet.
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink);
+}
+
+/// What the encoder refuses, in this order: content 3.1.1 has no place for, what only the
+/// encoder can meet ([`Body::check_fits`]), and the rules a receiver applies.
+#[inline]
+pub(crate) fn check_for_encoding<B: Body>(
+    body: &B,
+    packet: PacketType,
+    version: ProtocolVersion,
+) -> Result<(), EncodeError> {
+    if !version.is_v5() {
+        if let Some(what) = body.v5_only_content() {
+            return Err(EncodeError::NotInVersion { what, version });
+        }
+    }
+    body.check_fits(version)?;
+    body.check(packet, version).map_err(|violation| EncodeError::invalid(violation, version))
+}
+
+/// Does something with a packet's body, whatever its type; see [`Packet::visit_body`].
+pub(crate) trait BodyVisitor {
+    type Output;
+    fn visit<B: Body>(self, packet: PacketType, body: &B) -> Self::Output;
+}
+
+/// [`Packet::check`].
+struct CheckBody {
+    version: ProtocolVersion,
+}
+
+impl BodyVisitor for CheckBody {
+    type Output = Result<(), Violation>;
+
+    #[inline]
+    fn visit<B: Body>(self, packet: PacketType, body: &B) -> Result<(), Violation> {
+        body.check(packet, self.version)
+    }
+}
+
+/// "properties" if one of the blocks holds any.
+pub(super) fn properties_in(blocks: &[&Properties]) -> Option<&'static str> {
+    blocks.iter().any(|block| !block.is_empty()).then_some("properties")
+}
+
+/// The body of PINGREQ and PINGRESP.
+struct NoBody;
+
+impl Body for NoBody {
+    fn check(&self, _packet: PacketType, _version: ProtocolVersion) -> Result<(), Violation> {
+        Ok(())
+    }
     fn v5_only_content(&self) -> Option<&'static str> {
-        if matches!(self, Packet::Auth(_)) {
-            return Some("AUTH");
-        }
-        if self.property_blocks().any(|properties| !properties.is_empty()) {
-            return Some("properties");
-        }
-        match self {
-            Packet::PubAck(PublishAck { reason_code, .. })
-            | Packet::PubRec(PublishAck { reason_code, .. })
-            | Packet::PubRel(PublishAck { reason_code, .. })
-            | Packet::PubComp(PublishAck { reason_code, .. })
-            | Packet::Disconnect(Disconnect { reason_code, .. }) => {
-                (*reason_code != ReasonCode::Success).then_some("a reason code")
-            }
-            Packet::UnsubAck(unsuback) => (!unsuback.reason_codes.is_empty()).then_some("UNSUBACK reason codes"),
-            Packet::Subscribe(subscribe) => subscribe
-                .subscriptions
-                .iter()
-                .any(|subscription| !subscription.options.is_qos_only())
-                .then_some("subscription options other than QoS"),
-            _ => None,
-        }
+        None
     }
-
-    /// Writes the body (everything after the fixed header) of a checked packet.
-    pub(crate) fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
-        match self {
-            Packet::Connect(connect) => connect.write(version, sink),
-            Packet::ConnAck(connack) => connack.write(version, sink),
-            Packet::Publish(publish) => publish.write(version, sink),
-            Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
-                ack.write(version, sink)
-            }
-            Packet::Subscribe(subscribe) => subscribe.write(version, sink),
-            Packet::SubAck(suback) => suback.write(version, sink),
-            Packet::Unsubscribe(unsubscribe) => unsubscribe.write(version, sink),
-            Packet::UnsubAck(unsuback) => unsuback.write(version, sink),
-            Packet::PingReq | Packet::PingResp => {}
-            Packet::Disconnect(disconnect) => disconnect.write(version, sink),
-            Packet::Auth(auth) => auth.write(sink),
-        }
-    }
+    fn write_body(&self, _version: ProtocolVersion, _sink: &mut impl Sink) {}
 }

@@ -2,12 +2,12 @@
 
 use bytes::Bytes;
 
-use super::{PacketId, PacketType, QoS};
+use super::{Body, PacketId, PacketType, QoS, properties_in};
 use crate::codec::error::{EncodeError, QosField, Violation};
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
 use crate::codec::string::MqttString;
-use crate::codec::topic::check_topic_name;
+use crate::codec::topic::check_topic_name_string;
 use crate::codec::version::ProtocolVersion;
 use crate::codec::writer::Sink;
 
@@ -43,6 +43,7 @@ impl Publish {
         QoS::from_u8((flags & flag::QOS_MASK) >> flag::QOS_SHIFT).ok_or(Violation::QosThree(QosField::Publish))
     }
 
+    #[inline]
     pub(super) fn decode(reader: &mut Reader, flags: u8, version: ProtocolVersion) -> Result<Self, Violation> {
         let qos = Self::qos_from_flags(flags)?;
         let topic = reader.string()?;
@@ -61,22 +62,31 @@ impl Publish {
             payload: reader.rest(),
         })
     }
+}
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for Publish {
+    #[inline]
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties])
+    }
+
+    #[inline]
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         if self.dup && self.qos == QoS::AtMostOnce {
             return Err(Violation::DupOnQos0);
         }
         // 5.0 lets a Topic Alias stand in for the topic (section 3.3.2.3.4).
         let aliased = version.is_v5() && self.properties.topic_alias.is_some();
         if !(aliased && self.topic.is_empty()) {
-            check_topic_name(&self.topic)?;
+            check_topic_name_string(&self.topic)?;
         }
         self.properties.check(PropertyContext::Publish)
     }
 
     /// The identifier must be there exactly when the QoS needs one; the decoder reads it by
     /// the QoS, so only the encoder can meet a mismatch.
-    pub(super) fn check_packet_id(&self) -> Result<(), EncodeError> {
+    #[inline]
+    fn check_fits(&self, _version: ProtocolVersion) -> Result<(), EncodeError> {
         match (self.qos, self.packet_id) {
             (QoS::AtMostOnce, Some(_)) => Err(EncodeError::UnexpectedPacketId),
             (QoS::AtLeastOnce | QoS::ExactlyOnce, None) => Err(EncodeError::MissingPacketId { qos: self.qos as u8 }),
@@ -84,7 +94,8 @@ impl Publish {
         }
     }
 
-    pub(super) fn flags(&self) -> u8 {
+    #[inline]
+    fn fixed_header_flags(&self, _packet: PacketType) -> u8 {
         let mut flags = (self.qos as u8) << flag::QOS_SHIFT;
         if self.dup {
             flags |= flag::DUP;
@@ -95,7 +106,8 @@ impl Publish {
         flags
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    #[inline]
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         sink.string(&self.topic);
         if let Some(packet_id) = self.packet_id {
             packet_id.write(sink);

@@ -1,6 +1,6 @@
 //! SUBSCRIBE (section 3.8) and SUBACK (section 3.9).
 
-use super::{PacketId, PacketType, QoS};
+use super::{Body, PacketId, PacketType, QoS, properties_in};
 use crate::codec::error::{QosField, Violation};
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
@@ -112,8 +112,19 @@ impl Subscribe {
         }
         Ok(Subscribe { packet_id, properties, subscriptions })
     }
+}
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for Subscribe {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties]).or_else(|| {
+            self.subscriptions
+                .iter()
+                .any(|subscription| !subscription.options.is_qos_only())
+                .then_some("subscription options other than QoS")
+        })
+    }
+
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         if self.subscriptions.is_empty() {
             return Err(Violation::NoTopicFilters(PacketType::Subscribe));
         }
@@ -126,7 +137,7 @@ impl Subscribe {
         self.properties.check(PropertyContext::Subscribe)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
         self.properties.encode_for(version, sink);
         for subscription in &self.subscriptions {
@@ -151,13 +162,19 @@ impl SubAck {
         let reason_codes = decode_reason_codes(reader, PacketType::SubAck, version)?;
         Ok(SubAck { packet_id, properties, reason_codes })
     }
+}
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for SubAck {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties])
+    }
+
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         check_reason_codes(&self.reason_codes, PacketType::SubAck, version)?;
         self.properties.check(PropertyContext::SubAck)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
         self.properties.encode_for(version, sink);
         write_reason_codes(&self.reason_codes, sink);

@@ -1,7 +1,7 @@
 //! UNSUBSCRIBE (section 3.10) and UNSUBACK (section 3.11).
 
 use super::subscribe::{check_reason_codes, decode_reason_codes, write_reason_codes};
-use super::{PacketId, PacketType};
+use super::{Body, PacketId, PacketType, properties_in};
 use crate::codec::error::Violation;
 use crate::codec::properties::{Properties, PropertyContext};
 use crate::codec::reader::Reader;
@@ -29,8 +29,14 @@ impl Unsubscribe {
         }
         Ok(Unsubscribe { packet_id, properties, filters })
     }
+}
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for Unsubscribe {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties])
+    }
+
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         if self.filters.is_empty() {
             return Err(Violation::NoTopicFilters(PacketType::Unsubscribe));
         }
@@ -40,7 +46,7 @@ impl Unsubscribe {
         self.properties.check(PropertyContext::Unsubscribe)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
         self.properties.encode_for(version, sink);
         for filter in &self.filters {
@@ -67,15 +73,22 @@ impl UnsubAck {
             if version.is_v5() { decode_reason_codes(reader, PacketType::UnsubAck, version)? } else { Vec::new() };
         Ok(UnsubAck { packet_id, properties, reason_codes })
     }
+}
 
-    pub(super) fn check(&self, version: ProtocolVersion) -> Result<(), Violation> {
+impl Body for UnsubAck {
+    fn v5_only_content(&self) -> Option<&'static str> {
+        properties_in(&[&self.properties])
+            .or_else(|| (!self.reason_codes.is_empty()).then_some("UNSUBACK reason codes"))
+    }
+
+    fn check(&self, _packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         if version.is_v5() {
             check_reason_codes(&self.reason_codes, PacketType::UnsubAck, version)?;
         }
         self.properties.check(PropertyContext::UnsubAck)
     }
 
-    pub(super) fn write(&self, version: ProtocolVersion, sink: &mut impl Sink) {
+    fn write_body(&self, version: ProtocolVersion, sink: &mut impl Sink) {
         self.packet_id.write(sink);
         self.properties.encode_for(version, sink);
         write_reason_codes(&self.reason_codes, sink);
