@@ -4,7 +4,10 @@
 
 use std::sync::{Arc, Barrier};
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use verimqtt::broker::{AllowAll, BrokerOptions};
 use verimqtt::codec::{Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS};
 use verimqtt::runtime::EmbeddedBroker;
 
@@ -15,7 +18,9 @@ const MESSAGES: u32 = 20_000;
 
 #[test]
 fn publishers_flooding_reading_subscribers_lose_nothing_at_qos_0_and_1() {
-    let broker = EmbeddedBroker::start().unwrap();
+    // Held back, not dropped, however long a loaded machine makes the subscribers take.
+    let options = BrokerOptions { slow_consumer_timeout: Duration::from_secs(60), ..BrokerOptions::default() };
+    let broker = EmbeddedBroker::start_with(options, AllowAll).unwrap();
     let addr = broker.addr();
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
         let subscribed = Arc::new(Barrier::new(2 * PAIRS));

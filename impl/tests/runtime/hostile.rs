@@ -290,8 +290,14 @@ fn a_publish_with_fifty_thousand_user_properties_is_delivered_intact() {
 
 #[test]
 fn every_topic_alias_there_is_in_both_directions() {
-    let options =
-        BrokerOptions { topic_alias_maximum: u16::MAX, outbound_topic_aliases: true, ..BrokerOptions::default() };
+    // A reader this slow (65,540 messages through the test's own decoder) would be a slow
+    // consumer after the default 5 s on a loaded machine, and lose messages.
+    let options = BrokerOptions {
+        topic_alias_maximum: u16::MAX,
+        outbound_topic_aliases: true,
+        slow_consumer_timeout: Duration::from_secs(60),
+        ..BrokerOptions::default()
+    };
     let broker = EmbeddedBroker::start_with(options, AllowAll).unwrap();
     let mut request = Connect::new(V5, mqtt_string(&unique("sub")));
     request.properties.topic_alias_maximum = Some(u16::MAX);
