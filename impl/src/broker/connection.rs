@@ -6,7 +6,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::codec::{
     self, Connect, DecodeError, DecodeOptions, EncodeError, MAX_PACKET_SIZE, MqttString, Packet, PacketType,
@@ -17,6 +17,7 @@ use super::ConnId;
 use super::options::BrokerOptions;
 use super::session::SessionId;
 use super::will::StoredWill;
+use crate::session::framer::Framer;
 use crate::session::receiver::Unanswered;
 use crate::session::topic_alias::{InboundAliases, OutboundAliases};
 use crate::trace::Tracer;
@@ -129,9 +130,8 @@ pub(crate) struct Connection {
     /// Whether CONNECT asked for a Session Expiry Interval of 0, after which DISCONNECT may
     /// not set another (MQTT 5 section 3.14.2.2.2).
     pub(crate) connect_expiry_was_zero: bool,
-    received: BytesMut,
+    framer: Framer,
     transmit: BytesMut,
-    decode_options: DecodeOptions,
     /// The largest packet read once CONNECT has been: before, it is the smaller
     /// [`BrokerOptions::max_connect_size`].
     max_packet_size: u32,
@@ -164,10 +164,9 @@ impl Connection {
             held_by: HashSet::new(),
             peer_closed: false,
             connect_expiry_was_zero: true,
-            received: BytesMut::new(),
-            transmit: BytesMut::new(),
             // A CONNECT is read in the version it names, whatever this says.
-            decode_options: DecodeOptions::new(ProtocolVersion::V311).with_max_packet_size(max_connect_size),
+            framer: Framer::new(DecodeOptions::new(ProtocolVersion::V311).with_max_packet_size(max_connect_size)),
+            transmit: BytesMut::new(),
             max_packet_size: options.max_packet_size,
             listed_ready: false,
             inbound_aliases: InboundAliases::new(options.topic_alias_maximum),
@@ -189,37 +188,29 @@ impl Connection {
 
     /// Whether the broker holds back this connection's PUBLISHes, and one is next.
     pub(crate) fn publish_held_back(&self) -> bool {
-        !self.held_by.is_empty() && self.received.first().is_some_and(|&first| first >> 4 == PacketType::Publish as u8)
+        !self.held_by.is_empty() && self.framer.next_is(PacketType::Publish)
     }
 
     /// Bytes received and not yet read as packets.
     pub(crate) fn unread_len(&self) -> usize {
-        self.received.len()
+        self.framer.unread_len()
     }
 
     /// The CONNECT has been read: from now on packets are read as `version` packets, up to
     /// the broker's maximum packet size.
     pub(crate) fn set_version(&mut self, version: ProtocolVersion) {
         self.version = version;
-        self.decode_options = DecodeOptions::new(version).with_max_packet_size(self.max_packet_size);
+        self.framer.set_options(DecodeOptions::new(version).with_max_packet_size(self.max_packet_size));
     }
 
     pub(crate) fn receive(&mut self, bytes: &[u8]) {
-        self.received.extend_from_slice(bytes);
+        self.framer.receive(bytes);
     }
 
     /// The next whole packet received, if there is one. Every packet from the client comes
     /// through here.
-    ///
-    /// Each packet is copied out of the receive buffer into an allocation of its own before
-    /// it is decoded. What a decoded packet holds (a message, a will) shares that
-    /// allocation, and the broker may keep it for long: had it shared the receive buffer, a
-    /// small retained message could keep a buffer of a megabyte alive.
     pub(crate) fn next_packet(&mut self, now: Instant) -> Result<Option<Packet>, DecodeError> {
-        let Some(len) = codec::frame_len(&self.received, &self.decode_options)? else { return Ok(None) };
-        let mut frame = BytesMut::from(&self.received[..len]);
-        self.received.advance(len);
-        let packet = codec::decode(&mut frame, &self.decode_options)?;
+        let packet = self.framer.next_packet()?;
         if packet.is_some() {
             self.last_received = now;
         }

@@ -4,13 +4,12 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::BytesMut;
-
 use super::State;
 use super::keep_alive::KeepAlive;
 use super::limits::ServerLimits;
 use super::options::ClientOptions;
 use crate::codec::{DecodeOptions, MAX_PACKET_SIZE, Packet};
+use crate::session::framer::Framer;
 use crate::session::receiver::Unanswered;
 use crate::session::topic_alias::{InboundAliases, OutboundAliases};
 
@@ -32,8 +31,7 @@ pub(crate) struct Connection {
     /// The latest time the user gave; packets written by `poll_transmit` are sent then.
     pub now: Instant,
     /// Bytes received and not yet a whole packet.
-    pub received: BytesMut,
-    pub decode_options: DecodeOptions,
+    pub framer: Framer,
     /// Packets to write before any request or publish: CONNECT, AUTH, acknowledgements,
     /// PUBREL, PINGREQ. In order, so acknowledgements follow the order of receipt
     /// [MQTT-4.6.0-2] [MQTT-4.6.0-3] [MQTT-4.6.0-4].
@@ -59,8 +57,7 @@ impl Connection {
         Connection {
             state: State::TransportReady,
             now,
-            received: BytesMut::new(),
-            decode_options: DecodeOptions::new(version).with_max_packet_size(max_packet_size),
+            framer: Framer::new(DecodeOptions::new(version).with_max_packet_size(max_packet_size)),
             control: VecDeque::new(),
             keep_alive: KeepAlive::new(now),
             limits: ServerLimits::DEFAULT,

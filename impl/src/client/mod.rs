@@ -86,7 +86,7 @@ pub use error::{CommandError, ProtocolViolation};
 pub use event::{DisconnectReason, DropReason, DroppedRequest, Event, PublishState, PublishTicket};
 pub use options::{ClientOptions, IdlePeriod, OptionsError};
 
-use crate::codec::{self, Disconnect, MqttString, Packet, PacketId, ProtocolVersion};
+use crate::codec::{Disconnect, MqttString, Packet, PacketId, ProtocolVersion};
 use crate::session::packet_ids::PacketIds;
 use crate::trace::{self, Tracer};
 use connection::Connection;
@@ -195,18 +195,18 @@ impl Client {
             return 0;
         }
         let Some(connection) = self.connection.as_mut() else { return bytes.len() };
-        connection.received.extend_from_slice(bytes);
+        connection.framer.receive(bytes);
         loop {
             let pause = self.must_pause_receiving();
             let Some(connection) = self.connection.as_mut() else { return bytes.len() };
             if pause {
                 // A packet was decoded since the bytes were appended, so what is left is
                 // all from `bytes`: give it back.
-                let left = connection.received.len();
-                connection.received.clear();
+                let left = connection.framer.unread_len();
+                connection.framer.clear();
                 return bytes.len().saturating_sub(left);
             }
-            match codec::decode(&mut connection.received, &connection.decode_options) {
+            match connection.framer.next_packet() {
                 Ok(Some(packet)) => self.receive(now, packet),
                 Ok(None) => return bytes.len(),
                 Err(error) => {

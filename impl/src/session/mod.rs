@@ -7,9 +7,11 @@
 //!   Receive Maximum bounds, and what a resumed session writes again;
 //! - `receiver`: the QoS 2 messages received and not released, and the window our own
 //!   Receive Maximum bounds;
+//! - `framer`: the bytes a connection received and the packets they make;
 //! - `packet_ids`: the packet identifier pool;
 //! - `topic_alias`: the topic aliases of a connection, both ways.
 
+pub(crate) mod framer;
 pub(crate) mod packet_ids;
 pub(crate) mod receiver;
 pub(crate) mod sender;
