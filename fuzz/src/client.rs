@@ -115,7 +115,7 @@ impl ClientHarness {
             }
             7 => {
                 if self.connected {
-                    self.client.handle_connection_lost(self.now);
+                    self.client.handle_closed(self.now);
                     self.connected = false;
                     self.pending_input.clear();
                 }

@@ -21,6 +21,7 @@ use verimqtt::codec::{
     self, Connect, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, Subscribe, Subscription,
     SubscriptionOptions,
 };
+use verimqtt::testing::BrokerDriver;
 use verimqtt::trace::{Event, Observer};
 
 const VERSION: ProtocolVersion = ProtocolVersion::V5;
@@ -64,10 +65,10 @@ enum Tracing {
     Recording,
 }
 
-/// A broker with the publisher and both subscribers connected and subscribed at QoS 1.
+/// A broker, under the one driver of `verimqtt::testing`, with the publisher and both
+/// subscribers connected and subscribed at QoS 1.
 struct Routing {
-    broker: Broker,
-    now: Instant,
+    driver: BrokerDriver<AllowAll>,
     publish: Bytes,
     /// The broker numbers each subscriber's messages 1, 2, 3, ...: the PUBACK for each.
     pubacks: Vec<Bytes>,
@@ -86,10 +87,11 @@ impl Routing {
             }
             Tracing::Recording => broker.set_observer(Some(Box::new(Recorder::default()))),
         }
+        let mut driver = BrokerDriver::new(broker, now);
         for (n, conn) in [PUBLISHER].into_iter().chain(SUBSCRIBERS).enumerate() {
-            broker.handle_accept(conn, now).expect("room for three connections");
+            driver.open(conn).expect("room for three connections");
             let client_id = MqttString::try_from(format!("client-{n}")).expect("a valid client id");
-            broker.handle_bytes(conn, now, &encode(Packet::Connect(Box::new(Connect::new(VERSION, client_id)))));
+            driver.send(conn, &encode(Packet::Connect(Box::new(Connect::new(VERSION, client_id)))));
         }
         let filter = MqttString::from_static(TOPIC).expect("a valid filter");
         let options = SubscriptionOptions { qos: QoS::AtLeastOnce, ..SubscriptionOptions::default() };
@@ -97,36 +99,31 @@ impl Routing {
             let subscription = Subscription { filter: filter.clone(), options };
             let subscribe =
                 Subscribe { packet_id: id(1), properties: Default::default(), subscriptions: vec![subscription] };
-            broker.handle_bytes(conn, now, &encode(Packet::Subscribe(subscribe)));
+            driver.send(conn, &encode(Packet::Subscribe(subscribe)));
         }
         let topic = MqttString::from_static(TOPIC).expect("a valid topic");
         let publish =
             encode(Packet::Publish(Publish::new(topic, QoS::AtLeastOnce, Some(id(1)), Bytes::from(vec![b'x'; 64]))));
         let pubacks = (1..=u16::MAX).map(|n| encode(Packet::PubAck(PublishAck::new(id(n))))).collect();
-        let mut routing = Routing { broker, now, publish, pubacks, next: 0 };
+        let mut routing = Routing { driver, publish, pubacks, next: 0 };
         routing.drain();
         routing
     }
 
     fn drain(&mut self) -> usize {
-        let mut bytes = 0;
-        for conn in [PUBLISHER].into_iter().chain(SUBSCRIBERS) {
-            while let Some(out) = self.broker.poll_transmit(conn) {
-                bytes += out.len();
-            }
-        }
-        while self.broker.poll_event().is_some() {}
+        let bytes = [PUBLISHER].into_iter().chain(SUBSCRIBERS).map(|conn| self.driver.output(conn).len()).sum();
+        self.driver.take_events();
         bytes
     }
 
     /// One message through the broker.
     fn route_one(&mut self) -> usize {
-        self.broker.handle_bytes(PUBLISHER, self.now, &self.publish);
+        self.driver.send(PUBLISHER, &self.publish);
         let written = self.drain();
-        let puback = &self.pubacks[self.next];
+        let puback = self.pubacks[self.next].clone();
         self.next = (self.next + 1) % self.pubacks.len();
         for conn in SUBSCRIBERS {
-            self.broker.handle_bytes(conn, self.now, puback);
+            self.driver.send(conn, &puback);
         }
         written
     }

@@ -9,6 +9,10 @@
 //!   in; bytes per connection, connections to close, events and the next deadline out.
 //! - [`auth`] (feature `auth`, on by default): password files and topic ACLs in mosquitto's
 //!   formats, as a broker [`Policy`](broker::Policy).
+//! - [`session`]: what the client and the broker share: the session layer, and the one
+//!   [`session::ProtocolViolation`] of both roles.
+//! - [`testing`]: drivers of both machines over a simulated network and clock, for tests,
+//!   fuzz targets, simulations and benchmarks.
 //! - [`trace`]: an observer the client and the broker report each observable step to, in
 //!   the trace vocabulary of `verimqtt-spec`, for validation against the model.
 //! - [`runtime`] (feature `tokio`, on by default): the broker served over TCP, and
@@ -25,6 +29,7 @@ pub mod codec;
 #[cfg(feature = "tokio")]
 pub mod runtime;
 pub mod session;
+pub mod testing;
 pub mod trace;
 
 /// The README's examples run as doctests, so they cannot drift from the code.

@@ -6,12 +6,14 @@ mod hostile;
 mod small;
 mod stack;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Result, Unstructured};
 use bytes::BytesMut;
-use verimqtt::broker::{Broker, BrokerOptions, CloseReason, ConnId, Event};
+use verimqtt::broker::{AllowAll, Broker, BrokerOptions, CloseReason, ConnId, Event};
 use verimqtt::codec::{self, DecodeOptions, Packet, ProtocolVersion};
+use verimqtt::testing::BrokerDriver;
 
 pub use hostile::Hostile;
 pub use small::SmallLimits;
@@ -62,12 +64,15 @@ struct Peer {
     received: BytesMut,
 }
 
+/// The broker under the one driver of `verimqtt::testing`, with the peers' view of it.
 struct BrokerHarness {
-    broker: Broker,
-    now: Instant,
+    driver: BrokerDriver<AllowAll>,
     peers: [Option<Peer>; SLOTS],
     next_conn: u64,
     bytes_sent: usize,
+    /// Connections the broker holds back (a congested subscriber): their input still to
+    /// be read may close them when they are let go, by whatever input let them go.
+    held: BTreeSet<ConnId>,
 }
 
 /// What caused a step, to judge the closes it produced.
@@ -83,11 +88,11 @@ enum Cause {
 impl BrokerHarness {
     fn new(options: BrokerOptions) -> Self {
         BrokerHarness {
-            broker: Broker::new(options, Default::default()),
-            now: Instant::now(),
+            driver: BrokerDriver::new(Broker::new(options, AllowAll), Instant::now()),
             peers: Default::default(),
             next_conn: 1,
             bytes_sent: 0,
+            held: BTreeSet::new(),
         }
     }
 
@@ -98,10 +103,7 @@ impl BrokerHarness {
             0 => self.accept(slot),
             1 => self.close(slot),
             2 => {
-                self.now += Duration::from_millis(u64::from(u.arbitrary::<u16>()?));
-                if self.broker.poll_timeout().is_some_and(|deadline| deadline <= self.now) {
-                    self.broker.handle_timeout(self.now);
-                }
+                self.driver.advance(Duration::from_millis(u64::from(u.arbitrary::<u16>()?)));
                 Cause::Time
             }
             _ => {
@@ -119,7 +121,7 @@ impl BrokerHarness {
         if self.peers[slot].is_none() {
             let conn = ConnId(self.next_conn);
             self.next_conn += 1;
-            if self.broker.handle_accept(conn, self.now).is_ok() {
+            if self.driver.open(conn).is_ok() {
                 self.peers[slot] = Some(Peer { conn, version: None, received: BytesMut::new() });
             }
         }
@@ -128,12 +130,10 @@ impl BrokerHarness {
 
     /// The client closes its connection.
     fn close(&mut self, slot: usize) -> Cause {
-        match &self.peers[slot] {
+        match self.peers[slot].take() {
             Some(peer) => {
-                let conn = peer.conn;
-                self.broker.handle_closed(conn, self.now);
-                self.peers[slot] = None;
-                Cause::Input(conn)
+                self.driver.close(peer.conn);
+                Cause::Input(peer.conn)
             }
             None => Cause::Time,
         }
@@ -151,8 +151,9 @@ impl BrokerHarness {
         match &self.peers[slot] {
             Some(peer) if self.bytes_sent + bytes.len() <= MAX_BYTES_PER_RUN => {
                 self.bytes_sent += bytes.len();
-                self.broker.handle_bytes(peer.conn, self.now, bytes);
-                Cause::Input(peer.conn)
+                let conn = peer.conn;
+                self.driver.send(conn, bytes);
+                Cause::Input(conn)
             }
             _ => Cause::Time,
         }
@@ -160,31 +161,45 @@ impl BrokerHarness {
 
     /// Takes everything the broker has to say, checking it.
     fn drain(&mut self, cause: Cause) {
-        while let Some(event) = self.broker.poll_event() {
+        for event in self.driver.take_events() {
             if let Event::Connected { conn, version, .. } = event
                 && let Some(peer) = self.peer_mut(conn)
             {
                 peer.version = Some(version);
             }
         }
-        while let Some(conn) = self.broker.poll_transmit_ready() {
-            self.receive(conn);
+        let was_held = self.held.clone();
+        for (conn, reading) in self.driver.take_reading_changes() {
+            if reading {
+                self.held.remove(&conn);
+            } else {
+                self.held.insert(conn);
+            }
         }
-        while let Some((conn, reason)) = self.broker.poll_close() {
-            check_close_cause(&cause, conn, &reason);
+        for (conn, reason) in self.driver.take_closed() {
+            if !was_held.contains(&conn) {
+                check_close_cause(&cause, conn, &reason);
+            }
+            self.held.remove(&conn);
             self.receive(conn);
-            self.broker.handle_closed(conn, self.now);
             for peer in &mut self.peers {
                 if peer.as_ref().is_some_and(|peer| peer.conn == conn) {
                     *peer = None;
                 }
             }
         }
+        let open: Vec<ConnId> = self.peers.iter().flatten().map(|peer| peer.conn).collect();
+        for conn in open {
+            self.receive(conn);
+        }
     }
 
     /// What the broker sent on `conn` must be valid packets of the connection's version.
     fn receive(&mut self, conn: ConnId) {
-        let Some(bytes) = self.broker.poll_transmit(conn) else { return };
+        let bytes = self.driver.output(conn);
+        if bytes.is_empty() {
+            return;
+        }
         let Some(peer) = self.peer_mut(conn) else { return };
         peer.received.extend_from_slice(&bytes);
         // Before the CONNECT is accepted, only a refusing CONNACK goes out, in a version we
@@ -205,8 +220,8 @@ impl BrokerHarness {
     }
 
     fn check_limits(&self) {
-        let stats = self.broker.stats();
-        let limits = self.broker.options();
+        let stats = self.driver.broker.stats();
+        let limits = self.driver.broker.options();
         assert!(stats.connections <= limits.max_connections, "{stats:?}");
         assert!(stats.sessions <= limits.max_sessions, "{stats:?}");
         assert!(stats.retained_messages <= limits.max_retained_messages, "{stats:?}");

@@ -60,7 +60,7 @@ impl<P: Policy> Broker<P> {
 
     /// The result of a [`Verification`] the owner ran for `conn`. A result for a connection
     /// that closed meanwhile (or that never asked) is ignored.
-    pub fn handle_verified(&mut self, conn: ConnId, now: Instant, result: Result<(), ReasonCode>) {
+    pub fn handle_verified(&mut self, now: Instant, conn: ConnId, result: Result<(), ReasonCode>) {
         self.now = Some(now);
         if !self.awaiting_verification.remove(&conn) {
             return;

@@ -188,7 +188,7 @@ impl Connection {
 
     /// Whether the broker holds back this connection's PUBLISHes, and one is next.
     pub(crate) fn publish_held_back(&self) -> bool {
-        !self.held_by.is_empty() && self.framer.next_is(PacketType::Publish)
+        !self.peer_closed && !self.held_by.is_empty() && self.framer.next_is(PacketType::Publish)
     }
 
     /// Bytes received and not yet read as packets.

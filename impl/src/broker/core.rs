@@ -42,12 +42,12 @@ use crate::trace::{self, Tracer};
 ///
 /// let mut broker = Broker::new(BrokerOptions::default(), AllowAll);
 /// let (conn, now) = (ConnId(1), Instant::now());
-/// broker.handle_accept(conn, now)?;
+/// broker.handle_connected(now, conn)?;
 ///
 /// let connect = Connect::new(ProtocolVersion::V5, MqttString::try_from("sensor-1")?);
 /// let mut wire = BytesMut::new();
 /// codec::encode(&Packet::Connect(Box::new(connect)), ProtocolVersion::V5, &mut wire)?;
-/// broker.handle_bytes(conn, now, &wire);
+/// broker.handle_bytes(now, conn, &wire);
 ///
 /// let mut reply = BytesMut::from(&broker.poll_transmit(conn).unwrap()[..]);
 /// let connack = codec::decode(&mut reply, &DecodeOptions::new(ProtocolVersion::V5))?;
@@ -78,10 +78,19 @@ pub struct Broker<P = AllowAll> {
     pub(super) stats: Counters,
     next_session: u64,
     pub(super) next_assigned_id: u64,
-    /// The time of the latest input: what `poll_transmit` uses to expire queued messages.
+    /// The time of the latest input: what moving queued messages on uses to expire them.
     pub(super) now: Option<Instant>,
     shutting_down: bool,
     pub(super) tracer: Tracer,
+}
+
+/// A connection the broker closes: see [`Broker::poll_close`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closing {
+    pub conn: ConnId,
+    pub reason: CloseReason,
+    /// What is still to be written before the socket closes.
+    pub last_bytes: Option<Bytes>,
 }
 
 /// The running totals behind [`Stats`].
@@ -137,8 +146,10 @@ impl<P: Policy> Broker<P> {
 
     /// A network connection was opened. `conn` names it in every later call; the caller
     /// picks it and must not reuse it until [`Broker::handle_closed`] for it. The client has
-    /// [`BrokerOptions::connect_timeout`] to send CONNECT.
-    pub fn handle_accept(&mut self, conn: ConnId, now: Instant) -> Result<(), AcceptError> {
+    /// [`BrokerOptions::connect_timeout`] to send CONNECT. A refused connection is closed
+    /// by the owner at once, without a word (no CONNACK can be written before the client has
+    /// said which version it speaks).
+    pub fn handle_connected(&mut self, now: Instant, conn: ConnId) -> Result<(), AcceptError> {
         self.now = Some(now);
         if self.shutting_down {
             return Err(AcceptError::ShuttingDown);
@@ -159,17 +170,36 @@ impl<P: Policy> Broker<P> {
     }
 
     /// Bytes arrived on `conn`. Whole packets among them are handled at once; a partial one
-    /// waits for the rest. Bytes for a connection being closed, or unknown, are ignored
-    /// ([MQTT-3.1.4-5] in 3.1.1, [MQTT-3.1.4-6] in 5.0, once a CONNECT was refused).
-    pub fn handle_bytes(&mut self, conn: ConnId, now: Instant, bytes: &[u8]) {
+    /// waits for the rest. Returns how many were taken: none while the broker holds the
+    /// connection back (see [`Broker::poll_reading`]); the owner keeps them and offers them
+    /// again once it is resumed. Bytes for a connection being closed, or unknown, are taken
+    /// and ignored ([MQTT-3.1.4-5] in 3.1.1, [MQTT-3.1.4-6] in 5.0, once a CONNECT was
+    /// refused).
+    pub fn handle_bytes(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) -> usize {
         self.now = Some(now);
-        let Some(connection) = self.connections.get_mut(&conn) else { return };
-        self.stats.bytes_received += bytes.len() as u64;
+        let Some(connection) = self.connections.get_mut(&conn) else { return bytes.len() };
         if connection.is_closing() {
-            return;
+            return bytes.len();
         }
+        if connection.publish_held_back() {
+            return 0;
+        }
+        self.stats.bytes_received += bytes.len() as u64;
         connection.receive(bytes);
         self.read_packets(conn, now);
+        self.read_resumed(now);
+        bytes.len()
+    }
+
+    /// The bytes [`Broker::poll_transmit`] last gave for `conn` are written: the broker moves
+    /// the messages waiting in the session's queue into the room they leave, as far as the
+    /// client's window and [`BrokerOptions::max_transmit_buffer`] allow, which may let
+    /// publishers it held back go (see [`Broker::poll_reading`]).
+    pub fn handle_written(&mut self, now: Instant, conn: ConnId) {
+        self.now = Some(now);
+        if let Some(session) = self.connections.get(&conn).and_then(Connection::session) {
+            self.pump(session);
+        }
         self.read_resumed(now);
     }
 
@@ -213,17 +243,26 @@ impl<P: Policy> Broker<P> {
     ///
     /// What the client sent before it closed was received: packets still unread because a
     /// congested subscriber held them back are read first, held back or not (a DISCONNECT
-    /// among them keeps its will from being published).
-    pub fn handle_closed(&mut self, conn: ConnId, now: Instant) {
+    /// among them keeps its will from being published). An owner that still holds bytes
+    /// the broker did not take calls [`Broker::handle_closing`] and offers them first.
+    pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+        self.handle_closing(now, conn);
+        self.close_connection(conn, CloseReason::ConnectionLost, now, false);
+        self.connections.remove(&conn);
+        self.read_resumed(now);
+    }
+
+    /// The network connection `conn` is ending: from now on the broker takes and reads what
+    /// it received, held back or not. For an owner that kept bytes the broker did not take:
+    /// it calls this, offers them with [`Broker::handle_bytes`], then calls
+    /// [`Broker::handle_closed`].
+    pub fn handle_closing(&mut self, now: Instant, conn: ConnId) {
         self.now = Some(now);
         if let Some(connection) = self.connections.get_mut(&conn) {
             connection.peer_closed = true;
         }
         self.forget_held(conn);
         self.read_packets(conn, now);
-        self.close_connection(conn, CloseReason::ConnectionLost, now, false);
-        self.connections.remove(&conn);
-        self.read_resumed(now);
     }
 
     /// Runs what is due at `now`: connect timeouts, keep alive expiry, delayed wills and
@@ -256,7 +295,7 @@ impl<P: Policy> Broker<P> {
     }
 
     /// Closes every connection (MQTT 5 clients are sent DISCONNECT 0x8B first) and refuses
-    /// new ones. The owner then drains `poll_close` and `poll_transmit` as usual.
+    /// new ones. The owner then drains `poll_close` as usual.
     ///
     /// The sessions end with the broker, so every will is published first, delayed ones
     /// included (a will goes out when its delay passes or its session ends, MQTT 5 section
@@ -283,17 +322,10 @@ impl<P: Policy> Broker<P> {
         }
     }
 
-    /// The bytes to send on `conn` now, if any. Messages waiting in the session's queue are
-    /// moved in first, as far as the client's window and the transmit buffer limit allow.
-    /// After [`Broker::poll_close`] names `conn`, this returns the last bytes for it.
+    /// The bytes to send on `conn` now, if any: everything encoded for it since it was
+    /// last polled. Polling changes nothing else; once they are written, the owner says so
+    /// with [`Broker::handle_written`], which makes room for more.
     pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
-        if let Some(session) = self.connections.get(&conn).and_then(Connection::session) {
-            self.pump(session);
-            // Draining the queue may have let paused publishers go.
-            if let Some(now) = self.now {
-                self.read_resumed(now);
-            }
-        }
         let bytes = self.connections.get_mut(&conn)?.take_transmit()?;
         self.stats.bytes_sent += bytes.len() as u64;
         Some(bytes)
@@ -306,11 +338,13 @@ impl<P: Policy> Broker<P> {
         self.ready.pop()
     }
 
-    /// A connection the broker has decided to close, and why. The owner sends what
-    /// `poll_transmit` still returns for it, closes the socket, then calls
-    /// [`Broker::handle_closed`].
-    pub fn poll_close(&mut self) -> Option<(ConnId, CloseReason)> {
-        self.closes.pop_front()
+    /// A connection the broker has decided to close, why, and the last bytes it has for it
+    /// (an MQTT 5 DISCONNECT among them). The owner writes them, closes the socket, then
+    /// calls [`Broker::handle_closed`].
+    pub fn poll_close(&mut self) -> Option<Closing> {
+        let (conn, reason) = self.closes.pop_front()?;
+        let last_bytes = self.poll_transmit(conn);
+        Some(Closing { conn, reason, last_bytes })
     }
 
     /// A check of CONNECT credentials for the owner to run, off the task that drives the

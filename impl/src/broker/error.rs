@@ -148,7 +148,7 @@ impl fmt::Display for ProtocolError {
     }
 }
 
-/// Why [`Broker::handle_accept`](super::Broker::handle_accept) refused a connection.
+/// Why [`Broker::handle_connected`](super::Broker::handle_connected) refused a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AcceptError {
     #[error("{max} connections are open, the most the broker allows (max_connections)")]

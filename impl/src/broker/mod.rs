@@ -1,14 +1,20 @@
 //! A sans-IO MQTT 3.1.1 and 5.0 broker.
 //!
 //! [`Broker`] holds every connection and session and routes messages between them; it is
-//! driven by a runtime (see `verimqtt::runtime`) or by a test with a simulated clock:
+//! driven by a runtime (see `verimqtt::runtime`) or by a test with a simulated clock. It
+//! keeps the contract the client keeps ([`crate::client::Client`]), `now` first in every
+//! input, per connection:
 //!
-//! - inputs: [`Broker::handle_accept`], [`Broker::handle_bytes`], [`Broker::handle_closed`]
-//!   per connection, [`Broker::handle_timeout`] when [`Broker::poll_timeout`] says so,
+//! - inputs: [`Broker::handle_connected`], [`Broker::handle_bytes`] (returns how many bytes
+//!   it took: none while it holds the connection back), [`Broker::handle_written`] (the
+//!   bytes last polled are on the wire), [`Broker::handle_closed`]; and
+//!   [`Broker::handle_timeout`] when [`Broker::poll_timeout`] says so,
 //!   [`Broker::handle_verified`] with the result of each check of credentials;
-//! - outputs: [`Broker::poll_transmit`] (bytes for one connection; [`Broker::poll_transmit_ready`]
-//!   names the connections that have some), [`Broker::poll_close`] (connections to close,
-//!   with the reason), [`Broker::poll_event`] (what happened, for logs and metrics),
+//! - outputs, which change nothing but what they hand over: [`Broker::poll_transmit`]
+//!   (bytes for one connection; [`Broker::poll_transmit_ready`] names the connections that
+//!   have some), [`Broker::poll_close`] (a connection to close, why, and its last bytes),
+//!   [`Broker::poll_reading`] (connections to stop or start reading: backpressure),
+//!   [`Broker::poll_event`] (what happened, for logs and metrics),
 //!   [`Broker::poll_verification`] (checks of credentials too slow to run on the task that
 //!   drives the broker, such as password hashes: the owner runs them elsewhere).
 //!
@@ -71,7 +77,7 @@ mod will;
 
 use std::fmt;
 
-pub use self::core::Broker;
+pub use self::core::{Broker, Closing};
 pub use crate::session::ProtocolViolation;
 pub use error::{AcceptError, CloseReason, ProtocolError};
 pub use event::{DropReason, Event, RetainedDropReason};

@@ -11,7 +11,7 @@ use crate::codec::{MAX_PACKET_SIZE, QoS};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerOptions {
     /// Open network connections, counting those that have not sent CONNECT yet. When reached,
-    /// [`Broker::handle_accept`](super::Broker::handle_accept) refuses the connection with
+    /// [`Broker::handle_connected`](super::Broker::handle_connected) refuses the connection with
     /// [`AcceptError::TooManyConnections`](super::AcceptError::TooManyConnections) and the
     /// runtime closes the socket without a word, as mosquitto's `max_connections` does (no
     /// CONNACK can be written before the client has said which protocol version it speaks).

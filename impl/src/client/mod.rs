@@ -6,7 +6,7 @@
 //!
 //! - inputs: [`handle_connected`](Client::handle_connected) when the transport is up,
 //!   [`handle_bytes`](Client::handle_bytes) for what it received,
-//!   [`handle_connection_lost`](Client::handle_connection_lost) when it went down, and
+//!   [`handle_closed`](Client::handle_closed) when it went down, and
 //!   [`handle_timeout`](Client::handle_timeout) when [`poll_timeout`](Client::poll_timeout)'s
 //!   instant has come;
 //! - commands: [`connect`](Client::connect), [`publish`](Client::publish),
@@ -176,7 +176,7 @@ impl Client {
     }
 
     /// The transport went down.
-    pub fn handle_connection_lost(&mut self, now: Instant) {
+    pub fn handle_closed(&mut self, now: Instant) {
         self.close(now, DisconnectReason::ConnectionLost, Farewell::Silent);
         self.forget_farewell();
     }

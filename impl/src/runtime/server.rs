@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::broker::{Broker, BrokerOptions, ConnId, Policy, Verification};
+use crate::broker::{Broker, BrokerOptions, Closing, ConnId, Policy, Verification};
 use crate::codec::ReasonCode;
 
 use super::listener::{self, Listener, Shared};
@@ -194,6 +195,9 @@ struct Socket {
     /// A batch is being written; the next waits for `Input::Written`.
     writing: bool,
     closing: bool,
+    /// Bytes the broker did not take because it holds the connection back, offered again
+    /// when it resumes it; the connection reads nothing more until then (the credit).
+    held: Option<(Bytes, OwnedSemaphorePermit)>,
 }
 
 struct Driver<P> {
@@ -217,27 +221,33 @@ impl<P: Policy> Driver<P> {
         let now = Instant::now();
         match input {
             Input::Opened { conn, peer, transport, outputs, reading } => {
-                if let Err(error) = self.broker.handle_accept(conn, now) {
+                if let Err(error) = self.broker.handle_connected(now, conn) {
                     // Dropping `outputs` ends the connection task, which closes the socket.
                     self.log.not_accepted(peer, transport, &error);
                     return;
                 }
                 tracing::debug!(%conn, %peer, transport, "connection accepted");
-                self.sockets.insert(conn, Socket { outputs, reading, peer, writing: false, closing: false });
+                let socket = Socket { outputs, reading, peer, writing: false, closing: false, held: None };
+                self.sockets.insert(conn, socket);
             }
-            // The credit goes back as `input` is dropped, once the broker has the bytes.
-            Input::Received { conn, bytes, credit: _credit } => self.broker.handle_bytes(conn, now, &bytes),
+            Input::Received { conn, bytes, credit } => self.offer(now, conn, bytes, credit),
             Input::Written { conn } => {
                 if let Some(socket) = self.sockets.get_mut(&conn) {
                     socket.writing = false;
                 }
+                self.broker.handle_written(now, conn);
                 self.transmit(conn);
             }
-            Input::Verified { conn, result } => self.broker.handle_verified(conn, now, result),
+            Input::Verified { conn, result } => self.broker.handle_verified(now, conn, result),
             Input::Closed { conn } => {
                 // A connection the broker refused was never in `sockets` nor in the broker.
-                if let Some(socket) = self.sockets.remove(&conn) {
-                    self.broker.handle_closed(conn, now);
+                if let Some(mut socket) = self.sockets.remove(&conn) {
+                    // What it sent before it closed is the broker's, held back or not.
+                    if let Some((bytes, _credit)) = socket.held.take() {
+                        self.broker.handle_closing(now, conn);
+                        self.broker.handle_bytes(now, conn, &bytes);
+                    }
+                    self.broker.handle_closed(now, conn);
                     tracing::debug!(%conn, peer = %socket.peer, "socket closed");
                 }
             }
@@ -254,12 +264,12 @@ impl<P: Policy> Driver<P> {
         let mut busy = true;
         while busy {
             busy = false;
-            while let Some((conn, reason)) = self.broker.poll_close() {
+            while let Some(Closing { conn, reason, last_bytes }) = self.broker.poll_close() {
                 busy = true;
                 let Some(socket) = self.sockets.get_mut(&conn) else { continue };
                 self.log.closing(conn, socket.peer, &reason);
                 socket.closing = true;
-                if let Some(bytes) = self.broker.poll_transmit(conn) {
+                if let Some(bytes) = last_bytes {
                     let _ = socket.outputs.send(Output::Transmit(bytes));
                 }
                 let _ = socket.outputs.send(Output::Close);
@@ -269,8 +279,12 @@ impl<P: Policy> Driver<P> {
                 self.transmit(conn);
             }
             while let Some((conn, reading)) = self.broker.poll_reading() {
-                if let Some(socket) = self.sockets.get(&conn) {
-                    socket.reading.send_replace(reading);
+                let Some(socket) = self.sockets.get_mut(&conn) else { continue };
+                socket.reading.send_replace(reading);
+                let held = if reading { socket.held.take() } else { None };
+                if let Some((bytes, credit)) = held {
+                    busy = true;
+                    self.offer(Instant::now(), conn, bytes, credit);
                 }
             }
         }
@@ -295,6 +309,18 @@ impl<P: Policy> Driver<P> {
             let result = result.unwrap_or(Err(ReasonCode::UnspecifiedError));
             let _ = inputs.send(Input::Verified { conn, result }).await;
         });
+    }
+
+    /// Hands the broker bytes the connection read. What it does not take is kept, with the
+    /// connection's read credit, until it resumes the connection; the credit goes back (and
+    /// the connection reads on) once it took them all.
+    fn offer(&mut self, now: Instant, conn: ConnId, bytes: Bytes, credit: OwnedSemaphorePermit) {
+        let taken = self.broker.handle_bytes(now, conn, &bytes);
+        if taken < bytes.len() {
+            if let Some(socket) = self.sockets.get_mut(&conn) {
+                socket.held = Some((bytes.slice(taken..), credit));
+            }
+        }
     }
 
     /// Hands the connection its next batch, unless one is being written or it is closing.

@@ -30,7 +30,7 @@ fn message(n: u16) -> Packet {
 }
 
 fn reading_changes<P: verimqtt::broker::Policy>(harness: &mut Harness<P>) -> Vec<(u64, bool)> {
-    std::iter::from_fn(|| harness.broker.poll_reading()).map(|(conn, reading)| (conn.0, reading)).collect()
+    harness.take_reading_changes().into_iter().map(|(conn, reading)| (conn.0, reading)).collect()
 }
 
 /// The subscriber reads its messages one poll at a time, as many as there are.

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU16;
+use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -12,6 +13,7 @@ use verimqtt::codec::{
     self, ConnAck, Connect, DecodeOptions, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS,
     ReasonCode, Subscribe, Subscription, SubscriptionOptions, Unsubscribe,
 };
+use verimqtt::testing::BrokerDriver;
 
 pub use ProtocolVersion::{V5, V311};
 
@@ -22,16 +24,28 @@ pub struct Client {
     pub version: ProtocolVersion,
 }
 
+/// The broker under the one driver of `verimqtt::testing`, with packets encoded and decoded
+/// for the test. Derefs to the driver: `harness.broker`, `harness.now`.
 pub struct Harness<P: Policy = AllowAll> {
-    pub broker: Broker<P>,
-    pub now: Instant,
+    driver: BrokerDriver<P>,
     next_conn: u64,
     /// Bytes the broker sent each connection that the test has not read yet.
     inbox: HashMap<ConnId, BytesMut>,
     /// Packets decoded from the inbox and not read yet.
     unread: HashMap<ConnId, VecDeque<Packet>>,
-    closed: HashMap<ConnId, CloseReason>,
-    events: Vec<Event>,
+}
+
+impl<P: Policy> Deref for Harness<P> {
+    type Target = BrokerDriver<P>;
+    fn deref(&self) -> &BrokerDriver<P> {
+        &self.driver
+    }
+}
+
+impl<P: Policy> DerefMut for Harness<P> {
+    fn deref_mut(&mut self) -> &mut BrokerDriver<P> {
+        &mut self.driver
+    }
 }
 
 impl Harness<AllowAll> {
@@ -47,13 +61,10 @@ impl Harness<AllowAll> {
 impl<P: Policy> Harness<P> {
     pub fn with_policy(options: BrokerOptions, policy: P) -> Self {
         Harness {
-            broker: Broker::new(options, policy),
-            now: Instant::now(),
+            driver: BrokerDriver::new(Broker::new(options, policy), Instant::now()),
             next_conn: 0,
             inbox: HashMap::new(),
             unread: HashMap::new(),
-            closed: HashMap::new(),
-            events: Vec::new(),
         }
     }
 
@@ -61,7 +72,7 @@ impl<P: Policy> Harness<P> {
     pub fn open(&mut self, version: ProtocolVersion) -> Client {
         self.next_conn += 1;
         let conn = ConnId(self.next_conn);
-        self.broker.handle_accept(conn, self.now).unwrap();
+        self.driver.open(conn).unwrap();
         Client { conn, version }
     }
 
@@ -90,11 +101,11 @@ impl<P: Policy> Harness<P> {
     }
 
     pub fn send_bytes(&mut self, client: Client, bytes: &[u8]) {
-        self.broker.handle_bytes(client.conn, self.now, bytes);
-        self.settle();
+        self.driver.send(client.conn, bytes);
     }
 
-    /// Every packet the broker has sent `client` that the test has not read.
+    /// Every packet the broker has sent `client` that the test has not read: one read of
+    /// its socket.
     pub fn recv(&mut self, client: Client) -> Vec<Packet> {
         self.receive(client);
         self.unread.remove(&client.conn).unwrap_or_default().into()
@@ -102,11 +113,9 @@ impl<P: Policy> Harness<P> {
 
     /// Takes what the broker has for `client` and decodes it, strictly.
     fn receive(&mut self, client: Client) {
-        self.settle();
-        if let Some(bytes) = self.broker.poll_transmit(client.conn) {
-            self.inbox.entry(client.conn).or_default().extend_from_slice(&bytes);
-        }
+        let bytes = self.driver.output(client.conn);
         let inbox = self.inbox.entry(client.conn).or_default();
+        inbox.extend_from_slice(&bytes);
         let options = DecodeOptions::new(client.version);
         let unread = self.unread.entry(client.conn).or_default();
         while let Some(packet) = codec::decode(inbox, &options).expect("the broker sent a packet the codec rejects") {
@@ -141,8 +150,7 @@ impl<P: Policy> Harness<P> {
 
     /// Why the broker closed `client`'s connection, if it did.
     pub fn close_reason(&mut self, client: Client) -> Option<CloseReason> {
-        self.settle();
-        self.closed.get(&client.conn).cloned()
+        self.driver.close_reason(client.conn).cloned()
     }
 
     pub fn is_open(&mut self, client: Client) -> bool {
@@ -151,48 +159,12 @@ impl<P: Policy> Harness<P> {
 
     /// The network connection drops, as if the cable were cut.
     pub fn cut(&mut self, client: Client) {
-        self.broker.handle_closed(client.conn, self.now);
-        self.closed.entry(client.conn).or_insert(CloseReason::ConnectionLost);
-        self.settle();
-    }
-
-    /// Moves the clock on, running every timer that falls due on the way, in order.
-    pub fn advance(&mut self, by: Duration) {
-        let target = self.now + by;
-        while let Some(deadline) = self.broker.poll_timeout().filter(|&deadline| deadline <= target) {
-            self.now = self.now.max(deadline);
-            self.broker.handle_timeout(self.now);
-            self.settle();
-        }
-        self.now = target;
-        self.broker.handle_timeout(self.now);
-        self.settle();
+        self.driver.close(client.conn);
     }
 
     /// Every event since the last call.
     pub fn events(&mut self) -> Vec<Event> {
-        self.settle();
-        std::mem::take(&mut self.events)
-    }
-
-    /// Does what a runtime does after each input: the connections the broker closes get
-    /// their last bytes and are reported closed.
-    fn settle(&mut self) {
-        loop {
-            while let Some((conn, reason)) = self.broker.poll_close() {
-                if let Some(bytes) = self.broker.poll_transmit(conn) {
-                    self.inbox.entry(conn).or_default().extend_from_slice(&bytes);
-                }
-                self.broker.handle_closed(conn, self.now);
-                self.closed.insert(conn, reason);
-            }
-            while let Some(event) = self.broker.poll_event() {
-                self.events.push(event);
-            }
-            // Credentials are checked at once here; a runtime checks them off its task.
-            let Some((conn, verification)) = self.broker.poll_verification() else { break };
-            self.broker.handle_verified(conn, self.now, verification.run());
-        }
+        self.driver.take_events()
     }
 }
 

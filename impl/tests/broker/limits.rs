@@ -14,9 +14,9 @@ fn max_connections_refuses_the_next_connection_until_one_closes() {
     let first = harness.open(V311);
     harness.open(V311);
     let now = harness.now;
-    assert_eq!(harness.broker.handle_accept(ConnId(99), now), Err(AcceptError::TooManyConnections { max: 2 }));
+    assert_eq!(harness.broker.handle_connected(now, ConnId(99)), Err(AcceptError::TooManyConnections { max: 2 }));
     harness.cut(first);
-    assert_eq!(harness.broker.handle_accept(ConnId(99), now), Ok(()));
+    assert_eq!(harness.broker.handle_connected(now, ConnId(99)), Ok(()));
 }
 
 #[test]
@@ -24,7 +24,7 @@ fn a_connection_id_in_use_is_refused() {
     let mut harness = Harness::new();
     let client = harness.open(V311);
     let now = harness.now;
-    assert_eq!(harness.broker.handle_accept(client.conn, now), Err(AcceptError::DuplicateConnection(client.conn)));
+    assert_eq!(harness.broker.handle_connected(now, client.conn), Err(AcceptError::DuplicateConnection(client.conn)));
 }
 
 #[test]
@@ -36,10 +36,15 @@ fn deliveries_wait_in_the_queue_while_the_transmit_buffer_is_full() {
     for _ in 0..20 {
         harness.send(publisher, publish("t", QoS::AtMostOnce, 0, "twenty bytes of data"));
     }
-    // Nothing was taken from the broker yet: only what fits under the limit was encoded.
+    // Nothing was taken from the broker yet: only what fits under the limit was encoded,
+    // and each write makes room for the next.
     let mut total = 0;
     let mut polls = 0;
-    while let Some(bytes) = harness.broker.poll_transmit(sub.conn) {
+    loop {
+        let bytes = harness.output(sub.conn);
+        if bytes.is_empty() {
+            break;
+        }
         assert!(bytes.len() < 100 + 30, "one poll holds at most the limit and one more packet");
         total += bytes.len();
         polls += 1;
@@ -56,9 +61,9 @@ fn a_client_that_never_reads_its_answers_is_disconnected() {
     let client = harness.connect("deaf", V311);
     // Answers pile up unread: 64 KiB of PINGRESPs is the floor of the threshold.
     let pings = b"\xc0\x00".repeat(32 * 1024);
-    harness.broker.handle_bytes(client.conn, harness.now, &pings);
+    harness.send_bytes(client, &pings);
     assert!(harness.is_open(client), "64 KiB of answers is tolerated");
-    harness.broker.handle_bytes(client.conn, harness.now, b"\xc0\x00");
+    harness.send_bytes(client, b"\xc0\x00");
     assert_eq!(harness.close_reason(client), Some(CloseReason::NotReading));
 }
 
@@ -86,8 +91,8 @@ fn events_nobody_polls_are_bounded_and_their_loss_is_reported() {
     let mut broker = verimqtt::broker::Broker::new(options, verimqtt::broker::AllowAll);
     let now = std::time::Instant::now();
     for n in 0..10 {
-        broker.handle_accept(ConnId(n), now).unwrap();
-        broker.handle_closed(ConnId(n), now);
+        broker.handle_connected(now, ConnId(n)).unwrap();
+        broker.handle_closed(now, ConnId(n));
     }
     let mut events = Vec::new();
     while let Some(event) = broker.poll_event() {
@@ -112,7 +117,7 @@ fn shutdown_disconnects_mqtt5_clients_with_0x8b_and_refuses_new_connections() {
     );
     harness.recv_nothing(old);
     assert_eq!(harness.close_reason(old), Some(CloseReason::ServerShuttingDown));
-    assert_eq!(harness.broker.handle_accept(ConnId(1000), now), Err(AcceptError::ShuttingDown));
+    assert_eq!(harness.broker.handle_connected(now, ConnId(1000)), Err(AcceptError::ShuttingDown));
 }
 
 #[test]

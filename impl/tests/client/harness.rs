@@ -178,7 +178,7 @@ impl Harness {
     }
 
     pub fn lose_connection(&mut self) {
-        self.client.handle_connection_lost(self.now);
+        self.client.handle_closed(self.now);
         self.outbox.clear();
     }
 }

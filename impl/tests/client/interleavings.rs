@@ -318,7 +318,7 @@ impl World {
             Step::Advance { millis } => self.advance(Duration::from_millis(u64::from(*millis))),
             Step::LoseConnection => {
                 if self.server.connection.is_some() {
-                    self.client.handle_connection_lost(self.now);
+                    self.client.handle_closed(self.now);
                     self.server_connection_closed();
                 }
             }

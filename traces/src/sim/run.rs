@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use verimqtt::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
+use verimqtt::broker::{AllowAll, Broker, BrokerOptions, Closing, ConnId as BrokerConn};
 use verimqtt::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
 use verimqtt::codec::{Disconnect, MqttString, Properties, QoS, ReasonCode, Subscription, SubscriptionOptions, Will};
 use verimqtt_spec::trace::{ConnId, Event, PacketKind, TraceEvent};
@@ -178,7 +178,7 @@ impl Run {
         }
         let now = self.clock.now();
         let conn = self.links.len() as ConnId + 1;
-        self.broker.handle_accept(BrokerConn(conn), now).map_err(|error| error.to_string())?;
+        self.broker.handle_connected(now, BrokerConn(conn)).map_err(|error| error.to_string())?;
         self.links.push(Link::new(client));
         self.current[client] = Some(self.links.len() - 1);
         self.log.client_connects(client, conn);
@@ -215,20 +215,22 @@ impl Run {
         loop {
             for (index, link) in self.links.iter_mut().enumerate() {
                 let conn = BrokerConn(index as ConnId + 1);
+                // Each write makes room for the messages waiting behind it.
                 while let Some(bytes) = self.broker.poll_transmit(conn) {
                     link.send(Side::Client, bytes);
+                    self.broker.handle_written(now, conn);
                 }
             }
             while self.broker.poll_event().is_some() {}
-            let Some((conn, _reason)) = self.broker.poll_close() else { return };
+            let Some(Closing { conn, last_bytes, .. }) = self.broker.poll_close() else { return };
             let Some(link) = usize::try_from(conn.0).ok().and_then(|n| self.links.get_mut(n.wrapping_sub(1))) else {
                 continue;
             };
-            while let Some(bytes) = self.broker.poll_transmit(conn) {
+            if let Some(bytes) = last_bytes {
                 link.send(Side::Client, bytes);
             }
             link.close(Side::Client);
-            self.broker.handle_closed(conn, now);
+            self.broker.handle_closed(now, conn);
         }
     }
 
@@ -270,10 +272,15 @@ impl Run {
             return;
         }
         match (receiver, segment) {
-            (Side::Broker, Segment::Packet(bytes)) => self.broker.handle_bytes(conn, now, &bytes),
+            (Side::Broker, Segment::Packet(bytes)) => {
+                let taken = self.broker.handle_bytes(now, conn, &bytes);
+                // A scenario's few messages are far below the broker's queue limits: it never
+                // holds a client back, so it takes everything.
+                debug_assert_eq!(taken, bytes.len(), "the broker held a client back");
+            }
             (Side::Broker, Segment::Close) => {
                 self.links[link].broker_open = false;
-                self.broker.handle_closed(conn, now);
+                self.broker.handle_closed(now, conn);
             }
             (Side::Client, Segment::Packet(bytes)) => {
                 let mut offered = &bytes[..];
@@ -284,7 +291,7 @@ impl Run {
                 }
             }
             (Side::Client, Segment::Close) => {
-                self.clients[client].handle_connection_lost(now);
+                self.clients[client].handle_closed(now);
                 self.pump_client(client);
             }
         }
@@ -323,7 +330,7 @@ impl Run {
             match side {
                 Side::Broker => {
                     self.links[link].broker_open = false;
-                    self.broker.handle_closed(BrokerConn(link as ConnId + 1), self.clock.now());
+                    self.broker.handle_closed(self.clock.now(), BrokerConn(link as ConnId + 1));
                     self.pump_broker();
                 }
                 Side::Client => self.close_client_end(link),
@@ -335,7 +342,7 @@ impl Run {
     fn close_client_end(&mut self, link: usize) {
         let client = self.links[link].client;
         self.links[link].client_open = false;
-        self.clients[client].handle_connection_lost(self.clock.now());
+        self.clients[client].handle_closed(self.clock.now());
         self.current[client] = None;
         while self.clients[client].poll_event().is_some() {}
         while self.clients[client].poll_transmit().is_some() {}

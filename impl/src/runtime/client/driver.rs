@@ -537,7 +537,7 @@ impl Driver {
     /// The transport failed or the broker closed it.
     fn connection_lost(&mut self) {
         self.link = Link::default();
-        self.client.handle_connection_lost(Instant::now());
+        self.client.handle_closed(Instant::now());
     }
 
     /// Writes the last packets the client left (acknowledgements, DISCONNECT) and closes the

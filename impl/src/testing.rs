@@ -1,0 +1,316 @@
+//! Drivers that keep the sans-IO contract over a simulated network and clock, for tests,
+//! fuzz targets, simulations and benchmarks: one for the [`Broker`], one for the [`Client`],
+//! and a [`Pair`] that connects clients to a broker. Time moves only when the caller says;
+//! every timer fires at its own deadline.
+//!
+//! A driver does what a runtime does after every input: it writes out the connections the
+//! broker closes (their last bytes, then [`Broker::handle_closed`]), runs the checks of
+//! credentials at once, keeps the bytes a machine did not take and offers them again when
+//! it reads again, and collects events. What a machine *sends* waits until the caller takes
+//! it, so that a test can leave a peer unread.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::broker::{AcceptError, Broker, CloseReason, Closing, ConnId, Event, Policy};
+use crate::client::{self, Client};
+
+/// What the driver knows of one of the broker's connections.
+#[derive(Debug, Default)]
+struct Link {
+    /// Bytes offered that the broker did not take: it holds the connection back.
+    unsent: Bytes,
+    /// The connection is held back; `unsent` is offered again once it is not.
+    held: bool,
+}
+
+/// A [`Broker`] driven as a runtime drives it.
+#[derive(Debug)]
+pub struct BrokerDriver<P: Policy> {
+    pub broker: Broker<P>,
+    pub now: Instant,
+    links: BTreeMap<ConnId, Link>,
+    /// The last bytes of each connection the broker closed, until taken.
+    last_bytes: BTreeMap<ConnId, BytesMut>,
+    closed: BTreeMap<ConnId, CloseReason>,
+    /// The connections closed since [`BrokerDriver::take_closed`] was last called.
+    newly_closed: Vec<(ConnId, CloseReason)>,
+    events: Vec<Event>,
+    reading: Vec<(ConnId, bool)>,
+}
+
+impl<P: Policy> BrokerDriver<P> {
+    pub fn new(broker: Broker<P>, now: Instant) -> Self {
+        BrokerDriver {
+            broker,
+            now,
+            links: BTreeMap::new(),
+            last_bytes: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            newly_closed: Vec::new(),
+            events: Vec::new(),
+            reading: Vec::new(),
+        }
+    }
+
+    /// A network connection opens.
+    pub fn open(&mut self, conn: ConnId) -> Result<(), AcceptError> {
+        self.broker.handle_connected(self.now, conn)?;
+        self.links.insert(conn, Link::default());
+        self.settle();
+        Ok(())
+    }
+
+    /// Bytes arrive on `conn`, after any it did not take yet.
+    pub fn send(&mut self, conn: ConnId, bytes: &[u8]) {
+        let Some(link) = self.links.get_mut(&conn) else { return };
+        let mut pending = BytesMut::from(&link.unsent[..]);
+        pending.extend_from_slice(bytes);
+        link.unsent = pending.freeze();
+        self.offer(conn);
+        self.settle();
+    }
+
+    fn offer(&mut self, conn: ConnId) {
+        let Some(link) = self.links.get_mut(&conn) else { return };
+        if link.unsent.is_empty() || link.held {
+            return;
+        }
+        let unsent = std::mem::take(&mut link.unsent);
+        let taken = self.broker.handle_bytes(self.now, conn, &unsent);
+        if let Some(link) = self.links.get_mut(&conn) {
+            link.unsent = unsent.slice(taken..);
+        }
+    }
+
+    /// The peer closes `conn`: what it sent is read first, held back or not.
+    pub fn close(&mut self, conn: ConnId) {
+        if let Some(link) = self.links.remove(&conn) {
+            self.broker.handle_closing(self.now, conn);
+            self.broker.handle_bytes(self.now, conn, &link.unsent);
+            self.broker.handle_closed(self.now, conn);
+            self.record_close(conn, CloseReason::ConnectionLost);
+        }
+        self.settle();
+    }
+
+    fn record_close(&mut self, conn: ConnId, reason: CloseReason) {
+        self.newly_closed.push((conn, reason.clone()));
+        self.closed.entry(conn).or_insert(reason);
+    }
+
+    /// What the broker has sent on `conn` since it was last asked: one poll, as one write of
+    /// a socket; writing it makes room for more ([`Broker::handle_written`]). Once the broker
+    /// closed `conn`, its last bytes.
+    pub fn output(&mut self, conn: ConnId) -> Bytes {
+        if let Some(last) = self.last_bytes.remove(&conn) {
+            return last.freeze();
+        }
+        let bytes = self.broker.poll_transmit(conn).unwrap_or_default();
+        self.broker.handle_written(self.now, conn);
+        self.settle();
+        bytes
+    }
+
+    /// Moves the clock to `when`, running every timer that falls due on the way, in order.
+    pub fn advance_to(&mut self, when: Instant) {
+        while let Some(deadline) = self.broker.poll_timeout().filter(|&deadline| deadline <= when) {
+            self.now = self.now.max(deadline);
+            self.broker.handle_timeout(self.now);
+            self.settle();
+        }
+        self.now = self.now.max(when);
+    }
+
+    pub fn advance(&mut self, by: Duration) {
+        self.advance_to(self.now + by);
+    }
+
+    /// Why the broker closed `conn`, or saw it close, if it did.
+    pub fn close_reason(&self, conn: ConnId) -> Option<&CloseReason> {
+        self.closed.get(&conn)
+    }
+
+    /// The connections closed since the last call, by the broker or by their peer, and why.
+    pub fn take_closed(&mut self) -> Vec<(ConnId, CloseReason)> {
+        std::mem::take(&mut self.newly_closed)
+    }
+
+    /// The events since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The connections the broker stopped (`false`) or started (`true`) reading since the
+    /// last call.
+    pub fn take_reading_changes(&mut self) -> Vec<(ConnId, bool)> {
+        std::mem::take(&mut self.reading)
+    }
+
+    /// Carries out what the broker decided, until it decides nothing more.
+    fn settle(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(Closing { conn, reason, last_bytes }) = self.broker.poll_close() {
+                moved = true;
+                self.last_bytes.entry(conn).or_default().extend_from_slice(&last_bytes.unwrap_or_default());
+                self.links.remove(&conn);
+                self.broker.handle_closed(self.now, conn);
+                self.record_close(conn, reason);
+            }
+            while let Some((conn, verification)) = self.broker.poll_verification() {
+                moved = true;
+                self.broker.handle_verified(self.now, conn, verification.run());
+            }
+            while let Some((conn, reading)) = self.broker.poll_reading() {
+                self.reading.push((conn, reading));
+                if let Some(link) = self.links.get_mut(&conn) {
+                    link.held = !reading;
+                }
+                if reading {
+                    moved = true;
+                    self.offer(conn);
+                }
+            }
+            self.events.extend(std::iter::from_fn(|| self.broker.poll_event()));
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
+/// A [`Client`] driven as a runtime drives it.
+#[derive(Debug)]
+pub struct ClientDriver {
+    pub client: Client,
+    pub now: Instant,
+    /// Bytes from the server the client did not take yet.
+    unsent: Bytes,
+    events: VecDeque<client::Event>,
+}
+
+impl ClientDriver {
+    pub fn new(client: Client, now: Instant) -> Self {
+        ClientDriver { client, now, unsent: Bytes::new(), events: VecDeque::new() }
+    }
+
+    /// Bytes from the server, after any the client did not take yet. The client takes what
+    /// it can; the rest waits until its events are polled.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        let mut pending = BytesMut::from(&self.unsent[..]);
+        pending.extend_from_slice(bytes);
+        self.unsent = pending.freeze();
+        self.settle();
+    }
+
+    /// Everything the client has to send now.
+    pub fn output(&mut self) -> BytesMut {
+        let mut out = BytesMut::new();
+        while let Some(bytes) = self.client.poll_transmit() {
+            out.extend_from_slice(&bytes);
+        }
+        out
+    }
+
+    /// The events since the last call.
+    pub fn take_events(&mut self) -> Vec<client::Event> {
+        self.settle();
+        self.events.drain(..).collect()
+    }
+
+    /// Moves the clock to `when`, running every timer that falls due on the way, in order.
+    pub fn advance_to(&mut self, when: Instant) {
+        while let Some(deadline) = self.client.poll_timeout().filter(|&deadline| deadline <= when) {
+            self.now = self.now.max(deadline);
+            self.client.handle_timeout(self.now);
+            self.settle();
+        }
+        self.now = self.now.max(when);
+    }
+
+    /// Takes the events so that the client reads on, and offers it what it did not take.
+    fn settle(&mut self) {
+        loop {
+            self.events.extend(std::iter::from_fn(|| self.client.poll_event()));
+            if self.unsent.is_empty() {
+                return;
+            }
+            let taken = self.client.handle_bytes(self.now, &self.unsent);
+            self.unsent = self.unsent.slice(taken..);
+            if taken == 0 {
+                return;
+            }
+        }
+    }
+}
+
+/// Clients connected to a broker through a network that delivers at once, on one clock.
+#[derive(Debug)]
+pub struct Pair<P: Policy> {
+    pub broker: BrokerDriver<P>,
+    pub clients: Vec<(ConnId, ClientDriver)>,
+    next_conn: u64,
+}
+
+impl<P: Policy> Pair<P> {
+    pub fn new(broker: Broker<P>, now: Instant) -> Self {
+        Pair { broker: BrokerDriver::new(broker, now), clients: Vec::new(), next_conn: 1 }
+    }
+
+    /// Opens a connection for `client` (which then connects as it is told): returns its
+    /// index.
+    pub fn add(&mut self, client: Client) -> Result<usize, AcceptError> {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        self.broker.open(conn)?;
+        let mut driver = ClientDriver::new(client, self.broker.now);
+        driver.client.handle_connected(driver.now);
+        self.clients.push((conn, driver));
+        Ok(self.clients.len() - 1)
+    }
+
+    /// Moves bytes both ways until nothing moves.
+    pub fn exchange(&mut self) {
+        loop {
+            let mut moved = false;
+            for (conn, client) in &mut self.clients {
+                let up = client.output();
+                if !up.is_empty() {
+                    moved = true;
+                    self.broker.send(*conn, &up);
+                }
+                let down = self.broker.output(*conn);
+                if !down.is_empty() {
+                    moved = true;
+                    client.receive(&down);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Lets time pass for everyone, exchanging bytes at every deadline on the way.
+    pub fn advance(&mut self, by: Duration) {
+        let target = self.broker.now + by;
+        loop {
+            self.exchange();
+            let deadlines = self.clients.iter().filter_map(|(_, client)| client.client.poll_timeout());
+            let next = deadlines.chain(self.broker.broker.poll_timeout()).filter(|&when| when <= target).min();
+            let Some(when) = next else { break };
+            self.broker.advance_to(when);
+            for (_, client) in &mut self.clients {
+                client.advance_to(when);
+            }
+        }
+        self.broker.advance_to(target);
+        for (_, client) in &mut self.clients {
+            client.advance_to(target);
+        }
+        self.exchange();
+    }
+}
