@@ -2,6 +2,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use verimqtt::codec::ProtocolVersion;
+use verimqtt_proto::codec::ProtocolVersion;
 
 fuzz_target!(|data: &[u8]| verimqtt_fuzz::check_decode_stream(data, ProtocolVersion::V5));

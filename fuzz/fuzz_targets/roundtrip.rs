@@ -5,7 +5,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use verimqtt::codec::{self, DecodeOptions, ProtocolVersion};
+use verimqtt_proto::codec::{self, DecodeOptions, ProtocolVersion};
 
 fn run(u: &mut Unstructured) -> Result<()> {
     let version = if u.arbitrary()? { ProtocolVersion::V5 } else { ProtocolVersion::V311 };

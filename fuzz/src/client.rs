@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use arbitrary::{Result, Unstructured};
 use bytes::{Bytes, BytesMut};
-use verimqtt::client::{Client, ClientOptions};
-use verimqtt::codec::{
+use verimqtt_proto::client::{Client, ClientOptions};
+use verimqtt_proto::codec::{
     self, ConnAck, DecodeOptions, Disconnect, MqttString, Packet, PacketId, Properties, ProtocolVersion, PublishAck,
     QoS, ReasonCode, SubAck, Subscription, SubscriptionOptions, UnsubAck,
 };

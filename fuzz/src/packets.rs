@@ -6,7 +6,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
-use verimqtt::codec::*;
+use verimqtt_proto::codec::*;
 
 /// A packet of any type for `version` (AUTH and CONNECT of the other version included: the
 /// encoder must refuse those).

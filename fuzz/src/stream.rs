@@ -11,7 +11,7 @@
 //! Termination is structural: every packet consumes at least two bytes.
 
 use bytes::BytesMut;
-use verimqtt::codec::{self, DecodeOptions, MAX_PACKET_SIZE, Packet, ProtocolVersion};
+use verimqtt_proto::codec::{self, DecodeOptions, MAX_PACKET_SIZE, Packet, ProtocolVersion};
 
 pub fn check_decode_stream(data: &[u8], version: ProtocolVersion) {
     let Some((&control, stream)) = data.split_first() else { return };

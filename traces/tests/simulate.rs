@@ -3,7 +3,7 @@
 // A test's own setup failing is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use verimqtt::codec::{ProtocolVersion, QoS};
+use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::{Event, PacketKind, TraceEvent};
 use verimqtt_traces::sim::{ClientSpec, Scenario, SessionKind, Side, Step, named_scenarios, simulate};
 

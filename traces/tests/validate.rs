@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use verimqtt::codec::QoS;
+use verimqtt_proto::codec::QoS;
 use verimqtt_spec::trace::read_trace;
 use verimqtt_traces::check::Rule;
 use verimqtt_traces::check_trace;

@@ -1,7 +1,7 @@
 //! Writes the seed corpora of the fuzz targets, so that nobody writes seeds by hand:
 //! - one packet of each type in each version, from the codec's byte snapshots
-//!   (`impl/tests/codec/snapshots/*.snap`);
-//! - every malformed input of the codec's table (`impl/tests/codec/malformed.rs`).
+//!   (`impl/verimqtt-proto/tests/codec/snapshots/*.snap`);
+//! - every malformed input of the codec's table (`impl/verimqtt-proto/tests/codec/malformed.rs`).
 //!
 //! Run from anywhere: `cargo run --manifest-path fuzz/Cargo.toml -p verimqtt-fuzz-seeds`.
 //! The decode targets read their first byte as a control byte (maximum packet size, split
@@ -26,7 +26,7 @@ struct Seed {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let codec_tests = repo.join("impl/tests/codec");
+    let codec_tests = repo.join("impl/verimqtt-proto/tests/codec");
     let mut seeds = snapshot_packets(&codec_tests.join("snapshots"))?;
     seeds.extend(malformed_inputs(&codec_tests.join("malformed.rs"))?);
 

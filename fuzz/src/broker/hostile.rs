@@ -14,8 +14,8 @@ use std::num::{NonZeroU16, NonZeroU32};
 use arbitrary::unstructured::Int;
 use arbitrary::{Result, Unstructured};
 use bytes::{Bytes, BytesMut};
-use verimqtt::broker::BrokerOptions;
-use verimqtt::codec::{
+use verimqtt_proto::broker::BrokerOptions;
+use verimqtt_proto::codec::{
     Binary, Connect, Disconnect, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
     Subscribe, Subscription, SubscriptionId, SubscriptionOptions, Unsubscribe, UserProperty, Will, shared_subscription,
 };

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use arbitrary::{Result, Unstructured};
 use bytes::BytesMut;
-use verimqtt::broker::{AllowAll, Broker, BrokerOptions, CloseReason, ConnId, Event};
-use verimqtt::codec::{self, DecodeOptions, Packet, ProtocolVersion};
-use verimqtt::testing::BrokerDriver;
+use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, CloseReason, ConnId, Event};
+use verimqtt_proto::codec::{self, DecodeOptions, Packet, ProtocolVersion};
+use verimqtt_proto::testing::BrokerDriver;
 
 pub use hostile::Hostile;
 pub use small::SmallLimits;
@@ -64,7 +64,7 @@ struct Peer {
     received: BytesMut,
 }
 
-/// The broker under the one driver of `verimqtt::testing`, with the peers' view of it.
+/// The broker under the one driver of `verimqtt_proto::testing`, with the peers' view of it.
 struct BrokerHarness {
     driver: BrokerDriver<AllowAll>,
     peers: [Option<Peer>; SLOTS],

@@ -4,8 +4,8 @@
 
 use arbitrary::{Result, Unstructured};
 use bytes::BytesMut;
-use verimqtt::broker::BrokerOptions;
-use verimqtt::codec::{Connect, MqttString, Packet, ProtocolVersion};
+use verimqtt_proto::broker::BrokerOptions;
+use verimqtt_proto::codec::{Connect, MqttString, Packet, ProtocolVersion};
 
 use super::{Traffic, encode};
 use crate::packets::arbitrary_packet;

@@ -4,7 +4,7 @@
 //! global order, and is the same for the same scenario and seed.
 //!
 //! ```
-//! use verimqtt::codec::{ProtocolVersion, QoS};
+//! use verimqtt_proto::codec::{ProtocolVersion, QoS};
 //! use verimqtt_traces::sim::{simulate, ClientSpec, Scenario, SessionKind, Step};
 //!
 //! let scenario = Scenario::new(ProtocolVersion::V5)

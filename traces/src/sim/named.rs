@@ -1,7 +1,7 @@
 //! The named situations of the corpus, each a scenario and a seed, so that every corpus
 //! trace can be recorded again.
 
-use verimqtt::codec::{ProtocolVersion, QoS};
+use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::PacketKind;
 
 use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step};

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use verimqtt::trace::{Event, Observer};
+use verimqtt_proto::trace::{Event, Observer};
 use verimqtt_spec::trace::{ConnId, Node, TraceEvent};
 
 /// The trace so far, shared by the observers of every node.

@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use verimqtt::broker::{AllowAll, Broker, BrokerOptions, Closing, ConnId as BrokerConn};
-use verimqtt::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
-use verimqtt::codec::{Disconnect, MqttString, Properties, QoS, ReasonCode, Subscription, SubscriptionOptions, Will};
+use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, Closing, ConnId as BrokerConn};
+use verimqtt_proto::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
+use verimqtt_proto::codec::{
+    Disconnect, MqttString, Properties, QoS, ReasonCode, Subscription, SubscriptionOptions, Will,
+};
 use verimqtt_spec::trace::{ConnId, Event, PacketKind, TraceEvent};
 
 use super::network::{Link, Segment};

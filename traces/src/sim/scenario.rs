@@ -1,6 +1,6 @@
 //! What a simulated run does: the clients, their sessions, and the steps of the run in order.
 
-use verimqtt::codec::{ProtocolVersion, QoS};
+use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::PacketKind;
 
 /// The default length of a tick of simulated time.

@@ -7,7 +7,7 @@
 //! clients, 4 messages and 3 cuts.
 
 use proptest::prelude::*;
-use verimqtt::codec::{ProtocolVersion, QoS};
+use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::PacketKind;
 
 use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step};

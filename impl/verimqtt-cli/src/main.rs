@@ -1,0 +1,199 @@
+//! `verimqtt`: the command line of verimqtt. `verimqtt broker` serves MQTT 3.1.1 and 5.0;
+//! `verimqtt passwd` writes password files; `verimqtt pub` and `verimqtt sub` publish and
+//! subscribe with mosquitto_pub's and mosquitto_sub's flags; `verimqtt bench` puts a load on
+//! any broker and measures it.
+
+mod bench;
+mod pubsub;
+mod signals;
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use verimqtt::runtime::BrokerConfig;
+use verimqtt::runtime::config::Limits;
+use verimqtt::runtime::passwd::set_password;
+
+use signals::Reload;
+
+#[derive(Debug, Parser)]
+#[command(name = "verimqtt", version, about = "A model-checked reference implementation of MQTT 3.1.1 and 5.0")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an MQTT broker until Ctrl-C or SIGTERM, which disconnect every client cleanly.
+    /// SIGHUP reads the password and ACL files of the configuration again. Logs go to stderr;
+    /// RUST_LOG sets the level (default info; debug shows every socket).
+    Broker(BrokerArgs),
+    /// Add a user to a password file, or change its password. The file is in mosquitto's
+    /// format (the hash is salted PBKDF2-SHA512) and is created if missing. As with
+    /// mosquitto_passwd, -b takes the password as an argument; otherwise it is asked twice on
+    /// a terminal, or read from the first line of standard input.
+    Passwd(PasswdArgs),
+    /// Publish a message (mosquitto_pub's flags; -h is the host, --help the help).
+    #[command(disable_help_flag = true)]
+    Pub(pubsub::publish::PubArgs),
+    /// Print the messages on some topics (mosquitto_sub's flags; -h is the host, --help the
+    /// help).
+    #[command(disable_help_flag = true)]
+    Sub(pubsub::subscribe::SubArgs),
+    /// Put a load on any MQTT broker and measure it: publisher/subscriber pairs, fan-in or
+    /// fan-out, at QoS 0, 1 or 2; prints messages sent, delivered, lost and duplicated, the
+    /// throughput and latency percentiles (--json for all of it, per client).
+    Bench(bench::options::BenchArgs),
+}
+
+/// Each limit defaults to the configuration file's, or else to the broker's default (see
+/// `BrokerOptions`).
+#[derive(Debug, Args)]
+struct BrokerArgs {
+    /// Configuration file (TOML: listeners, limits, auth, ACL, $SYS; see
+    /// impl/verimqtt/examples/broker.toml). Without it: TCP on 127.0.0.1:1883, anonymous clients
+    /// allowed.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address of the TCP listener, instead of 127.0.0.1:1883 (without -c only).
+    #[arg(long, conflicts_with = "config")]
+    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+#[derive(Debug, Args)]
+struct PasswdArgs {
+    /// Batch mode: the password is the argument after the username.
+    #[arg(short = 'b', requires = "password")]
+    batch: bool,
+    /// The password file.
+    file: PathBuf,
+    /// The user to add or change.
+    user: String,
+    /// The password (with -b only).
+    #[arg(requires = "batch")]
+    password: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Broker(args) => run_broker(args),
+        Command::Passwd(args) => match run_passwd(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("verimqtt passwd: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Pub(args) => run_client("pub", pubsub::publish::run(args)),
+        Command::Sub(args) => run_client("sub", pubsub::subscribe::run(args)),
+        Command::Bench(args) => run_bench(args),
+    }
+}
+
+/// Runs `pub` or `sub`; an error is one line on stderr and a failure exit code.
+fn run_client(command: &str, run: impl Future<Output = Result<(), String>>) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))
+        .and_then(|runtime| runtime.block_on(run));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("verimqtt {command}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `bench` on every core: the load must not be what limits the broker.
+fn run_bench(args: bench::options::BenchArgs) -> ExitCode {
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))
+        .and_then(|runtime| runtime.block_on(bench::run(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("verimqtt bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_broker(args: BrokerArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let config = match &args.config {
+        Some(path) => BrokerConfig::load(path),
+        None => Ok(BrokerConfig::default()),
+    };
+    let mut config = match config {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!("invalid configuration: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(listen) = args.listen {
+        // Without -c there is the one default listener.
+        config.listeners.iter_mut().for_each(|listener| listener.bind = listen);
+    }
+    config.options = args.limits.apply(config.options);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let (updates, policy_updates) = tokio::sync::mpsc::unbounded_channel();
+        let reload = Reload {
+            path: args.config,
+            limits: args.limits,
+            policy: config.policy.clone(),
+            options: config.options.clone(),
+        };
+        let server = config.bind().map_err(|error| error.to_string())?.policy_updates(policy_updates);
+        tokio::spawn(signals::reload_on_hangup(reload, updates));
+        server.run(signals::stop()).await.map_err(|error| error.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("broker failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_passwd(args: &PasswdArgs) -> Result<(), String> {
+    let password = match &args.password {
+        Some(password) => password.clone(),
+        None => read_password()?,
+    };
+    set_password(&args.file, &args.user, &password).map_err(|error| error.to_string())
+}
+
+/// Asks twice on a terminal; otherwise the first line of standard input, for scripts.
+fn read_password() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|error| error.to_string())?;
+        let again = rpassword::prompt_password("Password again: ").map_err(|error| error.to_string())?;
+        return if first == again { Ok(first) } else { Err("the passwords differ".into()) };
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|error| error.to_string())?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}

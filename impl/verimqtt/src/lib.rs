@@ -1,0 +1,33 @@
+//! verimqtt: a model-checked reference implementation of MQTT 3.1.1 and MQTT 5.0, on tokio.
+//!
+//! The sans-IO core is the crate `verimqtt-proto`, re-exported here so that one dependency
+//! gives all of it:
+//!
+//! - [`codec`]: a strict, zero-copy encoder and decoder for every control packet of both
+//!   versions, where every rejection names the normative statement it enforces.
+//! - [`client`]: the sans-IO client state machine of both versions.
+//! - [`broker`]: the sans-IO MQTT 3.1.1 and 5.0 broker.
+//! - [`session`]: the session layer the client and the broker share.
+//! - [`trace`]: the observer both machines report each observable step to.
+//! - [`testing`] (feature `testing`): drivers of both machines on simulated time.
+//!
+//! This crate adds the I/O:
+//!
+//! - [`auth`]: password files and topic ACLs in mosquitto's formats, as a broker
+//!   [`Policy`](broker::Policy).
+//! - [`runtime`]: the broker served over TCP, TLS and WebSocket with `$SYS`, its
+//!   configuration file, [`runtime::EmbeddedBroker`] to run one in-process on an ephemeral
+//!   loopback port, and the async client.
+#![deny(unsafe_code)]
+
+#[cfg(feature = "testing")]
+pub use verimqtt_proto::testing;
+pub use verimqtt_proto::{broker, client, codec, session, trace};
+
+pub mod auth;
+pub mod runtime;
+
+/// The README's examples run as doctests, so they cannot drift from the code.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
