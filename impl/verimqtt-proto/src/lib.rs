@@ -20,6 +20,7 @@
 // Denied rather than forbidden: the codec has one measured exception, `ascii_text` in
 // codec/string.rs, which allows it where it stands.
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod broker;
 pub mod client;

@@ -19,6 +19,7 @@
 //!   configuration file, [`runtime::EmbeddedBroker`] to run one in-process on an ephemeral
 //!   loopback port, and the async client.
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 #[cfg(feature = "testing")]
 pub use verimqtt_proto::testing;

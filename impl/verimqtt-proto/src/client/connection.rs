@@ -51,7 +51,7 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub fn new(now: Instant, options: &ClientOptions) -> Self {
+    pub(super) fn new(now: Instant, options: &ClientOptions) -> Self {
         let version = options.protocol_version;
         let max_packet_size = options.maximum_packet_size.map_or(MAX_PACKET_SIZE, |max| max.get());
         Connection {
@@ -72,7 +72,7 @@ impl Connection {
     }
 
     /// Time never goes back, whatever the caller passes.
-    pub fn advance(&mut self, now: Instant) {
+    pub(super) fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now);
     }
 }

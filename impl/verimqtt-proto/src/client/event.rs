@@ -103,7 +103,7 @@ pub enum DisconnectReason {
     /// The transport went down.
     ConnectionLost,
     /// Nothing was received for the abort period, whether or not a ping was outstanding.
-    KeepaliveTimeout,
+    KeepAliveTimeout,
     /// No CONNACK came within the CONNACK timeout.
     ConnAckTimeout,
     /// The server refused the connection in its CONNACK.
@@ -156,24 +156,24 @@ pub(crate) struct EventQueue {
 }
 
 impl EventQueue {
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         EventQueue { events: VecDeque::new(), capacity }
     }
 
-    pub fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         self.events.len() >= self.capacity
     }
 
-    pub fn push(&mut self, event: Event) {
+    pub(super) fn push(&mut self, event: Event) {
         self.events.push_back(event);
     }
 
-    pub fn pop(&mut self) -> Option<Event> {
+    pub(super) fn pop(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
     /// Reports dropped requests, if there are any.
-    pub fn dropped(&mut self, reason: DropReason, requests: Vec<DroppedRequest>) {
+    pub(super) fn dropped(&mut self, reason: DropReason, requests: Vec<DroppedRequest>) {
         if !requests.is_empty() {
             self.push(Event::Dropped { reason, requests });
         }

@@ -38,12 +38,12 @@ pub(crate) struct KeepAlive {
 }
 
 impl KeepAlive {
-    pub fn new(now: Instant) -> Self {
+    pub(super) fn new(now: Instant) -> Self {
         KeepAlive { periods: None, last_sent: now, last_received: now, ping_outstanding: false }
     }
 
     /// Starts the timers for a keep alive of `seconds`; 0 leaves them all off.
-    pub fn start(&mut self, seconds: u16, recv_idle_ping: IdlePeriod, recv_idle_abort: IdlePeriod) {
+    pub(super) fn start(&mut self, seconds: u16, recv_idle_ping: IdlePeriod, recv_idle_abort: IdlePeriod) {
         let keep_alive = Duration::from_secs(u64::from(seconds));
         self.periods = (seconds != 0).then(|| Periods {
             keep_alive,
@@ -52,11 +52,11 @@ impl KeepAlive {
         });
     }
 
-    pub fn on_sent(&mut self, now: Instant) {
+    pub(super) fn on_sent(&mut self, now: Instant) {
         self.last_sent = now;
     }
 
-    pub fn on_received(&mut self, now: Instant) {
+    pub(super) fn on_received(&mut self, now: Instant) {
         self.last_received = now;
     }
 
@@ -74,12 +74,12 @@ impl KeepAlive {
     }
 
     /// The next instant at which [`KeepAlive::due`] may ask for something.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(super) fn deadline(&self) -> Option<Instant> {
         earliest(self.ping_deadline(), self.abort_deadline())
     }
 
     /// What is due at `now`. Asking for a ping counts it as outstanding.
-    pub fn due(&mut self, now: Instant) -> Due {
+    pub(super) fn due(&mut self, now: Instant) -> Due {
         if self.abort_deadline().is_some_and(|deadline| deadline <= now) {
             return Due::Abort;
         }
@@ -91,7 +91,7 @@ impl KeepAlive {
     }
 
     /// A PINGRESP arrived; `false` if no PINGREQ was outstanding.
-    pub fn on_pingresp(&mut self) -> bool {
+    pub(super) fn on_pingresp(&mut self) -> bool {
         std::mem::replace(&mut self.ping_outstanding, false)
     }
 }

@@ -20,7 +20,7 @@ pub(crate) struct ServerLimits {
 }
 
 impl ServerLimits {
-    pub const DEFAULT: ServerLimits = ServerLimits {
+    pub(super) const DEFAULT: ServerLimits = ServerLimits {
         receive_maximum: u16::MAX as usize,
         maximum_qos: QoS::ExactlyOnce,
         retain_available: true,
@@ -31,7 +31,7 @@ impl ServerLimits {
         shared_subscriptions: true,
     };
 
-    pub fn from_connack(properties: &Properties) -> Self {
+    pub(super) fn from_connack(properties: &Properties) -> Self {
         let default = Self::DEFAULT;
         ServerLimits {
             receive_maximum: properties.receive_maximum.map_or(default.receive_maximum, |max| usize::from(max.get())),
@@ -46,7 +46,7 @@ impl ServerLimits {
     }
 
     /// A packet of `size` bytes may go [MQTT-3.2.2-15].
-    pub fn check_size(&self, size: usize) -> Result<(), CommandError> {
+    pub(super) fn check_size(&self, size: usize) -> Result<(), CommandError> {
         match self.maximum_packet_size {
             Some(max) if size > max as usize => Err(CommandError::PacketTooLarge { size, max }),
             _ => Ok(()),
@@ -54,7 +54,7 @@ impl ServerLimits {
     }
 
     /// The server takes this QoS and retain flag ([MQTT-3.2.2-11], [MQTT-3.2.2-14]).
-    pub fn check_publish(&self, publish: &Publish) -> Result<(), CommandError> {
+    pub(super) fn check_publish(&self, publish: &Publish) -> Result<(), CommandError> {
         if publish.qos > self.maximum_qos {
             return Err(CommandError::QosNotSupported { requested: publish.qos, maximum: self.maximum_qos });
         }
@@ -66,7 +66,7 @@ impl ServerLimits {
 
     /// The server supports what a SUBSCRIBE asks for; one that does not would close the
     /// connection (reason codes 0xA1, 0x9E, 0xA2 of section 3.14.2.1).
-    pub fn check_request(&self, request: &Request, version: ProtocolVersion) -> Result<(), CommandError> {
+    pub(super) fn check_request(&self, request: &Request, version: ProtocolVersion) -> Result<(), CommandError> {
         let Request::Subscribe(subscribe) = request else { return Ok(()) };
         if !self.subscription_identifiers && !subscribe.properties.subscription_identifiers.is_empty() {
             return Err(CommandError::SubscriptionIdentifiersNotSupported);

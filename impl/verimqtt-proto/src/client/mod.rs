@@ -245,7 +245,7 @@ impl Client {
         match connection.keep_alive.due(now) {
             Due::Abort => {
                 self.tracer.timer(now, trace::Timer::KeepaliveAbort);
-                self.close(now, DisconnectReason::KeepaliveTimeout, Farewell::Silent);
+                self.close(now, DisconnectReason::KeepAliveTimeout, Farewell::Silent);
             }
             Due::Ping => {
                 self.tracer.timer(now, trace::Timer::KeepalivePing);

@@ -83,7 +83,7 @@ fn close_reason(reason: &DisconnectReason) -> CloseReason {
     match reason {
         DisconnectReason::Requested => CloseReason::Disconnected,
         DisconnectReason::ConnectionLost => CloseReason::ConnectionLost,
-        DisconnectReason::KeepaliveTimeout => CloseReason::KeepaliveTimeout,
+        DisconnectReason::KeepAliveTimeout => CloseReason::KeepaliveTimeout,
         DisconnectReason::ConnAckTimeout => CloseReason::ConnackTimeout,
         DisconnectReason::Refused { .. } => CloseReason::Refused,
         DisconnectReason::ByServer { .. } => CloseReason::PeerDisconnected,

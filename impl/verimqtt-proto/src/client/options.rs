@@ -58,10 +58,10 @@ pub struct ClientOptions {
     /// client that only publishes at QoS 0 would otherwise never hear from the server and
     /// abort. Default: the keep alive.
     pub recv_idle_ping: IdlePeriod,
-    /// Close the connection with [`DisconnectReason::KeepaliveTimeout`] when nothing was
+    /// Close the connection with [`DisconnectReason::KeepAliveTimeout`] when nothing was
     /// received for this long. Default: one and a half times the keep alive.
     ///
-    /// [`DisconnectReason::KeepaliveTimeout`]: super::DisconnectReason::KeepaliveTimeout
+    /// [`DisconnectReason::KeepAliveTimeout`]: super::DisconnectReason::KeepAliveTimeout
     pub recv_idle_abort: IdlePeriod,
     /// Close the connection when the CONNACK has not come this long after `connect`.
     pub connack_timeout: Option<Duration>,

@@ -32,40 +32,40 @@ pub(crate) struct PublishQueue {
 }
 
 impl PublishQueue {
-    pub fn new(max: usize) -> Self {
+    pub(super) fn new(max: usize) -> Self {
         PublishQueue { queue: VecDeque::new(), max }
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.queue.len()
     }
 
-    pub fn max(&self) -> usize {
+    pub(super) fn max(&self) -> usize {
         self.max
     }
 
-    pub fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         self.queue.len() >= self.max
     }
 
-    pub fn push(&mut self, outgoing: Outgoing) {
+    pub(super) fn push(&mut self, outgoing: Outgoing) {
         self.queue.push_back(outgoing);
     }
 
-    pub fn front(&self) -> Option<&Outgoing> {
+    pub(super) fn front(&self) -> Option<&Outgoing> {
         self.queue.front()
     }
 
-    pub fn pop_front(&mut self) -> Option<Outgoing> {
+    pub(super) fn pop_front(&mut self) -> Option<Outgoing> {
         self.queue.pop_front()
     }
 
-    pub fn contains(&self, ticket: &PublishTicket) -> bool {
+    pub(super) fn contains(&self, ticket: &PublishTicket) -> bool {
         self.queue.iter().any(|outgoing| outgoing.ticket == *ticket)
     }
 
     /// Takes out the QoS 0 publishes, which do not outlive their connection.
-    pub fn take_qos0(&mut self) -> Vec<Outgoing> {
+    pub(super) fn take_qos0(&mut self) -> Vec<Outgoing> {
         let (qos0, kept): (Vec<_>, Vec<_>) =
             self.queue.drain(..).partition(|outgoing| outgoing.publish.qos == QoS::AtMostOnce);
         self.queue = kept.into();

@@ -13,21 +13,21 @@ pub(crate) enum Request {
 }
 
 impl Request {
-    pub fn packet_id(&self) -> PacketId {
+    pub(crate) fn packet_id(&self) -> PacketId {
         match self {
             Request::Subscribe(subscribe) => subscribe.packet_id,
             Request::Unsubscribe(unsubscribe) => unsubscribe.packet_id,
         }
     }
 
-    pub fn set_packet_id(&mut self, packet_id: PacketId) {
+    pub(crate) fn set_packet_id(&mut self, packet_id: PacketId) {
         match self {
             Request::Subscribe(subscribe) => subscribe.packet_id = packet_id,
             Request::Unsubscribe(unsubscribe) => unsubscribe.packet_id = packet_id,
         }
     }
 
-    pub fn to_packet(&self) -> Packet {
+    pub(crate) fn to_packet(&self) -> Packet {
         match self {
             Request::Subscribe(subscribe) => Packet::Subscribe(subscribe.clone()),
             Request::Unsubscribe(unsubscribe) => Packet::Unsubscribe(unsubscribe.clone()),
@@ -35,7 +35,7 @@ impl Request {
     }
 
     /// How many reason codes its acknowledgement must carry: one per topic filter.
-    pub fn filter_count(&self) -> usize {
+    pub(crate) fn filter_count(&self) -> usize {
         match self {
             Request::Subscribe(subscribe) => subscribe.subscriptions.len(),
             Request::Unsubscribe(unsubscribe) => unsubscribe.filters.len(),
@@ -63,45 +63,45 @@ pub(crate) struct Requests {
 }
 
 impl Requests {
-    pub fn new(max: usize) -> Self {
+    pub(super) fn new(max: usize) -> Self {
         Requests { unsent: VecDeque::new(), awaiting: VecDeque::new(), max }
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.unsent.len() + self.awaiting.len()
     }
 
-    pub fn max(&self) -> usize {
+    pub(super) fn max(&self) -> usize {
         self.max
     }
 
-    pub fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         self.len() >= self.max
     }
 
-    pub fn push(&mut self, request: Request) {
+    pub(super) fn push(&mut self, request: Request) {
         self.unsent.push_back(request);
     }
 
-    pub fn next_unsent(&self) -> Option<&Request> {
+    pub(super) fn next_unsent(&self) -> Option<&Request> {
         self.unsent.front()
     }
 
     /// The next unsent request was written.
-    pub fn mark_sent(&mut self) {
+    pub(super) fn mark_sent(&mut self) {
         if let Some(request) = self.unsent.pop_front() {
             self.awaiting.push_back(request);
         }
     }
 
     /// The next unsent request, given up.
-    pub fn pop_unsent(&mut self) -> Option<Request> {
+    pub(super) fn pop_unsent(&mut self) -> Option<Request> {
         self.unsent.pop_front()
     }
 
     /// The written request that `acknowledgement` (SUBACK or UNSUBACK) with this identifier
     /// answers, now done.
-    pub fn acknowledge(&mut self, packet_id: PacketId, acknowledgement: PacketType) -> Option<Request> {
+    pub(super) fn acknowledge(&mut self, packet_id: PacketId, acknowledgement: PacketType) -> Option<Request> {
         let position = self.awaiting.iter().position(|request| {
             let answers = match request {
                 Request::Subscribe(_) => PacketType::SubAck,
@@ -113,7 +113,7 @@ impl Requests {
     }
 
     /// All requests, written ones first, each in the order it was made.
-    pub fn drain(&mut self) -> Vec<Request> {
+    pub(super) fn drain(&mut self) -> Vec<Request> {
         self.awaiting.drain(..).chain(self.unsent.drain(..)).collect()
     }
 }

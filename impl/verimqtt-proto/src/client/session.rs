@@ -26,7 +26,7 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub fn new(expiry_interval: u32, resumable: bool) -> Self {
+    pub(super) fn new(expiry_interval: u32, resumable: bool) -> Self {
         Session {
             in_flight: Sender::new(ResendOrder::LastStep),
             awaiting_release: AwaitingRelease::default(),
@@ -36,23 +36,23 @@ impl Session {
         }
     }
 
-    pub fn is_resumable(&self) -> bool {
+    pub(super) fn is_resumable(&self) -> bool {
         self.resumable
     }
 
-    pub fn expires_at(&self) -> Option<Instant> {
+    pub(super) fn expires_at(&self) -> Option<Instant> {
         self.expires_at
     }
 
     /// A connection was accepted: the session lives on it from now on.
-    pub fn connected(&mut self) {
+    pub(super) fn connected(&mut self) {
         self.resumable = true;
         self.expires_at = None;
     }
 
     /// The connection closed at `now`. A session that ends with it is discarded, its publishes
     /// given back; one that outlives it waits to be resumed.
-    pub fn connection_closed(&mut self, now: Instant, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
+    pub(super) fn connection_closed(&mut self, now: Instant, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
         self.in_flight.connection_closed();
         if !self.resumable {
             // No session was ever established on that connection: nothing changes.
@@ -70,13 +70,13 @@ impl Session {
     }
 
     /// Discards the session if it expired by `now`, giving back its publishes.
-    pub fn expire_if_due(&mut self, now: Instant, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
+    pub(super) fn expire_if_due(&mut self, now: Instant, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
         if self.expires_at.is_some_and(|expires_at| expires_at <= now) { self.discard(packet_ids) } else { Vec::new() }
     }
 
     /// Forgets the session: its publishes in flight are given back, their packet identifiers
     /// freed, and QoS 2 messages received are forgotten.
-    pub fn discard(&mut self, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
+    pub(super) fn discard(&mut self, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
         self.resumable = false;
         self.expires_at = None;
         self.awaiting_release.clear();

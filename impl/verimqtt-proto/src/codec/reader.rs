@@ -16,12 +16,12 @@ pub(crate) struct Reader {
 
 impl Reader {
     #[inline]
-    pub fn new(bytes: Bytes) -> Self {
+    pub(crate) fn new(bytes: Bytes) -> Self {
         Reader { bytes }
     }
 
     #[inline]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
@@ -34,19 +34,19 @@ impl Reader {
     }
 
     #[inline]
-    pub fn u8(&mut self) -> Result<u8, Violation> {
+    pub(crate) fn u8(&mut self) -> Result<u8, Violation> {
         self.need(1)?;
         Ok(self.bytes.get_u8())
     }
 
     #[inline]
-    pub fn u16(&mut self) -> Result<u16, Violation> {
+    pub(crate) fn u16(&mut self) -> Result<u16, Violation> {
         self.need(2)?;
         Ok(self.bytes.get_u16())
     }
 
     #[inline]
-    pub fn u32(&mut self) -> Result<u32, Violation> {
+    pub(crate) fn u32(&mut self) -> Result<u32, Violation> {
         self.need(4)?;
         Ok(self.bytes.get_u32())
     }
@@ -54,7 +54,7 @@ impl Reader {
     /// A variable byte integer inside a body. Only MQTT 5 has them there (property lengths,
     /// subscription identifiers), so the shortest encoding is always required [MQTT-1.5.5-1].
     #[inline]
-    pub fn varint(&mut self) -> Result<u32, Violation> {
+    pub(crate) fn varint(&mut self) -> Result<u32, Violation> {
         let parsed = varint::read(&self.bytes)?.ok_or(Violation::UnexpectedEndOfPacket)?;
         if !parsed.is_minimal() {
             return Err(Violation::VarintNotMinimal);
@@ -65,33 +65,33 @@ impl Reader {
 
     /// The next `len` bytes, as a slice of the packet.
     #[inline]
-    pub fn take(&mut self, len: usize) -> Result<Bytes, Violation> {
+    pub(crate) fn take(&mut self, len: usize) -> Result<Bytes, Violation> {
         self.need(len)?;
         Ok(self.bytes.split_to(len))
     }
 
     /// A two-byte length and that many bytes.
-    pub fn binary(&mut self) -> Result<Binary, Violation> {
+    pub(crate) fn binary(&mut self) -> Result<Binary, Violation> {
         let len = self.u16()?;
         Ok(Binary::new(self.take(usize::from(len))?)?)
     }
 
     /// A two-byte length and that many bytes of MQTT string.
     #[inline]
-    pub fn string(&mut self) -> Result<MqttString, Violation> {
+    pub(crate) fn string(&mut self) -> Result<MqttString, Violation> {
         let len = self.u16()?;
         Ok(MqttString::from_bytes(self.take(usize::from(len))?)?)
     }
 
     /// Everything left, e.g. a PUBLISH payload.
     #[inline]
-    pub fn rest(&mut self) -> Bytes {
+    pub(crate) fn rest(&mut self) -> Bytes {
         std::mem::take(&mut self.bytes)
     }
 
     /// Ends the body: a byte left unread means the remaining length was longer than the fields.
     #[inline]
-    pub fn finish(self) -> Result<(), Violation> {
+    pub(crate) fn finish(self) -> Result<(), Violation> {
         match self.bytes.len() {
             0 => Ok(()),
             count => Err(Violation::TrailingBytes { count }),

@@ -255,12 +255,12 @@ const CONNACK_V311: [ReasonCode; 6] = [
 ];
 
 /// The 3.1.1 CONNACK return code of a reason code the 3.1.1 CONNACK can carry.
-pub fn connack_v311_return_code(code: ReasonCode) -> Option<u8> {
+pub(super) fn connack_v311_return_code(code: ReasonCode) -> Option<u8> {
     CONNACK_V311.iter().position(|&known| known == code).map(|index| index as u8)
 }
 
 /// The reason code a 3.1.1 CONNACK return code means.
-pub fn connack_v311_reason_code(return_code: u8) -> Result<ReasonCode, Violation> {
+pub(super) fn connack_v311_reason_code(return_code: u8) -> Result<ReasonCode, Violation> {
     CONNACK_V311
         .get(usize::from(return_code))
         .copied()

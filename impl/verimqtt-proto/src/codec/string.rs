@@ -13,7 +13,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 
 /// Length-prefixed fields carry a two-byte length.
-pub const MAX_FIELD_LEN: usize = u16::MAX as usize;
+pub(super) const MAX_FIELD_LEN: usize = u16::MAX as usize;
 
 /// Why a value cannot be an MQTT string or binary field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

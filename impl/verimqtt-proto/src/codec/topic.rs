@@ -5,7 +5,7 @@ use super::string::MqttString;
 use super::version::ProtocolVersion;
 
 /// The prefix that makes a filter a shared subscription in MQTT 5.
-pub const SHARED_PREFIX: &str = "$share/";
+pub(super) const SHARED_PREFIX: &str = "$share/";
 
 /// Why a string is not a valid topic filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +70,7 @@ pub fn topic_levels(topic: &str) -> usize {
 }
 
 /// Whether a topic or filter contains `+` or `#`.
-pub fn has_wildcard(topic: &str) -> bool {
+pub(super) fn has_wildcard(topic: &str) -> bool {
     // Every PUBLISH pays for this scan. Both characters are ASCII, so they never occur inside
     // a multi-byte character, and a fold without an early exit compiles to a vector loop.
     topic.bytes().fold(false, |found, byte| found | (byte == b'+') | (byte == b'#'))

@@ -7,7 +7,7 @@ pub const MAX_VARINT: u32 = 268_435_455;
 
 /// A variable byte integer read from the front of a slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Varint {
+pub(super) struct Varint {
     pub value: u32,
     /// How many bytes the encoding took.
     pub len: usize,
@@ -16,7 +16,7 @@ pub struct Varint {
 impl Varint {
     /// Whether the encoding used more bytes than the value needs; MQTT 5 forbids that
     /// ([MQTT-1.5.5-1]), MQTT 3.1.1 says nothing of it.
-    pub fn is_minimal(self) -> bool {
+    pub(super) fn is_minimal(self) -> bool {
         self.len == encoded_len(self.value)
     }
 }
@@ -26,7 +26,7 @@ impl Varint {
 /// `Ok(None)` means the bytes end before the integer does. A fifth byte is never needed, so a
 /// fourth byte with its continuation bit set is an error at once, without waiting for more.
 #[inline]
-pub fn read(bytes: &[u8]) -> Result<Option<Varint>, Violation> {
+pub(super) fn read(bytes: &[u8]) -> Result<Option<Varint>, Violation> {
     // Most lengths (every empty property block) are one byte.
     if let Some(&byte) = bytes.first() {
         if byte & 0x80 == 0 {
@@ -51,7 +51,7 @@ fn read_long(bytes: &[u8]) -> Result<Option<Varint>, Violation> {
 }
 
 /// How many bytes the minimal encoding of `value` takes.
-pub const fn encoded_len(value: u32) -> usize {
+pub(super) const fn encoded_len(value: u32) -> usize {
     match value {
         0..=127 => 1,
         128..=16_383 => 2,
@@ -62,19 +62,19 @@ pub const fn encoded_len(value: u32) -> usize {
 
 /// The minimal encoding of a value, at most four bytes.
 #[derive(Debug, Clone, Copy)]
-pub struct Encoded {
+pub(super) struct Encoded {
     bytes: [u8; 4],
     len: usize,
 }
 
 impl Encoded {
-    pub fn as_slice(&self) -> &[u8] {
+    pub(super) fn as_slice(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
 }
 
 /// Encodes `value`, which must not exceed [`MAX_VARINT`] (callers bound it first).
-pub fn encode(value: u32) -> Encoded {
+pub(super) fn encode(value: u32) -> Encoded {
     debug_assert!(value <= MAX_VARINT, "callers bound the value first");
     let mut encoded = Encoded { bytes: [0; 4], len: 0 };
     let mut rest = value;

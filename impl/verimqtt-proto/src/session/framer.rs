@@ -17,37 +17,37 @@ pub(crate) struct Framer {
 }
 
 impl Framer {
-    pub fn new(options: DecodeOptions) -> Self {
+    pub(crate) fn new(options: DecodeOptions) -> Self {
         Framer { received: BytesMut::new(), options }
     }
 
     /// From now on packets are read with these options.
-    pub fn set_options(&mut self, options: DecodeOptions) {
+    pub(crate) fn set_options(&mut self, options: DecodeOptions) {
         self.options = options;
     }
 
-    pub fn receive(&mut self, bytes: &[u8]) {
+    pub(crate) fn receive(&mut self, bytes: &[u8]) {
         self.received.extend_from_slice(bytes);
     }
 
     /// Bytes received and not yet read as packets.
-    pub fn unread_len(&self) -> usize {
+    pub(crate) fn unread_len(&self) -> usize {
         self.received.len()
     }
 
     /// Forgets the bytes not yet read.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.received.clear();
     }
 
     /// Whether the next packet, whole or not, is of this type.
-    pub fn next_is(&self, packet_type: PacketType) -> bool {
+    pub(crate) fn next_is(&self, packet_type: PacketType) -> bool {
         self.received.first().is_some_and(|&first| first >> 4 == packet_type as u8)
     }
 
     /// The next whole packet, if there is one. An error leaves the framer out of step: the
     /// connection must be closed.
-    pub fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
+    pub(crate) fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
         let Some(len) = codec::frame_len(&self.received, &self.options)? else { return Ok(None) };
         let mut frame = BytesMut::from(&self.received[..len]);
         self.received.advance(len);

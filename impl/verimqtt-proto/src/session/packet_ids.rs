@@ -25,10 +25,10 @@ impl Default for PacketIds {
 }
 
 impl PacketIds {
-    pub const CAPACITY: usize = u16::MAX as usize;
+    pub(crate) const CAPACITY: usize = u16::MAX as usize;
 
     /// A free identifier, now taken; `None` when all 65535 are in use.
-    pub fn allocate(&mut self) -> Option<PacketId> {
+    pub(crate) fn allocate(&mut self) -> Option<PacketId> {
         if self.in_use.len() == Self::CAPACITY {
             return None;
         }
@@ -42,13 +42,13 @@ impl PacketIds {
         }
     }
 
-    pub fn release(&mut self, id: PacketId) {
+    pub(crate) fn release(&mut self, id: PacketId) {
         let released = self.in_use.remove(&id.get());
         debug_assert!(released, "packet identifier {id} released twice");
     }
 
     /// The identifiers in use, in increasing order.
-    pub fn iter(&self) -> impl Iterator<Item = PacketId> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = PacketId> + '_ {
         self.in_use.iter().filter_map(|&id| PacketId::new(id))
     }
 }

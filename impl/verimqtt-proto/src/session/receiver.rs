@@ -17,25 +17,25 @@ pub(crate) struct AwaitingRelease {
 
 impl AwaitingRelease {
     /// Whether a QoS 2 message with this identifier was delivered and not released.
-    pub fn contains(&self, packet_id: PacketId) -> bool {
+    pub(crate) fn contains(&self, packet_id: PacketId) -> bool {
         self.packet_ids.contains(&packet_id)
     }
 
     /// Records a QoS 2 message; `false` if it is a repeat of one already delivered.
-    pub fn insert(&mut self, packet_id: PacketId) -> bool {
+    pub(crate) fn insert(&mut self, packet_id: PacketId) -> bool {
         self.packet_ids.insert(packet_id)
     }
 
     /// PUBREL came; `false` if the identifier was not waiting for it.
-    pub fn release(&mut self, packet_id: PacketId) -> bool {
+    pub(crate) fn release(&mut self, packet_id: PacketId) -> bool {
         self.packet_ids.remove(&packet_id)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.packet_ids.len()
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.packet_ids.clear();
     }
 }
@@ -52,12 +52,12 @@ pub(crate) struct Unanswered {
 }
 
 impl Unanswered {
-    pub fn new(maximum: Option<u16>) -> Self {
+    pub(crate) fn new(maximum: Option<u16>) -> Self {
         Unanswered { packet_ids: BTreeSet::new(), maximum }
     }
 
     /// A QoS 1 or 2 PUBLISH arrived. A repeat of one still counted is the same message.
-    pub fn received(&mut self, packet_id: PacketId) -> Result<(), ProtocolViolation> {
+    pub(crate) fn received(&mut self, packet_id: PacketId) -> Result<(), ProtocolViolation> {
         if self.packet_ids.contains(&packet_id) {
             return Ok(());
         }
@@ -69,7 +69,7 @@ impl Unanswered {
     }
 
     /// The PUBACK or PUBCOMP (or a refusing PUBREC) for this identifier was written.
-    pub fn answered(&mut self, packet_id: PacketId) {
+    pub(crate) fn answered(&mut self, packet_id: PacketId) {
         self.packet_ids.remove(&packet_id);
     }
 }

@@ -70,7 +70,7 @@ pub(crate) struct Sender<T> {
 }
 
 impl<T> Sender<T> {
-    pub fn new(resend_order: ResendOrder) -> Self {
+    pub(crate) fn new(resend_order: ResendOrder) -> Self {
         Sender {
             entries: BTreeMap::new(),
             order: HashMap::new(),
@@ -82,18 +82,18 @@ impl<T> Sender<T> {
     }
 
     /// Flights not yet completed.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Flights written on this connection and not completed: the peer's count of our
     /// unacknowledged publishes.
-    pub fn written_on_connection(&self) -> usize {
+    pub(crate) fn written_on_connection(&self) -> usize {
         self.written_on_connection
     }
 
     /// A QoS 1 or 2 PUBLISH carrying `item` was just written for the first time.
-    pub fn insert_written(&mut self, packet_id: PacketId, qos: QoS, item: T) {
+    pub(crate) fn insert_written(&mut self, packet_id: PacketId, qos: QoS, item: T) {
         let flight = if qos == QoS::ExactlyOnce { Awaiting::PubRec } else { Awaiting::PubAck };
         self.push_back(Entry { packet_id, item, flight, written: true });
         self.written_on_connection += 1;
@@ -107,13 +107,13 @@ impl<T> Sender<T> {
     }
 
     /// The flight of `packet_id`, if there is one.
-    pub fn get(&self, packet_id: PacketId) -> Option<(&T, Awaiting)> {
+    pub(crate) fn get(&self, packet_id: PacketId) -> Option<(&T, Awaiting)> {
         let entry = self.order.get(&packet_id).and_then(|order| self.entries.get(order))?;
         Some((&entry.item, entry.flight))
     }
 
     /// Ends the flight of `packet_id`, whatever its stage, and gives back what it carried.
-    pub fn remove(&mut self, packet_id: PacketId) -> Option<T> {
+    pub(crate) fn remove(&mut self, packet_id: PacketId) -> Option<T> {
         self.take(packet_id).map(|entry| entry.item)
     }
 
@@ -127,12 +127,12 @@ impl<T> Sender<T> {
     }
 
     /// PUBACK: ends a QoS 1 flight. `None` if no flight waits for it.
-    pub fn acknowledge(&mut self, packet_id: PacketId) -> Option<T> {
+    pub(crate) fn acknowledge(&mut self, packet_id: PacketId) -> Option<T> {
         self.end_if(packet_id, Awaiting::PubAck)
     }
 
     /// PUBCOMP: ends a QoS 2 flight. `None` if no flight waits for it.
-    pub fn complete(&mut self, packet_id: PacketId) -> Option<T> {
+    pub(crate) fn complete(&mut self, packet_id: PacketId) -> Option<T> {
         self.end_if(packet_id, Awaiting::PubComp)
     }
 
@@ -143,7 +143,7 @@ impl<T> Sender<T> {
 
     /// PUBREC, with whether its reason code is a failure. An accepted one moves the flight
     /// behind the others, so PUBRELs go again in the order their PUBRECs came.
-    pub fn received(&mut self, packet_id: PacketId, refused: bool) -> Received<T> {
+    pub(crate) fn received(&mut self, packet_id: PacketId, refused: bool) -> Received<T> {
         match self.get(packet_id).map(|(_, flight)| flight) {
             Some(Awaiting::PubComp) => Received::Release,
             Some(Awaiting::PubRec) if refused => self.remove(packet_id).map_or(Received::Unknown, Received::Refused),
@@ -162,7 +162,7 @@ impl<T> Sender<T> {
     }
 
     /// The connection is gone: nothing is written on the next one yet.
-    pub fn connection_closed(&mut self) {
+    pub(crate) fn connection_closed(&mut self) {
         for entry in self.entries.values_mut() {
             entry.written = false;
         }
@@ -172,7 +172,7 @@ impl<T> Sender<T> {
 
     /// The session was resumed on a new connection: every flight is to be written again,
     /// in the sender's resend order ([MQTT-4.4.0-1]).
-    pub fn schedule_resend(&mut self) {
+    pub(crate) fn schedule_resend(&mut self) {
         let (mut first, mut then) = (VecDeque::new(), Vec::new());
         for entry in self.entries.values() {
             match (self.resend_order, entry.flight) {
@@ -187,7 +187,7 @@ impl<T> Sender<T> {
     }
 
     /// The next flight to write again, if any.
-    pub fn next_resend(&mut self) -> Option<(PacketId, &T, Awaiting)> {
+    pub(crate) fn next_resend(&mut self) -> Option<(PacketId, &T, Awaiting)> {
         while let Some(&packet_id) = self.resend.front() {
             if self.get(packet_id).is_some() && !self.is_written(packet_id) {
                 break;
@@ -202,12 +202,12 @@ impl<T> Sender<T> {
         self.order.get(&packet_id).and_then(|order| self.entries.get(order)).is_some_and(|entry| entry.written)
     }
 
-    pub fn has_resend_pending(&mut self) -> bool {
+    pub(crate) fn has_resend_pending(&mut self) -> bool {
         self.next_resend().is_some()
     }
 
     /// The flight [`Sender::next_resend`] gave was written again.
-    pub fn mark_resent(&mut self, packet_id: PacketId) {
+    pub(crate) fn mark_resent(&mut self, packet_id: PacketId) {
         if self.resend.front() == Some(&packet_id) {
             self.resend.pop_front();
         }
@@ -221,7 +221,7 @@ impl<T> Sender<T> {
     }
 
     /// Every flight, in order, leaving none.
-    pub fn drain(&mut self) -> Vec<T> {
+    pub(crate) fn drain(&mut self) -> Vec<T> {
         self.order.clear();
         self.resend.clear();
         self.written_on_connection = 0;

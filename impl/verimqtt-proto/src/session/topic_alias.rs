@@ -17,13 +17,13 @@ pub(crate) struct InboundAliases {
 }
 
 impl InboundAliases {
-    pub fn new(maximum: u16) -> Self {
+    pub(crate) fn new(maximum: u16) -> Self {
         InboundAliases { maximum, topics: HashMap::new() }
     }
 
     /// Gives `publish` its full topic and removes the alias, recording a new mapping on the
     /// way (section 3.3.4).
-    pub fn resolve(&mut self, publish: &mut Publish) -> Result<(), ProtocolViolation> {
+    pub(crate) fn resolve(&mut self, publish: &mut Publish) -> Result<(), ProtocolViolation> {
         let Some(alias) = publish.properties.topic_alias else { return Ok(()) };
         if alias.get() > self.maximum {
             return Err(ProtocolViolation::TopicAliasOutOfRange { alias, maximum: self.maximum });
@@ -57,13 +57,13 @@ pub(crate) struct NewAlias {
 
 impl OutboundAliases {
     /// `maximum` 0 turns aliasing off.
-    pub fn new(maximum: u16) -> Self {
+    pub(crate) fn new(maximum: u16) -> Self {
         OutboundAliases { maximum, aliases: HashMap::new() }
     }
 
     /// Rewrites `publish` for the wire: a known topic becomes its alias alone; a new one gets
     /// an alias next to it while there are some left.
-    pub fn apply(&self, publish: &mut Publish) -> Option<NewAlias> {
+    pub(crate) fn apply(&self, publish: &mut Publish) -> Option<NewAlias> {
         if let Some(&alias) = self.aliases.get(&publish.topic) {
             publish.properties.topic_alias = Some(alias);
             publish.topic = MqttString::default();
@@ -75,7 +75,7 @@ impl OutboundAliases {
         Some(NewAlias { topic: publish.topic.detached(), alias })
     }
 
-    pub fn record(&mut self, new: NewAlias) {
+    pub(crate) fn record(&mut self, new: NewAlias) {
         self.aliases.insert(new.topic, new.alias);
     }
 }

@@ -7,7 +7,7 @@ mod catalogue;
 mod connect;
 mod flow;
 mod harness;
-mod keepalive;
+mod keep_alive;
 mod limits;
 mod mqtt5;
 mod observer;

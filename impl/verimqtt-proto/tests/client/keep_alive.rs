@@ -94,14 +94,14 @@ fn a_late_pingresp_lets_the_next_ping_go_at_once() {
 
 /// haka-mqtt: the abort timeout firing while a ping is pending.
 #[test]
-fn abort_while_a_ping_is_pending_closes_with_keepalive_timeout() {
+fn abort_while_a_ping_is_pending_closes_with_keep_alive_timeout() {
     for version in VERSIONS {
         let mut h = send_idle_only(version, IdlePeriod::PercentOfKeepAlive(150));
         h.advance(15 * SECOND - MILLISECOND);
         assert_eq!(h.client.state(), State::Connected, "{version}");
         h.advance(MILLISECOND);
         assert_eq!(h.client.state(), State::Disconnected, "{version}");
-        assert_eq!(disconnect_reason(&h.events()), Some(DisconnectReason::KeepaliveTimeout));
+        assert_eq!(disconnect_reason(&h.events()), Some(DisconnectReason::KeepAliveTimeout));
         // A dead connection gets no DISCONNECT; only the ping at 10 s was written.
         assert_eq!(h.sent(), [Packet::PingReq]);
         assert_eq!(h.client.poll_timeout(), None);
@@ -116,7 +116,7 @@ fn abort_is_measured_from_the_last_receipt() {
     h.advance(15 * SECOND - MILLISECOND);
     assert_eq!(h.client.state(), State::Connected);
     h.advance(MILLISECOND);
-    assert_eq!(disconnect_reason(&h.events()), Some(DisconnectReason::KeepaliveTimeout));
+    assert_eq!(disconnect_reason(&h.events()), Some(DisconnectReason::KeepAliveTimeout));
     assert_eq!(h.elapsed(), 27 * SECOND);
 }
 
@@ -149,7 +149,7 @@ fn without_receive_idle_ping_a_client_that_only_sends_aborts() {
     }
     assert_eq!(h.elapsed(), 16 * SECOND);
     assert_eq!(pings(&h.sent_at()), []);
-    assert_eq!(disconnect_reason(&h.events()), Some(DisconnectReason::KeepaliveTimeout));
+    assert_eq!(disconnect_reason(&h.events()), Some(DisconnectReason::KeepAliveTimeout));
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn server_keep_alive_replaces_the_requested_one() {
     h.advance(6 * SECOND);
     assert_eq!(pings(&h.sent_at()), [4 * SECOND]);
     // The abort follows the server's keep alive too: 6 s, not 90 s.
-    assert_eq!(disconnect_reason(&h.events()), Some(DisconnectReason::KeepaliveTimeout));
+    assert_eq!(disconnect_reason(&h.events()), Some(DisconnectReason::KeepAliveTimeout));
 }
 
 #[test]

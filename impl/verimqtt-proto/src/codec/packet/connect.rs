@@ -16,14 +16,14 @@ const PROTOCOL_NAME: &str = "MQTT";
 const PROTOCOL_NAME_V31: &str = "MQIsdp";
 
 mod flag {
-    pub const RESERVED: u8 = 0x01;
-    pub const CLEAN_START: u8 = 0x02;
-    pub const WILL: u8 = 0x04;
-    pub const WILL_QOS_SHIFT: u8 = 3;
-    pub const WILL_QOS_MASK: u8 = 0x18;
-    pub const WILL_RETAIN: u8 = 0x20;
-    pub const PASSWORD: u8 = 0x40;
-    pub const USERNAME: u8 = 0x80;
+    pub(super) const RESERVED: u8 = 0x01;
+    pub(super) const CLEAN_START: u8 = 0x02;
+    pub(super) const WILL: u8 = 0x04;
+    pub(super) const WILL_QOS_SHIFT: u8 = 3;
+    pub(super) const WILL_QOS_MASK: u8 = 0x18;
+    pub(super) const WILL_RETAIN: u8 = 0x20;
+    pub(super) const PASSWORD: u8 = 0x40;
+    pub(super) const USERNAME: u8 = 0x80;
 }
 
 /// CONNECT. Its `Debug` output hides the password, so logging a packet leaks no secret.

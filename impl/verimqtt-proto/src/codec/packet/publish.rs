@@ -12,10 +12,10 @@ use crate::codec::version::ProtocolVersion;
 use crate::codec::writer::Sink;
 
 mod flag {
-    pub const RETAIN: u8 = 0x01;
-    pub const QOS_SHIFT: u8 = 1;
-    pub const QOS_MASK: u8 = 0x06;
-    pub const DUP: u8 = 0x08;
+    pub(super) const RETAIN: u8 = 0x01;
+    pub(super) const QOS_SHIFT: u8 = 1;
+    pub(super) const QOS_MASK: u8 = 0x06;
+    pub(super) const DUP: u8 = 0x08;
 }
 
 /// PUBLISH. The topic and payload are slices of the received buffer.

@@ -47,15 +47,15 @@ pub enum RetainHandling {
 }
 
 mod option {
-    pub const QOS_MASK: u8 = 0x03;
-    pub const NO_LOCAL: u8 = 0x04;
-    pub const RETAIN_AS_PUBLISHED: u8 = 0x08;
-    pub const RETAIN_HANDLING_SHIFT: u8 = 4;
-    pub const RETAIN_HANDLING_MASK: u8 = 0x30;
+    pub(super) const QOS_MASK: u8 = 0x03;
+    pub(super) const NO_LOCAL: u8 = 0x04;
+    pub(super) const RETAIN_AS_PUBLISHED: u8 = 0x08;
+    pub(super) const RETAIN_HANDLING_SHIFT: u8 = 4;
+    pub(super) const RETAIN_HANDLING_MASK: u8 = 0x30;
     /// Everything but the QoS is reserved in 3.1.1 [MQTT-3.8.3-4].
-    pub const RESERVED_V311: u8 = 0xfc;
+    pub(super) const RESERVED_V311: u8 = 0xfc;
     /// The top two bits are reserved in 5.0 [MQTT-3.8.3-5].
-    pub const RESERVED_V5: u8 = 0xc0;
+    pub(super) const RESERVED_V5: u8 = 0xc0;
 }
 
 impl SubscriptionOptions {

@@ -165,7 +165,7 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub fn new(
+    pub(super) fn new(
         client: Client,
         dialer: Dialer,
         commands: mpsc::UnboundedReceiver<Command>,
@@ -197,7 +197,7 @@ impl Driver {
         }
     }
 
-    pub async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         while !self.stopped {
             self.pump();
             if let Some(reason) = self.closing.take() {

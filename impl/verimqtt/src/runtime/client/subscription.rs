@@ -125,13 +125,13 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    pub fn new(version: ProtocolVersion, capacity: usize) -> Self {
+    pub(super) fn new(version: ProtocolVersion, capacity: usize) -> Self {
         Routes { version, routes: HashMap::new(), unclaimed: VecDeque::new(), max_unclaimed: capacity }
     }
 
     /// Adds a subscription, and hands it the unclaimed messages it wants (its channel is
     /// new and as large as they can be many).
-    pub fn insert(&mut self, id: u64, subscriptions: Vec<codec::Subscription>, messages: mpsc::Sender<Message>) {
+    pub(super) fn insert(&mut self, id: u64, subscriptions: Vec<codec::Subscription>, messages: mpsc::Sender<Message>) {
         let route = Route { subscriptions, messages };
         let (claimed, unclaimed) = self.unclaimed.drain(..).partition(|message| route.wants(message, self.version));
         self.unclaimed = unclaimed;
@@ -143,7 +143,7 @@ impl Routes {
 
     /// Gives `message` to every subscription that wants it and has room, or keeps it for
     /// one to come. Says which wanted it but were full, and which have no reader any more.
-    pub fn dispatch(&mut self, message: &Message) -> Dispatched {
+    pub(super) fn dispatch(&mut self, message: &Message) -> Dispatched {
         let mut dispatched = Dispatched::default();
         let mut claimed = false;
         for (&id, route) in &self.routes {
@@ -168,7 +168,7 @@ impl Routes {
     }
 
     /// Forgets subscription `id` and returns those of its filters no other one uses.
-    pub fn remove(&mut self, id: u64) -> Vec<MqttString> {
+    pub(super) fn remove(&mut self, id: u64) -> Vec<MqttString> {
         let Some(route) = self.routes.remove(&id) else { return Vec::new() };
         route
             .subscriptions
@@ -179,7 +179,7 @@ impl Routes {
     }
 
     /// Of `filters`, those no subscription uses.
-    pub fn unused(&self, filters: impl IntoIterator<Item = MqttString>) -> Vec<MqttString> {
+    pub(super) fn unused(&self, filters: impl IntoIterator<Item = MqttString>) -> Vec<MqttString> {
         filters.into_iter().filter(|filter| !self.uses(filter)).collect()
     }
 
@@ -189,7 +189,7 @@ impl Routes {
 
     /// Every filter subscribed to, once each with the options of its latest subscription:
     /// what to subscribe again to when the broker kept no session.
-    pub fn all(&self) -> Vec<codec::Subscription> {
+    pub(super) fn all(&self) -> Vec<codec::Subscription> {
         let mut ids: Vec<_> = self.routes.keys().copied().collect();
         ids.sort_unstable();
         let mut all: Vec<codec::Subscription> = Vec::new();
@@ -202,7 +202,7 @@ impl Routes {
         all
     }
 
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.routes.clear();
         self.unclaimed.clear();
     }
