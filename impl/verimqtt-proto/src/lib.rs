@@ -29,3 +29,8 @@ pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
+
+/// The README's examples run as doctests, so they cannot drift from the code.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

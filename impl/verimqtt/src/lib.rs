@@ -27,8 +27,3 @@ pub use verimqtt_proto::{broker, client, codec, session, trace};
 
 pub mod auth;
 pub mod runtime;
-
-/// The README's examples run as doctests, so they cannot drift from the code.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
