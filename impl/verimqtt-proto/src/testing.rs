@@ -128,6 +128,14 @@ impl<P: Policy> BrokerDriver<P> {
         self.advance_to(self.now + by);
     }
 
+    /// Runs the timers due at the driver's time, at that time: a runtime woken late. A
+    /// simulation that decides itself when timers fire uses it instead of
+    /// [`BrokerDriver::advance_to`].
+    pub fn wake(&mut self) {
+        self.broker.handle_timeout(self.now);
+        self.settle();
+    }
+
     /// Why the broker closed `conn`, or saw it close, if it did.
     pub fn close_reason(&self, conn: ConnId) -> Option<&CloseReason> {
         self.closed.get(&conn)
