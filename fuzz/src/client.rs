@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::{Result, Unstructured};
 use bytes::{Bytes, BytesMut};
-use verimqtt_proto::client::{Client, ClientOptions};
+use verimqtt_proto::client::{Client, ClientOptions, Event};
 use verimqtt_proto::codec::{
     self, ConnAck, DecodeOptions, Disconnect, MqttString, Packet, PacketId, Properties, ProtocolVersion, PublishAck,
     QoS, ReasonCode, SubAck, Subscription, SubscriptionOptions, UnsubAck,
@@ -183,23 +183,39 @@ impl ClientHarness {
     }
 
     /// Takes everything the client has to say: every packet it writes must be valid in its
-    /// version, and the first on a connection a CONNECT.
+    /// version, and the first on a connection a CONNECT; the last bytes of a connection it
+    /// closes are whole packets, a DISCONNECT last if any.
     fn drain(&mut self) {
-        let options = DecodeOptions::new(self.version);
         while let Some(bytes) = self.client.poll_transmit() {
-            let mut wire = BytesMut::from(&bytes[..]);
+            let packets = self.written(&bytes);
+            assert_eq!(packets.len(), 1, "poll_transmit yields exactly one packet");
+        }
+        while let Some(event) = self.client.poll_event() {
+            if let Event::Disconnected { last_bytes: Some(bytes), .. } = event {
+                let packets = self.written(&bytes);
+                assert!(matches!(packets.last(), Some(Packet::Disconnect(_))), "last bytes: {packets:?}");
+            }
+        }
+        self.offer_input();
+    }
+
+    /// The packets in `bytes`, which must be whole and valid.
+    fn written(&mut self, bytes: &[u8]) -> Vec<Packet> {
+        let options = DecodeOptions::new(self.version);
+        let mut wire = BytesMut::from(bytes);
+        let mut packets = Vec::new();
+        while !wire.is_empty() {
             let packet = match codec::decode(&mut wire, &options) {
                 Ok(Some(packet)) => packet,
                 other => panic!("the client wrote an invalid MQTT {} packet: {other:?}", self.version),
             };
-            assert!(wire.is_empty(), "poll_transmit yields exactly one packet");
             if !self.wrote_on_connection {
                 assert!(matches!(packet, Packet::Connect(_)), "first packet on a connection: {packet:?}");
                 self.wrote_on_connection = true;
             }
+            packets.push(packet);
         }
-        while self.client.poll_event().is_some() {}
-        self.offer_input();
+        packets
     }
 
     fn check_invariants(&self) {

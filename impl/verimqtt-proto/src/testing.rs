@@ -197,12 +197,14 @@ pub struct ClientDriver {
     pub now: Instant,
     /// Bytes from the server the client did not take yet.
     unsent: Bytes,
+    /// The last bytes of a connection the client closed, until taken.
+    last_bytes: BytesMut,
     events: VecDeque<client::Event>,
 }
 
 impl ClientDriver {
     pub fn new(client: Client, now: Instant) -> Self {
-        ClientDriver { client, now, unsent: Bytes::new(), events: VecDeque::new() }
+        ClientDriver { client, now, unsent: Bytes::new(), last_bytes: BytesMut::new(), events: VecDeque::new() }
     }
 
     /// Bytes from the server, after any the client did not take yet. The client takes what
@@ -214,16 +216,17 @@ impl ClientDriver {
         self.settle();
     }
 
-    /// Everything the client has to send now.
+    /// Everything the client has to send now, or the last bytes of a connection it closed.
     pub fn output(&mut self) -> BytesMut {
-        let mut out = BytesMut::new();
+        let mut out = std::mem::take(&mut self.last_bytes);
         while let Some(bytes) = self.client.poll_transmit() {
             out.extend_from_slice(&bytes);
         }
         out
     }
 
-    /// The events since the last call.
+    /// The events since the last call. A `Disconnected` event comes without its last bytes:
+    /// [`ClientDriver::output`] gives them.
     pub fn take_events(&mut self) -> Vec<client::Event> {
         self.settle();
         self.events.drain(..).collect()
@@ -242,7 +245,12 @@ impl ClientDriver {
     /// Takes the events so that the client reads on, and offers it what it did not take.
     fn settle(&mut self) {
         loop {
-            self.events.extend(std::iter::from_fn(|| self.client.poll_event()));
+            while let Some(mut event) = self.client.poll_event() {
+                if let client::Event::Disconnected { last_bytes, .. } = &mut event {
+                    self.last_bytes.extend_from_slice(&last_bytes.take().unwrap_or_default());
+                }
+                self.events.push_back(event);
+            }
             if self.unsent.is_empty() {
                 return;
             }

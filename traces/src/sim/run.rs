@@ -203,10 +203,8 @@ impl Run {
                 self.links[link].send(Side::Broker, bytes);
             }
             let Some(event) = self.clients[client].poll_event() else { return };
-            if matches!(event, ClientEvent::Disconnected { .. }) {
-                while let Some(bytes) = self.clients[client].poll_transmit() {
-                    self.links[link].send(Side::Broker, bytes);
-                }
+            if let ClientEvent::Disconnected { last_bytes, .. } = event {
+                self.links[link].send(Side::Broker, last_bytes.unwrap_or_default());
                 self.links[link].close(Side::Broker);
                 self.current[client] = None;
                 return;
@@ -355,7 +353,6 @@ impl Run {
         self.clients[client].handle_closed(self.clock.now());
         self.current[client] = None;
         while self.clients[client].poll_event().is_some() {}
-        while self.clients[client].poll_transmit().is_some() {}
     }
 
     /// Fires what is due and delivers what is in flight until nothing is due any more: a

@@ -19,6 +19,8 @@ pub struct Connection {
     link: Link,
     /// Read and not yet taken by the client.
     input: BytesMut,
+    /// The last packets the client handed out with its close, for the next flush.
+    last_bytes: BytesMut,
     events: VecDeque<Event>,
 }
 
@@ -26,7 +28,8 @@ impl Connection {
     /// Sends CONNECT on `link` and waits for the broker to accept it, `timeout` at most.
     pub async fn open(link: Link, options: ClientOptions, timeout: Duration) -> Result<Connection, String> {
         let client = Client::new(options).map_err(|error| error.to_string())?;
-        let mut connection = Connection { client, link, input: BytesMut::new(), events: VecDeque::new() };
+        let mut connection =
+            Connection { client, link, input: BytesMut::new(), last_bytes: BytesMut::new(), events: VecDeque::new() };
         let now = Instant::now();
         connection.client.handle_connected(now);
         connection.client.connect(now).map_err(|error| error.to_string())?;
@@ -36,7 +39,7 @@ impl Connection {
                 while let Some(event) = connection.events.pop_front() {
                     match event {
                         Event::Connected { .. } => return Ok(()),
-                        Event::Disconnected { reason } => return Err(format!("the broker refused: {reason:?}")),
+                        Event::Disconnected { reason, .. } => return Err(format!("the broker refused: {reason:?}")),
                         _ => {}
                     }
                 }
@@ -59,7 +62,7 @@ impl Connection {
 
     /// Writes everything the client has to send, in one write.
     pub async fn flush(&mut self) -> io::Result<()> {
-        let mut output = BytesMut::new();
+        let mut output = std::mem::take(&mut self.last_bytes);
         while let Some(bytes) = self.client.poll_transmit() {
             output.extend_from_slice(&bytes);
         }
@@ -102,6 +105,7 @@ impl Connection {
     /// Sends DISCONNECT and lets the connection go.
     pub async fn close(mut self) {
         if self.client.disconnect(Instant::now(), Disconnect::new(ReasonCode::Success)).is_ok() {
+            self.take_events();
             let _ = self.flush().await;
         }
     }
@@ -120,7 +124,10 @@ impl Connection {
     }
 
     fn take_events(&mut self) {
-        while let Some(event) = self.client.poll_event() {
+        while let Some(mut event) = self.client.poll_event() {
+            if let Event::Disconnected { last_bytes, .. } = &mut event {
+                self.last_bytes.extend_from_slice(&last_bytes.take().unwrap_or_default());
+            }
             self.events.push_back(event);
         }
     }

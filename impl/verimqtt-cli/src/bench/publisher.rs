@@ -140,7 +140,7 @@ pub async fn publish(
                         done.settle(&counters, Some(format!("given up: {reason:?}")));
                     }
                 }
-                Event::Disconnected { reason } => {
+                Event::Disconnected { reason, .. } => {
                     done.error.get_or_insert(format!("disconnected: {reason:?}"));
                     break 'run;
                 }

@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+
 use super::error::{CommandError, ProtocolViolation};
 use crate::codec::{
     Auth, PacketId, Properties, Publish, PublishAck, QoS, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
@@ -88,10 +90,11 @@ pub enum Event {
         reason: DropReason,
         requests: Vec<DroppedRequest>,
     },
-    /// The connection is over. Write what `poll_transmit` still yields, then close the
-    /// transport.
+    /// The connection is over: write `last_bytes` (the acknowledgements still owed and the
+    /// DISCONNECT, on a close that sends one), then close the transport.
     Disconnected {
         reason: DisconnectReason,
+        last_bytes: Option<Bytes>,
     },
 }
 

@@ -77,10 +77,9 @@ mod requests;
 mod session;
 mod transmit;
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 pub use error::{CommandError, ProtocolViolation};
 pub use event::{DisconnectReason, DropReason, DroppedRequest, Event, PublishState, PublishTicket};
@@ -92,7 +91,6 @@ use crate::trace::{self, Tracer};
 use connection::Connection;
 use event::EventQueue;
 use keep_alive::Due;
-use observe::FarewellTrace;
 use outbound::PublishQueue;
 use requests::Requests;
 use session::Session;
@@ -118,11 +116,6 @@ pub struct Client {
     client_id: MqttString,
     /// `None` while there is no transport.
     connection: Option<Connection>,
-    /// What is left to write on a connection the client closed: the last acknowledgements and
-    /// its DISCONNECT.
-    farewell: VecDeque<(Packet, Bytes)>,
-    /// What the observer is told about the farewell, while it is being written.
-    farewell_trace: Option<FarewellTrace>,
     /// Transports the client has had: the number of the current one, for the observer.
     transports: trace::ConnId,
     tracer: Tracer,
@@ -150,8 +143,6 @@ impl Client {
         Ok(Client {
             client_id: options.client_id.clone(),
             connection: None,
-            farewell: VecDeque::new(),
-            farewell_trace: None,
             transports: 0,
             tracer: Tracer::default(),
             session: Session::new(options.requested_session_expiry(), !options.clean_start),
@@ -164,11 +155,9 @@ impl Client {
         })
     }
 
-    /// The transport is up. A transport the client still thought open is taken as lost, and
-    /// whatever was left to write on it is forgotten.
+    /// The transport is up. A transport the client still thought open is taken as lost.
     pub fn handle_connected(&mut self, now: Instant) {
         self.close(now, DisconnectReason::ConnectionLost, Farewell::Silent);
-        self.forget_farewell();
         self.connection = Some(Connection::new(now, &self.options));
         self.transports += 1;
         let conn = self.transports;
@@ -178,7 +167,6 @@ impl Client {
     /// The transport went down.
     pub fn handle_closed(&mut self, now: Instant) {
         self.close(now, DisconnectReason::ConnectionLost, Farewell::Silent);
-        self.forget_farewell();
     }
 
     /// Bytes from the server. Returns how many were taken: fewer than offered when events or
@@ -267,12 +255,9 @@ impl Client {
         self.events.dropped(DropReason::SessionExpired, expired);
     }
 
-    /// The next packet to write, whole. Write every one before closing the transport.
+    /// The next packet to write, whole. Once the client closed the connection
+    /// ([`Event::Disconnected`]) there is none: what is left to write is in the event.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        if let Some((packet, bytes)) = self.farewell.pop_front() {
-            self.on_farewell_sent(&packet);
-            return Some(bytes);
-        }
         let (packet, bytes) = self.next_transmit()?;
         self.on_sent(&packet);
         Some(bytes)
@@ -354,22 +339,26 @@ impl Client {
         self.close(now, DisconnectReason::ProtocolViolation(violation), farewell);
     }
 
-    /// Ends the connection, if there is one: leaves the farewell to write, reports the end,
+    /// Ends the connection, if there is one: reports the end with the farewell to write last,
     /// drops what lived only on the connection, and keeps or ends the session.
     fn close(&mut self, now: Instant, reason: DisconnectReason, farewell: Farewell) {
         let Some(mut connection) = self.connection.take() else { return };
         connection.advance(now);
+        let now = connection.now;
+        let mut last_bytes = BytesMut::new();
         if let (Farewell::Disconnect { packet, graceful }, true) = (farewell, connection.connect_written) {
             let pending = if graceful { connection.control.drain(..).collect() } else { Vec::new() };
             for packet in pending.into_iter().chain([Packet::Disconnect(packet)]) {
                 // A packet the server would refuse is not worth sending now.
                 if let Ok(bytes) = transmit::encode(&packet, self.options.protocol_version, &connection.limits) {
-                    self.farewell.push_back((packet, bytes));
+                    self.tracer.sent(now, self.transports, &packet, self.options.protocol_version);
+                    last_bytes.extend_from_slice(&bytes);
                 }
             }
         }
-        self.trace_close(connection.now, &reason);
-        self.events.push(Event::Disconnected { reason });
+        self.trace_close(now, &reason);
+        let last_bytes = (!last_bytes.is_empty()).then(|| last_bytes.freeze());
+        self.events.push(Event::Disconnected { reason, last_bytes });
         let mut dropped: Vec<DroppedRequest> = self.queue.take_qos0().into_iter().map(Into::into).collect();
         for request in self.requests.drain() {
             self.packet_ids.release(request.packet_id());

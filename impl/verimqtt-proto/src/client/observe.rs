@@ -1,60 +1,18 @@
 //! What the client tells its observer (see [`crate::trace`]) beyond single packets: how a
-//! connection ends, which happens only once its farewell (the last acknowledgements and the
-//! DISCONNECT) is written, so that a trace shows the DISCONNECT before the close.
+//! connection ends (after its farewell, the last acknowledgements and the DISCONNECT, so
+//! that a trace shows the DISCONNECT before the close), and the application's messages.
 
 use std::time::Instant;
 
 use super::{Client, DisconnectReason};
-use crate::codec::{Packet, Publish};
-use crate::trace::{self, CloseReason, ConnId};
-
-/// The close of a connection whose farewell is still being written.
-#[derive(Debug)]
-pub(super) struct FarewellTrace {
-    /// When the client closed: the farewell is written at that time.
-    at: Instant,
-    conn: ConnId,
-    reason: CloseReason,
-}
+use crate::codec::Publish;
+use crate::trace::{self, CloseReason};
 
 impl Client {
-    /// The connection ends for `reason`: the observer hears of it now, or after the farewell.
+    /// The connection ends for `reason`, its farewell handed out.
     pub(super) fn trace_close(&mut self, now: Instant, reason: &DisconnectReason) {
-        if !self.tracer.is_on() {
-            return;
-        }
-        let closed = FarewellTrace { at: now, conn: self.transports, reason: close_reason(reason) };
-        if self.farewell.is_empty() {
-            self.report_close(closed);
-        } else {
-            self.farewell_trace = Some(closed);
-        }
-    }
-
-    /// A packet of the farewell was handed out; after the last one the connection is closed.
-    pub(super) fn on_farewell_sent(&mut self, packet: &Packet) {
-        let Some(closed) = &self.farewell_trace else { return };
-        let (at, conn, version) = (closed.at, closed.conn, self.options.protocol_version);
-        self.tracer.sent(at, conn, packet, version);
-        if self.farewell.is_empty() {
-            self.report_pending_close();
-        }
-    }
-
-    /// The transport is gone or replaced: what was left of the farewell is never written.
-    pub(super) fn forget_farewell(&mut self) {
-        self.farewell.clear();
-        self.report_pending_close();
-    }
-
-    fn report_pending_close(&mut self) {
-        if let Some(closed) = self.farewell_trace.take() {
-            self.report_close(closed);
-        }
-    }
-
-    fn report_close(&mut self, FarewellTrace { at, conn, reason }: FarewellTrace) {
-        self.tracer.emit(at, || trace::Event::ConnectionClosed { conn, reason });
+        let (conn, reason) = (self.transports, close_reason(reason));
+        self.tracer.emit(now, || trace::Event::ConnectionClosed { conn, reason });
     }
 
     /// The application asked for `publish` and the client accepted it.

@@ -76,15 +76,26 @@ impl Harness {
         if self.socket_full {
             return;
         }
-        let options = DecodeOptions::new(self.version);
         while let Some(bytes) = self.client.poll_transmit() {
             assert!(self.outbox.is_empty(), "a packet was handed out in pieces");
             self.outbox.extend_from_slice(&bytes);
-            let packet = codec::decode(&mut self.outbox, &options).expect("the client writes valid packets");
+            let packet = codec::decode(&mut self.outbox, &DecodeOptions::new(self.version))
+                .expect("the client writes valid packets");
             assert!(self.outbox.is_empty(), "poll_transmit gives exactly one packet");
             let packet = packet.expect("poll_transmit gives a whole packet");
             self.wire.push_back((self.elapsed(), packet));
         }
+    }
+
+    /// Whole packets the client handed out at once, put on the wire.
+    fn record_written(&mut self, bytes: &[u8]) {
+        let mut written = BytesMut::from(bytes);
+        while let Some(packet) =
+            codec::decode(&mut written, &DecodeOptions::new(self.version)).expect("the client writes valid packets")
+        {
+            self.wire.push_back((self.elapsed(), packet));
+        }
+        assert!(written.is_empty(), "the client's last bytes end with a whole packet");
     }
 
     /// Lets time pass, firing each timer at its deadline as a runtime would.
@@ -127,8 +138,16 @@ impl Harness {
         self.wire.drain(..).collect()
     }
 
+    /// The events since the last call. The last bytes of a connection the client closed
+    /// are written, as a runtime writes them when it sees the event.
     pub fn events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.client.poll_event()).collect()
+        let events: Vec<Event> = std::iter::from_fn(|| self.client.poll_event()).collect();
+        for event in &events {
+            if let Event::Disconnected { last_bytes: Some(bytes), .. } = event {
+                self.record_written(bytes);
+            }
+        }
+        events
     }
 
     /// Opens the transport and sends the CONNECT, returning it. What was written on an
@@ -239,7 +258,7 @@ pub fn publish_ids(packets: &[Packet]) -> Vec<(u16, bool)> {
 /// The reason of the first Disconnected event, if any.
 pub fn disconnect_reason(events: &[Event]) -> Option<verimqtt_proto::client::DisconnectReason> {
     events.iter().find_map(|event| match event {
-        Event::Disconnected { reason } => Some(reason.clone()),
+        Event::Disconnected { reason, .. } => Some(reason.clone()),
         _ => None,
     })
 }

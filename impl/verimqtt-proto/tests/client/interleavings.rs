@@ -424,7 +424,7 @@ impl World {
                     }
                 }
             }
-            Event::Disconnected { reason: DisconnectReason::ProtocolViolation(violation) } => {
+            Event::Disconnected { reason: DisconnectReason::ProtocolViolation(violation), .. } => {
                 assert!(self.server.lenient, "the client accused a well-behaved server: {violation:?}");
             }
             Event::Message(publish) if publish.qos == QoS::ExactlyOnce && !self.server.lenient => {

@@ -215,5 +215,8 @@ fn no_ping_goes_before_the_connack_and_its_timeout_closes() {
     assert_eq!(h.sent(), []);
     assert_eq!(h.client.state(), State::AwaitingConnAck);
     h.advance(MILLISECOND);
-    assert!(matches!(h.events().as_slice(), [Event::Disconnected { reason: DisconnectReason::ConnAckTimeout }]));
+    assert!(matches!(
+        h.events().as_slice(),
+        [Event::Disconnected { reason: DisconnectReason::ConnAckTimeout, last_bytes: None }]
+    ));
 }

@@ -60,13 +60,13 @@ fn disconnect_flushes_owed_acknowledgements_then_ends_the_connection() {
         h.client.disconnect(h.now, Disconnect::default()).unwrap();
         assert_eq!(h.client.state(), State::Disconnected);
         h.socket_full = false;
+        let events = h.events();
+        assert_eq!(disconnect_reason(&events), Some(DisconnectReason::Requested));
         assert_eq!(
             h.sent(),
             [Packet::PubAck(PublishAck::new(id(4))), Packet::Disconnect(Disconnect::default())],
             "{version}"
         );
-        let events = h.events();
-        assert_eq!(disconnect_reason(&events), Some(DisconnectReason::Requested));
         // The queued publish waits for the next connection.
         assert_eq!(h.client.publish_state(&queued), Some(verimqtt_proto::client::PublishState::Queued));
     }
@@ -103,7 +103,8 @@ fn a_refused_connection_reports_the_reason_and_writes_nothing_more() {
                 reason: DisconnectReason::Refused {
                     reason_code: ReasonCode::NotAuthorized,
                     properties: Properties::default()
-                }
+                },
+                last_bytes: None,
             }]
         );
         assert_eq!(h.sent(), []);
@@ -116,7 +117,7 @@ fn connection_lost_is_reported_once() {
     h.connect(false);
     h.lose_connection();
     h.lose_connection();
-    assert_eq!(h.events(), [Event::Disconnected { reason: DisconnectReason::ConnectionLost }]);
+    assert_eq!(h.events(), [Event::Disconnected { reason: DisconnectReason::ConnectionLost, last_bytes: None }]);
 }
 
 #[test]

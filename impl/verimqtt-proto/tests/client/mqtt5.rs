@@ -350,8 +350,8 @@ fn disconnect_can_end_the_session_with_expiry_zero() {
         properties: PropertyValues { session_expiry_interval: Some(0), ..PropertyValues::default() }.into(),
     };
     h.client.disconnect(h.now, disconnect.clone()).unwrap();
-    assert_eq!(h.sent(), [Packet::Disconnect(disconnect)]);
     let events = h.events();
+    assert_eq!(h.sent(), [Packet::Disconnect(disconnect)]);
     assert!(events.iter().any(|event| matches!(event,
         Event::Dropped { reason: DropReason::SessionEnded, requests }
             if matches!(&requests[..], [DroppedRequest::Publish { ticket, .. }] if *ticket == written))));
@@ -384,6 +384,7 @@ fn a_disconnect_too_large_for_the_server_goes_without_its_reason_string() {
         .into(),
     };
     h.client.disconnect(h.now, disconnect).unwrap();
+    h.events();
     assert_eq!(h.sent(), disconnect_sent(ReasonCode::DisconnectWithWillMessage));
 }
 

@@ -181,9 +181,9 @@ fn nothing_is_written_or_read_after_the_disconnect() {
     h.deliver(puback(id(40)));
     h.deliver(crate::harness::publish("a", QoS::AtLeastOnce, Some(3)));
     h.socket_full = false;
+    assert_eq!(h.events().len(), 2, "disconnected, and the SUBSCRIBE of the connection dropped");
     assert_eq!(h.sent(), [Packet::Disconnect(Disconnect::new(ReasonCode::ProtocolError))]);
     assert!(h.client.poll_transmit().is_none());
-    assert_eq!(h.events().len(), 2, "disconnected, and the SUBSCRIBE of the connection dropped");
     // The queued QoS 1 publish waits for the next connection.
     assert_eq!(h.client.queued(), 1);
 }

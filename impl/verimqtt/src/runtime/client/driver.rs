@@ -439,8 +439,9 @@ impl Driver {
                     }
                 }
             }
-            Event::Disconnected { reason } => {
+            Event::Disconnected { reason, last_bytes } => {
                 if self.link.is_up() {
+                    self.link.outgoing.extend_from_slice(&last_bytes.unwrap_or_default());
                     self.closing = Some(reason);
                 } else {
                     self.after_disconnect(reason);
@@ -540,12 +541,9 @@ impl Driver {
         self.client.handle_closed(Instant::now());
     }
 
-    /// Writes the last packets the client left (acknowledgements, DISCONNECT) and closes the
-    /// transport.
+    /// Writes what is left, the last packets the client handed out with its close
+    /// (acknowledgements, DISCONNECT) included, and closes the transport.
     async fn close_link(&mut self) {
-        while let Some(bytes) = self.client.poll_transmit() {
-            self.link.outgoing.extend_from_slice(&bytes);
-        }
         let mut link = std::mem::take(&mut self.link);
         let Some(writer) = link.writer.as_mut() else { return };
         let written = tokio::time::timeout(CLOSE_GRACE, async {
