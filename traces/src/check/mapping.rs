@@ -23,7 +23,7 @@
 //!   reported to the client, and to the broker or not, as verimqtt's simulator does);
 //!   packets may stay in transit while time passes (the simulator stalls the network);
 //!   applications are paced (the scenario decides when they act) and each side resends in
-//!   verimqtt's order (client: by last step; broker: releases first).
+//!   verimqtt's order (both by last step: one sender for both roles).
 
 use std::fmt;
 
@@ -132,7 +132,7 @@ impl Mapping {
             without_will: (0..clients.len() as u8).filter(|&c| !with_will[usize::from(c)]).collect(),
             paced_application: true,
             client_resend_order: ResendOrder::LastStep,
-            broker_resend_order: ResendOrder::ReleasesFirst,
+            broker_resend_order: ResendOrder::LastStep,
             messages,
             bug: None,
         };

@@ -1,6 +1,6 @@
 //! One session's messages toward its client: the queue of messages waiting (behind the
 //! window, or for the client to come back), and the QoS 1 and 2 flights of the session's
-//! sender (`crate::session::sender`), which the broker resends PUBRELs first.
+//! sender (`crate::session::sender`), resent on a resumed session as the client resends.
 //!
 //! Order is kept: messages leave the queue in the order they entered it, and after a
 //! reconnection the unfinished ones are sent again in the order they were first sent
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::codec::{PacketId, QoS};
 use crate::session::packet_ids::PacketIds;
-use crate::session::sender::{Awaiting, ResendOrder, Sender};
+use crate::session::sender::{Awaiting, Sender};
 
 pub(crate) use crate::session::sender::Received;
 
@@ -60,12 +60,7 @@ pub(crate) struct Outbound {
 
 impl Default for Outbound {
     fn default() -> Self {
-        Outbound {
-            sender: Sender::new(ResendOrder::ReleasesFirst),
-            packet_ids: PacketIds::default(),
-            queue: VecDeque::new(),
-            held_bytes: 0,
-        }
+        Outbound { sender: Sender::new(), packet_ids: PacketIds::default(), queue: VecDeque::new(), held_bytes: 0 }
     }
 }
 
@@ -309,7 +304,7 @@ mod tests {
     }
 
     #[test]
-    fn resume_resends_publishes_with_dup_in_order_and_releases_first() {
+    fn resume_resends_each_flight_in_the_order_of_its_last_step_publishes_with_dup() {
         let now = Instant::now();
         let mut outbound = Outbound::default();
         for (payload, qos) in [("a", QoS::ExactlyOnce), ("b", QoS::AtLeastOnce), ("c", QoS::ExactlyOnce)] {
@@ -319,9 +314,11 @@ mod tests {
         assert_eq!(outbound.received(PacketId::new(1).unwrap(), false), Received::Release);
         outbound.connection_closed();
         outbound.resume();
-        assert_eq!(outbound.next_transmit(window(10), now), Some(Transmit::Release(PacketId::new(1).unwrap())));
+        // PUBLISHes in the order first sent [MQTT-4.6.0-1]; the PUBREL, its PUBREC the latest
+        // step of all, after them.
         assert_eq!(sent(outbound.next_transmit(window(10), now)), (Some(2), true, "b"));
         assert_eq!(sent(outbound.next_transmit(window(10), now)), (Some(3), true, "c"));
+        assert_eq!(outbound.next_transmit(window(10), now), Some(Transmit::Release(PacketId::new(1).unwrap())));
         assert_eq!(outbound.next_transmit(window(10), now), None);
     }
 

@@ -7,7 +7,7 @@ use super::event::DroppedRequest;
 use super::outbound::Outgoing;
 use crate::session::packet_ids::PacketIds;
 use crate::session::receiver::AwaitingRelease;
-use crate::session::sender::{ResendOrder, Sender};
+use crate::session::sender::Sender;
 
 /// A Session Expiry Interval that never ends (MQTT 5 section 3.1.2.11.2).
 const NEVER_EXPIRES: u32 = u32::MAX;
@@ -28,7 +28,7 @@ pub(crate) struct Session {
 impl Session {
     pub(super) fn new(expiry_interval: u32, resumable: bool) -> Self {
         Session {
-            in_flight: Sender::new(ResendOrder::LastStep),
+            in_flight: Sender::new(),
             awaiting_release: AwaitingRelease::default(),
             expiry_interval,
             resumable,

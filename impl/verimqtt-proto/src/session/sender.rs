@@ -22,19 +22,6 @@ pub(crate) enum Awaiting {
     PubComp,
 }
 
-/// In which order a resumed session writes its flights again ([MQTT-4.4.0-1]). Both keep
-/// PUBLISHes in the order they were first sent ([MQTT-4.6.0-1]) and PUBRELs in the order
-/// their PUBRECs came ([MQTT-4.6.0-4]); the specification binds the client to both, and the
-/// broker keeps them too. They differ in how the two kinds interleave, which it leaves open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ResendOrder {
-    /// Each flight in the order of its last step (the client).
-    LastStep,
-    /// Every PUBREL first, then every PUBLISH (the broker): the QoS 2 exchanges nearest
-    /// their end finish first.
-    ReleasesFirst,
-}
-
 /// What a PUBREC means for the flight it names.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Received<T> {
@@ -66,18 +53,16 @@ pub(crate) struct Sender<T> {
     /// Flights to write again on a resumed session, in order; some may be done meanwhile.
     resend: VecDeque<PacketId>,
     written_on_connection: usize,
-    resend_order: ResendOrder,
 }
 
 impl<T> Sender<T> {
-    pub(crate) fn new(resend_order: ResendOrder) -> Self {
+    pub(crate) fn new() -> Self {
         Sender {
             entries: BTreeMap::new(),
             order: HashMap::new(),
             next_order: 0,
             resend: VecDeque::new(),
             written_on_connection: 0,
-            resend_order,
         }
     }
 
@@ -170,20 +155,13 @@ impl<T> Sender<T> {
         self.resend.clear();
     }
 
-    /// The session was resumed on a new connection: every flight is to be written again,
-    /// in the sender's resend order ([MQTT-4.4.0-1]).
+    /// The session was resumed on a new connection: every flight is to be written again
+    /// ([MQTT-4.4.0-1]), each in the order of its last step. So PUBLISHes go in the order they
+    /// were first sent ([MQTT-4.6.0-1]) and PUBRELs in the order their PUBRECs came
+    /// ([MQTT-4.6.0-4]), which the specification binds the client to and the broker keeps
+    /// too; how the two kinds interleave it leaves open.
     pub(crate) fn schedule_resend(&mut self) {
-        let (mut first, mut then) = (VecDeque::new(), Vec::new());
-        for entry in self.entries.values() {
-            match (self.resend_order, entry.flight) {
-                (ResendOrder::ReleasesFirst, Awaiting::PubAck | Awaiting::PubRec) => {
-                    then.push(entry.packet_id);
-                }
-                _ => first.push_back(entry.packet_id),
-            }
-        }
-        first.extend(then);
-        self.resend = first;
+        self.resend = self.entries.values().map(|entry| entry.packet_id).collect();
     }
 
     /// The next flight to write again, if any.
@@ -238,8 +216,8 @@ mod tests {
     }
 
     /// Four QoS 2 flights written in order, then PUBRECs for the third and the first.
-    fn sender(order: ResendOrder) -> Sender<u16> {
-        let mut sender = Sender::new(order);
+    fn sender() -> Sender<u16> {
+        let mut sender = Sender::new();
         for value in 1..=4 {
             sender.insert_written(id(value), QoS::ExactlyOnce, value);
         }
@@ -260,25 +238,17 @@ mod tests {
     }
 
     #[test]
-    fn by_last_step_publishes_go_again_in_first_send_order_then_releases_in_pubrec_order() {
-        let mut sender = sender(ResendOrder::LastStep);
+    fn publishes_go_again_in_first_send_order_then_releases_in_pubrec_order() {
+        // [MQTT-4.6.0-4]: PUBREL in the order the PUBRECs came, 3 before 1.
+        let mut sender = sender();
         let order = resent(&mut sender);
         let (pub_rec, pub_comp) = (Awaiting::PubRec, Awaiting::PubComp);
         assert_eq!(order, [(2, pub_rec), (4, pub_rec), (3, pub_comp), (1, pub_comp)]);
     }
 
     #[test]
-    fn releases_first_puts_pubrels_in_pubrec_order_before_the_publishes() {
-        // [MQTT-4.6.0-4]: PUBREL in the order the PUBRECs came, 3 before 1.
-        let mut sender = sender(ResendOrder::ReleasesFirst);
-        let order = resent(&mut sender);
-        let (pub_rec, pub_comp) = (Awaiting::PubRec, Awaiting::PubComp);
-        assert_eq!(order, [(3, pub_comp), (1, pub_comp), (2, pub_rec), (4, pub_rec)]);
-    }
-
-    #[test]
     fn the_written_count_follows_inserts_completions_and_connection_loss() {
-        let mut sender = Sender::new(ResendOrder::LastStep);
+        let mut sender = Sender::new();
         for value in 1..=3 {
             sender.insert_written(id(value), QoS::AtLeastOnce, value);
         }
@@ -299,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_refused_pubrec_ends_the_flight_and_a_repeated_one_is_released_again() {
-        let mut sender = Sender::new(ResendOrder::ReleasesFirst);
+        let mut sender = Sender::new();
         sender.insert_written(id(1), QoS::ExactlyOnce, 1);
         sender.insert_written(id(2), QoS::ExactlyOnce, 2);
         sender.insert_written(id(3), QoS::AtLeastOnce, 3);
@@ -314,7 +284,7 @@ mod tests {
 
     #[test]
     fn flights_done_before_their_resend_are_skipped() {
-        let mut sender = Sender::new(ResendOrder::LastStep);
+        let mut sender = Sender::new();
         sender.insert_written(id(1), QoS::AtLeastOnce, 1);
         sender.insert_written(id(2), QoS::AtLeastOnce, 2);
         sender.connection_closed();
