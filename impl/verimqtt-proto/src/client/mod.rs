@@ -145,6 +145,7 @@ enum Farewell {
 }
 
 impl Client {
+    /// A disconnected client with an empty session, or why `options` cannot work.
     pub fn new(options: ClientOptions) -> Result<Self, OptionsError> {
         options.validate()?;
         Ok(Client {
@@ -278,6 +279,7 @@ impl Client {
         Some(bytes)
     }
 
+    /// The next thing for the user to know; `None` when there is none.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
     }
@@ -293,6 +295,7 @@ impl Client {
         }
     }
 
+    /// Where the connection is: disconnected, transport up, CONNECT sent, or connected.
     pub fn state(&self) -> State {
         self.connection.as_ref().map_or(State::Disconnected, |connection| connection.state)
     }
@@ -332,6 +335,7 @@ impl Client {
         &self.client_id
     }
 
+    /// The protocol version the client speaks, from its options.
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.options.protocol_version
     }
