@@ -402,7 +402,7 @@ properties! {
     0x09 CorrelationData correlation_data: Option<Binary>, "Correlation Data", [Publish, Will];
     /// 0x0B Subscription Identifier: the number a SUBSCRIBE tags its subscription with; in a PUBLISH, those of every subscription it matched (may repeat).
     0x0b SubscriptionIdentifier subscription_identifiers: Vec<SubscriptionId>, "Subscription Identifier", [Publish, Subscribe];
-    /// 0x11 Session Expiry Interval, in seconds: how long the session outlives its connection; absent or 0, it ends with it, `u32::MAX` never (CONNECT, CONNACK, DISCONNECT).
+    /// 0x11 Session Expiry Interval, in seconds: how long the session outlives its connection; 0 (absent in CONNECT) ends it with the connection, `u32::MAX` never (CONNECT, CONNACK, DISCONNECT).
     0x11 SessionExpiryInterval session_expiry_interval: Option<u32>, "Session Expiry Interval", [Connect, ConnAck, Disconnect];
     /// 0x12 Assigned Client Identifier: the identifier the server gave a client that connected with an empty one (CONNACK).
     0x12 AssignedClientIdentifier assigned_client_identifier: Option<MqttString>, "Assigned Client Identifier", [ConnAck];
