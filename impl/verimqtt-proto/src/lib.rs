@@ -21,6 +21,7 @@
 // codec/string.rs, which allows it where it stands.
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 pub mod broker;
 pub mod client;

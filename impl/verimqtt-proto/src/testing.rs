@@ -29,7 +29,9 @@ struct Link {
 /// A [`Broker`] driven as a runtime drives it.
 #[derive(Debug)]
 pub struct BrokerDriver<P: Policy> {
+    /// The broker, for calls the driver does not make (commands, stats, options).
     pub broker: Broker<P>,
+    /// The simulated clock: the time every call to the broker is made at.
     pub now: Instant,
     links: BTreeMap<ConnId, Link>,
     /// The last bytes of each connection the broker closed, until taken.
@@ -42,6 +44,7 @@ pub struct BrokerDriver<P: Policy> {
 }
 
 impl<P: Policy> BrokerDriver<P> {
+    /// A driver of `broker` with no connection yet, its clock at `now`.
     pub fn new(broker: Broker<P>, now: Instant) -> Self {
         BrokerDriver {
             broker,
@@ -124,6 +127,7 @@ impl<P: Policy> BrokerDriver<P> {
         self.now = self.now.max(when);
     }
 
+    /// Moves the clock on by `by`, running every timer that falls due on the way, in order.
     pub fn advance(&mut self, by: Duration) {
         self.advance_to(self.now + by);
     }
@@ -193,7 +197,9 @@ impl<P: Policy> BrokerDriver<P> {
 /// A [`Client`] driven as a runtime drives it.
 #[derive(Debug)]
 pub struct ClientDriver {
+    /// The client, for the commands (`connect`, `publish`, ...) the test makes.
     pub client: Client,
+    /// The simulated clock: the time every call to the client is made at.
     pub now: Instant,
     /// Bytes from the server the client did not take yet.
     unsent: Bytes,
@@ -203,6 +209,7 @@ pub struct ClientDriver {
 }
 
 impl ClientDriver {
+    /// A driver of `client` with nothing received yet, its clock at `now`.
     pub fn new(client: Client, now: Instant) -> Self {
         ClientDriver { client, now, unsent: Bytes::new(), last_bytes: BytesMut::new(), events: VecDeque::new() }
     }
@@ -266,12 +273,15 @@ impl ClientDriver {
 /// Clients connected to a broker through a network that delivers at once, on one clock.
 #[derive(Debug)]
 pub struct Pair<P: Policy> {
+    /// The broker's driver; its clock is the one every client's follows.
     pub broker: BrokerDriver<P>,
+    /// Each client with the broker's id for its connection, in the order they were added; [`Pair::add`] returns the index.
     pub clients: Vec<(ConnId, ClientDriver)>,
     next_conn: u64,
 }
 
 impl<P: Policy> Pair<P> {
+    /// A broker with no client yet, the clock at `now`.
     pub fn new(broker: Broker<P>, now: Instant) -> Self {
         Pair { broker: BrokerDriver::new(broker, now), clients: Vec::new(), next_conn: 1 }
     }

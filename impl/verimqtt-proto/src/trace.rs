@@ -22,6 +22,7 @@ use crate::codec::{Packet, ProtocolVersion};
 
 /// Told every observable step of a client or a broker.
 pub trait Observer: Send {
+    /// Records `event`, which happened at `now`.
     fn observe(&mut self, now: Instant, event: Event);
 }
 

@@ -20,6 +20,7 @@
 //!   loopback port, and the async client.
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 #[cfg(feature = "testing")]
 pub use verimqtt_proto::testing;

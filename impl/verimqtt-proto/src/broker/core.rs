@@ -87,7 +87,9 @@ pub struct Broker<P = AllowAll> {
 /// A connection the broker closes: see [`Broker::poll_close`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closing {
+    /// The connection to close.
     pub conn: ConnId,
+    /// Why it closes.
     pub reason: CloseReason,
     /// What is still to be written before the socket closes.
     pub last_bytes: Option<Bytes>,
@@ -104,6 +106,7 @@ pub(super) struct Counters {
 }
 
 impl<P: Policy> Broker<P> {
+    /// A broker with no connection and no session yet, run by `options` and asking `policy` who may connect, publish and subscribe.
     pub fn new(options: BrokerOptions, policy: P) -> Self {
         Broker {
             retained: RetainedStore::new(options.max_retained_messages),
@@ -130,10 +133,12 @@ impl<P: Policy> Broker<P> {
         }
     }
 
+    /// The options the broker was built with.
     pub fn options(&self) -> &BrokerOptions {
         &self.options
     }
 
+    /// The policy, to change it while the broker runs (e.g. reload a password file).
     pub fn policy_mut(&mut self) -> &mut P {
         &mut self.policy
     }
@@ -355,6 +360,7 @@ impl<P: Policy> Broker<P> {
         self.verifications.pop_front()
     }
 
+    /// The next thing that happened inside the broker, for logs and metrics; `None` when there is none.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
     }

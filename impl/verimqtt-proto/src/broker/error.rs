@@ -13,7 +13,10 @@ use super::ConnId;
 pub enum CloseReason {
     /// The client sent DISCONNECT; in MQTT 5 with this reason code (0x00 is a normal
     /// disconnection, 0x04 asks for the will to be published).
-    ClientDisconnected { reason_code: ReasonCode },
+    ClientDisconnected {
+        /// The DISCONNECT's reason code; 0x00 for a 3.1.1 client.
+        reason_code: ReasonCode,
+    },
     /// The network connection ended without a DISCONNECT.
     ConnectionLost,
     /// The client broke a rule of the protocol; MQTT 5 clients were sent DISCONNECT (or,
@@ -21,7 +24,12 @@ pub enum CloseReason {
     ProtocolError(ProtocolError),
     /// The CONNECT was refused with this CONNACK reason code, for this reason (the rule or
     /// the limit).
-    ConnectRefused { reason_code: ReasonCode, why: &'static str },
+    ConnectRefused {
+        /// The CONNACK reason code, in MQTT 5 terms.
+        reason_code: ReasonCode,
+        /// Why, in words: the rule broken or the option whose limit was reached.
+        why: &'static str,
+    },
     /// No CONNECT arrived within the connect timeout.
     ConnectTimeout,
     /// Nothing arrived for one and a half times the keep alive ([MQTT-3.1.2-24] in 3.1.1,
@@ -29,7 +37,10 @@ pub enum CloseReason {
     KeepAliveTimeout,
     /// Another connection took over the session ([MQTT-3.1.4-2] in 3.1.1, [MQTT-3.1.4-3] in
     /// 5.0); MQTT 5 clients were sent DISCONNECT 0x8E.
-    SessionTakenOver { by: ConnId },
+    SessionTakenOver {
+        /// The connection that took the session over.
+        by: ConnId,
+    },
     /// The client did not read what the broker sent until the transmit buffer passed twice
     /// [`BrokerOptions::max_transmit_buffer`](super::BrokerOptions::max_transmit_buffer).
     NotReading,
@@ -104,7 +115,9 @@ impl fmt::Display for CloseReason {
 /// connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolError {
+    /// The rule broken.
     pub violation: ProtocolViolation,
+    /// The protocol version of the connection, whose numbering the rule is in.
     pub version: ProtocolVersion,
 }
 
@@ -151,10 +164,16 @@ impl fmt::Display for ProtocolError {
 /// Why [`Broker::handle_connected`](super::Broker::handle_connected) refused a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AcceptError {
+    /// [`BrokerOptions::max_connections`](super::BrokerOptions::max_connections) connections are open already.
     #[error("{max} connections are open, the most the broker allows (max_connections)")]
-    TooManyConnections { max: usize },
+    TooManyConnections {
+        /// The limit, `max_connections`.
+        max: usize,
+    },
+    /// The connection id is already in use by an open connection.
     #[error("connection {0} is already open")]
     DuplicateConnection(ConnId),
+    /// The broker is shutting down and accepts no new connection.
     #[error("the broker is shutting down")]
     ShuttingDown,
 }

@@ -11,39 +11,102 @@ use super::{CloseReason, ConnId, SlowConsumerPolicy};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A CONNECT was accepted.
-    Connected { conn: ConnId, client_id: MqttString, version: ProtocolVersion, session_present: bool },
+    Connected {
+        /// The connection, as the broker numbered it when it opened.
+        conn: ConnId,
+        /// The client identifier the session is keyed on (assigned by the broker if the CONNECT's was empty).
+        client_id: MqttString,
+        /// The protocol version the client speaks.
+        version: ProtocolVersion,
+        /// Whether an existing session was resumed, as told in CONNACK.
+        session_present: bool,
+    },
     /// A CONNECT was refused with this code, for this reason: by the policy (wrong
     /// credentials, anonymous clients not allowed...), by a limit (which one, by its option's
     /// name), or for a rule it broke. The client was sent CONNACK with the code, or with the
     /// nearest 3.1.1 return code. The password is not part of the event, so logging it never
     /// reveals one.
     ConnectDenied {
+        /// The connection, as the broker numbered it when it opened.
         conn: ConnId,
+        /// The client identifier the CONNECT gave (possibly empty).
         client_id: MqttString,
+        /// The CONNECT's User Name; `None` if it had none.
         username: Option<MqttString>,
+        /// The MQTT 5 code the CONNACK refused with.
         reason_code: ReasonCode,
+        /// Why, in words: the policy's reason, or the name of the option whose limit was reached.
         why: &'static str,
     },
     /// A connection ended, by either side. `client_id` is `None` before CONNECT was accepted.
-    Closed { conn: ConnId, client_id: Option<MqttString>, reason: CloseReason },
+    Closed {
+        /// The connection, as the broker numbered it when it opened.
+        conn: ConnId,
+        /// The client's identifier; `None` if the connection never had a CONNECT accepted.
+        client_id: Option<MqttString>,
+        /// Who closed the connection and why.
+        reason: CloseReason,
+    },
     /// Filters of a SUBSCRIBE were refused: `count` of them, the first being `filter` for
     /// the reason `why` (not authorized, or the limit by its option's name).
-    SubscribeRefused { client_id: MqttString, count: usize, filter: MqttString, why: &'static str },
+    SubscribeRefused {
+        /// The subscribing client.
+        client_id: MqttString,
+        /// How many filters of the SUBSCRIBE were refused.
+        count: usize,
+        /// The first refused filter.
+        filter: MqttString,
+        /// Why, in words: not authorized, or the name of the option whose limit was reached.
+        why: &'static str,
+    },
     /// A connected session stayed congested for the slow-consumer timeout and `policy` was
     /// applied to it.
-    SlowConsumer { client_id: MqttString, policy: SlowConsumerPolicy },
+    SlowConsumer {
+        /// The slow subscriber.
+        client_id: MqttString,
+        /// What the broker did about it.
+        policy: SlowConsumerPolicy,
+    },
     /// A message was not delivered to one session.
-    MessageDropped { client_id: MqttString, topic: MqttString, reason: DropReason },
+    MessageDropped {
+        /// The session that lost the message.
+        client_id: MqttString,
+        /// The message's topic.
+        topic: MqttString,
+        /// Why it was dropped.
+        reason: DropReason,
+    },
     /// A retained message was delivered but not stored.
-    RetainedDropped { topic: MqttString, reason: RetainedDropReason },
+    RetainedDropped {
+        /// The message's topic.
+        topic: MqttString,
+        /// Why it was not stored.
+        reason: RetainedDropReason,
+    },
     /// The policy refused a PUBLISH or a will; the message went nowhere.
-    PublishDenied { client_id: MqttString, topic: MqttString },
+    PublishDenied {
+        /// The publishing client (for a will, the client that left it).
+        client_id: MqttString,
+        /// The topic it was refused on.
+        topic: MqttString,
+    },
     /// A will message was published.
-    WillPublished { client_id: MqttString, topic: MqttString },
+    WillPublished {
+        /// The client whose will it was.
+        client_id: MqttString,
+        /// The Will Topic.
+        topic: MqttString,
+    },
     /// A session ended because its expiry interval passed while its client was offline.
-    SessionExpired { client_id: MqttString },
+    SessionExpired {
+        /// The client identifier of the session.
+        client_id: MqttString,
+    },
     /// `count` events were dropped because nobody polled them; this takes their place.
-    EventsLost { count: u64 },
+    EventsLost {
+        /// How many events were lost since the last ones delivered.
+        count: u64,
+    },
 }
 
 /// Why a message did not reach a session.

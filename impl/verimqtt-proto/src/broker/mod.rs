@@ -110,7 +110,9 @@ pub struct Stats {
     /// [`BrokerOptions::max_queued_bytes`](BrokerOptions::max_queued_bytes) counts them (a
     /// message held by several sessions counts once for each).
     pub bytes_held: usize,
+    /// Subscriptions held, over all sessions.
     pub subscriptions: usize,
+    /// Topics with a retained message.
     pub retained_messages: usize,
     /// Application messages the broker took ownership of (PUBLISHes and wills).
     pub messages_received: u64,
@@ -123,5 +125,6 @@ pub struct Stats {
     pub bytes_received: u64,
     /// Bytes the broker handed out to be written to clients.
     pub bytes_sent: u64,
+    /// Events dropped because [`Broker::poll_event`] was not called often enough.
     pub events_lost: u64,
 }

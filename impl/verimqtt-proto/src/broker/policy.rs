@@ -9,7 +9,9 @@ use crate::codec::{Connect, ProtocolVersion, ReasonCode};
 pub struct ClientInfo<'a> {
     /// The client identifier, as sent or as assigned by the broker.
     pub client_id: &'a str,
+    /// The User Name of the CONNECT; `None` if it had none.
     pub username: Option<&'a str>,
+    /// The protocol version the client speaks.
     pub version: ProtocolVersion,
 }
 
@@ -27,8 +29,10 @@ pub enum Authentication {
 }
 
 impl Authentication {
+    /// Lets the client in.
     pub const ACCEPTED: Authentication = Authentication::Decided(Ok(()));
 
+    /// Refuses the client with the CONNACK reason `code` (e.g. 0x86 Bad User Name or Password), written as the nearest return code to a 3.1.1 client.
     pub fn refused(code: ReasonCode) -> Self {
         Authentication::Decided(Err(code))
     }
@@ -38,6 +42,7 @@ impl Authentication {
 pub struct Verification(Box<dyn FnOnce() -> Result<(), ReasonCode> + Send>);
 
 impl Verification {
+    /// The work `check` to run later, off the broker's task; it returns what [`Authentication::Decided`] would hold.
     pub fn new(check: impl FnOnce() -> Result<(), ReasonCode> + Send + 'static) -> Self {
         Verification(Box::new(check))
     }

@@ -33,6 +33,7 @@ impl PublishTicket {
         self.packet_id
     }
 
+    /// The QoS the message was published with.
     pub fn qos(&self) -> QoS {
         self.qos
     }
@@ -57,28 +58,38 @@ pub enum Event {
     /// The server accepted the connection. In MQTT 5 the properties say what it supports
     /// (Receive Maximum, Maximum QoS, Assigned Client Identifier, Server Keep Alive...).
     Connected {
+        /// Whether the server resumed the session it held (CONNACK's Session Present).
         session_present: bool,
+        /// The CONNACK's properties; empty in 3.1.1.
         properties: Properties,
     },
     /// A message from the server, its topic alias (MQTT 5) resolved and removed.
     Message(Publish),
     /// A QoS 1 publish is done; in MQTT 5 the reason code may report a failure.
     PubAck {
+        /// Identifies the publish, as [`Client::publish`](super::Client::publish) returned it.
         ticket: PublishTicket,
+        /// The PUBACK, with its reason code and properties.
         ack: PublishAck,
     },
     /// A QoS 2 publish reached its first step. With a failure reason code (MQTT 5) it is done:
     /// no PUBREL follows [MQTT-4.3.3-4].
     PubRec {
+        /// Identifies the publish, as [`Client::publish`](super::Client::publish) returned it.
         ticket: PublishTicket,
+        /// The PUBREC, with its reason code and properties.
         ack: PublishAck,
     },
     /// A QoS 2 publish is done.
     PubComp {
+        /// Identifies the publish, as [`Client::publish`](super::Client::publish) returned it.
         ticket: PublishTicket,
+        /// The PUBCOMP, with its reason code and properties.
         ack: PublishAck,
     },
+    /// The server's answer to a SUBSCRIBE: one code per filter, the QoS granted or a failure.
     SubAck(SubAck),
+    /// The server's answer to an UNSUBSCRIBE (MQTT 5: one code per filter).
     UnsubAck(UnsubAck),
     /// MQTT 5 enhanced authentication: the server continues the exchange (reason code 0x18,
     /// answer with [`Client::continue_authentication`]) or accepts a re-authentication (0x00).
@@ -87,12 +98,15 @@ pub enum Event {
     Auth(Auth),
     /// Requests the client gave up, and why. Nothing accepted is ever lost silently.
     Dropped {
+        /// Why they were given up.
         reason: DropReason,
+        /// The requests, in the order they were made.
         requests: Vec<DroppedRequest>,
     },
     /// The connection is over: write `last_bytes` (the acknowledgements still owed and the
     /// DISCONNECT, on a close that sends one), then close the transport.
     Disconnected {
+        /// Why the connection ended.
         reason: DisconnectReason,
         last_bytes: Option<Bytes>,
     },
@@ -110,9 +124,19 @@ pub enum DisconnectReason {
     /// No CONNACK came within the CONNACK timeout.
     ConnAckTimeout,
     /// The server refused the connection in its CONNACK.
-    Refused { reason_code: ReasonCode, properties: Properties },
+    Refused {
+        /// The CONNACK's failure code, in MQTT 5 terms (a 3.1.1 return code is mapped).
+        reason_code: ReasonCode,
+        /// The CONNACK's properties (Reason String, Server Reference...); empty in 3.1.1.
+        properties: Properties,
+    },
     /// The server sent DISCONNECT (MQTT 5): reason code, reason string, server reference.
-    ByServer { reason_code: ReasonCode, properties: Properties },
+    ByServer {
+        /// The DISCONNECT's reason code.
+        reason_code: ReasonCode,
+        /// The DISCONNECT's properties (Reason String, Server Reference...).
+        properties: Properties,
+    },
     /// The server broke the protocol.
     ProtocolViolation(ProtocolViolation),
     /// A packet the protocol requires could not be sent, for example an acknowledgement larger
@@ -142,10 +166,14 @@ pub enum DropReason {
 pub enum DroppedRequest {
     /// The publish as it was accepted: DUP 0, no topic alias; its packet identifier is free.
     Publish {
+        /// Identifies the publish, as it was accepted.
         ticket: PublishTicket,
+        /// The PUBLISH as the user made it.
         publish: Publish,
     },
+    /// A SUBSCRIBE as the user made it.
     Subscribe(Subscribe),
+    /// An UNSUBSCRIBE as the user made it.
     Unsubscribe(Unsubscribe),
 }
 

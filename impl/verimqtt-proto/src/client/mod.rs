@@ -138,6 +138,7 @@ enum Farewell {
 }
 
 impl Client {
+    /// A disconnected client with an empty session, or why `options` cannot work.
     pub fn new(options: ClientOptions) -> Result<Self, OptionsError> {
         options.validate()?;
         Ok(Client {
@@ -263,6 +264,7 @@ impl Client {
         Some(bytes)
     }
 
+    /// The next thing for the user to know; `None` when there is none.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
     }
@@ -278,6 +280,7 @@ impl Client {
         }
     }
 
+    /// Where the connection is: disconnected, transport up, CONNECT sent, or connected.
     pub fn state(&self) -> State {
         self.connection.as_ref().map_or(State::Disconnected, |connection| connection.state)
     }
@@ -317,6 +320,7 @@ impl Client {
         &self.client_id
     }
 
+    /// The protocol version the client speaks, from its options.
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.options.protocol_version
     }

@@ -15,9 +15,11 @@ use crate::codec::{
 /// Every period is off while the keep alive in force is 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdlePeriod {
+    /// Never.
     Off,
     /// This many percent of the keep alive: 150 is one and a half times it.
     PercentOfKeepAlive(u16),
+    /// This long, whatever the keep alive.
     Fixed(Duration),
 }
 
@@ -44,6 +46,7 @@ impl IdlePeriod {
 /// keep their defaults in 3.1.1, which has no way to send them.
 #[derive(Clone)]
 pub struct ClientOptions {
+    /// The version the client speaks: its CONNECTs and every packet after are in it.
     pub protocol_version: ProtocolVersion,
     /// May be empty: the server then assigns one (in 3.1.1 only with `clean_start`
     /// [MQTT-3.1.3-7]). A MQTT 5 Assigned Client Identifier replaces it for later connections.
@@ -65,8 +68,11 @@ pub struct ClientOptions {
     pub recv_idle_abort: IdlePeriod,
     /// Close the connection when the CONNACK has not come this long after `connect`.
     pub connack_timeout: Option<Duration>,
+    /// The User Name the CONNECT carries, for the server's authentication; `None` sends none.
     pub username: Option<MqttString>,
+    /// The Password the CONNECT carries; `None` sends none. In 3.1.1 it needs a `username` [MQTT-3.1.2-22].
     pub password: Option<Binary>,
+    /// The will the server publishes if the connection ends without a normal DISCONNECT; `None` for no will.
     pub will: Option<Will>,
     /// MQTT 5: seconds the session outlives the connection; `u32::MAX` is forever. In 3.1.1
     /// a session outlives the connection exactly when `clean_start` is false.
@@ -86,6 +92,7 @@ pub struct ClientOptions {
     pub request_problem_information: bool,
     /// MQTT 5: the method of enhanced authentication, and its first data.
     pub authentication_method: Option<MqttString>,
+    /// MQTT 5: the Authentication Data of the CONNECT, for the method's first step; `None` sends none.
     pub authentication_data: Option<Binary>,
     /// MQTT 5: user properties of the CONNECT.
     pub user_properties: Vec<UserProperty>,
@@ -103,6 +110,7 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
+    /// The defaults for `protocol_version` and `client_id`: clean start, keep alive 60 s, CONNACK timeout 30 s, no credentials, no will, and every MQTT 5 option at the protocol's default.
     pub fn new(protocol_version: ProtocolVersion, client_id: MqttString) -> Self {
         ClientOptions {
             protocol_version,
@@ -291,14 +299,28 @@ impl fmt::Debug for ClientOptions {
 /// Options a client cannot work with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OptionsError {
+    /// A limit (`max_queued`, `receive_maximum`...) is 0, so nothing could ever pass.
     #[error("{option} is 0: nothing could ever pass")]
-    ZeroLimit { option: &'static str },
+    ZeroLimit {
+        /// The option's field name in [`ClientOptions`].
+        option: &'static str,
+    },
+    /// A keep alive period is zero.
     #[error("{option} is a zero period")]
-    ZeroPeriod { option: &'static str },
+    ZeroPeriod {
+        /// The option's field name in [`ClientOptions`].
+        option: &'static str,
+    },
+    /// An MQTT 5 option is set off its default for a 3.1.1 client.
     #[error("{option} is an MQTT 5 option and MQTT 3.1.1 has no way to send it")]
-    OnlyInMqtt5 { option: &'static str },
+    OnlyInMqtt5 {
+        /// The option's field name in [`ClientOptions`].
+        option: &'static str,
+    },
+    /// A 3.1.1 client with an empty client identifier asks to resume a session [MQTT-3.1.3-7].
     #[error("an empty client identifier needs a clean session in MQTT 3.1.1 [MQTT-3.1.3-7]")]
     EmptyClientIdWithoutCleanSession,
+    /// The CONNECT the options describe breaks a rule of the protocol.
     #[error("the CONNECT these options describe cannot be sent: {0}")]
     InvalidConnect(EncodeError),
 }

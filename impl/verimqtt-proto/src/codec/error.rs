@@ -65,80 +65,149 @@ impl fmt::Display for Rule {
 /// Which QoS field carries the reserved value 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QosField {
+    /// The QoS bits of a PUBLISH's fixed header.
     Publish,
+    /// The Will QoS bits of CONNECT's Connect Flags.
     Will,
+    /// The Maximum QoS bits of a SUBSCRIBE's subscription options.
     Subscription,
 }
 
 /// What is wrong with a packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Violation {
+    /// The packet type nibble is 0 or (3.1.1) 15, values the protocol reserves; it carries
+    /// the value.
     #[error("packet type {0} is reserved")]
     ReservedPacketType(u8),
+    /// The low four bits of the fixed header are not the value the packet type reserves.
     #[error("fixed header flags {flags:#06b} of {packet} are not the reserved value")]
-    InvalidFixedHeaderFlags { packet: PacketType, flags: u8 },
+    InvalidFixedHeaderFlags {
+        /// The packet whose flags are wrong.
+        packet: PacketType,
+        /// The four flag bits as received.
+        flags: u8,
+    },
+    /// A Variable Byte Integer (the remaining length, or a property's) runs past four bytes.
     #[error("variable byte integer longer than four bytes")]
     VarintTooLong,
+    /// A Variable Byte Integer uses more bytes than its value needs [MQTT-1.5.5-1].
     #[error("variable byte integer not in its shortest encoding")]
     VarintNotMinimal,
+    /// The packet is larger than the receiver's maximum packet size.
     #[error("packet of {size} bytes exceeds the maximum packet size {max}")]
-    PacketTooLarge { size: u64, max: u32 },
+    PacketTooLarge {
+        /// The packet's size in bytes, fixed header included.
+        size: u64,
+        /// The largest size accepted, in bytes, fixed header included.
+        max: u32,
+    },
+    /// A field runs past the end the remaining length gives the packet.
     #[error("packet ends before its fields do (remaining length too short)")]
     UnexpectedEndOfPacket,
+    /// Bytes remain after the packet's last field.
     #[error("{count} bytes left over after the last field (remaining length too long)")]
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        /// How many bytes are left over.
+        count: usize,
+    },
+    /// A UTF-8 string or binary field is not well formed.
     #[error("string field {0}")]
     Field(FieldError),
+    /// CONNECT's protocol name is neither "MQTT" nor 3.1's "MQIsdp" [MQTT-3.1.2-1].
     #[error("protocol name is neither \"MQTT\" nor \"MQIsdp\"")]
     InvalidProtocolName,
+    /// CONNECT asks for a protocol level other than 4 (3.1.1) or 5 (5.0) [MQTT-3.1.2-2].
     #[error("protocol level {level} is not supported")]
-    UnsupportedProtocolVersion { level: u8 },
+    UnsupportedProtocolVersion {
+        /// The Protocol Level byte as received.
+        level: u8,
+    },
+    /// The reserved bit 0 of CONNECT's Connect Flags is set [MQTT-3.1.2-3].
     #[error("CONNECT reserved flag is set")]
     ConnectReservedFlag,
+    /// CONNECT has a non-zero Will QoS with the Will Flag clear.
     #[error("CONNECT sets will QoS without the will flag")]
     WillQosWithoutWill,
+    /// CONNECT has Will Retain set with the Will Flag clear.
     #[error("CONNECT sets will retain without the will flag")]
     WillRetainWithoutWill,
+    /// A QoS field holds the reserved value 3; it carries which field.
     #[error("{0:?} QoS is 3")]
     QosThree(QosField),
+    /// A 3.1.1 CONNECT has the Password Flag without the User Name Flag [MQTT-3.1.2-22].
     #[error("CONNECT has a password without a user name")]
     PasswordWithoutUsername,
+    /// A QoS 0 PUBLISH has the DUP flag set [MQTT-3.3.1-2].
     #[error("PUBLISH at QoS 0 has the DUP flag set")]
     DupOnQos0,
+    /// A topic name (PUBLISH, will) contains `+` or `#` [MQTT-3.3.2-2].
     #[error("topic name contains a wildcard")]
     WildcardInTopicName,
+    /// A topic name is empty (in MQTT 5, with no Topic Alias to stand for it).
     #[error("topic name is empty")]
     EmptyTopicName,
+    /// The Response Topic property is empty or holds a wildcard [MQTT-3.3.2-14].
     #[error("response topic is not a valid topic name")]
     InvalidResponseTopic,
+    /// A packet that carries a Packet Identifier has 0 there; it carries the packet type.
     #[error("packet identifier of {0} is 0")]
     ZeroPacketId(PacketType),
+    /// A SUBSCRIBE or UNSUBSCRIBE carries no topic filter; it carries the packet type.
     #[error("{0} has no topic filter")]
     NoTopicFilters(PacketType),
+    /// The reserved bits of a subscription options byte are set.
     #[error("reserved bits of the subscription options are set")]
     SubscriptionOptionsReservedBits,
+    /// A subscription's Retain Handling holds the reserved value 3.
     #[error("retain handling is 3")]
     RetainHandlingThree,
+    /// A topic filter is not well formed; it carries what is wrong.
     #[error("invalid topic filter: {0}")]
     InvalidTopicFilter(FilterError),
+    /// A shared subscription (`$share/...`) sets No Local [MQTT-3.8.3-4].
     #[error("no local is set on a shared subscription")]
     NoLocalOnSharedSubscription,
+    /// CONNACK's Connect Acknowledge Flags have a bit other than Session Present set.
     #[error("reserved bits of the CONNACK acknowledge flags are set")]
     ConnAckReservedFlags,
+    /// A CONNACK with a failure code has Session Present set.
     #[error("CONNACK has session present set with a failure code")]
     SessionPresentWithFailure,
+    /// A SUBACK (or MQTT 5 UNSUBACK) carries no reason code; it carries the packet type.
     #[error("{0} has no reason code")]
     NoReasonCodes(PacketType),
+    /// A reason code that the packet may not carry.
     #[error("reason code {code:#04x} is not allowed in {packet}")]
-    ReasonCodeNotAllowed { packet: PacketType, code: u8 },
+    ReasonCodeNotAllowed {
+        /// The packet that carries the code.
+        packet: PacketType,
+        /// The reason code as received.
+        code: u8,
+    },
+    /// A property identifier MQTT 5 does not define; it carries the identifier.
     #[error("property identifier {0:#04x} is unknown")]
     UnknownProperty(u32),
+    /// A property that MQTT 5 does not allow where it appears.
     #[error("property {property} is not allowed in {context}")]
-    PropertyNotAllowed { property: PropertyId, context: PropertyContext },
+    PropertyNotAllowed {
+        /// The property found.
+        property: PropertyId,
+        /// The packet (or will) whose properties it was found in.
+        context: PropertyContext,
+    },
+    /// A property allowed at most once appears twice; it carries the property.
     #[error("property {0} appears more than once")]
     DuplicateProperty(PropertyId),
+    /// A property's value is outside the range MQTT 5 allows (e.g. a Topic Alias of 0).
     #[error("property {property} has the value {value}, outside its range")]
-    InvalidPropertyValue { property: PropertyId, value: u32 },
+    InvalidPropertyValue {
+        /// The property.
+        property: PropertyId,
+        /// Its value as received.
+        value: u32,
+    },
+    /// Authentication Data is present without an Authentication Method.
     #[error("authentication data without an authentication method")]
     AuthenticationDataWithoutMethod,
 }
@@ -307,6 +376,7 @@ impl DecodeError {
         DecodeError { violation, version }
     }
 
+    /// What is wrong with the packet.
     pub fn violation(&self) -> &Violation {
         &self.violation
     }
@@ -317,10 +387,12 @@ impl DecodeError {
         self.version
     }
 
+    /// How a receiver treats the violation under [`version`](Self::version).
     pub fn kind(&self) -> ErrorKind {
         self.violation.kind(self.version)
     }
 
+    /// The statement (or section) of [`version`](Self::version) the packet breaks.
     pub fn rule(&self) -> Rule {
         self.violation.rule(self.version)
     }
@@ -361,20 +433,36 @@ pub enum EncodeError {
     /// The packet carries something the protocol version has no place for, such as
     /// properties or a failure reason code in 3.1.1. The encoder never drops a field.
     #[error("MQTT {version} cannot carry {what}")]
-    NotInVersion { what: &'static str, version: ProtocolVersion },
+    NotInVersion {
+        /// What the packet carries, in words (e.g. "properties").
+        what: &'static str,
+        /// The version the packet was to be written in.
+        version: ProtocolVersion,
+    },
     /// A CONNECT written for one version but asking for another.
     #[error("CONNECT for MQTT {connect} encoded as MQTT {version}")]
-    VersionMismatch { connect: ProtocolVersion, version: ProtocolVersion },
+    VersionMismatch {
+        /// The version the CONNECT asks for.
+        connect: ProtocolVersion,
+        /// The version the encoder was asked to write.
+        version: ProtocolVersion,
+    },
     /// A PUBLISH at QoS 1 or 2 without a packet identifier.
     #[error("PUBLISH at QoS {qos} needs a packet identifier")]
-    MissingPacketId { qos: u8 },
+    MissingPacketId {
+        /// The PUBLISH's QoS, 1 or 2.
+        qos: u8,
+    },
     /// A PUBLISH at QoS 0 with a packet identifier ([MQTT-2.3.1-5] in 3.1.1, [MQTT-2.2.1-2]
     /// in 5.0).
     #[error("PUBLISH at QoS 0 must not have a packet identifier")]
     UnexpectedPacketId,
     /// The remaining length would exceed the 268,435,455 bytes four length bytes can express.
     #[error("remaining length {remaining} exceeds 268435455")]
-    PacketTooLarge { remaining: u64 },
+    PacketTooLarge {
+        /// The remaining length the packet would need, in bytes.
+        remaining: u64,
+    },
 }
 
 impl EncodeError {

@@ -88,6 +88,7 @@ impl DecodeOptions {
         DecodeOptions { version, max_packet_size: MAX_PACKET_SIZE }
     }
 
+    /// These options with [`max_packet_size`](Self::max_packet_size) set, in bytes.
     pub const fn with_max_packet_size(self, max_packet_size: u32) -> Self {
         DecodeOptions { max_packet_size, ..self }
     }

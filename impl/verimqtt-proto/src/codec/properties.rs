@@ -22,19 +22,33 @@ use super::writer::{Sink, measure};
 /// Where a property block sits: a packet, or the will properties of a CONNECT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PropertyContext {
+    /// CONNECT's properties.
     Connect,
+    /// The will properties in a CONNECT's payload.
     Will,
+    /// CONNACK's properties.
     ConnAck,
+    /// PUBLISH's properties.
     Publish,
+    /// PUBACK's properties.
     PubAck,
+    /// PUBREC's properties.
     PubRec,
+    /// PUBREL's properties.
     PubRel,
+    /// PUBCOMP's properties.
     PubComp,
+    /// SUBSCRIBE's properties.
     Subscribe,
+    /// SUBACK's properties.
     SubAck,
+    /// UNSUBSCRIBE's properties.
     Unsubscribe,
+    /// UNSUBACK's properties.
     UnsubAck,
+    /// DISCONNECT's properties.
     Disconnect,
+    /// AUTH's properties.
     Auth,
 }
 
@@ -73,7 +87,9 @@ impl fmt::Display for PropertyContext {
 /// The Payload Format Indicator: whether the payload is declared to be UTF-8 text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PayloadFormat {
+    /// 0: unspecified bytes.
     Unspecified = 0,
+    /// 1: UTF-8 encoded character data, which the receiver may check.
     Utf8 = 1,
 }
 
@@ -203,8 +219,10 @@ impl Value for UserProperty {
 pub struct SubscriptionId(NonZeroU32);
 
 impl SubscriptionId {
+    /// The largest identifier, 268,435,455: what a four-byte Variable Byte Integer holds.
     pub const MAX: u32 = MAX_VARINT;
 
+    /// The identifier `value`, or `None` for 0 or a value above [`MAX`](Self::MAX).
     pub const fn new(value: u32) -> Option<Self> {
         match NonZeroU32::new(value) {
             Some(id) if value <= Self::MAX => Some(SubscriptionId(id)),
@@ -212,6 +230,7 @@ impl SubscriptionId {
         }
     }
 
+    /// The identifier as written on the wire.
     pub const fn get(self) -> u32 {
         self.0.get()
     }
@@ -272,18 +291,21 @@ impl<T: Value> Slot for Vec<T> {
 
 macro_rules! properties {
     ($(
+        $(#[doc = $doc:literal])+
         $id:literal $variant:ident $field:ident: $slot:ty, $name:literal, [$($context:ident),+];
     )*) => {
         /// A property identifier.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(u8)]
         pub enum PropertyId {
-            $($variant = $id,)*
+            $($(#[doc = $doc])+ $variant = $id,)*
         }
 
         impl PropertyId {
+            /// Every property, in identifier order.
             pub const ALL: &'static [PropertyId] = &[$(PropertyId::$variant,)*];
 
+            /// The property a Variable Byte Integer identifier names; `None` for an unknown one.
             pub const fn from_u32(id: u32) -> Option<Self> {
                 match id {
                     $($id => Some(PropertyId::$variant),)*
@@ -310,7 +332,7 @@ macro_rules! properties {
         /// absent. Packets hold them through [`Properties`].
         #[derive(Clone, Default, PartialEq, Eq)]
         pub struct PropertyValues {
-            $(#[doc = $name] pub $field: $slot,)*
+            $($(#[doc = $doc])+ pub $field: $slot,)*
         }
 
         impl PropertyValues {
@@ -368,32 +390,59 @@ macro_rules! properties {
 }
 
 properties! {
+    /// 0x01 Payload Format Indicator: whether the payload is declared UTF-8 text (PUBLISH, will).
     0x01 PayloadFormatIndicator payload_format_indicator: Option<PayloadFormat>, "Payload Format Indicator", [Publish, Will];
+    /// 0x02 Message Expiry Interval, in seconds: how long the message may wait undelivered; absent, it never expires (PUBLISH, will).
     0x02 MessageExpiryInterval message_expiry_interval: Option<u32>, "Message Expiry Interval", [Publish, Will];
+    /// 0x03 Content Type: the application's description of the payload, e.g. a MIME type (PUBLISH, will).
     0x03 ContentType content_type: Option<MqttString>, "Content Type", [Publish, Will];
+    /// 0x08 Response Topic: the topic name the receiver should publish its response to (PUBLISH, will).
     0x08 ResponseTopic response_topic: Option<MqttString>, "Response Topic", [Publish, Will];
+    /// 0x09 Correlation Data: bytes the requester uses to match a response to its request (PUBLISH, will).
     0x09 CorrelationData correlation_data: Option<Binary>, "Correlation Data", [Publish, Will];
+    /// 0x0B Subscription Identifier: the number a SUBSCRIBE tags its subscription with; in a PUBLISH, those of every subscription it matched (may repeat).
     0x0b SubscriptionIdentifier subscription_identifiers: Vec<SubscriptionId>, "Subscription Identifier", [Publish, Subscribe];
+    /// 0x11 Session Expiry Interval, in seconds: how long the session outlives its connection; 0 (absent in CONNECT) ends it with the connection, `u32::MAX` never (CONNECT, CONNACK, DISCONNECT).
     0x11 SessionExpiryInterval session_expiry_interval: Option<u32>, "Session Expiry Interval", [Connect, ConnAck, Disconnect];
+    /// 0x12 Assigned Client Identifier: the identifier the server gave a client that connected with an empty one (CONNACK).
     0x12 AssignedClientIdentifier assigned_client_identifier: Option<MqttString>, "Assigned Client Identifier", [ConnAck];
+    /// 0x13 Server Keep Alive, in seconds: the keep alive the server imposes in place of the client's [MQTT-3.1.2-21] (CONNACK).
     0x13 ServerKeepAlive server_keep_alive: Option<u16>, "Server Keep Alive", [ConnAck];
+    /// 0x15 Authentication Method: the name of the enhanced authentication method, e.g. `SCRAM-SHA-1` (CONNECT, CONNACK, AUTH).
     0x15 AuthenticationMethod authentication_method: Option<MqttString>, "Authentication Method", [Connect, ConnAck, Auth];
+    /// 0x16 Authentication Data: the method's own bytes for this step of the exchange (CONNECT, CONNACK, AUTH).
     0x16 AuthenticationData authentication_data: Option<Binary>, "Authentication Data", [Connect, ConnAck, Auth];
+    /// 0x17 Request Problem Information: `false` asks the server to put a Reason String or User Properties only on PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29]; absent means `true` (CONNECT).
     0x17 RequestProblemInformation request_problem_information: Option<bool>, "Request Problem Information", [Connect];
+    /// 0x18 Will Delay Interval, in seconds: how long after the connection closes the server waits before it publishes the will; absent, 0 (will properties).
     0x18 WillDelayInterval will_delay_interval: Option<u32>, "Will Delay Interval", [Will];
+    /// 0x19 Request Response Information: `true` asks the server for Response Information in CONNACK; absent means `false` (CONNECT).
     0x19 RequestResponseInformation request_response_information: Option<bool>, "Request Response Information", [Connect];
+    /// 0x1A Response Information: what the server offers as the basis of response topics (CONNACK).
     0x1a ResponseInformation response_information: Option<MqttString>, "Response Information", [ConnAck];
+    /// 0x1C Server Reference: another server the client should use, with reason code 0x9C or 0x9D (CONNACK, DISCONNECT).
     0x1c ServerReference server_reference: Option<MqttString>, "Server Reference", [ConnAck, Disconnect];
+    /// 0x1F Reason String: a human-readable diagnostic, not meant to be parsed (acknowledgements, DISCONNECT, AUTH).
     0x1f ReasonString reason_string: Option<MqttString>, "Reason String", [ConnAck, PubAck, PubRec, PubRel, PubComp, SubAck, UnsubAck, Disconnect, Auth];
+    /// 0x21 Receive Maximum: the most QoS 1 and 2 PUBLISHes the sender will take unacknowledged at once; absent means 65,535 (CONNECT, CONNACK).
     0x21 ReceiveMaximum receive_maximum: Option<NonZeroU16>, "Receive Maximum", [Connect, ConnAck];
+    /// 0x22 Topic Alias Maximum: the highest Topic Alias the sender accepts; absent or 0, none (CONNECT, CONNACK).
     0x22 TopicAliasMaximum topic_alias_maximum: Option<u16>, "Topic Alias Maximum", [Connect, ConnAck];
+    /// 0x23 Topic Alias: a number standing for the topic on this connection, in the direction it is sent (PUBLISH).
     0x23 TopicAlias topic_alias: Option<NonZeroU16>, "Topic Alias", [Publish];
+    /// 0x24 Maximum QoS: the highest QoS the server accepts, 0 or 1; absent means 2 (CONNACK).
     0x24 MaximumQos maximum_qos: Option<QoS>, "Maximum QoS", [ConnAck];
+    /// 0x25 Retain Available: whether the server keeps retained messages; absent means `true` (CONNACK).
     0x25 RetainAvailable retain_available: Option<bool>, "Retain Available", [ConnAck];
+    /// 0x26 User Property: an application's name and value pair; may repeat, in an order that is kept (every packet with properties).
     0x26 UserProperty user_properties: Vec<UserProperty>, "User Property", [Connect, Will, ConnAck, Publish, PubAck, PubRec, PubRel, PubComp, Subscribe, SubAck, Unsubscribe, UnsubAck, Disconnect, Auth];
+    /// 0x27 Maximum Packet Size, in bytes: the largest packet the sender accepts, fixed header included; absent, the protocol's limit (CONNECT, CONNACK).
     0x27 MaximumPacketSize maximum_packet_size: Option<NonZeroU32>, "Maximum Packet Size", [Connect, ConnAck];
+    /// 0x28 Wildcard Subscription Available: whether the server accepts filters with wildcards; absent means `true` (CONNACK).
     0x28 WildcardSubscriptionAvailable wildcard_subscription_available: Option<bool>, "Wildcard Subscription Available", [ConnAck];
+    /// 0x29 Subscription Identifier Available: whether the server supports Subscription Identifiers; absent means `true` (CONNACK).
     0x29 SubscriptionIdentifierAvailable subscription_identifier_available: Option<bool>, "Subscription Identifier Available", [ConnAck];
+    /// 0x2A Shared Subscription Available: whether the server supports shared subscriptions; absent means `true` (CONNACK).
     0x2a SharedSubscriptionAvailable shared_subscription_available: Option<bool>, "Shared Subscription Available", [ConnAck];
 }
 
@@ -448,6 +497,7 @@ impl fmt::Debug for Properties {
 }
 
 impl Properties {
+    /// Whether no property is present: what 3.1.1 requires of a packet it can write.
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.0.as_deref().is_none_or(|values| values.present().next().is_none())

@@ -44,55 +44,101 @@ macro_rules! reason_codes {
 }
 
 reason_codes! {
+    /// 0x00 Success (also Normal disconnection, Granted QoS 0): the operation succeeded.
     Success = 0x00, "Success";
+    /// 0x01 Granted QoS 1: the subscription is accepted with a maximum QoS of 1 (SUBACK).
     GrantedQos1 = 0x01, "Granted QoS 1";
+    /// 0x02 Granted QoS 2: the subscription is accepted with a maximum QoS of 2 (SUBACK).
     GrantedQos2 = 0x02, "Granted QoS 2";
+    /// 0x04 Disconnect with Will Message: the client disconnects and wants its will published (DISCONNECT).
     DisconnectWithWillMessage = 0x04, "Disconnect with Will Message";
+    /// 0x10 No matching subscribers: accepted, but no subscriber matched the topic (PUBACK, PUBREC).
     NoMatchingSubscribers = 0x10, "No matching subscribers";
+    /// 0x11 No subscription existed: there was nothing to unsubscribe from (UNSUBACK).
     NoSubscriptionExisted = 0x11, "No subscription existed";
+    /// 0x18 Continue authentication: another step of enhanced authentication follows (AUTH).
     ContinueAuthentication = 0x18, "Continue authentication";
+    /// 0x19 Re-authenticate: the client starts authenticating again on a live connection (AUTH).
     ReAuthenticate = 0x19, "Re-authenticate";
+    /// 0x80 Unspecified error: a failure the sender does not describe.
     UnspecifiedError = 0x80, "Unspecified error";
+    /// 0x81 Malformed Packet: the packet could not be parsed.
     MalformedPacket = 0x81, "Malformed Packet";
+    /// 0x82 Protocol Error: the packet parsed but broke a rule of the protocol.
     ProtocolError = 0x82, "Protocol Error";
+    /// 0x83 Implementation specific error: valid, but the receiver will not process it.
     ImplementationSpecificError = 0x83, "Implementation specific error";
+    /// 0x84 Unsupported Protocol Version: the server does not speak the version the CONNECT asks for (CONNACK; 3.1.1 return code 1).
     UnsupportedProtocolVersion = 0x84, "Unsupported Protocol Version";
+    /// 0x85 Client Identifier not valid: the server refuses the client identifier (CONNACK; 3.1.1 return code 2).
     ClientIdentifierNotValid = 0x85, "Client Identifier not valid";
+    /// 0x86 Bad User Name or Password: the credentials were not accepted (CONNACK; 3.1.1 return code 4).
     BadUserNameOrPassword = 0x86, "Bad User Name or Password";
+    /// 0x87 Not authorized: the client may not do this (3.1.1 return code 5 in CONNACK).
     NotAuthorized = 0x87, "Not authorized";
+    /// 0x88 Server unavailable: the server cannot serve the client now (CONNACK; 3.1.1 return code 3).
     ServerUnavailable = 0x88, "Server unavailable";
+    /// 0x89 Server busy: the server is busy; try again later.
     ServerBusy = 0x89, "Server busy";
+    /// 0x8A Banned: the client is barred by an administrator (CONNACK).
     Banned = 0x8a, "Banned";
+    /// 0x8B Server shutting down: the server is going away (DISCONNECT).
     ServerShuttingDown = 0x8b, "Server shutting down";
+    /// 0x8C Bad authentication method: the Authentication Method is not supported or does not match the one in use.
     BadAuthenticationMethod = 0x8c, "Bad authentication method";
+    /// 0x8D Keep Alive timeout: nothing arrived within 1.5 times the keep alive (DISCONNECT).
     KeepAliveTimeout = 0x8d, "Keep Alive timeout";
+    /// 0x8E Session taken over: another connection using the same client identifier took the session (DISCONNECT).
     SessionTakenOver = 0x8e, "Session taken over";
+    /// 0x8F Topic Filter invalid: the filter is well formed but the server does not accept it.
     TopicFilterInvalid = 0x8f, "Topic Filter invalid";
+    /// 0x90 Topic Name invalid: the topic name is well formed but not accepted by the receiver.
     TopicNameInvalid = 0x90, "Topic Name invalid";
+    /// 0x91 Packet Identifier in use: the packet identifier is already taken by an exchange in progress.
     PacketIdentifierInUse = 0x91, "Packet Identifier in use";
+    /// 0x92 Packet Identifier not found: no exchange in progress has this packet identifier (PUBREL, PUBCOMP).
     PacketIdentifierNotFound = 0x92, "Packet Identifier not found";
+    /// 0x93 Receive Maximum exceeded: the peer had more unacknowledged QoS 1 and 2 PUBLISHes in flight than the Receive Maximum (DISCONNECT).
     ReceiveMaximumExceeded = 0x93, "Receive Maximum exceeded";
+    /// 0x94 Topic Alias invalid: a Topic Alias is 0, above the Topic Alias Maximum, or not set up (DISCONNECT).
     TopicAliasInvalid = 0x94, "Topic Alias invalid";
+    /// 0x95 Packet too large: the packet exceeds the receiver's Maximum Packet Size.
     PacketTooLarge = 0x95, "Packet too large";
+    /// 0x96 Message rate too high: the peer publishes faster than the receiver allows (DISCONNECT).
     MessageRateTooHigh = 0x96, "Message rate too high";
+    /// 0x97 Quota exceeded: an implementation or administrative limit is reached.
     QuotaExceeded = 0x97, "Quota exceeded";
+    /// 0x98 Administrative action: the connection is closed by an administrator (DISCONNECT).
     AdministrativeAction = 0x98, "Administrative action";
+    /// 0x99 Payload format invalid: the payload does not match its Payload Format Indicator.
     PayloadFormatInvalid = 0x99, "Payload format invalid";
+    /// 0x9A Retain not supported: the server does not keep retained messages.
     RetainNotSupported = 0x9a, "Retain not supported";
+    /// 0x9B QoS not supported: the QoS is above the server's Maximum QoS.
     QosNotSupported = 0x9b, "QoS not supported";
+    /// 0x9C Use another server: the client should temporarily use another server (see Server Reference).
     UseAnotherServer = 0x9c, "Use another server";
+    /// 0x9D Server moved: the client should permanently use another server (see Server Reference).
     ServerMoved = 0x9d, "Server moved";
+    /// 0x9E Shared Subscriptions not supported: the server does not accept shared subscriptions.
     SharedSubscriptionsNotSupported = 0x9e, "Shared Subscriptions not supported";
+    /// 0x9F Connection rate exceeded: the client connects too often (CONNACK).
     ConnectionRateExceeded = 0x9f, "Connection rate exceeded";
+    /// 0xA0 Maximum connect time: the connection has lasted as long as it may (DISCONNECT).
     MaximumConnectTime = 0xa0, "Maximum connect time";
+    /// 0xA1 Subscription Identifiers not supported: the server does not accept Subscription Identifiers.
     SubscriptionIdentifiersNotSupported = 0xa1, "Subscription Identifiers not supported";
+    /// 0xA2 Wildcard Subscriptions not supported: the server does not accept filters with wildcards.
     WildcardSubscriptionsNotSupported = 0xa2, "Wildcard Subscriptions not supported";
 }
 
 impl ReasonCode {
+    /// 0x00 Normal disconnection: DISCONNECT's name for Success; the will is not published.
     pub const NORMAL_DISCONNECTION: ReasonCode = ReasonCode::Success;
+    /// 0x00 Granted QoS 0: SUBACK's name for Success, a subscription granted at QoS 0.
     pub const GRANTED_QOS_0: ReasonCode = ReasonCode::Success;
 
+    /// The code's value on the wire.
     pub const fn value(self) -> u8 {
         self as u8
     }

@@ -18,12 +18,18 @@ pub(super) const MAX_FIELD_LEN: usize = u16::MAX as usize;
 /// Why a value cannot be an MQTT string or binary field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FieldError {
+    /// Not well-formed UTF-8, or encodes a surrogate code point U+D800 to U+DFFF.
     #[error("not well-formed UTF-8 (or a UTF-16 surrogate)")]
     InvalidUtf8,
+    /// Contains U+0000, which MQTT strings never do.
     #[error("contains the null character U+0000")]
     NullCharacter,
+    /// Longer than the 65,535 bytes a two-byte length prefix can carry.
     #[error("{len} bytes is longer than the 65535 a two-byte length can carry")]
-    TooLong { len: usize },
+    TooLong {
+        /// The value's length, in bytes.
+        len: usize,
+    },
 }
 
 /// A UTF-8 encoded string as MQTT defines it: well-formed, no surrogates, no U+0000, at most
@@ -64,6 +70,7 @@ impl MqttString {
         Self::from_bytes(Bytes::from_static(text.as_bytes()))
     }
 
+    /// The text, borrowed.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -185,19 +192,23 @@ impl fmt::Display for MqttString {
 pub struct Binary(Bytes);
 
 impl Binary {
+    /// `bytes` as a binary field, or [`FieldError::TooLong`] past 65,535 bytes.
     pub fn new(bytes: Bytes) -> Result<Self, FieldError> {
         check_len(bytes.len())?;
         Ok(Binary(bytes))
     }
 
+    /// A static byte string as a binary field, without copying it.
     pub fn from_static(bytes: &'static [u8]) -> Result<Self, FieldError> {
         Self::new(Bytes::from_static(bytes))
     }
 
+    /// The bytes, sharing the buffer they were decoded from.
     pub fn as_bytes(&self) -> &Bytes {
         &self.0
     }
 
+    /// The bytes, without copying them.
     pub fn into_bytes(self) -> Bytes {
         self.0
     }

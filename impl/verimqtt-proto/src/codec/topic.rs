@@ -10,21 +10,28 @@ pub(super) const SHARED_PREFIX: &str = "$share/";
 /// Why a string is not a valid topic filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
+    /// The filter is empty; a filter has at least one character [MQTT-4.7.3-1].
     #[error("the filter is empty")]
     Empty,
+    /// `#` is not the whole last level (as in `a/b#` or `a/#/b`).
     #[error("'#' is not alone in the last level")]
     MultiLevelWildcardMisplaced,
+    /// `+` shares a level with other characters (as in `a/b+`).
     #[error("'+' does not fill a whole level")]
     SingleLevelWildcardMisplaced,
+    /// `$share//filter`: the share name is empty.
     #[error("the share name of a shared subscription is empty")]
     EmptyShareName,
+    /// The share name contains `+` or `#`.
     #[error("the share name contains a wildcard")]
     WildcardInShareName,
+    /// `$share/{group}` has no filter after the group.
     #[error("the shared subscription has no topic filter after its share name")]
     SharedWithoutFilter,
 }
 
 impl FilterError {
+    /// The statement (or section) of `version` the filter breaks.
     pub fn rule(self, version: ProtocolVersion) -> Rule {
         use FilterError::*;
         use ProtocolVersion::{V5, V311};
@@ -88,7 +95,9 @@ pub fn check_topic_filter(filter: &str, version: ProtocolVersion) -> Result<(), 
 /// A shared subscription `$share/{group}/{filter}`, split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SharedSubscription<'a> {
+    /// The share name: the subscribers of one group share its messages.
     pub group: &'a str,
+    /// The topic filter after the share name.
     pub filter: &'a str,
 }
 

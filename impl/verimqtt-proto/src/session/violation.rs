@@ -11,7 +11,9 @@ use crate::codec::{DecodeError, PacketId, PacketType, ProtocolVersion, QoS, Reas
 /// The two ends of an MQTT connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// The end that sends CONNECT.
     Client,
+    /// The end that answers with CONNACK: the broker.
     Server,
 }
 
@@ -34,34 +36,94 @@ pub enum ProtocolViolation {
     /// A packet the peer's role never sends, or one out of place: anything but CONNECT
     /// first, a second CONNECT, a CONNACK once connected, anything before the CONNACK.
     #[error("{packet} is not expected {}", if *connected { "on an established connection" } else { "before the connection is established" })]
-    UnexpectedPacket { packet: PacketType, connected: bool },
+    UnexpectedPacket {
+        /// The packet received.
+        packet: PacketType,
+        /// Whether the connection was established (CONNACK sent or received) when it came.
+        connected: bool,
+    },
+    /// The peer has more QoS 1 and 2 PUBLISHes unacknowledged than the Receive Maximum it
+    /// was given (MQTT 5: 0x93 Receive Maximum exceeded).
     #[error("more than the Receive Maximum of {maximum} QoS 1 and 2 messages are unacknowledged")]
-    ReceiveMaximumExceeded { maximum: u16 },
+    ReceiveMaximumExceeded {
+        /// The Receive Maximum in force.
+        maximum: u16,
+    },
+    /// A PUBLISH's Topic Alias is above the Topic Alias Maximum the receiver announced
+    /// (MQTT 5: 0x94 Topic Alias invalid).
     #[error("topic alias {alias} is above the Topic Alias Maximum of {maximum}")]
-    TopicAliasOutOfRange { alias: NonZeroU16, maximum: u16 },
+    TopicAliasOutOfRange {
+        /// The alias received.
+        alias: NonZeroU16,
+        /// The Topic Alias Maximum announced (0: no aliases at all).
+        maximum: u16,
+    },
+    /// A PUBLISH with an empty topic uses a Topic Alias no earlier PUBLISH on this
+    /// connection set.
     #[error("topic alias {alias} stands for no topic on this connection")]
-    UnknownTopicAlias { alias: NonZeroU16 },
+    UnknownTopicAlias {
+        /// The alias received.
+        alias: NonZeroU16,
+    },
     // Only a server can break these.
     #[error("{packet} acknowledges packet identifier {packet_id}, which is not waiting for it")]
-    UnknownPacketId { packet: PacketType, packet_id: PacketId },
+    /// An acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) for a packet
+    /// identifier the client has no exchange in progress for.
+    UnknownPacketId {
+        /// The acknowledgement received.
+        packet: PacketType,
+        /// Its packet identifier.
+        packet_id: PacketId,
+    },
     #[error("{packet} has {received} reason codes for {expected} topic filters")]
-    ReasonCodeCountMismatch { packet: PacketType, expected: usize, received: usize },
+    /// A SUBACK (or MQTT 5 UNSUBACK) with a number of reason codes other than the filters
+    /// of the request it answers.
+    ReasonCodeCountMismatch {
+        /// SUBACK or UNSUBACK.
+        packet: PacketType,
+        /// The number of topic filters in the request.
+        expected: usize,
+        /// The number of reason codes received.
+        received: usize,
+    },
     #[error("CONNACK has Session Present 1 although the client asked for a clean start")]
+    /// CONNACK has Session Present 1 although the client asked for a clean start.
     SessionPresentWithoutSession,
     #[error("{packet} carries an Authentication Method other than the CONNECT's")]
-    AuthenticationMethodMismatch { packet: PacketType },
+    /// A CONNACK or AUTH names an Authentication Method other than the CONNECT's.
+    AuthenticationMethodMismatch {
+        /// The packet that carries the other method.
+        packet: PacketType,
+    },
     #[error("AUTH with reason code {reason_code} does not fit the authentication exchange")]
-    UnexpectedAuth { reason_code: ReasonCode },
+    /// An AUTH whose reason code does not fit the exchange at this point (e.g.
+    /// 0x19 Re-authenticate from the server).
+    UnexpectedAuth {
+        /// The AUTH's reason code.
+        reason_code: ReasonCode,
+    },
     // Only a client can break these.
     #[error("AUTH without an Authentication Method in CONNECT")]
+    /// AUTH from a client whose CONNECT had no Authentication Method [MQTT-4.12.0-7].
     AuthWithoutMethod,
     #[error("a PUBLISH from a client carries a Subscription Identifier")]
+    /// A PUBLISH from the client carries a Subscription Identifier [MQTT-3.3.4-6].
     SubscriptionIdentifierFromClient,
     #[error("PUBLISH at QoS {qos} above the Maximum QoS {max}")]
-    QosNotSupported { qos: QoS, max: QoS },
+    /// A PUBLISH above the Maximum QoS the server announced (MQTT 5: 0x9B QoS not supported).
+    QosNotSupported {
+        /// The PUBLISH's QoS.
+        qos: QoS,
+        /// The server's Maximum QoS.
+        max: QoS,
+    },
     #[error("retained PUBLISH while Retain Available is 0")]
+    /// A retained PUBLISH although the server announced Retain Available 0 (MQTT 5: 0x9A
+    /// Retain not supported).
     RetainNotSupported,
     #[error("DISCONNECT sets a Session Expiry Interval after CONNECT set 0")]
+    /// A DISCONNECT sets a non-zero Session Expiry Interval after the CONNECT set 0 (or
+    /// none).
     SessionExpiryAfterZero,
 }
 

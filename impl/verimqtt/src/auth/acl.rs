@@ -48,9 +48,13 @@ use crate::codec::matching::{covers, intersects, matches};
 /// What a rule lets a client do with the topics it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
+    /// `read`: receive messages on the topics, and subscribe to them.
     Read,
+    /// `write`: publish on the topics.
     Write,
+    /// `readwrite`: both.
     ReadWrite,
+    /// `deny`: neither, whatever other rules grant.
     Deny,
 }
 
@@ -79,16 +83,26 @@ enum Wanted {
 /// Why a line of an ACL file is not a rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
+    /// The line starts with a word other than `topic`, `pattern` or `user`.
     #[error("unknown keyword {0:?} (expected `topic`, `pattern` or `user`)")]
     UnknownKeyword(String),
+    /// A `topic` or `pattern` line (which one is carried) without a filter.
     #[error("`{0}` needs a topic filter")]
     MissingFilter(&'static str),
+    /// The access word is not `read`, `write`, `readwrite` or `deny`.
     #[error("unknown access {0:?} (expected read, write, readwrite or deny)")]
     UnknownAccess(String),
+    /// A `user` line without a username.
     #[error("`user` needs a username")]
     MissingUsername,
+    /// The filter of a `topic` or `pattern` line is not a valid topic filter.
     #[error("{filter:?} is not a topic filter: {error}")]
-    BadFilter { filter: String, error: FilterError },
+    BadFilter {
+        /// The filter as written.
+        filter: String,
+        /// Why it is not a valid filter.
+        error: FilterError,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +121,7 @@ pub struct Acl {
 }
 
 impl Acl {
+    /// Reads an ACL file's text, or says which line is wrong and why.
     pub fn parse(text: &str) -> Result<Self, LineError<RuleError>> {
         let mut acl = Acl::default();
         let mut user: Option<String> = None;

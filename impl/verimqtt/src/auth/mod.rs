@@ -25,6 +25,8 @@ pub use policy::FilePolicy;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {reason}")]
 pub struct LineError<R: fmt::Display + fmt::Debug> {
+    /// The line's number, from 1.
     pub line: usize,
+    /// Why it cannot be read.
     pub reason: R,
 }

@@ -31,28 +31,48 @@ const HASH_LEN: usize = 64;
 #[derive(Clone, PartialEq, Eq)]
 pub enum PasswordHash {
     /// `$6$`: SHA-512(password ‖ salt).
-    Sha512 { salt: Vec<u8>, hash: [u8; HASH_LEN] },
+    Sha512 {
+        /// The salt, as decoded from base64.
+        salt: Vec<u8>,
+        /// The 64-byte digest.
+        hash: [u8; HASH_LEN],
+    },
     /// `$7$`: PBKDF2-HMAC-SHA512(password, salt, iterations).
-    Pbkdf2Sha512 { iterations: u32, salt: Vec<u8>, hash: [u8; HASH_LEN] },
+    Pbkdf2Sha512 {
+        /// The PBKDF2 iteration count.
+        iterations: u32,
+        /// The salt, as decoded from base64.
+        salt: Vec<u8>,
+        /// The 64-byte derived key.
+        hash: [u8; HASH_LEN],
+    },
 }
 
 /// Why a string is not a password hash this broker can check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashError {
+    /// The value does not start with `$`: a plain-text password, not a hash.
     #[error("not a hashed password (expected $6$ or $7$; hash plain-text passwords with `verimqtt passwd`)")]
     NotHashed,
+    /// A scheme other than `$6$` and `$7$`; it carries the scheme's name.
     #[error("unknown hash scheme ${0}$ (only $6$ and $7$ are supported)")]
     UnknownScheme(String),
+    /// A `$7$` iteration count that is not a number from 1 to `u32::MAX`.
     #[error("the iteration count of a $7$ hash must be a number from 1 to {max}", max = u32::MAX)]
     BadIterations,
+    /// A part of the hash is missing; it carries which (e.g. "salt").
     #[error("the {0} is missing")]
     Missing(&'static str),
+    /// A part of the hash (carried) is not valid base64.
     #[error("the {0} is not valid base64")]
     NotBase64(&'static str),
+    /// The salt is empty.
     #[error("the salt is empty")]
     EmptySalt,
+    /// The hash is not 64 bytes long; it carries its length.
     #[error("the hash is {0} bytes long, not 64")]
     WrongHashLength(usize),
+    /// Text follows the hash.
     #[error("unexpected text after the hash")]
     TrailingText,
 }

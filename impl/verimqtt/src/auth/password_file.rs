@@ -14,14 +14,23 @@ use super::password::{HashError, PasswordHash};
 /// Why a line of a password file is not an entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
+    /// The line is not `username:hash`.
     #[error("expected `username:hash`")]
     NotAnEntry,
+    /// The line's username is empty.
     #[error("the username is empty")]
     EmptyUsername,
+    /// The user (carried) is listed twice.
     #[error("user {0:?} is listed twice")]
     Duplicate(String),
+    /// The user's hash cannot be read.
     #[error("user {user:?}: {error}")]
-    Hash { user: String, error: HashError },
+    Hash {
+        /// The user whose hash it is.
+        user: String,
+        /// What is wrong with the hash.
+        error: HashError,
+    },
 }
 
 /// The users of a password file and their password hashes.
@@ -31,6 +40,7 @@ pub struct PasswordFile {
 }
 
 impl PasswordFile {
+    /// Reads a password file's text (mosquitto's `username:hash` lines, `#` comments), or says which line is wrong and why.
     pub fn parse(text: &str) -> Result<Self, LineError<EntryError>> {
         let mut users = HashMap::new();
         for (index, line) in text.lines().enumerate() {
@@ -49,10 +59,12 @@ impl PasswordFile {
         self.users.get(user)
     }
 
+    /// The number of users in the file.
     pub fn len(&self) -> usize {
         self.users.len()
     }
 
+    /// Whether the file lists no user.
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }
@@ -79,12 +91,16 @@ impl PasswordFile {
 /// The users a new version of a password file adds, removes, and gives a new password.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserChanges {
+    /// Users in the new file only, sorted by name.
     pub added: Vec<String>,
+    /// Users in the old file only, sorted by name.
     pub removed: Vec<String>,
+    /// Users in both whose password hash changed, sorted by name.
     pub changed: Vec<String>,
 }
 
 impl UserChanges {
+    /// Whether the files list the same users with the same hashes.
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }

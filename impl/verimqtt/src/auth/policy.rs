@@ -46,10 +46,12 @@ impl FilePolicy {
         }
     }
 
+    /// This policy with a password file: a CONNECT with a username must carry that user's password.
     pub fn with_passwords(self, passwords: PasswordFile) -> Self {
         FilePolicy { passwords: Some(passwords), ..self }
     }
 
+    /// This policy with an ACL, which then decides who may publish, subscribe and receive where.
     pub fn with_acl(self, acl: Acl) -> Self {
         FilePolicy { acl: Some(acl), ..self }
     }

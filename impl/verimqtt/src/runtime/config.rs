@@ -53,10 +53,14 @@ const DEFAULT_SYS_INTERVAL: u64 = 10;
 /// What `verimqtt broker` serves: listeners, limits, who may do what, and `$SYS`.
 #[derive(Debug)]
 pub struct BrokerConfig {
+    /// The listeners to bind, in the file's order; never empty.
     pub listeners: Vec<ListenerConfig>,
+    /// The broker's limits: the defaults with the `[limits]` table applied.
     pub options: BrokerOptions,
     /// `None`: no `$SYS` topics.
     pub sys_interval: Option<Duration>,
+    /// Who may connect, publish and subscribe: the `[auth]` table with the files it names
+    /// read.
     pub policy: FilePolicy,
     /// The file it was read from, for errors found later (binding a listener).
     source: PathBuf,
@@ -65,8 +69,11 @@ pub struct BrokerConfig {
 /// A listener to bind.
 #[derive(Debug)]
 pub struct ListenerConfig {
+    /// The IP address and port to listen on.
     pub bind: SocketAddr,
+    /// TCP, TLS, WebSocket or WebSocket over TLS, with the TLS acceptor built from its files.
     pub transport: Transport,
+    /// Open connections this listener allows at once; `None`: only the broker's own limit.
     pub max_connections: Option<usize>,
     /// Where the file declares it.
     line: usize,
@@ -95,8 +102,11 @@ impl Default for BrokerConfig {
 /// file) and the reason.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError {
+    /// The configuration file.
     pub path: PathBuf,
+    /// The line of the file the problem is on, from 1; 0 when it is about the whole file.
     pub line: usize,
+    /// What is wrong.
     pub problem: Problem,
 }
 
@@ -112,31 +122,75 @@ impl fmt::Display for ConfigError {
 /// What is wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {
+    /// The configuration file cannot be read.
     #[error("cannot read it: {0}")]
     Unreadable(io::Error),
     /// TOML syntax, an unknown key, a value of the wrong type or out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The file has no `[[listener]]` table.
     #[error("no listener: add a [[listener]] table")]
     NoListener,
+    /// A TLS or WSS listener lacks a key it needs.
     #[error("a {transport} listener needs `{key}`")]
-    Missing { transport: &'static str, key: &'static str },
+    Missing {
+        /// The listener's transport: `tls` or `wss`.
+        transport: &'static str,
+        /// The missing key, e.g. `certificate`.
+        key: &'static str,
+    },
+    /// A TLS key on a TCP or WS listener.
     #[error("`{key}` is for tls and wss listeners only")]
-    OnlyForTls { key: &'static str },
+    OnlyForTls {
+        /// The key, e.g. `client_ca`.
+        key: &'static str,
+    },
+    /// `require_client_certificate = true` without a `client_ca` to check certificates with.
     #[error("`require_client_certificate` needs `client_ca`")]
     RequireWithoutCa,
+    /// A certificate or key file that cannot be used.
     #[error("{path}: {error}", path = .path.display())]
-    Tls { path: PathBuf, error: TlsError },
+    Tls {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: TlsError,
+    },
+    /// A file the configuration names cannot be read.
     #[error("cannot read {path}: {error}", path = .path.display())]
-    Read { path: PathBuf, error: io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why it cannot be read.
+        error: io::Error,
+    },
+    /// A line of the password file is wrong.
     #[error("password file {path} {error}", path = .path.display())]
-    PasswordFile { path: PathBuf, error: crate::auth::LineError<crate::auth::EntryError> },
+    PasswordFile {
+        /// The password file.
+        path: PathBuf,
+        /// The line and what is wrong with it.
+        error: crate::auth::LineError<crate::auth::EntryError>,
+    },
+    /// A line of the ACL file is wrong.
     #[error("ACL file {path} {error}", path = .path.display())]
-    Acl { path: PathBuf, error: crate::auth::LineError<crate::auth::RuleError> },
+    Acl {
+        /// The ACL file.
+        path: PathBuf,
+        /// The line and what is wrong with it.
+        error: crate::auth::LineError<crate::auth::RuleError>,
+    },
+    /// `allow_anonymous = false` without a `password_file`: any client could claim any name.
     #[error("allow_anonymous = false needs a password_file: without one, any client could claim any username")]
     AnonymousWithoutPasswords,
+    /// A listener's address cannot be bound (in use, or not this host's).
     #[error("cannot listen on {addr}: {error}")]
-    Bind { addr: SocketAddr, error: io::Error },
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why it cannot be bound.
+        error: io::Error,
+    },
 }
 
 impl BrokerConfig {
@@ -502,7 +556,10 @@ impl Limits {
 /// A maximum packet size: from 2 bytes (the smallest packet) to the protocol's limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "u32")]
-pub struct PacketSize(pub u32);
+pub struct PacketSize(
+    /// The size, in bytes, fixed header included.
+    pub u32,
+);
 
 impl TryFrom<u32> for PacketSize {
     type Error = String;
@@ -526,7 +583,10 @@ impl FromStr for PacketSize {
 /// A slow-consumer policy, as the file and the flags spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct SlowConsumer(pub SlowConsumerPolicy);
+pub struct SlowConsumer(
+    /// The policy: `drop` or `disconnect`.
+    pub SlowConsumerPolicy,
+);
 
 impl TryFrom<String> for SlowConsumer {
     type Error = String;
@@ -551,7 +611,10 @@ impl FromStr for SlowConsumer {
 /// The highest QoS a broker supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "u8")]
-pub struct MaximumQos(pub QoS);
+pub struct MaximumQos(
+    /// The QoS: 0, 1 or 2.
+    pub QoS,
+);
 
 impl TryFrom<u8> for MaximumQos {
     type Error = String;

@@ -27,7 +27,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// What carries MQTT on a listener's connections.
 #[derive(Clone)]
 pub enum Transport {
+    /// MQTT straight over TCP.
     Tcp,
+    /// MQTT over TLS, with this acceptor's certificate and client verification.
     Tls(TlsAcceptor),
     /// MQTT over WebSocket (section 6), subprotocol `mqtt`.
     WebSocket,
@@ -77,10 +79,12 @@ impl Listener {
         Listener { max_connections, ..self }
     }
 
+    /// The address the listener is bound to (with the port the system chose for port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()
     }
 
+    /// What carries MQTT on this listener's connections.
     pub fn transport(&self) -> &Transport {
         &self.transport
     }

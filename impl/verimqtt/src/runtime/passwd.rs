@@ -9,16 +9,31 @@ use crate::auth::{PasswordHash, with_entry};
 /// Why a password cannot be set.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswdError {
+    /// The username (carried) is empty, holds `:` or a line break, or has surrounding blanks.
     #[error("{0:?} cannot be a username here: it must be non-empty, without ':', line breaks or surrounding blanks")]
     BadUsername(String),
+    /// The password is empty.
     #[error("the password is empty")]
     EmptyPassword,
+    /// The system gave no random bytes for the salt.
     #[error("no random salt: {0}")]
     Random(getrandom::Error),
+    /// The password file exists but cannot be read.
     #[error("cannot read {path}: {error}", path = .path.display())]
-    Read { path: PathBuf, error: io::Error },
+    Read {
+        /// The password file.
+        path: PathBuf,
+        /// Why it cannot be read.
+        error: io::Error,
+    },
+    /// The password file cannot be written.
     #[error("cannot write {path}: {error}", path = .path.display())]
-    Write { path: PathBuf, error: io::Error },
+    Write {
+        /// The password file.
+        path: PathBuf,
+        /// Why it cannot be written.
+        error: io::Error,
+    },
 }
 
 /// Sets `user`'s password in `file` to a new salted hash of `password` (see

@@ -73,6 +73,7 @@ impl<P: Policy> Server<P> {
         Server { options, policy, listeners: Vec::new(), sys_interval: None, policy_updates: None }
     }
 
+    /// This server with one more listener to accept connections on.
     pub fn listener(mut self, listener: Listener) -> Self {
         self.listeners.push(listener);
         self

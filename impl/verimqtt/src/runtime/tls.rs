@@ -26,12 +26,21 @@ pub enum ClientCertificates {
 /// Why a TLS listener cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// A certificate or key file cannot be read as PEM.
     #[error("cannot read {what}: {error}")]
-    Pem { what: &'static str, error: rustls::pki_types::pem::Error },
+    Pem {
+        /// The file, in words (e.g. "the certificate file").
+        what: &'static str,
+        /// The PEM error.
+        error: rustls::pki_types::pem::Error,
+    },
+    /// The file (named in words) holds no PEM certificate.
     #[error("no PEM certificate in {0}")]
     NoCertificate(&'static str),
+    /// rustls refused the certificate chain or the key (e.g. a key that does not go with the certificate).
     #[error("{0}")]
     Rustls(#[from] rustls::Error),
+    /// The client CA's certificates cannot verify clients.
     #[error("the client CA: {0}")]
     ClientVerifier(#[from] rustls::server::VerifierBuilderError),
 }

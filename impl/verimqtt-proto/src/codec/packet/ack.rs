@@ -14,8 +14,11 @@ use crate::codec::writer::Sink;
 /// exists; the reason code is then always Success and the properties empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishAck {
+    /// The identifier of the PUBLISH this step belongs to.
     pub packet_id: PacketId,
+    /// The outcome (MQTT 5); below 0x80 is success. Always 0x00 Success in 3.1.1.
     pub reason_code: ReasonCode,
+    /// MQTT 5 properties: Reason String and User Properties. Empty in 3.1.1.
     pub properties: Properties,
 }
 

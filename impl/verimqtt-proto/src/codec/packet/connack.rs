@@ -15,12 +15,16 @@ const SESSION_PRESENT: u8 = 0x01;
 /// and only those codes can be written in 3.1.1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnAck {
+    /// Whether the server resumed a session it held for the client (always `false` with a failure code).
     pub session_present: bool,
+    /// 0x00 Success, or why the connection is refused (then the server closes it).
     pub reason_code: ReasonCode,
+    /// MQTT 5 properties: what the server allows and assigns (Receive Maximum, Maximum QoS, Assigned Client Identifier, Server Keep Alive, ...). Empty in 3.1.1.
     pub properties: Properties,
 }
 
 impl ConnAck {
+    /// A CONNACK without properties.
     pub fn new(session_present: bool, reason_code: ReasonCode) -> Self {
         ConnAck { session_present, reason_code, properties: Properties::default() }
     }

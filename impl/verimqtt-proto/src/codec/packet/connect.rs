@@ -35,11 +35,15 @@ pub struct Connect {
     pub clean_start: bool,
     /// Seconds; 0 turns keep alive off.
     pub keep_alive: u16,
+    /// MQTT 5 properties: what the client asks for and allows (Session Expiry Interval, Receive Maximum, Maximum Packet Size, Topic Alias Maximum, Authentication Method, ...). Empty in 3.1.1.
     pub properties: Properties,
     /// May be empty: the server then assigns one (with rules in 3.1.1, section 3.1.3.1).
     pub client_id: MqttString,
+    /// The will message, published by the server if the connection ends without a DISCONNECT; `None` for no will.
     pub will: Option<Will>,
+    /// The User Name, for the server's authentication; `None` for none.
     pub username: Option<MqttString>,
+    /// The Password; `None` for none. In 3.1.1 it needs a [`username`](Self::username) [MQTT-3.1.2-22].
     pub password: Option<Binary>,
 }
 
@@ -86,9 +90,13 @@ impl fmt::Debug for Redacted {
 /// The will message a CONNECT deposits with the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Will {
+    /// The Will Topic the message is published to; a topic name, without wildcards.
     pub topic: MqttString,
+    /// The Will Payload (Will Message in 3.1.1), any bytes.
     pub payload: Binary,
+    /// The QoS the will is published with.
     pub qos: QoS,
+    /// Whether the will is published as a retained message.
     pub retain: bool,
     /// MQTT 5 only.
     pub properties: Properties,

@@ -13,11 +13,14 @@ use crate::codec::writer::Sink;
 /// DISCONNECT. In 3.1.1 it has no body: the reason is always a normal disconnection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Disconnect {
+    /// Why the sender disconnects; 0x00 Normal disconnection (the only reason in 3.1.1) discards the will, 0x04 publishes it.
     pub reason_code: ReasonCode,
+    /// MQTT 5 properties: Session Expiry Interval (client only), Reason String, User Properties, Server Reference. Empty in 3.1.1.
     pub properties: Properties,
 }
 
 impl Disconnect {
+    /// A DISCONNECT without properties.
     pub fn new(reason_code: ReasonCode) -> Self {
         Disconnect { reason_code, properties: Properties::default() }
     }
@@ -50,7 +53,9 @@ impl Body for Disconnect {
 /// AUTH, the exchange of enhanced authentication (MQTT 5 only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Auth {
+    /// 0x00 Success, 0x18 Continue authentication or 0x19 Re-authenticate.
     pub reason_code: ReasonCode,
+    /// Authentication Method and Data, Reason String and User Properties.
     pub properties: Properties,
 }
 

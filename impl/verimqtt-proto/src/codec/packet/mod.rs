@@ -36,19 +36,33 @@ use super::writer::Sink;
 /// The packet type, the high nibble of the first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PacketType {
+    /// CONNECT: a client asks to connect.
     Connect = 1,
+    /// CONNACK: the server's answer to CONNECT.
     ConnAck = 2,
+    /// PUBLISH: an application message, in either direction.
     Publish = 3,
+    /// PUBACK: the acknowledgement of a QoS 1 PUBLISH.
     PubAck = 4,
+    /// PUBREC: the first acknowledgement of a QoS 2 PUBLISH (received).
     PubRec = 5,
+    /// PUBREL: the answer to PUBREC (release).
     PubRel = 6,
+    /// PUBCOMP: the last acknowledgement of a QoS 2 exchange (complete).
     PubComp = 7,
+    /// SUBSCRIBE: a client subscribes to topic filters.
     Subscribe = 8,
+    /// SUBACK: the server's answer to SUBSCRIBE, one code per filter.
     SubAck = 9,
+    /// UNSUBSCRIBE: a client removes subscriptions.
     Unsubscribe = 10,
+    /// UNSUBACK: the server's answer to UNSUBSCRIBE.
     UnsubAck = 11,
+    /// PINGREQ: a client's keep alive ping.
     PingReq = 12,
+    /// PINGRESP: the server's answer to PINGREQ.
     PingResp = 13,
+    /// DISCONNECT: the sender is closing the connection (from either side in MQTT 5, from the client only in 3.1.1).
     Disconnect = 14,
     /// MQTT 5 only; the value is reserved in 3.1.1.
     Auth = 15,
@@ -87,6 +101,7 @@ impl PacketType {
         }
     }
 
+    /// The packet's name as the specification writes it, e.g. `"PUBREC"`.
     pub const fn name(self) -> &'static str {
         use PacketType::*;
         match self {
@@ -118,9 +133,12 @@ impl fmt::Display for PacketType {
 /// Quality of service of a message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QoS {
+    /// QoS 0: delivered at most once, with no acknowledgement.
     #[default]
     AtMostOnce = 0,
+    /// QoS 1: delivered at least once, acknowledged by PUBACK; may arrive twice.
     AtLeastOnce = 1,
+    /// QoS 2: delivered exactly once, through PUBREC, PUBREL and PUBCOMP.
     ExactlyOnce = 2,
 }
 
@@ -147,6 +165,7 @@ impl fmt::Display for QoS {
 pub struct PacketId(NonZeroU16);
 
 impl PacketId {
+    /// The identifier `value`, or `None` for 0, which is no packet identifier.
     pub const fn new(value: u16) -> Option<Self> {
         match NonZeroU16::new(value) {
             Some(id) => Some(PacketId(id)),
@@ -154,6 +173,7 @@ impl PacketId {
         }
     }
 
+    /// The identifier as it is written on the wire, 1 to 65535.
     pub const fn get(self) -> u16 {
         self.0.get()
     }
@@ -180,24 +200,38 @@ pub enum Packet {
     /// Boxed: the largest packet and one per connection, it would otherwise make every packet
     /// as large as itself.
     Connect(Box<Connect>),
+    /// CONNACK.
     ConnAck(ConnAck),
+    /// PUBLISH.
     Publish(Publish),
+    /// PUBACK, the QoS 1 acknowledgement.
     PubAck(PublishAck),
+    /// PUBREC, the first QoS 2 acknowledgement.
     PubRec(PublishAck),
+    /// PUBREL, the sender's answer to PUBREC.
     PubRel(PublishAck),
+    /// PUBCOMP, the last QoS 2 acknowledgement.
     PubComp(PublishAck),
+    /// SUBSCRIBE.
     Subscribe(Subscribe),
+    /// SUBACK.
     SubAck(SubAck),
+    /// UNSUBSCRIBE.
     Unsubscribe(Unsubscribe),
+    /// UNSUBACK.
     UnsubAck(UnsubAck),
+    /// PINGREQ, which has no body.
     PingReq,
+    /// PINGRESP, which has no body.
     PingResp,
+    /// DISCONNECT (3.1.1's has no body: it decodes as reason code 0x00 with no properties).
     Disconnect(Disconnect),
     /// MQTT 5 only.
     Auth(Auth),
 }
 
 impl Packet {
+    /// The packet's type, the high nibble of its first byte.
     #[inline]
     pub fn packet_type(&self) -> PacketType {
         match self {

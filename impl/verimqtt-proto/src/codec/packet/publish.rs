@@ -21,14 +21,19 @@ mod flag {
 /// PUBLISH. The topic and payload are slices of the received buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish {
+    /// DUP: this may be a resend of an earlier attempt; always `false` at QoS 0 [MQTT-3.3.1-2].
     pub dup: bool,
+    /// The QoS the message is delivered with on this hop.
     pub qos: QoS,
+    /// RETAIN: the server keeps the message for future subscribers (a retained message is sent to a new subscriber with it set).
     pub retain: bool,
     /// Empty only in MQTT 5 with a Topic Alias property.
     pub topic: MqttString,
     /// Present exactly when the QoS is 1 or 2.
     pub packet_id: Option<PacketId>,
+    /// MQTT 5 properties: Payload Format Indicator, Message Expiry Interval, Topic Alias, Response Topic, Correlation Data, User Properties, Subscription Identifiers, Content Type. Empty in 3.1.1.
     pub properties: Properties,
+    /// The application message, any bytes (UTF-8 text when the Payload Format Indicator says so).
     pub payload: Bytes,
 }
 

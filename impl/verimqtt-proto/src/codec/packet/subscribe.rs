@@ -13,15 +13,20 @@ use crate::codec::writer::Sink;
 /// SUBSCRIBE: at least one filter with its options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscribe {
+    /// The identifier the SUBACK answers with.
     pub packet_id: PacketId,
+    /// MQTT 5 properties: a Subscription Identifier and User Properties. Empty in 3.1.1.
     pub properties: Properties,
+    /// The filters to subscribe to, in order; never empty.
     pub subscriptions: Vec<Subscription>,
 }
 
 /// One topic filter of a SUBSCRIBE and what the subscriber asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
+    /// The topic filter, which may hold `+` and `#` wildcards or name a shared subscription (`$share/{group}/{filter}`).
     pub filter: MqttString,
+    /// The QoS and (MQTT 5) delivery options asked for this filter.
     pub options: SubscriptionOptions,
 }
 
@@ -34,15 +39,19 @@ pub struct SubscriptionOptions {
     pub no_local: bool,
     /// Keep the RETAIN flag of forwarded messages as the publisher set it.
     pub retain_as_published: bool,
+    /// When the server sends the retained messages matching the filter.
     pub retain_handling: RetainHandling,
 }
 
 /// When the server sends retained messages for a new subscription (MQTT 5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum RetainHandling {
+    /// 0: send them at every subscribe, new or not.
     #[default]
     SendAtSubscribe = 0,
+    /// 1: send them only if the subscription did not exist before.
     SendIfNewSubscription = 1,
+    /// 2: do not send them.
     DoNotSend = 2,
 }
 
@@ -59,6 +68,7 @@ mod option {
 }
 
 impl SubscriptionOptions {
+    /// Options that ask only for `qos`, the defaults elsewhere: all 3.1.1 can say.
     pub fn new(qos: QoS) -> Self {
         SubscriptionOptions { qos, ..SubscriptionOptions::default() }
     }
@@ -150,8 +160,11 @@ impl Body for Subscribe {
 /// SUBACK: one code per filter of the SUBSCRIBE, in the same order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubAck {
+    /// The identifier of the SUBSCRIBE this answers.
     pub packet_id: PacketId,
+    /// MQTT 5 properties: Reason String and User Properties. Empty in 3.1.1.
     pub properties: Properties,
+    /// One per filter of the SUBSCRIBE, in order: the QoS granted (0x00 to 0x02) or a failure (0x80 and above).
     pub reason_codes: Vec<ReasonCode>,
 }
 

@@ -14,8 +14,11 @@ use crate::codec::writer::Sink;
 /// UNSUBSCRIBE: at least one filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsubscribe {
+    /// The identifier the UNSUBACK answers with.
     pub packet_id: PacketId,
+    /// MQTT 5 properties: User Properties. Empty in 3.1.1.
     pub properties: Properties,
+    /// The filters to remove, exactly as subscribed; never empty.
     pub filters: Vec<MqttString>,
 }
 
@@ -58,7 +61,9 @@ impl Body for Unsubscribe {
 /// UNSUBACK. In 3.1.1 it is only the packet identifier; in 5.0 it has one code per filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsubAck {
+    /// The identifier of the UNSUBSCRIBE this answers.
     pub packet_id: PacketId,
+    /// MQTT 5 properties: Reason String and User Properties. Empty in 3.1.1.
     pub properties: Properties,
     /// Empty in 3.1.1.
     pub reason_codes: Vec<ReasonCode>,

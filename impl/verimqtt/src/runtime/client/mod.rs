@@ -101,6 +101,7 @@ impl AsyncClient {
         Ok(AsyncClient { commands, version, subscription_capacity })
     }
 
+    /// The protocol version the client speaks, from its options.
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.version
     }

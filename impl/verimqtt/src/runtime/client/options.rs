@@ -20,6 +20,7 @@ pub struct AsyncClientOptions {
     pub client: ClientOptions,
     /// Needed for `mqtts://` and `wss://`.
     pub tls: Option<Arc<ClientConfig>>,
+    /// When and how often to reconnect after the connection is lost.
     pub reconnect: Reconnect,
     /// How long the TCP, TLS and WebSocket handshakes of one attempt may take together.
     pub connect_timeout: Duration,
@@ -32,6 +33,7 @@ pub struct AsyncClientOptions {
 }
 
 impl AsyncClientOptions {
+    /// `client`'s options with the runtime's defaults: no TLS, reconnection from 100 ms doubling to 30 s forever, a 10 s connect timeout, 1024 messages per subscription.
     pub fn new(client: ClientOptions) -> Self {
         AsyncClientOptions {
             client,
@@ -48,8 +50,11 @@ impl AsyncClientOptions {
 /// A connection the broker accepts starts the count again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reconnect {
+    /// The wait before the first attempt.
     pub initial_delay: Duration,
+    /// The longest wait between two attempts.
     pub max_delay: Duration,
+    /// Attempts in a row before giving up; `None`: never give up.
     pub max_retries: Option<u32>,
 }
 

@@ -24,9 +24,13 @@ use crate::codec::{self, MqttString, Properties, ProtocolVersion, Publish, QoS, 
 /// A message from the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// The topic it was published on.
     pub topic: MqttString,
+    /// The application message.
     pub payload: Bytes,
+    /// The QoS it was delivered with: the lower of the publisher's and the subscription's.
     pub qos: QoS,
+    /// Whether it is a retained message (sent because of a new subscription, or with Retain As Published).
     pub retain: bool,
     /// MQTT 5 properties (user properties, content type, response topic...).
     pub properties: Properties,

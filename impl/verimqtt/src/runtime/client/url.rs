@@ -10,13 +10,18 @@ use std::str::FromStr;
 /// What carries MQTT to the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
+    /// `mqtt://`: MQTT over TCP, port 1883 by default.
     Mqtt,
+    /// `mqtts://`: MQTT over TLS, port 8883 by default.
     Mqtts,
+    /// `ws://`: MQTT over WebSocket, port 80 by default.
     Ws,
+    /// `wss://`: MQTT over WebSocket over TLS, port 443 by default.
     Wss,
 }
 
 impl Scheme {
+    /// The scheme as a URL spells it, e.g. `"mqtts"`.
     pub fn name(self) -> &'static str {
         match self {
             Scheme::Mqtt => "mqtt",
@@ -26,6 +31,7 @@ impl Scheme {
         }
     }
 
+    /// The port used when the URL gives none: 1883, 8883, 80 or 443.
     pub fn default_port(self) -> u16 {
         match self {
             Scheme::Mqtt => 1883,
@@ -35,10 +41,12 @@ impl Scheme {
         }
     }
 
+    /// Whether the connection is over TLS (`mqtts`, `wss`).
     pub fn is_tls(self) -> bool {
         matches!(self, Scheme::Mqtts | Scheme::Wss)
     }
 
+    /// Whether MQTT goes in WebSocket frames (`ws`, `wss`).
     pub fn is_websocket(self) -> bool {
         matches!(self, Scheme::Ws | Scheme::Wss)
     }
@@ -47,29 +55,39 @@ impl Scheme {
 /// A parsed broker URL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BrokerUrl {
+    /// How MQTT is carried.
     pub scheme: Scheme,
     /// A name or an address; an IPv6 address without its brackets.
     pub host: String,
+    /// The port: the URL's, or the scheme's default.
     pub port: u16,
     /// Starts with `/`.
     pub path: String,
+    /// The user of the URL, percent-decoded; `None` if it has none.
     pub username: Option<String>,
+    /// The password of the URL, percent-decoded; `None` if it has none.
     pub password: Option<String>,
 }
 
 /// Why a URL names no broker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
+    /// The URL (carried) has no `scheme://`.
     #[error("{0:?} has no scheme: expected mqtt://, mqtts://, ws:// or wss://")]
     NoScheme(String),
+    /// The scheme (carried) is not `mqtt`, `mqtts`, `ws` or `wss`.
     #[error("unknown scheme {0:?}: expected mqtt, mqtts, ws or wss")]
     UnknownScheme(String),
+    /// The host is empty.
     #[error("the URL names no host")]
     NoHost,
+    /// The port (carried) is not a number from 0 to 65535.
     #[error("{0:?} is not a port number")]
     InvalidPort(String),
+    /// An IPv6 address lacks its closing `]`.
     #[error("an IPv6 address lacks its closing ']'")]
     UnclosedBracket,
+    /// The user or password has an invalid percent-encoding.
     #[error("the user or password has an invalid percent-encoding")]
     InvalidPercentEncoding,
 }
