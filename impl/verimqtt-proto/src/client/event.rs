@@ -108,6 +108,9 @@ pub enum Event {
     Disconnected {
         /// Why the connection ended.
         reason: DisconnectReason,
+        /// The bytes to write before closing, whole packets: after `disconnect`, the
+        /// acknowledgements owed and the DISCONNECT; after a server's violation in 5.0, a
+        /// DISCONNECT with its reason code. `None` when the client closes without a word.
         last_bytes: Option<Bytes>,
     },
 }
