@@ -63,7 +63,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod commands;
+mod connect;
 mod connection;
 mod error;
 mod event;
@@ -72,9 +72,11 @@ mod limits;
 mod observe;
 mod options;
 mod outbound;
+mod publish;
 mod receive;
 mod requests;
 mod session;
+mod subscribe;
 mod transmit;
 
 use std::time::Instant;

@@ -16,7 +16,7 @@ use super::error::CommandError;
 use super::event::DropReason;
 use super::limits::ServerLimits;
 use super::{Client, DisconnectReason, Farewell, State};
-use crate::codec::{self, Packet, ProtocolVersion, Publish, PublishAck};
+use crate::codec::{self, Packet, PacketId, ProtocolVersion, Publish, PublishAck};
 use crate::session::sender::Awaiting;
 use crate::session::topic_alias::NewAlias;
 
@@ -51,7 +51,19 @@ fn wire_publish(
     }
 }
 
+/// Every identifier takes two bytes, so a packet is measured with this one before its own is
+/// allocated.
+pub(super) const MEASURING_ID: PacketId = match PacketId::new(u16::MAX) {
+    Some(id) => id,
+    None => panic!("u16::MAX is not 0"),
+};
+
 impl Client {
+    /// The encoded size of a packet, or why the version refuses it.
+    pub(super) fn measure(&self, packet: &Packet) -> Result<usize, CommandError> {
+        codec::encoded_len(packet, self.options.protocol_version).map_err(CommandError::Invalid)
+    }
+
     /// Chooses and encodes the next packet, committing what writing it means.
     pub(super) fn next_transmit(&mut self) -> Option<(Packet, Bytes)> {
         let version = self.options.protocol_version;

@@ -1,28 +1,20 @@
-//! The user's commands. Each checks everything it can before changing anything: a refused
-//! command leaves the client as it was, and takes no packet identifier.
+//! CONNECT and CONNACK, AUTH, and the client's DISCONNECT (sections 3.1, 3.2, 3.14, 3.15 and
+//! 4.12): the commands that open, authenticate and end a connection, and what the server's
+//! answers to them mean. Like every command, each checks everything it can before changing
+//! anything: a refused command leaves the client as it was.
 
 use std::time::Instant;
 
-use bytes::Bytes;
-
 use super::connection::AuthExchange;
-use super::error::CommandError;
-use super::event::PublishTicket;
+use super::error::{CommandError, ProtocolViolation};
+use super::event::{DropReason, Event};
 use super::limits::ServerLimits;
-use super::outbound::Outgoing;
-use super::requests::Request;
 use super::{Client, DisconnectReason, Farewell, State};
 use crate::codec::{
-    self, Auth, Disconnect, MqttString, Packet, PacketId, Properties, PropertyId, ProtocolVersion, Publish, QoS,
-    ReasonCode, Subscribe, Subscription, Unsubscribe,
+    self, Auth, ConnAck, Disconnect, MqttString, Packet, PacketType, Properties, PropertyId, ProtocolVersion,
+    ReasonCode,
 };
-
-/// Every identifier takes two bytes, so a packet is measured with this one before its own is
-/// allocated.
-const MEASURING_ID: PacketId = match PacketId::new(u16::MAX) {
-    Some(id) => id,
-    None => panic!("u16::MAX is not 0"),
-};
+use crate::session::topic_alias::OutboundAliases;
 
 impl Client {
     /// Queues the CONNECT on a transport that is up. It asks to resume the session if the
@@ -50,89 +42,6 @@ impl Client {
             connection.auth = AuthExchange::AwaitingServer;
         }
         Ok(())
-    }
-
-    /// Accepts a message for the server; it is written as soon as the connection and the
-    /// room in flight allow. A QoS 1 or 2 message waits for a connection if there is none;
-    /// a QoS 0 message needs one. The properties must leave the topic alias to the client
-    /// and carry no subscription identifier [MQTT-3.3.4-6].
-    pub fn publish(
-        &mut self,
-        now: Instant,
-        topic: MqttString,
-        payload: Bytes,
-        qos: QoS,
-        retain: bool,
-        properties: Properties,
-    ) -> Result<PublishTicket, CommandError> {
-        if let Some(connection) = self.connection.as_mut() {
-            connection.advance(now);
-        }
-        if properties.topic_alias.is_some() {
-            return Err(CommandError::TopicAliasReserved);
-        }
-        if !properties.subscription_identifiers.is_empty() {
-            return Err(CommandError::SubscriptionIdentifierInPublish);
-        }
-        let packet_id = (qos != QoS::AtMostOnce).then_some(MEASURING_ID);
-        let mut publish = Publish { dup: false, qos, retain, topic, packet_id, properties, payload };
-        let size = self.measure(&Packet::Publish(publish.clone()))?;
-        match &self.connection {
-            Some(connection) => {
-                connection.limits.check_publish(&publish)?;
-                connection.limits.check_size(size)?;
-            }
-            None if qos == QoS::AtMostOnce => return Err(CommandError::NoConnection),
-            None => {}
-        }
-        if self.queue.is_full() {
-            return Err(CommandError::QueueFull { max: self.queue.max() });
-        }
-        if publish.packet_id.is_some() {
-            publish.packet_id = Some(self.packet_ids.allocate().ok_or(CommandError::PacketIdsExhausted)?);
-        }
-        let ticket = PublishTicket::new(self.next_ticket, publish.packet_id, qos);
-        self.next_ticket += 1;
-        self.trace_publish_requested(now, &publish);
-        self.queue.push(Outgoing { ticket, publish });
-        Ok(ticket)
-    }
-
-    /// Asks for subscriptions; the SUBACK comes as [`Event::SubAck`](super::Event::SubAck)
-    /// with the returned packet identifier. The request lives as long as the connection.
-    pub fn subscribe(
-        &mut self,
-        now: Instant,
-        subscriptions: Vec<Subscription>,
-        properties: Properties,
-    ) -> Result<PacketId, CommandError> {
-        self.submit(now, Request::Subscribe(Subscribe { packet_id: MEASURING_ID, properties, subscriptions }))
-    }
-
-    /// Asks to end subscriptions; the UNSUBACK comes as
-    /// [`Event::UnsubAck`](super::Event::UnsubAck) with the returned packet identifier.
-    pub fn unsubscribe(
-        &mut self,
-        now: Instant,
-        filters: Vec<MqttString>,
-        properties: Properties,
-    ) -> Result<PacketId, CommandError> {
-        self.submit(now, Request::Unsubscribe(Unsubscribe { packet_id: MEASURING_ID, properties, filters }))
-    }
-
-    fn submit(&mut self, now: Instant, mut request: Request) -> Result<PacketId, CommandError> {
-        let size = self.measure(&request.to_packet())?;
-        let connection = self.connection.as_mut().ok_or(CommandError::NoConnection)?;
-        connection.advance(now);
-        connection.limits.check_request(&request, self.options.protocol_version)?;
-        connection.limits.check_size(size)?;
-        if self.requests.is_full() {
-            return Err(CommandError::TooManyPendingRequests { max: self.requests.max() });
-        }
-        let packet_id = self.packet_ids.allocate().ok_or(CommandError::PacketIdsExhausted)?;
-        request.set_packet_id(packet_id);
-        self.requests.push(request);
-        Ok(packet_id)
     }
 
     /// Ends the connection with this DISCONNECT, after the acknowledgements still pending.
@@ -196,9 +105,61 @@ impl Client {
         Ok(())
     }
 
-    /// The encoded size of a packet, or why the version refuses it.
-    fn measure(&self, packet: &Packet) -> Result<usize, CommandError> {
-        codec::encoded_len(packet, self.options.protocol_version).map_err(CommandError::Invalid)
+    pub(super) fn on_connack(&mut self, now: Instant, connack: ConnAck) -> Result<(), ProtocolViolation> {
+        if connack.reason_code.is_failure() {
+            // The server closes the connection after a refusal ([MQTT-3.2.2-5] in 3.1.1,
+            // [MQTT-3.2.2-7] in 5.0); the session is untouched.
+            let reason = DisconnectReason::Refused { reason_code: connack.reason_code, properties: connack.properties };
+            self.close(now, reason, Farewell::Silent);
+            return Ok(());
+        }
+        let Some(connection) = self.connection.as_mut() else { return Ok(()) };
+        if connack.session_present && connection.clean_start_sent {
+            return Err(ProtocolViolation::SessionPresentWithoutSession);
+        }
+        check_authentication_method(&self.options.authentication_method, &connack.properties, PacketType::ConnAck)?;
+        let properties = &connack.properties;
+        connection.limits = ServerLimits::from_connack(properties);
+        if self.options.outbound_topic_aliases {
+            connection.outbound_aliases = OutboundAliases::new(connection.limits.topic_alias_maximum);
+        }
+        // The server's keep alive replaces the client's ([MQTT-3.1.2-21], [MQTT-3.2.2-21]).
+        let keep_alive = properties.server_keep_alive.unwrap_or(self.options.keep_alive);
+        connection.keep_alive.start(keep_alive, self.options.recv_idle_ping, self.options.recv_idle_abort);
+        connection.state = State::Connected;
+        connection.connack_deadline = None;
+        connection.auth = AuthExchange::Idle;
+        if let Some(client_id) = &properties.assigned_client_identifier {
+            self.client_id = client_id.clone();
+        }
+        if let Some(expiry_interval) = properties.session_expiry_interval {
+            self.session.expiry_interval = expiry_interval;
+        }
+        let discarded = if connack.session_present {
+            self.session.in_flight.schedule_resend();
+            Vec::new()
+        } else {
+            // After a clean start there is nothing left to discard.
+            self.session.discard(&mut self.packet_ids)
+        };
+        self.session.connected();
+        self.events.push(Event::Connected { session_present: connack.session_present, properties: connack.properties });
+        self.events.dropped(DropReason::SessionNotPresent, discarded);
+        Ok(())
+    }
+
+    /// MQTT 5 enhanced authentication (section 4.12): the server continues an exchange the
+    /// client is in, or ends a re-authentication with success.
+    pub(super) fn on_auth(&mut self, auth: Auth) -> Result<(), ProtocolViolation> {
+        check_authentication_method(&self.options.authentication_method, &auth.properties, PacketType::Auth)?;
+        let Some(connection) = self.connection.as_mut() else { return Ok(()) };
+        connection.auth = match (connection.auth, auth.reason_code, connection.state) {
+            (AuthExchange::AwaitingServer, ReasonCode::ContinueAuthentication, _) => AuthExchange::AwaitingClient,
+            (AuthExchange::AwaitingServer, ReasonCode::Success, State::Connected) => AuthExchange::Idle,
+            (_, reason_code, _) => return Err(ProtocolViolation::UnexpectedAuth { reason_code }),
+        };
+        self.events.push(Event::Auth(auth));
+        Ok(())
     }
 }
 
@@ -218,4 +179,17 @@ fn fit_disconnect(
     disconnect.properties.remove(PropertyId::ReasonString);
     disconnect.properties.remove(PropertyId::UserProperty);
     limits.check_size(measure(disconnect)?)
+}
+
+/// A successful CONNACK and every AUTH carry the CONNECT's Authentication Method, and none
+/// if it had none ([MQTT-4.12.0-5], [MQTT-4.12.0-6]).
+fn check_authentication_method(
+    method: &Option<MqttString>,
+    properties: &Properties,
+    packet: PacketType,
+) -> Result<(), ProtocolViolation> {
+    if properties.authentication_method != *method {
+        return Err(ProtocolViolation::AuthenticationMethodMismatch { packet });
+    }
+    Ok(())
 }
