@@ -209,6 +209,11 @@ fn run_check(config: Config, options: &Options) -> bool {
     let model = MqttModel::new(config);
     let outcome = check(model.clone(), options);
     print_numbers(&outcome);
+    if let Some(path) = &outcome.bound_reached {
+        println!("\nERROR: the model reached a structural bound (a modelling error), so the run is not exhaustive:");
+        print!("{}", render(&model, path));
+        return false;
+    }
     println!("properties:");
     for verdict in &outcome.verdicts {
         let spec = verdict.spec;
@@ -239,7 +244,12 @@ fn print_numbers(outcome: &Outcome) {
     println!("max depth: {}", outcome.max_depth);
     println!("seconds: {:.2}", outcome.elapsed.as_secs_f64());
     println!("states/second: {:.0}", outcome.states_per_second());
-    println!("exhaustive: {}", if outcome.exhaustive { "yes" } else { "no (timed out)" });
+    let exhaustive = match (outcome.exhaustive, &outcome.bound_reached) {
+        (true, _) => "yes",
+        (false, Some(_)) => "no (a structural bound was reached)",
+        (false, None) => "no (timed out)",
+    };
+    println!("exhaustive: {exhaustive}");
 }
 
 fn list() {
