@@ -22,7 +22,7 @@ pub struct MqttModel {
 
 impl MqttModel {
     pub fn new(config: Config) -> MqttModel {
-        MqttModel { config, bounds: Bounds::default() }
+        MqttModel { bounds: Bounds::for_config(&config), config }
     }
 
     pub fn with_bounds(self, bounds: Bounds) -> MqttModel {

@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{config, with_cuts};
+use common::config;
 use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::bounds::Bounds;
+use verimqtt_model::suite::with_cuts;
 use verimqtt_model::{MqttModel, Options, Version, check};
 
 #[test]

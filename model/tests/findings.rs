@@ -11,11 +11,12 @@
 
 mod common;
 
-use common::{config, with_cuts, with_expiry};
+use common::config;
 use stateright::{Checker, Model, Property};
 use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::state::State;
 use verimqtt_model::step::Action;
+use verimqtt_model::suite::{with_cuts, with_expiry};
 use verimqtt_model::{Config, MqttModel, Qos, Version};
 
 /// The MQTT model with one question asked of it instead of the catalogue.

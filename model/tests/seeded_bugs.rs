@@ -3,11 +3,12 @@
 
 mod common;
 
-use common::{VERSIONS, check_exhaustively, config, with_cuts};
+use common::{VERSIONS, check_exhaustively, config};
 use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::runner::first_discovery;
+use verimqtt_model::suite::with_cuts;
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
