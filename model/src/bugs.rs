@@ -36,10 +36,14 @@ pub enum Bug {
     ReceiveMaximumIgnored,
     /// The broker never closes a connection for keepalive.
     KeepaliveNotEnforced,
+    /// The client restarts its session expiry clock whenever a connection closes, including one
+    /// whose CONNACK never came (verimqtt's client before issue 16), so it can keep state past
+    /// the broker's expiry of the session (5.0).
+    ClientExpiryFromEveryClose,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -53,6 +57,7 @@ impl Bug {
         Bug::OfflineQueueDropped,
         Bug::ReceiveMaximumIgnored,
         Bug::KeepaliveNotEnforced,
+        Bug::ClientExpiryFromEveryClose,
     ];
 
     /// The name used on the command line.
@@ -71,6 +76,7 @@ impl Bug {
             Bug::OfflineQueueDropped => "offline-queue-dropped",
             Bug::ReceiveMaximumIgnored => "receive-maximum-ignored",
             Bug::KeepaliveNotEnforced => "keepalive-not-enforced",
+            Bug::ClientExpiryFromEveryClose => "client-expiry-from-every-close",
         }
     }
 
@@ -95,6 +101,7 @@ impl Bug {
             Bug::OfflineQueueDropped => SESSION_MESSAGES_KEPT,
             Bug::ReceiveMaximumIgnored => RECEIVE_MAXIMUM_RESPECTED,
             Bug::KeepaliveNotEnforced => SILENT_CONNECTION_CLOSED,
+            Bug::ClientExpiryFromEveryClose => NO_STALE_RESUME,
         }
     }
 }

@@ -53,8 +53,12 @@ pub struct Ghost {
     pub delivered: Vec<Bits>,
     /// Per subscriber: QoS 0 or QoS 2 messages its application received more than once.
     pub duplicated: Vec<Bits>,
-    /// Per client: the broker's session ended and the client has not yet discarded the state
-    /// it kept for it.
+    /// Per client: it has received a CONNACK of the broker's current session, so the state it
+    /// holds belongs to that session.
+    pub attached: Vec<bool>,
+    /// Per client: the broker's session ended after the client attached to it, and the client
+    /// has not yet discarded the state it kept for it. (A client that never got a CONNACK holds
+    /// no session state, so nothing of it is stale.)
     pub holds_stale_state: Vec<bool>,
     /// A client resumed state from a session the broker had discarded: its CONNACK with
     /// Session Present=0 was lost, and its next connection resumed the broker's *new* session.
@@ -77,6 +81,7 @@ impl Ghost {
             owed: vec![Bits::EMPTY; clients],
             delivered: vec![Bits::EMPTY; clients],
             duplicated: vec![Bits::EMPTY; clients],
+            attached: vec![false; clients],
             holds_stale_state: vec![false; clients],
             diverged: false,
             unacked_ids: vec![[Bits::EMPTY; 2]; clients],
@@ -149,7 +154,8 @@ impl Ghost {
     /// outlive its connection, or expiry).
     pub fn on_session_ended(&mut self, client: usize) {
         self.session_alive[client] = false;
-        self.holds_stale_state[client] = true;
+        self.holds_stale_state[client] |= self.attached[client];
+        self.attached[client] = false;
         self.owed[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
     }
@@ -170,6 +176,11 @@ impl Ghost {
         if self.holds_stale_state[client] {
             self.diverged = true;
         }
+    }
+
+    /// `client` received a CONNACK: what it holds from now on belongs to the broker's session.
+    pub fn on_client_attached(&mut self, client: usize) {
+        self.attached[client] = true;
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::bounds::{Bounds, WITHIN_BOUNDS};
 use crate::broker::{connect_timeout_due, keepalive_close_due, session_expiry_due};
-use crate::client::{Status, abort_due, application_can_act, ping_due, subscription_wanted};
+use crate::client::{Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
@@ -104,10 +104,14 @@ impl Model for MqttModel {
             if session_expiry_due(config, state, c) {
                 actions.push(Action::ExpireSession(c));
             }
+            if client_expiry_due(config, state, c) {
+                actions.push(Action::ClientExpiresSession(c));
+            }
         }
         let time_may_pass = !actions.iter().any(|action| action.is_urgent(config));
         for c in 0..self.config.clients {
-            if state.clients[c].status == Status::Offline {
+            // The client looks at its expiry clock before it connects, as verimqtt's does.
+            if state.clients[c].status == Status::Offline && !client_expiry_due(config, state, c) {
                 actions.push(Action::Connect(c));
             }
         }

@@ -5,7 +5,7 @@
 //! loops make cycles, on which stateright's `eventually` is unsound. `sometimes` properties show
 //! that the interesting paths are reached at all.
 
-use crate::client::Subscription;
+use crate::client::{Subscription, client_expiry_due};
 use crate::config::{Config, PUBLISHER, Qos, SessionKind, Version};
 use crate::ghost::Breach;
 use crate::model::MqttModel;
@@ -28,6 +28,7 @@ pub mod names {
     pub const RECEIVE_MAXIMUM_RESPECTED: &str = "receive_maximum_respected";
     pub const DELIVERED_WHEN_QUIET: &str = "delivered_when_quiet";
     pub const SILENT_CONNECTION_CLOSED: &str = "silent_connection_closed";
+    pub const NO_STALE_RESUME: &str = "no_stale_resume";
     pub const REDELIVERY_AFTER_CUT: &str = "redelivery_after_cut";
     pub const QOS2_DUPLICATE_SUPPRESSED: &str = "qos2_duplicate_suppressed";
     pub const WILL_PUBLISHED: &str = "will_published";
@@ -35,6 +36,7 @@ pub mod names {
     pub const SESSION_RESUMED: &str = "session_resumed";
     pub const QUEUED_WHILE_OFFLINE: &str = "queued_while_offline";
     pub const SESSION_EXPIRED: &str = "session_expired";
+    pub const CLIENT_SESSION_EXPIRED: &str = "client_session_expired";
 }
 use names::*;
 
@@ -228,6 +230,19 @@ pub const CATALOGUE: &[PropertySpec] = &[
         holds: silent_connection_closed,
     },
     PropertySpec {
+        name: NO_STALE_RESUME,
+        expect: Expect::Always,
+        summary: "design (verimqtt): a client never resumes session state the broker has \
+                  discarded (its expiry clock runs out first), which exactly-once across \
+                  expiry needs",
+        statements: &[(V5, "MQTT-3.2.2-5"), (V5, "MQTT-4.1.0-2"), (V5, "MQTT-4.3.3-10")],
+        // On a slow network a CONNACK with Session Present=1 can arrive after the broker closed
+        // that connection and expired the session, which this ghost counts as a stale resume
+        // (see README): the property is stated for a network that delivers within a tick.
+        applies: |c| c.expiry_ticks().is_some() && !c.slow_network,
+        holds: |_, s| !s.ghost.diverged,
+    },
+    PropertySpec {
         name: REDELIVERY_AFTER_CUT,
         expect: Expect::Sometimes,
         summary: "a PUBLISH is retransmitted (DUP=1) on a resumed session",
@@ -297,6 +312,14 @@ pub const CATALOGUE: &[PropertySpec] = &[
                 m.config.session_outlives_connection(c) && s.sessions[c].is_none() && s.ghost.holds_stale_state[c]
             })
         },
+    },
+    PropertySpec {
+        name: CLIENT_SESSION_EXPIRED,
+        expect: Expect::Sometimes,
+        summary: "a client's own session expiry clock runs out while it is away (5.0)",
+        statements: &[(V5, "MQTT-3.1.2-23")],
+        applies: |c| c.expiry_ticks().is_some() && any_persistent(c) && c.cuts > 0,
+        holds: |m, s| (0..s.clients.len()).any(|c| client_expiry_due(&m.config, s, c)),
     },
 ];
 

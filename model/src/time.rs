@@ -2,7 +2,7 @@
 //!
 //! There is no global clock in the state, only the counters timers need: per client its idle
 //! time and its silence (time since it last received anything), per broker connection its
-//! silence, per offline session (5.0) its age. Each saturates just past the value where its timer fires, so time
+//! silence, per offline session (5.0) its age on each side. Each saturates just past the value where its timer fires, so time
 //! adds finitely many states. A tick happens only when nothing urgent is possible (see
 //! [`crate::step::Action::is_urgent`]).
 
@@ -17,6 +17,9 @@ impl Step<'_> {
             if client.status != Status::Offline {
                 client.idle = (client.idle + 1).min(config.keepalive);
                 client.silence = (client.silence + 1).min(config.client_silence_cap());
+            }
+            if let (Some(age), Some(expiry)) = (&mut client.expiry_age, config.expiry_ticks()) {
+                *age = (*age + 1).min(expiry);
             }
         }
         for link in self.state.links.iter_mut().flatten() {

@@ -8,7 +8,7 @@ use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::runner::first_discovery;
-use verimqtt_model::suite::with_cuts;
+use verimqtt_model::suite::{with_cuts, with_expiry};
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
@@ -57,6 +57,10 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         }
         Bug::ReceiveMaximumIgnored => return None,
         Bug::KeepaliveNotEnforced => one_cut(1, &[1]),
+        Bug::ClientExpiryFromEveryClose if version == Version::V5_0 => {
+            with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
+        }
+        Bug::ClientExpiryFromEveryClose => return None,
     };
     Some(config)
 }
@@ -117,6 +121,7 @@ seeded_bug_tests! {
     dropping_the_offline_queue_loses_session_messages: Bug::OfflineQueueDropped,
     ignoring_receive_maximum_is_caught: Bug::ReceiveMaximumIgnored,
     not_enforcing_keepalive_leaves_a_silent_connection_open: Bug::KeepaliveNotEnforced,
+    restarting_the_client_expiry_clock_on_every_close_resumes_a_stale_session: Bug::ClientExpiryFromEveryClose,
 }
 
 #[test]
