@@ -134,6 +134,7 @@ impl Step<'_> {
                 }
             }
             Packet::PubComp(id) => {
+                self.state.ghost.on_release_completed(Direction::ToClient, c, id);
                 if let Some(session) = &mut self.state.sessions[c] {
                     session.outbound.on_pubcomp(id);
                 }

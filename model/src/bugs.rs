@@ -40,10 +40,16 @@ pub enum Bug {
     /// whose CONNACK never came (verimqtt's client before issue 16), so it can keep state past
     /// the broker's expiry of the session (5.0).
     ClientExpiryFromEveryClose,
+    /// The client resends its unacknowledged PUBLISH packets with every keepalive PINGREQ,
+    /// not only on a resumed session (5.0 forbids it).
+    ResendOnPing,
+    /// On a resumed session the client resends the PUBLISH of a QoS 2 message whose PUBREL it
+    /// had already sent, instead of the PUBREL.
+    PublishResentAfterPubRel,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 16] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -58,6 +64,8 @@ impl Bug {
         Bug::ReceiveMaximumIgnored,
         Bug::KeepaliveNotEnforced,
         Bug::ClientExpiryFromEveryClose,
+        Bug::ResendOnPing,
+        Bug::PublishResentAfterPubRel,
     ];
 
     /// The name used on the command line.
@@ -77,6 +85,8 @@ impl Bug {
             Bug::ReceiveMaximumIgnored => "receive-maximum-ignored",
             Bug::KeepaliveNotEnforced => "keepalive-not-enforced",
             Bug::ClientExpiryFromEveryClose => "client-expiry-from-every-close",
+            Bug::ResendOnPing => "resend-on-ping",
+            Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
         }
     }
 
@@ -102,6 +112,8 @@ impl Bug {
             Bug::ReceiveMaximumIgnored => RECEIVE_MAXIMUM_RESPECTED,
             Bug::KeepaliveNotEnforced => SILENT_CONNECTION_CLOSED,
             Bug::ClientExpiryFromEveryClose => NO_STALE_RESUME,
+            Bug::ResendOnPing => RESEND_ONLY_ON_RESUMPTION,
+            Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,
         }
     }
 }

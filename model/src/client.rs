@@ -307,6 +307,9 @@ impl Step<'_> {
 
     pub(crate) fn ping(&mut self, c: usize) {
         self.observe(|| Observation::TimerFired { actor: Actor::Client(c), timer: Timer::KeepalivePing });
+        if self.config.has(Bug::ResendOnPing) {
+            self.resend(c);
+        }
         self.client_send(c, Packet::PingReq);
         if let Some(link) = self.state.client_link(c) {
             let pings = &mut self.state.links[c][link].unanswered_pings;
@@ -358,6 +361,7 @@ impl Step<'_> {
                 }
             }
             Packet::PubComp(id) => {
+                self.state.ghost.on_release_completed(Direction::ToBroker, c, id);
                 self.state.clients[c].outbound.on_pubcomp(id);
                 self.client_send_queued(c);
             }
@@ -410,13 +414,18 @@ impl Step<'_> {
 
     /// Resends what the resumed session left unacknowledged, in the client's resend order.
     fn resend(&mut self, c: usize) {
-        if !self.config.has(Bug::ResendSkippedAfterReconnect) {
-            let config = self.config;
-            let dup = !config.has(Bug::ClientResendsWithoutDup);
-            let resend = self.state.clients[c].outbound.resend(|m| config.qos(m), dup, config.client_resend_order);
-            for packet in resend {
-                self.client_send(c, packet);
-            }
+        if self.config.has(Bug::ResendSkippedAfterReconnect) {
+            return;
+        }
+        let config = self.config;
+        let dup = !config.has(Bug::ClientResendsWithoutDup);
+        let outbound = &self.state.clients[c].outbound;
+        let mut resend = outbound.resend(|m| config.qos(m), dup, config.client_resend_order);
+        if config.has(Bug::PublishResentAfterPubRel) {
+            resend = resend.into_iter().map(|p| outbound.publish_in_place_of_release(p, dup)).collect();
+        }
+        for packet in resend {
+            self.client_send(c, packet);
         }
     }
 

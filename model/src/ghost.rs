@@ -26,6 +26,10 @@ pub enum Breach {
     WillMismatch,
     /// CONNACK's Session Present did not say whether the broker had a session.
     SessionPresent,
+    /// A PUBLISH retransmitted other than in reply to a resumed session (5.0 forbids it).
+    ResendOutsideResumption,
+    /// A QoS 2 PUBLISH sent with an id whose PUBREL was already sent.
+    PublishAfterPubRel,
 }
 
 /// The direction of a PUBLISH: which end sent it.
@@ -68,6 +72,12 @@ pub struct Ghost {
     /// Per client, per direction: ids of PUBLISH packets sent and not yet acknowledged, which
     /// is what makes the next PUBLISH with that id a retransmission.
     unacked_ids: Vec<[Bits; 2]>,
+    /// Per client, per direction: ids whose PUBREL was sent and whose PUBCOMP has not come.
+    released_ids: Vec<[Bits; 2]>,
+    /// Per client, per direction: the sender resumes a session in this very step (the broker
+    /// sent, or the client received, CONNACK with Session Present=1), so it may retransmit.
+    /// Cleared at the end of every step, so it adds no states.
+    resuming: Vec<[bool; 2]>,
     breaches: Bits,
 }
 
@@ -85,6 +95,8 @@ impl Ghost {
             holds_stale_state: vec![false; clients],
             diverged: false,
             unacked_ids: vec![[Bits::EMPTY; 2]; clients],
+            released_ids: vec![[Bits::EMPTY; 2]; clients],
+            resuming: vec![[false; 2]; clients],
             breaches: Bits::EMPTY,
         }
     }
@@ -97,19 +109,48 @@ impl Ghost {
         self.breaches.contains(breach as u8)
     }
 
-    /// Monitor for every PUBLISH put on the wire between `client` and the broker.
-    /// [MQTT-3.3.1-1], [MQTT-3.3.1-2], [MQTT-3.3.1-3].
+    /// Monitor for every packet put on the wire between `client` and the broker: the DUP flag
+    /// [MQTT-3.3.1-1..3]; no retransmission but on a resumed session [MQTT-4.4.0-1] (5.0); no
+    /// PUBLISH once its PUBREL is sent [MQTT-4.3.3-1] (3.1.1) / [MQTT-4.3.3-6] (5.0).
     pub fn on_publish_sent(&mut self, direction: Direction, client: usize, packet: &Packet) {
-        let Packet::Publish { id, qos, dup, .. } = *packet else {
-            return;
+        let d = direction as usize;
+        let (id, qos, dup) = match *packet {
+            Packet::Publish { id, qos, dup, .. } => (id, qos, dup),
+            Packet::ConnAck { session_present: true } => {
+                self.resuming[client][d] = true;
+                return;
+            }
+            Packet::PubRel(id) => {
+                self.released_ids[client][d].insert(id);
+                return;
+            }
+            _ => return,
         };
-        let unacked = &mut self.unacked_ids[client][direction as usize];
+        let unacked = &mut self.unacked_ids[client][d];
         let retransmission = qos > Qos::AtMostOnce && unacked.contains(id);
         if qos > Qos::AtMostOnce {
             unacked.insert(id);
         }
         if dup != retransmission {
             self.breach(Breach::DupFlag);
+        }
+        if retransmission && !self.resuming[client][d] {
+            self.breach(Breach::ResendOutsideResumption);
+        }
+        if qos > Qos::AtMostOnce && self.released_ids[client][d].contains(id) {
+            self.breach(Breach::PublishAfterPubRel);
+        }
+    }
+
+    /// The sender of a PUBREL received its PUBCOMP: the id is free.
+    pub fn on_release_completed(&mut self, direction: Direction, client: usize, id: PacketId) {
+        self.released_ids[client][direction as usize].remove(id);
+    }
+
+    /// A step is over: the reaction to a resumed session is done.
+    pub fn end_step(&mut self) {
+        for resuming in &mut self.resuming {
+            *resuming = [false; 2];
         }
     }
 
@@ -158,6 +199,7 @@ impl Ghost {
         self.attached[client] = false;
         self.owed[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
+        self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
     }
 
     /// `client` discards its own session state; whatever the publisher had not handed over is
@@ -168,6 +210,7 @@ impl Ghost {
             self.abandoned = self.abandoned.union(unsent);
         }
         self.unacked_ids[client][Direction::ToBroker as usize] = Bits::EMPTY;
+        self.released_ids[client][Direction::ToBroker as usize] = Bits::EMPTY;
         self.holds_stale_state[client] = false;
     }
 
@@ -176,6 +219,7 @@ impl Ghost {
         if self.holds_stale_state[client] {
             self.diverged = true;
         }
+        self.resuming[client][Direction::ToBroker as usize] = true;
     }
 
     /// `client` received a CONNACK: what it holds from now on belongs to the broker's session.

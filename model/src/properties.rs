@@ -29,6 +29,8 @@ pub mod names {
     pub const DELIVERED_WHEN_QUIET: &str = "delivered_when_quiet";
     pub const SILENT_CONNECTION_CLOSED: &str = "silent_connection_closed";
     pub const NO_STALE_RESUME: &str = "no_stale_resume";
+    pub const RESEND_ONLY_ON_RESUMPTION: &str = "resend_only_on_resumption";
+    pub const NO_PUBLISH_AFTER_PUBREL: &str = "no_publish_after_pubrel";
     pub const REDELIVERY_AFTER_CUT: &str = "redelivery_after_cut";
     pub const QOS2_DUPLICATE_SUPPRESSED: &str = "qos2_duplicate_suppressed";
     pub const WILL_PUBLISHED: &str = "will_published";
@@ -228,6 +230,22 @@ pub const CATALOGUE: &[PropertySpec] = &[
         statements: &[(V3, "MQTT-3.1.2-24"), (V5, "MQTT-3.1.2-22")],
         applies: always,
         holds: silent_connection_closed,
+    },
+    PropertySpec {
+        name: RESEND_ONLY_ON_RESUMPTION,
+        expect: Expect::Always,
+        summary: "a PUBLISH is retransmitted only in reply to a resumed session (5.0)",
+        statements: &[(V5, "MQTT-4.4.0-1")],
+        applies: |c| c.version == Version::V5_0,
+        holds: |_, s| !s.ghost.breached(Breach::ResendOutsideResumption),
+    },
+    PropertySpec {
+        name: NO_PUBLISH_AFTER_PUBREL,
+        expect: Expect::Always,
+        summary: "a QoS 2 sender never sends the PUBLISH again once it has sent its PUBREL",
+        statements: &[(V3, "MQTT-4.3.3-1"), (V5, "MQTT-4.3.3-6")],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::PublishAfterPubRel),
     },
     PropertySpec {
         name: NO_STALE_RESUME,

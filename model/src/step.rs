@@ -157,6 +157,7 @@ impl<'a> Step<'a> {
             Action::ReportedCut { client, link, broker_told } => self.reported_cut(client, link, broker_told),
             Action::Tick => self.tick(),
         }
+        self.state.ghost.end_step();
         let times_out_connect = self.config.broker_connect_timeout.is_some();
         let mut removed_links = Vec::new();
         for (client, links) in self.state.links.iter_mut().enumerate() {

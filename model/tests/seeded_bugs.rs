@@ -61,6 +61,9 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
         }
         Bug::ClientExpiryFromEveryClose => return None,
+        Bug::ResendOnPing if version == Version::V5_0 => one_cut(1, &[1]),
+        Bug::ResendOnPing => return None,
+        Bug::PublishResentAfterPubRel => one_cut(1, &[2]),
     };
     Some(config)
 }
@@ -122,6 +125,8 @@ seeded_bug_tests! {
     ignoring_receive_maximum_is_caught: Bug::ReceiveMaximumIgnored,
     not_enforcing_keepalive_leaves_a_silent_connection_open: Bug::KeepaliveNotEnforced,
     restarting_the_client_expiry_clock_on_every_close_resumes_a_stale_session: Bug::ClientExpiryFromEveryClose,
+    resending_with_a_ping_is_a_resend_outside_resumption: Bug::ResendOnPing,
+    resending_the_publish_after_its_pubrel_is_caught: Bug::PublishResentAfterPubRel,
 }
 
 #[test]
