@@ -46,10 +46,13 @@ pub enum Bug {
     /// On a resumed session the client resends the PUBLISH of a QoS 2 message whose PUBREL it
     /// had already sent, instead of the PUBREL.
     PublishResentAfterPubRel,
+    /// The client pings only when it has received nothing for a keepalive, forgetting that it
+    /// must also send something within each one.
+    PingOnlyWhenSilent,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 17] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -66,6 +69,7 @@ impl Bug {
         Bug::ClientExpiryFromEveryClose,
         Bug::ResendOnPing,
         Bug::PublishResentAfterPubRel,
+        Bug::PingOnlyWhenSilent,
     ];
 
     /// The name used on the command line.
@@ -87,6 +91,7 @@ impl Bug {
             Bug::ClientExpiryFromEveryClose => "client-expiry-from-every-close",
             Bug::ResendOnPing => "resend-on-ping",
             Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
+            Bug::PingOnlyWhenSilent => "ping-only-when-silent",
         }
     }
 
@@ -114,6 +119,7 @@ impl Bug {
             Bug::ClientExpiryFromEveryClose => NO_STALE_RESUME,
             Bug::ResendOnPing => RESEND_ONLY_ON_RESUMPTION,
             Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,
+            Bug::PingOnlyWhenSilent => KEEPALIVE_DUTY,
         }
     }
 }

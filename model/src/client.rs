@@ -127,6 +127,9 @@ pub fn ping_due(config: &Config, state: &State, c: usize) -> bool {
     if config.has(Bug::PingWithoutWaiting) {
         return client.idle >= config.keepalive;
     }
+    if config.has(Bug::PingOnlyWhenSilent) {
+        return !client.ping_outstanding && client.silence >= config.keepalive;
+    }
     !client.ping_outstanding && (client.idle >= config.keepalive || client.silence >= config.keepalive)
 }
 

@@ -30,6 +30,8 @@ pub enum Breach {
     ResendOutsideResumption,
     /// A QoS 2 PUBLISH sent with an id whose PUBREL was already sent.
     PublishAfterPubRel,
+    /// A connected client let a whole keepalive pass without sending anything.
+    KeepaliveDutyMissed,
 }
 
 /// The direction of a PUBLISH: which end sent it.

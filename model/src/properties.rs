@@ -29,6 +29,7 @@ pub mod names {
     pub const DELIVERED_WHEN_QUIET: &str = "delivered_when_quiet";
     pub const SILENT_CONNECTION_CLOSED: &str = "silent_connection_closed";
     pub const NO_STALE_RESUME: &str = "no_stale_resume";
+    pub const KEEPALIVE_DUTY: &str = "keepalive_duty";
     pub const RESEND_ONLY_ON_RESUMPTION: &str = "resend_only_on_resumption";
     pub const NO_PUBLISH_AFTER_PUBREL: &str = "no_publish_after_pubrel";
     pub const REDELIVERY_AFTER_CUT: &str = "redelivery_after_cut";
@@ -246,6 +247,17 @@ pub const CATALOGUE: &[PropertySpec] = &[
         statements: &[(V3, "MQTT-4.3.3-1"), (V5, "MQTT-4.3.3-6")],
         applies: always,
         holds: |_, s| !s.ghost.breached(Breach::PublishAfterPubRel),
+    },
+    PropertySpec {
+        name: KEEPALIVE_DUTY,
+        expect: Expect::Always,
+        summary: "a connected client sends a packet within each keepalive",
+        statements: &[(V3, "MQTT-3.1.2-23"), (V5, "MQTT-3.1.2-20")],
+        // A client that waits longer than a keepalive for its PINGRESP before it gives up (as
+        // verimqtt's does, 1.5 x keepalive, and the model by default) has one PINGREQ
+        // outstanding and sends nothing more: it cannot meet the duty (see README).
+        applies: |c| c.abort_after <= c.keepalive,
+        holds: |_, s| !s.ghost.breached(Breach::KeepaliveDutyMissed),
     },
     PropertySpec {
         name: NO_STALE_RESUME,

@@ -86,6 +86,12 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
             c
         },
     ];
+    // A client that gives up within a keepalive of silence, so the keepalive duty applies.
+    {
+        let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1);
+        c.abort_after = c.keepalive;
+        configs.push(c);
+    }
     if version == Version::V5_0 {
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));

@@ -7,12 +7,23 @@
 //! [`crate::step::Action::is_urgent`]).
 
 use crate::client::Status;
+use crate::ghost::Breach;
 use crate::network::BrokerEnd;
 use crate::step::Step;
 
 impl Step<'_> {
     pub(crate) fn tick(&mut self) {
         let config = self.config;
+        // [MQTT-3.1.2-23] (3.1.1) / [MQTT-3.1.2-20] (5.0): a connected client sends something
+        // within each keepalive, so no tick may pass once it has been idle for one.
+        let duty_missed = self
+            .state
+            .clients
+            .iter()
+            .any(|client| client.status == Status::Connected && client.idle >= config.keepalive);
+        if duty_missed {
+            self.state.ghost.breach(Breach::KeepaliveDutyMissed);
+        }
         for client in &mut self.state.clients {
             if client.status != Status::Offline {
                 client.idle = (client.idle + 1).min(config.keepalive);

@@ -64,6 +64,14 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         Bug::ResendOnPing if version == Version::V5_0 => one_cut(1, &[1]),
         Bug::ResendOnPing => return None,
         Bug::PublishResentAfterPubRel => one_cut(1, &[2]),
+        Bug::PingOnlyWhenSilent => {
+            // A subscriber that receives QoS 0 messages it need not answer, from a publisher
+            // that takes its time, and gives up within a keepalive (so the duty applies).
+            let mut c = quiet(2, &[0, 0]);
+            c.paced_application = true;
+            c.abort_after = c.keepalive;
+            c
+        }
     };
     Some(config)
 }
@@ -127,6 +135,7 @@ seeded_bug_tests! {
     restarting_the_client_expiry_clock_on_every_close_resumes_a_stale_session: Bug::ClientExpiryFromEveryClose,
     resending_with_a_ping_is_a_resend_outside_resumption: Bug::ResendOnPing,
     resending_the_publish_after_its_pubrel_is_caught: Bug::PublishResentAfterPubRel,
+    pinging_only_when_silent_misses_the_keepalive_duty: Bug::PingOnlyWhenSilent,
 }
 
 #[test]
