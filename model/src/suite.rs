@@ -64,14 +64,6 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         configuration(version, 3, &[1, 2], &[Persistent]),
         // Four messages through two cuts.
         with_cuts(configuration(version, 2, &[1, 2, 0, 1], &[Persistent]), 2),
-        // Applications that take their time, and verimqtt's resend orders.
-        {
-            let mut c = with_cuts(configuration(version, 2, &[2, 1], &[Persistent]), 2);
-            c.paced_application = true;
-            c.client_resend_order = ResendOrder::LastStep;
-            c.broker_resend_order = ResendOrder::ReleasesFirst;
-            c
-        },
         // The trace checker's options, with a subscriber that has no will.
         {
             let mut c = as_the_trace_checker_runs(with_cuts(configuration(version, 2, &[2, 1], &[Persistent]), 1));
