@@ -40,6 +40,7 @@ pub mod names {
     pub const QUEUED_WHILE_OFFLINE: &str = "queued_while_offline";
     pub const SESSION_EXPIRED: &str = "session_expired";
     pub const CLIENT_SESSION_EXPIRED: &str = "client_session_expired";
+    pub const QUIET_AFTER_DELIVERY: &str = "quiet_after_delivery";
 }
 use names::*;
 
@@ -351,6 +352,15 @@ pub const CATALOGUE: &[PropertySpec] = &[
         applies: |c| c.expiry_ticks().is_some() && any_persistent(c) && c.cuts > 0,
         holds: |m, s| (0..s.clients.len()).any(|c| client_expiry_due(&m.config, s, c)),
     },
+    PropertySpec {
+        name: QUIET_AFTER_DELIVERY,
+        expect: Expect::Sometimes,
+        summary: "witness for delivered_when_quiet: a quiet state is reached after the publisher \
+                  finished its script and a QoS 1/2 message was delivered",
+        statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
+        applies: |c| any_reliable(c) && c.clients > 1,
+        holds: quiet_after_delivery,
+    },
 ];
 
 /// The catalogue entry of a property.
@@ -470,4 +480,13 @@ fn qos2_duplicate_suppressed(_: &MqttModel, state: &State) -> bool {
             .any(|id| state.clients[c].awaiting_pubrel.contains(id));
         at_broker || at_client
     })
+}
+
+/// The quiescence `delivered_when_quiet` is judged in is reached, with something delivered, so
+/// that property is not vacuous.
+fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
+    let config = &model.config;
+    let script_done = usize::from(state.clients[PUBLISHER].steps_done) == config.script(PUBLISHER).len();
+    let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable(m)));
+    script_done && delivered && model.is_quiescent(state)
 }
