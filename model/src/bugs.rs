@@ -49,10 +49,13 @@ pub enum Bug {
     /// The client pings only when it has received nothing for a keepalive, forgetting that it
     /// must also send something within each one.
     PingOnlyWhenSilent,
+    /// On a resumed session the broker resends its QoS 1 PUBLISHes before its QoS 2 ones (each
+    /// level in order): allowed by MQTT, not by verimqtt's design.
+    BrokerResendsQos1First,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 18] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -70,6 +73,7 @@ impl Bug {
         Bug::ResendOnPing,
         Bug::PublishResentAfterPubRel,
         Bug::PingOnlyWhenSilent,
+        Bug::BrokerResendsQos1First,
     ];
 
     /// The name used on the command line.
@@ -92,6 +96,7 @@ impl Bug {
             Bug::ResendOnPing => "resend-on-ping",
             Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
             Bug::PingOnlyWhenSilent => "ping-only-when-silent",
+            Bug::BrokerResendsQos1First => "broker-resends-qos1-first",
         }
     }
 
@@ -120,6 +125,7 @@ impl Bug {
             Bug::ResendOnPing => RESEND_ONLY_ON_RESUMPTION,
             Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,
             Bug::PingOnlyWhenSilent => KEEPALIVE_DUTY,
+            Bug::BrokerResendsQos1First => ORDER_ACROSS_QOS,
         }
     }
 }

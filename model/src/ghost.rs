@@ -18,7 +18,7 @@ use crate::packet::{Packet, PacketId};
 pub enum Breach {
     /// A PUBLISH whose DUP flag does not say whether it is a retransmission.
     DupFlag,
-    /// A subscriber received a message before an earlier one of the same publisher and topic.
+    /// A subscriber received a message after a later one of the same publisher, topic and QoS.
     OutOfOrder,
     /// The broker closed a connection for keepalive before 1.5 x keepalive of silence.
     KeepaliveTooEarly,
@@ -81,6 +81,8 @@ pub struct Ghost {
     /// Cleared at the end of every step, so it adds no states.
     resuming: Vec<[bool; 2]>,
     breaches: Bits,
+    /// Design monitor: a QoS 1/2 message arrived after a later one of the other QoS.
+    pub order_across_qos_broken: bool,
 }
 
 impl Ghost {
@@ -100,6 +102,7 @@ impl Ghost {
             released_ids: vec![[Bits::EMPTY; 2]; clients],
             resuming: vec![[false; 2]; clients],
             breaches: Bits::EMPTY,
+            order_across_qos_broken: false,
         }
     }
 
@@ -183,12 +186,18 @@ impl Ghost {
             }
             return;
         }
-        // A message published once must not arrive after a later one [MQTT-4.6.0-6]. A QoS 1
-        // message the broker took twice may legitimately arrive late (its first copy can be
-        // lost with a subscriber's session), so order is judged between single publications.
+        // A message published once must not arrive after a later one of the same QoS
+        // [MQTT-4.6.0-6] (3.1.1) / [MQTT-4.6.0-5] (5.0); verimqtt also keeps the order across
+        // QoS levels (a design property). A QoS 1 message the broker took twice may legitimately
+        // arrive late (its first copy can be lost with a subscriber's session), so order is
+        // judged between single publications.
         let in_order = |m: u8| config.reliable(m) && !self.republished.contains(m);
-        if in_order(message) && delivered.iter().any(|m| m > message && in_order(m)) {
-            self.breach(Breach::OutOfOrder);
+        if in_order(message) {
+            let overtaken_by: Bits = delivered.iter().filter(|&m| m > message && in_order(m)).collect();
+            if overtaken_by.iter().any(|m| config.qos(m) == config.qos(message)) {
+                self.breach(Breach::OutOfOrder);
+            }
+            self.order_across_qos_broken |= !overtaken_by.is_empty();
         }
         self.delivered[subscriber].insert(message);
     }
@@ -251,13 +260,25 @@ mod tests {
         assert!(ghost.breached(Breach::DupFlag), "a new PUBLISH marked DUP");
     }
 
-    #[test]
-    fn a_single_publication_overtaken_is_out_of_order() {
-        let config = Config::new(Version::V5_0, 2, 2);
+    /// Message 1 delivered before message 0, their QoS as given.
+    fn overtaken(qos: [Qos; 2]) -> Ghost {
+        let config = Config { messages: qos.to_vec(), ..Config::new(Version::V5_0, 2, 2) };
         let mut ghost = Ghost::new(2);
         ghost.on_delivered(&config, 1, 1);
         ghost.on_delivered(&config, 1, 0);
-        assert!(ghost.breached(Breach::OutOfOrder));
+        ghost
+    }
+
+    #[test]
+    fn a_single_publication_overtaken_at_the_same_qos_is_out_of_order() {
+        let ghost = overtaken([Qos::AtLeastOnce, Qos::AtLeastOnce]);
+        assert!(ghost.breached(Breach::OutOfOrder) && ghost.order_across_qos_broken);
+    }
+
+    #[test]
+    fn overtaken_by_the_other_qos_breaks_only_the_design_order() {
+        let ghost = overtaken([Qos::AtLeastOnce, Qos::ExactlyOnce]);
+        assert!(!ghost.breached(Breach::OutOfOrder) && ghost.order_across_qos_broken);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod names {
     pub const PACKET_IDS_UNIQUE: &str = "packet_ids_unique";
     pub const DUP_MARKS_RESENDS: &str = "dup_marks_resends";
     pub const ORDER_PRESERVED: &str = "order_preserved";
+    pub const ORDER_ACROSS_QOS: &str = "order_across_qos";
     pub const ONE_PING_OUTSTANDING: &str = "one_ping_outstanding";
     pub const KEEPALIVE_NOT_EARLY: &str = "keepalive_not_early";
     pub const WILL_IFF_ABNORMAL: &str = "will_iff_abnormal";
@@ -142,7 +143,7 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: ORDER_PRESERVED,
         expect: Expect::Always,
-        summary: "QoS 1/2 messages of the publisher reach each subscriber in publish order",
+        summary: "QoS 1/2 messages of the publisher reach each subscriber in publish order, per QoS",
         statements: &[
             (V3, "MQTT-4.6.0-1"),
             (V3, "MQTT-4.6.0-5"),
@@ -153,6 +154,15 @@ pub const CATALOGUE: &[PropertySpec] = &[
         ],
         applies: always,
         holds: |_, s| s.ghost.diverged || !s.ghost.breached(Breach::OutOfOrder),
+    },
+    PropertySpec {
+        name: ORDER_ACROSS_QOS,
+        expect: Expect::Always,
+        summary: "design (verimqtt): QoS 1 and QoS 2 messages of the publisher reach each \
+                  subscriber in publish order across the two levels, stronger than MQTT's per-QoS order",
+        statements: &[(V3, "MQTT-4.6.0-6"), (V5, "MQTT-4.6.0-5")],
+        applies: always,
+        holds: |_, s| s.ghost.diverged || !s.ghost.order_across_qos_broken,
     },
     PropertySpec {
         name: ONE_PING_OUTSTANDING,

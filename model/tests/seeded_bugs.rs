@@ -64,6 +64,7 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         Bug::ResendOnPing if version == Version::V5_0 => one_cut(1, &[1]),
         Bug::ResendOnPing => return None,
         Bug::PublishResentAfterPubRel => one_cut(1, &[2]),
+        Bug::BrokerResendsQos1First => one_cut(2, &[2, 1]),
         Bug::PingOnlyWhenSilent => {
             // A subscriber that receives QoS 0 messages it need not answer, from a publisher
             // that takes its time, and gives up within a keepalive (so the duty applies).
@@ -136,6 +137,7 @@ seeded_bug_tests! {
     resending_with_a_ping_is_a_resend_outside_resumption: Bug::ResendOnPing,
     resending_the_publish_after_its_pubrel_is_caught: Bug::PublishResentAfterPubRel,
     pinging_only_when_silent_misses_the_keepalive_duty: Bug::PingOnlyWhenSilent,
+    resending_qos1_before_qos2_breaks_verimqtts_order_across_qos: Bug::BrokerResendsQos1First,
 }
 
 #[test]
