@@ -134,6 +134,7 @@ impl Step<'_> {
                 }
             }
             Packet::PubComp(id) => {
+                self.state.ghost.on_release_completed(Direction::ToClient, c, id);
                 if let Some(session) = &mut self.state.sessions[c] {
                     session.outbound.on_pubcomp(id);
                 }
@@ -193,7 +194,10 @@ impl Step<'_> {
         let Some(session) = &self.state.sessions[c] else {
             return;
         };
-        let resend = session.outbound.resend(|m| config.qos(m), true, config.broker_resend_order);
+        let mut resend = session.outbound.resend(|m| config.qos(m), true, config.broker_resend_order);
+        if config.has(Bug::BrokerResendsQos1First) {
+            resend.sort_by_key(|p| !matches!(p, Packet::Publish { qos: Qos::AtLeastOnce, .. }));
+        }
         if config.has(Bug::QueuedBeforeResend) {
             self.broker_send_queued(c);
         }

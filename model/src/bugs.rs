@@ -36,10 +36,26 @@ pub enum Bug {
     ReceiveMaximumIgnored,
     /// The broker never closes a connection for keepalive.
     KeepaliveNotEnforced,
+    /// The client restarts its session expiry clock whenever a connection closes, including one
+    /// whose CONNACK never came (verimqtt's client before issue 16), so it can keep state past
+    /// the broker's expiry of the session (5.0).
+    ClientExpiryFromEveryClose,
+    /// The client resends its unacknowledged PUBLISH packets with every keepalive PINGREQ,
+    /// not only on a resumed session (5.0 forbids it).
+    ResendOnPing,
+    /// On a resumed session the client resends the PUBLISH of a QoS 2 message whose PUBREL it
+    /// had already sent, instead of the PUBREL.
+    PublishResentAfterPubRel,
+    /// The client pings only when it has received nothing for a keepalive, forgetting that it
+    /// must also send something within each one.
+    PingOnlyWhenSilent,
+    /// On a resumed session the broker resends its QoS 1 PUBLISHes before its QoS 2 ones (each
+    /// level in order): allowed by MQTT, not by verimqtt's design.
+    BrokerResendsQos1First,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 18] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -53,6 +69,11 @@ impl Bug {
         Bug::OfflineQueueDropped,
         Bug::ReceiveMaximumIgnored,
         Bug::KeepaliveNotEnforced,
+        Bug::ClientExpiryFromEveryClose,
+        Bug::ResendOnPing,
+        Bug::PublishResentAfterPubRel,
+        Bug::PingOnlyWhenSilent,
+        Bug::BrokerResendsQos1First,
     ];
 
     /// The name used on the command line.
@@ -71,6 +92,11 @@ impl Bug {
             Bug::OfflineQueueDropped => "offline-queue-dropped",
             Bug::ReceiveMaximumIgnored => "receive-maximum-ignored",
             Bug::KeepaliveNotEnforced => "keepalive-not-enforced",
+            Bug::ClientExpiryFromEveryClose => "client-expiry-from-every-close",
+            Bug::ResendOnPing => "resend-on-ping",
+            Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
+            Bug::PingOnlyWhenSilent => "ping-only-when-silent",
+            Bug::BrokerResendsQos1First => "broker-resends-qos1-first",
         }
     }
 
@@ -95,6 +121,11 @@ impl Bug {
             Bug::OfflineQueueDropped => SESSION_MESSAGES_KEPT,
             Bug::ReceiveMaximumIgnored => RECEIVE_MAXIMUM_RESPECTED,
             Bug::KeepaliveNotEnforced => SILENT_CONNECTION_CLOSED,
+            Bug::ClientExpiryFromEveryClose => NO_STALE_RESUME,
+            Bug::ResendOnPing => RESEND_ONLY_ON_RESUMPTION,
+            Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,
+            Bug::PingOnlyWhenSilent => KEEPALIVE_DUTY,
+            Bug::BrokerResendsQos1First => ORDER_ACROSS_QOS,
         }
     }
 }

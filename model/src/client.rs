@@ -42,7 +42,8 @@ pub struct Client {
     pub status: Status,
     /// How many steps of its script the application has taken.
     pub steps_done: u8,
-    /// Session state: QoS 1/2 messages not yet acknowledged by the broker, or not yet sent.
+    /// QoS 1/2 messages not yet acknowledged by the broker (session state), and messages not
+    /// yet sent (not session state: see [`Step::discard_client_session`]).
     pub outbound: Outbound,
     /// Session state: ids of QoS 2 PUBLISH received whose PUBREL has not come yet.
     pub awaiting_pubrel: Bits,
@@ -54,6 +55,13 @@ pub struct Client {
     pub silence: u8,
     /// A PINGREQ on the current connection is still unanswered.
     pub ping_outstanding: bool,
+    /// The client holds session state its next CONNECT asks to resume: Clean Start is
+    /// `!resumable`, decided per connection as verimqtt's client does. A session becomes
+    /// resumable on CONNACK and stops being so when the client discards it.
+    pub resumable: bool,
+    /// 5.0 with a finite expiry: ticks on the client's own session expiry clock, which runs
+    /// from the close of the last connection that got a CONNACK (see [`client_expiry_due`]).
+    pub expiry_age: Option<u8>,
 }
 
 fn limits(config: &Config, state: &State, c: usize) -> Limits {
@@ -119,7 +127,25 @@ pub fn ping_due(config: &Config, state: &State, c: usize) -> bool {
     if config.has(Bug::PingWithoutWaiting) {
         return client.idle >= config.keepalive;
     }
+    if config.has(Bug::PingOnlyWhenSilent) {
+        return !client.ping_outstanding && client.silence >= config.keepalive;
+    }
     !client.ping_outstanding && (client.idle >= config.keepalive || client.silence >= config.keepalive)
+}
+
+/// The client's own session expiry clock has run out while it has no connection carrying the
+/// session, so it discards its state and its next CONNECT starts clean.
+///
+/// The clock starts when a connection that got a CONNACK closes; a connection that never got
+/// one does not restart it, because the broker may have closed its end of the last accepted
+/// connection, and started its own clock, long before (the conservative rule; verimqtt's
+/// client restarted it on every close before issue 16, seeded as
+/// [`Bug::ClientExpiryFromEveryClose`]). While a CONNECT awaits its CONNACK the client does not
+/// expire, as verimqtt's does not.
+pub fn client_expiry_due(config: &Config, state: &State, c: usize) -> bool {
+    let client = &state.clients[c];
+    let age = client.expiry_age;
+    client.status == Status::Offline && matches!((age, config.expiry_ticks()), (Some(t), Some(limit)) if t >= limit)
 }
 
 /// Nothing (no CONNACK, no PINGRESP, nothing at all) came within the abort period.
@@ -146,7 +172,9 @@ impl Step<'_> {
 
     /// Drops the client's session state: unacknowledged flights, QoS 2 ids awaiting PUBREL,
     /// the subscription. Messages never sent stay queued and go out in the next session, as
-    /// verimqtt's client does: 3.1.1 counts only sent messages as session state.
+    /// verimqtt's client does. That is no deviation in either version: section 4.1 of 3.1.1 and
+    /// of 5.0 lists, as the client's session state, QoS 1/2 messages *sent* and not completely
+    /// acknowledged; messages pending transmission are session state only on the server.
     fn discard_client_session(&mut self, c: usize) {
         let client = &mut self.state.clients[c];
         let had_state = !client.outbound.flights.is_empty()
@@ -155,6 +183,8 @@ impl Step<'_> {
         client.outbound.flights.clear();
         client.awaiting_pubrel = Bits::EMPTY;
         client.subscription = Subscription::None;
+        client.resumable = false;
+        client.expiry_age = None;
         let steps_done = client.steps_done;
         self.state.ghost.on_client_session_discarded(self.config, c, steps_done);
         if had_state {
@@ -163,7 +193,7 @@ impl Step<'_> {
     }
 
     pub(crate) fn connect(&mut self, c: usize) {
-        let clean_start = self.config.clean_start(c);
+        let clean_start = !self.state.clients[c].resumable;
         let connect = Packet::Connect { clean_start, will: self.config.has_will(c) };
         let link = LinkRef { client: c, link: self.state.links[c].len() };
         self.state.links[c].push(Link::opened_with(connect));
@@ -229,6 +259,7 @@ impl Step<'_> {
         if let Some(link) = self.state.client_link(c) {
             self.state.links[c][link].close_client_end();
         }
+        self.start_client_expiry_clock(c);
         let client = &mut self.state.clients[c];
         client.status = Status::Offline;
         client.ping_outstanding = false;
@@ -246,6 +277,25 @@ impl Step<'_> {
         }
     }
 
+    /// A connection closes: the client's expiry clock starts if the connection carried the
+    /// session (it got a CONNACK), or with the seeded bug on every close of a resumable session.
+    fn start_client_expiry_clock(&mut self, c: usize) {
+        let config = self.config;
+        let client = &mut self.state.clients[c];
+        let carried_session = client.status == Status::Connected;
+        let restarts = carried_session || (client.resumable && config.has(Bug::ClientExpiryFromEveryClose));
+        if config.expiry_ticks().is_some() && config.session_outlives_connection(c) && restarts {
+            client.expiry_age = Some(0);
+        }
+    }
+
+    /// The client's expiry clock ran out: it discards its session state.
+    pub(crate) fn client_expire_session(&mut self, c: usize) {
+        self.observe(|| Observation::TimerFired { actor: Actor::Client(c), timer: Timer::SessionExpiry });
+        self.discard_client_session(c);
+        self.note(|| format!("c{c}: its session expired, its state is discarded"));
+    }
+
     fn client_send_queued(&mut self, c: usize) {
         if self.state.clients[c].status != Status::Connected {
             return;
@@ -260,6 +310,9 @@ impl Step<'_> {
 
     pub(crate) fn ping(&mut self, c: usize) {
         self.observe(|| Observation::TimerFired { actor: Actor::Client(c), timer: Timer::KeepalivePing });
+        if self.config.has(Bug::ResendOnPing) {
+            self.resend(c);
+        }
         self.client_send(c, Packet::PingReq);
         if let Some(link) = self.state.client_link(c) {
             let pings = &mut self.state.links[c][link].unanswered_pings;
@@ -311,6 +364,7 @@ impl Step<'_> {
                 }
             }
             Packet::PubComp(id) => {
+                self.state.ghost.on_release_completed(Direction::ToBroker, c, id);
                 self.state.clients[c].outbound.on_pubcomp(id);
                 self.client_send_queued(c);
             }
@@ -347,6 +401,7 @@ impl Step<'_> {
     fn on_connack(&mut self, c: usize, session_present: bool) {
         let client = &mut self.state.clients[c];
         client.status = Status::Connected;
+        client.expiry_age = None;
         if !session_present {
             // [MQTT-3.2.2-5] (5.0): a client holding state it cannot resume discards it; what
             // it never sent goes out in the new session.
@@ -355,18 +410,25 @@ impl Step<'_> {
             self.state.ghost.on_client_session_resumed(c);
             self.resend(c);
         }
+        self.state.clients[c].resumable = true;
+        self.state.ghost.on_client_attached(c);
         self.client_send_queued(c);
     }
 
     /// Resends what the resumed session left unacknowledged, in the client's resend order.
     fn resend(&mut self, c: usize) {
-        if !self.config.has(Bug::ResendSkippedAfterReconnect) {
-            let config = self.config;
-            let dup = !config.has(Bug::ClientResendsWithoutDup);
-            let resend = self.state.clients[c].outbound.resend(|m| config.qos(m), dup, config.client_resend_order);
-            for packet in resend {
-                self.client_send(c, packet);
-            }
+        if self.config.has(Bug::ResendSkippedAfterReconnect) {
+            return;
+        }
+        let config = self.config;
+        let dup = !config.has(Bug::ClientResendsWithoutDup);
+        let outbound = &self.state.clients[c].outbound;
+        let mut resend = outbound.resend(|m| config.qos(m), dup, config.client_resend_order);
+        if config.has(Bug::PublishResentAfterPubRel) {
+            resend = resend.into_iter().map(|p| outbound.publish_in_place_of_release(p, dup)).collect();
+        }
+        for packet in resend {
+            self.client_send(c, packet);
         }
     }
 

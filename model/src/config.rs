@@ -6,6 +6,7 @@
 
 use crate::bits::Bits;
 use crate::bugs::Bug;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// The protocol version every client speaks.
@@ -322,6 +323,46 @@ impl Config {
     pub fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
     }
+
+    /// The behaviours this configuration turns on, by name, so that one configuration's can be
+    /// compared with those of the configurations checked exhaustively (the trace checker's
+    /// configuration must add none of its own).
+    pub fn options_on(&self) -> BTreeSet<&'static str> {
+        let mut on = BTreeSet::new();
+        let mut turn_on = |name, condition: bool| {
+            if condition {
+                on.insert(name);
+            }
+        };
+        turn_on("one client publishing to itself", self.clients == 1);
+        turn_on("several subscribers", self.clients > 2);
+        turn_on("qos 0 message", self.messages.contains(&Qos::AtMostOnce));
+        turn_on("qos 1 message", self.messages.contains(&Qos::AtLeastOnce));
+        turn_on("qos 2 message", self.messages.contains(&Qos::ExactlyOnce));
+        turn_on("clean session", self.sessions.contains(&SessionKind::Clean));
+        turn_on("persistent session", self.sessions.contains(&SessionKind::Persistent));
+        turn_on("session expiry", self.expiry_ticks().is_some());
+        turn_on("receive maximum", self.receive_maximum().is_some());
+        turn_on("cuts", self.cuts > 0);
+        turn_on("reported cuts", self.reported_cuts && self.cuts > 0);
+        turn_on("slow network", self.slow_network);
+        turn_on("graceful disconnect", self.graceful_disconnect);
+        let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
+        turn_on("wills", wills > 0);
+        turn_on("a client without a will", wills < self.clients);
+        turn_on("paced application", self.paced_application);
+        turn_on("CONNACK timeout", self.connack_timeout.is_some());
+        turn_on("CONNECT timeout", self.broker_connect_timeout.is_some());
+        let resend_options = [
+            (ResendOrder::LastStep, "client resends by last step", "broker resends by last step"),
+            (ResendOrder::ReleasesFirst, "client resends releases first", "broker resends releases first"),
+        ];
+        for (order, client, broker) in resend_options {
+            turn_on(client, self.client_resend_order == order);
+            turn_on(broker, self.broker_resend_order == order);
+        }
+        on
+    }
 }
 
 impl fmt::Display for Config {
@@ -419,6 +460,17 @@ mod tests {
         );
         assert!(config.script(1).is_empty());
         assert_eq!(config.published_after(2), [0].into_iter().collect());
+    }
+
+    #[test]
+    fn options_on_names_what_a_configuration_adds() {
+        let mut config = Config::new(Version::V3_1_1, 2, 1);
+        assert!(!config.options_on().contains("slow network"));
+        config.slow_network = true;
+        config.without_will = [1].into_iter().collect();
+        let on = config.options_on();
+        assert!(on.contains("slow network") && on.contains("wills") && on.contains("a client without a will"));
+        assert!(!on.contains("receive maximum"), "3.1.1 has none");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::packet::{Packet, PacketId};
 pub enum Breach {
     /// A PUBLISH whose DUP flag does not say whether it is a retransmission.
     DupFlag,
-    /// A subscriber received a message before an earlier one of the same publisher and topic.
+    /// A subscriber received a message after a later one of the same publisher, topic and QoS.
     OutOfOrder,
     /// The broker closed a connection for keepalive before 1.5 x keepalive of silence.
     KeepaliveTooEarly,
@@ -26,6 +26,12 @@ pub enum Breach {
     WillMismatch,
     /// CONNACK's Session Present did not say whether the broker had a session.
     SessionPresent,
+    /// A PUBLISH retransmitted other than in reply to a resumed session (5.0 forbids it).
+    ResendOutsideResumption,
+    /// A QoS 2 PUBLISH sent with an id whose PUBREL was already sent.
+    PublishAfterPubRel,
+    /// A connected client let a whole keepalive pass without sending anything.
+    KeepaliveDutyMissed,
 }
 
 /// The direction of a PUBLISH: which end sent it.
@@ -53,8 +59,12 @@ pub struct Ghost {
     pub delivered: Vec<Bits>,
     /// Per subscriber: QoS 0 or QoS 2 messages its application received more than once.
     pub duplicated: Vec<Bits>,
-    /// Per client: the broker's session ended and the client has not yet discarded the state
-    /// it kept for it.
+    /// Per client: it has received a CONNACK of the broker's current session, so the state it
+    /// holds belongs to that session.
+    pub attached: Vec<bool>,
+    /// Per client: the broker's session ended after the client attached to it, and the client
+    /// has not yet discarded the state it kept for it. (A client that never got a CONNACK holds
+    /// no session state, so nothing of it is stale.)
     pub holds_stale_state: Vec<bool>,
     /// A client resumed state from a session the broker had discarded: its CONNACK with
     /// Session Present=0 was lost, and its next connection resumed the broker's *new* session.
@@ -64,7 +74,15 @@ pub struct Ghost {
     /// Per client, per direction: ids of PUBLISH packets sent and not yet acknowledged, which
     /// is what makes the next PUBLISH with that id a retransmission.
     unacked_ids: Vec<[Bits; 2]>,
+    /// Per client, per direction: ids whose PUBREL was sent and whose PUBCOMP has not come.
+    released_ids: Vec<[Bits; 2]>,
+    /// Per client, per direction: the sender resumes a session in this very step (the broker
+    /// sent, or the client received, CONNACK with Session Present=1), so it may retransmit.
+    /// Cleared at the end of every step, so it adds no states.
+    resuming: Vec<[bool; 2]>,
     breaches: Bits,
+    /// Design monitor: a QoS 1/2 message arrived after a later one of the other QoS.
+    pub order_across_qos_broken: bool,
 }
 
 impl Ghost {
@@ -77,10 +95,14 @@ impl Ghost {
             owed: vec![Bits::EMPTY; clients],
             delivered: vec![Bits::EMPTY; clients],
             duplicated: vec![Bits::EMPTY; clients],
+            attached: vec![false; clients],
             holds_stale_state: vec![false; clients],
             diverged: false,
             unacked_ids: vec![[Bits::EMPTY; 2]; clients],
+            released_ids: vec![[Bits::EMPTY; 2]; clients],
+            resuming: vec![[false; 2]; clients],
             breaches: Bits::EMPTY,
+            order_across_qos_broken: false,
         }
     }
 
@@ -92,19 +114,48 @@ impl Ghost {
         self.breaches.contains(breach as u8)
     }
 
-    /// Monitor for every PUBLISH put on the wire between `client` and the broker.
-    /// [MQTT-3.3.1-1], [MQTT-3.3.1-2], [MQTT-3.3.1-3].
+    /// Monitor for every packet put on the wire between `client` and the broker: the DUP flag
+    /// [MQTT-3.3.1-1..3]; no retransmission but on a resumed session [MQTT-4.4.0-1] (5.0); no
+    /// PUBLISH once its PUBREL is sent [MQTT-4.3.3-1] (3.1.1) / [MQTT-4.3.3-6] (5.0).
     pub fn on_publish_sent(&mut self, direction: Direction, client: usize, packet: &Packet) {
-        let Packet::Publish { id, qos, dup, .. } = *packet else {
-            return;
+        let d = direction as usize;
+        let (id, qos, dup) = match *packet {
+            Packet::Publish { id, qos, dup, .. } => (id, qos, dup),
+            Packet::ConnAck { session_present: true } => {
+                self.resuming[client][d] = true;
+                return;
+            }
+            Packet::PubRel(id) => {
+                self.released_ids[client][d].insert(id);
+                return;
+            }
+            _ => return,
         };
-        let unacked = &mut self.unacked_ids[client][direction as usize];
+        let unacked = &mut self.unacked_ids[client][d];
         let retransmission = qos > Qos::AtMostOnce && unacked.contains(id);
         if qos > Qos::AtMostOnce {
             unacked.insert(id);
         }
         if dup != retransmission {
             self.breach(Breach::DupFlag);
+        }
+        if retransmission && !self.resuming[client][d] {
+            self.breach(Breach::ResendOutsideResumption);
+        }
+        if qos > Qos::AtMostOnce && self.released_ids[client][d].contains(id) {
+            self.breach(Breach::PublishAfterPubRel);
+        }
+    }
+
+    /// The sender of a PUBREL received its PUBCOMP: the id is free.
+    pub fn on_release_completed(&mut self, direction: Direction, client: usize, id: PacketId) {
+        self.released_ids[client][direction as usize].remove(id);
+    }
+
+    /// A step is over: the reaction to a resumed session is done.
+    pub fn end_step(&mut self) {
+        for resuming in &mut self.resuming {
+            *resuming = [false; 2];
         }
     }
 
@@ -135,12 +186,18 @@ impl Ghost {
             }
             return;
         }
-        // A message published once must not arrive after a later one [MQTT-4.6.0-6]. A QoS 1
-        // message the broker took twice may legitimately arrive late (its first copy can be
-        // lost with a subscriber's session), so order is judged between single publications.
+        // A message published once must not arrive after a later one of the same QoS
+        // [MQTT-4.6.0-6] (3.1.1) / [MQTT-4.6.0-5] (5.0); verimqtt also keeps the order across
+        // QoS levels (a design property). A QoS 1 message the broker took twice may legitimately
+        // arrive late (its first copy can be lost with a subscriber's session), so order is
+        // judged between single publications.
         let in_order = |m: u8| config.reliable(m) && !self.republished.contains(m);
-        if in_order(message) && delivered.iter().any(|m| m > message && in_order(m)) {
-            self.breach(Breach::OutOfOrder);
+        if in_order(message) {
+            let overtaken_by: Bits = delivered.iter().filter(|&m| m > message && in_order(m)).collect();
+            if overtaken_by.iter().any(|m| config.qos(m) == config.qos(message)) {
+                self.breach(Breach::OutOfOrder);
+            }
+            self.order_across_qos_broken |= !overtaken_by.is_empty();
         }
         self.delivered[subscriber].insert(message);
     }
@@ -149,9 +206,11 @@ impl Ghost {
     /// outlive its connection, or expiry).
     pub fn on_session_ended(&mut self, client: usize) {
         self.session_alive[client] = false;
-        self.holds_stale_state[client] = true;
+        self.holds_stale_state[client] |= self.attached[client];
+        self.attached[client] = false;
         self.owed[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
+        self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
     }
 
     /// `client` discards its own session state; whatever the publisher had not handed over is
@@ -162,6 +221,7 @@ impl Ghost {
             self.abandoned = self.abandoned.union(unsent);
         }
         self.unacked_ids[client][Direction::ToBroker as usize] = Bits::EMPTY;
+        self.released_ids[client][Direction::ToBroker as usize] = Bits::EMPTY;
         self.holds_stale_state[client] = false;
     }
 
@@ -170,6 +230,12 @@ impl Ghost {
         if self.holds_stale_state[client] {
             self.diverged = true;
         }
+        self.resuming[client][Direction::ToBroker as usize] = true;
+    }
+
+    /// `client` received a CONNACK: what it holds from now on belongs to the broker's session.
+    pub fn on_client_attached(&mut self, client: usize) {
+        self.attached[client] = true;
     }
 }
 
@@ -194,13 +260,25 @@ mod tests {
         assert!(ghost.breached(Breach::DupFlag), "a new PUBLISH marked DUP");
     }
 
-    #[test]
-    fn a_single_publication_overtaken_is_out_of_order() {
-        let config = Config::new(Version::V5_0, 2, 2);
+    /// Message 1 delivered before message 0, their QoS as given.
+    fn overtaken(qos: [Qos; 2]) -> Ghost {
+        let config = Config { messages: qos.to_vec(), ..Config::new(Version::V5_0, 2, 2) };
         let mut ghost = Ghost::new(2);
         ghost.on_delivered(&config, 1, 1);
         ghost.on_delivered(&config, 1, 0);
-        assert!(ghost.breached(Breach::OutOfOrder));
+        ghost
+    }
+
+    #[test]
+    fn a_single_publication_overtaken_at_the_same_qos_is_out_of_order() {
+        let ghost = overtaken([Qos::AtLeastOnce, Qos::AtLeastOnce]);
+        assert!(ghost.breached(Breach::OutOfOrder) && ghost.order_across_qos_broken);
+    }
+
+    #[test]
+    fn overtaken_by_the_other_qos_breaks_only_the_design_order() {
+        let ghost = overtaken([Qos::AtLeastOnce, Qos::ExactlyOnce]);
+        assert!(!ghost.breached(Breach::OutOfOrder) && ghost.order_across_qos_broken);
     }
 
     #[test]

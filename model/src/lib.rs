@@ -8,11 +8,14 @@
 //! - [`observe`]: what a step looks like from outside, for checking recorded traces.
 //! - [`properties`]: the catalogue of properties and the statements they cover.
 //! - [`bugs`]: classic bugs that can be seeded to show each property can fail.
+//! - [`bounds`]: structural bounds whose reach is an error, never a silent prune.
+//! - [`suite`]: the configurations `cargo test` checks exhaustively.
 //! - [`model`]: the stateright `Model`; [`runner`] runs the checker; [`render`] prints
 //!   counterexamples.
 #![forbid(unsafe_code)]
 
 pub mod bits;
+pub mod bounds;
 pub mod broker;
 pub mod bugs;
 pub mod client;
@@ -28,6 +31,7 @@ pub mod render;
 pub mod runner;
 pub mod state;
 pub mod step;
+pub mod suite;
 mod time;
 
 pub use bugs::Bug;

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use stateright::Model;
 use std::process::ExitCode;
 use std::time::Duration;
+use verimqtt_model::bounds::Bounds;
 use verimqtt_model::properties::{CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::runner::first_discovery;
@@ -33,6 +34,12 @@ enum Command {
         /// Give up after this many seconds.
         #[arg(long)]
         timeout: Option<u64>,
+        /// Structural bound: connections per client (default: see `bounds.rs`).
+        #[arg(long)]
+        max_links: Option<usize>,
+        /// Structural bound: packets per channel (default: see `bounds.rs`).
+        #[arg(long)]
+        max_packets: Option<usize>,
     },
     /// Serve stateright's explorer for a configuration.
     Explore {
@@ -86,9 +93,24 @@ struct ModelArgs {
     /// Connect without wills.
     #[arg(long)]
     no_will: bool,
+    /// Clients that connect without a will (e.g. 1,2).
+    #[arg(long, value_delimiter = ',')]
+    without_will: Vec<u8>,
     /// Applications act when they like: time may pass between their steps.
     #[arg(long)]
     paced_application: bool,
+    /// Cuts may be reported: the client's end hears of it, the broker's too or not.
+    #[arg(long)]
+    reported_cuts: bool,
+    /// Packets may stay in transit while time passes.
+    #[arg(long)]
+    slow_network: bool,
+    /// Ticks a connecting client waits for CONNACK (default: the abort period).
+    #[arg(long)]
+    connack_timeout: Option<u8>,
+    /// Ticks the broker waits for CONNECT on a connection it accepted (default: no timeout).
+    #[arg(long)]
+    connect_timeout: Option<u8>,
     /// Order of a client's resends: first-transmission, last-step or releases-first.
     #[arg(long, default_value = "first-transmission", value_parser = parse_resend_order)]
     client_resends: ResendOrder,
@@ -116,7 +138,12 @@ impl ModelArgs {
         config.session_expiry = self.session_expiry;
         config.graceful_disconnect = self.graceful_disconnect;
         config.will = !self.no_will;
+        config.without_will = self.without_will.iter().copied().filter(|&c| usize::from(c) < self.clients).collect();
         config.paced_application = self.paced_application;
+        config.reported_cuts = self.reported_cuts;
+        config.slow_network = self.slow_network;
+        config.connack_timeout = self.connack_timeout;
+        config.broker_connect_timeout = self.connect_timeout;
         config.client_resend_order = self.client_resends;
         config.broker_resend_order = self.broker_resends;
         config.bug = self.bug;
@@ -168,14 +195,17 @@ fn parse_bug(s: &str) -> Result<Bug, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { model, dfs, threads, timeout } => model.config().map(|config| {
+        Command::Check { model, dfs, threads, timeout, max_links, max_packets } => model.config().map(|config| {
+            let mut bounds = Bounds::for_config(&config);
+            bounds.links_per_client = max_links.unwrap_or(bounds.links_per_client);
+            bounds.packets_per_channel = max_packets.unwrap_or(bounds.packets_per_channel);
             let options = Options {
                 search: if dfs { Search::Dfs } else { Search::Bfs },
                 threads,
                 timeout: timeout.map(Duration::from_secs),
                 stop_when_found: None,
             };
-            run_check(config, &options)
+            run_check(MqttModel::new(config).with_bounds(bounds), &options)
         }),
         Command::Explore { model, address } => model.config().map(|config| {
             println!("model: {config}");
@@ -199,16 +229,24 @@ fn main() -> ExitCode {
 }
 
 /// Prints the run's numbers and verdicts; true if every property got its expected verdict.
-fn run_check(config: Config, options: &Options) -> bool {
-    println!("model: {config}");
+fn run_check(model: MqttModel, options: &Options) -> bool {
+    println!("model: {}", model.config);
+    println!(
+        "bounds: {} connections per client, {} packets per channel",
+        model.bounds.links_per_client, model.bounds.packets_per_channel
+    );
     let search = match options.search {
         Search::Bfs => "breadth-first",
         Search::Dfs => "depth-first",
     };
     println!("search: {search}, {} thread(s)", options.threads);
-    let model = MqttModel::new(config);
     let outcome = check(model.clone(), options);
     print_numbers(&outcome);
+    if let Some(path) = &outcome.bound_reached {
+        println!("\nERROR: the model reached a structural bound (a modelling error), so the run is not exhaustive:");
+        print!("{}", render(&model, path));
+        return false;
+    }
     println!("properties:");
     for verdict in &outcome.verdicts {
         let spec = verdict.spec;
@@ -239,7 +277,12 @@ fn print_numbers(outcome: &Outcome) {
     println!("max depth: {}", outcome.max_depth);
     println!("seconds: {:.2}", outcome.elapsed.as_secs_f64());
     println!("states/second: {:.0}", outcome.states_per_second());
-    println!("exhaustive: {}", if outcome.exhaustive { "yes" } else { "no (timed out)" });
+    let exhaustive = match (outcome.exhaustive, &outcome.bound_reached) {
+        (true, _) => "yes",
+        (false, Some(_)) => "no (a structural bound was reached)",
+        (false, None) => "no (timed out)",
+    };
+    println!("exhaustive: {exhaustive}");
 }
 
 fn list() {

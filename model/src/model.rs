@@ -4,27 +4,29 @@
 //! cannot cut a connection (losing what is in flight in both directions) and their timers carry
 //! no time, while MQTT's sessions, keepalive and wills are all about exactly that.
 
+use crate::bounds::{Bounds, WITHIN_BOUNDS};
 use crate::broker::{connect_timeout_due, keepalive_close_due, session_expiry_due};
-use crate::client::{Status, abort_due, application_can_act, ping_due, subscription_wanted};
+use crate::client::{Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
 use crate::step::{Action, Applied, Record, Step};
 use stateright::{Model, Property};
 
-/// A bound no correct run comes near; it only keeps a seeded bug's state space finite.
-const MAX_PACKETS_IN_CHANNEL: usize = 12;
-/// A client has at most its current connection and one the broker still holds.
-const MAX_LINKS_PER_CLIENT: usize = 2;
-
 #[derive(Clone, Debug)]
 pub struct MqttModel {
     pub config: Config,
+    /// Reaching one is a modelling error (see [`crate::bounds`]).
+    pub bounds: Bounds,
 }
 
 impl MqttModel {
     pub fn new(config: Config) -> MqttModel {
-        MqttModel { config }
+        MqttModel { bounds: Bounds::for_config(&config), config }
+    }
+
+    pub fn with_bounds(self, bounds: Bounds) -> MqttModel {
+        MqttModel { bounds, ..self }
     }
 
     /// The state `action` leads to, with a narration of the step.
@@ -102,10 +104,14 @@ impl Model for MqttModel {
             if session_expiry_due(config, state, c) {
                 actions.push(Action::ExpireSession(c));
             }
+            if client_expiry_due(config, state, c) {
+                actions.push(Action::ClientExpiresSession(c));
+            }
         }
         let time_may_pass = !actions.iter().any(|action| action.is_urgent(config));
         for c in 0..self.config.clients {
-            if state.clients[c].status == Status::Offline {
+            // The client looks at its expiry clock before it connects, as verimqtt's does.
+            if state.clients[c].status == Status::Offline && !client_expiry_due(config, state, c) {
                 actions.push(Action::Connect(c));
             }
         }
@@ -142,28 +148,10 @@ impl Model for MqttModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        CATALOGUE
-            .iter()
-            .filter(|p| (p.applies)(&self.config))
-            .map(|p| match p.expect {
-                Expect::Always => Property::always(p.name, p.holds),
-                Expect::Sometimes => Property::sometimes(p.name, p.holds),
-            })
-            .collect()
-    }
-
-    /// Every counter in the state saturates, so the state space is finite by construction;
-    /// these structural bounds are a guard on top. Debug builds (and so the tests) treat
-    /// reaching one as a modelling error instead of silently pruning.
-    fn within_boundary(&self, state: &State) -> bool {
-        let within = state.links.iter().all(|links| {
-            links.len() <= MAX_LINKS_PER_CLIENT
-                && links.iter().all(|l| {
-                    l.to_broker.packets.len() <= MAX_PACKETS_IN_CHANNEL
-                        && l.to_client.packets.len() <= MAX_PACKETS_IN_CHANNEL
-                })
+        let catalogue = CATALOGUE.iter().filter(|p| (p.applies)(&self.config)).map(|p| match p.expect {
+            Expect::Always => Property::always(p.name, p.holds),
+            Expect::Sometimes => Property::sometimes(p.name, p.holds),
         });
-        debug_assert!(within, "the model outgrew its structural bounds: {state:?}");
-        within
+        catalogue.chain([Property::always(WITHIN_BOUNDS, |m: &MqttModel, s: &State| m.bounds.admit(s))]).collect()
     }
 }

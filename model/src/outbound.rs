@@ -118,6 +118,18 @@ impl Outbound {
         }
     }
 
+    /// Seeded bug: the PUBLISH of a flight instead of its PUBREL.
+    pub fn publish_in_place_of_release(&self, packet: Packet, dup: bool) -> Packet {
+        match packet {
+            Packet::PubRel(id) => self
+                .flights
+                .iter()
+                .find(|f| f.id == id)
+                .map_or(packet, |f| publish(f.id, f.message, Qos::ExactlyOnce, dup)),
+            other => other,
+        }
+    }
+
     /// PUBACK received: the QoS 1 flight is over.
     pub fn on_puback(&mut self, id: PacketId) {
         self.flights.retain(|f| !(f.id == id && f.stage == Stage::AwaitPubAck));

@@ -5,7 +5,7 @@
 //! loops make cycles, on which stateright's `eventually` is unsound. `sometimes` properties show
 //! that the interesting paths are reached at all.
 
-use crate::client::Subscription;
+use crate::client::{Subscription, client_expiry_due};
 use crate::config::{Config, PUBLISHER, Qos, SessionKind, Version};
 use crate::ghost::Breach;
 use crate::model::MqttModel;
@@ -21,6 +21,7 @@ pub mod names {
     pub const PACKET_IDS_UNIQUE: &str = "packet_ids_unique";
     pub const DUP_MARKS_RESENDS: &str = "dup_marks_resends";
     pub const ORDER_PRESERVED: &str = "order_preserved";
+    pub const ORDER_ACROSS_QOS: &str = "order_across_qos";
     pub const ONE_PING_OUTSTANDING: &str = "one_ping_outstanding";
     pub const KEEPALIVE_NOT_EARLY: &str = "keepalive_not_early";
     pub const WILL_IFF_ABNORMAL: &str = "will_iff_abnormal";
@@ -28,6 +29,10 @@ pub mod names {
     pub const RECEIVE_MAXIMUM_RESPECTED: &str = "receive_maximum_respected";
     pub const DELIVERED_WHEN_QUIET: &str = "delivered_when_quiet";
     pub const SILENT_CONNECTION_CLOSED: &str = "silent_connection_closed";
+    pub const NO_STALE_RESUME: &str = "no_stale_resume";
+    pub const KEEPALIVE_DUTY: &str = "keepalive_duty";
+    pub const RESEND_ONLY_ON_RESUMPTION: &str = "resend_only_on_resumption";
+    pub const NO_PUBLISH_AFTER_PUBREL: &str = "no_publish_after_pubrel";
     pub const REDELIVERY_AFTER_CUT: &str = "redelivery_after_cut";
     pub const QOS2_DUPLICATE_SUPPRESSED: &str = "qos2_duplicate_suppressed";
     pub const WILL_PUBLISHED: &str = "will_published";
@@ -35,6 +40,8 @@ pub mod names {
     pub const SESSION_RESUMED: &str = "session_resumed";
     pub const QUEUED_WHILE_OFFLINE: &str = "queued_while_offline";
     pub const SESSION_EXPIRED: &str = "session_expired";
+    pub const CLIENT_SESSION_EXPIRED: &str = "client_session_expired";
+    pub const QUIET_AFTER_DELIVERY: &str = "quiet_after_delivery";
 }
 use names::*;
 
@@ -136,7 +143,7 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: ORDER_PRESERVED,
         expect: Expect::Always,
-        summary: "QoS 1/2 messages of the publisher reach each subscriber in publish order",
+        summary: "QoS 1/2 messages of the publisher reach each subscriber in publish order, per QoS",
         statements: &[
             (V3, "MQTT-4.6.0-1"),
             (V3, "MQTT-4.6.0-5"),
@@ -149,10 +156,20 @@ pub const CATALOGUE: &[PropertySpec] = &[
         holds: |_, s| s.ghost.diverged || !s.ghost.breached(Breach::OutOfOrder),
     },
     PropertySpec {
+        name: ORDER_ACROSS_QOS,
+        expect: Expect::Always,
+        summary: "design (verimqtt): QoS 1 and QoS 2 messages of the publisher reach each \
+                  subscriber in publish order across the two levels, stronger than MQTT's per-QoS order",
+        statements: &[(V3, "MQTT-4.6.0-6"), (V5, "MQTT-4.6.0-5")],
+        applies: always,
+        holds: |_, s| s.ghost.diverged || !s.ghost.order_across_qos_broken,
+    },
+    PropertySpec {
         name: ONE_PING_OUTSTANDING,
         expect: Expect::Always,
-        summary: "a client has at most one unanswered PINGREQ on a connection",
-        statements: &[(V3, "MQTT-3.1.2-23"), (V3, "MQTT-3.12.4-1"), (V5, "MQTT-3.1.2-20"), (V5, "MQTT-3.12.4-1")],
+        summary: "design (verimqtt): a client has at most one unanswered PINGREQ on a connection \
+                  (the server answers each one); the keepalive duty is keepalive_duty",
+        statements: &[(V3, "MQTT-3.12.4-1"), (V5, "MQTT-3.12.4-1")],
         applies: always,
         holds: |_, s| s.all_links().all(|(_, l)| l.unanswered_pings <= 1),
     },
@@ -228,6 +245,46 @@ pub const CATALOGUE: &[PropertySpec] = &[
         holds: silent_connection_closed,
     },
     PropertySpec {
+        name: RESEND_ONLY_ON_RESUMPTION,
+        expect: Expect::Always,
+        summary: "a PUBLISH is retransmitted only in reply to a resumed session (5.0)",
+        statements: &[(V5, "MQTT-4.4.0-1")],
+        applies: |c| c.version == Version::V5_0,
+        holds: |_, s| !s.ghost.breached(Breach::ResendOutsideResumption),
+    },
+    PropertySpec {
+        name: NO_PUBLISH_AFTER_PUBREL,
+        expect: Expect::Always,
+        summary: "a QoS 2 sender never sends the PUBLISH again once it has sent its PUBREL",
+        statements: &[(V3, "MQTT-4.3.3-1"), (V5, "MQTT-4.3.3-6")],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::PublishAfterPubRel),
+    },
+    PropertySpec {
+        name: KEEPALIVE_DUTY,
+        expect: Expect::Always,
+        summary: "a connected client sends a packet within each keepalive",
+        statements: &[(V3, "MQTT-3.1.2-23"), (V5, "MQTT-3.1.2-20")],
+        // A client that waits longer than a keepalive for its PINGRESP before it gives up (as
+        // verimqtt's does, 1.5 x keepalive, and the model by default) has one PINGREQ
+        // outstanding and sends nothing more: it cannot meet the duty (see README).
+        applies: |c| c.abort_after <= c.keepalive,
+        holds: |_, s| !s.ghost.breached(Breach::KeepaliveDutyMissed),
+    },
+    PropertySpec {
+        name: NO_STALE_RESUME,
+        expect: Expect::Always,
+        summary: "design (verimqtt): a client never resumes session state the broker has \
+                  discarded (its expiry clock runs out first), which exactly-once across \
+                  expiry needs",
+        statements: &[(V5, "MQTT-3.2.2-5"), (V5, "MQTT-4.1.0-2"), (V5, "MQTT-4.3.3-10")],
+        // On a slow network a CONNACK with Session Present=1 can arrive after the broker closed
+        // that connection and expired the session, which this ghost counts as a stale resume
+        // (see README): the property is stated for a network that delivers within a tick.
+        applies: |c| c.expiry_ticks().is_some() && !c.slow_network,
+        holds: |_, s| !s.ghost.diverged,
+    },
+    PropertySpec {
         name: REDELIVERY_AFTER_CUT,
         expect: Expect::Sometimes,
         summary: "a PUBLISH is retransmitted (DUP=1) on a resumed session",
@@ -297,6 +354,23 @@ pub const CATALOGUE: &[PropertySpec] = &[
                 m.config.session_outlives_connection(c) && s.sessions[c].is_none() && s.ghost.holds_stale_state[c]
             })
         },
+    },
+    PropertySpec {
+        name: CLIENT_SESSION_EXPIRED,
+        expect: Expect::Sometimes,
+        summary: "a client's own session expiry clock runs out while it is away (5.0)",
+        statements: &[(V5, "MQTT-3.1.2-23")],
+        applies: |c| c.expiry_ticks().is_some() && any_persistent(c) && c.cuts > 0,
+        holds: |m, s| (0..s.clients.len()).any(|c| client_expiry_due(&m.config, s, c)),
+    },
+    PropertySpec {
+        name: QUIET_AFTER_DELIVERY,
+        expect: Expect::Sometimes,
+        summary: "witness for delivered_when_quiet: a quiet state is reached after the publisher \
+                  finished its script and a QoS 1/2 message was delivered",
+        statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
+        applies: |c| any_reliable(c) && c.clients > 1,
+        holds: quiet_after_delivery,
     },
 ];
 
@@ -417,4 +491,13 @@ fn qos2_duplicate_suppressed(_: &MqttModel, state: &State) -> bool {
             .any(|id| state.clients[c].awaiting_pubrel.contains(id));
         at_broker || at_client
     })
+}
+
+/// The quiescence `delivered_when_quiet` is judged in is reached, with something delivered, so
+/// that property is not vacuous.
+fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
+    let config = &model.config;
+    let script_done = usize::from(state.clients[PUBLISHER].steps_done) == config.script(PUBLISHER).len();
+    let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable(m)));
+    script_done && delivered && model.is_quiescent(state)
 }

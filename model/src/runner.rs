@@ -1,5 +1,6 @@
 //! Runs the checker on a model and gathers what it found.
 
+use crate::bounds::WITHIN_BOUNDS;
 use crate::model::MqttModel;
 use crate::properties::{self, Expect, PropertySpec};
 use crate::state::State;
@@ -52,8 +53,12 @@ pub struct Outcome {
     pub unique_states: usize,
     pub max_depth: usize,
     pub elapsed: Duration,
-    /// Every reachable state was visited (no timeout, no early stop).
+    /// Every reachable state was visited: no timeout, no early stop, no structural bound
+    /// reached.
     pub exhaustive: bool,
+    /// A path to a state past the model's structural bounds, if the search reached one (it
+    /// stops there: see [`crate::bounds`]).
+    pub bound_reached: Option<Path<State, Action>>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -76,9 +81,11 @@ pub fn check(model: MqttModel, options: &Options) -> Outcome {
     if let Some(timeout) = options.timeout {
         builder = builder.timeout(timeout);
     }
-    if let Some(name) = options.stop_when_found {
-        builder = builder.finish_when(HasDiscoveries::AnyOf(BTreeSet::from([name])));
-    }
+    // The search stops at the first state past a structural bound, and where asked, at the
+    // first discovery of one property.
+    let stop_at: BTreeSet<&'static str> =
+        [Some(WITHIN_BOUNDS), options.stop_when_found].into_iter().flatten().collect();
+    builder = builder.finish_when(HasDiscoveries::AnyOf(stop_at));
     let started = Instant::now();
     match options.search {
         Search::Bfs => gather(builder.spawn_bfs().join(), started, options),
@@ -97,12 +104,14 @@ fn gather(checker: impl Checker<MqttModel>, started: Instant, options: &Options)
         .map(|spec| Verdict { spec, discovery: discoveries.remove(spec.name) })
         .collect();
     let timed_out = options.timeout.is_some_and(|t| elapsed >= t);
+    let bound_reached = discoveries.remove(WITHIN_BOUNDS);
     Outcome {
         states: checker.state_count(),
         unique_states: checker.unique_state_count(),
         max_depth: checker.max_depth(),
         elapsed,
-        exhaustive: !timed_out && options.stop_when_found.is_none(),
+        exhaustive: !timed_out && options.stop_when_found.is_none() && bound_reached.is_none(),
+        bound_reached,
         verdicts,
     }
 }

@@ -23,7 +23,9 @@ pub struct State {
 impl State {
     pub fn initial(config: &Config) -> State {
         State {
-            clients: vec![Client::default(); config.clients],
+            clients: (0..config.clients)
+                .map(|c| Client { resumable: !config.clean_start(c), ..Client::default() })
+                .collect(),
             sessions: vec![None; config.clients],
             links: vec![Vec::new(); config.clients],
             cuts_left: config.cuts,

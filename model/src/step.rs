@@ -33,6 +33,8 @@ pub enum Action {
     KeepaliveClose { client: usize, link: usize },
     /// The broker discards an offline session whose expiry interval has passed (5.0).
     ExpireSession(usize),
+    /// The client discards its session state: its own expiry clock ran out (5.0).
+    ClientExpiresSession(usize),
     /// An offline client opens a new connection and sends CONNECT.
     Connect(usize),
     /// The network fails under a connection, silently.
@@ -71,6 +73,7 @@ impl fmt::Display for Action {
                 write!(f, "broker keepalive-closes c{client}#{link}")
             }
             Action::ExpireSession(c) => write!(f, "broker expires session of c{c}"),
+            Action::ClientExpiresSession(c) => write!(f, "c{c} expires its own session"),
             Action::ConnectTimeout { client, link } => {
                 write!(f, "broker gives up waiting for CONNECT on c{client}#{link}")
             }
@@ -147,12 +150,14 @@ impl<'a> Step<'a> {
             Action::Abort(c) => self.abort(c),
             Action::KeepaliveClose { client, link } => self.keepalive_close(client, link),
             Action::ExpireSession(c) => self.expire_session(c),
+            Action::ClientExpiresSession(c) => self.client_expire_session(c),
             Action::ConnectTimeout { client, link } => self.connect_timeout(client, link),
             Action::Connect(c) => self.connect(c),
             Action::Cut { client, link } => self.cut(client, link),
             Action::ReportedCut { client, link, broker_told } => self.reported_cut(client, link, broker_told),
             Action::Tick => self.tick(),
         }
+        self.state.ghost.end_step();
         let times_out_connect = self.config.broker_connect_timeout.is_some();
         let mut removed_links = Vec::new();
         for (client, links) in self.state.links.iter_mut().enumerate() {

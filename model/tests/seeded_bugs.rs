@@ -3,11 +3,12 @@
 
 mod common;
 
-use common::{VERSIONS, check_exhaustively, config, with_cuts};
+use common::{VERSIONS, check_exhaustively, config};
 use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::runner::first_discovery;
+use verimqtt_model::suite::{with_cuts, with_expiry};
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
@@ -56,6 +57,22 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         }
         Bug::ReceiveMaximumIgnored => return None,
         Bug::KeepaliveNotEnforced => one_cut(1, &[1]),
+        Bug::ClientExpiryFromEveryClose if version == Version::V5_0 => {
+            with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
+        }
+        Bug::ClientExpiryFromEveryClose => return None,
+        Bug::ResendOnPing if version == Version::V5_0 => one_cut(1, &[1]),
+        Bug::ResendOnPing => return None,
+        Bug::PublishResentAfterPubRel => one_cut(1, &[2]),
+        Bug::BrokerResendsQos1First => one_cut(2, &[2, 1]),
+        Bug::PingOnlyWhenSilent => {
+            // A subscriber that receives QoS 0 messages it need not answer, from a publisher
+            // that takes its time, and gives up within a keepalive (so the duty applies).
+            let mut c = quiet(2, &[0, 0]);
+            c.paced_application = true;
+            c.abort_after = c.keepalive;
+            c
+        }
     };
     Some(config)
 }
@@ -116,6 +133,11 @@ seeded_bug_tests! {
     dropping_the_offline_queue_loses_session_messages: Bug::OfflineQueueDropped,
     ignoring_receive_maximum_is_caught: Bug::ReceiveMaximumIgnored,
     not_enforcing_keepalive_leaves_a_silent_connection_open: Bug::KeepaliveNotEnforced,
+    restarting_the_client_expiry_clock_on_every_close_resumes_a_stale_session: Bug::ClientExpiryFromEveryClose,
+    resending_with_a_ping_is_a_resend_outside_resumption: Bug::ResendOnPing,
+    resending_the_publish_after_its_pubrel_is_caught: Bug::PublishResentAfterPubRel,
+    pinging_only_when_silent_misses_the_keepalive_duty: Bug::PingOnlyWhenSilent,
+    resending_qos1_before_qos2_breaks_verimqtts_order_across_qos: Bug::BrokerResendsQos1First,
 }
 
 #[test]

@@ -51,8 +51,9 @@ fn every_corpus_trace_validates_or_fails_where_the_model_ends() {
 }
 
 /// The scenario narrowed to what the model expresses: one Keep Alive for every client (the
-/// model has one), sessions that never expire (the model's client never
-/// expires its own session state, verimqtt's 5.0 client does), subscriptions at QoS 2 (the
+/// model has one), sessions that never expire (the model now runs the client's own expiry
+/// clock, but the mapping still takes one Clean Start per client, and a client whose session
+/// expired starts clean; issue 16 item 5), subscriptions at QoS 2 (the
 /// model does not downgrade), and no DISCONNECT (the model's only graceful disconnect is the
 /// publisher's after its first message).
 fn in_the_models_shape(mut scenario: Scenario) -> Scenario {

@@ -23,6 +23,8 @@ pub(crate) struct Session {
     resumable: bool,
     /// While disconnected, when the session expires.
     expires_at: Option<Instant>,
+    /// The current connection got a CONNACK, so the session lives on it.
+    attached: bool,
 }
 
 impl Session {
@@ -33,6 +35,7 @@ impl Session {
             expiry_interval,
             resumable,
             expires_at: None,
+            attached: false,
         }
     }
 
@@ -47,13 +50,21 @@ impl Session {
     /// A connection was accepted: the session lives on it from now on.
     pub(super) fn connected(&mut self) {
         self.resumable = true;
+        self.attached = true;
         self.expires_at = None;
     }
 
     /// The connection closed at `now`. A session that ends with it is discarded, its publishes
     /// given back; one that outlives it waits to be resumed.
+    ///
+    /// The expiry clock starts only when a connection that got a CONNACK closes. A connection
+    /// whose CONNACK never came leaves it running from the last one that did: the server may
+    /// have closed that one, and started its own clock, long before, and a client that keeps
+    /// its state past the server's expiry can resume a new session as if it were the old one
+    /// (a QoS 2 message delivered twice; see model/README, the finding on a lost CONNACK).
     pub(super) fn connection_closed(&mut self, now: Instant, packet_ids: &mut PacketIds) -> Vec<DroppedRequest> {
         self.in_flight.connection_closed();
+        let carried_session = std::mem::take(&mut self.attached);
         if !self.resumable {
             // No session was ever established on that connection: nothing changes.
             return Vec::new();
@@ -61,6 +72,7 @@ impl Session {
         match self.expiry_interval {
             0 => self.discard(packet_ids),
             NEVER_EXPIRES => Vec::new(),
+            _ if !carried_session => Vec::new(),
             seconds => {
                 // An interval too long for the clock is as good as never.
                 self.expires_at = now.checked_add(Duration::from_secs(u64::from(seconds)));
@@ -90,5 +102,42 @@ impl Session {
                 outgoing.into()
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEN_SECONDS: Duration = Duration::from_secs(10);
+
+    /// A session with a 10 s expiry whose accepted connection closed at the instant returned.
+    fn closed_after_connack() -> (Session, PacketIds, Instant) {
+        let mut packet_ids = PacketIds::default();
+        let mut session = Session::new(10, true);
+        let start = Instant::now();
+        session.connected();
+        session.connection_closed(start, &mut packet_ids);
+        assert_eq!(session.expires_at(), Some(start + TEN_SECONDS));
+        (session, packet_ids, start)
+    }
+
+    #[test]
+    fn a_connection_without_connack_does_not_restart_the_expiry_clock() {
+        let (mut session, mut packet_ids, start) = closed_after_connack();
+        let later = start + Duration::from_secs(8);
+        session.connection_closed(later, &mut packet_ids);
+        assert_eq!(session.expires_at(), Some(start + TEN_SECONDS));
+        session.expire_if_due(start + TEN_SECONDS, &mut packet_ids);
+        assert!(!session.is_resumable(), "the session expired on the first clock");
+    }
+
+    #[test]
+    fn a_connection_with_connack_restarts_the_expiry_clock() {
+        let (mut session, mut packet_ids, start) = closed_after_connack();
+        let later = start + Duration::from_secs(8);
+        session.connected();
+        session.connection_closed(later, &mut packet_ids);
+        assert_eq!(session.expires_at(), Some(later + TEN_SECONDS));
     }
 }

@@ -1,0 +1,106 @@
+//! The configurations `cargo test` checks exhaustively, per version.
+//!
+//! They live in the library so that the trace checker can show that every option it turns on
+//! is checked exhaustively here in at least one configuration (`traces/tests/options.rs`).
+
+use crate::config::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
+use SessionKind::{Clean, Persistent};
+
+/// A configuration in the command line's vocabulary: QoS levels and session kinds are given per
+/// message and per client, cycled.
+pub fn configuration(version: Version, clients: usize, qos: &[u8], sessions: &[SessionKind]) -> Config {
+    let mut config = Config::new(version, clients, qos.len());
+    config.messages = qos.iter().filter_map(|&q| Qos::from_level(q)).collect();
+    config.sessions = sessions.iter().copied().cycle().take(clients).collect();
+    config
+}
+
+pub fn with_cuts(mut config: Config, cuts: u8) -> Config {
+    config.cuts = cuts;
+    config
+}
+
+pub fn with_expiry(mut config: Config, ticks: u8) -> Config {
+    config.session_expiry = Expiry::AfterTicks(ticks);
+    config
+}
+
+/// What the trace checker turns on besides paced applications: cuts reported to the client
+/// (and to the broker or not), timeouts for CONNACK and for CONNECT, and verimqtt's resend
+/// orders.
+fn as_the_trace_checker_runs(mut config: Config) -> Config {
+    config.paced_application = true;
+    config.reported_cuts = true;
+    config.connack_timeout = Some(2);
+    config.broker_connect_timeout = Some(2);
+    config.client_resend_order = ResendOrder::LastStep;
+    config.broker_resend_order = ResendOrder::LastStep;
+    config
+}
+
+/// The configurations `cargo test` checks exhaustively for `version`.
+pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
+    let mut configs = vec![
+        // One client publishing to itself through two cuts.
+        with_cuts(configuration(version, 1, &[1, 2, 0], &[Persistent]), 2),
+        // Publisher and subscriber, persistent, three cuts.
+        with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 3),
+        // A clean subscriber, and a publisher that disconnects gracefully.
+        {
+            let mut c = configuration(version, 2, &[1, 2, 0], &[Persistent, Clean]);
+            c.graceful_disconnect = true;
+            with_cuts(c, 2)
+        },
+        // Clean sessions everywhere.
+        with_cuts(configuration(version, 2, &[2, 1], &[Clean]), 2),
+        // One packet id and Receive Maximum 1: queueing, id reuse, flow control.
+        {
+            let mut c = configuration(version, 2, &[2, 2, 1], &[Persistent]);
+            c.packet_ids = 1;
+            c.receive_maximum = 1;
+            c
+        },
+        // Two subscribers.
+        configuration(version, 3, &[1, 2], &[Persistent]),
+        // Four messages through two cuts.
+        with_cuts(configuration(version, 2, &[1, 2, 0, 1], &[Persistent]), 2),
+        // The trace checker's options, with a subscriber that has no will.
+        {
+            let mut c = as_the_trace_checker_runs(with_cuts(configuration(version, 2, &[2, 1], &[Persistent]), 1));
+            c.without_will = [1].into_iter().collect();
+            c
+        },
+        // The trace checker's options on a network that holds packets while time passes (one
+        // client: with two, the stalls multiply the states past what a test can afford).
+        {
+            let mut c = as_the_trace_checker_runs(with_cuts(configuration(version, 1, &[2], &[Persistent]), 1));
+            c.slow_network = true;
+            c
+        },
+    ];
+    // A client that gives up within a keepalive of silence, so the keepalive duty applies.
+    {
+        let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1);
+        c.abort_after = c.keepalive;
+        configs.push(c);
+    }
+    if version == Version::V5_0 {
+        // Sessions that expire while their client is away.
+        configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
+    }
+    configs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_configuration_is_valid() {
+        for version in [Version::V3_1_1, Version::V5_0] {
+            for config in exhaustive_configurations(version) {
+                assert_eq!(config.validate(), Ok(()), "{config}");
+            }
+        }
+    }
+}
