@@ -1,4 +1,4 @@
-//! The broker: sessions, routing, the QoS receiver and sender roles, keepalive, wills, expiry.
+//! The broker: sessions, routing, the QoS receiver and sender roles, keep alive, wills, expiry.
 
 use crate::bits::Bits;
 use crate::bugs::Bug;
@@ -32,7 +32,7 @@ enum CloseReason {
     Disconnect,
     /// The client's end closed (FIN) without DISCONNECT.
     ConnectionLost,
-    Keepalive,
+    KeepAlive,
     /// A new connection for the same client id took over [MQTT-3.1.4-2] / [MQTT-3.1.4-3].
     TakenOver,
 }
@@ -43,28 +43,28 @@ impl CloseReason {
         match self {
             CloseReason::Disconnect => trace::CloseReason::PeerDisconnected,
             CloseReason::ConnectionLost => trace::CloseReason::ConnectionLost,
-            CloseReason::Keepalive => trace::CloseReason::KeepaliveTimeout,
+            CloseReason::KeepAlive => trace::CloseReason::KeepAliveTimeout,
             CloseReason::TakenOver => trace::CloseReason::SessionTakenOver,
         }
     }
 
-    /// A 5.0 broker tells the client why it closes with a DISCONNECT first (0x8D keepalive
+    /// A 5.0 broker tells the client why it closes with a DISCONNECT first (0x8D keep alive
     /// timeout, 0x8E session taken over [MQTT-3.1.4-3]); a client that sent DISCONNECT, or
     /// whose connection is gone, is told nothing.
     fn announced(self, version: Version) -> bool {
-        version == Version::V5_0 && matches!(self, CloseReason::Keepalive | CloseReason::TakenOver)
+        version == Version::V5_0 && matches!(self, CloseReason::KeepAlive | CloseReason::TakenOver)
     }
 }
 
-/// Nothing has arrived on the connection within 1.5 x keepalive: the broker must close it
+/// Nothing has arrived on the connection within 1.5 x keep alive: the broker must close it
 /// [MQTT-3.1.2-24] (3.1.1) / [MQTT-3.1.2-22] (5.0).
-pub fn keepalive_close_due(config: &Config, state: &State, c: usize, link: usize) -> bool {
+pub fn keep_alive_close_due(config: &Config, state: &State, c: usize, link: usize) -> bool {
     let BrokerEnd::Open { silence, .. } = state.links[c][link].broker else {
         return false;
     };
     match config.bug {
-        Some(Bug::KeepaliveCloseAtOneK) => silence >= config.keepalive,
-        Some(Bug::KeepaliveNotEnforced) => false,
+        Some(Bug::KeepAliveCloseAtOneK) => silence >= config.keep_alive,
+        Some(Bug::KeepAliveNotEnforced) => false,
         _ => config.grace_over(silence),
     }
 }
@@ -283,10 +283,10 @@ impl Step<'_> {
         }
     }
 
-    pub(crate) fn keepalive_close(&mut self, c: usize, link: usize) {
-        self.observe(|| Observation::TimerFired { actor: Actor::Broker, timer: Timer::KeepaliveClose });
+    pub(crate) fn keep_alive_close(&mut self, c: usize, link: usize) {
+        self.observe(|| Observation::TimerFired { actor: Actor::Broker, timer: Timer::KeepAliveClose });
         self.note(|| format!("broker: c{c}#{link} silent too long"));
-        self.close(c, link, CloseReason::Keepalive);
+        self.close(c, link, CloseReason::KeepAlive);
     }
 
     fn close(&mut self, c: usize, link: usize, reason: CloseReason) {
@@ -310,9 +310,9 @@ impl Step<'_> {
         self.observe(|| Observation::Closed { actor: Actor::Broker, link: at, reason: reason.observed() });
         self.note(|| format!("broker closes c{c}#{link} ({reason:?})"));
         let config = self.config;
-        // [MQTT-3.1.2-24] (3.1.1) / [MQTT-3.1.2-22] (5.0): not before 1.5 x keepalive.
-        if reason == CloseReason::Keepalive && config.within_grace(silence) {
-            self.state.ghost.breach(Breach::KeepaliveTooEarly);
+        // [MQTT-3.1.2-24] (3.1.1) / [MQTT-3.1.2-22] (5.0): not before 1.5 x keep alive.
+        if reason == CloseReason::KeepAlive && config.within_grace(silence) {
+            self.state.ghost.breach(Breach::KeepAliveTooEarly);
         }
         let abnormal = reason != CloseReason::Disconnect;
         if will != (abnormal && config.has_will(c)) {

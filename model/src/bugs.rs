@@ -16,8 +16,8 @@ pub enum Bug {
     /// The client frees a QoS 2 packet id at PUBREC instead of PUBCOMP and reuses it while the
     /// PUBREL is still unacknowledged.
     PacketIdReusedInFlight,
-    /// The broker closes a silent connection after 1.0 x keepalive instead of 1.5 x.
-    KeepaliveCloseAtOneK,
+    /// The broker closes a silent connection after 1.0 x keep alive instead of 1.5 x.
+    KeepAliveCloseAtOneK,
     /// The broker ignores a normal DISCONNECT and publishes the will anyway.
     WillAfterCleanDisconnect,
     /// The client does not resend its unacknowledged packets when its session is resumed.
@@ -26,7 +26,7 @@ pub enum Bug {
     Qos0SentTwice,
     /// On reconnect the broker sends queued messages before resending the unacknowledged ones.
     QueuedBeforeResend,
-    /// The client sends a new PINGREQ every keepalive even when the last one is unanswered.
+    /// The client sends a new PINGREQ every keep alive even when the last one is unanswered.
     PingWithoutWaiting,
     /// The broker sets Session Present whenever the client asks to resume, session or not.
     SessionPresentWithoutSession,
@@ -34,19 +34,19 @@ pub enum Bug {
     OfflineQueueDropped,
     /// The broker ignores the client's Receive Maximum (5.0).
     ReceiveMaximumIgnored,
-    /// The broker never closes a connection for keepalive.
-    KeepaliveNotEnforced,
+    /// The broker never closes a connection for keep alive.
+    KeepAliveNotEnforced,
     /// The client restarts its session expiry clock whenever a connection closes, including one
     /// whose CONNACK never came (verimqtt's client before issue 16), so it can keep state past
     /// the broker's expiry of the session (5.0).
     ClientExpiryFromEveryClose,
-    /// The client resends its unacknowledged PUBLISH packets with every keepalive PINGREQ,
+    /// The client resends its unacknowledged PUBLISH packets with every keep alive PINGREQ,
     /// not only on a resumed session (5.0 forbids it).
     ResendOnPing,
     /// On a resumed session the client resends the PUBLISH of a QoS 2 message whose PUBREL it
     /// had already sent, instead of the PUBREL.
     PublishResentAfterPubRel,
-    /// The client pings only when it has received nothing for a keepalive, forgetting that it
+    /// The client pings only when it has received nothing for a keep alive, forgetting that it
     /// must also send something within each one.
     PingOnlyWhenSilent,
     /// On a resumed session the broker resends its QoS 1 PUBLISHes before its QoS 2 ones (each
@@ -59,7 +59,7 @@ impl Bug {
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
-        Bug::KeepaliveCloseAtOneK,
+        Bug::KeepAliveCloseAtOneK,
         Bug::WillAfterCleanDisconnect,
         Bug::ResendSkippedAfterReconnect,
         Bug::Qos0SentTwice,
@@ -68,7 +68,7 @@ impl Bug {
         Bug::SessionPresentWithoutSession,
         Bug::OfflineQueueDropped,
         Bug::ReceiveMaximumIgnored,
-        Bug::KeepaliveNotEnforced,
+        Bug::KeepAliveNotEnforced,
         Bug::ClientExpiryFromEveryClose,
         Bug::ResendOnPing,
         Bug::PublishResentAfterPubRel,
@@ -82,7 +82,7 @@ impl Bug {
             Bug::BrokerForgetsQos2Ids => "broker-forgets-qos2-ids",
             Bug::ClientResendsWithoutDup => "client-resends-without-dup",
             Bug::PacketIdReusedInFlight => "packet-id-reused-in-flight",
-            Bug::KeepaliveCloseAtOneK => "keepalive-close-at-1k",
+            Bug::KeepAliveCloseAtOneK => "keep-alive-close-at-1k",
             Bug::WillAfterCleanDisconnect => "will-after-clean-disconnect",
             Bug::ResendSkippedAfterReconnect => "resend-skipped-after-reconnect",
             Bug::Qos0SentTwice => "qos0-sent-twice",
@@ -91,7 +91,7 @@ impl Bug {
             Bug::SessionPresentWithoutSession => "session-present-without-session",
             Bug::OfflineQueueDropped => "offline-queue-dropped",
             Bug::ReceiveMaximumIgnored => "receive-maximum-ignored",
-            Bug::KeepaliveNotEnforced => "keepalive-not-enforced",
+            Bug::KeepAliveNotEnforced => "keep-alive-not-enforced",
             Bug::ClientExpiryFromEveryClose => "client-expiry-from-every-close",
             Bug::ResendOnPing => "resend-on-ping",
             Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
@@ -111,7 +111,7 @@ impl Bug {
             Bug::BrokerForgetsQos2Ids => QOS2_NOT_DUPLICATED,
             Bug::ClientResendsWithoutDup => DUP_MARKS_RESENDS,
             Bug::PacketIdReusedInFlight => PACKET_IDS_UNIQUE,
-            Bug::KeepaliveCloseAtOneK => KEEPALIVE_NOT_EARLY,
+            Bug::KeepAliveCloseAtOneK => KEEPALIVE_NOT_EARLY,
             Bug::WillAfterCleanDisconnect => WILL_IFF_ABNORMAL,
             Bug::ResendSkippedAfterReconnect => DELIVERED_WHEN_QUIET,
             Bug::Qos0SentTwice => QOS0_AT_MOST_ONCE,
@@ -120,7 +120,7 @@ impl Bug {
             Bug::SessionPresentWithoutSession => SESSION_PRESENT_IFF_SESSION,
             Bug::OfflineQueueDropped => SESSION_MESSAGES_KEPT,
             Bug::ReceiveMaximumIgnored => RECEIVE_MAXIMUM_RESPECTED,
-            Bug::KeepaliveNotEnforced => SILENT_CONNECTION_CLOSED,
+            Bug::KeepAliveNotEnforced => SILENT_CONNECTION_CLOSED,
             Bug::ClientExpiryFromEveryClose => NO_STALE_RESUME,
             Bug::ResendOnPing => RESEND_ONLY_ON_RESUMPTION,
             Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,

@@ -1,7 +1,7 @@
-//! The client: its session state, its application script and its keepalive.
+//! The client: its session state, its application script and its keep alive.
 //!
-//! Keepalive: the client pings when it has sent nothing for a keepalive [MQTT-3.1.2-23]
-//! (3.1.1) / [MQTT-3.1.2-20] (5.0), or received nothing for a keepalive (so that a client
+//! Keep alive: the client pings when it has sent nothing for a keep alive [MQTT-3.1.2-23]
+//! (3.1.1) / [MQTT-3.1.2-20] (5.0), or received nothing for a keep alive (so that a client
 //! that only sends still hears from a dead broker in time), never with a ping outstanding;
 //! it gives up on a connection from which nothing (CONNACK included) arrived for
 //! `abort_after` ticks.
@@ -117,7 +117,7 @@ pub fn application_can_act(config: &Config, state: &State, c: usize) -> bool {
     next_script_step(config, state, c).is_some()
 }
 
-/// The client has sent nothing, or received nothing, for a keepalive and sends PINGREQ
+/// The client has sent nothing, or received nothing, for a keep alive and sends PINGREQ
 /// [MQTT-3.1.2-23] (3.1.1) / [MQTT-3.1.2-20] (5.0), unless one is outstanding.
 pub fn ping_due(config: &Config, state: &State, c: usize) -> bool {
     let client = &state.clients[c];
@@ -125,12 +125,12 @@ pub fn ping_due(config: &Config, state: &State, c: usize) -> bool {
         return false;
     }
     if config.has(Bug::PingWithoutWaiting) {
-        return client.idle >= config.keepalive;
+        return client.idle >= config.keep_alive;
     }
     if config.has(Bug::PingOnlyWhenSilent) {
-        return !client.ping_outstanding && client.silence >= config.keepalive;
+        return !client.ping_outstanding && client.silence >= config.keep_alive;
     }
-    !client.ping_outstanding && (client.idle >= config.keepalive || client.silence >= config.keepalive)
+    !client.ping_outstanding && (client.idle >= config.keep_alive || client.silence >= config.keep_alive)
 }
 
 /// The client's own session expiry clock has run out while it has no connection carrying the
@@ -309,7 +309,7 @@ impl Step<'_> {
     }
 
     pub(crate) fn ping(&mut self, c: usize) {
-        self.observe(|| Observation::TimerFired { actor: Actor::Client(c), timer: Timer::KeepalivePing });
+        self.observe(|| Observation::TimerFired { actor: Actor::Client(c), timer: Timer::KeepAlivePing });
         if self.config.has(Bug::ResendOnPing) {
             self.resend(c);
         }
@@ -324,7 +324,7 @@ impl Step<'_> {
     pub(crate) fn abort(&mut self, c: usize) {
         let (timer, reason) = match self.state.clients[c].status {
             Status::Connecting => (Timer::ConnackTimeout, CloseReason::ConnackTimeout),
-            Status::Connected | Status::Offline => (Timer::KeepaliveAbort, CloseReason::KeepaliveTimeout),
+            Status::Connected | Status::Offline => (Timer::KeepAliveAbort, CloseReason::KeepAliveTimeout),
         };
         self.observe(|| Observation::TimerFired { actor: Actor::Client(c), timer });
         self.observe_close(c, reason);
@@ -383,7 +383,7 @@ impl Step<'_> {
                 let pings = &mut self.state.links[c][link].unanswered_pings;
                 *pings = pings.saturating_sub(1);
             }
-            // 5.0: the broker says why it closes (keepalive, takeover); its FIN follows.
+            // 5.0: the broker says why it closes (keep alive, takeover); its FIN follows.
             Packet::Disconnect => {
                 self.observe(|| Observation::Closed {
                     actor: Actor::Client(c),

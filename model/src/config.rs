@@ -104,7 +104,7 @@ pub struct Config {
     /// Packet ids available to each sender (1..=packet_ids), so allocation and reuse happen.
     pub packet_ids: u8,
     /// Keep Alive, in ticks.
-    pub keepalive: u8,
+    pub keep_alive: u8,
     /// Ticks without receiving anything (CONNACK included) after which a client gives up on
     /// its connection.
     pub abort_after: u8,
@@ -115,7 +115,7 @@ pub struct Config {
     pub broker_connect_timeout: Option<u8>,
     /// Number of network cuts the environment may inject.
     pub cuts: u8,
-    /// Besides silent cuts (each end finds out through keepalive), cuts may be reported: the
+    /// Besides silent cuts (each end finds out through keep alive), cuts may be reported: the
     /// client's end hears its connection is lost, and the broker's too or not (a reset seen by
     /// both, or a half-open connection). The trace checker uses them, as verimqtt's simulator
     /// cuts that way.
@@ -155,7 +155,7 @@ pub const PUBLISHER: usize = 0;
 
 impl Config {
     /// A small configuration: `clients` persistent clients, `messages` messages whose QoS cycles
-    /// through 1, 2, 0, keepalive 2 (clients give up after 3 silent ticks), one cut, wills on.
+    /// through 1, 2, 0, keep alive 2 (clients give up after 3 silent ticks), one cut, wills on.
     pub fn new(version: Version, clients: usize, messages: usize) -> Config {
         let qos_cycle = [Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::AtMostOnce];
         Config {
@@ -166,7 +166,7 @@ impl Config {
             session_expiry: Expiry::Never,
             receive_maximum: 2,
             packet_ids: 2,
-            keepalive: 2,
+            keep_alive: 2,
             abort_after: 3,
             connack_timeout: None,
             broker_connect_timeout: None,
@@ -197,8 +197,8 @@ impl Config {
         if !(1..=Bits::MAX).contains(&self.packet_ids) {
             return fail(format!("packet ids must be 1 to {}", Bits::MAX));
         }
-        if self.keepalive == 0 || self.abort_after == 0 || self.connack_timeout == Some(0) {
-            return fail("keepalive and abort period must be at least one tick".into());
+        if self.keep_alive == 0 || self.abort_after == 0 || self.connack_timeout == Some(0) {
+            return fail("keep alive and abort period must be at least one tick".into());
         }
         if self.receive_maximum == 0 {
             return fail("Receive Maximum must be at least 1".into());
@@ -280,22 +280,22 @@ impl Config {
         }
     }
 
-    /// True once `silence` ticks reach one and a half times the keepalive: nothing has been
+    /// True once `silence` ticks reach one and a half times the keep alive: nothing has been
     /// received *within* that period, so the broker must close [MQTT-3.1.2-24] (3.1.1) /
     /// [MQTT-3.1.2-22] (5.0).
     pub fn grace_over(&self, silence: u8) -> bool {
         !self.within_grace(silence)
     }
 
-    /// True while `silence` ticks are short of one and a half times the keepalive.
+    /// True while `silence` ticks are short of one and a half times the keep alive.
     pub fn within_grace(&self, silence: u8) -> bool {
-        2 * u16::from(silence) < 3 * u16::from(self.keepalive)
+        2 * u16::from(silence) < 3 * u16::from(self.keep_alive)
     }
 
-    /// The longest silence a broker that honours the keepalive can let a connection reach: the
-    /// first tick at or past 1.5 x keepalive, at which it must close.
+    /// The longest silence a broker that honours the keep alive can let a connection reach: the
+    /// first tick at or past 1.5 x keep alive, at which it must close.
     pub fn longest_allowed_silence(&self) -> u8 {
-        (3 * self.keepalive).div_ceil(2)
+        (3 * self.keep_alive).div_ceil(2)
     }
 
     /// Silence counters stop one tick past the allowed maximum, so a broker that never closes
@@ -304,10 +304,10 @@ impl Config {
         self.longest_allowed_silence() + 1
     }
 
-    /// A client's silence matters up to the later of its two uses: pinging after a keepalive
+    /// A client's silence matters up to the later of its two uses: pinging after a keep alive
     /// without receiving, and giving up after `abort_after`.
     pub fn client_silence_cap(&self) -> u8 {
-        self.keepalive.max(self.abort_after).max(self.connack_ticks())
+        self.keep_alive.max(self.abort_after).max(self.connack_ticks())
     }
 
     /// Ticks a connecting client waits for CONNACK.
@@ -378,12 +378,12 @@ impl fmt::Display for Config {
             .collect();
         write!(
             f,
-            "MQTT {} clients={} qos=[{}] sessions=[{}] keepalive={} abort={} packet-ids={} cuts={}",
+            "MQTT {} clients={} qos=[{}] sessions=[{}] keep_alive={} abort={} packet-ids={} cuts={}",
             self.version,
             self.clients,
             qos.join(","),
             sessions.join(","),
-            self.keepalive,
+            self.keep_alive,
             self.abort_after,
             self.packet_ids,
             self.cuts,
@@ -438,14 +438,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grace_is_one_and_a_half_keepalives() {
+    fn grace_is_one_and_a_half_keep_alives() {
         let config = Config::new(Version::V3_1_1, 2, 1);
-        assert_eq!(config.keepalive, 2);
+        assert_eq!(config.keep_alive, 2);
         assert!(config.within_grace(2) && !config.grace_over(2));
         assert!(config.grace_over(3));
         assert_eq!(config.longest_allowed_silence(), 3);
         assert_eq!(config.silence_cap(), 4);
-        let odd = Config { keepalive: 3, ..config };
+        let odd = Config { keep_alive: 3, ..config };
         assert!(!odd.grace_over(4) && odd.grace_over(5));
         assert_eq!(odd.longest_allowed_silence(), 5);
     }

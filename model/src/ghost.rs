@@ -20,8 +20,8 @@ pub enum Breach {
     DupFlag,
     /// A subscriber received a message after a later one of the same publisher, topic and QoS.
     OutOfOrder,
-    /// The broker closed a connection for keepalive before 1.5 x keepalive of silence.
-    KeepaliveTooEarly,
+    /// The broker closed a connection for keep alive before 1.5 x keep alive of silence.
+    KeepAliveTooEarly,
     /// A will published on a normal disconnect, or not published on an abnormal close.
     WillMismatch,
     /// CONNACK's Session Present did not say whether the broker had a session.
@@ -30,8 +30,8 @@ pub enum Breach {
     ResendOutsideResumption,
     /// A QoS 2 PUBLISH sent with an id whose PUBREL was already sent.
     PublishAfterPubRel,
-    /// A connected client let a whole keepalive pass without sending anything.
-    KeepaliveDutyMissed,
+    /// A connected client let a whole keep alive pass without sending anything.
+    KeepAliveDutyMissed,
 }
 
 /// The direction of a PUBLISH: which end sent it.

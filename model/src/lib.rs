@@ -1,4 +1,4 @@
-//! A stateright model of MQTT 3.1.1 and 5.0 client/broker QoS delivery, sessions and keepalive:
+//! A stateright model of MQTT 3.1.1 and 5.0 client/broker QoS delivery, sessions and keep alive:
 //! the independent oracle of verimqtt. It never depends on the implementation.
 //!
 //! - [`config`]: what a run looks like (version, clients, messages, timing, faults).

@@ -13,7 +13,7 @@ use verimqtt_model::{
 };
 
 #[derive(Parser)]
-#[command(version, about = "Model checker for MQTT 3.1.1 / 5.0 QoS, sessions and keepalive")]
+#[command(version, about = "Model checker for MQTT 3.1.1 / 5.0 QoS, sessions and keep alive")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,7 +74,7 @@ struct ModelArgs {
     cuts: u8,
     /// Keep Alive in ticks.
     #[arg(long, default_value_t = 2)]
-    keepalive: u8,
+    keep_alive: u8,
     /// Ticks without receiving anything after which a client gives up on its connection.
     #[arg(long, default_value_t = 3)]
     abort_after: u8,
@@ -131,7 +131,7 @@ impl ModelArgs {
         config.messages = self.qos.iter().copied().cycle().take(self.messages).collect();
         config.sessions = self.sessions.iter().copied().cycle().take(self.clients).collect();
         config.cuts = self.cuts;
-        config.keepalive = self.keepalive;
+        config.keep_alive = self.keep_alive;
         config.abort_after = self.abort_after;
         config.packet_ids = self.packet_ids;
         config.receive_maximum = self.receive_maximum;

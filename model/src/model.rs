@@ -2,10 +2,10 @@
 //!
 //! It is a hand-written `Model` rather than an actor system: stateright 0.31's actor networks
 //! cannot cut a connection (losing what is in flight in both directions) and their timers carry
-//! no time, while MQTT's sessions, keepalive and wills are all about exactly that.
+//! no time, while MQTT's sessions, keep alive and wills are all about exactly that.
 
 use crate::bounds::{Bounds, WITHIN_BOUNDS};
-use crate::broker::{connect_timeout_due, keepalive_close_due, session_expiry_due};
+use crate::broker::{connect_timeout_due, keep_alive_close_due, session_expiry_due};
 use crate::client::{Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
@@ -43,7 +43,7 @@ impl MqttModel {
 
     /// Faults have stopped mattering and the system is at rest: every client is connected over
     /// a working connection, nothing is in transit, and nothing can happen but time passing,
-    /// keepalive pings and further (optional) faults.
+    /// keep alive pings and further (optional) faults.
     pub fn is_quiescent(&self, state: &State) -> bool {
         let all_connected = (0..self.config.clients).all(|c| {
             state.clients[c].status == Status::Connected
@@ -80,8 +80,8 @@ impl Model for MqttModel {
                 if !l.to_client.is_empty() {
                     actions.push(Action::ClientReceives { client, link });
                 }
-                if keepalive_close_due(config, state, client, link) {
-                    actions.push(Action::KeepaliveClose { client, link });
+                if keep_alive_close_due(config, state, client, link) {
+                    actions.push(Action::KeepAliveClose { client, link });
                 }
                 if connect_timeout_due(config, state, client, link) {
                     actions.push(Action::ConnectTimeout { client, link });

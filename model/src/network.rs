@@ -2,7 +2,7 @@
 //!
 //! Each connection is two FIFO channels. A cut loses whatever is in flight in both directions
 //! and silently drops everything sent afterwards: neither end is told, as when a cable is
-//! pulled, so each end finds out through keepalive. Closing an end sends a FIN, which the peer
+//! pulled, so each end finds out through keep alive. Closing an end sends a FIN, which the peer
 //! reads after the packets before it.
 
 use crate::packet::Packet;

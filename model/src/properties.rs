@@ -23,20 +23,20 @@ pub mod names {
     pub const ORDER_PRESERVED: &str = "order_preserved";
     pub const ORDER_ACROSS_QOS: &str = "order_across_qos";
     pub const ONE_PING_OUTSTANDING: &str = "one_ping_outstanding";
-    pub const KEEPALIVE_NOT_EARLY: &str = "keepalive_not_early";
+    pub const KEEPALIVE_NOT_EARLY: &str = "keep_alive_not_early";
     pub const WILL_IFF_ABNORMAL: &str = "will_iff_abnormal";
     pub const SESSION_PRESENT_IFF_SESSION: &str = "session_present_iff_session";
     pub const RECEIVE_MAXIMUM_RESPECTED: &str = "receive_maximum_respected";
     pub const DELIVERED_WHEN_QUIET: &str = "delivered_when_quiet";
     pub const SILENT_CONNECTION_CLOSED: &str = "silent_connection_closed";
     pub const NO_STALE_RESUME: &str = "no_stale_resume";
-    pub const KEEPALIVE_DUTY: &str = "keepalive_duty";
+    pub const KEEPALIVE_DUTY: &str = "keep_alive_duty";
     pub const RESEND_ONLY_ON_RESUMPTION: &str = "resend_only_on_resumption";
     pub const NO_PUBLISH_AFTER_PUBREL: &str = "no_publish_after_pubrel";
     pub const REDELIVERY_AFTER_CUT: &str = "redelivery_after_cut";
     pub const QOS2_DUPLICATE_SUPPRESSED: &str = "qos2_duplicate_suppressed";
     pub const WILL_PUBLISHED: &str = "will_published";
-    pub const KEEPALIVE_TIMEOUT_REACHED: &str = "keepalive_timeout_reached";
+    pub const KEEPALIVE_TIMEOUT_REACHED: &str = "keep_alive_timeout_reached";
     pub const SESSION_RESUMED: &str = "session_resumed";
     pub const QUEUED_WHILE_OFFLINE: &str = "queued_while_offline";
     pub const SESSION_EXPIRED: &str = "session_expired";
@@ -168,7 +168,7 @@ pub const CATALOGUE: &[PropertySpec] = &[
         name: ONE_PING_OUTSTANDING,
         expect: Expect::Always,
         summary: "design (verimqtt): a client has at most one unanswered PINGREQ on a connection \
-                  (the server answers each one); the keepalive duty is keepalive_duty",
+                  (the server answers each one); the keep_alive duty is keep_alive_duty",
         statements: &[(V3, "MQTT-3.12.4-1"), (V5, "MQTT-3.12.4-1")],
         applies: always,
         holds: |_, s| s.all_links().all(|(_, l)| l.unanswered_pings <= 1),
@@ -176,10 +176,10 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: KEEPALIVE_NOT_EARLY,
         expect: Expect::Always,
-        summary: "the broker never closes for keepalive before 1.5 x keepalive of silence",
+        summary: "the broker never closes for keep alive before 1.5 x keep alive of silence",
         statements: &[(V3, "MQTT-3.1.2-24"), (V5, "MQTT-3.1.2-22")],
         applies: always,
-        holds: |_, s| !s.ghost.breached(Breach::KeepaliveTooEarly),
+        holds: |_, s| !s.ghost.breached(Breach::KeepAliveTooEarly),
     },
     PropertySpec {
         name: WILL_IFF_ABNORMAL,
@@ -239,7 +239,7 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: SILENT_CONNECTION_CLOSED,
         expect: Expect::Always,
-        summary: "the broker closes a connection within a tick of 1.5 x keepalive of silence",
+        summary: "the broker closes a connection within a tick of 1.5 x keep alive of silence",
         statements: &[(V3, "MQTT-3.1.2-24"), (V5, "MQTT-3.1.2-22")],
         applies: always,
         holds: silent_connection_closed,
@@ -263,13 +263,13 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: KEEPALIVE_DUTY,
         expect: Expect::Always,
-        summary: "a connected client sends a packet within each keepalive",
+        summary: "a connected client sends a packet within each keep alive",
         statements: &[(V3, "MQTT-3.1.2-23"), (V5, "MQTT-3.1.2-20")],
-        // A client that waits longer than a keepalive for its PINGRESP before it gives up (as
-        // verimqtt's does, 1.5 x keepalive, and the model by default) has one PINGREQ
+        // A client that waits longer than a keep alive for its PINGRESP before it gives up (as
+        // verimqtt's does, 1.5 x keep alive, and the model by default) has one PINGREQ
         // outstanding and sends nothing more: it cannot meet the duty (see README).
-        applies: |c| c.abort_after <= c.keepalive,
-        holds: |_, s| !s.ghost.breached(Breach::KeepaliveDutyMissed),
+        applies: |c| c.abort_after <= c.keep_alive,
+        holds: |_, s| !s.ghost.breached(Breach::KeepAliveDutyMissed),
     },
     PropertySpec {
         name: NO_STALE_RESUME,
@@ -311,7 +311,7 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: KEEPALIVE_TIMEOUT_REACHED,
         expect: Expect::Sometimes,
-        summary: "a connection stays silent for 1.5 x keepalive",
+        summary: "a connection stays silent for 1.5 x keep alive",
         statements: &[(V3, "MQTT-3.1.2-24"), (V5, "MQTT-3.1.2-22")],
         applies: |c| c.cuts > 0,
         holds: |m, s| {

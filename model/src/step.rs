@@ -23,14 +23,14 @@ pub enum Action {
     Subscribe(usize),
     /// The client's application takes its next script step (publish, disconnect).
     Application(usize),
-    /// The client sends PINGREQ because it has been silent for a keepalive.
+    /// The client sends PINGREQ because it has been silent for a keep alive.
     Ping(usize),
     /// The client gives up on a connection whose CONNACK or PINGRESP did not come.
     Abort(usize),
     /// The broker closes a connection on which no CONNECT came in time.
     ConnectTimeout { client: usize, link: usize },
     /// The broker closes a connection that has been silent for too long.
-    KeepaliveClose { client: usize, link: usize },
+    KeepAliveClose { client: usize, link: usize },
     /// The broker discards an offline session whose expiry interval has passed (5.0).
     ExpireSession(usize),
     /// The client discards its session state: its own expiry clock ran out (5.0).
@@ -67,10 +67,10 @@ impl fmt::Display for Action {
             Action::ClientReceives { client, link } => write!(f, "c{client} reads #{link}"),
             Action::Subscribe(c) => write!(f, "c{c} subscribes"),
             Action::Application(c) => write!(f, "c{c} application step"),
-            Action::Ping(c) => write!(f, "c{c} keepalive ping"),
+            Action::Ping(c) => write!(f, "c{c} keep alive ping"),
             Action::Abort(c) => write!(f, "c{c} gives up on its connection"),
-            Action::KeepaliveClose { client, link } => {
-                write!(f, "broker keepalive-closes c{client}#{link}")
+            Action::KeepAliveClose { client, link } => {
+                write!(f, "broker keep-alive-closes c{client}#{link}")
             }
             Action::ExpireSession(c) => write!(f, "broker expires session of c{c}"),
             Action::ClientExpiresSession(c) => write!(f, "c{c} expires its own session"),
@@ -148,7 +148,7 @@ impl<'a> Step<'a> {
             Action::Application(c) => self.application_step(c),
             Action::Ping(c) => self.ping(c),
             Action::Abort(c) => self.abort(c),
-            Action::KeepaliveClose { client, link } => self.keepalive_close(client, link),
+            Action::KeepAliveClose { client, link } => self.keep_alive_close(client, link),
             Action::ExpireSession(c) => self.expire_session(c),
             Action::ClientExpiresSession(c) => self.client_expire_session(c),
             Action::ConnectTimeout { client, link } => self.connect_timeout(client, link),

@@ -78,10 +78,10 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
             c
         },
     ];
-    // A client that gives up within a keepalive of silence, so the keepalive duty applies.
+    // A client that gives up within a keep alive of silence, so the keep alive duty applies.
     {
         let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1);
-        c.abort_after = c.keepalive;
+        c.abort_after = c.keep_alive;
         configs.push(c);
     }
     if version == Version::V5_0 {

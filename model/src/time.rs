@@ -15,18 +15,18 @@ impl Step<'_> {
     pub(crate) fn tick(&mut self) {
         let config = self.config;
         // [MQTT-3.1.2-23] (3.1.1) / [MQTT-3.1.2-20] (5.0): a connected client sends something
-        // within each keepalive, so no tick may pass once it has been idle for one.
+        // within each keep alive, so no tick may pass once it has been idle for one.
         let duty_missed = self
             .state
             .clients
             .iter()
-            .any(|client| client.status == Status::Connected && client.idle >= config.keepalive);
+            .any(|client| client.status == Status::Connected && client.idle >= config.keep_alive);
         if duty_missed {
-            self.state.ghost.breach(Breach::KeepaliveDutyMissed);
+            self.state.ghost.breach(Breach::KeepAliveDutyMissed);
         }
         for client in &mut self.state.clients {
             if client.status != Status::Offline {
-                client.idle = (client.idle + 1).min(config.keepalive);
+                client.idle = (client.idle + 1).min(config.keep_alive);
                 client.silence = (client.silence + 1).min(config.client_silence_cap());
             }
             if let (Some(age), Some(expiry)) = (&mut client.expiry_age, config.expiry_ticks()) {

@@ -104,20 +104,20 @@ fn on_a_slow_network_with_the_conservative_clock() {
     eprintln!("duplicate reachable: {}", stale_resume_duplicates_qos2(config));
 }
 
-/// A client that keeps one PINGREQ outstanding and waits 1.5 x keepalive for its PINGRESP (the
-/// model's default, and verimqtt's client) sends nothing while it waits, so a whole keepalive
+/// A client that keeps one PINGREQ outstanding and waits 1.5 x keep alive for its PINGRESP (the
+/// model's default, and verimqtt's client) sends nothing while it waits, so a whole keep alive
 /// can pass without a packet from it: the strict duty of [MQTT-3.1.2-23] (3.1.1) /
-/// [MQTT-3.1.2-20] (5.0) is missed by up to half a keepalive. A client that gives up within one
-/// keepalive meets it (`keepalive_duty`, checked in `cargo test`).
+/// [MQTT-3.1.2-20] (5.0) is missed by up to half a keep alive. A client that gives up within one
+/// keep alive meets it (`keep_alive_duty`, checked in `cargo test`).
 #[test]
-fn waiting_longer_than_a_keepalive_for_pingresp_misses_the_keepalive_duty() {
-    let missed = |_: &MqttModel, s: &State| s.ghost.breached(Breach::KeepaliveDutyMissed);
+fn waiting_longer_than_a_keep_alive_for_pingresp_misses_the_keep_alive_duty() {
+    let missed = |_: &MqttModel, s: &State| s.ghost.breached(Breach::KeepAliveDutyMissed);
     // A subscriber receiving QoS 0 messages (which it does not answer) from a publisher that
     // takes its time: what it receives does not count as sending.
     let mut patient = with_cuts(config(Version::V3_1_1, 2, &[0, 0], &[Persistent]), 1);
     patient.paced_application = true;
-    assert!(patient.abort_after > patient.keepalive);
+    assert!(patient.abort_after > patient.keep_alive);
     assert!(reachable(patient.clone(), missed));
-    let prompt = Config { abort_after: patient.keepalive, ..patient };
+    let prompt = Config { abort_after: patient.keep_alive, ..patient };
     assert!(!reachable(prompt, missed));
 }

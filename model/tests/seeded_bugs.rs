@@ -23,7 +23,7 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.packet_ids = 1;
             c
         }
-        Bug::KeepaliveCloseAtOneK => quiet(1, &[1]),
+        Bug::KeepAliveCloseAtOneK => quiet(1, &[1]),
         Bug::WillAfterCleanDisconnect => {
             let mut c = quiet(2, &[1, 1]);
             c.graceful_disconnect = true;
@@ -40,7 +40,7 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         Bug::PingWithoutWaiting => {
             // A client that waits long enough before giving up for a second ping to fall due.
             let mut c = one_cut(1, &[1]);
-            c.abort_after = 2 * c.keepalive + 1;
+            c.abort_after = 2 * c.keep_alive + 1;
             c
         }
         Bug::SessionPresentWithoutSession => quiet(1, &[1]),
@@ -56,7 +56,7 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         Bug::ReceiveMaximumIgnored => return None,
-        Bug::KeepaliveNotEnforced => one_cut(1, &[1]),
+        Bug::KeepAliveNotEnforced => one_cut(1, &[1]),
         Bug::ClientExpiryFromEveryClose if version == Version::V5_0 => {
             with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
         }
@@ -67,10 +67,10 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         Bug::BrokerResendsQos1First => one_cut(2, &[2, 1]),
         Bug::PingOnlyWhenSilent => {
             // A subscriber that receives QoS 0 messages it need not answer, from a publisher
-            // that takes its time, and gives up within a keepalive (so the duty applies).
+            // that takes its time, and gives up within a keep alive (so the duty applies).
             let mut c = quiet(2, &[0, 0]);
             c.paced_application = true;
-            c.abort_after = c.keepalive;
+            c.abort_after = c.keep_alive;
             c
         }
     };
@@ -123,7 +123,7 @@ seeded_bug_tests! {
     broker_forgetting_qos2_ids_duplicates_a_qos2_message: Bug::BrokerForgetsQos2Ids,
     resending_without_dup_breaks_the_dup_flag: Bug::ClientResendsWithoutDup,
     reusing_an_id_awaiting_pubcomp_breaks_id_uniqueness: Bug::PacketIdReusedInFlight,
-    closing_at_one_keepalive_is_too_early: Bug::KeepaliveCloseAtOneK,
+    closing_at_one_keep_alive_is_too_early: Bug::KeepAliveCloseAtOneK,
     a_will_after_clean_disconnect_is_caught: Bug::WillAfterCleanDisconnect,
     skipping_the_resend_after_reconnect_loses_delivery: Bug::ResendSkippedAfterReconnect,
     sending_qos0_twice_breaks_at_most_once: Bug::Qos0SentTwice,
@@ -132,11 +132,11 @@ seeded_bug_tests! {
     session_present_without_a_session_is_caught: Bug::SessionPresentWithoutSession,
     dropping_the_offline_queue_loses_session_messages: Bug::OfflineQueueDropped,
     ignoring_receive_maximum_is_caught: Bug::ReceiveMaximumIgnored,
-    not_enforcing_keepalive_leaves_a_silent_connection_open: Bug::KeepaliveNotEnforced,
+    not_enforcing_keep_alive_leaves_a_silent_connection_open: Bug::KeepAliveNotEnforced,
     restarting_the_client_expiry_clock_on_every_close_resumes_a_stale_session: Bug::ClientExpiryFromEveryClose,
     resending_with_a_ping_is_a_resend_outside_resumption: Bug::ResendOnPing,
     resending_the_publish_after_its_pubrel_is_caught: Bug::PublishResentAfterPubRel,
-    pinging_only_when_silent_misses_the_keepalive_duty: Bug::PingOnlyWhenSilent,
+    pinging_only_when_silent_misses_the_keep_alive_duty: Bug::PingOnlyWhenSilent,
     resending_qos1_before_qos2_breaks_verimqtts_order_across_qos: Bug::BrokerResendsQos1First,
 }
 

@@ -5,7 +5,7 @@
 //! {"time_ms":0,"node":"c0","event":"connection_opened","conn":1}
 //! {"time_ms":0,"node":"c0","event":"packet_sent","conn":1,"packet":{"kind":"connect","clean_start":true,"keep_alive":2}}
 //! {"time_ms":1500,"node":"c0","event":"publish_requested","topic":"t","qos":1,"retain":false,"payload":"m0"}
-//! {"time_ms":3000,"node":"broker","event":"connection_closed","conn":1,"reason":"keepalive_timeout"}
+//! {"time_ms":3000,"node":"broker","event":"connection_closed","conn":1,"reason":"keep_alive_timeout"}
 //! ```
 //!
 //! Traces carry the concrete values of the run (topics, payloads, times in milliseconds); the
@@ -107,7 +107,7 @@ pub enum CloseReason {
     /// The transport failed or the peer closed it without DISCONNECT.
     ConnectionLost,
     /// Nothing was received for too long (client: abort period; broker: 1.5x keep alive).
-    KeepaliveTimeout,
+    KeepAliveTimeout,
     /// The broker waited too long for CONNECT.
     ConnectTimeout,
     /// The client waited too long for CONNACK.
@@ -131,13 +131,13 @@ pub enum CloseReason {
 #[serde(rename_all = "snake_case")]
 pub enum Timer {
     /// Client: nothing sent for the keep alive period, so PINGREQ.
-    KeepalivePing,
+    KeepAlivePing,
     /// Client: nothing received for the abort period.
-    KeepaliveAbort,
+    KeepAliveAbort,
     /// Client: no CONNACK in time.
     ConnackTimeout,
     /// Broker: nothing received for 1.5x the keep alive.
-    KeepaliveClose,
+    KeepAliveClose,
     /// Broker: no CONNECT in time.
     ConnectTimeout,
     /// Broker: a will's delay has passed.
@@ -357,12 +357,12 @@ mod tests {
         let closed = TraceEvent {
             time_ms: 3000,
             node: Node::broker(),
-            event: Event::ConnectionClosed { conn: 1, reason: CloseReason::KeepaliveTimeout },
+            event: Event::ConnectionClosed { conn: 1, reason: CloseReason::KeepAliveTimeout },
         };
         let timer = TraceEvent {
             time_ms: 2000,
             node: Node::client("c0"),
-            event: Event::TimerFired { timer: Timer::KeepalivePing },
+            event: Event::TimerFired { timer: Timer::KeepAlivePing },
         };
         let events = vec![publish(), timer, closed];
         assert_eq!(read_trace(&write_trace(&events)).unwrap(), events);

@@ -137,7 +137,7 @@ fn message(topic: &str, qos: u8, retain: bool, payload: &str) -> String {
     escape(&format!("{payload:?} on {topic:?} (qos {qos}{retain})"))
 }
 
-/// `KeepaliveClose` as `keepalive_close`.
+/// `KeepAliveClose` as `keep_alive_close`.
 fn snake(name: &str) -> String {
     let mut out = String::new();
     for (index, c) in name.chars().enumerate() {
@@ -208,8 +208,8 @@ mod tests {
     #[test]
     fn participants_put_the_broker_after_the_first_client() {
         let trace = read_trace(
-            "{\"time_ms\":0,\"node\":\"c1\",\"event\":\"timer_fired\",\"timer\":\"keepalive_ping\"}\n\
-             {\"time_ms\":5,\"node\":\"c0\",\"event\":\"timer_fired\",\"timer\":\"keepalive_ping\"}\n",
+            "{\"time_ms\":0,\"node\":\"c1\",\"event\":\"timer_fired\",\"timer\":\"keep_alive_ping\"}\n\
+             {\"time_ms\":5,\"node\":\"c0\",\"event\":\"timer_fired\",\"timer\":\"keep_alive_ping\"}\n",
         )
         .unwrap();
         let diagram = render(&trace);
@@ -217,7 +217,7 @@ mod tests {
             diagram.starts_with("sequenceDiagram\n    participant c1\n    participant broker\n    participant c0\n")
         );
         assert!(diagram.contains("Note over c1,c0: 5 ms"), "{diagram}");
-        assert!(diagram.contains("Note over c0: timer keepalive_ping"), "{diagram}");
+        assert!(diagram.contains("Note over c0: timer keep_alive_ping"), "{diagram}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ fn a_missing_file_is_one_line_and_a_failure() {
 fn a_bad_json_line_is_named_by_its_number() {
     let path = scratch_file(
         "bad.jsonl",
-        "{\"time_ms\":0,\"node\":\"c0\",\"event\":\"timer_fired\",\"timer\":\"keepalive_ping\"}\nnot json\n",
+        "{\"time_ms\":0,\"node\":\"c0\",\"event\":\"timer_fired\",\"timer\":\"keep_alive_ping\"}\nnot json\n",
     );
     let output = render(&path);
     std::fs::remove_file(&path).unwrap();

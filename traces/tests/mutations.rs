@@ -95,7 +95,7 @@ fn puback_for_an_unknown_packet_id_is_rejected() {
 }
 
 #[test]
-fn keepalive_close_too_early_breaks_keepalive_not_early() {
+fn keep_alive_close_too_early_breaks_keep_alive_not_early() {
     let events = qos2_resent_after_cut(2000).events;
     let close = position(&events, BROKER, |e| matches!(e, Event::TimerFired { .. }));
     let failure = rejected_at(&events, close + 1);
@@ -171,8 +171,8 @@ fn corpus_qos2_message_delivered_twice_breaks_qos2_not_duplicated() {
 }
 
 #[test]
-fn corpus_keepalive_close_a_tick_early_breaks_keepalive_not_early() {
-    let mut events = corpus("broker_keepalive_close_v5");
+fn corpus_keep_alive_close_a_tick_early_breaks_keep_alive_not_early() {
+    let mut events = corpus("broker_keep_alive_close_v5");
     let close = position(&events, BROKER, |e| matches!(e, Event::TimerFired { .. }));
     let ping = position(&events, "c0", packet(|p| p.kind == PacketKind::Pingreq));
     let mut moved: Vec<TraceEvent> = events.drain(close..).collect();
@@ -181,5 +181,5 @@ fn corpus_keepalive_close_a_tick_early_breaks_keepalive_not_early() {
     }
     events.splice(ping + 1..ping + 1, moved);
     let failure = rejected_at(&events, ping + 2);
-    assert!(failure.rule.to_string().starts_with("breaks property keepalive_not_early"), "{failure}");
+    assert!(failure.rule.to_string().starts_with("breaks property keep_alive_not_early"), "{failure}");
 }

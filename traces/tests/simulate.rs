@@ -81,8 +81,8 @@ fn a_cut_is_found_out_through_keep_alive_by_both_ends() {
                 _ => None,
             })
             .collect();
-        assert!(closes.contains(&("c0 KeepaliveTimeout".to_string(), 3000)), "{closes:?}");
-        assert!(closes.contains(&("broker KeepaliveTimeout".to_string(), 3000)), "{closes:?}");
+        assert!(closes.contains(&("c0 KeepAliveTimeout".to_string(), 3000)), "{closes:?}");
+        assert!(closes.contains(&("broker KeepAliveTimeout".to_string(), 3000)), "{closes:?}");
     }
 }
 

@@ -88,7 +88,7 @@ fn duplicate_delivery(search: &Search, before: &[Candidate], event: &TraceEvent,
     delivered_before.then(|| property_rule(search.model, spec, None, index))
 }
 
-/// The trace lets time pass (or fires the timer) after a client's keepalive timer fell due in
+/// The trace lets time pass (or fires the timer) after a client's keep alive timer fell due in
 /// every possible state: the timer fired late, or not at all before the event.
 fn timer_late(search: &Search, before: &[Candidate], event: &TraceEvent) -> Option<Rule> {
     let config = &search.model.config;
@@ -97,9 +97,9 @@ fn timer_late(search: &Search, before: &[Candidate], event: &TraceEvent) -> Opti
         (0..config.clients).find_map(|c| {
             let state = &candidate.state;
             let timer = if ping_due(config, state, c) {
-                Timer::KeepalivePing
+                Timer::KeepAlivePing
             } else if abort_due(config, state, c) {
-                Timer::KeepaliveAbort
+                Timer::KeepAliveAbort
             } else {
                 return None;
             };

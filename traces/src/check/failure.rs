@@ -32,7 +32,7 @@ pub enum Rule {
         /// The event is allowed, but only at this later tick: it came too early.
         allowed_from_tick: Option<u64>,
     },
-    /// A client's keepalive timer fires after the model's deadline, or time passes without it:
+    /// A client's keep alive timer fires after the model's deadline, or time passes without it:
     /// in every state possible before the event, the timer was already due (a ping must go out
     /// within Keep Alive of the last packet sent [MQTT-3.1.2-23] (3.1.1) / [MQTT-3.1.2-20]
     /// (5.0)).

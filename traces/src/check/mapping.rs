@@ -13,7 +13,7 @@
 //!   `connection_opened` (see `links.rs`).
 //! - **Time**: `tick = time_ms / tick_ms`; Keep Alive (seconds) becomes ticks the same way and
 //!   the client gives up after `abort_percent` % of it, rounded up (verimqtt: 150 %). Keep
-//!   Alive 0 (off) becomes a keepalive longer than the trace. The client gives up waiting for
+//!   Alive 0 (off) becomes a keep alive longer than the trace. The client gives up waiting for
 //!   CONNACK after the abort period, or 30 s with Keep Alive off, as the simulator sets it
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
@@ -102,7 +102,7 @@ impl Mapping {
             other => return unsupported(format!("CONNECT with protocol level {other:?}: the model has 4 and 5")),
         };
         let last_tick = events.last().map_or(0, |e| time.tick(e.time_ms));
-        let keepalive = keepalive_ticks(&all_connects, time, last_tick)?;
+        let keep_alive = keep_alive_ticks(&all_connects, time, last_tick)?;
         let with_will = connects
             .iter()
             .map(|own| same(own, "will of one client", |c| c.will.unwrap_or(false)))
@@ -120,8 +120,8 @@ impl Mapping {
             session_expiry,
             receive_maximum: Bits::MAX,
             packet_ids: Bits::MAX,
-            keepalive,
-            abort_after: abort_ticks(keepalive, time)?,
+            keep_alive,
+            abort_after: abort_ticks(keep_alive, time)?,
             connack_timeout: connack_ticks(&all_connects, time)?,
             broker_connect_timeout: Some(ticks_of(time.connect_timeout_s, time, "CONNECT timeout")?),
             cuts: connections(events).min(u64::from(u8::MAX)) as u8,
@@ -189,7 +189,7 @@ impl fmt::Display for Mapping {
         write!(
             f,
             "time: tick = time_ms / {}; keep alive {} ticks, client gives up after {} ticks",
-            self.time.tick_ms, self.config.keepalive, self.config.abort_after
+            self.time.tick_ms, self.config.keep_alive, self.config.abort_after
         )
     }
 }
@@ -307,25 +307,25 @@ fn ticks_of(seconds: u64, time: TimeScale, what: &str) -> Result<u8, MappingErro
     }
 }
 
-/// The longest keepalive the model's counters take (1.5 x keepalive must fit in a byte).
+/// The longest keep alive the model's counters take (1.5 x keep alive must fit in a byte).
 const MAX_KEEPALIVE_TICKS: u64 = 84;
 
-/// Keep Alive in ticks. Keep Alive 0 (off) becomes a keepalive longer than the trace, so no
-/// keepalive timer can fire within it.
-fn keepalive_ticks(connects: &[&PacketInfo], time: TimeScale, last_tick: u64) -> Result<u8, MappingError> {
+/// Keep Alive in ticks. Keep Alive 0 (off) becomes a keep alive longer than the trace, so no
+/// keep alive timer can fire within it.
+fn keep_alive_ticks(connects: &[&PacketInfo], time: TimeScale, last_tick: u64) -> Result<u8, MappingError> {
     let seconds = same(connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
     let ticks = match seconds {
         0 => last_tick + 1,
         seconds => u64::from(ticks_of(u64::from(seconds), time, "Keep Alive")?),
     };
     if ticks > MAX_KEEPALIVE_TICKS {
-        return unsupported(format!("a keepalive of {ticks} ticks; the model takes at most {MAX_KEEPALIVE_TICKS}"));
+        return unsupported(format!("a keep alive of {ticks} ticks; the model takes at most {MAX_KEEPALIVE_TICKS}"));
     }
     Ok(ticks as u8)
 }
 
-fn abort_ticks(keepalive: u8, time: TimeScale) -> Result<u8, MappingError> {
-    let ticks = (u64::from(keepalive) * time.abort_percent).div_ceil(100);
+fn abort_ticks(keep_alive: u8, time: TimeScale) -> Result<u8, MappingError> {
+    let ticks = (u64::from(keep_alive) * time.abort_percent).div_ceil(100);
     u8::try_from(ticks).ok().filter(|&t| t > 0).map_or_else(|| unsupported("abort period out of range"), Ok)
 }
 
@@ -334,10 +334,10 @@ const DEFAULT_CONNACK_TIMEOUT_S: u64 = 30;
 
 /// The CONNACK timeout in ticks, or `None` for the abort period.
 fn connack_ticks(connects: &[&PacketInfo], time: TimeScale) -> Result<Option<u8>, MappingError> {
-    let keepalive_off = connects.iter().all(|c| c.keep_alive.unwrap_or(0) == 0);
+    let keep_alive_off = connects.iter().all(|c| c.keep_alive.unwrap_or(0) == 0);
     let seconds = match time.connack_timeout_s {
         Some(seconds) => seconds,
-        None if keepalive_off => DEFAULT_CONNACK_TIMEOUT_S,
+        None if keep_alive_off => DEFAULT_CONNACK_TIMEOUT_S,
         None => return Ok(None),
     };
     ticks_of(seconds, time, "CONNACK timeout").map(Some)

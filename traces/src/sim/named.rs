@@ -148,12 +148,12 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
         ),
         named("clean_session_discards", published_while_away(clean(), [QoS::AtLeastOnce])),
         named(
-            "will_on_keepalive_expiry",
+            "will_on_keep_alive_expiry",
             connected(V311, clean().with_will(), clean(), QoS::AtMostOnce)
                 .steps([Step::Cut { client: PUBLISHER }, Step::Advance(4)]),
         ),
         named(
-            "broker_keepalive_close_v5",
+            "broker_keep_alive_close_v5",
             Scenario::new(V5).client(clean()).steps([
                 Step::Connect { client: 0 },
                 Step::Settle,
@@ -172,11 +172,11 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
                 .steps([Step::Disconnect { client: PUBLISHER }, Step::Settle]),
         ),
         named(
-            "keepalive_ping_pingresp",
+            "keep_alive_ping_pingresp",
             Scenario::new(V311).client(clean()).steps([Step::Connect { client: 0 }, Step::Settle, Step::Advance(5)]),
         ),
         named(
-            "keepalive_abort_when_the_network_stalls",
+            "keep_alive_abort_when_the_network_stalls",
             Scenario::new(V5).client(clean()).steps([
                 Step::Connect { client: 0 },
                 Step::Settle,

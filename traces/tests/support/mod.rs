@@ -113,7 +113,7 @@ fn connect_both(trace: &mut Trace, protocol_level: u8, wills: bool) {
 
 /// Both clients ping at `time_ms` (nothing sent for a Keep Alive) and are answered.
 fn ping(trace: &mut Trace, client: &str, conn: ConnId) {
-    trace.timer(client, verimqtt_spec::trace::Timer::KeepalivePing);
+    trace.timer(client, verimqtt_spec::trace::Timer::KeepAlivePing);
     trace.sent(client, conn, packet(PacketKind::Pingreq));
     trace.received(BROKER, conn, packet(PacketKind::Pingreq)).sent(BROKER, conn, packet(PacketKind::Pingresp));
     trace.received(client, conn, packet(PacketKind::Pingresp));
@@ -166,9 +166,9 @@ pub fn qos2_resent_after_cut(broker_close_ms: u64) -> Trace {
     t.requested("pub", "m0", 2).sent("pub", 2, publish("m0", 2, 1, false));
 
     let broker_closes = |t: &mut Trace| {
-        t.at(broker_close_ms).timer(BROKER, verimqtt_spec::trace::Timer::KeepaliveClose);
+        t.at(broker_close_ms).timer(BROKER, verimqtt_spec::trace::Timer::KeepAliveClose);
         t.sent(BROKER, 2, PacketInfo { reason_code: Some(0x8d), ..packet(Disconnect) });
-        t.closed(BROKER, 2, CloseReason::KeepaliveTimeout);
+        t.closed(BROKER, 2, CloseReason::KeepAliveTimeout);
         t.sent(BROKER, 1, PacketInfo { topic: Some("will".into()), ..publish("pub gone", 0, 0, false) });
         t.received("sub", 1, PacketInfo { topic: Some("will".into()), ..publish("pub gone", 0, 0, false) });
         t.delivered("sub", "pub gone", 0);
@@ -177,13 +177,13 @@ pub fn qos2_resent_after_cut(broker_close_ms: u64) -> Trace {
         broker_closes(&mut t);
     }
     t.at(2000);
-    t.timer("pub", verimqtt_spec::trace::Timer::KeepalivePing).sent("pub", 2, packet(Pingreq));
+    t.timer("pub", verimqtt_spec::trace::Timer::KeepAlivePing).sent("pub", 2, packet(Pingreq));
     ping(&mut t, "sub", 1);
     if broker_close_ms >= 2000 {
         broker_closes(&mut t);
     }
-    t.at(3000).timer("pub", verimqtt_spec::trace::Timer::KeepaliveAbort);
-    t.closed("pub", 2, CloseReason::KeepaliveTimeout);
+    t.at(3000).timer("pub", verimqtt_spec::trace::Timer::KeepAliveAbort);
+    t.closed("pub", 2, CloseReason::KeepAliveTimeout);
 
     let reconnect = connect(5, Some("pub gone"));
     t.opens("pub", 3, reconnect.clone()).received(BROKER, 3, reconnect).sent(BROKER, 3, connack(true));

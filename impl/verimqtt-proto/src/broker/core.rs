@@ -476,7 +476,7 @@ impl<P: Policy> Broker<P> {
         let heard = if connection.publish_held_back() { now } else { connection.last_received };
         let deadline = heard + window;
         if deadline <= now {
-            self.tracer.timer(now, trace::Timer::KeepaliveClose);
+            self.tracer.timer(now, trace::Timer::KeepAliveClose);
             self.close_connection(conn, CloseReason::KeepAliveTimeout, now, true);
         } else {
             self.timers.set(Timer::KeepAlive(conn), deadline);

@@ -67,7 +67,7 @@ impl CloseReason {
             CloseReason::ProtocolError(_) => Trace::ProtocolViolation,
             CloseReason::ConnectRefused { .. } => Trace::Refused,
             CloseReason::ConnectTimeout => Trace::ConnectTimeout,
-            CloseReason::KeepAliveTimeout => Trace::KeepaliveTimeout,
+            CloseReason::KeepAliveTimeout => Trace::KeepAliveTimeout,
             CloseReason::SessionTakenOver { .. } => Trace::SessionTakenOver,
             CloseReason::NotReading => Trace::NotReading,
             CloseReason::ServerShuttingDown => Trace::Shutdown,

@@ -235,11 +235,11 @@ impl Client {
         let Some(connection) = self.connection.as_mut() else { return };
         match connection.keep_alive.due(now) {
             Due::Abort => {
-                self.tracer.timer(now, trace::Timer::KeepaliveAbort);
+                self.tracer.timer(now, trace::Timer::KeepAliveAbort);
                 self.close(now, DisconnectReason::KeepAliveTimeout, Farewell::Silent);
             }
             Due::Ping => {
-                self.tracer.timer(now, trace::Timer::KeepalivePing);
+                self.tracer.timer(now, trace::Timer::KeepAlivePing);
                 connection.control.push_back(Packet::PingReq);
             }
             Due::Nothing => {}

@@ -41,7 +41,7 @@ fn close_reason(reason: &DisconnectReason) -> CloseReason {
     match reason {
         DisconnectReason::Requested => CloseReason::Disconnected,
         DisconnectReason::ConnectionLost => CloseReason::ConnectionLost,
-        DisconnectReason::KeepAliveTimeout => CloseReason::KeepaliveTimeout,
+        DisconnectReason::KeepAliveTimeout => CloseReason::KeepAliveTimeout,
         DisconnectReason::ConnAckTimeout => CloseReason::ConnackTimeout,
         DisconnectReason::Refused { .. } => CloseReason::Refused,
         DisconnectReason::ByServer { .. } => CloseReason::PeerDisconnected,

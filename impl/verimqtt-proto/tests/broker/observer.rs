@@ -51,7 +51,7 @@ fn the_keep_alive_close_is_observed_with_its_timer_and_disconnect() {
     assert!(!harness.is_open(client));
     assert_eq!(
         recording.take_lines(),
-        ["timer KeepaliveClose", "sent 1 DISCONNECT(reason 0x8d)", "closed 1 KeepaliveTimeout"]
+        ["timer KeepAliveClose", "sent 1 DISCONNECT(reason 0x8d)", "closed 1 KeepAliveTimeout"]
     );
 }
 

@@ -62,7 +62,7 @@ fn keep_alive_timers_are_observed_before_what_they_cause() {
     harness.advance(Duration::from_secs(4));
     let events = recording.take();
     let lines: Vec<String> = events.iter().map(|(_, event)| describe(event)).collect();
-    assert_eq!(lines, ["timer KeepalivePing", "sent 1 PINGREQ", "timer KeepaliveAbort", "closed 1 KeepaliveTimeout"]);
+    assert_eq!(lines, ["timer KeepAlivePing", "sent 1 PINGREQ", "timer KeepAliveAbort", "closed 1 KeepAliveTimeout"]);
     let times: Vec<Duration> = events.iter().map(|(at, _)| *at - events[0].0).collect();
     assert_eq!(times, [Duration::ZERO, Duration::ZERO, SECOND, SECOND]);
 }
