@@ -13,11 +13,11 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::broker::{Broker, BrokerOptions, Closing, ConnId, Policy, Verification};
+use crate::broker::{Broker, BrokerOptions, Closing, ConnId, Event, Policy, Verification};
 use crate::codec::ReasonCode;
 
 use super::listener::{self, Listener, Shared};
@@ -65,12 +65,13 @@ pub struct Server<P> {
     listeners: Vec<Listener>,
     sys_interval: Option<Duration>,
     policy_updates: Option<mpsc::UnboundedReceiver<P>>,
+    events: Option<broadcast::Sender<Event>>,
 }
 
 impl<P: Policy> Server<P> {
     /// A server with no listener yet and no `$SYS` topics.
     pub fn new(options: BrokerOptions, policy: P) -> Self {
-        Server { options, policy, listeners: Vec::new(), sys_interval: None, policy_updates: None }
+        Server { options, policy, listeners: Vec::new(), sys_interval: None, policy_updates: None, events: None }
     }
 
     /// This server with one more listener to accept connections on.
@@ -92,6 +93,34 @@ impl<P: Policy> Server<P> {
         Server { policy_updates: Some(updates), ..self }
     }
 
+    /// Sends each of the broker's events (clients connected, refused and closed with the
+    /// reason, subscriptions refused, messages and retained messages dropped with the reason,
+    /// publishes denied, wills published, sessions expired, slow consumers) to the
+    /// receivers of `events`, for an application that embeds the broker: its hooks. The
+    /// broker never waits for them: a receiver more than the channel's capacity behind loses
+    /// the oldest events and is told how many (`broadcast::error::RecvError::Lagged`).
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// use tokio::sync::broadcast;
+    /// use verimqtt::broker::{AllowAll, BrokerOptions, Event};
+    /// use verimqtt::runtime::Server;
+    ///
+    /// let (events, mut received) = broadcast::channel(1024);
+    /// tokio::spawn(async move {
+    ///     while let Ok(event) = received.recv().await {
+    ///         if let Event::Connected { client_id, .. } = event {
+    ///             println!("{client_id} is connected");
+    ///         }
+    ///     }
+    /// });
+    /// Server::new(BrokerOptions::default(), AllowAll).events(events).run(std::future::pending()).await
+    /// # }
+    /// ```
+    pub fn events(self, events: broadcast::Sender<Event>) -> Self {
+        Server { events: Some(events), ..self }
+    }
+
     /// Where the listeners listen, in the order they were added.
     pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
         self.listeners.iter().map(Listener::local_addr).collect()
@@ -101,8 +130,8 @@ impl<P: Policy> Server<P> {
     /// client (MQTT 5 clients get DISCONNECT 0x8B) and returns once they are closed or after
     /// a short grace period.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Server { options, policy, listeners, sys_interval, mut policy_updates } = self;
-        let mut driver = Driver::new(Broker::new(options.clone(), policy));
+        let Server { options, policy, listeners, sys_interval, mut policy_updates, events } = self;
+        let mut driver = Driver::new(Broker::new(options.clone(), policy), events);
         let shared = Shared {
             inputs: driver.input_sender.clone(),
             next_conn: Arc::new(AtomicU64::new(1)),
@@ -209,13 +238,15 @@ struct Driver<P> {
     /// Verifications of credentials running at once, on blocking threads.
     verifying: Arc<Semaphore>,
     log: Log,
+    /// Where the application's hooks receive the broker's events, if it asked for them.
+    events: Option<broadcast::Sender<Event>>,
 }
 
 impl<P: Policy> Driver<P> {
-    fn new(broker: Broker<P>) -> Self {
+    fn new(broker: Broker<P>, events: Option<broadcast::Sender<Event>>) -> Self {
         let (input_sender, inputs) = mpsc::channel(INPUT_CAPACITY);
         let verifying = Arc::new(Semaphore::new(verification_threads()));
-        Driver { broker, sockets: HashMap::new(), inputs, input_sender, verifying, log: Log::new() }
+        Driver { broker, sockets: HashMap::new(), inputs, input_sender, verifying, log: Log::new(), events }
     }
 
     fn handle(&mut self, input: Input) {
@@ -291,6 +322,10 @@ impl<P: Policy> Driver<P> {
         }
         while let Some(event) = self.broker.poll_event() {
             self.log.event(&event);
+            if let Some(events) = &self.events {
+                // No receiver is not an error: the application may have stopped listening.
+                let _ = events.send(event);
+            }
         }
         while let Some((conn, verification)) = self.broker.poll_verification() {
             self.verify(conn, verification);

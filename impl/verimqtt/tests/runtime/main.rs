@@ -10,6 +10,7 @@ mod auth;
 mod citations;
 mod client;
 mod config;
+mod events;
 mod files;
 mod flow;
 mod hostile;
