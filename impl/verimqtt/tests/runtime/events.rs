@@ -28,8 +28,7 @@ fn next(events: &mut broadcast::Receiver<Event>) -> Event {
 #[test]
 fn an_embedding_application_hears_who_connected_what_was_refused_and_how_each_left() {
     let (sender, mut events) = broadcast::channel(64);
-    let mut options = BrokerOptions::default();
-    options.max_subscriptions_per_session = 1;
+    let options = BrokerOptions { max_subscriptions_per_session: 1, ..BrokerOptions::default() };
     let listener = Listener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Transport::Tcp).unwrap();
     let broker = EmbeddedBroker::serve(Server::new(options, AllowAll).listener(listener).events(sender)).unwrap();
 
