@@ -7,6 +7,7 @@
 mod acl;
 mod async_client;
 mod auth;
+mod blocking_client;
 mod citations;
 mod client;
 mod config;

@@ -305,7 +305,7 @@ fn mosquitto_clients_log_in_with_a_username_and_password_in_both_versions() {
 }
 
 /// A mosquitto broker on a loopback port, killed on drop.
-struct Mosquitto {
+pub struct Mosquitto {
     /// Killed on drop.
     _child: Process,
     port: u16,
@@ -314,7 +314,7 @@ struct Mosquitto {
 impl Mosquitto {
     /// Starts mosquitto with these configuration lines (plus a loopback listener) and
     /// waits until it says it is running.
-    fn start(path: &PathBuf, dir: &TempDir, lines: &str) -> Self {
+    pub fn start(path: &PathBuf, dir: &TempDir, lines: &str) -> Self {
         // A port that was free a moment ago: mosquitto cannot be told to pick one.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = dir.write("mosquitto.conf", format!("listener {port} 127.0.0.1\n{lines}"));
@@ -332,7 +332,7 @@ impl Mosquitto {
         Mosquitto { _child: Process(child), port }
     }
 
-    fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         (std::net::Ipv4Addr::LOCALHOST, self.port).into()
     }
 }

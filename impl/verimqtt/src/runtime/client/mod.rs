@@ -38,6 +38,7 @@
 //! awaiting a publish while it does not read its subscriptions never blocks the connection.
 //! MQTT 5 enhanced authentication (an `authentication_method`) is not supported.
 
+mod blocking;
 mod driver;
 mod error;
 mod options;
@@ -48,6 +49,7 @@ mod url;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+pub use blocking::{BlockingClient, BlockingError, BlockingSubscription};
 pub use error::{ClientError, ConnectError};
 pub use options::{AsyncClientOptions, Reconnect, tls_config, tls_config_from};
 pub use subscription::{Message, Subscription};

@@ -1,0 +1,79 @@
+//! The blocking client over real loopback sockets, against the embedded broker and against
+//! mosquitto: publishes return once complete for their QoS, subscriptions are read one
+//! message at a time, and a call that cannot complete in time says so.
+
+use std::time::Duration;
+
+use verimqtt::client::ClientOptions;
+use verimqtt::codec::{MqttString, ProtocolVersion, QoS};
+use verimqtt::runtime::EmbeddedBroker;
+use verimqtt::runtime::client::{AsyncClientOptions, BlockingClient, BlockingError};
+
+use crate::client::PATIENCE;
+use crate::files::TempDir;
+use crate::mosquitto::Mosquitto;
+use crate::process::tool;
+
+const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
+
+fn options(version: ProtocolVersion, client_id: &str) -> AsyncClientOptions {
+    AsyncClientOptions::new(ClientOptions::new(version, MqttString::try_from(client_id).unwrap()))
+}
+
+/// A subscriber gets what a publisher sent at each QoS, once; then nothing more comes.
+fn messages_go_through(url: &str, version: ProtocolVersion) {
+    let subscriber = BlockingClient::connect(url, options(version, "blocking-sub")).unwrap();
+    let mut messages = subscriber.subscribe("blocking/#", QoS::ExactlyOnce).unwrap();
+    let mut publisher = BlockingClient::connect(url, options(version, "blocking-pub")).unwrap();
+    publisher.set_timeout(Some(PATIENCE));
+    let sent = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce];
+    for qos in sent {
+        publisher.publish(&format!("blocking/{}", qos as u8), format!("at {qos:?}"), qos, false).unwrap();
+    }
+    let mut received: Vec<(String, String, QoS)> = (0..sent.len())
+        .map(|_| {
+            let message = messages.recv_timeout(PATIENCE).unwrap().expect("the client ended");
+            (message.topic.to_string(), String::from_utf8(message.payload.to_vec()).unwrap(), message.qos)
+        })
+        .collect();
+    received.sort_by_key(|(topic, _, _)| topic.clone());
+    let expected: Vec<_> =
+        sent.iter().map(|&qos| (format!("blocking/{}", qos as u8), format!("at {qos:?}"), qos)).collect();
+    assert_eq!(received, expected, "{version} at {url}");
+    assert!(
+        matches!(messages.recv_timeout(Duration::from_millis(200)), Err(BlockingError::TimedOut(_))),
+        "{version}: one copy of each"
+    );
+    publisher.disconnect();
+    subscriber.disconnect();
+}
+
+#[test]
+fn the_blocking_client_publishes_at_every_qos_and_reads_its_subscription_in_both_versions() {
+    let broker = EmbeddedBroker::start().unwrap();
+    for version in VERSIONS {
+        messages_go_through(&broker.url(), version);
+    }
+}
+
+#[test]
+fn the_blocking_client_works_with_mosquitto_in_both_versions() {
+    let Some(mosquitto) = tool("mosquitto") else { return };
+    let dir = TempDir::new();
+    let broker = Mosquitto::start(&mosquitto, &dir, "allow_anonymous true\n");
+    for version in VERSIONS {
+        messages_go_through(&format!("mqtt://{}", broker.addr()), version);
+    }
+}
+
+#[test]
+fn a_blocking_call_that_cannot_complete_in_time_says_so() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let client = BlockingClient::connect(&broker.url(), options(ProtocolVersion::V5, "blocking-idle")).unwrap();
+    let mut messages = client.subscribe("nothing/comes/here", QoS::AtLeastOnce).unwrap();
+    let started = std::time::Instant::now();
+    let waited = messages.recv_timeout(Duration::from_millis(300));
+    assert!(matches!(waited, Err(BlockingError::TimedOut(limit)) if limit == Duration::from_millis(300)), "{waited:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    client.disconnect();
+}
