@@ -11,6 +11,7 @@
 //! - which broker: `MQTT_BROKER`, or the embedded one ([`TargetBroker`]), run in a child
 //!   process so that its crash does not end the suite ([`serve_embedded_if_asked`]).
 
+mod closing;
 mod connection;
 mod embedded;
 pub mod expected;

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use verimqtt::codec::{self, Packet, PacketType, ProtocolVersion};
+use verimqtt::codec::{self, Packet, ProtocolVersion};
 use verimqtt_spec::catalogue::SpecVersion;
 
+use crate::closing;
 use crate::connection::{Connection, ConnectionError, Incoming, Received};
 use crate::liveness::{self, PROBE_CONN, Sentinel};
 use crate::scenario::{
@@ -213,6 +214,8 @@ struct Run<'a> {
     failed_conn: Option<String>,
     /// Whether the broker closed a connection.
     broker_closed: bool,
+    /// The connections the broker accepted with a successful CONNACK.
+    accepted: BTreeSet<String>,
 }
 
 type StepResult = Result<(), String>;
@@ -229,6 +232,7 @@ impl<'a> Run<'a> {
             reading_ahead: None,
             failed_conn: None,
             broker_closed: false,
+            accepted: BTreeSet::new(),
         }
     }
 
@@ -337,6 +341,7 @@ impl<'a> Run<'a> {
         }
         self.connections.insert(conn.to_string(), connection);
         self.received.insert(conn.to_string(), Vec::new());
+        self.accepted.remove(conn);
         Ok(())
     }
 
@@ -424,6 +429,9 @@ impl<'a> Run<'a> {
                 match &incoming {
                     Some(Incoming::Packet(received)) => {
                         self.received.entry(conn.to_string()).or_default().push(received.to_string());
+                        if matches!(&received.packet, Packet::ConnAck(connack) if !connack.reason_code.is_failure()) {
+                            self.accepted.insert(conn.to_string());
+                        }
                     }
                     Some(Incoming::Closed) => self.broker_closed = true,
                     None => {}
@@ -514,24 +522,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Before closing, a broker may say why: DISCONNECT, or CONNACK for a refused CONNECT.
     fn check_closing_reason(&self, step: &ExpectClosedStep, received: &Received) -> StepResult {
-        let code = match &received.packet {
-            Packet::Disconnect(disconnect) => disconnect.reason_code,
-            Packet::ConnAck(connack) if connack.reason_code.is_failure() => connack.reason_code,
-            other => {
-                return Err(format!(
-                    "expected the connection to close, received {} first",
-                    describe_unexpected(other.packet_type())
-                ));
-            }
-        };
-        let Some(reason) = &step.reason else { return Ok(()) };
-        match reason.accepts(code) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!("the broker gave the reason {code}, expected {}", reason.describe())),
-            Err(error) => Err(format!("scenario error: {error}")),
-        }
+        closing::judge(self.version, self.accepted.contains(&step.conn), step, &received.packet)
     }
 
     fn expect_nothing(&mut self, conn: &str, for_ms: u64) -> StepResult {
@@ -550,13 +542,6 @@ impl<'a> Run<'a> {
 
 fn not_open(conn: &str) -> String {
     format!("{conn:?} is not open (the scenario cut it, or the broker closed it)")
-}
-
-fn describe_unexpected(packet: PacketType) -> String {
-    match packet {
-        PacketType::ConnAck => "a CONNACK that accepts the connection".to_string(),
-        other => other.to_string(),
-    }
 }
 
 /// A CONNECT that names no client: `{client}-` and the connection's name.
