@@ -111,7 +111,7 @@ fn run(cli: &Cli) -> Result<bool, String> {
     );
     let started = Instant::now();
     let results = suite::run_all(&selected, &settings, cli.jobs, &|result| {
-        if let Outcome::Failed(_) = result.outcome {
+        if let Outcome::Failed(_) | Outcome::Flaky { .. } = result.outcome {
             progress.set_message(format!("failed: {}", result.instance.name()));
         }
         progress.inc(1);
@@ -120,7 +120,10 @@ fn run(cli: &Cli) -> Result<bool, String> {
     let report = Report::new(broker.name(), settings.run_id.clone(), started.elapsed().as_millis() as u64, &results);
 
     for result in &report.results {
-        if result.outcome == "failed" {
+        if let Some(rate) = &result.pass_rate {
+            println!("FLAKY (passed {rate} runs) {}: {}", result.name, result.title);
+            println!("{}", result.detail.as_deref().unwrap_or_default());
+        } else if result.outcome == "failed" {
             println!("FAILED {}: {}\n{}", result.name, result.title, result.detail.as_deref().unwrap_or_default());
         }
     }
@@ -145,7 +148,7 @@ fn run(cli: &Cli) -> Result<bool, String> {
             }
             Ok(differences.is_empty())
         }
-        None => Ok(report.summary.failed == 0),
+        None => Ok(report.summary.failed + report.summary.flaky == 0),
     }
 }
 

@@ -46,6 +46,12 @@ impl Settings {
 pub enum Outcome {
     Passed,
     Failed(Failure),
+    /// Failed, then passed at least once when run again: the pass rate, and the first failure.
+    Flaky {
+        passed: usize,
+        runs: usize,
+        failure: Failure,
+    },
     Skipped(String),
 }
 

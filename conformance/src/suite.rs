@@ -64,14 +64,42 @@ pub struct InstanceResult {
     pub duration: Duration,
 }
 
-/// Runs `instance`, once it is its turn.
+/// How many times a failed run is run again, to tell a failure from a flaky outcome.
+pub const RERUNS: usize = 4;
+
+/// Keeps the names of a run's attempts apart: attempt `n` is numbered `number + n * this`.
+const ATTEMPT_STRIDE: usize = 10_000;
+
+/// Runs `instance`, once it is its turn. A run that fails (other than by the broker ceasing to
+/// serve) is run [`RERUNS`] times again, each with names of its own: if any of them passes, the
+/// outcome is flaky, with its pass rate, never silently a pass or a failure.
 pub fn run_one(instance: &Instance, settings: &Settings) -> InstanceResult {
     let alone = runs_alone(instance);
     let _alone = alone.then(|| TURNS.write().unwrap_or_else(PoisonError::into_inner));
     let _together = (!alone).then(|| TURNS.read().unwrap_or_else(PoisonError::into_inner));
     let started = Instant::now();
-    let outcome = runner::run(&instance.scenario, instance.version, instance.number, settings);
+    let attempt =
+        |n: usize| runner::run(&instance.scenario, instance.version, instance.number + n * ATTEMPT_STRIDE, settings);
+    let outcome = judge_attempts(attempt(0), (1..=RERUNS).map(attempt));
     InstanceResult { instance: instance.clone(), outcome, duration: started.elapsed() }
+}
+
+/// The outcome of a run from its first attempt and, if that failed, the attempts after it.
+fn judge_attempts(first: Outcome, again: impl Iterator<Item = Outcome>) -> Outcome {
+    let failure = match first {
+        Outcome::Failed(failure) if !failure.stopped_serving => failure,
+        other => return other,
+    };
+    let mut runs = 1;
+    let mut passed = 0;
+    for outcome in again {
+        runs += 1;
+        passed += usize::from(outcome == Outcome::Passed);
+    }
+    match passed {
+        0 => Outcome::Failed(failure),
+        _ => Outcome::Flaky { passed, runs, failure },
+    }
 }
 
 /// Runs every instance on `jobs` threads (in [`start_order`]), telling `done` as each
@@ -119,6 +147,25 @@ mod tests {
         assert_eq!(names, ["a@3.1.1", "a@5.0", "b@5.0"]);
         let numbers: Vec<usize> = instances.iter().map(|instance| instance.number).collect();
         assert_eq!(numbers, [0, 1, 2]);
+    }
+
+    fn failure() -> Outcome {
+        Outcome::Failed(runner::Failure {
+            step: 1,
+            step_text: "s".into(),
+            message: "m".into(),
+            received: vec![],
+            stopped_serving: false,
+        })
+    }
+
+    #[test]
+    fn a_failure_that_passes_when_run_again_is_flaky_with_its_pass_rate() {
+        let again = [Outcome::Passed, failure(), Outcome::Passed, failure()];
+        let Outcome::Flaky { passed, runs, .. } = judge_attempts(failure(), again.into_iter()) else { panic!() };
+        assert_eq!((passed, runs), (2, 5));
+        assert_eq!(judge_attempts(failure(), [failure(), failure()].into_iter()), failure());
+        assert_eq!(judge_attempts(Outcome::Passed, [failure()].into_iter()), Outcome::Passed, "not run again");
     }
 
     #[test]

@@ -35,6 +35,10 @@ fn main() {
             Trial::test(instance.name(), move || match run_one(&instance, &settings).outcome {
                 Outcome::Passed | Outcome::Skipped(_) => Ok(()),
                 Outcome::Failed(failure) => Err(Failed::from(format!("{}\n{failure}", instance.scenario.title))),
+                Outcome::Flaky { passed, runs, failure } => Err(Failed::from(format!(
+                    "{}\nflaky: passed {passed} of {runs} runs; the first failed:\n{failure}",
+                    instance.scenario.title
+                ))),
             })
         })
         .collect();
