@@ -19,6 +19,7 @@ pub mod liveness;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+mod spec_bytes;
 pub mod suite;
 mod target;
 pub mod template;

@@ -18,6 +18,7 @@ use crate::scenario::{
     CHECKED_AREAS, ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, RepeatStep,
     Scenario, SendStep, Step,
 };
+use crate::spec_bytes;
 use crate::template::{Context, Matcher, PacketTemplate, parse_hex};
 
 /// What every scenario of a run shares.
@@ -273,7 +274,13 @@ impl<'a> Run<'a> {
             Step::Connect(step) => self.connect(step),
             Step::Open { conn } => self.open(conn),
             Step::Send(step) => self.send(step),
-            Step::Expect(step) => self.expect_any_order(&step.conn, std::slice::from_ref(&step.packet), step.within_ms),
+            Step::Expect(step) => {
+                let received = self.expect_packets(&step.conn, std::slice::from_ref(&step.packet), step.within_ms)?;
+                match (step.bytes.get(&self.spec_version()), received.first()) {
+                    (Some(spec), Some(received)) => same_bytes(spec, &received.bytes),
+                    _ => Ok(()),
+                }
+            }
             Step::ExpectAnyOrder(ExpectAnyOrderStep { conn, packets, within_ms }) => {
                 self.expect_any_order(conn, packets, *within_ms)
             }
@@ -373,11 +380,21 @@ impl<'a> Run<'a> {
             .map_err(|error| format!("scenario error: {error}"))?;
         self.send_packet(&step.conn, &Packet::Connect(Box::new(connect)))?;
         let connack = PacketTemplate::Connack(step.connack.clone());
-        self.expect_any_order(&step.conn, std::slice::from_ref(&connack), DEFAULT_WITHIN_MS)
+        let received = self.expect_packets(&step.conn, std::slice::from_ref(&connack), DEFAULT_WITHIN_MS)?;
+        match (self.version, spec_bytes::connack_v311(&step.connack), received.first()) {
+            (ProtocolVersion::V311, Some(spec), Some(received)) => same_bytes(&spec, &received.bytes),
+            _ => Ok(()),
+        }
     }
 
     fn send(&mut self, step: &SendStep) -> StepResult {
         let bytes = match step.what() {
+            // The bytes written from the specification, which the template was shown to
+            // encode to when the scenario loaded (`spec_bytes`).
+            Some(Outgoing::Packet(_)) if step.bytes.contains_key(&self.spec_version()) => {
+                let spec = &step.bytes[&self.spec_version()];
+                parse_hex(spec).map_err(|error| format!("scenario error: {error}"))?
+            }
             Some(Outgoing::Packet(template)) => {
                 let packet = template
                     .build(self.version, &default_client_id(&step.conn), &self.context)
@@ -451,8 +468,26 @@ impl<'a> Run<'a> {
         Ok(incoming)
     }
 
-    /// The next `templates.len()` packets must match the templates, one each, in any order.
     fn expect_any_order(&mut self, conn: &str, templates: &[PacketTemplate], within_ms: u64) -> StepResult {
+        self.expect_packets(conn, templates, within_ms).map(drop)
+    }
+
+    fn spec_version(&self) -> SpecVersion {
+        match self.version {
+            ProtocolVersion::V311 => SpecVersion::V3_1_1,
+            _ => SpecVersion::V5_0,
+        }
+    }
+
+    /// The next `templates.len()` packets must match the templates, one each, in any order;
+    /// they come back in the order they arrived.
+    fn expect_packets(
+        &mut self,
+        conn: &str,
+        templates: &[PacketTemplate],
+        within_ms: u64,
+    ) -> Result<Vec<Received>, String> {
+        let mut arrived = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(within_ms);
         let mut waiting: Vec<&PacketTemplate> = templates.iter().collect();
         while !waiting.is_empty() {
@@ -475,6 +510,7 @@ impl<'a> Run<'a> {
             match matched {
                 Some(index) => {
                     waiting.remove(index);
+                    arrived.push(received);
                 }
                 None => {
                     return Err(format!(
@@ -486,7 +522,7 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        Ok(())
+        Ok(arrived)
     }
 
     /// Matches on a copy of the variables, kept only if the packet matches, so that a failed
@@ -543,6 +579,19 @@ impl<'a> Run<'a> {
                 Err(format!("expected nothing for {for_ms} ms, received {}", received.packet.packet_type()))
             }
         }
+    }
+}
+
+/// The broker's packet is exactly the bytes the specification gives (`spec`, hex).
+fn same_bytes(spec: &str, received: &[u8]) -> StepResult {
+    let spec = parse_hex(spec).map_err(|error| format!("scenario error: {error}"))?;
+    match spec[..] == received[..] {
+        true => Ok(()),
+        false => Err(format!(
+            "the packet matched its template, but its bytes are {}, not the specification's {}",
+            crate::template::hex(received),
+            crate::template::hex(&spec)
+        )),
     }
 }
 

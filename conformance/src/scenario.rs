@@ -237,6 +237,11 @@ pub struct SendStep {
     /// Sends the bytes one at a time, this many milliseconds apart, as a slow client would.
     #[serde(default)]
     pub one_byte_every_ms: Option<u64>,
+    /// Per version, the bytes the specification gives for `packet`, written by hand: the
+    /// template must encode to exactly these (checked when the scenario loads, see
+    /// [`crate::spec_bytes`]).
+    #[serde(default)]
+    pub bytes: BTreeMap<SpecVersion, String>,
 }
 
 /// What a send step sends.
@@ -264,6 +269,11 @@ pub struct ExpectStep {
     pub packet: PacketTemplate,
     #[serde(default = "default_within")]
     pub within_ms: u64,
+    /// Per version, the exact bytes the broker must send, written by hand from the
+    /// specification, checked as well as the template (which they must match, checked when
+    /// the scenario loads): the verdict does not rest on verimqtt's decoder alone.
+    #[serde(default)]
+    pub bytes: BTreeMap<SpecVersion, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -364,7 +374,8 @@ impl Scenario {
             }
         }
         validate_steps(&self.steps, &mut Vec::new(), "step").or_else(invalid)?;
-        self.validate_closes().or_else(invalid)
+        self.validate_closes().or_else(invalid)?;
+        crate::spec_bytes::check(self).or_else(invalid)
     }
 
     /// Every close a 5.0 run expects is exact: silent, or with the one reason the broker must
