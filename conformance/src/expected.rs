@@ -72,6 +72,12 @@ impl Expected {
         serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
     }
 
+    /// The runs expected to be flaky, which the suite runs every time as often as a failure.
+    pub fn flaky_runs(&self) -> BTreeSet<String> {
+        let flaky = self.deviations.iter().filter(|(_, deviation)| deviation.outcome == DeviationOutcome::Flaky);
+        flaky.map(|(name, _)| name.clone()).collect()
+    }
+
     /// Every difference between the report and the expectations: an outcome that changed, and
     /// a deviation naming a scenario run that does not exist (`known` holds every name).
     pub fn compare(&self, report: &Report, known: &BTreeSet<String>) -> Vec<String> {

@@ -101,7 +101,10 @@ fn run(cli: &Cli) -> Result<bool, String> {
     // 3.1.1 unless only 5.0 runs.
     let only_5 = !selected.is_empty() && selected.iter().all(|instance| instance.version == SpecVersion::V5_0);
     let sentinel_version = if only_5 { SpecVersion::V5_0 } else { SpecVersion::V3_1_1 };
-    let settings = Settings::open(broker.address(), unsupported, sentinel_version)?;
+    let mut settings = Settings::open(broker.address(), unsupported, sentinel_version)?;
+    if let Some(expected) = &expected {
+        settings.flaky = expected.flaky_runs();
+    }
     eprintln!("running {} scenario runs against {} (run {})", selected.len(), broker.name(), settings.run_id);
 
     let progress = ProgressBar::new(selected.len() as u64);

@@ -32,6 +32,9 @@ pub struct Settings {
     /// The connection held for the whole run whose loss shows a restart; without it the
     /// liveness check only probes.
     pub sentinel: Option<Arc<Sentinel>>,
+    /// Runs (`<id>@<version>`) known to be flaky: run every time as often as a failure is, so
+    /// that their pass rate is measured even when the first attempt passes.
+    pub flaky: BTreeSet<String>,
 }
 
 impl Settings {
@@ -39,7 +42,7 @@ impl Settings {
     pub fn open(address: SocketAddr, unsupported: BTreeSet<Feature>, version: SpecVersion) -> Result<Settings, String> {
         let run_id = new_run_id();
         let sentinel = Sentinel::open(address, protocol_version(version), format!("v{run_id}-sentinel"))?;
-        Ok(Settings { address, run_id, unsupported, sentinel: Some(sentinel) })
+        Ok(Settings { address, run_id, unsupported, sentinel: Some(sentinel), flaky: BTreeSet::new() })
     }
 }
 
@@ -223,6 +226,9 @@ struct Run<'a> {
     broker_closed: bool,
     /// The connections the broker accepted with a successful CONNACK.
     accepted: BTreeSet<String>,
+    /// The Maximum Packet Size each connection's CONNECT declared: the broker never sends a
+    /// larger packet on it [MQTT-3.1.2-24] (5.0).
+    maximum_packet_size: HashMap<String, usize>,
 }
 
 type StepResult = Result<(), String>;
@@ -240,6 +246,7 @@ impl<'a> Run<'a> {
             failed_conn: None,
             broker_closed: false,
             accepted: BTreeSet::new(),
+            maximum_packet_size: HashMap::new(),
         }
     }
 
@@ -355,6 +362,7 @@ impl<'a> Run<'a> {
         self.connections.insert(conn.to_string(), connection);
         self.received.insert(conn.to_string(), Vec::new());
         self.accepted.remove(conn);
+        self.maximum_packet_size.remove(conn);
         Ok(())
     }
 
@@ -399,6 +407,7 @@ impl<'a> Run<'a> {
                 let packet = template
                     .build(self.version, &default_client_id(&step.conn), &self.context)
                     .map_err(|error| format!("scenario error: {error}"))?;
+                self.note_maximum_packet_size(&step.conn, &packet);
                 self.encode(&packet)?
             }
             Some(Outgoing::Hex(hex)) => parse_hex(hex).map_err(|error| format!("scenario error: {error}"))?,
@@ -415,8 +424,18 @@ impl<'a> Run<'a> {
     }
 
     fn send_packet(&mut self, conn: &str, packet: &Packet) -> StepResult {
+        self.note_maximum_packet_size(conn, packet);
         let bytes = self.encode(packet)?;
         self.send_bytes(conn, &bytes, None)
+    }
+
+    fn note_maximum_packet_size(&mut self, conn: &str, packet: &Packet) {
+        if let Packet::Connect(connect) = packet {
+            match connect.properties.maximum_packet_size {
+                Some(size) => self.maximum_packet_size.insert(conn.to_string(), size.get() as usize),
+                None => self.maximum_packet_size.remove(conn),
+            };
+        }
     }
 
     /// Sends `bytes` at once, or one byte every `pace` milliseconds.
@@ -452,6 +471,16 @@ impl<'a> Run<'a> {
                 match &incoming {
                     Some(Incoming::Packet(received)) => {
                         self.received.entry(conn.to_string()).or_default().push(received.to_string());
+                        if let Some(&maximum) = self.maximum_packet_size.get(conn) {
+                            if received.bytes.len() > maximum {
+                                return Err(format!(
+                                    "the broker sent a {} of {} bytes, over the Maximum Packet Size of {maximum} the client \
+                                     declared in CONNECT [MQTT-3.1.2-24]",
+                                    received.packet.packet_type(),
+                                    received.bytes.len()
+                                ));
+                            }
+                        }
                         if matches!(&received.packet, Packet::ConnAck(connack) if !connack.reason_code.is_failure()) {
                             self.accepted.insert(conn.to_string());
                         }
@@ -643,7 +672,7 @@ mod tests {
     }
 
     fn settings_without_sentinel(address: SocketAddr) -> Settings {
-        Settings { address, run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None }
+        Settings { address, run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None, flaky: BTreeSet::new() }
     }
 
     /// Where a broker listened that has stopped.
@@ -824,6 +853,31 @@ mod tests {
         );
         assert_eq!(outcome, Outcome::Passed);
         assert!(started.elapsed() >= Duration::from_millis(5 * 20), "a CONNECT of 21 bytes or more, paced");
+    }
+
+    /// A broker that answers the first bytes it reads with `reply`, then holds the connection.
+    fn scripted_broker(reply: &'static [u8]) -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let _ = stream.read(&mut [0; 256]);
+            let _ = stream.write_all(reply);
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        address
+    }
+
+    #[test]
+    fn a_packet_over_the_clients_maximum_packet_size_fails_the_step() {
+        let connack = &[0x20, 0x09, 0x00, 0x00, 0x06, 0x22, 0x00, 0x0a, 0x21, 0x00, 0x14];
+        let settings = settings_without_sentinel(scripted_broker(connack));
+        let mut run = Run::new(&settings, ProtocolVersion::V5, Context::new("r".into(), "c".into()));
+        let steps: Vec<Step> =
+            serde_json::from_str(r#"[{"connect": {"conn": "c", "properties": {"maximum_packet_size": 10}}}]"#).unwrap();
+        let failure = run.all(&steps).unwrap_err();
+        assert!(failure.message.contains("over the Maximum Packet Size of 10"), "{failure}");
     }
 
     #[test]

@@ -80,8 +80,38 @@ pub fn run_one(instance: &Instance, settings: &Settings) -> InstanceResult {
     let started = Instant::now();
     let attempt =
         |n: usize| runner::run(&instance.scenario, instance.version, instance.number + n * ATTEMPT_STRIDE, settings);
-    let outcome = judge_attempts(attempt(0), (1..=RERUNS).map(attempt));
+    let outcome = match settings.flaky.contains(&instance.name()) {
+        true => judge_repeated((0..=RERUNS).map(attempt)),
+        false => judge_attempts(attempt(0), (1..=RERUNS).map(attempt)),
+    };
     InstanceResult { instance: instance.clone(), outcome, duration: started.elapsed() }
+}
+
+/// The outcome of a run known to be flaky, from all its attempts: passed only if every one
+/// passed, failed only if none did.
+fn judge_repeated(mut attempts: impl Iterator<Item = Outcome>) -> Outcome {
+    let Some(first) = attempts.next() else { return Outcome::Passed };
+    let mut failure = match first {
+        Outcome::Failed(failure) if !failure.stopped_serving => Some(failure),
+        Outcome::Passed => None,
+        other => return other,
+    };
+    let (mut runs, mut passed) = (1, usize::from(failure.is_none()));
+    for outcome in attempts {
+        runs += 1;
+        match outcome {
+            Outcome::Passed => passed += 1,
+            Outcome::Failed(other) => {
+                failure.get_or_insert(other);
+            }
+            _ => {}
+        }
+    }
+    match (failure, passed) {
+        (None, _) => Outcome::Passed,
+        (Some(failure), 0) => Outcome::Failed(failure),
+        (Some(failure), _) => Outcome::Flaky { passed, runs, failure },
+    }
 }
 
 /// The outcome of a run from its first attempt and, if that failed, the attempts after it.
@@ -169,6 +199,15 @@ mod tests {
     }
 
     #[test]
+    fn a_run_known_to_be_flaky_is_judged_on_every_attempt() {
+        let mixed = [Outcome::Passed, failure(), Outcome::Passed];
+        let Outcome::Flaky { passed, runs, .. } = judge_repeated(mixed.into_iter()) else { panic!() };
+        assert_eq!((passed, runs), (2, 3));
+        assert_eq!(judge_repeated([Outcome::Passed, Outcome::Passed].into_iter()), Outcome::Passed);
+        assert_eq!(judge_repeated([failure(), failure()].into_iter()), failure());
+    }
+
+    #[test]
     fn robustness_runs_start_first() {
         let instances = instances(vec![scenario("a/x", r#"["5.0"]"#), scenario("robustness/y", r#"["3.1.1", "5.0"]"#)]);
         assert_eq!(start_order(&instances), [1, 2, 0]);
@@ -183,6 +222,7 @@ mod tests {
             run_id: "test0".to_string(),
             unsupported: Default::default(),
             sentinel: None,
+            flaky: Default::default(),
         };
         let seen = AtomicUsize::new(0);
         let results = run_all(&instances, &settings, 3, &|_| {
