@@ -23,6 +23,7 @@ mod spec_bytes;
 pub mod suite;
 mod target;
 pub mod template;
+mod uncovered;
 
 use std::path::PathBuf;
 

@@ -194,6 +194,7 @@ impl Report {
                 );
             }
         }
+        md.push_str(&uncovered_section(&self.results));
         let broken: Vec<String> = self
             .coverage
             .iter()
@@ -242,6 +243,35 @@ impl Report {
         }
         md
     }
+}
+
+/// Every MUST binding the server that no scenario in the run cites, with why
+/// (`conformance/uncovered.json`).
+fn uncovered_section(results: &[ScenarioResult]) -> String {
+    let reasons = crate::uncovered::reasons();
+    let mut md = String::new();
+    for version in SpecVersion::ALL {
+        if !results.iter().any(|result| result.version == version) {
+            continue;
+        }
+        let cited: BTreeSet<&String> =
+            results.iter().filter(|result| result.version == version).flat_map(|result| &result.statements).collect();
+        let uncovered: Vec<_> = catalogue()
+            .statements(version)
+            .filter(|statement| statement.level == Level::Must && statement.binds != Binds::Client)
+            .filter(|statement| !cited.contains(&statement.id))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\n### MQTT {version}: server statements no scenario of this run checks ({})\n",
+            uncovered.len()
+        );
+        for statement in uncovered {
+            let why = reasons[&version].get(&statement.id).map_or("not among the scenarios that ran", String::as_str);
+            let _ = writeln!(md, "- `{}` {} *Why not:* {why}", statement.id, statement.summary);
+        }
+    }
+    md
 }
 
 fn percent(part: usize, whole: usize) -> String {
