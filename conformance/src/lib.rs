@@ -16,6 +16,7 @@ mod connection;
 mod embedded;
 pub mod expected;
 pub mod liveness;
+pub mod matrix;
 pub mod report;
 pub mod runner;
 pub mod scenario;
