@@ -13,6 +13,7 @@
 
 mod closing;
 mod connection;
+pub mod credentials;
 mod embedded;
 pub mod expected;
 pub mod liveness;

@@ -55,6 +55,12 @@ struct Cli {
     /// Scenario runs at once.
     #[arg(long, default_value_t = 32)]
     jobs: usize,
+    /// The user name every CONNECT carries that names none (for a broker that requires one).
+    #[arg(long, value_name = "NAME", requires = "password")]
+    username: Option<String>,
+    /// The password that goes with --username.
+    #[arg(long, value_name = "PASSWORD", requires = "username")]
+    password: Option<String>,
     /// Where the scenarios are (default: the suite's own).
     #[arg(long, value_name = "DIR")]
     scenarios: Option<PathBuf>,
@@ -95,6 +101,9 @@ fn run(cli: &Cli) -> Result<bool, String> {
         .map(|name| Feature::from_name(name).ok_or_else(|| format!("--without {name}: no such feature")))
         .collect::<Result<BTreeSet<_>, _>>()?;
     let expected = cli.expected.as_deref().map(Expected::load).transpose()?;
+    if let (Some(username), Some(password)) = (&cli.username, &cli.password) {
+        verimqtt_conformance::credentials::set(username, password)?;
+    }
 
     let broker = TargetBroker::start(cli.broker.as_deref())?;
     // The sentinel connection watches for a restart through the whole run (see `liveness`);

@@ -418,6 +418,16 @@ impl<'a> Run<'a> {
 
     fn encode(&self, packet: &Packet) -> Result<Vec<u8>, String> {
         let mut bytes = BytesMut::new();
+        let with_credentials;
+        let packet = match packet {
+            Packet::Connect(connect) => {
+                let mut connect = connect.clone();
+                crate::credentials::apply(&mut connect);
+                with_credentials = Packet::Connect(connect);
+                &with_credentials
+            }
+            other => other,
+        };
         codec::encode(packet, self.version, &mut bytes)
             .map_err(|error| format!("scenario error: the packet cannot be encoded: {error}"))?;
         Ok(bytes.to_vec())

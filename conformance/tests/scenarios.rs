@@ -19,6 +19,9 @@ fn main() {
     // Scenarios spend their time waiting on the broker, and keep apart by their names: run many
     // at once unless told otherwise.
     arguments.test_threads.get_or_insert(16);
+    if let (Ok(username), Ok(password)) = (std::env::var("MQTT_USERNAME"), std::env::var("MQTT_PASSWORD")) {
+        verimqtt_conformance::credentials::set(&username, &password).unwrap_or_else(|error| panic!("{error}"));
+    }
     let scenarios = Scenario::load_all(&scenarios_dir()).unwrap_or_else(|error| panic!("{error}"));
     let broker = TargetBroker::start(None).unwrap_or_else(|error| panic!("{error}"));
     // The sentinel connection watches for a restart through the whole run (see `liveness`).
