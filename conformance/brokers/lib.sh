@@ -1,5 +1,5 @@
 # Shared by the broker scripts beside it: each script is `<name> install | start PORT |
-# describe | runs`, installs its broker from a package registry into $BROKERS_DIR (never into
+# describe | runs | stop` (stop: what outlives the broker's process group, if anything), installs its broker from a package registry into $BROKERS_DIR (never into
 # the repository), and starts it on 127.0.0.1 in the foreground.
 #
 # `runs` prints one line per suite run the broker needs: a port offset, then suite flags
@@ -46,6 +46,7 @@ main() {
         start) install; start "${2:?start needs a port}" ;;
         describe) describe ;;
         runs) if declare -F runs >/dev/null; then runs; else echo 0; fi ;;
-        *) echo "usage: $0 install | start PORT | describe | runs" >&2; exit 2 ;;
+        stop) if declare -F stop >/dev/null; then stop; fi ;;
+        *) echo "usage: $0 install | start PORT | describe | runs | stop" >&2; exit 2 ;;
     esac
 }
