@@ -11,16 +11,21 @@
 //! - which broker: `MQTT_BROKER`, or the embedded one ([`TargetBroker`]), run in a child
 //!   process so that its crash does not end the suite ([`serve_embedded_if_asked`]).
 
+mod closing;
 mod connection;
+pub mod credentials;
 mod embedded;
 pub mod expected;
 pub mod liveness;
+pub mod matrix;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+mod spec_bytes;
 pub mod suite;
 mod target;
 pub mod template;
+mod uncovered;
 
 use std::path::PathBuf;
 

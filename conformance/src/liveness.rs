@@ -206,6 +206,7 @@ fn connect(address: SocketAddr, version: ProtocolVersion, client_id: &str) -> Re
     let mut connection = Connection::open(address, version).map_err(|error| error.to_string())?;
     let mut connect = Connect::new(version, MqttString::try_from(client_id).map_err(|error| error.to_string())?);
     connect.keep_alive = SENTINEL_KEEP_ALIVE;
+    crate::credentials::apply(&mut connect);
     send(&mut connection, &Packet::Connect(Box::new(connect)), version)?;
     match next(&mut connection)? {
         Packet::ConnAck(connack) if !connack.reason_code.is_failure() => {

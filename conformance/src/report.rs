@@ -25,6 +25,8 @@ pub struct Report {
 pub struct Counts {
     pub passed: usize,
     pub failed: usize,
+    /// Failed, and passed when run again.
+    pub flaky: usize,
     pub skipped: usize,
 }
 
@@ -33,12 +35,13 @@ impl Counts {
         match outcome {
             Outcome::Passed => self.passed += 1,
             Outcome::Failed(_) => self.failed += 1,
+            Outcome::Flaky { .. } => self.flaky += 1,
             Outcome::Skipped(_) => self.skipped += 1,
         }
     }
 
     pub fn total(&self) -> usize {
-        self.passed + self.failed + self.skipped
+        self.passed + self.failed + self.flaky + self.skipped
     }
 }
 
@@ -49,8 +52,11 @@ pub struct ScenarioResult {
     pub title: String,
     pub version: SpecVersion,
     pub statements: Vec<String>,
-    /// "passed", "failed" or "skipped".
+    /// "passed", "failed", "flaky" or "skipped".
     pub outcome: &'static str,
+    /// For a flaky run: passes out of runs, as "2/5".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass_rate: Option<String>,
     /// For a failure: the step, what went wrong and the bytes received; for a skip: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -84,6 +90,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Passed => "passed",
         Outcome::Failed(_) => "failed",
+        Outcome::Flaky { .. } => "flaky",
         Outcome::Skipped(_) => "skipped",
     }
 }
@@ -117,6 +124,7 @@ impl Report {
             match result.outcome {
                 "passed" => counts.passed += 1,
                 "failed" => counts.failed += 1,
+                "flaky" => counts.flaky += 1,
                 _ => counts.skipped += 1,
             }
         }
@@ -125,19 +133,21 @@ impl Report {
 
     /// A table of the outcomes per area and version, for the terminal.
     pub fn summary_table(&self) -> String {
-        let mut table = format!("{:<14} {:<8} {:>6} {:>6} {:>7}\n", "area", "version", "passed", "failed", "skipped");
-        for ((area, version), counts) in self.by_area() {
+        let mut table = format!(
+            "{:<14} {:<8} {:>6} {:>6} {:>6} {:>7}\n",
+            "area", "version", "passed", "failed", "flaky", "skipped"
+        );
+        let mut row = |area: &str, version: &str, c: &Counts| {
             let _ = writeln!(
                 table,
-                "{area:<14} {:<8} {:>6} {:>6} {:>7}",
-                version.as_str(),
-                counts.passed,
-                counts.failed,
-                counts.skipped
+                "{area:<14} {version:<8} {:>6} {:>6} {:>6} {:>7}",
+                c.passed, c.failed, c.flaky, c.skipped
             );
+        };
+        for ((area, version), counts) in self.by_area() {
+            row(&area, version.as_str(), &counts);
         }
-        let s = &self.summary;
-        let _ = writeln!(table, "{:<14} {:<8} {:>6} {:>6} {:>7}", "all", "", s.passed, s.failed, s.skipped);
+        row("all", "", &self.summary);
         table
     }
 
@@ -147,17 +157,22 @@ impl Report {
         let _ = writeln!(md, "# MQTT conformance report: {}\n", self.broker);
         let _ = writeln!(
             md,
-            "{} scenario runs in {:.1} s (run `{}`): **{} passed, {} failed, {} skipped**.\n",
+            "{} scenario runs in {:.1} s (run `{}`): **{} passed, {} failed, {} flaky, {} skipped**. \
+             A failed run is run {} times again; one that then passes is flaky, shown with its pass rate.\n",
             s.total(),
             self.duration_ms as f64 / 1000.0,
             self.run_id,
             s.passed,
             s.failed,
-            s.skipped
+            s.flaky,
+            s.skipped,
+            crate::suite::RERUNS
         );
-        md.push_str("## Outcomes\n\n| area | version | passed | failed | skipped |\n|---|---|---|---|---|\n");
-        for ((area, version), counts) in self.by_area() {
-            let _ = writeln!(md, "| {area} | {version} | {} | {} | {} |", counts.passed, counts.failed, counts.skipped);
+        md.push_str(
+            "## Outcomes\n\n| area | version | passed | failed | flaky | skipped |\n|---|---|---|---|---|---|\n",
+        );
+        for ((area, version), c) in self.by_area() {
+            let _ = writeln!(md, "| {area} | {version} | {} | {} | {} | {} |", c.passed, c.failed, c.flaky, c.skipped);
         }
         md.push_str("\n## Catalogue coverage\n\nStatements checked by at least one scenario that ran. ");
         md.push_str("Those binding the server (or both sides) are what a broker can be held to.\n\n");
@@ -179,6 +194,7 @@ impl Report {
                 );
             }
         }
+        md.push_str(&uncovered_section(&self.results));
         let broken: Vec<String> = self
             .coverage
             .iter()
@@ -201,14 +217,17 @@ impl Report {
                 stopped.join(", ")
             );
         }
-        let failures: Vec<&ScenarioResult> = self.results.iter().filter(|result| result.outcome == "failed").collect();
+        let failures: Vec<&ScenarioResult> =
+            self.results.iter().filter(|result| matches!(result.outcome, "failed" | "flaky")).collect();
         if !failures.is_empty() {
             md.push_str("\n## Failures\n");
             for failure in failures {
+                let rate = failure.pass_rate.as_ref().map(|rate| format!(" (flaky: passed {rate} runs)"));
                 let _ = writeln!(
                     md,
-                    "\n### `{}`\n\n{}\n\nStatements: {}\n",
+                    "\n### `{}`{}\n\n{}\n\nStatements: {}\n",
                     failure.name,
+                    rate.unwrap_or_default(),
                     failure.title,
                     failure.statements.join(", ")
                 );
@@ -226,6 +245,35 @@ impl Report {
     }
 }
 
+/// Every MUST binding the server that no scenario in the run cites, with why
+/// (`conformance/uncovered.json`).
+fn uncovered_section(results: &[ScenarioResult]) -> String {
+    let reasons = crate::uncovered::reasons();
+    let mut md = String::new();
+    for version in SpecVersion::ALL {
+        if !results.iter().any(|result| result.version == version) {
+            continue;
+        }
+        let cited: BTreeSet<&String> =
+            results.iter().filter(|result| result.version == version).flat_map(|result| &result.statements).collect();
+        let uncovered: Vec<_> = catalogue()
+            .statements(version)
+            .filter(|statement| statement.level == Level::Must && statement.binds != Binds::Client)
+            .filter(|statement| !cited.contains(&statement.id))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\n### MQTT {version}: server statements no scenario of this run checks ({})\n",
+            uncovered.len()
+        );
+        for statement in uncovered {
+            let why = reasons[&version].get(&statement.id).map_or("not among the scenarios that ran", String::as_str);
+            let _ = writeln!(md, "- `{}` {} *Why not:* {why}", statement.id, statement.summary);
+        }
+    }
+    md
+}
+
 fn percent(part: usize, whole: usize) -> String {
     if whole == 0 { "-".to_string() } else { format!("{:.0}%", 100.0 * part as f64 / whole as f64) }
 }
@@ -239,9 +287,13 @@ fn scenario_result(result: &InstanceResult) -> ScenarioResult {
         version,
         statements: scenario.statements.get(&version).cloned().unwrap_or_default(),
         outcome: outcome_name(&result.outcome),
+        pass_rate: match &result.outcome {
+            Outcome::Flaky { passed, runs, .. } => Some(format!("{passed}/{runs}")),
+            _ => None,
+        },
         detail: match &result.outcome {
             Outcome::Passed => None,
-            Outcome::Failed(failure) => Some(failure.to_string()),
+            Outcome::Failed(failure) | Outcome::Flaky { failure, .. } => Some(failure.to_string()),
             Outcome::Skipped(why) => Some(why.clone()),
         },
         stopped_serving: matches!(&result.outcome, Outcome::Failed(failure) if failure.stopped_serving),
@@ -261,7 +313,7 @@ fn coverage(results: &[InstanceResult]) -> Vec<Coverage> {
                 match &result.outcome {
                     Outcome::Passed => checked.extend(ids.cloned()),
                     Outcome::Failed(failure) if failure.stopped_serving => checked.extend(ids.cloned()),
-                    Outcome::Failed(_) => {
+                    Outcome::Failed(_) | Outcome::Flaky { .. } => {
                         for id in ids {
                             checked.insert(id.clone());
                             broken.insert(id.clone());
@@ -327,7 +379,7 @@ mod tests {
     #[test]
     fn coverage_counts_statements_checked_and_broken_per_version() {
         let report = Report::new("test".into(), "r".into(), 10, &results());
-        assert_eq!(report.summary, Counts { passed: 1, failed: 1, skipped: 0 });
+        assert_eq!(report.summary, Counts { passed: 1, failed: 1, flaky: 0, skipped: 0 });
         let v5 = report.coverage.iter().find(|coverage| coverage.version == SpecVersion::V5_0).unwrap();
         let must = v5.levels.iter().find(|level| level.level == "must").unwrap();
         assert_eq!(must.checked, 2);
@@ -354,8 +406,8 @@ mod tests {
     #[test]
     fn the_markdown_report_shows_outcomes_coverage_and_failures() {
         let markdown = Report::new("mqtt://127.0.0.1:1883".into(), "r".into(), 1500, &results()).to_markdown();
-        assert!(markdown.contains("**1 passed, 1 failed, 0 skipped**"), "{markdown}");
-        assert!(markdown.contains("| connect | 5.0 | 0 | 1 | 0 |"), "{markdown}");
+        assert!(markdown.contains("**1 passed, 1 failed, 0 flaky, 0 skipped**"), "{markdown}");
+        assert!(markdown.contains("| connect | 5.0 | 0 | 1 | 0 | 0 |"), "{markdown}");
         assert!(markdown.contains("### `connect/first@5.0`"), "{markdown}");
         assert!(markdown.contains("still open"), "{markdown}");
     }

@@ -8,15 +8,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use verimqtt::codec::{self, Packet, PacketType, ProtocolVersion};
+use verimqtt::codec::{self, Packet, ProtocolVersion};
 use verimqtt_spec::catalogue::SpecVersion;
 
+use crate::closing;
 use crate::connection::{Connection, ConnectionError, Incoming, Received};
 use crate::liveness::{self, PROBE_CONN, Sentinel};
 use crate::scenario::{
     CHECKED_AREAS, ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, RepeatStep,
     Scenario, SendStep, Step,
 };
+use crate::spec_bytes;
 use crate::template::{Context, Matcher, PacketTemplate, parse_hex};
 
 /// What every scenario of a run shares.
@@ -30,14 +32,17 @@ pub struct Settings {
     /// The connection held for the whole run whose loss shows a restart; without it the
     /// liveness check only probes.
     pub sentinel: Option<Arc<Sentinel>>,
+    /// Runs (`<id>@<version>`) known to be flaky: run every time as often as a failure is, so
+    /// that their pass rate is measured even when the first attempt passes.
+    pub flaky: BTreeSet<String>,
 }
 
 impl Settings {
     /// The settings of a new run against `address`, its sentinel connected in `version`.
     pub fn open(address: SocketAddr, unsupported: BTreeSet<Feature>, version: SpecVersion) -> Result<Settings, String> {
         let run_id = new_run_id();
-        let sentinel = Sentinel::open(address, protocol_version(version), format!("v{run_id}-sentinel"))?;
-        Ok(Settings { address, run_id, unsupported, sentinel: Some(sentinel) })
+        let sentinel = Sentinel::open(address, ProtocolVersion::from(version), format!("v{run_id}-sentinel"))?;
+        Ok(Settings { address, run_id, unsupported, sentinel: Some(sentinel), flaky: BTreeSet::new() })
     }
 }
 
@@ -45,6 +50,12 @@ impl Settings {
 pub enum Outcome {
     Passed,
     Failed(Failure),
+    /// Failed, then passed at least once when run again: the pass rate, and the first failure.
+    Flaky {
+        passed: usize,
+        runs: usize,
+        failure: Failure,
+    },
     Skipped(String),
 }
 
@@ -76,13 +87,6 @@ impl fmt::Display for Failure {
     }
 }
 
-pub fn protocol_version(version: SpecVersion) -> ProtocolVersion {
-    match version {
-        SpecVersion::V3_1_1 => ProtocolVersion::V311,
-        SpecVersion::V5_0 => ProtocolVersion::V5,
-    }
-}
-
 /// Runs `scenario` in `version`; `instance` tells this run of it from the others of the same
 /// run (it goes into the topic and client id prefixes). A scenario that made the broker close a
 /// connection, or of an area that strains it, ends with the liveness check.
@@ -96,7 +100,7 @@ pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings:
     let losses_before = settings.sentinel.as_ref().map(|sentinel| sentinel.watch());
     let client_prefix = format!("v{}{}", settings.run_id, base36(instance));
     let context = Context::new(format!("{}/{instance}", settings.run_id), client_prefix.clone());
-    let mut run = Run::new(settings, protocol_version(version), context);
+    let mut run = Run::new(settings, ProtocolVersion::from(version), context);
     let result = run.all(&scenario.steps);
     let closes = scenario.steps.iter().any(|step| step.any(&|step| matches!(step, Step::ExpectClosed(_))));
     if !(closes || run.broker_closed || CHECKED_AREAS.contains(&scenario.area())) {
@@ -162,7 +166,7 @@ impl Check<'_> {
         let mut problems = Vec::new();
         let mut received = Vec::new();
         let mut round_trip = |when: &str| {
-            let mut probe = Run::new(self.settings, protocol_version(self.version), self.probe.clone());
+            let mut probe = Run::new(self.settings, ProtocolVersion::from(self.version), self.probe.clone());
             if let Err(failure) = probe.all(&steps) {
                 problems.push(format!(
                     "a new client's QoS {} round trip failed {when}, at its step {} ({}): {}",
@@ -213,6 +217,11 @@ struct Run<'a> {
     failed_conn: Option<String>,
     /// Whether the broker closed a connection.
     broker_closed: bool,
+    /// The connections the broker accepted with a successful CONNACK.
+    accepted: BTreeSet<String>,
+    /// The Maximum Packet Size each connection's CONNECT declared: the broker never sends a
+    /// larger packet on it [MQTT-3.1.2-24] (5.0).
+    maximum_packet_size: HashMap<String, usize>,
 }
 
 type StepResult = Result<(), String>;
@@ -229,6 +238,8 @@ impl<'a> Run<'a> {
             reading_ahead: None,
             failed_conn: None,
             broker_closed: false,
+            accepted: BTreeSet::new(),
+            maximum_packet_size: HashMap::new(),
         }
     }
 
@@ -263,7 +274,13 @@ impl<'a> Run<'a> {
             Step::Connect(step) => self.connect(step),
             Step::Open { conn } => self.open(conn),
             Step::Send(step) => self.send(step),
-            Step::Expect(step) => self.expect_any_order(&step.conn, std::slice::from_ref(&step.packet), step.within_ms),
+            Step::Expect(step) => {
+                let received = self.expect_packets(&step.conn, std::slice::from_ref(&step.packet), step.within_ms)?;
+                match (step.bytes.get(&self.spec_version()), received.first()) {
+                    (Some(spec), Some(received)) => same_bytes(spec, &received.bytes),
+                    _ => Ok(()),
+                }
+            }
             Step::ExpectAnyOrder(ExpectAnyOrderStep { conn, packets, within_ms }) => {
                 self.expect_any_order(conn, packets, *within_ms)
             }
@@ -337,6 +354,8 @@ impl<'a> Run<'a> {
         }
         self.connections.insert(conn.to_string(), connection);
         self.received.insert(conn.to_string(), Vec::new());
+        self.accepted.remove(conn);
+        self.maximum_packet_size.remove(conn);
         Ok(())
     }
 
@@ -362,15 +381,26 @@ impl<'a> Run<'a> {
             .map_err(|error| format!("scenario error: {error}"))?;
         self.send_packet(&step.conn, &Packet::Connect(Box::new(connect)))?;
         let connack = PacketTemplate::Connack(step.connack.clone());
-        self.expect_any_order(&step.conn, std::slice::from_ref(&connack), DEFAULT_WITHIN_MS)
+        let received = self.expect_packets(&step.conn, std::slice::from_ref(&connack), DEFAULT_WITHIN_MS)?;
+        match (self.version, spec_bytes::connack_v311(&step.connack), received.first()) {
+            (ProtocolVersion::V311, Some(spec), Some(received)) => same_bytes(&spec, &received.bytes),
+            _ => Ok(()),
+        }
     }
 
     fn send(&mut self, step: &SendStep) -> StepResult {
         let bytes = match step.what() {
+            // The bytes written from the specification, which the template was shown to
+            // encode to when the scenario loaded (`spec_bytes`).
+            Some(Outgoing::Packet(_)) if step.bytes.contains_key(&self.spec_version()) => {
+                let spec = &step.bytes[&self.spec_version()];
+                parse_hex(spec).map_err(|error| format!("scenario error: {error}"))?
+            }
             Some(Outgoing::Packet(template)) => {
                 let packet = template
                     .build(self.version, &default_client_id(&step.conn), &self.context)
                     .map_err(|error| format!("scenario error: {error}"))?;
+                self.note_maximum_packet_size(&step.conn, &packet);
                 self.encode(&packet)?
             }
             Some(Outgoing::Hex(hex)) => parse_hex(hex).map_err(|error| format!("scenario error: {error}"))?,
@@ -381,14 +411,34 @@ impl<'a> Run<'a> {
 
     fn encode(&self, packet: &Packet) -> Result<Vec<u8>, String> {
         let mut bytes = BytesMut::new();
+        let with_credentials;
+        let packet = match packet {
+            Packet::Connect(connect) => {
+                let mut connect = connect.clone();
+                crate::credentials::apply(&mut connect);
+                with_credentials = Packet::Connect(connect);
+                &with_credentials
+            }
+            other => other,
+        };
         codec::encode(packet, self.version, &mut bytes)
             .map_err(|error| format!("scenario error: the packet cannot be encoded: {error}"))?;
         Ok(bytes.to_vec())
     }
 
     fn send_packet(&mut self, conn: &str, packet: &Packet) -> StepResult {
+        self.note_maximum_packet_size(conn, packet);
         let bytes = self.encode(packet)?;
         self.send_bytes(conn, &bytes, None)
+    }
+
+    fn note_maximum_packet_size(&mut self, conn: &str, packet: &Packet) {
+        if let Packet::Connect(connect) = packet {
+            match connect.properties.maximum_packet_size {
+                Some(size) => self.maximum_packet_size.insert(conn.to_string(), size.get() as usize),
+                None => self.maximum_packet_size.remove(conn),
+            };
+        }
     }
 
     /// Sends `bytes` at once, or one byte every `pace` milliseconds.
@@ -424,6 +474,19 @@ impl<'a> Run<'a> {
                 match &incoming {
                     Some(Incoming::Packet(received)) => {
                         self.received.entry(conn.to_string()).or_default().push(received.to_string());
+                        if let Some(&maximum) = self.maximum_packet_size.get(conn) {
+                            if received.bytes.len() > maximum {
+                                return Err(format!(
+                                    "the broker sent a {} of {} bytes, over the Maximum Packet Size of {maximum} the client \
+                                     declared in CONNECT [MQTT-3.1.2-24]",
+                                    received.packet.packet_type(),
+                                    received.bytes.len()
+                                ));
+                            }
+                        }
+                        if matches!(&received.packet, Packet::ConnAck(connack) if !connack.reason_code.is_failure()) {
+                            self.accepted.insert(conn.to_string());
+                        }
                     }
                     Some(Incoming::Closed) => self.broker_closed = true,
                     None => {}
@@ -437,8 +500,26 @@ impl<'a> Run<'a> {
         Ok(incoming)
     }
 
-    /// The next `templates.len()` packets must match the templates, one each, in any order.
     fn expect_any_order(&mut self, conn: &str, templates: &[PacketTemplate], within_ms: u64) -> StepResult {
+        self.expect_packets(conn, templates, within_ms).map(drop)
+    }
+
+    fn spec_version(&self) -> SpecVersion {
+        match self.version {
+            ProtocolVersion::V311 => SpecVersion::V3_1_1,
+            _ => SpecVersion::V5_0,
+        }
+    }
+
+    /// The next `templates.len()` packets must match the templates, one each, in any order;
+    /// they come back in the order they arrived.
+    fn expect_packets(
+        &mut self,
+        conn: &str,
+        templates: &[PacketTemplate],
+        within_ms: u64,
+    ) -> Result<Vec<Received>, String> {
+        let mut arrived = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(within_ms);
         let mut waiting: Vec<&PacketTemplate> = templates.iter().collect();
         while !waiting.is_empty() {
@@ -461,6 +542,7 @@ impl<'a> Run<'a> {
             match matched {
                 Some(index) => {
                     waiting.remove(index);
+                    arrived.push(received);
                 }
                 None => {
                     return Err(format!(
@@ -472,7 +554,7 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        Ok(())
+        Ok(arrived)
     }
 
     /// Matches on a copy of the variables, kept only if the packet matches, so that a failed
@@ -514,24 +596,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Before closing, a broker may say why: DISCONNECT, or CONNACK for a refused CONNECT.
     fn check_closing_reason(&self, step: &ExpectClosedStep, received: &Received) -> StepResult {
-        let code = match &received.packet {
-            Packet::Disconnect(disconnect) => disconnect.reason_code,
-            Packet::ConnAck(connack) if connack.reason_code.is_failure() => connack.reason_code,
-            other => {
-                return Err(format!(
-                    "expected the connection to close, received {} first",
-                    describe_unexpected(other.packet_type())
-                ));
-            }
-        };
-        let Some(reason) = &step.reason else { return Ok(()) };
-        match reason.accepts(code) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!("the broker gave the reason {code}, expected {}", reason.describe())),
-            Err(error) => Err(format!("scenario error: {error}")),
-        }
+        closing::judge(self.version, self.accepted.contains(&step.conn), step, &received.packet)
     }
 
     fn expect_nothing(&mut self, conn: &str, for_ms: u64) -> StepResult {
@@ -548,15 +614,21 @@ impl<'a> Run<'a> {
     }
 }
 
-fn not_open(conn: &str) -> String {
-    format!("{conn:?} is not open (the scenario cut it, or the broker closed it)")
+/// The broker's packet is exactly the bytes the specification gives (`spec`, hex).
+fn same_bytes(spec: &str, received: &[u8]) -> StepResult {
+    let spec = parse_hex(spec).map_err(|error| format!("scenario error: {error}"))?;
+    match spec[..] == received[..] {
+        true => Ok(()),
+        false => Err(format!(
+            "the packet matched its template, but its bytes are {}, not the specification's {}",
+            crate::template::hex(received),
+            crate::template::hex(&spec)
+        )),
+    }
 }
 
-fn describe_unexpected(packet: PacketType) -> String {
-    match packet {
-        PacketType::ConnAck => "a CONNACK that accepts the connection".to_string(),
-        other => other.to_string(),
-    }
+fn not_open(conn: &str) -> String {
+    format!("{conn:?} is not open (the scenario cut it, or the broker closed it)")
 }
 
 /// A CONNECT that names no client: `{client}-` and the connection's name.
@@ -603,7 +675,7 @@ mod tests {
     }
 
     fn settings_without_sentinel(address: SocketAddr) -> Settings {
-        Settings { address, run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None }
+        Settings { address, run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None, flaky: BTreeSet::new() }
     }
 
     /// Where a broker listened that has stopped.
@@ -784,6 +856,31 @@ mod tests {
         );
         assert_eq!(outcome, Outcome::Passed);
         assert!(started.elapsed() >= Duration::from_millis(5 * 20), "a CONNECT of 21 bytes or more, paced");
+    }
+
+    /// A broker that answers the first bytes it reads with `reply`, then holds the connection.
+    fn scripted_broker(reply: &'static [u8]) -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let _ = stream.read(&mut [0; 256]);
+            let _ = stream.write_all(reply);
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        address
+    }
+
+    #[test]
+    fn a_packet_over_the_clients_maximum_packet_size_fails_the_step() {
+        let connack = &[0x20, 0x09, 0x00, 0x00, 0x06, 0x22, 0x00, 0x0a, 0x21, 0x00, 0x14];
+        let settings = settings_without_sentinel(scripted_broker(connack));
+        let mut run = Run::new(&settings, ProtocolVersion::V5, Context::new("r".into(), "c".into()));
+        let steps: Vec<Step> =
+            serde_json::from_str(r#"[{"connect": {"conn": "c", "properties": {"maximum_packet_size": 10}}}]"#).unwrap();
+        let failure = run.all(&steps).unwrap_err();
+        assert!(failure.message.contains("over the Maximum Packet Size of 10"), "{failure}");
     }
 
     #[test]

@@ -159,6 +159,16 @@ impl Step {
         matches!(self, Step::Expect(_) | Step::ExpectAnyOrder(_) | Step::ExpectClosed(_) | Step::ExpectNothing(_))
     }
 
+    /// Calls `visit` on the step and every step nested in it.
+    pub fn visit<'a>(&'a self, visit: &mut dyn FnMut(&'a Step)) {
+        visit(self);
+        match self {
+            Step::Either(alternatives) => alternatives.iter().flatten().for_each(|step| step.visit(visit)),
+            Step::Repeat(repeat) => repeat.steps.iter().for_each(|step| step.visit(visit)),
+            _ => {}
+        }
+    }
+
     /// The step and every step nested in it.
     pub fn any(&self, predicate: &dyn Fn(&Step) -> bool) -> bool {
         predicate(self)
@@ -227,6 +237,11 @@ pub struct SendStep {
     /// Sends the bytes one at a time, this many milliseconds apart, as a slow client would.
     #[serde(default)]
     pub one_byte_every_ms: Option<u64>,
+    /// Per version, the bytes the specification gives for `packet`, written by hand: the
+    /// template must encode to exactly these (checked when the scenario loads, see
+    /// [`crate::spec_bytes`]).
+    #[serde(default)]
+    pub bytes: BTreeMap<SpecVersion, String>,
 }
 
 /// What a send step sends.
@@ -254,6 +269,11 @@ pub struct ExpectStep {
     pub packet: PacketTemplate,
     #[serde(default = "default_within")]
     pub within_ms: u64,
+    /// Per version, the exact bytes the broker must send, written by hand from the
+    /// specification, checked as well as the template (which they must match, checked when
+    /// the scenario loads): the verdict does not rest on verimqtt's decoder alone.
+    #[serde(default)]
+    pub bytes: BTreeMap<SpecVersion, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,6 +303,10 @@ pub struct ExpectClosedStep {
     /// CONNECT without CONNACK [MQTT-3.1.4-1]).
     #[serde(default)]
     pub silent: bool,
+    /// Where `reason` lists several codes outside the robustness area: the statement that
+    /// forbids what the scenario does without naming the one code the broker gives.
+    #[serde(default)]
+    pub open_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -349,7 +373,48 @@ impl Scenario {
                 return invalid(format!("{id} is not a statement of MQTT {version}"));
             }
         }
-        validate_steps(&self.steps, &mut Vec::new(), "step").or_else(invalid)
+        validate_steps(&self.steps, &mut Vec::new(), "step").or_else(invalid)?;
+        self.validate_closes().or_else(invalid)?;
+        crate::spec_bytes::check(self).or_else(invalid)
+    }
+
+    /// Every close a 5.0 run expects is exact: silent, or with the one reason the broker must
+    /// give if it says why; several reasons only where a cited statement leaves the choice open
+    /// (the robustness area, where limits are the broker's own, says so in SCENARIOS.md).
+    fn validate_closes(&self) -> Result<(), String> {
+        let mut closes = Vec::new();
+        for step in &self.steps {
+            step.visit(&mut |step| {
+                if let Step::ExpectClosed(closed) = step {
+                    closes.push(closed);
+                }
+            });
+        }
+        for closed in closes {
+            let conn = &closed.conn;
+            if let Some(open_by) = &closed.open_by {
+                if !self.versions.iter().any(|version| catalogue().get(*version, open_by).is_some()) {
+                    return Err(format!("expect_closed on {conn:?}: open_by {open_by} is no statement"));
+                }
+            }
+            if !self.versions.contains(&SpecVersion::V5_0) || closed.silent {
+                continue;
+            }
+            match &closed.reason {
+                None => {
+                    return Err(format!(
+                        "expect_closed on {conn:?} in 5.0 must name the reason a DISCONNECT would carry, or be silent"
+                    ));
+                }
+                Some(Reason::AnyOf(_)) if closed.open_by.is_none() && self.area() != ROBUSTNESS_AREA => {
+                    return Err(format!(
+                        "expect_closed on {conn:?} accepts several reasons without open_by, the statement that leaves the choice open"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// The first level of the id: `malformed` for `malformed/publish-qos-3`.
@@ -485,6 +550,35 @@ mod tests {
                   {"send": {"conn": "a", "hex": "c0 00"}},
                   {"expect": {"conn": "a", "packet": "pingresp"}}]
     }"#;
+
+    /// A 5.0 scenario whose one step is this `expect_closed` (JSON), in `area`.
+    fn closing(area: &str, expect_closed: &str) -> Result<(), ScenarioError> {
+        let mut scenario: Scenario = serde_json::from_str(&format!(
+            r#"{{"title": "t", "versions": ["5.0"], "statements": {{"5.0": ["MQTT-3.1.0-1"]}},
+                "steps": [{{"open": {{"conn": "c"}}}}, {{"expect_closed": {expect_closed}}}]}}"#
+        ))
+        .unwrap();
+        scenario.id = format!("{area}/test");
+        scenario.validate()
+    }
+
+    #[test]
+    fn a_close_in_5_0_names_its_reason_or_is_silent() {
+        assert!(closing("malformed", r#"{"conn": "c"}"#).is_err());
+        assert!(closing("malformed", r#"{"conn": "c", "silent": true}"#).is_ok());
+        assert!(closing("malformed", r#"{"conn": "c", "reason": "malformed_packet"}"#).is_ok());
+    }
+
+    #[test]
+    fn several_reasons_need_the_statement_that_leaves_them_open() {
+        let open = r#"{"conn": "c", "reason": ["malformed_packet", "protocol_error"]}"#;
+        assert!(closing("malformed", open).is_err());
+        assert!(closing("robustness", open).is_ok(), "limits are the broker's own");
+        let cited = r#"{"conn": "c", "reason": ["malformed_packet", "protocol_error"], "open_by": "MQTT-3.3.1-2"}"#;
+        assert!(closing("malformed", cited).is_ok());
+        let unknown = r#"{"conn": "c", "reason": ["malformed_packet", "protocol_error"], "open_by": "MQTT-9.9.9-9"}"#;
+        assert!(closing("malformed", unknown).is_err());
+    }
 
     #[test]
     fn a_scenario_reads_with_its_steps() {

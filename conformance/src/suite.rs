@@ -64,14 +64,72 @@ pub struct InstanceResult {
     pub duration: Duration,
 }
 
-/// Runs `instance`, once it is its turn.
+/// How many times a failed run is run again, to tell a failure from a flaky outcome.
+pub const RERUNS: usize = 4;
+
+/// Keeps the names of a run's attempts apart: attempt `n` is numbered `number + n * this`.
+const ATTEMPT_STRIDE: usize = 10_000;
+
+/// Runs `instance`, once it is its turn. A run that fails (other than by the broker ceasing to
+/// serve) is run [`RERUNS`] times again, each with names of its own: if any of them passes, the
+/// outcome is flaky, with its pass rate, never silently a pass or a failure.
 pub fn run_one(instance: &Instance, settings: &Settings) -> InstanceResult {
     let alone = runs_alone(instance);
     let _alone = alone.then(|| TURNS.write().unwrap_or_else(PoisonError::into_inner));
     let _together = (!alone).then(|| TURNS.read().unwrap_or_else(PoisonError::into_inner));
     let started = Instant::now();
-    let outcome = runner::run(&instance.scenario, instance.version, instance.number, settings);
+    let attempt =
+        |n: usize| runner::run(&instance.scenario, instance.version, instance.number + n * ATTEMPT_STRIDE, settings);
+    let outcome = match settings.flaky.contains(&instance.name()) {
+        true => judge_repeated((0..=RERUNS).map(attempt)),
+        false => judge_attempts(attempt(0), (1..=RERUNS).map(attempt)),
+    };
     InstanceResult { instance: instance.clone(), outcome, duration: started.elapsed() }
+}
+
+/// The outcome of a run known to be flaky, from all its attempts: passed only if every one
+/// passed, failed only if none did.
+fn judge_repeated(mut attempts: impl Iterator<Item = Outcome>) -> Outcome {
+    let Some(first) = attempts.next() else { return Outcome::Passed };
+    let mut failure = match first {
+        Outcome::Failed(failure) if !failure.stopped_serving => Some(failure),
+        Outcome::Passed => None,
+        other => return other,
+    };
+    let (mut runs, mut passed) = (1, usize::from(failure.is_none()));
+    for outcome in attempts {
+        runs += 1;
+        match outcome {
+            Outcome::Passed => passed += 1,
+            Outcome::Failed(other) => {
+                failure.get_or_insert(other);
+            }
+            _ => {}
+        }
+    }
+    match (failure, passed) {
+        (None, _) => Outcome::Passed,
+        (Some(failure), 0) => Outcome::Failed(failure),
+        (Some(failure), _) => Outcome::Flaky { passed, runs, failure },
+    }
+}
+
+/// The outcome of a run from its first attempt and, if that failed, the attempts after it.
+fn judge_attempts(first: Outcome, again: impl Iterator<Item = Outcome>) -> Outcome {
+    let failure = match first {
+        Outcome::Failed(failure) if !failure.stopped_serving => failure,
+        other => return other,
+    };
+    let mut runs = 1;
+    let mut passed = 0;
+    for outcome in again {
+        runs += 1;
+        passed += usize::from(outcome == Outcome::Passed);
+    }
+    match passed {
+        0 => Outcome::Failed(failure),
+        _ => Outcome::Flaky { passed, runs, failure },
+    }
 }
 
 /// Runs every instance on `jobs` threads (in [`start_order`]), telling `done` as each
@@ -121,6 +179,34 @@ mod tests {
         assert_eq!(numbers, [0, 1, 2]);
     }
 
+    fn failure() -> Outcome {
+        Outcome::Failed(runner::Failure {
+            step: 1,
+            step_text: "s".into(),
+            message: "m".into(),
+            received: vec![],
+            stopped_serving: false,
+        })
+    }
+
+    #[test]
+    fn a_failure_that_passes_when_run_again_is_flaky_with_its_pass_rate() {
+        let again = [Outcome::Passed, failure(), Outcome::Passed, failure()];
+        let Outcome::Flaky { passed, runs, .. } = judge_attempts(failure(), again.into_iter()) else { panic!() };
+        assert_eq!((passed, runs), (2, 5));
+        assert_eq!(judge_attempts(failure(), [failure(), failure()].into_iter()), failure());
+        assert_eq!(judge_attempts(Outcome::Passed, [failure()].into_iter()), Outcome::Passed, "not run again");
+    }
+
+    #[test]
+    fn a_run_known_to_be_flaky_is_judged_on_every_attempt() {
+        let mixed = [Outcome::Passed, failure(), Outcome::Passed];
+        let Outcome::Flaky { passed, runs, .. } = judge_repeated(mixed.into_iter()) else { panic!() };
+        assert_eq!((passed, runs), (2, 3));
+        assert_eq!(judge_repeated([Outcome::Passed, Outcome::Passed].into_iter()), Outcome::Passed);
+        assert_eq!(judge_repeated([failure(), failure()].into_iter()), failure());
+    }
+
     #[test]
     fn robustness_runs_start_first() {
         let instances = instances(vec![scenario("a/x", r#"["5.0"]"#), scenario("robustness/y", r#"["3.1.1", "5.0"]"#)]);
@@ -136,6 +222,7 @@ mod tests {
             run_id: "test0".to_string(),
             unsupported: Default::default(),
             sentinel: None,
+            flaky: Default::default(),
         };
         let seen = AtomicUsize::new(0);
         let results = run_all(&instances, &settings, 3, &|_| {

@@ -1,7 +1,8 @@
 //! Every scenario, in every version it names, is a test of its own:
 //! `cargo test -p verimqtt-conformance -- <filter>` runs the ones whose name contains the
 //! filter, e.g. `qos2` or `@5.0`. The target is `MQTT_BROKER=mqtt://host:port`, or without it
-//! the embedded verimqtt broker on an ephemeral loopback port.
+//! the embedded verimqtt broker on an ephemeral loopback port; `MQTT_WITHOUT=qos2,wildcards`
+//! skips what the broker lacks, `MQTT_USERNAME`/`MQTT_PASSWORD` give it credentials.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -9,7 +10,9 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use verimqtt_conformance::suite::{self, run_one};
-use verimqtt_conformance::{Outcome, Scenario, Settings, TargetBroker, scenarios_dir, serve_embedded_if_asked};
+use verimqtt_conformance::{
+    Feature, Outcome, Scenario, Settings, TargetBroker, scenarios_dir, serve_embedded_if_asked,
+};
 use verimqtt_spec::catalogue::SpecVersion;
 
 fn main() {
@@ -19,11 +22,21 @@ fn main() {
     // Scenarios spend their time waiting on the broker, and keep apart by their names: run many
     // at once unless told otherwise.
     arguments.test_threads.get_or_insert(16);
+    if let (Ok(username), Ok(password)) = (std::env::var("MQTT_USERNAME"), std::env::var("MQTT_PASSWORD")) {
+        verimqtt_conformance::credentials::set(&username, &password).unwrap_or_else(|error| panic!("{error}"));
+    }
     let scenarios = Scenario::load_all(&scenarios_dir()).unwrap_or_else(|error| panic!("{error}"));
     let broker = TargetBroker::start(None).unwrap_or_else(|error| panic!("{error}"));
     // The sentinel connection watches for a restart through the whole run (see `liveness`).
-    let settings = Settings::open(broker.address(), BTreeSet::new(), SpecVersion::V3_1_1)
-        .unwrap_or_else(|error| panic!("{error}"));
+    // `MQTT_WITHOUT=qos2,wildcards`: what `--without` says to the binary.
+    let without: BTreeSet<Feature> = std::env::var("MQTT_WITHOUT")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|name| !name.trim().is_empty())
+        .map(|name| Feature::from_name(name.trim()).unwrap_or_else(|| panic!("MQTT_WITHOUT: no feature {name:?}")))
+        .collect();
+    let settings =
+        Settings::open(broker.address(), without, SpecVersion::V3_1_1).unwrap_or_else(|error| panic!("{error}"));
     let settings = Arc::new(settings);
     let instances = suite::instances(scenarios);
     // libtest-mimic starts the trials in the order given: those that run alone first.
@@ -35,6 +48,10 @@ fn main() {
             Trial::test(instance.name(), move || match run_one(&instance, &settings).outcome {
                 Outcome::Passed | Outcome::Skipped(_) => Ok(()),
                 Outcome::Failed(failure) => Err(Failed::from(format!("{}\n{failure}", instance.scenario.title))),
+                Outcome::Flaky { passed, runs, failure } => Err(Failed::from(format!(
+                    "{}\nflaky: passed {passed} of {runs} runs; the first failed:\n{failure}",
+                    instance.scenario.title
+                ))),
             })
         })
         .collect();

@@ -119,6 +119,12 @@ impl Context {
 pub enum Num {
     Value(u64),
     Var(#[serde(deserialize_with = "variable_name")] String),
+    /// `{"differs_from": "$pid"}`, expected only: any value but that of a variable already
+    /// captured (a packet identifier still in use must not be used again).
+    DiffersFrom {
+        #[serde(deserialize_with = "variable_name")]
+        differs_from: String,
+    },
 }
 
 fn variable_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -134,6 +140,7 @@ impl Num {
         match self {
             Num::Value(value) => Ok(*value),
             Num::Var(name) => context.number(name),
+            Num::DiffersFrom { .. } => Err(TemplateError::invalid("number", "differs_from can only be expected")),
         }
     }
 }
@@ -363,6 +370,11 @@ impl<'a> Matcher<'a> {
             Some(Num::Value(value)) if *value != actual => self.differ(field, value, actual),
             Some(Num::Value(_)) => {}
             Some(Num::Var(name)) => self.variable(field, name, Bound::Number(actual)),
+            Some(Num::DiffersFrom { differs_from }) => match self.context.number(differs_from) {
+                Ok(bound) if bound == actual => self.differ(field, format!("anything but ${differs_from}"), actual),
+                Ok(_) => {}
+                Err(error) => self.error(field, error),
+            },
         }
     }
 
@@ -464,6 +476,20 @@ mod tests {
 
     fn context() -> Context {
         Context::new("run1/7".to_string(), "vr1a7".to_string())
+    }
+
+    #[test]
+    fn differs_from_rejects_the_captured_value_only() {
+        let differs: Num = serde_json::from_str(r#"{"differs_from": "$pid"}"#).unwrap();
+        let mut context = Context::new("r".into(), "c".into());
+        let mut matcher = Matcher::new(&mut context);
+        matcher.num("packet_id", Some(&Num::Var("pid".into())), 7);
+        matcher.num("packet_id", Some(&differs), 8);
+        assert!(matcher.finish().is_ok());
+        let mut matcher = Matcher::new(&mut context);
+        matcher.num("packet_id", Some(&differs), 7);
+        assert!(matcher.finish().is_err());
+        assert!(differs.resolve(&context).is_err(), "never sent");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 
 mod fields;
 mod properties;
+#[cfg(test)]
+mod wire_tests;
 
 use bytes::Bytes;
 use serde::Deserialize;

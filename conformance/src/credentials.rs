@@ -1,0 +1,45 @@
+//! The user name and password a broker requires of every client (`--username`/`--password`,
+//! or `MQTT_USERNAME`/`MQTT_PASSWORD` for `cargo test`): given to every CONNECT the suite
+//! builds that names neither itself, the scenarios', the probe's and the sentinel's. A
+//! scenario about user names and passwords names its own and is left as it is.
+
+use std::sync::OnceLock;
+
+use verimqtt::codec::{Binary, Connect, MqttString};
+
+static CREDENTIALS: OnceLock<(MqttString, Binary)> = OnceLock::new();
+
+/// Sets the credentials for the rest of the process; the first call wins.
+pub fn set(username: &str, password: &str) -> Result<(), String> {
+    let username = MqttString::try_from(username).map_err(|error| format!("--username: {error}"))?;
+    let password = Binary::new(password.as_bytes().to_vec().into()).map_err(|error| format!("--password: {error}"))?;
+    let _ = CREDENTIALS.set((username, password));
+    Ok(())
+}
+
+/// Gives `connect` the credentials, if any are set and it names neither a user nor a password.
+pub fn apply(connect: &mut Connect) {
+    if let (Some((username, password)), None, None) = (CREDENTIALS.get(), &connect.username, &connect.password) {
+        connect.username = Some(username.clone());
+        connect.password = Some(password.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use verimqtt::codec::ProtocolVersion;
+
+    use super::*;
+
+    #[test]
+    fn credentials_go_only_where_neither_is_named() {
+        set("u", "p").unwrap();
+        let mut plain = Connect::new(ProtocolVersion::V5, MqttString::try_from("c").unwrap());
+        apply(&mut plain);
+        assert_eq!(plain.username.as_ref().map(|name| name.as_str()), Some("u"));
+        let mut own = Connect::new(ProtocolVersion::V5, MqttString::try_from("c").unwrap());
+        own.password = Some(Binary::new(b"secret".to_vec().into()).unwrap());
+        apply(&mut own);
+        assert!(own.username.is_none(), "a scenario that names a password keeps its CONNECT as written");
+    }
+}
