@@ -1,5 +1,5 @@
 //! The shared vocabulary of verimqtt: the catalogue of normative statements of MQTT 3.1.1 and
-//! MQTT 5.0 ([`catalogue`]), and the observable events that the model, the implementation and
+//! MQTT 5.0 ([`catalogue()`]), and the observable events that the model, the implementation and
 //! the trace checker all speak ([`trace`]).
 
 pub mod catalogue;

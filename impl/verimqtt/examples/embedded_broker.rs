@@ -39,6 +39,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         while let Ok(event) = received.recv().await {
             match event {
                 Event::Connected { client_id, version, .. } => println!("hook: {client_id} connected ({version})"),
+                Event::Subscribed { client_id, filter, qos } => {
+                    println!("hook: {client_id} subscribed to {filter} ({qos:?})")
+                }
+                Event::MessagePublished { client_id, topic, sessions, .. } => {
+                    println!("hook: {client_id} published on {topic}, for {sessions} session(s)")
+                }
+                Event::MessageDelivered { client_id, topic, .. } => println!("hook: {topic} reached {client_id}"),
                 Event::PublishDenied { client_id, topic } => println!("hook: {client_id} may not publish on {topic}"),
                 Event::Closed { client_id, reason, .. } => println!("hook: {client_id:?} left: {reason}"),
                 _ => {}
@@ -49,7 +56,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = Listener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Transport::Tcp)?;
     let url = format!("mqtt://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = Server::new(BrokerOptions::default(), SensorsOnly).listener(listener).events(events);
+    // Message events are off by default: one or more per message.
+    let options = BrokerOptions { message_events: true, ..BrokerOptions::default() };
+    let server = Server::new(options, SensorsOnly).listener(listener).events(events);
     let broker = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));

@@ -1,9 +1,10 @@
-//! What the broker tells its owner about: connections opening and closing, messages it had
-//! to drop. Events inform (logs, metrics); nothing has to act on them.
+//! What the broker tells its owner about: connections opening and closing, subscriptions
+//! made and deleted, messages published, delivered or dropped, sessions expiring. Events
+//! inform (logs, metrics, an application's hooks); nothing has to act on them.
 
 use std::collections::VecDeque;
 
-use crate::codec::{MqttString, ProtocolVersion, ReasonCode};
+use crate::codec::{MqttString, ProtocolVersion, QoS, ReasonCode};
 
 use super::{CloseReason, ConnId, SlowConsumerPolicy};
 
@@ -58,6 +59,50 @@ pub enum Event {
         filter: MqttString,
         /// Why, in words: not authorized, or the name of the option whose limit was reached.
         why: &'static str,
+    },
+    /// A filter of a SUBSCRIBE was granted: a new subscription, or one that replaced the
+    /// session's subscription to the same filter ([MQTT-3.8.4-3]).
+    Subscribed {
+        /// The subscribing client.
+        client_id: MqttString,
+        /// The Topic Filter, as the client sent it (a shared subscription with its
+        /// `$share/{group}/` prefix).
+        filter: MqttString,
+        /// The maximum QoS granted, which can be below the one asked for ([MQTT-3.2.2-10]).
+        qos: QoS,
+    },
+    /// An UNSUBSCRIBE deleted a subscription. A filter that matched none is not reported.
+    Unsubscribed {
+        /// The unsubscribing client.
+        client_id: MqttString,
+        /// The Topic Filter of the deleted subscription.
+        filter: MqttString,
+    },
+    /// A client's PUBLISH was accepted and routed. Reported only when
+    /// [`BrokerOptions::message_events`](super::BrokerOptions) is on.
+    MessagePublished {
+        /// The publishing client.
+        client_id: MqttString,
+        /// The message's topic.
+        topic: MqttString,
+        /// The QoS it was published with.
+        qos: QoS,
+        /// Its RETAIN flag.
+        retain: bool,
+        /// How many sessions it was routed to: one per session with matching subscriptions
+        /// and one per matching share group.
+        sessions: usize,
+    },
+    /// A message reached a subscriber: its PUBLISH was written to the connection (QoS 0),
+    /// acknowledged by PUBACK (QoS 1) or completed by PUBCOMP (QoS 2). Reported only when
+    /// [`BrokerOptions::message_events`](super::BrokerOptions) is on.
+    MessageDelivered {
+        /// The receiving client.
+        client_id: MqttString,
+        /// The message's topic.
+        topic: MqttString,
+        /// The QoS it was delivered at (at most the one its subscription granted).
+        qos: QoS,
     },
     /// A connected session stayed congested for the slow-consumer timeout and `policy` was
     /// applied to it.

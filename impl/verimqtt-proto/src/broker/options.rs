@@ -131,6 +131,12 @@ pub struct BrokerOptions {
     /// events are dropped and counted; the next event polled is
     /// [`Event::EventsLost`](super::Event::EventsLost).
     pub max_pending_events: usize,
+    /// Whether every message is reported as it is published
+    /// ([`Event::MessagePublished`](super::Event::MessagePublished)) and as it reaches each
+    /// subscriber ([`Event::MessageDelivered`](super::Event::MessageDelivered)). Off by
+    /// default: that is an event or more per message, which a busy broker pays for whether
+    /// anyone listens or not.
+    pub message_events: bool,
 }
 
 impl Default for BrokerOptions {
@@ -161,6 +167,7 @@ impl Default for BrokerOptions {
             maximum_qos: QoS::ExactlyOnce,
             retain_available: true,
             max_pending_events: 4096,
+            message_events: false,
         }
     }
 }

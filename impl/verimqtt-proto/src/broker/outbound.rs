@@ -152,10 +152,11 @@ impl Outbound {
         Some(transmit)
     }
 
-    /// PUBACK: ends a QoS 1 flight. False if no QoS 1 flight waits for it.
-    pub(crate) fn acknowledge(&mut self, packet_id: PacketId) -> bool {
+    /// PUBACK: ends a QoS 1 flight and returns what it delivered; `None` if no QoS 1 flight
+    /// waits for it.
+    pub(crate) fn acknowledge(&mut self, packet_id: PacketId) -> Option<Delivery> {
         let ended = self.sender.acknowledge(packet_id);
-        self.ended(packet_id, ended.as_ref(), true)
+        self.ended(packet_id, ended, true)
     }
 
     /// PUBREC, with whether its reason code is a failure.
@@ -163,7 +164,7 @@ impl Outbound {
         let first = self.sender.get(packet_id).is_some_and(|(_, flight)| flight == Awaiting::PubRec);
         match self.sender.received(packet_id, refused) {
             Received::Refused(delivery) => {
-                self.ended(packet_id, Some(&delivery), true);
+                self.ended(packet_id, Some(delivery), true);
                 Received::Refused(())
             }
             Received::Release => {
@@ -177,28 +178,29 @@ impl Outbound {
         }
     }
 
-    /// PUBCOMP: ends a QoS 2 flight. False if no flight waits for it.
-    pub(crate) fn complete(&mut self, packet_id: PacketId) -> bool {
+    /// PUBCOMP: ends a QoS 2 flight and returns what it delivered; `None` if no flight waits
+    /// for it.
+    pub(crate) fn complete(&mut self, packet_id: PacketId) -> Option<Delivery> {
         let ended = self.sender.complete(packet_id);
-        self.ended(packet_id, ended.as_ref(), false)
+        self.ended(packet_id, ended, false)
     }
 
     /// Forgets a flight whose PUBLISH could not be sent (too large for the client): the
     /// broker carries on as if it had been ([MQTT-3.1.2-25]).
     pub(crate) fn abandon(&mut self, packet_id: PacketId) {
         let ended = self.sender.remove(packet_id);
-        self.ended(packet_id, ended.as_ref(), true);
+        self.ended(packet_id, ended, true);
     }
 
     /// A flight ended, if `ended` says so: its identifier is free, and its message is no
     /// longer held if it still was (`held`: not yet released by a PUBREC).
-    fn ended(&mut self, packet_id: PacketId, ended: Option<&Delivery>, held: bool) -> bool {
-        let Some(delivery) = ended else { return false };
+    fn ended(&mut self, packet_id: PacketId, ended: Option<Delivery>, held: bool) -> Option<Delivery> {
+        let delivery = ended?;
         self.packet_ids.release(packet_id);
         if held {
-            self.release(delivery);
+            self.release(&delivery);
         }
-        true
+        Some(delivery)
     }
 }
 
@@ -260,9 +262,9 @@ mod tests {
         }
         assert_eq!(sent(outbound.next_transmit(window(1), now)), (Some(1), false, "a"));
         assert_eq!(outbound.next_transmit(window(1), now), None);
-        assert!(outbound.acknowledge(PacketId::new(1).unwrap()));
+        assert!(outbound.acknowledge(PacketId::new(1).unwrap()).is_some());
         assert_eq!(sent(outbound.next_transmit(window(1), now)), (Some(2), false, "b"));
-        assert!(outbound.acknowledge(PacketId::new(2).unwrap()));
+        assert!(outbound.acknowledge(PacketId::new(2).unwrap()).is_some());
         assert_eq!(sent(outbound.next_transmit(window(1), now)), (None, false, "c"));
         assert_eq!(outbound.next_transmit(window(1), now), None);
     }
@@ -334,7 +336,7 @@ mod tests {
         outbound.resume();
         assert_eq!(sent(outbound.next_transmit(window(1), now)), (Some(1), true, "a"));
         assert_eq!(outbound.next_transmit(window(1), now), None);
-        assert!(outbound.acknowledge(PacketId::new(1).unwrap()));
+        assert!(outbound.acknowledge(PacketId::new(1).unwrap()).is_some());
         assert_eq!(sent(outbound.next_transmit(window(1), now)), (Some(2), true, "b"));
     }
 
@@ -351,8 +353,11 @@ mod tests {
         assert_eq!(outbound.received(first, false), Received::Unknown);
         assert_eq!(outbound.received(second, false), Received::Release);
         assert_eq!(outbound.received(second, false), Received::Release);
-        assert!(!outbound.acknowledge(second), "a PUBACK does not end a QoS 2 flow");
-        assert!(outbound.complete(second));
+        assert!(outbound.acknowledge(second).is_none(), "a PUBACK does not end a QoS 2 flow");
+        assert_eq!(
+            outbound.complete(second).map(|ended| ended.message.payload.clone()),
+            Some(Bytes::from_static(b"b"))
+        );
         assert_eq!(outbound.held_messages(), 0);
     }
 
@@ -365,7 +370,7 @@ mod tests {
         }
         assert_eq!(sent(outbound.next_transmit(window(10), now)).0, Some(1));
         assert_eq!(sent(outbound.next_transmit(window(10), now)).0, Some(2));
-        assert!(outbound.acknowledge(PacketId::new(1).unwrap()));
+        assert!(outbound.acknowledge(PacketId::new(1).unwrap()).is_some());
         assert_eq!(sent(outbound.next_transmit(window(10), now)).0, Some(3), "2 is in use, 1 just freed");
     }
 

@@ -113,9 +113,15 @@ impl<P: Policy> Broker<P> {
             return ReasonCode::NotAuthorized;
         }
         let Publish { qos, retain, topic, properties, payload, .. } = publish;
+        // A copy of the topic of its own: the event may outlive the packet's buffer.
+        let reported = self.options.message_events.then(|| (client_id.clone().unwrap_or_default(), topic.detached()));
         let message = Message::new(topic, payload, qos, retain, properties, client_id, now);
         self.stats.messages_received += 1;
-        match self.publish_message(message, Some(conn)) {
+        let sessions = self.publish_message(message, Some(conn));
+        if let Some((client_id, topic)) = reported {
+            self.events.push(Event::MessagePublished { client_id, topic, qos, retain, sessions });
+        }
+        match sessions {
             0 => ReasonCode::NoMatchingSubscribers,
             _ => ReasonCode::Success,
         }
@@ -123,10 +129,10 @@ impl<P: Policy> Broker<P> {
 
     /// PUBACK: the client has a QoS 1 message; the window has room for another.
     pub(super) fn handle_puback(&mut self, session: SessionId, packet_id: PacketId) {
-        if let Some(state) = self.sessions.get_mut(&session) {
-            if state.outbound.acknowledge(packet_id) {
-                self.pump(session);
-            }
+        let Some(state) = self.sessions.get_mut(&session) else { return };
+        if let Some(delivery) = state.outbound.acknowledge(packet_id) {
+            self.report_delivered(session, &delivery);
+            self.pump(session);
         }
     }
 
@@ -171,10 +177,10 @@ impl<P: Policy> Broker<P> {
 
     /// PUBCOMP: a QoS 2 flow to the client is over; the window has room for another.
     pub(super) fn handle_pubcomp(&mut self, session: SessionId, packet_id: PacketId) {
-        if let Some(state) = self.sessions.get_mut(&session) {
-            if state.outbound.complete(packet_id) {
-                self.pump(session);
-            }
+        let Some(state) = self.sessions.get_mut(&session) else { return };
+        if let Some(delivery) = state.outbound.complete(packet_id) {
+            self.report_delivered(session, &delivery);
+            self.pump(session);
         }
     }
 }

@@ -165,7 +165,13 @@ impl<P: Policy> Broker<P> {
             };
             let publish = outgoing_publish(&delivery, packet_id, dup, connection.version.is_v5(), now);
             match connection.send_publish(publish, ready, tracer, now) {
-                Ok(()) => stats.messages_sent += 1,
+                Ok(()) => {
+                    stats.messages_sent += 1;
+                    // A QoS 0 message is delivered once written; the others when acknowledged.
+                    if options.message_events && packet_id.is_none() {
+                        events.push(delivered(state.client_id.clone(), &delivery));
+                    }
+                }
                 Err(error) => {
                     // [MQTT-3.1.2-25]: dropped, and the broker goes on as if it was sent.
                     debug_assert!(matches!(error, SendError::TooLarge { .. }), "unencodable PUBLISH: {error:?}");
@@ -184,6 +190,16 @@ impl<P: Policy> Broker<P> {
         self.stats.messages_dropped += 1;
         self.events.push(dropped(client_id, delivery, reason));
     }
+
+    /// A QoS 1 or 2 flight to a session's client ended with its acknowledgement.
+    pub(super) fn report_delivered(&mut self, session: SessionId, delivery: &Delivery) {
+        if !self.options.message_events {
+            return;
+        }
+        if let Some(state) = self.sessions.get(&session) {
+            self.events.push(delivered(state.client_id.clone(), delivery));
+        }
+    }
 }
 
 /// What became of a delivery handed to a session.
@@ -199,6 +215,11 @@ pub(super) enum Enqueued {
 
 fn dropped(client_id: crate::codec::MqttString, delivery: &Delivery, reason: DropReason) -> Event {
     Event::MessageDropped { client_id, topic: delivery.message.topic.clone(), reason }
+}
+
+/// The topic is copied: the event may outlive the message and the buffer it was read into.
+fn delivered(client_id: crate::codec::MqttString, delivery: &Delivery) -> Event {
+    Event::MessageDelivered { client_id, topic: delivery.message.topic.detached(), qos: delivery.qos }
 }
 
 /// A session's copy for one subscription: at most the QoS it granted ([MQTT-3.8.4-6] in

@@ -44,9 +44,15 @@ impl<P: Policy> Broker<P> {
         let mut refusals = Explanation::default();
         let mut first_refusal = None;
         let mut retained = Vec::new();
+        let client_id = self.sessions.get(&session).map(|state| state.client_id.clone()).unwrap_or_default();
         for Subscription { filter, options } in subscribe.subscriptions {
             let code = match self.subscribe_one(conn, session, &filter, options, id, version) {
                 Ok(Granted { qos, send_retained }) => {
+                    self.events.push(Event::Subscribed {
+                        client_id: client_id.clone(),
+                        filter: filter.detached(),
+                        qos,
+                    });
                     if send_retained {
                         retained.push((filter, qos));
                     }
@@ -62,7 +68,6 @@ impl<P: Policy> Broker<P> {
         }
         if let Some((filter, why)) = first_refusal {
             let count = reason_codes.iter().filter(|code| code.is_failure()).count();
-            let client_id = self.sessions.get(&session).map(|state| state.client_id.clone()).unwrap_or_default();
             self.events.push(Event::SubscribeRefused { client_id, count, filter: filter.detached(), why });
         }
         let mut suback = SubAck { packet_id: subscribe.packet_id, properties: Default::default(), reason_codes };
@@ -185,6 +190,8 @@ impl<P: Policy> Broker<P> {
             let code = match state.subscriptions.remove(filter) {
                 Some(removed) => {
                     self.subscriptions.remove(&removed.route, session);
+                    let client_id = state.client_id.clone();
+                    self.events.push(Event::Unsubscribed { client_id, filter: filter.detached() });
                     ReasonCode::Success
                 }
                 None => ReasonCode::NoSubscriptionExisted,

@@ -13,7 +13,7 @@ use crate::codec::{
 };
 
 impl Client {
-    /// Asks for subscriptions; the SUBACK comes as [`Event::SubAck`](super::Event::SubAck)
+    /// Asks for subscriptions; the SUBACK comes as [`Event::SubAck`]
     /// with the returned packet identifier. The request lives as long as the connection.
     pub fn subscribe(
         &mut self,
@@ -25,7 +25,7 @@ impl Client {
     }
 
     /// Asks to end subscriptions; the UNSUBACK comes as
-    /// [`Event::UnsubAck`](super::Event::UnsubAck) with the returned packet identifier.
+    /// [`Event::UnsubAck`] with the returned packet identifier.
     pub fn unsubscribe(
         &mut self,
         now: Instant,

@@ -5,6 +5,7 @@
 mod bad_input;
 mod catalogue;
 mod connect;
+mod events;
 mod flow;
 mod harness;
 mod keep_alive;

@@ -549,6 +549,8 @@ impl Limits {
             maximum_qos: self.maximum_qos.map_or(options.maximum_qos, |qos| qos.0),
             retain_available: self.retain_available.unwrap_or(options.retain_available),
             max_pending_events: self.max_pending_events.unwrap_or(options.max_pending_events),
+            // Not a limit: whether the application's hooks hear of every message.
+            message_events: options.message_events,
         }
     }
 }

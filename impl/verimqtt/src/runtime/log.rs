@@ -195,6 +195,23 @@ impl Log {
                     tracing::warn!(%client_id, count, "SUBSCRIBE: {count} filters refused, the first {filter:?}: {why} (further ones are counted)");
                 }
             }
+            // As mosquitto's verbose log: who subscribed to what, at debug level.
+            Event::Subscribed { client_id, filter, qos } => {
+                let filter = shortened(filter);
+                tracing::debug!(%client_id, filter, ?qos, "subscribed");
+            }
+            Event::Unsubscribed { client_id, filter } => {
+                let filter = shortened(filter);
+                tracing::debug!(%client_id, filter, "unsubscribed");
+            }
+            Event::MessagePublished { client_id, topic, qos, retain, sessions } => {
+                let topic = shortened(topic);
+                tracing::trace!(%client_id, topic, ?qos, retain, sessions, "message published");
+            }
+            Event::MessageDelivered { client_id, topic, qos } => {
+                let topic = shortened(topic);
+                tracing::trace!(%client_id, topic, ?qos, "message delivered");
+            }
             Event::MessageDropped { client_id, topic, reason } => {
                 if self.first(Cause::Dropped(*reason)) {
                     let topic = shortened(topic);

@@ -94,9 +94,11 @@ impl<P: Policy> Server<P> {
     }
 
     /// Sends each of the broker's events (clients connected, refused and closed with the
-    /// reason, subscriptions refused, messages and retained messages dropped with the reason,
-    /// publishes denied, wills published, sessions expired, slow consumers) to the
-    /// receivers of `events`, for an application that embeds the broker: its hooks. The
+    /// reason, subscriptions made, refused and deleted, messages and retained messages
+    /// dropped with the reason, publishes denied, wills published, sessions expired, slow
+    /// consumers; and with [`BrokerOptions::message_events`] every message published and
+    /// delivered) to the receivers of `events`, for an application that embeds the broker:
+    /// its hooks. The
     /// broker never waits for them: a receiver more than the channel's capacity behind loses
     /// the oldest events and is told how many (`broadcast::error::RecvError::Lagged`).
     ///

@@ -1,13 +1,15 @@
 //! The blocking client over real loopback sockets, against the embedded broker and against
 //! mosquitto: publishes return once complete for their QoS, subscriptions are read one
-//! message at a time, and a call that cannot complete in time says so.
+//! message at a time, a call that cannot complete in time says so, and a broker restart is
+//! ridden out by reconnecting.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use verimqtt::client::ClientOptions;
 use verimqtt::codec::{MqttString, ProtocolVersion, QoS};
-use verimqtt::runtime::EmbeddedBroker;
-use verimqtt::runtime::client::{AsyncClientOptions, BlockingClient, BlockingError};
+use verimqtt::runtime::client::{AsyncClientOptions, BlockingClient, BlockingError, Reconnect};
+use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 
 use crate::client::PATIENCE;
 use crate::files::TempDir;
@@ -76,4 +78,74 @@ fn a_blocking_call_that_cannot_complete_in_time_says_so() {
     assert!(matches!(waited, Err(BlockingError::TimedOut(limit)) if limit == Duration::from_millis(300)), "{waited:?}");
     assert!(started.elapsed() >= Duration::from_millis(300));
     client.disconnect();
+}
+
+/// Subscribes and publishes, restarts the broker (which loses every session), and publishes
+/// until the subscriber hears again: each `publish` returns only once its client has
+/// reconnected and the new broker acknowledged it, and the subscriber, told Session Present
+/// 0, subscribes again by itself. Messages published before it has go to nobody.
+fn a_broker_restart_is_ridden_out(url: &str, version: ProtocolVersion, restart: &mut dyn FnMut()) {
+    let quick = |client_id: &str| {
+        let mut options = options(version, client_id);
+        options.reconnect = Reconnect {
+            initial_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+            max_retries: None,
+        };
+        options
+    };
+    let subscriber = BlockingClient::connect(url, quick("restart-sub")).unwrap();
+    let mut messages = subscriber.subscribe("restart/#", QoS::AtLeastOnce).unwrap();
+    let mut publisher = BlockingClient::connect(url, quick("restart-pub")).unwrap();
+    publisher.set_timeout(Some(PATIENCE));
+    publisher.publish("restart/before", "before", QoS::AtLeastOnce, false).unwrap();
+    assert_eq!(messages.recv_timeout(PATIENCE).unwrap().expect("the client ended").payload, "before");
+
+    restart();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        publisher.publish("restart/after", "after", QoS::AtLeastOnce, false).unwrap();
+        match messages.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(message)) => {
+                assert_eq!((message.topic.as_ref(), &message.payload[..]), ("restart/after", &b"after"[..]));
+                break;
+            }
+            Err(BlockingError::TimedOut(_)) if Instant::now() < deadline => {}
+            other => panic!("{version} at {url}: nothing after the restart: {other:?}"),
+        }
+    }
+    publisher.disconnect();
+    subscriber.disconnect();
+}
+
+#[test]
+fn the_blocking_client_rides_out_a_restart_of_the_embedded_broker() {
+    let start_on = |addr: SocketAddr| {
+        let listener = Listener::bind(addr, Transport::Tcp).unwrap();
+        EmbeddedBroker::serve(Server::new(Default::default(), verimqtt::broker::AllowAll).listener(listener)).unwrap()
+    };
+    for version in VERSIONS {
+        let mut broker = Some(EmbeddedBroker::start().unwrap());
+        let addr = broker.as_ref().unwrap().addr();
+        let mut restart = || {
+            broker.take().unwrap().shutdown().unwrap();
+            broker = Some(start_on(addr));
+        };
+        a_broker_restart_is_ridden_out(&format!("mqtt://{addr}"), version, &mut restart);
+    }
+}
+
+#[test]
+fn the_blocking_client_rides_out_a_restart_of_mosquitto() {
+    let Some(mosquitto) = tool("mosquitto") else { return };
+    let dir = TempDir::new();
+    for version in VERSIONS {
+        let mut broker = Some(Mosquitto::start(&mosquitto, &dir, "allow_anonymous true\n"));
+        let addr = broker.as_ref().unwrap().addr();
+        let mut restart = || {
+            drop(broker.take());
+            broker = Some(Mosquitto::start_on(&mosquitto, &dir, "allow_anonymous true\n", addr.port()));
+        };
+        a_broker_restart_is_ridden_out(&format!("mqtt://{addr}"), version, &mut restart);
+    }
 }

@@ -317,6 +317,11 @@ impl Mosquitto {
     pub fn start(path: &PathBuf, dir: &TempDir, lines: &str) -> Self {
         // A port that was free a moment ago: mosquitto cannot be told to pick one.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(path, dir, lines, port)
+    }
+
+    /// [`start`](Self::start) on this port, as when a broker is started again.
+    pub fn start_on(path: &PathBuf, dir: &TempDir, lines: &str, port: u16) -> Self {
         let config = dir.write("mosquitto.conf", format!("listener {port} 127.0.0.1\n{lines}"));
         let mut child = Command::new(path).arg("-c").arg(&config).stderr(Stdio::piped()).spawn().unwrap();
         let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
