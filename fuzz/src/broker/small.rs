@@ -23,6 +23,8 @@ impl Traffic for SmallLimits {
             max_sessions: 3,
             max_transmit_buffer: 4096,
             max_pending_events: 16,
+            // Fuzzed too: the events reported for every message.
+            message_events: true,
             ..BrokerOptions::default()
         })
     }
