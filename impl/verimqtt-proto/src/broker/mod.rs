@@ -18,6 +18,8 @@
 //!   [`Broker::poll_verification`] (checks of credentials too slow to run on the task that
 //!   drives the broker, such as password hashes: the owner runs them elsewhere).
 //!
+//! What of it the model checks, and what it leaves out: see the [crate's documentation](crate#what-is-model-checked-and-what-is-not).
+//!
 //! Who may connect, publish and subscribe is a [`Policy`]; [`AllowAll`] lets everyone.
 //! Every limit is a field of [`BrokerOptions`], which says what happens when it is reached.
 //!

@@ -23,6 +23,8 @@
 //! when events or outgoing packets pile up unpolled, `handle_bytes` stops taking bytes and
 //! says how many it took, pushing back on the server through the transport.
 //!
+//! What of it the model checks, and what it leaves out: see the [crate's documentation](crate#what-is-model-checked-and-what-is-not).
+//!
 //! A publish is queued when accepted, in flight once written, and done when acknowledged; a
 //! publish the client gives up is reported in [`Event::Dropped`]. Nothing accepted is lost
 //! silently.
