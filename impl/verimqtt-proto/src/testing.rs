@@ -8,14 +8,20 @@
 //! credentials at once, keeps the bytes a machine did not take and offers them again when
 //! it reads again, and collects events. What a machine *sends* waits until the caller takes
 //! it, so that a test can leave a peer unread.
+//!
+//! [`MemoryStore`] keeps what a broker with persistence stores, to restart it on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::broker::{AcceptError, Broker, CloseReason, Closing, ConnId, Event, Policy};
+use crate::broker::{
+    AcceptError, Broker, CloseReason, Closing, ConnId, Event, FlightRecord, MessageRecord, Policy, Recovered,
+    RecoveredSession, SessionRecord, StoreOp,
+};
 use crate::client::{self, Client};
+use crate::codec::MqttString;
 
 /// What the driver knows of one of the broker's connections.
 #[derive(Debug, Default)]
@@ -338,5 +344,91 @@ impl<P: Policy> Pair<P> {
             client.advance_to(target);
         }
         self.exchange();
+    }
+}
+
+/// A broker's store in memory: applies the changes a broker with persistence asks for, as a
+/// file-backed store does, and gives them back for [`Broker::restore`], as after a restart
+/// (with no time gone by). For tests of persistence and recovery.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    sessions: BTreeMap<MqttString, StoredSession>,
+    retained: BTreeMap<MqttString, MessageRecord>,
+    /// The number of the last change applied, counted since the broker started.
+    pub applied: u64,
+}
+
+#[derive(Debug, Clone)]
+struct StoredSession {
+    record: SessionRecord,
+    messages: BTreeMap<u64, (MessageRecord, Option<FlightRecord>)>,
+}
+
+impl MemoryStore {
+    /// Applies one change. A change to a message of a session not stored is a broker bug and
+    /// panics, as a test should.
+    pub fn apply(&mut self, number: u64, op: StoreOp) {
+        assert_eq!(number, self.applied + 1, "changes are applied in order, none missing");
+        self.applied = number;
+        match op {
+            StoreOp::PutSession(record) => {
+                let messages =
+                    self.sessions.remove(&record.client_id).map(|stored| stored.messages).unwrap_or_default();
+                self.sessions.insert(record.client_id.clone(), StoredSession { record, messages });
+            }
+            StoreOp::DeleteSession { client_id } => {
+                self.sessions.remove(&client_id);
+            }
+            StoreOp::PutMessage { client_id, entry, message } => {
+                self.session(&client_id).messages.insert(entry, (message, None));
+            }
+            StoreOp::PutFlight { client_id, entry, flight } => {
+                let stored = self.session(&client_id).messages.get_mut(&entry);
+                stored.unwrap_or_else(|| panic!("a flight of message {entry}, not stored")).1 = Some(flight);
+            }
+            StoreOp::DeleteMessage { client_id, entry } => {
+                self.session(&client_id).messages.remove(&entry);
+            }
+            StoreOp::PutRetained(message) => {
+                self.retained.insert(message.topic.clone(), message);
+            }
+            StoreOp::DeleteRetained { topic } => {
+                self.retained.remove(&topic);
+            }
+        }
+    }
+
+    fn session(&mut self, client_id: &MqttString) -> &mut StoredSession {
+        self.sessions.get_mut(client_id).unwrap_or_else(|| panic!("a change to session {client_id:?}, not stored"))
+    }
+
+    /// Applies every change `broker` has for its store, and tells it they are durable.
+    pub fn sync<P: Policy>(&mut self, broker: &mut Broker<P>, now: Instant) {
+        while let Some((number, op)) = broker.poll_store() {
+            self.apply(number, op);
+        }
+        broker.handle_durable(now, self.applied);
+    }
+
+    /// What a broker restarted on this store takes back. The new broker numbers its changes
+    /// from 1 again.
+    pub fn restart(&mut self) -> Recovered {
+        self.applied = 0;
+        let sessions = self.sessions.values().map(|stored| RecoveredSession {
+            record: stored.record.clone(),
+            offline_for: Duration::ZERO,
+            messages: stored
+                .messages
+                .iter()
+                .map(|(entry, (message, flight))| (*entry, message.clone(), *flight, Duration::ZERO))
+                .collect(),
+        });
+        let retained = self.retained.values().map(|message| (message.clone(), Duration::ZERO));
+        Recovered { sessions: sessions.collect(), retained: retained.collect() }
+    }
+
+    /// The client identifiers of the sessions stored, and how many messages each holds.
+    pub fn sessions(&self) -> Vec<(&str, usize)> {
+        self.sessions.iter().map(|(client_id, stored)| (&client_id[..], stored.messages.len())).collect()
     }
 }

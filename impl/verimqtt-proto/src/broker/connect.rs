@@ -143,6 +143,7 @@ impl<P: Policy> Broker<P> {
             self.timers.set(Timer::KeepAlive(conn), now + window);
         }
 
+        self.store_session(session);
         let connack = self.connack(version, session_present, assigned.then_some(&client_id), &negotiated);
         self.send(conn, Packet::ConnAck(connack), now);
         self.events.push(Event::Connected { conn, client_id, version, session_present });

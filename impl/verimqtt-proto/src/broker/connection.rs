@@ -16,6 +16,7 @@ use crate::codec::{
 use super::ConnId;
 use super::options::BrokerOptions;
 use super::session::SessionId;
+use super::store::StoreLog;
 use super::will::StoredWill;
 use crate::session::framer::Framer;
 use crate::session::receiver::Unanswered;
@@ -94,13 +95,23 @@ pub(crate) enum SendError {
     Encode(EncodeError),
 }
 
-/// Connections with bytes to transmit that the owner has not been told about yet.
+/// Where the bytes every connection sends go through: the connections with bytes the owner
+/// has not been told about yet, and, with persistence, the changes to the store those bytes
+/// wait for and the connections holding bytes back for them.
 #[derive(Debug, Default)]
-pub(crate) struct ReadyList(VecDeque<ConnId>);
+pub(crate) struct Outbox {
+    ready: VecDeque<ConnId>,
+    pub(crate) store: StoreLog,
+    pub(crate) holding: HashSet<ConnId>,
+}
 
-impl ReadyList {
+impl Outbox {
     pub(crate) fn pop(&mut self) -> Option<ConnId> {
-        self.0.pop_front()
+        self.ready.pop_front()
+    }
+
+    fn list_ready(&mut self, conn: ConnId) {
+        self.ready.push_back(conn);
     }
 }
 
@@ -132,6 +143,10 @@ pub(crate) struct Connection {
     pub(crate) connect_expiry_was_zero: bool,
     framer: Framer,
     transmit: BytesMut,
+    /// Bytes that wait for changes to the store to be durable, each with the number of the
+    /// last change issued before them (see `store`).
+    held: VecDeque<(u64, BytesMut)>,
+    held_len: usize,
     /// The largest packet read once CONNECT has been: before, it is the smaller
     /// [`BrokerOptions::max_connect_size`].
     max_packet_size: u32,
@@ -167,6 +182,8 @@ impl Connection {
             // A CONNECT is read in the version it names, whatever this says.
             framer: Framer::new(DecodeOptions::new(ProtocolVersion::V311).with_max_packet_size(max_connect_size)),
             transmit: BytesMut::new(),
+            held: VecDeque::new(),
+            held_len: 0,
             max_packet_size: options.max_packet_size,
             listed_ready: false,
             inbound_aliases: InboundAliases::new(options.topic_alias_maximum),
@@ -218,7 +235,7 @@ impl Connection {
     }
 
     pub(crate) fn transmit_len(&self) -> usize {
-        self.transmit.len()
+        self.transmit.len() + self.held_len
     }
 
     /// Everything encoded since the last call.
@@ -233,7 +250,7 @@ impl Connection {
     pub(crate) fn send(
         &mut self,
         mut packet: Packet,
-        ready: &mut ReadyList,
+        outbox: &mut Outbox,
         tracer: &mut Tracer,
         now: Instant,
     ) -> Result<(), SendError> {
@@ -250,13 +267,47 @@ impl Connection {
         if size > self.limits.max_packet_size as usize {
             return Err(SendError::TooLarge { size });
         }
-        codec::encode(&packet, self.version, &mut self.transmit).map_err(SendError::Encode)?;
+        let Some(barrier) = outbox.store.barrier() else {
+            codec::encode(&packet, self.version, &mut self.transmit).map_err(SendError::Encode)?;
+            tracer.sent(now, self.id.0, &packet, self.version);
+            self.list_ready(outbox);
+            return Ok(());
+        };
+        // After a change not yet durable: held back until it is, behind what waits already.
+        if self.held.back().is_none_or(|(waits_for, _)| *waits_for != barrier) {
+            self.held.push_back((barrier, BytesMut::new()));
+        }
+        if let Some((_, bytes)) = self.held.back_mut() {
+            let before = bytes.len();
+            codec::encode(&packet, self.version, bytes).map_err(SendError::Encode)?;
+            self.held_len += bytes.len() - before;
+        }
+        outbox.holding.insert(self.id);
         tracer.sent(now, self.id.0, &packet, self.version);
+        Ok(())
+    }
+
+    /// Moves what waited for changes up to `durable` to the transmit buffer. Returns whether
+    /// nothing waits any more.
+    pub(crate) fn release_durable(&mut self, durable: u64, outbox: &mut Outbox) -> bool {
+        while let Some((waits_for, _)) = self.held.front() {
+            if *waits_for > durable {
+                return false;
+            }
+            if let Some((_, bytes)) = self.held.pop_front() {
+                self.held_len -= bytes.len();
+                self.transmit.extend_from_slice(&bytes);
+                self.list_ready(outbox);
+            }
+        }
+        true
+    }
+
+    fn list_ready(&mut self, outbox: &mut Outbox) {
         if !self.listed_ready {
             self.listed_ready = true;
-            ready.0.push_back(self.id);
+            outbox.list_ready(self.id);
         }
-        Ok(())
     }
 
     /// Sends a PUBLISH, giving its topic an alias when the client accepts them: a topic
@@ -264,12 +315,12 @@ impl Connection {
     pub(crate) fn send_publish(
         &mut self,
         mut publish: Publish,
-        ready: &mut ReadyList,
+        outbox: &mut Outbox,
         tracer: &mut Tracer,
         now: Instant,
     ) -> Result<(), SendError> {
         let new_alias = self.outbound_aliases.apply(&mut publish);
-        self.send(Packet::Publish(publish), ready, tracer, now)?;
+        self.send(Packet::Publish(publish), outbox, tracer, now)?;
         // Only once the client has it: an alias never sent would stand for nothing.
         if let Some(new_alias) = new_alias {
             self.outbound_aliases.record(new_alias);

@@ -11,7 +11,7 @@ use crate::codec::{
     DecodeError, Disconnect, MqttString, Packet, PacketType, Properties, ProtocolVersion, QoS, ReasonCode,
 };
 
-use super::connection::{Connection, Phase, ReadyList, SendError};
+use super::connection::{Connection, Outbox, Phase, SendError};
 use super::error::{AcceptError, CloseReason, ProtocolError};
 use super::event::{Event, EventQueue};
 use super::flow::ReadingChanges;
@@ -64,7 +64,7 @@ pub struct Broker<P = AllowAll> {
     pub(super) subscriptions: SubscriptionTree,
     pub(super) retained: RetainedStore,
     pub(super) timers: Timers,
-    pub(super) ready: ReadyList,
+    pub(super) outbox: Outbox,
     pub(super) closes: VecDeque<(ConnId, CloseReason)>,
     /// Verifications of CONNECT credentials for the owner to run, and the connections
     /// waiting for theirs.
@@ -118,7 +118,7 @@ impl<P: Policy> Broker<P> {
             session_by_client: HashMap::new(),
             subscriptions: SubscriptionTree::default(),
             timers: Timers::default(),
-            ready: ReadyList::default(),
+            outbox: Outbox::default(),
             closes: VecDeque::new(),
             verifications: VecDeque::new(),
             awaiting_verification: HashSet::new(),
@@ -340,7 +340,7 @@ impl<P: Policy> Broker<P> {
     /// that does not want to call `poll_transmit` on every connection after every input
     /// calls this until `None` and polls those.
     pub fn poll_transmit_ready(&mut self) -> Option<ConnId> {
-        self.ready.pop()
+        self.outbox.pop()
     }
 
     /// A connection the broker has decided to close, why, and the last bytes it has for it
@@ -493,7 +493,7 @@ impl<P: Policy> Broker<P> {
     /// Sends a packet that answers the client (anything but a routed PUBLISH).
     pub(super) fn send(&mut self, conn: ConnId, packet: Packet, now: Instant) {
         let Some(connection) = self.connections.get_mut(&conn) else { return };
-        match connection.send(packet, &mut self.ready, &mut self.tracer, now) {
+        match connection.send(packet, &mut self.outbox, &mut self.tracer, now) {
             Ok(()) => {}
             // The client's Maximum Packet Size is at least large enough for every answer
             // without its optional properties, except a client that set it absurdly low.
@@ -526,7 +526,7 @@ impl<P: Policy> Broker<P> {
                 disconnect.properties.reason_string = MqttString::try_from(error.to_string()).ok();
             }
             // Too large for the client even without its reason string: the close says it all.
-            let _ = connection.send(Packet::Disconnect(disconnect), &mut self.ready, &mut self.tracer, now);
+            let _ = connection.send(Packet::Disconnect(disconnect), &mut self.outbox, &mut self.tracer, now);
         }
         self.tracer.emit(now, || trace::Event::ConnectionClosed { conn: conn.0, reason: reason.trace_reason() });
         let will = connection.will.take();
@@ -563,6 +563,8 @@ impl<P: Policy> Broker<P> {
         if matches!(reason, CloseReason::SessionTakenOver { .. }) {
             return;
         }
+        // A DISCONNECT may have changed the expiry.
+        self.store_session(session);
         match expiry {
             0 => self.end_session(session, now, false),
             u32::MAX => {}
@@ -584,6 +586,7 @@ impl<P: Policy> Broker<P> {
     pub(super) fn end_session(&mut self, session: SessionId, now: Instant, expired: bool) {
         self.end_congestion(session);
         let Some(state) = self.sessions.remove(&session) else { return };
+        self.store_session_ended(session, &state.client_id);
         self.timers.cancel(Timer::Will(session));
         self.timers.cancel(Timer::SessionExpiry(session));
         for subscription in state.subscriptions.values() {

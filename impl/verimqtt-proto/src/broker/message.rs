@@ -103,6 +103,8 @@ pub(crate) struct Delivery {
     pub(crate) qos: QoS,
     pub(crate) retain: bool,
     pub(crate) subscription_ids: Vec<SubscriptionId>,
+    /// Its place in the session's queue, which names it in the store (`store`).
+    pub(crate) entry: u64,
 }
 
 #[cfg(test)]

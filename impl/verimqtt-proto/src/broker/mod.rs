@@ -72,6 +72,7 @@ mod publish;
 mod retained;
 mod router;
 mod session;
+mod store;
 mod subscribe;
 mod timers;
 mod topic_tree;
@@ -85,6 +86,9 @@ pub use error::{AcceptError, CloseReason, ProtocolError};
 pub use event::{DropReason, Event, RetainedDropReason};
 pub use options::{BrokerOptions, SlowConsumerPolicy};
 pub use policy::{AllowAll, Authentication, ClientInfo, Policy, Verification};
+pub use store::{
+    FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp, SubscriptionRecord,
+};
 
 /// A network connection, named by the owner of the broker (the runtime) when it accepts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

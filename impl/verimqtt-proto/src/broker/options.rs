@@ -137,6 +137,12 @@ pub struct BrokerOptions {
     /// default: that is an event or more per message, which a busy broker pays for whether
     /// anyone listens or not.
     pub message_events: bool,
+    /// Whether the broker asks its owner to store its persistent sessions and retained
+    /// messages ([`Broker::poll_store`](super::Broker::poll_store)) and acknowledges nothing
+    /// before what it acknowledges is durable
+    /// ([`Broker::handle_durable`](super::Broker::handle_durable)). Off by default: an owner
+    /// that turns it on must store and report, or the broker's answers wait forever.
+    pub persistence: bool,
 }
 
 impl Default for BrokerOptions {
@@ -168,6 +174,7 @@ impl Default for BrokerOptions {
             retain_available: true,
             max_pending_events: 4096,
             message_events: false,
+            persistence: false,
         }
     }
 }

@@ -78,6 +78,26 @@ impl Outbound {
         Ok(())
     }
 
+    /// A restored session's flights, in the order of their last step, and its queue.
+    pub(crate) fn restore(&mut self, flights: Vec<(PacketId, Awaiting, Delivery)>, queued: Vec<Delivery>) {
+        for (packet_id, flight, delivery) in flights {
+            self.packet_ids.take(packet_id);
+            if flight != Awaiting::PubComp {
+                self.held_bytes += delivery.message.footprint;
+            }
+            self.sender.insert_restored(packet_id, flight, delivery);
+        }
+        for delivery in queued {
+            self.held_bytes += delivery.message.footprint;
+            self.queue.push_back(delivery);
+        }
+    }
+
+    /// The flights, in the order of their last step, and the queue.
+    pub(crate) fn held(&self) -> (Vec<(PacketId, Awaiting, &Delivery)>, impl Iterator<Item = &Delivery>) {
+        (self.sender.iter().collect(), self.queue.iter())
+    }
+
     /// Messages waiting in the queue.
     pub(crate) fn queued(&self) -> usize {
         self.queue.len()
@@ -150,6 +170,11 @@ impl Outbound {
         };
         self.sender.mark_resent(packet_id);
         Some(transmit)
+    }
+
+    /// The entry of the flight of `packet_id` and what it awaits, if there is one.
+    pub(crate) fn flight(&self, packet_id: PacketId) -> Option<(u64, Awaiting)> {
+        self.sender.get(packet_id).map(|(delivery, flight)| (delivery.entry, flight))
     }
 
     /// PUBACK: ends a QoS 1 flight and returns what it delivered; `None` if no QoS 1 flight
@@ -227,6 +252,7 @@ mod tests {
             qos,
             retain: false,
             subscription_ids: Vec::new(),
+            entry: 0,
         }
     }
 

@@ -16,6 +16,7 @@ use super::outbound::Received;
 use super::policy::Policy;
 use super::session::SessionId;
 use crate::session::ProtocolViolation;
+use crate::session::sender::Awaiting;
 
 impl<P: Policy> Broker<P> {
     pub(super) fn handle_publish(&mut self, conn: ConnId, session: SessionId, mut publish: Publish, now: Instant) {
@@ -61,6 +62,7 @@ impl<P: Policy> Broker<P> {
         if let Some(state) = self.sessions.get_mut(&session) {
             state.awaiting_release.insert(packet_id);
         }
+        self.store_session(session);
         self.send(conn, pubrec, now);
     }
 
@@ -131,6 +133,7 @@ impl<P: Policy> Broker<P> {
     pub(super) fn handle_puback(&mut self, session: SessionId, packet_id: PacketId) {
         let Some(state) = self.sessions.get_mut(&session) else { return };
         if let Some(delivery) = state.outbound.acknowledge(packet_id) {
+            self.store_removed(session, delivery.entry);
             self.report_delivered(session, &delivery);
             self.pump(session);
         }
@@ -148,9 +151,20 @@ impl<P: Policy> Broker<P> {
     ) {
         let Some(state) = self.sessions.get_mut(&session) else { return };
         let version = self.connections.get(&conn).map_or(ProtocolVersion::V311, |c| c.version);
+        let flight = state.outbound.flight(packet_id);
         match state.outbound.received(packet_id, code.is_failure()) {
-            Received::Release => self.send(conn, Packet::PubRel(PublishAck::new(packet_id)), now),
-            Received::Refused(()) => self.pump(session),
+            Received::Release => {
+                if let Some((entry, Awaiting::PubRec)) = flight {
+                    self.store_flight(session, entry, packet_id, Awaiting::PubComp);
+                }
+                self.send(conn, Packet::PubRel(PublishAck::new(packet_id)), now);
+            }
+            Received::Refused(()) => {
+                if let Some((entry, _)) = flight {
+                    self.store_removed(session, entry);
+                }
+                self.pump(session);
+            }
             Received::Unknown if code.is_failure() => {}
             Received::Unknown => {
                 let mut release = PublishAck::new(packet_id);
@@ -167,6 +181,9 @@ impl<P: Policy> Broker<P> {
     /// ([MQTT-4.3.3-12]).
     pub(super) fn handle_pubrel(&mut self, conn: ConnId, session: SessionId, packet_id: PacketId, now: Instant) {
         let known = self.sessions.get_mut(&session).is_some_and(|state| state.awaiting_release.release(packet_id));
+        if known {
+            self.store_session(session);
+        }
         let version = self.connections.get(&conn).map_or(ProtocolVersion::V311, |c| c.version);
         let mut complete = PublishAck::new(packet_id);
         if !known && version.is_v5() {
@@ -179,6 +196,7 @@ impl<P: Policy> Broker<P> {
     pub(super) fn handle_pubcomp(&mut self, session: SessionId, packet_id: PacketId) {
         let Some(state) = self.sessions.get_mut(&session) else { return };
         if let Some(delivery) = state.outbound.complete(packet_id) {
+            self.store_removed(session, delivery.entry);
             self.report_delivered(session, &delivery);
             self.pump(session);
         }

@@ -25,6 +25,7 @@ use super::outbound::{QueueLimits, Transmit, Window};
 use super::policy::Policy;
 use super::session::{SessionId, Subscriber};
 use super::topic_tree::Matched;
+use crate::session::sender::Awaiting;
 
 impl<P: Policy> Broker<P> {
     /// Takes ownership of a message: updates the retained store if it is retained, and
@@ -57,11 +58,16 @@ impl<P: Policy> Broker<P> {
         let topic = &message.topic;
         let refused = if message.payload.is_empty() {
             self.retained.remove(topic);
+            self.store_retained(message, false);
             None
         } else if topic_levels(topic) > self.options.max_topic_levels {
             Some(RetainedDropReason::TooManyLevels)
         } else {
-            self.retained.store(Arc::clone(message)).err().map(|_| RetainedDropReason::StoreFull)
+            let refused = self.retained.store(Arc::clone(message)).err().map(|_| RetainedDropReason::StoreFull);
+            if refused.is_none() {
+                self.store_retained(message, true);
+            }
+            refused
         };
         if let Some(reason) = refused {
             self.events.push(Event::RetainedDropped { topic: topic.clone(), reason });
@@ -115,15 +121,18 @@ impl<P: Policy> Broker<P> {
     /// Puts a delivery in a session's queue and, if its client is connected, moves what can
     /// go on to the connection. A QoS 0 message for an offline client is not kept unless
     /// the options say so.
-    pub(super) fn enqueue(&mut self, session: SessionId, delivery: Delivery) -> Enqueued {
-        let Some(state) = self.sessions.get_mut(&session) else { return Enqueued::NotKept };
+    pub(super) fn enqueue(&mut self, session: SessionId, mut delivery: Delivery) -> Enqueued {
+        let Some(state) = self.sessions.get(&session) else { return Enqueued::NotKept };
         let online = state.is_online();
         if !online && delivery.qos == QoS::AtMostOnce && !self.options.queue_qos0_offline {
             return Enqueued::NotKept;
         }
+        self.store_enqueued(session, &mut delivery);
         let limits = QueueLimits { messages: self.options.max_queued_messages, bytes: self.options.max_queued_bytes };
+        let Some(state) = self.sessions.get_mut(&session) else { return Enqueued::NotKept };
         if let Err(delivery) = state.outbound.enqueue(delivery, limits) {
             let client_id = state.client_id.clone();
+            self.store_removed(session, delivery.entry);
             self.drop_message(client_id, &delivery, DropReason::QueueFull);
             return Enqueued::QueueFull;
         }
@@ -136,7 +145,7 @@ impl<P: Policy> Broker<P> {
     /// Moves messages from a connected session's queue to its connection while the window
     /// of the client and the transmit buffer limit allow.
     pub(super) fn pump(&mut self, session: SessionId) {
-        let Broker { sessions, connections, ready, options, stats, events, now, tracer, .. } = self;
+        let Broker { sessions, connections, outbox, options, stats, events, now, tracer, .. } = self;
         let Some(now) = *now else { return };
         let Some(state) = sessions.get_mut(&session) else { return };
         let Some(connection) = state.connection.and_then(|conn| connections.get_mut(&conn)) else { return };
@@ -154,17 +163,28 @@ impl<P: Policy> Broker<P> {
                 Transmit::Publish { packet_id, dup, delivery } => (packet_id, dup, delivery),
                 Transmit::Release(packet_id) => {
                     // As every answer, a PUBREL fits any sane Maximum Packet Size.
-                    let _ = connection.send(Packet::PubRel(PublishAck::new(packet_id)), ready, tracer, now);
+                    let _ = connection.send(Packet::PubRel(PublishAck::new(packet_id)), outbox, tracer, now);
                     continue;
                 }
                 Transmit::Expired(delivery) => {
+                    outbox.store.removed(session, &state.client_id, delivery.entry);
                     stats.messages_dropped += 1;
                     events.push(dropped(state.client_id.clone(), &delivery, DropReason::Expired));
                     continue;
                 }
             };
+            // Stored before the PUBLISH is written, so the PUBLISH waits for it: a QoS 2
+            // message must not come back after a crash under a new identifier.
+            match packet_id {
+                Some(packet_id) if !dup => {
+                    let awaiting = if delivery.qos == QoS::ExactlyOnce { Awaiting::PubRec } else { Awaiting::PubAck };
+                    outbox.store.flight(session, &state.client_id, delivery.entry, packet_id, awaiting);
+                }
+                Some(_) => {}
+                None => outbox.store.removed(session, &state.client_id, delivery.entry),
+            }
             let publish = outgoing_publish(&delivery, packet_id, dup, connection.version.is_v5(), now);
-            match connection.send_publish(publish, ready, tracer, now) {
+            match connection.send_publish(publish, outbox, tracer, now) {
                 Ok(()) => {
                     stats.messages_sent += 1;
                     // A QoS 0 message is delivered once written; the others when acknowledged.
@@ -177,6 +197,7 @@ impl<P: Policy> Broker<P> {
                     debug_assert!(matches!(error, SendError::TooLarge { .. }), "unencodable PUBLISH: {error:?}");
                     if let Some(packet_id) = packet_id {
                         state.outbound.abandon(packet_id);
+                        outbox.store.removed(session, &state.client_id, delivery.entry);
                     }
                     stats.messages_dropped += 1;
                     events.push(dropped(state.client_id.clone(), &delivery, DropReason::PacketTooLarge));
@@ -231,6 +252,7 @@ fn delivery(message: &Arc<Message>, subscriber: Subscriber) -> Delivery {
         qos: message.qos.min(subscriber.options.qos),
         retain: message.retain && subscriber.options.retain_as_published,
         subscription_ids: subscriber.id.into_iter().collect(),
+        entry: 0,
     }
 }
 

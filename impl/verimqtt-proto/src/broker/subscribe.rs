@@ -74,6 +74,7 @@ impl<P: Policy> Broker<P> {
         if version.is_v5() {
             suback.properties.reason_string = refusals.finish();
         }
+        self.store_session(session);
         self.send(conn, Packet::SubAck(suback), now);
         for (filter, granted) in retained {
             if !self.send_retained(conn, session, &filter, granted, id, now) {
@@ -164,6 +165,7 @@ impl<P: Policy> Broker<P> {
                 qos: message.qos.min(granted),
                 retain: true,
                 subscription_ids: id.into_iter().collect(),
+                entry: 0,
             };
             room = self.enqueue(session, delivery) != Enqueued::QueueFull;
             room
@@ -201,6 +203,7 @@ impl<P: Policy> Broker<P> {
             }
         }
         let unsuback = UnsubAck { packet_id: unsubscribe.packet_id, properties: Default::default(), reason_codes };
+        self.store_session(session);
         self.send(conn, Packet::UnsubAck(unsuback), now);
     }
 }

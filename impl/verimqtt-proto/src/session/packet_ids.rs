@@ -42,6 +42,11 @@ impl PacketIds {
         }
     }
 
+    /// Takes an identifier a restored session had in use.
+    pub(crate) fn take(&mut self, id: PacketId) {
+        self.in_use.insert(id.get());
+    }
+
     pub(crate) fn release(&mut self, id: PacketId) {
         let released = self.in_use.remove(&id.get());
         debug_assert!(released, "packet identifier {id} released twice");

@@ -35,6 +35,11 @@ impl AwaitingRelease {
         self.packet_ids.len()
     }
 
+    /// The identifiers awaiting PUBREL, in increasing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = PacketId> + '_ {
+        self.packet_ids.iter().copied()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.packet_ids.clear();
     }

@@ -84,6 +84,17 @@ impl<T> Sender<T> {
         self.written_on_connection += 1;
     }
 
+    /// A flight of a restored session, at `flight`, not written on any connection yet:
+    /// restored in the order of their last step, they are resent in that order.
+    pub(crate) fn insert_restored(&mut self, packet_id: PacketId, flight: Awaiting, item: T) {
+        self.push_back(Entry { packet_id, item, flight, written: false });
+    }
+
+    /// Every flight, in the order of its last step.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (PacketId, Awaiting, &T)> {
+        self.entries.values().map(|entry| (entry.packet_id, entry.flight, &entry.item))
+    }
+
     fn push_back(&mut self, entry: Entry<T>) {
         let order = self.next_order;
         self.next_order += 1;

@@ -12,6 +12,7 @@ mod keep_alive;
 mod limits;
 mod mqtt5;
 mod observer;
+mod persistence;
 mod qos;
 mod retained;
 mod sessions;

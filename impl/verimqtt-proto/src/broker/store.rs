@@ -1,0 +1,480 @@
+//! Persistence without I/O: what a broker with [`BrokerOptions::persistence`] on asks its
+//! owner to keep, and the rule that makes it worth keeping — nothing is acknowledged before
+//! what it acknowledges is durable.
+//!
+//! The broker numbers each change to what it keeps ([`StoreOp`], from
+//! [`Broker::poll_store`]) and the owner writes them in that order, in batches as large as
+//! it likes, then says how far they are durable ([`Broker::handle_durable`]). Until then,
+//! every byte the broker queued for a client after such a change is held back: a PUBACK or
+//! PUBREC is sent only once the message is stored for every persistent session it was
+//! routed to, a SUBACK once the subscription is, a PUBREL once the flight's step is, and a
+//! QoS 2 PUBLISH once its packet identifier is (or a crash between the two could deliver it
+//! twice under two identifiers). Holding back everything, not only acknowledgements, keeps
+//! every order the specification asks for without a case for each; what it costs is the
+//! latency of one durable write, which the owner shares between all that waits (group
+//! commit).
+//!
+//! Only persistent sessions are stored (Session Expiry Interval above 0, or a 3.1.1 session
+//! with CleanSession 0), keyed by client identifier, with their subscriptions, the
+//! identifiers of QoS 2 messages from the client awaiting PUBREL, and their messages toward
+//! the client, each with its flight once it has one; and the retained messages.
+//! [`Broker::restore`] takes them back when the broker starts. Not stored: wills (a will
+//! waiting out its delay when the broker stops is lost), sessions of clients with Session
+//! Expiry 0, and QoS 0 messages of connected clients.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::codec::{MqttString, PacketId, Properties, ProtocolVersion, QoS, SubscriptionId, SubscriptionOptions};
+use crate::session::sender::Awaiting;
+
+use super::ConnId;
+use super::core::Broker;
+use super::message::{Delivery, Message};
+use super::policy::Policy;
+use super::session::{Route, SessionId, SessionSubscription, Subscriber};
+
+/// A change to what the broker keeps, for its owner to make durable in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOp {
+    /// A persistent session's record, new or changed; it replaces the previous one.
+    PutSession(SessionRecord),
+    /// The session is gone (ended, expired, replaced by a clean one, or no longer
+    /// persistent), with its messages.
+    DeleteSession {
+        /// The session's client identifier.
+        client_id: MqttString,
+    },
+    /// A message entered a session's queue.
+    PutMessage {
+        /// The session's client identifier.
+        client_id: MqttString,
+        /// The message's place in the session: entries are restored in this order.
+        entry: u64,
+        /// The message.
+        message: MessageRecord,
+    },
+    /// A message's flight started or moved on (a PUBREC arrived).
+    PutFlight {
+        /// The session's client identifier.
+        client_id: MqttString,
+        /// The entry of [`StoreOp::PutMessage`].
+        entry: u64,
+        /// Where the flight stands.
+        flight: FlightRecord,
+    },
+    /// A message left the session: delivered, refused, expired or given up.
+    DeleteMessage {
+        /// The session's client identifier.
+        client_id: MqttString,
+        /// The entry of [`StoreOp::PutMessage`].
+        entry: u64,
+    },
+    /// The retained message of a topic, replacing the previous one.
+    PutRetained(MessageRecord),
+    /// The topic no longer has a retained message.
+    DeleteRetained {
+        /// The topic.
+        topic: MqttString,
+    },
+}
+
+/// What a persistent session keeps besides its messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The client identifier the session is keyed on.
+    pub client_id: MqttString,
+    /// The protocol version of its last connection.
+    pub version: ProtocolVersion,
+    /// Seconds it outlives its connection; `u32::MAX` is forever.
+    pub expiry_interval: u32,
+    /// Its subscriptions, as granted.
+    pub subscriptions: Vec<SubscriptionRecord>,
+    /// QoS 2 messages from the client routed and answered with PUBREC, awaiting PUBREL.
+    pub awaiting_release: Vec<PacketId>,
+}
+
+/// One subscription of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    /// The Topic Filter as the client sent it.
+    pub filter: MqttString,
+    /// The options as granted.
+    pub options: SubscriptionOptions,
+    /// Its Subscription Identifier, if the SUBSCRIBE had one.
+    pub id: Option<SubscriptionId>,
+}
+
+/// A message as a session or the retained store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// The topic.
+    pub topic: MqttString,
+    /// The payload.
+    pub payload: Bytes,
+    /// The QoS it is delivered at (for a retained message, the QoS it was published at).
+    pub qos: QoS,
+    /// The RETAIN flag it is delivered with.
+    pub retain: bool,
+    /// The properties passed on to subscribers, with the Message Expiry Interval left when
+    /// the record was made, if it has one.
+    pub properties: Properties,
+    /// The publisher's client identifier, for No Local.
+    pub publisher: Option<MqttString>,
+    /// The Subscription Identifiers it matched.
+    pub subscription_ids: Vec<SubscriptionId>,
+}
+
+/// Where a message's flight stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlightRecord {
+    /// Its packet identifier.
+    pub packet_id: PacketId,
+    /// What it waits for.
+    pub stage: FlightStage,
+    /// The order of its last step among the session's flights: flights are resent in
+    /// this order.
+    pub order: u64,
+}
+
+/// What a flight waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlightStage {
+    /// QoS 1 PUBLISH written, PUBACK awaited.
+    PubAck,
+    /// QoS 2 PUBLISH written, PUBREC awaited.
+    PubRec,
+    /// PUBREL written, PUBCOMP awaited.
+    PubComp,
+}
+
+/// What the owner read back from its store, for [`Broker::restore`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// The persistent sessions.
+    pub sessions: Vec<RecoveredSession>,
+    /// The retained messages, each with how long ago it was stored.
+    pub retained: Vec<(MessageRecord, Duration)>,
+}
+
+/// A session read back from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredSession {
+    /// Its record.
+    pub record: SessionRecord,
+    /// How long ago the record was last written: the session's expiry counts from then.
+    pub offline_for: Duration,
+    /// Its messages by entry, each with its flight if it had one and how long ago it was
+    /// stored.
+    pub messages: Vec<(u64, MessageRecord, Option<FlightRecord>, Duration)>,
+}
+
+/// The broker's side of persistence: the changes not yet polled, how far they are durable,
+/// and the connections whose bytes wait for them.
+#[derive(Debug, Default)]
+pub(super) struct StoreLog {
+    ops: VecDeque<(u64, StoreOp)>,
+    issued: u64,
+    durable: u64,
+    /// Sessions whose record is in the store, by client identifier's session.
+    stored: HashSet<SessionId>,
+    next_entry: u64,
+    next_order: u64,
+}
+
+impl StoreLog {
+    /// The latest change not yet durable: bytes queued now wait for it.
+    pub(super) fn barrier(&self) -> Option<u64> {
+        (self.issued > self.durable).then_some(self.issued)
+    }
+
+    fn push(&mut self, op: StoreOp) {
+        self.issued += 1;
+        self.ops.push_back((self.issued, op));
+    }
+
+    /// A delivery's flight started or took a step, in a stored session.
+    pub(super) fn flight(
+        &mut self,
+        session: SessionId,
+        client_id: &MqttString,
+        entry: u64,
+        packet_id: PacketId,
+        awaiting: Awaiting,
+    ) {
+        if self.stored.contains(&session) {
+            self.next_order += 1;
+            let flight = FlightRecord { packet_id, stage: awaiting_stage(awaiting), order: self.next_order };
+            self.push(StoreOp::PutFlight { client_id: client_id.clone(), entry, flight });
+        }
+    }
+
+    /// A delivery left a stored session.
+    pub(super) fn removed(&mut self, session: SessionId, client_id: &MqttString, entry: u64) {
+        if self.stored.contains(&session) {
+            self.push(StoreOp::DeleteMessage { client_id: client_id.clone(), entry });
+        }
+    }
+}
+
+impl<P: Policy> Broker<P> {
+    /// The next change to make durable, numbered from 1 in the order they must be applied.
+    /// Always `None` unless [`BrokerOptions::persistence`] is on.
+    pub fn poll_store(&mut self) -> Option<(u64, StoreOp)> {
+        self.outbox.store.ops.pop_front()
+    }
+
+    /// Every change up to number `up_to` is durable: what waited for them goes out.
+    pub fn handle_durable(&mut self, now: Instant, up_to: u64) {
+        self.now = Some(now);
+        let store = &mut self.outbox.store;
+        store.durable = store.durable.max(up_to.min(store.issued));
+        let durable = store.durable;
+        let holding: Vec<ConnId> = self.outbox.holding.iter().copied().collect();
+        for conn in holding {
+            let released = self.connections.get_mut(&conn).is_none_or(|c| c.release_durable(durable, &mut self.outbox));
+            if released {
+                self.outbox.holding.remove(&conn);
+            }
+        }
+    }
+
+    /// Takes back what a store kept, before any connection: the sessions (offline, their
+    /// expiry counting from when they were last written), their subscriptions, QoS 2
+    /// identifiers awaiting release and messages, flights to be resent with DUP when their
+    /// client resumes ([MQTT-4.4.0-1]), and the retained messages. Messages whose expiry
+    /// passed meanwhile are dropped, as are sessions whose expiry did.
+    pub fn restore(&mut self, now: Instant, recovered: Recovered) {
+        self.now = Some(now);
+        for (record, age) in recovered.retained {
+            if let Some(message) = message_of(record, age, now) {
+                // Within the limits that stored it, unless they were lowered since.
+                let _ = self.retained.store(Arc::new(message));
+            }
+        }
+        for session in recovered.sessions {
+            self.restore_session(session, now);
+        }
+    }
+
+    fn restore_session(&mut self, recovered: RecoveredSession, now: Instant) {
+        let RecoveredSession { record, offline_for, mut messages } = recovered;
+        let left = match record.expiry_interval {
+            u32::MAX => None,
+            interval => match Duration::from_secs(u64::from(interval)).checked_sub(offline_for) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return self.outbox.store.push(StoreOp::DeleteSession { client_id: record.client_id }),
+            },
+        };
+        let session = self.create_session(record.client_id.clone(), record.expiry_interval);
+        self.outbox.store.stored.insert(session);
+        messages.sort_by_key(|(entry, ..)| *entry);
+        let mut flights = Vec::new();
+        let mut queued = Vec::new();
+        let mut gone = Vec::new();
+        for (entry, message, flight, age) in messages {
+            self.outbox.store.next_entry = self.outbox.store.next_entry.max(entry + 1);
+            let (qos, retain, ids) = (message.qos, message.retain, message.subscription_ids.clone());
+            let Some(message) = message_of(message, age, now) else {
+                gone.push(entry);
+                continue;
+            };
+            let delivery = Delivery { message: Arc::new(message), qos, retain, subscription_ids: ids, entry };
+            match flight {
+                Some(flight) => {
+                    self.outbox.store.next_order = self.outbox.store.next_order.max(flight.order + 1);
+                    flights.push((flight.order, flight.packet_id, stage_awaiting(flight.stage), delivery));
+                }
+                None => queued.push(delivery),
+            }
+        }
+        flights.sort_by_key(|(order, ..)| *order);
+        let Some(state) = self.sessions.get_mut(&session) else { return };
+        state.version = record.version;
+        for packet_id in record.awaiting_release {
+            state.awaiting_release.insert(packet_id);
+        }
+        for subscription in record.subscriptions {
+            let route = Route::of(&subscription.filter, record.version);
+            let subscriber = Subscriber { options: subscription.options, id: subscription.id };
+            self.subscriptions.insert(&route, session, subscriber);
+            state.subscriptions.insert(subscription.filter, SessionSubscription { route, subscriber });
+        }
+        let flights = flights.into_iter().map(|(_, packet_id, awaiting, delivery)| (packet_id, awaiting, delivery));
+        state.outbound.restore(flights.collect(), queued);
+        let client_id = record.client_id;
+        for entry in gone {
+            self.outbox.store.push(StoreOp::DeleteMessage { client_id: client_id.clone(), entry });
+        }
+        if let Some(left) = left {
+            self.timers.set(super::timers::Timer::SessionExpiry(session), now + left);
+        }
+    }
+
+    /// Whether the session's changes are stored: persistence is on and the session outlives
+    /// its connection.
+    fn persists(&self, session: SessionId) -> bool {
+        self.options.persistence && self.sessions.get(&session).is_some_and(|state| state.expiry_interval > 0)
+    }
+
+    /// Writes the session's record, or deletes it once the session is gone or no longer
+    /// persistent. A session stored for the first time brings the messages it already
+    /// holds.
+    pub(super) fn store_session(&mut self, session: SessionId) {
+        if !self.options.persistence {
+            return;
+        }
+        let Some(state) = self.sessions.get(&session) else { return };
+        if !self.persists(session) {
+            if self.outbox.store.stored.remove(&session) {
+                self.outbox.store.push(StoreOp::DeleteSession { client_id: state.client_id.clone() });
+            }
+            return;
+        }
+        let record = SessionRecord {
+            client_id: state.client_id.clone(),
+            version: state.version,
+            expiry_interval: state.expiry_interval,
+            subscriptions: state
+                .subscriptions
+                .iter()
+                .map(|(filter, subscription)| SubscriptionRecord {
+                    filter: filter.clone(),
+                    options: subscription.subscriber.options,
+                    id: subscription.subscriber.id,
+                })
+                .collect(),
+            awaiting_release: state.awaiting_release.iter().collect(),
+        };
+        let first = self.outbox.store.stored.insert(session);
+        self.outbox.store.push(StoreOp::PutSession(record));
+        if first {
+            self.store_everything_held(session);
+        }
+    }
+
+    /// A session that became persistent: what it holds goes to the store as if it had just
+    /// arrived.
+    fn store_everything_held(&mut self, session: SessionId) {
+        let Some(state) = self.sessions.get(&session) else { return };
+        let client_id = state.client_id.clone();
+        let (flights, queued) = state.outbound.held();
+        let mut ops = Vec::new();
+        for (packet_id, awaiting, delivery) in flights {
+            let message = record_of(delivery, self.now);
+            ops.push(StoreOp::PutMessage { client_id: client_id.clone(), entry: delivery.entry, message });
+            self.outbox.store.next_order += 1;
+            let flight =
+                FlightRecord { packet_id, stage: awaiting_stage(awaiting), order: self.outbox.store.next_order };
+            ops.push(StoreOp::PutFlight { client_id: client_id.clone(), entry: delivery.entry, flight });
+        }
+        for delivery in queued {
+            let message = record_of(delivery, self.now);
+            ops.push(StoreOp::PutMessage { client_id: client_id.clone(), entry: delivery.entry, message });
+        }
+        for op in ops {
+            self.outbox.store.push(op);
+        }
+    }
+
+    /// A session ended: its record and messages go.
+    pub(super) fn store_session_ended(&mut self, session: SessionId, client_id: &MqttString) {
+        if self.outbox.store.stored.remove(&session) {
+            self.outbox.store.push(StoreOp::DeleteSession { client_id: client_id.clone() });
+        }
+    }
+
+    /// Gives a delivery its entry in the session, and stores it if the session persists.
+    pub(super) fn store_enqueued(&mut self, session: SessionId, delivery: &mut Delivery) {
+        self.outbox.store.next_entry += 1;
+        delivery.entry = self.outbox.store.next_entry;
+        if !self.outbox.store.stored.contains(&session) {
+            return;
+        }
+        let Some(state) = self.sessions.get(&session) else { return };
+        let message = record_of(delivery, self.now);
+        self.outbox.store.push(StoreOp::PutMessage {
+            client_id: state.client_id.clone(),
+            entry: delivery.entry,
+            message,
+        });
+    }
+
+    /// A delivery's flight started or took a step.
+    pub(super) fn store_flight(&mut self, session: SessionId, entry: u64, packet_id: PacketId, awaiting: Awaiting) {
+        let Some(state) = self.sessions.get(&session) else { return };
+        self.outbox.store.flight(session, &state.client_id, entry, packet_id, awaiting);
+    }
+
+    /// A delivery left its session.
+    pub(super) fn store_removed(&mut self, session: SessionId, entry: u64) {
+        let Some(state) = self.sessions.get(&session) else { return };
+        self.outbox.store.removed(session, &state.client_id, entry);
+    }
+
+    /// The retained message of a topic changed.
+    pub(super) fn store_retained(&mut self, message: &Message, stored: bool) {
+        if !self.options.persistence {
+            return;
+        }
+        let op = if stored {
+            let delivery = Delivery {
+                message: Arc::new(message.clone()),
+                qos: message.qos,
+                retain: true,
+                subscription_ids: Vec::new(),
+                entry: 0,
+            };
+            StoreOp::PutRetained(record_of(&delivery, self.now))
+        } else {
+            StoreOp::DeleteRetained { topic: message.topic.clone() }
+        };
+        self.outbox.store.push(op);
+    }
+}
+
+fn awaiting_stage(awaiting: Awaiting) -> FlightStage {
+    match awaiting {
+        Awaiting::PubAck => FlightStage::PubAck,
+        Awaiting::PubRec => FlightStage::PubRec,
+        Awaiting::PubComp => FlightStage::PubComp,
+    }
+}
+
+fn stage_awaiting(stage: FlightStage) -> Awaiting {
+    match stage {
+        FlightStage::PubAck => Awaiting::PubAck,
+        FlightStage::PubRec => Awaiting::PubRec,
+        FlightStage::PubComp => Awaiting::PubComp,
+    }
+}
+
+/// A session's copy of a message as a record, its expiry as it stands at `now`.
+fn record_of(delivery: &Delivery, now: Option<Instant>) -> MessageRecord {
+    let message = &delivery.message;
+    let mut properties = message.properties.clone();
+    properties.message_expiry_interval = now.and_then(|now| message.expiry.remaining(now).ok().flatten());
+    MessageRecord {
+        topic: message.topic.detached(),
+        payload: Bytes::copy_from_slice(&message.payload),
+        qos: delivery.qos,
+        retain: delivery.retain,
+        properties,
+        publisher: message.publisher.clone(),
+        subscription_ids: delivery.subscription_ids.clone(),
+    }
+}
+
+/// The message of a record stored `age` ago, its expiry counted down by that; `None` if it
+/// expired meanwhile.
+fn message_of(record: MessageRecord, age: Duration, now: Instant) -> Option<Message> {
+    let MessageRecord { topic, payload, qos, retain, mut properties, publisher, .. } = record;
+    if let Some(interval) = properties.message_expiry_interval {
+        let left = u64::from(interval).checked_sub(age.as_secs()).filter(|left| *left > 0)?;
+        properties.message_expiry_interval = u32::try_from(left).ok();
+    }
+    Some(Message::new(topic, payload, qos, retain, properties, publisher, now))
+}

@@ -1,0 +1,151 @@
+//! Persistence: with `persistence` on, the broker asks for its persistent sessions and
+//! retained messages to be stored, answers nothing before what it answers is durable, and a
+//! broker restored from the store carries on where the last one stopped.
+
+use verimqtt_proto::broker::{BrokerOptions, StoreOp};
+use verimqtt_proto::codec::{Packet, PublishAck, QoS};
+use verimqtt_proto::testing::MemoryStore;
+
+use crate::harness::{Client, Harness, V5, V311, connect, persistent, publish, pubrec, retained, subscribe};
+
+fn options() -> BrokerOptions {
+    BrokerOptions { persistence: true, ..BrokerOptions::default() }
+}
+
+/// Applies what the broker has for its store and tells it it is durable.
+fn sync(harness: &mut Harness, store: &mut MemoryStore) {
+    let now = harness.now;
+    store.sync(&mut harness.broker, now);
+}
+
+/// Sends `request` and returns the client once its CONNACK, held until the store is
+/// synced, came.
+fn connect_durably(harness: &mut Harness, store: &mut MemoryStore, request: verimqtt_proto::codec::Connect) -> Client {
+    let client = harness.open(request.protocol_version);
+    harness.send(client, Packet::Connect(Box::new(request)));
+    sync(harness, store);
+    assert!(matches!(harness.recv_one(client), Packet::ConnAck(connack) if !connack.reason_code.is_failure()));
+    client
+}
+
+#[test]
+fn acknowledgements_wait_until_what_they_acknowledge_is_durable() {
+    let mut harness = Harness::with_options(options());
+    let mut store = MemoryStore::default();
+    let subscriber = harness.open(V5);
+    harness.send(subscriber, Packet::Connect(Box::new(persistent(V5, "keeper"))));
+    assert_eq!(harness.recv(subscriber), [], "CONNACK waits for the new session's record");
+    sync(&mut harness, &mut store);
+    assert!(matches!(harness.recv_one(subscriber), Packet::ConnAck(_)));
+
+    harness.send(subscriber, subscribe(1, &[("t", QoS::ExactlyOnce)]));
+    assert_eq!(harness.recv(subscriber), [], "SUBACK waits for the subscription");
+    sync(&mut harness, &mut store);
+    assert!(matches!(harness.recv_one(subscriber), Packet::SubAck(_)));
+    harness.cut(subscriber);
+    sync(&mut harness, &mut store);
+
+    let publisher = harness.connect("sender", V311);
+    harness.send(publisher, publish("t", QoS::AtLeastOnce, 7, "kept"));
+    assert_eq!(harness.recv(publisher), [], "PUBACK waits for the message in the offline session");
+    let pending = std::iter::from_fn(|| harness.broker.poll_store()).collect::<Vec<_>>();
+    assert!(
+        matches!(&pending[..], [(_, StoreOp::PutMessage { client_id, .. })] if client_id == "keeper"),
+        "{pending:?}"
+    );
+    for (number, op) in pending {
+        store.apply(number, op);
+    }
+    let now = harness.now;
+    harness.broker.handle_durable(now, store.applied);
+    assert_eq!(harness.recv_one(publisher), Packet::PubAck(PublishAck::new(crate::harness::id(7))));
+    assert_eq!(store.sessions(), [("keeper", 1)]);
+}
+
+#[test]
+fn clients_without_a_persistent_session_store_nothing_and_wait_for_nothing() {
+    let mut harness = Harness::with_options(options());
+    let subscriber = harness.connect("passing", V5);
+    harness.send(subscriber, subscribe(1, &[("t", QoS::AtLeastOnce)]));
+    assert!(matches!(harness.recv_one(subscriber), Packet::SubAck(_)));
+    let publisher = harness.connect("sender", V311);
+    harness.send(publisher, publish("t", QoS::AtLeastOnce, 1, "gone with the session"));
+    assert!(matches!(harness.recv_one(publisher), Packet::PubAck(_)));
+    assert_eq!(harness.broker.poll_store(), None);
+}
+
+#[test]
+fn a_restored_broker_resends_flights_with_dup_then_the_queue_and_keeps_retained_messages() {
+    let mut harness = Harness::with_options(options());
+    let mut store = MemoryStore::default();
+    let subscriber = connect_durably(&mut harness, &mut store, persistent(V5, "keeper"));
+    harness.send(subscriber, subscribe(1, &[("t/#", QoS::ExactlyOnce)]));
+    sync(&mut harness, &mut store);
+    assert!(matches!(harness.recv_one(subscriber), Packet::SubAck(_)));
+
+    let publisher = harness.connect("sender", V311);
+    for (packet_id, payload) in [(1, "m1"), (2, "m2")] {
+        harness.send(publisher, publish("t/a", QoS::ExactlyOnce, packet_id, payload));
+    }
+    sync(&mut harness, &mut store);
+    let delivered = harness.recv_publishes(subscriber);
+    let ids: Vec<u16> = delivered.iter().map(|publish| publish.packet_id.unwrap().get()).collect();
+    // m1 is received (PUBREL sent, PUBCOMP awaited); m2's PUBREC never comes.
+    harness.send(subscriber, pubrec(ids[0]));
+    sync(&mut harness, &mut store);
+    assert!(matches!(harness.recv(subscriber)[..], [Packet::PubRel(_)]));
+    harness.cut(subscriber);
+    harness.send(publisher, publish("t/b", QoS::AtLeastOnce, 3, "m3"));
+    harness.send(publisher, retained("r", QoS::AtLeastOnce, 4, "last known"));
+    sync(&mut harness, &mut store);
+    assert_eq!(harness.recv(publisher).len(), 4, "PUBREC, PUBREC, PUBACK, PUBACK");
+
+    // The broker stops; another starts on what was stored.
+    let mut restarted = Harness::with_options(options());
+    let now = restarted.now;
+    restarted.broker.restore(now, store.restart());
+    let mut request = persistent(V5, "keeper");
+    request.clean_start = false;
+    let client = restarted.open(V5);
+    restarted.send(client, Packet::Connect(Box::new(request)));
+    sync(&mut restarted, &mut store);
+    let packets = restarted.recv(client);
+    let Packet::ConnAck(connack) = &packets[0] else { panic!("{packets:?}") };
+    assert!(connack.session_present, "the session survived the restart");
+    // In the order of each flight's last step: m2's PUBLISH, then m1's PUBREL; then the queue.
+    match &packets[1..] {
+        [Packet::Publish(m2), Packet::PubRel(m1), Packet::Publish(m3)] => {
+            assert_eq!((m2.packet_id.unwrap().get(), m2.dup, &m2.payload[..]), (ids[1], true, &b"m2"[..]));
+            assert_eq!(m1.packet_id.get(), ids[0]);
+            assert_eq!((m3.dup, m3.qos, &m3.payload[..]), (false, QoS::AtLeastOnce, &b"m3"[..]));
+            assert!(!ids.contains(&m3.packet_id.unwrap().get()), "a new identifier, not one in flight");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let late = restarted.connect("late", V311);
+    restarted.send(late, subscribe(1, &[("r", QoS::AtLeastOnce)]));
+    let packets = restarted.recv(late);
+    assert!(
+        matches!(&packets[..], [Packet::SubAck(_), Packet::Publish(publish)] if publish.retain && publish.payload == "last known"),
+        "{packets:?}"
+    );
+}
+
+#[test]
+fn a_session_that_ends_is_deleted_from_the_store_with_its_messages() {
+    let mut harness = Harness::with_options(options());
+    let mut store = MemoryStore::default();
+    let subscriber = connect_durably(&mut harness, &mut store, persistent(V5, "leaving"));
+    harness.send(subscriber, subscribe(1, &[("t", QoS::AtLeastOnce)]));
+    sync(&mut harness, &mut store);
+    harness.cut(subscriber);
+    sync(&mut harness, &mut store);
+    let publisher = harness.connect("sender", V311);
+    harness.send(publisher, publish("t", QoS::AtLeastOnce, 1, "queued"));
+    sync(&mut harness, &mut store);
+    assert_eq!(store.sessions(), [("leaving", 1)]);
+    // A clean start discards the session ([MQTT-3.1.2-4] in 5.0).
+    connect_durably(&mut harness, &mut store, connect(V5, "leaving"));
+    assert_eq!(store.sessions(), []);
+}
