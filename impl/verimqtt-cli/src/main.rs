@@ -15,7 +15,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use verimqtt::runtime::BrokerConfig;
-use verimqtt::runtime::config::Limits;
+use verimqtt::runtime::SyncPolicy;
+use verimqtt::runtime::config::{Limits, Persistence};
 use verimqtt::runtime::passwd::set_password;
 
 use signals::Reload;
@@ -63,6 +64,16 @@ struct BrokerArgs {
     /// Address of the TCP listener, instead of 127.0.0.1:1883 (without -c only).
     #[arg(long, conflicts_with = "config")]
     listen: Option<SocketAddr>,
+    /// Keep persistent sessions, their messages and retained messages in this file (SQLite,
+    /// created if missing) across restarts, acknowledging nothing before it is written there;
+    /// instead of the configuration's [persistence] file.
+    #[arg(long, value_name = "FILE")]
+    persistence: Option<PathBuf>,
+    /// When a write to the store waits for the disk: "always" (survives a power loss),
+    /// "interval N ms" (loses at most N ms to a power loss) or "never"; every policy survives
+    /// the broker being killed. Default: the configuration's, or "always".
+    #[arg(long, value_name = "POLICY", requires = "persistence")]
+    persistence_sync: Option<SyncPolicy>,
     #[command(flatten)]
     limits: Limits,
 }
@@ -150,6 +161,10 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
         config.listeners.iter_mut().for_each(|listener| listener.bind = listen);
     }
     config.options = args.limits.apply(config.options);
+    if let Some(file) = args.persistence.clone() {
+        let sync = args.persistence_sync.or(config.persistence.as_ref().map(|p| p.sync)).unwrap_or(SyncPolicy::Always);
+        config.persistence = Some(Persistence { file, sync });
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

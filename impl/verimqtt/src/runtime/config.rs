@@ -44,6 +44,7 @@ use crate::auth::{Acl, FilePolicy, PasswordFile};
 use crate::broker::{BrokerOptions, SlowConsumerPolicy};
 use crate::codec::{MAX_PACKET_SIZE, QoS};
 
+use super::store::{Store, StoreError, SyncPolicy};
 use super::tls::{self, ClientCertificates, TlsError};
 use super::{Listener, Server, Transport};
 
@@ -62,8 +63,20 @@ pub struct BrokerConfig {
     /// Who may connect, publish and subscribe: the `[auth]` table with the files it names
     /// read.
     pub policy: FilePolicy,
+    /// Where the broker keeps its persistent sessions and retained messages, and when it
+    /// waits for the disk: the `[persistence]` table. `None`: nothing survives a restart.
+    pub persistence: Option<Persistence>,
     /// The file it was read from, for errors found later (binding a listener).
     source: PathBuf,
+}
+
+/// The store of a broker with persistence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Persistence {
+    /// The store's file (SQLite), created if missing.
+    pub file: PathBuf,
+    /// When a commit waits for the disk.
+    pub sync: SyncPolicy,
 }
 
 /// A listener to bind.
@@ -93,6 +106,7 @@ impl Default for BrokerConfig {
             options: BrokerOptions::default(),
             sys_interval: Some(Duration::from_secs(DEFAULT_SYS_INTERVAL)),
             policy: FilePolicy::new(true),
+            persistence: None,
             source: PathBuf::new(),
         }
     }
@@ -183,6 +197,9 @@ pub enum Problem {
     /// `allow_anonymous = false` without a `password_file`: any client could claim any name.
     #[error("allow_anonymous = false needs a password_file: without one, any client could claim any username")]
     AnonymousWithoutPasswords,
+    /// The store cannot be opened or read.
+    #[error("the store: {0}")]
+    Store(Box<StoreError>),
     /// A listener's address cannot be bound (in use, or not this host's).
     #[error("cannot listen on {addr}: {error}")]
     Bind {
@@ -228,19 +245,41 @@ impl BrokerConfig {
             .collect::<Result<Vec<_>, _>>()?;
         let policy = policy(&file.auth, base).map_err(|(span, problem)| fail(Some(span), problem))?;
         let interval = file.sys.interval.unwrap_or(DEFAULT_SYS_INTERVAL);
+        let persistence = match file.persistence {
+            Some(table) => {
+                let sync = match &table.sync {
+                    Some(sync) => {
+                        sync.get_ref().parse().map_err(|why| fail(Some(sync.span()), Problem::Invalid(why)))?
+                    }
+                    None => SyncPolicy::Always,
+                };
+                Some(Persistence { file: base.join(table.file), sync })
+            }
+            None => None,
+        };
         Ok(BrokerConfig {
             listeners,
             options: file.limits.apply(BrokerOptions::default()),
             sys_interval: (interval > 0).then(|| Duration::from_secs(interval)),
             policy,
+            persistence,
             source: path.to_owned(),
         })
     }
 
-    /// Binds every listener; an address that cannot be bound names the listener's line.
+    /// Opens the store, if any, and binds every listener; an address that cannot be bound
+    /// names the listener's line, a store that cannot be used says why and how to recover.
     pub fn bind(self) -> Result<Server<FilePolicy>, ConfigError> {
-        let BrokerConfig { listeners, options, sys_interval, policy, source } = self;
+        let BrokerConfig { listeners, options, sys_interval, policy, persistence, source } = self;
         let mut server = Server::new(options, policy);
+        if let Some(Persistence { file, sync }) = persistence {
+            let store = Store::open(&file, sync).map_err(|error| ConfigError {
+                path: source.clone(),
+                line: 0,
+                problem: Problem::Store(Box::new(error)),
+            })?;
+            server = server.store(store);
+        }
         for ListenerConfig { bind, transport, max_connections, line } in listeners {
             let listener = Listener::bind(bind, transport).map_err(|error| ConfigError {
                 path: source.clone(),
@@ -362,6 +401,14 @@ struct FileTable {
     auth: AuthTable,
     #[serde(default)]
     sys: SysTable,
+    persistence: Option<PersistenceTable>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersistenceTable {
+    file: PathBuf,
+    sync: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -551,6 +598,7 @@ impl Limits {
             max_pending_events: self.max_pending_events.unwrap_or(options.max_pending_events),
             // Not a limit: whether the application's hooks hear of every message.
             message_events: options.message_events,
+            persistence: options.persistence,
         }
     }
 }

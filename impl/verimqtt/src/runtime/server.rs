@@ -23,6 +23,7 @@ use crate::codec::ReasonCode;
 use super::listener::{self, Listener, Shared};
 use super::log::Log;
 use super::socket::{Input, Output};
+use super::store::{Store, StoreWriter};
 use super::sys::SysTopics;
 
 /// Inputs waiting for the driver before connection tasks have to wait to read more.
@@ -66,12 +67,30 @@ pub struct Server<P> {
     sys_interval: Option<Duration>,
     policy_updates: Option<mpsc::UnboundedReceiver<P>>,
     events: Option<broadcast::Sender<Event>>,
+    store: Option<Store>,
 }
 
 impl<P: Policy> Server<P> {
-    /// A server with no listener yet and no `$SYS` topics.
+    /// A server with no listener yet, no `$SYS` topics and no store.
     pub fn new(options: BrokerOptions, policy: P) -> Self {
-        Server { options, policy, listeners: Vec::new(), sys_interval: None, policy_updates: None, events: None }
+        Server {
+            options,
+            policy,
+            listeners: Vec::new(),
+            sys_interval: None,
+            policy_updates: None,
+            events: None,
+            store: None,
+        }
+    }
+
+    /// Keeps the persistent sessions, their messages and the retained messages in `store`,
+    /// and starts from what it holds: with it, the broker acknowledges a message only once
+    /// it is committed to the store (see [`Store`] and [`SyncPolicy`] for what survives
+    /// what), so a restart, even after `kill -9`, loses nothing acknowledged.
+    pub fn store(mut self, store: Store) -> Self {
+        self.options.persistence = true;
+        Server { store: Some(store), ..self }
     }
 
     /// This server with one more listener to accept connections on.
@@ -132,8 +151,15 @@ impl<P: Policy> Server<P> {
     /// client (MQTT 5 clients get DISCONNECT 0x8B) and returns once they are closed or after
     /// a short grace period.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Server { options, policy, listeners, sys_interval, mut policy_updates, events } = self;
+        let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store } = self;
         let mut driver = Driver::new(Broker::new(options.clone(), policy), events);
+        if let Some(mut store) = store {
+            let recovered = store.take_recovered();
+            let (sessions, retained) = (recovered.sessions.len(), recovered.retained.len());
+            driver.broker.restore(Instant::now(), recovered);
+            tracing::info!(file = %store.path().display(), sessions, retained, "store opened");
+            driver.store = Some(StoreWriter::start(store, driver.input_sender.clone())?);
+        }
         let shared = Shared {
             inputs: driver.input_sender.clone(),
             next_conn: Arc::new(AtomicU64::new(1)),
@@ -169,6 +195,11 @@ impl<P: Policy> Server<P> {
                 }
             }
             driver.drain();
+            if let Some(error) = driver.store_failed.take() {
+                accepting.shutdown().await;
+                driver.shut_down().await;
+                return Err(io::Error::other(format!("the store failed, the broker stops: {error}")));
+            }
         }
         // Aborting the accept loops closes the listening sockets.
         accepting.shutdown().await;
@@ -242,13 +273,26 @@ struct Driver<P> {
     log: Log,
     /// Where the application's hooks receive the broker's events, if it asked for them.
     events: Option<broadcast::Sender<Event>>,
+    /// Where the broker's changes are made durable, with persistence.
+    store: Option<StoreWriter>,
+    store_failed: Option<String>,
 }
 
 impl<P: Policy> Driver<P> {
     fn new(broker: Broker<P>, events: Option<broadcast::Sender<Event>>) -> Self {
         let (input_sender, inputs) = mpsc::channel(INPUT_CAPACITY);
         let verifying = Arc::new(Semaphore::new(verification_threads()));
-        Driver { broker, sockets: HashMap::new(), inputs, input_sender, verifying, log: Log::new(), events }
+        Driver {
+            broker,
+            sockets: HashMap::new(),
+            inputs,
+            input_sender,
+            verifying,
+            log: Log::new(),
+            events,
+            store: None,
+            store_failed: None,
+        }
     }
 
     fn handle(&mut self, input: Input) {
@@ -273,6 +317,11 @@ impl<P: Policy> Driver<P> {
                 self.transmit(conn);
             }
             Input::Verified { conn, result } => self.broker.handle_verified(now, conn, result),
+            Input::Durable { up_to } => self.broker.handle_durable(now, up_to),
+            Input::StoreFailed { error } => {
+                tracing::error!("{error}: the broker stops, since it cannot keep what it would acknowledge");
+                self.store_failed = Some(error);
+            }
             Input::Closed { conn } => {
                 // A connection the broker refused was never in `sockets` nor in the broker.
                 if let Some(mut socket) = self.sockets.remove(&conn) {
@@ -332,6 +381,12 @@ impl<P: Policy> Driver<P> {
         while let Some((conn, verification)) = self.broker.poll_verification() {
             self.verify(conn, verification);
         }
+        if let Some(store) = &self.store {
+            let changes: Vec<_> = std::iter::from_fn(|| self.broker.poll_store()).collect();
+            if !changes.is_empty() {
+                store.write(changes);
+            }
+        }
     }
 
     /// Runs a verification of credentials (a password hash: milliseconds of CPU) on a
@@ -384,6 +439,9 @@ impl<P: Policy> Driver<P> {
                 Some(input) = self.inputs.recv() => self.handle(input),
             }
             self.drain();
+        }
+        if let Some(store) = self.store.take() {
+            store.finish().await;
         }
     }
 }

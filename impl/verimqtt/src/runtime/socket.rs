@@ -46,6 +46,11 @@ pub(crate) enum Input {
     Closed { conn: ConnId },
     /// The credentials of the connection's CONNECT were checked, off the driver.
     Verified { conn: ConnId, result: Result<(), ReasonCode> },
+    /// The store committed the broker's changes up to this number.
+    Durable { up_to: u64 },
+    /// The store cannot be written: the broker stops, since it can no longer keep what it
+    /// acknowledges.
+    StoreFailed { error: String },
 }
 
 /// What the driver tells a connection task.

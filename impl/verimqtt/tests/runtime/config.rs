@@ -8,7 +8,7 @@ use std::time::Duration;
 use verimqtt::auth::PasswordHash;
 use verimqtt::codec::{Connect, Packet, ProtocolVersion, QoS};
 use verimqtt::runtime::config::ConfigError;
-use verimqtt::runtime::{BrokerConfig, EmbeddedBroker};
+use verimqtt::runtime::{BrokerConfig, EmbeddedBroker, SyncPolicy};
 
 use crate::client::{RawClient, mqtt_string, publish};
 use crate::files::{Pki, TempDir};
@@ -116,6 +116,8 @@ fn the_example_configuration_parses_with_the_files_it_names() {
     // The two limits the example sets away from their defaults reach the options.
     assert_eq!(config.options.max_keep_alive.map(|seconds| seconds.get()), Some(600));
     assert_eq!(config.options.max_session_expiry_interval, 86_400);
+    let persistence = config.persistence.as_ref().expect("the example keeps a store");
+    assert_eq!((persistence.file.clone(), persistence.sync), (pki.path("verimqtt.db"), SyncPolicy::Always));
 }
 
 /// Each invalid configuration's error, `DIR` standing for the temporary directory.
@@ -160,6 +162,10 @@ fn an_invalid_file_is_refused_with_its_line_and_the_reason() {
         ),
         ("bad limit", "[[listener]]\nbind = \"127.0.0.1:0\"\n[limits]\nmaximum_qos = 3\n".to_owned()),
         ("negative interval", "[[listener]]\nbind = \"127.0.0.1:0\"\n[sys]\ninterval = -1\n".to_owned()),
+        (
+            "bad sync policy",
+            "[[listener]]\nbind = \"127.0.0.1:0\"\n[persistence]\nfile = \"store.db\"\nsync = \"sometimes\"\n".to_owned(),
+        ),
     ];
     let dir = pki.dir.path().display().to_string();
     let mut report = String::new();

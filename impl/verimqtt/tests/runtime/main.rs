@@ -16,6 +16,7 @@ mod files;
 mod flow;
 mod hostile;
 mod mosquitto;
+mod persistence;
 mod process;
 mod proxy;
 mod sys;

@@ -1,0 +1,432 @@
+//! The store's file: its tables, how records are written in them and read back.
+//!
+//! A message is kept as the MQTT 5 PUBLISH that would carry it (topic, payload, QoS, RETAIN,
+//! properties, Subscription Identifiers), encoded and decoded by the codec: one format for
+//! the wire and the disk, checked by the same strict decoder. Every row carries the wall
+//! clock time it was written, from which expiries go on counting after a restart.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::broker::{
+    FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp, SubscriptionRecord,
+};
+use crate::codec::{
+    self, DecodeOptions, MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS, RetainHandling, SubscriptionId,
+    SubscriptionOptions,
+};
+
+use super::{StoreError, SyncPolicy};
+
+/// The format this verimqtt writes and reads; a file of another is refused.
+const FORMAT: u32 = 1;
+
+const SCHEMA: &str = "
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE sessions (
+        client_id BLOB PRIMARY KEY, version INTEGER NOT NULL, expiry_interval INTEGER NOT NULL,
+        awaiting_release BLOB NOT NULL, written_at INTEGER NOT NULL);
+    CREATE TABLE subscriptions (
+        client_id BLOB NOT NULL, filter BLOB NOT NULL, qos INTEGER NOT NULL, no_local INTEGER NOT NULL,
+        retain_as_published INTEGER NOT NULL, retain_handling INTEGER NOT NULL, subscription_id INTEGER,
+        PRIMARY KEY (client_id, filter));
+    CREATE TABLE messages (
+        client_id BLOB NOT NULL, entry INTEGER NOT NULL, publish BLOB NOT NULL, publisher BLOB,
+        written_at INTEGER NOT NULL, packet_id INTEGER, stage INTEGER, flight_order INTEGER,
+        PRIMARY KEY (client_id, entry));
+    CREATE TABLE retained (
+        topic BLOB PRIMARY KEY, publish BLOB NOT NULL, publisher BLOB, written_at INTEGER NOT NULL);
+";
+
+/// An open store: the file, and what it held when it was opened until the broker takes it.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    db: Connection,
+    sync: SyncPolicy,
+    last_sync: Instant,
+    recovered: Option<Recovered>,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if there is no file, and reads what it holds.
+    /// A file that is not a verimqtt store, is damaged, or has another format is an error.
+    pub fn open(path: &Path, sync: SyncPolicy) -> Result<Store, StoreError> {
+        let sqlite = |source| StoreError::Sqlite { path: path.to_owned(), source };
+        let db = Connection::open(path).map_err(sqlite)?;
+        let journal: String = db.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0)).map_err(sqlite)?;
+        if journal != "wal" {
+            let what = format!("SQLite cannot keep a write-ahead log for it (journal mode {journal})");
+            return Err(StoreError::Corrupt { path: path.to_owned(), what });
+        }
+        let synchronous = if sync == SyncPolicy::Always { "FULL" } else { "OFF" };
+        db.execute_batch(&format!("PRAGMA synchronous={synchronous}")).map_err(sqlite)?;
+        let check: String = db.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(sqlite)?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt {
+                path: path.to_owned(),
+                what: format!("SQLite finds it damaged: {check}"),
+            });
+        }
+        let mut store = Store { path: path.to_owned(), db, sync, last_sync: Instant::now(), recovered: None };
+        store.prepare()?;
+        store.recovered = Some(store.load()?);
+        Ok(store)
+    }
+
+    /// What the store held when it was opened, once; afterwards nothing.
+    pub fn take_recovered(&mut self) -> Recovered {
+        self.recovered.take().unwrap_or_default()
+    }
+
+    /// The file the store is in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn corrupt(&self, what: impl Into<String>) -> StoreError {
+        StoreError::Corrupt { path: self.path.clone(), what: what.into() }
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// Creates the tables in an empty file; checks the format of one that has them.
+    fn prepare(&mut self) -> Result<(), StoreError> {
+        let tables: i64 = self
+            .db
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        if tables == 0 {
+            let transaction =
+                self.db.transaction().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+            transaction.execute_batch(SCHEMA).map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+            transaction
+                .execute("INSERT INTO meta (key, value) VALUES ('format', ?1)", [FORMAT.to_string()])
+                .map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e })?;
+            return transaction.commit().map_err(|e| StoreError::Sqlite { path: self.path.clone(), source: e });
+        }
+        let format: Option<String> = self
+            .db
+            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |row| row.get(0))
+            .optional()
+            .map_err(|_| self.corrupt("not a verimqtt store: it has tables but no format"))?;
+        match format {
+            Some(found) if found == FORMAT.to_string() => Ok(()),
+            Some(found) => Err(StoreError::Incompatible { path: self.path.clone(), found, expected: FORMAT }),
+            None => Err(self.corrupt("not a verimqtt store: it has tables but no format")),
+        }
+    }
+
+    /// Every session with its subscriptions and messages, and every retained message.
+    fn load(&self) -> Result<Recovered, StoreError> {
+        let now = SystemTime::now();
+        let mut sessions = Vec::new();
+        let mut statement = self
+            .db
+            .prepare("SELECT client_id, version, expiry_interval, awaiting_release, written_at FROM sessions")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, Vec<u8>>(0)?,
+                    row.get::<_, u8>(1)?,
+                    row.get::<_, u32>(2)?,
+                    row.get::<_, Vec<u8>>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        for row in rows {
+            let (client_id, version, expiry_interval, awaiting, written_at) = row.map_err(|e| self.sqlite(e))?;
+            let client_id = self.string(client_id, "a session's client identifier")?;
+            let version = match version {
+                4 => ProtocolVersion::V311,
+                5 => ProtocolVersion::V5,
+                other => return Err(self.corrupt(format!("session {client_id:?}: protocol level {other}"))),
+            };
+            let awaiting_release = awaiting
+                .chunks(2)
+                .map(|pair| pair.try_into().ok().map(u16::from_be_bytes).and_then(PacketId::new))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| self.corrupt(format!("session {client_id:?}: its QoS 2 identifiers")))?;
+            let record = SessionRecord {
+                subscriptions: self.subscriptions(&client_id)?,
+                client_id: client_id.clone(),
+                version,
+                expiry_interval,
+                awaiting_release,
+            };
+            let messages = self.messages(&client_id, now)?;
+            sessions.push(RecoveredSession { record, offline_for: age(written_at, now), messages });
+        }
+        let mut statement =
+            self.db.prepare("SELECT publish, publisher, written_at FROM retained").map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Option<Vec<u8>>>(1)?, row.get::<_, i64>(2)?))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut retained = Vec::new();
+        for row in rows {
+            let (publish, publisher, written_at) = row.map_err(|e| self.sqlite(e))?;
+            retained.push((self.message(publish, publisher, "a retained message")?, age(written_at, now)));
+        }
+        Ok(Recovered { sessions, retained })
+    }
+
+    fn subscriptions(&self, client_id: &MqttString) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        let mut statement = self
+            .db
+            .prepare(
+                "SELECT filter, qos, no_local, retain_as_published, retain_handling, subscription_id
+                 FROM subscriptions WHERE client_id = ?1",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([key(client_id)], |row| {
+                Ok((
+                    row.get::<_, Vec<u8>>(0)?,
+                    row.get::<_, u8>(1)?,
+                    row.get::<_, bool>(2)?,
+                    row.get::<_, bool>(3)?,
+                    row.get::<_, u8>(4)?,
+                    row.get::<_, Option<u32>>(5)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut subscriptions = Vec::new();
+        for row in rows {
+            let (filter, qos, no_local, retain_as_published, retain_handling, id) = row.map_err(|e| self.sqlite(e))?;
+            let filter = self.string(filter, "a subscription's filter")?;
+            let broken = || self.corrupt(format!("session {client_id:?}: subscription {filter:?}"));
+            let qos = QoS::from_u8(qos).ok_or_else(broken)?;
+            let retain_handling = match retain_handling {
+                0 => RetainHandling::SendAtSubscribe,
+                1 => RetainHandling::SendIfNewSubscription,
+                2 => RetainHandling::DoNotSend,
+                _ => return Err(broken()),
+            };
+            let id = id.map(|id| SubscriptionId::new(id).ok_or_else(broken)).transpose()?;
+            let options = SubscriptionOptions { qos, no_local, retain_as_published, retain_handling };
+            subscriptions.push(SubscriptionRecord { filter, options, id });
+        }
+        Ok(subscriptions)
+    }
+
+    #[expect(clippy::type_complexity, reason = "the shape RecoveredSession::messages has")]
+    fn messages(
+        &self,
+        client_id: &MqttString,
+        now: SystemTime,
+    ) -> Result<Vec<(u64, MessageRecord, Option<FlightRecord>, Duration)>, StoreError> {
+        let mut statement = self
+            .db
+            .prepare(
+                "SELECT entry, publish, publisher, written_at, packet_id, stage, flight_order
+                 FROM messages WHERE client_id = ?1 ORDER BY entry",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([key(client_id)], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, Option<Vec<u8>>>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, Option<u16>>(4)?,
+                    row.get::<_, Option<u8>>(5)?,
+                    row.get::<_, Option<i64>>(6)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut messages = Vec::new();
+        for row in rows {
+            let (entry, publish, publisher, written_at, packet_id, stage, order) = row.map_err(|e| self.sqlite(e))?;
+            let what = format!("session {client_id:?}: message {entry}");
+            let message = self.message(publish, publisher, &what)?;
+            let flight = match (packet_id, stage, order) {
+                (None, None, None) => None,
+                (Some(packet_id), Some(stage), Some(order)) => {
+                    let stage = match stage {
+                        1 => FlightStage::PubAck,
+                        2 => FlightStage::PubRec,
+                        3 => FlightStage::PubComp,
+                        _ => return Err(self.corrupt(format!("{what}: flight stage {stage}"))),
+                    };
+                    let packet_id =
+                        PacketId::new(packet_id).ok_or_else(|| self.corrupt(format!("{what}: packet identifier 0")))?;
+                    Some(FlightRecord { packet_id, stage, order: order as u64 })
+                }
+                _ => return Err(self.corrupt(format!("{what}: a flight half written"))),
+            };
+            messages.push((entry as u64, message, flight, age(written_at, now)));
+        }
+        Ok(messages)
+    }
+
+    fn string(&self, bytes: Vec<u8>, what: &str) -> Result<MqttString, StoreError> {
+        MqttString::try_from(String::from_utf8(bytes).map_err(|_| self.corrupt(format!("{what}: not UTF-8")))?)
+            .map_err(|error| self.corrupt(format!("{what}: {error}")))
+    }
+
+    fn message(&self, publish: Vec<u8>, publisher: Option<Vec<u8>>, what: &str) -> Result<MessageRecord, StoreError> {
+        let mut bytes = BytesMut::from(&publish[..]);
+        let decoded = codec::decode(&mut bytes, &DecodeOptions::new(ProtocolVersion::V5));
+        let Ok(Some(Packet::Publish(publish))) = decoded else {
+            return Err(self.corrupt(format!("{what}: not a PUBLISH the codec accepts ({decoded:?})")));
+        };
+        let publisher = publisher.map(|bytes| self.string(bytes, "a message's publisher")).transpose()?;
+        let Publish { topic, payload, qos, retain, mut properties, .. } = publish;
+        let subscription_ids = std::mem::take(&mut properties.subscription_identifiers);
+        Ok(MessageRecord { topic, payload, qos, retain, properties, publisher, subscription_ids })
+    }
+
+    /// Applies changes in one transaction, waiting for the disk as the policy says.
+    pub(crate) fn apply(&mut self, ops: &[(u64, StoreOp)]) -> Result<(), StoreError> {
+        let sync_now = match self.sync {
+            SyncPolicy::Interval(interval) => self.last_sync.elapsed() >= interval,
+            SyncPolicy::Always | SyncPolicy::Never => false,
+        };
+        if sync_now {
+            self.db.execute_batch("PRAGMA synchronous=FULL").map_err(|e| self.sqlite(e))?;
+        }
+        let written_at = wall_millis(SystemTime::now());
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite { path: path.clone(), source };
+        let transaction = self.db.transaction().map_err(sqlite)?;
+        for (_, op) in ops {
+            apply_one(&transaction, op, written_at).map_err(sqlite)?;
+        }
+        transaction.commit().map_err(sqlite)?;
+        if sync_now {
+            self.db.execute_batch("PRAGMA synchronous=OFF").map_err(sqlite)?;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+}
+
+fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result<()> {
+    match op {
+        StoreOp::PutSession(record) => {
+            let client_id = key(&record.client_id);
+            let awaiting: Vec<u8> = record.awaiting_release.iter().flat_map(|id| id.get().to_be_bytes()).collect();
+            let version: u8 = if record.version.is_v5() { 5 } else { 4 };
+            db.prepare_cached(
+                "INSERT OR REPLACE INTO sessions (client_id, version, expiry_interval, awaiting_release, written_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![client_id, version, record.expiry_interval, awaiting, written_at])?;
+            db.prepare_cached("DELETE FROM subscriptions WHERE client_id = ?1")?.execute([client_id])?;
+            let mut insert = db.prepare_cached(
+                "INSERT INTO subscriptions
+                 (client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for subscription in &record.subscriptions {
+                let options = subscription.options;
+                insert.execute(params![
+                    client_id,
+                    key(&subscription.filter),
+                    options.qos as u8,
+                    options.no_local,
+                    options.retain_as_published,
+                    options.retain_handling as u8,
+                    subscription.id.map(|id| id.get()),
+                ])?;
+            }
+        }
+        StoreOp::DeleteSession { client_id } => {
+            for table in ["sessions", "subscriptions", "messages"] {
+                db.prepare_cached(&format!("DELETE FROM {table} WHERE client_id = ?1"))?.execute([key(client_id)])?;
+            }
+        }
+        StoreOp::PutMessage { client_id, entry, message } => {
+            db.prepare_cached(
+                "INSERT OR REPLACE INTO messages (client_id, entry, publish, publisher, written_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                key(client_id),
+                *entry as i64,
+                &publish_bytes(message)[..],
+                publisher(message),
+                written_at
+            ])?;
+        }
+        StoreOp::PutFlight { client_id, entry, flight } => {
+            let stage: u8 = match flight.stage {
+                FlightStage::PubAck => 1,
+                FlightStage::PubRec => 2,
+                FlightStage::PubComp => 3,
+            };
+            db.prepare_cached(
+                "UPDATE messages SET packet_id = ?3, stage = ?4, flight_order = ?5 WHERE client_id = ?1 AND entry = ?2",
+            )?
+            .execute(params![
+                key(client_id),
+                *entry as i64,
+                flight.packet_id.get(),
+                stage,
+                flight.order as i64
+            ])?;
+        }
+        StoreOp::DeleteMessage { client_id, entry } => {
+            db.prepare_cached("DELETE FROM messages WHERE client_id = ?1 AND entry = ?2")?
+                .execute(params![key(client_id), *entry as i64])?;
+        }
+        StoreOp::PutRetained(message) => {
+            db.prepare_cached(
+                "INSERT OR REPLACE INTO retained (topic, publish, publisher, written_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                key(&message.topic),
+                &publish_bytes(message)[..],
+                publisher(message),
+                written_at
+            ])?;
+        }
+        StoreOp::DeleteRetained { topic } => {
+            db.prepare_cached("DELETE FROM retained WHERE topic = ?1")?.execute([key(topic)])?;
+        }
+    }
+    Ok(())
+}
+
+fn publisher(message: &MessageRecord) -> Option<&[u8]> {
+    message.publisher.as_ref().map(key)
+}
+
+/// A string's bytes, as a key.
+fn key(text: &MqttString) -> &[u8] {
+    let text: &str = text;
+    text.as_bytes()
+}
+
+/// The MQTT 5 PUBLISH that carries the message; a QoS 1 or 2 one needs an identifier, any.
+fn publish_bytes(message: &MessageRecord) -> Bytes {
+    let packet_id = PacketId::new(1).filter(|_| message.qos != QoS::AtMostOnce);
+    let mut publish = Publish::new(message.topic.clone(), message.qos, packet_id, message.payload.clone());
+    publish.retain = message.retain;
+    publish.properties = message.properties.clone();
+    publish.properties.subscription_identifiers = message.subscription_ids.clone();
+    let mut bytes = BytesMut::new();
+    // The broker made the record from a PUBLISH it accepted: it encodes.
+    let _ = codec::encode(&Packet::Publish(publish), ProtocolVersion::V5, &mut bytes);
+    bytes.freeze()
+}
+
+fn wall_millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// How long ago a row written at `written_at` was, by the wall clock; zero if the clock
+/// went back.
+fn age(written_at: i64, now: SystemTime) -> Duration {
+    Duration::from_millis(u64::try_from(wall_millis(now).saturating_sub(written_at)).unwrap_or(0))
+}
