@@ -15,15 +15,15 @@ use crate::files::TempDir;
 use crate::process::Process;
 
 /// A `verimqtt broker` process logging at info, and its log.
-struct BrokerProcess {
-    child: Process,
+pub(crate) struct BrokerProcess {
+    pub(crate) child: Process,
     log: BufReader<ChildStderr>,
 }
 
 impl BrokerProcess {
     /// Starts `verimqtt broker ARGS` and returns it with the address of its first listener,
     /// read from its log.
-    fn start(args: &[&str]) -> (Self, SocketAddr) {
+    pub(crate) fn start(args: &[&str]) -> (Self, SocketAddr) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_verimqtt"))
             .arg("broker")
             .args(args)
@@ -38,7 +38,7 @@ impl BrokerProcess {
     }
 
     /// Reads the log until a line containing `wanted`, and returns it.
-    fn log_line_with(&mut self, wanted: &str) -> String {
+    pub(crate) fn log_line_with(&mut self, wanted: &str) -> String {
         let mut line = String::new();
         loop {
             line.clear();
@@ -55,7 +55,7 @@ impl BrokerProcess {
     }
 
     /// Sends the signal of this name (`TERM`, `HUP`...).
-    fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
     }
