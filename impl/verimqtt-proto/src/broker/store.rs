@@ -95,6 +95,9 @@ pub struct SessionRecord {
     pub subscriptions: Vec<SubscriptionRecord>,
     /// QoS 2 messages from the client routed and answered with PUBREC, awaiting PUBREL.
     pub awaiting_release: Vec<PacketId>,
+    /// Whether its client was connected when the record was written. The expiry of a
+    /// session whose client was connected when the broker stopped counts from the stop.
+    pub online: bool,
 }
 
 /// One subscription of a session.
@@ -165,7 +168,9 @@ pub struct Recovered {
 pub struct RecoveredSession {
     /// Its record.
     pub record: SessionRecord,
-    /// How long ago the record was last written: the session's expiry counts from then.
+    /// How long its client has been offline: since the record was written if it was
+    /// offline then, else since the broker stopped (as near as the store knows: its last
+    /// write). The session's expiry counts from then.
     pub offline_for: Duration,
     /// Its messages by entry, each with its flight if it had one and how long ago it was
     /// stored.
@@ -348,6 +353,7 @@ impl<P: Policy> Broker<P> {
                 })
                 .collect(),
             awaiting_release: state.awaiting_release.iter().collect(),
+            online: state.is_online(),
         };
         let first = self.outbox.store.stored.insert(session);
         self.outbox.store.push(StoreOp::PutSession(record));

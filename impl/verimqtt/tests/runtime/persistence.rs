@@ -106,3 +106,21 @@ fn a_store_of_another_format_is_refused_and_left_alone() {
     assert!(matches!(&error, StoreError::Incompatible { found, expected: 1, .. } if found == "99"), "{error}");
     assert!(error.to_string().contains("store format 99, this verimqtt reads format 1"), "{error}");
 }
+
+#[test]
+fn a_session_expires_by_the_wall_clock_across_a_restart() {
+    let dir = TempDir::new();
+    let path = dir.path().join("store.db");
+    let broker = broker_on(&path);
+    let mut request = persistent(ProtocolVersion::V5, "brief");
+    request.properties.session_expiry_interval = Some(1);
+    let (mut client, _) = RawClient::connect_with(broker.addr(), request.clone());
+    client.subscribe("b", QoS::AtLeastOnce);
+    drop(client);
+    broker.shutdown().unwrap();
+    // The session had a second left when the broker stopped; it does not get it back.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let broker = broker_on(&path);
+    let (_, connack) = RawClient::connect_with(broker.addr(), request);
+    assert!(!connack.session_present, "the session expired while the broker was stopped");
+}

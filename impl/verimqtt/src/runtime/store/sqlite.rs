@@ -28,7 +28,7 @@ const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE sessions (
         client_id BLOB PRIMARY KEY, version INTEGER NOT NULL, expiry_interval INTEGER NOT NULL,
-        awaiting_release BLOB NOT NULL, written_at INTEGER NOT NULL);
+        awaiting_release BLOB NOT NULL, online INTEGER NOT NULL, written_at INTEGER NOT NULL);
     CREATE TABLE subscriptions (
         client_id BLOB NOT NULL, filter BLOB NOT NULL, qos INTEGER NOT NULL, no_local INTEGER NOT NULL,
         retain_as_published INTEGER NOT NULL, retain_handling INTEGER NOT NULL, subscription_id INTEGER,
@@ -128,7 +128,7 @@ impl Store {
         let mut sessions = Vec::new();
         let mut statement = self
             .db
-            .prepare("SELECT client_id, version, expiry_interval, awaiting_release, written_at FROM sessions")
+            .prepare("SELECT client_id, version, expiry_interval, awaiting_release, online, written_at FROM sessions")
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
             .query_map([], |row| {
@@ -137,12 +137,15 @@ impl Store {
                     row.get::<_, u8>(1)?,
                     row.get::<_, u32>(2)?,
                     row.get::<_, Vec<u8>>(3)?,
-                    row.get::<_, i64>(4)?,
+                    row.get::<_, bool>(4)?,
+                    row.get::<_, i64>(5)?,
                 ))
             })
             .map_err(|e| self.sqlite(e))?;
+        let stopped_at = self.last_write()?;
         for row in rows {
-            let (client_id, version, expiry_interval, awaiting, written_at) = row.map_err(|e| self.sqlite(e))?;
+            let (client_id, version, expiry_interval, awaiting, online, written_at) =
+                row.map_err(|e| self.sqlite(e))?;
             let client_id = self.string(client_id, "a session's client identifier")?;
             let version = match version {
                 4 => ProtocolVersion::V311,
@@ -160,9 +163,11 @@ impl Store {
                 version,
                 expiry_interval,
                 awaiting_release,
+                online,
             };
             let messages = self.messages(&client_id, now)?;
-            sessions.push(RecoveredSession { record, offline_for: age(written_at, now), messages });
+            let offline_since = if online { stopped_at } else { written_at };
+            sessions.push(RecoveredSession { record, offline_for: age(offline_since, now), messages });
         }
         let mut statement =
             self.db.prepare("SELECT publish, publisher, written_at FROM retained").map_err(|e| self.sqlite(e))?;
@@ -177,6 +182,15 @@ impl Store {
             retained.push((self.message(publish, publisher, "a retained message")?, age(written_at, now)));
         }
         Ok(Recovered { sessions, retained })
+    }
+
+    /// When the store was last written: the nearest it knows of when the broker stopped.
+    fn last_write(&self) -> Result<i64, StoreError> {
+        let latest = "SELECT max(written_at) FROM (
+            SELECT written_at FROM sessions UNION ALL SELECT written_at FROM messages
+            UNION ALL SELECT written_at FROM retained)";
+        let latest: Option<i64> = self.db.query_row(latest, [], |row| row.get(0)).map_err(|e| self.sqlite(e))?;
+        Ok(latest.unwrap_or(0))
     }
 
     fn subscriptions(&self, client_id: &MqttString) -> Result<Vec<SubscriptionRecord>, StoreError> {
@@ -318,10 +332,18 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
             let awaiting: Vec<u8> = record.awaiting_release.iter().flat_map(|id| id.get().to_be_bytes()).collect();
             let version: u8 = if record.version.is_v5() { 5 } else { 4 };
             db.prepare_cached(
-                "INSERT OR REPLACE INTO sessions (client_id, version, expiry_interval, awaiting_release, written_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO sessions
+                 (client_id, version, expiry_interval, awaiting_release, online, written_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![client_id, version, record.expiry_interval, awaiting, written_at])?;
+            .execute(params![
+                client_id,
+                version,
+                record.expiry_interval,
+                awaiting,
+                record.online,
+                written_at
+            ])?;
             db.prepare_cached("DELETE FROM subscriptions WHERE client_id = ?1")?.execute([client_id])?;
             let mut insert = db.prepare_cached(
                 "INSERT INTO subscriptions
