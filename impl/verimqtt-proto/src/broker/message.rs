@@ -103,7 +103,8 @@ pub(crate) struct Delivery {
     pub(crate) qos: QoS,
     pub(crate) retain: bool,
     pub(crate) subscription_ids: Vec<SubscriptionId>,
-    /// Its place in the session's queue, which names it in the store (`store`).
+    /// Its place in the session's queue, which names it in the store (`store`);
+    /// `store::NOT_STORED` for a QoS 0 message.
     pub(crate) entry: u64,
 }
 

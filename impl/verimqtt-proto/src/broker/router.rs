@@ -24,6 +24,7 @@ use super::message::{Delivery, Message};
 use super::outbound::{QueueLimits, Transmit, Window};
 use super::policy::Policy;
 use super::session::{SessionId, Subscriber};
+use super::store::NOT_STORED;
 use super::topic_tree::Matched;
 use crate::session::sender::Awaiting;
 
@@ -252,7 +253,7 @@ fn delivery(message: &Arc<Message>, subscriber: Subscriber) -> Delivery {
         qos: message.qos.min(subscriber.options.qos),
         retain: message.retain && subscriber.options.retain_as_published,
         subscription_ids: subscriber.id.into_iter().collect(),
-        entry: 0,
+        entry: NOT_STORED,
     }
 }
 

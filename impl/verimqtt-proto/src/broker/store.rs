@@ -16,11 +16,12 @@
 //!
 //! Only persistent sessions are stored (Session Expiry Interval above 0, or a 3.1.1 session
 //! with CleanSession 0), keyed by client identifier, with their subscriptions, the
-//! identifiers of QoS 2 messages from the client awaiting PUBREL, and their messages toward
-//! the client, each with its flight once it has one; and the retained messages.
+//! identifiers of QoS 2 messages from the client awaiting PUBREL, and their QoS 1 and 2
+//! messages toward the client, each with its flight once it has one; and the retained
+//! messages.
 //! [`Broker::restore`] takes them back when the broker starts. Not stored: wills (a will
 //! waiting out its delay when the broker stops is lost), sessions of clients with Session
-//! Expiry 0, and QoS 0 messages of connected clients.
+//! Expiry 0, and QoS 0 messages (see `NOT_STORED`).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -177,6 +178,11 @@ pub struct RecoveredSession {
     pub messages: Vec<(u64, MessageRecord, Option<FlightRecord>, Duration)>,
 }
 
+/// The entry of a delivery that is never stored: a QoS 0 message, which a crash may lose
+/// as it may lose it on the network ([MQTT-4.3.1-1]: at most once). Storing it would cost
+/// a write per message that no acknowledgement paces.
+pub(super) const NOT_STORED: u64 = 0;
+
 /// The broker's side of persistence: the changes not yet polled, how far they are durable,
 /// and the connections whose bytes wait for them.
 #[derive(Debug, Default)]
@@ -219,7 +225,7 @@ impl StoreLog {
 
     /// A delivery left a stored session.
     pub(super) fn removed(&mut self, session: SessionId, client_id: &MqttString, entry: u64) {
-        if self.stored.contains(&session) {
+        if entry != NOT_STORED && self.stored.contains(&session) {
             self.push(StoreOp::DeleteMessage { client_id: client_id.clone(), entry });
         }
     }
@@ -377,7 +383,7 @@ impl<P: Policy> Broker<P> {
                 FlightRecord { packet_id, stage: awaiting_stage(awaiting), order: self.outbox.store.next_order };
             ops.push(StoreOp::PutFlight { client_id: client_id.clone(), entry: delivery.entry, flight });
         }
-        for delivery in queued {
+        for delivery in queued.filter(|delivery| delivery.entry != NOT_STORED) {
             let message = record_of(delivery, self.now);
             ops.push(StoreOp::PutMessage { client_id: client_id.clone(), entry: delivery.entry, message });
         }
@@ -393,8 +399,12 @@ impl<P: Policy> Broker<P> {
         }
     }
 
-    /// Gives a delivery its entry in the session, and stores it if the session persists.
+    /// Gives a QoS 1 or 2 delivery its entry in the session, and stores it if the session
+    /// persists.
     pub(super) fn store_enqueued(&mut self, session: SessionId, delivery: &mut Delivery) {
+        if delivery.qos == QoS::AtMostOnce {
+            return;
+        }
         self.outbox.store.next_entry += 1;
         delivery.entry = self.outbox.store.next_entry;
         if !self.outbox.store.stored.contains(&session) {
@@ -432,7 +442,7 @@ impl<P: Policy> Broker<P> {
                 qos: message.qos,
                 retain: true,
                 subscription_ids: Vec::new(),
-                entry: 0,
+                entry: NOT_STORED,
             };
             StoreOp::PutRetained(record_of(&delivery, self.now))
         } else {

@@ -17,6 +17,7 @@ use super::message::Delivery;
 use super::policy::Policy;
 use super::router::Enqueued;
 use super::session::{Route, SessionId, SessionSubscription, Subscriber};
+use super::store::NOT_STORED;
 
 /// Why one filter of a SUBSCRIBE was refused: the MQTT 5 code, and the words that say
 /// which rule or limit, for the SUBACK's Reason String.
@@ -165,7 +166,7 @@ impl<P: Policy> Broker<P> {
                 qos: message.qos.min(granted),
                 retain: true,
                 subscription_ids: id.into_iter().collect(),
-                entry: 0,
+                entry: NOT_STORED,
             };
             room = self.enqueue(session, delivery) != Enqueued::QueueFull;
             room

@@ -149,3 +149,24 @@ fn a_session_that_ends_is_deleted_from_the_store_with_its_messages() {
     connect_durably(&mut harness, &mut store, connect(V5, "leaving"));
     assert_eq!(store.sessions(), []);
 }
+
+#[test]
+fn qos0_messages_are_never_stored_nor_wait() {
+    let options = BrokerOptions { queue_qos0_offline: true, ..options() };
+    let mut harness = Harness::with_options(options);
+    let mut store = MemoryStore::default();
+    let subscriber = connect_durably(&mut harness, &mut store, persistent(V5, "keeper"));
+    harness.send(subscriber, subscribe(1, &[("t", QoS::AtMostOnce)]));
+    sync(&mut harness, &mut store);
+    assert!(matches!(harness.recv_one(subscriber), Packet::SubAck(_)));
+    let publisher = harness.connect("sender", V311);
+    harness.send(publisher, publish("t", QoS::AtLeastOnce, 1, "online"));
+    assert_eq!(harness.broker.poll_store(), None, "at most once: a crash may lose it");
+    assert!(matches!(harness.recv_one(publisher), Packet::PubAck(_)));
+    assert_eq!(harness.recv_publishes(subscriber).len(), 1);
+    harness.cut(subscriber);
+    sync(&mut harness, &mut store);
+    harness.send(publisher, publish("t", QoS::AtMostOnce, 0, "offline"));
+    assert_eq!(harness.broker.poll_store(), None);
+    assert_eq!(store.sessions(), [("keeper", 0)]);
+}
