@@ -72,10 +72,13 @@ pub enum Feature {
     SharedSubscriptions,
     SubscriptionIdentifiers,
     TopicAliases,
+    /// Clients in without a user name: a scenario that sends its CONNECT as raw bytes cannot
+    /// carry the credentials a broker requires.
+    Anonymous,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 9] = [
+    pub const ALL: [Feature; 10] = [
         Feature::Retain,
         Feature::Wildcards,
         Feature::Qos1,
@@ -85,6 +88,7 @@ impl Feature {
         Feature::SharedSubscriptions,
         Feature::SubscriptionIdentifiers,
         Feature::TopicAliases,
+        Feature::Anonymous,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,6 +102,7 @@ impl Feature {
             Feature::SharedSubscriptions => "shared_subscriptions",
             Feature::SubscriptionIdentifiers => "subscription_identifiers",
             Feature::TopicAliases => "topic_aliases",
+            Feature::Anonymous => "anonymous",
         }
     }
 

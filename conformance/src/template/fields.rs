@@ -29,6 +29,9 @@ pub struct Context {
     /// `vmq/{run}`; a scenario that needs a topic starting with `$`, or a filter starting with
     /// a wildcard, writes `$vmq/{run}/...` or `+/{run}/...` and stays apart from the others.
     run_levels: String,
+    /// The topic levels before the run's in `{prefix}`: [`TOPIC_ROOT`] unless a broker allows
+    /// only topics under a prefix of its own.
+    topic_root: String,
     /// Replaces `{client}`: a short client id prefix unique to this run of this scenario.
     client_prefix: String,
     /// Replaces `{n}` while an item of a repeated list is built or matched.
@@ -70,14 +73,26 @@ impl TemplateError {
 
 impl Context {
     pub fn new(run_levels: String, client_prefix: String) -> Self {
-        Context { run_levels, client_prefix, index: None, variables: HashMap::new() }
+        Context {
+            run_levels,
+            topic_root: TOPIC_ROOT.to_string(),
+            client_prefix,
+            index: None,
+            variables: HashMap::new(),
+        }
+    }
+
+    /// The context with `{prefix}` under `root` instead of [`TOPIC_ROOT`].
+    pub fn with_topic_root(mut self, root: &str) -> Self {
+        root.clone_into(&mut self.topic_root);
+        self
     }
 
     /// A string of the scenario with the per-run names (and the index of a repeated item) in
     /// place.
     pub fn expand(&self, text: &str) -> String {
         let text = text
-            .replace(TOPIC_PREFIX, &format!("{TOPIC_ROOT}/{}", self.run_levels))
+            .replace(TOPIC_PREFIX, &format!("{}/{}", self.topic_root, self.run_levels))
             .replace(RUN_PREFIX, &self.run_levels)
             .replace(CLIENT_PREFIX, &self.client_prefix);
         match self.index {

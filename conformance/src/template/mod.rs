@@ -20,7 +20,9 @@ use verimqtt::codec::{
     RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
 
-pub use fields::{Context, Items, Matcher, Num, Payload, Reason, TemplateError, Text, hex, parse_hex, show_bytes};
+pub use fields::{
+    Context, Items, Matcher, Num, Payload, Reason, TOPIC_ROOT, TemplateError, Text, hex, parse_hex, show_bytes,
+};
 pub use properties::PropertiesTemplate;
 
 use properties::{binary, mqtt_string};

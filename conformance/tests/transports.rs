@@ -1,0 +1,104 @@
+//! The whole suite over TLS (with a client certificate) and over WebSocket over TLS, against
+//! verimqtt's own listeners, whose certificates are generated at run time, with a password
+//! every CONNECT must carry: every run passes, as every run passes over plain TCP
+//! (`tests/scenarios.rs`), but for the two that send a valid CONNECT as raw bytes, which
+//! cannot carry the password. Raw bytes and malformed packets go inside the TLS stream and
+//! the WebSocket messages unchanged, so their verdicts are the same.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+// The runtime suite's files and test PKI, shared by path; this test uses part of them.
+#[path = "../../impl/verimqtt/tests/runtime/files.rs"]
+#[allow(dead_code)]
+mod files;
+
+use std::net::Ipv4Addr;
+
+use files::{Pki, acceptor};
+use verimqtt::auth::{FilePolicy, PasswordFile, PasswordHash};
+use verimqtt::runtime::client::TlsSettings;
+use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
+use verimqtt_conformance::suite::{self, InstanceResult};
+use verimqtt_conformance::{Feature, Outcome, Profile, Scenario, scenarios_dir};
+use verimqtt_spec::catalogue::SpecVersion;
+
+const USER: &str = "conformance";
+const PASSWORD: &str = "s3cret:with@signs";
+
+/// A broker with a TLS listener that requires a client certificate, a WebSocket over TLS
+/// listener that does not, and a password file that lets only [`USER`] in.
+fn broker(pki: &Pki) -> EmbeddedBroker {
+    let hash = PasswordHash::new(PASSWORD.as_bytes()).unwrap();
+    let passwords = PasswordFile::parse(&format!("{USER}:{hash}\n")).unwrap();
+    let policy = FilePolicy::new(false).with_passwords(passwords);
+    let listen = |transport| Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), transport).unwrap();
+    let server = Server::new(Default::default(), policy)
+        .listener(listen(Transport::Tls(acceptor(pki, true))))
+        .listener(listen(Transport::SecureWebSocket(acceptor(pki, false))));
+    EmbeddedBroker::serve(server).unwrap()
+}
+
+/// Every scenario in every version against the broker `profile` names.
+fn run_suite(profile: &Profile) -> Vec<InstanceResult> {
+    let instances = suite::instances(Scenario::load_all(&scenarios_dir()).unwrap());
+    let (_broker, settings) = profile.open(SpecVersion::V3_1_1).unwrap();
+    suite::run_all(&instances, &settings, 16, &|_| {})
+}
+
+/// The runs whose outcome is not the one they have over plain TCP, where every run passes:
+/// here too, except those that send a valid CONNECT as raw bytes, which cannot carry the
+/// password and are skipped.
+fn different_from_plain_tcp(results: &[InstanceResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|result| match &result.outcome {
+            Outcome::Passed => false,
+            Outcome::Skipped(_) => !result.instance.scenario.features.contains(&Feature::Anonymous),
+            _ => true,
+        })
+        .map(|result| format!("{}: {:?}", result.instance.name(), result.outcome))
+        .collect()
+}
+
+#[test]
+fn the_suite_passes_over_tls_and_secure_websocket_with_credentials() {
+    let pki = Pki::generate();
+    let broker = broker(&pki);
+    let (tls, wss) = (broker.addrs()[0], broker.addrs()[1]);
+    let trust = TlsSettings { cafile: Some(pki.path("ca.crt")), ..TlsSettings::default() };
+    let with_certificate =
+        TlsSettings { cert: Some(pki.path("client.crt")), key: Some(pki.path("client.key")), ..trust.clone() };
+
+    // The credentials from the profile here, from the URL (percent-encoded) below; the
+    // process keeps the first it is given, which are the same.
+    let over_tls = Profile {
+        url: Some(format!("mqtts://127.0.0.1:{}", tls.port())),
+        username: Some(USER.into()),
+        password: Some(PASSWORD.into()),
+        tls: with_certificate,
+        ..Profile::default()
+    };
+    let results = run_suite(&over_tls);
+    assert!(results.len() > 300, "{} runs", results.len());
+    assert_eq!(different_from_plain_tcp(&results), Vec::<String>::new(), "over TLS");
+
+    let over_wss = Profile {
+        url: Some(format!("wss://{USER}:s3cret%3Awith%40signs@localhost:{}/mqtt", wss.port())),
+        tls: trust,
+        ..Profile::default()
+    };
+    assert_eq!(different_from_plain_tcp(&run_suite(&over_wss)), Vec::<String>::new(), "over WebSocket over TLS");
+}
+
+#[test]
+fn a_broker_that_cannot_be_trusted_is_named_in_the_error() {
+    let (pki, other) = (Pki::generate(), Pki::generate());
+    let broker = broker(&pki);
+    let profile = Profile {
+        url: Some(format!("mqtts://127.0.0.1:{}", broker.addrs()[0].port())),
+        tls: TlsSettings { cafile: Some(other.path("ca.crt")), ..TlsSettings::default() },
+        ..Profile::default()
+    };
+    let error = profile.open(SpecVersion::V3_1_1).err().unwrap();
+    let expected = format!("TLS handshake with mqtts://127.0.0.1:{} failed", broker.addrs()[0].port());
+    assert!(error.contains(&expected) && error.contains("invalid peer certificate"), "{error}");
+}
