@@ -196,6 +196,20 @@ mod tests {
     }
 
     #[test]
+    fn the_profiles_of_the_matrix_brokers_read() {
+        let brokers = concat!(env!("CARGO_MANIFEST_DIR"), "/brokers");
+        let mut read = 0;
+        for entry in std::fs::read_dir(brokers).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".profile.toml") {
+                Profile::load(&path).unwrap_or_else(|error| panic!("{error}"));
+                read += 1;
+            }
+        }
+        assert_eq!(read, 9, "one per broker of the matrix");
+    }
+
+    #[test]
     fn a_mistyped_key_is_an_error_naming_the_file() {
         let path = std::env::temp_dir().join(format!("verimqtt-profile-typo-{}.toml", std::process::id()));
         std::fs::write(&path, "urll = \"mqtt://b\"\n").unwrap();
