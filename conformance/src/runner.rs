@@ -890,6 +890,25 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_would_send_more_than_the_brokers_maximum_packet_size_is_skipped() {
+        let broker = EmbeddedBroker::start().unwrap();
+        let mut settings = settings_without_sentinel(broker.addr());
+        settings.max_packet_size = Some(64);
+        let steps = |payload: usize| {
+            let payload = "x".repeat(payload);
+            format!(
+                r#"[{{"connect": {{"conn": "c"}}}},
+                    {{"send": {{"conn": "c", "packet": {{"publish": {{"topic": "{{prefix}}/a", "payload": "{payload}"}}}}}}}}]"#
+            )
+        };
+        assert_eq!(run(&scenario("publish/t", &steps(8)), SpecVersion::V3_1_1, 0, &settings), Outcome::Passed);
+        let Outcome::Skipped(why) = run(&scenario("publish/t", &steps(100)), SpecVersion::V3_1_1, 1, &settings) else {
+            panic!("a PUBLISH of over 100 bytes is not sent to a broker that takes 64")
+        };
+        assert!(why.contains("over the broker's maximum packet size of 64 bytes"), "{why}");
+    }
+
+    #[test]
     fn bytes_can_be_sent_one_at_a_time() {
         let started = Instant::now();
         let outcome = run_steps(

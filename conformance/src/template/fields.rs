@@ -510,6 +510,9 @@ mod tests {
     #[test]
     fn placeholders_are_expanded() {
         assert_eq!(context().expand("{prefix}/a/+"), "vmq/run1/7/a/+");
+        let allowed = context().with_topic_root("tenants/test/vmq");
+        assert_eq!(allowed.expand("{prefix}/a/+"), "tenants/test/vmq/run1/7/a/+");
+        assert_eq!(allowed.expand("$vmq/{run}/a"), "$vmq/run1/7/a", "only {{prefix}} goes under the root");
         assert_eq!(context().expand("$vmq/{run}/a"), "$vmq/run1/7/a");
         assert_eq!(context().expand("{client}-sub"), "vr1a7-sub");
     }
