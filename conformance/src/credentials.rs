@@ -8,16 +8,40 @@ use std::sync::OnceLock;
 
 use verimqtt::codec::{Binary, Connect, MqttString};
 
-static CREDENTIALS: OnceLock<(MqttString, Option<Binary>)> = OnceLock::new();
+type Credentials = (MqttString, Option<Binary>);
+
+static CREDENTIALS: OnceLock<Credentials> = OnceLock::new();
+
+/// A second user, for scenarios about two (`"second_user": true` in a CONNECT template).
+static SECOND: OnceLock<Credentials> = OnceLock::new();
 
 /// Sets the credentials for the rest of the process (a user name, and a password if there is
 /// one); the first call wins.
 pub fn set(username: &str, password: Option<&str>) -> Result<(), String> {
+    let _ = CREDENTIALS.set(credentials(username, password)?);
+    Ok(())
+}
+
+/// Sets the second user's credentials for the rest of the process; the first call wins.
+pub fn set_second(username: &str, password: Option<&str>) -> Result<(), String> {
+    let _ = SECOND.set(credentials(username, password)?);
+    Ok(())
+}
+
+fn credentials(username: &str, password: Option<&str>) -> Result<Credentials, String> {
     let username = MqttString::try_from(username).map_err(|error| format!("the user name: {error}"))?;
     let password = password
         .map(|password| Binary::try_from(password.as_bytes()).map_err(|error| format!("the password: {error}")))
         .transpose()?;
-    let _ = CREDENTIALS.set((username, password));
+    Ok((username, password))
+}
+
+/// Gives `connect` the second user's credentials; an error if none were given (a scenario
+/// that needs them has the feature `second_user`, and is skipped first).
+pub fn apply_second(connect: &mut Connect) -> Result<(), String> {
+    let (username, password) = SECOND.get().ok_or("no second user was given")?;
+    connect.username = Some(username.clone());
+    connect.password.clone_from(password);
     Ok(())
 }
 

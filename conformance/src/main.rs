@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! verimqtt-conformance [--profile FILE] [--broker mqtt|mqtts|ws|wss://[user[:pw]@]host[:port][/path]]
-//!                      [--username NAME] [--password PW] [--cafile FILE] [--cert FILE --key FILE]
+//!                      [--username NAME] [--password PW] [--username2 NAME] [--password2 PW] [--cafile FILE] [--cert FILE --key FILE]
 //!                      [--insecure] [--version 3|5] [--filter TEXT]... [--without FEATURE]...
 //!                      [--topic-prefix LEVELS] [--max-packet-size BYTES] [--report out.json]
 //!                      [--markdown out.md] [--expected conformance/expected/<broker>.json]
@@ -72,6 +72,12 @@ struct Cli {
     /// The password that goes with the user name.
     #[arg(long, value_name = "PASSWORD")]
     password: Option<String>,
+    /// A second user, for the scenarios about two users (skipped without one).
+    #[arg(long, value_name = "NAME")]
+    username2: Option<String>,
+    /// The password that goes with the second user name.
+    #[arg(long, value_name = "PASSWORD")]
+    password2: Option<String>,
     /// The topic levels the broker allows the test account: every topic of the suite goes
     /// under them.
     #[arg(long, value_name = "LEVELS")]
@@ -159,14 +165,18 @@ fn run(cli: &Cli) -> Result<bool, String> {
     }
     match expected {
         Some(expected) => {
-            // Runs whose raw CONNECT cannot carry the credentials given: expectations made
-            // with an anonymous broker say nothing of them.
+            // Runs skipped for what the run's credentials allow (a raw CONNECT cannot carry
+            // them; no second user was given), not for what the broker lacks: expectations
+            // made with other credentials say nothing of them.
+            let of_the_run = [Feature::Anonymous, Feature::SecondUser];
             let unmeasured = selected
                 .iter()
                 .filter(|instance| {
-                    instance.scenario.features.contains(&Feature::Anonymous)
-                        && settings.unsupported.contains(&Feature::Anonymous)
-                        && !profile.without.contains(&Feature::Anonymous)
+                    instance.scenario.features.iter().any(|feature| {
+                        of_the_run.contains(feature)
+                            && settings.unsupported.contains(feature)
+                            && !profile.without.contains(feature)
+                    })
                 })
                 .map(Instance::name)
                 .collect();
@@ -192,6 +202,8 @@ fn profile(cli: &Cli) -> Result<Profile, String> {
         (&mut profile.url, &cli.broker),
         (&mut profile.username, &cli.username),
         (&mut profile.password, &cli.password),
+        (&mut profile.second.username, &cli.username2),
+        (&mut profile.second.password, &cli.password2),
         (&mut profile.topic_prefix, &cli.topic_prefix),
     ];
     for (field, flag) in flags {

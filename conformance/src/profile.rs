@@ -5,6 +5,7 @@
 //! url = "mqtts://broker.example:8883"   # mqtt://, mqtts://, ws://, wss://
 //! username = "conformance"              # applied to every CONNECT that names no user
 //! password = "..."                      # or MQTT_PASSWORD, kept out of the file
+//! second = { username = "conformance-2", password = "..." }   # for scenarios about two users
 //! without = ["shared_subscriptions"]    # features it lacks: their scenarios are skipped
 //! topic_prefix = "tenants/test"         # the only topics it allows: {prefix} goes under it
 //! max_packet_size = 65536               # runs that would send more are skipped
@@ -18,6 +19,7 @@
 //! ```
 //!
 //! Environment variables override the file (`MQTT_BROKER`, `MQTT_USERNAME`, `MQTT_PASSWORD`,
+//! `MQTT_USERNAME2`, `MQTT_PASSWORD2`,
 //! `MQTT_CAFILE`, `MQTT_CERT`, `MQTT_KEY`, `MQTT_INSECURE=1`, `MQTT_WITHOUT=a,b`,
 //! `MQTT_TOPIC_PREFIX`, `MQTT_MAX_PACKET_SIZE`), and the binary's flags override both. A user
 //! and password in the URL count when no other names them.
@@ -45,6 +47,9 @@ pub struct Profile {
     pub url: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// A second user, for the scenarios about two (feature `second_user`).
+    #[serde(default)]
+    pub second: User,
     #[serde(default)]
     pub tls: TlsSettings,
     /// Features the broker lacks.
@@ -56,6 +61,14 @@ pub struct Profile {
     pub max_packet_size: Option<usize>,
     /// Scenario runs at once.
     pub jobs: Option<usize>,
+}
+
+/// A user the suite logs in as.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 impl Profile {
@@ -83,6 +96,8 @@ impl Profile {
         set(&mut profile.url, BROKER_VARIABLE);
         set(&mut profile.username, "MQTT_USERNAME");
         set(&mut profile.password, "MQTT_PASSWORD");
+        set(&mut profile.second.username, "MQTT_USERNAME2");
+        set(&mut profile.second.password, "MQTT_PASSWORD2");
         set(&mut profile.topic_prefix, "MQTT_TOPIC_PREFIX");
         for (file, name) in [
             (&mut profile.tls.cafile, "MQTT_CAFILE"),
@@ -129,6 +144,17 @@ impl Profile {
             }
             (None, Some(_)) => return Err("a password without a user name".into()),
             (None, None) => {}
+        }
+        match &self.second {
+            User { username: Some(username), password } => {
+                crate::credentials::set_second(username, password.as_deref())?;
+            }
+            User { username: None, password: Some(_) } => {
+                return Err("a second password without a second user name".into());
+            }
+            User { username: None, password: None } => {
+                unsupported.insert(Feature::SecondUser);
+            }
         }
         let tls = match &url {
             Some(url) if url.scheme.is_tls() => {
@@ -178,6 +204,7 @@ mod tests {
                topic_prefix = "tenant/a"
                max_packet_size = 1024
                jobs = 1
+               second = { username = "other", password = "secret2" }
                [tls]
                cafile = "ca.pem"
             "#,
@@ -193,6 +220,7 @@ mod tests {
             (Some("tenant/a"), Some(1024), Some(1))
         );
         assert_eq!(profile.tls.cafile, Some(dir.join("ca.pem")));
+        assert_eq!(profile.second, User { username: Some("other".into()), password: Some("secret2".into()) });
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings:
     if let Some(feature) = scenario.features.iter().find(|feature| settings.unsupported.contains(feature)) {
         return Outcome::Skipped(match feature {
             Feature::Anonymous => "it sends a CONNECT as raw bytes, without the credentials the broker requires".into(),
+            Feature::SecondUser => "it needs a second user: --username2/--password2, MQTT_USERNAME2/MQTT_PASSWORD2, \
+                                    or [second] in the profile"
+                .into(),
             feature => format!("the broker does not support {}", feature.name()),
         });
     }

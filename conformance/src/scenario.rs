@@ -75,10 +75,12 @@ pub enum Feature {
     /// Clients in without a user name: a scenario that sends its CONNECT as raw bytes cannot
     /// carry the credentials a broker requires.
     Anonymous,
+    /// A second user the suite may log in as: given by the profile, else unsupported.
+    SecondUser,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 10] = [
+    pub const ALL: [Feature; 11] = [
         Feature::Retain,
         Feature::Wildcards,
         Feature::Qos1,
@@ -89,6 +91,7 @@ impl Feature {
         Feature::SubscriptionIdentifiers,
         Feature::TopicAliases,
         Feature::Anonymous,
+        Feature::SecondUser,
     ];
 
     pub fn name(self) -> &'static str {
@@ -103,6 +106,7 @@ impl Feature {
             Feature::SubscriptionIdentifiers => "subscription_identifiers",
             Feature::TopicAliases => "topic_aliases",
             Feature::Anonymous => "anonymous",
+            Feature::SecondUser => "second_user",
         }
     }
 
