@@ -165,7 +165,9 @@ impl Profile {
             }
             _ => None,
         };
+        let insecure = self.tls.insecure && tls.is_some();
         let broker = TargetBroker::start(url, tls)?;
+        let broker = if insecure { broker.insecure() } else { broker };
         let mut settings = Settings::new(broker.endpoint().clone());
         settings.unsupported = unsupported;
         settings.max_packet_size = self.max_packet_size;

@@ -42,6 +42,12 @@ impl TargetBroker {
         }
     }
 
+    /// The broker, named in reports as reached without checking its certificate.
+    pub fn insecure(self) -> Self {
+        let name = format!("{} (INSECURE: its TLS certificate was not checked)", self.name);
+        TargetBroker { name, ..self }
+    }
+
     /// Where the broker is and how to reach it.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint

@@ -28,7 +28,8 @@ const PASSWORD: &str = "s3cret:with@signs";
 const OTHER: &str = "conformance-2";
 
 /// A broker with a TLS listener that requires a client certificate, a WebSocket over TLS
-/// listener that does not, and a password file that lets only [`USER`] and [`OTHER`] in.
+/// listener that does not, a plain WebSocket listener, and a password file that lets only
+/// [`USER`] and [`OTHER`] in.
 fn broker(pki: &Pki) -> EmbeddedBroker {
     let hash = PasswordHash::new(PASSWORD.as_bytes()).unwrap();
     let passwords = PasswordFile::parse(&format!("{USER}:{hash}\n{OTHER}:{hash}\n")).unwrap();
@@ -36,13 +37,21 @@ fn broker(pki: &Pki) -> EmbeddedBroker {
     let listen = |transport| Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), transport).unwrap();
     let server = Server::new(Default::default(), policy)
         .listener(listen(Transport::Tls(acceptor(pki, true))))
-        .listener(listen(Transport::SecureWebSocket(acceptor(pki, false))));
+        .listener(listen(Transport::SecureWebSocket(acceptor(pki, false))))
+        .listener(listen(Transport::WebSocket));
     EmbeddedBroker::serve(server).unwrap()
 }
 
 /// Every scenario in every version against the broker `profile` names.
 fn run_suite(profile: &Profile) -> Vec<InstanceResult> {
-    let instances = suite::instances(Scenario::load_all(&scenarios_dir()).unwrap());
+    run_area(profile, "")
+}
+
+/// The scenarios whose id starts with `area`, in every version, against the broker `profile`
+/// names.
+fn run_area(profile: &Profile, area: &str) -> Vec<InstanceResult> {
+    let mut instances = suite::instances(Scenario::load_all(&scenarios_dir()).unwrap());
+    instances.retain(|instance| instance.scenario.id.starts_with(area));
     let (_broker, settings) = profile.open(SpecVersion::V3_1_1).unwrap();
     suite::run_all(&instances, &settings, 16, &|_| {})
 }
@@ -97,6 +106,29 @@ fn the_suite_passes_over_tls_and_secure_websocket_with_credentials() {
         ..Profile::default()
     };
     assert_eq!(different_from_plain_tcp(&run_suite(&over_wss)), Vec::<String>::new(), "over WebSocket over TLS");
+}
+
+#[test]
+fn malformed_packets_go_unchanged_over_plain_websocket_and_over_tls_unchecked() {
+    let pki = Pki::generate();
+    let broker = broker(&pki);
+    let credentials = |url: String, tls| Profile {
+        url: Some(url),
+        username: Some(USER.into()),
+        password: Some(PASSWORD.into()),
+        tls,
+        ..Profile::default()
+    };
+    let over_ws = credentials(format!("ws://127.0.0.1:{}/mqtt", broker.addrs()[2].port()), TlsSettings::default());
+    let results = run_area(&over_ws, "malformed/");
+    assert!(results.len() > 50, "{} runs", results.len());
+    assert_eq!(different_from_plain_tcp(&results), Vec::<String>::new(), "over WebSocket");
+
+    let unchecked = TlsSettings { insecure: true, ..TlsSettings::default() };
+    let over_wss = credentials(format!("wss://127.0.0.1:{}/mqtt", broker.addrs()[1].port()), unchecked);
+    assert_eq!(different_from_plain_tcp(&run_area(&over_wss, "malformed/")), Vec::<String>::new(), "unchecked");
+    let (target, _) = over_wss.open(SpecVersion::V3_1_1).unwrap();
+    assert!(target.name().contains("INSECURE"), "reports say the certificate was not checked: {}", target.name());
 }
 
 #[test]
