@@ -177,6 +177,7 @@ impl Profile {
                 return Err(format!("topic_prefix {prefix:?}: a prefix is topic levels, without wildcards"));
             }
             settings.topic_root = format!("{prefix}/{TOPIC_ROOT}");
+            settings.unsupported.insert(Feature::AnyTopic);
         }
         settings.open_sentinel(sentinel_version)?;
         Ok((broker, settings))
@@ -237,6 +238,17 @@ mod tests {
             }
         }
         assert_eq!(read, 9, "one per broker of the matrix");
+    }
+
+    #[test]
+    fn a_topic_prefix_puts_every_prefix_under_it_and_skips_topics_outside() {
+        let broker = verimqtt::runtime::EmbeddedBroker::start().unwrap();
+        let profile =
+            Profile { url: Some(broker.url()), topic_prefix: Some("tenants/test/".into()), ..Profile::default() };
+        let (_target, settings) = profile.open(SpecVersion::V3_1_1).unwrap();
+        assert_eq!(settings.topic_root, "tenants/test/vmq");
+        assert!(settings.unsupported.contains(&Feature::AnyTopic));
+        assert!(settings.unsupported.contains(&Feature::SecondUser), "no second user given");
     }
 
     #[test]

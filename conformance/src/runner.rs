@@ -115,6 +115,7 @@ pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings:
             Feature::SecondUser => "it needs a second user: --username2/--password2, MQTT_USERNAME2/MQTT_PASSWORD2, \
                                     or [second] in the profile"
                 .into(),
+            Feature::AnyTopic => "it uses topics outside {prefix}, which the broker's topic prefix excludes".into(),
             feature => format!("the broker does not support {}", feature.name()),
         });
     }

@@ -77,10 +77,13 @@ pub enum Feature {
     Anonymous,
     /// A second user the suite may log in as: given by the profile, else unsupported.
     SecondUser,
+    /// Topics outside `{prefix}` (`$` topics, filters starting with a wildcard): unsupported
+    /// when the profile confines the suite to a topic prefix.
+    AnyTopic,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 11] = [
+    pub const ALL: [Feature; 12] = [
         Feature::Retain,
         Feature::Wildcards,
         Feature::Qos1,
@@ -92,6 +95,7 @@ impl Feature {
         Feature::TopicAliases,
         Feature::Anonymous,
         Feature::SecondUser,
+        Feature::AnyTopic,
     ];
 
     pub fn name(self) -> &'static str {
@@ -107,6 +111,7 @@ impl Feature {
             Feature::TopicAliases => "topic_aliases",
             Feature::Anonymous => "anonymous",
             Feature::SecondUser => "second_user",
+            Feature::AnyTopic => "any_topic",
         }
     }
 

@@ -14,7 +14,7 @@ mod files;
 use std::net::Ipv4Addr;
 
 use files::{Pki, acceptor};
-use verimqtt::auth::{FilePolicy, PasswordFile, PasswordHash};
+use verimqtt::auth::{Acl, FilePolicy, PasswordFile, PasswordHash};
 use verimqtt::runtime::client::TlsSettings;
 use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 use verimqtt_conformance::profile::User;
@@ -56,15 +56,20 @@ fn run_area(profile: &Profile, area: &str) -> Vec<InstanceResult> {
     suite::run_all(&instances, &settings, 16, &|_| {})
 }
 
-/// The runs whose outcome is not the one they have over plain TCP, where every run passes (but
-/// those about two users, skipped there for want of a second): here too, except those that send
-/// a valid CONNECT as raw bytes, which cannot carry the password and are skipped.
+/// The runs whose outcome is not the one they have over plain TCP (`tests/scenarios.rs`), where
+/// every run passes but those about two users, skipped for want of a second. The same here,
+/// except that runs may be skipped for what the account allows: those that send a valid CONNECT
+/// as raw bytes, which cannot carry the password, and those whose topics leave the prefix.
 fn different_from_plain_tcp(results: &[InstanceResult]) -> Vec<String> {
     results
         .iter()
         .filter(|result| match &result.outcome {
             Outcome::Passed => false,
-            Outcome::Skipped(_) => !result.instance.scenario.features.contains(&Feature::Anonymous),
+            Outcome::Skipped(_) => {
+                let features = &result.instance.scenario.features;
+                let of_the_account = [Feature::Anonymous, Feature::AnyTopic, Feature::SecondUser];
+                !features.iter().any(|feature| of_the_account.contains(feature))
+            }
             _ => true,
         })
         .map(|result| format!("{}: {:?}", result.instance.name(), result.outcome))
@@ -129,6 +134,28 @@ fn malformed_packets_go_unchanged_over_plain_websocket_and_over_tls_unchecked() 
     assert_eq!(different_from_plain_tcp(&run_area(&over_wss, "malformed/")), Vec::<String>::new(), "unchecked");
     let (target, _) = over_wss.open(SpecVersion::V3_1_1).unwrap();
     assert!(target.name().contains("INSECURE"), "reports say the certificate was not checked: {}", target.name());
+}
+
+#[test]
+fn a_broker_that_allows_only_a_topic_prefix_is_measured_without_false_failures() {
+    let hash = PasswordHash::new(PASSWORD.as_bytes()).unwrap();
+    let passwords = PasswordFile::parse(&format!("{USER}:{hash}\n")).unwrap();
+    let acl = Acl::parse("pattern readwrite tenants/test/#\n").unwrap();
+    let policy = FilePolicy::new(false).with_passwords(passwords).with_acl(acl);
+    let broker = EmbeddedBroker::start_with(Default::default(), policy).unwrap();
+    let profile = Profile {
+        url: Some(broker.url()),
+        username: Some(USER.into()),
+        password: Some(PASSWORD.into()),
+        topic_prefix: Some("tenants/test".into()),
+        ..Profile::default()
+    };
+    let results = run_suite(&profile);
+    let skipped_outside = results.iter().filter(|result| {
+        result.instance.scenario.features.contains(&Feature::AnyTopic) && matches!(result.outcome, Outcome::Skipped(_))
+    });
+    assert_eq!(skipped_outside.count(), 2, "the $-topic scenario, in both versions");
+    assert_eq!(different_from_plain_tcp(&results), Vec::<String>::new());
 }
 
 #[test]

@@ -19,6 +19,9 @@ pub const CLIENT_PREFIX: &str = "{client}";
 /// In an item of a repeated list, its index (0, 1, ...).
 pub const INDEX: &str = "{n}";
 
+/// The most bytes an MQTT string holds: its length is two bytes.
+const MAX_STRING_LEN: usize = 65_535;
+
 /// The first topic level of every `{prefix}`.
 pub const TOPIC_ROOT: &str = "vmq";
 
@@ -162,7 +165,9 @@ impl Num {
 
 /// A string: a literal (with `{prefix}` and `{client}` substituted), `{"var": "name"}` to use
 /// a captured string, `{"capture": "name"}` (expectations only) to capture one, or
-/// `{"start": "{prefix}", "repeat": "/", "times": 65520}` for a long one (`start` is optional).
+/// `{"start": "{prefix}", "repeat": "/", "times": 65520}` for a long one (`start` is optional;
+/// `repeat` goes fewer times if the string would be longer than an MQTT string can be, so that
+/// a run whose topics go under a longer prefix still sends the longest topic it can).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Text {
@@ -185,7 +190,11 @@ impl Text {
     pub fn resolve(&self, context: &Context) -> Result<String, TemplateError> {
         match self {
             Text::Literal(text) => Ok(context.expand(text)),
-            Text::Repeat { start, repeat, times } => Ok(context.expand(start) + &context.expand(repeat).repeat(*times)),
+            Text::Repeat { start, repeat, times } => {
+                let (start, repeat) = (context.expand(start), context.expand(repeat));
+                let room = MAX_STRING_LEN.saturating_sub(start.len()) / repeat.len().max(1);
+                Ok(start + &repeat.repeat((*times).min(room.max(1))))
+            }
             Text::Var { var } => context.text(var).map(str::to_string),
             Text::Capture { capture } => {
                 Err(TemplateError::invalid(capture, "a capture can only be expected, not sent"))
@@ -563,6 +572,11 @@ mod tests {
     fn a_long_string_is_a_start_and_a_repetition() {
         let text: Text = serde_json::from_str(r#"{"start": "{prefix}", "repeat": "/", "times": 3}"#).unwrap();
         assert_eq!(text.resolve(&context()), Ok("vmq/run1/7///".to_string()));
+        let deep: Text = serde_json::from_str(r#"{"start": "{prefix}", "repeat": "/", "times": 65530}"#).unwrap();
+        let prefixed = context().with_topic_root("a/long/tenant/prefix/vmq");
+        let topic = deep.resolve(&prefixed).unwrap();
+        assert_eq!(topic.len(), 65_535, "as many levels as fit in an MQTT string");
+        assert!(topic.starts_with("a/long/tenant/prefix/vmq/run1/7/"));
         let text: Text = serde_json::from_str(r#"{"repeat": "ab", "times": 2}"#).unwrap();
         assert_eq!(text.resolve(&context()), Ok("abab".to_string()));
         assert!(serde_json::from_str::<Text>(r#"{"repeat": "a", "times": 2, "end": "b"}"#).is_err());
