@@ -15,6 +15,7 @@ use std::net::Ipv4Addr;
 
 use files::{Pki, acceptor};
 use verimqtt::auth::{Acl, FilePolicy, PasswordFile, PasswordHash};
+use verimqtt::broker::{AllowAll, BrokerOptions};
 use verimqtt::runtime::client::TlsSettings;
 use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 use verimqtt_conformance::profile::User;
@@ -156,6 +157,20 @@ fn a_broker_that_allows_only_a_topic_prefix_is_measured_without_false_failures()
     });
     assert_eq!(skipped_outside.count(), 2, "the $-topic scenario, in both versions");
     assert_eq!(different_from_plain_tcp(&results), Vec::<String>::new());
+}
+
+#[test]
+fn a_broker_with_a_small_maximum_packet_size_is_measured_without_false_failures() {
+    const LIMIT: u32 = 4096;
+    let options = BrokerOptions { max_packet_size: LIMIT, ..BrokerOptions::default() };
+    let broker = EmbeddedBroker::start_with(options, AllowAll).unwrap();
+    let profile = Profile { url: Some(broker.url()), max_packet_size: Some(LIMIT as usize), ..Profile::default() };
+    let results = run_suite(&profile);
+    let (too_large, rest): (Vec<InstanceResult>, Vec<InstanceResult>) = results
+        .into_iter()
+        .partition(|result| matches!(&result.outcome, Outcome::Skipped(why) if why.contains("maximum packet size")));
+    assert!(!too_large.is_empty(), "some runs send more than {LIMIT} bytes at once");
+    assert_eq!(different_from_plain_tcp(&rest), Vec::<String>::new());
 }
 
 #[test]
