@@ -198,38 +198,32 @@ fn run(cli: &Cli) -> Result<bool, String> {
 /// The profile, with the environment and then the flags over it.
 fn profile(cli: &Cli) -> Result<Profile, String> {
     let mut profile = Profile::from_env(cli.profile.as_deref())?;
-    let flags = [
-        (&mut profile.url, &cli.broker),
-        (&mut profile.username, &cli.username),
-        (&mut profile.password, &cli.password),
-        (&mut profile.second.username, &cli.username2),
-        (&mut profile.second.password, &cli.password2),
-        (&mut profile.topic_prefix, &cli.topic_prefix),
-    ];
-    for (field, flag) in flags {
-        if flag.is_some() {
-            field.clone_from(flag);
-        }
-    }
-    for (field, flag) in [
-        (&mut profile.tls.cafile, &cli.tls.cafile),
-        (&mut profile.tls.cert, &cli.tls.cert),
-        (&mut profile.tls.key, &cli.tls.key),
-    ] {
-        if flag.is_some() {
-            field.clone_from(flag);
-        }
-    }
+    overlay(&mut profile.url, &cli.broker);
+    overlay(&mut profile.username, &cli.username);
+    overlay(&mut profile.password, &cli.password);
+    overlay(&mut profile.second.username, &cli.username2);
+    overlay(&mut profile.second.password, &cli.password2);
+    overlay(&mut profile.topic_prefix, &cli.topic_prefix);
+    overlay(&mut profile.tls.cafile, &cli.tls.cafile);
+    overlay(&mut profile.tls.cert, &cli.tls.cert);
+    overlay(&mut profile.tls.key, &cli.tls.key);
+    overlay(&mut profile.max_packet_size, &cli.max_packet_size);
+    overlay(&mut profile.jobs, &cli.jobs);
     profile.tls.insecure |= cli.tls.insecure;
     if cli.tls.cafile.is_some() {
         profile.tls.insecure = false;
     }
-    profile.max_packet_size = cli.max_packet_size.or(profile.max_packet_size);
-    profile.jobs = cli.jobs.or(profile.jobs);
     for name in &cli.without {
         profile.without.push(Feature::from_name(name).ok_or_else(|| format!("--without {name}: no such feature"))?);
     }
     Ok(profile)
+}
+
+/// A flag's value over the profile's, if the flag is given.
+fn overlay<T: Clone>(field: &mut Option<T>, flag: &Option<T>) {
+    if flag.is_some() {
+        field.clone_from(flag);
+    }
 }
 
 fn selected(cli: &Cli, instance: &Instance) -> bool {

@@ -88,26 +88,15 @@ impl Profile {
     pub fn from_env(path: Option<&Path>) -> Result<Profile, String> {
         let named = path.map(Path::to_path_buf).or_else(|| variable(PROFILE_VARIABLE).map(PathBuf::from));
         let mut profile = named.as_deref().map(Profile::load).transpose()?.unwrap_or_default();
-        let set = |field: &mut Option<String>, name: &str| {
-            if let Some(value) = variable(name) {
-                *field = Some(value);
-            }
-        };
-        set(&mut profile.url, BROKER_VARIABLE);
-        set(&mut profile.username, "MQTT_USERNAME");
-        set(&mut profile.password, "MQTT_PASSWORD");
-        set(&mut profile.second.username, "MQTT_USERNAME2");
-        set(&mut profile.second.password, "MQTT_PASSWORD2");
-        set(&mut profile.topic_prefix, "MQTT_TOPIC_PREFIX");
-        for (file, name) in [
-            (&mut profile.tls.cafile, "MQTT_CAFILE"),
-            (&mut profile.tls.cert, "MQTT_CERT"),
-            (&mut profile.tls.key, "MQTT_KEY"),
-        ] {
-            if let Some(value) = variable(name) {
-                *file = Some(PathBuf::from(value));
-            }
-        }
+        from_variable(&mut profile.url, BROKER_VARIABLE);
+        from_variable(&mut profile.username, "MQTT_USERNAME");
+        from_variable(&mut profile.password, "MQTT_PASSWORD");
+        from_variable(&mut profile.second.username, "MQTT_USERNAME2");
+        from_variable(&mut profile.second.password, "MQTT_PASSWORD2");
+        from_variable(&mut profile.topic_prefix, "MQTT_TOPIC_PREFIX");
+        from_variable(&mut profile.tls.cafile, "MQTT_CAFILE");
+        from_variable(&mut profile.tls.cert, "MQTT_CERT");
+        from_variable(&mut profile.tls.key, "MQTT_KEY");
         if let Some(insecure) = variable("MQTT_INSECURE") {
             profile.tls.insecure = matches!(insecure.as_str(), "1" | "true" | "yes");
         }
@@ -181,6 +170,13 @@ impl Profile {
         }
         settings.open_sentinel(sentinel_version)?;
         Ok((broker, settings))
+    }
+}
+
+/// The environment variable's value over `field`, if it is set.
+fn from_variable<T: From<String>>(field: &mut Option<T>, name: &str) {
+    if let Some(value) = variable(name) {
+        *field = Some(T::from(value));
     }
 }
 
