@@ -16,14 +16,13 @@
 //! happened during or before it.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use verimqtt::codec::{self, Connect, MqttString, Packet, ProtocolVersion};
 
-use crate::connection::{Connection, Incoming};
+use crate::connection::{Connection, Endpoint, Incoming};
 use crate::scenario::Step;
 
 /// The keep alive the sentinel asks for; it is pinged at half of it (or of the Server Keep
@@ -65,7 +64,7 @@ pub fn probe_steps(qos1: bool) -> Vec<Step> {
 
 /// One connection held open for the whole run: its loss shows the broker restarted or died.
 pub struct Sentinel {
-    address: SocketAddr,
+    endpoint: Endpoint,
     version: ProtocolVersion,
     client_id: String,
     state: Mutex<SentinelState>,
@@ -89,18 +88,18 @@ struct Loss {
 
 impl fmt::Debug for Sentinel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sentinel").field("address", &self.address).field("client_id", &self.client_id).finish()
+        f.debug_struct("Sentinel").field("broker", &self.endpoint.url).field("client_id", &self.client_id).finish()
     }
 }
 
 impl Sentinel {
     /// Connects the sentinel, and keeps it alive on a thread of its own until the last
     /// reference to it is dropped.
-    pub fn open(address: SocketAddr, version: ProtocolVersion, client_id: String) -> Result<Arc<Sentinel>, String> {
-        let (connection, ping_every) = connect(address, version, &client_id)
-            .map_err(|why| format!("cannot open the sentinel connection to {address}: {why}"))?;
+    pub fn open(endpoint: Endpoint, version: ProtocolVersion, client_id: String) -> Result<Arc<Sentinel>, String> {
+        let (connection, ping_every) = connect(&endpoint, version, &client_id)
+            .map_err(|why| format!("cannot open the sentinel connection to {}: {why}", endpoint.url))?;
         let sentinel = Arc::new(Sentinel {
-            address,
+            endpoint,
             version,
             client_id,
             state: Mutex::new(SentinelState {
@@ -180,7 +179,7 @@ impl Sentinel {
     /// Opens the sentinel again. While the broker is down this fails, quickly, and the keep
     /// alive thread and the next run try again.
     fn reopen(&self, state: &mut SentinelState) {
-        if let Ok((connection, ping_every)) = connect(self.address, self.version, &self.client_id) {
+        if let Ok((connection, ping_every)) = connect(&self.endpoint, self.version, &self.client_id) {
             *state = SentinelState {
                 connection: Some(connection),
                 ping_every,
@@ -202,8 +201,8 @@ fn keep_alive(sentinel: &Weak<Sentinel>) {
 }
 
 /// Opens a connection and has the CONNECT accepted; returns it and how often to ping it.
-fn connect(address: SocketAddr, version: ProtocolVersion, client_id: &str) -> Result<(Connection, Duration), String> {
-    let mut connection = Connection::open(address, version).map_err(|error| error.to_string())?;
+fn connect(endpoint: &Endpoint, version: ProtocolVersion, client_id: &str) -> Result<(Connection, Duration), String> {
+    let mut connection = Connection::open(endpoint, version)?;
     let mut connect = Connect::new(version, MqttString::try_from(client_id).map_err(|error| error.to_string())?);
     connect.keep_alive = SENTINEL_KEEP_ALIVE;
     crate::credentials::apply(&mut connect);
@@ -256,7 +255,11 @@ mod tests {
     use verimqtt::broker::{AllowAll, BrokerOptions};
     use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 
-    fn broker_at(address: SocketAddr) -> EmbeddedBroker {
+    fn endpoint(broker: &EmbeddedBroker) -> Endpoint {
+        Endpoint { url: format!("mqtt://{}", broker.addr()).parse().unwrap(), tls: None }
+    }
+
+    fn broker_at(address: std::net::SocketAddr) -> EmbeddedBroker {
         let listener = Listener::bind(address, Transport::Tcp).unwrap();
         EmbeddedBroker::serve(Server::new(BrokerOptions::default(), AllowAll).listener(listener)).unwrap()
     }
@@ -270,7 +273,7 @@ mod tests {
     #[test]
     fn a_sentinel_on_a_live_broker_reports_nothing() {
         let broker = EmbeddedBroker::start().unwrap();
-        let sentinel = Sentinel::open(broker.addr(), ProtocolVersion::V5, "sentinel-live".to_string()).unwrap();
+        let sentinel = Sentinel::open(endpoint(&broker), ProtocolVersion::V5, "sentinel-live".to_string()).unwrap();
         assert_eq!(sentinel.watch(), 0);
         assert_eq!(sentinel.check(0, "a@5.0"), Ok(()));
         assert_eq!(sentinel.check(0, "a@5.0"), Ok(()));
@@ -280,7 +283,7 @@ mod tests {
     fn the_sentinel_notices_a_restart_and_watches_the_new_broker() {
         let first = EmbeddedBroker::start().unwrap();
         let address = first.addr();
-        let sentinel = Sentinel::open(address, ProtocolVersion::V311, "sentinel-restart".to_string()).unwrap();
+        let sentinel = Sentinel::open(endpoint(&first), ProtocolVersion::V311, "sentinel-restart".to_string()).unwrap();
         let before = sentinel.watch();
         first.shutdown().unwrap();
         let second = broker_at(address);
@@ -299,7 +302,7 @@ mod tests {
     #[test]
     fn the_keep_alive_ping_notices_a_loss_between_checks() {
         let broker = EmbeddedBroker::start().unwrap();
-        let sentinel = Sentinel::open(broker.addr(), ProtocolVersion::V311, "sentinel-ping".to_string()).unwrap();
+        let sentinel = Sentinel::open(endpoint(&broker), ProtocolVersion::V311, "sentinel-ping".to_string()).unwrap();
         sentinel.lock().ping_every = Duration::ZERO;
         broker.shutdown().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,19 +11,19 @@ use verimqtt::codec::{self, Packet, ProtocolVersion};
 use verimqtt_spec::catalogue::SpecVersion;
 
 use crate::closing;
-use crate::connection::{Connection, ConnectionError, Incoming, Received};
+use crate::connection::{Connection, ConnectionError, Endpoint, Incoming, Received};
 use crate::liveness::{self, PROBE_CONN, Sentinel};
 use crate::scenario::{
     CHECKED_AREAS, ConnectStep, DEFAULT_WITHIN_MS, ExpectAnyOrderStep, ExpectClosedStep, Feature, Outgoing, RepeatStep,
     Scenario, SendStep, Step,
 };
 use crate::spec_bytes;
-use crate::template::{Context, Matcher, PacketTemplate, parse_hex};
+use crate::template::{Context, Matcher, PacketTemplate, TOPIC_ROOT, parse_hex};
 
 /// What every scenario of a run shares.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub address: SocketAddr,
+    pub endpoint: Endpoint,
     /// Makes the names of this run unique on a shared broker.
     pub run_id: String,
     /// Features the broker does not have; scenarios needing them are skipped.
@@ -35,14 +34,33 @@ pub struct Settings {
     /// Runs (`<id>@<version>`) known to be flaky: run every time as often as a failure is, so
     /// that their pass rate is measured even when the first attempt passes.
     pub flaky: BTreeSet<String>,
+    /// The topic levels every `{prefix}` starts with: `vmq`, under the prefix a broker that
+    /// allows only some topics allows.
+    pub topic_root: String,
+    /// The largest packet the broker takes: a run that would send a larger one is skipped.
+    pub max_packet_size: Option<usize>,
 }
 
 impl Settings {
-    /// The settings of a new run against `address`, its sentinel connected in `version`.
-    pub fn open(address: SocketAddr, unsupported: BTreeSet<Feature>, version: SpecVersion) -> Result<Settings, String> {
-        let run_id = new_run_id();
-        let sentinel = Sentinel::open(address, ProtocolVersion::from(version), format!("v{run_id}-sentinel"))?;
-        Ok(Settings { address, run_id, unsupported, sentinel: Some(sentinel), flaky: BTreeSet::new() })
+    /// The settings of a new run against `endpoint`, without a sentinel, every feature
+    /// supported and topics under `vmq`.
+    pub fn new(endpoint: Endpoint) -> Settings {
+        Settings {
+            endpoint,
+            run_id: new_run_id(),
+            unsupported: BTreeSet::new(),
+            sentinel: None,
+            flaky: BTreeSet::new(),
+            topic_root: TOPIC_ROOT.to_string(),
+            max_packet_size: None,
+        }
+    }
+
+    /// Opens the sentinel of the run, connected in `version`.
+    pub fn open_sentinel(&mut self, version: SpecVersion) -> Result<(), String> {
+        let client_id = format!("v{}-sentinel", self.run_id);
+        self.sentinel = Some(Sentinel::open(self.endpoint.clone(), ProtocolVersion::from(version), client_id)?);
+        Ok(())
     }
 }
 
@@ -92,16 +110,29 @@ impl fmt::Display for Failure {
 /// connection, or of an area that strains it, ends with the liveness check.
 pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings: &Settings) -> Outcome {
     if let Some(feature) = scenario.features.iter().find(|feature| settings.unsupported.contains(feature)) {
-        return Outcome::Skipped(format!("the broker does not support {}", feature.name()));
+        return Outcome::Skipped(match feature {
+            Feature::Anonymous => "it sends a CONNECT as raw bytes, without the credentials the broker requires".into(),
+            Feature::SecondUser => "it needs a second user: --username2/--password2, MQTT_USERNAME2/MQTT_PASSWORD2, \
+                                    or [second] in the profile"
+                .into(),
+            Feature::AnyTopic => "it uses topics outside {prefix}, which the broker's topic prefix excludes".into(),
+            feature => format!("the broker does not support {}", feature.name()),
+        });
     }
     if !scenario.steps.is_empty() {
-        wait_for_broker(settings.address);
+        wait_for_broker(&settings.endpoint);
     }
     let losses_before = settings.sentinel.as_ref().map(|sentinel| sentinel.watch());
     let client_prefix = format!("v{}{}", settings.run_id, base36(instance));
-    let context = Context::new(format!("{}/{instance}", settings.run_id), client_prefix.clone());
+    let context = Context::new(format!("{}/{instance}", settings.run_id), client_prefix.clone())
+        .with_topic_root(&settings.topic_root);
     let mut run = Run::new(settings, ProtocolVersion::from(version), context);
     let result = run.all(&scenario.steps);
+    if let (Some(size), Some(maximum)) = (run.too_large, settings.max_packet_size) {
+        return Outcome::Skipped(format!(
+            "it sends {size} bytes at once, over the broker's maximum packet size of {maximum} bytes"
+        ));
+    }
     let closes = scenario.steps.iter().any(|step| step.any(&|step| matches!(step, Step::ExpectClosed(_))));
     if !(closes || run.broker_closed || CHECKED_AREAS.contains(&scenario.area())) {
         return result.map_or_else(Outcome::Failed, |()| Outcome::Passed);
@@ -109,7 +140,8 @@ pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings:
     let check = Check {
         settings,
         version,
-        probe: Context::new(format!("{}/liveness/{instance}", settings.run_id), client_prefix),
+        probe: Context::new(format!("{}/liveness/{instance}", settings.run_id), client_prefix)
+            .with_topic_root(&settings.topic_root),
         losses_before,
         checker: scenario.instance_name(version),
         step: scenario.steps.len() + 1,
@@ -134,9 +166,9 @@ pub fn run(scenario: &Scenario, version: SpecVersion, instance: usize, settings:
 const BROKER_RESTART_GRACE: Duration = Duration::from_secs(3);
 
 /// Waits until the broker accepts a TCP connection, or [`BROKER_RESTART_GRACE`] has passed.
-fn wait_for_broker(address: SocketAddr) {
+fn wait_for_broker(endpoint: &Endpoint) {
     let deadline = Instant::now() + BROKER_RESTART_GRACE;
-    while std::net::TcpStream::connect_timeout(&address, BROKER_RESTART_GRACE).is_err() && Instant::now() < deadline {
+    while !endpoint.accepts_tcp(BROKER_RESTART_GRACE) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -222,6 +254,9 @@ struct Run<'a> {
     /// The Maximum Packet Size each connection's CONNECT declared: the broker never sends a
     /// larger packet on it [MQTT-3.1.2-24] (5.0).
     maximum_packet_size: HashMap<String, usize>,
+    /// The size of what a step was to send, over the broker's maximum packet size: the run
+    /// stops there, and is skipped rather than judged.
+    too_large: Option<usize>,
 }
 
 type StepResult = Result<(), String>;
@@ -240,6 +275,7 @@ impl<'a> Run<'a> {
             broker_closed: false,
             accepted: BTreeSet::new(),
             maximum_packet_size: HashMap::new(),
+            too_large: None,
         }
     }
 
@@ -347,8 +383,7 @@ impl<'a> Run<'a> {
     }
 
     fn open(&mut self, conn: &str) -> StepResult {
-        let connection = Connection::open(self.settings.address, self.version)
-            .map_err(|error| format!("cannot connect to {}: {error}", self.settings.address))?;
+        let connection = Connection::open(&self.settings.endpoint, self.version)?;
         if let Some(previous) = self.forget(conn) {
             previous.cut();
         }
@@ -443,6 +478,10 @@ impl<'a> Run<'a> {
 
     /// Sends `bytes` at once, or one byte every `pace` milliseconds.
     fn send_bytes(&mut self, conn: &str, bytes: &[u8], pace: Option<u64>) -> StepResult {
+        if self.settings.max_packet_size.is_some_and(|maximum| bytes.len() > maximum) {
+            self.too_large = Some(bytes.len());
+            return Err(format!("{} bytes are over the broker's maximum packet size", bytes.len()));
+        }
         let connection = self.connection(conn)?;
         let sent = match pace {
             None => connection.send(bytes),
@@ -660,6 +699,8 @@ pub fn new_run_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
     use verimqtt::runtime::EmbeddedBroker;
 
@@ -675,7 +716,13 @@ mod tests {
     }
 
     fn settings_without_sentinel(address: SocketAddr) -> Settings {
-        Settings { address, run_id: new_run_id(), unsupported: BTreeSet::new(), sentinel: None, flaky: BTreeSet::new() }
+        Settings::new(Endpoint { url: format!("mqtt://{address}").parse().unwrap(), tls: None })
+    }
+
+    fn settings_with_sentinel(address: SocketAddr) -> Settings {
+        let mut settings = settings_without_sentinel(address);
+        settings.open_sentinel(SpecVersion::V3_1_1).unwrap();
+        settings
     }
 
     /// Where a broker listened that has stopped.
@@ -700,7 +747,7 @@ mod tests {
     #[test]
     fn a_broker_that_still_serves_passes_the_liveness_check() {
         let broker = EmbeddedBroker::start().unwrap();
-        let settings = Settings::open(broker.addr(), BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        let settings = settings_with_sentinel(broker.addr());
         for id in ["malformed/qos-3", "publish/closes"] {
             assert_eq!(run(&scenario(id, MALFORMED), SpecVersion::V3_1_1, 0, &settings), Outcome::Passed);
         }
@@ -722,7 +769,7 @@ mod tests {
     #[test]
     fn a_broker_that_dies_during_a_scenario_fails_it() {
         let broker = EmbeddedBroker::start().unwrap();
-        let settings = Settings::open(broker.addr(), BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        let settings = settings_with_sentinel(broker.addr());
         // The broker goes away while the scenario waits for it to close `c`: the scenario's own
         // steps pass, as they would against a broker that crashed.
         let dying = std::thread::spawn(move || {
@@ -752,7 +799,7 @@ mod tests {
     fn a_broker_restarted_during_a_scenario_fails_it() {
         let first = EmbeddedBroker::start().unwrap();
         let address = first.addr();
-        let settings = Settings::open(address, BTreeSet::new(), SpecVersion::V3_1_1).unwrap();
+        let settings = settings_with_sentinel(address);
         // A supervisor brings the broker back on the same port at once: the probe is served,
         // the sentinel is gone.
         let restarted = std::thread::spawn(move || {
@@ -844,6 +891,25 @@ mod tests {
         );
         let failure = failure(outcome);
         assert_eq!(failure.step, 7, "{{n}} means nothing outside a repetition: {failure}");
+    }
+
+    #[test]
+    fn a_run_that_would_send_more_than_the_brokers_maximum_packet_size_is_skipped() {
+        let broker = EmbeddedBroker::start().unwrap();
+        let mut settings = settings_without_sentinel(broker.addr());
+        settings.max_packet_size = Some(64);
+        let steps = |payload: usize| {
+            let payload = "x".repeat(payload);
+            format!(
+                r#"[{{"connect": {{"conn": "c"}}}},
+                    {{"send": {{"conn": "c", "packet": {{"publish": {{"topic": "{{prefix}}/a", "payload": "{payload}"}}}}}}}}]"#
+            )
+        };
+        assert_eq!(run(&scenario("publish/t", &steps(8)), SpecVersion::V3_1_1, 0, &settings), Outcome::Passed);
+        let Outcome::Skipped(why) = run(&scenario("publish/t", &steps(100)), SpecVersion::V3_1_1, 1, &settings) else {
+            panic!("a PUBLISH of over 100 bytes is not sent to a broker that takes 64")
+        };
+        assert!(why.contains("over the broker's maximum packet size of 64 bytes"), "{why}");
     }
 
     #[test]

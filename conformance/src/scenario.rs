@@ -72,10 +72,18 @@ pub enum Feature {
     SharedSubscriptions,
     SubscriptionIdentifiers,
     TopicAliases,
+    /// Clients in without a user name: a scenario that sends its CONNECT as raw bytes cannot
+    /// carry the credentials a broker requires.
+    Anonymous,
+    /// A second user the suite may log in as: given by the profile, else unsupported.
+    SecondUser,
+    /// Topics outside `{prefix}` (`$` topics, filters starting with a wildcard): unsupported
+    /// when the profile confines the suite to a topic prefix.
+    AnyTopic,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 9] = [
+    pub const ALL: [Feature; 12] = [
         Feature::Retain,
         Feature::Wildcards,
         Feature::Qos1,
@@ -85,6 +93,9 @@ impl Feature {
         Feature::SharedSubscriptions,
         Feature::SubscriptionIdentifiers,
         Feature::TopicAliases,
+        Feature::Anonymous,
+        Feature::SecondUser,
+        Feature::AnyTopic,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,6 +109,9 @@ impl Feature {
             Feature::SharedSubscriptions => "shared_subscriptions",
             Feature::SubscriptionIdentifiers => "subscription_identifiers",
             Feature::TopicAliases => "topic_aliases",
+            Feature::Anonymous => "anonymous",
+            Feature::SecondUser => "second_user",
+            Feature::AnyTopic => "any_topic",
         }
     }
 

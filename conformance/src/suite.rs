@@ -160,6 +160,7 @@ pub fn run_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Endpoint;
 
     fn scenario(id: &str, versions: &str) -> Scenario {
         let json = format!(
@@ -217,13 +218,7 @@ mod tests {
     #[test]
     fn run_all_returns_results_in_instance_order() {
         let instances = instances(vec![scenario("a", r#"["3.1.1", "5.0"]"#), scenario("b", r#"["5.0"]"#)]);
-        let settings = Settings {
-            address: "127.0.0.1:9".parse().unwrap(),
-            run_id: "test0".to_string(),
-            unsupported: Default::default(),
-            sentinel: None,
-            flaky: Default::default(),
-        };
+        let settings = Settings::new(Endpoint { url: "mqtt://127.0.0.1:9".parse().unwrap(), tls: None });
         let seen = AtomicUsize::new(0);
         let results = run_all(&instances, &settings, 3, &|_| {
             seen.fetch_add(1, Ordering::Relaxed);

@@ -1,18 +1,17 @@
 //! Every scenario, in every version it names, is a test of its own:
 //! `cargo test -p verimqtt-conformance -- <filter>` runs the ones whose name contains the
-//! filter, e.g. `qos2` or `@5.0`. The target is `MQTT_BROKER=mqtt://host:port`, or without it
-//! the embedded verimqtt broker on an ephemeral loopback port; `MQTT_WITHOUT=qos2,wildcards`
-//! skips what the broker lacks, `MQTT_USERNAME`/`MQTT_PASSWORD` give it credentials.
+//! filter, e.g. `qos2` or `@5.0`. The target is `MQTT_BROKER=mqtt://host:port` (or `mqtts://`,
+//! `ws://`, `wss://`), or a profile `MQTT_PROFILE=file.toml`, or without either the embedded
+//! verimqtt broker on an ephemeral loopback port; `MQTT_WITHOUT=qos2,wildcards` skips what the
+//! broker lacks, `MQTT_USERNAME`/`MQTT_PASSWORD` give it credentials, `MQTT_CAFILE`,
+//! `MQTT_CERT`/`MQTT_KEY` and `MQTT_INSECURE=1` set up TLS (see `src/profile.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use verimqtt_conformance::suite::{self, run_one};
-use verimqtt_conformance::{
-    Feature, Outcome, Scenario, Settings, TargetBroker, scenarios_dir, serve_embedded_if_asked,
-};
+use verimqtt_conformance::{Outcome, Profile, Scenario, scenarios_dir, serve_embedded_if_asked};
 use verimqtt_spec::catalogue::SpecVersion;
 
 fn main() {
@@ -22,21 +21,10 @@ fn main() {
     // Scenarios spend their time waiting on the broker, and keep apart by their names: run many
     // at once unless told otherwise.
     arguments.test_threads.get_or_insert(16);
-    if let (Ok(username), Ok(password)) = (std::env::var("MQTT_USERNAME"), std::env::var("MQTT_PASSWORD")) {
-        verimqtt_conformance::credentials::set(&username, &password).unwrap_or_else(|error| panic!("{error}"));
-    }
     let scenarios = Scenario::load_all(&scenarios_dir()).unwrap_or_else(|error| panic!("{error}"));
-    let broker = TargetBroker::start(None).unwrap_or_else(|error| panic!("{error}"));
+    let profile = Profile::from_env(None).unwrap_or_else(|error| panic!("{error}"));
     // The sentinel connection watches for a restart through the whole run (see `liveness`).
-    // `MQTT_WITHOUT=qos2,wildcards`: what `--without` says to the binary.
-    let without: BTreeSet<Feature> = std::env::var("MQTT_WITHOUT")
-        .unwrap_or_default()
-        .split(',')
-        .filter(|name| !name.trim().is_empty())
-        .map(|name| Feature::from_name(name.trim()).unwrap_or_else(|| panic!("MQTT_WITHOUT: no feature {name:?}")))
-        .collect();
-    let settings =
-        Settings::open(broker.address(), without, SpecVersion::V3_1_1).unwrap_or_else(|error| panic!("{error}"));
+    let (broker, settings) = profile.open(SpecVersion::V3_1_1).unwrap_or_else(|error| panic!("{error}"));
     let settings = Arc::new(settings);
     let instances = suite::instances(scenarios);
     // libtest-mimic starts the trials in the order given: those that run alone first.

@@ -19,6 +19,9 @@ pub const CLIENT_PREFIX: &str = "{client}";
 /// In an item of a repeated list, its index (0, 1, ...).
 pub const INDEX: &str = "{n}";
 
+/// The most bytes an MQTT string holds: its length is two bytes.
+const MAX_STRING_LEN: usize = 65_535;
+
 /// The first topic level of every `{prefix}`.
 pub const TOPIC_ROOT: &str = "vmq";
 
@@ -29,6 +32,9 @@ pub struct Context {
     /// `vmq/{run}`; a scenario that needs a topic starting with `$`, or a filter starting with
     /// a wildcard, writes `$vmq/{run}/...` or `+/{run}/...` and stays apart from the others.
     run_levels: String,
+    /// The topic levels before the run's in `{prefix}`: [`TOPIC_ROOT`] unless a broker allows
+    /// only topics under a prefix of its own.
+    topic_root: String,
     /// Replaces `{client}`: a short client id prefix unique to this run of this scenario.
     client_prefix: String,
     /// Replaces `{n}` while an item of a repeated list is built or matched.
@@ -70,14 +76,26 @@ impl TemplateError {
 
 impl Context {
     pub fn new(run_levels: String, client_prefix: String) -> Self {
-        Context { run_levels, client_prefix, index: None, variables: HashMap::new() }
+        Context {
+            run_levels,
+            topic_root: TOPIC_ROOT.to_string(),
+            client_prefix,
+            index: None,
+            variables: HashMap::new(),
+        }
+    }
+
+    /// The context with `{prefix}` under `root` instead of [`TOPIC_ROOT`].
+    pub fn with_topic_root(mut self, root: &str) -> Self {
+        root.clone_into(&mut self.topic_root);
+        self
     }
 
     /// A string of the scenario with the per-run names (and the index of a repeated item) in
     /// place.
     pub fn expand(&self, text: &str) -> String {
         let text = text
-            .replace(TOPIC_PREFIX, &format!("{TOPIC_ROOT}/{}", self.run_levels))
+            .replace(TOPIC_PREFIX, &format!("{}/{}", self.topic_root, self.run_levels))
             .replace(RUN_PREFIX, &self.run_levels)
             .replace(CLIENT_PREFIX, &self.client_prefix);
         match self.index {
@@ -147,7 +165,9 @@ impl Num {
 
 /// A string: a literal (with `{prefix}` and `{client}` substituted), `{"var": "name"}` to use
 /// a captured string, `{"capture": "name"}` (expectations only) to capture one, or
-/// `{"start": "{prefix}", "repeat": "/", "times": 65520}` for a long one (`start` is optional).
+/// `{"start": "{prefix}", "repeat": "/", "times": 65520}` for a long one (`start` is optional;
+/// `repeat` goes fewer times if the string would be longer than an MQTT string can be, so that
+/// a run whose topics go under a longer prefix still sends the longest topic it can).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Text {
@@ -170,7 +190,11 @@ impl Text {
     pub fn resolve(&self, context: &Context) -> Result<String, TemplateError> {
         match self {
             Text::Literal(text) => Ok(context.expand(text)),
-            Text::Repeat { start, repeat, times } => Ok(context.expand(start) + &context.expand(repeat).repeat(*times)),
+            Text::Repeat { start, repeat, times } => {
+                let (start, repeat) = (context.expand(start), context.expand(repeat));
+                let room = MAX_STRING_LEN.saturating_sub(start.len()) / repeat.len().max(1);
+                Ok(start + &repeat.repeat((*times).min(room.max(1))))
+            }
             Text::Var { var } => context.text(var).map(str::to_string),
             Text::Capture { capture } => {
                 Err(TemplateError::invalid(capture, "a capture can only be expected, not sent"))
@@ -495,6 +519,9 @@ mod tests {
     #[test]
     fn placeholders_are_expanded() {
         assert_eq!(context().expand("{prefix}/a/+"), "vmq/run1/7/a/+");
+        let allowed = context().with_topic_root("tenants/test/vmq");
+        assert_eq!(allowed.expand("{prefix}/a/+"), "tenants/test/vmq/run1/7/a/+");
+        assert_eq!(allowed.expand("$vmq/{run}/a"), "$vmq/run1/7/a", "only {{prefix}} goes under the root");
         assert_eq!(context().expand("$vmq/{run}/a"), "$vmq/run1/7/a");
         assert_eq!(context().expand("{client}-sub"), "vr1a7-sub");
     }
@@ -545,6 +572,11 @@ mod tests {
     fn a_long_string_is_a_start_and_a_repetition() {
         let text: Text = serde_json::from_str(r#"{"start": "{prefix}", "repeat": "/", "times": 3}"#).unwrap();
         assert_eq!(text.resolve(&context()), Ok("vmq/run1/7///".to_string()));
+        let deep: Text = serde_json::from_str(r#"{"start": "{prefix}", "repeat": "/", "times": 65530}"#).unwrap();
+        let prefixed = context().with_topic_root("a/long/tenant/prefix/vmq");
+        let topic = deep.resolve(&prefixed).unwrap();
+        assert_eq!(topic.len(), 65_535, "as many levels as fit in an MQTT string");
+        assert!(topic.starts_with("a/long/tenant/prefix/vmq/run1/7/"));
         let text: Text = serde_json::from_str(r#"{"repeat": "ab", "times": 2}"#).unwrap();
         assert_eq!(text.resolve(&context()), Ok("abab".to_string()));
         assert!(serde_json::from_str::<Text>(r#"{"repeat": "a", "times": 2, "end": "b"}"#).is_err());

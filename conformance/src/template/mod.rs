@@ -20,7 +20,9 @@ use verimqtt::codec::{
     RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
 
-pub use fields::{Context, Items, Matcher, Num, Payload, Reason, TemplateError, Text, hex, parse_hex, show_bytes};
+pub use fields::{
+    Context, Items, Matcher, Num, Payload, Reason, TOPIC_ROOT, TemplateError, Text, hex, parse_hex, show_bytes,
+};
 pub use properties::PropertiesTemplate;
 
 use properties::{binary, mqtt_string};
@@ -57,6 +59,9 @@ pub struct ConnectTemplate {
     pub keep_alive: Option<Num>,
     pub username: Option<Text>,
     pub password: Option<Payload>,
+    /// Sent with the second user's credentials (the scenario needs the feature `second_user`).
+    #[serde(default)]
+    pub second_user: bool,
     pub will: Option<WillTemplate>,
     pub properties: Option<Box<PropertiesTemplate>>,
 }
@@ -345,6 +350,10 @@ impl ConnectTemplate {
             self.username.as_ref().map(|name| mqtt_string("connect.username", name.resolve(context)?)).transpose()?;
         connect.password =
             self.password.as_ref().map(|password| binary("connect.password", password.bytes()?)).transpose()?;
+        if self.second_user {
+            crate::credentials::apply_second(&mut connect)
+                .map_err(|error| TemplateError::invalid("connect.second_user", error))?;
+        }
         connect.will = self.will.as_ref().map(|will| will.build(context)).transpose()?;
         Ok(connect)
     }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures_util::future::{join_all, try_join_all};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use verimqtt::runtime::client::{AsyncClient, Subscription};
+use verimqtt::runtime::client::{AsyncClient, INSECURE_WARNING, Subscription};
 
 use connect::Connector;
 use options::{BenchArgs, Settings};
@@ -42,11 +42,8 @@ const WATCH_PERIOD: Duration = Duration::from_millis(20);
 
 pub async fn run(args: BenchArgs) -> Result<(), String> {
     let settings = Arc::new(args.settings(run_id())?);
-    if args.insecure {
-        eprintln!(
-            "verimqtt bench: WARNING: --insecure: the broker's certificate is NOT checked; \
-             anyone on the path can read and change this traffic"
-        );
+    if args.tls.insecure {
+        eprintln!("verimqtt bench: {INSECURE_WARNING}");
     }
     let connector = Connector::new(&args, &settings)?;
     let plan = settings.shape.plan(&settings.prefix);
@@ -108,7 +105,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
 
     let subscribers =
         plan.subscribers.iter().zip(received).map(|(plan, got)| (plan.id, plan.filter.clone(), got)).collect();
-    let run = Run { started_unix_s, elapsed_s, insecure_tls: args.insecure, tool_cpu_s };
+    let run = Run { started_unix_s, elapsed_s, insecure_tls: args.tls.insecure, tool_cpu_s };
     let report = Report::new(&settings, run, published, subscribers);
     let json_to_stdout = args.json.as_deref().is_some_and(|path| path.as_os_str() == "-");
     if !json_to_stdout {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use verimqtt::codec::{ProtocolVersion, QoS};
-use verimqtt::runtime::client::BrokerUrl;
+use verimqtt::runtime::client::{BrokerUrl, TlsSettings};
 
 use super::shape::Shape;
 use super::stamp::STAMP_LEN;
@@ -58,13 +58,8 @@ pub struct BenchArgs {
     /// Password to authenticate with (or in the URL).
     #[arg(short = 'P', long = "pw", value_name = "PASSWORD")]
     pub password: Option<String>,
-    /// CA certificates (PEM) to trust for mqtts:// and wss://.
-    #[arg(long = "cafile", value_name = "FILE")]
-    pub cafile: Option<PathBuf>,
-    /// INSECURE: accept any server certificate for mqtts:// and wss:// (for test brokers with
-    /// self-signed certificates; the result says it was insecure).
-    #[arg(long = "insecure", conflicts_with = "cafile")]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsSettings,
     /// Keep alive in seconds; 0 turns it off.
     #[arg(short = 'k', long = "keepalive", value_name = "SECONDS", default_value_t = 60)]
     pub keep_alive: u16,
@@ -126,9 +121,6 @@ impl BenchArgs {
         }
         if self.password.is_some() {
             url.password.clone_from(&self.password);
-        }
-        if url.scheme.is_tls() && self.cafile.is_none() && !self.insecure {
-            return Err(format!("{} needs --cafile FILE (or --insecure for a test broker)", url.scheme.name()));
         }
         let shape = match (self.shape.pairs, self.shape.fan_in, self.shape.fan_out) {
             (Some(n), _, _) => Shape::Pairs(n),
@@ -234,11 +226,11 @@ mod tests {
             &["-n", "5", "-d", "3"],
             &["-q", "3"],
             &["-t", "a/+"],
-            &["mqtts://broker"],
             &["--insecure", "--cafile", "ca.pem"],
         ] {
             assert!(settings(args).is_err(), "{args:?}");
         }
         assert!(settings(&["--insecure", "mqtts://broker"]).is_ok());
+        assert!(settings(&["--cert", "client.pem", "mqtts://broker"]).is_err(), "a certificate needs its key");
     }
 }

@@ -2,13 +2,14 @@
 //! mosquitto_sub spell them, and the async client they describe.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, ValueEnum};
 use verimqtt::client::ClientOptions;
 use verimqtt::codec::{Binary, MqttString, Properties, ProtocolVersion, QoS, Will};
-use verimqtt::runtime::client::{AsyncClient, AsyncClientOptions, BrokerUrl, Reconnect, Scheme, tls_config};
+use verimqtt::runtime::client::{
+    AsyncClient, AsyncClientOptions, BrokerUrl, INSECURE_WARNING, Reconnect, Scheme, TlsSettings,
+};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Version {
@@ -61,15 +62,9 @@ pub struct ConnectionArgs {
     /// Retain the will message.
     #[arg(long = "will-retain")]
     will_retain: bool,
-    /// CA certificates (PEM) to trust: connects with TLS.
-    #[arg(long = "cafile", value_name = "FILE")]
-    cafile: Option<PathBuf>,
-    /// Client certificate chain (PEM), with --key.
-    #[arg(long = "cert", value_name = "FILE", requires_all = ["key", "cafile"])]
-    cert: Option<PathBuf>,
-    /// Private key of --cert (PEM).
-    #[arg(long = "key", value_name = "FILE", requires = "cert")]
-    key: Option<PathBuf>,
+    /// TLS: --cafile alone makes -h and -p name a TLS broker (as in mosquitto's clients).
+    #[command(flatten)]
+    tls: TlsSettings,
     /// Print what the client does (connections, reconnections) on stderr.
     #[arg(short = 'd', long = "debug")]
     debug: bool,
@@ -127,9 +122,11 @@ impl ConnectionArgs {
         let mut options = AsyncClientOptions::new(client);
         options.reconnect = reconnect;
         options.connect_timeout = Duration::from_secs(10);
-        if let Some(cafile) = &self.cafile {
-            let identity = self.cert.as_deref().zip(self.key.as_deref());
-            options.tls = Some(tls_config(cafile, identity).map_err(|error| error.to_string())?);
+        if url.scheme.is_tls() {
+            if self.tls.insecure {
+                eprintln!("verimqtt {command}: {INSECURE_WARNING}");
+            }
+            options.tls = Some(self.tls.client_config().map_err(|error| error.to_string())?);
         }
         AsyncClient::connect_to(url, options).await.map_err(|error| error.to_string())
     }
@@ -137,7 +134,7 @@ impl ConnectionArgs {
     /// The broker's URL, from -L or from -h, -p and --cafile, and the topic a -L URL names.
     pub fn url(&self) -> Result<(BrokerUrl, Option<String>), String> {
         let Some(url) = &self.url else {
-            let scheme = if self.cafile.is_some() { Scheme::Mqtts } else { Scheme::Mqtt };
+            let scheme = if self.tls.cafile.is_some() || self.tls.insecure { Scheme::Mqtts } else { Scheme::Mqtt };
             let url = BrokerUrl {
                 scheme,
                 host: self.host.clone(),

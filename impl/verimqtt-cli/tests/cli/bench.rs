@@ -1,14 +1,21 @@
 //! `verimqtt bench` against the embedded broker: its JSON result adds up.
 
+use std::net::Ipv4Addr;
 use std::process::Command;
 
 use serde_json::Value;
-use verimqtt::runtime::EmbeddedBroker;
+use verimqtt::broker::AllowAll;
+use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 
-use crate::files::TempDir;
+use crate::files::{Pki, TempDir, acceptor};
 
 /// Runs `verimqtt bench` with `flags` against `broker` and returns its JSON result.
 fn bench(broker: &EmbeddedBroker, flags: &[&str]) -> Value {
+    bench_at(&broker.url(), flags)
+}
+
+/// Runs `verimqtt bench` with `flags` against the broker at `url` and returns its JSON result.
+fn bench_at(url: &str, flags: &[&str]) -> Value {
     let dir = TempDir::new();
     let json = dir.path().join("result.json");
     let output = Command::new(env!("CARGO_BIN_EXE_verimqtt"))
@@ -16,7 +23,7 @@ fn bench(broker: &EmbeddedBroker, flags: &[&str]) -> Value {
         .args(flags)
         .args(["--no-progress", "--json"])
         .arg(&json)
-        .arg(broker.url())
+        .arg(url)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -74,5 +81,27 @@ fn fan_out_at_qos_2_for_a_duration_delivers_each_message_to_every_subscriber() {
         assert_eq!(count(subscriber, "delivered"), sent);
     }
     assert_eq!(result["load"]["protocol"], "5.0");
+    broker.shutdown().unwrap();
+}
+
+#[test]
+fn over_tls_with_a_client_certificate_and_over_secure_websocket_every_message_arrives() {
+    let pki = Pki::generate();
+    let listen = |transport| Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), transport).unwrap();
+    let server = Server::new(Default::default(), AllowAll)
+        .listener(listen(Transport::Tls(acceptor(&pki, true))))
+        .listener(listen(Transport::SecureWebSocket(acceptor(&pki, false))));
+    let broker = EmbeddedBroker::serve(server).unwrap();
+    let path = |name: &str| pki.path(name).to_string_lossy().into_owned();
+    let (ca, cert, key) = (path("ca.crt"), path("client.crt"), path("client.key"));
+    let tls = format!("mqtts://localhost:{}", broker.addrs()[0].port());
+    let flags = ["-q", "1", "-n", "200", "--cafile", &ca, "--cert", &cert, "--key", &key];
+    let result = bench_at(&tls, &flags);
+    assert_eq!((count(&result, "delivered"), count(&result, "lost")), (200, 0), "over TLS");
+    assert_eq!(result["insecure_tls"], false);
+    let wss = format!("wss://127.0.0.1:{}/mqtt", broker.addrs()[1].port());
+    let result = bench_at(&wss, &["-q", "1", "-n", "200", "--insecure"]);
+    assert_eq!((count(&result, "delivered"), count(&result, "lost")), (200, 0), "over WebSocket over TLS");
+    assert_eq!(result["insecure_tls"], true, "the result says the certificate was not checked");
     broker.shutdown().unwrap();
 }

@@ -2,7 +2,7 @@
 //! assembly: it builds with a C compiler alone). The server presents a certificate chain and
 //! may ask clients for certificates, verified against a CA of the operator's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::ServerConfig;
@@ -37,6 +37,20 @@ pub enum TlsError {
     /// The file (named in words) holds no PEM certificate.
     #[error("no PEM certificate in {0}")]
     NoCertificate(&'static str),
+    /// What is wrong with a file a client's TLS settings name.
+    #[error("{}: {error}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: Box<TlsError>,
+    },
+    /// The operating system's store holds no CA certificate rustls can use.
+    #[error("no trusted CA certificate in the operating system's store ({0}); name a CA file instead")]
+    NoSystemRoots(String),
+    /// A client certificate without its key, or a key without its certificate.
+    #[error("a client certificate needs its private key, and a key its certificate")]
+    IncompleteIdentity,
     /// rustls refused the certificate chain or the key (e.g. a key that does not go with the certificate).
     #[error("{0}")]
     Rustls(#[from] rustls::Error),

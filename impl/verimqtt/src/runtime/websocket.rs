@@ -17,6 +17,7 @@ use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header::SEC_WEBSOCKET_PROTOCOL};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -89,9 +90,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WebSocketIo<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         while this.unread.is_empty() {
-            // Pings are answered by tungstenite itself; a Close ends the stream.
+            // Pings are answered by tungstenite itself; a Close ends the stream, and so does
+            // a TCP close without one, as it ends a stream over TCP.
             match ready!(Pin::new(&mut this.socket).poll_next(cx)) {
                 None | Some(Ok(Message::Close(_))) => return Poll::Ready(Ok(())),
+                Some(Err(tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                    return Poll::Ready(Ok(()));
+                }
                 Some(Ok(Message::Binary(payload))) => this.unread = payload,
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Text(_))) => {

@@ -34,6 +34,15 @@ pub enum ConnectError {
     /// The URL's host (carried) is not a name or address TLS can check a certificate against.
     #[error("{0:?} is not a valid TLS server name")]
     ServerName(String),
+    /// The TLS handshake failed: most often a certificate the client does not trust, or a
+    /// client certificate the broker refused.
+    #[error("TLS handshake with {target} failed: {source}")]
+    TlsHandshake {
+        /// The broker's URL.
+        target: String,
+        /// rustls's reason, as an I/O error.
+        source: io::Error,
+    },
     /// The transport could not connect.
     #[error("cannot connect to {target}: {source}")]
     Io {

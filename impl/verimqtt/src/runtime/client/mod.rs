@@ -43,6 +43,7 @@ mod driver;
 mod error;
 mod options;
 mod subscription;
+mod tls;
 mod transport;
 mod url;
 
@@ -51,8 +52,10 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use blocking::{BlockingClient, BlockingError, BlockingSubscription};
 pub use error::{ClientError, ConnectError};
-pub use options::{AsyncClientOptions, Reconnect, tls_config, tls_config_from};
+pub use options::{AsyncClientOptions, Reconnect};
 pub use subscription::{Message, Subscription};
+pub use tls::{INSECURE_WARNING, TlsSettings};
+pub use transport::{Transport, open as open_transport};
 pub use url::{BrokerUrl, Scheme, UrlError};
 
 use crate::client::Client;

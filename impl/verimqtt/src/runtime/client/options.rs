@@ -1,14 +1,11 @@
 //! How an [`AsyncClient`](super::AsyncClient) connects, and reconnects.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ClientConfig;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::client::ClientOptions;
-use crate::runtime::tls::{TlsError, read_certificates, read_private_key};
 
 /// The async client's options: the state machine's, and what the runtime adds.
 #[derive(Debug, Clone)]
@@ -18,7 +15,7 @@ pub struct AsyncClientOptions {
     /// reconnection, set `clean_start` false (3.1.1) or a `session_expiry_interval` (5.0);
     /// to resume the session a previous process left, set `clean_start` false in both.
     pub client: ClientOptions,
-    /// Needed for `mqtts://` and `wss://`.
+    /// Needed for `mqtts://` and `wss://` ([`TlsSettings::client_config`](super::TlsSettings::client_config) builds one).
     pub tls: Option<Arc<ClientConfig>>,
     /// When and how often to reconnect after the connection is lost.
     pub reconnect: Reconnect,
@@ -74,38 +71,6 @@ impl Reconnect {
         let factor = 1u32.checked_shl(retry).unwrap_or(u32::MAX);
         self.initial_delay.saturating_mul(factor).min(self.max_delay)
     }
-}
-
-/// A TLS client configuration trusting the certificates of `ca_file` (PEM), with a client
-/// certificate if `identity` names a certificate chain file and its private key file.
-pub fn tls_config(ca_file: &Path, identity: Option<(&Path, &Path)>) -> Result<Arc<ClientConfig>, TlsError> {
-    let roots = read_certificates(ca_file, "the CA file")?;
-    let identity = match identity {
-        Some((chain, key)) => Some((read_certificates(chain, "the client certificate")?, read_private_key(key)?)),
-        None => None,
-    };
-    tls_config_from(roots, identity)
-}
-
-/// A TLS client configuration trusting `roots`, presenting `identity` (a certificate chain
-/// and its key) if there is one.
-pub fn tls_config_from(
-    roots: Vec<CertificateDer<'static>>,
-    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
-) -> Result<Arc<ClientConfig>, TlsError> {
-    let mut store = rustls::RootCertStore::empty();
-    for root in roots {
-        store.add(root)?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(store);
-    let config = match identity {
-        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
-        None => builder.with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

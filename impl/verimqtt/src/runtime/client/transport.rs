@@ -1,5 +1,8 @@
 //! Opening a byte stream to the broker, whatever carries it: TCP, TLS, WebSocket (with the
-//! subprotocol `mqtt`, frames read as one stream of bytes) or WebSocket over TLS.
+//! subprotocol `mqtt`, frames read as one stream of bytes) or WebSocket over TLS. The async
+//! client, `verimqtt bench` and the conformance suite all connect through [`open`]: what
+//! is written goes out unchanged, inside the TLS stream or as one binary WebSocket message
+//! per write, so a test may send any bytes, malformed packets included.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +18,13 @@ use super::url::BrokerUrl;
 use crate::runtime::websocket;
 
 /// A connected byte stream to the broker.
-pub(crate) trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Transport for T {}
 
-/// Opens a stream to the broker `url` names, all handshakes done within `timeout`.
-pub(crate) async fn open(
+/// Opens a stream to the broker `url` names, all handshakes done within `timeout`; `tls` is
+/// needed for `mqtts://` and `wss://`.
+pub async fn open(
     url: &BrokerUrl,
     tls: Option<Arc<ClientConfig>>,
     timeout: Duration,
@@ -46,7 +50,10 @@ async fn handshakes(url: &BrokerUrl, tls: Option<Arc<ClientConfig>>) -> Result<B
     }
     let config = tls.ok_or_else(|| ConnectError::TlsNotConfigured(url.to_string()))?;
     let server_name = ServerName::try_from(url.host.clone()).map_err(|_| ConnectError::ServerName(url.host.clone()))?;
-    let stream = TlsConnector::from(config).connect(server_name, tcp).await.map_err(io_error)?;
+    let stream = TlsConnector::from(config)
+        .connect(server_name, tcp)
+        .await
+        .map_err(|source| ConnectError::TlsHandshake { target: url.to_string(), source })?;
     Ok(match url.scheme.is_websocket() {
         true => Box::new(websocket::connect(stream, &websocket_uri).await.map_err(io_error)?),
         false => Box::new(stream),
