@@ -30,10 +30,15 @@ impl Connector {
         Ok(Connector { options, url: settings.url.clone() })
     }
 
-    /// A subscriber: an async client, whose subscriptions are streams of messages.
-    pub async fn connect(&self, client_id: String) -> Result<AsyncClient, String> {
+    /// A subscriber: an async client, whose subscriptions are streams of messages; with
+    /// `persistent`, its session outlives its connection.
+    pub async fn connect(&self, client_id: String, persistent: bool) -> Result<AsyncClient, String> {
         let mut options = self.options.clone();
         options.client.client_id = client_id_of(&client_id)?;
+        if persistent {
+            options.client.clean_start = false;
+            options.client.session_expiry_interval = 3600;
+        }
         AsyncClient::connect_to(self.url.clone(), options).await.map_err(|error| format!("{client_id}: {error}"))
     }
 

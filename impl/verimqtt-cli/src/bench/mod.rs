@@ -50,7 +50,7 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     let name = |role: &str, id: u32| format!("verimqtt-bench-{:08x}-{role}-{id}", settings.run);
     // Subscribers first, so that the first message already has somewhere to go.
     let subscribers = try_join_all(plan.subscribers.iter().map(|subscriber| async {
-        let client = connector.connect(name("sub", subscriber.id)).await?;
+        let client = connector.connect(name("sub", subscriber.id), settings.persistent_sessions).await?;
         let subscription = client.subscribe(&subscriber.filter, settings.qos).await.map_err(|error| {
             format!("subscriber {}: cannot subscribe to {}: {error}", subscriber.id, subscriber.filter)
         })?;

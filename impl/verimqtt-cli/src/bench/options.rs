@@ -63,6 +63,11 @@ pub struct BenchArgs {
     /// Keep alive in seconds; 0 turns it off.
     #[arg(short = 'k', long = "keepalive", value_name = "SECONDS", default_value_t = 60)]
     pub keep_alive: u16,
+    /// Subscribers keep sessions that outlive their connections (CleanSession 0 in 3.1.1, as
+    /// mosquitto_sub -c; Clean Start 0 and a Session Expiry of an hour in 5.0): what a broker
+    /// with persistence stores, each message for each subscriber.
+    #[arg(long = "persistent-sessions")]
+    pub persistent_sessions: bool,
     /// Write the result as JSON to FILE ("-": standard output, instead of the summary).
     #[arg(long = "json", value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -110,6 +115,7 @@ pub struct Settings {
     pub prefix: String,
     pub run: u32,
     pub keep_alive: u16,
+    pub persistent_sessions: bool,
 }
 
 impl BenchArgs {
@@ -168,6 +174,7 @@ impl BenchArgs {
             prefix,
             run,
             keep_alive: self.keep_alive,
+            persistent_sessions: self.persistent_sessions,
         })
     }
 }

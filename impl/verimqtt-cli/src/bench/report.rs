@@ -59,6 +59,7 @@ pub struct Load {
     pub duration_s: Option<f64>,
     pub count_per_publisher: Option<u64>,
     pub topic_prefix: String,
+    pub persistent_sessions: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -221,6 +222,7 @@ impl Load {
                 Until::Elapsed(duration) => Some(duration.as_secs_f64()),
                 Until::Sent(_) => None,
             },
+            persistent_sessions: settings.persistent_sessions,
             count_per_publisher: match settings.until {
                 Until::Sent(count) => Some(count),
                 Until::Elapsed(_) => None,

@@ -176,8 +176,9 @@ impl Received {
                     self.awaiting_release.remove(&rel.packet_id.get());
                     Some(Packet::PubComp(PublishAck::new(rel.packet_id)))
                 }
+                // The broker stopping tells an MQTT 5 client so (0x8B) before it closes.
+                Some(Packet::Disconnect(_)) | None => return false,
                 Some(other) => panic!("a subscriber got {other:?}"),
-                None => return false,
             };
             if let Some(answer) = answer {
                 if !peer.send(&answer) {
