@@ -13,7 +13,7 @@ use arbitrary::{Result, Unstructured};
 use bytes::BytesMut;
 use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, CloseReason, ConnId, Event};
 use verimqtt_proto::codec::{self, DecodeOptions, Packet, ProtocolVersion};
-use verimqtt_proto::testing::BrokerDriver;
+use verimqtt_proto::testing::{BrokerDriver, MemoryStore};
 
 pub use hostile::Hostile;
 pub use small::SmallLimits;
@@ -73,6 +73,9 @@ struct BrokerHarness {
     /// Connections the broker holds back (a congested subscriber): their input still to
     /// be read may close them when they are let go, by whatever input let them go.
     held: BTreeSet<ConnId>,
+    /// With persistence, what the broker stored: applying its changes checks they make
+    /// sense (a flight of a message never stored panics), and a restart restores from it.
+    store: MemoryStore,
 }
 
 /// What caused a step, to judge the closes it produced.
@@ -93,6 +96,7 @@ impl BrokerHarness {
             next_conn: 1,
             bytes_sent: 0,
             held: BTreeSet::new(),
+            store: MemoryStore::default(),
         }
     }
 
@@ -100,6 +104,7 @@ impl BrokerHarness {
     fn step<T: Traffic>(&mut self, u: &mut Unstructured) -> Result<()> {
         let slot = usize::from(u.int_in_range(0..=(SLOTS - 1) as u8)?);
         let cause = match u.int_in_range(0..=5u8)? {
+            0 if self.driver.broker.options().persistence && u.ratio(1, 8)? => self.restart(),
             0 => self.accept(slot),
             1 => self.close(slot),
             2 => {
@@ -115,6 +120,18 @@ impl BrokerHarness {
         self.drain(cause);
         self.check_limits();
         Ok(())
+    }
+
+    /// The broker stops, every connection with it, and another starts on what was stored.
+    fn restart(&mut self) -> Cause {
+        let options = self.driver.broker.options().clone();
+        let now = self.driver.now;
+        let mut broker = Broker::new(options, AllowAll);
+        broker.restore(now, self.store.restart());
+        self.driver = BrokerDriver::new(broker, now);
+        self.peers = Default::default();
+        self.held.clear();
+        Cause::Time
     }
 
     fn accept(&mut self, slot: usize) -> Cause {
@@ -161,6 +178,9 @@ impl BrokerHarness {
 
     /// Takes everything the broker has to say, checking it.
     fn drain(&mut self, cause: Cause) {
+        // Durable at once: what waited for it goes out now.
+        let now = self.driver.now;
+        self.store.sync(&mut self.driver.broker, now);
         for event in self.driver.take_events() {
             if let Event::Connected { conn, version, .. } = event
                 && let Some(peer) = self.peer_mut(conn)

@@ -23,8 +23,10 @@ impl Traffic for SmallLimits {
             max_sessions: 3,
             max_transmit_buffer: 4096,
             max_pending_events: 16,
-            // Fuzzed too: the events reported for every message.
+            // Fuzzed too: the events reported for every message, and persistence (stored,
+            // synced and restarted from by the harness).
             message_events: true,
+            persistence: true,
             ..BrokerOptions::default()
         })
     }

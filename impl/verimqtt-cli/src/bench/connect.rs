@@ -37,7 +37,9 @@ impl Connector {
         options.client.client_id = client_id_of(&client_id)?;
         if persistent {
             options.client.clean_start = false;
-            options.client.session_expiry_interval = 3600;
+            if options.client.protocol_version.is_v5() {
+                options.client.session_expiry_interval = 3600;
+            }
         }
         AsyncClient::connect_to(self.url.clone(), options).await.map_err(|error| format!("{client_id}: {error}"))
     }

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use verimqtt::broker::AllowAll;
-use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
+use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Store, SyncPolicy, Transport};
 
 use crate::files::{Pki, TempDir, acceptor};
 
@@ -81,6 +81,21 @@ fn fan_out_at_qos_2_for_a_duration_delivers_each_message_to_every_subscriber() {
         assert_eq!(count(subscriber, "delivered"), sent);
     }
     assert_eq!(result["load"]["protocol"], "5.0");
+    broker.shutdown().unwrap();
+}
+
+#[test]
+fn persistent_sessions_in_both_versions_against_a_broker_with_a_store() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.path().join("store.db"), SyncPolicy::Always).unwrap();
+    let listener = Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), Transport::Tcp).unwrap();
+    let server = Server::new(Default::default(), AllowAll).listener(listener);
+    let broker = EmbeddedBroker::serve(server.store(store)).unwrap();
+    for version in ["mqttv311", "mqttv5"] {
+        let result = bench(&broker, &["--pairs", "2", "-q", "2", "-n", "300", "-V", version, "--persistent-sessions"]);
+        assert_eq!((count(&result, "delivered"), count(&result, "duplicates")), (600, 0), "{version}");
+        assert_eq!(result["load"]["persistent_sessions"], true);
+    }
     broker.shutdown().unwrap();
 }
 
