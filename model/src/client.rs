@@ -163,7 +163,9 @@ impl Step<'_> {
     fn client_send(&mut self, c: usize, packet: Packet) {
         if let Some(link) = self.state.client_link(c) {
             self.state.links[c][link].send_to_broker(packet);
-            self.observe(|| Observation::Sent { actor: Actor::Client(c), link: LinkRef { client: c, link }, packet });
+            let reason = packet.success_code(self.config.version);
+            let link = LinkRef { client: c, link };
+            self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet, reason });
         }
         self.state.clients[c].idle = 0;
         self.state.ghost.on_publish_sent(Direction::ToBroker, c, &packet);
@@ -204,7 +206,7 @@ impl Step<'_> {
         client.ping_outstanding = false;
         self.observe(|| Observation::Opened { actor: Actor::Client(c), link });
         self.observe(|| Observation::Opened { actor: Actor::Broker, link });
-        self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet: connect });
+        self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet: connect, reason: None });
         self.note(|| format!("c{c} opens a connection → broker: {connect}"));
     }
 

@@ -3,8 +3,9 @@
 //! Topics, payloads and properties do not exist. An application message is an index into the
 //! configuration; a will is named by the client whose will it is.
 
-use crate::config::Qos;
+use crate::config::{Qos, Version};
 use std::fmt;
+use verimqtt_spec::trace::PacketKind;
 
 /// A packet identifier; 0 means "none" (a QoS 0 PUBLISH carries none).
 pub type PacketId = u8;
@@ -32,6 +33,49 @@ pub enum Packet {
     PingReq,
     PingResp,
     Disconnect,
+}
+
+/// 5.0 reason codes the model's packets carry besides success (0x00).
+pub mod reason {
+    /// PUBACK / PUBREC: the message was accepted, but nobody subscribes to it.
+    pub const NO_MATCHING_SUBSCRIBERS: u8 = 0x10;
+    /// DISCONNECT from the broker: nothing was received for 1.5 x keep alive.
+    pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8d;
+    /// DISCONNECT from the broker: another connection took the session over.
+    pub const SESSION_TAKEN_OVER: u8 = 0x8e;
+}
+
+impl Packet {
+    /// The packet's type, as a trace names it.
+    pub fn kind(&self) -> PacketKind {
+        match self {
+            Packet::Connect { .. } => PacketKind::Connect,
+            Packet::ConnAck { .. } => PacketKind::Connack,
+            Packet::Publish { .. } => PacketKind::Publish,
+            Packet::PubAck(_) => PacketKind::Puback,
+            Packet::PubRec(_) => PacketKind::Pubrec,
+            Packet::PubRel(_) => PacketKind::Pubrel,
+            Packet::PubComp(_) => PacketKind::Pubcomp,
+            Packet::Subscribe(_) => PacketKind::Subscribe,
+            Packet::SubAck(_) => PacketKind::Suback,
+            Packet::PingReq => PacketKind::Pingreq,
+            Packet::PingResp => PacketKind::Pingresp,
+            Packet::Disconnect => PacketKind::Disconnect,
+        }
+    }
+
+    /// The reason code a sender puts in this packet when nothing calls for another: 0x00 in
+    /// every 5.0 acknowledgement and DISCONNECT, and in CONNACK in both versions (3.1.1's
+    /// return code 0, "accepted"); `None` for a packet without one.
+    pub fn success_code(&self, version: Version) -> Option<u8> {
+        match self {
+            Packet::ConnAck { .. } => Some(0),
+            Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) | Packet::Disconnect => {
+                (version == Version::V5_0).then_some(0)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Message {
