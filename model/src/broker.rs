@@ -124,10 +124,13 @@ impl Step<'_> {
             Packet::Connect { clean_start, will } => self.on_connect(c, link, clean_start, will),
             Packet::Publish { id, message, qos, .. } => self.broker_on_publish(c, id, message, qos),
             Packet::PubRel(id) => {
-                if let Some(session) = &mut self.state.sessions[c] {
+                let known = self.state.sessions[c].as_mut().is_some_and(|session| {
+                    let known = session.awaiting_pubrel.contains(id);
                     session.awaiting_pubrel.remove(id);
-                }
-                self.broker_send(c, Packet::PubComp(id));
+                    known
+                });
+                let (pubcomp, reason) = Packet::completion(id, known, self.config.version);
+                self.broker_send_coded(c, link, pubcomp, reason);
             }
             Packet::PubAck(id) => {
                 self.state.ghost.on_publish_acknowledged(Direction::ToClient, c, id);

@@ -161,9 +161,14 @@ pub fn abort_due(config: &Config, state: &State, c: usize) -> bool {
 impl Step<'_> {
     /// Sends on the client's connection; over a cut connection the packet is lost.
     fn client_send(&mut self, c: usize, packet: Packet) {
+        let reason = packet.success_code(self.config.version);
+        self.client_send_coded(c, packet, reason);
+    }
+
+    /// Sends `packet` with the reason code `reason` (`None` for packets without one).
+    fn client_send_coded(&mut self, c: usize, packet: Packet, reason: Option<u8>) {
         if let Some(link) = self.state.client_link(c) {
             self.state.links[c][link].send_to_broker(packet);
-            let reason = packet.success_code(self.config.version);
             let link = LinkRef { client: c, link };
             self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet, reason });
         }
@@ -371,8 +376,10 @@ impl Step<'_> {
                 self.client_send_queued(c);
             }
             Packet::PubRel(id) => {
+                let known = self.state.clients[c].awaiting_pubrel.contains(id);
                 self.state.clients[c].awaiting_pubrel.remove(id);
-                self.client_send(c, Packet::PubComp(id));
+                let (pubcomp, reason) = Packet::completion(id, known, self.config.version);
+                self.client_send_coded(c, pubcomp, reason);
             }
             Packet::SubAck(id) => {
                 let subscription = &mut self.state.clients[c].subscription;

@@ -43,6 +43,17 @@ pub mod reason {
     pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8d;
     /// DISCONNECT from the broker: another connection took the session over.
     pub const SESSION_TAKEN_OVER: u8 = 0x8e;
+    /// PUBCOMP: the PUBREL's id was not awaiting release.
+    pub const PACKET_ID_NOT_FOUND: u8 = 0x92;
+}
+
+impl Packet {
+    /// The PUBCOMP answering a PUBREL of `id`, with its reason code: a receiver answers every
+    /// PUBREL, and 5.0 says when it did not know the id (section 3.7.2.1).
+    pub fn completion(id: PacketId, known: bool, version: Version) -> (Packet, Option<u8>) {
+        let code = if known { 0 } else { reason::PACKET_ID_NOT_FOUND };
+        (Packet::PubComp(id), (version == Version::V5_0).then_some(code))
+    }
 }
 
 impl Packet {

@@ -20,7 +20,7 @@ use verimqtt_spec::trace::{CloseReason, Event, Timer, TraceEvent};
 
 use super::failure::{CheckFailure, Rule};
 use super::matching::{Comparison, compare};
-use super::search::{Candidate, Search};
+use super::search::{Candidate, Search, in_flight};
 use super::{Stop, StopReason, replay};
 
 /// Events shown before the failing one.
@@ -40,6 +40,7 @@ pub(crate) fn failure(search: &mut Search, events: &[TraceEvent], stop: Stop) ->
         (StopReason::Property(spec), _) => property_rule(search.model, spec, Vec::new(), stop.index),
         (StopReason::NoModelStep, Some(event)) => duplicate_delivery(search, &stop.before, event, stop.index)
             .or_else(|| loss_without_fault(events, stop.index))
+            .or_else(|| vanished_without_fault(search, &stop.before, event))
             .or_else(|| timer_late(search, &stop.before, event))
             .or_else(|| seeded_bug_rule(search, events, stop.index))
             .unwrap_or_else(|| no_model_step(search, &stop.before, event)),
@@ -58,6 +59,18 @@ pub(crate) fn failure(search: &mut Search, events: &[TraceEvent], stop: Stop) ->
         possible,
         mapping: Some(search.mapping.to_string()),
     }
+}
+
+/// Time moves on while, in every possible state, a packet is in flight on a connection with no
+/// logged fault or stall: the trace never shows it received, so it vanished.
+fn vanished_without_fault(search: &Search, before: &[Candidate], event: &TraceEvent) -> Option<Rule> {
+    let tick = search.mapping.time.tick(event.time_ms);
+    let stuck = |candidate: &Candidate| {
+        let link = in_flight(&candidate.state)?;
+        (candidate.ticks < tick && !search.mapping.stalled(candidate.ticks)).then(|| candidate.conn_of(link))?
+    };
+    let conns: Vec<u64> = before.iter().map(stuck).collect::<Option<_>>()?;
+    conns.first().map(|&conn| Rule::LossWithoutFault { conn })
 }
 
 fn property_rule(model: &MqttModel, spec: &'static PropertySpec, bugs: Vec<Bug>, index: usize) -> Rule {
@@ -182,12 +195,18 @@ fn no_model_step(search: &mut Search, before: &[Candidate], event: &TraceEvent) 
             }
         }
     }
-    let allowed_from_tick = (target + 1..=target + LATER_TICKS).find(|&tick| {
+    let mut allowed_at = |tick: u64| {
         before
             .iter()
             .any(|candidate| search.expected(candidate, tick).iter().any(|o| same_values(search, candidate, event, o)))
-    });
-    Rule::NoModelStep { fields: fields.unwrap_or_default(), closest, allowed_from_tick }
+    };
+    let allowed_from_tick = (target + 1..=target + LATER_TICKS).find(|&tick| allowed_at(tick));
+    let earliest = before.iter().map(|candidate| candidate.ticks).min().unwrap_or(target);
+    let allowed_until_tick = match allowed_from_tick {
+        Some(_) => None,
+        None => (earliest..target).rev().find(|&tick| allowed_at(tick)),
+    };
+    Rule::NoModelStep { fields: fields.unwrap_or_default(), closest, allowed_from_tick, allowed_until_tick }
 }
 
 fn same_values(search: &Search, candidate: &Candidate, event: &TraceEvent, observation: &Observation) -> bool {

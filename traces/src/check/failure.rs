@@ -35,6 +35,8 @@ pub enum Rule {
         closest: Vec<String>,
         /// The event is allowed, but only at this later tick: it came too early.
         allowed_from_tick: Option<u64>,
+        /// The event is allowed, but only up to this earlier tick: it came too late.
+        allowed_until_tick: Option<u64>,
     },
     /// A client's keep alive timer fires after the model's deadline, or time passes without it:
     /// in every state possible before the event, the timer was already due (a ping must go out
@@ -85,7 +87,7 @@ impl fmt::Display for Rule {
                 }
                 Ok(())
             }
-            Rule::NoModelStep { fields, closest, allowed_from_tick } => {
+            Rule::NoModelStep { fields, closest, allowed_from_tick, allowed_until_tick } => {
                 f.write_str("no model step allows this event")?;
                 match fields.as_slice() {
                     [] => {}
@@ -94,6 +96,9 @@ impl fmt::Display for Rule {
                 }
                 if let Some(tick) = allowed_from_tick {
                     write!(f, "\n  too early: the model allows it from tick {tick} on")?;
+                }
+                if let Some(tick) = allowed_until_tick {
+                    write!(f, "\n  too late: the model allows it at tick {tick} at the latest")?;
                 }
                 if !closest.is_empty() {
                     write!(f, "\n  closest steps the model allows here:")?;

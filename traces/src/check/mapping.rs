@@ -24,7 +24,8 @@
 //!   closes with `disconnected`. The model cuts a connection only where the trace logs a
 //!   fault on it (`fault_injected`), told to both ends (reset), the client only (half-open)
 //!   or neither (cut);
-//!   packets may stay in transit while time passes (the simulator stalls the network);
+//!   packets stay in transit while time passes only during a stall the trace logs
+//!   (`network_stalled`, see [`Mapping::stalled`]);
 //!   applications are paced (the scenario decides when they act) and each side resends in
 //!   verimqtt's order (both by last step: one sender for both roles).
 
@@ -91,6 +92,9 @@ pub struct Mapping {
     pub keep_alive_s: u16,
     /// The Session Expiry Interval of persistent sessions' CONNECTs (5.0).
     pub session_expiry_s: Option<u32>,
+    /// The logged stalls, as ticks `(from, to)`: time may pass from tick `t` to `t + 1`
+    /// with packets in flight only if `from <= t < to`.
+    pub stalls: Vec<(u64, u64)>,
     pub time: TimeScale,
     pub config: Config,
 }
@@ -160,7 +164,17 @@ impl Mapping {
             }
             _ => None,
         };
-        let mapping = Mapping { clients, payloads, wills, values, keep_alive_s, session_expiry_s, time, config };
+        let stalls = events
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::NetworkStalled { duration_ms } => {
+                    Some((time.tick(e.time_ms), time.tick(e.time_ms + duration_ms)))
+                }
+                _ => None,
+            })
+            .collect();
+        let mapping =
+            Mapping { clients, payloads, wills, values, keep_alive_s, session_expiry_s, stalls, time, config };
         mapping.check_payloads_distinct()?;
         Ok(mapping)
     }
@@ -174,6 +188,11 @@ impl Mapping {
             return Some(Actor::Network);
         }
         self.clients.iter().position(|c| c == node).map(Actor::Client)
+    }
+
+    /// Whether the trace logs a stall from tick `tick` to the next.
+    pub fn stalled(&self, tick: u64) -> bool {
+        self.stalls.iter().any(|&(from, to)| from <= tick && tick < to)
     }
 
     /// The model message a payload stands for.

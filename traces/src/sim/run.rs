@@ -183,9 +183,13 @@ impl Run {
     fn pass(&mut self, duration: Duration, network: Network) -> Result<(), SimError> {
         let end = self.clock.now() + duration;
         loop {
-            // Time never passes over a timer that is due: a packet delivered by an earlier
-            // step can have made one due now.
-            self.fire_timers()?;
+            // Time never passes over a timer that is due (a packet delivered by an earlier
+            // step can have made one due now), nor, unless the network stalls, over a packet
+            // in flight: the checker lets time pass with packets in flight only in a stall.
+            match network {
+                Network::Delivers => self.fire_timers_and_settle()?,
+                Network::Stalls => self.fire_timers()?,
+            }
             let next = self.next_deadline().filter(|&deadline| deadline < end).unwrap_or(end);
             self.clock.advance_to(next);
             match network {
