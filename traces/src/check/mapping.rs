@@ -216,9 +216,16 @@ impl Mapping {
 impl fmt::Display for Mapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "model: {}", self.config)?;
-        let clients: Vec<String> =
-            self.clients.iter().enumerate().map(|(c, node)| format!("c{c} = node \"{node}\"")).collect();
+        let clients: Vec<String> = (self.clients.iter().zip(&self.values.client_ids).enumerate())
+            .map(|(c, (node, id))| format!("c{c} = node \"{node}\" (client id {id:?})"))
+            .collect();
         writeln!(f, "clients: {}", clients.join(", "))?;
+        if let Some(topic) = &self.values.topic {
+            writeln!(f, "topic: {topic:?}")?;
+        }
+        if let Some((filter, qos)) = &self.values.subscription {
+            writeln!(f, "subscription: {filter:?} at qos {qos}")?;
+        }
         let messages: Vec<String> = self
             .payloads
             .iter()

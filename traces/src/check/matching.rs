@@ -145,12 +145,13 @@ fn packet_differences(
             diff.required("protocol level", &info.protocol_level, protocol_level(mapping.config.version));
             diff.required("client id", &info.client_id, values.client_ids[c].clone());
             diff.required("keep alive", &info.keep_alive, mapping.keep_alive_s);
-            if mapping.config.version == Version::V5_0 {
-                // Absent means 0 (5.0 section 3.1.2.11.2): the session ends with the connection.
-                let expiry = if clean_start { info.session_expiry.or(Some(0)) } else { info.session_expiry };
-                let model = if clean_start { Some(0) } else { mapping.session_expiry_s };
-                diff.exact("session expiry", &expiry, &model);
-            }
+            // 5.0: absent means 0 (section 3.1.2.11.2), a session that ends with its connection.
+            let (expiry, model) = match mapping.config.version {
+                Version::V3_1_1 => (info.session_expiry, None),
+                Version::V5_0 if clean_start => (info.session_expiry.or(Some(0)), Some(0)),
+                Version::V5_0 => (info.session_expiry, mapping.session_expiry_s),
+            };
+            diff.exact("session expiry", &expiry, &model);
             let will_payload = mapping.wills[c].clone().filter(|_| will);
             diff.exact("will payload", &info.payload, &will_payload);
             diff.exact("will topic", &info.topic, &values.topic.clone().filter(|_| will));
