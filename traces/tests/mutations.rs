@@ -319,3 +319,15 @@ fn an_early_abort_is_rejected() {
     assert!(rule.starts_with("no model step allows this event"), "{rule}");
     assert!(rule.contains("too early"), "{rule}");
 }
+
+#[test]
+fn a_trace_that_ends_owing_a_delivery_is_rejected_at_its_end() {
+    // The subscriber never gets m0: its receipt, delivery and acknowledgement are cut off.
+    let events = corpus("qos1_v311");
+    let receipt = position(&events, "c1", packet(|p| p.kind == PacketKind::Publish));
+    let events = &events[..receipt];
+    let failure = check_trace(events).expect_err("a trace owing m0 is accepted");
+    assert_eq!(failure.step, events.len() + 1, "{failure}");
+    let rule = failure.rule.to_string();
+    assert!(rule.contains("m0 is not delivered to c1") && rule.contains("packets still travel"), "{rule}");
+}
