@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use verimqtt_proto::codec::QoS;
-use verimqtt_spec::trace::read_trace;
+use verimqtt_spec::trace::{TraceEvent, read_trace};
 use verimqtt_traces::check::Rule;
 use verimqtt_traces::check_trace;
 use verimqtt_traces::corpus::{corpus_dir, corpus_path};
@@ -24,12 +24,16 @@ const OUTSIDE_THE_MODEL: &[(&str, &str)] = &[
     ("v5_session_expiry", "only the publisher disconnects in the model"),
 ];
 
-/// The checker's verdict on a trace, in one line.
+/// The checker's verdict on the corpus trace of a named situation, in one line.
 fn verdict(name: &str) -> (String, Result<(), Box<verimqtt_traces::CheckFailure>>) {
     let path = corpus_path(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     let events = read_trace(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    match check_trace(&events) {
+    verdict_of(&events)
+}
+
+fn verdict_of(events: &[TraceEvent]) -> (String, Result<(), Box<verimqtt_traces::CheckFailure>>) {
+    match check_trace(events) {
         Ok(report) => (format!("valid ({} events)", report.events), Ok(())),
         Err(failure) => {
             let rule = failure.rule.to_string();
@@ -39,27 +43,41 @@ fn verdict(name: &str) -> (String, Result<(), Box<verimqtt_traces::CheckFailure>
     }
 }
 
+/// A named situation's trace validates, or fails for its reason in [`OUTSIDE_THE_MODEL`].
+fn judge(name: &str, result: Result<(), Box<verimqtt_traces::CheckFailure>>) {
+    let outside = OUTSIDE_THE_MODEL.iter().find(|(outside, _)| *outside == name);
+    match (result, outside) {
+        (Ok(()), None) => {}
+        (Ok(()), Some(_)) => panic!("{name} validates: take it off OUTSIDE_THE_MODEL"),
+        (Err(failure), Some((_, reason))) => assert!(
+            matches!(&failure.rule, Rule::Unmappable(error) if error.0.ends_with(reason)),
+            "{name} fails other than for {reason:?}:\n{failure}"
+        ),
+        (Err(failure), None) => panic!("{name} is rejected:\n{failure}"),
+    }
+}
+
 #[test]
 fn every_corpus_trace_validates_or_fails_for_its_listed_reason() {
     let mut table = String::new();
     for named in named_scenarios() {
         let (line, result) = verdict(named.name);
         table.push_str(&format!("{}: {line}\n", named.name));
-        let outside = OUTSIDE_THE_MODEL.iter().find(|(name, _)| *name == named.name);
-        match (result, outside) {
-            (Ok(()), None) => {}
-            (Ok(()), Some(_)) => panic!("{} validates: take it off OUTSIDE_THE_MODEL", named.name),
-            (Err(failure), Some((_, reason))) => assert!(
-                matches!(&failure.rule, Rule::Unmappable(error) if error.0.ends_with(reason)),
-                "{} fails other than for {reason:?}:\n{failure}",
-                named.name
-            ),
-            (Err(failure), None) => panic!("{} is rejected:\n{failure}", named.name),
-        }
+        judge(named.name, result);
     }
     let files = std::fs::read_dir(corpus_dir()).map(|dir| dir.count()).unwrap_or(0);
     assert_eq!(files, named_scenarios().len(), "one corpus file per named situation");
     insta::assert_snapshot!(table);
+}
+
+/// The named situations simulated again, not read from their files: their targeted faults
+/// (a cut right after a given packet) then judge the implementation as it is now.
+#[test]
+fn every_named_situation_simulated_again_validates_or_fails_for_its_listed_reason() {
+    for named in named_scenarios() {
+        let run = simulate(&named.scenario, named.seed).unwrap_or_else(|error| panic!("{}: {error}", named.name));
+        judge(named.name, verdict_of(&run.trace).1);
+    }
 }
 
 /// The scenario narrowed to what the model expresses: one Keep Alive for every client (the
