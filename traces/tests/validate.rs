@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
+use verimqtt_proto::client::CommandError;
 use verimqtt_proto::codec::QoS;
 use verimqtt_spec::trace::{TraceEvent, read_trace};
 use verimqtt_traces::check::Rule;
@@ -76,6 +77,7 @@ fn every_corpus_trace_validates_or_fails_for_its_listed_reason() {
 fn every_named_situation_simulated_again_validates_or_fails_for_its_listed_reason() {
     for named in named_scenarios() {
         let run = simulate(&named.scenario, named.seed).unwrap_or_else(|error| panic!("{}: {error}", named.name));
+        assert_eq!(run.refusals, [], "{}: a named situation refuses nothing", named.name);
         judge(named.name, verdict_of(&run.trace).1);
     }
 }
@@ -119,10 +121,21 @@ fn config() -> ProptestConfig {
 proptest! {
     #![proptest_config(config())]
 
-    /// Every trace the simulator records validates.
+    /// Every trace the simulator records validates, and the clients refused no command but for
+    /// the scenario's own reasons (nothing to act on): a client that refuses to publish would
+    /// leave nothing in the trace to reject.
     #[test]
     fn simulated_traces_validate(scenario in arb_scenario().prop_map(in_the_models_shape), seed in any::<u64>()) {
         let run = simulate(&scenario, seed).map_err(|error| TestCaseError::fail(error.to_string()))?;
+        let expected = [
+            CommandError::NoConnection.to_string(),
+            "already connected".to_string(),
+            "no connection to cut".to_string(),
+            "the connection is cut already".to_string(),
+        ];
+        if let Some(refusal) = run.refusals.iter().find(|refusal| !expected.contains(&refusal.reason)) {
+            return Err(TestCaseError::fail(format!("step {} refused: {}", refusal.step, refusal.reason)));
+        }
         if let Err(failure) = check_trace(&run.trace) {
             let trace = verimqtt_spec::trace::write_trace(&run.trace);
             return Err(TestCaseError::fail(format!("{failure}\ntrace:\n{trace}")));
