@@ -27,7 +27,7 @@ use verimqtt_spec::trace::{Event, TraceEvent};
 pub use describe::describe;
 pub use failure::{CheckFailure, Rule};
 pub use mapping::{Mapping, MappingError, TimeScale};
-pub use matching::NOT_COMPARED;
+pub use matching::NOT_IN_THE_MODEL;
 use search::{Candidate, Search};
 
 /// A trace the model accepts.
@@ -50,7 +50,10 @@ impl std::fmt::Display for CheckReport {
             "trace valid: {} events, {} model states explored, at most {} consistent states at once, {} at the end",
             self.events, self.states_explored, self.most_candidates, self.final_candidates
         )?;
-        write!(f, "{}", self.mapping)
+        writeln!(f, "{}", self.mapping)?;
+        // A pass says what the model did not judge.
+        let fields: Vec<&str> = NOT_IN_THE_MODEL.iter().map(|(field, _)| *field).collect();
+        write!(f, "fields the model does not carry (NOT_IN_THE_MODEL): {}", fields.join("; "))
     }
 }
 
