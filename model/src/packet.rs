@@ -126,3 +126,23 @@ impl fmt::Display for Packet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_are_5_0_s_but_connack_s() {
+        assert_eq!(Packet::PubAck(1).success_code(Version::V5_0), Some(0));
+        assert_eq!(Packet::PubAck(1).success_code(Version::V3_1_1), None);
+        assert_eq!(Packet::ConnAck { session_present: false }.success_code(Version::V3_1_1), Some(0));
+        assert_eq!(Packet::PingReq.success_code(Version::V5_0), None);
+    }
+
+    #[test]
+    fn a_pubrel_for_an_unknown_id_is_completed_with_0x92_in_5_0() {
+        assert_eq!(Packet::completion(3, false, Version::V5_0), (Packet::PubComp(3), Some(0x92)));
+        assert_eq!(Packet::completion(3, true, Version::V5_0), (Packet::PubComp(3), Some(0)));
+        assert_eq!(Packet::completion(3, false, Version::V3_1_1), (Packet::PubComp(3), None));
+    }
+}
