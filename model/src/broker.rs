@@ -7,7 +7,7 @@ use crate::ghost::{Breach, Direction};
 use crate::network::BrokerEnd;
 use crate::observe::{Actor, LinkRef, Observation};
 use crate::outbound::{Limits, Outbound};
-use crate::packet::{Message, Packet, PacketId};
+use crate::packet::{Message, Packet, PacketId, reason as code};
 use crate::state::State;
 use crate::step::Step;
 use verimqtt_spec::trace::{self, Timer};
@@ -48,11 +48,16 @@ impl CloseReason {
         }
     }
 
-    /// A 5.0 broker tells the client why it closes with a DISCONNECT first (0x8D keep alive
-    /// timeout, 0x8E session taken over [MQTT-3.1.4-3]); a client that sent DISCONNECT, or
-    /// whose connection is gone, is told nothing.
-    fn announced(self, version: Version) -> bool {
-        version == Version::V5_0 && matches!(self, CloseReason::KeepAlive | CloseReason::TakenOver)
+    /// A 5.0 broker tells the client why it closes with a DISCONNECT first, and its reason
+    /// code (0x8D keep alive timeout, 0x8E session taken over [MQTT-3.1.4-3]); a client that
+    /// sent DISCONNECT, or whose connection is gone, is told nothing.
+    fn announced(self, version: Version) -> Option<u8> {
+        match self {
+            _ if version != Version::V5_0 => None,
+            CloseReason::KeepAlive => Some(code::KEEP_ALIVE_TIMEOUT),
+            CloseReason::TakenOver => Some(code::SESSION_TAKEN_OVER),
+            CloseReason::Disconnect | CloseReason::ConnectionLost => None,
+        }
     }
 }
 
@@ -91,9 +96,15 @@ impl Step<'_> {
     }
 
     fn broker_send_on(&mut self, c: usize, link: usize, packet: Packet) {
+        let reason = packet.success_code(self.config.version);
+        self.broker_send_coded(c, link, packet, reason);
+    }
+
+    /// Sends `packet` with the 5.0 reason code `reason` (`None` in 3.1.1 acknowledgements).
+    fn broker_send_coded(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>) {
         self.state.links[c][link].send_to_client(packet);
         self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
-        self.observe(|| Observation::Sent { actor: Actor::Broker, link: LinkRef { client: c, link }, packet });
+        self.observe(|| Observation::Sent { actor: Actor::Broker, link: LinkRef { client: c, link }, packet, reason });
         self.note(|| format!("broker → c{c}: {packet}"));
     }
 
@@ -113,10 +124,13 @@ impl Step<'_> {
             Packet::Connect { clean_start, will } => self.on_connect(c, link, clean_start, will),
             Packet::Publish { id, message, qos, .. } => self.broker_on_publish(c, id, message, qos),
             Packet::PubRel(id) => {
-                if let Some(session) = &mut self.state.sessions[c] {
+                let known = self.state.sessions[c].as_mut().is_some_and(|session| {
+                    let known = session.awaiting_pubrel.contains(id);
                     session.awaiting_pubrel.remove(id);
-                }
-                self.broker_send(c, Packet::PubComp(id));
+                    known
+                });
+                let (pubcomp, reason) = Packet::completion(id, known, self.config.version);
+                self.broker_send_coded(c, link, pubcomp, reason);
             }
             Packet::PubAck(id) => {
                 self.state.ghost.on_publish_acknowledged(Direction::ToClient, c, id);
@@ -212,30 +226,49 @@ impl Step<'_> {
             unreachable!("clients publish application messages only");
         };
         match qos {
-            Qos::AtMostOnce => self.route(message, qos),
-            Qos::AtLeastOnce => {
+            Qos::AtMostOnce => {
                 self.route(message, qos);
-                self.broker_send(c, Packet::PubAck(id));
+            }
+            Qos::AtLeastOnce => {
+                let matched = self.route(message, qos);
+                self.broker_acknowledge(c, Packet::PubAck(id), matched);
             }
             // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
             Qos::ExactlyOnce => {
                 let Some(session) = &mut self.state.sessions[c] else {
                     return;
                 };
-                if session.awaiting_pubrel.contains(id) {
+                // A resend of a message already taken answers as the first did, but counts no
+                // subscribers again: success.
+                let matched = if session.awaiting_pubrel.contains(id) {
                     self.note(|| format!("broker already has id {id} from c{c}: m{n} not routed"));
+                    true
                 } else {
                     session.awaiting_pubrel.insert(id);
-                    self.route(message, qos);
-                }
-                self.broker_send(c, Packet::PubRec(id));
+                    self.route(message, qos)
+                };
+                self.broker_acknowledge(c, Packet::PubRec(id), matched);
             }
         }
     }
 
+    /// PUBACK or PUBREC for a message `matched` to a subscriber or not. 5.0 lets the broker
+    /// say which (0x10 No matching subscribers is one of the success codes of
+    /// [MQTT-3.4.2-1] / [MQTT-3.5.2-1]); saying it is verimqtt's choice.
+    fn broker_acknowledge(&mut self, c: usize, ack: Packet, matched: bool) {
+        let Some(link) = self.state.broker_link(c) else {
+            return;
+        };
+        let reason = match ack.success_code(self.config.version) {
+            Some(_) if !matched => Some(code::NO_MATCHING_SUBSCRIBERS),
+            success => success,
+        };
+        self.broker_send_coded(c, link, ack, reason);
+    }
+
     /// Takes ownership of a message and adds it to the session of every subscriber
-    /// [MQTT-4.5.0-1].
-    fn route(&mut self, message: Message, qos: Qos) {
+    /// [MQTT-4.5.0-1]; whether there was one.
+    fn route(&mut self, message: Message, qos: Qos) -> bool {
         let config = self.config;
         let subscribers: Vec<usize> =
             (0..config.clients).filter(|&s| self.state.sessions[s].as_ref().is_some_and(|s| s.subscribed)).collect();
@@ -246,6 +279,7 @@ impl Step<'_> {
                 }
             }
         }
+        let matched = !subscribers.is_empty();
         for s in subscribers {
             if qos == Qos::AtMostOnce {
                 // QoS 0 goes out now or never.
@@ -261,6 +295,7 @@ impl Step<'_> {
                 self.broker_send_queued(s);
             }
         }
+        matched
     }
 
     fn broker_send_queued(&mut self, c: usize) {
@@ -302,8 +337,8 @@ impl Step<'_> {
             }
             BrokerEnd::Closed => return,
         };
-        if reason.announced(self.config.version) {
-            self.broker_send_on(c, link, Packet::Disconnect);
+        if let Some(announced) = reason.announced(self.config.version) {
+            self.broker_send_coded(c, link, Packet::Disconnect, Some(announced));
         }
         self.state.links[c][link].close_broker_end();
         let at = LinkRef { client: c, link };

@@ -161,9 +161,16 @@ pub fn abort_due(config: &Config, state: &State, c: usize) -> bool {
 impl Step<'_> {
     /// Sends on the client's connection; over a cut connection the packet is lost.
     fn client_send(&mut self, c: usize, packet: Packet) {
+        let reason = packet.success_code(self.config.version);
+        self.client_send_coded(c, packet, reason);
+    }
+
+    /// Sends `packet` with the reason code `reason` (`None` for packets without one).
+    fn client_send_coded(&mut self, c: usize, packet: Packet, reason: Option<u8>) {
         if let Some(link) = self.state.client_link(c) {
             self.state.links[c][link].send_to_broker(packet);
-            self.observe(|| Observation::Sent { actor: Actor::Client(c), link: LinkRef { client: c, link }, packet });
+            let link = LinkRef { client: c, link };
+            self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet, reason });
         }
         self.state.clients[c].idle = 0;
         self.state.ghost.on_publish_sent(Direction::ToBroker, c, &packet);
@@ -204,7 +211,7 @@ impl Step<'_> {
         client.ping_outstanding = false;
         self.observe(|| Observation::Opened { actor: Actor::Client(c), link });
         self.observe(|| Observation::Opened { actor: Actor::Broker, link });
-        self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet: connect });
+        self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet: connect, reason: None });
         self.note(|| format!("c{c} opens a connection → broker: {connect}"));
     }
 
@@ -369,8 +376,10 @@ impl Step<'_> {
                 self.client_send_queued(c);
             }
             Packet::PubRel(id) => {
+                let known = self.state.clients[c].awaiting_pubrel.contains(id);
                 self.state.clients[c].awaiting_pubrel.remove(id);
-                self.client_send(c, Packet::PubComp(id));
+                let (pubcomp, reason) = Packet::completion(id, known, self.config.version);
+                self.client_send_coded(c, pubcomp, reason);
             }
             Packet::SubAck(id) => {
                 let subscription = &mut self.state.clients[c].subscription;

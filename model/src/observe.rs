@@ -9,13 +9,15 @@
 use crate::config::Qos;
 use crate::packet::{Message, Packet};
 use std::fmt;
-use verimqtt_spec::trace::{CloseReason, Timer};
+use verimqtt_spec::trace::{CloseReason, Fault, Timer};
 
 /// Who observes an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     Client(usize),
     Broker,
+    /// The network, whose faults are observable: a trace logs every fault injected.
+    Network,
 }
 
 /// A connection: the `link`-th of `client`'s links in the state the step started from.
@@ -40,6 +42,8 @@ pub enum Observation {
         actor: Actor,
         link: LinkRef,
         packet: Packet,
+        /// The reason code the sender puts in the packet, for packets that carry one.
+        reason: Option<u8>,
     },
     Received {
         actor: Actor,
@@ -62,6 +66,11 @@ pub enum Observation {
         actor: Actor,
         timer: Timer,
     },
+    /// The network fails under a connection.
+    Fault {
+        link: LinkRef,
+        fault: Fault,
+    },
 }
 
 impl Observation {
@@ -75,6 +84,7 @@ impl Observation {
             Observation::PublishRequested { client, .. } | Observation::Delivered { client, .. } => {
                 Actor::Client(client)
             }
+            Observation::Fault { .. } => Actor::Network,
         }
     }
 
@@ -84,7 +94,8 @@ impl Observation {
             Observation::Opened { link, .. }
             | Observation::Closed { link, .. }
             | Observation::Sent { link, .. }
-            | Observation::Received { link, .. } => Some(link),
+            | Observation::Received { link, .. }
+            | Observation::Fault { link, .. } => Some(link),
             Observation::PublishRequested { .. } | Observation::Delivered { .. } | Observation::TimerFired { .. } => {
                 None
             }
@@ -97,6 +108,7 @@ impl fmt::Display for Actor {
         match self {
             Actor::Client(c) => write!(f, "c{c}"),
             Actor::Broker => f.write_str("broker"),
+            Actor::Network => f.write_str("network"),
         }
     }
 }
@@ -112,7 +124,10 @@ impl fmt::Display for Observation {
         match self {
             Observation::Opened { actor, link } => write!(f, "{actor} opens {link}"),
             Observation::Closed { actor, link, reason } => write!(f, "{actor} closes {link} ({reason:?})"),
-            Observation::Sent { actor, link, packet } => write!(f, "{actor} sends {packet} on {link}"),
+            Observation::Sent { actor, link, packet, reason: None } => write!(f, "{actor} sends {packet} on {link}"),
+            Observation::Sent { actor, link, packet, reason: Some(code) } => {
+                write!(f, "{actor} sends {packet} (reason {code:#04x}) on {link}")
+            }
             Observation::Received { actor, link, packet } => write!(f, "{actor} receives {packet} on {link}"),
             Observation::PublishRequested { client, message, qos } => {
                 write!(f, "c{client} application publishes m{message} at qos {}", qos.level())
@@ -121,6 +136,7 @@ impl fmt::Display for Observation {
                 write!(f, "c{client} application receives {message} at qos {}", qos.level())
             }
             Observation::TimerFired { actor, timer } => write!(f, "{actor} timer {timer:?} fires"),
+            Observation::Fault { link, fault } => write!(f, "network fault {fault:?} under {link}"),
         }
     }
 }

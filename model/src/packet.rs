@@ -3,8 +3,9 @@
 //! Topics, payloads and properties do not exist. An application message is an index into the
 //! configuration; a will is named by the client whose will it is.
 
-use crate::config::Qos;
+use crate::config::{Qos, Version};
 use std::fmt;
+use verimqtt_spec::trace::PacketKind;
 
 /// A packet identifier; 0 means "none" (a QoS 0 PUBLISH carries none).
 pub type PacketId = u8;
@@ -32,6 +33,60 @@ pub enum Packet {
     PingReq,
     PingResp,
     Disconnect,
+}
+
+/// 5.0 reason codes the model's packets carry besides success (0x00).
+pub mod reason {
+    /// PUBACK / PUBREC: the message was accepted, but nobody subscribes to it.
+    pub const NO_MATCHING_SUBSCRIBERS: u8 = 0x10;
+    /// DISCONNECT from the broker: nothing was received for 1.5 x keep alive.
+    pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8d;
+    /// DISCONNECT from the broker: another connection took the session over.
+    pub const SESSION_TAKEN_OVER: u8 = 0x8e;
+    /// PUBCOMP: the PUBREL's id was not awaiting release.
+    pub const PACKET_ID_NOT_FOUND: u8 = 0x92;
+}
+
+impl Packet {
+    /// The PUBCOMP answering a PUBREL of `id`, with its reason code: a receiver answers every
+    /// PUBREL, and 5.0 says when it did not know the id (section 3.7.2.1).
+    pub fn completion(id: PacketId, known: bool, version: Version) -> (Packet, Option<u8>) {
+        let code = if known { 0 } else { reason::PACKET_ID_NOT_FOUND };
+        (Packet::PubComp(id), (version == Version::V5_0).then_some(code))
+    }
+}
+
+impl Packet {
+    /// The packet's type, as a trace names it.
+    pub fn kind(&self) -> PacketKind {
+        match self {
+            Packet::Connect { .. } => PacketKind::Connect,
+            Packet::ConnAck { .. } => PacketKind::Connack,
+            Packet::Publish { .. } => PacketKind::Publish,
+            Packet::PubAck(_) => PacketKind::Puback,
+            Packet::PubRec(_) => PacketKind::Pubrec,
+            Packet::PubRel(_) => PacketKind::Pubrel,
+            Packet::PubComp(_) => PacketKind::Pubcomp,
+            Packet::Subscribe(_) => PacketKind::Subscribe,
+            Packet::SubAck(_) => PacketKind::Suback,
+            Packet::PingReq => PacketKind::Pingreq,
+            Packet::PingResp => PacketKind::Pingresp,
+            Packet::Disconnect => PacketKind::Disconnect,
+        }
+    }
+
+    /// The reason code a sender puts in this packet when nothing calls for another: 0x00 in
+    /// every 5.0 acknowledgement and DISCONNECT, and in CONNACK in both versions (3.1.1's
+    /// return code 0, "accepted"); `None` for a packet without one.
+    pub fn success_code(&self, version: Version) -> Option<u8> {
+        match self {
+            Packet::ConnAck { .. } => Some(0),
+            Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) | Packet::Disconnect => {
+                (version == Version::V5_0).then_some(0)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Message {
@@ -69,5 +124,25 @@ impl fmt::Display for Packet {
             Packet::PingResp => write!(f, "PINGRESP"),
             Packet::Disconnect => write!(f, "DISCONNECT"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_are_5_0_s_but_connack_s() {
+        assert_eq!(Packet::PubAck(1).success_code(Version::V5_0), Some(0));
+        assert_eq!(Packet::PubAck(1).success_code(Version::V3_1_1), None);
+        assert_eq!(Packet::ConnAck { session_present: false }.success_code(Version::V3_1_1), Some(0));
+        assert_eq!(Packet::PingReq.success_code(Version::V5_0), None);
+    }
+
+    #[test]
+    fn a_pubrel_for_an_unknown_id_is_completed_with_0x92_in_5_0() {
+        assert_eq!(Packet::completion(3, false, Version::V5_0), (Packet::PubComp(3), Some(0x92)));
+        assert_eq!(Packet::completion(3, true, Version::V5_0), (Packet::PubComp(3), Some(0)));
+        assert_eq!(Packet::completion(3, false, Version::V3_1_1), (Packet::PubComp(3), None));
     }
 }

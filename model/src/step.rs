@@ -10,6 +10,7 @@ use crate::network::BrokerEnd;
 use crate::observe::{LinkRef, Observation};
 use crate::state::State;
 use std::fmt;
+use verimqtt_spec::trace::Fault;
 
 /// Everything that can happen next. Indices are client ids and link positions within a
 /// client's links, so the order of actions is a function of the state alone.
@@ -180,15 +181,20 @@ impl<'a> Step<'a> {
     }
 
     fn cut(&mut self, client: usize, link: usize) {
+        self.lose_link(client, link, Fault::Cut);
+    }
+
+    fn lose_link(&mut self, client: usize, link: usize, fault: Fault) {
         self.state.cuts_left -= 1;
         self.state.links[client][link].cut();
+        self.observe(|| Observation::Fault { link: LinkRef { client, link }, fault });
         self.note(|| format!("connection c{client}#{link} is cut: in-flight packets lost"));
     }
 
     /// A cut the transport reports: each told end reads a FIN after nothing (what was in
     /// flight is lost) and closes its end as for any lost connection.
     fn reported_cut(&mut self, client: usize, link: usize, broker_told: bool) {
-        self.cut(client, link);
+        self.lose_link(client, link, if broker_told { Fault::Reset } else { Fault::HalfOpen });
         let l = &mut self.state.links[client][link];
         l.to_client.fin = l.client_open;
         l.to_broker.fin = broker_told && l.broker != BrokerEnd::Closed;

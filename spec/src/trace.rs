@@ -5,6 +5,7 @@
 //! {"time_ms":0,"node":"c0","event":"connection_opened","conn":1}
 //! {"time_ms":0,"node":"c0","event":"packet_sent","conn":1,"packet":{"kind":"connect","clean_start":true,"keep_alive":2}}
 //! {"time_ms":1500,"node":"c0","event":"publish_requested","topic":"t","qos":1,"retain":false,"payload":"m0"}
+//! {"time_ms":2000,"node":"network","event":"fault_injected","conn":1,"fault":"cut"}
 //! {"time_ms":3000,"node":"broker","event":"connection_closed","conn":1,"reason":"keep_alive_timeout"}
 //! ```
 //!
@@ -22,9 +23,19 @@ pub struct Node(pub String);
 
 impl Node {
     pub const BROKER: &'static str = "broker";
+    /// The network between the nodes: the node of injected faults.
+    pub const NETWORK: &'static str = "network";
 
     pub fn broker() -> Self {
         Node(Self::BROKER.to_string())
+    }
+
+    pub fn network() -> Self {
+        Node(Self::NETWORK.to_string())
+    }
+
+    pub fn is_network(&self) -> bool {
+        self.0 == Self::NETWORK
     }
 
     pub fn client(name: impl Into<String>) -> Self {
@@ -94,6 +105,31 @@ pub enum Event {
     TimerFired {
         timer: Timer,
     },
+    /// The network failed under a connection (node `network`): a simulator or a fault proxy
+    /// logs every fault it injects, so a checker never has to guess one.
+    FaultInjected {
+        conn: ConnId,
+        fault: Fault,
+    },
+    /// Nothing in flight arrives anywhere for `duration_ms` from now (node `network`); the
+    /// nodes' timers still fire.
+    NetworkStalled {
+        duration_ms: u64,
+    },
+}
+
+/// A failure of the network under one connection. Every kind loses what is in flight in
+/// both directions and everything sent on the connection afterwards; they differ in which
+/// ends are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Neither end is told (a pulled cable): each finds out through its keep alive.
+    Cut,
+    /// Both ends see the connection lost (a TCP reset).
+    Reset,
+    /// Only the client sees the connection lost; the broker's end stays open (half-open).
+    HalfOpen,
 }
 
 /// Why a node stopped using a connection.
@@ -227,6 +263,28 @@ pub struct PacketInfo {
     /// The MQTT 5 reason code (3.1.1 CONNACK return codes as the 5.0 code of the same meaning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<u8>,
+    /// SUBSCRIBE and UNSUBSCRIBE: the topic filters, each with its options (SUBSCRIBE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<FilterInfo>>,
+    /// SUBACK and UNSUBACK: one reason code per filter (3.1.1 SUBACK return codes are the
+    /// 5.0 codes of the same meaning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_codes: Option<Vec<u8>>,
+}
+
+/// A topic filter of a SUBSCRIBE or UNSUBSCRIBE and, in a SUBSCRIBE, its options (the 5.0
+/// ones only in 5.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterInfo {
+    pub filter: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_local: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_as_published: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_handling: Option<u8>,
 }
 
 impl PacketInfo {
@@ -248,6 +306,8 @@ impl PacketInfo {
             protocol_level: None,
             session_expiry: None,
             reason_code: None,
+            filters: None,
+            reason_codes: None,
         }
     }
 }
@@ -291,6 +351,16 @@ impl fmt::Display for PacketInfo {
         }
         if let Some(code) = self.reason_code.filter(|&code| code != 0) {
             fields.push(format!("reason {code:#04x}"));
+        }
+        for filter in self.filters.iter().flatten() {
+            match filter.qos {
+                Some(qos) => fields.push(format!("{:?} qos {qos}", filter.filter)),
+                None => fields.push(format!("{:?}", filter.filter)),
+            }
+        }
+        if let Some(codes) = &self.reason_codes {
+            let codes: Vec<String> = codes.iter().map(|code| format!("{code:#04x}")).collect();
+            fields.push(format!("reasons [{}]", codes.join(", ")));
         }
         if !fields.is_empty() {
             write!(f, "({})", fields.join(", "))?;
@@ -364,7 +434,12 @@ mod tests {
             node: Node::client("c0"),
             event: Event::TimerFired { timer: Timer::KeepAlivePing },
         };
-        let events = vec![publish(), timer, closed];
+        let fault = TraceEvent {
+            time_ms: 2500,
+            node: Node::network(),
+            event: Event::FaultInjected { conn: 1, fault: Fault::Reset },
+        };
+        let events = vec![publish(), timer, fault, closed];
         assert_eq!(read_trace(&write_trace(&events)).unwrap(), events);
     }
 

@@ -58,6 +58,10 @@ pub fn render(trace: &[TraceEvent]) -> String {
                 format!("Note over {node}: app receives {}", message(topic, *qos, *retain, payload))
             }
             Event::TimerFired { timer } => format!("Note over {node}: timer {}", snake(&format!("{timer:?}"))),
+            Event::FaultInjected { conn, fault } => {
+                format!("Note over {node}: {} under conn {conn}", snake(&format!("{fault:?}")))
+            }
+            Event::NetworkStalled { duration_ms } => format!("Note over {node}: stalls for {duration_ms} ms"),
         };
         let _ = writeln!(out, "    {line}");
     }

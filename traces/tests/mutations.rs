@@ -4,7 +4,8 @@
 mod support;
 
 use support::{BROKER, qos2_resent_after_cut, three_messages, valid_traces};
-use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, TraceEvent};
+use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, Timer, TraceEvent};
+use verimqtt_traces::check::Rule;
 use verimqtt_traces::{CheckFailure, check_trace};
 
 #[test]
@@ -27,6 +28,11 @@ fn packet(pick: impl Fn(&PacketInfo) -> bool) -> impl Fn(&Event) -> bool {
         Event::PacketSent { packet, .. } | Event::PacketReceived { packet, .. } => pick(packet),
         _ => false,
     }
+}
+
+/// Whether an event sends a packet for which `pick` holds.
+fn sent(pick: impl Fn(&PacketInfo) -> bool) -> impl Fn(&Event) -> bool {
+    move |event| matches!(event, Event::PacketSent { packet, .. } if pick(packet))
 }
 
 fn payload_is(payload: &'static str) -> impl Fn(&PacketInfo) -> bool {
@@ -182,4 +188,146 @@ fn corpus_keep_alive_close_a_tick_early_breaks_keep_alive_not_early() {
     events.splice(ping + 1..ping + 1, moved);
     let failure = rejected_at(&events, ping + 2);
     assert!(failure.rule.to_string().starts_with("breaks property keep_alive_not_early"), "{failure}");
+}
+
+// Strict validation (issue 17): each edit of a recorded trace is rejected with the field or
+// the rule named.
+
+/// `events` with every event `pick` selects moved to `time_ms`.
+fn retimed(mut events: Vec<TraceEvent>, time_ms: u64, pick: impl Fn(&TraceEvent) -> bool) -> Vec<TraceEvent> {
+    for event in events.iter_mut().filter(|e| pick(e)) {
+        event.time_ms = time_ms;
+    }
+    events
+}
+
+fn rule_of(events: &[TraceEvent], step: usize) -> String {
+    rejected_at(events, step).rule.to_string()
+}
+
+#[test]
+fn a_dropped_fault_event_is_a_loss_without_a_fault() {
+    let mut events = corpus("qos1_resend_with_dup_after_cut");
+    let fault = position(&events, "network", |e| matches!(e, Event::FaultInjected { .. }));
+    events.remove(fault);
+    let failure = check_trace(&events).expect_err("a cut without its fault event is accepted");
+    assert!(matches!(failure.rule, Rule::LossWithoutFault { conn: 1 }), "{failure}");
+}
+
+#[test]
+fn a_changed_topic_is_rejected_naming_the_topic() {
+    let mut events = corpus("qos1_v5");
+    let publish = position(&events, "c0", packet(|p| p.kind == PacketKind::Publish));
+    edit_packets(
+        &mut events,
+        publish,
+        |conn, p| conn == 1 && p.kind == PacketKind::Publish,
+        |p| {
+            p.topic = Some("u".into());
+        },
+    );
+    let rule = rule_of(&events, publish + 1);
+    assert!(rule.starts_with("no model step allows this event: field topic differs"), "{rule}");
+}
+
+#[test]
+fn a_flipped_retain_is_rejected_naming_retain() {
+    let mut events = corpus("qos1_v311");
+    let forward = position(&events, BROKER, sent(|p| p.kind == PacketKind::Publish));
+    edit_packets(&mut events, forward, |_, p| p.kind == PacketKind::Publish, |p| p.retain = Some(true));
+    let rule = rule_of(&events, forward + 1);
+    assert!(rule.starts_with("no model step allows this event: field retain differs"), "{rule}");
+}
+
+#[test]
+fn a_changed_reason_code_is_rejected_naming_the_reason_code() {
+    // PUBACK 0x00 becomes 0x80 (unspecified error).
+    let mut events = corpus("qos1_v5");
+    let puback = position(&events, BROKER, packet(|p| p.kind == PacketKind::Puback));
+    edit_packets(&mut events, puback, |_, p| p.kind == PacketKind::Puback, |p| p.reason_code = Some(0x80));
+    let rule = rule_of(&events, puback + 1);
+    assert!(rule.starts_with("no model step allows this event: field reason code differs"), "{rule}");
+    // DISCONNECT 0x8D (keep alive timeout) becomes 0x8E (session taken over).
+    let mut events = corpus("broker_keep_alive_close_v5");
+    let disconnect = position(&events, BROKER, packet(|p| p.kind == PacketKind::Disconnect));
+    edit_packets(&mut events, disconnect, |_, p| p.kind == PacketKind::Disconnect, |p| p.reason_code = Some(0x8e));
+    let rule = rule_of(&events, disconnect + 1);
+    assert!(rule.starts_with("no model step allows this event: field reason code differs"), "{rule}");
+    // SUBACK grants QoS 1 instead of the QoS 2 asked for.
+    let mut events = corpus("qos2_v311");
+    let suback = position(&events, BROKER, packet(|p| p.kind == PacketKind::Suback));
+    edit_packets(&mut events, suback, |_, p| p.kind == PacketKind::Suback, |p| p.reason_codes = Some(vec![1]));
+    let rule = rule_of(&events, suback + 1);
+    assert!(rule.starts_with("no model step allows this event: field reason codes differs"), "{rule}");
+}
+
+#[test]
+fn a_missing_field_is_an_error_not_a_default() {
+    let mut events = corpus("qos1_v311");
+    let forward = position(&events, BROKER, sent(|p| p.kind == PacketKind::Publish));
+    edit_packets(&mut events, forward, |_, p| p.kind == PacketKind::Publish, |p| p.dup = None);
+    let rule = rule_of(&events, forward + 1);
+    assert!(rule.contains("field dup differs"), "{rule}");
+    assert!(rejected_at(&events, forward + 1).to_string().contains("dup: trace missing, model false"));
+}
+
+/// The broker's keep alive close (its timer, DISCONNECT and close, at 3000 ms = 1.5 x 2 s)
+/// moved to `time_ms`.
+fn broker_closes_at(time_ms: u64) -> (Vec<TraceEvent>, usize) {
+    let events = corpus("broker_keep_alive_close_v5");
+    let timer = position(&events, BROKER, |e| matches!(e, Event::TimerFired { .. }));
+    (retimed(events, time_ms, |e| e.node.0 == BROKER && e.time_ms == 3000), timer)
+}
+
+#[test]
+fn a_keep_alive_close_before_one_and_a_half_keep_alives_is_rejected() {
+    // 1.2 x and 1.45 x keep alive: a close the 1-second ticks of old could not tell apart.
+    for time_ms in [2400, 2900] {
+        let (events, timer) = broker_closes_at(time_ms);
+        let mut events: Vec<TraceEvent> = events;
+        events.sort_by_key(|e| e.time_ms);
+        let step = events.iter().position(|e| e.node.0 == BROKER && e.time_ms == time_ms).unwrap_or(timer) + 1;
+        let rule = rule_of(&events, step);
+        assert!(rule.contains("too early: the model allows it from tick 30 on"), "{time_ms} ms: {rule}");
+    }
+}
+
+#[test]
+fn a_keep_alive_close_after_one_and_a_half_keep_alives_is_rejected() {
+    let (events, timer) = broker_closes_at(3100);
+    let rule = rule_of(&events, timer + 1);
+    assert!(rule.contains("too late: the model allows it at tick 30 at the latest"), "{rule}");
+}
+
+#[test]
+fn a_late_ping_is_rejected() {
+    // The client pings 300 ms after a whole Keep Alive of silence.
+    let events = corpus("keep_alive_ping_pingresp");
+    let ping = position(&events, "c0", |e| matches!(e, Event::TimerFired { .. }));
+    let events = retimed(events, 2300, |e| e.time_ms == 2000);
+    let rule = rule_of(&events, ping + 1);
+    assert!(rule.contains("too late: the model allows it at tick 20 at the latest"), "{rule}");
+}
+
+#[test]
+fn an_early_abort_is_rejected() {
+    // The client gives up 300 ms before 1.5 x Keep Alive without an answer.
+    let events = corpus("keep_alive_abort_when_the_network_stalls");
+    let abort = position(&events, "c0", |e| matches!(e, Event::TimerFired { timer: Timer::KeepAliveAbort }));
+    let events = retimed(events, 2700, |e| e.node.0 == "c0" && e.time_ms == 3000);
+    let rule = rule_of(&events, abort + 1);
+    assert!(rule.starts_with("no model step allows this event"), "{rule}");
+    assert!(rule.contains("too early"), "{rule}");
+}
+
+#[test]
+fn a_trace_that_ends_owing_a_delivery_is_rejected_at_its_end() {
+    // The subscriber never gets m0: its receipt, delivery and acknowledgement are cut off.
+    let events = corpus("qos1_v311");
+    let receipt = position(&events, "c1", packet(|p| p.kind == PacketKind::Publish));
+    let events = &events[..receipt];
+    let failure = check_trace(events).expect_err("a trace owing m0 is accepted");
+    assert_eq!(failure.step, events.len() + 1, "{failure}");
+    let rule = failure.rule.to_string();
+    assert!(rule.contains("m0 is not delivered to c1") && rule.contains("packets still travel"), "{rule}");
 }

@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-pub use verimqtt_spec::trace::{CloseReason, ConnId, Event, PacketInfo, PacketKind, Timer, payload_text};
+pub use verimqtt_spec::trace::{CloseReason, ConnId, Event, FilterInfo, PacketInfo, PacketKind, Timer, payload_text};
 
 use crate::codec::{Packet, ProtocolVersion};
 
@@ -59,6 +59,8 @@ pub fn describe(event: &Event) -> String {
         Event::PublishRequested { payload, qos, .. } => format!("requested {payload} qos {qos}"),
         Event::MessageDelivered { payload, qos, .. } => format!("delivered {payload} qos {qos}"),
         Event::TimerFired { timer } => format!("timer {timer:?}"),
+        Event::FaultInjected { conn, fault } => format!("fault {conn} {fault:?}"),
+        Event::NetworkStalled { duration_ms } => format!("stall {duration_ms} ms"),
     }
 }
 
@@ -104,9 +106,8 @@ impl fmt::Debug for Tracer {
     }
 }
 
-/// The fields of `packet` a trace keeps. A SUBSCRIBE or UNSUBSCRIBE keeps its filters as
-/// the topic, joined by `", "`, and a SUBSCRIBE the QoS of its first; a SUBACK or UNSUBACK
-/// keeps its first reason code. A CONNECT's topic and payload are its will's.
+/// The fields of `packet` a trace keeps. A CONNECT's topic, payload, QoS and RETAIN are its
+/// will's.
 pub fn packet_info(packet: &Packet, version: ProtocolVersion) -> PacketInfo {
     let mut info = PacketInfo::new(kind(packet));
     info.packet_id = packet.packet_id().map(|id| id.get());
@@ -140,16 +141,30 @@ pub fn packet_info(packet: &Packet, version: ProtocolVersion) -> PacketInfo {
             info.reason_code = version.is_v5().then_some(ack.reason_code.value());
         }
         Packet::Subscribe(subscribe) => {
-            let filters: Vec<&str> = subscribe.subscriptions.iter().map(|s| s.filter.as_str()).collect();
-            info.topic = Some(filters.join(", "));
-            info.qos = subscribe.subscriptions.first().map(|s| s.options.qos as u8);
+            let v5 = version.is_v5();
+            let filter = |s: &crate::codec::Subscription| FilterInfo {
+                filter: s.filter.to_string(),
+                qos: Some(s.options.qos as u8),
+                no_local: v5.then_some(s.options.no_local),
+                retain_as_published: v5.then_some(s.options.retain_as_published),
+                retain_handling: v5.then_some(s.options.retain_handling as u8),
+            };
+            info.filters = Some(subscribe.subscriptions.iter().map(filter).collect());
         }
-        Packet::SubAck(suback) => info.reason_code = suback.reason_codes.first().map(|code| code.value()),
+        Packet::SubAck(suback) => info.reason_codes = Some(suback.reason_codes.iter().map(|c| c.value()).collect()),
         Packet::Unsubscribe(unsubscribe) => {
-            let filters: Vec<&str> = unsubscribe.filters.iter().map(|filter| filter.as_str()).collect();
-            info.topic = Some(filters.join(", "));
+            let filter = |f: &crate::codec::MqttString| FilterInfo {
+                filter: f.to_string(),
+                qos: None,
+                no_local: None,
+                retain_as_published: None,
+                retain_handling: None,
+            };
+            info.filters = Some(unsubscribe.filters.iter().map(filter).collect());
         }
-        Packet::UnsubAck(unsuback) => info.reason_code = unsuback.reason_codes.first().map(|code| code.value()),
+        Packet::UnsubAck(unsuback) => {
+            info.reason_codes = Some(unsuback.reason_codes.iter().map(|c| c.value()).collect())
+        }
         Packet::Disconnect(disconnect) => {
             info.reason_code = version.is_v5().then_some(disconnect.reason_code.value());
             info.session_expiry = disconnect.properties.session_expiry_interval;

@@ -16,6 +16,8 @@ pub fn describe(event: &TraceEvent) -> String {
             format!("{node} application receives {payload:?} at qos {qos}")
         }
         Event::TimerFired { timer } => format!("{node} timer {timer:?} fires"),
+        Event::FaultInjected { conn, fault } => format!("{node} injects {fault:?} under conn {conn}"),
+        Event::NetworkStalled { duration_ms } => format!("{node} stalls for {duration_ms} ms"),
     };
     format!("{} ms: {what}", event.time_ms)
 }

@@ -16,11 +16,11 @@ use verimqtt_model::packet::Message;
 use verimqtt_model::properties::{self, PropertySpec, names};
 use verimqtt_model::render::summarize;
 use verimqtt_model::{Bug, MqttModel};
-use verimqtt_spec::trace::{Event, Timer, TraceEvent};
+use verimqtt_spec::trace::{CloseReason, Event, Timer, TraceEvent};
 
 use super::failure::{CheckFailure, Rule};
 use super::matching::{Comparison, compare};
-use super::search::{Candidate, Search};
+use super::search::{Candidate, Search, in_flight};
 use super::{Stop, StopReason, replay};
 
 /// Events shown before the failing one.
@@ -28,15 +28,19 @@ const PREFIX: usize = 8;
 /// Possible model states shown.
 const STATES_SHOWN: usize = 4;
 /// How many ticks past the event the checker looks for a time the event would be allowed.
-const LATER_TICKS: u64 = 8;
+const LATER_TICKS: u64 = 30;
 
 pub(crate) fn failure(search: &mut Search, events: &[TraceEvent], stop: Stop) -> CheckFailure {
     let event = events.get(stop.index);
     let rule = match (&stop.why, event) {
         (StopReason::TimeRunsBackwards, _) => Rule::TimeRunsBackwards,
+        (StopReason::Wire(rule), _) => rule.clone(),
+        (StopReason::Owed(owed), _) => Rule::OwedAtEnd { owed: owed.clone() },
         (StopReason::UnfinishedStep, _) | (_, None) => Rule::UnfinishedStep,
-        (StopReason::Property(spec), _) => property_rule(search.model, spec, None, stop.index),
+        (StopReason::Property(spec), _) => property_rule(search.model, spec, Vec::new(), stop.index),
         (StopReason::NoModelStep, Some(event)) => duplicate_delivery(search, &stop.before, event, stop.index)
+            .or_else(|| loss_without_fault(events, stop.index))
+            .or_else(|| vanished_without_fault(search, &stop.before, event))
             .or_else(|| timer_late(search, &stop.before, event))
             .or_else(|| seeded_bug_rule(search, events, stop.index))
             .unwrap_or_else(|| no_model_step(search, &stop.before, event)),
@@ -57,14 +61,36 @@ pub(crate) fn failure(search: &mut Search, events: &[TraceEvent], stop: Stop) ->
     }
 }
 
-fn property_rule(model: &MqttModel, spec: &'static PropertySpec, bug: Option<Bug>, index: usize) -> Rule {
+/// Time moves on while, in every possible state, a packet is in flight on a connection with no
+/// logged fault or stall: the trace never shows it received, so it vanished.
+fn vanished_without_fault(search: &Search, before: &[Candidate], event: &TraceEvent) -> Option<Rule> {
+    let tick = search.mapping.time.tick(event.time_ms);
+    let stuck = |candidate: &Candidate| {
+        let link = in_flight(&candidate.state)?;
+        (candidate.ticks < tick && !search.mapping.stalled(candidate.ticks)).then(|| candidate.conn_of(link))?
+    };
+    let conns: Vec<u64> = before.iter().map(stuck).collect::<Option<_>>()?;
+    conns.first().map(|&conn| Rule::LossWithoutFault { conn })
+}
+
+fn property_rule(model: &MqttModel, spec: &'static PropertySpec, bugs: Vec<Bug>, index: usize) -> Rule {
     Rule::Property {
         name: spec.name,
         summary: spec.summary,
         statements: spec.statements.iter().filter(|(v, _)| *v == model.config.version).map(|(_, s)| *s).collect(),
-        seeded_bug: bug.map(Bug::name),
+        seeded_bugs: bugs.into_iter().map(Bug::name).collect(),
         at_step: index + 1,
     }
+}
+
+/// A connection closed as lost, where no fault was logged on it before: the model loses a
+/// connection only through a fault or a peer that closes (whose close it shows).
+fn loss_without_fault(events: &[TraceEvent], index: usize) -> Option<Rule> {
+    let Event::ConnectionClosed { conn, reason: CloseReason::ConnectionLost } = events[index].event else {
+        return None;
+    };
+    let faulted = events[..index].iter().any(|e| matches!(e.event, Event::FaultInjected { conn: c, .. } if c == conn));
+    (!faulted).then_some(Rule::LossWithoutFault { conn })
 }
 
 /// A QoS 0 or QoS 2 message delivered to an application that, in every possible state, already
@@ -85,7 +111,7 @@ fn duplicate_delivery(search: &Search, before: &[Candidate], event: &TraceEvent,
     };
     let delivered_before = before.iter().all(|candidate| candidate.state.ghost.delivered[c].contains(n));
     let spec = properties::spec(name)?;
-    delivered_before.then(|| property_rule(search.model, spec, None, index))
+    delivered_before.then(|| property_rule(search.model, spec, Vec::new(), index))
 }
 
 /// The trace lets time pass (or fires the timer) after a client's keep alive timer fell due in
@@ -120,30 +146,43 @@ fn is_timer(event: &TraceEvent) -> bool {
     matches!(event.event, Event::TimerFired { .. })
 }
 
-/// The property broken by the first seeded bug whose model accepts the trace up to and past
-/// the rejected event.
+/// The property broken by the seeded bugs whose models accept the trace up to and past the
+/// rejected event, naming every such bug: an explanation only, the trace is rejected anyway.
 fn seeded_bug_rule(search: &Search, events: &[TraceEvent], rejected: usize) -> Option<Rule> {
-    Bug::ALL.into_iter().find_map(|bug| {
-        let model = MqttModel::new(verimqtt_model::Config { bug: Some(bug), ..search.model.config.clone() });
-        let mut buggy = Search::new(&model, search.mapping);
-        match replay(&mut buggy, events) {
-            Err(Stop { index, why: StopReason::Property(spec), .. }) if index >= rejected => {
-                Some(property_rule(&model, spec, Some(bug), index))
+    let explained: Vec<(Bug, &'static PropertySpec, usize)> = Bug::ALL
+        .into_iter()
+        .filter_map(|bug| {
+            let model = MqttModel::new(verimqtt_model::Config { bug: Some(bug), ..search.model.config.clone() });
+            let mut buggy = Search::new(&model, search.mapping);
+            match replay(&mut buggy, events) {
+                Err(Stop { index, why: StopReason::Property(spec), .. }) if index >= rejected => {
+                    Some((bug, spec, index))
+                }
+                _ => None,
             }
-            _ => None,
-        }
-    })
+        })
+        .collect();
+    let &(_, spec, index) = explained.first()?;
+    let bugs = explained.iter().filter(|(_, other, _)| other.name == spec.name).map(|(bug, _, _)| *bug).collect();
+    Some(property_rule(search.model, spec, bugs, index))
 }
 
 fn no_model_step(search: &mut Search, before: &[Candidate], event: &TraceEvent) -> Rule {
     let target = search.mapping.time.tick(event.time_ms);
     let mut closest = Vec::new();
+    // The fields that differ from every related step, once one is found.
+    let mut fields: Option<Vec<&'static str>> = None;
     for candidate in before {
         for observation in search.expected(candidate, target) {
             let Comparison::Related { differences } = compare(search.mapping, &candidate.ids, event, &observation)
             else {
                 continue;
             };
+            let differing: Vec<&'static str> = differences.iter().map(|d| d.field).collect();
+            fields = Some(match fields {
+                None => differing,
+                Some(common) => common.into_iter().filter(|f| differing.contains(f)).collect(),
+            });
             let line = if differences.is_empty() {
                 format!("{observation} (on another connection)")
             } else {
@@ -156,12 +195,18 @@ fn no_model_step(search: &mut Search, before: &[Candidate], event: &TraceEvent) 
             }
         }
     }
-    let allowed_from_tick = (target + 1..=target + LATER_TICKS).find(|&tick| {
+    let mut allowed_at = |tick: u64| {
         before
             .iter()
             .any(|candidate| search.expected(candidate, tick).iter().any(|o| same_values(search, candidate, event, o)))
-    });
-    Rule::NoModelStep { closest, allowed_from_tick }
+    };
+    let allowed_from_tick = (target + 1..=target + LATER_TICKS).find(|&tick| allowed_at(tick));
+    let earliest = before.iter().map(|candidate| candidate.ticks).min().unwrap_or(target);
+    let allowed_until_tick = match allowed_from_tick {
+        Some(_) => None,
+        None => (earliest..target).rev().find(|&tick| allowed_at(tick)),
+    };
+    Rule::NoModelStep { fields: fields.unwrap_or_default(), closest, allowed_from_tick, allowed_until_tick }
 }
 
 fn same_values(search: &Search, candidate: &Candidate, event: &TraceEvent, observation: &Observation) -> bool {

@@ -21,16 +21,22 @@ pub enum Rule {
         name: &'static str,
         summary: &'static str,
         statements: Vec<&'static str>,
-        seeded_bug: Option<&'static str>,
+        /// The seeded bugs whose models accept the trace up to that step (all of them).
+        seeded_bugs: Vec<&'static str>,
         /// The step (1-based) whose state breaks the property.
         at_step: usize,
     },
     /// No model step allows the event.
     NoModelStep {
+        /// The fields in which the event differs from every step of the same node and kind
+        /// the model allows.
+        fields: Vec<&'static str>,
         /// The steps of the same node and kind the model allows instead, and how they differ.
         closest: Vec<String>,
         /// The event is allowed, but only at this later tick: it came too early.
         allowed_from_tick: Option<u64>,
+        /// The event is allowed, but only up to this earlier tick: it came too late.
+        allowed_until_tick: Option<u64>,
     },
     /// A client's keep alive timer fires after the model's deadline, or time passes without it:
     /// in every state possible before the event, the timer was already due (a ping must go out
@@ -43,6 +49,27 @@ pub enum Rule {
     },
     /// The trace ends before a model step has shown all it does.
     UnfinishedStep,
+    /// A connection is lost, or a packet vanishes, where the trace logs no fault.
+    LossWithoutFault {
+        conn: u64,
+    },
+    /// A packet arrives that its peer never sent, or that a logged fault lost.
+    ReceivedUnsent {
+        conn: u64,
+    },
+    /// A packet arrives other than its peer sent it (step `sent_step`).
+    ReceivedAltered {
+        sent_step: usize,
+        sent_as: String,
+    },
+    /// A packet arrives while the trace says the network stalls.
+    ReceivedDuringStall,
+    /// The trace ends owing something: a QoS 1/2 message not delivered to a subscriber
+    /// entitled to it, an exchange in flight, a packet never received [MQTT-4.3.2-1]
+    /// [MQTT-4.3.3-1] (3.1.1) / [MQTT-4.3.2-3] [MQTT-4.3.3-3] (5.0).
+    OwedAtEnd {
+        owed: Vec<String>,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -50,18 +77,28 @@ impl fmt::Display for Rule {
         match self {
             Rule::Unmappable(error) => write!(f, "the trace cannot be mapped to the model: {error}"),
             Rule::TimeRunsBackwards => f.write_str("time runs backwards"),
-            Rule::Property { name, summary, statements, seeded_bug, at_step } => {
+            Rule::Property { name, summary, statements, seeded_bugs, at_step } => {
                 let cited: Vec<String> = statements.iter().map(|s| format!("[{s}]")).collect();
                 write!(f, "breaks property {name} at step {at_step}: {summary} {}", cited.join(" "))?;
-                if let Some(bug) = seeded_bug {
-                    write!(f, "\n  (the model accepts the trace only with seeded bug {bug})")?;
+                match seeded_bugs.as_slice() {
+                    [] => {}
+                    [bug] => write!(f, "\n  (of the seeded bugs, only {bug}'s model accepts the trace)")?,
+                    bugs => write!(f, "\n  (the models of several seeded bugs accept the trace: {})", bugs.join(", "))?,
                 }
                 Ok(())
             }
-            Rule::NoModelStep { closest, allowed_from_tick } => {
+            Rule::NoModelStep { fields, closest, allowed_from_tick, allowed_until_tick } => {
                 f.write_str("no model step allows this event")?;
+                match fields.as_slice() {
+                    [] => {}
+                    [field] => write!(f, ": field {field} differs from every step the model allows here")?,
+                    fields => write!(f, ": fields {} differ from every step the model allows here", fields.join(", "))?,
+                }
                 if let Some(tick) = allowed_from_tick {
                     write!(f, "\n  too early: the model allows it from tick {tick} on")?;
+                }
+                if let Some(tick) = allowed_until_tick {
+                    write!(f, "\n  too late: the model allows it at tick {tick} at the latest")?;
                 }
                 if !closest.is_empty() {
                     write!(f, "\n  closest steps the model allows here:")?;
@@ -75,6 +112,17 @@ impl fmt::Display for Rule {
                 write!(f, "{node}'s {timer:?} timer is late: the model has it fire at tick {due_by_tick}")
             }
             Rule::UnfinishedStep => f.write_str("the trace ends in the middle of a model step"),
+            Rule::LossWithoutFault { conn } => {
+                write!(f, "conn {conn} loses a connection or a packet, but the trace logs no fault on it")
+            }
+            Rule::ReceivedUnsent { conn } => {
+                write!(f, "a packet arrives on conn {conn} that its peer never sent, or that a logged fault lost")
+            }
+            Rule::ReceivedAltered { sent_step, sent_as } => {
+                write!(f, "the packet arrives other than it was sent at step {sent_step} ({sent_as})")
+            }
+            Rule::ReceivedDuringStall => f.write_str("a packet arrives while the network stalls"),
+            Rule::OwedAtEnd { owed } => write!(f, "the trace ends owing: {}", owed.join("; ")),
         }
     }
 }

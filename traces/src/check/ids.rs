@@ -26,7 +26,7 @@ impl Space {
         let allocator = match (allocated_by_sender, sender) {
             (true, sender) => sender,
             (false, Actor::Broker) => Actor::Client(client),
-            (false, Actor::Client(_)) => Actor::Broker,
+            (false, Actor::Client(_) | Actor::Network) => Actor::Broker,
         };
         Space { client, allocator }
     }
@@ -108,6 +108,7 @@ fn in_use(state: &State, space: Space, id: PacketId) -> bool {
             session.is_some_and(|s| s.outbound.flights.iter().any(|f| f.id == id))
                 || client.awaiting_pubrel.contains(id)
         }
+        Actor::Network => false,
     };
     held || state.links[c].iter().any(|link| {
         let to_broker = link.to_broker.packets.iter().map(|p| (p, Actor::Client(c)));

@@ -18,7 +18,7 @@ impl Links {
         self.bound.iter().find(|(c, _)| *c == conn).map(|(_, link)| *link)
     }
 
-    fn conn_of(&self, link: LinkRef) -> Option<ConnId> {
+    pub fn conn_of(&self, link: LinkRef) -> Option<ConnId> {
         self.bound.iter().find(|(_, l)| *l == link).map(|(c, _)| *c)
     }
 

@@ -6,12 +6,14 @@
 //!   client 0 and both subscribes and publishes, as in the model.
 //! - **Messages**: payloads, numbered `m0, m1, …` in the order of their first
 //!   `publish_requested`; their QoS is the one requested. A payload equal to a client's will
-//!   (from its CONNECT) is that client's will. Topics are not compared: the model has one.
-//!   Subscriptions are at QoS 2 in the model, so a lower one is accepted only if no message
-//!   is published above it.
+//!   (from its CONNECT) is that client's will. The model has one topic, one filter and one
+//!   client id per client: the trace's are read once ([`Values`]) and every packet must carry
+//!   them. Subscriptions are at QoS 2 in the model, so a lower one is accepted only if no
+//!   message is published above it.
 //! - **Connections**: a trace's `conn` number is bound to the model link opened by the same
 //!   `connection_opened` (see `links.rs`).
-//! - **Time**: `tick = time_ms / tick_ms`; Keep Alive (seconds) becomes ticks the same way and
+//! - **Time**: `tick = time_ms / tick_ms` (100 ms: a timer a tenth of a second off its
+//!   deadline is caught); Keep Alive (seconds) becomes ticks the same way and
 //!   the client gives up after `abort_percent` % of it, rounded up (verimqtt: 150 %). Keep
 //!   Alive 0 (off) becomes a keep alive longer than the trace. The client gives up waiting for
 //!   CONNACK after the abort period, or 30 s with Keep Alive off, as the simulator sets it
@@ -19,9 +21,11 @@
 //!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
 //!   Alive and wills (per client) come from the CONNECT packets; the publisher disconnects gracefully if it
-//!   closes with `disconnected`. Every connection may be cut once (cuts are not logged, but
-//!   reported to the client, and to the broker or not, as verimqtt's simulator does);
-//!   packets may stay in transit while time passes (the simulator stalls the network);
+//!   closes with `disconnected`. The model cuts a connection only where the trace logs a
+//!   fault on it (`fault_injected`), told to both ends (reset), the client only (half-open)
+//!   or neither (cut);
+//!   packets stay in transit while time passes only during a stall the trace logs
+//!   (`network_stalled`, see [`Mapping::stalled`]);
 //!   applications are paced (the scenario decides when they act) and each side resends in
 //!   verimqtt's order (both by last step: one sender for both roles).
 
@@ -33,6 +37,9 @@ use verimqtt_model::observe::Actor;
 use verimqtt_model::packet::Message;
 use verimqtt_model::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
 use verimqtt_spec::trace::{CloseReason, Event, Node, PacketInfo, PacketKind, TraceEvent};
+
+use super::scope::within_the_model;
+pub use super::values::Values;
 
 /// How concrete time maps to the model's ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +58,7 @@ pub struct TimeScale {
 
 impl Default for TimeScale {
     fn default() -> Self {
-        TimeScale { tick_ms: 1000, abort_percent: 150, connack_timeout_s: None, connect_timeout_s: 10 }
+        TimeScale { tick_ms: 100, abort_percent: 150, connack_timeout_s: None, connect_timeout_s: 10 }
     }
 }
 
@@ -79,6 +86,15 @@ pub struct Mapping {
     pub payloads: Vec<String>,
     /// Per client, the payload of its will, if it has one.
     pub wills: Vec<Option<String>>,
+    /// The topic, filter and client ids the trace has for the model's single ones.
+    pub values: Values,
+    /// Per client, the Keep Alive (seconds) of its CONNECTs.
+    pub keep_alive_s: u16,
+    /// The Session Expiry Interval of persistent sessions' CONNECTs (5.0).
+    pub session_expiry_s: Option<u32>,
+    /// The logged stalls, as ticks `(from, to)`: time may pass from tick `t` to `t + 1`
+    /// with packets in flight only if `from <= t < to`.
+    pub stalls: Vec<(u64, u64)>,
     pub time: TimeScale,
     pub config: Config,
 }
@@ -89,6 +105,8 @@ impl Mapping {
             return unsupported("a tick must last at least one millisecond");
         }
         let clients = client_order(events)?;
+        within_the_model(events, &clients)?;
+        let values = Values::derive(events, &clients)?;
         let (payloads, messages) = application_messages(events)?;
         check_no_downgrade(events, &messages)?;
         let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
@@ -124,7 +142,7 @@ impl Mapping {
             abort_after: abort_ticks(keep_alive, time)?,
             connack_timeout: connack_ticks(&all_connects, time)?,
             broker_connect_timeout: Some(ticks_of(time.connect_timeout_s, time, "CONNECT timeout")?),
-            cuts: connections(events).min(u64::from(u8::MAX)) as u8,
+            cuts: faults(events).min(u64::from(u8::MAX)) as u8,
             reported_cuts: true,
             slow_network: true,
             graceful_disconnect: publisher_disconnects(events, &clients),
@@ -137,7 +155,26 @@ impl Mapping {
             bug: None,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
-        let mapping = Mapping { clients, payloads, wills, time, config };
+        let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
+        let persistent: Vec<&PacketInfo> =
+            all_connects.iter().filter(|c| c.clean_start == Some(false)).copied().collect();
+        let session_expiry_s = match version {
+            Version::V5_0 if !persistent.is_empty() => {
+                same(&persistent, "Session Expiry Interval", |c| c.session_expiry)?
+            }
+            _ => None,
+        };
+        let stalls = events
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::NetworkStalled { duration_ms } => {
+                    Some((time.tick(e.time_ms), time.tick(e.time_ms + duration_ms)))
+                }
+                _ => None,
+            })
+            .collect();
+        let mapping =
+            Mapping { clients, payloads, wills, values, keep_alive_s, session_expiry_s, stalls, time, config };
         mapping.check_payloads_distinct()?;
         Ok(mapping)
     }
@@ -147,7 +184,15 @@ impl Mapping {
         if node.is_broker() {
             return Some(Actor::Broker);
         }
+        if node.is_network() {
+            return Some(Actor::Network);
+        }
         self.clients.iter().position(|c| c == node).map(Actor::Client)
+    }
+
+    /// Whether the trace logs a stall from tick `tick` to the next.
+    pub fn stalled(&self, tick: u64) -> bool {
+        self.stalls.iter().any(|&(from, to)| from <= tick && tick < to)
     }
 
     /// The model message a payload stands for.
@@ -171,9 +216,16 @@ impl Mapping {
 impl fmt::Display for Mapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "model: {}", self.config)?;
-        let clients: Vec<String> =
-            self.clients.iter().enumerate().map(|(c, node)| format!("c{c} = node \"{node}\"")).collect();
+        let clients: Vec<String> = (self.clients.iter().zip(&self.values.client_ids).enumerate())
+            .map(|(c, (node, id))| format!("c{c} = node \"{node}\" (client id {id:?})"))
+            .collect();
         writeln!(f, "clients: {}", clients.join(", "))?;
+        if let Some(topic) = &self.values.topic {
+            writeln!(f, "topic: {topic:?}")?;
+        }
+        if let Some((filter, qos)) = &self.values.subscription {
+            writeln!(f, "subscription: {filter:?} at qos {qos}")?;
+        }
         let messages: Vec<String> = self
             .payloads
             .iter()
@@ -197,7 +249,7 @@ impl fmt::Display for Mapping {
 /// The publisher first, then the other client nodes in order of appearance.
 fn client_order(events: &[TraceEvent]) -> Result<Vec<Node>, MappingError> {
     let mut clients: Vec<Node> = Vec::new();
-    for event in events.iter().filter(|e| !e.node.is_broker()) {
+    for event in events.iter().filter(|e| !e.node.is_broker() && !e.node.is_network()) {
         if !clients.contains(&event.node) {
             clients.push(event.node.clone());
         }
@@ -366,9 +418,9 @@ fn session_expiry(
     }
 }
 
-/// Connections in the trace: each may be cut once.
-fn connections(events: &[TraceEvent]) -> u64 {
-    events.iter().filter(|e| !e.node.is_broker() && matches!(e.event, Event::ConnectionOpened { .. })).count() as u64
+/// Faults the trace logs: the model cuts no more connections than that.
+fn faults(events: &[TraceEvent]) -> u64 {
+    events.iter().filter(|e| matches!(e.event, Event::FaultInjected { .. })).count() as u64
 }
 
 fn publisher_disconnects(events: &[TraceEvent], clients: &[Node]) -> bool {

@@ -1,9 +1,18 @@
 //! Whether a trace event is what a model observation says an observer sees, and if not, how
 //! they differ (for failure reports).
+//!
+//! Every field a trace carries is compared: with the model's value where the model has one,
+//! with the trace's single value where the model has one abstract value ([`Values`]: topic,
+//! filter, client ids), and a field the trace leaves out is a difference, never a default.
+//! The fields the model does not carry are listed in one place, each with how it is checked
+//! instead or why it is not: [`NOT_IN_THE_MODEL`].
+//!
+//! [`Values`]: super::mapping::Values
 
 use verimqtt_model::observe::{Actor, Observation};
 use verimqtt_model::packet::{Message, Packet};
-use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, TraceEvent};
+use verimqtt_model::{Qos, Version};
+use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, TraceEvent};
 
 use super::ids::{Ids, Space, allocates, packet_id};
 use super::links::Links;
@@ -31,6 +40,31 @@ fn differ(field: &'static str, trace: impl ToString, model: impl ToString) -> Di
     Difference { field, trace: trace.to_string(), model: model.to_string() }
 }
 
+/// The fields of a trace the model's packets do not carry, and how each is checked instead,
+/// or why it is not.
+pub const NOT_IN_THE_MODEL: &[(&str, &str)] = &[
+    (
+        "reason code of a received packet",
+        "compared with the packet its peer sent (wire.rs); the sender's is compared with the model's",
+    ),
+    (
+        "topic, will topic, filter, client id, protocol level, Keep Alive, Session Expiry Interval",
+        "the model has one of each (per client where it matters): compared with the trace's own single \
+         value (values.rs, mapping.rs)",
+    ),
+    ("UNSUBSCRIBE filters, UNSUBACK reason codes", "not modelled: a trace with UNSUBSCRIBE fails as outside the model"),
+    (
+        "Receive Maximum, Topic Alias and the other 5.0 properties",
+        "not compared: not in the trace; the runs never reach a Receive Maximum (at most 4 messages) and use \
+         no alias",
+    ),
+];
+
+/// A field as the trace shows it: `missing` when left out.
+fn shown<T: ToString>(value: &Option<T>) -> String {
+    value.as_ref().map_or_else(|| "missing".to_string(), ToString::to_string)
+}
+
 /// Collects the fields in which `trace` and `model` differ.
 #[derive(Default)]
 struct Diff(Vec<Difference>);
@@ -39,6 +73,35 @@ impl Diff {
     fn field<T: PartialEq + ToString>(&mut self, field: &'static str, trace: T, model: T) {
         if trace != model {
             self.0.push(differ(field, trace, model));
+        }
+    }
+
+    /// A message an application hands over or gets: `(payload, qos, topic, retain)`. The model
+    /// has one topic and no retained messages.
+    fn application(
+        &mut self,
+        mapping: &Mapping,
+        (payload, qos, topic, retain): (&str, u8, &str, bool),
+        message: Message,
+        model: Qos,
+    ) {
+        self.message(mapping, Some(payload), message);
+        self.field("qos", qos, model.level());
+        self.exact("topic", &Some(topic.to_string()), &mapping.values.topic);
+        self.field("retain", retain, false);
+    }
+
+    /// A field the trace must carry, with the model's value.
+    fn required<T: PartialEq + ToString>(&mut self, field: &'static str, trace: &Option<T>, model: T) {
+        if trace.as_ref() != Some(&model) {
+            self.0.push(differ(field, shown(trace), model.to_string()));
+        }
+    }
+
+    /// A field the trace must carry with the value `model`, or leave out if `model` is `None`.
+    fn exact<T: PartialEq + ToString>(&mut self, field: &'static str, trace: &Option<T>, model: &Option<T>) {
+        if trace != model {
+            self.0.push(differ(field, shown(trace), shown(model)));
         }
     }
 
@@ -55,33 +118,22 @@ impl Diff {
     }
 }
 
-fn kind_of(packet: &Packet) -> PacketKind {
-    match packet {
-        Packet::Connect { .. } => PacketKind::Connect,
-        Packet::ConnAck { .. } => PacketKind::Connack,
-        Packet::Publish { .. } => PacketKind::Publish,
-        Packet::PubAck(_) => PacketKind::Puback,
-        Packet::PubRec(_) => PacketKind::Pubrec,
-        Packet::PubRel(_) => PacketKind::Pubrel,
-        Packet::PubComp(_) => PacketKind::Pubcomp,
-        Packet::Subscribe(_) => PacketKind::Subscribe,
-        Packet::SubAck(_) => PacketKind::Suback,
-        Packet::PingReq => PacketKind::Pingreq,
-        Packet::PingResp => PacketKind::Pingresp,
-        Packet::Disconnect => PacketKind::Disconnect,
-    }
-}
-
-/// The fields the model knows of a packet, compared with the trace's; `ids` says which trace
-/// packet ids stand for which model ids in `space`.
+/// The fields of a packet compared with the model's packet and the trace's single values;
+/// `ids` says which trace packet ids stand for which model ids in `space`. `reason` is the
+/// reason code the model's sender sets, if the observation is the sending.
 fn packet_differences(
     mapping: &Mapping,
     ids: &Ids,
     space: Space,
     info: &PacketInfo,
     packet: &Packet,
+    reason: Option<Option<u8>>,
 ) -> Vec<Difference> {
     let mut diff = Diff::default();
+    let values = &mapping.values;
+    if let Some(reason) = reason {
+        diff.exact("reason code", &info.reason_code, &reason);
+    }
     match (info.packet_id, packet_id(packet)) {
         (None, None) => {}
         (Some(trace), Some(model)) if ids.agree(space, trace, model, allocates(packet)) => {}
@@ -94,20 +146,81 @@ fn packet_differences(
     }
     match *packet {
         Packet::Connect { clean_start, will } => {
-            diff.field("clean start", info.clean_start.unwrap_or(true), clean_start);
-            diff.field("will", info.will.unwrap_or(false), will);
+            let c = space.client;
+            diff.required("clean start", &info.clean_start, clean_start);
+            diff.required("will", &info.will, will);
+            diff.required("protocol level", &info.protocol_level, protocol_level(mapping.config.version));
+            diff.required("client id", &info.client_id, values.client_ids[c].clone());
+            diff.required("keep alive", &info.keep_alive, mapping.keep_alive_s);
+            // 5.0: absent means 0 (section 3.1.2.11.2), a session that ends with its connection.
+            let (expiry, model) = match mapping.config.version {
+                Version::V3_1_1 => (info.session_expiry, None),
+                Version::V5_0 if clean_start => (info.session_expiry.or(Some(0)), Some(0)),
+                Version::V5_0 => (info.session_expiry, mapping.session_expiry_s),
+            };
+            diff.exact("session expiry", &expiry, &model);
+            let will_payload = mapping.wills[c].clone().filter(|_| will);
+            diff.exact("will payload", &info.payload, &will_payload);
+            diff.exact("will topic", &info.topic, &values.topic.clone().filter(|_| will));
+            // The model's broker publishes a will at QoS 0, not retained.
+            diff.exact("will qos", &info.qos, &will.then_some(0));
+            diff.exact("will retain", &info.retain, &will.then_some(false));
         }
         Packet::ConnAck { session_present } => {
-            diff.field("session present", info.session_present.unwrap_or(false), session_present);
+            diff.required("session present", &info.session_present, session_present);
         }
         Packet::Publish { message, qos, dup, .. } => {
             diff.message(mapping, info.payload.as_deref(), message);
-            diff.field("qos", info.qos.unwrap_or(0), qos.level());
-            diff.field("dup", info.dup.unwrap_or(false), dup);
+            diff.required("qos", &info.qos, qos.level());
+            diff.required("dup", &info.dup, dup);
+            diff.required("retain", &info.retain, false);
+            diff.exact("topic", &info.topic, &values.topic);
+        }
+        Packet::Subscribe(_) => subscription_differences(&mut diff, mapping, info.filters.as_deref()),
+        Packet::SubAck(_) => {
+            let granted = values.subscription.as_ref().map(|(_, qos)| vec![*qos]);
+            diff.exact(
+                "reason codes",
+                &info.reason_codes.as_ref().map(|c| format!("{c:?}")),
+                &granted.map(|g| format!("{g:?}")),
+            );
         }
         _ => {}
     }
     diff.0
+}
+
+fn protocol_level(version: Version) -> u8 {
+    match version {
+        Version::V3_1_1 => 4,
+        Version::V5_0 => 5,
+    }
+}
+
+/// A SUBSCRIBE carries the one filter at the one QoS, with the 5.0 options the model's
+/// subscription has (No Local 0: a client that publishes to itself gets its messages;
+/// Retain As Published 0 and Retain Handling 0, which matter only for retained messages).
+fn subscription_differences(diff: &mut Diff, mapping: &Mapping, filters: Option<&[FilterInfo]>) {
+    let v5 = mapping.config.version == Version::V5_0;
+    let model = mapping.values.subscription.as_ref().map(|(filter, qos)| FilterInfo {
+        filter: filter.clone(),
+        qos: Some(*qos),
+        no_local: v5.then_some(false),
+        retain_as_published: v5.then_some(false),
+        retain_handling: v5.then_some(0),
+    });
+    let trace = match filters {
+        Some([only]) => Some(only.clone()),
+        _ => None,
+    };
+    if trace != model {
+        let show = |f: &Option<FilterInfo>| f.as_ref().map_or_else(|| "missing".to_string(), |f| format!("{f:?}"));
+        diff.0.push(differ(
+            "filters",
+            filters.map_or_else(|| "missing".to_string(), |f| format!("{f:?}")),
+            show(&model),
+        ));
+    }
 }
 
 /// The id space of a packet observed by `observation`'s actor on a connection of `client`.
@@ -131,22 +244,31 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
         (Event::ConnectionClosed { reason, .. }, Observation::Closed { reason: model, .. }) => {
             diff.field("reason", format!("{reason:?}"), format!("{model:?}"));
         }
-        (Event::PacketSent { packet, .. }, Observation::Sent { packet: model, link, .. })
-        | (Event::PacketReceived { packet, .. }, Observation::Received { packet: model, link, .. }) => {
-            if packet.kind != kind_of(model) {
+        (Event::FaultInjected { fault, .. }, Observation::Fault { fault: model, .. }) => {
+            diff.field("fault", format!("{fault:?}"), format!("{model:?}"));
+        }
+        (Event::PacketSent { packet, .. }, Observation::Sent { packet: model, link, reason, .. }) => {
+            if packet.kind != model.kind() {
                 return Comparison::Unrelated;
             }
             let space = space_of(observation, model, link.client);
-            diff.0 = packet_differences(mapping, ids, space, packet, model);
+            diff.0 = packet_differences(mapping, ids, space, packet, model, Some(*reason));
         }
-        (Event::PublishRequested { qos, payload, .. }, Observation::PublishRequested { message, qos: model, .. }) => {
-            diff.message(mapping, Some(payload), Message::App(*message));
-            diff.field("qos", *qos, model.level());
+        (Event::PacketReceived { packet, .. }, Observation::Received { packet: model, link, .. }) => {
+            if packet.kind != model.kind() {
+                return Comparison::Unrelated;
+            }
+            let space = space_of(observation, model, link.client);
+            diff.0 = packet_differences(mapping, ids, space, packet, model, None);
         }
-        (Event::MessageDelivered { qos, payload, .. }, Observation::Delivered { message, qos: model, .. }) => {
-            diff.message(mapping, Some(payload), *message);
-            diff.field("qos", *qos, model.level());
-        }
+        (
+            Event::PublishRequested { qos, payload, topic, retain },
+            Observation::PublishRequested { message, qos: model, .. },
+        ) => diff.application(mapping, (payload, *qos, topic, *retain), Message::App(*message), *model),
+        (
+            Event::MessageDelivered { qos, payload, topic, retain },
+            Observation::Delivered { message, qos: model, .. },
+        ) => diff.application(mapping, (payload, *qos, topic, *retain), *message, *model),
         (Event::TimerFired { timer }, Observation::TimerFired { timer: model, .. }) => {
             if timer != model {
                 return Comparison::Unrelated;
@@ -163,8 +285,12 @@ pub fn conn_of(event: &Event) -> Option<u64> {
         Event::ConnectionOpened { conn }
         | Event::ConnectionClosed { conn, .. }
         | Event::PacketSent { conn, .. }
-        | Event::PacketReceived { conn, .. } => Some(conn),
-        Event::PublishRequested { .. } | Event::MessageDelivered { .. } | Event::TimerFired { .. } => None,
+        | Event::PacketReceived { conn, .. }
+        | Event::FaultInjected { conn, .. } => Some(conn),
+        Event::PublishRequested { .. }
+        | Event::MessageDelivered { .. }
+        | Event::TimerFired { .. }
+        | Event::NetworkStalled { .. } => None,
     }
 }
 

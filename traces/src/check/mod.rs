@@ -3,8 +3,9 @@
 //! The trace's concrete values are mapped to the model's abstractions ([`mapping`]), then each
 //! event must be what some model step consistent with the trace so far shows an observer
 //! ([`search`]); the model is nondeterministic, so the checker keeps every consistent state.
-//! Every state it reaches must satisfy the model's safety properties. A failure names the
-//! event, the rule it breaks ([`explain`]) and the model states that were possible.
+//! Every state it reaches must satisfy the model's safety properties, what the network does
+//! must be what it can do ([`wire`]), and at the end nothing may be owed ([`owed`]). A failure
+//! names the event, the rule it breaks ([`explain`]) and the model states that were possible.
 
 mod describe;
 mod explain;
@@ -13,15 +14,20 @@ mod ids;
 mod links;
 mod mapping;
 mod matching;
+mod owed;
+mod scope;
 mod search;
+mod values;
+mod wire;
 
 use verimqtt_model::MqttModel;
 use verimqtt_model::properties::{CATALOGUE, Expect, PropertySpec};
-use verimqtt_spec::trace::TraceEvent;
+use verimqtt_spec::trace::{Event, TraceEvent};
 
 pub use describe::describe;
 pub use failure::{CheckFailure, Rule};
 pub use mapping::{Mapping, MappingError, TimeScale};
+pub use matching::NOT_IN_THE_MODEL;
 use search::{Candidate, Search};
 
 /// A trace the model accepts.
@@ -44,11 +50,14 @@ impl std::fmt::Display for CheckReport {
             "trace valid: {} events, {} model states explored, at most {} consistent states at once, {} at the end",
             self.events, self.states_explored, self.most_candidates, self.final_candidates
         )?;
-        write!(f, "{}", self.mapping)
+        writeln!(f, "{}", self.mapping)?;
+        // A pass says what the model did not judge.
+        let fields: Vec<&str> = NOT_IN_THE_MODEL.iter().map(|(field, _)| *field).collect();
+        write!(f, "fields the model does not carry (NOT_IN_THE_MODEL): {}", fields.join("; "))
     }
 }
 
-/// Checks a trace with verimqtt's time scale (1000 ms ticks, abort after 150 % of Keep Alive).
+/// Checks a trace with verimqtt's time scale (100 ms ticks, abort after 150 % of Keep Alive).
 pub fn check_trace(events: &[TraceEvent]) -> Result<CheckReport, Box<CheckFailure>> {
     check_trace_with(events, TimeScale::default())
 }
@@ -90,6 +99,10 @@ pub(crate) enum StopReason {
     Property(&'static PropertySpec),
     /// The trace ends before the observations of a model step are all shown.
     UnfinishedStep,
+    /// The network cannot have done what the event says.
+    Wire(Rule),
+    /// The trace ends owing what the list says.
+    Owed(Vec<String>),
 }
 
 /// The safety properties that apply to the model's configuration.
@@ -98,6 +111,7 @@ fn safety_properties(model: &MqttModel) -> impl Iterator<Item = &'static Propert
 }
 
 fn replay(search: &mut Search, events: &[TraceEvent]) -> Result<Replayed, Stop> {
+    let mut wire_break = wire::check(events);
     let mut candidates = vec![Candidate::initial(search.model)];
     let mut most_candidates = 1;
     let mut last_time = 0;
@@ -107,6 +121,13 @@ fn replay(search: &mut Search, events: &[TraceEvent]) -> Result<Replayed, Stop> 
             return Err(stop(StopReason::TimeRunsBackwards));
         }
         last_time = event.time_ms;
+        if let Some((_, rule)) = wire_break.take_if(|(at, _)| *at == index) {
+            return Err(stop(StopReason::Wire(rule)));
+        }
+        // A stall is the wire check's: the model lets packets wait in transit at any time.
+        if matches!(event.event, Event::NetworkStalled { .. }) {
+            continue;
+        }
         let next = search.advance(&candidates, event);
         if next.is_empty() {
             return Err(stop(StopReason::NoModelStep));
@@ -122,9 +143,14 @@ fn replay(search: &mut Search, events: &[TraceEvent]) -> Result<Replayed, Stop> 
         most_candidates = most_candidates.max(next.len());
         candidates = next;
     }
-    let finished = candidates.iter().filter(|candidate| candidate.pending.is_empty()).count();
-    if finished == 0 {
-        return Err(Stop { index: events.len(), before: candidates, why: StopReason::UnfinishedStep });
+    let finished: Vec<&Candidate> = candidates.iter().filter(|candidate| candidate.pending.is_empty()).collect();
+    let end = |why| Err(Stop { index: events.len(), before: candidates.clone(), why });
+    let Some(first) = finished.first() else {
+        return end(StopReason::UnfinishedStep);
+    };
+    // The implementation owes something only if every state consistent with the trace does.
+    if finished.iter().all(|candidate| !owed::owed(search.model, &candidate.state).is_empty()) {
+        return end(StopReason::Owed(owed::owed(search.model, &first.state)));
     }
-    Ok(Replayed { most_candidates, final_candidates: finished })
+    Ok(Replayed { most_candidates, final_candidates: finished.len() })
 }

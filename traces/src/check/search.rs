@@ -8,23 +8,26 @@
 //! application before it acknowledges it).
 //!
 //! Between two steps, the model may take actions nobody logs: ticks (exactly as many as the
-//! trace's clock advanced), cuts, and other silent actions (at most [`MAX_SILENT`] in a row).
+//! trace's clock advanced) and other silent actions (at most [`MAX_SILENT`] in a row). A tick
+//! passes with a packet in flight only during a stall the trace logs: otherwise a packet that
+//! is never received, on a connection the trace logs no fault on, is a failure.
 
 use std::collections::HashSet;
 
 use stateright::Model;
 use verimqtt_model::MqttModel;
+use verimqtt_model::network::BrokerEnd;
 use verimqtt_model::observe::{Actor, LinkRef, Observation};
 use verimqtt_model::state::State;
 use verimqtt_model::step::Action;
-use verimqtt_spec::trace::TraceEvent;
+use verimqtt_spec::trace::{ConnId, TraceEvent};
 
 use super::ids::Ids;
 use super::links::Links;
 use super::mapping::Mapping;
 use super::matching::matches;
 
-/// Silent non-tick actions (cuts, a FIN read before CONNECT) allowed between two logged ones.
+/// Silent non-tick actions (a FIN read before CONNECT) allowed between two logged ones.
 pub const MAX_SILENT: usize = 3;
 
 /// One way the model can have produced the trace so far.
@@ -60,6 +63,11 @@ impl Candidate {
             .iter()
             .enumerate()
             .filter(move |(i, o)| self.pending[..*i].iter().all(|earlier| key(earlier) != key(o)))
+    }
+
+    /// The trace's connection bound to `link`, if any.
+    pub fn conn_of(&self, link: LinkRef) -> Option<ConnId> {
+        self.links.conn_of(link)
     }
 
     /// After `observation` (pending at `index`) matched, with the bindings the match left.
@@ -99,6 +107,19 @@ struct Node {
     state: State,
     links: Links,
     ticks: u64,
+}
+
+/// The first connection, not cut, on which a packet (or a close) travels towards an end that
+/// still reads it.
+pub fn in_flight(state: &State) -> Option<LinkRef> {
+    state.links.iter().enumerate().find_map(|(client, links)| {
+        let link = links.iter().position(|link| {
+            !link.cut
+                && ((!link.to_broker.is_empty() && link.broker != BrokerEnd::Closed)
+                    || (!link.to_client.is_empty() && link.client_open))
+        })?;
+        Some(LinkRef { client, link })
+    })
 }
 
 pub struct Search<'a> {
@@ -175,7 +196,8 @@ impl<'a> Search<'a> {
                 self.model.actions(&node.state, &mut actions);
                 for action in actions {
                     if action == Action::Tick {
-                        if node.ticks < target {
+                        let may_wait = in_flight(&node.state).is_none() || self.mapping.stalled(node.ticks);
+                        if node.ticks < target && may_wait {
                             let state = self.model.observed_step(&node.state, action).state;
                             next_layer
                                 .push((Node { state, links: node.links.clone(), ticks: node.ticks + 1 }, *silent));

@@ -255,5 +255,33 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
                 Step::Settle,
             ]),
         ),
+        named(
+            // The broker's PUBCOMP is lost: the publisher sends PUBREL again on its next
+            // connection, for an id the broker has released, which 5.0 answers with PUBCOMP
+            // 0x92 (Packet Identifier not found).
+            "qos2_pubrel_again_after_pubcomp_lost_v5",
+            cut_after(
+                connected(V5, persistent(), clean(), QoS::ExactlyOnce),
+                PUBLISHER,
+                Side::Broker,
+                PacketKind::Pubrel,
+                QoS::ExactlyOnce,
+            ),
+        ),
+        named(
+            // A clean subscriber's connection is cut before the PUBREL of a QoS 2 message:
+            // it forgets the id with its session, so the next QoS 2 message, which a new
+            // session numbers with the same id, is delivered and not taken for a repeat.
+            "qos2_clean_subscriber_forgets_ids_with_its_session",
+            cut_after(
+                connected(V311, clean(), clean(), QoS::ExactlyOnce),
+                SUBSCRIBER,
+                Side::Client,
+                PacketKind::Publish,
+                QoS::ExactlyOnce,
+            )
+            .steps([Step::subscribe(SUBSCRIBER, QoS::ExactlyOnce), Step::Settle])
+            .steps([Step::publish(PUBLISHER, QoS::ExactlyOnce), Step::Settle]),
+        ),
     ]
 }

@@ -37,6 +37,13 @@ impl SharedLog {
         }
     }
 
+    /// Records what the network did at `now`.
+    pub fn network(&self, now: Instant, event: Event) {
+        let mut log = self.lock();
+        let time_ms = now.saturating_duration_since(log.origin).as_millis() as u64;
+        log.events.push(TraceEvent { time_ms, node: Node::network(), event });
+    }
+
     pub fn observer(&self, node: Observed) -> Box<dyn Observer> {
         Box::new(NodeObserver { log: self.clone(), node })
     }
@@ -82,6 +89,10 @@ fn conn_mut(event: &mut Event) -> Option<&mut ConnId> {
         | Event::ConnectionClosed { conn, .. }
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. } => Some(conn),
-        Event::PublishRequested { .. } | Event::MessageDelivered { .. } | Event::TimerFired { .. } => None,
+        Event::FaultInjected { .. }
+        | Event::PublishRequested { .. }
+        | Event::MessageDelivered { .. }
+        | Event::TimerFired { .. }
+        | Event::NetworkStalled { .. } => None,
     }
 }

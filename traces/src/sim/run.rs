@@ -3,7 +3,7 @@
 //! thing could happen next (which packet in flight arrives, which due timer fires, which end
 //! of a cut hears of it first) the seed chooses.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
@@ -12,7 +12,7 @@ use verimqtt_proto::codec::{
     Disconnect, MqttString, Properties, QoS, ReasonCode, Subscription, SubscriptionOptions, Will,
 };
 use verimqtt_proto::testing::BrokerDriver;
-use verimqtt_spec::trace::{ConnId, Event, PacketKind, TraceEvent};
+use verimqtt_spec::trace::{ConnId, Event, Fault, PacketKind, TraceEvent};
 
 use super::network::{Link, Segment};
 use super::recorder::{Observed, SharedLog};
@@ -23,6 +23,13 @@ use crate::SimulatedClock;
 
 /// How many timers may fire at one instant before the run is declared stuck.
 const MAX_TIMERS_PER_INSTANT: usize = 1000;
+
+/// Whether packets in flight arrive while time passes.
+#[derive(Debug, Clone, Copy)]
+enum Network {
+    Delivers,
+    Stalls,
+}
 
 /// A cut armed by [`Step::CutAfter`].
 #[derive(Debug, Clone, Copy)]
@@ -127,13 +134,23 @@ impl Run {
             }
             Step::Cut { client } | Step::Reset { client } | Step::HalfCut { client } => {
                 let Some(link) = self.current[*client] else { return Ok(Err("no connection to cut".to_string())) };
-                self.links[link].cut();
+                // A connection fails once: what a second fault would lose is lost already.
+                if self.links[link].cut {
+                    return Ok(Err("the connection is cut already".to_string()));
+                }
                 match step {
-                    Step::Reset { .. } => self.reset(link),
-                    Step::HalfCut { .. } => self.close_client_end(link),
-                    _ => {}
+                    Step::Reset { .. } => {
+                        self.inject(link, Fault::Reset);
+                        self.reset(link);
+                    }
+                    Step::HalfCut { .. } => {
+                        self.inject(link, Fault::HalfOpen);
+                        self.close_client_end(link);
+                    }
+                    _ => self.inject(link, Fault::Cut),
                 }
             }
+            Step::Heal => self.triggers.clear(),
             Step::CutAfter { client, receiver, packet } => {
                 self.triggers.push(CutTrigger { client: *client, receiver: *receiver, packet: *packet })
             }
@@ -147,22 +164,55 @@ impl Run {
             Step::Settle => self.settle(),
             Step::Advance(ticks) => {
                 for _ in 0..*ticks {
-                    // Time never passes over a timer that is due: a packet delivered by an
-                    // earlier step can have made one due now.
-                    self.fire_timers()?;
-                    self.clock.advance(self.tick);
-                    self.fire_timers_and_settle()?;
+                    self.pass(self.tick, Network::Delivers)?;
                 }
             }
             Step::Stall(ticks) => {
+                let duration_ms = self.tick.as_millis() as u64 * u64::from(*ticks);
+                self.log.network(self.clock.now(), Event::NetworkStalled { duration_ms });
                 for _ in 0..*ticks {
-                    self.fire_timers()?;
-                    self.clock.advance(self.tick);
-                    self.fire_timers()?;
+                    self.pass(self.tick, Network::Stalls)?;
                 }
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Lets `duration` pass, stopping at each timer's exact deadline on the way to fire it
+    /// (and, if the network delivers, to settle what it sent): a timer never fires late.
+    fn pass(&mut self, duration: Duration, network: Network) -> Result<(), SimError> {
+        let end = self.clock.now() + duration;
+        loop {
+            // Time never passes over a timer that is due (a packet delivered by an earlier
+            // step can have made one due now), nor, unless the network stalls, over a packet
+            // in flight: the checker lets time pass with packets in flight only in a stall.
+            match network {
+                Network::Delivers => self.fire_timers_and_settle()?,
+                Network::Stalls => self.fire_timers()?,
+            }
+            let next = self.next_deadline().filter(|&deadline| deadline < end).unwrap_or(end);
+            self.clock.advance_to(next);
+            match network {
+                Network::Delivers => self.fire_timers_and_settle()?,
+                Network::Stalls => self.fire_timers()?,
+            }
+            if self.clock.now() >= end {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The earliest deadline of any node's timer.
+    fn next_deadline(&self) -> Option<Instant> {
+        let clients = self.clients.iter().filter_map(Client::poll_timeout);
+        self.broker.broker.poll_timeout().into_iter().chain(clients).min()
+    }
+
+    /// The network fails under connection `link` (what is in flight is lost), and the trace
+    /// says so.
+    fn inject(&mut self, link: usize, fault: Fault) {
+        self.links[link].cut();
+        self.log.network(self.clock.now(), Event::FaultInjected { conn: link as ConnId + 1, fault });
     }
 
     /// Gives a command to a client and sends what it puts out; `Err` if the client refused.
@@ -322,7 +372,7 @@ impl Run {
         };
         if let Some(index) = fired {
             self.triggers.remove(index);
-            self.links[link].cut();
+            self.inject(link, Fault::Cut);
         }
     }
 

@@ -13,8 +13,8 @@ pub const TOPIC: &str = "t";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scenario {
     pub version: ProtocolVersion,
-    /// Milliseconds per tick: `Advance` and `Stall` move time in ticks, keep alives are whole
-    /// seconds, so a trace's `time_ms / tick_ms` is the model's tick.
+    /// Milliseconds per tick: `Advance` and `Stall` move time in ticks (timers fire at their
+    /// exact deadlines in between).
     pub tick_ms: u64,
     pub clients: Vec<ClientSpec>,
     pub steps: Vec<Step>,
@@ -120,13 +120,17 @@ pub enum Step {
         receiver: Side,
         packet: PacketKind,
     },
+    /// Faults stop: cuts armed by [`Step::CutAfter`] that have not happened are disarmed.
+    Heal,
     /// Up to this many packets (or closes) in flight arrive, chosen by the seed.
     Deliver(usize),
     /// Everything in flight arrives, in an order the seed chooses.
     Settle,
-    /// Time moves on tick by tick; after each, the timers due fire and the network settles.
+    /// Time moves on tick by tick, stopping at each timer's exact deadline on the way: the
+    /// timers due fire and the network settles.
     Advance(u32),
-    /// Time moves on tick by tick with nothing arriving: a network that stalls.
+    /// Time moves on tick by tick (and to each timer's deadline) with nothing arriving: a
+    /// network that stalls.
     Stall(u32),
 }
 
@@ -152,7 +156,7 @@ impl Step {
             | Step::Reset { client }
             | Step::HalfCut { client }
             | Step::CutAfter { client, .. } => Some(*client),
-            Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
+            Step::Heal | Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
         }
     }
 }

@@ -83,8 +83,9 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
 }
 
 /// A scenario in the model's shape: set-up (everyone connects, the subscribers subscribe),
-/// random actions, then time runs on until every cut is found out, every client reconnects,
-/// and what can finish does.
+/// random actions, then the faults stop (armed cuts are disarmed), time runs on until every
+/// cut is found out, every client reconnects, and a settle period lets what can finish
+/// finish: the checker then requires that nothing is owed.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     let version = prop_oneof![Just(ProtocolVersion::V311), Just(ProtocolVersion::V5)];
     (version, arb_clients()).prop_flat_map(|(version, clients)| {
@@ -97,7 +98,7 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 .steps(connect.clone().chain([Step::Settle]))
                 .steps(subscribe.chain([Step::Settle]))
                 .steps(within_bounds(actions))
-                .steps([Step::Advance(DETECT_TICKS)])
+                .steps([Step::Heal, Step::Advance(DETECT_TICKS)])
                 .steps(connect.chain([Step::Settle, Step::Advance(2)]))
                 .with_clients(clients.clone())
         })

@@ -1,0 +1,150 @@
+//! The concrete values a trace must carry wherever the model has one abstract value: the
+//! model has one topic, one subscription filter granted at one QoS, and one client id per
+//! client. Each is read from the trace once; every packet is then compared with it.
+
+use verimqtt_proto::codec::matching::matches as filter_matches;
+use verimqtt_spec::trace::{Event, Node, PacketInfo, PacketKind, TraceEvent};
+
+use super::mapping::MappingError;
+
+/// The values of one trace that stand for the model's single ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Values {
+    /// The topic every message (and will) is published to; `None` if nothing is published.
+    pub topic: Option<String>,
+    /// The filter every SUBSCRIBE carries, and the QoS it asks for (and SUBACK grants).
+    pub subscription: Option<(String, u8)>,
+    /// Per client (model order), the client id of its CONNECTs.
+    pub client_ids: Vec<String>,
+}
+
+impl Values {
+    pub fn derive(events: &[TraceEvent], clients: &[Node]) -> Result<Values, MappingError> {
+        let topic = one_topic(events)?;
+        let subscription = one_subscription(events, topic.as_deref())?;
+        let client_ids = clients.iter().map(|node| client_id(events, node)).collect::<Result<Vec<_>, _>>()?;
+        if let Some((i, id)) = client_ids.iter().enumerate().find(|(i, id)| client_ids[..*i].contains(id)) {
+            return Err(MappingError(format!(
+                "{} uses client id {id:?} of another node; the model's clients have their own",
+                clients[i]
+            )));
+        }
+        Ok(Values { topic, subscription, client_ids })
+    }
+}
+
+fn sent_packets(events: &[TraceEvent]) -> impl Iterator<Item = (&Node, &PacketInfo)> {
+    events.iter().filter_map(|e| match &e.event {
+        Event::PacketSent { packet, .. } => Some((&e.node, packet)),
+        _ => None,
+    })
+}
+
+/// The topic of every publish request and will: the model has one.
+fn one_topic(events: &[TraceEvent]) -> Result<Option<String>, MappingError> {
+    let requested = events.iter().filter_map(|e| match &e.event {
+        Event::PublishRequested { topic, .. } => Some(topic),
+        _ => None,
+    });
+    let wills = sent_packets(events)
+        .filter(|(_, p)| p.kind == PacketKind::Connect && p.will == Some(true))
+        .filter_map(|(_, p)| p.topic.as_ref());
+    let mut topics = requested.chain(wills);
+    let Some(first) = topics.next() else { return Ok(None) };
+    match topics.find(|t| *t != first) {
+        Some(other) => Err(MappingError(format!("messages go to topics {first:?} and {other:?}; the model has one"))),
+        None => Ok(Some(first.clone())),
+    }
+}
+
+/// The one filter and QoS of every SUBSCRIBE; the filter must match the topic.
+fn one_subscription(events: &[TraceEvent], topic: Option<&str>) -> Result<Option<(String, u8)>, MappingError> {
+    let mut found: Option<(String, u8)> = None;
+    for (node, packet) in sent_packets(events).filter(|(_, p)| p.kind == PacketKind::Subscribe) {
+        let filters = packet.filters.as_deref().unwrap_or_default();
+        let [filter] = filters else {
+            return Err(MappingError(format!(
+                "{node} subscribes to {} filters at once; the model subscribes to one",
+                filters.len()
+            )));
+        };
+        let Some(qos) = filter.qos else {
+            return Err(MappingError(format!("{node} subscribes to {:?} without a QoS", filter.filter)));
+        };
+        let this = (filter.filter.clone(), qos);
+        match &found {
+            Some(first) if *first != this => {
+                return Err(MappingError(format!(
+                    "subscriptions to {:?} at QoS {} and {:?} at QoS {}; the model has one filter at one QoS",
+                    first.0, first.1, this.0, this.1
+                )));
+            }
+            _ => found = Some(this),
+        }
+    }
+    if let (Some((filter, _)), Some(topic)) = (&found, topic) {
+        if !filter_matches(filter, topic) {
+            return Err(MappingError(format!(
+                "filter {filter:?} does not match topic {topic:?}; the model's subscription matches its topic"
+            )));
+        }
+    }
+    Ok(found)
+}
+
+/// The client id every CONNECT of `node` carries.
+fn client_id(events: &[TraceEvent], node: &Node) -> Result<String, MappingError> {
+    let mut ids = sent_packets(events)
+        .filter(|(n, p)| *n == node && p.kind == PacketKind::Connect)
+        .map(|(_, p)| p.client_id.clone());
+    let Some(first) = ids.next() else { return Ok(String::new()) };
+    let Some(first) = first else {
+        return Err(MappingError(format!("a CONNECT of {node} has no client id")));
+    };
+    match ids.find(|id| id.as_ref() != Some(&first)) {
+        Some(other) => Err(MappingError(format!(
+            "{node} connects as {first:?} and as {other:?}; a model client keeps one client id"
+        ))),
+        None => Ok(first),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(node: &str, event: Event) -> TraceEvent {
+        TraceEvent { time_ms: 0, node: Node::client(node), event }
+    }
+
+    fn subscribe(filter: &str, qos: u8) -> TraceEvent {
+        let filter = verimqtt_spec::trace::FilterInfo {
+            filter: filter.into(),
+            qos: Some(qos),
+            no_local: None,
+            retain_as_published: None,
+            retain_handling: None,
+        };
+        let packet = PacketInfo { filters: Some(vec![filter]), ..PacketInfo::new(PacketKind::Subscribe) };
+        event("c1", Event::PacketSent { conn: 1, packet })
+    }
+
+    fn request(topic: &str) -> TraceEvent {
+        event("c0", Event::PublishRequested { topic: topic.into(), qos: 1, retain: false, payload: "m0".into() })
+    }
+
+    #[test]
+    fn one_topic_and_one_matching_filter() {
+        let events = [request("a/b"), subscribe("a/+", 2)];
+        let values = Values::derive(&events, &[]).unwrap();
+        assert_eq!(values.topic.as_deref(), Some("a/b"));
+        assert_eq!(values.subscription, Some(("a/+".to_string(), 2)));
+    }
+
+    #[test]
+    fn two_topics_two_filters_or_a_filter_that_misses_are_outside_the_model() {
+        assert!(Values::derive(&[request("a"), request("b")], &[]).is_err());
+        assert!(Values::derive(&[subscribe("a", 2), subscribe("#", 2)], &[]).is_err());
+        assert!(Values::derive(&[request("a"), subscribe("b", 2)], &[]).is_err());
+    }
+}
