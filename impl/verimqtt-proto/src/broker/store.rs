@@ -233,7 +233,7 @@ impl StoreLog {
 
 impl<P: Policy> Broker<P> {
     /// The next change to make durable, numbered from 1 in the order they must be applied.
-    /// Always `None` unless [`BrokerOptions::persistence`] is on.
+    /// Always `None` unless [`BrokerOptions::persistence`](super::BrokerOptions::persistence) is on.
     pub fn poll_store(&mut self) -> Option<(u64, StoreOp)> {
         self.outbox.store.ops.pop_front()
     }

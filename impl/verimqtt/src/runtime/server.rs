@@ -86,7 +86,7 @@ impl<P: Policy> Server<P> {
 
     /// Keeps the persistent sessions, their messages and the retained messages in `store`,
     /// and starts from what it holds: with it, the broker acknowledges a message only once
-    /// it is committed to the store (see [`Store`] and [`SyncPolicy`] for what survives
+    /// it is committed to the store (see [`Store`] and [`SyncPolicy`](super::SyncPolicy) for what survives
     /// what), so a restart, even after `kill -9`, loses nothing acknowledged.
     pub fn store(mut self, store: Store) -> Self {
         self.options.persistence = true;

@@ -1,5 +1,5 @@
 //! The broker's store on disk: the persistent sessions, their messages and the retained
-//! messages the sans-IO broker asks to keep ([`StoreOp`]), in one SQLite file, written by a
+//! messages the sans-IO broker asks to keep ([`StoreOp`](crate::broker::StoreOp)), in one SQLite file, written by a
 //! thread of its own in group commits, so that a broker restarted — after a clean stop or a
 //! `kill -9` — takes them back.
 //!
