@@ -288,6 +288,7 @@ impl<P: Policy> Broker<P> {
                 Timer::Will(session) => {
                     self.tracer.timer(now, trace::Timer::WillDelay);
                     self.publish_pending_will(session, now);
+                    self.store_session(session);
                 }
                 Timer::SessionExpiry(session) => {
                     self.tracer.timer(now, trace::Timer::SessionExpiry);
@@ -612,7 +613,7 @@ impl<P: Policy> Broker<P> {
     /// Publishes a will as if its client had sent it ([MQTT-3.1.2-8]), retained or not as it
     /// says ([MQTT-3.1.2-16], [MQTT-3.1.2-17] in 3.1.1; [MQTT-3.1.2-14], [MQTT-3.1.2-15] in
     /// 5.0), if the policy lets the client publish there.
-    fn publish_will(&mut self, will: StoredWill, now: Instant) {
+    pub(super) fn publish_will(&mut self, will: StoredWill, now: Instant) {
         let client_id = will.client_id.clone();
         let topic = will.will.topic.clone();
         if !self.policy.may_publish(will.client(), &topic) {

@@ -88,6 +88,7 @@ pub use options::{BrokerOptions, SlowConsumerPolicy};
 pub use policy::{AllowAll, Authentication, ClientInfo, Policy, Verification};
 pub use store::{
     FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp, SubscriptionRecord,
+    WillRecord,
 };
 
 /// A network connection, named by the owner of the broker (the runtime) when it accepts it.

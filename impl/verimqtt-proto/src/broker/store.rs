@@ -19,9 +19,11 @@
 //! identifiers of QoS 2 messages from the client awaiting PUBREL, and their QoS 1 and 2
 //! messages toward the client, each with its flight once it has one; and the retained
 //! messages.
-//! [`Broker::restore`] takes them back when the broker starts. Not stored: wills (a will
-//! waiting out its delay when the broker stops is lost), sessions of clients with Session
-//! Expiry 0, and QoS 0 messages (see `NOT_STORED`).
+//! [`Broker::restore`] takes them back when the broker starts, with their wills: a will
+//! waiting out its delay goes on waiting, and the will of a client connected when the broker
+//! stopped is published after its delay, that connection having ended without DISCONNECT
+//! ([MQTT-3.1.2-8]). Not stored: sessions of clients with Session Expiry 0 (nor their
+//! wills), and QoS 0 messages (see `NOT_STORED`).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -29,14 +31,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::codec::{MqttString, PacketId, Properties, ProtocolVersion, QoS, SubscriptionId, SubscriptionOptions};
+use crate::codec::{MqttString, PacketId, Properties, ProtocolVersion, QoS, SubscriptionId, SubscriptionOptions, Will};
 use crate::session::sender::Awaiting;
 
 use super::ConnId;
-use super::core::Broker;
+use super::core::{Broker, seconds};
 use super::message::{Delivery, Message};
 use super::policy::Policy;
 use super::session::{Route, SessionId, SessionSubscription, Subscriber};
+use super::timers::Timer;
+use super::will::StoredWill;
 
 /// A change to what the broker keeps, for its owner to make durable in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +103,20 @@ pub struct SessionRecord {
     /// Whether its client was connected when the record was written. The expiry of a
     /// session whose client was connected when the broker stopped counts from the stop.
     pub online: bool,
+    /// The will of its connection if `online` (the broker stopping ends that connection
+    /// without DISCONNECT, so the will is published after its delay, counted from the
+    /// stop), else the will waiting out its delay since the disconnection.
+    pub will: Option<WillRecord>,
+}
+
+/// A will as a session keeps it: the message, its Will Delay Interval among its properties,
+/// and who deposited it, for the policy to be asked when it is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WillRecord {
+    /// The will of the CONNECT.
+    pub will: Will,
+    /// The User Name of that CONNECT.
+    pub username: Option<MqttString>,
 }
 
 /// One subscription of a session.
@@ -266,18 +284,35 @@ impl<P: Policy> Broker<P> {
                 let _ = self.retained.store(Arc::new(message));
             }
         }
+        let mut due_wills = Vec::new();
         for session in recovered.sessions {
-            self.restore_session(session, now);
+            due_wills.extend(self.restore_session(session, now));
+        }
+        // Once every session is back, so that each subscriber gets them.
+        for will in due_wills {
+            self.publish_will(will, now);
         }
     }
 
-    fn restore_session(&mut self, recovered: RecoveredSession, now: Instant) {
+    /// Restores one session; returns its will if it is due now.
+    fn restore_session(&mut self, recovered: RecoveredSession, now: Instant) -> Option<StoredWill> {
         let RecoveredSession { record, offline_for, mut messages } = recovered;
+        let will = record.will.map(|WillRecord { will, username }| StoredWill {
+            will,
+            client_id: record.client_id.clone(),
+            username,
+            version: record.version,
+        });
+        let will_left = will.as_ref().map(|will| seconds(will.delay()).saturating_sub(offline_for));
         let left = match record.expiry_interval {
             u32::MAX => None,
-            interval => match Duration::from_secs(u64::from(interval)).checked_sub(offline_for) {
+            interval => match seconds(interval).checked_sub(offline_for) {
                 Some(left) if !left.is_zero() => Some(left),
-                _ => return self.outbox.store.push(StoreOp::DeleteSession { client_id: record.client_id }),
+                // The session ended while the broker was stopped, and its will with it.
+                _ => {
+                    self.outbox.store.push(StoreOp::DeleteSession { client_id: record.client_id });
+                    return will;
+                }
             },
         };
         let session = self.create_session(record.client_id.clone(), record.expiry_interval);
@@ -303,7 +338,7 @@ impl<P: Policy> Broker<P> {
             }
         }
         flights.sort_by_key(|(order, ..)| *order);
-        let Some(state) = self.sessions.get_mut(&session) else { return };
+        let Some(state) = self.sessions.get_mut(&session) else { return will };
         state.version = record.version;
         for packet_id in record.awaiting_release {
             state.awaiting_release.insert(packet_id);
@@ -321,8 +356,21 @@ impl<P: Policy> Broker<P> {
             self.outbox.store.push(StoreOp::DeleteMessage { client_id: client_id.clone(), entry });
         }
         if let Some(left) = left {
-            self.timers.set(super::timers::Timer::SessionExpiry(session), now + left);
+            self.timers.set(Timer::SessionExpiry(session), now + left);
         }
+        let due = match (will, will_left) {
+            (Some(will), Some(left)) if !left.is_zero() => {
+                if let Some(state) = self.sessions.get_mut(&session) {
+                    state.pending_will = Some(will);
+                }
+                self.timers.set(Timer::Will(session), now + left);
+                None
+            }
+            (will, _) => will,
+        };
+        // Its client is offline now, whatever the record said.
+        self.store_session(session);
+        due
     }
 
     /// Whether the session's changes are stored: persistence is on and the session outlives
@@ -360,6 +408,11 @@ impl<P: Policy> Broker<P> {
                 .collect(),
             awaiting_release: state.awaiting_release.iter().collect(),
             online: state.is_online(),
+            will: match state.connection {
+                Some(conn) => self.connections.get(&conn).and_then(|connection| connection.will.as_ref()),
+                None => state.pending_will.as_ref(),
+            }
+            .map(|stored| WillRecord { will: stored.will.clone(), username: stored.username.clone() }),
         };
         let first = self.outbox.store.stored.insert(session);
         self.outbox.store.push(StoreOp::PutSession(record));

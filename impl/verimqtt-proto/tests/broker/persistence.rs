@@ -170,3 +170,82 @@ fn qos0_messages_are_never_stored_nor_wait() {
     assert_eq!(harness.broker.poll_store(), None);
     assert_eq!(store.sessions(), [("keeper", 0)]);
 }
+
+/// A persistent MQTT 5 session whose CONNECT leaves a will with this delay.
+fn with_will(client_id: &str, delay: u32) -> verimqtt_proto::codec::Connect {
+    let mut request = persistent(V5, client_id);
+    let mut will = crate::will::will("last/words", QoS::AtLeastOnce, false);
+    will.properties.will_delay_interval = Some(delay);
+    request.will = Some(will);
+    request
+}
+
+/// A broker with a persistent watcher of `last/#`, and a store synced.
+fn watched() -> (Harness, MemoryStore) {
+    let mut harness = Harness::with_options(options());
+    let mut store = MemoryStore::default();
+    let watcher = connect_durably(&mut harness, &mut store, persistent(V5, "watcher"));
+    harness.send(watcher, subscribe(1, &[("last/#", QoS::AtLeastOnce)]));
+    sync(&mut harness, &mut store);
+    assert!(matches!(harness.recv_one(watcher), Packet::SubAck(_)));
+    (harness, store)
+}
+
+/// The broker stops without a word to anyone; another starts on the store, and the
+/// watcher resumes its session.
+fn restart(store: &mut MemoryStore) -> (Harness, Client) {
+    let mut restarted = Harness::with_options(options());
+    let now = restarted.now;
+    restarted.broker.restore(now, store.restart());
+    sync(&mut restarted, store);
+    let mut request = persistent(V5, "watcher");
+    request.clean_start = false;
+    let watcher = connect_durably(&mut restarted, store, request);
+    (restarted, watcher)
+}
+
+/// A client with a will of this delay loses its connection; the broker stops while the will
+/// waits, and starts again.
+fn restart_while_a_will_waits(delay: u32) -> (Harness, Client, MemoryStore) {
+    let (mut harness, mut store) = watched();
+    let mortal = connect_durably(&mut harness, &mut store, with_will("mortal", delay));
+    harness.cut(mortal);
+    sync(&mut harness, &mut store);
+    let (restarted, watcher) = restart(&mut store);
+    (restarted, watcher, store)
+}
+
+#[test]
+fn the_will_of_a_client_connected_when_the_broker_stopped_is_published_after_its_delay() {
+    let (mut harness, mut store) = watched();
+    connect_durably(&mut harness, &mut store, with_will("mortal", 5));
+    let (mut restarted, watcher) = restart(&mut store);
+    restarted.advance(crate::harness::secs(4));
+    assert_eq!(restarted.recv(watcher), [], "not before its delay");
+    restarted.advance(crate::harness::secs(1));
+    sync(&mut restarted, &mut store);
+    let wills = restarted.recv_publishes(watcher);
+    assert_eq!(wills.iter().map(|will| &will.payload[..]).collect::<Vec<_>>(), [&b"gone"[..]], "[MQTT-3.1.2-8]");
+}
+
+#[test]
+fn a_will_waiting_out_its_delay_waits_on_after_a_restart_and_a_resumed_session_cancels_it() {
+    let (mut restarted, watcher, mut store) = restart_while_a_will_waits(30);
+    restarted.advance(crate::harness::secs(10));
+    let mut request = with_will("mortal", 30);
+    request.clean_start = false;
+    connect_durably(&mut restarted, &mut store, request);
+    restarted.advance(crate::harness::secs(30));
+    sync(&mut restarted, &mut store);
+    assert_eq!(restarted.recv(watcher), [], "the session resumed within the delay [MQTT-3.1.3-9]");
+}
+
+#[test]
+fn a_will_waiting_out_its_delay_is_published_when_the_delay_ends_after_a_restart() {
+    let (mut restarted, watcher, mut store) = restart_while_a_will_waits(30);
+    restarted.advance(crate::harness::secs(29));
+    assert_eq!(restarted.recv(watcher), []);
+    restarted.advance(crate::harness::secs(1));
+    sync(&mut restarted, &mut store);
+    assert_eq!(restarted.recv_publishes(watcher).len(), 1, "the will, once its delay is over");
+}

@@ -13,10 +13,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::broker::{
     FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp, SubscriptionRecord,
+    WillRecord,
 };
 use crate::codec::{
-    self, DecodeOptions, MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS, RetainHandling, SubscriptionId,
-    SubscriptionOptions,
+    self, Binary, DecodeOptions, MqttString, Packet, PacketId, Properties, ProtocolVersion, Publish, QoS,
+    RetainHandling, SubscriptionId, SubscriptionOptions, Will,
 };
 
 use super::{StoreError, SyncPolicy};
@@ -28,7 +29,8 @@ const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE sessions (
         client_id BLOB PRIMARY KEY, version INTEGER NOT NULL, expiry_interval INTEGER NOT NULL,
-        awaiting_release BLOB NOT NULL, online INTEGER NOT NULL, written_at INTEGER NOT NULL);
+        awaiting_release BLOB NOT NULL, online INTEGER NOT NULL, written_at INTEGER NOT NULL,
+        will BLOB, will_delay INTEGER, will_username BLOB);
     CREATE TABLE subscriptions (
         client_id BLOB NOT NULL, filter BLOB NOT NULL, qos INTEGER NOT NULL, no_local INTEGER NOT NULL,
         retain_as_published INTEGER NOT NULL, retain_handling INTEGER NOT NULL, subscription_id INTEGER,
@@ -128,7 +130,10 @@ impl Store {
         let mut sessions = Vec::new();
         let mut statement = self
             .db
-            .prepare("SELECT client_id, version, expiry_interval, awaiting_release, online, written_at FROM sessions")
+            .prepare(
+                "SELECT client_id, version, expiry_interval, awaiting_release, online, written_at,
+                 will, will_delay, will_username FROM sessions",
+            )
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
             .query_map([], |row| {
@@ -139,12 +144,17 @@ impl Store {
                     row.get::<_, Vec<u8>>(3)?,
                     row.get::<_, bool>(4)?,
                     row.get::<_, i64>(5)?,
+                    (
+                        row.get::<_, Option<Vec<u8>>>(6)?,
+                        row.get::<_, Option<u32>>(7)?,
+                        row.get::<_, Option<Vec<u8>>>(8)?,
+                    ),
                 ))
             })
             .map_err(|e| self.sqlite(e))?;
         let stopped_at = self.last_write()?;
         for row in rows {
-            let (client_id, version, expiry_interval, awaiting, online, written_at) =
+            let (client_id, version, expiry_interval, awaiting, online, written_at, will) =
                 row.map_err(|e| self.sqlite(e))?;
             let client_id = self.string(client_id, "a session's client identifier")?;
             let version = match version {
@@ -164,6 +174,7 @@ impl Store {
                 expiry_interval,
                 awaiting_release,
                 online,
+                will: self.will(will, &client_id)?,
             };
             let messages = self.messages(&client_id, now)?;
             let offline_since = if online { stopped_at } else { written_at };
@@ -182,6 +193,21 @@ impl Store {
             retained.push((self.message(publish, publisher, "a retained message")?, age(written_at, now)));
         }
         Ok(Recovered { sessions, retained })
+    }
+
+    /// A session's will from its columns: the message as a PUBLISH, its delay, its user.
+    fn will(
+        &self,
+        (publish, delay, username): (Option<Vec<u8>>, Option<u32>, Option<Vec<u8>>),
+        client_id: &MqttString,
+    ) -> Result<Option<WillRecord>, StoreError> {
+        let Some(publish) = publish else { return Ok(None) };
+        let what = format!("session {client_id:?}: its will");
+        let MessageRecord { topic, payload, qos, retain, mut properties, .. } = self.message(publish, None, &what)?;
+        properties.will_delay_interval = delay;
+        let payload = Binary::try_from(payload).map_err(|error| self.corrupt(format!("{what}: {error}")))?;
+        let username = username.map(|bytes| self.string(bytes, "a will's user name")).transpose()?;
+        Ok(Some(WillRecord { will: Will { topic, payload, qos, retain, properties }, username }))
     }
 
     /// When the store was last written: the nearest it knows of when the broker stopped.
@@ -331,10 +357,23 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
             let client_id = key(&record.client_id);
             let awaiting: Vec<u8> = record.awaiting_release.iter().flat_map(|id| id.get().to_be_bytes()).collect();
             let version: u8 = if record.version.is_v5() { 5 } else { 4 };
+            let will = record.will.as_ref().map(|stored| {
+                let will = &stored.will;
+                let mut properties = will.properties.clone();
+                let delay = properties.will_delay_interval.take();
+                let bytes =
+                    publish_bytes(&will.topic, will.payload.as_bytes(), will.qos, will.retain, properties, Vec::new());
+                (bytes, delay, stored.username.as_ref().map(key))
+            });
+            let (will, will_delay, will_username) = match &will {
+                Some((bytes, delay, username)) => (Some(&bytes[..]), *delay, *username),
+                None => (None, None, None),
+            };
             db.prepare_cached(
                 "INSERT OR REPLACE INTO sessions
-                 (client_id, version, expiry_interval, awaiting_release, online, written_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 (client_id, version, expiry_interval, awaiting_release, online, written_at,
+                  will, will_delay, will_username)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 client_id,
@@ -342,7 +381,10 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
                 record.expiry_interval,
                 awaiting,
                 record.online,
-                written_at
+                written_at,
+                will,
+                will_delay,
+                will_username
             ])?;
             db.prepare_cached("DELETE FROM subscriptions WHERE client_id = ?1")?.execute([client_id])?;
             let mut insert = db.prepare_cached(
@@ -376,7 +418,7 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
             .execute(params![
                 key(client_id),
                 *entry as i64,
-                &publish_bytes(message)[..],
+                &message_bytes(message)[..],
                 publisher(message),
                 written_at
             ])?;
@@ -408,7 +450,7 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
             )?
             .execute(params![
                 key(&message.topic),
-                &publish_bytes(message)[..],
+                &message_bytes(message)[..],
                 publisher(message),
                 written_at
             ])?;
@@ -430,15 +472,28 @@ fn key(text: &MqttString) -> &[u8] {
     text.as_bytes()
 }
 
-/// The MQTT 5 PUBLISH that carries the message; a QoS 1 or 2 one needs an identifier, any.
-fn publish_bytes(message: &MessageRecord) -> Bytes {
-    let packet_id = PacketId::new(1).filter(|_| message.qos != QoS::AtMostOnce);
-    let mut publish = Publish::new(message.topic.clone(), message.qos, packet_id, message.payload.clone());
-    publish.retain = message.retain;
-    publish.properties = message.properties.clone();
-    publish.properties.subscription_identifiers = message.subscription_ids.clone();
+/// The MQTT 5 PUBLISH that carries the message.
+fn message_bytes(message: &MessageRecord) -> Bytes {
+    let MessageRecord { topic, payload, qos, retain, properties, subscription_ids, .. } = message;
+    publish_bytes(topic, payload, *qos, *retain, properties.clone(), subscription_ids.clone())
+}
+
+/// An MQTT 5 PUBLISH; a QoS 1 or 2 one needs an identifier, any.
+fn publish_bytes(
+    topic: &MqttString,
+    payload: &Bytes,
+    qos: QoS,
+    retain: bool,
+    properties: Properties,
+    subscription_ids: Vec<SubscriptionId>,
+) -> Bytes {
+    let packet_id = PacketId::new(1).filter(|_| qos != QoS::AtMostOnce);
+    let mut publish = Publish::new(topic.clone(), qos, packet_id, payload.clone());
+    publish.retain = retain;
+    publish.properties = properties;
+    publish.properties.subscription_identifiers = subscription_ids;
     let mut bytes = BytesMut::new();
-    // The broker made the record from a PUBLISH it accepted: it encodes.
+    // The broker made the record from a PUBLISH or CONNECT it accepted: it encodes.
     let _ = codec::encode(&Packet::Publish(publish), ProtocolVersion::V5, &mut bytes);
     bytes.freeze()
 }
@@ -451,4 +506,105 @@ fn wall_millis(time: SystemTime) -> i64 {
 /// went back.
 fn age(written_at: i64, now: SystemTime) -> Duration {
     Duration::from_millis(u64::try_from(wall_millis(now).saturating_sub(written_at)).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(text: &str) -> MqttString {
+        MqttString::try_from(text).unwrap()
+    }
+
+    fn message(topic: &str, qos: QoS, retain: bool) -> MessageRecord {
+        let mut properties = Properties::default();
+        properties.content_type = Some(string("text/plain"));
+        properties.message_expiry_interval = Some(60);
+        properties.user_properties.push((string("k"), string("v")));
+        MessageRecord {
+            topic: string(topic),
+            payload: Bytes::from_static(b"payload"),
+            qos,
+            retain,
+            properties,
+            publisher: Some(string("publisher")),
+            subscription_ids: if retain { Vec::new() } else { vec![SubscriptionId::new(7).unwrap()] },
+        }
+    }
+
+    #[test]
+    fn what_is_written_is_read_back_as_it_was() {
+        let path = std::env::temp_dir().join(format!("verimqtt-store-{}.db", std::process::id()));
+        let mut will = Will {
+            topic: string("last/words"),
+            payload: Binary::from_static(b"gone").unwrap(),
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            properties: Properties::default(),
+        };
+        will.properties.will_delay_interval = Some(9);
+        will.properties.response_topic = Some(string("reply/here"));
+        let options = SubscriptionOptions {
+            qos: QoS::ExactlyOnce,
+            no_local: true,
+            retain_as_published: true,
+            retain_handling: RetainHandling::SendIfNewSubscription,
+        };
+        let record = SessionRecord {
+            client_id: string("keeper"),
+            version: ProtocolVersion::V5,
+            expiry_interval: 3600,
+            subscriptions: vec![SubscriptionRecord {
+                filter: string("a/+"),
+                options,
+                id: Some(SubscriptionId::new(7).unwrap()),
+            }],
+            awaiting_release: vec![PacketId::new(3).unwrap(), PacketId::new(5).unwrap()],
+            online: true,
+            will: Some(WillRecord { will, username: Some(string("alice")) }),
+        };
+        let flight = FlightRecord { packet_id: PacketId::new(4).unwrap(), stage: FlightStage::PubComp, order: 2 };
+        let client_id = string("keeper");
+        let ops = [
+            StoreOp::PutSession(record.clone()),
+            StoreOp::PutMessage {
+                client_id: client_id.clone(),
+                entry: 1,
+                message: message("a/1", QoS::ExactlyOnce, false),
+            },
+            StoreOp::PutFlight { client_id: client_id.clone(), entry: 1, flight },
+            StoreOp::PutMessage {
+                client_id: client_id.clone(),
+                entry: 2,
+                message: message("a/2", QoS::AtLeastOnce, false),
+            },
+            StoreOp::PutMessage {
+                client_id: client_id.clone(),
+                entry: 3,
+                message: message("a/3", QoS::AtLeastOnce, false),
+            },
+            StoreOp::DeleteMessage { client_id, entry: 3 },
+            StoreOp::PutRetained(message("r", QoS::AtLeastOnce, true)),
+        ];
+        let numbered: Vec<(u64, StoreOp)> = (1..).zip(ops).collect();
+        Store::open(&path, SyncPolicy::Always).unwrap().apply(&numbered).unwrap();
+
+        let recovered = Store::open(&path, SyncPolicy::Never).unwrap().take_recovered();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let [session] = &recovered.sessions[..] else { panic!("{recovered:?}") };
+        assert_eq!(session.record, record);
+        let messages: Vec<_> =
+            session.messages.iter().map(|(entry, message, flight, _)| (*entry, message.clone(), *flight)).collect();
+        assert_eq!(
+            messages,
+            [
+                (1, message("a/1", QoS::ExactlyOnce, false), Some(flight)),
+                (2, message("a/2", QoS::AtLeastOnce, false), None)
+            ]
+        );
+        let retained: Vec<_> = recovered.retained.iter().map(|(message, _)| message.clone()).collect();
+        assert_eq!(retained, [message("r", QoS::AtLeastOnce, true)]);
+    }
 }
