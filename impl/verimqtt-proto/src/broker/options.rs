@@ -85,7 +85,10 @@ pub struct BrokerOptions {
     /// Distinct topics holding a retained message. When full, a retained PUBLISH on a new
     /// topic is delivered as usual but not stored (reported as
     /// [`Event::RetainedDropped`](super::Event::RetainedDropped)); replacing or deleting the
-    /// message of a topic already stored always works.
+    /// message of a topic already stored always works. The broker's own messages
+    /// ([`Broker::publish_own`](super::Broker::publish_own), the `$SYS` topics) are not
+    /// counted: a store full of clients' messages does not stop the broker telling about
+    /// itself.
     pub max_retained_messages: usize,
     /// Subscriptions one session may hold. A SUBSCRIBE past it gets the failure code for that
     /// filter (MQTT 5: 0x97 Quota exceeded; 3.1.1: 0x80).

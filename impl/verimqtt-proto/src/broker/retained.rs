@@ -17,6 +17,11 @@ impl NodeValue for Retained {
     }
 }
 
+/// Whether a message is the broker's own (see `Broker::publish_own`): no client published it.
+fn is_own(message: &Message) -> bool {
+    message.publisher.is_none()
+}
+
 /// The store is full: the message was not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoreFull;
@@ -24,7 +29,11 @@ pub(crate) struct StoreFull;
 #[derive(Debug)]
 pub(crate) struct RetainedStore {
     tree: LevelTree<Retained>,
+    /// Messages of clients, which the capacity bounds.
     count: usize,
+    /// Messages of the broker's own (`$SYS`), which it does not: a store full of clients'
+    /// messages must not stop the broker telling about itself.
+    own: usize,
     capacity: usize,
 }
 
@@ -38,37 +47,44 @@ impl Default for RetainedStore {
 
 impl RetainedStore {
     pub(crate) fn new(capacity: usize) -> Self {
-        RetainedStore { tree: LevelTree::default(), count: 0, capacity }
+        RetainedStore { tree: LevelTree::default(), count: 0, own: 0, capacity }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.count
+        self.count + self.own
     }
 
     /// Makes `message` the one retained for its topic, replacing any before it
-    /// ([MQTT-3.3.1-5]). A new topic past the capacity is refused.
+    /// ([MQTT-3.3.1-5]). A new topic of a client's past the capacity is refused; the broker's
+    /// own messages (no publisher) are not counted against it.
     pub(crate) fn store(&mut self, message: Arc<Message>) -> Result<(), StoreFull> {
-        let existing = self.tree.find(message.topic.split('/'));
-        let is_new = existing.is_none_or(|node| self.tree.value(node).is_empty());
-        if is_new && self.count >= self.capacity {
+        let node = self.tree.find(message.topic.split('/'));
+        let previous = node.and_then(|node| self.tree.value(node).0.as_ref().map(|previous| is_own(previous)));
+        if previous.is_none() && !is_own(&message) && self.count >= self.capacity {
             return Err(StoreFull);
         }
-        let node = match existing {
+        let node = match node {
             Some(node) => node,
             None => self.tree.find_or_insert(message.topic.split('/')),
         };
-        if is_new {
-            self.count += 1;
+        if let Some(own) = previous {
+            *self.counter(own) -= 1;
         }
+        *self.counter(is_own(&message)) += 1;
         self.tree.value_mut(node).0 = Some(message);
         Ok(())
     }
 
     /// Forgets the message retained for `topic`, if any.
     pub(crate) fn remove(&mut self, topic: &str) {
-        if self.tree.update(topic.split('/'), |retained| retained.0.take()).flatten().is_some() {
-            self.count -= 1;
+        if let Some(removed) = self.tree.update(topic.split('/'), |retained| retained.0.take()).flatten() {
+            *self.counter(is_own(&removed)) -= 1;
         }
+    }
+
+    /// The count a message is in: the broker's own, or the clients'.
+    fn counter(&mut self, own: bool) -> &mut usize {
+        if own { &mut self.own } else { &mut self.count }
     }
 
     /// Calls `visit` with each retained message whose topic matches `filter`, until it

@@ -484,9 +484,10 @@ impl<P: Policy> Broker<P> {
         self.outbox.store.removed(session, &state.client_id, entry);
     }
 
-    /// The retained message of a topic changed.
+    /// The retained message of a topic changed. The broker's own messages (`$SYS`) are not
+    /// kept: it publishes them afresh when it starts.
     pub(super) fn store_retained(&mut self, message: &Message, stored: bool) {
-        if !self.options.persistence {
+        if !self.options.persistence || message.publisher.is_none() {
             return;
         }
         let op = if stored {

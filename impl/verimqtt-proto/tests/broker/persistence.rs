@@ -249,3 +249,11 @@ fn a_will_waiting_out_its_delay_is_published_when_the_delay_ends_after_a_restart
     sync(&mut restarted, &mut store);
     assert_eq!(restarted.recv_publishes(watcher).len(), 1, "the will, once its delay is over");
 }
+
+#[test]
+fn the_brokers_own_messages_are_not_stored() {
+    let mut harness = Harness::with_options(options());
+    let now = harness.now;
+    harness.broker.publish_own(now, crate::harness::string("$SYS/uptime"), bytes::Bytes::from_static(b"1"));
+    assert_eq!(harness.broker.poll_store(), None, "published afresh at every start");
+}

@@ -212,6 +212,22 @@ fn a_full_retained_store_refuses_new_topics_and_says_so() {
 }
 
 #[test]
+fn the_brokers_own_messages_are_not_counted_against_the_retained_limit() {
+    let options = BrokerOptions { max_retained_messages: 1, ..BrokerOptions::default() };
+    let mut harness = Harness::with_options(options);
+    let now = harness.now;
+    for (topic, value) in [("$SYS/uptime", "1"), ("$SYS/clients", "2"), ("$SYS/uptime", "3")] {
+        harness.broker.publish_own(now, string(topic), bytes::Bytes::from_static(value.as_bytes()));
+    }
+    let publisher = harness.connect("pub", V311);
+    harness.send(publisher, retained("a", QoS::AtMostOnce, 0, "client's"));
+    harness.send(publisher, retained("b", QoS::AtMostOnce, 0, "one too many"));
+    assert_eq!(harness.broker.stats().retained_messages, 3, "two of the broker's, one of a client's");
+    assert_eq!(payloads(&late_subscriber(&mut harness, "sys", "$SYS/#", QoS::AtMostOnce)), [b"2", b"3"]);
+    assert_eq!(payloads(&late_subscriber(&mut harness, "late", "#", QoS::AtMostOnce)), [b"client's"]);
+}
+
+#[test]
 fn an_expired_retained_message_is_not_sent() {
     // [MQTT-3.3.2-5]
     let mut harness = Harness::new();
