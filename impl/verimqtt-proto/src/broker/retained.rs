@@ -159,10 +159,17 @@ mod tests {
     use bytes::Bytes;
     use std::time::Duration;
 
-    fn message(topic: &str) -> Arc<Message> {
+    /// A client's retained message, or the broker's own.
+    fn published_by(topic: &str, publisher: Option<&str>) -> Arc<Message> {
         let topic = MqttString::try_from(topic).unwrap();
+        let publisher = publisher.map(|name| MqttString::try_from(name).unwrap());
         let now = Instant::now();
-        Arc::new(Message::new(topic, Bytes::from_static(b"x"), QoS::AtMostOnce, true, Properties::default(), None, now))
+        let payload = Bytes::from_static(b"x");
+        Arc::new(Message::new(topic, payload, QoS::AtMostOnce, true, Properties::default(), publisher, now))
+    }
+
+    fn message(topic: &str) -> Arc<Message> {
+        published_by(topic, Some("client"))
     }
 
     /// The topics of the first `limit` messages `filter` finds at `now`.
@@ -216,6 +223,10 @@ mod tests {
         assert_eq!(store.store(message("b")), Err(StoreFull));
         assert_eq!(store.store(message("a")), Ok(()));
         assert_eq!(topics(&mut store, "#"), ["a"]);
+        assert_eq!(store.store(published_by("$SYS/uptime", None)), Ok(()), "the broker's own are not counted");
+        assert_eq!(store.len(), 2);
+        store.remove("$SYS/uptime");
+        assert_eq!(store.store(message("b")), Err(StoreFull));
     }
 
     #[test]
