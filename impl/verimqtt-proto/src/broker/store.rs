@@ -241,6 +241,12 @@ impl StoreLog {
         }
     }
 
+    /// A delivery entered a stored session's queue.
+    fn put_message(&mut self, client_id: &MqttString, delivery: &Delivery, now: Option<Instant>) {
+        let message = record_of(delivery, now);
+        self.push(StoreOp::PutMessage { client_id: client_id.clone(), entry: delivery.entry, message });
+    }
+
     /// A delivery left a stored session.
     pub(super) fn removed(&mut self, session: SessionId, client_id: &MqttString, entry: u64) {
         if entry != NOT_STORED && self.stored.contains(&session) {
@@ -424,24 +430,15 @@ impl<P: Policy> Broker<P> {
     /// A session that became persistent: what it holds goes to the store as if it had just
     /// arrived.
     fn store_everything_held(&mut self, session: SessionId) {
-        let Some(state) = self.sessions.get(&session) else { return };
-        let client_id = state.client_id.clone();
+        let Broker { sessions, outbox, now, .. } = self;
+        let Some(state) = sessions.get(&session) else { return };
         let (flights, queued) = state.outbound.held();
-        let mut ops = Vec::new();
         for (packet_id, awaiting, delivery) in flights {
-            let message = record_of(delivery, self.now);
-            ops.push(StoreOp::PutMessage { client_id: client_id.clone(), entry: delivery.entry, message });
-            self.outbox.store.next_order += 1;
-            let flight =
-                FlightRecord { packet_id, stage: awaiting_stage(awaiting), order: self.outbox.store.next_order };
-            ops.push(StoreOp::PutFlight { client_id: client_id.clone(), entry: delivery.entry, flight });
+            outbox.store.put_message(&state.client_id, delivery, *now);
+            outbox.store.flight(session, &state.client_id, delivery.entry, packet_id, awaiting);
         }
         for delivery in queued.filter(|delivery| delivery.entry != NOT_STORED) {
-            let message = record_of(delivery, self.now);
-            ops.push(StoreOp::PutMessage { client_id: client_id.clone(), entry: delivery.entry, message });
-        }
-        for op in ops {
-            self.outbox.store.push(op);
+            outbox.store.put_message(&state.client_id, delivery, *now);
         }
     }
 
@@ -464,12 +461,7 @@ impl<P: Policy> Broker<P> {
             return;
         }
         let Some(state) = self.sessions.get(&session) else { return };
-        let message = record_of(delivery, self.now);
-        self.outbox.store.push(StoreOp::PutMessage {
-            client_id: state.client_id.clone(),
-            entry: delivery.entry,
-            message,
-        });
+        self.outbox.store.put_message(&state.client_id, delivery, self.now);
     }
 
     /// A delivery's flight started or took a step.
@@ -491,14 +483,7 @@ impl<P: Policy> Broker<P> {
             return;
         }
         let op = if stored {
-            let delivery = Delivery {
-                message: Arc::new(message.clone()),
-                qos: message.qos,
-                retain: true,
-                subscription_ids: Vec::new(),
-                entry: NOT_STORED,
-            };
-            StoreOp::PutRetained(record_of(&delivery, self.now))
+            StoreOp::PutRetained(message_record(message, message.qos, true, Vec::new(), self.now))
         } else {
             StoreOp::DeleteRetained { topic: message.topic.clone() }
         };
@@ -524,17 +509,30 @@ fn stage_awaiting(stage: FlightStage) -> Awaiting {
 
 /// A session's copy of a message as a record, its expiry as it stands at `now`.
 fn record_of(delivery: &Delivery, now: Option<Instant>) -> MessageRecord {
-    let message = &delivery.message;
+    let ids = delivery.subscription_ids.clone();
+    message_record(&delivery.message, delivery.qos, delivery.retain, ids, now)
+}
+
+/// A message as a record, delivered at `qos` with `retain`, its expiry as it stands at `now`.
+/// The topic and payload are shared with the message, not copied: the record lives only
+/// until the owner has written it, one commit.
+fn message_record(
+    message: &Message,
+    qos: QoS,
+    retain: bool,
+    subscription_ids: Vec<SubscriptionId>,
+    now: Option<Instant>,
+) -> MessageRecord {
     let mut properties = message.properties.clone();
     properties.message_expiry_interval = now.and_then(|now| message.expiry.remaining(now).ok().flatten());
     MessageRecord {
-        topic: message.topic.detached(),
-        payload: Bytes::copy_from_slice(&message.payload),
-        qos: delivery.qos,
-        retain: delivery.retain,
+        topic: message.topic.clone(),
+        payload: message.payload.clone(),
+        qos,
+        retain,
         properties,
         publisher: message.publisher.clone(),
-        subscription_ids: delivery.subscription_ids.clone(),
+        subscription_ids,
     }
 }
 
