@@ -109,18 +109,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs `pub` or `sub`; an error is one line on stderr and a failure exit code.
-fn run_client(command: &str, run: impl Future<Output = Result<(), String>>) -> ExitCode {
+/// Runs `pub` or `sub`; a failure is one line on stderr (none with --quiet) and
+/// mosquitto's exit code for it.
+fn run_client(command: &str, run: impl Future<Output = Result<(), pubsub::Failure>>) -> ExitCode {
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|error| format!("cannot start the async runtime: {error}"))
+        .map_err(|error| pubsub::Failure::from(format!("cannot start the async runtime: {error}")))
         .and_then(|runtime| runtime.block_on(run));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("verimqtt {command}: {error}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            if let Some(message) = failure.message {
+                eprintln!("verimqtt {command}: {message}");
+            }
+            ExitCode::from(failure.exit_code)
         }
     }
 }

@@ -8,8 +8,10 @@ use clap::{ArgAction, Args, ValueEnum};
 use verimqtt::client::ClientOptions;
 use verimqtt::codec::{Binary, MqttString, Properties, ProtocolVersion, QoS, Will};
 use verimqtt::runtime::client::{
-    AsyncClient, AsyncClientOptions, BrokerUrl, INSECURE_WARNING, Reconnect, Scheme, TlsSettings,
+    AsyncClient, AsyncClientOptions, BrokerUrl, ConnectError, INSECURE_WARNING, Reconnect, Scheme, TlsSettings,
 };
+
+use super::Failure;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Version {
@@ -34,6 +36,10 @@ pub struct ConnectionArgs {
     /// Client identifier (default verimqtt-pub-PID or verimqtt-sub-PID).
     #[arg(short = 'i', long = "id")]
     id: Option<String>,
+    /// Client identifier made of this prefix and the process id (for brokers that accept only
+    /// some prefixes).
+    #[arg(short = 'I', long = "id-prefix", conflicts_with = "id")]
+    id_prefix: Option<String>,
     /// Keep alive in seconds; 0 turns it off.
     #[arg(short = 'k', long = "keepalive", default_value_t = 60)]
     keep_alive: u16,
@@ -50,6 +56,13 @@ pub struct ConnectionArgs {
     /// expires); needs -i to find it again.
     #[arg(short = 'c', long = "disable-clean-session", requires = "id")]
     persistent: bool,
+    /// MQTT 5 Session Expiry Interval in seconds: -1 (or ∞) for a session that never expires.
+    /// Default: never with -c, 0 without.
+    #[arg(short = 'x', long = "session-expiry-interval", allow_hyphen_values = true, value_parser = parse_expiry)]
+    session_expiry: Option<u32>,
+    /// Print no error messages.
+    #[arg(long = "quiet")]
+    pub quiet: bool,
     /// Topic of the will message the broker publishes if the client vanishes.
     #[arg(long = "will-topic", requires = "will_payload")]
     will_topic: Option<String>,
@@ -81,6 +94,14 @@ pub fn parse_qos(text: &str) -> Result<u8, String> {
     }
 }
 
+/// A session expiry flag: seconds, or -1, 4294967295 or ∞ for never.
+fn parse_expiry(text: &str) -> Result<u32, String> {
+    match text {
+        "-1" | "∞" => Ok(u32::MAX),
+        _ => text.parse().map_err(|_| format!("{text:?} is not a session expiry interval: seconds, or -1 for never")),
+    }
+}
+
 /// The QoS a flag checked by [`parse_qos`] names.
 pub fn qos(value: u8) -> QoS {
     QoS::from_u8(value).unwrap_or_default()
@@ -89,7 +110,7 @@ pub fn qos(value: u8) -> QoS {
 impl ConnectionArgs {
     /// Connects to `url` as the flags say; `command` ("pub" or "sub") makes the default
     /// client identifier.
-    pub async fn connect(&self, command: &str, url: BrokerUrl, reconnect: Reconnect) -> Result<AsyncClient, String> {
+    pub async fn connect(&self, command: &str, url: BrokerUrl, reconnect: Reconnect) -> Result<AsyncClient, Failure> {
         if self.debug {
             tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::DEBUG)
@@ -101,12 +122,16 @@ impl ConnectionArgs {
             Version::V311 => ProtocolVersion::V311,
             Version::V5 => ProtocolVersion::V5,
         };
-        let id = self.id.clone().unwrap_or_else(|| format!("verimqtt-{command}-{}", std::process::id()));
+        let prefix = self.id_prefix.clone().unwrap_or_else(|| format!("verimqtt-{command}-"));
+        let id = self.id.clone().unwrap_or_else(|| format!("{prefix}{}", std::process::id()));
         let mut client = ClientOptions::new(version, string("client id", &id)?);
         client.keep_alive = self.keep_alive;
         client.clean_start = !self.persistent;
-        if self.persistent && version.is_v5() {
-            client.session_expiry_interval = u32::MAX;
+        if version.is_v5() {
+            let default = if self.persistent { u32::MAX } else { 0 };
+            client.session_expiry_interval = self.session_expiry.unwrap_or(default);
+        } else if self.session_expiry.is_some() {
+            return Err("-x needs MQTT 5 (-V mqttv5)".into());
         }
         client.username = self.username.as_deref().map(|username| string("username", username)).transpose()?;
         client.password = self.password.as_deref().map(|password| binary("password", password)).transpose()?;
@@ -126,9 +151,12 @@ impl ConnectionArgs {
             if self.tls.insecure {
                 eprintln!("verimqtt {command}: {INSECURE_WARNING}");
             }
-            options.tls = Some(self.tls.client_config().map_err(|error| error.to_string())?);
+            options.tls = Some(self.tls.client_config().map_err(|error| Failure::from(error.to_string()))?);
         }
-        AsyncClient::connect_to(url, options).await.map_err(|error| error.to_string())
+        AsyncClient::connect_to(url, options).await.map_err(|error| match error {
+            ConnectError::Refused(code) => Failure::refused(code, version),
+            error => Failure::from(error.to_string()),
+        })
     }
 
     /// The broker's URL, from -L or from -h, -p and --cafile, and the topic a -L URL names.

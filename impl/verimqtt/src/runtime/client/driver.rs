@@ -55,10 +55,18 @@ pub(crate) enum Command {
         subscriptions: Vec<codec::Subscription>,
         properties: Properties,
         messages: mpsc::Sender<Message>,
+        /// Whether a SUBACK granting only some filters makes a subscription of those.
+        partial: bool,
         done: Reply<(u64, Vec<ReasonCode>)>,
     },
+    /// A dropped subscription: its filters no other one uses are unsubscribed.
     Unsubscribe {
         id: u64,
+    },
+    /// Unsubscribes from filters, answered with the UNSUBACK's reason codes.
+    UnsubscribeFilters {
+        filters: Vec<MqttString>,
+        done: Reply<Vec<ReasonCode>>,
     },
     Disconnect {
         done: oneshot::Sender<()>,
@@ -70,6 +78,7 @@ pub(crate) enum Command {
 struct PendingSubscribe {
     subscriptions: Vec<codec::Subscription>,
     messages: mpsc::Sender<Message>,
+    partial: bool,
     done: Reply<(u64, Vec<ReasonCode>)>,
 }
 
@@ -150,6 +159,8 @@ pub(crate) struct Driver {
     ready: Option<oneshot::Sender<Result<(), ConnectError>>>,
     publishes: HashMap<PublishTicket, Reply<()>>,
     subscribes: HashMap<PacketId, PendingSubscribe>,
+    /// UNSUBSCRIBEs of [`Command::UnsubscribeFilters`] waiting for their UNSUBACK.
+    unsubscribes: HashMap<PacketId, Reply<Vec<ReasonCode>>>,
     routes: Routes,
     next_route: u64,
     blocked: Option<Blocked>,
@@ -185,6 +196,7 @@ impl Driver {
             ready: Some(ready),
             publishes: HashMap::new(),
             subscribes: HashMap::new(),
+            unsubscribes: HashMap::new(),
             routes,
             next_route: 0,
             blocked: None,
@@ -360,12 +372,12 @@ impl Driver {
                     }
                 }
             }
-            Command::Subscribe { subscriptions, properties, messages, done } => {
+            Command::Subscribe { subscriptions, properties, messages, partial, done } => {
                 let accepted =
                     self.usable().and_then(|()| Ok(self.client.subscribe(now, subscriptions.clone(), properties)?));
                 match accepted {
                     Ok(packet_id) => {
-                        self.subscribes.insert(packet_id, PendingSubscribe { subscriptions, messages, done });
+                        self.subscribes.insert(packet_id, PendingSubscribe { subscriptions, messages, partial, done });
                     }
                     Err(error) => {
                         let _ = done.send(Err(error));
@@ -373,6 +385,18 @@ impl Driver {
                 }
             }
             Command::Unsubscribe { id } => self.remove_route(id),
+            Command::UnsubscribeFilters { filters, done } => {
+                let accepted =
+                    self.usable().and_then(|()| Ok(self.client.unsubscribe(now, filters, Properties::default())?));
+                match accepted {
+                    Ok(packet_id) => {
+                        self.unsubscribes.insert(packet_id, done);
+                    }
+                    Err(error) => {
+                        let _ = done.send(Err(error));
+                    }
+                }
+            }
             Command::Disconnect { done } => {
                 self.disconnect_waiters.push(done);
                 self.shut_down();
@@ -419,7 +443,13 @@ impl Driver {
             Event::PubAck { ticket, ack } | Event::PubComp { ticket, ack } => self.settle(ticket, ack.reason_code),
             // A failure ends a QoS 2 exchange at PUBREC [MQTT-4.3.3-4].
             Event::PubRec { ticket, ack } if ack.reason_code.is_failure() => self.settle(ticket, ack.reason_code),
-            Event::PubRec { .. } | Event::UnsubAck(_) | Event::Auth(_) => {}
+            Event::PubRec { .. } | Event::Auth(_) => {}
+            Event::UnsubAck(unsuback) => {
+                // An UNSUBACK of a dropped subscription has no one waiting.
+                if let Some(done) = self.unsubscribes.remove(&unsuback.packet_id) {
+                    let _ = done.send(Ok(unsuback.reason_codes));
+                }
+            }
             Event::SubAck(suback) => self.on_suback(suback),
             Event::Dropped { reason, requests } => {
                 for request in requests {
@@ -435,7 +465,11 @@ impl Driver {
                                 let _ = pending.done.send(Err(error));
                             }
                         }
-                        DroppedRequest::Unsubscribe(_) => {}
+                        DroppedRequest::Unsubscribe(unsubscribe) => {
+                            if let Some(done) = self.unsubscribes.remove(&unsubscribe.packet_id) {
+                                let _ = done.send(Err(error));
+                            }
+                        }
                     }
                 }
             }
@@ -478,17 +512,24 @@ impl Driver {
     fn on_suback(&mut self, suback: SubAck) {
         // A SUBACK of a resubscription after a reconnection has no one waiting.
         let Some(pending) = self.subscribes.remove(&suback.packet_id) else { return };
-        if let Some(&refused) = suback.reason_codes.iter().find(|code| code.is_failure()) {
-            let granted = pending.subscriptions.into_iter().zip(&suback.reason_codes);
-            let granted = granted.filter(|(_, code)| !code.is_failure()).map(|(subscription, _)| subscription.filter);
-            let unused = self.routes.unused(granted);
+        let all_granted = suback.reason_codes.iter().all(|code| !code.is_failure());
+        let granted: Vec<codec::Subscription> = pending
+            .subscriptions
+            .into_iter()
+            .zip(&suback.reason_codes)
+            .filter(|(_, code)| !code.is_failure())
+            .map(|(subscription, _)| subscription)
+            .collect();
+        if !all_granted && (!pending.partial || granted.is_empty()) {
+            let unused = self.routes.unused(granted.into_iter().map(|subscription| subscription.filter));
             self.unsubscribe(unused);
+            let refused = suback.reason_codes.iter().copied().find(|code| code.is_failure()).unwrap_or_default();
             let _ = pending.done.send(Err(ClientError::Rejected(refused)));
             return;
         }
         let id = self.next_route;
         self.next_route += 1;
-        self.routes.insert(id, pending.subscriptions, pending.messages);
+        self.routes.insert(id, granted, pending.messages);
         if pending.done.send(Ok((id, suback.reason_codes))).is_err() {
             // The caller stopped waiting: nobody will read this subscription.
             self.remove_route(id);
@@ -600,6 +641,9 @@ impl Driver {
         }
         for (_, pending) in self.subscribes.drain() {
             let _ = pending.done.send(Err(error.clone()));
+        }
+        for (_, done) in self.unsubscribes.drain() {
+            let _ = done.send(Err(error.clone()));
         }
         self.routes.clear();
         self.reconnect_at = None;

@@ -59,7 +59,7 @@ pub use transport::{Transport, open as open_transport};
 pub use url::{BrokerUrl, Scheme, UrlError};
 
 use crate::client::Client;
-use crate::codec::{self, Binary, MqttString, Properties, ProtocolVersion, QoS, SubscriptionOptions};
+use crate::codec::{self, Binary, MqttString, Properties, ProtocolVersion, QoS, ReasonCode, SubscriptionOptions};
 use driver::{Command, Dialer, Driver};
 
 /// A handle on a connected client; clones share the connection. The client ends when
@@ -145,11 +145,44 @@ impl AsyncClient {
     /// One subscription for several filters: each message matching any of them comes once.
     /// The SUBACK must grant every one.
     pub async fn subscribe_many(&self, subscriptions: Vec<codec::Subscription>) -> Result<Subscription, ClientError> {
+        self.subscribe_filters(subscriptions, false).await
+    }
+
+    /// [`subscribe_many`](AsyncClient::subscribe_many) that keeps the filters the broker
+    /// grants when it refuses others: [`Subscription::granted`] tells which (a failure code
+    /// for each refused filter). Fails only when every filter is refused.
+    pub async fn subscribe_granted(
+        &self,
+        subscriptions: Vec<codec::Subscription>,
+    ) -> Result<Subscription, ClientError> {
+        self.subscribe_filters(subscriptions, true).await
+    }
+
+    async fn subscribe_filters(
+        &self,
+        subscriptions: Vec<codec::Subscription>,
+        partial: bool,
+    ) -> Result<Subscription, ClientError> {
         let (messages, receiver) = mpsc::channel(self.subscription_capacity);
         let properties = Properties::default();
         let (id, granted) =
-            self.request(|done| Command::Subscribe { subscriptions, properties, messages, done }).await?;
+            self.request(|done| Command::Subscribe { subscriptions, properties, messages, partial, done }).await?;
         Ok(Subscription::new(id, granted, receiver, self.commands.clone()))
+    }
+
+    /// Unsubscribes from `filters`, whichever subscription made them (one of this client's,
+    /// or one its persistent session kept from an earlier connection), and waits for the
+    /// UNSUBACK: its reason codes, one per filter (MQTT 5; 3.1.1's UNSUBACK has none, so
+    /// each is Success). A [`Subscription`] using one of them stays open and gets nothing
+    /// more on it.
+    pub async fn unsubscribe(&self, filters: &[&str]) -> Result<Vec<ReasonCode>, ClientError> {
+        let filters = filters
+            .iter()
+            .map(|filter| MqttString::try_from(*filter).map_err(ClientError::InvalidTopic))
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = filters.len();
+        let codes = self.request(|done| Command::UnsubscribeFilters { filters, done }).await?;
+        Ok(if codes.is_empty() { vec![ReasonCode::Success; count] } else { codes })
     }
 
     /// Sends DISCONNECT, closes the connection and ends the client: what is still waiting

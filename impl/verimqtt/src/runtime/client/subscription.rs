@@ -19,7 +19,9 @@ use tokio::sync::mpsc;
 
 use super::driver::Command;
 use crate::codec::matching::matches;
-use crate::codec::{self, MqttString, Properties, ProtocolVersion, Publish, QoS, ReasonCode, shared_subscription};
+use crate::codec::{
+    self, MqttString, PacketId, Properties, ProtocolVersion, Publish, QoS, ReasonCode, shared_subscription,
+};
 
 /// A message from the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,12 +36,15 @@ pub struct Message {
     pub retain: bool,
     /// MQTT 5 properties (user properties, content type, response topic...).
     pub properties: Properties,
+    /// The packet identifier it came with (QoS 1 and 2 only), as tools such as
+    /// mosquitto_sub print it.
+    pub packet_id: Option<PacketId>,
 }
 
 impl From<Publish> for Message {
     fn from(publish: Publish) -> Self {
-        let Publish { qos, retain, topic, properties, payload, .. } = publish;
-        Message { topic, payload, qos, retain, properties }
+        let Publish { qos, retain, topic, properties, payload, packet_id, .. } = publish;
+        Message { topic, payload, qos, retain, properties, packet_id }
     }
 }
 
