@@ -268,3 +268,20 @@ fn pub_repeats_a_message_with_a_delay() {
     assert_eq!(lines, ["again"; 3]);
     assert!(subscriber.exit_status().success());
 }
+
+#[test]
+fn id_prefix_makes_a_client_id_a_broker_limiting_prefixes_accepts() {
+    let Some(broker) = tool("mosquitto") else { return };
+    let dir = TempDir::new();
+    let port = free_port();
+    let config = dir.path().join("mosquitto.conf");
+    let settings =
+        format!("log_dest stderr\nallow_anonymous true\nclientid_prefixes dev-\nlistener {port} 127.0.0.1\n");
+    std::fs::write(&config, settings).unwrap();
+    let _mosquitto = Mosquitto::start(&broker, &config);
+    let addr: SocketAddr = (Ipv4Addr::LOCALHOST, port).into();
+    let (code, _, stderr) = sub(&at(addr, &["-I", "dev-", "-t", "t", "-E"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = sub(&at(addr, &["-t", "t", "-E"]));
+    assert_eq!(code, Some(5), "mosquitto refuses the default id, without the prefix, as not authorised: {stderr}");
+}
