@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, ValueEnum};
 use verimqtt::client::ClientOptions;
-use verimqtt::codec::{Binary, MqttString, Properties, ProtocolVersion, QoS, Will};
+use verimqtt::codec::{Binary, MqttString, ProtocolVersion, QoS, Will};
 use verimqtt::runtime::client::{
     AsyncClient, AsyncClientOptions, BrokerUrl, ConnectError, INSECURE_WARNING, Reconnect, Scheme, TlsSettings,
 };
 
 use super::Failure;
+use super::properties::PropertyFlags;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Version {
@@ -60,6 +61,11 @@ pub struct ConnectionArgs {
     /// Default: never with -c, 0 without.
     #[arg(short = 'x', long = "session-expiry-interval", allow_hyphen_values = true, value_parser = parse_expiry)]
     session_expiry: Option<u32>,
+    /// An MQTT 5 property: -D COMMAND IDENTIFIER VALUE, as mosquitto's tools take it (commands
+    /// connect, will, and publish for pub; a user-property takes a name and a value); repeat
+    /// for several.
+    #[arg(short = 'D', long = "property", num_args = 3..=4, action = ArgAction::Append, value_names = ["COMMAND", "IDENTIFIER", "VALUE"])]
+    properties: Vec<String>,
     /// Print no error messages.
     #[arg(long = "quiet")]
     pub quiet: bool,
@@ -78,7 +84,8 @@ pub struct ConnectionArgs {
     /// TLS: --cafile alone makes -h and -p name a TLS broker (as in mosquitto's clients).
     #[command(flatten)]
     tls: TlsSettings,
-    /// Print what the client does (connections, reconnections) on stderr.
+    /// Print what the client does on stderr: every packet sent and received, connections,
+    /// reconnections, timers.
     #[arg(short = 'd', long = "debug")]
     debug: bool,
     /// Print help (-h is the host, as in mosquitto's clients).
@@ -110,7 +117,17 @@ pub fn qos(value: u8) -> QoS {
 impl ConnectionArgs {
     /// Connects to `url` as the flags say; `command` ("pub" or "sub") makes the default
     /// client identifier.
+    /// The -D flags, checked; PUBLISH properties only for `pub`.
+    pub fn property_flags(&self, command: &str) -> Result<PropertyFlags, Failure> {
+        let flags = PropertyFlags::parse(&self.properties, command == "pub")?;
+        if !flags.is_empty() && matches!(self.version, Version::V311) {
+            return Err("-D sets MQTT 5 properties: add -V mqttv5".into());
+        }
+        Ok(flags)
+    }
+
     pub async fn connect(&self, command: &str, url: BrokerUrl, reconnect: Reconnect) -> Result<AsyncClient, Failure> {
+        let properties = self.property_flags(command)?;
         if self.debug {
             tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::DEBUG)
@@ -141,12 +158,14 @@ impl ConnectionArgs {
                 payload: binary("will payload", payload)?,
                 qos: qos(self.will_qos),
                 retain: self.will_retain,
-                properties: Properties::default(),
+                properties: properties.will.clone(),
             });
         }
+        properties.apply_to_connect(&mut client);
         let mut options = AsyncClientOptions::new(client);
         options.reconnect = reconnect;
         options.connect_timeout = Duration::from_secs(10);
+        options.log_packets = self.debug;
         if url.scheme.is_tls() {
             if self.tls.insecure {
                 eprintln!("verimqtt {command}: {INSECURE_WARNING}");

@@ -6,6 +6,7 @@ use verimqtt::codec::{ProtocolVersion, ReasonCode};
 pub mod connection;
 mod json;
 mod output;
+pub mod properties;
 pub mod publish;
 pub mod subscribe;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::Args;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use verimqtt::codec::Properties;
 use verimqtt::runtime::client::{AsyncClient, Reconnect};
 
 use super::Failure;
@@ -87,12 +88,13 @@ async fn publish_as_asked(args: PubArgs) -> Result<(), Failure> {
     };
     let (url, url_topic) = args.connection.url()?;
     let topic = args.topic.clone().or(url_topic).ok_or("no topic: give -t TOPIC (or a -L URL with a path)")?;
+    let properties = args.connection.property_flags("pub")?.publish;
     let retries = Reconnect { max_retries: Some(3), ..Reconnect::default() };
     let client = args.connection.connect("pub", url, retries).await?;
     let sending = async {
         match whole {
-            Some(payload) => publish_repeated(&client, &topic, payload, &args).await,
-            None if *lines => publish_lines(&client, &topic, &args).await,
+            Some(payload) => publish_repeated(&client, &topic, payload, &properties, &args).await,
+            None if *lines => publish_lines(&client, &topic, &properties, &args).await,
             None => Ok(()),
         }
     };
@@ -106,29 +108,49 @@ async fn publish_as_asked(args: PubArgs) -> Result<(), Failure> {
 }
 
 /// The message, --repeat times, --repeat-delay apart.
-async fn publish_repeated(client: &AsyncClient, topic: &str, payload: Bytes, args: &PubArgs) -> Result<(), String> {
+async fn publish_repeated(
+    client: &AsyncClient,
+    topic: &str,
+    payload: Bytes,
+    properties: &Properties,
+    args: &PubArgs,
+) -> Result<(), String> {
     for round in 0..args.repeat {
         if round > 0 {
             if let Some(delay) = args.repeat_delay {
                 tokio::time::sleep(delay).await;
             }
         }
-        publish(client, topic, payload.clone(), args).await?;
+        publish(client, topic, payload.clone(), properties, args).await?;
     }
     Ok(())
 }
 
-async fn publish(client: &AsyncClient, topic: &str, payload: Bytes, args: &PubArgs) -> Result<(), String> {
-    client.publish(topic, payload, qos(args.qos), args.retain).await.map_err(|error| format!("publish failed: {error}"))
+async fn publish(
+    client: &AsyncClient,
+    topic: &str,
+    payload: Bytes,
+    properties: &Properties,
+    args: &PubArgs,
+) -> Result<(), String> {
+    client
+        .publish_with_properties(topic, payload, qos(args.qos), args.retain, properties.clone())
+        .await
+        .map_err(|error| format!("publish failed: {error}"))
 }
 
 /// One message per line, without its line break, in order; blank lines are skipped, as
 /// mosquitto_pub skips them.
-async fn publish_lines(client: &AsyncClient, topic: &str, args: &PubArgs) -> Result<(), String> {
+async fn publish_lines(
+    client: &AsyncClient,
+    topic: &str,
+    properties: &Properties,
+    args: &PubArgs,
+) -> Result<(), String> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await.map_err(|error| format!("cannot read standard input: {error}"))? {
         if !line.is_empty() {
-            publish(client, topic, line.into(), args).await?;
+            publish(client, topic, line.into(), properties, args).await?;
         }
     }
     Ok(())

@@ -86,6 +86,7 @@ pub async fn run(args: SubArgs) -> Result<(), Failure> {
 async fn subscribe(args: &SubArgs) -> Result<(), Failure> {
     // What is wrong with the flags is said before connecting.
     let output = Output::new(args.format.as_deref(), args.verbose, !args.no_end_of_line, args.pretty)?;
+    args.connection.property_flags("sub")?;
     let (url, url_topic) = args.connection.url()?;
     let filters: Vec<String> = args.topics.iter().cloned().chain(url_topic).collect();
     if filters.is_empty() && args.unsubscribe.is_empty() {

@@ -285,3 +285,60 @@ fn id_prefix_makes_a_client_id_a_broker_limiting_prefixes_accepts() {
     let (code, _, stderr) = sub(&at(addr, &["-t", "t", "-E"]));
     assert_eq!(code, Some(5), "mosquitto refuses the default id, without the prefix, as not authorised: {stderr}");
 }
+
+#[test]
+fn properties_of_d_flags_reach_the_subscriber() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let addr = broker.addr();
+    publish(&at(addr, &["-t", "p/ready", "-m", "ready", "-r"]), b"");
+    let subscriber = Subscriber::start(&at(addr, &["-V", "mqttv5", "-t", "p/#", "-F", "%t %P|%C|%R|%D|%F", "-C", "2"]));
+    assert_eq!(subscriber.line(), "p/ready ||||", "subscribed; no properties, so nothing printed for them");
+    let properties = [
+        "-D",
+        "publish",
+        "user-property",
+        "a",
+        "b",
+        "-D",
+        "publish",
+        "content-type",
+        "text/plain",
+        "-D",
+        "publish",
+        "response-topic",
+        "p/reply",
+        "-D",
+        "publish",
+        "correlation-data",
+        "42",
+        "-D",
+        "publish",
+        "payload-format-indicator",
+        "1",
+        "-D",
+        "connect",
+        "user-property",
+        "who",
+        "me",
+    ];
+    publish(&at(addr, &[&["-V", "mqttv5", "-t", "p/x", "-m", "x"][..], &properties].concat()), b"");
+    assert_eq!(subscriber.line(), "p/x a:b|text/plain|p/reply|42|1");
+    let v311 =
+        failure(&[owned(&["pub"]), at(addr, &["-t", "p/x", "-m", "x", "-D", "publish", "content-type", "t"])].concat());
+    assert!(v311.contains("add -V mqttv5"), "{v311}");
+    let sub = failure(
+        &[owned(&["sub"]), at(addr, &["-V", "mqttv5", "-t", "p/x", "-D", "publish", "content-type", "t"])].concat(),
+    );
+    assert!(sub.contains("does not set properties of publish"), "{sub}");
+}
+
+#[test]
+fn debug_shows_every_packet_sent_and_received() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let (code, _, stderr) = sub(&at(broker.addr(), &["-d", "-q", "1", "-t", "d/x", "-E"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    for wanted in ["sent 1 CONNECT", "received 1 CONNACK", "sent 1 SUBSCRIBE", "received 1 SUBACK", "sent 1 DISCONNECT"]
+    {
+        assert!(stderr.contains(wanted), "{wanted}: {stderr}");
+    }
+}

@@ -62,6 +62,15 @@ use crate::client::Client;
 use crate::codec::{self, Binary, MqttString, Properties, ProtocolVersion, QoS, ReasonCode, SubscriptionOptions};
 use driver::{Command, Dialer, Driver};
 
+/// Logs what the client does, one line per event (`AsyncClientOptions::log_packets`).
+struct PacketLog;
+
+impl crate::trace::Observer for PacketLog {
+    fn observe(&mut self, _now: std::time::Instant, event: crate::trace::Event) {
+        tracing::debug!(target: "verimqtt::packets", "{}", crate::trace::describe(&event));
+    }
+}
+
 /// A handle on a connected client; clones share the connection. The client ends when
 /// [`disconnect`](AsyncClient::disconnect) is called, or when every handle and every
 /// subscription is dropped (it then disconnects as well).
@@ -81,8 +90,14 @@ impl AsyncClient {
 
     /// [`connect`](AsyncClient::connect) to a URL already parsed.
     pub async fn connect_to(url: BrokerUrl, options: AsyncClientOptions) -> Result<AsyncClient, ConnectError> {
-        let AsyncClientOptions { client: mut client_options, tls, reconnect, connect_timeout, subscription_capacity } =
-            options;
+        let AsyncClientOptions {
+            client: mut client_options,
+            tls,
+            reconnect,
+            connect_timeout,
+            subscription_capacity,
+            log_packets,
+        } = options;
         let subscription_capacity = subscription_capacity.max(1);
         if let Some(username) = &url.username {
             client_options.username = Some(MqttString::try_from(username.as_str()).map_err(ConnectError::Credentials)?);
@@ -97,7 +112,10 @@ impl AsyncClient {
             return Err(ConnectError::TlsNotConfigured(url.to_string()));
         }
         let version = client_options.protocol_version;
-        let client = Client::new(client_options)?;
+        let mut client = Client::new(client_options)?;
+        if log_packets {
+            client.set_observer(Some(Box::new(PacketLog)));
+        }
         let (commands, receiver) = mpsc::unbounded_channel();
         let (ready, connected) = oneshot::channel();
         let dialer = Dialer { url, tls, timeout: connect_timeout, reconnect };

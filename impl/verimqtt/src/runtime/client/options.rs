@@ -27,10 +27,14 @@ pub struct AsyncClientOptions {
     /// application slows the flow down instead of growing memory. Messages that arrive
     /// before any subscription wants them are kept, this many at most (the oldest given up).
     pub subscription_capacity: usize,
+    /// Log every packet sent and received, every connection opened and closed and every
+    /// timer that fires, at `DEBUG` level with the target `verimqtt::packets` (what
+    /// `verimqtt sub -d` prints). Off by default: each event costs a line built.
+    pub log_packets: bool,
 }
 
 impl AsyncClientOptions {
-    /// `client`'s options with the runtime's defaults: no TLS, reconnection from 100 ms doubling to 30 s forever, a 10 s connect timeout, 1024 messages per subscription.
+    /// `client`'s options with the runtime's defaults: no TLS, reconnection from 100 ms doubling to 30 s forever, a 10 s connect timeout, 1024 messages per subscription, no packet log.
     pub fn new(client: ClientOptions) -> Self {
         AsyncClientOptions {
             client,
@@ -38,6 +42,7 @@ impl AsyncClientOptions {
             reconnect: Reconnect::default(),
             connect_timeout: Duration::from_secs(10),
             subscription_capacity: 1024,
+            log_packets: false,
         }
     }
 }
