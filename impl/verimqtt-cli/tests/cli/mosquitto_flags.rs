@@ -31,6 +31,19 @@ fn without_timestamps(printed: Vec<u8>) -> String {
         .join("")
 }
 
+/// `-D publish` flags for every PUBLISH property mosquitto's tools set.
+fn publish_properties() -> Vec<&'static str> {
+    let properties: [(&'static str, &[&'static str]); 6] = [
+        ("user-property", &["a", "b"]),
+        ("content-type", &["text/plain"]),
+        ("response-topic", &["re/ply"]),
+        ("correlation-data", &["42"]),
+        ("message-expiry-interval", &["3600"]),
+        ("payload-format-indicator", &["1"]),
+    ];
+    properties.iter().flat_map(|(name, values)| [&["-D", "publish", name][..], values].concat()).collect()
+}
+
 #[test]
 fn sub_prints_what_mosquitto_sub_prints_for_every_format() {
     let (Some(broker), Some(mosquitto_sub), Some(_)) =
@@ -45,38 +58,7 @@ fn sub_prints_what_mosquitto_sub_prints_for_every_format() {
     let _mosquitto = Mosquitto::start(&broker, &config);
     let addr: SocketAddr = (Ipv4Addr::LOCALHOST, port).into();
     // Retained messages, so that each subscriber gets the same ones in the same order.
-    let properties = [
-        "-D",
-        "publish",
-        "user-property",
-        "a",
-        "b",
-        "-D",
-        "publish",
-        "user-property",
-        "c",
-        "d",
-        "-D",
-        "publish",
-        "content-type",
-        "text/plain",
-        "-D",
-        "publish",
-        "response-topic",
-        "re/ply",
-        "-D",
-        "publish",
-        "correlation-data",
-        "42",
-        "-D",
-        "publish",
-        "message-expiry-interval",
-        "3600",
-        "-D",
-        "publish",
-        "payload-format-indicator",
-        "1",
-    ];
+    let properties = publish_properties();
     let mosquitto_pub = |args: &[&str]| {
         let status = Command::new("mosquitto_pub").args(at(addr, args)).status().unwrap();
         assert!(status.success());
@@ -293,36 +275,9 @@ fn properties_of_d_flags_reach_the_subscriber() {
     publish(&at(addr, &["-t", "p/ready", "-m", "ready", "-r"]), b"");
     let subscriber = Subscriber::start(&at(addr, &["-V", "mqttv5", "-t", "p/#", "-F", "%t %P|%C|%R|%D|%F", "-C", "2"]));
     assert_eq!(subscriber.line(), "p/ready ||||", "subscribed; no properties, so nothing printed for them");
-    let properties = [
-        "-D",
-        "publish",
-        "user-property",
-        "a",
-        "b",
-        "-D",
-        "publish",
-        "content-type",
-        "text/plain",
-        "-D",
-        "publish",
-        "response-topic",
-        "p/reply",
-        "-D",
-        "publish",
-        "correlation-data",
-        "42",
-        "-D",
-        "publish",
-        "payload-format-indicator",
-        "1",
-        "-D",
-        "connect",
-        "user-property",
-        "who",
-        "me",
-    ];
+    let properties = [publish_properties(), vec!["-D", "connect", "user-property", "who", "me"]].concat();
     publish(&at(addr, &[&["-V", "mqttv5", "-t", "p/x", "-m", "x"][..], &properties].concat()), b"");
-    assert_eq!(subscriber.line(), "p/x a:b|text/plain|p/reply|42|1");
+    assert_eq!(subscriber.line(), "p/x a:b|text/plain|re/ply|42|1");
     let v311 =
         failure(&[owned(&["pub"]), at(addr, &["-t", "p/x", "-m", "x", "-D", "publish", "content-type", "t"])].concat());
     assert!(v311.contains("add -V mqttv5"), "{v311}");
