@@ -286,8 +286,12 @@ pub fn conn_of(event: &Event) -> Option<u64> {
         | Event::ConnectionClosed { conn, .. }
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. }
-        | Event::FaultInjected { conn, .. } => Some(conn),
-        Event::PublishRequested { .. }
+        | Event::FaultInjected { conn, .. }
+        | Event::Forwarded { conn, .. }
+        | Event::BrokerClosed { conn }
+        | Event::Dropped { conn, .. } => Some(conn),
+        Event::ProbeEnded
+        | Event::PublishRequested { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }
         | Event::NetworkStalled { .. } => None,

@@ -18,9 +18,9 @@
 
 mod named;
 mod network;
-mod recorder;
+pub(crate) mod recorder;
 mod rng;
-mod run;
+pub(crate) mod run;
 mod scenario;
 mod strategy;
 

@@ -119,7 +119,7 @@ impl Run {
                 return Ok(self.command(*client, |client| client.unsubscribe(now, vec![filter], Properties::default())));
             }
             Step::Publish { client, topic, qos, retain } => {
-                let (topic, payload) = (mqtt_string(topic)?, Bytes::from(format!("m{}", self.next_payload)));
+                let (topic, payload) = (mqtt_string(topic)?, Step::payload(self.next_payload));
                 let result = self.command(*client, |client| {
                     client.publish(now, topic, payload, *qos, *retain, Properties::default())
                 });
@@ -132,22 +132,18 @@ impl Run {
                 let disconnect = Disconnect::new(ReasonCode::Success);
                 return Ok(self.command(*client, |client| client.disconnect(now, disconnect)));
             }
-            Step::Cut { client } | Step::Reset { client } | Step::HalfCut { client } => {
-                let Some(link) = self.current[*client] else { return Ok(Err("no connection to cut".to_string())) };
+            Step::Cut { .. } | Step::Reset { .. } | Step::HalfCut { .. } => {
+                let Some((client, fault)) = step.fault() else { return Ok(Ok(())) };
+                let Some(link) = self.current[client] else { return Ok(Err("no connection to cut".to_string())) };
                 // A connection fails once: what a second fault would lose is lost already.
                 if self.links[link].cut {
                     return Ok(Err("the connection is cut already".to_string()));
                 }
-                match step {
-                    Step::Reset { .. } => {
-                        self.inject(link, Fault::Reset);
-                        self.reset(link);
-                    }
-                    Step::HalfCut { .. } => {
-                        self.inject(link, Fault::HalfOpen);
-                        self.close_client_end(link);
-                    }
-                    _ => self.inject(link, Fault::Cut),
+                self.inject(link, fault);
+                match fault {
+                    Fault::Reset => self.reset(link),
+                    Fault::HalfOpen => self.close_client_end(link),
+                    Fault::Cut => {}
                 }
             }
             Step::Heal => self.triggers.clear(),
@@ -464,12 +460,12 @@ fn received_on(event: &TraceEvent, node: &str, conn: ConnId, kind: PacketKind) -
         && event.node.0 == node
 }
 
-fn mqtt_string(text: &str) -> Result<MqttString, SimError> {
+pub(crate) fn mqtt_string(text: &str) -> Result<MqttString, SimError> {
     MqttString::try_from(text).map_err(|_| SimError::BadString(text.to_string()))
 }
 
 /// The options of client `index`: named `cN`, with the scenario's session, keep alive and will.
-fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpec) -> Result<ClientOptions, SimError> {
+pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpec) -> Result<ClientOptions, SimError> {
     let name = format!("c{index}");
     let mut options = ClientOptions::new(scenario.version, mqtt_string(&name)?);
     options.keep_alive = spec.keep_alive;
