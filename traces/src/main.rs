@@ -17,7 +17,10 @@ use verimqtt_proto::codec::ProtocolVersion;
 use verimqtt_spec::trace::{TraceEvent, read_trace, write_trace};
 use verimqtt_traces::check::{TimeScale, check_trace_with};
 use verimqtt_traces::corpus::{self, corpus_path};
-use verimqtt_traces::probe::{ProbeOptions, ProbeRun, Summary, broker_address, findings_report, monitor, probe};
+use verimqtt_traces::probe::{
+    ProbeOptions, ProbeRun, Summary, broker_address, findings_report, monitor, named_probes, namespace, probe,
+    probe_scenario,
+};
 use verimqtt_traces::render::render;
 use verimqtt_traces::sim::named_scenarios;
 
@@ -59,6 +62,10 @@ enum Command {
         /// Fails (exit 1) if the verdicts differ from this verdicts.json.
         #[arg(long)]
         expect: Option<PathBuf>,
+        /// Runs the named probe scenarios instead (writing NAME.jsonl into --out): how
+        /// traces/probe-corpus/ is recorded, against verimqtt's broker.
+        #[arg(long)]
+        named: bool,
     },
     /// The wire monitors' verdicts on a probe's trace, with every finding.
     Monitor { file: PathBuf },
@@ -104,7 +111,8 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Record { names } => record(&names),
-        Command::Probe { broker, version, scenarios, seed, jobs, out, expect } => {
+        Command::Probe { broker, named: true, out, .. } => probe_named(&broker, out.as_deref()),
+        Command::Probe { broker, version, scenarios, seed, jobs, out, expect, named: false } => {
             let version = match version {
                 None => None,
                 Some(3) => Some(ProtocolVersion::V311),
@@ -148,6 +156,24 @@ fn run(command: Command) -> Result<(), String> {
 fn read(file: &Path) -> Result<Vec<TraceEvent>, String> {
     let text = fs::read_to_string(file).map_err(|error| format!("{}: {error}", file.display()))?;
     read_trace(&text).map_err(|error| format!("{}: {error}", file.display()))
+}
+
+/// Runs the named probe scenarios and writes their traces into `out`.
+fn probe_named(broker: &str, out: Option<&Path>) -> Result<(), String> {
+    let address = broker_address(broker).map_err(|error| error.to_string())?;
+    for (index, (name, scenario)) in named_probes().into_iter().enumerate() {
+        let run =
+            probe_scenario(address, &scenario, namespace(index as u64)).map_err(|error| format!("{name}: {error}"))?;
+        let outcomes: Vec<String> =
+            run.verdicts.iter().map(|verdict| format!("{} {}", verdict.property, verdict.outcome().name())).collect();
+        println!("{name}: {}", outcomes.join(", "));
+        if let Some(out) = out {
+            let path = out.join(format!("{name}.jsonl"));
+            fs::create_dir_all(out).map_err(|error| format!("{}: {error}", out.display()))?;
+            fs::write(&path, write_trace(&run.trace)).map_err(|error| format!("{}: {error}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes a probe's traces, findings and verdicts into `out`.

@@ -317,6 +317,9 @@ impl Driver {
             self.links[link].note_keep_alive(frame.packet.as_ref());
             self.log_frame(link, End::Client, frame.clone(), true);
             self.passed += 1;
+            // A cut armed for this packet comes right after the client receives it: what it
+            // answers is lost.
+            self.check_triggers(link, Side::Client, kind);
             let now = Instant::now();
             let mut offered = &frame.bytes[..];
             while !offered.is_empty() && self.current[client] == Some(link) {
@@ -327,7 +330,6 @@ impl Driver {
                     break;
                 }
             }
-            self.check_triggers(link, Side::Client, kind);
         }
         if self.links[link].broker_closed && !self.links[link].faulted && self.links[link].client_open {
             self.links[link].broker_closed = false;

@@ -18,6 +18,7 @@ mod driver;
 mod findings;
 mod frames;
 pub mod monitors;
+mod named;
 mod proxy;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -33,6 +34,7 @@ use verimqtt_spec::trace::TraceEvent;
 pub use driver::{KEEP_ALIVE_TOLERANCE, RECEIVE_MAXIMUM};
 pub use findings::{Summary, findings_report};
 pub use monitors::{Finding, Outcome, Property, Verdict, monitor};
+pub use named::named_probes;
 
 use crate::sim::{Refusal, Scenario, SimError, arb_scenario};
 
@@ -110,11 +112,16 @@ pub struct ProbeOptions {
     pub jobs: usize,
 }
 
-/// Runs the scenarios, `jobs` at once, each in its own namespace of client ids and topics
-/// (fresh for every process, so runs never meet a session an earlier run left behind).
-pub fn probe(options: &ProbeOptions) -> Result<Vec<ProbeRun>, ProbeError> {
+/// A namespace of client ids and topics fresh for every process and scenario, so runs never
+/// meet a session an earlier run left on the broker.
+pub fn namespace(seed: u64) -> String {
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos() as u64)
         ^ u64::from(std::process::id());
+    format!("vp{:08x}", (nonce ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as u32)
+}
+
+/// Runs the scenarios, `jobs` at once, each in its own [`namespace`].
+pub fn probe(options: &ProbeOptions) -> Result<Vec<ProbeRun>, ProbeError> {
     let next = AtomicUsize::new(0);
     let runs = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -126,8 +133,7 @@ pub fn probe(options: &ProbeOptions) -> Result<Vec<ProbeRun>, ProbeError> {
                         return;
                     }
                     let seed = options.seed.wrapping_add(index as u64);
-                    let namespace = format!("vp{:08x}", (nonce ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as u32);
-                    let result = probe_scenario(options.broker, &scenario(seed, options.version), namespace)
+                    let result = probe_scenario(options.broker, &scenario(seed, options.version), namespace(seed))
                         .map(|run| ProbeRun { seed, ..run });
                     runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(result);
                 }
