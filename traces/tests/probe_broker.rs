@@ -3,6 +3,8 @@
 //! from `MQTT_PROBE_SEED` (default 1), and fails on any violation, printing each finding
 //! with its statements, seed and diagram. Without `MQTT_BROKER` it runs nothing and says so.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use verimqtt_traces::probe::{
     Outcome, ProbeOptions, broker_address, findings_report, named_probes, namespace, probe, probe_scenario,
 };

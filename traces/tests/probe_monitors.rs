@@ -2,6 +2,8 @@
 //! against verimqtt's broker with `verimqtt-traces probe --named`): the traces hold every
 //! property, and each edited to break one is rejected naming it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::PathBuf;
 
