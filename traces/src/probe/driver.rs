@@ -10,12 +10,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use verimqtt_proto::client::{Client, CommandError, Event as ClientEvent};
-use verimqtt_proto::codec::{Disconnect, Properties, ReasonCode, Subscription, SubscriptionOptions};
 use verimqtt_spec::trace::{ConnId, End, Event, Fault, PacketInfo, PacketKind};
 
 use super::ProbeError;
 use super::frames::Frame;
 use super::proxy::{ProxyLink, ReadOutcome};
+use crate::sim::command::command_of;
 use crate::sim::recorder::{Observed, SharedLog};
 use crate::sim::run::{client_options, mqtt_string};
 use crate::sim::{Refusal, Scenario, Side, Step};
@@ -118,39 +118,21 @@ impl Driver {
         Ok((trace, self.refusals))
     }
 
-    fn topic(&self, topic: &str) -> String {
-        format!("{}/{topic}", self.namespace)
-    }
-
     /// Takes one step; `Ok(Err(reason))` when the client refused the command.
     fn step(&mut self, step: &Step) -> Result<Result<(), String>, ProbeError> {
-        let now = Instant::now();
+        let topic = |name: &str| format!("{}/{name}", self.namespace);
+        if let Some(command) = command_of(step, topic, self.next_payload).map_err(ProbeError::Scenario)? {
+            let publishes = command.publishes;
+            let result = self.command(command.client, |client| command.give(client, Instant::now()));
+            if publishes && result.is_ok() {
+                self.next_payload += 1;
+            }
+            return Ok(result);
+        }
         match step {
             Step::Connect { client } => return self.connect(*client),
-            Step::Subscribe { client, filter, qos } => {
-                let filter = mqtt_string(&self.topic(filter)).map_err(ProbeError::Scenario)?;
-                let subscription =
-                    Subscription { filter, options: SubscriptionOptions { qos: *qos, ..Default::default() } };
-                return Ok(self.command(*client, |c| c.subscribe(now, vec![subscription], Properties::default())));
-            }
-            Step::Unsubscribe { client, filter } => {
-                let filter = mqtt_string(&self.topic(filter)).map_err(ProbeError::Scenario)?;
-                return Ok(self.command(*client, |c| c.unsubscribe(now, vec![filter], Properties::default())));
-            }
-            Step::Publish { client, topic, qos, retain } => {
-                let topic = mqtt_string(&self.topic(topic)).map_err(ProbeError::Scenario)?;
-                let payload = Step::payload(self.next_payload);
-                let result =
-                    self.command(*client, |c| c.publish(now, topic, payload, *qos, *retain, Properties::default()));
-                if result.is_ok() {
-                    self.next_payload += 1;
-                }
-                return Ok(result);
-            }
-            Step::Disconnect { client } => {
-                let disconnect = Disconnect::new(ReasonCode::Success);
-                return Ok(self.command(*client, |c| c.disconnect(now, disconnect)));
-            }
+            // Given to the client above.
+            Step::Subscribe { .. } | Step::Unsubscribe { .. } | Step::Publish { .. } | Step::Disconnect { .. } => {}
             Step::Cut { .. } | Step::Reset { .. } | Step::HalfCut { .. } => {
                 let Some((client, fault)) = step.fault() else { return Ok(Ok(())) };
                 let Some(link) = self.current[client] else { return Ok(Err("no connection to cut".to_string())) };
@@ -271,16 +253,20 @@ impl Driver {
         let mut moved = false;
         while let Some(frame) = self.links[link].from_client.next_frame() {
             moved = true;
-            if self.links[link].faulted {
+            // Lost in a fault, or too late: the broker closed its end.
+            if self.links[link].faulted || !self.links[link].broker_open() {
                 self.log_frame(link, End::Broker, frame, false);
                 continue;
             }
+            // Logged at the moment before the write, so that the broker cannot have received
+            // it earlier than the trace says: a keep alive close that looks early is early.
+            let at = Instant::now();
             self.links[link].write(&frame.bytes);
-            self.links[link].last_to_broker = Some(Instant::now());
+            self.links[link].last_to_broker = Some(at);
             self.passed += 1;
             let kind = frame.packet.as_ref().map(|packet| packet.kind);
             self.links[link].note_keep_alive(frame.packet.as_ref());
-            self.log_frame(link, End::Broker, frame, true);
+            self.log_frame_at(at, link, End::Broker, frame, true);
             self.check_triggers(link, Side::Broker, kind);
         }
         if self.links[link].client_closing && !self.links[link].faulted {
@@ -340,10 +326,15 @@ impl Driver {
     }
 
     fn log_frame(&self, link: usize, to: End, frame: Frame, passed: bool) {
+        self.log_frame_at(Instant::now(), link, to, frame, passed);
+    }
+
+    /// Logs that the proxy passed on (or dropped) `frame` at `at`.
+    fn log_frame_at(&self, at: Instant, link: usize, to: End, frame: Frame, passed: bool) {
         let Some(packet): Option<PacketInfo> = frame.packet else { return };
         let conn = link as ConnId + 1;
         let event = if passed { Event::Forwarded { conn, to, packet } } else { Event::Dropped { conn, to, packet } };
-        self.log.network(Instant::now(), event);
+        self.log.network(at, event);
     }
 
     /// Cuts `link` if a trigger waits for this packet reaching this end.

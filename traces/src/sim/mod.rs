@@ -16,6 +16,7 @@
 //! # Ok::<(), verimqtt_traces::sim::SimError>(())
 //! ```
 
+pub(crate) mod command;
 mod named;
 mod network;
 pub(crate) mod recorder;

@@ -16,7 +16,7 @@ pub(super) fn judge(view: &View) -> Verdict {
     let mut judge = Judge::new(Property::KeepAlive);
     for conn in view.conns.values() {
         let Some(keep_alive) = conn.keep_alive().filter(|&seconds| seconds > 0) else { continue };
-        let Some(last) = conn.last_to_broker else { continue };
+        let Some(last) = last_before_close(view, conn) else { continue };
         let (silent_from, limit) = (view.time(last), u64::from(keep_alive) * 1500);
         let deadline = silent_from + limit + TOLERANCE_MS;
         if let Some(other) = other_cause(view, conn) {
@@ -28,7 +28,7 @@ pub(super) fn judge(view: &View) -> Verdict {
         }
         match conn.broker_closed {
             Some(closed) => {
-                let silence = view.time(closed) - silent_from;
+                let silence = view.time(closed).saturating_sub(silent_from);
                 judge.check();
                 if silence < limit {
                     judge.violation(
@@ -68,6 +68,14 @@ pub(super) fn judge(view: &View) -> Verdict {
         }
     }
     judge.verdict()
+}
+
+/// The last packet the proxy passed to the broker on `conn` before the broker closed it.
+fn last_before_close(view: &View, conn: &Conn) -> Option<usize> {
+    let until = conn.broker_closed.unwrap_or(view.trace.len());
+    view.trace[..until]
+        .iter()
+        .rposition(|event| matches!(event.event, Event::Forwarded { conn: on, to: End::Broker, .. } if on == conn.id))
 }
 
 /// Another reason for the broker to close `conn`, if any: the client's DISCONNECT, a refusal,

@@ -23,8 +23,6 @@ pub(super) struct Conn {
     pub broker_closed: Option<usize>,
     /// The client stopped using the connection, and why.
     pub client_closed: Option<(usize, CloseReason)>,
-    /// When the proxy last passed a packet to the broker.
-    pub last_to_broker: Option<usize>,
 }
 
 impl Conn {
@@ -78,7 +76,6 @@ impl<'a> View<'a> {
                             disconnect: None,
                             broker_closed: None,
                             client_closed: None,
-                            last_to_broker: None,
                         },
                     );
                 }
@@ -90,15 +87,12 @@ impl<'a> View<'a> {
                 Event::Forwarded { conn, to, packet } => {
                     let Some(c) = conns.get_mut(conn) else { continue };
                     match (to, packet.kind) {
-                        (End::Broker, kind) => {
-                            c.last_to_broker = Some(index);
-                            if kind == PacketKind::Connect {
-                                v5 |= packet.protocol_level == Some(5);
-                                c.connect = Some((index, packet.clone()));
-                            } else if kind == PacketKind::Disconnect {
-                                c.disconnect = Some((index, packet.clone()));
-                            }
+                        (End::Broker, PacketKind::Connect) => {
+                            v5 |= packet.protocol_level == Some(5);
+                            c.connect = Some((index, packet.clone()));
                         }
+                        (End::Broker, PacketKind::Disconnect) => c.disconnect = Some((index, packet.clone())),
+                        (End::Broker, _) => {}
                         (End::Client, PacketKind::Connack) => c.connack = Some((index, packet.clone())),
                         (End::Client, _) => {}
                     }

@@ -43,14 +43,18 @@ pub(super) fn judge(view: &View) -> Verdict {
                     continue;
                 }
                 judge.check();
-                if !received.iter().any(|&index| index > known) {
+                // The will may arrive as soon as the connection failed, even before the
+                // proxy sees the broker close it.
+                let ended = view.first_end(conn).unwrap_or(known);
+                if !received.iter().any(|&index| index > ended) {
+                    let connect = conn.connect.as_ref().map_or(conn.opened, |(index, _)| *index);
                     judge.violation(
                         format!(
                             "{subscriber}, connected and subscribed, never received {client}'s will after the broker \
                              knew conn {} ended without DISCONNECT",
                             conn.id
                         ),
-                        vec![known],
+                        vec![connect, ended, known],
                     );
                 }
             }
