@@ -17,10 +17,7 @@ use verimqtt_proto::codec::ProtocolVersion;
 use verimqtt_spec::trace::{TraceEvent, read_trace, write_trace};
 use verimqtt_traces::check::{TimeScale, check_trace_with};
 use verimqtt_traces::corpus::{self, corpus_path};
-use verimqtt_traces::probe::{
-    ProbeOptions, ProbeRun, Summary, broker_address, findings_report, monitor, named_probes, namespace, probe,
-    probe_scenario,
-};
+use verimqtt_traces::probe::{ProbeOptions, ProbeRun, Summary, broker_address, findings_report, monitor, probe};
 use verimqtt_traces::render::render;
 use verimqtt_traces::sim::named_scenarios;
 
@@ -37,8 +34,6 @@ enum Command {
     Render { file: PathBuf },
     /// Records named situations (all if none is named) into traces/corpus/.
     Record { names: Vec<String> },
-    /// Validates a trace against the model: a summary and how the trace's values map to the
-    /// model's, or the first event the model does not allow and why.
     /// Runs generated scenarios against a broker through the fault proxy and judges the
     /// traces with the wire monitors.
     Probe {
@@ -62,13 +57,15 @@ enum Command {
         /// Fails (exit 1) if the verdicts differ from this verdicts.json.
         #[arg(long)]
         expect: Option<PathBuf>,
-        /// Runs the named probe scenarios instead (writing NAME.jsonl into --out): how
-        /// traces/probe-corpus/ is recorded, against verimqtt's broker.
+        /// Also runs the named probe scenarios (traces/probe-corpus/ is recorded with
+        /// `--named --scenarios 0 --out DIR` against verimqtt's broker).
         #[arg(long)]
         named: bool,
     },
     /// The wire monitors' verdicts on a probe's trace, with every finding.
     Monitor { file: PathBuf },
+    /// Validates a trace against the model: a summary and how the trace's values map to the
+    /// model's, or the first event the model does not allow and why.
     Check {
         file: PathBuf,
         /// Milliseconds per model tick (the simulator's tick).
@@ -111,8 +108,7 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Record { names } => record(&names),
-        Command::Probe { broker, named: true, out, .. } => probe_named(&broker, out.as_deref()),
-        Command::Probe { broker, version, scenarios, seed, jobs, out, expect, named: false } => {
+        Command::Probe { broker, version, scenarios, seed, jobs, out, expect, named } => {
             let version = match version {
                 None => None,
                 Some(3) => Some(ProtocolVersion::V311),
@@ -120,7 +116,7 @@ fn run(command: Command) -> Result<(), String> {
                 Some(other) => return Err(format!("--version {other}: give 3 or 5")),
             };
             let address = broker_address(&broker).map_err(|error| error.to_string())?;
-            let options = ProbeOptions { broker: address, version, scenarios, seed, jobs };
+            let options = ProbeOptions { broker: address, version, scenarios, seed, named, jobs };
             let runs = probe(&options).map_err(|error| error.to_string())?;
             let summary = Summary::of(&runs);
             print!("{}", summary.table());
@@ -158,31 +154,13 @@ fn read(file: &Path) -> Result<Vec<TraceEvent>, String> {
     read_trace(&text).map_err(|error| format!("{}: {error}", file.display()))
 }
 
-/// Runs the named probe scenarios and writes their traces into `out`.
-fn probe_named(broker: &str, out: Option<&Path>) -> Result<(), String> {
-    let address = broker_address(broker).map_err(|error| error.to_string())?;
-    for (index, (name, scenario)) in named_probes().into_iter().enumerate() {
-        let run =
-            probe_scenario(address, &scenario, namespace(index as u64)).map_err(|error| format!("{name}: {error}"))?;
-        let outcomes: Vec<String> =
-            run.verdicts.iter().map(|verdict| format!("{} {}", verdict.property, verdict.outcome().name())).collect();
-        println!("{name}: {}", outcomes.join(", "));
-        if let Some(out) = out {
-            let path = out.join(format!("{name}.jsonl"));
-            fs::create_dir_all(out).map_err(|error| format!("{}: {error}", out.display()))?;
-            fs::write(&path, write_trace(&run.trace)).map_err(|error| format!("{}: {error}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
 /// Writes a probe's traces, findings and verdicts into `out`.
 fn write_probe(out: &Path, runs: &[ProbeRun], report: &str, summary: &Summary) -> Result<(), String> {
     let write =
         |path: PathBuf, text: &str| fs::write(&path, text).map_err(|error| format!("{}: {error}", path.display()));
     fs::create_dir_all(out).map_err(|error| format!("{}: {error}", out.display()))?;
     for run in runs {
-        write(out.join(format!("seed-{}.jsonl", run.seed)), &write_trace(&run.trace))?;
+        write(out.join(format!("{}.jsonl", run.origin.file_stem())), &write_trace(&run.trace))?;
     }
     write(out.join("findings.md"), report)?;
     write(out.join("verdicts.json"), &summary.verdicts_json())?;

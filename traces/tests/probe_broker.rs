@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use verimqtt_traces::probe::{
-    Outcome, ProbeOptions, broker_address, findings_report, named_probes, namespace, probe, probe_scenario,
-};
+use verimqtt_traces::probe::{Outcome, ProbeOptions, broker_address, findings_report, probe};
 
 fn number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
@@ -25,12 +23,10 @@ fn the_broker_under_probe_breaks_no_property() {
         version: None,
         scenarios: number("MQTT_PROBE_SCENARIOS", 4) as usize,
         seed: number("MQTT_PROBE_SEED", 1),
+        named: true,
         jobs: 4,
     };
-    let mut runs = probe(&options).unwrap();
-    for (index, (_, scenario)) in named_probes().into_iter().enumerate() {
-        runs.push(probe_scenario(broker, &scenario, namespace(index as u64)).unwrap());
-    }
+    let runs = probe(&options).unwrap();
     let violations = runs
         .iter()
         .flat_map(|run| &run.verdicts)

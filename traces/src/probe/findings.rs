@@ -79,8 +79,9 @@ pub fn findings_report(broker: &str, runs: &[ProbeRun]) -> String {
             );
             let _ = writeln!(
                 out,
-                "- seed {}: `verimqtt-traces probe --broker {broker} --version {version} --seed {} --scenarios 1`",
-                run.seed, run.seed
+                "- scenario {}: `verimqtt-traces probe --broker {broker} --version {version} {}`",
+                run.origin.file_stem(),
+                run.origin.rerun_options()
             );
             let _ = writeln!(out, "\n```mermaid\n{}```\n", render(&steps_that_matter(&run.trace, finding)));
         }

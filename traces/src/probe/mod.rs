@@ -22,8 +22,8 @@ mod named;
 mod proxy;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use proptest::strategy::{Strategy, ValueTree};
@@ -83,10 +83,35 @@ pub fn scenario(seed: u64, version: Option<ProtocolVersion>) -> Scenario {
     scenario
 }
 
+/// Which scenario a run ran: a generated one by its seed, or a named one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    Named(&'static str),
+    Seed(u64),
+}
+
+impl Origin {
+    /// The stem of the run's trace file: `NAME` or `seed-S`.
+    pub fn file_stem(&self) -> String {
+        match self {
+            Origin::Named(name) => (*name).to_string(),
+            Origin::Seed(seed) => format!("seed-{seed}"),
+        }
+    }
+
+    /// The options that run this scenario again.
+    pub fn rerun_options(&self) -> String {
+        match self {
+            Origin::Named(_) => "--named --scenarios 0".to_string(),
+            Origin::Seed(seed) => format!("--seed {seed} --scenarios 1"),
+        }
+    }
+}
+
 /// One scenario run against the broker, and the monitors' verdicts.
 #[derive(Debug, Clone)]
 pub struct ProbeRun {
-    pub seed: u64,
+    pub origin: Origin,
     pub scenario: Scenario,
     pub trace: Vec<TraceEvent>,
     pub refusals: Vec<Refusal>,
@@ -94,34 +119,50 @@ pub struct ProbeRun {
 }
 
 /// Runs `scenario` against the broker at `broker`; `namespace` prefixes client ids and topics.
-pub fn probe_scenario(broker: SocketAddr, scenario: &Scenario, namespace: String) -> Result<ProbeRun, ProbeError> {
+pub fn probe_scenario(
+    broker: SocketAddr,
+    origin: Origin,
+    scenario: &Scenario,
+    namespace: String,
+) -> Result<ProbeRun, ProbeError> {
     let (trace, refusals) = driver::Driver::new(broker, scenario, namespace)?.run()?;
     let verdicts = monitor(&trace);
-    Ok(ProbeRun { seed: 0, scenario: scenario.clone(), trace, refusals, verdicts })
+    Ok(ProbeRun { origin, scenario: scenario.clone(), trace, refusals, verdicts })
 }
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
     pub broker: SocketAddr,
+    /// The version of the generated scenarios (each one's own choice if `None`).
     pub version: Option<ProtocolVersion>,
-    /// Scenarios `seed`, `seed + 1`, ...
+    /// Generated scenarios `seed`, `seed + 1`, ...
     pub scenarios: usize,
     pub seed: u64,
+    /// Also the named scenarios ([`named_probes`]), first.
+    pub named: bool,
     /// Scenarios run at once (they mostly wait on the clock).
     pub jobs: usize,
 }
 
-/// A namespace of client ids and topics fresh for every process and scenario, so runs never
-/// meet a session an earlier run left on the broker.
-pub fn namespace(seed: u64) -> String {
+/// A namespace of client ids and topics fresh for every process and run, so runs never meet
+/// a session an earlier run left on the broker.
+pub fn namespace(run: u64) -> String {
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos() as u64)
         ^ u64::from(std::process::id());
-    format!("vp{:08x}", (nonce ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as u32)
+    format!("vp{:08x}", (nonce ^ run.wrapping_mul(0x9e37_79b9_7f4a_7c15)) as u32)
 }
 
-/// Runs the scenarios, `jobs` at once, each in its own [`namespace`].
+/// Runs the scenarios, `jobs` at once, each in its own [`namespace`]; the runs come back
+/// named ones first, then by seed.
 pub fn probe(options: &ProbeOptions) -> Result<Vec<ProbeRun>, ProbeError> {
+    let named =
+        named_probes().into_iter().filter(|_| options.named).map(|(name, scenario)| (Origin::Named(name), scenario));
+    let generated = (0..options.scenarios as u64).map(|index| {
+        let seed = options.seed.wrapping_add(index);
+        (Origin::Seed(seed), scenario(seed, options.version))
+    });
+    let jobs: Vec<(Origin, Scenario)> = named.chain(generated).collect();
     let next = AtomicUsize::new(0);
     let runs = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -129,23 +170,16 @@ pub fn probe(options: &ProbeOptions) -> Result<Vec<ProbeRun>, ProbeError> {
             scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= options.scenarios {
-                        return;
-                    }
-                    let seed = options.seed.wrapping_add(index as u64);
-                    let result = probe_scenario(options.broker, &scenario(seed, options.version), namespace(seed))
-                        .map(|run| ProbeRun { seed, ..run });
-                    runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(result);
+                    let Some((origin, scenario)) = jobs.get(index) else { return };
+                    let result = probe_scenario(options.broker, origin.clone(), scenario, namespace(index as u64));
+                    runs.lock().unwrap_or_else(PoisonError::into_inner).push(result);
                 }
             });
         }
     });
-    let mut runs = runs
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    runs.sort_by_key(|run| run.seed);
+    let mut runs =
+        runs.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().collect::<Result<Vec<_>, _>>()?;
+    runs.sort_by(|a, b| a.origin.cmp(&b.origin));
     Ok(runs)
 }
 
