@@ -40,7 +40,7 @@ enum Command {
         /// mqtt://host:port
         #[arg(long)]
         broker: String,
-        /// 3 (MQTT 3.1.1) or 5 (MQTT 5.0); each scenario's own choice if left out.
+        /// 3 (MQTT 3.1.1) or 5 (MQTT 5.0), for every scenario; each one's own if left out.
         #[arg(long)]
         version: Option<u8>,
         #[arg(long, default_value_t = 8)]

@@ -14,6 +14,8 @@ use crate::render::render;
 
 /// The most events a finding's diagram shows.
 const MAX_DIAGRAM_EVENTS: usize = 40;
+/// How many events after a finding's last its diagram looks at.
+const AFTER_THE_LAST: usize = 4;
 
 /// Per property, the worst outcome over the runs and how many cases they decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +120,9 @@ fn steps_that_matter(trace: &[TraceEvent], finding: &Finding) -> Vec<TraceEvent>
     let openings: Vec<usize> = (0..first)
         .filter(|&index| matches!(trace[index].event, Event::ConnectionOpened { conn } if conns.contains(&conn)))
         .collect();
-    let mut chosen: Vec<usize> = (first..=last).filter(|&index| relevant(index)).collect();
+    // A few events past the last show how it was received.
+    let end = (last + AFTER_THE_LAST).min(trace.len() - 1);
+    let mut chosen: Vec<usize> = (first..=end).filter(|&index| relevant(index)).collect();
     let budget = MAX_DIAGRAM_EVENTS.saturating_sub(openings.len());
     if chosen.len() > budget {
         let distance = |index: usize| finding.events.iter().map(|&own| own.abs_diff(index)).min().unwrap_or(0);

@@ -134,7 +134,7 @@ pub fn probe_scenario(
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
     pub broker: SocketAddr,
-    /// The version of the generated scenarios (each one's own choice if `None`).
+    /// The version of every scenario (each one's own if `None`).
     pub version: Option<ProtocolVersion>,
     /// Generated scenarios `seed`, `seed + 1`, ...
     pub scenarios: usize,
@@ -156,8 +156,10 @@ pub fn namespace(run: u64) -> String {
 /// Runs the scenarios, `jobs` at once, each in its own [`namespace`]; the runs come back
 /// named ones first, then by seed.
 pub fn probe(options: &ProbeOptions) -> Result<Vec<ProbeRun>, ProbeError> {
-    let named =
-        named_probes().into_iter().filter(|_| options.named).map(|(name, scenario)| (Origin::Named(name), scenario));
+    let named = named_probes().into_iter().filter(|_| options.named).map(|(name, mut scenario)| {
+        scenario.version = options.version.unwrap_or(scenario.version);
+        (Origin::Named(name), scenario)
+    });
     let generated = (0..options.scenarios as u64).map(|index| {
         let seed = options.seed.wrapping_add(index);
         (Origin::Seed(seed), scenario(seed, options.version))
