@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use verimqtt_traces::corpus::corpus_path;
+use verimqtt_traces::probe::Property;
 
 fn render(file: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_verimqtt-traces")).arg("render").arg(file).output().unwrap()
@@ -61,7 +62,7 @@ fn monitor_prints_every_property_of_a_probe_trace() {
     let output = traces(&["monitor", file.to_str().unwrap()]);
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(text.lines().filter(|line| line.contains(" holds ")).count(), 10, "{text}");
+    assert_eq!(text.lines().filter(|line| line.contains(" holds ")).count(), Property::ALL.len(), "{text}");
 }
 
 #[test]

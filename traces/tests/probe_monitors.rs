@@ -241,3 +241,12 @@ fn a_message_lost_with_the_session_is_a_deviation() {
     packet_mut(&mut trace[connack]).session_present = Some(false);
     assert_found(&trace, Property::NoLoss, Outcome::Deviation, "the broker lost the session");
 }
+
+#[test]
+fn a_message_sent_above_its_qos_is_a_delivered_qos_violation() {
+    let mut trace = load(RESEND);
+    // m2 was published at QoS 1; c1's subscription is granted QoS 2.
+    let m2 = forwarded(&trace, 3, End::Client, PacketKind::Publish, payload_is("m2"));
+    packet_mut(&mut trace[m2]).qos = Some(2);
+    assert_found(&trace, Property::DeliveredQos, Outcome::Violation, "goes out at QoS 2, not 1");
+}

@@ -26,7 +26,8 @@ struct Sessions {
     /// Whether the client's session has had an earlier connection (a resend may then come
     /// before the proxy saw a first transmission, lost in a reset).
     resumed: HashMap<Node, bool>,
-    open_on: HashMap<ConnId, Vec<u16>>,
+    /// Per connection, the ids unacknowledged on it and the event that sent each.
+    open_on: HashMap<ConnId, Vec<(u16, usize)>>,
 }
 
 pub(super) fn judge(view: &View) -> [Verdict; 3] {
@@ -91,8 +92,8 @@ pub(super) fn judge(view: &View) -> [Verdict; 3] {
                     }
                 }
                 let open = sessions.open_on.entry(conn).or_default();
-                if !open.contains(&id) {
-                    open.push(id);
+                if !open.iter().any(|&(open_id, _)| open_id == id) {
+                    open.push((id, index));
                 }
                 if view.v5 {
                     let limit = receive_maximum(view, conn);
@@ -104,7 +105,7 @@ pub(super) fn judge(view: &View) -> [Verdict; 3] {
                                  Receive Maximum {limit}",
                                 open.len()
                             ),
-                            vec![index],
+                            open.iter().map(|&(_, sent)| sent).collect(),
                         );
                     }
                 }
@@ -135,7 +136,7 @@ fn completed(sessions: &mut Sessions, node: &Node, conn: ConnId, id: u16) {
         in_use.remove(&id);
     }
     if let Some(open) = sessions.open_on.get_mut(&conn) {
-        open.retain(|&open| open != id);
+        open.retain(|&(open_id, _)| open_id != id);
     }
 }
 

@@ -10,6 +10,7 @@
 mod deliveries;
 mod flight;
 mod keep_alive;
+mod qos;
 mod sessions;
 mod view;
 mod will;
@@ -36,6 +37,9 @@ pub enum Property {
     /// Messages of one publisher on one topic at one QoS (1 or 2) reach a subscriber in the
     /// order the broker received them.
     Order,
+    /// The broker sends a message to a subscriber at the lower of the message's QoS and the
+    /// QoS it granted the subscription.
+    DeliveredQos,
     /// The broker never has more QoS 1/2 PUBLISHes unacknowledged on a connection than the
     /// client's Receive Maximum (5.0).
     ReceiveMaximum,
@@ -53,12 +57,13 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 10] = [
+    pub const ALL: [Property; 11] = [
         Property::Dup,
         Property::PacketIds,
         Property::Qos0AtMostOnce,
         Property::Qos2ExactlyOnce,
         Property::Order,
+        Property::DeliveredQos,
         Property::ReceiveMaximum,
         Property::KeepAlive,
         Property::Will,
@@ -73,6 +78,7 @@ impl Property {
             Property::Qos0AtMostOnce => "qos0_at_most_once",
             Property::Qos2ExactlyOnce => "qos2_exactly_once",
             Property::Order => "order",
+            Property::DeliveredQos => "delivered_qos",
             Property::ReceiveMaximum => "receive_maximum",
             Property::KeepAlive => "keep_alive",
             Property::Will => "will",
@@ -95,6 +101,8 @@ impl Property {
             (Property::Qos2ExactlyOnce, true) => &["MQTT-4.3.3-1", "MQTT-4.3.3-2", "MQTT-4.3.3-6"],
             (Property::Order, false) => &["MQTT-4.6.0-6"],
             (Property::Order, true) => &["MQTT-4.6.0-5"],
+            (Property::DeliveredQos, false) => &["MQTT-3.8.4-6"],
+            (Property::DeliveredQos, true) => &["MQTT-3.8.4-8"],
             (Property::ReceiveMaximum, false) => &[],
             (Property::ReceiveMaximum, true) => &["MQTT-3.3.4-9"],
             (Property::KeepAlive, false) => &["MQTT-3.1.2-24"],
@@ -195,6 +203,7 @@ pub fn monitor(trace: &[TraceEvent]) -> Vec<Verdict> {
     let mut verdicts = Vec::new();
     verdicts.extend(flight::judge(&view));
     verdicts.extend(deliveries::judge(&view));
+    verdicts.push(qos::judge(&view));
     verdicts.push(keep_alive::judge(&view));
     verdicts.push(will::judge(&view));
     verdicts.push(sessions::judge(&view));
