@@ -14,6 +14,7 @@ use verimqtt_spec::trace::{ConnId, End, Event, Fault, PacketInfo, PacketKind};
 
 use super::ProbeError;
 use super::frames::Frame;
+use super::monitors::TOLERANCE_MS;
 use super::proxy::{ProxyLink, ReadOutcome};
 use crate::sim::command::command_of;
 use crate::sim::recorder::{Observed, SharedLog};
@@ -29,9 +30,6 @@ const QUIET: Duration = Duration::from_millis(250);
 const MAX_SETTLE: Duration = Duration::from_secs(10);
 /// How long the proxy sleeps when nothing moved.
 const IDLE: Duration = Duration::from_millis(1);
-/// After the last step the probe waits for the broker to close every connection a fault left
-/// open, until 1.5 x its keep alive plus this after the last packet it received.
-pub const KEEP_ALIVE_TOLERANCE: Duration = Duration::from_millis(1500);
 /// The longest the probe waits at the end.
 const MAX_END_WAIT: Duration = Duration::from_secs(30);
 
@@ -400,15 +398,16 @@ impl Driver {
     }
 
     /// Waits until the broker closed every connection a fault left open at its end, or 1.5 x
-    /// its keep alive and [`KEEP_ALIVE_TOLERANCE`] passed since its last packet.
+    /// its keep alive and the keep alive monitor's tolerance passed since its last packet: the
+    /// monitor can then decide every such connection.
     fn wait_for_keep_alive_closes(&mut self) {
-        let started = Instant::now();
+        let (started, tolerance) = (Instant::now(), Duration::from_millis(TOLERANCE_MS));
         loop {
             let now = Instant::now();
             let waiting = self.links.iter().any(|link| {
                 link.faulted
                     && link.broker_open()
-                    && link.keep_alive_deadline().is_some_and(|deadline| now < deadline + KEEP_ALIVE_TOLERANCE)
+                    && link.keep_alive_deadline().is_some_and(|deadline| now < deadline + tolerance)
             });
             if !waiting || started.elapsed() > MAX_END_WAIT {
                 return;

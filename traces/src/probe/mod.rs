@@ -31,7 +31,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use verimqtt_proto::codec::ProtocolVersion;
 use verimqtt_spec::trace::TraceEvent;
 
-pub use driver::{KEEP_ALIVE_TOLERANCE, RECEIVE_MAXIMUM};
+pub use driver::RECEIVE_MAXIMUM;
 pub use findings::{Summary, findings_report};
 pub use monitors::{Finding, Outcome, Property, Verdict, monitor};
 pub use named::named_probes;
