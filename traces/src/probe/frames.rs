@@ -52,7 +52,46 @@ impl Frames {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+    use verimqtt_proto::codec::{MqttString, Packet, Publish, QoS};
     use verimqtt_proto::trace::PacketKind;
+
+    fn publish(payload: &[u8]) -> Packet {
+        let topic = MqttString::try_from("t").unwrap_or_default();
+        Packet::Publish(Publish::new(topic, QoS::AtMostOnce, None, Bytes::copy_from_slice(payload)))
+    }
+
+    proptest! {
+        /// However the stream is cut into reads, the proxy passes the same whole packets.
+        #[test]
+        fn any_split_of_a_stream_gives_its_packets(
+            payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 1..6),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let packets: Vec<Packet> = payloads.iter().map(|payload| publish(payload)).collect();
+            let mut stream = BytesMut::new();
+            for packet in &packets {
+                codec::encode(packet, ProtocolVersion::V311, &mut stream).unwrap_or_default();
+            }
+            let mut points: Vec<usize> = cuts.iter().map(|cut| cut.index(stream.len())).collect();
+            points.sort_unstable();
+            let mut frames = Frames::new(ProtocolVersion::V311);
+            let (mut passed, mut from) = (Vec::new(), 0);
+            for point in points.into_iter().chain([stream.len()]) {
+                frames.push(&stream[from..point]);
+                from = point;
+                while let Some(frame) = frames.next_frame() {
+                    passed.push(frame);
+                }
+            }
+            let expected: Vec<PacketInfo> =
+                packets.iter().map(|packet| packet_info(packet, ProtocolVersion::V311)).collect();
+            prop_assert_eq!(passed.iter().map(|frame| frame.packet.clone()).collect::<Vec<_>>(),
+                expected.into_iter().map(Some).collect::<Vec<_>>());
+            prop_assert_eq!(passed.iter().map(|frame| frame.bytes.len()).sum::<usize>(), stream.len());
+        }
+    }
 
     #[test]
     fn packets_come_out_whole_with_their_fields() {
