@@ -8,7 +8,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use verimqtt_spec::trace::{End, Event, Node, PacketInfo, PacketKind, TraceEvent, read_trace};
-use verimqtt_traces::probe::{Outcome, Property, monitor, named_probes};
+use verimqtt_traces::probe::{Origin, Outcome, ProbeRun, Property, findings_report, monitor, named_probes};
 
 const RESEND: &str = "resend_to_a_persistent_subscriber";
 const WILL: &str = "will_after_a_reset";
@@ -249,4 +249,38 @@ fn a_message_sent_above_its_qos_is_a_delivered_qos_violation() {
     let m2 = forwarded(&trace, 3, End::Client, PacketKind::Publish, payload_is("m2"));
     packet_mut(&mut trace[m2]).qos = Some(2);
     assert_found(&trace, Property::DeliveredQos, Outcome::Violation, "goes out at QoS 2, not 1");
+}
+
+mod robustness {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever a trace file holds, the monitors give verdicts and the report draws them: a
+        /// recorded trace with events dropped and times moved never makes either panic.
+        #[test]
+        fn monitors_judge_any_edit_of_a_trace(
+            which in any::<bool>(),
+            dropped in prop::collection::vec(any::<prop::sample::Index>(), 0..30),
+            moved in prop::collection::vec((any::<prop::sample::Index>(), 0u64..20_000), 0..10),
+        ) {
+            let mut trace = load(if which { RESEND } else { WILL });
+            for (index, time_ms) in moved {
+                let at = index.index(trace.len());
+                trace[at].time_ms = time_ms;
+            }
+            let mut drop: Vec<usize> = dropped.iter().map(|index| index.index(trace.len())).collect();
+            drop.sort_unstable();
+            drop.dedup();
+            for at in drop.into_iter().rev() {
+                trace.remove(at);
+            }
+            let verdicts = monitor(&trace);
+            prop_assert_eq!(verdicts.len(), Property::ALL.len());
+            let (name, scenario) = named_probes().remove(usize::from(!which));
+            let run = ProbeRun { origin: Origin::Named(name), scenario, trace, refusals: Vec::new(), verdicts };
+            prop_assert!(!findings_report("mqtt://127.0.0.1:1883", &[run]).is_empty());
+        }
+    }
 }
