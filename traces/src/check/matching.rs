@@ -54,10 +54,11 @@ pub const NOT_IN_THE_MODEL: &[(&str, &str)] = &[
     ),
     ("UNSUBSCRIBE filters, UNSUBACK reason codes", "not modelled: a trace with UNSUBSCRIBE fails as outside the model"),
     (
-        "Receive Maximum, Topic Alias and the other 5.0 properties",
-        "not compared: not in the trace; the runs never reach a Receive Maximum (at most 4 messages) and use \
-         no alias",
+        "Receive Maximum and Server Keep Alive (CONNECT, CONNACK)",
+        "in the trace (for the probe's monitors) but not compared: the model's clients announce no Receive \
+         Maximum, the runs never reach the broker's (at most 4 messages) and its CONNACK sets no Server Keep Alive",
     ),
+    ("Topic Alias and the other 5.0 properties", "not compared: not in the trace; the runs use no alias"),
 ];
 
 /// A field as the trace shows it: `missing` when left out.
@@ -286,8 +287,12 @@ pub fn conn_of(event: &Event) -> Option<u64> {
         | Event::ConnectionClosed { conn, .. }
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. }
-        | Event::FaultInjected { conn, .. } => Some(conn),
-        Event::PublishRequested { .. }
+        | Event::FaultInjected { conn, .. }
+        | Event::Forwarded { conn, .. }
+        | Event::BrokerClosed { conn }
+        | Event::Dropped { conn, .. } => Some(conn),
+        Event::ProbeEnded
+        | Event::PublishRequested { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }
         | Event::NetworkStalled { .. } => None,

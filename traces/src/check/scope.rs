@@ -13,6 +13,9 @@ pub fn within_the_model(events: &[TraceEvent], clients: &[Node]) -> Result<(), M
     for event in events {
         let outside = |why: &str| Err(MappingError(format!("{} at {} ms: {why}", event.node, event.time_ms)));
         match &event.event {
+            Event::Forwarded { .. } | Event::BrokerClosed { .. } | Event::Dropped { .. } | Event::ProbeEnded => {
+                return outside("a probe's trace has no broker events: the wire monitors check it (`probe`)");
+            }
             Event::PublishRequested { retain: true, .. } => return outside("retained messages are not modelled"),
             Event::PublishRequested { .. } => published = true,
             Event::PacketSent { packet, .. } if packet.kind == PacketKind::Unsubscribe => {

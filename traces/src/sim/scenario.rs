@@ -1,7 +1,8 @@
 //! What a simulated run does: the clients, their sessions, and the steps of the run in order.
 
+use bytes::Bytes;
 use verimqtt_proto::codec::{ProtocolVersion, QoS};
-use verimqtt_spec::trace::PacketKind;
+use verimqtt_spec::trace::{Fault, PacketKind};
 
 /// The default length of a tick of simulated time.
 pub const DEFAULT_TICK_MS: u64 = 1000;
@@ -142,6 +143,21 @@ impl Step {
 
     pub fn subscribe(client: usize, qos: QoS) -> Step {
         Step::Subscribe { client, filter: TOPIC.to_string(), qos }
+    }
+
+    /// The fault a `Cut`, `Reset` or `HalfCut` injects, and on whose connection.
+    pub fn fault(&self) -> Option<(usize, Fault)> {
+        match *self {
+            Step::Cut { client } => Some((client, Fault::Cut)),
+            Step::Reset { client } => Some((client, Fault::Reset)),
+            Step::HalfCut { client } => Some((client, Fault::HalfOpen)),
+            _ => None,
+        }
+    }
+
+    /// The payload of the run's `n`-th published message.
+    pub fn payload(n: usize) -> Bytes {
+        Bytes::from(format!("m{n}"))
     }
 
     /// The client the step acts for, if it names one.
