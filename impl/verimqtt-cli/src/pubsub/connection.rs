@@ -34,6 +34,12 @@ pub struct ConnectionArgs {
     /// its path is the topic.
     #[arg(short = 'L', long = "url", value_name = "URL", conflicts_with_all = ["host", "port"])]
     url: Option<String>,
+    /// Connect through this Unix domain socket instead of TCP (mosquitto's `listener 0 PATH`).
+    #[arg(long = "unix", value_name = "PATH", conflicts_with_all = ["host", "port", "url"])]
+    unix: Option<String>,
+    /// Leave from this local address, to choose the interface the connection uses.
+    #[arg(short = 'A', value_name = "ADDRESS")]
+    bind_address: Option<std::net::IpAddr>,
     /// Client identifier (default verimqtt-pub-PID or verimqtt-sub-PID).
     #[arg(short = 'i', long = "id")]
     id: Option<String>,
@@ -81,7 +87,8 @@ pub struct ConnectionArgs {
     /// Retain the will message.
     #[arg(long = "will-retain")]
     will_retain: bool,
-    /// TLS: --cafile alone makes -h and -p name a TLS broker (as in mosquitto's clients).
+    /// TLS: --cafile or --capath alone makes -h and -p name a TLS broker (as in mosquitto's
+    /// clients).
     #[command(flatten)]
     tls: TlsSettings,
     /// Print what the client does on stderr: every packet sent and received, connections,
@@ -166,6 +173,7 @@ impl ConnectionArgs {
         options.reconnect = reconnect;
         options.connect_timeout = Duration::from_secs(10);
         options.log_packets = self.debug;
+        options.local_address = self.bind_address;
         if url.scheme.is_tls() {
             if self.tls.insecure {
                 eprintln!("verimqtt {command}: {INSECURE_WARNING}");
@@ -180,8 +188,12 @@ impl ConnectionArgs {
 
     /// The broker's URL, from -L or from -h, -p and --cafile, and the topic a -L URL names.
     pub fn url(&self) -> Result<(BrokerUrl, Option<String>), String> {
+        if let Some(path) = &self.unix {
+            return Ok((BrokerUrl::unix(path).map_err(|error| format!("--unix: {error}"))?, None));
+        }
         let Some(url) = &self.url else {
-            let scheme = if self.tls.cafile.is_some() || self.tls.insecure { Scheme::Mqtts } else { Scheme::Mqtt };
+            let tls = self.tls.cafile.is_some() || self.tls.capath.is_some() || self.tls.insecure;
+            let scheme = if tls { Scheme::Mqtts } else { Scheme::Mqtt };
             let url = BrokerUrl {
                 scheme,
                 host: self.host.clone(),

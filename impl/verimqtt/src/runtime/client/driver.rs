@@ -7,6 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,12 +91,13 @@ pub(crate) struct Dialer {
     pub tls: Option<Arc<ClientConfig>>,
     pub timeout: Duration,
     pub reconnect: Reconnect,
+    pub local_address: Option<IpAddr>,
 }
 
 impl Dialer {
     fn open(&self) -> Opening {
-        let (url, tls, timeout) = (self.url.clone(), self.tls.clone(), self.timeout);
-        Box::pin(async move { transport::open(&url, tls, timeout).await })
+        let (url, tls, timeout, local_address) = (self.url.clone(), self.tls.clone(), self.timeout, self.local_address);
+        Box::pin(async move { transport::open_from(&url, tls, timeout, local_address).await })
     }
 }
 

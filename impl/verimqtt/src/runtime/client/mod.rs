@@ -54,8 +54,8 @@ pub use blocking::{BlockingClient, BlockingError, BlockingSubscription};
 pub use error::{ClientError, ConnectError};
 pub use options::{AsyncClientOptions, Reconnect};
 pub use subscription::{Message, Subscription};
-pub use tls::{INSECURE_WARNING, TlsSettings};
-pub use transport::{Transport, open as open_transport};
+pub use tls::{INSECURE_WARNING, TlsSettings, TlsVersion};
+pub use transport::{Transport, open as open_transport, open_from as open_transport_from};
 pub use url::{BrokerUrl, Scheme, UrlError};
 
 use crate::client::Client;
@@ -97,6 +97,7 @@ impl AsyncClient {
             connect_timeout,
             subscription_capacity,
             log_packets,
+            local_address,
         } = options;
         let subscription_capacity = subscription_capacity.max(1);
         if let Some(username) = &url.username {
@@ -118,7 +119,7 @@ impl AsyncClient {
         }
         let (commands, receiver) = mpsc::unbounded_channel();
         let (ready, connected) = oneshot::channel();
-        let dialer = Dialer { url, tls, timeout: connect_timeout, reconnect };
+        let dialer = Dialer { url, tls, timeout: connect_timeout, reconnect, local_address };
         tokio::spawn(Driver::new(client, dialer, receiver, ready, subscription_capacity).run());
         connected.await.map_err(|_| ConnectError::Stopped)??;
         Ok(AsyncClient { commands, version, subscription_capacity })

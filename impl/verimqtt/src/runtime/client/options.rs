@@ -1,5 +1,6 @@
 //! How an [`AsyncClient`](super::AsyncClient) connects, and reconnects.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,10 +32,13 @@ pub struct AsyncClientOptions {
     /// timer that fires, at `DEBUG` level with the target `verimqtt::packets` (what
     /// `verimqtt sub -d` prints). Off by default: each event costs a line built.
     pub log_packets: bool,
+    /// The local address connections leave from (mosquitto's clients' `-A`), to choose the
+    /// interface; `None` lets the system choose. Not used for `unix://`.
+    pub local_address: Option<IpAddr>,
 }
 
 impl AsyncClientOptions {
-    /// `client`'s options with the runtime's defaults: no TLS, reconnection from 100 ms doubling to 30 s forever, a 10 s connect timeout, 1024 messages per subscription, no packet log.
+    /// `client`'s options with the runtime's defaults: no TLS, reconnection from 100 ms doubling to 30 s forever, a 10 s connect timeout, 1024 messages per subscription, no packet log, any local address.
     pub fn new(client: ClientOptions) -> Self {
         AsyncClientOptions {
             client,
@@ -43,6 +47,7 @@ impl AsyncClientOptions {
             connect_timeout: Duration::from_secs(10),
             subscription_capacity: 1024,
             log_packets: false,
+            local_address: None,
         }
     }
 }
