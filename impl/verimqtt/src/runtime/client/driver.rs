@@ -60,6 +60,11 @@ pub(crate) enum Command {
         partial: bool,
         done: Reply<(u64, Vec<ReasonCode>)>,
     },
+    /// Answered with the id of a route for the messages no subscription wants.
+    Unclaimed {
+        messages: mpsc::Sender<Message>,
+        done: Reply<u64>,
+    },
     /// A dropped subscription: its filters no other one uses are unsubscribed.
     Unsubscribe {
         id: u64,
@@ -67,10 +72,14 @@ pub(crate) enum Command {
     /// Unsubscribes from filters, answered with the UNSUBACK's reason codes.
     UnsubscribeFilters {
         filters: Vec<MqttString>,
+        properties: Properties,
         done: Reply<Vec<ReasonCode>>,
     },
+    /// Ends the client with `packet`; answered once it is over, or at once with the reason
+    /// the client cannot send `packet` (then nothing ends).
     Disconnect {
-        done: oneshot::Sender<()>,
+        packet: Disconnect,
+        done: Reply<()>,
     },
 }
 
@@ -173,7 +182,7 @@ pub(crate) struct Driver {
     /// Why every request fails from now on, once the client gave up reconnecting.
     gone: Option<ClientError>,
     shutting_down: bool,
-    disconnect_waiters: Vec<oneshot::Sender<()>>,
+    disconnect_waiters: Vec<Reply<()>>,
     stopped: bool,
 }
 
@@ -227,7 +236,7 @@ impl Driver {
         }
         self.give_up(ClientError::Closed);
         for waiter in self.disconnect_waiters.drain(..) {
-            let _ = waiter.send(());
+            let _ = waiter.send(Ok(()));
         }
     }
 
@@ -261,7 +270,10 @@ impl Driver {
                 }
             }
             // Every handle is gone: nobody can use the client any more.
-            Wake::Command(None) => self.shut_down(),
+            Wake::Command(None) => {
+                // A plain DISCONNECT can always be sent.
+                let _ = self.shut_down(Disconnect::new(ReasonCode::Success));
+            }
             Wake::Read(Ok(0) | Err(_)) | Wake::Written(Err(_)) => self.connection_lost(),
             Wake::Read(Ok(_)) => self.link.unread = self.link.read_buffer.split().freeze(),
             Wake::Written(Ok(true)) => self.settle_qos0(true, Ok(())),
@@ -386,10 +398,15 @@ impl Driver {
                     }
                 }
             }
+            Command::Unclaimed { messages, done } => {
+                let id = self.new_route(Vec::new(), messages);
+                if done.send(Ok(id)).is_err() {
+                    self.remove_route(id);
+                }
+            }
             Command::Unsubscribe { id } => self.remove_route(id),
-            Command::UnsubscribeFilters { filters, done } => {
-                let accepted =
-                    self.usable().and_then(|()| Ok(self.client.unsubscribe(now, filters, Properties::default())?));
+            Command::UnsubscribeFilters { filters, properties, done } => {
+                let accepted = self.usable().and_then(|()| Ok(self.client.unsubscribe(now, filters, properties)?));
                 match accepted {
                     Ok(packet_id) => {
                         self.unsubscribes.insert(packet_id, done);
@@ -399,10 +416,12 @@ impl Driver {
                     }
                 }
             }
-            Command::Disconnect { done } => {
-                self.disconnect_waiters.push(done);
-                self.shut_down();
-            }
+            Command::Disconnect { packet, done } => match self.shut_down(packet) {
+                Ok(()) => self.disconnect_waiters.push(done),
+                Err(error) => {
+                    let _ = done.send(Err(error));
+                }
+            },
         }
     }
 
@@ -529,13 +548,18 @@ impl Driver {
             let _ = pending.done.send(Err(ClientError::Rejected(refused)));
             return;
         }
-        let id = self.next_route;
-        self.next_route += 1;
-        self.routes.insert(id, granted, pending.messages);
+        let id = self.new_route(granted, pending.messages);
         if pending.done.send(Ok((id, suback.reason_codes))).is_err() {
             // The caller stopped waiting: nobody will read this subscription.
             self.remove_route(id);
         }
+    }
+
+    fn new_route(&mut self, subscriptions: Vec<codec::Subscription>, messages: mpsc::Sender<Message>) -> u64 {
+        let id = self.next_route;
+        self.next_route += 1;
+        self.routes.insert(id, subscriptions, messages);
+        id
     }
 
     fn remove_route(&mut self, id: u64) {
@@ -567,15 +591,20 @@ impl Driver {
         }
     }
 
-    /// Ends the connection with DISCONNECT, if there is one, and then the driver.
-    fn shut_down(&mut self) {
+    /// Ends the connection with `packet`, if there is one, and then the driver; a `packet`
+    /// the client refuses (a Session Expiry Interval after a CONNECT with none, a packet
+    /// too big for the server) ends nothing.
+    fn shut_down(&mut self, packet: Disconnect) -> Result<(), ClientError> {
+        match self.client.disconnect(Instant::now(), packet) {
+            Ok(()) => {}
+            // No connection to end.
+            Err(CommandError::NoConnection) => self.stopped = true,
+            Err(error) => return Err(error.into()),
+        }
         self.shutting_down = true;
         self.reconnect_at = None;
         self.opening = None;
-        if self.client.disconnect(Instant::now(), Disconnect::new(ReasonCode::Success)).is_err() {
-            // No connection to end.
-            self.stopped = true;
-        }
+        Ok(())
     }
 
     /// The transport failed or the broker closed it.
