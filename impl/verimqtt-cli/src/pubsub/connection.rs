@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, ValueEnum};
 use verimqtt::client::ClientOptions;
-use verimqtt::codec::{Binary, MqttString, ProtocolVersion, QoS, Will};
+use verimqtt::codec::{Binary, Disconnect, MqttString, ProtocolVersion, QoS, ReasonCode, Will};
 use verimqtt::runtime::client::{
     AsyncClient, AsyncClientOptions, BrokerUrl, ConnectError, INSECURE_WARNING, Reconnect, Scheme, TlsSettings,
 };
 
 use super::Failure;
-use super::properties::PropertyFlags;
+use super::properties::{Command, PropertyFlags};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Version {
@@ -122,17 +122,19 @@ pub fn qos(value: u8) -> QoS {
 }
 
 impl ConnectionArgs {
-    /// Connects to `url` as the flags say; `command` ("pub" or "sub") makes the default
-    /// client identifier.
-    /// The -D flags, checked; PUBLISH properties only for `pub`.
+    /// The -D flags, checked; PUBLISH properties only for `pub`, SUBSCRIBE and UNSUBSCRIBE
+    /// ones only for `sub`.
     pub fn property_flags(&self, command: &str) -> Result<PropertyFlags, Failure> {
-        let flags = PropertyFlags::parse(&self.properties, command == "pub")?;
+        let command = if command == "pub" { Command::Pub } else { Command::Sub };
+        let flags = PropertyFlags::parse(&self.properties, command)?;
         if !flags.is_empty() && matches!(self.version, Version::V311) {
             return Err("-D sets MQTT 5 properties: add -V mqttv5".into());
         }
         Ok(flags)
     }
 
+    /// Connects to `url` as the flags say; `command` ("pub" or "sub") makes the default
+    /// client identifier.
     pub async fn connect(&self, command: &str, url: BrokerUrl, reconnect: Reconnect) -> Result<AsyncClient, Failure> {
         let properties = self.property_flags(command)?;
         if self.debug {
@@ -169,6 +171,13 @@ impl ConnectionArgs {
             });
         }
         properties.apply_to_connect(&mut client);
+        if properties.disconnect.session_expiry_interval.is_some_and(|seconds| seconds != 0)
+            && client.session_expiry_interval == 0
+        {
+            return Err("-D disconnect session-expiry-interval: the session ends with the connection (no -x, no -c), \
+                 so the DISCONNECT cannot keep it"
+                .into());
+        }
         let mut options = AsyncClientOptions::new(client);
         options.reconnect = reconnect;
         options.connect_timeout = Duration::from_secs(10);
@@ -184,6 +193,13 @@ impl ConnectionArgs {
             ConnectError::Refused(code) => Failure::refused(code, version),
             error => Failure::from(error.to_string()),
         })
+    }
+
+    /// Ends the connection with a normal DISCONNECT (so no will is published) carrying the
+    /// `-D disconnect` properties.
+    pub async fn disconnect(client: &AsyncClient, properties: &PropertyFlags) -> Result<(), Failure> {
+        let packet = Disconnect { reason_code: ReasonCode::Success, properties: properties.disconnect.clone() };
+        client.disconnect_with(packet).await.map_err(|error| Failure::from(format!("cannot disconnect: {error}")))
     }
 
     /// The broker's URL, from -L or from -h, -p and --cafile, and the topic a -L URL names.

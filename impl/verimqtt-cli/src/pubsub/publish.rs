@@ -88,13 +88,14 @@ async fn publish_as_asked(args: PubArgs) -> Result<(), Failure> {
     };
     let (url, url_topic) = args.connection.url()?;
     let topic = args.topic.clone().or(url_topic).ok_or("no topic: give -t TOPIC (or a -L URL with a path)")?;
-    let properties = args.connection.property_flags("pub")?.publish;
+    let flags = args.connection.property_flags("pub")?;
+    let properties = &flags.publish;
     let retries = Reconnect { max_retries: Some(3), ..Reconnect::default() };
     let client = args.connection.connect("pub", url, retries).await?;
     let sending = async {
         match whole {
-            Some(payload) => publish_repeated(&client, &topic, payload, &properties, &args).await,
-            None if *lines => publish_lines(&client, &topic, &properties, &args).await,
+            Some(payload) => publish_repeated(&client, &topic, payload, properties, &args).await,
+            None if *lines => publish_lines(&client, &topic, properties, &args).await,
             None => Ok(()),
         }
     };
@@ -103,8 +104,9 @@ async fn publish_as_asked(args: PubArgs) -> Result<(), Failure> {
         sent = sending => sent,
         () = crate::signals::stop() => Ok(()),
     };
-    client.disconnect().await;
-    Ok(sent?)
+    let disconnected = ConnectionArgs::disconnect(&client, &flags).await;
+    sent?;
+    disconnected
 }
 
 /// The message, --repeat times, --repeat-delay apart.

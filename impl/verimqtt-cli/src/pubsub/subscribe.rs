@@ -14,6 +14,7 @@ use verimqtt::runtime::client::{AsyncClient, Message, Reconnect};
 use super::Failure;
 use super::connection::{ConnectionArgs, parse_qos, qos};
 use super::output::Output;
+use super::properties::PropertyFlags;
 
 #[derive(Debug, Args)]
 pub struct SubArgs {
@@ -86,7 +87,7 @@ pub async fn run(args: SubArgs) -> Result<(), Failure> {
 async fn subscribe(args: &SubArgs) -> Result<(), Failure> {
     // What is wrong with the flags is said before connecting.
     let output = Output::new(args.format.as_deref(), args.verbose, !args.no_end_of_line, args.pretty)?;
-    args.connection.property_flags("sub")?;
+    let properties = args.connection.property_flags("sub")?;
     let (url, url_topic) = args.connection.url()?;
     let filters: Vec<String> = args.topics.iter().cloned().chain(url_topic).collect();
     if filters.is_empty() && args.unsubscribe.is_empty() {
@@ -101,12 +102,11 @@ async fn subscribe(args: &SubArgs) -> Result<(), Failure> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     let client = args.connection.connect("sub", url, Reconnect::default()).await?;
-    let result = session(args, &client, subscriptions, &output).await;
+    let result = session(args, &client, subscriptions, &properties, &output).await;
     // Disconnect before the subscription is dropped, which would unsubscribe: with -c the
-    // session keeps its subscriptions for the next run, as mosquitto_sub's does. A normal
-    // DISCONNECT, so the will is not published.
-    client.disconnect().await;
-    result
+    // session keeps its subscriptions for the next run, as mosquitto_sub's does.
+    let disconnected = ConnectionArgs::disconnect(&client, &properties).await;
+    result.and(disconnected)
 }
 
 /// Subscribes, unsubscribes (-U) and prints until a flag, a signal or the broker ends it.
@@ -114,23 +114,32 @@ async fn session(
     args: &SubArgs,
     client: &AsyncClient,
     subscriptions: Vec<Subscription>,
+    properties: &PropertyFlags,
     output: &Output,
 ) -> Result<(), Failure> {
     let mut messages = None;
     if !subscriptions.is_empty() {
         let filters: Vec<MqttString> = subscriptions.iter().map(|subscription| subscription.filter.clone()).collect();
-        let subscription =
-            client.subscribe_granted(subscriptions).await.map_err(|error| format!("subscribe failed: {error}"))?;
+        let subscription = client
+            .subscribe_granted(subscriptions, properties.subscribe.clone())
+            .await
+            .map_err(|error| format!("subscribe failed: {error}"))?;
         for (filter, code) in filters.iter().zip(subscription.granted()) {
             if code.is_failure() && !args.connection.quiet {
                 eprintln!("verimqtt sub: the broker refused the subscription to {filter}: {code}");
             }
         }
-        messages = Some(subscription);
+        // Besides its own filters', every message that arrives, as mosquitto_sub prints it:
+        // those a resumed session (-c) brings for the filters of an earlier run.
+        let unclaimed = client.unclaimed().await.map_err(|error| format!("subscribe failed: {error}"))?;
+        messages = Some(futures_util::stream::select(subscription, unclaimed));
     }
     if !args.unsubscribe.is_empty() {
         let filters: Vec<&str> = args.unsubscribe.iter().map(String::as_str).collect();
-        client.unsubscribe(&filters).await.map_err(|error| format!("unsubscribe failed: {error}"))?;
+        client
+            .unsubscribe_with_properties(&filters, properties.unsubscribe.clone())
+            .await
+            .map_err(|error| format!("unsubscribe failed: {error}"))?;
     }
     let Some(mut messages) = messages.filter(|_| !args.exit_after_subscribe) else {
         return Ok(());

@@ -3,8 +3,12 @@
 //! from the same mosquitto broker; the flags that filter, stop and clean up are run against
 //! our broker over loopback; exit codes are mosquitto's.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
+
+use bytes::BytesMut;
+use verimqtt::codec::{self, DecodeOptions, Packet, ProtocolVersion, ReasonCode, SubscriptionId};
 
 use verimqtt::auth::FilePolicy;
 use verimqtt::broker::BrokerOptions;
@@ -205,6 +209,18 @@ fn unsubscribe_removes_a_filter_a_persistent_session_kept() {
 }
 
 #[test]
+fn a_resumed_session_prints_the_messages_of_filters_from_an_earlier_run() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let addr = broker.addr();
+    let (code, _, stderr) = sub(&at(addr, &["-c", "-i", "resumes", "-q", "1", "-t", "earlier/x", "-E"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    publish(&at(addr, &["-t", "earlier/x", "-m", "queued", "-q", "1"]), b"");
+    let (code, printed, stderr) =
+        sub(&at(addr, &["-c", "-i", "resumes", "-q", "1", "-t", "now/y", "-v", "-C", "1", "-W", "5"]));
+    assert_eq!((code, printed.as_str()), (Some(0), "earlier/x queued\n"), "{stderr}");
+}
+
+#[test]
 fn session_expiry_flag_sets_how_long_the_broker_keeps_the_session() {
     let broker = EmbeddedBroker::start().unwrap();
     let addr = broker.addr();
@@ -285,7 +301,103 @@ fn properties_of_d_flags_reach_the_subscriber() {
     let sub = failure(
         &[owned(&["sub"]), at(addr, &["-V", "mqttv5", "-t", "p/x", "-D", "publish", "content-type", "t"])].concat(),
     );
-    assert!(sub.contains("does not set properties of publish"), "{sub}");
+    assert!(sub.contains("this command sends no PUBLISH"), "{sub}");
+}
+
+/// The packets a `verimqtt` run with `args` sends to the broker at `broker`, read by a proxy
+/// in between that passes every byte on both ways.
+fn packets_sent_through_a_proxy(broker: SocketAddr, args: &[&str]) -> Vec<Packet> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let proxy = listener.local_addr().unwrap();
+    let runs = std::thread::spawn({
+        let args = [owned(args), at(proxy, &[])].concat();
+        move || run(&args, b"")
+    });
+    let (mut client, _) = listener.accept().unwrap();
+    let mut upstream = TcpStream::connect(broker).unwrap();
+    let mut downstream = (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+    let answers = std::thread::spawn(move || std::io::copy(&mut downstream.0, &mut downstream.1));
+    let mut sent = Vec::new();
+    let mut chunk = [0; 16 * 1024];
+    while let Ok(read @ 1..) = client.read(&mut chunk) {
+        sent.extend_from_slice(&chunk[..read]);
+        upstream.write_all(&chunk[..read]).unwrap();
+    }
+    let _ = upstream.shutdown(Shutdown::Both);
+    let _ = answers.join();
+    let output = runs.join().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    let mut bytes = BytesMut::from(&sent[..]);
+    let options = DecodeOptions::new(ProtocolVersion::V5);
+    std::iter::from_fn(|| codec::decode(&mut bytes, &options).unwrap()).collect()
+}
+
+#[test]
+fn d_flags_set_the_properties_of_subscribe_unsubscribe_and_disconnect() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let flags = [
+        "sub",
+        "-V",
+        "mqttv5",
+        "-c",
+        "-i",
+        "props",
+        "-x",
+        "60",
+        "-q",
+        "1",
+        "-t",
+        "s/x",
+        "-U",
+        "s/y",
+        "-E",
+        "-D",
+        "subscribe",
+        "subscription-identifier",
+        "7",
+        "-D",
+        "subscribe",
+        "user-property",
+        "a",
+        "b",
+        "-D",
+        "unsubscribe",
+        "user-property",
+        "c",
+        "d",
+        "-D",
+        "disconnect",
+        "session-expiry-interval",
+        "0",
+    ];
+    let sent = packets_sent_through_a_proxy(broker.addr(), &flags);
+    let user_property = |name: &str, value: &str| vec![(name.try_into().unwrap(), value.try_into().unwrap())];
+    let Some(Packet::Subscribe(subscribe)) = sent.iter().find(|packet| matches!(packet, Packet::Subscribe(_))) else {
+        panic!("no SUBSCRIBE in {sent:?}")
+    };
+    assert_eq!(subscribe.properties.subscription_identifiers, [SubscriptionId::new(7).unwrap()]);
+    assert_eq!(subscribe.properties.user_properties, user_property("a", "b"));
+    let Some(Packet::Unsubscribe(unsubscribe)) = sent.iter().find(|packet| matches!(packet, Packet::Unsubscribe(_)))
+    else {
+        panic!("no UNSUBSCRIBE in {sent:?}")
+    };
+    assert_eq!(unsubscribe.properties.user_properties, user_property("c", "d"));
+    let Some(Packet::Disconnect(disconnect)) = sent.last() else { panic!("no DISCONNECT last in {sent:?}") };
+    assert_eq!(disconnect.reason_code, ReasonCode::Success, "a normal DISCONNECT: no will");
+    assert_eq!(disconnect.properties.session_expiry_interval, Some(0));
+    // The broker took the DISCONNECT's 0 over the CONNECT's 60 s: the session is gone.
+    publish(&at(broker.addr(), &["-t", "s/x", "-m", "lost", "-q", "1"]), b"");
+    let (_, printed, _) =
+        sub(&at(broker.addr(), &["-V", "mqttv5", "-c", "-i", "props", "-q", "1", "-t", "s/x", "-W", "1"]));
+    assert_eq!(printed, "", "the session ended with the connection");
+    let kept = failure(
+        &[
+            owned(&["sub"]),
+            at(broker.addr(), &["-V", "mqttv5", "-t", "t", "-D", "disconnect", "session-expiry-interval", "5"]),
+        ]
+        .concat(),
+    );
+    assert!(kept.contains("the DISCONNECT cannot keep it"), "{kept}");
 }
 
 #[test]
