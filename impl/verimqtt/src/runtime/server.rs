@@ -305,6 +305,7 @@ impl<P: Policy> Driver<P> {
                     return;
                 }
                 tracing::debug!(%conn, %peer, transport, "connection accepted");
+                self.log.opened(conn, peer);
                 let socket = Socket { outputs, reading, peer, writing: false, closing: false, held: None };
                 self.sockets.insert(conn, socket);
             }
@@ -331,6 +332,7 @@ impl<P: Policy> Driver<P> {
                         self.broker.handle_bytes(now, conn, &bytes);
                     }
                     self.broker.handle_closed(now, conn);
+                    self.log.socket_closed(conn);
                     tracing::debug!(%conn, peer = %socket.peer, "socket closed");
                 }
             }
@@ -350,7 +352,7 @@ impl<P: Policy> Driver<P> {
             while let Some(Closing { conn, reason, last_bytes }) = self.broker.poll_close() {
                 busy = true;
                 let Some(socket) = self.sockets.get_mut(&conn) else { continue };
-                self.log.closing(conn, socket.peer, &reason);
+                self.log.closing(conn, &reason);
                 socket.closing = true;
                 if let Some(bytes) = last_bytes {
                     let _ = socket.outputs.send(Output::Transmit(bytes));
@@ -378,6 +380,7 @@ impl<P: Policy> Driver<P> {
                 let _ = events.send(event);
             }
         }
+        self.log.forget_gone();
         while let Some((conn, verification)) = self.broker.poll_verification() {
             self.verify(conn, verification);
         }
