@@ -22,6 +22,7 @@ use crate::codec::ReasonCode;
 
 use super::listener::{self, Listener, Shared};
 use super::log::Log;
+use super::packet_log::PacketLog;
 use super::socket::{Input, Output};
 use super::store::{Store, StoreWriter};
 use super::sys::SysTopics;
@@ -153,6 +154,9 @@ impl<P: Policy> Server<P> {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store } = self;
         let mut driver = Driver::new(Broker::new(options.clone(), policy), events);
+        if PacketLog::wanted() {
+            driver.broker.set_observer(Some(Box::new(PacketLog::default())));
+        }
         if let Some(mut store) = store {
             let recovered = store.take_recovered();
             let (sessions, retained) = (recovered.sessions.len(), recovered.retained.len());
