@@ -4,6 +4,7 @@
 //! any broker and measures it.
 
 mod bench;
+mod logging;
 mod pubsub;
 mod signals;
 
@@ -13,7 +14,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 use verimqtt::runtime::BrokerConfig;
 use verimqtt::runtime::SyncPolicy;
 use verimqtt::runtime::config::{Limits, Persistence};
@@ -31,8 +31,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run an MQTT broker until Ctrl-C or SIGTERM, which disconnect every client cleanly.
-    /// SIGHUP reads the password and ACL files of the configuration again. Logs go to stderr;
-    /// RUST_LOG sets the level (default info; debug shows every socket).
+    /// SIGHUP reads the password and ACL files of the configuration again and reopens the
+    /// log file. Logs go to stderr or --log-file; -v, else RUST_LOG, else the configuration's
+    /// [log] level sets the level (default info; debug shows every socket, subscription and
+    /// packet). An invalid level is an error.
     Broker(BrokerArgs),
     /// Add a user to a password file, or change its password. The file is in mosquitto's
     /// format (the hash is salted PBKDF2-SHA512) and is created if missing. As with
@@ -74,6 +76,8 @@ struct BrokerArgs {
     /// the broker being killed. Default: the configuration's, or "always".
     #[arg(long, value_name = "POLICY", requires = "persistence")]
     persistence_sync: Option<SyncPolicy>,
+    #[command(flatten)]
+    log: logging::LogFlags,
     #[command(flatten)]
     limits: Limits,
 }
@@ -143,19 +147,22 @@ fn run_bench(args: bench::options::BenchArgs) -> ExitCode {
 }
 
 fn run_broker(args: BrokerArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
     let config = match &args.config {
         Some(path) => BrokerConfig::load(path),
         None => Ok(BrokerConfig::default()),
     };
+    // The logs are set up from the configuration: errors until then go to stderr.
     let mut config = match config {
         Ok(config) => config,
         Err(error) => {
-            tracing::error!("invalid configuration: {error}");
+            eprintln!("verimqtt broker: invalid configuration: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log_file = match logging::start(&args.log, &config.log) {
+        Ok(log_file) => log_file,
+        Err(error) => {
+            eprintln!("verimqtt broker: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -180,6 +187,7 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
         let reload = Reload {
             path: args.config,
             limits: args.limits,
+            log_file,
             policy: config.policy.clone(),
             options: config.options.clone(),
         };
