@@ -9,14 +9,14 @@ mod pubsub;
 mod signals;
 
 use std::io::{BufRead, IsTerminal};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use verimqtt::runtime::BrokerConfig;
 use verimqtt::runtime::SyncPolicy;
-use verimqtt::runtime::config::{Limits, Persistence};
+use verimqtt::runtime::config::{Limits, ListenerConfig, Persistence};
 use verimqtt::runtime::passwd::set_password;
 
 use signals::Reload;
@@ -58,14 +58,19 @@ enum Command {
 /// `BrokerOptions`).
 #[derive(Debug, Args)]
 struct BrokerArgs {
-    /// Configuration file (TOML: listeners, limits, auth, ACL, $SYS; see
+    /// Configuration file (TOML: listeners, limits, auth, ACL, $SYS, persistence, log; see
     /// impl/verimqtt/examples/broker.toml). Without it: TCP on 127.0.0.1:1883, anonymous clients
     /// allowed.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Address of the TCP listener, instead of 127.0.0.1:1883 (without -c only).
-    #[arg(long, conflicts_with = "config")]
-    listen: Option<SocketAddr>,
+    /// A TCP listener on this IP address and port ("0.0.0.0:1883", "[::]:1883"), instead of
+    /// 127.0.0.1:1883; repeat it for several (without -c only: -c gives the file's).
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "config")]
+    listen: Vec<SocketAddr>,
+    /// A TCP listener on this port of 127.0.0.1, as mosquitto 2's -p without a configuration
+    /// file (which also listens on ::1); repeat it for several (without -c only).
+    #[arg(short = 'p', long, value_name = "PORT", conflicts_with = "config")]
+    port: Vec<u16>,
     /// Keep persistent sessions, their messages and retained messages in this file (SQLite,
     /// created if missing) across restarts, acknowledging nothing before it is written there;
     /// instead of the configuration's [persistence] file.
@@ -166,9 +171,11 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(listen) = args.listen {
-        // Without -c there is the one default listener.
-        config.listeners.iter_mut().for_each(|listener| listener.bind = listen);
+    let ports = args.port.iter().map(|&port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    let addresses: Vec<SocketAddr> = args.listen.iter().copied().chain(ports).collect();
+    if !addresses.is_empty() {
+        // Without -c: they replace the default listener.
+        config.listeners = addresses.into_iter().map(ListenerConfig::tcp).collect();
     }
     config.options = args.limits.apply(config.options);
     if let Some(file) = args.persistence.clone() {

@@ -7,6 +7,7 @@ mod bench;
 mod binary;
 mod cli;
 mod crash;
+mod listeners;
 mod logs;
 mod mosquitto_flags;
 
