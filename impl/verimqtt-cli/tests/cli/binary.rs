@@ -31,10 +31,15 @@ impl BrokerProcess {
 
     /// Starts `verimqtt broker ARGS` with RUST_LOG=info.
     pub(crate) fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with(args, "info")
+    }
+
+    /// Starts `verimqtt broker ARGS` with this RUST_LOG (empty: as if unset).
+    pub(crate) fn spawn_with(args: &[&str], rust_log: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_verimqtt"))
             .arg("broker")
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

@@ -11,7 +11,7 @@ use crate::client::{RawClient, mqtt_string};
 use crate::files::TempDir;
 
 /// A port of 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

@@ -12,6 +12,7 @@ use verimqtt::codec::{Packet, ProtocolVersion, QoS, ReasonCode};
 use crate::binary::BrokerProcess;
 use crate::client::{RawClient, connect};
 use crate::files::TempDir;
+use crate::listeners::free_port;
 
 /// The value of `field=` in a text log line, up to the next space.
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
@@ -47,6 +48,18 @@ fn connected_refused_taken_over_and_closed_lines_name_the_peer_and_the_user() {
     let line = broker.log_line_with("client disconnected");
     assert!(field(&line, "peer").starts_with("127.0.0.1:") && field(&line, "username") == "\"carol\"", "{line}");
     assert!(line.contains("client_id=meter"), "{line}");
+}
+
+#[test]
+fn a_protocol_violation_line_names_the_peer_and_the_user() {
+    let (mut broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0"]);
+    let (mut client, _) = RawClient::connect_with(addr, connect(ProtocolVersion::V5, "twice", Some("dave"), None));
+    let connected = broker.log_line_with("client connected");
+    // [MQTT-3.1.0-2]: a second CONNECT is a protocol violation.
+    client.send(&Packet::Connect(Box::new(connect(ProtocolVersion::V5, "twice", Some("dave"), None))));
+    client.until_closed();
+    let line = broker.log_line_with("protocol violation");
+    assert_eq!((field(&line, "peer"), field(&line, "username")), (field(&connected, "peer"), "\"dave\""), "{line}");
 }
 
 #[test]
@@ -105,6 +118,31 @@ fn json_lines_go_to_the_log_file_which_sighup_reopens() {
     for line in std::fs::read_to_string(&log).unwrap().lines().chain(old.lines()) {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|error| panic!("{error}: {line}"));
     }
+}
+
+#[test]
+fn the_log_table_of_the_configuration_sets_the_level_the_format_and_the_file() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let config = format!(
+        "[[listener]]\nbind = \"127.0.0.1:{port}\"\n[log]\nlevel = \"info,verimqtt::packets=debug\"\nformat = \"json\"\nfile = \"broker.log\"\n"
+    );
+    let config = dir.write("broker.toml", &config);
+    let _broker = BrokerProcess::spawn_with(&["-c", config.to_str().unwrap()], "");
+    let log = dir.path().join("broker.log");
+    file_line_with(&log, "listening");
+    let mut client = RawClient::connect(SocketAddr::from(([127, 0, 0, 1], port)), ProtocolVersion::V311, "configured");
+    client.send(&Packet::PingReq);
+    assert_eq!(client.recv(), Some(Packet::PingResp));
+    file_line_with(&log, "PINGRESP");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect();
+    let debug: Vec<&serde_json::Value> = lines.iter().filter(|line| line["level"] == "DEBUG").collect();
+    assert!(debug.iter().any(|line| line["fields"]["message"].as_str().unwrap().contains("CONNECT")), "{lines:#?}");
+    assert!(debug.iter().all(|line| line["target"] == "verimqtt::packets"), "only the packets at debug: {debug:#?}");
 }
 
 /// Runs `verimqtt broker ARGS` with `RUST_LOG` and expects it to refuse to start with a
