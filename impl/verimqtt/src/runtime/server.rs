@@ -150,7 +150,8 @@ impl<P: Policy> Server<P> {
 
     /// Serves MQTT until `shutdown` completes, then stops listening, disconnects every
     /// client (MQTT 5 clients get DISCONNECT 0x8B) and returns once they are closed or after
-    /// a short grace period.
+    /// a short grace period. If the target `verimqtt::packets` logs at debug level when it
+    /// starts, every packet in and out is logged (one line each, with the client id).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store } = self;
         let mut driver = Driver::new(Broker::new(options.clone(), policy), events);
