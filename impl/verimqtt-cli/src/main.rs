@@ -4,19 +4,19 @@
 //! any broker and measures it.
 
 mod bench;
+mod listen;
 mod logging;
 mod pubsub;
 mod signals;
 
 use std::io::{BufRead, IsTerminal};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use verimqtt::runtime::BrokerConfig;
 use verimqtt::runtime::SyncPolicy;
-use verimqtt::runtime::config::{Limits, ListenerConfig, Persistence};
+use verimqtt::runtime::config::{Limits, Persistence};
 use verimqtt::runtime::passwd::set_password;
 
 use signals::Reload;
@@ -63,10 +63,11 @@ struct BrokerArgs {
     /// allowed.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// A TCP listener on this IP address and port ("0.0.0.0:1883", "[::]:1883"), instead of
-    /// 127.0.0.1:1883; repeat it for several (without -c only: -c gives the file's).
-    #[arg(long, value_name = "ADDRESS", conflicts_with = "config")]
-    listen: Vec<SocketAddr>,
+    /// A TCP listener on this IP address and port ("0.0.0.0:1883", "[::]:1883"), or on each
+    /// address of a host name ("localhost:1883", resolved at start), instead of 127.0.0.1:1883;
+    /// repeat it for several (without -c only: -c gives the file's).
+    #[arg(long, value_name = "ADDRESS", value_parser = listen::parse, conflicts_with = "config")]
+    listen: Vec<listen::ListenAddress>,
     /// A TCP listener on this port of 127.0.0.1, as mosquitto 2's -p without a configuration
     /// file (which also listens on ::1); repeat it for several (without -c only).
     #[arg(short = 'p', long, value_name = "PORT", conflicts_with = "config")]
@@ -171,11 +172,10 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let ports = args.port.iter().map(|&port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    let addresses: Vec<SocketAddr> = args.listen.iter().copied().chain(ports).collect();
-    if !addresses.is_empty() {
+    let listeners = listen::listeners(&args.listen, &args.port);
+    if !listeners.is_empty() {
         // Without -c: they replace the default listener.
-        config.listeners = addresses.into_iter().map(ListenerConfig::tcp).collect();
+        config.listeners = listeners;
     }
     config.options = args.limits.apply(config.options);
     if let Some(file) = args.persistence.clone() {

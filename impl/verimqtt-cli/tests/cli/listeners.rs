@@ -1,5 +1,5 @@
 //! The listeners of `verimqtt broker` without a configuration file, over real sockets:
-//! `--listen` repeated and on IPv6, mosquitto's `-p`; both refused with `-c`.
+//! `--listen` repeated, on IPv6 and by host name, mosquitto's `-p`; both refused with `-c`.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
@@ -25,7 +25,9 @@ fn listen_repeated_and_on_ipv6_and_p_each_serve_a_listener() {
     assert!(v4.ip().is_loopback() && any_v6.ip().is_unspecified() && any_v6.is_ipv6(), "{v4} {any_v6}");
     assert_eq!(p.to_string(), format!("127.0.0.1:{port}"), "-p listens on the loopback, as mosquitto 2's");
     let v6_loopback = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, any_v6.port()));
-    for (n, addr) in [v4, v6_loopback, p].into_iter().enumerate() {
+    // Linux is dual-stack by default: [::] takes IPv4 connections too.
+    let dual_stack = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, any_v6.port()));
+    for (n, addr) in [v4, v6_loopback, dual_stack, p].into_iter().enumerate() {
         let (_, connack) =
             RawClient::connect_with(addr, Connect::new(ProtocolVersion::V5, mqtt_string(&format!("c{n}"))));
         assert_eq!(connack.reason_code, ReasonCode::Success, "{addr}");
@@ -59,4 +61,19 @@ fn a_listen_address_in_use_stops_the_broker_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("broker failed: cannot listen on {address}: ")), "{stderr}");
+}
+
+#[test]
+fn listen_takes_a_host_name_and_refuses_a_value_without_a_port() {
+    let mut broker = BrokerProcess::spawn(&["--listen", "localhost:0"]);
+    let addr = broker.next_address();
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let (_, connack) = RawClient::connect_with(addr, Connect::new(ProtocolVersion::V311, mqtt_string("named")));
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_verimqtt")).args(["broker", "--listen", "localhost"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid value 'localhost' for '--listen <ADDRESS>': no port"), "{stderr}");
 }
