@@ -74,7 +74,12 @@ fn verbose_logs_every_packet_in_and_out_with_the_client_id() {
     for wanted in ["received", "CONNECT", "sent", "CONNACK", "SUBSCRIBE", "SUBACK", "PINGREQ", "PINGRESP"] {
         assert!(packets.iter().any(|line| line.contains(wanted)), "no {wanted} in {packets:#?}");
     }
-    assert!(packets.iter().all(|line| line.contains("client_id=\"chatty\"")), "{packets:#?}");
+    let connected = lines.iter().find(|line| line.contains("client connected")).expect("a client connected line");
+    let conn = format!("conn={}", field(connected, "conn"));
+    assert!(
+        packets.iter().all(|line| line.contains("client_id=\"chatty\"") && line.contains(&conn)),
+        "{conn}: {packets:#?}"
+    );
     assert!(lines.iter().any(|line| line.contains("DEBUG")), "-v is debug level");
 }
 

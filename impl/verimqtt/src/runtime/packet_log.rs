@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::broker::ConnId;
 use crate::trace::{Event, Observer, PacketKind, describe};
 
 /// The target of the packet lines, the broker's and the clients': `RUST_LOG=verimqtt::packets=debug`
@@ -43,7 +44,9 @@ impl Observer for PacketLog {
             _ => return,
         };
         let client_id = self.client_ids.get(&conn).map_or("-", String::as_str);
-        tracing::debug!(target: TARGET, conn, client_id, "{}", describe(&event));
+        // Numbered as the broker's other lines number it, so that one grep finds them all.
+        let conn = ConnId(conn);
+        tracing::debug!(target: TARGET, %conn, client_id, "{}", describe(&event));
     }
 }
 
