@@ -189,6 +189,7 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let logs_to_file = log_file.is_some();
     let result = runtime.block_on(async {
         let (updates, policy_updates) = tokio::sync::mpsc::unbounded_channel();
         let reload = Reload {
@@ -206,6 +207,10 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("broker failed: {error}");
+            if logs_to_file {
+                // Also where whoever started it looks first.
+                eprintln!("verimqtt broker: {error}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -61,6 +61,19 @@ fn a_listen_address_in_use_stops_the_broker_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("broker failed: cannot listen on {address}: ")), "{stderr}");
+
+    // Logging to a file, the broker says it on stderr as well.
+    let dir = TempDir::new();
+    let log = dir.path().join("broker.log");
+    let output = Command::new(env!("CARGO_BIN_EXE_verimqtt"))
+        .args(["broker", "--listen", &address, "--log-file", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("cannot listen on {address}: ")), "{stderr}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(&format!("broker failed: cannot listen on {address}: ")), "{logged}");
 }
 
 #[test]
