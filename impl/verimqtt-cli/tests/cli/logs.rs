@@ -1,6 +1,6 @@
 //! What `verimqtt broker` logs and where, over real sockets: the peer and the user on every
 //! connection line, `-v` with every packet, `--log-format json`, `--log-file` reopened on
-//! SIGHUP, an invalid level refused at start.
+//! SIGHUP, an invalid level refused at start; mosquitto_pub as a client where it applies.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,6 +13,7 @@ use crate::binary::BrokerProcess;
 use crate::client::{RawClient, connect};
 use crate::files::TempDir;
 use crate::listeners::free_port;
+use crate::process::tool;
 
 /// The value of `field=` in a text log line, up to the next space.
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
@@ -48,6 +49,20 @@ fn connected_refused_taken_over_and_closed_lines_name_the_peer_and_the_user() {
     let line = broker.log_line_with("client disconnected");
     assert!(field(&line, "peer").starts_with("127.0.0.1:") && field(&line, "username") == "\"carol\"", "{line}");
     assert!(line.contains("client_id=meter"), "{line}");
+}
+
+#[test]
+fn a_mosquitto_pub_connection_is_logged_with_its_peer_and_user() {
+    let Some(mosquitto_pub) = tool("mosquitto_pub") else { return };
+    let (mut broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0"]);
+    let port = addr.port().to_string();
+    let args = ["-h", "127.0.0.1", "-p", &port, "-V", "mqttv311", "-i", "mp", "-u", "erin", "-t", "t", "-m", "x"];
+    assert!(Command::new(mosquitto_pub).args(args).status().unwrap().success());
+    let connected = broker.log_line_with("client connected");
+    let disconnected = broker.log_line_with("client disconnected");
+    for line in [&connected, &disconnected] {
+        assert!(field(line, "peer").starts_with("127.0.0.1:") && field(line, "username") == "\"erin\"", "{line}");
+    }
 }
 
 #[test]
