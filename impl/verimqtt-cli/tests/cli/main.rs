@@ -7,6 +7,8 @@ mod bench;
 mod binary;
 mod cli;
 mod crash;
+mod listeners;
+mod logs;
 mod mosquitto_flags;
 
 // The runtime suite's helpers (a raw client on every transport, files and certificates,

@@ -146,7 +146,8 @@ impl<P: Policy> Broker<P> {
         self.store_session(session);
         let connack = self.connack(version, session_present, assigned.then_some(&client_id), &negotiated);
         self.send(conn, Packet::ConnAck(connack), now);
-        self.events.push(Event::Connected { conn, client_id, version, session_present });
+        let username = connect.username;
+        self.events.push(Event::Connected { conn, client_id, username, version, session_present });
         if session_present {
             // PUBRELs the client has not answered go again, then unacknowledged PUBLISHes
             // with DUP set, as the window allows ([MQTT-4.4.0-1]).

@@ -327,6 +327,11 @@ fn the_policy_refuses_bad_credentials_with_the_code_each_version_has() {
         let (client, connack) = harness.connect_with(with_credentials(version, "alice", b"secret"));
         assert_eq!(connack.reason_code, ReasonCode::Success);
         assert!(harness.is_open(client));
+        let connected = harness.events().into_iter().find(|event| matches!(event, Event::Connected { .. }));
+        assert!(
+            matches!(&connected, Some(Event::Connected { username: Some(user), .. }) if user == "alice"),
+            "the event names the user, for the logs: {connected:?}"
+        );
     }
 }
 

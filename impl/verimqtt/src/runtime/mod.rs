@@ -19,6 +19,7 @@ pub mod config;
 mod embedded;
 mod listener;
 mod log;
+mod packet_log;
 pub mod passwd;
 mod server;
 mod socket;

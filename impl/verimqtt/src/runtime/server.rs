@@ -22,6 +22,7 @@ use crate::codec::ReasonCode;
 
 use super::listener::{self, Listener, Shared};
 use super::log::Log;
+use super::packet_log::PacketLog;
 use super::socket::{Input, Output};
 use super::store::{Store, StoreWriter};
 use super::sys::SysTopics;
@@ -149,10 +150,14 @@ impl<P: Policy> Server<P> {
 
     /// Serves MQTT until `shutdown` completes, then stops listening, disconnects every
     /// client (MQTT 5 clients get DISCONNECT 0x8B) and returns once they are closed or after
-    /// a short grace period.
+    /// a short grace period. If the target `verimqtt::packets` logs at debug level when it
+    /// starts, every packet in and out is logged (one line each, with the client id).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store } = self;
         let mut driver = Driver::new(Broker::new(options.clone(), policy), events);
+        if PacketLog::wanted() {
+            driver.broker.set_observer(Some(Box::new(PacketLog::default())));
+        }
         if let Some(mut store) = store {
             let recovered = store.take_recovered();
             let (sessions, retained) = (recovered.sessions.len(), recovered.retained.len());
@@ -305,6 +310,7 @@ impl<P: Policy> Driver<P> {
                     return;
                 }
                 tracing::debug!(%conn, %peer, transport, "connection accepted");
+                self.log.opened(conn, peer);
                 let socket = Socket { outputs, reading, peer, writing: false, closing: false, held: None };
                 self.sockets.insert(conn, socket);
             }
@@ -331,6 +337,7 @@ impl<P: Policy> Driver<P> {
                         self.broker.handle_bytes(now, conn, &bytes);
                     }
                     self.broker.handle_closed(now, conn);
+                    self.log.socket_closed(conn);
                     tracing::debug!(%conn, peer = %socket.peer, "socket closed");
                 }
             }
@@ -350,7 +357,7 @@ impl<P: Policy> Driver<P> {
             while let Some(Closing { conn, reason, last_bytes }) = self.broker.poll_close() {
                 busy = true;
                 let Some(socket) = self.sockets.get_mut(&conn) else { continue };
-                self.log.closing(conn, socket.peer, &reason);
+                self.log.closing(conn, &reason);
                 socket.closing = true;
                 if let Some(bytes) = last_bytes {
                     let _ = socket.outputs.send(Output::Transmit(bytes));
@@ -378,6 +385,7 @@ impl<P: Policy> Driver<P> {
                 let _ = events.send(event);
             }
         }
+        self.log.forget_gone();
         while let Some((conn, verification)) = self.broker.poll_verification() {
             self.verify(conn, verification);
         }

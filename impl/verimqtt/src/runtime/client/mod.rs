@@ -69,7 +69,7 @@ struct PacketLog;
 
 impl crate::trace::Observer for PacketLog {
     fn observe(&mut self, _now: std::time::Instant, event: crate::trace::Event) {
-        tracing::debug!(target: "verimqtt::packets", "{}", crate::trace::describe(&event));
+        tracing::debug!(target: crate::runtime::packet_log::TARGET, "{}", crate::trace::describe(&event));
     }
 }
 
