@@ -193,6 +193,7 @@ impl<P: Policy> Broker<P> {
     pub(super) fn refuse(&mut self, conn: ConnId, code: ReasonCode, explanation: &'static str, now: Instant) {
         let Some(connection) = self.connections.get(&conn) else { return };
         let version = connection.version;
+        *self.stats.connects_refused.entry(code).or_default() += 1;
         if let Some(Claimed { client_id, username }) = connection.claimed.clone() {
             let reason_code = code;
             self.events.push(Event::ConnectDenied { conn, client_id, username, reason_code, why: explanation });
