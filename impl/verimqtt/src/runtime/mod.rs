@@ -19,6 +19,8 @@ pub mod config;
 mod embedded;
 mod listener;
 mod log;
+mod metrics;
+mod metrics_http;
 pub mod passwd;
 mod server;
 mod socket;
