@@ -219,6 +219,7 @@ impl<P: Policy> Broker<P> {
         }
         let Some(connection) = self.connections.get_mut(&conn) else { return };
         connection.set_version(answer_in);
+        *self.stats.connects_refused.entry(error.reason_code()).or_default() += 1;
         let code = connack_code(answer_in, error.reason_code());
         self.send(conn, Packet::ConnAck(ConnAck::new(false, code)), now);
     }

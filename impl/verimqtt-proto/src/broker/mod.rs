@@ -164,8 +164,9 @@ pub struct Stats {
     pub connections_not_accepted: u64,
     /// CONNECT packets read.
     pub connects_received: u64,
-    /// CONNECTs refused, by the MQTT 5 reason code they were refused with (a 3.1.1 client
-    /// is sent the nearest return code).
+    /// CONNECTs answered with a refusing CONNACK (unreadable ones with an unsupported
+    /// protocol level included), by the MQTT 5 reason code (a 3.1.1 client is sent the
+    /// nearest return code).
     pub connects_refused: BTreeMap<crate::codec::ReasonCode, u64>,
     /// How long messages waited in the broker before their first PUBLISH to a subscriber;
     /// messages sent with the RETAIN flag (mostly retained messages sent to a new
