@@ -179,3 +179,10 @@ pub struct Stats {
     /// Events dropped because [`Broker::poll_event`] was not called often enough.
     pub events_lost: u64,
 }
+
+impl Stats {
+    /// Sessions kept for clients that are not connected.
+    pub fn sessions_offline(&self) -> usize {
+        self.sessions.saturating_sub(self.clients_connected)
+    }
+}

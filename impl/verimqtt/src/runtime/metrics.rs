@@ -33,7 +33,6 @@ impl From<usize> for Value {
 /// The text of the metrics, for a broker up for `uptime`.
 pub(crate) fn render(stats: &Stats, uptime: Duration) -> String {
     let mut out = Exposition::default();
-    let offline = stats.sessions - stats.clients_connected;
     let gauges: [(&str, &str, Value); 11] = [
         ("verimqtt_uptime_seconds", "Seconds since the broker started.", Value::Seconds(uptime.as_secs_f64())),
         ("verimqtt_connections", "Open network connections, CONNECT sent or not.", stats.connections.into()),
@@ -44,7 +43,7 @@ pub(crate) fn render(stats: &Stats, uptime: Duration) -> String {
             "Sessions that outlive their connection (session expiry above 0).",
             stats.sessions_persistent.into(),
         ),
-        ("verimqtt_sessions_offline", "Sessions kept for clients not connected.", offline.into()),
+        ("verimqtt_sessions_offline", "Sessions kept for clients not connected.", stats.sessions_offline().into()),
         ("verimqtt_sessions_maximum", "The most sessions held at once.", stats.sessions_maximum.into()),
         (
             "verimqtt_messages_held",

@@ -84,7 +84,7 @@ impl SysTopics {
 
 /// The values other than the load averages, by topic.
 fn values(stats: &Stats, uptime: u64) -> Vec<(String, String)> {
-    let offline = stats.sessions - stats.clients_connected;
+    let offline = stats.sessions_offline();
     let publish_received: u64 = stats.publish_received.iter().sum();
     let publish_sent: u64 = stats.publish_sent.iter().sum();
     let values: [(&str, String); 23] = [
