@@ -392,6 +392,7 @@ impl<P: Policy> Broker<P> {
             messages_held: sessions.clone().map(|session| session.outbound.held_messages()).sum(),
             bytes_held: sessions.map(|session| session.outbound.held_bytes()).sum(),
             subscriptions: self.subscriptions.len(),
+            shared_subscriptions: self.subscriptions.shared_len(),
             retained_messages: self.retained.len(),
             messages_received: counters.messages_received,
             messages_sent: counters.messages_sent,

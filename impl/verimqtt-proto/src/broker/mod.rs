@@ -130,6 +130,8 @@ pub struct Stats {
     pub bytes_held: usize,
     /// Subscriptions held, over all sessions.
     pub subscriptions: usize,
+    /// Of those, shared subscriptions (`$share/{group}/...`, MQTT 5).
+    pub shared_subscriptions: usize,
     /// Topics with a retained message.
     pub retained_messages: usize,
     /// Application messages the broker took ownership of (PUBLISHes and wills).

@@ -33,7 +33,7 @@ impl From<usize> for Value {
 /// The text of the metrics, for a broker up for `uptime`.
 pub(crate) fn render(stats: &Stats, uptime: Duration) -> String {
     let mut out = Exposition::default();
-    let gauges: [(&str, &str, Value); 11] = [
+    let gauges: [(&str, &str, Value); 12] = [
         ("verimqtt_uptime_seconds", "Seconds since the broker started.", Value::Seconds(uptime.as_secs_f64())),
         ("verimqtt_connections", "Open network connections, CONNECT sent or not.", stats.connections.into()),
         ("verimqtt_clients_connected", "Sessions whose client is connected.", stats.clients_connected.into()),
@@ -61,6 +61,11 @@ pub(crate) fn render(stats: &Stats, uptime: Duration) -> String {
             stats.retained_messages.into(),
         ),
         ("verimqtt_subscriptions", "Subscriptions, over all sessions.", stats.subscriptions.into()),
+        (
+            "verimqtt_shared_subscriptions",
+            "Of those, members of share groups ($share/...).",
+            stats.shared_subscriptions.into(),
+        ),
     ];
     let counters: [(&str, &str, u64); 14] = [
         ("verimqtt_connections_accepted_total", "Network connections the broker took in.", stats.connections_accepted),

@@ -87,7 +87,7 @@ fn values(stats: &Stats, uptime: u64) -> Vec<(String, String)> {
     let offline = stats.sessions_offline();
     let publish_received: u64 = stats.publish_received.iter().sum();
     let publish_sent: u64 = stats.publish_sent.iter().sum();
-    let values: [(&str, String); 23] = [
+    let values: [(&str, String); 24] = [
         ("version", format!("verimqtt {}", env!("CARGO_PKG_VERSION"))),
         ("uptime", format!("{uptime} seconds")),
         // Sessions of connected clients and of offline ones that persist, as mosquitto counts.
@@ -115,6 +115,7 @@ fn values(stats: &Stats, uptime: u64) -> Vec<(String, String)> {
         ("bytes/sent", stats.bytes_sent.to_string()),
         ("retained messages/count", stats.retained_messages.to_string()),
         ("subscriptions/count", stats.subscriptions.to_string()),
+        ("shared_subscriptions/count", stats.shared_subscriptions.to_string()),
     ];
     values.into_iter().map(|(name, value)| (format!("$SYS/broker/{name}"), value)).collect()
 }
