@@ -10,6 +10,7 @@ mod pubsub;
 mod signals;
 
 use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -82,6 +83,10 @@ struct BrokerArgs {
     /// the broker being killed. Default: the configuration's, or "always".
     #[arg(long, value_name = "POLICY", requires = "persistence")]
     persistence_sync: Option<SyncPolicy>,
+    /// Serve Prometheus' GET /metrics over HTTP on this address (e.g. 127.0.0.1:9883),
+    /// instead of the configuration's [metrics] listen; off by default.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     #[command(flatten)]
     log: logging::LogFlags,
     #[command(flatten)]
@@ -181,6 +186,9 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
     if let Some(file) = args.persistence.clone() {
         let sync = args.persistence_sync.or(config.persistence.as_ref().map(|p| p.sync)).unwrap_or(SyncPolicy::Always);
         config.persistence = Some(Persistence { file, sync });
+    }
+    if let Some(addr) = args.metrics {
+        config.metrics = Some(addr);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -217,6 +217,20 @@ fn verimqtt_broker_reads_its_file_and_logs_a_refused_client_without_the_password
 }
 
 #[test]
+fn verimqtt_broker_serves_prometheus_metrics_on_the_address_of_the_flag() {
+    let (mut broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+    let line = broker.log_line_with("metrics listening");
+    let (_, metrics) = line.split_once("address=").unwrap();
+    let metrics: SocketAddr = metrics.trim().parse().unwrap();
+    let _client = RawClient::connect(addr, ProtocolVersion::V5, "scraped");
+    let samples = crate::scrape::scrape(metrics);
+    assert_eq!(samples["verimqtt_clients_connected"], 1.0);
+    assert_eq!(samples["verimqtt_connects_total"], 1.0);
+    let help = Command::new(env!("CARGO_BIN_EXE_verimqtt")).args(["broker", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--metrics <ADDR>"), "the flag is in --help");
+}
+
+#[test]
 fn verimqtt_broker_refuses_an_invalid_file_naming_the_line_and_the_reason() {
     let dir = TempDir::new();
     let config = dir.write("broker.toml", "[[listener]]\nbind = \"127.0.0.1:0\"\ntransport = \"quic\"\n");

@@ -23,6 +23,9 @@ mod files;
 #[path = "../../../verimqtt/tests/runtime/process.rs"]
 #[allow(dead_code)]
 mod process;
+#[path = "../../../verimqtt/tests/runtime/scrape.rs"]
+#[allow(dead_code)]
+mod scrape;
 #[path = "../../../verimqtt/tests/runtime/transport.rs"]
 #[allow(dead_code)]
 mod transport;

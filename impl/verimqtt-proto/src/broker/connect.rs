@@ -194,6 +194,7 @@ impl<P: Policy> Broker<P> {
     pub(super) fn refuse(&mut self, conn: ConnId, code: ReasonCode, explanation: &'static str, now: Instant) {
         let Some(connection) = self.connections.get(&conn) else { return };
         let version = connection.version;
+        *self.stats.connects_refused.entry(code).or_default() += 1;
         if let Some(Claimed { client_id, username }) = connection.claimed.clone() {
             let reason_code = code;
             self.events.push(Event::ConnectDenied { conn, client_id, username, reason_code, why: explanation });
@@ -219,6 +220,7 @@ impl<P: Policy> Broker<P> {
         }
         let Some(connection) = self.connections.get_mut(&conn) else { return };
         connection.set_version(answer_in);
+        *self.stats.connects_refused.entry(error.reason_code()).or_default() += 1;
         let code = connack_code(answer_in, error.reason_code());
         self.send(conn, Packet::ConnAck(ConnAck::new(false, code)), now);
     }

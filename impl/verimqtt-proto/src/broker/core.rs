@@ -12,6 +12,7 @@ use crate::codec::{
 };
 
 use super::connection::{Connection, Outbox, Phase, SendError};
+use super::counters::{Counters, count_qos};
 use super::error::{AcceptError, CloseReason, ProtocolError};
 use super::event::{Event, EventQueue};
 use super::flow::ReadingChanges;
@@ -95,16 +96,6 @@ pub struct Closing {
     pub last_bytes: Option<Bytes>,
 }
 
-/// The running totals behind [`Stats`].
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Counters {
-    pub(super) messages_received: u64,
-    pub(super) messages_sent: u64,
-    pub(super) messages_dropped: u64,
-    pub(super) bytes_received: u64,
-    pub(super) bytes_sent: u64,
-}
-
 impl<P: Policy> Broker<P> {
     /// A broker with no connection and no session yet, run by `options` and asking `policy` who may connect, publish and subscribe.
     pub fn new(options: BrokerOptions, policy: P) -> Self {
@@ -157,14 +148,17 @@ impl<P: Policy> Broker<P> {
     pub fn handle_connected(&mut self, now: Instant, conn: ConnId) -> Result<(), AcceptError> {
         self.now = Some(now);
         if self.shutting_down {
+            self.stats.connections_not_accepted += 1;
             return Err(AcceptError::ShuttingDown);
         }
         if self.connections.contains_key(&conn) {
             return Err(AcceptError::DuplicateConnection(conn));
         }
         if self.connections.len() >= self.options.max_connections {
+            self.stats.connections_not_accepted += 1;
             return Err(AcceptError::TooManyConnections { max: self.options.max_connections });
         }
+        self.stats.connections_accepted += 1;
         self.connections.insert(conn, Connection::new(conn, now, &self.options));
         // A timeout too long for the clock to reach never fires.
         if let Some(deadline) = now.checked_add(self.options.connect_timeout) {
@@ -233,6 +227,7 @@ impl<P: Policy> Broker<P> {
             match connection.next_packet(now) {
                 Ok(Some(packet)) => {
                     self.tracer.received(now, conn.0, &packet, connection.version);
+                    self.count_received(&packet);
                     self.handle_packet(conn, packet, now);
                 }
                 Ok(None) => return,
@@ -386,20 +381,52 @@ impl<P: Policy> Broker<P> {
     /// held visits every session.
     pub fn stats(&self) -> Stats {
         let sessions = self.sessions.values();
+        let counters = &self.stats;
         Stats {
             connections: self.connections.len(),
             clients_connected: sessions.clone().filter(|session| session.is_online()).count(),
             sessions: self.sessions.len(),
+            sessions_persistent: sessions.clone().filter(|session| session.expiry_interval > 0).count(),
+            sessions_maximum: counters.sessions_maximum,
+            sessions_expired: counters.sessions_expired,
             messages_held: sessions.clone().map(|session| session.outbound.held_messages()).sum(),
             bytes_held: sessions.map(|session| session.outbound.held_bytes()).sum(),
             subscriptions: self.subscriptions.len(),
+            shared_subscriptions: self.subscriptions.shared_len(),
             retained_messages: self.retained.len(),
-            messages_received: self.stats.messages_received,
-            messages_sent: self.stats.messages_sent,
-            messages_dropped: self.stats.messages_dropped,
-            bytes_received: self.stats.bytes_received,
-            bytes_sent: self.stats.bytes_sent,
+            messages_received: counters.messages_received,
+            messages_sent: counters.messages_sent,
+            messages_dropped: counters.dropped.total(),
+            messages_dropped_by: counters.dropped,
+            retained_dropped: counters.retained_dropped,
+            publishes_denied: counters.publishes_denied,
+            bytes_received: counters.bytes_received,
+            bytes_sent: counters.bytes_sent,
+            packets_received: counters.packets_received,
+            packets_sent: self.outbox.packets_sent,
+            publish_received: counters.publish_received,
+            publish_sent: counters.publish_sent,
+            publish_bytes_received: counters.publish_bytes_received,
+            publish_bytes_sent: counters.publish_bytes_sent,
+            connections_accepted: counters.connections_accepted,
+            connections_not_accepted: counters.connections_not_accepted,
+            connects_received: counters.connects_received,
+            connects_refused: counters.connects_refused.clone(),
+            delivery_latency: counters.latency,
             events_lost: self.events.total_lost(),
+        }
+    }
+
+    /// Counts a packet read from a client: every one, and the PUBLISHes and CONNECTs apart.
+    fn count_received(&mut self, packet: &Packet) {
+        self.stats.packets_received += 1;
+        match packet {
+            Packet::Publish(publish) => {
+                count_qos(&mut self.stats.publish_received, publish.qos);
+                self.stats.publish_bytes_received += publish.payload.len() as u64;
+            }
+            Packet::Connect(_) => self.stats.connects_received += 1,
+            _ => {}
         }
     }
 
@@ -578,6 +605,7 @@ impl<P: Policy> Broker<P> {
         self.next_session += 1;
         self.session_by_client.insert(client_id.clone(), id);
         self.sessions.insert(id, Session::new(client_id, expiry_interval));
+        self.stats.sessions_maximum = self.stats.sessions_maximum.max(self.sessions.len());
         id
     }
 
@@ -600,6 +628,7 @@ impl<P: Policy> Broker<P> {
             self.publish_will(will, now);
         }
         if expired {
+            self.stats.sessions_expired += 1;
             self.events.push(Event::SessionExpired { client_id: state.client_id });
         }
     }
@@ -617,6 +646,7 @@ impl<P: Policy> Broker<P> {
         let client_id = will.client_id.clone();
         let topic = will.will.topic.clone();
         if !self.policy.may_publish(will.client(), &topic) {
+            self.stats.publishes_denied += 1;
             self.events.push(Event::PublishDenied { client_id, topic });
             return;
         }

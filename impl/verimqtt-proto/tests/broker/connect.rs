@@ -89,6 +89,8 @@ fn an_unsupported_protocol_level_above_5_gets_connack_0x84_in_5_0_format() {
         other => panic!("expected CONNACK, got {other:?}"),
     }
     assert!(!harness.is_open(client));
+    let refused = harness.broker.stats().connects_refused;
+    assert_eq!(refused.into_iter().collect::<Vec<_>>(), [(ReasonCode::UnsupportedProtocolVersion, 1)]);
 }
 
 #[test]

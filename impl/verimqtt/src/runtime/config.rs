@@ -27,6 +27,8 @@
 //! level = "info"               # RUST_LOG's syntax: "debug", "info,verimqtt::packets=debug"
 //! format = "json"              # text (default) or json: one JSON object per line
 //! file = "broker.log"          # appended to, reopened on SIGHUP (default: stderr)
+//! [metrics]                    # optional: Prometheus' GET /metrics over HTTP
+//! listen = "127.0.0.1:9883"    # an IP address and a port
 //! ```
 //!
 //! Paths are relative to the directory of the configuration file. Unknown keys are errors.
@@ -75,6 +77,11 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// The file it was read from, for errors found later (binding a listener).
     source: PathBuf,
+    /// Where to serve Prometheus' `GET /metrics`: the `[metrics]` table's `listen`. `None`:
+    /// nowhere.
+    pub metrics: Option<SocketAddr>,
+    /// The line of `[metrics]`, for an address that cannot be bound.
+    metrics_line: usize,
 }
 
 /// The store of a broker with persistence.
@@ -143,6 +150,8 @@ impl Default for BrokerConfig {
             persistence: None,
             log: LogConfig::default(),
             source: PathBuf::new(),
+            metrics: None,
+            metrics_line: 0,
         }
     }
 }
@@ -306,13 +315,17 @@ impl BrokerConfig {
                 file: file.log.file.map(|log| base.join(log)),
             },
             source: path.to_owned(),
+            metrics: file.metrics.as_ref().map(|table| table.listen.get_ref().0),
+            metrics_line: file.metrics.map_or(0, |table| line_of(text, table.listen.span().start)),
         })
     }
 
     /// Opens the store, if any, and binds every listener; an address that cannot be bound
     /// names the listener's line, a store that cannot be used says why and how to recover.
     pub fn bind(self) -> Result<Server<FilePolicy>, ConfigError> {
-        let BrokerConfig { listeners, options, sys_interval, policy, persistence, source, .. } = self;
+        let BrokerConfig {
+            listeners, options, sys_interval, policy, persistence, source, metrics, metrics_line, ..
+        } = self;
         let mut server = Server::new(options, policy);
         if let Some(Persistence { file, sync }) = persistence {
             let store = Store::open(&file, sync).map_err(|error| ConfigError {
@@ -332,6 +345,14 @@ impl BrokerConfig {
                 Some(max) => listener.with_max_connections(max),
                 None => listener,
             });
+        }
+        if let Some(addr) = metrics {
+            let listener = std::net::TcpListener::bind(addr).map_err(|error| ConfigError {
+                path: source.clone(),
+                line: metrics_line,
+                problem: Problem::Bind { addr, error },
+            })?;
+            server = server.metrics_listener(listener);
         }
         Ok(match sys_interval {
             Some(interval) => server.sys_interval(interval),
@@ -446,6 +467,7 @@ struct FileTable {
     persistence: Option<PersistenceTable>,
     #[serde(default)]
     log: LogTable,
+    metrics: Option<MetricsTable>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -454,6 +476,12 @@ struct LogTable {
     level: Option<String>,
     format: Option<LogFormat>,
     file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsTable {
+    listen: Spanned<BindAddress>,
 }
 
 #[derive(Debug, Deserialize)]

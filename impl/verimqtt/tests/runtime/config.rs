@@ -113,6 +113,7 @@ fn the_example_configuration_parses_with_the_files_it_names() {
     assert_eq!(transports, ["tcp", "tls", "ws", "wss"]);
     assert_eq!(config.listeners[0].max_connections, Some(1000));
     assert_eq!(config.sys_interval, Some(Duration::from_secs(10)));
+    assert_eq!(config.metrics, Some("127.0.0.1:9883".parse().unwrap()));
     // The two limits the example sets away from their defaults reach the options.
     assert_eq!(config.options.max_keep_alive.map(|seconds| seconds.get()), Some(600));
     assert_eq!(config.options.max_session_expiry_interval, 86_400);
