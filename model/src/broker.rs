@@ -88,6 +88,29 @@ pub fn session_expiry_due(config: &Config, state: &State, c: usize) -> bool {
     matches!((offline, config.expiry_ticks()), (Some(t), Some(limit)) if t >= limit)
 }
 
+/// The QoS of the copy of `message` that subscriber `s`'s session gets, if its subscriptions
+/// match it (see [`crate::routing`]); wills go at QoS 0 to the subscriptions matching
+/// [`crate::routing::WILL_TOPIC`].
+fn copy_qos(config: &Config, s: usize, message: Message) -> Option<Qos> {
+    let n = match message {
+        Message::Will(_) => return config.gets_wills(s).then_some(Qos::AtMostOnce),
+        Message::App(n) => n,
+    };
+    match config.bug {
+        Some(Bug::TopicIgnored) => Some(config.copy_qos(s, n).unwrap_or(config.qos(n))),
+        Some(Bug::CopyQosOfFirstMatch) => {
+            let first = config.filters(s).iter().find(|f| f.filter.matches(config.topic(n)))?;
+            Some(first.qos.min(config.qos(n)))
+        }
+        _ => config.copy_qos(s, n),
+    }
+}
+
+/// The QoS at which the broker sends `s` a message it queued for it.
+fn queued_copy_qos(config: &Config, s: usize) -> impl Fn(u8) -> Qos + '_ {
+    move |n| copy_qos(config, s, Message::App(n)).unwrap_or(config.qos(n))
+}
+
 impl Step<'_> {
     fn broker_send(&mut self, c: usize, packet: Packet) {
         if let Some(link) = self.state.broker_link(c) {
@@ -104,6 +127,7 @@ impl Step<'_> {
     fn broker_send_coded(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>) {
         self.state.links[c][link].send_to_client(packet);
         self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
+        self.state.ghost.on_copy_sent(self.config, c, &packet);
         self.observe(|| Observation::Sent { actor: Actor::Broker, link: LinkRef { client: c, link }, packet, reason });
         self.note(|| format!("broker → c{c}: {packet}"));
     }
@@ -208,7 +232,7 @@ impl Step<'_> {
         let Some(session) = &self.state.sessions[c] else {
             return;
         };
-        let mut resend = session.outbound.resend(|m| config.qos(m), true, config.broker_resend_order);
+        let mut resend = session.outbound.resend(queued_copy_qos(config, c), true, config.broker_resend_order);
         if config.has(Bug::BrokerResendsQos1First) {
             resend.sort_by_key(|p| !matches!(p, Packet::Publish { qos: Qos::AtLeastOnce, .. }));
         }
@@ -227,10 +251,10 @@ impl Step<'_> {
         };
         match qos {
             Qos::AtMostOnce => {
-                self.route(message, qos);
+                self.route(message);
             }
             Qos::AtLeastOnce => {
-                let matched = self.route(message, qos);
+                let matched = self.route(message);
                 self.broker_acknowledge(c, Packet::PubAck(id), matched);
             }
             // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
@@ -245,7 +269,7 @@ impl Step<'_> {
                     true
                 } else {
                     session.awaiting_pubrel.insert(id);
-                    self.route(message, qos)
+                    self.route(message)
                 };
                 self.broker_acknowledge(c, Packet::PubRec(id), matched);
             }
@@ -266,21 +290,19 @@ impl Step<'_> {
         self.broker_send_coded(c, link, ack, reason);
     }
 
-    /// Takes ownership of a message and adds it to the session of every subscriber
-    /// [MQTT-4.5.0-1]; whether there was one.
-    fn route(&mut self, message: Message, qos: Qos) -> bool {
+    /// Takes ownership of a message and adds a copy to the session of every client with a
+    /// matching subscription [MQTT-4.5.0-1]; whether there was one.
+    fn route(&mut self, message: Message) -> bool {
         let config = self.config;
-        let subscribers: Vec<usize> =
-            (0..config.clients).filter(|&s| self.state.sessions[s].as_ref().is_some_and(|s| s.subscribed)).collect();
+        let copies: Vec<(usize, Qos)> = (0..config.clients)
+            .filter(|&s| self.state.sessions[s].as_ref().is_some_and(|session| session.subscribed))
+            .filter_map(|s| copy_qos(config, s, message).map(|qos| (s, qos)))
+            .collect();
         if let Message::App(n) = message {
-            if self.state.ghost.on_accepted(config, n) && qos > Qos::AtMostOnce {
-                for &s in &subscribers {
-                    self.state.ghost.owed[s].insert(n);
-                }
-            }
+            self.state.ghost.on_accepted(config, n);
         }
-        let matched = !subscribers.is_empty();
-        for s in subscribers {
+        let matched = !copies.is_empty();
+        for (s, qos) in copies {
             if qos == Qos::AtMostOnce {
                 // QoS 0 goes out now or never.
                 let packet = Packet::Publish { id: 0, message, qos, dup: false };
@@ -312,7 +334,10 @@ impl Step<'_> {
         let Some(session) = &mut self.state.sessions[c] else {
             return;
         };
-        let packets = session.outbound.start_queued(|m| config.qos(m), &limits);
+        if config.has(Bug::QueuedByTopic) {
+            session.outbound.queue.sort_by_key(|&m| config.topic(m));
+        }
+        let packets = session.outbound.start_queued(queued_copy_qos(config, c), &limits);
         for packet in packets {
             self.broker_send(c, packet);
         }
@@ -355,7 +380,7 @@ impl Step<'_> {
         }
         if will {
             self.note(|| format!("broker publishes the will of c{c}"));
-            self.route(Message::Will(c as u8), Qos::AtMostOnce);
+            self.route(Message::Will(c as u8));
         }
         if !config.session_outlives_connection(c) {
             self.state.sessions[c] = None;

@@ -52,10 +52,18 @@ pub enum Bug {
     /// On a resumed session the broker resends its QoS 1 PUBLISHes before its QoS 2 ones (each
     /// level in order): allowed by MQTT, not by verimqtt's design.
     BrokerResendsQos1First,
+    /// The broker routes every message to every subscribed session, whatever its topic.
+    TopicIgnored,
+    /// With overlapping subscriptions the broker sends the copy at the QoS of the first
+    /// matching subscription instead of the highest.
+    CopyQosOfFirstMatch,
+    /// The broker sends a session's queued messages topic by topic (each topic in order):
+    /// allowed by MQTT, not by verimqtt's design.
+    QueuedByTopic,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 18] = [
+    pub const ALL: [Bug; 21] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -74,6 +82,9 @@ impl Bug {
         Bug::PublishResentAfterPubRel,
         Bug::PingOnlyWhenSilent,
         Bug::BrokerResendsQos1First,
+        Bug::TopicIgnored,
+        Bug::CopyQosOfFirstMatch,
+        Bug::QueuedByTopic,
     ];
 
     /// The name used on the command line.
@@ -97,6 +108,9 @@ impl Bug {
             Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
             Bug::PingOnlyWhenSilent => "ping-only-when-silent",
             Bug::BrokerResendsQos1First => "broker-resends-qos1-first",
+            Bug::TopicIgnored => "topic-ignored",
+            Bug::CopyQosOfFirstMatch => "copy-qos-of-first-match",
+            Bug::QueuedByTopic => "queued-by-topic",
         }
     }
 
@@ -126,6 +140,9 @@ impl Bug {
             Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,
             Bug::PingOnlyWhenSilent => KEEPALIVE_DUTY,
             Bug::BrokerResendsQos1First => ORDER_ACROSS_QOS,
+            Bug::TopicIgnored => ROUTED_TO_SUBSCRIBERS,
+            Bug::CopyQosOfFirstMatch => COPY_AT_GRANTED_QOS,
+            Bug::QueuedByTopic => ORDER_ACROSS_TOPICS,
         }
     }
 }

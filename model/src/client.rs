@@ -461,7 +461,7 @@ impl Step<'_> {
             return;
         }
         if let Message::App(n) = message {
-            self.state.ghost.on_delivered(self.config, c, n);
+            self.state.ghost.on_delivered(self.config, c, n, qos);
         }
         self.observe(|| Observation::Delivered { client: c, message, qos });
         self.note(|| format!("c{c} application receives {message}"));

@@ -2,6 +2,7 @@
 //! the independent oracle of verimqtt. It never depends on the implementation.
 //!
 //! - [`config`]: what a run looks like (version, clients, messages, timing, faults).
+//! - [`routing`]: topics, filters and the QoS of each subscriber's copy of a message.
 //! - [`state`], [`client`], [`broker`], [`network`], [`outbound`], [`time`]: the system and
 //!   its transitions, driven through [`step`].
 //! - [`ghost`]: what an observer records so properties can judge the protocol.
@@ -28,6 +29,7 @@ pub mod outbound;
 pub mod packet;
 pub mod properties;
 pub mod render;
+pub mod routing;
 pub mod runner;
 pub mod state;
 pub mod step;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use verimqtt_model::bounds::Bounds;
 use verimqtt_model::properties::{CATALOGUE, Expect};
 use verimqtt_model::render::render;
+use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
 use verimqtt_model::{
     Bug, Config, Expiry, MqttModel, Options, Outcome, Qos, ResendOrder, Search, SessionKind, Version, check,
@@ -57,9 +58,20 @@ struct ModelArgs {
     /// MQTT version: 3 (3.1.1) or 5 (5.0).
     #[arg(long, default_value = "5", value_parser = parse_version)]
     version: Version,
-    /// Number of clients: client 0 publishes, the others subscribe (1 client does both).
+    /// Number of clients: the first `--publishers` publish, the others subscribe (1 client does
+    /// both).
     #[arg(long, default_value_t = 2)]
     clients: usize,
+    /// Number of publishers: message n is published by client n % publishers.
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// Topic (0 or 1) of the messages, cycled (e.g. 0,1).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    topics: Vec<u8>,
+    /// Filters of each subscriber, cycled over the subscribers: filters joined by `&`, each
+    /// `TOPIC:QOS` with TOPIC 0, 1 or `+` (both), e.g. `+:1&0:2,1:0`.
+    #[arg(long, value_delimiter = ',', default_value = "0:2", value_parser = parse_filters)]
+    subscriptions: Vec<Vec<FilterQos>>,
     /// Number of messages the publisher publishes.
     #[arg(long, default_value_t = 2)]
     messages: usize,
@@ -147,6 +159,9 @@ impl ModelArgs {
         config.client_resend_order = self.client_resends;
         config.broker_resend_order = self.broker_resends;
         config.bug = self.bug;
+        config.publishers = self.publishers;
+        config.topics = self.topics.clone();
+        config.subscriptions = self.subscriptions.clone();
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
@@ -162,6 +177,18 @@ fn parse_version(s: &str) -> Result<Version, String> {
 
 fn parse_qos(s: &str) -> Result<Qos, String> {
     s.parse::<u8>().ok().and_then(Qos::from_level).ok_or_else(|| format!("QoS must be 0, 1 or 2, not {s}"))
+}
+
+fn parse_filters(s: &str) -> Result<Vec<FilterQos>, String> {
+    let parse_one = |one: &str| {
+        let (topic, qos) = one.split_once(':').ok_or_else(|| format!("{one}: expected TOPIC:QOS"))?;
+        let filter = match topic {
+            "+" => Filter::Wildcard,
+            _ => Filter::Topic(topic.parse().map_err(|_| format!("{topic}: expected a topic number or +"))?),
+        };
+        Ok(FilterQos { filter, qos: parse_qos(qos)? })
+    };
+    s.split('&').map(parse_one).collect()
 }
 
 fn parse_session(s: &str) -> Result<SessionKind, String> {

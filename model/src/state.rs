@@ -1,5 +1,6 @@
 //! The state of the whole system at one instant.
 
+use crate::bits::Bits;
 use crate::broker::Session;
 use crate::client::Client;
 use crate::config::Config;
@@ -31,6 +32,16 @@ impl State {
             cuts_left: config.cuts,
             ghost: Ghost::new(config.clients),
         }
+    }
+
+    /// The messages the publishers' applications have handed over so far.
+    pub fn handed_over(&self, config: &Config) -> Bits {
+        config.publishers().fold(Bits::EMPTY, |all, p| all.union(config.published_by(p, self.clients[p].steps_done)))
+    }
+
+    /// Every publisher's application has taken all of its script steps.
+    pub fn scripts_done(&self, config: &Config) -> bool {
+        config.publishers().all(|p| usize::from(self.clients[p].steps_done) == config.script(p).len())
     }
 
     /// The connection `client` uses, if any.

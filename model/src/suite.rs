@@ -4,6 +4,7 @@
 //! is checked exhaustively here in at least one configuration (`traces/tests/options.rs`).
 
 use crate::config::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
+use crate::routing::{Filter, FilterQos};
 use SessionKind::{Clean, Persistent};
 
 /// A configuration in the command line's vocabulary: QoS levels and session kinds are given per
@@ -22,6 +23,19 @@ pub fn with_cuts(mut config: Config, cuts: u8) -> Config {
 
 pub fn with_expiry(mut config: Config, ticks: u8) -> Config {
     config.session_expiry = Expiry::AfterTicks(ticks);
+    config
+}
+
+/// Routing on two topics: message `n` goes on `topics[n]` (cycled), the first subscriber
+/// subscribes to both topics with a wildcard at QoS 1 and to topic 0 at QoS 2 (overlapping),
+/// the second to topic 1 at QoS 0 (downgrade; topic 0 matches none of its filters).
+pub fn with_routing(mut config: Config, topics: &[u8]) -> Config {
+    let filter = |filter, qos| FilterQos { filter, qos };
+    config.topics = topics.to_vec();
+    config.subscriptions = vec![
+        vec![filter(Filter::Wildcard, Qos::AtLeastOnce), filter(Filter::Topic(0), Qos::ExactlyOnce)],
+        vec![filter(Filter::Topic(1), Qos::AtMostOnce)],
+    ];
     config
 }
 
@@ -78,6 +92,15 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
             c
         },
     ];
+    // Routing to two subscribers (overlapping, downgraded and non-matching subscriptions), with
+    // a cut.
+    configs.push(with_routing(with_cuts(configuration(version, 3, &[2, 1], &[Persistent]), 1), &[0, 1]));
+    // Two publishers and two subscribers on two topics.
+    {
+        let mut c = with_routing(with_cuts(configuration(version, 4, &[2, 1], &[Persistent]), 0), &[0, 1]);
+        c.publishers = 2;
+        configs.push(c);
+    }
     // A client that gives up within a keep alive of silence, so the keep alive duty applies.
     {
         let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1);

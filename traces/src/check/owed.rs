@@ -6,7 +6,6 @@
 //! client is connected then.
 
 use verimqtt_model::MqttModel;
-use verimqtt_model::config::PUBLISHER;
 use verimqtt_model::state::State;
 
 /// What `state`, the model state at the end of a trace, still owes; empty if nothing.
@@ -19,7 +18,7 @@ pub fn owed(model: &MqttModel, state: &State) -> Vec<String> {
     let config = &model.config;
     let ghost = &state.ghost;
     let mut owed = Vec::new();
-    let handed_over = config.published_after(state.clients[PUBLISHER].steps_done).minus(ghost.abandoned);
+    let handed_over = state.handed_over(config).minus(ghost.abandoned);
     for m in handed_over.iter().filter(|&m| config.reliable(m) && !ghost.accepted.contains(m)) {
         owed.push(format!("the broker never took m{m}"));
     }
