@@ -192,7 +192,7 @@ impl Config {
             bug: None,
             publishers: 1,
             topics: vec![0],
-            subscriptions: vec![vec![FilterQos { filter: Filter::Topic(0), qos: Qos::ExactlyOnce }]],
+            subscriptions: routing::one_topic_at_qos2(),
         }
     }
 
@@ -510,8 +510,7 @@ impl fmt::Display for Config {
             let topics: Vec<String> = self.topics.iter().map(u8::to_string).collect();
             write!(f, " topics=[{}]", topics.join(","))?;
         }
-        let default_subscription = Config::new(self.version, 1, 0).subscriptions;
-        if self.subscriptions != default_subscription {
+        if self.subscriptions != routing::one_topic_at_qos2() {
             let subscriptions: Vec<String> = self
                 .subscriptions
                 .iter()

@@ -53,6 +53,13 @@ pub fn copy_qos(filters: &[FilterQos], topic: u8, qos: Qos) -> Option<Qos> {
     Some(granted.min(qos))
 }
 
+/// The subscriptions of the model before routing was added, and of every configuration that
+/// does not choose others: each subscriber subscribes to topic 0 (which the wills are on too)
+/// at QoS 2, so no copy is downgraded.
+pub fn one_topic_at_qos2() -> Vec<Vec<FilterQos>> {
+    vec![vec![FilterQos { filter: Filter::Topic(WILL_TOPIC), qos: Qos::ExactlyOnce }]]
+}
+
 /// How many of `filters` match `topic`.
 pub fn matching(filters: &[FilterQos], topic: u8) -> usize {
     filters.iter().filter(|f| f.filter.matches(topic)).count()

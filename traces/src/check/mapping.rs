@@ -35,6 +35,7 @@ use verimqtt_model::bits::Bits;
 use verimqtt_model::config::PUBLISHER;
 use verimqtt_model::observe::Actor;
 use verimqtt_model::packet::Message;
+use verimqtt_model::routing;
 use verimqtt_model::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
 use verimqtt_spec::trace::{CloseReason, Event, Node, PacketInfo, PacketKind, TraceEvent};
 
@@ -153,6 +154,10 @@ impl Mapping {
             broker_resend_order: ResendOrder::LastStep,
             messages,
             bug: None,
+            // What `within_the_model` admits: one publisher, one topic, subscriptions at QoS 2.
+            publishers: 1,
+            topics: vec![0],
+            subscriptions: routing::one_topic_at_qos2(),
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
