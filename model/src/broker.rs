@@ -28,8 +28,10 @@ pub struct Session {
 /// Why the broker closes a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CloseReason {
-    /// The client sent DISCONNECT: the only normal close.
+    /// The client sent DISCONNECT (0x00): the only close that deletes the will unpublished.
     Disconnect,
+    /// The client sent DISCONNECT 0x04 (5.0): a normal close that publishes the will.
+    DisconnectWithWill,
     /// The client's end closed (FIN) without DISCONNECT.
     ConnectionLost,
     KeepAlive,
@@ -41,7 +43,7 @@ impl CloseReason {
     /// The reason as a trace names it.
     fn observed(self) -> trace::CloseReason {
         match self {
-            CloseReason::Disconnect => trace::CloseReason::PeerDisconnected,
+            CloseReason::Disconnect | CloseReason::DisconnectWithWill => trace::CloseReason::PeerDisconnected,
             CloseReason::ConnectionLost => trace::CloseReason::ConnectionLost,
             CloseReason::KeepAlive => trace::CloseReason::KeepAliveTimeout,
             CloseReason::TakenOver => trace::CloseReason::SessionTakenOver,
@@ -56,7 +58,7 @@ impl CloseReason {
             _ if version != Version::V5_0 => None,
             CloseReason::KeepAlive => Some(code::KEEP_ALIVE_TIMEOUT),
             CloseReason::TakenOver => Some(code::SESSION_TAKEN_OVER),
-            CloseReason::Disconnect | CloseReason::ConnectionLost => None,
+            CloseReason::Disconnect | CloseReason::DisconnectWithWill | CloseReason::ConnectionLost => None,
         }
     }
 }
@@ -191,6 +193,13 @@ impl Step<'_> {
                     *will &= self.config.has(Bug::WillAfterCleanDisconnect);
                 }
                 self.close(c, link, CloseReason::Disconnect);
+            }
+            // [MQTT-3.1.2-8] (5.0): only 0x00 deletes the will; 0x04 asks for it.
+            Packet::DisconnectWithWill => {
+                if let BrokerEnd::Open { will, .. } = &mut self.state.links[c][link].broker {
+                    *will &= !self.config.has(Bug::WillDroppedOnDisconnectWithWill);
+                }
+                self.close(c, link, CloseReason::DisconnectWithWill);
             }
             Packet::ConnAck { .. } | Packet::SubAck(_) | Packet::PingResp => {
                 unreachable!("a client never sends {packet}")
@@ -374,8 +383,9 @@ impl Step<'_> {
         if reason == CloseReason::KeepAlive && config.within_grace(silence) {
             self.state.ghost.breach(Breach::KeepAliveTooEarly);
         }
-        let abnormal = reason != CloseReason::Disconnect;
-        if will != (abnormal && config.has_will(c)) {
+        // Every close but a DISCONNECT 0x00 publishes the will.
+        let publishes_will = reason != CloseReason::Disconnect;
+        if will != (publishes_will && config.has_will(c)) {
             self.state.ghost.breach(Breach::WillMismatch);
         }
         if will {

@@ -60,10 +60,13 @@ pub enum Bug {
     /// The broker sends a session's queued messages topic by topic (each topic in order):
     /// allowed by MQTT, not by verimqtt's design.
     QueuedByTopic,
+    /// The broker deletes the will on any DISCONNECT, 0x04 Disconnect with Will Message
+    /// included (5.0).
+    WillDroppedOnDisconnectWithWill,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 21] = [
+    pub const ALL: [Bug; 22] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -85,6 +88,7 @@ impl Bug {
         Bug::TopicIgnored,
         Bug::CopyQosOfFirstMatch,
         Bug::QueuedByTopic,
+        Bug::WillDroppedOnDisconnectWithWill,
     ];
 
     /// The name used on the command line.
@@ -111,6 +115,7 @@ impl Bug {
             Bug::TopicIgnored => "topic-ignored",
             Bug::CopyQosOfFirstMatch => "copy-qos-of-first-match",
             Bug::QueuedByTopic => "queued-by-topic",
+            Bug::WillDroppedOnDisconnectWithWill => "will-dropped-on-disconnect-with-will",
         }
     }
 
@@ -143,6 +148,7 @@ impl Bug {
             Bug::TopicIgnored => ROUTED_TO_SUBSCRIBERS,
             Bug::CopyQosOfFirstMatch => COPY_AT_GRANTED_QOS,
             Bug::QueuedByTopic => ORDER_ACROSS_TOPICS,
+            Bug::WillDroppedOnDisconnectWithWill => WILL_IFF_ABNORMAL,
         }
     }
 }

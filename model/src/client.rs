@@ -229,7 +229,7 @@ impl Step<'_> {
         self.state.clients[c].steps_done += 1;
         match step {
             ScriptStep::Publish(n) => self.publish(c, n),
-            ScriptStep::Disconnect => self.disconnect(c),
+            ScriptStep::Disconnect => self.disconnect(c, Packet::Disconnect),
         }
     }
 
@@ -247,10 +247,17 @@ impl Step<'_> {
         }
     }
 
+    /// A DISCONNECT the client chose to send now (not a script step): 0x00, or (5.0) 0x04 to
+    /// have its will published all the same.
+    pub(crate) fn chosen_disconnect(&mut self, c: usize, with_will: bool) {
+        self.state.disconnects_left -= 1;
+        self.disconnect(c, if with_will { Packet::DisconnectWithWill } else { Packet::Disconnect });
+    }
+
     /// The client writes its DISCONNECT and then closes the connection [MQTT-3.14.4-1], so an
     /// observer sees the packet before the close.
-    fn disconnect(&mut self, c: usize) {
-        self.client_send(c, Packet::Disconnect);
+    fn disconnect(&mut self, c: usize, disconnect: Packet) {
+        self.client_send(c, disconnect);
         self.observe_close(c, CloseReason::Disconnected);
         self.close_client_connection(c);
         self.note(|| format!("c{c} closes its connection after DISCONNECT"));
@@ -401,7 +408,7 @@ impl Step<'_> {
                 });
                 self.close_client_connection(c);
             }
-            Packet::Connect { .. } | Packet::Subscribe(_) | Packet::PingReq => {
+            Packet::Connect { .. } | Packet::Subscribe(_) | Packet::PingReq | Packet::DisconnectWithWill => {
                 unreachable!("the broker never sends {packet}")
             }
         }

@@ -147,6 +147,11 @@ pub struct Config {
     pub topics: Vec<u8>,
     /// The filters each subscriber subscribes to, cycled over the subscribers.
     pub subscriptions: Vec<Vec<FilterQos>>,
+    /// DISCONNECTs the clients may send, each by any client at any time it is connected,
+    /// besides the publisher's scripted one (`graceful_disconnect`).
+    pub disconnects: u8,
+    /// 5.0: such a DISCONNECT may also carry reason 0x04, Disconnect with Will Message.
+    pub disconnect_with_will: bool,
 }
 
 /// Why a configuration cannot be checked.
@@ -193,6 +198,8 @@ impl Config {
             publishers: 1,
             topics: vec![0],
             subscriptions: routing::one_topic_at_qos2(),
+            disconnects: 0,
+            disconnect_with_will: false,
         }
     }
 
@@ -385,6 +392,11 @@ impl Config {
         self.will && !self.without_will.contains(client as u8)
     }
 
+    /// Whether a client's DISCONNECT may carry 0x04, Disconnect with Will Message (5.0).
+    pub fn may_disconnect_with_will(&self) -> bool {
+        self.version == Version::V5_0 && self.disconnect_with_will && self.disconnects > 0
+    }
+
     pub fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
     }
@@ -424,6 +436,8 @@ impl Config {
         turn_on("reported cuts", self.reported_cuts && self.cuts > 0);
         turn_on("slow network", self.slow_network);
         turn_on("graceful disconnect", self.graceful_disconnect);
+        turn_on("client disconnects", self.disconnects > 0);
+        turn_on("disconnect with will", self.may_disconnect_with_will());
         let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
         turn_on("wills", wills > 0);
         turn_on("a client without a will", wills < self.clients);
@@ -474,6 +488,12 @@ impl fmt::Display for Config {
         }
         if self.graceful_disconnect {
             write!(f, " graceful-disconnect")?;
+        }
+        if self.disconnects > 0 {
+            write!(f, " disconnects={}", self.disconnects)?;
+        }
+        if self.may_disconnect_with_will() {
+            write!(f, " disconnect-with-will")?;
         }
         if self.paced_application {
             write!(f, " paced-application")?;

@@ -102,6 +102,12 @@ struct ModelArgs {
     /// The publisher disconnects gracefully after its first message, then reconnects.
     #[arg(long)]
     graceful_disconnect: bool,
+    /// DISCONNECTs the clients may send, each by any client at any time it is connected.
+    #[arg(long, default_value_t = 0)]
+    disconnects: u8,
+    /// 5.0: such a DISCONNECT may also be 0x04, Disconnect with Will Message.
+    #[arg(long)]
+    disconnect_with_will: bool,
     /// Connect without wills.
     #[arg(long)]
     no_will: bool,
@@ -162,6 +168,8 @@ impl ModelArgs {
         config.publishers = self.publishers;
         config.topics = self.topics.clone();
         config.subscriptions = self.subscriptions.clone();
+        config.disconnects = self.disconnects;
+        config.disconnect_with_will = self.disconnect_with_will;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }

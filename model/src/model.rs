@@ -109,6 +109,16 @@ impl Model for MqttModel {
             }
         }
         let time_may_pass = !actions.iter().any(|action| action.is_urgent(config));
+        if state.disconnects_left > 0 {
+            // A client may send DISCONNECT right after its CONNECT, before the CONNACK, as a
+            // client may send any packet then (verimqtt's does).
+            for client in (0..config.clients).filter(|&c| state.clients[c].status != Status::Offline) {
+                actions.push(Action::Disconnect { client, with_will: false });
+                if config.may_disconnect_with_will() {
+                    actions.push(Action::Disconnect { client, with_will: true });
+                }
+            }
+        }
         for c in 0..self.config.clients {
             // The client looks at its expiry clock before it connects, as verimqtt's does.
             if state.clients[c].status == Status::Offline && !client_expiry_due(config, state, c) {

@@ -21,9 +21,19 @@ pub enum Message {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Packet {
-    Connect { clean_start: bool, will: bool },
-    ConnAck { session_present: bool },
-    Publish { id: PacketId, message: Message, qos: Qos, dup: bool },
+    Connect {
+        clean_start: bool,
+        will: bool,
+    },
+    ConnAck {
+        session_present: bool,
+    },
+    Publish {
+        id: PacketId,
+        message: Message,
+        qos: Qos,
+        dup: bool,
+    },
     PubAck(PacketId),
     PubRec(PacketId),
     PubRel(PacketId),
@@ -32,13 +42,19 @@ pub enum Packet {
     SubAck(PacketId),
     PingReq,
     PingResp,
+    /// DISCONNECT: from a client, reason 0x00 (normal disconnection); from the broker, the
+    /// reason it announces.
     Disconnect,
+    /// 5.0: a client's DISCONNECT with reason 0x04, Disconnect with Will Message.
+    DisconnectWithWill,
 }
 
 /// 5.0 reason codes the model's packets carry besides success (0x00).
 pub mod reason {
     /// PUBACK / PUBREC: the message was accepted, but nobody subscribes to it.
     pub const NO_MATCHING_SUBSCRIBERS: u8 = 0x10;
+    /// DISCONNECT from a client: close normally, but publish the will (5.0).
+    pub const DISCONNECT_WITH_WILL: u8 = 0x04;
     /// DISCONNECT from the broker: nothing was received for 1.5 x keep alive.
     pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8d;
     /// DISCONNECT from the broker: another connection took the session over.
@@ -71,7 +87,7 @@ impl Packet {
             Packet::SubAck(_) => PacketKind::Suback,
             Packet::PingReq => PacketKind::Pingreq,
             Packet::PingResp => PacketKind::Pingresp,
-            Packet::Disconnect => PacketKind::Disconnect,
+            Packet::Disconnect | Packet::DisconnectWithWill => PacketKind::Disconnect,
         }
     }
 
@@ -84,6 +100,7 @@ impl Packet {
             Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) | Packet::Disconnect => {
                 (version == Version::V5_0).then_some(0)
             }
+            Packet::DisconnectWithWill => Some(reason::DISCONNECT_WITH_WILL),
             _ => None,
         }
     }
@@ -123,6 +140,7 @@ impl fmt::Display for Packet {
             Packet::PingReq => write!(f, "PINGREQ"),
             Packet::PingResp => write!(f, "PINGRESP"),
             Packet::Disconnect => write!(f, "DISCONNECT"),
+            Packet::DisconnectWithWill => write!(f, "DISCONNECT(0x04, with will)"),
         }
     }
 }

@@ -49,6 +49,7 @@ pub mod names {
     pub const OVERLAPPING_COPY: &str = "overlapping_copy";
     pub const COPY_DOWNGRADED: &str = "copy_downgraded";
     pub const MESSAGE_NOT_MATCHED: &str = "message_not_matched";
+    pub const DISCONNECT_WITH_WILL_SENT: &str = "disconnect_with_will_sent";
 }
 use names::*;
 
@@ -193,7 +194,8 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: WILL_IFF_ABNORMAL,
         expect: Expect::Always,
-        summary: "the will is published if and only if the connection closed without DISCONNECT",
+        summary: "the will is published if and only if the connection closed without a \
+                  DISCONNECT 0x00 (5.0: 0x04 asks for it)",
         statements: &[
             (V3, "MQTT-3.1.2-8"),
             (V3, "MQTT-3.1.2-10"),
@@ -444,6 +446,14 @@ pub const CATALOGUE: &[PropertySpec] = &[
             (0..m.config.clients)
                 .any(|c| s.ghost.subscribed[c] && s.ghost.accepted.iter().any(|n| m.config.copy_qos(c, n).is_none()))
         },
+    },
+    PropertySpec {
+        name: DISCONNECT_WITH_WILL_SENT,
+        expect: Expect::Sometimes,
+        summary: "a client sends DISCONNECT 0x04, Disconnect with Will Message (5.0)",
+        statements: &[(V5, "MQTT-3.1.2-8")],
+        applies: |c| c.may_disconnect_with_will() && c.will,
+        holds: |_, s| in_flight(s).any(|p| *p == Packet::DisconnectWithWill),
     },
 ];
 

@@ -19,6 +19,8 @@ pub struct State {
     /// Network cuts the environment may still inject.
     pub cuts_left: u8,
     pub ghost: Ghost,
+    /// DISCONNECTs the clients may still send at a time of their choosing.
+    pub disconnects_left: u8,
 }
 
 impl State {
@@ -31,6 +33,7 @@ impl State {
             links: vec![Vec::new(); config.clients],
             cuts_left: config.cuts,
             ghost: Ghost::new(config.clients),
+            disconnects_left: config.disconnects,
         }
     }
 

@@ -88,6 +88,13 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.subscriptions = vec![vec![FilterQos { filter: Filter::Wildcard, qos: Qos::ExactlyOnce }]];
             c
         }
+        Bug::WillDroppedOnDisconnectWithWill if version == Version::V5_0 => {
+            let mut c = quiet(2, &[1]);
+            c.disconnects = 1;
+            c.disconnect_with_will = true;
+            c
+        }
+        Bug::WillDroppedOnDisconnectWithWill => return None,
     };
     Some(config)
 }
@@ -156,6 +163,7 @@ seeded_bug_tests! {
     routing_to_a_subscriber_of_another_topic_is_caught: Bug::TopicIgnored,
     the_qos_of_the_first_overlapping_subscription_is_caught: Bug::CopyQosOfFirstMatch,
     sending_the_queue_topic_by_topic_breaks_verimqtts_order_across_topics: Bug::QueuedByTopic,
+    dropping_the_will_on_disconnect_with_will_is_caught: Bug::WillDroppedOnDisconnectWithWill,
 }
 
 #[test]

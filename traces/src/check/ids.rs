@@ -42,9 +42,12 @@ pub fn packet_id(packet: &Packet) -> Option<PacketId> {
         | Packet::PubComp(id)
         | Packet::Subscribe(id)
         | Packet::SubAck(id) => Some(id),
-        Packet::Connect { .. } | Packet::ConnAck { .. } | Packet::PingReq | Packet::PingResp | Packet::Disconnect => {
-            None
-        }
+        Packet::Connect { .. }
+        | Packet::ConnAck { .. }
+        | Packet::PingReq
+        | Packet::PingResp
+        | Packet::Disconnect
+        | Packet::DisconnectWithWill => None,
     }
 }
 

@@ -155,7 +155,9 @@ fn packet_differences(
             // 5.0: absent means 0 (section 3.1.2.11.2), a session that ends with its connection.
             let (expiry, model) = match mapping.config.version {
                 Version::V3_1_1 => (info.session_expiry, None),
-                Version::V5_0 if clean_start => (info.session_expiry.or(Some(0)), Some(0)),
+                Version::V5_0 if !mapping.config.session_outlives_connection(c) => {
+                    (info.session_expiry.or(Some(0)), Some(0))
+                }
                 Version::V5_0 => (info.session_expiry, mapping.session_expiry_s),
             };
             diff.exact("session expiry", &expiry, &model);
