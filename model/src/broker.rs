@@ -186,6 +186,19 @@ impl Step<'_> {
                 }
                 self.broker_send(c, Packet::SubAck(id));
             }
+            // [MQTT-3.10.4-1], [MQTT-3.10.4-2]: the subscription is deleted and no new message
+            // is added for it; the queued and in-flight ones are still delivered
+            // [MQTT-3.10.4-3] (the model keeps them all, as verimqtt does); an UNSUBACK answers
+            // it even if there was none [MQTT-3.10.4-4], [MQTT-3.10.4-5].
+            Packet::Unsubscribe(id) => {
+                let ignored = self.config.has(Bug::UnsubscribeIgnored);
+                let existed = self.state.sessions[c].as_mut().is_some_and(|session| {
+                    let existed = session.subscribed;
+                    session.subscribed &= ignored;
+                    existed
+                });
+                self.broker_send(c, Packet::UnsubAck { id, existed });
+            }
             Packet::PingReq => self.broker_send(c, Packet::PingResp),
             Packet::Disconnect => {
                 // [MQTT-3.14.4-3]: a normal disconnect deletes the will unpublished.
@@ -201,7 +214,7 @@ impl Step<'_> {
                 }
                 self.close(c, link, CloseReason::DisconnectWithWill);
             }
-            Packet::ConnAck { .. } | Packet::SubAck(_) | Packet::PingResp => {
+            Packet::ConnAck { .. } | Packet::SubAck(_) | Packet::UnsubAck { .. } | Packet::PingResp => {
                 unreachable!("a client never sends {packet}")
             }
         }
@@ -312,6 +325,7 @@ impl Step<'_> {
         }
         let matched = !copies.is_empty();
         for (s, qos) in copies {
+            self.state.ghost.on_routed(config, s, message);
             if qos == Qos::AtMostOnce {
                 // QoS 0 goes out now or never.
                 let packet = Packet::Publish { id: 0, message, qos, dup: false };

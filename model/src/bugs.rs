@@ -63,10 +63,12 @@ pub enum Bug {
     /// The broker deletes the will on any DISCONNECT, 0x04 Disconnect with Will Message
     /// included (5.0).
     WillDroppedOnDisconnectWithWill,
+    /// The broker answers UNSUBSCRIBE with UNSUBACK but keeps the subscription.
+    UnsubscribeIgnored,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 22] = [
+    pub const ALL: [Bug; 23] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -89,6 +91,7 @@ impl Bug {
         Bug::CopyQosOfFirstMatch,
         Bug::QueuedByTopic,
         Bug::WillDroppedOnDisconnectWithWill,
+        Bug::UnsubscribeIgnored,
     ];
 
     /// The name used on the command line.
@@ -116,6 +119,7 @@ impl Bug {
             Bug::CopyQosOfFirstMatch => "copy-qos-of-first-match",
             Bug::QueuedByTopic => "queued-by-topic",
             Bug::WillDroppedOnDisconnectWithWill => "will-dropped-on-disconnect-with-will",
+            Bug::UnsubscribeIgnored => "unsubscribe-ignored",
         }
     }
 
@@ -149,6 +153,7 @@ impl Bug {
             Bug::CopyQosOfFirstMatch => COPY_AT_GRANTED_QOS,
             Bug::QueuedByTopic => ORDER_ACROSS_TOPICS,
             Bug::WillDroppedOnDisconnectWithWill => WILL_IFF_ABNORMAL,
+            Bug::UnsubscribeIgnored => ROUTED_TO_SUBSCRIBERS,
         }
     }
 }

@@ -35,6 +35,19 @@ pub enum Subscription {
     /// session state: it dies with its connection.
     Requested(PacketId),
     Active,
+    /// UNSUBSCRIBE sent on the current connection, UNSUBACK not yet received; like a
+    /// SUBSCRIBE, the request dies with its connection.
+    Unsubscribing(PacketId),
+}
+
+impl Subscription {
+    /// The packet id of a SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement.
+    pub fn pending_id(self) -> Option<PacketId> {
+        match self {
+            Subscription::Requested(id) | Subscription::Unsubscribing(id) => Some(id),
+            Subscription::None | Subscription::Active => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -69,10 +82,7 @@ fn limits(config: &Config, state: &State, c: usize) -> Limits {
     Limits {
         packet_ids: config.packet_ids,
         quota: config.receive_maximum(),
-        reserved: match client.subscription {
-            Subscription::Requested(id) => Some(id),
-            _ => None,
-        },
+        reserved: client.subscription.pending_id(),
         free_id_at_pubrec: config.has(Bug::PacketIdReusedInFlight),
     }
 }
@@ -87,6 +97,20 @@ fn subscription_due(config: &Config, state: &State, c: usize) -> Option<PacketId
 
 pub fn subscription_wanted(config: &Config, state: &State, c: usize) -> bool {
     subscription_due(config, state, c).is_some()
+}
+
+/// The packet id of the UNSUBSCRIBE a subscriber sends next, if it may send one: it has an
+/// active subscription and the configuration leaves it an UNSUBSCRIBE.
+fn unsubscription_due(config: &Config, state: &State, c: usize) -> Option<PacketId> {
+    let client = &state.clients[c];
+    let may = state.unsubscribes_left > 0
+        && client.status == Status::Connected
+        && client.subscription == Subscription::Active;
+    may.then(|| client.outbound.free_id(&limits(config, state, c))).flatten()
+}
+
+pub fn unsubscription_wanted(config: &Config, state: &State, c: usize) -> bool {
+    unsubscription_due(config, state, c).is_some()
 }
 
 /// The script step the application takes next, if it can.
@@ -222,6 +246,16 @@ impl Step<'_> {
         }
     }
 
+    /// The subscriber unsubscribes from all its filters; unless its application is paced, it
+    /// subscribes again as soon as the UNSUBACK comes (a re-SUBSCRIBE).
+    pub(crate) fn unsubscribe(&mut self, c: usize) {
+        if let Some(id) = unsubscription_due(self.config, &self.state, c) {
+            self.state.unsubscribes_left -= 1;
+            self.state.clients[c].subscription = Subscription::Unsubscribing(id);
+            self.client_send(c, Packet::Unsubscribe(id));
+        }
+    }
+
     pub(crate) fn application_step(&mut self, c: usize) {
         let Some(step) = next_script_step(self.config, &self.state, c) else {
             return;
@@ -277,7 +311,9 @@ impl Step<'_> {
         let client = &mut self.state.clients[c];
         client.status = Status::Offline;
         client.ping_outstanding = false;
-        if let Subscription::Requested(_) = client.subscription {
+        // A request not yet acknowledged dies with its connection: the client no longer knows
+        // its subscription, and subscribes again (which replaces one the broker kept).
+        if client.subscription.pending_id().is_some() {
             client.subscription = Subscription::None;
         }
         // A QoS 0 message waiting for CONNACK goes with its connection (verimqtt drops it).
@@ -394,6 +430,12 @@ impl Step<'_> {
                     *subscription = Subscription::Active;
                 }
             }
+            Packet::UnsubAck { id, .. } => {
+                let subscription = &mut self.state.clients[c].subscription;
+                if *subscription == Subscription::Unsubscribing(id) {
+                    *subscription = Subscription::None;
+                }
+            }
             Packet::PingResp => {
                 self.state.clients[c].ping_outstanding = false;
                 let pings = &mut self.state.links[c][link].unanswered_pings;
@@ -408,7 +450,11 @@ impl Step<'_> {
                 });
                 self.close_client_connection(c);
             }
-            Packet::Connect { .. } | Packet::Subscribe(_) | Packet::PingReq | Packet::DisconnectWithWill => {
+            Packet::Connect { .. }
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::PingReq
+            | Packet::DisconnectWithWill => {
                 unreachable!("the broker never sends {packet}")
             }
         }

@@ -152,6 +152,9 @@ pub struct Config {
     pub disconnects: u8,
     /// 5.0: such a DISCONNECT may also carry reason 0x04, Disconnect with Will Message.
     pub disconnect_with_will: bool,
+    /// UNSUBSCRIBEs the subscribers may send, each by any subscriber with an active
+    /// subscription at any time (it subscribes again afterwards, at once unless paced).
+    pub unsubscribes: u8,
 }
 
 /// Why a configuration cannot be checked.
@@ -200,6 +203,7 @@ impl Config {
             subscriptions: routing::one_topic_at_qos2(),
             disconnects: 0,
             disconnect_with_will: false,
+            unsubscribes: 0,
         }
     }
 
@@ -438,6 +442,7 @@ impl Config {
         turn_on("graceful disconnect", self.graceful_disconnect);
         turn_on("client disconnects", self.disconnects > 0);
         turn_on("disconnect with will", self.may_disconnect_with_will());
+        turn_on("unsubscribe", self.unsubscribes > 0);
         let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
         turn_on("wills", wills > 0);
         turn_on("a client without a will", wills < self.clients);
@@ -494,6 +499,9 @@ impl fmt::Display for Config {
         }
         if self.may_disconnect_with_will() {
             write!(f, " disconnect-with-will")?;
+        }
+        if self.unsubscribes > 0 {
+            write!(f, " unsubscribes={}", self.unsubscribes)?;
         }
         if self.paced_application {
             write!(f, " paced-application")?;

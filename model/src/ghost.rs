@@ -149,6 +149,10 @@ impl Ghost {
                 self.subscribed[client] = true;
                 return;
             }
+            Packet::UnsubAck { .. } => {
+                self.subscribed[client] = false;
+                return;
+            }
             _ => return,
         };
         let unacked = &mut self.unacked_ids[client][d];
@@ -184,26 +188,33 @@ impl Ghost {
         self.unacked_ids[client][direction as usize].remove(id);
     }
 
-    /// Monitor for every PUBLISH the broker sends `client`: a message reaches only a client
-    /// with a granted subscription that matches its topic [MQTT-3.3.2-3] (3.1.1) /
-    /// [MQTT-3.3.2-3] (5.0), as one copy at the published QoS lowered to the highest grant
-    /// among the matching subscriptions ([MQTT-3.3.5-1], [MQTT-3.8.4-6] (3.1.1) /
-    /// [MQTT-3.3.4-2], [MQTT-3.8.4-8] (5.0)).
+    /// Monitor for every copy of a message the broker adds to `client`'s session: only a
+    /// session with a granted subscription (SUBACK sent, no UNSUBACK since) that matches the
+    /// topic gets one [MQTT-3.3.2-3], [MQTT-3.10.4-2] (both versions). A copy already queued
+    /// when the client unsubscribes is still delivered [MQTT-3.10.4-3], so this is judged when
+    /// the copy is made, not when it is sent.
+    pub fn on_routed(&mut self, config: &Config, client: usize, message: Message) {
+        if !self.subscribed[client] || Self::copy_qos(config, client, message).is_none() {
+            self.breach(Breach::NotSubscribed);
+        }
+    }
+
+    /// Monitor for every PUBLISH the broker sends `client`: one copy at the published QoS
+    /// lowered to the highest grant among the matching subscriptions ([MQTT-3.3.5-1],
+    /// [MQTT-3.8.4-6] (3.1.1) / [MQTT-3.3.4-2], [MQTT-3.8.4-8] (5.0)).
     pub fn on_copy_sent(&mut self, config: &Config, client: usize, packet: &Packet) {
-        let Packet::Publish { message, qos, .. } = *packet else {
-            return;
-        };
-        let expected = match message {
+        if let Packet::Publish { message, qos, .. } = *packet {
+            if Self::copy_qos(config, client, message) != Some(qos) {
+                self.breach(Breach::CopyQos);
+            }
+        }
+    }
+
+    /// The QoS of `client`'s copy of `message` by the rules of routing (wills go at QoS 0).
+    fn copy_qos(config: &Config, client: usize, message: Message) -> Option<Qos> {
+        match message {
             Message::App(n) => config.copy_qos(client, n),
             Message::Will(_) => config.gets_wills(client).then_some(Qos::AtMostOnce),
-        };
-        match expected {
-            Some(expected) if self.subscribed[client] => {
-                if qos != expected {
-                    self.breach(Breach::CopyQos);
-                }
-            }
-            _ => self.breach(Breach::NotSubscribed),
         }
     }
 

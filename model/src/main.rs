@@ -108,6 +108,9 @@ struct ModelArgs {
     /// 5.0: such a DISCONNECT may also be 0x04, Disconnect with Will Message.
     #[arg(long)]
     disconnect_with_will: bool,
+    /// UNSUBSCRIBEs the subscribers may send, each by any subscriber at any time.
+    #[arg(long, default_value_t = 0)]
+    unsubscribes: u8,
     /// Connect without wills.
     #[arg(long)]
     no_will: bool,
@@ -170,6 +173,7 @@ impl ModelArgs {
         config.subscriptions = self.subscriptions.clone();
         config.disconnects = self.disconnects;
         config.disconnect_with_will = self.disconnect_with_will;
+        config.unsubscribes = self.unsubscribes;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }

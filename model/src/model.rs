@@ -6,7 +6,9 @@
 
 use crate::bounds::{Bounds, WITHIN_BOUNDS};
 use crate::broker::{connect_timeout_due, keep_alive_close_due, session_expiry_due};
-use crate::client::{Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted};
+use crate::client::{
+    Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted, unsubscription_wanted,
+};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
@@ -91,6 +93,9 @@ impl Model for MqttModel {
         for c in 0..self.config.clients {
             if subscription_wanted(config, state, c) {
                 actions.push(Action::Subscribe(c));
+            }
+            if unsubscription_wanted(config, state, c) {
+                actions.push(Action::Unsubscribe(c));
             }
             if application_can_act(config, state, c) {
                 actions.push(Action::Application(c));

@@ -40,6 +40,13 @@ pub enum Packet {
     PubComp(PacketId),
     Subscribe(PacketId),
     SubAck(PacketId),
+    /// UNSUBSCRIBE from every filter the client subscribes to.
+    Unsubscribe(PacketId),
+    /// UNSUBACK; `existed`: the session had the subscription (5.0 reason 0x00, else 0x11).
+    UnsubAck {
+        id: PacketId,
+        existed: bool,
+    },
     PingReq,
     PingResp,
     /// DISCONNECT: from a client, reason 0x00 (normal disconnection); from the broker, the
@@ -59,6 +66,8 @@ pub mod reason {
     pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8d;
     /// DISCONNECT from the broker: another connection took the session over.
     pub const SESSION_TAKEN_OVER: u8 = 0x8e;
+    /// UNSUBACK: the session had no such subscription.
+    pub const NO_SUBSCRIPTION_EXISTED: u8 = 0x11;
     /// PUBCOMP: the PUBREL's id was not awaiting release.
     pub const PACKET_ID_NOT_FOUND: u8 = 0x92;
 }
@@ -85,6 +94,8 @@ impl Packet {
             Packet::PubComp(_) => PacketKind::Pubcomp,
             Packet::Subscribe(_) => PacketKind::Subscribe,
             Packet::SubAck(_) => PacketKind::Suback,
+            Packet::Unsubscribe(_) => PacketKind::Unsubscribe,
+            Packet::UnsubAck { .. } => PacketKind::Unsuback,
             Packet::PingReq => PacketKind::Pingreq,
             Packet::PingResp => PacketKind::Pingresp,
             Packet::Disconnect | Packet::DisconnectWithWill => PacketKind::Disconnect,
@@ -137,6 +148,10 @@ impl fmt::Display for Packet {
             Packet::PubComp(id) => write!(f, "PUBCOMP({id})"),
             Packet::Subscribe(id) => write!(f, "SUBSCRIBE({id})"),
             Packet::SubAck(id) => write!(f, "SUBACK({id})"),
+            Packet::Unsubscribe(id) => write!(f, "UNSUBSCRIBE({id})"),
+            Packet::UnsubAck { id, existed } => {
+                write!(f, "UNSUBACK({id}{})", if *existed { "" } else { ", no subscription existed" })
+            }
             Packet::PingReq => write!(f, "PINGREQ"),
             Packet::PingResp => write!(f, "PINGRESP"),
             Packet::Disconnect => write!(f, "DISCONNECT"),

@@ -5,7 +5,7 @@
 //! loops make cycles, on which stateright's `eventually` is unsound. `sometimes` properties show
 //! that the interesting paths are reached at all.
 
-use crate::client::{Subscription, client_expiry_due};
+use crate::client::client_expiry_due;
 use crate::config::{Config, Qos, SessionKind, Version};
 use crate::ghost::Breach;
 use crate::model::MqttModel;
@@ -50,6 +50,7 @@ pub mod names {
     pub const COPY_DOWNGRADED: &str = "copy_downgraded";
     pub const MESSAGE_NOT_MATCHED: &str = "message_not_matched";
     pub const DISCONNECT_WITH_WILL_SENT: &str = "disconnect_with_will_sent";
+    pub const UNSUBSCRIBED: &str = "unsubscribed";
 }
 use names::*;
 
@@ -309,8 +310,8 @@ pub const CATALOGUE: &[PropertySpec] = &[
         name: ROUTED_TO_SUBSCRIBERS,
         expect: Expect::Always,
         summary: "the broker sends a client a message only if a subscription granted in its \
-                  session (a SUBACK it sent) matches the topic",
-        statements: &[(V3, "MQTT-3.3.2-3"), (V5, "MQTT-3.3.2-3")],
+                  session (a SUBACK it sent, no UNSUBACK since) matches the topic",
+        statements: &[(V3, "MQTT-3.3.2-3"), (V3, "MQTT-3.10.4-2"), (V5, "MQTT-3.3.2-3"), (V5, "MQTT-3.10.4-2")],
         applies: always,
         holds: |_, s| !s.ghost.breached(Breach::NotSubscribed),
     },
@@ -455,6 +456,14 @@ pub const CATALOGUE: &[PropertySpec] = &[
         applies: |c| c.may_disconnect_with_will() && c.will,
         holds: |_, s| in_flight(s).any(|p| *p == Packet::DisconnectWithWill),
     },
+    PropertySpec {
+        name: UNSUBSCRIBED,
+        expect: Expect::Sometimes,
+        summary: "the broker deletes a subscription on UNSUBSCRIBE and says so in its UNSUBACK",
+        statements: &[(V3, "MQTT-3.10.4-4"), (V5, "MQTT-3.10.4-4")],
+        applies: |c| c.unsubscribes > 0,
+        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::UnsubAck { existed: true, .. })),
+    },
 ];
 
 /// The catalogue entry of a property.
@@ -532,9 +541,7 @@ fn packet_ids_unique(_: &MqttModel, state: &State) -> bool {
         |ids: Vec<u8>| ids.iter().all(|&id| id != 0) && ids.iter().enumerate().all(|(i, id)| !ids[..i].contains(id));
     let clients_ok = state.clients.iter().all(|client| {
         let mut ids: Vec<u8> = client.outbound.flights.iter().map(|f| f.id).collect();
-        if let Subscription::Requested(id) = client.subscription {
-            ids.push(id);
-        }
+        ids.extend(client.subscription.pending_id());
         distinct_non_zero(ids)
     });
     let sessions_ok = state

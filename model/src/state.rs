@@ -21,6 +21,8 @@ pub struct State {
     pub ghost: Ghost,
     /// DISCONNECTs the clients may still send at a time of their choosing.
     pub disconnects_left: u8,
+    /// UNSUBSCRIBEs the subscribers may still send.
+    pub unsubscribes_left: u8,
 }
 
 impl State {
@@ -34,6 +36,7 @@ impl State {
             cuts_left: config.cuts,
             ghost: Ghost::new(config.clients),
             disconnects_left: config.disconnects,
+            unsubscribes_left: config.unsubscribes,
         }
     }
 

@@ -22,6 +22,8 @@ pub enum Action {
     ClientReceives { client: usize, link: usize },
     /// A subscriber without a subscription subscribes.
     Subscribe(usize),
+    /// A subscriber unsubscribes from all its filters.
+    Unsubscribe(usize),
     /// The client's application takes its next script step (publish, disconnect).
     Application(usize),
     /// The client sends PINGREQ because it has been silent for a keep alive.
@@ -58,6 +60,7 @@ impl Action {
         match self {
             Action::Connect(_)
             | Action::Disconnect { .. }
+            | Action::Unsubscribe(_)
             | Action::Cut { .. }
             | Action::ReportedCut { .. }
             | Action::Tick => false,
@@ -74,6 +77,7 @@ impl fmt::Display for Action {
             Action::BrokerReceives { client, link } => write!(f, "broker reads c{client}#{link}"),
             Action::ClientReceives { client, link } => write!(f, "c{client} reads #{link}"),
             Action::Subscribe(c) => write!(f, "c{c} subscribes"),
+            Action::Unsubscribe(c) => write!(f, "c{c} unsubscribes"),
             Action::Application(c) => write!(f, "c{c} application step"),
             Action::Ping(c) => write!(f, "c{c} keep alive ping"),
             Action::Abort(c) => write!(f, "c{c} gives up on its connection"),
@@ -155,6 +159,7 @@ impl<'a> Step<'a> {
             Action::BrokerReceives { client, link } => self.broker_receives(client, link),
             Action::ClientReceives { client, link } => self.client_receives(client, link),
             Action::Subscribe(c) => self.subscribe(c),
+            Action::Unsubscribe(c) => self.unsubscribe(c),
             Action::Application(c) => self.application_step(c),
             Action::Ping(c) => self.ping(c),
             Action::Abort(c) => self.abort(c),

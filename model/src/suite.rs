@@ -109,6 +109,12 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         c.disconnect_with_will = true;
         configs.push(c);
     }
+    // The subscriber unsubscribes once, whenever it likes, and subscribes again.
+    {
+        let mut c = with_cuts(configuration(version, 2, &[1, 2, 1], &[Persistent]), 0);
+        c.unsubscribes = 1;
+        configs.push(c);
+    }
     // A client that gives up within a keep alive of silence, so the keep alive duty applies.
     {
         let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1);

@@ -95,6 +95,11 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         Bug::WillDroppedOnDisconnectWithWill => return None,
+        Bug::UnsubscribeIgnored => {
+            let mut c = quiet(2, &[1, 1]);
+            c.unsubscribes = 1;
+            c
+        }
     };
     Some(config)
 }
@@ -164,6 +169,7 @@ seeded_bug_tests! {
     the_qos_of_the_first_overlapping_subscription_is_caught: Bug::CopyQosOfFirstMatch,
     sending_the_queue_topic_by_topic_breaks_verimqtts_order_across_topics: Bug::QueuedByTopic,
     dropping_the_will_on_disconnect_with_will_is_caught: Bug::WillDroppedOnDisconnectWithWill,
+    keeping_a_subscription_after_unsubscribe_is_caught: Bug::UnsubscribeIgnored,
 }
 
 #[test]

@@ -18,7 +18,6 @@ use verimqtt_traces::sim::{Scenario, Step, arb_scenario, named_scenarios, simula
 const OUTSIDE_THE_MODEL: &[(&str, &str)] = &[
     ("retained_message_to_late_subscriber", "retained messages are not modelled"),
     ("overlapping_subscriptions", "the model has one filter at one QoS"),
-    ("unsubscribe", "UNSUBSCRIBE is not modelled"),
 ];
 
 /// The checker's verdict on the corpus trace of a named situation, in one line.

@@ -160,6 +160,7 @@ impl Mapping {
             subscriptions: model_subscriptions(&values)?,
             disconnects: client_disconnects(events, &clients).min(u64::from(u8::MAX)) as u8,
             disconnect_with_will: disconnects_with_will(events, &clients),
+            unsubscribes: sent_by_clients(events, &clients, PacketKind::Unsubscribe).min(u64::from(u8::MAX)) as u8,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
@@ -444,6 +445,14 @@ fn client_disconnects(events: &[TraceEvent], clients: &[Node]) -> u64 {
             && matches!(e.event, Event::ConnectionClosed { reason: CloseReason::Disconnected, .. })
     };
     events.iter().filter(disconnects).count() as u64
+}
+
+/// How many packets of `kind` the clients send.
+fn sent_by_clients(events: &[TraceEvent], clients: &[Node], kind: PacketKind) -> u64 {
+    let sent = |e: &&TraceEvent| {
+        clients.contains(&e.node) && matches!(&e.event, Event::PacketSent { packet, .. } if packet.kind == kind)
+    };
+    events.iter().filter(sent).count() as u64
 }
 
 /// Whether a client sends a DISCONNECT with reason 0x04, Disconnect with Will Message (5.0).

@@ -10,7 +10,7 @@
 //! [`Values`]: super::mapping::Values
 
 use verimqtt_model::observe::{Actor, Observation};
-use verimqtt_model::packet::{Message, Packet};
+use verimqtt_model::packet::{Message, Packet, reason};
 use verimqtt_model::{Qos, Version};
 use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, TraceEvent};
 
@@ -52,7 +52,6 @@ pub const NOT_IN_THE_MODEL: &[(&str, &str)] = &[
         "the model has one of each (per client where it matters): compared with the trace's own single \
          value (values.rs, mapping.rs)",
     ),
-    ("UNSUBSCRIBE filters, UNSUBACK reason codes", "not modelled: a trace with UNSUBSCRIBE fails as outside the model"),
     (
         "Receive Maximum, Topic Alias and the other 5.0 properties",
         "not compared: not in the trace; the runs never reach a Receive Maximum (at most 4 messages) and use \
@@ -186,6 +185,29 @@ fn packet_differences(
                 &info.reason_codes.as_ref().map(|c| format!("{c:?}")),
                 &granted.map(|g| format!("{g:?}")),
             );
+        }
+        // The model's UNSUBSCRIBE names the one filter, without options.
+        Packet::Unsubscribe(_) => {
+            let model = values.subscription.as_ref().map(|(filter, _)| {
+                vec![FilterInfo {
+                    filter: filter.clone(),
+                    qos: None,
+                    no_local: None,
+                    retain_as_published: None,
+                    retain_handling: None,
+                }]
+            });
+            let show = |filters: &Option<Vec<FilterInfo>>| format!("{filters:?}");
+            diff.field("filters", show(&info.filters), show(&model));
+        }
+        // 3.1.1's UNSUBACK has no payload; 5.0's has a reason code per filter.
+        Packet::UnsubAck { existed, .. } => {
+            let code = if existed { 0 } else { reason::NO_SUBSCRIPTION_EXISTED };
+            let codes = match mapping.config.version {
+                Version::V3_1_1 => vec![],
+                Version::V5_0 => vec![code],
+            };
+            diff.field("reason codes", format!("{:?}", info.reason_codes), format!("{:?}", Some(codes)));
         }
         _ => {}
     }
