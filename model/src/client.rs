@@ -99,13 +99,15 @@ pub fn subscription_wanted(config: &Config, state: &State, c: usize) -> bool {
     subscription_due(config, state, c).is_some()
 }
 
-/// The packet id of the UNSUBSCRIBE a subscriber sends next, if it may send one: it has an
-/// active subscription and the configuration leaves it an UNSUBSCRIBE.
+/// The packet id of the UNSUBSCRIBE a subscriber sends next, if it may send one: it is
+/// connected, has no SUBSCRIBE pending, and the configuration leaves it an UNSUBSCRIBE. It need
+/// not know of a subscription (after a clean start, say): the broker answers all the same.
 fn unsubscription_due(config: &Config, state: &State, c: usize) -> Option<PacketId> {
     let client = &state.clients[c];
     let may = state.unsubscribes_left > 0
         && client.status == Status::Connected
-        && client.subscription == Subscription::Active;
+        && config.is_subscriber(c)
+        && matches!(client.subscription, Subscription::Active | Subscription::None);
     may.then(|| client.outbound.free_id(&limits(config, state, c))).flatten()
 }
 

@@ -78,18 +78,11 @@ fn every_named_situation_simulated_again_validates_or_fails_for_its_listed_reaso
 }
 
 /// The scenario narrowed to what the trace checker maps into the model: one Keep Alive for
-/// every client and one subscription QoS for every SUBSCRIBE (the mapping takes one of each;
-/// the QoS may be below a message's, which the model downgrades).
+/// every client (the mapping takes one).
 fn in_the_models_shape(mut scenario: Scenario) -> Scenario {
     let first = scenario.clients[0].clone();
     for client in &mut scenario.clients {
         client.keep_alive = first.keep_alive;
-    }
-    let mut subscription_qos = None;
-    for step in &mut scenario.steps {
-        if let Step::Subscribe { qos, .. } = step {
-            *qos = *subscription_qos.get_or_insert(*qos);
-        }
     }
     scenario
 }

@@ -1,6 +1,7 @@
 //! Random scenarios for property tests, in the shape of the model's configurations: client
-//! `c0` publishes to [`TOPIC`]; every other client subscribes to it at QoS 2 (a single
-//! client subscribes and publishes to itself); sessions are chosen per client, while keep
+//! `c0` publishes to [`TOPIC`]; every other client subscribes to it, at one QoS chosen per
+//! scenario so that copies may be downgraded (a single client subscribes and publishes to
+//! itself); any client may disconnect; sessions are chosen per client, while keep
 //! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
 //! same for every client. Cuts are mostly silent, found out through keep alive; some are
 //! resets both ends see, or half-open connections only the client sees. Small bounds keep the model's state sets trackable: at most 3
@@ -88,12 +89,12 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
 /// finish: the checker then requires that nothing is owed.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     let version = prop_oneof![Just(ProtocolVersion::V311), Just(ProtocolVersion::V5)];
-    (version, arb_clients()).prop_flat_map(|(version, clients)| {
+    (version, arb_clients(), arb_qos()).prop_flat_map(|(version, clients, subscription)| {
         let count = clients.len();
         prop::collection::vec(arb_action(count), 0..=MAX_ACTIONS).prop_map(move |actions| {
             let subscribers: Vec<usize> = if count == 1 { vec![0] } else { (1..count).collect() };
             let connect = (0..count).map(|client| Step::Connect { client });
-            let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, QoS::ExactlyOnce));
+            let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, subscription));
             Scenario::new(version)
                 .steps(connect.clone().chain([Step::Settle]))
                 .steps(subscribe.chain([Step::Settle]))
