@@ -241,6 +241,9 @@ impl Step<'_> {
         if self.config.has(Bug::BrokerForgetsQos2Ids) {
             session.awaiting_pubrel = Bits::EMPTY;
         }
+        if self.config.has(Bug::SubscriptionsForgottenOnResume) {
+            session.subscribed = false;
+        }
         self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will };
         self.broker_send(c, Packet::ConnAck { session_present });
         if session_present {

@@ -65,10 +65,13 @@ pub enum Bug {
     WillDroppedOnDisconnectWithWill,
     /// The broker answers UNSUBSCRIBE with UNSUBACK but keeps the subscription.
     UnsubscribeIgnored,
+    /// The broker drops a resumed session's subscriptions (keeping its messages), so the
+    /// subscriber, which knows it subscribed, is sent nothing new.
+    SubscriptionsForgottenOnResume,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 23] = [
+    pub const ALL: [Bug; 24] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -92,6 +95,7 @@ impl Bug {
         Bug::QueuedByTopic,
         Bug::WillDroppedOnDisconnectWithWill,
         Bug::UnsubscribeIgnored,
+        Bug::SubscriptionsForgottenOnResume,
     ];
 
     /// The name used on the command line.
@@ -120,6 +124,7 @@ impl Bug {
             Bug::QueuedByTopic => "queued-by-topic",
             Bug::WillDroppedOnDisconnectWithWill => "will-dropped-on-disconnect-with-will",
             Bug::UnsubscribeIgnored => "unsubscribe-ignored",
+            Bug::SubscriptionsForgottenOnResume => "subscriptions-forgotten-on-resume",
         }
     }
 
@@ -154,6 +159,7 @@ impl Bug {
             Bug::QueuedByTopic => ORDER_ACROSS_TOPICS,
             Bug::WillDroppedOnDisconnectWithWill => WILL_IFF_ABNORMAL,
             Bug::UnsubscribeIgnored => ROUTED_TO_SUBSCRIBERS,
+            Bug::SubscriptionsForgottenOnResume => DELIVERED_WHEN_QUIET,
         }
     }
 }

@@ -95,6 +95,9 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         Bug::WillDroppedOnDisconnectWithWill => return None,
+        // The ghost owes the subscriber what it publishes after the resume from the SUBACK it
+        // saw, not from the broker's routing state, so the loss shows.
+        Bug::SubscriptionsForgottenOnResume => one_cut(2, &[1, 1]),
         Bug::UnsubscribeIgnored => {
             let mut c = quiet(2, &[1, 1]);
             c.unsubscribes = 1;
@@ -170,6 +173,7 @@ seeded_bug_tests! {
     sending_the_queue_topic_by_topic_breaks_verimqtts_order_across_topics: Bug::QueuedByTopic,
     dropping_the_will_on_disconnect_with_will_is_caught: Bug::WillDroppedOnDisconnectWithWill,
     keeping_a_subscription_after_unsubscribe_is_caught: Bug::UnsubscribeIgnored,
+    forgetting_subscriptions_on_resume_loses_messages_the_ghost_owes: Bug::SubscriptionsForgottenOnResume,
 }
 
 #[test]
