@@ -1,7 +1,7 @@
 //! Random scenarios for property tests, in the shape of the model's configurations: client
 //! `c0` publishes to [`TOPIC`]; every other client subscribes to it, at one QoS chosen per
 //! scenario so that copies may be downgraded (a single client subscribes and publishes to
-//! itself); any client may disconnect; sessions are chosen per client, while keep
+//! itself); any client may disconnect, a subscriber may unsubscribe once; sessions are chosen per client, while keep
 //! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
 //! same for every client. Cuts are mostly silent, found out through keep alive; some are
 //! resets both ends see, or half-open connections only the client sees. Small bounds keep the model's state sets trackable: at most 3
@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::PacketKind;
 
-use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step};
+use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step, TOPIC};
 
 const MAX_CLIENTS: usize = 3;
 const MAX_MESSAGES: usize = 4;
@@ -41,6 +41,7 @@ fn arb_clients() -> impl Strategy<Value = Vec<ClientSpec>> {
 /// A step after the set-up, for one of `clients` clients.
 fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     let client = 0..clients;
+    let subscriber = if clients == 1 { 0..1 } else { 1..clients };
     let packet = prop_oneof![
         Just(PacketKind::Publish),
         Just(PacketKind::Puback),
@@ -57,6 +58,7 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
         2 => (client.clone(), receiver, packet).prop_map(|(client, receiver, packet)| Step::CutAfter { client, receiver, packet }),
         2 => client.clone().prop_map(|client| Step::Connect { client }),
         1 => client.prop_map(|client| Step::Disconnect { client }),
+        1 => subscriber.prop_map(|client| Step::Unsubscribe { client, filter: TOPIC.to_string() }),
         3 => (1usize..=4).prop_map(Step::Deliver),
         3 => Just(Step::Settle),
         2 => (1u32..=4).prop_map(Step::Advance),
@@ -64,14 +66,16 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     ]
 }
 
-/// Keeps at most [`MAX_MESSAGES`] publishes and [`MAX_CUTS`] cuts of `actions`.
+/// Keeps at most [`MAX_MESSAGES`] publishes, [`MAX_CUTS`] cuts and one UNSUBSCRIBE of
+/// `actions`, the UNSUBSCRIBE after a settle period (see [`settled_unsubscribe`]).
 fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
-    let (mut messages, mut cuts) = (0, 0);
-    actions
+    let (mut messages, mut cuts, mut unsubscribes) = (0, 0, 0);
+    let kept = actions
         .into_iter()
         .filter(|step| {
             let (count, max) = match step {
                 Step::Publish { .. } => (&mut messages, MAX_MESSAGES),
+                Step::Unsubscribe { .. } => (&mut unsubscribes, 1),
                 Step::Cut { .. } | Step::Reset { .. } | Step::HalfCut { .. } | Step::CutAfter { .. } => {
                     (&mut cuts, MAX_CUTS)
                 }
@@ -79,6 +83,21 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
             };
             *count += 1;
             *count <= max
+        })
+        .collect();
+    settled_unsubscribe(kept)
+}
+
+/// An UNSUBSCRIBE goes after a settle period. verimqtt's client may send a second UNSUBSCRIBE
+/// before the first UNSUBACK, or one between a CONNACK and the QoS 0 message it queued while
+/// connecting; the model's client has one request pending and sends what it queued on CONNACK,
+/// so such traces would be rejected for the model's abstraction, not for a fault.
+fn settled_unsubscribe(actions: Vec<Step>) -> Vec<Step> {
+    actions
+        .into_iter()
+        .flat_map(|step| match step {
+            Step::Unsubscribe { .. } => vec![Step::Settle, step],
+            other => vec![other],
         })
         .collect()
 }
