@@ -96,6 +96,7 @@ pub fn session_expiry_due(config: &Config, state: &State, c: usize) -> bool {
 fn copy_qos(config: &Config, s: usize, message: Message) -> Option<Qos> {
     let n = match message {
         Message::Will(_) => return config.gets_wills(s).then_some(Qos::AtMostOnce),
+        Message::Retained { qos, .. } => return Some(qos),
         Message::App(n) => n,
     };
     match config.bug {
@@ -109,8 +110,8 @@ fn copy_qos(config: &Config, s: usize, message: Message) -> Option<Qos> {
 }
 
 /// The QoS at which the broker sends `s` a message it queued for it.
-fn queued_copy_qos(config: &Config, s: usize) -> impl Fn(u8) -> Qos + '_ {
-    move |n| copy_qos(config, s, Message::App(n)).unwrap_or(config.qos(n))
+fn queued_copy_qos(config: &Config, s: usize) -> impl Fn(Message) -> Qos + '_ {
+    move |m| copy_qos(config, s, m).unwrap_or(config.published_qos(m))
 }
 
 impl Step<'_> {
@@ -129,7 +130,7 @@ impl Step<'_> {
     fn broker_send_coded(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>) {
         self.state.links[c][link].send_to_client(packet);
         self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
-        self.state.ghost.on_copy_sent(self.config, c, &packet);
+        self.state.ghost.on_sent_to_client(self.config, c, &packet);
         self.observe(|| Observation::Sent { actor: Actor::Broker, link: LinkRef { client: c, link }, packet, reason });
         self.note(|| format!("broker → c{c}: {packet}"));
     }
@@ -185,6 +186,9 @@ impl Step<'_> {
                     session.subscribed = true;
                 }
                 self.broker_send(c, Packet::SubAck(id));
+                if !self.config.has(Bug::RetainedNotSentOnSubscribe) {
+                    self.send_retained(c);
+                }
             }
             // [MQTT-3.10.4-1], [MQTT-3.10.4-2]: the subscription is deleted and no new message
             // is added for it; the queued and in-flight ones are still delivered
@@ -325,6 +329,9 @@ impl Step<'_> {
             .collect();
         if let Message::App(n) = message {
             self.state.ghost.on_accepted(config, n);
+            if config.retained.contains(n) {
+                self.retain(n);
+            }
         }
         let matched = !copies.is_empty();
         for (s, qos) in copies {
@@ -334,16 +341,40 @@ impl Step<'_> {
                 let packet = Packet::Publish { id: 0, message, qos, dup: false };
                 self.broker_send(s, packet);
             }
-            let queued = match message {
-                Message::App(n) if qos > Qos::AtMostOnce || config.has(Bug::Qos0SentTwice) => Some(n),
-                _ => None,
-            };
-            if let (Some(n), Some(session)) = (queued, &mut self.state.sessions[s]) {
-                session.outbound.queue.push(n);
+            let queued =
+                matches!(message, Message::App(_)) && (qos > Qos::AtMostOnce || config.has(Bug::Qos0SentTwice));
+            if let (true, Some(session)) = (queued, &mut self.state.sessions[s]) {
+                session.outbound.queue.push(message);
                 self.broker_send_queued(s);
             }
         }
         matched
+    }
+
+    /// A retained PUBLISH of application message `n` replaces its topic's retained message,
+    /// or deletes it if its payload is empty (see [`crate::retained`]).
+    fn retain(&mut self, n: u8) {
+        let topic = self.config.topic(n);
+        if self.config.has(Bug::RetainedKept) && self.state.retained.get(topic).is_some() {
+            return;
+        }
+        self.state.retained.publish(topic, n, self.config.empty.contains(n));
+    }
+
+    /// After the SUBACK, the retained messages the new subscription gets, with RETAIN=1: QoS 0
+    /// at once, QoS 1/2 through the session's queue.
+    fn send_retained(&mut self, c: usize) {
+        let config = self.config;
+        for (n, qos) in self.state.retained.copies(config.filters(c), |n| config.qos(n)) {
+            let message = Message::Retained { message: n, qos };
+            self.state.ghost.on_retained_copy(config, n);
+            if qos == Qos::AtMostOnce {
+                self.broker_send(c, Packet::Publish { id: 0, message, qos, dup: false });
+            } else if let Some(session) = &mut self.state.sessions[c] {
+                session.outbound.queue.push(message);
+            }
+        }
+        self.broker_send_queued(c);
     }
 
     fn broker_send_queued(&mut self, c: usize) {
@@ -361,7 +392,11 @@ impl Step<'_> {
             return;
         };
         if config.has(Bug::QueuedByTopic) {
-            session.outbound.queue.sort_by_key(|&m| config.topic(m));
+            // Only application messages and retained copies are ever queued.
+            session.outbound.queue.sort_by_key(|&m| match m {
+                Message::App(n) | Message::Retained { message: n, .. } => config.topic(n),
+                Message::Will(_) => crate::routing::WILL_TOPIC,
+            });
         }
         let packets = session.outbound.start_queued(queued_copy_qos(config, c), &limits);
         for packet in packets {

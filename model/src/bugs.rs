@@ -68,10 +68,15 @@ pub enum Bug {
     /// The broker drops a resumed session's subscriptions (keeping its messages), so the
     /// subscriber, which knows it subscribed, is sent nothing new.
     SubscriptionsForgottenOnResume,
+    /// A retained PUBLISH on a topic that already has a retained message neither replaces
+    /// nor (with an empty payload) deletes it: the first one stays.
+    RetainedKept,
+    /// The broker sends a new subscription no retained message.
+    RetainedNotSentOnSubscribe,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 24] = [
+    pub const ALL: [Bug; 26] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -96,6 +101,8 @@ impl Bug {
         Bug::WillDroppedOnDisconnectWithWill,
         Bug::UnsubscribeIgnored,
         Bug::SubscriptionsForgottenOnResume,
+        Bug::RetainedKept,
+        Bug::RetainedNotSentOnSubscribe,
     ];
 
     /// The name used on the command line.
@@ -125,6 +132,8 @@ impl Bug {
             Bug::WillDroppedOnDisconnectWithWill => "will-dropped-on-disconnect-with-will",
             Bug::UnsubscribeIgnored => "unsubscribe-ignored",
             Bug::SubscriptionsForgottenOnResume => "subscriptions-forgotten-on-resume",
+            Bug::RetainedKept => "retained-kept",
+            Bug::RetainedNotSentOnSubscribe => "retained-not-sent-on-subscribe",
         }
     }
 
@@ -160,6 +169,8 @@ impl Bug {
             Bug::WillDroppedOnDisconnectWithWill => WILL_IFF_ABNORMAL,
             Bug::UnsubscribeIgnored => ROUTED_TO_SUBSCRIBERS,
             Bug::SubscriptionsForgottenOnResume => DELIVERED_WHEN_QUIET,
+            Bug::RetainedKept => RETAINED_IS_LATEST,
+            Bug::RetainedNotSentOnSubscribe => DELIVERED_WHEN_QUIET,
         }
     }
 }

@@ -278,7 +278,7 @@ impl Step<'_> {
             self.client_send(c, packet);
         } else {
             // Until CONNACK, even a QoS 0 message waits.
-            self.state.clients[c].outbound.queue.push(n);
+            self.state.clients[c].outbound.queue.push(Message::App(n));
             self.client_send_queued(c);
         }
     }
@@ -320,7 +320,7 @@ impl Step<'_> {
         }
         // A QoS 0 message waiting for CONNACK goes with its connection (verimqtt drops it).
         let config = self.config;
-        client.outbound.queue.retain(|&m| config.reliable(m));
+        client.outbound.queue.retain(|&m| config.published_qos(m) > Qos::AtMostOnce);
         // A clean session lasts as long as its connection [MQTT-3.1.2-6] (3.1.1) /
         // [MQTT-3.1.2-4] (5.0); what the application publishes while the client is offline
         // belongs to the next one.
@@ -354,7 +354,7 @@ impl Step<'_> {
         }
         let limits = limits(self.config, &self.state, c);
         let config = self.config;
-        let packets = self.state.clients[c].outbound.start_queued(|m| config.qos(m), &limits);
+        let packets = self.state.clients[c].outbound.start_queued(|m| config.published_qos(m), &limits);
         for packet in packets {
             self.client_send(c, packet);
         }
@@ -487,7 +487,7 @@ impl Step<'_> {
         let config = self.config;
         let dup = !config.has(Bug::ClientResendsWithoutDup);
         let outbound = &self.state.clients[c].outbound;
-        let mut resend = outbound.resend(|m| config.qos(m), dup, config.client_resend_order);
+        let mut resend = outbound.resend(|m| config.published_qos(m), dup, config.client_resend_order);
         if config.has(Bug::PublishResentAfterPubRel) {
             resend = resend.into_iter().map(|p| outbound.publish_in_place_of_release(p, dup)).collect();
         }
@@ -515,8 +515,10 @@ impl Step<'_> {
             self.note(|| format!("c{c} already has id {id}: not delivered again"));
             return;
         }
-        if let Message::App(n) = message {
-            self.state.ghost.on_delivered(self.config, c, n, qos);
+        match message {
+            Message::App(n) => self.state.ghost.on_delivered(self.config, c, n, qos),
+            Message::Retained { message: n, .. } => self.state.ghost.on_retained_delivered(c, n),
+            Message::Will(_) => {}
         }
         self.observe(|| Observation::Delivered { client: c, message, qos });
         self.note(|| format!("c{c} application receives {message}"));

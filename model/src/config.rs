@@ -9,6 +9,7 @@
 
 use crate::bits::Bits;
 use crate::bugs::Bug;
+use crate::packet::Message;
 use crate::routing::{self, Filter, FilterQos, TOPICS, WILL_TOPIC};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -155,6 +156,10 @@ pub struct Config {
     /// UNSUBSCRIBEs the subscribers may send, each by any subscriber with an active
     /// subscription at any time (it subscribes again afterwards, at once unless paced).
     pub unsubscribes: u8,
+    /// Messages published with RETAIN=1 (see [`crate::retained`]).
+    pub retained: Bits,
+    /// Retained messages with an empty payload: they delete their topic's retained message.
+    pub empty: Bits,
 }
 
 /// Why a configuration cannot be checked.
@@ -204,6 +209,8 @@ impl Config {
             disconnects: 0,
             disconnect_with_will: false,
             unsubscribes: 0,
+            retained: Bits::EMPTY,
+            empty: Bits::EMPTY,
         }
     }
 
@@ -239,6 +246,10 @@ impl Config {
         });
         if self.subscriptions.is_empty() || self.subscriptions.iter().any(Vec::is_empty) || !filter_topics_valid {
             return fail("every subscriber subscribes to at least one filter of a topic the model has".into());
+        }
+        let messages: Bits = (0..self.messages.len() as u8).collect();
+        if !self.retained.minus(messages).is_empty() || !self.empty.minus(self.retained).is_empty() {
+            return fail("retained messages are messages of the configuration, and only they may be empty".into());
         }
         if self.session_expiry == Expiry::AfterTicks(0) {
             return fail("a persistent session expires after at least one tick".into());
@@ -291,6 +302,16 @@ impl Config {
     /// while subscribed, if any (see [`routing::copy_qos`]).
     pub fn copy_qos(&self, subscriber: usize, message: u8) -> Option<Qos> {
         routing::copy_qos(self.filters(subscriber), self.topic(message), self.qos(message))
+    }
+
+    /// The QoS a sender's queue gives `message`: an application message's own, a retained
+    /// copy's (already lowered to its grant), a will's 0.
+    pub fn published_qos(&self, message: Message) -> Qos {
+        match message {
+            Message::App(n) => self.qos(n),
+            Message::Retained { qos, .. } => qos,
+            Message::Will(_) => Qos::AtMostOnce,
+        }
     }
 
     /// Whether `subscriber` gets `message` as a QoS 1/2 copy, which its session must keep.
@@ -443,6 +464,8 @@ impl Config {
         turn_on("client disconnects", self.disconnects > 0);
         turn_on("disconnect with will", self.may_disconnect_with_will());
         turn_on("unsubscribe", self.unsubscribes > 0);
+        turn_on("retained messages", !self.retained.is_empty());
+        turn_on("retained message deleted", !self.empty.is_empty());
         let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
         turn_on("wills", wills > 0);
         turn_on("a client without a will", wills < self.clients);
@@ -502,6 +525,13 @@ impl fmt::Display for Config {
         }
         if self.unsubscribes > 0 {
             write!(f, " unsubscribes={}", self.unsubscribes)?;
+        }
+        let list = |bits: Bits| bits.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+        if !self.retained.is_empty() {
+            write!(f, " retained=[{}]", list(self.retained))?;
+        }
+        if !self.empty.is_empty() {
+            write!(f, " empty=[{}]", list(self.empty))?;
         }
         if self.paced_application {
             write!(f, " paced-application")?;

@@ -12,6 +12,7 @@
 use crate::bits::Bits;
 use crate::config::{Config, Qos};
 use crate::packet::{Message, Packet, PacketId};
+use crate::retained::RetainedStore;
 
 /// An event that breaks a property at the moment it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub enum Breach {
     /// The broker sent a copy at another QoS than the published one lowered to the highest
     /// grant among the matching subscriptions.
     CopyQos,
+    /// The broker sent a new subscription a retained message that is not its topic's latest
+    /// retained publication (replaced or deleted since).
+    RetainedNotLatest,
 }
 
 /// The direction of a PUBLISH: which end sent it.
@@ -97,6 +101,15 @@ pub struct Ghost {
     /// Design monitor: a QoS 1/2 message arrived after a later one of the same publisher on
     /// another topic.
     pub order_across_topics_broken: bool,
+    /// Each topic's retained message by the rules of the specification, from the retained
+    /// publications the broker accepted (not from the broker's store).
+    pub retained: RetainedStore,
+    /// Per subscriber: retained messages whose QoS 1/2 copy a SUBACK the broker sent calls for
+    /// (by `retained` when it was sent), not yet received since.
+    pub owed_retained: Vec<Bits>,
+    /// Per subscriber: retained messages whose copy its application received since it was last
+    /// owed.
+    pub delivered_retained: Vec<Bits>,
 }
 
 impl Ghost {
@@ -119,6 +132,9 @@ impl Ghost {
             breaches: 0,
             order_across_qos_broken: false,
             order_across_topics_broken: false,
+            retained: RetainedStore::default(),
+            owed_retained: vec![Bits::EMPTY; clients],
+            delivered_retained: vec![Bits::EMPTY; clients],
         }
     }
 
@@ -199,15 +215,41 @@ impl Ghost {
         }
     }
 
-    /// Monitor for every PUBLISH the broker sends `client`: one copy at the published QoS
-    /// lowered to the highest grant among the matching subscriptions ([MQTT-3.3.5-1],
-    /// [MQTT-3.8.4-6] (3.1.1) / [MQTT-3.3.4-2], [MQTT-3.8.4-8] (5.0)).
-    pub fn on_copy_sent(&mut self, config: &Config, client: usize, packet: &Packet) {
-        if let Packet::Publish { message, qos, .. } = *packet {
-            if Self::copy_qos(config, client, message) != Some(qos) {
+    /// Monitor for every packet the broker sends `client`. A PUBLISH: one copy at the
+    /// published QoS lowered to the highest grant among the matching subscriptions
+    /// ([MQTT-3.3.5-1], [MQTT-3.8.4-6] (3.1.1) / [MQTT-3.3.4-2], [MQTT-3.8.4-8] (5.0)); a
+    /// retained copy at the message's QoS lowered to the grant of a matching filter. A SUBACK:
+    /// each filter calls for the retained message of every topic it matches (see
+    /// [`crate::retained`]), as the ghost's record has them now.
+    pub fn on_sent_to_client(&mut self, config: &Config, client: usize, packet: &Packet) {
+        match *packet {
+            Packet::Publish { message, qos, .. } if Self::copy_qos(config, client, message) != Some(qos) => {
                 self.breach(Breach::CopyQos);
             }
+            Packet::SubAck(_) => {
+                for (n, qos) in self.retained.copies(config.filters(client), |n| config.qos(n)) {
+                    if qos > Qos::AtMostOnce {
+                        self.owed_retained[client].insert(n);
+                        self.delivered_retained[client].remove(n);
+                    }
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// Monitor for every retained copy the broker makes for a new subscription: it is the
+    /// latest retained publication on its topic ([MQTT-3.3.1-5], [MQTT-3.3.1-6],
+    /// [MQTT-3.3.1-10] (3.1.1) / [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-9] (5.0)).
+    pub fn on_retained_copy(&mut self, config: &Config, message: u8) {
+        if self.retained.get(config.topic(message)) != Some(message) {
+            self.breach(Breach::RetainedNotLatest);
+        }
+    }
+
+    /// The application of `subscriber` receives the retained copy of `message`.
+    pub fn on_retained_delivered(&mut self, subscriber: usize, message: u8) {
+        self.delivered_retained[subscriber].insert(message);
     }
 
     /// The QoS of `client`'s copy of `message` by the rules of routing (wills go at QoS 0).
@@ -215,13 +257,22 @@ impl Ghost {
         match message {
             Message::App(n) => config.copy_qos(client, n),
             Message::Will(_) => config.gets_wills(client).then_some(Qos::AtMostOnce),
+            Message::Retained { message: n, qos } => {
+                let topic = config.topic(n);
+                let grants = config.filters(client).iter().filter(|f| f.filter.matches(topic));
+                grants.into_iter().any(|f| f.qos.min(config.qos(n)) == qos).then_some(qos)
+            }
         }
     }
 
     /// The broker takes ownership of application message `message` from its publisher. On its
     /// first publication each subscriber whose granted subscriptions match it and give it a
-    /// QoS 1/2 copy is owed that copy; a QoS 1 message taken again is republished.
+    /// QoS 1/2 copy is owed that copy; a QoS 1 message taken again is republished. A retained
+    /// one becomes its topic's retained message (or deletes it), each time it is taken.
     pub fn on_accepted(&mut self, config: &Config, message: u8) {
+        if config.retained.contains(message) {
+            self.retained.publish(config.topic(message), message, config.empty.contains(message));
+        }
         if !self.accepted.contains(message) {
             self.accepted.insert(message);
             for s in (0..config.clients).filter(|&s| self.subscribed[s] && config.reliable_copy(s, message)) {
@@ -272,6 +323,7 @@ impl Ghost {
         self.holds_stale_state[client] |= self.attached[client];
         self.attached[client] = false;
         self.owed[client] = Bits::EMPTY;
+        self.owed_retained[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
     }

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use stateright::Model;
 use std::process::ExitCode;
 use std::time::Duration;
+use verimqtt_model::bits::Bits;
 use verimqtt_model::bounds::Bounds;
 use verimqtt_model::properties::{CATALOGUE, Expect};
 use verimqtt_model::render::render;
@@ -111,6 +112,12 @@ struct ModelArgs {
     /// UNSUBSCRIBEs the subscribers may send, each by any subscriber at any time.
     #[arg(long, default_value_t = 0)]
     unsubscribes: u8,
+    /// Messages published with RETAIN=1 (e.g. 0,1).
+    #[arg(long, value_delimiter = ',')]
+    retained: Vec<u8>,
+    /// Retained messages with an empty payload, which delete their topic's retained message.
+    #[arg(long, value_delimiter = ',')]
+    empty: Vec<u8>,
     /// Connect without wills.
     #[arg(long)]
     no_will: bool,
@@ -174,6 +181,13 @@ impl ModelArgs {
         config.disconnects = self.disconnects;
         config.disconnect_with_will = self.disconnect_with_will;
         config.unsubscribes = self.unsubscribes;
+        let messages =
+            |list: &[u8], flag: &str| match list.iter().find(|&&n| usize::from(n) >= self.messages || n > Bits::MAX) {
+                Some(n) => Err(format!("--{flag}: there is no message {n}")),
+                None => Ok(list.iter().copied().collect()),
+            };
+        config.retained = messages(&self.retained, "retained")?;
+        config.empty = messages(&self.empty, "empty")?;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }

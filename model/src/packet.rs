@@ -17,6 +17,10 @@ pub enum Message {
     App(u8),
     /// The will of client `c`, published by the broker at QoS 0.
     Will(u8),
+    /// The copy of retained application message `message` the broker sends a new
+    /// subscription (RETAIN=1), at `qos`: the message's QoS lowered to the filter's grant (a
+    /// subscriber whose filters overlap gets one per filter, each at its own QoS).
+    Retained { message: u8, qos: Qos },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,6 +126,7 @@ impl fmt::Display for Message {
         match self {
             Message::App(n) => write!(f, "m{n}"),
             Message::Will(c) => write!(f, "will of c{c}"),
+            Message::Retained { message, .. } => write!(f, "retained m{message}"),
         }
     }
 }

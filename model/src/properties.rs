@@ -51,6 +51,8 @@ pub mod names {
     pub const MESSAGE_NOT_MATCHED: &str = "message_not_matched";
     pub const DISCONNECT_WITH_WILL_SENT: &str = "disconnect_with_will_sent";
     pub const UNSUBSCRIBED: &str = "unsubscribed";
+    pub const RETAINED_IS_LATEST: &str = "retained_is_latest";
+    pub const RETAINED_DELIVERED: &str = "retained_delivered";
 }
 use names::*;
 
@@ -234,16 +236,19 @@ pub const CATALOGUE: &[PropertySpec] = &[
         name: DELIVERED_WHEN_QUIET,
         expect: Expect::Always,
         summary: "once faults stop and all is quiet, every QoS 1/2 message is delivered to \
-                  every subscriber whose session it was routed to",
+                  every subscriber whose session it was routed to, and every QoS 1/2 retained \
+                  copy a SUBACK called for",
         statements: &[
             (V3, "MQTT-3.1.2-5"),
             (V3, "MQTT-4.3.2-1"),
             (V3, "MQTT-4.3.3-1"),
             (V3, "MQTT-4.4.0-1"),
+            (V3, "MQTT-3.3.1-6"),
             (V5, "MQTT-4.3.2-3"),
             (V5, "MQTT-4.3.3-3"),
             (V5, "MQTT-4.3.3-5"),
             (V5, "MQTT-4.4.0-1"),
+            (V5, "MQTT-3.3.1-9"),
         ],
         applies: always,
         holds: delivered_when_quiet,
@@ -464,6 +469,32 @@ pub const CATALOGUE: &[PropertySpec] = &[
         applies: |c| c.unsubscribes > 0,
         holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::UnsubAck { existed: true, .. })),
     },
+    PropertySpec {
+        name: RETAINED_IS_LATEST,
+        expect: Expect::Always,
+        summary: "a new subscription gets, of each topic its filter matches, only the latest retained \
+                  publication (none once an empty one deleted it)",
+        statements: &[
+            (V3, "MQTT-3.3.1-5"),
+            (V3, "MQTT-3.3.1-6"),
+            (V3, "MQTT-3.3.1-10"),
+            (V3, "MQTT-3.3.1-11"),
+            (V5, "MQTT-3.3.1-5"),
+            (V5, "MQTT-3.3.1-6"),
+            (V5, "MQTT-3.3.1-7"),
+            (V5, "MQTT-3.3.1-9"),
+        ],
+        applies: |c| !c.retained.is_empty(),
+        holds: |_, s| !s.ghost.breached(Breach::RetainedNotLatest),
+    },
+    PropertySpec {
+        name: RETAINED_DELIVERED,
+        expect: Expect::Sometimes,
+        summary: "a retained message reaches a subscription made after it was published",
+        statements: &[(V3, "MQTT-3.3.1-6"), (V5, "MQTT-3.3.1-9")],
+        applies: |c| !c.retained.minus(c.empty).is_empty(),
+        holds: |_, s| s.ghost.delivered_retained.iter().any(|d| !d.is_empty()),
+    },
 ];
 
 /// The catalogue entry of a property.
@@ -569,7 +600,9 @@ fn delivered_when_quiet(model: &MqttModel, state: &State) -> bool {
     let ghost = &state.ghost;
     let handed_over = state.handed_over(config).minus(ghost.abandoned);
     let all_accepted = handed_over.iter().filter(|&m| config.reliable(m)).all(|m| ghost.accepted.contains(m));
-    let all_delivered = (0..config.clients).all(|s| ghost.owed[s].is_subset(ghost.delivered[s]));
+    let all_delivered = (0..config.clients).all(|s| {
+        ghost.owed[s].is_subset(ghost.delivered[s]) && ghost.owed_retained[s].is_subset(ghost.delivered_retained[s])
+    });
     all_accepted && all_delivered
 }
 

@@ -6,6 +6,7 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::ghost::Ghost;
 use crate::network::Link;
+use crate::retained::RetainedStore;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
@@ -23,6 +24,8 @@ pub struct State {
     pub disconnects_left: u8,
     /// UNSUBSCRIBEs the subscribers may still send.
     pub unsubscribes_left: u8,
+    /// The broker's retained messages.
+    pub retained: RetainedStore,
 }
 
 impl State {
@@ -37,6 +40,7 @@ impl State {
             ghost: Ghost::new(config.clients),
             disconnects_left: config.disconnects,
             unsubscribes_left: config.unsubscribes,
+            retained: RetainedStore::default(),
         }
     }
 

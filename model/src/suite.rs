@@ -39,6 +39,13 @@ pub fn with_routing(mut config: Config, topics: &[u8]) -> Config {
     config
 }
 
+/// Every message is published retained; those in `empty` have an empty payload.
+pub fn with_retained(mut config: Config, empty: &[u8]) -> Config {
+    config.retained = (0..config.messages.len() as u8).collect();
+    config.empty = empty.iter().copied().collect();
+    config
+}
+
 /// What the trace checker turns on besides paced applications: cuts reported to the client
 /// (and to the broker or not), timeouts for CONNACK and for CONNECT, and verimqtt's resend
 /// orders.
@@ -115,6 +122,13 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         c.unsubscribes = 1;
         configs.push(c);
     }
+    // Retained messages on two topics, the one on topic 0 replaced and then deleted by an empty
+    // one, for a clean subscriber with overlapping filters that subscribes again after each
+    // connection, and a cut.
+    configs.push(with_retained(
+        with_routing(with_cuts(configuration(version, 2, &[2, 1, 0], &[Persistent, Clean]), 1), &[0, 1, 0]),
+        &[2],
+    ));
     // A client that gives up within a keep alive of silence, so the keep alive duty applies.
     {
         let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1);

@@ -10,7 +10,7 @@ use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
-use verimqtt_model::suite::{with_cuts, with_expiry, with_routing};
+use verimqtt_model::suite::{with_cuts, with_expiry, with_retained, with_routing};
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
@@ -103,6 +103,12 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.unsubscribes = 1;
             c
         }
+        // Two retained messages on one topic, then a SUBSCRIBE again after an UNSUBSCRIBE.
+        Bug::RetainedKept | Bug::RetainedNotSentOnSubscribe => {
+            let mut c = with_retained(quiet(2, &[1, 1]), &[]);
+            c.unsubscribes = 1;
+            c
+        }
     };
     Some(config)
 }
@@ -174,6 +180,8 @@ seeded_bug_tests! {
     dropping_the_will_on_disconnect_with_will_is_caught: Bug::WillDroppedOnDisconnectWithWill,
     keeping_a_subscription_after_unsubscribe_is_caught: Bug::UnsubscribeIgnored,
     forgetting_subscriptions_on_resume_loses_messages_the_ghost_owes: Bug::SubscriptionsForgottenOnResume,
+    keeping_the_first_retained_message_is_caught: Bug::RetainedKept,
+    not_sending_retained_messages_on_subscribe_loses_what_is_owed: Bug::RetainedNotSentOnSubscribe,
 }
 
 #[test]

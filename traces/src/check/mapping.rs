@@ -6,10 +6,12 @@
 //!   client 0 and both subscribes and publishes, as in the model.
 //! - **Messages**: payloads, numbered `m0, m1, …` in the order of their first
 //!   `publish_requested`; their QoS is the one requested. A payload equal to a client's will
-//!   (from its CONNECT) is that client's will. The model has one topic, one filter and one
-//!   client id per client: the trace's are read once ([`Values`]) and every packet must carry
-//!   them. Subscriptions are at QoS 2 in the model, so a lower one is accepted only if no
-//!   message is published above it.
+//!   (from its CONNECT) is that client's will. A message requested with RETAIN=1 is retained
+//!   in the model (with an empty payload, it deletes the retained message); a PUBLISH with
+//!   RETAIN=1 from the broker carrying its payload is the model's retained copy of it. The
+//!   model has one topic, one filter and one client id per client: the trace's are read once
+//!   ([`Values`]) and every packet must carry them. The subscription's QoS is the trace's (the
+//!   model downgrades copies).
 //! - **Connections**: a trace's `conn` number is bound to the model link opened by the same
 //!   `connection_opened` (see `links.rs`).
 //! - **Time**: `tick = time_ms / tick_ms` (100 ms: a timer a tenth of a second off its
@@ -109,6 +111,7 @@ impl Mapping {
         within_the_model(events)?;
         let values = Values::derive(events, &clients)?;
         let (payloads, messages) = application_messages(events)?;
+        let (retained, empty) = retained_messages(events);
         let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
         let all_connects: Vec<&PacketInfo> = connects.iter().flatten().copied().collect();
         let Some(first) = all_connects.first() else {
@@ -161,6 +164,8 @@ impl Mapping {
             disconnects: client_disconnects(events, &clients).min(u64::from(u8::MAX)) as u8,
             disconnect_with_will: disconnects_with_will(events, &clients),
             unsubscribes: sent_by_clients(events, &clients, PacketKind::Unsubscribe).min(u64::from(u8::MAX)) as u8,
+            retained,
+            empty,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
@@ -305,6 +310,26 @@ fn application_messages(events: &[TraceEvent]) -> Result<(Vec<String>, Vec<Qos>)
         return unsupported(format!("{} messages; the model has at most {}", payloads.len(), Bits::MAX + 1));
     }
     Ok((payloads, messages))
+}
+
+/// The messages published with RETAIN=1, in the numbering of [`application_messages`], and
+/// those of them with an empty payload (which delete their topic's retained message).
+fn retained_messages(events: &[TraceEvent]) -> (Bits, Bits) {
+    let requests = events.iter().filter_map(|event| match &event.event {
+        Event::PublishRequested { retain, payload, .. } => Some((*retain, payload.is_empty())),
+        _ => None,
+    });
+    let mut retained = Bits::EMPTY;
+    let mut empty = Bits::EMPTY;
+    for (n, (retain, no_payload)) in (0..=Bits::MAX).zip(requests) {
+        if retain {
+            retained.insert(n);
+            if no_payload {
+                empty.insert(n);
+            }
+        }
+    }
+    (retained, empty)
 }
 
 fn connects_of<'a>(events: &'a [TraceEvent], node: &Node) -> Vec<&'a PacketInfo> {

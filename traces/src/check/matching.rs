@@ -11,6 +11,7 @@
 
 use verimqtt_model::observe::{Actor, Observation};
 use verimqtt_model::packet::{Message, Packet, reason};
+use verimqtt_model::retained::retain_flag;
 use verimqtt_model::{Qos, Version};
 use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, TraceEvent};
 
@@ -75,19 +76,18 @@ impl Diff {
         }
     }
 
-    /// A message an application hands over or gets: `(payload, qos, topic, retain)`. The model
-    /// has one topic and no retained messages.
+    /// A message an application hands over (`from_client`) or gets: `(payload, qos, topic,
+    /// retain)`. The model has one topic.
     fn application(
         &mut self,
         mapping: &Mapping,
         (payload, qos, topic, retain): (&str, u8, &str, bool),
-        message: Message,
-        model: Qos,
+        (message, model, from_client): (Message, Qos, bool),
     ) {
         self.message(mapping, Some(payload), message);
         self.field("qos", qos, model.level());
         self.exact("topic", &Some(topic.to_string()), &mapping.values.topic);
-        self.field("retain", retain, false);
+        self.field("retain", retain, retain_flag(&mapping.config, message, from_client));
     }
 
     /// A field the trace must carry, with the model's value.
@@ -104,9 +104,15 @@ impl Diff {
         }
     }
 
+    /// The message a payload names; a retained copy carries its message's payload (the RETAIN
+    /// flag tells it apart, compared on its own).
     fn message(&mut self, mapping: &Mapping, payload: Option<&str>, model: Message) {
         let trace = payload.and_then(|p| mapping.message(p));
-        if trace != Some(model) {
+        let publication = match model {
+            Message::Retained { message, .. } => Message::App(message),
+            other => other,
+        };
+        if trace != Some(publication) {
             let shown = match (payload, trace) {
                 (Some(p), Some(m)) => format!("{m} (payload {p:?})"),
                 (Some(p), None) => format!("payload {p:?}, which was never published"),
@@ -174,7 +180,8 @@ fn packet_differences(
             diff.message(mapping, info.payload.as_deref(), message);
             diff.required("qos", &info.qos, qos.level());
             diff.required("dup", &info.dup, dup);
-            diff.required("retain", &info.retain, false);
+            let from_client = matches!(space.allocator, Actor::Client(_));
+            diff.required("retain", &info.retain, retain_flag(&mapping.config, message, from_client));
             diff.exact("topic", &info.topic, &values.topic);
         }
         Packet::Subscribe(_) => subscription_differences(&mut diff, mapping, info.filters.as_deref()),
@@ -288,11 +295,11 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
         (
             Event::PublishRequested { qos, payload, topic, retain },
             Observation::PublishRequested { message, qos: model, .. },
-        ) => diff.application(mapping, (payload, *qos, topic, *retain), Message::App(*message), *model),
+        ) => diff.application(mapping, (payload, *qos, topic, *retain), (Message::App(*message), *model, true)),
         (
             Event::MessageDelivered { qos, payload, topic, retain },
             Observation::Delivered { message, qos: model, .. },
-        ) => diff.application(mapping, (payload, *qos, topic, *retain), *message, *model),
+        ) => diff.application(mapping, (payload, *qos, topic, *retain), (*message, *model, false)),
         (Event::TimerFired { timer }, Observation::TimerFired { timer: model, .. }) => {
             if timer != model {
                 return Comparison::Unrelated;

@@ -1,7 +1,8 @@
 //! End-of-trace obligations. A trace ends after its faults have healed and a settle period
 //! has passed (the simulator's scenarios end so), so by then nothing may be owed: every
 //! QoS 1/2 message handed over is taken by the broker and delivered to every subscriber whose
-//! session it was routed to, no exchange is in flight, and no packet is still travelling. This
+//! session it was routed to, every QoS 1/2 retained copy a SUBACK called for is delivered, no
+//! exchange is in flight, and no packet is still travelling. This
 //! is the model's `delivered_when_quiet` judged at the end of the trace, whether or not every
 //! client is connected then.
 
@@ -25,6 +26,9 @@ pub fn owed(model: &MqttModel, state: &State) -> Vec<String> {
     for c in 0..config.clients {
         for m in ghost.owed[c].minus(ghost.delivered[c]).iter() {
             owed.push(format!("m{m} is not delivered to c{c}"));
+        }
+        for m in ghost.owed_retained[c].minus(ghost.delivered_retained[c]).iter() {
+            owed.push(format!("the retained m{m} is not delivered to c{c}"));
         }
         let client = &state.clients[c];
         if !client.outbound.flights.is_empty() || !client.awaiting_pubrel.is_empty() {

@@ -1,5 +1,6 @@
 //! Random scenarios for property tests, in the shape of the model's configurations: client
-//! `c0` publishes to [`TOPIC`]; every other client subscribes to it, at one QoS chosen per
+//! `c0` publishes to [`TOPIC`], retained or not (perhaps a retained message before anyone
+//! subscribes); every other client subscribes to it, at one QoS chosen per
 //! scenario so that copies may be downgraded (a single client subscribes and publishes to
 //! itself); any client may disconnect, a subscriber may unsubscribe once; sessions are chosen per client, while keep
 //! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
@@ -51,7 +52,7 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     ];
     let receiver = prop_oneof![Just(Side::Client), Just(Side::Broker)];
     prop_oneof![
-        4 => arb_qos().prop_map(|qos| Step::publish(0, qos)),
+        4 => (arb_qos(), any::<bool>()).prop_map(|(qos, retain)| Step::Publish { client: 0, topic: TOPIC.to_string(), qos, retain }),
         2 => client.clone().prop_map(|client| Step::Cut { client }),
         1 => client.clone().prop_map(|client| Step::Reset { client }),
         1 => client.clone().prop_map(|client| Step::HalfCut { client }),
@@ -66,10 +67,11 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     ]
 }
 
-/// Keeps at most [`MAX_MESSAGES`] publishes, [`MAX_CUTS`] cuts and one UNSUBSCRIBE of
-/// `actions`, the UNSUBSCRIBE after a settle period (see [`settled_unsubscribe`]).
-fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
-    let (mut messages, mut cuts, mut unsubscribes) = (0, 0, 0);
+/// Keeps of `actions` at most [`MAX_MESSAGES`] publishes in all (`published` came before),
+/// [`MAX_CUTS`] cuts and one UNSUBSCRIBE, the UNSUBSCRIBE after a settle period (see
+/// [`settled_unsubscribe`]).
+fn within_bounds(actions: Vec<Step>, published: usize) -> Vec<Step> {
+    let (mut messages, mut cuts, mut unsubscribes) = (published, 0, 0);
     let kept = actions
         .into_iter()
         .filter(|step| {
@@ -108,16 +110,20 @@ fn settled_unsubscribe(actions: Vec<Step>) -> Vec<Step> {
 /// finish: the checker then requires that nothing is owed.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     let version = prop_oneof![Just(ProtocolVersion::V311), Just(ProtocolVersion::V5)];
-    (version, arb_clients(), arb_qos()).prop_flat_map(|(version, clients, subscription)| {
+    let retained_first = prop::option::of(arb_qos());
+    (version, arb_clients(), arb_qos(), retained_first).prop_flat_map(|(version, clients, subscription, retained)| {
         let count = clients.len();
         prop::collection::vec(arb_action(count), 0..=MAX_ACTIONS).prop_map(move |actions| {
             let subscribers: Vec<usize> = if count == 1 { vec![0] } else { (1..count).collect() };
             let connect = (0..count).map(|client| Step::Connect { client });
             let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, subscription));
+            // A retained message published before anyone subscribes goes to each subscriber
+            // on its SUBSCRIBE.
+            let early = retained.map(|qos| Step::Publish { client: 0, topic: TOPIC.to_string(), qos, retain: true });
             Scenario::new(version)
-                .steps(connect.clone().chain([Step::Settle]))
+                .steps(connect.clone().chain(early).chain([Step::Settle]))
                 .steps(subscribe.chain([Step::Settle]))
-                .steps(within_bounds(actions))
+                .steps(within_bounds(actions, usize::from(retained.is_some())))
                 .steps([Step::Heal, Step::Advance(DETECT_TICKS)])
                 .steps(connect.chain([Step::Settle, Step::Advance(2)]))
                 .with_clients(clients.clone())
