@@ -88,7 +88,10 @@ fn in_the_models_shape(mut scenario: Scenario) -> Scenario {
 /// refused: it waits for a connection.
 fn expected_refusals(step: &Step) -> Vec<String> {
     match step {
-        Step::Publish { qos: QoS::AtMostOnce, .. } | Step::Disconnect { .. } | Step::Unsubscribe { .. } => {
+        Step::Publish { qos: QoS::AtMostOnce, .. }
+        | Step::Disconnect { .. }
+        | Step::DisconnectWithWill { .. }
+        | Step::Unsubscribe { .. } => {
             vec![CommandError::NoConnection.to_string()]
         }
         Step::Connect { .. } => vec!["already connected".to_string()],

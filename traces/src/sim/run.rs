@@ -128,8 +128,12 @@ impl Run {
                 }
                 return Ok(result);
             }
-            Step::Disconnect { client } => {
-                let disconnect = Disconnect::new(ReasonCode::Success);
+            Step::Disconnect { client } | Step::DisconnectWithWill { client } => {
+                let reason = match step {
+                    Step::DisconnectWithWill { .. } => ReasonCode::DisconnectWithWillMessage,
+                    _ => ReasonCode::Success,
+                };
+                let disconnect = Disconnect::new(reason);
                 return Ok(self.command(*client, |client| client.disconnect(now, disconnect)));
             }
             Step::Cut { client } | Step::Reset { client } | Step::HalfCut { client } => {

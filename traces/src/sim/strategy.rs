@@ -2,7 +2,8 @@
 //! `c0` publishes to [`TOPIC`], retained or not (perhaps a retained message before anyone
 //! subscribes); every other client subscribes to it, at one QoS chosen per
 //! scenario so that copies may be downgraded (a single client subscribes and publishes to
-//! itself); any client may disconnect, a subscriber may unsubscribe once; sessions are chosen per client, while keep
+//! itself); any client may disconnect (5.0: also with 0x04, asking for its will), a subscriber
+//! may unsubscribe once; sessions are chosen per client, while keep
 //! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
 //! same for every client. Cuts are mostly silent, found out through keep alive; some are
 //! resets both ends see, or half-open connections only the client sees. Small bounds keep the model's state sets trackable: at most 3
@@ -39,8 +40,8 @@ fn arb_clients() -> impl Strategy<Value = Vec<ClientSpec>> {
     })
 }
 
-/// A step after the set-up, for one of `clients` clients.
-fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
+/// A step after the set-up, for one of `clients` clients of `version`.
+fn arb_action(clients: usize, version: ProtocolVersion) -> impl Strategy<Value = Step> {
     let client = 0..clients;
     let subscriber = if clients == 1 { 0..1 } else { 1..clients };
     let packet = prop_oneof![
@@ -58,7 +59,14 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
         1 => client.clone().prop_map(|client| Step::HalfCut { client }),
         2 => (client.clone(), receiver, packet).prop_map(|(client, receiver, packet)| Step::CutAfter { client, receiver, packet }),
         2 => client.clone().prop_map(|client| Step::Connect { client }),
-        1 => client.prop_map(|client| Step::Disconnect { client }),
+        // 5.0 lets a DISCONNECT ask for the will (0x04).
+        1 => (client.clone(), any::<bool>()).prop_map(move |(client, with_will)| {
+            if with_will && version == ProtocolVersion::V5 {
+                Step::DisconnectWithWill { client }
+            } else {
+                Step::Disconnect { client }
+            }
+        }),
         1 => subscriber.prop_map(|client| Step::Unsubscribe { client, filter: TOPIC.to_string() }),
         3 => (1usize..=4).prop_map(Step::Deliver),
         3 => Just(Step::Settle),
@@ -113,7 +121,7 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     let retained_first = prop::option::of(arb_qos());
     (version, arb_clients(), arb_qos(), retained_first).prop_flat_map(|(version, clients, subscription, retained)| {
         let count = clients.len();
-        prop::collection::vec(arb_action(count), 0..=MAX_ACTIONS).prop_map(move |actions| {
+        prop::collection::vec(arb_action(count, version), 0..=MAX_ACTIONS).prop_map(move |actions| {
             let subscribers: Vec<usize> = if count == 1 { vec![0] } else { (1..count).collect() };
             let connect = (0..count).map(|client| Step::Connect { client });
             let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, subscription));
