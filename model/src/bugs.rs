@@ -52,10 +52,31 @@ pub enum Bug {
     /// On a resumed session the broker resends its QoS 1 PUBLISHes before its QoS 2 ones (each
     /// level in order): allowed by MQTT, not by verimqtt's design.
     BrokerResendsQos1First,
+    /// The broker routes every message to every subscribed session, whatever its topic.
+    TopicIgnored,
+    /// With overlapping subscriptions the broker sends the copy at the QoS of the first
+    /// matching subscription instead of the highest.
+    CopyQosOfFirstMatch,
+    /// The broker sends a session's queued messages topic by topic (each topic in order):
+    /// allowed by MQTT, not by verimqtt's design.
+    QueuedByTopic,
+    /// The broker deletes the will on any DISCONNECT, 0x04 Disconnect with Will Message
+    /// included (5.0).
+    WillDroppedOnDisconnectWithWill,
+    /// The broker answers UNSUBSCRIBE with UNSUBACK but keeps the subscription.
+    UnsubscribeIgnored,
+    /// The broker drops a resumed session's subscriptions (keeping its messages), so the
+    /// subscriber, which knows it subscribed, is sent nothing new.
+    SubscriptionsForgottenOnResume,
+    /// A retained PUBLISH on a topic that already has a retained message neither replaces
+    /// nor (with an empty payload) deletes it: the first one stays.
+    RetainedKept,
+    /// The broker sends a new subscription no retained message.
+    RetainedNotSentOnSubscribe,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 18] = [
+    pub const ALL: [Bug; 26] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -74,6 +95,14 @@ impl Bug {
         Bug::PublishResentAfterPubRel,
         Bug::PingOnlyWhenSilent,
         Bug::BrokerResendsQos1First,
+        Bug::TopicIgnored,
+        Bug::CopyQosOfFirstMatch,
+        Bug::QueuedByTopic,
+        Bug::WillDroppedOnDisconnectWithWill,
+        Bug::UnsubscribeIgnored,
+        Bug::SubscriptionsForgottenOnResume,
+        Bug::RetainedKept,
+        Bug::RetainedNotSentOnSubscribe,
     ];
 
     /// The name used on the command line.
@@ -97,6 +126,14 @@ impl Bug {
             Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
             Bug::PingOnlyWhenSilent => "ping-only-when-silent",
             Bug::BrokerResendsQos1First => "broker-resends-qos1-first",
+            Bug::TopicIgnored => "topic-ignored",
+            Bug::CopyQosOfFirstMatch => "copy-qos-of-first-match",
+            Bug::QueuedByTopic => "queued-by-topic",
+            Bug::WillDroppedOnDisconnectWithWill => "will-dropped-on-disconnect-with-will",
+            Bug::UnsubscribeIgnored => "unsubscribe-ignored",
+            Bug::SubscriptionsForgottenOnResume => "subscriptions-forgotten-on-resume",
+            Bug::RetainedKept => "retained-kept",
+            Bug::RetainedNotSentOnSubscribe => "retained-not-sent-on-subscribe",
         }
     }
 
@@ -126,6 +163,14 @@ impl Bug {
             Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,
             Bug::PingOnlyWhenSilent => KEEPALIVE_DUTY,
             Bug::BrokerResendsQos1First => ORDER_ACROSS_QOS,
+            Bug::TopicIgnored => ROUTED_TO_SUBSCRIBERS,
+            Bug::CopyQosOfFirstMatch => COPY_AT_GRANTED_QOS,
+            Bug::QueuedByTopic => ORDER_ACROSS_TOPICS,
+            Bug::WillDroppedOnDisconnectWithWill => WILL_IFF_ABNORMAL,
+            Bug::UnsubscribeIgnored => ROUTED_TO_SUBSCRIBERS,
+            Bug::SubscriptionsForgottenOnResume => DELIVERED_WHEN_QUIET,
+            Bug::RetainedKept => RETAINED_IS_LATEST,
+            Bug::RetainedNotSentOnSubscribe => DELIVERED_WHEN_QUIET,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The state of the whole system at one instant.
 
+use crate::bits::Bits;
 use crate::broker::Session;
 use crate::client::Client;
 use crate::config::Config;
 use crate::ghost::Ghost;
 use crate::network::Link;
+use crate::retained::RetainedStore;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
@@ -18,6 +20,12 @@ pub struct State {
     /// Network cuts the environment may still inject.
     pub cuts_left: u8,
     pub ghost: Ghost,
+    /// DISCONNECTs the clients may still send at a time of their choosing.
+    pub disconnects_left: u8,
+    /// UNSUBSCRIBEs the subscribers may still send.
+    pub unsubscribes_left: u8,
+    /// The broker's retained messages.
+    pub retained: RetainedStore,
 }
 
 impl State {
@@ -30,7 +38,20 @@ impl State {
             links: vec![Vec::new(); config.clients],
             cuts_left: config.cuts,
             ghost: Ghost::new(config.clients),
+            disconnects_left: config.disconnects,
+            unsubscribes_left: config.unsubscribes,
+            retained: RetainedStore::default(),
         }
+    }
+
+    /// The messages the publishers' applications have handed over so far.
+    pub fn handed_over(&self, config: &Config) -> Bits {
+        config.publishers().fold(Bits::EMPTY, |all, p| all.union(config.published_by(p, self.clients[p].steps_done)))
+    }
+
+    /// Every publisher's application has taken all of its script steps.
+    pub fn scripts_done(&self, config: &Config) -> bool {
+        config.publishers().all(|p| usize::from(self.clients[p].steps_done) == config.script(p).len())
     }
 
     /// The connection `client` uses, if any.

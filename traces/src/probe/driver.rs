@@ -130,7 +130,11 @@ impl Driver {
         match step {
             Step::Connect { client } => return self.connect(*client),
             // Given to the client above.
-            Step::Subscribe { .. } | Step::Unsubscribe { .. } | Step::Publish { .. } | Step::Disconnect { .. } => {}
+            Step::Subscribe { .. }
+            | Step::Unsubscribe { .. }
+            | Step::Publish { .. }
+            | Step::Disconnect { .. }
+            | Step::DisconnectWithWill { .. } => {}
             Step::Cut { .. } | Step::Reset { .. } | Step::HalfCut { .. } => {
                 let Some((client, fault)) = step.fault() else { return Ok(Ok(())) };
                 let Some(link) = self.current[client] else { return Ok(Err("no connection to cut".to_string())) };

@@ -1,5 +1,5 @@
 //! The commands a scenario's steps give a client's application (subscribe, unsubscribe,
-//! publish, disconnect), shared by the simulator and the probe, which differ only in the
+//! publish, disconnect with or without the will), shared by the simulator and the probe, which differ only in the
 //! network the client's packets cross.
 
 use std::time::Instant;
@@ -53,8 +53,12 @@ pub(crate) fn command_of(
                 move |c: &mut Client, now| c.publish(now, name, payload, qos, retain, Properties::default()).map(drop);
             (*client, true, Box::new(give))
         }
-        Step::Disconnect { client } => {
-            let give = |c: &mut Client, now| c.disconnect(now, Disconnect::new(ReasonCode::Success)).map(drop);
+        Step::Disconnect { client } | Step::DisconnectWithWill { client } => {
+            let reason = match step {
+                Step::DisconnectWithWill { .. } => ReasonCode::DisconnectWithWillMessage,
+                _ => ReasonCode::Success,
+            };
+            let give = move |c: &mut Client, now| c.disconnect(now, Disconnect::new(reason)).map(drop);
             (*client, false, Box::new(give))
         }
         _ => return Ok(None),

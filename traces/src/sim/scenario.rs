@@ -99,6 +99,11 @@ pub enum Step {
     Disconnect {
         client: usize,
     },
+    /// 5.0: the client sends DISCONNECT 0x04, Disconnect with Will Message, and closes: the
+    /// broker publishes its will all the same.
+    DisconnectWithWill {
+        client: usize,
+    },
     /// The network fails on the client's connection, as when a cable is pulled (and as the
     /// model's cuts do): what is in flight is lost, what is sent later vanishes, and neither
     /// end is told; each finds out through its keep alive.
@@ -168,6 +173,7 @@ impl Step {
             | Step::Unsubscribe { client, .. }
             | Step::Publish { client, .. }
             | Step::Disconnect { client }
+            | Step::DisconnectWithWill { client }
             | Step::Cut { client }
             | Step::Reset { client }
             | Step::HalfCut { client }
