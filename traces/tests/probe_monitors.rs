@@ -234,6 +234,27 @@ fn a_message_never_delivered_to_a_persistent_subscriber_is_lost() {
 }
 
 #[test]
+fn a_copy_downgraded_to_qos_0_may_be_lost() {
+    let mut trace = load(RESEND);
+    trace.remove(delivered(&trace, "c1", "m2"));
+    let subscribed_on = trace
+        .iter()
+        .find_map(|event| match &event.event {
+            Event::PacketSent { conn, packet }
+                if event.node == Node::client("c1") && packet.kind == PacketKind::Subscribe =>
+            {
+                Some(*conn)
+            }
+            _ => None,
+        })
+        .unwrap();
+    let suback = forwarded(&trace, subscribed_on, End::Client, PacketKind::Suback, |_| true);
+    packet_mut(&mut trace[suback]).reason_codes = Some(vec![0]);
+    let (outcome, messages) = judged(&trace, Property::NoLoss);
+    assert_ne!(outcome, Outcome::Violation, "a subscription granted QoS 0 is owed nothing: {messages:?}");
+}
+
+#[test]
 fn a_message_lost_with_the_session_is_a_deviation() {
     let mut trace = load(RESEND);
     trace.remove(delivered(&trace, "c1", "m2"));

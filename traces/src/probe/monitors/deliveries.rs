@@ -129,7 +129,7 @@ pub(super) fn judge(view: &View) -> [Verdict; 3] {
 }
 
 /// No loss: every QoS 1/2 message the broker took while a persistent subscriber held its
-/// subscription reached that subscriber by the end, if the subscriber is up at the end. A
+/// subscription at QoS 1 or 2 reached that subscriber by the end, if the subscriber is up at the end. A
 /// message lost because the broker lost the session is a deviation.
 pub(super) fn judge_no_loss(view: &View) -> Verdict {
     let mut judge = Judge::new(Property::NoLoss);
@@ -150,7 +150,9 @@ pub(super) fn judge_no_loss(view: &View) -> Verdict {
         payloads.sort_by_key(|(_, message)| message.taken);
         for (payload, message) in payloads {
             let Some(taken) = message.taken.filter(|_| message.qos > 0) else { continue };
-            if !view.subscribed(&node, taken) {
+            // Delivered at the lower of the message's QoS and the subscription's: a copy
+            // downgraded to QoS 0 may be lost [MQTT-3.8.4-6] in 3.1.1, [MQTT-3.8.4-8] in 5.0.
+            if view.granted_qos(&node, taken).is_none_or(|granted| granted == 0) {
                 continue;
             }
             judge.check();

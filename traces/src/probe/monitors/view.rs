@@ -152,10 +152,17 @@ impl<'a> View<'a> {
         self.conns.values().filter(move |conn| conn.client_id() == Some(client_id))
     }
 
-    /// Whether `node` held a subscription at event `at`: a SUBACK granting one was passed to
-    /// it before, and every CONNACK since (up to `at`) said its session was present.
+    /// Whether `node` held a subscription at event `at` (see [`View::granted_qos`]).
     pub fn subscribed(&self, node: &Node, at: usize) -> bool {
-        let mut subscribed = false;
+        self.granted_qos(node, at).is_some()
+    }
+
+    /// The QoS granted to the subscription `node` held at event `at`: the last SUBACK passed
+    /// to it before granted one (a probe's client subscribes to one filter, so a later SUBACK
+    /// replaces the grant [MQTT-3.8.4-3]), unless an UNSUBACK or a CONNACK saying its session
+    /// was not present came since.
+    pub fn granted_qos(&self, node: &Node, at: usize) -> Option<u8> {
+        let mut granted = None;
         for event in self.trace.iter().take(at) {
             let Event::Forwarded { conn, to: End::Client, packet } = &event.event else { continue };
             if self.conns.get(conn).is_none_or(|c| &c.client != node) {
@@ -163,13 +170,14 @@ impl<'a> View<'a> {
             }
             match packet.kind {
                 PacketKind::Suback => {
-                    subscribed |= packet.reason_codes.iter().flatten().any(|&code| code < 0x80);
+                    granted = packet.reason_codes.iter().flatten().copied().filter(|&code| code < 0x80).max();
                 }
-                PacketKind::Connack if packet.session_present != Some(true) => subscribed = false,
+                PacketKind::Unsuback => granted = None,
+                PacketKind::Connack if packet.session_present != Some(true) => granted = None,
                 _ => {}
             }
         }
-        subscribed
+        granted
     }
 
     /// The connection `node` uses at the end of the trace, if it is up, was accepted and no
