@@ -186,8 +186,14 @@ fn a_subscriber_that_cannot_keep_up_makes_one_warning_with_a_count_not_one_per_m
 #[test]
 fn a_refusal_for_a_limit_names_the_limit() {
     let (mut broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0", "--max-sessions", "1"]);
-    let _first = RawClient::connect(addr, ProtocolVersion::V5, "first");
-    let (_, connack) = RawClient::connect_with(addr, Connect::new(ProtocolVersion::V5, mqtt_string("second")));
+    let persistent = |id: &str| {
+        let mut connect = Connect::new(ProtocolVersion::V5, mqtt_string(id));
+        connect.clean_start = false;
+        connect.properties.session_expiry_interval = Some(60);
+        connect
+    };
+    let _first = RawClient::connect_with(addr, persistent("first"));
+    let (_, connack) = RawClient::connect_with(addr, persistent("second"));
     assert_eq!(connack.reason_code, ReasonCode::QuotaExceeded);
     let reason = connack.properties.reason_string.clone().unwrap();
     assert!(reason.contains("max_sessions"), "{reason}");

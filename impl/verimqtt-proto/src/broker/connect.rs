@@ -94,10 +94,21 @@ impl<P: Policy> Broker<P> {
         let assigned = connect.client_id.is_empty();
         let client_id = if assigned { self.assign_client_id() } else { connect.client_id.clone() };
         let existing = self.session_by_client.get(&client_id).copied();
-        if existing.is_none() && self.sessions.len() >= self.options.max_sessions {
-            return self.refuse(conn, ReasonCode::QuotaExceeded, "the broker holds max_sessions sessions", now);
-        }
         let negotiated = self.negotiate(&connect);
+        // Only sessions that outlive their connection count: one that ends with it is bounded
+        // by the listeners' connections, and clients with clean sessions (random ids
+        // included) must not lock out the persistent clients, nor the reverse.
+        if existing.is_none()
+            && negotiated.session_expiry > 0
+            && self.persistent_sessions() >= self.options.max_sessions
+        {
+            return self.refuse(
+                conn,
+                ReasonCode::QuotaExceeded,
+                "the broker holds max_sessions persistent sessions",
+                now,
+            );
+        }
 
         // [MQTT-3.1.4-2] in 3.1.1, [MQTT-3.1.4-3] in 5.0: the client already connected is
         // disconnected; its will goes out unless the session resumes before its delay.
@@ -156,6 +167,13 @@ impl<P: Policy> Broker<P> {
             }
         }
         self.pump(session);
+    }
+
+    /// Sessions that outlive their connection, connected or not. Counted when a CONNECT would
+    /// create one (a walk over the sessions, which a CONNECT's other work outweighs until
+    /// they are many thousands).
+    fn persistent_sessions(&self) -> usize {
+        self.sessions.values().filter(|session| session.expiry_interval > 0).count()
     }
 
     /// The checks a CONNECT must pass beyond its format, before the policy is asked, in the

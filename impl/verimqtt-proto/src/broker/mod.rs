@@ -42,7 +42,7 @@
 //! | QoS 2 messages from a client | [`BrokerOptions::receive_maximum`] |
 //! | topic aliases of a connection | [`BrokerOptions::topic_alias_maximum`] each way, each a copy of a topic |
 //! | retained messages | [`BrokerOptions::max_retained_messages`], each of at most [`BrokerOptions::max_topic_levels`] levels |
-//! | sessions | [`BrokerOptions::max_sessions`] |
+//! | persistent sessions | [`BrokerOptions::max_sessions`]; clean ones by the connections |
 //! | events not yet polled | [`BrokerOptions::max_pending_events`] |
 //!
 //! What the broker keeps for long never shares a buffer larger than itself: each packet is

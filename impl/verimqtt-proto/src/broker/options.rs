@@ -100,9 +100,13 @@ pub struct BrokerOptions {
     /// Server unavailable), as is one whose check does not finish within
     /// [`connect_timeout`](Self::connect_timeout).
     pub max_pending_verifications: usize,
-    /// Sessions held at once, of connected and offline clients alike. When reached, a
-    /// CONNECT that would create a session is refused (MQTT 5: CONNACK 0x97 Quota exceeded;
-    /// 3.1.1: 0x03 Server unavailable); resuming or taking over a session always works.
+    /// Persistent sessions held at once (those that outlive their connection: 3.1.1 Clean
+    /// Session 0, 5.0 Session Expiry Interval above 0), of connected and offline clients
+    /// alike. When reached, a CONNECT that would create one is refused (MQTT 5: CONNACK 0x97
+    /// Quota exceeded; 3.1.1: 0x03 Server unavailable); resuming or taking over a session
+    /// always works, and a session that ends with its connection is never refused (the
+    /// listeners' `max_connections` bound those). With
+    /// [`max_session_expiry_interval`](Self::max_session_expiry_interval), abandoned ones end.
     pub max_sessions: usize,
     /// The longest a session outlives its connection, in seconds. An MQTT 5 client asking for
     /// more is told this value in CONNACK; a 3.1.1 persistent session (which asks for

@@ -376,13 +376,17 @@ fn an_authentication_method_the_broker_does_not_offer_is_refused_with_0x8c() {
 }
 
 #[test]
-fn max_sessions_refuses_a_new_session_but_not_a_resumed_one() {
+fn max_sessions_refuses_a_new_persistent_session_but_not_a_resumed_or_a_clean_one() {
     let options = BrokerOptions { max_sessions: 1, ..BrokerOptions::default() };
     for (version, code) in [(V311, ReasonCode::ServerUnavailable), (V5, ReasonCode::QuotaExceeded)] {
         let mut harness = Harness::with_options(options.clone());
+        let (_, connack) = harness.connect_with(connect(version, "clean before"));
+        assert_eq!(connack.reason_code, ReasonCode::Success, "a clean session is not counted");
         let (first, _) = harness.connect_with(persistent(version, "first"));
-        let (_, connack) = harness.connect_with(connect(version, "second"));
+        let (_, connack) = harness.connect_with(persistent(version, "second"));
         assert_eq!(connack.reason_code, code);
+        let (_, connack) = harness.connect_with(connect(version, "clean after"));
+        assert_eq!(connack.reason_code, ReasonCode::Success, "clean sessions are never refused for it");
         harness.cut(first);
         let (_, connack) = harness.connect_with(persistent(version, "first"));
         assert_eq!((connack.reason_code, connack.session_present), (ReasonCode::Success, true));

@@ -616,7 +616,7 @@ pub struct Limits {
     /// CONNECTs waiting for their password to be checked at most; more are refused as busy.
     #[cfg_attr(feature = "clap", arg(long))]
     pub max_pending_verifications: Option<usize>,
-    /// Sessions (connected and offline) at most.
+    /// Persistent sessions (connected and offline) at most; clean sessions are not counted.
     #[cfg_attr(feature = "clap", arg(long))]
     pub max_sessions: Option<usize>,
     /// Longest a session outlives its connection, in seconds (also ends 3.1.1 persistent

@@ -12,12 +12,12 @@ use crate::config::serve;
 use crate::files::TempDir;
 use crate::scrape::{get, request, scrape};
 
-/// A broker allowing two sessions, with its metrics on an ephemeral loopback port.
+/// A broker allowing no persistent session, with its metrics on an ephemeral loopback port.
 fn metrics_broker() -> (EmbeddedBroker, SocketAddr) {
     let metrics = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = metrics.local_addr().unwrap();
     let listener = Listener::bind("127.0.0.1:0".parse().unwrap(), Transport::Tcp).unwrap();
-    let options = BrokerOptions { max_sessions: 2, ..BrokerOptions::default() };
+    let options = BrokerOptions { max_sessions: 0, ..BrokerOptions::default() };
     let server = Server::new(options, AllowAll).listener(listener).metrics_listener(metrics);
     (EmbeddedBroker::serve(server).unwrap(), addr)
 }
@@ -54,8 +54,12 @@ fn the_metrics_parse_and_follow_connections_messages_and_refusals() {
             other => panic!("expected a message, got {other:?}"),
         }
     }
-    // A third session is one too many: refused with Quota exceeded.
-    let (_, connack) = RawClient::connect_with(broker.addr(), Connect::new(ProtocolVersion::V5, mqtt_string("third")));
+    // The broker holds no persistent session (max_sessions 0): a CONNECT asking for one is
+    // refused with Quota exceeded.
+    let mut persistent = Connect::new(ProtocolVersion::V5, mqtt_string("third"));
+    persistent.clean_start = false;
+    persistent.properties.session_expiry_interval = Some(60);
+    let (_, connack) = RawClient::connect_with(broker.addr(), persistent);
     assert_eq!(connack.reason_code, ReasonCode::QuotaExceeded);
     let after = scrape(metrics);
     let expected = [
