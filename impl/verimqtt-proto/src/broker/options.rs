@@ -84,7 +84,8 @@ pub struct BrokerOptions {
     pub max_transmit_buffer: usize,
     /// Distinct topics holding a retained message. When full, a retained PUBLISH on a new
     /// topic is delivered as usual but not stored (reported as
-    /// [`Event::RetainedDropped`](super::Event::RetainedDropped)); replacing or deleting the
+    /// [`Event::RetainedDropped`](super::Event::RetainedDropped), and to an MQTT 5 publisher
+    /// at QoS 1 or 2 as a Reason String on its PUBACK or PUBREC); replacing or deleting the
     /// message of a topic already stored always works. The broker's own messages
     /// ([`Broker::publish_own`](super::Broker::publish_own), the `$SYS` topics) are not
     /// counted: a store full of clients' messages does not stop the broker telling about

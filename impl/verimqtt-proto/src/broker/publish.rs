@@ -10,7 +10,7 @@ use crate::codec::{
 use super::ConnId;
 use super::core::Broker;
 use super::error::ProtocolError;
-use super::event::Event;
+use super::event::{Event, RetainedDropReason};
 use super::message::Message;
 use super::outbound::Received;
 use super::policy::Policy;
@@ -36,8 +36,8 @@ impl<P: Policy> Broker<P> {
         }
         if publish.qos == QoS::AtLeastOnce {
             // [MQTT-4.3.2-2] in 3.1.1, [MQTT-4.3.2-4] in 5.0.
-            let code = self.accept_publish(conn, publish, now);
-            return self.answer(conn, Packet::PubAck(ack(version, packet_id, code)), now);
+            let accepted = self.accept_publish(conn, publish, now);
+            return self.answer(conn, Packet::PubAck(ack(version, packet_id, accepted)), now);
         }
         let Some(state) = self.sessions.get_mut(&session) else { return };
         if state.awaiting_release.contains(packet_id) {
@@ -52,11 +52,12 @@ impl<P: Policy> Broker<P> {
             let violation = ProtocolViolation::ReceiveMaximumExceeded { maximum };
             return self.protocol_error(conn, ProtocolError::new(violation, version), now);
         }
-        let code = self.accept_publish(conn, publish, now);
-        let pubrec = Packet::PubRec(ack(version, packet_id, code));
+        let accepted = self.accept_publish(conn, publish, now);
+        let refused = accepted.code.is_failure();
+        let pubrec = Packet::PubRec(ack(version, packet_id, accepted));
         // A refusal ends the flow here ([MQTT-4.3.3-9]); otherwise the identifier is kept
         // until PUBREL ([MQTT-4.3.3-2] in 3.1.1, [MQTT-4.3.3-8] in 5.0).
-        if code.is_failure() {
+        if refused {
             return self.answer(conn, pubrec, now);
         }
         if let Some(state) = self.sessions.get_mut(&session) {
@@ -99,13 +100,13 @@ impl<P: Policy> Broker<P> {
 
     /// Takes ownership of the message of a valid PUBLISH and routes it, unless its payload
     /// is not the UTF-8 it claims or the policy refuses it. Returns the reason code of the
-    /// acknowledgement, in MQTT 5 terms.
-    fn accept_publish(&mut self, conn: ConnId, publish: Publish, now: Instant) -> ReasonCode {
-        let Some(connection) = self.connections.get(&conn) else { return ReasonCode::UnspecifiedError };
+    /// acknowledgement, in MQTT 5 terms, and why a retained copy was not kept.
+    fn accept_publish(&mut self, conn: ConnId, publish: Publish, now: Instant) -> Accepted {
+        let Some(connection) = self.connections.get(&conn) else { return ReasonCode::UnspecifiedError.into() };
         if publish.properties.payload_format_indicator == Some(PayloadFormat::Utf8)
             && std::str::from_utf8(&publish.payload).is_err()
         {
-            return ReasonCode::PayloadFormatInvalid;
+            return ReasonCode::PayloadFormatInvalid.into();
         }
         let client = Self::client_info(connection);
         let client_id = connection.client_id.clone();
@@ -113,21 +114,23 @@ impl<P: Policy> Broker<P> {
             let client_id = client_id.unwrap_or_default();
             self.stats.publishes_denied += 1;
             self.events.push(Event::PublishDenied { client_id, topic: publish.topic });
-            return ReasonCode::NotAuthorized;
+            return ReasonCode::NotAuthorized.into();
         }
         let Publish { qos, retain, topic, properties, payload, .. } = publish;
         // A copy of the topic of its own: the event may outlive the packet's buffer.
         let reported = self.options.message_events.then(|| (client_id.clone().unwrap_or_default(), topic.detached()));
         let message = Message::new(topic, payload, qos, retain, properties, client_id, now);
         self.stats.messages_received += 1;
-        let sessions = self.publish_message(message, Some(conn));
+        let routed = self.publish_message(message, Some(conn));
+        let sessions = routed.sessions;
         if let Some((client_id, topic)) = reported {
             self.events.push(Event::MessagePublished { client_id, topic, qos, retain, sessions });
         }
-        match sessions {
+        let code = match sessions {
             0 => ReasonCode::NoMatchingSubscribers,
             _ => ReasonCode::Success,
-        }
+        };
+        Accepted { code, retained_refused: routed.retained_refused }
     }
 
     /// PUBACK: the client has a QoS 1 message; the window has room for another.
@@ -204,16 +207,40 @@ impl<P: Policy> Broker<P> {
     }
 }
 
-/// PUBACK or PUBREC with `code`, and a Reason String that explains a refusal. 3.1.1 has no
-/// reason codes: there every outcome is acknowledged plainly, which is what [MQTT-3.3.5-2]
-/// lets a server do with a PUBLISH it does not authorize.
-fn ack(version: ProtocolVersion, packet_id: PacketId, code: ReasonCode) -> PublishAck {
+/// The outcome of a PUBLISH the broker read: the reason code of its acknowledgement, in
+/// MQTT 5 terms, and why its retained copy was not stored, if it was not.
+#[derive(Debug, Clone, Copy)]
+struct Accepted {
+    code: ReasonCode,
+    retained_refused: Option<RetainedDropReason>,
+}
+
+impl From<ReasonCode> for Accepted {
+    fn from(code: ReasonCode) -> Self {
+        Accepted { code, retained_refused: None }
+    }
+}
+
+/// PUBACK or PUBREC with the outcome's code, and a Reason String that explains a refusal, or
+/// a retained message that was routed but not stored (the only way to tell an MQTT 5
+/// publisher, since the message itself was accepted). 3.1.1 has no reason codes: there every
+/// outcome is acknowledged plainly, which is what [MQTT-3.3.5-2] lets a server do with a
+/// PUBLISH it does not authorize.
+fn ack(version: ProtocolVersion, packet_id: PacketId, accepted: Accepted) -> PublishAck {
     let mut ack = PublishAck::new(packet_id);
     if version.is_v5() {
-        ack.reason_code = code;
-        let explanation = match code {
-            ReasonCode::NotAuthorized => Some("not authorized to publish on this topic"),
-            ReasonCode::PayloadFormatInvalid => Some("the payload is not the UTF-8 its Payload Format Indicator says"),
+        ack.reason_code = accepted.code;
+        let explanation = match (accepted.code, accepted.retained_refused) {
+            (ReasonCode::NotAuthorized, _) => Some("not authorized to publish on this topic"),
+            (ReasonCode::PayloadFormatInvalid, _) => {
+                Some("the payload is not the UTF-8 its Payload Format Indicator says")
+            }
+            (_, Some(RetainedDropReason::StoreFull)) => {
+                Some("routed, but not retained: the broker holds max_retained_messages retained topics")
+            }
+            (_, Some(RetainedDropReason::TooManyLevels)) => {
+                Some("routed, but not retained: the topic has more levels than max_topic_levels")
+            }
             _ => None,
         };
         ack.properties.reason_string = explanation.and_then(|text| MqttString::try_from(text).ok());

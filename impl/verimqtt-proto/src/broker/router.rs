@@ -29,17 +29,23 @@ use super::store::NOT_STORED;
 use super::topic_tree::Matched;
 use crate::session::sender::Awaiting;
 
+/// What became of a message the broker took.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Routed {
+    /// The sessions it went to.
+    pub sessions: usize,
+    /// Why a retained message was not stored, if it was not.
+    pub retained_refused: Option<RetainedDropReason>,
+}
+
 impl<P: Policy> Broker<P> {
     /// Takes ownership of a message: updates the retained store if it is retained, and
-    /// delivers it to every matching subscription ([MQTT-4.5.0-1]). Returns how many
-    /// sessions it went to.
+    /// delivers it to every matching subscription ([MQTT-4.5.0-1]).
     /// `source` is the connection the message was read from, if any: a congested
     /// subscriber holds it back (see `flow`).
-    pub(super) fn publish_message(&mut self, message: Message, source: Option<ConnId>) -> usize {
+    pub(super) fn publish_message(&mut self, message: Message, source: Option<ConnId>) -> Routed {
         let message = Arc::new(message);
-        if message.retain {
-            self.retain(&message);
-        }
+        let retained_refused = if message.retain { self.retain(&message) } else { None };
         let deliveries = self.match_subscriptions(&message);
         let sessions = deliveries.len();
         for (session, delivery) in deliveries {
@@ -49,14 +55,15 @@ impl<P: Policy> Broker<P> {
                 }
             }
         }
-        sessions
+        Routed { sessions, retained_refused }
     }
 
     /// A retained PUBLISH replaces the topic's retained message ([MQTT-3.3.1-5]); with an
     /// empty payload it deletes it and is not stored ([MQTT-3.3.1-10], [MQTT-3.3.1-11] in
     /// 3.1.1; [MQTT-3.3.1-6], [MQTT-3.3.1-7] in 5.0).
     /// A topic deeper than the broker keeps is not stored: the store holds a node per level.
-    fn retain(&mut self, message: &Arc<Message>) {
+    /// Returns why the message was not stored, if it was not.
+    fn retain(&mut self, message: &Arc<Message>) -> Option<RetainedDropReason> {
         let topic = &message.topic;
         let refused = if message.payload.is_empty() {
             self.retained.remove(topic);
@@ -75,6 +82,7 @@ impl<P: Policy> Broker<P> {
             self.stats.retained_dropped += 1;
             self.events.push(Event::RetainedDropped { topic: topic.clone(), reason });
         }
+        refused
     }
 
     /// One delivery per session whose plain subscriptions match, plus one per matching share

@@ -212,6 +212,31 @@ fn a_full_retained_store_refuses_new_topics_and_says_so() {
 }
 
 #[test]
+fn an_mqtt_5_publisher_is_told_its_retained_message_was_routed_but_not_stored() {
+    let options = BrokerOptions { max_retained_messages: 1, ..BrokerOptions::default() };
+    let mut harness = Harness::with_options(options);
+    let publisher = harness.connect("pub", V5);
+    harness.send(publisher, retained("a", QoS::AtLeastOnce, 1, "kept"));
+    harness.send(publisher, retained("b", QoS::AtLeastOnce, 2, "not kept"));
+    let acks: Vec<_> = harness
+        .recv(publisher)
+        .into_iter()
+        .map(|packet| match packet {
+            Packet::PubAck(ack) => {
+                (ack.reason_code, ack.properties.reason_string.as_ref().map(|text| text.to_string()))
+            }
+            other => panic!("expected PUBACK, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(acks[0], (ReasonCode::NoMatchingSubscribers, None));
+    let (code, reason) = &acks[1];
+    assert_eq!(*code, ReasonCode::NoMatchingSubscribers, "the message itself was taken: not a failure");
+    assert!(
+        reason.as_deref().is_some_and(|text| text.contains("not retained") && text.contains("max_retained_messages"))
+    );
+}
+
+#[test]
 fn the_brokers_own_messages_are_not_counted_against_the_retained_limit() {
     let options = BrokerOptions { max_retained_messages: 1, ..BrokerOptions::default() };
     let mut harness = Harness::with_options(options);
