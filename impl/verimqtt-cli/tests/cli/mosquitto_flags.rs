@@ -488,3 +488,76 @@ fn capath_trusts_a_directory_and_tls_version_holds_to_one_version() {
         sub(&owned(&["-h", "localhost", "-p", &port.to_string(), "--capath", empty.to_str().unwrap(), "-t", "t"]));
     assert!(stderr.contains("no PEM certificate in the CA directory"), "{stderr}");
 }
+
+/// A self-signed X.509 version 1 certificate for localhost and its key, in `dir`, made as
+/// `openssl x509 -req` without `-extfile` makes them; `None` without openssl.
+fn version_1_certificate(dir: &std::path::Path) -> Option<(String, String)> {
+    let openssl = tool("openssl")?;
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let (key, request, certificate) = (path("v1.key"), path("v1.csr"), path("v1.crt"));
+    let openssl = |args: &[&str]| {
+        let output = Command::new(&openssl).args(args).output().unwrap();
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-subj", "/CN=localhost", "-out", &request]);
+    openssl(&["x509", "-req", "-in", &request, "-signkey", &key, "-days", "2", "-out", &certificate]);
+    // mosquitto reads it after dropping its privileges to its own user.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    Some((certificate, key))
+}
+
+#[test]
+fn a_server_certificate_of_x509_version_1_is_refused_with_what_to_do() {
+    let (Some(broker), Some(mosquitto_sub)) = (tool("mosquitto"), tool("mosquitto_sub")) else { return };
+    let dir = TempDir::new();
+    let Some((certificate, key)) = version_1_certificate(dir.path()) else { return };
+    let port = free_port();
+    let config = dir.path().join("mosquitto.conf");
+    let settings = format!(
+        "log_dest stderr\nallow_anonymous true\nlistener {port} 127.0.0.1\ncertfile {certificate}\nkeyfile {key}\n"
+    );
+    std::fs::write(&config, settings).unwrap();
+    let _mosquitto = Mosquitto::start(&broker, &config);
+    let flags = owned(&["-h", "localhost", "-p", &port.to_string(), "--cafile", &certificate, "-t", "t", "-E"]);
+    output_of(&mosquitto_sub, &flags);
+    let (code, _, stderr) = sub(&flags);
+    assert_eq!(code, Some(1), "mosquitto_sub took it; verimqtt sub may not");
+    assert!(stderr.contains("X.509 version 1") && stderr.contains("version 3"), "{stderr}");
+}
+
+#[test]
+fn a_client_certificate_of_x509_version_1_is_refused_by_the_broker_with_what_to_do() {
+    let Some(mosquitto_sub) = tool("mosquitto_sub") else { return };
+    let dir = TempDir::new();
+    let Some((client_certificate, client_key)) = version_1_certificate(dir.path()) else { return };
+    let pki = crate::files::Pki::generate();
+    let config = dir.path().join("broker.toml");
+    let settings = format!(
+        "[[listener]]\ntransport = \"tls\"\nbind = \"127.0.0.1:0\"\ncertificate = {:?}\nprivate_key = {:?}\n\
+         client_ca = {client_certificate:?}\nrequire_client_certificate = true\n",
+        pki.path("server.crt").to_str().unwrap(),
+        pki.path("server.key").to_str().unwrap(),
+    );
+    std::fs::write(&config, settings).unwrap();
+    let (mut broker, addr) = crate::binary::BrokerProcess::start(&["-c", config.to_str().unwrap()]);
+    let ca = pki.path("ca.crt");
+    let flags = [
+        "-h",
+        "localhost",
+        "-p",
+        &addr.port().to_string(),
+        "--cafile",
+        ca.to_str().unwrap(),
+        "--cert",
+        &client_certificate,
+        "--key",
+        &client_key,
+        "-t",
+        "t",
+        "-E",
+    ];
+    let output = Command::new(&mosquitto_sub).args(flags).output().unwrap();
+    assert!(!output.status.success(), "the broker refuses the certificate");
+    let line = broker.log_line_with("handshake failed");
+    assert!(line.contains("X.509 version 1") && line.contains("version 3"), "{line}");
+}

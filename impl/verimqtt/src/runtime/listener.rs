@@ -204,7 +204,10 @@ async fn within<T>(
     match tokio::time::timeout(timeout, handshakes).await {
         Ok(Ok(stream)) => Some(stream),
         Ok(Err(error)) => {
-            tracing::info!(%peer, transport, %error, "handshake failed");
+            match super::tls::certificate_advice(&error) {
+                Some(advice) => tracing::info!(%peer, transport, %error, advice, "handshake failed"),
+                None => tracing::info!(%peer, transport, %error, "handshake failed"),
+            }
             None
         }
         Err(_) => {

@@ -107,3 +107,19 @@ pub fn read_certificates(path: &Path, what: &'static str) -> Result<Vec<Certific
 pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|error| TlsError::Pem { what: "the private key file", error })
 }
+
+/// What to do about a handshake that failed on a peer's certificate rustls cannot use where
+/// OpenSSL (mosquitto, its clients) would: an X.509 version 1 certificate, which older
+/// `openssl x509 -req` commands make by default and webpki refuses as `UnsupportedCertVersion`.
+pub(crate) fn certificate_advice(error: &std::io::Error) -> Option<&'static str> {
+    let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) =
+        error.get_ref()?.downcast_ref::<rustls::Error>()?
+    else {
+        return None;
+    };
+    // webpki's error reaches us boxed in rustls's `OtherError`, only as text.
+    format!("{other:?}").contains("UnsupportedCertVersion").then_some(
+        "the certificate is X.509 version 1, which rustls refuses (OpenSSL accepts it): issue it again as \
+         version 3, e.g. `openssl x509 -req ... -extfile` with a `subjectAltName` or `basicConstraints` line",
+    )
+}

@@ -36,12 +36,14 @@ pub enum ConnectError {
     ServerName(String),
     /// The TLS handshake failed: most often a certificate the client does not trust, or a
     /// client certificate the broker refused.
-    #[error("TLS handshake with {target} failed: {source}")]
+    #[error("TLS handshake with {target} failed: {source}{}", advice.map(|advice| format!(": {advice}")).unwrap_or_default())]
     TlsHandshake {
         /// The broker's URL.
         target: String,
         /// rustls's reason, as an I/O error.
         source: io::Error,
+        /// What to do, for a certificate rustls refuses where OpenSSL would not.
+        advice: Option<&'static str>,
     },
     /// The transport could not connect.
     #[error("cannot connect to {target}: {source}")]

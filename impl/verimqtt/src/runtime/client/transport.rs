@@ -88,10 +88,10 @@ async fn handshakes(
     }
     let config = tls.ok_or_else(|| ConnectError::TlsNotConfigured(url.to_string()))?;
     let server_name = ServerName::try_from(url.host.clone()).map_err(|_| ConnectError::ServerName(url.host.clone()))?;
-    let stream = TlsConnector::from(config)
-        .connect(server_name, tcp)
-        .await
-        .map_err(|source| ConnectError::TlsHandshake { target: url.to_string(), source })?;
+    let stream = TlsConnector::from(config).connect(server_name, tcp).await.map_err(|source| {
+        let advice = crate::runtime::tls::certificate_advice(&source);
+        ConnectError::TlsHandshake { target: url.to_string(), source, advice }
+    })?;
     Ok(match url.scheme.is_websocket() {
         true => Box::new(websocket::connect(stream, &websocket_uri).await.map_err(io_error)?),
         false => Box::new(stream),
