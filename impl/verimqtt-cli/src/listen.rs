@@ -2,20 +2,30 @@
 //! mosquitto's `-p PORT`, each repeatable.
 
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 
+use verimqtt::runtime::ListenAddress as Address;
 use verimqtt::runtime::config::ListenerConfig;
 
-/// The addresses one `--listen` value names: an IP address and a port, or a host name and a
-/// port, resolved at start to each of its addresses (as mosquitto's `listener PORT HOST`).
+/// The addresses one `--listen` value names: an IP address and a port, a host name and a
+/// port, resolved at start to each of its addresses (as mosquitto's `listener PORT HOST`),
+/// or `unix:PATH`, a Unix domain socket (as mosquitto's `listener 0 PATH`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenAddress(Vec<SocketAddr>);
+pub struct ListenAddress(Vec<Address>);
 
 /// Reads a `--listen` value; a host name that does not resolve is an error naming it.
 pub fn parse(text: &str) -> Result<ListenAddress, String> {
     if let Ok(address) = text.parse() {
-        return Ok(ListenAddress(vec![address]));
+        return Ok(ListenAddress(vec![Address::Ip(address)]));
     }
-    let usage = "an IP address or a host name, and a port: \"0.0.0.0:1883\", \"[::]:1883\", \"localhost:1883\"";
+    if let Some(path) = text.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err("unix: needs the socket's path, e.g. \"unix:/run/verimqtt.sock\"".into());
+        }
+        return Ok(ListenAddress(vec![Address::Unix(PathBuf::from(path))]));
+    }
+    let usage = "an IP address or a host name, and a port: \"0.0.0.0:1883\", \"[::]:1883\", \"localhost:1883\"; \
+                 or unix:PATH";
     let Some((host, port)) = text.rsplit_once(':') else {
         return Err(format!("no port: expected {usage}"));
     };
@@ -25,14 +35,20 @@ pub fn parse(text: &str) -> Result<ListenAddress, String> {
     if addresses.is_empty() {
         return Err(format!("{host:?} resolves to no address"));
     }
-    Ok(ListenAddress(addresses))
+    Ok(ListenAddress(addresses.into_iter().map(Address::Ip).collect()))
 }
 
-/// A TCP listener on each address of each `--listen`, then on 127.0.0.1 for each `-p` (as
-/// mosquitto 2's `-p` without a configuration, which listens on ::1 as well).
+/// A listener on each address of each `--listen`, then a TCP one on 127.0.0.1 for each `-p`
+/// (as mosquitto 2's `-p` without a configuration, which listens on ::1 as well).
 pub fn listeners(listen: &[ListenAddress], ports: &[u16]) -> Vec<ListenerConfig> {
-    let ports = ports.iter().map(|&port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    listen.iter().flat_map(|address| address.0.iter().copied()).chain(ports).map(ListenerConfig::tcp).collect()
+    let ports = ports.iter().map(|&port| Address::Ip(SocketAddr::from((Ipv4Addr::LOCALHOST, port))));
+    let addresses = listen.iter().flat_map(|address| address.0.iter().cloned()).chain(ports);
+    addresses
+        .map(|address| match address {
+            Address::Ip(addr) => ListenerConfig::tcp(addr),
+            Address::Unix(path) => ListenerConfig::unix(path),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -40,7 +56,7 @@ mod tests {
     use super::*;
 
     fn binds(listen: &[ListenAddress], ports: &[u16]) -> Vec<String> {
-        listeners(listen, ports).iter().map(|listener| listener.bind.to_string()).collect()
+        listeners(listen, ports).iter().map(|listener| listener.address.to_string()).collect()
     }
 
     #[test]
@@ -50,11 +66,18 @@ mod tests {
     }
 
     #[test]
+    fn unix_names_a_unix_domain_socket() {
+        let listen = [parse("unix:/tmp/verimqtt.sock").unwrap()];
+        assert_eq!(binds(&listen, &[]), ["unix:/tmp/verimqtt.sock"]);
+        assert!(parse("unix:").unwrap_err().contains("needs the socket's path"));
+    }
+
+    #[test]
     fn a_host_name_gives_a_listener_on_each_of_its_addresses() {
         let resolved: Vec<SocketAddr> = ("localhost", 1883).to_socket_addrs().unwrap().collect();
         let listen = parse("localhost:1883").unwrap();
         assert!(!resolved.is_empty() && resolved.iter().all(|address| address.ip().is_loopback()));
-        assert_eq!(listen, ListenAddress(resolved));
+        assert_eq!(listen, ListenAddress(resolved.into_iter().map(Address::Ip).collect()));
     }
 
     #[test]

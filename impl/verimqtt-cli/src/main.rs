@@ -65,8 +65,9 @@ struct BrokerArgs {
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
     /// A TCP listener on this IP address and port ("0.0.0.0:1883", "[::]:1883"), or on each
-    /// address of a host name ("localhost:1883", resolved at start), instead of 127.0.0.1:1883;
-    /// repeat it for several (without -c only: -c gives the file's).
+    /// address of a host name ("localhost:1883", resolved at start), or a Unix domain socket
+    /// ("unix:/run/verimqtt.sock"), instead of 127.0.0.1:1883; repeat it for several (without
+    /// -c only: -c gives the file's).
     #[arg(long, value_name = "ADDRESS", value_parser = listen::parse, conflicts_with = "config")]
     listen: Vec<listen::ListenAddress>,
     /// A TCP listener on this port of 127.0.0.1, as mosquitto 2's -p without a configuration

@@ -90,3 +90,38 @@ fn listen_takes_a_host_name_and_refuses_a_value_without_a_port() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("invalid value 'localhost' for '--listen <ADDRESS>': no port"), "{stderr}");
 }
+
+#[test]
+fn listen_unix_serves_mosquitto_sub_and_verimqtt_sub_on_a_unix_domain_socket() {
+    let dir = TempDir::new();
+    let socket = dir.path().join("verimqtt.sock");
+    let socket = socket.to_str().unwrap();
+    let mut broker = BrokerProcess::spawn(&["--listen", &format!("unix:{socket}"), "--listen", "127.0.0.1:0"]);
+    let line = broker.log_line_with("MQTT broker listening");
+    assert!(line.contains(&format!("address=unix:{socket}")) && line.contains("transport=\"unix\""), "{line}");
+    let tcp = broker.next_address();
+    // A retained message over TCP, read over the Unix domain socket by both tools.
+    let (mut publisher, _) = RawClient::connect_with(tcp, Connect::new(ProtocolVersion::V311, mqtt_string("tcp")));
+    let mut message = verimqtt::codec::Publish::new(
+        mqtt_string("local/t"),
+        verimqtt::codec::QoS::AtMostOnce,
+        None,
+        bytes::Bytes::from_static(b"hello"),
+    );
+    message.retain = true;
+    publisher.send(&verimqtt::codec::Packet::Publish(message));
+    let verimqtt = Command::new(env!("CARGO_BIN_EXE_verimqtt"))
+        .args(["sub", "--unix", socket, "-t", "local/t", "-C", "1", "-W", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&verimqtt.stdout), "hello\n", "{}", String::from_utf8_lossy(&verimqtt.stderr));
+    let connected = broker.log_line_with("peer=unix");
+    assert!(connected.contains("client connected"), "{connected}");
+    if let Some(mosquitto_sub) = crate::process::tool("mosquitto_sub") {
+        let output = Command::new(mosquitto_sub)
+            .args(["--unix", socket, "-t", "local/t", "-C", "1", "-W", "5"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n", "{}", String::from_utf8_lossy(&output.stderr));
+    }
+}

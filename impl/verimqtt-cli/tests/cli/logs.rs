@@ -24,18 +24,25 @@ fn field<'a>(line: &'a str, name: &str) -> &'a str {
 #[test]
 fn connected_refused_taken_over_and_closed_lines_name_the_peer_and_the_user() {
     let (mut broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0", "--max-sessions", "1"]);
-    let (mut first, _) = RawClient::connect_with(addr, connect(ProtocolVersion::V5, "meter", Some("alice"), None));
+    // Persistent sessions, so that max_sessions counts them.
+    let persistent = |version, id, user| {
+        let mut connect = connect(version, id, Some(user), None);
+        connect.clean_start = false;
+        connect.properties.session_expiry_interval = version.is_v5().then_some(60);
+        connect
+    };
+    let (mut first, _) = RawClient::connect_with(addr, persistent(ProtocolVersion::V5, "meter", "alice"));
     let connected = broker.log_line_with("client connected");
     let first_peer = field(&connected, "peer");
     assert!(first_peer.starts_with("127.0.0.1:"), "{connected}");
     assert_eq!(field(&connected, "username"), "\"alice\"", "{connected}");
 
-    let (_, refused) = RawClient::connect_with(addr, connect(ProtocolVersion::V5, "second", Some("bob"), None));
+    let (_, refused) = RawClient::connect_with(addr, persistent(ProtocolVersion::V5, "second", "bob"));
     assert_eq!(refused.reason_code, ReasonCode::QuotaExceeded);
     let line = broker.log_line_with("CONNECT refused");
     assert!(field(&line, "peer").starts_with("127.0.0.1:") && field(&line, "username") == "\"bob\"", "{line}");
 
-    let (mut second, _) = RawClient::connect_with(addr, connect(ProtocolVersion::V311, "meter", Some("carol"), None));
+    let (mut second, _) = RawClient::connect_with(addr, persistent(ProtocolVersion::V311, "meter", "carol"));
     assert!(matches!(first.until_closed().as_slice(), [Packet::Disconnect(_)]));
     let line = broker.log_line_with("taken over");
     assert_eq!(field(&line, "peer"), first_peer, "{line}");

@@ -4,13 +4,17 @@
 //!
 //! ```toml
 //! [[listener]]                 # as many as wanted; at least one
-//! transport = "tls"            # tcp (default), tls, ws or wss
+//! transport = "tls"            # tcp (default), tls, ws, wss or unix
 //! bind = "0.0.0.0:8883"        # an IP address and a port
 //! max_connections = 1000       # open connections on this listener (default: no limit of its own)
 //! certificate = "server.crt"   # tls and wss: the certificate chain, PEM, server's first
 //! private_key = "server.key"   # tls and wss: its private key, PEM
 //! client_ca = "clients-ca.crt" # tls and wss, optional: ask clients for a certificate from this CA
 //! require_client_certificate = true  # refuse clients without one (needs client_ca)
+//!
+//! [[listener]]
+//! transport = "unix"           # a Unix domain socket, plain MQTT, for clients on this host
+//! path = "verimqtt.sock"       # instead of bind; a stale socket file left there is replaced
 //!
 //! [limits]                     # any field of BrokerOptions; see `Limits`
 //! max_connections = 10000
@@ -27,6 +31,7 @@
 //! level = "info"               # RUST_LOG's syntax: "debug", "info,verimqtt::packets=debug"
 //! format = "json"              # text (default) or json: one JSON object per line
 //! file = "broker.log"          # appended to, reopened on SIGHUP (default: stderr)
+//!
 //! [metrics]                    # optional: Prometheus' GET /metrics over HTTP
 //! listen = "127.0.0.1:9883"    # an IP address and a port
 //! ```
@@ -53,7 +58,7 @@ use crate::codec::{MAX_PACKET_SIZE, QoS};
 
 use super::store::{Store, StoreError, SyncPolicy};
 use super::tls::{self, ClientCertificates, TlsError};
-use super::{Listener, Server, Transport};
+use super::{ListenAddress, Listener, Server, Transport};
 
 /// Seconds between `$SYS` updates unless configured otherwise.
 const DEFAULT_SYS_INTERVAL: u64 = 10;
@@ -97,7 +102,13 @@ impl ListenerConfig {
     /// A TCP listener on `bind` with no limit of its own, declared by no file (the command
     /// line's).
     pub fn tcp(bind: SocketAddr) -> Self {
-        ListenerConfig { bind, transport: Transport::Tcp, max_connections: None, line: 0 }
+        ListenerConfig { address: ListenAddress::Ip(bind), transport: Transport::Tcp, max_connections: None, line: 0 }
+    }
+
+    /// A Unix domain socket listener at `path` with no limit of its own, declared by no file
+    /// (the command line's).
+    pub fn unix(path: PathBuf) -> Self {
+        ListenerConfig { address: ListenAddress::Unix(path), transport: Transport::Tcp, max_connections: None, line: 0 }
     }
 }
 
@@ -128,9 +139,10 @@ pub enum LogFormat {
 /// A listener to bind.
 #[derive(Debug)]
 pub struct ListenerConfig {
-    /// The IP address and port to listen on.
-    pub bind: SocketAddr,
-    /// TCP, TLS, WebSocket or WebSocket over TLS, with the TLS acceptor built from its files.
+    /// The IP address and port to listen on, or the path of a Unix domain socket.
+    pub address: ListenAddress,
+    /// TCP, TLS, WebSocket or WebSocket over TLS, with the TLS acceptor built from its files
+    /// (plain for a Unix domain socket).
     pub transport: Transport,
     /// Open connections this listener allows at once; `None`: only the broker's own limit.
     pub max_connections: Option<usize>,
@@ -205,6 +217,18 @@ pub enum Problem {
         /// The key, e.g. `client_ca`.
         key: &'static str,
     },
+    /// A key a Unix domain socket listener does not take.
+    #[error("`{key}` is not for unix listeners (they take `path`)")]
+    NotForUnix {
+        /// The key, e.g. `bind`.
+        key: &'static str,
+    },
+    /// A key for Unix domain socket listeners only.
+    #[error("`{key}` is for unix listeners only")]
+    OnlyForUnix {
+        /// The key: `path`.
+        key: &'static str,
+    },
     /// `require_client_certificate = true` without a `client_ca` to check certificates with.
     #[error("`require_client_certificate` needs `client_ca`")]
     RequireWithoutCa,
@@ -250,7 +274,7 @@ pub enum Problem {
     #[error("cannot listen on {addr}: {error}")]
     Bind {
         /// The address.
-        addr: SocketAddr,
+        addr: ListenAddress,
         /// Why it cannot be bound.
         error: io::Error,
     },
@@ -335,11 +359,15 @@ impl BrokerConfig {
             })?;
             server = server.store(store);
         }
-        for ListenerConfig { bind, transport, max_connections, line } in listeners {
-            let listener = Listener::bind(bind, transport).map_err(|error| ConfigError {
+        for ListenerConfig { address, transport, max_connections, line } in listeners {
+            let bound = match &address {
+                ListenAddress::Ip(addr) => Listener::bind(*addr, transport),
+                ListenAddress::Unix(path) => Listener::bind_unix(path),
+            };
+            let listener = bound.map_err(|error| ConfigError {
                 path: source.clone(),
                 line,
-                problem: Problem::Bind { addr: bind, error },
+                problem: Problem::Bind { addr: address, error },
             })?;
             server = server.listener(match max_connections {
                 Some(max) => listener.with_max_connections(max),
@@ -350,7 +378,7 @@ impl BrokerConfig {
             let listener = std::net::TcpListener::bind(addr).map_err(|error| ConfigError {
                 path: source.clone(),
                 line: metrics_line,
-                problem: Problem::Bind { addr, error },
+                problem: Problem::Bind { addr: ListenAddress::Ip(addr), error },
             })?;
             server = server.metrics_listener(listener);
         }
@@ -372,6 +400,17 @@ fn listener(table: &Spanned<ListenerTable>, line: usize, base: &Path) -> Located
     let at = table.span();
     let table = table.get_ref();
     let needs_tls = matches!(table.transport, TransportName::Tls | TransportName::Wss);
+    let transport_name = table.transport.name();
+    let address = match (table.transport, &table.bind, &table.path) {
+        (TransportName::Unix, None, Some(path)) => ListenAddress::Unix(base.join(path.get_ref())),
+        (TransportName::Unix, Some(bind), _) => return Err((bind.span(), Problem::NotForUnix { key: "bind" })),
+        (TransportName::Unix, None, None) => {
+            return Err((at, Problem::Missing { transport: transport_name, key: "path" }));
+        }
+        (_, _, Some(path)) => return Err((path.span(), Problem::OnlyForUnix { key: "path" })),
+        (_, Some(bind), None) => ListenAddress::Ip(bind.get_ref().0),
+        (_, None, None) => return Err((at, Problem::Missing { transport: transport_name, key: "bind" })),
+    };
     if !needs_tls {
         let tls_keys = [
             ("certificate", table.certificate.as_ref().map(Spanned::span)),
@@ -384,12 +423,12 @@ fn listener(table: &Spanned<ListenerTable>, line: usize, base: &Path) -> Located
         }
     }
     let transport = match table.transport {
-        TransportName::Tcp => Transport::Tcp,
+        TransportName::Tcp | TransportName::Unix => Transport::Tcp,
         TransportName::Ws => Transport::WebSocket,
         TransportName::Tls => Transport::Tls(tls_acceptor(table, at.clone(), base)?),
         TransportName::Wss => Transport::SecureWebSocket(tls_acceptor(table, at.clone(), base)?),
     };
-    Ok(ListenerConfig { bind: table.bind.0, transport, max_connections: table.max_connections, line })
+    Ok(ListenerConfig { address, transport, max_connections: table.max_connections, line })
 }
 
 fn tls_acceptor(table: &ListenerTable, at: Range<usize>, base: &Path) -> Located<tokio_rustls::TlsAcceptor> {
@@ -496,7 +535,8 @@ struct PersistenceTable {
 struct ListenerTable {
     #[serde(default)]
     transport: TransportName,
-    bind: BindAddress,
+    bind: Option<Spanned<BindAddress>>,
+    path: Option<Spanned<PathBuf>>,
     max_connections: Option<usize>,
     certificate: Option<Spanned<PathBuf>>,
     private_key: Option<Spanned<PathBuf>>,
@@ -528,6 +568,7 @@ enum TransportName {
     Tls,
     Ws,
     Wss,
+    Unix,
 }
 
 impl TransportName {
@@ -537,6 +578,7 @@ impl TransportName {
             TransportName::Tls => "tls",
             TransportName::Ws => "ws",
             TransportName::Wss => "wss",
+            TransportName::Unix => "unix",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Listeners: a bound TCP socket, what carries MQTT on it (plain TCP, TLS, WebSocket or
-//! WebSocket over TLS) and how many connections it takes. Each listener accepts on a task of
+//! WebSocket over TLS) and how many connections it takes; or a Unix domain socket carrying
+//! plain MQTT, for clients on the same host (mosquitto's `listener 0 PATH`). Each listener accepts on a task of
 //! its own; each connection does its TLS and WebSocket handshakes on its own task, so a slow
 //! or silent peer holds up nobody.
 
@@ -7,18 +8,19 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 
 use crate::broker::ConnId;
 
 use super::log::{SUMMARY_INTERVAL, Throttle};
-use super::socket::{self, Input};
+use super::socket::{self, Input, Peer};
 use super::websocket;
 
 /// How long to pause accepting after the listener fails (e.g. out of file descriptors).
@@ -58,9 +60,44 @@ impl fmt::Debug for Transport {
 /// A bound listening socket and how its connections are served.
 #[derive(Debug)]
 pub struct Listener {
-    socket: std::net::TcpListener,
+    socket: Bound,
     transport: Transport,
     max_connections: usize,
+}
+
+/// The socket a listener accepts on.
+#[derive(Debug)]
+enum Bound {
+    Tcp(std::net::TcpListener),
+    Unix { socket: std::os::unix::net::UnixListener, path: PathBuf },
+}
+
+/// Where a listener listens: an IP address and port, or a Unix domain socket's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddress {
+    /// A TCP socket.
+    Ip(SocketAddr),
+    /// A Unix domain socket.
+    Unix(PathBuf),
+}
+
+impl ListenAddress {
+    /// The IP address and port, unless it is a Unix domain socket.
+    pub fn ip(&self) -> Option<SocketAddr> {
+        match self {
+            ListenAddress::Ip(addr) => Some(*addr),
+            ListenAddress::Unix(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ListenAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddress::Ip(addr) => write!(f, "{addr}"),
+            ListenAddress::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
 }
 
 impl Listener {
@@ -69,7 +106,24 @@ impl Listener {
     pub fn bind(addr: SocketAddr, transport: Transport) -> io::Result<Self> {
         let socket = std::net::TcpListener::bind(addr)?;
         socket.set_nonblocking(true)?;
-        Ok(Listener { socket, transport, max_connections: usize::MAX })
+        Ok(Listener { socket: Bound::Tcp(socket), transport, max_connections: usize::MAX })
+    }
+
+    /// Binds a Unix domain socket at `path`, carrying plain MQTT. A socket file left there
+    /// by a broker that is gone is replaced; one a running broker listens on is an address
+    /// in use, and any other file is left alone (an error).
+    pub fn bind_unix(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref();
+        let socket = match std::os::unix::net::UnixListener::bind(path) {
+            Err(error) if error.kind() == io::ErrorKind::AddrInUse && is_stale_socket(path) => {
+                std::fs::remove_file(path)?;
+                std::os::unix::net::UnixListener::bind(path)?
+            }
+            bound => bound?,
+        };
+        socket.set_nonblocking(true)?;
+        let socket = Bound::Unix { socket, path: path.to_path_buf() };
+        Ok(Listener { socket, transport: Transport::Tcp, max_connections: usize::MAX })
     }
 
     /// Open connections on this listener at most, counting those still in their TLS or
@@ -79,15 +133,45 @@ impl Listener {
         Listener { max_connections, ..self }
     }
 
-    /// The address the listener is bound to (with the port the system chose for port 0).
+    /// The address the listener is bound to (with the port the system chose for port 0); a
+    /// Unix domain socket has none (see [`address`](Self::address)).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        match &self.socket {
+            Bound::Tcp(socket) => socket.local_addr(),
+            Bound::Unix { path, .. } => {
+                Err(io::Error::new(io::ErrorKind::Unsupported, format!("{} is a Unix domain socket", path.display())))
+            }
+        }
+    }
+
+    /// Where the listener listens, whatever its kind.
+    pub fn address(&self) -> io::Result<ListenAddress> {
+        match &self.socket {
+            Bound::Tcp(socket) => socket.local_addr().map(ListenAddress::Ip),
+            Bound::Unix { path, .. } => Ok(ListenAddress::Unix(path.clone())),
+        }
     }
 
     /// What carries MQTT on this listener's connections.
     pub fn transport(&self) -> &Transport {
         &self.transport
     }
+
+    /// The listener's kind as logs name it: the transport's name, `unix` for a Unix domain
+    /// socket.
+    pub fn name(&self) -> &'static str {
+        match self.socket {
+            Bound::Tcp(_) => self.transport.name(),
+            Bound::Unix { .. } => "unix",
+        }
+    }
+}
+
+/// Whether `path` is a socket no one listens on: a broker that did not remove it is gone.
+fn is_stale_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_socket());
+    is_socket && std::os::unix::net::UnixStream::connect(path).is_err()
 }
 
 /// What every connection task needs, whatever its listener.
@@ -103,8 +187,9 @@ pub(crate) struct Shared {
 
 /// Accepts connections until the task is aborted.
 pub(crate) async fn accept_loop(listener: Listener, shared: Shared) {
+    let name = listener.name();
     let Listener { socket, transport, max_connections } = listener;
-    let socket = match tokio::net::TcpListener::from_std(socket) {
+    let socket = match Acceptor::from_std(socket) {
         Ok(socket) => socket,
         Err(error) => return tracing::error!(%error, "cannot serve the listener"),
     };
@@ -112,7 +197,6 @@ pub(crate) async fn accept_loop(listener: Listener, shared: Shared) {
     // A flood past the limit is one warning and then a count, not a line per connection.
     let mut refusals = Throttle::new();
     let mut flushes = tokio::time::interval(SUMMARY_INTERVAL);
-    let name = transport.name();
     loop {
         let accepted = tokio::select! {
             accepted = socket.accept() => accepted,
@@ -125,11 +209,15 @@ pub(crate) async fn accept_loop(listener: Listener, shared: Shared) {
             }
         };
         match accepted {
-            Ok((stream, peer)) => match Arc::clone(&room).try_acquire_owned() {
-                Ok(permit) => {
-                    serve_connection(stream, peer, transport.clone(), permit, shared.clone());
-                }
+            Ok(accepted) => match Arc::clone(&room).try_acquire_owned() {
+                Ok(permit) => match accepted {
+                    Accepted::Tcp(stream, peer) => {
+                        serve_connection(stream, peer, transport.clone(), permit, shared.clone())
+                    }
+                    Accepted::Unix(stream) => serve_unix_connection(stream, permit, shared.clone()),
+                },
                 Err(_) => {
+                    let peer = accepted.peer();
                     if refusals.first(&(), Instant::now()) {
                         tracing::warn!(%peer, transport = name, max_connections, "listener full: connection refused (further ones are counted)");
                     }
@@ -141,6 +229,49 @@ pub(crate) async fn accept_loop(listener: Listener, shared: Shared) {
             }
         }
     }
+}
+
+/// The accepting end of a listener's socket.
+enum Acceptor {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+/// A connection a listener accepted.
+enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    Unix(UnixStream),
+}
+
+impl Acceptor {
+    fn from_std(socket: Bound) -> io::Result<Self> {
+        Ok(match socket {
+            Bound::Tcp(socket) => Acceptor::Tcp(tokio::net::TcpListener::from_std(socket)?),
+            Bound::Unix { socket, .. } => Acceptor::Unix(tokio::net::UnixListener::from_std(socket)?),
+        })
+    }
+
+    async fn accept(&self) -> io::Result<Accepted> {
+        match self {
+            Acceptor::Tcp(socket) => socket.accept().await.map(|(stream, peer)| Accepted::Tcp(stream, peer)),
+            Acceptor::Unix(socket) => socket.accept().await.map(|(stream, _)| Accepted::Unix(stream)),
+        }
+    }
+}
+
+impl Accepted {
+    fn peer(&self) -> Peer {
+        match self {
+            Accepted::Tcp(_, peer) => Peer::Ip(*peer),
+            Accepted::Unix(_) => Peer::Local,
+        }
+    }
+}
+
+/// Spawns the task of a connection on a Unix domain socket: plain MQTT, no handshake.
+fn serve_unix_connection(stream: UnixStream, permit: OwnedSemaphorePermit, shared: Shared) {
+    let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
+    spawn_with(permit, socket::run(conn, Peer::Local, "unix", stream, shared.inputs));
 }
 
 /// Spawns the task of a connection: it completes the handshakes the transport needs, within
@@ -158,6 +289,7 @@ fn serve_connection(
 ) {
     // MQTT packets are small and latency matters more than coalescing.
     let _ = stream.set_nodelay(true);
+    let peer = Peer::Ip(peer);
     let name = transport.name();
     let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     let Shared { inputs, handshake_timeout, max_packet_size, .. } = shared;
@@ -197,7 +329,7 @@ fn spawn_with(permit: OwnedSemaphorePermit, connection: impl Future<Output = ()>
 /// The stream the handshakes give, unless they fail or take longer than `timeout`.
 async fn within<T>(
     timeout: Duration,
-    peer: SocketAddr,
+    peer: Peer,
     transport: &'static str,
     handshakes: impl Future<Output = io::Result<T>>,
 ) -> Option<T> {

@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::broker::{AcceptError, CloseReason, ConnId, DropReason, Event, RetainedDropReason, SlowConsumerPolicy};
 use crate::codec::ReasonCode;
+
+use super::socket;
 
 /// How often the count of a repeated cause is logged while it goes on; a cause quiet for
 /// that long ends its episode.
@@ -112,12 +113,12 @@ impl fmt::Display for Cause {
 /// its CONNECT is accepted.
 #[derive(Debug)]
 struct Peer {
-    addr: SocketAddr,
+    addr: socket::Peer,
     username: Option<String>,
 }
 
 /// A connection's peer address as a log line shows it; `-` if it is not known.
-struct PeerAddr(Option<SocketAddr>);
+struct PeerAddr(Option<socket::Peer>);
 
 impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -144,7 +145,7 @@ impl Log {
     }
 
     /// A connection was accepted from `addr`: its lines name it from now on.
-    pub(crate) fn opened(&mut self, conn: ConnId, addr: SocketAddr) {
+    pub(crate) fn opened(&mut self, conn: ConnId, addr: socket::Peer) {
         self.peers.insert(conn, Peer { addr, username: None });
     }
 
@@ -185,7 +186,7 @@ impl Log {
         self.throttle.first(&cause, Instant::now())
     }
 
-    pub(crate) fn not_accepted(&mut self, peer: SocketAddr, transport: &str, error: &AcceptError) {
+    pub(crate) fn not_accepted(&mut self, peer: socket::Peer, transport: &str, error: &AcceptError) {
         let why = match error {
             AcceptError::TooManyConnections { .. } => "max_connections",
             AcceptError::ShuttingDown => "shutting down",

@@ -32,6 +32,6 @@ mod websocket;
 
 pub use config::BrokerConfig;
 pub use embedded::EmbeddedBroker;
-pub use listener::{Listener, Transport};
+pub use listener::{ListenAddress, Listener, Transport};
 pub use server::Server;
 pub use store::{Store, StoreError, SyncPolicy};

@@ -25,7 +25,7 @@ use super::log::Log;
 use super::metrics;
 use super::metrics_http::{self, Scrape};
 use super::packet_log::PacketLog;
-use super::socket::{Input, Output};
+use super::socket::{Input, Output, Peer};
 use super::store::{Store, StoreWriter};
 use super::sys::SysTopics;
 
@@ -156,9 +156,13 @@ impl<P: Policy> Server<P> {
         Server { events: Some(events), ..self }
     }
 
-    /// Where the listeners listen, in the order they were added.
+    /// Where the TCP listeners listen, in the order they were added (Unix domain sockets,
+    /// which have no such address, are left out: see [`Listener::address`]).
     pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
-        self.listeners.iter().map(Listener::local_addr).collect()
+        self.listeners
+            .iter()
+            .filter_map(|listener| listener.address().map(|address| address.ip()).transpose())
+            .collect()
     }
 
     /// Serves MQTT until `shutdown` completes, then stops listening, disconnects every
@@ -187,7 +191,7 @@ impl<P: Policy> Server<P> {
         };
         let mut accepting = JoinSet::new();
         for listener in listeners {
-            tracing::info!(transport = listener.transport().name(), address = %listener.local_addr()?, "MQTT broker listening");
+            tracing::info!(transport = listener.name(), address = %listener.address()?, "MQTT broker listening");
             accepting.spawn(listener::accept_loop(listener, shared.clone()));
         }
         drop(shared);
@@ -293,7 +297,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 struct Socket {
     outputs: mpsc::UnboundedSender<Output>,
     reading: watch::Sender<bool>,
-    peer: SocketAddr,
+    peer: Peer,
     /// A batch is being written; the next waits for `Input::Written`.
     writing: bool,
     closing: bool,

@@ -19,6 +19,24 @@ use crate::codec::ReasonCode;
 /// Bytes read per call at most.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Where a connection comes from, as logs show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// A TCP peer's address and port.
+    Ip(SocketAddr),
+    /// A peer on a Unix domain socket, which has no address worth showing.
+    Local,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Ip(addr) => write!(f, "{addr}"),
+            Peer::Local => f.write_str("unix"),
+        }
+    }
+}
+
 /// What a connection task tells the driver.
 #[derive(Debug)]
 pub(crate) enum Input {
@@ -26,7 +44,7 @@ pub(crate) enum Input {
     /// sends it [`Output`]s, or drops `outputs` to refuse it.
     Opened {
         conn: ConnId,
-        peer: SocketAddr,
+        peer: Peer,
         transport: &'static str,
         outputs: mpsc::UnboundedSender<Output>,
         /// `false` stops the connection reading its socket (backpressure), `true` starts it
@@ -66,13 +84,8 @@ pub(crate) enum Output {
 /// Runs a connection until it closes, then reports it closed. The driver never has more
 /// than one `Transmit` outstanding per connection (it waits for `Written`), so the output
 /// channel holds at most a batch and a `Close`.
-pub(crate) async fn run<S>(
-    conn: ConnId,
-    peer: SocketAddr,
-    transport: &'static str,
-    stream: S,
-    inputs: mpsc::Sender<Input>,
-) where
+pub(crate) async fn run<S>(conn: ConnId, peer: Peer, transport: &'static str, stream: S, inputs: mpsc::Sender<Input>)
+where
     S: AsyncRead + AsyncWrite + Send,
 {
     let (outputs, mut to_write) = mpsc::unbounded_channel();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use verimqtt::auth::PasswordHash;
 use verimqtt::codec::{Connect, Packet, ProtocolVersion, QoS};
 use verimqtt::runtime::config::{ConfigError, LogConfig, LogFormat};
-use verimqtt::runtime::{BrokerConfig, EmbeddedBroker, SyncPolicy};
+use verimqtt::runtime::{BrokerConfig, EmbeddedBroker, ListenAddress, SyncPolicy};
 
 use crate::client::{RawClient, mqtt_string, publish};
 use crate::files::{Pki, TempDir};
@@ -90,12 +90,12 @@ fn a_listeners_max_connections_is_its_own() {
 fn without_a_file_the_broker_listens_on_loopback_1883_and_lets_anonymous_clients_in() {
     let config = BrokerConfig::default();
     let [listener] = config.listeners.as_slice() else { panic!("{:?}", config.listeners) };
-    assert_eq!(listener.bind, "127.0.0.1:1883".parse().unwrap());
+    assert_eq!(listener.address, ListenAddress::Ip("127.0.0.1:1883".parse().unwrap()));
     assert_eq!(listener.transport.name(), "tcp");
     assert_eq!(listener.max_connections, None);
     // Port 1883 may be taken on a test machine: serve the same configuration elsewhere.
     let mut config = BrokerConfig::default();
-    config.listeners[0].bind = "127.0.0.1:0".parse().unwrap();
+    config.listeners[0].address = ListenAddress::Ip("127.0.0.1:0".parse().unwrap());
     let broker = EmbeddedBroker::serve(config.bind().unwrap()).unwrap();
     RawClient::connect(broker.addr(), ProtocolVersion::V5, "anonymous");
 }
@@ -110,7 +110,8 @@ fn the_example_configuration_parses_with_the_files_it_names() {
     let path = pki.dir.write("broker.toml", example);
     let config = BrokerConfig::load(&path).unwrap();
     let transports: Vec<&str> = config.listeners.iter().map(|listener| listener.transport.name()).collect();
-    assert_eq!(transports, ["tcp", "tls", "ws", "wss"]);
+    assert_eq!(transports, ["tcp", "tls", "ws", "wss", "tcp"]);
+    assert_eq!(config.listeners[4].address, ListenAddress::Unix(pki.path("verimqtt.sock")), "plain MQTT on a socket");
     assert_eq!(config.listeners[0].max_connections, Some(1000));
     assert_eq!(config.sys_interval, Some(Duration::from_secs(10)));
     assert_eq!(config.metrics, Some("127.0.0.1:9883".parse().unwrap()));
@@ -150,6 +151,10 @@ fn an_invalid_file_is_refused_with_its_line_and_the_reason() {
                 .to_owned(),
         ),
         ("certificate on tcp", "[[listener]]\nbind = \"127.0.0.1:0\"\ncertificate = \"server.crt\"\n".to_owned()),
+        ("no bind", "[[listener]]\ntransport = \"ws\"\n".to_owned()),
+        ("unix without a path", "[[listener]]\ntransport = \"unix\"\n".to_owned()),
+        ("bind on unix", "[[listener]]\ntransport = \"unix\"\nbind = \"127.0.0.1:0\"\n".to_owned()),
+        ("path on tcp", "[[listener]]\nbind = \"127.0.0.1:0\"\npath = \"mqtt.sock\"\n".to_owned()),
         (
             "client certificates without a CA",
             format!("[[listener]]\nbind = \"127.0.0.1:0\"\n{tls}require_client_certificate = true\n"),
@@ -182,6 +187,51 @@ fn an_invalid_file_is_refused_with_its_line_and_the_reason() {
         writeln!(report, "{case}: {}", error.to_string().replace(&dir, "DIR")).unwrap();
     }
     insta::assert_snapshot!(report);
+}
+
+/// A CONNECT over the Unix domain socket at `path`, and whether a CONNACK accepted it.
+fn connects_over_unix_socket(path: &Path) -> bool {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(path).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut wire = bytes::BytesMut::new();
+    let connect = Packet::Connect(Box::new(Connect::new(ProtocolVersion::V5, mqtt_string("local"))));
+    verimqtt::codec::encode(&connect, ProtocolVersion::V5, &mut wire).unwrap();
+    stream.write_all(&wire).unwrap();
+    let mut received = bytes::BytesMut::new();
+    let options = verimqtt::codec::DecodeOptions::new(ProtocolVersion::V5);
+    loop {
+        if let Some(packet) = verimqtt::codec::decode(&mut received, &options).unwrap() {
+            return matches!(packet, Packet::ConnAck(connack) if !connack.reason_code.is_failure());
+        }
+        let mut chunk = [0; 256];
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(read) => received.extend_from_slice(&chunk[..read]),
+        }
+    }
+}
+
+#[test]
+fn a_unix_socket_listener_serves_local_clients_and_replaces_a_stale_socket() {
+    let dir = TempDir::new();
+    let socket = dir.path().join("mqtt.sock");
+    // A socket file a broker that is gone left behind.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let text = "[[listener]]\nbind = \"127.0.0.1:0\"\n[[listener]]\ntransport = \"unix\"\npath = \"mqtt.sock\"\n";
+    let broker = serve(dir.path(), text);
+    assert!(connects_over_unix_socket(&socket));
+    assert_eq!(broker.addrs().len(), 1, "the Unix domain socket has no IP address");
+    RawClient::connect(broker.addr(), ProtocolVersion::V311, "over tcp");
+    // One a broker listens on is in use, and a file that is not a socket is left alone.
+    let again = dir.write("again.toml", text);
+    let error = BrokerConfig::load(&again).unwrap().bind().unwrap_err();
+    assert!(error.to_string().contains("cannot listen on unix:") && error.line == 3, "{error}");
+    dir.write("not-a-socket", "data");
+    let file = dir.write("file.toml", "[[listener]]\ntransport = \"unix\"\npath = \"not-a-socket\"\n");
+    let error = BrokerConfig::load(&file).unwrap().bind().unwrap_err();
+    assert!(error.to_string().contains("cannot listen on unix:"), "{error}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("not-a-socket")).unwrap(), "data");
 }
 
 #[test]
