@@ -102,10 +102,21 @@ impl Step<'_> {
 
     /// Sends `packet` with the 5.0 reason code `reason` (`None` in 3.1.1 acknowledgements).
     fn broker_send_coded(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>) {
-        self.state.links[c][link].send_to_client(packet);
+        let held = self.store_holds_back();
+        self.broker_queue(c, link, packet, reason, held);
+    }
+
+    /// Queues `packet` for the client: on the wire now, or `held` until the store commits.
+    fn broker_queue(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>, held: bool) {
+        let l = &mut self.state.links[c][link];
+        if held {
+            l.held.push_back(packet);
+        } else {
+            l.send_to_client(packet);
+        }
         self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
         self.observe(|| Observation::Sent { actor: Actor::Broker, link: LinkRef { client: c, link }, packet, reason });
-        self.note(|| format!("broker → c{c}: {packet}"));
+        self.note(|| format!("broker → c{c}: {packet}{}", if held { " (held for the store)" } else { "" }));
     }
 
     pub(crate) fn broker_receives(&mut self, c: usize, link: usize) {
@@ -231,7 +242,7 @@ impl Step<'_> {
             }
             Qos::AtLeastOnce => {
                 let matched = self.route(message, qos);
-                self.broker_acknowledge(c, Packet::PubAck(id), matched);
+                self.broker_acknowledge(c, Packet::PubAck(id), n, matched);
             }
             // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
             Qos::ExactlyOnce => {
@@ -247,15 +258,16 @@ impl Step<'_> {
                     session.awaiting_pubrel.insert(id);
                     self.route(message, qos)
                 };
-                self.broker_acknowledge(c, Packet::PubRec(id), matched);
+                self.broker_acknowledge(c, Packet::PubRec(id), n, matched);
             }
         }
     }
 
-    /// PUBACK or PUBREC for a message `matched` to a subscriber or not. 5.0 lets the broker
+    /// PUBACK or PUBREC for `message`, `matched` to a subscriber or not. 5.0 lets the broker
     /// say which (0x10 No matching subscribers is one of the success codes of
-    /// [MQTT-3.4.2-1] / [MQTT-3.5.2-1]); saying it is verimqtt's choice.
-    fn broker_acknowledge(&mut self, c: usize, ack: Packet, matched: bool) {
+    /// [MQTT-3.4.2-1] / [MQTT-3.5.2-1]); saying it is verimqtt's choice. With a durable store
+    /// it waits until the message is stored for every persistent session it was routed to.
+    fn broker_acknowledge(&mut self, c: usize, ack: Packet, message: u8, matched: bool) {
         let Some(link) = self.state.broker_link(c) else {
             return;
         };
@@ -263,7 +275,11 @@ impl Step<'_> {
             Some(_) if !matched => Some(code::NO_MATCHING_SUBSCRIBERS),
             success => success,
         };
-        self.broker_send_coded(c, link, ack, reason);
+        let held = !self.config.has(Bug::AckBeforeStore) && self.store_holds_back();
+        if self.config.keeps_store() {
+            self.state.ghost.durability.on_ack_queued(message, held);
+        }
+        self.broker_queue(c, link, ack, reason, held);
     }
 
     /// Takes ownership of a message and adds it to the session of every subscriber

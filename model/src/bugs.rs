@@ -52,10 +52,14 @@ pub enum Bug {
     /// On a resumed session the broker resends its QoS 1 PUBLISHes before its QoS 2 ones (each
     /// level in order): allowed by MQTT, not by verimqtt's design.
     BrokerResendsQos1First,
+    /// With a durable store, the broker sends PUBACK/PUBREC before the store has made the
+    /// message durable for the persistent sessions it was routed to, so a restart can lose a
+    /// message it acknowledged.
+    AckBeforeStore,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 18] = [
+    pub const ALL: [Bug; 19] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -74,6 +78,7 @@ impl Bug {
         Bug::PublishResentAfterPubRel,
         Bug::PingOnlyWhenSilent,
         Bug::BrokerResendsQos1First,
+        Bug::AckBeforeStore,
     ];
 
     /// The name used on the command line.
@@ -97,6 +102,7 @@ impl Bug {
             Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
             Bug::PingOnlyWhenSilent => "ping-only-when-silent",
             Bug::BrokerResendsQos1First => "broker-resends-qos1-first",
+            Bug::AckBeforeStore => "ack-before-store",
         }
     }
 
@@ -126,6 +132,7 @@ impl Bug {
             Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,
             Bug::PingOnlyWhenSilent => KEEPALIVE_DUTY,
             Bug::BrokerResendsQos1First => ORDER_ACROSS_QOS,
+            Bug::AckBeforeStore => DELIVERED_WHEN_QUIET,
         }
     }
 }

@@ -137,6 +137,13 @@ pub struct Config {
     pub broker_resend_order: ResendOrder,
     /// A classic bug seeded into the model, to show a property can fail.
     pub bug: Option<Bug>,
+    /// Broker restarts the environment may inject: the broker process dies and starts again.
+    /// Every connection ends (the operating system closes its sockets, so each client reads
+    /// the end of its connection) and the broker's state is lost, unless `durable`.
+    pub restarts: u8,
+    /// The broker keeps a store that survives a restart, as verimqtt's persistence does (see
+    /// [`crate::store`]): persistent sessions as of the store's last commit.
+    pub durable: bool,
 }
 
 /// Why a configuration cannot be checked.
@@ -180,6 +187,8 @@ impl Config {
             client_resend_order: ResendOrder::FirstTransmission,
             broker_resend_order: ResendOrder::FirstTransmission,
             bug: None,
+            restarts: 0,
+            durable: false,
         }
     }
 
@@ -205,6 +214,9 @@ impl Config {
         }
         if self.session_expiry == Expiry::AfterTicks(0) {
             return fail("a persistent session expires after at least one tick".into());
+        }
+        if self.restarts > 0 && self.expiry_ticks().is_some() {
+            return fail("broker restarts are not modelled together with session expiry".into());
         }
         Ok(())
     }
@@ -320,6 +332,11 @@ impl Config {
         self.will && !self.without_will.contains(client as u8)
     }
 
+    /// Whether the broker writes a store whose commits a restart falls back to.
+    pub fn keeps_store(&self) -> bool {
+        self.durable && self.restarts > 0
+    }
+
     pub fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
     }
@@ -353,6 +370,8 @@ impl Config {
         turn_on("paced application", self.paced_application);
         turn_on("CONNACK timeout", self.connack_timeout.is_some());
         turn_on("CONNECT timeout", self.broker_connect_timeout.is_some());
+        turn_on("broker restarts", self.restarts > 0);
+        turn_on("durable store", self.keeps_store());
         let resend_options = [
             (ResendOrder::LastStep, "client resends by last step", "broker resends by last step"),
             (ResendOrder::ReleasesFirst, "client resends releases first", "broker resends releases first"),
@@ -425,6 +444,9 @@ impl fmt::Display for Config {
         }
         for c in (0..self.clients).filter(|&c| self.will && !self.has_will(c)) {
             write!(f, " no-will-c{c}")?;
+        }
+        if self.restarts > 0 {
+            write!(f, " restarts={}{}", self.restarts, if self.durable { " durable" } else { "" })?;
         }
         if let Some(bug) = self.bug {
             write!(f, " bug={}", bug.name())?;

@@ -12,6 +12,7 @@
 use crate::bits::Bits;
 use crate::config::{Config, PUBLISHER, Qos};
 use crate::packet::{Packet, PacketId};
+use crate::restart::Durability;
 
 /// An event that breaks a property at the moment it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +84,8 @@ pub struct Ghost {
     breaches: Bits,
     /// Design monitor: a QoS 1/2 message arrived after a later one of the other QoS.
     pub order_across_qos_broken: bool,
+    /// What a durable store promises across a broker restart (see [`crate::restart`]).
+    pub durability: Durability,
 }
 
 impl Ghost {
@@ -103,6 +106,7 @@ impl Ghost {
             resuming: vec![[false; 2]; clients],
             breaches: Bits::EMPTY,
             order_across_qos_broken: false,
+            durability: Durability::new(clients),
         }
     }
 
@@ -211,6 +215,17 @@ impl Ghost {
         self.owed[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
+        self.durability.sessions_committed.remove(client as u8);
+    }
+
+    /// A broker restarted from its store holds again the flights it had committed for
+    /// `client`: their PUBLISHes (`unacked`) and PUBRELs (`released`) went out before, what
+    /// it did after the commit never went out (it was held back), so these are its
+    /// outstanding sends (see [`crate::restart`]).
+    pub fn broker_sends_restored(&mut self, client: usize, unacked: Bits, released: Bits) {
+        let d = Direction::ToClient as usize;
+        self.unacked_ids[client][d] = unacked;
+        self.released_ids[client][d] = released;
     }
 
     /// `client` discards its own session state; whatever the publisher had not handed over is

@@ -8,6 +8,7 @@
 //! - [`observe`]: what a step looks like from outside, for checking recorded traces.
 //! - [`properties`]: the catalogue of properties and the statements they cover.
 //! - [`bugs`]: classic bugs that can be seeded to show each property can fail.
+//! - [`store`], [`restart`]: the broker's durable store and the broker restart fault.
 //! - [`bounds`]: structural bounds whose reach is an error, never a silent prune.
 //! - [`suite`]: the configurations `cargo test` checks exhaustively.
 //! - [`model`]: the stateright `Model`; [`runner`] runs the checker; [`render`] prints
@@ -28,9 +29,11 @@ pub mod outbound;
 pub mod packet;
 pub mod properties;
 pub mod render;
+pub mod restart;
 pub mod runner;
 pub mod state;
 pub mod step;
+pub mod store;
 pub mod suite;
 mod time;
 

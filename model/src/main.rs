@@ -120,6 +120,12 @@ struct ModelArgs {
     /// Seed a bug (see `list`).
     #[arg(long, value_parser = parse_bug)]
     bug: Option<Bug>,
+    /// Broker restarts the environment may inject.
+    #[arg(long, default_value_t = 0)]
+    restarts: u8,
+    /// The broker keeps a durable store across restarts (verimqtt's persistence).
+    #[arg(long)]
+    durable: bool,
 }
 
 impl ModelArgs {
@@ -147,6 +153,8 @@ impl ModelArgs {
         config.client_resend_order = self.client_resends;
         config.broker_resend_order = self.broker_resends;
         config.bug = self.bug;
+        config.restarts = self.restarts;
+        config.durable = self.durable;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }

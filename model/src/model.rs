@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
 use crate::step::{Action, Applied, Record, Step};
+use crate::store::commit_due;
 use stateright::{Model, Property};
 
 #[derive(Clone, Debug)]
@@ -42,8 +43,8 @@ impl MqttModel {
     }
 
     /// Faults have stopped mattering and the system is at rest: every client is connected over
-    /// a working connection, nothing is in transit, and nothing can happen but time passing,
-    /// keep alive pings and further (optional) faults.
+    /// a working connection, nothing is in transit or waits for the store, and nothing can
+    /// happen but time passing, keep alive pings and further (optional) faults.
     pub fn is_quiescent(&self, state: &State) -> bool {
         let all_connected = (0..self.config.clients).all(|c| {
             state.clients[c].status == Status::Connected
@@ -56,9 +57,12 @@ impl MqttModel {
         }
         let mut actions = Vec::new();
         self.actions(state, &mut actions);
-        actions
-            .iter()
-            .all(|a| matches!(a, Action::Tick | Action::Ping(_) | Action::Cut { .. } | Action::ReportedCut { .. }))
+        actions.iter().all(|a| {
+            matches!(
+                a,
+                Action::Tick | Action::Ping(_) | Action::Cut { .. } | Action::ReportedCut { .. } | Action::Restart
+            )
+        })
     }
 }
 
@@ -108,6 +112,9 @@ impl Model for MqttModel {
                 actions.push(Action::ClientExpiresSession(c));
             }
         }
+        if commit_due(config, state) {
+            actions.push(Action::StoreCommit);
+        }
         let time_may_pass = !actions.iter().any(|action| action.is_urgent(config));
         for c in 0..self.config.clients {
             // The client looks at its expiry clock before it connects, as verimqtt's does.
@@ -129,6 +136,9 @@ impl Model for MqttModel {
                     }
                 }
             }
+        }
+        if state.restarts_left > 0 {
+            actions.push(Action::Restart);
         }
         if time_may_pass {
             actions.push(Action::Tick);

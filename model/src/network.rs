@@ -52,6 +52,9 @@ pub struct Link {
     pub broker: BrokerEnd,
     /// Ghost: PINGREQs the client sent on this connection that no PINGRESP has answered yet.
     pub unanswered_pings: u8,
+    /// Packets the broker queued for the client but holds back until the store commits the
+    /// changes before them (see [`crate::store`]); lost if the connection or the broker ends.
+    pub held: VecDeque<Packet>,
 }
 
 impl Link {
@@ -63,6 +66,7 @@ impl Link {
             client_open: true,
             broker: BrokerEnd::AwaitingConnect { waited: 0 },
             unanswered_pings: 0,
+            held: VecDeque::new(),
         }
     }
 
@@ -91,6 +95,13 @@ impl Link {
         }
     }
 
+    /// The store committed what the held packets waited for: they go out, in order.
+    pub fn release_held(&mut self) {
+        while let Some(packet) = self.held.pop_front() {
+            self.send_to_client(packet);
+        }
+    }
+
     pub fn close_client_end(&mut self) {
         self.client_open = false;
         self.to_client.clear();
@@ -101,6 +112,7 @@ impl Link {
 
     pub fn close_broker_end(&mut self) {
         self.broker = BrokerEnd::Closed;
+        self.held.clear();
         self.to_broker.clear();
         if !self.cut && self.client_open {
             self.to_client.fin = true;

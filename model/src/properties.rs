@@ -42,6 +42,7 @@ pub mod names {
     pub const SESSION_EXPIRED: &str = "session_expired";
     pub const CLIENT_SESSION_EXPIRED: &str = "client_session_expired";
     pub const QUIET_AFTER_DELIVERY: &str = "quiet_after_delivery";
+    pub const RESTORED_DELIVERED: &str = "restored_delivered";
 }
 use names::*;
 
@@ -371,6 +372,23 @@ pub const CATALOGUE: &[PropertySpec] = &[
         statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
         applies: |c| any_reliable(c) && c.clients > 1,
         holds: quiet_after_delivery,
+    },
+    PropertySpec {
+        name: RESTORED_DELIVERED,
+        expect: Expect::Sometimes,
+        summary: "after a restart from the durable store, a resumed session delivers a QoS 1/2 \
+                  message that was owed to it before the restart",
+        statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
+        applies: |c| c.keeps_store() && any_reliable(c) && c.subscribers().any(|s| c.session_outlives_connection(s)),
+        holds: |_, s| {
+            let delivered = s.ghost.delivered.iter();
+            s.ghost
+                .durability
+                .restored
+                .iter()
+                .zip(delivered)
+                .any(|(restored, delivered)| !restored.intersection(*delivered).is_empty())
+        },
     },
 ];
 

@@ -5,6 +5,7 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::ghost::Ghost;
 use crate::network::Link;
+use crate::store::Store;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
@@ -18,6 +19,10 @@ pub struct State {
     /// Network cuts the environment may still inject.
     pub cuts_left: u8,
     pub ghost: Ghost,
+    /// Broker restarts the environment may still inject.
+    pub restarts_left: u8,
+    /// What the broker has committed to its store (durable configurations).
+    pub store: Store,
 }
 
 impl State {
@@ -30,6 +35,8 @@ impl State {
             links: vec![Vec::new(); config.clients],
             cuts_left: config.cuts,
             ghost: Ghost::new(config.clients),
+            restarts_left: config.restarts,
+            store: Store::new(config.clients),
         }
     }
 

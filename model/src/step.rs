@@ -45,6 +45,10 @@ pub enum Action {
     ReportedCut { client: usize, link: usize, broker_told: bool },
     /// One tick of time passes.
     Tick,
+    /// The broker's store makes every change so far durable (a durable store only).
+    StoreCommit,
+    /// The broker process dies and starts again.
+    Restart,
 }
 
 impl Action {
@@ -53,7 +57,9 @@ impl Action {
     /// applications act faster than a tick.
     pub fn is_urgent(&self, config: &Config) -> bool {
         match self {
-            Action::Connect(_) | Action::Cut { .. } | Action::ReportedCut { .. } | Action::Tick => false,
+            Action::Connect(_) | Action::Cut { .. } | Action::ReportedCut { .. } | Action::Tick | Action::Restart => {
+                false
+            }
             Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
             Action::BrokerReceives { .. } | Action::ClientReceives { .. } => !config.slow_network,
             _ => true,
@@ -85,6 +91,8 @@ impl fmt::Display for Action {
                 write!(f, "network cuts c{client}#{link}, telling {told}")
             }
             Action::Tick => write!(f, "tick"),
+            Action::StoreCommit => write!(f, "the store commits"),
+            Action::Restart => write!(f, "the broker restarts"),
         }
     }
 }
@@ -157,6 +165,8 @@ impl<'a> Step<'a> {
             Action::Cut { client, link } => self.cut(client, link),
             Action::ReportedCut { client, link, broker_told } => self.reported_cut(client, link, broker_told),
             Action::Tick => self.tick(),
+            Action::StoreCommit => self.store_commit(),
+            Action::Restart => self.restart(),
         }
         self.state.ghost.end_step();
         let times_out_connect = self.config.broker_connect_timeout.is_some();

@@ -25,6 +25,13 @@ pub fn with_expiry(mut config: Config, ticks: u8) -> Config {
     config
 }
 
+/// Up to `restarts` broker restarts, from a durable store or not.
+pub fn with_restarts(mut config: Config, restarts: u8, durable: bool) -> Config {
+    config.restarts = restarts;
+    config.durable = durable;
+    config
+}
+
 /// What the trace checker turns on besides paced applications: cuts reported to the client
 /// (and to the broker or not), timeouts for CONNACK and for CONNECT, and verimqtt's resend
 /// orders.
@@ -84,6 +91,16 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         c.abort_after = c.keep_alive;
         configs.push(c);
     }
+    // Broker restarts without a store: every session is lost (a clean subscriber too).
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent, Clean]), 1), 1, false));
+    // Two restarts from a durable store, and a cut.
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1), 2, true));
+    // A restart from a durable store with a persistent and a clean subscriber (not stored).
+    configs.push(with_restarts(
+        with_cuts(configuration(version, 3, &[1, 2], &[Persistent, Persistent, Clean]), 0),
+        1,
+        true,
+    ));
     if version == Version::V5_0 {
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));

@@ -8,7 +8,7 @@ use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::runner::first_discovery;
-use verimqtt_model::suite::{with_cuts, with_expiry};
+use verimqtt_model::suite::{with_cuts, with_expiry, with_restarts};
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
@@ -73,6 +73,8 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.abort_after = c.keep_alive;
             c
         }
+        // A restart from a durable store while the messages wait to be stored.
+        Bug::AckBeforeStore => with_restarts(quiet(2, &[1, 2]), 1, true),
     };
     Some(config)
 }
@@ -138,6 +140,7 @@ seeded_bug_tests! {
     resending_the_publish_after_its_pubrel_is_caught: Bug::PublishResentAfterPubRel,
     pinging_only_when_silent_misses_the_keep_alive_duty: Bug::PingOnlyWhenSilent,
     resending_qos1_before_qos2_breaks_verimqtts_order_across_qos: Bug::BrokerResendsQos1First,
+    acknowledging_before_the_store_loses_an_acknowledged_message_in_a_restart: Bug::AckBeforeStore,
 }
 
 #[test]

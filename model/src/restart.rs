@@ -1,0 +1,125 @@
+//! A broker restart as a fault, and what an observer may expect to survive it.
+//!
+//! The broker process dies and starts again: the operating system closes its sockets, so every
+//! client reads the end of its connection after what was already on its way to it, and what
+//! was on its way to the broker is lost with the process, as are the packets it held back for
+//! its store. Without a durable store ([`crate::config::Config::durable`]) every session is
+//! lost. With one, the broker starts from the store's last commit ([`crate::store`]): the
+//! persistent sessions committed then come back offline, and resend their flights with DUP=1
+//! when they are resumed [MQTT-4.4.0-1].
+//!
+//! How the ghost judges a restart:
+//!
+//! - **Without a durable store** every session ends, as by the rules of the specification a
+//!   session ends with its state: Session Present=0 afterwards is then correct, and the QoS 1/2
+//!   messages those sessions held are no longer owed to anyone. A message the broker had
+//!   acknowledged (PUBACK/PUBREC) and then lost this way breaks nothing such a broker promises:
+//!   MQTT keeps session state only for as long as the server holds it, and says nothing of a
+//!   server that loses its memory; a broker without a store promises nothing across a restart.
+//! - **With a durable store** the broker promises what verimqtt's persistence promises: a
+//!   persistent session alive at a commit survives, and so does every QoS 1/2 message it
+//!   acknowledged. The ghost keeps a session alive across the restart if it was alive at the
+//!   last commit, and keeps owing a subscriber the messages whose PUBACK/PUBREC the broker had
+//!   put on the wire (or queued before that commit). A message the broker accepted but never
+//!   acknowledged is the publisher's again: the publisher still holds it, and it is accepted
+//!   afresh when resent. `session_messages_kept` and `delivered_when_quiet` then state "an
+//!   acknowledged QoS 1/2 message survives a broker restart".
+
+use crate::bits::Bits;
+use crate::broker::Session;
+use crate::config::Config;
+use crate::ghost::Ghost;
+use crate::outbound::Stage;
+use crate::step::Step;
+
+/// What the ghost records of the durable store's promises. Only configurations with a durable
+/// store and restarts record anything ([`Config::keeps_store`]), so elsewhere it adds no states.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Durability {
+    /// Messages whose PUBACK or PUBREC the broker put on the wire: it owns them.
+    pub acknowledged: Bits,
+    /// Messages whose PUBACK or PUBREC the broker queued but holds back for the store.
+    pub acks_waiting: Bits,
+    /// Clients whose persistent session was alive at the store's last commit.
+    pub sessions_committed: Bits,
+    /// Per subscriber: messages still owed to it, undelivered, when the broker restarted with
+    /// its store (for the witness that such a message is delivered afterwards).
+    pub restored: Vec<Bits>,
+}
+
+impl Durability {
+    pub fn new(clients: usize) -> Durability {
+        Durability {
+            acknowledged: Bits::EMPTY,
+            acks_waiting: Bits::EMPTY,
+            sessions_committed: Bits::EMPTY,
+            restored: vec![Bits::EMPTY; clients],
+        }
+    }
+
+    /// The broker queued a PUBACK or PUBREC for `message`, on the wire at once or `held` for
+    /// the store.
+    pub fn on_ack_queued(&mut self, message: u8, held: bool) {
+        if held {
+            self.acks_waiting.insert(message);
+        } else {
+            self.acknowledged.insert(message);
+        }
+    }
+
+    /// The store committed: the acknowledgements that waited go out, and the persistent
+    /// sessions alive now survive a restart.
+    pub fn on_commit(&mut self, persistent_alive: Bits) {
+        self.acknowledged = self.acknowledged.union(self.acks_waiting);
+        self.acks_waiting = Bits::EMPTY;
+        self.sessions_committed = persistent_alive;
+    }
+}
+
+impl Step<'_> {
+    /// The broker process dies and starts again.
+    pub(crate) fn restart(&mut self) {
+        let config = self.config;
+        self.state.restarts_left -= 1;
+        for link in self.state.links.iter_mut().flatten() {
+            link.close_broker_end();
+        }
+        self.state.sessions =
+            if config.keeps_store() { self.state.store.sessions.clone() } else { vec![None; config.clients] };
+        self.state.store.holding = false;
+        judge_restart(&mut self.state.ghost, config, &self.state.sessions);
+        self.note(|| {
+            let kept = if config.keeps_store() { "starts from its store" } else { "has lost every session" };
+            format!("the broker restarts: every connection ends, it {kept}")
+        });
+    }
+}
+
+/// The ghost's account of a restart (see the module documentation). `restored` are the
+/// broker's sessions after it: their flights are what the broker sent before and may resend.
+fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>]) {
+    let durable = config.keeps_store();
+    let acknowledged = ghost.durability.acknowledged;
+    for (c, session) in restored.iter().enumerate() {
+        if !(durable && ghost.durability.sessions_committed.contains(c as u8)) {
+            ghost.on_session_ended(c);
+            continue;
+        }
+        let owed = ghost.owed[c].intersection(acknowledged);
+        ghost.owed[c] = owed;
+        let restored_owed = ghost.durability.restored[c].union(owed.minus(ghost.delivered[c]));
+        ghost.durability.restored[c] = restored_owed;
+        let flights = session.as_ref().map(|session| session.outbound.flights.as_slice()).unwrap_or_default();
+        let ids_at = |stages: &[Stage]| flights.iter().filter(|f| stages.contains(&f.stage)).map(|f| f.id).collect();
+        ghost.broker_sends_restored(
+            c,
+            ids_at(&[Stage::AwaitPubAck, Stage::AwaitPubRec]),
+            ids_at(&[Stage::AwaitPubComp]),
+        );
+    }
+    if durable {
+        let unacknowledged: Bits = ghost.accepted.minus(acknowledged).iter().filter(|&m| config.reliable(m)).collect();
+        ghost.accepted = ghost.accepted.minus(unacknowledged);
+        ghost.durability.acks_waiting = Bits::EMPTY;
+    }
+}
