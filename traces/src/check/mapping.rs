@@ -153,6 +153,9 @@ impl Mapping {
             broker_resend_order: ResendOrder::LastStep,
             messages,
             bug: None,
+            // The simulator never restarts its broker.
+            restarts: 0,
+            durable: false,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
