@@ -193,8 +193,11 @@ impl Step<'_> {
         if clean_start {
             self.state.sessions[c] = None;
             self.state.ghost.on_session_ended(c);
+            self.publish_pending_will(c);
         }
         let session_present = !clean_start && (had_session || self.config.has(Bug::SessionPresentWithoutSession));
+        let resumes = !clean_start && self.state.ghost.session_alive[c];
+        self.will_on_new_connection(c, resumes, session_present);
         // [MQTT-3.2.2-1..3] / [MQTT-3.2.2-2..3] (5.0), judged against the specification's
         // account of the session, not the broker's.
         if session_present != self.state.ghost.session_alive[c] {
@@ -284,7 +287,7 @@ impl Step<'_> {
 
     /// Takes ownership of a message and adds it to the session of every subscriber
     /// [MQTT-4.5.0-1]; whether there was one.
-    fn route(&mut self, message: Message, qos: Qos) -> bool {
+    pub(crate) fn route(&mut self, message: Message, qos: Qos) -> bool {
         let config = self.config;
         let subscribers: Vec<usize> =
             (0..config.clients).filter(|&s| self.state.sessions[s].as_ref().is_some_and(|s| s.subscribed)).collect();
@@ -370,8 +373,7 @@ impl Step<'_> {
             self.state.ghost.breach(Breach::WillMismatch);
         }
         if will {
-            self.note(|| format!("broker publishes the will of c{c}"));
-            self.route(Message::Will(c as u8), Qos::AtMostOnce);
+            self.will_on_abnormal_close(c);
         }
         if !config.session_outlives_connection(c) {
             self.state.sessions[c] = None;
@@ -404,5 +406,6 @@ impl Step<'_> {
         self.state.sessions[c] = None;
         self.state.ghost.on_session_ended(c);
         self.note(|| format!("broker: session of c{c} expired and is discarded"));
+        self.publish_pending_will(c);
     }
 }

@@ -56,10 +56,13 @@ pub enum Bug {
     /// message durable for the persistent sessions it was routed to, so a restart can lose a
     /// message it acknowledged.
     AckBeforeStore,
+    /// A new connection that resumes the session does not cancel a will still waiting out its
+    /// delay, which is published anyway (5.0).
+    WillNotCancelledOnResume,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 19] = [
+    pub const ALL: [Bug; 20] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -79,6 +82,7 @@ impl Bug {
         Bug::PingOnlyWhenSilent,
         Bug::BrokerResendsQos1First,
         Bug::AckBeforeStore,
+        Bug::WillNotCancelledOnResume,
     ];
 
     /// The name used on the command line.
@@ -103,6 +107,7 @@ impl Bug {
             Bug::PingOnlyWhenSilent => "ping-only-when-silent",
             Bug::BrokerResendsQos1First => "broker-resends-qos1-first",
             Bug::AckBeforeStore => "ack-before-store",
+            Bug::WillNotCancelledOnResume => "will-not-cancelled-on-resume",
         }
     }
 
@@ -133,6 +138,7 @@ impl Bug {
             Bug::PingOnlyWhenSilent => KEEPALIVE_DUTY,
             Bug::BrokerResendsQos1First => ORDER_ACROSS_QOS,
             Bug::AckBeforeStore => DELIVERED_WHEN_QUIET,
+            Bug::WillNotCancelledOnResume => WILL_IFF_ABNORMAL,
         }
     }
 }

@@ -144,6 +144,8 @@ pub struct Config {
     /// The broker keeps a store that survives a restart, as verimqtt's persistence does (see
     /// [`crate::store`]): persistent sessions as of the store's last commit.
     pub durable: bool,
+    /// 5.0 only: the Will Delay Interval of every will, in ticks (0: published at once).
+    pub will_delay: u8,
 }
 
 /// Why a configuration cannot be checked.
@@ -189,6 +191,7 @@ impl Config {
             bug: None,
             restarts: 0,
             durable: false,
+            will_delay: 0,
         }
     }
 
@@ -214,6 +217,12 @@ impl Config {
         }
         if self.session_expiry == Expiry::AfterTicks(0) {
             return fail("a persistent session expires after at least one tick".into());
+        }
+        if self.will_delay > 0 && self.version != Version::V5_0 {
+            return fail("a Will Delay Interval exists in 5.0 only".into());
+        }
+        if self.restarts > 0 && self.will_delay > 0 {
+            return fail("broker restarts are not modelled together with a will delay".into());
         }
         if self.restarts > 0 && self.expiry_ticks().is_some() {
             return fail("broker restarts are not modelled together with session expiry".into());
@@ -332,6 +341,11 @@ impl Config {
         self.will && !self.without_will.contains(client as u8)
     }
 
+    /// The Will Delay Interval, if the version has one and it is not 0.
+    pub fn will_delay_ticks(&self) -> Option<u8> {
+        (self.version == Version::V5_0 && self.will_delay > 0).then_some(self.will_delay)
+    }
+
     /// Whether the broker writes a store whose commits a restart falls back to.
     pub fn keeps_store(&self) -> bool {
         self.durable && self.restarts > 0
@@ -372,6 +386,7 @@ impl Config {
         turn_on("CONNECT timeout", self.broker_connect_timeout.is_some());
         turn_on("broker restarts", self.restarts > 0);
         turn_on("durable store", self.keeps_store());
+        turn_on("will delay", self.will_delay_ticks().is_some());
         let resend_options = [
             (ResendOrder::LastStep, "client resends by last step", "broker resends by last step"),
             (ResendOrder::ReleasesFirst, "client resends releases first", "broker resends releases first"),
@@ -444,6 +459,9 @@ impl fmt::Display for Config {
         }
         for c in (0..self.clients).filter(|&c| self.will && !self.has_will(c)) {
             write!(f, " no-will-c{c}")?;
+        }
+        if self.will_delay > 0 {
+            write!(f, " will-delay={}", self.will_delay)?;
         }
         if self.restarts > 0 {
             write!(f, " restarts={}{}", self.restarts, if self.durable { " durable" } else { "" })?;

@@ -13,6 +13,7 @@ use crate::bits::Bits;
 use crate::config::{Config, PUBLISHER, Qos};
 use crate::packet::{Packet, PacketId};
 use crate::restart::Durability;
+use crate::will::WillWatch;
 
 /// An event that breaks a property at the moment it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +87,8 @@ pub struct Ghost {
     pub order_across_qos_broken: bool,
     /// What a durable store promises across a broker restart (see [`crate::restart`]).
     pub durability: Durability,
+    /// Per client, its will after an abnormal close, by the specification's rules (5.0 delay).
+    pub will_watch: Vec<WillWatch>,
 }
 
 impl Ghost {
@@ -107,6 +110,7 @@ impl Ghost {
             breaches: Bits::EMPTY,
             order_across_qos_broken: false,
             durability: Durability::new(clients),
+            will_watch: vec![WillWatch::Idle; clients],
         }
     }
 
@@ -216,6 +220,10 @@ impl Ghost {
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         self.durability.sessions_committed.remove(client as u8);
+        // A will waiting out its delay is due when its session ends [MQTT-3.1.2-8] (5.0).
+        if let WillWatch::Waiting(_) = self.will_watch[client] {
+            self.will_watch[client] = WillWatch::Due;
+        }
     }
 
     /// A broker restarted from its store holds again the flights it had committed for

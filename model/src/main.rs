@@ -123,6 +123,9 @@ struct ModelArgs {
     /// Broker restarts the environment may inject.
     #[arg(long, default_value_t = 0)]
     restarts: u8,
+    /// Will Delay Interval in ticks (5.0).
+    #[arg(long, default_value_t = 0)]
+    will_delay: u8,
     /// The broker keeps a durable store across restarts (verimqtt's persistence).
     #[arg(long)]
     durable: bool,
@@ -155,6 +158,7 @@ impl ModelArgs {
         config.bug = self.bug;
         config.restarts = self.restarts;
         config.durable = self.durable;
+        config.will_delay = self.will_delay;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }

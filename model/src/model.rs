@@ -12,6 +12,7 @@ use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
 use crate::step::{Action, Applied, Record, Step};
 use crate::store::commit_due;
+use crate::will::delayed_will_due;
 use stateright::{Model, Property};
 
 #[derive(Clone, Debug)]
@@ -110,6 +111,9 @@ impl Model for MqttModel {
             }
             if client_expiry_due(config, state, c) {
                 actions.push(Action::ClientExpiresSession(c));
+            }
+            if delayed_will_due(config, state, c) {
+                actions.push(Action::DelayedWill(c));
             }
         }
         if commit_due(config, state) {

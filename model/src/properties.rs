@@ -185,13 +185,16 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: WILL_IFF_ABNORMAL,
         expect: Expect::Always,
-        summary: "the will is published if and only if the connection closed without DISCONNECT",
+        summary: "the will is published if and only if the connection closed without DISCONNECT; \
+                  with a Will Delay Interval (5.0) once the delay passes or the session ends, \
+                  whichever is first, and never if a new connection resumes the session before",
         statements: &[
             (V3, "MQTT-3.1.2-8"),
             (V3, "MQTT-3.1.2-10"),
             (V3, "MQTT-3.14.4-3"),
             (V5, "MQTT-3.1.2-8"),
             (V5, "MQTT-3.1.2-10"),
+            (V5, "MQTT-3.1.3-9"),
             (V5, "MQTT-3.14.4-3"),
         ],
         applies: always,

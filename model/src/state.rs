@@ -23,6 +23,8 @@ pub struct State {
     pub restarts_left: u8,
     /// What the broker has committed to its store (durable configurations).
     pub store: Store,
+    /// Per client, a will waiting out its delay (5.0): ticks waited so far.
+    pub pending_wills: Vec<Option<u8>>,
 }
 
 impl State {
@@ -37,6 +39,7 @@ impl State {
             ghost: Ghost::new(config.clients),
             restarts_left: config.restarts,
             store: Store::new(config.clients),
+            pending_wills: vec![None; config.clients],
         }
     }
 

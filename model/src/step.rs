@@ -49,6 +49,8 @@ pub enum Action {
     StoreCommit,
     /// The broker process dies and starts again.
     Restart,
+    /// The broker publishes a will whose delay has passed (5.0).
+    DelayedWill(usize),
 }
 
 impl Action {
@@ -93,6 +95,7 @@ impl fmt::Display for Action {
             Action::Tick => write!(f, "tick"),
             Action::StoreCommit => write!(f, "the store commits"),
             Action::Restart => write!(f, "the broker restarts"),
+            Action::DelayedWill(c) => write!(f, "the will delay of c{c} passes"),
         }
     }
 }
@@ -167,6 +170,7 @@ impl<'a> Step<'a> {
             Action::Tick => self.tick(),
             Action::StoreCommit => self.store_commit(),
             Action::Restart => self.restart(),
+            Action::DelayedWill(c) => self.publish_pending_will(c),
         }
         self.state.ghost.end_step();
         let times_out_connect = self.config.broker_connect_timeout.is_some();

@@ -104,6 +104,15 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
     if version == Version::V5_0 {
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
+        // Wills that wait out a delay: cancelled by a resumed session, published when the
+        // session expires before the delay passes, or (the clean subscriber's session aside)
+        // once the delay passes.
+        let mut delayed = with_expiry(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 2), 1);
+        delayed.will_delay = 2;
+        configs.push(delayed);
+        let mut delayed = with_cuts(configuration(version, 2, &[1, 2], &[Persistent, Clean]), 2);
+        delayed.will_delay = 2;
+        configs.push(delayed);
     }
     configs
 }

@@ -49,6 +49,7 @@ impl Step<'_> {
                 }
             }
         }
+        self.will_tick();
         self.note(|| "one tick passes".to_string());
     }
 }

@@ -75,6 +75,13 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         }
         // A restart from a durable store while the messages wait to be stored.
         Bug::AckBeforeStore => with_restarts(quiet(2, &[1, 2]), 1, true),
+        // A subscriber that comes back within the delay of its will.
+        Bug::WillNotCancelledOnResume if version == Version::V5_0 => {
+            let mut c = one_cut(2, &[1]);
+            c.will_delay = 2;
+            c
+        }
+        Bug::WillNotCancelledOnResume => return None,
     };
     Some(config)
 }
@@ -141,6 +148,7 @@ seeded_bug_tests! {
     pinging_only_when_silent_misses_the_keep_alive_duty: Bug::PingOnlyWhenSilent,
     resending_qos1_before_qos2_breaks_verimqtts_order_across_qos: Bug::BrokerResendsQos1First,
     acknowledging_before_the_store_loses_an_acknowledged_message_in_a_restart: Bug::AckBeforeStore,
+    a_will_not_cancelled_by_a_resumed_session_is_caught: Bug::WillNotCancelledOnResume,
 }
 
 #[test]

@@ -156,6 +156,7 @@ impl Mapping {
             // The simulator never restarts its broker.
             restarts: 0,
             durable: false,
+            will_delay: 0,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;

@@ -1,0 +1,122 @@
+//! 5.0's Will Delay Interval: a will that waits before it is published.
+//!
+//! When the broker closes a connection without DISCONNECT, it publishes the will at once,
+//! unless (5.0) the will has a delay and the session outlives the connection: then the will
+//! waits, and is published once the delay passes or the session ends, whichever comes first
+//! [MQTT-3.1.2-8] (5.0), and never if a new connection resumes the session before the delay
+//! has passed [MQTT-3.1.3-9]. A session that ends with its connection ends the wait at once.
+//!
+//! The ghost keeps its own clock of each waiting will ([`WillWatch`]), from the close and the
+//! session's life by the specification's rules, so `will_iff_abnormal` judges the broker's
+//! timing and cancellation, not its bookkeeping.
+
+use crate::bugs::Bug;
+use crate::config::{Config, Qos};
+use crate::ghost::Breach;
+use crate::packet::Message;
+use crate::state::State;
+use crate::step::Step;
+
+/// The ghost's account of a client's will after an abnormal close.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WillWatch {
+    /// No will waits.
+    #[default]
+    Idle,
+    /// A will waits, for this many ticks so far.
+    Waiting(u8),
+    /// The session ended while the will waited: it is due now.
+    Due,
+}
+
+impl WillWatch {
+    /// The will must be published now (the delay `delay` passed, or the session ended).
+    fn due(self, delay: u8) -> bool {
+        match self {
+            WillWatch::Idle => false,
+            WillWatch::Waiting(age) => age >= delay,
+            WillWatch::Due => true,
+        }
+    }
+}
+
+/// The will of `client` has waited out its delay.
+pub fn delayed_will_due(config: &Config, state: &State, client: usize) -> bool {
+    matches!((state.pending_wills[client], config.will_delay_ticks()), (Some(age), Some(delay)) if age >= delay)
+}
+
+impl Step<'_> {
+    /// The broker closed `c`'s connection without DISCONNECT and holds its will: published
+    /// now, or kept waiting out its delay.
+    pub(crate) fn will_on_abnormal_close(&mut self, c: usize) {
+        if self.config.will_delay_ticks().is_some() && self.config.session_outlives_connection(c) {
+            self.state.pending_wills[c] = Some(0);
+            self.state.ghost.will_watch[c] = WillWatch::Waiting(0);
+            self.note(|| format!("the will of c{c} waits out its delay"));
+        } else {
+            self.publish_will(c);
+        }
+    }
+
+    fn publish_will(&mut self, c: usize) {
+        self.note(|| format!("broker publishes the will of c{c}"));
+        self.route(Message::Will(c as u8), Qos::AtMostOnce);
+    }
+
+    /// A waiting will goes out: its delay passed, or its session ended.
+    pub(crate) fn publish_pending_will(&mut self, c: usize) {
+        if self.state.pending_wills[c].take().is_none() {
+            return;
+        }
+        let delay = self.config.will_delay_ticks().unwrap_or(0);
+        if !self.state.ghost.will_watch[c].due(delay) {
+            self.state.ghost.breach(Breach::WillMismatch);
+        }
+        self.state.ghost.will_watch[c] = WillWatch::Idle;
+        self.publish_will(c);
+    }
+
+    /// A new connection for `c` arrives. By the specification's account of the session
+    /// (`resumes`: Clean Start=0 and the session alive) a waiting will is cancelled
+    /// [MQTT-3.1.3-9]; the broker cancels its own if it resumes the session.
+    pub(crate) fn will_on_new_connection(&mut self, c: usize, resumes: bool, session_present: bool) {
+        if resumes && matches!(self.state.ghost.will_watch[c], WillWatch::Waiting(_)) {
+            self.state.ghost.will_watch[c] = WillWatch::Idle;
+        }
+        if session_present && !self.config.has(Bug::WillNotCancelledOnResume) {
+            self.state.pending_wills[c] = None;
+        }
+    }
+
+    /// Time passes for waiting wills; a will whose delay had passed without its publication
+    /// is late.
+    pub(crate) fn will_tick(&mut self) {
+        let Some(delay) = self.config.will_delay_ticks() else {
+            return;
+        };
+        if self.state.ghost.will_watch.iter().any(|watch| watch.due(delay)) {
+            self.state.ghost.breach(Breach::WillMismatch);
+        }
+        for age in self.state.pending_wills.iter_mut().flatten() {
+            *age = (*age + 1).min(delay);
+        }
+        for watch in &mut self.state.ghost.will_watch {
+            if let WillWatch::Waiting(age) = watch {
+                *age = (*age + 1).min(delay);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_will_is_due_once_its_delay_passed_or_its_session_ended() {
+        assert!(!WillWatch::Idle.due(0));
+        assert!(!WillWatch::Waiting(1).due(2));
+        assert!(WillWatch::Waiting(2).due(2));
+        assert!(WillWatch::Due.due(2));
+    }
+}
