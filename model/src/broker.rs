@@ -10,6 +10,7 @@ use crate::outbound::{Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId, reason as code};
 use crate::state::State;
 use crate::step::Step;
+use crate::will::name_will;
 use verimqtt_spec::trace::{self, Timer};
 
 /// The broker's session for one client.
@@ -102,6 +103,7 @@ impl Step<'_> {
 
     /// Sends `packet` with the 5.0 reason code `reason` (`None` in 3.1.1 acknowledgements).
     fn broker_send_coded(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>) {
+        let packet = name_will(self.config, packet);
         let held = self.store_holds_back();
         self.broker_queue(c, link, packet, reason, held);
     }
@@ -291,11 +293,14 @@ impl Step<'_> {
         let config = self.config;
         let subscribers: Vec<usize> =
             (0..config.clients).filter(|&s| self.state.sessions[s].as_ref().is_some_and(|s| s.subscribed)).collect();
-        if let Message::App(n) = message {
-            if self.state.ghost.on_accepted(config, n) && qos > Qos::AtMostOnce {
-                for &s in &subscribers {
-                    self.state.ghost.owed[s].insert(n);
-                }
+        let first_publication = match message {
+            Message::App(n) => self.state.ghost.on_accepted(config, n).then_some(n),
+            // Each abnormal close publishes the will anew.
+            Message::Will(w) => (qos > Qos::AtMostOnce).then(|| config.will_message(w)),
+        };
+        if let Some(n) = first_publication.filter(|_| qos > Qos::AtMostOnce) {
+            for &s in &subscribers {
+                self.state.ghost.owed[s].insert(n);
             }
         }
         let matched = !subscribers.is_empty();
@@ -307,6 +312,7 @@ impl Step<'_> {
             }
             let queued = match message {
                 Message::App(n) if qos > Qos::AtMostOnce || config.has(Bug::Qos0SentTwice) => Some(n),
+                Message::Will(w) if qos > Qos::AtMostOnce => Some(config.will_message(w)),
                 _ => None,
             };
             if let (Some(n), Some(session)) = (queued, &mut self.state.sessions[s]) {

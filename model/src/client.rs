@@ -460,8 +460,12 @@ impl Step<'_> {
             self.note(|| format!("c{c} already has id {id}: not delivered again"));
             return;
         }
-        if let Message::App(n) = message {
-            self.state.ghost.on_delivered(self.config, c, n);
+        match message {
+            Message::App(n) => self.state.ghost.on_delivered(self.config, c, n),
+            Message::Will(w) if qos > Qos::AtMostOnce => {
+                self.state.ghost.delivered[c].insert(self.config.will_message(w));
+            }
+            Message::Will(_) => {}
         }
         self.observe(|| Observation::Delivered { client: c, message, qos });
         self.note(|| format!("c{c} application receives {message}"));

@@ -146,6 +146,10 @@ pub struct Config {
     pub durable: bool,
     /// 5.0 only: the Will Delay Interval of every will, in ticks (0: published at once).
     pub will_delay: u8,
+    /// The QoS of every will: 0, or 1 (routed like a QoS 1 message, queued for offline
+    /// persistent subscribers). A will at QoS 1 is message `messages.len() + client` in the
+    /// sessions' queues (see [`Config::will_message`]).
+    pub will_qos: Qos,
 }
 
 /// Why a configuration cannot be checked.
@@ -192,6 +196,7 @@ impl Config {
             restarts: 0,
             durable: false,
             will_delay: 0,
+            will_qos: Qos::AtMostOnce,
         }
     }
 
@@ -221,6 +226,12 @@ impl Config {
         if self.will_delay > 0 && self.version != Version::V5_0 {
             return fail("a Will Delay Interval exists in 5.0 only".into());
         }
+        if self.will_qos == Qos::ExactlyOnce {
+            return fail("wills at QoS 2 are not modelled".into());
+        }
+        if self.will_qos > Qos::AtMostOnce && self.messages.len() + self.clients > usize::from(Bits::MAX) + 1 {
+            return fail(format!("with wills at QoS 1, at most {} messages and clients together", Bits::MAX + 1));
+        }
         if self.restarts > 0 && self.will_delay > 0 {
             return fail("broker restarts are not modelled together with a will delay".into());
         }
@@ -238,8 +249,19 @@ impl Config {
         (0..self.clients).filter(|&c| self.is_subscriber(c))
     }
 
+    /// The QoS of application message `message`, or of a will (ids past the messages).
     pub fn qos(&self, message: u8) -> Qos {
-        self.messages[usize::from(message)]
+        self.messages.get(usize::from(message)).copied().unwrap_or(self.will_qos)
+    }
+
+    /// The id under which the will of `client` waits in a session's queue and is owed.
+    pub fn will_message(&self, client: u8) -> u8 {
+        self.messages.len() as u8 + client
+    }
+
+    /// The client whose will `message` is, if it is one.
+    pub fn will_of(&self, message: u8) -> Option<u8> {
+        message.checked_sub(self.messages.len() as u8)
     }
 
     pub fn reliable(&self, message: u8) -> bool {
@@ -387,6 +409,7 @@ impl Config {
         turn_on("broker restarts", self.restarts > 0);
         turn_on("durable store", self.keeps_store());
         turn_on("will delay", self.will_delay_ticks().is_some());
+        turn_on("will qos 1", self.will_qos == Qos::AtLeastOnce && self.will);
         let resend_options = [
             (ResendOrder::LastStep, "client resends by last step", "broker resends by last step"),
             (ResendOrder::ReleasesFirst, "client resends releases first", "broker resends releases first"),
@@ -462,6 +485,9 @@ impl fmt::Display for Config {
         }
         if self.will_delay > 0 {
             write!(f, " will-delay={}", self.will_delay)?;
+        }
+        if self.will_qos != Qos::AtMostOnce {
+            write!(f, " will-qos={}", self.will_qos.level())?;
         }
         if self.restarts > 0 {
             write!(f, " restarts={}{}", self.restarts, if self.durable { " durable" } else { "" })?;

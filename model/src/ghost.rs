@@ -199,7 +199,7 @@ impl Ghost {
         // QoS levels (a design property). A QoS 1 message the broker took twice may legitimately
         // arrive late (its first copy can be lost with a subscriber's session), so order is
         // judged between single publications.
-        let in_order = |m: u8| config.reliable(m) && !self.republished.contains(m);
+        let in_order = |m: u8| config.will_of(m).is_none() && config.reliable(m) && !self.republished.contains(m);
         if in_order(message) {
             let overtaken_by: Bits = delivered.iter().filter(|&m| m > message && in_order(m)).collect();
             if overtaken_by.iter().any(|m| config.qos(m) == config.qos(message)) {

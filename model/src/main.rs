@@ -123,6 +123,9 @@ struct ModelArgs {
     /// Broker restarts the environment may inject.
     #[arg(long, default_value_t = 0)]
     restarts: u8,
+    /// QoS of the wills: 0 or 1.
+    #[arg(long, default_value = "0", value_parser = parse_qos)]
+    will_qos: Qos,
     /// Will Delay Interval in ticks (5.0).
     #[arg(long, default_value_t = 0)]
     will_delay: u8,
@@ -159,6 +162,7 @@ impl ModelArgs {
         config.restarts = self.restarts;
         config.durable = self.durable;
         config.will_delay = self.will_delay;
+        config.will_qos = self.will_qos;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }

@@ -5,6 +5,7 @@
 //! loops make cycles, on which stateright's `eventually` is unsound. `sometimes` properties show
 //! that the interesting paths are reached at all.
 
+use crate::bits::Bits;
 use crate::client::{Subscription, client_expiry_due};
 use crate::config::{Config, PUBLISHER, Qos, SessionKind, Version};
 use crate::ghost::Breach;
@@ -43,6 +44,7 @@ pub mod names {
     pub const CLIENT_SESSION_EXPIRED: &str = "client_session_expired";
     pub const QUIET_AFTER_DELIVERY: &str = "quiet_after_delivery";
     pub const RESTORED_DELIVERED: &str = "restored_delivered";
+    pub const QOS1_WILL_DELIVERED: &str = "qos1_will_delivered";
 }
 use names::*;
 
@@ -383,14 +385,17 @@ pub const CATALOGUE: &[PropertySpec] = &[
                   message that was owed to it before the restart",
         statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
         applies: |c| c.keeps_store() && any_reliable(c) && c.subscribers().any(|s| c.session_outlives_connection(s)),
-        holds: |_, s| {
-            let delivered = s.ghost.delivered.iter();
-            s.ghost
-                .durability
-                .restored
-                .iter()
-                .zip(delivered)
-                .any(|(restored, delivered)| !restored.intersection(*delivered).is_empty())
+        holds: restored_delivered,
+    },
+    PropertySpec {
+        name: QOS1_WILL_DELIVERED,
+        expect: Expect::Sometimes,
+        summary: "a will at QoS 1 reaches a subscriber's application",
+        statements: &[(V3, "MQTT-3.1.2-8"), (V5, "MQTT-3.1.2-8")],
+        applies: |c| c.will_qos == Qos::AtLeastOnce && c.will && c.cuts > 0 && c.clients > 1,
+        holds: |m, s| {
+            let wills: Bits = (0..m.config.clients as u8).map(|c| m.config.will_message(c)).collect();
+            s.ghost.delivered.iter().any(|delivered| !delivered.intersection(wills).is_empty())
         },
     },
 ];
@@ -521,4 +526,11 @@ fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
     let script_done = usize::from(state.clients[PUBLISHER].steps_done) == config.script(PUBLISHER).len();
     let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable(m)));
     script_done && delivered && model.is_quiescent(state)
+}
+
+/// A message owed to a subscriber when the broker restarted from its store is delivered after.
+fn restored_delivered(_: &MqttModel, state: &State) -> bool {
+    let ghost = &state.ghost;
+    let restored = ghost.durability.restored.iter();
+    restored.zip(&ghost.delivered).any(|(restored, delivered)| !restored.intersection(*delivered).is_empty())
 }

@@ -91,6 +91,12 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         c.abort_after = c.keep_alive;
         configs.push(c);
     }
+    // Wills at QoS 1, queued for a subscriber that is away.
+    {
+        let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 2);
+        c.will_qos = Qos::AtLeastOnce;
+        configs.push(c);
+    }
     // Broker restarts without a store: every session is lost (a clean subscriber too).
     configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent, Clean]), 1), 1, false));
     // Two restarts from a durable store, and a cut.
@@ -104,11 +110,12 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
     if version == Version::V5_0 {
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
-        // Wills that wait out a delay: cancelled by a resumed session, published when the
-        // session expires before the delay passes, or (the clean subscriber's session aside)
+        // Wills that wait out a delay (the first at QoS 1): cancelled by a resumed session,
+        // published when the session expires before the delay passes, or (the clean subscriber's session aside)
         // once the delay passes.
         let mut delayed = with_expiry(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 2), 1);
         delayed.will_delay = 2;
+        delayed.will_qos = Qos::AtLeastOnce;
         configs.push(delayed);
         let mut delayed = with_cuts(configuration(version, 2, &[1, 2], &[Persistent, Clean]), 2);
         delayed.will_delay = 2;

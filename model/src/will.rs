@@ -1,4 +1,8 @@
-//! 5.0's Will Delay Interval: a will that waits before it is published.
+//! Wills beyond QoS 0 without delay: 5.0's Will Delay Interval, and wills at QoS 1.
+//!
+//! A will at QoS 1 is routed like a QoS 1 message: queued in the session of every subscriber,
+//! owed to it and delivered with PUBACK, resent on resume. It is not judged for order (MQTT
+//! orders the messages a client sent, and the broker publishes the will) nor as a duplicate.
 //!
 //! When the broker closes a connection without DISCONNECT, it publishes the will at once,
 //! unless (5.0) the will has a delay and the session outlives the connection: then the will
@@ -11,9 +15,9 @@
 //! timing and cancellation, not its bookkeeping.
 
 use crate::bugs::Bug;
-use crate::config::{Config, Qos};
+use crate::config::Config;
 use crate::ghost::Breach;
-use crate::packet::Message;
+use crate::packet::{Message, Packet};
 use crate::state::State;
 use crate::step::Step;
 
@@ -40,6 +44,18 @@ impl WillWatch {
     }
 }
 
+/// A PUBLISH of a queued will (at QoS 1 a will waits in the queue as
+/// [`Config::will_message`]) names the will it carries.
+pub fn name_will(config: &Config, packet: Packet) -> Packet {
+    match packet {
+        Packet::Publish { id, message: Message::App(n), qos, dup } => match config.will_of(n) {
+            Some(client) => Packet::Publish { id, message: Message::Will(client), qos, dup },
+            None => packet,
+        },
+        other => other,
+    }
+}
+
 /// The will of `client` has waited out its delay.
 pub fn delayed_will_due(config: &Config, state: &State, client: usize) -> bool {
     matches!((state.pending_wills[client], config.will_delay_ticks()), (Some(age), Some(delay)) if age >= delay)
@@ -60,7 +76,7 @@ impl Step<'_> {
 
     fn publish_will(&mut self, c: usize) {
         self.note(|| format!("broker publishes the will of c{c}"));
-        self.route(Message::Will(c as u8), Qos::AtMostOnce);
+        self.route(Message::Will(c as u8), self.config.will_qos);
     }
 
     /// A waiting will goes out: its delay passed, or its session ended.

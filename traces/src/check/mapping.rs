@@ -157,6 +157,7 @@ impl Mapping {
             restarts: 0,
             durable: false,
             will_delay: 0,
+            will_qos: Qos::AtMostOnce,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
