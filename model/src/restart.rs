@@ -123,3 +123,44 @@ fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>
         ghost.durability.acks_waiting = Bits::EMPTY;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Version;
+
+    /// Subscriber 1's session is alive and was committed, m0 and m1 are owed to it and the
+    /// broker acknowledged only m0.
+    fn before_restart(durable: bool) -> (Config, Ghost) {
+        let mut config = Config::new(Version::V5_0, 2, 2);
+        config.restarts = 1;
+        config.durable = durable;
+        let mut ghost = Ghost::new(2);
+        ghost.session_alive[1] = true;
+        ghost.accepted = [0, 1].into_iter().collect();
+        ghost.owed[1] = [0, 1].into_iter().collect();
+        ghost.durability.on_ack_queued(0, false);
+        ghost.durability.on_ack_queued(1, true);
+        ghost.durability.sessions_committed = [1].into_iter().collect();
+        (config, ghost)
+    }
+
+    #[test]
+    fn a_durable_restart_keeps_owing_what_was_acknowledged() {
+        let (config, mut ghost) = before_restart(true);
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
+        let m0: Bits = [0].into_iter().collect();
+        assert!(ghost.session_alive[1]);
+        assert_eq!(ghost.owed[1], m0);
+        assert_eq!(ghost.accepted, m0, "m1 was never acknowledged: it is the publisher's again");
+        assert_eq!(ghost.durability.restored[1], m0);
+    }
+
+    #[test]
+    fn a_restart_without_a_store_ends_every_session() {
+        let (config, mut ghost) = before_restart(false);
+        judge_restart(&mut ghost, &config, &[None, None]);
+        assert!(!ghost.session_alive[1]);
+        assert!(ghost.owed[1].is_empty());
+    }
+}

@@ -97,16 +97,14 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         c.will_qos = Qos::AtLeastOnce;
         configs.push(c);
     }
-    // Broker restarts without a store: every session is lost (a clean subscriber too).
-    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent, Clean]), 1), 1, false));
-    // Two restarts from a durable store, and a cut.
-    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1), 2, true));
-    // A restart from a durable store with a persistent and a clean subscriber (not stored).
-    configs.push(with_restarts(
-        with_cuts(configuration(version, 3, &[1, 2], &[Persistent, Persistent, Clean]), 0),
-        1,
-        true,
-    ));
+    // Broker restarts without a store: every session is lost.
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 1), 1, false));
+    // Restarts from a durable store: one with a cut, two in a row, and one with a clean
+    // subscriber, whose session is not stored. (Two restarts and a cut, or three clients, are
+    // left to the command line: see README.)
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1), 1, true));
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 0), 2, true));
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent, Clean]), 1), 1, true));
     if version == Version::V5_0 {
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
