@@ -149,6 +149,18 @@ mod tests {
     }
 
     #[test]
+    fn held_packets_go_out_in_order_at_the_commit_and_die_with_the_broker_end() {
+        let mut link = Link::opened_with(Packet::PingReq);
+        link.held.extend([Packet::PubAck(1), Packet::PingResp]);
+        link.release_held();
+        assert_eq!(link.to_client.packets, VecDeque::from([Packet::PubAck(1), Packet::PingResp]));
+        link.held.push_back(Packet::PubAck(2));
+        link.close_broker_end();
+        assert!(link.held.is_empty(), "what was held is lost with the connection");
+        assert_eq!(link.to_client.packets.len(), 2);
+    }
+
+    #[test]
     fn closing_sends_fin_after_pending_packets() {
         let mut link = Link::opened_with(Packet::Disconnect);
         link.close_client_end();

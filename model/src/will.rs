@@ -129,6 +129,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_queued_will_is_sent_as_the_will_it_is() {
+        use crate::config::{Qos, Version};
+        let config = Config { will_qos: Qos::AtLeastOnce, ..Config::new(Version::V5_0, 2, 2) };
+        assert_eq!(config.will_message(1), 3);
+        assert_eq!(config.qos(3), Qos::AtLeastOnce);
+        let queued = Packet::Publish { id: 1, message: Message::App(3), qos: Qos::AtLeastOnce, dup: false };
+        let sent = Packet::Publish { id: 1, message: Message::Will(1), qos: Qos::AtLeastOnce, dup: false };
+        assert_eq!(name_will(&config, queued), sent);
+        let app = Packet::Publish { id: 1, message: Message::App(1), qos: Qos::ExactlyOnce, dup: false };
+        assert_eq!(name_will(&config, app), app);
+    }
+
+    #[test]
     fn a_waiting_will_is_due_once_its_delay_passed_or_its_session_ended() {
         assert!(!WillWatch::Idle.due(0));
         assert!(!WillWatch::Waiting(1).due(2));
