@@ -59,10 +59,13 @@ pub enum Bug {
     /// A new connection that resumes the session does not cancel a will still waiting out its
     /// delay, which is published anyway (5.0).
     WillNotCancelledOnResume,
+    /// The broker's store keeps sessions but not their wills: after a restart the wills of
+    /// the connections it ended, and those waiting out a delay, are never published.
+    RestartLosesWills,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 20] = [
+    pub const ALL: [Bug; 21] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -83,6 +86,7 @@ impl Bug {
         Bug::BrokerResendsQos1First,
         Bug::AckBeforeStore,
         Bug::WillNotCancelledOnResume,
+        Bug::RestartLosesWills,
     ];
 
     /// The name used on the command line.
@@ -108,6 +112,7 @@ impl Bug {
             Bug::BrokerResendsQos1First => "broker-resends-qos1-first",
             Bug::AckBeforeStore => "ack-before-store",
             Bug::WillNotCancelledOnResume => "will-not-cancelled-on-resume",
+            Bug::RestartLosesWills => "restart-loses-wills",
         }
     }
 
@@ -139,6 +144,7 @@ impl Bug {
             Bug::BrokerResendsQos1First => ORDER_ACROSS_QOS,
             Bug::AckBeforeStore => DELIVERED_WHEN_QUIET,
             Bug::WillNotCancelledOnResume => WILL_IFF_ABNORMAL,
+            Bug::RestartLosesWills => WILL_IFF_ABNORMAL,
         }
     }
 }

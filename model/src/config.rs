@@ -232,9 +232,6 @@ impl Config {
         if self.will_qos > Qos::AtMostOnce && self.messages.len() + self.clients > usize::from(Bits::MAX) + 1 {
             return fail(format!("with wills at QoS 1, at most {} messages and clients together", Bits::MAX + 1));
         }
-        if self.restarts > 0 && self.will_delay > 0 {
-            return fail("broker restarts are not modelled together with a will delay".into());
-        }
         if self.restarts > 0 && self.expiry_ticks().is_some() {
             return fail("broker restarts are not modelled together with session expiry".into());
         }

@@ -11,11 +11,13 @@
 //! How the ghost judges a restart:
 //!
 //! - **Without a durable store** every session ends, as by the rules of the specification a
-//!   session ends with its state: Session Present=0 afterwards is then correct, and the QoS 1/2
-//!   messages those sessions held are no longer owed to anyone. A message the broker had
-//!   acknowledged (PUBACK/PUBREC) and then lost this way breaks nothing such a broker promises:
-//!   MQTT keeps session state only for as long as the server holds it, and says nothing of a
-//!   server that loses its memory; a broker without a store promises nothing across a restart.
+//!   session ends with its state: Session Present=0 afterwards is then correct, the QoS 1/2
+//!   messages those sessions held are no longer owed to anyone, and no will is owed (neither
+//!   one waiting out its delay nor that of a connection the restart ended). A message the
+//!   broker had acknowledged (PUBACK/PUBREC) and then lost this way breaks nothing such a
+//!   broker promises: MQTT keeps session state only for as long as the server holds it, and
+//!   says nothing of a server that loses its memory; a broker without a store promises nothing
+//!   across a restart.
 //! - **With a durable store** the broker promises what verimqtt's persistence promises: a
 //!   persistent session alive at a commit survives, and so does every QoS 1/2 message it
 //!   acknowledged. The ghost keeps a session alive across the restart if it was alive at the
@@ -24,13 +26,24 @@
 //!   acknowledged is the publisher's again: the publisher still holds it, and it is accepted
 //!   afresh when resent. `session_messages_kept` and `delivered_when_quiet` then state "an
 //!   acknowledged QoS 1/2 message survives a broker restart".
+//! - **Wills, with a durable store**: the will a persistent session had at the last commit
+//!   survives. A will waiting out its delay waits on (its clock runs through the restart, as
+//!   verimqtt's counts by the wall clock); the will of a connection the restart ended is owed,
+//!   since that connection ended without DISCONNECT [MQTT-3.1.2-8], after its delay counted
+//!   from the restart (at once without one). `will_iff_abnormal` judges both on the ghost's
+//!   clock. As with every change, the last commit is what counts: a DISCONNECT the broker read
+//!   after it is lost with the restart as if it had never arrived, so that will is owed too,
+//!   and a will published after the restart but before a commit is owed again by a second
+//!   restart (a will may then be published twice).
 
 use crate::bits::Bits;
 use crate::broker::Session;
+use crate::bugs::Bug;
 use crate::config::Config;
 use crate::ghost::Ghost;
 use crate::outbound::Stage;
 use crate::step::Step;
+use crate::will::{StoredWill, WillWatch};
 
 /// What the ghost records of the durable store's promises. Only configurations with a durable
 /// store and restarts record anything ([`Config::keeps_store`]), so elsewhere it adds no states.
@@ -45,6 +58,9 @@ pub struct Durability {
     /// Per subscriber: messages still owed to it, undelivered, when the broker restarted with
     /// its store (for the witness that such a message is delivered afterwards).
     pub restored: Vec<Bits>,
+    /// Per client, the will of its persistent session as of the last commit, by the ghost's
+    /// own clock of waiting wills.
+    pub wills_committed: Vec<Option<StoredWill>>,
 }
 
 impl Durability {
@@ -54,6 +70,7 @@ impl Durability {
             acks_waiting: Bits::EMPTY,
             sessions_committed: Bits::EMPTY,
             restored: vec![Bits::EMPTY; clients],
+            wills_committed: vec![None; clients],
         }
     }
 
@@ -68,11 +85,12 @@ impl Durability {
     }
 
     /// The store committed: the acknowledgements that waited go out, and the persistent
-    /// sessions alive now survive a restart.
-    pub fn on_commit(&mut self, persistent_alive: Bits) {
+    /// sessions alive now, and their wills, survive a restart.
+    pub fn on_commit(&mut self, persistent_alive: Bits, wills: Vec<Option<StoredWill>>) {
         self.acknowledged = self.acknowledged.union(self.acks_waiting);
         self.acks_waiting = Bits::EMPTY;
         self.sessions_committed = persistent_alive;
+        self.wills_committed = wills;
     }
 }
 
@@ -84,14 +102,24 @@ impl Step<'_> {
         for link in self.state.links.iter_mut().flatten() {
             link.close_broker_end();
         }
-        self.state.sessions =
-            if config.keeps_store() { self.state.store.sessions.clone() } else { vec![None; config.clients] };
+        let durable = config.keeps_store();
+        self.state.sessions = if durable { self.state.store.sessions.clone() } else { vec![None; config.clients] };
+        let wills_kept = durable && !config.has(Bug::RestartLosesWills);
+        self.state.pending_wills = (0..config.clients)
+            .map(|c| self.state.store.wills[c].filter(|_| wills_kept).map(StoredWill::waited))
+            .collect();
         self.state.store.holding = false;
         judge_restart(&mut self.state.ghost, config, &self.state.sessions);
         self.note(|| {
-            let kept = if config.keeps_store() { "starts from its store" } else { "has lost every session" };
+            let kept = if durable { "starts from its store" } else { "has lost every session" };
             format!("the broker restarts: every connection ends, it {kept}")
         });
+        // The wills of the connections the restart ended, without a delay to wait out.
+        if config.will_delay_ticks().is_none() {
+            for c in 0..config.clients {
+                self.publish_pending_will(c);
+            }
+        }
     }
 }
 
@@ -116,6 +144,10 @@ fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>
             ids_at(&[Stage::AwaitPubAck, Stage::AwaitPubRec]),
             ids_at(&[Stage::AwaitPubComp]),
         );
+    }
+    for (c, watch) in ghost.will_watch.iter_mut().enumerate() {
+        let committed = ghost.durability.wills_committed[c].filter(|_| durable);
+        *watch = committed.map_or(WillWatch::Idle, |will| WillWatch::Waiting(will.waited()));
     }
     if durable {
         let unacknowledged: Bits = ghost.accepted.minus(acknowledged).iter().filter(|&m| config.reliable(m)).collect();
@@ -162,5 +194,27 @@ mod tests {
         judge_restart(&mut ghost, &config, &[None, None]);
         assert!(!ghost.session_alive[1]);
         assert!(ghost.owed[1].is_empty());
+    }
+
+    /// Client 0's will waited 1 tick at the last commit, client 1 was connected with its will.
+    fn wills_committed(ghost: &mut Ghost) {
+        ghost.durability.wills_committed = vec![Some(StoredWill::Waiting(1)), Some(StoredWill::OfConnection)];
+        ghost.will_watch = vec![WillWatch::Waiting(2), WillWatch::Idle];
+    }
+
+    #[test]
+    fn a_durable_restart_owes_the_committed_wills_from_their_clocks() {
+        let (config, mut ghost) = before_restart(true);
+        wills_committed(&mut ghost);
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
+        assert_eq!(ghost.will_watch, vec![WillWatch::Waiting(1), WillWatch::Waiting(0)]);
+    }
+
+    #[test]
+    fn a_restart_without_a_store_owes_no_will() {
+        let (config, mut ghost) = before_restart(false);
+        wills_committed(&mut ghost);
+        judge_restart(&mut ghost, &config, &[None, None]);
+        assert_eq!(ghost.will_watch, vec![WillWatch::Idle, WillWatch::Idle]);
     }
 }

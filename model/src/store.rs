@@ -6,6 +6,9 @@
 //! ids awaiting PUBREL. QoS 0 messages and sessions that end with their connection are never
 //! stored.
 //!
+//! The will of a persistent session is stored too: the will of its open connection, or a
+//! will waiting out its delay.
+//!
 //! A change becomes durable at a store step of its own ([`crate::step::Action::StoreCommit`],
 //! one commit for everything changed so far, as verimqtt's group commit). The rule that makes
 //! the store worth having: once something changed that is not yet durable, every packet the
@@ -20,6 +23,7 @@ use crate::broker::Session;
 use crate::config::Config;
 use crate::state::State;
 use crate::step::Step;
+use crate::will::{StoredWill, WillWatch, connected_with_will, will_to_store};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Store {
@@ -28,11 +32,13 @@ pub struct Store {
     /// The broker queued packets after a change that is not yet durable: those and every
     /// packet queued after them wait on their connections ([`crate::network::Link::held`]).
     pub holding: bool,
+    /// Per client, the will of its persistent session as of the last commit.
+    pub wills: Vec<Option<StoredWill>>,
 }
 
 impl Store {
     pub fn new(clients: usize) -> Store {
-        Store { sessions: vec![None; clients], holding: false }
+        Store { sessions: vec![None; clients], holding: false, wills: vec![None; clients] }
     }
 }
 
@@ -45,10 +51,11 @@ fn record(config: &Config, client: usize, live: &Option<Session>) -> Option<Sess
 
 /// The broker's state differs from what the store has committed.
 pub fn changed(config: &Config, state: &State) -> bool {
-    state.sessions.iter().zip(&state.store.sessions).enumerate().any(|(c, (live, stored))| {
+    let sessions_changed = state.sessions.iter().zip(&state.store.sessions).enumerate().any(|(c, (live, stored))| {
         let kept = live.as_ref().filter(|_| config.session_outlives_connection(c));
         kept != stored.as_ref()
-    })
+    });
+    sessions_changed || (0..config.clients).any(|c| will_to_store(config, state, c) != state.store.wills[c])
 }
 
 /// The store has something to commit: a change, or packets waiting.
@@ -74,16 +81,29 @@ impl Step<'_> {
         let config = self.config;
         let committed = (0..config.clients).map(|c| record(config, c, &self.state.sessions[c])).collect();
         self.state.store.sessions = committed;
+        self.state.store.wills = (0..config.clients).map(|c| will_to_store(config, &self.state, c)).collect();
         self.state.store.holding = false;
         for link in self.state.links.iter_mut().flatten() {
             link.release_held();
         }
+        // The ghost's own account of what is now durable: sessions by the specification's
+        // rules, a waiting will by its own clock, a connection's will as the connection holds it.
+        let wills = (0..config.clients)
+            .map(|c| {
+                let waiting = match self.state.ghost.will_watch[c] {
+                    WillWatch::Waiting(age) => Some(age),
+                    WillWatch::Idle | WillWatch::Due => None,
+                };
+                StoredWill::of(waiting, connected_with_will(&self.state, c))
+                    .filter(|_| config.session_outlives_connection(c))
+            })
+            .collect();
         let ghost = &mut self.state.ghost;
         let persistent_alive = (0..config.clients)
             .filter(|&c| config.session_outlives_connection(c) && ghost.session_alive[c])
             .map(|c| c as u8)
             .collect();
-        ghost.durability.on_commit(persistent_alive);
+        ghost.durability.on_commit(persistent_alive, wills);
         self.note(|| "the store commits: what was held back goes out".to_string());
     }
 }

@@ -17,9 +17,51 @@
 use crate::bugs::Bug;
 use crate::config::Config;
 use crate::ghost::Breach;
+use crate::network::BrokerEnd;
 use crate::packet::{Message, Packet};
 use crate::state::State;
 use crate::step::Step;
+
+/// What the store keeps of a persistent session's will (see [`crate::store`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoredWill {
+    /// The will of the session's open connection: a restart ends that connection without
+    /// DISCONNECT, so the restarted broker publishes it after its delay [MQTT-3.1.2-8].
+    OfConnection,
+    /// A will waiting out its delay, this many ticks so far (its clock runs on through a
+    /// restart, as verimqtt's counts by the wall clock).
+    Waiting(u8),
+}
+
+impl StoredWill {
+    /// The record of a persistent session's will: `waiting` for so many ticks, else held by
+    /// an open connection or not at all.
+    pub fn of(waiting: Option<u8>, connected_with_will: bool) -> Option<StoredWill> {
+        waiting.map(StoredWill::Waiting).or(connected_with_will.then_some(StoredWill::OfConnection))
+    }
+
+    /// How long the will has waited when the broker starts again from this record.
+    pub fn waited(self) -> u8 {
+        match self {
+            StoredWill::OfConnection => 0,
+            StoredWill::Waiting(age) => age,
+        }
+    }
+}
+
+/// The broker holds an open connection of `client` whose CONNECT carried a will.
+pub fn connected_with_will(state: &State, client: usize) -> bool {
+    state.links[client].iter().any(|l| matches!(l.broker, BrokerEnd::Open { will: true, .. }))
+}
+
+/// The will the store keeps for `client` now: none for a session that ends with its
+/// connection.
+pub fn will_to_store(config: &Config, state: &State, client: usize) -> Option<StoredWill> {
+    if !config.session_outlives_connection(client) {
+        return None;
+    }
+    StoredWill::of(state.pending_wills[client], connected_with_will(state, client))
+}
 
 /// The ghost's account of a client's will after an abnormal close.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -105,11 +147,9 @@ impl Step<'_> {
     }
 
     /// Time passes for waiting wills; a will whose delay had passed without its publication
-    /// is late.
+    /// is late (without a delay, a will restored after a restart is due at once).
     pub(crate) fn will_tick(&mut self) {
-        let Some(delay) = self.config.will_delay_ticks() else {
-            return;
-        };
+        let delay = self.config.will_delay_ticks().unwrap_or(0);
         if self.state.ghost.will_watch.iter().any(|watch| watch.due(delay)) {
             self.state.ghost.breach(Breach::WillMismatch);
         }
@@ -118,6 +158,12 @@ impl Step<'_> {
         }
         for watch in &mut self.state.ghost.will_watch {
             if let WillWatch::Waiting(age) = watch {
+                *age = (*age + 1).min(delay);
+            }
+        }
+        let stored = self.state.store.wills.iter_mut().chain(&mut self.state.ghost.durability.wills_committed);
+        for will in stored.flatten() {
+            if let StoredWill::Waiting(age) = will {
                 *age = (*age + 1).min(delay);
             }
         }
@@ -139,6 +185,15 @@ mod tests {
         assert_eq!(name_will(&config, queued), sent);
         let app = Packet::Publish { id: 1, message: Message::App(1), qos: Qos::ExactlyOnce, dup: false };
         assert_eq!(name_will(&config, app), app);
+    }
+
+    #[test]
+    fn the_store_keeps_a_waiting_will_with_its_age_else_the_will_of_the_connection() {
+        assert_eq!(StoredWill::of(Some(1), false), Some(StoredWill::Waiting(1)));
+        assert_eq!(StoredWill::of(None, true), Some(StoredWill::OfConnection));
+        assert_eq!(StoredWill::of(None, false), None);
+        assert_eq!(StoredWill::Waiting(1).waited(), 1);
+        assert_eq!(StoredWill::OfConnection.waited(), 0, "its delay counts from the restart");
     }
 
     #[test]

@@ -82,6 +82,8 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         Bug::WillNotCancelledOnResume => return None,
+        // A restart from a durable store while the clients are connected with their wills.
+        Bug::RestartLosesWills => with_restarts(quiet(2, &[1]), 1, true),
     };
     Some(config)
 }
@@ -149,6 +151,7 @@ seeded_bug_tests! {
     resending_qos1_before_qos2_breaks_verimqtts_order_across_qos: Bug::BrokerResendsQos1First,
     acknowledging_before_the_store_loses_an_acknowledged_message_in_a_restart: Bug::AckBeforeStore,
     a_will_not_cancelled_by_a_resumed_session_is_caught: Bug::WillNotCancelledOnResume,
+    a_store_without_wills_is_caught_by_a_restart: Bug::RestartLosesWills,
 }
 
 #[test]
