@@ -22,7 +22,8 @@
 //!   persistent session alive at a commit survives, and so does every QoS 1/2 message it
 //!   acknowledged. The ghost keeps a session alive across the restart if it was alive at the
 //!   last commit, and keeps owing a subscriber the messages whose PUBACK/PUBREC the broker had
-//!   put on the wire (or queued before that commit). A message the broker accepted but never
+//!   put on the wire (or queued before that commit), and the QoS 1 wills routed to it before
+//!   that commit. A message the broker accepted but never
 //!   acknowledged is the publisher's again: the publisher still holds it, and it is accepted
 //!   afresh when resent. `session_messages_kept` and `delivered_when_quiet` then state "an
 //!   acknowledged QoS 1/2 message survives a broker restart".
@@ -49,7 +50,8 @@ use crate::will::{StoredWill, WillWatch};
 /// store and restarts record anything ([`Config::keeps_store`]), so elsewhere it adds no states.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Durability {
-    /// Messages whose PUBACK or PUBREC the broker put on the wire: it owns them.
+    /// Messages the broker owns across a restart: those whose PUBACK or PUBREC it put on the
+    /// wire, and the wills it had routed at a commit.
     pub acknowledged: Bits,
     /// Messages whose PUBACK or PUBREC the broker queued but holds back for the store.
     pub acks_waiting: Bits,
@@ -84,10 +86,11 @@ impl Durability {
         }
     }
 
-    /// The store committed: the acknowledgements that waited go out, and the persistent
-    /// sessions alive now, and their wills, survive a restart.
-    pub fn on_commit(&mut self, persistent_alive: Bits, wills: Vec<Option<StoredWill>>) {
-        self.acknowledged = self.acknowledged.union(self.acks_waiting);
+    /// The store committed: the acknowledgements that waited go out, the wills routed so far
+    /// are the broker's, and the persistent sessions alive now, and their wills, survive a
+    /// restart.
+    pub fn on_commit(&mut self, persistent_alive: Bits, wills_routed: Bits, wills: Vec<Option<StoredWill>>) {
+        self.acknowledged = self.acknowledged.union(self.acks_waiting).union(wills_routed);
         self.acks_waiting = Bits::EMPTY;
         self.sessions_committed = persistent_alive;
         self.wills_committed = wills;

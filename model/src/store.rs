@@ -19,6 +19,7 @@
 //!
 //! The commit is urgent (no time passes before it): the store answers within a tick.
 
+use crate::bits::Bits;
 use crate::broker::Session;
 use crate::config::Config;
 use crate::state::State;
@@ -103,7 +104,10 @@ impl Step<'_> {
             .filter(|&c| config.session_outlives_connection(c) && ghost.session_alive[c])
             .map(|c| c as u8)
             .collect();
-        ghost.durability.on_commit(persistent_alive, wills);
+        // A will the broker routed is its own message, owned once a commit made it durable.
+        let routed = ghost.owed.iter().fold(Bits::EMPTY, |all, owed| all.union(*owed));
+        let wills_routed = routed.iter().filter(|&m| config.will_of(m).is_some()).collect();
+        ghost.durability.on_commit(persistent_alive, wills_routed, wills);
         self.note(|| "the store commits: what was held back goes out".to_string());
     }
 }
