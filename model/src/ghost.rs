@@ -219,7 +219,6 @@ impl Ghost {
         self.owed[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
-        self.durability.sessions_committed.remove(client as u8);
         // A will waiting out its delay is due when its session ends [MQTT-3.1.2-8] (5.0).
         if let WillWatch::Waiting(_) = self.will_watch[client] {
             self.will_watch[client] = WillWatch::Due;

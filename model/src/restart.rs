@@ -6,7 +6,12 @@
 //! its store. Without a durable store ([`crate::config::Config::durable`]) every session is
 //! lost. With one, the broker starts from the store's last commit ([`crate::store`]): the
 //! persistent sessions committed then come back offline, and resend their flights with DUP=1
-//! when they are resumed [MQTT-4.4.0-1].
+//! when they are resumed [MQTT-4.4.0-1]. With session expiry (5.0) the store keeps each
+//! offline session's clock, which runs on through the restart (verimqtt's counts by the wall
+//! clock): a restored session whose expiry passed is discarded as the broker starts, and one
+//! whose connection the restart ended is offline from the restart. Without a store, restarts
+//! are not combined with session expiry: a broker that loses its sessions leads to the stale
+//! resume of the README's finding, with no client clock to guard against it.
 //!
 //! How the ghost judges a restart:
 //!
@@ -21,7 +26,8 @@
 //! - **With a durable store** the broker promises what verimqtt's persistence promises: a
 //!   persistent session alive at a commit survives, and so does every QoS 1/2 message it
 //!   acknowledged. The ghost keeps a session alive across the restart if it was alive at the
-//!   last commit, and keeps owing a subscriber the messages whose PUBACK/PUBREC the broker had
+//!   last commit (an end after that commit, by Clean Start=1 or expiry, is rolled back with
+//!   every other change not yet durable), and keeps owing a subscriber the messages whose PUBACK/PUBREC the broker had
 //!   put on the wire (or queued before that commit), and the QoS 1 wills routed to it before
 //!   that commit. A message the broker accepted but never
 //!   acknowledged is the publisher's again: the publisher still holds it, and it is accepted
@@ -38,7 +44,7 @@
 //!   restart (a will may then be published twice).
 
 use crate::bits::Bits;
-use crate::broker::Session;
+use crate::broker::{Session, session_expiry_due};
 use crate::bugs::Bug;
 use crate::config::Config;
 use crate::ghost::Ghost;
@@ -107,6 +113,12 @@ impl Step<'_> {
         }
         let durable = config.keeps_store();
         self.state.sessions = if durable { self.state.store.sessions.clone() } else { vec![None; config.clients] };
+        if config.expiry_ticks().is_some() {
+            // A session whose connection the restart ended is offline from now on.
+            for session in self.state.sessions.iter_mut().flatten() {
+                session.offline_ticks.get_or_insert(0);
+            }
+        }
         let wills_kept = durable && !config.has(Bug::RestartLosesWills);
         self.state.pending_wills = (0..config.clients)
             .map(|c| self.state.store.wills[c].filter(|_| wills_kept).map(StoredWill::waited))
@@ -117,6 +129,13 @@ impl Step<'_> {
             let kept = if durable { "starts from its store" } else { "has lost every session" };
             format!("the broker restarts: every connection ends, it {kept}")
         });
+        // A restored session whose expiry passed before the restart is discarded as the broker
+        // starts, as verimqtt's restore does, with the will it held.
+        for c in 0..config.clients {
+            if session_expiry_due(config, &self.state, c) {
+                self.expire_session(c);
+            }
+        }
         // The wills of the connections the restart ended, without a delay to wait out.
         if config.will_delay_ticks().is_none() {
             for c in 0..config.clients {
@@ -136,6 +155,8 @@ fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>
             ghost.on_session_ended(c);
             continue;
         }
+        // Alive at the last commit: an end after it is rolled back with the rest.
+        ghost.session_alive[c] = true;
         let owed = ghost.owed[c].intersection(acknowledged);
         ghost.owed[c] = owed;
         let restored_owed = ghost.durability.restored[c].union(owed.minus(ghost.delivered[c]));
@@ -189,6 +210,14 @@ mod tests {
         assert_eq!(ghost.owed[1], m0);
         assert_eq!(ghost.accepted, m0, "m1 was never acknowledged: it is the publisher's again");
         assert_eq!(ghost.durability.restored[1], m0);
+    }
+
+    #[test]
+    fn a_durable_restart_rolls_back_the_end_of_a_session_committed_alive() {
+        let (config, mut ghost) = before_restart(true);
+        ghost.on_session_ended(1);
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
+        assert!(ghost.session_alive[1], "the store gives the session back");
     }
 
     #[test]

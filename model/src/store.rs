@@ -43,9 +43,9 @@ impl Store {
     }
 }
 
-/// What the store keeps of `client`'s live session: a persistent session as it is (its offline
-/// clock only runs with session expiry, which restarts are not combined with), nothing of a
-/// session that ends with its connection.
+/// What the store keeps of `client`'s live session: a persistent session as it is (with its
+/// offline clock, which ages in the store as in the broker), nothing of a session that ends
+/// with its connection.
 fn record(config: &Config, client: usize, live: &Option<Session>) -> Option<Session> {
     live.as_ref().filter(|_| config.session_outlives_connection(client)).cloned()
 }

@@ -118,6 +118,12 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         let mut delayed = with_cuts(configuration(version, 2, &[1, 2], &[Persistent, Clean]), 2);
         delayed.will_delay = 2;
         configs.push(delayed);
+        // Sessions that expire, across a restart from a durable store: a session offline at the
+        // restart expires on its clock, one whose connection the restart ended from the restart.
+        configs.push(with_expiry(
+            with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1), 1, true),
+            1,
+        ));
         // Wills at QoS 1 with a delay across a restart from a durable store: one waiting when
         // the broker restarts waits on; one of a connection the restart ends waits from it.
         let mut restarted = with_restarts(with_cuts(configuration(version, 2, &[1], &[Persistent]), 1), 1, true);
