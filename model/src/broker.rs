@@ -193,6 +193,7 @@ impl Step<'_> {
         }
         let had_session = self.state.sessions[c].is_some();
         if clean_start {
+            self.store_forgets(c);
             self.state.sessions[c] = None;
             self.state.ghost.on_session_ended(c);
             self.publish_pending_will(c);

@@ -124,6 +124,7 @@ impl Step<'_> {
             .map(|c| self.state.store.wills[c].filter(|_| wills_kept).map(StoredWill::waited))
             .collect();
         self.state.store.holding = false;
+        self.state.store.discarded = Bits::EMPTY;
         judge_restart(&mut self.state.ghost, config, &self.state.sessions);
         self.note(|| {
             let kept = if durable { "starts from its store" } else { "has lost every session" };

@@ -35,11 +35,15 @@ pub struct Store {
     pub holding: bool,
     /// Per client, the will of its persistent session as of the last commit.
     pub wills: Vec<Option<StoredWill>>,
+    /// Clients whose stored session the broker discarded (Clean Start=1) since the last
+    /// commit: a change to commit even when the new session looks the same, as verimqtt's
+    /// store is told to forget the old one.
+    pub discarded: Bits,
 }
 
 impl Store {
     pub fn new(clients: usize) -> Store {
-        Store { sessions: vec![None; clients], holding: false, wills: vec![None; clients] }
+        Store { sessions: vec![None; clients], holding: false, wills: vec![None; clients], discarded: Bits::EMPTY }
     }
 }
 
@@ -56,7 +60,8 @@ pub fn changed(config: &Config, state: &State) -> bool {
         let kept = live.as_ref().filter(|_| config.session_outlives_connection(c));
         kept != stored.as_ref()
     });
-    sessions_changed || (0..config.clients).any(|c| will_to_store(config, state, c) != state.store.wills[c])
+    let wills_changed = (0..config.clients).any(|c| will_to_store(config, state, c) != state.store.wills[c]);
+    sessions_changed || wills_changed || !state.store.discarded.is_empty()
 }
 
 /// The store has something to commit: a change, or packets waiting.
@@ -77,6 +82,13 @@ impl Step<'_> {
         self.state.store.holding
     }
 
+    /// The broker discards `client`'s session: the store must forget the one it keeps.
+    pub(crate) fn store_forgets(&mut self, client: usize) {
+        if self.config.keeps_store() && self.state.store.sessions[client].is_some() {
+            self.state.store.discarded.insert(client as u8);
+        }
+    }
+
     /// The store makes every change so far durable, and the packets that waited go out.
     pub(crate) fn store_commit(&mut self) {
         let config = self.config;
@@ -84,6 +96,7 @@ impl Step<'_> {
         self.state.store.sessions = committed;
         self.state.store.wills = (0..config.clients).map(|c| will_to_store(config, &self.state, c)).collect();
         self.state.store.holding = false;
+        self.state.store.discarded = Bits::EMPTY;
         for link in self.state.links.iter_mut().flatten() {
             link.release_held();
         }
@@ -129,5 +142,18 @@ mod tests {
         state.sessions[0] = Some(Session::default());
         assert!(changed(&config, &state) && commit_due(&config, &state));
         assert_eq!(record(&config, 1, &state.sessions[1]), None);
+    }
+
+    #[test]
+    fn a_session_discarded_is_a_change_even_when_its_successor_looks_the_same() {
+        let mut config = Config::new(Version::V5_0, 1, 1);
+        config.restarts = 1;
+        config.durable = true;
+        let mut state = State::initial(&config);
+        state.sessions[0] = Some(Session::default());
+        state.store.sessions[0] = Some(Session::default());
+        assert!(!changed(&config, &state));
+        state.store.discarded.insert(0);
+        assert!(changed(&config, &state));
     }
 }
