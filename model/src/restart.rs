@@ -27,9 +27,9 @@
 //!   persistent session alive at a commit survives, and so does every QoS 1/2 message it
 //!   acknowledged. The ghost keeps a session alive across the restart if it was alive at the
 //!   last commit (an end after that commit, by Clean Start=1 or expiry, is rolled back with
-//!   every other change not yet durable), and keeps owing a subscriber the messages whose PUBACK/PUBREC the broker had
-//!   put on the wire (or queued before that commit), and the QoS 1 wills routed to it before
-//!   that commit. A message the broker accepted but never
+//!   every other change not yet durable), and keeps owing a subscriber the messages whose
+//!   PUBACK/PUBREC the broker had put on the wire (or queued before that commit), and the
+//!   QoS 1 wills routed to it before that commit. A message the broker accepted but never
 //!   acknowledged is the publisher's again: the publisher still holds it, and it is accepted
 //!   afresh when resent. `session_messages_kept` and `delivered_when_quiet` then state "an
 //!   acknowledged QoS 1/2 message survives a broker restart".
