@@ -10,7 +10,6 @@ use crate::outbound::{Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId, reason as code};
 use crate::state::State;
 use crate::step::Step;
-use crate::will::name_will;
 use verimqtt_spec::trace::{self, Timer};
 
 /// The broker's session for one client.
@@ -29,8 +28,10 @@ pub struct Session {
 /// Why the broker closes a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CloseReason {
-    /// The client sent DISCONNECT: the only normal close.
+    /// The client sent DISCONNECT (0x00): the only close that deletes the will unpublished.
     Disconnect,
+    /// The client sent DISCONNECT 0x04 (5.0): a normal close that publishes the will.
+    DisconnectWithWill,
     /// The client's end closed (FIN) without DISCONNECT.
     ConnectionLost,
     KeepAlive,
@@ -42,7 +43,7 @@ impl CloseReason {
     /// The reason as a trace names it.
     fn observed(self) -> trace::CloseReason {
         match self {
-            CloseReason::Disconnect => trace::CloseReason::PeerDisconnected,
+            CloseReason::Disconnect | CloseReason::DisconnectWithWill => trace::CloseReason::PeerDisconnected,
             CloseReason::ConnectionLost => trace::CloseReason::ConnectionLost,
             CloseReason::KeepAlive => trace::CloseReason::KeepAliveTimeout,
             CloseReason::TakenOver => trace::CloseReason::SessionTakenOver,
@@ -57,7 +58,7 @@ impl CloseReason {
             _ if version != Version::V5_0 => None,
             CloseReason::KeepAlive => Some(code::KEEP_ALIVE_TIMEOUT),
             CloseReason::TakenOver => Some(code::SESSION_TAKEN_OVER),
-            CloseReason::Disconnect | CloseReason::ConnectionLost => None,
+            CloseReason::Disconnect | CloseReason::DisconnectWithWill | CloseReason::ConnectionLost => None,
         }
     }
 }
@@ -89,6 +90,30 @@ pub fn session_expiry_due(config: &Config, state: &State, c: usize) -> bool {
     matches!((offline, config.expiry_ticks()), (Some(t), Some(limit)) if t >= limit)
 }
 
+/// The QoS of the copy of `message` that subscriber `s`'s session gets, if its subscriptions
+/// match it (see [`crate::routing`]); wills go at QoS 0 to the subscriptions matching
+/// [`crate::routing::WILL_TOPIC`].
+fn copy_qos(config: &Config, s: usize, message: Message) -> Option<Qos> {
+    let n = match message {
+        Message::Will(w) => return config.copy_qos(s, config.will_message(w)),
+        Message::Retained { qos, .. } => return Some(qos),
+        Message::App(n) => n,
+    };
+    match config.bug {
+        Some(Bug::TopicIgnored) => Some(config.copy_qos(s, n).unwrap_or(config.qos(n))),
+        Some(Bug::CopyQosOfFirstMatch) => {
+            let first = config.filters(s).iter().find(|f| f.filter.matches(config.topic(n)))?;
+            Some(first.qos.min(config.qos(n)))
+        }
+        _ => config.copy_qos(s, n),
+    }
+}
+
+/// The QoS at which the broker sends `s` a message it queued for it.
+fn queued_copy_qos(config: &Config, s: usize) -> impl Fn(Message) -> Qos + '_ {
+    move |m| copy_qos(config, s, m).unwrap_or(config.published_qos(m))
+}
+
 impl Step<'_> {
     fn broker_send(&mut self, c: usize, packet: Packet) {
         if let Some(link) = self.state.broker_link(c) {
@@ -103,7 +128,6 @@ impl Step<'_> {
 
     /// Sends `packet` with the 5.0 reason code `reason` (`None` in 3.1.1 acknowledgements).
     fn broker_send_coded(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>) {
-        let packet = name_will(self.config, packet);
         let held = self.store_holds_back();
         self.broker_queue(c, link, packet, reason, held);
     }
@@ -117,6 +141,7 @@ impl Step<'_> {
             l.send_to_client(packet);
         }
         self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
+        self.state.ghost.on_sent_to_client(self.config, c, &packet);
         self.observe(|| Observation::Sent { actor: Actor::Broker, link: LinkRef { client: c, link }, packet, reason });
         self.note(|| format!("broker → c{c}: {packet}{}", if held { " (held for the store)" } else { "" }));
     }
@@ -172,6 +197,22 @@ impl Step<'_> {
                     session.subscribed = true;
                 }
                 self.broker_send(c, Packet::SubAck(id));
+                if !self.config.has(Bug::RetainedNotSentOnSubscribe) {
+                    self.send_retained(c);
+                }
+            }
+            // [MQTT-3.10.4-1], [MQTT-3.10.4-2]: the subscription is deleted and no new message
+            // is added for it; the queued and in-flight ones are still delivered
+            // [MQTT-3.10.4-3] (the model keeps them all, as verimqtt does); an UNSUBACK answers
+            // it even if there was none [MQTT-3.10.4-4], [MQTT-3.10.4-5].
+            Packet::Unsubscribe(id) => {
+                let ignored = self.config.has(Bug::UnsubscribeIgnored);
+                let existed = self.state.sessions[c].as_mut().is_some_and(|session| {
+                    let existed = session.subscribed;
+                    session.subscribed &= ignored;
+                    existed
+                });
+                self.broker_send(c, Packet::UnsubAck { id, existed });
             }
             Packet::PingReq => self.broker_send(c, Packet::PingResp),
             Packet::Disconnect => {
@@ -181,7 +222,14 @@ impl Step<'_> {
                 }
                 self.close(c, link, CloseReason::Disconnect);
             }
-            Packet::ConnAck { .. } | Packet::SubAck(_) | Packet::PingResp => {
+            // [MQTT-3.1.2-8] (5.0): only 0x00 deletes the will; 0x04 asks for it.
+            Packet::DisconnectWithWill => {
+                if let BrokerEnd::Open { will, .. } = &mut self.state.links[c][link].broker {
+                    *will &= !self.config.has(Bug::WillDroppedOnDisconnectWithWill);
+                }
+                self.close(c, link, CloseReason::DisconnectWithWill);
+            }
+            Packet::ConnAck { .. } | Packet::SubAck(_) | Packet::UnsubAck { .. } | Packet::PingResp => {
                 unreachable!("a client never sends {packet}")
             }
         }
@@ -212,6 +260,9 @@ impl Step<'_> {
         if self.config.has(Bug::BrokerForgetsQos2Ids) {
             session.awaiting_pubrel = Bits::EMPTY;
         }
+        if self.config.has(Bug::SubscriptionsForgottenOnResume) {
+            session.subscribed = false;
+        }
         self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will };
         self.broker_send(c, Packet::ConnAck { session_present });
         if session_present {
@@ -225,7 +276,7 @@ impl Step<'_> {
         let Some(session) = &self.state.sessions[c] else {
             return;
         };
-        let mut resend = session.outbound.resend(|m| config.qos(m), true, config.broker_resend_order);
+        let mut resend = session.outbound.resend(queued_copy_qos(config, c), true, config.broker_resend_order);
         if config.has(Bug::BrokerResendsQos1First) {
             resend.sort_by_key(|p| !matches!(p, Packet::Publish { qos: Qos::AtLeastOnce, .. }));
         }
@@ -244,10 +295,10 @@ impl Step<'_> {
         };
         match qos {
             Qos::AtMostOnce => {
-                self.route(message, qos);
+                self.route(message);
             }
             Qos::AtLeastOnce => {
-                let matched = self.route(message, qos);
+                let matched = self.route(message);
                 self.broker_acknowledge(c, Packet::PubAck(id), n, matched);
             }
             // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
@@ -262,7 +313,7 @@ impl Step<'_> {
                     true
                 } else {
                     session.awaiting_pubrel.insert(id);
-                    self.route(message, qos)
+                    self.route(message)
                 };
                 self.broker_acknowledge(c, Packet::PubRec(id), n, matched);
             }
@@ -288,40 +339,67 @@ impl Step<'_> {
         self.broker_queue(c, link, ack, reason, held);
     }
 
-    /// Takes ownership of a message and adds it to the session of every subscriber
-    /// [MQTT-4.5.0-1]; whether there was one.
-    pub(crate) fn route(&mut self, message: Message, qos: Qos) -> bool {
+    /// Takes ownership of a message and adds a copy to the session of every client with a
+    /// matching subscription [MQTT-4.5.0-1]; whether there was one.
+    pub(crate) fn route(&mut self, message: Message) -> bool {
         let config = self.config;
-        let subscribers: Vec<usize> =
-            (0..config.clients).filter(|&s| self.state.sessions[s].as_ref().is_some_and(|s| s.subscribed)).collect();
-        let first_publication = match message {
-            Message::App(n) => self.state.ghost.on_accepted(config, n).then_some(n),
-            // Each abnormal close publishes the will anew.
-            Message::Will(w) => (qos > Qos::AtMostOnce).then(|| config.will_message(w)),
-        };
-        if let Some(n) = first_publication.filter(|_| qos > Qos::AtMostOnce) {
-            for &s in &subscribers {
-                self.state.ghost.owed[s].insert(n);
+        let copies: Vec<(usize, Qos)> = (0..config.clients)
+            .filter(|&s| self.state.sessions[s].as_ref().is_some_and(|session| session.subscribed))
+            .filter_map(|s| copy_qos(config, s, message).map(|qos| (s, qos)))
+            .collect();
+        match message {
+            Message::App(n) => {
+                self.state.ghost.on_accepted(config, n);
+                if config.retained.contains(n) {
+                    self.retain(n);
+                }
             }
+            // Each abnormal close publishes the will anew.
+            Message::Will(w) => self.state.ghost.on_will_published(config, w),
+            Message::Retained { .. } => {}
         }
-        let matched = !subscribers.is_empty();
-        for s in subscribers {
+        let matched = !copies.is_empty();
+        for (s, qos) in copies {
+            self.state.ghost.on_routed(config, s, message);
             if qos == Qos::AtMostOnce {
                 // QoS 0 goes out now or never.
                 let packet = Packet::Publish { id: 0, message, qos, dup: false };
                 self.broker_send(s, packet);
             }
-            let queued = match message {
-                Message::App(n) if qos > Qos::AtMostOnce || config.has(Bug::Qos0SentTwice) => Some(n),
-                Message::Will(w) if qos > Qos::AtMostOnce => Some(config.will_message(w)),
-                _ => None,
-            };
-            if let (Some(n), Some(session)) = (queued, &mut self.state.sessions[s]) {
-                session.outbound.queue.push(n);
+            let queued =
+                qos > Qos::AtMostOnce || (matches!(message, Message::App(_)) && config.has(Bug::Qos0SentTwice));
+            if let (true, Some(session)) = (queued, &mut self.state.sessions[s]) {
+                session.outbound.queue.push(message);
                 self.broker_send_queued(s);
             }
         }
         matched
+    }
+
+    /// A retained PUBLISH of application message `n` replaces its topic's retained message,
+    /// or deletes it if its payload is empty (see [`crate::retained`]).
+    fn retain(&mut self, n: u8) {
+        let topic = self.config.topic(n);
+        if self.config.has(Bug::RetainedKept) && self.state.retained.get(topic).is_some() {
+            return;
+        }
+        self.state.retained.publish(topic, n, self.config.empty.contains(n));
+    }
+
+    /// After the SUBACK, the retained messages the new subscription gets, with RETAIN=1: QoS 0
+    /// at once, QoS 1/2 through the session's queue.
+    fn send_retained(&mut self, c: usize) {
+        let config = self.config;
+        for (n, qos) in self.state.retained.copies(config.filters(c), |n| config.qos(n)) {
+            let message = Message::Retained { message: n, qos };
+            self.state.ghost.on_retained_copy(config, n);
+            if qos == Qos::AtMostOnce {
+                self.broker_send(c, Packet::Publish { id: 0, message, qos, dup: false });
+            } else if let Some(session) = &mut self.state.sessions[c] {
+                session.outbound.queue.push(message);
+            }
+        }
+        self.broker_send_queued(c);
     }
 
     fn broker_send_queued(&mut self, c: usize) {
@@ -338,7 +416,14 @@ impl Step<'_> {
         let Some(session) = &mut self.state.sessions[c] else {
             return;
         };
-        let packets = session.outbound.start_queued(|m| config.qos(m), &limits);
+        if config.has(Bug::QueuedByTopic) {
+            // Only application messages and retained copies are ever queued.
+            session.outbound.queue.sort_by_key(|&m| match m {
+                Message::App(n) | Message::Retained { message: n, .. } => config.topic(n),
+                Message::Will(_) => crate::routing::WILL_TOPIC,
+            });
+        }
+        let packets = session.outbound.start_queued(queued_copy_qos(config, c), &limits);
         for packet in packets {
             self.broker_send(c, packet);
         }
@@ -375,8 +460,9 @@ impl Step<'_> {
         if reason == CloseReason::KeepAlive && config.within_grace(silence) {
             self.state.ghost.breach(Breach::KeepAliveTooEarly);
         }
-        let abnormal = reason != CloseReason::Disconnect;
-        if will != (abnormal && config.has_will(c)) {
+        // Every close but a DISCONNECT 0x00 publishes the will.
+        let publishes_will = reason != CloseReason::Disconnect;
+        if will != (publishes_will && config.has_will(c)) {
             self.state.ghost.breach(Breach::WillMismatch);
         }
         if will {

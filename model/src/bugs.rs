@@ -62,10 +62,31 @@ pub enum Bug {
     /// The broker's store keeps sessions but not their wills: after a restart the wills of
     /// the connections it ended, and those waiting out a delay, are never published.
     RestartLosesWills,
+    /// The broker routes every message to every subscribed session, whatever its topic.
+    TopicIgnored,
+    /// With overlapping subscriptions the broker sends the copy at the QoS of the first
+    /// matching subscription instead of the highest.
+    CopyQosOfFirstMatch,
+    /// The broker sends a session's queued messages topic by topic (each topic in order):
+    /// allowed by MQTT, not by verimqtt's design.
+    QueuedByTopic,
+    /// The broker deletes the will on any DISCONNECT, 0x04 Disconnect with Will Message
+    /// included (5.0).
+    WillDroppedOnDisconnectWithWill,
+    /// The broker answers UNSUBSCRIBE with UNSUBACK but keeps the subscription.
+    UnsubscribeIgnored,
+    /// The broker drops a resumed session's subscriptions (keeping its messages), so the
+    /// subscriber, which knows it subscribed, is sent nothing new.
+    SubscriptionsForgottenOnResume,
+    /// A retained PUBLISH on a topic that already has a retained message neither replaces
+    /// nor (with an empty payload) deletes it: the first one stays.
+    RetainedKept,
+    /// The broker sends a new subscription no retained message.
+    RetainedNotSentOnSubscribe,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 21] = [
+    pub const ALL: [Bug; 29] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -87,6 +108,14 @@ impl Bug {
         Bug::AckBeforeStore,
         Bug::WillNotCancelledOnResume,
         Bug::RestartLosesWills,
+        Bug::TopicIgnored,
+        Bug::CopyQosOfFirstMatch,
+        Bug::QueuedByTopic,
+        Bug::WillDroppedOnDisconnectWithWill,
+        Bug::UnsubscribeIgnored,
+        Bug::SubscriptionsForgottenOnResume,
+        Bug::RetainedKept,
+        Bug::RetainedNotSentOnSubscribe,
     ];
 
     /// The name used on the command line.
@@ -113,6 +142,14 @@ impl Bug {
             Bug::AckBeforeStore => "ack-before-store",
             Bug::WillNotCancelledOnResume => "will-not-cancelled-on-resume",
             Bug::RestartLosesWills => "restart-loses-wills",
+            Bug::TopicIgnored => "topic-ignored",
+            Bug::CopyQosOfFirstMatch => "copy-qos-of-first-match",
+            Bug::QueuedByTopic => "queued-by-topic",
+            Bug::WillDroppedOnDisconnectWithWill => "will-dropped-on-disconnect-with-will",
+            Bug::UnsubscribeIgnored => "unsubscribe-ignored",
+            Bug::SubscriptionsForgottenOnResume => "subscriptions-forgotten-on-resume",
+            Bug::RetainedKept => "retained-kept",
+            Bug::RetainedNotSentOnSubscribe => "retained-not-sent-on-subscribe",
         }
     }
 
@@ -145,6 +182,14 @@ impl Bug {
             Bug::AckBeforeStore => DELIVERED_WHEN_QUIET,
             Bug::WillNotCancelledOnResume => WILL_IFF_ABNORMAL,
             Bug::RestartLosesWills => WILL_IFF_ABNORMAL,
+            Bug::TopicIgnored => ROUTED_TO_SUBSCRIBERS,
+            Bug::CopyQosOfFirstMatch => COPY_AT_GRANTED_QOS,
+            Bug::QueuedByTopic => ORDER_ACROSS_TOPICS,
+            Bug::WillDroppedOnDisconnectWithWill => WILL_IFF_ABNORMAL,
+            Bug::UnsubscribeIgnored => ROUTED_TO_SUBSCRIBERS,
+            Bug::SubscriptionsForgottenOnResume => DELIVERED_WHEN_QUIET,
+            Bug::RetainedKept => RETAINED_IS_LATEST,
+            Bug::RetainedNotSentOnSubscribe => DELIVERED_WHEN_QUIET,
         }
     }
 }

@@ -35,6 +35,19 @@ pub enum Subscription {
     /// session state: it dies with its connection.
     Requested(PacketId),
     Active,
+    /// UNSUBSCRIBE sent on the current connection, UNSUBACK not yet received; like a
+    /// SUBSCRIBE, the request dies with its connection.
+    Unsubscribing(PacketId),
+}
+
+impl Subscription {
+    /// The packet id of a SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement.
+    pub fn pending_id(self) -> Option<PacketId> {
+        match self {
+            Subscription::Requested(id) | Subscription::Unsubscribing(id) => Some(id),
+            Subscription::None | Subscription::Active => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -69,10 +82,7 @@ fn limits(config: &Config, state: &State, c: usize) -> Limits {
     Limits {
         packet_ids: config.packet_ids,
         quota: config.receive_maximum(),
-        reserved: match client.subscription {
-            Subscription::Requested(id) => Some(id),
-            _ => None,
-        },
+        reserved: client.subscription.pending_id(),
         free_id_at_pubrec: config.has(Bug::PacketIdReusedInFlight),
     }
 }
@@ -87,6 +97,22 @@ fn subscription_due(config: &Config, state: &State, c: usize) -> Option<PacketId
 
 pub fn subscription_wanted(config: &Config, state: &State, c: usize) -> bool {
     subscription_due(config, state, c).is_some()
+}
+
+/// The packet id of the UNSUBSCRIBE a subscriber sends next, if it may send one: it is
+/// connected, has no SUBSCRIBE pending, and the configuration leaves it an UNSUBSCRIBE. It need
+/// not know of a subscription (after a clean start, say): the broker answers all the same.
+fn unsubscription_due(config: &Config, state: &State, c: usize) -> Option<PacketId> {
+    let client = &state.clients[c];
+    let may = state.unsubscribes_left > 0
+        && client.status == Status::Connected
+        && config.is_subscriber(c)
+        && matches!(client.subscription, Subscription::Active | Subscription::None);
+    may.then(|| client.outbound.free_id(&limits(config, state, c))).flatten()
+}
+
+pub fn unsubscription_wanted(config: &Config, state: &State, c: usize) -> bool {
+    unsubscription_due(config, state, c).is_some()
 }
 
 /// The script step the application takes next, if it can.
@@ -222,6 +248,16 @@ impl Step<'_> {
         }
     }
 
+    /// The subscriber unsubscribes from all its filters; unless its application is paced, it
+    /// subscribes again as soon as the UNSUBACK comes (a re-SUBSCRIBE).
+    pub(crate) fn unsubscribe(&mut self, c: usize) {
+        if let Some(id) = unsubscription_due(self.config, &self.state, c) {
+            self.state.unsubscribes_left -= 1;
+            self.state.clients[c].subscription = Subscription::Unsubscribing(id);
+            self.client_send(c, Packet::Unsubscribe(id));
+        }
+    }
+
     pub(crate) fn application_step(&mut self, c: usize) {
         let Some(step) = next_script_step(self.config, &self.state, c) else {
             return;
@@ -229,7 +265,7 @@ impl Step<'_> {
         self.state.clients[c].steps_done += 1;
         match step {
             ScriptStep::Publish(n) => self.publish(c, n),
-            ScriptStep::Disconnect => self.disconnect(c),
+            ScriptStep::Disconnect => self.disconnect(c, Packet::Disconnect),
         }
     }
 
@@ -242,15 +278,22 @@ impl Step<'_> {
             self.client_send(c, packet);
         } else {
             // Until CONNACK, even a QoS 0 message waits.
-            self.state.clients[c].outbound.queue.push(n);
+            self.state.clients[c].outbound.queue.push(Message::App(n));
             self.client_send_queued(c);
         }
     }
 
+    /// A DISCONNECT the client chose to send now (not a script step): 0x00, or (5.0) 0x04 to
+    /// have its will published all the same.
+    pub(crate) fn chosen_disconnect(&mut self, c: usize, with_will: bool) {
+        self.state.disconnects_left -= 1;
+        self.disconnect(c, if with_will { Packet::DisconnectWithWill } else { Packet::Disconnect });
+    }
+
     /// The client writes its DISCONNECT and then closes the connection [MQTT-3.14.4-1], so an
     /// observer sees the packet before the close.
-    fn disconnect(&mut self, c: usize) {
-        self.client_send(c, Packet::Disconnect);
+    fn disconnect(&mut self, c: usize, disconnect: Packet) {
+        self.client_send(c, disconnect);
         self.observe_close(c, CloseReason::Disconnected);
         self.close_client_connection(c);
         self.note(|| format!("c{c} closes its connection after DISCONNECT"));
@@ -270,12 +313,14 @@ impl Step<'_> {
         let client = &mut self.state.clients[c];
         client.status = Status::Offline;
         client.ping_outstanding = false;
-        if let Subscription::Requested(_) = client.subscription {
+        // A request not yet acknowledged dies with its connection: the client no longer knows
+        // its subscription, and subscribes again (which replaces one the broker kept).
+        if client.subscription.pending_id().is_some() {
             client.subscription = Subscription::None;
         }
         // A QoS 0 message waiting for CONNACK goes with its connection (verimqtt drops it).
         let config = self.config;
-        client.outbound.queue.retain(|&m| config.reliable(m));
+        client.outbound.queue.retain(|&m| config.published_qos(m) > Qos::AtMostOnce);
         // A clean session lasts as long as its connection [MQTT-3.1.2-6] (3.1.1) /
         // [MQTT-3.1.2-4] (5.0); what the application publishes while the client is offline
         // belongs to the next one.
@@ -309,7 +354,7 @@ impl Step<'_> {
         }
         let limits = limits(self.config, &self.state, c);
         let config = self.config;
-        let packets = self.state.clients[c].outbound.start_queued(|m| config.qos(m), &limits);
+        let packets = self.state.clients[c].outbound.start_queued(|m| config.published_qos(m), &limits);
         for packet in packets {
             self.client_send(c, packet);
         }
@@ -387,6 +432,12 @@ impl Step<'_> {
                     *subscription = Subscription::Active;
                 }
             }
+            Packet::UnsubAck { id, .. } => {
+                let subscription = &mut self.state.clients[c].subscription;
+                if *subscription == Subscription::Unsubscribing(id) {
+                    *subscription = Subscription::None;
+                }
+            }
             Packet::PingResp => {
                 self.state.clients[c].ping_outstanding = false;
                 let pings = &mut self.state.links[c][link].unanswered_pings;
@@ -401,7 +452,11 @@ impl Step<'_> {
                 });
                 self.close_client_connection(c);
             }
-            Packet::Connect { .. } | Packet::Subscribe(_) | Packet::PingReq => {
+            Packet::Connect { .. }
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::PingReq
+            | Packet::DisconnectWithWill => {
                 unreachable!("the broker never sends {packet}")
             }
         }
@@ -432,7 +487,7 @@ impl Step<'_> {
         let config = self.config;
         let dup = !config.has(Bug::ClientResendsWithoutDup);
         let outbound = &self.state.clients[c].outbound;
-        let mut resend = outbound.resend(|m| config.qos(m), dup, config.client_resend_order);
+        let mut resend = outbound.resend(|m| config.published_qos(m), dup, config.client_resend_order);
         if config.has(Bug::PublishResentAfterPubRel) {
             resend = resend.into_iter().map(|p| outbound.publish_in_place_of_release(p, dup)).collect();
         }
@@ -461,7 +516,8 @@ impl Step<'_> {
             return;
         }
         match message {
-            Message::App(n) => self.state.ghost.on_delivered(self.config, c, n),
+            Message::App(n) => self.state.ghost.on_delivered(self.config, c, n, qos),
+            Message::Retained { message: n, .. } => self.state.ghost.on_retained_delivered(c, n),
             Message::Will(w) if qos > Qos::AtMostOnce => {
                 self.state.ghost.delivered[c].insert(self.config.will_message(w));
             }

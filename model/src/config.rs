@@ -1,11 +1,16 @@
 //! What a run of the model looks like: protocol version, clients, their scripts, timing, faults.
 //!
-//! Client 0 is the publisher: it publishes every message, in order, to one topic. Every other
-//! client subscribes to that topic (a filter that also matches the wills). With a single client,
-//! it subscribes and then publishes to itself.
+//! Clients `0..publishers` publish (by default only client 0): message `n` is published by
+//! client `n % publishers`, on topic `topics[n]` (cycled; by default every message on topic 0),
+//! each publisher's messages in order. Every other client subscribes, with the filters
+//! `subscriptions` gives it (cycled over the subscribers; by default the one topic at QoS 2,
+//! which also matches the wills). With a single client, it subscribes and then publishes to
+//! itself.
 
 use crate::bits::Bits;
 use crate::bugs::Bug;
+use crate::packet::Message;
+use crate::routing::{self, Filter, FilterQos, TOPICS, WILL_TOPIC};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -150,6 +155,24 @@ pub struct Config {
     /// persistent subscribers). A will at QoS 1 is message `messages.len() + client` in the
     /// sessions' queues (see [`Config::will_message`]).
     pub will_qos: Qos,
+    /// Clients `0..publishers` publish; message `n` is client `n % publishers`'s.
+    pub publishers: usize,
+    /// The topic of each message, cycled over the messages.
+    pub topics: Vec<u8>,
+    /// The filters each subscriber subscribes to, cycled over the subscribers.
+    pub subscriptions: Vec<Vec<FilterQos>>,
+    /// DISCONNECTs the clients may send, each by any client at any time it is connected,
+    /// besides the publisher's scripted one (`graceful_disconnect`).
+    pub disconnects: u8,
+    /// 5.0: such a DISCONNECT may also carry reason 0x04, Disconnect with Will Message.
+    pub disconnect_with_will: bool,
+    /// UNSUBSCRIBEs the subscribers may send, each by any subscriber with an active
+    /// subscription at any time (it subscribes again afterwards, at once unless paced).
+    pub unsubscribes: u8,
+    /// Messages published with RETAIN=1 (see [`crate::retained`]).
+    pub retained: Bits,
+    /// Retained messages with an empty payload: they delete their topic's retained message.
+    pub empty: Bits,
 }
 
 /// Why a configuration cannot be checked.
@@ -197,13 +220,24 @@ impl Config {
             durable: false,
             will_delay: 0,
             will_qos: Qos::AtMostOnce,
+            publishers: 1,
+            topics: vec![0],
+            subscriptions: routing::one_topic_at_qos2(),
+            disconnects: 0,
+            disconnect_with_will: false,
+            unsubscribes: 0,
+            retained: Bits::EMPTY,
+            empty: Bits::EMPTY,
         }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |why: String| Err(ConfigError(why));
-        if !(1..=3).contains(&self.clients) {
-            return fail(format!("clients must be 1 to 3, not {}", self.clients));
+        if !(1..=4).contains(&self.clients) {
+            return fail(format!("clients must be 1 to 4, not {}", self.clients));
+        }
+        if self.publishers == 0 || (self.clients > 1 && self.publishers >= self.clients) {
+            return fail("at least one publisher, and a subscriber besides the publishers".into());
         }
         if self.messages.len() > usize::from(Bits::MAX) + 1 {
             return fail(format!("at most {} messages", Bits::MAX + 1));
@@ -219,6 +253,20 @@ impl Config {
         }
         if self.receive_maximum == 0 {
             return fail("Receive Maximum must be at least 1".into());
+        }
+        if self.topics.is_empty() || self.topics.iter().any(|&t| t >= TOPICS) {
+            return fail(format!("topics are 0 to {}, at least one", TOPICS - 1));
+        }
+        let filter_topics_valid = self.subscriptions.iter().flatten().all(|f| match f.filter {
+            Filter::Topic(t) => t < TOPICS,
+            Filter::Wildcard => true,
+        });
+        if self.subscriptions.is_empty() || self.subscriptions.iter().any(Vec::is_empty) || !filter_topics_valid {
+            return fail("every subscriber subscribes to at least one filter of a topic the model has".into());
+        }
+        let messages: Bits = (0..self.messages.len() as u8).collect();
+        if !self.retained.minus(messages).is_empty() || !self.empty.minus(self.retained).is_empty() {
+            return fail("retained messages are messages of the configuration, and only they may be empty".into());
         }
         if self.session_expiry == Expiry::AfterTicks(0) {
             return fail("a persistent session expires after at least one tick".into());
@@ -242,8 +290,16 @@ impl Config {
         Ok(())
     }
 
+    pub fn is_publisher(&self, client: usize) -> bool {
+        client < self.publishers
+    }
+
     pub fn is_subscriber(&self, client: usize) -> bool {
-        self.clients == 1 || client != PUBLISHER
+        self.clients == 1 || !self.is_publisher(client)
+    }
+
+    pub fn publishers(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.clients).filter(|&c| self.is_publisher(c))
     }
 
     pub fn subscribers(&self) -> impl Iterator<Item = usize> + '_ {
@@ -269,15 +325,61 @@ impl Config {
         self.qos(message) > Qos::AtMostOnce
     }
 
-    /// The application steps of `client`, in order. Only the publisher has any; subscribing is
+    pub fn publisher_of(&self, message: u8) -> usize {
+        usize::from(message) % self.publishers
+    }
+
+    /// The topic of application message `message`; a will (an id past the messages) is on
+    /// [`WILL_TOPIC`].
+    pub fn topic(&self, message: u8) -> u8 {
+        match self.will_of(message) {
+            Some(_) => WILL_TOPIC,
+            None => self.topics[usize::from(message) % self.topics.len()],
+        }
+    }
+
+    /// The filters `client` subscribes to; none for a client that only publishes.
+    pub fn filters(&self, client: usize) -> &[FilterQos] {
+        if !self.is_subscriber(client) {
+            return &[];
+        }
+        let ordinal = client.saturating_sub(self.publishers);
+        &self.subscriptions[ordinal % self.subscriptions.len()]
+    }
+
+    /// The QoS of the copy of application message `message` that `subscriber`'s session gets
+    /// while subscribed, if any (see [`routing::copy_qos`]).
+    pub fn copy_qos(&self, subscriber: usize, message: u8) -> Option<Qos> {
+        routing::copy_qos(self.filters(subscriber), self.topic(message), self.qos(message))
+    }
+
+    /// The QoS a sender's queue gives `message`: an application message's own, a retained
+    /// copy's (already lowered to its grant), a will's `will_qos`.
+    pub fn published_qos(&self, message: Message) -> Qos {
+        match message {
+            Message::App(n) => self.qos(n),
+            Message::Retained { qos, .. } => qos,
+            Message::Will(_) => self.will_qos,
+        }
+    }
+
+    /// Whether `subscriber` gets `message` as a QoS 1/2 copy, which its session must keep.
+    pub fn reliable_copy(&self, subscriber: usize, message: u8) -> bool {
+        self.copy_qos(subscriber, message).is_some_and(|qos| qos > Qos::AtMostOnce)
+    }
+
+    /// Whether a subscribed `subscriber` gets the wills (published on [`WILL_TOPIC`]).
+    pub fn gets_wills(&self, subscriber: usize) -> bool {
+        routing::matching(self.filters(subscriber), WILL_TOPIC) > 0
+    }
+
+    /// The application steps of `client`, in order. Only publishers have any; subscribing is
     /// not a script step because a subscriber subscribes whenever its session has no
     /// subscription (first connect, or after its session was lost).
     pub fn script(&self, client: usize) -> Vec<ScriptStep> {
-        if client != PUBLISHER {
-            return Vec::new();
-        }
         let mut steps = Vec::new();
-        for n in 0..self.messages.len() as u8 {
+        for n in (0..self.messages.len() as u8).filter(|&n| self.is_publisher(client) && self.publisher_of(n) == client)
+        {
             steps.push(ScriptStep::Publish(n));
             if n == 0 && self.graceful_disconnect {
                 steps.push(ScriptStep::Disconnect);
@@ -286,9 +388,9 @@ impl Config {
         steps
     }
 
-    /// Messages the publisher's application has handed over after `steps_done` script steps.
-    pub fn published_after(&self, steps_done: u8) -> Bits {
-        self.script(PUBLISHER)
+    /// Messages `client`'s application has handed over after `steps_done` script steps.
+    pub fn published_by(&self, client: usize, steps_done: u8) -> Bits {
+        self.script(client)
             .into_iter()
             .take(usize::from(steps_done))
             .filter_map(|step| match step {
@@ -374,6 +476,11 @@ impl Config {
         self.durable && self.restarts > 0
     }
 
+    /// Whether a client's DISCONNECT may carry 0x04, Disconnect with Will Message (5.0).
+    pub fn may_disconnect_with_will(&self) -> bool {
+        self.version == Version::V5_0 && self.disconnect_with_will && self.disconnects > 0
+    }
+
     pub fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
     }
@@ -389,7 +496,19 @@ impl Config {
             }
         };
         turn_on("one client publishing to itself", self.clients == 1);
-        turn_on("several subscribers", self.clients > 2);
+        turn_on("several subscribers", self.subscribers().count() > 1);
+        turn_on("several publishers", self.publishers > 1);
+        let topics_used: BTreeSet<u8> = (0..self.messages.len() as u8).map(|n| self.topic(n)).collect();
+        turn_on("several topics", topics_used.len() > 1);
+        let filters = || self.subscribers().flat_map(|s| self.filters(s).iter());
+        turn_on("wildcard filter", filters().any(|f| f.filter == Filter::Wildcard));
+        let copies = || self.subscribers().flat_map(|s| (0..self.messages.len() as u8).map(move |n| (s, n)));
+        turn_on("qos downgrade", copies().any(|(s, n)| self.copy_qos(s, n).is_some_and(|q| q < self.qos(n))));
+        turn_on(
+            "overlapping subscriptions",
+            copies().any(|(s, n)| routing::matching(self.filters(s), self.topic(n)) > 1),
+        );
+        turn_on("message matching no subscriber", copies().any(|(s, n)| self.copy_qos(s, n).is_none()));
         turn_on("qos 0 message", self.messages.contains(&Qos::AtMostOnce));
         turn_on("qos 1 message", self.messages.contains(&Qos::AtLeastOnce));
         turn_on("qos 2 message", self.messages.contains(&Qos::ExactlyOnce));
@@ -401,6 +520,11 @@ impl Config {
         turn_on("reported cuts", self.reported_cuts && self.cuts > 0);
         turn_on("slow network", self.slow_network);
         turn_on("graceful disconnect", self.graceful_disconnect);
+        turn_on("client disconnects", self.disconnects > 0);
+        turn_on("disconnect with will", self.may_disconnect_with_will());
+        turn_on("unsubscribe", self.unsubscribes > 0);
+        turn_on("retained messages", !self.retained.is_empty());
+        turn_on("retained message deleted", !self.empty.is_empty());
         let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
         turn_on("wills", wills > 0);
         turn_on("a client without a will", wills < self.clients);
@@ -456,6 +580,22 @@ impl fmt::Display for Config {
         if self.graceful_disconnect {
             write!(f, " graceful-disconnect")?;
         }
+        if self.disconnects > 0 {
+            write!(f, " disconnects={}", self.disconnects)?;
+        }
+        if self.may_disconnect_with_will() {
+            write!(f, " disconnect-with-will")?;
+        }
+        if self.unsubscribes > 0 {
+            write!(f, " unsubscribes={}", self.unsubscribes)?;
+        }
+        let list = |bits: Bits| bits.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+        if !self.retained.is_empty() {
+            write!(f, " retained=[{}]", list(self.retained))?;
+        }
+        if !self.empty.is_empty() {
+            write!(f, " empty=[{}]", list(self.empty))?;
+        }
         if self.paced_application {
             write!(f, " paced-application")?;
         }
@@ -492,6 +632,21 @@ impl fmt::Display for Config {
         }
         if self.restarts > 0 {
             write!(f, " restarts={}{}", self.restarts, if self.durable { " durable" } else { "" })?;
+        }
+        if self.publishers > 1 {
+            write!(f, " publishers={}", self.publishers)?;
+        }
+        if self.topics != [0] {
+            let topics: Vec<String> = self.topics.iter().map(u8::to_string).collect();
+            write!(f, " topics=[{}]", topics.join(","))?;
+        }
+        if self.subscriptions != routing::one_topic_at_qos2() {
+            let subscriptions: Vec<String> = self
+                .subscriptions
+                .iter()
+                .map(|filters| filters.iter().map(FilterQos::to_string).collect::<Vec<_>>().join("&"))
+                .collect();
+            write!(f, " subscriptions=[{}]", subscriptions.join(","))?;
         }
         if let Some(bug) = self.bug {
             write!(f, " bug={}", bug.name())?;
@@ -536,7 +691,30 @@ mod tests {
             vec![ScriptStep::Publish(0), ScriptStep::Disconnect, ScriptStep::Publish(1), ScriptStep::Publish(2)]
         );
         assert!(config.script(1).is_empty());
-        assert_eq!(config.published_after(2), [0].into_iter().collect());
+        assert_eq!(config.published_by(PUBLISHER, 2), [0].into_iter().collect());
+    }
+
+    #[test]
+    fn publishers_take_turns_and_subscribers_cycle_through_the_filter_lists() {
+        let mut config = Config::new(Version::V5_0, 4, 4);
+        config.publishers = 2;
+        config.topics = vec![0, 1];
+        let wildcard = FilterQos { filter: Filter::Wildcard, qos: Qos::AtLeastOnce };
+        let topic1 = FilterQos { filter: Filter::Topic(1), qos: Qos::AtMostOnce };
+        config.subscriptions = vec![vec![wildcard], vec![topic1]];
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.script(1), vec![ScriptStep::Publish(1), ScriptStep::Publish(3)]);
+        assert!(config.is_publisher(1) && !config.is_subscriber(1) && config.is_subscriber(2));
+        assert_eq!((config.filters(2), config.filters(3)), (&[wildcard][..], &[topic1][..]));
+        assert_eq!(config.copy_qos(3, 0), None, "m0 is on topic 0");
+        assert_eq!(config.copy_qos(3, 1), Some(Qos::AtMostOnce), "m1 (qos 2) downgraded");
+        assert!(config.gets_wills(2) && !config.gets_wills(3));
+        let on = config.options_on();
+        for option in ["several publishers", "several topics", "wildcard filter", "qos downgrade"] {
+            assert!(on.contains(option), "{option}");
+        }
+        config.publishers = 4;
+        assert!(config.validate().is_err(), "no subscriber left");
     }
 
     #[test]
@@ -554,7 +732,7 @@ mod tests {
     fn rejects_out_of_range_configurations() {
         let mut config = Config::new(Version::V5_0, 2, 3);
         assert_eq!(config.validate(), Ok(()));
-        config.clients = 4;
+        config.clients = 5;
         assert!(config.validate().is_err());
     }
 }

@@ -10,9 +10,10 @@
 //! recorded, so the record adds no states.
 
 use crate::bits::Bits;
-use crate::config::{Config, PUBLISHER, Qos};
-use crate::packet::{Packet, PacketId};
+use crate::config::{Config, Qos};
+use crate::packet::{Message, Packet, PacketId};
 use crate::restart::Durability;
+use crate::retained::RetainedStore;
 use crate::will::WillWatch;
 
 /// An event that breaks a property at the moment it happens.
@@ -34,6 +35,14 @@ pub enum Breach {
     PublishAfterPubRel,
     /// A connected client let a whole keep alive pass without sending anything.
     KeepAliveDutyMissed,
+    /// The broker sent a client a message none of its granted subscriptions matches.
+    NotSubscribed,
+    /// The broker sent a copy at another QoS than the published one lowered to the highest
+    /// grant among the matching subscriptions.
+    CopyQos,
+    /// The broker sent a new subscription a retained message that is not its topic's latest
+    /// retained publication (replaced or deleted since).
+    RetainedNotLatest,
 }
 
 /// The direction of a PUBLISH: which end sent it.
@@ -55,7 +64,11 @@ pub struct Ghost {
     pub abandoned: Bits,
     /// Per client: the broker has a session for it, by the rules of the specification.
     pub session_alive: Vec<bool>,
-    /// Per subscriber: QoS 1/2 messages routed to its current session.
+    /// Per client: the broker granted its subscriptions (sent SUBACK) in its current session,
+    /// as an observer of the SUBACK knows, not as the broker's routing state says.
+    pub subscribed: Vec<bool>,
+    /// Per subscriber: messages the broker accepted while the current session had a granted
+    /// subscription matching them, whose copy is QoS 1/2, so the session must deliver them.
     pub owed: Vec<Bits>,
     /// Per subscriber: messages its application has received.
     pub delivered: Vec<Bits>,
@@ -82,9 +95,23 @@ pub struct Ghost {
     /// sent, or the client received, CONNACK with Session Present=1), so it may retransmit.
     /// Cleared at the end of every step, so it adds no states.
     resuming: Vec<[bool; 2]>,
-    breaches: Bits,
-    /// Design monitor: a QoS 1/2 message arrived after a later one of the other QoS.
+    /// One bit per [`Breach`].
+    breaches: u16,
+    /// Design monitor: a QoS 1/2 message arrived after a later one of the same publisher and
+    /// topic at the other QoS.
     pub order_across_qos_broken: bool,
+    /// Design monitor: a QoS 1/2 message arrived after a later one of the same publisher on
+    /// another topic.
+    pub order_across_topics_broken: bool,
+    /// Each topic's retained message by the rules of the specification, from the retained
+    /// publications the broker accepted (not from the broker's store).
+    pub retained: RetainedStore,
+    /// Per subscriber: retained messages whose QoS 1/2 copy a SUBACK the broker sent calls for
+    /// (by `retained` when it was sent), not yet received since.
+    pub owed_retained: Vec<Bits>,
+    /// Per subscriber: retained messages whose copy its application received since it was last
+    /// owed.
+    pub delivered_retained: Vec<Bits>,
     /// What a durable store promises across a broker restart (see [`crate::restart`]).
     pub durability: Durability,
     /// Per client, its will after an abnormal close, by the specification's rules (5.0 delay).
@@ -98,6 +125,7 @@ impl Ghost {
             republished: Bits::EMPTY,
             abandoned: Bits::EMPTY,
             session_alive: vec![false; clients],
+            subscribed: vec![false; clients],
             owed: vec![Bits::EMPTY; clients],
             delivered: vec![Bits::EMPTY; clients],
             duplicated: vec![Bits::EMPTY; clients],
@@ -107,19 +135,23 @@ impl Ghost {
             unacked_ids: vec![[Bits::EMPTY; 2]; clients],
             released_ids: vec![[Bits::EMPTY; 2]; clients],
             resuming: vec![[false; 2]; clients],
-            breaches: Bits::EMPTY,
+            breaches: 0,
             order_across_qos_broken: false,
+            order_across_topics_broken: false,
+            retained: RetainedStore::default(),
+            owed_retained: vec![Bits::EMPTY; clients],
+            delivered_retained: vec![Bits::EMPTY; clients],
             durability: Durability::new(clients),
             will_watch: vec![WillWatch::Idle; clients],
         }
     }
 
     pub fn breach(&mut self, breach: Breach) {
-        self.breaches.insert(breach as u8);
+        self.breaches |= 1 << breach as u16;
     }
 
     pub fn breached(&self, breach: Breach) -> bool {
-        self.breaches.contains(breach as u8)
+        self.breaches & (1 << breach as u16) != 0
     }
 
     /// Monitor for every packet put on the wire between `client` and the broker: the DUP flag
@@ -135,6 +167,14 @@ impl Ghost {
             }
             Packet::PubRel(id) => {
                 self.released_ids[client][d].insert(id);
+                return;
+            }
+            Packet::SubAck(_) => {
+                self.subscribed[client] = true;
+                return;
+            }
+            Packet::UnsubAck { .. } => {
+                self.subscribed[client] = false;
                 return;
             }
             _ => return,
@@ -172,40 +212,124 @@ impl Ghost {
         self.unacked_ids[client][direction as usize].remove(id);
     }
 
-    /// The broker takes ownership of application message `message` from the publisher.
-    /// Returns whether this is its first publication.
-    pub fn on_accepted(&mut self, config: &Config, message: u8) -> bool {
-        if !self.accepted.contains(message) {
-            self.accepted.insert(message);
-            return true;
+    /// Monitor for every copy of a message the broker adds to `client`'s session: only a
+    /// session with a granted subscription (SUBACK sent, no UNSUBACK since) that matches the
+    /// topic gets one [MQTT-3.3.2-3], [MQTT-3.10.4-2] (both versions). A copy already queued
+    /// when the client unsubscribes is still delivered [MQTT-3.10.4-3], so this is judged when
+    /// the copy is made, not when it is sent.
+    pub fn on_routed(&mut self, config: &Config, client: usize, message: Message) {
+        if !self.subscribed[client] || Self::copy_qos(config, client, message).is_none() {
+            self.breach(Breach::NotSubscribed);
         }
-        if config.qos(message) == Qos::AtLeastOnce {
-            self.republished.insert(message);
-        }
-        false
     }
 
-    /// The application of `subscriber` receives application message `message`.
-    pub fn on_delivered(&mut self, config: &Config, subscriber: usize, message: u8) {
+    /// Monitor for every packet the broker sends `client`. A PUBLISH: one copy at the
+    /// published QoS lowered to the highest grant among the matching subscriptions
+    /// ([MQTT-3.3.5-1], [MQTT-3.8.4-6] (3.1.1) / [MQTT-3.3.4-2], [MQTT-3.8.4-8] (5.0)); a
+    /// retained copy at the message's QoS lowered to the grant of a matching filter. A SUBACK:
+    /// each filter calls for the retained message of every topic it matches (see
+    /// [`crate::retained`]), as the ghost's record has them now.
+    pub fn on_sent_to_client(&mut self, config: &Config, client: usize, packet: &Packet) {
+        match *packet {
+            Packet::Publish { message, qos, .. } if Self::copy_qos(config, client, message) != Some(qos) => {
+                self.breach(Breach::CopyQos);
+            }
+            Packet::SubAck(_) => {
+                for (n, qos) in self.retained.copies(config.filters(client), |n| config.qos(n)) {
+                    if qos > Qos::AtMostOnce {
+                        self.owed_retained[client].insert(n);
+                        self.delivered_retained[client].remove(n);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Monitor for every retained copy the broker makes for a new subscription: it is the
+    /// latest retained publication on its topic ([MQTT-3.3.1-5], [MQTT-3.3.1-6],
+    /// [MQTT-3.3.1-10] (3.1.1) / [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-9] (5.0)).
+    pub fn on_retained_copy(&mut self, config: &Config, message: u8) {
+        if self.retained.get(config.topic(message)) != Some(message) {
+            self.breach(Breach::RetainedNotLatest);
+        }
+    }
+
+    /// The application of `subscriber` receives the retained copy of `message`.
+    pub fn on_retained_delivered(&mut self, subscriber: usize, message: u8) {
+        self.delivered_retained[subscriber].insert(message);
+    }
+
+    /// The QoS of `client`'s copy of `message` by the rules of routing.
+    fn copy_qos(config: &Config, client: usize, message: Message) -> Option<Qos> {
+        match message {
+            Message::App(n) => config.copy_qos(client, n),
+            Message::Will(w) => config.copy_qos(client, config.will_message(w)),
+            Message::Retained { message: n, qos } => {
+                let topic = config.topic(n);
+                let grants = config.filters(client).iter().filter(|f| f.filter.matches(topic));
+                grants.into_iter().any(|f| f.qos.min(config.qos(n)) == qos).then_some(qos)
+            }
+        }
+    }
+
+    /// The broker takes ownership of application message `message` from its publisher. On its
+    /// first publication each subscriber whose granted subscriptions match it and give it a
+    /// QoS 1/2 copy is owed that copy; a QoS 1 message taken again is republished. A retained
+    /// one becomes its topic's retained message (or deletes it), each time it is taken.
+    pub fn on_accepted(&mut self, config: &Config, message: u8) {
+        if config.retained.contains(message) {
+            self.retained.publish(config.topic(message), message, config.empty.contains(message));
+        }
+        if !self.accepted.contains(message) {
+            self.accepted.insert(message);
+            for s in (0..config.clients).filter(|&s| self.subscribed[s] && config.reliable_copy(s, message)) {
+                self.owed[s].insert(message);
+            }
+        } else if config.qos(message) == Qos::AtLeastOnce {
+            self.republished.insert(message);
+        }
+    }
+
+    /// The broker publishes the will of `client` (each abnormal close publishes it anew): at
+    /// QoS 1 every subscriber whose granted subscriptions give it a QoS 1 copy is owed it.
+    pub fn on_will_published(&mut self, config: &Config, client: u8) {
+        let will = config.will_message(client);
+        for s in (0..config.clients).filter(|&s| self.subscribed[s] && config.reliable_copy(s, will)) {
+            self.owed[s].insert(will);
+        }
+    }
+
+    /// The application of `subscriber` receives application message `message` at `qos`.
+    pub fn on_delivered(&mut self, config: &Config, subscriber: usize, message: u8, qos: Qos) {
         let delivered = self.delivered[subscriber];
         if delivered.contains(message) {
-            if config.qos(message) != Qos::AtLeastOnce {
+            // A QoS 1 message the broker took twice is two publications [MQTT-4.3.2-2] (3.1.1)
+            // / [MQTT-4.3.2-5] (5.0), so its QoS 0 copy may arrive twice.
+            if qos != Qos::AtLeastOnce && !self.republished.contains(message) {
                 self.duplicated[subscriber].insert(message);
             }
             return;
         }
-        // A message published once must not arrive after a later one of the same QoS
-        // [MQTT-4.6.0-6] (3.1.1) / [MQTT-4.6.0-5] (5.0); verimqtt also keeps the order across
-        // QoS levels (a design property). A QoS 1 message the broker took twice may legitimately
-        // arrive late (its first copy can be lost with a subscriber's session), so order is
-        // judged between single publications.
-        let in_order = |m: u8| config.will_of(m).is_none() && config.reliable(m) && !self.republished.contains(m);
+        // A message published once must not arrive after a later one of the same publisher,
+        // topic and QoS [MQTT-4.6.0-6] (3.1.1) / [MQTT-4.6.0-5] (5.0); verimqtt also keeps the
+        // order across QoS levels and across topics (design properties: one queue per session).
+        // A QoS 1 message the broker took twice may legitimately arrive late (its first copy
+        // can be lost with a subscriber's session), so order is judged between single
+        // publications, and only between QoS 1/2 copies (a QoS 0 copy goes out at once). Wills
+        // are not judged for order: the broker publishes them, not a client.
+        let in_order =
+            |m: u8| config.will_of(m).is_none() && config.reliable_copy(subscriber, m) && !self.republished.contains(m);
         if in_order(message) {
-            let overtaken_by: Bits = delivered.iter().filter(|&m| m > message && in_order(m)).collect();
-            if overtaken_by.iter().any(|m| config.qos(m) == config.qos(message)) {
+            let same_publisher = |m: u8| config.publisher_of(m) == config.publisher_of(message);
+            let overtaken_by: Bits =
+                delivered.iter().filter(|&m| m > message && in_order(m) && same_publisher(m)).collect();
+            let same_topic = |m: u8| config.topic(m) == config.topic(message);
+            if overtaken_by.iter().any(|m| same_topic(m) && config.qos(m) == config.qos(message)) {
                 self.breach(Breach::OutOfOrder);
             }
-            self.order_across_qos_broken |= !overtaken_by.is_empty();
+            self.order_across_qos_broken |= overtaken_by.iter().any(same_topic);
+            self.order_across_topics_broken |= overtaken_by.iter().any(|m| !same_topic(m));
         }
         self.delivered[subscriber].insert(message);
     }
@@ -214,9 +338,11 @@ impl Ghost {
     /// outlive its connection, or expiry).
     pub fn on_session_ended(&mut self, client: usize) {
         self.session_alive[client] = false;
+        self.subscribed[client] = false;
         self.holds_stale_state[client] |= self.attached[client];
         self.attached[client] = false;
         self.owed[client] = Bits::EMPTY;
+        self.owed_retained[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         // A will waiting out its delay is due when its session ends [MQTT-3.1.2-8] (5.0).
@@ -238,8 +364,8 @@ impl Ghost {
     /// `client` discards its own session state; whatever the publisher had not handed over is
     /// abandoned.
     pub fn on_client_session_discarded(&mut self, config: &Config, client: usize, steps_done: u8) {
-        if client == PUBLISHER {
-            let unsent = config.published_after(steps_done).minus(self.accepted);
+        if config.is_publisher(client) {
+            let unsent = config.published_by(client, steps_done).minus(self.accepted);
             self.abandoned = self.abandoned.union(unsent);
         }
         self.unacked_ids[client][Direction::ToBroker as usize] = Bits::EMPTY;
@@ -286,8 +412,8 @@ mod tests {
     fn overtaken(qos: [Qos; 2]) -> Ghost {
         let config = Config { messages: qos.to_vec(), ..Config::new(Version::V5_0, 2, 2) };
         let mut ghost = Ghost::new(2);
-        ghost.on_delivered(&config, 1, 1);
-        ghost.on_delivered(&config, 1, 0);
+        ghost.on_delivered(&config, 1, 1, qos[1]);
+        ghost.on_delivered(&config, 1, 0, qos[0]);
         ghost
     }
 
@@ -307,10 +433,11 @@ mod tests {
     fn a_republished_qos1_message_may_arrive_late() {
         let config = Config::new(Version::V5_0, 2, 2);
         let mut ghost = Ghost::new(2);
-        assert!(ghost.on_accepted(&config, 0));
-        assert!(!ghost.on_accepted(&config, 0));
-        ghost.on_delivered(&config, 1, 1);
-        ghost.on_delivered(&config, 1, 0);
+        ghost.on_accepted(&config, 0);
+        ghost.on_accepted(&config, 0);
+        assert!(ghost.republished.contains(0));
+        ghost.on_delivered(&config, 1, 1, Qos::ExactlyOnce);
+        ghost.on_delivered(&config, 1, 0, Qos::AtLeastOnce);
         assert!(!ghost.breached(Breach::OutOfOrder));
     }
 }

@@ -2,6 +2,8 @@
 //! the independent oracle of verimqtt. It never depends on the implementation.
 //!
 //! - [`config`]: what a run looks like (version, clients, messages, timing, faults).
+//! - [`routing`]: topics, filters and the QoS of each subscriber's copy of a message;
+//!   [`retained`]: the broker's retained messages.
 //! - [`state`], [`client`], [`broker`], [`network`], [`outbound`], [`time`]: the system and
 //!   its transitions, driven through [`step`].
 //! - [`ghost`]: what an observer records so properties can judge the protocol.
@@ -31,6 +33,8 @@ pub mod packet;
 pub mod properties;
 pub mod render;
 pub mod restart;
+pub mod retained;
+pub mod routing;
 pub mod runner;
 pub mod state;
 pub mod step;

@@ -4,9 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use stateright::Model;
 use std::process::ExitCode;
 use std::time::Duration;
+use verimqtt_model::bits::Bits;
 use verimqtt_model::bounds::Bounds;
 use verimqtt_model::properties::{CATALOGUE, Expect};
 use verimqtt_model::render::render;
+use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
 use verimqtt_model::{
     Bug, Config, Expiry, MqttModel, Options, Outcome, Qos, ResendOrder, Search, SessionKind, Version, check,
@@ -57,9 +59,20 @@ struct ModelArgs {
     /// MQTT version: 3 (3.1.1) or 5 (5.0).
     #[arg(long, default_value = "5", value_parser = parse_version)]
     version: Version,
-    /// Number of clients: client 0 publishes, the others subscribe (1 client does both).
+    /// Number of clients: the first `--publishers` publish, the others subscribe (1 client does
+    /// both).
     #[arg(long, default_value_t = 2)]
     clients: usize,
+    /// Number of publishers: message n is published by client n % publishers.
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// Topic (0 or 1) of the messages, cycled (e.g. 0,1).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    topics: Vec<u8>,
+    /// Filters of each subscriber, cycled over the subscribers: filters joined by `&`, each
+    /// `TOPIC:QOS` with TOPIC 0, 1 or `+` (both), e.g. `+:1&0:2,1:0`.
+    #[arg(long, value_delimiter = ',', default_value = "0:2", value_parser = parse_filters)]
+    subscriptions: Vec<Vec<FilterQos>>,
     /// Number of messages the publisher publishes.
     #[arg(long, default_value_t = 2)]
     messages: usize,
@@ -90,6 +103,21 @@ struct ModelArgs {
     /// The publisher disconnects gracefully after its first message, then reconnects.
     #[arg(long)]
     graceful_disconnect: bool,
+    /// DISCONNECTs the clients may send, each by any client at any time it is connected.
+    #[arg(long, default_value_t = 0)]
+    disconnects: u8,
+    /// 5.0: such a DISCONNECT may also be 0x04, Disconnect with Will Message.
+    #[arg(long)]
+    disconnect_with_will: bool,
+    /// UNSUBSCRIBEs the subscribers may send, each by any subscriber at any time.
+    #[arg(long, default_value_t = 0)]
+    unsubscribes: u8,
+    /// Messages published with RETAIN=1 (e.g. 0,1).
+    #[arg(long, value_delimiter = ',')]
+    retained: Vec<u8>,
+    /// Retained messages with an empty payload, which delete their topic's retained message.
+    #[arg(long, value_delimiter = ',')]
+    empty: Vec<u8>,
     /// Connect without wills.
     #[arg(long)]
     no_will: bool,
@@ -163,6 +191,19 @@ impl ModelArgs {
         config.durable = self.durable;
         config.will_delay = self.will_delay;
         config.will_qos = self.will_qos;
+        config.publishers = self.publishers;
+        config.topics = self.topics.clone();
+        config.subscriptions = self.subscriptions.clone();
+        config.disconnects = self.disconnects;
+        config.disconnect_with_will = self.disconnect_with_will;
+        config.unsubscribes = self.unsubscribes;
+        let messages =
+            |list: &[u8], flag: &str| match list.iter().find(|&&n| usize::from(n) >= self.messages || n > Bits::MAX) {
+                Some(n) => Err(format!("--{flag}: there is no message {n}")),
+                None => Ok(list.iter().copied().collect()),
+            };
+        config.retained = messages(&self.retained, "retained")?;
+        config.empty = messages(&self.empty, "empty")?;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
@@ -178,6 +219,18 @@ fn parse_version(s: &str) -> Result<Version, String> {
 
 fn parse_qos(s: &str) -> Result<Qos, String> {
     s.parse::<u8>().ok().and_then(Qos::from_level).ok_or_else(|| format!("QoS must be 0, 1 or 2, not {s}"))
+}
+
+fn parse_filters(s: &str) -> Result<Vec<FilterQos>, String> {
+    let parse_one = |one: &str| {
+        let (topic, qos) = one.split_once(':').ok_or_else(|| format!("{one}: expected TOPIC:QOS"))?;
+        let filter = match topic {
+            "+" => Filter::Wildcard,
+            _ => Filter::Topic(topic.parse().map_err(|_| format!("{topic}: expected a topic number or +"))?),
+        };
+        Ok(FilterQos { filter, qos: parse_qos(qos)? })
+    };
+    s.split('&').map(parse_one).collect()
 }
 
 fn parse_session(s: &str) -> Result<SessionKind, String> {

@@ -6,7 +6,9 @@
 
 use crate::bounds::{Bounds, WITHIN_BOUNDS};
 use crate::broker::{connect_timeout_due, keep_alive_close_due, session_expiry_due};
-use crate::client::{Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted};
+use crate::client::{
+    Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted, unsubscription_wanted,
+};
 use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
@@ -45,7 +47,9 @@ impl MqttModel {
 
     /// Faults have stopped mattering and the system is at rest: every client is connected over
     /// a working connection, nothing is in transit or waits for the store, and nothing can
-    /// happen but time passing, keep alive pings and further (optional) faults.
+    /// happen but time passing, keep alive pings and further optional events (faults, and the
+    /// DISCONNECTs and UNSUBSCRIBEs the clients may still choose to send: a run where they are
+    /// left unused is judged too).
     pub fn is_quiescent(&self, state: &State) -> bool {
         let all_connected = (0..self.config.clients).all(|c| {
             state.clients[c].status == Status::Connected
@@ -61,7 +65,13 @@ impl MqttModel {
         actions.iter().all(|a| {
             matches!(
                 a,
-                Action::Tick | Action::Ping(_) | Action::Cut { .. } | Action::ReportedCut { .. } | Action::Restart
+                Action::Tick
+                    | Action::Ping(_)
+                    | Action::Cut { .. }
+                    | Action::ReportedCut { .. }
+                    | Action::Disconnect { .. }
+                    | Action::Unsubscribe(_)
+                    | Action::Restart
             )
         })
     }
@@ -97,6 +107,9 @@ impl Model for MqttModel {
             if subscription_wanted(config, state, c) {
                 actions.push(Action::Subscribe(c));
             }
+            if unsubscription_wanted(config, state, c) {
+                actions.push(Action::Unsubscribe(c));
+            }
             if application_can_act(config, state, c) {
                 actions.push(Action::Application(c));
             }
@@ -120,6 +133,16 @@ impl Model for MqttModel {
             actions.push(Action::StoreCommit);
         }
         let time_may_pass = !actions.iter().any(|action| action.is_urgent(config));
+        if state.disconnects_left > 0 {
+            // A client may send DISCONNECT right after its CONNECT, before the CONNACK, as a
+            // client may send any packet then (verimqtt's does).
+            for client in (0..config.clients).filter(|&c| state.clients[c].status != Status::Offline) {
+                actions.push(Action::Disconnect { client, with_will: false });
+                if config.may_disconnect_with_will() {
+                    actions.push(Action::Disconnect { client, with_will: true });
+                }
+            }
+        }
         for c in 0..self.config.clients {
             // The client looks at its expiry clock before it connects, as verimqtt's does.
             if state.clients[c].status == Status::Offline && !client_expiry_due(config, state, c) {
@@ -167,5 +190,39 @@ impl Model for MqttModel {
             Expect::Sometimes => Property::sometimes(p.name, p.holds),
         });
         catalogue.chain([Property::always(WITHIN_BOUNDS, |m: &MqttModel, s: &State| m.bounds.admit(s))]).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Qos, Version};
+
+    /// A run that never uses its optional DISCONNECT and UNSUBSCRIBE is still judged by
+    /// `delivered_when_quiet`: its rest state counts as quiescent, though either is possible.
+    #[test]
+    fn an_unused_disconnect_or_unsubscribe_does_not_keep_a_run_from_quiescence() {
+        let mut config = Config::new(Version::V5_0, 2, 1);
+        config.messages = vec![Qos::ExactlyOnce];
+        config.cuts = 0;
+        config.disconnects = 1;
+        config.unsubscribes = 1;
+        let model = MqttModel::new(config);
+        let optional = |a: &Action| matches!(a, Action::Tick | Action::Disconnect { .. } | Action::Unsubscribe(_));
+        let mut state = State::initial(&model.config);
+        for _ in 0..100 {
+            let mut actions = Vec::new();
+            model.actions(&state, &mut actions);
+            let Some(&action) = actions.iter().find(|a| !optional(a)) else {
+                break;
+            };
+            state = model.next_state(&state, action).expect("every action has a successor");
+        }
+        let mut actions = Vec::new();
+        model.actions(&state, &mut actions);
+        assert!(state.scripts_done(&model.config));
+        assert!(actions.iter().any(|a| matches!(a, Action::Disconnect { .. })), "{actions:?}");
+        assert!(actions.contains(&Action::Unsubscribe(1)), "{actions:?}");
+        assert!(model.is_quiescent(&state));
     }
 }

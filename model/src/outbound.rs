@@ -8,7 +8,7 @@
 //! order of their PUBRECs [MQTT-4.6.0-4].
 
 use crate::bits::Bits;
-use crate::config::{Qos, ResendOrder};
+use crate::config::{Config, Qos, ResendOrder};
 use crate::packet::{Message, Packet, PacketId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,14 +24,14 @@ pub enum Stage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Flight {
     pub id: PacketId,
-    pub message: u8,
+    pub message: Message,
     pub stage: Stage,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Outbound {
     pub flights: Vec<Flight>,
-    pub queue: Vec<u8>,
+    pub queue: Vec<Message>,
 }
 
 /// What bounds a sender when it starts new flights.
@@ -48,9 +48,16 @@ pub struct Limits {
 }
 
 impl Outbound {
-    /// Every message this sender still owns: in flight or queued.
-    pub fn messages(&self) -> Bits {
-        self.flights.iter().map(|f| f.message).chain(self.queue.iter().copied()).collect()
+    /// Every message this sender still owns a publication of, in flight or queued, as the
+    /// ghost counts it: an application message by its index, a will by
+    /// [`Config::will_message`] (a retained copy is not one).
+    pub fn messages(&self, config: &Config) -> Bits {
+        let publication = |m: Message| match m {
+            Message::App(n) => Some(n),
+            Message::Will(w) => Some(config.will_message(w)),
+            Message::Retained { .. } => None,
+        };
+        self.flights.iter().map(|f| f.message).chain(self.queue.iter().copied()).filter_map(publication).collect()
     }
 
     pub fn is_idle(&self) -> bool {
@@ -73,7 +80,7 @@ impl Outbound {
 
     /// Starts as many queued messages as the limits allow, in queue order, and returns the
     /// PUBLISH packets to send (first transmissions, DUP=0).
-    pub fn start_queued(&mut self, qos_of: impl Fn(u8) -> Qos, limits: &Limits) -> Vec<Packet> {
+    pub fn start_queued(&mut self, qos_of: impl Fn(Message) -> Qos, limits: &Limits) -> Vec<Packet> {
         let mut sent = Vec::new();
         while let Some(&message) = self.queue.first() {
             let qos = qos_of(message);
@@ -103,7 +110,7 @@ impl Outbound {
     /// The packets to resend on a resumed session [MQTT-4.4.0-1], in `order`: the PUBLISH of
     /// every flight not yet acknowledged (with `dup`, which is true unless a bug is seeded),
     /// and the PUBREL of every flight awaiting PUBCOMP.
-    pub fn resend(&self, qos_of: impl Fn(u8) -> Qos, dup: bool, order: ResendOrder) -> Vec<Packet> {
+    pub fn resend(&self, qos_of: impl Fn(Message) -> Qos, dup: bool, order: ResendOrder) -> Vec<Packet> {
         let packet = |f: &Flight| match f.stage {
             Stage::AwaitPubAck | Stage::AwaitPubRec => publish(f.id, f.message, qos_of(f.message), dup),
             Stage::AwaitPubComp => Packet::PubRel(f.id),
@@ -155,16 +162,21 @@ impl Outbound {
     }
 }
 
-fn publish(id: PacketId, message: u8, qos: Qos, dup: bool) -> Packet {
-    Packet::Publish { id, message: Message::App(message), qos, dup }
+fn publish(id: PacketId, message: Message, qos: Qos, dup: bool) -> Packet {
+    Packet::Publish { id, message, qos, dup }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn qos_of(message: u8) -> Qos {
-        [Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::ExactlyOnce][usize::from(message)]
+    fn qos_of(message: Message) -> Qos {
+        let Message::App(n) = message else { unreachable!("only application messages here") };
+        [Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::ExactlyOnce][usize::from(n)]
+    }
+
+    fn app(messages: &[u8]) -> Vec<Message> {
+        messages.iter().map(|&n| Message::App(n)).collect()
     }
 
     fn limits(packet_ids: u8, quota: Option<u8>) -> Limits {
@@ -173,18 +185,22 @@ mod tests {
 
     #[test]
     fn starts_queued_messages_while_ids_and_quota_last() {
-        let mut out = Outbound { queue: vec![0, 1, 2], ..Outbound::default() };
+        let mut out = Outbound { queue: app(&[0, 1, 2]), ..Outbound::default() };
         let sent = out.start_queued(qos_of, &limits(3, Some(2)));
         assert_eq!(sent.len(), 2);
-        assert_eq!(out.queue, vec![2]);
+        assert_eq!(out.queue, app(&[2]));
         out.on_puback(1);
         let sent = out.start_queued(qos_of, &limits(3, Some(2)));
-        assert_eq!(sent, vec![publish(1, 2, Qos::ExactlyOnce, false)], "id 1 is free again after its PUBACK");
+        assert_eq!(
+            sent,
+            vec![publish(1, Message::App(2), Qos::ExactlyOnce, false)],
+            "id 1 is free again after its PUBACK"
+        );
     }
 
     #[test]
     fn qos2_id_stays_in_use_until_pubcomp() {
-        let mut out = Outbound { queue: vec![1, 2], ..Outbound::default() };
+        let mut out = Outbound { queue: app(&[1, 2]), ..Outbound::default() };
         out.start_queued(qos_of, &limits(1, None));
         assert_eq!(out.on_pubrec(1, ResendOrder::FirstTransmission), Some(Packet::PubRel(1)));
         assert!(out.start_queued(qos_of, &limits(1, None)).is_empty());
@@ -196,18 +212,18 @@ mod tests {
 
     #[test]
     fn resends_in_original_order() {
-        let mut out = Outbound { queue: vec![0, 1], ..Outbound::default() };
+        let mut out = Outbound { queue: app(&[0, 1]), ..Outbound::default() };
         out.start_queued(qos_of, &limits(2, None));
         out.on_pubrec(2, ResendOrder::FirstTransmission);
         assert_eq!(
             out.resend(qos_of, true, ResendOrder::FirstTransmission),
-            vec![publish(1, 0, Qos::AtLeastOnce, true), Packet::PubRel(2)]
+            vec![publish(1, Message::App(0), Qos::AtLeastOnce, true), Packet::PubRel(2)]
         );
     }
 
     /// Flights m1 (id 1), m2 (id 2) and m0 (id 3); the middle one has had its PUBREC.
     fn three_flights_one_released(order: ResendOrder) -> Outbound {
-        let mut out = Outbound { queue: vec![1, 2, 0], ..Outbound::default() };
+        let mut out = Outbound { queue: app(&[1, 2, 0]), ..Outbound::default() };
         out.start_queued(qos_of, &limits(3, None));
         out.on_pubrec(2, order);
         out
@@ -215,8 +231,8 @@ mod tests {
 
     #[test]
     fn every_resend_order_keeps_publishes_and_releases_in_their_own_order() {
-        let qos2 = |id, message| publish(id, message, Qos::ExactlyOnce, true);
-        let qos1 = |id, message| publish(id, message, Qos::AtLeastOnce, true);
+        let qos2 = |id, n| publish(id, Message::App(n), Qos::ExactlyOnce, true);
+        let qos1 = |id, n| publish(id, Message::App(n), Qos::AtLeastOnce, true);
         let resent = |order| three_flights_one_released(order).resend(qos_of, true, order);
         assert_eq!(resent(ResendOrder::FirstTransmission), vec![qos2(1, 1), Packet::PubRel(2), qos1(3, 0)]);
         assert_eq!(resent(ResendOrder::LastStep), vec![qos2(1, 1), qos1(3, 0), Packet::PubRel(2)]);

@@ -17,32 +17,61 @@ pub enum Message {
     App(u8),
     /// The will of client `c`, published by the broker at QoS 0.
     Will(u8),
+    /// The copy of retained application message `message` the broker sends a new
+    /// subscription (RETAIN=1), at `qos`: the message's QoS lowered to the filter's grant (a
+    /// subscriber whose filters overlap gets one per filter, each at its own QoS).
+    Retained { message: u8, qos: Qos },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Packet {
-    Connect { clean_start: bool, will: bool },
-    ConnAck { session_present: bool },
-    Publish { id: PacketId, message: Message, qos: Qos, dup: bool },
+    Connect {
+        clean_start: bool,
+        will: bool,
+    },
+    ConnAck {
+        session_present: bool,
+    },
+    Publish {
+        id: PacketId,
+        message: Message,
+        qos: Qos,
+        dup: bool,
+    },
     PubAck(PacketId),
     PubRec(PacketId),
     PubRel(PacketId),
     PubComp(PacketId),
     Subscribe(PacketId),
     SubAck(PacketId),
+    /// UNSUBSCRIBE from every filter the client subscribes to.
+    Unsubscribe(PacketId),
+    /// UNSUBACK; `existed`: the session had the subscription (5.0 reason 0x00, else 0x11).
+    UnsubAck {
+        id: PacketId,
+        existed: bool,
+    },
     PingReq,
     PingResp,
+    /// DISCONNECT: from a client, reason 0x00 (normal disconnection); from the broker, the
+    /// reason it announces.
     Disconnect,
+    /// 5.0: a client's DISCONNECT with reason 0x04, Disconnect with Will Message.
+    DisconnectWithWill,
 }
 
 /// 5.0 reason codes the model's packets carry besides success (0x00).
 pub mod reason {
     /// PUBACK / PUBREC: the message was accepted, but nobody subscribes to it.
     pub const NO_MATCHING_SUBSCRIBERS: u8 = 0x10;
+    /// DISCONNECT from a client: close normally, but publish the will (5.0).
+    pub const DISCONNECT_WITH_WILL: u8 = 0x04;
     /// DISCONNECT from the broker: nothing was received for 1.5 x keep alive.
     pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8d;
     /// DISCONNECT from the broker: another connection took the session over.
     pub const SESSION_TAKEN_OVER: u8 = 0x8e;
+    /// UNSUBACK: the session had no such subscription.
+    pub const NO_SUBSCRIPTION_EXISTED: u8 = 0x11;
     /// PUBCOMP: the PUBREL's id was not awaiting release.
     pub const PACKET_ID_NOT_FOUND: u8 = 0x92;
 }
@@ -69,9 +98,11 @@ impl Packet {
             Packet::PubComp(_) => PacketKind::Pubcomp,
             Packet::Subscribe(_) => PacketKind::Subscribe,
             Packet::SubAck(_) => PacketKind::Suback,
+            Packet::Unsubscribe(_) => PacketKind::Unsubscribe,
+            Packet::UnsubAck { .. } => PacketKind::Unsuback,
             Packet::PingReq => PacketKind::Pingreq,
             Packet::PingResp => PacketKind::Pingresp,
-            Packet::Disconnect => PacketKind::Disconnect,
+            Packet::Disconnect | Packet::DisconnectWithWill => PacketKind::Disconnect,
         }
     }
 
@@ -84,6 +115,7 @@ impl Packet {
             Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) | Packet::Disconnect => {
                 (version == Version::V5_0).then_some(0)
             }
+            Packet::DisconnectWithWill => Some(reason::DISCONNECT_WITH_WILL),
             _ => None,
         }
     }
@@ -94,6 +126,7 @@ impl fmt::Display for Message {
         match self {
             Message::App(n) => write!(f, "m{n}"),
             Message::Will(c) => write!(f, "will of c{c}"),
+            Message::Retained { message, .. } => write!(f, "retained m{message}"),
         }
     }
 }
@@ -120,9 +153,14 @@ impl fmt::Display for Packet {
             Packet::PubComp(id) => write!(f, "PUBCOMP({id})"),
             Packet::Subscribe(id) => write!(f, "SUBSCRIBE({id})"),
             Packet::SubAck(id) => write!(f, "SUBACK({id})"),
+            Packet::Unsubscribe(id) => write!(f, "UNSUBSCRIBE({id})"),
+            Packet::UnsubAck { id, existed } => {
+                write!(f, "UNSUBACK({id}{})", if *existed { "" } else { ", no subscription existed" })
+            }
             Packet::PingReq => write!(f, "PINGREQ"),
             Packet::PingResp => write!(f, "PINGRESP"),
             Packet::Disconnect => write!(f, "DISCONNECT"),
+            Packet::DisconnectWithWill => write!(f, "DISCONNECT(0x04, with will)"),
         }
     }
 }

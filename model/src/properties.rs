@@ -6,12 +6,13 @@
 //! that the interesting paths are reached at all.
 
 use crate::bits::Bits;
-use crate::client::{Subscription, client_expiry_due};
-use crate::config::{Config, PUBLISHER, Qos, SessionKind, Version};
+use crate::client::client_expiry_due;
+use crate::config::{Config, Qos, SessionKind, Version};
 use crate::ghost::Breach;
 use crate::model::MqttModel;
 use crate::network::BrokerEnd;
 use crate::packet::{Message, Packet};
+use crate::routing;
 use crate::state::State;
 
 /// Property names, shared with the seeded bugs and the tests.
@@ -45,6 +46,16 @@ pub mod names {
     pub const QUIET_AFTER_DELIVERY: &str = "quiet_after_delivery";
     pub const RESTORED_DELIVERED: &str = "restored_delivered";
     pub const QOS1_WILL_DELIVERED: &str = "qos1_will_delivered";
+    pub const ROUTED_TO_SUBSCRIBERS: &str = "routed_to_subscribers";
+    pub const COPY_AT_GRANTED_QOS: &str = "copy_at_granted_qos";
+    pub const ORDER_ACROSS_TOPICS: &str = "order_across_topics";
+    pub const OVERLAPPING_COPY: &str = "overlapping_copy";
+    pub const COPY_DOWNGRADED: &str = "copy_downgraded";
+    pub const MESSAGE_NOT_MATCHED: &str = "message_not_matched";
+    pub const DISCONNECT_WITH_WILL_SENT: &str = "disconnect_with_will_sent";
+    pub const UNSUBSCRIBED: &str = "unsubscribed";
+    pub const RETAINED_IS_LATEST: &str = "retained_is_latest";
+    pub const RETAINED_DELIVERED: &str = "retained_delivered";
 }
 use names::*;
 
@@ -146,7 +157,8 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: ORDER_PRESERVED,
         expect: Expect::Always,
-        summary: "QoS 1/2 messages of the publisher reach each subscriber in publish order, per QoS",
+        summary: "QoS 1/2 messages of a publisher reach each subscriber in publish order, per topic \
+                  and QoS",
         statements: &[
             (V3, "MQTT-4.6.0-1"),
             (V3, "MQTT-4.6.0-5"),
@@ -161,8 +173,9 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: ORDER_ACROSS_QOS,
         expect: Expect::Always,
-        summary: "design (verimqtt): QoS 1 and QoS 2 messages of the publisher reach each \
-                  subscriber in publish order across the two levels, stronger than MQTT's per-QoS order",
+        summary: "design (verimqtt): QoS 1 and QoS 2 messages of a publisher on one topic reach \
+                  each subscriber in publish order across the two levels, stronger than MQTT's \
+                  per-QoS order",
         statements: &[(V3, "MQTT-4.6.0-6"), (V5, "MQTT-4.6.0-5")],
         applies: always,
         holds: |_, s| s.ghost.diverged || !s.ghost.order_across_qos_broken,
@@ -187,9 +200,10 @@ pub const CATALOGUE: &[PropertySpec] = &[
     PropertySpec {
         name: WILL_IFF_ABNORMAL,
         expect: Expect::Always,
-        summary: "the will is published if and only if the connection closed without DISCONNECT; \
-                  with a Will Delay Interval (5.0) once the delay passes or the session ends, \
-                  whichever is first, and never if a new connection resumes the session before",
+        summary: "the will is published if and only if the connection closed without a \
+                  DISCONNECT 0x00 (5.0: 0x04 asks for it); with a Will Delay Interval (5.0) once \
+                  the delay passes or the session ends, whichever is first, and never if a new \
+                  connection resumes the session before",
         statements: &[
             (V3, "MQTT-3.1.2-8"),
             (V3, "MQTT-3.1.2-10"),
@@ -228,16 +242,19 @@ pub const CATALOGUE: &[PropertySpec] = &[
         name: DELIVERED_WHEN_QUIET,
         expect: Expect::Always,
         summary: "once faults stop and all is quiet, every QoS 1/2 message is delivered to \
-                  every subscriber whose session it was routed to",
+                  every subscriber whose session it was routed to, and every QoS 1/2 retained \
+                  copy a SUBACK called for",
         statements: &[
             (V3, "MQTT-3.1.2-5"),
             (V3, "MQTT-4.3.2-1"),
             (V3, "MQTT-4.3.3-1"),
             (V3, "MQTT-4.4.0-1"),
+            (V3, "MQTT-3.3.1-6"),
             (V5, "MQTT-4.3.2-3"),
             (V5, "MQTT-4.3.3-3"),
             (V5, "MQTT-4.3.3-5"),
             (V5, "MQTT-4.4.0-1"),
+            (V5, "MQTT-3.3.1-9"),
         ],
         applies: always,
         holds: delivered_when_quiet,
@@ -291,6 +308,34 @@ pub const CATALOGUE: &[PropertySpec] = &[
         holds: |_, s| !s.ghost.diverged,
     },
     PropertySpec {
+        name: ORDER_ACROSS_TOPICS,
+        expect: Expect::Always,
+        summary: "design (verimqtt): QoS 1/2 messages of a publisher reach each subscriber in \
+                  publish order across topics (one queue per session), stronger than MQTT's \
+                  per-topic order",
+        statements: &[(V3, "MQTT-4.6.0-6"), (V5, "MQTT-4.6.0-5")],
+        applies: several_topics,
+        holds: |_, s| s.ghost.diverged || !s.ghost.order_across_topics_broken,
+    },
+    PropertySpec {
+        name: ROUTED_TO_SUBSCRIBERS,
+        expect: Expect::Always,
+        summary: "the broker sends a client a message only if a subscription granted in its \
+                  session (a SUBACK it sent, no UNSUBACK since) matches the topic",
+        statements: &[(V3, "MQTT-3.3.2-3"), (V3, "MQTT-3.10.4-2"), (V5, "MQTT-3.3.2-3"), (V5, "MQTT-3.10.4-2")],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::NotSubscribed),
+    },
+    PropertySpec {
+        name: COPY_AT_GRANTED_QOS,
+        expect: Expect::Always,
+        summary: "a subscriber's copy goes out at the published QoS lowered to the highest QoS \
+                  granted among its matching subscriptions",
+        statements: &[(V3, "MQTT-3.3.5-1"), (V3, "MQTT-3.8.4-6"), (V5, "MQTT-3.3.4-2"), (V5, "MQTT-3.8.4-8")],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::CopyQos),
+    },
+    PropertySpec {
         name: REDELIVERY_AFTER_CUT,
         expect: Expect::Sometimes,
         summary: "a PUBLISH is retransmitted (DUP=1) on a resumed session",
@@ -341,7 +386,9 @@ pub const CATALOGUE: &[PropertySpec] = &[
         summary: "the broker holds messages for a subscriber whose connection is down",
         statements: &[(V3, "MQTT-3.1.2-5"), (V5, "MQTT-3.1.2-23")],
         applies: |c| {
-            c.cuts > 0 && any_reliable(c) && c.subscribers().any(|s| s != PUBLISHER && c.session_outlives_connection(s))
+            c.cuts > 0
+                && any_reliable(c)
+                && c.subscribers().any(|s| !c.is_publisher(s) && c.session_outlives_connection(s))
         },
         holds: |_, s| {
             (0..s.clients.len()).any(|c| {
@@ -392,11 +439,92 @@ pub const CATALOGUE: &[PropertySpec] = &[
         expect: Expect::Sometimes,
         summary: "a will at QoS 1 reaches a subscriber's application",
         statements: &[(V3, "MQTT-3.1.2-8"), (V5, "MQTT-3.1.2-8")],
-        applies: |c| c.will_qos == Qos::AtLeastOnce && c.will && c.cuts > 0 && c.clients > 1,
+        applies: |c| {
+            c.will_qos == Qos::AtLeastOnce
+                && c.will
+                && c.cuts > 0
+                && c.subscribers().any(|s| c.reliable_copy(s, c.will_message(0)))
+        },
         holds: |m, s| {
             let wills: Bits = (0..m.config.clients as u8).map(|c| m.config.will_message(c)).collect();
             s.ghost.delivered.iter().any(|delivered| !delivered.intersection(wills).is_empty())
         },
+    },
+    PropertySpec {
+        name: OVERLAPPING_COPY,
+        expect: Expect::Sometimes,
+        summary: "a copy of a message goes to a subscriber with several subscriptions matching it",
+        statements: &[(V3, "MQTT-3.3.5-1"), (V5, "MQTT-3.3.4-2")],
+        applies: |c| routed_copies(c).any(|(s, n)| routing::matching(c.filters(s), c.topic(n)) > 1),
+        holds: |m, s| copies_in_flight(s).any(|(c, n)| routing::matching(m.config.filters(c), m.config.topic(n)) > 1),
+    },
+    PropertySpec {
+        name: COPY_DOWNGRADED,
+        expect: Expect::Sometimes,
+        summary: "a copy of a message goes out at a lower QoS than it was published with",
+        statements: &[(V3, "MQTT-3.8.4-6"), (V5, "MQTT-3.8.4-8")],
+        applies: |c| routed_copies(c).any(|(s, n)| c.copy_qos(s, n) < Some(c.qos(n))),
+        holds: |m, s| {
+            s.all_links().any(|(_, l)| {
+                l.to_client.packets.iter().any(|p| match *p {
+                    Packet::Publish { message: Message::App(n), qos, .. } => qos < m.config.qos(n),
+                    _ => false,
+                })
+            })
+        },
+    },
+    PropertySpec {
+        name: MESSAGE_NOT_MATCHED,
+        expect: Expect::Sometimes,
+        summary: "the broker takes a message that a subscribed client's subscriptions do not match",
+        statements: &[(V3, "MQTT-3.3.2-3"), (V5, "MQTT-3.3.2-3")],
+        applies: |c| c.subscribers().any(|s| (0..c.messages.len() as u8).any(|n| c.copy_qos(s, n).is_none())),
+        holds: |m, s| {
+            (0..m.config.clients)
+                .any(|c| s.ghost.subscribed[c] && s.ghost.accepted.iter().any(|n| m.config.copy_qos(c, n).is_none()))
+        },
+    },
+    PropertySpec {
+        name: DISCONNECT_WITH_WILL_SENT,
+        expect: Expect::Sometimes,
+        summary: "a client sends DISCONNECT 0x04, Disconnect with Will Message (5.0)",
+        statements: &[(V5, "MQTT-3.1.2-8")],
+        applies: |c| c.may_disconnect_with_will() && c.will,
+        holds: |_, s| in_flight(s).any(|p| *p == Packet::DisconnectWithWill),
+    },
+    PropertySpec {
+        name: UNSUBSCRIBED,
+        expect: Expect::Sometimes,
+        summary: "the broker deletes a subscription on UNSUBSCRIBE and says so in its UNSUBACK",
+        statements: &[(V3, "MQTT-3.10.4-4"), (V5, "MQTT-3.10.4-4")],
+        applies: |c| c.unsubscribes > 0,
+        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::UnsubAck { existed: true, .. })),
+    },
+    PropertySpec {
+        name: RETAINED_IS_LATEST,
+        expect: Expect::Always,
+        summary: "a new subscription gets, of each topic its filter matches, only the latest retained \
+                  publication (none once an empty one deleted it)",
+        statements: &[
+            (V3, "MQTT-3.3.1-5"),
+            (V3, "MQTT-3.3.1-6"),
+            (V3, "MQTT-3.3.1-10"),
+            (V3, "MQTT-3.3.1-11"),
+            (V5, "MQTT-3.3.1-5"),
+            (V5, "MQTT-3.3.1-6"),
+            (V5, "MQTT-3.3.1-7"),
+            (V5, "MQTT-3.3.1-9"),
+        ],
+        applies: |c| !c.retained.is_empty(),
+        holds: |_, s| !s.ghost.breached(Breach::RetainedNotLatest),
+    },
+    PropertySpec {
+        name: RETAINED_DELIVERED,
+        expect: Expect::Sometimes,
+        summary: "a retained message reaches a subscription made after it was published",
+        statements: &[(V3, "MQTT-3.3.1-6"), (V5, "MQTT-3.3.1-9")],
+        applies: |c| !c.retained.minus(c.empty).is_empty(),
+        holds: |_, s| s.ghost.delivered_retained.iter().any(|d| !d.is_empty()),
     },
 ];
 
@@ -413,6 +541,28 @@ fn any_reliable(config: &Config) -> bool {
     config.messages.iter().any(|&q| q > Qos::AtMostOnce)
 }
 
+fn several_topics(config: &Config) -> bool {
+    config.options_on().contains("several topics")
+}
+
+/// Every (subscriber, message) pair where the subscriber's subscriptions match the message.
+fn routed_copies(config: &Config) -> impl Iterator<Item = (usize, u8)> + '_ {
+    config
+        .subscribers()
+        .flat_map(move |s| (0..config.messages.len() as u8).map(move |n| (s, n)))
+        .filter(|&(s, n)| config.copy_qos(s, n).is_some())
+}
+
+/// Every application message travelling to a client, with the client.
+fn copies_in_flight(state: &State) -> impl Iterator<Item = (usize, u8)> + '_ {
+    state.all_links().flat_map(|(c, l)| {
+        l.to_client.packets.iter().filter_map(move |p| match *p {
+            Packet::Publish { message: Message::App(n), .. } => Some((c, n)),
+            _ => None,
+        })
+    })
+}
+
 fn any_persistent(config: &Config) -> bool {
     config.sessions.contains(&SessionKind::Persistent)
 }
@@ -422,8 +572,10 @@ fn in_flight(state: &State) -> impl Iterator<Item = &Packet> {
     state.all_links().flat_map(|(_, l)| l.to_broker.packets.iter().chain(&l.to_client.packets))
 }
 
+/// No message whose copy for a subscriber is at `qos` reached that subscriber twice.
 fn no_duplicate_at(model: &MqttModel, state: &State, qos: Qos) -> bool {
-    state.ghost.duplicated.iter().all(|dups| dups.iter().all(|m| model.config.qos(m) != qos))
+    let config = &model.config;
+    (0..config.clients).all(|s| state.ghost.duplicated[s].iter().all(|m| config.copy_qos(s, m) != Some(qos)))
 }
 
 fn session_messages_kept(model: &MqttModel, state: &State) -> bool {
@@ -432,17 +584,15 @@ fn session_messages_kept(model: &MqttModel, state: &State) -> bool {
     if ghost.diverged {
         return true;
     }
-    let publisher = &state.clients[PUBLISHER];
-    let held_by_publisher = publisher.outbound.messages();
-    let publisher_keeps = config
-        .published_after(publisher.steps_done)
+    let publisher_keeps = state
+        .handed_over(config)
         .minus(ghost.abandoned)
         .minus(ghost.accepted)
         .iter()
         .filter(|&m| config.reliable(m))
-        .all(|m| held_by_publisher.contains(m));
+        .all(|m| state.clients[config.publisher_of(m)].outbound.messages(config).contains(m));
     let broker_keeps = (0..config.clients).all(|s| {
-        let held = state.sessions[s].as_ref().map(|session| session.outbound.messages()).unwrap_or_default();
+        let held = state.sessions[s].as_ref().map(|session| session.outbound.messages(config)).unwrap_or_default();
         ghost.owed[s].minus(ghost.delivered[s]).is_subset(held)
     });
     publisher_keeps && broker_keeps
@@ -453,9 +603,7 @@ fn packet_ids_unique(_: &MqttModel, state: &State) -> bool {
         |ids: Vec<u8>| ids.iter().all(|&id| id != 0) && ids.iter().enumerate().all(|(i, id)| !ids[..i].contains(id));
     let clients_ok = state.clients.iter().all(|client| {
         let mut ids: Vec<u8> = client.outbound.flights.iter().map(|f| f.id).collect();
-        if let Subscription::Requested(id) = client.subscription {
-            ids.push(id);
-        }
+        ids.extend(client.subscription.pending_id());
         distinct_non_zero(ids)
     });
     let sessions_ok = state
@@ -481,9 +629,11 @@ fn delivered_when_quiet(model: &MqttModel, state: &State) -> bool {
     }
     let config = &model.config;
     let ghost = &state.ghost;
-    let handed_over = config.published_after(state.clients[PUBLISHER].steps_done).minus(ghost.abandoned);
+    let handed_over = state.handed_over(config).minus(ghost.abandoned);
     let all_accepted = handed_over.iter().filter(|&m| config.reliable(m)).all(|m| ghost.accepted.contains(m));
-    let all_delivered = (0..config.clients).all(|s| ghost.owed[s].is_subset(ghost.delivered[s]));
+    let all_delivered = (0..config.clients).all(|s| {
+        ghost.owed[s].is_subset(ghost.delivered[s]) && ghost.owed_retained[s].is_subset(ghost.delivered_retained[s])
+    });
     all_accepted && all_delivered
 }
 
@@ -523,9 +673,8 @@ fn qos2_duplicate_suppressed(_: &MqttModel, state: &State) -> bool {
 /// that property is not vacuous.
 fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
-    let script_done = usize::from(state.clients[PUBLISHER].steps_done) == config.script(PUBLISHER).len();
-    let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable(m)));
-    script_done && delivered && model.is_quiescent(state)
+    let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable_copy(s, m)));
+    state.scripts_done(config) && delivered && model.is_quiescent(state)
 }
 
 /// A message owed to a subscriber when the broker restarted from its store is delivered after.

@@ -42,6 +42,14 @@
 //!   after it is lost with the restart as if it had never arrived, so that will is owed too,
 //!   and a will published after the restart but before a commit is owed again by a second
 //!   restart (a will may then be published twice).
+//! - **Subscriptions and retained messages**: a durable restart rolls back, with the session,
+//!   its granted subscription (a SUBSCRIBE or UNSUBSCRIBE whose SUBACK or UNSUBACK was still held
+//!   back is lost, as if it had never arrived) and the retained copies its SUBACKs called for;
+//!   the retained messages are those of the last commit (verimqtt's store keeps them, and a
+//!   retained QoS 1/2 publication is acknowledged only once they are durable). Without a store
+//!   the broker starts with none, and the ghost owes none.
+//! - **DISCONNECT and UNSUBSCRIBE budgets** are the clients' choices, not the broker's state:
+//!   a restart leaves them as they are.
 
 use crate::bits::Bits;
 use crate::broker::{Session, session_expiry_due};
@@ -49,6 +57,7 @@ use crate::bugs::Bug;
 use crate::config::Config;
 use crate::ghost::Ghost;
 use crate::outbound::Stage;
+use crate::retained::RetainedStore;
 use crate::step::Step;
 use crate::will::{StoredWill, WillWatch};
 
@@ -69,6 +78,16 @@ pub struct Durability {
     /// Per client, the will of its persistent session as of the last commit, by the ghost's
     /// own clock of waiting wills.
     pub wills_committed: Vec<Option<StoredWill>>,
+    /// Clients whose granted subscription (SUBACK sent, no UNSUBACK since) was committed: what
+    /// went out before the commit, since every SUBACK or UNSUBACK after it was held back.
+    pub subscribed_committed: Bits,
+    /// Per subscriber, the retained copies owed to it at the last commit.
+    pub owed_retained_committed: Vec<Bits>,
+    /// Per subscriber, the retained copies delivered to it as the ghost counted them at the
+    /// last commit.
+    pub delivered_retained_committed: Vec<Bits>,
+    /// The ghost's record of each topic's retained message at the last commit.
+    pub retained_committed: RetainedStore,
 }
 
 impl Durability {
@@ -79,6 +98,10 @@ impl Durability {
             sessions_committed: Bits::EMPTY,
             restored: vec![Bits::EMPTY; clients],
             wills_committed: vec![None; clients],
+            subscribed_committed: Bits::EMPTY,
+            owed_retained_committed: vec![Bits::EMPTY; clients],
+            delivered_retained_committed: vec![Bits::EMPTY; clients],
+            retained_committed: RetainedStore::default(),
         }
     }
 
@@ -113,6 +136,7 @@ impl Step<'_> {
         }
         let durable = config.keeps_store();
         self.state.sessions = if durable { self.state.store.sessions.clone() } else { vec![None; config.clients] };
+        self.state.retained = if durable { self.state.store.retained } else { RetainedStore::default() };
         if config.expiry_ticks().is_some() {
             // A session whose connection the restart ended is offline from now on.
             for session in self.state.sessions.iter_mut().flatten() {
@@ -156,8 +180,16 @@ fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>
             ghost.on_session_ended(c);
             continue;
         }
-        // Alive at the last commit: an end after it is rolled back with the rest.
+        // Alive at the last commit: an end after it is rolled back with the rest, and so are
+        // an UNSUBSCRIBE or SUBSCRIBE after it (their UNSUBACK or SUBACK was held back).
         ghost.session_alive[c] = true;
+        ghost.subscribed[c] = ghost.durability.subscribed_committed.contains(c as u8);
+        // A SUBACK after the commit owed its retained copies afresh; rolled back, what was
+        // owed at the commit is owed again, and what had been delivered of it (then or since)
+        // stays delivered.
+        ghost.owed_retained[c] = ghost.durability.owed_retained_committed[c];
+        let delivered_retained = ghost.delivered_retained[c].union(ghost.durability.delivered_retained_committed[c]);
+        ghost.delivered_retained[c] = delivered_retained;
         let owed = ghost.owed[c].intersection(acknowledged);
         ghost.owed[c] = owed;
         let restored_owed = ghost.durability.restored[c].union(owed.minus(ghost.delivered[c]));
@@ -174,6 +206,9 @@ fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>
         let committed = ghost.durability.wills_committed[c].filter(|_| durable);
         *watch = committed.map_or(WillWatch::Idle, |will| WillWatch::Waiting(will.waited()));
     }
+    // The retained messages: those of the last commit with a store, none without one (MQTT
+    // promises nothing of a server that loses its memory).
+    ghost.retained = if durable { ghost.durability.retained_committed } else { RetainedStore::default() };
     if durable {
         let unacknowledged: Bits = ghost.accepted.minus(acknowledged).iter().filter(|&m| config.reliable(m)).collect();
         ghost.accepted = ghost.accepted.minus(unacknowledged);

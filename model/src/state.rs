@@ -1,10 +1,12 @@
 //! The state of the whole system at one instant.
 
+use crate::bits::Bits;
 use crate::broker::Session;
 use crate::client::Client;
 use crate::config::Config;
 use crate::ghost::Ghost;
 use crate::network::Link;
+use crate::retained::RetainedStore;
 use crate::store::Store;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -25,6 +27,12 @@ pub struct State {
     pub store: Store,
     /// Per client, a will waiting out its delay (5.0): ticks waited so far.
     pub pending_wills: Vec<Option<u8>>,
+    /// DISCONNECTs the clients may still send at a time of their choosing.
+    pub disconnects_left: u8,
+    /// UNSUBSCRIBEs the subscribers may still send.
+    pub unsubscribes_left: u8,
+    /// The broker's retained messages.
+    pub retained: RetainedStore,
 }
 
 impl State {
@@ -40,7 +48,20 @@ impl State {
             restarts_left: config.restarts,
             store: Store::new(config.clients),
             pending_wills: vec![None; config.clients],
+            disconnects_left: config.disconnects,
+            unsubscribes_left: config.unsubscribes,
+            retained: RetainedStore::default(),
         }
+    }
+
+    /// The messages the publishers' applications have handed over so far.
+    pub fn handed_over(&self, config: &Config) -> Bits {
+        config.publishers().fold(Bits::EMPTY, |all, p| all.union(config.published_by(p, self.clients[p].steps_done)))
+    }
+
+    /// Every publisher's application has taken all of its script steps.
+    pub fn scripts_done(&self, config: &Config) -> bool {
+        config.publishers().all(|p| usize::from(self.clients[p].steps_done) == config.script(p).len())
     }
 
     /// The connection `client` uses, if any.

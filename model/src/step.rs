@@ -22,6 +22,8 @@ pub enum Action {
     ClientReceives { client: usize, link: usize },
     /// A subscriber without a subscription subscribes.
     Subscribe(usize),
+    /// A subscriber unsubscribes from all its filters.
+    Unsubscribe(usize),
     /// The client's application takes its next script step (publish, disconnect).
     Application(usize),
     /// The client sends PINGREQ because it has been silent for a keep alive.
@@ -38,6 +40,9 @@ pub enum Action {
     ClientExpiresSession(usize),
     /// An offline client opens a new connection and sends CONNECT.
     Connect(usize),
+    /// A connected or connecting client sends DISCONNECT (5.0: with reason 0x04 if `with_will`) and closes
+    /// its connection, at a time of its choosing; it reconnects afterwards.
+    Disconnect { client: usize, with_will: bool },
     /// The network fails under a connection, silently.
     Cut { client: usize, link: usize },
     /// The network fails under a connection and the client's end hears of it (reads a FIN),
@@ -59,9 +64,13 @@ impl Action {
     /// applications act faster than a tick.
     pub fn is_urgent(&self, config: &Config) -> bool {
         match self {
-            Action::Connect(_) | Action::Cut { .. } | Action::ReportedCut { .. } | Action::Tick | Action::Restart => {
-                false
-            }
+            Action::Connect(_)
+            | Action::Disconnect { .. }
+            | Action::Unsubscribe(_)
+            | Action::Cut { .. }
+            | Action::ReportedCut { .. }
+            | Action::Tick
+            | Action::Restart => false,
             Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
             Action::BrokerReceives { .. } | Action::ClientReceives { .. } => !config.slow_network,
             _ => true,
@@ -75,6 +84,7 @@ impl fmt::Display for Action {
             Action::BrokerReceives { client, link } => write!(f, "broker reads c{client}#{link}"),
             Action::ClientReceives { client, link } => write!(f, "c{client} reads #{link}"),
             Action::Subscribe(c) => write!(f, "c{c} subscribes"),
+            Action::Unsubscribe(c) => write!(f, "c{c} unsubscribes"),
             Action::Application(c) => write!(f, "c{c} application step"),
             Action::Ping(c) => write!(f, "c{c} keep alive ping"),
             Action::Abort(c) => write!(f, "c{c} gives up on its connection"),
@@ -87,6 +97,8 @@ impl fmt::Display for Action {
                 write!(f, "broker gives up waiting for CONNECT on c{client}#{link}")
             }
             Action::Connect(c) => write!(f, "c{c} connects"),
+            Action::Disconnect { client, with_will: false } => write!(f, "c{client} disconnects"),
+            Action::Disconnect { client, with_will: true } => write!(f, "c{client} disconnects with its will"),
             Action::Cut { client, link } => write!(f, "network cuts c{client}#{link}"),
             Action::ReportedCut { client, link, broker_told } => {
                 let told = if *broker_told { "both ends" } else { "the client" };
@@ -157,6 +169,7 @@ impl<'a> Step<'a> {
             Action::BrokerReceives { client, link } => self.broker_receives(client, link),
             Action::ClientReceives { client, link } => self.client_receives(client, link),
             Action::Subscribe(c) => self.subscribe(c),
+            Action::Unsubscribe(c) => self.unsubscribe(c),
             Action::Application(c) => self.application_step(c),
             Action::Ping(c) => self.ping(c),
             Action::Abort(c) => self.abort(c),
@@ -165,6 +178,7 @@ impl<'a> Step<'a> {
             Action::ClientExpiresSession(c) => self.client_expire_session(c),
             Action::ConnectTimeout { client, link } => self.connect_timeout(client, link),
             Action::Connect(c) => self.connect(c),
+            Action::Disconnect { client, with_will } => self.chosen_disconnect(client, with_will),
             Action::Cut { client, link } => self.cut(client, link),
             Action::ReportedCut { client, link, broker_told } => self.reported_cut(client, link, broker_told),
             Action::Tick => self.tick(),

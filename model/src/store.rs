@@ -7,7 +7,7 @@
 //! stored.
 //!
 //! The will of a persistent session is stored too: the will of its open connection, or a
-//! will waiting out its delay.
+//! will waiting out its delay. So are the retained messages, as verimqtt's store keeps them.
 //!
 //! A change becomes durable at a store step of its own ([`crate::step::Action::StoreCommit`],
 //! one commit for everything changed so far, as verimqtt's group commit). The rule that makes
@@ -22,6 +22,7 @@
 use crate::bits::Bits;
 use crate::broker::Session;
 use crate::config::Config;
+use crate::retained::RetainedStore;
 use crate::state::State;
 use crate::step::Step;
 use crate::will::{StoredWill, WillWatch, connected_with_will, will_to_store};
@@ -35,6 +36,8 @@ pub struct Store {
     pub holding: bool,
     /// Per client, the will of its persistent session as of the last commit.
     pub wills: Vec<Option<StoredWill>>,
+    /// The retained messages as of the last commit (verimqtt's store keeps them).
+    pub retained: RetainedStore,
     /// Clients whose stored session the broker discarded (Clean Start=1) since the last
     /// commit: a change to commit even when the new session looks the same, as verimqtt's
     /// store is told to forget the old one.
@@ -43,7 +46,13 @@ pub struct Store {
 
 impl Store {
     pub fn new(clients: usize) -> Store {
-        Store { sessions: vec![None; clients], holding: false, wills: vec![None; clients], discarded: Bits::EMPTY }
+        Store {
+            sessions: vec![None; clients],
+            holding: false,
+            wills: vec![None; clients],
+            retained: RetainedStore::default(),
+            discarded: Bits::EMPTY,
+        }
     }
 }
 
@@ -61,7 +70,8 @@ pub fn changed(config: &Config, state: &State) -> bool {
         kept != stored.as_ref()
     });
     let wills_changed = (0..config.clients).any(|c| will_to_store(config, state, c) != state.store.wills[c]);
-    sessions_changed || wills_changed || !state.store.discarded.is_empty()
+    let retained_changed = state.retained != state.store.retained;
+    sessions_changed || wills_changed || retained_changed || !state.store.discarded.is_empty()
 }
 
 /// The store has something to commit: a change, or packets waiting.
@@ -95,6 +105,7 @@ impl Step<'_> {
         let committed = (0..config.clients).map(|c| record(config, c, &self.state.sessions[c])).collect();
         self.state.store.sessions = committed;
         self.state.store.wills = (0..config.clients).map(|c| will_to_store(config, &self.state, c)).collect();
+        self.state.store.retained = self.state.retained;
         self.state.store.holding = false;
         self.state.store.discarded = Bits::EMPTY;
         for link in self.state.links.iter_mut().flatten() {
@@ -121,6 +132,11 @@ impl Step<'_> {
         let routed = ghost.owed.iter().fold(Bits::EMPTY, |all, owed| all.union(*owed));
         let wills_routed = routed.iter().filter(|&m| config.will_of(m).is_some()).collect();
         ghost.durability.on_commit(persistent_alive, wills_routed, wills);
+        let subscribed = (0..config.clients).filter(|&c| ghost.subscribed[c]).map(|c| c as u8).collect();
+        ghost.durability.subscribed_committed = subscribed;
+        ghost.durability.owed_retained_committed = ghost.owed_retained.clone();
+        ghost.durability.delivered_retained_committed = ghost.delivered_retained.clone();
+        ghost.durability.retained_committed = ghost.retained;
         self.note(|| "the store commits: what was held back goes out".to_string());
     }
 }

@@ -4,6 +4,7 @@
 //! is checked exhaustively here in at least one configuration (`traces/tests/options.rs`).
 
 use crate::config::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
+use crate::routing::{Filter, FilterQos};
 use SessionKind::{Clean, Persistent};
 
 /// A configuration in the command line's vocabulary: QoS levels and session kinds are given per
@@ -29,6 +30,26 @@ pub fn with_expiry(mut config: Config, ticks: u8) -> Config {
 pub fn with_restarts(mut config: Config, restarts: u8, durable: bool) -> Config {
     config.restarts = restarts;
     config.durable = durable;
+    config
+}
+
+/// Routing on two topics: message `n` goes on `topics[n]` (cycled), the first subscriber
+/// subscribes to both topics with a wildcard at QoS 1 and to topic 0 at QoS 2 (overlapping),
+/// the second to topic 1 at QoS 0 (downgrade; topic 0 matches none of its filters).
+pub fn with_routing(mut config: Config, topics: &[u8]) -> Config {
+    let filter = |filter, qos| FilterQos { filter, qos };
+    config.topics = topics.to_vec();
+    config.subscriptions = vec![
+        vec![filter(Filter::Wildcard, Qos::AtLeastOnce), filter(Filter::Topic(0), Qos::ExactlyOnce)],
+        vec![filter(Filter::Topic(1), Qos::AtMostOnce)],
+    ];
+    config
+}
+
+/// Every message is published retained; those in `empty` have an empty payload.
+pub fn with_retained(mut config: Config, empty: &[u8]) -> Config {
+    config.retained = (0..config.messages.len() as u8).collect();
+    config.empty = empty.iter().copied().collect();
     config
 }
 
@@ -85,6 +106,36 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
             c
         },
     ];
+    // Routing to two subscribers (overlapping, downgraded and non-matching subscriptions), with
+    // a cut.
+    configs.push(with_routing(with_cuts(configuration(version, 3, &[2, 1], &[Persistent]), 1), &[0, 1]));
+    // Two publishers and two subscribers on two topics.
+    {
+        let mut c = with_routing(with_cuts(configuration(version, 4, &[2, 1], &[Persistent]), 0), &[0, 1]);
+        c.publishers = 2;
+        configs.push(c);
+    }
+    // Either client disconnects when it likes, once (5.0: with reason 0x00 or 0x04), a
+    // persistent publisher and a clean subscriber. (Twice: 266,508 unique states in 5.0.)
+    {
+        let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent, Clean]), 0);
+        c.disconnects = 1;
+        c.disconnect_with_will = true;
+        configs.push(c);
+    }
+    // The subscriber unsubscribes once, whenever it likes, and subscribes again.
+    {
+        let mut c = with_cuts(configuration(version, 2, &[1, 2, 1], &[Persistent]), 0);
+        c.unsubscribes = 1;
+        configs.push(c);
+    }
+    // Retained messages on two topics, the one on topic 0 replaced and then deleted by an empty
+    // one, for a clean subscriber with overlapping filters that subscribes again after each
+    // connection, and a cut.
+    configs.push(with_retained(
+        with_routing(with_cuts(configuration(version, 2, &[2, 1, 0], &[Persistent, Clean]), 1), &[0, 1, 0]),
+        &[2],
+    ));
     // A client that gives up within a keep alive of silence, so the keep alive duty applies.
     {
         let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1);
@@ -105,6 +156,15 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
     configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1), 1, true));
     configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 0), 2, true));
     configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent, Clean]), 1), 1, true));
+    // A restart from a durable store with retained messages (the second deletes the first's
+    // topic's) and an UNSUBSCRIBE: the store keeps the retained messages, and a restart rolls
+    // back a subscription change not yet committed.
+    {
+        let restarted = with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 0), 1, true);
+        let mut c = with_retained(restarted, &[1]);
+        c.unsubscribes = 1;
+        configs.push(c);
+    }
     if version == Version::V5_0 {
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));

@@ -18,7 +18,7 @@ use crate::bugs::Bug;
 use crate::config::Config;
 use crate::ghost::Breach;
 use crate::network::BrokerEnd;
-use crate::packet::{Message, Packet};
+use crate::packet::Message;
 use crate::state::State;
 use crate::step::Step;
 
@@ -86,25 +86,13 @@ impl WillWatch {
     }
 }
 
-/// A PUBLISH of a queued will (at QoS 1 a will waits in the queue as
-/// [`Config::will_message`]) names the will it carries.
-pub fn name_will(config: &Config, packet: Packet) -> Packet {
-    match packet {
-        Packet::Publish { id, message: Message::App(n), qos, dup } => match config.will_of(n) {
-            Some(client) => Packet::Publish { id, message: Message::Will(client), qos, dup },
-            None => packet,
-        },
-        other => other,
-    }
-}
-
 /// The will of `client` has waited out its delay.
 pub fn delayed_will_due(config: &Config, state: &State, client: usize) -> bool {
     matches!((state.pending_wills[client], config.will_delay_ticks()), (Some(age), Some(delay)) if age >= delay)
 }
 
 impl Step<'_> {
-    /// The broker closed `c`'s connection without DISCONNECT and holds its will: published
+    /// The broker closed `c`'s connection other than by DISCONNECT 0x00 and holds its will: published
     /// now, or kept waiting out its delay.
     pub(crate) fn will_on_abnormal_close(&mut self, c: usize) {
         if self.config.will_delay_ticks().is_some() && self.config.session_outlives_connection(c) {
@@ -118,7 +106,7 @@ impl Step<'_> {
 
     fn publish_will(&mut self, c: usize) {
         self.note(|| format!("broker publishes the will of c{c}"));
-        self.route(Message::Will(c as u8), self.config.will_qos);
+        self.route(Message::Will(c as u8));
     }
 
     /// A waiting will goes out: its delay passed, or its session ended.
@@ -175,16 +163,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_queued_will_is_sent_as_the_will_it_is() {
+    fn a_will_is_owed_under_an_id_past_the_messages_on_the_will_topic_at_its_grant() {
         use crate::config::{Qos, Version};
-        let config = Config { will_qos: Qos::AtLeastOnce, ..Config::new(Version::V5_0, 2, 2) };
+        use crate::routing::{Filter, FilterQos, WILL_TOPIC};
+        let mut config = Config { will_qos: Qos::AtLeastOnce, ..Config::new(Version::V5_0, 2, 2) };
+        config.topics = vec![1];
         assert_eq!(config.will_message(1), 3);
-        assert_eq!(config.qos(3), Qos::AtLeastOnce);
-        let queued = Packet::Publish { id: 1, message: Message::App(3), qos: Qos::AtLeastOnce, dup: false };
-        let sent = Packet::Publish { id: 1, message: Message::Will(1), qos: Qos::AtLeastOnce, dup: false };
-        assert_eq!(name_will(&config, queued), sent);
-        let app = Packet::Publish { id: 1, message: Message::App(1), qos: Qos::ExactlyOnce, dup: false };
-        assert_eq!(name_will(&config, app), app);
+        assert_eq!((config.will_of(3), config.will_of(1)), (Some(1), None));
+        assert_eq!((config.qos(3), config.topic(3)), (Qos::AtLeastOnce, WILL_TOPIC));
+        assert_eq!(config.copy_qos(1, 3), Some(Qos::AtLeastOnce));
+        config.subscriptions = vec![vec![FilterQos { filter: Filter::Wildcard, qos: Qos::AtMostOnce }]];
+        assert_eq!(config.copy_qos(1, 3), Some(Qos::AtMostOnce), "downgraded to the grant");
     }
 
     #[test]

@@ -4,11 +4,13 @@
 mod common;
 
 use common::{VERSIONS, check_exhaustively, config};
+use verimqtt_model::Qos;
 use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
+use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
-use verimqtt_model::suite::{with_cuts, with_expiry, with_restarts};
+use verimqtt_model::suite::{with_cuts, with_expiry, with_restarts, with_retained, with_routing};
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
@@ -84,6 +86,40 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         Bug::WillNotCancelledOnResume => return None,
         // A restart from a durable store while the clients are connected with their wills.
         Bug::RestartLosesWills => with_restarts(quiet(2, &[1]), 1, true),
+        // The second subscriber subscribes to topic 1 only; the message goes on topic 0.
+        Bug::TopicIgnored => with_routing(quiet(3, &[1]), &[0]),
+        // The first subscriber's wildcard (QoS 1) comes before its topic 0 filter (QoS 2).
+        Bug::CopyQosOfFirstMatch => with_routing(quiet(2, &[2]), &[0]),
+        Bug::QueuedByTopic => {
+            // One packet id: the second and third message wait in the subscriber's queue, on
+            // topics 1 and 0.
+            let mut c = quiet(2, &[1, 1, 1]);
+            c.packet_ids = 1;
+            c.topics = vec![1, 1, 0];
+            c.subscriptions = vec![vec![FilterQos { filter: Filter::Wildcard, qos: Qos::ExactlyOnce }]];
+            c
+        }
+        Bug::WillDroppedOnDisconnectWithWill if version == Version::V5_0 => {
+            let mut c = quiet(2, &[1]);
+            c.disconnects = 1;
+            c.disconnect_with_will = true;
+            c
+        }
+        Bug::WillDroppedOnDisconnectWithWill => return None,
+        // The ghost owes the subscriber what it publishes after the resume from the SUBACK it
+        // saw, not from the broker's routing state, so the loss shows.
+        Bug::SubscriptionsForgottenOnResume => one_cut(2, &[1, 1]),
+        Bug::UnsubscribeIgnored => {
+            let mut c = quiet(2, &[1, 1]);
+            c.unsubscribes = 1;
+            c
+        }
+        // Two retained messages on one topic, then a SUBSCRIBE again after an UNSUBSCRIBE.
+        Bug::RetainedKept | Bug::RetainedNotSentOnSubscribe => {
+            let mut c = with_retained(quiet(2, &[1, 1]), &[]);
+            c.unsubscribes = 1;
+            c
+        }
     };
     Some(config)
 }
@@ -152,6 +188,14 @@ seeded_bug_tests! {
     acknowledging_before_the_store_loses_an_acknowledged_message_in_a_restart: Bug::AckBeforeStore,
     a_will_not_cancelled_by_a_resumed_session_is_caught: Bug::WillNotCancelledOnResume,
     a_store_without_wills_is_caught_by_a_restart: Bug::RestartLosesWills,
+    routing_to_a_subscriber_of_another_topic_is_caught: Bug::TopicIgnored,
+    the_qos_of_the_first_overlapping_subscription_is_caught: Bug::CopyQosOfFirstMatch,
+    sending_the_queue_topic_by_topic_breaks_verimqtts_order_across_topics: Bug::QueuedByTopic,
+    dropping_the_will_on_disconnect_with_will_is_caught: Bug::WillDroppedOnDisconnectWithWill,
+    keeping_a_subscription_after_unsubscribe_is_caught: Bug::UnsubscribeIgnored,
+    forgetting_subscriptions_on_resume_loses_messages_the_ghost_owes: Bug::SubscriptionsForgottenOnResume,
+    keeping_the_first_retained_message_is_caught: Bug::RetainedKept,
+    not_sending_retained_messages_on_subscribe_loses_what_is_owed: Bug::RetainedNotSentOnSubscribe,
 }
 
 #[test]

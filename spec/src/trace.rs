@@ -116,6 +116,36 @@ pub enum Event {
     NetworkStalled {
         duration_ms: u64,
     },
+    /// A fault proxy between the clients and a broker it cannot see into passed a packet on
+    /// (node `network`), `to` the broker or the client: for such a broker these are the
+    /// only record of what it received and sent.
+    Forwarded {
+        conn: ConnId,
+        to: End,
+        packet: PacketInfo,
+    },
+    /// A fault proxy saw the broker close its end of a connection (node `network`).
+    BrokerClosed {
+        conn: ConnId,
+    },
+    /// A fault proxy dropped a packet it would have passed on: the connection had failed
+    /// under a logged fault, or the end it was for had closed (node `network`).
+    Dropped {
+        conn: ConnId,
+        to: End,
+        packet: PacketInfo,
+    },
+    /// A fault proxy stopped watching (node `network`): the last event of a probe's trace;
+    /// whatever a broker would do later is not observed.
+    ProbeEnded,
+}
+
+/// An end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    Client,
+    Broker,
 }
 
 /// A failure of the network under one connection. Every kind loses what is in flight in
@@ -270,6 +300,12 @@ pub struct PacketInfo {
     /// 5.0 codes of the same meaning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_codes: Option<Vec<u8>>,
+    /// CONNECT and CONNACK (5.0): the Receive Maximum, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_maximum: Option<u16>,
+    /// CONNACK (5.0): the Server Keep Alive, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_keep_alive: Option<u16>,
 }
 
 /// A topic filter of a SUBSCRIBE or UNSUBSCRIBE and, in a SUBSCRIBE, its options (the 5.0
@@ -308,6 +344,8 @@ impl PacketInfo {
             reason_code: None,
             filters: None,
             reason_codes: None,
+            receive_maximum: None,
+            server_keep_alive: None,
         }
     }
 }

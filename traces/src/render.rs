@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write;
 
-use verimqtt_spec::trace::{ConnId, Event, Node, TraceEvent};
+use verimqtt_spec::trace::{ConnId, End, Event, Node, TraceEvent};
 
 /// The Mermaid source of `trace`.
 pub fn render(trace: &[TraceEvent]) -> String {
@@ -62,6 +62,19 @@ pub fn render(trace: &[TraceEvent]) -> String {
                 format!("Note over {node}: {} under conn {conn}", snake(&format!("{fault:?}")))
             }
             Event::NetworkStalled { duration_ms } => format!("Note over {node}: stalls for {duration_ms} ms"),
+            // A broker seen only through a fault proxy: what the proxy passes to a client is
+            // drawn as the broker's arrow; what it passes to the broker, as the client's.
+            Event::Forwarded { conn, to: End::Client, packet } => {
+                let client = peer(&Node::broker(), *conn, &clients);
+                let arrow = if deliveries.lost.contains(&index) { "-x" } else { "->>" };
+                format!("broker{arrow}{client}: {}", escape(&packet.to_string()))
+            }
+            Event::Forwarded { to: End::Broker, .. } => continue,
+            Event::BrokerClosed { conn } => format!("Note over broker: closes conn {conn} (seen by the proxy)"),
+            Event::Dropped { conn, to, packet } => {
+                format!("Note over {node}: drops {} for the {to:?} on conn {conn}", escape(&packet.to_string()))
+            }
+            Event::ProbeEnded => format!("Note over {node}: stops watching"),
         };
         let _ = writeln!(out, "    {line}");
     }
@@ -104,6 +117,8 @@ fn peer(node: &Node, conn: ConnId, clients: &HashMap<ConnId, Node>) -> Node {
 
 /// How the packets of a trace travel: each direction of a connection is a FIFO, so its
 /// n-th packet received is its n-th sent, and those sent after the last one received are lost.
+/// In a probe's trace the proxy's `forwarded` stands for the broker's end: passed to the
+/// broker, the client's packet arrived; passed to the client, the broker sent it.
 #[derive(Debug, Default)]
 struct Deliveries {
     /// The indices of the sent packets that never arrive.
@@ -122,11 +137,17 @@ impl Deliveries {
                 Event::PacketSent { conn, .. } => {
                     in_flight.entry((conn, event.node.is_broker())).or_default().push_back((index, event.time_ms));
                 }
+                Event::Forwarded { conn, to: End::Client, .. } => {
+                    in_flight.entry((conn, true)).or_default().push_back((index, event.time_ms));
+                }
                 Event::PacketReceived { conn, .. } => {
                     let sender_is_broker = !event.node.is_broker();
                     if let Some((_, time_ms)) = in_flight.entry((conn, sender_is_broker)).or_default().pop_front() {
                         deliveries.sent_at.insert(index, time_ms);
                     }
+                }
+                Event::Forwarded { conn, to: End::Broker, .. } => {
+                    in_flight.entry((conn, false)).or_default().pop_front();
                 }
                 _ => {}
             }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use verimqtt_traces::corpus::corpus_path;
+use verimqtt_traces::probe::Property;
 
 fn render(file: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_verimqtt-traces")).arg("render").arg(file).output().unwrap()
@@ -49,4 +50,50 @@ fn a_bad_json_line_is_named_by_its_number() {
     let error = String::from_utf8(output.stderr).unwrap();
     assert_eq!(error.lines().count(), 1, "{error}");
     assert!(error.contains(": line 2: "), "{error}");
+}
+
+fn traces(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_verimqtt-traces")).args(args).output().unwrap()
+}
+
+#[test]
+fn monitor_prints_every_property_of_a_probe_trace() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe-corpus/resend_to_a_persistent_subscriber.jsonl");
+    let output = traces(&["monitor", file.to_str().unwrap()]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.lines().filter(|line| line.contains(" holds ")).count(), Property::ALL.len(), "{text}");
+}
+
+#[test]
+fn a_bad_or_unreachable_broker_is_one_line_and_a_failure() {
+    for (broker, says) in
+        [("mqtts://example.org:8883", "is not a broker address"), ("127.0.0.1:1", "broker 127.0.0.1:1:")]
+    {
+        let output = traces(&["probe", "--broker", broker, "--scenarios", "1"]);
+        assert!(!output.status.success());
+        let error = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(error.lines().count(), 1, "{error}");
+        assert!(error.contains(says), "{error}");
+    }
+}
+
+#[test]
+fn probe_fails_when_the_verdicts_differ_from_the_expected_ones() {
+    // No scenario: every property holds, and no broker is contacted.
+    let all_hold = traces(&["probe", "--broker", "127.0.0.1:1", "--scenarios", "0", "--out", &scratch_dir("hold")]);
+    assert!(all_hold.status.success());
+    let verdicts = std::fs::read_to_string(Path::new(&scratch_dir("hold")).join("verdicts.json")).unwrap();
+    let same = scratch_file("same.json", &verdicts);
+    let output = traces(&["probe", "--broker", "127.0.0.1:1", "--scenarios", "0", "--expect", same.to_str().unwrap()]);
+    assert!(output.status.success());
+    let other = scratch_file("other.json", &verdicts.replace("\"dup\": \"holds\"", "\"dup\": \"violation\""));
+    let output = traces(&["probe", "--broker", "127.0.0.1:1", "--scenarios", "0", "--expect", other.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8(output.stderr).unwrap().contains("the verdicts differ"));
+}
+
+fn scratch_dir(name: &str) -> String {
+    let path = std::env::temp_dir().join(format!("verimqtt-traces-cli-{}-{name}", std::process::id()));
+    path.to_str().unwrap().to_string()
 }

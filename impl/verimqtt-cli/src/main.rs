@@ -4,6 +4,8 @@
 //! any broker and measures it.
 
 mod bench;
+mod listen;
+mod logging;
 mod pubsub;
 mod signals;
 
@@ -13,7 +15,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 use verimqtt::runtime::BrokerConfig;
 use verimqtt::runtime::SyncPolicy;
 use verimqtt::runtime::config::{Limits, Persistence};
@@ -31,8 +32,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run an MQTT broker until Ctrl-C or SIGTERM, which disconnect every client cleanly.
-    /// SIGHUP reads the password and ACL files of the configuration again. Logs go to stderr;
-    /// RUST_LOG sets the level (default info; debug shows every socket).
+    /// SIGHUP reads the password and ACL files of the configuration again and reopens the
+    /// log file. Logs go to stderr or --log-file; -v, else RUST_LOG, else the configuration's
+    /// [log] level sets the level (default info; debug shows every socket, subscription and
+    /// packet). An invalid level is an error.
     Broker(BrokerArgs),
     /// Add a user to a password file, or change its password. The file is in mosquitto's
     /// format (the hash is salted PBKDF2-SHA512) and is created if missing. As with
@@ -56,14 +59,20 @@ enum Command {
 /// `BrokerOptions`).
 #[derive(Debug, Args)]
 struct BrokerArgs {
-    /// Configuration file (TOML: listeners, limits, auth, ACL, $SYS; see
+    /// Configuration file (TOML: listeners, limits, auth, ACL, $SYS, persistence, log; see
     /// impl/verimqtt/examples/broker.toml). Without it: TCP on 127.0.0.1:1883, anonymous clients
     /// allowed.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Address of the TCP listener, instead of 127.0.0.1:1883 (without -c only).
-    #[arg(long, conflicts_with = "config")]
-    listen: Option<SocketAddr>,
+    /// A TCP listener on this IP address and port ("0.0.0.0:1883", "[::]:1883"), or on each
+    /// address of a host name ("localhost:1883", resolved at start), instead of 127.0.0.1:1883;
+    /// repeat it for several (without -c only: -c gives the file's).
+    #[arg(long, value_name = "ADDRESS", value_parser = listen::parse, conflicts_with = "config")]
+    listen: Vec<listen::ListenAddress>,
+    /// A TCP listener on this port of 127.0.0.1, as mosquitto 2's -p without a configuration
+    /// file (which also listens on ::1); repeat it for several (without -c only).
+    #[arg(short = 'p', long, value_name = "PORT", conflicts_with = "config")]
+    port: Vec<u16>,
     /// Keep persistent sessions, their messages and retained messages in this file (SQLite,
     /// created if missing) across restarts, acknowledging nothing before it is written there;
     /// instead of the configuration's [persistence] file.
@@ -74,6 +83,12 @@ struct BrokerArgs {
     /// the broker being killed. Default: the configuration's, or "always".
     #[arg(long, value_name = "POLICY", requires = "persistence")]
     persistence_sync: Option<SyncPolicy>,
+    /// Serve Prometheus' GET /metrics over HTTP on this address (e.g. 127.0.0.1:9883),
+    /// instead of the configuration's [metrics] listen; off by default.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+    #[command(flatten)]
+    log: logging::LogFlags,
     #[command(flatten)]
     limits: Limits,
 }
@@ -92,6 +107,13 @@ struct PasswdArgs {
     password: Option<String>,
 }
 
+/// jemalloc rather than the system allocator: glibc's keeps what a closed connection freed
+/// (its arenas return memory only from their top), so 10,000 idle connections that come and
+/// go left the broker at its peak size; jemalloc's background thread gives freed pages back
+/// to the system within seconds.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -109,18 +131,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs `pub` or `sub`; an error is one line on stderr and a failure exit code.
-fn run_client(command: &str, run: impl Future<Output = Result<(), String>>) -> ExitCode {
+/// Runs `pub` or `sub`; a failure is one line on stderr (none with --quiet) and
+/// mosquitto's exit code for it.
+fn run_client(command: &str, run: impl Future<Output = Result<(), pubsub::Failure>>) -> ExitCode {
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|error| format!("cannot start the async runtime: {error}"))
+        .map_err(|error| pubsub::Failure::from(format!("cannot start the async runtime: {error}")))
         .and_then(|runtime| runtime.block_on(run));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("verimqtt {command}: {error}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            if let Some(message) = failure.message {
+                eprintln!("verimqtt {command}: {message}");
+            }
+            ExitCode::from(failure.exit_code)
         }
     }
 }
@@ -140,30 +165,37 @@ fn run_bench(args: bench::options::BenchArgs) -> ExitCode {
 }
 
 fn run_broker(args: BrokerArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
     let config = match &args.config {
         Some(path) => BrokerConfig::load(path),
         None => Ok(BrokerConfig::default()),
     };
+    // The logs are set up from the configuration: errors until then go to stderr.
     let mut config = match config {
         Ok(config) => config,
         Err(error) => {
-            tracing::error!("invalid configuration: {error}");
+            eprintln!("verimqtt broker: invalid configuration: {error}");
             return ExitCode::FAILURE;
         }
     };
-    if let Some(listen) = args.listen {
-        // Without -c there is the one default listener.
-        config.listeners.iter_mut().for_each(|listener| listener.bind = listen);
+    let log_file = match logging::start(&args.log, &config.log) {
+        Ok(log_file) => log_file,
+        Err(error) => {
+            eprintln!("verimqtt broker: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listeners = listen::listeners(&args.listen, &args.port);
+    if !listeners.is_empty() {
+        // Without -c: they replace the default listener.
+        config.listeners = listeners;
     }
     config.options = args.limits.apply(config.options);
     if let Some(file) = args.persistence.clone() {
         let sync = args.persistence_sync.or(config.persistence.as_ref().map(|p| p.sync)).unwrap_or(SyncPolicy::Always);
         config.persistence = Some(Persistence { file, sync });
+    }
+    if let Some(addr) = args.metrics {
+        config.metrics = Some(addr);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -172,11 +204,13 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let logs_to_file = log_file.is_some();
     let result = runtime.block_on(async {
         let (updates, policy_updates) = tokio::sync::mpsc::unbounded_channel();
         let reload = Reload {
             path: args.config,
             limits: args.limits,
+            log_file,
             policy: config.policy.clone(),
             options: config.options.clone(),
         };
@@ -188,6 +222,10 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("broker failed: {error}");
+            if logs_to_file {
+                // Also where whoever started it looks first.
+                eprintln!("verimqtt broker: {error}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -1,9 +1,11 @@
 //! The signals `verimqtt broker` answers. Ctrl-C (SIGINT) and SIGTERM stop it the same way:
 //! wills are published, MQTT 5 clients are told 0x8B Server shutting down, and the process
 //! exits 0, whether an operator pressed Ctrl-C or systemd, docker or Kubernetes asked it to
-//! stop. SIGHUP reads the password and ACL files again, as mosquitto does.
+//! stop. SIGHUP reopens the log file and reads the password and ACL files again, as
+//! mosquitto does.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::UnboundedSender;
@@ -11,6 +13,8 @@ use verimqtt::auth::FilePolicy;
 use verimqtt::broker::BrokerOptions;
 use verimqtt::runtime::BrokerConfig;
 use verimqtt::runtime::config::Limits;
+
+use crate::logging::LogFile;
 
 /// Completes on Ctrl-C or SIGTERM. A signal that cannot be listened for is logged; with
 /// neither, this never completes rather than stopping the broker at once.
@@ -44,15 +48,17 @@ pub struct Reload {
     pub path: Option<PathBuf>,
     /// The limits given on the command line, which override the file's.
     pub limits: Limits,
+    /// The log file, reopened on each SIGHUP; `None`: the logs go to stderr.
+    pub log_file: Option<Arc<LogFile>>,
     /// The policy in use.
     pub policy: FilePolicy,
     /// The options in use.
     pub options: BrokerOptions,
 }
 
-/// On each SIGHUP, reads the configuration file again and sends its policy (password file,
-/// ACL, anonymous access) to the server. A file that cannot be read or is wrong is logged
-/// with the reason, and the policy in use stays.
+/// On each SIGHUP, reopens the log file, reads the configuration file again and sends its
+/// policy (password file, ACL, anonymous access) to the server. A file that cannot be read
+/// or is wrong is logged with the reason, and the log file or the policy in use stays.
 pub async fn reload_on_hangup(mut reload: Reload, updates: UnboundedSender<FilePolicy>) {
     let mut hangups = match signal(SignalKind::hangup()) {
         Ok(hangups) => hangups,
@@ -61,6 +67,7 @@ pub async fn reload_on_hangup(mut reload: Reload, updates: UnboundedSender<FileP
         }
     };
     while hangups.recv().await.is_some() {
+        reload.reopen_log_file();
         if let Some(policy) = reload.read_again() {
             let _ = updates.send(policy);
         }
@@ -68,6 +75,16 @@ pub async fn reload_on_hangup(mut reload: Reload, updates: UnboundedSender<FileP
 }
 
 impl Reload {
+    fn reopen_log_file(&self) {
+        let Some(file) = &self.log_file else { return };
+        match file.reopen() {
+            Ok(()) => tracing::info!(file = %file.path().display(), "SIGHUP: log file reopened"),
+            Err(error) => {
+                tracing::error!(file = %file.path().display(), %error, "SIGHUP: cannot reopen the log file; the one open is kept");
+            }
+        }
+    }
+
     /// The policy of the configuration file as it is now, if it can be used; the changes
     /// are logged.
     fn read_again(&mut self) -> Option<FilePolicy> {

@@ -61,6 +61,10 @@ pub fn describe(event: &Event) -> String {
         Event::TimerFired { timer } => format!("timer {timer:?}"),
         Event::FaultInjected { conn, fault } => format!("fault {conn} {fault:?}"),
         Event::NetworkStalled { duration_ms } => format!("stall {duration_ms} ms"),
+        Event::Forwarded { conn, to, packet } => format!("forwarded {conn} to {to:?} {packet}"),
+        Event::BrokerClosed { conn } => format!("broker closed {conn}"),
+        Event::Dropped { conn, to, packet } => format!("dropped {conn} to {to:?} {packet}"),
+        Event::ProbeEnded => "probe ended".to_string(),
     }
 }
 
@@ -118,6 +122,7 @@ pub fn packet_info(packet: &Packet, version: ProtocolVersion) -> PacketInfo {
             info.client_id = Some(connect.client_id.to_string());
             info.protocol_level = Some(connect.protocol_version.level());
             info.session_expiry = connect.properties.session_expiry_interval;
+            info.receive_maximum = connect.properties.receive_maximum.map(|max| max.get());
             info.will = Some(connect.will.is_some());
             if let Some(will) = &connect.will {
                 info.topic = Some(will.topic.to_string());
@@ -129,6 +134,8 @@ pub fn packet_info(packet: &Packet, version: ProtocolVersion) -> PacketInfo {
         Packet::ConnAck(connack) => {
             info.session_present = Some(connack.session_present);
             info.reason_code = Some(connack.reason_code.value());
+            info.receive_maximum = connack.properties.receive_maximum.map(|max| max.get());
+            info.server_keep_alive = connack.properties.server_keep_alive;
         }
         Packet::Publish(publish) => {
             info.qos = Some(publish.qos as u8);

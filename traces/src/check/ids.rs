@@ -22,7 +22,10 @@ pub struct Space {
 impl Space {
     /// The space of the id `packet` carries, sent by `sender` on a connection of `client`.
     pub fn of(packet: &Packet, sender: Actor, client: usize) -> Space {
-        let allocated_by_sender = matches!(packet, Packet::Publish { .. } | Packet::PubRel(_) | Packet::Subscribe(_));
+        let allocated_by_sender = matches!(
+            packet,
+            Packet::Publish { .. } | Packet::PubRel(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_)
+        );
         let allocator = match (allocated_by_sender, sender) {
             (true, sender) => sender,
             (false, Actor::Broker) => Actor::Client(client),
@@ -41,16 +44,21 @@ pub fn packet_id(packet: &Packet) -> Option<PacketId> {
         | Packet::PubRel(id)
         | Packet::PubComp(id)
         | Packet::Subscribe(id)
-        | Packet::SubAck(id) => Some(id),
-        Packet::Connect { .. } | Packet::ConnAck { .. } | Packet::PingReq | Packet::PingResp | Packet::Disconnect => {
-            None
-        }
+        | Packet::SubAck(id)
+        | Packet::Unsubscribe(id)
+        | Packet::UnsubAck { id, .. } => Some(id),
+        Packet::Connect { .. }
+        | Packet::ConnAck { .. }
+        | Packet::PingReq
+        | Packet::PingResp
+        | Packet::Disconnect
+        | Packet::DisconnectWithWill => None,
     }
 }
 
 /// Whether a packet may introduce a new id: a first transmission.
 pub fn allocates(packet: &Packet) -> bool {
-    matches!(packet, Packet::Publish { dup: false, .. } | Packet::Subscribe(_))
+    matches!(packet, Packet::Publish { dup: false, .. } | Packet::Subscribe(_) | Packet::Unsubscribe(_))
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

@@ -6,10 +6,12 @@
 //!   client 0 and both subscribes and publishes, as in the model.
 //! - **Messages**: payloads, numbered `m0, m1, …` in the order of their first
 //!   `publish_requested`; their QoS is the one requested. A payload equal to a client's will
-//!   (from its CONNECT) is that client's will. The model has one topic, one filter and one
-//!   client id per client: the trace's are read once ([`Values`]) and every packet must carry
-//!   them. Subscriptions are at QoS 2 in the model, so a lower one is accepted only if no
-//!   message is published above it.
+//!   (from its CONNECT) is that client's will. A message requested with RETAIN=1 is retained
+//!   in the model (with an empty payload, it deletes the retained message); a PUBLISH with
+//!   RETAIN=1 from the broker carrying its payload is the model's retained copy of it. The
+//!   model has one topic, one filter and one client id per client: the trace's are read once
+//!   ([`Values`]) and every packet must carry them. The subscription's QoS is the trace's (the
+//!   model downgrades copies).
 //! - **Connections**: a trace's `conn` number is bound to the model link opened by the same
 //!   `connection_opened` (see `links.rs`).
 //! - **Time**: `tick = time_ms / tick_ms` (100 ms: a timer a tenth of a second off its
@@ -34,7 +36,8 @@ use std::fmt;
 use verimqtt_model::bits::Bits;
 use verimqtt_model::config::PUBLISHER;
 use verimqtt_model::observe::Actor;
-use verimqtt_model::packet::Message;
+use verimqtt_model::packet::{Message, reason};
+use verimqtt_model::routing::{self, Filter, FilterQos};
 use verimqtt_model::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
 use verimqtt_spec::trace::{CloseReason, Event, Node, PacketInfo, PacketKind, TraceEvent};
 
@@ -105,10 +108,10 @@ impl Mapping {
             return unsupported("a tick must last at least one millisecond");
         }
         let clients = client_order(events)?;
-        within_the_model(events, &clients)?;
+        within_the_model(events)?;
         let values = Values::derive(events, &clients)?;
         let (payloads, messages) = application_messages(events)?;
-        check_no_downgrade(events, &messages)?;
+        let (retained, empty) = retained_messages(events);
         let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
         let all_connects: Vec<&PacketInfo> = connects.iter().flatten().copied().collect();
         let Some(first) = all_connects.first() else {
@@ -125,7 +128,7 @@ impl Mapping {
             .iter()
             .map(|own| same(own, "will of one client", |c| c.will.unwrap_or(false)))
             .collect::<Result<Vec<_>, _>>()?;
-        let sessions = connects.iter().map(|own| session_kind(own)).collect::<Result<Vec<_>, _>>()?;
+        let sessions = connects.iter().map(|own| session_kind(version, own)).collect::<Result<Vec<_>, _>>()?;
         let session_expiry = session_expiry(version, &all_connects, &sessions, time)?;
         let wills = connects
             .iter()
@@ -145,7 +148,8 @@ impl Mapping {
             cuts: faults(events).min(u64::from(u8::MAX)) as u8,
             reported_cuts: true,
             slow_network: true,
-            graceful_disconnect: publisher_disconnects(events, &clients),
+            // Every DISCONNECT of a client is one the model's clients may send at any time.
+            graceful_disconnect: false,
             will: with_will.contains(&true),
             without_will: (0..clients.len() as u8).filter(|&c| !with_will[usize::from(c)]).collect(),
             paced_application: true,
@@ -158,11 +162,19 @@ impl Mapping {
             durable: false,
             will_delay: 0,
             will_qos: Qos::AtMostOnce,
+            // What `within_the_model` and `Values` admit: one publisher, one topic, one filter.
+            publishers: 1,
+            topics: vec![0],
+            subscriptions: model_subscriptions(&values)?,
+            disconnects: client_disconnects(events, &clients).min(u64::from(u8::MAX)) as u8,
+            disconnect_with_will: disconnects_with_will(events, &clients),
+            unsubscribes: sent_by_clients(events, &clients, PacketKind::Unsubscribe).min(u64::from(u8::MAX)) as u8,
+            retained,
+            empty,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
-        let persistent: Vec<&PacketInfo> =
-            all_connects.iter().filter(|c| c.clean_start == Some(false)).copied().collect();
+        let persistent = persistent_connects(version, &all_connects);
         let session_expiry_s = match version {
             Version::V5_0 if !persistent.is_empty() => {
                 same(&persistent, "Session Expiry Interval", |c| c.session_expiry)?
@@ -305,23 +317,24 @@ fn application_messages(events: &[TraceEvent]) -> Result<(Vec<String>, Vec<Qos>)
     Ok((payloads, messages))
 }
 
-/// The model subscribes at QoS 2; a lower subscription QoS is the same as long as no message
-/// is published above it (no downgrade).
-fn check_no_downgrade(events: &[TraceEvent], messages: &[Qos]) -> Result<(), MappingError> {
-    let highest = messages.iter().map(|q| q.level()).max().unwrap_or(0);
-    for event in events {
-        if let Event::PacketSent { packet, .. } = &event.event {
-            let granted = packet.qos.unwrap_or(2);
-            if packet.kind == PacketKind::Subscribe && granted < highest {
-                return unsupported(format!(
-                    "{} subscribes at QoS {granted} and a message is published at QoS {highest}: the model \
-                     subscribes at QoS 2 and does not downgrade",
-                    event.node
-                ));
+/// The messages published with RETAIN=1, in the numbering of [`application_messages`], and
+/// those of them with an empty payload (which delete their topic's retained message).
+fn retained_messages(events: &[TraceEvent]) -> (Bits, Bits) {
+    let requests = events.iter().filter_map(|event| match &event.event {
+        Event::PublishRequested { retain, payload, .. } => Some((*retain, payload.is_empty())),
+        _ => None,
+    });
+    let mut retained = Bits::EMPTY;
+    let mut empty = Bits::EMPTY;
+    for (n, (retain, no_payload)) in (0..=Bits::MAX).zip(requests) {
+        if retain {
+            retained.insert(n);
+            if no_payload {
+                empty.insert(n);
             }
         }
     }
-    Ok(())
+    (retained, empty)
 }
 
 fn connects_of<'a>(events: &'a [TraceEvent], node: &Node) -> Vec<&'a PacketInfo> {
@@ -400,9 +413,27 @@ fn connack_ticks(connects: &[&PacketInfo], time: TimeScale) -> Result<Option<u8>
     ticks_of(seconds, time, "CONNACK timeout").map(Some)
 }
 
-fn session_kind(connects: &[&PacketInfo]) -> Result<SessionKind, MappingError> {
-    let clean = same(connects, "Clean Start of one client", |c| c.clean_start.unwrap_or(true))?;
-    Ok(if clean { SessionKind::Clean } else { SessionKind::Persistent })
+/// Whether a client's session outlives its connections: in 3.1.1 CleanSession=0 on every
+/// CONNECT; in 5.0 a non-zero Session Expiry Interval on every CONNECT, whose Clean Start is
+/// decided per connection (1 once the client discarded its session, as the model's client
+/// decides it) and compared packet by packet.
+fn session_kind(version: Version, connects: &[&PacketInfo]) -> Result<SessionKind, MappingError> {
+    let persistent = match version {
+        Version::V3_1_1 => !same(connects, "CleanSession of one client", |c| c.clean_start.unwrap_or(true))?,
+        Version::V5_0 => {
+            same(connects, "Session Expiry Interval of one client", |c| c.session_expiry.unwrap_or(0))? > 0
+        }
+    };
+    Ok(if persistent { SessionKind::Persistent } else { SessionKind::Clean })
+}
+
+/// The CONNECTs of persistent sessions (see [`session_kind`]).
+fn persistent_connects<'a>(version: Version, connects: &[&'a PacketInfo]) -> Vec<&'a PacketInfo> {
+    let persistent = |c: &PacketInfo| match version {
+        Version::V3_1_1 => c.clean_start == Some(false),
+        Version::V5_0 => c.session_expiry.unwrap_or(0) > 0,
+    };
+    connects.iter().filter(|c| persistent(c)).copied().collect()
 }
 
 /// 5.0: persistent sessions expire after their Session Expiry Interval (never for 0xFFFFFFFF).
@@ -415,9 +446,7 @@ fn session_expiry(
     if version == Version::V3_1_1 || !sessions.contains(&SessionKind::Persistent) {
         return Ok(Expiry::Never);
     }
-    let persistent: Vec<&PacketInfo> = connects.iter().filter(|c| c.clean_start == Some(false)).copied().collect();
-    match same(&persistent, "Session Expiry Interval", |c| c.session_expiry.unwrap_or(0))? {
-        0 => unsupported("a Clean Start=0 session with expiry 0 ends with its connection; not modelled"),
+    match same(&persistent_connects(version, connects), "Session Expiry Interval", |c| c.session_expiry.unwrap_or(0))? {
         u32::MAX => Ok(Expiry::Never),
         seconds => Ok(Expiry::AfterTicks(ticks_of(u64::from(seconds), time, "Session Expiry Interval")?)),
     }
@@ -428,9 +457,39 @@ fn faults(events: &[TraceEvent]) -> u64 {
     events.iter().filter(|e| matches!(e.event, Event::FaultInjected { .. })).count() as u64
 }
 
-fn publisher_disconnects(events: &[TraceEvent], clients: &[Node]) -> bool {
-    events.iter().any(|e| {
-        e.node == clients[PUBLISHER]
+/// The model's subscriptions: the trace's one filter (which matches its one topic) at the QoS
+/// it asks for, so copies are downgraded as the broker must; topic 0 at QoS 2 if nobody
+/// subscribes.
+fn model_subscriptions(values: &Values) -> Result<Vec<Vec<FilterQos>>, MappingError> {
+    let Some((filter, level)) = &values.subscription else {
+        return Ok(routing::one_topic_at_qos2());
+    };
+    let qos = Qos::from_level(*level).ok_or_else(|| MappingError(format!("{filter:?} asks for QoS {level}")))?;
+    Ok(vec![vec![FilterQos { filter: Filter::Topic(0), qos }]])
+}
+
+/// How many times a client closes its connection after sending DISCONNECT.
+fn client_disconnects(events: &[TraceEvent], clients: &[Node]) -> u64 {
+    let disconnects = |e: &&TraceEvent| {
+        clients.contains(&e.node)
             && matches!(e.event, Event::ConnectionClosed { reason: CloseReason::Disconnected, .. })
+    };
+    events.iter().filter(disconnects).count() as u64
+}
+
+/// How many packets of `kind` the clients send.
+fn sent_by_clients(events: &[TraceEvent], clients: &[Node], kind: PacketKind) -> u64 {
+    let sent = |e: &&TraceEvent| {
+        clients.contains(&e.node) && matches!(&e.event, Event::PacketSent { packet, .. } if packet.kind == kind)
+    };
+    events.iter().filter(sent).count() as u64
+}
+
+/// Whether a client sends a DISCONNECT with reason 0x04, Disconnect with Will Message (5.0).
+fn disconnects_with_will(events: &[TraceEvent], clients: &[Node]) -> bool {
+    events.iter().any(|e| {
+        clients.contains(&e.node)
+            && matches!(&e.event, Event::PacketSent { packet, .. }
+                if packet.kind == PacketKind::Disconnect && packet.reason_code == Some(reason::DISCONNECT_WITH_WILL))
     })
 }

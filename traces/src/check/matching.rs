@@ -10,7 +10,8 @@
 //! [`Values`]: super::mapping::Values
 
 use verimqtt_model::observe::{Actor, Observation};
-use verimqtt_model::packet::{Message, Packet};
+use verimqtt_model::packet::{Message, Packet, reason};
+use verimqtt_model::retained::retain_flag;
 use verimqtt_model::{Qos, Version};
 use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, TraceEvent};
 
@@ -52,12 +53,12 @@ pub const NOT_IN_THE_MODEL: &[(&str, &str)] = &[
         "the model has one of each (per client where it matters): compared with the trace's own single \
          value (values.rs, mapping.rs)",
     ),
-    ("UNSUBSCRIBE filters, UNSUBACK reason codes", "not modelled: a trace with UNSUBSCRIBE fails as outside the model"),
     (
-        "Receive Maximum, Topic Alias and the other 5.0 properties",
-        "not compared: not in the trace; the runs never reach a Receive Maximum (at most 4 messages) and use \
-         no alias",
+        "Receive Maximum and Server Keep Alive (CONNECT, CONNACK)",
+        "in the trace (for the probe's monitors) but not compared: the model's clients announce no Receive \
+         Maximum, the runs never reach the broker's (at most 4 messages) and its CONNACK sets no Server Keep Alive",
     ),
+    ("Topic Alias and the other 5.0 properties", "not compared: not in the trace; the runs use no alias"),
 ];
 
 /// A field as the trace shows it: `missing` when left out.
@@ -76,19 +77,18 @@ impl Diff {
         }
     }
 
-    /// A message an application hands over or gets: `(payload, qos, topic, retain)`. The model
-    /// has one topic and no retained messages.
+    /// A message an application hands over (`from_client`) or gets: `(payload, qos, topic,
+    /// retain)`. The model has one topic.
     fn application(
         &mut self,
         mapping: &Mapping,
         (payload, qos, topic, retain): (&str, u8, &str, bool),
-        message: Message,
-        model: Qos,
+        (message, model, from_client): (Message, Qos, bool),
     ) {
         self.message(mapping, Some(payload), message);
         self.field("qos", qos, model.level());
         self.exact("topic", &Some(topic.to_string()), &mapping.values.topic);
-        self.field("retain", retain, false);
+        self.field("retain", retain, retain_flag(&mapping.config, message, from_client));
     }
 
     /// A field the trace must carry, with the model's value.
@@ -105,9 +105,15 @@ impl Diff {
         }
     }
 
+    /// The message a payload names; a retained copy carries its message's payload (the RETAIN
+    /// flag tells it apart, compared on its own).
     fn message(&mut self, mapping: &Mapping, payload: Option<&str>, model: Message) {
         let trace = payload.and_then(|p| mapping.message(p));
-        if trace != Some(model) {
+        let publication = match model {
+            Message::Retained { message, .. } => Message::App(message),
+            other => other,
+        };
+        if trace != Some(publication) {
             let shown = match (payload, trace) {
                 (Some(p), Some(m)) => format!("{m} (payload {p:?})"),
                 (Some(p), None) => format!("payload {p:?}, which was never published"),
@@ -155,7 +161,9 @@ fn packet_differences(
             // 5.0: absent means 0 (section 3.1.2.11.2), a session that ends with its connection.
             let (expiry, model) = match mapping.config.version {
                 Version::V3_1_1 => (info.session_expiry, None),
-                Version::V5_0 if clean_start => (info.session_expiry.or(Some(0)), Some(0)),
+                Version::V5_0 if !mapping.config.session_outlives_connection(c) => {
+                    (info.session_expiry.or(Some(0)), Some(0))
+                }
                 Version::V5_0 => (info.session_expiry, mapping.session_expiry_s),
             };
             diff.exact("session expiry", &expiry, &model);
@@ -173,7 +181,8 @@ fn packet_differences(
             diff.message(mapping, info.payload.as_deref(), message);
             diff.required("qos", &info.qos, qos.level());
             diff.required("dup", &info.dup, dup);
-            diff.required("retain", &info.retain, false);
+            let from_client = matches!(space.allocator, Actor::Client(_));
+            diff.required("retain", &info.retain, retain_flag(&mapping.config, message, from_client));
             diff.exact("topic", &info.topic, &values.topic);
         }
         Packet::Subscribe(_) => subscription_differences(&mut diff, mapping, info.filters.as_deref()),
@@ -184,6 +193,29 @@ fn packet_differences(
                 &info.reason_codes.as_ref().map(|c| format!("{c:?}")),
                 &granted.map(|g| format!("{g:?}")),
             );
+        }
+        // The model's UNSUBSCRIBE names the one filter, without options.
+        Packet::Unsubscribe(_) => {
+            let model = values.subscription.as_ref().map(|(filter, _)| {
+                vec![FilterInfo {
+                    filter: filter.clone(),
+                    qos: None,
+                    no_local: None,
+                    retain_as_published: None,
+                    retain_handling: None,
+                }]
+            });
+            let show = |filters: &Option<Vec<FilterInfo>>| format!("{filters:?}");
+            diff.field("filters", show(&info.filters), show(&model));
+        }
+        // 3.1.1's UNSUBACK has no payload; 5.0's has a reason code per filter.
+        Packet::UnsubAck { existed, .. } => {
+            let code = if existed { 0 } else { reason::NO_SUBSCRIPTION_EXISTED };
+            let codes = match mapping.config.version {
+                Version::V3_1_1 => vec![],
+                Version::V5_0 => vec![code],
+            };
+            diff.field("reason codes", format!("{:?}", info.reason_codes), format!("{:?}", Some(codes)));
         }
         _ => {}
     }
@@ -264,11 +296,11 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
         (
             Event::PublishRequested { qos, payload, topic, retain },
             Observation::PublishRequested { message, qos: model, .. },
-        ) => diff.application(mapping, (payload, *qos, topic, *retain), Message::App(*message), *model),
+        ) => diff.application(mapping, (payload, *qos, topic, *retain), (Message::App(*message), *model, true)),
         (
             Event::MessageDelivered { qos, payload, topic, retain },
             Observation::Delivered { message, qos: model, .. },
-        ) => diff.application(mapping, (payload, *qos, topic, *retain), *message, *model),
+        ) => diff.application(mapping, (payload, *qos, topic, *retain), (*message, *model, false)),
         (Event::TimerFired { timer }, Observation::TimerFired { timer: model, .. }) => {
             if timer != model {
                 return Comparison::Unrelated;
@@ -286,8 +318,12 @@ pub fn conn_of(event: &Event) -> Option<u64> {
         | Event::ConnectionClosed { conn, .. }
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. }
-        | Event::FaultInjected { conn, .. } => Some(conn),
-        Event::PublishRequested { .. }
+        | Event::FaultInjected { conn, .. }
+        | Event::Forwarded { conn, .. }
+        | Event::BrokerClosed { conn }
+        | Event::Dropped { conn, .. } => Some(conn),
+        Event::ProbeEnded
+        | Event::PublishRequested { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }
         | Event::NetworkStalled { .. } => None,

@@ -28,6 +28,7 @@ pub use describe::describe;
 pub use failure::{CheckFailure, Rule};
 pub use mapping::{Mapping, MappingError, TimeScale};
 pub use matching::NOT_IN_THE_MODEL;
+pub(crate) use matching::conn_of;
 use search::{Candidate, Search};
 
 /// A trace the model accepts.

@@ -1,12 +1,12 @@
 //! End-of-trace obligations. A trace ends after its faults have healed and a settle period
 //! has passed (the simulator's scenarios end so), so by then nothing may be owed: every
 //! QoS 1/2 message handed over is taken by the broker and delivered to every subscriber whose
-//! session it was routed to, no exchange is in flight, and no packet is still travelling. This
+//! session it was routed to, every QoS 1/2 retained copy a SUBACK called for is delivered, no
+//! exchange is in flight, and no packet is still travelling. This
 //! is the model's `delivered_when_quiet` judged at the end of the trace, whether or not every
 //! client is connected then.
 
 use verimqtt_model::MqttModel;
-use verimqtt_model::config::PUBLISHER;
 use verimqtt_model::state::State;
 
 /// What `state`, the model state at the end of a trace, still owes; empty if nothing.
@@ -19,13 +19,16 @@ pub fn owed(model: &MqttModel, state: &State) -> Vec<String> {
     let config = &model.config;
     let ghost = &state.ghost;
     let mut owed = Vec::new();
-    let handed_over = config.published_after(state.clients[PUBLISHER].steps_done).minus(ghost.abandoned);
+    let handed_over = state.handed_over(config).minus(ghost.abandoned);
     for m in handed_over.iter().filter(|&m| config.reliable(m) && !ghost.accepted.contains(m)) {
         owed.push(format!("the broker never took m{m}"));
     }
     for c in 0..config.clients {
         for m in ghost.owed[c].minus(ghost.delivered[c]).iter() {
             owed.push(format!("m{m} is not delivered to c{c}"));
+        }
+        for m in ghost.owed_retained[c].minus(ghost.delivered_retained[c]).iter() {
+            owed.push(format!("the retained m{m} is not delivered to c{c}"));
         }
         let client = &state.clients[c];
         if !client.outbound.flights.is_empty() || !client.awaiting_pubrel.is_empty() {

@@ -16,11 +16,12 @@
 //! # Ok::<(), verimqtt_traces::sim::SimError>(())
 //! ```
 
+pub(crate) mod command;
 mod named;
 mod network;
-mod recorder;
+pub(crate) mod recorder;
 mod rng;
-mod run;
+pub(crate) mod run;
 mod scenario;
 mod strategy;
 

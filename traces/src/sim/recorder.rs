@@ -10,7 +10,7 @@ use verimqtt_spec::trace::{ConnId, Node, TraceEvent};
 
 /// The trace so far, shared by the observers of every node.
 #[derive(Debug)]
-pub(super) struct Log {
+pub(crate) struct Log {
     origin: Instant,
     pub events: Vec<TraceEvent>,
     /// Per client, the run's number of each of its connections, in order.
@@ -18,7 +18,7 @@ pub(super) struct Log {
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct SharedLog(Arc<Mutex<Log>>);
+pub(crate) struct SharedLog(Arc<Mutex<Log>>);
 
 impl SharedLog {
     pub fn new(origin: Instant, clients: usize) -> Self {
@@ -51,7 +51,7 @@ impl SharedLog {
 
 /// Whose steps an observer records.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Observed {
+pub(crate) enum Observed {
     Broker,
     Client(usize),
 }
@@ -90,6 +90,10 @@ fn conn_mut(event: &mut Event) -> Option<&mut ConnId> {
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. } => Some(conn),
         Event::FaultInjected { .. }
+        | Event::Forwarded { .. }
+        | Event::BrokerClosed { .. }
+        | Event::Dropped { .. }
+        | Event::ProbeEnded
         | Event::PublishRequested { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }

@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
 use verimqtt_proto::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
-use verimqtt_proto::codec::{
-    Disconnect, MqttString, Properties, QoS, ReasonCode, Subscription, SubscriptionOptions, Will,
-};
+use verimqtt_proto::codec::{MqttString, Properties, QoS, Will};
 use verimqtt_proto::testing::BrokerDriver;
 use verimqtt_spec::trace::{ConnId, Event, Fault, PacketKind, TraceEvent};
 
+use super::command::command_of;
 use super::network::{Link, Segment};
 use super::recorder::{Observed, SharedLog};
 use super::rng::Rng;
@@ -105,49 +104,34 @@ impl Run {
     /// Takes one step; `Ok(Err(reason))` when the client refused the command.
     fn step(&mut self, step: &Step) -> Result<Result<(), String>, SimError> {
         let now = self.clock.now();
+        if let Some(command) = command_of(step, str::to_string, self.next_payload)? {
+            let publishes = command.publishes;
+            let result = self.command(command.client, |client| command.give(client, now));
+            if publishes && result.is_ok() {
+                self.next_payload += 1;
+            }
+            return Ok(result);
+        }
         match step {
             Step::Connect { client } => return Ok(self.connect(*client)),
-            Step::Subscribe { client, filter, qos } => {
-                let options = SubscriptionOptions { qos: *qos, ..Default::default() };
-                let subscription = Subscription { filter: mqtt_string(filter)?, options };
-                return Ok(
-                    self.command(*client, |client| client.subscribe(now, vec![subscription], Properties::default()))
-                );
-            }
-            Step::Unsubscribe { client, filter } => {
-                let filter = mqtt_string(filter)?;
-                return Ok(self.command(*client, |client| client.unsubscribe(now, vec![filter], Properties::default())));
-            }
-            Step::Publish { client, topic, qos, retain } => {
-                let (topic, payload) = (mqtt_string(topic)?, Bytes::from(format!("m{}", self.next_payload)));
-                let result = self.command(*client, |client| {
-                    client.publish(now, topic, payload, *qos, *retain, Properties::default())
-                });
-                if result.is_ok() {
-                    self.next_payload += 1;
-                }
-                return Ok(result);
-            }
-            Step::Disconnect { client } => {
-                let disconnect = Disconnect::new(ReasonCode::Success);
-                return Ok(self.command(*client, |client| client.disconnect(now, disconnect)));
-            }
-            Step::Cut { client } | Step::Reset { client } | Step::HalfCut { client } => {
-                let Some(link) = self.current[*client] else { return Ok(Err("no connection to cut".to_string())) };
+            // Given to the client above.
+            Step::Subscribe { .. }
+            | Step::Unsubscribe { .. }
+            | Step::Publish { .. }
+            | Step::Disconnect { .. }
+            | Step::DisconnectWithWill { .. } => {}
+            Step::Cut { .. } | Step::Reset { .. } | Step::HalfCut { .. } => {
+                let Some((client, fault)) = step.fault() else { return Ok(Ok(())) };
+                let Some(link) = self.current[client] else { return Ok(Err("no connection to cut".to_string())) };
                 // A connection fails once: what a second fault would lose is lost already.
                 if self.links[link].cut {
                     return Ok(Err("the connection is cut already".to_string()));
                 }
-                match step {
-                    Step::Reset { .. } => {
-                        self.inject(link, Fault::Reset);
-                        self.reset(link);
-                    }
-                    Step::HalfCut { .. } => {
-                        self.inject(link, Fault::HalfOpen);
-                        self.close_client_end(link);
-                    }
-                    _ => self.inject(link, Fault::Cut),
+                self.inject(link, fault);
+                match fault {
+                    Fault::Reset => self.reset(link),
+                    Fault::HalfOpen => self.close_client_end(link),
+                    Fault::Cut => {}
                 }
             }
             Step::Heal => self.triggers.clear(),
@@ -464,12 +448,12 @@ fn received_on(event: &TraceEvent, node: &str, conn: ConnId, kind: PacketKind) -
         && event.node.0 == node
 }
 
-fn mqtt_string(text: &str) -> Result<MqttString, SimError> {
+pub(crate) fn mqtt_string(text: &str) -> Result<MqttString, SimError> {
     MqttString::try_from(text).map_err(|_| SimError::BadString(text.to_string()))
 }
 
 /// The options of client `index`: named `cN`, with the scenario's session, keep alive and will.
-fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpec) -> Result<ClientOptions, SimError> {
+pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpec) -> Result<ClientOptions, SimError> {
     let name = format!("c{index}");
     let mut options = ClientOptions::new(scenario.version, mqtt_string(&name)?);
     options.keep_alive = spec.keep_alive;

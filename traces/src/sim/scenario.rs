@@ -1,7 +1,8 @@
 //! What a simulated run does: the clients, their sessions, and the steps of the run in order.
 
+use bytes::Bytes;
 use verimqtt_proto::codec::{ProtocolVersion, QoS};
-use verimqtt_spec::trace::PacketKind;
+use verimqtt_spec::trace::{Fault, PacketKind};
 
 /// The default length of a tick of simulated time.
 pub const DEFAULT_TICK_MS: u64 = 1000;
@@ -98,6 +99,11 @@ pub enum Step {
     Disconnect {
         client: usize,
     },
+    /// 5.0: the client sends DISCONNECT 0x04, Disconnect with Will Message, and closes: the
+    /// broker publishes its will all the same.
+    DisconnectWithWill {
+        client: usize,
+    },
     /// The network fails on the client's connection, as when a cable is pulled (and as the
     /// model's cuts do): what is in flight is lost, what is sent later vanishes, and neither
     /// end is told; each finds out through its keep alive.
@@ -144,6 +150,21 @@ impl Step {
         Step::Subscribe { client, filter: TOPIC.to_string(), qos }
     }
 
+    /// The fault a `Cut`, `Reset` or `HalfCut` injects, and on whose connection.
+    pub fn fault(&self) -> Option<(usize, Fault)> {
+        match *self {
+            Step::Cut { client } => Some((client, Fault::Cut)),
+            Step::Reset { client } => Some((client, Fault::Reset)),
+            Step::HalfCut { client } => Some((client, Fault::HalfOpen)),
+            _ => None,
+        }
+    }
+
+    /// The payload of the run's `n`-th published message.
+    pub fn payload(n: usize) -> Bytes {
+        Bytes::from(format!("m{n}"))
+    }
+
     /// The client the step acts for, if it names one.
     pub fn client(&self) -> Option<usize> {
         match self {
@@ -152,6 +173,7 @@ impl Step {
             | Step::Unsubscribe { client, .. }
             | Step::Publish { client, .. }
             | Step::Disconnect { client }
+            | Step::DisconnectWithWill { client }
             | Step::Cut { client }
             | Step::Reset { client }
             | Step::HalfCut { client }

@@ -1,6 +1,9 @@
 //! Random scenarios for property tests, in the shape of the model's configurations: client
-//! `c0` publishes to [`TOPIC`]; every other client subscribes to it at QoS 2 (a single
-//! client subscribes and publishes to itself); sessions are chosen per client, while keep
+//! `c0` publishes to [`TOPIC`], retained or not (perhaps a retained message before anyone
+//! subscribes); every other client subscribes to it, at one QoS chosen per
+//! scenario so that copies may be downgraded (a single client subscribes and publishes to
+//! itself); any client may disconnect (5.0: also with 0x04, asking for its will), a subscriber
+//! may unsubscribe once; sessions are chosen per client, while keep
 //! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
 //! same for every client. Cuts are mostly silent, found out through keep alive; some are
 //! resets both ends see, or half-open connections only the client sees. Small bounds keep the model's state sets trackable: at most 3
@@ -10,7 +13,7 @@ use proptest::prelude::*;
 use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::PacketKind;
 
-use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step};
+use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step, TOPIC};
 
 const MAX_CLIENTS: usize = 3;
 const MAX_MESSAGES: usize = 4;
@@ -37,9 +40,10 @@ fn arb_clients() -> impl Strategy<Value = Vec<ClientSpec>> {
     })
 }
 
-/// A step after the set-up, for one of `clients` clients.
-fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
+/// A step after the set-up, for one of `clients` clients of `version`.
+fn arb_action(clients: usize, version: ProtocolVersion) -> impl Strategy<Value = Step> {
     let client = 0..clients;
+    let subscriber = if clients == 1 { 0..1 } else { 1..clients };
     let packet = prop_oneof![
         Just(PacketKind::Publish),
         Just(PacketKind::Puback),
@@ -49,13 +53,21 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     ];
     let receiver = prop_oneof![Just(Side::Client), Just(Side::Broker)];
     prop_oneof![
-        4 => arb_qos().prop_map(|qos| Step::publish(0, qos)),
+        4 => (arb_qos(), any::<bool>()).prop_map(|(qos, retain)| Step::Publish { client: 0, topic: TOPIC.to_string(), qos, retain }),
         2 => client.clone().prop_map(|client| Step::Cut { client }),
         1 => client.clone().prop_map(|client| Step::Reset { client }),
         1 => client.clone().prop_map(|client| Step::HalfCut { client }),
         2 => (client.clone(), receiver, packet).prop_map(|(client, receiver, packet)| Step::CutAfter { client, receiver, packet }),
         2 => client.clone().prop_map(|client| Step::Connect { client }),
-        1 => client.prop_map(|client| Step::Disconnect { client }),
+        // 5.0 lets a DISCONNECT ask for the will (0x04).
+        1 => (client.clone(), any::<bool>()).prop_map(move |(client, with_will)| {
+            if with_will && version == ProtocolVersion::V5 {
+                Step::DisconnectWithWill { client }
+            } else {
+                Step::Disconnect { client }
+            }
+        }),
+        1 => subscriber.prop_map(|client| Step::Unsubscribe { client, filter: TOPIC.to_string() }),
         3 => (1usize..=4).prop_map(Step::Deliver),
         3 => Just(Step::Settle),
         2 => (1u32..=4).prop_map(Step::Advance),
@@ -63,14 +75,17 @@ fn arb_action(clients: usize) -> impl Strategy<Value = Step> {
     ]
 }
 
-/// Keeps at most [`MAX_MESSAGES`] publishes and [`MAX_CUTS`] cuts of `actions`.
-fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
-    let (mut messages, mut cuts) = (0, 0);
-    actions
+/// Keeps of `actions` at most [`MAX_MESSAGES`] publishes in all (`published` came before),
+/// [`MAX_CUTS`] cuts and one UNSUBSCRIBE, the UNSUBSCRIBE after a settle period (see
+/// [`settled_unsubscribe`]).
+fn within_bounds(actions: Vec<Step>, published: usize) -> Vec<Step> {
+    let (mut messages, mut cuts, mut unsubscribes) = (published, 0, 0);
+    let kept = actions
         .into_iter()
         .filter(|step| {
             let (count, max) = match step {
                 Step::Publish { .. } => (&mut messages, MAX_MESSAGES),
+                Step::Unsubscribe { .. } => (&mut unsubscribes, 1),
                 Step::Cut { .. } | Step::Reset { .. } | Step::HalfCut { .. } | Step::CutAfter { .. } => {
                     (&mut cuts, MAX_CUTS)
                 }
@@ -78,6 +93,21 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
             };
             *count += 1;
             *count <= max
+        })
+        .collect();
+    settled_unsubscribe(kept)
+}
+
+/// An UNSUBSCRIBE goes after a settle period. verimqtt's client may send a second UNSUBSCRIBE
+/// before the first UNSUBACK, or one between a CONNACK and the QoS 0 message it queued while
+/// connecting; the model's client has one request pending and sends what it queued on CONNACK,
+/// so such traces would be rejected for the model's abstraction, not for a fault.
+fn settled_unsubscribe(actions: Vec<Step>) -> Vec<Step> {
+    actions
+        .into_iter()
+        .flat_map(|step| match step {
+            Step::Unsubscribe { .. } => vec![Step::Settle, step],
+            other => vec![other],
         })
         .collect()
 }
@@ -88,16 +118,20 @@ fn within_bounds(actions: Vec<Step>) -> Vec<Step> {
 /// finish: the checker then requires that nothing is owed.
 pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
     let version = prop_oneof![Just(ProtocolVersion::V311), Just(ProtocolVersion::V5)];
-    (version, arb_clients()).prop_flat_map(|(version, clients)| {
+    let retained_first = prop::option::of(arb_qos());
+    (version, arb_clients(), arb_qos(), retained_first).prop_flat_map(|(version, clients, subscription, retained)| {
         let count = clients.len();
-        prop::collection::vec(arb_action(count), 0..=MAX_ACTIONS).prop_map(move |actions| {
+        prop::collection::vec(arb_action(count, version), 0..=MAX_ACTIONS).prop_map(move |actions| {
             let subscribers: Vec<usize> = if count == 1 { vec![0] } else { (1..count).collect() };
             let connect = (0..count).map(|client| Step::Connect { client });
-            let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, QoS::ExactlyOnce));
+            let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, subscription));
+            // A retained message published before anyone subscribes goes to each subscriber
+            // on its SUBSCRIBE.
+            let early = retained.map(|qos| Step::Publish { client: 0, topic: TOPIC.to_string(), qos, retain: true });
             Scenario::new(version)
-                .steps(connect.clone().chain([Step::Settle]))
+                .steps(connect.clone().chain(early).chain([Step::Settle]))
                 .steps(subscribe.chain([Step::Settle]))
-                .steps(within_bounds(actions))
+                .steps(within_bounds(actions, usize::from(retained.is_some())))
                 .steps([Step::Heal, Step::Advance(DETECT_TICKS)])
                 .steps(connect.chain([Step::Settle, Step::Advance(2)]))
                 .with_clients(clients.clone())

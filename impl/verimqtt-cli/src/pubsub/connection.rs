@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, ValueEnum};
 use verimqtt::client::ClientOptions;
-use verimqtt::codec::{Binary, MqttString, Properties, ProtocolVersion, QoS, Will};
+use verimqtt::codec::{Binary, Disconnect, MqttString, ProtocolVersion, QoS, ReasonCode, Will};
 use verimqtt::runtime::client::{
-    AsyncClient, AsyncClientOptions, BrokerUrl, INSECURE_WARNING, Reconnect, Scheme, TlsSettings,
+    AsyncClient, AsyncClientOptions, BrokerUrl, ConnectError, INSECURE_WARNING, Reconnect, Scheme, TlsSettings,
 };
+
+use super::Failure;
+use super::properties::{Command, PropertyFlags};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Version {
@@ -31,9 +34,19 @@ pub struct ConnectionArgs {
     /// its path is the topic.
     #[arg(short = 'L', long = "url", value_name = "URL", conflicts_with_all = ["host", "port"])]
     url: Option<String>,
+    /// Connect through this Unix domain socket instead of TCP (mosquitto's `listener 0 PATH`).
+    #[arg(long = "unix", value_name = "PATH", conflicts_with_all = ["host", "port", "url"])]
+    unix: Option<String>,
+    /// Leave from this local address, to choose the interface the connection uses.
+    #[arg(short = 'A', value_name = "ADDRESS")]
+    bind_address: Option<std::net::IpAddr>,
     /// Client identifier (default verimqtt-pub-PID or verimqtt-sub-PID).
     #[arg(short = 'i', long = "id")]
     id: Option<String>,
+    /// Client identifier made of this prefix and the process id (for brokers that accept only
+    /// some prefixes).
+    #[arg(short = 'I', long = "id-prefix", conflicts_with = "id")]
+    id_prefix: Option<String>,
     /// Keep alive in seconds; 0 turns it off.
     #[arg(short = 'k', long = "keepalive", default_value_t = 60)]
     keep_alive: u16,
@@ -50,6 +63,18 @@ pub struct ConnectionArgs {
     /// expires); needs -i to find it again.
     #[arg(short = 'c', long = "disable-clean-session", requires = "id")]
     persistent: bool,
+    /// MQTT 5 Session Expiry Interval in seconds: -1 (or ∞) for a session that never expires.
+    /// Default: never with -c, 0 without.
+    #[arg(short = 'x', long = "session-expiry-interval", allow_hyphen_values = true, value_parser = parse_expiry)]
+    session_expiry: Option<u32>,
+    /// An MQTT 5 property: -D COMMAND IDENTIFIER VALUE, as mosquitto's tools take it (commands
+    /// connect, will, and publish for pub; a user-property takes a name and a value); repeat
+    /// for several.
+    #[arg(short = 'D', long = "property", num_args = 3..=4, action = ArgAction::Append, value_names = ["COMMAND", "IDENTIFIER", "VALUE"])]
+    properties: Vec<String>,
+    /// Print no error messages.
+    #[arg(long = "quiet")]
+    pub quiet: bool,
     /// Topic of the will message the broker publishes if the client vanishes.
     #[arg(long = "will-topic", requires = "will_payload")]
     will_topic: Option<String>,
@@ -62,10 +87,12 @@ pub struct ConnectionArgs {
     /// Retain the will message.
     #[arg(long = "will-retain")]
     will_retain: bool,
-    /// TLS: --cafile alone makes -h and -p name a TLS broker (as in mosquitto's clients).
+    /// TLS: --cafile or --capath alone makes -h and -p name a TLS broker (as in mosquitto's
+    /// clients).
     #[command(flatten)]
     tls: TlsSettings,
-    /// Print what the client does (connections, reconnections) on stderr.
+    /// Print what the client does on stderr: every packet sent and received, connections,
+    /// reconnections, timers.
     #[arg(short = 'd', long = "debug")]
     debug: bool,
     /// Print help (-h is the host, as in mosquitto's clients).
@@ -81,15 +108,35 @@ pub fn parse_qos(text: &str) -> Result<u8, String> {
     }
 }
 
+/// A session expiry flag: seconds, or -1, 4294967295 or ∞ for never.
+fn parse_expiry(text: &str) -> Result<u32, String> {
+    match text {
+        "-1" | "∞" => Ok(u32::MAX),
+        _ => text.parse().map_err(|_| format!("{text:?} is not a session expiry interval: seconds, or -1 for never")),
+    }
+}
+
 /// The QoS a flag checked by [`parse_qos`] names.
 pub fn qos(value: u8) -> QoS {
     QoS::from_u8(value).unwrap_or_default()
 }
 
 impl ConnectionArgs {
+    /// The -D flags, checked; PUBLISH properties only for `pub`, SUBSCRIBE and UNSUBSCRIBE
+    /// ones only for `sub`.
+    pub fn property_flags(&self, command: &str) -> Result<PropertyFlags, Failure> {
+        let command = if command == "pub" { Command::Pub } else { Command::Sub };
+        let flags = PropertyFlags::parse(&self.properties, command)?;
+        if !flags.is_empty() && matches!(self.version, Version::V311) {
+            return Err("-D sets MQTT 5 properties: add -V mqttv5".into());
+        }
+        Ok(flags)
+    }
+
     /// Connects to `url` as the flags say; `command` ("pub" or "sub") makes the default
     /// client identifier.
-    pub async fn connect(&self, command: &str, url: BrokerUrl, reconnect: Reconnect) -> Result<AsyncClient, String> {
+    pub async fn connect(&self, command: &str, url: BrokerUrl, reconnect: Reconnect) -> Result<AsyncClient, Failure> {
+        let properties = self.property_flags(command)?;
         if self.debug {
             tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::DEBUG)
@@ -101,12 +148,16 @@ impl ConnectionArgs {
             Version::V311 => ProtocolVersion::V311,
             Version::V5 => ProtocolVersion::V5,
         };
-        let id = self.id.clone().unwrap_or_else(|| format!("verimqtt-{command}-{}", std::process::id()));
+        let prefix = self.id_prefix.clone().unwrap_or_else(|| format!("verimqtt-{command}-"));
+        let id = self.id.clone().unwrap_or_else(|| format!("{prefix}{}", std::process::id()));
         let mut client = ClientOptions::new(version, string("client id", &id)?);
         client.keep_alive = self.keep_alive;
         client.clean_start = !self.persistent;
-        if self.persistent && version.is_v5() {
-            client.session_expiry_interval = u32::MAX;
+        if version.is_v5() {
+            let default = if self.persistent { u32::MAX } else { 0 };
+            client.session_expiry_interval = self.session_expiry.unwrap_or(default);
+        } else if self.session_expiry.is_some() {
+            return Err("-x needs MQTT 5 (-V mqttv5)".into());
         }
         client.username = self.username.as_deref().map(|username| string("username", username)).transpose()?;
         client.password = self.password.as_deref().map(|password| binary("password", password)).transpose()?;
@@ -116,25 +167,49 @@ impl ConnectionArgs {
                 payload: binary("will payload", payload)?,
                 qos: qos(self.will_qos),
                 retain: self.will_retain,
-                properties: Properties::default(),
+                properties: properties.will.clone(),
             });
+        }
+        properties.apply_to_connect(&mut client);
+        if properties.disconnect.session_expiry_interval.is_some_and(|seconds| seconds != 0)
+            && client.session_expiry_interval == 0
+        {
+            return Err("-D disconnect session-expiry-interval: the session ends with the connection (no -x, no -c), \
+                 so the DISCONNECT cannot keep it"
+                .into());
         }
         let mut options = AsyncClientOptions::new(client);
         options.reconnect = reconnect;
         options.connect_timeout = Duration::from_secs(10);
+        options.log_packets = self.debug;
+        options.local_address = self.bind_address;
         if url.scheme.is_tls() {
             if self.tls.insecure {
                 eprintln!("verimqtt {command}: {INSECURE_WARNING}");
             }
-            options.tls = Some(self.tls.client_config().map_err(|error| error.to_string())?);
+            options.tls = Some(self.tls.client_config().map_err(|error| Failure::from(error.to_string()))?);
         }
-        AsyncClient::connect_to(url, options).await.map_err(|error| error.to_string())
+        AsyncClient::connect_to(url, options).await.map_err(|error| match error {
+            ConnectError::Refused(code) => Failure::refused(code, version),
+            error => Failure::from(error.to_string()),
+        })
+    }
+
+    /// Ends the connection with a normal DISCONNECT (so no will is published) carrying the
+    /// `-D disconnect` properties.
+    pub async fn disconnect(client: &AsyncClient, properties: &PropertyFlags) -> Result<(), Failure> {
+        let packet = Disconnect { reason_code: ReasonCode::Success, properties: properties.disconnect.clone() };
+        client.disconnect_with(packet).await.map_err(|error| Failure::from(format!("cannot disconnect: {error}")))
     }
 
     /// The broker's URL, from -L or from -h, -p and --cafile, and the topic a -L URL names.
     pub fn url(&self) -> Result<(BrokerUrl, Option<String>), String> {
+        if let Some(path) = &self.unix {
+            return Ok((BrokerUrl::unix(path).map_err(|error| format!("--unix: {error}"))?, None));
+        }
         let Some(url) = &self.url else {
-            let scheme = if self.tls.cafile.is_some() || self.tls.insecure { Scheme::Mqtts } else { Scheme::Mqtt };
+            let tls = self.tls.cafile.is_some() || self.tls.capath.is_some() || self.tls.insecure;
+            let scheme = if tls { Scheme::Mqtts } else { Scheme::Mqtt };
             let url = BrokerUrl {
                 scheme,
                 host: self.host.clone(),

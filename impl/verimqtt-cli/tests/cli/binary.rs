@@ -24,17 +24,33 @@ impl BrokerProcess {
     /// Starts `verimqtt broker ARGS` and returns it with the address of its first listener,
     /// read from its log.
     pub(crate) fn start(args: &[&str]) -> (Self, SocketAddr) {
+        let mut process = Self::spawn(args);
+        let address = process.next_address();
+        (process, address)
+    }
+
+    /// Starts `verimqtt broker ARGS` with RUST_LOG=info.
+    pub(crate) fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with(args, "info")
+    }
+
+    /// Starts `verimqtt broker ARGS` with this RUST_LOG (empty: as if unset).
+    pub(crate) fn spawn_with(args: &[&str], rust_log: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_verimqtt"))
             .arg("broker")
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut process = BrokerProcess { log: BufReader::new(child.stderr.take().unwrap()), child: Process(child) };
-        let line = process.log_line_with("address=");
+        BrokerProcess { log: BufReader::new(child.stderr.take().unwrap()), child: Process(child) }
+    }
+
+    /// The address of the next listener the log says it listens on.
+    pub(crate) fn next_address(&mut self) -> SocketAddr {
+        let line = self.log_line_with("address=");
         let (_, address) = line.split_once("address=").unwrap();
-        (process, address.trim().parse().unwrap())
+        address.trim().parse().unwrap()
     }
 
     /// Reads the log until a line containing `wanted`, and returns it.
@@ -61,7 +77,7 @@ impl BrokerProcess {
     }
 
     /// The log lines up to the first one containing `wanted`, that one included.
-    fn log_lines_until(&mut self, wanted: &str) -> Vec<String> {
+    pub(crate) fn log_lines_until(&mut self, wanted: &str) -> Vec<String> {
         let mut lines = Vec::new();
         loop {
             let mut line = String::new();
@@ -198,6 +214,20 @@ fn verimqtt_broker_reads_its_file_and_logs_a_refused_client_without_the_password
         connect(ProtocolVersion::V311, "alice", Some("alice"), Some("s3cret-wonderland")),
         Answer::Accepted,
     );
+}
+
+#[test]
+fn verimqtt_broker_serves_prometheus_metrics_on_the_address_of_the_flag() {
+    let (mut broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+    let line = broker.log_line_with("metrics listening");
+    let (_, metrics) = line.split_once("address=").unwrap();
+    let metrics: SocketAddr = metrics.trim().parse().unwrap();
+    let _client = RawClient::connect(addr, ProtocolVersion::V5, "scraped");
+    let samples = crate::scrape::scrape(metrics);
+    assert_eq!(samples["verimqtt_clients_connected"], 1.0);
+    assert_eq!(samples["verimqtt_connects_total"], 1.0);
+    let help = Command::new(env!("CARGO_BIN_EXE_verimqtt")).args(["broker", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--metrics <ADDR>"), "the flag is in --help");
 }
 
 #[test]

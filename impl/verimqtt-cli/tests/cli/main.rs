@@ -7,6 +7,9 @@ mod bench;
 mod binary;
 mod cli;
 mod crash;
+mod listeners;
+mod logs;
+mod mosquitto_flags;
 
 // The runtime suite's helpers (a raw client on every transport, files and certificates,
 // child processes), shared by path so that both suites speak to a broker the same way; this
@@ -20,6 +23,9 @@ mod files;
 #[path = "../../../verimqtt/tests/runtime/process.rs"]
 #[allow(dead_code)]
 mod process;
+#[path = "../../../verimqtt/tests/runtime/scrape.rs"]
+#[allow(dead_code)]
+mod scrape;
 #[path = "../../../verimqtt/tests/runtime/transport.rs"]
 #[allow(dead_code)]
 mod transport;

@@ -146,7 +146,8 @@ impl<P: Policy> Broker<P> {
         self.store_session(session);
         let connack = self.connack(version, session_present, assigned.then_some(&client_id), &negotiated);
         self.send(conn, Packet::ConnAck(connack), now);
-        self.events.push(Event::Connected { conn, client_id, version, session_present });
+        let username = connect.username;
+        self.events.push(Event::Connected { conn, client_id, username, version, session_present });
         if session_present {
             // PUBRELs the client has not answered go again, then unacknowledged PUBLISHes
             // with DUP set, as the window allows ([MQTT-4.4.0-1]).
@@ -193,6 +194,7 @@ impl<P: Policy> Broker<P> {
     pub(super) fn refuse(&mut self, conn: ConnId, code: ReasonCode, explanation: &'static str, now: Instant) {
         let Some(connection) = self.connections.get(&conn) else { return };
         let version = connection.version;
+        *self.stats.connects_refused.entry(code).or_default() += 1;
         if let Some(Claimed { client_id, username }) = connection.claimed.clone() {
             let reason_code = code;
             self.events.push(Event::ConnectDenied { conn, client_id, username, reason_code, why: explanation });
@@ -218,6 +220,7 @@ impl<P: Policy> Broker<P> {
         }
         let Some(connection) = self.connections.get_mut(&conn) else { return };
         connection.set_version(answer_in);
+        *self.stats.connects_refused.entry(error.reason_code()).or_default() += 1;
         let code = connack_code(answer_in, error.reason_code());
         self.send(conn, Packet::ConnAck(ConnAck::new(false, code)), now);
     }

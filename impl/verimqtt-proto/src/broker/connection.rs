@@ -103,6 +103,8 @@ pub(crate) struct Outbox {
     ready: VecDeque<ConnId>,
     pub(crate) store: StoreLog,
     pub(crate) holding: HashSet<ConnId>,
+    /// Packets encoded by every connection: counted here, where each one goes through.
+    pub(crate) packets_sent: u64,
 }
 
 impl Outbox {
@@ -269,6 +271,7 @@ impl Connection {
         }
         let Some(barrier) = outbox.store.barrier() else {
             codec::encode(&packet, self.version, &mut self.transmit).map_err(SendError::Encode)?;
+            outbox.packets_sent += 1;
             tracer.sent(now, self.id.0, &packet, self.version);
             self.list_ready(outbox);
             return Ok(());
@@ -283,6 +286,7 @@ impl Connection {
             self.held_len += bytes.len() - before;
         }
         outbox.holding.insert(self.id);
+        outbox.packets_sent += 1;
         tracer.sent(now, self.id.0, &packet, self.version);
         Ok(())
     }

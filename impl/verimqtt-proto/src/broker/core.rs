@@ -12,6 +12,7 @@ use crate::codec::{
 };
 
 use super::connection::{Connection, Outbox, Phase, SendError};
+use super::counters::{Counters, count_qos};
 use super::error::{AcceptError, CloseReason, ProtocolError};
 use super::event::{Event, EventQueue};
 use super::flow::ReadingChanges;
@@ -58,8 +59,11 @@ use crate::trace::{self, Tracer};
 pub struct Broker<P = AllowAll> {
     pub(super) options: BrokerOptions,
     pub(super) policy: P,
-    pub(super) connections: HashMap<ConnId, Connection>,
-    pub(super) sessions: HashMap<SessionId, Session>,
+    // Boxed: a table has room for more entries than it holds (up to twice as many), and a
+    // connection or a session inline is over a kilobyte; boxed, the spare room costs a
+    // pointer each (issue 21: memory per idle connection).
+    pub(super) connections: HashMap<ConnId, Box<Connection>>,
+    pub(super) sessions: HashMap<SessionId, Box<Session>>,
     pub(super) session_by_client: HashMap<MqttString, SessionId>,
     pub(super) subscriptions: SubscriptionTree,
     pub(super) retained: RetainedStore,
@@ -93,16 +97,6 @@ pub struct Closing {
     pub reason: CloseReason,
     /// What is still to be written before the socket closes.
     pub last_bytes: Option<Bytes>,
-}
-
-/// The running totals behind [`Stats`].
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Counters {
-    pub(super) messages_received: u64,
-    pub(super) messages_sent: u64,
-    pub(super) messages_dropped: u64,
-    pub(super) bytes_received: u64,
-    pub(super) bytes_sent: u64,
 }
 
 impl<P: Policy> Broker<P> {
@@ -157,15 +151,18 @@ impl<P: Policy> Broker<P> {
     pub fn handle_connected(&mut self, now: Instant, conn: ConnId) -> Result<(), AcceptError> {
         self.now = Some(now);
         if self.shutting_down {
+            self.stats.connections_not_accepted += 1;
             return Err(AcceptError::ShuttingDown);
         }
         if self.connections.contains_key(&conn) {
             return Err(AcceptError::DuplicateConnection(conn));
         }
         if self.connections.len() >= self.options.max_connections {
+            self.stats.connections_not_accepted += 1;
             return Err(AcceptError::TooManyConnections { max: self.options.max_connections });
         }
-        self.connections.insert(conn, Connection::new(conn, now, &self.options));
+        self.stats.connections_accepted += 1;
+        self.connections.insert(conn, Box::new(Connection::new(conn, now, &self.options)));
         // A timeout too long for the clock to reach never fires.
         if let Some(deadline) = now.checked_add(self.options.connect_timeout) {
             self.timers.set(Timer::Connect(conn), deadline);
@@ -202,7 +199,7 @@ impl<P: Policy> Broker<P> {
     /// publishers it held back go (see [`Broker::poll_reading`]).
     pub fn handle_written(&mut self, now: Instant, conn: ConnId) {
         self.now = Some(now);
-        if let Some(session) = self.connections.get(&conn).and_then(Connection::session) {
+        if let Some(session) = self.connections.get(&conn).and_then(|connection| connection.session()) {
             self.pump(session);
         }
         self.read_resumed(now);
@@ -233,6 +230,7 @@ impl<P: Policy> Broker<P> {
             match connection.next_packet(now) {
                 Ok(Some(packet)) => {
                     self.tracer.received(now, conn.0, &packet, connection.version);
+                    self.count_received(&packet);
                     self.handle_packet(conn, packet, now);
                 }
                 Ok(None) => return,
@@ -386,20 +384,52 @@ impl<P: Policy> Broker<P> {
     /// held visits every session.
     pub fn stats(&self) -> Stats {
         let sessions = self.sessions.values();
+        let counters = &self.stats;
         Stats {
             connections: self.connections.len(),
             clients_connected: sessions.clone().filter(|session| session.is_online()).count(),
             sessions: self.sessions.len(),
+            sessions_persistent: sessions.clone().filter(|session| session.expiry_interval > 0).count(),
+            sessions_maximum: counters.sessions_maximum,
+            sessions_expired: counters.sessions_expired,
             messages_held: sessions.clone().map(|session| session.outbound.held_messages()).sum(),
             bytes_held: sessions.map(|session| session.outbound.held_bytes()).sum(),
             subscriptions: self.subscriptions.len(),
+            shared_subscriptions: self.subscriptions.shared_len(),
             retained_messages: self.retained.len(),
-            messages_received: self.stats.messages_received,
-            messages_sent: self.stats.messages_sent,
-            messages_dropped: self.stats.messages_dropped,
-            bytes_received: self.stats.bytes_received,
-            bytes_sent: self.stats.bytes_sent,
+            messages_received: counters.messages_received,
+            messages_sent: counters.messages_sent,
+            messages_dropped: counters.dropped.total(),
+            messages_dropped_by: counters.dropped,
+            retained_dropped: counters.retained_dropped,
+            publishes_denied: counters.publishes_denied,
+            bytes_received: counters.bytes_received,
+            bytes_sent: counters.bytes_sent,
+            packets_received: counters.packets_received,
+            packets_sent: self.outbox.packets_sent,
+            publish_received: counters.publish_received,
+            publish_sent: counters.publish_sent,
+            publish_bytes_received: counters.publish_bytes_received,
+            publish_bytes_sent: counters.publish_bytes_sent,
+            connections_accepted: counters.connections_accepted,
+            connections_not_accepted: counters.connections_not_accepted,
+            connects_received: counters.connects_received,
+            connects_refused: counters.connects_refused.clone(),
+            delivery_latency: counters.latency,
             events_lost: self.events.total_lost(),
+        }
+    }
+
+    /// Counts a packet read from a client: every one, and the PUBLISHes and CONNECTs apart.
+    fn count_received(&mut self, packet: &Packet) {
+        self.stats.packets_received += 1;
+        match packet {
+            Packet::Publish(publish) => {
+                count_qos(&mut self.stats.publish_received, publish.qos);
+                self.stats.publish_bytes_received += publish.payload.len() as u64;
+            }
+            Packet::Connect(_) => self.stats.connects_received += 1,
+            _ => {}
         }
     }
 
@@ -510,7 +540,7 @@ impl<P: Policy> Broker<P> {
     /// (not when it told us the socket is gone). The session goes offline: its will is
     /// published or scheduled if the reason calls for it, and it ends or starts to expire.
     pub(super) fn close_connection(&mut self, conn: ConnId, reason: CloseReason, now: Instant, notify: bool) {
-        if self.connections.get(&conn).is_none_or(Connection::is_closing) {
+        if self.connections.get(&conn).is_none_or(|connection| connection.is_closing()) {
             return;
         }
         self.forget_held(conn);
@@ -577,7 +607,8 @@ impl<P: Policy> Broker<P> {
         let id = SessionId(self.next_session);
         self.next_session += 1;
         self.session_by_client.insert(client_id.clone(), id);
-        self.sessions.insert(id, Session::new(client_id, expiry_interval));
+        self.sessions.insert(id, Box::new(Session::new(client_id, expiry_interval)));
+        self.stats.sessions_maximum = self.stats.sessions_maximum.max(self.sessions.len());
         id
     }
 
@@ -600,6 +631,7 @@ impl<P: Policy> Broker<P> {
             self.publish_will(will, now);
         }
         if expired {
+            self.stats.sessions_expired += 1;
             self.events.push(Event::SessionExpired { client_id: state.client_id });
         }
     }
@@ -617,6 +649,7 @@ impl<P: Policy> Broker<P> {
         let client_id = will.client_id.clone();
         let topic = will.will.topic.clone();
         if !self.policy.may_publish(will.client(), &topic) {
+            self.stats.publishes_denied += 1;
             self.events.push(Event::PublishDenied { client_id, topic });
             return;
         }

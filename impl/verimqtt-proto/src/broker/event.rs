@@ -17,6 +17,8 @@ pub enum Event {
         conn: ConnId,
         /// The client identifier the session is keyed on (assigned by the broker if the CONNECT's was empty).
         client_id: MqttString,
+        /// The CONNECT's User Name; `None` if it had none.
+        username: Option<MqttString>,
         /// The protocol version the client speaks.
         version: ProtocolVersion,
         /// Whether an existing session was resumed, as told in CONNACK.

@@ -23,6 +23,8 @@ pub(crate) struct Message {
     /// The client id of the publisher, for No Local ([MQTT-3.8.3-3]).
     pub(crate) publisher: Option<MqttString>,
     pub(crate) expiry: Expiry,
+    /// When the broker took it: what the delivery latency is measured from.
+    pub(crate) received: Instant,
     /// Roughly the bytes the message takes, what a session's queue counts against
     /// [`max_queued_bytes`](super::BrokerOptions::max_queued_bytes).
     pub(crate) footprint: usize,
@@ -48,7 +50,7 @@ impl Message {
             properties.remove(id);
         }
         let footprint = footprint(&topic, &payload, &properties);
-        Message { topic, payload, qos, retain, properties, publisher, expiry, footprint }
+        Message { topic, payload, qos, retain, properties, publisher, expiry, received: now, footprint }
     }
 }
 

@@ -59,6 +59,7 @@
 mod connect;
 mod connection;
 mod core;
+mod counters;
 mod error;
 mod event;
 mod explanation;
@@ -78,10 +79,12 @@ mod timers;
 mod topic_tree;
 mod will;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 pub use self::core::{Broker, Closing};
 pub use crate::session::ProtocolViolation;
+pub use counters::{DropCounts, LATENCY_BOUNDS, LatencyHistogram, QosCounts};
 pub use error::{AcceptError, CloseReason, ProtocolError};
 pub use event::{DropReason, Event, RetainedDropReason};
 pub use options::{BrokerOptions, SlowConsumerPolicy};
@@ -101,8 +104,9 @@ impl fmt::Display for ConnId {
     }
 }
 
-/// What the broker holds and has done, for monitoring.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the broker holds and has done, for monitoring. The totals count from the broker's
+/// creation; nothing resets them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Open network connections, including those that have not sent CONNECT yet.
     pub connections: usize,
@@ -110,6 +114,13 @@ pub struct Stats {
     pub clients_connected: usize,
     /// Sessions, of connected and offline clients.
     pub sessions: usize,
+    /// Sessions that outlive their connection: a Session Expiry Interval above 0 (a 3.1.1
+    /// CONNECT with Clean Session 0).
+    pub sessions_persistent: usize,
+    /// The most sessions held at once.
+    pub sessions_maximum: usize,
+    /// Sessions ended because their expiry interval passed while their client was offline.
+    pub sessions_expired: u64,
     /// Copies of messages sessions hold for their clients: queued, or sent at QoS 1 or 2
     /// and not yet acknowledged.
     pub messages_held: usize,
@@ -119,6 +130,8 @@ pub struct Stats {
     pub bytes_held: usize,
     /// Subscriptions held, over all sessions.
     pub subscriptions: usize,
+    /// Of those, shared subscriptions (`$share/{group}/...`, MQTT 5).
+    pub shared_subscriptions: usize,
     /// Topics with a retained message.
     pub retained_messages: usize,
     /// Application messages the broker took ownership of (PUBLISHes and wills).
@@ -128,10 +141,50 @@ pub struct Stats {
     /// Copies of messages not delivered to a session: queue full, expired, or too large for
     /// the client.
     pub messages_dropped: u64,
+    /// The same by reason.
+    pub messages_dropped_by: DropCounts,
+    /// Retained messages delivered but not stored (see [`RetainedDropReason`]).
+    pub retained_dropped: u64,
+    /// PUBLISHes and wills the policy refused.
+    pub publishes_denied: u64,
+    /// Packets of every type read from clients.
+    pub packets_received: u64,
+    /// Packets of every type the broker encoded for clients.
+    pub packets_sent: u64,
+    /// PUBLISH packets read from clients, refused ones included, by their QoS.
+    pub publish_received: QosCounts,
+    /// PUBLISH packets encoded for clients, first transmissions and resends, by the QoS
+    /// they were sent with.
+    pub publish_sent: QosCounts,
+    /// The payload bytes of those PUBLISH packets read.
+    pub publish_bytes_received: u64,
+    /// The payload bytes of those PUBLISH packets sent.
+    pub publish_bytes_sent: u64,
+    /// Network connections taken in by [`Broker::handle_connected`].
+    pub connections_accepted: u64,
+    /// Network connections it refused (too many, shutting down).
+    pub connections_not_accepted: u64,
+    /// CONNECT packets read.
+    pub connects_received: u64,
+    /// CONNECTs answered with a refusing CONNACK (unreadable ones with an unsupported
+    /// protocol level included), by the MQTT 5 reason code (a 3.1.1 client is sent the
+    /// nearest return code).
+    pub connects_refused: BTreeMap<crate::codec::ReasonCode, u64>,
+    /// How long messages waited in the broker before their first PUBLISH to a subscriber;
+    /// messages sent with the RETAIN flag (mostly retained messages sent to a new
+    /// subscription, which waited since they were published) are left out.
+    pub delivery_latency: LatencyHistogram,
     /// Bytes read from clients, as handed to the broker.
     pub bytes_received: u64,
     /// Bytes the broker handed out to be written to clients.
     pub bytes_sent: u64,
     /// Events dropped because [`Broker::poll_event`] was not called often enough.
     pub events_lost: u64,
+}
+
+impl Stats {
+    /// Sessions kept for clients that are not connected.
+    pub fn sessions_offline(&self) -> usize {
+        self.sessions.saturating_sub(self.clients_connected)
+    }
 }

@@ -111,6 +111,7 @@ impl<P: Policy> Broker<P> {
         let client_id = connection.client_id.clone();
         if !self.policy.may_publish(client, &publish.topic) {
             let client_id = client_id.unwrap_or_default();
+            self.stats.publishes_denied += 1;
             self.events.push(Event::PublishDenied { client_id, topic: publish.topic });
             return ReasonCode::NotAuthorized;
         }

@@ -19,6 +19,7 @@ use crate::codec::{Packet, Publish, PublishAck, QoS, topic_levels};
 use super::ConnId;
 use super::connection::SendError;
 use super::core::Broker;
+use super::counters::count_qos;
 use super::event::{DropReason, Event, RetainedDropReason};
 use super::message::{Delivery, Message};
 use super::outbound::{QueueLimits, Transmit, Window};
@@ -71,6 +72,7 @@ impl<P: Policy> Broker<P> {
             refused
         };
         if let Some(reason) = refused {
+            self.stats.retained_dropped += 1;
             self.events.push(Event::RetainedDropped { topic: topic.clone(), reason });
         }
     }
@@ -169,7 +171,7 @@ impl<P: Policy> Broker<P> {
                 }
                 Transmit::Expired(delivery) => {
                     outbox.store.removed(session, &state.client_id, delivery.entry);
-                    stats.messages_dropped += 1;
+                    stats.dropped.add(DropReason::Expired);
                     events.push(dropped(state.client_id.clone(), &delivery, DropReason::Expired));
                     continue;
                 }
@@ -188,6 +190,11 @@ impl<P: Policy> Broker<P> {
             match connection.send_publish(publish, outbox, tracer, now) {
                 Ok(()) => {
                     stats.messages_sent += 1;
+                    count_qos(&mut stats.publish_sent, delivery.qos);
+                    stats.publish_bytes_sent += delivery.message.payload.len() as u64;
+                    if !dup && !delivery.retain {
+                        stats.latency.record(now.saturating_duration_since(delivery.message.received));
+                    }
                     // A QoS 0 message is delivered once written; the others when acknowledged.
                     if options.message_events && packet_id.is_none() {
                         events.push(delivered(state.client_id.clone(), &delivery));
@@ -200,7 +207,7 @@ impl<P: Policy> Broker<P> {
                         state.outbound.abandon(packet_id);
                         outbox.store.removed(session, &state.client_id, delivery.entry);
                     }
-                    stats.messages_dropped += 1;
+                    stats.dropped.add(DropReason::PacketTooLarge);
                     events.push(dropped(state.client_id.clone(), &delivery, DropReason::PacketTooLarge));
                 }
             }
@@ -209,7 +216,7 @@ impl<P: Policy> Broker<P> {
     }
 
     fn drop_message(&mut self, client_id: crate::codec::MqttString, delivery: &Delivery, reason: DropReason) {
-        self.stats.messages_dropped += 1;
+        self.stats.dropped.add(reason);
         self.events.push(dropped(client_id, delivery, reason));
     }
 

@@ -67,11 +67,18 @@ impl NodeValue for Subscriptions {
 pub(crate) struct SubscriptionTree {
     tree: LevelTree<Subscriptions>,
     count: usize,
+    /// Of those, the members of share groups.
+    shared: usize,
 }
 
 impl SubscriptionTree {
     pub(crate) fn len(&self) -> usize {
         self.count
+    }
+
+    /// Shared subscriptions: one per member of each share group.
+    pub(crate) fn shared_len(&self) -> usize {
+        self.shared
     }
 
     /// Adds or replaces a session's subscription; true if it replaced one.
@@ -97,6 +104,7 @@ impl SubscriptionTree {
         };
         if !replaced {
             self.count += 1;
+            self.shared += usize::from(group.is_some());
         }
         replaced
     }
@@ -124,6 +132,7 @@ impl SubscriptionTree {
             .unwrap_or(false);
         if removed {
             self.count -= 1;
+            self.shared -= usize::from(group.is_some());
         }
         removed
     }

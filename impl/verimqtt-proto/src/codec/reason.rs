@@ -148,6 +148,12 @@ impl ReasonCode {
         self.value() >= 0x80
     }
 
+    /// The 3.1.1 CONNACK return code (0 to 5) this code stands for, if a 3.1.1 CONNACK can
+    /// carry it: how a 3.1.1 refusal is shown to people who know 3.1.1's numbers.
+    pub fn v311_connack_return_code(self) -> Option<u8> {
+        connack_v311_return_code(self)
+    }
+
     /// Checks that a packet of `packet` type may carry this code under `version`.
     pub fn check_allowed(self, packet: PacketType, version: ProtocolVersion) -> Result<(), Violation> {
         if allowed_codes(packet, version).contains(&self) {

@@ -89,6 +89,8 @@ fn an_unsupported_protocol_level_above_5_gets_connack_0x84_in_5_0_format() {
         other => panic!("expected CONNACK, got {other:?}"),
     }
     assert!(!harness.is_open(client));
+    let refused = harness.broker.stats().connects_refused;
+    assert_eq!(refused.into_iter().collect::<Vec<_>>(), [(ReasonCode::UnsupportedProtocolVersion, 1)]);
 }
 
 #[test]
@@ -327,6 +329,11 @@ fn the_policy_refuses_bad_credentials_with_the_code_each_version_has() {
         let (client, connack) = harness.connect_with(with_credentials(version, "alice", b"secret"));
         assert_eq!(connack.reason_code, ReasonCode::Success);
         assert!(harness.is_open(client));
+        let connected = harness.events().into_iter().find(|event| matches!(event, Event::Connected { .. }));
+        assert!(
+            matches!(&connected, Some(Event::Connected { username: Some(user), .. }) if user == "alice"),
+            "the event names the user, for the logs: {connected:?}"
+        );
     }
 }
 

@@ -132,6 +132,16 @@ fn stats_count_messages_in_and_out() {
     harness.send(sub, Packet::PubAck(PublishAck::new(packet_id)));
     let stats = harness.broker.stats();
     assert_eq!((stats.messages_received, stats.messages_sent, stats.connections, stats.sessions), (1, 1, 2, 2));
+    // CONNECT, SUBSCRIBE, PUBACK from one, CONNECT, PUBLISH from the other; CONNACK, SUBACK,
+    // PUBLISH to one, CONNACK, PUBACK to the other.
+    assert_eq!((stats.packets_received, stats.packets_sent), (5, 5));
+    assert_eq!((stats.publish_received, stats.publish_sent), ([0, 1, 0], [0, 1, 0]));
+    assert_eq!((stats.publish_bytes_received, stats.publish_bytes_sent), (1, 1));
+    assert_eq!((stats.connects_received, stats.connections_accepted, stats.connections_not_accepted), (2, 2, 0));
+    assert_eq!((stats.sessions_maximum, stats.sessions_persistent, stats.sessions_expired), (2, 0, 0));
+    assert_eq!(stats.delivery_latency.count(), 1, "routed at once: {:?}", stats.delivery_latency);
+    assert_eq!(stats.delivery_latency.counts[0], 1, "{:?}", stats.delivery_latency);
+    assert!(stats.connects_refused.is_empty() && stats.messages_dropped_by.total() == 0, "{stats:?}");
 }
 
 #[test]

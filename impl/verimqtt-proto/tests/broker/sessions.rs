@@ -191,6 +191,22 @@ fn a_full_queue_drops_new_messages_for_that_session_and_reports_them() {
         .collect();
     assert_eq!(dropped.len(), 1);
     assert_eq!(harness.broker.stats().messages_dropped, 1);
+    assert_eq!(harness.broker.stats().messages_dropped_by.queue_full, 1);
     let (client, _) = harness.connect_with(persistent(V311, "sub"));
     assert_eq!(payloads(&harness.recv_publishes(client)), [&b"a"[..], b"b"]);
+}
+
+#[test]
+fn a_message_queued_for_an_offline_session_counts_its_wait_in_the_latency_histogram() {
+    let mut harness = Harness::new();
+    offline_subscriber(&mut harness, V5);
+    let publisher = harness.connect("pub", V5);
+    harness.send(publisher, publish("t", QoS::AtLeastOnce, 1, "waited"));
+    harness.advance(secs(5));
+    let (client, _) = harness.connect_with(persistent(V5, "sub"));
+    assert_eq!(payloads(&harness.recv_publishes(client)), [b"waited"]);
+    let latency = harness.broker.stats().delivery_latency;
+    // Five seconds: above the 1 s bound, within the 10 s one.
+    assert_eq!(latency.counts, [0, 0, 0, 0, 1, 0, 0, 0], "{latency:?}");
+    assert_eq!(latency.sum_micros, 5_000_000);
 }

@@ -193,18 +193,22 @@ fn a_shared_subscription_delivers_each_message_to_one_member_in_turn() {
     // MQTT 5 section 4.8.2; [MQTT-4.8.2-3]: each member gets its own granted QoS.
     let mut harness = Harness::new();
     let first = subscriber(&mut harness, "first", V5, "$share/workers/jobs/+", QoS::AtLeastOnce);
-    let second = subscriber(&mut harness, "second", V5, "$share/workers/jobs/+", QoS::AtMostOnce);
+    let second_client = subscriber(&mut harness, "second", V5, "$share/workers/jobs/+", QoS::AtMostOnce);
     let plain = subscriber(&mut harness, "plain", V5, "jobs/+", QoS::AtMostOnce);
     let publisher = harness.connect("pub", V5);
     for n in 1..=4 {
         harness.send(publisher, publish("jobs/a", QoS::AtLeastOnce, n, "job"));
     }
     let first = harness.recv_publishes(first);
-    let second = harness.recv_publishes(second);
+    let second = harness.recv_publishes(second_client);
     assert_eq!((first.len(), second.len()), (2, 2));
     assert!(first.iter().all(|publish| publish.qos == QoS::AtLeastOnce));
     assert!(second.iter().all(|publish| publish.qos == QoS::AtMostOnce));
     assert_eq!(harness.recv_publishes(plain).len(), 4);
+    let stats = harness.broker.stats();
+    assert_eq!((stats.subscriptions, stats.shared_subscriptions), (3, 2), "two members, one plain");
+    harness.send(second_client, unsubscribe(2, &["$share/workers/jobs/+"]));
+    assert_eq!(harness.broker.stats().shared_subscriptions, 1);
 }
 
 #[test]

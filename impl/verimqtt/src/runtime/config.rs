@@ -22,6 +22,13 @@
 //!
 //! [sys]
 //! interval = 10                # seconds between $SYS updates; 0 turns them off
+//!
+//! [log]                        # read at start; the flags of `verimqtt broker` override it
+//! level = "info"               # RUST_LOG's syntax: "debug", "info,verimqtt::packets=debug"
+//! format = "json"              # text (default) or json: one JSON object per line
+//! file = "broker.log"          # appended to, reopened on SIGHUP (default: stderr)
+//! [metrics]                    # optional: Prometheus' GET /metrics over HTTP
+//! listen = "127.0.0.1:9883"    # an IP address and a port
 //! ```
 //!
 //! Paths are relative to the directory of the configuration file. Unknown keys are errors.
@@ -66,8 +73,15 @@ pub struct BrokerConfig {
     /// Where the broker keeps its persistent sessions and retained messages, and when it
     /// waits for the disk: the `[persistence]` table. `None`: nothing survives a restart.
     pub persistence: Option<Persistence>,
+    /// How the broker logs: the `[log]` table.
+    pub log: LogConfig,
     /// The file it was read from, for errors found later (binding a listener).
     source: PathBuf,
+    /// Where to serve Prometheus' `GET /metrics`: the `[metrics]` table's `listen`. `None`:
+    /// nowhere.
+    pub metrics: Option<SocketAddr>,
+    /// The line of `[metrics]`, for an address that cannot be bound.
+    metrics_line: usize,
 }
 
 /// The store of a broker with persistence.
@@ -77,6 +91,38 @@ pub struct Persistence {
     pub file: PathBuf,
     /// When a commit waits for the disk.
     pub sync: SyncPolicy,
+}
+
+impl ListenerConfig {
+    /// A TCP listener on `bind` with no limit of its own, declared by no file (the command
+    /// line's).
+    pub fn tcp(bind: SocketAddr) -> Self {
+        ListenerConfig { bind, transport: Transport::Tcp, max_connections: None, line: 0 }
+    }
+}
+
+/// The `[log]` table: what `verimqtt broker` logs, how and where. The level is checked
+/// where the logs are set up, which knows the syntax.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Which lines, in `RUST_LOG`'s syntax; `None`: the command line's or the default.
+    pub level: Option<String>,
+    /// Plain text or JSON; `None`: the command line's or text.
+    pub format: Option<LogFormat>,
+    /// The file to append to, relative to the configuration's directory; `None`: stderr.
+    pub file: Option<PathBuf>,
+}
+
+/// How each log line is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum LogFormat {
+    /// Human-readable text: time, level, target, fields, message.
+    #[default]
+    Text,
+    /// One JSON object per line, with the time, the level, the target and the fields.
+    Json,
 }
 
 /// A listener to bind.
@@ -97,17 +143,15 @@ impl Default for BrokerConfig {
     /// limits, `$SYS` every 10 seconds.
     fn default() -> Self {
         BrokerConfig {
-            listeners: vec![ListenerConfig {
-                bind: (Ipv4Addr::LOCALHOST, 1883).into(),
-                transport: Transport::Tcp,
-                max_connections: None,
-                line: 0,
-            }],
+            listeners: vec![ListenerConfig::tcp((Ipv4Addr::LOCALHOST, 1883).into())],
             options: BrokerOptions::default(),
             sys_interval: Some(Duration::from_secs(DEFAULT_SYS_INTERVAL)),
             policy: FilePolicy::new(true),
             persistence: None,
+            log: LogConfig::default(),
             source: PathBuf::new(),
+            metrics: None,
+            metrics_line: 0,
         }
     }
 }
@@ -127,6 +171,8 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
+            // No file: the default configuration, with the command line's listeners.
+            _ if self.path.as_os_str().is_empty() => self.problem.fmt(f),
             0 => write!(f, "{}: {}", self.path.display(), self.problem),
             line => write!(f, "{}:{line}: {}", self.path.display(), self.problem),
         }
@@ -263,14 +309,23 @@ impl BrokerConfig {
             sys_interval: (interval > 0).then(|| Duration::from_secs(interval)),
             policy,
             persistence,
+            log: LogConfig {
+                level: file.log.level,
+                format: file.log.format,
+                file: file.log.file.map(|log| base.join(log)),
+            },
             source: path.to_owned(),
+            metrics: file.metrics.as_ref().map(|table| table.listen.get_ref().0),
+            metrics_line: file.metrics.map_or(0, |table| line_of(text, table.listen.span().start)),
         })
     }
 
     /// Opens the store, if any, and binds every listener; an address that cannot be bound
     /// names the listener's line, a store that cannot be used says why and how to recover.
     pub fn bind(self) -> Result<Server<FilePolicy>, ConfigError> {
-        let BrokerConfig { listeners, options, sys_interval, policy, persistence, source } = self;
+        let BrokerConfig {
+            listeners, options, sys_interval, policy, persistence, source, metrics, metrics_line, ..
+        } = self;
         let mut server = Server::new(options, policy);
         if let Some(Persistence { file, sync }) = persistence {
             let store = Store::open(&file, sync).map_err(|error| ConfigError {
@@ -290,6 +345,14 @@ impl BrokerConfig {
                 Some(max) => listener.with_max_connections(max),
                 None => listener,
             });
+        }
+        if let Some(addr) = metrics {
+            let listener = std::net::TcpListener::bind(addr).map_err(|error| ConfigError {
+                path: source.clone(),
+                line: metrics_line,
+                problem: Problem::Bind { addr, error },
+            })?;
+            server = server.metrics_listener(listener);
         }
         Ok(match sys_interval {
             Some(interval) => server.sys_interval(interval),
@@ -402,6 +465,23 @@ struct FileTable {
     #[serde(default)]
     sys: SysTable,
     persistence: Option<PersistenceTable>,
+    #[serde(default)]
+    log: LogTable,
+    metrics: Option<MetricsTable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogTable {
+    level: Option<String>,
+    format: Option<LogFormat>,
+    file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsTable {
+    listen: Spanned<BindAddress>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -127,7 +127,7 @@ pub(crate) async fn accept_loop(listener: Listener, shared: Shared) {
         match accepted {
             Ok((stream, peer)) => match Arc::clone(&room).try_acquire_owned() {
                 Ok(permit) => {
-                    tokio::spawn(serve_connection(stream, peer, transport.clone(), permit, shared.clone()));
+                    serve_connection(stream, peer, transport.clone(), permit, shared.clone());
                 }
                 Err(_) => {
                     if refusals.first(&(), Instant::now()) {
@@ -143,14 +143,17 @@ pub(crate) async fn accept_loop(listener: Listener, shared: Shared) {
     }
 }
 
-/// Completes the handshakes the transport needs, within the handshake timeout, then runs
-/// the connection. The permit is the connection's place on its listener, given back when
-/// it ends.
-async fn serve_connection(
+/// Spawns the task of a connection: it completes the handshakes the transport needs, within
+/// the handshake timeout, then runs the connection. The permit is the connection's place on
+/// its listener, given back when it ends. One task per transport, each as large as that
+/// transport needs: a single future for all of them would make every plain TCP connection
+/// carry room for a TLS and WebSocket stream and their handshakes (about 20 KiB, most of an
+/// idle connection's memory).
+fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     transport: Transport,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
     shared: Shared,
 ) {
     // MQTT packets are small and latency matters more than coalescing.
@@ -159,20 +162,19 @@ async fn serve_connection(
     let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     let Shared { inputs, handshake_timeout, max_packet_size, .. } = shared;
     match transport {
-        Transport::Tcp => socket::run(conn, peer, name, stream, inputs).await,
-        Transport::Tls(acceptor) => {
+        Transport::Tcp => spawn_with(permit, socket::run(conn, peer, name, stream, inputs)),
+        Transport::Tls(acceptor) => spawn_with(permit, async move {
             if let Some(stream) = within(handshake_timeout, peer, name, acceptor.accept(stream)).await {
                 socket::run(conn, peer, name, stream, inputs).await;
             }
-        }
-        Transport::WebSocket => {
-            if let Some(stream) =
-                within(handshake_timeout, peer, name, websocket::accept(stream, max_packet_size)).await
-            {
+        }),
+        Transport::WebSocket => spawn_with(permit, async move {
+            let handshake = websocket::accept(stream, max_packet_size);
+            if let Some(stream) = within(handshake_timeout, peer, name, handshake).await {
                 socket::run(conn, peer, name, stream, inputs).await;
             }
-        }
-        Transport::SecureWebSocket(acceptor) => {
+        }),
+        Transport::SecureWebSocket(acceptor) => spawn_with(permit, async move {
             let handshakes = async {
                 let stream = acceptor.accept(stream).await?;
                 websocket::accept(stream, max_packet_size).await
@@ -180,8 +182,16 @@ async fn serve_connection(
             if let Some(stream) = within(handshake_timeout, peer, name, handshakes).await {
                 socket::run(conn, peer, name, stream, inputs).await;
             }
-        }
+        }),
     }
+}
+
+/// Runs `connection` in a task of its own that holds `permit` until it ends.
+fn spawn_with(permit: OwnedSemaphorePermit, connection: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(async move {
+        connection.await;
+        drop(permit);
+    });
 }
 
 /// The stream the handshakes give, unless they fail or take longer than `timeout`.

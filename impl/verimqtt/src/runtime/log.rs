@@ -108,15 +108,64 @@ impl fmt::Display for Cause {
     }
 }
 
+/// Who is on a connection, for its log lines: the peer's address, and the User Name once
+/// its CONNECT is accepted.
+#[derive(Debug)]
+struct Peer {
+    addr: SocketAddr,
+    username: Option<String>,
+}
+
+/// A connection's peer address as a log line shows it; `-` if it is not known.
+struct PeerAddr(Option<SocketAddr>);
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 /// The driver's logs.
 #[derive(Debug)]
 pub(crate) struct Log {
     throttle: Throttle<Cause>,
+    /// The connections open, by the broker's numbering.
+    peers: HashMap<ConnId, Peer>,
+    /// Connections whose socket closed: forgotten once the events of their close are logged.
+    gone: Vec<ConnId>,
 }
 
 impl Log {
     pub(crate) fn new() -> Self {
-        Log { throttle: Throttle::new() }
+        Log { throttle: Throttle::new(), peers: HashMap::new(), gone: Vec::new() }
+    }
+
+    /// A connection was accepted from `addr`: its lines name it from now on.
+    pub(crate) fn opened(&mut self, conn: ConnId, addr: SocketAddr) {
+        self.peers.insert(conn, Peer { addr, username: None });
+    }
+
+    /// The socket of `conn` closed; its peer is forgotten at the next [`Log::forget_gone`],
+    /// once the events its close made are logged.
+    pub(crate) fn socket_closed(&mut self, conn: ConnId) {
+        self.gone.push(conn);
+    }
+
+    /// Forgets the peers of the sockets closed (even if an event about them was lost).
+    pub(crate) fn forget_gone(&mut self) {
+        for conn in self.gone.drain(..) {
+            self.peers.remove(&conn);
+        }
+    }
+
+    /// The peer address and User Name (`-` for none) of `conn`, as its lines show them.
+    fn who(&self, conn: ConnId) -> (PeerAddr, &str) {
+        let peer = self.peers.get(&conn);
+        let username = peer.and_then(|peer| peer.username.as_deref()).unwrap_or("-");
+        (PeerAddr(peer.map(|peer| peer.addr)), username)
     }
 
     /// Logs the counts of the causes that went on repeating.
@@ -148,47 +197,68 @@ impl Log {
     }
 
     /// The broker is closing a connection it decided to close.
-    pub(crate) fn closing(&mut self, conn: ConnId, peer: SocketAddr, reason: &CloseReason) {
+    pub(crate) fn closing(&mut self, conn: ConnId, reason: &CloseReason) {
         match reason {
             CloseReason::ProtocolError(error) => {
                 let rule = error.rule().map_or_else(|| error.reason_code().to_string(), |rule| rule.to_string());
                 if self.first(Cause::Violation(rule.clone())) {
+                    let (peer, username) = self.who(conn);
                     let reason_code = error.reason_code();
-                    tracing::warn!(%conn, %peer, %rule, %reason_code, "protocol violation: {error}");
+                    tracing::warn!(%conn, %peer, username, %rule, %reason_code, "protocol violation: {error}");
                 }
             }
-            // Logged, counted, from the event that says who was refused.
-            CloseReason::ConnectRefused { .. } => tracing::debug!(%conn, %peer, "closing: {reason}"),
             CloseReason::ConnectTimeout => {
                 if self.first(Cause::ConnectTimeout) {
+                    let (peer, _) = self.who(conn);
                     tracing::info!(%conn, %peer, "closing: {reason}");
                 }
             }
             CloseReason::NotReading => {
                 if self.first(Cause::NotReading) {
-                    tracing::warn!(%conn, %peer, "closing: {reason}");
+                    let (peer, username) = self.who(conn);
+                    tracing::warn!(%conn, %peer, username, "closing: {reason}");
                 }
             }
-            _ => tracing::debug!(%conn, %peer, "closing: {reason}"),
+            // A refused CONNECT is logged, counted, from the event that says who was refused.
+            _ => {
+                let (peer, username) = self.who(conn);
+                tracing::debug!(%conn, %peer, username, "closing: {reason}");
+            }
         }
     }
 
     pub(crate) fn event(&mut self, event: &Event) {
         match event {
-            Event::Connected { conn, client_id, version, session_present } => {
-                tracing::info!(%conn, %client_id, %version, session_present, "client connected");
+            Event::Connected { conn, client_id, username, version, session_present } => {
+                if let Some(peer) = self.peers.get_mut(conn) {
+                    peer.username = username.as_ref().map(ToString::to_string);
+                }
+                let (peer, username) = self.who(*conn);
+                tracing::info!(%conn, %peer, username, %client_id, %version, session_present, "client connected");
             }
             Event::ConnectDenied { conn, client_id, username, reason_code, why } => {
                 if self.first(Cause::Refused(*reason_code, why)) {
+                    let (peer, _) = self.who(*conn);
                     let username = username.as_deref().unwrap_or("-");
-                    tracing::warn!(%conn, %client_id, username, %reason_code, "CONNECT refused: {why} (further ones are counted)");
+                    tracing::warn!(%conn, %peer, username, %client_id, %reason_code, "CONNECT refused: {why} (further ones are counted)");
                 }
             }
             Event::Closed { conn, client_id: Some(client_id), reason } => {
-                tracing::info!(%conn, %client_id, "client disconnected: {reason}");
+                let (peer, username) = self.who(*conn);
+                if let CloseReason::SessionTakenOver { by } = reason {
+                    // The new connection's User Name is on its "client connected" line,
+                    // which follows: the broker closes this one before it admits that one.
+                    let (by_peer, _) = self.who(*by);
+                    tracing::info!(%conn, %peer, username, %client_id, %by_peer, "client disconnected: {reason}");
+                } else {
+                    tracing::info!(%conn, %peer, username, %client_id, "client disconnected: {reason}");
+                }
             }
             // A connection that never said who it was: its close was logged as it closed.
-            Event::Closed { conn, client_id: None, reason } => tracing::debug!(%conn, "connection closed: {reason}"),
+            Event::Closed { conn, client_id: None, reason } => {
+                let (peer, _) = self.who(*conn);
+                tracing::debug!(%conn, %peer, "connection closed: {reason}");
+            }
             Event::SubscribeRefused { client_id, count, filter, why } => {
                 if self.first(Cause::SubscribeRefused(why)) {
                     let filter = shortened(filter);

@@ -1,6 +1,6 @@
 //! The tokio runtime around the sans-IO [`Broker`](crate::broker::Broker): listeners (TCP,
-//! TLS, WebSocket, WebSocket over TLS), timers, the `$SYS` topics, the configuration file
-//! and logs.
+//! TLS, WebSocket, WebSocket over TLS), timers, the `$SYS` topics, Prometheus' `/metrics`,
+//! the configuration file and logs.
 //!
 //! One task per listener accepts; one task per connection does its handshakes and its I/O,
 //! over any transport alike; one driver task owns the broker, so no lock is ever held across
@@ -19,6 +19,9 @@ pub mod config;
 mod embedded;
 mod listener;
 mod log;
+mod metrics;
+mod metrics_http;
+mod packet_log;
 pub mod passwd;
 mod server;
 mod socket;

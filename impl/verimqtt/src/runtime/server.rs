@@ -22,6 +22,9 @@ use crate::codec::ReasonCode;
 
 use super::listener::{self, Listener, Shared};
 use super::log::Log;
+use super::metrics;
+use super::metrics_http::{self, Scrape};
+use super::packet_log::PacketLog;
 use super::socket::{Input, Output};
 use super::store::{Store, StoreWriter};
 use super::sys::SysTopics;
@@ -68,6 +71,7 @@ pub struct Server<P> {
     policy_updates: Option<mpsc::UnboundedReceiver<P>>,
     events: Option<broadcast::Sender<Event>>,
     store: Option<Store>,
+    metrics: Option<std::net::TcpListener>,
 }
 
 impl<P: Policy> Server<P> {
@@ -81,7 +85,17 @@ impl<P: Policy> Server<P> {
             policy_updates: None,
             events: None,
             store: None,
+            metrics: None,
         }
+    }
+
+    /// Serves the broker's statistics in Prometheus' text format at `GET /metrics` on
+    /// `listener` (bound by the caller, e.g. `std::net::TcpListener::bind("127.0.0.1:9883")`):
+    /// connections, sessions, messages in and out by QoS, drops by reason, what is held for
+    /// sessions, bytes, and how long messages waited (the crate's README lists every
+    /// metric). Each scrape visits every session once, on the task that drives the broker.
+    pub fn metrics_listener(self, listener: std::net::TcpListener) -> Self {
+        Server { metrics: Some(listener), ..self }
     }
 
     /// Keeps the persistent sessions, their messages and the retained messages in `store`,
@@ -149,10 +163,15 @@ impl<P: Policy> Server<P> {
 
     /// Serves MQTT until `shutdown` completes, then stops listening, disconnects every
     /// client (MQTT 5 clients get DISCONNECT 0x8B) and returns once they are closed or after
-    /// a short grace period.
+    /// a short grace period. If the target `verimqtt::packets` logs at debug level when it
+    /// starts, every packet in and out is logged (one line each, with the client id).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store } = self;
+        let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store, metrics } = self;
+        let started = Instant::now();
         let mut driver = Driver::new(Broker::new(options.clone(), policy), events);
+        if PacketLog::wanted() {
+            driver.broker.set_observer(Some(Box::new(PacketLog::default())));
+        }
         if let Some(mut store) = store {
             let recovered = store.take_recovered();
             let (sessions, retained) = (recovered.sessions.len(), recovered.retained.len());
@@ -172,6 +191,18 @@ impl<P: Policy> Server<P> {
             accepting.spawn(listener::accept_loop(listener, shared.clone()));
         }
         drop(shared);
+        let mut scrapes = match metrics {
+            Some(listener) => {
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                tracing::info!(address = %listener.local_addr()?, "metrics listening (Prometheus, GET /metrics)");
+                // At most `metrics_http::MAX_SCRAPES` wait: the listener bounds them.
+                let (sender, receiver) = mpsc::unbounded_channel();
+                accepting.spawn(metrics_http::serve(listener, sender));
+                Some(receiver)
+            }
+            None => None,
+        };
         // The first values are published before any connection is served, so that a client
         // subscribing at once gets them, retained.
         let mut sys = sys_interval.map(|interval| {
@@ -189,6 +220,7 @@ impl<P: Policy> Server<P> {
                 () = sleep_until(deadline) => driver.broker.handle_timeout(Instant::now()),
                 Some(topics) = next_tick(&mut sys) => topics.publish(&mut driver.broker, Instant::now()),
                 _ = log_ticks.tick() => driver.log.flush(Instant::now()),
+                Some(scrape) = next_update(&mut scrapes) => answer_scrape(scrape, &driver.broker, started),
                 Some(policy) = next_update(&mut policy_updates) => {
                     *driver.broker.policy_mut() = policy;
                     tracing::info!("new policy in use");
@@ -229,7 +261,14 @@ async fn next_tick(sys: &mut Option<(SysTopics, Interval)>) -> Option<&mut SysTo
     }
 }
 
-/// The next policy to use; never, without a source of them or once it is gone.
+/// Hands a scrape of `/metrics` the broker's statistics now. A scraper that gave up is no
+/// error.
+fn answer_scrape<P: Policy>(scrape: Scrape, broker: &Broker<P>, started: Instant) {
+    let _ = scrape.send(metrics::render(&broker.stats(), started.elapsed()));
+}
+
+/// The next policy to use (or scrape to answer); never, without a source of them or once
+/// it is gone.
 async fn next_update<P>(updates: &mut Option<mpsc::UnboundedReceiver<P>>) -> Option<P> {
     match updates {
         Some(receiver) => match receiver.recv().await {
@@ -305,6 +344,7 @@ impl<P: Policy> Driver<P> {
                     return;
                 }
                 tracing::debug!(%conn, %peer, transport, "connection accepted");
+                self.log.opened(conn, peer);
                 let socket = Socket { outputs, reading, peer, writing: false, closing: false, held: None };
                 self.sockets.insert(conn, socket);
             }
@@ -331,6 +371,7 @@ impl<P: Policy> Driver<P> {
                         self.broker.handle_bytes(now, conn, &bytes);
                     }
                     self.broker.handle_closed(now, conn);
+                    self.log.socket_closed(conn);
                     tracing::debug!(%conn, peer = %socket.peer, "socket closed");
                 }
             }
@@ -350,7 +391,7 @@ impl<P: Policy> Driver<P> {
             while let Some(Closing { conn, reason, last_bytes }) = self.broker.poll_close() {
                 busy = true;
                 let Some(socket) = self.sockets.get_mut(&conn) else { continue };
-                self.log.closing(conn, socket.peer, &reason);
+                self.log.closing(conn, &reason);
                 socket.closing = true;
                 if let Some(bytes) = last_bytes {
                     let _ = socket.outputs.send(Output::Transmit(bytes));
@@ -378,6 +419,7 @@ impl<P: Policy> Driver<P> {
                 let _ = events.send(event);
             }
         }
+        self.log.forget_gone();
         while let Some((conn, verification)) = self.broker.poll_verification() {
             self.verify(conn, verification);
         }

@@ -45,6 +45,9 @@ pub enum TlsError {
         /// What is wrong with it.
         error: Box<TlsError>,
     },
+    /// A directory of certificates cannot be listed (why carried).
+    #[error("cannot read the directory: {0}")]
+    Directory(String),
     /// The operating system's store holds no CA certificate rustls can use.
     #[error("no trusted CA certificate in the operating system's store ({0}); name a CA file instead")]
     NoSystemRoots(String),

@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::task::JoinSet;
 use verimqtt::broker::{AllowAll, Authentication, BrokerOptions, ClientInfo, Policy};
-use verimqtt::client::ClientOptions;
-use verimqtt::codec::{Connect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode};
+use verimqtt::client::{ClientOptions, CommandError};
+use verimqtt::codec::{Connect, Disconnect, MqttString, Packet, ProtocolVersion, QoS, ReasonCode};
 use verimqtt::runtime::client::{
     AsyncClient, AsyncClientOptions, ClientError, ConnectError, Message, Reconnect, Subscription,
 };
@@ -288,6 +288,25 @@ async fn disconnect_sends_disconnect_and_ends_the_client() {
         assert!(matches!(sent[sent.len() - 2], Packet::Publish(_)), "{sent:?}");
         assert_eq!(client.publish("t", "too late", QoS::AtMostOnce, false).await, Err(ClientError::Closed));
     }
+}
+
+#[tokio::test]
+async fn disconnect_with_sends_its_packet_and_a_refused_one_ends_nothing() {
+    let (_broker, proxy, client) = behind_proxy(options(ProtocolVersion::V5, "farewell")).await;
+    let mut keep = Disconnect::new(ReasonCode::Success);
+    keep.properties.session_expiry_interval = Some(60);
+    let refused = client.disconnect_with(keep).await;
+    assert_eq!(refused, Err(ClientError::Command(CommandError::SessionExpiryAfterZero)));
+    client.publish("t", "still connected", QoS::AtLeastOnce, false).await.unwrap();
+    let mut with_will = Disconnect::new(ReasonCode::DisconnectWithWillMessage);
+    with_will.properties.reason_string = Some(MqttString::try_from("bye").unwrap());
+    client.disconnect_with(with_will.clone()).await.unwrap();
+    proxy
+        .wait_for_packet(Direction::ToBroker, ProtocolVersion::V5, |packet| matches!(packet, Packet::Disconnect(_)))
+        .await;
+    let sent = proxy.packets(Direction::ToBroker, ProtocolVersion::V5);
+    assert_eq!(sent.last(), Some(&Packet::Disconnect(with_will)), "{sent:?}");
+    assert_eq!(client.disconnect_with(Disconnect::new(ReasonCode::Success)).await, Ok(()), "already ended");
 }
 
 #[tokio::test]

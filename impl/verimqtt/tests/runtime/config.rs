@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use verimqtt::auth::PasswordHash;
 use verimqtt::codec::{Connect, Packet, ProtocolVersion, QoS};
-use verimqtt::runtime::config::ConfigError;
+use verimqtt::runtime::config::{ConfigError, LogConfig, LogFormat};
 use verimqtt::runtime::{BrokerConfig, EmbeddedBroker, SyncPolicy};
 
 use crate::client::{RawClient, mqtt_string, publish};
@@ -113,11 +113,15 @@ fn the_example_configuration_parses_with_the_files_it_names() {
     assert_eq!(transports, ["tcp", "tls", "ws", "wss"]);
     assert_eq!(config.listeners[0].max_connections, Some(1000));
     assert_eq!(config.sys_interval, Some(Duration::from_secs(10)));
+    assert_eq!(config.metrics, Some("127.0.0.1:9883".parse().unwrap()));
     // The two limits the example sets away from their defaults reach the options.
     assert_eq!(config.options.max_keep_alive.map(|seconds| seconds.get()), Some(600));
     assert_eq!(config.options.max_session_expiry_interval, 86_400);
     let persistence = config.persistence.as_ref().expect("the example keeps a store");
     assert_eq!((persistence.file.clone(), persistence.sync), (pki.path("verimqtt.db"), SyncPolicy::Always));
+    let log =
+        LogConfig { level: Some("info".into()), format: Some(LogFormat::Text), file: Some(pki.path("verimqtt.log")) };
+    assert_eq!(config.log, log, "the log file is relative to the configuration's directory");
 }
 
 /// Each invalid configuration's error, `DIR` standing for the temporary directory.
@@ -161,6 +165,7 @@ fn an_invalid_file_is_refused_with_its_line_and_the_reason() {
             "[[listener]]\nbind = \"127.0.0.1:0\"\n[auth]\nallow_anonymous = false\n".to_owned(),
         ),
         ("bad limit", "[[listener]]\nbind = \"127.0.0.1:0\"\n[limits]\nmaximum_qos = 3\n".to_owned()),
+        ("bad log format", "[[listener]]\nbind = \"127.0.0.1:0\"\n[log]\nformat = \"xml\"\n".to_owned()),
         ("negative interval", "[[listener]]\nbind = \"127.0.0.1:0\"\n[sys]\ninterval = -1\n".to_owned()),
         (
             "bad sync policy",

@@ -361,3 +361,38 @@ fn mosquitto_reads_a_password_file_written_by_verimqtt_passwd() {
     let refused = run_mosquitto_pub(&pub_path, broker.addr(), &["-u", "alice", "-P", "wonder", "-t", "t", "-m", "m"]);
     assert!(!refused.status.success(), "mosquitto took a wrong password");
 }
+
+/// The `$SYS` topics a broker publishes: those retained when `$SYS/#` is subscribed to, and
+/// those published until `live_uptimes` updates of the uptime went by.
+fn sys_topics(addr: SocketAddr, live_uptimes: usize) -> std::collections::BTreeSet<String> {
+    let mut watcher = RawClient::connect(addr, ProtocolVersion::V311, "sys-topics");
+    watcher.subscribe("$SYS/#", QoS::AtMostOnce);
+    let (mut topics, mut uptimes) = (std::collections::BTreeSet::new(), 0);
+    while uptimes < live_uptimes {
+        match watcher.recv() {
+            Some(Packet::Publish(message)) => {
+                uptimes += usize::from(message.topic.as_str() == "$SYS/broker/uptime" && !message.retain);
+                topics.insert(message.topic.to_string());
+            }
+            other => panic!("expected $SYS messages, got {other:?} after {topics:?}"),
+        }
+    }
+    topics
+}
+
+#[test]
+fn verimqtt_publishes_mosquittos_sys_topics_but_the_heap() {
+    let Some(mosquitto) = tool("mosquitto") else { return };
+    let dir = TempDir::new();
+    let theirs = sys_topics(Mosquitto::start(&mosquitto, &dir, "allow_anonymous true\nsys_interval 1\n").addr(), 2);
+    let ours = sys_topics(sys_broker(Duration::from_millis(50)).addr(), 1);
+    assert!(ours.len() >= 50, "{ours:?}");
+    let only_ours: Vec<&String> = ours.difference(&theirs).collect();
+    assert!(only_ours.is_empty(), "topics mosquitto 2.0 does not publish: {only_ours:?}");
+    let only_theirs: Vec<&str> = theirs.difference(&ours).map(String::as_str).collect();
+    // The heap needs a counting allocator: README.md says why there is none.
+    assert!(
+        only_theirs.iter().all(|topic| ["$SYS/broker/heap/current", "$SYS/broker/heap/maximum"].contains(topic)),
+        "mosquitto's topics verimqtt does not publish: {only_theirs:?}"
+    );
+}

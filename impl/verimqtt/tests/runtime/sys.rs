@@ -6,28 +6,57 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use verimqtt::broker::{AllowAll, BrokerOptions};
-use verimqtt::codec::{Packet, ProtocolVersion, QoS};
+use verimqtt::codec::{Disconnect, Packet, ProtocolVersion, QoS, ReasonCode};
 use verimqtt::runtime::{EmbeddedBroker, Listener, Server, Transport};
 
-use crate::client::{RawClient, publish};
+use crate::client::{RawClient, connect, publish};
 use crate::config::serve;
 use crate::files::TempDir;
 
-const TOPICS: [&str; 13] = [
-    "$SYS/broker/version",
-    "$SYS/broker/uptime",
-    "$SYS/broker/clients/connected",
+/// The topics with a number, as mosquitto 2.0 names them.
+const NUMBERS: [&str; 21] = [
     "$SYS/broker/clients/total",
+    "$SYS/broker/clients/maximum",
+    "$SYS/broker/clients/connected",
+    "$SYS/broker/clients/active",
+    "$SYS/broker/clients/disconnected",
+    "$SYS/broker/clients/inactive",
+    "$SYS/broker/clients/expired",
     "$SYS/broker/messages/received",
     "$SYS/broker/messages/sent",
-    "$SYS/broker/publish/messages/dropped",
+    "$SYS/broker/messages/stored",
     "$SYS/broker/store/messages/count",
     "$SYS/broker/store/messages/bytes",
+    "$SYS/broker/publish/messages/received",
+    "$SYS/broker/publish/messages/sent",
+    "$SYS/broker/publish/messages/dropped",
+    "$SYS/broker/publish/bytes/received",
+    "$SYS/broker/publish/bytes/sent",
     "$SYS/broker/bytes/received",
     "$SYS/broker/bytes/sent",
     "$SYS/broker/retained messages/count",
     "$SYS/broker/subscriptions/count",
 ];
+
+/// The counters with load averages, by the middle of their topics.
+const LOADS: [&str; 9] = [
+    "messages/received",
+    "messages/sent",
+    "publish/received",
+    "publish/sent",
+    "publish/dropped",
+    "bytes/received",
+    "bytes/sent",
+    "connections",
+    "sockets",
+];
+
+fn load_topics() -> Vec<String> {
+    LOADS
+        .iter()
+        .flat_map(|load| ["1min", "5min", "15min"].map(|window| format!("$SYS/broker/load/{load}/{window}")))
+        .collect()
+}
 
 /// A broker on an ephemeral loopback port publishing `$SYS` every `interval`.
 pub fn sys_broker(interval: Duration) -> EmbeddedBroker {
@@ -68,31 +97,86 @@ fn a_sys_subscriber_receives_every_statistic_and_they_follow_the_traffic() {
     let broker = sys_broker(Duration::from_millis(50));
     let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
     watcher.subscribe("$SYS/#", QoS::AtMostOnce);
-    let first = read_until(&mut watcher, |latest| TOPICS.iter().all(|topic| latest.contains_key(*topic)));
+    let loads = load_topics();
+    let first = read_until(&mut watcher, |latest| {
+        NUMBERS
+            .iter()
+            .chain(["$SYS/broker/version", "$SYS/broker/uptime"].iter())
+            .all(|topic| latest.contains_key(*topic))
+            && loads.iter().all(|topic| latest.contains_key(topic))
+    });
     assert_eq!(first["$SYS/broker/version"], format!("verimqtt {}", env!("CARGO_PKG_VERSION")));
     assert!(first["$SYS/broker/uptime"].ends_with(" seconds"), "{first:?}");
-    for topic in &TOPICS[2..] {
+    for topic in NUMBERS {
         number(&first, topic);
+    }
+    for topic in &loads {
+        let average: f64 = first[topic].parse().unwrap_or_else(|_| panic!("{topic}: {:?}", first[topic]));
+        assert!(average >= 0.0 && first[topic].split_once('.').is_some_and(|(_, decimals)| decimals.len() == 2));
     }
     // Another client connects, subscribes, retains a message: the counters follow.
     let mut other = RawClient::connect(broker.addr(), ProtocolVersion::V311, "other");
     other.subscribe("a/#", QoS::AtMostOnce);
-    let Packet::Publish(mut retained) = publish("a/b", QoS::AtMostOnce, "kept") else { unreachable!() };
+    let Packet::Publish(mut retained) = publish("a/b", QoS::AtLeastOnce, "kept") else { unreachable!() };
     retained.retain = true;
     other.send(&Packet::Publish(retained));
-    assert!(matches!(other.recv(), Some(Packet::Publish(_))), "its own message comes back");
+    assert!(matches!(other.recv(), Some(Packet::PubAck(_) | Packet::Publish(_))));
+    assert!(matches!(other.recv(), Some(Packet::PubAck(_) | Packet::Publish(_))));
+    let grew = |latest: &BTreeMap<String, String>, topic: &str, by: u64| {
+        latest.get(topic).and_then(|v| v.parse::<u64>().ok()) >= Some(number(&first, topic) + by)
+    };
+    let moving = |latest: &BTreeMap<String, String>, load: &str| {
+        latest.get(&format!("$SYS/broker/load/{load}/1min")).and_then(|v| v.parse::<f64>().ok()) > Some(0.0)
+    };
     let later = read_until(&mut watcher, |latest| {
         let at_least = |topic: &str, value: u64| latest.get(topic).and_then(|v| v.parse::<u64>().ok()) >= Some(value);
         at_least("$SYS/broker/clients/connected", 2)
+            && at_least("$SYS/broker/clients/active", 2)
             && at_least("$SYS/broker/clients/total", 2)
+            && at_least("$SYS/broker/clients/maximum", 2)
             && at_least("$SYS/broker/subscriptions/count", 2)
             && at_least("$SYS/broker/retained messages/count", 1)
-            && at_least("$SYS/broker/messages/received", number(&first, "$SYS/broker/messages/received") + 1)
-            && at_least("$SYS/broker/messages/sent", number(&first, "$SYS/broker/messages/sent") + 1)
-            && at_least("$SYS/broker/bytes/received", number(&first, "$SYS/broker/bytes/received") + 1)
-            && at_least("$SYS/broker/bytes/sent", number(&first, "$SYS/broker/bytes/sent") + 1)
+            // CONNECT, SUBSCRIBE, PUBLISH at least, and PINGREQs maybe.
+            && grew(latest, "$SYS/broker/messages/received", 3)
+            && grew(latest, "$SYS/broker/messages/sent", 3)
+            && grew(latest, "$SYS/broker/publish/messages/received", 1)
+            && grew(latest, "$SYS/broker/publish/messages/sent", 1)
+            && grew(latest, "$SYS/broker/publish/bytes/received", 4)
+            && grew(latest, "$SYS/broker/publish/bytes/sent", 4)
+            && grew(latest, "$SYS/broker/bytes/received", 1)
+            && grew(latest, "$SYS/broker/bytes/sent", 1)
+            && ["messages/received", "publish/received", "publish/sent", "bytes/received", "connections", "sockets"]
+                .iter()
+                .all(|load| moving(latest, load))
     });
     assert_eq!(number(&later, "$SYS/broker/clients/connected"), 2, "{later:?}");
+    assert_eq!(number(&first, "$SYS/broker/clients/disconnected"), 0, "{first:?}");
+}
+
+#[test]
+fn offline_sessions_and_expired_ones_are_counted() {
+    let broker = sys_broker(Duration::from_millis(50));
+    let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
+    watcher.subscribe("$SYS/broker/clients/#", QoS::AtMostOnce);
+    // A persistent 3.1.1 session whose client goes: disconnected, not expired.
+    let mut persistent = connect(ProtocolVersion::V311, "kept", None, None);
+    persistent.clean_start = false;
+    let (mut kept, _) = RawClient::connect_with(broker.addr(), persistent);
+    kept.send(&Packet::Disconnect(Disconnect::new(ReasonCode::Success)));
+    assert!(kept.until_closed().is_empty());
+    // An MQTT 5 session expiring a second after its client goes.
+    let mut expiring = connect(ProtocolVersion::V5, "brief", None, None);
+    expiring.properties.session_expiry_interval = Some(1);
+    let (mut brief, _) = RawClient::connect_with(broker.addr(), expiring);
+    brief.send(&Packet::Disconnect(Disconnect::new(ReasonCode::Success)));
+    assert!(brief.until_closed().is_empty());
+    let values = read_until(&mut watcher, |latest| {
+        latest.get("$SYS/broker/clients/expired").map(String::as_str) == Some("1")
+            && latest.get("$SYS/broker/clients/inactive").map(String::as_str) == Some("1")
+    });
+    assert_eq!(values["$SYS/broker/clients/disconnected"], "1", "{values:?}");
+    assert_eq!(values["$SYS/broker/clients/total"], "2", "the watcher and the kept session: {values:?}");
+    assert_eq!(values["$SYS/broker/clients/maximum"], "3", "{values:?}");
 }
 
 #[test]
@@ -147,5 +231,29 @@ fn an_interval_of_zero_or_of_ages_still_serves() {
         let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
         watcher.subscribe("$SYS/broker/version", QoS::AtMostOnce);
         assert!(matches!(watcher.recv(), Some(Packet::Publish(_))), "{interval:?}: published at start");
+    }
+}
+
+#[test]
+fn sys_topics_do_not_count_against_max_retained_messages() {
+    let options = BrokerOptions { max_retained_messages: 1, ..BrokerOptions::default() };
+    let broker = sys_broker_with(options, Duration::from_millis(50));
+    let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
+    watcher.subscribe("$SYS/broker/retained messages/count", QoS::AtMostOnce);
+    // $SYS is retained: the count is dozens once its first values are stored.
+    read_until(&mut watcher, |latest| {
+        latest.get("$SYS/broker/retained messages/count").and_then(|v| v.parse::<u64>().ok()) > Some(40)
+    });
+    // With dozens of $SYS messages retained, a client's one still fits the limit of 1.
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V311, "publisher");
+    let Packet::Publish(mut retained) = publish("a/b", QoS::AtLeastOnce, "kept") else { unreachable!() };
+    retained.retain = true;
+    publisher.send(&Packet::Publish(retained));
+    assert!(matches!(publisher.recv(), Some(Packet::PubAck(_))));
+    let mut late = RawClient::connect(broker.addr(), ProtocolVersion::V311, "late");
+    late.subscribe("a/b", QoS::AtMostOnce);
+    match late.recv() {
+        Some(Packet::Publish(message)) => assert!(message.retain && message.payload == "kept", "{message:?}"),
+        other => panic!("expected the retained message, got {other:?}"),
     }
 }

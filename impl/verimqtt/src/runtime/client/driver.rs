@@ -7,6 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,13 +56,30 @@ pub(crate) enum Command {
         subscriptions: Vec<codec::Subscription>,
         properties: Properties,
         messages: mpsc::Sender<Message>,
+        /// Whether a SUBACK granting only some filters makes a subscription of those.
+        partial: bool,
         done: Reply<(u64, Vec<ReasonCode>)>,
     },
+    /// Answered with the id of a route for the messages no subscription wants.
+    Unclaimed {
+        messages: mpsc::Sender<Message>,
+        done: Reply<u64>,
+    },
+    /// A dropped subscription: its filters no other one uses are unsubscribed.
     Unsubscribe {
         id: u64,
     },
+    /// Unsubscribes from filters, answered with the UNSUBACK's reason codes.
+    UnsubscribeFilters {
+        filters: Vec<MqttString>,
+        properties: Properties,
+        done: Reply<Vec<ReasonCode>>,
+    },
+    /// Ends the client with `packet`; answered once it is over, or at once with the reason
+    /// the client cannot send `packet` (then nothing ends).
     Disconnect {
-        done: oneshot::Sender<()>,
+        packet: Disconnect,
+        done: Reply<()>,
     },
 }
 
@@ -70,6 +88,7 @@ pub(crate) enum Command {
 struct PendingSubscribe {
     subscriptions: Vec<codec::Subscription>,
     messages: mpsc::Sender<Message>,
+    partial: bool,
     done: Reply<(u64, Vec<ReasonCode>)>,
 }
 
@@ -81,12 +100,13 @@ pub(crate) struct Dialer {
     pub tls: Option<Arc<ClientConfig>>,
     pub timeout: Duration,
     pub reconnect: Reconnect,
+    pub local_address: Option<IpAddr>,
 }
 
 impl Dialer {
     fn open(&self) -> Opening {
-        let (url, tls, timeout) = (self.url.clone(), self.tls.clone(), self.timeout);
-        Box::pin(async move { transport::open(&url, tls, timeout).await })
+        let (url, tls, timeout, local_address) = (self.url.clone(), self.tls.clone(), self.timeout, self.local_address);
+        Box::pin(async move { transport::open_from(&url, tls, timeout, local_address).await })
     }
 }
 
@@ -150,6 +170,8 @@ pub(crate) struct Driver {
     ready: Option<oneshot::Sender<Result<(), ConnectError>>>,
     publishes: HashMap<PublishTicket, Reply<()>>,
     subscribes: HashMap<PacketId, PendingSubscribe>,
+    /// UNSUBSCRIBEs of [`Command::UnsubscribeFilters`] waiting for their UNSUBACK.
+    unsubscribes: HashMap<PacketId, Reply<Vec<ReasonCode>>>,
     routes: Routes,
     next_route: u64,
     blocked: Option<Blocked>,
@@ -160,7 +182,7 @@ pub(crate) struct Driver {
     /// Why every request fails from now on, once the client gave up reconnecting.
     gone: Option<ClientError>,
     shutting_down: bool,
-    disconnect_waiters: Vec<oneshot::Sender<()>>,
+    disconnect_waiters: Vec<Reply<()>>,
     stopped: bool,
 }
 
@@ -185,6 +207,7 @@ impl Driver {
             ready: Some(ready),
             publishes: HashMap::new(),
             subscribes: HashMap::new(),
+            unsubscribes: HashMap::new(),
             routes,
             next_route: 0,
             blocked: None,
@@ -213,7 +236,7 @@ impl Driver {
         }
         self.give_up(ClientError::Closed);
         for waiter in self.disconnect_waiters.drain(..) {
-            let _ = waiter.send(());
+            let _ = waiter.send(Ok(()));
         }
     }
 
@@ -247,7 +270,10 @@ impl Driver {
                 }
             }
             // Every handle is gone: nobody can use the client any more.
-            Wake::Command(None) => self.shut_down(),
+            Wake::Command(None) => {
+                // A plain DISCONNECT can always be sent.
+                let _ = self.shut_down(Disconnect::new(ReasonCode::Success));
+            }
             Wake::Read(Ok(0) | Err(_)) | Wake::Written(Err(_)) => self.connection_lost(),
             Wake::Read(Ok(_)) => self.link.unread = self.link.read_buffer.split().freeze(),
             Wake::Written(Ok(true)) => self.settle_qos0(true, Ok(())),
@@ -360,23 +386,42 @@ impl Driver {
                     }
                 }
             }
-            Command::Subscribe { subscriptions, properties, messages, done } => {
+            Command::Subscribe { subscriptions, properties, messages, partial, done } => {
                 let accepted =
                     self.usable().and_then(|()| Ok(self.client.subscribe(now, subscriptions.clone(), properties)?));
                 match accepted {
                     Ok(packet_id) => {
-                        self.subscribes.insert(packet_id, PendingSubscribe { subscriptions, messages, done });
+                        self.subscribes.insert(packet_id, PendingSubscribe { subscriptions, messages, partial, done });
                     }
                     Err(error) => {
                         let _ = done.send(Err(error));
                     }
                 }
             }
-            Command::Unsubscribe { id } => self.remove_route(id),
-            Command::Disconnect { done } => {
-                self.disconnect_waiters.push(done);
-                self.shut_down();
+            Command::Unclaimed { messages, done } => {
+                let id = self.new_route(Vec::new(), messages);
+                if done.send(Ok(id)).is_err() {
+                    self.remove_route(id);
+                }
             }
+            Command::Unsubscribe { id } => self.remove_route(id),
+            Command::UnsubscribeFilters { filters, properties, done } => {
+                let accepted = self.usable().and_then(|()| Ok(self.client.unsubscribe(now, filters, properties)?));
+                match accepted {
+                    Ok(packet_id) => {
+                        self.unsubscribes.insert(packet_id, done);
+                    }
+                    Err(error) => {
+                        let _ = done.send(Err(error));
+                    }
+                }
+            }
+            Command::Disconnect { packet, done } => match self.shut_down(packet) {
+                Ok(()) => self.disconnect_waiters.push(done),
+                Err(error) => {
+                    let _ = done.send(Err(error));
+                }
+            },
         }
     }
 
@@ -419,7 +464,13 @@ impl Driver {
             Event::PubAck { ticket, ack } | Event::PubComp { ticket, ack } => self.settle(ticket, ack.reason_code),
             // A failure ends a QoS 2 exchange at PUBREC [MQTT-4.3.3-4].
             Event::PubRec { ticket, ack } if ack.reason_code.is_failure() => self.settle(ticket, ack.reason_code),
-            Event::PubRec { .. } | Event::UnsubAck(_) | Event::Auth(_) => {}
+            Event::PubRec { .. } | Event::Auth(_) => {}
+            Event::UnsubAck(unsuback) => {
+                // An UNSUBACK of a dropped subscription has no one waiting.
+                if let Some(done) = self.unsubscribes.remove(&unsuback.packet_id) {
+                    let _ = done.send(Ok(unsuback.reason_codes));
+                }
+            }
             Event::SubAck(suback) => self.on_suback(suback),
             Event::Dropped { reason, requests } => {
                 for request in requests {
@@ -435,7 +486,11 @@ impl Driver {
                                 let _ = pending.done.send(Err(error));
                             }
                         }
-                        DroppedRequest::Unsubscribe(_) => {}
+                        DroppedRequest::Unsubscribe(unsubscribe) => {
+                            if let Some(done) = self.unsubscribes.remove(&unsubscribe.packet_id) {
+                                let _ = done.send(Err(error));
+                            }
+                        }
                     }
                 }
             }
@@ -478,21 +533,33 @@ impl Driver {
     fn on_suback(&mut self, suback: SubAck) {
         // A SUBACK of a resubscription after a reconnection has no one waiting.
         let Some(pending) = self.subscribes.remove(&suback.packet_id) else { return };
-        if let Some(&refused) = suback.reason_codes.iter().find(|code| code.is_failure()) {
-            let granted = pending.subscriptions.into_iter().zip(&suback.reason_codes);
-            let granted = granted.filter(|(_, code)| !code.is_failure()).map(|(subscription, _)| subscription.filter);
-            let unused = self.routes.unused(granted);
+        let all_granted = suback.reason_codes.iter().all(|code| !code.is_failure());
+        let granted: Vec<codec::Subscription> = pending
+            .subscriptions
+            .into_iter()
+            .zip(&suback.reason_codes)
+            .filter(|(_, code)| !code.is_failure())
+            .map(|(subscription, _)| subscription)
+            .collect();
+        if !all_granted && (!pending.partial || granted.is_empty()) {
+            let unused = self.routes.unused(granted.into_iter().map(|subscription| subscription.filter));
             self.unsubscribe(unused);
+            let refused = suback.reason_codes.iter().copied().find(|code| code.is_failure()).unwrap_or_default();
             let _ = pending.done.send(Err(ClientError::Rejected(refused)));
             return;
         }
-        let id = self.next_route;
-        self.next_route += 1;
-        self.routes.insert(id, pending.subscriptions, pending.messages);
+        let id = self.new_route(granted, pending.messages);
         if pending.done.send(Ok((id, suback.reason_codes))).is_err() {
             // The caller stopped waiting: nobody will read this subscription.
             self.remove_route(id);
         }
+    }
+
+    fn new_route(&mut self, subscriptions: Vec<codec::Subscription>, messages: mpsc::Sender<Message>) -> u64 {
+        let id = self.next_route;
+        self.next_route += 1;
+        self.routes.insert(id, subscriptions, messages);
+        id
     }
 
     fn remove_route(&mut self, id: u64) {
@@ -524,15 +591,20 @@ impl Driver {
         }
     }
 
-    /// Ends the connection with DISCONNECT, if there is one, and then the driver.
-    fn shut_down(&mut self) {
+    /// Ends the connection with `packet`, if there is one, and then the driver; a `packet`
+    /// the client refuses (a Session Expiry Interval after a CONNECT with none, a packet
+    /// too big for the server) ends nothing.
+    fn shut_down(&mut self, packet: Disconnect) -> Result<(), ClientError> {
+        match self.client.disconnect(Instant::now(), packet) {
+            Ok(()) => {}
+            // No connection to end.
+            Err(CommandError::NoConnection) => self.stopped = true,
+            Err(error) => return Err(error.into()),
+        }
         self.shutting_down = true;
         self.reconnect_at = None;
         self.opening = None;
-        if self.client.disconnect(Instant::now(), Disconnect::new(ReasonCode::Success)).is_err() {
-            // No connection to end.
-            self.stopped = true;
-        }
+        Ok(())
     }
 
     /// The transport failed or the broker closed it.
@@ -600,6 +672,9 @@ impl Driver {
         }
         for (_, pending) in self.subscribes.drain() {
             let _ = pending.done.send(Err(error.clone()));
+        }
+        for (_, done) in self.unsubscribes.drain() {
+            let _ = done.send(Err(error.clone()));
         }
         self.routes.clear();
         self.reconnect_at = None;

@@ -54,13 +54,24 @@ pub use blocking::{BlockingClient, BlockingError, BlockingSubscription};
 pub use error::{ClientError, ConnectError};
 pub use options::{AsyncClientOptions, Reconnect};
 pub use subscription::{Message, Subscription};
-pub use tls::{INSECURE_WARNING, TlsSettings};
-pub use transport::{Transport, open as open_transport};
+pub use tls::{INSECURE_WARNING, TlsSettings, TlsVersion};
+pub use transport::{Transport, open as open_transport, open_from as open_transport_from};
 pub use url::{BrokerUrl, Scheme, UrlError};
 
 use crate::client::Client;
-use crate::codec::{self, Binary, MqttString, Properties, ProtocolVersion, QoS, SubscriptionOptions};
+use crate::codec::{
+    self, Binary, Disconnect, MqttString, Properties, ProtocolVersion, QoS, ReasonCode, SubscriptionOptions,
+};
 use driver::{Command, Dialer, Driver};
+
+/// Logs what the client does, one line per event (`AsyncClientOptions::log_packets`).
+struct PacketLog;
+
+impl crate::trace::Observer for PacketLog {
+    fn observe(&mut self, _now: std::time::Instant, event: crate::trace::Event) {
+        tracing::debug!(target: crate::runtime::packet_log::TARGET, "{}", crate::trace::describe(&event));
+    }
+}
 
 /// A handle on a connected client; clones share the connection. The client ends when
 /// [`disconnect`](AsyncClient::disconnect) is called, or when every handle and every
@@ -81,8 +92,15 @@ impl AsyncClient {
 
     /// [`connect`](AsyncClient::connect) to a URL already parsed.
     pub async fn connect_to(url: BrokerUrl, options: AsyncClientOptions) -> Result<AsyncClient, ConnectError> {
-        let AsyncClientOptions { client: mut client_options, tls, reconnect, connect_timeout, subscription_capacity } =
-            options;
+        let AsyncClientOptions {
+            client: mut client_options,
+            tls,
+            reconnect,
+            connect_timeout,
+            subscription_capacity,
+            log_packets,
+            local_address,
+        } = options;
         let subscription_capacity = subscription_capacity.max(1);
         if let Some(username) = &url.username {
             client_options.username = Some(MqttString::try_from(username.as_str()).map_err(ConnectError::Credentials)?);
@@ -97,10 +115,13 @@ impl AsyncClient {
             return Err(ConnectError::TlsNotConfigured(url.to_string()));
         }
         let version = client_options.protocol_version;
-        let client = Client::new(client_options)?;
+        let mut client = Client::new(client_options)?;
+        if log_packets {
+            client.set_observer(Some(Box::new(PacketLog)));
+        }
         let (commands, receiver) = mpsc::unbounded_channel();
         let (ready, connected) = oneshot::channel();
-        let dialer = Dialer { url, tls, timeout: connect_timeout, reconnect };
+        let dialer = Dialer { url, tls, timeout: connect_timeout, reconnect, local_address };
         tokio::spawn(Driver::new(client, dialer, receiver, ready, subscription_capacity).run());
         connected.await.map_err(|_| ConnectError::Stopped)??;
         Ok(AsyncClient { commands, version, subscription_capacity })
@@ -145,20 +166,85 @@ impl AsyncClient {
     /// One subscription for several filters: each message matching any of them comes once.
     /// The SUBACK must grant every one.
     pub async fn subscribe_many(&self, subscriptions: Vec<codec::Subscription>) -> Result<Subscription, ClientError> {
+        self.subscribe_filters(subscriptions, Properties::default(), false).await
+    }
+
+    /// [`subscribe_many`](AsyncClient::subscribe_many) that keeps the filters the broker
+    /// grants when it refuses others: [`Subscription::granted`] tells which (a failure code
+    /// for each refused filter). Fails only when every filter is refused.
+    /// The SUBSCRIBE carries `properties` (MQTT 5: a Subscription Identifier, User
+    /// Properties).
+    pub async fn subscribe_granted(
+        &self,
+        subscriptions: Vec<codec::Subscription>,
+        properties: Properties,
+    ) -> Result<Subscription, ClientError> {
+        self.subscribe_filters(subscriptions, properties, true).await
+    }
+
+    async fn subscribe_filters(
+        &self,
+        subscriptions: Vec<codec::Subscription>,
+        properties: Properties,
+        partial: bool,
+    ) -> Result<Subscription, ClientError> {
         let (messages, receiver) = mpsc::channel(self.subscription_capacity);
-        let properties = Properties::default();
         let (id, granted) =
-            self.request(|done| Command::Subscribe { subscriptions, properties, messages, done }).await?;
+            self.request(|done| Command::Subscribe { subscriptions, properties, messages, partial, done }).await?;
         Ok(Subscription::new(id, granted, receiver, self.commands.clone()))
+    }
+
+    /// The messages no [`Subscription`] of this client wants, as a [`Subscription`] with no
+    /// filters of its own (dropping it unsubscribes from nothing): those a resumed session
+    /// brings for the filters of an earlier connection, first those that arrived before this
+    /// call. Tools that print whatever arrives (mosquitto_sub does) read it besides their
+    /// subscriptions.
+    pub async fn unclaimed(&self) -> Result<Subscription, ClientError> {
+        let (messages, receiver) = mpsc::channel(self.subscription_capacity);
+        let id = self.request(|done| Command::Unclaimed { messages, done }).await?;
+        Ok(Subscription::new(id, Vec::new(), receiver, self.commands.clone()))
+    }
+
+    /// Unsubscribes from `filters`, whichever subscription made them (one of this client's,
+    /// or one its persistent session kept from an earlier connection), and waits for the
+    /// UNSUBACK: its reason codes, one per filter (MQTT 5; 3.1.1's UNSUBACK has none, so
+    /// each is Success). A [`Subscription`] using one of them stays open and gets nothing
+    /// more on it.
+    pub async fn unsubscribe(&self, filters: &[&str]) -> Result<Vec<ReasonCode>, ClientError> {
+        self.unsubscribe_with_properties(filters, Properties::default()).await
+    }
+
+    /// [`unsubscribe`](AsyncClient::unsubscribe) with MQTT 5 properties (User Properties).
+    pub async fn unsubscribe_with_properties(
+        &self,
+        filters: &[&str],
+        properties: Properties,
+    ) -> Result<Vec<ReasonCode>, ClientError> {
+        let filters = filters
+            .iter()
+            .map(|filter| MqttString::try_from(*filter).map_err(ClientError::InvalidTopic))
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = filters.len();
+        let codes = self.request(|done| Command::UnsubscribeFilters { filters, properties, done }).await?;
+        Ok(if codes.is_empty() { vec![ReasonCode::Success; count] } else { codes })
     }
 
     /// Sends DISCONNECT, closes the connection and ends the client: what is still waiting
     /// fails with [`ClientError::Closed`].
     pub async fn disconnect(&self) {
-        let (done, finished) = oneshot::channel();
-        if self.commands.send(Command::Disconnect { done }).is_ok() {
+        // A plain DISCONNECT is never refused; a client already ended has nothing to end.
+        let _ = self.disconnect_with(Disconnect::new(ReasonCode::Success)).await;
+    }
+
+    /// [`disconnect`](AsyncClient::disconnect) with `packet`: a reason code (MQTT 5 0x04
+    /// publishes the will) and properties (a new Session Expiry Interval, User Properties).
+    /// A packet the client cannot send ([`ClientError::Command`]: a Session Expiry Interval
+    /// after a CONNECT with none (section 3.14.2.2.2), too big for the server) ends nothing.
+    pub async fn disconnect_with(&self, packet: Disconnect) -> Result<(), ClientError> {
+        match self.request(|done| Command::Disconnect { packet, done }).await {
             // The driver ending without a word has finished as well.
-            let _ = finished.await;
+            Err(ClientError::Closed) => Ok(()),
+            other => other,
         }
     }
 

@@ -1,5 +1,6 @@
 //! How an [`AsyncClient`](super::AsyncClient) connects, and reconnects.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,10 +28,17 @@ pub struct AsyncClientOptions {
     /// application slows the flow down instead of growing memory. Messages that arrive
     /// before any subscription wants them are kept, this many at most (the oldest given up).
     pub subscription_capacity: usize,
+    /// Log every packet sent and received, every connection opened and closed and every
+    /// timer that fires, at `DEBUG` level with the target `verimqtt::packets` (what
+    /// `verimqtt sub -d` prints). Off by default: each event costs a line built.
+    pub log_packets: bool,
+    /// The local address connections leave from (mosquitto's clients' `-A`), to choose the
+    /// interface; `None` lets the system choose. Not used for `unix://`.
+    pub local_address: Option<IpAddr>,
 }
 
 impl AsyncClientOptions {
-    /// `client`'s options with the runtime's defaults: no TLS, reconnection from 100 ms doubling to 30 s forever, a 10 s connect timeout, 1024 messages per subscription.
+    /// `client`'s options with the runtime's defaults: no TLS, reconnection from 100 ms doubling to 30 s forever, a 10 s connect timeout, 1024 messages per subscription, no packet log, any local address.
     pub fn new(client: ClientOptions) -> Self {
         AsyncClientOptions {
             client,
@@ -38,6 +46,8 @@ impl AsyncClientOptions {
             reconnect: Reconnect::default(),
             connect_timeout: Duration::from_secs(10),
             subscription_capacity: 1024,
+            log_packets: false,
+            local_address: None,
         }
     }
 }

@@ -19,7 +19,9 @@ use tokio::sync::mpsc;
 
 use super::driver::Command;
 use crate::codec::matching::matches;
-use crate::codec::{self, MqttString, Properties, ProtocolVersion, Publish, QoS, ReasonCode, shared_subscription};
+use crate::codec::{
+    self, MqttString, PacketId, Properties, ProtocolVersion, Publish, QoS, ReasonCode, shared_subscription,
+};
 
 /// A message from the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,12 +36,15 @@ pub struct Message {
     pub retain: bool,
     /// MQTT 5 properties (user properties, content type, response topic...).
     pub properties: Properties,
+    /// The packet identifier it came with (QoS 1 and 2 only), as tools such as
+    /// mosquitto_sub print it.
+    pub packet_id: Option<PacketId>,
 }
 
 impl From<Publish> for Message {
     fn from(publish: Publish) -> Self {
-        let Publish { qos, retain, topic, properties, payload, .. } = publish;
-        Message { topic, payload, qos, retain, properties }
+        let Publish { qos, retain, topic, properties, payload, packet_id, .. } = publish;
+        Message { topic, payload, qos, retain, properties, packet_id }
     }
 }
 
@@ -86,7 +91,10 @@ impl Drop for Subscription {
     }
 }
 
-/// A subscription as the driver knows it.
+/// A subscription as the driver knows it. A route without filters is not one the broker
+/// knows: it takes the messages no subscription wants ([`AsyncClient::unclaimed`]).
+///
+/// [`AsyncClient::unclaimed`]: super::AsyncClient::unclaimed
 #[derive(Debug)]
 struct Route {
     subscriptions: Vec<codec::Subscription>,
@@ -102,6 +110,10 @@ pub(crate) struct Dispatched {
 }
 
 impl Route {
+    fn takes_unclaimed(&self) -> bool {
+        self.subscriptions.is_empty()
+    }
+
     fn wants(&self, message: &Message, version: ProtocolVersion) -> bool {
         self.subscriptions.iter().any(|subscription| {
             // A shared subscription's messages match the filter after the group.
@@ -134,10 +146,12 @@ impl Routes {
     }
 
     /// Adds a subscription, and hands it the unclaimed messages it wants (its channel is
-    /// new and as large as they can be many).
+    /// new and as large as they can be many); without `subscriptions`, a route that takes
+    /// every message no subscription wants, those kept so far first.
     pub(super) fn insert(&mut self, id: u64, subscriptions: Vec<codec::Subscription>, messages: mpsc::Sender<Message>) {
         let route = Route { subscriptions, messages };
-        let (claimed, unclaimed) = self.unclaimed.drain(..).partition(|message| route.wants(message, self.version));
+        let (claimed, unclaimed) =
+            self.unclaimed.drain(..).partition(|message| route.takes_unclaimed() || route.wants(message, self.version));
         self.unclaimed = unclaimed;
         for message in Vec::from(claimed) {
             let _ = route.messages.try_send(message);
@@ -149,17 +163,10 @@ impl Routes {
     /// one to come. Says which wanted it but were full, and which have no reader any more.
     pub(super) fn dispatch(&mut self, message: &Message) -> Dispatched {
         let mut dispatched = Dispatched::default();
-        let mut claimed = false;
-        for (&id, route) in &self.routes {
-            if !route.wants(message, self.version) {
-                continue;
-            }
-            claimed = true;
-            match route.messages.try_send(message.clone()) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => dispatched.full.push((id, route.messages.clone())),
-                Err(mpsc::error::TrySendError::Closed(_)) => dispatched.gone.push(id),
-            }
+        let wanted = |route: &Route| !route.takes_unclaimed() && route.wants(message, self.version);
+        let mut claimed = self.hand_over(message, wanted, &mut dispatched);
+        if !claimed {
+            claimed = self.hand_over(message, Route::takes_unclaimed, &mut dispatched);
         }
         if !claimed {
             if self.unclaimed.len() >= self.max_unclaimed {
@@ -169,6 +176,20 @@ impl Routes {
             self.unclaimed.push_back(message.clone());
         }
         dispatched
+    }
+
+    /// Gives `message` to the routes `chosen` picks; whether there were any.
+    fn hand_over(&self, message: &Message, chosen: impl Fn(&Route) -> bool, dispatched: &mut Dispatched) -> bool {
+        let mut any = false;
+        for (&id, route) in self.routes.iter().filter(|(_, route)| chosen(route)) {
+            any = true;
+            match route.messages.try_send(message.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => dispatched.full.push((id, route.messages.clone())),
+                Err(mpsc::error::TrySendError::Closed(_)) => dispatched.gone.push(id),
+            }
+        }
+        any
     }
 
     /// Forgets subscription `id` and returns those of its filters no other one uses.
@@ -260,6 +281,23 @@ mod tests {
         let mut later = route(&mut routes, 2, &["#"]);
         assert_eq!(later.try_recv().unwrap().topic, "other", "each message is claimed once");
         assert!(later.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_route_without_filters_takes_what_no_subscription_wants() {
+        let mut routes = Routes::new(ProtocolVersion::V5, CAPACITY);
+        routes.dispatch(&message("resumed/1"));
+        let mut mine = route(&mut routes, 1, &["mine/#"]);
+        let mut rest = route(&mut routes, 2, &[]);
+        assert_eq!(rest.try_recv().unwrap().topic, "resumed/1", "what was kept so far first");
+        for topic in ["mine/x", "resumed/2"] {
+            routes.dispatch(&message(topic));
+        }
+        assert_eq!(mine.try_recv().unwrap().topic, "mine/x");
+        assert_eq!(rest.try_recv().unwrap().topic, "resumed/2");
+        assert!(rest.try_recv().is_err(), "a message a subscription wants is not taken");
+        assert!(routes.remove(2).is_empty(), "nothing to unsubscribe");
+        assert_eq!(routes.all().len(), 1, "not subscribed again after a reconnection");
     }
 
     #[test]

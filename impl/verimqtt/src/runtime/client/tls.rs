@@ -27,6 +27,14 @@ pub struct TlsSettings {
     /// system's trust store.
     #[cfg_attr(feature = "clap", arg(long = "cafile", value_name = "FILE"))]
     pub cafile: Option<PathBuf>,
+    /// A directory of CA certificates (PEM files) to trust, as --cafile (with it, both).
+    #[cfg_attr(feature = "clap", arg(long = "capath", value_name = "DIR"))]
+    #[serde(default)]
+    pub capath: Option<PathBuf>,
+    /// Speak only this TLS version: tlsv1.2 or tlsv1.3 (default: either).
+    #[cfg_attr(feature = "clap", arg(long = "tls-version", value_name = "VERSION", value_parser = parse_tls_version))]
+    #[serde(default, deserialize_with = "tls_version")]
+    pub tls_version: Option<TlsVersion>,
     /// Client certificate chain (PEM) to present, with --key.
     #[cfg_attr(feature = "clap", arg(long = "cert", value_name = "FILE", requires = "key"))]
     pub cert: Option<PathBuf>,
@@ -35,7 +43,7 @@ pub struct TlsSettings {
     pub key: Option<PathBuf>,
     /// INSECURE: accept any server certificate (for test brokers with self-signed
     /// certificates only).
-    #[cfg_attr(feature = "clap", arg(long = "insecure", conflicts_with = "cafile"))]
+    #[cfg_attr(feature = "clap", arg(long = "insecure", conflicts_with_all = ["cafile", "capath"]))]
     #[serde(default)]
     pub insecure: bool,
 }
@@ -53,14 +61,25 @@ impl TlsSettings {
             _ => return Err(TlsError::IncompleteIdentity),
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+        let builder = ClientConfig::builder_with_provider(provider.clone());
+        let builder = match self.tls_version {
+            Some(TlsVersion::Tls12) => builder.with_protocol_versions(&[&rustls::version::TLS12])?,
+            Some(TlsVersion::Tls13) => builder.with_protocol_versions(&[&rustls::version::TLS13])?,
+            None => builder.with_safe_default_protocol_versions()?,
+        };
         let builder = if self.insecure {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(TrustAnything(provider)))
         } else {
-            let roots = match &self.cafile {
+            let mut roots = match &self.cafile {
                 Some(cafile) => read_certificates(cafile, "the CA file").map_err(in_file(cafile))?,
-                None => system_roots()?,
+                None => Vec::new(),
             };
+            if let Some(capath) = &self.capath {
+                roots.extend(read_directory(capath)?);
+            }
+            if self.cafile.is_none() && self.capath.is_none() {
+                roots = system_roots()?;
+            }
             let mut store = rustls::RootCertStore::empty();
             for root in roots {
                 store.add(root)?;
@@ -73,6 +92,57 @@ impl TlsSettings {
         };
         Ok(Arc::new(config))
     }
+}
+
+/// A TLS version `--tls-version` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+/// `tlsv1.2` or `tlsv1.3`, as mosquitto's tools spell them.
+fn parse_tls_version(text: &str) -> Result<TlsVersion, String> {
+    match text {
+        "tlsv1.2" => Ok(TlsVersion::Tls12),
+        "tlsv1.3" => Ok(TlsVersion::Tls13),
+        "tlsv1.1" | "tlsv1" => Err(format!("{text} is not offered: rustls speaks TLS 1.2 and 1.3 only")),
+        other => Err(format!("{other:?} is not a TLS version: tlsv1.2 or tlsv1.3")),
+    }
+}
+
+fn tls_version<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<TlsVersion>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_tls_version(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// The certificates of every PEM file in `directory` (files holding none, such as an
+/// OpenSSL hash directory's other files, are passed over); none at all is an error.
+fn read_directory(directory: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let unreadable = |error: std::io::Error| TlsError::File {
+        path: directory.to_owned(),
+        error: Box::new(TlsError::Directory(error.to_string())),
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(directory)
+        .map_err(unreadable)?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    entries.sort();
+    let certificates: Vec<_> = entries
+        .iter()
+        .filter(|path| path.is_file())
+        .filter_map(|path| read_certificates(path, "a CA file").ok())
+        .flatten()
+        .collect();
+    if certificates.is_empty() {
+        return Err(TlsError::File {
+            path: directory.to_owned(),
+            error: Box::new(TlsError::NoCertificate("the CA directory")),
+        });
+    }
+    Ok(certificates)
 }
 
 /// Names the file an error is about.

@@ -1,8 +1,9 @@
 //! The broker URLs an [`AsyncClient`](super::AsyncClient) connects to:
 //! `scheme://[user[:password]@]host[:port][/path]`, with the schemes `mqtt` (TCP, port 1883),
-//! `mqtts` (TLS, 8883), `ws` (WebSocket, 80) and `wss` (WebSocket over TLS, 443). The user
+//! `mqtts` (TLS, 8883), `ws` (WebSocket, 80) and `wss` (WebSocket over TLS, 443), and
+//! `unix:///path/to/socket` (a Unix domain socket, as mosquitto's `listener 0 PATH`). The user
 //! and password may be percent-encoded; the path is the WebSocket request path (`/` when
-//! there is none) and means nothing to `mqtt` and `mqtts`.
+//! there is none), the socket's path for `unix`, and means nothing to `mqtt` and `mqtts`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +19,8 @@ pub enum Scheme {
     Ws,
     /// `wss://`: MQTT over WebSocket over TLS, port 443 by default.
     Wss,
+    /// `unix://`: MQTT over a Unix domain socket, whose path is the URL's path.
+    Unix,
 }
 
 impl Scheme {
@@ -28,16 +31,19 @@ impl Scheme {
             Scheme::Mqtts => "mqtts",
             Scheme::Ws => "ws",
             Scheme::Wss => "wss",
+            Scheme::Unix => "unix",
         }
     }
 
-    /// The port used when the URL gives none: 1883, 8883, 80 or 443.
+    /// The port used when the URL gives none: 1883, 8883, 80 or 443 (0 for a Unix socket,
+    /// which has none).
     pub fn default_port(self) -> u16 {
         match self {
             Scheme::Mqtt => 1883,
             Scheme::Mqtts => 8883,
             Scheme::Ws => 80,
             Scheme::Wss => 443,
+            Scheme::Unix => 0,
         }
     }
 
@@ -102,6 +108,7 @@ impl FromStr for BrokerUrl {
             "mqtts" | "ssl" => Scheme::Mqtts,
             "ws" => Scheme::Ws,
             "wss" => Scheme::Wss,
+            "unix" => return BrokerUrl::unix(rest),
             _ => return Err(UrlError::UnknownScheme(scheme.to_owned())),
         };
         let (authority, path) = match rest.find('/') {
@@ -169,6 +176,15 @@ fn percent_decode(text: &str) -> Result<String, UrlError> {
 }
 
 impl BrokerUrl {
+    /// The URL of the Unix domain socket at `path`.
+    pub fn unix(path: &str) -> Result<BrokerUrl, UrlError> {
+        if path.is_empty() {
+            return Err(UrlError::NoHost);
+        }
+        let (scheme, host, port, path) = (Scheme::Unix, String::new(), 0, path.to_owned());
+        Ok(BrokerUrl { scheme, host, port, path, username: None, password: None })
+    }
+
     /// The host as it goes in a URI: an IPv6 address in brackets.
     pub fn uri_host(&self) -> String {
         if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() }
@@ -179,6 +195,9 @@ impl BrokerUrl {
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://", self.scheme.name())?;
+        if self.scheme == Scheme::Unix {
+            return f.write_str(&self.path);
+        }
         if let Some(username) = &self.username {
             write!(f, "{username}@")?;
         }
@@ -245,6 +264,14 @@ mod tests {
         assert_eq!(parsed.username.as_deref(), Some("al@ice"));
         assert_eq!(parsed.password.as_deref(), Some("p:ss@wo@rd"));
         assert_eq!((parsed.host.as_str(), parsed.port, parsed.path.as_str()), ("127.0.0.1", 9001, "/mqtt/ws"));
+    }
+
+    #[test]
+    fn a_unix_url_names_the_socket_by_its_path() {
+        let parsed = parse("unix:///run/mosquitto.sock");
+        assert_eq!((parsed.scheme, parsed.path.as_str()), (Scheme::Unix, "/run/mosquitto.sock"));
+        assert_eq!(parsed.to_string(), "unix:///run/mosquitto.sock");
+        assert_eq!("unix://".parse::<BrokerUrl>(), Err(UrlError::NoHost));
     }
 
     #[test]
