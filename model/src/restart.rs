@@ -264,6 +264,23 @@ mod tests {
         assert!(ghost.owed[1].is_empty());
     }
 
+    #[test]
+    fn a_durable_restart_rolls_back_a_subscription_change_not_yet_committed() {
+        let (config, mut ghost) = before_restart(true);
+        let m0: Bits = [0].into_iter().collect();
+        // Committed: subscribed, retained m0 owed and delivered. Then an UNSUBSCRIBE and a new
+        // SUBSCRIBE whose SUBACK owes m0 afresh, neither committed.
+        ghost.subscribed[1] = true;
+        ghost.durability.subscribed_committed = [1].into_iter().collect();
+        ghost.durability.owed_retained_committed[1] = m0;
+        ghost.durability.delivered_retained_committed[1] = m0;
+        ghost.owed_retained[1] = m0;
+        ghost.subscribed[1] = false;
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
+        assert!(ghost.subscribed[1], "the UNSUBSCRIBE is lost with the restart");
+        assert_eq!((ghost.owed_retained[1], ghost.delivered_retained[1]), (m0, m0), "m0 stays delivered");
+    }
+
     /// Client 0's will waited 1 tick at the last commit, client 1 was connected with its will.
     fn wills_committed(ghost: &mut Ghost) {
         ghost.durability.wills_committed = vec![Some(StoredWill::Waiting(1)), Some(StoredWill::OfConnection)];
