@@ -62,6 +62,9 @@ pub enum Bug {
     /// The broker's store keeps sessions but not their wills: after a restart the wills of
     /// the connections it ended, and those waiting out a delay, are never published.
     RestartLosesWills,
+    /// The broker's store keeps sessions but not the retained messages: after a restart a new
+    /// subscription gets none of those committed before it.
+    RestartLosesRetained,
     /// The broker routes every message to every subscribed session, whatever its topic.
     TopicIgnored,
     /// With overlapping subscriptions the broker sends the copy at the QoS of the first
@@ -86,7 +89,7 @@ pub enum Bug {
 }
 
 impl Bug {
-    pub const ALL: [Bug; 29] = [
+    pub const ALL: [Bug; 30] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -108,6 +111,7 @@ impl Bug {
         Bug::AckBeforeStore,
         Bug::WillNotCancelledOnResume,
         Bug::RestartLosesWills,
+        Bug::RestartLosesRetained,
         Bug::TopicIgnored,
         Bug::CopyQosOfFirstMatch,
         Bug::QueuedByTopic,
@@ -142,6 +146,7 @@ impl Bug {
             Bug::AckBeforeStore => "ack-before-store",
             Bug::WillNotCancelledOnResume => "will-not-cancelled-on-resume",
             Bug::RestartLosesWills => "restart-loses-wills",
+            Bug::RestartLosesRetained => "restart-loses-retained",
             Bug::TopicIgnored => "topic-ignored",
             Bug::CopyQosOfFirstMatch => "copy-qos-of-first-match",
             Bug::QueuedByTopic => "queued-by-topic",
@@ -182,6 +187,7 @@ impl Bug {
             Bug::AckBeforeStore => DELIVERED_WHEN_QUIET,
             Bug::WillNotCancelledOnResume => WILL_IFF_ABNORMAL,
             Bug::RestartLosesWills => WILL_IFF_ABNORMAL,
+            Bug::RestartLosesRetained => DELIVERED_WHEN_QUIET,
             Bug::TopicIgnored => ROUTED_TO_SUBSCRIBERS,
             Bug::CopyQosOfFirstMatch => COPY_AT_GRANTED_QOS,
             Bug::QueuedByTopic => ORDER_ACROSS_TOPICS,

@@ -136,7 +136,8 @@ impl Step<'_> {
         }
         let durable = config.keeps_store();
         self.state.sessions = if durable { self.state.store.sessions.clone() } else { vec![None; config.clients] };
-        self.state.retained = if durable { self.state.store.retained } else { RetainedStore::default() };
+        let retained_kept = durable && !config.has(Bug::RestartLosesRetained);
+        self.state.retained = if retained_kept { self.state.store.retained } else { RetainedStore::default() };
         if config.expiry_ticks().is_some() {
             // A session whose connection the restart ended is offline from now on.
             for session in self.state.sessions.iter_mut().flatten() {

@@ -86,6 +86,12 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         Bug::WillNotCancelledOnResume => return None,
         // A restart from a durable store while the clients are connected with their wills.
         Bug::RestartLosesWills => with_restarts(quiet(2, &[1]), 1, true),
+        // A retained message committed, a restart, then a SUBSCRIBE again after an UNSUBSCRIBE.
+        Bug::RestartLosesRetained => {
+            let mut c = with_retained(with_restarts(quiet(2, &[1]), 1, true), &[]);
+            c.unsubscribes = 1;
+            c
+        }
         // The second subscriber subscribes to topic 1 only; the message goes on topic 0.
         Bug::TopicIgnored => with_routing(quiet(3, &[1]), &[0]),
         // The first subscriber's wildcard (QoS 1) comes before its topic 0 filter (QoS 2).
@@ -188,6 +194,7 @@ seeded_bug_tests! {
     acknowledging_before_the_store_loses_an_acknowledged_message_in_a_restart: Bug::AckBeforeStore,
     a_will_not_cancelled_by_a_resumed_session_is_caught: Bug::WillNotCancelledOnResume,
     a_store_without_wills_is_caught_by_a_restart: Bug::RestartLosesWills,
+    a_store_without_retained_messages_is_caught_by_a_restart: Bug::RestartLosesRetained,
     routing_to_a_subscriber_of_another_topic_is_caught: Bug::TopicIgnored,
     the_qos_of_the_first_overlapping_subscription_is_caught: Bug::CopyQosOfFirstMatch,
     sending_the_queue_topic_by_topic_breaks_verimqtts_order_across_topics: Bug::QueuedByTopic,
