@@ -34,6 +34,10 @@ impl Bits {
         Bits(self.0 | other.0)
     }
 
+    pub fn intersection(self, other: Bits) -> Bits {
+        Bits(self.0 & other.0)
+    }
+
     pub fn minus(self, other: Bits) -> Bits {
         Bits(self.0 & !other.0)
     }

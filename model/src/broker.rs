@@ -95,7 +95,7 @@ pub fn session_expiry_due(config: &Config, state: &State, c: usize) -> bool {
 /// [`crate::routing::WILL_TOPIC`].
 fn copy_qos(config: &Config, s: usize, message: Message) -> Option<Qos> {
     let n = match message {
-        Message::Will(_) => return config.gets_wills(s).then_some(Qos::AtMostOnce),
+        Message::Will(w) => return config.copy_qos(s, config.will_message(w)),
         Message::Retained { qos, .. } => return Some(qos),
         Message::App(n) => n,
     };
@@ -128,11 +128,22 @@ impl Step<'_> {
 
     /// Sends `packet` with the 5.0 reason code `reason` (`None` in 3.1.1 acknowledgements).
     fn broker_send_coded(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>) {
-        self.state.links[c][link].send_to_client(packet);
+        let held = self.store_holds_back();
+        self.broker_queue(c, link, packet, reason, held);
+    }
+
+    /// Queues `packet` for the client: on the wire now, or `held` until the store commits.
+    fn broker_queue(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>, held: bool) {
+        let l = &mut self.state.links[c][link];
+        if held {
+            l.held.push_back(packet);
+        } else {
+            l.send_to_client(packet);
+        }
         self.state.ghost.on_publish_sent(Direction::ToClient, c, &packet);
         self.state.ghost.on_sent_to_client(self.config, c, &packet);
         self.observe(|| Observation::Sent { actor: Actor::Broker, link: LinkRef { client: c, link }, packet, reason });
-        self.note(|| format!("broker → c{c}: {packet}"));
+        self.note(|| format!("broker → c{c}: {packet}{}", if held { " (held for the store)" } else { "" }));
     }
 
     pub(crate) fn broker_receives(&mut self, c: usize, link: usize) {
@@ -230,10 +241,14 @@ impl Step<'_> {
         }
         let had_session = self.state.sessions[c].is_some();
         if clean_start {
+            self.store_forgets(c);
             self.state.sessions[c] = None;
             self.state.ghost.on_session_ended(c);
+            self.publish_pending_will(c);
         }
         let session_present = !clean_start && (had_session || self.config.has(Bug::SessionPresentWithoutSession));
+        let resumes = !clean_start && self.state.ghost.session_alive[c];
+        self.will_on_new_connection(c, resumes, session_present);
         // [MQTT-3.2.2-1..3] / [MQTT-3.2.2-2..3] (5.0), judged against the specification's
         // account of the session, not the broker's.
         if session_present != self.state.ghost.session_alive[c] {
@@ -284,7 +299,7 @@ impl Step<'_> {
             }
             Qos::AtLeastOnce => {
                 let matched = self.route(message);
-                self.broker_acknowledge(c, Packet::PubAck(id), matched);
+                self.broker_acknowledge(c, Packet::PubAck(id), n, matched);
             }
             // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
             Qos::ExactlyOnce => {
@@ -300,15 +315,16 @@ impl Step<'_> {
                     session.awaiting_pubrel.insert(id);
                     self.route(message)
                 };
-                self.broker_acknowledge(c, Packet::PubRec(id), matched);
+                self.broker_acknowledge(c, Packet::PubRec(id), n, matched);
             }
         }
     }
 
-    /// PUBACK or PUBREC for a message `matched` to a subscriber or not. 5.0 lets the broker
+    /// PUBACK or PUBREC for `message`, `matched` to a subscriber or not. 5.0 lets the broker
     /// say which (0x10 No matching subscribers is one of the success codes of
-    /// [MQTT-3.4.2-1] / [MQTT-3.5.2-1]); saying it is verimqtt's choice.
-    fn broker_acknowledge(&mut self, c: usize, ack: Packet, matched: bool) {
+    /// [MQTT-3.4.2-1] / [MQTT-3.5.2-1]); saying it is verimqtt's choice. With a durable store
+    /// it waits until the message is stored for every persistent session it was routed to.
+    fn broker_acknowledge(&mut self, c: usize, ack: Packet, message: u8, matched: bool) {
         let Some(link) = self.state.broker_link(c) else {
             return;
         };
@@ -316,22 +332,31 @@ impl Step<'_> {
             Some(_) if !matched => Some(code::NO_MATCHING_SUBSCRIBERS),
             success => success,
         };
-        self.broker_send_coded(c, link, ack, reason);
+        let held = !self.config.has(Bug::AckBeforeStore) && self.store_holds_back();
+        if self.config.keeps_store() {
+            self.state.ghost.durability.on_ack_queued(message, held);
+        }
+        self.broker_queue(c, link, ack, reason, held);
     }
 
     /// Takes ownership of a message and adds a copy to the session of every client with a
     /// matching subscription [MQTT-4.5.0-1]; whether there was one.
-    fn route(&mut self, message: Message) -> bool {
+    pub(crate) fn route(&mut self, message: Message) -> bool {
         let config = self.config;
         let copies: Vec<(usize, Qos)> = (0..config.clients)
             .filter(|&s| self.state.sessions[s].as_ref().is_some_and(|session| session.subscribed))
             .filter_map(|s| copy_qos(config, s, message).map(|qos| (s, qos)))
             .collect();
-        if let Message::App(n) = message {
-            self.state.ghost.on_accepted(config, n);
-            if config.retained.contains(n) {
-                self.retain(n);
+        match message {
+            Message::App(n) => {
+                self.state.ghost.on_accepted(config, n);
+                if config.retained.contains(n) {
+                    self.retain(n);
+                }
             }
+            // Each abnormal close publishes the will anew.
+            Message::Will(w) => self.state.ghost.on_will_published(config, w),
+            Message::Retained { .. } => {}
         }
         let matched = !copies.is_empty();
         for (s, qos) in copies {
@@ -342,7 +367,7 @@ impl Step<'_> {
                 self.broker_send(s, packet);
             }
             let queued =
-                matches!(message, Message::App(_)) && (qos > Qos::AtMostOnce || config.has(Bug::Qos0SentTwice));
+                qos > Qos::AtMostOnce || (matches!(message, Message::App(_)) && config.has(Bug::Qos0SentTwice));
             if let (true, Some(session)) = (queued, &mut self.state.sessions[s]) {
                 session.outbound.queue.push(message);
                 self.broker_send_queued(s);
@@ -441,8 +466,7 @@ impl Step<'_> {
             self.state.ghost.breach(Breach::WillMismatch);
         }
         if will {
-            self.note(|| format!("broker publishes the will of c{c}"));
-            self.route(Message::Will(c as u8));
+            self.will_on_abnormal_close(c);
         }
         if !config.session_outlives_connection(c) {
             self.state.sessions[c] = None;
@@ -475,5 +499,6 @@ impl Step<'_> {
         self.state.sessions[c] = None;
         self.state.ghost.on_session_ended(c);
         self.note(|| format!("broker: session of c{c} expired and is discarded"));
+        self.publish_pending_will(c);
     }
 }

@@ -52,6 +52,19 @@ pub enum Bug {
     /// On a resumed session the broker resends its QoS 1 PUBLISHes before its QoS 2 ones (each
     /// level in order): allowed by MQTT, not by verimqtt's design.
     BrokerResendsQos1First,
+    /// With a durable store, the broker sends PUBACK/PUBREC before the store has made the
+    /// message durable for the persistent sessions it was routed to, so a restart can lose a
+    /// message it acknowledged.
+    AckBeforeStore,
+    /// A new connection that resumes the session does not cancel a will still waiting out its
+    /// delay, which is published anyway (5.0).
+    WillNotCancelledOnResume,
+    /// The broker's store keeps sessions but not their wills: after a restart the wills of
+    /// the connections it ended, and those waiting out a delay, are never published.
+    RestartLosesWills,
+    /// The broker's store keeps sessions but not the retained messages: after a restart a new
+    /// subscription gets none of those committed before it.
+    RestartLosesRetained,
     /// The broker routes every message to every subscribed session, whatever its topic.
     TopicIgnored,
     /// With overlapping subscriptions the broker sends the copy at the QoS of the first
@@ -76,7 +89,7 @@ pub enum Bug {
 }
 
 impl Bug {
-    pub const ALL: [Bug; 26] = [
+    pub const ALL: [Bug; 30] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -95,6 +108,10 @@ impl Bug {
         Bug::PublishResentAfterPubRel,
         Bug::PingOnlyWhenSilent,
         Bug::BrokerResendsQos1First,
+        Bug::AckBeforeStore,
+        Bug::WillNotCancelledOnResume,
+        Bug::RestartLosesWills,
+        Bug::RestartLosesRetained,
         Bug::TopicIgnored,
         Bug::CopyQosOfFirstMatch,
         Bug::QueuedByTopic,
@@ -126,6 +143,10 @@ impl Bug {
             Bug::PublishResentAfterPubRel => "publish-resent-after-pubrel",
             Bug::PingOnlyWhenSilent => "ping-only-when-silent",
             Bug::BrokerResendsQos1First => "broker-resends-qos1-first",
+            Bug::AckBeforeStore => "ack-before-store",
+            Bug::WillNotCancelledOnResume => "will-not-cancelled-on-resume",
+            Bug::RestartLosesWills => "restart-loses-wills",
+            Bug::RestartLosesRetained => "restart-loses-retained",
             Bug::TopicIgnored => "topic-ignored",
             Bug::CopyQosOfFirstMatch => "copy-qos-of-first-match",
             Bug::QueuedByTopic => "queued-by-topic",
@@ -163,6 +184,10 @@ impl Bug {
             Bug::PublishResentAfterPubRel => NO_PUBLISH_AFTER_PUBREL,
             Bug::PingOnlyWhenSilent => KEEPALIVE_DUTY,
             Bug::BrokerResendsQos1First => ORDER_ACROSS_QOS,
+            Bug::AckBeforeStore => DELIVERED_WHEN_QUIET,
+            Bug::WillNotCancelledOnResume => WILL_IFF_ABNORMAL,
+            Bug::RestartLosesWills => WILL_IFF_ABNORMAL,
+            Bug::RestartLosesRetained => DELIVERED_WHEN_QUIET,
             Bug::TopicIgnored => ROUTED_TO_SUBSCRIBERS,
             Bug::CopyQosOfFirstMatch => COPY_AT_GRANTED_QOS,
             Bug::QueuedByTopic => ORDER_ACROSS_TOPICS,

@@ -518,6 +518,9 @@ impl Step<'_> {
         match message {
             Message::App(n) => self.state.ghost.on_delivered(self.config, c, n, qos),
             Message::Retained { message: n, .. } => self.state.ghost.on_retained_delivered(c, n),
+            Message::Will(w) if qos > Qos::AtMostOnce => {
+                self.state.ghost.delivered[c].insert(self.config.will_message(w));
+            }
             Message::Will(_) => {}
         }
         self.observe(|| Observation::Delivered { client: c, message, qos });

@@ -142,6 +142,19 @@ pub struct Config {
     pub broker_resend_order: ResendOrder,
     /// A classic bug seeded into the model, to show a property can fail.
     pub bug: Option<Bug>,
+    /// Broker restarts the environment may inject: the broker process dies and starts again.
+    /// Every connection ends (the operating system closes its sockets, so each client reads
+    /// the end of its connection) and the broker's state is lost, unless `durable`.
+    pub restarts: u8,
+    /// The broker keeps a store that survives a restart, as verimqtt's persistence does (see
+    /// [`crate::store`]): persistent sessions as of the store's last commit.
+    pub durable: bool,
+    /// 5.0 only: the Will Delay Interval of every will, in ticks (0: published at once).
+    pub will_delay: u8,
+    /// The QoS of every will: 0, or 1 (routed like a QoS 1 message, queued for offline
+    /// persistent subscribers). A will at QoS 1 is message `messages.len() + client` in the
+    /// sessions' queues (see [`Config::will_message`]).
+    pub will_qos: Qos,
     /// Clients `0..publishers` publish; message `n` is client `n % publishers`'s.
     pub publishers: usize,
     /// The topic of each message, cycled over the messages.
@@ -203,6 +216,10 @@ impl Config {
             client_resend_order: ResendOrder::FirstTransmission,
             broker_resend_order: ResendOrder::FirstTransmission,
             bug: None,
+            restarts: 0,
+            durable: false,
+            will_delay: 0,
+            will_qos: Qos::AtMostOnce,
             publishers: 1,
             topics: vec![0],
             subscriptions: routing::one_topic_at_qos2(),
@@ -254,6 +271,22 @@ impl Config {
         if self.session_expiry == Expiry::AfterTicks(0) {
             return fail("a persistent session expires after at least one tick".into());
         }
+        if self.will_delay > 0 && self.version != Version::V5_0 {
+            return fail("a Will Delay Interval exists in 5.0 only".into());
+        }
+        if self.will_qos == Qos::ExactlyOnce {
+            return fail("wills at QoS 2 are not modelled".into());
+        }
+        if self.will_qos > Qos::AtMostOnce && self.messages.len() + self.clients > usize::from(Bits::MAX) + 1 {
+            return fail(format!("with wills at QoS 1, at most {} messages and clients together", Bits::MAX + 1));
+        }
+        if self.restarts > 0 && !self.durable && self.expiry_ticks().is_some() {
+            // A broker that loses its sessions is the stale resume of session expiry again
+            // (see README), without the client's clock to guard against it.
+            return fail(
+                "broker restarts without a durable store are not modelled together with session expiry".into(),
+            );
+        }
         Ok(())
     }
 
@@ -273,8 +306,19 @@ impl Config {
         (0..self.clients).filter(|&c| self.is_subscriber(c))
     }
 
+    /// The QoS of application message `message`, or of a will (ids past the messages).
     pub fn qos(&self, message: u8) -> Qos {
-        self.messages[usize::from(message)]
+        self.messages.get(usize::from(message)).copied().unwrap_or(self.will_qos)
+    }
+
+    /// The id under which the will of `client` waits in a session's queue and is owed.
+    pub fn will_message(&self, client: u8) -> u8 {
+        self.messages.len() as u8 + client
+    }
+
+    /// The client whose will `message` is, if it is one.
+    pub fn will_of(&self, message: u8) -> Option<u8> {
+        message.checked_sub(self.messages.len() as u8)
     }
 
     pub fn reliable(&self, message: u8) -> bool {
@@ -285,8 +329,13 @@ impl Config {
         usize::from(message) % self.publishers
     }
 
+    /// The topic of application message `message`; a will (an id past the messages) is on
+    /// [`WILL_TOPIC`].
     pub fn topic(&self, message: u8) -> u8 {
-        self.topics[usize::from(message) % self.topics.len()]
+        match self.will_of(message) {
+            Some(_) => WILL_TOPIC,
+            None => self.topics[usize::from(message) % self.topics.len()],
+        }
     }
 
     /// The filters `client` subscribes to; none for a client that only publishes.
@@ -305,12 +354,12 @@ impl Config {
     }
 
     /// The QoS a sender's queue gives `message`: an application message's own, a retained
-    /// copy's (already lowered to its grant), a will's 0.
+    /// copy's (already lowered to its grant), a will's `will_qos`.
     pub fn published_qos(&self, message: Message) -> Qos {
         match message {
             Message::App(n) => self.qos(n),
             Message::Retained { qos, .. } => qos,
-            Message::Will(_) => Qos::AtMostOnce,
+            Message::Will(_) => self.will_qos,
         }
     }
 
@@ -319,7 +368,7 @@ impl Config {
         self.copy_qos(subscriber, message).is_some_and(|qos| qos > Qos::AtMostOnce)
     }
 
-    /// Whether a subscribed `subscriber` gets the wills (published at QoS 0 on [`WILL_TOPIC`]).
+    /// Whether a subscribed `subscriber` gets the wills (published on [`WILL_TOPIC`]).
     pub fn gets_wills(&self, subscriber: usize) -> bool {
         routing::matching(self.filters(subscriber), WILL_TOPIC) > 0
     }
@@ -417,6 +466,16 @@ impl Config {
         self.will && !self.without_will.contains(client as u8)
     }
 
+    /// The Will Delay Interval, if the version has one and it is not 0.
+    pub fn will_delay_ticks(&self) -> Option<u8> {
+        (self.version == Version::V5_0 && self.will_delay > 0).then_some(self.will_delay)
+    }
+
+    /// Whether the broker writes a store whose commits a restart falls back to.
+    pub fn keeps_store(&self) -> bool {
+        self.durable && self.restarts > 0
+    }
+
     /// Whether a client's DISCONNECT may carry 0x04, Disconnect with Will Message (5.0).
     pub fn may_disconnect_with_will(&self) -> bool {
         self.version == Version::V5_0 && self.disconnect_with_will && self.disconnects > 0
@@ -472,6 +531,10 @@ impl Config {
         turn_on("paced application", self.paced_application);
         turn_on("CONNACK timeout", self.connack_timeout.is_some());
         turn_on("CONNECT timeout", self.broker_connect_timeout.is_some());
+        turn_on("broker restarts", self.restarts > 0);
+        turn_on("durable store", self.keeps_store());
+        turn_on("will delay", self.will_delay_ticks().is_some());
+        turn_on("will qos 1", self.will_qos == Qos::AtLeastOnce && self.will);
         let resend_options = [
             (ResendOrder::LastStep, "client resends by last step", "broker resends by last step"),
             (ResendOrder::ReleasesFirst, "client resends releases first", "broker resends releases first"),
@@ -561,6 +624,15 @@ impl fmt::Display for Config {
         for c in (0..self.clients).filter(|&c| self.will && !self.has_will(c)) {
             write!(f, " no-will-c{c}")?;
         }
+        if self.will_delay > 0 {
+            write!(f, " will-delay={}", self.will_delay)?;
+        }
+        if self.will_qos != Qos::AtMostOnce {
+            write!(f, " will-qos={}", self.will_qos.level())?;
+        }
+        if self.restarts > 0 {
+            write!(f, " restarts={}{}", self.restarts, if self.durable { " durable" } else { "" })?;
+        }
         if self.publishers > 1 {
             write!(f, " publishers={}", self.publishers)?;
         }
@@ -598,6 +670,16 @@ mod tests {
         let odd = Config { keep_alive: 3, ..config };
         assert!(!odd.grace_over(4) && odd.grace_over(5));
         assert_eq!(odd.longest_allowed_silence(), 5);
+    }
+
+    #[test]
+    fn session_expiry_across_restarts_needs_a_durable_store() {
+        let mut config = Config::new(Version::V5_0, 2, 1);
+        config.session_expiry = Expiry::AfterTicks(1);
+        config.restarts = 1;
+        assert!(config.validate().is_err());
+        config.durable = true;
+        assert!(config.validate().is_ok());
     }
 
     #[test]

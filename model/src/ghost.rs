@@ -12,7 +12,9 @@
 use crate::bits::Bits;
 use crate::config::{Config, Qos};
 use crate::packet::{Message, Packet, PacketId};
+use crate::restart::Durability;
 use crate::retained::RetainedStore;
+use crate::will::WillWatch;
 
 /// An event that breaks a property at the moment it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +112,10 @@ pub struct Ghost {
     /// Per subscriber: retained messages whose copy its application received since it was last
     /// owed.
     pub delivered_retained: Vec<Bits>,
+    /// What a durable store promises across a broker restart (see [`crate::restart`]).
+    pub durability: Durability,
+    /// Per client, its will after an abnormal close, by the specification's rules (5.0 delay).
+    pub will_watch: Vec<WillWatch>,
 }
 
 impl Ghost {
@@ -135,6 +141,8 @@ impl Ghost {
             retained: RetainedStore::default(),
             owed_retained: vec![Bits::EMPTY; clients],
             delivered_retained: vec![Bits::EMPTY; clients],
+            durability: Durability::new(clients),
+            will_watch: vec![WillWatch::Idle; clients],
         }
     }
 
@@ -252,11 +260,11 @@ impl Ghost {
         self.delivered_retained[subscriber].insert(message);
     }
 
-    /// The QoS of `client`'s copy of `message` by the rules of routing (wills go at QoS 0).
+    /// The QoS of `client`'s copy of `message` by the rules of routing.
     fn copy_qos(config: &Config, client: usize, message: Message) -> Option<Qos> {
         match message {
             Message::App(n) => config.copy_qos(client, n),
-            Message::Will(_) => config.gets_wills(client).then_some(Qos::AtMostOnce),
+            Message::Will(w) => config.copy_qos(client, config.will_message(w)),
             Message::Retained { message: n, qos } => {
                 let topic = config.topic(n);
                 let grants = config.filters(client).iter().filter(|f| f.filter.matches(topic));
@@ -283,6 +291,15 @@ impl Ghost {
         }
     }
 
+    /// The broker publishes the will of `client` (each abnormal close publishes it anew): at
+    /// QoS 1 every subscriber whose granted subscriptions give it a QoS 1 copy is owed it.
+    pub fn on_will_published(&mut self, config: &Config, client: u8) {
+        let will = config.will_message(client);
+        for s in (0..config.clients).filter(|&s| self.subscribed[s] && config.reliable_copy(s, will)) {
+            self.owed[s].insert(will);
+        }
+    }
+
     /// The application of `subscriber` receives application message `message` at `qos`.
     pub fn on_delivered(&mut self, config: &Config, subscriber: usize, message: u8, qos: Qos) {
         let delivered = self.delivered[subscriber];
@@ -299,8 +316,10 @@ impl Ghost {
         // order across QoS levels and across topics (design properties: one queue per session).
         // A QoS 1 message the broker took twice may legitimately arrive late (its first copy
         // can be lost with a subscriber's session), so order is judged between single
-        // publications, and only between QoS 1/2 copies (a QoS 0 copy goes out at once).
-        let in_order = |m: u8| config.reliable_copy(subscriber, m) && !self.republished.contains(m);
+        // publications, and only between QoS 1/2 copies (a QoS 0 copy goes out at once). Wills
+        // are not judged for order: the broker publishes them, not a client.
+        let in_order =
+            |m: u8| config.will_of(m).is_none() && config.reliable_copy(subscriber, m) && !self.republished.contains(m);
         if in_order(message) {
             let same_publisher = |m: u8| config.publisher_of(m) == config.publisher_of(message);
             let overtaken_by: Bits =
@@ -326,6 +345,20 @@ impl Ghost {
         self.owed_retained[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
+        // A will waiting out its delay is due when its session ends [MQTT-3.1.2-8] (5.0).
+        if let WillWatch::Waiting(_) = self.will_watch[client] {
+            self.will_watch[client] = WillWatch::Due;
+        }
+    }
+
+    /// A broker restarted from its store holds again the flights it had committed for
+    /// `client`: their PUBLISHes (`unacked`) and PUBRELs (`released`) went out before, what
+    /// it did after the commit never went out (it was held back), so these are its
+    /// outstanding sends (see [`crate::restart`]).
+    pub fn broker_sends_restored(&mut self, client: usize, unacked: Bits, released: Bits) {
+        let d = Direction::ToClient as usize;
+        self.unacked_ids[client][d] = unacked;
+        self.released_ids[client][d] = released;
     }
 
     /// `client` discards its own session state; whatever the publisher had not handed over is

@@ -10,6 +10,8 @@
 //! - [`observe`]: what a step looks like from outside, for checking recorded traces.
 //! - [`properties`]: the catalogue of properties and the statements they cover.
 //! - [`bugs`]: classic bugs that can be seeded to show each property can fail.
+//! - [`store`], [`restart`]: the broker's durable store and the broker restart fault.
+//! - [`will`]: wills that wait out a delay (5.0).
 //! - [`bounds`]: structural bounds whose reach is an error, never a silent prune.
 //! - [`suite`]: the configurations `cargo test` checks exhaustively.
 //! - [`model`]: the stateright `Model`; [`runner`] runs the checker; [`render`] prints
@@ -30,13 +32,16 @@ pub mod outbound;
 pub mod packet;
 pub mod properties;
 pub mod render;
+pub mod restart;
 pub mod retained;
 pub mod routing;
 pub mod runner;
 pub mod state;
 pub mod step;
+pub mod store;
 pub mod suite;
 mod time;
+pub mod will;
 
 pub use bugs::Bug;
 pub use config::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};

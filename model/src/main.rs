@@ -148,6 +148,18 @@ struct ModelArgs {
     /// Seed a bug (see `list`).
     #[arg(long, value_parser = parse_bug)]
     bug: Option<Bug>,
+    /// Broker restarts the environment may inject.
+    #[arg(long, default_value_t = 0)]
+    restarts: u8,
+    /// QoS of the wills: 0 or 1.
+    #[arg(long, default_value = "0", value_parser = parse_qos)]
+    will_qos: Qos,
+    /// Will Delay Interval in ticks (5.0).
+    #[arg(long, default_value_t = 0)]
+    will_delay: u8,
+    /// The broker keeps a durable store across restarts (verimqtt's persistence).
+    #[arg(long)]
+    durable: bool,
 }
 
 impl ModelArgs {
@@ -175,6 +187,10 @@ impl ModelArgs {
         config.client_resend_order = self.client_resends;
         config.broker_resend_order = self.broker_resends;
         config.bug = self.bug;
+        config.restarts = self.restarts;
+        config.durable = self.durable;
+        config.will_delay = self.will_delay;
+        config.will_qos = self.will_qos;
         config.publishers = self.publishers;
         config.topics = self.topics.clone();
         config.subscriptions = self.subscriptions.clone();

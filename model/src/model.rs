@@ -13,6 +13,8 @@ use crate::config::Config;
 use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
 use crate::step::{Action, Applied, Record, Step};
+use crate::store::commit_due;
+use crate::will::delayed_will_due;
 use stateright::{Model, Property};
 
 #[derive(Clone, Debug)]
@@ -44,10 +46,10 @@ impl MqttModel {
     }
 
     /// Faults have stopped mattering and the system is at rest: every client is connected over
-    /// a working connection, nothing is in transit, and nothing can happen but time passing,
-    /// keep alive pings and further optional events (faults, and the DISCONNECTs and
-    /// UNSUBSCRIBEs the clients may still choose to send: a run where they are left unused is
-    /// judged too).
+    /// a working connection, nothing is in transit or waits for the store, and nothing can
+    /// happen but time passing, keep alive pings and further optional events (faults, and the
+    /// DISCONNECTs and UNSUBSCRIBEs the clients may still choose to send: a run where they are
+    /// left unused is judged too).
     pub fn is_quiescent(&self, state: &State) -> bool {
         let all_connected = (0..self.config.clients).all(|c| {
             state.clients[c].status == Status::Connected
@@ -69,6 +71,7 @@ impl MqttModel {
                     | Action::ReportedCut { .. }
                     | Action::Disconnect { .. }
                     | Action::Unsubscribe(_)
+                    | Action::Restart
             )
         })
     }
@@ -122,6 +125,12 @@ impl Model for MqttModel {
             if client_expiry_due(config, state, c) {
                 actions.push(Action::ClientExpiresSession(c));
             }
+            if delayed_will_due(config, state, c) {
+                actions.push(Action::DelayedWill(c));
+            }
+        }
+        if commit_due(config, state) {
+            actions.push(Action::StoreCommit);
         }
         let time_may_pass = !actions.iter().any(|action| action.is_urgent(config));
         if state.disconnects_left > 0 {
@@ -154,6 +163,9 @@ impl Model for MqttModel {
                     }
                 }
             }
+        }
+        if state.restarts_left > 0 {
+            actions.push(Action::Restart);
         }
         if time_may_pass {
             actions.push(Action::Tick);

@@ -52,6 +52,9 @@ pub struct Link {
     pub broker: BrokerEnd,
     /// Ghost: PINGREQs the client sent on this connection that no PINGRESP has answered yet.
     pub unanswered_pings: u8,
+    /// Packets the broker queued for the client but holds back until the store commits the
+    /// changes before them (see [`crate::store`]); lost if the connection or the broker ends.
+    pub held: VecDeque<Packet>,
 }
 
 impl Link {
@@ -63,6 +66,7 @@ impl Link {
             client_open: true,
             broker: BrokerEnd::AwaitingConnect { waited: 0 },
             unanswered_pings: 0,
+            held: VecDeque::new(),
         }
     }
 
@@ -91,6 +95,13 @@ impl Link {
         }
     }
 
+    /// The store committed what the held packets waited for: they go out, in order.
+    pub fn release_held(&mut self) {
+        while let Some(packet) = self.held.pop_front() {
+            self.send_to_client(packet);
+        }
+    }
+
     pub fn close_client_end(&mut self) {
         self.client_open = false;
         self.to_client.clear();
@@ -101,6 +112,7 @@ impl Link {
 
     pub fn close_broker_end(&mut self) {
         self.broker = BrokerEnd::Closed;
+        self.held.clear();
         self.to_broker.clear();
         if !self.cut && self.client_open {
             self.to_client.fin = true;
@@ -134,6 +146,18 @@ mod tests {
         assert!(link.to_broker.is_empty() && link.to_client.is_empty());
         link.close_client_end();
         assert!(!link.to_broker.fin, "a FIN is lost on a cut connection too");
+    }
+
+    #[test]
+    fn held_packets_go_out_in_order_at_the_commit_and_die_with_the_broker_end() {
+        let mut link = Link::opened_with(Packet::PingReq);
+        link.held.extend([Packet::PubAck(1), Packet::PingResp]);
+        link.release_held();
+        assert_eq!(link.to_client.packets, VecDeque::from([Packet::PubAck(1), Packet::PingResp]));
+        link.held.push_back(Packet::PubAck(2));
+        link.close_broker_end();
+        assert!(link.held.is_empty(), "what was held is lost with the connection");
+        assert_eq!(link.to_client.packets.len(), 2);
     }
 
     #[test]

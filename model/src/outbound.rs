@@ -8,7 +8,7 @@
 //! order of their PUBRECs [MQTT-4.6.0-4].
 
 use crate::bits::Bits;
-use crate::config::{Qos, ResendOrder};
+use crate::config::{Config, Qos, ResendOrder};
 use crate::packet::{Message, Packet, PacketId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,12 +48,14 @@ pub struct Limits {
 }
 
 impl Outbound {
-    /// Every application message this sender still owns a publication of, in flight or queued
-    /// (a retained copy is not one).
-    pub fn messages(&self) -> Bits {
+    /// Every message this sender still owns a publication of, in flight or queued, as the
+    /// ghost counts it: an application message by its index, a will by
+    /// [`Config::will_message`] (a retained copy is not one).
+    pub fn messages(&self, config: &Config) -> Bits {
         let publication = |m: Message| match m {
             Message::App(n) => Some(n),
-            Message::Will(_) | Message::Retained { .. } => None,
+            Message::Will(w) => Some(config.will_message(w)),
+            Message::Retained { .. } => None,
         };
         self.flights.iter().map(|f| f.message).chain(self.queue.iter().copied()).filter_map(publication).collect()
     }

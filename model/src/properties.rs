@@ -5,6 +5,7 @@
 //! loops make cycles, on which stateright's `eventually` is unsound. `sometimes` properties show
 //! that the interesting paths are reached at all.
 
+use crate::bits::Bits;
 use crate::client::client_expiry_due;
 use crate::config::{Config, Qos, SessionKind, Version};
 use crate::ghost::Breach;
@@ -43,6 +44,8 @@ pub mod names {
     pub const SESSION_EXPIRED: &str = "session_expired";
     pub const CLIENT_SESSION_EXPIRED: &str = "client_session_expired";
     pub const QUIET_AFTER_DELIVERY: &str = "quiet_after_delivery";
+    pub const RESTORED_DELIVERED: &str = "restored_delivered";
+    pub const QOS1_WILL_DELIVERED: &str = "qos1_will_delivered";
     pub const ROUTED_TO_SUBSCRIBERS: &str = "routed_to_subscribers";
     pub const COPY_AT_GRANTED_QOS: &str = "copy_at_granted_qos";
     pub const ORDER_ACROSS_TOPICS: &str = "order_across_topics";
@@ -198,13 +201,16 @@ pub const CATALOGUE: &[PropertySpec] = &[
         name: WILL_IFF_ABNORMAL,
         expect: Expect::Always,
         summary: "the will is published if and only if the connection closed without a \
-                  DISCONNECT 0x00 (5.0: 0x04 asks for it)",
+                  DISCONNECT 0x00 (5.0: 0x04 asks for it); with a Will Delay Interval (5.0) once \
+                  the delay passes or the session ends, whichever is first, and never if a new \
+                  connection resumes the session before",
         statements: &[
             (V3, "MQTT-3.1.2-8"),
             (V3, "MQTT-3.1.2-10"),
             (V3, "MQTT-3.14.4-3"),
             (V5, "MQTT-3.1.2-8"),
             (V5, "MQTT-3.1.2-10"),
+            (V5, "MQTT-3.1.3-9"),
             (V5, "MQTT-3.14.4-3"),
         ],
         applies: always,
@@ -420,6 +426,31 @@ pub const CATALOGUE: &[PropertySpec] = &[
         holds: quiet_after_delivery,
     },
     PropertySpec {
+        name: RESTORED_DELIVERED,
+        expect: Expect::Sometimes,
+        summary: "after a restart from the durable store, a resumed session delivers a QoS 1/2 \
+                  message that was owed to it before the restart",
+        statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
+        applies: |c| c.keeps_store() && any_reliable(c) && c.subscribers().any(|s| c.session_outlives_connection(s)),
+        holds: restored_delivered,
+    },
+    PropertySpec {
+        name: QOS1_WILL_DELIVERED,
+        expect: Expect::Sometimes,
+        summary: "a will at QoS 1 reaches a subscriber's application",
+        statements: &[(V3, "MQTT-3.1.2-8"), (V5, "MQTT-3.1.2-8")],
+        applies: |c| {
+            c.will_qos == Qos::AtLeastOnce
+                && c.will
+                && c.cuts > 0
+                && c.subscribers().any(|s| c.reliable_copy(s, c.will_message(0)))
+        },
+        holds: |m, s| {
+            let wills: Bits = (0..m.config.clients as u8).map(|c| m.config.will_message(c)).collect();
+            s.ghost.delivered.iter().any(|delivered| !delivered.intersection(wills).is_empty())
+        },
+    },
+    PropertySpec {
         name: OVERLAPPING_COPY,
         expect: Expect::Sometimes,
         summary: "a copy of a message goes to a subscriber with several subscriptions matching it",
@@ -559,9 +590,9 @@ fn session_messages_kept(model: &MqttModel, state: &State) -> bool {
         .minus(ghost.accepted)
         .iter()
         .filter(|&m| config.reliable(m))
-        .all(|m| state.clients[config.publisher_of(m)].outbound.messages().contains(m));
+        .all(|m| state.clients[config.publisher_of(m)].outbound.messages(config).contains(m));
     let broker_keeps = (0..config.clients).all(|s| {
-        let held = state.sessions[s].as_ref().map(|session| session.outbound.messages()).unwrap_or_default();
+        let held = state.sessions[s].as_ref().map(|session| session.outbound.messages(config)).unwrap_or_default();
         ghost.owed[s].minus(ghost.delivered[s]).is_subset(held)
     });
     publisher_keeps && broker_keeps
@@ -644,4 +675,11 @@ fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
     let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable_copy(s, m)));
     state.scripts_done(config) && delivered && model.is_quiescent(state)
+}
+
+/// A message owed to a subscriber when the broker restarted from its store is delivered after.
+fn restored_delivered(_: &MqttModel, state: &State) -> bool {
+    let ghost = &state.ghost;
+    let restored = ghost.durability.restored.iter();
+    restored.zip(&ghost.delivered).any(|(restored, delivered)| !restored.intersection(*delivered).is_empty())
 }

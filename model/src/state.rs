@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::ghost::Ghost;
 use crate::network::Link;
 use crate::retained::RetainedStore;
+use crate::store::Store;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
@@ -20,6 +21,12 @@ pub struct State {
     /// Network cuts the environment may still inject.
     pub cuts_left: u8,
     pub ghost: Ghost,
+    /// Broker restarts the environment may still inject.
+    pub restarts_left: u8,
+    /// What the broker has committed to its store (durable configurations).
+    pub store: Store,
+    /// Per client, a will waiting out its delay (5.0): ticks waited so far.
+    pub pending_wills: Vec<Option<u8>>,
     /// DISCONNECTs the clients may still send at a time of their choosing.
     pub disconnects_left: u8,
     /// UNSUBSCRIBEs the subscribers may still send.
@@ -38,6 +45,9 @@ impl State {
             links: vec![Vec::new(); config.clients],
             cuts_left: config.cuts,
             ghost: Ghost::new(config.clients),
+            restarts_left: config.restarts,
+            store: Store::new(config.clients),
+            pending_wills: vec![None; config.clients],
             disconnects_left: config.disconnects,
             unsubscribes_left: config.unsubscribes,
             retained: RetainedStore::default(),

@@ -50,6 +50,12 @@ pub enum Action {
     ReportedCut { client: usize, link: usize, broker_told: bool },
     /// One tick of time passes.
     Tick,
+    /// The broker's store makes every change so far durable (a durable store only).
+    StoreCommit,
+    /// The broker process dies and starts again.
+    Restart,
+    /// The broker publishes a will whose delay has passed (5.0).
+    DelayedWill(usize),
 }
 
 impl Action {
@@ -63,7 +69,8 @@ impl Action {
             | Action::Unsubscribe(_)
             | Action::Cut { .. }
             | Action::ReportedCut { .. }
-            | Action::Tick => false,
+            | Action::Tick
+            | Action::Restart => false,
             Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
             Action::BrokerReceives { .. } | Action::ClientReceives { .. } => !config.slow_network,
             _ => true,
@@ -98,6 +105,9 @@ impl fmt::Display for Action {
                 write!(f, "network cuts c{client}#{link}, telling {told}")
             }
             Action::Tick => write!(f, "tick"),
+            Action::StoreCommit => write!(f, "the store commits"),
+            Action::Restart => write!(f, "the broker restarts"),
+            Action::DelayedWill(c) => write!(f, "the will delay of c{c} passes"),
         }
     }
 }
@@ -172,6 +182,9 @@ impl<'a> Step<'a> {
             Action::Cut { client, link } => self.cut(client, link),
             Action::ReportedCut { client, link, broker_told } => self.reported_cut(client, link, broker_told),
             Action::Tick => self.tick(),
+            Action::StoreCommit => self.store_commit(),
+            Action::Restart => self.restart(),
+            Action::DelayedWill(c) => self.publish_pending_will(c),
         }
         self.state.ghost.end_step();
         let times_out_connect = self.config.broker_connect_timeout.is_some();

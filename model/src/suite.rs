@@ -26,6 +26,13 @@ pub fn with_expiry(mut config: Config, ticks: u8) -> Config {
     config
 }
 
+/// Up to `restarts` broker restarts, from a durable store or not.
+pub fn with_restarts(mut config: Config, restarts: u8, durable: bool) -> Config {
+    config.restarts = restarts;
+    config.durable = durable;
+    config
+}
+
 /// Routing on two topics: message `n` goes on `topics[n]` (cycled), the first subscriber
 /// subscribes to both topics with a wildcard at QoS 1 and to topic 0 at QoS 2 (overlapping),
 /// the second to topic 1 at QoS 0 (downgrade; topic 0 matches none of its filters).
@@ -135,9 +142,54 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         c.abort_after = c.keep_alive;
         configs.push(c);
     }
+    // Wills at QoS 1, queued for a subscriber that is away.
+    {
+        let mut c = with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 2);
+        c.will_qos = Qos::AtLeastOnce;
+        configs.push(c);
+    }
+    // Broker restarts without a store: every session is lost.
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 1), 1, false));
+    // Restarts from a durable store: one with a cut, two in a row, and one with a clean
+    // subscriber, whose session is not stored. (Two restarts and a cut, or three clients, are
+    // left to the command line: see README.)
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1), 1, true));
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 0), 2, true));
+    configs.push(with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent, Clean]), 1), 1, true));
+    // A restart from a durable store with retained messages (the second deletes the first's
+    // topic's) and an UNSUBSCRIBE: the store keeps the retained messages, and a restart rolls
+    // back a subscription change not yet committed.
+    {
+        let restarted = with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 0), 1, true);
+        let mut c = with_retained(restarted, &[1]);
+        c.unsubscribes = 1;
+        configs.push(c);
+    }
     if version == Version::V5_0 {
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
+        // Wills that wait out a delay (the first at QoS 1): cancelled by a resumed session,
+        // published when the session expires before the delay passes, or (the clean subscriber's session aside)
+        // once the delay passes.
+        let mut delayed = with_expiry(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 2), 1);
+        delayed.will_delay = 2;
+        delayed.will_qos = Qos::AtLeastOnce;
+        configs.push(delayed);
+        let mut delayed = with_cuts(configuration(version, 2, &[1, 2], &[Persistent, Clean]), 2);
+        delayed.will_delay = 2;
+        configs.push(delayed);
+        // Sessions that expire, across a restart from a durable store: a session offline at the
+        // restart expires on its clock, one whose connection the restart ended from the restart.
+        configs.push(with_expiry(
+            with_restarts(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1), 1, true),
+            1,
+        ));
+        // Wills at QoS 1 with a delay across a restart from a durable store: one waiting when
+        // the broker restarts waits on; one of a connection the restart ends waits from it.
+        let mut restarted = with_restarts(with_cuts(configuration(version, 2, &[1], &[Persistent]), 1), 1, true);
+        restarted.will_delay = 2;
+        restarted.will_qos = Qos::AtLeastOnce;
+        configs.push(restarted);
     }
     configs
 }

@@ -43,12 +43,16 @@ impl Step<'_> {
             }
         }
         if let Some(expiry) = config.expiry_ticks() {
-            for session in self.state.sessions.iter_mut().flatten() {
+            // The store's copy of an offline session ages too: verimqtt's store keeps when the
+            // session went offline, and its expiry counts by the wall clock.
+            let sessions = self.state.sessions.iter_mut().chain(&mut self.state.store.sessions);
+            for session in sessions.flatten() {
                 if let Some(offline) = &mut session.offline_ticks {
                     *offline = (*offline + 1).min(expiry);
                 }
             }
         }
+        self.will_tick();
         self.note(|| "one tick passes".to_string());
     }
 }

@@ -15,13 +15,14 @@
 
 mod common;
 
-use common::config;
+use common::{VERSIONS, check_exhaustively, config};
 use stateright::{Checker, Model, Property};
 use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::ghost::Breach;
 use verimqtt_model::state::State;
 use verimqtt_model::step::Action;
-use verimqtt_model::suite::{with_cuts, with_expiry};
+use verimqtt_model::suite::{with_cuts, with_expiry, with_restarts};
+use verimqtt_model::will::{StoredWill, connected_with_will};
 use verimqtt_model::{Bug, Config, MqttModel, Qos, Version};
 
 /// The MQTT model with one question asked of it instead of the catalogue: can a state
@@ -120,4 +121,35 @@ fn waiting_longer_than_a_keep_alive_for_pingresp_misses_the_keep_alive_duty() {
     assert!(reachable(patient.clone(), missed));
     let prompt = Config { abort_after: patient.keep_alive, ..patient };
     assert!(!reachable(prompt, missed));
+}
+
+/// With a durable store the last commit is what counts for wills too. A client sends
+/// DISCONNECT, so its will must not be published [MQTT-3.1.2-10]; the broker reads it and
+/// drops the will, but the broker dies before its store commits that change: it starts again
+/// from a store that still holds the will of a connection that was open, and publishes it.
+/// The client cannot tell this from a DISCONNECT lost on its way, and no store can close the
+/// gap between reading a packet and making its effect durable, so the ghost allows it (see
+/// `src/restart.rs`). verimqtt's store keeps the will of an open connection the same way.
+fn will_of_a_disconnected_client_published_by_a_restart(model: &MqttModel, state: &State) -> bool {
+    let publisher = 0;
+    let disconnected_before_the_commit = state.store.wills[publisher] == Some(StoredWill::OfConnection)
+        && !connected_with_will(state, publisher)
+        && state.pending_wills[publisher].is_none();
+    let will = model.config.will_message(publisher as u8);
+    disconnected_before_the_commit
+        && state.restarts_left > 0
+        && model.next_state(state, Action::Restart).is_some_and(|after| after.ghost.owed[1].contains(will))
+}
+
+#[test]
+fn a_disconnect_not_yet_committed_is_lost_with_a_restart_and_the_will_published() {
+    for version in VERSIONS {
+        // No cuts: the publisher's connection can end only by its DISCONNECT or the restart.
+        let mut config = with_restarts(with_cuts(config(version, 2, &[1], &[Persistent]), 0), 1, true);
+        config.graceful_disconnect = true;
+        config.will_qos = Qos::AtLeastOnce;
+        assert!(reachable(config.clone(), will_of_a_disconnected_client_published_by_a_restart));
+        let outcome = check_exhaustively(&config);
+        assert!(outcome.verdicts.iter().all(|verdict| verdict.passed()), "{config}: the ghost allows it");
+    }
 }

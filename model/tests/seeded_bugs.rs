@@ -10,7 +10,7 @@ use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
-use verimqtt_model::suite::{with_cuts, with_expiry, with_retained, with_routing};
+use verimqtt_model::suite::{with_cuts, with_expiry, with_restarts, with_retained, with_routing};
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
@@ -73,6 +73,23 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             let mut c = quiet(2, &[0, 0]);
             c.paced_application = true;
             c.abort_after = c.keep_alive;
+            c
+        }
+        // A restart from a durable store while the messages wait to be stored.
+        Bug::AckBeforeStore => with_restarts(quiet(2, &[1, 2]), 1, true),
+        // A subscriber that comes back within the delay of its will.
+        Bug::WillNotCancelledOnResume if version == Version::V5_0 => {
+            let mut c = one_cut(2, &[1]);
+            c.will_delay = 2;
+            c
+        }
+        Bug::WillNotCancelledOnResume => return None,
+        // A restart from a durable store while the clients are connected with their wills.
+        Bug::RestartLosesWills => with_restarts(quiet(2, &[1]), 1, true),
+        // A retained message committed, a restart, then a SUBSCRIBE again after an UNSUBSCRIBE.
+        Bug::RestartLosesRetained => {
+            let mut c = with_retained(with_restarts(quiet(2, &[1]), 1, true), &[]);
+            c.unsubscribes = 1;
             c
         }
         // The second subscriber subscribes to topic 1 only; the message goes on topic 0.
@@ -174,6 +191,10 @@ seeded_bug_tests! {
     resending_the_publish_after_its_pubrel_is_caught: Bug::PublishResentAfterPubRel,
     pinging_only_when_silent_misses_the_keep_alive_duty: Bug::PingOnlyWhenSilent,
     resending_qos1_before_qos2_breaks_verimqtts_order_across_qos: Bug::BrokerResendsQos1First,
+    acknowledging_before_the_store_loses_an_acknowledged_message_in_a_restart: Bug::AckBeforeStore,
+    a_will_not_cancelled_by_a_resumed_session_is_caught: Bug::WillNotCancelledOnResume,
+    a_store_without_wills_is_caught_by_a_restart: Bug::RestartLosesWills,
+    a_store_without_retained_messages_is_caught_by_a_restart: Bug::RestartLosesRetained,
     routing_to_a_subscriber_of_another_topic_is_caught: Bug::TopicIgnored,
     the_qos_of_the_first_overlapping_subscription_is_caught: Bug::CopyQosOfFirstMatch,
     sending_the_queue_topic_by_topic_breaks_verimqtts_order_across_topics: Bug::QueuedByTopic,

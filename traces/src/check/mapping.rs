@@ -157,6 +157,11 @@ impl Mapping {
             broker_resend_order: ResendOrder::LastStep,
             messages,
             bug: None,
+            // The simulator never restarts its broker.
+            restarts: 0,
+            durable: false,
+            will_delay: 0,
+            will_qos: Qos::AtMostOnce,
             // What `within_the_model` and `Values` admit: one publisher, one topic, one filter.
             publishers: 1,
             topics: vec![0],
