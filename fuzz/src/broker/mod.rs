@@ -243,9 +243,12 @@ impl BrokerHarness {
         let stats = self.driver.broker.stats();
         let limits = self.driver.broker.options();
         assert!(stats.connections <= limits.max_connections, "{stats:?}");
-        assert!(stats.sessions <= limits.max_sessions, "{stats:?}");
+        // max_sessions bounds the persistent sessions; the others end with their connection.
+        assert!(stats.sessions_persistent <= limits.max_sessions, "{stats:?}");
+        let sessions = limits.max_sessions + limits.max_connections;
+        assert!(stats.sessions <= sessions, "{stats:?}");
         assert!(stats.retained_messages <= limits.max_retained_messages, "{stats:?}");
-        assert!(stats.subscriptions <= limits.max_sessions * limits.max_subscriptions_per_session, "{stats:?}");
+        assert!(stats.subscriptions <= sessions * limits.max_subscriptions_per_session, "{stats:?}");
         for peer in self.peers.iter().flatten() {
             // An undecoded remainder is at most one partial packet of the client's limit.
             assert!(peer.received.len() <= limits.max_transmit_buffer * 2, "{} bytes pending", peer.received.len());

@@ -98,7 +98,9 @@ impl<P: Policy> Broker<P> {
         // Only sessions that outlive their connection count: one that ends with it is bounded
         // by the listeners' connections, and clients with clean sessions (random ids
         // included) must not lock out the persistent clients, nor the reverse.
-        if existing.is_none()
+        // A clean session taken over by a CONNECT that keeps it becomes persistent: it counts.
+        let persistent_already = existing.and_then(|id| self.sessions.get(&id)).is_some_and(|s| s.expiry_interval > 0);
+        if !persistent_already
             && negotiated.session_expiry > 0
             && self.persistent_sessions() >= self.options.max_sessions
         {

@@ -387,6 +387,9 @@ fn max_sessions_refuses_a_new_persistent_session_but_not_a_resumed_or_a_clean_on
         assert_eq!(connack.reason_code, code);
         let (_, connack) = harness.connect_with(connect(version, "clean after"));
         assert_eq!(connack.reason_code, ReasonCode::Success, "clean sessions are never refused for it");
+        // Keeping a clean session that is still there would make one persistent session more.
+        let (_, connack) = harness.connect_with(persistent(version, "clean after"));
+        assert_eq!(connack.reason_code, code, "a clean session taken over to be kept counts");
         harness.cut(first);
         let (_, connack) = harness.connect_with(persistent(version, "first"));
         assert_eq!((connack.reason_code, connack.session_present), (ReasonCode::Success, true));
