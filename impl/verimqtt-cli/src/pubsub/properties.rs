@@ -124,23 +124,17 @@ fn connect_property<'a>(
     })
 }
 
-/// The properties `-D` sets in each packet besides User Properties, which all of them take.
-fn settable(packet: &str) -> &'static [&'static str] {
+/// Whether `-D` sets property `identifier` in `packet`, besides User Properties, which all
+/// packets take.
+fn settable(packet: &str, identifier: &str) -> bool {
     const MESSAGE: [&str; 5] =
         ["payload-format-indicator", "message-expiry-interval", "content-type", "response-topic", "correlation-data"];
     match packet {
-        "publish" => &MESSAGE,
-        "will" => &[
-            "payload-format-indicator",
-            "message-expiry-interval",
-            "content-type",
-            "response-topic",
-            "correlation-data",
-            "will-delay-interval",
-        ],
-        "subscribe" => &["subscription-identifier"],
-        "disconnect" => &["session-expiry-interval", "reason-string"],
-        _ => &[],
+        "publish" => MESSAGE.contains(&identifier),
+        "will" => MESSAGE.contains(&identifier) || identifier == "will-delay-interval",
+        "subscribe" => identifier == "subscription-identifier",
+        "disconnect" => matches!(identifier, "session-expiry-interval" | "reason-string"),
+        _ => false,
     }
 }
 
@@ -150,7 +144,7 @@ fn set_property(properties: &mut Properties, packet: &str, identifier: &str, val
         properties.user_properties.push(pair(values)?);
         return Ok(());
     }
-    if !settable(packet).contains(&identifier) {
+    if !settable(packet, identifier) {
         return Err(format!("{identifier:?} is not a property verimqtt sets here"));
     }
     let [value] = values else { return Err("one value expected".into()) };

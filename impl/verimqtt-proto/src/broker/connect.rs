@@ -99,7 +99,7 @@ impl<P: Policy> Broker<P> {
         // by the listeners' connections, and clients with clean sessions (random ids
         // included) must not lock out the persistent clients, nor the reverse.
         // A clean session taken over by a CONNECT that keeps it becomes persistent: it counts.
-        let persistent_already = existing.and_then(|id| self.sessions.get(&id)).is_some_and(|s| s.expiry_interval > 0);
+        let persistent_already = existing.and_then(|id| self.sessions.get(&id)).is_some_and(|s| s.is_persistent());
         if !persistent_already
             && negotiated.session_expiry > 0
             && self.persistent_sessions() >= self.options.max_sessions
@@ -169,13 +169,6 @@ impl<P: Policy> Broker<P> {
             }
         }
         self.pump(session);
-    }
-
-    /// Sessions that outlive their connection, connected or not. Counted when a CONNECT would
-    /// create one (a walk over the sessions, which a CONNECT's other work outweighs until
-    /// they are many thousands).
-    fn persistent_sessions(&self) -> usize {
-        self.sessions.values().filter(|session| session.expiry_interval > 0).count()
     }
 
     /// The checks a CONNECT must pass beyond its format, before the policy is asked, in the

@@ -380,6 +380,13 @@ impl<P: Policy> Broker<P> {
         self.publish_message(message, None);
     }
 
+    /// Sessions that outlive their connection, connected or not: what `max_sessions` bounds.
+    /// A walk over the sessions, done for `stats` and when a CONNECT would create one (which a
+    /// CONNECT's other work outweighs until they are many thousands).
+    pub(super) fn persistent_sessions(&self) -> usize {
+        self.sessions.values().filter(|session| session.is_persistent()).count()
+    }
+
     /// What the broker holds and has done. Counting the connected clients and the messages
     /// held visits every session.
     pub fn stats(&self) -> Stats {
@@ -389,7 +396,7 @@ impl<P: Policy> Broker<P> {
             connections: self.connections.len(),
             clients_connected: sessions.clone().filter(|session| session.is_online()).count(),
             sessions: self.sessions.len(),
-            sessions_persistent: sessions.clone().filter(|session| session.expiry_interval > 0).count(),
+            sessions_persistent: self.persistent_sessions(),
             sessions_maximum: counters.sessions_maximum,
             sessions_expired: counters.sessions_expired,
             messages_held: sessions.clone().map(|session| session.outbound.held_messages()).sum(),

@@ -100,6 +100,12 @@ impl Session {
         self.connection.is_some()
     }
 
+    /// Whether the session outlives its connection (3.1.1 Clean Session 0, 5.0 Session
+    /// Expiry Interval above 0).
+    pub(crate) fn is_persistent(&self) -> bool {
+        self.expiry_interval > 0
+    }
+
     /// Who the session's client is, for the policy.
     pub(crate) fn client(&self) -> ClientInfo<'_> {
         ClientInfo { client_id: &self.client_id, username: self.username.as_deref(), version: self.version }

@@ -382,7 +382,7 @@ impl<P: Policy> Broker<P> {
     /// Whether the session's changes are stored: persistence is on and the session outlives
     /// its connection.
     fn persists(&self, session: SessionId) -> bool {
-        self.options.persistence && self.sessions.get(&session).is_some_and(|state| state.expiry_interval > 0)
+        self.options.persistence && self.sessions.get(&session).is_some_and(|state| state.is_persistent())
     }
 
     /// Writes the session's record, or deletes it once the session is gone or no longer
