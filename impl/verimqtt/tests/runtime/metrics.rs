@@ -126,3 +126,31 @@ fn an_unusable_metrics_address_is_refused_naming_its_line() {
     assert_eq!(error.line, 4, "{error}");
     assert!(error.to_string().contains("is not an IP address and a port"), "{error}");
 }
+
+#[test]
+fn a_long_head_and_silent_scrapers_are_bounded_and_mqtt_keeps_serving() {
+    use std::io::Read;
+    use std::time::Duration;
+    let (broker, metrics) = metrics_broker();
+    // A head longer than the 8 KiB read: refused, not buffered on.
+    let long = format!("GET /metrics HTTP/1.1\r\nX-Long: {}\r\n", "a".repeat(9 * 1024));
+    assert_eq!(request(metrics, &long).status, 400);
+    // Scrapers that connect and never send hold the 16 places (metrics_http::MAX_SCRAPES):
+    // one more is closed at once, without an answer.
+    let silent: Vec<std::net::TcpStream> = (0..16).map(|_| std::net::TcpStream::connect(metrics).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = std::net::TcpStream::connect(metrics).unwrap();
+    extra.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = Vec::new();
+    assert_eq!(extra.read_to_end(&mut answer).unwrap(), 0, "closed without a word");
+    // MQTT is not held up: a fresh client's message gets through.
+    let mut subscriber = RawClient::connect(broker.addr(), ProtocolVersion::V5, "fresh-subscriber");
+    subscriber.subscribe("after", QoS::AtMostOnce);
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V311, "fresh-publisher");
+    publisher.send(&publish("after", QoS::AtMostOnce, "still served"));
+    assert!(matches!(subscriber.recv(), Some(Packet::Publish(message)) if message.payload.as_ref() == b"still served"));
+    // Their places come back once they go.
+    drop(silent);
+    std::thread::sleep(Duration::from_millis(300));
+    scrape(metrics);
+}
