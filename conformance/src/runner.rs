@@ -330,6 +330,11 @@ impl<'a> Run<'a> {
                 self.forget(conn).ok_or_else(|| format!("{conn:?} is not open"))?.cut();
                 Ok(())
             }
+            Step::Close { conn } => {
+                let connection = self.forget(conn).ok_or_else(|| format!("{conn:?} is not open"))?;
+                connection.close(Instant::now() + Duration::from_millis(DEFAULT_WITHIN_MS));
+                Ok(())
+            }
             Step::Either(alternatives) => self.either(alternatives),
             Step::Repeat(repeat) => self.repeat(repeat),
         }

@@ -143,6 +143,11 @@ pub enum Step {
     Wait { ms: u64 },
     /// Closes the connection abruptly, without DISCONNECT, as a network failure would.
     Cut { conn: String },
+    /// Closes the connection as a client must after its DISCONNECT [MQTT-3.14.4-1], then waits
+    /// (up to the default expectation time, without failing) for the broker to close its side.
+    /// Steps on other connections then follow the broker's handling of this one: a new CONNECT
+    /// for the same client id cannot overtake the DISCONNECT on its way through the broker.
+    Close { conn: String },
     /// What the broker does next on one connection decides which steps follow: each
     /// alternative starts with an expectation on that connection, tried in order; the first
     /// that is met goes on with the rest of its steps. For what the specification leaves open.
@@ -162,10 +167,17 @@ impl Step {
             | Step::ExpectAnyOrder(ExpectAnyOrderStep { conn, .. })
             | Step::ExpectClosed(ExpectClosedStep { conn, .. })
             | Step::ExpectNothing(ExpectNothingStep { conn, .. })
-            | Step::Cut { conn } => Some(conn),
+            | Step::Cut { conn }
+            | Step::Close { conn } => Some(conn),
             Step::Either(alternatives) => alternatives.first().and_then(|steps| steps.first()).and_then(Step::conn),
             Step::Wait { .. } | Step::Repeat(_) => None,
         }
+    }
+
+    /// Whether the step sends a DISCONNECT packet on `conn`.
+    fn sends_disconnect_on(&self, conn: &str) -> bool {
+        matches!(self, Step::Send(send) if send.conn == conn
+            && matches!(send.what(), Some(Outgoing::Packet(PacketTemplate::Disconnect(_)))))
     }
 
     /// Whether the step waits for the broker on its connection: what can start an alternative.
@@ -487,6 +499,12 @@ fn validate_steps<'a>(steps: &'a [Step], opened: &mut Vec<&'a str>, path: &str) 
                 }
                 validate_steps(&repeat.steps, opened, &format!("{here}, repeated step"))?;
             }
+            Step::Cut { conn } if index > 0 && steps[index - 1].sends_disconnect_on(conn) => {
+                return Err(format!(
+                    "{here} cuts {conn:?} right after its DISCONNECT: use close, which waits for the broker to \
+                     close its side, so that a later connection cannot overtake the DISCONNECT"
+                ));
+            }
             other => {
                 if let Some(conn) = other.conn().filter(|conn| !opened.contains(conn)) {
                     return Err(format!("{here} uses connection {conn:?} before opening it"));
@@ -536,6 +554,7 @@ impl fmt::Display for Step {
             Step::ExpectNothing(step) => write!(f, "expect nothing on {:?} for {} ms", step.conn, step.for_ms),
             Step::Wait { ms } => write!(f, "wait {ms} ms"),
             Step::Cut { conn } => write!(f, "cut {conn:?}"),
+            Step::Close { conn } => write!(f, "close {conn:?}"),
             Step::Either(alternatives) => {
                 let firsts: Vec<String> =
                     alternatives.iter().filter_map(|steps| steps.first()).map(ToString::to_string).collect();
@@ -564,6 +583,11 @@ mod tests {
                   {"send": {"conn": "a", "hex": "c0 00"}},
                   {"expect": {"conn": "a", "packet": "pingresp"}}]
     }"#;
+
+    /// [`MINIMAL`] with its last step (an expectation of PINGRESP) replaced by `steps` (JSON).
+    fn minimal_ending_with(steps: &str) -> String {
+        MINIMAL.replace(r#"{"expect": {"conn": "a", "packet": "pingresp"}}"#, steps)
+    }
 
     /// A 5.0 scenario whose one step is this `expect_closed` (JSON), in `area`.
     fn closing(area: &str, expect_closed: &str) -> Result<(), ScenarioError> {
@@ -627,12 +651,8 @@ mod tests {
 
     #[test]
     fn alternatives_start_with_an_expectation_on_one_connection() {
-        let steps = |either: &str| {
-            MINIMAL.replace(
-                r#"{"expect": {"conn": "a", "packet": "pingresp"}}"#,
-                &format!(r#"{{"open": {{"conn": "b"}}}}, {{"either": {either}}}"#),
-            )
-        };
+        let steps =
+            |either: &str| minimal_ending_with(&format!(r#"{{"open": {{"conn": "b"}}}}, {{"either": {either}}}"#));
         let error = |either: &str| parse(&steps(either)).unwrap_err().to_string();
         let expect = |conn: &str| format!(r#"{{"expect": {{"conn": "{conn}", "packet": "pingresp"}}}}"#);
         let closed = r#"{"expect_closed": {"conn": "a"}}"#;
@@ -647,18 +667,27 @@ mod tests {
     #[test]
     fn a_connection_opened_in_every_alternative_is_open_after_them() {
         let either = |second: &str| {
-            MINIMAL.replace(
-                r#"{"expect": {"conn": "a", "packet": "pingresp"}}"#,
-                &format!(
-                    r#"{{"either": [[{{"expect": {{"conn": "a", "packet": "pingresp"}}}}, {{"open": {{"conn": "b"}}}}],
-                                    [{{"expect_closed": {{"conn": "a"}}}}{second}]]}},
-                       {{"cut": {{"conn": "b"}}}}"#
-                ),
-            )
+            minimal_ending_with(&format!(
+                r#"{{"either": [[{{"expect": {{"conn": "a", "packet": "pingresp"}}}}, {{"open": {{"conn": "b"}}}}],
+                                [{{"expect_closed": {{"conn": "a"}}}}{second}]]}},
+                   {{"cut": {{"conn": "b"}}}}"#
+            ))
         };
         assert!(parse(&either(r#", {"open": {"conn": "b"}}"#)).is_ok());
         let error = parse(&either("")).unwrap_err().to_string();
         assert!(error.contains("step 4 uses connection \"b\" before opening it"), "{error}");
+    }
+
+    #[test]
+    fn a_cut_right_after_a_disconnect_must_be_a_close() {
+        let ending = |last: &str| {
+            minimal_ending_with(&format!(
+                r#"{{"send": {{"conn": "a", "packet": {{"disconnect": {{}}}}}}}}, {{"{last}": {{"conn": "a"}}}}"#
+            ))
+        };
+        let error = parse(&ending("cut")).unwrap_err().to_string();
+        assert!(error.contains("cuts \"a\" right after its DISCONNECT: use close"), "{error}");
+        assert!(parse(&ending("close")).is_ok());
     }
 
     #[test]
