@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::broker::{
-    AcceptError, Broker, CloseReason, Closing, ConnId, Event, FlightRecord, MessageRecord, Policy, Recovered,
-    RecoveredSession, SessionRecord, StoreOp,
+    AcceptError, Broker, CloseReason, Closing, ConnId, DeliveryRecord, Event, FlightRecord, MessageRecord, Policy,
+    Recovered, RecoveredSession, SessionRecord, StoreOp,
 };
 use crate::client::{self, Client};
 use crate::codec::MqttString;
@@ -349,10 +349,14 @@ impl<P: Policy> Pair<P> {
 
 /// A broker's store in memory: applies the changes a broker with persistence asks for, as a
 /// file-backed store does, and gives them back for [`Broker::restore`], as after a restart
-/// (with no time gone by). For tests of persistence and recovery.
+/// (with no time gone by). For tests of persistence and recovery: a change that makes no
+/// sense (a delivery of a message not stored, a message deleted while a delivery refers to
+/// it or stored twice, a change to a session not stored) panics, and so does a message left
+/// behind with no delivery referring to it once a broker's changes are all applied.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
     sessions: BTreeMap<MqttString, StoredSession>,
+    messages: BTreeMap<u64, MessageRecord>,
     retained: BTreeMap<MqttString, MessageRecord>,
     /// The number of the last change applied, counted since the broker started.
     pub applied: u64,
@@ -361,33 +365,43 @@ pub struct MemoryStore {
 #[derive(Debug, Clone)]
 struct StoredSession {
     record: SessionRecord,
-    messages: BTreeMap<u64, (MessageRecord, Option<FlightRecord>)>,
+    deliveries: BTreeMap<u64, (DeliveryRecord, Option<FlightRecord>)>,
 }
 
 impl MemoryStore {
-    /// Applies one change. A change to a message of a session not stored is a broker bug and
-    /// panics, as a test should.
+    /// Applies one change.
     pub fn apply(&mut self, number: u64, op: StoreOp) {
         assert_eq!(number, self.applied + 1, "changes are applied in order, none missing");
         self.applied = number;
         match op {
             StoreOp::PutSession(record) => {
-                let messages =
-                    self.sessions.remove(&record.client_id).map(|stored| stored.messages).unwrap_or_default();
-                self.sessions.insert(record.client_id.clone(), StoredSession { record, messages });
+                let deliveries =
+                    self.sessions.remove(&record.client_id).map(|stored| stored.deliveries).unwrap_or_default();
+                self.sessions.insert(record.client_id.clone(), StoredSession { record, deliveries });
             }
             StoreOp::DeleteSession { client_id } => {
                 self.sessions.remove(&client_id);
             }
-            StoreOp::PutMessage { client_id, entry, message } => {
-                self.session(&client_id).messages.insert(entry, (message, None));
+            StoreOp::PutMessage { message, record } => {
+                let previous = self.messages.insert(message, record);
+                assert!(previous.is_none(), "message {message} stored twice");
+            }
+            StoreOp::DeleteMessage { message } => {
+                assert!(self.messages.remove(&message).is_some(), "message {message} deleted, not stored");
+                let referring = self.referring_to(message);
+                assert!(referring.is_empty(), "message {message} deleted while {referring:?} refer to it");
+            }
+            StoreOp::PutDelivery { client_id, entry, delivery } => {
+                let message = delivery.message;
+                assert!(self.messages.contains_key(&message), "a delivery of message {message}, not stored");
+                self.session(&client_id).deliveries.insert(entry, (delivery, None));
             }
             StoreOp::PutFlight { client_id, entry, flight } => {
-                let stored = self.session(&client_id).messages.get_mut(&entry);
-                stored.unwrap_or_else(|| panic!("a flight of message {entry}, not stored")).1 = Some(flight);
+                let stored = self.session(&client_id).deliveries.get_mut(&entry);
+                stored.unwrap_or_else(|| panic!("a flight of delivery {entry}, not stored")).1 = Some(flight);
             }
-            StoreOp::DeleteMessage { client_id, entry } => {
-                self.session(&client_id).messages.remove(&entry);
+            StoreOp::DeleteDelivery { client_id, entry } => {
+                self.session(&client_id).deliveries.remove(&entry);
             }
             StoreOp::PutRetained(message) => {
                 self.retained.insert(message.topic.clone(), message);
@@ -402,11 +416,25 @@ impl MemoryStore {
         self.sessions.get_mut(client_id).unwrap_or_else(|| panic!("a change to session {client_id:?}, not stored"))
     }
 
+    /// The sessions and entries of the deliveries that refer to `message`.
+    fn referring_to(&self, message: u64) -> Vec<(&str, u64)> {
+        let deliveries = self.sessions.iter().flat_map(|(client_id, stored)| {
+            stored.deliveries.iter().map(move |(entry, (delivery, _))| (&client_id[..], *entry, delivery.message))
+        });
+        deliveries
+            .filter(|(.., referred)| *referred == message)
+            .map(|(client_id, entry, _)| (client_id, entry))
+            .collect()
+    }
+
     /// Applies every change `broker` has for its store, and tells it they are durable.
     pub fn sync<P: Policy>(&mut self, broker: &mut Broker<P>, now: Instant) {
         while let Some((number, op)) = broker.poll_store() {
             self.apply(number, op);
         }
+        let unreferenced: Vec<&u64> =
+            self.messages.keys().filter(|message| self.referring_to(**message).is_empty()).collect();
+        assert!(unreferenced.is_empty(), "messages {unreferenced:?} stored, no delivery refers to them");
         broker.handle_durable(now, self.applied);
     }
 
@@ -417,18 +445,24 @@ impl MemoryStore {
         let sessions = self.sessions.values().map(|stored| RecoveredSession {
             record: stored.record.clone(),
             offline_for: Duration::ZERO,
-            messages: stored
-                .messages
+            deliveries: stored
+                .deliveries
                 .iter()
-                .map(|(entry, (message, flight))| (*entry, message.clone(), *flight, Duration::ZERO))
+                .map(|(entry, (delivery, flight))| (*entry, delivery.clone(), *flight))
                 .collect(),
         });
+        let messages = self.messages.iter().map(|(number, message)| (*number, message.clone(), Duration::ZERO));
         let retained = self.retained.values().map(|message| (message.clone(), Duration::ZERO));
-        Recovered { sessions: sessions.collect(), retained: retained.collect() }
+        Recovered { sessions: sessions.collect(), messages: messages.collect(), retained: retained.collect() }
     }
 
-    /// The client identifiers of the sessions stored, and how many messages each holds.
+    /// How many messages are stored: each once, however many deliveries refer to it.
+    pub fn messages(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// The client identifiers of the sessions stored, and how many deliveries each holds.
     pub fn sessions(&self) -> Vec<(&str, usize)> {
-        self.sessions.iter().map(|(client_id, stored)| (&client_id[..], stored.messages.len())).collect()
+        self.sessions.iter().map(|(client_id, stored)| (&client_id[..], stored.deliveries.len())).collect()
     }
 }

@@ -1,6 +1,6 @@
 //! An application message as the broker holds it, and one session's copy of it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -28,6 +28,9 @@ pub(crate) struct Message {
     /// Roughly the bytes the message takes, what a session's queue counts against
     /// [`max_queued_bytes`](super::BrokerOptions::max_queued_bytes).
     pub(crate) footprint: usize,
+    /// The number it is stored under once a stored session's delivery refers to it
+    /// (`store`): one record however many sessions it goes to.
+    pub(crate) stored_as: OnceLock<u64>,
 }
 
 impl Message {
@@ -50,7 +53,8 @@ impl Message {
             properties.remove(id);
         }
         let footprint = footprint(&topic, &payload, &properties);
-        Message { topic, payload, qos, retain, properties, publisher, expiry, received: now, footprint }
+        let stored_as = OnceLock::new();
+        Message { topic, payload, qos, retain, properties, publisher, expiry, received: now, footprint, stored_as }
     }
 }
 

@@ -90,8 +90,8 @@ pub use event::{DropReason, Event, RetainedDropReason};
 pub use options::{BrokerOptions, SlowConsumerPolicy};
 pub use policy::{AllowAll, Authentication, ClientInfo, Policy, Verification};
 pub use store::{
-    FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp, SubscriptionRecord,
-    WillRecord,
+    DeliveryRecord, FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp,
+    SubscriptionRecord, WillRecord,
 };
 
 /// A network connection, named by the owner of the broker (the runtime) when it accepts it.

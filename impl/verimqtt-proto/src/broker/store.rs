@@ -17,15 +17,17 @@
 //! Only persistent sessions are stored (Session Expiry Interval above 0, or a 3.1.1 session
 //! with CleanSession 0), keyed by client identifier, with their subscriptions, the
 //! identifiers of QoS 2 messages from the client awaiting PUBREL, and their QoS 1 and 2
-//! messages toward the client, each with its flight once it has one; and the retained
-//! messages.
+//! deliveries toward the client, each with its flight once it has one; and the retained
+//! messages. A message routed to many stored sessions is written once: each delivery refers
+//! to it by number, and the broker counts the references, so that the message goes with
+//! the last delivery that refers to it.
 //! [`Broker::restore`] takes them back when the broker starts, with their wills: a will
 //! waiting out its delay goes on waiting, and the will of a client connected when the broker
 //! stopped is published after its delay, that connection having ended without DISCONNECT
 //! ([MQTT-3.1.2-8]). Not stored: sessions of clients with Session Expiry 0 (nor their
 //! wills), and QoS 0 messages (see `NOT_STORED`).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,34 +50,48 @@ pub enum StoreOp {
     /// A persistent session's record, new or changed; it replaces the previous one.
     PutSession(SessionRecord),
     /// The session is gone (ended, expired, replaced by a clean one, or no longer
-    /// persistent), with its messages.
+    /// persistent), with its deliveries. The messages they referred to stay until their
+    /// [`StoreOp::DeleteMessage`].
     DeleteSession {
         /// The session's client identifier.
         client_id: MqttString,
     },
-    /// A message entered a session's queue.
+    /// A message that deliveries are about to refer to, written once however many
+    /// sessions it goes to.
     PutMessage {
+        /// The number deliveries refer to it by.
+        message: u64,
+        /// The message.
+        record: MessageRecord,
+    },
+    /// No delivery refers to the message any more.
+    DeleteMessage {
+        /// The number of [`StoreOp::PutMessage`].
+        message: u64,
+    },
+    /// A message entered a session's queue.
+    PutDelivery {
         /// The session's client identifier.
         client_id: MqttString,
-        /// The message's place in the session: entries are restored in this order.
+        /// The delivery's place in the session: entries are restored in this order.
         entry: u64,
-        /// The message.
-        message: MessageRecord,
+        /// The delivery.
+        delivery: DeliveryRecord,
     },
-    /// A message's flight started or moved on (a PUBREC arrived).
+    /// A delivery's flight started or moved on (a PUBREC arrived).
     PutFlight {
         /// The session's client identifier.
         client_id: MqttString,
-        /// The entry of [`StoreOp::PutMessage`].
+        /// The entry of [`StoreOp::PutDelivery`].
         entry: u64,
         /// Where the flight stands.
         flight: FlightRecord,
     },
-    /// A message left the session: delivered, refused, expired or given up.
-    DeleteMessage {
+    /// A delivery left the session: completed, refused, expired or given up.
+    DeleteDelivery {
         /// The session's client identifier.
         client_id: MqttString,
-        /// The entry of [`StoreOp::PutMessage`].
+        /// The entry of [`StoreOp::PutDelivery`].
         entry: u64,
     },
     /// The retained message of a topic, replacing the previous one.
@@ -130,22 +146,33 @@ pub struct SubscriptionRecord {
     pub id: Option<SubscriptionId>,
 }
 
-/// A message as a session or the retained store holds it.
+/// A message as it was published, as the retained store holds it and deliveries refer to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRecord {
     /// The topic.
     pub topic: MqttString,
     /// The payload.
     pub payload: Bytes,
-    /// The QoS it is delivered at (for a retained message, the QoS it was published at).
+    /// The QoS it was published at.
     pub qos: QoS,
-    /// The RETAIN flag it is delivered with.
+    /// The RETAIN flag it was published with.
     pub retain: bool,
     /// The properties passed on to subscribers, with the Message Expiry Interval left when
     /// the record was made, if it has one.
     pub properties: Properties,
     /// The publisher's client identifier, for No Local.
     pub publisher: Option<MqttString>,
+}
+
+/// One session's copy of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// The message, by the number of its [`StoreOp::PutMessage`].
+    pub message: u64,
+    /// The QoS it is delivered at.
+    pub qos: QoS,
+    /// The RETAIN flag it is delivered with.
+    pub retain: bool,
     /// The Subscription Identifiers it matched.
     pub subscription_ids: Vec<SubscriptionId>,
 }
@@ -178,6 +205,9 @@ pub enum FlightStage {
 pub struct Recovered {
     /// The persistent sessions.
     pub sessions: Vec<RecoveredSession>,
+    /// The messages their deliveries refer to, by number, each with how long ago it was
+    /// stored.
+    pub messages: Vec<(u64, MessageRecord, Duration)>,
     /// The retained messages, each with how long ago it was stored.
     pub retained: Vec<(MessageRecord, Duration)>,
 }
@@ -191,9 +221,8 @@ pub struct RecoveredSession {
     /// offline then, else since the broker stopped (as near as the store knows: its last
     /// write). The session's expiry counts from then.
     pub offline_for: Duration,
-    /// Its messages by entry, each with its flight if it had one and how long ago it was
-    /// stored.
-    pub messages: Vec<(u64, MessageRecord, Option<FlightRecord>, Duration)>,
+    /// Its deliveries by entry, each with its flight if it had one.
+    pub deliveries: Vec<(u64, DeliveryRecord, Option<FlightRecord>)>,
 }
 
 /// The entry of a delivery that is never stored: a QoS 0 message, which a crash may lose
@@ -208,10 +237,14 @@ pub(super) struct StoreLog {
     ops: VecDeque<(u64, StoreOp)>,
     issued: u64,
     durable: u64,
-    /// Sessions whose record is in the store, by client identifier's session.
-    stored: HashSet<SessionId>,
+    /// The sessions whose record is in the store, each with the message its stored
+    /// deliveries refer to, by entry.
+    stored: HashMap<SessionId, HashMap<u64, u64>>,
+    /// How many stored deliveries refer to each stored message.
+    references: HashMap<u64, usize>,
     next_entry: u64,
     next_order: u64,
+    next_message: u64,
 }
 
 impl StoreLog {
@@ -234,23 +267,60 @@ impl StoreLog {
         packet_id: PacketId,
         awaiting: Awaiting,
     ) {
-        if self.stored.contains(&session) {
+        if self.stored.contains_key(&session) {
             self.next_order += 1;
             let flight = FlightRecord { packet_id, stage: awaiting_stage(awaiting), order: self.next_order };
             self.push(StoreOp::PutFlight { client_id: client_id.clone(), entry, flight });
         }
     }
 
-    /// A delivery entered a stored session's queue.
-    fn put_message(&mut self, client_id: &MqttString, delivery: &Delivery, now: Option<Instant>) {
-        let message = record_of(delivery, now);
-        self.push(StoreOp::PutMessage { client_id: client_id.clone(), entry: delivery.entry, message });
+    /// A delivery entered a stored session's queue; its message is written first unless a
+    /// stored delivery already refers to it.
+    fn put_delivery(&mut self, session: SessionId, client_id: &MqttString, delivery: &Delivery, now: Option<Instant>) {
+        let next_message = &mut self.next_message;
+        let message = *delivery.message.stored_as.get_or_init(|| {
+            *next_message += 1;
+            *next_message
+        });
+        let references = self.references.entry(message).or_insert(0);
+        *references += 1;
+        if *references == 1 {
+            let record = message_record(&delivery.message, now);
+            self.push(StoreOp::PutMessage { message, record });
+        }
+        self.stored.entry(session).or_default().insert(delivery.entry, message);
+        let record = DeliveryRecord {
+            message,
+            qos: delivery.qos,
+            retain: delivery.retain,
+            subscription_ids: delivery.subscription_ids.clone(),
+        };
+        self.push(StoreOp::PutDelivery { client_id: client_id.clone(), entry: delivery.entry, delivery: record });
     }
 
     /// A delivery left a stored session.
     pub(super) fn removed(&mut self, session: SessionId, client_id: &MqttString, entry: u64) {
-        if entry != NOT_STORED && self.stored.contains(&session) {
-            self.push(StoreOp::DeleteMessage { client_id: client_id.clone(), entry });
+        let Some(message) = self.stored.get_mut(&session).and_then(|entries| entries.remove(&entry)) else { return };
+        self.push(StoreOp::DeleteDelivery { client_id: client_id.clone(), entry });
+        self.release(message);
+    }
+
+    /// A stored session is gone, with its deliveries.
+    fn delete_session(&mut self, session: SessionId, client_id: &MqttString) {
+        let Some(entries) = self.stored.remove(&session) else { return };
+        self.push(StoreOp::DeleteSession { client_id: client_id.clone() });
+        for message in entries.into_values() {
+            self.release(message);
+        }
+    }
+
+    /// A stored delivery no longer refers to `message`: the message goes with the last one.
+    fn release(&mut self, message: u64) {
+        let Some(references) = self.references.get_mut(&message) else { return };
+        *references -= 1;
+        if *references == 0 {
+            self.references.remove(&message);
+            self.push(StoreOp::DeleteMessage { message });
         }
     }
 }
@@ -281,7 +351,8 @@ impl<P: Policy> Broker<P> {
     /// expiry counting from when they were last written), their subscriptions, QoS 2
     /// identifiers awaiting release and messages, flights to be resent with DUP when their
     /// client resumes ([MQTT-4.4.0-1]), and the retained messages. Messages whose expiry
-    /// passed meanwhile are dropped, as are sessions whose expiry did.
+    /// passed meanwhile are dropped, as are sessions whose expiry did, and messages that no
+    /// delivery refers to any more.
     pub fn restore(&mut self, now: Instant, recovered: Recovered) {
         self.now = Some(now);
         for (record, age) in recovered.retained {
@@ -290,9 +361,27 @@ impl<P: Policy> Broker<P> {
                 let _ = self.retained.store(Arc::new(message));
             }
         }
+        let mut messages = HashMap::new();
+        for (number, record, age) in recovered.messages {
+            let store = &mut self.outbox.store;
+            store.next_message = store.next_message.max(number);
+            store.references.insert(number, 0);
+            if let Some(message) = message_of(record, age, now) {
+                let _ = message.stored_as.set(number);
+                messages.insert(number, Arc::new(message));
+            }
+        }
         let mut due_wills = Vec::new();
         for session in recovered.sessions {
-            due_wills.extend(self.restore_session(session, now));
+            due_wills.extend(self.restore_session(session, &messages, now));
+        }
+        // Expired, or left by sessions that ended meanwhile (or by a stop between a
+        // session's deletion and its messages').
+        let store = &mut self.outbox.store;
+        let unreferenced: Vec<u64> = store.references.iter().filter(|(_, n)| **n == 0).map(|(m, _)| *m).collect();
+        for message in unreferenced {
+            store.references.remove(&message);
+            store.push(StoreOp::DeleteMessage { message });
         }
         // Once every session is back, so that each subscriber gets them.
         for will in due_wills {
@@ -300,9 +389,15 @@ impl<P: Policy> Broker<P> {
         }
     }
 
-    /// Restores one session; returns its will if it is due now.
-    fn restore_session(&mut self, recovered: RecoveredSession, now: Instant) -> Option<StoredWill> {
-        let RecoveredSession { record, offline_for, mut messages } = recovered;
+    /// Restores one session, its deliveries referring to `messages`; returns its will if it
+    /// is due now.
+    fn restore_session(
+        &mut self,
+        recovered: RecoveredSession,
+        messages: &HashMap<u64, Arc<Message>>,
+        now: Instant,
+    ) -> Option<StoredWill> {
+        let RecoveredSession { record, offline_for, mut deliveries } = recovered;
         let will = record.will.map(|WillRecord { will, username }| StoredWill {
             will,
             client_id: record.client_id.clone(),
@@ -322,27 +417,32 @@ impl<P: Policy> Broker<P> {
             },
         };
         let session = self.create_session(record.client_id.clone(), record.expiry_interval);
-        self.outbox.store.stored.insert(session);
-        messages.sort_by_key(|(entry, ..)| *entry);
+        deliveries.sort_by_key(|(entry, ..)| *entry);
+        let store = &mut self.outbox.store;
         let mut flights = Vec::new();
         let mut queued = Vec::new();
         let mut gone = Vec::new();
-        for (entry, message, flight, age) in messages {
-            self.outbox.store.next_entry = self.outbox.store.next_entry.max(entry + 1);
-            let (qos, retain, ids) = (message.qos, message.retain, message.subscription_ids.clone());
-            let Some(message) = message_of(message, age, now) else {
+        let mut entries = HashMap::new();
+        for (entry, stored, flight) in deliveries {
+            store.next_entry = store.next_entry.max(entry + 1);
+            // Expired meanwhile.
+            let Some(message) = messages.get(&stored.message) else {
                 gone.push(entry);
                 continue;
             };
-            let delivery = Delivery { message: Arc::new(message), qos, retain, subscription_ids: ids, entry };
+            *store.references.entry(stored.message).or_insert(0) += 1;
+            entries.insert(entry, stored.message);
+            let DeliveryRecord { qos, retain, subscription_ids, .. } = stored;
+            let delivery = Delivery { message: Arc::clone(message), qos, retain, subscription_ids, entry };
             match flight {
                 Some(flight) => {
-                    self.outbox.store.next_order = self.outbox.store.next_order.max(flight.order + 1);
+                    store.next_order = store.next_order.max(flight.order + 1);
                     flights.push((flight.order, flight.packet_id, stage_awaiting(flight.stage), delivery));
                 }
                 None => queued.push(delivery),
             }
         }
+        store.stored.insert(session, entries);
         flights.sort_by_key(|(order, ..)| *order);
         let Some(state) = self.sessions.get_mut(&session) else { return will };
         state.version = record.version;
@@ -359,7 +459,7 @@ impl<P: Policy> Broker<P> {
         state.outbound.restore(flights.collect(), queued);
         let client_id = record.client_id;
         for entry in gone {
-            self.outbox.store.push(StoreOp::DeleteMessage { client_id: client_id.clone(), entry });
+            self.outbox.store.push(StoreOp::DeleteDelivery { client_id: client_id.clone(), entry });
         }
         if let Some(left) = left {
             self.timers.set(Timer::SessionExpiry(session), now + left);
@@ -394,9 +494,7 @@ impl<P: Policy> Broker<P> {
         }
         let Some(state) = self.sessions.get(&session) else { return };
         if !self.persists(session) {
-            if self.outbox.store.stored.remove(&session) {
-                self.outbox.store.push(StoreOp::DeleteSession { client_id: state.client_id.clone() });
-            }
+            self.outbox.store.delete_session(session, &state.client_id);
             return;
         }
         let record = SessionRecord {
@@ -420,7 +518,8 @@ impl<P: Policy> Broker<P> {
             }
             .map(|stored| WillRecord { will: stored.will.clone(), username: stored.username.clone() }),
         };
-        let first = self.outbox.store.stored.insert(session);
+        let first = !self.outbox.store.stored.contains_key(&session);
+        self.outbox.store.stored.entry(session).or_default();
         self.outbox.store.push(StoreOp::PutSession(record));
         if first {
             self.store_everything_held(session);
@@ -434,19 +533,17 @@ impl<P: Policy> Broker<P> {
         let Some(state) = sessions.get(&session) else { return };
         let (flights, queued) = state.outbound.held();
         for (packet_id, awaiting, delivery) in flights {
-            outbox.store.put_message(&state.client_id, delivery, *now);
+            outbox.store.put_delivery(session, &state.client_id, delivery, *now);
             outbox.store.flight(session, &state.client_id, delivery.entry, packet_id, awaiting);
         }
         for delivery in queued.filter(|delivery| delivery.entry != NOT_STORED) {
-            outbox.store.put_message(&state.client_id, delivery, *now);
+            outbox.store.put_delivery(session, &state.client_id, delivery, *now);
         }
     }
 
-    /// A session ended: its record and messages go.
+    /// A session ended: its record and deliveries go, and the messages only they referred to.
     pub(super) fn store_session_ended(&mut self, session: SessionId, client_id: &MqttString) {
-        if self.outbox.store.stored.remove(&session) {
-            self.outbox.store.push(StoreOp::DeleteSession { client_id: client_id.clone() });
-        }
+        self.outbox.store.delete_session(session, client_id);
     }
 
     /// Gives a QoS 1 or 2 delivery its entry in the session, and stores it if the session
@@ -457,11 +554,11 @@ impl<P: Policy> Broker<P> {
         }
         self.outbox.store.next_entry += 1;
         delivery.entry = self.outbox.store.next_entry;
-        if !self.outbox.store.stored.contains(&session) {
+        if !self.outbox.store.stored.contains_key(&session) {
             return;
         }
         let Some(state) = self.sessions.get(&session) else { return };
-        self.outbox.store.put_message(&state.client_id, delivery, self.now);
+        self.outbox.store.put_delivery(session, &state.client_id, delivery, self.now);
     }
 
     /// A delivery's flight started or took a step.
@@ -483,7 +580,7 @@ impl<P: Policy> Broker<P> {
             return;
         }
         let op = if stored {
-            StoreOp::PutRetained(message_record(message, message.qos, true, Vec::new(), self.now))
+            StoreOp::PutRetained(MessageRecord { retain: true, ..message_record(message, self.now) })
         } else {
             StoreOp::DeleteRetained { topic: message.topic.clone() }
         };
@@ -507,39 +604,26 @@ fn stage_awaiting(stage: FlightStage) -> Awaiting {
     }
 }
 
-/// A session's copy of a message as a record, its expiry as it stands at `now`.
-fn record_of(delivery: &Delivery, now: Option<Instant>) -> MessageRecord {
-    let ids = delivery.subscription_ids.clone();
-    message_record(&delivery.message, delivery.qos, delivery.retain, ids, now)
-}
-
-/// A message as a record, delivered at `qos` with `retain`, its expiry as it stands at `now`.
-/// The topic and payload are shared with the message, not copied: the record lives only
-/// until the owner has written it, one commit.
-fn message_record(
-    message: &Message,
-    qos: QoS,
-    retain: bool,
-    subscription_ids: Vec<SubscriptionId>,
-    now: Option<Instant>,
-) -> MessageRecord {
+/// A message as a record, its expiry as it stands at `now`. The topic and payload are shared
+/// with the message, not copied: the record lives only until the owner has written it, one
+/// commit.
+fn message_record(message: &Message, now: Option<Instant>) -> MessageRecord {
     let mut properties = message.properties.clone();
     properties.message_expiry_interval = now.and_then(|now| message.expiry.remaining(now).ok().flatten());
     MessageRecord {
         topic: message.topic.clone(),
         payload: message.payload.clone(),
-        qos,
-        retain,
+        qos: message.qos,
+        retain: message.retain,
         properties,
         publisher: message.publisher.clone(),
-        subscription_ids,
     }
 }
 
 /// The message of a record stored `age` ago, its expiry counted down by that; `None` if it
 /// expired meanwhile.
 fn message_of(record: MessageRecord, age: Duration, now: Instant) -> Option<Message> {
-    let MessageRecord { topic, payload, qos, retain, mut properties, publisher, .. } = record;
+    let MessageRecord { topic, payload, qos, retain, mut properties, publisher } = record;
     if let Some(interval) = properties.message_expiry_interval {
         let left = u64::from(interval).checked_sub(age.as_secs()).filter(|left| *left > 0)?;
         properties.message_expiry_interval = u32::try_from(left).ok();

@@ -50,7 +50,11 @@ fn acknowledgements_wait_until_what_they_acknowledge_is_durable() {
     assert_eq!(harness.recv(publisher), [], "PUBACK waits for the message in the offline session");
     let pending = std::iter::from_fn(|| harness.broker.poll_store()).collect::<Vec<_>>();
     assert!(
-        matches!(&pending[..], [(_, StoreOp::PutMessage { client_id, .. })] if client_id == "keeper"),
+        matches!(
+            &pending[..],
+            [(_, StoreOp::PutMessage { message, .. }), (_, StoreOp::PutDelivery { client_id, delivery, .. })]
+                if client_id == "keeper" && delivery.message == *message
+        ),
         "{pending:?}"
     );
     for (number, op) in pending {
@@ -130,6 +134,60 @@ fn a_restored_broker_resends_flights_with_dup_then_the_queue_and_keeps_retained_
         matches!(&packets[..], [Packet::SubAck(_), Packet::Publish(publish)] if publish.retain && publish.payload == "last known"),
         "{packets:?}"
     );
+}
+
+#[test]
+fn a_message_routed_to_many_stored_sessions_is_stored_once_and_goes_with_its_last_delivery() {
+    let mut harness = Harness::with_options(options());
+    let mut store = MemoryStore::default();
+    let names = ["s1", "s2", "s3"];
+    let mut subscribers = Vec::new();
+    for name in names {
+        let subscriber = connect_durably(&mut harness, &mut store, persistent(V5, name));
+        harness.send(subscriber, subscribe(1, &[("t", QoS::AtLeastOnce)]));
+        sync(&mut harness, &mut store);
+        assert!(matches!(harness.recv_one(subscriber), Packet::SubAck(_)));
+        subscribers.push(subscriber);
+    }
+    let publisher = harness.connect("sender", V311);
+    harness.send(publisher, publish("t", QoS::AtLeastOnce, 1, "to all three"));
+    sync(&mut harness, &mut store);
+    assert_eq!(store.messages(), 1, "one message, three deliveries");
+    assert_eq!(store.sessions(), [("s1", 1), ("s2", 1), ("s3", 1)]);
+
+    // Each restored session gets its own delivery of the one stored message.
+    let mut restarted = Harness::with_options(options());
+    let now = restarted.now;
+    restarted.broker.restore(now, store.restart());
+    let mut resumed = Vec::new();
+    for name in names {
+        let mut request = persistent(V5, name);
+        request.clean_start = false;
+        let client = restarted.open(V5);
+        restarted.send(client, Packet::Connect(Box::new(request)));
+        sync(&mut restarted, &mut store);
+        let packets = restarted.recv(client);
+        match &packets[..] {
+            [Packet::ConnAck(connack), Packet::Publish(publish)] => {
+                assert!(connack.session_present);
+                assert_eq!((publish.dup, &publish.payload[..]), (true, &b"to all three"[..]));
+                resumed.push((client, publish.packet_id.unwrap()));
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // Two acknowledge: the message stays for the third, whose session then ends.
+    for (client, packet_id) in &resumed[..2] {
+        restarted.send(*client, Packet::PubAck(PublishAck::new(*packet_id)));
+    }
+    sync(&mut restarted, &mut store);
+    assert_eq!(store.messages(), 1);
+    assert_eq!(store.sessions(), [("s1", 0), ("s2", 0), ("s3", 1)]);
+    let mut ending = connect(V5, "s3");
+    ending.clean_start = true;
+    connect_durably(&mut restarted, &mut store, ending);
+    assert_eq!(store.messages(), 0, "gone with the last delivery that referred to it");
+    assert_eq!(store.sessions(), [("s1", 0), ("s2", 0)]);
 }
 
 #[test]

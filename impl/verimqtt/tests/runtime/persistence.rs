@@ -103,8 +103,8 @@ fn a_store_of_another_format_is_refused_and_left_alone() {
     db.execute("UPDATE meta SET value = '99' WHERE key = 'format'", []).unwrap();
     drop(db);
     let error = Store::open(&path, SyncPolicy::Always).unwrap_err();
-    assert!(matches!(&error, StoreError::Incompatible { found, expected: 1, .. } if found == "99"), "{error}");
-    assert!(error.to_string().contains("store format 99, this verimqtt reads format 1"), "{error}");
+    assert!(matches!(&error, StoreError::Incompatible { found, expected: 2, .. } if found == "99"), "{error}");
+    assert!(error.to_string().contains("store format 99, this verimqtt reads format 2"), "{error}");
 }
 
 #[test]

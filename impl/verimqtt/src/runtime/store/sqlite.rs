@@ -1,9 +1,15 @@
 //! The store's file: its tables, how records are written in them and read back.
 //!
-//! A message is kept as the MQTT 5 PUBLISH that would carry it (topic, payload, QoS, RETAIN,
-//! properties, Subscription Identifiers), encoded and decoded by the codec: one format for
-//! the wire and the disk, checked by the same strict decoder. Every row carries the wall
-//! clock time it was written, from which expiries go on counting after a restart.
+//! A message is kept once, however many sessions it goes to, as the MQTT 5 PUBLISH that
+//! would carry it (topic, payload, QoS, RETAIN, properties), encoded and decoded by the
+//! codec: one format for the wire and the disk, checked by the same strict decoder. A
+//! session's delivery refers to it by number, with what is its own (QoS, RETAIN,
+//! Subscription Identifiers, flight). Sessions, messages and retained messages carry the
+//! wall clock time they were written, from which expiries go on counting after a restart;
+//! `meta` keeps the time of the last commit, the nearest the store knows of when the broker
+//! stopped.
+
+use std::collections::HashMap;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -12,8 +18,8 @@ use bytes::{Bytes, BytesMut};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::broker::{
-    FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp, SubscriptionRecord,
-    WillRecord,
+    DeliveryRecord, FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp,
+    SubscriptionRecord, WillRecord,
 };
 use crate::codec::{
     self, Binary, DecodeOptions, MqttString, Packet, PacketId, Properties, ProtocolVersion, Publish, QoS,
@@ -22,8 +28,9 @@ use crate::codec::{
 
 use super::{StoreError, SyncPolicy};
 
-/// The format this verimqtt writes and reads; a file of another is refused.
-const FORMAT: u32 = 1;
+/// The format this verimqtt writes and reads; a file of another is refused. Format 1 kept a
+/// copy of a message per session.
+const FORMAT: u32 = 2;
 
 const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,12 +43,18 @@ const SCHEMA: &str = "
         retain_as_published INTEGER NOT NULL, retain_handling INTEGER NOT NULL, subscription_id INTEGER,
         PRIMARY KEY (client_id, filter));
     CREATE TABLE messages (
-        client_id BLOB NOT NULL, entry INTEGER NOT NULL, publish BLOB NOT NULL, publisher BLOB,
-        written_at INTEGER NOT NULL, packet_id INTEGER, stage INTEGER, flight_order INTEGER,
+        number INTEGER PRIMARY KEY, publish BLOB NOT NULL, publisher BLOB, written_at INTEGER NOT NULL);
+    CREATE TABLE deliveries (
+        client_id BLOB NOT NULL, entry INTEGER NOT NULL, message INTEGER NOT NULL, qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL, subscription_ids BLOB NOT NULL,
+        packet_id INTEGER, stage INTEGER, flight_order INTEGER,
         PRIMARY KEY (client_id, entry));
     CREATE TABLE retained (
         topic BLOB PRIMARY KEY, publish BLOB NOT NULL, publisher BLOB, written_at INTEGER NOT NULL);
 ";
+
+/// A row of a table of messages: a number, the PUBLISH, its publisher, when it was written.
+type PublishRow = (i64, Vec<u8>, Option<Vec<u8>>, i64);
 
 /// An open store: the file, and what it held when it was opened until the broker takes it.
 #[derive(Debug)]
@@ -124,10 +137,13 @@ impl Store {
         }
     }
 
-    /// Every session with its subscriptions and messages, and every retained message.
+    /// Every session with its subscriptions and deliveries, the messages they refer to, and
+    /// every retained message: one query per table, whatever the number of sessions.
     fn load(&self) -> Result<Recovered, StoreError> {
         let now = SystemTime::now();
-        let mut sessions = Vec::new();
+        let mut subscriptions = self.subscriptions()?;
+        let mut deliveries = self.deliveries()?;
+        let stopped_at = self.last_write()?;
         let mut statement = self
             .db
             .prepare(
@@ -152,7 +168,7 @@ impl Store {
                 ))
             })
             .map_err(|e| self.sqlite(e))?;
-        let stopped_at = self.last_write()?;
+        let mut sessions = Vec::new();
         for row in rows {
             let (client_id, version, expiry_interval, awaiting, online, written_at, will) =
                 row.map_err(|e| self.sqlite(e))?;
@@ -168,7 +184,7 @@ impl Store {
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| self.corrupt(format!("session {client_id:?}: its QoS 2 identifiers")))?;
             let record = SessionRecord {
-                subscriptions: self.subscriptions(&client_id)?,
+                subscriptions: subscriptions.remove(&client_id).unwrap_or_default(),
                 client_id: client_id.clone(),
                 version,
                 expiry_interval,
@@ -176,23 +192,33 @@ impl Store {
                 online,
                 will: self.will(will, &client_id)?,
             };
-            let messages = self.messages(&client_id, now)?;
+            let deliveries = deliveries.remove(&client_id).unwrap_or_default();
             let offline_since = if online { stopped_at } else { written_at };
-            sessions.push(RecoveredSession { record, offline_for: age(offline_since, now), messages });
+            sessions.push(RecoveredSession { record, offline_for: age(offline_since, now), deliveries });
         }
-        let mut statement =
-            self.db.prepare("SELECT publish, publisher, written_at FROM retained").map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Option<Vec<u8>>>(1)?, row.get::<_, i64>(2)?))
-            })
-            .map_err(|e| self.sqlite(e))?;
+        let mut messages = Vec::new();
+        for (number, publish, publisher, written_at) in
+            self.publishes("SELECT number, publish, publisher, written_at FROM messages")?
+        {
+            let message = self.message(publish, publisher, &format!("message {number}"))?;
+            messages.push((number as u64, message, age(written_at, now)));
+        }
         let mut retained = Vec::new();
-        for row in rows {
-            let (publish, publisher, written_at) = row.map_err(|e| self.sqlite(e))?;
+        for (_, publish, publisher, written_at) in
+            self.publishes("SELECT 0, publish, publisher, written_at FROM retained")?
+        {
             retained.push((self.message(publish, publisher, "a retained message")?, age(written_at, now)));
         }
-        Ok(Recovered { sessions, retained })
+        Ok(Recovered { sessions, messages, retained })
+    }
+
+    /// The rows of `query`, a table of messages.
+    fn publishes(&self, query: &str) -> Result<Vec<PublishRow>, StoreError> {
+        let mut statement = self.db.prepare(query).map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
     /// A session's will from its columns: the message as a PUBLISH, its delay, its user.
@@ -212,36 +238,39 @@ impl Store {
 
     /// When the store was last written: the nearest it knows of when the broker stopped.
     fn last_write(&self) -> Result<i64, StoreError> {
-        let latest = "SELECT max(written_at) FROM (
-            SELECT written_at FROM sessions UNION ALL SELECT written_at FROM messages
-            UNION ALL SELECT written_at FROM retained)";
-        let latest: Option<i64> = self.db.query_row(latest, [], |row| row.get(0)).map_err(|e| self.sqlite(e))?;
-        Ok(latest.unwrap_or(0))
+        let latest = "SELECT value FROM meta WHERE key = 'written_at'";
+        let latest: Option<String> =
+            self.db.query_row(latest, [], |row| row.get(0)).optional().map_err(|e| self.sqlite(e))?;
+        latest.map_or(Ok(0), |text| text.parse().map_err(|_| self.corrupt(format!("last written at {text:?}"))))
     }
 
-    fn subscriptions(&self, client_id: &MqttString) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    /// Every session's subscriptions, by client identifier.
+    fn subscriptions(&self) -> Result<HashMap<MqttString, Vec<SubscriptionRecord>>, StoreError> {
         let mut statement = self
             .db
             .prepare(
-                "SELECT filter, qos, no_local, retain_as_published, retain_handling, subscription_id
-                 FROM subscriptions WHERE client_id = ?1",
+                "SELECT client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id
+                 FROM subscriptions",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
-            .query_map([key(client_id)], |row| {
+            .query_map([], |row| {
                 Ok((
                     row.get::<_, Vec<u8>>(0)?,
-                    row.get::<_, u8>(1)?,
-                    row.get::<_, bool>(2)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, u8>(2)?,
                     row.get::<_, bool>(3)?,
-                    row.get::<_, u8>(4)?,
-                    row.get::<_, Option<u32>>(5)?,
+                    row.get::<_, bool>(4)?,
+                    row.get::<_, u8>(5)?,
+                    row.get::<_, Option<u32>>(6)?,
                 ))
             })
             .map_err(|e| self.sqlite(e))?;
-        let mut subscriptions = Vec::new();
+        let mut subscriptions: HashMap<MqttString, Vec<SubscriptionRecord>> = HashMap::new();
         for row in rows {
-            let (filter, qos, no_local, retain_as_published, retain_handling, id) = row.map_err(|e| self.sqlite(e))?;
+            let (client_id, filter, qos, no_local, retain_as_published, retain_handling, id) =
+                row.map_err(|e| self.sqlite(e))?;
+            let client_id = self.string(client_id, "a subscription's client identifier")?;
             let filter = self.string(filter, "a subscription's filter")?;
             let broken = || self.corrupt(format!("session {client_id:?}: subscription {filter:?}"));
             let qos = QoS::from_u8(qos).ok_or_else(broken)?;
@@ -253,60 +282,73 @@ impl Store {
             };
             let id = id.map(|id| SubscriptionId::new(id).ok_or_else(broken)).transpose()?;
             let options = SubscriptionOptions { qos, no_local, retain_as_published, retain_handling };
-            subscriptions.push(SubscriptionRecord { filter, options, id });
+            subscriptions.entry(client_id).or_default().push(SubscriptionRecord { filter, options, id });
         }
         Ok(subscriptions)
     }
 
-    #[expect(clippy::type_complexity, reason = "the shape RecoveredSession::messages has")]
-    fn messages(
-        &self,
-        client_id: &MqttString,
-        now: SystemTime,
-    ) -> Result<Vec<(u64, MessageRecord, Option<FlightRecord>, Duration)>, StoreError> {
+    /// Every session's deliveries, by client identifier, in the order of their entries.
+    #[expect(clippy::type_complexity, reason = "the shape RecoveredSession::deliveries has")]
+    fn deliveries(&self) -> Result<HashMap<MqttString, Vec<(u64, DeliveryRecord, Option<FlightRecord>)>>, StoreError> {
         let mut statement = self
             .db
             .prepare(
-                "SELECT entry, publish, publisher, written_at, packet_id, stage, flight_order
-                 FROM messages WHERE client_id = ?1 ORDER BY entry",
+                "SELECT client_id, entry, message, qos, retain, subscription_ids, packet_id, stage, flight_order
+                 FROM deliveries ORDER BY client_id, entry",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
-            .query_map([key(client_id)], |row| {
+            .query_map([], |row| {
                 Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, Vec<u8>>(1)?,
-                    row.get::<_, Option<Vec<u8>>>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, Option<u16>>(4)?,
-                    row.get::<_, Option<u8>>(5)?,
-                    row.get::<_, Option<i64>>(6)?,
+                    row.get::<_, Vec<u8>>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, u8>(3)?,
+                    row.get::<_, bool>(4)?,
+                    row.get::<_, Vec<u8>>(5)?,
+                    (row.get::<_, Option<u16>>(6)?, row.get::<_, Option<u8>>(7)?, row.get::<_, Option<i64>>(8)?),
                 ))
             })
             .map_err(|e| self.sqlite(e))?;
-        let mut messages = Vec::new();
+        let mut deliveries: HashMap<MqttString, Vec<_>> = HashMap::new();
         for row in rows {
-            let (entry, publish, publisher, written_at, packet_id, stage, order) = row.map_err(|e| self.sqlite(e))?;
-            let what = format!("session {client_id:?}: message {entry}");
-            let message = self.message(publish, publisher, &what)?;
-            let flight = match (packet_id, stage, order) {
-                (None, None, None) => None,
-                (Some(packet_id), Some(stage), Some(order)) => {
-                    let stage = match stage {
-                        1 => FlightStage::PubAck,
-                        2 => FlightStage::PubRec,
-                        3 => FlightStage::PubComp,
-                        _ => return Err(self.corrupt(format!("{what}: flight stage {stage}"))),
-                    };
-                    let packet_id =
-                        PacketId::new(packet_id).ok_or_else(|| self.corrupt(format!("{what}: packet identifier 0")))?;
-                    Some(FlightRecord { packet_id, stage, order: order as u64 })
-                }
-                _ => return Err(self.corrupt(format!("{what}: a flight half written"))),
-            };
-            messages.push((entry as u64, message, flight, age(written_at, now)));
+            let (client_id, entry, message, qos, retain, ids, flight) = row.map_err(|e| self.sqlite(e))?;
+            let client_id = self.string(client_id, "a delivery's client identifier")?;
+            let what = format!("session {client_id:?}: delivery {entry}");
+            let qos = QoS::from_u8(qos).ok_or_else(|| self.corrupt(format!("{what}: QoS {qos}")))?;
+            let subscription_ids = ids
+                .chunks(4)
+                .map(|word| word.try_into().ok().map(u32::from_be_bytes).and_then(SubscriptionId::new))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| self.corrupt(format!("{what}: its Subscription Identifiers")))?;
+            let flight = self.flight(flight, &what)?;
+            let delivery = DeliveryRecord { message: message as u64, qos, retain, subscription_ids };
+            deliveries.entry(client_id).or_default().push((entry as u64, delivery, flight));
         }
-        Ok(messages)
+        Ok(deliveries)
+    }
+
+    /// A delivery's flight from its columns: none, or all three.
+    fn flight(
+        &self,
+        columns: (Option<u16>, Option<u8>, Option<i64>),
+        what: &str,
+    ) -> Result<Option<FlightRecord>, StoreError> {
+        match columns {
+            (None, None, None) => Ok(None),
+            (Some(packet_id), Some(stage), Some(order)) => {
+                let stage = match stage {
+                    1 => FlightStage::PubAck,
+                    2 => FlightStage::PubRec,
+                    3 => FlightStage::PubComp,
+                    _ => return Err(self.corrupt(format!("{what}: flight stage {stage}"))),
+                };
+                let packet_id =
+                    PacketId::new(packet_id).ok_or_else(|| self.corrupt(format!("{what}: packet identifier 0")))?;
+                Ok(Some(FlightRecord { packet_id, stage, order: order as u64 }))
+            }
+            _ => Err(self.corrupt(format!("{what}: a flight half written"))),
+        }
     }
 
     fn string(&self, bytes: Vec<u8>, what: &str) -> Result<MqttString, StoreError> {
@@ -321,9 +363,8 @@ impl Store {
             return Err(self.corrupt(format!("{what}: not a PUBLISH the codec accepts ({decoded:?})")));
         };
         let publisher = publisher.map(|bytes| self.string(bytes, "a message's publisher")).transpose()?;
-        let Publish { topic, payload, qos, retain, mut properties, .. } = publish;
-        let subscription_ids = std::mem::take(&mut properties.subscription_identifiers);
-        Ok(MessageRecord { topic, payload, qos, retain, properties, publisher, subscription_ids })
+        let Publish { topic, payload, qos, retain, properties, .. } = publish;
+        Ok(MessageRecord { topic, payload, qos, retain, properties, publisher })
     }
 
     /// Applies changes in one transaction, waiting for the disk as the policy says.
@@ -342,6 +383,10 @@ impl Store {
         for (_, op) in ops {
             apply_one(&transaction, op, written_at).map_err(sqlite)?;
         }
+        transaction
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('written_at', ?1)")
+            .and_then(|mut statement| statement.execute([written_at.to_string()]))
+            .map_err(sqlite)?;
         transaction.commit().map_err(sqlite)?;
         if sync_now {
             self.db.execute_batch("PRAGMA synchronous=OFF").map_err(sqlite)?;
@@ -361,8 +406,7 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
                 let will = &stored.will;
                 let mut properties = will.properties.clone();
                 let delay = properties.will_delay_interval.take();
-                let bytes =
-                    publish_bytes(&will.topic, will.payload.as_bytes(), will.qos, will.retain, properties, Vec::new());
+                let bytes = publish_bytes(&will.topic, will.payload.as_bytes(), will.qos, will.retain, properties);
                 (bytes, delay, stored.username.as_ref().map(key))
             });
             let (will, will_delay, will_username) = match &will {
@@ -406,21 +450,37 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
             }
         }
         StoreOp::DeleteSession { client_id } => {
-            for table in ["sessions", "subscriptions", "messages"] {
+            for table in ["sessions", "subscriptions", "deliveries"] {
                 db.prepare_cached(&format!("DELETE FROM {table} WHERE client_id = ?1"))?.execute([key(client_id)])?;
             }
         }
-        StoreOp::PutMessage { client_id, entry, message } => {
+        StoreOp::PutMessage { message, record } => {
             db.prepare_cached(
-                "INSERT OR REPLACE INTO messages (client_id, entry, publish, publisher, written_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO messages (number, publish, publisher, written_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                *message as i64,
+                &message_bytes(record)[..],
+                publisher(record),
+                written_at
+            ])?;
+        }
+        StoreOp::DeleteMessage { message } => {
+            db.prepare_cached("DELETE FROM messages WHERE number = ?1")?.execute([*message as i64])?;
+        }
+        StoreOp::PutDelivery { client_id, entry, delivery } => {
+            let ids: Vec<u8> = delivery.subscription_ids.iter().flat_map(|id| id.get().to_be_bytes()).collect();
+            db.prepare_cached(
+                "INSERT OR REPLACE INTO deliveries (client_id, entry, message, qos, retain, subscription_ids)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
                 key(client_id),
                 *entry as i64,
-                &message_bytes(message)[..],
-                publisher(message),
-                written_at
+                delivery.message as i64,
+                delivery.qos as u8,
+                delivery.retain,
+                ids
             ])?;
         }
         StoreOp::PutFlight { client_id, entry, flight } => {
@@ -430,7 +490,8 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
                 FlightStage::PubComp => 3,
             };
             db.prepare_cached(
-                "UPDATE messages SET packet_id = ?3, stage = ?4, flight_order = ?5 WHERE client_id = ?1 AND entry = ?2",
+                "UPDATE deliveries SET packet_id = ?3, stage = ?4, flight_order = ?5
+                 WHERE client_id = ?1 AND entry = ?2",
             )?
             .execute(params![
                 key(client_id),
@@ -440,8 +501,8 @@ fn apply_one(db: &Connection, op: &StoreOp, written_at: i64) -> rusqlite::Result
                 flight.order as i64
             ])?;
         }
-        StoreOp::DeleteMessage { client_id, entry } => {
-            db.prepare_cached("DELETE FROM messages WHERE client_id = ?1 AND entry = ?2")?
+        StoreOp::DeleteDelivery { client_id, entry } => {
+            db.prepare_cached("DELETE FROM deliveries WHERE client_id = ?1 AND entry = ?2")?
                 .execute(params![key(client_id), *entry as i64])?;
         }
         StoreOp::PutRetained(message) => {
@@ -474,24 +535,16 @@ fn key(text: &MqttString) -> &[u8] {
 
 /// The MQTT 5 PUBLISH that carries the message.
 fn message_bytes(message: &MessageRecord) -> Bytes {
-    let MessageRecord { topic, payload, qos, retain, properties, subscription_ids, .. } = message;
-    publish_bytes(topic, payload, *qos, *retain, properties.clone(), subscription_ids.clone())
+    let MessageRecord { topic, payload, qos, retain, properties, .. } = message;
+    publish_bytes(topic, payload, *qos, *retain, properties.clone())
 }
 
 /// An MQTT 5 PUBLISH; a QoS 1 or 2 one needs an identifier, any.
-fn publish_bytes(
-    topic: &MqttString,
-    payload: &Bytes,
-    qos: QoS,
-    retain: bool,
-    properties: Properties,
-    subscription_ids: Vec<SubscriptionId>,
-) -> Bytes {
+fn publish_bytes(topic: &MqttString, payload: &Bytes, qos: QoS, retain: bool, properties: Properties) -> Bytes {
     let packet_id = PacketId::new(1).filter(|_| qos != QoS::AtMostOnce);
     let mut publish = Publish::new(topic.clone(), qos, packet_id, payload.clone());
     publish.retain = retain;
     publish.properties = properties;
-    publish.properties.subscription_identifiers = subscription_ids;
     let mut bytes = BytesMut::new();
     // The broker made the record from a PUBLISH or CONNECT it accepted: it encodes.
     let _ = codec::encode(&Packet::Publish(publish), ProtocolVersion::V5, &mut bytes);
@@ -528,8 +581,11 @@ mod tests {
             retain,
             properties,
             publisher: Some(string("publisher")),
-            subscription_ids: if retain { Vec::new() } else { vec![SubscriptionId::new(7).unwrap()] },
         }
+    }
+
+    fn delivery(message: u64, qos: QoS) -> DeliveryRecord {
+        DeliveryRecord { message, qos, retain: false, subscription_ids: vec![SubscriptionId::new(7).unwrap()] }
     }
 
     #[test]
@@ -565,25 +621,20 @@ mod tests {
         };
         let flight = FlightRecord { packet_id: PacketId::new(4).unwrap(), stage: FlightStage::PubComp, order: 2 };
         let client_id = string("keeper");
+        let put = |entry, delivery| StoreOp::PutDelivery { client_id: client_id.clone(), entry, delivery };
         let ops = [
             StoreOp::PutSession(record.clone()),
-            StoreOp::PutMessage {
-                client_id: client_id.clone(),
-                entry: 1,
-                message: message("a/1", QoS::ExactlyOnce, false),
-            },
+            StoreOp::PutMessage { message: 1, record: message("a/1", QoS::ExactlyOnce, false) },
+            put(1, delivery(1, QoS::ExactlyOnce)),
             StoreOp::PutFlight { client_id: client_id.clone(), entry: 1, flight },
-            StoreOp::PutMessage {
-                client_id: client_id.clone(),
-                entry: 2,
-                message: message("a/2", QoS::AtLeastOnce, false),
-            },
-            StoreOp::PutMessage {
-                client_id: client_id.clone(),
-                entry: 3,
-                message: message("a/3", QoS::AtLeastOnce, false),
-            },
-            StoreOp::DeleteMessage { client_id, entry: 3 },
+            StoreOp::PutMessage { message: 2, record: message("a/2", QoS::ExactlyOnce, false) },
+            put(2, delivery(2, QoS::AtLeastOnce)),
+            put(3, delivery(2, QoS::AtMostOnce)),
+            StoreOp::DeleteDelivery { client_id: client_id.clone(), entry: 3 },
+            StoreOp::PutMessage { message: 3, record: message("a/3", QoS::AtLeastOnce, false) },
+            put(4, delivery(3, QoS::AtLeastOnce)),
+            StoreOp::DeleteDelivery { client_id, entry: 4 },
+            StoreOp::DeleteMessage { message: 3 },
             StoreOp::PutRetained(message("r", QoS::AtLeastOnce, true)),
         ];
         let numbered: Vec<(u64, StoreOp)> = (1..).zip(ops).collect();
@@ -595,14 +646,15 @@ mod tests {
         }
         let [session] = &recovered.sessions[..] else { panic!("{recovered:?}") };
         assert_eq!(session.record, record);
+        assert_eq!(
+            session.deliveries,
+            [(1, delivery(1, QoS::ExactlyOnce), Some(flight)), (2, delivery(2, QoS::AtLeastOnce), None)]
+        );
         let messages: Vec<_> =
-            session.messages.iter().map(|(entry, message, flight, _)| (*entry, message.clone(), *flight)).collect();
+            recovered.messages.iter().map(|(number, message, _)| (*number, message.clone())).collect();
         assert_eq!(
             messages,
-            [
-                (1, message("a/1", QoS::ExactlyOnce, false), Some(flight)),
-                (2, message("a/2", QoS::AtLeastOnce, false), None)
-            ]
+            [(1, message("a/1", QoS::ExactlyOnce, false)), (2, message("a/2", QoS::ExactlyOnce, false))]
         );
         let retained: Vec<_> = recovered.retained.iter().map(|(message, _)| message.clone()).collect();
         assert_eq!(retained, [message("r", QoS::AtLeastOnce, true)]);
