@@ -182,6 +182,7 @@ impl Step<'_> {
                 let order = self.config.broker_resend_order;
                 let pubrel = self.state.sessions[c].as_mut().and_then(|session| session.outbound.on_pubrec(id, order));
                 if let Some(pubrel) = pubrel {
+                    self.state.ghost.ack_order.on_pubrec_read(Direction::ToClient, c, id);
                     self.broker_send(c, pubrel);
                 }
             }
@@ -264,6 +265,7 @@ impl Step<'_> {
             session.subscribed = false;
         }
         self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will };
+        self.state.ghost.ack_order.on_connection_opened(Direction::ToBroker, c);
         self.broker_send(c, Packet::ConnAck { session_present });
         if session_present {
             self.resume(c);
@@ -298,6 +300,7 @@ impl Step<'_> {
                 self.route(message);
             }
             Qos::AtLeastOnce => {
+                self.state.ghost.ack_order.on_publish_read(Direction::ToBroker, c, id, qos);
                 let matched = self.route(message);
                 self.broker_acknowledge(c, Packet::PubAck(id), n, matched);
             }
@@ -306,6 +309,7 @@ impl Step<'_> {
                 let Some(session) = &mut self.state.sessions[c] else {
                     return;
                 };
+                self.state.ghost.ack_order.on_publish_read(Direction::ToBroker, c, id, qos);
                 // A resend of a message already taken answers as the first did, but counts no
                 // subscribers again: success.
                 let matched = if session.awaiting_pubrel.contains(id) {
@@ -464,6 +468,9 @@ impl Step<'_> {
         let publishes_will = reason != CloseReason::Disconnect;
         if will != (publishes_will && config.has_will(c)) {
             self.state.ghost.breach(Breach::WillMismatch);
+        }
+        if publishes_will && config.has_will(c) {
+            self.state.ghost.wills_publishable.insert(c as u8);
         }
         if will {
             self.will_on_abnormal_close(c);

@@ -86,10 +86,21 @@ pub enum Bug {
     RetainedKept,
     /// The broker sends a new subscription no retained message.
     RetainedNotSentOnSubscribe,
+    /// The client reads a QoS 1 PUBLISH and the one waiting behind it in one go, and sends
+    /// their PUBACKs last first (as a receiver that stacks the acknowledgements of a read).
+    PubAcksReversedPerRead,
+    /// The same with QoS 2 PUBLISHes and their PUBRECs.
+    PubRecsReversedPerRead,
+    /// On a resumed session the client resends its PUBRELs newest first (a stack, not a
+    /// queue).
+    PubRelsResentNewestFirst,
+    /// The broker publishes, on an abnormal close, the will it holds for another client (as a
+    /// table of wills indexed by the wrong key would).
+    WillOfAnotherClient,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 30] = [
+    pub const ALL: [Bug; 34] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -120,6 +131,10 @@ impl Bug {
         Bug::SubscriptionsForgottenOnResume,
         Bug::RetainedKept,
         Bug::RetainedNotSentOnSubscribe,
+        Bug::PubAcksReversedPerRead,
+        Bug::PubRecsReversedPerRead,
+        Bug::PubRelsResentNewestFirst,
+        Bug::WillOfAnotherClient,
     ];
 
     /// The name used on the command line.
@@ -155,6 +170,10 @@ impl Bug {
             Bug::SubscriptionsForgottenOnResume => "subscriptions-forgotten-on-resume",
             Bug::RetainedKept => "retained-kept",
             Bug::RetainedNotSentOnSubscribe => "retained-not-sent-on-subscribe",
+            Bug::PubAcksReversedPerRead => "pubacks-reversed-per-read",
+            Bug::PubRecsReversedPerRead => "pubrecs-reversed-per-read",
+            Bug::PubRelsResentNewestFirst => "pubrels-resent-newest-first",
+            Bug::WillOfAnotherClient => "will-of-another-client",
         }
     }
 
@@ -196,6 +215,10 @@ impl Bug {
             Bug::SubscriptionsForgottenOnResume => DELIVERED_WHEN_QUIET,
             Bug::RetainedKept => RETAINED_IS_LATEST,
             Bug::RetainedNotSentOnSubscribe => DELIVERED_WHEN_QUIET,
+            Bug::PubAcksReversedPerRead => PUBACKS_IN_ORDER,
+            Bug::PubRecsReversedPerRead => PUBRECS_IN_ORDER,
+            Bug::PubRelsResentNewestFirst => PUBRELS_IN_ORDER,
+            Bug::WillOfAnotherClient => INTEGRITY,
         }
     }
 }

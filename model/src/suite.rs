@@ -106,6 +106,9 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
             c
         },
     ];
+    // Two QoS 1 then two QoS 2 messages, each pair in flight together, so two PUBACKs, two
+    // PUBRECs and two PUBRELs can travel at once (the acknowledgement order), with a cut.
+    configs.push(with_cuts(configuration(version, 2, &[1, 1, 2, 2], &[Persistent]), 1));
     // Routing to two subscribers (overlapping, downgraded and non-matching subscriptions), with
     // a cut.
     configs.push(with_routing(with_cuts(configuration(version, 3, &[2, 1], &[Persistent]), 1), &[0, 1]));

@@ -126,6 +126,14 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.unsubscribes = 1;
             c
         }
+        // Two QoS 1 (QoS 2) messages reach the subscriber one behind the other.
+        Bug::PubAcksReversedPerRead => quiet(2, &[1, 1]),
+        Bug::PubRecsReversedPerRead => quiet(2, &[2, 2]),
+        // Both PUBRECs read, then a cut before the PUBCOMPs: both PUBRELs are resent.
+        Bug::PubRelsResentNewestFirst => one_cut(1, &[2, 2]),
+        // Either client's abnormal close publishes the other's will, which the subscriber
+        // (on the will topic) receives.
+        Bug::WillOfAnotherClient => one_cut(2, &[1]),
     };
     Some(config)
 }
@@ -203,6 +211,26 @@ seeded_bug_tests! {
     forgetting_subscriptions_on_resume_loses_messages_the_ghost_owes: Bug::SubscriptionsForgottenOnResume,
     keeping_the_first_retained_message_is_caught: Bug::RetainedKept,
     not_sending_retained_messages_on_subscribe_loses_what_is_owed: Bug::RetainedNotSentOnSubscribe,
+    pubacks_answered_last_first_are_caught: Bug::PubAcksReversedPerRead,
+    pubrecs_answered_last_first_are_caught: Bug::PubRecsReversedPerRead,
+    pubrels_resent_newest_first_are_caught: Bug::PubRelsResentNewestFirst,
+    the_will_of_another_client_breaks_integrity: Bug::WillOfAnotherClient,
+}
+
+/// The will of another client is a message nobody published, and nothing but `integrity`
+/// notices: the will is published at the right moments (`will_iff_abnormal` judges when, not
+/// whose), at QoS 0 (owed to nobody), to a subscriber of its topic.
+#[test]
+fn only_integrity_catches_the_will_of_another_client() {
+    for version in VERSIONS {
+        let mut config = configuration_exposing(Bug::WillOfAnotherClient, version).expect("both versions");
+        config.bug = Some(Bug::WillOfAnotherClient);
+        let outcome = check_exhaustively(&config);
+        for verdict in outcome.verdicts.iter().filter(|v| v.spec.expect == Expect::Always) {
+            let caught = verdict.spec.name == properties::names::INTEGRITY;
+            assert_eq!(!verdict.passed(), caught, "{config}: {}", verdict.spec.name);
+        }
+    }
 }
 
 #[test]
