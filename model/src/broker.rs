@@ -285,6 +285,9 @@ impl Step<'_> {
         if config.has(Bug::QueuedBeforeResend) {
             self.broker_send_queued(c);
         }
+        if config.has(Bug::BrokerResendSkippedOnResume) {
+            resend.clear();
+        }
         for packet in resend {
             self.broker_send(c, packet);
         }

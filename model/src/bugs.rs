@@ -97,10 +97,13 @@ pub enum Bug {
     /// The broker publishes, on an abnormal close, the will it holds for another client (as a
     /// table of wills indexed by the wrong key would).
     WillOfAnotherClient,
+    /// On a resumed session the broker sends what waited in its queue but never resends its
+    /// unacknowledged flights.
+    BrokerResendSkippedOnResume,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 34] = [
+    pub const ALL: [Bug; 35] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -135,6 +138,7 @@ impl Bug {
         Bug::PubRecsReversedPerRead,
         Bug::PubRelsResentNewestFirst,
         Bug::WillOfAnotherClient,
+        Bug::BrokerResendSkippedOnResume,
     ];
 
     /// The name used on the command line.
@@ -174,6 +178,7 @@ impl Bug {
             Bug::PubRecsReversedPerRead => "pubrecs-reversed-per-read",
             Bug::PubRelsResentNewestFirst => "pubrels-resent-newest-first",
             Bug::WillOfAnotherClient => "will-of-another-client",
+            Bug::BrokerResendSkippedOnResume => "broker-resend-skipped-on-resume",
         }
     }
 
@@ -219,6 +224,7 @@ impl Bug {
             Bug::PubRecsReversedPerRead => PUBRECS_IN_ORDER,
             Bug::PubRelsResentNewestFirst => PUBRELS_IN_ORDER,
             Bug::WillOfAnotherClient => INTEGRITY,
+            Bug::BrokerResendSkippedOnResume => BOUNDED_RESPONSE,
         }
     }
 }

@@ -153,6 +153,9 @@ pub struct Ghost {
     /// account ([`WillWatch`]) has their will waiting (a delay, a restart from a store).
     /// Cleared at the end of every step, so it adds no states.
     pub wills_publishable: Bits,
+    /// With a bounded response: ticks since the last fault (or the start), saturating at the
+    /// bound; always 0 otherwise.
+    pub calm: u8,
 }
 
 impl Ghost {
@@ -182,6 +185,7 @@ impl Ghost {
             will_watch: vec![WillWatch::Idle; clients],
             ack_order: AckOrder::new(clients),
             wills_publishable: Bits::EMPTY,
+            calm: 0,
         }
     }
 

@@ -63,6 +63,8 @@ pub mod names {
     pub const PUBRECS_IN_TRANSIT_TOGETHER: &str = "pubrecs_in_transit_together";
     pub const PUBRELS_IN_TRANSIT_TOGETHER: &str = "pubrels_in_transit_together";
     pub const INTEGRITY: &str = "integrity";
+    pub const BOUNDED_RESPONSE: &str = "bounded_response";
+    pub const QUIET_ON_THE_CLOCK: &str = "quiet_on_the_clock";
 }
 use names::*;
 
@@ -580,6 +582,34 @@ pub const CATALOGUE: &[PropertySpec] = &[
         holds: |_, s| !s.ghost.breached(Breach::NotPublished),
     },
     PropertySpec {
+        name: BOUNDED_RESPONSE,
+        expect: Expect::Always,
+        summary: "liveness on the clock: the bound's ticks after the last fault (a cut, a \
+                  restart, a client's chosen DISCONNECT or UNSUBSCRIBE) every script has \
+                  finished and every QoS 1/2 message and retained copy owed is delivered",
+        statements: &[
+            (V3, "MQTT-3.1.2-5"),
+            (V3, "MQTT-4.3.2-1"),
+            (V3, "MQTT-4.3.3-1"),
+            (V3, "MQTT-4.4.0-1"),
+            (V5, "MQTT-4.3.2-3"),
+            (V5, "MQTT-4.3.3-3"),
+            (V5, "MQTT-4.3.3-5"),
+            (V5, "MQTT-4.4.0-1"),
+        ],
+        applies: on_the_clock,
+        holds: bounded_response,
+    },
+    PropertySpec {
+        name: QUIET_ON_THE_CLOCK,
+        expect: Expect::Sometimes,
+        summary: "witness for bounded_response: the bound's ticks pass after the last fault, \
+                  with the scripts finished and a QoS 1/2 message delivered",
+        statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
+        applies: |c| on_the_clock(c) && any_reliable(c) && c.clients > 1,
+        holds: |m, s| calm_for_the_bound(m, s) && scripts_done_and_delivered(m, s),
+    },
+    PropertySpec {
         name: PUBACKS_IN_TRANSIT_TOGETHER,
         expect: Expect::Sometimes,
         summary: "witness for pubacks_in_order: two PUBACKs travel on one connection at once",
@@ -724,9 +754,30 @@ fn receive_maximum_respected(model: &MqttModel, state: &State) -> bool {
 }
 
 fn delivered_when_quiet(model: &MqttModel, state: &State) -> bool {
-    if state.ghost.diverged || !model.is_quiescent(state) {
-        return true;
-    }
+    state.ghost.diverged || !model.is_quiescent(state) || everything_owed_delivered(model, state)
+}
+
+/// A bounded response is judged where applications and the network act within a tick (a paced
+/// application or a slow network may wait as long as it likes).
+fn on_the_clock(config: &Config) -> bool {
+    config.bounded_response.is_some() && !config.paced_application && !config.slow_network
+}
+
+/// The bound's ticks have passed since the last fault.
+fn calm_for_the_bound(model: &MqttModel, state: &State) -> bool {
+    model.config.bounded_response.is_some_and(|bound| state.ghost.calm >= bound)
+}
+
+fn bounded_response(model: &MqttModel, state: &State) -> bool {
+    let config = &model.config;
+    state.ghost.diverged
+        || !calm_for_the_bound(model, state)
+        || (state.scripts_done(config) && everything_owed_delivered(model, state))
+}
+
+/// Every QoS 1/2 message handed over is accepted, and every one owed to a subscriber, and every
+/// QoS 1/2 retained copy a SUBACK called for, delivered.
+fn everything_owed_delivered(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
     let ghost = &state.ghost;
     let handed_over = state.handed_over(config).minus(ghost.abandoned);
@@ -772,9 +823,14 @@ fn qos2_duplicate_suppressed(_: &MqttModel, state: &State) -> bool {
 /// The quiescence `delivered_when_quiet` is judged in is reached, with something delivered, so
 /// that property is not vacuous.
 fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
+    scripts_done_and_delivered(model, state) && model.is_quiescent(state)
+}
+
+/// The publishers finished their scripts and a QoS 1/2 message was delivered.
+fn scripts_done_and_delivered(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
     let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable_copy(s, m)));
-    state.scripts_done(config) && delivered && model.is_quiescent(state)
+    state.scripts_done(config) && delivered
 }
 
 /// A message owed to a subscriber when the broker restarted from its store is delivered after.

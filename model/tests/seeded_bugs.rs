@@ -10,7 +10,9 @@ use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
-use verimqtt_model::suite::{with_cuts, with_expiry, with_restarts, with_retained, with_routing};
+use verimqtt_model::suite::{
+    with_bounded_response, with_cuts, with_expiry, with_restarts, with_retained, with_routing,
+};
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
@@ -134,6 +136,8 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         // Either client's abnormal close publishes the other's will, which the subscriber
         // (on the will topic) receives.
         Bug::WillOfAnotherClient => one_cut(2, &[1]),
+        // A flight lost with a cut is never resent, so it is still owed when the bound passes.
+        Bug::BrokerResendSkippedOnResume => with_bounded_response(one_cut(2, &[1, 2])),
     };
     Some(config)
 }
@@ -215,6 +219,22 @@ seeded_bug_tests! {
     pubrecs_answered_last_first_are_caught: Bug::PubRecsReversedPerRead,
     pubrels_resent_newest_first_are_caught: Bug::PubRelsResentNewestFirst,
     the_will_of_another_client_breaks_integrity: Bug::WillOfAnotherClient,
+    a_broker_that_never_resends_misses_the_response_bound: Bug::BrokerResendSkippedOnResume,
+}
+
+/// The bound of `bounded_response` is the least that holds: one tick less fails (a client that
+/// gives up on a cut connection only at its abort period has not yet reconnected).
+#[test]
+fn the_response_bound_is_tight() {
+    for version in VERSIONS {
+        let mut config = with_bounded_response(with_cuts(config(version, 2, &[1, 2, 0], &[Persistent]), 1));
+        let bound = config.bounded_response.expect("bounded");
+        assert!(check_exhaustively(&config).verdict(properties::names::BOUNDED_RESPONSE).is_some_and(|v| v.passed()));
+        config.bounded_response = Some(bound - 1);
+        let model = MqttModel::new(config.clone());
+        let path = first_discovery(model.clone(), properties::names::BOUNDED_RESPONSE);
+        assert!(path.is_some(), "{config}: one tick less than the bound {bound} still holds");
+    }
 }
 
 /// The will of another client is a message nobody published, and nothing but `integrity`
