@@ -91,6 +91,8 @@ pub enum Bug {
     PubAcksReversedPerRead,
     /// The same with QoS 2 PUBLISHes and their PUBRECs.
     PubRecsReversedPerRead,
+    /// The broker does the same with the QoS 1 PUBLISHes of a publisher.
+    BrokerPubAcksReversedPerRead,
     /// On a resumed session the client resends its PUBRELs newest first (a stack, not a
     /// queue).
     PubRelsResentNewestFirst,
@@ -103,7 +105,7 @@ pub enum Bug {
 }
 
 impl Bug {
-    pub const ALL: [Bug; 35] = [
+    pub const ALL: [Bug; 36] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -136,6 +138,7 @@ impl Bug {
         Bug::RetainedNotSentOnSubscribe,
         Bug::PubAcksReversedPerRead,
         Bug::PubRecsReversedPerRead,
+        Bug::BrokerPubAcksReversedPerRead,
         Bug::PubRelsResentNewestFirst,
         Bug::WillOfAnotherClient,
         Bug::BrokerResendSkippedOnResume,
@@ -176,6 +179,7 @@ impl Bug {
             Bug::RetainedNotSentOnSubscribe => "retained-not-sent-on-subscribe",
             Bug::PubAcksReversedPerRead => "pubacks-reversed-per-read",
             Bug::PubRecsReversedPerRead => "pubrecs-reversed-per-read",
+            Bug::BrokerPubAcksReversedPerRead => "broker-pubacks-reversed-per-read",
             Bug::PubRelsResentNewestFirst => "pubrels-resent-newest-first",
             Bug::WillOfAnotherClient => "will-of-another-client",
             Bug::BrokerResendSkippedOnResume => "broker-resend-skipped-on-resume",
@@ -222,6 +226,7 @@ impl Bug {
             Bug::RetainedNotSentOnSubscribe => DELIVERED_WHEN_QUIET,
             Bug::PubAcksReversedPerRead => PUBACKS_IN_ORDER,
             Bug::PubRecsReversedPerRead => PUBRECS_IN_ORDER,
+            Bug::BrokerPubAcksReversedPerRead => PUBACKS_IN_ORDER,
             Bug::PubRelsResentNewestFirst => PUBRELS_IN_ORDER,
             Bug::WillOfAnotherClient => INTEGRITY,
             Bug::BrokerResendSkippedOnResume => BOUNDED_RESPONSE,

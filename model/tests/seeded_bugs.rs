@@ -129,7 +129,7 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         // Two QoS 1 (QoS 2) messages reach the subscriber one behind the other.
-        Bug::PubAcksReversedPerRead => quiet(2, &[1, 1]),
+        Bug::PubAcksReversedPerRead | Bug::BrokerPubAcksReversedPerRead => quiet(2, &[1, 1]),
         Bug::PubRecsReversedPerRead => quiet(2, &[2, 2]),
         // Both PUBRECs read, then a cut before the PUBCOMPs: both PUBRELs are resent.
         Bug::PubRelsResentNewestFirst => one_cut(1, &[2, 2]),
@@ -217,6 +217,7 @@ seeded_bug_tests! {
     not_sending_retained_messages_on_subscribe_loses_what_is_owed: Bug::RetainedNotSentOnSubscribe,
     pubacks_answered_last_first_are_caught: Bug::PubAcksReversedPerRead,
     pubrecs_answered_last_first_are_caught: Bug::PubRecsReversedPerRead,
+    pubacks_answered_last_first_by_the_broker_are_caught: Bug::BrokerPubAcksReversedPerRead,
     pubrels_resent_newest_first_are_caught: Bug::PubRelsResentNewestFirst,
     the_will_of_another_client_breaks_integrity: Bug::WillOfAnotherClient,
     a_broker_that_never_resends_misses_the_response_bound: Bug::BrokerResendSkippedOnResume,
