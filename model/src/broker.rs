@@ -25,6 +25,14 @@ pub struct Session {
     pub offline_ticks: Option<u8>,
 }
 
+/// An acknowledgement the broker owes for a PUBLISH it read: `ack` for application message
+/// `message`, `matched` to a subscriber or not.
+struct Answer {
+    ack: Packet,
+    message: u8,
+    matched: bool,
+}
+
 /// Why the broker closes a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CloseReason {
@@ -160,7 +168,15 @@ impl Step<'_> {
         self.note(|| format!("broker ← c{c}: {packet}"));
         match packet {
             Packet::Connect { clean_start, will } => self.on_connect(c, link, clean_start, will),
-            Packet::Publish { id, message, qos, .. } => self.broker_on_publish(c, id, message, qos),
+            Packet::Publish { id, message, qos, .. } => {
+                let answer = self.broker_on_publish(c, id, message, qos);
+                // Seeded bug: the PUBLISH behind, read in the same go, is answered first.
+                if let Some((id, message)) = self.broker_reads_along(c, link, qos) {
+                    let behind = self.broker_on_publish(c, id, message, qos);
+                    self.broker_answer(c, behind);
+                }
+                self.broker_answer(c, answer);
+            }
             Packet::PubRel(id) => {
                 let known = self.state.sessions[c].as_mut().is_some_and(|session| {
                     let known = session.awaiting_pubrel.contains(id);
@@ -182,6 +198,7 @@ impl Step<'_> {
                 let order = self.config.broker_resend_order;
                 let pubrel = self.state.sessions[c].as_mut().and_then(|session| session.outbound.on_pubrec(id, order));
                 if let Some(pubrel) = pubrel {
+                    self.state.ghost.ack_order.on_pubrec_read(Direction::ToClient, c, id);
                     self.broker_send(c, pubrel);
                 }
             }
@@ -264,6 +281,7 @@ impl Step<'_> {
             session.subscribed = false;
         }
         self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will };
+        self.state.ghost.ack_order.on_connection_opened(Direction::ToBroker, c);
         self.broker_send(c, Packet::ConnAck { session_present });
         if session_present {
             self.resume(c);
@@ -283,29 +301,35 @@ impl Step<'_> {
         if config.has(Bug::QueuedBeforeResend) {
             self.broker_send_queued(c);
         }
+        if config.has(Bug::BrokerResendSkippedOnResume) {
+            resend.clear();
+        }
         for packet in resend {
             self.broker_send(c, packet);
         }
         self.broker_send_queued(c);
     }
 
-    fn broker_on_publish(&mut self, c: usize, id: PacketId, message: Message, qos: Qos) {
+    /// The broker reads a PUBLISH and routes it; the acknowledgement it owes, for
+    /// [`Step::broker_answer`].
+    fn broker_on_publish(&mut self, c: usize, id: PacketId, message: Message, qos: Qos) -> Option<Answer> {
         let Message::App(n) = message else {
             unreachable!("clients publish application messages only");
         };
         match qos {
             Qos::AtMostOnce => {
                 self.route(message);
+                None
             }
             Qos::AtLeastOnce => {
+                self.state.ghost.ack_order.on_publish_read(Direction::ToBroker, c, id, qos);
                 let matched = self.route(message);
-                self.broker_acknowledge(c, Packet::PubAck(id), n, matched);
+                Some(Answer { ack: Packet::PubAck(id), message: n, matched })
             }
             // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
             Qos::ExactlyOnce => {
-                let Some(session) = &mut self.state.sessions[c] else {
-                    return;
-                };
+                let session = self.state.sessions[c].as_mut()?;
+                self.state.ghost.ack_order.on_publish_read(Direction::ToBroker, c, id, qos);
                 // A resend of a message already taken answers as the first did, but counts no
                 // subscribers again: success.
                 let matched = if session.awaiting_pubrel.contains(id) {
@@ -315,9 +339,33 @@ impl Step<'_> {
                     session.awaiting_pubrel.insert(id);
                     self.route(message)
                 };
-                self.broker_acknowledge(c, Packet::PubRec(id), n, matched);
+                Some(Answer { ack: Packet::PubRec(id), message: n, matched })
             }
         }
+    }
+
+    fn broker_answer(&mut self, c: usize, answer: Option<Answer>) {
+        if let Some(Answer { ack, message, matched }) = answer {
+            self.broker_acknowledge(c, ack, message, matched);
+        }
+    }
+
+    /// Seeded bug [`Bug::BrokerPubAcksReversedPerRead`]: having read a QoS 1 PUBLISH, the
+    /// broker reads in the same go the QoS 1 PUBLISH waiting behind it.
+    fn broker_reads_along(&mut self, c: usize, link: usize, qos: Qos) -> Option<(PacketId, Message)> {
+        if !(qos == Qos::AtLeastOnce && self.config.has(Bug::BrokerPubAcksReversedPerRead)) {
+            return None;
+        }
+        let channel = &mut self.state.links[c][link].to_broker;
+        let Some(packet @ Packet::Publish { id, message, qos: Qos::AtLeastOnce, .. }) =
+            channel.packets.front().copied()
+        else {
+            return None;
+        };
+        channel.packets.pop_front();
+        self.observe(|| Observation::Received { actor: Actor::Broker, link: LinkRef { client: c, link }, packet });
+        self.note(|| format!("broker ← c{c}, in the same read: {packet}"));
+        Some((id, message))
     }
 
     /// PUBACK or PUBREC for `message`, `matched` to a subscriber or not. 5.0 lets the broker
@@ -464,6 +512,9 @@ impl Step<'_> {
         let publishes_will = reason != CloseReason::Disconnect;
         if will != (publishes_will && config.has_will(c)) {
             self.state.ghost.breach(Breach::WillMismatch);
+        }
+        if publishes_will && config.has_will(c) {
+            self.state.ghost.wills_publishable.insert(c as u8);
         }
         if will {
             self.will_on_abnormal_close(c);

@@ -86,10 +86,26 @@ pub enum Bug {
     RetainedKept,
     /// The broker sends a new subscription no retained message.
     RetainedNotSentOnSubscribe,
+    /// The client reads a QoS 1 PUBLISH and the one waiting behind it in one go, and sends
+    /// their PUBACKs last first (as a receiver that stacks the acknowledgements of a read).
+    PubAcksReversedPerRead,
+    /// The same with QoS 2 PUBLISHes and their PUBRECs.
+    PubRecsReversedPerRead,
+    /// The broker does the same with the QoS 1 PUBLISHes of a publisher.
+    BrokerPubAcksReversedPerRead,
+    /// On a resumed session the client resends its PUBRELs newest first (a stack, not a
+    /// queue).
+    PubRelsResentNewestFirst,
+    /// The broker publishes, on an abnormal close, the will it holds for another client (as a
+    /// table of wills indexed by the wrong key would).
+    WillOfAnotherClient,
+    /// On a resumed session the broker sends what waited in its queue but never resends its
+    /// unacknowledged flights.
+    BrokerResendSkippedOnResume,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 30] = [
+    pub const ALL: [Bug; 36] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -120,6 +136,12 @@ impl Bug {
         Bug::SubscriptionsForgottenOnResume,
         Bug::RetainedKept,
         Bug::RetainedNotSentOnSubscribe,
+        Bug::PubAcksReversedPerRead,
+        Bug::PubRecsReversedPerRead,
+        Bug::BrokerPubAcksReversedPerRead,
+        Bug::PubRelsResentNewestFirst,
+        Bug::WillOfAnotherClient,
+        Bug::BrokerResendSkippedOnResume,
     ];
 
     /// The name used on the command line.
@@ -155,6 +177,12 @@ impl Bug {
             Bug::SubscriptionsForgottenOnResume => "subscriptions-forgotten-on-resume",
             Bug::RetainedKept => "retained-kept",
             Bug::RetainedNotSentOnSubscribe => "retained-not-sent-on-subscribe",
+            Bug::PubAcksReversedPerRead => "pubacks-reversed-per-read",
+            Bug::PubRecsReversedPerRead => "pubrecs-reversed-per-read",
+            Bug::BrokerPubAcksReversedPerRead => "broker-pubacks-reversed-per-read",
+            Bug::PubRelsResentNewestFirst => "pubrels-resent-newest-first",
+            Bug::WillOfAnotherClient => "will-of-another-client",
+            Bug::BrokerResendSkippedOnResume => "broker-resend-skipped-on-resume",
         }
     }
 
@@ -196,6 +224,12 @@ impl Bug {
             Bug::SubscriptionsForgottenOnResume => DELIVERED_WHEN_QUIET,
             Bug::RetainedKept => RETAINED_IS_LATEST,
             Bug::RetainedNotSentOnSubscribe => DELIVERED_WHEN_QUIET,
+            Bug::PubAcksReversedPerRead => PUBACKS_IN_ORDER,
+            Bug::PubRecsReversedPerRead => PUBRECS_IN_ORDER,
+            Bug::BrokerPubAcksReversedPerRead => PUBACKS_IN_ORDER,
+            Bug::PubRelsResentNewestFirst => PUBRELS_IN_ORDER,
+            Bug::WillOfAnotherClient => INTEGRITY,
+            Bug::BrokerResendSkippedOnResume => BOUNDED_RESPONSE,
         }
     }
 }

@@ -139,6 +139,15 @@ fn next_script_step(config: &Config, state: &State, c: usize) -> Option<ScriptSt
     (may_act && may_start).then_some(step)
 }
 
+/// Seeded bug [`Bug::PubRelsResentNewestFirst`]: the PUBRELs among `packets` in reverse order,
+/// each other packet in its place.
+fn reverse_releases(packets: &mut [Packet]) {
+    let at: Vec<usize> = (0..packets.len()).filter(|&i| matches!(packets[i], Packet::PubRel(_))).collect();
+    for k in 0..at.len() / 2 {
+        packets.swap(at[k], at[at.len() - 1 - k]);
+    }
+}
+
 pub fn application_can_act(config: &Config, state: &State, c: usize) -> bool {
     next_script_step(config, state, c).is_some()
 }
@@ -235,6 +244,7 @@ impl Step<'_> {
         client.idle = 0;
         client.silence = 0;
         client.ping_outstanding = false;
+        self.state.ghost.ack_order.on_connection_opened(Direction::ToClient, c);
         self.observe(|| Observation::Opened { actor: Actor::Client(c), link });
         self.observe(|| Observation::Opened { actor: Actor::Broker, link });
         self.observe(|| Observation::Sent { actor: Actor::Client(c), link, packet: connect, reason: None });
@@ -402,7 +412,10 @@ impl Step<'_> {
         self.note(|| format!("c{c} ← broker: {packet}"));
         match packet {
             Packet::ConnAck { session_present } => self.on_connack(c, session_present),
-            Packet::Publish { id, message, qos, .. } => self.client_on_publish(c, id, message, qos),
+            Packet::Publish { id, message, qos, .. } => match self.read_along(c, link, qos) {
+                Some(behind) => self.client_on_publishes_answered_last_first(c, [(id, message, qos), behind]),
+                None => self.client_on_publish(c, id, message, qos),
+            },
             Packet::PubAck(id) => {
                 self.state.ghost.on_publish_acknowledged(Direction::ToBroker, c, id);
                 self.state.clients[c].outbound.on_puback(id);
@@ -412,6 +425,7 @@ impl Step<'_> {
                 self.state.ghost.on_publish_acknowledged(Direction::ToBroker, c, id);
                 let order = self.config.client_resend_order;
                 if let Some(pubrel) = self.state.clients[c].outbound.on_pubrec(id, order) {
+                    self.state.ghost.ack_order.on_pubrec_read(Direction::ToBroker, c, id);
                     self.client_send(c, pubrel);
                 }
             }
@@ -491,30 +505,48 @@ impl Step<'_> {
         if config.has(Bug::PublishResentAfterPubRel) {
             resend = resend.into_iter().map(|p| outbound.publish_in_place_of_release(p, dup)).collect();
         }
+        if config.has(Bug::PubRelsResentNewestFirst) {
+            reverse_releases(&mut resend);
+        }
         for packet in resend {
             self.client_send(c, packet);
         }
     }
 
+    /// The client reads a PUBLISH, acknowledges it and delivers it unless it is a QoS 2
+    /// duplicate.
     fn client_on_publish(&mut self, c: usize, id: PacketId, message: Message, qos: Qos) {
-        let first_receipt = match qos {
-            Qos::AtMostOnce => true,
-            Qos::AtLeastOnce => {
-                self.client_send(c, Packet::PubAck(id));
-                true
-            }
+        let (ack, first_receipt) = self.client_receives_publish(c, id, qos);
+        if let Some(ack) = ack {
+            self.client_send(c, ack);
+        }
+        self.client_delivers(c, id, message, qos, first_receipt);
+    }
+
+    /// The receiver's bookkeeping of a PUBLISH: its acknowledgement, and whether it is the first
+    /// receipt of the message.
+    fn client_receives_publish(&mut self, c: usize, id: PacketId, qos: Qos) -> (Option<Packet>, bool) {
+        self.state.ghost.ack_order.on_publish_read(Direction::ToClient, c, id, qos);
+        match qos {
+            Qos::AtMostOnce => (None, true),
+            Qos::AtLeastOnce => (Some(Packet::PubAck(id)), true),
             // Method B of the QoS 2 receiver: deliver on PUBLISH, remember the id until PUBREL.
             Qos::ExactlyOnce => {
                 let fresh = !self.state.clients[c].awaiting_pubrel.contains(id);
                 self.state.clients[c].awaiting_pubrel.insert(id);
-                self.client_send(c, Packet::PubRec(id));
-                fresh
+                (Some(Packet::PubRec(id)), fresh)
             }
-        };
+        }
+    }
+
+    /// The client's application receives the message of a PUBLISH, on its first receipt.
+    fn client_delivers(&mut self, c: usize, id: PacketId, message: Message, qos: Qos, first_receipt: bool) {
         if !first_receipt {
             self.note(|| format!("c{c} already has id {id}: not delivered again"));
             return;
         }
+        let handed_over = self.state.handed_over(self.config);
+        self.state.ghost.on_application_receives(self.config, message, handed_over);
         match message {
             Message::App(n) => self.state.ghost.on_delivered(self.config, c, n, qos),
             Message::Retained { message: n, .. } => self.state.ghost.on_retained_delivered(c, n),
@@ -525,5 +557,43 @@ impl Step<'_> {
         }
         self.observe(|| Observation::Delivered { client: c, message, qos });
         self.note(|| format!("c{c} application receives {message}"));
+    }
+
+    /// Seeded bugs [`Bug::PubAcksReversedPerRead`] and [`Bug::PubRecsReversedPerRead`]: two
+    /// PUBLISHes read in one go, acknowledged last first, delivered in order.
+    fn client_on_publishes_answered_last_first(&mut self, c: usize, publishes: [(PacketId, Message, Qos); 2]) {
+        let received = publishes.map(|(id, _, qos)| self.client_receives_publish(c, id, qos));
+        for (ack, _) in received.iter().rev() {
+            if let Some(ack) = *ack {
+                self.client_send(c, ack);
+            }
+        }
+        for ((id, message, qos), (_, first_receipt)) in publishes.into_iter().zip(received) {
+            self.client_delivers(c, id, message, qos, first_receipt);
+        }
+    }
+
+    /// Seeded bugs [`Bug::PubAcksReversedPerRead`] and [`Bug::PubRecsReversedPerRead`]: having
+    /// read a PUBLISH at `qos`, the client reads in the same go the PUBLISH at the same QoS
+    /// waiting behind it.
+    fn read_along(&mut self, c: usize, link: usize, qos: Qos) -> Option<(PacketId, Message, Qos)> {
+        let reversed = match qos {
+            Qos::AtMostOnce => false,
+            Qos::AtLeastOnce => self.config.has(Bug::PubAcksReversedPerRead),
+            Qos::ExactlyOnce => self.config.has(Bug::PubRecsReversedPerRead),
+        };
+        let channel = &mut self.state.links[c][link].to_client;
+        let next = channel.packets.front().copied().filter(|_| reversed);
+        let Some(packet @ Packet::Publish { id, message, qos: behind, .. }) = next else {
+            return None;
+        };
+        if behind != qos {
+            return None;
+        }
+        channel.packets.pop_front();
+        let at = LinkRef { client: c, link };
+        self.observe(|| Observation::Received { actor: Actor::Client(c), link: at, packet });
+        self.note(|| format!("c{c} ← broker, in the same read: {packet}"));
+        Some((id, message, qos))
     }
 }

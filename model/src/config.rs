@@ -173,6 +173,11 @@ pub struct Config {
     pub retained: Bits,
     /// Retained messages with an empty payload: they delete their topic's retained message.
     pub empty: Bits,
+    /// Bounded response on an explicit clock: an offline client reconnects at once (within the
+    /// tick its connection is lost), the ghost counts the ticks since the last fault, and
+    /// `bounded_response` requires everything owed delivered once this many have passed (see
+    /// [`Config::response_bound`]).
+    pub bounded_response: Option<u8>,
 }
 
 /// Why a configuration cannot be checked.
@@ -228,6 +233,7 @@ impl Config {
             unsubscribes: 0,
             retained: Bits::EMPTY,
             empty: Bits::EMPTY,
+            bounded_response: None,
         }
     }
 
@@ -481,6 +487,15 @@ impl Config {
         self.version == Version::V5_0 && self.disconnect_with_will && self.disconnects > 0
     }
 
+    /// The least number of ticks after the last fault by which everything owed is delivered:
+    /// a client hears of a lost connection within its abort period (or CONNACK timeout) and
+    /// reconnects at once, everything else happens within that tick, and a will waits out
+    /// its delay after the broker closed the connection; one tick more for the actions due
+    /// at the last tick to run. The suite checks that it holds, and that one tick less fails.
+    pub fn response_bound(&self) -> u8 {
+        self.abort_after.max(self.connack_ticks()) + self.will_delay_ticks().unwrap_or(0) + 1
+    }
+
     pub fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
     }
@@ -523,6 +538,7 @@ impl Config {
         turn_on("client disconnects", self.disconnects > 0);
         turn_on("disconnect with will", self.may_disconnect_with_will());
         turn_on("unsubscribe", self.unsubscribes > 0);
+        turn_on("bounded response", self.bounded_response.is_some());
         turn_on("retained messages", !self.retained.is_empty());
         turn_on("retained message deleted", !self.empty.is_empty());
         let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
@@ -588,6 +604,9 @@ impl fmt::Display for Config {
         }
         if self.unsubscribes > 0 {
             write!(f, " unsubscribes={}", self.unsubscribes)?;
+        }
+        if let Some(bound) = self.bounded_response {
+            write!(f, " bounded-response={bound}")?;
         }
         let list = |bits: Bits| bits.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
         if !self.retained.is_empty() {

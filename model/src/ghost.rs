@@ -9,6 +9,7 @@
 //! breach; the property is then "no such breach". In a correct model no breach is ever
 //! recorded, so the record adds no states.
 
+use crate::ack_order::{AckOrder, Misorder};
 use crate::bits::Bits;
 use crate::config::{Config, Qos};
 use crate::packet::{Message, Packet, PacketId};
@@ -43,6 +44,25 @@ pub enum Breach {
     /// The broker sent a new subscription a retained message that is not its topic's latest
     /// retained publication (replaced or deleted since).
     RetainedNotLatest,
+    /// A PUBACK sent before that of a QoS 1 PUBLISH read earlier on the connection.
+    PubAckOrder,
+    /// A PUBREC sent before that of a QoS 2 PUBLISH read earlier on the connection.
+    PubRecOrder,
+    /// A PUBREL sent before that of a flight whose PUBREC came earlier.
+    PubRelOrder,
+    /// A subscriber's application received a message nobody published, or the will of a
+    /// client none of whose connections ended without a normal DISCONNECT.
+    NotPublished,
+}
+
+impl From<Misorder> for Breach {
+    fn from(misorder: Misorder) -> Breach {
+        match misorder {
+            Misorder::PubAck => Breach::PubAckOrder,
+            Misorder::PubRec => Breach::PubRecOrder,
+            Misorder::PubRel => Breach::PubRelOrder,
+        }
+    }
 }
 
 /// The direction of a PUBLISH: which end sent it.
@@ -50,6 +70,16 @@ pub enum Breach {
 pub enum Direction {
     ToBroker,
     ToClient,
+}
+
+impl Direction {
+    /// The direction of the acknowledgements of a PUBLISH going this way.
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::ToBroker => Direction::ToClient,
+            Direction::ToClient => Direction::ToBroker,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -116,6 +146,16 @@ pub struct Ghost {
     pub durability: Durability,
     /// Per client, its will after an abnormal close, by the specification's rules (5.0 delay).
     pub will_watch: Vec<WillWatch>,
+    /// The order of acknowledgements on each side (see [`crate::ack_order`]).
+    pub ack_order: AckOrder,
+    /// Clients whose will the broker may publish in this step: a connection of theirs with a
+    /// will ends now without a normal DISCONNECT (as the broker read it), or the ghost's own
+    /// account ([`WillWatch`]) has their will waiting (a delay, a restart from a store).
+    /// Cleared at the end of every step, so it adds no states.
+    pub wills_publishable: Bits,
+    /// With a bounded response: ticks since the last fault (or the start), saturating at the
+    /// bound; always 0 otherwise.
+    pub calm: u8,
 }
 
 impl Ghost {
@@ -143,6 +183,9 @@ impl Ghost {
             delivered_retained: vec![Bits::EMPTY; clients],
             durability: Durability::new(clients),
             will_watch: vec![WillWatch::Idle; clients],
+            ack_order: AckOrder::new(clients),
+            wills_publishable: Bits::EMPTY,
+            calm: 0,
         }
     }
 
@@ -156,13 +199,18 @@ impl Ghost {
 
     /// Monitor for every packet put on the wire between `client` and the broker: the DUP flag
     /// [MQTT-3.3.1-1..3]; no retransmission but on a resumed session [MQTT-4.4.0-1] (5.0); no
-    /// PUBLISH once its PUBREL is sent [MQTT-4.3.3-1] (3.1.1) / [MQTT-4.3.3-6] (5.0).
+    /// PUBLISH once its PUBREL is sent [MQTT-4.3.3-1] (3.1.1) / [MQTT-4.3.3-6] (5.0); the order
+    /// of acknowledgements [MQTT-4.6.0-2..4].
     pub fn on_publish_sent(&mut self, direction: Direction, client: usize, packet: &Packet) {
         let d = direction as usize;
+        if let Some(misorder) = self.ack_order.on_sent(direction, client, packet) {
+            self.breach(misorder.into());
+        }
         let (id, qos, dup) = match *packet {
             Packet::Publish { id, qos, dup, .. } => (id, qos, dup),
             Packet::ConnAck { session_present: true } => {
                 self.resuming[client][d] = true;
+                self.ack_order.on_resumed(direction, client);
                 return;
             }
             Packet::PubRel(id) => {
@@ -198,6 +246,7 @@ impl Ghost {
     /// The sender of a PUBREL received its PUBCOMP: the id is free.
     pub fn on_release_completed(&mut self, direction: Direction, client: usize, id: PacketId) {
         self.released_ids[client][direction as usize].remove(id);
+        self.ack_order.on_completed(direction, client, id);
     }
 
     /// A step is over: the reaction to a resumed session is done.
@@ -205,6 +254,7 @@ impl Ghost {
         for resuming in &mut self.resuming {
             *resuming = [false; 2];
         }
+        self.wills_publishable = Bits::EMPTY;
     }
 
     /// The sender of a PUBLISH received its PUBACK or PUBREC: the PUBLISH is never resent.
@@ -291,12 +341,32 @@ impl Ghost {
         }
     }
 
-    /// The broker publishes the will of `client` (each abnormal close publishes it anew): at
-    /// QoS 1 every subscriber whose granted subscriptions give it a QoS 1 copy is owed it.
+    /// The broker publishes the will of `client` (each abnormal close publishes it anew): it
+    /// must be one it may publish now (integrity, see `wills_publishable`); at QoS 1 every
+    /// subscriber whose granted subscriptions give it a QoS 1 copy is owed it.
     pub fn on_will_published(&mut self, config: &Config, client: u8) {
+        if !self.wills_publishable.contains(client) {
+            self.breach(Breach::NotPublished);
+        }
         let will = config.will_message(client);
         for s in (0..config.clients).filter(|&s| self.subscribed[s] && config.reliable_copy(s, will)) {
             self.owed[s].insert(will);
+        }
+    }
+
+    /// Monitor for every message an application receives (integrity): an application message
+    /// its publisher's application handed over (`handed_over`), or a retained copy of a
+    /// retained message the broker accepted. A will is judged when the broker publishes it
+    /// ([`Ghost::on_will_published`]): it reaches an application only through a session the
+    /// broker routed it to.
+    pub fn on_application_receives(&mut self, config: &Config, message: Message, handed_over: Bits) {
+        let genuine = match message {
+            Message::App(n) => handed_over.contains(n),
+            Message::Retained { message: n, .. } => config.retained.contains(n) && self.accepted.contains(n),
+            Message::Will(_) => true,
+        };
+        if !genuine {
+            self.breach(Breach::NotPublished);
         }
     }
 
@@ -345,6 +415,7 @@ impl Ghost {
         self.owed_retained[client] = Bits::EMPTY;
         self.unacked_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
         self.released_ids[client][Direction::ToClient as usize] = Bits::EMPTY;
+        self.ack_order.on_session_ended(Direction::ToClient, client);
         // A will waiting out its delay is due when its session ends [MQTT-3.1.2-8] (5.0).
         if let WillWatch::Waiting(_) = self.will_watch[client] {
             self.will_watch[client] = WillWatch::Due;
@@ -355,10 +426,11 @@ impl Ghost {
     /// `client`: their PUBLISHes (`unacked`) and PUBRELs (`released`) went out before, what
     /// it did after the commit never went out (it was held back), so these are its
     /// outstanding sends (see [`crate::restart`]).
-    pub fn broker_sends_restored(&mut self, client: usize, unacked: Bits, released: Bits) {
+    pub fn broker_sends_restored(&mut self, client: usize, unacked: Bits, released: Vec<PacketId>) {
         let d = Direction::ToClient as usize;
         self.unacked_ids[client][d] = unacked;
-        self.released_ids[client][d] = released;
+        self.released_ids[client][d] = released.iter().copied().collect();
+        self.ack_order.on_restored(client, released);
     }
 
     /// `client` discards its own session state; whatever the publisher had not handed over is
@@ -370,6 +442,7 @@ impl Ghost {
         }
         self.unacked_ids[client][Direction::ToBroker as usize] = Bits::EMPTY;
         self.released_ids[client][Direction::ToBroker as usize] = Bits::EMPTY;
+        self.ack_order.on_session_ended(Direction::ToBroker, client);
         self.holds_stale_state[client] = false;
     }
 
@@ -379,6 +452,7 @@ impl Ghost {
             self.diverged = true;
         }
         self.resuming[client][Direction::ToBroker as usize] = true;
+        self.ack_order.on_resumed(Direction::ToBroker, client);
     }
 
     /// `client` received a CONNACK: what it holds from now on belongs to the broker's session.

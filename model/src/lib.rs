@@ -6,7 +6,8 @@
 //!   [`retained`]: the broker's retained messages.
 //! - [`state`], [`client`], [`broker`], [`network`], [`outbound`], [`time`]: the system and
 //!   its transitions, driven through [`step`].
-//! - [`ghost`]: what an observer records so properties can judge the protocol.
+//! - [`ghost`]: what an observer records so properties can judge the protocol;
+//!   [`ack_order`]: its monitor of the order of acknowledgements.
 //! - [`observe`]: what a step looks like from outside, for checking recorded traces.
 //! - [`properties`]: the catalogue of properties and the statements they cover.
 //! - [`bugs`]: classic bugs that can be seeded to show each property can fail.
@@ -18,6 +19,7 @@
 //!   counterexamples.
 #![forbid(unsafe_code)]
 
+pub mod ack_order;
 pub mod bits;
 pub mod bounds;
 pub mod broker;

@@ -112,6 +112,11 @@ struct ModelArgs {
     /// UNSUBSCRIBEs the subscribers may send, each by any subscriber at any time.
     #[arg(long, default_value_t = 0)]
     unsubscribes: u8,
+    /// Clients reconnect at once and everything owed must be delivered N ticks after the last
+    /// fault (`bounded_response`); without a value, N is the model's bound for the
+    /// configuration.
+    #[arg(long, num_args = 0..=1, default_missing_value = "0")]
+    bounded_response: Option<u8>,
     /// Messages published with RETAIN=1 (e.g. 0,1).
     #[arg(long, value_delimiter = ',')]
     retained: Vec<u8>,
@@ -197,6 +202,7 @@ impl ModelArgs {
         config.disconnects = self.disconnects;
         config.disconnect_with_will = self.disconnect_with_will;
         config.unsubscribes = self.unsubscribes;
+        config.bounded_response = self.bounded_response.map(|n| if n == 0 { config.response_bound() } else { n });
         let messages =
             |list: &[u8], flag: &str| match list.iter().find(|&&n| usize::from(n) >= self.messages || n > Bits::MAX) {
                 Some(n) => Err(format!("--{flag}: there is no message {n}")),

@@ -132,7 +132,6 @@ impl Model for MqttModel {
         if commit_due(config, state) {
             actions.push(Action::StoreCommit);
         }
-        let time_may_pass = !actions.iter().any(|action| action.is_urgent(config));
         if state.disconnects_left > 0 {
             // A client may send DISCONNECT right after its CONNECT, before the CONNACK, as a
             // client may send any packet then (verimqtt's does).
@@ -167,7 +166,7 @@ impl Model for MqttModel {
         if state.restarts_left > 0 {
             actions.push(Action::Restart);
         }
-        if time_may_pass {
+        if !actions.iter().any(|action| action.is_urgent(config)) {
             actions.push(Action::Tick);
         }
     }

@@ -56,6 +56,15 @@ pub mod names {
     pub const UNSUBSCRIBED: &str = "unsubscribed";
     pub const RETAINED_IS_LATEST: &str = "retained_is_latest";
     pub const RETAINED_DELIVERED: &str = "retained_delivered";
+    pub const PUBACKS_IN_ORDER: &str = "pubacks_in_order";
+    pub const PUBRECS_IN_ORDER: &str = "pubrecs_in_order";
+    pub const PUBRELS_IN_ORDER: &str = "pubrels_in_order";
+    pub const PUBACKS_IN_TRANSIT_TOGETHER: &str = "pubacks_in_transit_together";
+    pub const PUBRECS_IN_TRANSIT_TOGETHER: &str = "pubrecs_in_transit_together";
+    pub const PUBRELS_IN_TRANSIT_TOGETHER: &str = "pubrels_in_transit_together";
+    pub const INTEGRITY: &str = "integrity";
+    pub const BOUNDED_RESPONSE: &str = "bounded_response";
+    pub const QUIET_ON_THE_CLOCK: &str = "quiet_on_the_clock";
 }
 use names::*;
 
@@ -526,6 +535,104 @@ pub const CATALOGUE: &[PropertySpec] = &[
         applies: |c| !c.retained.minus(c.empty).is_empty(),
         holds: |_, s| s.ghost.delivered_retained.iter().any(|d| !d.is_empty()),
     },
+    PropertySpec {
+        name: PUBACKS_IN_ORDER,
+        expect: Expect::Always,
+        summary: "PUBACKs go out in the order their QoS 1 PUBLISHes were read on the connection \
+                  (binds the client; the broker is held to it too, as verimqtt's is)",
+        statements: &[(V3, "MQTT-4.6.0-2"), (V5, "MQTT-4.6.0-2")],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::PubAckOrder),
+    },
+    PropertySpec {
+        name: PUBRECS_IN_ORDER,
+        expect: Expect::Always,
+        summary: "PUBRECs go out in the order their QoS 2 PUBLISHes were read on the connection \
+                  (binds the client; the broker is held to it too)",
+        statements: &[(V3, "MQTT-4.6.0-3"), (V5, "MQTT-4.6.0-3")],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::PubRecOrder),
+    },
+    PropertySpec {
+        name: PUBRELS_IN_ORDER,
+        expect: Expect::Always,
+        summary: "PUBRELs go out in the order their PUBRECs were read, those resent on a resumed \
+                  session included (binds the client; the broker is held to it too)",
+        statements: &[(V3, "MQTT-4.6.0-4"), (V5, "MQTT-4.6.0-4")],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::PubRelOrder),
+    },
+    PropertySpec {
+        name: INTEGRITY,
+        expect: Expect::Always,
+        summary: "every message an application receives was published: handed over by its \
+                  publisher's application, or a retained copy of a retained message the broker \
+                  accepted; and the broker publishes only the will of a client whose connection \
+                  ends without a normal DISCONNECT, or whose will waits by the specification's \
+                  rules (a delay, a restart from a store)",
+        statements: &[
+            (V3, "MQTT-4.5.0-1"),
+            (V3, "MQTT-3.1.2-8"),
+            (V3, "MQTT-3.14.4-3"),
+            (V5, "MQTT-4.5.0-1"),
+            (V5, "MQTT-3.1.2-8"),
+            (V5, "MQTT-3.14.4-3"),
+        ],
+        applies: always,
+        holds: |_, s| !s.ghost.breached(Breach::NotPublished),
+    },
+    PropertySpec {
+        name: BOUNDED_RESPONSE,
+        expect: Expect::Always,
+        summary: "liveness on the clock: the bound's ticks after the last fault (a cut, a \
+                  restart, a client's chosen DISCONNECT or UNSUBSCRIBE) every script has \
+                  finished and every QoS 1/2 message and retained copy owed is delivered",
+        statements: &[
+            (V3, "MQTT-3.1.2-5"),
+            (V3, "MQTT-4.3.2-1"),
+            (V3, "MQTT-4.3.3-1"),
+            (V3, "MQTT-4.4.0-1"),
+            (V5, "MQTT-4.3.2-3"),
+            (V5, "MQTT-4.3.3-3"),
+            (V5, "MQTT-4.3.3-5"),
+            (V5, "MQTT-4.4.0-1"),
+        ],
+        applies: on_the_clock,
+        holds: bounded_response,
+    },
+    PropertySpec {
+        name: QUIET_ON_THE_CLOCK,
+        expect: Expect::Sometimes,
+        summary: "witness for bounded_response: the bound's ticks pass after the last fault, \
+                  with the scripts finished and a QoS 1/2 message delivered",
+        statements: &[(V3, "MQTT-4.4.0-1"), (V5, "MQTT-4.4.0-1")],
+        applies: |c| on_the_clock(c) && any_reliable(c) && c.clients > 1,
+        holds: |m, s| calm_for_the_bound(m, s) && scripts_done_and_delivered(m, s),
+    },
+    PropertySpec {
+        name: PUBACKS_IN_TRANSIT_TOGETHER,
+        expect: Expect::Sometimes,
+        summary: "witness for pubacks_in_order: two PUBACKs travel on one connection at once",
+        statements: &[(V3, "MQTT-4.6.0-2"), (V5, "MQTT-4.6.0-2")],
+        applies: |c| two_flights_at(c, Qos::AtLeastOnce),
+        holds: |_, s| two_in_transit(s, |p| matches!(p, Packet::PubAck(_))),
+    },
+    PropertySpec {
+        name: PUBRECS_IN_TRANSIT_TOGETHER,
+        expect: Expect::Sometimes,
+        summary: "witness for pubrecs_in_order: two PUBRECs travel on one connection at once",
+        statements: &[(V3, "MQTT-4.6.0-3"), (V5, "MQTT-4.6.0-3")],
+        applies: |c| two_flights_at(c, Qos::ExactlyOnce),
+        holds: |_, s| two_in_transit(s, |p| matches!(p, Packet::PubRec(_))),
+    },
+    PropertySpec {
+        name: PUBRELS_IN_TRANSIT_TOGETHER,
+        expect: Expect::Sometimes,
+        summary: "witness for pubrels_in_order: two PUBRELs travel on one connection at once",
+        statements: &[(V3, "MQTT-4.6.0-4"), (V5, "MQTT-4.6.0-4")],
+        applies: |c| two_flights_at(c, Qos::ExactlyOnce),
+        holds: |_, s| two_in_transit(s, |p| matches!(p, Packet::PubRel(_))),
+    },
 ];
 
 /// The catalogue entry of a property.
@@ -560,6 +667,29 @@ fn copies_in_flight(state: &State) -> impl Iterator<Item = (usize, u8)> + '_ {
             Packet::Publish { message: Message::App(n), .. } => Some((c, n)),
             _ => None,
         })
+    })
+}
+
+/// A publisher may have two flights at `qos` at once: two of its QoS 1/2 messages at that QoS
+/// fit in one window of as many consecutive ones as the packet ids and the Receive Maximum let
+/// it have in flight.
+fn two_flights_at(config: &Config, qos: Qos) -> bool {
+    let room = usize::from(config.receive_maximum().map_or(config.packet_ids, |r| r.min(config.packet_ids)));
+    config.publishers().any(|p| {
+        let reliable: Vec<Qos> = (0..config.messages.len() as u8)
+            .filter(|&n| config.publisher_of(n) == p && config.reliable(n))
+            .map(|n| config.qos(n))
+            .collect();
+        reliable.windows(room.max(1)).any(|window| window.iter().filter(|&&q| q == qos).count() >= 2)
+    })
+}
+
+/// Some channel carries two packets `is_kind` at once.
+fn two_in_transit(state: &State, is_kind: fn(&Packet) -> bool) -> bool {
+    state.all_links().any(|(_, l)| {
+        [&l.to_broker.packets, &l.to_client.packets]
+            .into_iter()
+            .any(|packets| packets.iter().filter(|p| is_kind(p)).count() >= 2)
     })
 }
 
@@ -624,9 +754,30 @@ fn receive_maximum_respected(model: &MqttModel, state: &State) -> bool {
 }
 
 fn delivered_when_quiet(model: &MqttModel, state: &State) -> bool {
-    if state.ghost.diverged || !model.is_quiescent(state) {
-        return true;
-    }
+    state.ghost.diverged || !model.is_quiescent(state) || everything_owed_delivered(model, state)
+}
+
+/// A bounded response is judged where applications and the network act within a tick (a paced
+/// application or a slow network may wait as long as it likes).
+fn on_the_clock(config: &Config) -> bool {
+    config.bounded_response.is_some() && !config.paced_application && !config.slow_network
+}
+
+/// The bound's ticks have passed since the last fault.
+fn calm_for_the_bound(model: &MqttModel, state: &State) -> bool {
+    model.config.bounded_response.is_some_and(|bound| state.ghost.calm >= bound)
+}
+
+fn bounded_response(model: &MqttModel, state: &State) -> bool {
+    let config = &model.config;
+    state.ghost.diverged
+        || !calm_for_the_bound(model, state)
+        || (state.scripts_done(config) && everything_owed_delivered(model, state))
+}
+
+/// Every QoS 1/2 message handed over is accepted, and every one owed to a subscriber, and every
+/// QoS 1/2 retained copy a SUBACK called for, delivered.
+fn everything_owed_delivered(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
     let ghost = &state.ghost;
     let handed_over = state.handed_over(config).minus(ghost.abandoned);
@@ -672,9 +823,14 @@ fn qos2_duplicate_suppressed(_: &MqttModel, state: &State) -> bool {
 /// The quiescence `delivered_when_quiet` is judged in is reached, with something delivered, so
 /// that property is not vacuous.
 fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
+    scripts_done_and_delivered(model, state) && model.is_quiescent(state)
+}
+
+/// The publishers finished their scripts and a QoS 1/2 message was delivered.
+fn scripts_done_and_delivered(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
     let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable_copy(s, m)));
-    state.scripts_done(config) && delivered && model.is_quiescent(state)
+    state.scripts_done(config) && delivered
 }
 
 /// A message owed to a subscriber when the broker restarted from its store is delivered after.

@@ -196,10 +196,12 @@ fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>
         let restored_owed = ghost.durability.restored[c].union(owed.minus(ghost.delivered[c]));
         ghost.durability.restored[c] = restored_owed;
         let flights = session.as_ref().map(|session| session.outbound.flights.as_slice()).unwrap_or_default();
-        let ids_at = |stages: &[Stage]| flights.iter().filter(|f| stages.contains(&f.stage)).map(|f| f.id).collect();
+        let ids_at = |stages: &[Stage]| -> Vec<crate::packet::PacketId> {
+            flights.iter().filter(|f| stages.contains(&f.stage)).map(|f| f.id).collect()
+        };
         ghost.broker_sends_restored(
             c,
-            ids_at(&[Stage::AwaitPubAck, Stage::AwaitPubRec]),
+            ids_at(&[Stage::AwaitPubAck, Stage::AwaitPubRec]).into_iter().collect(),
             ids_at(&[Stage::AwaitPubComp]),
         );
     }

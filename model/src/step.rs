@@ -64,17 +64,31 @@ impl Action {
     /// applications act faster than a tick.
     pub fn is_urgent(&self, config: &Config) -> bool {
         match self {
-            Action::Connect(_)
-            | Action::Disconnect { .. }
+            Action::Disconnect { .. }
             | Action::Unsubscribe(_)
             | Action::Cut { .. }
             | Action::ReportedCut { .. }
             | Action::Tick
             | Action::Restart => false,
             Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
+            // Under a bounded response a client reconnects at once.
+            Action::Connect(_) => config.bounded_response.is_some(),
             Action::BrokerReceives { .. } | Action::ClientReceives { .. } => !config.slow_network,
             _ => true,
         }
+    }
+
+    /// Faults, and the DISCONNECTs and UNSUBSCRIBEs a client chooses to send: the bounded
+    /// response's clock starts again after each.
+    pub fn interrupts(&self) -> bool {
+        matches!(
+            self,
+            Action::Cut { .. }
+                | Action::ReportedCut { .. }
+                | Action::Restart
+                | Action::Disconnect { .. }
+                | Action::Unsubscribe(_)
+        )
     }
 }
 
@@ -165,6 +179,9 @@ impl<'a> Step<'a> {
     }
 
     pub fn apply(mut self, action: Action) -> Applied {
+        if action.interrupts() && self.config.bounded_response.is_some() {
+            self.state.ghost.calm = 0;
+        }
         match action {
             Action::BrokerReceives { client, link } => self.broker_receives(client, link),
             Action::ClientReceives { client, link } => self.client_receives(client, link),

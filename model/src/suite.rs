@@ -46,6 +46,13 @@ pub fn with_routing(mut config: Config, topics: &[u8]) -> Config {
     config
 }
 
+/// Clients reconnect at once and everything owed must be delivered within the model's bound
+/// after the last fault (see [`Config::response_bound`]).
+pub fn with_bounded_response(mut config: Config) -> Config {
+    config.bounded_response = Some(config.response_bound());
+    config
+}
+
 /// Every message is published retained; those in `empty` have an empty payload.
 pub fn with_retained(mut config: Config, empty: &[u8]) -> Config {
     config.retained = (0..config.messages.len() as u8).collect();
@@ -106,6 +113,17 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
             c
         },
     ];
+    // Two QoS 1 then two QoS 2 messages, each pair in flight together, so two PUBACKs, two
+    // PUBRECs and two PUBRELs can travel at once (the acknowledgement order), with a cut.
+    configs.push(with_cuts(configuration(version, 2, &[1, 1, 2, 2], &[Persistent]), 1));
+    // Bounded response on the clock, through two cuts, and through a restart from a durable
+    // store with a cut.
+    configs.push(with_bounded_response(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2)));
+    configs.push(with_bounded_response(with_restarts(
+        with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 1),
+        1,
+        true,
+    )));
     // Routing to two subscribers (overlapping, downgraded and non-matching subscriptions), with
     // a cut.
     configs.push(with_routing(with_cuts(configuration(version, 3, &[2, 1], &[Persistent]), 1), &[0, 1]));

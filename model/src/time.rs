@@ -53,6 +53,9 @@ impl Step<'_> {
             }
         }
         self.will_tick();
+        if let Some(bound) = config.bounded_response {
+            self.state.ghost.calm = (self.state.ghost.calm + 1).min(bound);
+        }
         self.note(|| "one tick passes".to_string());
     }
 }

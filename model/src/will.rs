@@ -106,7 +106,8 @@ impl Step<'_> {
 
     fn publish_will(&mut self, c: usize) {
         self.note(|| format!("broker publishes the will of c{c}"));
-        self.route(Message::Will(c as u8));
+        let owner = if self.config.has(Bug::WillOfAnotherClient) { (c + 1) % self.config.clients } else { c };
+        self.route(Message::Will(owner as u8));
     }
 
     /// A waiting will goes out: its delay passed, or its session ended.
@@ -115,6 +116,9 @@ impl Step<'_> {
             return;
         }
         let delay = self.config.will_delay_ticks().unwrap_or(0);
+        if self.state.ghost.will_watch[c] != WillWatch::Idle {
+            self.state.ghost.wills_publishable.insert(c as u8);
+        }
         if !self.state.ghost.will_watch[c].due(delay) {
             self.state.ghost.breach(Breach::WillMismatch);
         }

@@ -10,7 +10,9 @@ use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
-use verimqtt_model::suite::{with_cuts, with_expiry, with_restarts, with_retained, with_routing};
+use verimqtt_model::suite::{
+    with_bounded_response, with_cuts, with_expiry, with_restarts, with_retained, with_routing,
+};
 use verimqtt_model::{Bug, Config, MqttModel, Version};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
@@ -126,6 +128,16 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.unsubscribes = 1;
             c
         }
+        // Two QoS 1 (QoS 2) messages reach the subscriber one behind the other.
+        Bug::PubAcksReversedPerRead | Bug::BrokerPubAcksReversedPerRead => quiet(2, &[1, 1]),
+        Bug::PubRecsReversedPerRead => quiet(2, &[2, 2]),
+        // Both PUBRECs read, then a cut before the PUBCOMPs: both PUBRELs are resent.
+        Bug::PubRelsResentNewestFirst => one_cut(1, &[2, 2]),
+        // Either client's abnormal close publishes the other's will, which the subscriber
+        // (on the will topic) receives.
+        Bug::WillOfAnotherClient => one_cut(2, &[1]),
+        // A flight lost with a cut is never resent, so it is still owed when the bound passes.
+        Bug::BrokerResendSkippedOnResume => with_bounded_response(one_cut(2, &[1, 2])),
     };
     Some(config)
 }
@@ -203,6 +215,43 @@ seeded_bug_tests! {
     forgetting_subscriptions_on_resume_loses_messages_the_ghost_owes: Bug::SubscriptionsForgottenOnResume,
     keeping_the_first_retained_message_is_caught: Bug::RetainedKept,
     not_sending_retained_messages_on_subscribe_loses_what_is_owed: Bug::RetainedNotSentOnSubscribe,
+    pubacks_answered_last_first_are_caught: Bug::PubAcksReversedPerRead,
+    pubrecs_answered_last_first_are_caught: Bug::PubRecsReversedPerRead,
+    pubacks_answered_last_first_by_the_broker_are_caught: Bug::BrokerPubAcksReversedPerRead,
+    pubrels_resent_newest_first_are_caught: Bug::PubRelsResentNewestFirst,
+    the_will_of_another_client_breaks_integrity: Bug::WillOfAnotherClient,
+    a_broker_that_never_resends_misses_the_response_bound: Bug::BrokerResendSkippedOnResume,
+}
+
+/// The bound of `bounded_response` is the least that holds: one tick less fails (a client that
+/// gives up on a cut connection only at its abort period has not yet reconnected).
+#[test]
+fn the_response_bound_is_tight() {
+    for version in VERSIONS {
+        let mut config = with_bounded_response(with_cuts(config(version, 2, &[1, 2, 0], &[Persistent]), 1));
+        let bound = config.bounded_response.expect("bounded");
+        assert!(check_exhaustively(&config).verdict(properties::names::BOUNDED_RESPONSE).is_some_and(|v| v.passed()));
+        config.bounded_response = Some(bound - 1);
+        let model = MqttModel::new(config.clone());
+        let path = first_discovery(model.clone(), properties::names::BOUNDED_RESPONSE);
+        assert!(path.is_some(), "{config}: one tick less than the bound {bound} still holds");
+    }
+}
+
+/// The will of another client is a message nobody published, and nothing but `integrity`
+/// notices: the will is published at the right moments (`will_iff_abnormal` judges when, not
+/// whose), at QoS 0 (owed to nobody), to a subscriber of its topic.
+#[test]
+fn only_integrity_catches_the_will_of_another_client() {
+    for version in VERSIONS {
+        let mut config = configuration_exposing(Bug::WillOfAnotherClient, version).expect("both versions");
+        config.bug = Some(Bug::WillOfAnotherClient);
+        let outcome = check_exhaustively(&config);
+        for verdict in outcome.verdicts.iter().filter(|v| v.spec.expect == Expect::Always) {
+            let caught = verdict.spec.name == properties::names::INTEGRITY;
+            assert_eq!(!verdict.passed(), caught, "{config}: {}", verdict.spec.name);
+        }
+    }
 }
 
 #[test]

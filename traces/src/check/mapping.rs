@@ -171,6 +171,8 @@ impl Mapping {
             unsubscribes: sent_by_clients(events, &clients, PacketKind::Unsubscribe).min(u64::from(u8::MAX)) as u8,
             retained,
             empty,
+            // Applications are paced and the network is slow: no bound on the response holds.
+            bounded_response: None,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
