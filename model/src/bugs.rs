@@ -86,10 +86,14 @@ pub enum Bug {
     RetainedKept,
     /// The broker sends a new subscription no retained message.
     RetainedNotSentOnSubscribe,
+    /// On a resumed session the broker resends its unacknowledged PUBLISHes with DUP=0.
+    BrokerResendsWithoutDup,
+    /// The broker sends a copy at the published QoS, not lowered to the subscription's grant.
+    CopyQosNotLowered,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 30] = [
+    pub const ALL: [Bug; 32] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -120,6 +124,8 @@ impl Bug {
         Bug::SubscriptionsForgottenOnResume,
         Bug::RetainedKept,
         Bug::RetainedNotSentOnSubscribe,
+        Bug::BrokerResendsWithoutDup,
+        Bug::CopyQosNotLowered,
     ];
 
     /// The name used on the command line.
@@ -155,6 +161,8 @@ impl Bug {
             Bug::SubscriptionsForgottenOnResume => "subscriptions-forgotten-on-resume",
             Bug::RetainedKept => "retained-kept",
             Bug::RetainedNotSentOnSubscribe => "retained-not-sent-on-subscribe",
+            Bug::BrokerResendsWithoutDup => "broker-resends-without-dup",
+            Bug::CopyQosNotLowered => "copy-qos-not-lowered",
         }
     }
 
@@ -196,6 +204,8 @@ impl Bug {
             Bug::SubscriptionsForgottenOnResume => DELIVERED_WHEN_QUIET,
             Bug::RetainedKept => RETAINED_IS_LATEST,
             Bug::RetainedNotSentOnSubscribe => DELIVERED_WHEN_QUIET,
+            Bug::BrokerResendsWithoutDup => DUP_MARKS_RESENDS,
+            Bug::CopyQosNotLowered => COPY_AT_GRANTED_QOS,
         }
     }
 }

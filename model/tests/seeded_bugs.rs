@@ -120,6 +120,9 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.unsubscribes = 1;
             c
         }
+        Bug::BrokerResendsWithoutDup => one_cut(2, &[1]),
+        // The subscriber's wildcard grants QoS 1; the QoS 2 message goes on topic 1.
+        Bug::CopyQosNotLowered => with_routing(quiet(2, &[2]), &[1]),
         // Two retained messages on one topic, then a SUBSCRIBE again after an UNSUBSCRIBE.
         Bug::RetainedKept | Bug::RetainedNotSentOnSubscribe => {
             let mut c = with_retained(quiet(2, &[1, 1]), &[]);
@@ -203,6 +206,8 @@ seeded_bug_tests! {
     forgetting_subscriptions_on_resume_loses_messages_the_ghost_owes: Bug::SubscriptionsForgottenOnResume,
     keeping_the_first_retained_message_is_caught: Bug::RetainedKept,
     not_sending_retained_messages_on_subscribe_loses_what_is_owed: Bug::RetainedNotSentOnSubscribe,
+    the_broker_resending_without_dup_breaks_the_dup_flag: Bug::BrokerResendsWithoutDup,
+    a_copy_above_the_granted_qos_is_caught: Bug::CopyQosNotLowered,
 }
 
 #[test]
