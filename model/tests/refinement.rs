@@ -12,7 +12,7 @@ use verimqtt_model::spec_broker::refinement::{
     Refinement, RefinementOutcome, SPEC_MAY_FORWARD_AFTER_PUBREL, SPEC_MAY_SEND_EXTRA_OVERLAPPING_COPY,
     SPEC_MAY_SEND_QOS0_KEPT_OFFLINE, check_refinement, render_rejection,
 };
-use verimqtt_model::suite::{with_cuts, with_routing};
+use verimqtt_model::suite::{with_cuts, with_expiry, with_routing};
 use verimqtt_model::{Bug, Config, Version};
 
 /// The design broker matches the spec broker on the wire, under faults, every reachable
@@ -82,6 +82,13 @@ fn the_design_broker_refines_the_spec_broker_with_a_clean_session_and_disconnect
         config.disconnect_with_will = version == Version::V5_0;
         refines(&config);
     }
+}
+
+/// 5.0 session expiry: the design discards an offline session the moment its interval
+/// passes; the spec broker keeps it until then and may keep it a tick longer.
+#[test]
+fn the_design_broker_refines_the_spec_broker_with_session_expiry() {
+    refines(&with_expiry(with_cuts(config(Version::V5_0, 2, &[1, 2], &[Persistent]), 2), 1));
 }
 
 #[test]

@@ -14,12 +14,12 @@
 //! What the abstract packets leave out comes from the [`Config`]: the filters a SUBSCRIBE
 //! carries, the Session Expiry Interval and Receive Maximum of a CONNECT, the keep alive, the
 //! will's QoS. Covered: connections and takeover, CONNACK's Session Present, sessions (clean
-//! and persistent, no expiry), QoS 0/1/2 in both directions with resends on resumption, DUP,
+//! and persistent; 5.0 expiry as an interval with a tolerance), QoS 0/1/2 in both directions with resends on resumption, DUP,
 //! packet ids, Receive Maximum (5.0), routing over topics and filters with downgrade and
 //! overlapping subscriptions, SUBSCRIBE / UNSUBSCRIBE, PINGREQ, DISCONNECT (5.0: 0x04), wills
 //! without delay, keep alive closes. Not covered ([`SpecBroker::covers`] says so for a
-//! configuration): retained messages, session expiry, will delay, broker restarts and the
-//! store, the CONNECT timeout.
+//! configuration): retained messages, will delay, broker restarts and the store, the CONNECT
+//! timeout.
 
 mod connection;
 pub mod refinement;
@@ -28,7 +28,7 @@ mod session;
 pub use connection::{Conn, Open, Owed};
 pub use session::{Copy, Flight, Inbound, OrderKey, Session};
 
-use crate::config::{Config, Expiry, Qos, Version};
+use crate::config::{Config, Qos, Version};
 use crate::packet::{Message, Packet, PacketId, reason as code};
 
 /// What the broker reads from a connection.
@@ -92,8 +92,10 @@ impl SpecState {
 #[derive(Clone, Copy, Debug)]
 pub struct SpecBroker<'a> {
     pub config: &'a Config,
-    /// Ticks past 1.5 x keep alive the broker may take to close a silent connection: MQTT
-    /// requires the close [MQTT-3.1.2-24] / [MQTT-3.1.2-22] but no broker acts in zero time.
+    /// Ticks past a timer's due time the broker may take to act on it: a keep alive close
+    /// after 1.5 x keep alive [MQTT-3.1.2-24] / [MQTT-3.1.2-22], the discard of a session
+    /// whose expiry interval passed (5.0, [MQTT-4.1.0-2]). MQTT requires both; no broker acts
+    /// in zero time.
     pub tolerance: u8,
 }
 
@@ -106,7 +108,6 @@ impl<'a> SpecBroker<'a> {
     pub fn covers(config: &Config) -> Result<(), String> {
         let uncovered = [
             (!config.retained.is_empty(), "retained messages"),
-            (config.version == Version::V5_0 && config.session_expiry != Expiry::Never, "session expiry"),
             (config.will_delay_ticks().is_some(), "will delay"),
             (config.restarts > 0, "broker restarts"),
             (config.broker_connect_timeout.is_some(), "the CONNECT timeout"),
@@ -150,7 +151,7 @@ impl<'a> SpecBroker<'a> {
             if !matches!(next.conns[c].get(link), Some(Conn::Accepted { fin_read: false })) {
                 return Vec::new();
             }
-            return vec![self.connect(next, c, link, clean_start, will)];
+            return self.connect(next, c, link, clean_start, will);
         }
         let Some(open) = next.open(c, link) else {
             return Vec::new();
@@ -222,18 +223,41 @@ impl<'a> SpecBroker<'a> {
     }
 
     /// A CONNECT: an existing connection of the client is taken over, the session is
-    /// discarded on Clean Start, resumed or created, and a CONNACK is owed.
-    fn connect(&self, mut next: SpecState, c: usize, link: usize, clean_start: bool, will: bool) -> SpecState {
+    /// discarded on Clean Start, resumed or created, and a CONNACK is owed. An offline 5.0
+    /// session is kept while its expiry interval runs [MQTT-3.1.2-23], may have been
+    /// discarded once it passed and must have been once the tolerance passed too
+    /// [MQTT-4.1.0-2].
+    fn connect(&self, mut next: SpecState, c: usize, link: usize, clean_start: bool, will: bool) -> Vec<SpecState> {
         for conn in &mut next.conns[c] {
             if let Conn::Open(open) = conn {
                 open.taken_over = true;
             }
         }
+        let age = next.sessions[c].as_ref().and_then(|s| s.offline_ticks);
+        let (may_keep, may_discard) = match (age, self.config.expiry_ticks()) {
+            (Some(age), Some(expiry)) => (age < expiry.saturating_add(self.tolerance), age >= expiry),
+            _ => (true, false),
+        };
+        let mut results = Vec::new();
+        if may_discard {
+            let mut discarded = next.clone();
+            discarded.sessions[c] = None;
+            results.push(self.attach(discarded, c, link, clean_start, will));
+        }
+        if may_keep {
+            results.push(self.attach(next, c, link, clean_start, will));
+        }
+        results
+    }
+
+    /// The new connection gets the client's session, resumed or new.
+    fn attach(&self, mut next: SpecState, c: usize, link: usize, clean_start: bool, will: bool) -> SpecState {
         // A session that ends with its connection ends with the one taken over.
         let kept = next.sessions[c].take().filter(|s| !clean_start && s.persistent);
         let session_present = kept.is_some();
         let mut session = kept.unwrap_or_else(|| Session::new(false));
         session.persistent = self.persistent(c, clean_start);
+        session.offline_ticks = None;
         session.resumed();
         next.sessions[c] = Some(session);
         next.conns[c][link] = Conn::Open(Open::new(session_present, will));
@@ -473,8 +497,11 @@ impl<'a> SpecBroker<'a> {
         if open.will {
             self.route(&mut next, Message::Will(c as u8), c);
         }
-        if !open.taken_over && next.sessions[c].as_ref().is_some_and(|s| !s.persistent) {
-            next.sessions[c] = None;
+        if !open.taken_over {
+            match next.sessions[c].as_mut() {
+                Some(session) if session.persistent => session.offline_ticks = self.config.expiry_ticks().map(|_| 0),
+                _ => next.sessions[c] = None,
+            }
         }
         Some(next)
     }
@@ -492,6 +519,129 @@ impl<'a> SpecBroker<'a> {
             }
             open.silence = (open.silence + 1).min(self.config.silence_cap().max(latest));
         }
+        if let Some(expiry) = self.config.expiry_ticks() {
+            let latest = expiry.saturating_add(self.tolerance);
+            for age in next.sessions.iter_mut().flatten().filter_map(|s| s.offline_ticks.as_mut()) {
+                *age = (*age + 1).min(latest);
+            }
+        }
         Some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Expiry, SessionKind};
+
+    fn config() -> Config {
+        let mut config = Config::new(Version::V5_0, 2, 1);
+        config.messages = vec![Qos::ExactlyOnce];
+        config.sessions = vec![SessionKind::Persistent; 2];
+        config.session_expiry = Expiry::AfterTicks(2);
+        config
+    }
+
+    fn received(client: usize, link: usize, packet: Packet) -> Event {
+        Event::Received { client, link, input: Input::Packet(packet) }
+    }
+
+    fn sent(client: usize, link: usize, packet: Packet) -> Event {
+        Event::Sent { client, link, packet, reason: packet.success_code(Version::V5_0) }
+    }
+
+    /// Feeds `events` to every state, opening a connection for each CONNECT.
+    fn run(spec: &SpecBroker, states: Vec<SpecState>, events: &[Event]) -> Vec<SpecState> {
+        events.iter().fold(states, |states, &event| {
+            let mut next = Vec::new();
+            for mut state in states {
+                if let Event::Received { client, link, input: Input::Packet(Packet::Connect { .. }) } = event {
+                    state.conns[client].resize(link + 1, Conn::Accepted { fin_read: false });
+                }
+                for successor in spec.accept(&state, event) {
+                    if !next.contains(&successor) {
+                        next.push(successor);
+                    }
+                }
+            }
+            next
+        })
+    }
+
+    fn connected(spec: &SpecBroker, client: usize) -> Vec<SpecState> {
+        let connect = Packet::Connect { clean_start: false, will: false };
+        let connack = Packet::ConnAck { session_present: false };
+        run(spec, vec![SpecState::new(2)], &[received(client, 0, connect), sent(client, 0, connack)])
+    }
+
+    fn session_presents_after(spec: &SpecBroker, ticks: usize) -> Vec<bool> {
+        let mut events =
+            vec![Event::Received { client: 0, link: 0, input: Input::Fin }, Event::Closed { client: 0, link: 0 }];
+        events.extend(std::iter::repeat_n(Event::Tick, ticks));
+        events.push(received(0, 1, Packet::Connect { clean_start: false, will: false }));
+        let states = run(spec, connected(spec, 0), &events);
+        let mut presents: Vec<bool> = states
+            .iter()
+            .filter_map(|s| match &s.conns[0][1] {
+                Conn::Open(open) => open.connack_owed,
+                _ => None,
+            })
+            .collect();
+        presents.sort();
+        presents
+    }
+
+    #[test]
+    fn an_offline_session_is_kept_until_its_expiry_and_gone_after_the_tolerance() {
+        let config = config();
+        let spec = SpecBroker::new(&config, 1);
+        assert_eq!(session_presents_after(&spec, 1), vec![true]);
+        assert_eq!(session_presents_after(&spec, 2), vec![false, true], "expired or not yet discarded");
+        assert_eq!(session_presents_after(&spec, 3), vec![false]);
+    }
+
+    #[test]
+    fn a_silent_connection_may_close_after_one_and_a_half_keep_alives_and_must_within_the_tolerance() {
+        let config = config();
+        let spec = SpecBroker::new(&config, 1);
+        let due = usize::from(config.longest_allowed_silence());
+        let mut early = vec![Event::Tick; due - 1];
+        early.push(Event::Closed { client: 0, link: 0 });
+        assert!(run(&spec, connected(&spec, 0), &early).is_empty());
+        let mut in_time = vec![Event::Tick; due];
+        in_time.push(Event::Closed { client: 0, link: 0 });
+        assert_eq!(run(&spec, connected(&spec, 0), &in_time).len(), 1);
+        assert_eq!(run(&spec, connected(&spec, 0), &vec![Event::Tick; due + 1]).len(), 1, "within the tolerance");
+        assert!(run(&spec, connected(&spec, 0), &vec![Event::Tick; due + 2]).is_empty(), "past it");
+    }
+
+    #[test]
+    fn a_qos2_message_is_taken_by_method_a_or_b_and_forwarded_once_with_dup_0() {
+        let config = config();
+        let spec = SpecBroker::new(&config, 0);
+        let states = connected(&spec, 0);
+        let subscribe = [
+            received(1, 0, Packet::Connect { clean_start: false, will: false }),
+            sent(1, 0, Packet::ConnAck { session_present: false }),
+            received(1, 0, Packet::Subscribe(1)),
+            sent(1, 0, Packet::SubAck(1)),
+        ];
+        let states = run(&spec, states, &subscribe);
+        let publish = Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false };
+        let taken = run(&spec, states, &[received(0, 0, publish)]);
+        assert_eq!(taken.len(), 2, "method A and method B");
+        // Forwarding before the PUBREL leaves method B only; with DUP 1 nothing.
+        let forward = |dup| Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup };
+        assert_eq!(run(&spec, taken.clone(), &[sent(1, 0, forward(false))]).len(), 1);
+        assert!(run(&spec, taken.clone(), &[sent(1, 0, forward(true))]).is_empty(), "DUP 1 on a first send");
+        // A resent PUBLISH is not routed again: no second copy to forward.
+        let resent = Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: true };
+        let again = Packet::Publish { id: 2, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false };
+        let twice = [sent(1, 0, forward(false)), received(0, 0, resent), sent(1, 0, again)];
+        assert!(run(&spec, taken.clone(), &twice).is_empty());
+        // After the PUBREL both methods have routed it: they are one state, which forwards it.
+        let released = run(&spec, taken, &[received(0, 0, Packet::PubRel(1))]);
+        assert_eq!(released.len(), 1);
+        assert_eq!(run(&spec, released, &[sent(1, 0, forward(false))]).len(), 1);
     }
 }

@@ -83,11 +83,13 @@ pub struct Session {
     pub subscribed: bool,
     pub copies: Vec<Copy>,
     pub inbound: Vec<(PacketId, Inbound)>,
+    /// 5.0 with a Session Expiry Interval: ticks since the session lost its connection.
+    pub offline_ticks: Option<u8>,
 }
 
 impl Session {
     pub fn new(persistent: bool) -> Session {
-        Session { persistent, subscribed: false, copies: Vec::new(), inbound: Vec::new() }
+        Session { persistent, subscribed: false, copies: Vec::new(), inbound: Vec::new(), offline_ticks: None }
     }
 
     /// Adds the copies a message published by `publisher` on `topic` at `qos` gets in this
