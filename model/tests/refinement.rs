@@ -13,7 +13,7 @@ use verimqtt_model::spec_broker::refinement::{
     SPEC_MAY_SEND_QOS0_KEPT_OFFLINE, check_refinement, render_rejection,
 };
 use verimqtt_model::suite::{with_cuts, with_expiry, with_routing};
-use verimqtt_model::{Bug, Config, Version};
+use verimqtt_model::{Bug, Config, ResendOrder, Version};
 
 /// The design broker matches the spec broker on the wire, under faults, every reachable
 /// state: 1 = the tolerance of the keep alive close the spec broker allows (the design closes
@@ -117,6 +117,9 @@ fn the_design_broker_refines_the_spec_broker_as_the_trace_checker_runs_it() {
         config.paced_application = true;
         config.reported_cuts = true;
         config.connack_timeout = Some(2);
+        config.broker_connect_timeout = Some(2);
+        config.client_resend_order = ResendOrder::LastStep;
+        config.broker_resend_order = ResendOrder::LastStep;
         refines(&config);
     }
 }
