@@ -12,7 +12,7 @@ use verimqtt_model::spec_broker::refinement::{
     Refinement, RefinementOutcome, SPEC_MAY_FORWARD_AFTER_PUBREL, SPEC_MAY_SEND_EXTRA_OVERLAPPING_COPY,
     SPEC_MAY_SEND_QOS0_KEPT_OFFLINE, check_refinement, render_rejection,
 };
-use verimqtt_model::suite::{with_cuts, with_expiry, with_routing};
+use verimqtt_model::suite::{with_cuts, with_expiry, with_retained, with_routing};
 use verimqtt_model::{Bug, Config, ResendOrder, Version};
 
 /// The design broker matches the spec broker on the wire, under faults, every reachable
@@ -80,6 +80,17 @@ fn the_design_broker_refines_the_spec_broker_with_a_clean_session_and_disconnect
         let mut config = with_cuts(config(version, 2, &[2, 0], &[Persistent, Clean]), 1);
         config.disconnects = 1;
         config.disconnect_with_will = version == Version::V5_0;
+        refines(&config);
+    }
+}
+
+/// Retained messages, replaced and deleted, sent to a subscription made again after an
+/// UNSUBSCRIBE.
+#[test]
+fn the_design_broker_refines_the_spec_broker_with_retained_messages() {
+    for version in VERSIONS {
+        let mut config = with_retained(one_cut(version, 2, &[2, 1]), &[1]);
+        config.unsubscribes = 1;
         refines(&config);
     }
 }
@@ -194,6 +205,15 @@ fn seeded_bugs_that_break_the_specification_are_rejected() {
                 Bug::WillAfterCleanDisconnect,
             ),
         ];
+        // The first of two retained messages on a topic stays: a later subscription gets it.
+        bugs.push(with_bug(
+            {
+                let mut c = with_retained(quiet(version, 2, &[1, 1]), &[]);
+                c.unsubscribes = 1;
+                c
+            },
+            Bug::RetainedKept,
+        ));
         if version == Version::V5_0 {
             let mut c = quiet(version, 2, &[1, 1]);
             c.receive_maximum = 1;

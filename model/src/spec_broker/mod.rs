@@ -16,9 +16,9 @@
 //! will's QoS. Covered: connections and takeover, CONNACK's Session Present, sessions (clean
 //! and persistent; 5.0 expiry as an interval with a tolerance), QoS 0/1/2 in both directions with resends on resumption, DUP,
 //! packet ids, Receive Maximum (5.0), routing over topics and filters with downgrade and
-//! overlapping subscriptions, SUBSCRIBE / UNSUBSCRIBE, PINGREQ, DISCONNECT (5.0: 0x04), wills
+//! overlapping subscriptions, retained messages, SUBSCRIBE / UNSUBSCRIBE, PINGREQ, DISCONNECT (5.0: 0x04), wills
 //! without delay, keep alive closes. Not covered ([`SpecBroker::covers`] says so for a
-//! configuration): retained messages, will delay, broker restarts and the store.
+//! configuration): will delay, broker restarts and the store.
 
 mod connection;
 pub mod refinement;
@@ -29,6 +29,7 @@ pub use session::{Copy, Flight, Inbound, OrderKey, Session};
 
 use crate::config::{Config, Qos, Version};
 use crate::packet::{Message, Packet, PacketId, reason as code};
+use crate::retained::RetainedStore;
 
 /// What the broker reads from a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,11 +68,17 @@ pub enum Event {
 pub struct SpecState {
     pub sessions: Vec<Option<Session>>,
     pub conns: Vec<Vec<Conn>>,
+    /// The last retained message of each topic [MQTT-3.3.1-5].
+    pub retained: RetainedStore,
 }
 
 impl SpecState {
     pub fn new(clients: usize) -> SpecState {
-        SpecState { sessions: vec![None; clients], conns: vec![Vec::new(); clients] }
+        SpecState {
+            sessions: vec![None; clients],
+            conns: vec![Vec::new(); clients],
+            retained: RetainedStore::default(),
+        }
     }
 
     /// The connection of `client` its session is served on, if any.
@@ -105,11 +112,7 @@ impl<'a> SpecBroker<'a> {
 
     /// Whether the spec broker covers what `config` lets the design broker do.
     pub fn covers(config: &Config) -> Result<(), String> {
-        let uncovered = [
-            (!config.retained.is_empty(), "retained messages"),
-            (config.will_delay_ticks().is_some(), "will delay"),
-            (config.restarts > 0, "broker restarts"),
-        ];
+        let uncovered = [(config.will_delay_ticks().is_some(), "will delay"), (config.restarts > 0, "broker restarts")];
         match uncovered.iter().find(|(on, _)| *on) {
             Some((_, what)) => Err(format!("the spec broker does not cover {what}")),
             None => Ok(()),
@@ -200,6 +203,7 @@ impl<'a> SpecBroker<'a> {
             }
             Packet::Subscribe(id) => {
                 session.subscribed = true;
+                session.add_retained(self.config, c, &next.retained, false);
                 owe(&mut next, Packet::SubAck(id), true);
             }
             Packet::Unsubscribe(id) => {
@@ -315,6 +319,14 @@ impl<'a> SpecBroker<'a> {
     /// session subscribed to a matching filter [MQTT-4.5.0-1] (those of offline persistent
     /// sessions included [MQTT-3.1.2-5] / 5.0 §4.1).
     fn route(&self, next: &mut SpecState, message: Message, publisher: usize) {
+        // A retained publication replaces its topic's retained message, or deletes it if its
+        // payload is empty ([MQTT-3.3.1-5]; [MQTT-3.3.1-10], [MQTT-3.3.1-11] in 3.1.1;
+        // [MQTT-3.3.1-6], [MQTT-3.3.1-7] in 5.0), and is forwarded like any message.
+        if let Message::App(n) = message
+            && self.config.retained.contains(n)
+        {
+            next.retained.publish(self.config.topic(n), n, self.config.empty.contains(n));
+        }
         for s in 0..next.sessions.len() {
             let offline = next.session_link(s).is_none();
             if let Some(session) = next.sessions[s].as_mut() {

@@ -8,6 +8,7 @@
 
 use crate::config::{Config, Qos};
 use crate::packet::{Message, PacketId};
+use crate::retained::RetainedStore;
 
 /// The order MQTT keeps: a server sends the PUBLISHes of one topic and QoS in the order it
 /// received them from each client ([MQTT-4.6.0-6] in 3.1.1, [MQTT-4.6.0-5] in 5.0). Which QoS
@@ -37,7 +38,9 @@ pub struct Flight {
 pub struct Copy {
     pub message: Message,
     pub qos: Qos,
-    pub key: OrderKey,
+    /// None for a retained copy sent to a new subscription: MQTT orders what a server
+    /// forwards from a publisher, not those.
+    pub key: Option<OrderKey>,
     /// The broker may drop it instead of sending it: QoS 0 ([MQTT-4.3.1-1] at most once; 3.1.1
     /// [MQTT-3.1.2-5] and 5.0 §4.1 leave keeping QoS 0 for an offline session optional), an
     /// extra copy for an overlapping subscription, or a copy not yet started when its
@@ -109,7 +112,7 @@ impl Session {
             config.filters(client).iter().filter(|f| f.filter.matches(topic)).map(|f| f.qos.min(qos)).collect();
         grants.sort_unstable_by(|a, b| b.cmp(a));
         for (n, &copy_qos) in grants.iter().enumerate() {
-            let key = OrderKey { publisher: publisher as u8, topic, published: qos, copy: copy_qos };
+            let key = Some(OrderKey { publisher: publisher as u8, topic, published: qos, copy: copy_qos });
             self.copies.push(Copy {
                 message,
                 qos: copy_qos,
@@ -122,17 +125,39 @@ impl Session {
         }
     }
 
+    /// After a SUBSCRIBE, each of its filters gets the retained message of every topic it
+    /// matches, at the message's QoS lowered to the filter's grant ([MQTT-3.3.1-6],
+    /// [MQTT-3.8.4-3] in 3.1.1; Retain Handling 0, [MQTT-3.3.1-9] in 5.0), a SUBSCRIBE with
+    /// several filters being a series of SUBSCRIBEs ([MQTT-3.8.4-4] / [MQTT-3.8.4-5]).
+    pub fn add_retained(&mut self, config: &Config, client: usize, retained: &RetainedStore, offline: bool) {
+        for (message, qos) in retained.copies(config.filters(client), |n| config.qos(n)) {
+            self.copies.push(Copy {
+                message: Message::Retained { message, qos },
+                qos,
+                key: None,
+                optional: qos == Qos::AtMostOnce,
+                extra: false,
+                routed_offline: offline,
+                flight: None,
+            });
+        }
+    }
+
     /// Whether copy `i` may go out now without overtaking an earlier copy of its order key.
     pub fn in_order(&self, i: usize) -> bool {
-        let key = self.copies[i].key;
-        self.copies[..i].iter().all(|earlier| earlier.key != key || !earlier.blocks_later())
+        let Some(key) = self.copies[i].key else {
+            return true;
+        };
+        self.copies[..i].iter().all(|earlier| earlier.key != Some(key) || !earlier.blocks_later())
     }
 
     /// Copy `i` goes out: the earlier optional copies of its key that never did are dropped
     /// (a broker that sent them later would break the order). Returns where copy `i` is now.
     pub fn drop_overtaken(&mut self, i: usize) -> usize {
-        let key = self.copies[i].key;
-        let overtaken = |copy: &Copy| copy.key == key && copy.flight.is_none();
+        let Some(key) = self.copies[i].key else {
+            return i;
+        };
+        let overtaken = |copy: &Copy| copy.key == Some(key) && copy.flight.is_none();
         let dropped = self.copies[..i].iter().filter(|c| overtaken(c)).count();
         let mut index = 0;
         self.copies.retain(|copy| {
