@@ -21,6 +21,7 @@
 //! configuration): will delay, broker restarts and the store.
 
 mod connection;
+pub mod probe;
 pub mod refinement;
 mod session;
 
