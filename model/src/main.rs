@@ -10,6 +10,7 @@ use verimqtt_model::properties::{CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
+use verimqtt_model::spec_broker::probe::{ProbeVerdict, check_probe_trace};
 use verimqtt_model::spec_broker::refinement::{REFINES_SPEC, Refinement, check_refinement, render_rejection};
 use verimqtt_model::{
     Bug, Config, Expiry, MqttModel, Options, Outcome, Qos, ResendOrder, Search, SessionKind, Version, check,
@@ -62,6 +63,16 @@ enum Command {
         /// Ticks past 1.5 x keep alive the spec broker allows for a keep alive close.
         #[arg(long, default_value_t = 1)]
         tolerance: u8,
+    },
+    /// Replay a probe trace (`verimqtt-traces probe`) against the specification broker, from
+    /// the wire alone.
+    SpecTrace {
+        /// The trace (JSON Lines).
+        file: std::path::PathBuf,
+        /// Milliseconds past a timer's due time the broker may take (the probe's keep alive
+        /// monitor allows 1,500).
+        #[arg(long, default_value_t = 1500)]
+        tolerance_ms: u64,
     },
     /// List the properties (with the statements they cover) and the seeded bugs.
     List,
@@ -299,6 +310,7 @@ fn main() -> ExitCode {
             .config()
             .and_then(|config| Refinement::new(config, tolerance))
             .map(|refinement| run_refinement(refinement, threads)),
+        Command::SpecTrace { file, tolerance_ms } => spec_trace(&file, tolerance_ms),
         Command::List => {
             list();
             Ok(true)
@@ -310,6 +322,26 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints the spec broker's verdict on a probe trace; true if the trace refines it.
+fn spec_trace(file: &std::path::Path, tolerance_ms: u64) -> Result<bool, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let trace = verimqtt_spec::trace::read_trace(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    match check_probe_trace(&trace, tolerance_ms)? {
+        ProbeVerdict::Refines { events } => {
+            println!("{}: refines the spec broker ({events} events: packets, closes, 100 ms ticks)", file.display());
+            Ok(true)
+        }
+        ProbeVerdict::Rejected { index, event } => {
+            println!(
+                "{}: REJECTED at trace line {}: no spec broker state explains {event:?}",
+                file.display(),
+                index + 1
+            );
+            Ok(false)
         }
     }
 }
