@@ -102,6 +102,19 @@ fn the_design_broker_refines_the_spec_broker_with_session_expiry() {
     refines(&with_expiry(with_cuts(config(Version::V5_0, 2, &[1, 2], &[Persistent]), 2), 1));
 }
 
+/// 5.0 wills with a delay: published once it passes or the session ends, cancelled by a
+/// resumed session; with an expiry shorter than the delay, at QoS 1.
+#[test]
+fn the_design_broker_refines_the_spec_broker_with_will_delays() {
+    let mut delayed = one_cut(Version::V5_0, 2, &[1]);
+    delayed.will_delay = 2;
+    refines(&delayed);
+    let mut expiring = with_expiry(with_cuts(config(Version::V5_0, 2, &[1], &[Persistent]), 2), 1);
+    expiring.will_delay = 2;
+    expiring.will_qos = verimqtt_model::Qos::AtLeastOnce;
+    refines(&expiring);
+}
+
 #[test]
 fn the_design_broker_refines_the_spec_broker_routing_on_two_topics_with_unsubscribe() {
     for version in VERSIONS {
@@ -218,6 +231,10 @@ fn seeded_bugs_that_break_the_specification_are_rejected() {
             let mut c = quiet(version, 2, &[1, 1]);
             c.receive_maximum = 1;
             bugs.push(with_bug(c, Bug::ReceiveMaximumIgnored));
+            // A subscriber back within its will's delay: the will goes out anyway.
+            let mut c = one_cut(version, 2, &[1]);
+            c.will_delay = 2;
+            bugs.push(with_bug(c, Bug::WillNotCancelledOnResume));
         }
         for config in &bugs {
             rejected(config);

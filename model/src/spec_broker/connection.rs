@@ -29,9 +29,10 @@ pub struct Open {
     pub fin_read: bool,
     /// The client sent DISCONNECT (either reason).
     pub disconnect_read: bool,
-    /// A later CONNECT for the same client took the session over: the broker must close this
-    /// connection ([MQTT-3.1.4-2] in 3.1.1, [MQTT-3.1.4-3] in 5.0) and send it nothing else.
-    pub taken_over: bool,
+    /// A later CONNECT for the same client took the session over (resuming it, or not): the
+    /// broker must close this connection ([MQTT-3.1.4-2] in 3.1.1, [MQTT-3.1.4-3] in 5.0) and
+    /// send it nothing else.
+    pub taken_over: Option<bool>,
     /// The broker sent DISCONNECT (5.0): it may only close now [MQTT-3.14.4-1].
     pub announced: bool,
 }
@@ -45,7 +46,7 @@ impl Open {
             will,
             fin_read: false,
             disconnect_read: false,
-            taken_over: false,
+            taken_over: None,
             announced: false,
         }
     }
@@ -53,7 +54,7 @@ impl Open {
     /// The connection is the session's, and the CONNACK went out first [MQTT-3.2.0-1]: session
     /// packets may go out on it.
     pub fn carries_session(&self) -> bool {
-        self.connack_owed.is_none() && !self.taken_over && !self.announced
+        self.connack_owed.is_none() && self.taken_over.is_none() && !self.announced
     }
 }
 

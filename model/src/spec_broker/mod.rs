@@ -13,17 +13,19 @@
 //!
 //! What the abstract packets leave out comes from the [`Config`]: the filters a SUBSCRIBE
 //! carries, the Session Expiry Interval and Receive Maximum of a CONNECT, the keep alive, the
-//! will's QoS. Covered: connections and takeover, CONNACK's Session Present, sessions (clean
-//! and persistent; 5.0 expiry as an interval with a tolerance), QoS 0/1/2 in both directions with resends on resumption, DUP,
-//! packet ids, Receive Maximum (5.0), routing over topics and filters with downgrade and
-//! overlapping subscriptions, retained messages, SUBSCRIBE / UNSUBSCRIBE, PINGREQ, DISCONNECT (5.0: 0x04), wills
-//! without delay, keep alive closes. Not covered ([`SpecBroker::covers`] says so for a
-//! configuration): will delay, broker restarts and the store.
+//! will's QoS and delay. Covered: connections and takeover, CONNACK's Session Present,
+//! sessions (clean and persistent; 5.0 expiry as an interval with a tolerance), QoS 0/1/2 in
+//! both directions with resends on resumption, DUP, packet ids, Receive Maximum (5.0),
+//! routing over topics and filters with downgrade and overlapping subscriptions, retained
+//! messages, SUBSCRIBE / UNSUBSCRIBE, PINGREQ, DISCONNECT (5.0: 0x04), wills (5.0: with a
+//! delay, as an interval), keep alive closes. Not covered ([`SpecBroker::covers`] says so for
+//! a configuration): broker restarts and the store.
 
 mod connection;
 pub mod probe;
 pub mod refinement;
 mod session;
+mod will;
 
 pub use connection::{Conn, Open, Owed};
 pub use session::{Copy, Flight, Inbound, OrderKey, Session};
@@ -84,7 +86,7 @@ impl SpecState {
 
     /// The connection of `client` its session is served on, if any.
     pub fn session_link(&self, client: usize) -> Option<usize> {
-        self.conns[client].iter().position(|c| matches!(c, Conn::Open(open) if !open.taken_over))
+        self.conns[client].iter().position(|c| matches!(c, Conn::Open(open) if open.taken_over.is_none()))
     }
 
     fn open(&mut self, client: usize, link: usize) -> Option<&mut Open> {
@@ -111,12 +113,12 @@ impl<'a> SpecBroker<'a> {
         SpecBroker { config, tolerance }
     }
 
-    /// Whether the spec broker covers what `config` lets the design broker do.
+    /// Whether the spec broker covers what `config` lets the design broker do: all but broker
+    /// restarts (and the durable store they need).
     pub fn covers(config: &Config) -> Result<(), String> {
-        let uncovered = [(config.will_delay_ticks().is_some(), "will delay"), (config.restarts > 0, "broker restarts")];
-        match uncovered.iter().find(|(on, _)| *on) {
-            Some((_, what)) => Err(format!("the spec broker does not cover {what}")),
-            None => Ok(()),
+        match config.restarts {
+            0 => Ok(()),
+            _ => Err("the spec broker does not cover broker restarts".to_string()),
         }
     }
 
@@ -124,7 +126,19 @@ impl<'a> SpecBroker<'a> {
     /// broker following the specification could produce (or, for an input, one the spec
     /// broker does not cover).
     pub fn accept(&self, state: &SpecState, event: Event) -> Vec<SpecState> {
-        let mut next = state.clone();
+        let mut results = Vec::new();
+        for next in self.publish_due_wills(state.clone()) {
+            for result in self.accept_now(next, event) {
+                if !results.contains(&result) {
+                    results.push(result);
+                }
+            }
+        }
+        results
+    }
+
+    /// [`SpecBroker::accept`] with no hidden step before the event.
+    fn accept_now(&self, mut next: SpecState, event: Event) -> Vec<SpecState> {
         match event {
             Event::Received { client, link, input: Input::Fin } => {
                 match next.conns[client].get_mut(link) {
@@ -137,7 +151,7 @@ impl<'a> SpecBroker<'a> {
             Event::Received { client, link, input: Input::Packet(packet) } => self.receive(next, client, link, packet),
             Event::Sent { client, link, packet, reason } => self.send(next, client, link, packet, reason),
             Event::Closed { client, link } => self.close(next, client, link).into_iter().collect(),
-            Event::Tick => self.tick(next).into_iter().collect(),
+            Event::Tick => self.tick(next).and_then(|state| self.age_wills(state)).into_iter().collect(),
         }
     }
 
@@ -230,15 +244,12 @@ impl<'a> SpecBroker<'a> {
     /// session is kept while its expiry interval runs [MQTT-3.1.2-23], may have been
     /// discarded once it passed and must have been once the tolerance passed too
     /// [MQTT-4.1.0-2].
-    fn connect(&self, mut next: SpecState, c: usize, link: usize, clean_start: bool, will: bool) -> Vec<SpecState> {
-        for conn in &mut next.conns[c] {
-            if let Conn::Open(open) = conn {
-                open.taken_over = true;
-            }
-        }
+    fn connect(&self, next: SpecState, c: usize, link: usize, clean_start: bool, will: bool) -> Vec<SpecState> {
         let age = next.sessions[c].as_ref().and_then(|s| s.offline_ticks);
+        // A session whose will waits is discarded with its will, at a tick (see `will.rs`).
+        let waiting_will = next.sessions[c].as_ref().is_some_and(|s| s.waiting_will.is_some());
         let (may_keep, may_discard) = match (age, self.config.expiry_ticks()) {
-            (Some(age), Some(expiry)) => (age < expiry.saturating_add(self.tolerance), age >= expiry),
+            (Some(age), Some(expiry)) => (age < expiry.saturating_add(self.tolerance), age >= expiry && !waiting_will),
             _ => (true, false),
         };
         let mut results = Vec::new();
@@ -256,11 +267,23 @@ impl<'a> SpecBroker<'a> {
     /// The new connection gets the client's session, resumed or new.
     fn attach(&self, mut next: SpecState, c: usize, link: usize, clean_start: bool, will: bool) -> SpecState {
         // A session that ends with its connection ends with the one taken over.
-        let kept = next.sessions[c].take().filter(|s| !clean_start && s.persistent);
+        let old = next.sessions[c].take();
+        let waiting_will = old.as_ref().and_then(|s| s.waiting_will);
+        let kept = old.filter(|s| !clean_start && s.persistent);
         let session_present = kept.is_some();
+        if !session_present {
+            self.will_on_session_end(&mut next, c, waiting_will);
+        }
+        for conn in &mut next.conns[c] {
+            if let Conn::Open(open) = conn {
+                open.taken_over = Some(session_present);
+            }
+        }
         let mut session = kept.unwrap_or_else(|| Session::new(false));
         session.persistent = self.persistent(c, clean_start);
         session.offline_ticks = None;
+        // A resumed session cancels its waiting will [MQTT-3.1.3-9].
+        session.waiting_will = None;
         session.resumed();
         next.sessions[c] = Some(session);
         next.conns[c][link] = Conn::Open(Open::new(session_present, will));
@@ -360,7 +383,7 @@ impl<'a> SpecBroker<'a> {
             Packet::Disconnect => {
                 let allowed = version == Version::V5_0
                     && match reason {
-                        Some(code::SESSION_TAKEN_OVER) => open.taken_over,
+                        Some(code::SESSION_TAKEN_OVER) => open.taken_over.is_some(),
                         Some(code::KEEP_ALIVE_TIMEOUT) => self.config.grace_over(open.silence),
                         _ => false,
                     };
@@ -504,14 +527,14 @@ impl<'a> SpecBroker<'a> {
             Conn::Closed => return None,
         };
         let may_close =
-            open.fin_read || open.disconnect_read || open.taken_over || self.config.grace_over(open.silence);
+            open.fin_read || open.disconnect_read || open.taken_over.is_some() || self.config.grace_over(open.silence);
         if !may_close {
             return None;
         }
         if open.will {
-            self.route(&mut next, Message::Will(c as u8), c);
+            self.will_on_close(&mut next, c, open.taken_over);
         }
-        if !open.taken_over {
+        if open.taken_over.is_none() {
             match next.sessions[c].as_mut() {
                 Some(session) if session.persistent => session.offline_ticks = self.config.expiry_ticks().map(|_| 0),
                 _ => next.sessions[c] = None,

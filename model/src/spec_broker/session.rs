@@ -88,11 +88,21 @@ pub struct Session {
     pub inbound: Vec<(PacketId, Inbound)>,
     /// 5.0 with a Session Expiry Interval: ticks since the session lost its connection.
     pub offline_ticks: Option<u8>,
+    /// 5.0 with a Will Delay Interval: ticks the will of the connection the session lost has
+    /// waited so far.
+    pub waiting_will: Option<u8>,
 }
 
 impl Session {
     pub fn new(persistent: bool) -> Session {
-        Session { persistent, subscribed: false, copies: Vec::new(), inbound: Vec::new(), offline_ticks: None }
+        Session {
+            persistent,
+            subscribed: false,
+            copies: Vec::new(),
+            inbound: Vec::new(),
+            offline_ticks: None,
+            waiting_will: None,
+        }
     }
 
     /// Adds the copies a message published by `publisher` on `topic` at `qos` gets in this
