@@ -109,6 +109,7 @@ fn copy_qos(config: &Config, s: usize, message: Message) -> Option<Qos> {
     };
     match config.bug {
         Some(Bug::TopicIgnored) => Some(config.copy_qos(s, n).unwrap_or(config.qos(n))),
+        Some(Bug::CopyQosNotLowered) => config.copy_qos(s, n).map(|_| config.qos(n)),
         Some(Bug::CopyQosOfFirstMatch) => {
             let first = config.filters(s).iter().find(|f| f.filter.matches(config.topic(n)))?;
             Some(first.qos.min(config.qos(n)))
@@ -294,7 +295,8 @@ impl Step<'_> {
         let Some(session) = &self.state.sessions[c] else {
             return;
         };
-        let mut resend = session.outbound.resend(queued_copy_qos(config, c), true, config.broker_resend_order);
+        let dup = !config.has(Bug::BrokerResendsWithoutDup);
+        let mut resend = session.outbound.resend(queued_copy_qos(config, c), dup, config.broker_resend_order);
         if config.has(Bug::BrokerResendsQos1First) {
             resend.sort_by_key(|p| !matches!(p, Packet::Publish { qos: Qos::AtLeastOnce, .. }));
         }

@@ -102,10 +102,14 @@ pub enum Bug {
     /// On a resumed session the broker sends what waited in its queue but never resends its
     /// unacknowledged flights.
     BrokerResendSkippedOnResume,
+    /// On a resumed session the broker resends its unacknowledged PUBLISHes with DUP=0.
+    BrokerResendsWithoutDup,
+    /// The broker sends a copy at the published QoS, not lowered to the subscription's grant.
+    CopyQosNotLowered,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 36] = [
+    pub const ALL: [Bug; 38] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -142,6 +146,8 @@ impl Bug {
         Bug::PubRelsResentNewestFirst,
         Bug::WillOfAnotherClient,
         Bug::BrokerResendSkippedOnResume,
+        Bug::BrokerResendsWithoutDup,
+        Bug::CopyQosNotLowered,
     ];
 
     /// The name used on the command line.
@@ -183,6 +189,8 @@ impl Bug {
             Bug::PubRelsResentNewestFirst => "pubrels-resent-newest-first",
             Bug::WillOfAnotherClient => "will-of-another-client",
             Bug::BrokerResendSkippedOnResume => "broker-resend-skipped-on-resume",
+            Bug::BrokerResendsWithoutDup => "broker-resends-without-dup",
+            Bug::CopyQosNotLowered => "copy-qos-not-lowered",
         }
     }
 
@@ -230,6 +238,8 @@ impl Bug {
             Bug::PubRelsResentNewestFirst => PUBRELS_IN_ORDER,
             Bug::WillOfAnotherClient => INTEGRITY,
             Bug::BrokerResendSkippedOnResume => BOUNDED_RESPONSE,
+            Bug::BrokerResendsWithoutDup => DUP_MARKS_RESENDS,
+            Bug::CopyQosNotLowered => COPY_AT_GRANTED_QOS,
         }
     }
 }

@@ -13,6 +13,8 @@
 //! - [`bugs`]: classic bugs that can be seeded to show each property can fail.
 //! - [`store`], [`restart`]: the broker's durable store and the broker restart fault.
 //! - [`will`]: wills that wait out a delay (5.0).
+//! - [`spec_broker`]: a broker that says only what the specification says, and the check that
+//!   the design broker refines it.
 //! - [`bounds`]: structural bounds whose reach is an error, never a silent prune.
 //! - [`suite`]: the configurations `cargo test` checks exhaustively.
 //! - [`model`]: the stateright `Model`; [`runner`] runs the checker; [`render`] prints
@@ -38,6 +40,7 @@ pub mod restart;
 pub mod retained;
 pub mod routing;
 pub mod runner;
+pub mod spec_broker;
 pub mod state;
 pub mod step;
 pub mod store;

@@ -10,6 +10,8 @@ use verimqtt_model::properties::{CATALOGUE, Expect};
 use verimqtt_model::render::render;
 use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
+use verimqtt_model::spec_broker::probe::{ProbeVerdict, check_probe_trace};
+use verimqtt_model::spec_broker::refinement::{REFINES_SPEC, Refinement, check_refinement, render_rejection};
 use verimqtt_model::{
     Bug, Config, Expiry, MqttModel, Options, Outcome, Qos, ResendOrder, Search, SessionKind, Version, check,
 };
@@ -49,6 +51,28 @@ enum Command {
         model: ModelArgs,
         #[arg(long, default_value = "127.0.0.1:3000")]
         address: String,
+    },
+    /// Check that the design broker refines the specification broker (`src/spec_broker`):
+    /// every broker event of every reachable state is one a spec broker state explains.
+    Refine {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Checker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Ticks past 1.5 x keep alive the spec broker allows for a keep alive close.
+        #[arg(long, default_value_t = 1)]
+        tolerance: u8,
+    },
+    /// Replay a probe trace (`verimqtt-traces probe`) against the specification broker, from
+    /// the wire alone.
+    SpecTrace {
+        /// The trace (JSON Lines).
+        file: std::path::PathBuf,
+        /// Milliseconds past a timer's due time the broker may take (the probe's keep alive
+        /// monitor allows 1,500).
+        #[arg(long, default_value_t = 1500)]
+        tolerance_ms: u64,
     },
     /// List the properties (with the statements they cover) and the seeded bugs.
     List,
@@ -288,6 +312,11 @@ fn main() -> ExitCode {
             MqttModel::new(config).checker().serve(address.as_str());
             true
         }),
+        Command::Refine { model, threads, tolerance } => model
+            .config()
+            .and_then(|config| Refinement::new(config, tolerance))
+            .map(|refinement| run_refinement(refinement, threads)),
+        Command::SpecTrace { file, tolerance_ms } => spec_trace(&file, tolerance_ms),
         Command::List => {
             list();
             Ok(true)
@@ -299,6 +328,55 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints the spec broker's verdict on a probe trace; true if the trace refines it.
+fn spec_trace(file: &std::path::Path, tolerance_ms: u64) -> Result<bool, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let trace = verimqtt_spec::trace::read_trace(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    match check_probe_trace(&trace, tolerance_ms)? {
+        ProbeVerdict::Refines { events } => {
+            println!("{}: refines the spec broker ({events} events: packets, closes, 100 ms ticks)", file.display());
+            Ok(true)
+        }
+        ProbeVerdict::Rejected { index, event } => {
+            println!(
+                "{}: REJECTED at trace line {}: no spec broker state explains {event:?}",
+                file.display(),
+                index + 1
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// Prints the refinement check's numbers, the spec-only behaviours it reached and any
+/// rejection; true if the design broker refines the spec broker.
+fn run_refinement(refinement: Refinement, threads: usize) -> bool {
+    println!("refinement of the spec broker: {}", refinement.design.config);
+    let outcome = check_refinement(refinement.clone(), threads);
+    println!(
+        "states: {}, unique: {}, max depth: {}, seconds: {:.2}",
+        outcome.states,
+        outcome.unique_states,
+        outcome.max_depth,
+        outcome.elapsed.as_secs_f64()
+    );
+    println!("spec-only behaviours reached: {:?}", outcome.witnessed);
+    if let Some(path) = &outcome.bound_reached {
+        println!("a structural bound was reached: not exhaustive\n{}", render_rejection(&refinement, path));
+        return false;
+    }
+    match &outcome.rejection {
+        Some(path) => {
+            println!("{REFINES_SPEC}: FAILS\n{}", render_rejection(&refinement, path));
+            false
+        }
+        None => {
+            println!("{REFINES_SPEC}: holds");
+            true
         }
     }
 }

@@ -122,6 +122,9 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c.unsubscribes = 1;
             c
         }
+        Bug::BrokerResendsWithoutDup => one_cut(2, &[1]),
+        // The subscriber's wildcard grants QoS 1; the QoS 2 message goes on topic 1.
+        Bug::CopyQosNotLowered => with_routing(quiet(2, &[2]), &[1]),
         // Two retained messages on one topic, then a SUBSCRIBE again after an UNSUBSCRIBE.
         Bug::RetainedKept | Bug::RetainedNotSentOnSubscribe => {
             let mut c = with_retained(quiet(2, &[1, 1]), &[]);
@@ -221,6 +224,8 @@ seeded_bug_tests! {
     pubrels_resent_newest_first_are_caught: Bug::PubRelsResentNewestFirst,
     the_will_of_another_client_breaks_integrity: Bug::WillOfAnotherClient,
     a_broker_that_never_resends_misses_the_response_bound: Bug::BrokerResendSkippedOnResume,
+    the_broker_resending_without_dup_breaks_the_dup_flag: Bug::BrokerResendsWithoutDup,
+    a_copy_above_the_granted_qos_is_caught: Bug::CopyQosNotLowered,
 }
 
 /// The bound of `bounded_response` is the least that holds: one tick less fails (a client that

@@ -1,0 +1,154 @@
+//! Probe traces (`traces/probe-corpus/`, recorded against verimqtt's broker through the
+//! probe's proxy) replayed against the specification broker, from the wire alone.
+
+use std::path::PathBuf;
+use verimqtt_model::spec_broker::probe::{ProbeVerdict, check_probe_trace};
+use verimqtt_spec::trace::{self, TraceEvent};
+
+/// The probe's keep alive monitor allows 1,500 ms past 1.5 x keep alive; so does this.
+const TOLERANCE_MS: u64 = 1500;
+
+fn load(name: &str) -> Vec<TraceEvent> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../traces/probe-corpus").join(format!("{name}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    trace::read_trace(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+const CORPUS: [&str; 2] = ["resend_to_a_persistent_subscriber", "will_after_a_reset"];
+
+#[test]
+fn verimqtts_recorded_probe_traces_refine_the_spec_broker() {
+    for name in CORPUS {
+        let verdict = check_probe_trace(&load(name), TOLERANCE_MS).unwrap_or_else(|e| panic!("{name}: {e}"));
+        eprintln!("{name}: {verdict:?}");
+        assert!(matches!(verdict, ProbeVerdict::Refines { events } if events > 20), "{name}: {verdict:?}");
+    }
+}
+
+/// The index of the first event that is a packet the proxy passed `to` a client or the
+/// broker, of `kind`, carrying `payload` if given.
+fn find(trace: &[TraceEvent], to: trace::End, kind: trace::PacketKind, payload: Option<&str>) -> usize {
+    trace
+        .iter()
+        .position(|e| match &e.event {
+            trace::Event::Forwarded { to: t, packet, .. } => {
+                *t == to && packet.kind == kind && (payload.is_none() || packet.payload.as_deref() == payload)
+            }
+            _ => false,
+        })
+        .unwrap_or_else(|| panic!("no {kind:?} to {to:?} with {payload:?}"))
+}
+
+fn packet_mut(event: &mut TraceEvent) -> &mut trace::PacketInfo {
+    match &mut event.event {
+        trace::Event::Forwarded { packet, .. } | trace::Event::PacketSent { packet, .. } => packet,
+        other => panic!("not a packet: {other:?}"),
+    }
+}
+
+fn rejected(name: &str, trace: &[TraceEvent]) -> usize {
+    match check_probe_trace(trace, TOLERANCE_MS).unwrap_or_else(|e| panic!("{name}: {e}")) {
+        ProbeVerdict::Rejected { index, event } => {
+            eprintln!("{name}: rejected at {index}: {event:?}");
+            index
+        }
+        verdict => panic!("{name}: {verdict:?}"),
+    }
+}
+
+const RESEND: &str = "resend_to_a_persistent_subscriber";
+
+/// The resend of m0 after the subscriber's session is resumed.
+fn resend_of_m0(trace: &[TraceEvent]) -> usize {
+    trace
+        .iter()
+        .position(|e| matches!(&e.event, trace::Event::Forwarded { packet, .. } if packet.payload.as_deref() == Some("m0") && packet.dup == Some(true)))
+        .unwrap_or_else(|| panic!("m0 is never resent"))
+}
+
+/// The CONNACK that resumes the subscriber's session.
+fn resuming_connack(trace: &[TraceEvent]) -> usize {
+    trace
+        .iter()
+        .position(
+            |e| matches!(&e.event, trace::Event::Forwarded { packet, .. } if packet.session_present == Some(true)),
+        )
+        .unwrap_or_else(|| panic!("no session is resumed"))
+}
+
+#[test]
+fn a_resend_with_dup_0_is_rejected() {
+    let mut trace = load(RESEND);
+    let resend = resend_of_m0(&trace);
+    assert_eq!(packet_mut(&mut trace[resend]).dup, Some(true));
+    packet_mut(&mut trace[resend]).dup = Some(false);
+    assert_eq!(rejected("dup 0", &trace), resend);
+}
+
+#[test]
+fn session_present_0_on_a_resumed_session_is_rejected() {
+    let mut trace = load(RESEND);
+    let resumed = resuming_connack(&trace);
+    let connack = packet_mut(&mut trace[resumed]);
+    assert_eq!((connack.kind, connack.session_present), (trace::PacketKind::Connack, Some(true)));
+    connack.session_present = Some(false);
+    assert_eq!(rejected("session present 0", &trace), resumed);
+}
+
+#[test]
+fn a_new_message_before_the_resend_of_an_earlier_one_of_its_topic_and_qos_is_rejected() {
+    let mut trace = load(RESEND);
+    let resend = resend_of_m0(&trace);
+    let m2 = resend + find(&trace[resend..], trace::End::Client, trace::PacketKind::Publish, Some("m2"));
+    let (m0_packet, m2_packet) = (packet_mut(&mut trace[resend]).clone(), packet_mut(&mut trace[m2]).clone());
+    *packet_mut(&mut trace[resend]) = m2_packet;
+    *packet_mut(&mut trace[m2]) = m0_packet;
+    assert_eq!(rejected("m2 before m0", &trace), resend);
+}
+
+#[test]
+fn a_keep_alive_close_before_one_and_a_half_keep_alives_is_rejected() {
+    let mut trace = load(RESEND);
+    for event in &mut trace {
+        if let trace::Event::Forwarded { packet, .. } | trace::Event::PacketSent { packet, .. } = &mut event.event
+            && packet.kind == trace::PacketKind::Connect
+        {
+            packet.keep_alive = Some(2);
+        }
+    }
+    let index = rejected("keep alive 2 s, close at 1.5 s", &trace);
+    assert!(
+        matches!(&trace[index].event, trace::Event::Dropped { packet, .. } if packet.kind == trace::PacketKind::Disconnect)
+    );
+}
+
+#[test]
+fn a_silent_connection_never_closed_is_rejected_once_the_tolerance_passed() {
+    let mut trace = load(RESEND);
+    trace.retain(|e| {
+        !matches!(&e.event, trace::Event::BrokerClosed { .. })
+            && !matches!(&e.event, trace::Event::Dropped { packet, .. } if packet.kind == trace::PacketKind::Disconnect)
+    });
+    let index = rejected("never closed", &trace);
+    // 1.5 x 1 s of silence and 1.5 s of tolerance after the subscriber's last packet.
+    assert!(trace[index].time_ms >= 3000, "{}", trace[index].time_ms);
+}
+
+#[test]
+fn a_qos0_message_forwarded_twice_is_rejected() {
+    let mut trace = load("will_after_a_reset");
+    let m0 = find(&trace, trace::End::Client, trace::PacketKind::Publish, Some("m0"));
+    let copy = trace[m0].clone();
+    trace.insert(m0 + 1, copy);
+    assert_eq!(rejected("m0 twice", &trace), m0 + 1);
+}
+
+/// What the spec broker's configuration cannot express is an error, never a verdict.
+#[test]
+fn a_refused_subscription_is_outside_the_spec_broker() {
+    let mut trace = load("will_after_a_reset");
+    let suback = find(&trace, trace::End::Client, trace::PacketKind::Suback, None);
+    packet_mut(&mut trace[suback]).reason_codes = Some(vec![0x80]);
+    let error = check_probe_trace(&trace, TOLERANCE_MS).expect_err("outside");
+    assert!(error.contains("outside the spec broker: a refused subscription"), "{error}");
+}
