@@ -212,7 +212,7 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
             path: args.config,
             limits: args.limits,
             log_file,
-            policy: config.policy.clone(),
+            policy: config.policies(),
             options: config.options.clone(),
         };
         let server = config.bind().map_err(|error| error.to_string())?.policy_updates(policy_updates);

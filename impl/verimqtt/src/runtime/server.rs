@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::broker::{Broker, BrokerOptions, Closing, ConnId, Event, Policy, Verification};
+use crate::broker::{Broker, BrokerOptions, Closing, ConnId, Event, ListenerId, Policy, Verification};
 use crate::codec::ReasonCode;
 
 use super::listener::{self, Listener, Shared};
@@ -25,7 +25,7 @@ use super::log::Log;
 use super::metrics;
 use super::metrics_http::{self, Scrape};
 use super::packet_log::PacketLog;
-use super::socket::{Input, Output, Peer};
+use super::socket::{Input, Origin, Output, Peer};
 use super::store::{Store, StoreWriter};
 use super::sys::SysTopics;
 
@@ -107,7 +107,10 @@ impl<P: Policy> Server<P> {
         Server { store: Some(store), ..self }
     }
 
-    /// This server with one more listener to accept connections on.
+    /// This server with one more listener to accept connections on. The policy knows the
+    /// listeners by the order they are added: the first is [`ListenerId`]`(0)`
+    /// ([`ListenerId::DEFAULT`]), the next `ListenerId(1)`, and so on (see
+    /// [`PerListener`](crate::broker::PerListener)).
     pub fn listener(mut self, listener: Listener) -> Self {
         self.listeners.push(listener);
         self
@@ -184,15 +187,19 @@ impl<P: Policy> Server<P> {
             driver.store = Some(StoreWriter::start(store, driver.input_sender.clone())?);
         }
         let shared = Shared {
+            listener: ListenerId::DEFAULT,
             inputs: driver.input_sender.clone(),
             next_conn: Arc::new(AtomicU64::new(1)),
             handshake_timeout: options.connect_timeout,
             max_packet_size: options.max_packet_size as usize,
         };
         let mut accepting = JoinSet::new();
-        for listener in listeners {
-            tracing::info!(transport = listener.name(), address = %listener.address()?, "MQTT broker listening");
-            accepting.spawn(listener::accept_loop(listener, shared.clone()));
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let id = u16::try_from(index).map(ListenerId).map_err(|_| io::Error::other("more than 65536 listeners"))?;
+            driver.broker.set_mount_point(id, listener.mount_point().cloned());
+            let mount_point = listener.mount_point().map(ToString::to_string);
+            tracing::info!(transport = listener.name(), address = %listener.address()?, mount_point, "MQTT broker listening");
+            accepting.spawn(listener::accept_loop(listener, Shared { listener: id, ..shared.clone() }));
         }
         drop(shared);
         let mut scrapes = match metrics {
@@ -341,8 +348,8 @@ impl<P: Policy> Driver<P> {
     fn handle(&mut self, input: Input) {
         let now = Instant::now();
         match input {
-            Input::Opened { conn, peer, transport, outputs, reading } => {
-                if let Err(error) = self.broker.handle_connected(now, conn) {
+            Input::Opened { origin: Origin { conn, listener, peer, transport }, outputs, reading } => {
+                if let Err(error) = self.broker.handle_connected_on(now, conn, listener) {
                     // Dropping `outputs` ends the connection task, which closes the socket.
                     self.log.not_accepted(peer, transport, &error);
                     return;
