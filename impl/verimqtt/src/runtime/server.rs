@@ -20,6 +20,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 use crate::broker::{Broker, BrokerOptions, Closing, ConnId, Event, ListenerId, Policy, Verification};
 use crate::codec::ReasonCode;
 
+use super::heap::{self, Heap, HeapReader, HeapSample};
 use super::listener::{self, Listener, Shared};
 use super::log::Log;
 use super::metrics;
@@ -72,6 +73,7 @@ pub struct Server<P> {
     events: Option<broadcast::Sender<Event>>,
     store: Option<Store>,
     metrics: Option<std::net::TcpListener>,
+    heap: Option<Heap>,
 }
 
 impl<P: Policy> Server<P> {
@@ -86,7 +88,19 @@ impl<P: Policy> Server<P> {
             events: None,
             store: None,
             metrics: None,
+            heap: None,
         }
+    }
+
+    /// Publishes the heap `read` tells (the bytes the process's allocator handed out and
+    /// not taken back) as `$SYS/broker/heap/current`, with the largest value read as
+    /// `heap/maximum`, and as the `verimqtt_heap_bytes` and `verimqtt_heap_max_bytes`
+    /// gauges of `/metrics`; read at each `$SYS` update and each scrape. Without it there
+    /// are none: only the program knows its allocator (`verimqtt broker` reads jemalloc's
+    /// `stats.allocated`).
+    pub fn heap(self, read: impl Fn() -> Option<u64> + Send + 'static) -> Self {
+        let read: HeapReader = Box::new(read);
+        Server { heap: Some(Heap::new(read)), ..self }
     }
 
     /// Serves the broker's statistics in Prometheus' text format at `GET /metrics` on
@@ -173,7 +187,8 @@ impl<P: Policy> Server<P> {
     /// a short grace period. If the target `verimqtt::packets` logs at debug level when it
     /// starts, every packet in and out is logged (one line each, with the client id).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store, metrics } = self;
+        let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store, metrics, mut heap } =
+            self;
         let started = Instant::now();
         let mut driver = Driver::new(Broker::new(options.clone(), policy), events);
         if PacketLog::wanted() {
@@ -198,7 +213,7 @@ impl<P: Policy> Server<P> {
             let id = u16::try_from(index).map(ListenerId).map_err(|_| io::Error::other("more than 65536 listeners"))?;
             driver.broker.set_mount_point(id, listener.mount_point().cloned());
             let mount_point = listener.mount_point().map(ToString::to_string);
-            tracing::info!(transport = listener.name(), address = %listener.address()?, mount_point, "MQTT broker listening");
+            tracing::info!(transport = listener.name(), mount_point, address = %listener.address()?, "MQTT broker listening");
             accepting.spawn(listener::accept_loop(listener, Shared { listener: id, ..shared.clone() }));
         }
         drop(shared);
@@ -218,7 +233,7 @@ impl<P: Policy> Server<P> {
         // subscribing at once gets them, retained.
         let mut sys = sys_interval.map(|interval| {
             let mut topics = SysTopics::new(Instant::now());
-            topics.publish(&mut driver.broker, Instant::now());
+            topics.publish(&mut driver.broker, Instant::now(), heap::sample(&mut heap));
             (topics, ticks(interval))
         });
         let mut shutdown = std::pin::pin!(shutdown);
@@ -229,9 +244,13 @@ impl<P: Policy> Server<P> {
                 () = &mut shutdown => break,
                 Some(input) = driver.inputs.recv() => driver.handle(input),
                 () = sleep_until(deadline) => driver.broker.handle_timeout(Instant::now()),
-                Some(topics) = next_tick(&mut sys) => topics.publish(&mut driver.broker, Instant::now()),
+                Some(topics) = next_tick(&mut sys) => {
+                    topics.publish(&mut driver.broker, Instant::now(), heap::sample(&mut heap));
+                }
                 _ = log_ticks.tick() => driver.log.flush(Instant::now()),
-                Some(scrape) = next_update(&mut scrapes) => answer_scrape(scrape, &driver.broker, started),
+                Some(scrape) = next_update(&mut scrapes) => {
+                    answer_scrape(scrape, &driver.broker, started, heap::sample(&mut heap));
+                }
                 Some(policy) = next_update(&mut policy_updates) => {
                     *driver.broker.policy_mut() = policy;
                     tracing::info!("new policy in use");
@@ -274,8 +293,8 @@ async fn next_tick(sys: &mut Option<(SysTopics, Interval)>) -> Option<&mut SysTo
 
 /// Hands a scrape of `/metrics` the broker's statistics now. A scraper that gave up is no
 /// error.
-fn answer_scrape<P: Policy>(scrape: Scrape, broker: &Broker<P>, started: Instant) {
-    let _ = scrape.send(metrics::render(&broker.stats(), started.elapsed()));
+fn answer_scrape<P: Policy>(scrape: Scrape, broker: &Broker<P>, started: Instant, heap: Option<HeapSample>) {
+    let _ = scrape.send(metrics::render(&broker.stats(), started.elapsed(), heap));
 }
 
 /// The next policy to use (or scrape to answer); never, without a source of them or once
