@@ -35,12 +35,11 @@ impl<P: Policy> Broker<P> {
         connection.set_version(connect.protocol_version);
         connection.claimed =
             Some(Claimed { client_id: connect.client_id.detached(), username: connect.username.clone() });
-        let listener = connection.listener;
+        let (listener, mount_point) = (connection.listener, connection.mount_point.clone());
         if let Err((code, explanation)) = self.check_connect(&connect) {
             return self.refuse(conn, code, explanation, now);
         }
         // The will's topic as it will be published, under the listener's mount point.
-        let mount_point = self.connections.get(&conn).and_then(|connection| connection.mount_point.clone());
         if let (Some(mount_point), Some(will)) = (mount_point, connect.will.as_mut()) {
             match mount_point.mount_topic(&will.topic) {
                 Some(topic) => will.topic = topic,
