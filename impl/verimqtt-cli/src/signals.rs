@@ -134,3 +134,28 @@ fn changes_between(before: &PerListener<FilePolicy>, after: &PerListener<FilePol
     }
     changes
 }
+
+#[cfg(test)]
+mod tests {
+    use verimqtt::broker::ListenerId;
+
+    use super::*;
+
+    #[test]
+    fn a_reload_names_the_listener_whose_rules_changed() {
+        let before = PerListener::new(FilePolicy::new(true)).with(ListenerId(1), FilePolicy::new(true));
+        let after = PerListener::new(FilePolicy::new(true)).with(ListenerId(1), FilePolicy::new(false));
+        assert_eq!(changes_between(&before, &after), ["listener 1: allow_anonymous is now false"]);
+        let back_to_auth = PerListener::new(FilePolicy::new(false));
+        assert_eq!(
+            changes_between(&before, &back_to_auth),
+            ["allow_anonymous is now false", "listener 1: the [auth] table's rules now"]
+        );
+        let added = PerListener::new(FilePolicy::new(true)).with(ListenerId(2), FilePolicy::new(false));
+        assert_eq!(
+            changes_between(&before, &added),
+            ["listener 2: allow_anonymous is now false", "listener 1: the [auth] table's rules now"]
+        );
+        assert!(changes_between(&before, &before.clone()).is_empty());
+    }
+}
