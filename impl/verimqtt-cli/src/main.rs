@@ -115,6 +115,15 @@ struct PasswdArgs {
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// The bytes jemalloc has handed out and not taken back (`stats.allocated`), for `$SYS`'s
+/// `heap/*` and `/metrics`. jemalloc caches its statistics: advancing the epoch refreshes
+/// them.
+fn heap_allocated() -> Option<u64> {
+    tikv_jemalloc_ctl::epoch::advance().ok()?;
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read().ok()?;
+    u64::try_from(allocated).ok()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -212,10 +221,11 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
             path: args.config,
             limits: args.limits,
             log_file,
-            policy: config.policy.clone(),
+            policy: config.policies(),
             options: config.options.clone(),
         };
-        let server = config.bind().map_err(|error| error.to_string())?.policy_updates(policy_updates);
+        let server =
+            config.bind().map_err(|error| error.to_string())?.policy_updates(policy_updates).heap(heap_allocated);
         tokio::spawn(signals::reload_on_hangup(reload, updates));
         server.run(signals::stop()).await.map_err(|error| error.to_string())
     });

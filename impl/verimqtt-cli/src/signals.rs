@@ -11,6 +11,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::UnboundedSender;
 use verimqtt::auth::FilePolicy;
 use verimqtt::broker::BrokerOptions;
+use verimqtt::broker::PerListener;
 use verimqtt::runtime::BrokerConfig;
 use verimqtt::runtime::config::Limits;
 
@@ -50,8 +51,8 @@ pub struct Reload {
     pub limits: Limits,
     /// The log file, reopened on each SIGHUP; `None`: the logs go to stderr.
     pub log_file: Option<Arc<LogFile>>,
-    /// The policy in use.
-    pub policy: FilePolicy,
+    /// The policies in use, listener by listener.
+    pub policy: PerListener<FilePolicy>,
     /// The options in use.
     pub options: BrokerOptions,
 }
@@ -59,7 +60,7 @@ pub struct Reload {
 /// On each SIGHUP, reopens the log file, reads the configuration file again and sends its
 /// policy (password file, ACL, anonymous access) to the server. A file that cannot be read
 /// or is wrong is logged with the reason, and the log file or the policy in use stays.
-pub async fn reload_on_hangup(mut reload: Reload, updates: UnboundedSender<FilePolicy>) {
+pub async fn reload_on_hangup(mut reload: Reload, updates: UnboundedSender<PerListener<FilePolicy>>) {
     let mut hangups = match signal(SignalKind::hangup()) {
         Ok(hangups) => hangups,
         Err(error) => {
@@ -85,9 +86,10 @@ impl Reload {
         }
     }
 
-    /// The policy of the configuration file as it is now, if it can be used; the changes
-    /// are logged.
-    fn read_again(&mut self) -> Option<FilePolicy> {
+    /// The policies of the configuration file as it is now, if it can be used; the changes
+    /// are logged. The listeners are those bound at start: a listener added to the file or
+    /// moved in it takes effect when the broker is started again.
+    fn read_again(&mut self) -> Option<PerListener<FilePolicy>> {
         let Some(path) = &self.path else {
             tracing::info!("SIGHUP: no configuration file (-c) to read again");
             return None;
@@ -99,7 +101,8 @@ impl Reload {
                 return None;
             }
         };
-        let changes = config.policy.changes_since(&self.policy);
+        let policies = config.policies();
+        let changes = changes_between(&self.policy, &policies);
         if changes.is_empty() {
             tracing::info!("SIGHUP: password and ACL files read again; nothing changed");
         } else {
@@ -110,7 +113,49 @@ impl Reload {
                 "SIGHUP: the [limits] of the file changed; they take effect when the broker is started again"
             );
         }
-        self.policy = config.policy.clone();
-        Some(config.policy)
+        self.policy = policies.clone();
+        Some(policies)
+    }
+}
+
+/// What differs between two sets of policies, in words for the log of a reload: the
+/// `[auth]` table's changes, then each listener's, named.
+fn changes_between(before: &PerListener<FilePolicy>, after: &PerListener<FilePolicy>) -> Vec<String> {
+    let (default_before, own_before) = before.policies();
+    let (default_after, own_after) = after.policies();
+    let mut changes = default_after.changes_since(default_before);
+    let own_after: Vec<_> = own_after.collect();
+    for (listener, policy) in &own_after {
+        let listener_changes = policy.changes_since(before.get(*listener));
+        changes.extend(listener_changes.into_iter().map(|change| format!("{listener}: {change}")));
+    }
+    for (listener, _) in own_before.filter(|(listener, _)| own_after.iter().all(|(after, _)| after != listener)) {
+        changes.push(format!("{listener}: the [auth] table's rules now"));
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use verimqtt::broker::ListenerId;
+
+    use super::*;
+
+    #[test]
+    fn a_reload_names_the_listener_whose_rules_changed() {
+        let before = PerListener::new(FilePolicy::new(true)).with(ListenerId(1), FilePolicy::new(true));
+        let after = PerListener::new(FilePolicy::new(true)).with(ListenerId(1), FilePolicy::new(false));
+        assert_eq!(changes_between(&before, &after), ["listener 1: allow_anonymous is now false"]);
+        let back_to_auth = PerListener::new(FilePolicy::new(false));
+        assert_eq!(
+            changes_between(&before, &back_to_auth),
+            ["allow_anonymous is now false", "listener 1: the [auth] table's rules now"]
+        );
+        let added = PerListener::new(FilePolicy::new(true)).with(ListenerId(2), FilePolicy::new(false));
+        assert_eq!(
+            changes_between(&before, &added),
+            ["listener 2: allow_anonymous is now false", "listener 1: the [auth] table's rules now"]
+        );
+        assert!(changes_between(&before, &before.clone()).is_empty());
     }
 }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use crate::broker::{
-    AcceptError, Broker, CloseReason, Closing, ConnId, DeliveryRecord, Event, FlightRecord, MessageRecord, Policy,
-    Recovered, RecoveredSession, SessionRecord, StoreOp,
+    AcceptError, Broker, CloseReason, Closing, ConnId, DeliveryRecord, Event, FlightRecord, ListenerId, MessageRecord,
+    Policy, Recovered, RecoveredSession, SessionRecord, StoreOp,
 };
 use crate::client::{self, Client};
 use crate::codec::MqttString;
@@ -66,7 +66,12 @@ impl<P: Policy> BrokerDriver<P> {
 
     /// A network connection opens.
     pub fn open(&mut self, conn: ConnId) -> Result<(), AcceptError> {
-        self.broker.handle_connected(self.now, conn)?;
+        self.open_on(conn, ListenerId::DEFAULT)
+    }
+
+    /// A network connection opens on `listener`.
+    pub fn open_on(&mut self, conn: ConnId, listener: ListenerId) -> Result<(), AcceptError> {
+        self.broker.handle_connected_on(self.now, conn, listener)?;
         self.links.insert(conn, Link::default());
         self.settle();
         Ok(())

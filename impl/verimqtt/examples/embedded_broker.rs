@@ -18,7 +18,7 @@ use verimqtt::runtime::{Listener, Server, Transport};
 struct SensorsOnly;
 
 impl Policy for SensorsOnly {
-    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+    fn authenticate(&mut self, _connect: &Connect, _listener: verimqtt::broker::ListenerId) -> Authentication {
         Authentication::ACCEPTED
     }
 

@@ -232,8 +232,26 @@ fn verimqtt_broker_serves_prometheus_metrics_on_the_address_of_the_flag() {
     let samples = crate::scrape::scrape(metrics);
     assert_eq!(samples["verimqtt_clients_connected"], 1.0);
     assert_eq!(samples["verimqtt_connects_total"], 1.0);
+    // jemalloc's heap: a broker holds some, and the maximum read is at least the latest.
+    let heap = samples["verimqtt_heap_bytes"];
+    assert!(heap > 0.0 && samples["verimqtt_heap_max_bytes"] >= heap, "{samples:?}");
     let help = Command::new(env!("CARGO_BIN_EXE_verimqtt")).args(["broker", "--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("--metrics <ADDR>"), "the flag is in --help");
+}
+
+#[test]
+fn verimqtt_broker_publishes_jemallocs_heap_in_sys() {
+    let (_broker, addr) = BrokerProcess::start(&["--listen", "127.0.0.1:0"]);
+    let mut client = RawClient::connect(addr, ProtocolVersion::V5, "heap");
+    client.subscribe("$SYS/broker/heap/+", QoS::AtMostOnce);
+    let mut values = std::collections::BTreeMap::new();
+    while values.len() < 2 {
+        let Some(Packet::Publish(message)) = client.recv() else { panic!("expected the heap topics") };
+        let bytes: u64 = String::from_utf8_lossy(&message.payload).parse().unwrap();
+        values.insert(message.topic.to_string(), bytes);
+    }
+    let (current, maximum) = (values["$SYS/broker/heap/current"], values["$SYS/broker/heap/maximum"]);
+    assert!(current > 0 && maximum >= current, "{values:?}");
 }
 
 #[test]

@@ -125,3 +125,47 @@ fn listen_unix_serves_mosquitto_sub_and_verimqtt_sub_on_a_unix_domain_socket() {
         assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n", "{}", String::from_utf8_lossy(&output.stderr));
     }
 }
+
+#[test]
+fn mosquittos_clients_see_a_mount_point_and_a_listener_of_its_own_rules() {
+    let (Some(mosquitto_sub), Some(mosquitto_pub)) =
+        (crate::process::tool("mosquitto_sub"), crate::process::tool("mosquitto_pub"))
+    else {
+        return;
+    };
+    let dir = TempDir::new();
+    let config = dir.write(
+        "broker.toml",
+        "[[listener]]\nbind = \"127.0.0.1:0\"\n\n[[listener]]\nbind = \"127.0.0.1:0\"\nmount_point = \"t1/\"\n\n\
+         [[listener]]\nbind = \"127.0.0.1:0\"\nallow_anonymous = false\npassword_file = \"passwd\"\n",
+    );
+    let passwd = Command::new(env!("CARGO_BIN_EXE_verimqtt"))
+        .args(["passwd", "-b", dir.path().join("passwd").to_str().unwrap(), "alice", "secret"])
+        .output()
+        .unwrap();
+    assert!(passwd.status.success());
+    let mut broker = BrokerProcess::spawn(&["-c", config.to_str().unwrap()]);
+    let [plain, mounted, guarded] = [(); 3].map(|()| broker.next_address().port().to_string());
+    let run = |tool: &std::path::Path, port: &str, args: &[&str]| {
+        let output = Command::new(tool).args(["-h", "127.0.0.1", "-p", port]).args(args).output().unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+
+    // A retained message published under the mount point: the plain listener sees it with
+    // the prefix, the mounted one without.
+    assert_eq!(run(&mosquitto_pub, &mounted, &["-t", "sensors/1", "-m", "21.5", "-r"]).0, Some(0));
+    let seen = run(&mosquitto_sub, &plain, &["-t", "t1/#", "-v", "-C", "1", "-W", "5"]);
+    assert_eq!(seen, (Some(0), "t1/sensors/1 21.5\n".to_owned()));
+    let seen = run(&mosquitto_sub, &mounted, &["-t", "#", "-v", "-C", "1", "-W", "5"]);
+    assert_eq!(seen, (Some(0), "sensors/1 21.5\n".to_owned()));
+    // Retained outside the mount point: a mounted `#` does not see it (mosquitto_sub -W
+    // times out, exit code 27).
+    assert_eq!(run(&mosquitto_pub, &plain, &["-t", "t2/x", "-m", "other", "-r"]).0, Some(0));
+    let (code, out) = run(&mosquitto_sub, &mounted, &["-t", "t2/#", "-v", "-C", "1", "-W", "1"]);
+    assert_eq!((code, out.as_str()), (Some(27), ""));
+
+    // The guarded listener refuses anonymous clients (CONNACK 5), lets alice in.
+    assert_eq!(run(&mosquitto_pub, &guarded, &["-t", "a", "-m", "x"]).0, Some(5));
+    assert_eq!(run(&mosquitto_pub, &guarded, &["-t", "a", "-m", "x", "-u", "alice", "-P", "secret"]).0, Some(0));
+    assert_eq!(run(&mosquitto_pub, &plain, &["-t", "a", "-m", "x"]).0, Some(0), "anonymous is fine elsewhere");
+}

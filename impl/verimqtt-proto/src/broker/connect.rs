@@ -13,8 +13,9 @@ use super::connection::{Claimed, ClientLimits, Phase};
 use super::core::Broker;
 use super::error::CloseReason;
 use super::event::Event;
+use super::listener::{MountPoint, visible};
 use super::policy::{Authentication, Policy, Verification};
-use super::session::SessionId;
+use super::session::{Route, SessionId};
 use super::timers::Timer;
 use super::will::StoredWill;
 use crate::session::topic_alias::OutboundAliases;
@@ -29,15 +30,26 @@ struct Negotiated {
 }
 
 impl<P: Policy> Broker<P> {
-    pub(super) fn handle_connect(&mut self, conn: ConnId, connect: Connect, now: Instant) {
+    pub(super) fn handle_connect(&mut self, conn: ConnId, mut connect: Connect, now: Instant) {
         let Some(connection) = self.connections.get_mut(&conn) else { return };
         connection.set_version(connect.protocol_version);
         connection.claimed =
             Some(Claimed { client_id: connect.client_id.detached(), username: connect.username.clone() });
+        let (listener, mount_point) = (connection.listener, connection.mount_point.clone());
         if let Err((code, explanation)) = self.check_connect(&connect) {
             return self.refuse(conn, code, explanation, now);
         }
-        match self.policy.authenticate(&connect) {
+        // The will's topic as it will be published, under the listener's mount point.
+        if let (Some(mount_point), Some(will)) = (mount_point, connect.will.as_mut()) {
+            match mount_point.mount_topic(&will.topic) {
+                Some(topic) => will.topic = topic,
+                None => {
+                    let why = "the will topic is too long with the listener's mount point";
+                    return self.refuse(conn, ReasonCode::TopicNameInvalid, why, now);
+                }
+            }
+        }
+        match self.policy.authenticate(&connect, listener) {
             Authentication::Decided(result) => self.authenticated(conn, connect, result, now),
             Authentication::Deferred(verification) => self.defer(conn, connect, verification, now),
         }
@@ -117,13 +129,18 @@ impl<P: Policy> Broker<P> {
         if let Some(previous) = existing.and_then(|session| self.sessions.get(&session)?.connection) {
             self.close_connection(previous, CloseReason::SessionTakenOver { by: conn }, now, true);
         }
+        let Some(connection) = self.connections.get(&conn) else { return };
+        let (listener, mount_point) = (connection.listener, connection.mount_point.clone());
         let (session, session_present) = match existing {
-            // [MQTT-3.1.2-4] in 3.1.1, [MQTT-3.1.2-5] in 5.0.
-            Some(session) if !connect.clean_start => {
+            // [MQTT-3.1.2-4] in 3.1.1, [MQTT-3.1.2-5] in 5.0; a session that holds
+            // subscriptions or messages outside the listener's mount point is not the
+            // client's to resume there (it was made on a listener with another one).
+            Some(session) if !connect.clean_start && self.fits_under(session, mount_point.as_ref()) => {
                 self.resume_session(session);
                 (session, true)
             }
-            // [MQTT-3.1.2-6] in 3.1.1, [MQTT-3.1.2-4] in 5.0: the old session is discarded.
+            // [MQTT-3.1.2-6] in 3.1.1, [MQTT-3.1.2-4] in 5.0: the old session is discarded;
+            // also one that does not fit under the mount point, as if Clean Start were set.
             Some(session) => {
                 self.end_session(session, now, false);
                 (self.create_session(client_id.clone(), negotiated.session_expiry), false)
@@ -135,6 +152,9 @@ impl<P: Policy> Broker<P> {
             state.connection = Some(conn);
             state.username = connect.username.clone();
             state.version = version;
+            // From now on the session is judged by this listener's rules.
+            state.listener = listener;
+            state.mount_point = mount_point;
         }
 
         let Some(connection) = self.connections.get_mut(&conn) else { return };
@@ -149,6 +169,7 @@ impl<P: Policy> Broker<P> {
             client_id: client_id.clone(),
             username: connect.username.clone(),
             version,
+            listener,
         });
         if negotiated.keep_alive > 0 {
             let window = Duration::from_millis(u64::from(negotiated.keep_alive) * 1500);
@@ -314,6 +335,23 @@ impl<P: Policy> Broker<P> {
             properties.retain_available = Some(false);
         }
         connack
+    }
+
+    /// Whether everything `session` holds is under `mount_point`: its subscriptions' filters
+    /// and the topics of the messages it holds for its client.
+    fn fits_under(&self, session: SessionId, mount_point: Option<&MountPoint>) -> bool {
+        let Some(state) = self.sessions.get(&session) else { return false };
+        let under = |topic: &str| visible(mount_point, topic);
+        let filters_fit = state.subscriptions.values().all(|subscription| match &subscription.route {
+            Route::Plain(filter) | Route::Shared { filter, .. } => under(filter),
+        });
+        let (flights, queued) = state.outbound.held();
+        let messages_fit = flights
+            .iter()
+            .map(|(_, _, delivery)| *delivery)
+            .chain(queued)
+            .all(|delivery| under(&delivery.message.topic));
+        filters_fit && messages_fit
     }
 
     /// A session resumes: a will still waiting for its delay is not sent [MQTT-3.1.3-9],

@@ -14,6 +14,7 @@ use crate::codec::{
 };
 
 use super::ConnId;
+use super::listener::{ListenerId, MountPoint};
 use super::options::BrokerOptions;
 use super::session::SessionId;
 use super::store::StoreLog;
@@ -120,6 +121,9 @@ impl Outbox {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) id: ConnId,
+    /// The listener it came in on, and that listener's mount point.
+    pub(crate) listener: ListenerId,
+    pub(crate) mount_point: Option<MountPoint>,
     pub(crate) phase: Phase,
     /// The version of the CONNECT; 3.1.1 until one arrives.
     pub(crate) version: ProtocolVersion,
@@ -164,10 +168,18 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(id: ConnId, now: Instant, options: &BrokerOptions) -> Self {
+    pub(crate) fn new(
+        id: ConnId,
+        listener: ListenerId,
+        mount_point: Option<MountPoint>,
+        now: Instant,
+        options: &BrokerOptions,
+    ) -> Self {
         let max_connect_size = options.max_connect_size.min(options.max_packet_size);
         Connection {
             id,
+            listener,
+            mount_point,
             phase: Phase::AwaitingConnect,
             version: ProtocolVersion::V311,
             client_id: None,

@@ -16,6 +16,7 @@ use super::counters::{Counters, count_qos};
 use super::error::{AcceptError, CloseReason, ProtocolError};
 use super::event::{Event, EventQueue};
 use super::flow::ReadingChanges;
+use super::listener::{ListenerId, MountPoint};
 use super::message::Message;
 use super::options::BrokerOptions;
 use super::policy::{AllowAll, ClientInfo, Policy, Verification};
@@ -67,6 +68,8 @@ pub struct Broker<P = AllowAll> {
     pub(super) session_by_client: HashMap<MqttString, SessionId>,
     pub(super) subscriptions: SubscriptionTree,
     pub(super) retained: RetainedStore,
+    /// The mount point of each listener that has one.
+    mount_points: HashMap<ListenerId, MountPoint>,
     pub(super) timers: Timers,
     pub(super) outbox: Outbox,
     pub(super) closes: VecDeque<(ConnId, CloseReason)>,
@@ -104,6 +107,7 @@ impl<P: Policy> Broker<P> {
     pub fn new(options: BrokerOptions, policy: P) -> Self {
         Broker {
             retained: RetainedStore::new(options.max_retained_messages),
+            mount_points: HashMap::new(),
             events: EventQueue::new(options.max_pending_events),
             options,
             policy,
@@ -143,12 +147,31 @@ impl<P: Policy> Broker<P> {
         self.tracer.set(observer);
     }
 
+    /// Gives `listener`'s clients a topic tree of their own under `mount_point` (`None`:
+    /// the whole tree, the default); see [`MountPoint`]. For connections opened from now on:
+    /// set it before accepting any on that listener.
+    pub fn set_mount_point(&mut self, listener: ListenerId, mount_point: Option<MountPoint>) {
+        match mount_point {
+            Some(mount_point) => self.mount_points.insert(listener, mount_point),
+            None => self.mount_points.remove(&listener),
+        };
+    }
+
     /// A network connection was opened. `conn` names it in every later call; the caller
     /// picks it and must not reuse it until [`Broker::handle_closed`] for it. The client has
     /// [`BrokerOptions::connect_timeout`] to send CONNECT. A refused connection is closed
     /// by the owner at once, without a word (no CONNACK can be written before the client has
     /// said which version it speaks).
+    ///
+    /// The connection is on [`ListenerId::DEFAULT`]; a broker that tells its listeners
+    /// apart (a policy per listener, mount points) calls [`Broker::handle_connected_on`].
     pub fn handle_connected(&mut self, now: Instant, conn: ConnId) -> Result<(), AcceptError> {
+        self.handle_connected_on(now, conn, ListenerId::DEFAULT)
+    }
+
+    /// A network connection was opened on `listener`: as [`Broker::handle_connected`],
+    /// and the policy is told the listener, and its mount point applies.
+    pub fn handle_connected_on(&mut self, now: Instant, conn: ConnId, listener: ListenerId) -> Result<(), AcceptError> {
         self.now = Some(now);
         if self.shutting_down {
             self.stats.connections_not_accepted += 1;
@@ -162,7 +185,8 @@ impl<P: Policy> Broker<P> {
             return Err(AcceptError::TooManyConnections { max: self.options.max_connections });
         }
         self.stats.connections_accepted += 1;
-        self.connections.insert(conn, Box::new(Connection::new(conn, now, &self.options)));
+        let mount_point = self.mount_points.get(&listener).cloned();
+        self.connections.insert(conn, Box::new(Connection::new(conn, listener, mount_point, now, &self.options)));
         // A timeout too long for the clock to reach never fires.
         if let Some(deadline) = now.checked_add(self.options.connect_timeout) {
             self.timers.set(Timer::Connect(conn), deadline);
@@ -671,6 +695,7 @@ impl<P: Policy> Broker<P> {
             client_id: connection.client_id.as_deref().unwrap_or_default(),
             username: connection.username.as_deref(),
             version: connection.version,
+            listener: connection.listener,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! keeps the contract the client keeps ([`crate::client::Client`]), `now` first in every
 //! input, per connection:
 //!
-//! - inputs: [`Broker::handle_connected`], [`Broker::handle_bytes`] (returns how many bytes
+//! - inputs: [`Broker::handle_connected`] (or [`Broker::handle_connected_on`] a listener), [`Broker::handle_bytes`] (returns how many bytes
 //!   it took: none while it holds the connection back), [`Broker::handle_written`] (the
 //!   bytes last polled are on the wire), [`Broker::handle_closed`]; and
 //!   [`Broker::handle_timeout`] when [`Broker::poll_timeout`] says so,
@@ -65,6 +65,7 @@ mod event;
 mod explanation;
 mod flow;
 mod level_tree;
+mod listener;
 mod message;
 mod options;
 mod outbound;
@@ -87,8 +88,9 @@ pub use crate::session::ProtocolViolation;
 pub use counters::{DropCounts, LATENCY_BOUNDS, LatencyHistogram, QosCounts};
 pub use error::{AcceptError, CloseReason, ProtocolError};
 pub use event::{DropReason, Event, RetainedDropReason};
+pub use listener::{ListenerId, MountPoint, MountPointError};
 pub use options::{BrokerOptions, SlowConsumerPolicy};
-pub use policy::{AllowAll, Authentication, ClientInfo, Policy, Verification};
+pub use policy::{AllowAll, Authentication, ClientInfo, PerListener, Policy, Verification};
 pub use store::{
     DeliveryRecord, FlightRecord, FlightStage, MessageRecord, Recovered, RecoveredSession, SessionRecord, StoreOp,
     SubscriptionRecord, WillRecord,

@@ -1,7 +1,9 @@
 //! Authentication and authorization: the questions the broker asks, and who answers them.
 
+use std::collections::HashMap;
 use std::fmt;
 
+use super::listener::ListenerId;
 use crate::codec::{Connect, ProtocolVersion, ReasonCode};
 
 /// Who is asking, once connected.
@@ -13,6 +15,9 @@ pub struct ClientInfo<'a> {
     pub username: Option<&'a str>,
     /// The protocol version the client speaks.
     pub version: ProtocolVersion,
+    /// The listener its connection came in on (for an offline session, its last
+    /// connection's): a policy with rules per listener applies that listener's.
+    pub listener: ListenerId,
 }
 
 /// What a policy says about the credentials of a CONNECT.
@@ -68,7 +73,11 @@ pub trait Policy {
     /// sent the nearest it has: 0x86 and 0x87 are its return codes 4 and 5, 0x85 is 2 and
     /// 0x88 is 3; codes about the server's capacity (0x89 Server busy, 0x97 Quota exceeded)
     /// become 3, Server unavailable, and any other becomes 5, Not authorized.
-    fn authenticate(&mut self, connect: &Connect) -> Authentication;
+    ///
+    /// `listener` is the one the CONNECT came in on. A CONNECT that takes over a session
+    /// from a connection on another listener is judged by this listener's rules, as any
+    /// other.
+    fn authenticate(&mut self, connect: &Connect, listener: ListenerId) -> Authentication;
 
     /// Whether `client` may publish on `topic`. A refused QoS 1 or 2 PUBLISH is acknowledged
     /// (MQTT 5: with 0x87 Not authorized) and dropped, as [MQTT-3.3.5-2] allows in 3.1.1; a
@@ -97,7 +106,7 @@ pub trait Policy {
 pub struct AllowAll;
 
 impl Policy for AllowAll {
-    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+    fn authenticate(&mut self, _connect: &Connect, _listener: ListenerId) -> Authentication {
         Authentication::ACCEPTED
     }
 
@@ -107,5 +116,113 @@ impl Policy for AllowAll {
 
     fn may_subscribe(&mut self, _client: ClientInfo<'_>, _filter: &str) -> bool {
         true
+    }
+}
+
+/// A policy per listener: each listener named here is judged by its own policy, every other
+/// by the default one (mosquitto's `per_listener_settings true`, with the global settings
+/// for listeners that have none of their own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerListener<P> {
+    default: P,
+    listeners: HashMap<ListenerId, P>,
+}
+
+impl<P: Policy> PerListener<P> {
+    /// Every listener judged by `default`, until [`with`](Self::with) says otherwise.
+    pub fn new(default: P) -> Self {
+        PerListener { default, listeners: HashMap::new() }
+    }
+
+    /// This with `listener` judged by `policy` (replacing the policy it had).
+    pub fn with(mut self, listener: ListenerId, policy: P) -> Self {
+        self.listeners.insert(listener, policy);
+        self
+    }
+
+    /// The policy that judges `listener`'s clients.
+    pub fn get(&self, listener: ListenerId) -> &P {
+        self.listeners.get(&listener).unwrap_or(&self.default)
+    }
+
+    /// The default policy, and each listener's own, by listener.
+    pub fn policies(&self) -> (&P, impl Iterator<Item = (ListenerId, &P)>) {
+        let mut own: Vec<_> = self.listeners.iter().map(|(&listener, policy)| (listener, policy)).collect();
+        own.sort_by_key(|(listener, _)| *listener);
+        (&self.default, own.into_iter())
+    }
+
+    fn get_mut(&mut self, listener: ListenerId) -> &mut P {
+        self.listeners.get_mut(&listener).unwrap_or(&mut self.default)
+    }
+}
+
+impl<P: Policy> Policy for PerListener<P> {
+    fn authenticate(&mut self, connect: &Connect, listener: ListenerId) -> Authentication {
+        self.get_mut(listener).authenticate(connect, listener)
+    }
+
+    fn may_publish(&mut self, client: ClientInfo<'_>, topic: &str) -> bool {
+        self.get_mut(client.listener).may_publish(client, topic)
+    }
+
+    fn may_subscribe(&mut self, client: ClientInfo<'_>, filter: &str) -> bool {
+        self.get_mut(client.listener).may_subscribe(client, filter)
+    }
+
+    fn may_receive(&mut self, client: ClientInfo<'_>, topic: &str) -> bool {
+        self.get_mut(client.listener).may_receive(client, topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::MqttString;
+
+    /// Open, or letting in only clients with a User Name and letting them publish only
+    /// under `only/`, subscribe and receive nowhere.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Rules {
+        open: bool,
+    }
+
+    impl Policy for Rules {
+        fn authenticate(&mut self, connect: &Connect, _listener: ListenerId) -> Authentication {
+            match (self.open, &connect.username) {
+                (true, _) | (false, Some(_)) => Authentication::ACCEPTED,
+                (false, None) => Authentication::refused(ReasonCode::NotAuthorized),
+            }
+        }
+
+        fn may_publish(&mut self, _client: ClientInfo<'_>, topic: &str) -> bool {
+            self.open || topic.starts_with("only/")
+        }
+
+        fn may_subscribe(&mut self, _client: ClientInfo<'_>, _filter: &str) -> bool {
+            self.open
+        }
+
+        fn may_receive(&mut self, _client: ClientInfo<'_>, _topic: &str) -> bool {
+            self.open
+        }
+    }
+
+    #[test]
+    fn each_listener_is_judged_by_its_own_policy_and_the_others_by_the_default() {
+        let strict = ListenerId(1);
+        let mut policy = PerListener::new(Rules { open: true }).with(strict, Rules { open: false });
+        let anonymous = Connect::new(ProtocolVersion::V5, MqttString::from_static("c").unwrap());
+        let accepted = |auth: Authentication| matches!(auth, Authentication::Decided(Ok(())));
+        assert!(accepted(policy.authenticate(&anonymous, ListenerId::DEFAULT)));
+        assert!(accepted(policy.authenticate(&anonymous, ListenerId(2))), "no policy of its own: the default");
+        assert!(!accepted(policy.authenticate(&anonymous, strict)));
+        let on = |listener| ClientInfo { client_id: "c", username: None, version: ProtocolVersion::V5, listener };
+        assert!(policy.may_publish(on(ListenerId::DEFAULT), "a") && !policy.may_publish(on(strict), "a"));
+        assert!(policy.may_publish(on(strict), "only/a"));
+        assert!(policy.may_subscribe(on(ListenerId::DEFAULT), "#") && !policy.may_subscribe(on(strict), "#"));
+        assert!(policy.may_receive(on(ListenerId(2)), "a") && !policy.may_receive(on(strict), "a"));
+        let (_, own) = policy.policies();
+        assert_eq!(own.map(|(listener, _)| listener).collect::<Vec<_>>(), vec![strict]);
     }
 }

@@ -99,14 +99,23 @@ impl<P: Policy> Broker<P> {
     }
 
     /// Takes ownership of the message of a valid PUBLISH and routes it, unless its payload
-    /// is not the UTF-8 it claims or the policy refuses it. Returns the reason code of the
+    /// is not the UTF-8 it claims, its topic does not fit an MQTT string once under the
+    /// listener's mount point (MQTT 5: 0x90 Topic Name invalid) or the policy refuses it. Returns the reason code of the
     /// acknowledgement, in MQTT 5 terms, and why a retained copy was not kept.
-    fn accept_publish(&mut self, conn: ConnId, publish: Publish, now: Instant) -> Accepted {
+    fn accept_publish(&mut self, conn: ConnId, mut publish: Publish, now: Instant) -> Accepted {
         let Some(connection) = self.connections.get(&conn) else { return ReasonCode::UnspecifiedError.into() };
         if publish.properties.payload_format_indicator == Some(PayloadFormat::Utf8)
             && std::str::from_utf8(&publish.payload).is_err()
         {
             return ReasonCode::PayloadFormatInvalid.into();
+        }
+        // The topic as stored, under the listener's mount point; the policy judges that one,
+        // as mosquitto's ACL check does (`handle__publish`).
+        if let Some(mount_point) = &connection.mount_point {
+            match mount_point.mount_topic(&publish.topic) {
+                Some(topic) => publish.topic = topic,
+                None => return ReasonCode::TopicNameInvalid.into(),
+            }
         }
         let client = Self::client_info(connection);
         let client_id = connection.client_id.clone();
@@ -232,6 +241,7 @@ fn ack(version: ProtocolVersion, packet_id: PacketId, accepted: Accepted) -> Pub
         ack.reason_code = accepted.code;
         let explanation = match (accepted.code, accepted.retained_refused) {
             (ReasonCode::NotAuthorized, _) => Some("not authorized to publish on this topic"),
+            (ReasonCode::TopicNameInvalid, _) => Some("the topic is too long with the listener's mount point"),
             (ReasonCode::PayloadFormatInvalid, _) => {
                 Some("the payload is not the UTF-8 its Payload Format Indicator says")
             }

@@ -14,13 +14,14 @@ use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::codec::{Packet, Publish, PublishAck, QoS, topic_levels};
+use crate::codec::{MqttString, Packet, Publish, PublishAck, QoS, topic_levels};
 
 use super::ConnId;
-use super::connection::SendError;
+use super::connection::{Connection, SendError};
 use super::core::Broker;
 use super::counters::count_qos;
 use super::event::{DropReason, Event, RetainedDropReason};
+use super::listener::visible;
 use super::message::{Delivery, Message};
 use super::outbound::{QueueLimits, Transmit, Window};
 use super::policy::Policy;
@@ -98,8 +99,13 @@ impl<P: Policy> Broker<P> {
             let client_id = sessions.get(&session).map(|state| &state.client_id);
             message.publisher.is_some() && client_id == message.publisher.as_ref()
         };
+        // A session sees only the topics under its mount point: `a/#` matches `a` too, which
+        // is not under `a/`.
         let mut may_receive = |session: SessionId| {
-            sessions.get(&session).is_some_and(|state| policy.may_receive(state.client(), &message.topic))
+            sessions.get(&session).is_some_and(|state| {
+                visible(state.mount_point.as_ref(), &message.topic)
+                    && policy.may_receive(state.client(), &message.topic)
+            })
         };
         subscriptions.for_each_match(&message.topic, |matched| match matched {
             Matched::Subscriber(session, subscriber) => {
@@ -194,7 +200,7 @@ impl<P: Policy> Broker<P> {
                 Some(_) => {}
                 None => outbox.store.removed(session, &state.client_id, delivery.entry),
             }
-            let publish = outgoing_publish(&delivery, packet_id, dup, connection.version.is_v5(), now);
+            let publish = outgoing_publish(&delivery, packet_id, dup, connection, now);
             match connection.send_publish(publish, outbox, tracer, now) {
                 Ok(()) => {
                     stats.messages_sent += 1;
@@ -279,6 +285,20 @@ fn merge(delivery: &mut Delivery, message: &Message, subscriber: Subscriber) {
     delivery.subscription_ids.extend(subscriber.id);
 }
 
+/// A stored topic as the client of `connection` sees it: without its listener's mount
+/// point. Every message a session holds is under the mount point of its connection: new ones
+/// are matched only if they are (`match_subscriptions`, `send_retained`), and a session that
+/// holds others is not resumed on that listener (`fits_under`); so the topic is never sent
+/// whole to a client under a mount point but for a broken rule, which a debug build stops at.
+fn client_topic(connection: &Connection, topic: &MqttString) -> MqttString {
+    let unmounted = match &connection.mount_point {
+        Some(mount_point) => mount_point.unmount(topic),
+        None => return topic.clone(),
+    };
+    debug_assert!(unmounted.is_some(), "{topic} is held for a client under {:?}", connection.mount_point);
+    unmounted.unwrap_or_else(|| topic.clone())
+}
+
 /// The PUBLISH that carries a delivery to a client. DUP says only whether this packet is a
 /// retransmission, never what the publisher sent ([MQTT-3.3.1-3]). An MQTT 5 client gets
 /// the message's properties, its remaining expiry ([MQTT-3.3.2-6]) and the subscription
@@ -287,14 +307,15 @@ fn outgoing_publish(
     delivery: &Delivery,
     packet_id: Option<crate::codec::PacketId>,
     dup: bool,
-    v5: bool,
+    connection: &Connection,
     now: Instant,
 ) -> Publish {
     let message = &delivery.message;
-    let mut publish = Publish::new(message.topic.clone(), delivery.qos, packet_id, message.payload.clone());
+    let mut publish =
+        Publish::new(client_topic(connection, &message.topic), delivery.qos, packet_id, message.payload.clone());
     publish.dup = dup;
     publish.retain = delivery.retain;
-    if v5 {
+    if connection.version.is_v5() {
         publish.properties = message.properties.clone();
         // A PUBLISH already sent is not expired again [MQTT-4.3.3-7]; it says 0 seconds left.
         let remaining = message.expiry.remaining(now).unwrap_or(Some(0));

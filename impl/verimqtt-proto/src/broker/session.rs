@@ -8,6 +8,7 @@ use crate::codec::{MqttString, ProtocolVersion, SubscriptionId, SubscriptionOpti
 
 use super::ConnId;
 use super::flow::Congestion;
+use super::listener::{ListenerId, MountPoint};
 use super::outbound::Outbound;
 use super::policy::ClientInfo;
 use super::will::StoredWill;
@@ -63,8 +64,13 @@ pub(crate) struct Session {
     /// the session while its client is offline.
     pub(crate) username: Option<MqttString>,
     pub(crate) version: ProtocolVersion,
-    /// Keyed by the filter as the client sent it, which is how UNSUBSCRIBE names it
-    /// ([MQTT-3.10.4-1]).
+    /// The listener of the last connection, whose rules judge the session, and its mount
+    /// point, under which the session's subscriptions were made: the session sees only the
+    /// topics under it.
+    pub(crate) listener: ListenerId,
+    pub(crate) mount_point: Option<MountPoint>,
+    /// Keyed by the filter as the client sent it (with the mount point in front, as it is
+    /// stored), which is how UNSUBSCRIBE names it ([MQTT-3.10.4-1]).
     pub(crate) subscriptions: HashMap<MqttString, SessionSubscription>,
     pub(crate) outbound: Outbound,
     /// QoS 2 messages from the client that were routed and answered with PUBREC, until their
@@ -86,6 +92,8 @@ impl Session {
             client_id,
             username: None,
             version: ProtocolVersion::V311,
+            listener: ListenerId::DEFAULT,
+            mount_point: None,
             subscriptions: HashMap::new(),
             outbound: Outbound::default(),
             awaiting_release: AwaitingRelease::default(),
@@ -108,6 +116,11 @@ impl Session {
 
     /// Who the session's client is, for the policy.
     pub(crate) fn client(&self) -> ClientInfo<'_> {
-        ClientInfo { client_id: &self.client_id, username: self.username.as_deref(), version: self.version }
+        ClientInfo {
+            client_id: &self.client_id,
+            username: self.username.as_deref(),
+            version: self.version,
+            listener: self.listener,
+        }
     }
 }

@@ -38,6 +38,7 @@ use crate::session::sender::Awaiting;
 
 use super::ConnId;
 use super::core::{Broker, seconds};
+use super::listener::ListenerId;
 use super::message::{Delivery, Message};
 use super::policy::Policy;
 use super::session::{Route, SessionId, SessionSubscription, Subscriber};
@@ -402,6 +403,8 @@ impl<P: Policy> Broker<P> {
             will,
             client_id: record.client_id.clone(),
             username,
+            // Not stored: the policy judges it as a client of the default listener.
+            listener: ListenerId::DEFAULT,
             version: record.version,
         });
         let will_left = will.as_ref().map(|will| seconds(will.delay()).saturating_sub(offline_for));

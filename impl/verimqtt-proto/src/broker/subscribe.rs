@@ -13,6 +13,7 @@ use super::ConnId;
 use super::core::Broker;
 use super::event::Event;
 use super::explanation::Explanation;
+use super::listener::{MountPoint, visible};
 use super::message::Delivery;
 use super::policy::Policy;
 use super::router::Enqueued;
@@ -46,7 +47,17 @@ impl<P: Policy> Broker<P> {
         let mut first_refusal = None;
         let mut retained = Vec::new();
         let client_id = self.sessions.get(&session).map(|state| state.client_id.clone()).unwrap_or_default();
+        let mount_point = self.connections.get(&conn).and_then(|connection| connection.mount_point.clone());
         for Subscription { filter, options } in subscribe.subscriptions {
+            // The filter as stored, under the listener's mount point (mosquitto's
+            // `handle__subscribe`); the policy judges that one.
+            let Some(filter) = mounted(mount_point.as_ref(), &filter, version) else {
+                let why = "the filter is too long with the listener's mount point";
+                refusals.add(&filter, why);
+                first_refusal.get_or_insert((filter, why));
+                reason_codes.push(failure_code(version, ReasonCode::TopicFilterInvalid));
+                continue;
+            };
             let code = match self.subscribe_one(conn, session, &filter, options, id, version) {
                 Ok(Granted { qos, send_retained }) => {
                     self.events.push(Event::Subscribed {
@@ -158,7 +169,9 @@ impl<P: Policy> Broker<P> {
         let mut room = true;
         store.for_each_match(filter, now, |message| {
             let Some(connection) = self.connections.get(&conn) else { return false };
-            if !self.policy.may_receive(Self::client_info(connection), &message.topic) {
+            // `a/#` matches `a` too: under the mount point `a/`, that one is not the client's.
+            let visible = visible(connection.mount_point.as_ref(), &message.topic);
+            if !visible || !self.policy.may_receive(Self::client_info(connection), &message.topic) {
                 return true;
             }
             let delivery = Delivery {
@@ -186,12 +199,16 @@ impl<P: Policy> Broker<P> {
         unsubscribe: Unsubscribe,
         now: Instant,
     ) {
-        let Some(version) = self.connections.get(&conn).map(|connection| connection.version) else { return };
+        let Some(connection) = self.connections.get(&conn) else { return };
+        let (version, mount_point) = (connection.version, connection.mount_point.clone());
         let Some(state) = self.sessions.get_mut(&session) else { return };
         let mut reason_codes = Vec::new();
         for filter in &unsubscribe.filters {
-            let code = match state.subscriptions.remove(filter) {
-                Some(removed) => {
+            // A filter too long with the mount point names no subscription.
+            let removed = mounted(mount_point.as_ref(), filter, version)
+                .and_then(|filter| Some((state.subscriptions.remove(&filter)?, filter)));
+            let code = match removed {
+                Some((removed, filter)) => {
                     self.subscriptions.remove(&removed.route, session);
                     let client_id = state.client_id.clone();
                     self.events.push(Event::Unsubscribed { client_id, filter: filter.detached() });
@@ -206,6 +223,15 @@ impl<P: Policy> Broker<P> {
         let unsuback = UnsubAck { packet_id: unsubscribe.packet_id, properties: Default::default(), reason_codes };
         self.store_session(session);
         self.send(conn, Packet::UnsubAck(unsuback), now);
+    }
+}
+
+/// A client's filter as stored: under `mount_point`, if its listener has one; `None` if it
+/// is then too long.
+fn mounted(mount_point: Option<&MountPoint>, filter: &MqttString, version: ProtocolVersion) -> Option<MqttString> {
+    match mount_point {
+        Some(mount_point) => mount_point.mount_filter(filter, version),
+        None => Some(filter.clone()),
     }
 }
 

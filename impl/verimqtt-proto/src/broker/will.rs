@@ -5,17 +5,20 @@ use std::time::Instant;
 
 use crate::codec::{MqttString, PropertyId, ProtocolVersion, Will};
 
+use super::listener::ListenerId;
 use super::message::Message;
 use super::policy::ClientInfo;
 
-/// A will as the connection (and then its session) holds it, with who deposited it, so the
-/// policy can be asked about it when it is published.
+/// A will as the connection (and then its session) holds it, with who deposited it and on
+/// which listener, so the policy can be asked about it when it is published. Its topic is
+/// stored with the listener's mount point.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredWill {
     pub(crate) will: Will,
     pub(crate) client_id: MqttString,
     pub(crate) username: Option<MqttString>,
     pub(crate) version: ProtocolVersion,
+    pub(crate) listener: ListenerId,
 }
 
 impl StoredWill {
@@ -25,7 +28,12 @@ impl StoredWill {
     }
 
     pub(crate) fn client(&self) -> ClientInfo<'_> {
-        ClientInfo { client_id: &self.client_id, username: self.username.as_deref(), version: self.version }
+        ClientInfo {
+            client_id: &self.client_id,
+            username: self.username.as_deref(),
+            version: self.version,
+            listener: self.listener,
+        }
     }
 
     /// The message to publish at `now`. Its Message Expiry Interval counts from now: it is

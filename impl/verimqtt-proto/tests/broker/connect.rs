@@ -292,7 +292,7 @@ struct Passwords;
 impl Policy for Passwords {
     /// Decided at once for a banned user, otherwise by a verification as a password file
     /// would (the harness runs it at once).
-    fn authenticate(&mut self, connect: &Connect) -> Authentication {
+    fn authenticate(&mut self, connect: &Connect, _listener: verimqtt_proto::broker::ListenerId) -> Authentication {
         if connect.username.as_deref() == Some("banned") {
             return Authentication::refused(ReasonCode::Banned);
         }

@@ -8,7 +8,7 @@ use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, CloseReason, ConnId, Event, Policy};
+use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, CloseReason, ConnId, Event, ListenerId, Policy};
 use verimqtt_proto::codec::{
     self, ConnAck, Connect, DecodeOptions, MqttString, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS,
     ReasonCode, Subscribe, Subscription, SubscriptionOptions, Unsubscribe,
@@ -70,15 +70,26 @@ impl<P: Policy> Harness<P> {
 
     /// Opens a network connection without sending anything.
     pub fn open(&mut self, version: ProtocolVersion) -> Client {
+        self.open_on(version, ListenerId::DEFAULT)
+    }
+
+    /// Opens a network connection on `listener` without sending anything.
+    pub fn open_on(&mut self, version: ProtocolVersion, listener: ListenerId) -> Client {
         self.next_conn += 1;
         let conn = ConnId(self.next_conn);
-        self.driver.open(conn).unwrap();
+        self.driver.open_on(conn, listener).unwrap();
         Client { conn, version }
     }
 
     /// Opens a connection and sends `connect`; returns the client and the CONNACK.
     pub fn connect_with(&mut self, connect: Connect) -> (Client, ConnAck) {
-        let client = self.open(connect.protocol_version);
+        self.connect_on(connect, ListenerId::DEFAULT)
+    }
+
+    /// Opens a connection on `listener` and sends `connect`; returns the client and the
+    /// CONNACK.
+    pub fn connect_on(&mut self, connect: Connect, listener: ListenerId) -> (Client, ConnAck) {
+        let client = self.open_on(connect.protocol_version, listener);
         self.send(client, Packet::Connect(Box::new(connect)));
         self.receive(client);
         match self.unread.entry(client.conn).or_default().pop_front() {

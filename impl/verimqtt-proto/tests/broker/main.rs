@@ -10,6 +10,7 @@ mod flow;
 mod harness;
 mod keep_alive;
 mod limits;
+mod listeners;
 mod mqtt5;
 mod observer;
 mod persistence;

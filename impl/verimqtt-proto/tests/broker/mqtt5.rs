@@ -347,7 +347,11 @@ fn with_request_problem_information_0_no_reason_string_goes_on_an_acknowledgemen
     // [MQTT-3.1.2-29]: PUBACK loses its Reason String; DISCONNECT keeps it.
     struct Refuse;
     impl verimqtt_proto::broker::Policy for Refuse {
-        fn authenticate(&mut self, _: &verimqtt_proto::codec::Connect) -> Authentication {
+        fn authenticate(
+            &mut self,
+            _: &verimqtt_proto::codec::Connect,
+            _listener: verimqtt_proto::broker::ListenerId,
+        ) -> Authentication {
             Authentication::ACCEPTED
         }
         fn may_publish(&mut self, _: verimqtt_proto::broker::ClientInfo<'_>, _: &str) -> bool {

@@ -250,7 +250,7 @@ fn in_3_1_1_a_share_prefix_is_an_ordinary_topic_filter() {
 struct PublicOnly;
 
 impl Policy for PublicOnly {
-    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+    fn authenticate(&mut self, _connect: &Connect, _listener: verimqtt_proto::broker::ListenerId) -> Authentication {
         Authentication::ACCEPTED
     }
     fn may_publish(&mut self, _client: ClientInfo<'_>, topic: &str) -> bool {

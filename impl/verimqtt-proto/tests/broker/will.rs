@@ -207,7 +207,7 @@ fn a_session_takeover_publishes_the_old_connections_will() {
 fn a_will_the_policy_refuses_is_not_published() {
     struct NoWills;
     impl verimqtt_proto::broker::Policy for NoWills {
-        fn authenticate(&mut self, _: &Connect) -> Authentication {
+        fn authenticate(&mut self, _: &Connect, _listener: verimqtt_proto::broker::ListenerId) -> Authentication {
             Authentication::ACCEPTED
         }
         fn may_publish(&mut self, _: verimqtt_proto::broker::ClientInfo<'_>, topic: &str) -> bool {

@@ -265,15 +265,16 @@ fn expand<'a>(pattern: &'a str, client: ClientInfo<'_>) -> Expansion<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::ListenerId;
 
     const V5: ProtocolVersion = ProtocolVersion::V5;
 
     fn user<'a>(username: &'a str, client_id: &'a str) -> ClientInfo<'a> {
-        ClientInfo { client_id, username: Some(username), version: V5 }
+        ClientInfo { client_id, username: Some(username), version: V5, listener: ListenerId::DEFAULT }
     }
 
     fn anonymous(client_id: &str) -> ClientInfo<'_> {
-        ClientInfo { client_id, username: None, version: V5 }
+        ClientInfo { client_id, username: None, version: V5, listener: ListenerId::DEFAULT }
     }
 
     const EXAMPLE: &str = "\

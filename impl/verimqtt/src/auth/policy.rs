@@ -1,7 +1,7 @@
 //! The broker's [`Policy`] from its configuration: whether anonymous clients are let in, a
 //! password file, and an ACL.
 
-use crate::broker::{Authentication, ClientInfo, Policy, Verification};
+use crate::broker::{Authentication, ClientInfo, ListenerId, Policy, Verification};
 use crate::codec::{Connect, ReasonCode, shared_subscription};
 
 use super::acl::Acl;
@@ -81,7 +81,7 @@ impl FilePolicy {
 impl Policy for FilePolicy {
     /// A username checked against the password file is a [`Verification`]: a hash costs
     /// milliseconds, and the broker runs it off the task that serves every client.
-    fn authenticate(&mut self, connect: &Connect) -> Authentication {
+    fn authenticate(&mut self, connect: &Connect, _listener: ListenerId) -> Authentication {
         let (Some(user), Some(passwords)) = (&connect.username, &self.passwords) else {
             let anonymous = connect.username.is_none();
             return if anonymous && !self.allow_anonymous {
@@ -138,7 +138,7 @@ mod tests {
 
     /// The policy's decision, with any verification run here.
     fn decide(policy: &mut FilePolicy, connect: &Connect) -> Result<(), ReasonCode> {
-        match policy.authenticate(connect) {
+        match policy.authenticate(connect, ListenerId::DEFAULT) {
             Authentication::Decided(result) => result,
             Authentication::Deferred(verification) => verification.run(),
         }
@@ -167,7 +167,8 @@ mod tests {
 
     #[test]
     fn nobody_publishes_on_sys_topics() {
-        let client = ClientInfo { client_id: "c", username: None, version: ProtocolVersion::V5 };
+        let client =
+            ClientInfo { client_id: "c", username: None, version: ProtocolVersion::V5, listener: ListenerId::DEFAULT };
         let mut policy = FilePolicy::new(true);
         assert!(!policy.may_publish(client, "$SYS/broker/uptime"));
         assert!(!policy.may_publish(client, "$SYS"));
@@ -178,7 +179,8 @@ mod tests {
     #[test]
     fn the_acl_judges_the_filter_of_a_shared_subscription() {
         let mut policy = FilePolicy::new(true).with_acl(Acl::parse("topic read jobs/#").unwrap());
-        let v5 = ClientInfo { client_id: "c", username: None, version: ProtocolVersion::V5 };
+        let v5 =
+            ClientInfo { client_id: "c", username: None, version: ProtocolVersion::V5, listener: ListenerId::DEFAULT };
         assert!(policy.may_subscribe(v5, "$share/workers/jobs/+"));
         assert!(!policy.may_subscribe(v5, "$share/workers/other"));
         let v311 = ClientInfo { version: ProtocolVersion::V311, ..v5 };

@@ -11,15 +11,18 @@
 //! private_key = "server.key"   # tls and wss: its private key, PEM
 //! client_ca = "clients-ca.crt" # tls and wss, optional: ask clients for a certificate from this CA
 //! require_client_certificate = true  # refuse clients without one (needs client_ca)
+//! password_file = "passwd"     # any of allow_anonymous, password_file, acl_file: this
+//! acl_file = "acl"             # listener's own rules, in place of [auth]'s
 //!
 //! [[listener]]
 //! transport = "unix"           # a Unix domain socket, plain MQTT, for clients on this host
 //! path = "verimqtt.sock"       # instead of bind; a stale socket file left there is replaced
+//! mount_point = "local/"       # its clients' topics are under local/, which they do not see
 //!
 //! [limits]                     # any field of BrokerOptions; see `Limits`
 //! max_connections = 10000
 //!
-//! [auth]
+//! [auth]                       # for listeners without rules of their own
 //! allow_anonymous = false      # default: true without a password file, false with one
 //! password_file = "passwd"     # mosquitto's format ($6$ and $7$ hashes)
 //! acl_file = "acl"             # mosquitto's acl_file format
@@ -53,7 +56,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::auth::{Acl, FilePolicy, PasswordFile};
-use crate::broker::{BrokerOptions, SlowConsumerPolicy};
+use crate::broker::{BrokerOptions, ListenerId, MountPoint, MountPointError, PerListener, SlowConsumerPolicy};
 use crate::codec::{MAX_PACKET_SIZE, QoS};
 
 use super::store::{Store, StoreError, SyncPolicy};
@@ -72,8 +75,9 @@ pub struct BrokerConfig {
     pub options: BrokerOptions,
     /// `None`: no `$SYS` topics.
     pub sys_interval: Option<Duration>,
-    /// Who may connect, publish and subscribe: the `[auth]` table with the files it names
-    /// read.
+    /// Who may connect, publish and subscribe on listeners without rules of their own: the
+    /// `[auth]` table with the files it names read. [`BrokerConfig::policies`] adds the
+    /// listeners' own.
     pub policy: FilePolicy,
     /// Where the broker keeps its persistent sessions and retained messages, and when it
     /// waits for the disk: the `[persistence]` table. `None`: nothing survives a restart.
@@ -102,13 +106,25 @@ impl ListenerConfig {
     /// A TCP listener on `bind` with no limit of its own, declared by no file (the command
     /// line's).
     pub fn tcp(bind: SocketAddr) -> Self {
-        ListenerConfig { address: ListenAddress::Ip(bind), transport: Transport::Tcp, max_connections: None, line: 0 }
+        ListenerConfig::plain(ListenAddress::Ip(bind))
     }
 
     /// A Unix domain socket listener at `path` with no limit of its own, declared by no file
     /// (the command line's).
     pub fn unix(path: PathBuf) -> Self {
-        ListenerConfig { address: ListenAddress::Unix(path), transport: Transport::Tcp, max_connections: None, line: 0 }
+        ListenerConfig::plain(ListenAddress::Unix(path))
+    }
+
+    /// Plain MQTT on `address`, with the broker's rules and limits only.
+    fn plain(address: ListenAddress) -> Self {
+        ListenerConfig {
+            address,
+            transport: Transport::Tcp,
+            max_connections: None,
+            policy: None,
+            mount_point: None,
+            line: 0,
+        }
     }
 }
 
@@ -146,6 +162,11 @@ pub struct ListenerConfig {
     pub transport: Transport,
     /// Open connections this listener allows at once; `None`: only the broker's own limit.
     pub max_connections: Option<usize>,
+    /// Who may connect, publish and subscribe on this listener, from its own
+    /// `allow_anonymous`, `password_file` and `acl_file`; `None`: the `[auth]` table's rules.
+    pub policy: Option<FilePolicy>,
+    /// The topic prefix of this listener's clients (`mount_point`).
+    pub mount_point: Option<MountPoint>,
     /// Where the file declares it.
     line: usize,
 }
@@ -267,6 +288,14 @@ pub enum Problem {
     /// `allow_anonymous = false` without a `password_file`: any client could claim any name.
     #[error("allow_anonymous = false needs a password_file: without one, any client could claim any username")]
     AnonymousWithoutPasswords,
+    /// A `mount_point` that cannot be one.
+    #[error("mount_point {text:?}: {error}")]
+    MountPoint {
+        /// The value in the file.
+        text: String,
+        /// Why it is not a mount point.
+        error: MountPointError,
+    },
     /// The store cannot be opened or read.
     #[error("the store: {0}")]
     Store(Box<StoreError>),
@@ -344,13 +373,24 @@ impl BrokerConfig {
         })
     }
 
+    /// Who may connect, publish and subscribe, listener by listener: the n-th listener
+    /// (from 0) is [`ListenerId`]`(n)`, as [`Server::listener`] numbers them; those with
+    /// rules of their own are judged by them, the others by the `[auth]` table's.
+    pub fn policies(&self) -> PerListener<FilePolicy> {
+        let own = self.listeners.iter().enumerate().filter_map(|(index, listener)| {
+            // The file cannot hold more listeners than a u16 counts without other errors
+            // first; `bind` refuses them anyway.
+            Some((ListenerId(u16::try_from(index).ok()?), listener.policy.clone()?))
+        });
+        own.fold(PerListener::new(self.policy.clone()), |policies, (id, policy)| policies.with(id, policy))
+    }
+
     /// Opens the store, if any, and binds every listener; an address that cannot be bound
     /// names the listener's line, a store that cannot be used says why and how to recover.
-    pub fn bind(self) -> Result<Server<FilePolicy>, ConfigError> {
-        let BrokerConfig {
-            listeners, options, sys_interval, policy, persistence, source, metrics, metrics_line, ..
-        } = self;
-        let mut server = Server::new(options, policy);
+    pub fn bind(self) -> Result<Server<PerListener<FilePolicy>>, ConfigError> {
+        let policies = self.policies();
+        let BrokerConfig { listeners, options, sys_interval, persistence, source, metrics, metrics_line, .. } = self;
+        let mut server = Server::new(options, policies);
         if let Some(Persistence { file, sync }) = persistence {
             let store = Store::open(&file, sync).map_err(|error| ConfigError {
                 path: source.clone(),
@@ -359,7 +399,7 @@ impl BrokerConfig {
             })?;
             server = server.store(store);
         }
-        for ListenerConfig { address, transport, max_connections, line } in listeners {
+        for ListenerConfig { address, transport, max_connections, mount_point, line, .. } in listeners {
             let bound = match &address {
                 ListenAddress::Ip(addr) => Listener::bind(*addr, transport),
                 ListenAddress::Unix(path) => Listener::bind_unix(path),
@@ -369,8 +409,12 @@ impl BrokerConfig {
                 line,
                 problem: Problem::Bind { addr: address, error },
             })?;
-            server = server.listener(match max_connections {
+            let listener = match max_connections {
                 Some(max) => listener.with_max_connections(max),
+                None => listener,
+            };
+            server = server.listener(match mount_point {
+                Some(mount_point) => listener.with_mount_point(mount_point),
                 None => listener,
             });
         }
@@ -428,7 +472,18 @@ fn listener(table: &Spanned<ListenerTable>, line: usize, base: &Path) -> Located
         TransportName::Tls => Transport::Tls(tls_acceptor(table, at.clone(), base)?),
         TransportName::Wss => Transport::SecureWebSocket(tls_acceptor(table, at.clone(), base)?),
     };
-    Ok(ListenerConfig { address, transport, max_connections: table.max_connections, line })
+    // Any of the three makes the listener's rules its own, the others at their defaults
+    // (mosquitto's `per_listener_settings true`); none: the [auth] table's.
+    let has_own_rules = table.allow_anonymous.is_some() || table.password_file.is_some() || table.acl_file.is_some();
+    let policy = if has_own_rules { Some(policy(&table.auth(), base)?) } else { None };
+    let mount_point = match &table.mount_point {
+        Some(text) => Some(
+            MountPoint::new(text.get_ref())
+                .map_err(|error| (text.span(), Problem::MountPoint { text: text.get_ref().clone(), error }))?,
+        ),
+        None => None,
+    };
+    Ok(ListenerConfig { address, transport, max_connections: table.max_connections, policy, mount_point, line })
 }
 
 fn tls_acceptor(table: &ListenerTable, at: Range<usize>, base: &Path) -> Located<tokio_rustls::TlsAcceptor> {
@@ -542,6 +597,21 @@ struct ListenerTable {
     private_key: Option<Spanned<PathBuf>>,
     client_ca: Option<Spanned<PathBuf>>,
     require_client_certificate: Option<Spanned<bool>>,
+    allow_anonymous: Option<Spanned<bool>>,
+    password_file: Option<Spanned<PathBuf>>,
+    acl_file: Option<Spanned<PathBuf>>,
+    mount_point: Option<Spanned<String>>,
+}
+
+impl ListenerTable {
+    /// The listener's own rules, as an `[auth]` table would give them.
+    fn auth(&self) -> AuthTable {
+        AuthTable {
+            allow_anonymous: self.allow_anonymous.clone(),
+            password_file: self.password_file.clone(),
+            acl_file: self.acl_file.clone(),
+        }
+    }
 }
 
 /// Where a listener listens: an IP address and a port, no host name (which could resolve

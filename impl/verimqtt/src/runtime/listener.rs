@@ -17,10 +17,10 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 
-use crate::broker::ConnId;
+use crate::broker::{ConnId, ListenerId, MountPoint};
 
 use super::log::{SUMMARY_INTERVAL, Throttle};
-use super::socket::{self, Input, Peer};
+use super::socket::{self, Input, Origin, Peer};
 use super::websocket;
 
 /// How long to pause accepting after the listener fails (e.g. out of file descriptors).
@@ -63,6 +63,7 @@ pub struct Listener {
     socket: Bound,
     transport: Transport,
     max_connections: usize,
+    mount_point: Option<MountPoint>,
 }
 
 /// The socket a listener accepts on.
@@ -106,7 +107,7 @@ impl Listener {
     pub fn bind(addr: SocketAddr, transport: Transport) -> io::Result<Self> {
         let socket = std::net::TcpListener::bind(addr)?;
         socket.set_nonblocking(true)?;
-        Ok(Listener { socket: Bound::Tcp(socket), transport, max_connections: usize::MAX })
+        Ok(Listener { socket: Bound::Tcp(socket), transport, max_connections: usize::MAX, mount_point: None })
     }
 
     /// Binds a Unix domain socket at `path`, carrying plain MQTT. A socket file left there
@@ -123,7 +124,7 @@ impl Listener {
         };
         socket.set_nonblocking(true)?;
         let socket = Bound::Unix { socket, path: path.to_path_buf() };
-        Ok(Listener { socket, transport: Transport::Tcp, max_connections: usize::MAX })
+        Ok(Listener { socket, transport: Transport::Tcp, max_connections: usize::MAX, mount_point: None })
     }
 
     /// Open connections on this listener at most, counting those still in their TLS or
@@ -131,6 +132,17 @@ impl Listener {
     /// the broker's own limit does.
     pub fn with_max_connections(self, max_connections: usize) -> Self {
         Listener { max_connections, ..self }
+    }
+
+    /// Gives this listener's clients a topic tree of their own under `mount_point`
+    /// (mosquitto's `mount_point`; see [`MountPoint`]).
+    pub fn with_mount_point(self, mount_point: MountPoint) -> Self {
+        Listener { mount_point: Some(mount_point), ..self }
+    }
+
+    /// The mount point of this listener's clients, if it has one.
+    pub fn mount_point(&self) -> Option<&MountPoint> {
+        self.mount_point.as_ref()
     }
 
     /// The address the listener is bound to (with the port the system chose for port 0); a
@@ -177,6 +189,8 @@ fn is_stale_socket(path: &Path) -> bool {
 /// What every connection task needs, whatever its listener.
 #[derive(Clone)]
 pub(crate) struct Shared {
+    /// The listener the connections come in on, as the broker knows it.
+    pub(crate) listener: ListenerId,
     pub(crate) inputs: mpsc::Sender<Input>,
     pub(crate) next_conn: Arc<AtomicU64>,
     /// How long a TLS or WebSocket handshake may take: the broker's connect timeout, which
@@ -188,7 +202,7 @@ pub(crate) struct Shared {
 /// Accepts connections until the task is aborted.
 pub(crate) async fn accept_loop(listener: Listener, shared: Shared) {
     let name = listener.name();
-    let Listener { socket, transport, max_connections } = listener;
+    let Listener { socket, transport, max_connections, .. } = listener;
     let socket = match Acceptor::from_std(socket) {
         Ok(socket) => socket,
         Err(error) => return tracing::error!(%error, "cannot serve the listener"),
@@ -271,7 +285,8 @@ impl Accepted {
 /// Spawns the task of a connection on a Unix domain socket: plain MQTT, no handshake.
 fn serve_unix_connection(stream: UnixStream, permit: OwnedSemaphorePermit, shared: Shared) {
     let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
-    spawn_with(permit, socket::run(conn, Peer::Local, "unix", stream, shared.inputs));
+    let origin = Origin { conn, listener: shared.listener, peer: Peer::Local, transport: "unix" };
+    spawn_with(permit, socket::run(origin, stream, shared.inputs));
 }
 
 /// Spawns the task of a connection: it completes the handshakes the transport needs, within
@@ -292,18 +307,19 @@ fn serve_connection(
     let peer = Peer::Ip(peer);
     let name = transport.name();
     let conn = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
-    let Shared { inputs, handshake_timeout, max_packet_size, .. } = shared;
+    let Shared { listener, inputs, handshake_timeout, max_packet_size, .. } = shared;
+    let origin = Origin { conn, listener, peer, transport: name };
     match transport {
-        Transport::Tcp => spawn_with(permit, socket::run(conn, peer, name, stream, inputs)),
+        Transport::Tcp => spawn_with(permit, socket::run(origin, stream, inputs)),
         Transport::Tls(acceptor) => spawn_with(permit, async move {
             if let Some(stream) = within(handshake_timeout, peer, name, acceptor.accept(stream)).await {
-                socket::run(conn, peer, name, stream, inputs).await;
+                socket::run(origin, stream, inputs).await;
             }
         }),
         Transport::WebSocket => spawn_with(permit, async move {
             let handshake = websocket::accept(stream, max_packet_size);
             if let Some(stream) = within(handshake_timeout, peer, name, handshake).await {
-                socket::run(conn, peer, name, stream, inputs).await;
+                socket::run(origin, stream, inputs).await;
             }
         }),
         Transport::SecureWebSocket(acceptor) => spawn_with(permit, async move {
@@ -312,7 +328,7 @@ fn serve_connection(
                 websocket::accept(stream, max_packet_size).await
             };
             if let Some(stream) = within(handshake_timeout, peer, name, handshakes).await {
-                socket::run(conn, peer, name, stream, inputs).await;
+                socket::run(origin, stream, inputs).await;
             }
         }),
     }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use crate::broker::{LATENCY_BOUNDS, Stats};
 
+use super::heap::HeapSample;
+
 /// The media type of the text format.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -30,9 +32,15 @@ impl From<usize> for Value {
     }
 }
 
-/// The text of the metrics, for a broker up for `uptime`.
-pub(crate) fn render(stats: &Stats, uptime: Duration) -> String {
+/// The text of the metrics, for a broker up for `uptime`, with the heap if it is known.
+pub(crate) fn render(stats: &Stats, uptime: Duration, heap: Option<HeapSample>) -> String {
     let mut out = Exposition::default();
+    if let Some(HeapSample { current, maximum }) = heap {
+        let help = "Bytes the allocator handed out and not taken back (jemalloc's stats.allocated).";
+        out.family("verimqtt_heap_bytes", "gauge", help, [(Vec::new(), Value::Count(current))]);
+        let help = "The most verimqtt_heap_bytes was at a scrape or $SYS update.";
+        out.family("verimqtt_heap_max_bytes", "gauge", help, [(Vec::new(), Value::Count(maximum))]);
+    }
     let gauges: [(&str, &str, Value); 12] = [
         ("verimqtt_uptime_seconds", "Seconds since the broker started.", Value::Seconds(uptime.as_secs_f64())),
         ("verimqtt_connections", "Open network connections, CONNECT sent or not.", stats.connections.into()),
@@ -239,7 +247,7 @@ mod tests {
         stats.publish_received = [7, 8, 9];
         stats.messages_dropped_by.queue_full = 4;
         stats.connects_refused.insert(ReasonCode::NotAuthorized, 2);
-        let text = render(&stats, Duration::from_millis(1500));
+        let text = render(&stats, Duration::from_millis(1500), None);
         let samples = samples(&text);
         assert_eq!(samples["verimqtt_connections"], 3.0);
         assert_eq!(samples["verimqtt_sessions_offline"], 3.0);
@@ -250,11 +258,21 @@ mod tests {
     }
 
     #[test]
+    fn the_heap_gauges_are_there_only_when_the_heap_is_known() {
+        let heap = HeapSample { current: 2048, maximum: 4096 };
+        let text = render(&Stats::default(), Duration::ZERO, Some(heap));
+        let samples = samples(&text);
+        assert_eq!((samples["verimqtt_heap_bytes"], samples["verimqtt_heap_max_bytes"]), (2048.0, 4096.0));
+        let without = render(&Stats::default(), Duration::ZERO, None);
+        assert!(!without.contains("verimqtt_heap"), "{without}");
+    }
+
+    #[test]
     fn the_histogram_buckets_are_cumulative_and_end_with_every_wait() {
         let mut stats = Stats::default();
         stats.delivery_latency.counts = [3, 0, 2, 0, 0, 0, 0, 1];
         stats.delivery_latency.sum_micros = 2_500_000;
-        let text = render(&stats, Duration::ZERO);
+        let text = render(&stats, Duration::ZERO, None);
         let samples = samples(&text);
         let bucket = |le: &str| samples[format!("verimqtt_delivery_wait_seconds_bucket{{le=\"{le}\"}}").as_str()];
         assert_eq!((bucket("0.001"), bucket("0.01"), bucket("0.1"), bucket("600")), (3.0, 3.0, 5.0, 5.0));

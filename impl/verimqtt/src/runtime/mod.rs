@@ -17,6 +17,7 @@
 pub mod client;
 pub mod config;
 mod embedded;
+mod heap;
 mod listener;
 mod log;
 mod metrics;
@@ -32,6 +33,7 @@ mod websocket;
 
 pub use config::BrokerConfig;
 pub use embedded::EmbeddedBroker;
+pub use heap::HeapReader;
 pub use listener::{ListenAddress, Listener, Transport};
 pub use server::Server;
 pub use store::{Store, StoreError, SyncPolicy};

@@ -17,15 +17,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::broker::{Broker, BrokerOptions, Closing, ConnId, Event, Policy, Verification};
+use crate::broker::{Broker, BrokerOptions, Closing, ConnId, Event, ListenerId, Policy, Verification};
 use crate::codec::ReasonCode;
 
+use super::heap::{self, Heap, HeapReader, HeapSample};
 use super::listener::{self, Listener, Shared};
 use super::log::Log;
 use super::metrics;
 use super::metrics_http::{self, Scrape};
 use super::packet_log::PacketLog;
-use super::socket::{Input, Output, Peer};
+use super::socket::{Input, Origin, Output, Peer};
 use super::store::{Store, StoreWriter};
 use super::sys::SysTopics;
 
@@ -72,6 +73,7 @@ pub struct Server<P> {
     events: Option<broadcast::Sender<Event>>,
     store: Option<Store>,
     metrics: Option<std::net::TcpListener>,
+    heap: Option<Heap>,
 }
 
 impl<P: Policy> Server<P> {
@@ -86,7 +88,19 @@ impl<P: Policy> Server<P> {
             events: None,
             store: None,
             metrics: None,
+            heap: None,
         }
+    }
+
+    /// Publishes the heap `read` tells (the bytes the process's allocator handed out and
+    /// not taken back) as `$SYS/broker/heap/current`, with the largest value read as
+    /// `heap/maximum`, and as the `verimqtt_heap_bytes` and `verimqtt_heap_max_bytes`
+    /// gauges of `/metrics`; read at each `$SYS` update and each scrape. Without it there
+    /// are none: only the program knows its allocator (`verimqtt broker` reads jemalloc's
+    /// `stats.allocated`).
+    pub fn heap(self, read: impl Fn() -> Option<u64> + Send + 'static) -> Self {
+        let read: HeapReader = Box::new(read);
+        Server { heap: Some(Heap::new(read)), ..self }
     }
 
     /// Serves the broker's statistics in Prometheus' text format at `GET /metrics` on
@@ -107,7 +121,10 @@ impl<P: Policy> Server<P> {
         Server { store: Some(store), ..self }
     }
 
-    /// This server with one more listener to accept connections on.
+    /// This server with one more listener to accept connections on. The policy knows the
+    /// listeners by the order they are added: the first is [`ListenerId`]`(0)`
+    /// ([`ListenerId::DEFAULT`]), the next `ListenerId(1)`, and so on (see
+    /// [`PerListener`](crate::broker::PerListener)).
     pub fn listener(mut self, listener: Listener) -> Self {
         self.listeners.push(listener);
         self
@@ -170,7 +187,8 @@ impl<P: Policy> Server<P> {
     /// a short grace period. If the target `verimqtt::packets` logs at debug level when it
     /// starts, every packet in and out is logged (one line each, with the client id).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store, metrics } = self;
+        let Server { options, policy, listeners, sys_interval, mut policy_updates, events, store, metrics, mut heap } =
+            self;
         let started = Instant::now();
         let mut driver = Driver::new(Broker::new(options.clone(), policy), events);
         if PacketLog::wanted() {
@@ -184,15 +202,19 @@ impl<P: Policy> Server<P> {
             driver.store = Some(StoreWriter::start(store, driver.input_sender.clone())?);
         }
         let shared = Shared {
+            listener: ListenerId::DEFAULT,
             inputs: driver.input_sender.clone(),
             next_conn: Arc::new(AtomicU64::new(1)),
             handshake_timeout: options.connect_timeout,
             max_packet_size: options.max_packet_size as usize,
         };
         let mut accepting = JoinSet::new();
-        for listener in listeners {
-            tracing::info!(transport = listener.name(), address = %listener.address()?, "MQTT broker listening");
-            accepting.spawn(listener::accept_loop(listener, shared.clone()));
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let id = u16::try_from(index).map(ListenerId).map_err(|_| io::Error::other("more than 65536 listeners"))?;
+            driver.broker.set_mount_point(id, listener.mount_point().cloned());
+            let mount_point = listener.mount_point().map(ToString::to_string);
+            tracing::info!(transport = listener.name(), mount_point, address = %listener.address()?, "MQTT broker listening");
+            accepting.spawn(listener::accept_loop(listener, Shared { listener: id, ..shared.clone() }));
         }
         drop(shared);
         let mut scrapes = match metrics {
@@ -211,7 +233,7 @@ impl<P: Policy> Server<P> {
         // subscribing at once gets them, retained.
         let mut sys = sys_interval.map(|interval| {
             let mut topics = SysTopics::new(Instant::now());
-            topics.publish(&mut driver.broker, Instant::now());
+            topics.publish(&mut driver.broker, Instant::now(), heap::sample(&mut heap));
             (topics, ticks(interval))
         });
         let mut shutdown = std::pin::pin!(shutdown);
@@ -222,9 +244,13 @@ impl<P: Policy> Server<P> {
                 () = &mut shutdown => break,
                 Some(input) = driver.inputs.recv() => driver.handle(input),
                 () = sleep_until(deadline) => driver.broker.handle_timeout(Instant::now()),
-                Some(topics) = next_tick(&mut sys) => topics.publish(&mut driver.broker, Instant::now()),
+                Some(topics) = next_tick(&mut sys) => {
+                    topics.publish(&mut driver.broker, Instant::now(), heap::sample(&mut heap));
+                }
                 _ = log_ticks.tick() => driver.log.flush(Instant::now()),
-                Some(scrape) = next_update(&mut scrapes) => answer_scrape(scrape, &driver.broker, started),
+                Some(scrape) = next_update(&mut scrapes) => {
+                    answer_scrape(scrape, &driver.broker, started, heap::sample(&mut heap));
+                }
                 Some(policy) = next_update(&mut policy_updates) => {
                     *driver.broker.policy_mut() = policy;
                     tracing::info!("new policy in use");
@@ -267,8 +293,8 @@ async fn next_tick(sys: &mut Option<(SysTopics, Interval)>) -> Option<&mut SysTo
 
 /// Hands a scrape of `/metrics` the broker's statistics now. A scraper that gave up is no
 /// error.
-fn answer_scrape<P: Policy>(scrape: Scrape, broker: &Broker<P>, started: Instant) {
-    let _ = scrape.send(metrics::render(&broker.stats(), started.elapsed()));
+fn answer_scrape<P: Policy>(scrape: Scrape, broker: &Broker<P>, started: Instant, heap: Option<HeapSample>) {
+    let _ = scrape.send(metrics::render(&broker.stats(), started.elapsed(), heap));
 }
 
 /// The next policy to use (or scrape to answer); never, without a source of them or once
@@ -341,8 +367,8 @@ impl<P: Policy> Driver<P> {
     fn handle(&mut self, input: Input) {
         let now = Instant::now();
         match input {
-            Input::Opened { conn, peer, transport, outputs, reading } => {
-                if let Err(error) = self.broker.handle_connected(now, conn) {
+            Input::Opened { origin: Origin { conn, listener, peer, transport }, outputs, reading } => {
+                if let Err(error) = self.broker.handle_connected_on(now, conn, listener) {
                     // Dropping `outputs` ends the connection task, which closes the socket.
                     self.log.not_accepted(peer, transport, &error);
                     return;

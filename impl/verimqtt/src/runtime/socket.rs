@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use crate::broker::ConnId;
+use crate::broker::{ConnId, ListenerId};
 use crate::codec::ReasonCode;
 
 /// Bytes read per call at most.
@@ -37,15 +37,22 @@ impl std::fmt::Display for Peer {
     }
 }
 
+/// Where a connection comes from: its number, its listener, its peer and its transport.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin {
+    pub(crate) conn: ConnId,
+    pub(crate) listener: ListenerId,
+    pub(crate) peer: Peer,
+    pub(crate) transport: &'static str,
+}
+
 /// What a connection task tells the driver.
 #[derive(Debug)]
 pub(crate) enum Input {
     /// A connection is ready for MQTT (its TLS and WebSocket handshakes done). The driver
     /// sends it [`Output`]s, or drops `outputs` to refuse it.
     Opened {
-        conn: ConnId,
-        peer: Peer,
-        transport: &'static str,
+        origin: Origin,
         outputs: mpsc::UnboundedSender<Output>,
         /// `false` stops the connection reading its socket (backpressure), `true` starts it
         /// again.
@@ -84,14 +91,15 @@ pub(crate) enum Output {
 /// Runs a connection until it closes, then reports it closed. The driver never has more
 /// than one `Transmit` outstanding per connection (it waits for `Written`), so the output
 /// channel holds at most a batch and a `Close`.
-pub(crate) async fn run<S>(conn: ConnId, peer: Peer, transport: &'static str, stream: S, inputs: mpsc::Sender<Input>)
+pub(crate) async fn run<S>(origin: Origin, stream: S, inputs: mpsc::Sender<Input>)
 where
     S: AsyncRead + AsyncWrite + Send,
 {
     let (outputs, mut to_write) = mpsc::unbounded_channel();
     let (reading, mut may_read) = watch::channel(true);
     let credit = Arc::new(Semaphore::new(1));
-    if inputs.send(Input::Opened { conn, peer, transport, outputs, reading }).await.is_err() {
+    let conn = origin.conn;
+    if inputs.send(Input::Opened { origin, outputs, reading }).await.is_err() {
         return;
     }
     let (mut reader, mut writer) = tokio::io::split(stream);

@@ -15,6 +15,8 @@ use bytes::Bytes;
 use crate::broker::{Broker, Policy, Stats};
 use crate::codec::MqttString;
 
+use super::heap::HeapSample;
+
 use load::{Load, WINDOWS};
 
 /// Reads one counter of the broker's statistics.
@@ -47,11 +49,15 @@ impl SysTopics {
         SysTopics { started, published: HashMap::new(), loads: None }
     }
 
-    /// Publishes the values that changed.
-    pub(crate) fn publish<P: Policy>(&mut self, broker: &mut Broker<P>, now: Instant) {
+    /// Publishes the values that changed; the heap's too, if it is known.
+    pub(crate) fn publish<P: Policy>(&mut self, broker: &mut Broker<P>, now: Instant, heap: Option<HeapSample>) {
         let stats = broker.stats();
         let uptime = now.saturating_duration_since(self.started).as_secs();
         let mut values = values(&stats, uptime);
+        if let Some(HeapSample { current, maximum }) = heap {
+            values.push(("$SYS/broker/heap/current".into(), current.to_string()));
+            values.push(("$SYS/broker/heap/maximum".into(), maximum.to_string()));
+        }
         values.extend(self.loads(&stats, now));
         for (topic, value) in values {
             if self.published.get(&topic) == Some(&value) {

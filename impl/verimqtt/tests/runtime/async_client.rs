@@ -324,7 +324,7 @@ async fn the_keep_alive_pings_a_quiet_broker() {
 struct RefuseAll;
 
 impl Policy for RefuseAll {
-    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+    fn authenticate(&mut self, _connect: &Connect, _listener: verimqtt::broker::ListenerId) -> Authentication {
         Authentication::refused(ReasonCode::BadUserNameOrPassword)
     }
 
@@ -369,7 +369,7 @@ async fn failing_to_connect_says_why() {
 struct KeepSecrets;
 
 impl Policy for KeepSecrets {
-    fn authenticate(&mut self, _connect: &Connect) -> Authentication {
+    fn authenticate(&mut self, _connect: &Connect, _listener: verimqtt::broker::ListenerId) -> Authentication {
         Authentication::ACCEPTED
     }
 

@@ -106,11 +106,19 @@ fn the_example_configuration_parses_with_the_files_it_names() {
     let example = include_str!("../../examples/broker.toml");
     pki.dir.write("passwd", format!("alice:{}\n", PasswordHash::new(b"secret").unwrap()));
     pki.dir.write("acl", "user alice\ntopic readwrite alice/#\n");
+    pki.dir.write("acl-read-only", "topic read #\n");
     std::fs::copy(pki.path("ca.crt"), pki.path("clients-ca.crt")).unwrap();
     let path = pki.dir.write("broker.toml", example);
     let config = BrokerConfig::load(&path).unwrap();
     let transports: Vec<&str> = config.listeners.iter().map(|listener| listener.transport.name()).collect();
     assert_eq!(transports, ["tcp", "tls", "ws", "wss", "tcp"]);
+    // The TLS listener and the socket have rules of their own; the WebSocket one a mount
+    // point.
+    let own_rules: Vec<bool> = config.listeners.iter().map(|listener| listener.policy.is_some()).collect();
+    assert_eq!(own_rules, [false, true, false, false, true]);
+    let mount_points: Vec<Option<&str>> =
+        config.listeners.iter().map(|listener| listener.mount_point.as_ref().map(|mount| mount.as_str())).collect();
+    assert_eq!(mount_points, [None, None, Some("web/"), None, None]);
     assert_eq!(config.listeners[4].address, ListenAddress::Unix(pki.path("verimqtt.sock")), "plain MQTT on a socket");
     assert_eq!(config.listeners[0].max_connections, Some(1000));
     assert_eq!(config.sys_interval, Some(Duration::from_secs(10)));
@@ -172,6 +180,19 @@ fn an_invalid_file_is_refused_with_its_line_and_the_reason() {
         ("bad limit", "[[listener]]\nbind = \"127.0.0.1:0\"\n[limits]\nmaximum_qos = 3\n".to_owned()),
         ("bad log format", "[[listener]]\nbind = \"127.0.0.1:0\"\n[log]\nformat = \"xml\"\n".to_owned()),
         ("negative interval", "[[listener]]\nbind = \"127.0.0.1:0\"\n[sys]\ninterval = -1\n".to_owned()),
+        (
+            "listener closed without passwords",
+            "[[listener]]\nbind = \"127.0.0.1:0\"\nallow_anonymous = false\n".to_owned(),
+        ),
+        (
+            "bad listener ACL line",
+            "[[listener]]\nbind = \"127.0.0.1:0\"\n[[listener]]\nbind = \"127.0.0.1:0\"\nacl_file = \"bad-acl\"\n"
+                .to_owned(),
+        ),
+        ("mount point with a wildcard", "[[listener]]\nbind = \"127.0.0.1:0\"\nmount_point = \"a/+/\"\n".to_owned()),
+        ("mount point with an empty level", "[[listener]]\nbind = \"127.0.0.1:0\"\nmount_point = \"a//\"\n".to_owned()),
+        ("mount point without a slash", "[[listener]]\nbind = \"127.0.0.1:0\"\nmount_point = \"tenant\"\n".to_owned()),
+        ("empty mount point", "[[listener]]\nbind = \"127.0.0.1:0\"\nmount_point = \"\"\n".to_owned()),
         (
             "bad sync policy",
             "[[listener]]\nbind = \"127.0.0.1:0\"\n[persistence]\nfile = \"store.db\"\nsync = \"sometimes\"\n".to_owned(),

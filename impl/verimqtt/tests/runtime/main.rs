@@ -15,6 +15,7 @@ mod events;
 mod files;
 mod flow;
 mod hostile;
+mod listeners;
 mod metrics;
 mod mosquitto;
 mod persistence;

@@ -257,3 +257,43 @@ fn sys_topics_do_not_count_against_max_retained_messages() {
         other => panic!("expected the retained message, got {other:?}"),
     }
 }
+
+#[test]
+fn the_heap_is_published_only_with_a_reader_and_its_maximum_is_the_largest_read() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let heap = Arc::new(AtomicU64::new(300));
+    let reader = Arc::clone(&heap);
+    let listener = Listener::bind((Ipv4Addr::LOCALHOST, 0).into(), Transport::Tcp).unwrap();
+    let server = Server::new(BrokerOptions::default(), AllowAll)
+        .listener(listener)
+        .sys_interval(Duration::from_millis(20))
+        .heap(move || Some(reader.load(Ordering::Relaxed)));
+    let broker = EmbeddedBroker::serve(server).unwrap();
+    let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
+    watcher.subscribe("$SYS/broker/heap/+", QoS::AtMostOnce);
+    read_until(&mut watcher, |latest| {
+        latest.get("$SYS/broker/heap/current").map(String::as_str) == Some("300")
+            && latest.get("$SYS/broker/heap/maximum").map(String::as_str) == Some("300")
+    });
+    heap.store(100, Ordering::Relaxed);
+    let later =
+        read_until(&mut watcher, |latest| latest.get("$SYS/broker/heap/current").map(String::as_str) == Some("100"));
+    // Published when it changes: not again, or as it was.
+    let maximum = later.get("$SYS/broker/heap/maximum").map(String::as_str);
+    assert!(maximum.is_none_or(|maximum| maximum == "300"), "the maximum never goes down: {later:?}");
+
+    // Without a reader: every other topic, and no heap.
+    let broker = sys_broker(Duration::from_secs(60));
+    let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher");
+    watcher.subscribe("$SYS/#", QoS::AtMostOnce);
+    // The retained messages all come before the answer to a PINGREQ sent after the SUBACK.
+    watcher.send(&Packet::PingReq);
+    let mut topics = Vec::new();
+    while let Some(Packet::Publish(message)) = watcher.recv() {
+        topics.push(message.topic.to_string());
+    }
+    assert!(topics.iter().any(|topic| topic == "$SYS/broker/uptime"), "{topics:?}");
+    assert!(topics.iter().all(|topic| !topic.starts_with("$SYS/broker/heap/")), "{topics:?}");
+}
