@@ -33,10 +33,11 @@ pip_install() {
     "$venv/bin/pip" install -q "$2"
 }
 
-# cargo_install CRATE BINARY: `cargo install CRATE` unless BINARY is on the PATH.
+# cargo_install CRATE VERSION BINARY: `cargo install CRATE --version VERSION` unless BINARY is on
+# the PATH: the version the matrix names, not whatever crates.io has newest.
 cargo_install() {
-    command -v "$2" >/dev/null && return
-    cargo install "$1"
+    command -v "$3" >/dev/null && return
+    cargo install "$1" --version "$2"
 }
 
 # Dispatches the script's subcommand to its functions install, start, describe, runs.
