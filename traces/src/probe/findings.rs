@@ -88,14 +88,15 @@ impl Summary {
         Summary { runs: runs.len(), faults, outcomes, spec: SpecSummary::of(runs) }
     }
 
-    /// The verdicts as JSON, one property a line and the spec broker's last, without the
-    /// counts (which vary with the broker's timing): the file CI compares.
-    pub fn verdicts_json(&self) -> String {
+    /// The verdicts as JSON, one property a line and, `with_spec`, the spec broker's last,
+    /// without the counts (which vary with the broker's timing): the file CI compares.
+    pub fn verdicts_json(&self, with_spec: bool) -> String {
+        let spec = with_spec.then(|| format!("  \"spec_broker\": \"{}\"", self.spec.verdict()));
         let lines: Vec<String> = self
             .outcomes
             .iter()
             .map(|(property, (outcome, _))| format!("  \"{property}\": \"{}\"", outcome.name()))
-            .chain([format!("  \"spec_broker\": \"{}\"", self.spec.verdict())])
+            .chain(spec)
             .collect();
         format!("{{\n{}\n}}\n", lines.join(",\n"))
     }
