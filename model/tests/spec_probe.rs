@@ -187,3 +187,13 @@ fn a_will_published_between_the_brokers_disconnect_and_its_close_refines() {
     let verdict = check_probe_trace(&trace, TOLERANCE_MS).unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(verdict, ProbeVerdict::Refines { .. }), "{verdict:?}");
 }
+
+/// A trace whose client sends a CONNECT on a connection it never opened (a damaged trace)
+/// is an error, never a panic.
+#[test]
+fn a_connect_on_no_opened_connection_is_outside_the_spec_broker() {
+    let mut trace = load("will_after_a_reset");
+    trace.retain(|e| !(e.node.0 == "c0" && matches!(e.event, trace::Event::ConnectionOpened { .. })));
+    let error = check_probe_trace(&trace, TOLERANCE_MS).expect_err("outside");
+    assert!(error.contains("c0 connects on no connection it opened"), "{error}");
+}

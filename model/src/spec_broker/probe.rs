@@ -134,8 +134,13 @@ impl Mapping {
         let clients: BTreeMap<String, usize> =
             publishers.iter().chain(&subscribers).enumerate().map(|(i, n)| (n.clone(), i)).collect();
 
-        let connects: Vec<(usize, &PacketInfo)> =
-            sent_by_clients().filter(|(_, p)| p.kind == PacketKind::Connect).map(|(n, p)| (clients[&n], p)).collect();
+        let connects: Vec<(usize, &PacketInfo)> = sent_by_clients()
+            .filter(|(_, p)| p.kind == PacketKind::Connect)
+            .map(|(n, p)| {
+                let client = clients.get(&n).ok_or_else(|| outside(format!("{n} connects on no connection it opened")));
+                client.map(|&client| (client, p))
+            })
+            .collect::<Result<_, _>>()?;
         let levels: Vec<u8> = connects.iter().filter_map(|(_, p)| p.protocol_level).collect();
         let version = match levels.first() {
             _ if levels.windows(2).any(|w| w[0] != w[1]) => return Err(outside("both versions in one trace")),
