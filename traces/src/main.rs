@@ -160,10 +160,10 @@ fn run(command: Command) -> Result<(), String> {
 fn print_spec_verdict(verdict: &SpecVerdict) {
     match verdict {
         SpecVerdict::Refines { events } => println!("{:<18} refines   ({events} events)", "spec_broker"),
-        SpecVerdict::Rejected { index, what } => {
+        SpecVerdict::Rejected { index, what, .. } => {
             println!("{:<18} rejected  at trace line {}: {what}", "spec_broker", index + 1)
         }
-        SpecVerdict::Stricter { index, what, limit } => println!(
+        SpecVerdict::Stricter { index, what, limit, .. } => println!(
             "{:<18} stricter than MQTT: rejected at trace line {}: {what}; not a violation of MQTT: {limit}",
             "spec_broker",
             index + 1

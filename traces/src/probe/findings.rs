@@ -10,7 +10,7 @@ use verimqtt_spec::trace::{Event, Node, TraceEvent};
 
 use super::ProbeRun;
 use super::monitors::{Outcome, Property};
-use super::spec::{SpecVerdict, rejection_events};
+use super::spec::SpecVerdict;
 use crate::check::conn_of;
 use crate::render::render;
 
@@ -175,11 +175,12 @@ fn scenario_and_diagram(out: &mut String, broker: &str, run: &ProbeRun, own: &[u
 
 /// The spec broker's rejection of `run`, if any, as a finding: what no spec state explains,
 /// whether the spec broker is stricter than MQTT there, the command that runs it again and a
-/// diagram from the opening of its connection.
+/// diagram from the opening of its connection (for an overdue timer: of the connection silent
+/// longest).
 fn spec_rejection(out: &mut String, broker: &str, run: &ProbeRun) {
-    let (index, what, limit) = match &run.spec.verdict {
-        SpecVerdict::Rejected { index, what } => (*index, what, None),
-        SpecVerdict::Stricter { index, what, limit } => (*index, what, Some(*limit)),
+    let (index, what, limit, shows) = match &run.spec.verdict {
+        SpecVerdict::Rejected { index, what, shows } => (*index, what, None, shows),
+        SpecVerdict::Stricter { index, what, limit, shows } => (*index, what, Some(*limit), shows),
         SpecVerdict::Refines { .. } | SpecVerdict::NotJudged { .. } => return,
     };
     let _ = writeln!(out, "## spec_broker {}: {what}\n", run.spec.verdict.name());
@@ -191,7 +192,7 @@ fn spec_rejection(out: &mut String, broker: &str, run: &ProbeRun) {
     if let Some(limit) = limit {
         let _ = writeln!(out, "- not a violation of MQTT: the spec broker is stricter than MQTT here ({limit})");
     }
-    scenario_and_diagram(out, broker, run, &rejection_events(&run.trace, index));
+    scenario_and_diagram(out, broker, run, shows);
 }
 
 /// The events of `trace` a reader needs to see a finding shown by trace events `own`: those,

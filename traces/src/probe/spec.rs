@@ -13,13 +13,14 @@
 //! connection that already carried the packet, and a packet the broker read (the spec
 //! broker's inputs are those of the model's clients).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use verimqtt_model::packet::Packet;
 use verimqtt_model::packet::reason::{KEEP_ALIVE_TIMEOUT, SESSION_TAKEN_OVER};
 use verimqtt_model::spec_broker::probe::{ProbeVerdict, check_probe_trace};
 use verimqtt_model::spec_broker::{Event as SpecEvent, Input};
-use verimqtt_spec::trace::{End, Event, PacketKind, TraceEvent};
+use verimqtt_spec::trace::{End, Event, Fault, PacketKind, TraceEvent};
 
 use super::monitors::TOLERANCE_MS;
 use crate::check::{conn_of, describe};
@@ -31,10 +32,11 @@ pub enum SpecVerdict {
     Refines { events: usize },
     /// No spec broker state explains trace event `index`: a violation of MQTT as the spec
     /// broker models it.
-    Rejected { index: usize, what: String },
+    /// `shows`: the trace events a diagram of it shows.
+    Rejected { index: usize, what: String, shows: Vec<usize> },
     /// No spec broker state explains trace event `index`, but the event is of a kind where the
     /// spec broker is stricter than MQTT (`limit`): not a violation of MQTT.
-    Stricter { index: usize, what: String, limit: &'static str },
+    Stricter { index: usize, what: String, limit: &'static str, shows: Vec<usize> },
     /// The trace's configuration is outside what the spec broker covers (`why`).
     NotJudged { why: String },
 }
@@ -67,9 +69,10 @@ pub fn judge(trace: &[TraceEvent]) -> SpecJudgement {
         Ok(ProbeVerdict::Refines { events }) => SpecVerdict::Refines { events },
         Ok(ProbeVerdict::Rejected { index, event }) => {
             let what = what_was_rejected(trace, index, &event);
+            let shows = rejection_events(trace, index, event == SpecEvent::Tick);
             match stricter_than_mqtt(trace, index, &event) {
-                Some(limit) => SpecVerdict::Stricter { index, what, limit },
-                None => SpecVerdict::Rejected { index, what },
+                Some(limit) => SpecVerdict::Stricter { index, what, limit, shows },
+                None => SpecVerdict::Rejected { index, what, shows },
             }
         }
     };
@@ -143,18 +146,49 @@ fn resent_on_its_connection(trace: &[TraceEvent], index: usize) -> bool {
     trace[..index].iter().filter_map(to_client).any(|earlier| earlier == resent)
 }
 
-/// The trace events a diagram of a rejection at `index` shows: from the opening of its
-/// connection (for a tick: of the connection of the last event before it that has one).
-pub fn rejection_events(trace: &[TraceEvent], index: usize) -> Vec<usize> {
+/// The trace events a diagram of a rejection at `index` shows: the opening of its connection,
+/// the last event on it and `index`. A rejection at a tick (a timer overdue) is shown on the
+/// connection the broker still holds open that has been silent longest.
+fn rejection_events(trace: &[TraceEvent], index: usize, at_tick: bool) -> Vec<usize> {
     if index >= trace.len() {
         return Vec::new();
     }
-    let conn = trace[..=index].iter().rev().find_map(|e| conn_of(&e.event));
-    let opened = conn.and_then(|conn| {
-        trace.iter().position(|e| matches!(e.event, Event::ConnectionOpened { conn: c } if c == conn))
-    });
-    let last_on_it = conn.and_then(|conn| trace[..=index].iter().rposition(|e| conn_of(&e.event) == Some(conn)));
+    let before = &trace[..index];
+    let conn = if at_tick { silent_longest(before) } else { conn_of(&trace[index].event) };
+    let Some(conn) = conn else { return vec![index] };
+    let opened = before.iter().position(|e| matches!(e.event, Event::ConnectionOpened { conn: c } if c == conn));
+    let last_on_it = before.iter().rposition(|e| conn_of(&e.event) == Some(conn));
     [opened, last_on_it, Some(index)].into_iter().flatten().collect()
+}
+
+/// Of the connections `trace` opened that the broker still holds (not closed by it, reset, nor
+/// closed by a client with no fault between them), the one whose last packet to the broker (or opening)
+/// is earliest.
+fn silent_longest(trace: &[TraceEvent]) -> Option<u64> {
+    let mut heard: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut severed = BTreeSet::new();
+    for e in trace {
+        match e.event {
+            Event::ConnectionOpened { conn } | Event::Forwarded { conn, to: End::Broker, .. } => {
+                heard.insert(conn, e.time_ms);
+            }
+            // A reset reaches the broker as a close; the other faults leave its end open.
+            Event::FaultInjected { conn, fault: Fault::Reset } => {
+                heard.remove(&conn);
+            }
+            Event::FaultInjected { conn, .. } => {
+                severed.insert(conn);
+            }
+            Event::ConnectionClosed { conn, .. } if !e.node.is_network() && !severed.contains(&conn) => {
+                heard.remove(&conn);
+            }
+            Event::BrokerClosed { conn } => {
+                heard.remove(&conn);
+            }
+            _ => {}
+        }
+    }
+    heard.into_iter().min_by_key(|&(_, time)| time).map(|(conn, _)| conn)
 }
 
 #[cfg(test)]
@@ -206,7 +240,7 @@ mod tests {
         packet_mut(&mut trace[resend]).dup = Some(false);
         let verdict = judge(&trace).verdict;
         assert!(
-            matches!(&verdict, SpecVerdict::Rejected { index, what } if *index == resend && what.contains("PUBLISH")),
+            matches!(&verdict, SpecVerdict::Rejected { index, what, .. } if *index == resend && what.contains("PUBLISH")),
             "{verdict:?}"
         );
     }
@@ -273,9 +307,27 @@ mod tests {
     fn a_diagram_of_a_rejection_starts_at_the_opening_of_its_connection() {
         let trace = load(WILL);
         let suback = to_client(&trace, |p| p.kind == PacketKind::Suback);
-        let events = rejection_events(&trace, suback);
+        let events = rejection_events(&trace, suback, false);
         assert!(matches!(trace[events[0]].event, Event::ConnectionOpened { .. }), "{events:?}");
         assert!(events.contains(&suback));
-        assert!(rejection_events(&trace, trace.len()).is_empty());
+        assert!(rejection_events(&trace, trace.len(), false).is_empty());
+    }
+
+    /// A connection never closed is rejected at a tick; the diagram shows that connection, not
+    /// the one of the event the tick came with.
+    #[test]
+    fn a_diagram_of_an_overdue_close_shows_the_silent_connection() {
+        let mut trace = load(RESEND);
+        trace.retain(|e| {
+            !matches!(&e.event, Event::BrokerClosed { .. })
+                && !matches!(&e.event, Event::Dropped { packet, .. } if packet.kind == PacketKind::Disconnect)
+        });
+        let SpecVerdict::Rejected { index, shows, .. } = judge(&trace).verdict else { panic!("not rejected") };
+        let silent = shows.first().and_then(|&first| conn_of(&trace[first].event));
+        let cut = trace[..index].iter().find_map(|e| match e.event {
+            Event::FaultInjected { conn, .. } => Some(conn),
+            _ => None,
+        });
+        assert!(silent.is_some() && silent == cut, "{silent:?} {cut:?}");
     }
 }
