@@ -152,3 +152,48 @@ fn a_refused_subscription_is_outside_the_spec_broker() {
     let error = check_probe_trace(&trace, TOLERANCE_MS).expect_err("outside");
     assert!(error.contains("outside the spec broker: a refused subscription"), "{error}");
 }
+
+/// A filter without wildcards names a topic even if nothing is published on it: a second one
+/// in the subscriber's SUBSCRIBE becomes the model's second topic, and the trace still refines.
+#[test]
+fn a_filter_on_a_topic_nobody_publishes_to_is_a_topic() {
+    let mut trace = load("will_after_a_reset");
+    for event in &mut trace {
+        if let trace::Event::Forwarded { packet, .. } | trace::Event::PacketSent { packet, .. } = &mut event.event
+            && let Some(filters) = &mut packet.filters
+        {
+            let mut unused = filters[0].clone();
+            unused.filter = format!("{}-unused", unused.filter);
+            filters.push(unused);
+        }
+    }
+    let verdict = check_probe_trace(&trace, TOLERANCE_MS).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(verdict, ProbeVerdict::Refines { .. }), "{verdict:?}");
+}
+
+/// Generated scenario 116 against verimqtt's broker (5.0): it closes a half-open connection
+/// for keep alive with DISCONNECT 0x8D and publishes the connection's will, which reaches the
+/// subscriber before the proxy sees the close. The broker's DISCONNECT closes its end.
+#[test]
+fn a_will_published_between_the_brokers_disconnect_and_its_close_refines() {
+    let trace = load("seed_116_will_before_the_close");
+    let disconnect = trace
+        .iter()
+        .position(|e| matches!(&e.event, trace::Event::Dropped { packet, .. } if packet.kind == trace::PacketKind::Disconnect))
+        .unwrap_or_else(|| panic!("no DISCONNECT of the broker"));
+    let will = find(&trace, trace::End::Client, trace::PacketKind::Publish, Some("will-c1"));
+    let closed = trace.iter().rposition(|e| matches!(e.event, trace::Event::BrokerClosed { .. })).unwrap_or(0);
+    assert!(disconnect < will && will < closed, "{disconnect} {will} {closed}");
+    let verdict = check_probe_trace(&trace, TOLERANCE_MS).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(verdict, ProbeVerdict::Refines { .. }), "{verdict:?}");
+}
+
+/// A trace whose client sends a CONNECT on a connection it never opened (a damaged trace)
+/// is an error, never a panic.
+#[test]
+fn a_connect_on_no_opened_connection_is_outside_the_spec_broker() {
+    let mut trace = load("will_after_a_reset");
+    trace.retain(|e| !(e.node.0 == "c0" && matches!(e.event, trace::Event::ConnectionOpened { .. })));
+    let error = check_probe_trace(&trace, TOLERANCE_MS).expect_err("outside");
+    assert!(error.contains("c0 connects on no connection it opened"), "{error}");
+}

@@ -5,8 +5,9 @@
 //! - `render FILE.jsonl`: prints the trace as a Mermaid sequence diagram;
 //! - `record [NAME...]`: records the named situations (all by default) into `traces/corpus/`;
 //! - `probe --broker mqtt://host:port`: runs generated scenarios against a broker through the
-//!   fault proxy and prints the monitors' verdicts (exit 1 if they differ from `--expect`);
-//! - `monitor FILE.jsonl`: the monitors' verdicts on a probe's trace.
+//!   fault proxy and prints the monitors' and the spec broker's verdicts (exit 1 if they
+//!   differ from `--expect`);
+//! - `monitor FILE.jsonl`: the monitors' and the spec broker's verdicts on a probe's trace.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,10 @@ use verimqtt_proto::codec::ProtocolVersion;
 use verimqtt_spec::trace::{TraceEvent, read_trace, write_trace};
 use verimqtt_traces::check::{TimeScale, check_trace_with};
 use verimqtt_traces::corpus::{self, corpus_path};
-use verimqtt_traces::probe::{ProbeOptions, ProbeRun, Summary, broker_address, findings_report, monitor, probe};
+use verimqtt_traces::probe::spec::judge;
+use verimqtt_traces::probe::{
+    ProbeOptions, ProbeRun, SpecVerdict, Summary, broker_address, findings_report, monitor, probe,
+};
 use verimqtt_traces::render::render;
 use verimqtt_traces::sim::named_scenarios;
 
@@ -35,7 +39,7 @@ enum Command {
     /// Records named situations (all if none is named) into traces/corpus/.
     Record { names: Vec<String> },
     /// Runs generated scenarios against a broker through the fault proxy and judges the
-    /// traces with the wire monitors.
+    /// traces with the wire monitors and the spec broker.
     Probe {
         /// mqtt://host:port
         #[arg(long)]
@@ -54,7 +58,8 @@ enum Command {
         /// Writes each trace (seed-S.jsonl), findings.md and verdicts.json here.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Fails (exit 1) if the verdicts differ from this verdicts.json.
+        /// Fails (exit 1) if the verdicts differ from this verdicts.json (the spec broker's
+        /// only if the file names it).
         #[arg(long)]
         expect: Option<PathBuf>,
         /// Also runs the named probe scenarios (traces/probe-corpus/ is recorded with
@@ -62,7 +67,8 @@ enum Command {
         #[arg(long)]
         named: bool,
     },
-    /// The wire monitors' verdicts on a probe's trace, with every finding.
+    /// The wire monitors' verdicts on a probe's trace, with every finding, and the spec
+    /// broker's.
     Monitor { file: PathBuf },
     /// Validates a trace against the model: a summary and how the trace's values map to the
     /// model's, or the first event the model does not allow and why.
@@ -144,8 +150,25 @@ fn run(command: Command) -> Result<(), String> {
                     println!("  {}: {}", finding.outcome.name(), finding.message);
                 }
             }
+            print_spec_verdict(&judge(&trace).verdict);
             Ok(())
         }
+    }
+}
+
+/// The spec broker's verdict on one trace, with what it rejected and why.
+fn print_spec_verdict(verdict: &SpecVerdict) {
+    match verdict {
+        SpecVerdict::Refines { events } => println!("{:<18} refines   ({events} events)", "spec_broker"),
+        SpecVerdict::Rejected { index, what, .. } => {
+            println!("{:<18} rejected  at trace line {}: {what}", "spec_broker", index + 1)
+        }
+        SpecVerdict::Stricter { index, what, limit, .. } => println!(
+            "{:<18} stricter than MQTT: rejected at trace line {}: {what}; not a violation of MQTT: {limit}",
+            "spec_broker",
+            index + 1
+        ),
+        SpecVerdict::NotJudged { why } => println!("{:<18} not judged: {why}", "spec_broker"),
     }
 }
 
@@ -163,15 +186,17 @@ fn write_probe(out: &Path, runs: &[ProbeRun], report: &str, summary: &Summary) -
         write(out.join(format!("{}.jsonl", run.origin.file_stem())), &write_trace(&run.trace))?;
     }
     write(out.join("findings.md"), report)?;
-    write(out.join("verdicts.json"), &summary.verdicts_json())?;
+    write(out.join("verdicts.json"), &summary.verdicts_json(true))?;
     println!("wrote {}", out.display());
     Ok(())
 }
 
-/// `Err` naming the difference if the verdicts are not those of `expected`.
+/// `Err` naming the difference if the verdicts are not those of `expected`; the spec
+/// broker's is compared only if `expected` names it (where it depends on the broker's timing,
+/// the file leaves it out).
 fn expect_verdicts(expected: &Path, summary: &Summary) -> Result<(), String> {
     let text = fs::read_to_string(expected).map_err(|error| format!("{}: {error}", expected.display()))?;
-    let actual = summary.verdicts_json();
+    let actual = summary.verdicts_json(text.contains("\"spec_broker\""));
     if text == actual {
         println!("verdicts as expected ({})", expected.display());
         return Ok(());

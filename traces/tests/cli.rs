@@ -91,6 +91,18 @@ fn probe_fails_when_the_verdicts_differ_from_the_expected_ones() {
     let output = traces(&["probe", "--broker", "127.0.0.1:1", "--scenarios", "0", "--expect", other.to_str().unwrap()]);
     assert!(!output.status.success());
     assert!(String::from_utf8(output.stderr).unwrap().contains("the verdicts differ"));
+    // The spec broker's verdict is compared only where the expected file names it.
+    assert!(verdicts.contains("\"spec_broker\": \"not judged\""), "{verdicts}");
+    let spec_differs = scratch_file("spec.json", &verdicts.replace("\"not judged\"", "\"rejected\""));
+    let output =
+        traces(&["probe", "--broker", "127.0.0.1:1", "--scenarios", "0", "--expect", spec_differs.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let without_spec = verdicts.replace(",\n  \"spec_broker\": \"not judged\"", "");
+    assert!(!without_spec.contains("spec_broker"), "{without_spec}");
+    let without_spec = scratch_file("without-spec.json", &without_spec);
+    let output =
+        traces(&["probe", "--broker", "127.0.0.1:1", "--scenarios", "0", "--expect", without_spec.to_str().unwrap()]);
+    assert!(output.status.success());
 }
 
 fn scratch_dir(name: &str) -> String {

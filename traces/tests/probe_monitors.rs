@@ -8,6 +8,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use verimqtt_spec::trace::{End, Event, Node, PacketInfo, PacketKind, TraceEvent, read_trace};
+use verimqtt_traces::probe::spec::judge;
 use verimqtt_traces::probe::{Origin, Outcome, ProbeRun, Property, findings_report, monitor, named_probes};
 
 const RESEND: &str = "resend_to_a_persistent_subscriber";
@@ -300,7 +301,8 @@ mod robustness {
             let verdicts = monitor(&trace);
             prop_assert_eq!(verdicts.len(), Property::ALL.len());
             let (name, scenario) = named_probes().remove(usize::from(!which));
-            let run = ProbeRun { origin: Origin::Named(name), scenario, trace, refusals: Vec::new(), verdicts };
+            let spec = judge(&trace);
+            let run = ProbeRun { origin: Origin::Named(name), scenario, trace, refusals: Vec::new(), verdicts, spec };
             prop_assert!(!findings_report("mqtt://127.0.0.1:1883", &[run]).is_empty());
         }
     }

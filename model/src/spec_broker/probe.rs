@@ -7,7 +7,9 @@
 //! broker reads; the broker's close that follows is not always logged (the proxy stops
 //! watching a connection whose client end is gone), so the mapping closes it right after the
 //! FIN, and a later `broker_closed` or packet to that client is ignored. Time becomes ticks of
-//! [`TICK_MS`], so a keep alive close is judged within one tick. Clients are the trace's client
+//! [`TICK_MS`], so a keep alive close is judged within one tick. A broker's DISCONNECT closes
+//! its end at once (it must close after it, and its will may reach a subscriber before the
+//! proxy sees the close); a later `broker_closed` on it is ignored. Clients are the trace's client
 //! nodes, subscribers numbered last; messages are told apart by payload, a will by its client's
 //! CONNECT; topics and filters become the model's two topics and `t/+`. What the configuration
 //! of the spec broker cannot express (a third topic, a refused SUBSCRIBE, a grant below the
@@ -132,8 +134,13 @@ impl Mapping {
         let clients: BTreeMap<String, usize> =
             publishers.iter().chain(&subscribers).enumerate().map(|(i, n)| (n.clone(), i)).collect();
 
-        let connects: Vec<(usize, &PacketInfo)> =
-            sent_by_clients().filter(|(_, p)| p.kind == PacketKind::Connect).map(|(n, p)| (clients[&n], p)).collect();
+        let connects: Vec<(usize, &PacketInfo)> = sent_by_clients()
+            .filter(|(_, p)| p.kind == PacketKind::Connect)
+            .map(|(n, p)| {
+                let client = clients.get(&n).ok_or_else(|| outside(format!("{n} connects on no connection it opened")));
+                client.map(|&client| (client, p))
+            })
+            .collect::<Result<_, _>>()?;
         let levels: Vec<u8> = connects.iter().filter_map(|(_, p)| p.protocol_level).collect();
         let version = match levels.first() {
             _ if levels.windows(2).any(|w| w[0] != w[1]) => return Err(outside("both versions in one trace")),
@@ -142,7 +149,8 @@ impl Mapping {
             _ => return Err(outside("no CONNECT of a known version")),
         };
 
-        // Topics: the wills' first (the model's wills are on topic 0), then the messages'.
+        // Topics: the wills' first (the model's wills are on topic 0), then the messages', then
+        // those the subscriptions name.
         let mut topics: Vec<String> = Vec::new();
         let mut wills = BTreeMap::new();
         let mut will_qos = Vec::new();
@@ -169,6 +177,14 @@ impl Mapping {
                 }
                 if !topics.contains(topic) {
                     topics.push(topic.clone());
+                }
+            }
+        }
+        // A filter without wildcards names a topic even if nothing was published on it.
+        for (_, p) in sent_by_clients().filter(|(_, p)| p.kind == PacketKind::Subscribe) {
+            for f in p.filters.iter().flatten() {
+                if !f.filter.contains(['+', '#']) && !topics.contains(&f.filter) {
+                    topics.push(f.filter.clone());
                 }
             }
         }
@@ -384,11 +400,20 @@ impl Mapping {
                         continue;
                     }
                     let (packet, reason) = self.packet(packet, *to == End::Client)?;
+                    let (client, link) = (c.client, c.link);
                     let event = match to {
-                        End::Broker => Event::Received { client: c.client, link: c.link, input: Input::Packet(packet) },
-                        End::Client => Event::Sent { client: c.client, link: c.link, packet, reason },
+                        End::Broker => Event::Received { client, link, input: Input::Packet(packet) },
+                        End::Client => Event::Sent { client, link, packet, reason },
                     };
                     steps.push((index, Step::Event(event)));
+                    // The broker closes right after its DISCONNECT ([MQTT-3.14.4-2] in 5.0), and
+                    // may publish the will before the proxy sees the close: it closes here.
+                    if *to == End::Client && packet == Packet::Disconnect {
+                        steps.push((index, Step::Event(Event::Closed { client, link })));
+                        if let Some(c) = conns.get_mut(conn) {
+                            c.closed = true;
+                        }
+                    }
                 }
                 trace::Event::FaultInjected { conn, fault } => {
                     let Some(c) = conns.get_mut(conn) else { continue };

@@ -1,6 +1,7 @@
 //! Probing any broker from the wire: generated scenarios run by verimqtt's instrumented
 //! sans-IO clients over real TCP, through a fault-injecting proxy of our own, and the trace
-//! judged by wire-only monitors ([`monitors`]).
+//! judged by wire-only monitors ([`monitors`]) and by the model's specification broker
+//! ([`spec`]).
 //!
 //! The proxy sits in the probe's process: each client's bytes go to it in memory, and it
 //! holds a real TCP connection to the broker per client connection. It frames packets in
@@ -20,6 +21,7 @@ mod frames;
 pub mod monitors;
 mod named;
 mod proxy;
+pub mod spec;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,9 +34,10 @@ use verimqtt_proto::codec::ProtocolVersion;
 use verimqtt_spec::trace::TraceEvent;
 
 pub use driver::RECEIVE_MAXIMUM;
-pub use findings::{Summary, findings_report};
+pub use findings::{SpecSummary, Summary, findings_report};
 pub use monitors::{Finding, Outcome, Property, Verdict, monitor};
 pub use named::named_probes;
+pub use spec::{SpecJudgement, SpecVerdict};
 
 use crate::sim::{Refusal, Scenario, SimError, arb_scenario};
 
@@ -108,7 +111,7 @@ impl Origin {
     }
 }
 
-/// One scenario run against the broker, and the monitors' verdicts.
+/// One scenario run against the broker, the monitors' verdicts and the spec broker's.
 #[derive(Debug, Clone)]
 pub struct ProbeRun {
     pub origin: Origin,
@@ -116,6 +119,7 @@ pub struct ProbeRun {
     pub trace: Vec<TraceEvent>,
     pub refusals: Vec<Refusal>,
     pub verdicts: Vec<Verdict>,
+    pub spec: SpecJudgement,
 }
 
 /// Runs `scenario` against the broker at `broker`; `namespace` prefixes client ids and topics.
@@ -127,7 +131,8 @@ pub fn probe_scenario(
 ) -> Result<ProbeRun, ProbeError> {
     let (trace, refusals) = driver::Driver::new(broker, scenario, namespace)?.run()?;
     let verdicts = monitor(&trace);
-    Ok(ProbeRun { origin, scenario: scenario.clone(), trace, refusals, verdicts })
+    let spec = spec::judge(&trace);
+    Ok(ProbeRun { origin, scenario: scenario.clone(), trace, refusals, verdicts, spec })
 }
 
 /// What to run.
