@@ -22,7 +22,9 @@
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
-//!   Alive and wills (per client) come from the CONNECT packets; the publisher disconnects gracefully if it
+//!   Alive and wills (per client) come from the CONNECT packets; the 5.0 Receive Maximum from
+//!   CONNECT and CONNACK, which must announce the same one if it binds (see
+//!   [`receive_maximum`]); the publisher disconnects gracefully if it
 //!   closes with `disconnected`. The model cuts a connection only where the trace logs a
 //!   fault on it (`fault_injected`), told to both ends (reset), the client only (half-open)
 //!   or neither (cut);

@@ -60,7 +60,7 @@ impl Run {
         let clock = SimulatedClock::new();
         let log = SharedLog::new(clock.now(), scenario.clients.len());
         let mut options = BrokerOptions::default();
-        if let Some(maximum) = scenario.receive_maximum {
+        if let Some(maximum) = scenario.announced_receive_maximum() {
             options.receive_maximum = maximum;
         }
         let mut broker = Broker::new(options, AllowAll);
@@ -467,7 +467,7 @@ pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpe
         options.connack_timeout = Some(Duration::from_millis(u64::from(spec.keep_alive) * 1500));
     }
     options.clean_start = spec.session == SessionKind::Clean;
-    if let Some(maximum) = scenario.receive_maximum {
+    if let Some(maximum) = scenario.announced_receive_maximum() {
         options.receive_maximum = maximum;
     }
     // 3.1.1 has no expiry: a persistent session lasts until a clean start.

@@ -194,10 +194,10 @@ impl Scenario {
         Scenario { version, tick_ms: DEFAULT_TICK_MS, receive_maximum: None, clients: Vec::new(), steps: Vec::new() }
     }
 
-    /// 5.0: every client and the broker announce `maximum` as their Receive Maximum.
-    pub fn receive_maximum(mut self, maximum: NonZeroU16) -> Self {
-        self.receive_maximum = Some(maximum);
-        self
+    /// The Receive Maximum the clients and the broker announce: none in 3.1.1 (a probe may
+    /// run a generated 5.0 scenario in 3.1.1).
+    pub fn announced_receive_maximum(&self) -> Option<NonZeroU16> {
+        self.receive_maximum.filter(|_| self.version.is_v5())
     }
 
     pub fn client(mut self, spec: ClientSpec) -> Self {
