@@ -386,3 +386,63 @@ fn a_retain_handling_the_model_lacks_is_outside_the_model() {
         "{failure}"
     );
 }
+
+/// A 5.0 client publishing two QoS 1 messages to itself, with `receive_maximum` announced by
+/// the client and the broker, or their defaults.
+fn two_messages_in_flight(receive_maximum: Option<u16>) -> Vec<TraceEvent> {
+    use verimqtt_proto::codec::{ProtocolVersion, QoS};
+    use verimqtt_traces::sim::{ClientSpec, Scenario, SessionKind, Step, simulate};
+    let mut scenario = Scenario::new(ProtocolVersion::V5).client(ClientSpec::new(SessionKind::Clean).keep_alive(2));
+    scenario.receive_maximum = receive_maximum.and_then(std::num::NonZeroU16::new);
+    let scenario = scenario.steps([
+        Step::Connect { client: 0 },
+        Step::Settle,
+        Step::subscribe(0, QoS::AtLeastOnce),
+        Step::Settle,
+        Step::publish(0, QoS::AtLeastOnce),
+        Step::publish(0, QoS::AtLeastOnce),
+        Step::Settle,
+        Step::Advance(2),
+    ]);
+    simulate(&scenario, 1).unwrap_or_else(|error| panic!("{error}")).trace
+}
+
+fn first_puback_received(events: &[TraceEvent]) -> usize {
+    position(events, "c0", |e| matches!(e, Event::PacketReceived { packet, .. } if packet.kind == PacketKind::Puback))
+}
+
+#[test]
+fn flow_control_under_receive_maximum_1_is_accepted() {
+    let events = two_messages_in_flight(Some(1));
+    // m1 waits for m0's PUBACK: the quota of one binds.
+    let puback = first_puback_received(&events);
+    let m1 = position(&events, "c0", sent(payload_is("m1")));
+    assert!(puback < m1, "m1 was sent before m0's PUBACK");
+    if let Err(failure) = check_trace(&events) {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn a_client_exceeding_receive_maximum_is_rejected() {
+    // Without a Receive Maximum the client sends m1 before m0's PUBACK; the edit makes both
+    // ends announce 1, which that second PUBLISH exceeds.
+    let mut events = two_messages_in_flight(None);
+    let m1 = position(&events, "c0", sent(payload_is("m1")));
+    let puback = first_puback_received(&events);
+    assert!(m1 < puback, "the unedited client waits for m0's PUBACK");
+    let announces = |_: u64, p: &PacketInfo| matches!(p.kind, PacketKind::Connect | PacketKind::Connack);
+    edit_packets(&mut events, 0, announces, |p| p.receive_maximum = Some(1));
+    let rule = rule_of(&events, m1 + 1);
+    assert!(rule.starts_with("no model step allows this event"), "{rule}");
+}
+
+#[test]
+fn a_receive_maximum_announced_differently_by_client_and_broker_is_outside_the_model() {
+    let mut events = two_messages_in_flight(Some(1));
+    edit_packets(&mut events, 0, |_, p| p.kind == PacketKind::Connack, |p| p.receive_maximum = Some(2));
+    let failure = check_trace(&events).expect_err("disagreeing limits are mapped");
+    let rule = failure.rule.to_string();
+    assert!(matches!(failure.rule, Rule::Unmappable(_)), "{rule}");
+    assert!(rule.contains("the clients announce Receive Maximum 1 and the broker 2"), "{rule}");
+}

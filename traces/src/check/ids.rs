@@ -5,7 +5,9 @@
 //! trace id is bound to the model id of the same packet when a sender first uses it (PUBLISH
 //! with DUP=0, SUBSCRIBE), each binding one-to-one within the sender's id space, and the
 //! binding lasts while the model id is in use (a flight, a QoS 2 id awaiting PUBREL, a pending
-//! SUBSCRIBE, a packet in transit). Reusing an id while it is in use therefore still fails.
+//! SUBSCRIBE, a packet in transit), or until the sender receives the packet that frees the
+//! trace id (the model may hand the freed id to a message its flow control queued, in the
+//! same step). Reusing an id while it is in use therefore still fails.
 
 use verimqtt_model::client::Subscription;
 use verimqtt_model::observe::Actor;
@@ -94,6 +96,13 @@ impl Ids {
         if self.model_of(space, trace).is_none() {
             self.bound.push((space, trace, model));
         }
+    }
+
+    /// The sender of `space` received the packet that frees trace id `trace`: the binding
+    /// ends now, even though the model may already have handed its model id to a message its
+    /// flow control queued, in the same step (the sender may give that message another id).
+    pub fn end(&mut self, space: Space, trace: u16) {
+        self.bound.retain(|&(s, t, _)| (s, t) != (space, trace));
     }
 
     /// Forgets the bindings of model ids `state` no longer uses.

@@ -22,7 +22,9 @@
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
-//!   Alive and wills (per client) come from the CONNECT packets; the publisher disconnects gracefully if it
+//!   Alive and wills (per client) come from the CONNECT packets; the 5.0 Receive Maximum from
+//!   CONNECT and CONNACK, which must announce the same one if it binds (see
+//!   [`receive_maximum`]); the publisher disconnects gracefully if it
 //!   closes with `disconnected`. The model cuts a connection only where the trace logs a
 //!   fault on it (`fault_injected`), told to both ends (reset), the client only (half-open)
 //!   or neither (cut);
@@ -139,7 +141,7 @@ impl Mapping {
             clients: clients.len(),
             sessions,
             session_expiry,
-            receive_maximum: Bits::MAX,
+            receive_maximum: receive_maximum(version, events, &all_connects)?,
             packet_ids: Bits::MAX,
             keep_alive,
             abort_after: abort_ticks(keep_alive, time)?,
@@ -350,19 +352,58 @@ fn connects_of<'a>(events: &'a [TraceEvent], node: &Node) -> Vec<&'a PacketInfo>
         .collect()
 }
 
-/// The value every CONNECT agrees on.
+/// The CONNACKs the broker sends.
+fn connacks(events: &[TraceEvent]) -> Vec<&PacketInfo> {
+    events
+        .iter()
+        .filter(|e| e.node.is_broker())
+        .filter_map(|e| match &e.event {
+            Event::PacketSent { packet, .. } if packet.kind == PacketKind::Connack => Some(packet),
+            _ => None,
+        })
+        .collect()
+}
+
+/// 5.0: the model's one Receive Maximum, announced by every client (CONNECT) and by the broker
+/// (CONNACK); an absent one is 65,535 (5.0, 3.1.2.11.3 and
+/// 3.2.2.3.3), the limit of [MQTT-3.3.4-7] and [MQTT-3.3.4-9]. The model's senders have
+/// [`Bits::MAX`] packet ids, so a limit of that or more never binds in the model: such
+/// limits all map to it. A binding limit must be the same both ways.
+fn receive_maximum(version: Version, events: &[TraceEvent], connects: &[&PacketInfo]) -> Result<u8, MappingError> {
+    if version == Version::V3_1_1 {
+        return Ok(Bits::MAX);
+    }
+    let announced = |packets: &[&PacketInfo], what: &str| {
+        same(packets, what, |p| p.receive_maximum.unwrap_or(u16::MAX))
+            .map(|maximum| u8::try_from(maximum).map_or(Bits::MAX, |m| m.min(Bits::MAX)))
+    };
+    let clients = announced(connects, "Receive Maximum of the clients")?;
+    let acks = connacks(events);
+    let broker = if acks.is_empty() { Bits::MAX } else { announced(&acks, "Receive Maximum of the broker")? };
+    if clients != broker {
+        return unsupported(format!(
+            "the clients announce Receive Maximum {clients} and the broker {broker} (each capped at {}): \
+             the model has one for both",
+            Bits::MAX
+        ));
+    }
+    Ok(clients)
+}
+
+/// The value every packet of `packets` (all CONNECTs, or all CONNACKs) agrees on.
 fn same<T: PartialEq + fmt::Debug>(
-    connects: &[&PacketInfo],
+    packets: &[&PacketInfo],
     field: &str,
     value: impl Fn(&PacketInfo) -> T,
 ) -> Result<T, MappingError> {
-    let mut values = connects.iter().map(|c| value(c));
+    let kind = packets.first().map_or(PacketKind::Connect, |p| p.kind);
+    let mut values = packets.iter().map(|c| value(c));
     let Some(first) = values.next() else {
-        return unsupported(format!("no CONNECT gives the {field}"));
+        return unsupported(format!("no {} gives the {field}", kind.name()));
     };
     match values.find(|v| *v != first) {
         Some(other) => {
-            unsupported(format!("CONNECTs disagree on the {field} ({first:?}, {other:?}); the model has one"))
+            unsupported(format!("{}s disagree on the {field} ({first:?}, {other:?}); the model has one", kind.name()))
         }
         None => Ok(first),
     }

@@ -354,10 +354,20 @@ pub fn matches(
         (observation, event_packet_id(&event.event))
     {
         if let Some(model) = packet_id(packet) {
-            ids.bind(space_of(observation, packet, link.client), trace, model);
+            let space = space_of(observation, packet, link.client);
+            if matches!(observation, Observation::Received { .. }) && frees_its_id(packet) {
+                ids.end(space, trace);
+            } else {
+                ids.bind(space, trace, model);
+            }
         }
     }
     linked
+}
+
+/// Whether receiving `packet` ends its id's use by the sender that allocated it.
+fn frees_its_id(packet: &Packet) -> bool {
+    matches!(packet, Packet::PubAck(_) | Packet::PubComp(_) | Packet::SubAck(_) | Packet::UnsubAck { .. })
 }
 
 fn event_packet_id(event: &Event) -> Option<u16> {

@@ -59,7 +59,11 @@ impl Run {
     pub fn new(scenario: &Scenario, seed: u64) -> Result<Self, SimError> {
         let clock = SimulatedClock::new();
         let log = SharedLog::new(clock.now(), scenario.clients.len());
-        let mut broker = Broker::new(BrokerOptions::default(), AllowAll);
+        let mut options = BrokerOptions::default();
+        if let Some(maximum) = scenario.announced_receive_maximum() {
+            options.receive_maximum = maximum;
+        }
+        let mut broker = Broker::new(options, AllowAll);
         broker.set_observer(Some(log.observer(Observed::Broker)));
         let broker = BrokerDriver::new(broker, clock.now());
         let clients = scenario
@@ -463,6 +467,9 @@ pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpe
         options.connack_timeout = Some(Duration::from_millis(u64::from(spec.keep_alive) * 1500));
     }
     options.clean_start = spec.session == SessionKind::Clean;
+    if let Some(maximum) = scenario.announced_receive_maximum() {
+        options.receive_maximum = maximum;
+    }
     // 3.1.1 has no expiry: a persistent session lasts until a clean start.
     options.session_expiry_interval = match spec.session {
         SessionKind::Persistent if scenario.version.is_v5() => spec.session_expiry,

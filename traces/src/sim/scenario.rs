@@ -1,5 +1,7 @@
 //! What a simulated run does: the clients, their sessions, and the steps of the run in order.
 
+use std::num::NonZeroU16;
+
 use bytes::Bytes;
 use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::{Fault, PacketKind};
@@ -17,6 +19,9 @@ pub struct Scenario {
     /// Milliseconds per tick: `Advance` and `Stall` move time in ticks (timers fire at their
     /// exact deadlines in between).
     pub tick_ms: u64,
+    /// 5.0: the Receive Maximum every client announces in CONNECT and the broker in CONNACK
+    /// (the model has one for both); `None`: each keeps its default.
+    pub receive_maximum: Option<NonZeroU16>,
     pub clients: Vec<ClientSpec>,
     pub steps: Vec<Step>,
 }
@@ -186,7 +191,13 @@ impl Step {
 impl Scenario {
     /// A run of `version` with no client and no step yet.
     pub fn new(version: ProtocolVersion) -> Self {
-        Scenario { version, tick_ms: DEFAULT_TICK_MS, clients: Vec::new(), steps: Vec::new() }
+        Scenario { version, tick_ms: DEFAULT_TICK_MS, receive_maximum: None, clients: Vec::new(), steps: Vec::new() }
+    }
+
+    /// The Receive Maximum the clients and the broker announce: none in 3.1.1 (a probe may
+    /// run a generated 5.0 scenario in 3.1.1).
+    pub fn announced_receive_maximum(&self) -> Option<NonZeroU16> {
+        self.receive_maximum.filter(|_| self.version.is_v5())
     }
 
     pub fn client(mut self, spec: ClientSpec) -> Self {
