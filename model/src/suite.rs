@@ -63,7 +63,7 @@ pub fn with_retained(mut config: Config, empty: &[u8]) -> Config {
 /// What the trace checker turns on besides paced applications: cuts reported to the client
 /// (and to the broker or not), timeouts for CONNACK and for CONNECT, and verimqtt's resend
 /// orders.
-fn as_the_trace_checker_runs(mut config: Config) -> Config {
+pub fn as_the_trace_checker_runs(mut config: Config) -> Config {
     config.paced_application = true;
     config.reported_cuts = true;
     config.connack_timeout = Some(2);

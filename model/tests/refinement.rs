@@ -12,8 +12,8 @@ use verimqtt_model::spec_broker::refinement::{
     Refinement, RefinementOutcome, SPEC_MAY_FORWARD_AFTER_PUBREL, SPEC_MAY_SEND_EXTRA_OVERLAPPING_COPY,
     SPEC_MAY_SEND_QOS0_KEPT_OFFLINE, check_refinement, render_rejection,
 };
-use verimqtt_model::suite::{with_cuts, with_expiry, with_retained, with_routing};
-use verimqtt_model::{Bug, Config, ResendOrder, Version};
+use verimqtt_model::suite::{as_the_trace_checker_runs, with_cuts, with_expiry, with_retained, with_routing};
+use verimqtt_model::{Bug, Config, Version};
 
 /// The design broker matches the spec broker on the wire, under faults, every reachable
 /// state: 1 = the tolerance of the keep alive close the spec broker allows (the design closes
@@ -137,14 +137,7 @@ fn the_design_broker_refines_the_spec_broker_with_one_packet_id_and_a_receive_ma
 #[test]
 fn the_design_broker_refines_the_spec_broker_as_the_trace_checker_runs_it() {
     for version in VERSIONS {
-        let mut config = one_cut(version, 2, &[1, 0]);
-        config.paced_application = true;
-        config.reported_cuts = true;
-        config.connack_timeout = Some(2);
-        config.broker_connect_timeout = Some(2);
-        config.client_resend_order = ResendOrder::LastStep;
-        config.broker_resend_order = ResendOrder::LastStep;
-        refines(&config);
+        refines(&as_the_trace_checker_runs(one_cut(version, 2, &[1, 0])));
     }
 }
 
