@@ -209,4 +209,10 @@ fn a_topic_too_long_with_the_prefix_is_refused_and_the_client_stays() {
     assert_eq!(mounted.subscribe(&long, QoS::AtMostOnce).reason_codes, [ReasonCode::TopicFilterInvalid]);
     nothing_before_ping(&mut mounted);
     nothing_before_ping(&mut plain);
+
+    // A fresh client on the mounted listener still gets a message through.
+    let mut fresh = accepted(listeners.mounted(), connect(ProtocolVersion::V5, "fresh", None, None));
+    fresh.send(&Packet::Publish(Publish::new(mqtt_string("ok"), QoS::AtLeastOnce, Some(packet_id), "through".into())));
+    assert!(matches!(fresh.recv(), Some(Packet::PubAck(ack)) if ack.reason_code == ReasonCode::Success));
+    assert_eq!(next_message(&mut plain), ("t1/ok".into(), "through".into()));
 }
