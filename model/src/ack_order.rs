@@ -17,6 +17,8 @@
 
 use crate::config::Qos;
 use crate::ghost::Direction;
+use crate::inline::{Inline, PerClient};
+use crate::outbound::{MAX_FLIGHTS, MAX_QUEUED};
 use crate::packet::{Packet, PacketId};
 
 /// The rule an acknowledgement broke.
@@ -28,16 +30,16 @@ pub enum Misorder {
 }
 
 /// What the monitor follows for one client and one direction of PUBLISH.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 struct Flow {
     /// QoS 1/2 PUBLISHes the receiver read on its current connection and has not
     /// acknowledged yet, in the order it read them.
-    unanswered: Vec<(PacketId, Qos)>,
+    unanswered: Inline<(PacketId, Qos), MAX_QUEUED>,
     /// Ids whose PUBREC the sender read and whose PUBCOMP has not come, in the order the
     /// PUBRECs came (session state).
-    released: Vec<PacketId>,
+    released: Inline<PacketId, MAX_FLIGHTS>,
     /// The ids of `released` whose PUBREL the sender owes on its current connection.
-    release_due: Vec<PacketId>,
+    release_due: Inline<PacketId, MAX_FLIGHTS>,
 }
 
 impl Flow {
@@ -61,12 +63,12 @@ impl Flow {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AckOrder {
     /// Per client, per [`Direction`] of the PUBLISHes.
-    flows: Vec<[Flow; 2]>,
+    flows: PerClient<[Flow; 2]>,
 }
 
 impl AckOrder {
     pub fn new(clients: usize) -> AckOrder {
-        AckOrder { flows: vec![Default::default(); clients] }
+        AckOrder { flows: PerClient::filled(Default::default(), clients) }
     }
 
     fn flow(&mut self, direction: Direction, client: usize) -> &mut Flow {
@@ -108,7 +110,7 @@ impl AckOrder {
     /// PUBREL of every flight awaiting PUBCOMP, in the order of their PUBRECs.
     pub fn on_resumed(&mut self, direction: Direction, client: usize) {
         let flow = self.flow(direction, client);
-        flow.release_due = flow.released.clone();
+        flow.release_due = flow.released;
     }
 
     /// The PUBCOMP of `id` came: the flight is over.
@@ -134,7 +136,7 @@ impl AckOrder {
     /// order it keeps them) as what it released for `client` before.
     pub fn on_restored(&mut self, client: usize, released: Vec<PacketId>) {
         let flow = self.flow(Direction::ToClient, client);
-        flow.released = released;
+        flow.released = released.into_iter().collect();
         flow.release_due.clear();
     }
 }

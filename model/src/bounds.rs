@@ -18,7 +18,9 @@ pub const WITHIN_BOUNDS: &str = "within_structural_bounds";
 pub struct Bounds {
     /// A client has at most its current connection and one the broker still holds.
     pub links_per_client: usize,
-    /// No correct run comes near it; it keeps a seeded bug's state space finite.
+    /// Packets on one channel, or held back on one connection for the store. No correct run
+    /// comes near it; it keeps a seeded bug's state space finite. (A list that outgrows its
+    /// inline room, [`crate::network::CHANNEL_CAPACITY`], is past it whatever its value.)
     pub packets_per_channel: usize,
 }
 
@@ -46,8 +48,9 @@ impl Bounds {
         state.links.iter().all(|links| {
             links.len() <= self.links_per_client
                 && links.iter().all(|l| {
-                    l.to_broker.packets.len() <= self.packets_per_channel
-                        && l.to_client.packets.len() <= self.packets_per_channel
+                    [&l.to_broker.packets, &l.to_client.packets, &l.held]
+                        .iter()
+                        .all(|packets| packets.len() <= self.packets_per_channel && !packets.overflowed())
                 })
         })
     }

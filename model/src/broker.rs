@@ -13,7 +13,7 @@ use crate::step::Step;
 use verimqtt_spec::trace::{self, Timer};
 
 /// The broker's session for one client.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Session {
     /// The client's subscription to the (single) topic filter.
     pub subscribed: bool,
@@ -145,7 +145,7 @@ impl Step<'_> {
     fn broker_queue(&mut self, c: usize, link: usize, packet: Packet, reason: Option<u8>, held: bool) {
         let l = &mut self.state.links[c][link];
         if held {
-            l.held.push_back(packet);
+            l.held.push_or_overflow(packet);
         } else {
             l.send_to_client(packet);
         }
@@ -360,7 +360,7 @@ impl Step<'_> {
         }
         let channel = &mut self.state.links[c][link].to_broker;
         let Some(packet @ Packet::Publish { id, message, qos: Qos::AtLeastOnce, .. }) =
-            channel.packets.front().copied()
+            channel.packets.first().copied()
         else {
             return None;
         };

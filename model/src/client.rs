@@ -50,7 +50,7 @@ impl Subscription {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Client {
     pub status: Status,
     /// How many steps of its script the application has taken.
@@ -583,7 +583,7 @@ impl Step<'_> {
             Qos::ExactlyOnce => self.config.has(Bug::PubRecsReversedPerRead),
         };
         let channel = &mut self.state.links[c][link].to_client;
-        let next = channel.packets.front().copied().filter(|_| reversed);
+        let next = channel.packets.first().copied().filter(|_| reversed);
         let Some(packet @ Packet::Publish { id, message, qos: behind, .. }) = next else {
             return None;
         };

@@ -30,8 +30,12 @@ impl fmt::Display for Version {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The most clients a configuration has (the state keeps per-client data inline).
+pub const MAX_CLIENTS: usize = 4;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Qos {
+    #[default]
     AtMostOnce,
     AtLeastOnce,
     ExactlyOnce,
@@ -239,8 +243,8 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |why: String| Err(ConfigError(why));
-        if !(1..=4).contains(&self.clients) {
-            return fail(format!("clients must be 1 to 4, not {}", self.clients));
+        if !(1..=MAX_CLIENTS).contains(&self.clients) {
+            return fail(format!("clients must be 1 to {MAX_CLIENTS}, not {}", self.clients));
         }
         if self.publishers == 0 || (self.clients > 1 && self.publishers >= self.clients) {
             return fail("at least one publisher, and a subscriber besides the publishers".into());

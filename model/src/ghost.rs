@@ -12,6 +12,7 @@
 use crate::ack_order::{AckOrder, Misorder};
 use crate::bits::Bits;
 use crate::config::{Config, Qos};
+use crate::inline::PerClient;
 use crate::packet::{Message, Packet, PacketId};
 use crate::restart::Durability;
 use crate::retained::RetainedStore;
@@ -93,24 +94,24 @@ pub struct Ghost {
     /// protocol gives no guarantee for them.
     pub abandoned: Bits,
     /// Per client: the broker has a session for it, by the rules of the specification.
-    pub session_alive: Vec<bool>,
+    pub session_alive: PerClient<bool>,
     /// Per client: the broker granted its subscriptions (sent SUBACK) in its current session,
     /// as an observer of the SUBACK knows, not as the broker's routing state says.
-    pub subscribed: Vec<bool>,
+    pub subscribed: PerClient<bool>,
     /// Per subscriber: messages the broker accepted while the current session had a granted
     /// subscription matching them, whose copy is QoS 1/2, so the session must deliver them.
-    pub owed: Vec<Bits>,
+    pub owed: PerClient<Bits>,
     /// Per subscriber: messages its application has received.
-    pub delivered: Vec<Bits>,
+    pub delivered: PerClient<Bits>,
     /// Per subscriber: QoS 0 or QoS 2 messages its application received more than once.
-    pub duplicated: Vec<Bits>,
+    pub duplicated: PerClient<Bits>,
     /// Per client: it has received a CONNACK of the broker's current session, so the state it
     /// holds belongs to that session.
-    pub attached: Vec<bool>,
+    pub attached: PerClient<bool>,
     /// Per client: the broker's session ended after the client attached to it, and the client
     /// has not yet discarded the state it kept for it. (A client that never got a CONNACK holds
     /// no session state, so nothing of it is stale.)
-    pub holds_stale_state: Vec<bool>,
+    pub holds_stale_state: PerClient<bool>,
     /// A client resumed state from a session the broker had discarded: its CONNACK with
     /// Session Present=0 was lost, and its next connection resumed the broker's *new* session.
     /// MQTT cannot tell the two sessions apart, so exactly-once and no-loss guarantees end
@@ -118,13 +119,13 @@ pub struct Ghost {
     pub diverged: bool,
     /// Per client, per direction: ids of PUBLISH packets sent and not yet acknowledged, which
     /// is what makes the next PUBLISH with that id a retransmission.
-    unacked_ids: Vec<[Bits; 2]>,
+    unacked_ids: PerClient<[Bits; 2]>,
     /// Per client, per direction: ids whose PUBREL was sent and whose PUBCOMP has not come.
-    released_ids: Vec<[Bits; 2]>,
+    released_ids: PerClient<[Bits; 2]>,
     /// Per client, per direction: the sender resumes a session in this very step (the broker
     /// sent, or the client received, CONNACK with Session Present=1), so it may retransmit.
     /// Cleared at the end of every step, so it adds no states.
-    resuming: Vec<[bool; 2]>,
+    resuming: PerClient<[bool; 2]>,
     /// One bit per [`Breach`].
     breaches: u16,
     /// Design monitor: a QoS 1/2 message arrived after a later one of the same publisher and
@@ -138,14 +139,14 @@ pub struct Ghost {
     pub retained: RetainedStore,
     /// Per subscriber: retained messages whose QoS 1/2 copy a SUBACK the broker sent calls for
     /// (by `retained` when it was sent), not yet received since.
-    pub owed_retained: Vec<Bits>,
+    pub owed_retained: PerClient<Bits>,
     /// Per subscriber: retained messages whose copy its application received since it was last
     /// owed.
-    pub delivered_retained: Vec<Bits>,
+    pub delivered_retained: PerClient<Bits>,
     /// What a durable store promises across a broker restart (see [`crate::restart`]).
     pub durability: Durability,
     /// Per client, its will after an abnormal close, by the specification's rules (5.0 delay).
-    pub will_watch: Vec<WillWatch>,
+    pub will_watch: PerClient<WillWatch>,
     /// The order of acknowledgements on each side (see [`crate::ack_order`]).
     pub ack_order: AckOrder,
     /// Clients whose will the broker may publish in this step: a connection of theirs with a
@@ -164,25 +165,25 @@ impl Ghost {
             accepted: Bits::EMPTY,
             republished: Bits::EMPTY,
             abandoned: Bits::EMPTY,
-            session_alive: vec![false; clients],
-            subscribed: vec![false; clients],
-            owed: vec![Bits::EMPTY; clients],
-            delivered: vec![Bits::EMPTY; clients],
-            duplicated: vec![Bits::EMPTY; clients],
-            attached: vec![false; clients],
-            holds_stale_state: vec![false; clients],
+            session_alive: PerClient::filled(false, clients),
+            subscribed: PerClient::filled(false, clients),
+            owed: PerClient::filled(Bits::EMPTY, clients),
+            delivered: PerClient::filled(Bits::EMPTY, clients),
+            duplicated: PerClient::filled(Bits::EMPTY, clients),
+            attached: PerClient::filled(false, clients),
+            holds_stale_state: PerClient::filled(false, clients),
             diverged: false,
-            unacked_ids: vec![[Bits::EMPTY; 2]; clients],
-            released_ids: vec![[Bits::EMPTY; 2]; clients],
-            resuming: vec![[false; 2]; clients],
+            unacked_ids: PerClient::filled([Bits::EMPTY; 2], clients),
+            released_ids: PerClient::filled([Bits::EMPTY; 2], clients),
+            resuming: PerClient::filled([false; 2], clients),
             breaches: 0,
             order_across_qos_broken: false,
             order_across_topics_broken: false,
             retained: RetainedStore::default(),
-            owed_retained: vec![Bits::EMPTY; clients],
-            delivered_retained: vec![Bits::EMPTY; clients],
+            owed_retained: PerClient::filled(Bits::EMPTY, clients),
+            delivered_retained: PerClient::filled(Bits::EMPTY, clients),
             durability: Durability::new(clients),
-            will_watch: vec![WillWatch::Idle; clients],
+            will_watch: PerClient::filled(WillWatch::Idle, clients),
             ack_order: AckOrder::new(clients),
             wills_publishable: Bits::EMPTY,
             calm: 0,

@@ -15,6 +15,7 @@
 //! - [`will`]: wills that wait out a delay (5.0).
 //! - [`spec_broker`]: a broker that says only what the specification says, and the check that
 //!   the design broker refines it.
+//! - [`inline`]: the fixed-size lists the state is made of.
 //! - [`bounds`]: structural bounds whose reach is an error, never a silent prune.
 //! - [`suite`]: the configurations `cargo test` checks exhaustively.
 //! - [`model`]: the stateright `Model`; [`runner`] runs the checker; [`render`] prints
@@ -29,6 +30,7 @@ pub mod bugs;
 pub mod client;
 pub mod config;
 pub mod ghost;
+pub mod inline;
 pub mod model;
 pub mod network;
 pub mod observe;

@@ -5,13 +5,20 @@
 //! pulled, so each end finds out through keep alive. Closing an end sends a FIN, which the peer
 //! reads after the packets before it.
 
+use crate::inline::Inline;
 use crate::packet::Packet;
-use std::collections::VecDeque;
+
+/// Room for packets on one channel, and for those held back on a connection: past the
+/// structural bound ([`crate::bounds::Bounds::packets_per_channel`], 12 by default), so a
+/// channel that outgrows it is reported (its list overflows) rather than cut short silently.
+pub const CHANNEL_CAPACITY: usize = 16;
+
+pub type Packets = Inline<Packet, CHANNEL_CAPACITY>;
 
 /// One direction of a connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Channel {
-    pub packets: VecDeque<Packet>,
+    pub packets: Packets,
     /// The sender closed its end; the receiver sees it after the packets.
     pub fin: bool,
 }
@@ -43,7 +50,7 @@ pub enum BrokerEnd {
     Closed,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Link {
     pub to_broker: Channel,
     pub to_client: Channel,
@@ -54,19 +61,19 @@ pub struct Link {
     pub unanswered_pings: u8,
     /// Packets the broker queued for the client but holds back until the store commits the
     /// changes before them (see [`crate::store`]); lost if the connection or the broker ends.
-    pub held: VecDeque<Packet>,
+    pub held: Packets,
 }
 
 impl Link {
     pub fn opened_with(connect: Packet) -> Link {
         Link {
-            to_broker: Channel { packets: VecDeque::from([connect]), fin: false },
+            to_broker: Channel { packets: [connect].into_iter().collect(), fin: false },
             to_client: Channel::default(),
             cut: false,
             client_open: true,
             broker: BrokerEnd::AwaitingConnect { waited: 0 },
             unanswered_pings: 0,
-            held: VecDeque::new(),
+            held: Packets::new(),
         }
     }
 
@@ -84,14 +91,14 @@ impl Link {
     /// The client sends; nothing arrives over a cut connection or at a closed broker end.
     pub fn send_to_broker(&mut self, packet: Packet) {
         if !self.cut && self.broker != BrokerEnd::Closed {
-            self.to_broker.packets.push_back(packet);
+            self.to_broker.packets.push_or_overflow(packet);
         }
     }
 
     /// The broker sends; nothing arrives over a cut connection or at a closed client.
     pub fn send_to_client(&mut self, packet: Packet) {
         if !self.cut && self.client_open {
-            self.to_client.packets.push_back(packet);
+            self.to_client.packets.push_or_overflow(packet);
         }
     }
 
@@ -153,8 +160,8 @@ mod tests {
         let mut link = Link::opened_with(Packet::PingReq);
         link.held.extend([Packet::PubAck(1), Packet::PingResp]);
         link.release_held();
-        assert_eq!(link.to_client.packets, VecDeque::from([Packet::PubAck(1), Packet::PingResp]));
-        link.held.push_back(Packet::PubAck(2));
+        assert_eq!(*link.to_client.packets, [Packet::PubAck(1), Packet::PingResp]);
+        link.held.push(Packet::PubAck(2));
         link.close_broker_end();
         assert!(link.held.is_empty(), "what was held is lost with the connection");
         assert_eq!(link.to_client.packets.len(), 2);

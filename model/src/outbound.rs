@@ -9,11 +9,13 @@
 
 use crate::bits::Bits;
 use crate::config::{Config, Qos, ResendOrder};
+use crate::inline::Inline;
 use crate::packet::{Message, Packet, PacketId};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Stage {
     /// QoS 1 PUBLISH sent, PUBACK not yet received.
+    #[default]
     AwaitPubAck,
     /// QoS 2 PUBLISH sent, PUBREC not yet received.
     AwaitPubRec,
@@ -21,17 +23,25 @@ pub enum Stage {
     AwaitPubComp,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Flight {
     pub id: PacketId,
     pub message: Message,
     pub stage: Stage,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// Room for flights: one per packet id (at most [`Bits::MAX`]), and one more for a seeded bug
+/// that reuses an id still in flight.
+pub const MAX_FLIGHTS: usize = 8;
+
+/// Room for queued messages: every application message and will ([`Bits`] holds 8) and
+/// copies of them (a QoS 1 message taken twice, retained copies).
+pub const MAX_QUEUED: usize = 16;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Outbound {
-    pub flights: Vec<Flight>,
-    pub queue: Vec<Message>,
+    pub flights: Inline<Flight, MAX_FLIGHTS>,
+    pub queue: Inline<Message, MAX_QUEUED>,
 }
 
 /// What bounds a sender when it starts new flights.
@@ -175,7 +185,7 @@ mod tests {
         [Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::ExactlyOnce][usize::from(n)]
     }
 
-    fn app(messages: &[u8]) -> Vec<Message> {
+    fn app(messages: &[u8]) -> Inline<Message, MAX_QUEUED> {
         messages.iter().map(|&n| Message::App(n)).collect()
     }
 

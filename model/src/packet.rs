@@ -23,7 +23,15 @@ pub enum Message {
     Retained { message: u8, qos: Qos },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Fills the unused slots of the state's inline lists ([`crate::inline`]), which no
+/// comparison or hash looks at.
+impl Default for Message {
+    fn default() -> Message {
+        Message::App(0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Packet {
     Connect {
         clean_start: bool,
@@ -51,6 +59,7 @@ pub enum Packet {
         id: PacketId,
         existed: bool,
     },
+    #[default]
     PingReq,
     PingResp,
     /// DISCONNECT: from a client, reason 0x00 (normal disconnection); from the broker, the

@@ -754,7 +754,9 @@ fn receive_maximum_respected(model: &MqttModel, state: &State) -> bool {
 }
 
 fn delivered_when_quiet(model: &MqttModel, state: &State) -> bool {
-    state.ghost.diverged || !model.is_quiescent(state) || everything_owed_delivered(model, state)
+    // The quiescence test enumerates the state's actions: it comes after the cheap test of
+    // what is owed.
+    state.ghost.diverged || everything_owed_delivered(model, state) || !model.is_quiescent(state)
 }
 
 /// A bounded response is judged where applications and the network act within a tick (a paced

@@ -56,6 +56,7 @@ use crate::broker::{Session, session_expiry_due};
 use crate::bugs::Bug;
 use crate::config::Config;
 use crate::ghost::Ghost;
+use crate::inline::PerClient;
 use crate::outbound::Stage;
 use crate::retained::RetainedStore;
 use crate::step::Step;
@@ -74,18 +75,18 @@ pub struct Durability {
     pub sessions_committed: Bits,
     /// Per subscriber: messages still owed to it, undelivered, when the broker restarted with
     /// its store (for the witness that such a message is delivered afterwards).
-    pub restored: Vec<Bits>,
+    pub restored: PerClient<Bits>,
     /// Per client, the will of its persistent session as of the last commit, by the ghost's
     /// own clock of waiting wills.
-    pub wills_committed: Vec<Option<StoredWill>>,
+    pub wills_committed: PerClient<Option<StoredWill>>,
     /// Clients whose granted subscription (SUBACK sent, no UNSUBACK since) was committed: what
     /// went out before the commit, since every SUBACK or UNSUBACK after it was held back.
     pub subscribed_committed: Bits,
     /// Per subscriber, the retained copies owed to it at the last commit.
-    pub owed_retained_committed: Vec<Bits>,
+    pub owed_retained_committed: PerClient<Bits>,
     /// Per subscriber, the retained copies delivered to it as the ghost counted them at the
     /// last commit.
-    pub delivered_retained_committed: Vec<Bits>,
+    pub delivered_retained_committed: PerClient<Bits>,
     /// The ghost's record of each topic's retained message at the last commit.
     pub retained_committed: RetainedStore,
 }
@@ -96,11 +97,11 @@ impl Durability {
             acknowledged: Bits::EMPTY,
             acks_waiting: Bits::EMPTY,
             sessions_committed: Bits::EMPTY,
-            restored: vec![Bits::EMPTY; clients],
-            wills_committed: vec![None; clients],
+            restored: PerClient::filled(Bits::EMPTY, clients),
+            wills_committed: PerClient::filled(None, clients),
             subscribed_committed: Bits::EMPTY,
-            owed_retained_committed: vec![Bits::EMPTY; clients],
-            delivered_retained_committed: vec![Bits::EMPTY; clients],
+            owed_retained_committed: PerClient::filled(Bits::EMPTY, clients),
+            delivered_retained_committed: PerClient::filled(Bits::EMPTY, clients),
             retained_committed: RetainedStore::default(),
         }
     }
@@ -118,7 +119,7 @@ impl Durability {
     /// The store committed: the acknowledgements that waited go out, the wills routed so far
     /// are the broker's, and the persistent sessions alive now, and their wills, survive a
     /// restart.
-    pub fn on_commit(&mut self, persistent_alive: Bits, wills_routed: Bits, wills: Vec<Option<StoredWill>>) {
+    pub fn on_commit(&mut self, persistent_alive: Bits, wills_routed: Bits, wills: PerClient<Option<StoredWill>>) {
         self.acknowledged = self.acknowledged.union(self.acks_waiting).union(wills_routed);
         self.acks_waiting = Bits::EMPTY;
         self.sessions_committed = persistent_alive;
@@ -135,7 +136,7 @@ impl Step<'_> {
             link.close_broker_end();
         }
         let durable = config.keeps_store();
-        self.state.sessions = if durable { self.state.store.sessions.clone() } else { vec![None; config.clients] };
+        self.state.sessions = if durable { self.state.store.sessions } else { PerClient::filled(None, config.clients) };
         let retained_kept = durable && !config.has(Bug::RestartLosesRetained);
         self.state.retained = if retained_kept { self.state.store.retained } else { RetainedStore::default() };
         if config.expiry_ticks().is_some() {
@@ -195,7 +196,7 @@ fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>
         ghost.owed[c] = owed;
         let restored_owed = ghost.durability.restored[c].union(owed.minus(ghost.delivered[c]));
         ghost.durability.restored[c] = restored_owed;
-        let flights = session.as_ref().map(|session| session.outbound.flights.as_slice()).unwrap_or_default();
+        let flights = session.as_ref().map(|session| &*session.outbound.flights).unwrap_or_default();
         let ids_at = |stages: &[Stage]| -> Vec<crate::packet::PacketId> {
             flights.iter().filter(|f| stages.contains(&f.stage)).map(|f| f.id).collect()
         };
@@ -286,8 +287,9 @@ mod tests {
 
     /// Client 0's will waited 1 tick at the last commit, client 1 was connected with its will.
     fn wills_committed(ghost: &mut Ghost) {
-        ghost.durability.wills_committed = vec![Some(StoredWill::Waiting(1)), Some(StoredWill::OfConnection)];
-        ghost.will_watch = vec![WillWatch::Waiting(2), WillWatch::Idle];
+        ghost.durability.wills_committed =
+            [Some(StoredWill::Waiting(1)), Some(StoredWill::OfConnection)].into_iter().collect();
+        ghost.will_watch = [WillWatch::Waiting(2), WillWatch::Idle].into_iter().collect();
     }
 
     #[test]
@@ -295,7 +297,7 @@ mod tests {
         let (config, mut ghost) = before_restart(true);
         wills_committed(&mut ghost);
         judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
-        assert_eq!(ghost.will_watch, vec![WillWatch::Waiting(1), WillWatch::Waiting(0)]);
+        assert_eq!(*ghost.will_watch, [WillWatch::Waiting(1), WillWatch::Waiting(0)]);
     }
 
     #[test]
@@ -303,6 +305,6 @@ mod tests {
         let (config, mut ghost) = before_restart(false);
         wills_committed(&mut ghost);
         judge_restart(&mut ghost, &config, &[None, None]);
-        assert_eq!(ghost.will_watch, vec![WillWatch::Idle, WillWatch::Idle]);
+        assert_eq!(*ghost.will_watch, [WillWatch::Idle, WillWatch::Idle]);
     }
 }

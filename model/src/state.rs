@@ -5,6 +5,7 @@ use crate::broker::Session;
 use crate::client::Client;
 use crate::config::Config;
 use crate::ghost::Ghost;
+use crate::inline::PerClient;
 use crate::network::Link;
 use crate::retained::RetainedStore;
 use crate::store::Store;
@@ -12,12 +13,12 @@ use crate::store::Store;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
     /// Indexed by client id.
-    pub clients: Vec<Client>,
+    pub clients: PerClient<Client>,
     /// The broker's sessions, indexed by client id.
-    pub sessions: Vec<Option<Session>>,
+    pub sessions: PerClient<Option<Session>>,
     /// Per client, its connections in the order they were opened: the current one, and
     /// perhaps an older one the broker still believes in.
-    pub links: Vec<Vec<Link>>,
+    pub links: PerClient<Vec<Link>>,
     /// Network cuts the environment may still inject.
     pub cuts_left: u8,
     pub ghost: Ghost,
@@ -26,7 +27,7 @@ pub struct State {
     /// What the broker has committed to its store (durable configurations).
     pub store: Store,
     /// Per client, a will waiting out its delay (5.0): ticks waited so far.
-    pub pending_wills: Vec<Option<u8>>,
+    pub pending_wills: PerClient<Option<u8>>,
     /// DISCONNECTs the clients may still send at a time of their choosing.
     pub disconnects_left: u8,
     /// UNSUBSCRIBEs the subscribers may still send.
@@ -41,13 +42,13 @@ impl State {
             clients: (0..config.clients)
                 .map(|c| Client { resumable: !config.clean_start(c), ..Client::default() })
                 .collect(),
-            sessions: vec![None; config.clients],
-            links: vec![Vec::new(); config.clients],
+            sessions: PerClient::filled(None, config.clients),
+            links: PerClient::filled(Vec::new(), config.clients),
             cuts_left: config.cuts,
             ghost: Ghost::new(config.clients),
             restarts_left: config.restarts,
             store: Store::new(config.clients),
-            pending_wills: vec![None; config.clients],
+            pending_wills: PerClient::filled(None, config.clients),
             disconnects_left: config.disconnects,
             unsubscribes_left: config.unsubscribes,
             retained: RetainedStore::default(),

@@ -22,6 +22,7 @@
 use crate::bits::Bits;
 use crate::broker::Session;
 use crate::config::Config;
+use crate::inline::PerClient;
 use crate::retained::RetainedStore;
 use crate::state::State;
 use crate::step::Step;
@@ -30,12 +31,12 @@ use crate::will::{StoredWill, WillWatch, connected_with_will, will_to_store};
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Store {
     /// Per client, its persistent session as of the last commit: what a restart gives back.
-    pub sessions: Vec<Option<Session>>,
+    pub sessions: PerClient<Option<Session>>,
     /// The broker queued packets after a change that is not yet durable: those and every
     /// packet queued after them wait on their connections ([`crate::network::Link::held`]).
     pub holding: bool,
     /// Per client, the will of its persistent session as of the last commit.
-    pub wills: Vec<Option<StoredWill>>,
+    pub wills: PerClient<Option<StoredWill>>,
     /// The retained messages as of the last commit (verimqtt's store keeps them).
     pub retained: RetainedStore,
     /// Clients whose stored session the broker discarded (Clean Start=1) since the last
@@ -47,9 +48,9 @@ pub struct Store {
 impl Store {
     pub fn new(clients: usize) -> Store {
         Store {
-            sessions: vec![None; clients],
+            sessions: PerClient::filled(None, clients),
             holding: false,
-            wills: vec![None; clients],
+            wills: PerClient::filled(None, clients),
             retained: RetainedStore::default(),
             discarded: Bits::EMPTY,
         }
@@ -134,8 +135,8 @@ impl Step<'_> {
         ghost.durability.on_commit(persistent_alive, wills_routed, wills);
         let subscribed = (0..config.clients).filter(|&c| ghost.subscribed[c]).map(|c| c as u8).collect();
         ghost.durability.subscribed_committed = subscribed;
-        ghost.durability.owed_retained_committed = ghost.owed_retained.clone();
-        ghost.durability.delivered_retained_committed = ghost.delivered_retained.clone();
+        ghost.durability.owed_retained_committed = ghost.owed_retained;
+        ghost.durability.delivered_retained_committed = ghost.delivered_retained;
         ghost.durability.retained_committed = ghost.retained;
         self.note(|| "the store commits: what was held back goes out".to_string());
     }
