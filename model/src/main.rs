@@ -32,8 +32,8 @@ enum Command {
         /// Depth-first search (less memory, longer counterexamples) instead of breadth-first.
         #[arg(long)]
         dfs: bool,
-        /// Checker threads.
-        #[arg(long, default_value_t = 1)]
+        /// Checker threads (default: every core).
+        #[arg(long, default_value_t = all_cores())]
         threads: usize,
         /// Give up after this many seconds.
         #[arg(long)]
@@ -57,8 +57,8 @@ enum Command {
     Refine {
         #[command(flatten)]
         model: ModelArgs,
-        /// Checker threads.
-        #[arg(long, default_value_t = 1)]
+        /// Checker threads (default: every core).
+        #[arg(long, default_value_t = all_cores())]
         threads: usize,
         /// Ticks past 1.5 x keep alive the spec broker allows for a keep alive close.
         #[arg(long, default_value_t = 1)]
@@ -237,6 +237,11 @@ impl ModelArgs {
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
+}
+
+/// Every core the machine offers: the checker's threads share one set of visited states.
+fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn parse_version(s: &str) -> Result<Version, String> {
