@@ -20,6 +20,7 @@ use crate::ghost::Direction;
 use crate::inline::{Inline, PerClient};
 use crate::outbound::{MAX_FLIGHTS, MAX_QUEUED};
 use crate::packet::{Packet, PacketId};
+use crate::symmetry::Permutation;
 
 /// The rule an acknowledgement broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +70,11 @@ pub struct AckOrder {
 impl AckOrder {
     pub fn new(clients: usize) -> AckOrder {
         AckOrder { flows: PerClient::filled(Default::default(), clients) }
+    }
+
+    /// The same with the clients renamed (see [`crate::symmetry`]).
+    pub fn permuted(&self, p: &Permutation) -> AckOrder {
+        AckOrder { flows: p.per_client(&self.flows) }
     }
 
     fn flow(&mut self, direction: Direction, client: usize) -> &mut Flow {

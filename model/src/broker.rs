@@ -10,6 +10,7 @@ use crate::outbound::{Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId, reason as code};
 use crate::state::State;
 use crate::step::Step;
+use crate::symmetry::Permutation;
 use verimqtt_spec::trace::{self, Timer};
 
 /// The broker's session for one client.
@@ -23,6 +24,13 @@ pub struct Session {
     pub awaiting_pubrel: Bits,
     /// 5.0 with a finite expiry: ticks since the session lost its connection.
     pub offline_ticks: Option<u8>,
+}
+
+impl Session {
+    /// The same with the clients renamed (see [`crate::symmetry`]).
+    pub fn permuted(&self, p: &Permutation) -> Session {
+        Session { outbound: p.outbound(&self.outbound), ..*self }
+    }
 }
 
 /// An acknowledgement the broker owes for a PUBLISH it read: `ack` for application message

@@ -16,6 +16,7 @@ use crate::outbound::{Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId};
 use crate::state::State;
 use crate::step::Step;
+use crate::symmetry::Permutation;
 use verimqtt_spec::trace::{CloseReason, Timer};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -75,6 +76,13 @@ pub struct Client {
     /// 5.0 with a finite expiry: ticks on the client's own session expiry clock, which runs
     /// from the close of the last connection that got a CONNACK (see [`client_expiry_due`]).
     pub expiry_age: Option<u8>,
+}
+
+impl Client {
+    /// The same with the clients renamed (see [`crate::symmetry`]).
+    pub fn permuted(&self, p: &Permutation) -> Client {
+        Client { outbound: p.outbound(&self.outbound), ..*self }
+    }
 }
 
 fn limits(config: &Config, state: &State, c: usize) -> Limits {

@@ -16,6 +16,7 @@ use crate::inline::PerClient;
 use crate::packet::{Message, Packet, PacketId};
 use crate::restart::Durability;
 use crate::retained::RetainedStore;
+use crate::symmetry::Permutation;
 use crate::will::WillWatch;
 
 /// An event that breaks a property at the moment it happens.
@@ -187,6 +188,39 @@ impl Ghost {
             ack_order: AckOrder::new(clients),
             wills_publishable: Bits::EMPTY,
             calm: 0,
+        }
+    }
+
+    /// The same with the clients renamed (see [`crate::symmetry`]).
+    pub fn permuted(&self, p: &Permutation) -> Ghost {
+        let messages =
+            |list: &PerClient<Bits>| -> PerClient<Bits> { p.per_client(list).iter().map(|&m| p.messages(m)).collect() };
+        Ghost {
+            accepted: p.messages(self.accepted),
+            republished: p.messages(self.republished),
+            abandoned: p.messages(self.abandoned),
+            session_alive: p.per_client(&self.session_alive),
+            subscribed: p.per_client(&self.subscribed),
+            owed: messages(&self.owed),
+            delivered: messages(&self.delivered),
+            duplicated: messages(&self.duplicated),
+            attached: p.per_client(&self.attached),
+            holds_stale_state: p.per_client(&self.holds_stale_state),
+            diverged: self.diverged,
+            unacked_ids: p.per_client(&self.unacked_ids),
+            released_ids: p.per_client(&self.released_ids),
+            resuming: p.per_client(&self.resuming),
+            breaches: self.breaches,
+            order_across_qos_broken: self.order_across_qos_broken,
+            order_across_topics_broken: self.order_across_topics_broken,
+            retained: self.retained,
+            owed_retained: p.per_client(&self.owed_retained),
+            delivered_retained: p.per_client(&self.delivered_retained),
+            durability: self.durability.permuted(p),
+            will_watch: p.per_client(&self.will_watch),
+            ack_order: self.ack_order.permuted(p),
+            wills_publishable: p.clients(self.wills_publishable),
+            calm: self.calm,
         }
     }
 

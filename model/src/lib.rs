@@ -17,6 +17,7 @@
 //!   the design broker refines it.
 //! - [`inline`]: the fixed-size lists the state is made of.
 //! - [`bounds`]: structural bounds whose reach is an error, never a silent prune.
+//! - [`symmetry`]: symmetry reduction for interchangeable subscribers.
 //! - [`suite`]: the configurations `cargo test` checks exhaustively.
 //! - [`model`]: the stateright `Model`; [`runner`] runs the checker; [`render`] prints
 //!   counterexamples.
@@ -47,6 +48,7 @@ pub mod state;
 pub mod step;
 pub mod store;
 pub mod suite;
+pub mod symmetry;
 mod time;
 pub mod will;
 

@@ -32,6 +32,10 @@ enum Command {
         /// Depth-first search (less memory, longer counterexamples) instead of breadth-first.
         #[arg(long)]
         dfs: bool,
+        /// Symmetry reduction: one state per class of states that differ only by
+        /// interchangeable subscribers (depth-first; implies --dfs).
+        #[arg(long)]
+        symmetry: bool,
         /// Checker threads (default: every core).
         #[arg(long, default_value_t = all_cores())]
         threads: usize,
@@ -299,18 +303,21 @@ fn parse_bug(s: &str) -> Result<Bug, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { model, dfs, threads, timeout, max_links, max_packets } => model.config().map(|config| {
-            let mut bounds = Bounds::for_config(&config);
-            bounds.links_per_client = max_links.unwrap_or(bounds.links_per_client);
-            bounds.packets_per_channel = max_packets.unwrap_or(bounds.packets_per_channel);
-            let options = Options {
-                search: if dfs { Search::Dfs } else { Search::Bfs },
-                threads,
-                timeout: timeout.map(Duration::from_secs),
-                stop_when_found: None,
-            };
-            run_check(MqttModel::new(config).with_bounds(bounds), &options)
-        }),
+        Command::Check { model, dfs, symmetry, threads, timeout, max_links, max_packets } => {
+            model.config().map(|config| {
+                let mut bounds = Bounds::for_config(&config);
+                bounds.links_per_client = max_links.unwrap_or(bounds.links_per_client);
+                bounds.packets_per_channel = max_packets.unwrap_or(bounds.packets_per_channel);
+                let options = Options {
+                    search: if dfs || symmetry { Search::Dfs } else { Search::Bfs },
+                    threads,
+                    timeout: timeout.map(Duration::from_secs),
+                    stop_when_found: None,
+                    symmetry,
+                };
+                run_check(MqttModel::new(config).with_bounds(bounds), &options)
+            })
+        }
         Command::Explore { model, address } => model.config().map(|config| {
             println!("model: {config}");
             println!("serving the explorer on http://{address}");

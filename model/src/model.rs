@@ -14,6 +14,7 @@ use crate::properties::{CATALOGUE, Expect};
 use crate::state::State;
 use crate::step::{Action, Applied, Record, Step};
 use crate::store::commit_due;
+use crate::symmetry::Symmetry;
 use crate::will::delayed_will_due;
 use stateright::{Model, Property};
 
@@ -22,15 +23,23 @@ pub struct MqttModel {
     pub config: Config,
     /// Reaching one is a modelling error (see [`crate::bounds`]).
     pub bounds: Bounds,
+    /// The states carry the configuration's [`Symmetry`], for the checker's symmetry
+    /// reduction.
+    pub symmetric: bool,
 }
 
 impl MqttModel {
     pub fn new(config: Config) -> MqttModel {
-        MqttModel { bounds: Bounds::for_config(&config), config }
+        MqttModel { bounds: Bounds::for_config(&config), config, symmetric: false }
     }
 
     pub fn with_bounds(self, bounds: Bounds) -> MqttModel {
         MqttModel { bounds, ..self }
+    }
+
+    /// The model whose states say which clients are interchangeable (see [`crate::symmetry`]).
+    pub fn with_symmetry(self) -> MqttModel {
+        MqttModel { symmetric: true, ..self }
     }
 
     /// The state `action` leads to, with a narration of the step.
@@ -82,7 +91,11 @@ impl Model for MqttModel {
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        vec![State::initial(&self.config)]
+        let mut state = State::initial(&self.config);
+        if self.symmetric {
+            state.symmetry = Symmetry::of(&self.config);
+        }
+        vec![state]
     }
 
     fn actions(&self, state: &State, actions: &mut Vec<Action>) {

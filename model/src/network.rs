@@ -7,6 +7,7 @@
 
 use crate::inline::Inline;
 use crate::packet::Packet;
+use crate::symmetry::Permutation;
 
 /// Room for packets on one channel, and for those held back on a connection: past the
 /// structural bound ([`crate::bounds::Bounds::packets_per_channel`], 12 by default), so a
@@ -65,6 +66,24 @@ pub struct Link {
 }
 
 impl Link {
+    /// The same with the clients renamed (see [`crate::symmetry`]): wills in PUBLISHes.
+    pub fn permuted(&self, p: &Permutation) -> Link {
+        let packets = |packets: &Packets| {
+            let mut moved = *packets;
+            for packet in moved.iter_mut() {
+                *packet = p.packet(*packet);
+            }
+            moved
+        };
+        let channel = |c: &Channel| Channel { packets: packets(&c.packets), fin: c.fin };
+        Link {
+            to_broker: channel(&self.to_broker),
+            to_client: channel(&self.to_client),
+            held: packets(&self.held),
+            ..*self
+        }
+    }
+
     pub fn opened_with(connect: Packet) -> Link {
         Link {
             to_broker: Channel { packets: [connect].into_iter().collect(), fin: false },

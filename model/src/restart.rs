@@ -60,6 +60,7 @@ use crate::inline::PerClient;
 use crate::outbound::Stage;
 use crate::retained::RetainedStore;
 use crate::step::Step;
+use crate::symmetry::Permutation;
 use crate::will::{StoredWill, WillWatch};
 
 /// What the ghost records of the durable store's promises. Only configurations with a durable
@@ -103,6 +104,21 @@ impl Durability {
             owed_retained_committed: PerClient::filled(Bits::EMPTY, clients),
             delivered_retained_committed: PerClient::filled(Bits::EMPTY, clients),
             retained_committed: RetainedStore::default(),
+        }
+    }
+
+    /// The same with the clients renamed (see [`crate::symmetry`]).
+    pub fn permuted(&self, p: &Permutation) -> Durability {
+        Durability {
+            acknowledged: p.messages(self.acknowledged),
+            acks_waiting: p.messages(self.acks_waiting),
+            sessions_committed: p.clients(self.sessions_committed),
+            restored: p.per_client(&self.restored).iter().map(|&owed| p.messages(owed)).collect(),
+            wills_committed: p.per_client(&self.wills_committed),
+            subscribed_committed: p.clients(self.subscribed_committed),
+            owed_retained_committed: p.per_client(&self.owed_retained_committed),
+            delivered_retained_committed: p.per_client(&self.delivered_retained_committed),
+            retained_committed: self.retained_committed,
         }
     }
 

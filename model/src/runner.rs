@@ -5,6 +5,7 @@ use crate::model::MqttModel;
 use crate::properties::{self, Expect, PropertySpec};
 use crate::state::State;
 use crate::step::Action;
+use crate::symmetry;
 use stateright::{Checker, HasDiscoveries, Model, Path};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -24,11 +25,14 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// Stop as soon as this property has a discovery (used to find a seeded bug quickly).
     pub stop_when_found: Option<&'static str>,
+    /// Visit one state per class of states that differ only by interchangeable subscribers
+    /// (see [`crate::symmetry`]); depth-first only, as stateright supports it there.
+    pub symmetry: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { search: Search::Bfs, threads: 1, timeout: None, stop_when_found: None }
+        Options { search: Search::Bfs, threads: 1, timeout: None, stop_when_found: None, symmetry: false }
     }
 }
 
@@ -77,7 +81,12 @@ impl Outcome {
 }
 
 pub fn check(model: MqttModel, options: &Options) -> Outcome {
+    assert!(!options.symmetry || options.search == Search::Dfs, "symmetry reduction is depth-first only");
+    let model = if options.symmetry { model.with_symmetry() } else { model };
     let mut builder = model.checker().threads(options.threads.max(1));
+    if options.symmetry {
+        builder = builder.symmetry_fn(symmetry::representative);
+    }
     if let Some(timeout) = options.timeout {
         builder = builder.timeout(timeout);
     }

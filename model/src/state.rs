@@ -9,6 +9,7 @@ use crate::inline::PerClient;
 use crate::network::Link;
 use crate::retained::RetainedStore;
 use crate::store::Store;
+use crate::symmetry::{Permutation, Symmetry};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
@@ -34,6 +35,9 @@ pub struct State {
     pub unsubscribes_left: u8,
     /// The broker's retained messages.
     pub retained: RetainedStore,
+    /// Which clients are interchangeable, when the checker reduces by symmetry (the same in
+    /// every state).
+    pub symmetry: Symmetry,
 }
 
 impl State {
@@ -52,6 +56,29 @@ impl State {
             disconnects_left: config.disconnects,
             unsubscribes_left: config.unsubscribes,
             retained: RetainedStore::default(),
+            symmetry: Symmetry::default(),
+        }
+    }
+
+    /// The same with the clients renamed (see [`crate::symmetry`]).
+    pub fn permuted(&self, p: &Permutation) -> State {
+        State {
+            clients: p.per_client(&self.clients).iter().map(|c| c.permuted(p)).collect(),
+            sessions: p.per_client(&self.sessions).iter().map(|s| s.map(|s| s.permuted(p))).collect(),
+            links: p
+                .per_client(&self.links)
+                .iter()
+                .map(|links| links.iter().map(|l| l.permuted(p)).collect())
+                .collect(),
+            cuts_left: self.cuts_left,
+            ghost: self.ghost.permuted(p),
+            restarts_left: self.restarts_left,
+            store: self.store.permuted(p),
+            pending_wills: p.per_client(&self.pending_wills),
+            disconnects_left: self.disconnects_left,
+            unsubscribes_left: self.unsubscribes_left,
+            retained: self.retained,
+            symmetry: self.symmetry,
         }
     }
 

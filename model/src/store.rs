@@ -26,6 +26,7 @@ use crate::inline::PerClient;
 use crate::retained::RetainedStore;
 use crate::state::State;
 use crate::step::Step;
+use crate::symmetry::Permutation;
 use crate::will::{StoredWill, WillWatch, connected_with_will, will_to_store};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -53,6 +54,17 @@ impl Store {
             wills: PerClient::filled(None, clients),
             retained: RetainedStore::default(),
             discarded: Bits::EMPTY,
+        }
+    }
+
+    /// The same with the clients renamed (see [`crate::symmetry`]).
+    pub fn permuted(&self, p: &Permutation) -> Store {
+        Store {
+            sessions: p.per_client(&self.sessions).iter().map(|s| s.map(|s| s.permuted(p))).collect(),
+            holding: self.holding,
+            wills: p.per_client(&self.wills),
+            retained: self.retained,
+            discarded: p.clients(self.discarded),
         }
     }
 }

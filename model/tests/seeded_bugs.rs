@@ -13,7 +13,8 @@ use verimqtt_model::runner::first_discovery;
 use verimqtt_model::suite::{
     with_bounded_response, with_cuts, with_expiry, with_restarts, with_retained, with_routing,
 };
-use verimqtt_model::{Bug, Config, MqttModel, Version};
+use verimqtt_model::symmetry::Symmetry;
+use verimqtt_model::{Bug, Config, MqttModel, Options, Search, Version, check};
 
 /// A small configuration in which `bug` can show, or None if it cannot exist in `version`.
 fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
@@ -257,6 +258,48 @@ fn only_integrity_catches_the_will_of_another_client() {
             assert_eq!(!verdict.passed(), caught, "{config}: {}", verdict.spec.name);
         }
     }
+}
+
+/// Symmetry reduction hides no seeded bug: each bug's configuration that has one publisher and
+/// one subscriber gets a second subscriber like the first, and the reduced depth-first search
+/// still breaks the bug's property. Ignored by default (it adds a client to every
+/// configuration): `cargo test --release -p verimqtt-model --test seeded_bugs -- --ignored`.
+#[test]
+#[ignore]
+fn symmetry_reduction_still_catches_every_seeded_bug() {
+    let mut reduced = 0;
+    for bug in Bug::ALL {
+        for version in VERSIONS {
+            let Some(mut config) = configuration_exposing(bug, version) else {
+                continue;
+            };
+            if config.clients != 2 || config.publishers != 1 {
+                continue;
+            }
+            config.clients = 3;
+            config.sessions.push(config.sessions[1]);
+            if config.without_will.contains(1) {
+                config.without_will.insert(2);
+            }
+            config.bug = Some(bug);
+            let model = MqttModel::new(config.clone());
+            if !Symmetry::of(&config).reduces() {
+                continue;
+            }
+            let options = Options {
+                search: Search::Dfs,
+                symmetry: true,
+                threads: 2,
+                stop_when_found: Some(bug.breaks()),
+                ..Options::default()
+            };
+            let outcome = check(model, &options);
+            let caught = outcome.verdict(bug.breaks()).is_some_and(|v| !v.passed());
+            assert!(caught, "{config}: {} holds with symmetry reduction", bug.breaks());
+            reduced += 1;
+        }
+    }
+    eprintln!("{reduced} bug configurations with two subscribers alike: each caught with symmetry reduction");
 }
 
 #[test]
