@@ -16,7 +16,7 @@ use crate::inline::PerClient;
 use crate::outbound::Outbound;
 use crate::packet::{Message, Packet};
 use crate::state::State;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
 /// Which clients are interchangeable: client `c` is in class `class[c]` (the first client of
 /// its class). All zero when symmetry reduction is off.
@@ -89,12 +89,43 @@ pub fn representative(state: &State) -> State {
         return state.clone();
     }
     let hash = |s: &State| {
-        let mut hasher = DefaultHasher::new();
+        let mut hasher = MixHasher(0);
         s.hash(&mut hasher);
         hasher.finish()
     };
-    let images = state.symmetry.permutations().into_iter().map(|p| state.permuted(&p));
-    images.min_by_key(hash).unwrap_or_else(|| state.clone())
+    // The first permutation is the identity: its image is the state itself.
+    let others = state.symmetry.permutations().into_iter().skip(1).map(|p| state.permuted(&p));
+    std::iter::once(state.clone()).chain(others).min_by_key(hash).unwrap_or_else(|| state.clone())
+}
+
+/// A fast hasher for choosing the representative: the state is hashed once per permutation
+/// for every state the checker generates. Any deterministic hash serves: a tie between
+/// different images only costs reduction.
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // A multiply-rotate step (as in FxHash).
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Client `c` becomes client `to[c]`.
