@@ -19,7 +19,7 @@ use crate::state::State;
 use std::hash::{Hash, Hasher};
 
 /// Which clients are interchangeable: client `c` is in class `class[c]` (the first client of
-/// its class). All zero when symmetry reduction is off.
+/// its class). Off (`on` false) unless the checker reduces by symmetry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Symmetry {
     class: [u8; MAX_CLIENTS],
@@ -52,7 +52,7 @@ impl Symmetry {
     fn permutations(&self) -> Vec<Permutation> {
         let mut all = vec![Permutation { to: std::array::from_fn(|c| c), wills_from: self.wills_from }];
         for c in 0..MAX_CLIENTS {
-            // Extend each permutation by where `c` goes: to any client of its class not taken.
+            // At the first client of each class of two or more: every arrangement of the class.
             let class: Vec<usize> = (0..MAX_CLIENTS).filter(|&d| self.class[d] == self.class[c]).collect();
             if class[0] != c || class.len() < 2 {
                 continue;
