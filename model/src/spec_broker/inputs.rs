@@ -3,15 +3,19 @@
 //! own sends, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT; and routing.
 
 use super::{Conn, Inbound, Open, Owed, Session, SpecBroker, SpecState};
-use crate::config::{Qos, Version};
+use crate::config::{Qos, SessionKind, Version};
 use crate::packet::{Message, Packet, PacketId};
 
 impl SpecBroker<'_> {
-    /// Whether `client`'s session outlives a connection opened with `clean_start` (3.1.1:
-    /// CleanSession=0; 5.0: the CONNECT's Session Expiry Interval, which the configuration
-    /// holds).
-    fn persistent(&self, client: usize, clean_start: bool) -> bool {
-        self.config.session_outlives_connection(client) && (self.config.version == Version::V5_0 || !clean_start)
+    /// Whether `client`'s session outlives its `link`-th connection, opened with `clean_start`
+    /// (3.1.1: CleanSession=0; 5.0: the CONNECT's Session Expiry Interval, which the
+    /// configuration holds, or the connection's entry of `connect_sessions`).
+    fn persistent(&self, client: usize, link: usize, clean_start: bool) -> bool {
+        let outlives = match self.connect_sessions.and_then(|kinds| kinds.get(&(client, link))) {
+            Some(kind) => *kind == SessionKind::Persistent,
+            None => self.config.session_outlives_connection(client),
+        };
+        outlives && (self.config.version == Version::V5_0 || !clean_start)
     }
 
     /// Every state the broker's reading `packet` from `c`'s `link`-th connection leads to.
@@ -133,7 +137,7 @@ impl SpecBroker<'_> {
             }
         }
         let mut session = kept.unwrap_or_else(|| Session::new(false));
-        session.persistent = self.persistent(c, clean_start);
+        session.persistent = self.persistent(c, link, clean_start);
         session.offline_ticks = None;
         // A resumed session cancels its waiting will [MQTT-3.1.3-9].
         session.waiting_will = None;

@@ -32,9 +32,10 @@ mod will;
 pub use connection::{Conn, Open, Owed};
 pub use session::{Copy, Flight, Inbound, OrderKey, Session};
 
-use crate::config::Config;
+use crate::config::{Config, SessionKind};
 use crate::packet::Packet;
 use crate::retained::RetainedStore;
+use std::collections::BTreeMap;
 
 /// What the broker reads from a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -108,11 +109,20 @@ pub struct SpecBroker<'a> {
     /// whose expiry interval passed (5.0, [MQTT-4.1.0-2]). MQTT requires both; no broker acts
     /// in zero time.
     pub tolerance: u8,
+    /// 5.0: per (client, link), whether the session outlives the connection as that
+    /// connection's CONNECT says (its Session Expiry Interval), where it differs between a
+    /// client's connections; without an entry, the configuration's kind for the client.
+    pub connect_sessions: Option<&'a BTreeMap<(usize, usize), SessionKind>>,
 }
 
 impl<'a> SpecBroker<'a> {
     pub fn new(config: &'a Config, tolerance: u8) -> SpecBroker<'a> {
-        SpecBroker { config, tolerance }
+        SpecBroker { config, tolerance, connect_sessions: None }
+    }
+
+    /// The same broker, told each connection's session kind by `kinds`.
+    pub fn with_connect_sessions(self, kinds: &'a BTreeMap<(usize, usize), SessionKind>) -> SpecBroker<'a> {
+        SpecBroker { connect_sessions: Some(kinds), ..self }
     }
 
     /// Whether the spec broker covers what `config` lets the design broker do: all but broker
