@@ -77,9 +77,9 @@ pub fn named_probes() -> Vec<(&'static str, Scenario)> {
 ///   connection, and the broker's copies to c1 (on its first connection) and to c0 (on its
 ///   second) are that message's first transmissions: DUP 0 ([MQTT-3.3.1-3]).
 /// - `resend_of_a_copy_to_its_own_publisher` (5.0): c0, a persistent client subscribed to its
-///   own topic at QoS 1, publishes a QoS 1 message; the broker's copy to c0 is lost with a cut,
-///   and on resuming the session the broker must send it again under its original packet id
-///   ([MQTT-4.4.0-1]).
+///   own topic at QoS 1, publishes two QoS 1 messages; the broker's copy of the second to c0 is
+///   lost with a cut, and on resuming the session the broker must send it again with DUP 1
+///   ([MQTT-3.3.1-1]) under its original packet id ([MQTT-4.4.0-1]).
 pub fn finding_probes() -> Vec<(&'static str, Scenario)> {
     let other_topic = |client| Step::Subscribe { client, filter: "u".to_string(), qos: QoS::AtLeastOnce };
     let copy_above_its_qos = Scenario::new(ProtocolVersion::V311)
@@ -152,6 +152,9 @@ pub fn finding_probes() -> Vec<(&'static str, Scenario)> {
             Step::Connect { client: 0 },
             Step::Settle,
             Step::subscribe(0, QoS::AtLeastOnce),
+            Step::Settle,
+            // A first message completes, so the lost copy's packet id is not the first.
+            Step::publish(0, QoS::AtLeastOnce),
             Step::Settle,
             Step::CutAfter { client: 0, receiver: Side::Broker, packet: PacketKind::Publish },
             Step::publish(0, QoS::AtLeastOnce),
