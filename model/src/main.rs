@@ -97,6 +97,10 @@ struct ModelArgs {
     /// `TOPIC:QOS` with TOPIC 0, 1 or `+` (both), e.g. `+:1&0:2,1:0`.
     #[arg(long, value_delimiter = ',', default_value = "0:2", value_parser = parse_filters)]
     subscriptions: Vec<Vec<FilterQos>>,
+    /// Filters each subscriber adds with a second SUBSCRIBE once its first is granted, cycled
+    /// over the subscribers, as `--subscriptions` (`-`: that subscriber sends none), e.g. `+:2`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_added_filters)]
+    added_subscriptions: Vec<Vec<FilterQos>>,
     /// Number of messages the publisher publishes.
     #[arg(long, default_value_t = 2)]
     messages: usize,
@@ -223,6 +227,7 @@ impl ModelArgs {
         config.publishers = self.publishers;
         config.topics = self.topics.clone();
         config.subscriptions = self.subscriptions.clone();
+        config.added_subscriptions = self.added_subscriptions.clone();
         config.disconnects = self.disconnects;
         config.disconnect_with_will = self.disconnect_with_will;
         config.unsubscribes = self.unsubscribes;
@@ -261,6 +266,10 @@ fn parse_filters(s: &str) -> Result<Vec<FilterQos>, String> {
         Ok(FilterQos { filter, qos: parse_qos(qos)? })
     };
     s.split('&').map(parse_one).collect()
+}
+
+fn parse_added_filters(s: &str) -> Result<Vec<FilterQos>, String> {
+    if s == "-" { Ok(Vec::new()) } else { parse_filters(s) }
 }
 
 fn parse_session(s: &str) -> Result<SessionKind, String> {

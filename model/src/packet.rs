@@ -4,6 +4,7 @@
 //! configuration; a will is named by the client whose will it is.
 
 use crate::config::{Qos, Version};
+use crate::routing::Subscribed;
 use std::fmt;
 use verimqtt_spec::trace::PacketKind;
 
@@ -42,8 +43,11 @@ pub enum Packet {
     PubRec(PacketId),
     PubRel(PacketId),
     PubComp(PacketId),
-    Subscribe(PacketId),
-    SubAck(PacketId),
+    /// SUBSCRIBE, and what the session holds once it is granted: the subscriber's first
+    /// SUBSCRIBE ([`Subscribed::First`], all its filters) or the one that adds filters.
+    Subscribe(PacketId, Subscribed),
+    /// SUBACK of the SUBSCRIBE with the same id and kind, every filter granted as asked.
+    SubAck(PacketId, Subscribed),
     /// UNSUBSCRIBE from every filter the client subscribes to.
     Unsubscribe(PacketId),
     /// UNSUBACK; `existed`: the session had the subscription (5.0 reason 0x00, else 0x11).
@@ -96,8 +100,8 @@ impl Packet {
             Packet::PubRec(_) => PacketKind::Pubrec,
             Packet::PubRel(_) => PacketKind::Pubrel,
             Packet::PubComp(_) => PacketKind::Pubcomp,
-            Packet::Subscribe(_) => PacketKind::Subscribe,
-            Packet::SubAck(_) => PacketKind::Suback,
+            Packet::Subscribe(..) => PacketKind::Subscribe,
+            Packet::SubAck(..) => PacketKind::Suback,
             Packet::Unsubscribe(_) => PacketKind::Unsubscribe,
             Packet::UnsubAck { .. } => PacketKind::Unsuback,
             Packet::PingReq => PacketKind::Pingreq,
@@ -151,8 +155,8 @@ impl fmt::Display for Packet {
             Packet::PubRec(id) => write!(f, "PUBREC({id})"),
             Packet::PubRel(id) => write!(f, "PUBREL({id})"),
             Packet::PubComp(id) => write!(f, "PUBCOMP({id})"),
-            Packet::Subscribe(id) => write!(f, "SUBSCRIBE({id})"),
-            Packet::SubAck(id) => write!(f, "SUBACK({id})"),
+            Packet::Subscribe(id, subscribed) => write!(f, "SUBSCRIBE({id}{})", added_suffix(*subscribed)),
+            Packet::SubAck(id, subscribed) => write!(f, "SUBACK({id}{})", added_suffix(*subscribed)),
             Packet::Unsubscribe(id) => write!(f, "UNSUBSCRIBE({id})"),
             Packet::UnsubAck { id, existed } => {
                 write!(f, "UNSUBACK({id}{})", if *existed { "" } else { ", no subscription existed" })
@@ -163,6 +167,11 @@ impl fmt::Display for Packet {
             Packet::DisconnectWithWill => write!(f, "DISCONNECT(0x04, with will)"),
         }
     }
+}
+
+/// How a SUBSCRIBE or SUBACK that adds filters prints apart from a first one.
+fn added_suffix(subscribed: Subscribed) -> &'static str {
+    if subscribed == Subscribed::Added { ", adds filters" } else { "" }
 }
 
 #[cfg(test)]

@@ -464,8 +464,15 @@ pub const CATALOGUE: &[PropertySpec] = &[
         expect: Expect::Sometimes,
         summary: "a copy of a message goes to a subscriber with several subscriptions matching it",
         statements: &[(V3, "MQTT-3.3.5-1"), (V5, "MQTT-3.3.4-2")],
-        applies: |c| routed_copies(c).any(|(s, n)| routing::matching(c.filters(s), c.topic(n)) > 1),
-        holds: |m, s| copies_in_flight(s).any(|(c, n)| routing::matching(m.config.filters(c), m.config.topic(n)) > 1),
+        applies: |c| {
+            routed_copies(c).any(|(s, n)| routing::matching(&c.held_filters(s, c.fully_subscribed(s)), c.topic(n)) > 1)
+        },
+        holds: |m, s| {
+            copies_in_flight(s).any(|(c, n)| {
+                let held = m.config.held_filters(c, s.ghost.routed_under[c].subscribed(n));
+                routing::matching(&held, m.config.topic(n)) > 1
+            })
+        },
     },
     PropertySpec {
         name: COPY_DOWNGRADED,
@@ -489,8 +496,9 @@ pub const CATALOGUE: &[PropertySpec] = &[
         statements: &[(V3, "MQTT-3.3.2-3"), (V5, "MQTT-3.3.2-3")],
         applies: |c| c.subscribers().any(|s| (0..c.messages.len() as u8).any(|n| c.copy_qos(s, n).is_none())),
         holds: |m, s| {
-            (0..m.config.clients)
-                .any(|c| s.ghost.subscribed[c] && s.ghost.accepted.iter().any(|n| m.config.copy_qos(c, n).is_none()))
+            (0..m.config.clients).any(|c| {
+                s.ghost.subscribed[c].any() && s.ghost.accepted.iter().any(|n| m.config.copy_qos(c, n).is_none())
+            })
         },
     },
     PropertySpec {
@@ -705,7 +713,8 @@ fn in_flight(state: &State) -> impl Iterator<Item = &Packet> {
 /// No message whose copy for a subscriber is at `qos` reached that subscriber twice.
 fn no_duplicate_at(model: &MqttModel, state: &State, qos: Qos) -> bool {
     let config = &model.config;
-    (0..config.clients).all(|s| state.ghost.duplicated[s].iter().all(|m| config.copy_qos(s, m) != Some(qos)))
+    let ghost = &state.ghost;
+    (0..config.clients).all(|s| ghost.duplicated[s].iter().all(|m| ghost.copy_qos_of(config, s, m) != Some(qos)))
 }
 
 fn session_messages_kept(model: &MqttModel, state: &State) -> bool {
@@ -829,7 +838,8 @@ fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
 /// The publishers finished their scripts and a QoS 1/2 message was delivered.
 fn scripts_done_and_delivered(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
-    let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable_copy(s, m)));
+    let reliable = |s: usize, m: u8| state.ghost.copy_qos_of(config, s, m) > Some(Qos::AtMostOnce);
+    let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| reliable(s, m)));
     state.scripts_done(config) && delivered
 }
 

@@ -69,13 +69,13 @@ impl SpecBroker<'_> {
                     session.copies.remove(i);
                 }
             }
-            Packet::Subscribe(id) => {
-                session.subscribed = true;
-                session.add_retained(self.config, c, &next.retained, false);
-                owe(&mut next, Packet::SubAck(id), true);
+            Packet::Subscribe(id, request) => {
+                session.subscribed = self.config.after_subscribe(c, session.subscribed, request);
+                session.add_retained(self.config, c, request, &next.retained, false);
+                owe(&mut next, Packet::SubAck(id, request), true);
             }
             Packet::Unsubscribe(id) => {
-                let existed = session.subscribed;
+                let existed = session.subscribed.any();
                 session.unsubscribed();
                 owe(&mut next, Packet::UnsubAck { id, existed }, true);
             }

@@ -275,8 +275,8 @@ mod tests {
         let subscribe = [
             received(1, 0, Packet::Connect { clean_start: false, will: false }),
             sent(1, 0, Packet::ConnAck { session_present: false }),
-            received(1, 0, Packet::Subscribe(1)),
-            sent(1, 0, Packet::SubAck(1)),
+            received(1, 0, Packet::Subscribe(1, crate::routing::Subscribed::First)),
+            sent(1, 0, Packet::SubAck(1, crate::routing::Subscribed::First)),
         ];
         let states = run(&spec, states, &subscribe);
         let publish = Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false };

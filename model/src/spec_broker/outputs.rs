@@ -48,7 +48,7 @@ impl SpecBroker<'_> {
             Packet::PubAck(_)
             | Packet::PubRec(_)
             | Packet::PubComp(_)
-            | Packet::SubAck(_)
+            | Packet::SubAck(..)
             | Packet::UnsubAck { .. }
             | Packet::PingResp => {
                 let owed = open.owed.iter().position(|owed| self.answers(owed, packet, reason));

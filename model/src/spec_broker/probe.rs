@@ -20,7 +20,7 @@ use super::{Conn, Event, Input, SpecBroker, SpecState};
 use crate::bits::Bits;
 use crate::config::{Config, Expiry, Qos, SessionKind, Version};
 use crate::packet::{Message, Packet};
-use crate::routing::{Filter, FilterQos};
+use crate::routing::{Filter, FilterQos, Subscribed};
 use std::collections::BTreeMap;
 use verimqtt_spec::trace::{self, End, Fault, PacketInfo, PacketKind, TraceEvent};
 
@@ -331,13 +331,14 @@ impl Mapping {
             PacketKind::Pubrec if code < 0x80 => Packet::PubRec(id()?),
             PacketKind::Pubrel if code < 0x80 => Packet::PubRel(id()?),
             PacketKind::Pubcomp => Packet::PubComp(id()?),
-            PacketKind::Subscribe => Packet::Subscribe(id()?),
+            // Every SUBSCRIBE of a subscriber names the same filters (see above): its first.
+            PacketKind::Subscribe => Packet::Subscribe(id()?, Subscribed::First),
             PacketKind::Suback => {
                 let codes = p.reason_codes.clone().unwrap_or_default();
                 if codes.iter().any(|&c| c >= 0x80) {
                     return Err(outside("a refused subscription"));
                 }
-                Packet::SubAck(id()?)
+                Packet::SubAck(id()?, Subscribed::First)
             }
             PacketKind::Unsubscribe => Packet::Unsubscribe(id()?),
             PacketKind::Unsuback => {
@@ -351,7 +352,7 @@ impl Mapping {
             kind => return Err(outside(format!("{kind:?} with reason {code:#04x}"))),
         };
         let reason = match packet {
-            Packet::Publish { .. } | Packet::Subscribe(_) | Packet::SubAck(_) | Packet::Unsubscribe(_) => None,
+            Packet::Publish { .. } | Packet::Subscribe(..) | Packet::SubAck(..) | Packet::Unsubscribe(_) => None,
             Packet::UnsubAck { .. } | Packet::PingReq | Packet::PingResp | Packet::Connect { .. } => None,
             _ => reason,
         };

@@ -112,6 +112,12 @@ impl Mapping {
         let clients = client_order(events)?;
         within_the_model(events)?;
         let values = Values::derive(events, &clients)?;
+        let unsubscribes = sent_by_clients(events, &clients, PacketKind::Unsubscribe);
+        if values.added.is_some() && unsubscribes > 0 {
+            return unsupported(
+                "an UNSUBSCRIBE with a SUBSCRIBE that adds a filter: the model's UNSUBSCRIBE drops every filter",
+            );
+        }
         let (payloads, messages) = application_messages(events)?;
         let (retained, empty) = retained_messages(events);
         let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
@@ -168,9 +174,10 @@ impl Mapping {
             publishers: 1,
             topics: vec![0],
             subscriptions: model_subscriptions(&values)?,
+            added_subscriptions: model_added_subscriptions(&values)?,
             disconnects: client_disconnects(events, &clients).min(u64::from(u8::MAX)) as u8,
             disconnect_with_will: disconnects_with_will(events, &clients),
-            unsubscribes: sent_by_clients(events, &clients, PacketKind::Unsubscribe).min(u64::from(u8::MAX)) as u8,
+            unsubscribes: unsubscribes.min(u64::from(u8::MAX)) as u8,
             retained,
             empty,
             // Applications are paced and the network is slow: no bound on the response holds.
@@ -246,6 +253,9 @@ impl fmt::Display for Mapping {
         }
         if let Some((filter, qos)) = &self.values.subscription {
             writeln!(f, "subscription: {filter:?} at qos {qos}")?;
+        }
+        if let Some((filter, qos)) = &self.values.added {
+            writeln!(f, "added by a second SUBSCRIBE: {filter:?} at qos {qos}")?;
         }
         let messages: Vec<String> = self
             .payloads
@@ -500,15 +510,31 @@ fn faults(events: &[TraceEvent]) -> u64 {
     events.iter().filter(|e| matches!(e.event, Event::FaultInjected { .. })).count() as u64
 }
 
-/// The model's subscriptions: the trace's one filter (which matches its one topic) at the QoS
+/// The model's subscriptions: the trace's first filter (which matches its one topic) at the QoS
 /// it asks for, so copies are downgraded as the broker must; topic 0 at QoS 2 if nobody
 /// subscribes.
 fn model_subscriptions(values: &Values) -> Result<Vec<Vec<FilterQos>>, MappingError> {
-    let Some((filter, level)) = &values.subscription else {
-        return Ok(routing::one_topic_at_qos2());
+    match &values.subscription {
+        Some(first) => Ok(vec![vec![model_filter(first, Filter::Topic(0))?]]),
+        None => Ok(routing::one_topic_at_qos2()),
+    }
+}
+
+/// The filter a second SUBSCRIBE adds, if any: the first's again (its QoS replaced), or
+/// another that matches the one topic, which the model's wildcard stands for (every message
+/// goes on topic 0, so both filters match each).
+fn model_added_subscriptions(values: &Values) -> Result<Vec<Vec<FilterQos>>, MappingError> {
+    let Some(added) = &values.added else {
+        return Ok(Vec::new());
     };
+    let replaces = values.subscription.as_ref().is_some_and(|(first, _)| *first == added.0);
+    let filter = if replaces { Filter::Topic(0) } else { Filter::Wildcard };
+    Ok(vec![vec![model_filter(added, filter)?]])
+}
+
+fn model_filter((filter, level): &(String, u8), model: Filter) -> Result<FilterQos, MappingError> {
     let qos = Qos::from_level(*level).ok_or_else(|| MappingError(format!("{filter:?} asks for QoS {level}")))?;
-    Ok(vec![vec![FilterQos { filter: Filter::Topic(0), qos }]])
+    Ok(FilterQos { filter: model, qos })
 }
 
 /// How many times a client closes its connection after sending DISCONNECT.

@@ -12,6 +12,7 @@
 use verimqtt_model::observe::{Actor, Observation};
 use verimqtt_model::packet::{Message, Packet, reason};
 use verimqtt_model::retained::retain_flag;
+use verimqtt_model::routing::Subscribed;
 use verimqtt_model::{Qos, Version};
 use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, TraceEvent};
 
@@ -185,9 +186,9 @@ fn packet_differences(
             diff.required("retain", &info.retain, retain_flag(&mapping.config, message, from_client));
             diff.exact("topic", &info.topic, &values.topic);
         }
-        Packet::Subscribe(_) => subscription_differences(&mut diff, mapping, info.filters.as_deref()),
-        Packet::SubAck(_) => {
-            let granted = values.subscription.as_ref().map(|(_, qos)| vec![*qos]);
+        Packet::Subscribe(_, request) => subscription_differences(&mut diff, mapping, request, info.filters.as_deref()),
+        Packet::SubAck(_, request) => {
+            let granted = values.requested(request).map(|(_, qos)| vec![*qos]);
             diff.exact(
                 "reason codes",
                 &info.reason_codes.as_ref().map(|c| format!("{c:?}")),
@@ -229,12 +230,13 @@ fn protocol_level(version: Version) -> u8 {
     }
 }
 
-/// A SUBSCRIBE carries the one filter at the one QoS, with the 5.0 options the model's
-/// subscription has (No Local 0: a client that publishes to itself gets its messages;
-/// Retain As Published 0 and Retain Handling 0, which matter only for retained messages).
-fn subscription_differences(diff: &mut Diff, mapping: &Mapping, filters: Option<&[FilterInfo]>) {
+/// A SUBSCRIBE carries the one filter at the one QoS of the model's SUBSCRIBE `request` (the
+/// first, or the one that adds), with the 5.0 options the model's subscription has (No Local
+/// 0: a client that publishes to itself gets its messages; Retain As Published 0 and Retain
+/// Handling 0, which matter only for retained messages).
+fn subscription_differences(diff: &mut Diff, mapping: &Mapping, request: Subscribed, filters: Option<&[FilterInfo]>) {
     let v5 = mapping.config.version == Version::V5_0;
-    let model = mapping.values.subscription.as_ref().map(|(filter, qos)| FilterInfo {
+    let model = mapping.values.requested(request).map(|(filter, qos)| FilterInfo {
         filter: filter.clone(),
         qos: Some(*qos),
         no_local: v5.then_some(false),
@@ -367,7 +369,7 @@ pub fn matches(
 
 /// Whether receiving `packet` ends its id's use by the sender that allocated it.
 fn frees_its_id(packet: &Packet) -> bool {
-    matches!(packet, Packet::PubAck(_) | Packet::PubComp(_) | Packet::SubAck(_) | Packet::UnsubAck { .. })
+    matches!(packet, Packet::PubAck(_) | Packet::PubComp(_) | Packet::SubAck(..) | Packet::UnsubAck { .. })
 }
 
 fn event_packet_id(event: &Event) -> Option<u16> {
