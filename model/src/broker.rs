@@ -179,7 +179,9 @@ impl Step<'_> {
         self.observe(|| Observation::Received { actor: Actor::Broker, link: LinkRef { client: c, link }, packet });
         self.note(|| format!("broker ← c{c}: {packet}"));
         match packet {
-            Packet::Connect { clean_start, will } => self.on_connect(c, link, clean_start, will),
+            Packet::Connect { clean_start, will, receive_maximum } => {
+                self.on_connect(c, link, clean_start, will, receive_maximum)
+            }
             Packet::Publish { id, message, qos, .. } => {
                 let answer = self.broker_on_publish(c, id, message, qos);
                 // Seeded bug: the PUBLISH behind, read in the same go, is answered first.
@@ -268,7 +270,7 @@ impl Step<'_> {
         }
     }
 
-    fn on_connect(&mut self, c: usize, link: usize, clean_start: bool, will: bool) {
+    fn on_connect(&mut self, c: usize, link: usize, clean_start: bool, will: bool, receive_maximum: Option<u8>) {
         if let Some(old) = self.state.broker_link(c) {
             self.close(c, old, CloseReason::TakenOver);
         }
@@ -296,9 +298,10 @@ impl Step<'_> {
         if self.config.has(Bug::SubscriptionsForgottenOnResume) {
             session.subscribed = Subscribed::No;
         }
-        self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will };
+        self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will, receive_maximum };
         self.state.ghost.ack_order.on_connection_opened(Direction::ToBroker, c);
-        self.broker_send(c, Packet::ConnAck { session_present });
+        let receive_maximum = self.config.broker_receive_maximum();
+        self.broker_send(c, Packet::ConnAck { session_present, receive_maximum });
         if session_present {
             self.resume(c);
         }
@@ -473,13 +476,17 @@ impl Step<'_> {
     }
 
     fn broker_send_queued(&mut self, c: usize) {
-        if self.state.broker_link(c).is_none() {
+        let Some(link) = self.state.broker_link(c) else {
             return;
-        }
+        };
+        // The client's Receive Maximum, from the CONNECT of the connection it sends on.
+        let BrokerEnd::Open { receive_maximum, .. } = self.state.links[c][link].broker else {
+            return;
+        };
         let config = self.config;
         let limits = Limits {
             packet_ids: config.packet_ids,
-            quota: config.receive_maximum().filter(|_| !config.has(Bug::ReceiveMaximumIgnored)),
+            quota: receive_maximum.filter(|_| !config.has(Bug::ReceiveMaximumIgnored)),
             reserved: None,
             free_id_at_pubrec: false,
         };
@@ -507,7 +514,7 @@ impl Step<'_> {
 
     fn close(&mut self, c: usize, link: usize, reason: CloseReason) {
         let (silence, will) = match self.state.links[c][link].broker {
-            BrokerEnd::Open { silence, will } => (silence, will),
+            BrokerEnd::Open { silence, will, .. } => (silence, will),
             // Accepted, but no CONNECT heard (a reported cut lost it): no session, no will,
             // only the close.
             BrokerEnd::AwaitingConnect { .. } => {

@@ -113,10 +113,13 @@ pub enum Bug {
     /// The broker gives a queued copy the QoS of the subscriptions its session holds when it
     /// sends the copy, not of those that matched when it was routed.
     QueuedCopyRegranted,
+    /// The client bounds its unacknowledged QoS 1/2 PUBLISHes by the Receive Maximum it
+    /// announced itself, not by the one the broker's CONNACK carried (5.0).
+    QuotaFromOwnReceiveMaximum,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 40] = [
+    pub const ALL: [Bug; 41] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -157,6 +160,7 @@ impl Bug {
         Bug::CopyQosNotLowered,
         Bug::AddedSubscriptionIgnored,
         Bug::QueuedCopyRegranted,
+        Bug::QuotaFromOwnReceiveMaximum,
     ];
 
     /// The name used on the command line.
@@ -202,6 +206,7 @@ impl Bug {
             Bug::CopyQosNotLowered => "copy-qos-not-lowered",
             Bug::AddedSubscriptionIgnored => "added-subscription-ignored",
             Bug::QueuedCopyRegranted => "queued-copy-regranted",
+            Bug::QuotaFromOwnReceiveMaximum => "quota-from-own-receive-maximum",
         }
     }
 
@@ -253,6 +258,7 @@ impl Bug {
             Bug::CopyQosNotLowered => COPY_AT_GRANTED_QOS,
             Bug::AddedSubscriptionIgnored => COPY_AT_GRANTED_QOS,
             Bug::QueuedCopyRegranted => COPY_AT_GRANTED_QOS,
+            Bug::QuotaFromOwnReceiveMaximum => RECEIVE_MAXIMUM_RESPECTED,
         }
     }
 }

@@ -83,6 +83,10 @@ pub struct Client {
     pub silence: u8,
     /// A PINGREQ on the current connection is still unanswered.
     pub ping_outstanding: bool,
+    /// 5.0: the Receive Maximum of the CONNACK of the current connection, which bounds the
+    /// client's unacknowledged QoS 1/2 PUBLISHes [MQTT-3.3.4-7]; none before the CONNACK
+    /// (and in 3.1.1). It is known exactly while the client is connected, so it adds no state.
+    pub send_quota: Option<u8>,
     /// The client holds session state its next CONNECT asks to resume: Clean Start is
     /// `!resumable`, decided per connection as verimqtt's client does. A session becomes
     /// resumable on CONNACK and stops being so when the client discards it.
@@ -96,7 +100,7 @@ fn limits(config: &Config, state: &State, c: usize) -> Limits {
     let client = &state.clients[c];
     Limits {
         packet_ids: config.packet_ids,
-        quota: config.receive_maximum(),
+        quota: if config.has(Bug::QuotaFromOwnReceiveMaximum) { config.receive_maximum() } else { client.send_quota },
         reserved: client.subscription.pending_id(),
         free_id_at_pubrec: config.has(Bug::PacketIdReusedInFlight),
     }
@@ -257,7 +261,8 @@ impl Step<'_> {
 
     pub(crate) fn connect(&mut self, c: usize) {
         let clean_start = !self.state.clients[c].resumable;
-        let connect = Packet::Connect { clean_start, will: self.config.has_will(c) };
+        let receive_maximum = self.config.receive_maximum();
+        let connect = Packet::Connect { clean_start, will: self.config.has_will(c), receive_maximum };
         let link = LinkRef { client: c, link: self.state.links[c].len() };
         self.state.links[c].push(Link::opened_with(connect));
         let client = &mut self.state.clients[c];
@@ -347,6 +352,7 @@ impl Step<'_> {
         let client = &mut self.state.clients[c];
         client.status = Status::Offline;
         client.ping_outstanding = false;
+        client.send_quota = None;
         // A request not yet acknowledged dies with its connection: the client no longer knows
         // its subscription, and subscribes again (which replaces one the broker kept). A
         // SUBSCRIBE that adds filters leaves the first granted: it is sent again.
@@ -438,7 +444,10 @@ impl Step<'_> {
         self.observe(|| Observation::Received { actor: Actor::Client(c), link: at, packet });
         self.note(|| format!("c{c} ← broker: {packet}"));
         match packet {
-            Packet::ConnAck { session_present } => self.on_connack(c, session_present),
+            Packet::ConnAck { session_present, receive_maximum } => {
+                self.state.clients[c].send_quota = receive_maximum;
+                self.on_connack(c, session_present);
+            }
             Packet::Publish { id, message, qos, .. } => match self.read_along(c, link, qos) {
                 Some(behind) => self.client_on_publishes_answered_last_first(c, [(id, message, qos), behind]),
                 None => self.client_on_publish(c, id, message, qos),

@@ -105,8 +105,10 @@ pub struct Config {
     pub sessions: Vec<SessionKind>,
     /// 5.0 only: expiry of persistent sessions. 3.1.1 sessions never expire.
     pub session_expiry: Expiry,
-    /// 5.0 only: Receive Maximum announced by every client and by the broker.
+    /// 5.0 only: Receive Maximum every client announces in its CONNECT.
     pub receive_maximum: u8,
+    /// 5.0 only: Receive Maximum the broker announces in its CONNACK.
+    pub broker_receive_maximum: u8,
     /// Packet ids available to each sender (1..=packet_ids), so allocation and reuse happen.
     pub packet_ids: u8,
     /// Keep Alive, in ticks.
@@ -211,6 +213,7 @@ impl Config {
             sessions: vec![SessionKind::Persistent; clients],
             session_expiry: Expiry::Never,
             receive_maximum: 2,
+            broker_receive_maximum: 2,
             packet_ids: 2,
             keep_alive: 2,
             abort_after: 3,
@@ -263,7 +266,7 @@ impl Config {
         if self.keep_alive == 0 || self.abort_after == 0 || self.connack_timeout == Some(0) {
             return fail("keep alive and abort period must be at least one tick".into());
         }
-        if self.receive_maximum == 0 {
+        if self.receive_maximum == 0 || self.broker_receive_maximum == 0 {
             return fail("Receive Maximum must be at least 1".into());
         }
         if self.topics.is_empty() || self.topics.iter().any(|&t| t >= TOPICS) {
@@ -514,12 +517,16 @@ impl Config {
         }
     }
 
-    /// The flow-control limit on unacknowledged QoS 1/2 PUBLISH packets, if the version has one.
+    /// The Receive Maximum a client's CONNECT carries (5.0): the limit on the broker's
+    /// unacknowledged QoS 1/2 PUBLISH packets to it.
     pub fn receive_maximum(&self) -> Option<u8> {
-        match self.version {
-            Version::V5_0 => Some(self.receive_maximum),
-            Version::V3_1_1 => None,
-        }
+        (self.version == Version::V5_0).then_some(self.receive_maximum)
+    }
+
+    /// The Receive Maximum the broker's CONNACK carries (5.0): the limit on a client's
+    /// unacknowledged QoS 1/2 PUBLISH packets.
+    pub fn broker_receive_maximum(&self) -> Option<u8> {
+        (self.version == Version::V5_0).then_some(self.broker_receive_maximum)
     }
 
     /// True once `silence` ticks reach one and a half times the keep alive: nothing has been
@@ -686,6 +693,9 @@ impl fmt::Display for Config {
         )?;
         if self.version == Version::V5_0 {
             write!(f, " receive-maximum={}", self.receive_maximum)?;
+            if self.broker_receive_maximum != self.receive_maximum {
+                write!(f, " broker-receive-maximum={}", self.broker_receive_maximum)?;
+            }
             match self.session_expiry {
                 Expiry::Never => write!(f, " session-expiry=never")?,
                 Expiry::AfterTicks(t) => write!(f, " session-expiry={t}")?,

@@ -213,7 +213,7 @@ impl Ghost {
         }
         let (id, qos, dup) = match *packet {
             Packet::Publish { id, qos, dup, .. } => (id, qos, dup),
-            Packet::ConnAck { session_present: true } => {
+            Packet::ConnAck { session_present: true, .. } => {
                 self.resuming[client][d] = true;
                 self.ack_order.on_resumed(direction, client);
                 return;

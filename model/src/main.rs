@@ -122,9 +122,12 @@ struct ModelArgs {
     /// Packet ids available to each sender.
     #[arg(long, default_value_t = 2)]
     packet_ids: u8,
-    /// Receive Maximum (5.0).
+    /// Receive Maximum every client announces in CONNECT (5.0).
     #[arg(long, default_value_t = 2)]
     receive_maximum: u8,
+    /// Receive Maximum the broker announces in CONNACK (5.0); default: `--receive-maximum`.
+    #[arg(long)]
+    broker_receive_maximum: Option<u8>,
     /// Session expiry of persistent sessions (5.0): `never` or a number of ticks.
     #[arg(long, default_value = "never", value_parser = parse_expiry)]
     session_expiry: Expiry,
@@ -208,6 +211,7 @@ impl ModelArgs {
         config.abort_after = self.abort_after;
         config.packet_ids = self.packet_ids;
         config.receive_maximum = self.receive_maximum;
+        config.broker_receive_maximum = self.broker_receive_maximum.unwrap_or(self.receive_maximum);
         config.session_expiry = self.session_expiry;
         config.graceful_disconnect = self.graceful_disconnect;
         config.will = !self.no_will;

@@ -29,9 +29,15 @@ pub enum Packet {
     Connect {
         clean_start: bool,
         will: bool,
+        /// 5.0: the client's Receive Maximum, which bounds the broker's unacknowledged QoS 1/2
+        /// PUBLISHes to it [MQTT-3.3.4-9]; none in 3.1.1.
+        receive_maximum: Option<u8>,
     },
     ConnAck {
         session_present: bool,
+        /// 5.0: the broker's Receive Maximum, which bounds the client's unacknowledged QoS 1/2
+        /// PUBLISHes [MQTT-3.3.4-7]; none in 3.1.1.
+        receive_maximum: Option<u8>,
     },
     Publish {
         id: PacketId,
@@ -138,11 +144,13 @@ impl fmt::Display for Message {
 impl fmt::Display for Packet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Packet::Connect { clean_start, will } => {
-                write!(f, "CONNECT(clean={}{})", u8::from(*clean_start), if *will { ", will" } else { "" })
+            Packet::Connect { clean_start, will, receive_maximum } => {
+                let will = if *will { ", will" } else { "" };
+                write!(f, "CONNECT(clean={}{will}{})", u8::from(*clean_start), receive_maximum_suffix(*receive_maximum))
             }
-            Packet::ConnAck { session_present } => {
-                write!(f, "CONNACK(session present={})", u8::from(*session_present))
+            Packet::ConnAck { session_present, receive_maximum } => {
+                let present = u8::from(*session_present);
+                write!(f, "CONNACK(session present={present}{})", receive_maximum_suffix(*receive_maximum))
             }
             Packet::Publish { id, message, qos, dup } => {
                 write!(f, "PUBLISH({message}, qos {}", qos.level())?;
@@ -169,6 +177,11 @@ impl fmt::Display for Packet {
     }
 }
 
+/// A 5.0 CONNECT's or CONNACK's Receive Maximum, as a packet prints it.
+fn receive_maximum_suffix(receive_maximum: Option<u8>) -> String {
+    receive_maximum.map_or_else(String::new, |r| format!(", receive maximum {r}"))
+}
+
 /// How a SUBSCRIBE or SUBACK that adds filters prints apart from a first one.
 fn added_suffix(subscribed: Subscribed) -> &'static str {
     if subscribed == Subscribed::Added { ", adds filters" } else { "" }
@@ -182,7 +195,8 @@ mod tests {
     fn reason_codes_are_5_0_s_but_connack_s() {
         assert_eq!(Packet::PubAck(1).success_code(Version::V5_0), Some(0));
         assert_eq!(Packet::PubAck(1).success_code(Version::V3_1_1), None);
-        assert_eq!(Packet::ConnAck { session_present: false }.success_code(Version::V3_1_1), Some(0));
+        let connack = Packet::ConnAck { session_present: false, receive_maximum: None };
+        assert_eq!(connack.success_code(Version::V3_1_1), Some(0));
         assert_eq!(Packet::PingReq.success_code(Version::V5_0), None);
     }
 

@@ -387,7 +387,7 @@ pub const CATALOGUE: &[PropertySpec] = &[
         summary: "a client resumes its session (Session Present=1)",
         statements: &[(V3, "MQTT-3.2.2-2"), (V5, "MQTT-3.2.2-3")],
         applies: |c| any_persistent(c) && (c.cuts > 0 || c.graceful_disconnect),
-        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::ConnAck { session_present: true })),
+        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::ConnAck { session_present: true, .. })),
     },
     PropertySpec {
         name: QUEUED_WHILE_OFFLINE,
@@ -679,10 +679,10 @@ fn copies_in_flight(state: &State) -> impl Iterator<Item = (usize, u8)> + '_ {
 }
 
 /// A publisher may have two flights at `qos` at once: two of its QoS 1/2 messages at that QoS
-/// fit in one window of as many consecutive ones as the packet ids and the Receive Maximum let
-/// it have in flight.
+/// fit in one window of as many consecutive ones as the packet ids and the broker's Receive
+/// Maximum let it have in flight.
 fn two_flights_at(config: &Config, qos: Qos) -> bool {
-    let room = usize::from(config.receive_maximum().map_or(config.packet_ids, |r| r.min(config.packet_ids)));
+    let room = usize::from(config.broker_receive_maximum().map_or(config.packet_ids, |r| r.min(config.packet_ids)));
     config.publishers().any(|p| {
         let reliable: Vec<Qos> = (0..config.messages.len() as u8)
             .filter(|&n| config.publisher_of(n) == p && config.reliable(n))
@@ -753,13 +753,15 @@ fn packet_ids_unique(_: &MqttModel, state: &State) -> bool {
     clients_ok && sessions_ok
 }
 
+/// Each sender keeps at most the Receive Maximum its peer announced: a client the broker's
+/// (CONNACK) [MQTT-3.3.4-7], the broker a client's (CONNECT) [MQTT-3.3.4-9]. Judged against
+/// the configuration's values, which every CONNECT and CONNACK carries, not against what a
+/// sender stored.
 fn receive_maximum_respected(model: &MqttModel, state: &State) -> bool {
-    let Some(maximum) = model.config.receive_maximum() else {
-        return true;
-    };
-    let within = |flights: usize| flights <= usize::from(maximum);
-    state.clients.iter().all(|c| within(c.outbound.flights.len()))
-        && state.sessions.iter().flatten().all(|s| within(s.outbound.flights.len()))
+    let config = &model.config;
+    let within = |flights: usize, maximum: Option<u8>| maximum.is_none_or(|m| flights <= usize::from(m));
+    state.clients.iter().all(|c| within(c.outbound.flights.len(), config.broker_receive_maximum()))
+        && state.sessions.iter().flatten().all(|s| within(s.outbound.flights.len(), config.receive_maximum()))
 }
 
 fn delivered_when_quiet(model: &MqttModel, state: &State) -> bool {

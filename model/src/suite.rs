@@ -103,6 +103,7 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
             let mut c = configuration(version, 2, &[2, 2, 1], &[Persistent]);
             c.packet_ids = 1;
             c.receive_maximum = 1;
+            c.broker_receive_maximum = 1;
             c
         },
         // Two subscribers.
@@ -201,6 +202,11 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         configs.push(c);
     }
     if version == Version::V5_0 {
+        // The broker announces Receive Maximum 1 in its CONNACK and the clients 2 in their
+        // CONNECTs: each sender's quota is the one its peer announced.
+        let mut announced = with_cuts(configuration(version, 2, &[1, 2, 1], &[Persistent]), 1);
+        announced.broker_receive_maximum = 1;
+        configs.push(announced);
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
         // Wills that wait out a delay (the first at QoS 1): cancelled by a resumed session,

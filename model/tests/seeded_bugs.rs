@@ -60,6 +60,13 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         Bug::ReceiveMaximumIgnored => return None,
+        // The clients announce 2, the broker 1: two QoS 1 messages in flight at once.
+        Bug::QuotaFromOwnReceiveMaximum if version == Version::V5_0 => {
+            let mut c = quiet(2, &[1, 1]);
+            c.broker_receive_maximum = 1;
+            c
+        }
+        Bug::QuotaFromOwnReceiveMaximum => return None,
         Bug::KeepAliveNotEnforced => one_cut(1, &[1]),
         Bug::ClientExpiryFromEveryClose if version == Version::V5_0 => {
             with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
@@ -237,6 +244,7 @@ seeded_bug_tests! {
     a_copy_above_the_granted_qos_is_caught: Bug::CopyQosNotLowered,
     ignoring_a_subscribe_that_adds_a_filter_is_caught: Bug::AddedSubscriptionIgnored,
     a_copy_regranted_after_its_routing_is_caught: Bug::QueuedCopyRegranted,
+    a_client_bound_by_its_own_receive_maximum_is_caught: Bug::QuotaFromOwnReceiveMaximum,
 }
 
 /// The bound of `bounded_response` is the least that holds: one tick less fails (a client that

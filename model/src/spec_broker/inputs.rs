@@ -16,7 +16,7 @@ impl SpecBroker<'_> {
 
     /// Every state the broker's reading `packet` from `c`'s `link`-th connection leads to.
     pub(super) fn receive(&self, mut next: SpecState, c: usize, link: usize, packet: Packet) -> Vec<SpecState> {
-        if let Packet::Connect { clean_start, will } = packet {
+        if let Packet::Connect { clean_start, will, .. } = packet {
             if !matches!(next.conns[c].get(link), Some(Conn::Accepted { fin_read: false })) {
                 return Vec::new();
             }

@@ -316,12 +316,17 @@ impl Mapping {
         let id = || u8::try_from(p.packet_id.unwrap_or(0)).map_err(|_| outside("a packet id above 255"));
         let code = p.reason_code.unwrap_or(0);
         let reason = v5.then_some(code);
+        // 5.0: absent is 65,535 (3.1.2.11.3, 3.2.2.3.3), above what a model's u8 holds.
+        let receive_maximum = v5.then(|| u8::try_from(p.receive_maximum.unwrap_or(u16::MAX)).unwrap_or(u8::MAX));
         let packet = match p.kind {
-            PacketKind::Connect => {
-                Packet::Connect { clean_start: p.clean_start.unwrap_or(false), will: p.will == Some(true) }
-            }
+            PacketKind::Connect => Packet::Connect {
+                clean_start: p.clean_start.unwrap_or(false),
+                will: p.will == Some(true),
+                receive_maximum,
+            },
             PacketKind::Connack if code == 0 => {
-                return Ok((Packet::ConnAck { session_present: p.session_present == Some(true) }, Some(0)));
+                let session_present = p.session_present == Some(true);
+                return Ok((Packet::ConnAck { session_present, receive_maximum }, Some(0)));
             }
             PacketKind::Publish => {
                 let (message, qos) = self.message(p, from_broker)?;

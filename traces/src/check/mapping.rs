@@ -22,9 +22,9 @@
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
-//!   Alive and wills (per client) come from the CONNECT packets; the 5.0 Receive Maximum from
-//!   CONNECT and CONNACK, which must announce the same one if it binds (see
-//!   [`receive_maximum`]); the publisher disconnects gracefully if it
+//!   Alive and wills (per client) come from the CONNECT packets; the 5.0 Receive Maximum of
+//!   the clients from CONNECT, the broker's from CONNACK (see [`receive_maximum`]); the
+//!   publisher disconnects gracefully if it
 //!   closes with `disconnected`. The model cuts a connection only where the trace logs a
 //!   fault on it (`fault_injected`), told to both ends (reset), the client only (half-open)
 //!   or neither (cut);
@@ -147,7 +147,8 @@ impl Mapping {
             clients: clients.len(),
             sessions,
             session_expiry,
-            receive_maximum: receive_maximum(version, events, &all_connects)?,
+            receive_maximum: receive_maximum(version, &all_connects, "Receive Maximum of the clients")?,
+            broker_receive_maximum: receive_maximum(version, &connacks(events), "Receive Maximum of the broker")?,
             packet_ids: Bits::MAX,
             keep_alive,
             abort_after: abort_ticks(keep_alive, time)?,
@@ -374,30 +375,17 @@ fn connacks(events: &[TraceEvent]) -> Vec<&PacketInfo> {
         .collect()
 }
 
-/// 5.0: the model's one Receive Maximum, announced by every client (CONNECT) and by the broker
-/// (CONNACK); an absent one is 65,535 (5.0, 3.1.2.11.3 and
-/// 3.2.2.3.3), the limit of [MQTT-3.3.4-7] and [MQTT-3.3.4-9]. The model's senders have
-/// [`Bits::MAX`] packet ids, so a limit of that or more never binds in the model: such
-/// limits all map to it. A binding limit must be the same both ways.
-fn receive_maximum(version: Version, events: &[TraceEvent], connects: &[&PacketInfo]) -> Result<u8, MappingError> {
-    if version == Version::V3_1_1 {
+/// 5.0: the Receive Maximum every one of `packets` announces (the clients' CONNECTs, or the
+/// broker's CONNACKs, each side's own, which bounds its peer: [MQTT-3.3.4-7] and
+/// [MQTT-3.3.4-9]); an absent one is 65,535 (5.0, 3.1.2.11.3 and 3.2.2.3.3), and none at all
+/// (no CONNACK) does not bind. The model's senders have [`Bits::MAX`] packet ids, so a limit
+/// of that or more never binds in the model: such limits all map to it.
+fn receive_maximum(version: Version, packets: &[&PacketInfo], what: &str) -> Result<u8, MappingError> {
+    if version == Version::V3_1_1 || packets.is_empty() {
         return Ok(Bits::MAX);
     }
-    let announced = |packets: &[&PacketInfo], what: &str| {
-        same(packets, what, |p| p.receive_maximum.unwrap_or(u16::MAX))
-            .map(|maximum| u8::try_from(maximum).map_or(Bits::MAX, |m| m.min(Bits::MAX)))
-    };
-    let clients = announced(connects, "Receive Maximum of the clients")?;
-    let acks = connacks(events);
-    let broker = if acks.is_empty() { Bits::MAX } else { announced(&acks, "Receive Maximum of the broker")? };
-    if clients != broker {
-        return unsupported(format!(
-            "the clients announce Receive Maximum {clients} and the broker {broker} (each capped at {}): \
-             the model has one for both",
-            Bits::MAX
-        ));
-    }
-    Ok(clients)
+    same(packets, what, |p| p.receive_maximum.unwrap_or(u16::MAX))
+        .map(|maximum| u8::try_from(maximum).map_or(Bits::MAX, |m| m.min(Bits::MAX)))
 }
 
 /// The value every packet of `packets` (all CONNECTs, or all CONNACKs) agrees on.
