@@ -20,7 +20,7 @@ impl SpecBroker<'_> {
 
     /// Every state the broker's reading `packet` from `c`'s `link`-th connection leads to.
     pub(super) fn receive(&self, mut next: SpecState, c: usize, link: usize, packet: Packet) -> Vec<SpecState> {
-        if let Packet::Connect { clean_start, will } = packet {
+        if let Packet::Connect { clean_start, will, .. } = packet {
             if !matches!(next.conns[c].get(link), Some(Conn::Accepted { fin_read: false })) {
                 return Vec::new();
             }
@@ -73,13 +73,13 @@ impl SpecBroker<'_> {
                     session.copies.remove(i);
                 }
             }
-            Packet::Subscribe(id) => {
-                session.subscribed = true;
-                session.add_retained(self.config, c, &next.retained, false);
-                owe(&mut next, Packet::SubAck(id), true);
+            Packet::Subscribe(id, request) => {
+                session.subscribed = self.config.after_subscribe(c, session.subscribed, request);
+                session.add_retained(self.config, c, request, &next.retained, false);
+                owe(&mut next, Packet::SubAck(id, request), true);
             }
             Packet::Unsubscribe(id) => {
-                let existed = session.subscribed;
+                let existed = session.subscribed.any();
                 session.unsubscribed();
                 owe(&mut next, Packet::UnsubAck { id, existed }, true);
             }

@@ -231,8 +231,8 @@ mod tests {
     }
 
     fn connected(spec: &SpecBroker, client: usize) -> Vec<SpecState> {
-        let connect = Packet::Connect { clean_start: false, will: false };
-        let connack = Packet::ConnAck { session_present: false };
+        let connect = Packet::Connect { clean_start: false, will: false, receive_maximum: None };
+        let connack = Packet::ConnAck { session_present: false, receive_maximum: None };
         run(spec, vec![SpecState::new(2)], &[received(client, 0, connect), sent(client, 0, connack)])
     }
 
@@ -240,7 +240,7 @@ mod tests {
         let mut events =
             vec![Event::Received { client: 0, link: 0, input: Input::Fin }, Event::Closed { client: 0, link: 0 }];
         events.extend(std::iter::repeat_n(Event::Tick, ticks));
-        events.push(received(0, 1, Packet::Connect { clean_start: false, will: false }));
+        events.push(received(0, 1, Packet::Connect { clean_start: false, will: false, receive_maximum: None }));
         let states = run(spec, connected(spec, 0), &events);
         let mut presents: Vec<bool> = states
             .iter()
@@ -283,10 +283,10 @@ mod tests {
         let spec = SpecBroker::new(&config, 0);
         let states = connected(&spec, 0);
         let subscribe = [
-            received(1, 0, Packet::Connect { clean_start: false, will: false }),
-            sent(1, 0, Packet::ConnAck { session_present: false }),
-            received(1, 0, Packet::Subscribe(1)),
-            sent(1, 0, Packet::SubAck(1)),
+            received(1, 0, Packet::Connect { clean_start: false, will: false, receive_maximum: None }),
+            sent(1, 0, Packet::ConnAck { session_present: false, receive_maximum: None }),
+            received(1, 0, Packet::Subscribe(1, crate::routing::Subscribed::First)),
+            sent(1, 0, Packet::SubAck(1, crate::routing::Subscribed::First)),
         ];
         let states = run(&spec, states, &subscribe);
         let publish = Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false };

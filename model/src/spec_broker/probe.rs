@@ -23,7 +23,7 @@ use super::{Conn, Event, Input, SpecBroker, SpecState};
 use crate::bits::Bits;
 use crate::config::{Config, Expiry, Qos, SessionKind, Version};
 use crate::packet::{Message, Packet, PacketId};
-use crate::routing::{Filter, FilterQos};
+use crate::routing::{Filter, FilterQos, Subscribed};
 use std::collections::BTreeMap;
 use verimqtt_spec::trace::{self, End, Fault, PacketInfo, PacketKind, TraceEvent};
 
@@ -370,12 +370,17 @@ impl Mapping {
         let v5 = self.config.version == Version::V5_0;
         let code = p.reason_code.unwrap_or(0);
         let reason = v5.then_some(code);
+        // 5.0: absent is 65,535 (3.1.2.11.3, 3.2.2.3.3), above what a model's u8 holds.
+        let receive_maximum = v5.then(|| u8::try_from(p.receive_maximum.unwrap_or(u16::MAX)).unwrap_or(u8::MAX));
         let packet = match p.kind {
-            PacketKind::Connect => {
-                Packet::Connect { clean_start: p.clean_start.unwrap_or(false), will: p.will == Some(true) }
-            }
+            PacketKind::Connect => Packet::Connect {
+                clean_start: p.clean_start.unwrap_or(false),
+                will: p.will == Some(true),
+                receive_maximum,
+            },
             PacketKind::Connack if code == 0 => {
-                return Ok((Packet::ConnAck { session_present: p.session_present == Some(true) }, Some(0)));
+                let session_present = p.session_present == Some(true);
+                return Ok((Packet::ConnAck { session_present, receive_maximum }, Some(0)));
             }
             PacketKind::Publish => {
                 let (message, qos) = self.message(p, from_broker)?;
@@ -385,13 +390,14 @@ impl Mapping {
             PacketKind::Pubrec if code < 0x80 => Packet::PubRec(id),
             PacketKind::Pubrel if code < 0x80 => Packet::PubRel(id),
             PacketKind::Pubcomp => Packet::PubComp(id),
-            PacketKind::Subscribe => Packet::Subscribe(id),
+            // Every SUBSCRIBE of a subscriber names the same filters (see above): its first.
+            PacketKind::Subscribe => Packet::Subscribe(id, Subscribed::First),
             PacketKind::Suback => {
                 let codes = p.reason_codes.clone().unwrap_or_default();
                 if codes.iter().any(|&c| c >= 0x80) {
                     return Err(outside("a refused subscription"));
                 }
-                Packet::SubAck(id)
+                Packet::SubAck(id, Subscribed::First)
             }
             PacketKind::Unsubscribe => Packet::Unsubscribe(id),
             PacketKind::Unsuback => {
@@ -405,7 +411,7 @@ impl Mapping {
             kind => return Err(outside(format!("{kind:?} with reason {code:#04x}"))),
         };
         let reason = match packet {
-            Packet::Publish { .. } | Packet::Subscribe(_) | Packet::SubAck(_) | Packet::Unsubscribe(_) => None,
+            Packet::Publish { .. } | Packet::Subscribe(..) | Packet::SubAck(..) | Packet::Unsubscribe(_) => None,
             Packet::UnsubAck { .. } | Packet::PingReq | Packet::PingResp | Packet::Connect { .. } => None,
             _ => reason,
         };

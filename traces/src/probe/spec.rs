@@ -120,7 +120,7 @@ fn stricter_than_mqtt(trace: &[TraceEvent], index: usize, event: &SpecEvent) -> 
         SpecEvent::Received { .. } => {
             Some("a packet or close the broker read: the spec broker's inputs are those of the model's clients")
         }
-        SpecEvent::Sent { packet: Packet::ConnAck { session_present: false }, .. } => Some(
+        SpecEvent::Sent { packet: Packet::ConnAck { session_present: false, .. }, .. } => Some(
             "Session Present 0 where the spec broker holds the session: a server may discard a session by its own \
              policy (the session_present monitor calls it a deviation)",
         ),
