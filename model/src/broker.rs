@@ -8,6 +8,7 @@ use crate::network::BrokerEnd;
 use crate::observe::{Actor, LinkRef, Observation};
 use crate::outbound::{Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId, reason as code};
+use crate::routing::{RoutedUnder, Subscribed};
 use crate::state::State;
 use crate::step::Step;
 use crate::symmetry::Permutation;
@@ -16,8 +17,10 @@ use verimqtt_spec::trace::{self, Timer};
 /// The broker's session for one client.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Session {
-    /// The client's subscription to the (single) topic filter.
-    pub subscribed: bool,
+    /// The client's SUBSCRIBEs the session holds.
+    pub subscribed: Subscribed,
+    /// What the session held when each copy in it was routed: it keeps that QoS.
+    pub routed_under: RoutedUnder,
     /// QoS 1/2 messages for the client: unacknowledged or waiting to be sent.
     pub outbound: Outbound,
     /// Ids of QoS 2 PUBLISH from the client whose PUBREL has not come yet.
@@ -29,7 +32,7 @@ pub struct Session {
 impl Session {
     /// The same with the clients renamed (see [`crate::symmetry`]).
     pub fn permuted(&self, p: &Permutation) -> Session {
-        Session { outbound: p.outbound(&self.outbound), ..*self }
+        Session { outbound: p.outbound(&self.outbound), routed_under: self.routed_under.permuted(p), ..*self }
     }
 }
 
@@ -106,29 +109,37 @@ pub fn session_expiry_due(config: &Config, state: &State, c: usize) -> bool {
     matches!((offline, config.expiry_ticks()), (Some(t), Some(limit)) if t >= limit)
 }
 
-/// The QoS of the copy of `message` that subscriber `s`'s session gets, if its subscriptions
-/// match it (see [`crate::routing`]); wills go at QoS 0 to the subscriptions matching
-/// [`crate::routing::WILL_TOPIC`].
-fn copy_qos(config: &Config, s: usize, message: Message) -> Option<Qos> {
+/// The QoS of the copy of `message` that subscriber `s`'s session gets while it holds the
+/// SUBSCRIBEs `subscribed`, if its subscriptions match it (see [`crate::routing`]); wills go
+/// to the subscriptions matching [`crate::routing::WILL_TOPIC`].
+fn copy_qos(config: &Config, s: usize, message: Message, subscribed: Subscribed) -> Option<Qos> {
     let n = match message {
-        Message::Will(w) => return config.copy_qos(s, config.will_message(w)),
+        Message::Will(w) => return config.copy_qos_under(s, config.will_message(w), subscribed),
         Message::Retained { qos, .. } => return Some(qos),
         Message::App(n) => n,
     };
+    let granted = config.copy_qos_under(s, n, subscribed);
     match config.bug {
-        Some(Bug::TopicIgnored) => Some(config.copy_qos(s, n).unwrap_or(config.qos(n))),
-        Some(Bug::CopyQosNotLowered) => config.copy_qos(s, n).map(|_| config.qos(n)),
+        Some(Bug::TopicIgnored) => Some(granted.unwrap_or(config.qos(n))),
+        Some(Bug::CopyQosNotLowered) => granted.map(|_| config.qos(n)),
         Some(Bug::CopyQosOfFirstMatch) => {
-            let first = config.filters(s).iter().find(|f| f.filter.matches(config.topic(n)))?;
+            let held = config.held_filters(s, subscribed);
+            let first = held.iter().find(|f| f.filter.matches(config.topic(n)))?;
             Some(first.qos.min(config.qos(n)))
         }
-        _ => config.copy_qos(s, n),
+        _ => granted,
     }
 }
 
-/// The QoS at which the broker sends `s` a message it queued for it.
-fn queued_copy_qos(config: &Config, s: usize) -> impl Fn(Message) -> Qos + '_ {
-    move |m| copy_qos(config, s, m).unwrap_or(config.published_qos(m))
+/// The QoS at which the broker sends `s` a message it queued for it in `session`: the one
+/// fixed when the copy was routed (`routed_under`).
+fn queued_copy_qos<'a>(config: &'a Config, s: usize, session: &Session) -> impl Fn(Message) -> Qos + use<'a> {
+    let (routed_under, now) = (session.routed_under, session.subscribed);
+    move |m| {
+        let routed = config.copy_id(m).map_or(Subscribed::First, |id| routed_under.subscribed(id));
+        let subscribed = if config.has(Bug::QueuedCopyRegranted) && now.any() { now } else { routed };
+        copy_qos(config, s, m, subscribed).unwrap_or(config.published_qos(m))
+    }
 }
 
 impl Step<'_> {
@@ -176,7 +187,9 @@ impl Step<'_> {
         self.observe(|| Observation::Received { actor: Actor::Broker, link: LinkRef { client: c, link }, packet });
         self.note(|| format!("broker ← c{c}: {packet}"));
         match packet {
-            Packet::Connect { clean_start, will } => self.on_connect(c, link, clean_start, will),
+            Packet::Connect { clean_start, will, receive_maximum } => {
+                self.on_connect(c, link, clean_start, will, receive_maximum)
+            }
             Packet::Publish { id, message, qos, .. } => {
                 let answer = self.broker_on_publish(c, id, message, qos);
                 // Seeded bug: the PUBLISH behind, read in the same go, is answered first.
@@ -218,13 +231,15 @@ impl Step<'_> {
                 }
                 self.broker_send_queued(c);
             }
-            Packet::Subscribe(id) => {
+            Packet::Subscribe(id, request) => {
                 if let Some(session) = &mut self.state.sessions[c] {
-                    session.subscribed = true;
+                    if !(request == Subscribed::Added && self.config.has(Bug::AddedSubscriptionIgnored)) {
+                        session.subscribed = self.config.after_subscribe(c, session.subscribed, request);
+                    }
                 }
-                self.broker_send(c, Packet::SubAck(id));
+                self.broker_send(c, Packet::SubAck(id, request));
                 if !self.config.has(Bug::RetainedNotSentOnSubscribe) {
-                    self.send_retained(c);
+                    self.send_retained(c, request);
                 }
             }
             // [MQTT-3.10.4-1], [MQTT-3.10.4-2]: the subscription is deleted and no new message
@@ -234,8 +249,10 @@ impl Step<'_> {
             Packet::Unsubscribe(id) => {
                 let ignored = self.config.has(Bug::UnsubscribeIgnored);
                 let existed = self.state.sessions[c].as_mut().is_some_and(|session| {
-                    let existed = session.subscribed;
-                    session.subscribed &= ignored;
+                    let existed = session.subscribed.any();
+                    if !ignored {
+                        session.subscribed = Subscribed::No;
+                    }
                     existed
                 });
                 self.broker_send(c, Packet::UnsubAck { id, existed });
@@ -255,13 +272,13 @@ impl Step<'_> {
                 }
                 self.close(c, link, CloseReason::DisconnectWithWill);
             }
-            Packet::ConnAck { .. } | Packet::SubAck(_) | Packet::UnsubAck { .. } | Packet::PingResp => {
+            Packet::ConnAck { .. } | Packet::SubAck(..) | Packet::UnsubAck { .. } | Packet::PingResp => {
                 unreachable!("a client never sends {packet}")
             }
         }
     }
 
-    fn on_connect(&mut self, c: usize, link: usize, clean_start: bool, will: bool) {
+    fn on_connect(&mut self, c: usize, link: usize, clean_start: bool, will: bool, receive_maximum: Option<u8>) {
         if let Some(old) = self.state.broker_link(c) {
             self.close(c, old, CloseReason::TakenOver);
         }
@@ -287,11 +304,12 @@ impl Step<'_> {
             session.awaiting_pubrel = Bits::EMPTY;
         }
         if self.config.has(Bug::SubscriptionsForgottenOnResume) {
-            session.subscribed = false;
+            session.subscribed = Subscribed::No;
         }
-        self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will };
+        self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will, receive_maximum };
         self.state.ghost.ack_order.on_connection_opened(Direction::ToBroker, c);
-        self.broker_send(c, Packet::ConnAck { session_present });
+        let receive_maximum = self.config.broker_receive_maximum();
+        self.broker_send(c, Packet::ConnAck { session_present, receive_maximum });
         if session_present {
             self.resume(c);
         }
@@ -304,7 +322,8 @@ impl Step<'_> {
             return;
         };
         let dup = !config.has(Bug::BrokerResendsWithoutDup);
-        let mut resend = session.outbound.resend(queued_copy_qos(config, c), dup, config.broker_resend_order);
+        let copy_qos = queued_copy_qos(config, c, session);
+        let mut resend = session.outbound.resend(copy_qos, dup, config.broker_resend_order);
         if config.has(Bug::BrokerResendsQos1First) {
             resend.sort_by_key(|p| !matches!(p, Packet::Publish { qos: Qos::AtLeastOnce, .. }));
         }
@@ -402,8 +421,9 @@ impl Step<'_> {
     pub(crate) fn route(&mut self, message: Message) -> bool {
         let config = self.config;
         let copies: Vec<(usize, Qos)> = (0..config.clients)
-            .filter(|&s| self.state.sessions[s].as_ref().is_some_and(|session| session.subscribed))
-            .filter_map(|s| copy_qos(config, s, message).map(|qos| (s, qos)))
+            .filter_map(|s| Some((s, self.state.sessions[s].as_ref()?.subscribed)))
+            .filter(|&(_, subscribed)| subscribed.any())
+            .filter_map(|(s, subscribed)| copy_qos(config, s, message, subscribed).map(|qos| (s, qos)))
             .collect();
         match message {
             Message::App(n) => {
@@ -427,6 +447,9 @@ impl Step<'_> {
             let queued =
                 qos > Qos::AtMostOnce || (matches!(message, Message::App(_)) && config.has(Bug::Qos0SentTwice));
             if let (true, Some(session)) = (queued, &mut self.state.sessions[s]) {
+                if let Some(id) = config.copy_id(message) {
+                    session.routed_under.record(id, session.subscribed);
+                }
                 session.outbound.queue.push(message);
                 self.broker_send_queued(s);
             }
@@ -444,11 +467,11 @@ impl Step<'_> {
         self.state.retained.publish(topic, n, self.config.empty.contains(n));
     }
 
-    /// After the SUBACK, the retained messages the new subscription gets, with RETAIN=1: QoS 0
-    /// at once, QoS 1/2 through the session's queue.
-    fn send_retained(&mut self, c: usize) {
+    /// After the SUBACK, the retained messages the filters of SUBSCRIBE `request` get, with
+    /// RETAIN=1: QoS 0 at once, QoS 1/2 through the session's queue.
+    fn send_retained(&mut self, c: usize, request: Subscribed) {
         let config = self.config;
-        for (n, qos) in self.state.retained.copies(config.filters(c), |n| config.qos(n)) {
+        for (n, qos) in self.state.retained.copies(config.requested_filters(c, request), |n| config.qos(n)) {
             let message = Message::Retained { message: n, qos };
             self.state.ghost.on_retained_copy(config, n);
             if qos == Qos::AtMostOnce {
@@ -461,13 +484,17 @@ impl Step<'_> {
     }
 
     fn broker_send_queued(&mut self, c: usize) {
-        if self.state.broker_link(c).is_none() {
+        let Some(link) = self.state.broker_link(c) else {
             return;
-        }
+        };
+        // The client's Receive Maximum, from the CONNECT of the connection it sends on.
+        let BrokerEnd::Open { receive_maximum, .. } = self.state.links[c][link].broker else {
+            return;
+        };
         let config = self.config;
         let limits = Limits {
             packet_ids: config.packet_ids,
-            quota: config.receive_maximum().filter(|_| !config.has(Bug::ReceiveMaximumIgnored)),
+            quota: receive_maximum.filter(|_| !config.has(Bug::ReceiveMaximumIgnored)),
             reserved: None,
             free_id_at_pubrec: false,
         };
@@ -481,7 +508,7 @@ impl Step<'_> {
                 Message::Will(_) => crate::routing::WILL_TOPIC,
             });
         }
-        let packets = session.outbound.start_queued(queued_copy_qos(config, c), &limits);
+        let packets = session.outbound.start_queued(queued_copy_qos(config, c, session), &limits);
         for packet in packets {
             self.broker_send(c, packet);
         }
@@ -495,7 +522,7 @@ impl Step<'_> {
 
     fn close(&mut self, c: usize, link: usize, reason: CloseReason) {
         let (silence, will) = match self.state.links[c][link].broker {
-            BrokerEnd::Open { silence, will } => (silence, will),
+            BrokerEnd::Open { silence, will, .. } => (silence, will),
             // Accepted, but no CONNECT heard (a reported cut lost it): no session, no will,
             // only the close.
             BrokerEnd::AwaitingConnect { .. } => {

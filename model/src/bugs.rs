@@ -106,10 +106,20 @@ pub enum Bug {
     BrokerResendsWithoutDup,
     /// The broker sends a copy at the published QoS, not lowered to the subscription's grant.
     CopyQosNotLowered,
+    /// The broker answers a SUBSCRIBE that adds filters to a subscribed session with SUBACK
+    /// but keeps the session's subscriptions as they were (as a broker that takes any
+    /// SUBSCRIBE of a subscribed session for a repeat would).
+    AddedSubscriptionIgnored,
+    /// The broker gives a queued copy the QoS of the subscriptions its session holds when it
+    /// sends the copy, not of those that matched when it was routed.
+    QueuedCopyRegranted,
+    /// The client bounds its unacknowledged QoS 1/2 PUBLISHes by the Receive Maximum it
+    /// announced itself, not by the one the broker's CONNACK carried (5.0).
+    QuotaFromOwnReceiveMaximum,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 38] = [
+    pub const ALL: [Bug; 41] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -148,6 +158,9 @@ impl Bug {
         Bug::BrokerResendSkippedOnResume,
         Bug::BrokerResendsWithoutDup,
         Bug::CopyQosNotLowered,
+        Bug::AddedSubscriptionIgnored,
+        Bug::QueuedCopyRegranted,
+        Bug::QuotaFromOwnReceiveMaximum,
     ];
 
     /// The name used on the command line.
@@ -191,6 +204,9 @@ impl Bug {
             Bug::BrokerResendSkippedOnResume => "broker-resend-skipped-on-resume",
             Bug::BrokerResendsWithoutDup => "broker-resends-without-dup",
             Bug::CopyQosNotLowered => "copy-qos-not-lowered",
+            Bug::AddedSubscriptionIgnored => "added-subscription-ignored",
+            Bug::QueuedCopyRegranted => "queued-copy-regranted",
+            Bug::QuotaFromOwnReceiveMaximum => "quota-from-own-receive-maximum",
         }
     }
 
@@ -240,6 +256,9 @@ impl Bug {
             Bug::BrokerResendSkippedOnResume => BOUNDED_RESPONSE,
             Bug::BrokerResendsWithoutDup => DUP_MARKS_RESENDS,
             Bug::CopyQosNotLowered => COPY_AT_GRANTED_QOS,
+            Bug::AddedSubscriptionIgnored => COPY_AT_GRANTED_QOS,
+            Bug::QueuedCopyRegranted => COPY_AT_GRANTED_QOS,
+            Bug::QuotaFromOwnReceiveMaximum => RECEIVE_MAXIMUM_RESPECTED,
         }
     }
 }

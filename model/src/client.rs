@@ -14,6 +14,7 @@ use crate::network::Link;
 use crate::observe::{Actor, LinkRef, Observation};
 use crate::outbound::{Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId};
+use crate::routing::Subscribed;
 use crate::state::State;
 use crate::step::Step;
 use crate::symmetry::Permutation;
@@ -35,7 +36,13 @@ pub enum Subscription {
     /// SUBSCRIBE sent on the current connection, SUBACK not yet received. A request is not
     /// session state: it dies with its connection.
     Requested(PacketId),
+    /// The first SUBSCRIBE is granted.
     Active,
+    /// The second SUBSCRIBE, which adds filters, sent on the current connection and not yet
+    /// granted; it dies with its connection, the first stays granted.
+    Adding(PacketId),
+    /// Both SUBSCRIBEs are granted.
+    Added,
     /// UNSUBSCRIBE sent on the current connection, UNSUBACK not yet received; like a
     /// SUBSCRIBE, the request dies with its connection.
     Unsubscribing(PacketId),
@@ -45,8 +52,16 @@ impl Subscription {
     /// The packet id of a SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement.
     pub fn pending_id(self) -> Option<PacketId> {
         match self {
-            Subscription::Requested(id) | Subscription::Unsubscribing(id) => Some(id),
-            Subscription::None | Subscription::Active => None,
+            Subscription::Requested(id) | Subscription::Adding(id) | Subscription::Unsubscribing(id) => Some(id),
+            Subscription::None | Subscription::Active | Subscription::Added => None,
+        }
+    }
+
+    /// Every SUBSCRIBE `c` sends is granted, as far as it knows.
+    pub fn complete(self, config: &Config, c: usize) -> bool {
+        match config.fully_subscribed(c) {
+            Subscribed::Added => self == Subscription::Added,
+            Subscribed::First | Subscribed::No => self == Subscription::Active,
         }
     }
 }
@@ -69,6 +84,10 @@ pub struct Client {
     pub silence: u8,
     /// A PINGREQ on the current connection is still unanswered.
     pub ping_outstanding: bool,
+    /// 5.0: the Receive Maximum of the CONNACK of the current connection, which bounds the
+    /// client's unacknowledged QoS 1/2 PUBLISHes [MQTT-3.3.4-7]; none before the CONNACK
+    /// (and in 3.1.1). It is known exactly while the client is connected, so it adds no state.
+    pub send_quota: Option<u8>,
     /// The client holds session state its next CONNECT asks to resume: Clean Start is
     /// `!resumable`, decided per connection as verimqtt's client does. A session becomes
     /// resumable on CONNACK and stops being so when the client discards it.
@@ -89,18 +108,24 @@ fn limits(config: &Config, state: &State, c: usize) -> Limits {
     let client = &state.clients[c];
     Limits {
         packet_ids: config.packet_ids,
-        quota: config.receive_maximum(),
+        quota: if config.has(Bug::QuotaFromOwnReceiveMaximum) { config.receive_maximum() } else { client.send_quota },
         reserved: client.subscription.pending_id(),
         free_id_at_pubrec: config.has(Bug::PacketIdReusedInFlight),
     }
 }
 
-/// The packet id of the SUBSCRIBE a subscriber without a subscription sends next, if it can.
-fn subscription_due(config: &Config, state: &State, c: usize) -> Option<PacketId> {
+/// The SUBSCRIBE a subscriber sends next, if it can: its id, and the first (without a
+/// subscription) or the one that adds filters (once the first is granted).
+fn subscription_due(config: &Config, state: &State, c: usize) -> Option<(PacketId, Subscribed)> {
     let client = &state.clients[c];
-    let wanted =
-        client.status == Status::Connected && config.is_subscriber(c) && client.subscription == Subscription::None;
-    wanted.then(|| client.outbound.free_id(&limits(config, state, c))).flatten()
+    let next = match client.subscription {
+        Subscription::None => Subscribed::First,
+        Subscription::Active if !config.added_filters(c).is_empty() => Subscribed::Added,
+        _ => return None,
+    };
+    let wanted = client.status == Status::Connected && config.is_subscriber(c);
+    let id = wanted.then(|| client.outbound.free_id(&limits(config, state, c))).flatten()?;
+    Some((id, next))
 }
 
 pub fn subscription_wanted(config: &Config, state: &State, c: usize) -> bool {
@@ -115,7 +140,7 @@ fn unsubscription_due(config: &Config, state: &State, c: usize) -> Option<Packet
     let may = state.unsubscribes_left > 0
         && client.status == Status::Connected
         && config.is_subscriber(c)
-        && matches!(client.subscription, Subscription::Active | Subscription::None);
+        && matches!(client.subscription, Subscription::Active | Subscription::Added | Subscription::None);
     may.then(|| client.outbound.free_id(&limits(config, state, c))).flatten()
 }
 
@@ -142,7 +167,7 @@ fn next_script_step(config: &Config, state: &State, c: usize) -> Option<ScriptSt
     // The publisher starts once every subscriber has subscribed, so that what it publishes is
     // owed to someone; later it no longer waits (a subscriber may have lost its session). A
     // paced application does not wait at all: a message routed to nobody is owed to nobody.
-    let subscribers_ready = config.subscribers().all(|s| state.clients[s].subscription == Subscription::Active);
+    let subscribers_ready = config.subscribers().all(|s| state.clients[s].subscription.complete(config, s));
     let may_start = client.steps_done > 0 || subscribers_ready || config.paced_application;
     (may_act && may_start).then_some(step)
 }
@@ -244,7 +269,8 @@ impl Step<'_> {
 
     pub(crate) fn connect(&mut self, c: usize) {
         let clean_start = !self.state.clients[c].resumable;
-        let connect = Packet::Connect { clean_start, will: self.config.has_will(c) };
+        let receive_maximum = self.config.receive_maximum();
+        let connect = Packet::Connect { clean_start, will: self.config.has_will(c), receive_maximum };
         let link = LinkRef { client: c, link: self.state.links[c].len() };
         self.state.links[c].push(Link::opened_with(connect));
         let client = &mut self.state.clients[c];
@@ -260,9 +286,12 @@ impl Step<'_> {
     }
 
     pub(crate) fn subscribe(&mut self, c: usize) {
-        if let Some(id) = subscription_due(self.config, &self.state, c) {
-            self.state.clients[c].subscription = Subscription::Requested(id);
-            self.client_send(c, Packet::Subscribe(id));
+        if let Some((id, subscribed)) = subscription_due(self.config, &self.state, c) {
+            self.state.clients[c].subscription = match subscribed {
+                Subscribed::Added => Subscription::Adding(id),
+                Subscribed::First | Subscribed::No => Subscription::Requested(id),
+            };
+            self.client_send(c, Packet::Subscribe(id, subscribed));
         }
     }
 
@@ -331,11 +360,15 @@ impl Step<'_> {
         let client = &mut self.state.clients[c];
         client.status = Status::Offline;
         client.ping_outstanding = false;
+        client.send_quota = None;
         // A request not yet acknowledged dies with its connection: the client no longer knows
-        // its subscription, and subscribes again (which replaces one the broker kept).
-        if client.subscription.pending_id().is_some() {
-            client.subscription = Subscription::None;
-        }
+        // its subscription, and subscribes again (which replaces one the broker kept). A
+        // SUBSCRIBE that adds filters leaves the first granted: it is sent again.
+        client.subscription = match client.subscription {
+            Subscription::Adding(_) => Subscription::Active,
+            Subscription::Requested(_) | Subscription::Unsubscribing(_) => Subscription::None,
+            kept => kept,
+        };
         // A QoS 0 message waiting for CONNACK goes with its connection (verimqtt drops it).
         let config = self.config;
         client.outbound.queue.retain(|&m| config.published_qos(m) > Qos::AtMostOnce);
@@ -419,7 +452,10 @@ impl Step<'_> {
         self.observe(|| Observation::Received { actor: Actor::Client(c), link: at, packet });
         self.note(|| format!("c{c} ← broker: {packet}"));
         match packet {
-            Packet::ConnAck { session_present } => self.on_connack(c, session_present),
+            Packet::ConnAck { session_present, receive_maximum } => {
+                self.state.clients[c].send_quota = receive_maximum;
+                self.on_connack(c, session_present);
+            }
             Packet::Publish { id, message, qos, .. } => match self.read_along(c, link, qos) {
                 Some(behind) => self.client_on_publishes_answered_last_first(c, [(id, message, qos), behind]),
                 None => self.client_on_publish(c, id, message, qos),
@@ -448,11 +484,13 @@ impl Step<'_> {
                 let (pubcomp, reason) = Packet::completion(id, known, self.config.version);
                 self.client_send_coded(c, pubcomp, reason);
             }
-            Packet::SubAck(id) => {
+            Packet::SubAck(id, _) => {
                 let subscription = &mut self.state.clients[c].subscription;
-                if *subscription == Subscription::Requested(id) {
-                    *subscription = Subscription::Active;
-                }
+                *subscription = match *subscription {
+                    Subscription::Requested(pending) if pending == id => Subscription::Active,
+                    Subscription::Adding(pending) if pending == id => Subscription::Added,
+                    unchanged => unchanged,
+                };
             }
             Packet::UnsubAck { id, .. } => {
                 let subscription = &mut self.state.clients[c].subscription;
@@ -475,7 +513,7 @@ impl Step<'_> {
                 self.close_client_connection(c);
             }
             Packet::Connect { .. }
-            | Packet::Subscribe(_)
+            | Packet::Subscribe(..)
             | Packet::Unsubscribe(_)
             | Packet::PingReq
             | Packet::DisconnectWithWill => {

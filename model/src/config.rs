@@ -4,13 +4,14 @@
 //! client `n % publishers`, on topic `topics[n]` (cycled; by default every message on topic 0),
 //! each publisher's messages in order. Every other client subscribes, with the filters
 //! `subscriptions` gives it (cycled over the subscribers; by default the one topic at QoS 2,
-//! which also matches the wills). With a single client, it subscribes and then publishes to
+//! which also matches the wills), and then, if `added_subscriptions` gives it any, adds
+//! filters with a second SUBSCRIBE. With a single client, it subscribes and then publishes to
 //! itself.
 
 use crate::bits::Bits;
 use crate::bugs::Bug;
 use crate::packet::Message;
-use crate::routing::{self, Filter, FilterQos, TOPICS, WILL_TOPIC};
+use crate::routing::{self, Filter, FilterQos, Subscribed, TOPICS, WILL_TOPIC};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -108,8 +109,10 @@ pub struct Config {
     pub sessions: Vec<SessionKind>,
     /// 5.0 only: expiry of persistent sessions. 3.1.1 sessions never expire.
     pub session_expiry: Expiry,
-    /// 5.0 only: Receive Maximum announced by every client and by the broker.
+    /// 5.0 only: Receive Maximum every client announces in its CONNECT.
     pub receive_maximum: u8,
+    /// 5.0 only: Receive Maximum the broker announces in its CONNACK.
+    pub broker_receive_maximum: u8,
     /// Packet ids available to each sender (1..=packet_ids), so allocation and reuse happen.
     pub packet_ids: u8,
     /// Keep Alive, in ticks.
@@ -165,6 +168,10 @@ pub struct Config {
     pub topics: Vec<u8>,
     /// The filters each subscriber subscribes to, cycled over the subscribers.
     pub subscriptions: Vec<Vec<FilterQos>>,
+    /// The filters each subscriber adds with a second SUBSCRIBE once its first is granted,
+    /// cycled over the subscribers (an empty list: that subscriber sends none). Empty by
+    /// default: nobody sends a second SUBSCRIBE.
+    pub added_subscriptions: Vec<Vec<FilterQos>>,
     /// DISCONNECTs the clients may send, each by any client at any time it is connected,
     /// besides the publisher's scripted one (`graceful_disconnect`).
     pub disconnects: u8,
@@ -210,6 +217,7 @@ impl Config {
             sessions: vec![SessionKind::Persistent; clients],
             session_expiry: Expiry::Never,
             receive_maximum: 2,
+            broker_receive_maximum: 2,
             packet_ids: 2,
             keep_alive: 2,
             abort_after: 3,
@@ -232,6 +240,7 @@ impl Config {
             publishers: 1,
             topics: vec![0],
             subscriptions: routing::one_topic_at_qos2(),
+            added_subscriptions: Vec::new(),
             disconnects: 0,
             disconnect_with_will: false,
             unsubscribes: 0,
@@ -261,22 +270,38 @@ impl Config {
         if self.keep_alive == 0 || self.abort_after == 0 || self.connack_timeout == Some(0) {
             return fail("keep alive and abort period must be at least one tick".into());
         }
-        if self.receive_maximum == 0 {
+        if self.receive_maximum == 0 || self.broker_receive_maximum == 0 {
             return fail("Receive Maximum must be at least 1".into());
         }
         if self.topics.is_empty() || self.topics.iter().any(|&t| t >= TOPICS) {
             return fail(format!("topics are 0 to {}, at least one", TOPICS - 1));
         }
-        let filter_topics_valid = self.subscriptions.iter().flatten().all(|f| match f.filter {
-            Filter::Topic(t) => t < TOPICS,
-            Filter::Wildcard => true,
-        });
+        let filter_topics_valid =
+            self.subscriptions.iter().chain(&self.added_subscriptions).flatten().all(|f| match f.filter {
+                Filter::Topic(t) => t < TOPICS,
+                Filter::Wildcard => true,
+            });
         if self.subscriptions.is_empty() || self.subscriptions.iter().any(Vec::is_empty) || !filter_topics_valid {
             return fail("every subscriber subscribes to at least one filter of a topic the model has".into());
         }
         let messages: Bits = (0..self.messages.len() as u8).collect();
         if !self.retained.minus(messages).is_empty() || !self.empty.minus(self.retained).is_empty() {
             return fail("retained messages are messages of the configuration, and only they may be empty".into());
+        }
+        let mixed = |s: usize| {
+            let first = self.filters(s);
+            let added = self.added_filters(s);
+            let replaces = added.iter().filter(|a| first.iter().any(|f| f.filter == a.filter)).count();
+            replaces > 0 && replaces < added.len()
+        };
+        if self.subscribers().any(mixed) {
+            return fail("an added SUBSCRIBE either only replaces filters of the first or only adds new ones".into());
+        }
+        if self.adds_subscriptions() && (self.restarts > 0 || self.expiry_ticks().is_some()) {
+            // The ghost's account of a restart keeps whether a subscription was committed, not
+            // which SUBSCRIBEs; and only a stale resume after expiry lets a client add filters
+            // to a session that never got its first SUBSCRIBE.
+            return fail("added subscriptions are not modelled together with restarts or session expiry".into());
         }
         if self.session_expiry == Expiry::AfterTicks(0) {
             return fail("a persistent session expires after at least one tick".into());
@@ -357,10 +382,78 @@ impl Config {
         &self.subscriptions[ordinal % self.subscriptions.len()]
     }
 
+    /// The filters `client` adds with its second SUBSCRIBE; none if it sends none.
+    pub fn added_filters(&self, client: usize) -> &[FilterQos] {
+        if !self.is_subscriber(client) || self.added_subscriptions.is_empty() {
+            return &[];
+        }
+        let ordinal = client.saturating_sub(self.publishers);
+        &self.added_subscriptions[ordinal % self.added_subscriptions.len()]
+    }
+
+    /// Some subscriber sends a second SUBSCRIBE.
+    pub fn adds_subscriptions(&self) -> bool {
+        self.subscribers().any(|s| !self.added_filters(s).is_empty())
+    }
+
+    /// What `subscriber`'s session holds once all its SUBSCRIBEs are granted.
+    pub fn fully_subscribed(&self, subscriber: usize) -> Subscribed {
+        if self.added_filters(subscriber).is_empty() { Subscribed::First } else { Subscribed::Added }
+    }
+
+    /// The filters of `subscriber`'s SUBSCRIBE `request`: its first, or the one that adds.
+    pub fn requested_filters(&self, subscriber: usize, request: Subscribed) -> &[FilterQos] {
+        match request {
+            Subscribed::No => &[],
+            Subscribed::First => self.filters(subscriber),
+            Subscribed::Added => self.added_filters(subscriber),
+        }
+    }
+
+    /// What a session of `subscriber` holding `current` holds once it grants `request`. A first
+    /// SUBSCRIBE read again by a session that holds both (its client lost the UNSUBACK of an
+    /// UNSUBSCRIBE the broker never read) replaces the filters it names [MQTT-3.8.4-3]: if the
+    /// added SUBSCRIBE only replaced filters of the first, the session holds the first again;
+    /// if it only added new ones, it keeps them (the configuration has no third kind).
+    pub fn after_subscribe(&self, subscriber: usize, current: Subscribed, request: Subscribed) -> Subscribed {
+        match (current, request) {
+            (Subscribed::Added, Subscribed::First) if self.added_only_replaces(subscriber) => Subscribed::First,
+            _ => current.max(request),
+        }
+    }
+
+    /// Every filter `subscriber`'s added SUBSCRIBE names is one of its first SUBSCRIBE's.
+    fn added_only_replaces(&self, subscriber: usize) -> bool {
+        let first = self.filters(subscriber);
+        self.added_filters(subscriber).iter().all(|a| first.iter().any(|f| f.filter == a.filter))
+    }
+
+    /// The id under which a QoS 1/2 copy of `message` is owed: an application message's
+    /// index, a will's id (wills at QoS 1); none for a retained copy or a QoS 0 will.
+    pub fn copy_id(&self, message: Message) -> Option<u8> {
+        match message {
+            Message::App(n) => Some(n),
+            Message::Will(w) => (self.will_qos > Qos::AtMostOnce).then(|| self.will_message(w)),
+            Message::Retained { .. } => None,
+        }
+    }
+
+    /// The filters a session of `subscriber` holds after the SUBSCRIBEs `subscribed` says.
+    pub fn held_filters(&self, subscriber: usize, subscribed: Subscribed) -> Vec<FilterQos> {
+        routing::held(self.filters(subscriber), self.added_filters(subscriber), subscribed)
+    }
+
+    /// The QoS of the copy of application message `message` (or a will) that `subscriber`'s
+    /// session gets while it holds the SUBSCRIBEs `subscribed`, if any (see
+    /// [`routing::copy_qos`]).
+    pub fn copy_qos_under(&self, subscriber: usize, message: u8, subscribed: Subscribed) -> Option<Qos> {
+        routing::copy_qos(&self.held_filters(subscriber, subscribed), self.topic(message), self.qos(message))
+    }
+
     /// The QoS of the copy of application message `message` that `subscriber`'s session gets
-    /// while subscribed, if any (see [`routing::copy_qos`]).
+    /// once fully subscribed, if any.
     pub fn copy_qos(&self, subscriber: usize, message: u8) -> Option<Qos> {
-        routing::copy_qos(self.filters(subscriber), self.topic(message), self.qos(message))
+        self.copy_qos_under(subscriber, message, self.fully_subscribed(subscriber))
     }
 
     /// The QoS a sender's queue gives `message`: an application message's own, a retained
@@ -380,7 +473,7 @@ impl Config {
 
     /// Whether a subscribed `subscriber` gets the wills (published on [`WILL_TOPIC`]).
     pub fn gets_wills(&self, subscriber: usize) -> bool {
-        routing::matching(self.filters(subscriber), WILL_TOPIC) > 0
+        routing::matching(&self.held_filters(subscriber, self.fully_subscribed(subscriber)), WILL_TOPIC) > 0
     }
 
     /// The application steps of `client`, in order. Only publishers have any; subscribing is
@@ -428,12 +521,16 @@ impl Config {
         }
     }
 
-    /// The flow-control limit on unacknowledged QoS 1/2 PUBLISH packets, if the version has one.
+    /// The Receive Maximum a client's CONNECT carries (5.0): the limit on the broker's
+    /// unacknowledged QoS 1/2 PUBLISH packets to it.
     pub fn receive_maximum(&self) -> Option<u8> {
-        match self.version {
-            Version::V5_0 => Some(self.receive_maximum),
-            Version::V3_1_1 => None,
-        }
+        (self.version == Version::V5_0).then_some(self.receive_maximum)
+    }
+
+    /// The Receive Maximum the broker's CONNACK carries (5.0): the limit on a client's
+    /// unacknowledged QoS 1/2 PUBLISH packets.
+    pub fn broker_receive_maximum(&self) -> Option<u8> {
+        (self.version == Version::V5_0).then_some(self.broker_receive_maximum)
     }
 
     /// True once `silence` ticks reach one and a half times the keep alive: nothing has been
@@ -519,13 +616,15 @@ impl Config {
         turn_on("several publishers", self.publishers > 1);
         let topics_used: BTreeSet<u8> = (0..self.messages.len() as u8).map(|n| self.topic(n)).collect();
         turn_on("several topics", topics_used.len() > 1);
-        let filters = || self.subscribers().flat_map(|s| self.filters(s).iter());
+        let filters = || self.subscribers().flat_map(|s| self.filters(s).iter().chain(self.added_filters(s)));
         turn_on("wildcard filter", filters().any(|f| f.filter == Filter::Wildcard));
+        turn_on("added subscription", self.adds_subscriptions());
         let copies = || self.subscribers().flat_map(|s| (0..self.messages.len() as u8).map(move |n| (s, n)));
         turn_on("qos downgrade", copies().any(|(s, n)| self.copy_qos(s, n).is_some_and(|q| q < self.qos(n))));
         turn_on(
             "overlapping subscriptions",
-            copies().any(|(s, n)| routing::matching(self.filters(s), self.topic(n)) > 1),
+            copies()
+                .any(|(s, n)| routing::matching(&self.held_filters(s, self.fully_subscribed(s)), self.topic(n)) > 1),
         );
         turn_on("message matching no subscriber", copies().any(|(s, n)| self.copy_qos(s, n).is_none()));
         turn_on("qos 0 message", self.messages.contains(&Qos::AtMostOnce));
@@ -567,6 +666,12 @@ impl Config {
     }
 }
 
+/// Filter lists as `--subscriptions` takes them: `&` between filters, `,` between subscribers.
+fn filter_lists(lists: &[Vec<FilterQos>]) -> String {
+    let list = |filters: &Vec<FilterQos>| filters.iter().map(FilterQos::to_string).collect::<Vec<_>>().join("&");
+    lists.iter().map(list).collect::<Vec<_>>().join(",")
+}
+
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let qos: Vec<String> = self.messages.iter().map(|q| q.level().to_string()).collect();
@@ -592,6 +697,9 @@ impl fmt::Display for Config {
         )?;
         if self.version == Version::V5_0 {
             write!(f, " receive-maximum={}", self.receive_maximum)?;
+            if self.broker_receive_maximum != self.receive_maximum {
+                write!(f, " broker-receive-maximum={}", self.broker_receive_maximum)?;
+            }
             match self.session_expiry {
                 Expiry::Never => write!(f, " session-expiry=never")?,
                 Expiry::AfterTicks(t) => write!(f, " session-expiry={t}")?,
@@ -664,12 +772,10 @@ impl fmt::Display for Config {
             write!(f, " topics=[{}]", topics.join(","))?;
         }
         if self.subscriptions != routing::one_topic_at_qos2() {
-            let subscriptions: Vec<String> = self
-                .subscriptions
-                .iter()
-                .map(|filters| filters.iter().map(FilterQos::to_string).collect::<Vec<_>>().join("&"))
-                .collect();
-            write!(f, " subscriptions=[{}]", subscriptions.join(","))?;
+            write!(f, " subscriptions=[{}]", filter_lists(&self.subscriptions))?;
+        }
+        if self.adds_subscriptions() {
+            write!(f, " added-subscriptions=[{}]", filter_lists(&self.added_subscriptions))?;
         }
         if let Some(bug) = self.bug {
             write!(f, " bug={}", bug.name())?;

@@ -16,6 +16,7 @@ use crate::inline::PerClient;
 use crate::packet::{Message, Packet, PacketId};
 use crate::restart::Durability;
 use crate::retained::RetainedStore;
+use crate::routing::{RoutedUnder, Subscribed};
 use crate::symmetry::Permutation;
 use crate::will::WillWatch;
 
@@ -96,9 +97,12 @@ pub struct Ghost {
     pub abandoned: Bits,
     /// Per client: the broker has a session for it, by the rules of the specification.
     pub session_alive: PerClient<bool>,
-    /// Per client: the broker granted its subscriptions (sent SUBACK) in its current session,
-    /// as an observer of the SUBACK knows, not as the broker's routing state says.
-    pub subscribed: PerClient<bool>,
+    /// Per client: the SUBSCRIBEs the broker granted (sent SUBACK for) in its current
+    /// session, as an observer of the SUBACKs knows, not as the broker's routing state says.
+    pub subscribed: PerClient<Subscribed>,
+    /// Per client: what `subscribed` was when the broker routed each copy to its session,
+    /// which fixes the copy's QoS (see [`RoutedUnder`]).
+    pub routed_under: PerClient<RoutedUnder>,
     /// Per subscriber: messages the broker accepted while the current session had a granted
     /// subscription matching them, whose copy is QoS 1/2, so the session must deliver them.
     pub owed: PerClient<Bits>,
@@ -167,7 +171,8 @@ impl Ghost {
             republished: Bits::EMPTY,
             abandoned: Bits::EMPTY,
             session_alive: PerClient::filled(false, clients),
-            subscribed: PerClient::filled(false, clients),
+            subscribed: PerClient::filled(Subscribed::No, clients),
+            routed_under: PerClient::filled(RoutedUnder::default(), clients),
             owed: PerClient::filled(Bits::EMPTY, clients),
             delivered: PerClient::filled(Bits::EMPTY, clients),
             duplicated: PerClient::filled(Bits::EMPTY, clients),
@@ -201,6 +206,7 @@ impl Ghost {
             abandoned: p.messages(self.abandoned),
             session_alive: p.per_client(&self.session_alive),
             subscribed: p.per_client(&self.subscribed),
+            routed_under: p.per_client(&self.routed_under).iter().map(|r| r.permuted(p)).collect(),
             owed: messages(&self.owed),
             delivered: messages(&self.delivered),
             duplicated: messages(&self.duplicated),
@@ -243,21 +249,13 @@ impl Ghost {
         }
         let (id, qos, dup) = match *packet {
             Packet::Publish { id, qos, dup, .. } => (id, qos, dup),
-            Packet::ConnAck { session_present: true } => {
+            Packet::ConnAck { session_present: true, .. } => {
                 self.resuming[client][d] = true;
                 self.ack_order.on_resumed(direction, client);
                 return;
             }
             Packet::PubRel(id) => {
                 self.released_ids[client][d].insert(id);
-                return;
-            }
-            Packet::SubAck(_) => {
-                self.subscribed[client] = true;
-                return;
-            }
-            Packet::UnsubAck { .. } => {
-                self.subscribed[client] = false;
                 return;
             }
             _ => return,
@@ -303,24 +301,37 @@ impl Ghost {
     /// when the client unsubscribes is still delivered [MQTT-3.10.4-3], so this is judged when
     /// the copy is made, not when it is sent.
     pub fn on_routed(&mut self, config: &Config, client: usize, message: Message) {
-        if !self.subscribed[client] || Self::copy_qos(config, client, message).is_none() {
+        let subscribed = self.subscribed[client];
+        if !subscribed.any() || Self::copy_qos(config, client, message, subscribed).is_none() {
             self.breach(Breach::NotSubscribed);
+        }
+        if let Some(id) = config.copy_id(message) {
+            self.routed_under[client].record(id, subscribed);
         }
     }
 
     /// Monitor for every packet the broker sends `client`. A PUBLISH: one copy at the
-    /// published QoS lowered to the highest grant among the matching subscriptions
-    /// ([MQTT-3.3.5-1], [MQTT-3.8.4-6] (3.1.1) / [MQTT-3.3.4-2], [MQTT-3.8.4-8] (5.0)); a
-    /// retained copy at the message's QoS lowered to the grant of a matching filter. A SUBACK:
-    /// each filter calls for the retained message of every topic it matches (see
-    /// [`crate::retained`]), as the ghost's record has them now.
+    /// published QoS lowered to the highest grant among the subscriptions that matched when
+    /// it was routed ([MQTT-3.3.5-1], [MQTT-3.8.4-6] (3.1.1) / [MQTT-3.3.4-2], [MQTT-3.8.4-8]
+    /// (5.0)); a retained copy at the message's QoS lowered to the grant of a matching filter.
+    /// A SUBACK grants its SUBSCRIBE's filters, and each calls for the retained message of
+    /// every topic it matches (see [`crate::retained`]), as the ghost's record has them now;
+    /// an UNSUBACK ends the subscription.
     pub fn on_sent_to_client(&mut self, config: &Config, client: usize, packet: &Packet) {
         match *packet {
-            Packet::Publish { message, qos, .. } if Self::copy_qos(config, client, message) != Some(qos) => {
-                self.breach(Breach::CopyQos);
+            Packet::Publish { message, qos, .. } => {
+                let routed = config
+                    .copy_id(message)
+                    .map_or(self.subscribed[client], |id| self.routed_under[client].subscribed(id));
+                if Self::copy_qos(config, client, message, routed) != Some(qos) {
+                    self.breach(Breach::CopyQos);
+                }
             }
-            Packet::SubAck(_) => {
-                for (n, qos) in self.retained.copies(config.filters(client), |n| config.qos(n)) {
+            Packet::UnsubAck { .. } => self.subscribed[client] = Subscribed::No,
+            Packet::SubAck(_, request) => {
+                self.subscribed[client] = config.after_subscribe(client, self.subscribed[client], request);
+                let filters = config.requested_filters(client, request);
+                for (n, qos) in self.retained.copies(filters, |n| config.qos(n)) {
                     if qos > Qos::AtMostOnce {
                         self.owed_retained[client].insert(n);
                         self.delivered_retained[client].remove(n);
@@ -345,17 +356,32 @@ impl Ghost {
         self.delivered_retained[subscriber].insert(message);
     }
 
-    /// The QoS of `client`'s copy of `message` by the rules of routing.
-    fn copy_qos(config: &Config, client: usize, message: Message) -> Option<Qos> {
+    /// The QoS of `client`'s copy of `message` by the rules of routing, while its session
+    /// holds `subscribed`; a retained copy's by the grant of any filter the client subscribes
+    /// to (it was made for one of them).
+    fn copy_qos(config: &Config, client: usize, message: Message, subscribed: Subscribed) -> Option<Qos> {
         match message {
-            Message::App(n) => config.copy_qos(client, n),
-            Message::Will(w) => config.copy_qos(client, config.will_message(w)),
+            Message::App(n) => config.copy_qos_under(client, n, subscribed),
+            Message::Will(w) => config.copy_qos_under(client, config.will_message(w), subscribed),
             Message::Retained { message: n, qos } => {
                 let topic = config.topic(n);
-                let grants = config.filters(client).iter().filter(|f| f.filter.matches(topic));
-                grants.into_iter().any(|f| f.qos.min(config.qos(n)) == qos).then_some(qos)
+                let filters = config.filters(client).iter().chain(config.added_filters(client));
+                let mut grants = filters.filter(|f| f.filter.matches(topic));
+                grants.any(|f| f.qos.min(config.qos(n)) == qos).then_some(qos)
             }
         }
+    }
+
+    /// The QoS of `subscriber`'s copy of message `message` (an application message or a will),
+    /// as its session held the subscriptions when the copy was routed.
+    pub fn copy_qos_of(&self, config: &Config, subscriber: usize, message: u8) -> Option<Qos> {
+        config.copy_qos_under(subscriber, message, self.routed_under[subscriber].subscribed(message))
+    }
+
+    /// Whether `subscriber` is owed a QoS 1/2 copy of `message` routed now.
+    fn owes_copy(&self, config: &Config, subscriber: usize, message: u8) -> bool {
+        let subscribed = self.subscribed[subscriber];
+        subscribed.any() && config.copy_qos_under(subscriber, message, subscribed) > Some(Qos::AtMostOnce)
     }
 
     /// The broker takes ownership of application message `message` from its publisher. On its
@@ -368,7 +394,8 @@ impl Ghost {
         }
         if !self.accepted.contains(message) {
             self.accepted.insert(message);
-            for s in (0..config.clients).filter(|&s| self.subscribed[s] && config.reliable_copy(s, message)) {
+            let owed: Vec<usize> = (0..config.clients).filter(|&s| self.owes_copy(config, s, message)).collect();
+            for s in owed {
                 self.owed[s].insert(message);
             }
         } else if config.qos(message) == Qos::AtLeastOnce {
@@ -384,7 +411,8 @@ impl Ghost {
             self.breach(Breach::NotPublished);
         }
         let will = config.will_message(client);
-        for s in (0..config.clients).filter(|&s| self.subscribed[s] && config.reliable_copy(s, will)) {
+        let owed: Vec<usize> = (0..config.clients).filter(|&s| self.owes_copy(config, s, will)).collect();
+        for s in owed {
             self.owed[s].insert(will);
         }
     }
@@ -423,8 +451,8 @@ impl Ghost {
         // can be lost with a subscriber's session), so order is judged between single
         // publications, and only between QoS 1/2 copies (a QoS 0 copy goes out at once). Wills
         // are not judged for order: the broker publishes them, not a client.
-        let in_order =
-            |m: u8| config.will_of(m).is_none() && config.reliable_copy(subscriber, m) && !self.republished.contains(m);
+        let reliable = |m: u8| self.copy_qos_of(config, subscriber, m) > Some(Qos::AtMostOnce);
+        let in_order = |m: u8| config.will_of(m).is_none() && reliable(m) && !self.republished.contains(m);
         if in_order(message) {
             let same_publisher = |m: u8| config.publisher_of(m) == config.publisher_of(message);
             let overtaken_by: Bits =
@@ -443,7 +471,8 @@ impl Ghost {
     /// outlive its connection, or expiry).
     pub fn on_session_ended(&mut self, client: usize) {
         self.session_alive[client] = false;
-        self.subscribed[client] = false;
+        self.subscribed[client] = Subscribed::No;
+        self.routed_under[client] = RoutedUnder::default();
         self.holds_stale_state[client] |= self.attached[client];
         self.attached[client] = false;
         self.owed[client] = Bits::EMPTY;

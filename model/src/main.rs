@@ -101,6 +101,10 @@ struct ModelArgs {
     /// `TOPIC:QOS` with TOPIC 0, 1 or `+` (both), e.g. `+:1&0:2,1:0`.
     #[arg(long, value_delimiter = ',', default_value = "0:2", value_parser = parse_filters)]
     subscriptions: Vec<Vec<FilterQos>>,
+    /// Filters each subscriber adds with a second SUBSCRIBE once its first is granted, cycled
+    /// over the subscribers, as `--subscriptions` (`-`: that subscriber sends none), e.g. `+:2`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_added_filters)]
+    added_subscriptions: Vec<Vec<FilterQos>>,
     /// Number of messages the publisher publishes.
     #[arg(long, default_value_t = 2)]
     messages: usize,
@@ -122,9 +126,12 @@ struct ModelArgs {
     /// Packet ids available to each sender.
     #[arg(long, default_value_t = 2)]
     packet_ids: u8,
-    /// Receive Maximum (5.0).
+    /// Receive Maximum every client announces in CONNECT (5.0).
     #[arg(long, default_value_t = 2)]
     receive_maximum: u8,
+    /// Receive Maximum the broker announces in CONNACK (5.0); default: `--receive-maximum`.
+    #[arg(long)]
+    broker_receive_maximum: Option<u8>,
     /// Session expiry of persistent sessions (5.0): `never` or a number of ticks.
     #[arg(long, default_value = "never", value_parser = parse_expiry)]
     session_expiry: Expiry,
@@ -208,6 +215,7 @@ impl ModelArgs {
         config.abort_after = self.abort_after;
         config.packet_ids = self.packet_ids;
         config.receive_maximum = self.receive_maximum;
+        config.broker_receive_maximum = self.broker_receive_maximum.unwrap_or(self.receive_maximum);
         config.session_expiry = self.session_expiry;
         config.graceful_disconnect = self.graceful_disconnect;
         config.will = !self.no_will;
@@ -227,6 +235,7 @@ impl ModelArgs {
         config.publishers = self.publishers;
         config.topics = self.topics.clone();
         config.subscriptions = self.subscriptions.clone();
+        config.added_subscriptions = self.added_subscriptions.clone();
         config.disconnects = self.disconnects;
         config.disconnect_with_will = self.disconnect_with_will;
         config.unsubscribes = self.unsubscribes;
@@ -270,6 +279,10 @@ fn parse_filters(s: &str) -> Result<Vec<FilterQos>, String> {
         Ok(FilterQos { filter, qos: parse_qos(qos)? })
     };
     s.split('&').map(parse_one).collect()
+}
+
+fn parse_added_filters(s: &str) -> Result<Vec<FilterQos>, String> {
+    if s == "-" { Ok(Vec::new()) } else { parse_filters(s) }
 }
 
 fn parse_session(s: &str) -> Result<SessionKind, String> {

@@ -47,6 +47,9 @@ pub enum BrokerEnd {
         silence: u8,
         /// A will is stored for this connection.
         will: bool,
+        /// 5.0: the Receive Maximum of the CONNECT, which bounds the broker's unacknowledged
+        /// QoS 1/2 PUBLISHes on this connection [MQTT-3.3.4-9].
+        receive_maximum: Option<u8>,
     },
     Closed,
 }

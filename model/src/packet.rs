@@ -4,6 +4,7 @@
 //! configuration; a will is named by the client whose will it is.
 
 use crate::config::{Qos, Version};
+use crate::routing::Subscribed;
 use std::fmt;
 use verimqtt_spec::trace::PacketKind;
 
@@ -36,9 +37,15 @@ pub enum Packet {
     Connect {
         clean_start: bool,
         will: bool,
+        /// 5.0: the client's Receive Maximum, which bounds the broker's unacknowledged QoS 1/2
+        /// PUBLISHes to it [MQTT-3.3.4-9]; none in 3.1.1.
+        receive_maximum: Option<u8>,
     },
     ConnAck {
         session_present: bool,
+        /// 5.0: the broker's Receive Maximum, which bounds the client's unacknowledged QoS 1/2
+        /// PUBLISHes [MQTT-3.3.4-7]; none in 3.1.1.
+        receive_maximum: Option<u8>,
     },
     Publish {
         id: PacketId,
@@ -50,8 +57,11 @@ pub enum Packet {
     PubRec(PacketId),
     PubRel(PacketId),
     PubComp(PacketId),
-    Subscribe(PacketId),
-    SubAck(PacketId),
+    /// SUBSCRIBE, and what the session holds once it is granted: the subscriber's first
+    /// SUBSCRIBE ([`Subscribed::First`], all its filters) or the one that adds filters.
+    Subscribe(PacketId, Subscribed),
+    /// SUBACK of the SUBSCRIBE with the same id and kind, every filter granted as asked.
+    SubAck(PacketId, Subscribed),
     /// UNSUBSCRIBE from every filter the client subscribes to.
     Unsubscribe(PacketId),
     /// UNSUBACK; `existed`: the session had the subscription (5.0 reason 0x00, else 0x11).
@@ -105,8 +115,8 @@ impl Packet {
             Packet::PubRec(_) => PacketKind::Pubrec,
             Packet::PubRel(_) => PacketKind::Pubrel,
             Packet::PubComp(_) => PacketKind::Pubcomp,
-            Packet::Subscribe(_) => PacketKind::Subscribe,
-            Packet::SubAck(_) => PacketKind::Suback,
+            Packet::Subscribe(..) => PacketKind::Subscribe,
+            Packet::SubAck(..) => PacketKind::Suback,
             Packet::Unsubscribe(_) => PacketKind::Unsubscribe,
             Packet::UnsubAck { .. } => PacketKind::Unsuback,
             Packet::PingReq => PacketKind::Pingreq,
@@ -143,11 +153,13 @@ impl fmt::Display for Message {
 impl fmt::Display for Packet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Packet::Connect { clean_start, will } => {
-                write!(f, "CONNECT(clean={}{})", u8::from(*clean_start), if *will { ", will" } else { "" })
+            Packet::Connect { clean_start, will, receive_maximum } => {
+                let will = if *will { ", will" } else { "" };
+                write!(f, "CONNECT(clean={}{will}{})", u8::from(*clean_start), receive_maximum_suffix(*receive_maximum))
             }
-            Packet::ConnAck { session_present } => {
-                write!(f, "CONNACK(session present={})", u8::from(*session_present))
+            Packet::ConnAck { session_present, receive_maximum } => {
+                let present = u8::from(*session_present);
+                write!(f, "CONNACK(session present={present}{})", receive_maximum_suffix(*receive_maximum))
             }
             Packet::Publish { id, message, qos, dup } => {
                 write!(f, "PUBLISH({message}, qos {}", qos.level())?;
@@ -160,8 +172,8 @@ impl fmt::Display for Packet {
             Packet::PubRec(id) => write!(f, "PUBREC({id})"),
             Packet::PubRel(id) => write!(f, "PUBREL({id})"),
             Packet::PubComp(id) => write!(f, "PUBCOMP({id})"),
-            Packet::Subscribe(id) => write!(f, "SUBSCRIBE({id})"),
-            Packet::SubAck(id) => write!(f, "SUBACK({id})"),
+            Packet::Subscribe(id, subscribed) => write!(f, "SUBSCRIBE({id}{})", added_suffix(*subscribed)),
+            Packet::SubAck(id, subscribed) => write!(f, "SUBACK({id}{})", added_suffix(*subscribed)),
             Packet::Unsubscribe(id) => write!(f, "UNSUBSCRIBE({id})"),
             Packet::UnsubAck { id, existed } => {
                 write!(f, "UNSUBACK({id}{})", if *existed { "" } else { ", no subscription existed" })
@@ -174,6 +186,16 @@ impl fmt::Display for Packet {
     }
 }
 
+/// A 5.0 CONNECT's or CONNACK's Receive Maximum, as a packet prints it.
+fn receive_maximum_suffix(receive_maximum: Option<u8>) -> String {
+    receive_maximum.map_or_else(String::new, |r| format!(", receive maximum {r}"))
+}
+
+/// How a SUBSCRIBE or SUBACK that adds filters prints apart from a first one.
+fn added_suffix(subscribed: Subscribed) -> &'static str {
+    if subscribed == Subscribed::Added { ", adds filters" } else { "" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +204,8 @@ mod tests {
     fn reason_codes_are_5_0_s_but_connack_s() {
         assert_eq!(Packet::PubAck(1).success_code(Version::V5_0), Some(0));
         assert_eq!(Packet::PubAck(1).success_code(Version::V3_1_1), None);
-        assert_eq!(Packet::ConnAck { session_present: false }.success_code(Version::V3_1_1), Some(0));
+        let connack = Packet::ConnAck { session_present: false, receive_maximum: None };
+        assert_eq!(connack.success_code(Version::V3_1_1), Some(0));
         assert_eq!(Packet::PingReq.success_code(Version::V5_0), None);
     }
 

@@ -387,7 +387,7 @@ pub const CATALOGUE: &[PropertySpec] = &[
         summary: "a client resumes its session (Session Present=1)",
         statements: &[(V3, "MQTT-3.2.2-2"), (V5, "MQTT-3.2.2-3")],
         applies: |c| any_persistent(c) && (c.cuts > 0 || c.graceful_disconnect),
-        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::ConnAck { session_present: true })),
+        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::ConnAck { session_present: true, .. })),
     },
     PropertySpec {
         name: QUEUED_WHILE_OFFLINE,
@@ -464,8 +464,15 @@ pub const CATALOGUE: &[PropertySpec] = &[
         expect: Expect::Sometimes,
         summary: "a copy of a message goes to a subscriber with several subscriptions matching it",
         statements: &[(V3, "MQTT-3.3.5-1"), (V5, "MQTT-3.3.4-2")],
-        applies: |c| routed_copies(c).any(|(s, n)| routing::matching(c.filters(s), c.topic(n)) > 1),
-        holds: |m, s| copies_in_flight(s).any(|(c, n)| routing::matching(m.config.filters(c), m.config.topic(n)) > 1),
+        applies: |c| {
+            routed_copies(c).any(|(s, n)| routing::matching(&c.held_filters(s, c.fully_subscribed(s)), c.topic(n)) > 1)
+        },
+        holds: |m, s| {
+            copies_in_flight(s).any(|(c, n)| {
+                let held = m.config.held_filters(c, s.ghost.routed_under[c].subscribed(n));
+                routing::matching(&held, m.config.topic(n)) > 1
+            })
+        },
     },
     PropertySpec {
         name: COPY_DOWNGRADED,
@@ -489,8 +496,9 @@ pub const CATALOGUE: &[PropertySpec] = &[
         statements: &[(V3, "MQTT-3.3.2-3"), (V5, "MQTT-3.3.2-3")],
         applies: |c| c.subscribers().any(|s| (0..c.messages.len() as u8).any(|n| c.copy_qos(s, n).is_none())),
         holds: |m, s| {
-            (0..m.config.clients)
-                .any(|c| s.ghost.subscribed[c] && s.ghost.accepted.iter().any(|n| m.config.copy_qos(c, n).is_none()))
+            (0..m.config.clients).any(|c| {
+                s.ghost.subscribed[c].any() && s.ghost.accepted.iter().any(|n| m.config.copy_qos(c, n).is_none())
+            })
         },
     },
     PropertySpec {
@@ -671,10 +679,10 @@ fn copies_in_flight(state: &State) -> impl Iterator<Item = (usize, u8)> + '_ {
 }
 
 /// A publisher may have two flights at `qos` at once: two of its QoS 1/2 messages at that QoS
-/// fit in one window of as many consecutive ones as the packet ids and the Receive Maximum let
-/// it have in flight.
+/// fit in one window of as many consecutive ones as the packet ids and the broker's Receive
+/// Maximum let it have in flight.
 fn two_flights_at(config: &Config, qos: Qos) -> bool {
-    let room = usize::from(config.receive_maximum().map_or(config.packet_ids, |r| r.min(config.packet_ids)));
+    let room = usize::from(config.broker_receive_maximum().map_or(config.packet_ids, |r| r.min(config.packet_ids)));
     config.publishers().any(|p| {
         let reliable: Vec<Qos> = (0..config.messages.len() as u8)
             .filter(|&n| config.publisher_of(n) == p && config.reliable(n))
@@ -705,7 +713,8 @@ fn in_flight(state: &State) -> impl Iterator<Item = &Packet> {
 /// No message whose copy for a subscriber is at `qos` reached that subscriber twice.
 fn no_duplicate_at(model: &MqttModel, state: &State, qos: Qos) -> bool {
     let config = &model.config;
-    (0..config.clients).all(|s| state.ghost.duplicated[s].iter().all(|m| config.copy_qos(s, m) != Some(qos)))
+    let ghost = &state.ghost;
+    (0..config.clients).all(|s| ghost.duplicated[s].iter().all(|m| ghost.copy_qos_of(config, s, m) != Some(qos)))
 }
 
 fn session_messages_kept(model: &MqttModel, state: &State) -> bool {
@@ -744,13 +753,15 @@ fn packet_ids_unique(_: &MqttModel, state: &State) -> bool {
     clients_ok && sessions_ok
 }
 
+/// Each sender keeps at most the Receive Maximum its peer announced: a client the broker's
+/// (CONNACK) [MQTT-3.3.4-7], the broker a client's (CONNECT) [MQTT-3.3.4-9]. Judged against
+/// the configuration's values, which every CONNECT and CONNACK carries, not against what a
+/// sender stored.
 fn receive_maximum_respected(model: &MqttModel, state: &State) -> bool {
-    let Some(maximum) = model.config.receive_maximum() else {
-        return true;
-    };
-    let within = |flights: usize| flights <= usize::from(maximum);
-    state.clients.iter().all(|c| within(c.outbound.flights.len()))
-        && state.sessions.iter().flatten().all(|s| within(s.outbound.flights.len()))
+    let config = &model.config;
+    let within = |flights: usize, maximum: Option<u8>| maximum.is_none_or(|m| flights <= usize::from(m));
+    state.clients.iter().all(|c| within(c.outbound.flights.len(), config.broker_receive_maximum()))
+        && state.sessions.iter().flatten().all(|s| within(s.outbound.flights.len(), config.receive_maximum()))
 }
 
 fn delivered_when_quiet(model: &MqttModel, state: &State) -> bool {
@@ -831,7 +842,8 @@ fn quiet_after_delivery(model: &MqttModel, state: &State) -> bool {
 /// The publishers finished their scripts and a QoS 1/2 message was delivered.
 fn scripts_done_and_delivered(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
-    let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| config.reliable_copy(s, m)));
+    let reliable = |s: usize, m: u8| state.ghost.copy_qos_of(config, s, m) > Some(Qos::AtMostOnce);
+    let delivered = config.subscribers().any(|s| state.ghost.delivered[s].iter().any(|m| reliable(s, m)));
     state.scripts_done(config) && delivered
 }
 

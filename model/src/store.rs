@@ -145,7 +145,7 @@ impl Step<'_> {
         let routed = ghost.owed.iter().fold(Bits::EMPTY, |all, owed| all.union(*owed));
         let wills_routed = routed.iter().filter(|&m| config.will_of(m).is_some()).collect();
         ghost.durability.on_commit(persistent_alive, wills_routed, wills);
-        let subscribed = (0..config.clients).filter(|&c| ghost.subscribed[c]).map(|c| c as u8).collect();
+        let subscribed = (0..config.clients).filter(|&c| ghost.subscribed[c].any()).map(|c| c as u8).collect();
         ghost.durability.subscribed_committed = subscribed;
         ghost.durability.owed_retained_committed = ghost.owed_retained;
         ghost.durability.delivered_retained_committed = ghost.delivered_retained;

@@ -46,6 +46,16 @@ pub fn with_routing(mut config: Config, topics: &[u8]) -> Config {
     config
 }
 
+/// A second SUBSCRIBE that adds a filter: every subscriber first subscribes to both topics
+/// with a wildcard at QoS 1, then adds topic 0 at QoS 2, which overlaps the wildcard and raises
+/// the QoS of the copies on topic 0 from then on. Messages go on `topics[n]` (cycled).
+pub fn with_added_subscription(mut config: Config, topics: &[u8]) -> Config {
+    config.topics = topics.to_vec();
+    config.subscriptions = vec![vec![FilterQos { filter: Filter::Wildcard, qos: Qos::AtLeastOnce }]];
+    config.added_subscriptions = vec![vec![FilterQos { filter: Filter::Topic(0), qos: Qos::ExactlyOnce }]];
+    config
+}
+
 /// Clients reconnect at once and everything owed must be delivered within the model's bound
 /// after the last fault (see [`Config::response_bound`]).
 pub fn with_bounded_response(mut config: Config) -> Config {
@@ -93,6 +103,7 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
             let mut c = configuration(version, 2, &[2, 2, 1], &[Persistent]);
             c.packet_ids = 1;
             c.receive_maximum = 1;
+            c.broker_receive_maximum = 1;
             c
         },
         // Two subscribers.
@@ -131,6 +142,13 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
     {
         let mut c = with_routing(with_cuts(configuration(version, 4, &[2, 1], &[Persistent]), 0), &[0, 1]);
         c.publishers = 2;
+        configs.push(c);
+    }
+    // A subscriber that adds a filter with a second SUBSCRIBE, unsubscribes once and subscribes
+    // again, with a cut: copies routed before the second SUBACK keep their QoS.
+    {
+        let mut c = with_added_subscription(with_cuts(configuration(version, 2, &[2, 2], &[Persistent]), 1), &[0, 1]);
+        c.unsubscribes = 1;
         configs.push(c);
     }
     // Either client disconnects when it likes, once (5.0: with reason 0x00 or 0x04), a
@@ -184,6 +202,11 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         configs.push(c);
     }
     if version == Version::V5_0 {
+        // The broker announces Receive Maximum 1 in its CONNACK and the clients 2 in their
+        // CONNECTs: each sender's quota is the one its peer announced.
+        let mut announced = with_cuts(configuration(version, 2, &[1, 2, 1], &[Persistent]), 1);
+        announced.broker_receive_maximum = 1;
+        configs.push(announced);
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
         // Wills that wait out a delay (the first at QoS 1): cancelled by a resumed session,

@@ -1,7 +1,8 @@
 //! Symmetry reduction for interchangeable subscribers (the depth-first checker's `symmetry_fn`).
 //!
 //! Two subscribers are interchangeable when the configuration treats them alike: neither
-//! publishes, both have the same session kind, the same filters and a will or not. Swapping
+//! publishes, both have the same session kind, the same filters (those of a second SUBSCRIBE
+//! too) and a will or not. Swapping
 //! everything the state records of them (their clients, sessions, connections, the store's
 //! and the ghost's records, and the will messages named after them) then gives a state that
 //! behaves the same and satisfies the same properties. The checker visits one state per
@@ -33,7 +34,7 @@ impl Symmetry {
     pub fn of(config: &Config) -> Symmetry {
         let key = |c: usize| {
             (!config.is_publisher(c) && config.is_subscriber(c))
-                .then(|| (config.sessions[c], config.filters(c), config.has_will(c)))
+                .then(|| (config.sessions[c], config.filters(c), config.added_filters(c), config.has_will(c)))
         };
         // Clients past the configuration's are alone in their class.
         let class = std::array::from_fn(|c| {

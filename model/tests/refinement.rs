@@ -130,6 +130,7 @@ fn the_design_broker_refines_the_spec_broker_with_one_packet_id_and_a_receive_ma
         let mut config = one_cut(version, 2, &[2, 1]);
         config.packet_ids = 1;
         config.receive_maximum = 1;
+        config.broker_receive_maximum = 1;
         refines(&config);
     }
 }

@@ -11,7 +11,7 @@ use verimqtt_model::render::render;
 use verimqtt_model::routing::{Filter, FilterQos};
 use verimqtt_model::runner::first_discovery;
 use verimqtt_model::suite::{
-    with_bounded_response, with_cuts, with_expiry, with_restarts, with_retained, with_routing,
+    with_added_subscription, with_bounded_response, with_cuts, with_expiry, with_restarts, with_retained, with_routing,
 };
 use verimqtt_model::symmetry::Symmetry;
 use verimqtt_model::{Bug, Config, MqttModel, Options, Search, Version, check};
@@ -61,6 +61,13 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         Bug::ReceiveMaximumIgnored => return None,
+        // The clients announce 2, the broker 1: two QoS 1 messages in flight at once.
+        Bug::QuotaFromOwnReceiveMaximum if version == Version::V5_0 => {
+            let mut c = quiet(2, &[1, 1]);
+            c.broker_receive_maximum = 1;
+            c
+        }
+        Bug::QuotaFromOwnReceiveMaximum => return None,
         Bug::KeepAliveNotEnforced => one_cut(1, &[1]),
         Bug::ClientExpiryFromEveryClose if version == Version::V5_0 => {
             with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
@@ -126,6 +133,15 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         Bug::BrokerResendsWithoutDup => one_cut(2, &[1]),
         // The subscriber's wildcard grants QoS 1; the QoS 2 message goes on topic 1.
         Bug::CopyQosNotLowered => with_routing(quiet(2, &[2]), &[1]),
+        // The added filter raises the copy of the QoS 2 message on topic 0 from QoS 1 to 2.
+        Bug::AddedSubscriptionIgnored => with_added_subscription(quiet(2, &[2]), &[0]),
+        // A copy sent at QoS 1 after a re-SUBSCRIBE, before the second one, is resent on a
+        // resumed session after the second raised the grant to QoS 2.
+        Bug::QueuedCopyRegranted => {
+            let mut c = with_added_subscription(one_cut(2, &[2]), &[0]);
+            c.unsubscribes = 1;
+            c
+        }
         // Two retained messages on one topic, then a SUBSCRIBE again after an UNSUBSCRIBE.
         Bug::RetainedKept | Bug::RetainedNotSentOnSubscribe => {
             let mut c = with_retained(quiet(2, &[1, 1]), &[]);
@@ -227,6 +243,9 @@ seeded_bug_tests! {
     a_broker_that_never_resends_misses_the_response_bound: Bug::BrokerResendSkippedOnResume,
     the_broker_resending_without_dup_breaks_the_dup_flag: Bug::BrokerResendsWithoutDup,
     a_copy_above_the_granted_qos_is_caught: Bug::CopyQosNotLowered,
+    ignoring_a_subscribe_that_adds_a_filter_is_caught: Bug::AddedSubscriptionIgnored,
+    a_copy_regranted_after_its_routing_is_caught: Bug::QueuedCopyRegranted,
+    a_client_bound_by_its_own_receive_maximum_is_caught: Bug::QuotaFromOwnReceiveMaximum,
 }
 
 /// The bound of `bounded_response` is the least that holds: one tick less fails (a client that

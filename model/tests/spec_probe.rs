@@ -197,3 +197,83 @@ fn a_connect_on_no_opened_connection_is_outside_the_spec_broker() {
     let error = check_probe_trace(&trace, TOLERANCE_MS).expect_err("outside");
     assert!(error.contains("c0 connects on no connection it opened"), "{error}");
 }
+
+/// Every packet of the trace, as the clients and the proxy logged it.
+fn packets_mut(trace: &mut [TraceEvent]) -> impl Iterator<Item = &mut trace::PacketInfo> {
+    trace.iter_mut().filter_map(|e| match &mut e.event {
+        trace::Event::Forwarded { packet, .. }
+        | trace::Event::Dropped { packet, .. }
+        | trace::Event::PacketSent { packet, .. }
+        | trace::Event::PacketReceived { packet, .. } => Some(packet),
+        _ => None,
+    })
+}
+
+/// Packet ids are renamed one to one per client, so a broker that draws its ids from all of
+/// 1 to 65,535 (aedes) is judged as one that counts from 1: the trace with every id moved
+/// past 255 still refines, and with a resend's DUP cleared is still rejected there.
+#[test]
+fn packet_ids_above_255_are_judged_like_small_ones() {
+    let mut trace = load(RESEND);
+    packets_mut(&mut trace).filter_map(|p| p.packet_id.as_mut()).for_each(|id| *id += 40_000);
+    let verdict = check_probe_trace(&trace, TOLERANCE_MS).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(verdict, ProbeVerdict::Refines { .. }), "{verdict:?}");
+    let resend = resend_of_m0(&trace);
+    packet_mut(&mut trace[resend]).dup = Some(false);
+    assert_eq!(rejected("dup 0, large ids", &trace), resend);
+}
+
+/// A message no client of the run published (amqtt sent other runs' retained messages) is
+/// judged, and rejected where the broker sends it.
+#[test]
+fn a_payload_no_client_published_is_rejected() {
+    let mut trace = load("will_after_a_reset");
+    let m0 = find(&trace, trace::End::Client, trace::PacketKind::Publish, Some("m0"));
+    packet_mut(&mut trace[m0]).payload = Some("another run's".to_string());
+    assert_eq!(rejected("unpublished payload", &trace), m0);
+}
+
+/// 5.0: a client's CONNECTs may differ in session kind. Without a Session Expiry Interval in
+/// the subscriber's first CONNECT its session ends with that connection, so the Session
+/// Present 1 that later resumes it is rejected; the recorded trace, where both CONNECTs ask
+/// for a session that never expires, refines (above).
+#[test]
+fn a_session_that_ended_with_its_connection_cannot_be_resumed() {
+    let mut trace = load(RESEND);
+    let first = trace
+        .iter()
+        .find_map(|e| match &e.event {
+            trace::Event::Forwarded { conn, packet, .. } if packet.session_expiry.is_some() => Some(*conn),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no CONNECT with a Session Expiry Interval"));
+    for event in &mut trace {
+        if let trace::Event::Forwarded { conn, packet, .. } | trace::Event::PacketSent { conn, packet } =
+            &mut event.event
+            && *conn == first
+            && packet.kind == trace::PacketKind::Connect
+        {
+            packet.session_expiry = None;
+        }
+    }
+    let resumed = resuming_connack(&trace);
+    assert_eq!(rejected("session ended with its connection", &trace), resumed);
+}
+
+/// Generated scenario 520 against verimqtt's broker (3.1.1): it closes c2's half-open
+/// connection for keep alive and publishes its will in one step; the proxy sees the will reach
+/// c1 before it sees the close. A close seen within a tick after its client's will is taken
+/// to come first.
+#[test]
+fn a_will_seen_before_the_close_of_its_connection_refines() {
+    let trace = load("seed_520_will_seen_before_the_close");
+    let will = find(&trace, trace::End::Client, trace::PacketKind::Publish, Some("will-c2"));
+    let closed = trace.iter().rposition(|e| matches!(e.event, trace::Event::BrokerClosed { .. })).unwrap_or(0);
+    assert!(will < closed, "{will} {closed}");
+    let verdict = check_probe_trace(&trace, TOLERANCE_MS).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(verdict, ProbeVerdict::Refines { .. }), "{verdict:?}");
+    // Without its close the will is published while the connection lives: rejected.
+    let mut unclosed = trace.clone();
+    unclosed.remove(closed);
+    assert_eq!(rejected("a will of a live connection", &unclosed), will);
+}

@@ -66,6 +66,12 @@ enum Command {
         /// `--named --scenarios 0 --out DIR` against verimqtt's broker).
         #[arg(long)]
         named: bool,
+        /// Also runs the minimal run of a finding on another broker (traces/README.md, "What it
+        /// found"): copy_above_its_qos, retained_to_a_filter_it_does_not_match,
+        /// silent_connection, will_after_a_keep_alive_close, first_copy_of_a_resent_publish,
+        /// resend_of_a_copy_to_its_own_publisher. Repeatable.
+        #[arg(long = "finding")]
+        findings: Vec<String>,
     },
     /// The wire monitors' verdicts on a probe's trace, with every finding, and the spec
     /// broker's.
@@ -114,7 +120,7 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Record { names } => record(&names),
-        Command::Probe { broker, version, scenarios, seed, jobs, out, expect, named } => {
+        Command::Probe { broker, version, scenarios, seed, jobs, out, expect, named, findings } => {
             let version = match version {
                 None => None,
                 Some(3) => Some(ProtocolVersion::V311),
@@ -122,7 +128,7 @@ fn run(command: Command) -> Result<(), String> {
                 Some(other) => return Err(format!("--version {other}: give 3 or 5")),
             };
             let address = broker_address(&broker).map_err(|error| error.to_string())?;
-            let options = ProbeOptions { broker: address, version, scenarios, seed, named, jobs };
+            let options = ProbeOptions { broker: address, version, scenarios, seed, named, findings, jobs };
             let runs = probe(&options).map_err(|error| error.to_string())?;
             let summary = Summary::of(&runs);
             print!("{}", summary.table());

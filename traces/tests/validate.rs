@@ -6,16 +6,9 @@ use proptest::test_runner::RngSeed;
 use verimqtt_proto::client::CommandError;
 use verimqtt_proto::codec::QoS;
 use verimqtt_spec::trace::{TraceEvent, read_trace};
-use verimqtt_traces::check::Rule;
 use verimqtt_traces::check_trace;
 use verimqtt_traces::corpus::{corpus_dir, corpus_path};
 use verimqtt_traces::sim::{Scenario, Step, arb_flow_controlled_scenario, named_scenarios, simulate};
-
-/// Corpus situations the model does not express, each with the reason the checker gives.
-/// They FAIL: nothing passes by being outside the model. The list is what model widening
-/// (issue 16) has left to do; a trace that fails otherwise, or for another reason, fails the
-/// test.
-const OUTSIDE_THE_MODEL: &[(&str, &str)] = &[("overlapping_subscriptions", "the model has one filter at one QoS")];
 
 /// The checker's verdict on the corpus trace of a named situation, in one line.
 fn verdict(name: &str) -> (String, Result<(), Box<verimqtt_traces::CheckFailure>>) {
@@ -36,22 +29,17 @@ fn verdict_of(events: &[TraceEvent]) -> (String, Result<(), Box<verimqtt_traces:
     }
 }
 
-/// A named situation's trace validates, or fails for its reason in [`OUTSIDE_THE_MODEL`].
+/// A named situation's trace validates. Nothing passes by being outside the model: a trace
+/// the checker cannot map is rejected like any other (every corpus situation maps since the
+/// model expresses a SUBSCRIBE that adds a filter, the last one issue 16 left outside).
 fn judge(name: &str, result: Result<(), Box<verimqtt_traces::CheckFailure>>) {
-    let outside = OUTSIDE_THE_MODEL.iter().find(|(outside, _)| *outside == name);
-    match (result, outside) {
-        (Ok(()), None) => {}
-        (Ok(()), Some(_)) => panic!("{name} validates: take it off OUTSIDE_THE_MODEL"),
-        (Err(failure), Some((_, reason))) => assert!(
-            matches!(&failure.rule, Rule::Unmappable(error) if error.0.ends_with(reason)),
-            "{name} fails other than for {reason:?}:\n{failure}"
-        ),
-        (Err(failure), None) => panic!("{name} is rejected:\n{failure}"),
+    if let Err(failure) = result {
+        panic!("{name} is rejected:\n{failure}");
     }
 }
 
 #[test]
-fn every_corpus_trace_validates_or_fails_for_its_listed_reason() {
+fn every_corpus_trace_validates() {
     let mut table = String::new();
     for named in named_scenarios() {
         let (line, result) = verdict(named.name);
@@ -66,7 +54,7 @@ fn every_corpus_trace_validates_or_fails_for_its_listed_reason() {
 /// The named situations simulated again, not read from their files: their targeted faults
 /// (a cut right after a given packet) then judge the implementation as it is now.
 #[test]
-fn every_named_situation_simulated_again_validates_or_fails_for_its_listed_reason() {
+fn every_named_situation_simulated_again_validates() {
     for named in named_scenarios() {
         let run = simulate(&named.scenario, named.seed).unwrap_or_else(|error| panic!("{}: {error}", named.name));
         assert_eq!(run.refusals, [], "{}: a named situation refuses nothing", named.name);

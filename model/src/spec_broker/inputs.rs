@@ -3,20 +3,24 @@
 //! own sends, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT; and routing.
 
 use super::{Conn, Inbound, Open, Owed, Session, SpecBroker, SpecState};
-use crate::config::{Qos, Version};
+use crate::config::{Qos, SessionKind, Version};
 use crate::packet::{Message, Packet, PacketId};
 
 impl SpecBroker<'_> {
-    /// Whether `client`'s session outlives a connection opened with `clean_start` (3.1.1:
-    /// CleanSession=0; 5.0: the CONNECT's Session Expiry Interval, which the configuration
-    /// holds).
-    fn persistent(&self, client: usize, clean_start: bool) -> bool {
-        self.config.session_outlives_connection(client) && (self.config.version == Version::V5_0 || !clean_start)
+    /// Whether `client`'s session outlives its `link`-th connection, opened with `clean_start`
+    /// (3.1.1: CleanSession=0; 5.0: the CONNECT's Session Expiry Interval, which the
+    /// configuration holds, or the connection's entry of `connect_sessions`).
+    fn persistent(&self, client: usize, link: usize, clean_start: bool) -> bool {
+        let outlives = match self.connect_sessions.and_then(|kinds| kinds.get(&(client, link))) {
+            Some(kind) => *kind == SessionKind::Persistent,
+            None => self.config.session_outlives_connection(client),
+        };
+        outlives && (self.config.version == Version::V5_0 || !clean_start)
     }
 
     /// Every state the broker's reading `packet` from `c`'s `link`-th connection leads to.
     pub(super) fn receive(&self, mut next: SpecState, c: usize, link: usize, packet: Packet) -> Vec<SpecState> {
-        if let Packet::Connect { clean_start, will } = packet {
+        if let Packet::Connect { clean_start, will, .. } = packet {
             if !matches!(next.conns[c].get(link), Some(Conn::Accepted { fin_read: false })) {
                 return Vec::new();
             }
@@ -69,13 +73,13 @@ impl SpecBroker<'_> {
                     session.copies.remove(i);
                 }
             }
-            Packet::Subscribe(id) => {
-                session.subscribed = true;
-                session.add_retained(self.config, c, &next.retained, false);
-                owe(&mut next, Packet::SubAck(id), true);
+            Packet::Subscribe(id, request) => {
+                session.subscribed = self.config.after_subscribe(c, session.subscribed, request);
+                session.add_retained(self.config, c, request, &next.retained, false);
+                owe(&mut next, Packet::SubAck(id, request), true);
             }
             Packet::Unsubscribe(id) => {
-                let existed = session.subscribed;
+                let existed = session.subscribed.any();
                 session.unsubscribed();
                 owe(&mut next, Packet::UnsubAck { id, existed }, true);
             }
@@ -133,7 +137,7 @@ impl SpecBroker<'_> {
             }
         }
         let mut session = kept.unwrap_or_else(|| Session::new(false));
-        session.persistent = self.persistent(c, clean_start);
+        session.persistent = self.persistent(c, link, clean_start);
         session.offline_ticks = None;
         // A resumed session cancels its waiting will [MQTT-3.1.3-9].
         session.waiting_will = None;

@@ -32,9 +32,10 @@ mod will;
 pub use connection::{Conn, Open, Owed};
 pub use session::{Copy, Flight, Inbound, OrderKey, Session};
 
-use crate::config::Config;
+use crate::config::{Config, SessionKind};
 use crate::packet::Packet;
 use crate::retained::RetainedStore;
+use std::collections::BTreeMap;
 
 /// What the broker reads from a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -108,11 +109,20 @@ pub struct SpecBroker<'a> {
     /// whose expiry interval passed (5.0, [MQTT-4.1.0-2]). MQTT requires both; no broker acts
     /// in zero time.
     pub tolerance: u8,
+    /// 5.0: per (client, link), whether the session outlives the connection as that
+    /// connection's CONNECT says (its Session Expiry Interval), where it differs between a
+    /// client's connections; without an entry, the configuration's kind for the client.
+    pub connect_sessions: Option<&'a BTreeMap<(usize, usize), SessionKind>>,
 }
 
 impl<'a> SpecBroker<'a> {
     pub fn new(config: &'a Config, tolerance: u8) -> SpecBroker<'a> {
-        SpecBroker { config, tolerance }
+        SpecBroker { config, tolerance, connect_sessions: None }
+    }
+
+    /// The same broker, told each connection's session kind by `kinds`.
+    pub fn with_connect_sessions(self, kinds: &'a BTreeMap<(usize, usize), SessionKind>) -> SpecBroker<'a> {
+        SpecBroker { connect_sessions: Some(kinds), ..self }
     }
 
     /// Whether the spec broker covers what `config` lets the design broker do: all but broker
@@ -221,8 +231,8 @@ mod tests {
     }
 
     fn connected(spec: &SpecBroker, client: usize) -> Vec<SpecState> {
-        let connect = Packet::Connect { clean_start: false, will: false };
-        let connack = Packet::ConnAck { session_present: false };
+        let connect = Packet::Connect { clean_start: false, will: false, receive_maximum: None };
+        let connack = Packet::ConnAck { session_present: false, receive_maximum: None };
         run(spec, vec![SpecState::new(2)], &[received(client, 0, connect), sent(client, 0, connack)])
     }
 
@@ -230,7 +240,7 @@ mod tests {
         let mut events =
             vec![Event::Received { client: 0, link: 0, input: Input::Fin }, Event::Closed { client: 0, link: 0 }];
         events.extend(std::iter::repeat_n(Event::Tick, ticks));
-        events.push(received(0, 1, Packet::Connect { clean_start: false, will: false }));
+        events.push(received(0, 1, Packet::Connect { clean_start: false, will: false, receive_maximum: None }));
         let states = run(spec, connected(spec, 0), &events);
         let mut presents: Vec<bool> = states
             .iter()
@@ -273,10 +283,10 @@ mod tests {
         let spec = SpecBroker::new(&config, 0);
         let states = connected(&spec, 0);
         let subscribe = [
-            received(1, 0, Packet::Connect { clean_start: false, will: false }),
-            sent(1, 0, Packet::ConnAck { session_present: false }),
-            received(1, 0, Packet::Subscribe(1)),
-            sent(1, 0, Packet::SubAck(1)),
+            received(1, 0, Packet::Connect { clean_start: false, will: false, receive_maximum: None }),
+            sent(1, 0, Packet::ConnAck { session_present: false, receive_maximum: None }),
+            received(1, 0, Packet::Subscribe(1, crate::routing::Subscribed::First)),
+            sent(1, 0, Packet::SubAck(1, crate::routing::Subscribed::First)),
         ];
         let states = run(&spec, states, &subscribe);
         let publish = Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false };

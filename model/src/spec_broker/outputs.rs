@@ -22,7 +22,8 @@ impl SpecBroker<'_> {
         if open.announced {
             return Vec::new();
         }
-        if let Packet::ConnAck { session_present } = packet {
+        // Any Receive Maximum is the broker's to announce.
+        if let Packet::ConnAck { session_present, .. } = packet {
             if open.connack_owed != Some(session_present) {
                 return Vec::new();
             }
@@ -48,7 +49,7 @@ impl SpecBroker<'_> {
             Packet::PubAck(_)
             | Packet::PubRec(_)
             | Packet::PubComp(_)
-            | Packet::SubAck(_)
+            | Packet::SubAck(..)
             | Packet::UnsubAck { .. }
             | Packet::PingResp => {
                 let owed = open.owed.iter().position(|owed| self.answers(owed, packet, reason));
@@ -146,7 +147,7 @@ impl SpecBroker<'_> {
             }
             // A first transmission: DUP 0 [MQTT-3.3.1-1], a packet id not in use
             // ([MQTT-2.3.1-2] / [MQTT-2.2.1-3]), within the client's Receive Maximum (5.0,
-            // [MQTT-3.3.4-9]).
+            // [MQTT-3.3.4-9]; the configuration's, which every CONNECT of the model carries).
             None => {
                 let quota = self.config.receive_maximum().is_none_or(|r| session.flights() < usize::from(r));
                 if dup || id == 0 || session.id_in_use(id) || !quota {

@@ -11,16 +11,19 @@
 //! its end at once (it must close after it, and its will may reach a subscriber before the
 //! proxy sees the close); a later `broker_closed` on it is ignored. Clients are the trace's client
 //! nodes, subscribers numbered last; messages are told apart by payload, a will by its client's
-//! CONNECT; topics and filters become the model's two topics and `t/+`. What the configuration
+//! CONNECT, and a payload no client published becomes a message nobody publishes (so a copy of
+//! it is rejected); packet ids are renamed one to one, per client, into the model's 8 bits; a
+//! 5.0 client's connections may differ in session kind (each CONNECT's Session Expiry Interval
+//! is 0 or not); topics and filters become the model's two topics and `t/+`. What the configuration
 //! of the spec broker cannot express (a third topic, a refused SUBSCRIBE, a grant below the
-//! request, per-client keep alives or expiry intervals, Server Keep Alive, AUTH, negative
+//! request, keep alives or non-zero expiry intervals that differ, Server Keep Alive, AUTH, negative
 //! acknowledgements) makes the trace *outside* the spec broker, an error, not a verdict.
 
 use super::{Conn, Event, Input, SpecBroker, SpecState};
 use crate::bits::Bits;
 use crate::config::{Config, Expiry, Qos, SessionKind, Version};
-use crate::packet::{Message, Packet};
-use crate::routing::{Filter, FilterQos};
+use crate::packet::{Message, Packet, PacketId};
+use crate::routing::{Filter, FilterQos, Subscribed};
 use std::collections::BTreeMap;
 use verimqtt_spec::trace::{self, End, Fault, PacketInfo, PacketKind, TraceEvent};
 
@@ -40,10 +43,11 @@ pub enum ProbeVerdict {
 pub fn check_probe_trace(trace: &[TraceEvent], tolerance_ms: u64) -> Result<ProbeVerdict, String> {
     let mapping = Mapping::of(trace)?;
     let tolerance = u8::try_from(tolerance_ms.div_ceil(TICK_MS)).map_err(|_| "tolerance too long".to_string())?;
-    let spec = SpecBroker::new(&mapping.config, tolerance);
+    let replay = mapping.steps(trace)?;
+    let spec = SpecBroker::new(&mapping.config, tolerance).with_connect_sessions(&replay.connect_sessions);
     let mut states = vec![SpecState::new(mapping.config.clients)];
     let mut events = 0;
-    for (index, step) in mapping.steps(trace)? {
+    for (index, step) in replay.steps {
         match step {
             Step::Open(client) => {
                 states.iter_mut().for_each(|s| s.conns[client].push(Conn::Accepted { fin_read: false }))
@@ -68,6 +72,36 @@ pub fn check_probe_trace(trace: &[TraceEvent], tolerance_ms: u64) -> Result<Prob
     Ok(ProbeVerdict::Refines { events })
 }
 
+/// The trace as the spec broker's steps.
+struct Replay {
+    /// Each step, with the index of the trace event it comes from.
+    steps: Vec<(usize, Step)>,
+    /// 5.0: per (client, link), the kind of session its CONNECT asked for.
+    connect_sessions: BTreeMap<(usize, usize), SessionKind>,
+}
+
+/// The model's packet ids for the wire's: per client, each wire id gets the next small id the
+/// first time it appears. The spec broker only compares ids, so renaming them one to one keeps
+/// every verdict, and a broker that draws its ids from all of 1 to 65,535 (aedes) fits the
+/// model's 8 bits.
+#[derive(Default)]
+struct PacketIdNames {
+    names: BTreeMap<(usize, u16), PacketId>,
+    used: BTreeMap<usize, PacketId>,
+}
+
+impl PacketIdNames {
+    fn name(&mut self, client: usize, wire: u16) -> Result<PacketId, String> {
+        if let Some(&id) = self.names.get(&(client, wire)) {
+            return Ok(id);
+        }
+        let used = self.used.entry(client).or_default();
+        *used = used.checked_add(1).ok_or_else(|| outside("more than 255 packet ids on one client's connections"))?;
+        self.names.insert((client, wire), *used);
+        Ok(*used)
+    }
+}
+
 enum Step {
     /// A client opened a connection (its next link).
     Open(usize),
@@ -82,6 +116,8 @@ struct Mapping {
     payloads: Vec<String>,
     /// Per client, the payload of its will.
     wills: BTreeMap<usize, String>,
+    /// The message that stands for every payload the broker sent and no client published.
+    unpublished: Option<u8>,
 }
 
 fn outside(why: impl Into<String>) -> String {
@@ -100,6 +136,16 @@ fn filter_matches(filter: &str, topic: &str) -> bool {
         }
     }
     levels.next().is_none()
+}
+
+/// Whether the session a CONNECT opens outlives its connection: 3.1.1 keeps the session of a
+/// CleanSession 0 CONNECT (the spec broker reads Clean Start from the packet); 5.0 one whose
+/// Session Expiry Interval is not 0 [MQTT-3.1.2-23].
+fn session_kind(version: Version, connect: &PacketInfo) -> SessionKind {
+    match version {
+        Version::V5_0 if connect.session_expiry.unwrap_or(0) == 0 => SessionKind::Clean,
+        _ => SessionKind::Persistent,
+    }
 }
 
 fn qos(level: Option<u8>) -> Result<Qos, String> {
@@ -188,6 +234,23 @@ impl Mapping {
                 }
             }
         }
+        // A payload the broker sent that no client of the run published and that is no will's:
+        // a message the broker made up, or another run's (runs' topics are their own). It
+        // becomes one more message, which no client publishes, so a copy of it is a rejection:
+        // the broker forwards only what it was sent [MQTT-4.5.0-1].
+        let published = |payload: &str| messages.iter().any(|m| m.0 == payload) || wills.values().any(|w| w == payload);
+        let unpublished = trace.iter().any(|e| match &e.event {
+            trace::Event::Forwarded { to: End::Client, packet, .. }
+            | trace::Event::Dropped { to: End::Client, packet, .. } => {
+                packet.kind == PacketKind::Publish && !published(packet.payload.as_deref().unwrap_or_default())
+            }
+            _ => false,
+        });
+        let payloads: Vec<String> = messages.iter().map(|m| m.0.clone()).collect();
+        let unpublished = unpublished.then(|| {
+            messages.push((String::new(), Qos::AtMostOnce, topics.first().cloned().unwrap_or_default(), false));
+            messages.len() as u8 - 1
+        });
         if topics.len() > usize::from(crate::routing::TOPICS) {
             return Err(outside("more than two topics"));
         }
@@ -205,7 +268,9 @@ impl Mapping {
         config.topics =
             if messages.is_empty() { vec![0] } else { messages.iter().map(|m| topic_index(&m.2)).collect() };
         config.retained = (0..messages.len() as u8).filter(|&n| messages[usize::from(n)].3).collect();
-        config.empty = (0..messages.len() as u8).filter(|&n| messages[usize::from(n)].0.is_empty()).collect();
+        config.empty = (0..messages.len() as u8)
+            .filter(|&n| messages[usize::from(n)].0.is_empty() && Some(n) != unpublished)
+            .collect();
         config.will_qos = will_qos.first().copied().unwrap_or(Qos::AtMostOnce);
         config.subscriptions = Vec::new();
         for name in &subscribers {
@@ -254,21 +319,13 @@ impl Mapping {
             return Err(outside("keep alives that differ, or none"));
         }
         config.keep_alive = ticks(u64::from(keep_alives[0]))?;
+        // A client's CONNECTs may differ in kind (5.0: with and without a Session Expiry
+        // Interval): the spec broker is told each connection's (`connect_sessions`); the
+        // configuration holds the first's.
         let mut expiries = Vec::new();
-        for &(client, p) in &connects {
-            let expiry = p.session_expiry.unwrap_or(0);
-            let kind = match version {
-                Version::V3_1_1 => SessionKind::Persistent,
-                Version::V5_0 if expiry > 0 => SessionKind::Persistent,
-                Version::V5_0 => SessionKind::Clean,
-            };
-            if config.sessions[client] != kind && connects.iter().filter(|(c, _)| *c == client).count() > 1 {
-                return Err(outside("a client whose CONNECTs differ in session expiry"));
-            }
-            config.sessions[client] = kind;
-            if expiry > 0 {
-                expiries.push(expiry);
-            }
+        for &(client, p) in connects.iter().rev() {
+            config.sessions[client] = session_kind(version, p);
+            expiries.extend(p.session_expiry.filter(|&e| e > 0));
         }
         if expiries.windows(2).any(|w| w[0] != w[1]) {
             return Err(outside("session expiry intervals that differ"));
@@ -289,8 +346,7 @@ impl Mapping {
         if server_keep_alive {
             return Err(outside("a Server Keep Alive"));
         }
-        let payloads = messages.into_iter().map(|m| m.0).collect();
-        Ok(Mapping { config, clients, payloads, wills })
+        Ok(Mapping { config, clients, payloads, wills, unpublished })
     }
 
     fn message(&self, p: &PacketInfo, from_broker: bool) -> Result<(Message, Qos), String> {
@@ -299,11 +355,10 @@ impl Mapping {
         if let Some((&client, _)) = self.wills.iter().find(|(_, w)| **w == payload) {
             return Ok((Message::Will(client as u8), level));
         }
-        let n = self
-            .payloads
-            .iter()
-            .position(|x| *x == payload)
-            .ok_or_else(|| outside(format!("payload {payload} never published")))? as u8;
+        let n = match self.payloads.iter().position(|x| *x == payload) {
+            Some(n) => n as u8,
+            None => self.unpublished.ok_or_else(|| outside(format!("payload {payload} never published")))?,
+        };
         if from_broker && p.retain == Some(true) {
             return Ok((Message::Retained { message: n, qos: level }, level));
         }
@@ -311,38 +366,43 @@ impl Mapping {
     }
 
     /// The model's packet for `p`, with the reason code a broker put in it.
-    fn packet(&self, p: &PacketInfo, from_broker: bool) -> Result<(Packet, Option<u8>), String> {
+    fn packet(&self, p: &PacketInfo, from_broker: bool, id: PacketId) -> Result<(Packet, Option<u8>), String> {
         let v5 = self.config.version == Version::V5_0;
-        let id = || u8::try_from(p.packet_id.unwrap_or(0)).map_err(|_| outside("a packet id above 255"));
         let code = p.reason_code.unwrap_or(0);
         let reason = v5.then_some(code);
+        // 5.0: absent is 65,535 (3.1.2.11.3, 3.2.2.3.3), above what a model's u8 holds.
+        let receive_maximum = v5.then(|| u8::try_from(p.receive_maximum.unwrap_or(u16::MAX)).unwrap_or(u8::MAX));
         let packet = match p.kind {
-            PacketKind::Connect => {
-                Packet::Connect { clean_start: p.clean_start.unwrap_or(false), will: p.will == Some(true) }
-            }
+            PacketKind::Connect => Packet::Connect {
+                clean_start: p.clean_start.unwrap_or(false),
+                will: p.will == Some(true),
+                receive_maximum,
+            },
             PacketKind::Connack if code == 0 => {
-                return Ok((Packet::ConnAck { session_present: p.session_present == Some(true) }, Some(0)));
+                let session_present = p.session_present == Some(true);
+                return Ok((Packet::ConnAck { session_present, receive_maximum }, Some(0)));
             }
             PacketKind::Publish => {
                 let (message, qos) = self.message(p, from_broker)?;
-                Packet::Publish { id: id()?, message, qos, dup: p.dup == Some(true) }
+                Packet::Publish { id, message, qos, dup: p.dup == Some(true) }
             }
-            PacketKind::Puback if code < 0x80 => Packet::PubAck(id()?),
-            PacketKind::Pubrec if code < 0x80 => Packet::PubRec(id()?),
-            PacketKind::Pubrel if code < 0x80 => Packet::PubRel(id()?),
-            PacketKind::Pubcomp => Packet::PubComp(id()?),
-            PacketKind::Subscribe => Packet::Subscribe(id()?),
+            PacketKind::Puback if code < 0x80 => Packet::PubAck(id),
+            PacketKind::Pubrec if code < 0x80 => Packet::PubRec(id),
+            PacketKind::Pubrel if code < 0x80 => Packet::PubRel(id),
+            PacketKind::Pubcomp => Packet::PubComp(id),
+            // Every SUBSCRIBE of a subscriber names the same filters (see above): its first.
+            PacketKind::Subscribe => Packet::Subscribe(id, Subscribed::First),
             PacketKind::Suback => {
                 let codes = p.reason_codes.clone().unwrap_or_default();
                 if codes.iter().any(|&c| c >= 0x80) {
                     return Err(outside("a refused subscription"));
                 }
-                Packet::SubAck(id()?)
+                Packet::SubAck(id, Subscribed::First)
             }
-            PacketKind::Unsubscribe => Packet::Unsubscribe(id()?),
+            PacketKind::Unsubscribe => Packet::Unsubscribe(id),
             PacketKind::Unsuback => {
                 let existed = !p.reason_codes.clone().unwrap_or_default().contains(&0x11);
-                Packet::UnsubAck { id: id()?, existed }
+                Packet::UnsubAck { id, existed }
             }
             PacketKind::Pingreq => Packet::PingReq,
             PacketKind::Pingresp => Packet::PingResp,
@@ -351,15 +411,42 @@ impl Mapping {
             kind => return Err(outside(format!("{kind:?} with reason {code:#04x}"))),
         };
         let reason = match packet {
-            Packet::Publish { .. } | Packet::Subscribe(_) | Packet::SubAck(_) | Packet::Unsubscribe(_) => None,
+            Packet::Publish { .. } | Packet::Subscribe(..) | Packet::SubAck(..) | Packet::Unsubscribe(_) => None,
             Packet::UnsubAck { .. } | Packet::PingReq | Packet::PingResp | Packet::Connect { .. } => None,
             _ => reason,
         };
         Ok((packet, reason))
     }
 
+    /// The connections whose close the broker decided before it sent `packet`, a will, at trace
+    /// event `index`: those of the will's client that the proxy sees the broker close within a
+    /// tick after. The broker closes the connection and publishes the will in one step; the
+    /// proxy watches each connection on its own, so it may see the will first.
+    fn closed_by_its_will(&self, trace: &[TraceEvent], index: usize, packet: &PacketInfo) -> Vec<trace::ConnId> {
+        let payload = packet.payload.as_deref().unwrap_or_default();
+        let Some((&client, _)) = self.wills.iter().find(|(_, will)| will.as_str() == payload) else {
+            return Vec::new();
+        };
+        let sent_at = trace[index].time_ms;
+        let of_client: Vec<trace::ConnId> = trace[..index]
+            .iter()
+            .filter_map(|e| match e.event {
+                trace::Event::ConnectionOpened { conn } if self.clients.get(&e.node.0) == Some(&client) => Some(conn),
+                _ => None,
+            })
+            .collect();
+        trace[index..]
+            .iter()
+            .take_while(|e| e.time_ms <= sent_at + TICK_MS)
+            .filter_map(|e| match e.event {
+                trace::Event::BrokerClosed { conn } if of_client.contains(&conn) => Some(conn),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The trace as the spec broker's steps, each with its index in the trace.
-    fn steps(&self, trace: &[TraceEvent]) -> Result<Vec<(usize, Step)>, String> {
+    fn steps(&self, trace: &[TraceEvent]) -> Result<Replay, String> {
         // Per connection: its client and link, whether a fault severed it from the broker, and
         // whether the broker's end is closed (logged, or after the FIN it read).
         struct ConnState {
@@ -371,6 +458,8 @@ impl Mapping {
         let mut conns: BTreeMap<trace::ConnId, ConnState> = BTreeMap::new();
         let mut opened = vec![0usize; self.config.clients];
         let mut steps = Vec::new();
+        let mut connect_sessions = BTreeMap::new();
+        let mut ids = PacketIdNames::default();
         let mut tick_of = 0u64;
         for (index, e) in trace.iter().enumerate() {
             let now = e.time_ms / TICK_MS;
@@ -399,8 +488,25 @@ impl Mapping {
                     if c.closed || (*to == End::Broker && !forwarded) {
                         continue;
                     }
-                    let (packet, reason) = self.packet(packet, *to == End::Client)?;
                     let (client, link) = (c.client, c.link);
+                    if *to == End::Client && packet.kind == PacketKind::Publish {
+                        for closing in self.closed_by_its_will(trace, index, packet) {
+                            if let Some(c) = conns.get_mut(&closing)
+                                && !c.closed
+                            {
+                                steps.push((index, Step::Event(Event::Closed { client: c.client, link: c.link })));
+                                c.closed = true;
+                            }
+                        }
+                    }
+                    let id = match packet.packet_id {
+                        Some(wire) => ids.name(client, wire)?,
+                        None => 0,
+                    };
+                    if packet.kind == PacketKind::Connect && self.config.version == Version::V5_0 {
+                        connect_sessions.insert((client, link), session_kind(Version::V5_0, packet));
+                    }
+                    let (packet, reason) = self.packet(packet, *to == End::Client, id)?;
                     let event = match to {
                         End::Broker => Event::Received { client, link, input: Input::Packet(packet) },
                         End::Client => Event::Sent { client, link, packet, reason },
@@ -442,6 +548,6 @@ impl Mapping {
                 _ => {}
             }
         }
-        Ok(steps)
+        Ok(Replay { steps, connect_sessions })
     }
 }

@@ -203,7 +203,7 @@ fn stored_for_a_subscriber(config: &Config, spec: &SpecState) -> bool {
     });
     stored.into_iter().any(|n| {
         spec.sessions.iter().enumerate().any(|(s, session)| {
-            session.as_ref().is_some_and(|session| session.subscribed) && config.copy_qos(s, n).is_some()
+            session.as_ref().is_some_and(|session| config.copy_qos_under(s, n, session.subscribed).is_some())
         })
     })
 }

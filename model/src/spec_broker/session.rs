@@ -9,6 +9,7 @@
 use crate::config::{Config, Qos};
 use crate::packet::{Message, PacketId};
 use crate::retained::RetainedStore;
+use crate::routing::Subscribed;
 
 /// The order MQTT keeps: a server sends the PUBLISHes of one topic and QoS in the order it
 /// received them from each client ([MQTT-4.6.0-6] in 3.1.1, [MQTT-4.6.0-5] in 5.0). Which QoS
@@ -82,8 +83,9 @@ pub struct Session {
     /// The session outlives its connection (3.1.1 CleanSession=0; 5.0 a non-zero Session
     /// Expiry Interval in the CONNECT).
     pub persistent: bool,
-    /// A SUBSCRIBE for the client's filters was read and no UNSUBSCRIBE since.
-    pub subscribed: bool,
+    /// The client's SUBSCRIBEs read since the last UNSUBSCRIBE: the session holds their
+    /// filters. A copy's QoS is fixed when it is routed (it is a field of [`Copy`]).
+    pub subscribed: Subscribed,
     pub copies: Vec<Copy>,
     pub inbound: Vec<(PacketId, Inbound)>,
     /// 5.0 with a Session Expiry Interval: ticks since the session lost its connection.
@@ -97,7 +99,7 @@ impl Session {
     pub fn new(persistent: bool) -> Session {
         Session {
             persistent,
-            subscribed: false,
+            subscribed: Subscribed::No,
             copies: Vec::new(),
             inbound: Vec::new(),
             offline_ticks: None,
@@ -110,7 +112,7 @@ impl Session {
     /// ([MQTT-3.3.5-1] / [MQTT-3.3.4-2]), lowered to the published QoS ([MQTT-3.8.4-6] /
     /// [MQTT-3.8.4-8]), and an optional extra one per further matching filter, at its own.
     pub fn route(&mut self, config: &Config, client: usize, message: Message, publisher: usize, offline: bool) {
-        if !self.subscribed {
+        if !self.subscribed.any() {
             return;
         }
         let (topic, qos) = match message {
@@ -118,8 +120,12 @@ impl Session {
             Message::Will(_) => (crate::routing::WILL_TOPIC, config.will_qos),
             Message::Retained { .. } => unreachable!("the spec broker does not cover retained messages"),
         };
-        let mut grants: Vec<Qos> =
-            config.filters(client).iter().filter(|f| f.filter.matches(topic)).map(|f| f.qos.min(qos)).collect();
+        let mut grants: Vec<Qos> = config
+            .held_filters(client, self.subscribed)
+            .iter()
+            .filter(|f| f.filter.matches(topic))
+            .map(|f| f.qos.min(qos))
+            .collect();
         grants.sort_unstable_by(|a, b| b.cmp(a));
         for (n, &copy_qos) in grants.iter().enumerate() {
             let key = Some(OrderKey { publisher: publisher as u8, topic, published: qos, copy: copy_qos });
@@ -135,12 +141,19 @@ impl Session {
         }
     }
 
-    /// After a SUBSCRIBE, each of its filters gets the retained message of every topic it
+    /// After SUBSCRIBE `request`, each of its filters gets the retained message of every topic it
     /// matches, at the message's QoS lowered to the filter's grant ([MQTT-3.3.1-6],
     /// [MQTT-3.8.4-3] in 3.1.1; Retain Handling 0, [MQTT-3.3.1-9] in 5.0), a SUBSCRIBE with
     /// several filters being a series of SUBSCRIBEs ([MQTT-3.8.4-4] / [MQTT-3.8.4-5]).
-    pub fn add_retained(&mut self, config: &Config, client: usize, retained: &RetainedStore, offline: bool) {
-        for (message, qos) in retained.copies(config.filters(client), |n| config.qos(n)) {
+    pub fn add_retained(
+        &mut self,
+        config: &Config,
+        client: usize,
+        request: Subscribed,
+        retained: &RetainedStore,
+        offline: bool,
+    ) {
+        for (message, qos) in retained.copies(config.requested_filters(client, request), |n| config.qos(n)) {
             self.copies.push(Copy {
                 message: Message::Retained { message, qos },
                 qos,
@@ -199,7 +212,7 @@ impl Session {
 
     /// The subscription is deleted: copies not yet started may be dropped.
     pub fn unsubscribed(&mut self) {
-        self.subscribed = false;
+        self.subscribed = Subscribed::No;
         for copy in self.copies.iter_mut().filter(|c| c.flight.is_none()) {
             copy.optional = true;
         }
@@ -226,7 +239,7 @@ mod tests {
     fn overlapping_filters_owe_one_copy_at_the_highest_grant_and_allow_one_more() {
         let config = overlapping();
         let mut session = Session::new(true);
-        session.subscribed = true;
+        session.subscribed = Subscribed::First;
         session.route(&config, 1, Message::App(0), 0, false);
         let copies: Vec<(Qos, bool)> = session.copies.iter().map(|c| (c.qos, c.optional)).collect();
         assert_eq!(copies, vec![(Qos::ExactlyOnce, false), (Qos::AtLeastOnce, true)]);
@@ -238,7 +251,7 @@ mod tests {
         let mut session = Session::new(true);
         session.route(&config, 1, Message::App(0), 0, false);
         assert!(session.copies.is_empty());
-        session.subscribed = true;
+        session.subscribed = Subscribed::First;
         session.route(&config, 1, Message::App(0), 0, false);
         session.unsubscribed();
         assert!(session.copies.iter().all(|c| c.optional));
@@ -249,7 +262,7 @@ mod tests {
         let mut config = overlapping();
         config.messages = vec![Qos::AtLeastOnce, Qos::AtLeastOnce, Qos::AtMostOnce, Qos::AtMostOnce];
         let mut session = Session::new(true);
-        session.subscribed = true;
+        session.subscribed = Subscribed::First;
         for n in 0..4 {
             session.route(&config, 1, Message::App(n), 0, false);
         }

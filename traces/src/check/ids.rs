@@ -26,7 +26,7 @@ impl Space {
     pub fn of(packet: &Packet, sender: Actor, client: usize) -> Space {
         let allocated_by_sender = matches!(
             packet,
-            Packet::Publish { .. } | Packet::PubRel(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_)
+            Packet::Publish { .. } | Packet::PubRel(_) | Packet::Subscribe(..) | Packet::Unsubscribe(_)
         );
         let allocator = match (allocated_by_sender, sender) {
             (true, sender) => sender,
@@ -45,8 +45,8 @@ pub fn packet_id(packet: &Packet) -> Option<PacketId> {
         | Packet::PubRec(id)
         | Packet::PubRel(id)
         | Packet::PubComp(id)
-        | Packet::Subscribe(id)
-        | Packet::SubAck(id)
+        | Packet::Subscribe(id, _)
+        | Packet::SubAck(id, _)
         | Packet::Unsubscribe(id)
         | Packet::UnsubAck { id, .. } => Some(id),
         Packet::Connect { .. }
@@ -60,7 +60,7 @@ pub fn packet_id(packet: &Packet) -> Option<PacketId> {
 
 /// Whether a packet may introduce a new id: a first transmission.
 pub fn allocates(packet: &Packet) -> bool {
-    matches!(packet, Packet::Publish { dup: false, .. } | Packet::Subscribe(_) | Packet::Unsubscribe(_))
+    matches!(packet, Packet::Publish { dup: false, .. } | Packet::Subscribe(..) | Packet::Unsubscribe(_))
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

@@ -22,9 +22,9 @@
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
-//!   Alive and wills (per client) come from the CONNECT packets; the 5.0 Receive Maximum from
-//!   CONNECT and CONNACK, which must announce the same one if it binds (see
-//!   [`receive_maximum`]); the publisher disconnects gracefully if it
+//!   Alive and wills (per client) come from the CONNECT packets; the 5.0 Receive Maximum of
+//!   the clients from CONNECT, the broker's from CONNACK (see [`receive_maximum`]); the
+//!   publisher disconnects gracefully if it
 //!   closes with `disconnected`. The model cuts a connection only where the trace logs a
 //!   fault on it (`fault_injected`), told to both ends (reset), the client only (half-open)
 //!   or neither (cut);
@@ -112,6 +112,12 @@ impl Mapping {
         let clients = client_order(events)?;
         within_the_model(events)?;
         let values = Values::derive(events, &clients)?;
+        let unsubscribes = sent_by_clients(events, &clients, PacketKind::Unsubscribe);
+        if values.added.is_some() && unsubscribes > 0 {
+            return unsupported(
+                "an UNSUBSCRIBE with a SUBSCRIBE that adds a filter: the model's UNSUBSCRIBE drops every filter",
+            );
+        }
         let (payloads, messages) = application_messages(events)?;
         let (retained, empty) = retained_messages(events);
         let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
@@ -141,7 +147,8 @@ impl Mapping {
             clients: clients.len(),
             sessions,
             session_expiry,
-            receive_maximum: receive_maximum(version, events, &all_connects)?,
+            receive_maximum: receive_maximum(version, &all_connects, "Receive Maximum of the clients")?,
+            broker_receive_maximum: receive_maximum(version, &connacks(events), "Receive Maximum of the broker")?,
             packet_ids: Bits::MAX,
             keep_alive,
             abort_after: abort_ticks(keep_alive, time)?,
@@ -168,9 +175,10 @@ impl Mapping {
             publishers: 1,
             topics: vec![0],
             subscriptions: model_subscriptions(&values)?,
+            added_subscriptions: model_added_subscriptions(&values)?,
             disconnects: client_disconnects(events, &clients).min(u64::from(u8::MAX)) as u8,
             disconnect_with_will: disconnects_with_will(events, &clients),
-            unsubscribes: sent_by_clients(events, &clients, PacketKind::Unsubscribe).min(u64::from(u8::MAX)) as u8,
+            unsubscribes: unsubscribes.min(u64::from(u8::MAX)) as u8,
             retained,
             empty,
             // Applications are paced and the network is slow: no bound on the response holds.
@@ -246,6 +254,9 @@ impl fmt::Display for Mapping {
         }
         if let Some((filter, qos)) = &self.values.subscription {
             writeln!(f, "subscription: {filter:?} at qos {qos}")?;
+        }
+        if let Some((filter, qos)) = &self.values.added {
+            writeln!(f, "added by a second SUBSCRIBE: {filter:?} at qos {qos}")?;
         }
         let messages: Vec<String> = self
             .payloads
@@ -364,30 +375,17 @@ fn connacks(events: &[TraceEvent]) -> Vec<&PacketInfo> {
         .collect()
 }
 
-/// 5.0: the model's one Receive Maximum, announced by every client (CONNECT) and by the broker
-/// (CONNACK); an absent one is 65,535 (5.0, 3.1.2.11.3 and
-/// 3.2.2.3.3), the limit of [MQTT-3.3.4-7] and [MQTT-3.3.4-9]. The model's senders have
-/// [`Bits::MAX`] packet ids, so a limit of that or more never binds in the model: such
-/// limits all map to it. A binding limit must be the same both ways.
-fn receive_maximum(version: Version, events: &[TraceEvent], connects: &[&PacketInfo]) -> Result<u8, MappingError> {
-    if version == Version::V3_1_1 {
+/// 5.0: the Receive Maximum every one of `packets` announces (the clients' CONNECTs, or the
+/// broker's CONNACKs, each side's own, which bounds its peer: [MQTT-3.3.4-7] and
+/// [MQTT-3.3.4-9]); an absent one is 65,535 (5.0, 3.1.2.11.3 and 3.2.2.3.3), and none at all
+/// (no CONNACK) does not bind. The model's senders have [`Bits::MAX`] packet ids, so a limit
+/// of that or more never binds in the model: such limits all map to it.
+fn receive_maximum(version: Version, packets: &[&PacketInfo], what: &str) -> Result<u8, MappingError> {
+    if version == Version::V3_1_1 || packets.is_empty() {
         return Ok(Bits::MAX);
     }
-    let announced = |packets: &[&PacketInfo], what: &str| {
-        same(packets, what, |p| p.receive_maximum.unwrap_or(u16::MAX))
-            .map(|maximum| u8::try_from(maximum).map_or(Bits::MAX, |m| m.min(Bits::MAX)))
-    };
-    let clients = announced(connects, "Receive Maximum of the clients")?;
-    let acks = connacks(events);
-    let broker = if acks.is_empty() { Bits::MAX } else { announced(&acks, "Receive Maximum of the broker")? };
-    if clients != broker {
-        return unsupported(format!(
-            "the clients announce Receive Maximum {clients} and the broker {broker} (each capped at {}): \
-             the model has one for both",
-            Bits::MAX
-        ));
-    }
-    Ok(clients)
+    same(packets, what, |p| p.receive_maximum.unwrap_or(u16::MAX))
+        .map(|maximum| u8::try_from(maximum).map_or(Bits::MAX, |m| m.min(Bits::MAX)))
 }
 
 /// The value every packet of `packets` (all CONNECTs, or all CONNACKs) agrees on.
@@ -500,15 +498,31 @@ fn faults(events: &[TraceEvent]) -> u64 {
     events.iter().filter(|e| matches!(e.event, Event::FaultInjected { .. })).count() as u64
 }
 
-/// The model's subscriptions: the trace's one filter (which matches its one topic) at the QoS
+/// The model's subscriptions: the trace's first filter (which matches its one topic) at the QoS
 /// it asks for, so copies are downgraded as the broker must; topic 0 at QoS 2 if nobody
 /// subscribes.
 fn model_subscriptions(values: &Values) -> Result<Vec<Vec<FilterQos>>, MappingError> {
-    let Some((filter, level)) = &values.subscription else {
-        return Ok(routing::one_topic_at_qos2());
+    match &values.subscription {
+        Some(first) => Ok(vec![vec![model_filter(first, Filter::Topic(0))?]]),
+        None => Ok(routing::one_topic_at_qos2()),
+    }
+}
+
+/// The filter a second SUBSCRIBE adds, if any: the first's again (its QoS replaced), or
+/// another that matches the one topic, which the model's wildcard stands for (every message
+/// goes on topic 0, so both filters match each).
+fn model_added_subscriptions(values: &Values) -> Result<Vec<Vec<FilterQos>>, MappingError> {
+    let Some(added) = &values.added else {
+        return Ok(Vec::new());
     };
+    let replaces = values.subscription.as_ref().is_some_and(|(first, _)| *first == added.0);
+    let filter = if replaces { Filter::Topic(0) } else { Filter::Wildcard };
+    Ok(vec![vec![model_filter(added, filter)?]])
+}
+
+fn model_filter((filter, level): &(String, u8), model: Filter) -> Result<FilterQos, MappingError> {
     let qos = Qos::from_level(*level).ok_or_else(|| MappingError(format!("{filter:?} asks for QoS {level}")))?;
-    Ok(vec![vec![FilterQos { filter: Filter::Topic(0), qos }]])
+    Ok(FilterQos { filter: model, qos })
 }
 
 /// How many times a client closes its connection after sending DISCONNECT.

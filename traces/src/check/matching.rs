@@ -12,6 +12,7 @@
 use verimqtt_model::observe::{Actor, Observation};
 use verimqtt_model::packet::{Message, Packet, reason};
 use verimqtt_model::retained::retain_flag;
+use verimqtt_model::routing::Subscribed;
 use verimqtt_model::{Qos, Version};
 use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, TraceEvent};
 
@@ -55,8 +56,9 @@ pub const NOT_IN_THE_MODEL: &[(&str, &str)] = &[
     ),
     (
         "Receive Maximum and Server Keep Alive (CONNECT, CONNACK)",
-        "in the trace (for the probe's monitors) but not compared: the model's clients announce no Receive \
-         Maximum, the runs never reach the broker's (at most 4 messages) and its CONNACK sets no Server Keep Alive",
+        "not compared: the model's CONNECT and CONNACK carry the Receive Maximum the mapping reads from the \
+         trace's, capped at the model's 7 packet ids (mapping.rs), and each sender's quota follows it; the \
+         broker's CONNACK sets no Server Keep Alive",
     ),
     ("Topic Alias and the other 5.0 properties", "not compared: not in the trace; the runs use no alias"),
 ];
@@ -151,7 +153,8 @@ fn packet_differences(
         }
     }
     match *packet {
-        Packet::Connect { clean_start, will } => {
+        // The Receive Maximum is not compared: the model's is the trace's, capped (NOT_IN_THE_MODEL).
+        Packet::Connect { clean_start, will, .. } => {
             let c = space.client;
             diff.required("clean start", &info.clean_start, clean_start);
             diff.required("will", &info.will, will);
@@ -174,7 +177,7 @@ fn packet_differences(
             diff.exact("will qos", &info.qos, &will.then_some(0));
             diff.exact("will retain", &info.retain, &will.then_some(false));
         }
-        Packet::ConnAck { session_present } => {
+        Packet::ConnAck { session_present, .. } => {
             diff.required("session present", &info.session_present, session_present);
         }
         Packet::Publish { message, qos, dup, .. } => {
@@ -185,9 +188,9 @@ fn packet_differences(
             diff.required("retain", &info.retain, retain_flag(&mapping.config, message, from_client));
             diff.exact("topic", &info.topic, &values.topic);
         }
-        Packet::Subscribe(_) => subscription_differences(&mut diff, mapping, info.filters.as_deref()),
-        Packet::SubAck(_) => {
-            let granted = values.subscription.as_ref().map(|(_, qos)| vec![*qos]);
+        Packet::Subscribe(_, request) => subscription_differences(&mut diff, mapping, request, info.filters.as_deref()),
+        Packet::SubAck(_, request) => {
+            let granted = values.requested(request).map(|(_, qos)| vec![*qos]);
             diff.exact(
                 "reason codes",
                 &info.reason_codes.as_ref().map(|c| format!("{c:?}")),
@@ -229,12 +232,13 @@ fn protocol_level(version: Version) -> u8 {
     }
 }
 
-/// A SUBSCRIBE carries the one filter at the one QoS, with the 5.0 options the model's
-/// subscription has (No Local 0: a client that publishes to itself gets its messages;
-/// Retain As Published 0 and Retain Handling 0, which matter only for retained messages).
-fn subscription_differences(diff: &mut Diff, mapping: &Mapping, filters: Option<&[FilterInfo]>) {
+/// A SUBSCRIBE carries the one filter at the one QoS of the model's SUBSCRIBE `request` (the
+/// first, or the one that adds), with the 5.0 options the model's subscription has (No Local
+/// 0: a client that publishes to itself gets its messages; Retain As Published 0 and Retain
+/// Handling 0, which matter only for retained messages).
+fn subscription_differences(diff: &mut Diff, mapping: &Mapping, request: Subscribed, filters: Option<&[FilterInfo]>) {
     let v5 = mapping.config.version == Version::V5_0;
-    let model = mapping.values.subscription.as_ref().map(|(filter, qos)| FilterInfo {
+    let model = mapping.values.requested(request).map(|(filter, qos)| FilterInfo {
         filter: filter.clone(),
         qos: Some(*qos),
         no_local: v5.then_some(false),
@@ -367,7 +371,7 @@ pub fn matches(
 
 /// Whether receiving `packet` ends its id's use by the sender that allocated it.
 fn frees_its_id(packet: &Packet) -> bool {
-    matches!(packet, Packet::PubAck(_) | Packet::PubComp(_) | Packet::SubAck(_) | Packet::UnsubAck { .. })
+    matches!(packet, Packet::PubAck(_) | Packet::PubComp(_) | Packet::SubAck(..) | Packet::UnsubAck { .. })
 }
 
 fn event_packet_id(event: &Event) -> Option<u16> {

@@ -1,7 +1,9 @@
 //! The concrete values a trace must carry wherever the model has one abstract value: the
-//! model has one topic, one subscription filter granted at one QoS, and one client id per
-//! client. Each is read from the trace once; every packet is then compared with it.
+//! model has one topic, a first SUBSCRIBE of one filter granted at one QoS (and perhaps a
+//! second that adds, or replaces, one), and one client id per client. Each is read from the
+//! trace once; every packet is then compared with it.
 
+use verimqtt_model::routing::Subscribed;
 use verimqtt_proto::codec::matching::matches as filter_matches;
 use verimqtt_spec::trace::{Event, Node, PacketInfo, PacketKind, TraceEvent};
 
@@ -12,8 +14,12 @@ use super::mapping::MappingError;
 pub struct Values {
     /// The topic every message (and will) is published to; `None` if nothing is published.
     pub topic: Option<String>,
-    /// The filter every SUBSCRIBE carries, and the QoS it asks for (and SUBACK grants).
+    /// The filter of the subscribers' first SUBSCRIBE, and the QoS it asks for (and SUBACK
+    /// grants).
     pub subscription: Option<(String, u8)>,
+    /// The filter and QoS of a second SUBSCRIBE that adds a filter (or, with the first's
+    /// filter, replaces its QoS [MQTT-3.8.4-3]).
+    pub added: Option<(String, u8)>,
     /// Per client (model order), the client id of its CONNECTs.
     pub client_ids: Vec<String>,
 }
@@ -21,7 +27,7 @@ pub struct Values {
 impl Values {
     pub fn derive(events: &[TraceEvent], clients: &[Node]) -> Result<Values, MappingError> {
         let topic = one_topic(events)?;
-        let subscription = one_subscription(events, topic.as_deref())?;
+        let (subscription, added) = subscriptions(events, topic.as_deref())?;
         let client_ids = clients.iter().map(|node| client_id(events, node)).collect::<Result<Vec<_>, _>>()?;
         if let Some((i, id)) = client_ids.iter().enumerate().find(|(i, id)| client_ids[..*i].contains(id)) {
             return Err(MappingError(format!(
@@ -29,7 +35,16 @@ impl Values {
                 clients[i]
             )));
         }
-        Ok(Values { topic, subscription, client_ids })
+        Ok(Values { topic, subscription, added, client_ids })
+    }
+
+    /// The filter and QoS of SUBSCRIBE `request`: the first, or the one that adds.
+    pub fn requested(&self, request: Subscribed) -> Option<&(String, u8)> {
+        match request {
+            Subscribed::No => None,
+            Subscribed::First => self.subscription.as_ref(),
+            Subscribed::Added => self.added.as_ref(),
+        }
     }
 }
 
@@ -57,9 +72,12 @@ fn one_topic(events: &[TraceEvent]) -> Result<Option<String>, MappingError> {
     }
 }
 
-/// The one filter and QoS of every SUBSCRIBE; the filter must match the topic.
-fn one_subscription(events: &[TraceEvent], topic: Option<&str>) -> Result<Option<(String, u8)>, MappingError> {
-    let mut found: Option<(String, u8)> = None;
+/// The SUBSCRIBEs' filters and QoS, one per SUBSCRIBE: a first, and perhaps a second that
+/// adds one (the first SUBSCRIBE with another filter or QoS); each filter must match the topic.
+type Subscriptions = (Option<(String, u8)>, Option<(String, u8)>);
+
+fn subscriptions(events: &[TraceEvent], topic: Option<&str>) -> Result<Subscriptions, MappingError> {
+    let mut found: Vec<(String, u8)> = Vec::new();
     for (node, packet) in sent_packets(events).filter(|(_, p)| p.kind == PacketKind::Subscribe) {
         let filters = packet.filters.as_deref().unwrap_or_default();
         let [filter] = filters else {
@@ -72,24 +90,26 @@ fn one_subscription(events: &[TraceEvent], topic: Option<&str>) -> Result<Option
             return Err(MappingError(format!("{node} subscribes to {:?} without a QoS", filter.filter)));
         };
         let this = (filter.filter.clone(), qos);
-        match &found {
-            Some(first) if *first != this => {
-                return Err(MappingError(format!(
-                    "subscriptions to {:?} at QoS {} and {:?} at QoS {}; the model has one filter at one QoS",
-                    first.0, first.1, this.0, this.1
-                )));
-            }
-            _ => found = Some(this),
+        if !found.contains(&this) {
+            found.push(this);
         }
     }
-    if let (Some((filter, _)), Some(topic)) = (&found, topic) {
-        if !filter_matches(filter, topic) {
+    if let [first, second, third, ..] = &found[..] {
+        return Err(MappingError(format!(
+            "subscriptions to {:?} at QoS {}, {:?} at QoS {} and {:?} at QoS {}; the model has a first SUBSCRIBE and \
+             one that adds a filter",
+            first.0, first.1, second.0, second.1, third.0, third.1
+        )));
+    }
+    for (filter, _) in &found {
+        if let Some(topic) = topic.filter(|topic| !filter_matches(filter, topic)) {
             return Err(MappingError(format!(
-                "filter {filter:?} does not match topic {topic:?}; the model's subscription matches its topic"
+                "filter {filter:?} does not match topic {topic:?}; the model's subscriptions match its topic"
             )));
         }
     }
-    Ok(found)
+    let mut found = found.into_iter();
+    Ok((found.next(), found.next()))
 }
 
 /// The client id every CONNECT of `node` carries.
@@ -139,12 +159,24 @@ mod tests {
         let values = Values::derive(&events, &[]).unwrap();
         assert_eq!(values.topic.as_deref(), Some("a/b"));
         assert_eq!(values.subscription, Some(("a/+".to_string(), 2)));
+        assert_eq!(values.added, None);
     }
 
     #[test]
-    fn two_topics_two_filters_or_a_filter_that_misses_are_outside_the_model() {
+    fn a_second_filter_or_qos_is_the_subscribe_that_adds() {
+        let events = [request("a"), subscribe("a", 1), subscribe("#", 2), subscribe("a", 1)];
+        let values = Values::derive(&events, &[]).unwrap();
+        assert_eq!(values.requested(Subscribed::First), Some(&("a".to_string(), 1)));
+        assert_eq!(values.requested(Subscribed::Added), Some(&("#".to_string(), 2)));
+        let replaced = Values::derive(&[subscribe("a", 1), subscribe("a", 2)], &[]).unwrap();
+        assert_eq!(replaced.added, Some(("a".to_string(), 2)));
+    }
+
+    #[test]
+    fn two_topics_three_subscriptions_or_a_filter_that_misses_are_outside_the_model() {
         assert!(Values::derive(&[request("a"), request("b")], &[]).is_err());
-        assert!(Values::derive(&[subscribe("a", 2), subscribe("#", 2)], &[]).is_err());
+        assert!(Values::derive(&[subscribe("a", 2), subscribe("#", 2), subscribe("+", 1)], &[]).is_err());
         assert!(Values::derive(&[request("a"), subscribe("b", 2)], &[]).is_err());
+        assert!(Values::derive(&[request("a"), subscribe("a", 2), subscribe("b", 2)], &[]).is_err());
     }
 }

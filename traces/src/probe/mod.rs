@@ -36,7 +36,7 @@ use verimqtt_spec::trace::TraceEvent;
 pub use driver::RECEIVE_MAXIMUM;
 pub use findings::{SpecSummary, Summary, findings_report};
 pub use monitors::{Finding, Outcome, Property, Verdict, monitor};
-pub use named::named_probes;
+pub use named::{finding_probes, named_probes};
 pub use spec::{SpecJudgement, SpecVerdict};
 
 use crate::sim::{Refusal, Scenario, SimError, arb_scenario};
@@ -52,6 +52,8 @@ pub enum ProbeError {
     Client { client: usize, error: String },
     #[error("scenario: {0}")]
     Scenario(SimError),
+    #[error("no finding named {0:?}: give one of {known}", known = finding_names().join(", "))]
+    UnknownFinding(String),
 }
 
 /// The socket address of `mqtt://host:port` (or `host:port`; port 1883 if left out).
@@ -86,10 +88,12 @@ pub fn scenario(seed: u64, version: Option<ProtocolVersion>) -> Scenario {
     scenario
 }
 
-/// Which scenario a run ran: a generated one by its seed, or a named one.
+/// Which scenario a run ran: a named one, the minimal run of a finding, or a generated one by
+/// its seed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Origin {
     Named(&'static str),
+    Finding(&'static str),
     Seed(u64),
 }
 
@@ -97,7 +101,7 @@ impl Origin {
     /// The stem of the run's trace file: `NAME` or `seed-S`.
     pub fn file_stem(&self) -> String {
         match self {
-            Origin::Named(name) => (*name).to_string(),
+            Origin::Named(name) | Origin::Finding(name) => (*name).to_string(),
             Origin::Seed(seed) => format!("seed-{seed}"),
         }
     }
@@ -106,6 +110,7 @@ impl Origin {
     pub fn rerun_options(&self) -> String {
         match self {
             Origin::Named(_) => "--named --scenarios 0".to_string(),
+            Origin::Finding(name) => format!("--finding {name} --scenarios 0"),
             Origin::Seed(seed) => format!("--seed {seed} --scenarios 1"),
         }
     }
@@ -135,6 +140,11 @@ pub fn probe_scenario(
     Ok(ProbeRun { origin, scenario: scenario.clone(), trace, refusals, verdicts, spec })
 }
 
+/// The names of the minimal runs of findings.
+fn finding_names() -> Vec<&'static str> {
+    finding_probes().into_iter().map(|(name, _)| name).collect()
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
@@ -146,6 +156,8 @@ pub struct ProbeOptions {
     pub seed: u64,
     /// Also the named scenarios ([`named_probes`]), first.
     pub named: bool,
+    /// Also these minimal runs of findings ([`finding_probes`]), after the named ones.
+    pub findings: Vec<String>,
     /// Scenarios run at once (they mostly wait on the clock).
     pub jobs: usize,
 }
@@ -159,11 +171,22 @@ pub fn namespace(run: u64) -> String {
 }
 
 /// Runs the scenarios, `jobs` at once, each in its own [`namespace`]; the runs come back
-/// named ones first, then by seed.
+/// named ones first, then the findings', then by seed.
 pub fn probe(options: &ProbeOptions) -> Result<Vec<ProbeRun>, ProbeError> {
-    let named = named_probes().into_iter().filter(|_| options.named).map(|(name, mut scenario)| {
+    for name in &options.findings {
+        if !finding_names().contains(&name.as_str()) {
+            return Err(ProbeError::UnknownFinding(name.clone()));
+        }
+    }
+    let named =
+        named_probes().into_iter().filter(|_| options.named).map(|(name, scenario)| (Origin::Named(name), scenario));
+    let findings = finding_probes()
+        .into_iter()
+        .filter(|(name, _)| options.findings.iter().any(|chosen| chosen == name))
+        .map(|(name, scenario)| (Origin::Finding(name), scenario));
+    let named = named.chain(findings).map(|(origin, mut scenario)| {
         scenario.version = options.version.unwrap_or(scenario.version);
-        (Origin::Named(name), scenario)
+        (origin, scenario)
     });
     let generated = (0..options.scenarios as u64).map(|index| {
         let seed = options.seed.wrapping_add(index);

@@ -93,8 +93,24 @@ fn what_was_rejected(trace: &[TraceEvent], index: usize, event: &SpecEvent) -> S
         SpecEvent::Closed { .. } if !matches!(at.event, Event::BrokerClosed { .. }) => {
             format!("the broker's close after the client's ({})", describe(at))
         }
-        _ => describe(at),
+        _ => match &at.event {
+            Event::Forwarded { packet, .. } | Event::Dropped { packet, .. }
+                if packet.kind == PacketKind::Publish && !published_in_the_run(trace, packet.payload.as_deref()) =>
+            {
+                format!("{}: a payload no client of the run published", describe(at))
+            }
+            _ => describe(at),
+        },
     }
+}
+
+/// Whether a client of the run published `payload`, or sent it as its will.
+fn published_in_the_run(trace: &[TraceEvent], payload: Option<&str>) -> bool {
+    trace.iter().any(|e| match &e.event {
+        Event::PublishRequested { payload: published, .. } => Some(published.as_str()) == payload,
+        Event::PacketSent { packet, .. } => packet.kind == PacketKind::Connect && packet.payload.as_deref() == payload,
+        _ => false,
+    })
 }
 
 /// The limit of the spec broker that a rejection of `event` (trace event `index`) falls under,
@@ -104,7 +120,7 @@ fn stricter_than_mqtt(trace: &[TraceEvent], index: usize, event: &SpecEvent) -> 
         SpecEvent::Received { .. } => {
             Some("a packet or close the broker read: the spec broker's inputs are those of the model's clients")
         }
-        SpecEvent::Sent { packet: Packet::ConnAck { session_present: false }, .. } => Some(
+        SpecEvent::Sent { packet: Packet::ConnAck { session_present: false, .. }, .. } => Some(
             "Session Present 0 where the spec broker holds the session: a server may discard a session by its own \
              policy (the session_present monitor calls it a deviation)",
         ),
@@ -122,8 +138,82 @@ fn stricter_than_mqtt(trace: &[TraceEvent], index: usize, event: &SpecEvent) -> 
         {
             Some("a resend on the connection that already carried the packet, which 3.1.1 allows")
         }
+        SpecEvent::Sent { packet: Packet::Publish { dup: true, .. }, .. }
+            if previous_connection_unwatched(trace, index) =>
+        {
+            Some(
+                "a resend whose first transmission the proxy cannot have seen: the client's previous connection \
+                 ended by its own close or a reset, after which the proxy no longer reads what the broker writes on it",
+            )
+        }
+        SpecEvent::Sent { packet: Packet::Publish { .. }, .. } if unsubscribe_unanswered(trace, index) => Some(
+            "a copy sent before the broker answered the client's UNSUBSCRIBE: the broker reads each connection \
+             in its own order, so it may have routed a PUBLISH the proxy passed on another connection after the \
+             UNSUBSCRIBE before it read the UNSUBSCRIBE",
+        ),
         _ => None,
     }
+}
+
+/// The connection of trace event `index`, and its client.
+fn conn_and_client(trace: &[TraceEvent], index: usize) -> Option<(u64, &str)> {
+    let conn = conn_of(&trace.get(index)?.event)?;
+    let client = trace.iter().find_map(|e| match e.event {
+        Event::ConnectionOpened { conn: c } if c == conn && !e.node.is_network() => Some(e.node.0.as_str()),
+        _ => None,
+    })?;
+    Some((conn, client))
+}
+
+/// Whether the connection the client of trace event `index` used before that event's ended by
+/// the client's own close (no fault between) or a reset: from then on the proxy no longer reads
+/// what the broker writes on it, so a first transmission there is never seen.
+fn previous_connection_unwatched(trace: &[TraceEvent], index: usize) -> bool {
+    let Some((conn, client)) = conn_and_client(trace, index) else { return false };
+    let Some(previous) = trace[..index]
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::ConnectionOpened { conn: c } if c < conn && e.node.0 == client => Some(c),
+            _ => None,
+        })
+        .max()
+    else {
+        return false;
+    };
+    let mut severed = false;
+    for e in &trace[..index] {
+        match e.event {
+            Event::FaultInjected { conn: c, fault: Fault::Reset } if c == previous => return true,
+            Event::FaultInjected { conn: c, .. } if c == previous => severed = true,
+            Event::ConnectionClosed { conn: c, .. } if c == previous && !e.node.is_network() => return !severed,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether an UNSUBSCRIBE reached the broker on the connection of trace event `index` before it,
+/// and the broker's UNSUBACK did not come before it.
+fn unsubscribe_unanswered(trace: &[TraceEvent], index: usize) -> bool {
+    let Some((conn, _)) = conn_and_client(trace, index) else { return false };
+    let mut unanswered = false;
+    for e in &trace[..index] {
+        match &e.event {
+            Event::Forwarded { conn: c, to: End::Broker, packet }
+                if *c == conn && packet.kind == PacketKind::Unsubscribe =>
+            {
+                unanswered = true;
+            }
+            Event::Forwarded { conn: c, to: End::Client, packet }
+            | Event::Dropped { conn: c, to: End::Client, packet }
+                if *c == conn && packet.kind == PacketKind::Unsuback =>
+            {
+                unanswered = false;
+            }
+            _ => {}
+        }
+    }
+    unanswered
 }
 
 fn is_v311(trace: &[TraceEvent]) -> bool {
@@ -243,6 +333,74 @@ mod tests {
             matches!(&verdict, SpecVerdict::Rejected { index, what, .. } if *index == resend && what.contains("PUBLISH")),
             "{verdict:?}"
         );
+    }
+
+    #[test]
+    fn a_copy_of_a_payload_no_client_published_is_a_rejection_that_says_so() {
+        let mut trace = load(WILL);
+        let m0 = to_client(&trace, |p| p.kind == PacketKind::Publish && p.payload.as_deref() == Some("m0"));
+        packet_mut(&mut trace[m0]).payload = Some("another run's".to_string());
+        let verdict = judge(&trace).verdict;
+        assert!(
+            matches!(&verdict, SpecVerdict::Rejected { index, what, .. }
+                if *index == m0 && what.ends_with("a payload no client of the run published")),
+            "{verdict:?}"
+        );
+    }
+
+    /// Generated scenario 521 against verimqtt's broker (3.1.1): c1's connection is reset while
+    /// the broker sends it m0, and the resumed session resends m0 with DUP 1, a first
+    /// transmission the proxy never saw. Without the reset (a cut instead, whose broker end the
+    /// proxy still reads) the same resend is a rejection.
+    #[test]
+    fn a_resend_after_a_reset_is_where_the_spec_broker_is_stricter() {
+        let mut trace = load("seed_521_resend_after_a_reset");
+        let verdict = judge(&trace).verdict;
+        assert!(
+            matches!(&verdict, SpecVerdict::Stricter { limit, .. } if limit.contains("a resend whose first transmission")),
+            "{verdict:?}"
+        );
+        for event in &mut trace {
+            if let Event::FaultInjected { fault, .. } = &mut event.event
+                && *fault == Fault::Reset
+            {
+                *fault = Fault::Cut;
+            }
+        }
+        trace.retain(|e| !matches!(e.event, Event::ConnectionClosed { conn: 2, .. }));
+        let verdict = judge(&trace).verdict;
+        assert!(
+            matches!(&verdict, SpecVerdict::Rejected { what, .. } if what.contains("payload \"m0\", qos 1, id 1, dup")),
+            "{verdict:?}"
+        );
+    }
+
+    /// Generated scenario 525 against verimqtt's broker: c1's UNSUBSCRIBE reaches the broker just
+    /// before c0's PUBLISH, on another connection; the broker routes m0 to c1 first and answers
+    /// the UNSUBSCRIBE after. Once the UNSUBACK came, such a copy is a rejection.
+    #[test]
+    fn a_copy_before_the_unsuback_is_where_the_spec_broker_is_stricter() {
+        let mut trace = load("seed_525_copy_before_the_unsuback");
+        let copy = to_client_or_dropped(&trace, |p| p.payload.as_deref() == Some("m0"));
+        let verdict = judge(&trace).verdict;
+        assert!(
+            matches!(&verdict, SpecVerdict::Stricter { index, limit, .. }
+                if *index == copy && limit.contains("before the broker answered the client's UNSUBSCRIBE")),
+            "{verdict:?}"
+        );
+        let unsuback = to_client_or_dropped(&trace, |p| p.kind == PacketKind::Unsuback);
+        let answer = trace.remove(unsuback);
+        trace.insert(copy, answer);
+        let verdict = judge(&trace).verdict;
+        assert!(matches!(&verdict, SpecVerdict::Rejected { index, .. } if *index == copy + 1), "{verdict:?}");
+    }
+
+    /// The first packet the proxy passed or dropped for a client that `is` picks.
+    fn to_client_or_dropped(trace: &[TraceEvent], is: impl Fn(&PacketInfo) -> bool) -> usize {
+        trace
+            .iter()
+            .position(|e| matches!(&e.event, Event::Forwarded { to: End::Client, packet, .. } | Event::Dropped { to: End::Client, packet, .. } if is(packet)))
+            .unwrap_or_else(|| panic!("no such packet to a client"))
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub struct Scenario {
     /// exact deadlines in between).
     pub tick_ms: u64,
     /// 5.0: the Receive Maximum every client announces in CONNECT and the broker in CONNACK
-    /// (the model has one for both); `None`: each keeps its default.
+    /// (one value for both sides here; the model takes each side's from its own packets);
+    /// `None`: each keeps its default.
     pub receive_maximum: Option<NonZeroU16>,
     pub clients: Vec<ClientSpec>,
     pub steps: Vec<Step>,

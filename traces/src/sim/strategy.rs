@@ -169,13 +169,83 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
 }
 
 /// [`arb_scenario`], and in 5.0 a Receive Maximum of 1 or 2 (a third each) that every client
-/// and the broker announce, so that flow control binds. Drawn after the scenario, so a seed
-/// gives the scenario it gave before (the probe's seeds keep naming the same runs).
+/// and the broker announce, so that flow control binds; then, in a quarter of the scenarios
+/// where the model expresses it, a second SUBSCRIBE of every subscriber right after the
+/// first (see [`with_added_subscription`]). Drawn after the scenario, so a seed gives the
+/// scenario it gave before (the probe's seeds keep naming the same runs).
 pub fn arb_flow_controlled_scenario() -> impl Strategy<Value = Scenario> {
-    (arb_scenario(), arb_receive_maximum()).prop_map(|(scenario, receive_maximum)| {
-        match receive_maximum.filter(|_| scenario.version.is_v5()) {
+    let added = prop::option::weighted(0.25, (any::<bool>(), arb_qos()));
+    (arb_scenario(), arb_receive_maximum(), added).prop_map(|(scenario, receive_maximum, added)| {
+        let scenario = match receive_maximum.filter(|_| scenario.version.is_v5()) {
             Some(maximum) => Scenario { receive_maximum: Some(maximum), ..without_qos0_messages(scenario) },
+            None => scenario,
+        };
+        match added {
+            Some((replaces, qos)) => with_added_subscription(scenario, replaces, qos),
             None => scenario,
         }
     })
+}
+
+/// After the set-up's SUBSCRIBEs have settled, each subscriber sends a second one at `qos`:
+/// of the same filter (`replaces`, which replaces the first's QoS [MQTT-3.8.4-3]) or of `#`,
+/// which overlaps it. Only where the model expresses it: not with an UNSUBSCRIBE (the
+/// model's drops every filter, the scenario's names one) nor with 5.0 session expiry.
+fn with_added_subscription(mut scenario: Scenario, replaces: bool, qos: QoS) -> Scenario {
+    let unsubscribes = scenario.steps.iter().any(|step| matches!(step, Step::Unsubscribe { .. }));
+    let expires = scenario.version.is_v5()
+        && scenario.clients.iter().any(|c| c.session == SessionKind::Persistent && c.session_expiry != u32::MAX);
+    let subscribed = scenario.steps.iter().position(|step| matches!(step, Step::Subscribe { .. }));
+    let Some(first) = subscribed.filter(|_| !unsubscribes && !expires) else {
+        return scenario;
+    };
+    let subscribes = scenario.steps[first..].iter().take_while(|step| matches!(step, Step::Subscribe { .. })).count();
+    let filter = if replaces { TOPIC.to_string() } else { "#".to_string() };
+    // A SUBSCRIBE that repeats the first is no second one (the model's client sends none).
+    let added: Vec<Step> = scenario.steps[first..first + subscribes]
+        .iter()
+        .filter_map(|step| match step {
+            Step::Subscribe { client, filter: first, qos: first_qos } if (first, *first_qos) != (&filter, qos) => {
+                Some(Step::Subscribe { client: *client, filter: filter.clone(), qos })
+            }
+            _ => None,
+        })
+        .collect();
+    if added.is_empty() {
+        return scenario;
+    }
+    // The set-up's SUBSCRIBEs are followed by a settle period; the second ones go after it.
+    let at = first + subscribes + 1;
+    scenario.steps.splice(at..at, added.into_iter().chain([Step::Settle]));
+    scenario
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_clients(steps: Vec<Step>) -> Scenario {
+        let clean = ClientSpec::new(SessionKind::Clean);
+        Scenario::new(ProtocolVersion::V5).client(clean.clone()).client(clean).steps(steps)
+    }
+
+    #[test]
+    fn a_second_subscribe_follows_the_settled_first_where_the_model_expresses_it() {
+        let steps = vec![
+            Step::Connect { client: 1 },
+            Step::Settle,
+            Step::subscribe(1, QoS::AtLeastOnce),
+            Step::Settle,
+            Step::publish(0, QoS::ExactlyOnce),
+        ];
+        let added = with_added_subscription(two_clients(steps.clone()), false, QoS::ExactlyOnce);
+        let second = Step::Subscribe { client: 1, filter: "#".to_string(), qos: QoS::ExactlyOnce };
+        assert_eq!(added.steps[4..6], [second, Step::Settle]);
+        let repeat = with_added_subscription(two_clients(steps.clone()), true, QoS::AtLeastOnce);
+        assert_eq!(repeat.steps, steps, "a repeat of the first is no second SUBSCRIBE");
+        let mut unsubscribed = steps;
+        unsubscribed.push(Step::Unsubscribe { client: 1, filter: TOPIC.to_string() });
+        let kept = with_added_subscription(two_clients(unsubscribed.clone()), false, QoS::ExactlyOnce);
+        assert_eq!(kept.steps, unsubscribed, "not with an UNSUBSCRIBE");
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use verimqtt_spec::trace::{ConnId, End, Event, Node, PacketInfo, PacketKind};
+use verimqtt_spec::trace::{ConnId, End, Event, Fault, Node, PacketInfo, PacketKind};
 
 use super::view::View;
 use super::{Judge, Property, Verdict};
@@ -17,6 +17,8 @@ struct InUse {
     released: bool,
     /// The event of its first transmission.
     first: usize,
+    /// The connection that last carried it.
+    last_conn: ConnId,
 }
 
 /// Per client, the packet ids in use in its session, and per connection those sent on it.
@@ -65,8 +67,9 @@ pub(super) fn judge(view: &View) -> [Verdict; 3] {
                 let in_use = sessions.in_use.entry(node.clone()).or_default();
                 dup.check();
                 ids.check();
-                match in_use.get(&id) {
+                match in_use.get_mut(&id) {
                     Some(earlier) if earlier.payload == packet.payload && !earlier.released => {
+                        earlier.last_conn = conn;
                         if !dup_flag {
                             dup.violation(
                                 format!("conn {conn}: {packet} sends again a PUBLISH not completed, with DUP 0"),
@@ -87,8 +90,20 @@ pub(super) fn judge(view: &View) -> [Verdict; 3] {
                                 format!("conn {conn}: {packet} is the first transmission and has DUP 1"),
                                 vec![index],
                             );
+                        } else if dup_flag
+                            && let Some(received) = received_after_earlier_connections(view, conn, packet, index)
+                        {
+                            dup.violation(
+                                format!(
+                                    "conn {conn}: {packet} has DUP 1, but the broker received the message after \
+                                     the client's earlier connections closed: it is the first transmission (DUP \
+                                     copied from the incoming PUBLISH?)"
+                                ),
+                                vec![received, index],
+                            );
                         }
-                        in_use.insert(id, InUse { payload: packet.payload.clone(), released: false, first: index });
+                        let payload = packet.payload.clone();
+                        in_use.insert(id, InUse { payload, released: false, first: index, last_conn: conn });
                     }
                 }
                 let open = sessions.open_on.entry(conn).or_default();
@@ -126,7 +141,62 @@ pub(super) fn judge(view: &View) -> [Verdict; 3] {
             _ => {}
         }
     }
+    not_resent_on_resumption(view, &sessions, &mut ids);
     [dup.verdict(), ids.verdict(), maximum.verdict()]
+}
+
+/// A PUBLISH the client had not acknowledged when it resumed its session must be sent again
+/// under its original packet id ([MQTT-4.4.0-1]): judged for each client up at the end on a
+/// resumed session, whose every unacknowledged PUBLISH sent on an earlier connection should
+/// have come again on this one.
+fn not_resent_on_resumption(view: &View, sessions: &Sessions, ids: &mut Judge) {
+    for (node, in_use) in &sessions.in_use {
+        let Some(last) = view.up_at_end(node) else { continue };
+        let Some((resumed, _)) = last.connack.as_ref().filter(|(_, connack)| connack.session_present == Some(true))
+        else {
+            continue;
+        };
+        let mut owed: Vec<(&u16, &InUse)> =
+            in_use.iter().filter(|(_, copy)| !copy.released && copy.first < *resumed).collect();
+        owed.sort_by_key(|(_, copy)| copy.first);
+        for (id, copy) in owed {
+            ids.check();
+            if copy.last_conn != last.id {
+                ids.violation(
+                    format!(
+                        "conn {}: the PUBLISH of {:?} with id {id}, unacknowledged when the session resumed, is \
+                         never sent again under its packet id",
+                        last.id,
+                        copy.payload.as_deref().unwrap_or_default()
+                    ),
+                    vec![copy.first, *resumed],
+                );
+            }
+        }
+    }
+}
+
+/// Where the broker first received the message that `packet` (a PUBLISH to the client of
+/// `conn`, trace event `sent`) carries, if that was after every earlier connection of the
+/// client had closed at the broker (its close seen, or a reset): the broker cannot have sent
+/// the message to the client before, so this is its first transmission, whatever the DUP of
+/// the PUBLISH it received ([MQTT-3.3.1-3]). A will or a message the trace never shows reaching
+/// the broker gives `None`.
+fn received_after_earlier_connections(view: &View, conn: ConnId, packet: &PacketInfo, sent: usize) -> Option<usize> {
+    let received = view.trace[..sent].iter().position(|e| {
+        matches!(&e.event, Event::Forwarded { to: End::Broker, packet: incoming, .. }
+            if incoming.kind == PacketKind::Publish && incoming.payload == packet.payload)
+    })?;
+    let client = &view.conns.get(&conn)?.client;
+    let closed_before = |earlier: &super::view::Conn| {
+        let reset = matches!(earlier.fault, Some((at, Fault::Reset)) if at < received);
+        reset || earlier.broker_closed.is_some_and(|at| at < received)
+    };
+    view.conns
+        .values()
+        .filter(|earlier| &earlier.client == client && earlier.id < conn)
+        .all(closed_before)
+        .then_some(received)
 }
 
 /// The client completed the exchange of `id`: it is free, and no longer counts against the

@@ -91,10 +91,10 @@ impl Property {
     /// `spec` catalogue; a property with no numbered statement names its section).
     pub fn statements(self, v5: bool) -> &'static [&'static str] {
         match (self, v5) {
-            (Property::Dup, false) => &["MQTT-3.3.1-1", "MQTT-3.3.1-2", "MQTT-2.3.1-3", "MQTT-2.3.1-4"],
-            (Property::Dup, true) => &["MQTT-3.3.1-1", "MQTT-3.3.1-2", "MQTT-4.4.0-1"],
-            (Property::PacketIds, false) => &["MQTT-2.3.1-2", "MQTT-2.3.1-4"],
-            (Property::PacketIds, true) => &["MQTT-2.2.1-4"],
+            (Property::Dup, false) => &["MQTT-3.3.1-1", "MQTT-3.3.1-2", "MQTT-3.3.1-3", "MQTT-2.3.1-3", "MQTT-2.3.1-4"],
+            (Property::Dup, true) => &["MQTT-3.3.1-1", "MQTT-3.3.1-2", "MQTT-3.3.1-3", "MQTT-4.4.0-1"],
+            (Property::PacketIds, false) => &["MQTT-2.3.1-2", "MQTT-2.3.1-4", "MQTT-4.4.0-1"],
+            (Property::PacketIds, true) => &["MQTT-2.2.1-4", "MQTT-4.4.0-1"],
             // Section 4.3.1 promises at most once delivery without a numbered statement.
             (Property::Qos0AtMostOnce, _) => &["section 4.3.1", "MQTT-4.3.1-1"],
             (Property::Qos2ExactlyOnce, false) => &["MQTT-4.3.3-1", "MQTT-4.3.3-2"],

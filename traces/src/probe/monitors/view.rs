@@ -159,21 +159,22 @@ impl<'a> View<'a> {
 
     /// The QoS granted to the subscription `node` held at event `at`: the last SUBACK passed
     /// to it before granted one (a probe's client subscribes to one filter, so a later SUBACK
-    /// replaces the grant [MQTT-3.8.4-3]), unless an UNSUBACK or a CONNACK saying its session
-    /// was not present came since.
+    /// replaces the grant [MQTT-3.8.4-3]), unless since an UNSUBSCRIBE reached the broker (which
+    /// may stop sending from then on, whether its UNSUBACK reaches the client or not) or a
+    /// CONNACK said the session was not present.
     pub fn granted_qos(&self, node: &Node, at: usize) -> Option<u8> {
         let mut granted = None;
         for event in self.trace.iter().take(at) {
-            let Event::Forwarded { conn, to: End::Client, packet } = &event.event else { continue };
+            let Event::Forwarded { conn, to, packet } = &event.event else { continue };
             if self.conns.get(conn).is_none_or(|c| &c.client != node) {
                 continue;
             }
-            match packet.kind {
-                PacketKind::Suback => {
+            match (to, packet.kind) {
+                (End::Client, PacketKind::Suback) => {
                     granted = packet.reason_codes.iter().flatten().copied().filter(|&code| code < 0x80).max();
                 }
-                PacketKind::Unsuback => granted = None,
-                PacketKind::Connack if packet.session_present != Some(true) => granted = None,
+                (End::Broker, PacketKind::Unsubscribe) => granted = None,
+                (End::Client, PacketKind::Connack) if packet.session_present != Some(true) => granted = None,
                 _ => {}
             }
         }
