@@ -446,3 +446,14 @@ fn a_receive_maximum_announced_differently_by_client_and_broker_is_outside_the_m
     assert!(matches!(failure.rule, Rule::Unmappable(_)), "{rule}");
     assert!(rule.contains("the clients announce Receive Maximum 1 and the broker 2"), "{rule}");
 }
+
+/// A restart the trace does not log is a loss without a fault: the checker restarts the
+/// model's broker only where the trace shows a `broker_restarted`.
+#[test]
+fn a_dropped_restart_event_is_a_loss_without_a_fault() {
+    let mut events = corpus("qos1_resumed_after_broker_restart");
+    let restart = position(&events, BROKER, |e| matches!(e, Event::BrokerRestarted));
+    events.remove(restart);
+    let failure = check_trace(&events).expect_err("a restart without its event is accepted");
+    assert!(matches!(failure.rule, Rule::LossWithoutFault { .. }), "{failure}");
+}

@@ -131,6 +131,12 @@ pub enum Step {
         receiver: Side,
         packet: PacketKind,
     },
+    /// The broker process dies and starts again from its store: every connection ends (each
+    /// client reads the end of its connection after what was on its way to it; what was on
+    /// its way to the broker is lost), and the new broker restores what the old one made
+    /// durable. A scenario with a restart runs its broker with persistence on and a
+    /// `MemoryStore` that makes every change durable as soon as the broker asks.
+    Restart,
     /// Faults stop: cuts armed by [`Step::CutAfter`] that have not happened are disarmed.
     Heal,
     /// Up to this many packets (or closes) in flight arrive, chosen by the seed.
@@ -183,7 +189,7 @@ impl Step {
             | Step::Reset { client }
             | Step::HalfCut { client }
             | Step::CutAfter { client, .. } => Some(*client),
-            Step::Heal | Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
+            Step::Restart | Step::Heal | Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
         }
     }
 }
@@ -198,6 +204,11 @@ impl Scenario {
     /// run a generated 5.0 scenario in 3.1.1).
     pub fn announced_receive_maximum(&self) -> Option<NonZeroU16> {
         self.receive_maximum.filter(|_| self.version.is_v5())
+    }
+
+    /// Whether the broker restarts, and so keeps a store.
+    pub fn restarts(&self) -> bool {
+        self.steps.contains(&Step::Restart)
     }
 
     pub fn client(mut self, spec: ClientSpec) -> Self {
