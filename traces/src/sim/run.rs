@@ -66,6 +66,8 @@ impl Run {
         let mut broker_options = BrokerOptions::default();
         if let Some(maximum) = scenario.announced_receive_maximum() {
             broker_options.receive_maximum = maximum;
+            // The broker's own limit on its flights binds with the client's Receive Maximum.
+            broker_options.max_inflight = maximum;
         }
         broker_options.persistence = scenario.restarts();
         let broker = start_broker(&broker_options, &log, clock.now());
@@ -502,6 +504,8 @@ pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpe
     options.clean_start = spec.session == SessionKind::Clean;
     if let Some(maximum) = scenario.announced_receive_maximum() {
         options.receive_maximum = maximum;
+        // The client's own limit on its flights binds with the broker's Receive Maximum.
+        options.max_in_flight = usize::from(maximum.get());
     }
     // 3.1.1 has no expiry: a persistent session lasts until a clean start.
     options.session_expiry_interval = match spec.session {

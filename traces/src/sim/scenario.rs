@@ -20,7 +20,9 @@ pub struct Scenario {
     /// exact deadlines in between).
     pub tick_ms: u64,
     /// 5.0: the Receive Maximum every client announces in CONNECT and the broker in CONNACK
-    /// (the model has one for both); `None`: each keeps its default.
+    /// (the model has one for both), and the local limit each puts on its own flights
+    /// (`max_in_flight`, `max_inflight`), which then binds with it: the trace carries only the
+    /// announced limit, so the local one may not be lower. `None`: each keeps its defaults.
     pub receive_maximum: Option<NonZeroU16>,
     pub clients: Vec<ClientSpec>,
     pub steps: Vec<Step>,
