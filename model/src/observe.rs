@@ -71,6 +71,9 @@ pub enum Observation {
         link: LinkRef,
         fault: Fault,
     },
+    /// The broker process dies and starts again: as observable as a fault, since whoever
+    /// restarts it logs it.
+    Restarted,
 }
 
 impl Observation {
@@ -85,6 +88,7 @@ impl Observation {
                 Actor::Client(client)
             }
             Observation::Fault { .. } => Actor::Network,
+            Observation::Restarted => Actor::Broker,
         }
     }
 
@@ -96,9 +100,10 @@ impl Observation {
             | Observation::Sent { link, .. }
             | Observation::Received { link, .. }
             | Observation::Fault { link, .. } => Some(link),
-            Observation::PublishRequested { .. } | Observation::Delivered { .. } | Observation::TimerFired { .. } => {
-                None
-            }
+            Observation::PublishRequested { .. }
+            | Observation::Delivered { .. }
+            | Observation::TimerFired { .. }
+            | Observation::Restarted => None,
         }
     }
 }
@@ -137,6 +142,7 @@ impl fmt::Display for Observation {
             }
             Observation::TimerFired { actor, timer } => write!(f, "{actor} timer {timer:?} fires"),
             Observation::Fault { link, fault } => write!(f, "network fault {fault:?} under {link}"),
+            Observation::Restarted => f.write_str("the broker restarts"),
         }
     }
 }

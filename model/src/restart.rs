@@ -57,6 +57,7 @@ use crate::bugs::Bug;
 use crate::config::Config;
 use crate::ghost::Ghost;
 use crate::inline::PerClient;
+use crate::observe::Observation;
 use crate::outbound::Stage;
 use crate::retained::RetainedStore;
 use crate::routing::Subscribed;
@@ -149,6 +150,7 @@ impl Step<'_> {
     pub(crate) fn restart(&mut self) {
         let config = self.config;
         self.state.restarts_left -= 1;
+        self.observe(|| Observation::Restarted);
         for link in self.state.links.iter_mut().flatten() {
             link.close_broker_end();
         }

@@ -116,6 +116,11 @@ pub enum Event {
     NetworkStalled {
         duration_ms: u64,
     },
+    /// The broker process died and started again from its store (node `broker`, logged by
+    /// the simulator that restarts it, like a fault): every connection ends, what was on its
+    /// way to the broker is lost, and each client reads the end of its connection after what
+    /// was already on its way to it.
+    BrokerRestarted,
     /// A fault proxy between the clients and a broker it cannot see into passed a packet on
     /// (node `network`), `to` the broker or the client: for such a broker these are the
     /// only record of what it received and sent.

@@ -62,6 +62,7 @@ pub fn render(trace: &[TraceEvent]) -> String {
                 format!("Note over {node}: {} under conn {conn}", snake(&format!("{fault:?}")))
             }
             Event::NetworkStalled { duration_ms } => format!("Note over {node}: stalls for {duration_ms} ms"),
+            Event::BrokerRestarted => format!("Note over {node}: restarts from its store"),
             // A broker seen only through a fault proxy: what the proxy passes to a client is
             // drawn as the broker's arrow; what it passes to the broker, as the client's.
             Event::Forwarded { conn, to: End::Client, packet } => {

@@ -460,3 +460,42 @@ fn a_receive_maximum_announced_differently_by_client_and_broker_is_mapped() {
         panic!("{failure}");
     }
 }
+
+/// A restart the trace does not log is a loss without a fault: the checker restarts the
+/// model's broker only where the trace shows a `broker_restarted`.
+#[test]
+fn a_dropped_restart_event_is_a_loss_without_a_fault() {
+    let mut events = corpus("qos1_resumed_after_broker_restart");
+    let restart = position(&events, BROKER, |e| matches!(e, Event::BrokerRestarted));
+    events.remove(restart);
+    let failure = check_trace(&events).expect_err("a restart without its event is accepted");
+    assert!(matches!(failure.rule, Rule::LossWithoutFault { .. }), "{failure}");
+}
+
+/// A broker that lost a persistent session in its restart answers the resuming subscriber
+/// with Session Present 0: rejected, as the model's broker restarts from its store.
+#[test]
+fn a_session_lost_in_a_restart_is_rejected_naming_session_present() {
+    let mut events = corpus("qos1_resumed_after_broker_restart");
+    let restart = position(&events, BROKER, |e| matches!(e, Event::BrokerRestarted));
+    let resumed = restart
+        + position(
+            &events[restart..],
+            BROKER,
+            sent(|p| p.kind == PacketKind::Connack && p.session_present == Some(true)),
+        );
+    let conn = match events[resumed].event {
+        Event::PacketSent { conn, .. } => conn,
+        _ => unreachable!("a CONNACK sent"),
+    };
+    edit_packets(
+        &mut events,
+        resumed,
+        |on, p| on == conn && p.kind == PacketKind::Connack,
+        |p| {
+            p.session_present = Some(false);
+        },
+    );
+    let rule = rule_of(&events, resumed + 1);
+    assert!(rule.starts_with("no model step allows this event: field session present differs"), "{rule}");
+}

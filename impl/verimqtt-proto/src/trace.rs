@@ -61,6 +61,7 @@ pub fn describe(event: &Event) -> String {
         Event::TimerFired { timer } => format!("timer {timer:?}"),
         Event::FaultInjected { conn, fault } => format!("fault {conn} {fault:?}"),
         Event::NetworkStalled { duration_ms } => format!("stall {duration_ms} ms"),
+        Event::BrokerRestarted => "broker restarted".to_string(),
         Event::Forwarded { conn, to, packet } => format!("forwarded {conn} to {to:?} {packet}"),
         Event::BrokerClosed { conn } => format!("broker closed {conn}"),
         Event::Dropped { conn, to, packet } => format!("dropped {conn} to {to:?} {packet}"),

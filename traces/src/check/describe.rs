@@ -18,6 +18,7 @@ pub fn describe(event: &TraceEvent) -> String {
         Event::TimerFired { timer } => format!("{node} timer {timer:?} fires"),
         Event::FaultInjected { conn, fault } => format!("{node} injects {fault:?} under conn {conn}"),
         Event::NetworkStalled { duration_ms } => format!("{node} stalls for {duration_ms} ms"),
+        Event::BrokerRestarted => format!("{node} restarts from its store"),
         Event::Forwarded { conn, to, packet } => format!("{node} forwards {packet} to the {to:?} on conn {conn}"),
         Event::BrokerClosed { conn } => format!("{node} sees the broker close conn {conn}"),
         Event::Dropped { conn, to, packet } => format!("{node} drops {packet} for the {to:?} on conn {conn}"),

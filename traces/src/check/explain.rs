@@ -83,13 +83,17 @@ fn property_rule(model: &MqttModel, spec: &'static PropertySpec, bugs: Vec<Bug>,
     }
 }
 
-/// A connection closed as lost, where no fault was logged on it before: the model loses a
-/// connection only through a fault or a peer that closes (whose close it shows).
+/// A connection closed as lost, where no fault was logged on it before and no broker restart:
+/// the model loses a connection only through a fault, a restart or a peer that closes (whose
+/// close it shows).
 fn loss_without_fault(events: &[TraceEvent], index: usize) -> Option<Rule> {
     let Event::ConnectionClosed { conn, reason: CloseReason::ConnectionLost } = events[index].event else {
         return None;
     };
-    let faulted = events[..index].iter().any(|e| matches!(e.event, Event::FaultInjected { conn: c, .. } if c == conn));
+    let faulted = events[..index].iter().any(|e| {
+        matches!(e.event, Event::FaultInjected { conn: c, .. } if c == conn)
+            || matches!(e.event, Event::BrokerRestarted)
+    });
     (!faulted).then_some(Rule::LossWithoutFault { conn })
 }
 

@@ -5,11 +5,10 @@
 //! trace id is bound to the model id of the same packet when a sender first uses it (PUBLISH
 //! with DUP=0, SUBSCRIBE), each binding one-to-one within the sender's id space, and the
 //! binding lasts while the model id is in use (a flight, a QoS 2 id awaiting PUBREL, a pending
-//! SUBSCRIBE, a packet in transit), or until the sender receives the packet that frees the
+//! SUBSCRIBE or UNSUBSCRIBE, a packet in transit or held back for the broker's store), or until the sender receives the packet that frees the
 //! trace id (the model may hand the freed id to a message its flow control queued, in the
 //! same step). Reusing an id while it is in use therefore still fails.
 
-use verimqtt_model::client::Subscription;
 use verimqtt_model::observe::Actor;
 use verimqtt_model::packet::{Packet, PacketId};
 use verimqtt_model::state::State;
@@ -118,7 +117,7 @@ fn in_use(state: &State, space: Space, id: PacketId) -> bool {
     let held = match space.allocator {
         Actor::Client(_) => {
             client.outbound.flights.iter().any(|f| f.id == id)
-                || client.subscription == Subscription::Requested(id)
+                || client.subscription.pending_id() == Some(id)
                 || session.is_some_and(|s| s.awaiting_pubrel.contains(id))
         }
         Actor::Broker => {
@@ -129,7 +128,8 @@ fn in_use(state: &State, space: Space, id: PacketId) -> bool {
     };
     held || state.links[c].iter().any(|link| {
         let to_broker = link.to_broker.packets.iter().map(|p| (p, Actor::Client(c)));
-        let to_client = link.to_client.packets.iter().map(|p| (p, Actor::Broker));
+        // Packets the broker holds back for its store are on their way too.
+        let to_client = link.to_client.packets.iter().chain(&link.held).map(|p| (p, Actor::Broker));
         to_broker.chain(to_client).any(|(p, sender)| Space::of(p, sender, c) == space && packet_id(p) == Some(id))
     })
 }

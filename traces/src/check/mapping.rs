@@ -166,9 +166,9 @@ impl Mapping {
             broker_resend_order: ResendOrder::LastStep,
             messages,
             bug: None,
-            // The simulator never restarts its broker.
-            restarts: 0,
-            durable: false,
+            // The simulator restarts its broker only from its store (a `MemoryStore`).
+            restarts: restarts(events).min(u64::from(u8::MAX)) as u8,
+            durable: restarts(events) > 0,
             will_delay: 0,
             will_qos: Qos::AtMostOnce,
             // What `within_the_model` and `Values` admit: one publisher, one topic, one filter.
@@ -496,6 +496,11 @@ fn session_expiry(
 /// Faults the trace logs: the model cuts no more connections than that.
 fn faults(events: &[TraceEvent]) -> u64 {
     events.iter().filter(|e| matches!(e.event, Event::FaultInjected { .. })).count() as u64
+}
+
+/// Broker restarts the trace logs: the model restarts its broker no more often than that.
+fn restarts(events: &[TraceEvent]) -> u64 {
+    events.iter().filter(|e| matches!(e.event, Event::BrokerRestarted)).count() as u64
 }
 
 /// The model's subscriptions: the trace's first filter (which matches its one topic) at the QoS

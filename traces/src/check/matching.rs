@@ -305,6 +305,7 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
             Event::MessageDelivered { qos, payload, topic, retain },
             Observation::Delivered { message, qos: model, .. },
         ) => diff.application(mapping, (payload, *qos, topic, *retain), (*message, *model, false)),
+        (Event::BrokerRestarted, Observation::Restarted) => {}
         (Event::TimerFired { timer }, Observation::TimerFired { timer: model, .. }) => {
             if timer != model {
                 return Comparison::Unrelated;
@@ -330,7 +331,8 @@ pub fn conn_of(event: &Event) -> Option<u64> {
         | Event::PublishRequested { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }
-        | Event::NetworkStalled { .. } => None,
+        | Event::NetworkStalled { .. }
+        | Event::BrokerRestarted => None,
     }
 }
 

@@ -283,5 +283,41 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
             .steps([Step::subscribe(SUBSCRIBER, QoS::ExactlyOnce), Step::Settle])
             .steps([Step::publish(PUBLISHER, QoS::ExactlyOnce), Step::Settle]),
         ),
+        named(
+            // Both cuts leave a QoS 2 exchange half done when the broker restarts: the
+            // publisher's PUBREL and the broker's PUBREL to the subscriber are lost. The
+            // restarted broker has both from its store: it answers the publisher's PUBREL
+            // again with PUBCOMP 0x00 (not 0x92) and sends the subscriber its PUBREL again.
+            "qos2_exchanges_resumed_after_broker_restart_v5",
+            connected(V5, persistent(), persistent(), QoS::ExactlyOnce).steps([
+                Step::CutAfter { client: PUBLISHER, receiver: Side::Client, packet: PacketKind::Pubrec },
+                Step::CutAfter { client: SUBSCRIBER, receiver: Side::Broker, packet: PacketKind::Pubrec },
+                Step::publish(PUBLISHER, QoS::ExactlyOnce),
+                Step::Settle,
+                Step::Restart,
+                DETECT_CUT,
+                Step::Connect { client: PUBLISHER },
+                Step::Connect { client: SUBSCRIBER },
+                Step::Settle,
+            ]),
+        ),
+        named(
+            // The broker restarts with a QoS 1 message queued for the persistent subscriber,
+            // which is offline, while the publisher is connected: the publisher reads the end
+            // of its connection, and the subscriber gets the message from the store once it
+            // is back.
+            "qos1_resumed_after_broker_restart",
+            connected(V311, clean(), persistent(), QoS::AtLeastOnce).steps([
+                Step::Disconnect { client: SUBSCRIBER },
+                Step::Settle,
+                Step::publish(PUBLISHER, QoS::AtLeastOnce),
+                Step::Settle,
+                Step::Restart,
+                Step::Settle,
+                Step::Connect { client: PUBLISHER },
+                Step::Connect { client: SUBSCRIBER },
+                Step::Settle,
+            ]),
+        ),
     ]
 }

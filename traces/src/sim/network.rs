@@ -83,6 +83,16 @@ impl Link {
         self.to_client.clear();
     }
 
+    /// The broker process dies: what was on its way to it is lost, and its end closes as
+    /// when the operating system closes a dead process's sockets (the client reads the close
+    /// after what was on its way to it).
+    pub fn broker_dies(&mut self) {
+        self.to_broker.clear();
+        if self.broker_open {
+            self.close(Side::Client);
+        }
+    }
+
     fn put(&mut self, receiver: Side, segment: Segment) {
         let sender = match receiver {
             Side::Client => Side::Broker,
@@ -141,6 +151,16 @@ mod tests {
         link.close(Side::Broker);
         link.send(Side::Broker, Bytes::from_static(&[0xc0, 0x00]));
         assert_eq!(link.to_broker, [Segment::Packet(Bytes::from_static(&[0xc0, 0x00])), Segment::Close]);
+    }
+
+    #[test]
+    fn a_dead_broker_loses_what_was_on_its_way_and_closes_after_what_it_sent() {
+        let mut link = Link::new(0);
+        link.send(Side::Broker, Bytes::from_static(&[0xc0, 0x00]));
+        link.send(Side::Client, Bytes::from_static(&[0xd0, 0x00]));
+        link.broker_dies();
+        assert!(link.to_broker.is_empty() && !link.broker_open);
+        assert_eq!(link.to_client, [Segment::Packet(Bytes::from_static(&[0xd0, 0x00])), Segment::Close]);
     }
 
     #[test]

@@ -39,9 +39,19 @@ impl SharedLog {
 
     /// Records what the network did at `now`.
     pub fn network(&self, now: Instant, event: Event) {
+        self.environment(now, Node::network(), event);
+    }
+
+    /// Records that the run restarted its broker at `now`.
+    pub fn broker_restarted(&self, now: Instant) {
+        self.environment(now, Node::broker(), Event::BrokerRestarted);
+    }
+
+    /// Records what the run did to `node` from outside at `now`, as no observer of a node can.
+    fn environment(&self, now: Instant, node: Node, event: Event) {
         let mut log = self.lock();
         let time_ms = now.saturating_duration_since(log.origin).as_millis() as u64;
-        log.events.push(TraceEvent { time_ms, node: Node::network(), event });
+        log.events.push(TraceEvent { time_ms, node, event });
     }
 
     pub fn observer(&self, node: Observed) -> Box<dyn Observer> {
@@ -97,6 +107,7 @@ fn conn_mut(event: &mut Event) -> Option<&mut ConnId> {
         | Event::PublishRequested { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }
-        | Event::NetworkStalled { .. } => None,
+        | Event::NetworkStalled { .. }
+        | Event::BrokerRestarted => None,
     }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
 use verimqtt_proto::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
 use verimqtt_proto::codec::{MqttString, Properties, QoS, Will};
-use verimqtt_proto::testing::BrokerDriver;
+use verimqtt_proto::testing::{BrokerDriver, MemoryStore};
 use verimqtt_spec::trace::{ConnId, Event, Fault, PacketKind, TraceEvent};
 
 use super::command::command_of;
@@ -45,6 +45,10 @@ pub(super) struct Run {
     log: SharedLog,
     /// The broker, driven as every test drives it; the run sets its clock before each input.
     broker: BrokerDriver<AllowAll>,
+    broker_options: BrokerOptions,
+    /// The broker's store, if the scenario restarts it: every change is durable as soon as
+    /// the broker asks (a store that answers at once), so nothing waits for it.
+    store: Option<MemoryStore>,
     clients: Vec<Client>,
     /// Every connection of the run; connection `n` is `links[n - 1]`.
     links: Vec<Link>,
@@ -59,13 +63,14 @@ impl Run {
     pub fn new(scenario: &Scenario, seed: u64) -> Result<Self, SimError> {
         let clock = SimulatedClock::new();
         let log = SharedLog::new(clock.now(), scenario.clients.len());
-        let mut options = BrokerOptions::default();
+        let mut broker_options = BrokerOptions::default();
         if let Some(maximum) = scenario.announced_receive_maximum() {
-            options.receive_maximum = maximum;
+            broker_options.receive_maximum = maximum;
+            // The broker's own limit on its flights binds with the client's Receive Maximum.
+            broker_options.max_inflight = maximum;
         }
-        let mut broker = Broker::new(options, AllowAll);
-        broker.set_observer(Some(log.observer(Observed::Broker)));
-        let broker = BrokerDriver::new(broker, clock.now());
+        broker_options.persistence = scenario.restarts();
+        let broker = start_broker(&broker_options, &log, clock.now());
         let clients = scenario
             .clients
             .iter()
@@ -83,6 +88,8 @@ impl Run {
             rng: Rng::new(seed),
             log,
             broker,
+            broker_options,
+            store: scenario.restarts().then(MemoryStore::default),
             current: vec![None; clients.len()],
             clients,
             links: Vec::new(),
@@ -138,6 +145,7 @@ impl Run {
                     Fault::Cut => {}
                 }
             }
+            Step::Restart => self.restart(),
             Step::Heal => self.triggers.clear(),
             Step::CutAfter { client, receiver, packet } => {
                 self.triggers.push(CutTrigger { client: *client, receiver: *receiver, packet: *packet })
@@ -203,6 +211,22 @@ impl Run {
         self.log.network(self.clock.now(), Event::FaultInjected { conn: link as ConnId + 1, fault });
     }
 
+    /// The broker process dies and a new one starts from the store: the trace says so
+    /// first, then every connection ends at the broker's end.
+    fn restart(&mut self) {
+        let now = self.clock.now();
+        self.log.broker_restarted(now);
+        for link in &mut self.links {
+            link.broker_dies();
+        }
+        let mut broker = start_broker(&self.broker_options, &self.log, now);
+        if let Some(store) = &mut self.store {
+            broker.broker.restore(now, store.restart());
+        }
+        self.broker = broker;
+        self.pump_broker();
+    }
+
     /// Gives a command to a client and sends what it puts out; `Err` if the client refused.
     fn command<T>(
         &mut self,
@@ -255,6 +279,10 @@ impl Run {
     fn pump_broker(&mut self) {
         self.broker.now = self.clock.now();
         loop {
+            // What waits for the store goes out once the store has it.
+            if let Some(store) = &mut self.store {
+                store.sync(&mut self.broker.broker, self.broker.now);
+            }
             let mut moved = false;
             for (index, link) in self.links.iter_mut().enumerate() {
                 // Each output is one write, which makes room for the messages waiting behind it.
@@ -447,6 +475,13 @@ impl Run {
     }
 }
 
+/// A broker with `options`, recording into `log`, its clock at `now`.
+fn start_broker(options: &BrokerOptions, log: &SharedLog, now: Instant) -> BrokerDriver<AllowAll> {
+    let mut broker = Broker::new(options.clone(), AllowAll);
+    broker.set_observer(Some(log.observer(Observed::Broker)));
+    BrokerDriver::new(broker, now)
+}
+
 fn received_on(event: &TraceEvent, node: &str, conn: ConnId, kind: PacketKind) -> bool {
     matches!(&event.event, Event::PacketReceived { conn: on, packet } if *on == conn && packet.kind == kind)
         && event.node.0 == node
@@ -469,6 +504,8 @@ pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpe
     options.clean_start = spec.session == SessionKind::Clean;
     if let Some(maximum) = scenario.announced_receive_maximum() {
         options.receive_maximum = maximum;
+        // The client's own limit on its flights binds with the broker's Receive Maximum.
+        options.max_in_flight = usize::from(maximum.get());
     }
     // 3.1.1 has no expiry: a persistent session lasts until a clean start.
     options.session_expiry_interval = match spec.session {

@@ -20,8 +20,10 @@ pub struct Scenario {
     /// exact deadlines in between).
     pub tick_ms: u64,
     /// 5.0: the Receive Maximum every client announces in CONNECT and the broker in CONNACK
-    /// (one value for both sides here; the model takes each side's from its own packets);
-    /// `None`: each keeps its default.
+    /// (one value for both sides here; the model takes each side's from its own packets), and
+    /// the local limit each puts on its own flights (`max_in_flight`, `max_inflight`), which
+    /// then binds with it: the trace carries only the announced limit, so the local one may not
+    /// be lower. `None`: each keeps its defaults.
     pub receive_maximum: Option<NonZeroU16>,
     pub clients: Vec<ClientSpec>,
     pub steps: Vec<Step>,
@@ -132,6 +134,12 @@ pub enum Step {
         receiver: Side,
         packet: PacketKind,
     },
+    /// The broker process dies and starts again from its store: every connection ends (each
+    /// client reads the end of its connection after what was on its way to it; what was on
+    /// its way to the broker is lost), and the new broker restores what the old one made
+    /// durable. A scenario with a restart runs its broker with persistence on and a
+    /// `MemoryStore` that makes every change durable as soon as the broker asks.
+    Restart,
     /// Faults stop: cuts armed by [`Step::CutAfter`] that have not happened are disarmed.
     Heal,
     /// Up to this many packets (or closes) in flight arrive, chosen by the seed.
@@ -184,7 +192,7 @@ impl Step {
             | Step::Reset { client }
             | Step::HalfCut { client }
             | Step::CutAfter { client, .. } => Some(*client),
-            Step::Heal | Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
+            Step::Restart | Step::Heal | Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
         }
     }
 }
@@ -199,6 +207,11 @@ impl Scenario {
     /// run a generated 5.0 scenario in 3.1.1).
     pub fn announced_receive_maximum(&self) -> Option<NonZeroU16> {
         self.receive_maximum.filter(|_| self.version.is_v5())
+    }
+
+    /// Whether the broker restarts, and so keeps a store.
+    pub fn restarts(&self) -> bool {
+        self.steps.contains(&Step::Restart)
     }
 
     pub fn client(mut self, spec: ClientSpec) -> Self {

@@ -10,6 +10,7 @@
 //! clients, 4 messages and 3 cuts. [`arb_flow_controlled_scenario`] adds, in 5.0, a Receive
 //! Maximum of 1 or 2 that every client and the broker announce, so that flow control binds
 //! (such a scenario has no QoS 0 message, see [`without_qos0_messages`]).
+//! [`arb_restarting_scenario`] adds a broker restart from its store to a third of them.
 
 use std::num::NonZeroU16;
 
@@ -217,6 +218,43 @@ fn with_added_subscription(mut scenario: Scenario, replaces: bool, qos: QoS) -> 
     // The set-up's SUBSCRIBEs are followed by a settle period; the second ones go after it.
     let at = first + subscribes + 1;
     scenario.steps.splice(at..at, added.into_iter().chain([Step::Settle]));
+    scenario
+}
+
+/// [`arb_flow_controlled_scenario`], and in a third of them (bar those with a second SUBSCRIBE,
+/// which the model does not combine with restarts) one broker restart from its store
+/// ([`Step::Restart`]) somewhere among the random actions. Drawn after the scenario, so a
+/// seed gives the scenario it gave before. Such a scenario's sessions never expire:
+/// `MemoryStore` gives sessions back as if no time had passed since each was written, so the
+/// expiry of a session offline at the restart would start again there, where verimqtt's file
+/// store and the model count on from when the session went offline.
+pub fn arb_restarting_scenario() -> impl Strategy<Value = Scenario> {
+    let restart = prop::option::weighted(1.0 / 3.0, any::<prop::sample::Index>());
+    (arb_flow_controlled_scenario(), restart).prop_map(|(scenario, restart)| match restart {
+        Some(at) if !subscribes_twice(&scenario) => with_restart(scenario, at),
+        _ => scenario,
+    })
+}
+
+/// Whether a client of `scenario` sends a second SUBSCRIBE: the model does not combine a
+/// SUBSCRIBE that adds a filter with restarts, so such a scenario does not restart.
+fn subscribes_twice(scenario: &Scenario) -> bool {
+    (0..scenario.clients.len()).any(|client| {
+        scenario.steps.iter().filter(|step| matches!(step, Step::Subscribe { client: c, .. } if *c == client)).count()
+            > 1
+    })
+}
+
+/// `scenario` with a restart after its set-up (the second settle period) and before its
+/// faults heal, at `at` among the places in between; its sessions never expire.
+fn with_restart(mut scenario: Scenario, at: prop::sample::Index) -> Scenario {
+    let settles = scenario.steps.iter().enumerate().filter(|(_, step)| **step == Step::Settle);
+    let set_up = settles.map(|(index, _)| index + 1).nth(1).unwrap_or(0);
+    let heal = scenario.steps.iter().position(|step| *step == Step::Heal).unwrap_or(scenario.steps.len());
+    scenario.steps.insert(set_up + at.index(heal - set_up + 1), Step::Restart);
+    for client in &mut scenario.clients {
+        client.session_expiry = u32::MAX;
+    }
     scenario
 }
 
