@@ -352,7 +352,7 @@ impl Mapping {
     fn message(&self, p: &PacketInfo, from_broker: bool) -> Result<(Message, Qos), String> {
         let payload = p.payload.clone().unwrap_or_default();
         let level = qos(p.qos)?;
-        if let Some((&client, _)) = self.wills.iter().find(|(_, w)| **w == payload) {
+        if let Some(client) = self.will_of(&payload) {
             return Ok((Message::Will(client as u8), level));
         }
         let n = match self.payloads.iter().position(|x| *x == payload) {
@@ -418,31 +418,9 @@ impl Mapping {
         Ok((packet, reason))
     }
 
-    /// The connections whose close the broker decided before it sent `packet`, a will, at trace
-    /// event `index`: those of the will's client that the proxy sees the broker close within a
-    /// tick after. The broker closes the connection and publishes the will in one step; the
-    /// proxy watches each connection on its own, so it may see the will first.
-    fn closed_by_its_will(&self, trace: &[TraceEvent], index: usize, packet: &PacketInfo) -> Vec<trace::ConnId> {
-        let payload = packet.payload.as_deref().unwrap_or_default();
-        let Some((&client, _)) = self.wills.iter().find(|(_, will)| will.as_str() == payload) else {
-            return Vec::new();
-        };
-        let sent_at = trace[index].time_ms;
-        let of_client: Vec<trace::ConnId> = trace[..index]
-            .iter()
-            .filter_map(|e| match e.event {
-                trace::Event::ConnectionOpened { conn } if self.clients.get(&e.node.0) == Some(&client) => Some(conn),
-                _ => None,
-            })
-            .collect();
-        trace[index..]
-            .iter()
-            .take_while(|e| e.time_ms <= sent_at + TICK_MS)
-            .filter_map(|e| match e.event {
-                trace::Event::BrokerClosed { conn } if of_client.contains(&conn) => Some(conn),
-                _ => None,
-            })
-            .collect()
+    /// The client whose will `payload` is, if it is one.
+    fn will_of(&self, payload: &str) -> Option<usize> {
+        self.wills.iter().find(|(_, will)| will.as_str() == payload).map(|(&client, _)| client)
     }
 
     /// The trace as the spec broker's steps, each with its index in the trace.
@@ -489,9 +467,18 @@ impl Mapping {
                         continue;
                     }
                     let (client, link) = (c.client, c.link);
-                    if *to == End::Client && packet.kind == PacketKind::Publish {
-                        for closing in self.closed_by_its_will(trace, index, packet) {
-                            if let Some(c) = conns.get_mut(&closing)
+                    // The broker closes a connection and publishes its will in one step; the
+                    // proxy watches each connection on its own, so it may see the will first.
+                    // The will's connections the proxy sees closed within a tick close here.
+                    let will_of = (*to == End::Client && packet.kind == PacketKind::Publish)
+                        .then(|| self.will_of(packet.payload.as_deref().unwrap_or_default()))
+                        .flatten();
+                    if let Some(will_of) = will_of {
+                        let within_a_tick = trace[index..].iter().take_while(|l| l.time_ms <= e.time_ms + TICK_MS);
+                        for later in within_a_tick {
+                            if let trace::Event::BrokerClosed { conn: closing } = later.event
+                                && let Some(c) = conns.get_mut(&closing)
+                                && c.client == will_of
                                 && !c.closed
                             {
                                 steps.push((index, Step::Event(Event::Closed { client: c.client, link: c.link })));
