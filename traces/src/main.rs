@@ -66,10 +66,8 @@ enum Command {
         /// `--named --scenarios 0 --out DIR` against verimqtt's broker).
         #[arg(long)]
         named: bool,
-        /// Also runs the minimal run of a finding on another broker (traces/README.md, "What it
-        /// found"): copy_above_its_qos, retained_to_a_filter_it_does_not_match,
-        /// silent_connection, will_after_a_keep_alive_close, first_copy_of_a_resent_publish,
-        /// resend_of_a_copy_to_its_own_publisher. Repeatable.
+        /// Also runs the minimal run of a finding on another broker, by name (traces/README.md,
+        /// "What it found"; an unknown name is refused with the list). Repeatable.
         #[arg(long = "finding")]
         findings: Vec<String>,
     },

@@ -173,10 +173,9 @@ pub fn namespace(run: u64) -> String {
 /// Runs the scenarios, `jobs` at once, each in its own [`namespace`]; the runs come back
 /// named ones first, then the findings', then by seed.
 pub fn probe(options: &ProbeOptions) -> Result<Vec<ProbeRun>, ProbeError> {
-    for name in &options.findings {
-        if !finding_names().contains(&name.as_str()) {
-            return Err(ProbeError::UnknownFinding(name.clone()));
-        }
+    let known = finding_names();
+    if let Some(unknown) = options.findings.iter().find(|name| !known.contains(&name.as_str())) {
+        return Err(ProbeError::UnknownFinding(unknown.clone()));
     }
     let named =
         named_probes().into_iter().filter(|_| options.named).map(|(name, scenario)| (Origin::Named(name), scenario));
@@ -223,6 +222,22 @@ mod tests {
         assert_eq!(broker_address("127.0.0.1").unwrap(), "127.0.0.1:1883".parse().unwrap());
         assert!(matches!(broker_address("mqtts://x:1/y"), Err(ProbeError::BadAddress(_))));
         assert!(matches!(broker_address(""), Err(ProbeError::BadAddress(_))));
+    }
+
+    #[test]
+    fn an_unknown_finding_is_refused_with_the_known_ones() {
+        let options = ProbeOptions {
+            broker: "127.0.0.1:1".parse().unwrap(),
+            version: None,
+            scenarios: 0,
+            seed: 1,
+            named: false,
+            findings: vec!["silent_connection".to_string(), "no_such_finding".to_string()],
+            jobs: 1,
+        };
+        let error = probe(&options).err().unwrap();
+        assert_eq!(error, ProbeError::UnknownFinding("no_such_finding".to_string()));
+        assert!(error.to_string().contains("silent_connection, will_after_a_keep_alive_close"), "{error}");
     }
 
     #[test]

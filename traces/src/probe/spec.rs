@@ -23,6 +23,7 @@ use verimqtt_model::spec_broker::{Event as SpecEvent, Input};
 use verimqtt_spec::trace::{End, Event, Fault, PacketKind, TraceEvent};
 
 use super::monitors::TOLERANCE_MS;
+use super::monitors::view::View;
 use crate::check::{conn_of, describe};
 
 /// The spec broker's verdict on one trace.
@@ -155,47 +156,21 @@ fn stricter_than_mqtt(trace: &[TraceEvent], index: usize, event: &SpecEvent) -> 
     }
 }
 
-/// The connection of trace event `index`, and its client.
-fn conn_and_client(trace: &[TraceEvent], index: usize) -> Option<(u64, &str)> {
-    let conn = conn_of(&trace.get(index)?.event)?;
-    let client = trace.iter().find_map(|e| match e.event {
-        Event::ConnectionOpened { conn: c } if c == conn && !e.node.is_network() => Some(e.node.0.as_str()),
-        _ => None,
-    })?;
-    Some((conn, client))
-}
-
-/// Whether the connection the client of trace event `index` used before that event's ended by
-/// the client's own close (no fault between) or a reset: from then on the proxy no longer reads
-/// what the broker writes on it, so a first transmission there is never seen.
+/// Whether the connection the client of trace event `index` used before that event's had
+/// ended, before it, by a reset or the client's own close (no fault between): from then on the
+/// proxy no longer reads what the broker writes on it, so a first transmission there is never
+/// seen.
 fn previous_connection_unwatched(trace: &[TraceEvent], index: usize) -> bool {
-    let Some((conn, client)) = conn_and_client(trace, index) else { return false };
-    let Some(previous) = trace[..index]
-        .iter()
-        .filter_map(|e| match e.event {
-            Event::ConnectionOpened { conn: c } if c < conn && e.node.0 == client => Some(c),
-            _ => None,
-        })
-        .max()
-    else {
-        return false;
-    };
-    let mut severed = false;
-    for e in &trace[..index] {
-        match e.event {
-            Event::FaultInjected { conn: c, fault: Fault::Reset } if c == previous => return true,
-            Event::FaultInjected { conn: c, .. } if c == previous => severed = true,
-            Event::ConnectionClosed { conn: c, .. } if c == previous && !e.node.is_network() => return !severed,
-            _ => {}
-        }
-    }
-    false
+    let view = View::of(trace);
+    let Some(conn) = conn_of(&trace[index].event).and_then(|conn| view.conns.get(&conn)) else { return false };
+    let previous = view.conns.values().rev().find(|other| other.client == conn.client && other.id < conn.id);
+    previous.and_then(|previous| view.broker_told_of_end(previous)).is_some_and(|told| told < index)
 }
 
 /// Whether an UNSUBSCRIBE reached the broker on the connection of trace event `index` before it,
 /// and the broker's UNSUBACK did not come before it.
 fn unsubscribe_unanswered(trace: &[TraceEvent], index: usize) -> bool {
-    let Some((conn, _)) = conn_and_client(trace, index) else { return false };
+    let Some(conn) = conn_of(&trace[index].event) else { return false };
     let mut unanswered = false;
     for e in &trace[..index] {
         match &e.event {
@@ -298,11 +273,15 @@ mod tests {
         read_trace(&text).unwrap_or_else(|error| panic!("{name}: {error}"))
     }
 
-    /// The first packet the proxy passed to a client that `is` picks.
+    /// The first packet the proxy passed or dropped for a client (the broker sent both) that
+    /// `is` picks.
     fn to_client(trace: &[TraceEvent], is: impl Fn(&PacketInfo) -> bool) -> usize {
         trace
             .iter()
-            .position(|e| matches!(&e.event, Event::Forwarded { to: End::Client, packet, .. } if is(packet)))
+            .position(|e| {
+                matches!(&e.event, Event::Forwarded { to: End::Client, packet, .. }
+                    | Event::Dropped { to: End::Client, packet, .. } if is(packet))
+            })
             .unwrap_or_else(|| panic!("no such packet to a client"))
     }
 
@@ -381,26 +360,18 @@ mod tests {
     #[test]
     fn a_copy_before_the_unsuback_is_where_the_spec_broker_is_stricter() {
         let mut trace = load("seed_525_copy_before_the_unsuback");
-        let copy = to_client_or_dropped(&trace, |p| p.payload.as_deref() == Some("m0"));
+        let copy = to_client(&trace, |p| p.payload.as_deref() == Some("m0"));
         let verdict = judge(&trace).verdict;
         assert!(
             matches!(&verdict, SpecVerdict::Stricter { index, limit, .. }
                 if *index == copy && limit.contains("before the broker answered the client's UNSUBSCRIBE")),
             "{verdict:?}"
         );
-        let unsuback = to_client_or_dropped(&trace, |p| p.kind == PacketKind::Unsuback);
+        let unsuback = to_client(&trace, |p| p.kind == PacketKind::Unsuback);
         let answer = trace.remove(unsuback);
         trace.insert(copy, answer);
         let verdict = judge(&trace).verdict;
         assert!(matches!(&verdict, SpecVerdict::Rejected { index, .. } if *index == copy + 1), "{verdict:?}");
-    }
-
-    /// The first packet the proxy passed or dropped for a client that `is` picks.
-    fn to_client_or_dropped(trace: &[TraceEvent], is: impl Fn(&PacketInfo) -> bool) -> usize {
-        trace
-            .iter()
-            .position(|e| matches!(&e.event, Event::Forwarded { to: End::Client, packet, .. } | Event::Dropped { to: End::Client, packet, .. } if is(packet)))
-            .unwrap_or_else(|| panic!("no such packet to a client"))
     }
 
     #[test]

@@ -13,16 +13,16 @@ use super::{Judge, Property, Verdict};
 /// passed back, or for QoS 2 the PUBREL passed to it: after that, method A or B, the broker
 /// owes it to every subscriber).
 #[derive(Debug)]
-struct Published {
+pub(super) struct Published {
     publisher: Node,
     topic: String,
     qos: u8,
-    received: Option<usize>,
+    pub(super) received: Option<usize>,
     taken: Option<usize>,
 }
 
 /// The messages of the trace by payload (payloads are unique in a probe's runs).
-fn published(view: &View) -> HashMap<String, Published> {
+pub(super) fn published(view: &View) -> HashMap<String, Published> {
     let mut messages: HashMap<String, Published> = HashMap::new();
     // Per publisher, the payload of each packet id in flight to the broker.
     let mut ids: HashMap<(Node, u16), String> = HashMap::new();

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use verimqtt_spec::trace::{ConnId, End, Event, Fault, Node, PacketInfo, PacketKind};
 
+use super::deliveries::{Published, published};
 use super::view::View;
 use super::{Judge, Property, Verdict};
 
@@ -37,6 +38,7 @@ pub(super) fn judge(view: &View) -> [Verdict; 3] {
     let mut ids = Judge::new(Property::PacketIds);
     let mut maximum = Judge::new(Property::ReceiveMaximum);
     let mut sessions = Sessions::default();
+    let messages = published(view);
     for (index, event) in view.trace.iter().enumerate() {
         let (conn, to, packet) = match &event.event {
             Event::Forwarded { conn, to, packet } | Event::Dropped { conn, to, packet } => (*conn, *to, packet),
@@ -91,7 +93,7 @@ pub(super) fn judge(view: &View) -> [Verdict; 3] {
                                 vec![index],
                             );
                         } else if dup_flag
-                            && let Some(received) = received_after_earlier_connections(view, conn, packet, index)
+                            && let Some(received) = received_after_earlier_connections(view, conn, packet, &messages)
                         {
                             dup.violation(
                                 format!(
@@ -177,16 +179,17 @@ fn not_resent_on_resumption(view: &View, sessions: &Sessions, ids: &mut Judge) {
 }
 
 /// Where the broker first received the message that `packet` (a PUBLISH to the client of
-/// `conn`, trace event `sent`) carries, if that was after every earlier connection of the
-/// client had closed at the broker (its close seen, or a reset): the broker cannot have sent
-/// the message to the client before, so this is its first transmission, whatever the DUP of
-/// the PUBLISH it received ([MQTT-3.3.1-3]). A will or a message the trace never shows reaching
-/// the broker gives `None`.
-fn received_after_earlier_connections(view: &View, conn: ConnId, packet: &PacketInfo, sent: usize) -> Option<usize> {
-    let received = view.trace[..sent].iter().position(|e| {
-        matches!(&e.event, Event::Forwarded { to: End::Broker, packet: incoming, .. }
-            if incoming.kind == PacketKind::Publish && incoming.payload == packet.payload)
-    })?;
+/// `conn`) carries, if that was after every earlier connection of the client had closed at the
+/// broker (its close seen, or a reset): the broker cannot have sent the message to the client
+/// before, so this is its first transmission, whatever the DUP of the PUBLISH it received
+/// ([MQTT-3.3.1-3]). A will or a message the trace never shows reaching the broker gives `None`.
+fn received_after_earlier_connections(
+    view: &View,
+    conn: ConnId,
+    packet: &PacketInfo,
+    messages: &HashMap<String, Published>,
+) -> Option<usize> {
+    let received = messages.get(packet.payload.as_deref()?)?.received?;
     let client = &view.conns.get(&conn)?.client;
     let closed_before = |earlier: &super::view::Conn| {
         let reset = matches!(earlier.fault, Some((at, Fault::Reset)) if at < received);

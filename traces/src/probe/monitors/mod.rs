@@ -12,7 +12,7 @@ mod flight;
 mod keep_alive;
 mod qos;
 mod sessions;
-mod view;
+pub(super) mod view;
 mod will;
 
 use std::fmt;

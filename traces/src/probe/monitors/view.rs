@@ -8,7 +8,7 @@ use verimqtt_spec::trace::{CloseReason, ConnId, End, Event, Fault, Node, PacketI
 /// One connection as the proxy and its client saw it. Times are the trace's milliseconds;
 /// `usize` fields are indices of trace events.
 #[derive(Debug, Clone)]
-pub(super) struct Conn {
+pub(in crate::probe) struct Conn {
     pub id: ConnId,
     pub client: Node,
     pub opened: usize,
@@ -49,7 +49,7 @@ impl Conn {
 }
 
 #[derive(Debug)]
-pub(super) struct View<'a> {
+pub(in crate::probe) struct View<'a> {
     pub trace: &'a [TraceEvent],
     pub conns: BTreeMap<ConnId, Conn>,
     pub v5: bool,
@@ -125,13 +125,19 @@ impl<'a> View<'a> {
     /// When the broker surely knew the connection was over (it was told, or it closed it);
     /// `None` if it may not know to the end of the trace.
     pub fn broker_knows_end(&self, conn: &Conn) -> Option<usize> {
-        let told = match conn.fault {
+        let told = self.broker_told_of_end(conn);
+        [told, conn.disconnect.as_ref().map(|(index, _)| *index), conn.broker_closed].into_iter().flatten().min()
+    }
+
+    /// When the broker's end was told the connection was over by a reset, or by the proxy
+    /// closing it after its client closed with no fault between. From then on the proxy no
+    /// longer reads what the broker writes on it.
+    pub fn broker_told_of_end(&self, conn: &Conn) -> Option<usize> {
+        match conn.fault {
             Some((index, Fault::Reset)) => Some(index),
             Some(_) => None,
-            // A client that closed without a fault: the proxy closed the broker's end.
             None => conn.client_closed.map(|(index, _)| index),
-        };
-        [told, conn.disconnect.as_ref().map(|(index, _)| *index), conn.broker_closed].into_iter().flatten().min()
+        }
     }
 
     /// The first moment the connection was over for anyone (a fault, a close, a DISCONNECT).
