@@ -162,7 +162,9 @@ fn stricter_than_mqtt(trace: &[TraceEvent], index: usize, event: &SpecEvent) -> 
 /// seen.
 fn previous_connection_unwatched(trace: &[TraceEvent], index: usize) -> bool {
     let view = View::of(trace);
-    let Some(conn) = conn_of(&trace[index].event).and_then(|conn| view.conns.get(&conn)) else { return false };
+    let Some(conn) = trace.get(index).and_then(|at| conn_of(&at.event)).and_then(|conn| view.conns.get(&conn)) else {
+        return false;
+    };
     let previous = view.conns.values().rev().find(|other| other.client == conn.client && other.id < conn.id);
     previous.and_then(|previous| view.broker_told_of_end(previous)).is_some_and(|told| told < index)
 }
@@ -170,7 +172,7 @@ fn previous_connection_unwatched(trace: &[TraceEvent], index: usize) -> bool {
 /// Whether an UNSUBSCRIBE reached the broker on the connection of trace event `index` before it,
 /// and the broker's UNSUBACK did not come before it.
 fn unsubscribe_unanswered(trace: &[TraceEvent], index: usize) -> bool {
-    let Some(conn) = conn_of(&trace[index].event) else { return false };
+    let Some(conn) = trace.get(index).and_then(|at| conn_of(&at.event)) else { return false };
     let mut unanswered = false;
     for e in &trace[..index] {
         match &e.event {
@@ -219,7 +221,7 @@ fn rejection_events(trace: &[TraceEvent], index: usize, at_tick: bool) -> Vec<us
         return Vec::new();
     }
     let before = &trace[..index];
-    let conn = if at_tick { silent_longest(before) } else { conn_of(&trace[index].event) };
+    let conn = if at_tick { silent_longest(before) } else { trace.get(index).and_then(|at| conn_of(&at.event)) };
     let Some(conn) = conn else { return vec![index] };
     let opened = before.iter().position(|e| matches!(e.event, Event::ConnectionOpened { conn: c } if c == conn));
     let last_on_it = before.iter().rposition(|e| conn_of(&e.event) == Some(conn));
