@@ -177,27 +177,25 @@ impl<T> Sender<T> {
 
     /// The next flight to write again, if any, taken off the resend queue: the caller writes
     /// it now, so it counts as written on this connection. Flights that ended meanwhile are
-    /// skipped. None in the queue was written on this connection: it is filled when a session
-    /// resumes, after its previous connection closed.
+    /// passed over. None in the queue was written on this connection: it is filled when a
+    /// session resumes, after its previous connection closed.
     pub(crate) fn resend_next(&mut self) -> Option<(PacketId, &T, Awaiting)> {
-        self.skip_ended_resends();
-        let packet_id = self.resend.pop_front()?;
-        let order = *self.order.get(&packet_id)?;
+        let (packet_id, order) = loop {
+            let packet_id = self.resend.pop_front()?;
+            if let Some(&order) = self.order.get(&packet_id) {
+                break (packet_id, order);
+            }
+        };
         let entry = self.entries.get_mut(&order)?;
         entry.written = true;
         self.written_on_connection += 1;
         Some((packet_id, &entry.item, entry.flight))
     }
 
-    pub(crate) fn has_resend_pending(&mut self) -> bool {
-        self.skip_ended_resends();
-        !self.resend.is_empty()
-    }
-
-    fn skip_ended_resends(&mut self) {
-        while self.resend.front().is_some_and(|&packet_id| self.get(packet_id).is_none()) {
-            self.resend.pop_front();
-        }
+    /// A flight still waits to be written again. Ended ones stay in the queue only until the
+    /// next [`Sender::resend_next`].
+    pub(crate) fn has_resend_pending(&self) -> bool {
+        self.resend.iter().any(|packet_id| self.order.contains_key(packet_id))
     }
 
     /// Every flight, in order, leaving none.
