@@ -245,10 +245,10 @@ fn design_choices_mqtt_leaves_open_are_accepted() {
         let mut by_topic = with_bug(quiet(version, 2, &[1, 1, 1]), Bug::QueuedByTopic);
         by_topic.packet_ids = 1;
         by_topic.topics = vec![1, 1, 0];
-        by_topic.subscriptions = vec![vec![verimqtt_model::routing::FilterQos {
-            filter: verimqtt_model::routing::Filter::Wildcard,
-            qos: verimqtt_model::Qos::ExactlyOnce,
-        }]];
+        by_topic.subscriptions = vec![vec![verimqtt_model::routing::FilterQos::new(
+            verimqtt_model::routing::Filter::Wildcard,
+            verimqtt_model::Qos::ExactlyOnce,
+        )]];
         refines(&by_topic);
     }
 }
