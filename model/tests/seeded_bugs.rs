@@ -228,6 +228,15 @@ macro_rules! seeded_bug_tests {
                 assert_caught($bug);
             }
         )*
+
+        /// A bug added to `Bug::ALL` without a test above would never be shown caught.
+        #[test]
+        fn every_seeded_bug_has_its_test() {
+            let tested = [$($bug),*];
+            for bug in Bug::ALL {
+                assert!(tested.contains(&bug), "{bug} has no test in seeded_bug_tests!");
+            }
+        }
     };
 }
 
