@@ -31,7 +31,8 @@
 //!   PUBACK/PUBREC the broker had put on the wire (or queued before that commit), and the
 //!   QoS 1 wills routed to it before that commit. A message the broker accepted but never
 //!   acknowledged is the publisher's again: the publisher still holds it, and it is accepted
-//!   afresh when resent. `session_messages_kept` and `delivered_when_quiet` then state "an
+//!   afresh when resent; or the publisher discarded it meanwhile with its session (a clean
+//!   one whose connection ended before the PUBACK came), and it is abandoned. `session_messages_kept` and `delivered_when_quiet` then state "an
 //!   acknowledged QoS 1/2 message survives a broker restart".
 //! - **Wills, with a durable store**: the will a persistent session had at the last commit
 //!   survives. A will waiting out its delay waits on (its clock runs through the restart, as
@@ -170,7 +171,9 @@ impl Step<'_> {
             .collect();
         self.state.store.holding = false;
         self.state.store.discarded = Bits::EMPTY;
-        judge_restart(&mut self.state.ghost, config, &self.state.sessions);
+        let publishers_hold =
+            self.state.clients.iter().fold(Bits::EMPTY, |held, client| held.union(client.outbound.messages(config)));
+        judge_restart(&mut self.state.ghost, config, &self.state.sessions, publishers_hold);
         self.note(|| {
             let kept = if durable { "starts from its store" } else { "has lost every session" };
             format!("the broker restarts: every connection ends, it {kept}")
@@ -193,7 +196,8 @@ impl Step<'_> {
 
 /// The ghost's account of a restart (see the module documentation). `restored` are the
 /// broker's sessions after it: their flights are what the broker sent before and may resend.
-fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>]) {
+/// `publishers_hold` are the messages the publishers still hold (queued or in flight).
+fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>], publishers_hold: Bits) {
     let durable = config.keeps_store();
     let acknowledged = ghost.durability.acknowledged;
     for (c, session) in restored.iter().enumerate() {
@@ -238,6 +242,10 @@ fn judge_restart(ghost: &mut Ghost, config: &Config, restored: &[Option<Session>
     if durable {
         let unacknowledged: Bits = ghost.accepted.minus(acknowledged).iter().filter(|&m| config.reliable(m)).collect();
         ghost.accepted = ghost.accepted.minus(unacknowledged);
+        // A publisher that discarded its session since (a clean one whose connection ended)
+        // gave those up without an acknowledgement, which MQTT allows: abandoned, as a message
+        // it discards before the broker accepts it.
+        ghost.abandoned = ghost.abandoned.union(unacknowledged.minus(publishers_hold));
         ghost.durability.acks_waiting = Bits::EMPTY;
     }
 }
@@ -266,26 +274,37 @@ mod tests {
     #[test]
     fn a_durable_restart_keeps_owing_what_was_acknowledged() {
         let (config, mut ghost) = before_restart(true);
-        judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
+        let m1: Bits = [1].into_iter().collect();
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())], m1);
         let m0: Bits = [0].into_iter().collect();
         assert!(ghost.session_alive[1]);
         assert_eq!(ghost.owed[1], m0);
         assert_eq!(ghost.accepted, m0, "m1 was never acknowledged: it is the publisher's again");
+        assert!(ghost.abandoned.is_empty(), "the publisher still holds m1");
         assert_eq!(ghost.durability.restored[1], m0);
+    }
+
+    #[test]
+    fn a_message_unacknowledged_at_a_durable_restart_that_its_publisher_discarded_is_abandoned() {
+        let (config, mut ghost) = before_restart(true);
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())], Bits::EMPTY);
+        let m1: Bits = [1].into_iter().collect();
+        assert_eq!(ghost.abandoned, m1, "no PUBACK reached the publisher, which gave m1 up");
+        assert!(!ghost.accepted.contains(1));
     }
 
     #[test]
     fn a_durable_restart_rolls_back_the_end_of_a_session_committed_alive() {
         let (config, mut ghost) = before_restart(true);
         ghost.on_session_ended(1);
-        judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())], Bits::EMPTY);
         assert!(ghost.session_alive[1], "the store gives the session back");
     }
 
     #[test]
     fn a_restart_without_a_store_ends_every_session() {
         let (config, mut ghost) = before_restart(false);
-        judge_restart(&mut ghost, &config, &[None, None]);
+        judge_restart(&mut ghost, &config, &[None, None], Bits::EMPTY);
         assert!(!ghost.session_alive[1]);
         assert!(ghost.owed[1].is_empty());
     }
@@ -302,7 +321,7 @@ mod tests {
         ghost.durability.delivered_retained_committed[1] = m0;
         ghost.owed_retained[1] = m0;
         ghost.subscribed[1] = Subscribed::No;
-        judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())], Bits::EMPTY);
         assert!(ghost.subscribed[1].any(), "the UNSUBSCRIBE is lost with the restart");
         assert_eq!((ghost.owed_retained[1], ghost.delivered_retained[1]), (m0, m0), "m0 stays delivered");
     }
@@ -318,7 +337,7 @@ mod tests {
     fn a_durable_restart_owes_the_committed_wills_from_their_clocks() {
         let (config, mut ghost) = before_restart(true);
         wills_committed(&mut ghost);
-        judge_restart(&mut ghost, &config, &[None, Some(Session::default())]);
+        judge_restart(&mut ghost, &config, &[None, Some(Session::default())], Bits::EMPTY);
         assert_eq!(*ghost.will_watch, [WillWatch::Waiting(1), WillWatch::Waiting(0)]);
     }
 
@@ -326,7 +345,7 @@ mod tests {
     fn a_restart_without_a_store_owes_no_will() {
         let (config, mut ghost) = before_restart(false);
         wills_committed(&mut ghost);
-        judge_restart(&mut ghost, &config, &[None, None]);
+        judge_restart(&mut ghost, &config, &[None, None], Bits::EMPTY);
         assert_eq!(*ghost.will_watch, [WillWatch::Idle, WillWatch::Idle]);
     }
 }
