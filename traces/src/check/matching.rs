@@ -173,8 +173,8 @@ fn packet_differences(
             let will_payload = mapping.wills[c].clone().filter(|_| will);
             diff.exact("will payload", &info.payload, &will_payload);
             diff.exact("will topic", &info.topic, &values.topic.clone().filter(|_| will));
-            // The model's broker publishes a will at QoS 0, not retained.
-            diff.exact("will qos", &info.qos, &will.then_some(0));
+            // The model's wills are not retained, all at one QoS (0 or 1).
+            diff.exact("will qos", &info.qos, &will.then_some(mapping.config.will_qos.level()));
             diff.exact("will retain", &info.retain, &will.then_some(false));
         }
         Packet::ConnAck { session_present, .. } => {
