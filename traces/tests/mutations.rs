@@ -549,3 +549,48 @@ fn a_clean_sessions_will_published_after_a_restart_is_rejected() {
     let rule = rule_of(&events, will + 1);
     assert!(rule.starts_with("no model step allows this event"), "{rule}");
 }
+
+/// 3.1.1: publisher `c0` with a clean session publishes a QoS 1 message to subscriber `c1`;
+/// the network fails right after the broker receives it, so `c0` never gets the PUBACK, gives
+/// up on its connection and, its session ending with it, gives the message back.
+fn flight_of_a_clean_session_cut() -> Vec<TraceEvent> {
+    use verimqtt_proto::codec::{ProtocolVersion, QoS};
+    use verimqtt_traces::sim::{ClientSpec, SessionKind, Side, Step, connected, simulate};
+    let clean = ClientSpec::new(SessionKind::Clean).keep_alive(1);
+    let scenario = connected(ProtocolVersion::V311, clean.clone(), clean, QoS::AtLeastOnce).steps([
+        Step::CutAfter { client: 0, receiver: Side::Broker, packet: PacketKind::Publish },
+        Step::publish(0, QoS::AtLeastOnce),
+        Step::Settle,
+        Step::Advance(3),
+        Step::Connect { client: 0 },
+        Step::Settle,
+        Step::Advance(2),
+    ]);
+    simulate(&scenario, 1).unwrap_or_else(|error| panic!("{error}")).trace
+}
+
+fn abandoned(event: &Event) -> bool {
+    matches!(event, Event::PublishAbandoned { payload, qos: 1, .. } if payload == "m0")
+}
+
+#[test]
+fn a_flight_given_back_by_a_discarded_session_validates() {
+    let events = flight_of_a_clean_session_cut();
+    let close = position(&events, "c0", |e| matches!(e, Event::ConnectionClosed { .. }));
+    assert!(position(&events, "c0", abandoned) > close, "m0 is given back once the session ends");
+    if let Err(failure) = check_trace(&events) {
+        panic!("{failure}");
+    }
+}
+
+/// A client that keeps its discarded session's flights to itself (as `Sender::drain` giving
+/// back nothing would): the model's client gives them back when it discards its session, so
+/// the trace is rejected at the first event after the one it lacks.
+#[test]
+fn a_flight_a_discarded_session_does_not_give_back_is_rejected() {
+    let mut events = flight_of_a_clean_session_cut();
+    let given_back = position(&events, "c0", abandoned);
+    events.remove(given_back);
+    let failure = rejected_at(&events, given_back + 1);
+    assert!(matches!(failure.rule, Rule::NoModelStep { .. }), "{failure}");
+}

@@ -302,6 +302,10 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
             Observation::PublishRequested { message, qos: model, .. },
         ) => diff.application(mapping, (payload, *qos, topic, *retain), (Message::App(*message), *model, true)),
         (
+            Event::PublishAbandoned { qos, payload, topic, retain },
+            Observation::Abandoned { message, qos: model, .. },
+        ) => diff.application(mapping, (payload, *qos, topic, *retain), (Message::App(*message), *model, true)),
+        (
             Event::MessageDelivered { qos, payload, topic, retain },
             Observation::Delivered { message, qos: model, .. },
         ) => diff.application(mapping, (payload, *qos, topic, *retain), (*message, *model, false)),
@@ -329,6 +333,7 @@ pub fn conn_of(event: &Event) -> Option<u64> {
         | Event::Dropped { conn, .. } => Some(conn),
         Event::ProbeEnded
         | Event::PublishRequested { .. }
+        | Event::PublishAbandoned { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }
         | Event::NetworkStalled { .. }
