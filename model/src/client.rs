@@ -255,6 +255,7 @@ impl Step<'_> {
         let had_state = !client.outbound.flights.is_empty()
             || !client.awaiting_pubrel.is_empty()
             || client.subscription != Subscription::None;
+        let flights = client.outbound.flights;
         client.outbound.flights.clear();
         client.awaiting_pubrel = Bits::EMPTY;
         client.subscription = Subscription::None;
@@ -262,8 +263,20 @@ impl Step<'_> {
         client.expiry_age = None;
         let steps_done = client.steps_done;
         self.state.ghost.on_client_session_discarded(self.config, c, steps_done);
+        // Its flights go back to the application, in the order of their last step.
+        for flight in flights.iter() {
+            self.observe_abandoned(c, flight.message);
+        }
         if had_state {
             self.note(|| format!("c{c} discards its session state"));
+        }
+    }
+
+    /// The client gives `message` back to its application.
+    fn observe_abandoned(&mut self, c: usize, message: Message) {
+        if let Message::App(message) = message {
+            let qos = self.config.qos(message);
+            self.observe(|| Observation::Abandoned { client: c, message, qos });
         }
     }
 
@@ -370,9 +383,14 @@ impl Step<'_> {
             Subscription::Requested(_) | Subscription::Unsubscribing(_) => Subscription::None,
             kept => kept,
         };
-        // A QoS 0 message waiting for CONNACK goes with its connection (verimqtt drops it).
+        // A QoS 0 message waiting for CONNACK goes with its connection, given back to the
+        // application (as verimqtt does).
         let config = self.config;
+        let queue = client.outbound.queue;
         client.outbound.queue.retain(|&m| config.published_qos(m) > Qos::AtMostOnce);
+        for &message in queue.iter().filter(|&&m| config.published_qos(m) == Qos::AtMostOnce) {
+            self.observe_abandoned(c, message);
+        }
         // A clean session lasts as long as its connection [MQTT-3.1.2-6] (3.1.1) /
         // [MQTT-3.1.2-4] (5.0); what the application publishes while the client is offline
         // belongs to the next one.

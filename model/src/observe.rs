@@ -56,6 +56,14 @@ pub enum Observation {
         message: u8,
         qos: Qos,
     },
+    /// The client gives application message `message` back to its application, never to
+    /// send it (again): a QoS 0 message whose connection closed before it went, a QoS 1/2
+    /// flight of a session the client discards.
+    Abandoned {
+        client: usize,
+        message: u8,
+        qos: Qos,
+    },
     /// A message reaches the application of `client`, with the RETAIN flag of its PUBLISH.
     Delivered {
         client: usize,
@@ -85,9 +93,9 @@ impl Observation {
             | Observation::Sent { actor, .. }
             | Observation::Received { actor, .. }
             | Observation::TimerFired { actor, .. } => actor,
-            Observation::PublishRequested { client, .. } | Observation::Delivered { client, .. } => {
-                Actor::Client(client)
-            }
+            Observation::PublishRequested { client, .. }
+            | Observation::Abandoned { client, .. }
+            | Observation::Delivered { client, .. } => Actor::Client(client),
             Observation::Fault { .. } => Actor::Network,
             Observation::Restarted => Actor::Broker,
         }
@@ -102,6 +110,7 @@ impl Observation {
             | Observation::Received { link, .. }
             | Observation::Fault { link, .. } => Some(link),
             Observation::PublishRequested { .. }
+            | Observation::Abandoned { .. }
             | Observation::Delivered { .. }
             | Observation::TimerFired { .. }
             | Observation::Restarted => None,
@@ -137,6 +146,9 @@ impl fmt::Display for Observation {
             Observation::Received { actor, link, packet } => write!(f, "{actor} receives {packet} on {link}"),
             Observation::PublishRequested { client, message, qos } => {
                 write!(f, "c{client} application publishes m{message} at qos {}", qos.level())
+            }
+            Observation::Abandoned { client, message, qos } => {
+                write!(f, "c{client} application gets m{message} at qos {} back", qos.level())
             }
             Observation::Delivered { client, message, qos, retain } => {
                 write!(f, "c{client} application receives {message} at qos {}", qos.level())?;

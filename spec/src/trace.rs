@@ -94,6 +94,16 @@ pub enum Event {
         retain: bool,
         payload: String,
     },
+    /// The client gave a message its application asked to publish back to the application,
+    /// never to send it (again): a QoS 0 message whose connection closed before it went, a
+    /// QoS 1 or 2 message whose session ended or was discarded before it was acknowledged,
+    /// or one the server's limits forbid.
+    PublishAbandoned {
+        topic: String,
+        qos: u8,
+        retain: bool,
+        payload: String,
+    },
     /// A message reached the client's application.
     MessageDelivered {
         topic: String,

@@ -54,6 +54,9 @@ pub fn render(trace: &[TraceEvent]) -> String {
             Event::PublishRequested { topic, qos, retain, payload } => {
                 format!("Note over {node}: app publishes {}", message(topic, *qos, *retain, payload))
             }
+            Event::PublishAbandoned { topic, qos, retain, payload } => {
+                format!("Note over {node}: app gets back {}", message(topic, *qos, *retain, payload))
+            }
             Event::MessageDelivered { topic, qos, retain, payload } => {
                 format!("Note over {node}: app receives {}", message(topic, *qos, *retain, payload))
             }

@@ -588,3 +588,98 @@ fn a_session_lost_in_a_restart_is_rejected_naming_session_present() {
     let rule = rule_of(&events, resumed + 1);
     assert!(rule.starts_with("no model step allows this event: field session present differs"), "{rule}");
 }
+
+/// 3.1.1: publisher `c0` with a persistent session and a QoS 1 will, subscriber `c1` with a
+/// persistent session at QoS 1; the broker restarts while both are connected, then `c1`
+/// reconnects first, and `c0` after it.
+fn will_across_a_restart() -> Vec<TraceEvent> {
+    use verimqtt_proto::codec::{ProtocolVersion, QoS};
+    use verimqtt_traces::sim::{ClientSpec, SessionKind, Step, connected, simulate};
+    let persistent = ClientSpec::new(SessionKind::Persistent).keep_alive(2);
+    let publisher = persistent.clone().with_will_at(QoS::AtLeastOnce);
+    let scenario = connected(ProtocolVersion::V311, publisher, persistent, QoS::AtLeastOnce).steps([
+        Step::Restart,
+        Step::Settle,
+        Step::Connect { client: 1 },
+        Step::Settle,
+        Step::Connect { client: 0 },
+        Step::Settle,
+        Step::Advance(2),
+    ]);
+    simulate(&scenario, 1).unwrap_or_else(|error| panic!("{error}")).trace
+}
+
+/// The broker sending `c1` the will of `c0`.
+fn will_sent(event: &Event) -> bool {
+    sent(|p| p.kind == PacketKind::Publish && p.payload.as_deref() == Some("will-c0"))(event)
+}
+
+#[test]
+fn a_persistent_sessions_qos1_will_is_published_after_a_restart_and_validates() {
+    let events = will_across_a_restart();
+    // The restart ended c0's connection without DISCONNECT: its stored will goes to c1's
+    // restored session, which gets it when it reconnects.
+    let restart = position(&events, BROKER, |e| matches!(e, Event::BrokerRestarted));
+    assert!(position(&events, BROKER, will_sent) > restart, "the will is sent after the restart");
+    if let Err(failure) = check_trace(&events) {
+        panic!("{failure}");
+    }
+}
+
+/// A broker that stores a clean session (as `Session::is_persistent` answering `true` would)
+/// publishes its will after a restart; the model's restart loses a clean session's will with
+/// the session, so the will sent is rejected.
+#[test]
+fn a_clean_sessions_will_published_after_a_restart_is_rejected() {
+    let mut events = will_across_a_restart();
+    let c0 = |_: u64, p: &PacketInfo| p.kind == PacketKind::Connect && p.client_id.as_deref() == Some("c0");
+    edit_packets(&mut events, 0, c0, |p| p.clean_start = Some(true));
+    let will = position(&events, BROKER, will_sent);
+    let rule = rule_of(&events, will + 1);
+    assert!(rule.starts_with("no model step allows this event"), "{rule}");
+}
+
+/// 3.1.1: publisher `c0` with a clean session publishes a QoS 1 message to subscriber `c1`;
+/// the network fails right after the broker receives it, so `c0` never gets the PUBACK, gives
+/// up on its connection and, its session ending with it, gives the message back.
+fn flight_of_a_clean_session_cut() -> Vec<TraceEvent> {
+    use verimqtt_proto::codec::{ProtocolVersion, QoS};
+    use verimqtt_traces::sim::{ClientSpec, SessionKind, Side, Step, connected, simulate};
+    let clean = ClientSpec::new(SessionKind::Clean).keep_alive(1);
+    let scenario = connected(ProtocolVersion::V311, clean.clone(), clean, QoS::AtLeastOnce).steps([
+        Step::CutAfter { client: 0, receiver: Side::Broker, packet: PacketKind::Publish },
+        Step::publish(0, QoS::AtLeastOnce),
+        Step::Settle,
+        Step::Advance(3),
+        Step::Connect { client: 0 },
+        Step::Settle,
+        Step::Advance(2),
+    ]);
+    simulate(&scenario, 1).unwrap_or_else(|error| panic!("{error}")).trace
+}
+
+fn abandoned(event: &Event) -> bool {
+    matches!(event, Event::PublishAbandoned { payload, qos: 1, .. } if payload == "m0")
+}
+
+#[test]
+fn a_flight_given_back_by_a_discarded_session_validates() {
+    let events = flight_of_a_clean_session_cut();
+    let close = position(&events, "c0", |e| matches!(e, Event::ConnectionClosed { .. }));
+    assert!(position(&events, "c0", abandoned) > close, "m0 is given back once the session ends");
+    if let Err(failure) = check_trace(&events) {
+        panic!("{failure}");
+    }
+}
+
+/// A client that keeps its discarded session's flights to itself (as `Sender::drain` giving
+/// back nothing would): the model's client gives them back when it discards its session, so
+/// the trace is rejected at the first event after the one it lacks.
+#[test]
+fn a_flight_a_discarded_session_does_not_give_back_is_rejected() {
+    let mut events = flight_of_a_clean_session_cut();
+    let given_back = position(&events, "c0", abandoned);
+    events.remove(given_back);
+    let failure = rejected_at(&events, given_back + 1);
+    assert!(matches!(failure.rule, Rule::NoModelStep { .. }), "{failure}");
+}

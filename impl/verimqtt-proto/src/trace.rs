@@ -57,6 +57,7 @@ pub fn describe(event: &Event) -> String {
         Event::PacketSent { conn, packet } => format!("sent {conn} {packet}"),
         Event::PacketReceived { conn, packet } => format!("received {conn} {packet}"),
         Event::PublishRequested { payload, qos, .. } => format!("requested {payload} qos {qos}"),
+        Event::PublishAbandoned { payload, qos, .. } => format!("abandoned {payload} qos {qos}"),
         Event::MessageDelivered { payload, qos, .. } => format!("delivered {payload} qos {qos}"),
         Event::TimerFired { timer } => format!("timer {timer:?}"),
         Event::FaultInjected { conn, fault } => format!("fault {conn} {fault:?}"),

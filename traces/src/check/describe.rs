@@ -12,6 +12,9 @@ pub fn describe(event: &TraceEvent) -> String {
         Event::PublishRequested { qos, payload, .. } => {
             format!("{node} application publishes {payload:?} at qos {qos}")
         }
+        Event::PublishAbandoned { qos, payload, .. } => {
+            format!("{node} application gets {payload:?} at qos {qos} back")
+        }
         Event::MessageDelivered { qos, payload, .. } => {
             format!("{node} application receives {payload:?} at qos {qos}")
         }

@@ -23,7 +23,7 @@
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
-//!   Alive and wills (per client) come from the CONNECT packets; the 5.0 Receive Maximum of
+//!   Alive, wills (per client) and their QoS (one for all) come from the CONNECT packets; the 5.0 Receive Maximum of
 //!   the clients from CONNECT, the broker's from CONNACK (see [`receive_maximum`]); the
 //!   publisher disconnects gracefully if it
 //!   closes with `disconnected`. The model cuts a connection only where the trace logs a
@@ -171,7 +171,7 @@ impl Mapping {
             restarts: restarts(events).min(u64::from(u8::MAX)) as u8,
             durable: restarts(events) > 0,
             will_delay: 0,
-            will_qos: Qos::AtMostOnce,
+            will_qos: will_qos(&all_connects)?,
             // What `within_the_model` and `Values` admit: one publisher, one topic, one filter.
             publishers: 1,
             topics: vec![0],
@@ -491,6 +491,20 @@ fn session_expiry(
     match same(&persistent_connects(version, connects), "Session Expiry Interval", |c| c.session_expiry.unwrap_or(0))? {
         u32::MAX => Ok(Expiry::Never),
         seconds => Ok(Expiry::AfterTicks(ticks_of(u64::from(seconds), time, "Session Expiry Interval")?)),
+    }
+}
+
+/// The QoS every will of the trace has (the model has one for all): 0 or 1, the model's
+/// wills; 0 if there is none.
+fn will_qos(connects: &[&PacketInfo]) -> Result<Qos, MappingError> {
+    let with_will: Vec<&PacketInfo> = connects.iter().filter(|c| c.will == Some(true)).copied().collect();
+    if with_will.is_empty() {
+        return Ok(Qos::AtMostOnce);
+    }
+    match same(&with_will, "will QoS", |c| c.qos)? {
+        Some(0) => Ok(Qos::AtMostOnce),
+        Some(1) => Ok(Qos::AtLeastOnce),
+        other => unsupported(format!("a will at QoS {other:?}: the model's wills are QoS 0 or 1")),
     }
 }
 

@@ -172,8 +172,8 @@ fn packet_differences(
             let will_payload = mapping.wills[c].clone().filter(|_| will);
             diff.exact("will payload", &info.payload, &will_payload);
             diff.exact("will topic", &info.topic, &values.topic.clone().filter(|_| will));
-            // The model's broker publishes a will at QoS 0, not retained.
-            diff.exact("will qos", &info.qos, &will.then_some(0));
+            // The model's wills are not retained, all at one QoS (0 or 1).
+            diff.exact("will qos", &info.qos, &will.then_some(mapping.config.will_qos.level()));
             diff.exact("will retain", &info.retain, &will.then_some(false));
         }
         Packet::ConnAck { session_present, .. } => {
@@ -295,9 +295,15 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
             let space = space_of(observation, model, link.client);
             diff.0 = packet_differences(mapping, ids, space, packet, model, None);
         }
+        // What a publisher's application hands over, or gets back, carries RETAIN as it was
+        // published.
         (
             Event::PublishRequested { qos, payload, topic, retain },
             Observation::PublishRequested { message, qos: model, .. },
+        )
+        | (
+            Event::PublishAbandoned { qos, payload, topic, retain },
+            Observation::Abandoned { message, qos: model, .. },
         ) => {
             let model_retain = mapping.config.retained.contains(*message);
             diff.application(mapping, (payload, *qos, topic, *retain), (Message::App(*message), *model, model_retain))
@@ -330,6 +336,7 @@ pub fn conn_of(event: &Event) -> Option<u64> {
         | Event::Dropped { conn, .. } => Some(conn),
         Event::ProbeEnded
         | Event::PublishRequested { .. }
+        | Event::PublishAbandoned { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }
         | Event::NetworkStalled { .. }

@@ -33,8 +33,9 @@ fn persistent() -> ClientSpec {
     ClientSpec::new(SessionKind::Persistent).keep_alive(KEEP_ALIVE)
 }
 
-/// Both clients connect, and the subscriber subscribes to the topic at `qos`.
-fn connected(version: ProtocolVersion, publisher: ClientSpec, subscriber: ClientSpec, qos: QoS) -> Scenario {
+/// Two clients, publisher `c0` and subscriber `c1`: both connect, and the subscriber subscribes
+/// to the topic at `qos`.
+pub fn connected(version: ProtocolVersion, publisher: ClientSpec, subscriber: ClientSpec, qos: QoS) -> Scenario {
     Scenario::new(version).client(publisher).client(subscriber).steps([
         Step::Connect { client: PUBLISHER },
         Step::Connect { client: SUBSCRIBER },

@@ -105,6 +105,7 @@ fn conn_mut(event: &mut Event) -> Option<&mut ConnId> {
         | Event::Dropped { .. }
         | Event::ProbeEnded
         | Event::PublishRequested { .. }
+        | Event::PublishAbandoned { .. }
         | Event::MessageDelivered { .. }
         | Event::TimerFired { .. }
         | Event::NetworkStalled { .. }

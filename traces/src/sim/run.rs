@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
 use verimqtt_proto::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
-use verimqtt_proto::codec::{MqttString, Properties, QoS, Will};
+use verimqtt_proto::codec::{MqttString, Properties, Will};
 use verimqtt_proto::testing::{BrokerDriver, MemoryStore};
 use verimqtt_spec::trace::{ConnId, Event, Fault, PacketKind, TraceEvent};
 
@@ -512,12 +512,12 @@ pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpe
         SessionKind::Persistent if scenario.version.is_v5() => spec.session_expiry,
         _ => 0,
     };
-    if spec.will {
+    if let Some(qos) = spec.will {
         let payload = format!("will-{name}");
         options.will = Some(Will {
             topic: mqtt_string(TOPIC)?,
             payload: Bytes::from(payload).try_into().map_err(|_| SimError::BadString(name.clone()))?,
-            qos: QoS::AtMostOnce,
+            qos,
             retain: false,
             properties: Properties::default(),
         });

@@ -43,8 +43,9 @@ pub struct ClientSpec {
     pub session: SessionKind,
     /// Seconds; 0 turns keep alive off.
     pub keep_alive: u16,
-    /// Whether the client connects with a will: QoS 0 on [`TOPIC`], payload `will-cN`.
-    pub will: bool,
+    /// The QoS of the client's will, if it connects with one: on [`TOPIC`], payload
+    /// `will-cN`, not retained.
+    pub will: Option<QoS>,
     /// 5.0, persistent sessions: the Session Expiry Interval in seconds.
     pub session_expiry: u32,
 }
@@ -53,7 +54,7 @@ impl ClientSpec {
     /// A client with a session of `kind`, keep alive off, no will, and (5.0) a session that
     /// never expires.
     pub fn new(session: SessionKind) -> Self {
-        ClientSpec { session, keep_alive: 0, will: false, session_expiry: u32::MAX }
+        ClientSpec { session, keep_alive: 0, will: None, session_expiry: u32::MAX }
     }
 
     pub fn keep_alive(mut self, seconds: u16) -> Self {
@@ -61,8 +62,13 @@ impl ClientSpec {
         self
     }
 
-    pub fn with_will(mut self) -> Self {
-        self.will = true;
+    /// A will at QoS 0.
+    pub fn with_will(self) -> Self {
+        self.with_will_at(QoS::AtMostOnce)
+    }
+
+    pub fn with_will_at(mut self, qos: QoS) -> Self {
+        self.will = Some(qos);
         self
     }
 

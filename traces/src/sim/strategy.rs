@@ -10,7 +10,8 @@
 //! clients, 4 messages and 3 cuts. [`arb_flow_controlled_scenario`] adds, in 5.0, a Receive
 //! Maximum of 1 or 2 that every client and the broker announce, so that flow control binds
 //! (such a scenario has no QoS 0 message, see [`without_qos0_messages`]).
-//! [`arb_restarting_scenario`] adds a broker restart from its store to a third of them.
+//! [`arb_restarting_scenario`] adds a broker restart from its store to a third of them, with
+//! wills at QoS 1.
 
 use std::num::NonZeroU16;
 
@@ -42,11 +43,13 @@ fn arb_receive_maximum() -> impl Strategy<Value = Option<NonZeroU16>> {
     prop_oneof![Just(None), Just(NonZeroU16::new(1)), Just(NonZeroU16::new(2))]
 }
 
-/// The clients: a session kind each, and the keep alive, will and session expiry they share.
+/// The clients: a session kind each, and the keep alive, will (QoS 0) and session expiry they
+/// share.
 fn arb_clients() -> impl Strategy<Value = Vec<ClientSpec>> {
     let sessions = prop::collection::vec(arb_session(), 1..=MAX_CLIENTS);
     let session_expiry = prop_oneof![Just(u32::MAX), 1u32..=4];
     (sessions, 1u16..=3, any::<bool>(), session_expiry).prop_map(|(sessions, keep_alive, will, session_expiry)| {
+        let will = will.then_some(QoS::AtMostOnce);
         sessions.into_iter().map(|session| ClientSpec { session, keep_alive, will, session_expiry }).collect()
     })
 }
@@ -123,14 +126,14 @@ fn settled_unsubscribe(actions: Vec<Step>) -> Vec<Step> {
         .collect()
 }
 
-/// The scenario without QoS 0 messages: its publishes made QoS 1, and no wills (they are
+/// The scenario without QoS 0 messages: its publishes made QoS 1, and no wills (drawn at
 /// QoS 0). Under flow control verimqtt holds a QoS 0 message behind the QoS 1 and 2 messages
 /// a quota holds back (5.0, 4.9 lets a sender at quota 0 suspend QoS 0 too), the client its
 /// publishes and the broker its copies; the model sends it at once, so such traces would be
 /// rejected for the model's abstraction, not for a fault.
 fn without_qos0_messages(mut scenario: Scenario) -> Scenario {
     for client in &mut scenario.clients {
-        client.will = false;
+        client.will = None;
     }
     for step in &mut scenario.steps {
         match step {
@@ -223,8 +226,9 @@ fn with_added_subscription(mut scenario: Scenario, replaces: bool, qos: QoS) -> 
 
 /// [`arb_flow_controlled_scenario`], and in a third of them (bar those with a second SUBSCRIBE,
 /// which the model does not combine with restarts) one broker restart from its store
-/// ([`Step::Restart`]) somewhere among the random actions. Drawn after the scenario, so a
-/// seed gives the scenario it gave before. Such a scenario's sessions never expire:
+/// ([`Step::Restart`]) somewhere among the random actions, with wills at QoS 1 (see
+/// [`with_wills_at`]). Drawn after the scenario, so a seed gives the scenario it gave before,
+/// bar the restart and its wills' QoS (which draws nothing). Such a scenario's sessions never expire:
 /// `MemoryStore` gives sessions back as if no time had passed since each was written, so the
 /// expiry of a session offline at the restart would start again there, where verimqtt's file
 /// store and the model count on from when the session went offline.
@@ -237,7 +241,7 @@ pub fn arb_restarting_scenario() -> impl Strategy<Value = Scenario> {
     let retain_options = prop::option::weighted(0.5, (arb_retain_handling(), any::<bool>()));
     (arb_flow_controlled_scenario(), restart, retain_options).prop_map(|(scenario, restart, retain_options)| {
         let scenario = match restart {
-            Some(at) if !subscribes_twice(&scenario) => with_restart(scenario, at),
+            Some(at) if !subscribes_twice(&scenario) => with_wills_at(with_restart(scenario, at), QoS::AtLeastOnce),
             _ => scenario,
         };
         match retain_options {
@@ -267,6 +271,18 @@ fn with_retain_options(mut scenario: Scenario, (handling, as_published): (Retain
         if let Step::Subscribe { retain_handling, retain_as_published, .. } = step {
             (*retain_handling, *retain_as_published) = (handling, as_published);
         }
+    }
+    scenario
+}
+
+/// `scenario` with every will at `qos`. A QoS 1 will is queued for an offline persistent
+/// subscriber, so it shows what a restart does with the will of a connection it ends: a
+/// persistent session's is stored with the session and published after the restart, a clean
+/// session's is lost with the session (not stored). A QoS 0 will, finding no connection just
+/// after a restart, shows neither.
+fn with_wills_at(mut scenario: Scenario, qos: QoS) -> Scenario {
+    for will in scenario.clients.iter_mut().filter_map(|client| client.will.as_mut()) {
+        *will = qos;
     }
     scenario
 }

@@ -144,7 +144,7 @@ impl Client {
         };
         self.session.connected();
         self.events.push(Event::Connected { session_present: connack.session_present, properties: connack.properties });
-        self.events.dropped(DropReason::SessionNotPresent, discarded);
+        self.give_back(now, DropReason::SessionNotPresent, discarded);
         Ok(())
     }
 

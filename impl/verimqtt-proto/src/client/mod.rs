@@ -257,7 +257,7 @@ impl Client {
             self.tracer.timer(now, trace::Timer::SessionExpiry);
         }
         let expired = self.session.expire_if_due(now, &mut self.packet_ids);
-        self.events.dropped(DropReason::SessionExpired, expired);
+        self.give_back(now, DropReason::SessionExpired, expired);
     }
 
     /// The next packet to write, whole. Once the client closed the connection
@@ -372,8 +372,8 @@ impl Client {
             self.packet_ids.release(request.packet_id());
             dropped.push(request.into());
         }
-        self.events.dropped(DropReason::ConnectionClosed, dropped);
-        let ended = self.session.connection_closed(connection.now, &mut self.packet_ids);
-        self.events.dropped(DropReason::SessionEnded, ended);
+        self.give_back(now, DropReason::ConnectionClosed, dropped);
+        let ended = self.session.connection_closed(now, &mut self.packet_ids);
+        self.give_back(now, DropReason::SessionEnded, ended);
     }
 }

@@ -1,10 +1,11 @@
 //! What the client tells its observer (see [`crate::trace`]) beyond single packets: how a
 //! connection ends (after its farewell, the last acknowledgements and the DISCONNECT, so
-//! that a trace shows the DISCONNECT before the close), and the application's messages.
+//! that a trace shows the DISCONNECT before the close), and the application's messages:
+//! requested, delivered, and given back.
 
 use std::time::Instant;
 
-use super::{Client, DisconnectReason};
+use super::{Client, DisconnectReason, DropReason, DroppedRequest};
 use crate::codec::Publish;
 use crate::trace::{self, CloseReason};
 
@@ -21,6 +22,20 @@ impl Client {
             let (topic, qos, retain, payload) = message_fields(publish);
             trace::Event::PublishRequested { topic, qos, retain, payload }
         });
+    }
+
+    /// Gives `requests` back to the application for `reason`, each publish among them traced
+    /// as abandoned: the application learns of it, so an observer does too.
+    pub(super) fn give_back(&mut self, now: Instant, reason: DropReason, requests: Vec<DroppedRequest>) {
+        for request in &requests {
+            if let DroppedRequest::Publish { publish, .. } = request {
+                self.tracer.emit(now, || {
+                    let (topic, qos, retain, payload) = message_fields(publish);
+                    trace::Event::PublishAbandoned { topic, qos, retain, payload }
+                });
+            }
+        }
+        self.events.dropped(reason, requests);
     }
 
     /// `publish` reaches the application.

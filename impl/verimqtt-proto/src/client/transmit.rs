@@ -141,9 +141,10 @@ impl Client {
                     return Some((packet, bytes));
                 }
                 Err(error) => {
+                    let now = connection.now;
                     if let Some(outgoing) = self.session.in_flight.remove(packet_id) {
                         self.packet_ids.release(packet_id);
-                        self.events.dropped(DropReason::Unsendable(error), vec![outgoing.into()]);
+                        self.give_back(now, DropReason::Unsendable(error), vec![outgoing.into()]);
                     }
                 }
             }
@@ -184,10 +185,11 @@ impl Client {
                     return Some((packet, bytes));
                 }
                 Err(error) => {
+                    let now = connection.now;
                     if let Some(packet_id) = outgoing.publish.packet_id {
                         self.packet_ids.release(packet_id);
                     }
-                    self.events.dropped(DropReason::Unsendable(error), vec![outgoing.into()]);
+                    self.give_back(now, DropReason::Unsendable(error), vec![outgoing.into()]);
                 }
             }
         }

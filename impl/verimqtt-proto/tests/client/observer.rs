@@ -38,6 +38,19 @@ fn a_qos1_publish_and_a_disconnect_are_observed_in_order() {
     );
 }
 
+/// What a clean session gives back to the application when it ends with its connection is
+/// observed as abandoned, after the close.
+#[test]
+fn a_flight_an_ended_session_gives_back_is_observed_as_abandoned() {
+    let mut harness = Harness::v311();
+    harness.connect(false);
+    harness.publish("t", QoS::AtLeastOnce);
+    harness.sent();
+    let recording = observed(&mut harness);
+    harness.lose_connection();
+    assert_eq!(recording.take_lines(), ["closed 1 ConnectionLost", "abandoned payload qos 1"]);
+}
+
 #[test]
 fn a_repeated_qos2_message_is_delivered_once() {
     let mut harness = Harness::v5();
