@@ -116,10 +116,13 @@ pub enum Bug {
     /// The client bounds its unacknowledged QoS 1/2 PUBLISHes by the Receive Maximum it
     /// announced itself, not by the one the broker's CONNACK carried (5.0).
     QuotaFromOwnReceiveMaximum,
+    /// The broker does not check a payload against its Payload Format Indicator: it routes a
+    /// message whose payload is not the UTF-8 it claims and acknowledges it as a success (5.0).
+    PayloadFormatUnchecked,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 41] = [
+    pub const ALL: [Bug; 42] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -161,6 +164,7 @@ impl Bug {
         Bug::AddedSubscriptionIgnored,
         Bug::QueuedCopyRegranted,
         Bug::QuotaFromOwnReceiveMaximum,
+        Bug::PayloadFormatUnchecked,
     ];
 
     /// The name used on the command line.
@@ -207,6 +211,7 @@ impl Bug {
             Bug::AddedSubscriptionIgnored => "added-subscription-ignored",
             Bug::QueuedCopyRegranted => "queued-copy-regranted",
             Bug::QuotaFromOwnReceiveMaximum => "quota-from-own-receive-maximum",
+            Bug::PayloadFormatUnchecked => "payload-format-unchecked",
         }
     }
 
@@ -259,6 +264,7 @@ impl Bug {
             Bug::AddedSubscriptionIgnored => COPY_AT_GRANTED_QOS,
             Bug::QueuedCopyRegranted => COPY_AT_GRANTED_QOS,
             Bug::QuotaFromOwnReceiveMaximum => RECEIVE_MAXIMUM_RESPECTED,
+            Bug::PayloadFormatUnchecked => INTEGRITY,
         }
     }
 }

@@ -4,8 +4,10 @@
 mod support;
 
 use support::{BROKER, qos2_resent_after_cut, three_messages, valid_traces};
+use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, Timer, TraceEvent};
 use verimqtt_traces::check::Rule;
+use verimqtt_traces::sim::{ClientSpec, PayloadClaim, Scenario, SessionKind, Step, TOPIC, simulate};
 use verimqtt_traces::{CheckFailure, check_trace};
 
 #[test]
@@ -498,4 +500,62 @@ fn a_session_lost_in_a_restart_is_rejected_naming_session_present() {
     );
     let rule = rule_of(&events, resumed + 1);
     assert!(rule.starts_with("no model step allows this event: field session present differs"), "{rule}");
+}
+
+/// 5.0: c0 publishes at QoS 1 a payload that claims to be UTF-8 and is not (`m0` and 0xff),
+/// then one that is (`m1`), both to subscriber c1: the broker refuses the first with PUBACK
+/// 0x99 and routes nothing of it, and forwards the second with its Payload Format Indicator.
+fn falsely_utf8_then_utf8() -> Vec<TraceEvent> {
+    let clean = ClientSpec::new(SessionKind::Clean).keep_alive(2);
+    let publish =
+        |claim| Step::Publish { client: 0, topic: TOPIC.to_string(), qos: QoS::AtLeastOnce, retain: false, claim };
+    let scenario = Scenario::new(ProtocolVersion::V5).client(clean.clone()).client(clean).steps([
+        Step::Connect { client: 0 },
+        Step::Connect { client: 1 },
+        Step::Settle,
+        Step::subscribe(1, QoS::AtLeastOnce),
+        Step::Settle,
+        publish(PayloadClaim::FalselyUtf8),
+        Step::Settle,
+        publish(PayloadClaim::Utf8),
+        Step::Settle,
+    ]);
+    simulate(&scenario, 1).unwrap_or_else(|error| panic!("the scenario does not run: {error}")).trace
+}
+
+const FALSELY_UTF8: &str = "hex:6d30ff";
+
+#[test]
+fn a_payload_that_is_not_the_utf8_it_claims_is_refused_and_never_delivered() {
+    let events = falsely_utf8_then_utf8();
+    check_trace(&events).unwrap_or_else(|failure| panic!("rejected:\n{failure}"));
+    let refusal = position(&events, BROKER, sent(|p| p.kind == PacketKind::Puback));
+    assert!(matches!(&events[refusal].event, Event::PacketSent { packet, .. } if packet.reason_code == Some(0x99)));
+    let delivered =
+        |e: &TraceEvent| matches!(&e.event, Event::MessageDelivered { payload, .. } if payload == FALSELY_UTF8);
+    assert!(!events.iter().any(delivered), "the refused message reached a subscriber");
+    assert!(events.iter().any(|e| matches!(&e.event, Event::MessageDelivered { payload, .. } if payload == "m1")));
+}
+
+#[test]
+fn a_payload_that_is_not_the_utf8_it_claims_acknowledged_as_routed_is_rejected() {
+    let mut events = falsely_utf8_then_utf8();
+    let refusal = position(&events, BROKER, sent(|p| p.kind == PacketKind::Puback));
+    edit_packets(
+        &mut events,
+        refusal,
+        |_, p| p.kind == PacketKind::Puback && p.reason_code == Some(0x99),
+        |p| p.reason_code = Some(0x00),
+    );
+    let rule = rule_of(&events, refusal + 1);
+    assert!(rule.starts_with("no model step allows this event: field reason code differs"), "{rule}");
+}
+
+#[test]
+fn a_copy_without_its_payload_format_indicator_is_rejected() {
+    let mut events = falsely_utf8_then_utf8();
+    let forward = position(&events, BROKER, sent(payload_is("m1")));
+    edit_packets(&mut events, forward, |_, p| p.payload.as_deref() == Some("m1"), |p| p.payload_format = None);
+    let rule = rule_of(&events, forward + 1);
+    assert!(rule.starts_with("no model step allows this event: field payload format differs"), "{rule}");
 }

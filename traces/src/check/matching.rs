@@ -187,6 +187,7 @@ fn packet_differences(
             let from_client = matches!(space.allocator, Actor::Client(_));
             diff.required("retain", &info.retain, retain_flag(&mapping.config, message, from_client));
             diff.exact("topic", &info.topic, &values.topic);
+            diff.exact("payload format", &info.payload_format, &mapping.payload_format(message));
         }
         Packet::Subscribe(_, request) => subscription_differences(&mut diff, mapping, request, info.filters.as_deref()),
         Packet::SubAck(_, request) => {

@@ -15,6 +15,7 @@ mod links;
 mod mapping;
 mod matching;
 mod owed;
+mod payload_format;
 mod scope;
 mod search;
 mod values;
