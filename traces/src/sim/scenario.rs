@@ -25,6 +25,9 @@ pub struct Scenario {
     /// then binds with it: the trace carries only the announced limit, so the local one may not
     /// be lower. `None`: each keeps its defaults.
     pub receive_maximum: Option<NonZeroU16>,
+    /// 5.0: the clients replace topics by Topic Aliases on the way out, as far as the broker
+    /// allows (`ClientOptions::outbound_topic_aliases`; verimqtt's broker allows 64).
+    pub topic_aliases: bool,
     pub clients: Vec<ClientSpec>,
     pub steps: Vec<Step>,
 }
@@ -234,7 +237,14 @@ impl Step {
 impl Scenario {
     /// A run of `version` with no client and no step yet.
     pub fn new(version: ProtocolVersion) -> Self {
-        Scenario { version, tick_ms: DEFAULT_TICK_MS, receive_maximum: None, clients: Vec::new(), steps: Vec::new() }
+        Scenario {
+            version,
+            tick_ms: DEFAULT_TICK_MS,
+            receive_maximum: None,
+            topic_aliases: false,
+            clients: Vec::new(),
+            steps: Vec::new(),
+        }
     }
 
     /// The Receive Maximum the clients and the broker announce: none in 3.1.1 (a probe may

@@ -236,17 +236,24 @@ pub fn arb_restarting_scenario() -> impl Strategy<Value = Scenario> {
     })
 }
 
-/// [`arb_restarting_scenario`], and in 5.0, in a quarter of them, one publish at QoS 0 or 1
-/// whose Payload Format Indicator says its payload is UTF-8: truly, or (half of them) falsely,
+/// [`arb_restarting_scenario`], and in 5.0: in a quarter of them, one publish at QoS 0 or 1
+/// whose Payload Format Indicator says its payload is UTF-8, truly, or (half of them) falsely,
 /// which the broker refuses (section 3.3.2.3.2: verimqtt answers PUBACK 0x99 and routes
-/// nothing). Not at QoS 2: the model's PUBREC carries no refusal. Drawn after the scenario, so
-/// a seed gives the scenario it gave before.
+/// nothing; not at QoS 2: the model's PUBREC carries no refusal); and in half of them, clients
+/// that send Topic Aliases, which the broker must resolve. Drawn after the scenario, so a seed
+/// gives the scenario it gave before.
 pub fn arb_hostile_scenario() -> impl Strategy<Value = Scenario> {
     let claim = prop_oneof![Just(PayloadClaim::Utf8), Just(PayloadClaim::FalselyUtf8)];
     let claimed = prop::option::weighted(0.25, (any::<prop::sample::Index>(), claim));
-    (arb_restarting_scenario(), claimed).prop_map(|(scenario, claimed)| match claimed {
-        Some((at, claim)) if scenario.version.is_v5() => with_payload_claim(scenario, at, claim),
-        _ => scenario,
+    (arb_restarting_scenario(), claimed, any::<bool>()).prop_map(|(scenario, claimed, topic_aliases)| {
+        if !scenario.version.is_v5() {
+            return scenario;
+        }
+        let scenario = Scenario { topic_aliases, ..scenario };
+        match claimed {
+            Some((at, claim)) => with_payload_claim(scenario, at, claim),
+            None => scenario,
+        }
     })
 }
 
