@@ -6,9 +6,9 @@ use crate::config::{Config, Qos, Version};
 use crate::ghost::{Breach, Direction};
 use crate::network::BrokerEnd;
 use crate::observe::{Actor, LinkRef, Observation};
-use crate::outbound::{Limits, Outbound};
+use crate::outbound::{Header, Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId, reason as code};
-use crate::routing::{RoutedUnder, Subscribed};
+use crate::routing::{RetainHandling, RoutedUnder, Subscribed};
 use crate::state::State;
 use crate::step::Step;
 use crate::symmetry::Permutation;
@@ -131,14 +131,22 @@ fn copy_qos(config: &Config, s: usize, message: Message, subscribed: Subscribed)
     }
 }
 
-/// The QoS at which the broker sends `s` a message it queued for it in `session`: the one
-/// fixed when the copy was routed (`routed_under`).
-fn queued_copy_qos<'a>(config: &'a Config, s: usize, session: &Session) -> impl Fn(Message) -> Qos + use<'a> {
+/// The RETAIN flag of the copy of `message` the broker sends `s`, routed while its session
+/// held `subscribed` (see [`Config::copy_retain_under`]).
+fn copy_retain(config: &Config, s: usize, message: Message, subscribed: Subscribed) -> bool {
+    let forwarded = matches!(message, Message::App(_));
+    !(forwarded && config.has(Bug::RetainAsPublishedIgnored)) && config.copy_retain_under(s, message, subscribed)
+}
+
+/// The QoS and RETAIN flag with which the broker sends `s` a message it queued for it in
+/// `session`: those fixed when the copy was routed (`routed_under`).
+fn queued_copy_header<'a>(config: &'a Config, s: usize, session: &Session) -> impl Fn(Message) -> Header + use<'a> {
     let (routed_under, now) = (session.routed_under, session.subscribed);
     move |m| {
         let routed = config.copy_id(m).map_or(Subscribed::First, |id| routed_under.subscribed(id));
         let subscribed = if config.has(Bug::QueuedCopyRegranted) && now.any() { now } else { routed };
-        copy_qos(config, s, m, subscribed).unwrap_or(config.published_qos(m))
+        let qos = copy_qos(config, s, m, subscribed).unwrap_or(config.published_qos(m));
+        Header { qos, retain: copy_retain(config, s, m, routed) }
     }
 }
 
@@ -232,14 +240,19 @@ impl Step<'_> {
                 self.broker_send_queued(c);
             }
             Packet::Subscribe(id, request) => {
+                let mut before = Subscribed::No;
                 if let Some(session) = &mut self.state.sessions[c] {
+                    before = session.subscribed;
                     if !(request == Subscribed::Added && self.config.has(Bug::AddedSubscriptionIgnored)) {
                         session.subscribed = self.config.after_subscribe(c, session.subscribed, request);
+                    }
+                    if self.config.has(Bug::RetainHandlingCheckedAfterSubscribe) {
+                        before = session.subscribed;
                     }
                 }
                 self.broker_send(c, Packet::SubAck(id, request));
                 if !self.config.has(Bug::RetainedNotSentOnSubscribe) {
-                    self.send_retained(c, request);
+                    self.send_retained(c, before, request);
                 }
             }
             // [MQTT-3.10.4-1], [MQTT-3.10.4-2]: the subscription is deleted and no new message
@@ -322,8 +335,8 @@ impl Step<'_> {
             return;
         };
         let dup = !config.has(Bug::BrokerResendsWithoutDup);
-        let copy_qos = queued_copy_qos(config, c, session);
-        let mut resend = session.outbound.resend(copy_qos, dup, config.broker_resend_order);
+        let mut resend =
+            session.outbound.resend(queued_copy_header(config, c, session), dup, config.broker_resend_order);
         if config.has(Bug::BrokerResendsQos1First) {
             resend.sort_by_key(|p| !matches!(p, Packet::Publish { qos: Qos::AtLeastOnce, .. }));
         }
@@ -435,10 +448,10 @@ impl Step<'_> {
     /// matching subscription [MQTT-4.5.0-1]; whether there was one.
     pub(crate) fn route(&mut self, message: Message) -> bool {
         let config = self.config;
-        let copies: Vec<(usize, Qos)> = (0..config.clients)
+        let copies: Vec<(usize, Qos, Subscribed)> = (0..config.clients)
             .filter_map(|s| Some((s, self.state.sessions[s].as_ref()?.subscribed)))
             .filter(|&(_, subscribed)| subscribed.any())
-            .filter_map(|(s, subscribed)| copy_qos(config, s, message, subscribed).map(|qos| (s, qos)))
+            .filter_map(|(s, subscribed)| copy_qos(config, s, message, subscribed).map(|qos| (s, qos, subscribed)))
             .collect();
         match message {
             Message::App(n) => {
@@ -452,11 +465,12 @@ impl Step<'_> {
             Message::Retained { .. } => {}
         }
         let matched = !copies.is_empty();
-        for (s, qos) in copies {
+        for (s, qos, subscribed) in copies {
             self.state.ghost.on_routed(config, s, message);
             if qos == Qos::AtMostOnce {
                 // QoS 0 goes out now or never.
-                let packet = Packet::Publish { id: 0, message, qos, dup: false };
+                let retain = copy_retain(config, s, message, subscribed);
+                let packet = Packet::Publish { id: 0, message, qos, dup: false, retain };
                 self.broker_send(s, packet);
             }
             let queued =
@@ -482,15 +496,29 @@ impl Step<'_> {
         self.state.retained.publish(topic, n, self.config.empty.contains(n));
     }
 
-    /// After the SUBACK, the retained messages the filters of SUBSCRIBE `request` get, with
-    /// RETAIN=1: QoS 0 at once, QoS 1/2 through the session's queue.
-    fn send_retained(&mut self, c: usize, request: Subscribed) {
+    /// After the SUBACK, the retained messages the filters of SUBSCRIBE `request` get by
+    /// their Retain Handling, the session having held `before` (see
+    /// [`Config::filters_sending_retained`]), with RETAIN=1: QoS 0 at once, QoS 1/2 through the
+    /// session's queue.
+    fn send_retained(&mut self, c: usize, before: Subscribed, request: Subscribed) {
         let config = self.config;
-        for (n, qos) in self.state.retained.copies(config.requested_filters(c, request), |n| config.qos(n)) {
+        let mut filters = config.filters_sending_retained(c, before, request);
+        for f in config.requested_filters(c, request) {
+            let ignored = match f.retain.handling {
+                RetainHandling::AtSubscribe => false,
+                RetainHandling::IfNew => config.has(Bug::RetainHandling1Ignored),
+                RetainHandling::Never => config.has(Bug::RetainHandling2Ignored),
+            };
+            if ignored && !filters.contains(f) {
+                filters.push(*f);
+            }
+        }
+        for (n, qos) in self.state.retained.copies(&filters, |n| config.qos(n)) {
             let message = Message::Retained { message: n, qos };
-            self.state.ghost.on_retained_copy(config, n);
+            self.state.ghost.on_retained_copy(config, c, n, qos);
             if qos == Qos::AtMostOnce {
-                self.broker_send(c, Packet::Publish { id: 0, message, qos, dup: false });
+                let retain = copy_retain(config, c, message, before);
+                self.broker_send(c, Packet::Publish { id: 0, message, qos, dup: false, retain });
             } else if let Some(session) = &mut self.state.sessions[c] {
                 session.outbound.queue.push(message);
             }
@@ -523,7 +551,7 @@ impl Step<'_> {
                 Message::Will(_) => crate::routing::WILL_TOPIC,
             });
         }
-        let packets = session.outbound.start_queued(queued_copy_qos(config, c, session), &limits);
+        let packets = session.outbound.start_queued(queued_copy_header(config, c, session), &limits);
         for packet in packets {
             self.broker_send(c, packet);
         }

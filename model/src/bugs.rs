@@ -116,13 +116,24 @@ pub enum Bug {
     /// The client bounds its unacknowledged QoS 1/2 PUBLISHes by the Receive Maximum it
     /// announced itself, not by the one the broker's CONNACK carried (5.0).
     QuotaFromOwnReceiveMaximum,
+    /// The broker takes Retain Handling 1 for 0: a SUBSCRIBE that repeats a subscription the
+    /// session has gets the retained messages again (5.0).
+    RetainHandling1Ignored,
+    /// The broker takes Retain Handling 2 for 0: the subscription gets the retained messages
+    /// (5.0).
+    RetainHandling2Ignored,
+    /// The broker forwards every copy with RETAIN=0, Retain As Published or not (5.0).
+    RetainAsPublishedIgnored,
+    /// The broker looks for an identical subscription after adding the new one, so a filter
+    /// with Retain Handling 1 always finds one and never gets the retained messages (5.0).
+    RetainHandlingCheckedAfterSubscribe,
     /// The broker does not check a payload against its Payload Format Indicator: it routes a
     /// message whose payload is not the UTF-8 it claims and acknowledges it as a success (5.0).
     PayloadFormatUnchecked,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 42] = [
+    pub const ALL: [Bug; 46] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -164,6 +175,10 @@ impl Bug {
         Bug::AddedSubscriptionIgnored,
         Bug::QueuedCopyRegranted,
         Bug::QuotaFromOwnReceiveMaximum,
+        Bug::RetainHandling1Ignored,
+        Bug::RetainHandling2Ignored,
+        Bug::RetainAsPublishedIgnored,
+        Bug::RetainHandlingCheckedAfterSubscribe,
         Bug::PayloadFormatUnchecked,
     ];
 
@@ -211,6 +226,10 @@ impl Bug {
             Bug::AddedSubscriptionIgnored => "added-subscription-ignored",
             Bug::QueuedCopyRegranted => "queued-copy-regranted",
             Bug::QuotaFromOwnReceiveMaximum => "quota-from-own-receive-maximum",
+            Bug::RetainHandling1Ignored => "retain-handling-1-ignored",
+            Bug::RetainHandling2Ignored => "retain-handling-2-ignored",
+            Bug::RetainAsPublishedIgnored => "retain-as-published-ignored",
+            Bug::RetainHandlingCheckedAfterSubscribe => "retain-handling-checked-after-subscribe",
             Bug::PayloadFormatUnchecked => "payload-format-unchecked",
         }
     }
@@ -264,6 +283,10 @@ impl Bug {
             Bug::AddedSubscriptionIgnored => COPY_AT_GRANTED_QOS,
             Bug::QueuedCopyRegranted => COPY_AT_GRANTED_QOS,
             Bug::QuotaFromOwnReceiveMaximum => RECEIVE_MAXIMUM_RESPECTED,
+            Bug::RetainHandling1Ignored => RETAINED_AS_HANDLED,
+            Bug::RetainHandling2Ignored => RETAINED_AS_HANDLED,
+            Bug::RetainAsPublishedIgnored => RETAIN_FLAG_CORRECT,
+            Bug::RetainHandlingCheckedAfterSubscribe => DELIVERED_WHEN_QUIET,
             Bug::PayloadFormatUnchecked => INTEGRITY,
         }
     }

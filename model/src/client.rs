@@ -12,7 +12,7 @@ use crate::config::{Config, Qos, ScriptStep};
 use crate::ghost::Direction;
 use crate::network::Link;
 use crate::observe::{Actor, LinkRef, Observation};
-use crate::outbound::{Limits, Outbound};
+use crate::outbound::{Header, Limits, Outbound};
 use crate::packet::{Message, Packet, PacketId};
 use crate::routing::Subscribed;
 use crate::state::State;
@@ -321,7 +321,8 @@ impl Step<'_> {
         self.observe(|| Observation::PublishRequested { client: c, message: n, qos });
         self.note(|| format!("c{c} application publishes m{n} at qos {}", qos.level()));
         if qos == Qos::AtMostOnce && self.state.clients[c].status == Status::Connected {
-            let packet = Packet::Publish { id: 0, message: Message::App(n), qos, dup: false };
+            let retain = self.config.retained.contains(n);
+            let packet = Packet::Publish { id: 0, message: Message::App(n), qos, dup: false, retain };
             self.client_send(c, packet);
         } else {
             // Until CONNACK, even a QoS 0 message waits.
@@ -405,7 +406,7 @@ impl Step<'_> {
         }
         let limits = limits(self.config, &self.state, c);
         let config = self.config;
-        let packets = self.state.clients[c].outbound.start_queued(|m| config.published_qos(m), &limits);
+        let packets = self.state.clients[c].outbound.start_queued(client_header(config), &limits);
         for packet in packets {
             self.client_send(c, packet);
         }
@@ -456,10 +457,13 @@ impl Step<'_> {
                 self.state.clients[c].send_quota = receive_maximum;
                 self.on_connack(c, session_present);
             }
-            Packet::Publish { id, message, qos, .. } => match self.read_along(c, link, qos) {
-                Some(behind) => self.client_on_publishes_answered_last_first(c, [(id, message, qos), behind]),
-                None => self.client_on_publish(c, id, message, qos),
-            },
+            Packet::Publish { id, message, qos, retain, .. } => {
+                let publish = Incoming { id, message, qos, retain };
+                match self.read_along(c, link, qos) {
+                    Some(behind) => self.client_on_publishes_answered_last_first(c, [publish, behind]),
+                    None => self.client_on_publish(c, publish),
+                }
+            }
             Packet::PubAck(id) => {
                 self.state.ghost.on_publish_acknowledged(Direction::ToBroker, c, id);
                 self.state.clients[c].outbound.on_puback(id);
@@ -547,9 +551,12 @@ impl Step<'_> {
         let config = self.config;
         let dup = !config.has(Bug::ClientResendsWithoutDup);
         let outbound = &self.state.clients[c].outbound;
-        let mut resend = outbound.resend(|m| config.published_qos(m), dup, config.client_resend_order);
+        let mut resend = outbound.resend(client_header(config), dup, config.client_resend_order);
         if config.has(Bug::PublishResentAfterPubRel) {
-            resend = resend.into_iter().map(|p| outbound.publish_in_place_of_release(p, dup)).collect();
+            resend = resend
+                .into_iter()
+                .map(|p| outbound.publish_in_place_of_release(p, client_header(config), dup))
+                .collect();
         }
         if config.has(Bug::PubRelsResentNewestFirst) {
             reverse_releases(&mut resend);
@@ -561,12 +568,12 @@ impl Step<'_> {
 
     /// The client reads a PUBLISH, acknowledges it and delivers it unless it is a QoS 2
     /// duplicate.
-    fn client_on_publish(&mut self, c: usize, id: PacketId, message: Message, qos: Qos) {
-        let (ack, first_receipt) = self.client_receives_publish(c, id, qos);
+    fn client_on_publish(&mut self, c: usize, publish: Incoming) {
+        let (ack, first_receipt) = self.client_receives_publish(c, publish.id, publish.qos);
         if let Some(ack) = ack {
             self.client_send(c, ack);
         }
-        self.client_delivers(c, id, message, qos, first_receipt);
+        self.client_delivers(c, publish, first_receipt);
     }
 
     /// The receiver's bookkeeping of a PUBLISH: its acknowledgement, and whether it is the first
@@ -586,7 +593,8 @@ impl Step<'_> {
     }
 
     /// The client's application receives the message of a PUBLISH, on its first receipt.
-    fn client_delivers(&mut self, c: usize, id: PacketId, message: Message, qos: Qos, first_receipt: bool) {
+    fn client_delivers(&mut self, c: usize, publish: Incoming, first_receipt: bool) {
+        let Incoming { id, message, qos, retain } = publish;
         if !first_receipt {
             self.note(|| format!("c{c} already has id {id}: not delivered again"));
             return;
@@ -601,28 +609,28 @@ impl Step<'_> {
             }
             Message::Will(_) => {}
         }
-        self.observe(|| Observation::Delivered { client: c, message, qos });
+        self.observe(|| Observation::Delivered { client: c, message, qos, retain });
         self.note(|| format!("c{c} application receives {message}"));
     }
 
     /// Seeded bugs [`Bug::PubAcksReversedPerRead`] and [`Bug::PubRecsReversedPerRead`]: two
     /// PUBLISHes read in one go, acknowledged last first, delivered in order.
-    fn client_on_publishes_answered_last_first(&mut self, c: usize, publishes: [(PacketId, Message, Qos); 2]) {
-        let received = publishes.map(|(id, _, qos)| self.client_receives_publish(c, id, qos));
+    fn client_on_publishes_answered_last_first(&mut self, c: usize, publishes: [Incoming; 2]) {
+        let received = publishes.map(|p| self.client_receives_publish(c, p.id, p.qos));
         for (ack, _) in received.iter().rev() {
             if let Some(ack) = *ack {
                 self.client_send(c, ack);
             }
         }
-        for ((id, message, qos), (_, first_receipt)) in publishes.into_iter().zip(received) {
-            self.client_delivers(c, id, message, qos, first_receipt);
+        for (publish, (_, first_receipt)) in publishes.into_iter().zip(received) {
+            self.client_delivers(c, publish, first_receipt);
         }
     }
 
     /// Seeded bugs [`Bug::PubAcksReversedPerRead`] and [`Bug::PubRecsReversedPerRead`]: having
     /// read a PUBLISH at `qos`, the client reads in the same go the PUBLISH at the same QoS
     /// waiting behind it.
-    fn read_along(&mut self, c: usize, link: usize, qos: Qos) -> Option<(PacketId, Message, Qos)> {
+    fn read_along(&mut self, c: usize, link: usize, qos: Qos) -> Option<Incoming> {
         let reversed = match qos {
             Qos::AtMostOnce => false,
             Qos::AtLeastOnce => self.config.has(Bug::PubAcksReversedPerRead),
@@ -630,7 +638,7 @@ impl Step<'_> {
         };
         let channel = &mut self.state.links[c][link].to_client;
         let next = channel.packets.first().copied().filter(|_| reversed);
-        let Some(packet @ Packet::Publish { id, message, qos: behind, .. }) = next else {
+        let Some(packet @ Packet::Publish { id, message, qos: behind, retain, .. }) = next else {
             return None;
         };
         if behind != qos {
@@ -640,6 +648,23 @@ impl Step<'_> {
         let at = LinkRef { client: c, link };
         self.observe(|| Observation::Received { actor: Actor::Client(c), link: at, packet });
         self.note(|| format!("c{c} ← broker, in the same read: {packet}"));
-        Some((id, message, qos))
+        Some(Incoming { id, message, qos, retain })
+    }
+}
+
+/// What the client reads from a PUBLISH the broker sent.
+#[derive(Clone, Copy)]
+struct Incoming {
+    id: PacketId,
+    message: Message,
+    qos: Qos,
+    retain: bool,
+}
+/// What the client's PUBLISH of `message` carries: the QoS and RETAIN flag its application
+/// published it with (a client queues only application messages).
+fn client_header(config: &Config) -> impl Fn(Message) -> Header + '_ {
+    move |m| Header {
+        qos: config.published_qos(m),
+        retain: matches!(m, Message::App(n) if config.retained.contains(n)),
     }
 }

@@ -11,7 +11,7 @@
 use crate::bits::Bits;
 use crate::bugs::Bug;
 use crate::packet::Message;
-use crate::routing::{self, Filter, FilterQos, Subscribed, TOPICS, WILL_TOPIC};
+use crate::routing::{self, Filter, FilterQos, RetainHandling, RetainOptions, Subscribed, TOPICS, WILL_TOPIC};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -303,6 +303,9 @@ impl Config {
         {
             return fail("messages with an invalid payload are QoS 0 or 1 messages of the configuration".into());
         }
+        if self.version != Version::V5_0 && self.all_filters().any(|f| f.retain != RetainOptions::DEFAULT) {
+            return fail("Retain Handling and Retain As Published exist in 5.0 only".into());
+        }
         let mixed = |s: usize| {
             let first = self.filters(s);
             let added = self.added_filters(s);
@@ -441,6 +444,52 @@ impl Config {
     fn added_only_replaces(&self, subscriber: usize) -> bool {
         let first = self.filters(subscriber);
         self.added_filters(subscriber).iter().all(|a| first.iter().any(|f| f.filter == a.filter))
+    }
+
+    /// Every filter of every subscriber's SUBSCRIBEs.
+    fn all_filters(&self) -> impl Iterator<Item = &FilterQos> + '_ {
+        self.subscribers().flat_map(|s| self.filters(s).iter().chain(self.added_filters(s)))
+    }
+
+    /// The filters of `subscriber`'s SUBSCRIBE `request` that get the retained messages they
+    /// match, read by a session that held `current` before it: by each filter's Retain
+    /// Handling, an identical filter among those held being a subscription that existed
+    /// ([MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11] in 5.0; 3.1.1 sends them always,
+    /// [MQTT-3.3.1-6]).
+    pub fn filters_sending_retained(
+        &self,
+        subscriber: usize,
+        current: Subscribed,
+        request: Subscribed,
+    ) -> Vec<FilterQos> {
+        routing::sending_retained(self.requested_filters(subscriber, request), &self.held_filters(subscriber, current))
+    }
+
+    /// The RETAIN flag of the broker's copy of `message` to `subscriber`, routed while its
+    /// session held `subscribed`: 1 on a retained copy for a new subscription
+    /// ([MQTT-3.3.1-8] in 3.1.1; 5.0 section 3.3.1.3), 0 on a will (wills are not retained in
+    /// the model), and on a forwarded application message what
+    /// [`routing::forwarded_retain`] says.
+    pub fn copy_retain_under(&self, subscriber: usize, message: Message, subscribed: Subscribed) -> bool {
+        match message {
+            Message::Retained { .. } => true,
+            Message::Will(_) => false,
+            Message::App(n) => routing::forwarded_retain(
+                &self.held_filters(subscriber, subscribed),
+                self.topic(n),
+                self.retained.contains(n),
+            ),
+        }
+    }
+
+    /// Some filter has Retain Handling 1 or 2 (5.0).
+    pub fn has_retain_handling(&self) -> bool {
+        self.all_filters().any(|f| f.retain.handling != RetainHandling::AtSubscribe)
+    }
+
+    /// Some filter asks for Retain As Published (5.0).
+    pub fn has_retain_as_published(&self) -> bool {
+        self.all_filters().any(|f| f.retain.as_published)
     }
 
     /// The id under which a QoS 1/2 copy of `message` is owed: an application message's
@@ -631,8 +680,9 @@ impl Config {
         turn_on("several publishers", self.publishers > 1);
         let topics_used: BTreeSet<u8> = (0..self.messages.len() as u8).map(|n| self.topic(n)).collect();
         turn_on("several topics", topics_used.len() > 1);
-        let filters = || self.subscribers().flat_map(|s| self.filters(s).iter().chain(self.added_filters(s)));
-        turn_on("wildcard filter", filters().any(|f| f.filter == Filter::Wildcard));
+        turn_on("wildcard filter", self.all_filters().any(|f| f.filter == Filter::Wildcard));
+        turn_on("retain handling", self.has_retain_handling());
+        turn_on("retain as published", self.has_retain_as_published());
         turn_on("added subscription", self.adds_subscriptions());
         let copies = || self.subscribers().flat_map(|s| (0..self.messages.len() as u8).map(move |n| (s, n)));
         turn_on("qos downgrade", copies().any(|(s, n)| self.copy_qos(s, n).is_some_and(|q| q < self.qos(n))));
@@ -847,8 +897,8 @@ mod tests {
         let mut config = Config::new(Version::V5_0, 4, 4);
         config.publishers = 2;
         config.topics = vec![0, 1];
-        let wildcard = FilterQos { filter: Filter::Wildcard, qos: Qos::AtLeastOnce };
-        let topic1 = FilterQos { filter: Filter::Topic(1), qos: Qos::AtMostOnce };
+        let wildcard = FilterQos::new(Filter::Wildcard, Qos::AtLeastOnce);
+        let topic1 = FilterQos::new(Filter::Topic(1), Qos::AtMostOnce);
         config.subscriptions = vec![vec![wildcard], vec![topic1]];
         assert_eq!(config.validate(), Ok(()));
         assert_eq!(config.script(1), vec![ScriptStep::Publish(1), ScriptStep::Publish(3)]);

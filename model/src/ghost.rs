@@ -16,7 +16,7 @@ use crate::inline::PerClient;
 use crate::packet::{Message, Packet, PacketId};
 use crate::restart::Durability;
 use crate::retained::RetainedStore;
-use crate::routing::{RoutedUnder, Subscribed};
+use crate::routing::{RoutedUnder, Subscribed, TOPICS};
 use crate::symmetry::Permutation;
 use crate::will::WillWatch;
 
@@ -57,6 +57,11 @@ pub enum Breach {
     /// the broker refused), or the will of a client none of whose connections ended without a
     /// normal DISCONNECT.
     NotPublished,
+    /// The broker made a retained copy that no filter of the SUBSCRIBE it answered calls
+    /// for by its Retain Handling (5.0).
+    RetainedAgainstHandling,
+    /// The broker sent a PUBLISH whose RETAIN flag is not the one its copy must carry.
+    RetainFlag,
 }
 
 impl From<Misorder> for Breach {
@@ -136,7 +141,7 @@ pub struct Ghost {
     /// Cleared at the end of every step, so it adds no states.
     resuming: PerClient<[bool; 2]>,
     /// One bit per [`Breach`].
-    breaches: u16,
+    breaches: u32,
     /// Design monitor: a QoS 1/2 message arrived after a later one of the same publisher and
     /// topic at the other QoS.
     pub order_across_qos_broken: bool,
@@ -163,6 +168,12 @@ pub struct Ghost {
     /// account ([`WillWatch`]) has their will waiting (a delay, a restart from a store).
     /// Cleared at the end of every step, so it adds no states.
     pub wills_publishable: Bits,
+    /// The retained copies the SUBACK the broker sent in this step calls for, whatever the
+    /// topics' retained messages are (that is `retained_is_latest`'s to judge): per filter
+    /// that gets retained messages by its Retain Handling, per topic it matches, (client,
+    /// topic, grant), each taken off as the broker makes a copy. Cleared at the end of every
+    /// step, so it adds no states.
+    retained_called_for: Vec<(usize, u8, Qos)>,
     /// With a bounded response: ticks since the last fault (or the start), saturating at the
     /// bound; always 0 otherwise.
     pub calm: u8,
@@ -197,6 +208,7 @@ impl Ghost {
             will_watch: PerClient::filled(WillWatch::Idle, clients),
             ack_order: AckOrder::new(clients),
             wills_publishable: Bits::EMPTY,
+            retained_called_for: Vec::new(),
             calm: 0,
         }
     }
@@ -232,16 +244,18 @@ impl Ghost {
             will_watch: p.per_client(&self.will_watch),
             ack_order: self.ack_order.permuted(p),
             wills_publishable: p.clients(self.wills_publishable),
+            // Empty between steps, where states are permuted.
+            retained_called_for: Vec::new(),
             calm: self.calm,
         }
     }
 
     pub fn breach(&mut self, breach: Breach) {
-        self.breaches |= 1 << breach as u16;
+        self.breaches |= 1 << breach as u32;
     }
 
     pub fn breached(&self, breach: Breach) -> bool {
-        self.breaches & (1 << breach as u16) != 0
+        self.breaches & (1 << breach as u32) != 0
     }
 
     /// Monitor for every packet put on the wire between `client` and the broker: the DUP flag
@@ -294,6 +308,7 @@ impl Ghost {
             *resuming = [false; 2];
         }
         self.wills_publishable = Bits::EMPTY;
+        self.retained_called_for.clear();
     }
 
     /// The sender of a PUBLISH received its PUBACK or PUBREC: the PUBLISH is never resent.
@@ -319,25 +334,35 @@ impl Ghost {
     /// Monitor for every packet the broker sends `client`. A PUBLISH: one copy at the
     /// published QoS lowered to the highest grant among the subscriptions that matched when
     /// it was routed ([MQTT-3.3.5-1], [MQTT-3.8.4-6] (3.1.1) / [MQTT-3.3.4-2], [MQTT-3.8.4-8]
-    /// (5.0)); a retained copy at the message's QoS lowered to the grant of a matching filter.
-    /// A SUBACK grants its SUBSCRIBE's filters, and each calls for the retained message of
-    /// every topic it matches (see [`crate::retained`]), as the ghost's record has them now;
-    /// an UNSUBACK ends the subscription.
+    /// (5.0)); a retained copy at the message's QoS lowered to the grant of a matching filter;
+    /// its RETAIN flag as [`Config::copy_retain_under`] says for those subscriptions. A SUBACK
+    /// grants its SUBSCRIBE's filters, and each that gets retained messages by its Retain
+    /// Handling (judged against the subscriptions the ghost saw granted before) calls for the
+    /// retained message of every topic it matches (see [`crate::retained`]), as the ghost's
+    /// record has them now; an UNSUBACK ends the subscription.
     pub fn on_sent_to_client(&mut self, config: &Config, client: usize, packet: &Packet) {
         match *packet {
-            Packet::Publish { message, qos, .. } => {
+            Packet::Publish { message, qos, retain, .. } => {
                 let routed = config
                     .copy_id(message)
                     .map_or(self.subscribed[client], |id| self.routed_under[client].subscribed(id));
                 if Self::copy_qos(config, client, message, routed) != Some(qos) {
                     self.breach(Breach::CopyQos);
                 }
+                if config.copy_retain_under(client, message, routed) != retain {
+                    self.breach(Breach::RetainFlag);
+                }
             }
             Packet::UnsubAck { .. } => self.subscribed[client] = Subscribed::No,
             Packet::SubAck(_, request) => {
-                self.subscribed[client] = config.after_subscribe(client, self.subscribed[client], request);
-                let filters = config.requested_filters(client, request);
-                for (n, qos) in self.retained.copies(filters, |n| config.qos(n)) {
+                let before = self.subscribed[client];
+                self.subscribed[client] = config.after_subscribe(client, before, request);
+                let filters = config.filters_sending_retained(client, before, request);
+                for f in &filters {
+                    let topics = (0..TOPICS).filter(|&t| f.filter.matches(t));
+                    self.retained_called_for.extend(topics.map(|t| (client, t, f.qos)));
+                }
+                for (n, qos) in self.retained.copies(&filters, |n| config.qos(n)) {
                     if qos > Qos::AtMostOnce {
                         self.owed_retained[client].insert(n);
                         self.delivered_retained[client].remove(n);
@@ -348,12 +373,23 @@ impl Ghost {
         }
     }
 
-    /// Monitor for every retained copy the broker makes for a new subscription: it is the
-    /// latest retained publication on its topic ([MQTT-3.3.1-5], [MQTT-3.3.1-6],
-    /// [MQTT-3.3.1-10] (3.1.1) / [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-9] (5.0)).
-    pub fn on_retained_copy(&mut self, config: &Config, message: u8) {
+    /// Monitor for every retained copy the broker makes for a new subscription of `client`:
+    /// it is the latest retained publication on its topic ([MQTT-3.3.1-5], [MQTT-3.3.1-6],
+    /// [MQTT-3.3.1-10] (3.1.1) / [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-9] (5.0)), and
+    /// one the SUBACK just sent calls for by the Retain Handling of its filters
+    /// ([MQTT-3.3.1-10], [MQTT-3.3.1-11] in 5.0).
+    pub fn on_retained_copy(&mut self, config: &Config, client: usize, message: u8, qos: Qos) {
         if self.retained.get(config.topic(message)) != Some(message) {
             self.breach(Breach::RetainedNotLatest);
+        }
+        let topic = config.topic(message);
+        let called =
+            |&(c, t, grant): &(usize, u8, Qos)| (c, t) == (client, topic) && grant.min(config.qos(message)) == qos;
+        match self.retained_called_for.iter().position(called) {
+            Some(i) => {
+                self.retained_called_for.remove(i);
+            }
+            None => self.breach(Breach::RetainedAgainstHandling),
         }
     }
 
@@ -539,7 +575,7 @@ mod tests {
     use crate::packet::Message;
 
     fn publish(id: PacketId, dup: bool) -> Packet {
-        Packet::Publish { id, message: Message::App(0), qos: Qos::AtLeastOnce, dup }
+        Packet::Publish { id, message: Message::App(0), qos: Qos::AtLeastOnce, dup, retain: false }
     }
 
     #[test]

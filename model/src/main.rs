@@ -8,7 +8,7 @@ use verimqtt_model::bits::Bits;
 use verimqtt_model::bounds::Bounds;
 use verimqtt_model::properties::{CATALOGUE, Expect};
 use verimqtt_model::render::render;
-use verimqtt_model::routing::{Filter, FilterQos};
+use verimqtt_model::routing::{Filter, FilterQos, RetainHandling};
 use verimqtt_model::runner::first_discovery;
 use verimqtt_model::spec_broker::probe::{ProbeVerdict, check_probe_trace};
 use verimqtt_model::spec_broker::refinement::{REFINES_SPEC, Refinement, check_refinement, render_rejection};
@@ -98,7 +98,8 @@ struct ModelArgs {
     #[arg(long, value_delimiter = ',', default_value = "0")]
     topics: Vec<u8>,
     /// Filters of each subscriber, cycled over the subscribers: filters joined by `&`, each
-    /// `TOPIC:QOS` with TOPIC 0, 1 or `+` (both), e.g. `+:1&0:2,1:0`.
+    /// `TOPIC:QOS` with TOPIC 0, 1 or `+` (both), e.g. `+:1&0:2,1:0`; 5.0 retain options
+    /// follow: `:rh1` / `:rh2` (Retain Handling 1 / 2), `:rap` (Retain As Published).
     #[arg(long, value_delimiter = ',', default_value = "0:2", value_parser = parse_filters)]
     subscriptions: Vec<Vec<FilterQos>>,
     /// Filters each subscriber adds with a second SUBSCRIBE once its first is granted, cycled
@@ -276,12 +277,24 @@ fn parse_qos(s: &str) -> Result<Qos, String> {
 
 fn parse_filters(s: &str) -> Result<Vec<FilterQos>, String> {
     let parse_one = |one: &str| {
-        let (topic, qos) = one.split_once(':').ok_or_else(|| format!("{one}: expected TOPIC:QOS"))?;
+        let mut parts = one.split(':');
+        let (Some(topic), Some(qos)) = (parts.next(), parts.next()) else {
+            return Err(format!("{one}: expected TOPIC:QOS[:rh1|:rh2][:rap]"));
+        };
         let filter = match topic {
             "+" => Filter::Wildcard,
             _ => Filter::Topic(topic.parse().map_err(|_| format!("{topic}: expected a topic number or +"))?),
         };
-        Ok(FilterQos { filter, qos: parse_qos(qos)? })
+        let mut parsed = FilterQos::new(filter, parse_qos(qos)?);
+        for option in parts {
+            match option {
+                "rh1" => parsed.retain.handling = RetainHandling::IfNew,
+                "rh2" => parsed.retain.handling = RetainHandling::Never,
+                "rap" => parsed.retain.as_published = true,
+                _ => return Err(format!("{one}: unknown subscription option {option}: use rh1, rh2 or rap")),
+            }
+        }
+        Ok(parsed)
     };
     s.split('&').map(parse_one).collect()
 }

@@ -56,11 +56,12 @@ pub enum Observation {
         message: u8,
         qos: Qos,
     },
-    /// A message reaches the application of `client`.
+    /// A message reaches the application of `client`, with the RETAIN flag of its PUBLISH.
     Delivered {
         client: usize,
         message: Message,
         qos: Qos,
+        retain: bool,
     },
     TimerFired {
         actor: Actor,
@@ -137,8 +138,9 @@ impl fmt::Display for Observation {
             Observation::PublishRequested { client, message, qos } => {
                 write!(f, "c{client} application publishes m{message} at qos {}", qos.level())
             }
-            Observation::Delivered { client, message, qos } => {
-                write!(f, "c{client} application receives {message} at qos {}", qos.level())
+            Observation::Delivered { client, message, qos, retain } => {
+                write!(f, "c{client} application receives {message} at qos {}", qos.level())?;
+                if *retain { f.write_str(" with retain=1") } else { Ok(()) }
             }
             Observation::TimerFired { actor, timer } => write!(f, "{actor} timer {timer:?} fires"),
             Observation::Fault { link, fault } => write!(f, "network fault {fault:?} under {link}"),

@@ -44,6 +44,14 @@ pub struct Outbound {
     pub queue: Inline<Message, MAX_QUEUED>,
 }
 
+/// What a PUBLISH of a message carries besides its packet id and DUP flag, as its sender
+/// decides it for each message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub qos: Qos,
+    pub retain: bool,
+}
+
 /// What bounds a sender when it starts new flights.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -90,14 +98,14 @@ impl Outbound {
 
     /// Starts as many queued messages as the limits allow, in queue order, and returns the
     /// PUBLISH packets to send (first transmissions, DUP=0).
-    pub fn start_queued(&mut self, qos_of: impl Fn(Message) -> Qos, limits: &Limits) -> Vec<Packet> {
+    pub fn start_queued(&mut self, header_of: impl Fn(Message) -> Header, limits: &Limits) -> Vec<Packet> {
         let mut sent = Vec::new();
         while let Some(&message) = self.queue.first() {
-            let qos = qos_of(message);
-            if qos == Qos::AtMostOnce {
+            let header = header_of(message);
+            if header.qos == Qos::AtMostOnce {
                 // Only a seeded bug ever queues QoS 0; it goes out without a flight.
                 self.queue.remove(0);
-                sent.push(publish(0, message, qos, false));
+                sent.push(publish(0, message, header, false));
                 continue;
             }
             if !self.has_quota(limits) {
@@ -107,12 +115,12 @@ impl Outbound {
                 break;
             };
             self.queue.remove(0);
-            let stage = match qos {
+            let stage = match header.qos {
                 Qos::AtLeastOnce => Stage::AwaitPubAck,
                 _ => Stage::AwaitPubRec,
             };
             self.flights.push(Flight { id, message, stage });
-            sent.push(publish(id, message, qos, false));
+            sent.push(publish(id, message, header, false));
         }
         sent
     }
@@ -120,9 +128,9 @@ impl Outbound {
     /// The packets to resend on a resumed session [MQTT-4.4.0-1], in `order`: the PUBLISH of
     /// every flight not yet acknowledged (with `dup`, which is true unless a bug is seeded),
     /// and the PUBREL of every flight awaiting PUBCOMP.
-    pub fn resend(&self, qos_of: impl Fn(Message) -> Qos, dup: bool, order: ResendOrder) -> Vec<Packet> {
+    pub fn resend(&self, header_of: impl Fn(Message) -> Header, dup: bool, order: ResendOrder) -> Vec<Packet> {
         let packet = |f: &Flight| match f.stage {
-            Stage::AwaitPubAck | Stage::AwaitPubRec => publish(f.id, f.message, qos_of(f.message), dup),
+            Stage::AwaitPubAck | Stage::AwaitPubRec => publish(f.id, f.message, header_of(f.message), dup),
             Stage::AwaitPubComp => Packet::PubRel(f.id),
         };
         match order {
@@ -136,13 +144,18 @@ impl Outbound {
     }
 
     /// Seeded bug: the PUBLISH of a flight instead of its PUBREL.
-    pub fn publish_in_place_of_release(&self, packet: Packet, dup: bool) -> Packet {
+    pub fn publish_in_place_of_release(
+        &self,
+        packet: Packet,
+        header_of: impl Fn(Message) -> Header,
+        dup: bool,
+    ) -> Packet {
         match packet {
             Packet::PubRel(id) => self
                 .flights
                 .iter()
                 .find(|f| f.id == id)
-                .map_or(packet, |f| publish(f.id, f.message, Qos::ExactlyOnce, dup)),
+                .map_or(packet, |f| publish(f.id, f.message, header_of(f.message), dup)),
             other => other,
         }
     }
@@ -172,17 +185,21 @@ impl Outbound {
     }
 }
 
-fn publish(id: PacketId, message: Message, qos: Qos, dup: bool) -> Packet {
-    Packet::Publish { id, message, qos, dup }
+fn publish(id: PacketId, message: Message, header: Header, dup: bool) -> Packet {
+    Packet::Publish { id, message, qos: header.qos, dup, retain: header.retain }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn qos_of(message: Message) -> Qos {
+    fn header_of(message: Message) -> Header {
         let Message::App(n) = message else { unreachable!("only application messages here") };
-        [Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::ExactlyOnce][usize::from(n)]
+        header([Qos::AtLeastOnce, Qos::ExactlyOnce, Qos::ExactlyOnce][usize::from(n)])
+    }
+
+    fn header(qos: Qos) -> Header {
+        Header { qos, retain: false }
     }
 
     fn app(messages: &[u8]) -> Inline<Message, MAX_QUEUED> {
@@ -196,14 +213,14 @@ mod tests {
     #[test]
     fn starts_queued_messages_while_ids_and_quota_last() {
         let mut out = Outbound { queue: app(&[0, 1, 2]), ..Outbound::default() };
-        let sent = out.start_queued(qos_of, &limits(3, Some(2)));
+        let sent = out.start_queued(header_of, &limits(3, Some(2)));
         assert_eq!(sent.len(), 2);
         assert_eq!(out.queue, app(&[2]));
         out.on_puback(1);
-        let sent = out.start_queued(qos_of, &limits(3, Some(2)));
+        let sent = out.start_queued(header_of, &limits(3, Some(2)));
         assert_eq!(
             sent,
-            vec![publish(1, Message::App(2), Qos::ExactlyOnce, false)],
+            vec![publish(1, Message::App(2), header(Qos::ExactlyOnce), false)],
             "id 1 is free again after its PUBACK"
         );
     }
@@ -211,39 +228,39 @@ mod tests {
     #[test]
     fn qos2_id_stays_in_use_until_pubcomp() {
         let mut out = Outbound { queue: app(&[1, 2]), ..Outbound::default() };
-        out.start_queued(qos_of, &limits(1, None));
+        out.start_queued(header_of, &limits(1, None));
         assert_eq!(out.on_pubrec(1, ResendOrder::FirstTransmission), Some(Packet::PubRel(1)));
-        assert!(out.start_queued(qos_of, &limits(1, None)).is_empty());
+        assert!(out.start_queued(header_of, &limits(1, None)).is_empty());
         let buggy = Limits { free_id_at_pubrec: true, ..limits(1, None) };
         assert_eq!(out.free_id(&buggy), Some(1));
         out.on_pubcomp(1);
-        assert_eq!(out.start_queued(qos_of, &limits(1, None)).len(), 1);
+        assert_eq!(out.start_queued(header_of, &limits(1, None)).len(), 1);
     }
 
     #[test]
     fn resends_in_original_order() {
         let mut out = Outbound { queue: app(&[0, 1]), ..Outbound::default() };
-        out.start_queued(qos_of, &limits(2, None));
+        out.start_queued(header_of, &limits(2, None));
         out.on_pubrec(2, ResendOrder::FirstTransmission);
         assert_eq!(
-            out.resend(qos_of, true, ResendOrder::FirstTransmission),
-            vec![publish(1, Message::App(0), Qos::AtLeastOnce, true), Packet::PubRel(2)]
+            out.resend(header_of, true, ResendOrder::FirstTransmission),
+            vec![publish(1, Message::App(0), header(Qos::AtLeastOnce), true), Packet::PubRel(2)]
         );
     }
 
     /// Flights m1 (id 1), m2 (id 2) and m0 (id 3); the middle one has had its PUBREC.
     fn three_flights_one_released(order: ResendOrder) -> Outbound {
         let mut out = Outbound { queue: app(&[1, 2, 0]), ..Outbound::default() };
-        out.start_queued(qos_of, &limits(3, None));
+        out.start_queued(header_of, &limits(3, None));
         out.on_pubrec(2, order);
         out
     }
 
     #[test]
     fn every_resend_order_keeps_publishes_and_releases_in_their_own_order() {
-        let qos2 = |id, n| publish(id, Message::App(n), Qos::ExactlyOnce, true);
-        let qos1 = |id, n| publish(id, Message::App(n), Qos::AtLeastOnce, true);
-        let resent = |order| three_flights_one_released(order).resend(qos_of, true, order);
+        let qos2 = |id, n| publish(id, Message::App(n), header(Qos::ExactlyOnce), true);
+        let qos1 = |id, n| publish(id, Message::App(n), header(Qos::AtLeastOnce), true);
+        let resent = |order| three_flights_one_released(order).resend(header_of, true, order);
         assert_eq!(resent(ResendOrder::FirstTransmission), vec![qos2(1, 1), Packet::PubRel(2), qos1(3, 0)]);
         assert_eq!(resent(ResendOrder::LastStep), vec![qos2(1, 1), qos1(3, 0), Packet::PubRel(2)]);
         assert_eq!(resent(ResendOrder::ReleasesFirst), vec![Packet::PubRel(2), qos2(1, 1), qos1(3, 0)]);

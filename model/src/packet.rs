@@ -52,6 +52,11 @@ pub enum Packet {
         message: Message,
         qos: Qos,
         dup: bool,
+        /// The RETAIN flag: a publisher's as its application published the message; the
+        /// broker's 1 on a retained copy for a new subscription, and on a forwarded copy only
+        /// if it was published with 1 and a matching subscription asks for Retain As
+        /// Published (5.0).
+        retain: bool,
     },
     PubAck(PacketId),
     PubRec(PacketId),
@@ -163,12 +168,12 @@ impl fmt::Display for Packet {
                 let present = u8::from(*session_present);
                 write!(f, "CONNACK(session present={present}{})", receive_maximum_suffix(*receive_maximum))
             }
-            Packet::Publish { id, message, qos, dup } => {
+            Packet::Publish { id, message, qos, dup, retain } => {
                 write!(f, "PUBLISH({message}, qos {}", qos.level())?;
                 if *id != 0 {
                     write!(f, ", id {id}")?;
                 }
-                write!(f, ", dup={})", u8::from(*dup))
+                write!(f, ", dup={}{})", u8::from(*dup), if *retain { ", retain=1" } else { "" })
             }
             Packet::PubAck(id) => write!(f, "PUBACK({id})"),
             Packet::PubRec(id) => write!(f, "PUBREC({id})"),

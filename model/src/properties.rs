@@ -56,6 +56,8 @@ pub mod names {
     pub const UNSUBSCRIBED: &str = "unsubscribed";
     pub const RETAINED_IS_LATEST: &str = "retained_is_latest";
     pub const RETAINED_DELIVERED: &str = "retained_delivered";
+    pub const RETAINED_AS_HANDLED: &str = "retained_as_handled";
+    pub const RETAIN_FLAG_CORRECT: &str = "retain_flag_correct";
     pub const PUBACKS_IN_ORDER: &str = "pubacks_in_order";
     pub const PUBRECS_IN_ORDER: &str = "pubrecs_in_order";
     pub const PUBRELS_IN_ORDER: &str = "pubrels_in_order";
@@ -534,6 +536,26 @@ pub const CATALOGUE: &[PropertySpec] = &[
         ],
         applies: |c| !c.retained.is_empty(),
         holds: |_, s| !s.ghost.breached(Breach::RetainedNotLatest),
+    },
+    PropertySpec {
+        name: RETAINED_AS_HANDLED,
+        expect: Expect::Always,
+        summary: "a SUBSCRIBE's filter gets the retained messages as its Retain Handling says: 0 always, \
+                  1 only if the session had no identical subscription (as the SUBACKs and UNSUBACKs \
+                  sent say), 2 never (5.0)",
+        statements: &[(V5, "MQTT-3.3.1-9"), (V5, "MQTT-3.3.1-10"), (V5, "MQTT-3.3.1-11")],
+        applies: |c| !c.retained.is_empty() && c.has_retain_handling(),
+        holds: |_, s| !s.ghost.breached(Breach::RetainedAgainstHandling),
+    },
+    PropertySpec {
+        name: RETAIN_FLAG_CORRECT,
+        expect: Expect::Always,
+        summary: "the broker's RETAIN flag is 1 on a retained copy for a new subscription, and on a \
+                  forwarded copy only if it was published with 1 and a matching subscription asks for \
+                  Retain As Published (5.0); 0 otherwise",
+        statements: &[(V3, "MQTT-3.3.1-8"), (V3, "MQTT-3.3.1-9"), (V5, "MQTT-3.3.1-12"), (V5, "MQTT-3.3.1-13")],
+        applies: |c| !c.retained.is_empty(),
+        holds: |_, s| !s.ghost.breached(Breach::RetainFlag),
     },
     PropertySpec {
         name: RETAINED_DELIVERED,

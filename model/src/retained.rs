@@ -5,28 +5,18 @@
 //! versions); with an empty payload it deletes it and is not kept itself ([MQTT-3.3.1-10],
 //! [MQTT-3.3.1-11] in 3.1.1; [MQTT-3.3.1-6], [MQTT-3.3.1-7] in 5.0); either way it is routed
 //! to the current subscribers like any message, with RETAIN=0 ([MQTT-3.3.1-9] in 3.1.1; Retain
-//! As Published 0, [MQTT-3.3.1-12] in 5.0). A SUBSCRIBE is handled as a series of SUBSCRIBEs,
-//! one per filter ([MQTT-3.8.4-4] in 3.1.1, [MQTT-3.8.4-5] in 5.0), and each filter gets the
-//! retained messages it matches ([MQTT-3.3.1-6], [MQTT-3.8.4-3] in 3.1.1; Retain Handling 0,
-//! [MQTT-3.3.1-9], [MQTT-3.8.4-4] in 5.0), at the message's QoS lowered to the filter's grant:
+//! As Published 0, [MQTT-3.3.1-12] in 5.0) or, for a 5.0 subscription with Retain As
+//! Published, as published [MQTT-3.3.1-13] (`routing::forwarded_retain`). A SUBSCRIBE is
+//! handled as a series of SUBSCRIBEs, one per filter ([MQTT-3.8.4-4] in 3.1.1, [MQTT-3.8.4-5]
+//! in 5.0), and each filter gets the retained messages it matches ([MQTT-3.3.1-6],
+//! [MQTT-3.8.4-3] in 3.1.1; in 5.0 as its Retain Handling says: 0 always, [MQTT-3.3.1-9],
+//! [MQTT-3.8.4-4]; 1 only if the session had no identical subscription, [MQTT-3.3.1-10]; 2
+//! never, [MQTT-3.3.1-11]: `routing::sending_retained`), at the message's QoS lowered to the filter's grant:
 //! so overlapping filters get a copy each, as verimqtt's broker sends them
 //! (`impl/verimqtt-proto/src/broker/subscribe.rs`).
 
-use crate::config::{Config, Qos};
-use crate::packet::Message;
+use crate::config::Qos;
 use crate::routing::{FilterQos, TOPICS};
-
-/// The RETAIN flag of a PUBLISH carrying `message` (the model's packets do not carry it): a
-/// publisher's as its application published it; the broker's 1 only on a retained copy for a
-/// new subscription, 0 on a copy forwarded to an established one and on a will (wills are not
-/// retained in the model).
-pub fn retain_flag(config: &Config, message: Message, from_client: bool) -> bool {
-    match message {
-        Message::App(n) => from_client && config.retained.contains(n),
-        Message::Retained { .. } => true,
-        Message::Will(_) => false,
-    }
-}
 
 /// The retained message of each topic, if any: an application message's index.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -81,10 +71,8 @@ mod tests {
         let mut store = RetainedStore::default();
         store.publish(0, 0, false);
         store.publish(1, 1, false);
-        let filters = [
-            FilterQos { filter: Filter::Wildcard, qos: Qos::AtLeastOnce },
-            FilterQos { filter: Filter::Topic(0), qos: Qos::ExactlyOnce },
-        ];
+        let filters =
+            [FilterQos::new(Filter::Wildcard, Qos::AtLeastOnce), FilterQos::new(Filter::Topic(0), Qos::ExactlyOnce)];
         let qos_of = |_| Qos::ExactlyOnce;
         assert_eq!(
             store.copies(&filters, qos_of),

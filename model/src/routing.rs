@@ -42,11 +42,73 @@ impl Filter {
     }
 }
 
-/// One filter of a SUBSCRIBE with the maximum QoS it asks for (and is granted).
+/// One filter of a SUBSCRIBE with the maximum QoS it asks for (and is granted) and its 5.0
+/// retain options (3.1.1 has none: it behaves as their defaults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FilterQos {
     pub filter: Filter,
     pub qos: Qos,
+    pub retain: RetainOptions,
+}
+
+impl FilterQos {
+    /// A filter with the default retain options (those of 3.1.1).
+    pub const fn new(filter: Filter, qos: Qos) -> FilterQos {
+        FilterQos { filter, qos, retain: RetainOptions::DEFAULT }
+    }
+}
+
+/// When a new subscription gets the retained messages its filter matches (5.0 Retain
+/// Handling, section 3.8.3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RetainHandling {
+    /// 0: whenever the subscription is made [MQTT-3.3.1-9] (3.1.1 always does this).
+    #[default]
+    AtSubscribe = 0,
+    /// 1: only if the session had no identical subscription before [MQTT-3.3.1-10].
+    IfNew = 1,
+    /// 2: never [MQTT-3.3.1-11].
+    Never = 2,
+}
+
+impl RetainHandling {
+    pub fn from_level(level: u8) -> Option<RetainHandling> {
+        match level {
+            0 => Some(RetainHandling::AtSubscribe),
+            1 => Some(RetainHandling::IfNew),
+            2 => Some(RetainHandling::Never),
+            _ => None,
+        }
+    }
+
+    /// The value of the option on the wire.
+    pub fn level(self) -> u8 {
+        self as u8
+    }
+}
+
+/// A subscription's 5.0 options about retained messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RetainOptions {
+    pub handling: RetainHandling,
+    /// Retain As Published: a forwarded copy keeps the RETAIN flag it was published with
+    /// [MQTT-3.3.1-13]; otherwise it carries 0 [MQTT-3.3.1-12].
+    pub as_published: bool,
+}
+
+impl RetainOptions {
+    /// Retain Handling 0, Retain As Published 0: 5.0's defaults and 3.1.1's behaviour.
+    pub const DEFAULT: RetainOptions = RetainOptions { handling: RetainHandling::AtSubscribe, as_published: false };
+
+    /// Whether a subscription with these options gets the retained messages when it is
+    /// made, `existed` saying whether the session already had an identical one.
+    pub fn sends_retained(self, existed: bool) -> bool {
+        match self.handling {
+            RetainHandling::AtSubscribe => true,
+            RetainHandling::IfNew => !existed,
+            RetainHandling::Never => false,
+        }
+    }
 }
 
 /// Which of its subscriber's SUBSCRIBEs a session holds: none, the first, or the first and the
@@ -119,7 +181,23 @@ pub fn copy_qos(filters: &[FilterQos], topic: u8, qos: Qos) -> Option<Qos> {
 /// does not choose others: each subscriber subscribes to topic 0 (which the wills are on too)
 /// at QoS 2, so no copy is downgraded.
 pub fn one_topic_at_qos2() -> Vec<Vec<FilterQos>> {
-    vec![vec![FilterQos { filter: Filter::Topic(WILL_TOPIC), qos: Qos::ExactlyOnce }]]
+    vec![vec![FilterQos::new(Filter::Topic(WILL_TOPIC), Qos::ExactlyOnce)]]
+}
+
+/// The filters of a SUBSCRIBE asking for `requested` that get the retained messages they
+/// match, for a session that held `held` before it (see [`RetainOptions::sends_retained`]).
+pub fn sending_retained(requested: &[FilterQos], held: &[FilterQos]) -> Vec<FilterQos> {
+    let existed = |f: &FilterQos| held.iter().any(|h| h.filter == f.filter);
+    requested.iter().filter(|f| f.retain.sends_retained(existed(f))).copied().collect()
+}
+
+/// The RETAIN flag of a copy of a message published with `published_retain` on `topic`,
+/// forwarded to a session subscribed with `filters`: set only if the message was published
+/// with it and a matching subscription asks for Retain As Published ([MQTT-3.3.1-12],
+/// [MQTT-3.3.1-13] in 5.0; 0 in 3.1.1, [MQTT-3.3.1-9]). verimqtt's broker keeps it when any
+/// matching subscription asks (`impl/verimqtt-proto/src/broker/router.rs`, `merge`).
+pub fn forwarded_retain(filters: &[FilterQos], topic: u8, published_retain: bool) -> bool {
+    published_retain && filters.iter().any(|f| f.filter.matches(topic) && f.retain.as_published)
 }
 
 /// How many of `filters` match `topic`.
@@ -136,9 +214,20 @@ impl fmt::Display for Filter {
     }
 }
 
+/// As `--subscriptions` takes it: `t/0:2`, with `:rh1` / `:rh2` for Retain Handling 1 / 2
+/// and `:rap` for Retain As Published.
 impl fmt::Display for FilterQos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.filter, self.qos.level())
+        write!(f, "{}:{}", self.filter, self.qos.level())?;
+        match self.retain.handling {
+            RetainHandling::AtSubscribe => {}
+            RetainHandling::IfNew => f.write_str(":rh1")?,
+            RetainHandling::Never => f.write_str(":rh2")?,
+        }
+        if self.retain.as_published {
+            f.write_str(":rap")?;
+        }
+        Ok(())
     }
 }
 
@@ -146,8 +235,8 @@ impl fmt::Display for FilterQos {
 mod tests {
     use super::*;
 
-    const WILDCARD_1: FilterQos = FilterQos { filter: Filter::Wildcard, qos: Qos::AtLeastOnce };
-    const TOPIC0_2: FilterQos = FilterQos { filter: Filter::Topic(0), qos: Qos::ExactlyOnce };
+    const WILDCARD_1: FilterQos = FilterQos::new(Filter::Wildcard, Qos::AtLeastOnce);
+    const TOPIC0_2: FilterQos = FilterQos::new(Filter::Topic(0), Qos::ExactlyOnce);
 
     #[test]
     fn a_copy_is_at_the_lower_of_published_and_highest_matching_grant() {
@@ -162,18 +251,45 @@ mod tests {
 
     #[test]
     fn an_added_subscription_adds_filters_and_replaces_an_identical_one() {
-        let topic0_1 = FilterQos { filter: Filter::Topic(0), qos: Qos::AtLeastOnce };
+        let topic0_1 = FilterQos::new(Filter::Topic(0), Qos::AtLeastOnce);
         let first = [topic0_1];
         assert_eq!(held(&first, &[WILDCARD_1], Subscribed::No), []);
         assert_eq!(held(&first, &[WILDCARD_1], Subscribed::First), [topic0_1]);
         assert_eq!(held(&first, &[WILDCARD_1], Subscribed::Added), [topic0_1, WILDCARD_1]);
         assert_eq!(held(&first, &[TOPIC0_2], Subscribed::Added), [TOPIC0_2], "[MQTT-3.8.4-3]");
-        let lowered = FilterQos { filter: Filter::Topic(0), qos: Qos::AtMostOnce };
+        let lowered = FilterQos::new(Filter::Topic(0), Qos::AtMostOnce);
         assert_eq!(held(&[TOPIC0_2], &[lowered], Subscribed::Added), [lowered], "a replacement may lower the QoS");
     }
 
     #[test]
     fn filters_print_as_topic_filters() {
         assert_eq!(format!("{WILDCARD_1} {TOPIC0_2}"), "t/+:1 t/0:2");
+        let options = RetainOptions { handling: RetainHandling::Never, as_published: true };
+        assert_eq!(FilterQos { retain: options, ..TOPIC0_2 }.to_string(), "t/0:2:rh2:rap");
+    }
+
+    #[test]
+    fn retain_handling_decides_which_filters_get_the_retained_messages() {
+        let if_new =
+            FilterQos { retain: RetainOptions { handling: RetainHandling::IfNew, as_published: false }, ..TOPIC0_2 };
+        let never =
+            FilterQos { retain: RetainOptions { handling: RetainHandling::Never, as_published: false }, ..WILDCARD_1 };
+        assert_eq!(sending_retained(&[if_new, never], &[]), [if_new], "[MQTT-3.3.1-10], [MQTT-3.3.1-11]");
+        assert_eq!(sending_retained(&[if_new], &[TOPIC0_2]), [], "an identical filter existed [MQTT-3.3.1-10]");
+        assert_eq!(sending_retained(&[if_new], &[WILDCARD_1]), [if_new], "another filter is not identical");
+        assert_eq!(sending_retained(&[TOPIC0_2], &[TOPIC0_2]), [TOPIC0_2], "[MQTT-3.3.1-9]");
+    }
+
+    #[test]
+    fn a_forwarded_copy_keeps_retain_only_for_a_matching_subscription_that_asks() {
+        let as_published = FilterQos {
+            retain: RetainOptions { handling: RetainHandling::AtSubscribe, as_published: true },
+            ..WILDCARD_1
+        };
+        assert!(forwarded_retain(&[TOPIC0_2, as_published], 0, true), "[MQTT-3.3.1-13]");
+        assert!(!forwarded_retain(&[TOPIC0_2, as_published], 0, false), "published without RETAIN");
+        assert!(!forwarded_retain(&[TOPIC0_2], 0, true), "[MQTT-3.3.1-12]");
+        let topic1 = FilterQos { filter: Filter::Topic(1), ..as_published };
+        assert!(!forwarded_retain(&[TOPIC0_2, topic1], 0, true), "the subscription asking does not match");
     }
 }

@@ -4,7 +4,7 @@
 //! is checked exhaustively here in at least one configuration (`traces/tests/options.rs`).
 
 use crate::config::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
-use crate::routing::{Filter, FilterQos};
+use crate::routing::{Filter, FilterQos, RetainHandling, RetainOptions};
 use SessionKind::{Clean, Persistent};
 
 /// A configuration in the command line's vocabulary: QoS levels and session kinds are given per
@@ -37,7 +37,7 @@ pub fn with_restarts(mut config: Config, restarts: u8, durable: bool) -> Config 
 /// subscribes to both topics with a wildcard at QoS 1 and to topic 0 at QoS 2 (overlapping),
 /// the second to topic 1 at QoS 0 (downgrade; topic 0 matches none of its filters).
 pub fn with_routing(mut config: Config, topics: &[u8]) -> Config {
-    let filter = |filter, qos| FilterQos { filter, qos };
+    let filter = |filter, qos| FilterQos::new(filter, qos);
     config.topics = topics.to_vec();
     config.subscriptions = vec![
         vec![filter(Filter::Wildcard, Qos::AtLeastOnce), filter(Filter::Topic(0), Qos::ExactlyOnce)],
@@ -51,8 +51,33 @@ pub fn with_routing(mut config: Config, topics: &[u8]) -> Config {
 /// the QoS of the copies on topic 0 from then on. Messages go on `topics[n]` (cycled).
 pub fn with_added_subscription(mut config: Config, topics: &[u8]) -> Config {
     config.topics = topics.to_vec();
-    config.subscriptions = vec![vec![FilterQos { filter: Filter::Wildcard, qos: Qos::AtLeastOnce }]];
-    config.added_subscriptions = vec![vec![FilterQos { filter: Filter::Topic(0), qos: Qos::ExactlyOnce }]];
+    config.subscriptions = vec![vec![FilterQos::new(Filter::Wildcard, Qos::AtLeastOnce)]];
+    config.added_subscriptions = vec![vec![FilterQos::new(Filter::Topic(0), Qos::ExactlyOnce)]];
+    config
+}
+
+/// `filter` at `qos` with Retain Handling `handling` and Retain As Published `as_published`.
+pub fn with_retain_options(filter: Filter, qos: Qos, handling: RetainHandling, as_published: bool) -> FilterQos {
+    FilterQos { retain: RetainOptions { handling, as_published }, ..FilterQos::new(filter, qos) }
+}
+
+/// The 5.0 retain options, for a subscriber that unsubscribes once and subscribes again:
+/// every message is published retained, on `topics[n]` (cycled); the first SUBSCRIBE asks
+/// for both topics with a wildcard at QoS 1 and for topic 1 at QoS 0 with Retain Handling 2
+/// (never any retained message); the second replaces the wildcard with one at QoS 2. Both
+/// wildcards have Retain Handling 1 and Retain As Published: the first's gets the retained
+/// messages (after the UNSUBSCRIBE, when there are some), the second's never (the session
+/// always has the first's), and forwarded copies keep their RETAIN=1.
+pub fn with_retain_handling(config: Config, topics: &[u8]) -> Config {
+    let mut config = with_retained(config, &[]);
+    config.topics = topics.to_vec();
+    config.subscriptions = vec![vec![
+        with_retain_options(Filter::Wildcard, Qos::AtLeastOnce, RetainHandling::IfNew, true),
+        with_retain_options(Filter::Topic(1), Qos::AtMostOnce, RetainHandling::Never, false),
+    ]];
+    config.added_subscriptions =
+        vec![vec![with_retain_options(Filter::Wildcard, Qos::ExactlyOnce, RetainHandling::IfNew, true)]];
+    config.unsubscribes = 1;
     config
 }
 
@@ -237,6 +262,9 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         restarted.will_delay = 2;
         restarted.will_qos = Qos::AtLeastOnce;
         configs.push(restarted);
+        // Retain Handling 0, 1 and 2 and Retain As Published on two topics, for a subscriber
+        // that unsubscribes once and subscribes again (see `with_retain_handling`).
+        configs.push(with_retain_handling(with_cuts(configuration(version, 2, &[1, 2], &[Persistent]), 0), &[0, 1]));
     }
     configs
 }

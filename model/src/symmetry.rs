@@ -183,8 +183,8 @@ impl Permutation {
 
     pub fn packet(&self, packet: Packet) -> Packet {
         match packet {
-            Packet::Publish { id, message, qos, dup } => {
-                Packet::Publish { id, message: self.message(message), qos, dup }
+            Packet::Publish { id, message, qos, dup, retain } => {
+                Packet::Publish { id, message: self.message(message), qos, dup, retain }
             }
             other => other,
         }

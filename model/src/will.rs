@@ -176,7 +176,7 @@ mod tests {
         assert_eq!((config.will_of(3), config.will_of(1)), (Some(1), None));
         assert_eq!((config.qos(3), config.topic(3)), (Qos::AtLeastOnce, WILL_TOPIC));
         assert_eq!(config.copy_qos(1, 3), Some(Qos::AtLeastOnce));
-        config.subscriptions = vec![vec![FilterQos { filter: Filter::Wildcard, qos: Qos::AtMostOnce }]];
+        config.subscriptions = vec![vec![FilterQos::new(Filter::Wildcard, Qos::AtMostOnce)]];
         assert_eq!(config.copy_qos(1, 3), Some(Qos::AtMostOnce), "downgraded to the grant");
     }
 

@@ -12,7 +12,9 @@ use verimqtt_model::spec_broker::refinement::{
     Refinement, RefinementOutcome, SPEC_MAY_FORWARD_AFTER_PUBREL, SPEC_MAY_SEND_EXTRA_OVERLAPPING_COPY,
     SPEC_MAY_SEND_QOS0_KEPT_OFFLINE, check_refinement, render_rejection,
 };
-use verimqtt_model::suite::{as_the_trace_checker_runs, with_cuts, with_expiry, with_retained, with_routing};
+use verimqtt_model::suite::{
+    as_the_trace_checker_runs, with_cuts, with_expiry, with_retain_handling, with_retained, with_routing,
+};
 use verimqtt_model::{Bug, Config, Version};
 
 /// The design broker matches the spec broker on the wire, under faults, every reachable
@@ -92,6 +94,19 @@ fn the_design_broker_refines_the_spec_broker_with_retained_messages() {
         let mut config = with_retained(one_cut(version, 2, &[2, 1]), &[1]);
         config.unsubscribes = 1;
         refines(&config);
+    }
+}
+
+/// 5.0 Retain Handling 1 and 2 and Retain As Published: the spec broker owes the retained
+/// copies each filter's Retain Handling calls for and allows no other, so a broker that
+/// ignores Retain Handling 1 or 2 does what no spec broker can. (The spec broker does not
+/// judge the RETAIN flag: `retain-as-published-ignored` is the properties' to catch.)
+#[test]
+fn the_design_broker_refines_the_spec_broker_with_retain_handling() {
+    let config = with_retain_handling(quiet(Version::V5_0, 2, &[1, 2]), &[0, 1]);
+    refines(&config);
+    for bug in [Bug::RetainHandling1Ignored, Bug::RetainHandling2Ignored] {
+        rejected(&with_bug(config.clone(), bug));
     }
 }
 
@@ -245,10 +260,10 @@ fn design_choices_mqtt_leaves_open_are_accepted() {
         let mut by_topic = with_bug(quiet(version, 2, &[1, 1, 1]), Bug::QueuedByTopic);
         by_topic.packet_ids = 1;
         by_topic.topics = vec![1, 1, 0];
-        by_topic.subscriptions = vec![vec![verimqtt_model::routing::FilterQos {
-            filter: verimqtt_model::routing::Filter::Wildcard,
-            qos: verimqtt_model::Qos::ExactlyOnce,
-        }]];
+        by_topic.subscriptions = vec![vec![verimqtt_model::routing::FilterQos::new(
+            verimqtt_model::routing::Filter::Wildcard,
+            verimqtt_model::Qos::ExactlyOnce,
+        )]];
         refines(&by_topic);
     }
 }

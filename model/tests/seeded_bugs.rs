@@ -8,10 +8,11 @@ use verimqtt_model::Qos;
 use verimqtt_model::SessionKind::Persistent;
 use verimqtt_model::properties::{self, CATALOGUE, Expect};
 use verimqtt_model::render::render;
-use verimqtt_model::routing::{Filter, FilterQos};
+use verimqtt_model::routing::{Filter, FilterQos, RetainHandling};
 use verimqtt_model::runner::first_discovery;
 use verimqtt_model::suite::{
-    with_added_subscription, with_bounded_response, with_cuts, with_expiry, with_restarts, with_retained, with_routing,
+    with_added_subscription, with_bounded_response, with_cuts, with_expiry, with_restarts, with_retain_handling,
+    with_retain_options, with_retained, with_routing,
 };
 use verimqtt_model::symmetry::Symmetry;
 use verimqtt_model::{Bug, Config, MqttModel, Options, Search, Version, check};
@@ -119,7 +120,7 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             let mut c = quiet(2, &[1, 1, 1]);
             c.packet_ids = 1;
             c.topics = vec![1, 1, 0];
-            c.subscriptions = vec![vec![FilterQos { filter: Filter::Wildcard, qos: Qos::ExactlyOnce }]];
+            c.subscriptions = vec![vec![FilterQos::new(Filter::Wildcard, Qos::ExactlyOnce)]];
             c
         }
         Bug::WillDroppedOnDisconnectWithWill if version == Version::V5_0 => {
@@ -163,6 +164,32 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         // Either client's abnormal close publishes the other's will, which the subscriber
         // (on the will topic) receives.
         Bug::WillOfAnotherClient => one_cut(2, &[1]),
+        // The subscriber's second SUBSCRIBE repeats its wildcard with Retain Handling 1 after
+        // the retained messages were published (it unsubscribes once and subscribes again).
+        // With the bug, the first SUBSCRIBE's wildcard (Retain Handling 1) gets nothing after it.
+        Bug::RetainHandling1Ignored | Bug::RetainHandlingCheckedAfterSubscribe if version == Version::V5_0 => {
+            with_retain_handling(quiet(2, &[1, 2]), &[0, 1])
+        }
+        // A subscription to topic 0 with Retain Handling 2, made again after an UNSUBSCRIBE
+        // once the retained message exists.
+        Bug::RetainHandling2Ignored if version == Version::V5_0 => {
+            let mut c = with_retained(quiet(2, &[1]), &[]);
+            c.subscriptions =
+                vec![vec![with_retain_options(Filter::Topic(0), Qos::ExactlyOnce, RetainHandling::Never, false)]];
+            c.unsubscribes = 1;
+            c
+        }
+        // A subscription with Retain As Published gets the retained message forwarded.
+        Bug::RetainAsPublishedIgnored if version == Version::V5_0 => {
+            let mut c = with_retained(quiet(2, &[1]), &[]);
+            c.subscriptions =
+                vec![vec![with_retain_options(Filter::Topic(0), Qos::ExactlyOnce, RetainHandling::AtSubscribe, true)]];
+            c
+        }
+        Bug::RetainHandling1Ignored
+        | Bug::RetainHandling2Ignored
+        | Bug::RetainAsPublishedIgnored
+        | Bug::RetainHandlingCheckedAfterSubscribe => return None,
         // A flight lost with a cut is never resent, so it is still owed when the bound passes.
         Bug::BrokerResendSkippedOnResume => with_bounded_response(one_cut(2, &[1, 2])),
     };
@@ -208,6 +235,15 @@ macro_rules! seeded_bug_tests {
                 assert_caught($bug);
             }
         )*
+
+        /// A bug added to `Bug::ALL` without a test above would never be shown caught.
+        #[test]
+        fn every_seeded_bug_has_its_test() {
+            let tested = [$($bug),*];
+            for bug in Bug::ALL {
+                assert!(tested.contains(&bug), "{bug} has no test in seeded_bug_tests!");
+            }
+        }
     };
 }
 
@@ -253,6 +289,11 @@ seeded_bug_tests! {
     ignoring_a_subscribe_that_adds_a_filter_is_caught: Bug::AddedSubscriptionIgnored,
     a_copy_regranted_after_its_routing_is_caught: Bug::QueuedCopyRegranted,
     a_client_bound_by_its_own_receive_maximum_is_caught: Bug::QuotaFromOwnReceiveMaximum,
+    retained_messages_sent_again_to_an_existing_subscription_with_retain_handling_1_are_caught: Bug::RetainHandling1Ignored,
+    retained_messages_sent_despite_retain_handling_2_are_caught: Bug::RetainHandling2Ignored,
+    looking_for_an_existing_subscription_after_adding_it_loses_what_retain_handling_1_owes:
+        Bug::RetainHandlingCheckedAfterSubscribe,
+    forwarding_without_retain_as_published_is_caught: Bug::RetainAsPublishedIgnored,
     routing_a_payload_that_is_not_the_utf8_it_claims_is_caught: Bug::PayloadFormatUnchecked,
 }
 

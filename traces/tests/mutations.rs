@@ -4,7 +4,7 @@
 mod support;
 
 use support::{BROKER, qos2_resent_after_cut, three_messages, valid_traces};
-use verimqtt_proto::codec::{ProtocolVersion, QoS};
+use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, Timer, TraceEvent};
 use verimqtt_traces::check::Rule;
 use verimqtt_traces::sim::{ClientSpec, PayloadClaim, Scenario, SessionKind, Step, TOPIC, simulate};
@@ -372,9 +372,97 @@ fn a_trace_that_ends_owing_a_retained_copy_is_rejected_at_its_end() {
     assert!(failure.rule.to_string().contains("the retained m0 is not delivered to c1"), "{failure}");
 }
 
+/// A 5.0 run: c0 publishes m0 retained, then c1 subscribes with Retain Handling `handling`
+/// and Retain As Published `as_published`, then c0 publishes m1 retained, which is forwarded
+/// to c1.
+fn retained_with_options(handling: RetainHandling, as_published: bool) -> Vec<TraceEvent> {
+    use verimqtt_proto::codec::ProtocolVersion;
+    use verimqtt_traces::sim::{ClientSpec, Scenario, SessionKind, simulate};
+    let clean = ClientSpec::new(SessionKind::Clean).keep_alive(2);
+    let publish = Step::publish_with(0, QoS::AtLeastOnce, true);
+    let subscribe = Step::Subscribe {
+        client: 1,
+        filter: "t".into(),
+        qos: QoS::AtLeastOnce,
+        retain_handling: handling,
+        retain_as_published: as_published,
+    };
+    let scenario = Scenario::new(ProtocolVersion::V5).client(clean.clone()).client(clean).steps([
+        Step::Connect { client: 0 },
+        Step::Settle,
+        publish.clone(),
+        Step::Settle,
+        Step::Connect { client: 1 },
+        Step::Settle,
+        subscribe,
+        Step::Settle,
+        publish,
+        Step::Settle,
+    ]);
+    simulate(&scenario, 1).unwrap_or_else(|error| panic!("{error}")).trace
+}
+
+/// The RETAIN flags of the messages c1's application receives, by payload, in order.
+fn delivered_retain(events: &[TraceEvent]) -> Vec<(&str, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::MessageDelivered { payload, retain, .. } if e.node.0 == "c1" => Some((payload.as_str(), *retain)),
+            _ => None,
+        })
+        .collect()
+}
+
+const RETAIN_HANDLINGS: [RetainHandling; 3] =
+    [RetainHandling::SendAtSubscribe, RetainHandling::SendIfNewSubscription, RetainHandling::DoNotSend];
+
 #[test]
-fn a_retain_handling_the_model_lacks_is_outside_the_model() {
-    let mut events = corpus("qos1_v5");
+fn traces_with_every_retain_handling_and_retain_as_published_are_accepted() {
+    for handling in RETAIN_HANDLINGS {
+        for as_published in [false, true] {
+            let events = retained_with_options(handling, as_published);
+            if let Err(failure) = check_trace(&events) {
+                panic!("Retain Handling {handling:?}, Retain As Published {as_published} rejected:\n{failure}");
+            }
+            // What verimqtt did, and the model accepted: the retained m0 on a new subscription
+            // unless Retain Handling is 2, m1 forwarded with RETAIN as published if asked.
+            let retained_copy = (handling != RetainHandling::DoNotSend).then_some(("m0", true));
+            let expected: Vec<(&str, bool)> = retained_copy.into_iter().chain([("m1", as_published)]).collect();
+            assert_eq!(delivered_retain(&events), expected, "{handling:?}, {as_published}");
+        }
+    }
+}
+
+/// The index of the broker's PUBLISH of `payload` to c1 (on c1's connection, 2).
+fn broker_sends_to_c1(events: &[TraceEvent], payload: &'static str) -> usize {
+    let to_c1 = |e: &TraceEvent| {
+        e.node.0 == BROKER && matches!(&e.event, Event::PacketSent { conn: 2, packet } if payload_is(payload)(packet))
+    };
+    events.iter().position(to_c1).unwrap_or_else(|| panic!("the broker never sends {payload} to c1"))
+}
+
+#[test]
+fn a_forwarded_copy_with_its_retain_flipped_is_rejected_naming_the_rule() {
+    for as_published in [false, true] {
+        let mut events = retained_with_options(RetainHandling::SendAtSubscribe, as_published);
+        let forward = broker_sends_to_c1(&events, "m1");
+        let on_c1 = |conn, p: &PacketInfo| conn == 2 && p.kind == PacketKind::Publish && payload_is("m1")(p);
+        edit_packets(&mut events, forward, on_c1, |p| p.retain = Some(!as_published));
+        let failure = rejected_at(&events, forward + 1);
+        let rule = failure.rule.to_string();
+        if as_published {
+            // A broker that ignores Retain As Published (the seeded bug) sends this.
+            assert!(rule.starts_with("breaks property retain_flag_correct"), "{failure}");
+            assert!(failure.to_string().contains("retain-as-published-ignored"), "{failure}");
+        } else {
+            assert!(rule.starts_with("no model step allows this event: field retain differs"), "{failure}");
+        }
+    }
+}
+
+#[test]
+fn a_retained_copy_for_a_subscription_with_retain_handling_2_is_rejected_naming_the_rule() {
+    let mut events = retained_with_options(RetainHandling::SendAtSubscribe, false);
     let subscribe = position(&events, "c1", sent(|p| p.kind == PacketKind::Subscribe));
     edit_packets(
         &mut events,
@@ -382,18 +470,17 @@ fn a_retain_handling_the_model_lacks_is_outside_the_model() {
         |_, p| p.kind == PacketKind::Subscribe,
         |p| p.filters.iter_mut().flatten().for_each(|f| f.retain_handling = Some(2)),
     );
-    let failure = check_trace(&events).expect_err("a SUBSCRIBE with Retain Handling 2 is accepted");
-    assert!(
-        matches!(&failure.rule, Rule::Unmappable(error) if error.0.contains("Retain Handling 1 or 2 are not modelled")),
-        "{failure}"
-    );
+    let copy = broker_sends_to_c1(&events, "m0");
+    let failure = rejected_at(&events, copy + 1);
+    assert!(failure.rule.to_string().starts_with("breaks property retained_as_handled"), "{failure}");
+    assert!(failure.to_string().contains("retain-handling-2-ignored"), "{failure}");
 }
 
 /// A 5.0 client publishing two QoS 1 messages to itself, with `receive_maximum` announced by
 /// the client and the broker, or their defaults.
 fn two_messages_in_flight(receive_maximum: Option<u16>) -> Vec<TraceEvent> {
-    use verimqtt_proto::codec::{ProtocolVersion, QoS};
-    use verimqtt_traces::sim::{ClientSpec, Scenario, SessionKind, Step, simulate};
+    use verimqtt_proto::codec::ProtocolVersion;
+    use verimqtt_traces::sim::{ClientSpec, Scenario, SessionKind, simulate};
     let mut scenario = Scenario::new(ProtocolVersion::V5).client(ClientSpec::new(SessionKind::Clean).keep_alive(2));
     scenario.receive_maximum = receive_maximum.and_then(std::num::NonZeroU16::new);
     let scenario = scenario.steps([

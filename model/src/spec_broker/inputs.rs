@@ -74,8 +74,9 @@ impl SpecBroker<'_> {
                 }
             }
             Packet::Subscribe(id, request) => {
-                session.subscribed = self.config.after_subscribe(c, session.subscribed, request);
-                session.add_retained(self.config, c, request, &next.retained, false);
+                let before = session.subscribed;
+                session.subscribed = self.config.after_subscribe(c, before, request);
+                session.add_retained(self.config, c, before, request, &next.retained, false);
                 owe(&mut next, Packet::SubAck(id, request), true);
             }
             Packet::Unsubscribe(id) => {

@@ -289,16 +289,20 @@ mod tests {
             sent(1, 0, Packet::SubAck(1, crate::routing::Subscribed::First)),
         ];
         let states = run(&spec, states, &subscribe);
-        let publish = Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false };
+        let publish =
+            Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false, retain: false };
         let taken = run(&spec, states, &[received(0, 0, publish)]);
         assert_eq!(taken.len(), 2, "method A and method B");
         // Forwarding before the PUBREL leaves method B only; with DUP 1 nothing.
-        let forward = |dup| Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup };
+        let forward =
+            |dup| Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup, retain: false };
         assert_eq!(run(&spec, taken.clone(), &[sent(1, 0, forward(false))]).len(), 1);
         assert!(run(&spec, taken.clone(), &[sent(1, 0, forward(true))]).is_empty(), "DUP 1 on a first send");
         // A resent PUBLISH is not routed again: no second copy to forward.
-        let resent = Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: true };
-        let again = Packet::Publish { id: 2, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false };
+        let resent =
+            Packet::Publish { id: 1, message: Message::App(0), qos: Qos::ExactlyOnce, dup: true, retain: false };
+        let again =
+            Packet::Publish { id: 2, message: Message::App(0), qos: Qos::ExactlyOnce, dup: false, retain: false };
         let twice = [sent(1, 0, forward(false)), received(0, 0, resent), sent(1, 0, again)];
         assert!(run(&spec, taken.clone(), &twice).is_empty());
         // After the PUBREL both methods have routed it: they are one state, which forwards it.

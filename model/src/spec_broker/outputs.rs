@@ -115,7 +115,7 @@ impl SpecBroker<'_> {
                     results.push(next);
                 }
             }
-            Packet::Publish { id, message, qos, dup } => {
+            Packet::Publish { id, message, qos, dup, .. } => {
                 for i in 0..session.copies.len() {
                     let copy = session.copies[i];
                     if copy.message != message || copy.qos != qos || !session.in_order(i) {

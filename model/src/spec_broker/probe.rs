@@ -298,7 +298,7 @@ impl Mapping {
                         {
                             return Err(outside("subscription options other than the defaults"));
                         }
-                        Ok(FilterQos { filter, qos: qos(f.qos)? })
+                        Ok(FilterQos::new(filter, qos(f.qos)?))
                     })
                     .collect::<Result<Vec<_>, String>>()?;
                 if asked.as_ref().is_some_and(|a| *a != mapped) {
@@ -384,7 +384,7 @@ impl Mapping {
             }
             PacketKind::Publish => {
                 let (message, qos) = self.message(p, from_broker)?;
-                Packet::Publish { id, message, qos, dup: p.dup == Some(true) }
+                Packet::Publish { id, message, qos, dup: p.dup == Some(true), retain: p.retain == Some(true) }
             }
             PacketKind::Puback if code < 0x80 => Packet::PubAck(id),
             PacketKind::Pubrec if code < 0x80 => Packet::PubRec(id),

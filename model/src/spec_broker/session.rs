@@ -141,19 +141,23 @@ impl Session {
         }
     }
 
-    /// After SUBSCRIBE `request`, each of its filters gets the retained message of every topic it
-    /// matches, at the message's QoS lowered to the filter's grant ([MQTT-3.3.1-6],
-    /// [MQTT-3.8.4-3] in 3.1.1; Retain Handling 0, [MQTT-3.3.1-9] in 5.0), a SUBSCRIBE with
-    /// several filters being a series of SUBSCRIBEs ([MQTT-3.8.4-4] / [MQTT-3.8.4-5]).
+    /// After SUBSCRIBE `request` read by a session that held `before`, each of its filters that
+    /// gets retained messages by its Retain Handling gets the retained message of every topic
+    /// it matches, at the message's QoS lowered to the filter's grant ([MQTT-3.3.1-6],
+    /// [MQTT-3.8.4-3] in 3.1.1; [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11] in 5.0), a
+    /// SUBSCRIBE with several filters being a series of SUBSCRIBEs ([MQTT-3.8.4-4] /
+    /// [MQTT-3.8.4-5]).
     pub fn add_retained(
         &mut self,
         config: &Config,
         client: usize,
+        before: Subscribed,
         request: Subscribed,
         retained: &RetainedStore,
         offline: bool,
     ) {
-        for (message, qos) in retained.copies(config.requested_filters(client, request), |n| config.qos(n)) {
+        let filters = config.filters_sending_retained(client, before, request);
+        for (message, qos) in retained.copies(&filters, |n| config.qos(n)) {
             self.copies.push(Copy {
                 message: Message::Retained { message, qos },
                 qos,
@@ -229,8 +233,8 @@ mod tests {
         let mut config = Config::new(Version::V5_0, 2, 2);
         config.messages = vec![Qos::ExactlyOnce, Qos::AtMostOnce];
         config.subscriptions = vec![vec![
-            FilterQos { filter: Filter::Wildcard, qos: Qos::AtLeastOnce },
-            FilterQos { filter: Filter::Topic(0), qos: Qos::ExactlyOnce },
+            FilterQos::new(Filter::Wildcard, Qos::AtLeastOnce),
+            FilterQos::new(Filter::Topic(0), Qos::ExactlyOnce),
         ]];
         config
     }

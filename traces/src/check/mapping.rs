@@ -11,10 +11,11 @@
 //!   RETAIN=1 from the broker carrying its payload is the model's retained copy of it. The
 //!   model has one topic, one filter and one client id per client: the trace's are read once
 //!   ([`Values`]) and every packet must carry them. The subscription's QoS is the trace's (the
-//!   model downgrades copies). A message's 5.0 Payload Format Indicator is the one of its
-//!   publisher's first PUBLISH, and every PUBLISH of it must carry the same; one that claims
-//!   UTF-8 for a payload that is not is refused by the model's broker
-//!   (`Config::invalid_payloads`).
+//!   model downgrades copies), and so are its 5.0 Retain Handling and Retain As Published (the
+//!   model decides which retained copies a SUBACK calls for and each copy's RETAIN flag). A
+//!   message's 5.0 Payload Format Indicator is the one of its publisher's first PUBLISH, and
+//!   every PUBLISH of it must carry the same; one that claims UTF-8 for a payload that is not
+//!   is refused by the model's broker (`Config::invalid_payloads`).
 //! - **Connections**: a trace's `conn` number is bound to the model link opened by the same
 //!   `connection_opened` (see `links.rs`).
 //! - **Time**: `tick = time_ms / tick_ms` (100 ms: a timer a tenth of a second off its
@@ -42,13 +43,13 @@ use verimqtt_model::bits::Bits;
 use verimqtt_model::config::PUBLISHER;
 use verimqtt_model::observe::Actor;
 use verimqtt_model::packet::{Message, reason};
-use verimqtt_model::routing::{self, Filter, FilterQos};
+use verimqtt_model::routing::{self, Filter, FilterQos, RetainOptions};
 use verimqtt_model::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
 use verimqtt_spec::trace::{CloseReason, Event, Node, PacketInfo, PacketKind, TraceEvent};
 
 use super::payload_format::{invalid_payloads, payload_formats};
 use super::scope::within_the_model;
-pub use super::values::Values;
+pub use super::values::{Requested, Values};
 
 /// How concrete time maps to the model's ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,11 +281,11 @@ impl fmt::Display for Mapping {
         if let Some(topic) = &self.values.topic {
             writeln!(f, "topic: {topic:?}")?;
         }
-        if let Some((filter, qos)) = &self.values.subscription {
-            writeln!(f, "subscription: {filter:?} at qos {qos}")?;
+        if let Some(first) = &self.values.subscription {
+            writeln!(f, "subscription: {}", requested_text(first))?;
         }
-        if let Some((filter, qos)) = &self.values.added {
-            writeln!(f, "added by a second SUBSCRIBE: {filter:?} at qos {qos}")?;
+        if let Some(added) = &self.values.added {
+            writeln!(f, "added by a second SUBSCRIBE: {}", requested_text(added))?;
         }
         let messages: Vec<String> = self
             .payloads
@@ -548,14 +549,22 @@ fn model_added_subscriptions(values: &Values) -> Result<Vec<Vec<FilterQos>>, Map
     let Some(added) = &values.added else {
         return Ok(Vec::new());
     };
-    let replaces = values.subscription.as_ref().is_some_and(|(first, _)| *first == added.0);
+    let replaces = values.subscription.as_ref().is_some_and(|first| first.filter == added.filter);
     let filter = if replaces { Filter::Topic(0) } else { Filter::Wildcard };
     Ok(vec![vec![model_filter(added, filter)?]])
 }
 
-fn model_filter((filter, level): &(String, u8), model: Filter) -> Result<FilterQos, MappingError> {
+fn model_filter(requested: &Requested, model: Filter) -> Result<FilterQos, MappingError> {
+    let Requested { filter, qos: level, retain } = requested;
     let qos = Qos::from_level(*level).ok_or_else(|| MappingError(format!("{filter:?} asks for QoS {level}")))?;
-    Ok(FilterQos { filter: model, qos })
+    Ok(FilterQos { retain: *retain, ..FilterQos::new(model, qos) })
+}
+
+/// A SUBSCRIBE's filter as the mapping shows it: with its retain options when not the defaults.
+fn requested_text(requested: &Requested) -> String {
+    let Requested { filter, qos, retain } = requested;
+    let options = if *retain == RetainOptions::DEFAULT { String::new() } else { format!(", {retain:?}") };
+    format!("{filter:?} at qos {qos}{options}")
 }
 
 /// How many times a client closes its connection after sending DISCONNECT.

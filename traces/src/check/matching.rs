@@ -11,7 +11,6 @@
 
 use verimqtt_model::observe::{Actor, Observation};
 use verimqtt_model::packet::{Message, Packet, reason};
-use verimqtt_model::retained::retain_flag;
 use verimqtt_model::routing::Subscribed;
 use verimqtt_model::{Qos, Version};
 use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, TraceEvent};
@@ -85,18 +84,18 @@ impl Diff {
         }
     }
 
-    /// A message an application hands over (`from_client`) or gets: `(payload, qos, topic,
-    /// retain)`. The model has one topic.
+    /// A message an application hands over or gets: `(payload, qos, topic, retain)` against
+    /// the model's `(message, qos, retain)`. The model has one topic.
     fn application(
         &mut self,
         mapping: &Mapping,
         (payload, qos, topic, retain): (&str, u8, &str, bool),
-        (message, model, from_client): (Message, Qos, bool),
+        (message, model, model_retain): (Message, Qos, bool),
     ) {
         self.message(mapping, Some(payload), message);
         self.field("qos", qos, model.level());
         self.exact("topic", &Some(topic.to_string()), &mapping.values.topic);
-        self.field("retain", retain, retain_flag(&mapping.config, message, from_client));
+        self.field("retain", retain, model_retain);
     }
 
     /// A field the trace must carry, with the model's value.
@@ -186,18 +185,17 @@ fn packet_differences(
         Packet::ConnAck { session_present, .. } => {
             diff.required("session present", &info.session_present, session_present);
         }
-        Packet::Publish { message, qos, dup, .. } => {
+        Packet::Publish { message, qos, dup, retain, .. } => {
             diff.message(mapping, info.payload.as_deref(), message);
             diff.required("qos", &info.qos, qos.level());
             diff.required("dup", &info.dup, dup);
-            let from_client = matches!(space.allocator, Actor::Client(_));
-            diff.required("retain", &info.retain, retain_flag(&mapping.config, message, from_client));
+            diff.required("retain", &info.retain, retain);
             diff.exact("topic", &info.topic, &values.topic);
             diff.exact("payload format", &info.payload_format, &mapping.payload_format(message));
         }
         Packet::Subscribe(_, request) => subscription_differences(&mut diff, mapping, request, info.filters.as_deref()),
         Packet::SubAck(_, request) => {
-            let granted = values.requested(request).map(|(_, qos)| vec![*qos]);
+            let granted = values.requested(request).map(|r| vec![r.qos]);
             diff.exact(
                 "reason codes",
                 &info.reason_codes.as_ref().map(|c| format!("{c:?}")),
@@ -206,9 +204,9 @@ fn packet_differences(
         }
         // The model's UNSUBSCRIBE names the one filter, without options.
         Packet::Unsubscribe(_) => {
-            let model = values.subscription.as_ref().map(|(filter, _)| {
+            let model = values.subscription.as_ref().map(|first| {
                 vec![FilterInfo {
-                    filter: filter.clone(),
+                    filter: first.filter.clone(),
                     qos: None,
                     no_local: None,
                     retain_as_published: None,
@@ -241,16 +239,16 @@ fn protocol_level(version: Version) -> u8 {
 
 /// A SUBSCRIBE carries the one filter at the one QoS of the model's SUBSCRIBE `request` (the
 /// first, or the one that adds), with the 5.0 options the model's subscription has (No Local
-/// 0: a client that publishes to itself gets its messages; Retain As Published 0 and Retain
-/// Handling 0, which matter only for retained messages).
+/// 0: a client that publishes to itself gets its messages; its Retain As Published and Retain
+/// Handling).
 fn subscription_differences(diff: &mut Diff, mapping: &Mapping, request: Subscribed, filters: Option<&[FilterInfo]>) {
     let v5 = mapping.config.version == Version::V5_0;
-    let model = mapping.values.requested(request).map(|(filter, qos)| FilterInfo {
-        filter: filter.clone(),
-        qos: Some(*qos),
+    let model = mapping.values.requested(request).map(|r| FilterInfo {
+        filter: r.filter.clone(),
+        qos: Some(r.qos),
         no_local: v5.then_some(false),
-        retain_as_published: v5.then_some(false),
-        retain_handling: v5.then_some(0),
+        retain_as_published: v5.then_some(r.retain.as_published),
+        retain_handling: v5.then_some(r.retain.handling.level()),
     });
     let trace = match filters {
         Some([only]) => Some(only.clone()),
@@ -307,11 +305,14 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
         (
             Event::PublishRequested { qos, payload, topic, retain },
             Observation::PublishRequested { message, qos: model, .. },
-        ) => diff.application(mapping, (payload, *qos, topic, *retain), (Message::App(*message), *model, true)),
+        ) => {
+            let model_retain = mapping.config.retained.contains(*message);
+            diff.application(mapping, (payload, *qos, topic, *retain), (Message::App(*message), *model, model_retain))
+        }
         (
             Event::MessageDelivered { qos, payload, topic, retain },
-            Observation::Delivered { message, qos: model, .. },
-        ) => diff.application(mapping, (payload, *qos, topic, *retain), (*message, *model, false)),
+            Observation::Delivered { message, qos: model, retain: model_retain, .. },
+        ) => diff.application(mapping, (payload, *qos, topic, *retain), (*message, *model, *model_retain)),
         (Event::BrokerRestarted, Observation::Restarted) => {}
         (Event::TimerFired { timer }, Observation::TimerFired { timer: model, .. }) => {
             if timer != model {

@@ -3,7 +3,7 @@
 //! second that adds, or replaces, one), and one client id per client. Each is read from the
 //! trace once; every packet is then compared with it.
 
-use verimqtt_model::routing::Subscribed;
+use verimqtt_model::routing::{RetainHandling, RetainOptions, Subscribed};
 use verimqtt_proto::codec::matching::matches as filter_matches;
 use verimqtt_spec::trace::{Event, Node, PacketInfo, PacketKind, TraceEvent};
 
@@ -14,14 +14,22 @@ use super::mapping::MappingError;
 pub struct Values {
     /// The topic every message (and will) is published to; `None` if nothing is published.
     pub topic: Option<String>,
-    /// The filter of the subscribers' first SUBSCRIBE, and the QoS it asks for (and SUBACK
-    /// grants).
-    pub subscription: Option<(String, u8)>,
-    /// The filter and QoS of a second SUBSCRIBE that adds a filter (or, with the first's
-    /// filter, replaces its QoS [MQTT-3.8.4-3]).
-    pub added: Option<(String, u8)>,
+    /// The filter of the subscribers' first SUBSCRIBE, with its QoS and options.
+    pub subscription: Option<Requested>,
+    /// The filter of a second SUBSCRIBE that adds a filter (or, with the first's filter,
+    /// replaces its QoS or options [MQTT-3.8.4-3]).
+    pub added: Option<Requested>,
     /// Per client (model order), the client id of its CONNECTs.
     pub client_ids: Vec<String>,
+}
+
+/// The one filter of a SUBSCRIBE: the filter, the QoS it asks for (and SUBACK grants), and
+/// its 5.0 retain options (3.1.1 has none: the defaults).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requested {
+    pub filter: String,
+    pub qos: u8,
+    pub retain: RetainOptions,
 }
 
 impl Values {
@@ -39,7 +47,7 @@ impl Values {
     }
 
     /// The filter and QoS of SUBSCRIBE `request`: the first, or the one that adds.
-    pub fn requested(&self, request: Subscribed) -> Option<&(String, u8)> {
+    pub fn requested(&self, request: Subscribed) -> Option<&Requested> {
         match request {
             Subscribed::No => None,
             Subscribed::First => self.subscription.as_ref(),
@@ -72,12 +80,13 @@ fn one_topic(events: &[TraceEvent]) -> Result<Option<String>, MappingError> {
     }
 }
 
-/// The SUBSCRIBEs' filters and QoS, one per SUBSCRIBE: a first, and perhaps a second that
-/// adds one (the first SUBSCRIBE with another filter or QoS); each filter must match the topic.
-type Subscriptions = (Option<(String, u8)>, Option<(String, u8)>);
+/// The SUBSCRIBEs' filters, QoS and options, one per SUBSCRIBE: a first, and perhaps a second
+/// that adds one (the first SUBSCRIBE with another filter, QoS or options); each filter must
+/// match the topic.
+type Subscriptions = (Option<Requested>, Option<Requested>);
 
 fn subscriptions(events: &[TraceEvent], topic: Option<&str>) -> Result<Subscriptions, MappingError> {
-    let mut found: Vec<(String, u8)> = Vec::new();
+    let mut found: Vec<Requested> = Vec::new();
     for (node, packet) in sent_packets(events).filter(|(_, p)| p.kind == PacketKind::Subscribe) {
         let filters = packet.filters.as_deref().unwrap_or_default();
         let [filter] = filters else {
@@ -89,19 +98,24 @@ fn subscriptions(events: &[TraceEvent], topic: Option<&str>) -> Result<Subscript
         let Some(qos) = filter.qos else {
             return Err(MappingError(format!("{node} subscribes to {:?} without a QoS", filter.filter)));
         };
-        let this = (filter.filter.clone(), qos);
+        let level = filter.retain_handling.unwrap_or(0);
+        let Some(handling) = RetainHandling::from_level(level) else {
+            return Err(MappingError(format!("{node} asks for Retain Handling {level}")));
+        };
+        let retain = RetainOptions { handling, as_published: filter.retain_as_published == Some(true) };
+        let this = Requested { filter: filter.filter.clone(), qos, retain };
         if !found.contains(&this) {
             found.push(this);
         }
     }
     if let [first, second, third, ..] = &found[..] {
         return Err(MappingError(format!(
-            "subscriptions to {:?} at QoS {}, {:?} at QoS {} and {:?} at QoS {}; the model has a first SUBSCRIBE and \
-             one that adds a filter",
-            first.0, first.1, second.0, second.1, third.0, third.1
+            "subscriptions to {:?} at QoS {}, {:?} at QoS {} and {:?} at QoS {} (with their options); the model has a \
+             first SUBSCRIBE and one that adds a filter",
+            first.filter, first.qos, second.filter, second.qos, third.filter, third.qos
         )));
     }
-    for (filter, _) in &found {
+    for Requested { filter, .. } in &found {
         if let Some(topic) = topic.filter(|topic| !filter_matches(filter, topic)) {
             return Err(MappingError(format!(
                 "filter {filter:?} does not match topic {topic:?}; the model's subscriptions match its topic"
@@ -153,12 +167,16 @@ mod tests {
         event("c0", Event::PublishRequested { topic: topic.into(), qos: 1, retain: false, payload: "m0".into() })
     }
 
+    fn requested(filter: &str, qos: u8) -> Requested {
+        Requested { filter: filter.to_string(), qos, retain: RetainOptions::DEFAULT }
+    }
+
     #[test]
     fn one_topic_and_one_matching_filter() {
         let events = [request("a/b"), subscribe("a/+", 2)];
         let values = Values::derive(&events, &[]).unwrap();
         assert_eq!(values.topic.as_deref(), Some("a/b"));
-        assert_eq!(values.subscription, Some(("a/+".to_string(), 2)));
+        assert_eq!(values.subscription, Some(requested("a/+", 2)));
         assert_eq!(values.added, None);
     }
 
@@ -166,10 +184,27 @@ mod tests {
     fn a_second_filter_or_qos_is_the_subscribe_that_adds() {
         let events = [request("a"), subscribe("a", 1), subscribe("#", 2), subscribe("a", 1)];
         let values = Values::derive(&events, &[]).unwrap();
-        assert_eq!(values.requested(Subscribed::First), Some(&("a".to_string(), 1)));
-        assert_eq!(values.requested(Subscribed::Added), Some(&("#".to_string(), 2)));
+        assert_eq!(values.requested(Subscribed::First), Some(&requested("a", 1)));
+        assert_eq!(values.requested(Subscribed::Added), Some(&requested("#", 2)));
         let replaced = Values::derive(&[subscribe("a", 1), subscribe("a", 2)], &[]).unwrap();
-        assert_eq!(replaced.added, Some(("a".to_string(), 2)));
+        assert_eq!(replaced.added, Some(requested("a", 2)));
+    }
+
+    #[test]
+    fn retain_options_are_read_and_other_options_are_another_subscribe() {
+        let mut with_options = subscribe("a", 1);
+        if let Event::PacketSent { packet, .. } = &mut with_options.event {
+            for f in packet.filters.iter_mut().flatten() {
+                (f.retain_handling, f.retain_as_published) = (Some(2), Some(true));
+            }
+        }
+        let values = Values::derive(&[subscribe("a", 1), with_options.clone()], &[]).unwrap();
+        let options = RetainOptions { handling: RetainHandling::Never, as_published: true };
+        assert_eq!(values.added, Some(Requested { retain: options, ..requested("a", 1) }));
+        if let Event::PacketSent { packet, .. } = &mut with_options.event {
+            packet.filters.iter_mut().flatten().for_each(|f| f.retain_handling = Some(3));
+        }
+        assert!(Values::derive(&[with_options], &[]).is_err(), "Retain Handling 3 is malformed");
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub fn named_probes() -> Vec<(&'static str, Scenario)> {
 ///   lost with a cut, and on resuming the session the broker must send it again with DUP 1
 ///   ([MQTT-3.3.1-1]) under its original packet id ([MQTT-4.4.0-1]).
 pub fn finding_probes() -> Vec<(&'static str, Scenario)> {
-    let other_topic = |client| Step::Subscribe { client, filter: "u".to_string(), qos: QoS::AtLeastOnce };
+    let other_topic = |client| Step::subscribe_to(client, "u", QoS::AtLeastOnce);
     let copy_above_its_qos = Scenario::new(ProtocolVersion::V311)
         .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
         .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))

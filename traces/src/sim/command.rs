@@ -36,8 +36,9 @@ pub(crate) fn command_of(
     next_payload: usize,
 ) -> Result<Option<Command>, SimError> {
     let (client, publishes, give): (usize, bool, Give) = match step {
-        Step::Subscribe { client, filter, qos } => {
-            let options = SubscriptionOptions { qos: *qos, ..Default::default() };
+        Step::Subscribe { client, filter, qos, retain_handling, retain_as_published } => {
+            let (qos, retain_handling, retain_as_published) = (*qos, *retain_handling, *retain_as_published);
+            let options = SubscriptionOptions { qos, retain_handling, retain_as_published, ..Default::default() };
             let subscription = Subscription { filter: mqtt_string(&topic(filter))?, options };
             let give = move |c: &mut Client, now| c.subscribe(now, vec![subscription], Properties::default()).map(drop);
             (*client, false, Box::new(give))

@@ -204,7 +204,7 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
         named(
             "overlapping_subscriptions",
             connected(V5, clean(), clean(), QoS::AtLeastOnce).steps([
-                Step::Subscribe { client: SUBSCRIBER, filter: "#".into(), qos: QoS::ExactlyOnce },
+                Step::subscribe_to(SUBSCRIBER, "#", QoS::ExactlyOnce),
                 Step::Settle,
                 Step::publish(PUBLISHER, QoS::ExactlyOnce),
                 Step::Settle,

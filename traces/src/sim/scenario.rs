@@ -3,7 +3,7 @@
 use std::num::NonZeroU16;
 
 use bytes::Bytes;
-use verimqtt_proto::codec::{PayloadFormat, ProtocolVersion, QoS};
+use verimqtt_proto::codec::{PayloadFormat, ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::{Fault, PacketKind};
 
 /// The default length of a tick of simulated time.
@@ -125,6 +125,9 @@ pub enum Step {
         client: usize,
         filter: String,
         qos: QoS,
+        /// 5.0's Retain Handling and Retain As Published (3.1.1 sends neither).
+        retain_handling: RetainHandling,
+        retain_as_published: bool,
     },
     Unsubscribe {
         client: usize,
@@ -202,8 +205,15 @@ impl Step {
         Step::Publish { client, topic: TOPIC.to_string(), qos, retain, claim: PayloadClaim::Unstated }
     }
 
+    /// A SUBSCRIBE to [`TOPIC`] with the default retain options.
     pub fn subscribe(client: usize, qos: QoS) -> Step {
-        Step::Subscribe { client, filter: TOPIC.to_string(), qos }
+        Step::subscribe_to(client, TOPIC, qos)
+    }
+
+    /// A SUBSCRIBE to `filter` with the default retain options.
+    pub fn subscribe_to(client: usize, filter: &str, qos: QoS) -> Step {
+        let (retain_handling, retain_as_published) = (RetainHandling::SendAtSubscribe, false);
+        Step::Subscribe { client, filter: filter.to_string(), qos, retain_handling, retain_as_published }
     }
 
     /// The fault a `Cut`, `Reset` or `HalfCut` injects, and on whose connection.

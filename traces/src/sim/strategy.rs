@@ -15,7 +15,7 @@
 use std::num::NonZeroU16;
 
 use proptest::prelude::*;
-use verimqtt_proto::codec::{ProtocolVersion, QoS};
+use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::PacketKind;
 
 use super::scenario::{ClientSpec, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC};
@@ -206,8 +206,8 @@ fn with_added_subscription(mut scenario: Scenario, replaces: bool, qos: QoS) -> 
     let added: Vec<Step> = scenario.steps[first..first + subscribes]
         .iter()
         .filter_map(|step| match step {
-            Step::Subscribe { client, filter: first, qos: first_qos } if (first, *first_qos) != (&filter, qos) => {
-                Some(Step::Subscribe { client: *client, filter: filter.clone(), qos })
+            Step::Subscribe { client, filter: first, qos: first_qos, .. } if (first, *first_qos) != (&filter, qos) => {
+                Some(Step::subscribe_to(*client, &filter, qos))
             }
             _ => None,
         })
@@ -228,11 +228,22 @@ fn with_added_subscription(mut scenario: Scenario, replaces: bool, qos: QoS) -> 
 /// `MemoryStore` gives sessions back as if no time had passed since each was written, so the
 /// expiry of a session offline at the restart would start again there, where verimqtt's file
 /// store and the model count on from when the session went offline.
+///
+/// Then, drawn last for the same reason, half of the 5.0 scenarios that publish a retained
+/// message subscribe with a Retain Handling and a Retain As Published of their own (see
+/// [`with_retain_options`]).
 pub fn arb_restarting_scenario() -> impl Strategy<Value = Scenario> {
     let restart = prop::option::weighted(1.0 / 3.0, any::<prop::sample::Index>());
-    (arb_flow_controlled_scenario(), restart).prop_map(|(scenario, restart)| match restart {
-        Some(at) if !subscribes_twice(&scenario) => with_restart(scenario, at),
-        _ => scenario,
+    let retain_options = prop::option::weighted(0.5, (arb_retain_handling(), any::<bool>()));
+    (arb_flow_controlled_scenario(), restart, retain_options).prop_map(|(scenario, restart, retain_options)| {
+        let scenario = match restart {
+            Some(at) if !subscribes_twice(&scenario) => with_restart(scenario, at),
+            _ => scenario,
+        };
+        match retain_options {
+            Some(options) => with_retain_options(scenario, options),
+            None => scenario,
+        }
     })
 }
 
@@ -271,6 +282,30 @@ fn with_payload_claim(mut scenario: Scenario, at: prop::sample::Index, claim: Pa
     if !publishes.is_empty() {
         let index = at.index(publishes.len());
         *publishes[index] = claim;
+    }
+    scenario
+}
+
+fn arb_retain_handling() -> impl Strategy<Value = RetainHandling> {
+    prop_oneof![
+        Just(RetainHandling::SendAtSubscribe),
+        Just(RetainHandling::SendIfNewSubscription),
+        Just(RetainHandling::DoNotSend)
+    ]
+}
+
+/// In 5.0, where a retained message is published, every SUBSCRIBE of `scenario` (the first,
+/// a second that adds or replaces, one again after an UNSUBSCRIBE) asks for Retain Handling
+/// `handling` and Retain As Published `as_published`. 3.1.1 has no such options.
+fn with_retain_options(mut scenario: Scenario, (handling, as_published): (RetainHandling, bool)) -> Scenario {
+    let retained = scenario.steps.iter().any(|step| matches!(step, Step::Publish { retain: true, .. }));
+    if !scenario.version.is_v5() || !retained {
+        return scenario;
+    }
+    for step in &mut scenario.steps {
+        if let Step::Subscribe { retain_handling, retain_as_published, .. } = step {
+            (*retain_handling, *retain_as_published) = (handling, as_published);
+        }
     }
     scenario
 }
@@ -316,7 +351,7 @@ mod tests {
             Step::publish(0, QoS::ExactlyOnce),
         ];
         let added = with_added_subscription(two_clients(steps.clone()), false, QoS::ExactlyOnce);
-        let second = Step::Subscribe { client: 1, filter: "#".to_string(), qos: QoS::ExactlyOnce };
+        let second = Step::subscribe_to(1, "#", QoS::ExactlyOnce);
         assert_eq!(added.steps[4..6], [second, Step::Settle]);
         let repeat = with_added_subscription(two_clients(steps.clone()), true, QoS::AtLeastOnce);
         assert_eq!(repeat.steps, steps, "a repeat of the first is no second SUBSCRIBE");

@@ -161,15 +161,13 @@ impl Outbound {
         if self.sender.written_on_connection() >= window.max_inflight.min(window.receive_maximum) {
             return None;
         }
-        let (packet_id, delivery, flight) = self.sender.next_resend()?;
-        let transmit = match flight {
+        let (packet_id, delivery, flight) = self.sender.resend_next()?;
+        Some(match flight {
             Awaiting::PubComp => Transmit::Release(packet_id),
             Awaiting::PubAck | Awaiting::PubRec => {
                 Transmit::Publish { packet_id: Some(packet_id), dup: true, delivery: delivery.clone() }
             }
-        };
-        self.sender.mark_resent(packet_id);
-        Some(transmit)
+        })
     }
 
     /// The entry of the flight of `packet_id` and what it awaits, if there is one.

@@ -121,7 +121,7 @@ impl Client {
             if self.session.in_flight.written_on_connection() >= connection.limits.receive_maximum {
                 return None;
             }
-            let (packet_id, outgoing, flight) = self.session.in_flight.next_resend()?;
+            let (packet_id, outgoing, flight) = self.session.in_flight.resend_next()?;
             let attempt = match flight {
                 Awaiting::PubAck | Awaiting::PubRec => {
                     let mut publish = outgoing.publish.clone();
@@ -138,7 +138,6 @@ impl Client {
                     if let Some(new_alias) = new_alias {
                         connection.outbound_aliases.record(new_alias);
                     }
-                    self.session.in_flight.mark_resent(packet_id);
                     return Some((packet, bytes));
                 }
                 Err(error) => {

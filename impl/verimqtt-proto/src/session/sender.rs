@@ -175,38 +175,27 @@ impl<T> Sender<T> {
         self.resend = self.entries.values().map(|entry| entry.packet_id).collect();
     }
 
-    /// The next flight to write again, if any.
-    pub(crate) fn next_resend(&mut self) -> Option<(PacketId, &T, Awaiting)> {
-        while let Some(&packet_id) = self.resend.front() {
-            if self.get(packet_id).is_some() && !self.is_written(packet_id) {
-                break;
+    /// The next flight to write again, if any, taken off the resend queue: the caller writes
+    /// it now, so it counts as written on this connection. Flights that ended meanwhile are
+    /// passed over. None in the queue was written on this connection: it is filled when a
+    /// session resumes, after its previous connection closed.
+    pub(crate) fn resend_next(&mut self) -> Option<(PacketId, &T, Awaiting)> {
+        let (packet_id, order) = loop {
+            let packet_id = self.resend.pop_front()?;
+            if let Some(&order) = self.order.get(&packet_id) {
+                break (packet_id, order);
             }
-            self.resend.pop_front();
-        }
-        let packet_id = *self.resend.front()?;
-        self.get(packet_id).map(|(item, flight)| (packet_id, item, flight))
+        };
+        let entry = self.entries.get_mut(&order)?;
+        entry.written = true;
+        self.written_on_connection += 1;
+        Some((packet_id, &entry.item, entry.flight))
     }
 
-    fn is_written(&self, packet_id: PacketId) -> bool {
-        self.order.get(&packet_id).and_then(|order| self.entries.get(order)).is_some_and(|entry| entry.written)
-    }
-
-    pub(crate) fn has_resend_pending(&mut self) -> bool {
-        self.next_resend().is_some()
-    }
-
-    /// The flight [`Sender::next_resend`] gave was written again.
-    pub(crate) fn mark_resent(&mut self, packet_id: PacketId) {
-        if self.resend.front() == Some(&packet_id) {
-            self.resend.pop_front();
-        }
-        let order = self.order.get(&packet_id).copied();
-        if let Some(entry) = order.and_then(|order| self.entries.get_mut(&order)) {
-            if !entry.written {
-                entry.written = true;
-                self.written_on_connection += 1;
-            }
-        }
+    /// A flight still waits to be written again. Ended ones stay in the queue only until the
+    /// next [`Sender::resend_next`].
+    pub(crate) fn has_resend_pending(&self) -> bool {
+        self.resend.iter().any(|packet_id| self.order.contains_key(packet_id))
     }
 
     /// Every flight, in order, leaving none.
@@ -241,9 +230,8 @@ mod tests {
         sender.connection_closed();
         sender.schedule_resend();
         let mut order = Vec::new();
-        while let Some((packet_id, _, flight)) = sender.next_resend() {
+        while let Some((packet_id, _, flight)) = sender.resend_next() {
             order.push((packet_id.get(), flight));
-            sender.mark_resent(packet_id);
         }
         order
     }
@@ -271,7 +259,7 @@ mod tests {
         sender.connection_closed();
         assert_eq!((sender.len(), sender.written_on_connection()), (2, 0));
         sender.schedule_resend();
-        sender.mark_resent(id(2));
+        assert_eq!(sender.resend_next().map(|(id, _, _)| id.get()), Some(2));
         assert_eq!(sender.written_on_connection(), 1);
         // Ending a flight not written again leaves the count alone.
         assert_eq!(sender.remove(id(3)), Some(3));
@@ -301,6 +289,10 @@ mod tests {
         sender.connection_closed();
         sender.schedule_resend();
         sender.acknowledge(id(1));
-        assert_eq!(sender.next_resend().map(|(id, _, _)| id.get()), Some(2));
+        assert!(sender.has_resend_pending());
+        assert_eq!(sender.resend_next().map(|(id, _, _)| id.get()), Some(2));
+        sender.acknowledge(id(2));
+        assert!(!sender.has_resend_pending(), "nothing left to write again");
+        assert_eq!(sender.resend_next().map(|(id, _, _)| id.get()), None);
     }
 }
