@@ -360,12 +360,14 @@ impl Step<'_> {
         };
         match qos {
             Qos::AtMostOnce => {
-                self.route(message);
+                if !self.refuses(n) {
+                    self.route(message);
+                }
                 None
             }
             Qos::AtLeastOnce => {
                 self.state.ghost.ack_order.on_publish_read(Direction::ToBroker, c, id, qos);
-                let matched = self.route(message);
+                let matched = !self.refuses(n) && self.route(message);
                 Some(Answer { ack: Packet::PubAck(id), message: n, matched })
             }
             // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
@@ -384,6 +386,13 @@ impl Step<'_> {
                 Some(Answer { ack: Packet::PubRec(id), message: n, matched })
             }
         }
+    }
+
+    /// Whether the broker refuses application message `n`: its payload is not the UTF-8 its
+    /// Payload Format Indicator says (see [`Config::invalid_payloads`]), unless the seeded bug
+    /// [`Bug::PayloadFormatUnchecked`] lets it through.
+    fn refuses(&self, n: u8) -> bool {
+        self.config.invalid_payloads.contains(n) && !self.config.has(Bug::PayloadFormatUnchecked)
     }
 
     fn broker_answer(&mut self, c: usize, answer: Option<Answer>) {
@@ -412,13 +421,19 @@ impl Step<'_> {
 
     /// PUBACK or PUBREC for `message`, `matched` to a subscriber or not. 5.0 lets the broker
     /// say which (0x10 No matching subscribers is one of the success codes of
-    /// [MQTT-3.4.2-1] / [MQTT-3.5.2-1]); saying it is verimqtt's choice. With a durable store
+    /// [MQTT-3.4.2-1] / [MQTT-3.5.2-1]); saying it is verimqtt's choice, as is 0x99 Payload
+    /// format invalid for a message it refuses (section 3.3.2.3.2). With a durable store
     /// it waits until the message is stored for every persistent session it was routed to.
     fn broker_acknowledge(&mut self, c: usize, ack: Packet, message: u8, matched: bool) {
         let Some(link) = self.state.broker_link(c) else {
             return;
         };
+        let refused = self.refuses(message);
+        if refused {
+            self.state.ghost.refused.insert(message);
+        }
         let reason = match ack.success_code(self.config.version) {
+            Some(_) if refused => Some(code::PAYLOAD_FORMAT_INVALID),
             Some(_) if !matched => Some(code::NO_MATCHING_SUBSCRIBERS),
             success => success,
         };

@@ -127,10 +127,13 @@ pub enum Bug {
     /// The broker looks for an identical subscription after adding the new one, so a filter
     /// with Retain Handling 1 always finds one and never gets the retained messages (5.0).
     RetainHandlingCheckedAfterSubscribe,
+    /// The broker does not check a payload against its Payload Format Indicator: it routes a
+    /// message whose payload is not the UTF-8 it claims and acknowledges it as a success (5.0).
+    PayloadFormatUnchecked,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 45] = [
+    pub const ALL: [Bug; 46] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -176,6 +179,7 @@ impl Bug {
         Bug::RetainHandling2Ignored,
         Bug::RetainAsPublishedIgnored,
         Bug::RetainHandlingCheckedAfterSubscribe,
+        Bug::PayloadFormatUnchecked,
     ];
 
     /// The name used on the command line.
@@ -226,6 +230,7 @@ impl Bug {
             Bug::RetainHandling2Ignored => "retain-handling-2-ignored",
             Bug::RetainAsPublishedIgnored => "retain-as-published-ignored",
             Bug::RetainHandlingCheckedAfterSubscribe => "retain-handling-checked-after-subscribe",
+            Bug::PayloadFormatUnchecked => "payload-format-unchecked",
         }
     }
 
@@ -282,6 +287,7 @@ impl Bug {
             Bug::RetainHandling2Ignored => RETAINED_AS_HANDLED,
             Bug::RetainAsPublishedIgnored => RETAIN_FLAG_CORRECT,
             Bug::RetainHandlingCheckedAfterSubscribe => DELIVERED_WHEN_QUIET,
+            Bug::PayloadFormatUnchecked => INTEGRITY,
         }
     }
 }

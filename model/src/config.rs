@@ -184,6 +184,12 @@ pub struct Config {
     pub retained: Bits,
     /// Retained messages with an empty payload: they delete their topic's retained message.
     pub empty: Bits,
+    /// 5.0, QoS 0 and 1 messages only: messages whose payload is not the UTF-8 their Payload
+    /// Format Indicator says. The broker refuses them (section 3.3.2.3.2 lets a receiver check
+    /// the payload and answer 0x99 Payload format invalid): it routes and retains nothing, and
+    /// acknowledges a QoS 1 one with PUBACK 0x99, as verimqtt does. Not at QoS 2: the model's
+    /// PUBREC carries no refusal, so its publisher would go on to PUBREL.
+    pub invalid_payloads: Bits,
     /// Bounded response on an explicit clock: an offline client reconnects at once (within the
     /// tick its connection is lost), the ghost counts the ticks since the last fault, and
     /// `bounded_response` requires everything owed delivered once this many have passed (see
@@ -246,6 +252,7 @@ impl Config {
             unsubscribes: 0,
             retained: Bits::EMPTY,
             empty: Bits::EMPTY,
+            invalid_payloads: Bits::EMPTY,
             bounded_response: None,
         }
     }
@@ -287,6 +294,14 @@ impl Config {
         let messages: Bits = (0..self.messages.len() as u8).collect();
         if !self.retained.minus(messages).is_empty() || !self.empty.minus(self.retained).is_empty() {
             return fail("retained messages are messages of the configuration, and only they may be empty".into());
+        }
+        if !self.invalid_payloads.is_empty() && self.version != Version::V5_0 {
+            return fail("a Payload Format Indicator exists in 5.0 only".into());
+        }
+        if !self.invalid_payloads.minus(messages).is_empty()
+            || self.invalid_payloads.iter().any(|n| self.qos(n) == Qos::ExactlyOnce)
+        {
+            return fail("messages with an invalid payload are QoS 0 or 1 messages of the configuration".into());
         }
         if self.version != Version::V5_0 && self.all_filters().any(|f| f.retain != RetainOptions::DEFAULT) {
             return fail("Retain Handling and Retain As Published exist in 5.0 only".into());
@@ -694,6 +709,7 @@ impl Config {
         turn_on("bounded response", self.bounded_response.is_some());
         turn_on("retained messages", !self.retained.is_empty());
         turn_on("retained message deleted", !self.empty.is_empty());
+        turn_on("invalid payload", !self.invalid_payloads.is_empty());
         let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
         turn_on("wills", wills > 0);
         turn_on("a client without a will", wills < self.clients);
@@ -776,6 +792,9 @@ impl fmt::Display for Config {
         }
         if !self.empty.is_empty() {
             write!(f, " empty=[{}]", list(self.empty))?;
+        }
+        if !self.invalid_payloads.is_empty() {
+            write!(f, " invalid-payloads=[{}]", list(self.invalid_payloads))?;
         }
         if self.paced_application {
             write!(f, " paced-application")?;

@@ -53,8 +53,9 @@ pub enum Breach {
     PubRecOrder,
     /// A PUBREL sent before that of a flight whose PUBREC came earlier.
     PubRelOrder,
-    /// A subscriber's application received a message nobody published, or the will of a
-    /// client none of whose connections ended without a normal DISCONNECT.
+    /// A subscriber's application received a message nobody published (or whose publication
+    /// the broker refused), or the will of a client none of whose connections ended without a
+    /// normal DISCONNECT.
     NotPublished,
     /// The broker made a retained copy that no filter of the SUBSCRIBE it answered calls
     /// for by its Retain Handling (5.0).
@@ -100,6 +101,9 @@ pub struct Ghost {
     /// Messages the publisher dropped with its session before the broker took them: the
     /// protocol gives no guarantee for them.
     pub abandoned: Bits,
+    /// QoS 1 messages the broker refused with its PUBACK (a payload that is not the UTF-8 it
+    /// claims): the publication failed, so nothing is owed for them.
+    pub refused: Bits,
     /// Per client: the broker has a session for it, by the rules of the specification.
     pub session_alive: PerClient<bool>,
     /// Per client: the SUBSCRIBEs the broker granted (sent SUBACK for) in its current
@@ -181,6 +185,7 @@ impl Ghost {
             accepted: Bits::EMPTY,
             republished: Bits::EMPTY,
             abandoned: Bits::EMPTY,
+            refused: Bits::EMPTY,
             session_alive: PerClient::filled(false, clients),
             subscribed: PerClient::filled(Subscribed::No, clients),
             routed_under: PerClient::filled(RoutedUnder::default(), clients),
@@ -216,6 +221,7 @@ impl Ghost {
             accepted: p.messages(self.accepted),
             republished: p.messages(self.republished),
             abandoned: p.messages(self.abandoned),
+            refused: p.messages(self.refused),
             session_alive: p.per_client(&self.session_alive),
             subscribed: p.per_client(&self.subscribed),
             routed_under: p.per_client(&self.routed_under).iter().map(|r| r.permuted(p)).collect(),
@@ -454,13 +460,14 @@ impl Ghost {
     }
 
     /// Monitor for every message an application receives (integrity): an application message
-    /// its publisher's application handed over (`handed_over`), or a retained copy of a
+    /// its publisher's application handed over (`handed_over`) and the broker did not refuse
+    /// (a payload that is not the UTF-8 it claims: the publication failed), or a retained copy of a
     /// retained message the broker accepted. A will is judged when the broker publishes it
     /// ([`Ghost::on_will_published`]): it reaches an application only through a session the
     /// broker routed it to.
     pub fn on_application_receives(&mut self, config: &Config, message: Message, handed_over: Bits) {
         let genuine = match message {
-            Message::App(n) => handed_over.contains(n),
+            Message::App(n) => handed_over.contains(n) && !config.invalid_payloads.contains(n),
             Message::Retained { message: n, .. } => config.retained.contains(n) && self.accepted.contains(n),
             Message::Will(_) => true,
         };

@@ -159,6 +159,10 @@ struct ModelArgs {
     /// Retained messages with an empty payload, which delete their topic's retained message.
     #[arg(long, value_delimiter = ',')]
     empty: Vec<u8>,
+    /// 5.0: QoS 0/1 messages whose payload is not the UTF-8 their Payload Format Indicator
+    /// says, which the broker refuses (e.g. 0).
+    #[arg(long, value_delimiter = ',')]
+    invalid_payloads: Vec<u8>,
     /// Connect without wills.
     #[arg(long)]
     no_will: bool,
@@ -248,6 +252,7 @@ impl ModelArgs {
             };
         config.retained = messages(&self.retained, "retained")?;
         config.empty = messages(&self.empty, "empty")?;
+        config.invalid_payloads = messages(&self.invalid_payloads, "invalid-payloads")?;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }

@@ -88,6 +88,8 @@ pub enum Packet {
 pub mod reason {
     /// PUBACK / PUBREC: the message was accepted, but nobody subscribes to it.
     pub const NO_MATCHING_SUBSCRIBERS: u8 = 0x10;
+    /// PUBACK / PUBREC: refused, the payload is not the UTF-8 its Payload Format Indicator says.
+    pub const PAYLOAD_FORMAT_INVALID: u8 = 0x99;
     /// DISCONNECT from a client: close normally, but publish the will (5.0).
     pub const DISCONNECT_WITH_WILL: u8 = 0x04;
     /// DISCONNECT from the broker: nothing was received for 1.5 x keep alive.

@@ -596,7 +596,8 @@ pub const CATALOGUE: &[PropertySpec] = &[
         name: INTEGRITY,
         expect: Expect::Always,
         summary: "every message an application receives was published: handed over by its \
-                  publisher's application, or a retained copy of a retained message the broker \
+                  publisher's application (and not refused by the broker for a payload that is \
+                  not the UTF-8 it claims), or a retained copy of a retained message the broker \
                   accepted; and the broker publishes only the will of a client whose connection \
                   ends without a normal DISCONNECT, or whose will waits by the specification's \
                   rules (a delay, a restart from a store)",
@@ -746,8 +747,7 @@ fn session_messages_kept(model: &MqttModel, state: &State) -> bool {
         return true;
     }
     let publisher_keeps = state
-        .handed_over(config)
-        .minus(ghost.abandoned)
+        .guaranteed_publications(config)
         .minus(ghost.accepted)
         .iter()
         .filter(|&m| config.reliable(m))
@@ -815,8 +815,11 @@ fn bounded_response(model: &MqttModel, state: &State) -> bool {
 fn everything_owed_delivered(model: &MqttModel, state: &State) -> bool {
     let config = &model.config;
     let ghost = &state.ghost;
-    let handed_over = state.handed_over(config).minus(ghost.abandoned);
-    let all_accepted = handed_over.iter().filter(|&m| config.reliable(m)).all(|m| ghost.accepted.contains(m));
+    let all_accepted = state
+        .guaranteed_publications(config)
+        .iter()
+        .filter(|&m| config.reliable(m))
+        .all(|m| ghost.accepted.contains(m));
     let all_delivered = (0..config.clients).all(|s| {
         ghost.owed[s].is_subset(ghost.delivered[s]) && ghost.owed_retained[s].is_subset(ghost.delivered_retained[s])
     });

@@ -87,6 +87,13 @@ impl State {
         config.publishers().fold(Bits::EMPTY, |all, p| all.union(config.published_by(p, self.clients[p].steps_done)))
     }
 
+    /// The messages handed over whose publication the protocol still guarantees: neither
+    /// abandoned with their publisher's session before the broker took them, nor refused by
+    /// the broker.
+    pub fn guaranteed_publications(&self, config: &Config) -> Bits {
+        self.handed_over(config).minus(self.ghost.abandoned).minus(self.ghost.refused)
+    }
+
     /// Every publisher's application has taken all of its script steps.
     pub fn scripts_done(&self, config: &Config) -> bool {
         config.publishers().all(|p| usize::from(self.clients[p].steps_done) == config.script(p).len())

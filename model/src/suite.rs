@@ -240,6 +240,12 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         let mut announced = with_cuts(configuration(version, 2, &[1, 2, 1], &[Persistent]), 1);
         announced.broker_receive_maximum = 1;
         configs.push(announced);
+        // A QoS 0 and a QoS 1 message whose payloads are not the UTF-8 they claim, refused
+        // (never routed; the QoS 1 one acknowledged with 0x99) between two that are routed,
+        // with a cut.
+        let mut refused = with_cuts(configuration(version, 2, &[1, 0, 1, 1], &[Persistent]), 1);
+        refused.invalid_payloads = [1, 2].into_iter().collect();
+        configs.push(refused);
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
         // Wills that wait out a delay (the first at QoS 1): cancelled by a resumed session,

@@ -69,6 +69,13 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         Bug::QuotaFromOwnReceiveMaximum => return None,
+        // A QoS 1 message whose payload is not the UTF-8 it claims, routed all the same.
+        Bug::PayloadFormatUnchecked if version == Version::V5_0 => {
+            let mut c = quiet(2, &[1]);
+            c.invalid_payloads = [0].into_iter().collect();
+            c
+        }
+        Bug::PayloadFormatUnchecked => return None,
         Bug::KeepAliveNotEnforced => one_cut(1, &[1]),
         Bug::ClientExpiryFromEveryClose if version == Version::V5_0 => {
             with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
@@ -287,6 +294,7 @@ seeded_bug_tests! {
     looking_for_an_existing_subscription_after_adding_it_loses_what_retain_handling_1_owes:
         Bug::RetainHandlingCheckedAfterSubscribe,
     forwarding_without_retain_as_published_is_caught: Bug::RetainAsPublishedIgnored,
+    routing_a_payload_that_is_not_the_utf8_it_claims_is_caught: Bug::PayloadFormatUnchecked,
 }
 
 /// The bound of `bounded_response` is the least that holds: one tick less fails (a client that

@@ -321,6 +321,12 @@ pub struct PacketInfo {
     /// CONNACK (5.0): the Server Keep Alive, if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_keep_alive: Option<u16>,
+    /// PUBLISH (5.0): the Payload Format Indicator, if set (1: the payload claims to be UTF-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_format: Option<u8>,
+    /// PUBLISH (5.0): the Topic Alias, if set; the topic is then empty once the alias is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_alias: Option<u16>,
 }
 
 /// A topic filter of a SUBSCRIBE or UNSUBSCRIBE and, in a SUBSCRIBE, its options (the 5.0
@@ -361,6 +367,8 @@ impl PacketInfo {
             reason_codes: None,
             receive_maximum: None,
             server_keep_alive: None,
+            payload_format: None,
+            topic_alias: None,
         }
     }
 }
@@ -395,6 +403,12 @@ impl fmt::Display for PacketInfo {
         }
         if self.retain == Some(true) {
             fields.push("retain".to_string());
+        }
+        if let Some(alias) = self.topic_alias {
+            fields.push(format!("alias {alias}"));
+        }
+        if let Some(format) = self.payload_format {
+            fields.push(format!("payload format {format}"));
         }
         if let Some(clean_start) = self.clean_start {
             fields.push(format!("clean {}", u8::from(clean_start)));

@@ -4,10 +4,10 @@
 mod support;
 
 use support::{BROKER, qos2_resent_after_cut, three_messages, valid_traces};
-use verimqtt_proto::codec::{QoS, RetainHandling};
+use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, Timer, TraceEvent};
 use verimqtt_traces::check::Rule;
-use verimqtt_traces::sim::Step;
+use verimqtt_traces::sim::{ClientSpec, PayloadClaim, Scenario, SessionKind, Step, TOPIC, simulate};
 use verimqtt_traces::{CheckFailure, check_trace};
 
 #[test]
@@ -379,7 +379,7 @@ fn retained_with_options(handling: RetainHandling, as_published: bool) -> Vec<Tr
     use verimqtt_proto::codec::ProtocolVersion;
     use verimqtt_traces::sim::{ClientSpec, Scenario, SessionKind, simulate};
     let clean = ClientSpec::new(SessionKind::Clean).keep_alive(2);
-    let publish = Step::Publish { client: 0, topic: "t".into(), qos: QoS::AtLeastOnce, retain: true };
+    let publish = Step::publish_with(0, QoS::AtLeastOnce, true);
     let subscribe = Step::Subscribe {
         client: 1,
         filter: "t".into(),
@@ -682,4 +682,93 @@ fn a_flight_a_discarded_session_does_not_give_back_is_rejected() {
     events.remove(given_back);
     let failure = rejected_at(&events, given_back + 1);
     assert!(matches!(failure.rule, Rule::NoModelStep { .. }), "{failure}");
+}
+
+/// The trace of a 5.0 run where c0 publishes with `publishes` to c1, subscribed at QoS 1, its
+/// clients sending Topic Aliases or not.
+fn published_to_a_subscriber(publishes: impl IntoIterator<Item = Step>, topic_aliases: bool) -> Vec<TraceEvent> {
+    let clean = ClientSpec::new(SessionKind::Clean).keep_alive(2);
+    let set_up = [
+        Step::Connect { client: 0 },
+        Step::Connect { client: 1 },
+        Step::Settle,
+        Step::subscribe(1, QoS::AtLeastOnce),
+        Step::Settle,
+    ];
+    let mut scenario = Scenario::new(ProtocolVersion::V5).client(clean.clone()).client(clean).steps(set_up);
+    scenario.topic_aliases = topic_aliases;
+    let scenario = scenario.steps(publishes).steps([Step::Settle]);
+    simulate(&scenario, 1).unwrap_or_else(|error| panic!("the scenario does not run: {error}")).trace
+}
+
+/// c0 publishes at QoS 1 a payload that claims to be UTF-8 and is not (`m0` and 0xff), then
+/// one that is (`m1`): the broker refuses the first with PUBACK 0x99 and routes nothing of it,
+/// and forwards the second with its Payload Format Indicator.
+fn falsely_utf8_then_utf8() -> Vec<TraceEvent> {
+    let publish =
+        |claim| Step::Publish { client: 0, topic: TOPIC.to_string(), qos: QoS::AtLeastOnce, retain: false, claim };
+    published_to_a_subscriber([publish(PayloadClaim::FalselyUtf8), Step::Settle, publish(PayloadClaim::Utf8)], false)
+}
+
+const FALSELY_UTF8: &str = "hex:6d30ff";
+
+#[test]
+fn a_payload_that_is_not_the_utf8_it_claims_is_refused_and_never_delivered() {
+    let events = falsely_utf8_then_utf8();
+    check_trace(&events).unwrap_or_else(|failure| panic!("rejected:\n{failure}"));
+    let refusal = position(&events, BROKER, sent(|p| p.kind == PacketKind::Puback));
+    assert!(matches!(&events[refusal].event, Event::PacketSent { packet, .. } if packet.reason_code == Some(0x99)));
+    let delivered =
+        |e: &TraceEvent| matches!(&e.event, Event::MessageDelivered { payload, .. } if payload == FALSELY_UTF8);
+    assert!(!events.iter().any(delivered), "the refused message reached a subscriber");
+    assert!(events.iter().any(|e| matches!(&e.event, Event::MessageDelivered { payload, .. } if payload == "m1")));
+}
+
+#[test]
+fn a_payload_that_is_not_the_utf8_it_claims_acknowledged_as_routed_is_rejected() {
+    let mut events = falsely_utf8_then_utf8();
+    let refusal = position(&events, BROKER, sent(|p| p.kind == PacketKind::Puback));
+    edit_packets(
+        &mut events,
+        refusal,
+        |_, p| p.kind == PacketKind::Puback && p.reason_code == Some(0x99),
+        |p| p.reason_code = Some(0x00),
+    );
+    let rule = rule_of(&events, refusal + 1);
+    assert!(rule.starts_with("no model step allows this event: field reason code differs"), "{rule}");
+}
+
+#[test]
+fn a_copy_without_its_payload_format_indicator_is_rejected() {
+    let mut events = falsely_utf8_then_utf8();
+    let forward = position(&events, BROKER, sent(payload_is("m1")));
+    edit_packets(&mut events, forward, |_, p| p.payload.as_deref() == Some("m1"), |p| p.payload_format = None);
+    let rule = rule_of(&events, forward + 1);
+    assert!(rule.starts_with("no model step allows this event: field payload format differs"), "{rule}");
+}
+
+/// c0 publishes two QoS 1 messages with Topic Aliases: the first PUBLISH sets alias 1 to the
+/// topic, the second carries only the alias.
+fn aliased_publishes() -> Vec<TraceEvent> {
+    published_to_a_subscriber([Step::publish(0, QoS::AtLeastOnce), Step::publish(0, QoS::AtLeastOnce)], true)
+}
+
+fn uses_alias(p: &PacketInfo) -> bool {
+    p.kind == PacketKind::Publish && p.topic.as_deref() == Some("") && p.topic_alias.is_some()
+}
+
+#[test]
+fn a_publish_that_carries_only_its_topic_alias_is_resolved() {
+    let events = aliased_publishes();
+    position(&events, BROKER, packet(uses_alias));
+    check_trace(&events).unwrap_or_else(|failure| panic!("rejected:\n{failure}"));
+}
+
+#[test]
+fn a_topic_alias_that_was_never_set_is_rejected() {
+    let mut events = aliased_publishes();
+    let set = position(&events, "c0", sent(|p| p.kind == PacketKind::Publish && p.topic_alias.is_some()));
+    edit_packets(&mut events, set, |_, p| p.payload.as_deref() == Some("m0"), |p| p.topic = Some(String::new()));
+    let failure = check_trace(&events).expect_err("an alias never set is resolved");
+    assert!(failure.rule.to_string().contains("uses Topic Alias 1, which was never set"), "{failure}");
 }

@@ -208,7 +208,7 @@ proptest::proptest! {
     /// Every generated scenario runs, records the same trace for the same seed, and stays
     /// within the bounds the model can track.
     #[test]
-    fn generated_scenarios_run_deterministically(scenario in verimqtt_traces::sim::arb_restarting_scenario(), seed in 0u64..4) {
+    fn generated_scenarios_run_deterministically(scenario in verimqtt_traces::sim::arb_hostile_scenario(), seed in 0u64..4) {
         let run = simulate(&scenario, seed).unwrap();
         proptest::prop_assert_eq!(&run, &simulate(&scenario, seed).unwrap());
         proptest::prop_assert!(scenario.clients.len() <= 3);

@@ -8,7 +8,7 @@ use verimqtt_proto::codec::QoS;
 use verimqtt_spec::trace::{TraceEvent, read_trace};
 use verimqtt_traces::check_trace;
 use verimqtt_traces::corpus::{corpus_dir, corpus_path};
-use verimqtt_traces::sim::{Scenario, Step, arb_restarting_scenario, named_scenarios, simulate};
+use verimqtt_traces::sim::{Scenario, Step, arb_hostile_scenario, named_scenarios, simulate};
 
 /// The checker's verdict on the corpus trace of a named situation, in one line.
 fn verdict(name: &str) -> (String, Result<(), Box<verimqtt_traces::CheckFailure>>) {
@@ -112,7 +112,7 @@ proptest! {
     /// the scenario's own reasons (nothing to act on): a client that refuses to publish would
     /// leave nothing in the trace to reject.
     #[test]
-    fn simulated_traces_validate(scenario in arb_restarting_scenario().prop_map(in_the_models_shape), seed in any::<u64>()) {
+    fn simulated_traces_validate(scenario in arb_hostile_scenario().prop_map(in_the_models_shape), seed in any::<u64>()) {
         let run = simulate(&scenario, seed).map_err(|error| TestCaseError::fail(error.to_string()))?;
         if let Some(refusal) = run.refusals.iter().find(|r| !expected_refusals(&scenario.steps[r.step]).contains(&r.reason)) {
             return Err(TestCaseError::fail(format!("step {} refused: {}", refusal.step, refusal.reason)));

@@ -145,6 +145,8 @@ pub fn packet_info(packet: &Packet, version: ProtocolVersion) -> PacketInfo {
             info.retain = Some(publish.retain);
             info.topic = Some(publish.topic.to_string());
             info.payload = Some(payload_text(&publish.payload));
+            info.payload_format = publish.properties.payload_format_indicator.map(|format| format as u8);
+            info.topic_alias = publish.properties.topic_alias.map(|alias| alias.get());
         }
         Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
             info.reason_code = version.is_v5().then_some(ack.reason_code.value());

@@ -12,7 +12,10 @@
 //!   model has one topic, one filter and one client id per client: the trace's are read once
 //!   ([`Values`]) and every packet must carry them. The subscription's QoS is the trace's (the
 //!   model downgrades copies), and so are its 5.0 Retain Handling and Retain As Published (the
-//!   model decides which retained copies a SUBACK calls for and each copy's RETAIN flag).
+//!   model decides which retained copies a SUBACK calls for and each copy's RETAIN flag). A
+//!   message's 5.0 Payload Format Indicator is the one of its publisher's first PUBLISH, and
+//!   every PUBLISH of it must carry the same; one that claims UTF-8 for a payload that is not
+//!   is refused by the model's broker (`Config::invalid_payloads`).
 //! - **Connections**: a trace's `conn` number is bound to the model link opened by the same
 //!   `connection_opened` (see `links.rs`).
 //! - **Time**: `tick = time_ms / tick_ms` (100 ms: a timer a tenth of a second off its
@@ -44,6 +47,7 @@ use verimqtt_model::routing::{self, Filter, FilterQos, RetainOptions};
 use verimqtt_model::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
 use verimqtt_spec::trace::{CloseReason, Event, Node, PacketInfo, PacketKind, TraceEvent};
 
+use super::payload_format::{invalid_payloads, payload_formats};
 use super::scope::within_the_model;
 pub use super::values::{Requested, Values};
 
@@ -90,6 +94,9 @@ pub struct Mapping {
     pub clients: Vec<Node>,
     /// Application payloads, indexed by model message id.
     pub payloads: Vec<String>,
+    /// 5.0: the Payload Format Indicator of each application message, indexed by model
+    /// message id (see [`payload_formats`]).
+    pub payload_formats: Vec<Option<u8>>,
     /// Per client, the payload of its will, if it has one.
     pub wills: Vec<Option<String>>,
     /// The topic, filter and client ids the trace has for the model's single ones.
@@ -121,6 +128,7 @@ impl Mapping {
         }
         let (payloads, messages) = application_messages(events)?;
         let (retained, empty) = retained_messages(events);
+        let payload_formats = payload_formats(events, &clients[PUBLISHER], &payloads);
         let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
         let all_connects: Vec<&PacketInfo> = connects.iter().flatten().copied().collect();
         let Some(first) = all_connects.first() else {
@@ -182,6 +190,7 @@ impl Mapping {
             unsubscribes: unsubscribes.min(u64::from(u8::MAX)) as u8,
             retained,
             empty,
+            invalid_payloads: invalid_payloads(&payload_formats, &payloads),
             // Applications are paced and the network is slow: no bound on the response holds.
             bounded_response: None,
         };
@@ -203,8 +212,18 @@ impl Mapping {
                 _ => None,
             })
             .collect();
-        let mapping =
-            Mapping { clients, payloads, wills, values, keep_alive_s, session_expiry_s, stalls, time, config };
+        let mapping = Mapping {
+            clients,
+            payloads,
+            payload_formats,
+            wills,
+            values,
+            keep_alive_s,
+            session_expiry_s,
+            stalls,
+            time,
+            config,
+        };
         mapping.check_payloads_distinct()?;
         Ok(mapping)
     }
@@ -231,6 +250,15 @@ impl Mapping {
             return Some(Message::App(n as u8));
         }
         self.wills.iter().position(|w| w.as_deref() == Some(payload)).map(|c| Message::Will(c as u8))
+    }
+
+    /// The Payload Format Indicator every PUBLISH of `message` carries: its publisher's (a
+    /// retained copy's is its message's); none on a will (the model's wills carry none).
+    pub fn payload_format(&self, message: Message) -> Option<u8> {
+        match message {
+            Message::App(n) | Message::Retained { message: n, .. } => self.payload_formats[usize::from(n)],
+            Message::Will(_) => None,
+        }
     }
 
     fn check_payloads_distinct(&self) -> Result<(), MappingError> {

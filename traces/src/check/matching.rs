@@ -59,7 +59,13 @@ pub const NOT_IN_THE_MODEL: &[(&str, &str)] = &[
          trace's, capped at the model's 7 packet ids (mapping.rs), and each sender's quota follows it; the \
          broker's CONNACK sets no Server Keep Alive",
     ),
-    ("Topic Alias and the other 5.0 properties", "not compared: not in the trace; the runs use no alias"),
+    (
+        "Topic Alias",
+        "resolved before anything else (aliases.rs): a PUBLISH with an alias and an empty topic carries the \
+         topic the alias was last set to by the same node on the same connection in the same direction; an \
+         alias never set is rejected",
+    ),
+    ("the other 5.0 properties", "not compared: not in the trace"),
 ];
 
 /// A field as the trace shows it: `missing` when left out.
@@ -185,6 +191,7 @@ fn packet_differences(
             diff.required("dup", &info.dup, dup);
             diff.required("retain", &info.retain, retain);
             diff.exact("topic", &info.topic, &values.topic);
+            diff.exact("payload format", &info.payload_format, &mapping.payload_format(message));
         }
         Packet::Subscribe(_, request) => subscription_differences(&mut diff, mapping, request, info.filters.as_deref()),
         Packet::SubAck(_, request) => {

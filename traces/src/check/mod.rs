@@ -7,6 +7,7 @@
 //! must be what it can do ([`wire`]), and at the end nothing may be owed ([`owed`]). A failure
 //! names the event, the rule it breaks ([`explain`]) and the model states that were possible.
 
+mod aliases;
 mod describe;
 mod explain;
 mod failure;
@@ -15,6 +16,7 @@ mod links;
 mod mapping;
 mod matching;
 mod owed;
+mod payload_format;
 mod scope;
 mod search;
 mod values;
@@ -64,6 +66,7 @@ pub fn check_trace(events: &[TraceEvent]) -> Result<CheckReport, Box<CheckFailur
 }
 
 pub fn check_trace_with(events: &[TraceEvent], time: TimeScale) -> Result<CheckReport, Box<CheckFailure>> {
+    let events = &aliases::resolved(events).map_err(|error| Box::new(CheckFailure::unmappable(error)))?;
     let mapping = Mapping::derive(events, time).map_err(|error| Box::new(CheckFailure::unmappable(error)))?;
     let model = MqttModel::new(mapping.config.clone());
     let mut search = Search::new(&model, &mapping);

@@ -19,8 +19,8 @@ pub fn owed(model: &MqttModel, state: &State) -> Vec<String> {
     let config = &model.config;
     let ghost = &state.ghost;
     let mut owed = Vec::new();
-    let handed_over = state.handed_over(config).minus(ghost.abandoned);
-    for m in handed_over.iter().filter(|&m| config.reliable(m) && !ghost.accepted.contains(m)) {
+    for m in state.guaranteed_publications(config).iter().filter(|&m| config.reliable(m) && !ghost.accepted.contains(m))
+    {
         owed.push(format!("the broker never took m{m}"));
     }
     for c in 0..config.clients {

@@ -5,7 +5,7 @@
 use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::PacketKind;
 
-use crate::sim::{ClientSpec, Scenario, SessionKind, Side, Step, TOPIC};
+use crate::sim::{ClientSpec, Scenario, SessionKind, Side, Step};
 
 /// `resend_to_a_persistent_subscriber` (5.0): c1, a persistent subscriber with a will, is cut
 /// right after it receives the first of three messages (QoS 1, 2, 1) against a Receive Maximum
@@ -106,7 +106,7 @@ pub fn finding_probes() -> Vec<(&'static str, Scenario)> {
             Step::Settle,
             Step::subscribe(1, QoS::AtLeastOnce),
             Step::Settle,
-            Step::Publish { client: 0, topic: TOPIC.to_string(), qos: QoS::AtLeastOnce, retain: true },
+            Step::publish_with(0, QoS::AtLeastOnce, true),
             Step::Settle,
             Step::Connect { client: 2 },
             Step::Settle,

@@ -48,10 +48,11 @@ pub(crate) fn command_of(
             let give = move |c: &mut Client, now| c.unsubscribe(now, vec![filter], Properties::default()).map(drop);
             (*client, false, Box::new(give))
         }
-        Step::Publish { client, topic: name, qos, retain } => {
-            let (name, payload, qos, retain) = (mqtt_string(&topic(name))?, Step::payload(next_payload), *qos, *retain);
-            let give =
-                move |c: &mut Client, now| c.publish(now, name, payload, qos, retain, Properties::default()).map(drop);
+        Step::Publish { client, topic: name, qos, retain, claim } => {
+            let (name, payload, qos, retain) = (mqtt_string(&topic(name))?, claim.payload(next_payload), *qos, *retain);
+            let mut properties = Properties::default();
+            properties.payload_format_indicator = claim.indicator();
+            let give = move |c: &mut Client, now| c.publish(now, name, payload, qos, retain, properties).map(drop);
             (*client, true, Box::new(give))
         }
         Step::Disconnect { client } | Step::DisconnectWithWill { client } => {

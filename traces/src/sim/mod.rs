@@ -28,8 +28,8 @@ mod strategy;
 use verimqtt_spec::trace::TraceEvent;
 
 pub use named::{NamedScenario, connected, named_scenarios};
-pub use scenario::{ClientSpec, DEFAULT_TICK_MS, Scenario, SessionKind, Side, Step, TOPIC};
-pub use strategy::{arb_flow_controlled_scenario, arb_restarting_scenario, arb_scenario};
+pub use scenario::{ClientSpec, DEFAULT_TICK_MS, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC};
+pub use strategy::{arb_flow_controlled_scenario, arb_hostile_scenario, arb_restarting_scenario, arb_scenario};
 
 /// What a run recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]

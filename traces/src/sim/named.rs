@@ -194,7 +194,7 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
             Scenario::new(V311).client(clean()).client(clean()).steps([
                 Step::Connect { client: PUBLISHER },
                 Step::Settle,
-                Step::Publish { client: PUBLISHER, topic: "t".into(), qos: QoS::AtLeastOnce, retain: true },
+                Step::publish_with(PUBLISHER, QoS::AtLeastOnce, true),
                 Step::Settle,
                 Step::Connect { client: SUBSCRIBER },
                 Step::Settle,

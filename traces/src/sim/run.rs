@@ -502,6 +502,7 @@ pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpe
         options.connack_timeout = Some(Duration::from_millis(u64::from(spec.keep_alive) * 1500));
     }
     options.clean_start = spec.session == SessionKind::Clean;
+    options.outbound_topic_aliases = scenario.topic_aliases && scenario.version.is_v5();
     if let Some(maximum) = scenario.announced_receive_maximum() {
         options.receive_maximum = maximum;
         // The client's own limit on its flights binds with the broker's Receive Maximum.

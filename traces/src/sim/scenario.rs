@@ -3,7 +3,7 @@
 use std::num::NonZeroU16;
 
 use bytes::Bytes;
-use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
+use verimqtt_proto::codec::{PayloadFormat, ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::{Fault, PacketKind};
 
 /// The default length of a tick of simulated time.
@@ -25,6 +25,9 @@ pub struct Scenario {
     /// then binds with it: the trace carries only the announced limit, so the local one may not
     /// be lower. `None`: each keeps its defaults.
     pub receive_maximum: Option<NonZeroU16>,
+    /// 5.0: the clients replace topics by Topic Aliases on the way out, as far as the broker
+    /// allows (`ClientOptions::outbound_topic_aliases`; verimqtt's broker allows 64).
+    pub topic_aliases: bool,
     pub clients: Vec<ClientSpec>,
     pub steps: Vec<Step>,
 }
@@ -78,6 +81,37 @@ impl ClientSpec {
     }
 }
 
+/// 5.0: what a published message's Payload Format Indicator says of its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayloadClaim {
+    /// No indicator: the payload is bytes (`m3`).
+    Unstated,
+    /// Indicator 1, and the payload is the UTF-8 text it claims (`m3`).
+    Utf8,
+    /// Indicator 1, but the payload is not UTF-8 (`m3` and a byte 0xff): a broker may refuse
+    /// it (section 3.3.2.3.2; verimqtt answers PUBACK or PUBREC 0x99).
+    FalselyUtf8,
+}
+
+impl PayloadClaim {
+    /// The Payload Format Indicator the PUBLISH carries.
+    pub fn indicator(self) -> Option<PayloadFormat> {
+        match self {
+            PayloadClaim::Unstated => None,
+            PayloadClaim::Utf8 | PayloadClaim::FalselyUtf8 => Some(PayloadFormat::Utf8),
+        }
+    }
+
+    /// The payload of the run's `n`-th published message.
+    pub fn payload(self, n: usize) -> Bytes {
+        let text = format!("m{n}");
+        match self {
+            PayloadClaim::Unstated | PayloadClaim::Utf8 => Bytes::from(text),
+            PayloadClaim::FalselyUtf8 => Bytes::from([text.as_bytes(), &[0xff]].concat()),
+        }
+    }
+}
+
 /// Which end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -105,12 +139,14 @@ pub enum Step {
         client: usize,
         filter: String,
     },
-    /// The application publishes the next message: payloads are `m0`, `m1`, ... in run order.
+    /// The application publishes the next message: payloads are `m0`, `m1`, ... in run order,
+    /// as `claim` says (5.0).
     Publish {
         client: usize,
         topic: String,
         qos: QoS,
         retain: bool,
+        claim: PayloadClaim,
     },
     /// The client sends DISCONNECT and closes.
     Disconnect {
@@ -166,7 +202,13 @@ pub enum Step {
 impl Step {
     /// A publish of the next message to [`TOPIC`].
     pub fn publish(client: usize, qos: QoS) -> Step {
-        Step::Publish { client, topic: TOPIC.to_string(), qos, retain: false }
+        Step::publish_with(client, qos, false)
+    }
+
+    /// A publish of the next message to [`TOPIC`], retained or not, with no Payload Format
+    /// Indicator.
+    pub fn publish_with(client: usize, qos: QoS, retain: bool) -> Step {
+        Step::Publish { client, topic: TOPIC.to_string(), qos, retain, claim: PayloadClaim::Unstated }
     }
 
     /// A SUBSCRIBE to [`TOPIC`] with the default retain options.
@@ -190,11 +232,6 @@ impl Step {
         }
     }
 
-    /// The payload of the run's `n`-th published message.
-    pub fn payload(n: usize) -> Bytes {
-        Bytes::from(format!("m{n}"))
-    }
-
     /// The client the step acts for, if it names one.
     pub fn client(&self) -> Option<usize> {
         match self {
@@ -216,7 +253,14 @@ impl Step {
 impl Scenario {
     /// A run of `version` with no client and no step yet.
     pub fn new(version: ProtocolVersion) -> Self {
-        Scenario { version, tick_ms: DEFAULT_TICK_MS, receive_maximum: None, clients: Vec::new(), steps: Vec::new() }
+        Scenario {
+            version,
+            tick_ms: DEFAULT_TICK_MS,
+            receive_maximum: None,
+            topic_aliases: false,
+            clients: Vec::new(),
+            steps: Vec::new(),
+        }
     }
 
     /// The Receive Maximum the clients and the broker announce: none in 3.1.1 (a probe may

@@ -19,7 +19,7 @@ use proptest::prelude::*;
 use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::PacketKind;
 
-use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step, TOPIC};
+use super::scenario::{ClientSpec, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC};
 
 const MAX_CLIENTS: usize = 3;
 const MAX_MESSAGES: usize = 4;
@@ -67,7 +67,7 @@ fn arb_action(clients: usize, version: ProtocolVersion) -> impl Strategy<Value =
     ];
     let receiver = prop_oneof![Just(Side::Client), Just(Side::Broker)];
     prop_oneof![
-        4 => (arb_qos(), any::<bool>()).prop_map(|(qos, retain)| Step::Publish { client: 0, topic: TOPIC.to_string(), qos, retain }),
+        4 => (arb_qos(), any::<bool>()).prop_map(|(qos, retain)| Step::publish_with(0, qos, retain)),
         2 => client.clone().prop_map(|client| Step::Cut { client }),
         1 => client.clone().prop_map(|client| Step::Reset { client }),
         1 => client.clone().prop_map(|client| Step::HalfCut { client }),
@@ -160,7 +160,7 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
             let subscribe = subscribers.iter().map(|&client| Step::subscribe(client, subscription));
             // A retained message published before anyone subscribes goes to each subscriber
             // on its SUBSCRIBE.
-            let early = retained.map(|qos| Step::Publish { client: 0, topic: TOPIC.to_string(), qos, retain: true });
+            let early = retained.map(|qos| Step::publish_with(0, qos, true));
             Scenario::new(version)
                 .steps(connect.clone().chain(early).chain([Step::Settle]))
                 .steps(subscribe.chain([Step::Settle]))
@@ -249,6 +249,45 @@ pub fn arb_restarting_scenario() -> impl Strategy<Value = Scenario> {
             None => scenario,
         }
     })
+}
+
+/// [`arb_restarting_scenario`], and in 5.0: in a quarter of them, one publish at QoS 0 or 1
+/// whose Payload Format Indicator says its payload is UTF-8, truly, or (half of them) falsely,
+/// which the broker refuses (section 3.3.2.3.2: verimqtt answers PUBACK 0x99 and routes
+/// nothing; not at QoS 2: the model's PUBREC carries no refusal); and in half of them, clients
+/// that send Topic Aliases, which the broker must resolve. Drawn after the scenario, so a seed
+/// gives the scenario it gave before.
+pub fn arb_hostile_scenario() -> impl Strategy<Value = Scenario> {
+    let claim = prop_oneof![Just(PayloadClaim::Utf8), Just(PayloadClaim::FalselyUtf8)];
+    let claimed = prop::option::weighted(0.25, (any::<prop::sample::Index>(), claim));
+    (arb_restarting_scenario(), claimed, any::<bool>()).prop_map(|(scenario, claimed, topic_aliases)| {
+        if !scenario.version.is_v5() {
+            return scenario;
+        }
+        let scenario = Scenario { topic_aliases, ..scenario };
+        match claimed {
+            Some((at, claim)) => with_payload_claim(scenario, at, claim),
+            None => scenario,
+        }
+    })
+}
+
+/// `scenario` with the publish at `at` among its QoS 0 and 1 publishes (if it has any)
+/// making `claim` of its payload.
+fn with_payload_claim(mut scenario: Scenario, at: prop::sample::Index, claim: PayloadClaim) -> Scenario {
+    let mut publishes: Vec<&mut PayloadClaim> = scenario
+        .steps
+        .iter_mut()
+        .filter_map(|step| match step {
+            Step::Publish { qos: QoS::AtMostOnce | QoS::AtLeastOnce, claim, .. } => Some(claim),
+            _ => None,
+        })
+        .collect();
+    if !publishes.is_empty() {
+        let index = at.index(publishes.len());
+        *publishes[index] = claim;
+    }
+    scenario
 }
 
 fn arb_retain_handling() -> impl Strategy<Value = RetainHandling> {
