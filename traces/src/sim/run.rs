@@ -505,10 +505,10 @@ pub(crate) fn client_options(scenario: &Scenario, index: usize, spec: &ClientSpe
     options.outbound_topic_aliases = scenario.topic_aliases && scenario.version.is_v5();
     if let Some(maximum) = scenario.announced_receive_maximum() {
         options.receive_maximum = maximum;
-        // Even clients put their own limit on their flights at the broker's Receive Maximum,
-        // so it binds with it; odd ones keep the default (far above), so the Receive Maximum
+        // Odd clients put their own limit on their flights at the broker's Receive Maximum,
+        // so it binds with it; even ones keep the default (far above), so the Receive Maximum
         // binds alone: each of a sender's two bounds is exercised.
-        if index % 2 == 0 {
+        if index % 2 == 1 {
             options.max_in_flight = usize::from(maximum.get());
         }
     }

@@ -21,7 +21,7 @@ pub struct Scenario {
     pub tick_ms: u64,
     /// 5.0: the Receive Maximum every client announces in CONNECT and the broker in CONNACK
     /// (one value for both sides here; the model takes each side's from its own packets), and
-    /// the local limit the broker and the even clients put on their own flights
+    /// the local limit the broker and the odd clients put on their own flights
     /// (`max_inflight`, `max_in_flight`), which then binds with it: the trace carries only the
     /// announced limit, so the local one may not be lower. `None`: each keeps its defaults.
     pub receive_maximum: Option<NonZeroU16>,
