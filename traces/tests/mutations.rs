@@ -7,7 +7,7 @@ use support::{BROKER, qos2_resent_after_cut, three_messages, valid_traces};
 use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, Timer, TraceEvent};
 use verimqtt_traces::check::Rule;
-use verimqtt_traces::sim::{ClientSpec, PayloadClaim, Scenario, SessionKind, Step, TOPIC, simulate};
+use verimqtt_traces::sim::{ClientSpec, PayloadClaim, SessionKind, Step, TOPIC, connected, simulate};
 use verimqtt_traces::{CheckFailure, check_trace};
 
 #[test]
@@ -688,14 +688,7 @@ fn a_flight_a_discarded_session_does_not_give_back_is_rejected() {
 /// clients sending Topic Aliases or not.
 fn published_to_a_subscriber(publishes: impl IntoIterator<Item = Step>, topic_aliases: bool) -> Vec<TraceEvent> {
     let clean = ClientSpec::new(SessionKind::Clean).keep_alive(2);
-    let set_up = [
-        Step::Connect { client: 0 },
-        Step::Connect { client: 1 },
-        Step::Settle,
-        Step::subscribe(1, QoS::AtLeastOnce),
-        Step::Settle,
-    ];
-    let mut scenario = Scenario::new(ProtocolVersion::V5).client(clean.clone()).client(clean).steps(set_up);
+    let mut scenario = connected(ProtocolVersion::V5, clean.clone(), clean, QoS::AtLeastOnce);
     scenario.topic_aliases = topic_aliases;
     let scenario = scenario.steps(publishes).steps([Step::Settle]);
     simulate(&scenario, 1).unwrap_or_else(|error| panic!("the scenario does not run: {error}")).trace

@@ -5,7 +5,7 @@
 use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::PacketKind;
 
-use crate::sim::{ClientSpec, Scenario, SessionKind, Side, Step};
+use crate::sim::{ClientSpec, Scenario, SessionKind, Side, Step, connected};
 
 /// `resend_to_a_persistent_subscriber` (5.0): c1, a persistent subscriber with a will, is cut
 /// right after it receives the first of three messages (QoS 1, 2, 1) against a Receive Maximum
@@ -14,46 +14,42 @@ use crate::sim::{ClientSpec, Scenario, SessionKind, Side, Step};
 /// `will_after_a_reset` (3.1.1): c0 with a will publishes at QoS 0 and is reset; c1, subscribed,
 /// gets the message and the will; c0 comes back and disconnects normally.
 pub fn named_probes() -> Vec<(&'static str, Scenario)> {
-    let resend = Scenario::new(ProtocolVersion::V5)
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(1))
-        .client(ClientSpec::new(SessionKind::Persistent).keep_alive(1).with_will())
-        .steps([
-            Step::Connect { client: 0 },
-            Step::Connect { client: 1 },
-            Step::Settle,
-            Step::subscribe(1, QoS::ExactlyOnce),
-            Step::Settle,
-            Step::CutAfter { client: 1, receiver: Side::Client, packet: PacketKind::Publish },
-            Step::publish(0, QoS::AtLeastOnce),
-            Step::publish(0, QoS::ExactlyOnce),
-            Step::publish(0, QoS::AtLeastOnce),
-            Step::Settle,
-            Step::Heal,
-            Step::Advance(4),
-            Step::Connect { client: 1 },
-            Step::Settle,
-            Step::Advance(1),
-        ]);
-    let will = Scenario::new(ProtocolVersion::V311)
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2).with_will())
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
-        .steps([
-            Step::Connect { client: 0 },
-            Step::Connect { client: 1 },
-            Step::Settle,
-            Step::subscribe(1, QoS::AtLeastOnce),
-            Step::Settle,
-            Step::publish(0, QoS::AtMostOnce),
-            Step::Settle,
-            Step::Reset { client: 0 },
-            Step::Settle,
-            Step::Advance(1),
-            Step::Connect { client: 0 },
-            Step::Settle,
-            Step::Disconnect { client: 0 },
-            Step::Settle,
-            Step::Advance(1),
-        ]);
+    let resend = connected(
+        ProtocolVersion::V5,
+        ClientSpec::new(SessionKind::Clean).keep_alive(1),
+        ClientSpec::new(SessionKind::Persistent).keep_alive(1).with_will(),
+        QoS::ExactlyOnce,
+    )
+    .steps([
+        Step::CutAfter { client: 1, receiver: Side::Client, packet: PacketKind::Publish },
+        Step::publish(0, QoS::AtLeastOnce),
+        Step::publish(0, QoS::ExactlyOnce),
+        Step::publish(0, QoS::AtLeastOnce),
+        Step::Settle,
+        Step::Heal,
+        Step::Advance(4),
+        Step::Connect { client: 1 },
+        Step::Settle,
+        Step::Advance(1),
+    ]);
+    let will = connected(
+        ProtocolVersion::V311,
+        ClientSpec::new(SessionKind::Clean).keep_alive(2).with_will(),
+        ClientSpec::new(SessionKind::Clean).keep_alive(2),
+        QoS::AtLeastOnce,
+    )
+    .steps([
+        Step::publish(0, QoS::AtMostOnce),
+        Step::Settle,
+        Step::Reset { client: 0 },
+        Step::Settle,
+        Step::Advance(1),
+        Step::Connect { client: 0 },
+        Step::Settle,
+        Step::Disconnect { client: 0 },
+        Step::Settle,
+        Step::Advance(1),
+    ]);
     vec![("resend_to_a_persistent_subscriber", resend), ("will_after_a_reset", will)]
 }
 
@@ -82,53 +78,39 @@ pub fn named_probes() -> Vec<(&'static str, Scenario)> {
 ///   ([MQTT-3.3.1-1]) under its original packet id ([MQTT-4.4.0-1]).
 pub fn finding_probes() -> Vec<(&'static str, Scenario)> {
     let other_topic = |client| Step::subscribe_to(client, "u", QoS::AtLeastOnce);
-    let copy_above_its_qos = Scenario::new(ProtocolVersion::V311)
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
-        .steps([
-            Step::Connect { client: 0 },
-            Step::Connect { client: 1 },
-            Step::Settle,
-            Step::subscribe(1, QoS::ExactlyOnce),
-            Step::Settle,
-            Step::publish(0, QoS::AtMostOnce),
-            Step::publish(0, QoS::AtLeastOnce),
-            Step::Settle,
-            Step::Advance(1),
-        ]);
-    let retained = Scenario::new(ProtocolVersion::V311)
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
-        .steps([
-            Step::Connect { client: 0 },
-            Step::Connect { client: 1 },
-            Step::Settle,
-            Step::subscribe(1, QoS::AtLeastOnce),
-            Step::Settle,
-            Step::publish_with(0, QoS::AtLeastOnce, true),
-            Step::Settle,
-            Step::Connect { client: 2 },
-            Step::Settle,
-            other_topic(2),
-            Step::Settle,
-            Step::Advance(1),
-        ]);
+    let copy_above_its_qos = connected(
+        ProtocolVersion::V311,
+        ClientSpec::new(SessionKind::Clean).keep_alive(2),
+        ClientSpec::new(SessionKind::Clean).keep_alive(2),
+        QoS::ExactlyOnce,
+    )
+    .steps([Step::publish(0, QoS::AtMostOnce), Step::publish(0, QoS::AtLeastOnce), Step::Settle, Step::Advance(1)]);
+    let retained = connected(
+        ProtocolVersion::V311,
+        ClientSpec::new(SessionKind::Clean).keep_alive(2),
+        ClientSpec::new(SessionKind::Clean).keep_alive(2),
+        QoS::AtLeastOnce,
+    )
+    .client(ClientSpec::new(SessionKind::Clean).keep_alive(2))
+    .steps([
+        Step::publish_with(0, QoS::AtLeastOnce, true),
+        Step::Settle,
+        Step::Connect { client: 2 },
+        Step::Settle,
+        other_topic(2),
+        Step::Settle,
+        Step::Advance(1),
+    ]);
     let silent = Scenario::new(ProtocolVersion::V311)
         .client(ClientSpec::new(SessionKind::Clean).keep_alive(1))
         .steps([Step::Connect { client: 0 }, Step::Settle, Step::Cut { client: 0 }, Step::Advance(8)]);
-    let will = Scenario::new(ProtocolVersion::V311)
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(1).with_will())
-        .client(ClientSpec::new(SessionKind::Clean).keep_alive(1))
-        .steps([
-            Step::Connect { client: 0 },
-            Step::Connect { client: 1 },
-            Step::Settle,
-            Step::subscribe(1, QoS::AtLeastOnce),
-            Step::Settle,
-            Step::Cut { client: 0 },
-            Step::Advance(4),
-        ]);
+    let will = connected(
+        ProtocolVersion::V311,
+        ClientSpec::new(SessionKind::Clean).keep_alive(1).with_will(),
+        ClientSpec::new(SessionKind::Clean).keep_alive(1),
+        QoS::AtLeastOnce,
+    )
+    .steps([Step::Cut { client: 0 }, Step::Advance(4)]);
     let first_copy = Scenario::new(ProtocolVersion::V311)
         .client(ClientSpec::new(SessionKind::Persistent).keep_alive(1))
         .client(ClientSpec::new(SessionKind::Clean).keep_alive(1))
