@@ -2,7 +2,7 @@
 //! the trace checker compares: one JSON object per line (JSON Lines), in one global order.
 //!
 //! ```json
-//! {"time_ms":0,"node":"c0","event":"connection_opened","conn":1}
+//! {"time_ms":0,"node":"c0","event":"connection_opened","conn":1,"max_in_flight":100}
 //! {"time_ms":0,"node":"c0","event":"packet_sent","conn":1,"packet":{"kind":"connect","clean_start":true,"keep_alive":2}}
 //! {"time_ms":1500,"node":"c0","event":"publish_requested","topic":"t","qos":1,"retain":false,"payload":"m0"}
 //! {"time_ms":2000,"node":"network","event":"fault_injected","conn":1,"fault":"cut"}
@@ -70,9 +70,14 @@ pub struct TraceEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// The transport of a connection is up (client: connected; broker: accepted).
+    /// The transport of a connection is up (client: connected; broker: accepted), and the
+    /// most QoS 1 and 2 PUBLISH packets the node keeps unacknowledged on it by its own limit,
+    /// apart from the peer's Receive Maximum (the client's `max_in_flight`, the broker's
+    /// `max_inflight`; 65,535 for no lower limit, as no sender has more packet identifiers).
+    /// A checker needs it to hold a sender to a local limit tighter than what the peer allows.
     ConnectionOpened {
         conn: ConnId,
+        max_in_flight: u16,
     },
     /// The node stopped using a connection, and why.
     ConnectionClosed {
@@ -327,6 +332,13 @@ pub struct PacketInfo {
     /// PUBLISH (5.0): the Topic Alias, if set; the topic is then empty once the alias is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_alias: Option<u16>,
+    /// CONNECT (5.0): the Request Problem Information, if set (false: the client wants no
+    /// Reason String on anything but PUBLISH, CONNACK and DISCONNECT, [MQTT-3.1.2-29]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_problem_information: Option<bool>,
+    /// PUBACK, PUBREC, PUBREL and PUBCOMP (5.0): the Reason String, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_string: Option<String>,
 }
 
 /// A topic filter of a SUBSCRIBE or UNSUBSCRIBE and, in a SUBSCRIBE, its options (the 5.0
@@ -369,6 +381,8 @@ impl PacketInfo {
             server_keep_alive: None,
             payload_format: None,
             topic_alias: None,
+            request_problem_information: None,
+            reason_string: None,
         }
     }
 }

@@ -35,7 +35,7 @@ pub fn render(trace: &[TraceEvent]) -> String {
         }
         let node = &event.node;
         let line = match &event.event {
-            Event::ConnectionOpened { conn } => format!("Note over {node}: opens conn {conn}"),
+            Event::ConnectionOpened { conn, .. } => format!("Note over {node}: opens conn {conn}"),
             Event::ConnectionClosed { conn, reason } => {
                 format!("Note over {node}: closes conn {conn} ({})", snake(&format!("{reason:?}")))
             }
@@ -104,7 +104,7 @@ fn client_of_conn(trace: &[TraceEvent]) -> HashMap<ConnId, Node> {
         .iter()
         .filter(|event| !event.node.is_broker())
         .filter_map(|event| match &event.event {
-            Event::ConnectionOpened { conn } => Some((*conn, event.node.clone())),
+            Event::ConnectionOpened { conn, .. } => Some((*conn, event.node.clone())),
             _ => None,
         })
         .collect()
@@ -209,7 +209,7 @@ mod tests {
 
     #[test]
     fn a_packet_never_received_is_drawn_lost() {
-        let opened = TraceEvent { time_ms: 0, node: Node("c0".into()), event: Event::ConnectionOpened { conn: 1 } };
+        let opened = TraceEvent { time_ms: 0, node: Node("c0".into()), event: Event::ConnectionOpened { conn: 1, max_in_flight: u16::MAX } };
         let trace = vec![
             opened,
             sent("c0", 1, PacketKind::Pingreq),
@@ -225,7 +225,7 @@ mod tests {
     fn a_packet_that_arrives_late_gets_a_note_when_it_arrives() {
         let mut late = received("broker", 1, PacketKind::Connect);
         late.time_ms = 4000;
-        let opened = TraceEvent { time_ms: 0, node: Node("c0".into()), event: Event::ConnectionOpened { conn: 1 } };
+        let opened = TraceEvent { time_ms: 0, node: Node("c0".into()), event: Event::ConnectionOpened { conn: 1, max_in_flight: u16::MAX } };
         let diagram = render(&[opened, sent("c0", 1, PacketKind::Connect), late]);
         assert!(diagram.contains("c0->>broker: CONNECT\n"), "{diagram}");
         assert!(

@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::num::NonZeroU16;
+
 use support::{BROKER, qos2_resent_after_cut, three_messages, valid_traces};
 use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, Timer, TraceEvent};
@@ -731,6 +733,35 @@ fn a_payload_that_is_not_the_utf8_it_claims_acknowledged_as_routed_is_rejected()
     assert!(rule.starts_with("no model step allows this event: field reason code differs"), "{rule}");
 }
 
+/// Takes the Reason String off the broker's refusal of `m0` and returns where it is sent.
+fn refusal_unexplained(events: &mut [TraceEvent]) -> usize {
+    let refusal = position(events, BROKER, sent(|p| p.kind == PacketKind::Puback));
+    let refusing = |_: u64, p: &PacketInfo| p.kind == PacketKind::Puback && p.reason_code == Some(0x99);
+    edit_packets(events, refusal, refusing, |p| {
+        assert!(p.reason_string.is_some(), "verimqtt's refusal is explained");
+        p.reason_string = None;
+    });
+    refusal
+}
+
+#[test]
+fn a_refusal_without_its_reason_string_is_rejected() {
+    let mut events = falsely_utf8_then_utf8();
+    let refusal = refusal_unexplained(&mut events);
+    let rule = rule_of(&events, refusal + 1);
+    assert!(rule.starts_with("no model step allows this event: field reason string differs"), "{rule}");
+}
+
+#[test]
+fn a_refusal_without_a_reason_string_the_client_asked_not_to_get_is_accepted() {
+    let mut events = falsely_utf8_then_utf8();
+    refusal_unexplained(&mut events);
+    let publisher_connects =
+        |_: u64, p: &PacketInfo| p.kind == PacketKind::Connect && p.client_id.as_deref() == Some("c0");
+    edit_packets(&mut events, 0, publisher_connects, |p| p.request_problem_information = Some(false));
+    check_trace(&events).unwrap_or_else(|failure| panic!("rejected:\n{failure}"));
+}
+
 #[test]
 fn a_copy_without_its_payload_format_indicator_is_rejected() {
     let mut events = falsely_utf8_then_utf8();
@@ -738,6 +769,44 @@ fn a_copy_without_its_payload_format_indicator_is_rejected() {
     edit_packets(&mut events, forward, |_, p| p.payload.as_deref() == Some("m1"), |p| p.payload_format = None);
     let rule = rule_of(&events, forward + 1);
     assert!(rule.starts_with("no model step allows this event: field payload format differs"), "{rule}");
+}
+
+/// A 5.0 run with a Receive Maximum of 2 (the broker's own limit too) where the broker has
+/// both of c0's QoS 1 messages unacknowledged at c1 at once (the first seed that shows it),
+/// and the position of its PUBLISH of the second.
+fn two_copies_in_flight() -> (Vec<TraceEvent>, usize) {
+    let clean = ClientSpec::new(SessionKind::Clean).keep_alive(2);
+    let mut scenario = connected(ProtocolVersion::V5, clean.clone(), clean, QoS::AtLeastOnce);
+    scenario.receive_maximum = NonZeroU16::new(2);
+    let scenario =
+        scenario.steps([Step::publish(0, QoS::AtLeastOnce), Step::publish(0, QoS::AtLeastOnce), Step::Settle]);
+    for seed in 0..64 {
+        let events = simulate(&scenario, seed).unwrap_or_else(|error| panic!("the scenario does not run: {error}")).trace;
+        let second = position(&events, BROKER, sent(payload_is("m1")));
+        let acknowledged = |e: &TraceEvent| {
+            e.node.0 == BROKER
+                && matches!(&e.event, Event::PacketReceived { packet, .. } if packet.kind == PacketKind::Puback)
+        };
+        if !events[..second].iter().any(acknowledged) {
+            return (events, second);
+        }
+    }
+    panic!("no seed of 64 has two copies in flight at once");
+}
+
+#[test]
+fn a_broker_beyond_its_own_limit_is_rejected_though_within_the_receive_maximum() {
+    let (mut events, second) = two_copies_in_flight();
+    check_trace(&events).unwrap_or_else(|failure| panic!("rejected:\n{failure}"));
+    for event in events.iter_mut().filter(|event| event.node.0 == BROKER) {
+        if let Event::ConnectionOpened { max_in_flight, .. } = &mut event.event {
+            *max_in_flight = 1;
+        }
+    }
+    // The model's limit is the smaller of the two, so the property of the Receive Maximum
+    // holds the broker to its own (flight_limits.rs).
+    let rule = rule_of(&events, second + 1);
+    assert!(rule.starts_with("breaks property receive_maximum_respected"), "{rule}");
 }
 
 /// c0 publishes two QoS 1 messages with Topic Aliases: the first PUBLISH sets alias 1 to the

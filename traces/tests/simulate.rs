@@ -229,7 +229,7 @@ fn check_connections(trace: &[TraceEvent]) -> Result<(), String> {
     for (index, event) in trace.iter().enumerate() {
         let node = event.node.0.clone();
         let (conn, packet) = match &event.event {
-            Event::ConnectionOpened { conn } => {
+            Event::ConnectionOpened { conn, .. } => {
                 if opened.insert((node.clone(), *conn), true).is_some() {
                     return Err(format!("event {index}: {node} opens connection {conn} twice"));
                 }
@@ -270,7 +270,7 @@ fn check_connections(trace: &[TraceEvent]) -> Result<(), String> {
 fn client_of(trace: &[TraceEvent], conn: u64) -> String {
     trace
         .iter()
-        .find(|event| !event.node.is_broker() && event.event == Event::ConnectionOpened { conn })
+        .find(|event| !event.node.is_broker() && matches!(event.event, Event::ConnectionOpened { conn: opened, .. } if opened == conn))
         .map(|event| event.node.0.clone())
         .unwrap_or_default()
 }

@@ -52,7 +52,7 @@ impl Observer for Recording {
 /// One line per event, for tests and logs: `sent 1 PUBLISH("t", qos 1, id 1)`.
 pub fn describe(event: &Event) -> String {
     match event {
-        Event::ConnectionOpened { conn } => format!("opened {conn}"),
+        Event::ConnectionOpened { conn, .. } => format!("opened {conn}"),
         Event::ConnectionClosed { conn, reason } => format!("closed {conn} {reason:?}"),
         Event::PacketSent { conn, packet } => format!("sent {conn} {packet}"),
         Event::PacketReceived { conn, packet } => format!("received {conn} {packet}"),
@@ -125,6 +125,7 @@ pub fn packet_info(packet: &Packet, version: ProtocolVersion) -> PacketInfo {
             info.protocol_level = Some(connect.protocol_version.level());
             info.session_expiry = connect.properties.session_expiry_interval;
             info.receive_maximum = connect.properties.receive_maximum.map(|max| max.get());
+            info.request_problem_information = connect.properties.request_problem_information;
             info.will = Some(connect.will.is_some());
             if let Some(will) = &connect.will {
                 info.topic = Some(will.topic.to_string());
@@ -150,6 +151,7 @@ pub fn packet_info(packet: &Packet, version: ProtocolVersion) -> PacketInfo {
         }
         Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
             info.reason_code = version.is_v5().then_some(ack.reason_code.value());
+            info.reason_string = ack.properties.reason_string.as_ref().map(ToString::to_string);
         }
         Packet::Subscribe(subscribe) => {
             let v5 = version.is_v5();

@@ -454,7 +454,7 @@ impl Mapping {
                 conn.closed = true;
             };
             match &e.event {
-                trace::Event::ConnectionOpened { conn } if !e.node.is_network() => {
+                trace::Event::ConnectionOpened { conn, .. } if !e.node.is_network() => {
                     let client = *self.clients.get(&e.node.0).ok_or_else(|| outside("a connection of no client"))?;
                     conns.insert(*conn, ConnState { client, link: opened[client], severed: false, closed: false });
                     opened[client] += 1;

@@ -5,7 +5,7 @@ use verimqtt_spec::trace::{Event, TraceEvent};
 pub fn describe(event: &TraceEvent) -> String {
     let node = &event.node;
     let what = match &event.event {
-        Event::ConnectionOpened { conn } => format!("{node} opens conn {conn}"),
+        Event::ConnectionOpened { conn, .. } => format!("{node} opens conn {conn}"),
         Event::ConnectionClosed { conn, reason } => format!("{node} closes conn {conn} ({reason:?})"),
         Event::PacketSent { conn, packet } => format!("{node} sends {packet} on conn {conn}"),
         Event::PacketReceived { conn, packet } => format!("{node} receives {packet} on conn {conn}"),

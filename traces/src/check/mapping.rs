@@ -26,8 +26,9 @@
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
-//!   Alive, wills (per client) and their QoS (one for all) come from the CONNECT packets; the 5.0 Receive Maximum of
-//!   the clients from CONNECT, the broker's from CONNACK (see [`receive_maximum`]); the
+//!   Alive, wills (per client) and their QoS (one for all) come from the CONNECT packets; the 5.0 limits on
+//!   each side's flights from the Receive Maximum of the CONNECTs and CONNACKs and the
+//!   nodes' own limits in `connection_opened` (see `flight_limits.rs`); the
 //!   publisher disconnects gracefully if it
 //!   closes with `disconnected`. The model cuts a connection only where the trace logs a
 //!   fault on it (`fault_injected`), told to both ends (reset), the client only (half-open)
@@ -47,6 +48,7 @@ use verimqtt_model::routing::{self, Filter, FilterQos, RetainOptions};
 use verimqtt_model::{Config, Expiry, Qos, ResendOrder, SessionKind, Version};
 use verimqtt_spec::trace::{CloseReason, Event, Node, PacketInfo, PacketKind, TraceEvent};
 
+use super::flight_limits::flight_limits;
 use super::payload_format::{invalid_payloads, payload_formats};
 use super::scope::within_the_model;
 pub use super::values::{Requested, Values};
@@ -105,6 +107,9 @@ pub struct Mapping {
     pub keep_alive_s: u16,
     /// The Session Expiry Interval of persistent sessions' CONNECTs (5.0).
     pub session_expiry_s: Option<u32>,
+    /// Per client, whether it lets the broker explain a refusal with a Reason String (5.0
+    /// Request Problem Information, 1 where absent; section 3.1.2.11.7).
+    pub problem_information: Vec<bool>,
     /// The logged stalls, as ticks `(from, to)`: time may pass from tick `t` to `t + 1`
     /// with packets in flight only if `from <= t < to`.
     pub stalls: Vec<(u64, u64)>,
@@ -151,13 +156,14 @@ impl Mapping {
             .iter()
             .map(|own| own.iter().find(|c| c.will == Some(true)).map(|c| c.payload.clone().unwrap_or_default()))
             .collect();
+        let flight_limits = flight_limits(version, events, &clients)?;
         let config = Config {
             version,
             clients: clients.len(),
             sessions,
             session_expiry,
-            receive_maximum: receive_maximum(version, &all_connects, "Receive Maximum of the clients")?,
-            broker_receive_maximum: receive_maximum(version, &connacks(events), "Receive Maximum of the broker")?,
+            receive_maximum: flight_limits.to_clients,
+            broker_receive_maximum: flight_limits.from_clients,
             packet_ids: Bits::MAX,
             keep_alive,
             abort_after: abort_ticks(keep_alive, time)?,
@@ -203,6 +209,10 @@ impl Mapping {
             }
             _ => None,
         };
+        let problem_information = connects
+            .iter()
+            .map(|own| same(own, "Request Problem Information", |c| c.request_problem_information.unwrap_or(true)))
+            .collect::<Result<Vec<_>, _>>()?;
         let stalls = events
             .iter()
             .filter_map(|e| match e.event {
@@ -220,6 +230,7 @@ impl Mapping {
             values,
             keep_alive_s,
             session_expiry_s,
+            problem_information,
             stalls,
             time,
             config,
@@ -390,31 +401,6 @@ fn connects_of<'a>(events: &'a [TraceEvent], node: &Node) -> Vec<&'a PacketInfo>
             _ => None,
         })
         .collect()
-}
-
-/// The CONNACKs the broker sends.
-fn connacks(events: &[TraceEvent]) -> Vec<&PacketInfo> {
-    events
-        .iter()
-        .filter(|e| e.node.is_broker())
-        .filter_map(|e| match &e.event {
-            Event::PacketSent { packet, .. } if packet.kind == PacketKind::Connack => Some(packet),
-            _ => None,
-        })
-        .collect()
-}
-
-/// 5.0: the Receive Maximum every one of `packets` announces (the clients' CONNECTs, or the
-/// broker's CONNACKs, each side's own, which bounds its peer: [MQTT-3.3.4-7] and
-/// [MQTT-3.3.4-9]); an absent one is 65,535 (5.0, 3.1.2.11.3 and 3.2.2.3.3), and none at all
-/// (no CONNACK) does not bind. The model's senders have [`Bits::MAX`] packet ids, so a limit
-/// of that or more never binds in the model: such limits all map to it.
-fn receive_maximum(version: Version, packets: &[&PacketInfo], what: &str) -> Result<u8, MappingError> {
-    if version == Version::V3_1_1 || packets.is_empty() {
-        return Ok(Bits::MAX);
-    }
-    same(packets, what, |p| p.receive_maximum.unwrap_or(u16::MAX))
-        .map(|maximum| u8::try_from(maximum).map_or(Bits::MAX, |m| m.min(Bits::MAX)))
 }
 
 /// The value every packet of `packets` (all CONNECTs, or all CONNACKs) agrees on.

@@ -13,7 +13,7 @@ use verimqtt_model::observe::{Actor, Observation};
 use verimqtt_model::packet::{Message, Packet, reason};
 use verimqtt_model::routing::Subscribed;
 use verimqtt_model::{Qos, Version};
-use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, TraceEvent};
+use verimqtt_spec::trace::{Event, FilterInfo, PacketInfo, PacketKind, TraceEvent};
 
 use super::ids::{Ids, Space, allocates, packet_id};
 use super::links::Links;
@@ -56,8 +56,9 @@ pub const NOT_IN_THE_MODEL: &[(&str, &str)] = &[
     (
         "Receive Maximum and Server Keep Alive (CONNECT, CONNACK)",
         "not compared: the model's CONNECT and CONNACK carry the Receive Maximum the mapping reads from the \
-         trace's, capped at the model's 7 packet ids (mapping.rs), and each sender's quota follows it; the \
-         broker's CONNACK sets no Server Keep Alive",
+         trace's, lowered to the sender's own limit where that is lower (`connection_opened`'s \
+         `max_in_flight`) and capped at the model's 7 packet ids (flight_limits.rs), and each sender's quota \
+         follows it; the broker's CONNACK sets no Server Keep Alive",
     ),
     (
         "Topic Alias",
@@ -65,8 +66,17 @@ pub const NOT_IN_THE_MODEL: &[(&str, &str)] = &[
          topic the alias was last set to by the same node on the same connection in the same direction; an \
          alias never set is rejected",
     ),
+    (
+        "Reason String (PUBACK, PUBREC, PUBREL, PUBCOMP)",
+        "the model has none: a refusing PUBACK or PUBREC from the broker must carry one (verimqtt's design, \
+         unless the client's CONNECT asks for no problem information); elsewhere not compared (the broker \
+         also explains a retained message it routed but did not keep, which the model has no notion of)",
+    ),
     ("the other 5.0 properties", "not compared: not in the trace"),
 ];
+
+/// Reason codes from 0x80 on are failures (5.0 section 2.4).
+const FIRST_FAILURE: u8 = 0x80;
 
 /// A field as the trace shows it: `missing` when left out.
 fn shown<T: ToString>(value: &Option<T>) -> String {
@@ -109,6 +119,17 @@ impl Diff {
     fn exact<T: PartialEq + ToString>(&mut self, field: &'static str, trace: &Option<T>, model: &Option<T>) {
         if trace != model {
             self.0.push(differ(field, shown(trace), shown(model)));
+        }
+    }
+
+    /// verimqtt's design, not MQTT's (a Reason String is optional, 5.0 section 3.4.2.2.2):
+    /// its broker explains every PUBLISH it refuses, in the PUBACK or PUBREC that refuses it,
+    /// unless the client asked for no Reason Strings ([MQTT-3.1.2-29]).
+    fn refusal_explained(&mut self, mapping: &Mapping, client: usize, info: &PacketInfo, reason: Option<u8>) {
+        let refusal = matches!(info.kind, PacketKind::Puback | PacketKind::Pubrec)
+            && reason.is_some_and(|code| code >= FIRST_FAILURE);
+        if refusal && mapping.problem_information[client] && info.reason_string.is_none() {
+            self.0.push(differ("reason string", "missing", "an explanation of the refusal (verimqtt's design)"));
         }
     }
 
@@ -294,6 +315,9 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
             }
             let space = space_of(observation, model, link.client);
             diff.0 = packet_differences(mapping, ids, space, packet, model, Some(*reason));
+            if observation.actor() == Actor::Broker {
+                diff.refusal_explained(mapping, link.client, packet, *reason);
+            }
         }
         (Event::PacketReceived { packet, .. }, Observation::Received { packet: model, link, .. }) => {
             if packet.kind != model.kind() {
@@ -333,7 +357,7 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
 /// The connection an event happens on.
 pub fn conn_of(event: &Event) -> Option<u64> {
     match *event {
-        Event::ConnectionOpened { conn }
+        Event::ConnectionOpened { conn, .. }
         | Event::ConnectionClosed { conn, .. }
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. }

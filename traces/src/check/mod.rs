@@ -11,6 +11,7 @@ mod aliases;
 mod describe;
 mod explain;
 mod failure;
+mod flight_limits;
 mod ids;
 mod links;
 mod mapping;

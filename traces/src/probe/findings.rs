@@ -219,7 +219,7 @@ fn steps_that_matter(trace: &[TraceEvent], own: &[usize]) -> Vec<TraceEvent> {
     };
     // The openings of its connections name their clients in the diagram.
     let openings: Vec<usize> = (0..first)
-        .filter(|&index| matches!(trace[index].event, Event::ConnectionOpened { conn } if conns.contains(&conn)))
+        .filter(|&index| matches!(trace[index].event, Event::ConnectionOpened { conn, .. } if conns.contains(&conn)))
         .collect();
     // A few events past the last show how it was received.
     let end = (last + AFTER_THE_LAST).min(trace.len() - 1);

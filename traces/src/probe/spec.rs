@@ -223,7 +223,7 @@ fn rejection_events(trace: &[TraceEvent], index: usize, at_tick: bool) -> Vec<us
     let before = &trace[..index];
     let conn = if at_tick { silent_longest(before) } else { trace.get(index).and_then(|at| conn_of(&at.event)) };
     let Some(conn) = conn else { return vec![index] };
-    let opened = before.iter().position(|e| matches!(e.event, Event::ConnectionOpened { conn: c } if c == conn));
+    let opened = before.iter().position(|e| matches!(e.event, Event::ConnectionOpened { conn: c, .. } if c == conn));
     let last_on_it = before.iter().rposition(|e| conn_of(&e.event) == Some(conn));
     [opened, last_on_it, Some(index)].into_iter().flatten().collect()
 }
@@ -236,7 +236,7 @@ fn silent_longest(trace: &[TraceEvent]) -> Option<u64> {
     let mut severed = BTreeSet::new();
     for e in trace {
         match e.event {
-            Event::ConnectionOpened { conn } | Event::Forwarded { conn, to: End::Broker, .. } => {
+            Event::ConnectionOpened { conn, .. } | Event::Forwarded { conn, to: End::Broker, .. } => {
                 heard.insert(conn, e.time_ms);
             }
             // A reset reaches the broker as a close; the other faults leave its end open.

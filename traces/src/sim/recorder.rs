@@ -95,7 +95,7 @@ impl Observer for NodeObserver {
 
 fn conn_mut(event: &mut Event) -> Option<&mut ConnId> {
     match event {
-        Event::ConnectionOpened { conn }
+        Event::ConnectionOpened { conn, .. }
         | Event::ConnectionClosed { conn, .. }
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. } => Some(conn),

@@ -66,8 +66,9 @@ impl Run {
         let mut broker_options = BrokerOptions::default();
         if let Some(maximum) = scenario.announced_receive_maximum() {
             broker_options.receive_maximum = maximum;
-            // The broker's own limit on its flights binds with the client's Receive Maximum.
-            broker_options.max_inflight = maximum;
+            // The broker's own limit on its flights binds with the client's Receive Maximum,
+            // or alone where the scenario sets it lower.
+            broker_options.max_inflight = scenario.broker_max_inflight.unwrap_or(maximum);
         }
         broker_options.persistence = scenario.restarts();
         let broker = start_broker(&broker_options, &log, clock.now());

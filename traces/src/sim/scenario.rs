@@ -22,9 +22,13 @@ pub struct Scenario {
     /// 5.0: the Receive Maximum every client announces in CONNECT and the broker in CONNACK
     /// (one value for both sides here; the model takes each side's from its own packets), and
     /// the local limit the broker and the odd clients put on their own flights
-    /// (`max_inflight`, `max_in_flight`), which then binds with it: the trace carries only the
-    /// announced limit, so the local one may not be lower. `None`: each keeps its defaults.
+    /// (`max_inflight`, `max_in_flight`), which then binds with it. `None`: each keeps its
+    /// defaults.
     pub receive_maximum: Option<NonZeroU16>,
+    /// 5.0, with a Receive Maximum: the broker's own limit on its flights when it is to be
+    /// lower than the Receive Maximum, so that it binds alone (the trace carries each node's
+    /// own limit in `connection_opened`, and the checker holds the broker to it).
+    pub broker_max_inflight: Option<NonZeroU16>,
     /// 5.0: the clients replace topics by Topic Aliases on the way out, as far as the broker
     /// allows (`ClientOptions::outbound_topic_aliases`; verimqtt's broker allows 64).
     pub topic_aliases: bool,
@@ -257,6 +261,7 @@ impl Scenario {
             version,
             tick_ms: DEFAULT_TICK_MS,
             receive_maximum: None,
+            broker_max_inflight: None,
             topic_aliases: false,
             clients: Vec::new(),
             steps: Vec::new(),

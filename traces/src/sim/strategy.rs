@@ -254,22 +254,37 @@ pub fn arb_restarting_scenario() -> impl Strategy<Value = Scenario> {
 /// [`arb_restarting_scenario`], and in 5.0: in a quarter of them, one publish at QoS 0 or 1
 /// whose Payload Format Indicator says its payload is UTF-8, truly, or (half of them) falsely,
 /// which the broker refuses (section 3.3.2.3.2: verimqtt answers PUBACK 0x99 and routes
-/// nothing; not at QoS 2: the model's PUBREC carries no refusal); and in half of them, clients
-/// that send Topic Aliases, which the broker must resolve. Drawn after the scenario, so a seed
-/// gives the scenario it gave before.
+/// nothing; not at QoS 2: the model's PUBREC carries no refusal); in half of them, clients
+/// that send Topic Aliases, which the broker must resolve; and in half of those with a
+/// Receive Maximum of 2, a broker that limits itself to 1 flight per session (see
+/// [`with_lower_broker_limit`]). Drawn after the scenario, so a seed gives the scenario it
+/// gave before.
 pub fn arb_hostile_scenario() -> impl Strategy<Value = Scenario> {
     let claim = prop_oneof![Just(PayloadClaim::Utf8), Just(PayloadClaim::FalselyUtf8)];
     let claimed = prop::option::weighted(0.25, (any::<prop::sample::Index>(), claim));
-    (arb_restarting_scenario(), claimed, any::<bool>()).prop_map(|(scenario, claimed, topic_aliases)| {
+    let strategy = (arb_restarting_scenario(), claimed, any::<bool>(), any::<bool>());
+    strategy.prop_map(|(scenario, claimed, topic_aliases, lower_limit)| {
         if !scenario.version.is_v5() {
             return scenario;
         }
         let scenario = Scenario { topic_aliases, ..scenario };
+        let scenario = if lower_limit { with_lower_broker_limit(scenario) } else { scenario };
         match claimed {
             Some((at, claim)) => with_payload_claim(scenario, at, claim),
             None => scenario,
         }
     })
+}
+
+/// `scenario`, if its Receive Maximum is 2, with a broker that keeps at most 1 flight per
+/// session of its own accord: its own limit binds alone, which only a trace that carries it
+/// lets the checker hold it to (a broker that counted its flights wrongly against its own
+/// limit, and sent a second, would still be within the Receive Maximum).
+fn with_lower_broker_limit(scenario: Scenario) -> Scenario {
+    match scenario.receive_maximum {
+        Some(maximum) if maximum.get() == 2 => Scenario { broker_max_inflight: NonZeroU16::new(1), ..scenario },
+        _ => scenario,
+    }
 }
 
 /// `scenario` with the publish at `at` among its QoS 0 and 1 publishes (if it has any)

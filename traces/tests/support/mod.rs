@@ -49,10 +49,11 @@ impl Trace {
         self.event(node, event)
     }
 
-    /// The client opens `conn` and sends `connect`; the broker accepts it.
+    /// The client opens `conn` and sends `connect`; the broker accepts it. Neither sets a
+    /// limit of its own on its flights.
     pub fn opens(&mut self, client: &str, conn: ConnId, connect: PacketInfo) -> &mut Self {
-        self.event(client, Event::ConnectionOpened { conn });
-        self.event(BROKER, Event::ConnectionOpened { conn });
+        self.event(client, Event::ConnectionOpened { conn, max_in_flight: u16::MAX });
+        self.event(BROKER, Event::ConnectionOpened { conn, max_in_flight: u16::MAX });
         self.sent(client, conn, connect)
     }
 }

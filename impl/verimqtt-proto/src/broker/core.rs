@@ -191,7 +191,8 @@ impl<P: Policy> Broker<P> {
         if let Some(deadline) = now.checked_add(self.options.connect_timeout) {
             self.timers.set(Timer::Connect(conn), deadline);
         }
-        self.tracer.emit(now, || trace::Event::ConnectionOpened { conn: conn.0 });
+        let max_in_flight = self.options.max_inflight.get();
+        self.tracer.emit(now, || trace::Event::ConnectionOpened { conn: conn.0, max_in_flight });
         Ok(())
     }
 

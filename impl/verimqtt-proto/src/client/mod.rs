@@ -166,7 +166,8 @@ impl Client {
         self.connection = Some(Connection::new(now, &self.options));
         self.transports += 1;
         let conn = self.transports;
-        self.tracer.emit(now, || trace::Event::ConnectionOpened { conn });
+        let max_in_flight = u16::try_from(self.options.max_in_flight).unwrap_or(u16::MAX);
+        self.tracer.emit(now, || trace::Event::ConnectionOpened { conn, max_in_flight });
     }
 
     /// The transport went down.

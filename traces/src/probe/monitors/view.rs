@@ -63,7 +63,7 @@ impl<'a> View<'a> {
         let mut v5 = false;
         for (index, event) in trace.iter().enumerate() {
             match &event.event {
-                Event::ConnectionOpened { conn } if !event.node.is_network() => {
+                Event::ConnectionOpened { conn, .. } if !event.node.is_network() => {
                     conns.insert(
                         *conn,
                         Conn {
