@@ -798,6 +798,19 @@ fn a_refusal_beyond_the_receive_maximum_with_another_reason_code_is_rejected() {
     assert!(rule.starts_with("no model step allows this event: field reason code differs"), "{rule}");
 }
 
+#[test]
+fn an_injected_publish_without_its_payload_or_with_a_published_one_is_rejected() {
+    for payload in [None, Some("m0".to_string())] {
+        let mut events = corpus("receive_maximum_exceeded_v5");
+        let at = position(&events, "network", injected("x0"));
+        if let Event::PacketInjected { packet, .. } = &mut events[at].event {
+            packet.payload = payload.clone();
+        }
+        let rule = rule_of(&events, at + 1);
+        assert!(rule.starts_with("no model step allows this event: field message differs"), "{rule}");
+    }
+}
+
 /// The model takes an injected packet only as a hostile client's, never as one the client
 /// sent: the same PUBLISH logged as the client's own is rejected where it is logged.
 #[test]

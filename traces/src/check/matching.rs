@@ -195,8 +195,11 @@ fn packet_differences(
         }
         // A hostile client's message, of its own: no message nor will of the trace.
         Packet::PublishBeyondQuota { qos } => {
-            if let Some(message) = info.payload.as_deref().and_then(|p| mapping.message(p)) {
-                diff.0.push(differ("message", message, "one nobody published"));
+            let own = "a payload no message or will has";
+            match info.payload.as_deref().map(|p| (p, mapping.message(p))) {
+                Some((_, None)) => {}
+                Some((p, Some(message))) => diff.0.push(differ("message", format!("{message} (payload {p:?})"), own)),
+                None => diff.0.push(differ("message", "no payload", own)),
             }
             diff.required("qos", &info.qos, qos.level());
             diff.required("dup", &info.dup, false);
