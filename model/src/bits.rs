@@ -42,6 +42,10 @@ impl Bits {
         Bits(self.0 & !other.0)
     }
 
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -46,7 +46,7 @@ struct Answer {
 
 /// Why the broker closes a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum CloseReason {
+pub(crate) enum CloseReason {
     /// The client sent DISCONNECT (0x00): the only close that deletes the will unpublished.
     Disconnect,
     /// The client sent DISCONNECT 0x04 (5.0): a normal close that publishes the will.
@@ -56,6 +56,9 @@ enum CloseReason {
     KeepAlive,
     /// A new connection for the same client id took over [MQTT-3.1.4-2] / [MQTT-3.1.4-3].
     TakenOver,
+    /// The client sent a QoS 1/2 PUBLISH beyond the broker's Receive Maximum (5.0 section
+    /// 3.3.4, see [`crate::quota`]).
+    ReceiveMaximumExceeded,
 }
 
 impl CloseReason {
@@ -66,17 +69,20 @@ impl CloseReason {
             CloseReason::ConnectionLost => trace::CloseReason::ConnectionLost,
             CloseReason::KeepAlive => trace::CloseReason::KeepAliveTimeout,
             CloseReason::TakenOver => trace::CloseReason::SessionTakenOver,
+            CloseReason::ReceiveMaximumExceeded => trace::CloseReason::ProtocolViolation,
         }
     }
 
     /// A 5.0 broker tells the client why it closes with a DISCONNECT first, and its reason
-    /// code (0x8D keep alive timeout, 0x8E session taken over [MQTT-3.1.4-3]); a client that
+    /// code (0x8D keep alive timeout, 0x8E session taken over [MQTT-3.1.4-3], 0x93 Receive
+    /// Maximum exceeded); a client that
     /// sent DISCONNECT, or whose connection is gone, is told nothing.
     fn announced(self, version: Version) -> Option<u8> {
         match self {
             _ if version != Version::V5_0 => None,
             CloseReason::KeepAlive => Some(code::KEEP_ALIVE_TIMEOUT),
             CloseReason::TakenOver => Some(code::SESSION_TAKEN_OVER),
+            CloseReason::ReceiveMaximumExceeded => Some(code::RECEIVE_MAXIMUM_EXCEEDED),
             CloseReason::Disconnect | CloseReason::DisconnectWithWill | CloseReason::ConnectionLost => None,
         }
     }
@@ -157,7 +163,7 @@ impl Step<'_> {
         }
     }
 
-    fn broker_send_on(&mut self, c: usize, link: usize, packet: Packet) {
+    pub(crate) fn broker_send_on(&mut self, c: usize, link: usize, packet: Packet) {
         let reason = packet.success_code(self.config.version);
         self.broker_send_coded(c, link, packet, reason);
     }
@@ -199,6 +205,9 @@ impl Step<'_> {
                 self.on_connect(c, link, clean_start, will, receive_maximum)
             }
             Packet::Publish { id, message, qos, .. } => {
+                if qos == Qos::ExactlyOnce {
+                    self.count_unreleased(c, link, id, false);
+                }
                 let answer = self.broker_on_publish(c, id, message, qos);
                 // Seeded bug: the PUBLISH behind, read in the same go, is answered first.
                 if let Some((id, message)) = self.broker_reads_along(c, link, qos) {
@@ -207,7 +216,9 @@ impl Step<'_> {
                 }
                 self.broker_answer(c, answer);
             }
+            Packet::PublishBeyondQuota { qos } => self.broker_reads_beyond_quota(c, link, qos),
             Packet::PubRel(id) => {
+                self.count_unreleased(c, link, id, true);
                 let known = self.state.sessions[c].as_mut().is_some_and(|session| {
                     let known = session.awaiting_pubrel.contains(id);
                     session.awaiting_pubrel.remove(id);
@@ -319,7 +330,8 @@ impl Step<'_> {
         if self.config.has(Bug::SubscriptionsForgottenOnResume) {
             session.subscribed = Subscribed::No;
         }
-        self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will, receive_maximum };
+        let unreleased = Bits::EMPTY;
+        self.state.links[c][link].broker = BrokerEnd::Open { silence: 0, will, receive_maximum, unreleased };
         self.state.ghost.ack_order.on_connection_opened(Direction::ToBroker, c);
         let receive_maximum = self.config.broker_receive_maximum();
         self.broker_send(c, Packet::ConnAck { session_present, receive_maximum });
@@ -563,7 +575,7 @@ impl Step<'_> {
         self.close(c, link, CloseReason::KeepAlive);
     }
 
-    fn close(&mut self, c: usize, link: usize, reason: CloseReason) {
+    pub(crate) fn close(&mut self, c: usize, link: usize, reason: CloseReason) {
         let (silence, will) = match self.state.links[c][link].broker {
             BrokerEnd::Open { silence, will, .. } => (silence, will),
             // Accepted, but no CONNECT heard (a reported cut lost it): no session, no will,

@@ -130,10 +130,13 @@ pub enum Bug {
     /// The broker does not check a payload against its Payload Format Indicator: it routes a
     /// message whose payload is not the UTF-8 it claims and acknowledges it as a success (5.0).
     PayloadFormatUnchecked,
+    /// The broker does not check its own Receive Maximum: it acknowledges a QoS 1/2 PUBLISH
+    /// beyond it instead of closing the connection with DISCONNECT 0x93 (5.0).
+    BeyondQuotaTaken,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 46] = [
+    pub const ALL: [Bug; 47] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -180,6 +183,7 @@ impl Bug {
         Bug::RetainAsPublishedIgnored,
         Bug::RetainHandlingCheckedAfterSubscribe,
         Bug::PayloadFormatUnchecked,
+        Bug::BeyondQuotaTaken,
     ];
 
     /// The name used on the command line.
@@ -231,6 +235,7 @@ impl Bug {
             Bug::RetainAsPublishedIgnored => "retain-as-published-ignored",
             Bug::RetainHandlingCheckedAfterSubscribe => "retain-handling-checked-after-subscribe",
             Bug::PayloadFormatUnchecked => "payload-format-unchecked",
+            Bug::BeyondQuotaTaken => "beyond-quota-taken",
         }
     }
 
@@ -288,6 +293,7 @@ impl Bug {
             Bug::RetainAsPublishedIgnored => RETAIN_FLAG_CORRECT,
             Bug::RetainHandlingCheckedAfterSubscribe => DELIVERED_WHEN_QUIET,
             Bug::PayloadFormatUnchecked => INTEGRITY,
+            Bug::BeyondQuotaTaken => BEYOND_QUOTA_REFUSED,
         }
     }
 }

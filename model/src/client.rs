@@ -535,6 +535,7 @@ impl Step<'_> {
                 self.close_client_connection(c);
             }
             Packet::Connect { .. }
+            | Packet::PublishBeyondQuota { .. }
             | Packet::Subscribe(..)
             | Packet::Unsubscribe(_)
             | Packet::PingReq

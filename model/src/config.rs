@@ -190,6 +190,10 @@ pub struct Config {
     /// acknowledges a QoS 1 one with PUBACK 0x99, as verimqtt does. Not at QoS 2: the model's
     /// PUBREC carries no refusal, so its publisher would go on to PUBREL.
     pub invalid_payloads: Bits,
+    /// 5.0: PUBLISHes a hostile client may write beyond the broker's Receive Maximum (see
+    /// [`crate::quota`]), each at a moment when it reaches the broker beyond it. 0 (none) by
+    /// default.
+    pub beyond_quota: u8,
     /// Bounded response on an explicit clock: an offline client reconnects at once (within the
     /// tick its connection is lost), the ghost counts the ticks since the last fault, and
     /// `bounded_response` requires everything owed delivered once this many have passed (see
@@ -253,6 +257,7 @@ impl Config {
             retained: Bits::EMPTY,
             empty: Bits::EMPTY,
             invalid_payloads: Bits::EMPTY,
+            beyond_quota: 0,
             bounded_response: None,
         }
     }
@@ -332,6 +337,9 @@ impl Config {
         }
         if self.will_qos > Qos::AtMostOnce && self.messages.len() + self.clients > usize::from(Bits::MAX) + 1 {
             return fail(format!("with wills at QoS 1, at most {} messages and clients together", Bits::MAX + 1));
+        }
+        if self.beyond_quota > 0 && self.version != Version::V5_0 {
+            return fail("a Receive Maximum exists in 5.0 only".into());
         }
         if self.restarts > 0 && !self.durable && self.expiry_ticks().is_some() {
             // A broker that loses its sessions is the stale resume of session expiry again
@@ -710,6 +718,7 @@ impl Config {
         turn_on("retained messages", !self.retained.is_empty());
         turn_on("retained message deleted", !self.empty.is_empty());
         turn_on("invalid payload", !self.invalid_payloads.is_empty());
+        turn_on("publish beyond the quota", self.beyond_quota > 0);
         let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
         turn_on("wills", wills > 0);
         turn_on("a client without a will", wills < self.clients);
@@ -795,6 +804,9 @@ impl fmt::Display for Config {
         }
         if !self.invalid_payloads.is_empty() {
             write!(f, " invalid-payloads=[{}]", list(self.invalid_payloads))?;
+        }
+        if self.beyond_quota > 0 {
+            write!(f, " beyond-quota={}", self.beyond_quota)?;
         }
         if self.paced_application {
             write!(f, " paced-application")?;

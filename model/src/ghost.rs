@@ -14,6 +14,7 @@ use crate::bits::Bits;
 use crate::config::{Config, Qos};
 use crate::inline::PerClient;
 use crate::packet::{Message, Packet, PacketId};
+use crate::quota::BEYOND_QUOTA_ID;
 use crate::restart::Durability;
 use crate::retained::RetainedStore;
 use crate::routing::{RoutedUnder, Subscribed, TOPICS};
@@ -62,6 +63,9 @@ pub enum Breach {
     RetainedAgainstHandling,
     /// The broker sent a PUBLISH whose RETAIN flag is not the one its copy must carry.
     RetainFlag,
+    /// The broker acknowledged a PUBLISH a client wrote beyond its Receive Maximum (see
+    /// [`crate::quota`]), which it must refuse by closing the connection.
+    TakenBeyondQuota,
 }
 
 impl From<Misorder> for Breach {
@@ -335,7 +339,8 @@ impl Ghost {
     /// published QoS lowered to the highest grant among the subscriptions that matched when
     /// it was routed ([MQTT-3.3.5-1], [MQTT-3.8.4-6] (3.1.1) / [MQTT-3.3.4-2], [MQTT-3.8.4-8]
     /// (5.0)); a retained copy at the message's QoS lowered to the grant of a matching filter;
-    /// its RETAIN flag as [`Config::copy_retain_under`] says for those subscriptions. A SUBACK
+    /// its RETAIN flag as [`Config::copy_retain_under`] says for those subscriptions. No PUBACK
+    /// or PUBREC answers a PUBLISH beyond the broker's Receive Maximum. A SUBACK
     /// grants its SUBSCRIBE's filters, and each that gets retained messages by its Retain
     /// Handling (judged against the subscriptions the ghost saw granted before) calls for the
     /// retained message of every topic it matches (see [`crate::retained`]), as the ghost's
@@ -353,6 +358,7 @@ impl Ghost {
                     self.breach(Breach::RetainFlag);
                 }
             }
+            Packet::PubAck(BEYOND_QUOTA_ID) | Packet::PubRec(BEYOND_QUOTA_ID) => self.breach(Breach::TakenBeyondQuota),
             Packet::UnsubAck { .. } => self.subscribed[client] = Subscribed::No,
             Packet::SubAck(_, request) => {
                 let before = self.subscribed[client];

@@ -38,6 +38,7 @@ pub mod observe;
 pub mod outbound;
 pub mod packet;
 pub mod properties;
+pub mod quota;
 pub mod render;
 pub mod restart;
 pub mod retained;

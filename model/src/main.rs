@@ -163,6 +163,10 @@ struct ModelArgs {
     /// says, which the broker refuses (e.g. 0).
     #[arg(long, value_delimiter = ',')]
     invalid_payloads: Vec<u8>,
+    /// 5.0: PUBLISHes a hostile client may write beyond the broker's Receive Maximum, which
+    /// the broker must answer with DISCONNECT 0x93.
+    #[arg(long, default_value_t = 0)]
+    beyond_quota: u8,
     /// Connect without wills.
     #[arg(long)]
     no_will: bool,
@@ -244,6 +248,7 @@ impl ModelArgs {
         config.disconnects = self.disconnects;
         config.disconnect_with_will = self.disconnect_with_will;
         config.unsubscribes = self.unsubscribes;
+        config.beyond_quota = self.beyond_quota;
         config.bounded_response = self.bounded_response.map(|n| if n == 0 { config.response_bound() } else { n });
         let messages =
             |list: &[u8], flag: &str| match list.iter().find(|&&n| usize::from(n) >= self.messages || n > Bits::MAX) {

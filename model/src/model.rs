@@ -9,8 +9,9 @@ use crate::broker::{connect_timeout_due, keep_alive_close_due, session_expiry_du
 use crate::client::{
     Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted, unsubscription_wanted,
 };
-use crate::config::Config;
+use crate::config::{Config, Qos};
 use crate::properties::{CATALOGUE, Expect};
+use crate::quota::lands_beyond_quota;
 use crate::state::State;
 use crate::step::{Action, Applied, Record, Step};
 use crate::store::commit_due;
@@ -56,9 +57,9 @@ impl MqttModel {
 
     /// Faults have stopped mattering and the system is at rest: every client is connected over
     /// a working connection, nothing is in transit or waits for the store, and nothing can
-    /// happen but time passing, keep alive pings and further optional events (faults, and the
-    /// DISCONNECTs and UNSUBSCRIBEs the clients may still choose to send: a run where they are
-    /// left unused is judged too).
+    /// happen but time passing, keep alive pings and further optional events (faults, the
+    /// DISCONNECTs and UNSUBSCRIBEs the clients may still choose to send and a hostile
+    /// client's PUBLISH beyond the quota: a run where they are left unused is judged too).
     pub fn is_quiescent(&self, state: &State) -> bool {
         let all_connected = (0..self.config.clients).all(|c| {
             state.clients[c].status == Status::Connected
@@ -81,6 +82,7 @@ impl MqttModel {
                     | Action::Disconnect { .. }
                     | Action::Unsubscribe(_)
                     | Action::Restart
+                    | Action::PublishBeyondQuota { .. }
             )
         })
     }
@@ -178,6 +180,15 @@ impl Model for MqttModel {
         }
         if state.restarts_left > 0 {
             actions.push(Action::Restart);
+        }
+        if state.beyond_quota_left > 0 {
+            for client in 0..config.clients {
+                for qos in [Qos::AtLeastOnce, Qos::ExactlyOnce] {
+                    if lands_beyond_quota(config, state, client, qos) {
+                        actions.push(Action::PublishBeyondQuota { client, qos });
+                    }
+                }
+            }
         }
         if !actions.iter().any(|action| action.is_urgent(config)) {
             actions.push(Action::Tick);

@@ -5,6 +5,7 @@
 //! pulled, so each end finds out through keep alive. Closing an end sends a FIN, which the peer
 //! reads after the packets before it.
 
+use crate::bits::Bits;
 use crate::inline::Inline;
 use crate::packet::Packet;
 use crate::symmetry::Permutation;
@@ -50,6 +51,11 @@ pub enum BrokerEnd {
         /// 5.0: the Receive Maximum of the CONNECT, which bounds the broker's unacknowledged
         /// QoS 1/2 PUBLISHes on this connection [MQTT-3.3.4-9].
         receive_maximum: Option<u8>,
+        /// Ids of the QoS 2 PUBLISHes read on this connection whose PUBREL has not come: what
+        /// counts against the broker's Receive Maximum on it (a QoS 1 PUBLISH is answered at
+        /// once). Kept only where a hostile client may exceed it ([`crate::quota`]), so that
+        /// other configurations keep their states.
+        unreleased: Bits,
     },
     Closed,
 }

@@ -75,6 +75,12 @@ pub enum Observation {
         actor: Actor,
         timer: Timer,
     },
+    /// A packet the client did not send, written on its connection towards the broker by a
+    /// hostile client (see [`crate::quota`]): a trace logs it as the network's.
+    Injected {
+        link: LinkRef,
+        packet: Packet,
+    },
     /// The network fails under a connection.
     Fault {
         link: LinkRef,
@@ -96,7 +102,7 @@ impl Observation {
             Observation::PublishRequested { client, .. }
             | Observation::Abandoned { client, .. }
             | Observation::Delivered { client, .. } => Actor::Client(client),
-            Observation::Fault { .. } => Actor::Network,
+            Observation::Fault { .. } | Observation::Injected { .. } => Actor::Network,
             Observation::Restarted => Actor::Broker,
         }
     }
@@ -108,7 +114,8 @@ impl Observation {
             | Observation::Closed { link, .. }
             | Observation::Sent { link, .. }
             | Observation::Received { link, .. }
-            | Observation::Fault { link, .. } => Some(link),
+            | Observation::Fault { link, .. }
+            | Observation::Injected { link, .. } => Some(link),
             Observation::PublishRequested { .. }
             | Observation::Abandoned { .. }
             | Observation::Delivered { .. }
@@ -156,6 +163,9 @@ impl fmt::Display for Observation {
             }
             Observation::TimerFired { actor, timer } => write!(f, "{actor} timer {timer:?} fires"),
             Observation::Fault { link, fault } => write!(f, "network fault {fault:?} under {link}"),
+            Observation::Injected { link, packet } => {
+                write!(f, "network injects {packet} towards the broker on {link}")
+            }
             Observation::Restarted => f.write_str("the broker restarts"),
         }
     }

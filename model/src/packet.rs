@@ -58,6 +58,12 @@ pub enum Packet {
         /// Published (5.0).
         retain: bool,
     },
+    /// A QoS 1 or 2 PUBLISH a hostile client writes beyond the broker's Receive Maximum (see
+    /// [`crate::quota`]): its message is none the publishers' applications hand over, and its
+    /// id, [`crate::quota::BEYOND_QUOTA_ID`], none a sender allocates.
+    PublishBeyondQuota {
+        qos: Qos,
+    },
     PubAck(PacketId),
     PubRec(PacketId),
     PubRel(PacketId),
@@ -98,6 +104,9 @@ pub mod reason {
     pub const SESSION_TAKEN_OVER: u8 = 0x8e;
     /// UNSUBACK: the session had no such subscription.
     pub const NO_SUBSCRIPTION_EXISTED: u8 = 0x11;
+    /// DISCONNECT from the broker: the client sent a QoS 1/2 PUBLISH beyond its Receive
+    /// Maximum (5.0 section 3.3.4).
+    pub const RECEIVE_MAXIMUM_EXCEEDED: u8 = 0x93;
     /// PUBCOMP: the PUBREL's id was not awaiting release.
     pub const PACKET_ID_NOT_FOUND: u8 = 0x92;
 }
@@ -117,7 +126,7 @@ impl Packet {
         match self {
             Packet::Connect { .. } => PacketKind::Connect,
             Packet::ConnAck { .. } => PacketKind::Connack,
-            Packet::Publish { .. } => PacketKind::Publish,
+            Packet::Publish { .. } | Packet::PublishBeyondQuota { .. } => PacketKind::Publish,
             Packet::PubAck(_) => PacketKind::Puback,
             Packet::PubRec(_) => PacketKind::Pubrec,
             Packet::PubRel(_) => PacketKind::Pubrel,
@@ -175,6 +184,7 @@ impl fmt::Display for Packet {
                 }
                 write!(f, ", dup={}{})", u8::from(*dup), if *retain { ", retain=1" } else { "" })
             }
+            Packet::PublishBeyondQuota { qos } => write!(f, "PUBLISH(beyond the quota, qos {})", qos.level()),
             Packet::PubAck(id) => write!(f, "PUBACK({id})"),
             Packet::PubRec(id) => write!(f, "PUBREC({id})"),
             Packet::PubRel(id) => write!(f, "PUBREL({id})"),

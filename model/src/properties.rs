@@ -67,6 +67,8 @@ pub mod names {
     pub const INTEGRITY: &str = "integrity";
     pub const BOUNDED_RESPONSE: &str = "bounded_response";
     pub const QUIET_ON_THE_CLOCK: &str = "quiet_on_the_clock";
+    pub const BEYOND_QUOTA_REFUSED: &str = "beyond_quota_refused";
+    pub const BEYOND_QUOTA_REACHED: &str = "beyond_quota_reached";
 }
 use names::*;
 
@@ -611,6 +613,26 @@ pub const CATALOGUE: &[PropertySpec] = &[
         ],
         applies: always,
         holds: |_, s| !s.ghost.breached(Breach::NotPublished),
+    },
+    PropertySpec {
+        name: BEYOND_QUOTA_REFUSED,
+        expect: Expect::Always,
+        summary: "the broker never acknowledges a QoS 1/2 PUBLISH a client sends beyond its Receive \
+                  Maximum: 5.0 section 3.3.4 has it close the connection with DISCONNECT 0x93 \
+                  (checked against the trace), so nothing of it is taken; counting a client's QoS \
+                  2 messages awaiting PUBREL across its connections is verimqtt's design",
+        statements: &[(V5, "MQTT-3.3.4-7")],
+        applies: |c| c.beyond_quota > 0,
+        holds: |_, s| !s.ghost.breached(Breach::TakenBeyondQuota),
+    },
+    PropertySpec {
+        name: BEYOND_QUOTA_REACHED,
+        expect: Expect::Sometimes,
+        summary: "witness for beyond_quota_refused: a PUBLISH beyond the broker's Receive Maximum \
+                  is on its way to the broker",
+        statements: &[(V5, "MQTT-3.3.4-7")],
+        applies: |c| c.beyond_quota > 0,
+        holds: |_, s| in_flight(s).any(|p| matches!(p, Packet::PublishBeyondQuota { .. })),
     },
     PropertySpec {
         name: BOUNDED_RESPONSE,

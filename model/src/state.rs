@@ -33,6 +33,8 @@ pub struct State {
     pub disconnects_left: u8,
     /// UNSUBSCRIBEs the subscribers may still send.
     pub unsubscribes_left: u8,
+    /// PUBLISHes beyond the broker's Receive Maximum a hostile client may still write.
+    pub beyond_quota_left: u8,
     /// The broker's retained messages.
     pub retained: RetainedStore,
     /// Which clients are interchangeable, when the checker reduces by symmetry (the same in
@@ -55,6 +57,7 @@ impl State {
             pending_wills: PerClient::filled(None, config.clients),
             disconnects_left: config.disconnects,
             unsubscribes_left: config.unsubscribes,
+            beyond_quota_left: config.beyond_quota,
             retained: RetainedStore::default(),
             symmetry: Symmetry::default(),
         }
@@ -77,6 +80,7 @@ impl State {
             pending_wills: p.per_client(&self.pending_wills),
             disconnects_left: self.disconnects_left,
             unsubscribes_left: self.unsubscribes_left,
+            beyond_quota_left: self.beyond_quota_left,
             retained: self.retained,
             symmetry: self.symmetry,
         }

@@ -5,7 +5,7 @@
 //! real system would see (for trace checking); when it does neither, both cost nothing
 //! because notes and observations are built lazily.
 
-use crate::config::Config;
+use crate::config::{Config, Qos};
 use crate::network::BrokerEnd;
 use crate::observe::{LinkRef, Observation};
 use crate::state::State;
@@ -56,6 +56,9 @@ pub enum Action {
     Restart,
     /// The broker publishes a will whose delay has passed (5.0).
     DelayedWill(usize),
+    /// A hostile client writes a QoS 1/2 PUBLISH beyond the broker's Receive Maximum on its
+    /// connection (5.0, see [`crate::quota`]).
+    PublishBeyondQuota { client: usize, qos: Qos },
 }
 
 impl Action {
@@ -69,7 +72,8 @@ impl Action {
             | Action::Cut { .. }
             | Action::ReportedCut { .. }
             | Action::Tick
-            | Action::Restart => false,
+            | Action::Restart
+            | Action::PublishBeyondQuota { .. } => false,
             Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
             // Under a bounded response a client reconnects at once.
             Action::Connect(_) => config.bounded_response.is_some(),
@@ -78,8 +82,8 @@ impl Action {
         }
     }
 
-    /// Faults, and the DISCONNECTs and UNSUBSCRIBEs a client chooses to send: the bounded
-    /// response's clock starts again after each.
+    /// Faults, the DISCONNECTs and UNSUBSCRIBEs a client chooses to send, and a hostile
+    /// client's PUBLISH beyond the quota: the bounded response's clock starts again after each.
     pub fn interrupts(&self) -> bool {
         matches!(
             self,
@@ -88,6 +92,7 @@ impl Action {
                 | Action::Restart
                 | Action::Disconnect { .. }
                 | Action::Unsubscribe(_)
+                | Action::PublishBeyondQuota { .. }
         )
     }
 }
@@ -122,6 +127,9 @@ impl fmt::Display for Action {
             Action::StoreCommit => write!(f, "the store commits"),
             Action::Restart => write!(f, "the broker restarts"),
             Action::DelayedWill(c) => write!(f, "the will delay of c{c} passes"),
+            Action::PublishBeyondQuota { client, qos } => {
+                write!(f, "c{client} writes a QoS {} PUBLISH beyond the broker's quota", qos.level())
+            }
         }
     }
 }
@@ -202,6 +210,7 @@ impl<'a> Step<'a> {
             Action::StoreCommit => self.store_commit(),
             Action::Restart => self.restart(),
             Action::DelayedWill(c) => self.publish_pending_will(c),
+            Action::PublishBeyondQuota { client, qos } => self.publish_beyond_quota(client, qos),
         }
         self.state.ghost.end_step();
         let times_out_connect = self.config.broker_connect_timeout.is_some();

@@ -33,6 +33,14 @@ pub fn with_restarts(mut config: Config, restarts: u8, durable: bool) -> Config 
     config
 }
 
+/// The broker announces Receive Maximum 1, and a hostile client may write one PUBLISH beyond
+/// it (5.0, see [`crate::quota`]).
+pub fn with_beyond_quota(mut config: Config) -> Config {
+    config.broker_receive_maximum = 1;
+    config.beyond_quota = 1;
+    config
+}
+
 /// Routing on two topics: message `n` goes on `topics[n]` (cycled), the first subscriber
 /// subscribes to both topics with a wildcard at QoS 1 and to topic 0 at QoS 2 (overlapping),
 /// the second to topic 1 at QoS 0 (downgrade; topic 0 matches none of its filters).
@@ -246,6 +254,11 @@ pub fn exhaustive_configurations(version: Version) -> Vec<Config> {
         let mut refused = with_cuts(configuration(version, 2, &[1, 0, 1, 1], &[Persistent]), 1);
         refused.invalid_payloads = [1, 2].into_iter().collect();
         configs.push(refused);
+        // A publisher to itself, under the broker's Receive Maximum of 1, whose hostile side
+        // writes one PUBLISH beyond it: at QoS 1 or 2 behind its QoS 2 message, or at QoS 2
+        // on a new connection (after a cut) while that message still awaits PUBREL. The broker
+        // closes with 0x93 and takes nothing of it.
+        configs.push(with_beyond_quota(with_cuts(configuration(version, 1, &[2, 1], &[Persistent]), 1)));
         // Sessions that expire while their client is away.
         configs.push(with_expiry(with_cuts(configuration(version, 2, &[1, 2, 0], &[Persistent]), 2), 1));
         // Wills that wait out a delay (the first at QoS 1): cancelled by a resumed session,

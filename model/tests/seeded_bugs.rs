@@ -11,8 +11,8 @@ use verimqtt_model::render::render;
 use verimqtt_model::routing::{Filter, FilterQos, RetainHandling};
 use verimqtt_model::runner::first_discovery;
 use verimqtt_model::suite::{
-    with_added_subscription, with_bounded_response, with_cuts, with_expiry, with_restarts, with_retain_handling,
-    with_retain_options, with_retained, with_routing,
+    with_added_subscription, with_beyond_quota, with_bounded_response, with_cuts, with_expiry, with_restarts,
+    with_retain_handling, with_retain_options, with_retained, with_routing,
 };
 use verimqtt_model::symmetry::Symmetry;
 use verimqtt_model::{Bug, Config, MqttModel, Options, Search, Version, check};
@@ -76,6 +76,9 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
             c
         }
         Bug::PayloadFormatUnchecked => return None,
+        // A PUBLISH beyond the broker's Receive Maximum of 1, behind a QoS 2 message.
+        Bug::BeyondQuotaTaken if version == Version::V5_0 => with_beyond_quota(quiet(1, &[2])),
+        Bug::BeyondQuotaTaken => return None,
         Bug::KeepAliveNotEnforced => one_cut(1, &[1]),
         Bug::ClientExpiryFromEveryClose if version == Version::V5_0 => {
             with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
@@ -295,6 +298,7 @@ seeded_bug_tests! {
         Bug::RetainHandlingCheckedAfterSubscribe,
     forwarding_without_retain_as_published_is_caught: Bug::RetainAsPublishedIgnored,
     routing_a_payload_that_is_not_the_utf8_it_claims_is_caught: Bug::PayloadFormatUnchecked,
+    acknowledging_a_publish_beyond_the_receive_maximum_is_caught: Bug::BeyondQuotaTaken,
 }
 
 /// The bound of `bounded_response` is the least that holds: one tick less fails (a client that

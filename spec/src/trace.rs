@@ -126,6 +126,13 @@ pub enum Event {
         conn: ConnId,
         fault: Fault,
     },
+    /// A packet the client's state machine did not send, written on its connection by the
+    /// simulator playing a hostile or broken client (node `network`, like a fault): the model
+    /// takes it as a hostile action of that client, never as one of the client's own packets.
+    PacketInjected {
+        conn: ConnId,
+        packet: PacketInfo,
+    },
     /// Nothing in flight arrives anywhere for `duration_ms` from now (node `network`); the
     /// nodes' timers still fire.
     NetworkStalled {
@@ -520,7 +527,10 @@ mod tests {
             node: Node::network(),
             event: Event::FaultInjected { conn: 1, fault: Fault::Reset },
         };
-        let events = vec![publish(), timer, fault, closed];
+        let Event::PacketSent { packet, .. } = publish().event else { panic!() };
+        let injected =
+            TraceEvent { time_ms: 2500, node: Node::network(), event: Event::PacketInjected { conn: 1, packet } };
+        let events = vec![publish(), timer, fault, injected, closed];
         assert_eq!(read_trace(&write_trace(&events)).unwrap(), events);
     }
 

@@ -44,6 +44,12 @@ pub fn render(trace: &[TraceEvent]) -> String {
                 let arrow = if deliveries.lost.contains(&index) { "-x" } else { "->>" };
                 format!("{node}{arrow}{peer}: {}", escape(&packet.to_string()))
             }
+            // Drawn as an arrow from the client whose connection it is written on.
+            Event::PacketInjected { conn, packet } => {
+                let client = peer(&Node::broker(), *conn, &clients);
+                let arrow = if deliveries.lost.contains(&index) { "-x" } else { "->>" };
+                format!("{client}{arrow}broker: injected {}", escape(&packet.to_string()))
+            }
             // Drawn as the sender's arrow, unless it arrives later.
             Event::PacketReceived { packet, .. } => match deliveries.sent_at.get(&index) {
                 Some(&sent_at) if sent_at != event.time_ms => {
@@ -140,6 +146,9 @@ impl Deliveries {
             match event.event {
                 Event::PacketSent { conn, .. } => {
                     in_flight.entry((conn, event.node.is_broker())).or_default().push_back((index, event.time_ms));
+                }
+                Event::PacketInjected { conn, .. } => {
+                    in_flight.entry((conn, false)).or_default().push_back((index, event.time_ms));
                 }
                 Event::Forwarded { conn, to: End::Client, .. } => {
                     in_flight.entry((conn, true)).or_default().push_back((index, event.time_ms));

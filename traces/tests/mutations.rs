@@ -834,3 +834,63 @@ fn a_topic_alias_that_was_never_set_is_rejected() {
     let failure = check_trace(&events).expect_err("an alias never set is resolved");
     assert!(failure.rule.to_string().contains("uses Topic Alias 1, which was never set"), "{failure}");
 }
+
+/// Whether an event is the injection of a PUBLISH with `payload` (written by the simulator
+/// playing a hostile client).
+fn injected(payload: &'static str) -> impl Fn(&Event) -> bool {
+    move |event| matches!(event, Event::PacketInjected { packet, .. } if packet.payload.as_deref() == Some(payload))
+}
+
+#[test]
+fn a_publish_beyond_the_receive_maximum_is_refused_with_0x93_and_taken_nowhere() {
+    let events = corpus("receive_maximum_exceeded_v5");
+    check_trace(&events).unwrap_or_else(|failure| panic!("rejected:\n{failure}"));
+    let refusals = events.iter().filter(|e| {
+        e.node.0 == BROKER
+            && matches!(&e.event, Event::PacketSent { packet, .. }
+                if packet.kind == PacketKind::Disconnect && packet.reason_code == Some(0x93))
+    });
+    assert_eq!(refusals.count(), 2, "one DISCONNECT 0x93 per PUBLISH beyond the quota");
+    let taken = |e: &TraceEvent| {
+        matches!(&e.event, Event::MessageDelivered { payload, .. } if payload.starts_with('x'))
+            || matches!(&e.event, Event::PacketSent { packet, .. } if packet.packet_id == Some(u16::MAX))
+    };
+    assert!(!events.iter().any(taken), "a PUBLISH beyond the quota was answered or delivered");
+}
+
+#[test]
+fn a_refusal_beyond_the_receive_maximum_with_another_reason_code_is_rejected() {
+    let mut events = corpus("receive_maximum_exceeded_v5");
+    let refusal = position(&events, BROKER, sent(|p| p.kind == PacketKind::Disconnect));
+    edit_packets(&mut events, refusal, |_, p| p.reason_code == Some(0x93), |p| p.reason_code = Some(0x82));
+    let rule = rule_of(&events, refusal + 1);
+    assert!(rule.starts_with("no model step allows this event: field reason code differs"), "{rule}");
+}
+
+#[test]
+fn an_injected_publish_without_its_payload_or_with_a_published_one_is_rejected() {
+    for payload in [None, Some("m0".to_string())] {
+        let mut events = corpus("receive_maximum_exceeded_v5");
+        let at = position(&events, "network", injected("x0"));
+        if let Event::PacketInjected { packet, .. } = &mut events[at].event {
+            packet.payload = payload.clone();
+        }
+        let rule = rule_of(&events, at + 1);
+        assert!(rule.starts_with("no model step allows this event: field message differs"), "{rule}");
+    }
+}
+
+/// The model takes an injected packet only as a hostile client's, never as one the client
+/// sent: the same PUBLISH logged as the client's own is rejected where it is logged.
+#[test]
+fn an_injected_publish_logged_as_the_clients_own_is_rejected() {
+    let mut events = corpus("receive_maximum_exceeded_v5");
+    let at = position(&events, "network", injected("x0"));
+    let Event::PacketInjected { conn, packet } = events[at].event.clone() else { unreachable!() };
+    events[at] = TraceEvent {
+        node: verimqtt_spec::trace::Node::client("c0"),
+        event: Event::PacketSent { conn, packet },
+        ..events[at].clone()
+    };
+    rejected_at(&events, at + 1);
+}

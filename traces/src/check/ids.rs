@@ -11,6 +11,7 @@
 
 use verimqtt_model::observe::Actor;
 use verimqtt_model::packet::{Packet, PacketId};
+use verimqtt_model::quota::BEYOND_QUOTA_ID;
 use verimqtt_model::state::State;
 
 /// The ids one sender allocates: a client's, or the broker's towards one client.
@@ -25,7 +26,11 @@ impl Space {
     pub fn of(packet: &Packet, sender: Actor, client: usize) -> Space {
         let allocated_by_sender = matches!(
             packet,
-            Packet::Publish { .. } | Packet::PubRel(_) | Packet::Subscribe(..) | Packet::Unsubscribe(_)
+            Packet::Publish { .. }
+                | Packet::PublishBeyondQuota { .. }
+                | Packet::PubRel(_)
+                | Packet::Subscribe(..)
+                | Packet::Unsubscribe(_)
         );
         let allocator = match (allocated_by_sender, sender) {
             (true, sender) => sender,
@@ -40,6 +45,7 @@ impl Space {
 pub fn packet_id(packet: &Packet) -> Option<PacketId> {
     match *packet {
         Packet::Publish { id, .. } => (id != 0).then_some(id),
+        Packet::PublishBeyondQuota { .. } => Some(BEYOND_QUOTA_ID),
         Packet::PubAck(id)
         | Packet::PubRec(id)
         | Packet::PubRel(id)
@@ -59,7 +65,13 @@ pub fn packet_id(packet: &Packet) -> Option<PacketId> {
 
 /// Whether a packet may introduce a new id: a first transmission.
 pub fn allocates(packet: &Packet) -> bool {
-    matches!(packet, Packet::Publish { dup: false, .. } | Packet::Subscribe(..) | Packet::Unsubscribe(_))
+    matches!(
+        packet,
+        Packet::Publish { dup: false, .. }
+            | Packet::PublishBeyondQuota { .. }
+            | Packet::Subscribe(..)
+            | Packet::Unsubscribe(_)
+    )
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

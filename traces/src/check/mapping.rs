@@ -36,7 +36,9 @@
 //!   packets stay in transit while time passes only during a stall the trace logs
 //!   (`network_stalled`, see [`Mapping::stalled`]);
 //!   applications are paced (the scenario decides when they act) and each side resends in
-//!   verimqtt's order (both by last step: one sender for both roles).
+//!   verimqtt's order (both by last step: one sender for both roles). A PUBLISH the trace
+//!   logs as injected (`packet_injected`, by the simulator playing a hostile client) is the
+//!   model's PUBLISH beyond the broker's Receive Maximum, no more of them than the trace has.
 
 use std::fmt;
 
@@ -197,6 +199,7 @@ impl Mapping {
             retained,
             empty,
             invalid_payloads: invalid_payloads(&payload_formats, &payloads),
+            beyond_quota: injected_publishes(events).min(u64::from(u8::MAX)) as u8,
             // Applications are paced and the network is slow: no bound on the response holds.
             bounded_response: None,
         };
@@ -525,6 +528,13 @@ fn will_qos(connects: &[&PacketInfo]) -> Result<Qos, MappingError> {
 /// Faults the trace logs: the model cuts no more connections than that.
 fn faults(events: &[TraceEvent]) -> u64 {
     events.iter().filter(|e| matches!(e.event, Event::FaultInjected { .. })).count() as u64
+}
+
+/// PUBLISHes the trace logs as injected (`packet_injected`): the model's hostile clients write
+/// no more than that beyond the broker's Receive Maximum (see `verimqtt_model::quota`).
+fn injected_publishes(events: &[TraceEvent]) -> u64 {
+    let publish = |e: &&TraceEvent| matches!(&e.event, Event::PacketInjected { packet, .. } if packet.kind == PacketKind::Publish);
+    events.iter().filter(publish).count() as u64
 }
 
 /// Broker restarts the trace logs: the model restarts its broker no more often than that.

@@ -214,6 +214,20 @@ fn packet_differences(
             diff.exact("topic", &info.topic, &values.topic);
             diff.exact("payload format", &info.payload_format, &mapping.payload_format(message));
         }
+        // A hostile client's message, of its own: no message nor will of the trace.
+        Packet::PublishBeyondQuota { qos } => {
+            let own = "a payload no message or will has";
+            match info.payload.as_deref().map(|p| (p, mapping.message(p))) {
+                Some((_, None)) => {}
+                Some((p, Some(message))) => diff.0.push(differ("message", format!("{message} (payload {p:?})"), own)),
+                None => diff.0.push(differ("message", "no payload", own)),
+            }
+            diff.required("qos", &info.qos, qos.level());
+            diff.required("dup", &info.dup, false);
+            diff.required("retain", &info.retain, false);
+            diff.exact("topic", &info.topic, &values.topic);
+            diff.exact("payload format", &info.payload_format, &None);
+        }
         Packet::Subscribe(_, request) => subscription_differences(&mut diff, mapping, request, info.filters.as_deref()),
         Packet::SubAck(_, request) => {
             let granted = values.requested(request).map(|r| vec![r.qos]);
@@ -290,6 +304,8 @@ fn space_of(observation: &Observation, packet: &Packet, client: usize) -> Space 
     let sender = match observation {
         Observation::Received { actor: Actor::Broker, .. } => Actor::Client(client),
         Observation::Received { .. } => Actor::Broker,
+        // Written on the client's connection, as if by the client.
+        Observation::Injected { .. } => Actor::Client(client),
         _ => observation.actor(),
     };
     Space::of(packet, sender, client)
@@ -318,6 +334,13 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
             if observation.actor() == Actor::Broker {
                 diff.refusal_explained(mapping, link.client, packet, *reason);
             }
+        }
+        (Event::PacketInjected { packet, .. }, Observation::Injected { packet: model, link }) => {
+            if packet.kind != model.kind() {
+                return Comparison::Unrelated;
+            }
+            let space = space_of(observation, model, link.client);
+            diff.0 = packet_differences(mapping, ids, space, packet, model, Some(None));
         }
         (Event::PacketReceived { packet, .. }, Observation::Received { packet: model, link, .. }) => {
             if packet.kind != model.kind() {
@@ -362,6 +385,7 @@ pub fn conn_of(event: &Event) -> Option<u64> {
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. }
         | Event::FaultInjected { conn, .. }
+        | Event::PacketInjected { conn, .. }
         | Event::Forwarded { conn, .. }
         | Event::BrokerClosed { conn }
         | Event::Dropped { conn, .. } => Some(conn),
@@ -395,8 +419,12 @@ pub fn matches(
         },
         _ => false,
     };
-    if let (Observation::Sent { packet, link, .. } | Observation::Received { packet, link, .. }, Some(trace)) =
-        (observation, event_packet_id(&event.event))
+    if let (
+        Observation::Sent { packet, link, .. }
+        | Observation::Received { packet, link, .. }
+        | Observation::Injected { packet, link },
+        Some(trace),
+    ) = (observation, event_packet_id(&event.event))
     {
         if let Some(model) = packet_id(packet) {
             let space = space_of(observation, packet, link.client);
@@ -417,7 +445,9 @@ fn frees_its_id(packet: &Packet) -> bool {
 
 fn event_packet_id(event: &Event) -> Option<u16> {
     match event {
-        Event::PacketSent { packet, .. } | Event::PacketReceived { packet, .. } => packet.packet_id,
+        Event::PacketSent { packet, .. }
+        | Event::PacketReceived { packet, .. }
+        | Event::PacketInjected { packet, .. } => packet.packet_id,
         _ => None,
     }
 }

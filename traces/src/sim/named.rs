@@ -1,10 +1,13 @@
 //! The named situations of the corpus, each a scenario and a seed, so that every corpus
 //! trace can be recorded again.
 
+use std::num::NonZeroU16;
+
 use verimqtt_proto::codec::{ProtocolVersion, QoS};
 use verimqtt_spec::trace::PacketKind;
 
 use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step};
+use super::strategy::beyond_the_quota;
 
 /// A situation worth keeping a trace of.
 #[derive(Debug, Clone)]
@@ -301,6 +304,18 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
                 Step::Connect { client: SUBSCRIBER },
                 Step::Settle,
             ]),
+        ),
+        named(
+            // The broker announces Receive Maximum 1; the simulator, playing a hostile
+            // client, writes a QoS 1 PUBLISH behind the publisher's QoS 2 message, and a QoS 2
+            // one behind its next CONNECT while that message still awaits its PUBREL: the
+            // broker answers each with DISCONNECT 0x93 and takes nothing of them (see
+            // `beyond_the_quota`).
+            "receive_maximum_exceeded_v5",
+            beyond_the_quota(Scenario {
+                receive_maximum: NonZeroU16::new(1),
+                ..connected(V5, persistent(), clean(), QoS::ExactlyOnce)
+            }),
         ),
         named(
             // The broker restarts with a QoS 1 message queued for the persistent subscriber,

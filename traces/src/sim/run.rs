@@ -8,15 +8,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
 use verimqtt_proto::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
-use verimqtt_proto::codec::{MqttString, Properties, Will};
+use verimqtt_proto::codec::{MqttString, Properties, ProtocolVersion, Will};
 use verimqtt_proto::testing::{BrokerDriver, MemoryStore};
+use verimqtt_proto::trace::packet_info;
 use verimqtt_spec::trace::{ConnId, Event, Fault, PacketKind, TraceEvent};
 
 use super::command::command_of;
+use super::inject;
 use super::network::{Link, Segment};
 use super::recorder::{Observed, SharedLog};
 use super::rng::Rng;
-use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step, TOPIC};
+use super::scenario::{ClientSpec, Injection, Scenario, SessionKind, Side, Step, TOPIC};
 use super::{Refusal, SimError, Simulation};
 use crate::SimulatedClock;
 
@@ -56,6 +58,9 @@ pub(super) struct Run {
     current: Vec<Option<usize>>,
     triggers: Vec<CutTrigger>,
     next_payload: usize,
+    /// The number of the next injected PUBLISH (its payload `xN`).
+    next_injected: usize,
+    version: ProtocolVersion,
     refusals: Vec<Refusal>,
 }
 
@@ -96,6 +101,8 @@ impl Run {
             links: Vec::new(),
             triggers: Vec::new(),
             next_payload: 0,
+            next_injected: 0,
+            version: scenario.version,
             refusals: Vec::new(),
         })
     }
@@ -148,6 +155,7 @@ impl Run {
             }
             Step::Restart => self.restart(),
             Step::Heal => self.triggers.clear(),
+            Step::Inject { client, packet } => self.inject_packet(*client, *packet)?,
             Step::CutAfter { client, receiver, packet } => {
                 self.triggers.push(CutTrigger { client: *client, receiver: *receiver, packet: *packet })
             }
@@ -210,6 +218,19 @@ impl Run {
     fn inject(&mut self, link: usize, fault: Fault) {
         self.links[link].cut();
         self.log.network(self.clock.now(), Event::FaultInjected { conn: link as ConnId + 1, fault });
+    }
+
+    /// Writes `injection` on the client's connection towards the broker, behind what the
+    /// client wrote, and logs it; nothing if the client has no connection.
+    fn inject_packet(&mut self, client: usize, injection: Injection) -> Result<(), SimError> {
+        let Some(link) = self.current[client] else { return Ok(()) };
+        let packet = inject::packet_of(injection, self.next_injected)?;
+        let bytes = inject::encoded(&packet, self.version)?;
+        self.next_injected += 1;
+        self.links[link].send(Side::Broker, bytes);
+        let info = packet_info(&packet, self.version);
+        self.log.network(self.clock.now(), Event::PacketInjected { conn: link as ConnId + 1, packet: info });
+        Ok(())
     }
 
     /// The broker process dies and a new one starts from the store: the trace says so

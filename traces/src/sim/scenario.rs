@@ -116,6 +116,21 @@ impl PayloadClaim {
     }
 }
 
+/// The packet id of an injected PUBLISH: verimqtt's client counts its ids up from 1, so none
+/// of the flights of a run's client uses it.
+pub const INJECTED_PACKET_ID: u16 = u16::MAX;
+
+/// A packet a client's state machine never writes, which the simulator writes on its
+/// connection as a hostile or broken client would (see [`Step::Inject`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Injection {
+    /// A QoS 1 or 2 PUBLISH to [`TOPIC`] that no application asked for, with packet id
+    /// [`INJECTED_PACKET_ID`] and payload `x0`, `x1`, ... (in run order). The generated
+    /// scenarios write it where it is beyond the broker's Receive Maximum, which the broker
+    /// answers with DISCONNECT 0x93 (5.0 section 3.3.4).
+    Publish { qos: QoS },
+}
+
 /// Which end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -191,6 +206,13 @@ pub enum Step {
     Restart,
     /// Faults stop: cuts armed by [`Step::CutAfter`] that have not happened are disarmed.
     Heal,
+    /// The simulator writes `packet` on the client's connection towards the broker, after
+    /// whatever the client wrote, and logs it (`packet_injected`, node `network`); nothing if
+    /// the client has no connection. The client knows nothing of it.
+    Inject {
+        client: usize,
+        packet: Injection,
+    },
     /// Up to this many packets (or closes) in flight arrive, chosen by the seed.
     Deliver(usize),
     /// Everything in flight arrives, in an order the seed chooses.
@@ -248,7 +270,8 @@ impl Step {
             | Step::Cut { client }
             | Step::Reset { client }
             | Step::HalfCut { client }
-            | Step::CutAfter { client, .. } => Some(*client),
+            | Step::CutAfter { client, .. }
+            | Step::Inject { client, .. } => Some(*client),
             Step::Restart | Step::Heal | Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
         }
     }

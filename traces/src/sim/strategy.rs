@@ -7,7 +7,8 @@
 //! alive (at least a tick, as the model needs), wills and the 5.0 session expiry are the
 //! same for every client. Cuts are mostly silent, found out through keep alive; some are
 //! resets both ends see, or half-open connections only the client sees. Small bounds keep the model's state sets trackable: at most 3
-//! clients, 4 messages and 3 cuts. [`arb_flow_controlled_scenario`] adds, in 5.0, a Receive
+//! clients, 4 messages (and up to 2 more where a publisher goes beyond the Receive Maximum,
+//! see [`beyond_the_quota`]) and 3 cuts. [`arb_flow_controlled_scenario`] adds, in 5.0, a Receive
 //! Maximum of 1 or 2 that every client and the broker announce, so that flow control binds
 //! (such a scenario has no QoS 0 message, see [`without_qos0_messages`]).
 //! [`arb_restarting_scenario`] adds a broker restart from its store to a third of them, with
@@ -19,7 +20,7 @@ use proptest::prelude::*;
 use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
 use verimqtt_spec::trace::PacketKind;
 
-use super::scenario::{ClientSpec, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC};
+use super::scenario::{ClientSpec, Injection, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC};
 
 const MAX_CLIENTS: usize = 3;
 const MAX_MESSAGES: usize = 4;
@@ -254,26 +255,56 @@ pub fn arb_restarting_scenario() -> impl Strategy<Value = Scenario> {
 /// [`arb_restarting_scenario`], and in 5.0: in a quarter of them, one publish at QoS 0 or 1
 /// whose Payload Format Indicator says its payload is UTF-8, truly, or (half of them) falsely,
 /// which the broker refuses (section 3.3.2.3.2: verimqtt answers PUBACK 0x99 and routes
-/// nothing; not at QoS 2: the model's PUBREC carries no refusal); in half of them, clients
-/// that send Topic Aliases, which the broker must resolve; and in half of those with a
-/// Receive Maximum of 2, a broker that limits itself to 1 flight per session (see
-/// [`with_lower_broker_limit`]). Drawn after the scenario, so a seed gives the scenario it
-/// gave before.
+/// nothing; not at QoS 2: the model's PUBREC carries no refusal); and in half of them, clients
+/// that send Topic Aliases, which the broker must resolve. Then, in half of those with a
+/// Receive Maximum, a publisher that goes beyond it ([`beyond_the_quota`]); and in half of
+/// those with a Receive Maximum of 2, a broker that limits itself to 1 flight per session
+/// ([`with_lower_broker_limit`]). Each drawn after the scenario, so a seed gives the scenario
+/// it gave before.
 pub fn arb_hostile_scenario() -> impl Strategy<Value = Scenario> {
     let claim = prop_oneof![Just(PayloadClaim::Utf8), Just(PayloadClaim::FalselyUtf8)];
     let claimed = prop::option::weighted(0.25, (any::<prop::sample::Index>(), claim));
-    let strategy = (arb_restarting_scenario(), claimed, any::<bool>(), any::<bool>());
-    strategy.prop_map(|(scenario, claimed, topic_aliases, lower_limit)| {
-        if !scenario.version.is_v5() {
-            return scenario;
+    (arb_restarting_scenario(), claimed, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(scenario, claimed, topic_aliases, overrun, lower_limit)| {
+            if !scenario.version.is_v5() {
+                return scenario;
+            }
+            let scenario = Scenario { topic_aliases, ..scenario };
+            let scenario = match claimed {
+                Some((at, claim)) => with_payload_claim(scenario, at, claim),
+                None => scenario,
+            };
+            let scenario = if overrun { beyond_the_quota(scenario) } else { scenario };
+            if lower_limit { with_lower_broker_limit(scenario) } else { scenario }
+        },
+    )
+}
+
+/// In 5.0 with a Receive Maximum, after the scenario's settle period: the publisher `c0`
+/// publishes as many QoS 2 messages as the Receive Maximum allows, and the simulator, playing
+/// a hostile client, writes a QoS 1 PUBLISH right behind them on its connection, one beyond
+/// the broker's Receive Maximum ([MQTT-3.3.4-7]), which verimqtt's broker answers with
+/// DISCONNECT 0x93 (5.0 section 3.3.4) once it has read the QoS 2 ones, whose PUBRELs then
+/// never reach it. The publisher connects again; a persistent one's QoS 2 messages still await
+/// their PUBRELs at the broker, so a QoS 2 PUBLISH written right behind its CONNECT is beyond
+/// the Receive Maximum too (verimqtt counts the messages awaiting PUBREL across connections),
+/// and it connects a third time (its sessions then never expire: the model does not combine
+/// expiry with it). A settle period follows.
+pub(super) fn beyond_the_quota(mut scenario: Scenario) -> Scenario {
+    let Some(maximum) = scenario.announced_receive_maximum() else {
+        return scenario;
+    };
+    let beyond = |qos| Step::Inject { client: 0, packet: Injection::Publish { qos } };
+    scenario.steps.extend((0..maximum.get()).map(|_| Step::publish(0, QoS::ExactlyOnce)));
+    scenario.steps.extend([beyond(QoS::AtLeastOnce), Step::Settle, Step::Connect { client: 0 }]);
+    if scenario.clients[0].session == SessionKind::Persistent {
+        scenario.steps.extend([beyond(QoS::ExactlyOnce), Step::Settle, Step::Connect { client: 0 }]);
+        for client in &mut scenario.clients {
+            client.session_expiry = u32::MAX;
         }
-        let scenario = Scenario { topic_aliases, ..scenario };
-        let scenario = if lower_limit { with_lower_broker_limit(scenario) } else { scenario };
-        match claimed {
-            Some((at, claim)) => with_payload_claim(scenario, at, claim),
-            None => scenario,
-        }
-    })
+    }
+    scenario.steps.extend([Step::Settle, Step::Advance(2)]);
+    scenario
 }
 
 /// `scenario`, if its Receive Maximum is 2, with a broker that keeps at most 1 flight per
