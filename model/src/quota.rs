@@ -3,8 +3,9 @@
 //!
 //! A client must not have more QoS 1/2 PUBLISHes unanswered (no PUBACK, no PUBCOMP) than the
 //! broker's Receive Maximum [MQTT-3.3.4-7]; a broker that receives more closes the connection
-//! with DISCONNECT 0x93 Receive Maximum exceeded (5.0 section 3.3.4, handled as section 4.13
-//! says: not a numbered statement) and takes nothing of the PUBLISH. The model's clients never
+//! with DISCONNECT 0x93 Receive Maximum exceeded (5.0 section 3.3.4, not a numbered statement;
+//! handled as section 4.13 says, where a server closes the connection on a Protocol Error with a
+//! reason code of its own [MQTT-4.13.1-1]) and takes nothing of the PUBLISH. The model's clients never
 //! go beyond it, nor do verimqtt's: the trace simulator writes such a PUBLISH on a client's
 //! connection itself, which this hostile client stands for. Its message is none a publisher's
 //! application hands over, so nobody is owed anything for it.
