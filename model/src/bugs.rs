@@ -130,10 +130,14 @@ pub enum Bug {
     /// The broker does not check a payload against its Payload Format Indicator: it routes a
     /// message whose payload is not the UTF-8 it claims and acknowledges it as a success (5.0).
     PayloadFormatUnchecked,
+    /// A sender takes a PUBREC of 0x80 or more for a success: the client releases a QoS 2
+    /// message the broker refused, the broker answers a hostile client's refusing PUBREC for
+    /// an unknown id with PUBREL 0x92 (5.0).
+    RefusedPubRecReleased,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 46] = [
+    pub const ALL: [Bug; 47] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -180,6 +184,7 @@ impl Bug {
         Bug::RetainAsPublishedIgnored,
         Bug::RetainHandlingCheckedAfterSubscribe,
         Bug::PayloadFormatUnchecked,
+        Bug::RefusedPubRecReleased,
     ];
 
     /// The name used on the command line.
@@ -231,6 +236,7 @@ impl Bug {
             Bug::RetainAsPublishedIgnored => "retain-as-published-ignored",
             Bug::RetainHandlingCheckedAfterSubscribe => "retain-handling-checked-after-subscribe",
             Bug::PayloadFormatUnchecked => "payload-format-unchecked",
+            Bug::RefusedPubRecReleased => "refused-pubrec-released",
         }
     }
 
@@ -288,6 +294,7 @@ impl Bug {
             Bug::RetainAsPublishedIgnored => RETAIN_FLAG_CORRECT,
             Bug::RetainHandlingCheckedAfterSubscribe => DELIVERED_WHEN_QUIET,
             Bug::PayloadFormatUnchecked => INTEGRITY,
+            Bug::RefusedPubRecReleased => NO_PUBREL_AFTER_REFUSAL,
         }
     }
 }

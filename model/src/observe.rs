@@ -80,6 +80,13 @@ pub enum Observation {
         link: LinkRef,
         fault: Fault,
     },
+    /// A packet the client did not send is written on its connection toward the broker,
+    /// with its reason code, by whoever plays the hostile client (logged like a fault).
+    Injected {
+        link: LinkRef,
+        packet: Packet,
+        reason: Option<u8>,
+    },
     /// The broker process dies and starts again: as observable as a fault, since whoever
     /// restarts it logs it.
     Restarted,
@@ -96,7 +103,7 @@ impl Observation {
             Observation::PublishRequested { client, .. }
             | Observation::Abandoned { client, .. }
             | Observation::Delivered { client, .. } => Actor::Client(client),
-            Observation::Fault { .. } => Actor::Network,
+            Observation::Fault { .. } | Observation::Injected { .. } => Actor::Network,
             Observation::Restarted => Actor::Broker,
         }
     }
@@ -108,7 +115,8 @@ impl Observation {
             | Observation::Closed { link, .. }
             | Observation::Sent { link, .. }
             | Observation::Received { link, .. }
-            | Observation::Fault { link, .. } => Some(link),
+            | Observation::Fault { link, .. }
+            | Observation::Injected { link, .. } => Some(link),
             Observation::PublishRequested { .. }
             | Observation::Abandoned { .. }
             | Observation::Delivered { .. }
@@ -156,6 +164,9 @@ impl fmt::Display for Observation {
             }
             Observation::TimerFired { actor, timer } => write!(f, "{actor} timer {timer:?} fires"),
             Observation::Fault { link, fault } => write!(f, "network fault {fault:?} under {link}"),
+            Observation::Injected { link, packet, reason } => {
+                write!(f, "network writes {packet} (reason {reason:?}) on {link} for the client")
+            }
             Observation::Restarted => f.write_str("the broker restarts"),
         }
     }

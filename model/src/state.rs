@@ -33,6 +33,8 @@ pub struct State {
     pub disconnects_left: u8,
     /// UNSUBSCRIBEs the subscribers may still send.
     pub unsubscribes_left: u8,
+    /// PUBRECs hostile clients may still write (see [`Config::hostile_pubrecs`]).
+    pub hostile_pubrecs_left: u8,
     /// The broker's retained messages.
     pub retained: RetainedStore,
     /// Which clients are interchangeable, when the checker reduces by symmetry (the same in
@@ -55,6 +57,7 @@ impl State {
             pending_wills: PerClient::filled(None, config.clients),
             disconnects_left: config.disconnects,
             unsubscribes_left: config.unsubscribes,
+            hostile_pubrecs_left: config.hostile_pubrecs,
             retained: RetainedStore::default(),
             symmetry: Symmetry::default(),
         }
@@ -77,6 +80,7 @@ impl State {
             pending_wills: p.per_client(&self.pending_wills),
             disconnects_left: self.disconnects_left,
             unsubscribes_left: self.unsubscribes_left,
+            hostile_pubrecs_left: self.hostile_pubrecs_left,
             retained: self.retained,
             symmetry: self.symmetry,
         }

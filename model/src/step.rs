@@ -56,6 +56,9 @@ pub enum Action {
     Restart,
     /// The broker publishes a will whose delay has passed (5.0).
     DelayedWill(usize),
+    /// A hostile client writes a PUBREC for an id no flight of the broker uses on its
+    /// connection, behind what the client wrote: accepted (0x00), or (5.0) `refused` (0x80).
+    InjectPubRec { client: usize, refused: bool },
 }
 
 impl Action {
@@ -69,7 +72,8 @@ impl Action {
             | Action::Cut { .. }
             | Action::ReportedCut { .. }
             | Action::Tick
-            | Action::Restart => false,
+            | Action::Restart
+            | Action::InjectPubRec { .. } => false,
             Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
             // Under a bounded response a client reconnects at once.
             Action::Connect(_) => config.bounded_response.is_some(),
@@ -78,16 +82,22 @@ impl Action {
         }
     }
 
-    /// Faults, and the DISCONNECTs and UNSUBSCRIBEs a client chooses to send: the bounded
-    /// response's clock starts again after each.
+    /// Faults, hostile packets, and the DISCONNECTs and UNSUBSCRIBEs a client chooses to
+    /// send: the bounded response's clock starts again after each.
     pub fn interrupts(&self) -> bool {
+        self.is_optional() || matches!(self, Action::Restart)
+    }
+
+    /// What the environment or a client may do at any time, or never: a run where they are
+    /// left unused is judged too.
+    pub fn is_optional(&self) -> bool {
         matches!(
             self,
             Action::Cut { .. }
                 | Action::ReportedCut { .. }
-                | Action::Restart
                 | Action::Disconnect { .. }
                 | Action::Unsubscribe(_)
+                | Action::InjectPubRec { .. }
         )
     }
 }
@@ -122,6 +132,9 @@ impl fmt::Display for Action {
             Action::StoreCommit => write!(f, "the store commits"),
             Action::Restart => write!(f, "the broker restarts"),
             Action::DelayedWill(c) => write!(f, "the will delay of c{c} passes"),
+            Action::InjectPubRec { client, refused } => {
+                write!(f, "a hostile c{client} writes a PUBREC{}", if *refused { " refusing" } else { "" })
+            }
         }
     }
 }
@@ -202,6 +215,7 @@ impl<'a> Step<'a> {
             Action::StoreCommit => self.store_commit(),
             Action::Restart => self.restart(),
             Action::DelayedWill(c) => self.publish_pending_will(c),
+            Action::InjectPubRec { client, refused } => self.inject_pubrec(client, refused),
         }
         self.state.ghost.end_step();
         let times_out_connect = self.config.broker_connect_timeout.is_some();

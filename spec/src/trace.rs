@@ -121,6 +121,13 @@ pub enum Event {
         conn: ConnId,
         fault: Fault,
     },
+    /// A packet the client's state machine did not send, written on its connection by the
+    /// simulator playing a hostile or broken client (node `network`, like a fault): the model
+    /// takes it as a hostile action of that client, never as one of the client's own packets.
+    PacketInjected {
+        conn: ConnId,
+        packet: PacketInfo,
+    },
     /// Nothing in flight arrives anywhere for `duration_ms` from now (node `network`); the
     /// nodes' timers still fire.
     NetworkStalled {

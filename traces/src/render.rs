@@ -64,6 +64,11 @@ pub fn render(trace: &[TraceEvent]) -> String {
             Event::FaultInjected { conn, fault } => {
                 format!("Note over {node}: {} under conn {conn}", snake(&format!("{fault:?}")))
             }
+            // Written by the network for the client, toward the broker.
+            Event::PacketInjected { conn, packet } => {
+                let arrow = if deliveries.lost.contains(&index) { "-x" } else { "->>" };
+                format!("{node}{arrow}broker: {} (injected on conn {conn})", escape(&packet.to_string()))
+            }
             Event::NetworkStalled { duration_ms } => format!("Note over {node}: stalls for {duration_ms} ms"),
             Event::BrokerRestarted => format!("Note over {node}: restarts from its store"),
             // A broker seen only through a fault proxy: what the proxy passes to a client is
@@ -143,6 +148,10 @@ impl Deliveries {
                 }
                 Event::Forwarded { conn, to: End::Client, .. } => {
                     in_flight.entry((conn, true)).or_default().push_back((index, event.time_ms));
+                }
+                // Written on the client's side, toward the broker.
+                Event::PacketInjected { conn, .. } => {
+                    in_flight.entry((conn, false)).or_default().push_back((index, event.time_ms));
                 }
                 Event::PacketReceived { conn, .. } => {
                     let sender_is_broker = !event.node.is_broker();

@@ -61,6 +61,7 @@ pub fn describe(event: &Event) -> String {
         Event::MessageDelivered { payload, qos, .. } => format!("delivered {payload} qos {qos}"),
         Event::TimerFired { timer } => format!("timer {timer:?}"),
         Event::FaultInjected { conn, fault } => format!("fault {conn} {fault:?}"),
+        Event::PacketInjected { conn, packet } => format!("injected {conn} {packet}"),
         Event::NetworkStalled { duration_ms } => format!("stall {duration_ms} ms"),
         Event::BrokerRestarted => "broker restarted".to_string(),
         Event::Forwarded { conn, to, packet } => format!("forwarded {conn} to {to:?} {packet}"),

@@ -20,6 +20,7 @@ pub fn describe(event: &TraceEvent) -> String {
         }
         Event::TimerFired { timer } => format!("{node} timer {timer:?} fires"),
         Event::FaultInjected { conn, fault } => format!("{node} injects {fault:?} under conn {conn}"),
+        Event::PacketInjected { conn, packet } => format!("{node} writes {packet} on conn {conn} for its client"),
         Event::NetworkStalled { duration_ms } => format!("{node} stalls for {duration_ms} ms"),
         Event::BrokerRestarted => format!("{node} restarts from its store"),
         Event::Forwarded { conn, to, packet } => format!("{node} forwards {packet} to the {to:?} on conn {conn}"),

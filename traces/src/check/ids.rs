@@ -42,6 +42,7 @@ pub fn packet_id(packet: &Packet) -> Option<PacketId> {
         Packet::Publish { id, .. } => (id != 0).then_some(id),
         Packet::PubAck(id)
         | Packet::PubRec(id)
+        | Packet::PubRecRefused(id)
         | Packet::PubRel(id)
         | Packet::PubComp(id)
         | Packet::Subscribe(id, _)

@@ -25,6 +25,10 @@
 //!   CONNACK after the abort period, or 30 s with Keep Alive off, as the simulator sets it
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
+//! - **Hostile clients**: a packet the trace logs as injected (`packet_injected`, a PUBREC)
+//!   is the model's hostile PUBREC (`Config::hostile_pubrecs`, as many as the trace logs),
+//!   for the id one past the broker's pool (6 ids, then, instead of 7): the trace's id,
+//!   whatever it is, is bound to it.
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
 //!   Alive, wills (per client) and their QoS (one for all) come from the CONNECT packets; the 5.0 Receive Maximum of
 //!   the clients from CONNECT, the broker's from CONNACK (see [`receive_maximum`]); the
@@ -158,7 +162,8 @@ impl Mapping {
             session_expiry,
             receive_maximum: receive_maximum(version, &all_connects, "Receive Maximum of the clients")?,
             broker_receive_maximum: receive_maximum(version, &connacks(events), "Receive Maximum of the broker")?,
-            packet_ids: Bits::MAX,
+            // A hostile PUBREC's id is one past the broker's (`Config::unknown_id`).
+            packet_ids: if injected(events) > 0 { Bits::MAX - 1 } else { Bits::MAX },
             keep_alive,
             abort_after: abort_ticks(keep_alive, time)?,
             connack_timeout: connack_ticks(&all_connects, time)?,
@@ -193,6 +198,7 @@ impl Mapping {
             invalid_payloads: invalid_payloads(&payload_formats, &payloads),
             // Applications are paced and the network is slow: no bound on the response holds.
             bounded_response: None,
+            hostile_pubrecs: injected(events).min(u64::from(u8::MAX)) as u8,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
@@ -539,6 +545,12 @@ fn will_qos(connects: &[&PacketInfo]) -> Result<Qos, MappingError> {
 /// Faults the trace logs: the model cuts no more connections than that.
 fn faults(events: &[TraceEvent]) -> u64 {
     events.iter().filter(|e| matches!(e.event, Event::FaultInjected { .. })).count() as u64
+}
+
+/// Packets the trace logs as injected (PUBRECs, `within_the_model` made sure): the model's
+/// hostile clients write no more than that.
+fn injected(events: &[TraceEvent]) -> u64 {
+    events.iter().filter(|e| matches!(e.event, Event::PacketInjected { .. })).count() as u64
 }
 
 /// Broker restarts the trace logs: the model restarts its broker no more often than that.

@@ -27,6 +27,10 @@ pub fn check(events: &[TraceEvent]) -> Option<(usize, Rule)> {
             Event::PacketSent { conn, .. } if !faulted.contains(conn) => {
                 in_flight.entry((*conn, event.node.is_broker())).or_default().push_back(index);
             }
+            // Written on the client's end, behind what the client wrote.
+            Event::PacketInjected { conn, .. } if !faulted.contains(conn) => {
+                in_flight.entry((*conn, false)).or_default().push_back(index);
+            }
             Event::PacketReceived { conn, packet } => {
                 if stalled_until.is_some_and(|until| event.time_ms < until) {
                     return Some((index, Rule::ReceivedDuringStall));
@@ -35,7 +39,9 @@ pub fn check(events: &[TraceEvent]) -> Option<(usize, Rule)> {
                 let Some(sent) = in_flight.get_mut(&(*conn, sender_is_broker)).and_then(VecDeque::pop_front) else {
                     return Some((index, Rule::ReceivedUnsent { conn: *conn }));
                 };
-                if let Event::PacketSent { packet: original, .. } = &events[sent].event {
+                if let Event::PacketSent { packet: original, .. } | Event::PacketInjected { packet: original, .. } =
+                    &events[sent].event
+                {
                     if original != packet {
                         let sent_as = original.to_string();
                         return Some((index, Rule::ReceivedAltered { sent_step: sent + 1, sent_as }));
@@ -81,6 +87,14 @@ mod tests {
         assert_eq!(check(&[received(0, false)]), Some((0, Rule::ReceivedUnsent { conn: 1 })));
         let fault = at(0, Node::network(), Event::FaultInjected { conn: 1, fault: Fault::Cut });
         assert_eq!(check(&[sent(false), fault, received(0, false)]), Some((2, Rule::ReceivedUnsent { conn: 1 })));
+    }
+
+    #[test]
+    fn an_injected_packet_arrives_behind_what_the_client_wrote_before_it() {
+        let injected = at(0, Node::network(), Event::PacketInjected { conn: 1, packet: publish(true) });
+        assert_eq!(check(&[sent(false), injected.clone(), received(0, false), received(0, true)]), None);
+        let overtaking = check(&[sent(false), injected, received(0, true)]);
+        assert!(matches!(overtaking, Some((2, Rule::ReceivedAltered { sent_step: 1, .. }))), "{overtaking:?}");
     }
 
     #[test]

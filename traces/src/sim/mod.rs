@@ -28,7 +28,9 @@ mod strategy;
 use verimqtt_spec::trace::TraceEvent;
 
 pub use named::{NamedScenario, connected, named_scenarios};
-pub use scenario::{ClientSpec, DEFAULT_TICK_MS, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC};
+pub use scenario::{
+    ClientSpec, DEFAULT_TICK_MS, HOSTILE_PUBREC_ID, Injection, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC,
+};
 pub use strategy::{arb_flow_controlled_scenario, arb_hostile_scenario, arb_restarting_scenario, arb_scenario};
 
 /// What a run recorded.
@@ -58,6 +60,8 @@ pub enum SimError {
     BadString(String),
     #[error("at {time_ms} ms the timers keep firing without time passing")]
     TimersDoNotSettle { time_ms: u64 },
+    #[error("the injected {packet} cannot be encoded: {error}")]
+    CannotEncode { packet: String, error: String },
 }
 
 /// Runs `scenario`, the seed choosing among what could happen next.

@@ -100,6 +100,7 @@ fn conn_mut(event: &mut Event) -> Option<&mut ConnId> {
         | Event::PacketSent { conn, .. }
         | Event::PacketReceived { conn, .. } => Some(conn),
         Event::FaultInjected { .. }
+        | Event::PacketInjected { .. }
         | Event::Forwarded { .. }
         | Event::BrokerClosed { .. }
         | Event::Dropped { .. }

@@ -5,18 +5,19 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use verimqtt_proto::broker::{AllowAll, Broker, BrokerOptions, ConnId as BrokerConn};
 use verimqtt_proto::client::{Client, ClientOptions, CommandError, Event as ClientEvent};
-use verimqtt_proto::codec::{MqttString, Properties, Will};
+use verimqtt_proto::codec::{self, MqttString, Properties, ProtocolVersion, Will};
 use verimqtt_proto::testing::{BrokerDriver, MemoryStore};
+use verimqtt_proto::trace::packet_info;
 use verimqtt_spec::trace::{ConnId, Event, Fault, PacketKind, TraceEvent};
 
 use super::command::command_of;
 use super::network::{Link, Segment};
 use super::recorder::{Observed, SharedLog};
 use super::rng::Rng;
-use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step, TOPIC};
+use super::scenario::{ClientSpec, Injection, Scenario, SessionKind, Side, Step, TOPIC};
 use super::{Refusal, SimError, Simulation};
 use crate::SimulatedClock;
 
@@ -39,6 +40,7 @@ struct CutTrigger {
 }
 
 pub(super) struct Run {
+    version: ProtocolVersion,
     clock: SimulatedClock,
     tick: Duration,
     rng: Rng,
@@ -83,6 +85,7 @@ impl Run {
             })
             .collect::<Result<Vec<_>, SimError>>()?;
         Ok(Run {
+            version: scenario.version,
             clock,
             tick: Duration::from_millis(scenario.tick_ms),
             rng: Rng::new(seed),
@@ -146,6 +149,7 @@ impl Run {
                 }
             }
             Step::Restart => self.restart(),
+            Step::Inject { client, packet } => self.inject_packet(*client, *packet)?,
             Step::Heal => self.triggers.clear(),
             Step::CutAfter { client, receiver, packet } => {
                 self.triggers.push(CutTrigger { client: *client, receiver: *receiver, packet: *packet })
@@ -209,6 +213,21 @@ impl Run {
     fn inject(&mut self, link: usize, fault: Fault) {
         self.links[link].cut();
         self.log.network(self.clock.now(), Event::FaultInjected { conn: link as ConnId + 1, fault });
+    }
+
+    /// Writes `injection` on the client's connection toward the broker, behind what the
+    /// client wrote, and the trace says so (see [`Step::Inject`]); nothing without a
+    /// connection.
+    fn inject_packet(&mut self, client: usize, injection: Injection) -> Result<(), SimError> {
+        let Some(link) = self.current[client] else { return Ok(()) };
+        let packet = injection.packet();
+        let mut bytes = BytesMut::new();
+        codec::encode(&packet, self.version, &mut bytes)
+            .map_err(|error| SimError::CannotEncode { packet: format!("{packet:?}"), error: error.to_string() })?;
+        self.links[link].send(Side::Broker, bytes.freeze());
+        let packet = packet_info(&packet, self.version);
+        self.log.network(self.clock.now(), Event::PacketInjected { conn: link as ConnId + 1, packet });
+        Ok(())
     }
 
     /// The broker process dies and a new one starts from the store: the trace says so

@@ -3,7 +3,9 @@
 use std::num::NonZeroU16;
 
 use bytes::Bytes;
-use verimqtt_proto::codec::{PayloadFormat, ProtocolVersion, QoS, RetainHandling};
+use verimqtt_proto::codec::{
+    Packet, PacketId, PayloadFormat, ProtocolVersion, PublishAck, QoS, ReasonCode, RetainHandling,
+};
 use verimqtt_spec::trace::{Fault, PacketKind};
 
 /// The default length of a tick of simulated time.
@@ -112,6 +114,33 @@ impl PayloadClaim {
     }
 }
 
+/// A packet a hostile or broken client writes that its state machine would not send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Injection {
+    /// A PUBREC of `packet_id` with reason `code` (5.0; 3.1.1's PUBREC has none, so only
+    /// `Success` there).
+    PubRec { packet_id: PacketId, code: ReasonCode },
+}
+
+/// The id of the hostile PUBRECs the generated and named scenarios write: the last one,
+/// which verimqtt's broker reaches only after 65,534 others, so no flight of it uses it in
+/// such a run.
+pub const HOSTILE_PUBREC_ID: PacketId = match PacketId::new(u16::MAX) {
+    Some(id) => id,
+    None => panic!("65,535 is a packet identifier"),
+};
+
+impl Injection {
+    /// The packet as verimqtt's codec encodes it.
+    pub fn packet(self) -> Packet {
+        match self {
+            Injection::PubRec { packet_id, code } => {
+                Packet::PubRec(PublishAck { reason_code: code, ..PublishAck::new(packet_id) })
+            }
+        }
+    }
+}
+
 /// Which end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -197,6 +226,13 @@ pub enum Step {
     /// Time moves on tick by tick (and to each timer's deadline) with nothing arriving: a
     /// network that stalls.
     Stall(u32),
+    /// The client's connection gets `packet` written on it toward the broker, behind what
+    /// the client wrote, as a hostile client would: the trace logs it as injected (node
+    /// `network`), never as the client's. Nothing happens if the client has no connection.
+    Inject {
+        client: usize,
+        packet: Injection,
+    },
 }
 
 impl Step {
@@ -222,6 +258,11 @@ impl Step {
         Step::Subscribe { client, filter: filter.to_string(), qos, retain_handling, retain_as_published }
     }
 
+    /// A hostile PUBREC of [`HOSTILE_PUBREC_ID`] with reason `code`, on `client`'s connection.
+    pub fn hostile_pubrec(client: usize, code: ReasonCode) -> Step {
+        Step::Inject { client, packet: Injection::PubRec { packet_id: HOSTILE_PUBREC_ID, code } }
+    }
+
     /// The fault a `Cut`, `Reset` or `HalfCut` injects, and on whose connection.
     pub fn fault(&self) -> Option<(usize, Fault)> {
         match *self {
@@ -244,7 +285,8 @@ impl Step {
             | Step::Cut { client }
             | Step::Reset { client }
             | Step::HalfCut { client }
-            | Step::CutAfter { client, .. } => Some(*client),
+            | Step::CutAfter { client, .. }
+            | Step::Inject { client, .. } => Some(*client),
             Step::Restart | Step::Heal | Step::Deliver(_) | Step::Settle | Step::Advance(_) | Step::Stall(_) => None,
         }
     }
