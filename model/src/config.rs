@@ -286,7 +286,10 @@ impl Config {
             return fail(format!("packet ids must be 1 to {}", Bits::MAX));
         }
         if self.hostile_pubrecs > 0 && self.packet_ids == Bits::MAX {
-            return fail(format!("with hostile PUBRECs, packet ids must be 1 to {}: one more is theirs", Bits::MAX - 1));
+            return fail(format!(
+                "with hostile PUBRECs, packet ids must be 1 to {}: one more is theirs",
+                Bits::MAX - 1
+            ));
         }
         if self.keep_alive == 0 || self.abort_after == 0 || self.connack_timeout == Some(0) {
             return fail("keep alive and abort period must be at least one tick".into());

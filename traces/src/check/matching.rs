@@ -414,9 +414,9 @@ fn frees_its_id(packet: &Packet, receiver: Actor) -> bool {
 
 fn event_packet_id(event: &Event) -> Option<u16> {
     match event {
-        Event::PacketSent { packet, .. } | Event::PacketReceived { packet, .. } | Event::PacketInjected { packet, .. } => {
-            packet.packet_id
-        }
+        Event::PacketSent { packet, .. }
+        | Event::PacketReceived { packet, .. }
+        | Event::PacketInjected { packet, .. } => packet.packet_id,
         _ => None,
     }
 }
