@@ -239,8 +239,9 @@ impl Step<'_> {
                     None => self.release_unknown(c, link, id),
                 }
             }
-            // The model's only refusing PUBRECs are a hostile client's, for an id no flight
-            // uses: no PUBREL answers them ([MQTT-4.3.3-4]: only a PUBREC below 0x80).
+            // The broker reads a refusing PUBREC only from a hostile client (the model's clients
+            // refuse nothing), for an id no flight uses: no PUBREL answers it ([MQTT-4.3.3-4]:
+            // a PUBREL answers a PUBREC below 0x80).
             Packet::PubRecRefused(id) => {
                 self.state.ghost.on_refusing_pubrec_read(Direction::ToClient, c, id);
                 if self.config.has(Bug::RefusedPubRecReleased) {

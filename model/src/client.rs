@@ -227,7 +227,6 @@ pub fn abort_due(config: &Config, state: &State, c: usize) -> bool {
 }
 
 impl Step<'_> {
-    /// Sends on the client's connection; over a cut connection the packet is lost.
     /// An accepting PUBREC: the flight awaiting it goes on to PUBREL.
     fn client_on_pubrec(&mut self, c: usize, id: PacketId) {
         self.state.ghost.on_publish_acknowledged(Direction::ToBroker, c, id);
@@ -238,6 +237,7 @@ impl Step<'_> {
         }
     }
 
+    /// Sends on the client's connection; over a cut connection the packet is lost.
     fn client_send(&mut self, c: usize, packet: Packet) {
         let reason = packet.success_code(self.config.version);
         self.client_send_coded(c, packet, reason);

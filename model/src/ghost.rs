@@ -62,7 +62,7 @@ pub enum Breach {
     RetainedAgainstHandling,
     /// The broker sent a PUBLISH whose RETAIN flag is not the one its copy must carry.
     RetainFlag,
-    /// The broker answered a PUBREC of 0x80 or more with a PUBREL.
+    /// A sender answered a PUBREC of 0x80 or more with a PUBREL.
     PubRelAfterRefusal,
 }
 

@@ -245,6 +245,11 @@ fn check_connections(trace: &[TraceEvent]) -> Result<(), String> {
                 sent.entry((node.clone(), *conn)).or_default().push(packet.to_string());
                 (*conn, packet)
             }
+            // Written on the client's end, behind what the client wrote: in its direction.
+            Event::PacketInjected { conn, packet } => {
+                sent.entry((client_of(trace, *conn), *conn)).or_default().push(packet.to_string());
+                continue;
+            }
             Event::PacketReceived { conn, packet } => {
                 // Keyed by the sender, so that the two lists of a direction line up.
                 let sender = if event.node.is_broker() { client_of(trace, *conn) } else { "broker".to_string() };
