@@ -105,7 +105,9 @@ impl AckOrder {
         let answered = sender.opposite();
         let in_order = match *packet {
             Packet::PubAck(id) => (self.flow(answered, client).answer(id, Qos::AtLeastOnce), Misorder::PubAck),
-            Packet::PubRec(id) => (self.flow(answered, client).answer(id, Qos::ExactlyOnce), Misorder::PubRec),
+            Packet::PubRec(id) | Packet::PubRecRefused(id) => {
+                (self.flow(answered, client).answer(id, Qos::ExactlyOnce), Misorder::PubRec)
+            }
             Packet::PubRel(id) => (self.flow(sender, client).release(id), Misorder::PubRel),
             _ => return None,
         };

@@ -237,10 +237,26 @@ impl Step<'_> {
             Packet::PubRec(id) => {
                 self.state.ghost.on_publish_acknowledged(Direction::ToClient, c, id);
                 let order = self.config.broker_resend_order;
-                let pubrel = self.state.sessions[c].as_mut().and_then(|session| session.outbound.on_pubrec(id, order));
-                if let Some(pubrel) = pubrel {
-                    self.state.ghost.ack_order.on_pubrec_read(Direction::ToClient, c, id);
-                    self.broker_send(c, pubrel);
+                let Some(session) = &mut self.state.sessions[c] else {
+                    return;
+                };
+                match session.outbound.on_pubrec(id, order) {
+                    Some(pubrel) => {
+                        self.state.ghost.ack_order.on_pubrec_read(Direction::ToClient, c, id);
+                        self.broker_send(c, pubrel);
+                    }
+                    // No flight awaits a PUBREC of the id (only a hostile client's PUBREC has
+                    // none): verimqtt answers that it does not know it.
+                    None => self.release_unknown(c, link, id),
+                }
+            }
+            // The broker reads a refusing PUBREC only from a hostile client (the model's clients
+            // refuse nothing), for an id no flight uses: no PUBREL answers it ([MQTT-4.3.3-4]:
+            // a PUBREL answers a PUBREC below 0x80).
+            Packet::PubRecRefused(id) => {
+                self.state.ghost.on_refusing_pubrec_read(Direction::ToClient, c, id);
+                if self.config.has(Bug::RefusedPubRecReleased) {
+                    self.release_unknown(c, link, id);
                 }
             }
             Packet::PubComp(id) => {
@@ -300,6 +316,12 @@ impl Step<'_> {
                 unreachable!("a client never sends {packet}")
             }
         }
+    }
+
+    /// The PUBREL for a PUBREC of an id no flight uses (see [`Packet::release_of_unknown`]).
+    fn release_unknown(&mut self, c: usize, link: usize, id: PacketId) {
+        let (pubrel, reason) = Packet::release_of_unknown(id, self.config.version);
+        self.broker_send_coded(c, link, pubrel, reason);
     }
 
     fn on_connect(&mut self, c: usize, link: usize, clean_start: bool, will: bool, receive_maximum: Option<u8>) {
@@ -384,17 +406,21 @@ impl Step<'_> {
             }
             // Method B of the QoS 2 receiver: route on PUBLISH, remember the id until PUBREL.
             Qos::ExactlyOnce => {
+                let refused = self.refuses(n);
                 let session = self.state.sessions[c].as_mut()?;
                 self.state.ghost.ack_order.on_publish_read(Direction::ToBroker, c, id, qos);
                 // A resend of a message already taken answers as the first did, but counts no
                 // subscribers again: success.
-                let matched = if session.awaiting_pubrel.contains(id) {
+                if session.awaiting_pubrel.contains(id) {
                     self.note(|| format!("broker already has id {id} from c{c}: m{n} not routed"));
-                    true
-                } else {
-                    session.awaiting_pubrel.insert(id);
-                    self.route(message)
-                };
+                    return Some(Answer { ack: Packet::PubRec(id), message: n, matched: true });
+                }
+                // A refusal ends the flow: the id is not kept [MQTT-4.3.3-9].
+                if refused {
+                    return Some(Answer { ack: Packet::PubRecRefused(id), message: n, matched: false });
+                }
+                session.awaiting_pubrel.insert(id);
+                let matched = self.route(message);
                 Some(Answer { ack: Packet::PubRec(id), message: n, matched })
             }
         }

@@ -133,10 +133,14 @@ pub enum Bug {
     /// The broker does not check its own Receive Maximum: it acknowledges a QoS 1/2 PUBLISH
     /// beyond it instead of closing the connection with DISCONNECT 0x93 (5.0).
     BeyondQuotaTaken,
+    /// A sender takes a PUBREC of 0x80 or more for a success: the client releases a QoS 2
+    /// message the broker refused, the broker answers a hostile client's refusing PUBREC for
+    /// an unknown id with PUBREL 0x92 (5.0).
+    RefusedPubRecReleased,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 47] = [
+    pub const ALL: [Bug; 48] = [
         Bug::BrokerForgetsQos2Ids,
         Bug::ClientResendsWithoutDup,
         Bug::PacketIdReusedInFlight,
@@ -184,6 +188,7 @@ impl Bug {
         Bug::RetainHandlingCheckedAfterSubscribe,
         Bug::PayloadFormatUnchecked,
         Bug::BeyondQuotaTaken,
+        Bug::RefusedPubRecReleased,
     ];
 
     /// The name used on the command line.
@@ -236,6 +241,7 @@ impl Bug {
             Bug::RetainHandlingCheckedAfterSubscribe => "retain-handling-checked-after-subscribe",
             Bug::PayloadFormatUnchecked => "payload-format-unchecked",
             Bug::BeyondQuotaTaken => "beyond-quota-taken",
+            Bug::RefusedPubRecReleased => "refused-pubrec-released",
         }
     }
 
@@ -294,6 +300,7 @@ impl Bug {
             Bug::RetainHandlingCheckedAfterSubscribe => DELIVERED_WHEN_QUIET,
             Bug::PayloadFormatUnchecked => INTEGRITY,
             Bug::BeyondQuotaTaken => BEYOND_QUOTA_REFUSED,
+            Bug::RefusedPubRecReleased => NO_PUBREL_AFTER_REFUSAL,
         }
     }
 }

@@ -227,6 +227,16 @@ pub fn abort_due(config: &Config, state: &State, c: usize) -> bool {
 }
 
 impl Step<'_> {
+    /// An accepting PUBREC: the flight awaiting it goes on to PUBREL.
+    fn client_on_pubrec(&mut self, c: usize, id: PacketId) {
+        self.state.ghost.on_publish_acknowledged(Direction::ToBroker, c, id);
+        let order = self.config.client_resend_order;
+        if let Some(pubrel) = self.state.clients[c].outbound.on_pubrec(id, order) {
+            self.state.ghost.ack_order.on_pubrec_read(Direction::ToBroker, c, id);
+            self.client_send(c, pubrel);
+        }
+    }
+
     /// Sends on the client's connection; over a cut connection the packet is lost.
     fn client_send(&mut self, c: usize, packet: Packet) {
         let reason = packet.success_code(self.config.version);
@@ -487,12 +497,17 @@ impl Step<'_> {
                 self.state.clients[c].outbound.on_puback(id);
                 self.client_send_queued(c);
             }
-            Packet::PubRec(id) => {
-                self.state.ghost.on_publish_acknowledged(Direction::ToBroker, c, id);
-                let order = self.config.client_resend_order;
-                if let Some(pubrel) = self.state.clients[c].outbound.on_pubrec(id, order) {
-                    self.state.ghost.ack_order.on_pubrec_read(Direction::ToBroker, c, id);
-                    self.client_send(c, pubrel);
+            Packet::PubRec(id) => self.client_on_pubrec(c, id),
+            // The broker refused the message (5.0: its payload is not the UTF-8 it claims):
+            // the flow ends here, with no PUBREL [MQTT-4.3.3-4], [MQTT-4.4.0-2].
+            Packet::PubRecRefused(id) => {
+                self.state.ghost.on_refusing_pubrec_read(Direction::ToBroker, c, id);
+                if self.config.has(Bug::RefusedPubRecReleased) {
+                    self.client_on_pubrec(c, id);
+                } else {
+                    self.state.ghost.on_publish_acknowledged(Direction::ToBroker, c, id);
+                    self.state.clients[c].outbound.on_pubrec_refused(id);
+                    self.client_send_queued(c);
                 }
             }
             Packet::PubComp(id) => {

@@ -10,7 +10,7 @@
 
 use crate::bits::Bits;
 use crate::bugs::Bug;
-use crate::packet::Message;
+use crate::packet::{Message, PacketId};
 use crate::routing::{self, Filter, FilterQos, RetainHandling, RetainOptions, Subscribed, TOPICS, WILL_TOPIC};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -184,11 +184,11 @@ pub struct Config {
     pub retained: Bits,
     /// Retained messages with an empty payload: they delete their topic's retained message.
     pub empty: Bits,
-    /// 5.0, QoS 0 and 1 messages only: messages whose payload is not the UTF-8 their Payload
-    /// Format Indicator says. The broker refuses them (section 3.3.2.3.2 lets a receiver check
-    /// the payload and answer 0x99 Payload format invalid): it routes and retains nothing, and
-    /// acknowledges a QoS 1 one with PUBACK 0x99, as verimqtt does. Not at QoS 2: the model's
-    /// PUBREC carries no refusal, so its publisher would go on to PUBREL.
+    /// 5.0: messages whose payload is not the UTF-8 their Payload Format Indicator says. The
+    /// broker refuses them (section 3.3.2.3.2 lets a receiver check the payload and answer
+    /// 0x99 Payload format invalid): it routes and retains nothing, and acknowledges a QoS 1
+    /// one with PUBACK 0x99 and a QoS 2 one with PUBREC 0x99, which ends its flow (no PUBREL,
+    /// no id kept), as verimqtt does.
     pub invalid_payloads: Bits,
     /// 5.0: PUBLISHes a hostile client may write beyond the broker's Receive Maximum (see
     /// [`crate::quota`]), each at a moment when it reaches the broker beyond it. 0 (none) by
@@ -199,6 +199,10 @@ pub struct Config {
     /// `bounded_response` requires everything owed delivered once this many have passed (see
     /// [`Config::response_bound`]).
     pub bounded_response: Option<u8>,
+    /// PUBRECs hostile clients may write on their connections, each for a packet id no
+    /// flight of the broker uses ([`Config::unknown_id`]): 0x00 or (5.0) 0x80. A budget like
+    /// `cuts`; 0 (the default) adds nothing to the state space.
+    pub hostile_pubrecs: u8,
 }
 
 /// Why a configuration cannot be checked.
@@ -259,7 +263,14 @@ impl Config {
             invalid_payloads: Bits::EMPTY,
             beyond_quota: 0,
             bounded_response: None,
+            hostile_pubrecs: 0,
         }
+    }
+
+    /// The packet id of a hostile client's PUBREC: one past the broker's, so no flight of the
+    /// broker ever uses it (the trace checker binds the trace's id to it).
+    pub fn unknown_id(&self) -> PacketId {
+        self.packet_ids + 1
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -278,6 +289,12 @@ impl Config {
         }
         if !(1..=Bits::MAX).contains(&self.packet_ids) {
             return fail(format!("packet ids must be 1 to {}", Bits::MAX));
+        }
+        if self.hostile_pubrecs > 0 && self.packet_ids == Bits::MAX {
+            return fail(format!(
+                "with hostile PUBRECs, packet ids must be 1 to {}: one more is theirs",
+                Bits::MAX - 1
+            ));
         }
         if self.keep_alive == 0 || self.abort_after == 0 || self.connack_timeout == Some(0) {
             return fail("keep alive and abort period must be at least one tick".into());
@@ -303,10 +320,8 @@ impl Config {
         if !self.invalid_payloads.is_empty() && self.version != Version::V5_0 {
             return fail("a Payload Format Indicator exists in 5.0 only".into());
         }
-        if !self.invalid_payloads.minus(messages).is_empty()
-            || self.invalid_payloads.iter().any(|n| self.qos(n) == Qos::ExactlyOnce)
-        {
-            return fail("messages with an invalid payload are QoS 0 or 1 messages of the configuration".into());
+        if !self.invalid_payloads.minus(messages).is_empty() {
+            return fail("messages with an invalid payload are messages of the configuration".into());
         }
         if self.version != Version::V5_0 && self.all_filters().any(|f| f.retain != RetainOptions::DEFAULT) {
             return fail("Retain Handling and Retain As Published exist in 5.0 only".into());
@@ -719,6 +734,7 @@ impl Config {
         turn_on("retained message deleted", !self.empty.is_empty());
         turn_on("invalid payload", !self.invalid_payloads.is_empty());
         turn_on("publish beyond the quota", self.beyond_quota > 0);
+        turn_on("hostile pubrecs", self.hostile_pubrecs > 0);
         let wills = (0..self.clients).filter(|&c| self.has_will(c)).count();
         turn_on("wills", wills > 0);
         turn_on("a client without a will", wills < self.clients);
@@ -794,6 +810,9 @@ impl fmt::Display for Config {
         }
         if let Some(bound) = self.bounded_response {
             write!(f, " bounded-response={bound}")?;
+        }
+        if self.hostile_pubrecs > 0 {
+            write!(f, " hostile-pubrecs={}", self.hostile_pubrecs)?;
         }
         let list = |bits: Bits| bits.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
         if !self.retained.is_empty() {

@@ -66,6 +66,8 @@ pub enum Breach {
     /// The broker acknowledged a PUBLISH a client wrote beyond its Receive Maximum (see
     /// [`crate::quota`]), which it must refuse by closing the connection.
     TakenBeyondQuota,
+    /// A sender answered a PUBREC of 0x80 or more with a PUBREL.
+    PubRelAfterRefusal,
 }
 
 impl From<Misorder> for Breach {
@@ -178,6 +180,10 @@ pub struct Ghost {
     /// topic, grant), each taken off as the broker makes a copy. Cleared at the end of every
     /// step, so it adds no states.
     retained_called_for: Vec<(usize, u8, Qos)>,
+    /// Per client and [`Direction`] of the PUBLISHes, the ids of the PUBRECs of 0x80 or more
+    /// their sender read in this step: no PUBREL may answer them. Cleared at the end of
+    /// every step, so it adds no states.
+    refusing_pubrecs: PerClient<[Bits; 2]>,
     /// With a bounded response: ticks since the last fault (or the start), saturating at the
     /// bound; always 0 otherwise.
     pub calm: u8,
@@ -213,6 +219,7 @@ impl Ghost {
             ack_order: AckOrder::new(clients),
             wills_publishable: Bits::EMPTY,
             retained_called_for: Vec::new(),
+            refusing_pubrecs: PerClient::filled([Bits::EMPTY; 2], clients),
             calm: 0,
         }
     }
@@ -250,6 +257,7 @@ impl Ghost {
             wills_publishable: p.clients(self.wills_publishable),
             // Empty between steps, where states are permuted.
             retained_called_for: Vec::new(),
+            refusing_pubrecs: p.per_client(&self.refusing_pubrecs),
             calm: self.calm,
         }
     }
@@ -280,6 +288,9 @@ impl Ghost {
             }
             Packet::PubRel(id) => {
                 self.released_ids[client][d].insert(id);
+                if self.refusing_pubrecs[client][d].contains(id) {
+                    self.breach(Breach::PubRelAfterRefusal);
+                }
                 return;
             }
             _ => return,
@@ -313,6 +324,16 @@ impl Ghost {
         }
         self.wills_publishable = Bits::EMPTY;
         self.retained_called_for.clear();
+        for refusing in self.refusing_pubrecs.iter_mut() {
+            *refusing = [Bits::EMPTY; 2];
+        }
+    }
+
+    /// The sender of PUBLISHes going in `direction` to or from `client` read a PUBREC of
+    /// 0x80 or more for `id`: the flow of the id ends there (section 4.3.3; [MQTT-4.4.0-2]),
+    /// so a PUBREL for it in answer breaks `no_pubrel_after_refusal`.
+    pub fn on_refusing_pubrec_read(&mut self, direction: Direction, client: usize, id: PacketId) {
+        self.refusing_pubrecs[client][direction as usize].insert(id);
     }
 
     /// The sender of a PUBLISH received its PUBACK or PUBREC: the PUBLISH is never resent.

@@ -13,6 +13,7 @@
 //! - [`bugs`]: classic bugs that can be seeded to show each property can fail.
 //! - [`store`], [`restart`]: the broker's durable store and the broker restart fault.
 //! - [`will`]: wills that wait out a delay (5.0).
+//! - [`hostile`]: packets a hostile client writes that its state machine did not send.
 //! - [`spec_broker`]: a broker that says only what the specification says, and the check that
 //!   the design broker refines it.
 //! - [`inline`]: the fixed-size lists the state is made of.
@@ -31,6 +32,7 @@ pub mod bugs;
 pub mod client;
 pub mod config;
 pub mod ghost;
+pub mod hostile;
 pub mod inline;
 pub mod model;
 pub mod network;

@@ -148,6 +148,10 @@ struct ModelArgs {
     /// UNSUBSCRIBEs the subscribers may send, each by any subscriber at any time.
     #[arg(long, default_value_t = 0)]
     unsubscribes: u8,
+    /// PUBRECs hostile clients may write for an id no flight of the broker uses (5.0: each
+    /// accepting or refusing with 0x80); needs --packet-ids below 7.
+    #[arg(long, default_value_t = 0)]
+    hostile_pubrecs: u8,
     /// Clients reconnect at once and everything owed must be delivered N ticks after the last
     /// fault (`bounded_response`); without a value, N is the model's bound for the
     /// configuration.
@@ -249,6 +253,7 @@ impl ModelArgs {
         config.disconnect_with_will = self.disconnect_with_will;
         config.unsubscribes = self.unsubscribes;
         config.beyond_quota = self.beyond_quota;
+        config.hostile_pubrecs = self.hostile_pubrecs;
         config.bounded_response = self.bounded_response.map(|n| if n == 0 { config.response_bound() } else { n });
         let messages =
             |list: &[u8], flag: &str| match list.iter().find(|&&n| usize::from(n) >= self.messages || n > Bits::MAX) {

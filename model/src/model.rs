@@ -10,6 +10,7 @@ use crate::client::{
     Status, abort_due, application_can_act, client_expiry_due, ping_due, subscription_wanted, unsubscription_wanted,
 };
 use crate::config::{Config, Qos};
+use crate::hostile::hostile_actions;
 use crate::properties::{CATALOGUE, Expect};
 use crate::quota::lands_beyond_quota;
 use crate::state::State;
@@ -57,9 +58,8 @@ impl MqttModel {
 
     /// Faults have stopped mattering and the system is at rest: every client is connected over
     /// a working connection, nothing is in transit or waits for the store, and nothing can
-    /// happen but time passing, keep alive pings and further optional events (faults, the
-    /// DISCONNECTs and UNSUBSCRIBEs the clients may still choose to send and a hostile
-    /// client's PUBLISH beyond the quota: a run where they are left unused is judged too).
+    /// happen but time passing, keep alive pings, restarts and further optional events (see
+    /// [`Action::is_optional`]).
     pub fn is_quiescent(&self, state: &State) -> bool {
         let all_connected = (0..self.config.clients).all(|c| {
             state.clients[c].status == Status::Connected
@@ -72,19 +72,7 @@ impl MqttModel {
         }
         let mut actions = Vec::new();
         self.actions(state, &mut actions);
-        actions.iter().all(|a| {
-            matches!(
-                a,
-                Action::Tick
-                    | Action::Ping(_)
-                    | Action::Cut { .. }
-                    | Action::ReportedCut { .. }
-                    | Action::Disconnect { .. }
-                    | Action::Unsubscribe(_)
-                    | Action::Restart
-                    | Action::PublishBeyondQuota { .. }
-            )
-        })
+        actions.iter().all(|a| a.is_optional() || matches!(a, Action::Tick | Action::Ping(_) | Action::Restart))
     }
 }
 
@@ -190,6 +178,7 @@ impl Model for MqttModel {
                 }
             }
         }
+        hostile_actions(config, state, actions);
         if !actions.iter().any(|action| action.is_urgent(config)) {
             actions.push(Action::Tick);
         }

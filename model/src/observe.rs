@@ -75,16 +75,19 @@ pub enum Observation {
         actor: Actor,
         timer: Timer,
     },
-    /// A packet the client did not send, written on its connection towards the broker by a
-    /// hostile client (see [`crate::quota`]): a trace logs it as the network's.
-    Injected {
-        link: LinkRef,
-        packet: Packet,
-    },
     /// The network fails under a connection.
     Fault {
         link: LinkRef,
         fault: Fault,
+    },
+    /// A packet the client did not send is written on its connection toward the broker,
+    /// with its reason code, by whoever plays the hostile client (logged like a fault): a
+    /// PUBLISH beyond the broker's Receive Maximum ([`crate::quota`]) or a PUBREC for an id
+    /// no flight uses ([`crate::hostile`]).
+    Injected {
+        link: LinkRef,
+        packet: Packet,
+        reason: Option<u8>,
     },
     /// The broker process dies and starts again: as observable as a fault, since whoever
     /// restarts it logs it.
@@ -163,8 +166,8 @@ impl fmt::Display for Observation {
             }
             Observation::TimerFired { actor, timer } => write!(f, "{actor} timer {timer:?} fires"),
             Observation::Fault { link, fault } => write!(f, "network fault {fault:?} under {link}"),
-            Observation::Injected { link, packet } => {
-                write!(f, "network injects {packet} towards the broker on {link}")
+            Observation::Injected { link, packet, reason } => {
+                write!(f, "network injects {packet} (reason {reason:?}) towards the broker on {link}")
             }
             Observation::Restarted => f.write_str("the broker restarts"),
         }

@@ -179,6 +179,12 @@ impl Outbound {
         Some(Packet::PubRel(id))
     }
 
+    /// PUBREC of 0x80 or more received: the QoS 2 flight is over, its id free, with no PUBREL
+    /// ([MQTT-4.3.3-4], [MQTT-4.4.0-2]).
+    pub fn on_pubrec_refused(&mut self, id: PacketId) {
+        self.flights.retain(|f| !(f.id == id && f.stage == Stage::AwaitPubRec));
+    }
+
     /// PUBCOMP received: the QoS 2 flight is over.
     pub fn on_pubcomp(&mut self, id: PacketId) {
         self.flights.retain(|f| !(f.id == id && f.stage == Stage::AwaitPubComp));

@@ -66,6 +66,9 @@ pub enum Packet {
     },
     PubAck(PacketId),
     PubRec(PacketId),
+    /// 5.0: a PUBREC with reason 0x80 (Unspecified error), refusing the message. Only a
+    /// hostile client sends one in the model (see [`crate::config::Config::hostile_pubrecs`]).
+    PubRecRefused(PacketId),
     PubRel(PacketId),
     PubComp(PacketId),
     /// SUBSCRIBE, and what the session holds once it is granted: the subscriber's first
@@ -107,17 +110,31 @@ pub mod reason {
     /// DISCONNECT from the broker: the client sent a QoS 1/2 PUBLISH beyond its Receive
     /// Maximum (5.0 section 3.3.4).
     pub const RECEIVE_MAXIMUM_EXCEEDED: u8 = 0x93;
-    /// PUBCOMP: the PUBREL's id was not awaiting release.
+    /// PUBREL: the PUBREC's id has no flight; PUBCOMP: the PUBREL's id was not awaiting
+    /// release.
     pub const PACKET_ID_NOT_FOUND: u8 = 0x92;
+    /// PUBREC: the receiver refuses the message and does not say why.
+    pub const UNSPECIFIED_ERROR: u8 = 0x80;
 }
 
 impl Packet {
     /// The PUBCOMP answering a PUBREL of `id`, with its reason code: a receiver answers every
     /// PUBREL, and 5.0 says when it did not know the id (section 3.7.2.1).
     pub fn completion(id: PacketId, known: bool, version: Version) -> (Packet, Option<u8>) {
-        let code = if known { 0 } else { reason::PACKET_ID_NOT_FOUND };
-        (Packet::PubComp(id), (version == Version::V5_0).then_some(code))
+        (Packet::PubComp(id), id_reason(known, version))
     }
+
+    /// The PUBREL with which verimqtt's sender answers an accepted PUBREC of `id` for which it
+    /// has no flight: 5.0 says the id was not found (section 3.6.2.1).
+    pub fn release_of_unknown(id: PacketId, version: Version) -> (Packet, Option<u8>) {
+        (Packet::PubRel(id), id_reason(false, version))
+    }
+}
+
+/// The reason code of a PUBREL or PUBCOMP for an id the sender knew or not: 5.0 only.
+fn id_reason(known: bool, version: Version) -> Option<u8> {
+    let code = if known { 0 } else { reason::PACKET_ID_NOT_FOUND };
+    (version == Version::V5_0).then_some(code)
 }
 
 impl Packet {
@@ -128,7 +145,7 @@ impl Packet {
             Packet::ConnAck { .. } => PacketKind::Connack,
             Packet::Publish { .. } | Packet::PublishBeyondQuota { .. } => PacketKind::Publish,
             Packet::PubAck(_) => PacketKind::Puback,
-            Packet::PubRec(_) => PacketKind::Pubrec,
+            Packet::PubRec(_) | Packet::PubRecRefused(_) => PacketKind::Pubrec,
             Packet::PubRel(_) => PacketKind::Pubrel,
             Packet::PubComp(_) => PacketKind::Pubcomp,
             Packet::Subscribe(..) => PacketKind::Subscribe,
@@ -151,6 +168,7 @@ impl Packet {
                 (version == Version::V5_0).then_some(0)
             }
             Packet::DisconnectWithWill => Some(reason::DISCONNECT_WITH_WILL),
+            Packet::PubRecRefused(_) => Some(reason::UNSPECIFIED_ERROR),
             _ => None,
         }
     }
@@ -187,6 +205,7 @@ impl fmt::Display for Packet {
             Packet::PublishBeyondQuota { qos } => write!(f, "PUBLISH(beyond the quota, qos {})", qos.level()),
             Packet::PubAck(id) => write!(f, "PUBACK({id})"),
             Packet::PubRec(id) => write!(f, "PUBREC({id})"),
+            Packet::PubRecRefused(id) => write!(f, "PUBREC({id}, refused)"),
             Packet::PubRel(id) => write!(f, "PUBREL({id})"),
             Packet::PubComp(id) => write!(f, "PUBCOMP({id})"),
             Packet::Subscribe(id, subscribed) => write!(f, "SUBSCRIBE({id}{})", added_suffix(*subscribed)),
@@ -231,5 +250,7 @@ mod tests {
         assert_eq!(Packet::completion(3, false, Version::V5_0), (Packet::PubComp(3), Some(0x92)));
         assert_eq!(Packet::completion(3, true, Version::V5_0), (Packet::PubComp(3), Some(0)));
         assert_eq!(Packet::completion(3, false, Version::V3_1_1), (Packet::PubComp(3), None));
+        assert_eq!(Packet::release_of_unknown(3, Version::V5_0), (Packet::PubRel(3), Some(0x92)));
+        assert_eq!(Packet::release_of_unknown(3, Version::V3_1_1), (Packet::PubRel(3), None));
     }
 }

@@ -61,6 +61,7 @@ pub mod names {
     pub const PUBACKS_IN_ORDER: &str = "pubacks_in_order";
     pub const PUBRECS_IN_ORDER: &str = "pubrecs_in_order";
     pub const PUBRELS_IN_ORDER: &str = "pubrels_in_order";
+    pub const NO_PUBREL_AFTER_REFUSAL: &str = "no_pubrel_after_refusal";
     pub const PUBACKS_IN_TRANSIT_TOGETHER: &str = "pubacks_in_transit_together";
     pub const PUBRECS_IN_TRANSIT_TOGETHER: &str = "pubrecs_in_transit_together";
     pub const PUBRELS_IN_TRANSIT_TOGETHER: &str = "pubrels_in_transit_together";
@@ -593,6 +594,18 @@ pub const CATALOGUE: &[PropertySpec] = &[
         statements: &[(V3, "MQTT-4.6.0-4"), (V5, "MQTT-4.6.0-4")],
         applies: always,
         holds: |_, s| !s.ghost.breached(Breach::PubRelOrder),
+    },
+    PropertySpec {
+        name: NO_PUBREL_AFTER_REFUSAL,
+        expect: Expect::Always,
+        summary: "no PUBREC of 0x80 or more is answered with a PUBREL: a PUBREL answers a PUBREC \
+                  below 0x80, and a refused PUBLISH counts as acknowledged, its flow over; judged \
+                  on the broker's refusals of invalid payloads at QoS 2 and on hostile clients' \
+                  PUBRECs for an id no flight uses (the broker's answer there is verimqtt's \
+                  reading)",
+        statements: &[(V5, "MQTT-4.3.3-4"), (V5, "MQTT-4.4.0-2")],
+        applies: |c| c.version == Version::V5_0,
+        holds: |_, s| !s.ghost.breached(Breach::PubRelAfterRefusal),
     },
     PropertySpec {
         name: INTEGRITY,

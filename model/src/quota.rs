@@ -91,7 +91,7 @@ impl Step<'_> {
         };
         let packet = Packet::PublishBeyondQuota { qos };
         self.state.links[c][link].send_to_broker(packet);
-        self.observe(|| Observation::Injected { link: LinkRef { client: c, link }, packet });
+        self.observe(|| Observation::Injected { link: LinkRef { client: c, link }, packet, reason: None });
         self.note(|| format!("c{c}'s connection carries a hostile {packet} → broker"));
     }
 

@@ -35,6 +35,8 @@ pub struct State {
     pub unsubscribes_left: u8,
     /// PUBLISHes beyond the broker's Receive Maximum a hostile client may still write.
     pub beyond_quota_left: u8,
+    /// PUBRECs hostile clients may still write (see [`Config::hostile_pubrecs`]).
+    pub hostile_pubrecs_left: u8,
     /// The broker's retained messages.
     pub retained: RetainedStore,
     /// Which clients are interchangeable, when the checker reduces by symmetry (the same in
@@ -58,6 +60,7 @@ impl State {
             disconnects_left: config.disconnects,
             unsubscribes_left: config.unsubscribes,
             beyond_quota_left: config.beyond_quota,
+            hostile_pubrecs_left: config.hostile_pubrecs,
             retained: RetainedStore::default(),
             symmetry: Symmetry::default(),
         }
@@ -81,6 +84,7 @@ impl State {
             disconnects_left: self.disconnects_left,
             unsubscribes_left: self.unsubscribes_left,
             beyond_quota_left: self.beyond_quota_left,
+            hostile_pubrecs_left: self.hostile_pubrecs_left,
             retained: self.retained,
             symmetry: self.symmetry,
         }

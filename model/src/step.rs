@@ -59,6 +59,9 @@ pub enum Action {
     /// A hostile client writes a QoS 1/2 PUBLISH beyond the broker's Receive Maximum on its
     /// connection (5.0, see [`crate::quota`]).
     PublishBeyondQuota { client: usize, qos: Qos },
+    /// A hostile client writes a PUBREC for an id no flight of the broker uses on its
+    /// connection, behind what the client wrote: accepted (0x00), or (5.0) `refused` (0x80).
+    InjectPubRec { client: usize, refused: bool },
 }
 
 impl Action {
@@ -73,7 +76,8 @@ impl Action {
             | Action::ReportedCut { .. }
             | Action::Tick
             | Action::Restart
-            | Action::PublishBeyondQuota { .. } => false,
+            | Action::PublishBeyondQuota { .. }
+            | Action::InjectPubRec { .. } => false,
             Action::Subscribe(_) | Action::Application(_) => !config.paced_application,
             // Under a bounded response a client reconnects at once.
             Action::Connect(_) => config.bounded_response.is_some(),
@@ -82,17 +86,23 @@ impl Action {
         }
     }
 
-    /// Faults, the DISCONNECTs and UNSUBSCRIBEs a client chooses to send, and a hostile
-    /// client's PUBLISH beyond the quota: the bounded response's clock starts again after each.
+    /// Faults, hostile packets, and the DISCONNECTs and UNSUBSCRIBEs a client chooses to
+    /// send: the bounded response's clock starts again after each.
     pub fn interrupts(&self) -> bool {
+        self.is_optional() || matches!(self, Action::Restart)
+    }
+
+    /// What the environment or a client may do at any time, or never: a run where they are
+    /// left unused is judged too.
+    pub fn is_optional(&self) -> bool {
         matches!(
             self,
             Action::Cut { .. }
                 | Action::ReportedCut { .. }
-                | Action::Restart
                 | Action::Disconnect { .. }
                 | Action::Unsubscribe(_)
                 | Action::PublishBeyondQuota { .. }
+                | Action::InjectPubRec { .. }
         )
     }
 }
@@ -129,6 +139,9 @@ impl fmt::Display for Action {
             Action::DelayedWill(c) => write!(f, "the will delay of c{c} passes"),
             Action::PublishBeyondQuota { client, qos } => {
                 write!(f, "c{client} writes a QoS {} PUBLISH beyond the broker's quota", qos.level())
+            }
+            Action::InjectPubRec { client, refused } => {
+                write!(f, "a hostile c{client} writes a PUBREC{}", if *refused { " refusing" } else { "" })
             }
         }
     }
@@ -211,6 +224,7 @@ impl<'a> Step<'a> {
             Action::Restart => self.restart(),
             Action::DelayedWill(c) => self.publish_pending_will(c),
             Action::PublishBeyondQuota { client, qos } => self.publish_beyond_quota(client, qos),
+            Action::InjectPubRec { client, refused } => self.inject_pubrec(client, refused),
         }
         self.state.ghost.end_step();
         let times_out_connect = self.config.broker_connect_timeout.is_some();

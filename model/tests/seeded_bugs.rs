@@ -79,6 +79,17 @@ fn configuration_exposing(bug: Bug, version: Version) -> Option<Config> {
         // A PUBLISH beyond the broker's Receive Maximum of 1, behind a QoS 2 message.
         Bug::BeyondQuotaTaken if version == Version::V5_0 => with_beyond_quota(quiet(1, &[2])),
         Bug::BeyondQuotaTaken => return None,
+        // The broker refuses a QoS 2 message whose payload is not the UTF-8 it claims, and a
+        // hostile client refuses an id the broker never used (5.0 only: 3.1.1's PUBREC has no
+        // reason code).
+        Bug::RefusedPubRecReleased if version == Version::V5_0 => {
+            let mut c = quiet(1, &[2]);
+            c.packet_ids = 1;
+            c.invalid_payloads = [0].into_iter().collect();
+            c.hostile_pubrecs = 1;
+            c
+        }
+        Bug::RefusedPubRecReleased => return None,
         Bug::KeepAliveNotEnforced => one_cut(1, &[1]),
         Bug::ClientExpiryFromEveryClose if version == Version::V5_0 => {
             with_expiry(with_cuts(config(version, 2, &[1, 2], &[Persistent]), 2), 1)
@@ -299,6 +310,7 @@ seeded_bug_tests! {
     forwarding_without_retain_as_published_is_caught: Bug::RetainAsPublishedIgnored,
     routing_a_payload_that_is_not_the_utf8_it_claims_is_caught: Bug::PayloadFormatUnchecked,
     acknowledging_a_publish_beyond_the_receive_maximum_is_caught: Bug::BeyondQuotaTaken,
+    answering_a_refusing_pubrec_with_a_pubrel_is_caught: Bug::RefusedPubRecReleased,
 }
 
 /// The bound of `bounded_response` is the least that holds: one tick less fails (a client that

@@ -7,9 +7,9 @@ use std::num::NonZeroU16;
 
 use support::{BROKER, qos2_resent_after_cut, three_messages, valid_traces};
 use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
-use verimqtt_spec::trace::{Event, PacketInfo, PacketKind, Timer, TraceEvent};
+use verimqtt_spec::trace::{Event, Node, PacketInfo, PacketKind, Timer, TraceEvent};
 use verimqtt_traces::check::Rule;
-use verimqtt_traces::sim::{ClientSpec, PayloadClaim, SessionKind, Step, TOPIC, connected, simulate};
+use verimqtt_traces::sim::{ClientSpec, PayloadClaim, SessionKind, Step, TOPIC, connected, named_scenarios, simulate};
 use verimqtt_traces::{CheckFailure, check_trace};
 
 #[test]
@@ -888,9 +888,50 @@ fn an_injected_publish_logged_as_the_clients_own_is_rejected() {
     let at = position(&events, "network", injected("x0"));
     let Event::PacketInjected { conn, packet } = events[at].event.clone() else { unreachable!() };
     events[at] = TraceEvent {
-        node: verimqtt_spec::trace::Node::client("c0"),
+        node: Node::client("c0"),
         event: Event::PacketSent { conn, packet },
         ..events[at].clone()
     };
     rejected_at(&events, at + 1);
+}
+
+/// The trace of the named situation with hostile PUBRECs for an unknown id, simulated again.
+fn hostile_pubrecs() -> Vec<TraceEvent> {
+    let name = "hostile_pubrecs_for_an_unknown_id_v5";
+    let named = named_scenarios().into_iter().find(|n| n.name == name);
+    let named = named.unwrap_or_else(|| panic!("no named situation {name}"));
+    simulate(&named.scenario, named.seed).unwrap_or_else(|error| panic!("{name}: {error}")).trace
+}
+
+#[test]
+fn a_refusing_pubrec_answered_with_a_pubrel_breaks_no_pubrel_after_refusal() {
+    let mut events = hostile_pubrecs();
+    let refusing = position(&events, BROKER, packet(|p| p.kind == PacketKind::Pubrec && p.reason_code == Some(0x80)));
+    let pubrel = position(&events, BROKER, sent(|p| p.kind == PacketKind::Pubrel && p.packet_id == Some(u16::MAX)));
+    events.insert(refusing + 1, events[pubrel].clone());
+    let rule = rejected_at(&events, refusing + 2).rule.to_string();
+    assert!(rule.contains("no_pubrel_after_refusal"), "{rule}");
+}
+
+#[test]
+fn an_accepting_pubrec_for_an_unknown_id_left_unanswered_is_rejected() {
+    let mut events = hostile_pubrecs();
+    let pubrel = position(&events, BROKER, sent(|p| p.kind == PacketKind::Pubrel && p.packet_id == Some(u16::MAX)));
+    // The broker's PUBREL 0x92 and what follows from it: the client's receipt and PUBCOMP.
+    events.retain(|e| {
+        !matches!(&e.event, Event::PacketSent { packet, .. } | Event::PacketReceived { packet, .. }
+        if packet.packet_id == Some(u16::MAX) && packet.kind != PacketKind::Pubrec)
+    });
+    assert!(check_trace(&events).is_err(), "a PUBREL 0x92 left out at step {} is accepted", pubrel + 1);
+}
+
+#[test]
+fn an_injected_pubrec_logged_as_the_clients_own_is_rejected() {
+    let mut events = hostile_pubrecs();
+    let injected = position(&events, "network", |e| matches!(e, Event::PacketInjected { .. }));
+    if let Event::PacketInjected { conn, packet } = events[injected].event.clone() {
+        events[injected].node = Node::client("c1");
+        events[injected].event = Event::PacketSent { conn, packet };
+    }
+    rejected_at(&events, injected + 1);
 }

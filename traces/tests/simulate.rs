@@ -248,7 +248,7 @@ fn check_connections(trace: &[TraceEvent]) -> Result<(), String> {
                 sent.entry((node.clone(), *conn)).or_default().push(packet.to_string());
                 (*conn, packet)
             }
-            // Written on the client's connection by the simulator: sent as if by the client.
+            // Written on the client's end, behind what the client wrote: in its direction.
             Event::PacketInjected { conn, packet } => {
                 sent.entry((client_of(trace, *conn), *conn)).or_default().push(packet.to_string());
                 continue;

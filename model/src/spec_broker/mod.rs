@@ -19,7 +19,7 @@
 //! routing over topics and filters with downgrade and overlapping subscriptions, retained
 //! messages, SUBSCRIBE / UNSUBSCRIBE, PINGREQ, DISCONNECT (5.0: 0x04), wills (5.0: with a
 //! delay, as an interval), keep alive closes. Not covered ([`SpecBroker::covers`] says so for
-//! a configuration): broker restarts and the store.
+//! a configuration): broker restarts and the store, and hostile clients' PUBRECs.
 
 mod connection;
 mod inputs;
@@ -126,12 +126,15 @@ impl<'a> SpecBroker<'a> {
     }
 
     /// Whether the spec broker covers what `config` lets the design broker do: all but broker
-    /// restarts (and the durable store they need).
+    /// restarts (and the durable store they need) and hostile clients' PUBRECs.
     pub fn covers(config: &Config) -> Result<(), String> {
-        match config.restarts {
-            0 => Ok(()),
-            _ => Err("the spec broker does not cover broker restarts".to_string()),
+        if config.restarts > 0 {
+            return Err("the spec broker does not cover broker restarts".to_string());
         }
+        if config.hostile_pubrecs > 0 {
+            return Err("the spec broker does not cover hostile clients' PUBRECs".to_string());
+        }
+        Ok(())
     }
 
     /// Every spec state `event` can lead to from `state`; none if the event is not one a

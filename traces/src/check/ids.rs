@@ -48,6 +48,7 @@ pub fn packet_id(packet: &Packet) -> Option<PacketId> {
         Packet::PublishBeyondQuota { .. } => Some(BEYOND_QUOTA_ID),
         Packet::PubAck(id)
         | Packet::PubRec(id)
+        | Packet::PubRecRefused(id)
         | Packet::PubRel(id)
         | Packet::PubComp(id)
         | Packet::Subscribe(id, _)

@@ -25,6 +25,12 @@
 //!   CONNACK after the abort period, or 30 s with Keep Alive off, as the simulator sets it
 //!   (`connack_timeout_s` to say otherwise); the broker waits `connect_timeout_s` for CONNECT
 //!   (verimqtt: 10 s).
+//! - **Hostile clients**: a packet the trace logs as injected (`packet_injected`, by the
+//!   simulator playing a hostile client) is the model's: a PUBREC its hostile PUBREC
+//!   (`Config::hostile_pubrecs`, as many as the trace logs), for the id one past the broker's
+//!   pool (6 ids, then, instead of 7): the trace's id, whatever it is, is bound to it; a
+//!   PUBLISH its PUBLISH beyond the broker's Receive Maximum (`Config::beyond_quota`, no
+//!   more of them than the trace has).
 //! - **Configuration**: protocol version, session kinds (Clean Start), session expiry, Keep
 //!   Alive, wills (per client) and their QoS (one for all) come from the CONNECT packets; the 5.0 limits on
 //!   each side's flights from the Receive Maximum of the CONNECTs and CONNACKs and the
@@ -36,9 +42,7 @@
 //!   packets stay in transit while time passes only during a stall the trace logs
 //!   (`network_stalled`, see [`Mapping::stalled`]);
 //!   applications are paced (the scenario decides when they act) and each side resends in
-//!   verimqtt's order (both by last step: one sender for both roles). A PUBLISH the trace
-//!   logs as injected (`packet_injected`, by the simulator playing a hostile client) is the
-//!   model's PUBLISH beyond the broker's Receive Maximum, no more of them than the trace has.
+//!   verimqtt's order (both by last step: one sender for both roles).
 
 use std::fmt;
 
@@ -166,7 +170,8 @@ impl Mapping {
             session_expiry,
             receive_maximum: flight_limits.to_clients,
             broker_receive_maximum: flight_limits.from_clients,
-            packet_ids: Bits::MAX,
+            // A hostile PUBREC's id is one past the broker's (`Config::unknown_id`).
+            packet_ids: if injected(events, PacketKind::Pubrec) > 0 { Bits::MAX - 1 } else { Bits::MAX },
             keep_alive,
             abort_after: abort_ticks(keep_alive, time)?,
             connack_timeout: connack_ticks(&all_connects, time)?,
@@ -199,9 +204,10 @@ impl Mapping {
             retained,
             empty,
             invalid_payloads: invalid_payloads(&payload_formats, &payloads),
-            beyond_quota: injected_publishes(events).min(u64::from(u8::MAX)) as u8,
+            beyond_quota: injected(events, PacketKind::Publish).min(u64::from(u8::MAX)) as u8,
             // Applications are paced and the network is slow: no bound on the response holds.
             bounded_response: None,
+            hostile_pubrecs: injected(events, PacketKind::Pubrec).min(u64::from(u8::MAX)) as u8,
         };
         config.validate().map_err(|error| MappingError(format!("no model configuration fits: {error}")))?;
         let keep_alive_s = same(&all_connects, "keep alive", |c| c.keep_alive.unwrap_or(0))?;
@@ -530,11 +536,13 @@ fn faults(events: &[TraceEvent]) -> u64 {
     events.iter().filter(|e| matches!(e.event, Event::FaultInjected { .. })).count() as u64
 }
 
-/// PUBLISHes the trace logs as injected (`packet_injected`): the model's hostile clients write
-/// no more than that beyond the broker's Receive Maximum (see `verimqtt_model::quota`).
-fn injected_publishes(events: &[TraceEvent]) -> u64 {
-    let publish = |e: &&TraceEvent| matches!(&e.event, Event::PacketInjected { packet, .. } if packet.kind == PacketKind::Publish);
-    events.iter().filter(publish).count() as u64
+/// Packets of `kind` the trace logs as injected (`packet_injected`, PUBLISHes and PUBRECs,
+/// `within_the_model` made sure): the model's hostile clients write no more than that, a
+/// PUBLISH beyond the broker's Receive Maximum (see `verimqtt_model::quota`) or a PUBREC for
+/// an id no flight uses (`verimqtt_model::hostile`).
+fn injected(events: &[TraceEvent], kind: PacketKind) -> u64 {
+    let injected = |e: &&TraceEvent| matches!(&e.event, Event::PacketInjected { packet, .. } if packet.kind == kind);
+    events.iter().filter(injected).count() as u64
 }
 
 /// Broker restarts the trace logs: the model restarts its broker no more often than that.

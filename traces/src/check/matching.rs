@@ -153,12 +153,12 @@ impl Diff {
 }
 
 /// The fields of a packet compared with the model's packet and the trace's single values;
-/// `ids` says which trace packet ids stand for which model ids in `space`. `reason` is the
-/// reason code the model's sender sets, if the observation is the sending.
+/// `ids` says which trace packet ids stand for which model ids in `space`, and `fresh`
+/// whether the packet may bind an id not bound yet. `reason` is the reason code the model's
+/// sender sets, if the observation is the sending.
 fn packet_differences(
     mapping: &Mapping,
-    ids: &Ids,
-    space: Space,
+    (ids, space, fresh): (&Ids, Space, bool),
     info: &PacketInfo,
     packet: &Packet,
     reason: Option<Option<u8>>,
@@ -170,7 +170,7 @@ fn packet_differences(
     }
     match (info.packet_id, packet_id(packet)) {
         (None, None) => {}
-        (Some(trace), Some(model)) if ids.agree(space, trace, model, allocates(packet)) => {}
+        (Some(trace), Some(model)) if ids.agree(space, trace, model, fresh) => {}
         (trace, model) => {
             let shown = |id: Option<u16>| id.map_or("none".to_string(), |id| id.to_string());
             let expected = model
@@ -330,24 +330,26 @@ pub fn compare(mapping: &Mapping, ids: &Ids, event: &TraceEvent, observation: &O
                 return Comparison::Unrelated;
             }
             let space = space_of(observation, model, link.client);
-            diff.0 = packet_differences(mapping, ids, space, packet, model, Some(*reason));
+            diff.0 = packet_differences(mapping, (ids, space, allocates(model)), packet, model, Some(*reason));
             if observation.actor() == Actor::Broker {
                 diff.refusal_explained(mapping, link.client, packet, *reason);
             }
-        }
-        (Event::PacketInjected { packet, .. }, Observation::Injected { packet: model, link }) => {
-            if packet.kind != model.kind() {
-                return Comparison::Unrelated;
-            }
-            let space = space_of(observation, model, link.client);
-            diff.0 = packet_differences(mapping, ids, space, packet, model, Some(None));
         }
         (Event::PacketReceived { packet, .. }, Observation::Received { packet: model, link, .. }) => {
             if packet.kind != model.kind() {
                 return Comparison::Unrelated;
             }
             let space = space_of(observation, model, link.client);
-            diff.0 = packet_differences(mapping, ids, space, packet, model, None);
+            diff.0 = packet_differences(mapping, (ids, space, allocates(model)), packet, model, None);
+        }
+        // A hostile packet's id is whatever the hostile client chose: it binds the model's
+        // id for it (`Config::unknown_id`) if neither is bound yet.
+        (Event::PacketInjected { packet, .. }, Observation::Injected { packet: model, link, reason }) => {
+            if packet.kind != model.kind() {
+                return Comparison::Unrelated;
+            }
+            let space = space_of(observation, model, link.client);
+            diff.0 = packet_differences(mapping, (ids, space, true), packet, model, Some(*reason));
         }
         // What a publisher's application hands over, or gets back, carries RETAIN as it was
         // published.
@@ -422,13 +424,13 @@ pub fn matches(
     if let (
         Observation::Sent { packet, link, .. }
         | Observation::Received { packet, link, .. }
-        | Observation::Injected { packet, link },
+        | Observation::Injected { packet, link, .. },
         Some(trace),
     ) = (observation, event_packet_id(&event.event))
     {
         if let Some(model) = packet_id(packet) {
             let space = space_of(observation, packet, link.client);
-            if matches!(observation, Observation::Received { .. }) && frees_its_id(packet) {
+            if matches!(observation, Observation::Received { .. }) && frees_its_id(packet, observation.actor()) {
                 ids.end(space, trace);
             } else {
                 ids.bind(space, trace, model);
@@ -438,9 +440,16 @@ pub fn matches(
     linked
 }
 
-/// Whether receiving `packet` ends its id's use by the sender that allocated it.
-fn frees_its_id(packet: &Packet) -> bool {
-    matches!(packet, Packet::PubAck(_) | Packet::PubComp(_) | Packet::SubAck(..) | Packet::UnsubAck { .. })
+/// Whether `receiver`'s receiving `packet` ends its id's use by the sender that allocated it.
+/// A refusing PUBREC ends a client's QoS 2 flow; one the broker reads is a hostile client's,
+/// for an id no flight uses, which its answer (PUBREL 0x92 to an accepting one) may still
+/// carry.
+fn frees_its_id(packet: &Packet, receiver: Actor) -> bool {
+    match packet {
+        Packet::PubAck(_) | Packet::PubComp(_) | Packet::SubAck(..) | Packet::UnsubAck { .. } => true,
+        Packet::PubRecRefused(_) => matches!(receiver, Actor::Client(_)),
+        _ => false,
+    }
 }
 
 fn event_packet_id(event: &Event) -> Option<u16> {

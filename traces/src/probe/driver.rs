@@ -144,7 +144,8 @@ impl Driver {
                 self.inject(link, fault);
             }
             Step::Restart => return Ok(Err("the probe cannot restart a broker it does not run".to_string())),
-            Step::Inject { .. } => return Ok(Err("the probe writes only what its clients write".to_string())),
+            // Its monitors judge only what correct clients make of a broker.
+            Step::Inject { .. } => return Ok(Err("the probe writes no hostile packets".to_string())),
             Step::Heal => self.triggers.clear(),
             Step::CutAfter { client, receiver, packet } => {
                 self.triggers.push(CutTrigger { client: *client, receiver: *receiver, packet: *packet })

@@ -2,7 +2,7 @@
 //! ([`Step::Inject`](super::Step::Inject)), encoded with verimqtt's codec.
 
 use bytes::{Bytes, BytesMut};
-use verimqtt_proto::codec::{self, Packet, PacketId, ProtocolVersion, Publish};
+use verimqtt_proto::codec::{self, Packet, ProtocolVersion, Publish, PublishAck};
 
 use super::SimError;
 use super::run::mqtt_string;
@@ -13,8 +13,10 @@ pub(super) fn packet_of(injection: Injection, n: usize) -> Result<Packet, SimErr
     match injection {
         Injection::Publish { qos } => {
             let payload = Bytes::from(format!("x{n}"));
-            let id = PacketId::new(INJECTED_PACKET_ID);
-            Ok(Packet::Publish(Publish::new(mqtt_string(TOPIC)?, qos, id, payload)))
+            Ok(Packet::Publish(Publish::new(mqtt_string(TOPIC)?, qos, Some(INJECTED_PACKET_ID), payload)))
+        }
+        Injection::PubRec { packet_id, code } => {
+            Ok(Packet::PubRec(PublishAck { reason_code: code, ..PublishAck::new(packet_id) }))
         }
     }
 }
@@ -22,7 +24,8 @@ pub(super) fn packet_of(injection: Injection, n: usize) -> Result<Packet, SimErr
 /// `packet` on the wire in `version`.
 pub(super) fn encoded(packet: &Packet, version: ProtocolVersion) -> Result<Bytes, SimError> {
     let mut wire = BytesMut::new();
-    codec::encode(packet, version, &mut wire).map_err(|error| SimError::Unencodable(error.to_string()))?;
+    codec::encode(packet, version, &mut wire)
+        .map_err(|error| SimError::CannotEncode { packet: format!("{packet:?}"), error: error.to_string() })?;
     Ok(wire.freeze())
 }
 
@@ -36,7 +39,7 @@ mod tests {
         let Packet::Publish(publish) = packet_of(Injection::Publish { qos: QoS::AtLeastOnce }, 3).unwrap() else {
             panic!("a PUBLISH")
         };
-        assert_eq!(publish.packet_id, PacketId::new(u16::MAX));
+        assert_eq!(publish.packet_id, Some(INJECTED_PACKET_ID));
         assert_eq!(&publish.payload[..], b"x3");
         assert_eq!((publish.qos, publish.dup, publish.retain), (QoS::AtLeastOnce, false, false));
         assert!(!encoded(&Packet::Publish(publish), ProtocolVersion::V5).unwrap().is_empty());

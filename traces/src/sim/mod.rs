@@ -61,8 +61,8 @@ pub enum SimError {
     BadString(String),
     #[error("at {time_ms} ms the timers keep firing without time passing")]
     TimersDoNotSettle { time_ms: u64 },
-    #[error("an injected packet cannot be encoded: {0}")]
-    Unencodable(String),
+    #[error("the injected {packet} cannot be encoded: {error}")]
+    CannotEncode { packet: String, error: String },
 }
 
 /// Runs `scenario`, the seed choosing among what could happen next.

@@ -3,10 +3,10 @@
 
 use std::num::NonZeroU16;
 
-use verimqtt_proto::codec::{ProtocolVersion, QoS};
+use verimqtt_proto::codec::{ProtocolVersion, QoS, ReasonCode};
 use verimqtt_spec::trace::PacketKind;
 
-use super::scenario::{ClientSpec, Scenario, SessionKind, Side, Step};
+use super::scenario::{ClientSpec, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC};
 use super::strategy::beyond_the_quota;
 
 /// A situation worth keeping a trace of.
@@ -335,5 +335,46 @@ pub fn named_scenarios() -> Vec<NamedScenario> {
                 Step::Settle,
             ]),
         ),
+        named(
+            // A hostile subscriber writes PUBRECs for an id the broker never used, while a QoS
+            // 2 message is on its way to it: the broker answers the accepting one with PUBREL
+            // 0x92 (Packet Identifier not found), which the subscriber completes with PUBCOMP
+            // 0x92, and the refusing one (0x80) with nothing; the real exchange goes on.
+            "hostile_pubrecs_for_an_unknown_id_v5",
+            hostile_pubrecs(V5, &[ReasonCode::Success, ReasonCode::UnspecifiedError]),
+        ),
+        named(
+            // A QoS 2 message whose payload is not the UTF-8 its Payload Format Indicator
+            // claims: the broker refuses it with PUBREC 0x99, which ends the flow (the
+            // publisher sends no PUBREL), and routes nothing; the next QoS 2 message goes
+            // through.
+            "qos2_refused_for_an_invalid_payload_v5",
+            connected(V5, clean(), clean(), QoS::ExactlyOnce).steps([
+                Step::Publish {
+                    client: PUBLISHER,
+                    topic: TOPIC.to_string(),
+                    qos: QoS::ExactlyOnce,
+                    retain: false,
+                    claim: PayloadClaim::FalselyUtf8,
+                },
+                Step::Settle,
+                Step::publish(PUBLISHER, QoS::ExactlyOnce),
+                Step::Settle,
+            ]),
+        ),
+        named(
+            // 3.1.1's PUBREC has no reason code: the broker answers with a plain PUBREL.
+            "hostile_pubrec_for_an_unknown_id_v311",
+            hostile_pubrecs(V311, &[ReasonCode::Success]),
+        ),
     ]
+}
+
+/// A QoS 2 message reaches the broker, which forwards it; before the subscriber reads it,
+/// hostile PUBRECs with `codes` are written on the subscriber's connection.
+fn hostile_pubrecs(version: ProtocolVersion, codes: &[ReasonCode]) -> Scenario {
+    connected(version, clean(), clean(), QoS::ExactlyOnce)
+        .steps([Step::publish(PUBLISHER, QoS::ExactlyOnce), Step::Deliver(1)])
+        .steps(codes.iter().map(|&code| Step::hostile_pubrec(SUBSCRIBER, code)))
+        .steps([Step::Settle])
 }

@@ -41,6 +41,7 @@ struct CutTrigger {
 }
 
 pub(super) struct Run {
+    version: ProtocolVersion,
     clock: SimulatedClock,
     tick: Duration,
     rng: Rng,
@@ -60,7 +61,6 @@ pub(super) struct Run {
     next_payload: usize,
     /// The number of the next injected PUBLISH (its payload `xN`).
     next_injected: usize,
-    version: ProtocolVersion,
     refusals: Vec<Refusal>,
 }
 
@@ -89,6 +89,7 @@ impl Run {
             })
             .collect::<Result<Vec<_>, SimError>>()?;
         Ok(Run {
+            version: scenario.version,
             clock,
             tick: Duration::from_millis(scenario.tick_ms),
             rng: Rng::new(seed),
@@ -102,7 +103,6 @@ impl Run {
             triggers: Vec::new(),
             next_payload: 0,
             next_injected: 0,
-            version: scenario.version,
             refusals: Vec::new(),
         })
     }
@@ -226,7 +226,9 @@ impl Run {
         let Some(link) = self.current[client] else { return Ok(()) };
         let packet = inject::packet_of(injection, self.next_injected)?;
         let bytes = inject::encoded(&packet, self.version)?;
-        self.next_injected += 1;
+        if matches!(injection, Injection::Publish { .. }) {
+            self.next_injected += 1;
+        }
         self.links[link].send(Side::Broker, bytes);
         let info = packet_info(&packet, self.version);
         self.log.network(self.clock.now(), Event::PacketInjected { conn: link as ConnId + 1, packet: info });

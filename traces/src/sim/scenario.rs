@@ -3,7 +3,7 @@
 use std::num::NonZeroU16;
 
 use bytes::Bytes;
-use verimqtt_proto::codec::{PayloadFormat, ProtocolVersion, QoS, RetainHandling};
+use verimqtt_proto::codec::{PacketId, PayloadFormat, ProtocolVersion, QoS, ReasonCode, RetainHandling};
 use verimqtt_spec::trace::{Fault, PacketKind};
 
 /// The default length of a tick of simulated time.
@@ -116,9 +116,13 @@ impl PayloadClaim {
     }
 }
 
-/// The packet id of an injected PUBLISH: verimqtt's client counts its ids up from 1, so none
-/// of the flights of a run's client uses it.
-pub const INJECTED_PACKET_ID: u16 = u16::MAX;
+/// The packet id of the packets the simulator injects (a PUBLISH's own, or the id a PUBREC
+/// names): the last one, which verimqtt's client and broker reach only after 65,534 others,
+/// so no flight of a run uses it.
+pub const INJECTED_PACKET_ID: PacketId = match PacketId::new(u16::MAX) {
+    Some(id) => id,
+    None => panic!("65,535 is a packet identifier"),
+};
 
 /// A packet a client's state machine never writes, which the simulator writes on its
 /// connection as a hostile or broken client would (see [`Step::Inject`]).
@@ -129,6 +133,9 @@ pub enum Injection {
     /// scenarios write it where it is beyond the broker's Receive Maximum, which the broker
     /// answers with DISCONNECT 0x93 (5.0 section 3.3.4).
     Publish { qos: QoS },
+    /// A PUBREC of `packet_id` with reason `code` (5.0; 3.1.1's PUBREC has none, so only
+    /// `Success` there).
+    PubRec { packet_id: PacketId, code: ReasonCode },
 }
 
 /// Which end of a connection.
@@ -246,6 +253,11 @@ impl Step {
     pub fn subscribe_to(client: usize, filter: &str, qos: QoS) -> Step {
         let (retain_handling, retain_as_published) = (RetainHandling::SendAtSubscribe, false);
         Step::Subscribe { client, filter: filter.to_string(), qos, retain_handling, retain_as_published }
+    }
+
+    /// A hostile PUBREC of [`INJECTED_PACKET_ID`] with reason `code`, on `client`'s connection.
+    pub fn hostile_pubrec(client: usize, code: ReasonCode) -> Step {
+        Step::Inject { client, packet: Injection::PubRec { packet_id: INJECTED_PACKET_ID, code } }
     }
 
     /// The fault a `Cut`, `Reset` or `HalfCut` injects, and on whose connection.

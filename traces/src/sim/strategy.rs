@@ -17,7 +17,7 @@
 use std::num::NonZeroU16;
 
 use proptest::prelude::*;
-use verimqtt_proto::codec::{ProtocolVersion, QoS, RetainHandling};
+use verimqtt_proto::codec::{ProtocolVersion, QoS, ReasonCode, RetainHandling};
 use verimqtt_spec::trace::PacketKind;
 
 use super::scenario::{ClientSpec, Injection, PayloadClaim, Scenario, SessionKind, Side, Step, TOPIC};
@@ -255,29 +255,36 @@ pub fn arb_restarting_scenario() -> impl Strategy<Value = Scenario> {
 /// [`arb_restarting_scenario`], and in 5.0: in a quarter of them, one publish at QoS 0 or 1
 /// whose Payload Format Indicator says its payload is UTF-8, truly, or (half of them) falsely,
 /// which the broker refuses (section 3.3.2.3.2: verimqtt answers PUBACK 0x99 and routes
-/// nothing; not at QoS 2: the model's PUBREC carries no refusal); and in half of them, clients
-/// that send Topic Aliases, which the broker must resolve. Then, in half of those with a
-/// Receive Maximum, a publisher that goes beyond it ([`beyond_the_quota`]); and in half of
-/// those with a Receive Maximum of 2, a broker that limits itself to 1 flight per session
-/// ([`with_lower_broker_limit`]). Each drawn after the scenario, so a seed gives the scenario
-/// it gave before.
+/// nothing); and in half of them, clients that send Topic Aliases, which the broker must
+/// resolve. Then, in 5.0, a quarter of them get the same for one of their QoS 2 publishes
+/// (a false claim refused with PUBREC 0x99, which ends the flow: no PUBREL); in both
+/// versions a quarter of them a hostile PUBREC (see [`with_hostile_pubrec`]); in half of the
+/// 5.0 ones with a Receive Maximum, a publisher that goes beyond it ([`beyond_the_quota`]);
+/// and in half of those with a Receive Maximum of 2, a broker that limits itself to 1 flight
+/// per session ([`with_lower_broker_limit`]). Drawn after the scenario, each after the one
+/// before, so a seed gives the scenario it gave before.
 pub fn arb_hostile_scenario() -> impl Strategy<Value = Scenario> {
-    let claim = prop_oneof![Just(PayloadClaim::Utf8), Just(PayloadClaim::FalselyUtf8)];
-    let claimed = prop::option::weighted(0.25, (any::<prop::sample::Index>(), claim));
-    (arb_restarting_scenario(), claimed, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(scenario, claimed, topic_aliases, overrun, lower_limit)| {
-            if !scenario.version.is_v5() {
-                return scenario;
-            }
+    let claim = || prop_oneof![Just(PayloadClaim::Utf8), Just(PayloadClaim::FalselyUtf8)];
+    let claimed = prop::option::weighted(0.25, (any::<prop::sample::Index>(), claim()));
+    let qos2_claimed = prop::option::weighted(0.25, (any::<prop::sample::Index>(), claim()));
+    let hostile_pubrec = prop::option::weighted(0.25, (any::<prop::sample::Index>(), 0..MAX_CLIENTS, any::<bool>()));
+    let strategy =
+        (arb_restarting_scenario(), claimed, any::<bool>(), qos2_claimed, hostile_pubrec, any::<bool>(), any::<bool>());
+    strategy.prop_map(|(scenario, claimed, topic_aliases, qos2_claimed, hostile_pubrec, overrun, lower_limit)| {
+        let scenario = if scenario.version.is_v5() {
             let scenario = Scenario { topic_aliases, ..scenario };
-            let scenario = match claimed {
-                Some((at, claim)) => with_payload_claim(scenario, at, claim),
-                None => scenario,
-            };
-            let scenario = if overrun { beyond_the_quota(scenario) } else { scenario };
-            if lower_limit { with_lower_broker_limit(scenario) } else { scenario }
-        },
-    )
+            let scenario = with_payload_claim(scenario, claimed, &[QoS::AtMostOnce, QoS::AtLeastOnce]);
+            with_payload_claim(scenario, qos2_claimed, &[QoS::ExactlyOnce])
+        } else {
+            scenario
+        };
+        let scenario = match hostile_pubrec {
+            Some((at, client, refusing)) => with_hostile_pubrec(scenario, at, client, refusing),
+            None => scenario,
+        };
+        let scenario = if overrun { beyond_the_quota(scenario) } else { scenario };
+        if lower_limit { with_lower_broker_limit(scenario) } else { scenario }
+    })
 }
 
 /// In 5.0 with a Receive Maximum, after the scenario's settle period: the publisher `c0`
@@ -318,14 +325,33 @@ fn with_lower_broker_limit(scenario: Scenario) -> Scenario {
     }
 }
 
-/// `scenario` with the publish at `at` among its QoS 0 and 1 publishes (if it has any)
-/// making `claim` of its payload.
-fn with_payload_claim(mut scenario: Scenario, at: prop::sample::Index, claim: PayloadClaim) -> Scenario {
+/// `scenario` with a PUBREC written on the connection of client `client` (modulo the
+/// clients) at `at` among the places between the set-up and the healing (see
+/// [`among_the_actions`]), for an id no flight uses ([`Step::hostile_pubrec`]): accepting
+/// (0x00), or in 5.0 if `refusing`, refusing (0x80 Unspecified error). verimqtt's broker
+/// answers the first with PUBREL (5.0: 0x92 Packet Identifier not found) and the second with
+/// nothing.
+fn with_hostile_pubrec(mut scenario: Scenario, at: prop::sample::Index, client: usize, refusing: bool) -> Scenario {
+    let client = client % scenario.clients.len();
+    let code = if refusing && scenario.version.is_v5() { ReasonCode::UnspecifiedError } else { ReasonCode::Success };
+    let place = among_the_actions(&scenario, at);
+    scenario.steps.insert(place, Step::hostile_pubrec(client, code));
+    scenario
+}
+
+/// `scenario` with, if `claimed` says so, the publish at its index among the publishes at
+/// one of `levels` (if it has any) making its claim of its payload.
+fn with_payload_claim(
+    mut scenario: Scenario,
+    claimed: Option<(prop::sample::Index, PayloadClaim)>,
+    levels: &[QoS],
+) -> Scenario {
+    let Some((at, claim)) = claimed else { return scenario };
     let mut publishes: Vec<&mut PayloadClaim> = scenario
         .steps
         .iter_mut()
         .filter_map(|step| match step {
-            Step::Publish { qos: QoS::AtMostOnce | QoS::AtLeastOnce, claim, .. } => Some(claim),
+            Step::Publish { qos, claim, .. } if levels.contains(qos) => Some(claim),
             _ => None,
         })
         .collect();
@@ -381,17 +407,24 @@ fn subscribes_twice(scenario: &Scenario) -> bool {
     })
 }
 
-/// `scenario` with a restart after its set-up (the second settle period) and before its
-/// faults heal, at `at` among the places in between; its sessions never expire.
+/// `scenario` with a restart after its set-up and before its faults heal, at `at` among the
+/// places in between (see [`among_the_actions`]); its sessions never expire.
 fn with_restart(mut scenario: Scenario, at: prop::sample::Index) -> Scenario {
-    let settles = scenario.steps.iter().enumerate().filter(|(_, step)| **step == Step::Settle);
-    let set_up = settles.map(|(index, _)| index + 1).nth(1).unwrap_or(0);
-    let heal = scenario.steps.iter().position(|step| *step == Step::Heal).unwrap_or(scenario.steps.len());
-    scenario.steps.insert(set_up + at.index(heal - set_up + 1), Step::Restart);
+    let place = among_the_actions(&scenario, at);
+    scenario.steps.insert(place, Step::Restart);
     for client in &mut scenario.clients {
         client.session_expiry = u32::MAX;
     }
     scenario
+}
+
+/// The place `at` among those after the set-up of `scenario` (its second settle period) and
+/// before its faults heal, where a step can go among the random actions.
+fn among_the_actions(scenario: &Scenario, at: prop::sample::Index) -> usize {
+    let settles = scenario.steps.iter().enumerate().filter(|(_, step)| **step == Step::Settle);
+    let set_up = settles.map(|(index, _)| index + 1).nth(1).unwrap_or(0);
+    let heal = scenario.steps.iter().position(|step| *step == Step::Heal).unwrap_or(scenario.steps.len());
+    set_up + at.index(heal - set_up + 1)
 }
 
 #[cfg(test)]
