@@ -218,7 +218,11 @@ mod tests {
 
     #[test]
     fn a_packet_never_received_is_drawn_lost() {
-        let opened = TraceEvent { time_ms: 0, node: Node("c0".into()), event: Event::ConnectionOpened { conn: 1, max_in_flight: u16::MAX } };
+        let opened = TraceEvent {
+            time_ms: 0,
+            node: Node("c0".into()),
+            event: Event::ConnectionOpened { conn: 1, max_in_flight: u16::MAX },
+        };
         let trace = vec![
             opened,
             sent("c0", 1, PacketKind::Pingreq),
@@ -234,7 +238,11 @@ mod tests {
     fn a_packet_that_arrives_late_gets_a_note_when_it_arrives() {
         let mut late = received("broker", 1, PacketKind::Connect);
         late.time_ms = 4000;
-        let opened = TraceEvent { time_ms: 0, node: Node("c0".into()), event: Event::ConnectionOpened { conn: 1, max_in_flight: u16::MAX } };
+        let opened = TraceEvent {
+            time_ms: 0,
+            node: Node("c0".into()),
+            event: Event::ConnectionOpened { conn: 1, max_in_flight: u16::MAX },
+        };
         let diagram = render(&[opened, sent("c0", 1, PacketKind::Connect), late]);
         assert!(diagram.contains("c0->>broker: CONNECT\n"), "{diagram}");
         assert!(

@@ -781,7 +781,8 @@ fn two_copies_in_flight() -> (Vec<TraceEvent>, usize) {
     let scenario =
         scenario.steps([Step::publish(0, QoS::AtLeastOnce), Step::publish(0, QoS::AtLeastOnce), Step::Settle]);
     for seed in 0..64 {
-        let events = simulate(&scenario, seed).unwrap_or_else(|error| panic!("the scenario does not run: {error}")).trace;
+        let events =
+            simulate(&scenario, seed).unwrap_or_else(|error| panic!("the scenario does not run: {error}")).trace;
         let second = position(&events, BROKER, sent(payload_is("m1")));
         let acknowledged = |e: &TraceEvent| {
             e.node.0 == BROKER
@@ -887,11 +888,8 @@ fn an_injected_publish_logged_as_the_clients_own_is_rejected() {
     let mut events = corpus("receive_maximum_exceeded_v5");
     let at = position(&events, "network", injected("x0"));
     let Event::PacketInjected { conn, packet } = events[at].event.clone() else { unreachable!() };
-    events[at] = TraceEvent {
-        node: Node::client("c0"),
-        event: Event::PacketSent { conn, packet },
-        ..events[at].clone()
-    };
+    events[at] =
+        TraceEvent { node: Node::client("c0"), event: Event::PacketSent { conn, packet }, ..events[at].clone() };
     rejected_at(&events, at + 1);
 }
 

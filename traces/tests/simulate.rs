@@ -278,7 +278,10 @@ fn check_connections(trace: &[TraceEvent]) -> Result<(), String> {
 fn client_of(trace: &[TraceEvent], conn: u64) -> String {
     trace
         .iter()
-        .find(|event| !event.node.is_broker() && matches!(event.event, Event::ConnectionOpened { conn: opened, .. } if opened == conn))
+        .find(|event| {
+            !event.node.is_broker()
+                && matches!(event.event, Event::ConnectionOpened { conn: opened, .. } if opened == conn)
+        })
         .map(|event| event.node.0.clone())
         .unwrap_or_default()
 }

@@ -155,7 +155,10 @@ mod tests {
         assert!(error.0.contains("limit on a client's flights differs (1, 2)"), "{error}");
         // A client whose own limit is above what the broker allows is bound alike.
         events[4] = opened("c1", 2, 5);
-        assert_eq!(limits(&events, &["c0", "c1"]).unwrap_err().0, "the limit on a client's flights differs (1, 2); the model has one");
+        assert_eq!(
+            limits(&events, &["c0", "c1"]).unwrap_err().0,
+            "the limit on a client's flights differs (1, 2); the model has one"
+        );
     }
 
     #[test]
