@@ -16,9 +16,9 @@
 
 use verimqtt_model::Version;
 use verimqtt_model::bits::Bits;
-use verimqtt_spec::trace::{Event, Node, PacketInfo, PacketKind, TraceEvent};
+use verimqtt_spec::trace::{Event, Node, PacketKind, TraceEvent};
 
-use super::mapping::MappingError;
+use super::mapping::{MappingError, sent_by};
 
 /// The model's limits on the broker's flights to each client and on each client's flights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,16 +68,8 @@ fn own_limit(events: &[TraceEvent], node: &Node) -> Result<Option<u16>, MappingE
 /// The Receive Maximum every `kind` packet `node` sends announces (65,535 where absent, and
 /// where it sends none, as then nothing of its peer's is bound by it).
 fn announced(events: &[TraceEvent], node: &Node, kind: PacketKind, what: &str) -> Result<u16, MappingError> {
-    let values: Vec<u16> = events
-        .iter()
-        .filter(|e| &e.node == node)
-        .filter_map(|e| match &e.event {
-            Event::PacketSent { packet: PacketInfo { kind: sent, receive_maximum, .. }, .. } if *sent == kind => {
-                Some(receive_maximum.unwrap_or(u16::MAX))
-            }
-            _ => None,
-        })
-        .collect();
+    let values: Vec<u16> =
+        sent_by(events, node, kind).iter().map(|packet| packet.receive_maximum.unwrap_or(u16::MAX)).collect();
     if values.is_empty() {
         return Ok(u16::MAX);
     }
@@ -100,7 +92,7 @@ fn model_limit(limit: u16) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use verimqtt_spec::trace::ConnId;
+    use verimqtt_spec::trace::{ConnId, PacketInfo};
 
     use super::*;
 

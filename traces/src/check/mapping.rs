@@ -140,7 +140,8 @@ impl Mapping {
         let (payloads, messages) = application_messages(events)?;
         let (retained, empty) = retained_messages(events);
         let payload_formats = payload_formats(events, &clients[PUBLISHER], &payloads);
-        let connects: Vec<Vec<&PacketInfo>> = clients.iter().map(|node| connects_of(events, node)).collect();
+        let connects: Vec<Vec<&PacketInfo>> =
+            clients.iter().map(|node| sent_by(events, node, PacketKind::Connect)).collect();
         let all_connects: Vec<&PacketInfo> = connects.iter().flatten().copied().collect();
         let Some(first) = all_connects.first() else {
             return unsupported("no client sends CONNECT: nothing to check");
@@ -401,12 +402,13 @@ fn retained_messages(events: &[TraceEvent]) -> (Bits, Bits) {
     (retained, empty)
 }
 
-fn connects_of<'a>(events: &'a [TraceEvent], node: &Node) -> Vec<&'a PacketInfo> {
+/// The packets of `kind` that `node` sends.
+pub(super) fn sent_by<'a>(events: &'a [TraceEvent], node: &Node, kind: PacketKind) -> Vec<&'a PacketInfo> {
     events
         .iter()
         .filter(|e| &e.node == node)
         .filter_map(|e| match &e.event {
-            Event::PacketSent { packet, .. } if packet.kind == PacketKind::Connect => Some(packet),
+            Event::PacketSent { packet, .. } if packet.kind == kind => Some(packet),
             _ => None,
         })
         .collect()
